@@ -1,0 +1,98 @@
+// The one catalogue of errors. Every error has a stable string code (what survives a worker hop or
+// the helper's IPC, where classes are lost) and, when the engine can see it, vdsm's numeric code.
+
+export interface ErrorSpec {
+  /** Stable machine code, e.g. 'ERR_RESOURCE_EXHAUSTED'. */
+  readonly code: string;
+  /** vdsm's numeric code on the wire (JSON-RPC error.code), when the error reaches the engine. */
+  readonly vdsmCode: number;
+  /** vdsm's message prefix. */
+  readonly message: string;
+}
+
+const spec = (code: string, vdsmCode: number, message: string): ErrorSpec => ({ code, vdsmCode, message });
+
+/** vdsm's codes (lib/vdsm/common/exception.py and yajsonrpc) plus our own runtime codes. */
+export const Errors = {
+  // JSON-RPC 2.0
+  PARSE: spec('ERR_JSONRPC_PARSE', -32700, 'Invalid JSON was received by the server. An error occurred on the server while parsing the JSON text.'),
+  INVALID_REQUEST: spec('ERR_JSONRPC_INVALID_REQUEST', -32600, 'Invalid request'),
+  METHOD_NOT_FOUND: spec('ERR_JSONRPC_METHOD_NOT_FOUND', -32601, 'The method does not exist or is not available'),
+  INVALID_PARAMS: spec('ERR_JSONRPC_INVALID_PARAMS', -32602, 'Invalid method parameter(s)'),
+  INTERNAL: spec('ERR_JSONRPC_INTERNAL', -32603, 'Internal JSON-RPC error'),
+  // vdsm
+  NO_VM: spec('ERR_NO_VM', 1, 'Virtual machine does not exist'),
+  VM_EXISTS: spec('ERR_VM_EXISTS', 4, 'Virtual machine already exists'),
+  VM_DOWN: spec('ERR_VM_DOWN', 6, 'Virtual machine is down'),
+  CREATE: spec('ERR_VM_CREATE', 9, 'Error creating the requested VM'),
+  MISSING_PARAM: spec('ERR_MISSING_PARAM', 11, 'Missing required parameter'),
+  UNEXPECTED: spec('ERR_UNEXPECTED', 16, 'Unexpected exception'),
+  GUEST_AGENT_NONRESPONSIVE: spec('ERR_GUEST_AGENT_NONRESPONSIVE', 19, 'Guest agent non-responsive'),
+  UNAVAILABLE: spec('ERR_UNAVAILABLE', 40, 'Resource unavailable'),
+  DESTROY: spec('ERR_VM_DESTROY', 42, 'Virtual machine destroy error'),
+  NOT_IMPLEMENTED: spec('ERR_NOT_IMPLEMENTED', 44, 'Not implemented'),
+  HWINFO: spec('ERR_HWINFO', 57, 'Failed to read hardware information'),
+  UNSUPPORTED_OPERATION: spec('ERR_UNSUPPORTED_OPERATION', 75, 'Operation not supported'),
+  INVALID_PARAMETER: spec('ERR_INVALID_PARAMETER', 91, 'Invalid parameter'),
+  RECOVERY: spec('ERR_RECOVERY', 99, 'Recovering from crash or Initializing'),
+  GENERAL: spec('ERR_GENERAL', 100, 'General Exception'),
+  INVALID_CONFIGURATION: spec('ERR_INVALID_CONFIGURATION', 101, 'Invalid configuration'),
+  RESOURCE_EXHAUSTED: spec('ERR_RESOURCE_EXHAUSTED', 1100, 'Not enough resources'),
+  // runtime (not vdsm codes; reach the engine as GENERAL)
+  NOT_RUNNING: spec('ERR_NOT_RUNNING', 100, 'Not running'),
+  ALREADY_STARTED: spec('ERR_ALREADY_STARTED', 100, 'Already started'),
+  TASK_DISCARDED: spec('ERR_TASK_DISCARDED', 100, 'Task discarded after timeout'),
+  WORKER_CRASHED: spec('ERR_WORKER_CRASHED', 100, 'Executor worker crashed'),
+  UNKNOWN_OPERATION: spec('ERR_UNKNOWN_OPERATION', 100, 'Unknown executor operation'),
+  LIBVIRT: spec('ERR_LIBVIRT', 100, 'libvirt error'),
+  LIBVIRT_CONNECTION: spec('ERR_LIBVIRT_CONNECTION', 100, 'libvirt connection unavailable'),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorName = keyof typeof Errors;
+
+/** Context values, rendered vdsm-style: "<message>: {'key': 'value'}". */
+export type ErrorContext = Record<string, unknown>;
+
+export class VdsmError extends Error {
+  readonly code: string;
+  readonly vdsmCode: number;
+  readonly context: ErrorContext | undefined;
+
+  constructor(which: ErrorSpec, detail?: string | ErrorContext, options?: { cause?: unknown }) {
+    const context = typeof detail === 'object' ? detail : undefined;
+    const text = typeof detail === 'string' ? detail : context ? `${which.message}: ${pyRepr(context)}` : which.message;
+    super(text, options);
+    this.name = 'VdsmError';
+    this.code = which.code;
+    this.vdsmCode = which.vdsmCode;
+    this.context = context;
+  }
+
+  /** Plain data, for crossing a worker or IPC boundary. */
+  toJSON(): { name: string; code: string; vdsmCode: number; message: string; context?: ErrorContext } {
+    return { name: this.name, code: this.code, vdsmCode: this.vdsmCode, message: this.message, ...(this.context ? { context: this.context } : {}) };
+  }
+}
+
+/** Construct a catalogued error. */
+export function vdsmError(which: ErrorSpec, detail?: string | ErrorContext, options?: { cause?: unknown }): VdsmError {
+  return new VdsmError(which, detail, options);
+}
+
+/** True when `err` carries the given catalogue entry's code (works across worker boundaries). */
+export function isError(err: unknown, which: ErrorSpec): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === which.code;
+}
+
+/** Render a value the way vdsm's Python repr shows context dicts, e.g. {'vmId': 'abc'}. */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'string') return value.includes("'") && !value.includes('"') ? `"${value}"` : `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  if (typeof value === 'object') {
+    return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(', ')}}`;
+  }
+  return String(value);
+}

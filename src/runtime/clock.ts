@@ -1,0 +1,27 @@
+// Time sources, injected everywhere so tests can move time without sleeping.
+
+/** A monotonic clock in milliseconds (fractional). */
+export interface Clock {
+  now(): number;
+}
+
+/** Timer functions; the real ones by default, a manual implementation in tests. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const monotonicClock: Clock = { now: () => performance.now() };
+
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/**
+ * vdsm's "event time": 2^31 - 1 + monotonic milliseconds, so that old engines that could not parse
+ * small values still work. Used for statusTime and notify_time.
+ */
+export function eventTime(clock: Clock = monotonicClock): number {
+  return 2147483647 + Math.floor(clock.now());
+}
