@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Prepare the real-VM test tier (as root, idempotent): install the hypervisor packages that are missing,
+# fetch the current Debian 12 kernel without installing it, and build the tiny guest's initramfs.
+# Everything lands in $VDSM_REALVM_DIR (default /var/tmp/vdsm-realvm), readable by the unprivileged
+# libvirtd user; a second run only re-checks and exits. Prints what it did and how long it took.
+set -euo pipefail
+
+DIR=${VDSM_REALVM_DIR:-/var/tmp/vdsm-realvm}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES=(qemu-system-x86 qemu-utils busybox-static qemu-guest-agent libvirt-daemon libvirt-clients)
+T0=$(date +%s.%N)
+
+log() { printf 'realvm-setup: %s\n' "$*" >&2; }
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; }
+
+[ "$(id -u)" -eq 0 ] || { log "run as root (apt-get, and files the unprivileged daemon can read)"; exit 1; }
+mkdir -p "$DIR"
+chmod 755 "$DIR"
+exec 9> "$DIR/.lock"
+flock 9
+
+# apt lists may be missing on a fresh image: update once, only when apt cannot resolve what we ask.
+apt_updated=0
+apt_retry() {
+  if ! "$@"; then
+    [ $apt_updated -eq 1 ] && return 1
+    log "apt-get update"; apt-get update -qq; apt_updated=1
+    "$@"
+  fi
+}
+
+# 1. Packages (only those missing).
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  t=$(date +%s.%N)
+  log "apt-get install ${missing[*]}"
+  apt_retry apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  log "packages installed in $(elapsed "$t") s"
+fi
+
+# 2. Kernel: the package linux-image-amd64 points at, downloaded and unpacked, never installed
+#    (installing it pulls initramfs-tools and upgrades udev).
+kpkg=${VDSM_REALVM_KERNEL_PKG:-}
+if [ -z "$kpkg" ]; then
+  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}') || true
+  if [ -z "$kpkg" ]; then
+    apt-get update -qq; apt_updated=1
+    kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  fi
+fi
+abi=${kpkg#linux-image-}
+KDIR="$DIR/kernel/$abi"
+if [ ! -s "$KDIR/vmlinuz" ]; then
+  t=$(date +%s.%N)
+  work=$(mktemp -d "$DIR/.kernel.XXXXXX")
+  chmod 755 "$work"   # apt's _apt sandbox user downloads into it
+  log "apt-get download $kpkg"
+  (cd "$work" && apt_retry apt-get download -qq "$kpkg" >/dev/null 2>&1)
+  dpkg-deb -x "$work"/"$kpkg"_*.deb "$work/x"
+  mkdir -p "$KDIR.new/modules"
+  cp "$work/x/boot/vmlinuz-$abi" "$KDIR.new/vmlinuz"
+  # Keep only what the guest loads (the unpacked tree is ~400 MB): virtio, console, balloon, net, blk.
+  find "$work/x" -path '*/modules/*' \( -name 'virtio*.ko*' -o -name 'failover.ko*' -o -name 'net_failover.ko*' \) \
+    -exec cp {} "$KDIR.new/modules/" \;
+  for f in modules.builtin modules.dep; do
+    src=$(find "$work/x" -path "*/modules/$abi/$f" | head -n1)
+    [ -n "$src" ] && cp "$src" "$KDIR.new/"
+  done
+  rm -rf "$work" "$KDIR"
+  mkdir -p "$DIR/kernel"
+  mv "$KDIR.new" "$KDIR"
+  log "kernel $abi fetched in $(elapsed "$t") s"
+fi
+
+# 3. initramfs, rebuilt when any input changes (kernel, busybox, qemu-ga, the init or build script).
+key=$( { echo "$abi"; sha256sum /bin/busybox /usr/sbin/qemu-ga "$HERE/guest-init.sh" "$HERE/build-initrd.sh"; \
+  ls "$KDIR/modules"; } | sha256sum | cut -c1-16)
+INITRD="$DIR/initrd-$key.img"
+if [ ! -s "$INITRD" ]; then
+  t=$(date +%s.%N)
+  BUSYBOX=/bin/busybox QGA=/usr/sbin/qemu-ga "$HERE/build-initrd.sh" "$KDIR/modules" "$INITRD" >&2
+  find "$DIR" -maxdepth 1 -name 'initrd-*.img' ! -name "initrd-$key.img" -delete
+  log "initramfs built in $(elapsed "$t") s"
+fi
+
+# 4. Stable names and a manifest the TypeScript side reads (src/realvm/assets.ts).
+ln -sfn "kernel/$abi/vmlinuz" "$DIR/vmlinuz"
+ln -sfn "initrd-$key.img" "$DIR/initrd.img"
+qga_version=$(/usr/sbin/qemu-ga --version | awk '{print $NF}')
+qemu_version=$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
+cat > "$DIR/manifest.json.tmp" <<EOF
+{
+  "kernelPackage": "$kpkg",
+  "kernelAbi": "$abi",
+  "kernel": "$DIR/kernel/$abi/vmlinuz",
+  "initrd": "$INITRD",
+  "qemuGaVersion": "$qga_version",
+  "qemuVersion": "$qemu_version",
+  "key": "$key"
+}
+EOF
+mv "$DIR/manifest.json.tmp" "$DIR/manifest.json"
+chmod -R a+rX "$DIR"
+log "ready in $(elapsed "$T0") s: $DIR/manifest.json (kernel $abi, initrd $(basename "$INITRD"))"
