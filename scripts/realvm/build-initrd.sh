@@ -11,8 +11,9 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 QGA=${QGA:-/usr/sbin/qemu-ga}
 
 # Load order matters: insmod does not resolve dependencies.
+# evdev and button let busybox acpid see the ACPI power button (virDomainShutdown's ACPI mode).
 MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console
-  virtio_balloon failover net_failover virtio_net virtio_blk)
+  virtio_balloon failover net_failover virtio_net virtio_blk evdev button)
 
 file "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
   # `file` may be absent; busybox-static's binary has no PT_INTERP, so ldd says "not a dynamic executable".
@@ -61,6 +62,16 @@ echo "tinyguest: shutdown $*" > /dev/console
 exit 0
 EOF
 chmod 755 "$ROOT/sbin/shutdown"
+
+# The ACPI power button (virsh shutdown --mode acpi) powers the guest off too; busybox acpid runs
+# CONFDIR/PWRF/00000080 for it.
+mkdir -p "$ROOT/etc/acpi/PWRF"
+cat > "$ROOT/etc/acpi/PWRF/00000080" <<'EOF'
+#!/bin/sh
+echo "tinyguest: ACPI power button" > /dev/console
+sync; poweroff -f
+EOF
+chmod 755 "$ROOT/etc/acpi/PWRF/00000080"
 
 cat > "$ROOT/etc/os-release" <<'EOF'
 PRETTY_NAME="vdsm-node tiny guest (busybox + qemu-ga)"

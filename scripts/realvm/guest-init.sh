@@ -80,6 +80,11 @@ if [ -n "$OGA" ]; then
     done ) &
 fi
 
+# ACPI power button -> /etc/acpi/PWRF/00000080 -> poweroff, so libvirt's ACPI shutdown works as well.
+if ls /dev/input/event* >/dev/null 2>&1; then
+  acpid -c /etc/acpi -l /dev/null
+fi
+
 say "ready, uptime $(cut -d' ' -f1 /proc/uptime)s"
 # PID 1 must never exit; reap orphans as a side effect of wait.
 while true; do wait; sleep 60; done

@@ -54,7 +54,9 @@ if [ -z "$kpkg" ]; then
 fi
 abi=${kpkg#linux-image-}
 KDIR="$DIR/kernel/$abi"
-if [ ! -s "$KDIR/vmlinuz" ]; then
+# Bump KERNEL_CACHE when the set of files kept from the kernel package changes.
+KERNEL_CACHE=2
+if [ "$(cat "$KDIR/.complete" 2>/dev/null)" != "$KERNEL_CACHE" ]; then
   t=$(date +%s.%N)
   work=$(mktemp -d "$DIR/.kernel.XXXXXX")
   chmod 755 "$work"   # apt's _apt sandbox user downloads into it
@@ -63,13 +65,16 @@ if [ ! -s "$KDIR/vmlinuz" ]; then
   dpkg-deb -x "$work"/"$kpkg"_*.deb "$work/x"
   mkdir -p "$KDIR.new/modules"
   cp "$work/x/boot/vmlinuz-$abi" "$KDIR.new/vmlinuz"
-  # Keep only what the guest loads (the unpacked tree is ~400 MB): virtio, console, balloon, net, blk.
-  find "$work/x" -path '*/modules/*' \( -name 'virtio*.ko*' -o -name 'failover.ko*' -o -name 'net_failover.ko*' \) \
+  # Keep only what the guest loads (the unpacked tree is ~400 MB): virtio, console, balloon, net, blk,
+  # and the ACPI button with evdev for acpid.
+  find "$work/x" -path '*/modules/*' \( -name 'virtio*.ko*' -o -name 'failover.ko*' -o -name 'net_failover.ko*' \
+    -o -name 'evdev.ko*' -o -path '*/acpi/button.ko*' \) \
     -exec cp {} "$KDIR.new/modules/" \;
   for f in modules.builtin modules.dep; do
     src=$(find "$work/x" -path "*/modules/$abi/$f" | head -n1)
     [ -n "$src" ] && cp "$src" "$KDIR.new/"
   done
+  echo "$KERNEL_CACHE" > "$KDIR.new/.complete"
   rm -rf "$work" "$KDIR"
   mkdir -p "$DIR/kernel"
   mv "$KDIR.new" "$KDIR"
