@@ -1,0 +1,212 @@
+// The one schema of vdsm.conf: vdsm's section and key names with vdsm's defaults (vdsm-notes §13.3),
+// plus the keys vdsm-node adds (marked `ours`). Types, docs, the sample file and validation all come from here.
+import { bool, float, int, list, oneOf, str, type KeySpec, type ValueOf } from './key-types.js';
+
+const SECONDS = 'seconds';
+
+function cpuList(value: string): string | undefined {
+  const text = value.trim();
+  if (text === '' || text === 'auto') return undefined;
+  return text.split(',').every((part) => /^\s*\d+\s*$/.test(part)) ? undefined : 'expected auto, an empty value or a comma-separated list of CPU numbers';
+}
+
+function absolutePath(value: string): string | undefined {
+  return value.startsWith('/') ? undefined : 'expected an absolute path';
+}
+
+export const schema = {
+  vars: {
+    ssl: bool(true, 'Serve the management port with TLS. When false the engine must be told to use plain TCP.'),
+    verify_client_cert: bool(false, 'Require and verify a client certificate signed by the trust store on TLS connections.'),
+    trust_store_path: str('/etc/pki/vdsm', 'Directory holding the host key, host certificate and CA certificate (certs/, keys/).', { check: absolutePath }),
+    jsonrpc_enable: bool(true, 'Accept JSON-RPC over STOMP on the management port.'),
+    http_enable: bool(true, 'Accept HTTP requests on the management port (protocol detection picks them apart).'),
+    broker_enable: bool(false, 'Connect out to a STOMP broker and serve requests from its queues.', { compat: true }),
+    connection_stats_timeout: int(3600, `How long, in ${SECONDS}, per-connection statistics stay valid.`, { min: 0 }),
+    guest_agent_timeout: int(30, `Silence, in ${SECONDS}, after which an ovirt-guest-agent channel is considered unresponsive.`, { min: 1 }),
+    vm_command_timeout: int(60, `Time limit, in ${SECONDS}, for commands sent to a VM's QEMU monitor.`, { min: 1 }),
+    vm_sample_interval: int(15, `Period, in ${SECONDS}, of VM bulk statistics sampling.`, { min: 1 }),
+    vm_sample_jobs_interval: int(15, `Period, in ${SECONDS}, of sampling block jobs of running VMs.`, { min: 1 }),
+    host_sample_stats_interval: int(15, `Period, in ${SECONDS}, of host statistics sampling.`, { min: 1 }),
+    vm_watermark_interval: int(2, `Period, in ${SECONDS}, of thin-provisioned drive watermark checks.`, { min: 1, compat: true }),
+    sys_shutdown_timeout: int(120, `Time, in ${SECONDS}, a guest gets to shut down when the host shuts down.`, { min: 0 }),
+    user_shutdown_timeout: int(30, `Default time, in ${SECONDS}, a guest gets to shut down on a user request.`, { min: 0 }),
+    timeout_engine_clear_vms: int(15, `Time, in ${SECONDS}, to wait for the engine to migrate or stop VMs before the agent stops during host shutdown.`, { min: 0 }),
+    nowait_domain_stats: bool(true, 'Ask libvirt for domain statistics without waiting on a busy domain job lock.'),
+    core_dump_enable: bool(true, 'Allow the daemon to write core dumps; false sets its core size limit to 0.'),
+    cpu_affinity: str('auto', 'CPUs the daemon is pinned to: auto (one online CPU, preferably not CPU 0), empty for no pinning, or a comma-separated list of CPU numbers.', { check: cpuList }),
+    vdsm_nice: int(-5, 'Scheduling niceness of the daemon.', { min: -20, max: 19 }),
+    host_mem_reserve: int(256, 'Memory, in MiB, reserved for the host and never promised to guests.', { min: 0 }),
+    guest_ram_overhead: int(65, 'Memory, in MiB, accounted per guest on top of its RAM for QEMU overhead.', { min: 0 }),
+    extra_mem_reserve: int(65, 'Additional memory, in MiB, reserved for the host.', { min: 0 }),
+    max_outgoing_migrations: int(2, 'Concurrent outgoing live migrations.', { min: 1, compat: true }),
+    max_incoming_migrations: int(2, 'Concurrent incoming live migrations.', { min: 1, compat: true }),
+    migration_downtime: int(500, 'Maximum guest downtime, in milliseconds, allowed at the end of a live migration.', { min: 0, compat: true }),
+    migration_max_bandwidth: int(52, 'Bandwidth cap, in MiB/s, of one live migration.', { min: 0, compat: true }),
+    migration_listener_timeout: int(30, `Time, in ${SECONDS}, a migration destination waits for the source to connect.`, { min: 0, compat: true }),
+    migration_monitor_interval: int(10, `Period, in ${SECONDS}, of migration progress checks.`, { min: 0, compat: true }),
+    migration_destination_timeout: int(21600, `Time, in ${SECONDS}, a migration destination waits for the migration to finish.`, { min: 0, compat: true }),
+    migration_create_timeout: int(600, `Time, in ${SECONDS}, allowed for creating the VM on a migration destination.`, { min: 0, compat: true }),
+    hotunplug_timeout: int(30, `Time, in ${SECONDS}, to wait for a guest to release a hot-unplugged device.`, { min: 0, compat: true }),
+    fake_kvm_support: bool(false, 'Report KVM support even where the host has none (development hosts).'),
+    report_host_threads_as_cores: bool(false, 'Report hardware threads as CPU cores in host capabilities.', { compat: true }),
+    vds_responsiveness_timeout: int(60, `Time, in ${SECONDS}, after which the host is considered unresponsive.`, { min: 0, compat: true }),
+    run_dir: str('/run/vdsm', 'Run-time directory: lock file, sockets, the runtime drop-in directory vdsm.conf.d/.', { ours: true, check: absolutePath }),
+    state_dir: str('/var/lib/vdsm', 'Directory for state kept across restarts.', { ours: true, check: absolutePath }),
+    log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'Level of the root logger at start-up (changeable at run time through Host.setLogLevel).', { ours: true }),
+  },
+  rpc: {
+    worker_threads: int(8, 'Executor workers that run JSON-RPC requests.', { min: 1 }),
+    tasks_per_worker: int(10, 'JSON-RPC requests queued per worker; the queue holds worker_threads x tasks_per_worker.', { min: 1 }),
+    worker_timeout: int(60, `Time, in ${SECONDS}, after which a JSON-RPC request worker is considered stuck and replaced.`, { min: 1 }),
+  },
+  addresses: {
+    management_ip: str('::', 'Address the management port binds to; :: falls back to 0.0.0.0 where IPv6 is disabled.'),
+    management_port: int(54321, 'TCP port the engine connects to (0 picks a free port, for tests).', { min: 0, max: 65535 }),
+    broker_address: str('127.0.0.1', 'Address of the STOMP broker used when [vars] broker_enable is true.', { compat: true }),
+    broker_port: int(5445, 'Port of the STOMP broker used when [vars] broker_enable is true.', { min: 1, max: 65535, compat: true }),
+    request_queues: list(['jms.topic.vdsm_requests', 'jms.topic.vdsm_irs_requests'], 'STOMP destinations requests arrive on.'),
+    event_queue: str('jms.queue.events', 'STOMP destination events are sent to.'),
+    max_frame_size: int(16 * 1024 * 1024, 'Largest STOMP frame body, in bytes, accepted from a peer (vdsm has no limit).', { ours: true, min: 1024 }),
+  },
+  sampling: {
+    enable: bool(true, 'Run the periodic sampling operations.'),
+    periodic_workers: int(4, 'Executor workers for periodic operations.', { min: 1 }),
+    periodic_task_per_worker: int(100, 'Periodic tasks queued per worker; the queue holds periodic_workers x periodic_task_per_worker.', { min: 1 }),
+    max_workers: int(30, 'Bound on live plus discarded-but-still-blocked workers of the periodic executor.', { min: 1 }),
+    external_vm_lookup_interval: int(60, `Period, in ${SECONDS}, of looking for VMs libvirt runs that the agent does not know.`, { min: 1 }),
+    tpm_data_update_interval: int(60, `Period, in ${SECONDS}, of saving guests' TPM data.`, { min: 1, compat: true }),
+    nvram_data_update_interval: int(60, `Period, in ${SECONDS}, of saving guests' NVRAM data.`, { min: 1, compat: true }),
+  },
+  guest_agent: {
+    enable_qga_poller: bool(true, 'Poll QEMU guest agents for guest information.'),
+    periodic_workers: int(4, 'Executor workers for guest agent polling.', { min: 1 }),
+    periodic_task_per_worker: int(100, 'Guest agent tasks queued per worker.', { min: 1 }),
+    max_workers: int(30, 'Bound on live plus discarded-but-still-blocked guest agent workers.', { min: 1 }),
+    qga_command_timeout: int(1, `Time limit, in ${SECONDS}, of one guest agent command.`, { min: 1 }),
+    qga_task_timeout: int(30, `Time limit, in ${SECONDS}, of one guest agent polling task.`, { min: 1 }),
+    qga_polling_period: int(5, `Period, in ${SECONDS}, of the guest agent poller's main loop.`, { min: 1 }),
+    qga_initial_info_interval: int(120, `Time, in ${SECONDS}, after a guest agent appears during which all information is fetched on every poll.`, { min: 0 }),
+    qga_info_period: int(300, `Period, in ${SECONDS}, of fetching general guest information.`, { min: 1 }),
+    qga_sysinfo_period: int(120, `Period, in ${SECONDS}, of fetching guest OS and host name information.`, { min: 1 }),
+    qga_active_users_period: int(10, `Period, in ${SECONDS}, of fetching the logged-in users.`, { min: 1 }),
+    qga_disk_info_period: int(300, `Period, in ${SECONDS}, of fetching guest disk and file system information.`, { min: 1 }),
+    qga_cpu_info_period: int(60, `Period, in ${SECONDS}, of fetching guest CPU information.`, { min: 1 }),
+  },
+  metrics: {
+    enabled: bool(true, 'Send metrics to a collector.'),
+    collector_address: str('localhost', 'Host name or address of the metrics collector.'),
+    collector_type: oneOf(['statsd', 'hawkular'], 'statsd', 'Collector protocol: statsd (UDP port 8125) or hawkular (HTTP).'),
+    queue_size: int(100, 'Reports buffered for the hawkular reporter; the oldest are dropped when it is full.', { min: 1 }),
+  },
+  health: {
+    monitor_enable: bool(true, 'Run the health monitor (own CPU, memory and thread figures).'),
+    check_interval: int(300, `Period, in ${SECONDS}, of the health monitor.`, { min: 1 }),
+  },
+  devel: {
+    cpu_profile_enable: bool(false, 'Profile CPU use from start to orderly stop.'),
+    cpu_profile_filename: str('/run/vdsm/vdsmd.prof', 'File the CPU profile is written to at stop.'),
+    cpu_profile_format: oneOf(['pstat', 'callgrind', 'ystat', 'cpuprofile'], 'pstat', 'CPU profile format: vdsm names pstat, callgrind and ystat (Python profilers); cpuprofile, the V8 format, is a vdsm-node addition.'),
+    cpu_profile_builtins: bool(false, 'Include built-in functions in the CPU profile.'),
+    cpu_profile_clock: oneOf(['cpu', 'wall'], 'cpu', 'Clock the CPU profiler measures with.'),
+    memory_profile_enable: bool(false, 'Serve a memory profiling endpoint.'),
+    memory_profile_port: int(9090, 'Port of the memory profiling endpoint.', { min: 1, max: 65535 }),
+    manhole_enable: bool(false, 'Open a debugging shell on a Unix socket in the run directory.', { compat: true }),
+    coverage_enable: bool(false, 'Record code coverage.', { compat: true }),
+    api_strict_mode: bool(false, 'Reject API requests whose parameters do not match the schema instead of logging them.'),
+    xml_minimal_changes: bool(true, 'Change domain XML as little as possible.', { compat: true }),
+    embedded: bool(false, 'Run as an embedded development agent (test doubles where real host services are missing).', { ours: true }),
+  },
+  irs: {
+    irs_enable: bool(true, 'Run the storage subsystem.'),
+    repository: str('/rhev/data-center', 'Root of the storage repository (data center mount points and links).', { check: absolutePath }),
+    hsm_tasks: str('%(repository)s/hsm-tasks', 'Directory where storage task records are persisted.'),
+    thread_pool_size: int(10, 'Threads running storage tasks.', { min: 1 }),
+    max_tasks: int(500, 'Storage tasks queued or running before new ones are refused.', { min: 1 }),
+    vol_size_sample_interval: int(60, `Period, in ${SECONDS}, of volume size sampling.`, { min: 1, compat: true }),
+    task_resource_default_timeout: int(120000, 'Time, in milliseconds, a storage task waits for a resource lock.', { min: 0, compat: true }),
+    process_pool_timeout: int(60, `Time limit, in ${SECONDS}, of a storage helper process call.`, { min: 1, compat: true }),
+    sd_health_check_delay: int(10, `Period, in ${SECONDS}, of storage domain health checks.`, { min: 1, compat: true }),
+    nfs_mount_options: str('soft,nosharecache', 'Mount options for NFS storage domains.', { compat: true }),
+    volume_utilization_percent: int(20, 'Free space, in percent of a chunk, below which a thin volume is extended.', { min: 0, max: 100, compat: true }),
+    volume_utilization_chunk_mb: int(2560, 'Size, in MiB, by which a thin volume is extended.', { min: 1, compat: true }),
+    progress_interval: int(30, `Period, in ${SECONDS}, of progress reports of long storage operations.`, { min: 1, compat: true }),
+    qcow2_compat: oneOf(['0.10', '1.1'], '0.10', 'qcow2 compatibility level of new volumes.', { compat: true }),
+  },
+  mom: {
+    conf: str('/etc/vdsm/mom.conf', 'Configuration file of the MOM policy daemon.', { compat: true }),
+    socket_path: str('/run/vdsm/mom-vdsm.sock', 'Unix socket of the MOM policy daemon.'),
+    tuning_policy: str('01-parameters', 'Name of the MOM policy holding tuning parameters.', { compat: true }),
+  },
+  jobs: {
+    autodelete_delay: int(3600, `Time, in ${SECONDS}, after which finished jobs are forgotten; negative keeps them.`, { compat: true }),
+  },
+  sanlock: {
+    io_timeout: int(10, `sanlock I/O timeout, in ${SECONDS}.`, { min: 1, compat: true }),
+  },
+  spm: {
+    watchdog_enable: bool(true, 'Watch the storage pool manager role.', { compat: true }),
+    watchdog_interval: int(20, `Period, in ${SECONDS}, of the SPM watchdog.`, { min: 1, compat: true }),
+  },
+  mailbox: {
+    events_enable: bool(true, 'Use mailbox events for storage requests.', { compat: true }),
+    events_interval: float(0.5, `Period, in ${SECONDS}, of mailbox event checks.`, { min: 0, compat: true }),
+  },
+  libvirt: {
+    uri: str('qemu:///system', 'libvirt connection URI (test:///default or test:///<file>.xml runs on libvirt\'s test driver).', { ours: true }),
+    sasl_user: str('vdsm@ovirt', 'SASL user name for the libvirt connection.', { ours: true }),
+    password_file: str('/etc/pki/vdsm/keys/libvirt_password', 'File whose first line is the SASL password.', { ours: true, check: absolutePath }),
+    keepalive_interval: int(5, `libvirt keepalive interval, in ${SECONDS}; 0 or less disables keepalive.`, { ours: true }),
+    keepalive_count: int(5, 'Unanswered keepalive messages after which the libvirt connection is considered dead.', { ours: true, min: 0 }),
+    reconnect_max_delay: float(30, `Upper bound, in ${SECONDS}, of the backoff between libvirt reconnect attempts.`, { ours: true, min: 0.1 }),
+  },
+} as const satisfies Record<string, Record<string, KeySpec>>;
+
+export type Schema = typeof schema;
+export type SectionName = keyof Schema;
+
+/** Sections vdsm knows but vdsm-node has no keys for yet: named in warnings as such, not as typos. */
+export const VDSM_ONLY_SECTIONS: readonly string[] = ['iscsi', 'thinp', 'multipath', 'lvm', 'gluster', 'performance', 'v2v'];
+
+/** What each section is about (docs and the sample file). */
+export const SECTION_DESCRIPTIONS: Readonly<Record<SectionName, string>> = {
+  vars: 'General daemon settings.',
+  rpc: 'The executor that runs JSON-RPC requests.',
+  addresses: 'Where the agent listens and which STOMP destinations it uses.',
+  sampling: 'Periodic operations and their executor.',
+  guest_agent: 'QEMU guest agent polling and its executor.',
+  metrics: 'Metrics reporting.',
+  health: 'The health monitor.',
+  devel: 'Development and profiling switches.',
+  irs: 'Storage.',
+  mom: 'The MOM memory overcommit manager.',
+  jobs: 'Host jobs.',
+  sanlock: 'sanlock lease manager.',
+  spm: 'Storage pool manager.',
+  mailbox: 'Storage mailbox.',
+  libvirt: 'The libvirt connection (a vdsm-node section; vdsm hard-codes these).',
+};
+
+/** The effective configuration: `cfg.vars.ssl`, `cfg.addresses.management_port`. Deeply read-only. */
+export type VdsmConfig = {
+  readonly [S in SectionName]: { readonly [K in keyof Schema[S]]: ValueOf<Schema[S][K]> };
+};
+
+/** Some keys of some sections, with typed values: the shape of a profile. */
+export type PartialConfig = {
+  readonly [S in SectionName]?: { readonly [K in keyof Schema[S]]?: ValueOf<Schema[S][K]> };
+};
+
+/** The key spec of section.key, or undefined when the schema has no such key. */
+export function keySpec(section: string, key: string): KeySpec | undefined {
+  if (!Object.hasOwn(schema, section)) return undefined;
+  const keys = schema[section as SectionName] as Record<string, KeySpec>;
+  return Object.hasOwn(keys, key) ? keys[key] : undefined;
+}
+
+/** Every section.key of the schema, in schema order. */
+export function* schemaEntries(): Generator<{ section: SectionName; key: string; spec: KeySpec }> {
+  for (const section of Object.keys(schema) as SectionName[]) {
+    for (const [key, spec] of Object.entries(schema[section] as Record<string, KeySpec>)) yield { section, key, spec };
+  }
+}
