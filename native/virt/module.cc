@@ -1,16 +1,18 @@
-// Entry point of the libvirt binding (placeholder until the binding lands: exports the library version).
-#include <napi.h>
-#include <libvirt/libvirt.h>
+// Entry point of the libvirt binding `virt`: a context-aware Node-API module (it loads in the main thread
+// and in every worker_thread); libvirt start-up happens once per process, before any connection opens.
+#include "virt.h"
 
-static Napi::Value LibVersion(const Napi::CallbackInfo& info) {
-  unsigned long v = 0;
-  virGetVersion(&v, nullptr, nullptr);
-  return Napi::Number::New(info.Env(), static_cast<double>(v));
-}
-
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("libVersion", Napi::Function::New(env, LibVersion));
+NAPI_MODULE_INIT() {
+  virt::EnsureInitialized();
+  Napi::Env e(env);
+  Napi::Object exp(env, exports);
+  virt::RegisterConnectionFunctions(e, exp);
+  virt::RegisterDomainFunctions(e, exp);
+  virt::RegisterStatsFunctions(e, exp);
+  virt::RegisterHostFunctions(e, exp);
+  virt::RegisterAgentFunctions(e, exp);
+  virt::RegisterEventFunctions(e, exp);
+  exp.Set("eventLoopInfo", Napi::Function::New(e, virt::EventLoopInfo, "eventLoopInfo"));
+  exp.Set("errorNames", Napi::Function::New(e, virt::ErrorNames, "errorNames"));
   return exports;
 }
-
-NODE_API_MODULE(virt, Init)

@@ -1,0 +1,306 @@
+// The process-wide connection table: open (with SASL-style credentials, read-only flag, keepalive and a
+// close callback), close, and per-call references. Ids are plain integers, so a connection opened in one
+// thread is used by every worker; each connection keeps a cache of domain pointers by UUID.
+#include "virt.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+namespace virt {
+
+struct ConnEntry {
+  int id = 0;
+  virConnectPtr conn = nullptr;  // the table's own reference
+  std::string uri;
+  bool readOnly = false;
+  std::string keepalive = "off";  // off | on | unsupported
+  std::mutex mu;                  // guards everything below
+  bool closed = false;            // the close callback fired
+  int closeReason = -1;
+  std::unordered_map<std::string, virDomainPtr> domains;
+  std::vector<std::weak_ptr<CloseListener>> listeners;
+};
+
+namespace {
+
+struct Table {
+  std::mutex mu;
+  int nextId = 1;
+  std::unordered_map<int, std::shared_ptr<ConnEntry>> entries;
+};
+
+Table& table() {
+  static Table t;  // process-wide by design: ids cross worker threads
+  return t;
+}
+
+std::shared_ptr<ConnEntry> FindEntry(int id) {
+  std::lock_guard<std::mutex> lock(table().mu);
+  auto it = table().entries.find(id);
+  return it == table().entries.end() ? nullptr : it->second;
+}
+
+struct Credentials {
+  bool hasUser = false, hasPass = false;
+  std::string user, pass;
+};
+
+int AuthCallback(virConnectCredentialPtr cred, unsigned int ncred, void* cbdata) {
+  auto* c = static_cast<Credentials*>(cbdata);
+  for (unsigned int i = 0; i < ncred; i++) {
+    const std::string* value = nullptr;
+    if (cred[i].type == VIR_CRED_AUTHNAME && c->hasUser) value = &c->user;
+    if (cred[i].type == VIR_CRED_PASSPHRASE && c->hasPass) value = &c->pass;
+    if (!value) return -1;  // never prompt: a daemon has nobody to ask
+    cred[i].result = strdup(value->c_str());  // libvirt frees it
+    if (!cred[i].result) return -1;
+    cred[i].resultlen = static_cast<unsigned int>(value->size());
+  }
+  return 0;
+}
+
+void CloseCallback(virConnectPtr, int reason, void* opaque) {
+  // Runs on the event-loop thread when the remote side goes away (EOF, keepalive, error).
+  int id = *static_cast<int*>(opaque);
+  auto e = FindEntry(id);
+  if (!e) return;
+  std::vector<std::shared_ptr<CloseListener>> live;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    e->closed = true;
+    e->closeReason = reason;
+    for (auto& w : e->listeners)
+      if (auto l = w.lock()) live.push_back(l);
+  }
+  for (auto& l : live) l->OnConnectionClosed(id, reason);
+}
+
+void FreeIdOpaque(void* p) { delete static_cast<int*>(p); }
+
+// open(uri, { readOnly?, authName?, passphrase?, keepaliveInterval?, keepaliveCount? }) -> id
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  std::string uri = ArgStr(info, 0, "uri");
+  Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  Credentials creds;
+  if (opts.Get("authName").IsString()) { creds.hasUser = true; creds.user = opts.Get("authName").As<Napi::String>(); }
+  if (opts.Get("passphrase").IsString()) { creds.hasPass = true; creds.pass = opts.Get("passphrase").As<Napi::String>(); }
+  bool readOnly = opts.Get("readOnly").ToBoolean();
+  int kaInterval = opts.Get("keepaliveInterval").IsNumber() ? opts.Get("keepaliveInterval").As<Napi::Number>().Int32Value() : 0;
+  unsigned int kaCount = opts.Get("keepaliveCount").IsNumber() ? opts.Get("keepaliveCount").As<Napi::Number>().Uint32Value() : 5;
+
+  int credTypes[] = {VIR_CRED_AUTHNAME, VIR_CRED_PASSPHRASE};
+  virConnectAuth auth = {credTypes, 2, AuthCallback, &creds};
+  virConnectPtr conn = virConnectOpenAuth(uri.c_str(), &auth, readOnly ? VIR_CONNECT_RO : 0);
+  if (!conn) throw LastError(env, "virConnectOpenAuth");
+
+  auto e = std::make_shared<ConnEntry>();
+  e->conn = conn;
+  e->uri = uri;
+  e->readOnly = readOnly;
+  if (kaInterval > 0) {
+    int rc = virConnectSetKeepAlive(conn, kaInterval, kaCount);
+    e->keepalive = rc == 0 ? "on" : "unsupported";  // local drivers (test://) have no keepalive
+  }
+  {
+    std::lock_guard<std::mutex> lock(table().mu);
+    e->id = table().nextId++;
+    table().entries[e->id] = e;
+  }
+  // Local drivers accept the registration and never call it; remote ones call it on loss.
+  virConnectRegisterCloseCallback(conn, CloseCallback, new int(e->id), FreeIdOpaque);
+  return Napi::Number::New(env, e->id);
+}
+
+// close(id) -> true when it was open. Calls in flight keep their own reference; the last one frees.
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  int id = ArgInt(info, 0, "conn");
+  std::shared_ptr<ConnEntry> e;
+  {
+    std::lock_guard<std::mutex> lock(table().mu);
+    auto it = table().entries.find(id);
+    if (it == table().entries.end()) return Napi::Boolean::New(info.Env(), false);
+    e = it->second;
+    table().entries.erase(it);
+  }
+  std::unordered_map<std::string, virDomainPtr> doms;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    doms.swap(e->domains);
+  }
+  for (auto& [uuid, d] : doms) virDomainFree(d);
+  virConnectUnregisterCloseCallback(e->conn, CloseCallback);
+  virConnectClose(e->conn);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+Napi::Object EntryInfo(Napi::Env env, ConnEntry& e) {
+  auto o = Napi::Object::New(env);
+  o.Set("id", e.id);
+  o.Set("uri", e.uri);
+  o.Set("readOnly", e.readOnly);
+  o.Set("keepalive", e.keepalive);
+  std::lock_guard<std::mutex> lock(e.mu);
+  o.Set("closed", e.closed);
+  o.Set("closeReason", e.closeReason);
+  o.Set("cachedDomains", static_cast<double>(e.domains.size()));
+  return o;
+}
+
+// connectionInfo(id) -> { id, uri, readOnly, keepalive, closed, closeReason, alive, cachedDomains }
+Napi::Value ConnectionInfo(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  auto o = EntryInfo(env, c.entry());
+  o.Set("alive", virConnectIsAlive(c.get()) == 1);  // local check, no round trip
+  return o;
+}
+
+// connections() -> the table, for diagnostics
+Napi::Value Connections(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  std::vector<std::shared_ptr<ConnEntry>> all;
+  {
+    std::lock_guard<std::mutex> lock(table().mu);
+    for (auto& [id, e] : table().entries) all.push_back(e);
+  }
+  auto a = Napi::Array::New(env, all.size());
+  for (size_t i = 0; i < all.size(); i++) a.Set(static_cast<uint32_t>(i), EntryInfo(env, *all[i]));
+  return a;
+}
+
+// holdConnection(id, ms): block this thread for ms while holding a connection reference; the model of
+// a libvirt call stuck in the daemon (diagnostics and tests only).
+Napi::Value HoldConnection(const Napi::CallbackInfo& info) {
+  ConnRef c = AcquireConn(info.Env(), ArgInt(info, 0, "conn"));
+  double ms = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  struct timespec req;
+  req.tv_sec = static_cast<time_t>(ms / 1000);
+  req.tv_nsec = static_cast<long>((ms - req.tv_sec * 1000.0) * 1e6);
+  struct timespec rem;
+  while (nanosleep(&req, &rem) == -1 && errno == EINTR) req = rem;
+  return info.Env().Undefined();
+}
+
+// threadId() -> the calling OS thread's id (tells workers apart from the main thread in tests)
+Napi::Value ThreadId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
+}  // namespace
+
+ConnRef AcquireConn(Napi::Env env, int id) {
+  std::lock_guard<std::mutex> lock(table().mu);
+  auto it = table().entries.find(id);
+  if (it == table().entries.end()) {
+    auto err = Napi::Error::New(env, "libvirt connection " + std::to_string(id) + " is not open");
+    err.Value().Set("code", "ERR_LIBVIRT_NO_CONNECTION");
+    throw err;
+  }
+  virConnectRef(it->second->conn);
+  return ConnRef(it->second, it->second->conn);
+}
+
+void AddCloseListener(int connId, const std::shared_ptr<CloseListener>& l) {
+  auto e = FindEntry(connId);
+  if (!e) return;
+  std::lock_guard<std::mutex> lock(e->mu);
+  e->listeners.erase(std::remove_if(e->listeners.begin(), e->listeners.end(), [](auto& w) { return w.expired(); }),
+                     e->listeners.end());
+  e->listeners.push_back(l);
+}
+
+int ConnRef::id() const { return entry_->id; }
+
+DomRef ConnRef::Domain(Napi::Env env, const std::string& uuid) {
+  {
+    std::lock_guard<std::mutex> lock(entry_->mu);
+    auto it = entry_->domains.find(uuid);
+    if (it != entry_->domains.end()) {
+      virDomainRef(it->second);
+      return DomRef(it->second);
+    }
+  }
+  virDomainPtr d = virDomainLookupByUUIDString(conn_, uuid.c_str());
+  if (!d) throw LastError(env, "virDomainLookupByUUIDString");
+  Remember(d);
+  return DomRef(d);
+}
+
+void ConnRef::Remember(virDomainPtr d) {
+  std::string uuid = DomainUUID(d);
+  virDomainRef(d);
+  virDomainPtr old = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(entry_->mu);
+    auto& slot = entry_->domains[uuid];
+    old = slot;
+    slot = d;
+  }
+  if (old) virDomainFree(old);
+}
+
+void ConnRef::Forget(const std::string& uuid) {
+  virDomainPtr old = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(entry_->mu);
+    auto it = entry_->domains.find(uuid);
+    if (it == entry_->domains.end()) return;
+    old = it->second;
+    entry_->domains.erase(it);
+  }
+  virDomainFree(old);
+}
+
+void ConnRef::ReplaceCache(virDomainPtr* doms, int n) {
+  std::unordered_map<std::string, virDomainPtr> fresh;
+  for (int i = 0; i < n; i++) {
+    virDomainRef(doms[i]);
+    fresh[DomainUUID(doms[i])] = doms[i];
+  }
+  {
+    std::lock_guard<std::mutex> lock(entry_->mu);
+    fresh.swap(entry_->domains);
+  }
+  for (auto& [uuid, d] : fresh) virDomainFree(d);  // the old cache, freed outside the lock
+}
+
+void ConnRef::Fail(Napi::Env env, const char* what, const std::string* uuid) {
+  Napi::Error err = LastError(env, what);
+  if (uuid && LastErrorCode() == VIR_ERR_NO_DOMAIN) Forget(*uuid);
+  throw err;
+}
+
+std::string DomainUUID(virDomainPtr d) {
+  char buf[VIR_UUID_STRING_BUFLEN] = {0};
+  virDomainGetUUIDString(d, buf);
+  return buf;
+}
+
+Napi::Object DomainSummary(Napi::Env env, virDomainPtr d) {
+  auto o = Napi::Object::New(env);
+  o.Set("uuid", DomainUUID(d));
+  const char* name = virDomainGetName(d);
+  o.Set("name", name ? name : "");
+  unsigned int id = virDomainGetID(d);
+  o.Set("id", id == static_cast<unsigned int>(-1) ? -1.0 : static_cast<double>(id));
+  return o;
+}
+
+void RegisterConnectionFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("connectionInfo", Napi::Function::New(env, ConnectionInfo, "connectionInfo"));
+  exports.Set("connections", Napi::Function::New(env, Connections, "connections"));
+  exports.Set("holdConnection", Napi::Function::New(env, HoldConnection, "holdConnection"));
+  exports.Set("threadId", Napi::Function::New(env, ThreadId, "threadId"));
+}
+
+}  // namespace virt

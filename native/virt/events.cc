@@ -1,0 +1,274 @@
+// Domain events and connection-loss notices delivered to JS. libvirt calls our callbacks on the native
+// event-loop thread; each copies what it needs into an EventData and hands it to a thread-safe function
+// owned by the JS environment (main thread or worker) that subscribed. An env cleanup hook deregisters a
+// worker's subscriptions when it exits, so events after that are dropped instead of reaching a dead env.
+#include "virt.h"
+
+#include <map>
+#include <mutex>
+
+namespace virt {
+
+namespace {
+
+struct EventData {
+  const char* event = "";
+  int eventId = -1;
+  int connId = 0;
+  Val domain;  // null for connection events
+  Val fields = Val::Obj();
+};
+
+void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, EventData* data);
+using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, EventData, CallJs>;
+
+struct Subscription : CloseListener {
+  int id = 0;
+  int connId = 0;
+  virConnectPtr conn = nullptr;  // own reference, dropped on shutdown
+  std::vector<int> callbackIds;
+  std::mutex mu;  // guards alive / finalized and every use of tsfn
+  bool alive = true;
+  bool finalized = false;
+  Tsfn tsfn;
+
+  void Post(std::unique_ptr<EventData> d) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!alive || finalized) return;
+    if (tsfn.NonBlockingCall(d.get()) == napi_ok) d.release();
+  }
+
+  void OnConnectionClosed(int cid, int reason) override {
+    auto d = std::make_unique<EventData>();
+    d->event = "connection-closed";
+    d->connId = cid;
+    d->fields.Set("reason", Val::Num(reason));
+    Post(std::move(d));
+  }
+
+  // On the owning JS thread: stop delivery, then tell libvirt to forget the callbacks.
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!alive) return;
+      alive = false;
+      if (!finalized) tsfn.Release();
+    }
+    for (int cbid : callbackIds) virConnectDomainEventDeregisterAny(conn, cbid);  // fails harmlessly on a dead connection
+    callbackIds.clear();
+    virConnectClose(conn);
+    conn = nullptr;
+  }
+};
+
+using SubPtr = std::shared_ptr<Subscription>;
+
+// Per-environment state: the subscriptions this env owns.
+struct AddonData {
+  int nextId = 1;
+  std::map<int, SubPtr> subs;
+};
+
+void CleanupEnv(void* arg) {
+  auto* data = static_cast<AddonData*>(arg);
+  for (auto& [id, sub] : data->subs) sub->Shutdown();
+  data->subs.clear();
+}
+
+void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, EventData* data) {
+  std::unique_ptr<EventData> d(data);
+  if (env == nullptr || cb.IsEmpty()) return;  // the env is going away: drop the event
+  auto o = Napi::Object::New(env);
+  o.Set("event", d->event);
+  o.Set("eventId", d->eventId);
+  o.Set("conn", d->connId);
+  if (d->domain.t != Val::T::Null) o.Set("domain", d->domain.ToJs(env));
+  for (const auto& [k, v] : d->fields.obj) o.Set(k, v.ToJs(env));
+  try {
+    cb.Call({o});
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();  // surfaces as an uncaught exception, as for any callback
+  }
+}
+
+void FinalizeTsfn(Napi::Env, SubPtr* holder, std::nullptr_t*) {
+  {
+    std::lock_guard<std::mutex> lock((*holder)->mu);
+    (*holder)->finalized = true;
+  }
+  delete holder;
+}
+
+void FreeOpaque(void* p) { delete static_cast<SubPtr*>(p); }
+
+void Emit(void* opaque, virDomainPtr dom, int eventId, const char* name, Val fields = Val::Obj()) {
+  const SubPtr& sub = *static_cast<SubPtr*>(opaque);
+  auto d = std::make_unique<EventData>();
+  d->event = name;
+  d->eventId = eventId;
+  d->connId = sub->connId;
+  d->domain = Val::Obj();
+  d->domain.Set("uuid", Val::Str(DomainUUID(dom).c_str()));
+  d->domain.Set("name", Val::Str(virDomainGetName(dom)));
+  unsigned int id = virDomainGetID(dom);
+  d->domain.Set("id", Val::Num(id == static_cast<unsigned int>(-1) ? -1.0 : static_cast<double>(id)));
+  d->fields = std::move(fields);
+  sub->Post(std::move(d));
+}
+
+Val Address(const virDomainEventGraphicsAddress* a) {
+  if (!a) return Val();
+  return Val::Obj().Set("family", Val::Num(a->family)).Set("node", Val::Str(a->node)).Set("service", Val::Str(a->service));
+}
+
+// One callback per event signature; names follow libvirt's VIR_DOMAIN_EVENT_ID_* in kebab case.
+void OnLifecycle(virConnectPtr, virDomainPtr d, int event, int detail, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_LIFECYCLE, "lifecycle", Val::Obj().Set("type", Val::Num(event)).Set("detail", Val::Num(detail)));
+}
+void OnReboot(virConnectPtr, virDomainPtr d, void* op) { Emit(op, d, VIR_DOMAIN_EVENT_ID_REBOOT, "reboot"); }
+void OnRtcChange(virConnectPtr, virDomainPtr d, long long offset, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_RTC_CHANGE, "rtc-change", Val::Obj().Set("utcOffset", Val::Num(static_cast<double>(offset))));
+}
+void OnWatchdog(virConnectPtr, virDomainPtr d, int action, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_WATCHDOG, "watchdog", Val::Obj().Set("action", Val::Num(action)));
+}
+void OnIoErrorReason(virConnectPtr, virDomainPtr d, const char* srcPath, const char* devAlias, int action, const char* reason, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON, "io-error-reason",
+       Val::Obj().Set("srcPath", Val::Str(srcPath)).Set("devAlias", Val::Str(devAlias)).Set("action", Val::Num(action)).Set("reason", Val::Str(reason)));
+}
+void OnGraphics(virConnectPtr, virDomainPtr d, int phase, const virDomainEventGraphicsAddress* local,
+                const virDomainEventGraphicsAddress* remote, const char* authScheme, const virDomainEventGraphicsSubject* subject, void* op) {
+  Val ids = Val::Arr();
+  for (int i = 0; subject && i < subject->nidentity; i++)
+    ids.arr.push_back(Val::Obj().Set("type", Val::Str(subject->identities[i].type)).Set("name", Val::Str(subject->identities[i].name)));
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_GRAPHICS, "graphics",
+       Val::Obj().Set("phase", Val::Num(phase)).Set("local", Address(local)).Set("remote", Address(remote))
+           .Set("authScheme", Val::Str(authScheme)).Set("subject", std::move(ids)));
+}
+void OnBlockJob2(virConnectPtr, virDomainPtr d, const char* disk, int type, int status, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2, "block-job-2",
+       Val::Obj().Set("disk", Val::Str(disk)).Set("type", Val::Num(type)).Set("status", Val::Num(status)));
+}
+void OnJobCompleted(virConnectPtr, virDomainPtr d, virTypedParameterPtr params, int n, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED, "job-completed", Val::Obj().Set("stats", TypedParamsToVal(params, n)));
+}
+void OnDeviceRemoved(virConnectPtr, virDomainPtr d, const char* alias, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, "device-removed", Val::Obj().Set("devAlias", Val::Str(alias)));
+}
+void OnDeviceAdded(virConnectPtr, virDomainPtr d, const char* alias, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, "device-added", Val::Obj().Set("devAlias", Val::Str(alias)));
+}
+void OnBlockThreshold(virConnectPtr, virDomainPtr d, const char* dev, const char* path, unsigned long long threshold,
+                      unsigned long long excess, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD, "block-threshold",
+       Val::Obj().Set("dev", Val::Str(dev)).Set("path", Val::Str(path))
+           .Set("threshold", Val::Num(static_cast<double>(threshold))).Set("excess", Val::Num(static_cast<double>(excess))));
+}
+void OnAgentLifecycle(virConnectPtr, virDomainPtr d, int state, int reason, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, "agent-lifecycle", Val::Obj().Set("state", Val::Num(state)).Set("reason", Val::Num(reason)));
+}
+void OnMetadataChange(virConnectPtr, virDomainPtr d, int type, const char* nsuri, void* op) {
+  Emit(op, d, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, "metadata-change", Val::Obj().Set("type", Val::Num(type)).Set("nsuri", Val::Str(nsuri)));
+}
+
+virConnectDomainEventGenericCallback CallbackFor(int eventId) {
+  switch (eventId) {
+    case VIR_DOMAIN_EVENT_ID_LIFECYCLE: return VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle);
+    case VIR_DOMAIN_EVENT_ID_REBOOT: return VIR_DOMAIN_EVENT_CALLBACK(OnReboot);
+    case VIR_DOMAIN_EVENT_ID_RTC_CHANGE: return VIR_DOMAIN_EVENT_CALLBACK(OnRtcChange);
+    case VIR_DOMAIN_EVENT_ID_WATCHDOG: return VIR_DOMAIN_EVENT_CALLBACK(OnWatchdog);
+    case VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON: return VIR_DOMAIN_EVENT_CALLBACK(OnIoErrorReason);
+    case VIR_DOMAIN_EVENT_ID_GRAPHICS: return VIR_DOMAIN_EVENT_CALLBACK(OnGraphics);
+    case VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2: return VIR_DOMAIN_EVENT_CALLBACK(OnBlockJob2);
+    case VIR_DOMAIN_EVENT_ID_JOB_COMPLETED: return VIR_DOMAIN_EVENT_CALLBACK(OnJobCompleted);
+    case VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED: return VIR_DOMAIN_EVENT_CALLBACK(OnDeviceRemoved);
+    case VIR_DOMAIN_EVENT_ID_DEVICE_ADDED: return VIR_DOMAIN_EVENT_CALLBACK(OnDeviceAdded);
+    case VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD: return VIR_DOMAIN_EVENT_CALLBACK(OnBlockThreshold);
+    case VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE: return VIR_DOMAIN_EVENT_CALLBACK(OnAgentLifecycle);
+    case VIR_DOMAIN_EVENT_ID_METADATA_CHANGE: return VIR_DOMAIN_EVENT_CALLBACK(OnMetadataChange);
+    default: return nullptr;
+  }
+}
+
+// domainEventsRegister(conn, eventIds, callback, { ref? }) -> subscription id (per JS environment).
+// The callback also receives { event: 'connection-closed', reason } when libvirt reports the loss.
+Napi::Value Register(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  if (info.Length() < 2 || !info[1].IsArray()) throw ArgError(env, "eventIds must be an array of numbers");
+  if (info.Length() < 3 || !info[2].IsFunction()) throw ArgError(env, "callback must be a function");
+  Napi::Array ids = info[1].As<Napi::Array>();
+  bool ref = info.Length() > 3 && info[3].IsObject() && info[3].As<Napi::Object>().Get("ref").ToBoolean();
+  std::vector<int> eventIds;
+  for (uint32_t i = 0; i < ids.Length(); i++) {
+    Napi::Value v = ids.Get(i);
+    if (!v.IsNumber() || !CallbackFor(v.As<Napi::Number>().Int32Value()))
+      throw ArgError(env, "unsupported domain event id " + v.ToString().Utf8Value());
+    eventIds.push_back(v.As<Napi::Number>().Int32Value());
+  }
+
+  auto sub = std::make_shared<Subscription>();
+  sub->id = data->nextId++;
+  sub->connId = c.id();
+  sub->conn = c.get();
+  virConnectRef(sub->conn);
+  sub->tsfn = Tsfn::New(env, info[2].As<Napi::Function>(), "virt.domainEvents", 0, 1, nullptr, FinalizeTsfn, new SubPtr(sub));
+  if (!ref) sub->tsfn.Unref(env);
+  data->subs[sub->id] = sub;
+
+  for (int eventId : eventIds) {
+    int cbid = virConnectDomainEventRegisterAny(c.get(), nullptr, eventId, CallbackFor(eventId), new SubPtr(sub), FreeOpaque);
+    if (cbid < 0) {
+      Napi::Error err = LastError(env, "virConnectDomainEventRegisterAny");
+      sub->Shutdown();
+      data->subs.erase(sub->id);
+      throw err;
+    }
+    sub->callbackIds.push_back(cbid);
+  }
+  AddCloseListener(sub->connId, sub);
+  return Napi::Number::New(env, sub->id);
+}
+
+// domainEventsDeregister(subscriptionId) -> true when it was registered in this environment
+Napi::Value Deregister(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  int id = ArgInt(info, 0, "subscription");
+  auto it = data->subs.find(id);
+  if (it == data->subs.end()) return Napi::Boolean::New(env, false);
+  SubPtr sub = it->second;
+  data->subs.erase(it);
+  sub->Shutdown();
+  return Napi::Boolean::New(env, true);
+}
+
+// eventSubscriptions() -> this environment's subscriptions, for diagnostics
+Napi::Value Subscriptions(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  auto a = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (auto& [id, sub] : data->subs) {
+    auto o = Napi::Object::New(env);
+    o.Set("id", id);
+    o.Set("conn", sub->connId);
+    o.Set("callbacks", static_cast<double>(sub->callbackIds.size()));
+    a.Set(i++, o);
+  }
+  return a;
+}
+
+}  // namespace
+
+void RegisterEventFunctions(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted by node when the env goes away
+  napi_add_env_cleanup_hook(env, CleanupEnv, data);
+  exports.Set("domainEventsRegister", Napi::Function::New(env, Register, "domainEventsRegister"));
+  exports.Set("domainEventsDeregister", Napi::Function::New(env, Deregister, "domainEventsDeregister"));
+  exports.Set("eventSubscriptions", Napi::Function::New(env, Subscriptions, "eventSubscriptions"));
+}
+
+}  // namespace virt
