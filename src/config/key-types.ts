@@ -135,6 +135,11 @@ export function formatValue(spec: KeySpec, value: unknown): string {
   }
 }
 
+/** The default as written in vdsm.conf: string defaults are raw text (e.g. '%(repository)s/hsm-tasks'). */
+export function defaultText(spec: KeySpec): string {
+  return spec.type === 'string' ? spec.default : formatValue(spec, spec.default);
+}
+
 /** A short type name for docs and the sample file. */
 export function describeType(spec: KeySpec): string {
   switch (spec.type) {

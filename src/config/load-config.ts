@@ -5,7 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_SECTION, parseIni, type IniDocument } from './ini-parser.js';
 import { interpolate } from './interpolation.js';
-import { formatValue, parseValue, type KeySpec } from './key-types.js';
+import { defaultText, formatValue, parseValue, type KeySpec } from './key-types.js';
 import { keySpec, schema, schemaEntries, VDSM_ONLY_SECTIONS, type PartialConfig, type Schema, type SectionName, type VdsmConfig } from './schema.js';
 import { parseSetOption } from './set-option.js';
 import { ConfigurationError, type Violation } from './violations.js';
@@ -136,11 +136,6 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
     sources: deepFreeze(sources) as unknown as ConfigSources,
     files: Object.freeze(files),
   });
-}
-
-/** A string default is raw text (it may hold %(name)s); other types are written out. */
-function defaultText(spec: KeySpec): string {
-  return spec.type === 'string' ? spec.default : formatValue(spec, spec.default);
 }
 
 function applyProfile(profile: PartialConfig, slots: Map<string, Map<string, Slot>>, violations: Violation[]): void {
