@@ -1,0 +1,74 @@
+// Prometheus metrics for the engine-facing API: requests by verb and outcome, a latency histogram, and
+// executor and connection gauges read from state providers at scrape time (prom-client collect()).
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** What the Executor reports for the gauges; the composition root adapts the Executor's JSON state. */
+export interface ExecutorGaugeState {
+  /** Tasks waiting for a worker. */
+  queued: number;
+  /** Tasks running. */
+  running?: number;
+  /** Worker threads serving tasks. */
+  live: number;
+  /** Discarded workers still stuck in a native call. */
+  lingering: number;
+}
+
+export interface RpcMetricsOptions {
+  registry: Registry;
+  executorState?: () => ExecutorGaugeState | undefined;
+  connections?: () => number;
+  /** Metric name prefix; default `vdsm_`. */
+  prefix?: string;
+}
+
+/** Latency buckets in seconds: ping2 is ~0.1 ms, a stuck verb can take the whole 60 s worker timeout. */
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class RpcMetrics {
+  #requests: Counter<'method' | 'outcome'>;
+  #latency: Histogram<'method'>;
+
+  constructor(opts: RpcMetricsOptions) {
+    const p = opts.prefix ?? 'vdsm_';
+    const registers = [opts.registry];
+    this.#requests = new Counter({ name: `${p}rpc_requests_total`, help: 'JSON-RPC calls by method and outcome', labelNames: ['method', 'outcome'] as const, registers });
+    this.#latency = new Histogram({ name: `${p}rpc_request_duration_seconds`, help: 'JSON-RPC call latency', labelNames: ['method'] as const, buckets: BUCKETS, registers });
+    const exec = opts.executorState;
+    const gauge = (name: string, help: string, pick: (s: ExecutorGaugeState) => number | undefined): void => {
+      new Gauge({
+        name: `${p}${name}`,
+        help,
+        registers,
+        collect() {
+          const s = exec?.();
+          const v = s ? pick(s) : undefined;
+          if (v !== undefined) this.set(v);
+        },
+      });
+    };
+    if (exec) {
+      gauge('executor_queued_tasks', 'Executor tasks waiting for a worker', (s) => s.queued);
+      gauge('executor_running_tasks', 'Executor tasks running', (s) => s.running);
+      gauge('executor_live_workers', 'Executor worker threads serving tasks', (s) => s.live);
+      gauge('executor_lingering_workers', 'Discarded executor workers still blocked in native code', (s) => s.lingering);
+    }
+    const conns = opts.connections;
+    if (conns) {
+      new Gauge({
+        name: `${p}rpc_connections`,
+        help: 'Open STOMP connections',
+        registers,
+        collect() {
+          this.set(conns());
+        },
+      });
+    }
+  }
+
+  /** Record one call. */
+  observe(method: string, outcome: string, durationMs: number): void {
+    this.#requests.inc({ method, outcome });
+    this.#latency.observe({ method }, durationMs / 1000);
+  }
+}

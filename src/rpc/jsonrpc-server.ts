@@ -1,0 +1,167 @@
+// JSON-RPC 2.0 dispatch over a method table: single requests, batches (always an array reply),
+// notifications (run, never answered), vdsm's readiness gate (99) and its error codes and message style.
+// Runtime-free: a message text in, a response text (or nothing) out.
+import { channel } from 'node:diagnostics_channel';
+import { Errors, pyRepr, type ErrorSpec } from '../errors.js';
+import type { Logger } from '../observability/logging.js';
+import type { MethodContext, MethodTable } from '../api/method-table.js';
+
+/** Published once per answered or executed call; metrics and debug tracing subscribe. */
+export const rpcCallChannel = channel('vdsm:rpc:call');
+
+/** Outcome labels (bounded set, used as a metrics label). */
+export type CallOutcome = 'ok' | 'error' | 'not_found' | 'invalid_params' | 'invalid_request' | 'not_ready' | 'exhausted' | 'internal';
+
+export interface CallRecord {
+  method: string;
+  outcome: CallOutcome;
+  code: number;
+  durationMs: number;
+  notification: boolean;
+}
+
+export interface JsonRpcServerOptions {
+  methods: MethodTable;
+  /** False while vdsm would answer 99 (recovery/initialisation). */
+  isReady?: () => boolean;
+  log: Logger;
+  /** Called for every call (metrics). */
+  onCall?: (record: CallRecord) => void;
+  /** Calls slower than this are logged at info, as vdsm does. */
+  slowCallMs?: number;
+  now?: () => number;
+}
+
+type Id = string | number | null;
+interface RpcError {
+  code: number;
+  message: string;
+}
+
+const codeByString = new Map<string, ErrorSpec>(Object.values(Errors).map((e) => [e.code, e]));
+
+/** Map anything a handler threw to a JSON-RPC error with an integer code and vdsm's message style. */
+export function toRpcError(err: unknown): RpcError {
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { vdsmCode?: unknown; code?: unknown; message?: unknown };
+    const message = typeof e.message === 'string' ? e.message : String(err);
+    if (typeof e.vdsmCode === 'number' && Number.isInteger(e.vdsmCode)) return { code: e.vdsmCode, message };
+    // Errors that crossed a worker boundary keep only their string code.
+    const known = typeof e.code === 'string' ? codeByString.get(e.code) : undefined;
+    if (known) return { code: known.vdsmCode, message };
+    return { code: Errors.INTERNAL.vdsmCode, message: `${Errors.INTERNAL.message}: ${pyRepr({ reason: message })}` };
+  }
+  return { code: Errors.INTERNAL.vdsmCode, message: `${Errors.INTERNAL.message}: ${pyRepr({ reason: String(err) })}` };
+}
+
+function outcomeOf(code: number): CallOutcome {
+  if (code === Errors.METHOD_NOT_FOUND.vdsmCode) return 'not_found';
+  if (code === Errors.INVALID_PARAMS.vdsmCode) return 'invalid_params';
+  if (code === Errors.INVALID_REQUEST.vdsmCode || code === Errors.PARSE.vdsmCode) return 'invalid_request';
+  if (code === Errors.RECOVERY.vdsmCode) return 'not_ready';
+  if (code === Errors.RESOURCE_EXHAUSTED.vdsmCode) return 'exhausted';
+  if (code === Errors.INTERNAL.vdsmCode) return 'internal';
+  return 'error';
+}
+
+export class JsonRpcServer {
+  #o: JsonRpcServerOptions;
+  #isReady: () => boolean;
+  #now: () => number;
+  #slowMs: number;
+  #inFlight = 0;
+  #handled = 0;
+
+  constructor(opts: JsonRpcServerOptions) {
+    this.#o = opts;
+    this.#isReady = opts.isReady ?? (() => true);
+    this.#now = opts.now ?? (() => performance.now());
+    this.#slowMs = opts.slowCallMs ?? 1000;
+  }
+
+  state(): { inFlight: number; handled: number; methods: number } {
+    return { inFlight: this.#inFlight, handled: this.#handled, methods: this.#o.methods.size };
+  }
+
+  /**
+   * Handle one message body. Resolves to the response text, or undefined when nothing must be sent
+   * (a notification, or a batch made only of notifications). Never rejects.
+   */
+  async handle(text: string, ctx: MethodContext): Promise<string | undefined> {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return JSON.stringify(errorResponse(null, { code: Errors.PARSE.vdsmCode, message: Errors.PARSE.message }));
+    }
+    if (Array.isArray(msg)) {
+      if (msg.length === 0) return JSON.stringify(errorResponse(null, invalid(msg, 'request batch is empty')));
+      const replies = await Promise.all(msg.map((m) => this.#one(m, ctx)));
+      const out = replies.filter((r) => r !== undefined);
+      return out.length === 0 ? undefined : JSON.stringify(out);
+    }
+    const reply = await this.#one(msg, ctx);
+    return reply === undefined ? undefined : JSON.stringify(reply);
+  }
+
+  async #one(req: unknown, ctx: MethodContext): Promise<object | undefined> {
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) return errorResponse(null, invalid(req, 'request is not an object'));
+    const r = req as { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
+    const isNotification = !('id' in r);
+    // Echo the id whenever it is readable (vdsm sends null; JSON-RPC 2.0 wants the id when known).
+    const id: Id = typeof r.id === 'string' || typeof r.id === 'number' ? r.id : null;
+    if (!isNotification && r.id !== null && id === null) return errorResponse(null, invalid(req, 'wrong id type'));
+    if (r.jsonrpc !== '2.0') return errorResponse(id, invalid(req, 'Wrong protocol version'));
+    if (typeof r.method !== 'string') return errorResponse(id, invalid(req, 'missing method header in method'));
+    if (r.params !== undefined && (typeof r.params !== 'object' || r.params === null)) return errorResponse(id, invalid(req, 'wrong params type'));
+    const method = r.method;
+    const start = this.#now();
+    const finish = (code: number, err?: RpcError): object | undefined => {
+      this.#record(method, code, start, isNotification);
+      if (isNotification) return undefined;
+      return err ? errorResponse(id, err) : undefined;
+    };
+    if (!this.#isReady()) return finish(Errors.RECOVERY.vdsmCode, { code: Errors.RECOVERY.vdsmCode, message: Errors.RECOVERY.message });
+    const spec = this.#o.methods.get(method);
+    if (!spec) {
+      return finish(Errors.METHOD_NOT_FOUND.vdsmCode, { code: Errors.METHOD_NOT_FOUND.vdsmCode, message: `${Errors.METHOD_NOT_FOUND.message}: ${pyRepr({ method })}` });
+    }
+    const bound = this.#o.methods.bind(spec, r.params);
+    if (!bound.ok) {
+      return finish(Errors.INVALID_PARAMS.vdsmCode, { code: Errors.INVALID_PARAMS.vdsmCode, message: `${Errors.INVALID_PARAMS.message}: ${pyRepr({ method, reason: bound.reason })}` });
+    }
+    this.#inFlight++;
+    try {
+      const raw = await spec.handler(bound.params, ctx);
+      const result = raw === undefined || raw === null ? true : raw;
+      this.#record(method, 0, start, isNotification);
+      return isNotification ? undefined : { jsonrpc: '2.0', id, result };
+    } catch (err) {
+      const e = toRpcError(err);
+      if (e.code === Errors.INTERNAL.vdsmCode) this.#o.log.error({ err, method, flowId: ctx.flowId }, 'unexpected error in API method');
+      else this.#o.log.debug({ method, code: e.code, flowId: ctx.flowId }, e.message);
+      return finish(e.code, e);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  #record(method: string, code: number, start: number, notification: boolean): void {
+    this.#handled++;
+    const durationMs = this.#now() - start;
+    if (durationMs >= this.#slowMs) this.#o.log.info({ method, durationMs: Math.round(durationMs) }, 'slow API call');
+    if (!this.#o.onCall && !rpcCallChannel.hasSubscribers) return;
+    const known = this.#o.methods.has(method);
+    const rec: CallRecord = { method: known ? method : '<unknown>', outcome: code === 0 ? 'ok' : outcomeOf(code), code, durationMs, notification };
+    this.#o.onCall?.(rec);
+    if (rpcCallChannel.hasSubscribers) rpcCallChannel.publish(rec);
+  }
+}
+
+function errorResponse(id: Id, error: RpcError): object {
+  return { jsonrpc: '2.0', id, error };
+}
+
+function invalid(request: unknown, reason: string): RpcError {
+  return { code: Errors.INVALID_REQUEST.vdsmCode, message: `${Errors.INVALID_REQUEST.message}: ${pyRepr({ request, reason })}` };
+}

@@ -1,0 +1,132 @@
+// vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
+// routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
+import { Destinations, encodeFrame, encodeMessage, type Frame } from './stomp-frame.js';
+
+/** What the broker needs from a connection. */
+export interface BrokerPeer {
+  readonly connectionId: number;
+  /** Queue one encoded frame for the peer (one socket write). */
+  sendFrame(frame: Buffer): void;
+  readonly closed: boolean;
+}
+
+export interface Subscription {
+  readonly id: string;
+  readonly destination: string;
+  readonly ack: string;
+  readonly peer: BrokerPeer;
+}
+
+export interface BrokerOptions {
+  /** Destinations served internally as JSON-RPC (exact or `<queue>.` prefix). vdsm: [addresses] request_queues. */
+  requestQueues?: readonly string[];
+  /** vdsm: [addresses] event_queue. */
+  eventQueue?: string;
+}
+
+export class StompBroker {
+  readonly requestQueues: readonly string[];
+  readonly eventQueue: string;
+  #byDestination = new Map<string, Set<Subscription>>();
+
+  constructor(opts: BrokerOptions = {}) {
+    this.requestQueues = opts.requestQueues ?? [Destinations.REQUESTS, Destinations.IRS_REQUESTS];
+    this.eventQueue = opts.eventQueue ?? Destinations.EVENTS;
+  }
+
+  add(sub: Subscription): void {
+    let set = this.#byDestination.get(sub.destination);
+    if (!set) {
+      set = new Set();
+      this.#byDestination.set(sub.destination, set);
+    }
+    set.add(sub);
+  }
+
+  remove(sub: Subscription): void {
+    const set = this.#byDestination.get(sub.destination);
+    if (!set) return;
+    set.delete(sub);
+    if (set.size === 0) this.#byDestination.delete(sub.destination);
+  }
+
+  /** True when `destination` is a request queue or below one (`jms.topic.vdsm_requests.getAllVmStats`). */
+  isRequestDestination(destination: string): boolean {
+    for (const q of this.requestQueues) {
+      if (destination === q || (destination.length > q.length && destination.startsWith(q) && destination[q.length] === '.')) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Forward a client SEND as MESSAGE copies to every subscription on the destination or one of its
+   * dot-separated prefixes (`a`, `a.b`, `a.b.c` for `a.b.c`). Returns how many copies were queued.
+   */
+  forward(frame: Frame, destination: string): number {
+    if (this.#byDestination.size === 0) return 0;
+    let count = 0;
+    let prefix = '';
+    for (const part of destination.split('.')) {
+      prefix = prefix === '' ? part : `${prefix}.${part}`;
+      const set = this.#byDestination.get(prefix);
+      if (!set) continue;
+      for (const sub of set) {
+        if (sub.peer.closed) continue;
+        const headers: [string, string][] = [['subscription', sub.id]];
+        for (const k in frame.headers) headers.push([k, frame.headers[k]!]);
+        sub.peer.sendFrame(encodeFrame('MESSAGE', headers, frame.body));
+        count++;
+      }
+    }
+    return count;
+  }
+
+  /**
+   * Deliver a JSON-RPC response to the subscribers of `destination` (exact match). Choice (differs from
+   * vdsm, which sends to every subscriber on every connection): when the requesting connection itself
+   * subscribed to the destination, only its subscriptions get the response, so two clients that both use
+   * `jms.topic.vdsm_responses` do not see each other's replies; otherwise (a request on one connection
+   * whose reply-to is subscribed on another, the mini-broker case) every subscriber gets it, as in vdsm.
+   */
+  deliverResponse(destination: string, body: string, requester: BrokerPeer | undefined): number {
+    const set = this.#byDestination.get(destination);
+    if (!set) return 0;
+    let own = 0;
+    if (requester && !requester.closed) {
+      for (const sub of set) {
+        if (sub.peer === requester) {
+          requester.sendFrame(encodeMessage(destination, sub.id, body));
+          own++;
+        }
+      }
+      if (own > 0) return own;
+    }
+    return this.#toAll(set, destination, body);
+  }
+
+  /** Send an event body to every subscriber of the event queue (exact match), on every connection. */
+  deliverEvent(body: string): number {
+    const set = this.#byDestination.get(this.eventQueue);
+    return set ? this.#toAll(set, this.eventQueue, body) : 0;
+  }
+
+  subscriberCount(destination: string): number {
+    return this.#byDestination.get(destination)?.size ?? 0;
+  }
+
+  state(): { destinations: number; subscriptions: number; eventSubscribers: number } {
+    let subscriptions = 0;
+    for (const set of this.#byDestination.values()) subscriptions += set.size;
+    return { destinations: this.#byDestination.size, subscriptions, eventSubscribers: this.subscriberCount(this.eventQueue) };
+  }
+
+  #toAll(set: Set<Subscription>, destination: string, body: string): number {
+    let n = 0;
+    for (const sub of set) {
+      if (sub.peer.closed) continue;
+      sub.peer.sendFrame(encodeMessage(destination, sub.id, body));
+      n++;
+    }
+    return n;
+  }
+}

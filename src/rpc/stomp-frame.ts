@@ -1,0 +1,119 @@
+// STOMP 1.2 frames: the in-memory shape, the encoder (always `\n` line endings, `content-length` on every
+// frame, one Buffer per frame so a frame is one socket write) and header value escaping.
+
+/** Commands a client may send (the server understands these). */
+export const CLIENT_COMMANDS = ['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT'] as const;
+/** Commands the server sends. */
+export const SERVER_COMMANDS = ['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR'] as const;
+
+/** vdsm's well-known destinations. */
+export const Destinations = {
+  REQUESTS: 'jms.topic.vdsm_requests',
+  IRS_REQUESTS: 'jms.topic.vdsm_irs_requests',
+  RESPONSES: 'jms.topic.vdsm_responses',
+  EVENTS: 'jms.queue.events',
+} as const;
+
+/** A lone newline: the heart-beat "frame". */
+export const HEARTBEAT = Buffer.from('\n');
+
+export type Headers = Record<string, string>;
+
+export interface Frame {
+  command: string;
+  /** First occurrence wins (STOMP 1.2); a null-prototype object so any header name is safe. */
+  headers: Headers;
+  body: Buffer;
+}
+
+export function newHeaders(): Headers {
+  return Object.create(null) as Headers;
+}
+
+// Header escaping per STOMP 1.2. CONNECT and CONNECTED are not escaped (the spec says so; the engine's
+// client never unescapes anything, so values we send are kept free of these characters anyway).
+const NEEDS_ESCAPE = /[\\\r\n:]/;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\r': '\\r', '\n': '\\n', ':': '\\c' };
+
+export function escapeHeaderValue(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? value.replace(/[\\\r\n:]/g, (c) => ESCAPES[c] ?? c) : value;
+}
+
+/** Reverse of escapeHeaderValue; returns undefined for an invalid escape sequence. */
+export function unescapeHeaderValue(value: string): string | undefined {
+  if (!value.includes('\\')) return value;
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const n = value[++i];
+    if (n === '\\') out += '\\';
+    else if (n === 'n') out += '\n';
+    else if (n === 'r') out += '\r';
+    else if (n === 'c') out += ':';
+    else return undefined;
+  }
+  return out;
+}
+
+/**
+ * Encode one frame. Headers are written in the given order; `content-length` is always computed from
+ * the body (an existing entry in `headers` keeps its position, otherwise it goes last). The engine's
+ * Java client mis-parses any frame without it, so every frame carries one, even with an empty body.
+ */
+export function encodeFrame(command: string, headers: Iterable<readonly [string, string]> | Headers, body?: Buffer | string): Buffer {
+  const bodyBuf = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const escape = command !== 'CONNECT' && command !== 'CONNECTED';
+  let head = command + '\n';
+  let lengthWritten = false;
+  const entries = isIterable(headers) ? headers : Object.entries(headers);
+  for (const [k, v] of entries) {
+    if (k === 'content-length') {
+      if (lengthWritten) continue;
+      head += `content-length:${bodyBuf.length}\n`;
+      lengthWritten = true;
+      continue;
+    }
+    head += escape ? `${escapeHeaderValue(k)}:${escapeHeaderValue(v)}\n` : `${k}:${v}\n`;
+  }
+  if (!lengthWritten) head += `content-length:${bodyBuf.length}\n`;
+  head += '\n';
+  const headLen = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headLen + bodyBuf.length + 1);
+  out.write(head, 0, 'utf8');
+  bodyBuf.copy(out, headLen);
+  out[out.length - 1] = 0;
+  return out;
+}
+
+/**
+ * Fast path for the hot MESSAGE frame: the four headers in vdsm's order and a string body, encoded with
+ * one allocation. Values must not need escaping (destinations and subscription ids we route by were
+ * unescaped on the way in; re-escape them here only when needed).
+ */
+export function encodeMessage(destination: string, subscription: string, body: string): Buffer {
+  const bodyLen = Buffer.byteLength(body, 'utf8');
+  const head =
+    `MESSAGE\ndestination:${escapeHeaderValue(destination)}\ncontent-type:application/json\n` +
+    `subscription:${escapeHeaderValue(subscription)}\ncontent-length:${bodyLen}\n\n`;
+  const headLen = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headLen + bodyLen + 1);
+  out.write(head, 0, 'utf8');
+  out.write(body, headLen, 'utf8');
+  out[out.length - 1] = 0;
+  return out;
+}
+
+/** Decode a body as UTF-8 text. */
+export function bodyText(frame: Frame): string {
+  return frame.body.toString('utf8');
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function isIterable(h: unknown): h is Iterable<readonly [string, string]> {
+  return Array.isArray(h) || (typeof h === 'object' && h !== null && Symbol.iterator in h && !(Object.getPrototypeOf(h) === null));
+}

@@ -1,0 +1,267 @@
+// Incremental STOMP 1.2 frame parser: an explicit state machine over bytes, with every size bounded by
+// a named limit so a hostile peer cannot make it buffer without end. Runtime-free (Buffers in, frames out).
+import { newHeaders, unescapeHeaderValue, type Frame } from './stomp-frame.js';
+
+/** Longest accepted command line (the longest real command, UNSUBSCRIBE, is 11 bytes). */
+export const MAX_COMMAND_BYTES = 64;
+/** Longest accepted single header line. */
+export const MAX_HEADER_LINE_BYTES = 16 * 1024;
+/** Most header lines in one frame. */
+export const MAX_HEADER_COUNT = 64;
+/** Total bytes of all header lines of one frame. */
+export const MAX_HEADER_BYTES = 64 * 1024;
+/** Largest body; VM.create with a big domain XML is a few hundred KiB, so this leaves ample room. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export interface StompLimits {
+  maxCommandBytes: number;
+  maxHeaderLineBytes: number;
+  maxHeaderCount: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_STOMP_LIMITS: Readonly<StompLimits> = Object.freeze({
+  maxCommandBytes: MAX_COMMAND_BYTES,
+  maxHeaderLineBytes: MAX_HEADER_LINE_BYTES,
+  maxHeaderCount: MAX_HEADER_COUNT,
+  maxHeaderBytes: MAX_HEADER_BYTES,
+  maxBodyBytes: MAX_BODY_BYTES,
+});
+
+/** The parser's states, named after what the next byte belongs to. */
+export const enum ParserState {
+  /** Between frames: heart-beat newlines or the command line. */
+  Command,
+  /** Header lines until the empty line. */
+  Headers,
+  /** Body whose length came from content-length. */
+  BodyCounted,
+  /** The NUL that must follow a counted body. */
+  BodyEnd,
+  /** Body without content-length: runs to the first NUL. */
+  BodyUntilNul,
+  /** A protocol error was reported; all further input is ignored. */
+  Failed,
+}
+
+export type StompParseErrorKind =
+  | 'command-too-long'
+  | 'header-too-long'
+  | 'too-many-headers'
+  | 'headers-too-large'
+  | 'body-too-large'
+  | 'malformed-header'
+  | 'bad-content-length'
+  | 'missing-nul';
+
+export class StompParseError extends Error {
+  readonly kind: StompParseErrorKind;
+  constructor(kind: StompParseErrorKind, message: string) {
+    super(message);
+    this.name = 'StompParseError';
+    this.kind = kind;
+  }
+}
+
+export interface ParserSink {
+  frame(frame: Frame): void;
+  /** A bare EOL between frames. */
+  heartbeat?(): void;
+  /** Called once; the parser is dead afterwards. */
+  error(err: StompParseError): void;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
+const COLON = 0x3a;
+
+export class StompParser {
+  #sink: ParserSink;
+  #limits: StompLimits;
+  #state = ParserState.Command;
+  // The line being assembled across chunks (command or header line).
+  #lineParts: Buffer[] = [];
+  #lineLen = 0;
+  // The frame being assembled.
+  #command = '';
+  #headers = newHeaders();
+  #headerCount = 0;
+  #headerBytes = 0;
+  #bodyParts: Buffer[] = [];
+  #bodyLen = 0;
+  #bodyWanted = 0;
+
+  constructor(sink: ParserSink, limits: Partial<StompLimits> = {}) {
+    this.#sink = sink;
+    this.#limits = { ...DEFAULT_STOMP_LIMITS, ...limits };
+  }
+
+  get state(): ParserState {
+    return this.#state;
+  }
+
+  /** Bytes held for an incomplete frame (bounded by the limits). */
+  get buffered(): number {
+    return this.#lineLen + this.#bodyLen + this.#headerBytes;
+  }
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      switch (this.#state) {
+        case ParserState.Command:
+        case ParserState.Headers: {
+          const nl = chunk.indexOf(LF, pos);
+          const stop = nl === -1 ? end : nl;
+          const limit = this.#state === ParserState.Command ? this.#limits.maxCommandBytes : this.#limits.maxHeaderLineBytes;
+          if (this.#lineLen + (stop - pos) > limit + 1) {
+            // +1 tolerates the CR of a CRLF line ending.
+            this.#fail(this.#state === ParserState.Command ? 'command-too-long' : 'header-too-long', `${this.#state === ParserState.Command ? 'Command' : 'Header'} line longer than ${limit} bytes`);
+            return;
+          }
+          if (nl === -1) {
+            this.#lineParts.push(chunk.subarray(pos));
+            this.#lineLen += end - pos;
+            return;
+          }
+          let line: Buffer;
+          if (this.#lineLen === 0) line = chunk.subarray(pos, nl);
+          else {
+            this.#lineParts.push(chunk.subarray(pos, nl));
+            line = Buffer.concat(this.#lineParts, this.#lineLen + nl - pos);
+            this.#lineParts = [];
+            this.#lineLen = 0;
+          }
+          pos = nl + 1;
+          if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
+          if (this.#state === ParserState.Command) this.#onCommandLine(line);
+          else this.#onHeaderLine(line);
+          break;
+        }
+        case ParserState.BodyCounted: {
+          const take = Math.min(this.#bodyWanted - this.#bodyLen, end - pos);
+          this.#bodyParts.push(chunk.subarray(pos, pos + take));
+          this.#bodyLen += take;
+          pos += take;
+          if (this.#bodyLen === this.#bodyWanted) this.#state = ParserState.BodyEnd;
+          break;
+        }
+        case ParserState.BodyEnd:
+          if (chunk[pos] !== NUL) {
+            this.#fail('missing-nul', "Frame doesn't end with NULL byte");
+            return;
+          }
+          pos++;
+          this.#emit();
+          break;
+        case ParserState.BodyUntilNul: {
+          const nul = chunk.indexOf(NUL, pos);
+          const stop = nul === -1 ? end : nul;
+          if (this.#bodyLen + (stop - pos) > this.#limits.maxBodyBytes) {
+            this.#fail('body-too-large', `Body larger than ${this.#limits.maxBodyBytes} bytes`);
+            return;
+          }
+          if (stop > pos) this.#bodyParts.push(chunk.subarray(pos, stop));
+          this.#bodyLen += stop - pos;
+          if (nul === -1) return;
+          pos = nul + 1;
+          this.#emit();
+          break;
+        }
+        case ParserState.Failed:
+          return;
+      }
+    }
+  }
+
+  #onCommandLine(line: Buffer): void {
+    if (line.length === 0) {
+      this.#sink.heartbeat?.();
+      return;
+    }
+    this.#command = line.toString('utf8');
+    this.#headers = newHeaders();
+    this.#headerCount = 0;
+    this.#headerBytes = 0;
+    this.#state = ParserState.Headers;
+  }
+
+  #onHeaderLine(line: Buffer): void {
+    if (line.length === 0) {
+      this.#startBody();
+      return;
+    }
+    if (++this.#headerCount > this.#limits.maxHeaderCount) {
+      this.#fail('too-many-headers', `More than ${this.#limits.maxHeaderCount} headers`);
+      return;
+    }
+    this.#headerBytes += line.length + 1;
+    if (this.#headerBytes > this.#limits.maxHeaderBytes) {
+      this.#fail('headers-too-large', `Headers larger than ${this.#limits.maxHeaderBytes} bytes`);
+      return;
+    }
+    const colon = line.indexOf(COLON);
+    if (colon <= 0) {
+      this.#fail('malformed-header', `Malformed header line: ${JSON.stringify(line.subarray(0, 80).toString('utf8'))}`);
+      return;
+    }
+    const rawKey = line.toString('utf8', 0, colon);
+    const rawValue = line.toString('utf8', colon + 1);
+    // CONNECT/CONNECTED headers are not escaped (STOMP 1.2 keeps them 1.0-compatible).
+    const raw = this.#command === 'CONNECT' || this.#command === 'CONNECTED';
+    const key = raw ? rawKey : unescapeHeaderValue(rawKey);
+    const value = raw ? rawValue : unescapeHeaderValue(rawValue);
+    if (key === undefined || value === undefined) {
+      this.#fail('malformed-header', `Invalid escape sequence in header ${JSON.stringify(rawKey)}`);
+      return;
+    }
+    if (!(key in this.#headers)) this.#headers[key] = value;
+  }
+
+  #startBody(): void {
+    this.#bodyParts = [];
+    this.#bodyLen = 0;
+    const cl = this.#headers['content-length'];
+    if (cl === undefined) {
+      this.#state = ParserState.BodyUntilNul;
+      return;
+    }
+    if (!/^\d{1,15}$/.test(cl)) {
+      this.#fail('bad-content-length', `Invalid content-length: ${JSON.stringify(cl.slice(0, 40))}`);
+      return;
+    }
+    const n = Number(cl);
+    if (n > this.#limits.maxBodyBytes) {
+      this.#fail('body-too-large', `Body larger than ${this.#limits.maxBodyBytes} bytes`);
+      return;
+    }
+    this.#bodyWanted = n;
+    this.#state = n === 0 ? ParserState.BodyEnd : ParserState.BodyCounted;
+  }
+
+  #emit(): void {
+    const parts = this.#bodyParts;
+    const body = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#bodyLen);
+    const frame: Frame = { command: this.#command, headers: this.#headers, body };
+    this.#bodyParts = [];
+    this.#bodyLen = 0;
+    this.#headerBytes = 0;
+    this.#headers = newHeaders();
+    this.#state = ParserState.Command;
+    this.#sink.frame(frame);
+  }
+
+  #fail(kind: StompParseErrorKind, message: string): void {
+    this.#state = ParserState.Failed;
+    this.#lineParts = [];
+    this.#lineLen = 0;
+    this.#bodyParts = [];
+    this.#bodyLen = 0;
+    this.#sink.error(new StompParseError(kind, message));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
