@@ -1,0 +1,172 @@
+// The per-VM object of Host.getAllVmStats / VM.getStats and the |virt|VM_status| event, in the engine's
+// types: fractional values as strings ("1.50"), statusTime a numeric string, integer codes as integers.
+import { eventTime, type Clock } from '../runtime/clock.js';
+import type { DomainInfo } from './domain-xml.js';
+import type { VmStatusChange, VmStateSnapshot } from './vm-state.js';
+import type { StatsSample } from './stats-cache.js';
+import { memUsageFromBalloon, produceVmStats, translateVmStats, type StatsLog, type VmStatsSubject } from './vmstats.js';
+import { VmStatus } from './vmstatus.js';
+
+/** vdsm's [vars] vm_command_timeout: a monitorable VM without fresh stats this long is NotResponding. */
+export const VM_COMMAND_TIMEOUT_S = 60;
+
+/** What a guest agent knows; every key optional, vdsm's defaults fill the gaps. */
+export interface GuestInfo {
+  username?: string;
+  session?: string;
+  /** Percent of guest memory in use, per the agent; 0 = unknown. */
+  memUsage?: number;
+  guestCPUCount?: number;
+  appsList?: string[];
+  guestIPs?: string;
+  guestFQDN?: string;
+  guestOs?: string;
+  guestOsInfo?: Record<string, string>;
+  guestTimezone?: Record<string, unknown>;
+  netIfaces?: Record<string, unknown>[];
+  disksUsage?: Record<string, unknown>[];
+  guestName?: string;
+}
+
+export interface VmReportInput {
+  state: VmStateSnapshot;
+  /** Parsed domain XML (absent while a VM is still being created). */
+  domain?: DomainInfo | undefined;
+  /** From StatsCache.get(vmId). */
+  sample?: StatsSample | undefined;
+  /** Balloon target/minimum for balloonInfo (KiB), when known. */
+  subject?: Partial<Pick<VmStatsSubject, 'balloon' | 'drives'>>;
+  guest?: GuestInfo | undefined;
+  /** The host address shown in displayInfo when graphics listen on every address. */
+  displayIp?: string;
+  clientIp?: string;
+  /** false for incoming migrations: no stats are expected from them. */
+  monitorable?: boolean;
+  /** Monotonic clock; statusTime and elapsedTime are taken from it at report time, as vdsm does. */
+  clock: Clock;
+  log?: StatsLog | undefined;
+  vmCommandTimeoutS?: number;
+}
+
+export type VmStatsReport = Record<string, unknown>;
+
+function displayInfo(domain: DomainInfo | undefined, displayIp: string | undefined): Record<string, string>[] {
+  if (domain === undefined) return [];
+  return domain.graphics
+    .filter((g) => g.type === 'vnc' || g.type === 'spice')
+    .map((g) => {
+      const listen = g.listen;
+      const ip = listen === undefined || listen === '' || listen === '0.0.0.0' || listen === '::' ? (displayIp ?? listen ?? '') : listen;
+      return { type: g.type, port: String(g.port ?? -1), tlsPort: String(g.tlsPort ?? -1), ipAddress: ip };
+    });
+}
+
+function subjectOf(input: VmReportInput, domain: DomainInfo): VmStatsSubject {
+  return {
+    vmId: input.state.vmId,
+    memSizeMiB: Math.floor(domain.memoryKiB / 1024),
+    nics: domain.nics.filter((n) => n.target !== undefined && n.type !== 'hostdev').map((n) => ({ name: n.target as string, macAddr: n.mac, model: n.model })),
+    drives: input.subject?.drives ?? domain.disks.filter((d) => d.target !== '').map((d) => ({ name: d.target, truesize: 0, apparentsize: 0 })),
+    balloon: input.subject?.balloon,
+    monitorable: input.monitorable ?? true,
+  };
+}
+
+/** The object a Down VM reports until VM.destroy removes it. */
+export function downReport(state: VmStateSnapshot, statusTime: number, timeOffset?: string): VmStatsReport {
+  const exit = state.exitInfo;
+  return {
+    vmId: state.vmId,
+    status: VmStatus.DOWN,
+    statusTime: String(statusTime),
+    exitCode: exit?.exitCode ?? 1,
+    exitMessage: exit?.exitMessage ?? '',
+    exitReason: exit?.exitReason ?? 1,
+    ...(timeOffset !== undefined ? { timeOffset } : {}),
+  };
+}
+
+export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
+  const { state, domain } = input;
+  const nowMs = input.clock.now();
+  const statusTime = eventTime(input.clock);
+  if (state.status === VmStatus.DOWN) return downReport(state, statusTime, domain?.timeOffset);
+
+  const report: VmStatsReport = {
+    vmId: state.vmId,
+    vmName: domain?.name ?? '',
+    vmType: 'kvm',
+    kvmEnable: 'true',
+    acpiEnable: domain === undefined || domain.acpi ? 'true' : 'false',
+    status: state.status,
+    statusTime: String(statusTime),
+    elapsedTime: String(Math.max(0, Math.floor((nowMs - state.startedAt) / 1000))),
+    clientIp: input.clientIp ?? '',
+    timeOffset: domain?.timeOffset ?? '0',
+  };
+  if (state.status === VmStatus.PAUSED) report['pauseCode'] = state.pauseCode ?? 'NOERR';
+
+  const sample = input.sample;
+  const monitorable = input.monitorable ?? true;
+  const timeout = input.vmCommandTimeoutS ?? VM_COMMAND_TIMEOUT_S;
+  report['monitorResponse'] = monitorable && sample !== undefined && sample.statsAge >= timeout ? '-1' : '0';
+
+  let memUsage = '0';
+  if (domain !== undefined) {
+    const produced = produceVmStats(subjectOf(input, domain), sample?.first, sample?.last, sample?.interval, { sampleTimeS: nowMs / 1000, log: input.log });
+    Object.assign(report, translateVmStats(produced));
+    memUsage = memUsageFromBalloon(produced, Math.floor(domain.memoryKiB / 1024));
+    report['displayInfo'] = displayInfo(domain, input.displayIp);
+    report['hash'] = domain.deviceHash;
+  } else {
+    Object.assign(report, { cpuUser: '0.00', cpuSys: '0.00', cpuUsage: '0.00', cpuActual: false, displayInfo: [], hash: '0' });
+  }
+
+  const g = input.guest ?? {};
+  const agentMem = g.memUsage ?? 0;
+  Object.assign(report, {
+    username: g.username ?? 'Unknown',
+    session: g.session ?? 'Unknown',
+    memUsage: agentMem !== 0 ? String(Math.trunc(agentMem)) : memUsage,
+    guestCPUCount: g.guestCPUCount ?? -1,
+    appsList: g.appsList ?? [],
+    guestIPs: g.guestIPs ?? '',
+    guestFQDN: g.guestFQDN ?? '',
+  });
+  for (const key of ['guestOs', 'guestOsInfo', 'guestTimezone', 'netIfaces', 'disksUsage', 'guestName'] as const) {
+    if (g[key] !== undefined) report[key] = g[key];
+  }
+  return report;
+}
+
+/** Status details for a VM_status event: exit info on Down, otherwise the VM's current report. */
+export function statusEventDetails(change: VmStatusChange, report?: VmStatsReport): VmStatsReport {
+  if (change.to === VmStatus.DOWN) {
+    const exit = change.exitInfo;
+    const details: VmStatsReport = {
+      vmId: change.vmId,
+      status: VmStatus.DOWN,
+      statusTime: String(change.statusTime),
+      exitCode: exit?.exitCode ?? 1,
+      exitMessage: exit?.exitMessage ?? '',
+      exitReason: exit?.exitReason ?? 1,
+    };
+    if (report?.['timeOffset'] !== undefined) details['timeOffset'] = report['timeOffset'];
+    return details;
+  }
+  const details: VmStatsReport = { ...(report ?? { vmId: change.vmId }), status: change.to, statusTime: String(change.statusTime) };
+  if (change.pauseCode !== undefined) details['pauseCode'] = change.pauseCode;
+  else delete details['pauseCode'];
+  return details;
+}
+
+export interface VmStatusNotification {
+  jsonrpc: '2.0';
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** `|virt|VM_status|<vmId>` with params `{<vmId>: details, notify_time: <int ms>}` and no other keys. */
+export function buildVmStatusNotification(vmId: string, details: VmStatsReport, notifyTime: number): VmStatusNotification {
+  return { jsonrpc: '2.0', method: `|virt|VM_status|${vmId}`, params: { [vmId]: details, notify_time: Math.trunc(notifyTime) } };
+}
