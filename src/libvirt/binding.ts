@@ -1,0 +1,73 @@
+// The native `virt` addon's interface (native/virt/*.cc) and its loader. Every call is synchronous and
+// may block on libvirt: call it from Executor workers or the libvirt control thread, never from the
+// main thread after start-up. Importable from workers (no main-thread state).
+import { loadNativeAddon } from '../native.js';
+import type {
+  BindingEvent, BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
+  DomainStatsRecord, DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
+} from './types.js';
+
+type Nullable = string | null | undefined;
+
+export interface VirtBinding {
+  // connections
+  open(uri: string, opts?: OpenOptions): number;
+  close(conn: number): boolean;
+  connectionInfo(conn: number): ConnectionInfo;
+  connections(): Omit<ConnectionInfo, 'alive'>[];
+  // domains
+  listAllDomains(conn: number, flags?: number, withState?: boolean): DomainListEntry[];
+  lookupByUUID(conn: number, uuid: string): DomainSummary;
+  lookupByName(conn: number, name: string): DomainSummary;
+  createXML(conn: number, xml: string, flags?: number): DomainSummary;
+  defineXML(conn: number, xml: string, flags?: number): DomainSummary;
+  create(conn: number, uuid: string, flags?: number): void;
+  suspend(conn: number, uuid: string): void;
+  resume(conn: number, uuid: string): void;
+  reboot(conn: number, uuid: string, flags?: number): void;
+  reset(conn: number, uuid: string, flags?: number): void;
+  destroy(conn: number, uuid: string, flags?: number): void;
+  shutdown(conn: number, uuid: string, flags?: number): void;
+  undefine(conn: number, uuid: string, flags?: number): void;
+  xmlDesc(conn: number, uuid: string, flags?: number): string;
+  state(conn: number, uuid: string): DomainStateInfo;
+  controlInfo(conn: number, uuid: string): DomainControlInfo;
+  getMetadata(conn: number, uuid: string, type: number, uri?: Nullable, flags?: number): string | null;
+  setMetadata(conn: number, uuid: string, type: number, metadata: Nullable, key: Nullable, uri: Nullable, flags?: number): void;
+  // stats
+  getAllDomainStats(conn: number, stats: number, flags?: number): DomainStatsRecord[];
+  domainListGetStats(conn: number, uuids: string[], stats: number, flags?: number): DomainStatsRecord[];
+  blockInfo(conn: number, uuid: string, disk: string, flags?: number): BlockInfo;
+  memoryStats(conn: number, uuid: string, flags?: number): MemoryStats;
+  blockStats(conn: number, uuid: string, disk: string): BlockStats;
+  interfaceStats(conn: number, uuid: string, device: string): InterfaceStats;
+  vcpus(conn: number, uuid: string): VcpuInfo[];
+  // host
+  getCapabilities(conn: number): string;
+  getDomainCapabilities(conn: number, emulatorbin?: Nullable, arch?: Nullable, machine?: Nullable, virttype?: Nullable, flags?: number): string;
+  nodeGetInfo(conn: number): NodeInfo;
+  nodeGetCPUStats(conn: number, cpu?: number, flags?: number): Record<string, number>;
+  nodeGetMemoryStats(conn: number, cell?: number, flags?: number): Record<string, number>;
+  getHostname(conn: number): string;
+  getLibVersion(conn: number): number;
+  getVersion(conn: number): number;
+  libVersion(): number;
+  // guest agent
+  qemuAgentCommand(conn: number, uuid: string, command: string, timeout: number, flags?: number): string;
+  getGuestInfo(conn: number, uuid: string, types?: number, flags?: number): FlatStats;
+  agentSetResponseTimeout(conn: number, uuid: string, timeout: number, flags?: number): void;
+  // events (delivered to the JS environment that registered them)
+  domainEventsRegister(conn: number, eventIds: readonly number[], cb: (e: BindingEvent) => void, opts?: { ref?: boolean }): number;
+  domainEventsDeregister(subscription: number): boolean;
+  eventSubscriptions(): { id: number; conn: number; callbacks: number }[];
+  // diagnostics
+  eventLoopInfo(): { running: boolean; threadId: number; iterations: number; errors: number; initError: number };
+  errorNames(): Record<string, string>;
+  threadId(): number;
+  holdConnection(conn: number, ms: number): void;
+}
+
+/** Load the addon (once per JS environment; node caches it per thread). */
+export function loadVirtBinding(): VirtBinding {
+  return loadNativeAddon<VirtBinding>('virt');
+}

@@ -1,0 +1,72 @@
+// Executor operations over the libvirt binding: one per call, plain `{ conn, ... }` arguments (conn is an
+// id from the process-wide connection table, valid in every worker). Runs only in workers.
+import { loadVirtBinding, type VirtBinding } from '../../src/libvirt/binding.js';
+import { toTransferableLibvirtError } from '../../src/libvirt/errors.js';
+import type { LibvirtOpArgs as A, LibvirtOpName, LibvirtOpResult } from '../../src/libvirt/ops.js';
+import type { Op, OpContext } from '../op-context.js';
+
+let binding: VirtBinding | undefined;
+const virt = (): VirtBinding => (binding ??= loadVirtBinding());
+
+type Impl<K extends LibvirtOpName> = (v: VirtBinding, a: A<K>) => LibvirtOpResult<K> | void;
+
+/** Wraps a call: loads the binding lazily, turns void into null, keeps libvirt's numbers on errors. */
+function op<K extends LibvirtOpName>(impl: Impl<K>): Op {
+  return (args: A<K>, _ctx: OpContext) => {
+    try {
+      const value = impl(virt(), args);
+      return value === undefined ? null : value;
+    } catch (err) {
+      throw toTransferableLibvirtError(err);
+    }
+  };
+}
+
+const impls: { [K in LibvirtOpName]: Impl<K> } = {
+  'libvirt.open': (v, a) => v.open(a.uri, a),
+  'libvirt.close': (v, a) => v.close(a.conn),
+  'libvirt.connectionInfo': (v, a) => v.connectionInfo(a.conn),
+  'libvirt.listAllDomains': (v, a) => v.listAllDomains(a.conn, a.flags ?? 0, a.withState ?? true),
+  'libvirt.lookupByUUID': (v, a) => v.lookupByUUID(a.conn, a.uuid),
+  'libvirt.lookupByName': (v, a) => v.lookupByName(a.conn, a.name),
+  'libvirt.createXML': (v, a) => v.createXML(a.conn, a.xml, a.flags ?? 0),
+  'libvirt.defineXML': (v, a) => v.defineXML(a.conn, a.xml, a.flags ?? 0),
+  'libvirt.create': (v, a) => v.create(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.suspend': (v, a) => v.suspend(a.conn, a.uuid),
+  'libvirt.resume': (v, a) => v.resume(a.conn, a.uuid),
+  'libvirt.reboot': (v, a) => v.reboot(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.reset': (v, a) => v.reset(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.destroy': (v, a) => v.destroy(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.shutdown': (v, a) => v.shutdown(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.undefine': (v, a) => v.undefine(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.xmlDesc': (v, a) => v.xmlDesc(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.state': (v, a) => v.state(a.conn, a.uuid),
+  'libvirt.controlInfo': (v, a) => v.controlInfo(a.conn, a.uuid),
+  'libvirt.getMetadata': (v, a) => v.getMetadata(a.conn, a.uuid, a.type, a.uri ?? null, a.flags ?? 0),
+  'libvirt.setMetadata': (v, a) => v.setMetadata(a.conn, a.uuid, a.type, a.metadata, a.key ?? null, a.uri ?? null, a.flags ?? 0),
+  'libvirt.getAllDomainStats': (v, a) => v.getAllDomainStats(a.conn, a.stats, a.flags ?? 0),
+  'libvirt.domainListGetStats': (v, a) => v.domainListGetStats(a.conn, a.uuids, a.stats, a.flags ?? 0),
+  'libvirt.blockInfo': (v, a) => v.blockInfo(a.conn, a.uuid, a.disk, a.flags ?? 0),
+  'libvirt.memoryStats': (v, a) => v.memoryStats(a.conn, a.uuid, a.flags ?? 0),
+  'libvirt.blockStats': (v, a) => v.blockStats(a.conn, a.uuid, a.disk),
+  'libvirt.interfaceStats': (v, a) => v.interfaceStats(a.conn, a.uuid, a.device),
+  'libvirt.vcpus': (v, a) => v.vcpus(a.conn, a.uuid),
+  'libvirt.getCapabilities': (v, a) => v.getCapabilities(a.conn),
+  'libvirt.getDomainCapabilities': (v, a) =>
+    v.getDomainCapabilities(a.conn, a.emulatorbin ?? null, a.arch ?? null, a.machine ?? null, a.virttype ?? null, a.flags ?? 0),
+  'libvirt.nodeGetInfo': (v, a) => v.nodeGetInfo(a.conn),
+  'libvirt.nodeGetCPUStats': (v, a) => v.nodeGetCPUStats(a.conn, a.cpu ?? -1, a.flags ?? 0),
+  'libvirt.nodeGetMemoryStats': (v, a) => v.nodeGetMemoryStats(a.conn, a.cell ?? -1, a.flags ?? 0),
+  'libvirt.getHostname': (v, a) => v.getHostname(a.conn),
+  'libvirt.getLibVersion': (v, a) => v.getLibVersion(a.conn),
+  'libvirt.getVersion': (v, a) => v.getVersion(a.conn),
+  'libvirt.qemuAgentCommand': (v, a) => v.qemuAgentCommand(a.conn, a.uuid, a.command, a.timeout, a.flags ?? 0),
+  'libvirt.getGuestInfo': (v, a) => v.getGuestInfo(a.conn, a.uuid, a.types ?? 0, a.flags ?? 0),
+  'libvirt.agentSetResponseTimeout': (v, a) => v.agentSetResponseTimeout(a.conn, a.uuid, a.timeout, a.flags ?? 0),
+  'libvirt.threadId': (v) => v.threadId(),
+  'libvirt.holdConnection': (v, a) => v.holdConnection(a.conn, a.ms),
+};
+
+export const ops: Record<string, Op> = Object.fromEntries(
+  Object.entries(impls).map(([name, impl]) => [name, op(impl as Impl<LibvirtOpName>)]),
+);
