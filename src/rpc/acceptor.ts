@@ -24,6 +24,8 @@ export interface AcceptorOptions {
   port: number;
   /** Present = TLS on (vdsm [vars] ssl). */
   tls?: TlsMaterial;
+  /** Require a client certificate signed by `tls.ca` (vdsm: always, once a CA is configured). Default true. */
+  requireClientCert?: boolean;
   /** A listening fd inherited through socket activation (LISTEN_FDS); host/port are then ignored. */
   fd?: number;
   detectTimeoutMs?: number;
@@ -72,8 +74,8 @@ export class Acceptor {
           key: t.key,
           cert: t.cert,
           ca: t.ca,
-          requestCert: true,
-          rejectUnauthorized: true,
+          requestCert: this.#o.requireClientCert ?? true,
+          rejectUnauthorized: this.#o.requireClientCert ?? true,
           minVersion: 'TLSv1.2',
           handshakeTimeout: this.#o.detectTimeoutMs ?? DETECT_TIMEOUT_MS,
         })

@@ -29,6 +29,8 @@ export interface RpcServerOptions {
   host: string;
   port: number;
   tls?: TlsMaterial;
+  /** Default true: TLS clients must present a certificate signed by tls.ca. */
+  requireClientCert?: boolean;
   /** Socket-activated listening fd (see socketActivationFd). */
   fd?: number;
   methods: MethodTable;
@@ -161,6 +163,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     onStomp,
     onHttp: (socket, head) => http.adopt(socket, head),
     ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.requireClientCert !== undefined ? { requireClientCert: opts.requireClientCert } : {}),
     ...(opts.fd !== undefined ? { fd: opts.fd } : {}),
     ...(limits.detectTimeoutMs !== undefined ? { detectTimeoutMs: limits.detectTimeoutMs } : {}),
     ...(limits.maxDetecting !== undefined ? { maxDetecting: limits.maxDetecting } : {}),

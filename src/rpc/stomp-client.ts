@@ -1,0 +1,176 @@
+// A small JSON-RPC-over-STOMP client (the vdsm-client CLI and the RPC benchmark use it): CONNECT, a private
+// reply destination, pipelined calls matched by id, and event notifications from the event queue.
+import { randomUUID } from 'node:crypto';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import { Destinations, encodeFrame, type Frame } from './stomp-frame.js';
+import { StompParser } from './stomp-parser.js';
+
+export interface StompClientOptions {
+  host: string;
+  port: number;
+  /** TLS material; absent = plain TCP. Host names are not checked (vdsm and the engine do not either). */
+  tls?: { key?: string | Buffer; cert?: string | Buffer; ca?: string | Buffer };
+  /** Time allowed for TCP + TLS + CONNECTED. */
+  connectTimeoutMs?: number;
+  /** Subscribe to the event queue and report events through onEvent. */
+  events?: boolean;
+  /** `cx,cy` sent in CONNECT; default "0,0" (no heart-beats). */
+  heartBeat?: string;
+}
+
+export class RpcCallError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = 'RpcCallError';
+    this.code = code;
+  }
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class StompRpcClient {
+  #o: StompClientOptions;
+  #socket: Socket | undefined;
+  #parser: StompParser;
+  #pending = new Map<string, Pending>();
+  #replyTo = `vdsm-node.client.${randomUUID()}`;
+  #nextId = 1;
+  #connected: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  #eventListeners: ((method: string, params: unknown) => void)[] = [];
+  #closeListeners: ((err?: Error) => void)[] = [];
+  #closed = false;
+  readonly #requestQueue: string = Destinations.REQUESTS;
+
+  constructor(opts: StompClientOptions) {
+    this.#o = opts;
+    this.#parser = new StompParser({ frame: (f) => this.#onFrame(f), error: (e) => this.#fail(e) });
+  }
+
+  onEvent(fn: (method: string, params: unknown) => void): void {
+    this.#eventListeners.push(fn);
+  }
+
+  onClose(fn: (err?: Error) => void): void {
+    this.#closeListeners.push(fn);
+  }
+
+  /** Open the connection and wait for CONNECTED. */
+  async connect(): Promise<void> {
+    const { host, port } = this.#o;
+    const socket = this.#o.tls
+      ? tls.connect({ host, port, ...this.#o.tls, checkServerIdentity: () => undefined, minVersion: 'TLSv1.2' })
+      : net.connect({ host, port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    const ready = new Promise<void>((resolve, reject) => (this.#connected = { resolve, reject }));
+    const timer = setTimeout(() => this.#fail(new Error(`timed out connecting to ${host}:${port}`)), this.#o.connectTimeoutMs ?? 10_000);
+    socket.on('data', (d: Buffer) => this.#parser.push(d));
+    socket.on('error', (err) => this.#fail(err));
+    socket.on('close', () => this.#fail(new Error('connection closed')));
+    socket.once(this.#o.tls ? 'secureConnect' : 'connect', () => {
+      socket.write(encodeFrame('CONNECT', [['accept-version', '1.2'], ['heart-beat', this.#o.heartBeat ?? '0,0'], ['host', host]]));
+      socket.write(encodeFrame('SUBSCRIBE', [['destination', this.#replyTo], ['id', 'responses'], ['ack', 'auto']]));
+      if (this.#o.events) socket.write(encodeFrame('SUBSCRIBE', [['destination', Destinations.EVENTS], ['id', 'events'], ['ack', 'auto']]));
+    });
+    try {
+      await ready;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Call a method; rejects with RpcCallError for a JSON-RPC error, Error for transport problems. */
+  call(method: string, params: unknown = {}, timeoutMs = 60_000): Promise<unknown> {
+    const id = String(this.#nextId++);
+    return new Promise((resolve, reject) => {
+      if (this.#closed || !this.#socket) {
+        reject(new Error('not connected'));
+        return;
+      }
+      const timer = timeoutMs > 0 ? setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new RpcCallError(-32605, `No response for JSON-RPC request: {'method': '${method}'}`));
+      }, timeoutMs) : undefined;
+      this.#pending.set(id, { resolve, reject, timer });
+      this.sendRaw(JSON.stringify({ jsonrpc: '2.0', method, params, id }));
+    });
+  }
+
+  /** Send a body to the request queue as is (batches, notifications). Responses arrive via rawResponses. */
+  sendRaw(body: string): void {
+    this.#socket?.write(encodeFrame('SEND', [['destination', this.#requestQueue], ['content-type', 'application/json'], ['reply-to', this.#replyTo]], body));
+  }
+
+  /** Bodies that matched no pending call (batch replies and the like). */
+  readonly unmatched: unknown[] = [];
+
+  close(): void {
+    if (this.#closed) return;
+    this.#socket?.end();
+    this.#socket?.destroy();
+    this.#fail(new Error('client closed'));
+  }
+
+  #onFrame(frame: Frame): void {
+    switch (frame.command) {
+      case 'CONNECTED':
+        this.#connected?.resolve();
+        this.#connected = undefined;
+        return;
+      case 'ERROR':
+        this.#fail(new Error(`STOMP ERROR: ${frame.headers['message'] ?? frame.body.toString('utf8')}`));
+        return;
+      case 'MESSAGE':
+        this.#onMessage(frame);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #onMessage(frame: Frame): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(frame.body.toString('utf8'));
+    } catch {
+      return;
+    }
+    for (const m of Array.isArray(msg) ? msg : [msg]) {
+      if (typeof m !== 'object' || m === null) continue;
+      const r = m as { id?: unknown; result?: unknown; error?: { code: number; message: string }; method?: string; params?: unknown };
+      if (r.id === undefined && typeof r.method === 'string') {
+        for (const fn of this.#eventListeners) fn(r.method, r.params);
+        continue;
+      }
+      const p = typeof r.id === 'string' ? this.#pending.get(r.id) : undefined;
+      if (!p) {
+        this.unmatched.push(m);
+        continue;
+      }
+      this.#pending.delete(r.id as string);
+      if (p.timer) clearTimeout(p.timer);
+      if (r.error) p.reject(new RpcCallError(r.error.code, r.error.message));
+      else p.resolve(r.result);
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#connected?.reject(err);
+    this.#connected = undefined;
+    for (const p of this.#pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.#pending.clear();
+    this.#socket?.destroy();
+    for (const fn of this.#closeListeners) fn(err);
+  }
+}
