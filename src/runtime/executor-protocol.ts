@@ -1,0 +1,40 @@
+// Plain message types between the Executor (main thread) and its workers. Imported by both sides,
+// so it holds types and constants only: no main-thread modules, no state.
+import type { MessagePort } from 'node:worker_threads';
+
+/** Layout of the per-worker SharedArrayBuffer the worker stamps at task start. */
+export const STAMP_BYTES = 16;
+/** Int32 index of the id of the task the worker is running (0 = idle). */
+export const STAMP_TASK_ID = 0;
+/** Float64 index of the task's start time, in epoch ms (performance.timeOrigin + performance.now()). */
+export const STAMP_STARTED_AT = 1;
+
+/** The one Piscina task each Executor worker runs for its whole life: a session over `port`. */
+export interface SessionInit {
+  port: MessagePort;
+  workerId: number;
+  executor: string;
+  stamp: SharedArrayBuffer;
+  workerData: unknown;
+  logLevel: string;
+}
+
+export type ToWorker =
+  | { type: 'run'; taskId: number; op: string; args: unknown }
+  | { type: 'close' };
+
+/** An error flattened for the trip across the thread boundary; `code` is what callers test. */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  vdsmCode?: number;
+  context?: Record<string, unknown>;
+  stack?: string;
+}
+
+export type FromWorker =
+  | { type: 'ready'; threadId: number; tid: number; ops: string[]; loadErrors: string[] }
+  | { type: 'start'; taskId: number; startedAt: number }
+  | { type: 'done'; taskId: number; ok: true; value: unknown }
+  | { type: 'done'; taskId: number; ok: false; error: WireError };

@@ -1,0 +1,600 @@
+// vdsm's Executor on worker threads: a bounded queue, per-task timeouts counted from task start,
+// discard-and-replace of workers stuck in native calls, with live + lingering <= max_workers.
+//
+// How it differs from vdsm (lib/vdsm/executor.py), and why:
+// - Threads come from Piscina (see piscina-threads.ts) and each costs ~9 MB and 35-200 ms to start,
+//   so `spares` warm threads wait outside the live set and are promoted on discard or backlog; a
+//   spare is also pre-warmed `prewarmMs` before a discardable task's timeout when its discard would
+//   leave fewer than workers_count live workers. Replacement then costs no isolate start.
+// - vdsm's strict FIFO stalls fast tasks behind hung ones for about K/4 x timeout. Here the queue is
+//   fair across operation names (task-ledger.ts), the pool grows on backlog up to max_workers, and an
+//   operation that is slow right now (a task of it running longer than `slowTaskMs`) may not take the
+//   last ready thread: one stays for everyone else.
+// - A discard needs room: it goes ahead when enough live workers remain, a spare is ready, or a new
+//   thread fits under max_workers. Otherwise "Too many workers" is logged and the task is left
+//   running (a terminated thread would hold the same memory); it is retried whenever a thread exits.
+// - max_tasks bounds queued + running (not discarded) tasks, and ResourceExhausted is thrown at once.
+// - A worker that dies on its own fails its task with WORKER_CRASHED and is replaced.
+// - stop({graceMs}) resolves within the grace period even when threads are blocked in native code;
+//   such threads keep the process alive, so the daemon must hard-exit after stop (see stop()).
+import type { Logger } from 'pino';
+import type { ResourceLimits } from 'node:worker_threads';
+import { Errors, vdsmError } from '../errors.js';
+import { monotonicClock, type Clock } from './clock.js';
+import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import { executorChannels as ch } from './executor-events.js';
+import { STAMP_STARTED_AT, STAMP_TASK_ID, type FromWorker } from './executor-protocol.js';
+import { PiscinaThreads } from './piscina-threads.js';
+import { fromWireError } from './remote-error.js';
+import type { Scheduler } from './scheduler.js';
+import { TaskLedger, type Task } from './task-ledger.js';
+import { WorkerLedger, type WorkerSlot } from './worker-ledger.js';
+import { ExecutorReport, type ExecutorStats } from './executor-report.js';
+
+export interface ExecutorOptions {
+  name: string;
+  /** Live workers kept at all times (vdsm workers_count). */
+  workersCount: number;
+  /** Bound on every thread the Executor holds: starting + spares + live + lingering. */
+  maxWorkers: number;
+  /** Bound on queued + running tasks; beyond it dispatch throws RESOURCE_EXHAUSTED. */
+  maxTasks: number;
+  scheduler: Scheduler;
+  log: Logger;
+  clock?: Clock;
+  /** Given to every operation as ctx.workerData (structured-cloneable). */
+  workerData?: unknown;
+  /** Warm threads kept outside the live set (default 1). */
+  spares?: number;
+  /** How long before a discardable task's timeout its replacement starts warming (default 150). */
+  prewarmMs?: number;
+  /** A task running longer than this makes its operation "slow" (default 50). */
+  slowTaskMs?: number;
+  /** Threads starting at once, at most (default 4); start-up is CPU-bound. */
+  maxConcurrentSpawns?: number;
+  /** Live workers above workers_count (and extra spares) retire after being idle this long (default 5000). */
+  surplusIdleMs?: number;
+  /** Worker heap limits (Piscina passes them to each thread). */
+  resourceLimits?: ResourceLimits;
+  /** Level of the workers' own pino loggers (default: the given logger's level). */
+  workerLogLevel?: string;
+  /** Worker entry override, for tests. */
+  workerFilename?: string;
+}
+
+export interface StopResult {
+  /** Threads still alive when stop() gave up waiting (blocked in native code). */
+  stuckThreads: number;
+}
+
+export class Executor implements Dispatcher {
+  readonly name: string;
+  readonly workersCount: number;
+  readonly maxWorkers: number;
+  readonly maxTasks: number;
+  #opts: Required<Pick<ExecutorOptions, 'spares' | 'prewarmMs' | 'slowTaskMs' | 'maxConcurrentSpawns' | 'surplusIdleMs'>>;
+  #scheduler: Scheduler;
+  #log: Logger;
+  #clock: Clock;
+  #realClock: boolean;
+  #threads: PiscinaThreads | undefined;
+  #threadOpts: ConstructorParameters<typeof PiscinaThreads>[0];
+  #tasks = new TaskLedger();
+  #workers = new WorkerLedger();
+  #report: ExecutorReport;
+  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  #nextTaskId = 1;
+  #nextWorkerId = 0;
+  #waitingDiscard = new Set<Task>();
+  #housekeeping: ReturnType<Scheduler['schedule']> | undefined;
+  #startFailures = 0;
+  #spawnHold: ReturnType<Scheduler['schedule']> | undefined;
+  #exitWaiters = new Set<() => void>();
+
+  constructor(opts: ExecutorOptions) {
+    if (!(opts.workersCount >= 0 && opts.maxWorkers >= Math.max(1, opts.workersCount) && opts.maxTasks >= 0)) {
+      throw vdsmError(Errors.INVALID_CONFIGURATION, `Executor ${opts.name}: need 0 <= workersCount <= maxWorkers (>= 1), maxTasks >= 0`);
+    }
+    this.name = opts.name;
+    this.workersCount = opts.workersCount;
+    this.maxWorkers = opts.maxWorkers;
+    this.maxTasks = opts.maxTasks;
+    this.#scheduler = opts.scheduler;
+    this.#log = opts.log;
+    this.#clock = opts.clock ?? monotonicClock;
+    this.#realClock = this.#clock === monotonicClock;
+    this.#opts = {
+      spares: opts.spares ?? 1, prewarmMs: opts.prewarmMs ?? 150, slowTaskMs: opts.slowTaskMs ?? 50,
+      maxConcurrentSpawns: opts.maxConcurrentSpawns ?? 4, surplusIdleMs: opts.surplusIdleMs ?? 5000,
+    };
+    this.#threadOpts = {
+      executor: opts.name, maxThreads: opts.maxWorkers, workerData: opts.workerData,
+      logLevel: opts.workerLogLevel ?? opts.log.level,
+      ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
+      ...(opts.workerFilename ? { filename: opts.workerFilename } : {}),
+    };
+    this.#report = new ExecutorReport(this.name, this.#clock);
+  }
+
+  get running(): boolean {
+    return this.#state === 'running';
+  }
+
+  /** Start workers_count workers and the spares. Starting twice is an error, as in vdsm. */
+  start(): void {
+    if (this.#state !== 'new') throw vdsmError(Errors.ALREADY_STARTED, `Executor ${this.name} already started`);
+    this.#state = 'running';
+    this.#threads = new PiscinaThreads(this.#threadOpts);
+    this.#log.info({ executor: this.name, workers: this.workersCount, max_workers: this.maxWorkers, max_tasks: this.maxTasks }, 'Starting executor');
+    for (let i = 0; i < this.workersCount; i++) this.#spawn('live');
+    for (let i = 0; i < this.#opts.spares && this.#workers.total < this.maxWorkers; i++) this.#spawn('spare');
+  }
+
+  dispatch<T = unknown>(op: string, args?: unknown, opts: DispatchOptions = {}): Promise<T> {
+    if (this.#state !== 'running') throw vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} is not running`);
+    const current = this.#tasks.queued + this.#tasks.running;
+    if (current >= this.maxTasks) {
+      this.#report.rejected++;
+      throw vdsmError(Errors.RESOURCE_EXHAUSTED, { reason: 'Too many tasks', resource: this.name, current_tasks: current });
+    }
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res as (v: unknown) => void;
+      reject = rej;
+    });
+    const task: Task = {
+      id: this.#nextTaskId++, op, args, timeoutMs: opts.timeoutMs, discard: opts.discard ?? true,
+      enqueuedAt: this.#clock.now(), startedAt: undefined, assignedAt: undefined, workerId: undefined,
+      timedOut: false, prewarm: false, check: undefined, resolve, reject,
+    };
+    this.#tasks.enqueue(task);
+    this.#report.dispatched++;
+    if (ch.dispatch.hasSubscribers) ch.dispatch.publish({ executor: this.name, taskId: task.id, op, queued: this.#tasks.queued });
+    this.#pump();
+    return promise;
+  }
+
+  // ---- placing tasks on workers ---------------------------------------------------------------
+
+  /** Start every task that may start now, then decide which threads to add. */
+  #pump(): void {
+    if (this.#state !== 'running') return;
+    for (;;) {
+      const c = this.#workers.counts();
+      const ready = c.idle + c.spares;
+      if (ready === 0) break;
+      const task = this.#tasks.take((t) => ready >= 2 || !this.#isSlow(t.op));
+      if (!task) break;
+      const worker = this.#workers.first('idle') ?? this.#promoteSpare();
+      this.#assign(task, worker!);
+    }
+    this.#maintain();
+  }
+
+  /** An operation is slow while one of its tasks has been running longer than slowTaskMs. */
+  #isSlow(op: string): boolean {
+    const now = this.#clock.now();
+    for (const t of this.#tasks.runningOf(op)) if (now - (t.startedAt ?? t.assignedAt ?? now) > this.#opts.slowTaskMs) return true;
+    return false;
+  }
+
+  #promoteSpare(): WorkerSlot | undefined {
+    const spare = this.#workers.first('spare');
+    if (!spare) return undefined;
+    spare.state = 'idle';
+    spare.role = 'live';
+    spare.idleSince = this.#clock.now();
+    return spare;
+  }
+
+  #assign(task: Task, worker: WorkerSlot): void {
+    worker.state = 'busy';
+    worker.task = task;
+    task.workerId = worker.id;
+    task.assignedAt = this.#clock.now();
+    worker.handle.send({ type: 'run', taskId: task.id, op: task.op, args: task.args });
+    if (task.timeoutMs !== undefined) this.#armCheck(task, this.#firstCheckDelay(task));
+  }
+
+  #firstCheckDelay(task: Task): number {
+    const t = task.timeoutMs!;
+    return task.discard && t > this.#opts.prewarmMs ? t - this.#opts.prewarmMs : t;
+  }
+
+  // ---- timeouts -------------------------------------------------------------------------------
+
+  #armCheck(task: Task, delayMs: number): void {
+    task.check = this.#scheduler.schedule(delayMs, () => this.#check(task), `${this.name}:check:${task.id}`);
+  }
+
+  /** When the worker's start stamp says this task started, in clock time; undefined if not yet. */
+  #startOf(task: Task): number | undefined {
+    if (task.startedAt !== undefined) return task.startedAt;
+    const w = task.workerId === undefined ? undefined : this.#workers.get(task.workerId);
+    if (!w) return undefined;
+    if (Atomics.load(new Int32Array(w.handle.stamp), STAMP_TASK_ID) !== task.id) return undefined;
+    task.startedAt = this.#clockTime(new Float64Array(w.handle.stamp)[STAMP_STARTED_AT]!);
+    return task.startedAt;
+  }
+
+  /**
+   * Worker stamps are epoch ms on the shared performance timeline. With the real monotonic clock
+   * they convert exactly; an injected clock cannot be related to them, so "observed now" stands in.
+   */
+  #clockTime(stampEpochMs: number): number {
+    return this.#realClock ? stampEpochMs - performance.timeOrigin : this.#clock.now();
+  }
+
+  #check(task: Task): void {
+    task.check = undefined;
+    if (this.#state !== 'running' || task.workerId === undefined) return;
+    const worker = this.#workers.get(task.workerId);
+    if (!worker || worker.task !== task) return;
+    const now = this.#clock.now();
+    const start = this.#startOf(task);
+    const timeout = task.timeoutMs!;
+    if (start === undefined) {
+      this.#armCheck(task, timeout);
+      return;
+    }
+    if (task.discard && !task.prewarm && !task.timedOut) {
+      const prewarmAt = start + timeout - this.#opts.prewarmMs;
+      if (now < prewarmAt) return this.#armCheck(task, Math.ceil(prewarmAt - now));
+      task.prewarm = true;
+      this.#maintain();
+    }
+    const due = start + timeout;
+    if (now < due) return this.#armCheck(task, Math.max(1, Math.ceil(due - now)));
+    this.#timedOut(task, worker, now - start);
+  }
+
+  #timedOut(task: Task, worker: WorkerSlot, runtimeMs: number): void {
+    if (!task.discard) {
+      task.timedOut = true;
+      this.#publishTimeout(task, worker, runtimeMs, 'blocked');
+      this.#log.warn({ executor: this.name, worker: this.#workerJson(worker), state: this.state() }, `Worker blocked: ${this.#describe(worker)}`);
+      this.#armCheck(task, task.timeoutMs!);
+      return;
+    }
+    if (this.#tryDiscard(task, worker, runtimeMs)) return;
+    const first = !task.timedOut;
+    task.timedOut = true;
+    this.#waitingDiscard.add(task);
+    if (first) {
+      this.#publishTimeout(task, worker, runtimeMs, 'too-many-workers');
+      this.#log.warn({ executor: this.name, state: this.state() }, `Too many workers (limit=${this.maxWorkers}), not adding more`);
+    }
+  }
+
+  /** Discard the task's worker if the ledger allows it; see the header for the rule. */
+  #tryDiscard(task: Task, worker: WorkerSlot, runtimeMs: number): boolean {
+    const c = this.#workers.counts();
+    const needsReplacement = c.live - 1 < this.workersCount;
+    let via: 'spare' | 'surplus' | 'spawn';
+    if (!needsReplacement) via = 'surplus';
+    else if (c.spares > 0) via = 'spare';
+    else if (c.total < this.maxWorkers) via = 'spawn';
+    else return false;
+
+    if (!task.timedOut) this.#publishTimeout(task, worker, runtimeMs, 'discard');
+    this.#waitingDiscard.delete(task);
+    task.check?.cancel();
+    task.check = undefined;
+    this.#tasks.finish(task);
+    worker.state = 'lingering';
+    worker.task = undefined;
+    worker.endReason = 'discard';
+    worker.handle.terminate();
+    this.#report.discarded++;
+    const lingering = c.lingering + 1;
+    this.#report.noteLingering(lingering);
+    if (ch.discard.hasSubscribers) ch.discard.publish({ executor: this.name, taskId: task.id, op: task.op, workerId: worker.id, runtimeMs, lingering });
+    this.#log.info({ executor: this.name, task: task.id, op: task.op, worker: worker.id, runtime_ms: Math.round(runtimeMs) }, 'Worker discarded');
+    task.reject(vdsmError(Errors.TASK_DISCARDED, { op: task.op, task: task.id, timeout_ms: task.timeoutMs, worker: worker.id }));
+    this.#report.finished(task, false, Errors.TASK_DISCARDED.code);
+
+    const taskStartedAt = task.startedAt ?? this.#clock.now() - runtimeMs;
+    if (via === 'spawn') {
+      const slot = this.#spawn('live');
+      slot.replacementFor = { workerId: worker.id, taskStartedAt };
+    } else {
+      const spare = via === 'spare' ? this.#promoteSpare() : undefined;
+      this.#publishReplace(worker.id, spare?.id, via, this.#clock.now() - taskStartedAt);
+    }
+    this.#pump();
+    return true;
+  }
+
+  #publishTimeout(task: Task, worker: WorkerSlot, runtimeMs: number, action: 'discard' | 'blocked' | 'too-many-workers'): void {
+    this.#report.timeouts++;
+    if (ch.timeout.hasSubscribers) ch.timeout.publish({ executor: this.name, taskId: task.id, op: task.op, workerId: worker.id, runtimeMs, action });
+  }
+
+  #publishReplace(discardedWorkerId: number, workerId: number | undefined, via: 'spare' | 'surplus' | 'spawn', replacementMs: number): void {
+    this.#report.replaced(replacementMs);
+    if (ch.replace.hasSubscribers) ch.replace.publish({ executor: this.name, discardedWorkerId, workerId, via, replacementMs });
+  }
+
+  #retryDiscards(): void {
+    for (const task of [...this.#waitingDiscard]) {
+      const worker = task.workerId === undefined ? undefined : this.#workers.get(task.workerId);
+      if (!worker || worker.task !== task) {
+        this.#waitingDiscard.delete(task);
+        continue;
+      }
+      if (!this.#tryDiscard(task, worker, this.#clock.now() - (this.#startOf(task) ?? this.#clock.now()))) break;
+    }
+  }
+
+  // ---- threads --------------------------------------------------------------------------------
+
+  /** Add threads for: live workers below workers_count, backlog, spares (plus pre-warmed ones). */
+  #maintain(): void {
+    if (this.#state !== 'running' || this.#spawnHold?.valid) return;
+    const c = this.#workers.counts();
+    let room = this.maxWorkers - c.total;
+    let slots = this.#opts.maxConcurrentSpawns - c.starting;
+    let live = c.live;
+    let startingLive = c.starting - this.#workers.startingSpares();
+    let spares = c.spares + this.#workers.startingSpares();
+    const add = (role: 'live' | 'spare'): boolean => {
+      if (room <= 0) return false;
+      this.#spawn(role);
+      room--;
+      slots--;
+      if (role === 'live') {
+        live++;
+        startingLive++;
+      } else spares++;
+      return true;
+    };
+    // vdsm's floor of active workers; replacements are not limited by the spawn concurrency.
+    while (live < this.workersCount) if (!add('live')) return;
+    // Backlog: every task that could not start (no ready thread, or held back as slow) gets a thread.
+    while (this.#tasks.queued > startingLive && slots > 0) if (!add('live')) return;
+    // Spares, plus one for each imminent discard that would drop live workers below workers_count.
+    let imminent = 0;
+    for (const t of this.#tasks.allRunning()) if (t.prewarm && !t.timedOut) imminent++;
+    const spareTarget = this.#opts.spares + Math.max(0, this.workersCount - (live - imminent));
+    while (spares < spareTarget && slots > 0) if (!add('spare')) return;
+    this.#armHousekeeping(live > this.workersCount || c.spares > spareTarget);
+  }
+
+  #spawn(role: 'live' | 'spare'): WorkerSlot {
+    const id = this.#nextWorkerId++;
+    const handle = this.#threads!.spawn(id, {
+      onReady: (info) => this.#onReady(slot, info.tid, info.loadErrors),
+      onMessage: (msg) => this.#onMessage(slot, msg),
+      onExit: (crash) => this.#onExit(slot, crash),
+    });
+    const now = this.#clock.now();
+    const slot: WorkerSlot = {
+      id, handle, state: 'starting', role, task: undefined, spawnedAt: now, readyAt: undefined, idleSince: now,
+      endReason: undefined, replacementFor: undefined,
+    };
+    this.#workers.add(slot);
+    this.#report.noteWorkers(this.#workers.total);
+    if (ch.worker.hasSubscribers) ch.worker.publish({ executor: this.name, workerId: id, event: 'spawn', role });
+    return slot;
+  }
+
+  #onReady(slot: WorkerSlot, tid: number, loadErrors: string[]): void {
+    if (slot.state !== 'starting') return;
+    this.#startFailures = 0;
+    slot.readyAt = this.#clock.now();
+    slot.idleSince = slot.readyAt;
+    slot.state = slot.role === 'spare' ? 'spare' : 'idle';
+    if (loadErrors.length) this.#log.error({ executor: this.name, worker: slot.id, errors: loadErrors }, 'Worker failed to load some operations');
+    if (ch.worker.hasSubscribers) ch.worker.publish({ executor: this.name, workerId: slot.id, event: 'ready', role: slot.role, tid });
+    if (slot.replacementFor) {
+      this.#publishReplace(slot.replacementFor.workerId, slot.id, 'spawn', slot.readyAt - slot.replacementFor.taskStartedAt);
+      slot.replacementFor = undefined;
+    }
+    if (this.#state !== 'running') {
+      this.#end(slot, 'stop');
+      return;
+    }
+    this.#log.debug({ executor: this.name, worker: slot.id, tid, counts: this.#workers.counts() }, 'New worker added');
+    this.#retryDiscards();
+    this.#pump();
+  }
+
+  #onMessage(slot: WorkerSlot, msg: FromWorker): void {
+    const task = slot.task;
+    // Anything from a discarded worker, or about another task, is a late message of a discarded task.
+    if (slot.state !== 'busy' || !task || msg.type === 'ready' || msg.taskId !== task.id) {
+      this.#report.dropped++;
+      return;
+    }
+    if (msg.type === 'start') {
+      task.startedAt = this.#clockTime(msg.startedAt);
+      if (ch.start.hasSubscribers) ch.start.publish({ executor: this.name, taskId: task.id, op: task.op, workerId: slot.id, waitedMs: task.startedAt - task.enqueuedAt });
+      return;
+    }
+    task.check?.cancel();
+    task.check = undefined;
+    this.#waitingDiscard.delete(task);
+    this.#tasks.finish(task);
+    slot.task = undefined;
+    slot.state = 'idle';
+    slot.idleSince = this.#clock.now();
+    if (msg.ok) task.resolve(msg.value);
+    else task.reject(fromWireError(msg.error));
+    this.#report.finished(task, msg.ok, msg.ok ? undefined : msg.error.code, slot.id);
+    if (this.#state === 'stopping') {
+      this.#end(slot, 'stop');
+      return;
+    }
+    this.#retryDiscards();
+    this.#pump();
+  }
+
+  #onExit(slot: WorkerSlot, crash: Error | undefined): void {
+    const wasStarting = slot.state === 'starting';
+    const task = slot.task;
+    this.#workers.remove(slot.id);
+    if (ch.worker.hasSubscribers) {
+      ch.worker.publish({ executor: this.name, workerId: slot.id, event: 'exit', role: slot.role, ...(crash ? { crash: crash.message } : {}), ...(slot.endReason ? { endReason: slot.endReason } : {}) });
+    }
+    for (const w of this.#exitWaiters) w();
+    if (crash) {
+      this.#report.crashed++;
+      this.#log.error({ executor: this.name, worker: slot.id, err: crash, task: task?.id, op: task?.op }, 'Executor worker crashed');
+      if (task) {
+        task.check?.cancel();
+        this.#waitingDiscard.delete(task);
+        this.#tasks.finish(task);
+        task.reject(vdsmError(Errors.WORKER_CRASHED, { op: task.op, task: task.id, worker: slot.id, reason: crash.message }));
+        this.#report.finished(task, false, Errors.WORKER_CRASHED.code, slot.id);
+      }
+      if (wasStarting && this.#state === 'running') {
+        // A thread that cannot even start will not start on the next try either: back off.
+        this.#startFailures++;
+        const delay = Math.min(10_000, 100 * 2 ** this.#startFailures);
+        this.#spawnHold = this.#scheduler.schedule(delay, () => this.#pump(), `${this.name}:spawn-backoff`);
+        return;
+      }
+    } else if (slot.endReason === 'discard') {
+      this.#log.debug({ executor: this.name, worker: slot.id }, 'Discarded worker exited');
+    }
+    this.#retryDiscards();
+    this.#pump();
+  }
+
+  /** Terminate a worker we no longer want. */
+  #end(slot: WorkerSlot, reason: string): void {
+    slot.state = 'lingering';
+    slot.endReason = reason;
+    slot.handle.terminate();
+  }
+
+  #armHousekeeping(surplus: boolean): void {
+    if (!surplus || this.#housekeeping?.valid) return;
+    this.#housekeeping = this.#scheduler.schedule(this.#opts.surplusIdleMs / 2, () => this.#retireSurplus(), `${this.name}:retire`);
+  }
+
+  #retireSurplus(): void {
+    if (this.#state !== 'running') return;
+    const now = this.#clock.now();
+    const old = (s: WorkerSlot): boolean => now - s.idleSince >= this.#opts.surplusIdleMs;
+    let c = this.#workers.counts();
+    for (const s of this.#workers.all()) {
+      if (s.state === 'idle' && c.live > this.workersCount && old(s)) this.#end(s, 'retire');
+      else if (s.state === 'spare' && c.spares > this.#opts.spares && old(s)) this.#end(s, 'retire');
+      c = this.#workers.counts();
+    }
+    this.#maintain();
+    this.#armHousekeeping(c.live > this.workersCount || c.spares > this.#opts.spares);
+  }
+
+  // ---- stop -----------------------------------------------------------------------------------
+
+  /**
+   * Stop accepting work, fail queued tasks with NOT_RUNNING, let running tasks finish for up to
+   * `graceMs`, then terminate everything. Resolves within the grace period plus a few ms: threads
+   * blocked in native code cannot be joined; they are reported in `stuckThreads` and keep the
+   * process alive (process.exit() would wait for them), so the daemon's shutdown must end with a
+   * hard exit (e.g. process.kill(process.pid, 'SIGKILL')) when stuckThreads > 0.
+   */
+  async stop(opts: { graceMs?: number } = {}): Promise<StopResult> {
+    if (this.#state === 'new') this.#state = 'stopped';
+    if (this.#state !== 'running') return { stuckThreads: this.#workers.total };
+    this.#state = 'stopping';
+    const graceMs = opts.graceMs ?? 5000;
+    this.#housekeeping?.cancel();
+    this.#spawnHold?.cancel();
+    for (const task of this.#tasks.drain()) {
+      task.reject(vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} stopped`));
+      this.#report.finished(task, false, Errors.NOT_RUNNING.code);
+    }
+    for (const s of this.#workers.all()) if (s.state === 'idle' || s.state === 'spare') this.#end(s, 'stop');
+    const deadline = Date.now() + graceMs;
+    await this.#waitUntil(() => this.#workers.counts().busy === 0, deadline);
+    for (const s of this.#workers.all()) {
+      if (s.state === 'busy' && s.task) {
+        const task = s.task;
+        task.check?.cancel();
+        this.#tasks.finish(task);
+        task.reject(vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} stopped`));
+        this.#report.finished(task, false, Errors.NOT_RUNNING.code, s.id);
+        s.task = undefined;
+      }
+      // Starting threads are ended as they come up (#onReady), lingering ones are already ended.
+      if (s.state !== 'starting' && s.state !== 'lingering') this.#end(s, 'stop');
+    }
+    await this.#waitUntil(() => this.#workers.total === 0, Math.max(deadline, Date.now() + 50));
+    this.#state = 'stopped';
+    const stuckThreads = this.#workers.total;
+    this.#threads?.destroy();
+    this.#log.info({ executor: this.name, stuck_threads: stuckThreads }, 'Executor stopped');
+    return { stuckThreads };
+  }
+
+  /** Wait, without polling, until `done()` or the wall-clock deadline (stop is real time by nature). */
+  #waitUntil(done: () => boolean, deadline: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#exitWaiters.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (done()) finish();
+      };
+      const timer = setTimeout(finish, Math.max(0, deadline - Date.now()));
+      this.#exitWaiters.add(check);
+      // Busy tasks finishing also count; their completion ends the worker, which exits soon after.
+    });
+  }
+
+  // ---- introspection --------------------------------------------------------------------------
+
+  stats(): ExecutorStats {
+    return this.#report.stats();
+  }
+
+  /** JSON picture of the Executor, as vdsm logs its repr with warnings. */
+  state(): Record<string, unknown> {
+    const c = this.#workers.counts();
+    return {
+      name: this.name, state: this.#state, workers_count: this.workersCount, max_workers: this.maxWorkers, max_tasks: this.maxTasks,
+      queued: this.#tasks.queued, queued_by_op: this.#tasks.queuedByOp(), running: this.#tasks.running,
+      ...c, waiting_discard: this.#waitingDiscard.size, workers_peak: this.#workers.peak,
+      workers: this.#workers.all().map((w) => this.#workerJson(w)),
+      stats: this.#report.stats(),
+    };
+  }
+
+  /** Counts only, cheap enough to sample every few ms. */
+  counts(): ReturnType<WorkerLedger['counts']> & { queued: number; running: number } {
+    return { ...this.#workers.counts(), queued: this.#tasks.queued, running: this.#tasks.running };
+  }
+
+  /** Each thread with its kernel thread id (from /proc/thread-self in the worker) and what it runs. */
+  threads(): Array<{ executor: string; name: string; worker_id: number; tid: number; thread_id: number; state: string; op: string | null; task_id: number | null; runtime_ms: number | null }> {
+    return this.#workers.all().map((w) => {
+      const j = this.#workerJson(w);
+      return {
+        executor: this.name, name: `${this.name}/${w.id}`, worker_id: w.id, tid: w.handle.tid, thread_id: w.handle.threadId,
+        state: j.state, op: j.op, task_id: j.task_id, runtime_ms: j.runtime_ms,
+      };
+    });
+  }
+
+  #workerJson(w: WorkerSlot): { id: number; name: string; state: string; tid: number; op: string | null; task_id: number | null; runtime_ms: number | null; timed_out: boolean } {
+    const t = w.task;
+    const start = t ? (t.startedAt ?? t.assignedAt) : undefined;
+    return {
+      id: w.id, name: `${this.name}/${w.id}`, state: t?.timedOut ? 'blocked' : w.state, tid: w.handle.tid,
+      op: t?.op ?? null, task_id: t?.id ?? null, runtime_ms: start === undefined ? null : Math.round(this.#clock.now() - start),
+      timed_out: t?.timedOut ?? false,
+    };
+  }
+
+  #describe(w: WorkerSlot): string {
+    const j = this.#workerJson(w);
+    return `<Worker name=${j.name} tid=${j.tid} running <Task op=${j.op} id=${j.task_id} discard=${w.task?.discard ?? false} timeout=${w.task?.timeoutMs ?? null} duration=${j.runtime_ms}ms>>`;
+  }
+}

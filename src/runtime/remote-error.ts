@@ -1,0 +1,18 @@
+// Rebuilds an error that crossed the worker boundary: a catalogued code becomes a VdsmError again,
+// anything else an Error that keeps its code, name and the worker's stack.
+import { Errors, VdsmError, type ErrorSpec } from '../errors.js';
+import type { WireError } from './executor-protocol.js';
+
+const byCode = new Map<string, ErrorSpec>(Object.values(Errors).map((s) => [s.code, s]));
+
+export function fromWireError(w: WireError): Error {
+  const spec = w.code === undefined ? undefined : byCode.get(w.code);
+  const err: Error & { code?: string } = spec ? new VdsmError(spec, w.message) : new Error(w.message);
+  if (!spec) {
+    err.name = w.name;
+    if (w.code !== undefined) err.code = w.code;
+  }
+  if (spec && w.context) Object.defineProperty(err, 'context', { value: w.context, enumerable: true });
+  if (w.stack) err.stack = w.stack;
+  return err;
+}

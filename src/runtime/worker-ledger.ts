@@ -1,0 +1,111 @@
+// Worker accounting for the Executor: every thread it started and has not yet seen exit, by state.
+// The bound the Executor keeps is total() <= max_workers, where total counts threads still starting,
+// warm spares, live workers and lingering ones (terminated but still blocked in a native call).
+import type { ThreadHandle } from './piscina-threads.js';
+import type { Task } from './task-ledger.js';
+
+/**
+ * starting -> spare | idle; spare -> idle (promoted); idle <-> busy; any -> lingering (terminated)
+ * -> removed on the thread's exit. A starting worker knows what it will become (`role`).
+ */
+export type WorkerState = 'starting' | 'spare' | 'idle' | 'busy' | 'lingering';
+
+export interface WorkerSlot {
+  readonly id: number;
+  readonly handle: ThreadHandle;
+  state: WorkerState;
+  role: 'live' | 'spare';
+  task: Task | undefined;
+  spawnedAt: number;
+  readyAt: number | undefined;
+  /** Clock time it last became idle (for retiring surplus workers). */
+  idleSince: number;
+  /** Why it was terminated: discard, retire, stop. */
+  endReason: string | undefined;
+  /** The replacement this discarded worker is waiting for, to report replacement time. */
+  replacementFor: { workerId: number; taskStartedAt: number } | undefined;
+}
+
+export interface WorkerCounts {
+  starting: number;
+  spares: number;
+  idle: number;
+  busy: number;
+  /** Busy with a task whose timeout fired and that was left running. */
+  blocked: number;
+  lingering: number;
+  /** idle + busy + live workers still starting: what vdsm calls active workers. */
+  live: number;
+  total: number;
+}
+
+export class WorkerLedger {
+  #slots = new Map<number, WorkerSlot>();
+  #peak = 0;
+
+  add(slot: WorkerSlot): void {
+    this.#slots.set(slot.id, slot);
+    this.#peak = Math.max(this.#peak, this.#slots.size);
+  }
+
+  get(id: number): WorkerSlot | undefined {
+    return this.#slots.get(id);
+  }
+
+  remove(id: number): void {
+    this.#slots.delete(id);
+  }
+
+  get total(): number {
+    return this.#slots.size;
+  }
+
+  get peak(): number {
+    return this.#peak;
+  }
+
+  all(): WorkerSlot[] {
+    return [...this.#slots.values()];
+  }
+
+  /** First worker in `state` (oldest first: Map keeps insertion order). */
+  first(state: WorkerState): WorkerSlot | undefined {
+    for (const s of this.#slots.values()) if (s.state === state) return s;
+    return undefined;
+  }
+
+  counts(): WorkerCounts {
+    const c: WorkerCounts = { starting: 0, spares: 0, idle: 0, busy: 0, blocked: 0, lingering: 0, live: 0, total: this.#slots.size };
+    for (const s of this.#slots.values()) {
+      switch (s.state) {
+        case 'starting':
+          c.starting++;
+          if (s.role === 'live') c.live++;
+          break;
+        case 'spare':
+          c.spares++;
+          break;
+        case 'idle':
+          c.idle++;
+          c.live++;
+          break;
+        case 'busy':
+          c.busy++;
+          c.live++;
+          if (s.task?.timedOut) c.blocked++;
+          break;
+        case 'lingering':
+          c.lingering++;
+          break;
+      }
+    }
+    return c;
+  }
+
+  /** Starting workers that will become spares. */
+  startingSpares(): number {
+    let n = 0;
+    for (const s of this.#slots.values()) if (s.state === 'starting' && s.role === 'spare') n++;
+    return n;
+  }
+}
