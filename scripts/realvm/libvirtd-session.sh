@@ -26,8 +26,9 @@ pids_using_run() {
   local p
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = "$$" ] && continue
-    if tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -q "=$RUN/" ||
-       tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "$RUN/"; then
+    # Kernel threads and vanished processes fail the read; the braces silence the redirection too.
+    if { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -q "=$RUN/" ||
+       { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q -- "$RUN/"; then
       echo "${p#/proc/}"
     fi
   done
