@@ -1,0 +1,224 @@
+// Host.getStats computed as vdsm does from a two-sample window of host samples: jiffy deltas, per-core
+// usage, memory, network counters, plus the values added on every call; vdsm's stringification.
+import type { Clock } from '../runtime/clock.js';
+import { SampleWindow } from '../virt/stats-cache.js';
+import { fmt2, fmtInt } from '../virt/stringify.js';
+import type { HostSample } from './sample.js';
+
+export const JIFFIES_BOUND = 2 ** 32;
+export const NETSTATS_BOUND = 2 ** 32;
+/** Intervals shorter than this give the empty stats set (two samples at the same instant). */
+export const MIN_INTERVAL_S = 1e-5;
+
+/** Produced values before stringification: which numbers are Python floats is listed in `floats`. */
+export interface ProducedHostStats {
+  stats: Record<string, unknown>;
+  floats: Set<string>;
+}
+
+export function emptyHostStats(elapsedS: number): ProducedHostStats {
+  return {
+    stats: { cpuLoad: 0.0, cpuUser: 0.0, cpuSys: 0.0, cpuIdle: 100.0, cpuSysVdsmd: 0.0, cpuUserVdsmd: 0.0, elapsedTime: elapsedS, memUsed: 0.0, anonHugePages: 0.0 },
+    floats: new Set(['cpuLoad', 'cpuUser', 'cpuSys', 'cpuIdle', 'cpuSysVdsmd', 'cpuUserVdsmd', 'elapsedTime', 'memUsed', 'anonHugePages']),
+  };
+}
+
+function wrap(delta: number, bound: number): number {
+  return ((delta % bound) + bound) % bound;
+}
+
+export interface CoreStats {
+  nodeIndex: number;
+  cpuUser: string;
+  cpuSys: string;
+  cpuIdle: string;
+}
+
+/** Per-core usage; cores missing from either sample are left out. */
+export function cpuCoreStats(first: HostSample, last: HostSample): Record<string, CoreStats> {
+  const interval = last.timestamp - first.timestamp;
+  const out: Record<string, CoreStats> = {};
+  const ids = Object.keys(last.coreNode).length > 0 ? Object.keys(last.coreNode) : Object.keys(last.cores);
+  for (const id of ids.sort((a, b) => Number(a) - Number(b))) {
+    const a = first.cores[id];
+    const b = last.cores[id];
+    if (a === undefined || b === undefined) continue;
+    const user = fmt2(wrap(b.user - a.user, JIFFIES_BOUND) / interval);
+    const sys = fmt2(wrap(b.sys - a.sys, JIFFIES_BOUND) / interval);
+    out[id] = { nodeIndex: last.coreNode[id] ?? 0, cpuUser: user, cpuSys: sys, cpuIdle: fmt2(Math.max(0, 100 - Number(user) - Number(sys))) };
+  }
+  return out;
+}
+
+export interface NetIfaceStats {
+  name: string;
+  speed: string;
+  rxDropped: string;
+  txDropped: string;
+  rxErrors: string;
+  txErrors: string;
+  state: string;
+  rx: string;
+  tx: string;
+  /** Wall-clock seconds; a string so it never reaches the engine as a bare integer. */
+  sampleTime: string;
+}
+
+/**
+ * Interface counters of the last sample for interfaces present in both. The dropped totals are the sum
+ * of rxDropped and of txDropped respectively (vdsm swaps the two totals; we do not).
+ */
+export function interfaceStats(first: HostSample, last: HostSample, only?: ReadonlySet<string>): { network: Record<string, NetIfaceStats>; rxDropped: number; txDropped: number } {
+  const network: Record<string, NetIfaceStats> = {};
+  let rxDropped = 0;
+  let txDropped = 0;
+  for (const [name, iface] of Object.entries(last.interfaces)) {
+    if (first.interfaces[name] === undefined) continue; // hot-plugged: no baseline yet
+    if (only !== undefined && !only.has(name)) continue;
+    network[name] = {
+      name, speed: String(iface.speed || 1000),
+      rxDropped: String(iface.rxDropped), txDropped: String(iface.txDropped),
+      rxErrors: String(iface.rxErrors), txErrors: String(iface.txErrors),
+      state: iface.operstate, rx: String(iface.rx), tx: String(iface.tx),
+      sampleTime: last.timestamp.toFixed(6),
+    };
+    rxDropped += iface.rxDropped;
+    txDropped += iface.txDropped;
+  }
+  return { network, rxDropped, txDropped };
+}
+
+export interface ProduceHostOptions {
+  /** Seconds since the agent started. */
+  elapsedS: number;
+  /** Restrict `network` to these interfaces (the NICs, bonds, VLANs and bridges caps report). */
+  interfaces?: ReadonlySet<string>;
+  v2vJobs?: Record<string, unknown>;
+}
+
+export function produceHostStats(first: HostSample | undefined, last: HostSample | undefined, opts: ProduceHostOptions): ProducedHostStats {
+  const out = emptyHostStats(opts.elapsedS);
+  if (first === undefined || last === undefined) return out;
+  const interval = last.timestamp - first.timestamp;
+  if (!(interval >= MIN_INTERVAL_S)) return out;
+  const s = out.stats;
+  const net = interfaceStats(first, last, opts.interfaces);
+  s['network'] = net.network;
+  s['rxDropped'] = net.rxDropped;
+  s['txDropped'] = net.txDropped;
+  if (first.pidcpu !== undefined && last.pidcpu !== undefined) {
+    s['cpuUserVdsmd'] = wrap(last.pidcpu.user - first.pidcpu.user, JIFFIES_BOUND) / interval;
+    s['cpuSysVdsmd'] = wrap(last.pidcpu.sys - first.pidcpu.sys, JIFFIES_BOUND) / interval;
+  }
+  // Jiffies are 1/100 s, so jiffies per second is already a percentage of one CPU.
+  const user = wrap(last.totcpu.user - first.totcpu.user, JIFFIES_BOUND) / interval / last.ncpus;
+  const sys = wrap(last.totcpu.sys - first.totcpu.sys, JIFFIES_BOUND) / interval / last.ncpus;
+  s['cpuUser'] = user;
+  s['cpuSys'] = sys;
+  s['cpuIdle'] = Math.max(0, 100 - user - sys);
+  s['memUsed'] = last.memUsed;
+  out.floats.delete('memUsed');
+  s['hugepages'] = last.hugepages;
+  s['anonHugePages'] = last.anonHugePages;
+  out.floats.delete('anonHugePages');
+  s['cpuLoad'] = last.cpuLoad;
+  out.floats.delete('cpuLoad');
+  s['diskStats'] = last.diskStats;
+  s['thpState'] = last.thpState;
+  if (last.bootTime !== undefined) s['bootTime'] = last.bootTime;
+  s['numaNodeMemFree'] = last.numaNodeMem;
+  s['cpuStatistics'] = cpuCoreStats(first, last);
+  s['v2vJobs'] = opts.v2vJobs ?? {};
+  return out;
+}
+
+/** vdsm's convertToStr on every top-level scalar: floats "%.2f", ints "%d"; objects untouched. */
+export function stringifyHostStats(p: ProducedHostStats): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p.stats)) {
+    if (typeof v === 'number') out[k] = p.floats.has(k) ? fmt2(v) : fmtInt(v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** "2025-11-25T09:49:16 GMT" (UTC), the format the engine parses for its time-drift check. */
+export function formatDateTime(epochMs: number): string {
+  return `${new Date(epochMs).toISOString().slice(0, 19)} GMT`;
+}
+
+/** Hosted-engine HA when it is not installed (vdsm's defaults). */
+export function haStatsAbsent(): Record<string, boolean | number> {
+  return { configured: false, active: false, score: 0, globalMaintenance: false, localMaintenance: false };
+}
+
+export interface HostStatsExtras {
+  /** Wall clock ms for dateTime. */
+  nowMs: number;
+  /** /proc/meminfo in kB, read at request time or taken from the newest sample. */
+  meminfo: Record<string, number>;
+  vmCounts: { vmCount: number; vmActive: number; vmMigrating: number; incomingVmMigrations: number; outgoingVmMigrations: number };
+  /** repoStats when storage is connected; {} otherwise. */
+  storageDomains?: Record<string, unknown>;
+  /** Only when multipath monitoring is configured. */
+  multipathHealth?: Record<string, unknown>;
+  /** MOM: 'inactive' and no KSM keys when MOM is not running, as vdsm reports it. */
+  mom?: { status: 'active' | 'inactive'; ksm?: { ksmState: boolean; ksmPages: number; ksmMergeAcrossNodes: boolean; memShared: number; ksmCpu: number } };
+  netConfigDirty?: boolean;
+  haStats?: { configured: boolean; active: boolean; score: number; globalMaintenance: boolean; localMaintenance: boolean };
+}
+
+/** The Host.getStats result. */
+export function buildHostStats(produced: ProducedHostStats, extras: HostStatsExtras): Record<string, unknown> {
+  const ret = stringifyHostStats(produced);
+  ret['storageDomains'] = extras.storageDomains ?? {};
+  if (extras.multipathHealth !== undefined) ret['multipathHealth'] = extras.multipathHealth;
+  const m = extras.meminfo;
+  ret['memFree'] = Math.floor(((m['MemFree'] ?? 0) + (m['Cached'] ?? 0) + (m['Buffers'] ?? 0) + (m['SReclaimable'] ?? 0)) / 1024);
+  ret['swapTotal'] = Math.floor((m['SwapTotal'] ?? 0) / 1024);
+  ret['swapFree'] = Math.floor((m['SwapFree'] ?? 0) / 1024);
+  Object.assign(ret, extras.vmCounts);
+  ret['dateTime'] = formatDateTime(extras.nowMs);
+  ret['momStatus'] = extras.mom?.status ?? 'inactive';
+  if (extras.mom?.ksm !== undefined) Object.assign(ret, extras.mom.ksm);
+  ret['netConfigDirty'] = extras.netConfigDirty === true ? 'True' : 'False';
+  const ha = extras.haStats ?? haStatsAbsent();
+  ret['haStats'] = ha;
+  if (ha['configured'] === true) ret['haScore'] = ha['score'];
+  return ret;
+}
+
+/** The two-sample window HostMonitor appends to every 15 s, and what getStats computes from it. */
+export class HostStatsWindow {
+  readonly #window: SampleWindow<HostSample>;
+  readonly #clock: Clock;
+  readonly #startedAt: number;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+    this.#startedAt = clock.now();
+    this.#window = new SampleWindow<HostSample>(2, () => clock.now());
+  }
+
+  append(sample: HostSample): void {
+    this.#window.append(sample);
+  }
+
+  /** The newest sample, if any (its meminfo serves memFree/swap). */
+  latest(): HostSample | undefined {
+    return this.#window.last()?.value;
+  }
+
+  elapsedS(): number {
+    return (this.#clock.now() - this.#startedAt) / 1000;
+  }
+
+  produce(opts: Omit<ProduceHostOptions, 'elapsedS'> = {}): ProducedHostStats {
+    const s = this.#window.stats();
+    return produceHostStats(s?.first, s?.last, { ...opts, elapsedS: this.elapsedS() });
+  }
+
+  describe(): { samples: number; latestTimestamp: number | null } {
+    return { samples: this.#window.length, latestTimestamp: this.latest()?.timestamp ?? null };
+  }
+}

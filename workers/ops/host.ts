@@ -1,0 +1,251 @@
+// Executor operations that read host facts from /proc and /sys (blocking file I/O stays off the main
+// thread): they return file contents as plain data; parsing and assembly are pure main-thread code.
+import { readdir, readFile, readlink, statfs, access } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { networkInterfaces, release, version } from 'node:os';
+import { join } from 'node:path';
+import type {
+  CapabilitiesFactsArgs, CapabilitiesRawFacts, CpuSysFacts, HardwareRawFacts, HostRawSample, HostSampleArgs,
+  IfAddress, MaybeText, NetDeviceFacts, NodeSysFacts,
+} from '../../src/host/raw-facts.js';
+
+async function text(path: string): Promise<MaybeText> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+async function trimmed(path: string): Promise<MaybeText> {
+  const t = await text(path);
+  return t === null ? null : t.trim();
+}
+
+async function list(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function entriesOf<T>(names: string[], fn: (name: string) => Promise<T>): Promise<Record<string, T>> {
+  const values = await Promise.all(names.map(fn));
+  const out: Record<string, T> = {};
+  names.forEach((n, i) => { out[n] = values[i] as T; });
+  return out;
+}
+
+const HUGEPAGE_COUNTERS = ['free_hugepages', 'nr_hugepages', 'nr_hugepages_mempolicy', 'nr_overcommit_hugepages', 'resv_hugepages', 'surplus_hugepages'];
+
+function nodeIds(names: string[]): string[] {
+  return names.filter((n) => /^node\d+$/.test(n)).map((n) => n.slice(4)).sort((a, b) => Number(a) - Number(b));
+}
+
+function netDevNames(netDev: MaybeText): string[] {
+  if (netDev === null) return [];
+  return netDev.split('\n').slice(2).map((l) => l.split(':')[0]?.trim() ?? '').filter((n) => n !== '');
+}
+
+export async function readHostSample(args: HostSampleArgs): Promise<HostRawSample> {
+  const root = args.root ?? '/';
+  const p = (rel: string): string => join(root, rel);
+  const timestampMs = Date.now();
+  const [procStat, procSelfStat, meminfo, loadavg, netDev, thpMain, cpuOnline] = await Promise.all([
+    text(p('proc/stat')), text(p('proc/self/stat')), text(p('proc/meminfo')), text(p('proc/loadavg')), text(p('proc/net/dev')),
+    text(p('sys/kernel/mm/transparent_hugepage/enabled')), trimmed(p('sys/devices/system/cpu/online')),
+  ]);
+  const thp = thpMain ?? (await text(p('sys/kernel/mm/redhat_transparent_hugepage/enabled')));
+  const nics = await entriesOf(netDevNames(netDev), async (name) => {
+    const [operstate, speed, flags] = await Promise.all([
+      trimmed(p(`sys/class/net/${name}/operstate`)), trimmed(p(`sys/class/net/${name}/speed`)), trimmed(p(`sys/class/net/${name}/flags`)),
+    ]);
+    return { operstate, speed, flags };
+  });
+  const diskFree = await entriesOf(args.monitoredPaths, async (path) => {
+    try {
+      const s = await statfs(path);
+      return { bavail: s.bavail, bsize: s.bsize };
+    } catch {
+      return null;
+    }
+  });
+  const hugepages = await entriesOf((await list(p('sys/kernel/mm/hugepages'))).filter((d) => d.startsWith('hugepages-')), (dir) =>
+    entriesOf(HUGEPAGE_COUNTERS, (f) => trimmed(p(`sys/kernel/mm/hugepages/${dir}/${f}`))));
+  const numaNodes = await entriesOf(nodeIds(await list(p('sys/devices/system/node'))), async (id) => {
+    const base = `sys/devices/system/node/node${id}`;
+    const hpDirs = (await list(p(`${base}/hugepages`))).filter((d) => d.startsWith('hugepages-'));
+    const [nodeMeminfo, cpulist, freeHugepages] = await Promise.all([
+      text(p(`${base}/meminfo`)), trimmed(p(`${base}/cpulist`)),
+      entriesOf(hpDirs, (d) => trimmed(p(`${base}/hugepages/${d}/free_hugepages`))),
+    ]);
+    return { meminfo: nodeMeminfo, cpulist, freeHugepages };
+  });
+  if (procStat === null || meminfo === null) throw new Error(`cannot read ${p('proc/stat')} or ${p('proc/meminfo')}`);
+  return { timestampMs, procStat, procSelfStat, meminfo, loadavg, netDev, nics, diskFree, thp, hugepages, numaNodes, cpuOnline };
+}
+
+async function netDevice(p: (rel: string) => string, name: string): Promise<NetDeviceFacts> {
+  const base = `sys/class/net/${name}`;
+  const [address, mtu, speed, operstate, flags, type, uevent, ipv6autoconf, vlan] = await Promise.all([
+    trimmed(p(`${base}/address`)), trimmed(p(`${base}/mtu`)), trimmed(p(`${base}/speed`)), trimmed(p(`${base}/operstate`)),
+    trimmed(p(`${base}/flags`)), trimmed(p(`${base}/type`)), text(p(`${base}/uevent`)),
+    trimmed(p(`proc/sys/net/ipv6/conf/${name}/autoconf`)), text(p(`proc/net/vlan/${name}`)),
+  ]);
+  let virtual = false;
+  try {
+    virtual = (await readlink(p(base))).includes('/devices/virtual/');
+  } catch {
+    virtual = false;
+  }
+  let master: string | null = null;
+  try {
+    const target = await readlink(p(`${base}/master`));
+    master = target.split('/').pop() ?? null;
+  } catch {
+    master = null;
+  }
+  const isBridge = await exists(p(`${base}/bridge`));
+  const bridge = isBridge ? { ports: await list(p(`${base}/brif`)), stpState: await trimmed(p(`${base}/bridge/stp_state`)) } : null;
+  const isBond = await exists(p(`${base}/bonding`));
+  const bond = isBond
+    ? {
+        slaves: await trimmed(p(`${base}/bonding/slaves`)), mode: await trimmed(p(`${base}/bonding/mode`)),
+        miimon: await trimmed(p(`${base}/bonding/miimon`)), activeSlave: await trimmed(p(`${base}/bonding/active_slave`)),
+        adAggregatorId: await trimmed(p(`${base}/bonding/ad_aggregator`)),
+      }
+    : null;
+  const devtype = /^DEVTYPE=(.*)$/m.exec(uevent ?? '')?.[1] ?? null;
+  return { address, mtu, speed, operstate, flags, type, virtual, bridge, bond, master, vlan, ipv6autoconf, devtype };
+}
+
+function plainIfaddrs(): Record<string, IfAddress[]> {
+  const out: Record<string, IfAddress[]> = {};
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    out[name] = (addrs ?? []).map((a) => ({
+      address: a.address, netmask: a.netmask, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4', mac: a.mac, internal: a.internal,
+      cidr: a.cidr, ...(a.family === 'IPv6' ? { scopeid: a.scopeid } : {}),
+    }));
+  }
+  return out;
+}
+
+async function hookScripts(dir: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const hook of await list(dir)) {
+    const scripts = await list(join(dir, hook));
+    if (scripts.length > 0) out[hook] = scripts;
+  }
+  return out;
+}
+
+export async function readCapabilitiesFacts(args: CapabilitiesFactsArgs = {}): Promise<CapabilitiesRawFacts> {
+  const root = args.root ?? '/';
+  const p = (rel: string): string => join(root, rel);
+  const cpuDirs = (await list(p('sys/devices/system/cpu'))).filter((n) => /^cpu\d+$/.test(n));
+  const cpus = await entriesOf(cpuDirs.map((d) => d.slice(3)), async (id): Promise<CpuSysFacts> => {
+    const t = `sys/devices/system/cpu/cpu${id}/topology`;
+    const [physicalPackageId, coreId, dieId, threadSiblingsList] = await Promise.all([
+      trimmed(p(`${t}/physical_package_id`)), trimmed(p(`${t}/core_id`)), trimmed(p(`${t}/die_id`)), trimmed(p(`${t}/thread_siblings_list`)),
+    ]);
+    return { physicalPackageId, coreId, dieId, threadSiblingsList };
+  });
+  const nodes = await entriesOf(nodeIds(await list(p('sys/devices/system/node'))), async (id): Promise<NodeSysFacts> => {
+    const base = `sys/devices/system/node/node${id}`;
+    const hpDirs = (await list(p(`${base}/hugepages`))).filter((d) => d.startsWith('hugepages-'));
+    const [cpulist, meminfo, distance, hugepages] = await Promise.all([
+      trimmed(p(`${base}/cpulist`)), text(p(`${base}/meminfo`)), trimmed(p(`${base}/distance`)),
+      entriesOf(hpDirs, (d) => trimmed(p(`${base}/hugepages/${d}/nr_hugepages`))),
+    ]);
+    return { cpulist, meminfo, distance, hugepages };
+  });
+  const netNames = await list(p('sys/class/net'));
+  const net = await entriesOf(netNames, (n) => netDevice(p, n));
+  const fcNames = (await list(p('sys/class/fc_host'))).filter((n) => n.startsWith('host'));
+  const fcHosts = await entriesOf(fcNames, async (h) => {
+    const base = `sys/class/fc_host/${h}`;
+    const sh = `${base}/device/scsi_host/${h}`;
+    return {
+      portName: await trimmed(p(`${base}/port_name`)), nodeName: await trimmed(p(`${base}/node_name`)),
+      modelName: (await trimmed(p(`${sh}/modelname`))) ?? (await trimmed(p(`${sh}/model_name`))),
+      modelDesc: (await trimmed(p(`${sh}/modeldesc`))) ?? (await trimmed(p(`${sh}/model_desc`))),
+    };
+  });
+  const [cpuinfo, cpuOnline, meminfo, procStat, osRelease, debianVersion, redhatRelease, cmdline, routes, ipv6Routes, resolvConf, iscsi] = await Promise.all([
+    text(p('proc/cpuinfo')), trimmed(p('sys/devices/system/cpu/online')), text(p('proc/meminfo')), text(p('proc/stat')),
+    text(p('etc/os-release')), trimmed(p('etc/debian_version')), trimmed(p('etc/redhat-release')), trimmed(p('proc/cmdline')),
+    text(p('proc/net/route')), text(p('proc/net/ipv6_route')), text(p('etc/resolv.conf')), text(p('etc/iscsi/initiatorname.iscsi')),
+  ]);
+  const selinuxEnforce = (await trimmed(p('sys/fs/selinux/enforce'))) ?? (await trimmed(p('selinux/enforce')));
+  const status = await text(p('proc/self/status'));
+  const releaseDir = await list(p('etc'));
+  if (cpuinfo === null || meminfo === null) throw new Error(`cannot read ${p('proc/cpuinfo')} or ${p('proc/meminfo')}`);
+  return {
+    cpuinfo, cpuOnline, cpus, nodes, meminfo, procStat, osRelease,
+    releaseFiles: {
+      rhevh: releaseDir.includes('rhev-hypervisor-release'),
+      ovirtNode: releaseDir.some((n) => n.startsWith('ovirt-node-') && n.endsWith('-release')),
+      fedora: releaseDir.includes('fedora-release'), redhat: releaseDir.includes('redhat-release'),
+      debian: releaseDir.includes('debian_version'), powerkvm: releaseDir.includes('ibm_powerkvm-release'),
+    },
+    debianVersion, redhatRelease,
+    kernelRelease: root === '/' ? release() : ((await trimmed(p('proc/sys/kernel/osrelease'))) ?? release()),
+    kernelVersion: root === '/' ? version() : ((await trimmed(p('proc/sys/kernel/version'))) ?? version()),
+    cmdline, net, ifaddrs: root === '/' ? plainIfaddrs() : {}, routes, ipv6Routes,
+    supportsIPv6: await exists(p('proc/net/if_inet6')),
+    resolvConf, iscsiInitiatorName: iscsi, fcHosts,
+    rng: { random: await exists(p('dev/random')), urandom: await exists(p('dev/urandom')), hwrng: await exists(p('dev/hwrng')) },
+    selinuxEnforce,
+    fipsEnabled: await trimmed(p('proc/sys/crypto/fips_enabled')),
+    kvm: await exists(p('dev/kvm')),
+    kexecCrashLoaded: await trimmed(p('sys/kernel/kexec_crash_loaded')),
+    kdumpConf: await text(p('etc/kdump.conf')),
+    numaBalancing: await trimmed(p('proc/sys/kernel/numa_balancing')),
+    nested: { kvmIntel: await trimmed(p('sys/module/kvm_intel/parameters/nested')), kvmAmd: await trimmed(p('sys/module/kvm_amd/parameters/nested')) },
+    hugepageDirs: (await list(p('sys/kernel/mm/hugepages'))).filter((d) => d.startsWith('hugepages-')),
+    cpuAffinity: /^Cpus_allowed_list:\s*(.*)$/m.exec(status ?? '')?.[1]?.trim() ?? null,
+    kernelFeatures: {
+      pti: await trimmed(p('sys/kernel/debug/x86/pti_enabled')), ibpb: await trimmed(p('sys/kernel/debug/x86/ibpb_enabled')),
+      ibrs: await trimmed(p('sys/kernel/debug/x86/ibrs_enabled')),
+    },
+    machineId: await trimmed(p('etc/machine-id')),
+    productUuid: await trimmed(p('sys/class/dmi/id/product_uuid')),
+    hooks: await hookScripts(args.hooksDir ?? p('usr/libexec/vdsm/hooks')),
+  };
+}
+
+/** /sys/class/dmi/id file -> Host.getHardwareInfo key. */
+export const DMI_FILES: Readonly<Record<string, string>> = Object.freeze({
+  sys_vendor: 'systemManufacturer',
+  product_name: 'systemProductName',
+  product_version: 'systemVersion',
+  product_serial: 'systemSerialNumber',
+  product_uuid: 'systemUUID',
+  product_family: 'systemFamily',
+});
+
+export async function readHardwareFacts(args: { root?: string } = {}): Promise<HardwareRawFacts> {
+  const root = args.root ?? '/';
+  const out: HardwareRawFacts = {};
+  for (const file of Object.keys(DMI_FILES)) {
+    const v = await text(join(root, 'sys/class/dmi/id', file));
+    if (v !== null) out[file] = v;
+  }
+  return out;
+}
+
+export const ops: Record<string, (args: any) => unknown> = {
+  'host.sample': (args: HostSampleArgs) => readHostSample(args),
+  'host.capabilitiesFacts': (args: CapabilitiesFactsArgs | undefined) => readCapabilitiesFacts(args ?? {}),
+  'host.hardwareInfo': (args: { root?: string } | undefined) => readHardwareFacts(args ?? {}),
+};
