@@ -117,9 +117,9 @@ export class StompParser {
           const nl = chunk.indexOf(LF, pos);
           const stop = nl === -1 ? end : nl;
           const limit = this.#state === ParserState.Command ? this.#limits.maxCommandBytes : this.#limits.maxHeaderLineBytes;
+          // +1 tolerates the CR of a CRLF line ending; the exact length is checked once the line is complete.
           if (this.#lineLen + (stop - pos) > limit + 1) {
-            // +1 tolerates the CR of a CRLF line ending.
-            this.#fail(this.#state === ParserState.Command ? 'command-too-long' : 'header-too-long', `${this.#state === ParserState.Command ? 'Command' : 'Header'} line longer than ${limit} bytes`);
+            this.#lineTooLong(limit);
             return;
           }
           if (nl === -1) {
@@ -137,6 +137,10 @@ export class StompParser {
           }
           pos = nl + 1;
           if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
+          if (line.length > limit) {
+            this.#lineTooLong(limit);
+            return;
+          }
           if (this.#state === ParserState.Command) this.#onCommandLine(line);
           else this.#onHeaderLine(line);
           break;
@@ -175,6 +179,11 @@ export class StompParser {
           return;
       }
     }
+  }
+
+  #lineTooLong(limit: number): void {
+    if (this.#state === ParserState.Command) this.#fail('command-too-long', `Command line longer than ${limit} bytes`);
+    else this.#fail('header-too-long', `Header line longer than ${limit} bytes`);
   }
 
   #onCommandLine(line: Buffer): void {

@@ -1,0 +1,58 @@
+// The method table and schema language: binding named/positional params, defaults, validation errors,
+// and the generated docs and types staying in step with the table.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { collectApiMethods, renderApiMarkdown, renderApiTypes } from '../../src/api/gen-docs.js';
+import { MethodTable, type MethodSpec } from '../../src/api/method-table.js';
+import { s, validate } from '../../src/api/schema.js';
+
+const spec: MethodSpec = {
+  name: 'VM.shutdown',
+  description: 'test',
+  params: [
+    { name: 'vmID', type: s.string() },
+    { name: 'delay', type: s.union(s.string(), s.int()), optional: true },
+    { name: 'reboot', type: s.bool(), default: false },
+  ],
+  result: s.bool(),
+  handler: () => true,
+};
+
+test('named and positional params bind to the same names, defaults applied, extras passed through', () => {
+  assert.deepEqual(MethodTable.bind(spec, { vmID: 'a', extra: 1 }), { ok: true, params: { vmID: 'a', extra: 1, reboot: false } });
+  assert.deepEqual(MethodTable.bind(spec, ['a', '30', true]), { ok: true, params: { vmID: 'a', delay: '30', reboot: true } });
+  assert.deepEqual(MethodTable.bind(spec, ['a', 30]), { ok: true, params: { vmID: 'a', delay: 30, reboot: false } });
+});
+
+test('binding failures name the offending parameter', () => {
+  assert.deepEqual(MethodTable.bind(spec, {}), { ok: false, reason: "missing required parameter 'vmID'" });
+  assert.deepEqual(MethodTable.bind(spec, { vmID: 5 }), { ok: false, reason: 'vmID: expected string, got integer' });
+  assert.deepEqual(MethodTable.bind(spec, { vmID: 'a', delay: 1.5 }), { ok: false, reason: 'delay: expected string | integer, got number' });
+  assert.equal(MethodTable.bind(spec, ['a', 1, true, 4]).ok, false);
+});
+
+test('schema validation of nested objects, maps and arrays reports the path', () => {
+  const t = s.object({ networks: s.map(s.object({ bridged: s.bool(), mtu: s.optional(s.string()) })), list: s.array(s.int()) });
+  assert.equal(validate(t, { networks: { ovirtmgmt: { bridged: true } }, list: [1, 2] }, 'p'), undefined);
+  assert.equal(validate(t, { networks: { ovirtmgmt: { bridged: 'yes' } }, list: [] }, 'p'), 'p.networks.ovirtmgmt.bridged: expected boolean, got string');
+  assert.equal(validate(t, { networks: {}, list: [1, 'x'] }, 'p'), 'p.list[1]: expected integer, got string');
+  assert.equal(validate(t, { list: [] }, 'p'), 'p.networks: missing');
+});
+
+test('the table refuses duplicate methods and malformed names', () => {
+  const table = new MethodTable([spec]);
+  assert.throws(() => table.add(spec), /duplicate/);
+  assert.throws(() => table.add({ ...spec, name: 'noDot' }), /Namespace.verb/);
+});
+
+test('docs/api.md and src/api/generated-types.ts match the method table (run gen-docs when this fails)', async () => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = path.resolve(here, '..', '..', '..');
+  const table = await collectApiMethods(path.resolve(here, '..', '..', 'src', 'api'));
+  assert.ok(table.has('Host.ping2') && table.has('Host.setLogLevel') && table.has('Host.echo'));
+  assert.equal(await readFile(path.join(root, 'docs', 'api.md'), 'utf8'), renderApiMarkdown(table.specs()));
+  assert.equal(await readFile(path.join(root, 'src', 'api', 'generated-types.ts'), 'utf8'), renderApiTypes(table.specs()));
+});
