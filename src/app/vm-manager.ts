@@ -1,0 +1,354 @@
+// The VMs this host runs: VM.create / destroy / shutdown / pause / cont carried out through Executor
+// operations on libvirt, libvirt domain events applied to each VM's state machine, and a
+// |virt|VM_status|<vmId> event sent to the engine on every status change.
+import type { Logger } from 'pino';
+import { Errors, vdsmError } from '../errors.js';
+import { DestroyFlag, ShutdownFlag } from '../libvirt/constants.js';
+import { isNoDomain, mapLibvirtError } from '../libvirt/errors.js';
+import type { DomainEvent } from '../libvirt/types.js';
+import type { Clock, Timers } from '../runtime/clock.js';
+import type { Dispatcher } from '../runtime/dispatcher.js';
+import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
+import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
+import type { StatsCache } from '../virt/stats-cache.js';
+import { VmContainer, normalizeVmId, type VmRecord } from '../virt/vm-container.js';
+import { VmStateMachine, type VmStatusChange } from '../virt/vm-state.js';
+import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-stats-report.js';
+import { VmStatus, type VmStatusName } from '../virt/vmstatus.js';
+import type { VmRecordStore } from './vm-records.js';
+
+
+export interface Vm extends VmRecord {
+  readonly vmId: string;
+  readonly state: VmStateMachine;
+  xml: string;
+  domain: DomainInfo;
+  guest: GuestInfo | undefined;
+  /** A powerdown sequence in progress (VM.shutdown). */
+  powerdown: { cancel(): void } | undefined;
+}
+
+export interface LibvirtLink {
+  /** The shared connection id, for every worker operation. */
+  conn(): number;
+  onEvent(cb: (e: DomainEvent) => void): () => void;
+}
+
+export interface VmManagerOptions {
+  dispatcher: Dispatcher;
+  libvirt: LibvirtLink;
+  records: VmRecordStore;
+  statsCache: StatsCache;
+  clock: Clock;
+  timers: Timers;
+  log: Logger;
+  /** Sends a JSON-RPC notification to the engine (the RPC server appends notify_time). */
+  publish: (method: string, params: Record<string, unknown>) => void;
+  /** Address shown in displayInfo when graphics listen on every address. */
+  displayIp?: string;
+  /** [vars] user_shutdown_timeout / sys_shutdown_timeout, seconds. */
+  userShutdownTimeoutS: number;
+  sysShutdownTimeoutS: number;
+  /** [vars] vm_command_timeout, seconds. */
+  vmCommandTimeoutS: number;
+  /** Timeout for each libvirt call made on behalf of a VM verb (ms from task start). */
+  callTimeoutMs: number;
+  guestWaitTimeoutMs?: number;
+}
+
+export interface ShutdownRequest {
+  delayS?: number;
+  message?: string;
+  reboot?: boolean;
+  timeoutS?: number;
+  force?: boolean;
+}
+
+export class VmManager {
+  readonly container: VmContainer<Vm>;
+  #o: VmManagerOptions;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(opts: VmManagerOptions) {
+    this.#o = opts;
+    this.container = new VmContainer<Vm>(opts.clock);
+  }
+
+  /** Start applying libvirt events. Idempotent. */
+  start(): void {
+    this.#unsubscribe ??= this.#o.libvirt.onEvent((e) => this.#onEvent(e));
+  }
+
+  close(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    for (const vm of this.container.values()) {
+      vm.powerdown?.cancel();
+      vm.state.close();
+    }
+  }
+
+  /**
+   * VM.create: the VM id comes from the domain XML (as in vdsm). Answers at once with WaitForLaunch;
+   * the domain is started in a worker and status events follow.
+   */
+  create(vmParams: { xml?: unknown; vmId?: unknown }): VmStatsReport {
+    if (typeof vmParams.xml !== 'string' || vmParams.xml.trim() === '') throw vdsmError(Errors.MISSING_PARAM, "vmParams.xml: the libvirt domain XML is required");
+    let domain: DomainInfo;
+    try {
+      domain = parseDomainXml(vmParams.xml);
+    } catch (err) {
+      throw vdsmError(Errors.CREATE, `${Errors.CREATE.message}: ${(err as Error).message}`);
+    }
+    const vm = this.#newVm(domain, vmParams.xml, VmStatus.WAIT_FOR_LAUNCH);
+    this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    this.#o.statsCache.add(vm.vmId);
+    void this.#launch(vm);
+    return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime), xml: vm.xml };
+  }
+
+  /** Adopt a domain found running at start-up (recovery). */
+  adopt(domain: DomainInfo, xml: string, status: VmStatusName, startedAtWall?: number): Vm {
+    const vm = this.#newVm(domain, xml, status);
+    this.container.add(vm);
+    this.#o.statsCache.add(vm.vmId);
+    void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
+    return vm;
+  }
+
+  /** A VM we ran that is gone from libvirt after a restart: keep it as Down until VM.destroy. */
+  adoptDown(domain: DomainInfo, xml: string, info: ExitInfo): Vm {
+    const vm = this.#newVm(domain, xml, VmStatus.WAIT_FOR_LAUNCH, true);
+    this.container.add(vm);
+    vm.state.markDown(info, 'recovery');
+    return vm;
+  }
+
+  async destroy(vmId: string): Promise<true> {
+    const vm = this.container.require(vmId);
+    vm.powerdown?.cancel();
+    if (!vm.state.isDown) {
+      vm.state.destroyRequested();
+      try {
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL }, vm.vmId);
+      } catch (err) {
+        if (!isNoDomain(err)) {
+          this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
+          throw vdsmError(Errors.DESTROY, `${Errors.DESTROY.message}: ${(err as Error).message}`);
+        }
+      }
+      // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }, vm.vmId).catch(() => undefined);
+      vm.state.destroyed();
+    }
+    this.container.remove(vm.vmId);
+    this.#o.statsCache.remove(vm.vmId);
+    await this.#o.records.remove(vm.vmId);
+    return true;
+  }
+
+  /**
+   * VM.shutdown: ask the guest to power off (or reboot) through the QEMU guest agent, then ACPI, each
+   * given `timeoutS` to bring the VM down; with `force`, destroy at the end. Returns once the first
+   * request was accepted; the sequence goes on in the background.
+   */
+  async shutdown(vmId: string, req: ShutdownRequest): Promise<true> {
+    const vm = this.container.require(vmId);
+    if (vm.state.isDown) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+    const methods: { name: string; flags: number }[] = [];
+    if (vm.domain.channels.some((c) => c.targetName === 'org.qemu.guest_agent.0')) methods.push({ name: 'qemu-guest-agent', flags: ShutdownFlag.GUEST_AGENT });
+    if (vm.domain.acpi) methods.push({ name: 'acpi', flags: ShutdownFlag.ACPI_POWER_BTN });
+    if (methods.length === 0 && !req.force) {
+      throw vdsmError(Errors.VM_EXISTS, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
+    }
+    vm.powerdown?.cancel();
+    const timeoutMs = (req.timeoutS ?? this.#o.sysShutdownTimeoutS) * 1000;
+    const reboot = req.reboot === true;
+    let cancelled = false;
+    let timer: unknown;
+    vm.powerdown = { cancel: () => { cancelled = true; if (timer !== undefined) this.#o.timers.clearTimeout(timer); } };
+    const waitDown = (): Promise<boolean> => new Promise((resolve) => {
+      if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
+      const started = this.#o.clock.now();
+      const check = (): void => {
+        if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
+        if (this.#o.clock.now() - started >= timeoutMs) { resolve(false); return; }
+        timer = this.#o.timers.setTimeout(check, Math.min(1000, timeoutMs));
+      };
+      check();
+    });
+
+    let accepted = false;
+    let firstError: unknown;
+    for (const m of methods) {
+      try {
+        const op = reboot ? 'libvirt.reboot' : 'libvirt.shutdown';
+        await this.#call(op, { uuid: vm.vmId, flags: m.flags }, vm.vmId);
+        if (!accepted) {
+          accepted = true;
+          vm.state.shutdownRequested({ reboot });
+          this.#o.log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
+          void this.#continuePowerdown(vm, methods.slice(methods.indexOf(m) + 1), reboot, req.force === true, waitDown);
+          return true;
+        }
+      } catch (err) {
+        firstError ??= err;
+        this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed, trying the next');
+      }
+    }
+    if (req.force) {
+      await this.destroyDomainOnly(vm);
+      return true;
+    }
+    throw mapLibvirtError(firstError, { vmId: vm.vmId });
+  }
+
+  async #continuePowerdown(vm: Vm, rest: { name: string; flags: number }[], reboot: boolean, force: boolean, waitDown: () => Promise<boolean>): Promise<void> {
+    if (reboot || await waitDown()) { vm.powerdown = undefined; return; }
+    for (const m of rest) {
+      try {
+        await this.#call('libvirt.shutdown', { uuid: vm.vmId, flags: m.flags }, vm.vmId);
+        if (await waitDown()) { vm.powerdown = undefined; return; }
+      } catch (err) {
+        this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed');
+      }
+    }
+    if (vm.state.isDown || vm.powerdown === undefined) return;
+    if (force) {
+      await this.destroyDomainOnly(vm).catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err }, 'forced shutdown failed'));
+    } else {
+      this.#o.log.warn({ vmId: vm.vmId }, 'shutdown timed out; the VM is still running');
+      vm.state.shutdownFailed();
+    }
+    vm.powerdown = undefined;
+  }
+
+  /** Forced power-off that keeps the VM in the container as Down (VM.shutdown with force). */
+  async destroyDomainOnly(vm: Vm): Promise<void> {
+    try {
+      await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+    } catch (err) {
+      if (!isNoDomain(err)) throw mapLibvirtError(err, { vmId: vm.vmId });
+    }
+    vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.ADMIN_SHUTDOWN), 'forcedShutdown');
+  }
+
+  async pause(vmId: string): Promise<{ vmList: Record<string, never> }> {
+    const vm = this.#requireRunning(vmId);
+    await this.#call('libvirt.suspend', { uuid: vm.vmId }, vm.vmId);
+    vm.state.paused();
+    return { vmList: {} };
+  }
+
+  async cont(vmId: string): Promise<{ vmList: Record<string, never> }> {
+    const vm = this.#requireRunning(vmId);
+    try {
+      await this.#call('libvirt.resume', { uuid: vm.vmId }, vm.vmId);
+    } catch (err) {
+      throw vdsmError(Errors.UNEXPECTED, `${Errors.UNEXPECTED.message}: ${(err as Error).message}`);
+    }
+    vm.state.resumed();
+    return { vmList: {} };
+  }
+
+  /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
+  report(vm: Vm): VmStatsReport {
+    return buildVmStatsReport({
+      state: vm.state.describe(),
+      domain: vm.domain,
+      sample: this.#o.statsCache.get(vm.vmId),
+      guest: vm.guest,
+      clock: this.#o.clock,
+      log: this.#o.log,
+      vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
+      ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
+    });
+  }
+
+  reports(vmIds?: readonly string[]): VmStatsReport[] {
+    const vms = vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
+    return vms.map((vm) => this.report(vm));
+  }
+
+  /** VMs whose stats sampling makes sense (running in libvirt). */
+  running(): Vm[] {
+    return this.container.values().filter((vm) => !vm.state.isDown && vm.state.status !== VmStatus.WAIT_FOR_LAUNCH);
+  }
+
+  state(): Record<string, unknown> {
+    return { vms: this.container.values().map((vm) => vm.state.describe()) };
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  #newVm(domain: DomainInfo, xml: string, initial: VmStatusName, quiet = false): Vm {
+    const vmId = normalizeVmId(domain.uuid);
+    const vm: Vm = {
+      vmId,
+      xml,
+      domain,
+      guest: undefined,
+      powerdown: undefined,
+      state: new VmStateMachine(vmId, {
+        clock: this.#o.clock,
+        timers: this.#o.timers,
+        initial,
+        log: { warn: (m) => this.#o.log.warn(m), debug: (m) => this.#o.log.debug(m) },
+        ...(this.#o.guestWaitTimeoutMs !== undefined ? { guestWaitTimeoutMs: this.#o.guestWaitTimeoutMs } : {}),
+        onStatusChange: (change) => { if (!quiet || change.to !== VmStatus.DOWN) this.#statusChanged(vm, change); },
+      }),
+    };
+    return vm;
+  }
+
+  async #launch(vm: Vm): Promise<void> {
+    try {
+      await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
+      await this.#call('libvirt.createXML', { xml: vm.xml, flags: 0 }, vm.vmId);
+      vm.state.launched();
+      this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
+    } catch (err) {
+      this.#o.log.error({ vmId: vm.vmId, err: (err as Error).message }, 'VM launch failed');
+      vm.state.launchFailed((err as Error).message);
+    }
+  }
+
+  #requireRunning(vmId: string): Vm {
+    const vm = this.container.require(vmId);
+    if (vm.state.isDown) throw vdsmError(Errors.VM_DOWN, { vmId: vm.vmId });
+    return vm;
+  }
+
+  #call<T = unknown>(op: string, args: Record<string, unknown>, vmId: string): Promise<T> {
+    return this.#o.dispatcher.dispatch<T>(op, { conn: this.#o.libvirt.conn(), ...args }, { timeoutMs: this.#o.callTimeoutMs, discard: true })
+      .catch((err: unknown) => { throw isNoDomain(err) ? err : mapLibvirtError(err, { vmId }); });
+  }
+
+  #statusChanged(vm: Vm, change: VmStatusChange): void {
+    const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
+    this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
+    this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
+  }
+
+  #onEvent(e: DomainEvent): void {
+    const vm = this.container.get(e.domain.uuid);
+    if (vm === undefined) {
+      this.#o.log.debug({ uuid: e.domain.uuid, event: e.event }, 'event for an unknown VM');
+      return;
+    }
+    switch (e.event) {
+      case 'lifecycle':
+        vm.state.onLifecycleEvent(e.type, e.detail);
+        break;
+      case 'reboot':
+        vm.state.rebooting();
+        break;
+      case 'agent-lifecycle':
+        // state 1 = connected: the QEMU guest agent answers, so the guest is up.
+        if (e.state === 1) vm.state.guestUp();
+        break;
+      default:
+        this.#o.log.debug({ vmId: vm.vmId, event: e.event }, 'libvirt event');
+    }
+  }
+}

@@ -1,0 +1,55 @@
+// The bulk-stats sampling call as one worker operation: libvirt's getAllDomainStats (fast path), or,
+// while an earlier call is stuck, a per-VM control-state check followed by domainListGetStats for the
+// VMs whose monitor answers (vdsm's slow path), so one hung VM cannot hide the others' stats.
+import { loadVirtBinding, type VirtBinding } from '../../src/libvirt/binding.js';
+import { toTransferableLibvirtError } from '../../src/libvirt/errors.js';
+import type { Op } from '../op-context.js';
+
+let binding: VirtBinding | undefined;
+const virt = (): VirtBinding => (binding ??= loadVirtBinding());
+
+/** virDomainControlState OK */
+const CONTROL_OK = 0;
+
+export interface BulkStatsArgs {
+  conn: number;
+  stats: number;
+  flags: number;
+  /** Absent: every domain (fast path). Present: only these, after a control-state check. */
+  uuids?: string[];
+}
+
+export interface BulkStatsResult {
+  /** uuid -> flat libvirt stats */
+  records: Record<string, Record<string, unknown>>;
+  /** uuids whose monitor is busy or in error (slow path only) */
+  unresponsive: string[];
+}
+
+const bulkStats: Op = (a: BulkStatsArgs) => {
+  try {
+    const v = virt();
+    if (a.uuids === undefined) {
+      const out: BulkStatsResult = { records: {}, unresponsive: [] };
+      for (const r of v.getAllDomainStats(a.conn, a.stats, a.flags)) out.records[r.uuid] = r.stats;
+      return out;
+    }
+    const ready: string[] = [];
+    const unresponsive: string[] = [];
+    for (const uuid of a.uuids) {
+      try {
+        if (v.controlInfo(a.conn, uuid).state === CONTROL_OK) ready.push(uuid);
+        else unresponsive.push(uuid);
+      } catch {
+        unresponsive.push(uuid); // gone or failing: not worth a stats call
+      }
+    }
+    const out: BulkStatsResult = { records: {}, unresponsive };
+    if (ready.length > 0) for (const r of v.domainListGetStats(a.conn, ready, a.stats, a.flags)) out.records[r.uuid] = r.stats;
+    return out;
+  } catch (err) {
+    throw toTransferableLibvirtError(err);
+  }
+};
+
+export const ops: Record<string, Op> = { 'sampling.bulkStats': bulkStats };
