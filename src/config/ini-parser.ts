@@ -30,7 +30,9 @@ export interface IniDocument {
 /** A line longer than this is refused: no legitimate vdsm.conf needs it, and it bounds memory per line. */
 export const MAX_LINE_LENGTH = 64 * 1024;
 
-const SECTION_RE = /^\[([^\]]+)\]$/;
+// configparser's own (permissive) header pattern, matched at the start of the stripped line: the name
+// runs to the last ']' and anything after it is ignored, e.g. '[vars] # x' is section 'vars'.
+const SECTION_RE = /^\[(.+)\]/;
 const OPTION_RE = /^(.*?)\s*([=:])\s*(.*)$/;
 const COMMENT_PREFIXES = ['#', ';'];
 
@@ -94,7 +96,8 @@ export function parseIni(text: string, file: string): IniDocument {
     const header = SECTION_RE.exec(stripped);
     if (header) {
       section = header[1]!;
-      if (seenSections.has(section)) problems.push({ where: file, line: lineNo, message: `section [${section}] appears twice in this file` });
+      // configparser does not count [DEFAULT] as a section: it may appear more than once.
+      if (section !== DEFAULT_SECTION && seenSections.has(section)) problems.push({ where: file, line: lineNo, message: `section [${section}] appears twice in this file` });
       seenSections.add(section);
       sections.push({ name: section, line: lineNo });
       state = State.InSection;
