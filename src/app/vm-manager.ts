@@ -113,14 +113,17 @@ export class VmManager {
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
     void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
+    // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
+    const details = this.report(vm);
+    this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
     return vm;
   }
 
   /** A VM we ran that is gone from libvirt after a restart: keep it as Down until VM.destroy. */
   adoptDown(domain: DomainInfo, xml: string, info: ExitInfo): Vm {
-    const vm = this.#newVm(domain, xml, VmStatus.WAIT_FOR_LAUNCH, true);
+    const vm = this.#newVm(domain, xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm);
-    vm.state.markDown(info, 'recovery');
+    vm.state.markDown(info, 'recovery'); // its Down event is held until recovery completes
     return vm;
   }
 
@@ -281,7 +284,7 @@ export class VmManager {
 
   // --- internals -------------------------------------------------------------------------------
 
-  #newVm(domain: DomainInfo, xml: string, initial: VmStatusName, quiet = false): Vm {
+  #newVm(domain: DomainInfo, xml: string, initial: VmStatusName): Vm {
     const vmId = normalizeVmId(domain.uuid);
     const vm: Vm = {
       vmId,
@@ -295,7 +298,7 @@ export class VmManager {
         initial,
         log: { warn: (m) => this.#o.log.warn(m), debug: (m) => this.#o.log.debug(m) },
         ...(this.#o.guestWaitTimeoutMs !== undefined ? { guestWaitTimeoutMs: this.#o.guestWaitTimeoutMs } : {}),
-        onStatusChange: (change) => { if (!quiet || change.to !== VmStatus.DOWN) this.#statusChanged(vm, change); },
+        onStatusChange: (change) => this.#statusChanged(vm, change),
       }),
     };
     return vm;
