@@ -1,0 +1,111 @@
+// The VM namespace: create, destroy, shutdown, pause, cont, getStats, getInfo. Handlers delegate to the
+// VmManager; none calls libvirt on the request path except the lifecycle calls themselves (in workers).
+import { s } from './schema.js';
+import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
+import type { VmManager } from '../app/vm-manager.js';
+import { Errors, vdsmError } from '../errors.js';
+
+export interface VmApiDeps {
+  vms: VmManager;
+  /** [vars] user_shutdown_timeout and sys_shutdown_timeout (s): VM.shutdown defaults. */
+  userShutdownTimeoutS: number;
+  sysShutdownTimeoutS: number;
+}
+
+const vmID = { name: 'vmID', type: s.string(), description: 'The VM UUID.' } as const;
+const numberish = s.union(s.int(), s.number(), s.string());
+
+/** "30", 30 or 30.0 -> 30; absent -> undefined; anything else is a parameter error. */
+function seconds(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n < 0) throw vdsmError(Errors.INVALID_PARAMETER, `${Errors.INVALID_PARAMETER.message}: {'${name}': ${JSON.stringify(value)}}`);
+  return n;
+}
+
+const vmStats = s.named('VmStats', s.object({
+  vmId: s.string(),
+  status: s.string(),
+  statusTime: s.string(),
+}));
+
+export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
+  const methods: MethodSpec[] = [
+    {
+      name: 'VM.create',
+      description: 'Create and start a VM from the libvirt domain XML in `vmParams.xml`. The VM id is taken from the XML. Answers at once; `|virt|VM_status|<vmId>` events follow (WaitForLaunch -> Powering up -> Up).',
+      params: [
+        { ...vmID, description: 'The VM UUID (the id in the domain XML wins, as in vdsm).' },
+        { name: 'vmParams', type: s.object({ xml: s.field(s.string(), 'libvirt domain XML'), vmId: s.optional(s.string()) }), description: 'VM parameters; `xml` is required.' },
+      ],
+      result: s.named('VmCreated', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string(), xml: s.string() })),
+      resultDescription: '`{vmId, status: "WaitForLaunch", statusTime, xml}`. Error 4 if the VM exists, 9 if the XML is unusable.',
+      handler: ({ vmParams }) => deps.vms.create(vmParams as { xml: string }),
+    },
+    {
+      name: 'VM.destroy',
+      description: 'Power the VM off (gracefully first), undefine it and forget it. A Down VM is just forgotten.',
+      params: [vmID, { name: 'gracefulAttempts', type: s.int(), default: 1, description: 'Accepted for compatibility.' }],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 for an unknown VM, 42 when libvirt cannot destroy it.',
+      handler: ({ vmID: id }) => deps.vms.destroy(id as string),
+    },
+    {
+      name: 'VM.shutdown',
+      description: 'Ask the guest to shut down (or reboot): QEMU guest agent, then ACPI, each given `timeout` seconds; with `force`, power off at the end.',
+      params: [
+        vmID,
+        { name: 'delay', type: numberish, optional: true, description: 'Seconds the guest is given before shutting down (string or number).' },
+        { name: 'message', type: s.string(), default: 'System going down', description: 'Shown to logged-in users.' },
+        { name: 'reboot', type: s.bool(), default: false, description: 'Reboot instead of power off.' },
+        { name: 'timeout', type: numberish, optional: true, description: 'Seconds each method gets ([vars] sys_shutdown_timeout).' },
+        { name: 'force', type: s.bool(), default: false, description: 'Power off when every method timed out.' },
+      ],
+      result: s.bool(),
+      resultDescription: '`true` once the request was accepted; error 4 when the VM has no ACPI and no guest agent and `force` is false.',
+      handler: ({ vmID: id, delay, message, reboot, timeout, force }) => deps.vms.shutdown(id as string, {
+        delayS: seconds(delay, 'delay') ?? deps.userShutdownTimeoutS,
+        message: message as string,
+        reboot: reboot as boolean,
+        timeoutS: seconds(timeout, 'timeout') ?? deps.sysShutdownTimeoutS,
+        force: force as boolean,
+      }),
+    },
+    {
+      name: 'VM.pause',
+      description: 'Pause the VM.',
+      params: [vmID],
+      result: s.object({ vmList: s.map(s.any()) }),
+      resultDescription: '`{"vmList": {}}` (vdsm).',
+      handler: ({ vmID: id }) => deps.vms.pause(id as string),
+    },
+    {
+      name: 'VM.cont',
+      description: 'Resume a paused VM.',
+      params: [vmID],
+      result: s.object({ vmList: s.map(s.any()) }),
+      resultDescription: '`{"vmList": {}}` (vdsm); error 16 when libvirt cannot resume it.',
+      handler: ({ vmID: id }) => deps.vms.cont(id as string),
+    },
+    {
+      name: 'VM.getStats',
+      description: 'The VM statistics object, from the stats cache (never calls libvirt).',
+      params: [vmID],
+      result: s.array(vmStats),
+      resultDescription: 'An array with exactly one stats object.',
+      handler: ({ vmID: id }) => [deps.vms.report(deps.vms.container.require(id as string))],
+    },
+    {
+      name: 'VM.getInfo',
+      description: 'The short status of the VM.',
+      params: [vmID],
+      result: s.named('VmShortStatus', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() })),
+      resultDescription: '`{vmId, status, statusTime}`; error 1 for an unknown VM.',
+      handler: ({ vmID: id }) => {
+        const vm = deps.vms.container.require(id as string);
+        return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime) };
+      },
+    },
+  ];
+  return methods;
+};
