@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { harness } from './session-harness.js';
 
-test('negotiated outgoing heart-beats are sent on time and only when nothing else was written', () => {
+void test('negotiated outgoing heart-beats are sent on time and only when nothing else was written', () => {
   const h = harness();
   const { send, transport } = h.open();
   send('CONNECT\naccept-version:1.2\nheart-beat:0,1000\n\n\0');
@@ -26,7 +26,7 @@ test('negotiated outgoing heart-beats are sent on time and only when nothing els
   assert.deepEqual(transport.take(), ['\n']);
 });
 
-test('the engine case: heart-beat 0,15000 gets `\\n` every 15 s', () => {
+void test('the engine case: heart-beat 0,15000 gets `\\n` every 15 s', () => {
   const h = harness();
   const { send, transport } = h.open();
   send('CONNECT\naccept-version:1.2\nheart-beat:0,15000\nhost:null\n\n\0');
@@ -35,7 +35,7 @@ test('the engine case: heart-beat 0,15000 gets `\\n` every 15 s', () => {
   assert.deepEqual(transport.take(), ['\n', '\n', '\n', '\n']);
 });
 
-test('heart-beats flow before and without CONNECT', () => {
+void test('heart-beats flow before and without CONNECT', () => {
   const h = harness();
   const { send, transport } = h.open({ preConnectHeartbeatMs: 10_000 });
   send('SUBSCRIBE\ndestination:jms.topic.vdsm_responses\nid:r\n\n\0');
@@ -43,7 +43,7 @@ test('heart-beats flow before and without CONNECT', () => {
   assert.deepEqual(transport.take(), ['\n', '\n', '\n']);
 });
 
-test('with heart-beat 0,0 nothing is sent and nobody is timed out', () => {
+void test('with heart-beat 0,0 nothing is sent and nobody is timed out', () => {
   const h = harness();
   const { send, transport, session } = h.open();
   send('CONNECT\naccept-version:1.2\nheart-beat:0,0\n\n\0');
@@ -54,7 +54,7 @@ test('with heart-beat 0,0 nothing is sent and nobody is timed out', () => {
   assert.equal(h.time.pending, 0);
 });
 
-test('a client that promised heart-beats and went silent is dropped within 2x the interval', () => {
+void test('a client that promised heart-beats and went silent is dropped within 2x the interval', () => {
   const h = harness();
   const { send, session, transport } = h.open();
   send('CONNECT\naccept-version:1.2\nheart-beat:1000,0\n\n\0');
@@ -66,7 +66,7 @@ test('a client that promised heart-beats and went silent is dropped within 2x th
   assert.equal(h.time.pending, 0, 'no timers left behind');
 });
 
-test('any bytes from the client, heart-beats included, keep it alive', () => {
+void test('any bytes from the client, heart-beats included, keep it alive', () => {
   const h = harness();
   const { send, session } = h.open();
   send('CONNECT\naccept-version:1.2\nheart-beat:1000,0\n\n\0');

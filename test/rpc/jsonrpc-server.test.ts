@@ -30,7 +30,7 @@ function server(extra: MethodSpec[] = [], opts: { ready?: () => boolean; onCall?
 
 const req = (method: string, params: unknown, id: unknown = '1') => ({ jsonrpc: '2.0', method, params, id });
 
-test('success: result with the request id; null/undefined results become true', async () => {
+void test('success: result with the request id; null/undefined results become true', async () => {
   const { call } = server();
   assert.deepEqual(await call(req('Host.ping2', {})), { jsonrpc: '2.0', id: '1', result: true });
   assert.deepEqual(await call(req('Test.undef', {}, 7)), { jsonrpc: '2.0', id: 7, result: true });
@@ -38,14 +38,14 @@ test('success: result with the request id; null/undefined results become true', 
   assert.deepEqual(await call(req('Host.echo', ['positional'])), { jsonrpc: '2.0', id: '1', result: 'positional' });
 });
 
-test('unknown method: -32601 with vdsm\'s message', async () => {
+void test('unknown method: -32601 with vdsm\'s message', async () => {
   const { call } = server();
   assert.deepEqual(await call(req('Host.nope', {}, '3')), {
     jsonrpc: '2.0', id: '3', error: { code: -32601, message: "The method does not exist or is not available: {'method': 'Host.nope'}" },
   });
 });
 
-test('wrong parameter types, missing required parameters, too many positionals: -32602', async () => {
+void test('wrong parameter types, missing required parameters, too many positionals: -32602', async () => {
   const { call } = server();
   for (const params of [{ level: 5 }, { level: 'LOUD' }, {}, ['INFO', '', 'extra']]) {
     const r = await call(req('Host.setLogLevel', params));
@@ -56,7 +56,7 @@ test('wrong parameter types, missing required parameters, too many positionals: 
   assert.equal((await call(req('Host.echo', { size: 1.5 }))).error.code, -32602);
 });
 
-test('handler errors: vdsm codes, 1100 when exhausted, -32603 with the reason otherwise', async () => {
+void test('handler errors: vdsm codes, 1100 when exhausted, -32603 with the reason otherwise', async () => {
   const { call } = server();
   assert.deepEqual(await call(req('VM.getStats', { vmID: 'abc' }, '4')), { jsonrpc: '2.0', id: '4', error: { code: 1, message: "Virtual machine does not exist: {'vmId': 'abc'}" } });
   assert.deepEqual(await call(req('Test.valueError', {}, '5')), { jsonrpc: '2.0', id: '5', error: { code: -32603, message: `Internal JSON-RPC error: {'reason': "unknown log level: 'FOO'"}` } });
@@ -66,12 +66,12 @@ test('handler errors: vdsm codes, 1100 when exhausted, -32603 with the reason ot
   assert.equal((await call(req('Test.crossWorker', {}))).error.code, 40, 'string code maps back to the vdsm code');
 });
 
-test('Host.setLogLevel with a valid level answers true', async () => {
+void test('Host.setLogLevel with a valid level answers true', async () => {
   const { call } = server();
   assert.deepEqual(await call(req('Host.setLogLevel', { level: 'DEBUG', name: 'rpc' })), { jsonrpc: '2.0', id: '1', result: true });
 });
 
-test('not ready: 99 for every valid request, id echoed', async () => {
+void test('not ready: 99 for every valid request, id echoed', async () => {
   let ready = false;
   const { call } = server([], { ready: () => ready });
   assert.deepEqual(await call(req('Host.ping2', {}, '9')), { jsonrpc: '2.0', id: '9', error: { code: 99, message: 'Recovering from crash or Initializing' } });
@@ -79,7 +79,7 @@ test('not ready: 99 for every valid request, id echoed', async () => {
   assert.equal((await call(req('Host.ping2', {}, '9'))).result, true);
 });
 
-test('invalid requests: -32600 once, id echoed when readable', async () => {
+void test('invalid requests: -32600 once, id echoed when readable', async () => {
   const { call } = server();
   const r1 = await call({ jsonrpc: '1.0', method: 'Host.ping2', id: 'x' });
   assert.equal(r1.error.code, -32600);
@@ -90,18 +90,18 @@ test('invalid requests: -32600 once, id echoed when readable', async () => {
   assert.deepEqual(await call({ jsonrpc: '2.0', method: 'Host.ping2', id: { bad: 1 } }), { jsonrpc: '2.0', id: null, error: { code: -32600, message: "Invalid request: {'request': {'jsonrpc': '2.0', 'method': 'Host.ping2', 'id': {'bad': 1}}, 'reason': 'wrong id type'}" } });
 });
 
-test('bad JSON: one -32700 with id null; empty batch: -32600', async () => {
+void test('bad JSON: one -32700 with id null; empty batch: -32600', async () => {
   const { call } = server();
   assert.deepEqual(await call('not json'), { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Invalid JSON was received by the server. An error occurred on the server while parsing the JSON text.' } });
   assert.deepEqual(await call('[]'), { jsonrpc: '2.0', id: null, error: { code: -32600, message: "Invalid request: {'request': [], 'reason': 'request batch is empty'}" } });
 });
 
-test('a batch of one is answered with an array of one (vdsm sends a bare object)', async () => {
+void test('a batch of one is answered with an array of one (vdsm sends a bare object)', async () => {
   const { call } = server();
   assert.deepEqual(await call([req('Host.ping2', {}, 'a')]), [{ jsonrpc: '2.0', id: 'a', result: true }]);
 });
 
-test('a batch of several is answered with one array in order, errors included (vdsm loses it)', async () => {
+void test('a batch of several is answered with one array in order, errors included (vdsm loses it)', async () => {
   const { call } = server();
   const r = await call([req('Host.ping2', {}, 'a'), req('Host.nope', {}, 'b'), { jsonrpc: '2.0', method: 'Test.note', params: { x: 1 } }, 'junk']);
   assert.equal(r.length, 3);
@@ -110,20 +110,20 @@ test('a batch of several is answered with one array in order, errors included (v
   assert.equal(r[2].error.code, -32600);
 });
 
-test('notifications run and are never answered; a batch of notifications sends nothing', async () => {
+void test('notifications run and are never answered; a batch of notifications sends nothing', async () => {
   const { call, calls } = server();
   assert.equal(await call({ jsonrpc: '2.0', method: 'Test.note', params: { x: 1 } }), undefined);
   assert.equal(await call([{ jsonrpc: '2.0', method: 'Test.note', params: { x: 2 } }, { jsonrpc: '2.0', method: 'Host.nope' }]), undefined);
   assert.deepEqual(calls, ['note 1', 'note 2']);
 });
 
-test('regression (vdsm wedges): a normal request after a notification is answered', async () => {
+void test('regression (vdsm wedges): a normal request after a notification is answered', async () => {
   const { call } = server();
   assert.equal(await call({ jsonrpc: '2.0', method: 'Host.ping2', params: {} }), undefined);
   assert.deepEqual(await call(req('Host.ping2', {}, 'after')), { jsonrpc: '2.0', id: 'after', result: true });
 });
 
-test('every call is reported with a bounded method label, to onCall and diagnostics_channel', async () => {
+void test('every call is reported with a bounded method label, to onCall and diagnostics_channel', async () => {
   const seen: CallRecord[] = [];
   const published: CallRecord[] = [];
   const onMsg = (m: unknown) => published.push(m as CallRecord);

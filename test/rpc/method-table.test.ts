@@ -21,20 +21,20 @@ const spec: MethodSpec = {
   handler: () => true,
 };
 
-test('named and positional params bind to the same names, defaults applied, extras passed through', () => {
+void test('named and positional params bind to the same names, defaults applied, extras passed through', () => {
   assert.deepEqual(MethodTable.bind(spec, { vmID: 'a', extra: 1 }), { ok: true, params: { vmID: 'a', extra: 1, reboot: false } });
   assert.deepEqual(MethodTable.bind(spec, ['a', '30', true]), { ok: true, params: { vmID: 'a', delay: '30', reboot: true } });
   assert.deepEqual(MethodTable.bind(spec, ['a', 30]), { ok: true, params: { vmID: 'a', delay: 30, reboot: false } });
 });
 
-test('binding failures name the offending parameter', () => {
+void test('binding failures name the offending parameter', () => {
   assert.deepEqual(MethodTable.bind(spec, {}), { ok: false, reason: "missing required parameter 'vmID'" });
   assert.deepEqual(MethodTable.bind(spec, { vmID: 5 }), { ok: false, reason: 'vmID: expected string, got integer' });
   assert.deepEqual(MethodTable.bind(spec, { vmID: 'a', delay: 1.5 }), { ok: false, reason: 'delay: expected string | integer, got number' });
   assert.equal(MethodTable.bind(spec, ['a', 1, true, 4]).ok, false);
 });
 
-test('schema validation of nested objects, maps and arrays reports the path', () => {
+void test('schema validation of nested objects, maps and arrays reports the path', () => {
   const t = s.object({ networks: s.map(s.object({ bridged: s.bool(), mtu: s.optional(s.string()) })), list: s.array(s.int()) });
   assert.equal(validate(t, { networks: { ovirtmgmt: { bridged: true } }, list: [1, 2] }, 'p'), undefined);
   assert.equal(validate(t, { networks: { ovirtmgmt: { bridged: 'yes' } }, list: [] }, 'p'), 'p.networks.ovirtmgmt.bridged: expected boolean, got string');
@@ -42,13 +42,13 @@ test('schema validation of nested objects, maps and arrays reports the path', ()
   assert.equal(validate(t, { list: [] }, 'p'), 'p.networks: missing');
 });
 
-test('the table refuses duplicate methods and malformed names', () => {
+void test('the table refuses duplicate methods and malformed names', () => {
   const table = new MethodTable([spec]);
   assert.throws(() => table.add(spec), /duplicate/);
   assert.throws(() => table.add({ ...spec, name: 'noDot' }), /Namespace.verb/);
 });
 
-test('docs/api.md and src/api/generated-types.ts match the method table (run gen-docs when this fails)', async () => {
+void test('docs/api.md and src/api/generated-types.ts match the method table (run gen-docs when this fails)', async () => {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const root = path.resolve(here, '..', '..', '..');
   const table = await collectApiMethods(path.resolve(here, '..', '..', 'src', 'api'));

@@ -19,14 +19,14 @@ function byteByByte(parser: StompParser, data: Buffer, onEach?: (i: number) => v
   }
 }
 
-test('a new parser holds nothing and is waiting for a command', () => {
+void test('a new parser holds nothing and is waiting for a command', () => {
   const { parser, frames } = collect();
   assert.equal(parser.state, ParserState.Command);
   assert.equal(parser.buffered, 0);
   assert.equal(frames.length, 0);
 });
 
-test('encoded frames parse back to command, headers and body', () => {
+void test('encoded frames parse back to command, headers and body', () => {
   for (const command of ['CONNECT', 'SEND', 'DISCONNECT']) {
     const { parser, frames } = collect();
     parser.push(encodeFrame(command, []));
@@ -37,7 +37,7 @@ test('encoded frames parse back to command, headers and body', () => {
   }
 });
 
-test('headers, including escaped and non-ASCII ones, survive encode and parse', () => {
+void test('headers, including escaped and non-ASCII ones, survive encode and parse', () => {
   const cases: [string, string][][] = [[], [['abc', 'def']], [['abc', 'def'], ['geh', 'xyz']], [['ąbć', 'def']], [['abc', 'with\nescaped:chars\\']]];
   for (const headers of cases) {
     const { parser, frames } = collect();
@@ -47,7 +47,7 @@ test('headers, including escaped and non-ASCII ones, survive encode and parse', 
   }
 });
 
-test('a frame fed one byte at a time yields nothing until its last byte, then exactly one frame', () => {
+void test('a frame fed one byte at a time yields nothing until its last byte, then exactly one frame', () => {
   const withLength = encodeFrame('SEND', [['destination', 'a.b'], ['x', 'y']], 'ąbć with \0 inside');
   const withoutLength = Buffer.from('SEND\ndestination:a.b\n\nbody without length\0');
   for (const data of [withLength, withoutLength]) {
@@ -61,7 +61,7 @@ test('a frame fed one byte at a time yields nothing until its last byte, then ex
   assert.equal(frames[0]!.body.toString(), 'ąbć with \0 inside');
 });
 
-test('the parser passes through its named states', () => {
+void test('the parser passes through its named states', () => {
   const { parser } = collect();
   parser.push(Buffer.from('SEND\n'));
   assert.equal(parser.state, ParserState.Headers);
@@ -75,7 +75,7 @@ test('the parser passes through its named states', () => {
   assert.equal(parser.state, ParserState.BodyUntilNul);
 });
 
-test('two frames in one chunk give two frames; frames split anywhere give the same', () => {
+void test('two frames in one chunk give two frames; frames split anywhere give the same', () => {
   const one = encodeFrame('SEND', [['destination', 'q']], '{"a":1}');
   const two = Buffer.concat([one, Buffer.from('\n'), one]);
   for (let split = 0; split <= two.length; split++) {
@@ -87,28 +87,28 @@ test('two frames in one chunk give two frames; frames split anywhere give the sa
   }
 });
 
-test('CRLF line endings parse like LF', () => {
+void test('CRLF line endings parse like LF', () => {
   const { parser, frames } = collect();
   parser.push(Buffer.from('CONNECT\r\naccept-version:1.2\r\nheart-beat:0,0\r\n\r\n\0'));
   assert.equal(frames[0]!.command, 'CONNECT');
   assert.deepEqual({ ...frames[0]!.headers }, { 'accept-version': '1.2', 'heart-beat': '0,0' });
 });
 
-test('EOLs between frames are heart-beats and are skipped', () => {
+void test('EOLs between frames are heart-beats and are skipped', () => {
   const { parser, frames, heartbeats } = collect();
   parser.push(Buffer.from('\n\n\n\n\nCONNECT\naccept-version:1.2\n\n\0'));
   assert.equal(frames.length, 1);
   assert.equal(heartbeats(), 5);
 });
 
-test('without content-length the body runs to the first NUL', () => {
+void test('without content-length the body runs to the first NUL', () => {
   const { parser, frames } = collect();
   parser.push(Buffer.from('CONNECT\nabc:def\n\nzorro\0'));
   assert.deepEqual({ ...frames[0]!.headers }, { abc: 'def' });
   assert.equal(frames[0]!.body.toString(), 'zorro');
 });
 
-test('a counted body not followed by NUL is an error', () => {
+void test('a counted body not followed by NUL is an error', () => {
   const { parser, frames, errors } = collect();
   parser.push(Buffer.from('CONNECT\nabc:def\ncontent-length:3\n\n6chars\0'));
   assert.equal(frames.length, 0);
@@ -119,13 +119,13 @@ test('a counted body not followed by NUL is an error', () => {
   assert.equal(frames.length, 0, 'a failed parser ignores further input');
 });
 
-test('the first occurrence of a repeated header wins', () => {
+void test('the first occurrence of a repeated header wins', () => {
   const { parser, frames } = collect();
   parser.push(Buffer.from('SEND\nfoo:1\nfoo:2\n\n\0'));
   assert.equal(frames[0]!.headers['foo'], '1');
 });
 
-test('malformed headers, bad escapes and bad content-length are errors', () => {
+void test('malformed headers, bad escapes and bad content-length are errors', () => {
   const cases: [string, string][] = [
     ['SEND\nno colon here\n\n\0', 'malformed-header'],
     ['SEND\n:empty-key\n\n\0', 'malformed-header'],
@@ -140,13 +140,13 @@ test('malformed headers, bad escapes and bad content-length are errors', () => {
   }
 });
 
-test('a header named __proto__ is an ordinary header', () => {
+void test('a header named __proto__ is an ordinary header', () => {
   const { parser, frames } = collect();
   parser.push(Buffer.from('SEND\n__proto__:x\n\n\0'));
   assert.equal(frames[0]!.headers['__proto__'], 'x');
 });
 
-test('size limits: command, header line, header count, header bytes, body (declared and streamed)', () => {
+void test('size limits: command, header line, header count, header bytes, body (declared and streamed)', () => {
   const limits = { maxCommandBytes: 16, maxHeaderLineBytes: 32, maxHeaderCount: 3, maxHeaderBytes: 60, maxBodyBytes: 100 };
   const cases: [Buffer, string][] = [
     [Buffer.from('X'.repeat(17) + '\n'), 'command-too-long'],

@@ -7,7 +7,7 @@ import { harness } from './session-harness.js';
 
 const ERR = (text: string) => `ERROR\nmessage:${escapeHeaderValue(text)}\ncontent-type:text/plain\ncontent-length:${Buffer.byteLength(text)}\n\n${text}\0`;
 
-test('CONNECT mirrors the client heart-beats and raises non-zero values to 1000', () => {
+void test('CONNECT mirrors the client heart-beats and raises non-zero values to 1000', () => {
   const cases: [string | undefined, string][] = [['0,8000', '8000,0'], ['0,500', '1000,0'], ['6000,5000', '5000,6000'], [undefined, '0,0'], ['x,y', '0,0'], ['0,15000', '15000,0']];
   for (const [hb, reply] of cases) {
     const { send, transport } = harness().open();
@@ -16,13 +16,13 @@ test('CONNECT mirrors the client heart-beats and raises non-zero values to 1000'
   }
 });
 
-test('STOMP is accepted like CONNECT, and an accept-version list containing 1.2 is accepted (vdsm quirk fixed)', () => {
+void test('STOMP is accepted like CONNECT, and an accept-version list containing 1.2 is accepted (vdsm quirk fixed)', () => {
   const { send, transport } = harness().open();
   send('STOMP\naccept-version:1.0,1.1,1.2\nhost:x\n\n\0');
   assert.match(transport.take()[0]!, /^CONNECTED\nversion:1.2\n/);
 });
 
-test('CONNECT without 1.2 gets ERROR "Version unsupported" and the connection stays open', () => {
+void test('CONNECT without 1.2 gets ERROR "Version unsupported" and the connection stays open', () => {
   const { send, transport, session } = harness().open();
   send('CONNECT\naccept-version:1.1\n\n\0');
   assert.deepEqual(transport.take(), [ERR('Version unsupported')]);
@@ -31,7 +31,7 @@ test('CONNECT without 1.2 gets ERROR "Version unsupported" and the connection st
   assert.match(transport.take()[0]!, /heart-beat:2000,0/);
 });
 
-test('SUBSCRIBE errors: missing headers, duplicate id; UNSUBSCRIBE without id; unknown id ignored', () => {
+void test('SUBSCRIBE errors: missing headers, duplicate id; UNSUBSCRIBE without id; unknown id ignored', () => {
   const h = harness();
   const { send, transport, session } = h.open();
   send('SUBSCRIBE\ndestination:a\n\n\0');
@@ -48,7 +48,7 @@ test('SUBSCRIBE errors: missing headers, duplicate id; UNSUBSCRIBE without id; u
   assert.equal(session.closed, false);
 });
 
-test('frames before CONNECT are served: SUBSCRIBE then SEND with no CONNECT at all', () => {
+void test('frames before CONNECT are served: SUBSCRIBE then SEND with no CONNECT at all', () => {
   const h = harness();
   const { send, transport } = h.open();
   send('SUBSCRIBE\ndestination:jms.topic.vdsm_responses\nack:auto\nid:r\n\n\0');
@@ -58,7 +58,7 @@ test('frames before CONNECT are served: SUBSCRIBE then SEND with no CONNECT at a
   assert.deepEqual(transport.take(), ['MESSAGE\ndestination:jms.topic.vdsm_responses\ncontent-type:application/json\nsubscription:r\ncontent-length:7\n\n{"x":1}\0']);
 });
 
-test('SEND to a request queue or below it is a request; flow id and client address reach the context', () => {
+void test('SEND to a request queue or below it is a request; flow id and client address reach the context', () => {
   const h = harness();
   const { send } = h.open();
   send('SEND\ndestination:jms.topic.vdsm_requests.getAllVmStats\novirtCorrelationId:e8a936a6\n\n{}\0');
@@ -69,7 +69,7 @@ test('SEND to a request queue or below it is a request; flow id and client addre
   assert.equal(h.requests[0]!.ctx.clientAddress, '127.0.0.1');
 });
 
-test('a SEND without reply-to is answered on jms.topic.vdsm_responses (vdsm drops it)', () => {
+void test('a SEND without reply-to is answered on jms.topic.vdsm_responses (vdsm drops it)', () => {
   const h = harness();
   const { send, transport } = h.open();
   send('SUBSCRIBE\ndestination:jms.topic.vdsm_responses\nid:r\n\n\0SEND\ndestination:jms.topic.vdsm_requests\n\n{}\0');
@@ -77,7 +77,7 @@ test('a SEND without reply-to is answered on jms.topic.vdsm_responses (vdsm drop
   assert.match(transport.take()[0]!, /^MESSAGE\ndestination:jms.topic.vdsm_responses\n/);
 });
 
-test('responses go to the requesting connection only when it subscribed the reply-to destination', () => {
+void test('responses go to the requesting connection only when it subscribed the reply-to destination', () => {
   const h = harness();
   const a = h.open();
   const b = h.open();
@@ -95,7 +95,7 @@ test('responses go to the requesting connection only when it subscribed the repl
   assert.deepEqual(c.transport.take(), []);
 });
 
-test('SEND is forwarded to subscribers of the destination and its dot prefixes (mini-broker)', () => {
+void test('SEND is forwarded to subscribers of the destination and its dot prefixes (mini-broker)', () => {
   const h = harness();
   const b = h.open();
   b.send('SUBSCRIBE\ndestination:my.topic\nid:B2\n\n\0SUBSCRIBE\ndestination:my.top\nid:B3\n\n\0SUBSCRIBE\ndestination:my\nid:B4\n\n\0');
@@ -108,7 +108,7 @@ test('SEND is forwarded to subscribers of the destination and its dot prefixes (
   assert.deepEqual(a.transport.take(), []);
 });
 
-test('SEND to a request queue is also copied to its subscribers and still executed', () => {
+void test('SEND to a request queue is also copied to its subscribers and still executed', () => {
   const h = harness();
   const spy = h.open();
   spy.send('SUBSCRIBE\ndestination:jms.topic.vdsm_requests\nid:spy\n\n\0');
@@ -117,14 +117,14 @@ test('SEND to a request queue is also copied to its subscribers and still execut
   assert.match(spy.transport.take()[0]!, /\n\n\{"a":1\}\0$/);
 });
 
-test('SEND to an unsubscribed non-request destination gets "Subscription not available"', () => {
+void test('SEND to an unsubscribed non-request destination gets "Subscription not available"', () => {
   const { send, transport, session } = harness().open();
   send('SEND\ndestination:jms.topic.unknown\n\nx\0');
   assert.deepEqual(transport.take(), [ERR('Subscription not available')]);
   assert.equal(session.closed, false);
 });
 
-test('SEND without destination gets an ERROR frame, then the connection closes', () => {
+void test('SEND without destination gets an ERROR frame, then the connection closes', () => {
   const { send, transport, session } = harness().open();
   send('SEND\n\nhi\0');
   assert.deepEqual(transport.take(), [ERR('Missing destination header')]);
@@ -132,7 +132,7 @@ test('SEND without destination gets an ERROR frame, then the connection closes',
   assert.equal(transport.ended, true);
 });
 
-test('receipt is honoured on any frame; DISCONNECT answers RECEIPT then closes gracefully', () => {
+void test('receipt is honoured on any frame; DISCONNECT answers RECEIPT then closes gracefully', () => {
   const { send, transport, session } = harness().open();
   send('SUBSCRIBE\ndestination:a\nid:1\nreceipt:9\n\n\0');
   assert.deepEqual(transport.take(), ['RECEIPT\nreceipt-id:9\ncontent-length:0\n\n\0']);
@@ -142,7 +142,7 @@ test('receipt is honoured on any frame; DISCONNECT answers RECEIPT then closes g
   assert.equal(transport.ended, true);
 });
 
-test('DISCONNECT without receipt closes gracefully with no frame', () => {
+void test('DISCONNECT without receipt closes gracefully with no frame', () => {
   const { send, transport, session } = harness().open();
   send('DISCONNECT\n\n\0');
   assert.deepEqual(transport.take(), []);
@@ -150,7 +150,7 @@ test('DISCONNECT without receipt closes gracefully with no frame', () => {
   assert.equal(transport.destroyed, false);
 });
 
-test('an unknown command gets ERROR then close (vdsm closes silently); ACK is accepted', () => {
+void test('an unknown command gets ERROR then close (vdsm closes silently); ACK is accepted', () => {
   const a = harness().open();
   a.send('ACK\nid:1\n\n\0');
   assert.equal(a.session.closed, false);
@@ -160,14 +160,14 @@ test('an unknown command gets ERROR then close (vdsm closes silently); ACK is ac
   assert.equal(b.session.closed, true);
 });
 
-test('a protocol error gets an ERROR frame naming it, then close', () => {
+void test('a protocol error gets an ERROR frame naming it, then close', () => {
   const { send, transport, session } = harness().open({ limits: { maxBodyBytes: 10 } });
   send('SEND\ndestination:q\ncontent-length:11\n\n');
   assert.deepEqual(transport.take(), [ERR('Body larger than 10 bytes')]);
   assert.equal(session.closed, true);
 });
 
-test('closing a connection removes its subscriptions from the shared registry', () => {
+void test('closing a connection removes its subscriptions from the shared registry', () => {
   const h = harness();
   const { send, session } = h.open();
   send('SUBSCRIBE\ndestination:jms.queue.events\nid:e\n\n\0SUBSCRIBE\ndestination:jms.topic.vdsm_responses\nid:r\n\n\0');
@@ -177,7 +177,7 @@ test('closing a connection removes its subscriptions from the shared registry', 
   assert.equal(h.broker.state().destinations, 0);
 });
 
-test('events go to exact event-queue subscribers on every connection, not to prefix subscribers', () => {
+void test('events go to exact event-queue subscribers on every connection, not to prefix subscribers', () => {
   const h = harness();
   const a = h.open();
   const b = h.open();
@@ -188,7 +188,7 @@ test('events go to exact event-queue subscribers on every connection, not to pre
   assert.deepEqual(b.transport.take().length, 1);
 });
 
-test('a client that leaves too much unread is disconnected instead of growing memory', () => {
+void test('a client that leaves too much unread is disconnected instead of growing memory', () => {
   const h = harness();
   const { send, transport, session } = h.open({ maxOutgoingBytes: 1000 });
   send('SUBSCRIBE\ndestination:jms.queue.events\nid:e\n\n\0');

@@ -1,0 +1,53 @@
+// The shared Python peer (python3-stomp) against our server over plain TCP: ping2, echo, events, a
+// one-element batch, a private reply-to destination and the flow-id header.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { pythonPeerAvailable, runPythonPeer } from '../peers/python-peer.js';
+import { startServer, type Fixture } from './server-fixture.js';
+
+let fx: Fixture;
+let available = false;
+before(async () => {
+  available = await pythonPeerAvailable();
+  fx = await startServer();
+});
+after(() => fx.close());
+
+void test('python peer: ping2 prints true', async (t) => {
+  if (!available) return t.skip('python3-stomp or the peer script is missing');
+  const r = await runPythonPeer(fx.port);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'true');
+});
+
+void test('python peer: echo with named params, a private reply-to destination and a flow id', async (t) => {
+  if (!available) return t.skip('python3-stomp missing');
+  const r = await runPythonPeer(fx.port, ['--method', 'Host.echo', '--params', '{"message": {"a": [1, 2]}}', '--unique-reply-to', '--flow-id', 'abc123']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { a: [1, 2] });
+});
+
+void test('python peer: events are received', async (t) => {
+  if (!available) return t.skip('python3-stomp missing');
+  const r = await runPythonPeer(fx.port, ['--method', 'Test.emitEvents', '--params', '{"count": 2}', '--events', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const events = r.stdout.split('\n').filter((l) => l.startsWith('EVENT ')).map((l) => JSON.parse(l.slice(6)) as { destination: string; event: { method: string } });
+  assert.equal(events.length, 2);
+  assert.equal(events[0]!.destination, 'jms.queue.events');
+  assert.equal(events[1]!.event.method, '|virt|VM_status|vm1');
+});
+
+void test('python peer: a one-element batch is answered (as an array)', async (t) => {
+  if (!available) return t.skip('python3-stomp missing');
+  const r = await runPythonPeer(fx.port, ['--batch', '--method', 'Host.ping2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'true');
+});
+
+void test('python peer: an unknown verb is a JSON-RPC error with an integer code', async (t) => {
+  if (!available) return t.skip('python3-stomp missing');
+  const r = await runPythonPeer(fx.port, ['--method', 'Host.nope']);
+  assert.equal(r.code, 1);
+  const err = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as { code: unknown };
+  assert.equal(err.code, -32601);
+});

@@ -1,0 +1,94 @@
+// Starts a real RPC server on 127.0.0.1:0 (plain or TLS with a throw-away dev PKI) with the basic Host
+// verbs plus test verbs, for tests that drive it over sockets.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { apiMethods } from '../../src/api/host-basic.js';
+import { MethodTable } from '../../src/api/method-table.js';
+import { s } from '../../src/api/schema.js';
+import { ensureDevPki, loadTlsFiles, type DevPki } from '../../src/rpc/pki.js';
+import { createRpcServer, type RpcLimits, type RpcServer } from '../../src/rpc/rpc-server.js';
+import type { TlsMaterial } from '../../src/rpc/acceptor.js';
+import type { Clock, Timers } from '../../src/runtime/clock.js';
+import { silentLogManager } from './silent-log.js';
+
+export interface Fixture {
+  port: number;
+  rpc: RpcServer;
+  registry: Registry;
+  pki?: DevPki;
+  clientTls?: TlsMaterial;
+  setReady(v: boolean): void;
+  close(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  tls?: boolean;
+  limits?: Partial<RpcLimits>;
+  timers?: Timers;
+  clock?: Clock;
+  ready?: boolean;
+  /** Reuse a PKI directory across servers in one test file. */
+  pkiDir?: string;
+}
+
+export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
+  let ready = opts.ready ?? true;
+  let tmp: string | undefined;
+  let pki: DevPki | undefined;
+  let tls: TlsMaterial | undefined;
+  let clientTls: TlsMaterial | undefined;
+  if (opts.tls) {
+    const dir = opts.pkiDir ?? (tmp = await mkdtemp(path.join(tmpdir(), 'vdsm-rpc-pki-')));
+    pki = await ensureDevPki(dir);
+    tls = await loadTlsFiles(pki.server);
+    clientTls = await loadTlsFiles(pki.client);
+  }
+  const logManager = silentLogManager();
+  let rpc: RpcServer | undefined;
+  const methods = new MethodTable([
+    ...apiMethods({ logManager }),
+    {
+      name: 'Test.emitEvents',
+      description: 'publishes `count` VM_status events, then returns',
+      params: [{ name: 'count', type: s.int(), default: 1 }],
+      result: s.bool(),
+      handler: ({ count }) => {
+        for (let i = 0; i < (count as number); i++) rpc!.publish(`|virt|VM_status|vm${i}`, { [`vm${i}`]: { status: 'Up' } });
+      },
+    },
+  ]);
+  const registry = new Registry();
+  rpc = createRpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    methods,
+    logManager,
+    isReady: () => ready,
+    metricsRegistry: registry,
+    executorState: () => ({ queued: 2, running: 1, live: 4, lingering: 1 }),
+    healthProvider: () => ({ executor: { queued: 2, live: 4, lingering: 1 } }),
+    ...(tls ? { tls } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.timers ? { timers: opts.timers } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
+  const { port } = await rpc.start();
+  const server = rpc;
+  return {
+    port,
+    rpc: server,
+    registry,
+    ...(pki ? { pki } : {}),
+    ...(clientTls ? { clientTls } : {}),
+    setReady(v) {
+      ready = v;
+      server.readyChanged();
+    },
+    async close() {
+      await server.close();
+      if (tmp) await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
