@@ -16,10 +16,14 @@ export interface ProducedHostStats {
   floats: Set<string>;
 }
 
+/**
+ * vdsm's stats before two samples exist. vdsm has memUsed and anonHugePages as floats here ("0.00");
+ * the engine reads both as ints, so they go out as "0" (the only deviation from vdsm's empty set).
+ */
 export function emptyHostStats(elapsedS: number): ProducedHostStats {
   return {
-    stats: { cpuLoad: 0.0, cpuUser: 0.0, cpuSys: 0.0, cpuIdle: 100.0, cpuSysVdsmd: 0.0, cpuUserVdsmd: 0.0, elapsedTime: elapsedS, memUsed: 0.0, anonHugePages: 0.0 },
-    floats: new Set(['cpuLoad', 'cpuUser', 'cpuSys', 'cpuIdle', 'cpuSysVdsmd', 'cpuUserVdsmd', 'elapsedTime', 'memUsed', 'anonHugePages']),
+    stats: { cpuLoad: 0.0, cpuUser: 0.0, cpuSys: 0.0, cpuIdle: 100.0, cpuSysVdsmd: 0.0, cpuUserVdsmd: 0.0, elapsedTime: elapsedS, memUsed: 0, anonHugePages: 0 },
+    floats: new Set(['cpuLoad', 'cpuUser', 'cpuSys', 'cpuIdle', 'cpuSysVdsmd', 'cpuUserVdsmd', 'elapsedTime']),
   };
 }
 
@@ -117,10 +121,8 @@ export function produceHostStats(first: HostSample | undefined, last: HostSample
   s['cpuSys'] = sys;
   s['cpuIdle'] = Math.max(0, 100 - user - sys);
   s['memUsed'] = last.memUsed;
-  out.floats.delete('memUsed');
   s['hugepages'] = last.hugepages;
   s['anonHugePages'] = last.anonHugePages;
-  out.floats.delete('anonHugePages');
   s['cpuLoad'] = last.cpuLoad;
   out.floats.delete('cpuLoad');
   s['diskStats'] = last.diskStats;

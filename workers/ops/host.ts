@@ -224,20 +224,13 @@ export async function readCapabilitiesFacts(args: CapabilitiesFactsArgs = {}): P
   };
 }
 
-/** /sys/class/dmi/id file -> Host.getHardwareInfo key. */
-export const DMI_FILES: Readonly<Record<string, string>> = Object.freeze({
-  sys_vendor: 'systemManufacturer',
-  product_name: 'systemProductName',
-  product_version: 'systemVersion',
-  product_serial: 'systemSerialNumber',
-  product_uuid: 'systemUUID',
-  product_family: 'systemFamily',
-});
+/** The /sys/class/dmi/id files Host.getHardwareInfo reports (src/host/hardware-info.ts maps them). */
+export const DMI_FILES: readonly string[] = Object.freeze(['sys_vendor', 'product_name', 'product_version', 'product_serial', 'product_uuid', 'product_family']);
 
 export async function readHardwareFacts(args: { root?: string } = {}): Promise<HardwareRawFacts> {
   const root = args.root ?? '/';
   const out: HardwareRawFacts = {};
-  for (const file of Object.keys(DMI_FILES)) {
+  for (const file of DMI_FILES) {
     const v = await text(join(root, 'sys/class/dmi/id', file));
     if (v !== null) out[file] = v;
   }

@@ -1,0 +1,118 @@
+// What getCapabilities takes from libvirt's capabilities XML (emulated machines, host CPU model and
+// features, TSC counter) and, when given, the domain capabilities XML (usable CPU models).
+import { XMLParser } from 'fast-xml-parser';
+
+type XNode = Record<string, unknown>;
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  isArray: (_n, _j, _leaf, isAttribute) => !isAttribute,
+});
+
+function kids(node: XNode | undefined, name: string): XNode[] {
+  const v = node?.[name];
+  if (!Array.isArray(v)) return [];
+  return v.map((c) => (typeof c === 'object' && c !== null ? (c as XNode) : { '#text': String(c) }));
+}
+
+function kid(node: XNode | undefined, name: string): XNode | undefined {
+  return kids(node, name)[0];
+}
+
+function attr(node: XNode | undefined, name: string): string | undefined {
+  const v = node?.[`@_${name}`];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function text(node: XNode | undefined): string {
+  const v = node?.['#text'];
+  return typeof v === 'string' ? v : '';
+}
+
+export interface LibvirtHostCaps {
+  /** Host CPU architecture (libvirt's name, e.g. x86_64). */
+  arch: string;
+  cpuModel?: string;
+  cpuVendor?: string;
+  cpuFeatures: string[];
+  tscFrequency: string;
+  tscScaling: boolean;
+  /** Emulated machine types for the host's architecture, canonical names included, de-duplicated. */
+  emulatedMachines: string[];
+  /** Every guest architecture -> machines (for diagnostics). */
+  machinesByArch: Record<string, string[]>;
+}
+
+export function parseLibvirtCapabilities(xml: string): LibvirtHostCaps {
+  const doc = parser.parse(xml) as XNode;
+  const caps = kid(doc, 'capabilities');
+  if (caps === undefined) throw new Error('not a libvirt capabilities XML: no <capabilities> element');
+  const host = kid(caps, 'host');
+  const cpu = kid(host, 'cpu');
+  const arch = text(kid(cpu, 'arch'));
+  const counter = kids(cpu, 'counter').find((c) => attr(c, 'name') === 'tsc');
+  const machinesByArch: Record<string, string[]> = {};
+  for (const guest of kids(caps, 'guest')) {
+    for (const a of kids(guest, 'arch')) {
+      const name = attr(a, 'name') ?? '';
+      const machines = machinesByArch[name] ?? (machinesByArch[name] = []);
+      const all = [...kids(a, 'machine'), ...kids(a, 'domain').flatMap((d) => kids(d, 'machine'))];
+      for (const m of all) {
+        for (const v of [text(m), attr(m, 'canonical')]) if (v !== undefined && v !== '' && !machines.includes(v)) machines.push(v);
+      }
+    }
+  }
+  const model = text(kid(cpu, 'model'));
+  const vendor = text(kid(cpu, 'vendor'));
+  return {
+    arch,
+    ...(model !== '' ? { cpuModel: model } : {}),
+    ...(vendor !== '' ? { cpuVendor: vendor } : {}),
+    cpuFeatures: kids(cpu, 'feature').map((f) => attr(f, 'name') ?? '').filter((n) => n !== ''),
+    tscFrequency: attr(counter, 'frequency') ?? '',
+    tscScaling: attr(counter, 'scaling') === 'yes',
+    emulatedMachines: machinesByArch[arch] ?? [],
+    machinesByArch,
+  };
+}
+
+export interface DomainCpuCaps {
+  /** CPU models the hypervisor can run on this host (usable='yes'). */
+  usableModels: string[];
+  /** host-model features libvirt requires (arch capabilities included). */
+  hostModelFeatures: string[];
+}
+
+/** vdsm's compatible_cpu_models / cpu_features come from the domain capabilities. */
+export function parseDomainCapabilities(xml: string): DomainCpuCaps {
+  const doc = parser.parse(xml) as XNode;
+  const dc = kid(doc, 'domainCapabilities');
+  const modes = kids(kid(dc, 'cpu'), 'mode');
+  const custom = modes.find((m) => attr(m, 'name') === 'custom');
+  const hostModel = modes.find((m) => attr(m, 'name') === 'host-model');
+  return {
+    usableModels: kids(custom, 'model').filter((m) => attr(m, 'usable') === 'yes').map(text).filter((t) => t !== ''),
+    hostModelFeatures: kids(hostModel, 'feature').filter((f) => attr(f, 'policy') === 'require').map((f) => attr(f, 'name') ?? '').filter((n) => n !== ''),
+  };
+}
+
+/**
+ * cpuFlags: kernel flags plus libvirt features (de-duplicated, first appearance order), spec_ctrl when an
+ * -IBRS model is usable, then one model_<name> entry per usable CPU model.
+ */
+export function cpuFlags(kernelFlags: readonly string[], libvirtFeatures: readonly string[], models: readonly string[]): string {
+  const seen = new Set<string>();
+  const flags: string[] = [];
+  for (const f of [...kernelFlags, ...libvirtFeatures]) {
+    if (!seen.has(f)) {
+      seen.add(f);
+      flags.push(f);
+    }
+  }
+  if (models.some((m) => m.endsWith('-IBRS')) && !seen.has('spec_ctrl')) flags.push('spec_ctrl');
+  return [...flags, ...models.map((m) => `model_${m}`)].join(',');
+}

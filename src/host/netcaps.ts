@@ -1,0 +1,207 @@
+// The network part of getCapabilities (vdsm's netcaps): nics, bondings, bridges, vlans, networks,
+// nameservers, from /sys/class/net, the routing tables and the interface addresses.
+//
+// Management network option (default off): vdsm hosts report the engine's management network
+// (`ovirtmgmt`) as a bridge created at host deploy. A dev machine has no such bridge, and an engine
+// adding a host in no-install mode (engine-wire.md §5.3) marks it NonOperational without it. With
+// `managementNetwork: {name}` the device that carries the management address (the given `address`, or
+// else the device holding the IPv4 default route) is reported as a bridged network of that name whose
+// bridge has that device as its only port. The bridge is synthetic: nothing is created on the host.
+import type { CapabilitiesRawFacts, IfAddress, MaybeText, NetDeviceFacts } from './raw-facts.js';
+
+export interface ManagementNetworkOption {
+  /** Network name the cluster requires, normally 'ovirtmgmt'. */
+  name: string;
+  /** The address the engine uses for this host; defaults to the default-route device's first IPv4. */
+  address?: string;
+}
+
+export interface NetCapsOptions {
+  managementNetwork?: ManagementNetworkOption;
+}
+
+interface DevInfo {
+  addr: string;
+  netmask: string;
+  ipv4addrs: string[];
+  ipv6addrs: string[];
+  gateway: string;
+  ipv6gateway: string;
+  ipv4defaultroute: boolean;
+  mtu: number;
+  ipv6autoconf: boolean;
+  dhcpv4: boolean;
+  dhcpv6: boolean;
+}
+
+export interface NetCaps {
+  nics: Record<string, Record<string, unknown>>;
+  bondings: Record<string, Record<string, unknown>>;
+  bridges: Record<string, Record<string, unknown>>;
+  vlans: Record<string, Record<string, unknown>>;
+  networks: Record<string, Record<string, unknown>>;
+  nameservers: string[];
+  supportsIPv6: boolean;
+}
+
+function hexToIpv4(hex: string): string {
+  const n = Number.parseInt(hex, 16);
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff].join('.');
+}
+
+/** device -> IPv4 default gateway, from /proc/net/route. */
+export function ipv4Gateways(routes: MaybeText): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of (routes ?? '').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) continue;
+    const [iface, dest, gw, , , , , mask] = f as [string, string, string, string, string, string, string, string];
+    if (dest === '00000000' && mask === '00000000' && !out.has(iface)) out.set(iface, hexToIpv4(gw));
+  }
+  return out;
+}
+
+function compressIpv6(hex32: string): string {
+  const groups = (hex32.match(/.{4}/g) ?? []).map((g) => Number.parseInt(g, 16).toString(16));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < groups.length;) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i > 1) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** device -> IPv6 default gateway, from /proc/net/ipv6_route. */
+export function ipv6Gateways(routes: MaybeText): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of (routes ?? '').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const [dest, plen, , , nextHop] = f as [string, string, string, string, string];
+    const iface = f[9] as string;
+    if (/^0{32}$/.test(dest) && plen === '00' && !/^0{32}$/.test(nextHop) && !out.has(iface)) out.set(iface, compressIpv6(nextHop));
+  }
+  return out;
+}
+
+export function parseNameservers(resolvConf: MaybeText): string[] {
+  const out: string[] = [];
+  for (const line of (resolvConf ?? '').split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (m !== null) out.push(m[1] as string);
+  }
+  return out;
+}
+
+function prefixOf(a: IfAddress): number {
+  const c = a.cidr?.split('/')[1];
+  return c !== undefined ? Number(c) : a.family === 'IPv4' ? 32 : 128;
+}
+
+function devInfo(name: string, dev: NetDeviceFacts, raw: Pick<CapabilitiesRawFacts, 'ifaddrs'>, gw4: Map<string, string>, gw6: Map<string, string>): DevInfo {
+  const addrs = raw.ifaddrs[name] ?? [];
+  const v4 = addrs.filter((a) => a.family === 'IPv4');
+  const v6 = addrs.filter((a) => a.family === 'IPv6');
+  const gateway = gw4.get(name) ?? '';
+  return {
+    addr: v4[0]?.address ?? '',
+    netmask: v4[0]?.netmask ?? '',
+    ipv4addrs: v4.map((a) => `${a.address}/${prefixOf(a)}`),
+    ipv6addrs: v6.map((a) => `${a.address}/${prefixOf(a)}`),
+    gateway,
+    ipv6gateway: gw6.get(name) ?? '::',
+    ipv4defaultroute: gateway !== '',
+    mtu: Number(dev.mtu ?? '1500') || 1500,
+    ipv6autoconf: (dev.ipv6autoconf ?? '').trim() === '1',
+    dhcpv4: false,
+    dhcpv6: false,
+  };
+}
+
+/** Physical (or physical-looking) Ethernet devices: what vdsm lists as nics. */
+function isNic(dev: NetDeviceFacts): boolean {
+  return !dev.virtual && dev.bridge === null && dev.bond === null && dev.vlan === null && (dev.type === null || dev.type === '1');
+}
+
+const BOND_MODES: Record<string, string> = {
+  'balance-rr': '0', 'active-backup': '1', 'balance-xor': '2', broadcast: '3', '802.3ad': '4', 'balance-tlb': '5', 'balance-alb': '6',
+};
+
+function parseVlan(text: string): { iface: string; vlanid: number } | undefined {
+  const vid = /VID:\s*(\d+)/.exec(text)?.[1];
+  const dev = /Device:\s*(\S+)/.exec(text)?.[1];
+  return vid !== undefined && dev !== undefined ? { iface: dev, vlanid: Number(vid) } : undefined;
+}
+
+export function networkCaps(raw: Pick<CapabilitiesRawFacts, 'net' | 'ifaddrs' | 'routes' | 'ipv6Routes' | 'resolvConf' | 'supportsIPv6'>, opts: NetCapsOptions = {}): NetCaps {
+  const gw4 = ipv4Gateways(raw.routes);
+  const gw6 = ipv6Gateways(raw.ipv6Routes);
+  const caps: NetCaps = { nics: {}, bondings: {}, bridges: {}, vlans: {}, networks: {}, nameservers: parseNameservers(raw.resolvConf), supportsIPv6: raw.supportsIPv6 };
+  const infos = new Map<string, DevInfo>();
+  for (const [name, dev] of Object.entries(raw.net).sort(([a], [b]) => a.localeCompare(b))) {
+    const info = devInfo(name, dev, raw, gw4, gw6);
+    if (dev.bridge !== null) {
+      caps.bridges[name] = { ...info, ports: dev.bridge.ports, stp: dev.bridge.stpState === '1' ? 'on' : 'off', opts: {} };
+    } else if (dev.bond !== null) {
+      const modeName = (dev.bond.mode ?? 'balance-rr 0').split(/\s+/);
+      const opts: Record<string, string> = { mode: modeName[1] ?? BOND_MODES[modeName[0] ?? ''] ?? '0' };
+      if (dev.bond.miimon !== null) opts['miimon'] = dev.bond.miimon;
+      caps.bondings[name] = {
+        ...info, hwaddr: dev.address ?? '', slaves: (dev.bond.slaves ?? '').split(/\s+/).filter((s) => s !== ''),
+        active_slave: dev.bond.activeSlave ?? '', opts, switch: 'legacy',
+        ...(dev.bond.adAggregatorId !== null ? { ad_aggregator_id: dev.bond.adAggregatorId } : {}),
+      };
+    } else if (dev.vlan !== null) {
+      const v = parseVlan(dev.vlan);
+      if (v !== undefined) caps.vlans[name] = { ...info, iface: v.iface, vlanid: v.vlanid };
+    } else if (isNic(dev)) {
+      const speed = Number(dev.speed ?? '0');
+      caps.nics[name] = { ...info, hwaddr: dev.address ?? '', speed: Number.isInteger(speed) && speed > 0 && dev.operstate === 'up' ? speed : 0 };
+    } else {
+      continue;
+    }
+    infos.set(name, info);
+  }
+  if (opts.managementNetwork !== undefined) addManagementNetwork(caps, infos, opts.managementNetwork);
+  return caps;
+}
+
+function addManagementNetwork(caps: NetCaps, infos: Map<string, DevInfo>, opt: ManagementNetworkOption): void {
+  const carriers = [...infos.entries()];
+  const found = opt.address !== undefined
+    ? carriers.find(([, i]) => i.addr === opt.address || i.ipv4addrs.some((a) => a.split('/')[0] === opt.address) || i.ipv6addrs.some((a) => a.split('/')[0] === opt.address))
+    : carriers.find(([, i]) => i.ipv4defaultroute && i.addr !== '') ?? carriers.find(([, i]) => i.addr !== '');
+  if (found === undefined) return;
+  const [device, info] = found;
+  const common = {
+    addr: info.addr, netmask: info.netmask, ipv4addrs: info.ipv4addrs, ipv6addrs: info.ipv6addrs, gateway: info.gateway,
+    ipv6gateway: info.ipv6gateway, ipv4defaultroute: info.ipv4defaultroute, mtu: info.mtu, ipv6autoconf: info.ipv6autoconf,
+    dhcpv4: info.dhcpv4, dhcpv6: info.dhcpv6,
+  };
+  if (caps.bridges[device] !== undefined) {
+    // The address already sits on a real bridge: report the network on it.
+    caps.networks[opt.name] = { ...common, iface: device, bridged: true, switch: 'legacy', ports: caps.bridges[device]['ports'], stp: caps.bridges[device]['stp'], southbound: device };
+    return;
+  }
+  const ports = [device];
+  caps.bridges[opt.name] = { ...common, ports, stp: 'off', opts: {} };
+  caps.networks[opt.name] = { ...common, iface: opt.name, bridged: true, switch: 'legacy', ports, stp: 'off', southbound: device };
+  const vlan = caps.vlans[device];
+  if (vlan !== undefined) caps.networks[opt.name]['vlanid'] = vlan['vlanid'];
+  // As a bridge port the device itself carries no address.
+  for (const group of [caps.nics, caps.bondings, caps.vlans]) {
+    const entry = group[device];
+    if (entry !== undefined) Object.assign(entry, { addr: '', netmask: '', ipv4addrs: [], ipv6addrs: [], gateway: '', ipv4defaultroute: false });
+  }
+}
