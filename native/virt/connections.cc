@@ -37,8 +37,10 @@ struct Table {
 };
 
 Table& table() {
-  static Table t;  // process-wide by design: ids cross worker threads
-  return t;
+  // Process-wide by design (ids cross worker threads) and never destroyed: the event-loop thread may
+  // still run a close callback while static destructors run at process exit.
+  static Table* t = new Table();
+  return *t;
 }
 
 std::shared_ptr<ConnEntry> FindEntry(int id) {

@@ -4,8 +4,10 @@
 // worker's subscriptions when it exits, so events after that are dropped instead of reaching a dead env.
 #include "virt.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 namespace virt {
 
@@ -22,15 +24,19 @@ struct EventData {
 void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, EventData* data);
 using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, EventData, CallJs>;
 
-struct Subscription : CloseListener {
+// One JS-side subscription: the events it wants and the thread-safe function into its environment.
+struct Subscription {
   int id = 0;
   int connId = 0;
-  virConnectPtr conn = nullptr;  // own reference, dropped on shutdown
-  std::vector<int> callbackIds;
+  std::vector<int> eventIds;
   std::mutex mu;  // guards alive / finalized and every use of tsfn
   bool alive = true;
   bool finalized = false;
   Tsfn tsfn;
+
+  bool Wants(int eventId) const {
+    return eventId < 0 || std::find(eventIds.begin(), eventIds.end(), eventId) != eventIds.end();
+  }
 
   void Post(std::unique_ptr<EventData> d) {
     std::lock_guard<std::mutex> lock(mu);
@@ -38,30 +44,130 @@ struct Subscription : CloseListener {
     if (tsfn.NonBlockingCall(d.get()) == napi_ok) d.release();
   }
 
-  void OnConnectionClosed(int cid, int reason) override {
-    auto d = std::make_unique<EventData>();
-    d->event = "connection-closed";
-    d->connId = cid;
-    d->fields.Set("reason", Val::Num(reason));
-    Post(std::move(d));
-  }
-
-  // On the owning JS thread: stop delivery, then tell libvirt to forget the callbacks.
-  void Shutdown() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!alive) return;
-      alive = false;
-      if (!finalized) tsfn.Release();
-    }
-    for (int cbid : callbackIds) virConnectDomainEventDeregisterAny(conn, cbid);  // fails harmlessly on a dead connection
-    callbackIds.clear();
-    virConnectClose(conn);
-    conn = nullptr;
+  /** Stop delivery (on the owning JS thread); true the first time. */
+  bool Stop() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!alive) return false;
+    alive = false;
+    if (!finalized) tsfn.Release();
+    return true;
   }
 };
 
 using SubPtr = std::shared_ptr<Subscription>;
+
+// libvirt refuses a second registration of the same callback function for the same event on one
+// connection ("event callback already tracked"), so each connection gets one hub that registers each
+// event id once and fans events out to every subscription (main thread, workers) that wants them.
+struct Hub : CloseListener, std::enable_shared_from_this<Hub> {
+  int connId = 0;
+  virConnectPtr conn = nullptr;  // own reference
+  std::mutex regMu;              // serializes (de)registration calls into libvirt
+  std::map<int, int> callbacks;  // eventId -> libvirt callback id (guarded by regMu)
+  std::mutex subsMu;             // guards subs; held only briefly (the event thread fans out under it)
+  std::vector<SubPtr> subs;
+
+  std::vector<SubPtr> Interested(int eventId) {
+    std::lock_guard<std::mutex> lock(subsMu);
+    std::vector<SubPtr> out;
+    for (auto& s : subs)
+      if (s->Wants(eventId)) out.push_back(s);
+    return out;
+  }
+
+  void OnConnectionClosed(int cid, int reason) override {
+    for (auto& s : Interested(-1)) {
+      auto d = std::make_unique<EventData>();
+      d->event = "connection-closed";
+      d->connId = cid;
+      d->fields.Set("reason", Val::Num(reason));
+      s->Post(std::move(d));
+    }
+  }
+};
+
+using HubPtr = std::shared_ptr<Hub>;
+
+struct Hubs {
+  std::mutex mu;
+  std::unordered_map<int, HubPtr> byConn;
+};
+
+Hubs& hubs() {
+  static Hubs* h = new Hubs();  // process-wide like the connection table, and never destroyed either
+  return *h;
+}
+
+void FreeHubOpaque(void* p) { delete static_cast<HubPtr*>(p); }
+virConnectDomainEventGenericCallback CallbackFor(int eventId);
+
+// Adds `sub` to its connection's hub, registering with libvirt the event ids nobody asked for yet.
+void HubAdd(Napi::Env env, ConnRef& c, const SubPtr& sub) {
+  for (;;) {
+    HubPtr hub;
+    {
+      std::lock_guard<std::mutex> lock(hubs().mu);
+      auto& slot = hubs().byConn[c.id()];
+      if (!slot) {
+        slot = std::make_shared<Hub>();
+        slot->connId = c.id();
+        slot->conn = c.get();
+        virConnectRef(slot->conn);
+        AddCloseListener(c.id(), slot);
+      }
+      hub = slot;
+    }
+    std::lock_guard<std::mutex> reg(hub->regMu);
+    if (!hub->conn) continue;  // retired by a concurrent HubRemove: take the fresh one
+    for (int eventId : sub->eventIds) {
+      if (hub->callbacks.count(eventId)) continue;
+      int cbid = virConnectDomainEventRegisterAny(hub->conn, nullptr, eventId, CallbackFor(eventId), new HubPtr(hub), FreeHubOpaque);
+      if (cbid < 0) throw LastError(env, "virConnectDomainEventRegisterAny");
+      hub->callbacks[eventId] = cbid;
+    }
+    std::lock_guard<std::mutex> lock(hub->subsMu);
+    hub->subs.push_back(sub);
+    return;
+  }
+}
+
+// Removes `sub`; deregisters event ids no remaining subscription wants, and the hub when it is empty.
+void HubRemove(const SubPtr& sub) {
+  HubPtr hub;
+  {
+    std::lock_guard<std::mutex> lock(hubs().mu);
+    auto it = hubs().byConn.find(sub->connId);
+    if (it == hubs().byConn.end()) return;
+    hub = it->second;
+  }
+  std::lock_guard<std::mutex> reg(hub->regMu);
+  std::vector<int> stillWanted;
+  bool empty;
+  {
+    std::lock_guard<std::mutex> lock(hub->subsMu);
+    hub->subs.erase(std::remove(hub->subs.begin(), hub->subs.end(), sub), hub->subs.end());
+    for (auto& s : hub->subs) stillWanted.insert(stillWanted.end(), s->eventIds.begin(), s->eventIds.end());
+    empty = hub->subs.empty();
+  }
+  for (auto it = hub->callbacks.begin(); it != hub->callbacks.end();) {
+    if (std::find(stillWanted.begin(), stillWanted.end(), it->first) != stillWanted.end()) { ++it; continue; }
+    virConnectDomainEventDeregisterAny(hub->conn, it->second);  // fails harmlessly on a dead connection
+    it = hub->callbacks.erase(it);
+  }
+  if (!empty) return;
+  {
+    std::lock_guard<std::mutex> lock(hubs().mu);
+    auto it = hubs().byConn.find(sub->connId);
+    if (it != hubs().byConn.end() && it->second == hub) hubs().byConn.erase(it);
+  }
+  virConnectClose(hub->conn);
+  hub->conn = nullptr;
+}
+
+void Shutdown(const SubPtr& sub) {
+  if (sub->Stop()) HubRemove(sub);
+}
+
 
 // Per-environment state: the subscriptions this env owns.
 struct AddonData {
@@ -71,23 +177,29 @@ struct AddonData {
 
 void CleanupEnv(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
-  for (auto& [id, sub] : data->subs) sub->Shutdown();
+  for (auto& [id, sub] : data->subs) Shutdown(sub);
   data->subs.clear();
 }
 
 void CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, EventData* data) {
   std::unique_ptr<EventData> d(data);
   if (env == nullptr || cb.IsEmpty()) return;  // the env is going away: drop the event
-  auto o = Napi::Object::New(env);
-  o.Set("event", d->event);
-  o.Set("eventId", d->eventId);
-  o.Set("conn", d->connId);
-  if (d->domain.t != Val::T::Null) o.Set("domain", d->domain.ToJs(env));
-  for (const auto& [k, v] : d->fields.obj) o.Set(k, v.ToJs(env));
+  // No C++ exception may leave this function (it is called from C). In an environment that is being
+  // torn down (a terminating worker) every N-API call can fail: drop the event quietly then.
   try {
+    auto o = Napi::Object::New(env);
+    o.Set("event", d->event);
+    o.Set("eventId", d->eventId);
+    o.Set("conn", d->connId);
+    if (d->domain.t != Val::T::Null) o.Set("domain", d->domain.ToJs(env));
+    for (const auto& [k, v] : d->fields.obj) o.Set(k, v.ToJs(env));
     cb.Call({o});
   } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();  // surfaces as an uncaught exception, as for any callback
+    try {
+      e.ThrowAsJavaScriptException();  // a throwing JS callback surfaces as an uncaught exception
+    } catch (...) {
+    }
+  } catch (...) {
   }
 }
 
@@ -99,21 +211,24 @@ void FinalizeTsfn(Napi::Env, SubPtr* holder, std::nullptr_t*) {
   delete holder;
 }
 
-void FreeOpaque(void* p) { delete static_cast<SubPtr*>(p); }
-
 void Emit(void* opaque, virDomainPtr dom, int eventId, const char* name, Val fields = Val::Obj()) {
-  const SubPtr& sub = *static_cast<SubPtr*>(opaque);
-  auto d = std::make_unique<EventData>();
-  d->event = name;
-  d->eventId = eventId;
-  d->connId = sub->connId;
-  d->domain = Val::Obj();
-  d->domain.Set("uuid", Val::Str(DomainUUID(dom).c_str()));
-  d->domain.Set("name", Val::Str(virDomainGetName(dom)));
+  const HubPtr& hub = *static_cast<HubPtr*>(opaque);
+  auto subs = hub->Interested(eventId);
+  if (subs.empty()) return;
+  Val domain = Val::Obj();
+  domain.Set("uuid", Val::Str(DomainUUID(dom).c_str()));
+  domain.Set("name", Val::Str(virDomainGetName(dom)));
   unsigned int id = virDomainGetID(dom);
-  d->domain.Set("id", Val::Num(id == static_cast<unsigned int>(-1) ? -1.0 : static_cast<double>(id)));
-  d->fields = std::move(fields);
-  sub->Post(std::move(d));
+  domain.Set("id", Val::Num(id == static_cast<unsigned int>(-1) ? -1.0 : static_cast<double>(id)));
+  for (auto& sub : subs) {
+    auto d = std::make_unique<EventData>();
+    d->event = name;
+    d->eventId = eventId;
+    d->connId = hub->connId;
+    d->domain = domain;
+    d->fields = fields;
+    sub->Post(std::move(d));
+  }
 }
 
 Val Address(const virDomainEventGraphicsAddress* a) {
@@ -211,23 +326,17 @@ Napi::Value Register(const Napi::CallbackInfo& info) {
   auto sub = std::make_shared<Subscription>();
   sub->id = data->nextId++;
   sub->connId = c.id();
-  sub->conn = c.get();
-  virConnectRef(sub->conn);
+  sub->eventIds = eventIds;
   sub->tsfn = Tsfn::New(env, info[2].As<Napi::Function>(), "virt.domainEvents", 0, 1, nullptr, FinalizeTsfn, new SubPtr(sub));
   if (!ref) sub->tsfn.Unref(env);
-  data->subs[sub->id] = sub;
-
-  for (int eventId : eventIds) {
-    int cbid = virConnectDomainEventRegisterAny(c.get(), nullptr, eventId, CallbackFor(eventId), new SubPtr(sub), FreeOpaque);
-    if (cbid < 0) {
-      Napi::Error err = LastError(env, "virConnectDomainEventRegisterAny");
-      sub->Shutdown();
-      data->subs.erase(sub->id);
-      throw err;
-    }
-    sub->callbackIds.push_back(cbid);
+  try {
+    HubAdd(env, c, sub);
+  } catch (...) {
+    sub->Stop();
+    HubRemove(sub);
+    throw;
   }
-  AddCloseListener(sub->connId, sub);
+  data->subs[sub->id] = sub;
   return Napi::Number::New(env, sub->id);
 }
 
@@ -240,7 +349,7 @@ Napi::Value Deregister(const Napi::CallbackInfo& info) {
   if (it == data->subs.end()) return Napi::Boolean::New(env, false);
   SubPtr sub = it->second;
   data->subs.erase(it);
-  sub->Shutdown();
+  Shutdown(sub);
   return Napi::Boolean::New(env, true);
 }
 
@@ -254,7 +363,7 @@ Napi::Value Subscriptions(const Napi::CallbackInfo& info) {
     auto o = Napi::Object::New(env);
     o.Set("id", id);
     o.Set("conn", sub->connId);
-    o.Set("callbacks", static_cast<double>(sub->callbackIds.size()));
+    o.Set("events", static_cast<double>(sub->eventIds.size()));
     a.Set(i++, o);
   }
   return a;

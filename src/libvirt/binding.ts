@@ -59,7 +59,7 @@ export interface VirtBinding {
   // events (delivered to the JS environment that registered them)
   domainEventsRegister(conn: number, eventIds: readonly number[], cb: (e: BindingEvent) => void, opts?: { ref?: boolean }): number;
   domainEventsDeregister(subscription: number): boolean;
-  eventSubscriptions(): { id: number; conn: number; callbacks: number }[];
+  eventSubscriptions(): { id: number; conn: number; events: number }[];
   // diagnostics
   eventLoopInfo(): { running: boolean; threadId: number; iterations: number; errors: number; initError: number };
   errorNames(): Record<string, string>;
