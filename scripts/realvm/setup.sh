@@ -53,9 +53,22 @@ if [ -z "$kpkg" ]; then
   fi
 fi
 abi=${kpkg#linux-image-}
+
+# Find the compressed payload inside a bzImage and decompress it; fails unless the result is ELF.
+extract_vmlinux() {
+  local img=$1 out=$2 magic tool off
+  for pair in '\xFD7zXZ\x00:xz -dc --single-stream' '\x28\xB5\x2F\xFD:zstd -qdc' '\x1F\x8B\x08:gzip -dc'; do
+    magic=${pair%%:*}; tool=${pair#*:}
+    off=$(LC_ALL=C grep -obUaP "$magic" "$img" | head -n1 | cut -d: -f1) || true
+    [ -n "$off" ] || continue
+    tail -c +$((off + 1)) "$img" | $tool > "$out" 2>/dev/null || true
+    [ "$(head -c 4 "$out" | od -An -c | tr -d ' ')" = '177ELF' ] && return 0
+  done
+  return 1
+}
 KDIR="$DIR/kernel/$abi"
 # Bump KERNEL_CACHE when the set of files kept from the kernel package changes.
-KERNEL_CACHE=2
+KERNEL_CACHE=3
 if [ "$(cat "$KDIR/.complete" 2>/dev/null)" != "$KERNEL_CACHE" ]; then
   t=$(date +%s.%N)
   work=$(mktemp -d "$DIR/.kernel.XXXXXX")
@@ -65,6 +78,9 @@ if [ "$(cat "$KDIR/.complete" 2>/dev/null)" != "$KERNEL_CACHE" ]; then
   dpkg-deb -x "$work"/"$kpkg"_*.deb "$work/x"
   mkdir -p "$KDIR.new/modules"
   cp "$work/x/boot/vmlinuz-$abi" "$KDIR.new/vmlinuz"
+  # The uncompressed ELF kernel boots through PVH (QEMU -kernel reads its Xen ELF note): under TCG
+  # that skips seconds of in-guest decompression, halving boot to agent (measured 5.5 s -> 3 s).
+  extract_vmlinux "$KDIR.new/vmlinuz" "$KDIR.new/vmlinux" || rm -f "$KDIR.new/vmlinux"
   # Keep only what the guest loads (the unpacked tree is ~400 MB): virtio, console, balloon, net, blk,
   # and the ACPI button with evdev for acpid.
   find "$work/x" -path '*/modules/*' \( -name 'virtio*.ko*' -o -name 'failover.ko*' -o -name 'net_failover.ko*' \
@@ -93,6 +109,8 @@ if [ ! -s "$INITRD" ]; then
 fi
 
 # 4. Stable names and a manifest the TypeScript side reads (src/realvm/assets.ts).
+kernel="$DIR/kernel/$abi/vmlinuz"
+[ -s "$KDIR/vmlinux" ] && kernel="$DIR/kernel/$abi/vmlinux"
 ln -sfn "kernel/$abi/vmlinuz" "$DIR/vmlinuz"
 ln -sfn "initrd-$key.img" "$DIR/initrd.img"
 qga_version=$(/usr/sbin/qemu-ga --version | awk '{print $NF}')
@@ -101,7 +119,8 @@ cat > "$DIR/manifest.json.tmp" <<EOF
 {
   "kernelPackage": "$kpkg",
   "kernelAbi": "$abi",
-  "kernel": "$DIR/kernel/$abi/vmlinuz",
+  "kernel": "$kernel",
+  "kernelCompressed": "$DIR/kernel/$abi/vmlinuz",
   "initrd": "$INITRD",
   "qemuGaVersion": "$qga_version",
   "qemuVersion": "$qemu_version",
