@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -21,6 +22,7 @@ struct ConnEntry {
   std::string uri;
   bool readOnly = false;
   std::string keepalive = "off";  // off | on | unsupported
+  std::atomic<int> inFlight{0};   // calls holding a ConnRef right now
   std::mutex mu;                  // guards everything below
   bool closed = false;            // the close callback fired
   int closeReason = -1;
@@ -153,6 +155,7 @@ Napi::Object EntryInfo(Napi::Env env, ConnEntry& e) {
   o.Set("closed", e.closed);
   o.Set("closeReason", e.closeReason);
   o.Set("cachedDomains", static_cast<double>(e.domains.size()));
+  o.Set("inFlight", e.inFlight.load());
   return o;
 }
 
@@ -207,7 +210,14 @@ ConnRef AcquireConn(Napi::Env env, int id) {
     throw err;
   }
   virConnectRef(it->second->conn);
+  it->second->inFlight++;
   return ConnRef(it->second, it->second->conn);
+}
+
+ConnRef::~ConnRef() {
+  if (!conn_) return;
+  entry_->inFlight--;
+  virConnectClose(conn_);
 }
 
 void AddCloseListener(int connId, const std::shared_ptr<CloseListener>& l) {

@@ -90,7 +90,7 @@ class ConnRef {
   ConnRef(ConnRef&& o) noexcept : entry_(std::move(o.entry_)), conn_(std::exchange(o.conn_, nullptr)) {}
   ConnRef(const ConnRef&) = delete;
   ConnRef& operator=(const ConnRef&) = delete;
-  ~ConnRef() { if (conn_) virConnectClose(conn_); }
+  ~ConnRef();
   virConnectPtr get() const { return conn_; }
   int id() const;
   /** The domain with this UUID (cached per connection); throws ERR_LIBVIRT_NO_DOMAIN. */

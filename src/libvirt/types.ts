@@ -107,6 +107,8 @@ export interface ConnectionInfo {
   closeReason: number;
   alive: boolean;
   cachedDomains: number;
+  /** calls holding the connection right now (connectionInfo itself counts as one) */
+  inFlight: number;
 }
 
 // ---- events ------------------------------------------------------------------------------------
