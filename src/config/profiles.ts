@@ -5,12 +5,25 @@ import type { PartialConfig } from './schema.js';
 export const PROFILES = {
   /** vdsm's defaults unchanged. */
   production: {},
-  /** Loopback only, plain TCP, libvirt's in-process test driver. */
+  /**
+   * The README's start command: loopback only, TLS with a development PKI created on first run, and
+   * libvirt's test driver on a generated node XML holding a few VMs ([libvirt] uri = embedded).
+   */
+  embedded: {
+    addresses: { management_ip: '127.0.0.1' },
+    libvirt: { uri: 'embedded' },
+    devel: { embedded: true },
+    rpc: { worker_threads: 2 },
+    sampling: { periodic_workers: 2 },
+  },
+  /** The same on plain TCP. */
   dev: {
     vars: { ssl: false },
     addresses: { management_ip: '127.0.0.1' },
-    libvirt: { uri: 'test:///default' },
+    libvirt: { uri: 'embedded' },
     devel: { embedded: true },
+    rpc: { worker_threads: 2 },
+    sampling: { periodic_workers: 2 },
   },
 } as const satisfies Record<string, PartialConfig>;
 

@@ -53,6 +53,7 @@ export const schema = {
     vds_responsiveness_timeout: int(60, `Time, in ${SECONDS}, after which the host is considered unresponsive.`, { min: 0, compat: true }),
     run_dir: str('/run/vdsm', 'Run-time directory: lock file, sockets, the runtime drop-in directory vdsm.conf.d/.', { ours: true, check: absolutePath }),
     state_dir: str('/var/lib/vdsm', 'Directory for state kept across restarts.', { ours: true, check: absolutePath }),
+    management_network: str('', 'Report the NIC that carries the management address as this bridged network (e.g. ovirtmgmt) so an engine in no-install mode can add a development host; empty (the default) reports the real network configuration only.', { ours: true }),
     log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'Level of the root logger at start-up (changeable at run time through Host.setLogLevel).', { ours: true }),
   },
   rpc: {
@@ -153,7 +154,7 @@ export const schema = {
     events_interval: float(0.5, `Period, in ${SECONDS}, of mailbox event checks.`, { min: 0, compat: true }),
   },
   libvirt: {
-    uri: str('qemu:///system', 'libvirt connection URI (test:///default or test:///<file>.xml runs on libvirt\'s test driver).', { ours: true }),
+    uri: str('qemu:///system', 'libvirt connection URI (test:///default or test:///<file>.xml runs on libvirt\'s test driver; "embedded" generates a test-driver node XML with a few VMs under state_dir, for development).', { ours: true }),
     sasl_user: str('vdsm@ovirt', 'SASL user name for the libvirt connection.', { ours: true }),
     password_file: str('/etc/pki/vdsm/keys/libvirt_password', 'File whose first line is the SASL password.', { ours: true, check: absolutePath }),
     keepalive_interval: int(5, `libvirt keepalive interval, in ${SECONDS}; 0 or less disables keepalive.`, { ours: true }),

@@ -11,7 +11,12 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-export const monotonicClock: Clock = { now: () => performance.now() };
+/**
+ * CLOCK_MONOTONIC in ms (time since boot on Linux), as vdsm's monotonic_time: unlike performance.now(),
+ * which starts at process start, it keeps growing across agent restarts, so the engine never sees a
+ * statusTime or notify_time go backwards after a restart.
+ */
+export const monotonicClock: Clock = { now: () => Number(process.hrtime.bigint()) / 1e6 };
 
 export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),

@@ -1,0 +1,124 @@
+// Host inventory and monitoring verbs: getCapabilities, getHardwareInfo, getStats, getAllVmStats,
+// getVMList, getVMFullList, dumpxmls, setMOMPolicyParameters, hostdevListByCaps.
+import { s } from './schema.js';
+import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
+import type { HostService } from '../app/host-service.js';
+import type { VmManager } from '../app/vm-manager.js';
+import type { Dispatcher } from '../runtime/dispatcher.js';
+import type { Logger } from 'pino';
+
+export interface HostApiDeps {
+  host: HostService;
+  vms: VmManager;
+  dispatcher: Dispatcher;
+  conn: () => number;
+  callTimeoutMs: number;
+  log: Logger;
+  /** Host devices by capability, when the host reports them (see hostdevListByCaps). */
+  hostDevices?: (caps: readonly string[]) => Promise<Record<string, unknown>>;
+}
+
+const vmList = { name: 'vmList', type: s.array(s.string()), default: [], description: 'Only these VM ids (all when empty).' } as const;
+const shortStatus = s.named('VmShortStatus', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() }));
+
+export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
+  const methods: MethodSpec[] = [
+    {
+      name: 'Host.getCapabilities',
+      description: 'Host capabilities from /proc, /sys and libvirt, with the keys and JSON types the engine requires.',
+      params: [],
+      result: s.named('HostCapabilities', s.object({
+        kvmEnabled: s.string(), cpuCores: s.string(), cpuSockets: s.string(), cpuThreads: s.string(), memSize: s.string(),
+        emulatedMachines: s.array(s.string()), clusterLevels: s.array(s.string()), HBAInventory: s.map(s.array(s.any())),
+        packages2: s.map(s.any()), networks: s.map(s.any()), nics: s.map(s.any()),
+      })),
+      resultDescription: 'The capabilities object (vdsm `info`).',
+      handler: () => deps.host.capabilities(),
+    },
+    {
+      name: 'Host.getHardwareInfo',
+      description: 'DMI identity of the host (all keys optional strings).',
+      params: [],
+      result: s.named('HardwareInfo', s.object({
+        systemManufacturer: s.optional(s.string()), systemProductName: s.optional(s.string()), systemVersion: s.optional(s.string()),
+        systemSerialNumber: s.optional(s.string()), systemUUID: s.optional(s.string()), systemFamily: s.optional(s.string()),
+      })),
+      resultDescription: 'Error 57 when it cannot be read.',
+      handler: () => deps.host.hardwareInfo(),
+    },
+    {
+      name: 'Host.getStats',
+      description: 'Host statistics from the HostMonitor window (15 s samples); fractional values are strings.',
+      params: [],
+      result: s.named('HostStats', s.map(s.any())),
+      resultDescription: 'vdsm `info`: cpuUser, cpuSys, cpuIdle, cpuLoad, memFree, cpuStatistics, network, dateTime, ...',
+      handler: () => deps.host.stats(),
+    },
+    {
+      name: 'Host.getAllVmStats',
+      description: 'Statistics of every VM this host knows, Down ones included until VM.destroy; read from the stats cache.',
+      params: [],
+      result: s.array(s.named('VmStats', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() }))),
+      resultDescription: 'An array of VM stats objects.',
+      handler: () => deps.vms.reports(),
+    },
+    {
+      name: 'Host.getVMList',
+      description: 'Short status of the VMs (vdsm ignores fullStatus and onlyUUID, and so do we).',
+      params: [
+        { name: 'fullStatus', type: s.bool(), default: false, description: 'Ignored.' },
+        vmList,
+        { name: 'onlyUUID', type: s.bool(), default: false, description: 'Ignored.' },
+      ],
+      result: s.array(shortStatus),
+      handler: ({ vmList: ids }) => deps.vms.container.shortList(ids as string[]),
+    },
+    {
+      name: 'Host.getVMFullList',
+      description: 'The same short objects as getVMList (as in vdsm, despite the name).',
+      params: [vmList],
+      result: s.array(shortStatus),
+      handler: ({ vmList: ids }) => deps.vms.container.shortList(ids as string[]),
+    },
+    {
+      name: 'Host.dumpxmls',
+      description: "libvirt's live domain XML per VM (the XML the engine sent, for a VM libvirt no longer runs).",
+      params: [vmList],
+      result: s.map(s.string()),
+      resultDescription: 'vmId -> domain XML.',
+      handler: async ({ vmList: ids }) => {
+        const out: Record<string, string> = {};
+        const vms = deps.vms.container.list(ids as string[]);
+        await Promise.all(vms.map(async (vm) => {
+          if (vm.state.isDown) { out[vm.vmId] = vm.xml; return; }
+          try {
+            out[vm.vmId] = await deps.dispatcher.dispatch<string>('libvirt.xmlDesc', { conn: deps.conn(), uuid: vm.vmId, flags: 0 }, { timeoutMs: deps.callTimeoutMs, discard: true });
+          } catch (err) {
+            deps.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'dumpxmls: live XML unavailable, sending the known one');
+            out[vm.vmId] = vm.xml;
+          }
+        }));
+        return out;
+      },
+    },
+    {
+      name: 'Host.setMOMPolicyParameters',
+      description: 'Ballooning and KSM policy for MOM. No MOM runs on this host, so, as vdsm does without MOM, the values are logged and accepted.',
+      params: [{ name: 'key_value_store', type: s.map(s.any()), description: 'balloonEnabled, ksmEnabled, ksmMergeAcrossNodes ...' }],
+      result: s.bool(),
+      handler: ({ key_value_store }) => {
+        deps.log.info({ policy: key_value_store }, 'MOM policy parameters received; MOM is not running');
+        return true;
+      },
+    },
+    {
+      name: 'Host.hostdevListByCaps',
+      description: 'Host devices (PCI, USB, SCSI ...) that can be passed through, by capability.',
+      params: [{ name: 'caps', type: s.array(s.string()), default: [], description: 'Capabilities to list; all when empty.' }],
+      result: s.map(s.any()),
+      resultDescription: 'device name -> `{params: {capability, ...}}`.',
+      handler: ({ caps }) => deps.hostDevices?.(caps as string[]) ?? {},
+    },
+  ];
+  return methods;
+};

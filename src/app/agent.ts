@@ -1,0 +1,293 @@
+// The agent: builds every part of vdsmd from a frozen configuration and owns their lifecycle
+// (start in dependency order, stop in reverse, bounded even when worker threads are stuck in native
+// calls). src/bin/vdsmd.ts is the program around it; tests build one in-process.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { MethodTable } from '../api/method-table.js';
+import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
+import { apiMethods as hostMethods } from '../api/host.js';
+import { apiMethods as vmMethods } from '../api/vm.js';
+import type { VdsmConfig } from '../config/index.js';
+import { ConnectionManager } from '../libvirt/connection-manager.js';
+import type { LogManager, Logger } from '../observability/logging.js';
+import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
+import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
+import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
+import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
+import { Executor } from '../runtime/executor.js';
+import { Scheduler } from '../runtime/scheduler.js';
+import { StatsCache } from '../virt/stats-cache.js';
+import { HostService } from './host-service.js';
+import { Recovery } from './recovery.js';
+import { VmManager } from './vm-manager.js';
+import { VmRecordStore } from './vm-records.js';
+import { VmSampling } from './vm-sampling.js';
+
+export interface AgentOptions {
+  config: VdsmConfig;
+  logManager: LogManager;
+  /** Use (and create on first run) the development PKI under state_dir instead of trust_store_path. */
+  devPki?: boolean;
+  /** SASL password for [libvirt] sasl_user (vdsm reads it from [libvirt] password_file). */
+  libvirtPassword?: string;
+  clock?: Clock;
+  timers?: Timers;
+  env?: NodeJS.ProcessEnv;
+}
+
+type AgentState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** How long a libvirt call made for an API verb may run before its worker is discarded. */
+const VERB_CALL_TIMEOUT_MS = 60_000;
+
+export class Agent {
+  readonly config: VdsmConfig;
+  readonly log: Logger;
+  readonly scheduler: Scheduler;
+  readonly periodic: Executor;
+  readonly jsonrpc: Executor;
+  readonly libvirt: ConnectionManager;
+  readonly vms: VmManager;
+  readonly host: HostService;
+  readonly sampling: VmSampling;
+  readonly recovery: Recovery;
+  readonly metrics = new Registry();
+  #o: AgentOptions;
+  #rpc: RpcServer | undefined;
+  #state: AgentState = 'new';
+  #address: { address: string; port: number } | undefined;
+  #background: Promise<void> | undefined;
+
+  constructor(opts: AgentOptions) {
+    const cfg = opts.config;
+    const clock = opts.clock ?? monotonicClock;
+    const timers = opts.timers ?? realTimers;
+    const logs = opts.logManager;
+    this.#o = opts;
+    this.config = cfg;
+    this.log = logs.get('vdsm');
+    this.scheduler = new Scheduler({ clock, timers, log: logs.get('Scheduler') });
+    this.periodic = new Executor({
+      name: 'periodic',
+      workersCount: cfg.sampling.periodic_workers,
+      maxWorkers: cfg.sampling.max_workers,
+      maxTasks: cfg.sampling.periodic_workers * cfg.sampling.periodic_task_per_worker,
+      scheduler: this.scheduler,
+      log: logs.get('Executor.periodic'),
+      clock,
+    });
+    // vdsm runs every JSON-RPC call in its 'jsonrpc' executor; here calls run on the main thread and
+    // only their blocking libvirt steps go to this executor, sized by the same [rpc] keys.
+    this.jsonrpc = new Executor({
+      name: 'jsonrpc',
+      workersCount: cfg.rpc.worker_threads,
+      maxWorkers: cfg.rpc.worker_threads * 2,
+      maxTasks: cfg.rpc.worker_threads * cfg.rpc.tasks_per_worker,
+      scheduler: this.scheduler,
+      log: logs.get('Executor.jsonrpc'),
+      clock,
+    });
+    this.libvirt = new ConnectionManager({
+      uri: cfg.libvirt.uri,
+      ...(opts.libvirtPassword !== undefined ? { authName: cfg.libvirt.sasl_user, passphrase: opts.libvirtPassword } : {}),
+      keepaliveInterval: Math.max(0, cfg.libvirt.keepalive_interval),
+      keepaliveCount: cfg.libvirt.keepalive_count,
+      backoffMaxMs: cfg.libvirt.reconnect_max_delay * 1000,
+      startTimeoutMs: 0,
+      log: logs.get('libvirt'),
+      clock,
+      timers,
+    });
+    const conn = (): number => this.libvirt.conn();
+    const records = new VmRecordStore(cfg.vars.state_dir);
+    const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
+    this.vms = new VmManager({
+      dispatcher: this.jsonrpc,
+      libvirt: this.libvirt,
+      records,
+      statsCache,
+      clock,
+      timers,
+      log: logs.get('virt.vm'),
+      publish: (method, params) => this.#rpc?.publish(method, params),
+      ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
+      userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
+      sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
+      vmCommandTimeoutS: cfg.vars.vm_command_timeout,
+      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
+    });
+    this.sampling = new VmSampling({
+      executor: this.periodic,
+      scheduler: this.scheduler,
+      clock,
+      statsCache,
+      log: logs.get('virt.sampling'),
+      conn,
+      vmIds: () => this.vms.running().map((vm) => vm.vmId),
+      periodMs: cfg.vars.vm_sample_interval * 1000,
+      nowait: cfg.vars.nowait_domain_stats,
+    });
+    this.host = new HostService({
+      executor: this.periodic,
+      scheduler: this.scheduler,
+      clock,
+      log: logs.get('host'),
+      conn,
+      vmCounts: () => this.vms.container.counts(),
+      sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
+      runDir: cfg.vars.run_dir,
+      capabilities: {
+        reservedMemMiB: cfg.vars.host_mem_reserve + cfg.vars.extra_mem_reserve,
+        guestOverheadMiB: cfg.vars.guest_ram_overhead,
+        reportHostThreadsAsCores: cfg.vars.report_host_threads_as_cores,
+        ...(cfg.vars.management_network !== '' ? {
+          managementNetwork: {
+            name: cfg.vars.management_network,
+            ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { address: cfg.addresses.management_ip } : {}),
+          },
+        } : {}),
+      },
+      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
+    });
+    this.recovery = new Recovery({
+      dispatcher: this.jsonrpc,
+      conn,
+      vms: this.vms,
+      records,
+      timers,
+      log: logs.get('virt.recovery'),
+      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
+    });
+  }
+
+  get ready(): boolean {
+    return this.recovery.done;
+  }
+
+  /** Where the management port listens, once started. */
+  get address(): { address: string; port: number } | undefined {
+    return this.#address;
+  }
+
+  /**
+   * Start serving: executors, the management port (requests get error 99 until recovery completes),
+   * then, in the background, the libvirt connection, VM recovery and the periodic operations.
+   */
+  async start(): Promise<{ address: string; port: number }> {
+    if (this.#state !== 'new') throw new Error(`agent already ${this.#state}`);
+    this.#state = 'starting';
+    const cfg = this.config;
+    this.scheduler.start();
+    this.periodic.start();
+    this.jsonrpc.start();
+    const methods = new MethodTable([
+      ...hostBasicMethods({ logManager: this.#o.logManager }),
+      ...hostMethods({ host: this.host, vms: this.vms, dispatcher: this.jsonrpc, conn: () => this.libvirt.conn(), callTimeoutMs: VERB_CALL_TIMEOUT_MS, log: this.log }),
+      ...vmMethods({ vms: this.vms, userShutdownTimeoutS: cfg.vars.user_shutdown_timeout, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
+    ]);
+    collectDefaultMetrics({ register: this.metrics });
+    const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
+    this.#rpc = createRpcServer({
+      host: cfg.addresses.management_ip,
+      port: cfg.addresses.management_port,
+      ...(cfg.vars.ssl ? { tls: await this.#tlsMaterial() } : {}),
+      ...(fd !== undefined ? { fd } : {}),
+      methods,
+      logManager: this.#o.logManager,
+      isReady: () => this.ready,
+      healthProvider: () => this.health(),
+      metricsRegistry: this.metrics,
+      executorState: () => {
+        const c = this.jsonrpc.counts();
+        const p = this.periodic.counts();
+        return { queued: c.queued + p.queued, running: c.running + p.running, live: c.live + p.live, lingering: c.lingering + p.lingering };
+      },
+      requestQueues: cfg.addresses.request_queues,
+      eventQueue: cfg.addresses.event_queue,
+      limits: { maxBodyBytes: cfg.addresses.max_frame_size },
+    });
+    this.#address = await this.#rpc.start();
+    this.#state = 'running';
+    this.log.info({ ...this.#address, tls: cfg.vars.ssl, libvirt: cfg.libvirt.uri }, 'vdsm-node serving the management port');
+    this.#background = this.#bringUp();
+    return this.#address;
+  }
+
+  /** Resolves once libvirt is connected and recovery has completed (tests wait on it). */
+  whenReady(): Promise<void> {
+    return this.#background ?? Promise.reject(new Error('agent not started'));
+  }
+
+  async #bringUp(): Promise<void> {
+    try {
+      await this.libvirt.start();
+      this.vms.start();
+      await this.recovery.run();
+      if (this.#state !== 'running') return;
+      this.#rpc?.readyChanged();
+      if (this.config.sampling.enable) {
+        this.sampling.start();
+        this.host.start();
+      }
+      this.log.info('vdsm-node ready');
+    } catch (err) {
+      if (this.#state === 'running') this.log.error({ err }, 'bring-up failed');
+    }
+  }
+
+  async #tlsMaterial(): Promise<TlsMaterial> {
+    const cfg = this.config;
+    if (this.#o.devPki) {
+      const pki = await ensureDevPki(cfg.vars.state_dir);
+      this.log.info({ dir: pki.dir }, 'TLS with the development PKI (client certificate for vdsm-client under pki/)');
+      return loadTlsFiles(pki.server);
+    }
+    const root = cfg.vars.trust_store_path;
+    return loadTlsFiles({ keyFile: join(root, 'keys', 'vdsmkey.pem'), certFile: join(root, 'certs', 'vdsmcert.pem'), caFile: join(root, 'certs', 'cacert.pem') });
+  }
+
+  /** What /health reports. */
+  health(): Record<string, unknown> {
+    return {
+      live: this.#state === 'running',
+      ready: this.ready,
+      libvirt: this.libvirt.health(),
+      recovery: this.recovery.state(),
+      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state() },
+      scheduler: this.scheduler.stats(),
+      vms: this.vms.container.counts(),
+      sampling: this.sampling.state(),
+    };
+  }
+
+  /** Every worker thread with what it runs (the thread-listing tool reads this). */
+  threads(): ReturnType<Executor['threads']> {
+    return [...this.periodic.threads(), ...this.jsonrpc.threads()];
+  }
+
+  /** Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls. */
+  async stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return { stuckThreads: 0 };
+    this.#state = 'stopping';
+    this.recovery.close();
+    this.sampling.stop();
+    this.host.stop();
+    await this.#rpc?.close();
+    this.vms.close();
+    await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
+    const [a, b] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs })]);
+    this.scheduler.stop();
+    this.#state = 'stopped';
+    return { stuckThreads: a.stuckThreads + b.stuckThreads };
+  }
+}
+
+/** Read the SASL password (first line of [libvirt] password_file), or undefined when there is none. */
+export async function readLibvirtPassword(file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n')[0];
+  } catch {
+    return undefined;
+  }
+}

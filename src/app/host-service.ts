@@ -1,0 +1,125 @@
+// The host side of the engine API: HostMonitor (a periodic sample of /proc and /sys taken in a worker,
+// kept as a two-sample window) for Host.getStats, and the capability and hardware reports assembled on
+// the main thread from facts gathered in workers (never a blocking read on the main thread).
+import { tmpdir } from 'node:os';
+import type { Logger } from 'pino';
+import { Errors, vdsmError } from '../errors.js';
+import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
+import { buildHardwareInfo } from '../host/hardware-info.js';
+import type { CapabilitiesRawFacts, HardwareRawFacts, HostRawSample } from '../host/raw-facts.js';
+import { parseHostSample } from '../host/sample.js';
+import { buildHostStats, HostStatsWindow } from '../host/stats.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Dispatcher } from '../runtime/dispatcher.js';
+import { Operation } from '../runtime/periodic.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import type { VmCounts } from '../virt/vm-container.js';
+
+export interface HostServiceOptions {
+  executor: Dispatcher & { state?(): unknown };
+  scheduler: Scheduler;
+  clock: Clock;
+  log: Logger;
+  conn: () => number;
+  vmCounts: () => VmCounts;
+  /** [vars] host_sample_stats_interval, ms. */
+  sampleIntervalMs: number;
+  /** vdsm monitors the temp dir, /var/log and the run dir. */
+  monitoredPaths?: string[];
+  runDir: string;
+  capabilities: CapabilitiesOptions;
+  callTimeoutMs: number;
+}
+
+export class HostService {
+  #o: HostServiceOptions;
+  #window: HostStatsWindow;
+  #monitor: Operation<HostRawSample>;
+  /** Interfaces the capabilities report, so getStats lists the same ones. */
+  #interfaces: Set<string> | undefined;
+
+  constructor(opts: HostServiceOptions) {
+    this.#o = opts;
+    this.#window = new HostStatsWindow(opts.clock);
+    const monitoredPaths = opts.monitoredPaths ?? [tmpdir(), '/var/log', opts.runDir];
+    this.#monitor = new Operation<HostRawSample>({
+      name: 'HostMonitor',
+      periodMs: opts.sampleIntervalMs,
+      scheduler: opts.scheduler,
+      log: opts.log,
+      exclusive: true,
+      executor: opts.executor,
+      op: 'host.sample',
+      args: () => ({ monitoredPaths }),
+      timeoutMs: opts.sampleIntervalMs,
+      discard: false,
+      onResult: (raw) => this.#window.append(parseHostSample(raw)),
+      onError: (err) => opts.log.warn({ err: (err as Error).message }, 'host sample failed'),
+    });
+  }
+
+  start(): void {
+    if (!this.#monitor.running) this.#monitor.start();
+  }
+
+  stop(): void {
+    this.#monitor.stop();
+  }
+
+  /** Host.getStats: computed from the window; never reads /proc on the request path. */
+  stats(): Record<string, unknown> {
+    const produced = this.#window.produce(this.#interfaces ? { interfaces: this.#interfaces } : {});
+    return buildHostStats(produced, {
+      nowMs: Date.now(),
+      meminfo: this.#window.latest()?.meminfo ?? {},
+      vmCounts: this.#o.vmCounts(),
+    });
+  }
+
+  async capabilities(): Promise<Record<string, unknown>> {
+    const call = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
+      this.#o.executor.dispatch<T>(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+    const conn = this.#o.conn();
+    const [facts, capsXml, domCapsXml, libVersion, hvVersion] = await Promise.all([
+      call<CapabilitiesRawFacts>('host.capabilitiesFacts'),
+      call<string>('libvirt.getCapabilities', { conn }),
+      // Not every driver has domain capabilities (the test driver has not): the CPU models then come
+      // from the host CPU alone.
+      call<string>('libvirt.getDomainCapabilities', { conn }).catch(() => undefined),
+      call<number>('libvirt.getLibVersion', { conn }),
+      call<number>('libvirt.getVersion', { conn }).catch(() => undefined),
+    ]);
+    const caps = buildCapabilities({
+      facts,
+      libvirtCapabilitiesXml: capsXml,
+      ...(domCapsXml !== undefined ? { domainCapabilitiesXml: domCapsXml } : {}),
+      libvirtVersion: libVersion,
+      ...(hvVersion !== undefined && hvVersion > 0 ? { qemuVersion: hvVersion } : {}),
+      options: this.#o.capabilities,
+    });
+    this.#interfaces = interfacesOf(caps);
+    return caps;
+  }
+
+  async hardwareInfo(): Promise<Record<string, string>> {
+    try {
+      const raw = await this.#o.executor.dispatch<HardwareRawFacts>('host.hardwareInfo', {}, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+      return { ...buildHardwareInfo(raw) };
+    } catch (err) {
+      throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${(err as Error).message}`);
+    }
+  }
+
+  state(): Record<string, unknown> {
+    return { window: this.#window.describe() };
+  }
+}
+
+function interfacesOf(caps: Record<string, unknown>): Set<string> {
+  const names = new Set<string>();
+  for (const key of ['nics', 'bondings', 'vlans', 'bridges']) {
+    const group = caps[key];
+    if (group && typeof group === 'object') for (const n of Object.keys(group)) names.add(n);
+  }
+  return names;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// vdsmd: the host agent. Loads the configuration, builds the Agent, serves until SIGTERM / SIGINT, and
+// stops within a bounded time even when worker threads are stuck in native (libvirt) calls.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, readLibvirtPassword } from '../app/agent.js';
+import { configArgOptions, CONFIG_OPTIONS_HELP, ConfigurationError, loadConfig, loadOptionsFromArgs, type VdsmConfig } from '../config/index.js';
+import { writeNodeXml } from '../libvirt/fixture.js';
+import { createRootLogger, LogManager } from '../observability/logging.js';
+import { SdNotifier } from '../observability/sd-notify.js';
+
+const USAGE = `Usage: vdsmd [--config FILE] [--set SECTION.KEY=VALUE ...] [--profile NAME]
+
+The vdsm-node host agent: serves the oVirt engine on the management port (default TCP 54321,
+JSON-RPC over STOMP, TLS) and runs VMs through libvirt.
+
+Examples:
+  vdsmd                                   # a hypervisor: /etc/vdsm/vdsm.conf, qemu:///system
+  vdsmd --profile embedded                # development: 127.0.0.1, TLS with a development PKI,
+                                          # libvirt's test driver with a few generated VMs
+  vdsmd --profile embedded --set libvirt.uri=qemu:///session
+  vdsmd --profile dev --set addresses.management_port=54322   # plain TCP
+
+${CONFIG_OPTIONS_HELP}
+Other options:
+  -h, --help       this text
+  --version        print the version and exit
+
+Signals: SIGTERM and SIGINT stop the agent (bounded: threads stuck in native calls are abandoned).
+Logs: JSON lines on stdout (journald priority prefixes when run by systemd).
+See also: vdsm-tool show-config, vdsm-client, docs/config.md.
+`;
+
+/** Grace given to worker threads at stop before the process exits regardless. */
+const STOP_GRACE_MS = 3000;
+
+/** Embedded development hypervisor: 3 running VMs and 1 paused one on libvirt's test driver. */
+async function embeddedLibvirtUri(stateDir: string): Promise<string> {
+  const dir = join(stateDir, 'embedded');
+  await mkdir(dir, { recursive: true });
+  return writeNodeXml(dir, { domains: 4, paused: 1, cpus: 4, memoryKiB: 8 * 1024 * 1024, namePrefix: 'embedded-vm' });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { ...configArgOptions, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }, strict: true }));
+  } catch (err) {
+    process.stderr.write(`vdsmd: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write('vdsm-node 0.1.0\n');
+    return 0;
+  }
+
+  let config: VdsmConfig;
+  let warnings: readonly string[];
+  try {
+    ({ config, warnings } = await loadConfig(loadOptionsFromArgs(values)));
+  } catch (err) {
+    if (err instanceof ConfigurationError) {
+      process.stderr.write(`vdsmd: ${err.message}\nFix the file or the --set option named above; 'vdsm-tool validate-config' checks a configuration without starting.\n`);
+      return 1;
+    }
+    throw err;
+  }
+
+  const root = createRootLogger({ level: config.vars.log_level });
+  const logs = new LogManager(root);
+  const log = logs.get('vdsm');
+  for (const w of warnings) log.warn(`configuration: ${w}`);
+
+  const embedded = config.devel.embedded;
+  if (config.libvirt.uri === 'embedded') {
+    const uri = await embeddedLibvirtUri(config.vars.state_dir);
+    config = Object.freeze({ ...config, libvirt: Object.freeze({ ...config.libvirt, uri }) });
+    log.info({ uri }, 'embedded development hypervisor: libvirt test driver on a generated node XML');
+  }
+  await mkdir(config.vars.state_dir, { recursive: true });
+
+  const password = config.libvirt.uri.startsWith('qemu') ? await readLibvirtPassword(config.libvirt.password_file) : undefined;
+  const agent = new Agent({ config, logManager: logs, devPki: embedded, ...(password !== undefined ? { libvirtPassword: password } : {}) });
+  const notifier = new SdNotifier({ onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    void notifier.stopping(`stopping on ${signal}`);
+    const hardExit = setTimeout(() => {
+      log.error('stop did not finish in time; exiting');
+      process.kill(process.pid, 'SIGKILL');
+    }, STOP_GRACE_MS * 3);
+    hardExit.unref();
+    agent.stop(STOP_GRACE_MS).then(({ stuckThreads }) => {
+      if (stuckThreads > 0) {
+        // process.exit() would wait for threads blocked in native code; they hold nothing we need.
+        log.warn({ stuckThreads }, 'worker threads still blocked in native calls; exiting without them');
+        root.flush();
+        process.kill(process.pid, 'SIGKILL');
+        return;
+      }
+      log.info('stopped');
+      root.flush();
+      process.exit(0);
+    }, (err: unknown) => {
+      log.error({ err }, 'stop failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    const addr = await agent.start();
+    void notifier.ready(`serving ${addr.address}:${addr.port}; recovering VMs`);
+    void agent.whenReady().then(() => notifier.status(`serving ${addr.address}:${addr.port}; ready`));
+  } catch (err) {
+    log.fatal({ err }, 'vdsmd failed to start');
+    await agent.stop(STOP_GRACE_MS).catch(() => undefined);
+    process.stderr.write(`vdsmd: failed to start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exit(code);
+}, (err: unknown) => {
+  process.stderr.write(`vdsmd: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
