@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { agentSockets, parseDomainXml } from '../../src/virt/domain-xml.js';
 import { domainXml, VM_UUID } from './domain-fixtures.js';
 
-test('identity, memory units, vCPUs, features and clock offset', () => {
+void test('identity, memory units, vCPUs, features and clock offset', () => {
   const d = parseDomainXml(domainXml());
   assert.equal(d.uuid, VM_UUID);
   assert.equal(d.name, 'web-01');
@@ -20,7 +20,7 @@ test('identity, memory units, vCPUs, features and clock offset', () => {
   assert.equal(parseDomainXml(domainXml({ acpi: false })).acpi, false);
 });
 
-test('disks: target, path from file or dev, serial, readonly, format', () => {
+void test('disks: target, path from file or dev, serial, readonly, format', () => {
   const d = parseDomainXml(domainXml());
   assert.deepEqual(d.disks, [
     { device: 'cdrom', type: 'file', target: 'sdc', bus: 'sata', readonly: true, path: '/rhev/data-center/mnt/iso/debian.iso', format: 'raw', alias: 'ua-cdrom' },
@@ -31,7 +31,7 @@ test('disks: target, path from file or dev, serial, readonly, format', () => {
   ]);
 });
 
-test('NICs: mac, model, target device, source bridge', () => {
+void test('NICs: mac, model, target device, source bridge', () => {
   const d = parseDomainXml(domainXml({ extraNic: true }));
   assert.deepEqual(d.nics, [
     { mac: '56:6f:2a:5b:00:01', model: 'virtio', type: 'bridge', target: 'vnet0', source: 'ovirtmgmt', alias: 'ua-2b1c' },
@@ -39,7 +39,7 @@ test('NICs: mac, model, target device, source bridge', () => {
   ]);
 });
 
-test('graphics: VNC and SPICE ports, TLS port, listen address from attribute or <listen>', () => {
+void test('graphics: VNC and SPICE ports, TLS port, listen address from attribute or <listen>', () => {
   const d = parseDomainXml(domainXml({ graphics: 'both' }));
   assert.deepEqual(d.graphics, [
     { type: 'vnc', port: 5900, listen: '0.0.0.0', autoport: true },
@@ -48,7 +48,7 @@ test('graphics: VNC and SPICE ports, TLS port, listen address from attribute or 
   assert.deepEqual(parseDomainXml(domainXml({ graphics: 'none' })).graphics, []);
 });
 
-test('channels give the guest-agent socket paths', () => {
+void test('channels give the guest-agent socket paths', () => {
   const d = parseDomainXml(domainXml());
   assert.equal(d.channels.length, 3);
   assert.deepEqual(agentSockets(d), {
@@ -57,7 +57,7 @@ test('channels give the guest-agent socket paths', () => {
   });
 });
 
-test('ovirt-vm metadata: typed values and devices; absent metadata is undefined', () => {
+void test('ovirt-vm metadata: typed values and devices; absent metadata is undefined', () => {
   const d = parseDomainXml(domainXml());
   assert.equal(d.ovirt?.values['minGuaranteedMemoryMb'], 1024);
   assert.equal(d.ovirt?.values['destroy_on_reboot'], false);
@@ -69,7 +69,7 @@ test('ovirt-vm metadata: typed values and devices; absent metadata is undefined'
   assert.equal(parseDomainXml(domainXml({ metadata: false })).ovirt, undefined);
 });
 
-test('the device hash is stable and changes when a device changes, not when the name does', () => {
+void test('the device hash is stable and changes when a device changes, not when the name does', () => {
   const a = parseDomainXml(domainXml()).deviceHash;
   assert.equal(parseDomainXml(domainXml()).deviceHash, a);
   assert.equal(parseDomainXml(domainXml({ name: 'renamed' })).deviceHash, a);
@@ -78,7 +78,7 @@ test('the device hash is stable and changes when a device changes, not when the 
   assert.match(a, /^-?\d+$/);
 });
 
-test('not a domain, or no uuid, is an error', () => {
+void test('not a domain, or no uuid, is an error', () => {
   assert.throws(() => parseDomainXml('<capabilities/>'), /no <domain>/);
   assert.throws(() => parseDomainXml('<domain><name>x</name></domain>'), /no <uuid>/);
 });

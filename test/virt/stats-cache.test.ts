@@ -16,7 +16,7 @@ function feed(cache: StatsCache, samples: [Record<string, string>, number][]): v
 
 const view = (s: ReturnType<StatsCache['get']>): unknown[] => [s.first?.['v'], s.last?.['v'], s.interval, s.statsAge];
 
-test('161 SampleWindow: bad sizes, last(), stats()', () => {
+void test('161 SampleWindow: bad sizes, last(), stats()', () => {
   assert.throws(() => new SampleWindow(0, () => 0), RangeError);
   assert.throws(() => new SampleWindow(-1, () => 0), RangeError);
   let t = 0;
@@ -32,7 +32,7 @@ test('161 SampleWindow: bad sizes, last(), stats()', () => {
   assert.equal(win.last(3), undefined);
 });
 
-test('162 empty cache, one sample, then two samples give (foo, bar, 1, 1)', () => {
+void test('162 empty cache, one sample, then two samples give (foo, bar, 1, 1)', () => {
   const cache = new StatsCache(new SteppingClock());
   assert.ok(isEmptySample(cache.get('x')));
   feed(cache, [[{ a: 'foo' }, 1]]);
@@ -42,7 +42,7 @@ test('162 empty cache, one sample, then two samples give (foo, bar, 1, 1)', () =
   assert.deepEqual(view(c2.get('a')), ['foo', 'bar', 1, 1]);
 });
 
-test('163 getBatch: undefined before two samples, stale sample dropped, only VMs in both samples', () => {
+void test('163 getBatch: undefined before two samples, stale sample dropped, only VMs in both samples', () => {
   assert.equal(new StatsCache(new SteppingClock()).getBatch(), undefined);
   const c1 = new StatsCache(new SteppingClock());
   feed(c1, [[{ a: 'old', b: 'old' }, 1], [{ a: 'new', b: 'new' }, 2], [{ a: 'exold', b: 'exold' }, 0]]);
@@ -56,7 +56,7 @@ test('163 getBatch: undefined before two samples, stale sample dropped, only VMs
   assert.deepEqual([...(c3.getBatch()?.keys() ?? [])], []);
 });
 
-test('164 a VM never sampled has statsAge = clock at clock 3', () => {
+void test('164 a VM never sampled has statsAge = clock at clock 3', () => {
   const clock = new SteppingClock();
   const cache = new StatsCache(clock);
   feed(cache, [[{ a: 'foo' }, 1], [{ a: 'bar' }, 2]]);
@@ -66,13 +66,13 @@ test('164 a VM never sampled has statsAge = clock at clock 3', () => {
   assert.equal(res.statsAge, 3);
 });
 
-test('165 three samples: only the last two are used', () => {
+void test('165 three samples: only the last two are used', () => {
   const cache = new StatsCache(new SteppingClock());
   feed(cache, [[{ a: 'foo' }, 1], [{ a: 'bar' }, 2], [{ a: 'baz' }, 3]]);
   assert.deepEqual(view(cache.get('a')), ['bar', 'baz', 1, 1]);
 });
 
-test('166 an out-of-order (stale) sample is dropped with a warning', () => {
+void test('166 an out-of-order (stale) sample is dropped with a warning', () => {
   const warnings: string[] = [];
   const cache = new StatsCache(new SteppingClock(), { warn: (m) => warnings.push(m) });
   feed(cache, [[{ a: 'foo' }, 1], [{ a: 'bar' }, 0], [{ a: 'baz' }, 3]]);
@@ -82,7 +82,7 @@ test('166 an out-of-order (stale) sample is dropped with a warning', () => {
   assert.equal(cache.describe().droppedStale, 1);
 });
 
-test('167 a VM missing from the middle sample is empty with statsAge 1; the others continue', () => {
+void test('167 a VM missing from the middle sample is empty with statsAge 1; the others continue', () => {
   const clock = new SteppingClock();
   const cache = new StatsCache(clock);
   feed(cache, [[{ a: 'foo', b: 'foo' }, 1], [{ a: 'bar' }, 2], [{ a: 'baz', b: 'baz' }, 3]]);
@@ -93,7 +93,7 @@ test('167 a VM missing from the middle sample is empty with statsAge 1; the othe
   assert.equal(b.statsAge, 1);
 });
 
-test('168 first seen in the last sample: empty, age 1; registered by add() long ago: age 100', () => {
+void test('168 first seen in the last sample: empty, age 1; registered by add() long ago: age 100', () => {
   const clock = new SteppingClock();
   const cache = new StatsCache(clock);
   feed(cache, [[{ a: 'foo' }, 1], [{ a: 'bar', b: 'baz' }, 2]]);

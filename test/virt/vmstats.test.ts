@@ -53,7 +53,7 @@ function captureLog(): { warn: (m: string) => void; error: (m: string) => void; 
   return { warn: (m) => warns.push(m), error: (m) => errors.push(m), warns, errors };
 }
 
-test('169 CPU: no data gives the defaults and no result', () => {
+void test('169 CPU: no data gives the defaults and no result', () => {
   for (const [first, last] of [[{}, {}], [{}, FIRST_CPU], [FIRST_CPU, {}]] as const) {
     const stats: Partial<ProducedVmStats> = {};
     assert.equal(cpuStats(stats, first, last, 15), false);
@@ -61,13 +61,13 @@ test('169 CPU: no data gives the defaults and no result', () => {
   }
 });
 
-test('169 CPU: user/system only gives cpuSys 0.2, cpuUsage "11260000000", cpuActual false', () => {
+void test('169 CPU: user/system only gives cpuSys 0.2, cpuUsage "11260000000", cpuActual false', () => {
   const stats: Partial<ProducedVmStats> = {};
   assert.equal(cpuStats(stats, FIRST_CPU, LAST_CPU, 15), false);
   assert.deepEqual(stats, { cpuUser: 0, cpuSys: 0.2, cpuUsage: '11260000000', cpuActual: false });
 });
 
-test('169 CPU: with cpu.time, cpuUser 0.6840879 and cpuActual true; wire "0.68"/"0.20"', () => {
+void test('169 CPU: with cpu.time, cpuUser 0.6840879 and cpuActual true; wire "0.68"/"0.20"', () => {
   const stats: Partial<ProducedVmStats> = {};
   const first = { ...FIRST_CPU, 'cpu.time': 24345584838 };
   const last = { ...LAST_CPU, 'cpu.time': 24478198023 };
@@ -79,14 +79,14 @@ test('169 CPU: with cpu.time, cpuUser 0.6840879 and cpuActual true; wire "0.68"/
   assert.equal(wire['cpuActual'], true);
 });
 
-test('169 CPU: interval 0 or -1 gives no result; a cpu.time below user+system clamps cpuUser at 0', () => {
+void test('169 CPU: interval 0 or -1 gives no result; a cpu.time below user+system clamps cpuUser at 0', () => {
   for (const interval of [0, -1]) assert.equal(cpuStats({}, FIRST_CPU, LAST_CPU, interval), false);
   const stats: Partial<ProducedVmStats> = {};
   cpuStats(stats, { ...FIRST_CPU, 'cpu.time': 100 }, { ...LAST_CPU, 'cpu.time': 100 }, 15);
   assert.equal(stats.cpuUser, 0);
 });
 
-test('170 vcpuCount: none, {}, -1 (error logged) give nothing; 4 gives 4', () => {
+void test('170 vcpuCount: none, {}, -1 (error logged) give nothing; 4 gives 4', () => {
   const log = captureLog();
   for (const sample of [undefined, {}, { 'vcpu.current': -1 }]) {
     const stats: Partial<ProducedVmStats> = {};
@@ -99,7 +99,7 @@ test('170 vcpuCount: none, {}, -1 (error logged) give nothing; 4 gives 4', () =>
   assert.deepEqual(stats, { vcpuCount: 4 });
 });
 
-test('171 balloon: a known target with an empty sample reports balloon_cur "0" and one warning', () => {
+void test('171 balloon: a known target with an empty sample reports balloon_cur "0" and one warning', () => {
   const log = captureLog();
   const stats: Partial<ProducedVmStats> = {};
   balloonStats(subject(), stats, {}, log);
@@ -111,7 +111,7 @@ test('171 balloon: a known target with an empty sample reports balloon_cur "0" a
   assert.deepEqual(none.balloonInfo, {});
 });
 
-test('172 NICs are matched by name, not index; unknown and hot-plugged NICs are skipped', () => {
+void test('172 NICs are matched by name, not index; unknown and hot-plugged NICs are skipped', () => {
   assert.deepEqual([...bulkStatsIndexByName(LAST, 'net')], [['vnet1', 0], ['vnet0', 1]]);
   const stats: Partial<ProducedVmStats> = {};
   const nics = [{ name: 'vnet0', macAddr: '00:1a:4a:16:01:51', model: 'virtio' }, { name: 'vnet1', macAddr: 'x', model: 'rtl8139' }, { name: 'vnet9', macAddr: 'y', model: 'e1000' }];
@@ -123,7 +123,7 @@ test('172 NICs are matched by name, not index; unknown and hot-plugged NICs are 
   });
 });
 
-test('172 a bad interval yields no network stats; a missing counter is logged and skipped', () => {
+void test('172 a bad interval yields no network stats; a missing counter is logged and skipped', () => {
   for (const interval of [0, -42]) {
     const stats: Partial<ProducedVmStats> = {};
     assert.equal(networkStats(subject(), stats, FIRST, FIRST, interval, 1), false);
@@ -145,7 +145,7 @@ test('172 a bad interval yields no network stats; a missing counter is logged an
   assert.equal(quiet.warns.length, 0);
 });
 
-test('172 disks: rates from byte deltas, latency per request, absolute ops/bytes; matched by name', () => {
+void test('172 disks: rates from byte deltas, latency per request, absolute ops/bytes; matched by name', () => {
   const stats: Partial<ProducedVmStats> = {};
   diskStats(subject(), stats, FIRST, LAST, 10);
   assert.deepEqual(stats.disks?.['hdc'], {
@@ -157,7 +157,7 @@ test('172 disks: rates from byte deltas, latency per request, absolute ops/bytes
   assert.equal(stats.disks?.['vda']?.['readRate'], '102.4');
 });
 
-test('172 disks with an invalid interval keep rates at "0.0" but fill latency and ops', () => {
+void test('172 disks with an invalid interval keep rates at "0.0" but fill latency and ops', () => {
   const stats: Partial<ProducedVmStats> = {};
   diskStats(subject(), stats, FIRST, LAST, 0, captureLog());
   assert.equal(stats.disks?.['hdc']?.['readRate'], '0.0');
@@ -165,7 +165,7 @@ test('172 disks with an invalid interval keep rates at "0.0" but fill latency an
   assert.equal(stats.disks?.['vda']?.['readLatency'], '50000.0');
 });
 
-test('memoryStats: balloon figures and per-second fault rates; nothing without balloon.available', () => {
+void test('memoryStats: balloon figures and per-second fault rates; nothing without balloon.available', () => {
   const stats: Partial<ProducedVmStats> = {};
   const first = { 'balloon.available': 1000, 'balloon.major_fault': 10, 'balloon.minor_fault': 100, 'balloon.swap_in': 0 };
   const last = { 'balloon.available': 1000, 'balloon.unused': 300, 'balloon.disk_caches': 200, 'balloon.major_fault': 25, 'balloon.minor_fault': 145, 'balloon.swap_in': 15 };
@@ -176,7 +176,7 @@ test('memoryStats: balloon figures and per-second fault rates; nothing without b
   assert.equal(none.memoryStats, undefined);
 });
 
-test('produce + translate: strings everywhere except cpuActual and memory rates', () => {
+void test('produce + translate: strings everywhere except cpuActual and memory rates', () => {
   const p = produceVmStats(subject(), { ...FIRST, ...FIRST_CPU, 'cpu.time': 24345584838 }, { ...LAST, ...LAST_CPU, 'cpu.time': 24478198023 }, 15, { sampleTimeS: 5 });
   const wire = translateVmStats(p);
   assert.equal(wire['vcpuCount'], '2');
