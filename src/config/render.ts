@@ -78,7 +78,7 @@ export function renderConfigDocs(): string {
     'Later layers win:',
     '',
     '1. the built-in defaults listed below;',
-    '2. a profile: typed defaults built into a program (`--profile dev`: loopback address, plain TCP,',
+    '2. a profile: typed defaults built into a program (`--profile embedded`: loopback address, development TLS,',
     "   libvirt's test driver), taken literally (no interpolation);",
     '3. the main file, `/etc/vdsm/vdsm.conf` (a missing default file is fine), or `--config FILE`',
     '   (which must exist);',
