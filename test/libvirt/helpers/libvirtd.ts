@@ -1,0 +1,110 @@
+// An unprivileged libvirtd (user nobody, via setpriv) serving the test driver over a unix socket in a
+// temp dir, so other connections see a real remote libvirt: the daemon can be killed, restarted,
+// frozen (SIGSTOP) and thawed. Needs root (to switch user) and the libvirt-daemon package.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, chmod, chown, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateNodeXml, type NodeXmlOptions } from '../../../src/libvirt/fixture.js';
+
+const NOBODY = 65534;
+const LIBVIRTD = '/usr/sbin/libvirtd';
+const SETPRIV = '/usr/bin/setpriv';
+
+/** Why the daemon cannot run here, or undefined when it can. */
+export function libvirtdUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to run libvirtd as nobody';
+  if (!existsSync(LIBVIRTD)) return `${LIBVIRTD} missing (apt-get install libvirt-daemon)`;
+  if (!existsSync(SETPRIV)) return `${SETPRIV} missing`;
+  return undefined;
+}
+
+export class TestLibvirtd {
+  readonly dir: string;
+  readonly socket: string;
+  readonly nodeXml: string;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #starts = 0;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.socket = join(dir, 'run', 'libvirt-sock');
+    this.nodeXml = join(dir, 'node.xml');
+  }
+
+  static async create(fixture: NodeXmlOptions): Promise<TestLibvirtd> {
+    const d = new TestLibvirtd(await mkdtemp(join(tmpdir(), 'vdsm-libvirtd-')));
+    for (const sub of ['run', 'home', 'home/xdg']) await mkdir(join(d.dir, sub), { recursive: true });
+    await writeFile(join(d.dir, 'libvirtd.conf'), [
+      `unix_sock_dir = "${d.dir}/run"`, 'unix_sock_rw_perms = "0770"', 'auth_unix_ro = "none"', 'auth_unix_rw = "none"',
+      'listen_tls = 0', 'listen_tcp = 0', `log_outputs = "3:file:${d.dir}/libvirtd.log"`, '',
+    ].join('\n'));
+    await writeFile(d.nodeXml, generateNodeXml(fixture));
+    for (const p of [d.dir, join(d.dir, 'run'), join(d.dir, 'home'), join(d.dir, 'home/xdg')]) {
+      await chown(p, NOBODY, NOBODY);
+      await chmod(p, 0o755);
+    }
+    await chmod(d.nodeXml, 0o644);
+    return d;
+  }
+
+  /** test+unix URI of the node XML (each connection gets its own private hypervisor instance). */
+  get uri(): string {
+    return `test+unix://${this.nodeXml}?socket=${this.socket}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Start the daemon and resolve once its socket exists. */
+  async start(timeoutMs = 15_000): Promise<void> {
+    if (this.#child) throw new Error('libvirtd already running');
+    await unlink(this.socket).catch(() => undefined);  // a killed daemon leaves its socket behind
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: join(this.dir, 'home'), XDG_RUNTIME_DIR: join(this.dir, 'home/xdg') };
+    const child = spawn(SETPRIV, ['--reuid=nobody', '--regid=nogroup', '--clear-groups', LIBVIRTD, '-f', join(this.dir, 'libvirtd.conf')], { env, stdio: 'ignore' });
+    this.#child = child;
+    this.#starts++;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    void this.#exited.then(() => { if (this.#child === child) this.#child = undefined; });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.#child) throw new Error(`libvirtd exited during start; see ${this.dir}/libvirtd.log`);
+      if (await access(this.socket, constants.F_OK).then(() => true, () => false)) return;
+      if (Date.now() > deadline) throw new Error(`libvirtd socket did not appear within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));  // readiness polling, not waiting for time to pass
+    }
+  }
+
+  /** Kill the daemon (SIGKILL by default) and wait until it is gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    if (signal !== 'SIGKILL') child.kill('SIGCONT');
+    child.kill(signal);
+    await this.#exited;
+  }
+
+  freeze(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
+  /** Kill the daemon if it runs and delete the temp dir. Safe to call more than once. */
+  async cleanup(): Promise<void> {
+    if (this.#child) {
+      this.#child.kill('SIGCONT');
+      await this.kill('SIGKILL');
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  toJSON(): { dir: string; pid: number | undefined; starts: number } {
+    return { dir: this.dir, pid: this.pid, starts: this.#starts };
+  }
+}

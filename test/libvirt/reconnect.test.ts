@@ -1,0 +1,111 @@
+// Connection loss and recovery against a real libvirtd (unprivileged, serving the test driver): the
+// manager sees the close callback when the daemon dies, reports the outage, reconnects with backoff once
+// the daemon is back, re-registers events and tells subscribers to resync. Also: a worker blocked in a
+// call to a frozen daemon leaves the main thread responsive. Real timers here, because the peer is a real
+// daemon; the backoff is shortened to keep the test quick.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ConnectionManager, type LibvirtConnectionState, type ReconnectInfo } from '../../src/libvirt/connection-manager.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { LifecycleEvent, StatsGroup } from '../../src/libvirt/constants.js';
+import { fixtureDomains } from '../../src/libvirt/fixture.js';
+import { Errors, isError } from '../../src/errors.js';
+import type { DomainEvent } from '../../src/libvirt/types.js';
+import { libvirtdUnavailable, TestLibvirtd } from './helpers/libvirtd.js';
+import { nextMatching } from './helpers/node-fixture.js';
+import { PiscinaDispatcher } from './helpers/piscina-dispatcher.js';
+
+const FIXTURE = { domains: 3 };
+const skip = libvirtdUnavailable();
+
+void describe('libvirt reconnect through a real libvirtd', { skip: skip ?? false }, () => {
+  let daemon: TestLibvirtd;
+  let manager: ConnectionManager;
+  let pool: PiscinaDispatcher;
+  let client: LibvirtClient;
+  const states: LibvirtConnectionState[] = [];
+  const uuid = fixtureDomains(FIXTURE)[0]!.uuid;
+  const onEvent = (cb: (e: DomainEvent) => void): (() => void) => manager.onEvent(cb);
+  const suspended = (e: DomainEvent): boolean => e.event === 'lifecycle' && e.type === LifecycleEvent.SUSPENDED && e.domain.uuid === uuid;
+
+  before(async () => {
+    daemon = await TestLibvirtd.create(FIXTURE);
+    await daemon.start();
+    manager = new ConnectionManager({
+      uri: daemon.uri, keepaliveInterval: 1, keepaliveCount: 3, backoffInitialMs: 50, backoffMaxMs: 250, callTimeoutMs: 5000, startTimeoutMs: 15_000,
+    });
+    manager.onStateChange((s) => states.push(s));
+    pool = new PiscinaDispatcher(2);
+    client = new LibvirtClient({ dispatcher: pool, connections: manager });
+    await manager.start();
+  });
+  after(async () => {
+    await manager?.close();
+    await pool?.close();
+    await daemon?.cleanup();
+  });
+
+  void it('reports the outage when libvirtd dies and recovers when it is back, with events flowing again', async () => {
+    const firstConn = manager.conn();
+    const ev1 = nextMatching(onEvent, suspended);
+    await client.call('libvirt.suspend', { uuid });
+    assert.equal((await ev1).conn, firstConn);
+
+    const lost = nextMatching((cb) => manager.onStateChange(cb), (s) => s === 'lost');
+    await daemon.kill('SIGKILL');
+    await lost;
+    const during = manager.health();
+    assert.equal(during.state, 'lost');
+    assert.ok(during.currentOutage, 'an outage is open');
+    assert.match(during.currentOutage.reason, /closed connection|control thread|ping/);
+    await assert.rejects(client.call('libvirt.getHostname', {}), (err: unknown) => isError(err, Errors.LIBVIRT_CONNECTION));
+
+    const reconnected = new Promise<ReconnectInfo>((resolve) => { const off = manager.onReconnect((info) => { off(); resolve(info); }); });
+    await daemon.start();
+    const info = await reconnected;
+    assert.notEqual(info.conn, firstConn, 'a new connection');
+    assert.ok(info.outage.end !== undefined && info.outage.durationMs !== undefined && info.outage.durationMs >= 0);
+    assert.ok(info.outage.attempts >= 1);
+
+    const after = manager.health();
+    assert.equal(after.state, 'connected');
+    assert.equal(after.currentOutage, undefined);
+    assert.equal(after.outages.length, 1);
+    assert.equal(after.reconnects, 1);
+    assert.deepEqual(states.slice(-3), ['connected', 'lost', 'connected']);
+
+    // The new remote connection sees a fresh hypervisor (the domain runs again) and events flow again.
+    const ev2 = nextMatching(onEvent, suspended);
+    await client.call('libvirt.suspend', { uuid });
+    assert.equal((await ev2).conn, manager.conn());
+    await client.call('libvirt.resume', { uuid });
+  });
+
+  void it('a worker blocked on a frozen libvirtd does not stall the main thread', async () => {
+    const histogram = monitorEventLoopDelay({ resolution: 10 });
+    histogram.enable();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    daemon.freeze();
+    let blocked: Promise<unknown>;
+    let answered = false;
+    try {
+      blocked = client.call('libvirt.getAllDomainStats', { stats: StatsGroup.STATE });
+      void blocked.then(() => { answered = true; }, () => undefined);
+      // Let the call reach the frozen daemon; thawing resolves it. 800 ms < keepalive (1 s x 3).
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(answered, false, 'the call is stuck while the daemon is frozen');
+    } finally {
+      daemon.thaw();
+    }
+    const records = (await blocked) as unknown[];
+    clearInterval(ticker);
+    histogram.disable();
+    assert.equal(records.length, 3);
+    const maxMs = histogram.max / 1e6;
+    assert.ok(maxMs < 400, `main loop max delay ${maxMs.toFixed(1)} ms while the worker was blocked`);
+    assert.ok(ticks > 10, `interval ticked ${ticks} times`);
+    assert.equal(manager.state, 'connected');
+  });
+});
