@@ -116,6 +116,7 @@ export class Agent {
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
+      guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
     });
     this.sampling = new VmSampling({
       executor: this.periodic,

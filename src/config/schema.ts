@@ -53,6 +53,7 @@ export const schema = {
     vds_responsiveness_timeout: int(60, `Time, in ${SECONDS}, after which the host is considered unresponsive.`, { min: 0, compat: true }),
     run_dir: str('/run/vdsm', 'Run-time directory: lock file, sockets, the runtime drop-in directory vdsm.conf.d/.', { ours: true, check: absolutePath }),
     state_dir: str('/var/lib/vdsm', 'Directory for state kept across restarts.', { ours: true, check: absolutePath }),
+    guest_wait_timeout: int(60, `Time, in ${SECONDS}, a started VM stays Powering up without word from a guest agent before it is reported Up (vdsm's fixed 60 s).`, { ours: true, min: 0 }),
     management_network: str('', 'Report the NIC that carries the management address as this bridged network (e.g. ovirtmgmt) so an engine in no-install mode can add a development host; empty (the default) reports the real network configuration only.', { ours: true }),
     log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'Level of the root logger at start-up (changeable at run time through Host.setLogLevel).', { ours: true }),
   },
