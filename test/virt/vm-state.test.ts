@@ -1,0 +1,179 @@
+// The per-VM state machine: transitions from calls and libvirt lifecycle events, exit info on Down,
+// one status-change callback per change, the powering-up window on an injected timer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  canTransition, GUEST_WAIT_TIMEOUT_MS, LifecycleEvent as E, ResumedDetail, ShutdownDetail, StartedDetail, StoppedDetail, SuspendedDetail,
+  VmStateMachine, type VmStatusChange,
+} from '../../src/virt/vm-state.js';
+import { VmExitReason } from '../../src/virt/exit-reasons.js';
+import { VmStatus as S } from '../../src/virt/vmstatus.js';
+import { ManualTime } from './manual-time.js';
+
+function setup(initial?: (typeof S)[keyof typeof S]): { vm: VmStateMachine; time: ManualTime; changes: VmStatusChange[]; warns: string[] } {
+  const time = new ManualTime(1000);
+  const changes: VmStatusChange[] = [];
+  const warns: string[] = [];
+  const vm = new VmStateMachine('vm-1', {
+    clock: time, timers: time, onStatusChange: (c) => changes.push(c), log: { warn: (m) => warns.push(m) },
+    ...(initial !== undefined ? { initial } : {}),
+  });
+  return { vm, time, changes, warns };
+}
+
+const path = (changes: VmStatusChange[]): string[] => changes.map((c) => c.to);
+
+void test('create -> STARTED/BOOTED -> Powering up -> guest agent up -> Up, one callback each', () => {
+  const { vm, changes, time } = setup();
+  assert.equal(vm.status, S.WAIT_FOR_LAUNCH);
+  assert.equal(vm.onLifecycleEvent(E.DEFINED, 0), false);
+  assert.equal(vm.onLifecycleEvent(E.STARTED, StartedDetail.BOOTED), true);
+  assert.equal(vm.launched(), false, 'the same status again is not a change');
+  time.advance(5000);
+  assert.equal(vm.guestUp(), true);
+  assert.deepEqual(path(changes), [S.POWERING_UP, S.UP]);
+  assert.deepEqual(changes.map((c) => c.from), [S.WAIT_FOR_LAUNCH, S.POWERING_UP]);
+  assert.equal(changes[1]?.statusTime, 2147483647 + 6000);
+  assert.equal(vm.statusTime, changes[1]?.statusTime);
+  assert.equal(time.pendingTimers, 0, 'the powering-up timer is cancelled');
+});
+
+void test('without a guest agent, Powering up becomes Up after the guest wait timeout', () => {
+  const { vm, changes, time } = setup();
+  vm.launched();
+  time.advance(GUEST_WAIT_TIMEOUT_MS - 1);
+  assert.equal(vm.status, S.POWERING_UP);
+  time.advance(1);
+  assert.equal(vm.status, S.UP);
+  assert.equal(changes.at(-1)?.cause, 'guestWaitTimeout');
+});
+
+void test('pause and resume by call and by event; pauseCode follows the suspend detail', () => {
+  const { vm, changes } = setup(S.UP);
+  assert.equal(vm.paused(), true);
+  assert.equal(vm.onLifecycleEvent(E.SUSPENDED, SuspendedDetail.PAUSED), false, 'the event after our pause call changes nothing');
+  assert.equal(vm.pauseCode, 'NOERR');
+  assert.equal(vm.onLifecycleEvent(E.RESUMED, ResumedDetail.UNPAUSED), true);
+  assert.equal(vm.pauseCode, undefined);
+  assert.equal(vm.onLifecycleEvent(E.SUSPENDED, SuspendedDetail.IOERROR), true);
+  assert.equal(changes.at(-1)?.pauseCode, 'EIO');
+  assert.equal(vm.resumed(), true);
+  assert.deepEqual(path(changes), [S.PAUSED, S.UP, S.PAUSED, S.UP]);
+});
+
+void test('a guest that shuts itself down: SHUTDOWN -> Powering down, STOPPED/SHUTDOWN -> Down, user shutdown', () => {
+  const { vm, changes } = setup(S.UP);
+  vm.onLifecycleEvent(E.SHUTDOWN, ShutdownDetail.GUEST);
+  vm.onLifecycleEvent(E.STOPPED, StoppedDetail.SHUTDOWN);
+  assert.deepEqual(path(changes), [S.POWERING_DOWN, S.DOWN]);
+  assert.deepEqual(vm.exitInfo, { exitCode: 0, exitReason: VmExitReason.USER_SHUTDOWN, exitMessage: 'User shut down from within the guest' });
+  assert.deepEqual(changes.at(-1)?.exitInfo, vm.exitInfo);
+});
+
+void test('VM.shutdown: Powering down, then Down with an admin shutdown', () => {
+  const { vm, changes } = setup(S.UP);
+  vm.shutdownRequested();
+  vm.onLifecycleEvent(E.STOPPED, StoppedDetail.SHUTDOWN);
+  assert.deepEqual(path(changes), [S.POWERING_DOWN, S.DOWN]);
+  assert.equal(vm.exitInfo?.exitReason, VmExitReason.ADMIN_SHUTDOWN);
+  assert.equal(vm.exitInfo?.exitMessage, 'Admin shut down from the engine');
+});
+
+void test('VM.shutdown that times out goes back to Up; with reboot it is RebootInProgress', () => {
+  const { vm, changes } = setup(S.UP);
+  vm.shutdownRequested();
+  assert.equal(vm.shutdownFailed(), true);
+  vm.shutdownRequested({ reboot: true });
+  assert.deepEqual(path(changes), [S.POWERING_DOWN, S.UP, S.REBOOT_IN_PROGRESS]);
+});
+
+void test('VM.destroy: exactly one Down whether destroyed() or the STOPPED event comes first', () => {
+  for (const eventFirst of [true, false]) {
+    const { vm, changes } = setup(S.UP);
+    vm.destroyRequested();
+    if (eventFirst) vm.onLifecycleEvent(E.STOPPED, StoppedDetail.DESTROYED);
+    assert.equal(vm.destroyed(), !eventFirst);
+    assert.equal(vm.onLifecycleEvent(E.STOPPED, StoppedDetail.DESTROYED), false);
+    assert.deepEqual(path(changes), [S.DOWN]);
+    assert.deepEqual(vm.exitInfo, { exitCode: 0, exitReason: VmExitReason.ADMIN_SHUTDOWN, exitMessage: 'Admin shut down from the engine' });
+  }
+});
+
+void test('stopped by someone else, crashed or failed: Down with an error exit', () => {
+  const cases: [number, number, boolean][] = [
+    [StoppedDetail.DESTROYED, VmExitReason.HOST_SHUTDOWN, false],
+    [StoppedDetail.FAILED, VmExitReason.LOST_QEMU_CONNECTION, false],
+    [StoppedDetail.CRASHED, VmExitReason.GENERIC_ERROR, false],
+    [StoppedDetail.SHUTDOWN, VmExitReason.GENERIC_ERROR, true],
+  ];
+  for (const [detail, reason, panicFirst] of cases) {
+    const { vm } = setup(S.UP);
+    if (panicFirst) assert.equal(vm.onLifecycleEvent(E.CRASHED, 0), false);
+    vm.onLifecycleEvent(E.STOPPED, detail);
+    assert.equal(vm.exitInfo?.exitCode, 1);
+    assert.equal(vm.exitInfo?.exitReason, reason);
+  }
+});
+
+void test('launch failure: Down with LIBVIRT_START_FAILED and the given message', () => {
+  const { vm, changes } = setup();
+  vm.launchFailed('internal error: qemu unexpectedly closed the monitor');
+  assert.deepEqual(changes.at(-1)?.exitInfo, { exitCode: 1, exitReason: VmExitReason.LIBVIRT_START_FAILED, exitMessage: 'internal error: qemu unexpectedly closed the monitor' });
+  const { vm: vm2 } = setup();
+  vm2.launchFailed();
+  assert.equal(vm2.exitInfo?.exitMessage, 'failed to start libvirt vm');
+});
+
+void test('migration: source Down on STOPPED/MIGRATED succeeded; destination Up on RESUMED/MIGRATED', () => {
+  const src = setup(S.UP);
+  src.vm.migrationStarted();
+  assert.equal(src.vm.onLifecycleEvent(E.SUSPENDED, SuspendedDetail.MIGRATED), false);
+  src.vm.onLifecycleEvent(E.STOPPED, StoppedDetail.MIGRATED);
+  assert.deepEqual(path(src.changes), [S.MIGRATION_SOURCE, S.DOWN]);
+  assert.equal(src.vm.exitInfo?.exitReason, VmExitReason.MIGRATION_SUCCEEDED);
+  assert.equal(src.vm.exitInfo?.exitCode, 0);
+
+  const dst = setup(S.MIGRATION_DESTINATION);
+  assert.equal(dst.vm.onLifecycleEvent(E.STARTED, StartedDetail.MIGRATED), false);
+  dst.vm.onLifecycleEvent(E.RESUMED, ResumedDetail.MIGRATED);
+  assert.deepEqual(path(dst.changes), [S.UP]);
+});
+
+void test('Down is terminal: later calls and events are refused without callbacks', () => {
+  const { vm, changes, warns } = setup(S.UP);
+  vm.destroyRequested();
+  vm.destroyed();
+  assert.equal(vm.resumed(), false);
+  assert.equal(vm.paused(), false);
+  assert.equal(vm.onLifecycleEvent(E.STARTED, StartedDetail.BOOTED), false);
+  assert.equal(changes.length, 1);
+  assert.ok(warns.length >= 2);
+});
+
+void test('the transition table: Down has no way out, WaitForLaunch cannot jump to Migration Source', () => {
+  for (const to of Object.values(S)) assert.equal(canTransition(S.DOWN, to), false);
+  assert.equal(canTransition(S.WAIT_FOR_LAUNCH, S.MIGRATION_SOURCE), false);
+  assert.equal(canTransition(S.UP, S.PAUSED), true);
+});
+
+void test('PMSUSPENDED pauses; STARTED/WAKEUP resumes; REBOOT event then agent up', () => {
+  const { vm, changes } = setup(S.UP);
+  vm.onLifecycleEvent(E.PMSUSPENDED, 0);
+  vm.onLifecycleEvent(E.STARTED, StartedDetail.WAKEUP);
+  vm.rebooting();
+  vm.guestUp();
+  assert.deepEqual(path(changes), [S.PAUSED, S.UP, S.REBOOT_IN_PROGRESS, S.UP]);
+});
+
+void test('describe() and close(): state as JSON, timers cancelled', () => {
+  const { vm, time } = setup();
+  vm.launched();
+  assert.equal(time.pendingTimers, 1);
+  vm.close();
+  vm.close();
+  assert.equal(time.pendingTimers, 0);
+  const d = vm.describe();
+  assert.equal(d.status, S.POWERING_UP);
+  assert.equal(d.destroyRequested, false);
+  assert.doesNotThrow(() => JSON.stringify(d));
+});
