@@ -38,6 +38,10 @@ export interface TinyGuestOptions {
   readonly machine?: string;
   /** Extra kernel command line after the defaults. */
   readonly extraCmdline?: string;
+  /** The engine's `<metadata>` block with ovirt-vm:vm (default true); VM.create reads it. */
+  readonly ovirtMetadata?: boolean;
+  /** ovirt-vm:clusterVersion in that block (default '4.7'). */
+  readonly clusterVersion?: string;
 }
 
 export const DEFAULT_CHANNELS: readonly string[] = ['org.qemu.guest_agent.0', 'ovirt-guest-agent.0'];
@@ -56,6 +60,20 @@ function channelXml(channel: string | GuestChannel): string {
   const c = typeof channel === 'string' ? { name: channel } : channel;
   const source = c.path === undefined ? '<source mode="bind"/>' : `<source mode="bind" path="${esc(c.path)}"/>`;
   return `    <channel type="unix">\n      ${source}\n      <target type="virtio" name="${esc(c.name)}"/>\n    </channel>`;
+}
+
+// What an engine puts in <metadata> for every VM it starts (ovirt-vm namespace, as vdsm reads it).
+function ovirtMetadataXml(memoryMiB: number, clusterVersion: string): string {
+  return `  <metadata xmlns:ovirt-tune="http://ovirt.org/vm/tune/1.0" xmlns:ovirt-vm="http://ovirt.org/vm/1.0">
+    <ovirt-tune:qos/>
+    <ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0">
+      <ovirt-vm:clusterVersion>${esc(clusterVersion)}</ovirt-vm:clusterVersion>
+      <ovirt-vm:minGuaranteedMemoryMb type="int">${esc(memoryMiB)}</ovirt-vm:minGuaranteedMemoryMb>
+      <ovirt-vm:launchPaused>false</ovirt-vm:launchPaused>
+      <ovirt-vm:resumeBehavior>auto_resume</ovirt-vm:resumeBehavior>
+    </ovirt-vm:vm>
+  </metadata>
+`;
 }
 
 /** Build the tiny guest's domain XML (type qemu: TCG, no /dev/kvm needed). */
@@ -98,7 +116,7 @@ export function tinyGuestXml(options: TinyGuestOptions): string {
   return `<domain type="qemu">
   <name>${esc(options.name)}</name>
   <uuid>${esc(options.uuid)}</uuid>
-  <memory unit="MiB">${esc(memoryMiB)}</memory>
+${options.ovirtMetadata ?? true ? ovirtMetadataXml(memoryMiB, options.clusterVersion ?? '4.7') : ''}  <memory unit="MiB">${esc(memoryMiB)}</memory>
   <currentMemory unit="MiB">${esc(memoryMiB)}</currentMemory>
   <vcpu placement="static">${esc(vcpus)}</vcpu>
   <os>

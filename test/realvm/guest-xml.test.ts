@@ -70,6 +70,14 @@ void describe('tinyGuestXml', () => {
     assert.equal(d.devices.interface, undefined);
   });
 
+  void test("the engine's ovirt-vm metadata, unless turned off", () => {
+    const vm = parse(tinyGuestXml(base)).metadata['ovirt-vm:vm'];
+    assert.equal(vm['ovirt-vm:clusterVersion'], 4.7);
+    assert.equal(vm['ovirt-vm:minGuaranteedMemoryMb']['#text'], 128);
+    assert.equal(vm['ovirt-vm:resumeBehavior'], 'auto_resume');
+    assert.equal(parse(tinyGuestXml({ ...base, ovirtMetadata: false })).metadata, undefined);
+  });
+
   void test('values are XML-escaped', () => {
     const xml = tinyGuestXml({ ...base, name: 'a&b<c>', kernel: '/k/"v"' });
     const d = parse(xml);

@@ -203,6 +203,7 @@ void describe('real VM under qemu:///session (TCG)', { skip, timeout: 300_000 },
 
     // vdsm's ovirt-guest-agent channel: the guest's /init writes heartbeats to it.
     const xml = await virsh.dumpxml(guest.name);
+    assert.match(xml, /<ovirt-vm:clusterVersion>4\.7<\/ovirt-vm:clusterVersion>/, 'the engine metadata survives in the live XML');
     const ovirtSock = /<source mode='bind' path='([^']+\/ovirt-guest-agent\.0)'/.exec(xml)?.[1];
     assert.ok(ovirtSock, 'ovirt-guest-agent.0 channel socket in the live XML');
     const heartbeat = await readOvirtAgentLine(ovirtSock, 'heartbeat', 30_000);
