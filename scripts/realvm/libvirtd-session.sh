@@ -21,16 +21,16 @@ uris() {
   echo "test+unix:///default?socket=$SOCK"
 }
 
-# Every process whose command line or environment names RUN: libvirtd, virtlogd, qemu.
+# Every process whose command line or environment names RUN: libvirtd, virtlogd, qemu. One grep over
+# /proc (unreadable and vanished entries skipped); this script's own process group (its subshells carry
+# RUN in their command line too) is left out.
 pids_using_run() {
-  local p
-  for p in /proc/[0-9]*; do
-    [ "${p#/proc/}" = "$$" ] && continue
-    # Kernel threads and vanished processes fail the read; the braces silence the redirection too.
-    if { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -q "=$RUN/" ||
-       { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q -- "$RUN/"; then
-      echo "${p#/proc/}"
-    fi
+  local own pid stat
+  own=$(cut -d' ' -f5 /proc/$$/stat)
+  for pid in $(LC_ALL=C grep -lsaF -- "$RUN/" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | sort -u); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) }                          # drop "pid (comm) ": comm may contain spaces
+    [ "$(echo "$stat" | cut -d' ' -f3)" = "$own" ] || echo "$pid"
   done
 }
 
