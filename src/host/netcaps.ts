@@ -191,7 +191,12 @@ function addManagementNetwork(caps: NetCaps, infos: Map<string, DevInfo>, opt: M
   };
   if (caps.bridges[device] !== undefined) {
     // The address already sits on a real bridge: report the network on it.
-    caps.networks[opt.name] = { ...common, iface: device, bridged: true, switch: 'legacy', ports: caps.bridges[device]['ports'], stp: caps.bridges[device]['stp'], southbound: device };
+    const ports = (caps.bridges[device]['ports'] as string[]) ?? [];
+    // vdsm's southbound: the one port that is a NIC, bond or VLAN (with its VLAN id).
+    const southbound = ports.find((p) => caps.bondings[p] !== undefined || caps.nics[p] !== undefined || caps.vlans[p] !== undefined) ?? null;
+    caps.networks[opt.name] = { ...common, iface: device, bridged: true, switch: 'legacy', ports, stp: caps.bridges[device]['stp'], southbound };
+    const vlanOfPort = southbound !== null ? caps.vlans[southbound] : undefined;
+    if (vlanOfPort !== undefined) caps.networks[opt.name]['vlanid'] = vlanOfPort['vlanid'];
     return;
   }
   const ports = [device];
