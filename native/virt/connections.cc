@@ -181,16 +181,20 @@ Napi::Value Connections(const Napi::CallbackInfo& info) {
   return a;
 }
 
-// holdConnection(id, ms): block this thread for ms while holding a connection reference; the model of
-// a libvirt call stuck in the daemon (diagnostics and tests only).
+// holdConnection(id, ms, fail?): block this thread for ms while holding a connection reference, then
+// (fail=true) throw a real libvirt error: the model of a libvirt call stuck in the daemon that
+// eventually fails (diagnostics and tests only).
 Napi::Value HoldConnection(const Napi::CallbackInfo& info) {
   ConnRef c = AcquireConn(info.Env(), ArgInt(info, 0, "conn"));
   double ms = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  bool fail = info.Length() > 2 && info[2].ToBoolean();
   struct timespec req;
   req.tv_sec = static_cast<time_t>(ms / 1000);
   req.tv_nsec = static_cast<long>((ms - req.tv_sec * 1000.0) * 1e6);
   struct timespec rem;
   while (nanosleep(&req, &rem) == -1 && errno == EINTR) req = rem;
+  if (fail && !virDomainLookupByUUIDString(c.get(), "00000000-0000-0000-0000-000000000000"))
+    c.Fail(info.Env(), "virDomainLookupByUUIDString");
   return info.Env().Undefined();
 }
 

@@ -3,6 +3,7 @@
 // one native thread running virEventRunDefaultImpl for keepalive, close callbacks and domain events.
 #include "virt.h"
 
+#include <dlfcn.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,8 +37,17 @@ void RunLoop() {
 
 }  // namespace
 
+// Node dlcloses an addon when the last environment that loaded it goes away (e.g. the only worker that
+// used libvirt exits). The event-loop thread runs code from this library and from libvirt for the whole
+// process life, so pin both in memory: reopen ourselves with RTLD_NODELETE.
+void PinLibrary() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&PinLibrary), &info) && info.dli_fname) dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
 void EnsureInitialized() {
   std::call_once(initOnce, [] {
+    PinLibrary();
     if (virInitialize() < 0) initError = 1;
     virSetErrorFunc(nullptr, SilentErrorFunc);
     if (virEventRegisterDefaultImpl() < 0) initError = 2;

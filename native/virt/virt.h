@@ -2,6 +2,9 @@
 // connection table (integer ids usable from any worker) and typed-parameter conversion.
 #pragma once
 
+// In a worker being terminated N-API cannot throw; without this node-addon-api turns that into
+// std::terminate (a C++ exception escaping its callback wrapper) instead of dropping the exception.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>

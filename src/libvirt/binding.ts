@@ -64,7 +64,7 @@ export interface VirtBinding {
   eventLoopInfo(): { running: boolean; threadId: number; iterations: number; errors: number; initError: number };
   errorNames(): Record<string, string>;
   threadId(): number;
-  holdConnection(conn: number, ms: number): void;
+  holdConnection(conn: number, ms: number, fail?: boolean): void;
 }
 
 /** Load the addon (once per JS environment; node caches it per thread). */

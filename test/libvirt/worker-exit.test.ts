@@ -58,6 +58,17 @@ void describe('workers that registered libvirt callbacks and exit', () => {
     });
   }
 
+  void it('survives a worker terminated while inside a libvirt call that then fails', async () => {
+    const worker = new Worker(new URL('./fixtures/event-worker.js', import.meta.url), { workerData: { conn } });
+    await once(worker, 'message');
+    worker.postMessage('hold-and-fail');
+    await once(worker, 'message');  // 'holding': the thread is about to enter the native call
+    while (virt.connectionInfo(conn).inFlight < 2) await new Promise((r) => setImmediate(r));
+    await worker.terminate();  // returns once the call has come back and thrown into a dying env
+    await cycle();
+    assert.equal(virt.connectionInfo(conn).inFlight, 1, 'only this connectionInfo call holds the connection');
+  });
+
   void it('survives a Piscina pool destroyed with subscriptions registered in its workers', async () => {
     const pool = new PiscinaDispatcher(2);
     const ids = await Promise.all([pool.dispatch<number>('test.subscribeHere', { conn }), pool.dispatch<number>('test.subscribeHere', { conn })]);
