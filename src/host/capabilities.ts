@@ -6,6 +6,7 @@
 import { cpuFlags, parseDomainCapabilities, parseLibvirtCapabilities } from './libvirt-caps.js';
 import { cpuTopology, parseCpuinfo, parseCpuList } from './cpu.js';
 import { parseMeminfo } from './meminfo.js';
+import { parseBootTime } from './proc-stat.js';
 import { networkCaps, type ManagementNetworkOption } from './netcaps.js';
 import { autoNumaBalancing, hugepageSizeKiB, numaDistances, numaNodes } from './numa.js';
 import {
@@ -110,6 +111,12 @@ export function buildCapabilities(input: CapabilitiesInput): Record<string, unkn
   const meminfo = parseMeminfo(facts.meminfo);
   const net = networkCaps(facts, o.managementNetwork !== undefined ? { managementNetwork: o.managementNetwork } : {});
   const vdsm = input.vdsmVersion ?? DEFAULT_VDSM_VERSION;
+  let bootTime: string | undefined;
+  try {
+    bootTime = facts.procStat !== null ? String(parseBootTime(facts.procStat)) : undefined;
+  } catch {
+    bootTime = undefined; // vdsm leaves the key out when btime is missing
+  }
   const machines = [...lv.emulatedMachines];
   for (const m of o.extraEmulatedMachines ?? []) if (!machines.includes(m)) machines.push(m);
 
@@ -141,6 +148,7 @@ export function buildCapabilities(input: CapabilitiesInput): Record<string, unkn
     }),
     realtimeKernel: kernel.realtime,
     kernelArgs: kernelArgs(facts.cmdline),
+    ...(bootTime !== undefined ? { bootTime } : {}),
     nestedVirtualization: nestedVirtualization(facts.nested),
     emulatedMachines: machines,
     ISCSIInitiatorName: iscsiInitiatorName(facts.iscsiInitiatorName),

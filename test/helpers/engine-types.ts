@@ -235,7 +235,7 @@ export function checkCapabilities(caps: unknown, opts: CapabilitiesCheckOptions 
     if (!r.includes('random') && !r.includes('urandom')) c.fail('rngSources', 'must include "random" or "urandom"', r);
   }
   for (const k of ['cpuCores', 'cpuThreads', 'cpuSockets', 'memSize', 'reservedMem', 'guestOverhead']) c.intLike(k, caps[k]);
-  for (const k of ['kdumpStatus', 'autoNumaBalancing']) c.intLike(k, caps[k], false);
+  for (const k of ['kdumpStatus', 'autoNumaBalancing', 'bootTime']) c.intLike(k, caps[k], false);
   if (typeof caps['cpuSpeed'] === 'number') {
     if (Number.isInteger(caps['cpuSpeed'])) c.fail('cpuSpeed', 'a JSON int becomes null: send a string', caps['cpuSpeed']);
   } else c.str('cpuSpeed', caps['cpuSpeed']);

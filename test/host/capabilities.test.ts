@@ -65,6 +65,7 @@ void test('software: machines for the host arch with canonical names, versions, 
   assert.deepEqual(caps['operatingSystem'], { name: 'RHEL', version: '9.6', release: 'Plow', pretty_name: 'Red Hat Enterprise Linux 9.6 (Plow)' });
   assert.equal(caps['kernelArgs'], 'BOOT_IMAGE=(hd0,msdos1)/vmlinuz root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M');
   assert.equal(caps['kvmEnabled'], 'true');
+  assert.equal(caps['bootTime'], '1700000000');
   assert.deepEqual(caps['selinux'], { mode: '1' });
   assert.equal(caps['kdumpStatus'], 1);
   assert.equal(caps['uuid'], '4c4c4544-0042-3610-8048-b4c04f4e4d32');

@@ -8,6 +8,7 @@ import type {
   CapabilitiesFactsArgs, CapabilitiesRawFacts, CpuSysFacts, HardwareRawFacts, HostRawSample, HostSampleArgs,
   IfAddress, MaybeText, NetDeviceFacts, NodeSysFacts,
 } from '../../src/host/raw-facts.js';
+import type { Op } from '../op-context.js';
 
 async function text(path: string): Promise<MaybeText> {
   try {
@@ -237,7 +238,7 @@ export async function readHardwareFacts(args: { root?: string } = {}): Promise<H
   return out;
 }
 
-export const ops: Record<string, (args: any) => unknown> = {
+export const ops: Record<string, Op> = {
   'host.sample': (args: HostSampleArgs) => readHostSample(args),
   'host.capabilitiesFacts': (args: CapabilitiesFactsArgs | undefined) => readCapabilitiesFacts(args ?? {}),
   'host.hardwareInfo': (args: { root?: string } | undefined) => readHardwareFacts(args ?? {}),
