@@ -69,6 +69,8 @@ export interface VmStateOptions {
   /** WaitForLaunch for VM.create; Migration Destination / Restoring state for incoming VMs; any status on recovery. */
   initial?: VmStatusName;
   guestWaitTimeoutMs?: number;
+  /** Clock ms the VM started (recovery: from the domain's start time); default: now. */
+  startedAtMs?: number;
 }
 
 export interface VmStateSnapshot {
@@ -107,7 +109,7 @@ export class VmStateMachine {
     this.#log = opts.log;
     this.#guestWaitMs = opts.guestWaitTimeoutMs ?? GUEST_WAIT_TIMEOUT_MS;
     this.#status = opts.initial ?? S.WAIT_FOR_LAUNCH;
-    this.#startedAt = opts.clock.now();
+    this.#startedAt = opts.startedAtMs ?? opts.clock.now();
     this.#statusTime = eventTime(opts.clock);
     if (this.#status === S.POWERING_UP || this.#status === S.REBOOT_IN_PROGRESS) this.#armGuestTimer();
   }

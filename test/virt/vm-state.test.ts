@@ -176,4 +176,5 @@ void test('describe() and close(): state as JSON, timers cancelled', () => {
   assert.equal(d.status, S.POWERING_UP);
   assert.equal(d.destroyRequested, false);
   assert.doesNotThrow(() => JSON.stringify(d));
+  assert.equal(new VmStateMachine('vm-2', { clock: time, timers: time, initial: S.UP, startedAtMs: 42 }).startedAt, 42);
 });
