@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { buildCapabilities } from '../../src/host/capabilities.js';
 import { buildHardwareInfo } from '../../src/host/hardware-info.js';
 import { parseHostSample } from '../../src/host/sample.js';
@@ -11,6 +13,7 @@ import { buildHostStats, produceHostStats } from '../../src/host/stats.js';
 import type { CapabilitiesRawFacts, HardwareRawFacts, HostRawSample } from '../../src/host/raw-facts.js';
 import { checkCapabilities, checkHostStats } from '../helpers/engine-types.js';
 import { QEMU_CAPS_XML } from './caps-fixtures.js';
+import { parseLibvirtCapabilities } from '../../src/host/libvirt-caps.js';
 
 const OPS_URL = new URL('../../workers/ops/host.js', import.meta.url).href;
 
@@ -64,4 +67,22 @@ void test('this host: two samples read in a worker give getStats the engine acce
   assert.ok(Object.keys(stats['cpuStatistics'] as object).length >= 1);
   assert.deepEqual((stats['diskStats'] as Record<string, unknown>)['/nonexistent-run-dir'], { free: '0' });
   assert.ok(Number(stats['memFree']) > 0);
+});
+
+void test('real libvirt XML: the test driver capabilities from virsh parse, and lack what an engine cluster needs', async (t) => {
+  let xml: string;
+  try {
+    xml = (await promisify(execFile)('virsh', ['-c', 'test:///default', 'capabilities'], { timeout: 20_000 })).stdout;
+  } catch {
+    t.skip('virsh is not installed');
+    return;
+  }
+  const lv = parseLibvirtCapabilities(xml);
+  assert.equal(lv.arch, 'i686');
+  assert.deepEqual(lv.emulatedMachines, []);
+  assert.equal(lv.cpuModel, undefined);
+  const [facts] = (await inWorker([['host.capabilitiesFacts', {}]])) as [CapabilitiesRawFacts];
+  const caps = buildCapabilities({ facts, libvirtCapabilitiesXml: xml, libvirtVersion: 9000000, options: { extraEmulatedMachines: ['pc-q35-rhel9.6.0'] } });
+  const v = checkCapabilities(caps);
+  assert.deepEqual(v.filter((x) => !x.startsWith('cpuFlags')), []);
 });
