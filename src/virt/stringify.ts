@@ -7,15 +7,17 @@
  */
 export function fmt2(x: number): string {
   if (!Number.isFinite(x)) return pyFloatRepr(x);
-  const hundred = x * 100;
-  // A tie at two decimals is representable only when x is a multiple of 1/8 (x*100 ends in .5 exactly).
-  if (Number.isInteger(x * 8) && Math.abs(hundred % 1) === 0.5) {
-    const floor = Math.floor(hundred);
-    const even = floor % 2 === 0 ? floor : floor + 1;
-    return (even / 100).toFixed(2);
+  // toFixed switches to exponent notation at 1e21; such doubles are integers.
+  if (Math.abs(x) >= 1e21) return `${BigInt(x).toString()}.00`;
+  // A tie at two decimals needs an exact binary value ending in 1/8, 3/8, 5/8 or 7/8 (x*8 odd; the
+  // scaling by 8 is exact, unlike x*100). toFixed rounds ties up; Python rounds them to even.
+  const eighths = x * 8;
+  if (Number.isInteger(eighths) && Math.abs(eighths % 2) === 1) {
+    const three = x.toFixed(3); // exact: the value has three decimals
+    const second = Number(three.charAt(three.length - 2));
+    return second % 2 === 0 ? three.slice(0, -1) : x.toFixed(2);
   }
-  const s = x.toFixed(2);
-  return s === '-0.00' ? '-0.00' : s;
+  return x.toFixed(2);
 }
 
 /** Python's "%d" of an int (truncates toward zero as int() would). */

@@ -28,3 +28,32 @@ void test('str(float): shortest digits, ".0" on integers, exponent outside [1e-4
 void test('round(): half to even', () => {
   assert.deepEqual([0.5, 1.5, 2.5, -2.5, -3.5, 2.4].map(pyRound), [0, 2, 2, -2, -4, 2]);
 });
+
+void test('differential against CPython: "%.2f", repr() and round() on 3000 numbers agree', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const nums: number[] = [];
+  let seed = 12345;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (let i = 0; i < 1000; i++) nums.push((rnd() - 0.5) * 10 ** Math.floor(rnd() * 24 - 8));
+  for (let i = 0; i < 1000; i++) nums.push(Math.floor((rnd() - 0.5) * 4000) / 8);
+  for (let i = 0; i < 1000; i++) nums.push(Math.round(rnd() * 1e6) / 100 + 0.005);
+  const script = 'import sys, json\nfor x in json.load(sys.stdin):\n    print("%.2f|%r|%d" % (x, float(x), round(x)))\n';
+  let out: string;
+  try {
+    out = await new Promise<string>((resolve, reject) => {
+      const child = execFile('/usr/bin/python3', ['-c', script], { maxBuffer: 1 << 24 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      child.stdin?.end(JSON.stringify(nums));
+    });
+  } catch {
+    t.skip('no /usr/bin/python3');
+    return;
+  }
+  const lines = out.trim().split('\n');
+  assert.equal(lines.length, nums.length);
+  nums.forEach((x, i) => {
+    assert.equal(`${fmt2(x)}|${pyFloatRepr(x)}|${pyRound(x)}`, lines[i], `for ${x}`);
+  });
+});
