@@ -52,6 +52,8 @@ export interface ExecutorOptions {
   slowTaskMs?: number;
   /** Threads starting at once, at most (default 4); start-up is CPU-bound. */
   maxConcurrentSpawns?: number;
+  /** Add live workers when tasks wait and no thread is ready (default true); false is vdsm's fixed pool. */
+  growOnBacklog?: boolean;
   /** Live workers above workers_count (and extra spares) retire after being idle this long (default 5000). */
   surplusIdleMs?: number;
   /** Worker heap limits (Piscina passes them to each thread). */
@@ -72,7 +74,7 @@ export class Executor implements Dispatcher {
   readonly workersCount: number;
   readonly maxWorkers: number;
   readonly maxTasks: number;
-  #opts: Required<Pick<ExecutorOptions, 'spares' | 'prewarmMs' | 'slowTaskMs' | 'maxConcurrentSpawns' | 'surplusIdleMs'>>;
+  #opts: Required<Pick<ExecutorOptions, 'growOnBacklog' | 'spares' | 'prewarmMs' | 'slowTaskMs' | 'maxConcurrentSpawns' | 'surplusIdleMs'>>;
   #scheduler: Scheduler;
   #log: Logger;
   #clock: Clock;
@@ -104,7 +106,7 @@ export class Executor implements Dispatcher {
     this.#clock = opts.clock ?? monotonicClock;
     this.#realClock = this.#clock === monotonicClock;
     this.#opts = {
-      spares: opts.spares ?? 1, prewarmMs: opts.prewarmMs ?? 150, slowTaskMs: opts.slowTaskMs ?? 50,
+      growOnBacklog: opts.growOnBacklog ?? true, spares: opts.spares ?? 1, prewarmMs: opts.prewarmMs ?? 150, slowTaskMs: opts.slowTaskMs ?? 50,
       maxConcurrentSpawns: opts.maxConcurrentSpawns ?? 4, surplusIdleMs: opts.surplusIdleMs ?? 5000,
     };
     this.#threadOpts = {
@@ -164,7 +166,8 @@ export class Executor implements Dispatcher {
       const c = this.#workers.counts();
       const ready = c.idle + c.spares;
       if (ready === 0) break;
-      const task = this.#tasks.take((t) => ready >= 2 || !this.#isSlow(t.op));
+      // The reserve rule needs growth to serve the held-back operation; a fixed pool uses every thread.
+      const task = this.#tasks.take((t) => ready >= 2 || !this.#opts.growOnBacklog || !this.#isSlow(t.op));
       if (!task) break;
       const worker = this.#workers.first('idle') ?? this.#promoteSpare();
       this.#assign(task, worker!);
@@ -272,9 +275,11 @@ export class Executor implements Dispatcher {
     const c = this.#workers.counts();
     const needsReplacement = c.live - 1 < this.workersCount;
     let via: 'spare' | 'surplus' | 'spawn';
+    // A spare still starting becomes the replacement when it is ready.
+    const startingSpare = this.#workers.all().find((s) => s.state === 'starting' && s.role === 'spare' && !s.replacementFor);
     if (!needsReplacement) via = 'surplus';
     else if (c.spares > 0) via = 'spare';
-    else if (c.total < this.maxWorkers) via = 'spawn';
+    else if (startingSpare || c.total < this.maxWorkers) via = 'spawn';
     else return false;
 
     if (!task.timedOut) this.#publishTimeout(task, worker, runtimeMs, 'discard');
@@ -296,7 +301,8 @@ export class Executor implements Dispatcher {
 
     const taskStartedAt = task.startedAt ?? this.#clock.now() - runtimeMs;
     if (via === 'spawn') {
-      const slot = this.#spawn('live');
+      const slot = startingSpare ?? this.#spawn('live');
+      slot.role = 'live';
       slot.replacementFor = { workerId: worker.id, taskStartedAt };
     } else {
       const spare = via === 'spare' ? this.#promoteSpare() : undefined;
@@ -352,7 +358,7 @@ export class Executor implements Dispatcher {
     // vdsm's floor of active workers; replacements are not limited by the spawn concurrency.
     while (live < this.workersCount) if (!add('live')) return;
     // Backlog: every task that could not start (no ready thread, or held back as slow) gets a thread.
-    while (this.#tasks.queued > startingLive && slots > 0) if (!add('live')) return;
+    while (this.#opts.growOnBacklog && this.#tasks.queued > startingLive && slots > 0) if (!add('live')) return;
     // Spares, plus one for each imminent discard that would drop live workers below workers_count.
     let imminent = 0;
     for (const t of this.#tasks.allRunning()) if (t.prewarm && !t.timedOut) imminent++;

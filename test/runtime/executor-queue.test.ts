@@ -1,0 +1,90 @@
+// Executor basics on real threads: results and errors cross the thread boundary, the queue bound
+// throws RESOURCE_EXHAUSTED at once, lifecycle errors, state() and the thread listing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Errors, isError, VdsmError } from '../../src/errors.js';
+import { harness } from './executor-harness.js';
+
+void test('results, catalogued errors and unknown operations come back from the worker', async (t) => {
+  const h = harness({ workersCount: 1, maxWorkers: 2, spares: 0, workerData: { tag: 'wd' } });
+  t.after(() => h.close());
+  assert.throws(() => h.ex.dispatch('test.echo', 1), (e: unknown) => isError(e, Errors.NOT_RUNNING));
+  h.ex.start();
+  assert.throws(() => h.ex.start(), (e: unknown) => isError(e, Errors.ALREADY_STARTED));
+  assert.deepEqual(await h.ex.dispatch('test.echo', { a: [1, 2] }), { a: [1, 2] });
+  const who = await h.ex.dispatch<{ workerId: number; taskId: number; workerData: unknown }>('test.whoami');
+  assert.deepEqual(who.workerData, { tag: 'wd' });
+  await assert.rejects(h.ex.dispatch('test.throw', { error: 'NO_VM', message: 'no such vm' }), (e: unknown) => {
+    assert.ok(e instanceof VdsmError);
+    assert.equal(e.code, Errors.NO_VM.code);
+    assert.equal(e.vdsmCode, 1);
+    return true;
+  });
+  await assert.rejects(h.ex.dispatch('test.throw', { message: 'plain' }), /plain/);
+  await assert.rejects(h.ex.dispatch('no.such.op'), (e: unknown) => isError(e, Errors.UNKNOWN_OPERATION));
+  // The pool still works after failures.
+  assert.equal(await h.ex.dispatch('test.echo', 'still'), 'still');
+});
+
+void test('queued + running at max_tasks: dispatch throws RESOURCE_EXHAUSTED synchronously', async (t) => {
+  // vdsm's fixed pool (no growth) so that tasks really queue behind the blocked worker.
+  const h = harness({ workersCount: 1, maxWorkers: 1, maxTasks: 3, spares: 0, growOnBacklog: false });
+  t.after(() => h.close());
+  h.ex.start();
+  const blocker = h.ex.dispatch('test.sleepNative', { ms: 400, value: 'slept' });
+  const queued = [h.ex.dispatch('test.echo', 1), h.ex.dispatch('test.echo', 2)];
+  let thrown: unknown;
+  try {
+    void h.ex.dispatch('test.echo', 3);
+  } catch (err) {
+    thrown = err;
+  }
+  assert.ok(isError(thrown, Errors.RESOURCE_EXHAUSTED), `got ${String(thrown)}`);
+  assert.deepEqual((thrown as VdsmError).context, { reason: 'Too many tasks', resource: h.ex.name, current_tasks: 3 });
+  assert.equal((thrown as VdsmError).vdsmCode, 1100);
+  assert.equal(h.ex.stats().rejected, 1);
+  assert.equal(await blocker, 'slept');
+  assert.deepEqual(await Promise.all(queued), [1, 2]);
+  // Capacity is back.
+  assert.equal(await h.ex.dispatch('test.echo', 4), 4);
+});
+
+void test('state() and threads() describe workers with their OS thread ids and what they run', async (t) => {
+  const h = harness({ workersCount: 2, maxWorkers: 4, spares: 1 });
+  t.after(() => h.close());
+  h.ex.start();
+  const p = h.ex.dispatch('test.sleepNative', { ms: 300 });
+  await h.next('start');
+  await h.until(() => h.ex.counts().idle >= 1 && h.ex.counts().spares === 1);
+  const st = h.ex.state();
+  assert.doesNotThrow(() => JSON.stringify(st));
+  assert.equal(st['busy'], 1);
+  assert.equal(st['spares'], 1);
+  const threads = h.ex.threads();
+  const busy = threads.find((x) => x.state === 'busy');
+  assert.ok(busy);
+  assert.equal(busy.op, 'test.sleepNative');
+  assert.ok(busy.tid > process.pid, `tid ${busy.tid} is a kernel thread id of this process`);
+  assert.equal(new Set(threads.map((x) => x.tid)).size, threads.length);
+  await p;
+});
+
+void test('stop() fails queued tasks with NOT_RUNNING and resolves within its grace period despite a native block', async (t) => {
+  const h = harness({ workersCount: 1, maxWorkers: 2, spares: 0, growOnBacklog: false });
+  t.after(() => h.close());
+  h.ex.start();
+  const stuck = h.ex.dispatch('test.sleepNative', { ms: 1500 });
+  const queued = h.ex.dispatch('test.echo', 1);
+  await h.next('start');
+  const queuedFails = assert.rejects(queued, (e: unknown) => isError(e, Errors.NOT_RUNNING));
+  const stuckFails = assert.rejects(stuck, (e: unknown) => isError(e, Errors.NOT_RUNNING));
+  const t0 = Date.now();
+  const res = await h.ex.stop({ graceMs: 200 });
+  const took = Date.now() - t0;
+  assert.equal(res.stuckThreads, 1);
+  // Not a timing assertion about speed: stop must not wait for the 1.5 s native call.
+  assert.ok(took < 1200, `stop took ${took} ms`);
+  await queuedFails;
+  await stuckFails;
+  assert.throws(() => h.ex.dispatch('test.echo', 1), (e: unknown) => isError(e, Errors.NOT_RUNNING));
+});
