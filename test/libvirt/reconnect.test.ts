@@ -1,7 +1,7 @@
 // Connection loss and recovery against a real libvirtd (unprivileged, serving the test driver): the
 // manager sees the close callback when the daemon dies, reports the outage, reconnects with backoff once
-// the daemon is back, re-registers events and tells subscribers to resync. Also: a worker blocked in a
-// call to a frozen daemon leaves the main thread responsive. Real timers here, because the peer is a real
+// the daemon is back, re-registers events and tells subscribers to resync; a frozen daemon is caught by
+// libvirt's keepalive. Also: a worker blocked in a call to a frozen daemon leaves the main thread responsive. Real timers here, because the peer is a real
 // daemon; the backoff is shortened to keep the test quick.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,6 +79,26 @@ void describe('libvirt reconnect through a real libvirtd', { skip: skip ?? false
     const ev2 = nextMatching(onEvent, suspended);
     await client.call('libvirt.suspend', { uuid });
     assert.equal((await ev2).conn, manager.conn());
+    await client.call('libvirt.resume', { uuid });
+  });
+
+  void it('a frozen libvirtd is detected by keepalive, and the manager reconnects once it answers again', async () => {
+    const before = manager.health();
+    const lost = nextMatching((cb) => manager.onStateChange(cb), (s) => s === 'lost');
+    const reconnected = new Promise<ReconnectInfo>((resolve) => { const off = manager.onReconnect((info) => { off(); resolve(info); }); });
+    daemon.freeze();
+    try {
+      await lost;  // no answer to keepalive probes (1 s x 3): libvirt closes the connection itself
+    } finally {
+      daemon.thaw();
+    }
+    assert.match(manager.health().currentOutage?.reason ?? '', /reason 2\)/, 'virConnectCloseReason KEEPALIVE');
+    const info = await reconnected;
+    assert.equal(info.outage.reason, manager.health().outages.at(-1)?.reason);
+    assert.equal(manager.health().reconnects, before.reconnects + 1);
+    const ev = nextMatching(onEvent, suspended);
+    await client.call('libvirt.suspend', { uuid });
+    assert.equal((await ev).conn, manager.conn());
     await client.call('libvirt.resume', { uuid });
   });
 
