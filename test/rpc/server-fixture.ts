@@ -46,7 +46,8 @@ export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
     clientTls = await loadTlsFiles(pki.client);
   }
   const logManager = silentLogManager();
-  let rpc: RpcServer | undefined;
+  // The test verb publishes through the server it belongs to, which exists only after the table.
+  const ref: { rpc?: RpcServer } = {};
   const methods = new MethodTable([
     ...apiMethods({ logManager }),
     {
@@ -55,12 +56,12 @@ export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
       params: [{ name: 'count', type: s.int(), default: 1 }],
       result: s.bool(),
       handler: ({ count }) => {
-        for (let i = 0; i < (count as number); i++) rpc!.publish(`|virt|VM_status|vm${i}`, { [`vm${i}`]: { status: 'Up' } });
+        for (let i = 0; i < (count as number); i++) ref.rpc!.publish(`|virt|VM_status|vm${i}`, { [`vm${i}`]: { status: 'Up' } });
       },
     },
   ]);
   const registry = new Registry();
-  rpc = createRpcServer({
+  const rpc = (ref.rpc = createRpcServer({
     host: '127.0.0.1',
     port: 0,
     methods,
@@ -73,7 +74,7 @@ export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),
-  });
+  }));
   const { port } = await rpc.start();
   const server = rpc;
   return {
