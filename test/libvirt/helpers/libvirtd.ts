@@ -11,6 +11,13 @@ import { generateNodeXml, type NodeXmlOptions } from '../../../src/libvirt/fixtu
 const NOBODY = 65534;
 const LIBVIRTD = '/usr/sbin/libvirtd';
 const SETPRIV = '/usr/bin/setpriv';
+const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
+
+/** SASL login the daemon demands (SCRAM-SHA-256 over a private sasldb, like vdsm's libvirt setup). */
+export interface SaslLogin {
+  user: string;
+  password: string;
+}
 
 /** Why the daemon cannot run here, or undefined when it can. */
 export function libvirtdUnavailable(): string | undefined {
@@ -20,6 +27,11 @@ export function libvirtdUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Why a SASL-protected daemon cannot run here, or undefined when it can. */
+export function saslUnavailable(): string | undefined {
+  return libvirtdUnavailable() ?? (existsSync(SASLPASSWD2) ? undefined : `${SASLPASSWD2} missing (apt-get install sasl2-bin)`);
+}
+
 export class TestLibvirtd {
   readonly dir: string;
   readonly socket: string;
@@ -27,6 +39,7 @@ export class TestLibvirtd {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #starts = 0;
+  #sasl = false;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -34,18 +47,26 @@ export class TestLibvirtd {
     this.nodeXml = join(dir, 'node.xml');
   }
 
-  static async create(fixture: NodeXmlOptions): Promise<TestLibvirtd> {
+  static async create(fixture: NodeXmlOptions, opts: { sasl?: SaslLogin } = {}): Promise<TestLibvirtd> {
     const d = new TestLibvirtd(await mkdtemp(join(tmpdir(), 'vdsm-libvirtd-')));
-    for (const sub of ['run', 'home', 'home/xdg']) await mkdir(join(d.dir, sub), { recursive: true });
+    for (const sub of ['run', 'home', 'home/xdg', 'sasl']) await mkdir(join(d.dir, sub), { recursive: true });
+    const auth = opts.sasl ? 'sasl' : 'none';
+    if (opts.sasl) {
+      d.#sasl = true;
+      // Cyrus SASL reads <SASL_CONF_PATH>/libvirt.conf; the password database is private to this dir.
+      await writeFile(join(d.dir, 'sasl', 'libvirt.conf'), `mech_list: scram-sha-256\nsasldb_path: ${d.dir}/sasl/passwd.db\n`);
+      await saslpasswd(join(d.dir, 'sasl', 'passwd.db'), opts.sasl);
+    }
     await writeFile(join(d.dir, 'libvirtd.conf'), [
-      `unix_sock_dir = "${d.dir}/run"`, 'unix_sock_rw_perms = "0770"', 'auth_unix_ro = "none"', 'auth_unix_rw = "none"',
+      `unix_sock_dir = "${d.dir}/run"`, 'unix_sock_rw_perms = "0770"', `auth_unix_ro = "${auth}"`, `auth_unix_rw = "${auth}"`,
       'listen_tls = 0', 'listen_tcp = 0', `log_outputs = "3:file:${d.dir}/libvirtd.log"`, '',
     ].join('\n'));
     await writeFile(d.nodeXml, generateNodeXml(fixture));
-    for (const p of [d.dir, join(d.dir, 'run'), join(d.dir, 'home'), join(d.dir, 'home/xdg')]) {
+    for (const p of [d.dir, join(d.dir, 'run'), join(d.dir, 'home'), join(d.dir, 'home/xdg'), join(d.dir, 'sasl')]) {
       await chown(p, NOBODY, NOBODY);
       await chmod(p, 0o755);
     }
+    if (opts.sasl) await chown(join(d.dir, 'sasl', 'passwd.db'), NOBODY, NOBODY);
     await chmod(d.nodeXml, 0o644);
     return d;
   }
@@ -63,7 +84,8 @@ export class TestLibvirtd {
   async start(timeoutMs = 15_000): Promise<void> {
     if (this.#child) throw new Error('libvirtd already running');
     await unlink(this.socket).catch(() => undefined);  // a killed daemon leaves its socket behind
-    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: join(this.dir, 'home'), XDG_RUNTIME_DIR: join(this.dir, 'home/xdg') };
+    const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: join(this.dir, 'home'), XDG_RUNTIME_DIR: join(this.dir, 'home/xdg') };
+    if (this.#sasl) env['SASL_CONF_PATH'] = join(this.dir, 'sasl');
     const child = spawn(SETPRIV, ['--reuid=nobody', '--regid=nogroup', '--clear-groups', LIBVIRTD, '-f', join(this.dir, 'libvirtd.conf')], { env, stdio: 'ignore' });
     this.#child = child;
     this.#starts++;
@@ -107,4 +129,14 @@ export class TestLibvirtd {
   toJSON(): { dir: string; pid: number | undefined; starts: number } {
     return { dir: this.dir, pid: this.pid, starts: this.#starts };
   }
+}
+
+/** Create a sasldb with one user for the 'libvirt' SASL application (vdsm: saslpasswd2 -p -a libvirt vdsm@ovirt). */
+async function saslpasswd(db: string, login: SaslLogin): Promise<void> {
+  const child = spawn(SASLPASSWD2, ['-p', '-f', db, '-a', 'libvirt', '-c', login.user], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  child.stdin.end(login.password);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`saslpasswd2 failed (${code}): ${stderr}`);
 }
