@@ -202,6 +202,8 @@ export class ConnectionManager {
       (pingErr: unknown) => {
         this.#pinging = false;
         this.#noteError(pingErr);
+        // A ping that timed out left the control thread stuck in libvirt: start over with a fresh one.
+        if (isError(pingErr, Errors.LIBVIRT_CONNECTION.code)) this.#dropControl(control);
         if (this.#conn === conn) this.#lost(`liveness ping failed: ${errMessage(pingErr)}`);
       },
     );

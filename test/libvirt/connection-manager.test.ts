@@ -74,6 +74,28 @@ void describe('ConnectionManager', () => {
     await manager.close();
   });
 
+  void it('a liveness ping that times out counts as a loss: fresh control thread, new connection, reconnect notice', async () => {
+    const time = new ManualTime();
+    const manager = new ConnectionManager({ uri: fx.uri, clock: time, timers: time, callTimeoutMs: 5000, startTimeoutMs: 0 });
+    try {
+      await manager.start();
+      const first = manager.conn();
+      const tidBefore = manager.health().control?.tid;
+      const reconnected = new Promise<number>((resolve) => manager.onReconnect((info) => resolve(info.conn)));
+      manager.reportError(Object.assign(new Error('no answer'), { code: 'ERR_LIBVIRT_SYSTEM_ERROR', virCode: 38, virDomain: 13 }));
+      time.advance(5000);  // the ping's bound passes before its reply can be read: as if the thread were stuck
+      await until(() => manager.state === 'lost', 'lost');
+      assert.match(manager.health().currentOutage?.reason ?? '', /liveness ping failed: .*timed out/);
+      time.advance(0);  // the immediate retry
+      const conn = await reconnected;
+      assert.notEqual(conn, first);
+      assert.notEqual(manager.health().control?.tid, tidBefore, 'a new control thread');
+      assert.equal(manager.health().outages[0]?.attempts, 1);
+    } finally {
+      await manager.close();
+    }
+  });
+
   void it('keeps the connection when a suspicious error is reported but the liveness ping answers', async () => {
     const manager = new ConnectionManager({ uri: fx.uri, agentConnection: false });
     await manager.start();
