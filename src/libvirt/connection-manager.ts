@@ -9,6 +9,7 @@ import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/
 import { VDSM_EVENT_IDS } from './constants.js';
 import { ControlThread } from './control-thread.js';
 import { isConnectionSuspect } from './errors.js';
+import { libvirtChannels, type ReconnectEvent, type StateEvent } from './libvirt-channels.js';
 import type { BindingEvent, DomainEvent, OpenOptions } from './types.js';
 
 export type LibvirtConnectionState = 'idle' | 'connecting' | 'connected' | 'lost' | 'closed';
@@ -277,6 +278,9 @@ export class ConnectionManager {
     this.#log?.warn({ outage }, 'libvirt connection restored');
     const info: ReconnectInfo = { conn, agentConn: agent, outage: { ...outage } };
     for (const cb of [...this.#reconnectListeners]) this.#safely(() => cb(info));
+    if (libvirtChannels.reconnect.hasSubscribers) {
+      libvirtChannels.reconnect.publish({ uri: this.#opts.uri, conn, outage: { ...outage } } satisfies ReconnectEvent);
+    }
   }
 
   #lost(reason: string): void {
@@ -286,7 +290,7 @@ export class ConnectionManager {
     const control = this.#control;
     const [sub, conn, agent] = [this.#sub, this.#conn, this.#agentConn];
     this.#conn = this.#agentConn = this.#sub = undefined;
-    this.#setState('lost');
+    this.#setState('lost', reason);
     if (control && !control.terminated) void this.#release(control, sub, conn, agent, this.#opts.callTimeoutMs);
     this.#scheduleRetry(0);
   }
@@ -347,10 +351,14 @@ export class ConnectionManager {
     return this.#state === 'closed';
   }
 
-  #setState(s: LibvirtConnectionState): void {
+  #setState(s: LibvirtConnectionState, reason?: string): void {
     if (this.#state === s) return;
+    const previous = this.#state;
     this.#state = s;
     this.#since = this.#clock.now();
+    if (libvirtChannels.state.hasSubscribers) {
+      libvirtChannels.state.publish({ uri: this.#opts.uri, state: s, previous, ...(reason !== undefined ? { reason } : {}) } satisfies StateEvent);
+    }
     for (const cb of [...this.#stateListeners]) this.#safely(() => cb(s));
   }
 

@@ -3,9 +3,11 @@
 // The libvirt side is real (control thread + test driver); only time is manual.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectionManager } from '../../src/libvirt/connection-manager.js';
+import type { ReconnectEvent, StateEvent } from '../../src/libvirt/libvirt-channels.js';
 import { generateNodeXml, testDriverUri } from '../../src/libvirt/fixture.js';
 import { Errors, isError } from '../../src/errors.js';
 import { ManualTime } from '../runtime/manual-time.js';
@@ -77,6 +79,10 @@ void describe('ConnectionManager', () => {
   void it('a liveness ping that times out counts as a loss: fresh control thread, new connection, reconnect notice', async () => {
     const time = new ManualTime();
     const manager = new ConnectionManager({ uri: fx.uri, clock: time, timers: time, callTimeoutMs: 5000, startTimeoutMs: 0 });
+    const published: (StateEvent | ReconnectEvent)[] = [];
+    const record = (m: unknown): void => { published.push(m as StateEvent | ReconnectEvent); };
+    diagnostics_channel.subscribe('vdsm:libvirt:state', record);
+    diagnostics_channel.subscribe('vdsm:libvirt:reconnect', record);
     try {
       await manager.start();
       const first = manager.conn();
@@ -91,7 +97,12 @@ void describe('ConnectionManager', () => {
       assert.notEqual(conn, first);
       assert.notEqual(manager.health().control?.tid, tidBefore, 'a new control thread');
       assert.equal(manager.health().outages[0]?.attempts, 1);
+      const mine = published.filter((m) => m.uri === fx.uri);
+      assert.deepEqual(mine.map((m) => ('state' in m ? m.state : 'reconnect')), ['connecting', 'connected', 'lost', 'connected', 'reconnect']);
+      assert.match((mine[2] as StateEvent).reason ?? '', /liveness ping failed/);
     } finally {
+      diagnostics_channel.unsubscribe('vdsm:libvirt:state', record);
+      diagnostics_channel.unsubscribe('vdsm:libvirt:reconnect', record);
       await manager.close();
     }
   });
