@@ -103,6 +103,8 @@ export class ConnectionManager {
   #reconnects = 0;
   #events = 0;
   #pinging = false;
+  /** Connections a dropped (stuck) control thread could not close; closed after the next connect. */
+  #orphans: number[] = [];
   #lastError: LibvirtHealth['lastError'];
   #outage: Outage | undefined;
   #outages: Outage[] = [];
@@ -269,6 +271,10 @@ export class ConnectionManager {
     this.#setState('connected');
     this.#log?.info({ uri: this.#opts.uri, conn, agentConn: agent }, 'libvirt connected');
     this.#settleStart();
+    const orphans = this.#orphans.splice(0);
+    if (orphans.length > 0 && this.#control) {
+      for (const id of orphans) void this.#release(this.#control, undefined, id, undefined, this.#opts.callTimeoutMs);
+    }
     if (!outage) return;
     outage.end = this.#clock.now();
     outage.durationMs = outage.end - outage.start;
@@ -292,6 +298,7 @@ export class ConnectionManager {
     this.#conn = this.#agentConn = this.#sub = undefined;
     this.#setState('lost', reason);
     if (control && !control.terminated) void this.#release(control, sub, conn, agent, this.#opts.callTimeoutMs);
+    else this.#orphans.push(...[conn, agent].filter((c): c is number => c !== undefined));  // its subscription died with its thread
     this.#scheduleRetry(0);
   }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadVirtBinding } from '../../src/libvirt/binding.js';
 import { ConnectionManager } from '../../src/libvirt/connection-manager.js';
 import type { ReconnectEvent, StateEvent } from '../../src/libvirt/libvirt-channels.js';
 import { generateNodeXml, testDriverUri } from '../../src/libvirt/fixture.js';
@@ -97,6 +98,9 @@ void describe('ConnectionManager', () => {
       assert.notEqual(conn, first);
       assert.notEqual(manager.health().control?.tid, tidBefore, 'a new control thread');
       assert.equal(manager.health().outages[0]?.attempts, 1);
+      // The old connections, left open by the dropped thread, are closed through the new one.
+      const virt = loadVirtBinding();
+      await until(() => !virt.connections().some((c) => c.id === first), 'orphaned connection closed');
       const mine = published.filter((m) => m.uri === fx.uri);
       assert.deepEqual(mine.map((m) => ('state' in m ? m.state : 'reconnect')), ['connecting', 'connected', 'lost', 'connected', 'reconnect']);
       assert.match((mine[2] as StateEvent).reason ?? '', /liveness ping failed/);
