@@ -7,7 +7,9 @@ import { join, resolve } from 'node:path';
 export interface NodeXmlOptions {
   /** number of domains */
   domains: number;
-  /** how many are paused / shut off (taken from the end of the list); the rest run */
+  /** how many run, are paused, are shut off (in that order in the file); running defaults to the rest,
+   *  and when running is given without shutoff, the rest are shut off */
+  running?: number;
   paused?: number;
   shutoff?: number;
   /** host logical CPUs (default 8) and memory in KiB (default 16 GiB) */
@@ -41,9 +43,11 @@ export function fixtureUuid(index: number, seed = 0): string {
 /** The domains a fixture holds, in file order. */
 export function fixtureDomains(opts: NodeXmlOptions): FixtureDomain[] {
   const paused = opts.paused ?? 0;
-  const shutoff = opts.shutoff ?? 0;
-  if (paused + shutoff > opts.domains) throw new RangeError('paused + shutoff exceeds domains');
-  const running = opts.domains - paused - shutoff;
+  const shutoff = opts.shutoff ?? (opts.running !== undefined ? opts.domains - opts.running - paused : 0);
+  const running = opts.running ?? opts.domains - paused - shutoff;
+  if ([running, paused, shutoff].some((n) => n < 0) || running + paused + shutoff !== opts.domains) {
+    throw new RangeError(`running ${running} + paused ${paused} + shutoff ${shutoff} must equal domains ${opts.domains}`);
+  }
   const prefix = opts.namePrefix ?? 'vm';
   return Array.from({ length: opts.domains }, (_, i) => ({
     index: i,

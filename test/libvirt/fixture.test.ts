@@ -30,6 +30,8 @@ void describe('node-XML fixture generator', () => {
     assert.deepEqual(fixtureDomains(opts).map((d) => d.state), [1, 1, 3, 5]);
     assert.equal(fixtureUuid(3, 0x10), '00000010-0000-4000-8000-000000000003');
     assert.throws(() => fixtureDomains({ domains: 1, paused: 1, shutoff: 1 }), RangeError);
+    assert.throws(() => fixtureDomains({ domains: 3, running: 2, paused: 0, shutoff: 0 }), RangeError);
+    assert.deepEqual(fixtureDomains({ domains: 4, running: 1, paused: 1 }).map((d) => d.state), [1, 3, 5, 5]);
   });
 
   void it('writes a file whose test:/// URI opens with the states and names it promises', async () => {
