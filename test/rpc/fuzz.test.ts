@@ -106,6 +106,9 @@ function describeSockets(): void {
         const c = await RawClient.connect(fx.port);
         c.write('SUBSCRIBE\ndestination:jms.topic.vdsm_responses\nid:r\n\n\0');
         for (const p of parts) c.write(p);
+        // FIN after the data: once the server closed its side it has consumed every byte.
+        c.socket.end();
+        await c.waitClosed();
         assert.equal(await good.call('Host.ping2', {}, 5000), true);
         c.close();
       }),
