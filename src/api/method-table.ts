@@ -28,8 +28,21 @@ export interface MethodSpec {
   readonly params: readonly ParamSpec[];
   readonly result: Schema;
   readonly resultDescription?: string;
+  /**
+   * vdsm's legacy convention: a handler may return `{status: {code, message}, ...}`. A non-zero code
+   * becomes a JSON-RPC error; on success the result is the member named here (vdsm's Bridge
+   * `command_info`), or `true` when none is named.
+   */
+  readonly resultKey?: string;
   /** A verb returning nothing answers `true` on the wire (vdsm). */
   readonly handler: MethodHandler;
+}
+
+/** `{status: {code: <int>, message: <string>}}`: a legacy vdsm response dict. */
+export function isLegacyResponse(v: unknown): v is { status: { code: number; message: string } } & Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const st = (v as { status?: unknown }).status;
+  return typeof st === 'object' && st !== null && Number.isInteger((st as { code?: unknown }).code) && typeof (st as { message?: unknown }).message === 'string';
 }
 
 /**

@@ -4,7 +4,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { Errors, pyRepr, type ErrorSpec } from '../errors.js';
 import type { Logger } from '../observability/logging.js';
-import type { MethodContext, MethodTable } from '../api/method-table.js';
+import { isLegacyResponse, type MethodContext, type MethodTable } from '../api/method-table.js';
 
 /** Published once per answered or executed call; metrics and debug tracing subscribe. */
 export const rpcCallChannel = channel('vdsm:rpc:call');
@@ -132,7 +132,11 @@ export class JsonRpcServer {
     }
     this.#inFlight++;
     try {
-      const raw = await spec.handler(bound.params, ctx);
+      let raw = await spec.handler(bound.params, ctx);
+      if (isLegacyResponse(raw)) {
+        if (raw.status.code !== 0) return finish(raw.status.code, { code: raw.status.code, message: raw.status.message });
+        raw = spec.resultKey !== undefined ? raw[spec.resultKey] : true;
+      }
       const result = raw === undefined || raw === null ? true : raw;
       this.#record(method, 0, start, isNotification);
       return isNotification ? undefined : { jsonrpc: '2.0', id, result };

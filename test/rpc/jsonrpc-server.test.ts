@@ -22,6 +22,10 @@ function server(extra: MethodSpec[] = [], opts: { ready?: () => boolean; onCall?
     { name: 'Test.busy', description: 'executor full', params: [], result: s.any(), handler: () => { throw vdsmError(Errors.RESOURCE_EXHAUSTED, { reason: 'Too many tasks', resource: 'jsonrpc', current_tasks: 80 }); } },
     { name: 'Test.crossWorker', description: 'error that lost its class', params: [], result: s.any(), handler: () => Promise.reject(Object.assign(new Error('stuck'), { code: 'ERR_UNAVAILABLE' })) },
     { name: 'Test.undef', description: 'returns nothing', params: [], result: s.any(), handler: async () => undefined },
+    { name: 'Host.getStats', description: 'legacy success', params: [], result: s.any(), resultKey: 'info', handler: () => ({ status: { code: 0, message: 'Done' }, info: { cpuUser: '1.50' } }) },
+    { name: 'Host.legacyVoid', description: 'legacy success, no member', params: [], result: s.any(), handler: () => ({ status: { code: 0, message: 'Done' } }) },
+    { name: 'Host.legacyFail', description: 'legacy failure', params: [], result: s.any(), handler: () => ({ status: { code: 654, message: 'Not SPM' } }) },
+    { name: 'VM.statusObject', description: 'a status that is not legacy', params: [], result: s.any(), handler: () => ({ vmId: 'a', status: 'Up' }) },
     ...extra,
   ]);
   const srv = new JsonRpcServer({ methods: table, log: silentLogger(), ...(opts.ready ? { isReady: opts.ready } : {}), ...(opts.onCall ? { onCall: opts.onCall } : {}) });
@@ -64,6 +68,14 @@ void test('handler errors: vdsm codes, 1100 when exhausted, -32603 with the reas
   assert.equal(busy.error.code, 1100);
   assert.equal(busy.error.message, "Not enough resources: {'reason': 'Too many tasks', 'resource': 'jsonrpc', 'current_tasks': 80}");
   assert.equal((await call(req('Test.crossWorker', {}))).error.code, 40, 'string code maps back to the vdsm code');
+});
+
+void test('vdsm\'s status convention: non-zero code is an error, success returns the named member or true', async () => {
+  const { call } = server();
+  assert.deepEqual(await call(req('Host.getStats', {})), { jsonrpc: '2.0', id: '1', result: { cpuUser: '1.50' } });
+  assert.deepEqual(await call(req('Host.legacyVoid', {})), { jsonrpc: '2.0', id: '1', result: true });
+  assert.deepEqual(await call(req('Host.legacyFail', {})), { jsonrpc: '2.0', id: '1', error: { code: 654, message: 'Not SPM' } });
+  assert.deepEqual(await call(req('VM.statusObject', {})), { jsonrpc: '2.0', id: '1', result: { vmId: 'a', status: 'Up' } });
 });
 
 void test('Host.setLogLevel with a valid level answers true', async () => {
