@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Install what a fresh Debian 12 machine lacks (as root), then the npm dependencies and the native addons.
+# Prepare a fresh Debian 12 machine (as root) to run vdsm-node from this checkout: the Debian packages
+# the native libvirt binding and the tests need, the npm dependencies (npm ci also builds the native
+# addons with node-gyp), and the TypeScript build. Idempotent: a second run does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config)
+# libvirt-dev: headers and libvirt.so for the addon; libvirt-daemon: an unprivileged libvirtd for the
+# reconnect tests; qemu-guest-agent: a real guest-agent peer; python3-stomp: an independent STOMP peer.
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-[ -d node_modules ] && [ -f build/Release/virt.node ] || npm ci
+if [ ! -d node_modules ] || [ ! -f build/Release/virt.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci (builds the native addons)" >&2
+  npm ci --no-audit --no-fund
+fi
+echo "setup: building TypeScript" >&2
+npm run -s build
