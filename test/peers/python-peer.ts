@@ -23,9 +23,33 @@ export async function pythonPeerAvailable(): Promise<boolean> {
   }
 }
 
-export function runPythonPeer(port: number, args: string[] = [], timeoutMs = 20_000): Promise<PyResult> {
+export interface PyTlsFiles {
+  keyFile: string;
+  certFile: string;
+  caFile: string;
+}
+
+// The peer script speaks plain TCP only; for TLS it is run unchanged with stomp.Connection12 replaced by a
+// subclass that calls stomp.py's own set_ssl() (Python's ssl module does the handshake).
+const TLS_SHIM = `
+import runpy, sys, stomp
+key, cert, ca, script = sys.argv[1:5]
+key, cert = key or None, cert or None
+Base = stomp.Connection12
+class TlsConnection(Base):
+    def __init__(self, hosts, **kw):
+        Base.__init__(self, hosts, **kw)
+        self.set_ssl(for_hosts=hosts, key_file=key, cert_file=cert, ca_certs=ca)
+stomp.Connection12 = TlsConnection
+sys.argv = [script] + sys.argv[5:]
+runpy.run_path(script, run_name='__main__')
+`;
+
+export function runPythonPeer(port: number, args: string[] = [], timeoutMs = 20_000, tls?: PyTlsFiles): Promise<PyResult> {
+  const argv = [PY_CLIENT, '127.0.0.1', String(port), ...args];
+  const full = tls ? ['-c', TLS_SHIM, tls.keyFile, tls.certFile, tls.caFile, ...argv] : argv;
   return new Promise((resolve) => {
-    execFile(PYTHON, [PY_CLIENT, '127.0.0.1', String(port), ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(PYTHON, full, { timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
       resolve({ code, stdout, stderr });
     });

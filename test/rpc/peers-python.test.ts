@@ -1,17 +1,19 @@
 // The shared Python peer (python3-stomp) against our server over plain TCP: ping2, echo, events, a
-// one-element batch, a private reply-to destination and the flow-id header.
+// one-element batch, a private reply-to destination and the flow-id header; and over TLS with a
+// client certificate (stomp.py's set_ssl, Python's ssl module).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { pythonPeerAvailable, runPythonPeer } from '../peers/python-peer.js';
 import { startServer, type Fixture } from './server-fixture.js';
 
 let fx: Fixture;
+let secure: Fixture;
 let available = false;
 before(async () => {
   available = await pythonPeerAvailable();
-  fx = await startServer();
+  [fx, secure] = await Promise.all([startServer(), startServer({ tls: true })]);
 });
-after(() => fx.close());
+after(() => Promise.all([fx.close(), secure.close()]));
 
 void test('python peer: ping2 prints true', async (t) => {
   if (!available) return t.skip('python3-stomp or the peer script is missing');
@@ -50,4 +52,18 @@ void test('python peer: an unknown verb is a JSON-RPC error with an integer code
   assert.equal(r.code, 1);
   const err = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as { code: unknown };
   assert.equal(err.code, -32601);
+});
+
+void test('python peer over TLS with a CA-signed client certificate: ping2 and events', async (t) => {
+  if (!available) return t.skip('python3-stomp missing');
+  const r = await runPythonPeer(secure.port, ['--method', 'Test.emitEvents', '--params', '{"count": 1}', '--events', '1'], 20_000, secure.pki!.client);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^EVENT .*VM_status/m);
+});
+
+void test('python peer over TLS without a client certificate is refused', async (t) => {
+  if (!available) return t.skip('python3-stomp missing');
+  const r = await runPythonPeer(secure.port, ['--timeout', '3'], 20_000, { ...secure.pki!.client, keyFile: '', certFile: '' });
+  assert.ok(r.code === 3 || r.code === 4, `refused (exit ${r.code}): ${r.stderr.slice(-300)}`);
+  assert.doesNotMatch(r.stdout, /true/);
 });
