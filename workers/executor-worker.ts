@@ -2,12 +2,13 @@
 // session then serves tasks over its own MessagePort until the thread is terminated.
 // Imports only the shared protocol types, src/errors.ts, pino and the operation modules.
 import { readdirSync, readlinkSync } from 'node:fs';
-import { threadId, type MessagePort } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
 import {
-  STAMP_STARTED_AT, STAMP_TASK_ID,
+  STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs,
   type FromWorker, type SessionInit, type ToWorker,
 } from '../src/runtime/executor-protocol.js';
 import { toWireError, type Op, type OpsModule } from './op-context.js';
@@ -15,12 +16,12 @@ import { toWireError, type Op, type OpsModule } from './op-context.js';
 const opsDir = new URL('./ops/', import.meta.url);
 
 /** Every workers/ops/*.js module, loaded once per thread at start (Piscina preloads this file). */
-async function loadOps(): Promise<{ ops: Map<string, Op>; errors: string[] }> {
+async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<string, Op>; errors: string[] }> {
   const ops = new Map<string, Op>();
   const errors: string[] = [];
   let files: string[] = [];
   try {
-    files = readdirSync(fileURLToPath(opsDir)).filter((f) => f.endsWith('.js')).sort();
+    files = readdirSync(fileURLToPath(opsDir)).filter((f) => f.endsWith('.js') && (!only || only.includes(f.slice(0, -3)))).sort();
   } catch (err) {
     errors.push(`cannot list ${fileURLToPath(opsDir)}: ${String(err)}`);
   }
@@ -39,7 +40,17 @@ async function loadOps(): Promise<{ ops: Map<string, Op>; errors: string[] }> {
   return { ops, errors };
 }
 
-const loaded = await loadOps();
+/** Thread-level settings from the Executor (Piscina's workerData), readable before any session. */
+interface ThreadConfig { opsModules?: string[] }
+const loaded = await loadOps((workerData as ThreadConfig | undefined)?.opsModules);
+
+// pino costs ~1.75 MB of RSS per thread; most operations never log, so it loads on first use.
+const require = createRequire(import.meta.url);
+let pinoFactory: typeof import('pino').default | undefined;
+const makeLogger = (opts: { level: string; base: Record<string, unknown> }): Logger => {
+  pinoFactory ??= require('pino') as typeof import('pino').default;
+  return pinoFactory(opts);
+};
 
 /** Kernel thread id of this thread, for the ops thread listing (ps -L, top -H, gdb). */
 function osThreadId(): number {
@@ -59,18 +70,26 @@ export default function session(init: SessionInit): Promise<void> {
   const { port, workerId } = init;
   const ids = new Int32Array(init.stamp);
   const times = new Float64Array(init.stamp);
-  const log: Logger = pino({ level: init.logLevel, base: { pid: process.pid, executor: init.executor, workerId } });
-  for (const e of loaded.errors) log.error({ err: e }, 'Failed to load executor operations');
+  let base: Logger | undefined;
+  const log = (): Logger => (base ??= makeLogger({ level: init.logLevel, base: { pid: process.pid, executor: init.executor, workerId } }));
+  // Load errors are also reported to the main thread in 'ready' (logged there).
 
   const run = async (taskId: number, op: string, args: unknown): Promise<void> => {
     // Stamp the start before anything else: the main thread counts the timeout from here.
-    times[STAMP_STARTED_AT] = performance.timeOrigin + performance.now();
+    times[STAMP_STARTED_AT] = hrtimeMs();
     Atomics.store(ids, STAMP_TASK_ID, taskId);
     post(port, { type: 'start', taskId, startedAt: times[STAMP_STARTED_AT]! });
     try {
       const fn = loaded.ops.get(op);
       if (!fn) throw vdsmError(Errors.UNKNOWN_OPERATION, `Unknown executor operation: ${op}`);
-      const value = await fn(args, { taskId, workerId, log: log.child({ taskId }), workerData: init.workerData });
+      let child: Logger | undefined;
+      const ctx = {
+        taskId, workerId, workerData: init.workerData,
+        get log(): Logger {
+          return (child ??= log().child({ taskId }));
+        },
+      };
+      const value = await fn(args, ctx);
       Atomics.store(ids, STAMP_TASK_ID, 0);
       post(port, { type: 'done', taskId, ok: true, value });
     } catch (err) {

@@ -23,8 +23,10 @@ export interface DiscardEvent { executor: string; taskId: number; op: string; wo
  * The discarded worker's place is filled. `via`: 'spare' (a warm spare was promoted), 'surplus'
  * (enough live workers remained, none needed), 'spawn' (a new thread had to start first).
  * `replacementMs`: from the discarded task's start until a ready worker took its place.
+ * `deferred`: the discard waited at max_workers ("Too many workers") for a lingering thread to exit,
+ * so replacementMs includes that wait; such replacements are left out of the replacement statistics.
  */
-export interface ReplaceEvent { executor: string; discardedWorkerId: number; workerId: number | undefined; via: 'spare' | 'surplus' | 'spawn'; replacementMs: number }
+export interface ReplaceEvent { executor: string; discardedWorkerId: number; workerId: number | undefined; via: 'spare' | 'surplus' | 'spawn'; replacementMs: number; deferred: boolean }
 /** Thread life cycle: spawn, ready, exit (crash set when it died on its own). */
 export interface WorkerEvent { executor: string; workerId: number; event: 'spawn' | 'ready' | 'exit'; role: string; tid?: number; crash?: string; endReason?: string }
 

@@ -6,8 +6,14 @@ import type { MessagePort } from 'node:worker_threads';
 export const STAMP_BYTES = 16;
 /** Int32 index of the id of the task the worker is running (0 = idle). */
 export const STAMP_TASK_ID = 0;
-/** Float64 index of the task's start time, in epoch ms (performance.timeOrigin + performance.now()). */
+/**
+ * Float64 index of the task's start time in ms of process.hrtime (CLOCK_MONOTONIC): one clock for
+ * every thread of the process. (performance.timeOrigin + now() is not: worker origins disagree.)
+ */
 export const STAMP_STARTED_AT = 1;
+
+/** Milliseconds on the process-wide monotonic clock used for start stamps. */
+export const hrtimeMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** The one Piscina task each Executor worker runs for its whole life: a session over `port`. */
 export interface SessionInit {

@@ -98,6 +98,8 @@ export interface PiscinaThreadsOptions {
   workerData: unknown;
   logLevel: string;
   resourceLimits?: ResourceLimits;
+  /** Load only these workers/ops modules (names without .js); all by default. */
+  opsModules?: string[];
   /** Worker entry; workers/executor-worker.js next to this build by default. */
   filename?: string;
 }
@@ -117,6 +119,8 @@ export class PiscinaThreads {
       concurrentTasksPerWorker: 1,
       atomics: 'disabled',
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
+      // Read by the worker entry at load time, before any session exists.
+      workerData: { opsModules: opts.opsModules },
     });
     // Sessions are always pending, so Piscina only reports errors it cannot attach to a task.
     this.#pool.on('error', () => undefined);

@@ -23,7 +23,7 @@ export interface WorkerSlot {
   /** Why it was terminated: discard, retire, stop. */
   endReason: string | undefined;
   /** The replacement this discarded worker is waiting for, to report replacement time. */
-  replacementFor: { workerId: number; taskStartedAt: number } | undefined;
+  replacementFor: { workerId: number; taskStartedAt: number; deferred: boolean } | undefined;
 }
 
 export interface WorkerCounts {

@@ -1,0 +1,23 @@
+// Run one bench case in a fresh Node process so that RSS and thread counts belong to that case only.
+// The child prints its result as the last stdout line starting with '{'; stderr passes through.
+import { spawn } from 'node:child_process';
+
+export function runChildCase<T>(script: string, args: readonly string[], opts: { timeoutMs?: number; execArgv?: readonly string[] } = {}): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(opts.execArgv ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      const line = out.split('\n').reverse().find((l) => l.startsWith('{'));
+      if (!line) {
+        reject(new Error(`case ${args.join(' ')} exited (code ${code}, signal ${signal}) without a result`));
+        return;
+      }
+      resolve(JSON.parse(line) as T);
+    });
+  });
+}
