@@ -45,7 +45,7 @@ void describe('overrides and profiles', () => {
     const file = await tree.write('profile/vdsm.conf', '[vars]\nssl = true\n');
     const { config, sources } = await loadConfig({ configFile: file, dropinDirs: [], profile: PROFILES.dev });
     assert.equal(config.addresses.management_ip, '127.0.0.1');
-    assert.equal(config.libvirt.uri, 'test:///default');
+    assert.equal(config.libvirt.uri, 'embedded');
     assert.equal(config.devel.embedded, true);
     assert.equal(config.vars.ssl, true, 'the file beats the profile');
     assert.equal(describeSource(sources.addresses.management_ip.from), 'profile');
@@ -56,7 +56,7 @@ void describe('overrides and profiles', () => {
   void it('loadOptionsFromArgs maps --config/--set/--profile and rejects an unknown profile', async () => {
     assert.deepEqual(loadOptionsFromArgs({ config: '/x.conf', set: ['a.b=c'], profile: 'dev' }), { configFile: '/x.conf', overrides: ['a.b=c'], profile: PROFILES.dev });
     assert.deepEqual(loadOptionsFromArgs({}, { vars: { ssl: false } }), { profile: { vars: { ssl: false } } });
-    assert.throws(() => loadOptionsFromArgs({ profile: 'nope' }), /unknown profile "nope"; known: production, dev/);
+    assert.throws(() => loadOptionsFromArgs({ profile: 'nope' }), /unknown profile "nope"; known: production, embedded, dev/);
   });
 
   void it('the result is deeply frozen', async () => {
