@@ -154,6 +154,7 @@ export class JsonRpcServer {
     this.#handled++;
     const durationMs = this.#now() - start;
     if (durationMs >= this.#slowMs) this.#o.log.info({ method, durationMs: Math.round(durationMs) }, 'slow API call');
+    else if (this.#o.log.isLevelEnabled('debug')) this.#o.log.debug({ method, code, durationMs: Math.round(durationMs * 1000) / 1000, notification }, code === 0 ? 'RPC call succeeded' : 'RPC call failed');
     if (!this.#o.onCall && !rpcCallChannel.hasSubscribers) return;
     const known = this.#o.methods.has(method);
     const rec: CallRecord = { method: known ? method : '<unknown>', outcome: code === 0 ? 'ok' : outcomeOf(code), code, durationMs, notification };

@@ -91,8 +91,10 @@ export class StompBroker {
   deliverResponse(destination: string, body: string, requester: BrokerPeer | undefined): number {
     const set = this.#byDestination.get(destination);
     if (!set) return 0;
+    // The requester went away while its call ran: its response is nobody else's business.
+    if (requester?.closed) return 0;
     let own = 0;
-    if (requester && !requester.closed) {
+    if (requester) {
       for (const sub of set) {
         if (sub.peer === requester) {
           requester.sendFrame(encodeMessage(destination, sub.id, body));

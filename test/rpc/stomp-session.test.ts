@@ -95,6 +95,17 @@ void test('responses go to the requesting connection only when it subscribed the
   assert.deepEqual(c.transport.take(), []);
 });
 
+void test('a response for a connection that closed meanwhile is dropped, not sent to other subscribers', () => {
+  const h = harness();
+  const a = h.open();
+  const b = h.open();
+  for (const c of [a, b]) c.send('SUBSCRIBE\ndestination:jms.topic.vdsm_responses\nid:r\n\n\0');
+  a.send('SEND\ndestination:jms.topic.vdsm_requests\n\n{}\0');
+  a.session.close('gone');
+  h.requests[0]!.reply('{"id":"late"}');
+  assert.deepEqual(b.transport.take(), []);
+});
+
 void test('SEND is forwarded to subscribers of the destination and its dot prefixes (mini-broker)', () => {
   const h = harness();
   const b = h.open();
