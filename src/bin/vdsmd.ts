@@ -83,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
     log.info({ uri }, 'embedded development hypervisor: libvirt test driver on a generated node XML');
   }
   await mkdir(config.vars.state_dir, { recursive: true });
+  await mkdir(config.vars.run_dir, { recursive: true });
 
   const password = config.libvirt.uri.startsWith('qemu') ? await readLibvirtPassword(config.libvirt.password_file) : undefined;
   const agent = new Agent({ config, logManager: logs, devPki: embedded, ...(password !== undefined ? { libvirtPassword: password } : {}) });
