@@ -125,6 +125,7 @@ export class ConnectionManager {
   /** Connect (retrying with backoff); resolves on the first success. Idempotent. */
   start(): Promise<void> {
     if (this.#started) return this.#started;
+    if (this.#state === 'closed') return Promise.reject(vdsmError(Errors.NOT_RUNNING, 'libvirt connection manager closed'));
     this.#started = new Promise<void>((resolve, reject) => {
       this.#startSettle = { resolve, reject };
     });
@@ -142,7 +143,7 @@ export class ConnectionManager {
     return this.#started;
   }
 
-  /** Release both connections and the control thread. Idempotent. */
+  /** Release both connections and the control thread (each release step bounded by 2 s). Idempotent. */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#setState('closed');

@@ -75,6 +75,9 @@ void describe('ConnectionManager', () => {
     await assert.rejects(started, (err: unknown) => isError(err, Errors.LIBVIRT_CONNECTION) && /within 1000 ms/.test((err as Error).message));
     await until(() => manager.state === 'closed', 'closed');
     await manager.close();
+    const closedFirst = new ConnectionManager({ uri: fx.uri, clock: time, timers: time });
+    await closedFirst.close();
+    await assert.rejects(closedFirst.start(), (err: unknown) => isError(err, Errors.NOT_RUNNING));
   });
 
   void it('a liveness ping that times out counts as a loss: fresh control thread, new connection, reconnect notice', async () => {

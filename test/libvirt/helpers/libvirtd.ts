@@ -2,8 +2,9 @@
 // temp dir, so other connections see a real remote libvirt: the daemon can be killed, restarted,
 // frozen (SIGSTOP) and thawed. Needs root (to switch user) and the libvirt-daemon package.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, chmod, chown, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { constants, existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { chmod, chown, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateNodeXml, type NodeXmlOptions } from '../../../src/libvirt/fixture.js';
@@ -80,7 +81,7 @@ export class TestLibvirtd {
     return this.#child?.pid;
   }
 
-  /** Start the daemon and resolve once its socket exists. */
+  /** Start the daemon and resolve once its socket accepts connections. */
   async start(timeoutMs = 15_000): Promise<void> {
     if (this.#child) throw new Error('libvirtd already running');
     await unlink(this.socket).catch(() => undefined);  // a killed daemon leaves its socket behind
@@ -94,7 +95,7 @@ export class TestLibvirtd {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.#child) throw new Error(`libvirtd exited during start; see ${this.dir}/libvirtd.log`);
-      if (await access(this.socket, constants.F_OK).then(() => true, () => false)) return;
+      if (await accepts(this.socket)) return;  // the socket file appears before libvirtd listens on it
       if (Date.now() > deadline) throw new Error(`libvirtd socket did not appear within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 20));  // readiness polling, not waiting for time to pass
     }
@@ -139,4 +140,13 @@ async function saslpasswd(db: string, login: SaslLogin): Promise<void> {
   child.stdin.end(login.password);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`saslpasswd2 failed (${code}): ${stderr}`);
+}
+
+/** True when a unix socket accepts a connection (closed again at once). */
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ path });
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => { sock.destroy(); resolve(false); });
+  });
 }
