@@ -221,6 +221,9 @@ export class VmStateMachine {
         return this.#onSuspended(detail, cause);
       case LifecycleEvent.RESUMED:
         if (this.#status === S.MIGRATION_SOURCE) return false; // resumed after a failed outgoing migration step
+        // QEMU starts with its CPUs stopped and libvirt resumes them before STARTED/BOOTED: that first
+        // RESUMED means the guest starts booting, not that it is up.
+        if (this.#status === S.WAIT_FOR_LAUNCH || this.#status === S.POWERING_UP) return this.#moveTo(S.POWERING_UP, cause);
         this.#pauseCode = undefined;
         return this.#moveTo(S.UP, cause);
       case LifecycleEvent.STOPPED:

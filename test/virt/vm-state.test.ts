@@ -38,6 +38,16 @@ void test('create -> STARTED/BOOTED -> Powering up -> guest agent up -> Up, one 
   assert.equal(time.pendingTimers, 0, 'the powering-up timer is cancelled');
 });
 
+void test('real QEMU: RESUMED/UNPAUSED before STARTED/BOOTED is the start of the boot (Powering up), not Up', () => {
+  const { vm, changes } = setup();
+  assert.equal(vm.onLifecycleEvent(E.RESUMED, ResumedDetail.UNPAUSED), true);
+  assert.equal(vm.onLifecycleEvent(E.STARTED, StartedDetail.BOOTED), false);
+  assert.equal(vm.launched(), false);
+  assert.equal(vm.status, S.POWERING_UP);
+  assert.equal(vm.guestUp(), true);
+  assert.deepEqual(path(changes), [S.POWERING_UP, S.UP]);
+});
+
 void test('without a guest agent, Powering up becomes Up after the guest wait timeout', () => {
   const { vm, changes, time } = setup();
   vm.launched();
