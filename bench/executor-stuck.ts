@@ -98,7 +98,7 @@ function executorSubject(): Subject {
     async warmUp() {
       ex.start();
       while (ex.counts().idle < WORKERS || ex.counts().spares < 1) await new Promise((r) => setTimeout(r, 10));
-      await Promise.all(Array.from({ length: 50 }, (_, i) => ex.dispatch('test.echo', i)));
+      for (let i = 0; i < 50; i++) await Promise.all(Array.from({ length: WORKERS }, () => ex.dispatch('test.echo', i)));
     },
     dispatch(kind, onStartCb) {
       try {
@@ -175,7 +175,7 @@ function piscinaSubject(): Subject {
   });
   return {
     async warmUp() {
-      await Promise.all(Array.from({ length: 50 }, () => pool.run({ id: -1 })));
+      for (let i = 0; i < 50; i++) await Promise.all(Array.from({ length: WORKERS }, () => pool.run({ id: -1 })));
       scan();
     },
     dispatch(kind, onStart) {

@@ -9,6 +9,11 @@ export interface Clock {
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Optional: run `fn` on the next event-loop turn (setImmediate). The Scheduler uses it to wait out
+   * the last fraction of a millisecond that setTimeout cannot express; without it, setTimeout(0).
+   */
+  setImmediate?(fn: () => void): void;
 }
 
 /**
@@ -21,6 +26,7 @@ export const monotonicClock: Clock = { now: () => Number(process.hrtime.bigint()
 export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  setImmediate: (fn) => void setImmediate(fn),
 };
 
 /**

@@ -54,6 +54,8 @@ export interface ExecutorOptions {
   maxConcurrentSpawns?: number;
   /** Add live workers when tasks wait and no thread is ready (default true); false is vdsm's fixed pool. */
   growOnBacklog?: boolean;
+  /** Grow only once the oldest queued task waited this long (default 20), so bursts that drain by themselves cost no threads. */
+  growAfterMs?: number;
   /** Live workers above workers_count (and extra spares) retire after being idle this long (default 5000). */
   surplusIdleMs?: number;
   /**
@@ -79,7 +81,7 @@ export class Executor implements Dispatcher {
   readonly workersCount: number;
   readonly maxWorkers: number;
   readonly maxTasks: number;
-  #opts: Required<Pick<ExecutorOptions, 'growOnBacklog' | 'spares' | 'prewarmMs' | 'slowTaskMs' | 'maxConcurrentSpawns' | 'surplusIdleMs'>>;
+  #opts: Required<Pick<ExecutorOptions, 'growOnBacklog' | 'growAfterMs' | 'spares' | 'prewarmMs' | 'slowTaskMs' | 'maxConcurrentSpawns' | 'surplusIdleMs'>>;
   #scheduler: Scheduler;
   #log: Logger;
   #clock: Clock;
@@ -94,6 +96,7 @@ export class Executor implements Dispatcher {
   #nextWorkerId = 0;
   #waitingDiscard = new Set<Task>();
   #housekeeping: ReturnType<Scheduler['schedule']> | undefined;
+  #growCheck: ReturnType<Scheduler['schedule']> | undefined;
   #startFailures = 0;
   #spawnHold: ReturnType<Scheduler['schedule']> | undefined;
   #exitWaiters = new Set<() => void>();
@@ -111,7 +114,7 @@ export class Executor implements Dispatcher {
     this.#clock = opts.clock ?? monotonicClock;
     this.#realClock = this.#clock === monotonicClock;
     this.#opts = {
-      growOnBacklog: opts.growOnBacklog ?? true, spares: opts.spares ?? 1, prewarmMs: opts.prewarmMs ?? 150, slowTaskMs: opts.slowTaskMs ?? 50,
+      growOnBacklog: opts.growOnBacklog ?? true, growAfterMs: opts.growAfterMs ?? 20, spares: opts.spares ?? 1, prewarmMs: opts.prewarmMs ?? 150, slowTaskMs: opts.slowTaskMs ?? 50,
       maxConcurrentSpawns: opts.maxConcurrentSpawns ?? 4, surplusIdleMs: opts.surplusIdleMs ?? 5000,
     };
     this.#threadOpts = {
@@ -365,14 +368,27 @@ export class Executor implements Dispatcher {
     };
     // vdsm's floor of active workers; replacements are not limited by the spawn concurrency.
     while (live < this.workersCount) if (!add('live')) return;
-    // Backlog: every task that could not start (no ready thread, or held back as slow) gets a thread.
-    while (this.#opts.growOnBacklog && this.#tasks.queued > startingLive && slots > 0) if (!add('live')) return;
+    // Backlog: every task that could not start (no ready thread, or held back as slow) gets a thread,
+    // once the oldest has waited growAfterMs.
+    if (this.#opts.growOnBacklog && this.#tasks.queued > startingLive && this.#backlogOld()) {
+      while (this.#tasks.queued > startingLive && slots > 0) if (!add('live')) return;
+    }
     // Spares, plus one for each imminent discard that would drop live workers below workers_count.
     let imminent = 0;
     for (const t of this.#tasks.allRunning()) if (t.prewarm && !t.timedOut) imminent++;
     const spareTarget = this.#opts.spares + Math.max(0, this.workersCount - (live - imminent));
     while (spares < spareTarget && slots > 0) if (!add('spare')) return;
     this.#armHousekeeping(live > this.workersCount || c.spares > spareTarget);
+  }
+
+  /** True when the oldest queued task waited growAfterMs; otherwise arranges to look again then. */
+  #backlogOld(): boolean {
+    const oldest = this.#tasks.oldestEnqueuedAt();
+    if (oldest === undefined) return false;
+    const wait = oldest + this.#opts.growAfterMs - this.#clock.now();
+    if (wait <= 0) return true;
+    if (!this.#growCheck?.valid) this.#growCheck = this.#scheduler.schedule(wait, () => this.#pump(), `${this.name}:grow`);
+    return false;
   }
 
   #spawn(role: 'live' | 'spare'): WorkerSlot {
@@ -517,6 +533,7 @@ export class Executor implements Dispatcher {
     this.#state = 'stopping';
     const graceMs = opts.graceMs ?? 5000;
     this.#housekeeping?.cancel();
+    this.#growCheck?.cancel();
     this.#spawnHold?.cancel();
     for (const task of this.#tasks.drain()) {
       task.reject(vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} stopped`));

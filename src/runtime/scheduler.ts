@@ -61,6 +61,7 @@ export class Scheduler {
   #running = false;
   #timer: unknown = undefined;
   #armedFor = Infinity;
+  #immediateGen = 0;
   #lateness = new SampleWindow();
   #early = 0;
   #earlyWakeups = 0;
@@ -125,13 +126,24 @@ export class Scheduler {
     this.#dropCancelledTop();
     const top = this.#heap[0];
     if (!top) return;
-    // ceil: Node timers count whole milliseconds and may fire early; the fire path re-checks anyway.
-    const delay = Math.max(0, Math.ceil(top.deadline - this.#clock.now()));
+    const remaining = top.deadline - this.#clock.now();
     this.#armedFor = top.deadline;
-    this.#timer = this.#timers.setTimeout(() => this.#fire(), delay);
+    if (remaining < 1 && this.#timers.setImmediate) {
+      // Less than a millisecond left (typically after an early timer): a 1 ms timer would add up to
+      // 2 ms of lateness, so re-check on the next loop turn instead. A stale immediate is harmless:
+      // #fire only runs what is due.
+      const gen = ++this.#immediateGen;
+      this.#timers.setImmediate(() => {
+        if (gen === this.#immediateGen && this.#running) this.#fire();
+      });
+      return;
+    }
+    // ceil: Node timers count whole milliseconds and may fire early; the fire path re-checks anyway.
+    this.#timer = this.#timers.setTimeout(() => this.#fire(), Math.max(0, Math.ceil(remaining)));
   }
 
   #disarm(): void {
+    this.#immediateGen++;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = Infinity;
@@ -140,6 +152,7 @@ export class Scheduler {
   #fire(): void {
     this.#timer = undefined;
     this.#armedFor = Infinity;
+    this.#immediateGen++;
     this.#dropCancelledTop();
     const top = this.#heap[0];
     if (top && top.deadline > this.#clock.now()) this.#earlyWakeups++;

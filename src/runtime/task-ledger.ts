@@ -92,6 +92,13 @@ export class TaskLedger {
     for (const set of this.#running.values()) yield* set;
   }
 
+  /** Clock time the longest-waiting queued task was enqueued; undefined when nothing waits. */
+  oldestEnqueuedAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const q of this.#queues.values()) if (q[0] && (oldest === undefined || q[0].enqueuedAt < oldest)) oldest = q[0].enqueuedAt;
+    return oldest;
+  }
+
   /** Remove and return every queued task (stop). */
   drain(): Task[] {
     const out = [...this.#queues.values()].flat().sort((a, b) => a.id - b.id);

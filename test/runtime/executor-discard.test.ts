@@ -37,37 +37,39 @@ void test('a worker blocked in a native call is discarded at its timeout, replac
 });
 
 void test('at max_workers a timed-out task is left running with "Too many workers", and discarded once a lingering thread exits', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 2, spares: 0, growOnBacklog: false, prewarmMs: 0 });
+  // Two live workers, room for one more thread. Both stuck tasks time out at the same instant: the
+  // first discard takes the last thread for its replacement, so the second must wait.
+  const h = harness({ workersCount: 2, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
   t.after(() => h.close());
   let maxTotal = 0;
   const track = (): void => void (maxTotal = Math.max(maxTotal, h.ex.counts().total));
   h.ex.start();
-  const first = outcome(h.ex.dispatch('test.sleepNative', { ms: 700 }, { timeoutMs: 50 }));
-  await h.next('start');
+  await h.until(() => h.ex.counts().idle === 2);
+  const a = outcome(h.ex.dispatch('test.sleepNative', { ms: 1500, value: 'a' }, { timeoutMs: 50 }));
+  const b = outcome(h.ex.dispatch('test.sleepNative', { ms: 1800, value: 'b' }, { timeoutMs: 50 }));
+  const [idA, idB] = h.events.filter((e) => e.channel === 'dispatch').map((e) => e.msg['taskId']);
+  await h.until(() => h.events.filter((e) => e.channel === 'start').length === 2);
   h.time.advance(50);
   track();
-  assert.equal(await first, Errors.TASK_DISCARDED.code);
-  // The replacement (a new thread: no spare) takes the second stuck task.
-  const second = outcome(h.ex.dispatch('test.sleepNative', { ms: 1400, value: 'second' }, { timeoutMs: 50 }));
-  const secondStart = await h.next('start', (m) => m['taskId'] !== undefined && h.events.filter((e) => e.channel === 'start').length === 2);
-  h.time.advance(50);
-  track();
-  const tooMany = await h.next('timeout', (m) => m['action'] === 'too-many-workers');
-  assert.equal(tooMany['taskId'], secondStart['taskId']);
-  const warning = h.lines.find((l) => l.msg === 'Too many workers (limit=2), not adding more');
+  const timeouts = h.events.filter((e) => e.channel === 'timeout').map((e) => [e.msg['taskId'], e.msg['action']]);
+  assert.deepEqual(timeouts, [[idA, 'discard'], [idB, 'too-many-workers']]);
+  const warning = h.lines.find((l) => l.msg === 'Too many workers (limit=3), not adding more');
   assert.ok(warning, 'warned');
   assert.equal(warning.level, 40);
-  assert.deepEqual([h.ex.counts().lingering, h.ex.counts().blocked, h.ex.counts().total], [1, 1, 2]);
-  const echo = h.ex.dispatch('test.echo', 'after'); // nothing can run it yet
+  assert.ok(warning['state'], 'the warning carries the executor state');
+  assert.deepEqual([h.ex.counts().lingering, h.ex.counts().blocked, h.ex.counts().total], [1, 1, 3]);
+  assert.equal(await a, Errors.TASK_DISCARDED.code);
+  // The replacement serves other work meanwhile.
+  assert.equal(await h.ex.dispatch('test.echo', 'served'), 'served');
   track();
-  // The first thread leaves nanosleep at ~700 ms real time and exits; the retry discards the second.
-  const discard = await h.next('discard', (m) => m['taskId'] === secondStart['taskId']);
+  // A's thread leaves nanosleep at ~1.5 s real time and exits; the retry discards B.
+  const discardB = await h.next('discard', (m) => m['taskId'] === idB);
   track();
-  assert.equal(discard['lingering'], 1);
-  assert.equal(await second, Errors.TASK_DISCARDED.code);
-  assert.equal(await echo, 'after');
-  assert.ok(maxTotal <= 2, `total workers peaked at ${maxTotal}`);
-  assert.ok(h.events.filter((e) => e.channel === 'worker' && e.msg['event'] === 'spawn').length >= 3);
+  assert.equal(discardB['lingering'], 1);
+  assert.equal(await b, Errors.TASK_DISCARDED.code);
+  assert.ok(maxTotal <= 3, `total workers peaked at ${maxTotal}`);
+  const replaceB = await h.next('replace', (m) => m['discardedWorkerId'] === discardB['workerId']);
+  assert.equal(replaceB['deferred'], true, 'a deferred discard is reported as such');
 });
 
 void test('a crashed worker fails its task with WORKER_CRASHED and is replaced', async (t) => {
@@ -93,8 +95,11 @@ void test('a fast task does not wait behind workers stuck in native calls (growt
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 2 && h.ex.counts().spares === 1);
   const stuck = [0, 1, 2].map(() => h.ex.dispatch('test.sleepNative', { ms: 600 }));
-  // Three stuck tasks took both live workers and the spare; the echo still gets a thread.
-  assert.equal(await h.ex.dispatch('test.echo', 'fast'), 'fast');
+  // Three stuck tasks took both live workers and the spare; the echo still gets a thread (the spare
+  // refill, or a new live worker once it waited growAfterMs).
+  const echo = h.ex.dispatch('test.echo', 'fast');
+  h.time.advance(20);
+  assert.equal(await echo, 'fast');
   const echoStart = h.events.find((e) => e.channel === 'start' && e.msg['op'] === 'test.echo');
   assert.ok(echoStart);
   assert.deepEqual(await Promise.all(stuck), [600, 600, 600], 'stuck tasks without a timeout complete');
