@@ -4,7 +4,7 @@ import { eventTime, type Clock } from '../runtime/clock.js';
 import type { DomainInfo } from './domain-xml.js';
 import type { VmStatusChange, VmStateSnapshot } from './vm-state.js';
 import type { StatsSample } from './stats-cache.js';
-import { memUsageFromBalloon, produceVmStats, translateVmStats, type StatsLog, type VmStatsSubject } from './vmstats.js';
+import { memUsageFromBalloon, produceVmStats, translateVmStats, type BalloonTarget, type StatsLog, type VmStatsSubject } from './vmstats.js';
 import { VmStatus } from './vmstatus.js';
 
 /** vdsm's [vars] vm_command_timeout: a monitorable VM without fresh stats this long is NotResponding. */
@@ -61,13 +61,29 @@ function displayInfo(domain: DomainInfo | undefined, displayIp: string | undefin
     });
 }
 
+/**
+ * The balloon target of a VM with a balloon device, as the domain XML states it: libvirt's currentMemory
+ * is the target, the engine's minGuaranteedMemoryMb the minimum. Without it balloonInfo would stay {}.
+ */
+function balloonFromDomain(domain: DomainInfo): BalloonTarget | undefined {
+  if (!domain.balloon) return undefined;
+  const values = domain.ovirt?.values ?? {};
+  const minMiB = Number(values['minGuaranteedMemoryMb'] ?? 0);
+  const enabled = values['ballooningEnabled'];
+  return {
+    target: domain.currentMemoryKiB,
+    minimum: Number.isFinite(minMiB) ? Math.trunc(minMiB) * 1024 : 0,
+    enabled: enabled === undefined ? true : enabled === true || String(enabled).toLowerCase() === 'true',
+  };
+}
+
 function subjectOf(input: VmReportInput, domain: DomainInfo): VmStatsSubject {
   return {
     vmId: input.state.vmId,
     memSizeMiB: Math.floor(domain.memoryKiB / 1024),
     nics: domain.nics.filter((n) => n.target !== undefined && n.type !== 'hostdev').map((n) => ({ name: n.target as string, macAddr: n.mac, model: n.model })),
     drives: input.subject?.drives ?? domain.disks.filter((d) => d.target !== '').map((d) => ({ name: d.target, truesize: 0, apparentsize: 0 })),
-    balloon: input.subject?.balloon,
+    balloon: input.subject?.balloon ?? balloonFromDomain(domain),
     monitorable: input.monitorable ?? true,
   };
 }

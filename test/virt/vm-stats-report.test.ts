@@ -65,6 +65,17 @@ void test('a running VM report satisfies every engine type rule', () => {
   assert.equal((report['disks'] as Record<string, Record<string, string>>)['vda']?.['readLatency'], '3000000.0');
 });
 
+void test('balloonInfo comes from the domain (currentMemory target, minGuaranteedMemoryMb minimum) when no target is given', () => {
+  const { time, vm, cache } = running();
+  const report = buildVmStatsReport({ state: vm.describe(), domain, sample: cache.get(VM_UUID), clock: time });
+  assert.deepEqual(report['balloonInfo'], {
+    balloon_max: String(domain.memoryKiB), balloon_min: String(1024 * 1024), balloon_cur: '4194304',
+    balloon_target: String(domain.currentMemoryKiB), ballooning_enabled: true,
+  });
+  const noBalloon = parseDomainXml(domainXml().replace(/<memballoon[\s\S]*?(<\/memballoon>|\/>)/, '<memballoon model="none"/>'));
+  assert.equal(buildVmStatsReport({ state: vm.describe(), domain: noBalloon, sample: cache.get(VM_UUID), clock: time })['balloonInfo'], undefined);
+});
+
 void test('179: a monitorable VM without fresh stats for 60 s reports monitorResponse "-1"', () => {
   const { time, vm, cache } = running();
   time.advance(59_999);
