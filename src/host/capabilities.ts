@@ -121,7 +121,10 @@ export function buildCapabilities(input: CapabilitiesInput): Record<string, unkn
   for (const m of o.extraEmulatedMachines ?? []) if (!machines.includes(m)) machines.push(m);
 
   return {
-    kvmEnabled: facts.kvm ? 'true' : 'false',
+    // vdsm only checks that /dev/kvm exists. When libvirt's QEMU driver offers no kvm domain type for
+    // this architecture (an unprivileged session daemon, a /dev/kvm it cannot open), VMs here run
+    // under TCG: KVM is not usable, whatever the device node says.
+    kvmEnabled: facts.kvm && (!lv.domainTypes.includes('qemu') || lv.domainTypes.includes('kvm')) ? 'true' : 'false',
     cpuCores: String(o.reportHostThreadsAsCores === true ? topo.threads : topo.cores),
     cpuThreads: String(topo.threads),
     cpuSockets: String(topo.sockets),

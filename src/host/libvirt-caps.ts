@@ -45,6 +45,8 @@ export interface LibvirtHostCaps {
   emulatedMachines: string[];
   /** Every guest architecture -> machines (for diagnostics). */
   machinesByArch: Record<string, string[]>;
+  /** Domain types libvirt can run for the host's architecture (qemu = TCG, kvm, test ...). */
+  domainTypes: string[];
 }
 
 export function parseLibvirtCapabilities(xml: string): LibvirtHostCaps {
@@ -56,9 +58,16 @@ export function parseLibvirtCapabilities(xml: string): LibvirtHostCaps {
   const arch = text(kid(cpu, 'arch'));
   const counter = kids(cpu, 'counter').find((c) => attr(c, 'name') === 'tsc');
   const machinesByArch: Record<string, string[]> = {};
+  const domainTypes: string[] = [];
   for (const guest of kids(caps, 'guest')) {
     for (const a of kids(guest, 'arch')) {
       const name = attr(a, 'name') ?? '';
+      if (name === arch) {
+        for (const d of kids(a, 'domain')) {
+          const type = attr(d, 'type');
+          if (type !== undefined && !domainTypes.includes(type)) domainTypes.push(type);
+        }
+      }
       const machines = machinesByArch[name] ?? (machinesByArch[name] = []);
       const all = [...kids(a, 'machine'), ...kids(a, 'domain').flatMap((d) => kids(d, 'machine'))];
       for (const m of all) {
@@ -77,6 +86,7 @@ export function parseLibvirtCapabilities(xml: string): LibvirtHostCaps {
     tscScaling: attr(counter, 'scaling') === 'yes',
     emulatedMachines: machinesByArch[arch] ?? [],
     machinesByArch,
+    domainTypes,
   };
 }
 

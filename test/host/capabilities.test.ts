@@ -76,6 +76,15 @@ void test('software: machines for the host arch with canonical names, versions, 
   assert.equal(formatLibvirtVersion(9000000), '9.0.0');
 });
 
+void test('kvmEnabled is "false" when libvirt\'s QEMU driver cannot use KVM although /dev/kvm exists (session daemon, TCG only)', () => {
+  const tcgOnly = QEMU_CAPS_XML.replace("<domain type='kvm'/>", '');
+  const caps = buildCapabilities({ facts: bigHostFacts(), libvirtCapabilitiesXml: tcgOnly, libvirtVersion: 9000000 });
+  assert.equal(bigHostFacts().kvm, true);
+  assert.equal(caps['kvmEnabled'], 'false');
+  assert.equal(buildCapabilities({ facts: bigHostFacts(), libvirtCapabilitiesXml: QEMU_CAPS_XML, libvirtVersion: 9000000 })['kvmEnabled'], 'true');
+  assert.equal(buildCapabilities({ facts: bigHostFacts(), libvirtCapabilitiesXml: TEST_DRIVER_CAPS_XML, libvirtVersion: 9000000 })['kvmEnabled'], 'true', 'the test driver says nothing about KVM: /dev/kvm decides, as in vdsm');
+});
+
 void test('storage inventory: iSCSI initiator and FC HBAs', () => {
   const caps = big();
   assert.equal(caps['ISCSIInitiatorName'], 'iqn.1994-05.com.redhat:6b4d3a2f1e0');
