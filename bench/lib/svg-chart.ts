@@ -44,7 +44,7 @@ export function niceTicks(max: number, n = 5): number[] {
 export function lineChart(opts: ChartOptions): string {
   const width = opts.width ?? 960;
   const ph = opts.panelHeight ?? 260;
-  const m = { left: 70, right: 170, top: 40, bottom: 50, gap: 40 };
+  const m = { left: 70, right: 170, top: 60, bottom: 50, gap: 45 };
   const plotW = width - m.left - m.right;
   const height = m.top + opts.panels.length * (ph + m.gap) - m.gap + m.bottom;
   let xMax = 0;

@@ -50,7 +50,7 @@ export interface ExecutorOptions {
   prewarmMs?: number;
   /** A task running longer than this makes its operation "slow" (default 50). */
   slowTaskMs?: number;
-  /** Threads starting at once, at most (default 4); start-up is CPU-bound. */
+  /** Threads starting at once, at most (default 2): start-up is CPU-bound and `new Worker` stalls the main thread for ms. */
   maxConcurrentSpawns?: number;
   /** Add live workers when tasks wait and no thread is ready (default true); false is vdsm's fixed pool. */
   growOnBacklog?: boolean;
@@ -115,7 +115,7 @@ export class Executor implements Dispatcher {
     this.#realClock = this.#clock === monotonicClock;
     this.#opts = {
       growOnBacklog: opts.growOnBacklog ?? true, growAfterMs: opts.growAfterMs ?? 20, spares: opts.spares ?? 1, prewarmMs: opts.prewarmMs ?? 150, slowTaskMs: opts.slowTaskMs ?? 50,
-      maxConcurrentSpawns: opts.maxConcurrentSpawns ?? 4, surplusIdleMs: opts.surplusIdleMs ?? 5000,
+      maxConcurrentSpawns: opts.maxConcurrentSpawns ?? 2, surplusIdleMs: opts.surplusIdleMs ?? 5000,
     };
     this.#threadOpts = {
       executor: opts.name, maxThreads: opts.maxWorkers, workerData: opts.workerData,
