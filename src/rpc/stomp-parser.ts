@@ -269,6 +269,8 @@ export class StompParser {
     this.#lineLen = 0;
     this.#bodyParts = [];
     this.#bodyLen = 0;
+    this.#headerBytes = 0;
+    this.#headers = newHeaders();
     this.#sink.error(new StompParseError(kind, message));
   }
 }
