@@ -1,5 +1,5 @@
-// Domain calls: listing and lookup, define/create, lifecycle actions with flags, XML, state and
-// control info, metadata. Each takes (conn, uuid, ...) and holds a connection reference throughout.
+// Domain calls: listing and lookup, define/create, lifecycle actions with flags, device hotplug, memory
+// and vCPU changes, block threshold, XML, state and control info, metadata. Each takes (conn, uuid, ...) and holds a connection reference throughout.
 #include "virt.h"
 
 namespace virt {
@@ -27,6 +27,56 @@ Napi::Value DomainAction(const Napi::CallbackInfo& info) {
   DomRef d = c.Domain(env, uuid);
   if (A(d.get(), flags) < 0) c.Fail(env, "domain action", &uuid);
   if (A == Undefine) c.Forget(uuid);
+  return env.Undefined();
+}
+
+using XmlAction = int (*)(virDomainPtr, const char*, unsigned int);
+
+// fn(conn, uuid, xml, flags?) for device hotplug: attachDeviceFlags, detachDeviceFlags, updateDeviceFlags.
+template <XmlAction A>
+Napi::Value DomainXmlAction(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  std::string xml = ArgStr(info, 2, "xml");
+  DomRef d = c.Domain(env, uuid);
+  if (A(d.get(), xml.c_str(), ArgFlags(info, 3)) < 0) c.Fail(env, "device update", &uuid);
+  return env.Undefined();
+}
+
+// setMemoryFlags(conn, uuid, memoryKiB, flags?)
+Napi::Value SetMemoryFlags(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  if (info.Length() < 3 || !info[2].IsNumber()) throw ArgError(env, "memoryKiB must be a number");
+  unsigned long kib = static_cast<unsigned long>(info[2].As<Napi::Number>().DoubleValue());
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainSetMemoryFlags(d.get(), kib, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainSetMemoryFlags", &uuid);
+  return env.Undefined();
+}
+
+// setVcpusFlags(conn, uuid, count, flags?)
+Napi::Value SetVcpusFlags(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  int count = ArgInt(info, 2, "count");
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainSetVcpusFlags(d.get(), static_cast<unsigned int>(count), ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainSetVcpusFlags", &uuid);
+  return env.Undefined();
+}
+
+// setBlockThreshold(conn, uuid, dev, thresholdBytes, flags?) -> a BLOCK_THRESHOLD event when crossed
+Napi::Value SetBlockThreshold(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  std::string dev = ArgStr(info, 2, "dev");
+  if (info.Length() < 4 || !info[3].IsNumber()) throw ArgError(env, "threshold must be a number");
+  auto threshold = static_cast<unsigned long long>(info[3].As<Napi::Number>().DoubleValue());
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainSetBlockThreshold(d.get(), dev.c_str(), threshold, ArgFlags(info, 4)) < 0) c.Fail(env, "virDomainSetBlockThreshold", &uuid);
   return env.Undefined();
 }
 
@@ -187,6 +237,12 @@ void RegisterDomainFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("destroy", Napi::Function::New(env, DomainAction<Destroy>, "destroy"));
   exports.Set("shutdown", Napi::Function::New(env, DomainAction<Shutdown>, "shutdown"));
   exports.Set("undefine", Napi::Function::New(env, DomainAction<Undefine>, "undefine"));
+  exports.Set("attachDeviceFlags", Napi::Function::New(env, DomainXmlAction<virDomainAttachDeviceFlags>, "attachDeviceFlags"));
+  exports.Set("detachDeviceFlags", Napi::Function::New(env, DomainXmlAction<virDomainDetachDeviceFlags>, "detachDeviceFlags"));
+  exports.Set("updateDeviceFlags", Napi::Function::New(env, DomainXmlAction<virDomainUpdateDeviceFlags>, "updateDeviceFlags"));
+  exports.Set("setMemoryFlags", Napi::Function::New(env, SetMemoryFlags, "setMemoryFlags"));
+  exports.Set("setVcpusFlags", Napi::Function::New(env, SetVcpusFlags, "setVcpusFlags"));
+  exports.Set("setBlockThreshold", Napi::Function::New(env, SetBlockThreshold, "setBlockThreshold"));
   exports.Set("xmlDesc", Napi::Function::New(env, XMLDesc, "xmlDesc"));
   exports.Set("state", Napi::Function::New(env, State, "state"));
   exports.Set("controlInfo", Napi::Function::New(env, ControlInfo, "controlInfo"));

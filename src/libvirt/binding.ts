@@ -29,6 +29,12 @@ export interface VirtBinding {
   destroy(conn: number, uuid: string, flags?: number): void;
   shutdown(conn: number, uuid: string, flags?: number): void;
   undefine(conn: number, uuid: string, flags?: number): void;
+  attachDeviceFlags(conn: number, uuid: string, xml: string, flags?: number): void;
+  detachDeviceFlags(conn: number, uuid: string, xml: string, flags?: number): void;
+  updateDeviceFlags(conn: number, uuid: string, xml: string, flags?: number): void;
+  setMemoryFlags(conn: number, uuid: string, memoryKiB: number, flags?: number): void;
+  setVcpusFlags(conn: number, uuid: string, count: number, flags?: number): void;
+  setBlockThreshold(conn: number, uuid: string, dev: string, threshold: number, flags?: number): void;
   xmlDesc(conn: number, uuid: string, flags?: number): string;
   state(conn: number, uuid: string): DomainStateInfo;
   controlInfo(conn: number, uuid: string): DomainControlInfo;

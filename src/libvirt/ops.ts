@@ -27,6 +27,12 @@ export interface LibvirtOpMap {
   'libvirt.destroy': [DomainArgs & Flags, null];
   'libvirt.shutdown': [DomainArgs & Flags, null];
   'libvirt.undefine': [DomainArgs & Flags, null];
+  'libvirt.attachDeviceFlags': [DomainArgs & Flags & { xml: string }, null];
+  'libvirt.detachDeviceFlags': [DomainArgs & Flags & { xml: string }, null];
+  'libvirt.updateDeviceFlags': [DomainArgs & Flags & { xml: string }, null];
+  'libvirt.setMemoryFlags': [DomainArgs & Flags & { memoryKiB: number }, null];
+  'libvirt.setVcpusFlags': [DomainArgs & Flags & { count: number }, null];
+  'libvirt.setBlockThreshold': [DomainArgs & Flags & { dev: string; threshold: number }, null];
   'libvirt.xmlDesc': [DomainArgs & Flags, string];
   'libvirt.state': [DomainArgs, DomainStateInfo];
   'libvirt.controlInfo': [DomainArgs, DomainControlInfo];

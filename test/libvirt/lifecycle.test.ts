@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadVirtBinding } from '../../src/libvirt/binding.js';
-import { DomainState, MetadataType } from '../../src/libvirt/constants.js';
+import { DomainState, Impact, MetadataType } from '../../src/libvirt/constants.js';
 import { isNoDomain, libvirtErrorInfo, mapLibvirtError, toTransferableLibvirtError } from '../../src/libvirt/errors.js';
 import { fixtureUuid, generateDomainXml } from '../../src/libvirt/fixture.js';
 import { Errors, isError } from '../../src/errors.js';
@@ -59,6 +59,20 @@ void describe('libvirt binding: lifecycle on the test driver', () => {
     assert.match(virt.xmlDesc(conn, uuid), /<name>defined-2<\/name>/);
     virt.undefine(conn, uuid);
     assert.throws(() => virt.lookupByUUID(conn, uuid), { code: 'ERR_LIBVIRT_NO_DOMAIN' });
+  });
+
+  void it('changes live memory and vCPUs; hotplug and block threshold are not in the test driver (code 3)', () => {
+    const uuid = fx.domains[0]!.uuid;
+    virt.setMemoryFlags(conn, uuid, 524288, Impact.LIVE);
+    assert.match(virt.xmlDesc(conn, uuid), /<currentMemory unit='KiB'>524288<\/currentMemory>/);
+    virt.setVcpusFlags(conn, uuid, 1, Impact.LIVE);
+    assert.equal(virt.vcpus(conn, uuid).length, 1);
+    const noSupport = (err: any): boolean => err.code === 'ERR_LIBVIRT_NO_SUPPORT' && err.virCode === 3;
+    const disk = '<disk type="file" device="disk"><source file="/tmp/x.img"/><target dev="vdc" bus="virtio"/></disk>';
+    assert.throws(() => virt.attachDeviceFlags(conn, uuid, disk, Impact.LIVE), noSupport);
+    assert.throws(() => virt.detachDeviceFlags(conn, uuid, disk, Impact.LIVE), noSupport);
+    assert.throws(() => virt.updateDeviceFlags(conn, uuid, disk, Impact.LIVE), noSupport);
+    assert.throws(() => virt.setBlockThreshold(conn, uuid, 'vda', 2 ** 30), noSupport);
   });
 
   void it('sets and reads element metadata (unprefixed XML) and gives null when absent', () => {
