@@ -1,7 +1,8 @@
 // The long fuzz run of the RPC properties in test/rpc/fuzz.test.ts: hostile byte streams into the parser
 // and a session, random JSON-RPC bodies, and hostile connections against a live server while a bystander
 // connection must keep being answered. Usage: node dist/bench/rpc-fuzz.js [RUNS] [--seed N]
-// (default 20000 runs per in-memory property, RUNS/20 socket runs). One JSON line per property.
+// (default 20000 runs per in-memory property, RUNS/20 socket runs; --only NAME runs the properties whose
+// name contains NAME). One JSON line per property.
 import fc from 'fast-check';
 import { MethodTable } from '../src/api/method-table.js';
 import { apiMethods } from '../src/api/host-basic.js';
@@ -19,13 +20,18 @@ const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 20_000);
 const seedArg = args.indexOf('--seed');
 const seed = seedArg !== -1 ? Number(args[seedArg + 1]) : Date.now() % 2 ** 31;
 
+const onlyArg = args.indexOf('--only');
+const only = onlyArg !== -1 ? args[onlyArg + 1] ?? '' : '';
+
 async function timed(name: string, numRuns: number, fn: () => Promise<void> | void): Promise<void> {
+  if (!name.includes(only)) return;
   const t0 = performance.now();
   let failure: string | undefined;
   try {
     await fn();
   } catch (err) {
-    failure = (err as Error).message.slice(0, 2000);
+    const cause = (err as { cause?: unknown }).cause;
+    failure = `${cause instanceof Error ? `${cause.stack ?? cause.message}\n` : ''}${(err as Error).message}`.slice(0, 3000);
   }
   process.stdout.write(JSON.stringify({ suite: 'rpc-fuzz', property: name, runs: numRuns, seed, failed: failure !== undefined, seconds: Math.round((performance.now() - t0) / 10) / 100, ...(failure ? { failure } : {}) }) + '\n');
   if (failure) process.exitCode = 1;
