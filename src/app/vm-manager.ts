@@ -109,7 +109,8 @@ export class VmManager {
 
   /** Adopt a domain found running at start-up (recovery). */
   adopt(domain: DomainInfo, xml: string, status: VmStatusName, startedAtWall?: number): Vm {
-    const vm = this.#newVm(domain, xml, status);
+    // elapsedTime counts from the start we recorded, not from the re-adoption.
+    const vm = this.#newVm(domain, xml, status, startedAtWall);
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
     void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
@@ -284,8 +285,10 @@ export class VmManager {
 
   // --- internals -------------------------------------------------------------------------------
 
-  #newVm(domain: DomainInfo, xml: string, initial: VmStatusName): Vm {
+  #newVm(domain: DomainInfo, xml: string, initial: VmStatusName, startedAtWall?: number): Vm {
     const vmId = normalizeVmId(domain.uuid);
+    // The state machine counts on the monotonic clock: move the wall-clock start onto it.
+    const startedAtMs = startedAtWall === undefined ? undefined : this.#o.clock.now() - Math.max(0, Date.now() - startedAtWall);
     const vm: Vm = {
       vmId,
       xml,
@@ -298,6 +301,7 @@ export class VmManager {
         initial,
         log: { warn: (m) => this.#o.log.warn(m), debug: (m) => this.#o.log.debug(m) },
         ...(this.#o.guestWaitTimeoutMs !== undefined ? { guestWaitTimeoutMs: this.#o.guestWaitTimeoutMs } : {}),
+        ...(startedAtMs !== undefined ? { startedAtMs } : {}),
         onStatusChange: (change) => this.#statusChanged(vm, change),
       }),
     };
