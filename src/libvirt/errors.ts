@@ -3,6 +3,7 @@
 // (which the Executor's wire format keeps); the main side maps them onto vdsm's catalogue.
 import { Errors, VdsmError, type ErrorSpec } from '../errors.js';
 import { VirErrorCode, VirErrorDomain } from './constants.js';
+import { VIR_ERROR_NUMBERS } from './vir-error-numbers.js';
 
 export interface LibvirtErrorInfo {
   /** ERR_LIBVIRT_<NAME>, e.g. ERR_LIBVIRT_NO_DOMAIN */
@@ -21,12 +22,22 @@ interface Loose {
   context?: Record<string, unknown>;
 }
 
-/** libvirt's error details from a binding error, a wire error or a mapped VdsmError; undefined otherwise. */
+const PREFIX = 'ERR_LIBVIRT_';
+
+/**
+ * libvirt's error details from a binding error, a wire error or a mapped VdsmError; undefined otherwise.
+ * When only the stable code survived (an error rebuilt without its context), the number comes from the
+ * code's name and the error domain is unknown (0).
+ */
 export function libvirtErrorInfo(err: unknown): LibvirtErrorInfo | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as Loose;
   const src: Loose = typeof e.virCode === 'number' ? e : (e.context ?? {});
-  if (typeof src.virCode !== 'number') return undefined;
+  if (typeof src.virCode !== 'number') {
+    const virCode = typeof e.code === 'string' && e.code.startsWith(PREFIX) ? VIR_ERROR_NUMBERS[e.code.slice(PREFIX.length)] : undefined;
+    if (virCode === undefined) return undefined;
+    return { code: e.code as string, virCode, virDomain: 0, virMessage: typeof e.message === 'string' ? e.message : '' };
+  }
   const info: LibvirtErrorInfo = {
     code: typeof src.code === 'string' ? src.code : typeof e.code === 'string' ? e.code : `ERR_LIBVIRT_${src.virCode}`,
     virCode: src.virCode,
@@ -69,7 +80,8 @@ export function isConnectionSuspect(err: unknown): boolean {
   if ((err as { code?: unknown } | null)?.code === 'ERR_LIBVIRT_NO_CONNECTION') return true;
   const info = libvirtErrorInfo(err);
   if (!info) return false;
-  const domainOk = info.virDomain === VirErrorDomain.REMOTE || info.virDomain === VirErrorDomain.RPC;
+  // Domain 0 (unknown, e.g. the number was recovered from the code alone): let the ping decide.
+  const domainOk = info.virDomain === 0 || info.virDomain === VirErrorDomain.REMOTE || info.virDomain === VirErrorDomain.RPC;
   const codes: number[] = [VirErrorCode.SYSTEM_ERROR, VirErrorCode.INTERNAL_ERROR, VirErrorCode.NO_CONNECT, VirErrorCode.INVALID_CONN];
   return domainOk && codes.includes(info.virCode);
 }
