@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
 import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
 import { buildHardwareInfo } from '../host/hardware-info.js';
+import { buildHostDevices, listByCaps, type HostDevices } from '../host/hostdev.js';
 import type { CapabilitiesRawFacts, HardwareRawFacts, HostRawSample } from '../host/raw-facts.js';
 import { parseHostSample } from '../host/sample.js';
 import { buildHostStats, HostStatsWindow } from '../host/stats.js';
@@ -14,6 +15,7 @@ import type { Dispatcher } from '../runtime/dispatcher.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { VmCounts } from '../virt/vm-container.js';
+import type { HostDeviceFacts } from '../../workers/ops/hostdev.js';
 
 export interface HostServiceOptions {
   executor: Dispatcher & { state?(): unknown };
@@ -108,6 +110,12 @@ export class HostService {
     } catch (err) {
       throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${(err as Error).message}`);
     }
+  }
+
+  /** Host.hostdevListByCaps: sysfs is read in a worker (`host.devices`), the result built here. */
+  async hostDevices(caps: readonly string[]): Promise<HostDevices> {
+    const facts = await this.#o.executor.dispatch<HostDeviceFacts>('host.devices', {}, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+    return listByCaps(buildHostDevices(facts), caps);
   }
 
   state(): Record<string, unknown> {
