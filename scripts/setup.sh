@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 # libvirt-dev: headers and libvirt.so for the addon; libvirt-daemon: an unprivileged libvirtd for the
-# reconnect tests; qemu-guest-agent: a real guest-agent peer; python3-stomp: an independent STOMP peer.
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl)
+# reconnect tests; sasl2-bin: saslpasswd2 for the SCRAM-SHA-256 login test; qemu-guest-agent: a real guest-agent peer; python3-stomp: an independent STOMP peer.
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

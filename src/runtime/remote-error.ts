@@ -12,7 +12,8 @@ export function fromWireError(w: WireError): Error {
     err.name = w.name;
     if (w.code !== undefined) err.code = w.code;
   }
-  if (spec && w.context) Object.defineProperty(err, 'context', { value: w.context, enumerable: true });
+  // Context travels for every code: uncatalogued ones (libvirt's ERR_LIBVIRT_*) carry their numbers in it.
+  if (w.context) Object.defineProperty(err, 'context', { value: w.context, enumerable: true });
   if (w.stack) err.stack = w.stack;
   return err;
 }
