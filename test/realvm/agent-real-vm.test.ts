@@ -44,13 +44,13 @@ interface Guest {
   readonly consoleLog: string;
 }
 
-async function prepareGuest(lv: SessionLibvirtd, assets: RealVmAssets, tag: string, withDisk: boolean): Promise<Guest> {
+async function prepareGuest(lv: SessionLibvirtd, assets: RealVmAssets, tag: string, withDisk: boolean, channels?: string[]): Promise<Guest> {
   const vmId = randomUUID();
   // Short names: libvirt puts the channel sockets under domain-N-<name>, inside a 108-byte sun_path.
   const name = `ag${tag}-${vmId.slice(0, 4)}`;
   const consoleLog = join(lv.runDir, `${name}.log`);
   const disk = withDisk ? { path: await createGuestDisk(join(lv.runDir, `${name}.qcow2`), { sizeMiB: 32, owner: lv.owner }) } : undefined;
-  const xml = tinyGuestXml({ uuid: vmId, name, kernel: assets.kernel, initrd: assets.initrd, consoleLog, ...(disk ? { disk } : {}) });
+  const xml = tinyGuestXml({ uuid: vmId, name, kernel: assets.kernel, initrd: assets.initrd, consoleLog, ...(disk ? { disk } : {}), ...(channels ? { channels } : {}) });
   return { vmId, name, xml, consoleLog };
 }
 
@@ -216,6 +216,32 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     assert.equal((await stats(engine!, g.vmId))['status'], 'Down');
     assert.equal(await engine!.call('VM.destroy', { vmID: g.vmId }), true);
     assert.ok(!(await engine!.call<Obj[]>('Host.getAllVmStats')).some((v) => v['vmId'] === g.vmId));
+    t.diagnostic(timings.join('; '));
+  });
+
+  void it('VM.shutdown of a guest without qemu-ga goes through ACPI: the guest\'s acpid powers it off', async (t) => {
+    // Only the ovirt-guest-agent channel: the agent has no QEMU guest agent to ask, so ACPI is its one way.
+    const g = await prepareGuest(lv, assets, 'd', false, ['ovirt-guest-agent.0']);
+    const t0 = performance.now();
+    await engine!.call<Obj>('VM.create', { vmID: g.vmId, vmParams: { xml: g.xml } });
+    await engine!.waitForEvent(isVmStatus(g.vmId, 'Powering up'), CALL_TIMEOUT_MS);
+    // No guest agent event will say Up (that takes the 60 s guest wait): the console says when acpid runs.
+    await waitFor(async () => /tinyguest: ready/.test(await readFile(g.consoleLog, 'utf8').catch(() => '')), {
+      timeoutMs: BOOT_DEADLINE_MS, intervalMs: 250, what: `${g.name} console "ready"`,
+    });
+    timings.push(`${g.name} create to guest ready ${seconds(performance.now() - t0)} s`);
+    const s0 = performance.now();
+    assert.equal(await engine!.call('VM.shutdown', { vmID: g.vmId, timeout: 20 }), true);
+    const method = (await agent!.waitForLog((l) => l['msg'] === 'Machine shutting down' && l['vmId'] === g.vmId, 5_000))['method'];
+    assert.equal(method, 'acpi');
+    await engine!.waitForEvent(isVmStatus(g.vmId, 'Powering down'), CALL_TIMEOUT_MS);
+    const down = await engine!.waitForEvent(isVmStatus(g.vmId, 'Down'), CALL_TIMEOUT_MS);
+    timings.push(`${g.name} ACPI shutdown to Down ${seconds(performance.now() - s0)} s`);
+    assert.deepEqual(checkVmStatusEvent(down), []);
+    assert.equal(vmParams(down, g.vmId)['exitCode'], 0);
+    assert.equal(vmParams(down, g.vmId)['exitReason'], 6, 'admin shut down from the engine');
+    assert.match(await readFile(g.consoleLog, 'utf8'), /tinyguest: ACPI power button/);
+    assert.equal(await engine!.call('VM.destroy', { vmID: g.vmId }), true);
     t.diagnostic(timings.join('; '));
   });
 
