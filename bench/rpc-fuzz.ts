@@ -3,6 +3,7 @@
 // connection must keep being answered. Usage: node dist/bench/rpc-fuzz.js [RUNS] [--seed N]
 // (default 20000 runs per in-memory property, RUNS/20 socket runs; --only NAME runs the properties whose
 // name contains NAME). One JSON line per property.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { MethodTable } from '../src/api/method-table.js';
 import { apiMethods } from '../src/api/host-basic.js';
@@ -26,6 +27,8 @@ const only = onlyArg !== -1 ? args[onlyArg + 1] ?? '' : '';
 async function timed(name: string, numRuns: number, fn: () => Promise<void> | void): Promise<void> {
   if (!name.includes(only)) return;
   const t0 = performance.now();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   let failure: string | undefined;
   try {
     await fn();
@@ -33,7 +36,9 @@ async function timed(name: string, numRuns: number, fn: () => Promise<void> | vo
     const cause = (err as { cause?: unknown }).cause;
     failure = `${cause instanceof Error ? `${cause.stack ?? cause.message}\n` : ''}${(err as Error).message}`.slice(0, 3000);
   }
-  process.stdout.write(JSON.stringify({ suite: 'rpc-fuzz', property: name, runs: numRuns, seed, failed: failure !== undefined, seconds: Math.round((performance.now() - t0) / 10) / 100, ...(failure ? { failure } : {}) }) + '\n');
+  loop.disable();
+  const maxLoopDelayMs = Math.round(loop.max / 1e6);
+  process.stdout.write(JSON.stringify({ suite: 'rpc-fuzz', property: name, runs: numRuns, seed, failed: failure !== undefined, seconds: Math.round((performance.now() - t0) / 10) / 100, max_loop_delay_ms: maxLoopDelayMs, ...(failure ? { failure } : {}) }) + '\n');
   if (failure) process.exitCode = 1;
 }
 

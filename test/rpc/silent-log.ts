@@ -3,7 +3,9 @@ import { Writable } from 'node:stream';
 import { createRootLogger, LogManager, type Logger } from '../../src/observability/logging.js';
 
 export function silentLogger(): Logger {
-  return createRootLogger({ level: 'silent' });
+  // A no-op destination: pino's default opens a SonicBoom on stdout per logger, which property tests
+  // creating hundreds of thousands of sessions turn into multi-second GC pauses.
+  return createRootLogger({ level: 'silent', destination: { write: () => {} } });
 }
 
 export function silentLogManager(): LogManager {
