@@ -486,15 +486,20 @@ async function parent(flags: Flags): Promise<void> {
   }
   const schedAgg: Array<Record<string, unknown>> = [];
   if (!skipSched) {
+    // Implementations alternate within each repeat: this machine's noise then hits both alike.
+    const impls = ['scheduler', 'setTimeout'];
     for (const load of ['idle', 'load']) {
-      for (const impl of ['scheduler', 'setTimeout']) {
-        const runs: SchedRun[] = [];
-        for (let rep = 0; rep < repeats; rep++) {
+      const runs = new Map<string, SchedRun[]>(impls.map((i) => [i, []]));
+      for (let rep = 0; rep < repeats; rep++) {
+        for (const impl of impls) {
           progress(`scheduler impl=${impl} load=${load} repeat ${rep + 1}/${repeats}`);
-          runs.push(await runChildCase<SchedRun>(script, ['--child=scheduler', `--impl=${impl}`, `--load=${load}`], { timeoutMs: 60_000 }));
-          runsLog.push(JSON.stringify({ ...runs[runs.length - 1], repeat: rep }));
+          const run = await runChildCase<SchedRun>(script, ['--child=scheduler', `--impl=${impl}`, `--load=${load}`], { timeoutMs: 60_000 });
+          runs.get(impl)!.push(run);
+          runsLog.push(JSON.stringify({ ...run, repeat: rep }));
         }
-        const agg = aggregateSched(runs);
+      }
+      for (const impl of impls) {
+        const agg = aggregateSched(runs.get(impl)!);
         schedAgg.push(agg);
         emitCase(agg);
       }

@@ -18,70 +18,29 @@
 // - stop({graceMs}) resolves within the grace period even when threads are blocked in native code;
 //   such threads keep the process alive, so the daemon must hard-exit after stop (see stop()).
 import type { Logger } from 'pino';
-import type { ResourceLimits } from 'node:worker_threads';
 import { Errors, vdsmError } from '../errors.js';
 import { monotonicClock, type Clock } from './clock.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
 import { executorChannels as ch } from './executor-events.js';
+import { NICE_DEFAULT, resolveTuning, type ExecutorOptions, type ExecutorTuning, type StopResult } from './executor-options.js';
 import { STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs, type FromWorker } from './executor-protocol.js';
+import { ExecutorReport, type ExecutorStats } from './executor-report.js';
 import { PiscinaThreads } from './piscina-threads.js';
 import { fromWireError } from './remote-error.js';
 import type { Scheduler } from './scheduler.js';
+import { planSpawns } from './spawn-plan.js';
 import { TaskLedger, type Task } from './task-ledger.js';
-import { WorkerLedger, type WorkerSlot } from './worker-ledger.js';
-import { ExecutorReport, type ExecutorStats } from './executor-report.js';
+import { WorkerLedger, type WorkerCounts, type WorkerSlot } from './worker-ledger.js';
+import { describeWorker, threadInfo, workerView, type ThreadInfo } from './worker-view.js';
 
-export interface ExecutorOptions {
-  name: string;
-  /** Live workers kept at all times (vdsm workers_count). */
-  workersCount: number;
-  /** Bound on every thread the Executor holds: starting + spares + live + lingering. */
-  maxWorkers: number;
-  /** Bound on queued + running tasks; beyond it dispatch throws RESOURCE_EXHAUSTED. */
-  maxTasks: number;
-  scheduler: Scheduler;
-  log: Logger;
-  clock?: Clock;
-  /** Given to every operation as ctx.workerData (structured-cloneable). */
-  workerData?: unknown;
-  /** Warm threads kept outside the live set (default 1). */
-  spares?: number;
-  /** How long before a discardable task's timeout its replacement starts warming (default 150). */
-  prewarmMs?: number;
-  /** A task running longer than this makes its operation "slow" (default 50). */
-  slowTaskMs?: number;
-  /** Threads starting at once, at most (default 2): start-up is CPU-bound and `new Worker` stalls the main thread for ms. */
-  maxConcurrentSpawns?: number;
-  /** Add live workers when tasks wait and no thread is ready (default true); false is vdsm's fixed pool. */
-  growOnBacklog?: boolean;
-  /** Grow only once the oldest queued task waited this long (default 20), so bursts that drain by themselves cost no threads. */
-  growAfterMs?: number;
-  /** Live workers above workers_count (and extra spares) retire after being idle this long (default 5000). */
-  surplusIdleMs?: number;
-  /**
-   * Worker heap limits (Piscina passes them to each thread). Default { maxYoungGenerationSizeMb: 4 }:
-   * a smaller young generation keeps each thread ~0.5 MB lighter, which counts when 30 linger.
-   */
-  resourceLimits?: ResourceLimits;
-  /** Load only these workers/ops modules (e.g. ['libvirt']); every module by default. */
-  opsModules?: string[];
-  /** Level of the workers' own pino loggers (default: the given logger's level). */
-  workerLogLevel?: string;
-  /** Worker entry override, for tests. */
-  workerFilename?: string;
-}
-
-export interface StopResult {
-  /** Threads still alive when stop() gave up waiting (blocked in native code). */
-  stuckThreads: number;
-}
+export type { ExecutorOptions, StopResult } from './executor-options.js';
 
 export class Executor implements Dispatcher {
   readonly name: string;
   readonly workersCount: number;
   readonly maxWorkers: number;
   readonly maxTasks: number;
-  #opts: Required<Pick<ExecutorOptions, 'growOnBacklog' | 'growAfterMs' | 'spares' | 'prewarmMs' | 'slowTaskMs' | 'maxConcurrentSpawns' | 'surplusIdleMs'>>;
+  #opts: ExecutorTuning;
   #scheduler: Scheduler;
   #log: Logger;
   #clock: Clock;
@@ -102,9 +61,7 @@ export class Executor implements Dispatcher {
   #exitWaiters = new Set<() => void>();
 
   constructor(opts: ExecutorOptions) {
-    if (!(opts.workersCount >= 0 && opts.maxWorkers >= Math.max(1, opts.workersCount) && opts.maxTasks >= 0)) {
-      throw vdsmError(Errors.INVALID_CONFIGURATION, `Executor ${opts.name}: need 0 <= workersCount <= maxWorkers (>= 1), maxTasks >= 0`);
-    }
+    this.#opts = resolveTuning(opts);
     this.name = opts.name;
     this.workersCount = opts.workersCount;
     this.maxWorkers = opts.maxWorkers;
@@ -113,15 +70,12 @@ export class Executor implements Dispatcher {
     this.#log = opts.log;
     this.#clock = opts.clock ?? monotonicClock;
     this.#realClock = this.#clock === monotonicClock;
-    this.#opts = {
-      growOnBacklog: opts.growOnBacklog ?? true, growAfterMs: opts.growAfterMs ?? 20, spares: opts.spares ?? 1, prewarmMs: opts.prewarmMs ?? 150, slowTaskMs: opts.slowTaskMs ?? 50,
-      maxConcurrentSpawns: opts.maxConcurrentSpawns ?? 2, surplusIdleMs: opts.surplusIdleMs ?? 5000,
-    };
     this.#threadOpts = {
       executor: opts.name, maxThreads: opts.maxWorkers, workerData: opts.workerData,
       logLevel: opts.workerLogLevel ?? opts.log.level,
       resourceLimits: opts.resourceLimits ?? { maxYoungGenerationSizeMb: 4 },
       ...(opts.opsModules ? { opsModules: opts.opsModules } : {}),
+      niceIncrement: opts.niceIncrement ?? NICE_DEFAULT,
       ...(opts.workerFilename ? { filename: opts.workerFilename } : {}),
     };
     this.#report = new ExecutorReport(this.name, this.#clock);
@@ -346,39 +300,20 @@ export class Executor implements Dispatcher {
 
   // ---- threads --------------------------------------------------------------------------------
 
-  /** Add threads for: live workers below workers_count, backlog, spares (plus pre-warmed ones). */
+  /** Start the threads planSpawns() asks for (see spawn-plan.ts for the policy). */
   #maintain(): void {
     if (this.#state !== 'running' || this.#spawnHold?.valid) return;
     const c = this.#workers.counts();
-    let room = this.maxWorkers - c.total;
-    let slots = this.#opts.maxConcurrentSpawns - c.starting;
-    let live = c.live;
-    let startingLive = c.starting - this.#workers.startingSpares();
-    let spares = c.spares + this.#workers.startingSpares();
-    const add = (role: 'live' | 'spare'): boolean => {
-      if (room <= 0) return false;
-      this.#spawn(role);
-      room--;
-      slots--;
-      if (role === 'live') {
-        live++;
-        startingLive++;
-      } else spares++;
-      return true;
-    };
-    // vdsm's floor of active workers; replacements are not limited by the spawn concurrency.
-    while (live < this.workersCount) if (!add('live')) return;
-    // Backlog: every task that could not start (no ready thread, or held back as slow) gets a thread,
-    // once the oldest has waited growAfterMs.
-    if (this.#opts.growOnBacklog && this.#tasks.queued > startingLive && this.#backlogOld()) {
-      while (this.#tasks.queued > startingLive && slots > 0) if (!add('live')) return;
-    }
-    // Spares, plus one for each imminent discard that would drop live workers below workers_count.
     let imminent = 0;
     for (const t of this.#tasks.allRunning()) if (t.prewarm && !t.timedOut) imminent++;
-    const spareTarget = this.#opts.spares + Math.max(0, this.workersCount - (live - imminent));
-    while (spares < spareTarget && slots > 0) if (!add('spare')) return;
-    this.#armHousekeeping(live > this.workersCount || c.spares > spareTarget);
+    const plan = planSpawns({
+      workersCount: this.workersCount, maxWorkers: this.maxWorkers, spares: this.#opts.spares,
+      maxConcurrentSpawns: this.#opts.maxConcurrentSpawns, total: c.total, starting: c.starting,
+      startingSpares: this.#workers.startingSpares(), live: c.live, readySpares: c.spares, queued: this.#tasks.queued,
+      growOnBacklog: this.#opts.growOnBacklog, backlogOld: () => this.#backlogOld(), imminentDiscards: imminent,
+    });
+    for (const role of plan.spawn) this.#spawn(role);
+    this.#armHousekeeping(plan.surplus);
   }
 
   /** True when the oldest queued task waited growAfterMs; otherwise arranges to look again then. */
@@ -599,33 +534,21 @@ export class Executor implements Dispatcher {
   }
 
   /** Counts only, cheap enough to sample every few ms. */
-  counts(): ReturnType<WorkerLedger['counts']> & { queued: number; running: number } {
+  counts(): WorkerCounts & { queued: number; running: number } {
     return { ...this.#workers.counts(), queued: this.#tasks.queued, running: this.#tasks.running };
   }
 
   /** Each thread with its kernel thread id (from /proc/thread-self in the worker) and what it runs. */
-  threads(): Array<{ executor: string; name: string; worker_id: number; tid: number; thread_id: number; state: string; op: string | null; task_id: number | null; runtime_ms: number | null }> {
-    return this.#workers.all().map((w) => {
-      const j = this.#workerJson(w);
-      return {
-        executor: this.name, name: `${this.name}/${w.id}`, worker_id: w.id, tid: w.handle.tid, thread_id: w.handle.threadId,
-        state: j.state, op: j.op, task_id: j.task_id, runtime_ms: j.runtime_ms,
-      };
-    });
+  threads(): ThreadInfo[] {
+    const now = this.#clock.now();
+    return this.#workers.all().map((w) => threadInfo(this.name, w, now));
   }
 
-  #workerJson(w: WorkerSlot): { id: number; name: string; state: string; tid: number; op: string | null; task_id: number | null; runtime_ms: number | null; timed_out: boolean } {
-    const t = w.task;
-    const start = t ? (t.startedAt ?? t.assignedAt) : undefined;
-    return {
-      id: w.id, name: `${this.name}/${w.id}`, state: t?.timedOut ? 'blocked' : w.state, tid: w.handle.tid,
-      op: t?.op ?? null, task_id: t?.id ?? null, runtime_ms: start === undefined ? null : Math.round(this.#clock.now() - start),
-      timed_out: t?.timedOut ?? false,
-    };
+  #workerJson(w: WorkerSlot): ReturnType<typeof workerView> {
+    return workerView(this.name, w, this.#clock.now());
   }
 
   #describe(w: WorkerSlot): string {
-    const j = this.#workerJson(w);
-    return `<Worker name=${j.name} tid=${j.tid} running <Task op=${j.op} id=${j.task_id} discard=${w.task?.discard ?? false} timeout=${w.task?.timeoutMs ?? null} duration=${j.runtime_ms}ms>>`;
+    return describeWorker(this.name, w, this.#clock.now());
   }
 }

@@ -100,6 +100,8 @@ export interface PiscinaThreadsOptions {
   resourceLimits?: ResourceLimits;
   /** Load only these workers/ops modules (names without .js); all by default. */
   opsModules?: string[];
+  /** Raise each worker thread's nice value (Linux, per thread) so the main thread wins the CPU. */
+  niceIncrement?: number;
   /** Worker entry; workers/executor-worker.js next to this build by default. */
   filename?: string;
 }
@@ -119,6 +121,7 @@ export class PiscinaThreads {
       concurrentTasksPerWorker: 1,
       atomics: 'disabled',
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
+      ...(opts.niceIncrement ? { niceIncrement: opts.niceIncrement } : {}),
       // Read by the worker entry at load time, before any session exists.
       workerData: { opsModules: opts.opsModules },
     });

@@ -61,7 +61,13 @@ export class Scheduler {
   #running = false;
   #timer: unknown = undefined;
   #armedFor = Infinity;
-  #immediateGen = 0;
+  #immediatePending = false;
+  // One callback for every re-check: the spin before a deadline must not allocate a closure per turn.
+  #onImmediate = (): void => {
+    this.#immediatePending = false;
+    // A stale re-check is harmless: #fire only runs what is due and re-arms.
+    if (this.#running && this.#timer === undefined) this.#fire(false);
+  };
   #lateness = new SampleWindow();
   #early = 0;
   #earlyWakeups = 0;
@@ -130,12 +136,11 @@ export class Scheduler {
     this.#armedFor = top.deadline;
     if (remaining < 1 && this.#timers.setImmediate) {
       // Less than a millisecond left (typically after an early timer): a 1 ms timer would add up to
-      // 2 ms of lateness, so re-check on the next loop turn instead. A stale immediate is harmless:
-      // #fire only runs what is due.
-      const gen = ++this.#immediateGen;
-      this.#timers.setImmediate(() => {
-        if (gen === this.#immediateGen && this.#running) this.#fire();
-      });
+      // 2 ms of lateness, so re-check on the next loop turn instead.
+      if (!this.#immediatePending) {
+        this.#immediatePending = true;
+        this.#timers.setImmediate(this.#onImmediate);
+      }
       return;
     }
     // ceil: Node timers count whole milliseconds and may fire early; the fire path re-checks anyway.
@@ -143,19 +148,17 @@ export class Scheduler {
   }
 
   #disarm(): void {
-    this.#immediateGen++;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedFor = Infinity;
   }
 
-  #fire(): void {
+  #fire(fromTimer = true): void {
     this.#timer = undefined;
     this.#armedFor = Infinity;
-    this.#immediateGen++;
     this.#dropCancelledTop();
     const top = this.#heap[0];
-    if (top && top.deadline > this.#clock.now()) this.#earlyWakeups++;
+    if (fromTimer && top && top.deadline > this.#clock.now()) this.#earlyWakeups++;
     // Run what is due now; calls scheduled by these calls with delay 0 wait for the next turn, so a
     // self-rescheduling call cannot starve the event loop.
     const now = this.#clock.now();

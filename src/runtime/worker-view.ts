@@ -1,0 +1,53 @@
+// How the Executor describes one worker in state(), the thread listing and "Worker blocked" lines.
+import type { WorkerSlot } from './worker-ledger.js';
+
+export interface WorkerView {
+  id: number;
+  name: string;
+  /** starting | spare | idle | busy | blocked (timed out, left running) | lingering */
+  state: string;
+  tid: number;
+  op: string | null;
+  task_id: number | null;
+  runtime_ms: number | null;
+  timed_out: boolean;
+}
+
+/** One row of the ops thread listing. */
+export interface ThreadInfo {
+  executor: string;
+  /** vdsm-style thread name: <executor>/<n>, n ever increasing. */
+  name: string;
+  worker_id: number;
+  /** Kernel thread id, reported by the worker from /proc/thread-self (-1 until it is up). */
+  tid: number;
+  thread_id: number;
+  state: string;
+  op: string | null;
+  task_id: number | null;
+  runtime_ms: number | null;
+}
+
+export function workerView(executor: string, w: WorkerSlot, now: number): WorkerView {
+  const t = w.task;
+  const start = t ? (t.startedAt ?? t.assignedAt) : undefined;
+  return {
+    id: w.id, name: `${executor}/${w.id}`, state: t?.timedOut ? 'blocked' : w.state, tid: w.handle.tid,
+    op: t?.op ?? null, task_id: t?.id ?? null, runtime_ms: start === undefined ? null : Math.round(now - start),
+    timed_out: t?.timedOut ?? false,
+  };
+}
+
+export function threadInfo(executor: string, w: WorkerSlot, now: number): ThreadInfo {
+  const v = workerView(executor, w, now);
+  return {
+    executor, name: v.name, worker_id: w.id, tid: w.handle.tid, thread_id: w.handle.threadId,
+    state: v.state, op: v.op, task_id: v.task_id, runtime_ms: v.runtime_ms,
+  };
+}
+
+/** vdsm-like repr for log lines: <Worker name=... running <Task ...>>. */
+export function describeWorker(executor: string, w: WorkerSlot, now: number): string {
+  const v = workerView(executor, w, now);
+  return `<Worker name=${v.name} tid=${v.tid} running <Task op=${v.op} id=${v.task_id} discard=${w.task?.discard ?? false} timeout=${w.task?.timeoutMs ?? null} duration=${v.runtime_ms}ms>>`;
+}
