@@ -150,7 +150,8 @@ export class StompRpcClient {
       }
       const p = typeof r.id === 'string' ? this.#pending.get(r.id) : undefined;
       if (!p) {
-        this.unmatched.push(m);
+        // Kept for callers that sent raw batches; bounded so a long-lived client cannot grow without end.
+        if (this.unmatched.length < 1000) this.unmatched.push(m);
         continue;
       }
       this.#pending.delete(r.id as string);

@@ -115,5 +115,5 @@ export function bodyText(frame: Frame): string {
 const EMPTY = Buffer.alloc(0);
 
 function isIterable(h: unknown): h is Iterable<readonly [string, string]> {
-  return Array.isArray(h) || (typeof h === 'object' && h !== null && Symbol.iterator in h && !(Object.getPrototypeOf(h) === null));
+  return typeof h === 'object' && h !== null && Symbol.iterator in h;
 }
