@@ -207,12 +207,13 @@ export class Executor implements Dispatcher {
     }
     if (task.discard && !task.prewarm && !task.timedOut) {
       const prewarmAt = start + timeout - this.#opts.prewarmMs;
-      if (now < prewarmAt) return this.#armCheck(task, Math.ceil(prewarmAt - now));
+      if (now < prewarmAt) return this.#armCheck(task, prewarmAt - now);
       task.prewarm = true;
       this.#maintain();
     }
     const due = start + timeout;
-    if (now < due) return this.#armCheck(task, Math.max(1, Math.ceil(due - now)));
+    // Exact: the Scheduler never runs a call early and waits out sub-millisecond remainders itself.
+    if (now < due) return this.#armCheck(task, due - now);
     this.#timedOut(task, worker, now - start);
   }
 
