@@ -98,11 +98,20 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     return { agent: a, engine };
   }
 
+  /** A VM_status event with this status; on a timeout, the statuses seen, the agent's log and the console. */
+  async function waitStatus(g: Guest, status: string, timeoutMs = CALL_TIMEOUT_MS): Promise<Obj> {
+    try {
+      return await engine!.waitForEvent(isVmStatus(g.vmId, status), timeoutMs);
+    } catch (err) {
+      const seen = engine!.events().filter((e) => e['method'] === `|virt|VM_status|${g.vmId}`).map((e) => JSON.stringify(vmParams(e, g.vmId)['status']));
+      const log = agent!.lines.filter((l) => l['vmId'] === g.vmId || (l['level'] as number) >= 40).slice(-15).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${g.name}: no ${status} within ${timeoutMs} ms; statuses seen: ${seen.join(', ')}\nagent:\n${log}\nguest console:\n${await consoleTail(g)}`, { cause: err });
+    }
+  }
+
   async function waitUp(g: Guest, t0: number): Promise<Obj> {
     try {
-      return await engine!.waitForEvent(isVmStatus(g.vmId, 'Up'), BOOT_DEADLINE_MS);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\nguest console:\n${await consoleTail(g)}\nagent:\n${agent!.tail()}`, { cause: err });
+      return await waitStatus(g, 'Up', BOOT_DEADLINE_MS);
     } finally {
       timings.push(`${g.name} create to Up ${seconds(performance.now() - t0)} s`);
     }
@@ -150,7 +159,7 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     const created = await engine!.call<Obj>('VM.create', { vmID: g.vmId, vmParams: { vmId: g.vmId, xml: g.xml } });
     assert.equal(created['vmId'], g.vmId);
     assert.equal(created['status'], 'WaitForLaunch');
-    const poweringUp = await engine!.waitForEvent(isVmStatus(g.vmId, 'Powering up'), CALL_TIMEOUT_MS);
+    const poweringUp = await waitStatus(g, 'Powering up');
     timings.push(`${g.name} create to Powering up ${seconds(performance.now() - t0)} s`);
     const up = await waitUp(g, t0);
     for (const e of [poweringUp, up]) assert.deepEqual(checkVmStatusEvent(e), []);
@@ -202,8 +211,8 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     // VM.shutdown: the guest agent (qemu-ga guest-shutdown) first, ACPI as the fallback.
     const s0 = performance.now();
     assert.equal(await engine!.call('VM.shutdown', { vmID: g.vmId, delay: '0', message: 'bye', timeout: '20' }), true);
-    await engine!.waitForEvent(isVmStatus(g.vmId, 'Powering down'), CALL_TIMEOUT_MS);
-    const down = await engine!.waitForEvent(isVmStatus(g.vmId, 'Down'), CALL_TIMEOUT_MS);
+    await waitStatus(g, 'Powering down');
+    const down = await waitStatus(g, 'Down');
     timings.push(`${g.name} shutdown to Down ${seconds(performance.now() - s0)} s`);
     assert.deepEqual(checkVmStatusEvent(down), []);
     const exit = vmParams(down, g.vmId);
@@ -224,7 +233,7 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     const g = await prepareGuest(lv, assets, 'd', false, ['ovirt-guest-agent.0']);
     const t0 = performance.now();
     await engine!.call<Obj>('VM.create', { vmID: g.vmId, vmParams: { xml: g.xml } });
-    await engine!.waitForEvent(isVmStatus(g.vmId, 'Powering up'), CALL_TIMEOUT_MS);
+    await waitStatus(g, 'Powering up');
     // No guest agent event will say Up (that takes the 60 s guest wait): the console says when acpid runs.
     await waitFor(async () => /tinyguest: ready/.test(await readFile(g.consoleLog, 'utf8').catch(() => '')), {
       timeoutMs: BOOT_DEADLINE_MS, intervalMs: 250, what: `${g.name} console "ready"`,
@@ -234,8 +243,8 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     assert.equal(await engine!.call('VM.shutdown', { vmID: g.vmId, timeout: 20 }), true);
     const method = (await agent!.waitForLog((l) => l['msg'] === 'Machine shutting down' && l['vmId'] === g.vmId, 5_000))['method'];
     assert.equal(method, 'acpi');
-    await engine!.waitForEvent(isVmStatus(g.vmId, 'Powering down'), CALL_TIMEOUT_MS);
-    const down = await engine!.waitForEvent(isVmStatus(g.vmId, 'Down'), CALL_TIMEOUT_MS);
+    await waitStatus(g, 'Powering down');
+    const down = await waitStatus(g, 'Down');
     timings.push(`${g.name} ACPI shutdown to Down ${seconds(performance.now() - s0)} s`);
     assert.deepEqual(checkVmStatusEvent(down), []);
     assert.equal(vmParams(down, g.vmId)['exitCode'], 0);
@@ -249,12 +258,12 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     const g = await prepareGuest(lv, assets, 'b', false);
     const t0 = performance.now();
     await engine!.call<Obj>('VM.create', { vmID: g.vmId, vmParams: { xml: g.xml } });
-    await engine!.waitForEvent(isVmStatus(g.vmId, 'Powering up'), CALL_TIMEOUT_MS);
+    await waitStatus(g, 'Powering up');
     timings.push(`${g.name} create to Powering up ${seconds(performance.now() - t0)} s`);
     const d0 = performance.now();
     assert.equal(await engine!.call('VM.destroy', { vmID: g.vmId }, CALL_TIMEOUT_MS), true);
     timings.push(`${g.name} VM.destroy ${seconds(performance.now() - d0)} s`);
-    const down = await engine!.waitForEvent(isVmStatus(g.vmId, 'Down'), CALL_TIMEOUT_MS);
+    const down = await waitStatus(g, 'Down');
     assert.deepEqual(checkVmStatusEvent(down), []);
     assert.equal(vmParams(down, g.vmId)['exitReason'], 6, 'admin shut down from the engine');
     assert.ok(!(await engine!.call<Obj[]>('Host.getAllVmStats')).some((v) => v['vmId'] === g.vmId));
@@ -280,7 +289,7 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     const all = await engine2.call<Obj[]>('Host.getAllVmStats');
     const vm = all.find((v) => v['vmId'] === g.vmId);
     assert.equal(vm?.['status'], 'Up', 're-adopted Up');
-    const recovered = await engine2.waitForEvent(isVmStatus(g.vmId, 'Up'), CALL_TIMEOUT_MS);
+    const recovered = await waitStatus(g, 'Up');
     assert.deepEqual(checkVmStatusEvent(recovered), []);
     const s = await waitFor(async () => {
       const v = await stats(engine2, g.vmId);
@@ -296,7 +305,7 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     const d0 = performance.now();
     assert.equal(await engine2.call('VM.destroy', { vmID: g.vmId }, CALL_TIMEOUT_MS), true);
     timings.push(`${g.name} VM.destroy ${seconds(performance.now() - d0)} s`);
-    await engine2.waitForEvent(isVmStatus(g.vmId, 'Down'), CALL_TIMEOUT_MS);
+    await waitStatus(g, 'Down');
     assert.ok(!(await engine2.call<Obj[]>('Host.getAllVmStats')).some((v) => v['vmId'] === g.vmId));
     assert.ok(!(await virsh.listAll()).includes(g.name), 'libvirt no longer runs it');
     t.diagnostic(timings.join('; '));
