@@ -26,6 +26,8 @@ export interface Vm extends VmRecord {
   guest: GuestInfo | undefined;
   /** A powerdown sequence in progress (VM.shutdown). */
   powerdown: { cancel(): void } | undefined;
+  /** Stats problems already logged for this VM: each is logged once, not on every getAllVmStats. */
+  statsWarned: Set<string>;
 }
 
 export interface LibvirtLink {
@@ -263,7 +265,7 @@ export class VmManager {
       sample: this.#o.statsCache.get(vm.vmId),
       guest: vm.guest,
       clock: this.#o.clock,
-      log: this.#o.log,
+      log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
     });
@@ -295,6 +297,7 @@ export class VmManager {
       domain,
       guest: undefined,
       powerdown: undefined,
+      statsWarned: new Set(),
       state: new VmStateMachine(vmId, {
         clock: this.#o.clock,
         timers: this.#o.timers,
@@ -318,6 +321,19 @@ export class VmManager {
       this.#o.log.error({ vmId: vm.vmId, err: (err as Error).message }, 'VM launch failed');
       vm.state.launchFailed((err as Error).message);
     }
+  }
+
+  /**
+   * A VM's stats log: a missing key (the test driver has no balloon stats, a guest without a balloon
+   * driver neither) would otherwise be logged for every VM on every getAllVmStats.
+   */
+  #statsLog(vm: Vm): { warn(msg: string): void; error(msg: string): void } {
+    const once = (level: 'warn' | 'error') => (msg: string): void => {
+      if (vm.statsWarned.has(msg)) return;
+      vm.statsWarned.add(msg);
+      this.#o.log[level]({ vmId: vm.vmId }, `${msg} (logged once per VM)`);
+    };
+    return { warn: once('warn'), error: once('error') };
   }
 
   #requireRunning(vmId: string): Vm {
