@@ -1,37 +1,9 @@
 // What getCapabilities takes from libvirt's capabilities XML (emulated machines, host CPU model and
 // features, TSC counter) and, when given, the domain capabilities XML (usable CPU models).
-import { XMLParser } from 'fast-xml-parser';
+import { attr, children as kids, child as kid, parseXmlTree, text as nodeText, type XNode } from '../libvirt/xml-tree.js';
 
-type XNode = Record<string, unknown>;
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  isArray: (_n, _j, _leaf, isAttribute) => !isAttribute,
-});
-
-function kids(node: XNode | undefined, name: string): XNode[] {
-  const v = node?.[name];
-  if (!Array.isArray(v)) return [];
-  return v.map((c) => (typeof c === 'object' && c !== null ? (c as XNode) : { '#text': String(c) }));
-}
-
-function kid(node: XNode | undefined, name: string): XNode | undefined {
-  return kids(node, name)[0];
-}
-
-function attr(node: XNode | undefined, name: string): string | undefined {
-  const v = node?.[`@_${name}`];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function text(node: XNode | undefined): string {
-  const v = node?.['#text'];
-  return typeof v === 'string' ? v : '';
-}
+/** Text content, '' when the node is missing. */
+const text = (node: XNode | undefined): string => nodeText(node) ?? '';
 
 export interface LibvirtHostCaps {
   /** Host CPU architecture (libvirt's name, e.g. x86_64). */
@@ -50,7 +22,7 @@ export interface LibvirtHostCaps {
 }
 
 export function parseLibvirtCapabilities(xml: string): LibvirtHostCaps {
-  const doc = parser.parse(xml) as XNode;
+  const doc = parseXmlTree(xml);
   const caps = kid(doc, 'capabilities');
   if (caps === undefined) throw new Error('not a libvirt capabilities XML: no <capabilities> element');
   const host = kid(caps, 'host');
@@ -99,7 +71,7 @@ export interface DomainCpuCaps {
 
 /** vdsm's compatible_cpu_models / cpu_features come from the domain capabilities. */
 export function parseDomainCapabilities(xml: string): DomainCpuCaps {
-  const doc = parser.parse(xml) as XNode;
+  const doc = parseXmlTree(xml);
   const dc = kid(doc, 'domainCapabilities');
   const modes = kids(kid(dc, 'cpu'), 'mode');
   const custom = modes.find((m) => attr(m, 'name') === 'custom');

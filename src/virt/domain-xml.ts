@@ -1,7 +1,7 @@
 // Reads what vdsm needs from a libvirt domain XML: identity, memory, vCPUs, disks, NICs, graphics,
 // agent channels, the ovirt-vm metadata, and a device hash that changes whenever a device changes.
 import { createHash } from 'node:crypto';
-import { XMLParser } from 'fast-xml-parser';
+import { attr, child, children, parseXmlTree, text, type XNode } from '../libvirt/xml-tree.js';
 
 export const OVIRT_VM_NS = 'http://ovirt.org/vm/1.0';
 
@@ -72,38 +72,6 @@ export interface DomainInfo {
   ovirt?: OvirtVmMetadata;
   /** Changes whenever anything under <devices> changes. */
   deviceHash: string;
-}
-
-type XNode = Record<string, unknown>;
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  isArray: (_name, _jpath, _leaf, isAttribute) => !isAttribute,
-});
-
-function children(node: XNode | undefined, name: string): XNode[] {
-  const v = node?.[name];
-  if (!Array.isArray(v)) return [];
-  return v.map((c) => (typeof c === 'object' && c !== null ? (c as XNode) : { '#text': String(c) }));
-}
-
-function child(node: XNode | undefined, name: string): XNode | undefined {
-  return children(node, name)[0];
-}
-
-function attr(node: XNode | undefined, name: string): string | undefined {
-  const v = node?.[`@_${name}`];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function text(node: XNode | undefined): string | undefined {
-  if (node === undefined) return undefined;
-  const v = node['#text'];
-  return typeof v === 'string' ? v : v === undefined ? '' : String(v);
 }
 
 const UNIT_KIB: Record<string, number> = {
@@ -233,7 +201,7 @@ export function hashOf(value: unknown): string {
 }
 
 export function parseDomainXml(xml: string): DomainInfo {
-  const doc = parser.parse(xml) as XNode;
+  const doc = parseXmlTree(xml);
   const dom = child(doc, 'domain');
   if (dom === undefined) throw new Error('not a libvirt domain XML: no <domain> element');
   const uuid = (text(child(dom, 'uuid')) ?? '').toLowerCase();
