@@ -315,6 +315,7 @@ export class VmManager {
     try {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       await this.#call('libvirt.createXML', { xml: vm.xml, flags: 0 }, vm.vmId);
+      await this.#refreshFromLiveXml(vm);
       vm.state.launched();
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
     } catch (err) {
@@ -334,6 +335,20 @@ export class VmManager {
       this.#o.log[level]({ vmId: vm.vmId }, `${msg} (logged once per VM)`);
     };
     return { warn: once('warn'), error: once('error') };
+  }
+
+  /**
+   * Take libvirt's live XML once the domain runs, as vdsm does: it holds what the engine left to libvirt
+   * (VNC/SPICE ports under autoport, channel socket paths), which displayInfo must show.
+   */
+  async #refreshFromLiveXml(vm: Vm): Promise<void> {
+    try {
+      const live = await this.#call<string>('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+      vm.domain = parseDomainXml(live);
+      vm.xml = live;
+    } catch (err) {
+      this.#o.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'live domain XML unavailable; keeping the XML the engine sent');
+    }
   }
 
   #requireRunning(vmId: string): Vm {
