@@ -50,8 +50,11 @@ listen_tls = 0
 listen_tcp = 0
 log_outputs = "3:file:$RUN/libvirtd.log"
 EOF
-  # QEMU writes its own stdout log: no virtlogd daemon to outlive the test.
-  echo 'stdio_handler = "file"' > "$RUN/cfg/libvirt/qemu.conf"
+  # QEMU writes its own stdout log: no virtlogd daemon to outlive the test. A random window of 100 VNC
+  # ports below the ephemeral range, so two daemons at once do not both hand out 5900.
+  VNC_MIN=$((5900 + 100 * (RANDOM % 268)))
+  printf 'stdio_handler = "file"\nremote_display_port_min = %d\nremote_display_port_max = %d\n' \
+    "$VNC_MIN" "$((VNC_MIN + 99))" > "$RUN/cfg/libvirt/qemu.conf"
   chown -R "$USER_NAME:$GROUP_NAME" "$RUN"
   chmod 700 "$RUN/rt"
   setsid setpriv --reuid="$USER_NAME" --regid="$GROUP_NAME" --clear-groups \

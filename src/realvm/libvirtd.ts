@@ -3,6 +3,7 @@
 // scripts/realvm/libvirtd-session.sh; libvirt-lab.md §1-2 explains why it runs as `nobody`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { chown, mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -190,6 +191,16 @@ class SessionLibvirtdProcess implements SessionLibvirtd {
   }
 }
 
+// VNC windows of 100 ports between 5900 and the Linux ephemeral range (32768 and up).
+const VNC_WINDOW = 100;
+const VNC_WINDOWS = Math.floor((32768 - 5900) / VNC_WINDOW);
+
+/** A random window of VNC ports for one daemon (libvirt still skips ports that are taken). */
+export function vncPortWindow(pick: (n: number) => number = randomInt): { min: number; max: number } {
+  const min = 5900 + VNC_WINDOW * pick(VNC_WINDOWS);
+  return { min, max: min + VNC_WINDOW - 1 };
+}
+
 /** Start an unprivileged libvirtd and resolve once its unix socket accepts connections. */
 export async function startSessionLibvirtd(options: SessionLibvirtdOptions = {}): Promise<SessionLibvirtd> {
   const asRoot = process.getuid?.() === 0;
@@ -207,8 +218,14 @@ export async function startSessionLibvirtd(options: SessionLibvirtdOptions = {})
   for (const d of dirs) await mkdir(d, { recursive: true, mode: d.endsWith('/rt') ? 0o700 : 0o755 });
   const confPath = join(runDir, 'libvirtd.conf');
   await writeFile(confPath, libvirtdConf(runDir));
-  // QEMU writes its stdout log itself, so no virtlogd daemon is left behind.
-  await writeFile(join(runDir, 'cfg/libvirt/qemu.conf'), 'stdio_handler = "file"\n');
+  // QEMU writes its stdout log itself, so no virtlogd daemon is left behind. Each daemon gets its own
+  // window of VNC ports: two daemons at once (test files run in parallel) would otherwise both hand out
+  // 5900 and one QEMU would fail with "Failed to find an available port".
+  const vnc = vncPortWindow();
+  await writeFile(
+    join(runDir, 'cfg/libvirt/qemu.conf'),
+    `stdio_handler = "file"\nremote_display_port_min = ${vnc.min}\nremote_display_port_max = ${vnc.max}\n`,
+  );
   if (asRoot) for (const p of [...dirs, confPath, join(runDir, 'cfg/libvirt/qemu.conf')]) await chown(p, owner.uid, owner.gid);
 
   const env = {

@@ -207,6 +207,13 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     assert.match(live, new RegExp(`<uuid>${g.vmId}</uuid>`));
     assert.match(live, /<domain type='qemu' id='\d+'/, 'the live XML (with the domain id) from libvirt');
     assert.match(live, /<ovirt-vm:clusterVersion>4\.7<\/ovirt-vm:clusterVersion>/);
+    // VNC from this daemon's own port window (parallel daemons must not race for 5900); displayInfo shows it.
+    const qemuConf = await readFile(join(lv.runDir, 'cfg/libvirt/qemu.conf'), 'utf8');
+    const [vncMin, vncMax] = ['min', 'max'].map((k) => Number(new RegExp(`remote_display_port_${k} = (\\d+)`).exec(qemuConf)?.[1]));
+    const vncPort = Number(/<graphics type='vnc' port='(\d+)'/.exec(live)?.[1]);
+    assert.ok(vncPort >= vncMin! && vncPort <= vncMax!, `VNC port ${vncPort} in ${vncMin}..${vncMax}`);
+    const display = (await stats(engine!, g.vmId))['displayInfo'] as Obj[];
+    assert.deepEqual(display, [{ type: 'vnc', port: String(vncPort), tlsPort: '-1', ipAddress: '127.0.0.1' }]);
 
     // VM.shutdown: the guest agent (qemu-ga guest-shutdown) first, ACPI as the fallback.
     const s0 = performance.now();
