@@ -9,11 +9,6 @@ export interface Clock {
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
-  /**
-   * Optional: run `fn` on the next event-loop turn (setImmediate). The Scheduler uses it to wait out
-   * the last fraction of a millisecond that setTimeout cannot express; without it, setTimeout(0).
-   */
-  setImmediate?(fn: () => void): void;
 }
 
 /**
@@ -26,7 +21,6 @@ export const monotonicClock: Clock = { now: () => Number(process.hrtime.bigint()
 export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  setImmediate: (fn) => void setImmediate(fn),
 };
 
 /**

@@ -61,13 +61,6 @@ export class Scheduler {
   #running = false;
   #timer: unknown = undefined;
   #armedFor = Infinity;
-  #immediatePending = false;
-  // One callback for every re-check: the spin before a deadline must not allocate a closure per turn.
-  #onImmediate = (): void => {
-    this.#immediatePending = false;
-    // A stale re-check is harmless: #fire only runs what is due and re-arms.
-    if (this.#running && this.#timer === undefined) this.#fire(false);
-  };
   #lateness = new SampleWindow();
   #early = 0;
   #earlyWakeups = 0;
@@ -134,16 +127,9 @@ export class Scheduler {
     if (!top) return;
     const remaining = top.deadline - this.#clock.now();
     this.#armedFor = top.deadline;
-    if (remaining < 1 && this.#timers.setImmediate) {
-      // Less than a millisecond left (typically after an early timer): a 1 ms timer would add up to
-      // 2 ms of lateness, so re-check on the next loop turn instead.
-      if (!this.#immediatePending) {
-        this.#immediatePending = true;
-        this.#timers.setImmediate(this.#onImmediate);
-      }
-      return;
-    }
-    // ceil: Node timers count whole milliseconds and may fire early; the fire path re-checks anyway.
+    // ceil: Node timers count whole milliseconds and may fire early; #fire re-checks and re-arms.
+    // (Spinning on setImmediate for the last fraction of a ms was tried: better p50, but a spinning
+    // main thread gets preempted on a busy 2-core host and p99 doubled; see bench executor-stuck.)
     this.#timer = this.#timers.setTimeout(() => this.#fire(), Math.max(0, Math.ceil(remaining)));
   }
 
@@ -153,12 +139,12 @@ export class Scheduler {
     this.#armedFor = Infinity;
   }
 
-  #fire(fromTimer = true): void {
+  #fire(): void {
     this.#timer = undefined;
     this.#armedFor = Infinity;
     this.#dropCancelledTop();
     const top = this.#heap[0];
-    if (fromTimer && top && top.deadline > this.#clock.now()) this.#earlyWakeups++;
+    if (top && top.deadline > this.#clock.now()) this.#earlyWakeups++;
     // Run what is due now; calls scheduled by these calls with delay 0 wait for the next turn, so a
     // self-rescheduling call cannot starve the event loop.
     const now = this.#clock.now();
