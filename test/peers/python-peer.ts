@@ -30,16 +30,25 @@ export interface PyTlsFiles {
 }
 
 // The peer script speaks plain TCP only; for TLS it is run unchanged with stomp.Connection12 replaced by a
-// subclass that calls stomp.py's own set_ssl() (Python's ssl module does the handshake).
+// subclass that calls stomp.py's own set_ssl() (Python's ssl module does the handshake). Two stomp.py
+// habits are disabled because they are races of the client, not properties of the server: before
+// connecting it probes the server certificate over a second, certificate-less connection (which a
+// server that requires client certificates must refuse), and with connect(wait=False) its receiver
+// thread runs the TLS handshake while the main thread already writes to the same SSL socket (seen as
+// lost connections and once a segmentation fault). So the probe is skipped and connect() waits.
 const TLS_SHIM = `
-import runpy, sys, stomp
+import runpy, sys, stomp, stomp.transport
 key, cert, ca, script = sys.argv[1:5]
 key, cert = key or None, cert or None
+stomp.transport.check_ssl_certificate = lambda host_and_port: None
 Base = stomp.Connection12
 class TlsConnection(Base):
     def __init__(self, hosts, **kw):
         Base.__init__(self, hosts, **kw)
         self.set_ssl(for_hosts=hosts, key_file=key, cert_file=cert, ca_certs=ca)
+    def connect(self, *args, **kw):
+        kw['wait'] = True
+        return Base.connect(self, *args, **kw)
 stomp.Connection12 = TlsConnection
 sys.argv = [script] + sys.argv[5:]
 runpy.run_path(script, run_name='__main__')

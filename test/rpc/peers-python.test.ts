@@ -56,7 +56,15 @@ void test('python peer: an unknown verb is a JSON-RPC error with an integer code
 
 void test('python peer over TLS with a CA-signed client certificate: ping2 and events', async (t) => {
   if (!available) return t.skip('python3-stomp missing');
-  const r = await runPythonPeer(secure.port, ['--method', 'Test.emitEvents', '--params', '{"count": 1}', '--events', '1'], 20_000, secure.pki!.client);
+  // stomp.py reads its SSL socket in a receiver thread while the main thread writes to it, which
+  // OpenSSL does not support: about one run in six loses the connection on the client side after
+  // the server has answered (the server logs the call as answered). So up to three attempts; the
+  // single-threaded stompit TLS tests check the server without retries.
+  let r = await runPythonPeer(secure.port, ['--method', 'Test.emitEvents', '--params', '{"count": 1}', '--events', '1'], 20_000, secure.pki!.client);
+  for (let attempt = 2; attempt <= 3 && r.code !== 0; attempt++) {
+    t.diagnostic(`python TLS client attempt ${attempt - 1} failed on its side: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    r = await runPythonPeer(secure.port, ['--method', 'Test.emitEvents', '--params', '{"count": 1}', '--events', '1'], 20_000, secure.pki!.client);
+  }
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^EVENT .*VM_status/m);
 });
@@ -64,6 +72,10 @@ void test('python peer over TLS with a CA-signed client certificate: ping2 and e
 void test('python peer over TLS without a client certificate is refused', async (t) => {
   if (!available) return t.skip('python3-stomp missing');
   const r = await runPythonPeer(secure.port, ['--timeout', '3'], 20_000, { ...secure.pki!.client, keyFile: '', certFile: '' });
-  assert.ok(r.code === 3 || r.code === 4, `refused (exit ${r.code}): ${r.stderr.slice(-300)}`);
+  // Under TLS 1.3 the server's refusal reaches the client after its handshake has completed, so stomp.py
+  // reports it either as a lost connection (exit 3 or 4) or as an SSLEOFError from its receiver
+  // thread (a traceback, exit 1): any failure, and never a result, is a refusal.
+  assert.notEqual(r.code, 0, `a client without a certificate must not get an answer: ${r.stdout}`);
+  assert.ok(r.code === 3 || r.code === 4 || /SSL|EOF|Connection/i.test(r.stderr), `refused (exit ${r.code}): ${r.stderr.slice(-300)}`);
   assert.doesNotMatch(r.stdout, /true/);
 });
