@@ -38,16 +38,21 @@ export interface SchedulerStats {
 
 class Call implements ScheduledCall {
   fn: (() => void) | undefined;
-  constructor(readonly deadline: number, readonly seq: number, readonly name: string, fn: () => void) {
+  constructor(readonly deadline: number, readonly seq: number, readonly name: string, fn: () => void, readonly onCancel: () => void) {
     this.fn = fn;
   }
   get valid(): boolean {
     return this.fn !== undefined;
   }
   cancel(): void {
+    if (this.fn === undefined) return;
     this.fn = undefined;
+    this.onCancel();
   }
 }
+
+/** Cancelled calls stay in the heap until popped; past this many (and half the heap) it is rebuilt. */
+const COMPACT_AFTER = 1024;
 
 const before = (a: Call, b: Call): boolean => a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
 
@@ -65,6 +70,12 @@ export class Scheduler {
   #early = 0;
   #earlyWakeups = 0;
   #failures = 0;
+  #cancelled = 0;
+  // Executor timeout checks are mostly cancelled (the task finished first): with long timeouts
+  // and many tasks they would pile up in the heap until their deadlines.
+  #onCancel = (): void => {
+    if (++this.#cancelled > COMPACT_AFTER && this.#cancelled * 2 > this.#heap.length) this.#compact();
+  };
 
   constructor(opts: SchedulerOptions) {
     this.name = opts.name ?? 'vdsm.Scheduler';
@@ -88,8 +99,10 @@ export class Scheduler {
   stop(): void {
     if (!this.#running) return;
     this.#running = false;
-    for (const c of this.#heap) c.cancel();
+    const pending = this.#heap;
     this.#heap = [];
+    for (const c of pending) c.cancel();
+    this.#cancelled = 0;
     this.#disarm();
     this.#log.debug({ scheduler: this.name }, 'Scheduler stopped');
   }
@@ -97,7 +110,7 @@ export class Scheduler {
   /** Run `fn` on the main thread no earlier than `delayMs` from now. */
   schedule(delayMs: number, fn: () => void, name = fn.name || 'anonymous'): ScheduledCall {
     if (!this.#running) throw vdsmError(Errors.NOT_RUNNING, `Scheduler ${this.name} not running`);
-    const call = new Call(this.#clock.now() + Math.max(0, delayMs), this.#seq++, name, fn);
+    const call = new Call(this.#clock.now() + Math.max(0, delayMs), this.#seq++, name, fn, this.#onCancel);
     this.#push(call);
     if (call.deadline < this.#armedFor) this.#arm();
     return call;
@@ -114,7 +127,7 @@ export class Scheduler {
   state(): Record<string, unknown> {
     const next = this.#heap.find((c) => c.valid);
     return {
-      name: this.name, running: this.#running, pending: this.#heap.filter((c) => c.valid).length,
+      name: this.name, running: this.#running, pending: this.#heap.filter((c) => c.valid).length, heap: this.#heap.length,
       next: next ? { name: next.name, in_ms: Math.max(0, next.deadline - this.#clock.now()) } : null,
       stats: this.stats(),
     };
@@ -166,6 +179,13 @@ export class Scheduler {
     if (this.#running) this.#arm();
   }
 
+  #compact(): void {
+    const live = this.#heap.filter((c) => c.valid);
+    this.#heap = [];
+    this.#cancelled = 0;
+    for (const c of live) this.#push(c);
+  }
+
   #dropCancelledTop(): void {
     while (this.#heap.length > 0 && !this.#heap[0]!.valid) this.#pop();
   }
@@ -184,6 +204,8 @@ export class Scheduler {
   #pop(): Call {
     const h = this.#heap;
     const top = h[0]!;
+    // A call that ran is emptied only after it was popped: an empty one here was cancelled.
+    if (top.fn === undefined && this.#cancelled > 0) this.#cancelled--;
     const last = h.pop()!;
     if (h.length > 0) {
       h[0] = last;

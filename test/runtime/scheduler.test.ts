@@ -113,3 +113,14 @@ void test('lateness statistics and state() describe what happened', () => {
   assert.deepEqual(st['next'], { name: 'pending-one', in_ms: 100 });
   assert.doesNotThrow(() => JSON.stringify(st));
 });
+
+void test('many cancelled calls do not pile up: the heap is compacted and the rest still run in order', () => {
+  const { time, sched } = setup();
+  const ran: number[] = [];
+  const keep = [5, 50, 500].map((d) => sched.schedule(60_000 + d, () => ran.push(d)));
+  for (let i = 0; i < 5000; i++) sched.schedule(60_000 + i, () => ran.push(-1)).cancel();
+  assert.ok((sched.state()['heap'] as number) < 2500, `heap holds ${String(sched.state()['heap'])} entries`);
+  assert.ok(keep.every((c) => c.valid));
+  time.advance(61_000);
+  assert.deepEqual(ran, [5, 50, 500]);
+});
