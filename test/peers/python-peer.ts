@@ -1,10 +1,21 @@
 // Runs ../shared/peers/stomp_jsonrpc_client.py (Debian's python3-stomp, a STOMP library we did not
 // write) against our server with /usr/bin/python3, and returns its exit code and output.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const PYTHON = '/usr/bin/python3';
-export const PY_CLIENT = process.env['VDSM_PY_STOMP_CLIENT'] ?? '/work/shared/peers/stomp_jsonrpc_client.py';
+/** The project's shared/ folder sits beside the checkout (in CI too): walk up to the repository root. */
+function sharedPeer(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, '..', 'shared', 'peers', 'stomp_jsonrpc_client.py');
+  }
+  return '/work/shared/peers/stomp_jsonrpc_client.py';
+}
+
+export const PY_CLIENT = process.env['VDSM_PY_STOMP_CLIENT'] ?? sharedPeer();
 
 export interface PyResult {
   code: number;
