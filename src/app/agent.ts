@@ -259,6 +259,22 @@ export class Agent {
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
       sampling: this.sampling.state(),
+      threads: this.threadReport(),
+    };
+  }
+
+  /** Every thread the agent knows it runs, with what it does (read by `vdsm-tool threads`). */
+  threadReport(): { pid: number; threads: Record<string, unknown>[] } {
+    const control = this.libvirt.health().control;
+    return {
+      pid: process.pid,
+      threads: [
+        { tid: process.pid, name: 'main', role: 'acceptor, STOMP / JSON-RPC, scheduler, VM state machines, event fan-out' },
+        ...(control !== undefined && control.tid > 0
+          ? [{ tid: control.tid, name: 'libvirt/control', role: 'opens libvirt connections, registers and forwards domain events', pending: control.pending }]
+          : []),
+        ...this.threads().map((t) => ({ ...t, role: `${t.executor} executor worker` })),
+      ],
     };
   }
 

@@ -5,8 +5,9 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configVerbs, EXIT_OK, EXIT_USAGE, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
+import { threadsVerb } from './tool-threads.js';
 
-const VERBS: readonly ToolVerb[] = [...configVerbs];
+const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -22,6 +23,7 @@ Examples:
   vdsm-tool show-config --set addresses.management_port=54322
   vdsm-tool validate-config --config ./vdsm.conf
   vdsm-tool show-default-config > /etc/vdsm/vdsm.conf
+  vdsm-tool threads                  # what every thread of the running agent is doing
 `;
 }
 
