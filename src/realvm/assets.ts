@@ -132,3 +132,12 @@ export async function ensureRealVmAssets(options: EnsureRealVmOptions = {}): Pro
   await runSetup(script, dir, env);
   return check(dir, env);
 }
+
+/**
+ * The `skip` option of a real-VM test: false when the assets are there (or VDSM_REALVM=1 makes a
+ * missing piece a failure), else a message naming what is missing and how to set it up.
+ */
+export function realVmSkip(check: RealVmCheck, env: NodeJS.ProcessEnv = process.env): string | false {
+  if (check.ok || env['VDSM_REALVM'] === '1') return false;
+  return `real-VM tier not set up (missing: ${check.missing.join(', ')}); ${check.hint}; VDSM_REALVM=1 makes this a failure`;
+}

@@ -1,7 +1,7 @@
 // The real-VM test tier's public surface: assets, the session daemon, the guest's XML, virsh as a peer.
 // Used by test/realvm/ and by agent-level tests that drive VM.create / VM.destroy against real QEMU.
 
-export { ensureRealVmAssets, realVmDir, setupScriptPath, DEFAULT_REALVM_DIR, REALVM_TOOLS } from './assets.js';
+export { ensureRealVmAssets, realVmDir, realVmSkip, setupScriptPath, DEFAULT_REALVM_DIR, REALVM_TOOLS } from './assets.js';
 export type { RealVmAssets, RealVmCheck, RealVmManifest, EnsureRealVmOptions, RealVmTool } from './assets.js';
 export { startSessionLibvirtd, pidsUsingDir } from './libvirtd.js';
 export type { SessionLibvirtd, SessionLibvirtdOptions, LibvirtDriver } from './libvirtd.js';

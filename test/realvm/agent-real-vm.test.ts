@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   createGuestDisk,
   ensureRealVmAssets,
+  realVmSkip,
   startSessionLibvirtd,
   tinyGuestXml,
   Virsh,
@@ -24,11 +25,8 @@ import { checkCapabilities, checkHostStats, checkVmStats, checkVmStatusEvent } f
 
 type Obj = Record<string, unknown>;
 
-const forced = process.env['VDSM_REALVM'] === '1';
 const check = await ensureRealVmAssets();
-const skip = check.ok || forced
-  ? false
-  : `real-VM tier not set up (missing: ${check.missing.join(', ')}); ${check.hint}; VDSM_REALVM=1 makes this a failure`;
+const skip = realVmSkip(check);
 
 // Deadlines for things outside this process (a TCG boot is ~3 to 7 s; two busy cores can triple it).
 const BOOT_DEADLINE_MS = 90_000;

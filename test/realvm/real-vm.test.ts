@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   createGuestDisk,
   ensureRealVmAssets,
+  realVmSkip,
   startSessionLibvirtd,
   tinyGuestXml,
   Virsh,
@@ -20,11 +21,8 @@ import {
   type VirshEventWatcher,
 } from '../../src/realvm/index.js';
 
-const forced = process.env['VDSM_REALVM'] === '1';
 const check = await ensureRealVmAssets();
-const skip = check.ok || forced
-  ? false
-  : `real-VM tier not set up (missing: ${check.missing.join(', ')}); ${check.hint}; VDSM_REALVM=1 makes this a failure`;
+const skip = realVmSkip(check);
 
 // Deadlines for events outside this process. TCG boots in ~5 s idle; 2 busy cores can triple that.
 const BOOT_DEADLINE_MS = 120_000;
