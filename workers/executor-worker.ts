@@ -1,12 +1,14 @@
 // Entry of every Executor worker thread. Piscina starts the thread and runs `session` once; the
 // session then serves tasks over its own MessagePort until the thread is terminated.
-// Imports only the shared protocol types, src/errors.ts, pino and the operation modules.
+// Imports only the shared protocol types, src/errors.ts, pino (lazily), the pino-free journald options
+// and the operation modules.
 import { readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
+import { journaldPinoOptions, underJournald } from '../src/observability/journald.js';
 import {
   STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs,
   type FromWorker, type SessionInit, type ToWorker,
@@ -49,7 +51,8 @@ const require = createRequire(import.meta.url);
 let pinoFactory: typeof import('pino').default | undefined;
 const makeLogger = (opts: { level: string; base: Record<string, unknown> }): Logger => {
   pinoFactory ??= require('pino') as typeof import('pino').default;
-  return pinoFactory(opts);
+  // Under systemd the workers' lines carry journald's priority prefix too; pid stays in `base`.
+  return pinoFactory(underJournald() ? { ...opts, ...journaldPinoOptions() } : opts);
 };
 
 /** Kernel thread id of this thread, for the ops thread listing (ps -L, top -H, gdb). */

@@ -1,11 +1,10 @@
 // Logging with pino: JSON lines by default; journald-friendly (<N> priority prefix, no time/pid) when
 // JOURNAL_STREAM is set; named loggers whose levels can change at run time (Host.setLogLevel).
 import pino, { type Logger, type LevelWithSilent, type DestinationStream } from 'pino';
+import { journaldPinoOptions, underJournald } from './journald.js';
 
 export type { Logger } from 'pino';
 
-/** pino level number -> syslog priority (sd-daemon prefix). */
-const PRIORITY: Record<number, number> = { 10: 7, 20: 7, 30: 6, 40: 4, 50: 3, 60: 2 };
 
 /** vdsm's level names (Host.setLogLevel) mapped to pino's. */
 const VDSM_LEVELS: Record<string, LevelWithSilent> = {
@@ -30,20 +29,10 @@ export interface LoggingOptions {
 }
 
 export function createRootLogger(opts: LoggingOptions = {}): Logger {
-  const journald = opts.journald ?? Boolean(process.env['JOURNAL_STREAM']);
+  const journald = opts.journald ?? underJournald();
   const level = toPinoLevel(opts.level ?? 'info') ?? 'info';
   const options: pino.LoggerOptions = journald
-    ? {
-        level,
-        timestamp: false,
-        base: opts.base ?? null,
-        hooks: {
-          streamWrite: (s: string) => {
-            const m = /"level":(\d+)/.exec(s);
-            return `<${PRIORITY[Number(m?.[1])] ?? 6}>${s}`;
-          },
-        },
-      }
+    ? { level, base: opts.base ?? null, ...journaldPinoOptions() }
     : { level, ...(opts.base ? { base: { pid: process.pid, ...opts.base } } : {}) };
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }
