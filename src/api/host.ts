@@ -4,15 +4,11 @@ import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
 import type { HostService } from '../app/host-service.js';
 import type { VmManager } from '../app/vm-manager.js';
-import type { Dispatcher } from '../runtime/dispatcher.js';
 import type { Logger } from 'pino';
 
 export interface HostApiDeps {
   host: HostService;
   vms: VmManager;
-  dispatcher: Dispatcher;
-  conn: () => number;
-  callTimeoutMs: number;
   log: Logger;
   /** Host devices by capability, when the host reports them (see hostdevListByCaps). */
   hostDevices?: (caps: readonly string[]) => Promise<Record<string, unknown>>;
@@ -87,18 +83,9 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
       result: s.map(s.string()),
       resultDescription: 'vmId -> domain XML.',
       handler: async ({ vmList: ids }) => {
-        const out: Record<string, string> = {};
         const vms = deps.vms.container.list(ids as string[]);
-        await Promise.all(vms.map(async (vm) => {
-          if (vm.state.isDown) { out[vm.vmId] = vm.xml; return; }
-          try {
-            out[vm.vmId] = await deps.dispatcher.dispatch<string>('libvirt.xmlDesc', { conn: deps.conn(), uuid: vm.vmId, flags: 0 }, { timeoutMs: deps.callTimeoutMs, discard: true });
-          } catch (err) {
-            deps.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'dumpxmls: live XML unavailable, sending the known one');
-            out[vm.vmId] = vm.xml;
-          }
-        }));
-        return out;
+        const xmls = await Promise.all(vms.map((vm) => deps.vms.liveXml(vm)));
+        return Object.fromEntries(vms.map((vm, i) => [vm.vmId, xmls[i]]));
       },
     },
     {

@@ -184,7 +184,7 @@ export class Agent {
     this.jsonrpc.start();
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
-      ...hostMethods({ host: this.host, vms: this.vms, dispatcher: this.jsonrpc, conn: () => this.libvirt.conn(), callTimeoutMs: VERB_CALL_TIMEOUT_MS, log: this.log, hostDevices: (caps) => this.host.hostDevices(caps) }),
+      ...hostMethods({ host: this.host, vms: this.vms, log: this.log, hostDevices: (caps) => this.host.hostDevices(caps) }),
       ...vmMethods({ vms: this.vms, userShutdownTimeoutS: cfg.vars.user_shutdown_timeout, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
     ]);
     collectDefaultMetrics({ register: this.metrics });

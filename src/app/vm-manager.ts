@@ -338,17 +338,28 @@ export class VmManager {
   }
 
   /**
+   * libvirt's live domain XML of a VM (Host.dumpxmls); the XML last known for a VM libvirt no longer
+   * runs, or when libvirt cannot answer.
+   */
+  async liveXml(vm: Vm): Promise<string> {
+    if (vm.state.isDown) return vm.xml;
+    try {
+      return await this.#call<string>('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+    } catch (err) {
+      this.#o.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'live domain XML unavailable; using the known one');
+      return vm.xml;
+    }
+  }
+
+  /**
    * Take libvirt's live XML once the domain runs, as vdsm does: it holds what the engine left to libvirt
    * (VNC/SPICE ports under autoport, channel socket paths), which displayInfo must show.
    */
   async #refreshFromLiveXml(vm: Vm): Promise<void> {
-    try {
-      const live = await this.#call<string>('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }, vm.vmId);
-      vm.domain = parseDomainXml(live);
-      vm.xml = live;
-    } catch (err) {
-      this.#o.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'live domain XML unavailable; keeping the XML the engine sent');
-    }
+    const live = await this.liveXml(vm);
+    if (live === vm.xml) return;
+    vm.domain = parseDomainXml(live);
+    vm.xml = live;
   }
 
   #requireRunning(vmId: string): Vm {

@@ -122,6 +122,13 @@ void describe('engine sequence against vdsmd on the test driver', () => {
     assert.deepEqual(vm['displayInfo'], [{ type: 'vnc', port: '5901', tlsPort: '-1', ipAddress: '127.0.0.1' }]);
   });
 
+  void it('Host.dumpxmls returns libvirt\'s live XML of the VM', async () => {
+    const xmls = await engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [VM_ID] });
+    assert.deepEqual(Object.keys(xmls), [VM_ID]);
+    assert.match(xmls[VM_ID]!, new RegExp(`<uuid>${VM_ID}</uuid>`));
+    assert.match(xmls[VM_ID]!, /<domain type=.test. id=/, 'the live XML of a running domain carries its id');
+  });
+
   void it('VM.pause and VM.cont answer {vmList: {}} and move the status', async () => {
     assert.deepEqual(await engine.call('VM.pause', { vmID: VM_ID }), { vmList: {} });
     await engine.waitForEvent(isVmStatus(VM_ID, 'Paused'));
