@@ -17,6 +17,13 @@ import type { Scheduler } from '../runtime/scheduler.js';
 import type { VmCounts } from '../virt/vm-container.js';
 import type { HostDeviceFacts } from '../../workers/ops/hostdev.js';
 
+interface LibvirtFacts {
+  capsXml: string;
+  domCapsXml: string | undefined;
+  libVersion: number;
+  hvVersion: number | undefined;
+}
+
 export interface HostServiceOptions {
   executor: Dispatcher & { state?(): unknown };
   scheduler: Scheduler;
@@ -39,6 +46,7 @@ export class HostService {
   #monitor: Operation<HostRawSample>;
   /** Interfaces the capabilities report, so getStats lists the same ones. */
   #interfaces: Set<string> | undefined;
+  #libvirt: { conn: number; facts: Promise<LibvirtFacts> } | undefined;
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -79,33 +87,53 @@ export class HostService {
   }
 
   async capabilities(): Promise<Record<string, unknown>> {
-    const call = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
-      this.#o.executor.dispatch<T>(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
-    const conn = this.#o.conn();
-    const [facts, capsXml, domCapsXml, libVersion, hvVersion] = await Promise.all([
-      call<CapabilitiesRawFacts>('host.capabilitiesFacts'),
-      call<string>('libvirt.getCapabilities', { conn }),
-      // Not every driver has domain capabilities (the test driver has not): the CPU models then come
-      // from the host CPU alone.
-      call<string>('libvirt.getDomainCapabilities', { conn }).catch(() => undefined),
-      call<number>('libvirt.getLibVersion', { conn }),
-      call<number>('libvirt.getVersion', { conn }).catch(() => undefined),
+    const [facts, lv] = await Promise.all([
+      this.#call<CapabilitiesRawFacts>('host.capabilitiesFacts'),
+      this.#libvirtFacts(),
     ]);
     const caps = buildCapabilities({
       facts,
-      libvirtCapabilitiesXml: capsXml,
-      ...(domCapsXml !== undefined ? { domainCapabilitiesXml: domCapsXml } : {}),
-      libvirtVersion: libVersion,
-      ...(hvVersion !== undefined && hvVersion > 0 ? { qemuVersion: hvVersion } : {}),
+      libvirtCapabilitiesXml: lv.capsXml,
+      ...(lv.domCapsXml !== undefined ? { domainCapabilitiesXml: lv.domCapsXml } : {}),
+      libvirtVersion: lv.libVersion,
+      ...(lv.hvVersion !== undefined && lv.hvVersion > 0 ? { qemuVersion: lv.hvVersion } : {}),
       options: this.#o.capabilities,
     });
     this.#interfaces = interfacesOf(caps);
     return caps;
   }
 
+  /**
+   * What libvirt says about itself and the hypervisor, which cannot change while a connection lasts:
+   * fetched once per connection id (a reconnect gives a new id, so a restarted libvirtd is asked
+   * again). The engine calls getCapabilities every 3 s while a host initializes, and QEMU's domain
+   * capabilities cost seconds the first time.
+   */
+  #libvirtFacts(): Promise<LibvirtFacts> {
+    const conn = this.#o.conn();
+    if (this.#libvirt?.conn !== conn) {
+      const facts = Promise.all([
+        this.#call<string>('libvirt.getCapabilities', { conn }),
+        // Not every driver has domain capabilities (the test driver has not): the CPU models then
+        // come from the host CPU alone.
+        this.#call<string>('libvirt.getDomainCapabilities', { conn }).catch(() => undefined),
+        this.#call<number>('libvirt.getLibVersion', { conn }),
+        this.#call<number>('libvirt.getVersion', { conn }).catch(() => undefined),
+      ]).then(([capsXml, domCapsXml, libVersion, hvVersion]) => ({ capsXml, domCapsXml, libVersion, hvVersion }));
+      this.#libvirt = { conn, facts };
+      // A failed fetch is not kept: the next call asks again.
+      facts.catch(() => { if (this.#libvirt?.facts === facts) this.#libvirt = undefined; });
+    }
+    return this.#libvirt!.facts;
+  }
+
+  #call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+    return this.#o.executor.dispatch<T>(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+  }
+
   async hardwareInfo(): Promise<Record<string, string>> {
     try {
-      const raw = await this.#o.executor.dispatch<HardwareRawFacts>('host.hardwareInfo', {}, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+      const raw = await this.#call<HardwareRawFacts>('host.hardwareInfo');
       return { ...buildHardwareInfo(raw) };
     } catch (err) {
       throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${(err as Error).message}`);
@@ -114,7 +142,7 @@ export class HostService {
 
   /** Host.hostdevListByCaps: sysfs is read in a worker (`host.devices`), the result built here. */
   async hostDevices(caps: readonly string[]): Promise<HostDevices> {
-    const facts = await this.#o.executor.dispatch<HostDeviceFacts>('host.devices', {}, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+    const facts = await this.#call<HostDeviceFacts>('host.devices');
     return listByCaps(buildHostDevices(facts), caps);
   }
 
