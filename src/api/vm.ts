@@ -7,8 +7,7 @@ import { Errors, vdsmError } from '../errors.js';
 
 export interface VmApiDeps {
   vms: VmManager;
-  /** [vars] user_shutdown_timeout and sys_shutdown_timeout (s): VM.shutdown defaults. */
-  userShutdownTimeoutS: number;
+  /** [vars] sys_shutdown_timeout (s): VM.shutdown's default time per method. */
   sysShutdownTimeoutS: number;
 }
 
@@ -63,13 +62,16 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       ],
       result: s.bool(),
       resultDescription: '`true` once the request was accepted; error 4 when the VM has no ACPI and no guest agent and `force` is false.',
-      handler: ({ vmID: id, delay, message, reboot, timeout, force }) => deps.vms.shutdown(id as string, {
-        delayS: seconds(delay, 'delay') ?? deps.userShutdownTimeoutS,
-        message: message as string,
-        reboot: reboot as boolean,
-        timeoutS: seconds(timeout, 'timeout') ?? deps.sysShutdownTimeoutS,
-        force: force as boolean,
-      }),
+      handler: ({ vmID: id, delay, message, reboot, timeout, force }) => {
+        // Checked but unused: vdsm gives `delay` only to the oVirt guest agent, which this agent does not drive.
+        seconds(delay, 'delay');
+        return deps.vms.shutdown(id as string, {
+          message: message as string,
+          reboot: reboot as boolean,
+          timeoutS: seconds(timeout, 'timeout') ?? deps.sysShutdownTimeoutS,
+          force: force as boolean,
+        });
+      },
     },
     {
       name: 'VM.pause',

@@ -112,7 +112,6 @@ export class Agent {
       log: logs.get('virt.vm'),
       publish: (method, params) => this.#rpc?.publish(method, params),
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
-      userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
@@ -185,7 +184,7 @@ export class Agent {
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log, hostDevices: (caps) => this.host.hostDevices(caps) }),
-      ...vmMethods({ vms: this.vms, userShutdownTimeoutS: cfg.vars.user_shutdown_timeout, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
+      ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
     ]);
     collectDefaultMetrics({ register: this.metrics });
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);

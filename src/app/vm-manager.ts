@@ -48,8 +48,7 @@ export interface VmManagerOptions {
   publish: (method: string, params: Record<string, unknown>) => void;
   /** Address shown in displayInfo when graphics listen on every address. */
   displayIp?: string;
-  /** [vars] user_shutdown_timeout / sys_shutdown_timeout, seconds. */
-  userShutdownTimeoutS: number;
+  /** [vars] sys_shutdown_timeout, seconds. */
   sysShutdownTimeoutS: number;
   /** [vars] vm_command_timeout, seconds. */
   vmCommandTimeoutS: number;
@@ -59,7 +58,6 @@ export interface VmManagerOptions {
 }
 
 export interface ShutdownRequest {
-  delayS?: number;
   message?: string;
   reboot?: boolean;
   timeoutS?: number;

@@ -29,7 +29,6 @@ void test('a re-adopted VM reports elapsedTime from its recorded start', async (
     timers: time,
     log: pino({ level: 'silent' }),
     publish: (method) => published.push(method),
-    userShutdownTimeoutS: 30,
     sysShutdownTimeoutS: 120,
     vmCommandTimeoutS: 60,
     callTimeoutMs: 1000,
