@@ -6,6 +6,11 @@
       "cflags_cc": ["-std=c++17"]
     },
     {
+      "target_name": "vdsm_sys",
+      "sources": ["native/sys/sys.cc"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
+    },
+    {
       "target_name": "virt",
       "sources": ["<!@(ls -1 native/virt/*.cc)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

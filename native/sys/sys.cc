@@ -1,0 +1,89 @@
+// Small Linux system calls Node does not expose: OS thread names (prctl PR_SET_NAME / PR_GET_NAME, so
+// top -H, ps -T, /proc/<pid>/task/*/comm and gdb show each thread's role) and a unix socket peer's
+// credentials (getsockopt SO_PEERCRED, so a privileged helper can check who connected).
+#include <node_api.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+static void ThrowErrno(napi_env env, const char* what, int err) {
+  std::string msg = std::string(what) + ": " + std::strerror(err);
+  napi_value code, message, error, errnoValue;
+  napi_create_string_utf8(env, "ERR_NATIVE_SYSCALL", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg.c_str(), NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, err, &errnoValue);
+  napi_set_named_property(env, error, "errno", errnoValue);
+  napi_throw(env, error);
+}
+
+// setThreadName(name): names the calling OS thread; the kernel keeps 15 bytes, longer names are cut.
+static napi_value SetThreadName(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char name[16] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "setThreadName(name): name must be a string");
+    return nullptr;
+  }
+  if (prctl(PR_SET_NAME, name, 0, 0, 0) != 0) ThrowErrno(env, "prctl(PR_SET_NAME)", errno);
+  return nullptr;
+}
+
+// getThreadName(): the calling OS thread's name.
+static napi_value GetThreadName(napi_env env, napi_callback_info info) {
+  char name[17] = {0};
+  if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0) {
+    ThrowErrno(env, "prctl(PR_GET_NAME)", errno);
+    return nullptr;
+  }
+  napi_value result;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+// peerCredentials(fd): {pid, uid, gid} of the process at the other end of a connected unix socket, as
+// the kernel recorded them when it connected (they cannot be forged by the peer).
+static napi_value PeerCredentials(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "peerCredentials(fd): fd must be a non-negative integer");
+    return nullptr;
+  }
+  struct ucred cred;
+  socklen_t size = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) != 0) {
+    ThrowErrno(env, "getsockopt(SO_PEERCRED)", errno);
+    return nullptr;
+  }
+  napi_value result, pid, uid, gid;
+  napi_create_object(env, &result);
+  napi_create_int32(env, cred.pid, &pid);
+  napi_create_uint32(env, cred.uid, &uid);
+  napi_create_uint32(env, cred.gid, &gid);
+  napi_set_named_property(env, result, "pid", pid);
+  napi_set_named_property(env, result, "uid", uid);
+  napi_set_named_property(env, result, "gid", gid);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  struct { const char* name; napi_callback fn; } fns[] = {
+    {"setThreadName", SetThreadName},
+    {"getThreadName", GetThreadName},
+    {"peerCredentials", PeerCredentials},
+  };
+  for (const auto& f : fns) {
+    napi_value value;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &value);
+    napi_set_named_property(env, exports, f.name, value);
+  }
+  return exports;
+}

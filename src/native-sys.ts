@@ -1,0 +1,39 @@
+// Typed access to native/sys: OS thread names and unix-socket peer credentials (see native/sys/sys.cc).
+// Loads in the main thread and in any worker_thread; each call acts on the calling thread or socket.
+import type { Socket } from 'node:net';
+import { loadNativeAddon } from './native.js';
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+interface SysAddon {
+  setThreadName(name: string): void;
+  getThreadName(): string;
+  peerCredentials(fd: number): PeerCredentials;
+}
+
+let addon: SysAddon | undefined;
+const sys = (): SysAddon => (addon ??= loadNativeAddon<SysAddon>('vdsm_sys'));
+
+/** Longest thread name the kernel keeps (bytes, without the terminating NUL); longer names are cut. */
+export const THREAD_NAME_MAX = 15;
+
+/** Name the calling OS thread (what `top -H`, `ps -T`, /proc/<pid>/task/<tid>/comm and gdb show). */
+export function setThreadName(name: string): void {
+  sys().setThreadName(name);
+}
+
+/** The calling OS thread's name. */
+export function getThreadName(): string {
+  return sys().getThreadName();
+}
+
+/** The kernel's record of who is at the other end of a connected unix socket (SO_PEERCRED). */
+export function peerCredentials(socket: Socket): PeerCredentials {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw Object.assign(new Error('peerCredentials: the socket has no file descriptor (not connected, or not a unix socket)'), { code: 'ERR_NATIVE_SYSCALL' });
+  return sys().peerCredentials(fd);
+}
