@@ -18,7 +18,7 @@ import pino from 'pino';
 import { Piscina } from 'piscina';
 import type { Worker } from 'node:worker_threads';
 import { Errors, isError } from '../src/errors.js';
-import { Executor } from '../src/runtime/executor.js';
+import { Executor } from '../src/runtime/executor/executor.js';
 import { Scheduler } from '../src/runtime/scheduler.js';
 import { runChildCase } from './lib/child-case.js';
 import { fmt, mdTable } from './lib/markdown.js';

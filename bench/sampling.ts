@@ -137,7 +137,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   const { writeNodeXml } = await import('../src/libvirt/fixture.js');
   const { createRootLogger, LogManager } = await import('../src/observability/logging.js');
   const { StatsCache } = await import('../src/virt/stats-cache.js');
-  const { VmManager } = await import('../src/app/vm-manager.js');
+  const { VmManager } = await import('../src/services/vm-manager.js');
 
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-bench-sampling-'));
   const uri = await writeNodeXml(join(dir, 'fixture'), { domains: vms, cpus: 32, memoryKiB: 1024 * 1024 * 1024 });

@@ -12,7 +12,7 @@ import { journaldPinoOptions, underJournald } from '../src/observability/journal
 import {
   STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs,
   type FromWorker, type SessionInit, type ToWorker,
-} from '../src/runtime/executor-protocol.js';
+} from '../src/contracts/executor-protocol.js';
 import { toWireError, type Op, type OpsModule } from './op-context.js';
 
 const opsDir = new URL('./ops/', import.meta.url);

@@ -1,7 +1,7 @@
 // What an Executor operation receives besides its arguments, and the shape every ops module exports.
 // Shared by workers/ops/*.ts and the worker entry; imports nothing from the main thread.
 import type { Logger } from 'pino';
-import type { WireError } from '../src/runtime/executor-protocol.js';
+import type { WireError } from '../src/contracts/executor-protocol.js';
 
 export interface OpContext {
   /** Executor-wide task id (the same id the main thread logs and publishes). */

@@ -2,8 +2,8 @@
 // getVMList, getVMFullList, dumpxmls, setMOMPolicyParameters, hostdevListByCaps.
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
-import type { HostService } from '../app/host-service.js';
-import type { VmManager } from '../app/vm-manager.js';
+import type { HostService } from '../services/host-service.js';
+import type { VmManager } from '../services/vm-manager.js';
 import type { Logger } from 'pino';
 
 export interface HostApiDeps {

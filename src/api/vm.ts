@@ -2,7 +2,7 @@
 // VmManager; none calls libvirt on the request path except the lifecycle calls themselves (in workers).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
-import type { VmManager } from '../app/vm-manager.js';
+import type { VmManager } from '../services/vm-manager.js';
 import { Errors, vdsmError } from '../errors.js';
 
 export interface VmApiDeps {

@@ -15,14 +15,14 @@ import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
 import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
-import { Executor } from '../runtime/executor.js';
+import { Executor } from '../runtime/executor/executor.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { StatsCache } from '../virt/stats-cache.js';
-import { HostService } from './host-service.js';
-import { Recovery } from './recovery.js';
-import { VmManager } from './vm-manager.js';
-import { VmRecordStore } from './vm-records.js';
-import { VmSampling } from './vm-sampling.js';
+import { HostService } from '../services/host-service.js';
+import { Recovery } from '../services/recovery.js';
+import { VmManager } from '../services/vm-manager.js';
+import { VmRecordStore } from '../services/vm-records.js';
+import { VmSampling } from '../services/vm-sampling.js';
 
 export interface AgentOptions {
   config: VdsmConfig;

@@ -13,7 +13,7 @@ import {
   fipsEnabled, kdumpStatus, kernelArgs, kernelFeatures, kernelFlags, nestedVirtualization, operatingSystem, selinuxStatus,
 } from './os-release.js';
 import { clusterLevels, DEFAULT_VDSM_VERSION, formatLibvirtVersion, packages2, SUPPORTED_ENGINES, type PackageVersion } from './packages.js';
-import type { CapabilitiesRawFacts, MaybeText } from './raw-facts.js';
+import type { CapabilitiesRawFacts, MaybeText } from '../contracts/host-facts.js';
 
 export interface CapabilitiesOptions {
   /**

@@ -1,6 +1,6 @@
 // CPU facts for getCapabilities: /proc/cpuinfo (model, speed, flags) and the sysfs topology (sockets,
 // cores, threads, online CPUs, the per-CPU table the engine uses for pinning).
-import type { CapabilitiesRawFacts } from './raw-facts.js';
+import type { CapabilitiesRawFacts } from '../contracts/host-facts.js';
 
 /** "0-3,8,10-11" -> [0,1,2,3,8,10,11]. */
 export function parseCpuList(text: string | null | undefined): number[] {

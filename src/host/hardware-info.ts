@@ -1,6 +1,6 @@
 // Host.getHardwareInfo from the DMI files the host.hardwareInfo worker operation read: all strings,
 // a key left out when its file is missing (no DMI at all, e.g. in a VM or container, gives {}).
-import type { HardwareRawFacts } from './raw-facts.js';
+import type { HardwareRawFacts } from '../contracts/host-facts.js';
 
 const DMI_KEYS: Readonly<Record<string, string>> = Object.freeze({
   sys_vendor: 'systemManufacturer',

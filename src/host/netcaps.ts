@@ -7,7 +7,7 @@
 // `managementNetwork: {name}` the device that carries the management address (the given `address`, or
 // else the device holding the IPv4 default route) is reported as a bridged network of that name whose
 // bridge has that device as its only port. The bridge is synthetic: nothing is created on the host.
-import type { CapabilitiesRawFacts, IfAddress, MaybeText, NetDeviceFacts } from './raw-facts.js';
+import type { CapabilitiesRawFacts, IfAddress, MaybeText, NetDeviceFacts } from '../contracts/host-facts.js';
 
 export interface ManagementNetworkOption {
   /** Network name the cluster requires, normally 'ovirtmgmt'. */

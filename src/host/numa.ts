@@ -2,7 +2,7 @@
 // and per-node free memory for getStats.
 import { parseCpuList } from './cpu.js';
 import { parseMeminfo } from './meminfo.js';
-import type { CapabilitiesRawFacts, HostRawSample, MaybeText } from './raw-facts.js';
+import type { CapabilitiesRawFacts, HostRawSample, MaybeText } from '../contracts/host-facts.js';
 
 export interface NumaNodeCaps {
   /** MiB, numeric string: the engine unboxes it, it MUST be present per node. */

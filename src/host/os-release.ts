@@ -1,6 +1,6 @@
 // Operating-system facts for getCapabilities: OS name and version (vdsm's detection order), kernel
 // version and flags, kernel command line, kdump, SELinux, FIPS and nested virtualization.
-import type { CapabilitiesRawFacts, MaybeText } from './raw-facts.js';
+import type { CapabilitiesRawFacts, MaybeText } from '../contracts/host-facts.js';
 
 export const OSName = {
   UNKNOWN: 'unknown', OVIRT: 'oVirt Node', RHEL: 'RHEL', FEDORA: 'Fedora', RHEVH: 'RHEV Hypervisor', DEBIAN: 'Debian', POWERKVM: 'PowerKVM',

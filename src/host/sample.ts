@@ -3,7 +3,7 @@ import { parseCpuList } from './cpu.js';
 import { parseMeminfo } from './meminfo.js';
 import { cpuNodeIndex, numaNodeMemFree, type NodeMemSample } from './numa.js';
 import { parsePidStat, parseProcStat, type CoreJiffies, type CpuJiffies } from './proc-stat.js';
-import type { HostRawSample } from './raw-facts.js';
+import type { HostRawSample } from '../contracts/host-facts.js';
 
 export interface InterfaceSample {
   rx: number;

@@ -5,7 +5,7 @@ import { loadNativeAddon } from '../native.js';
 import type {
   BindingEvent, BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
   DomainStatsRecord, DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
-} from './types.js';
+} from '../contracts/libvirt-types.js';
 
 type Nullable = string | null | undefined;
 

@@ -1,9 +1,9 @@
 // The main-thread way to call libvirt: typed operations sent through the Dispatcher to
 // workers/ops/libvirt.ts, with the current connection id filled in (guest-agent operations get the
 // agent connection), failures reported to the ConnectionManager and mapped onto the error catalogue.
-import type { DispatchOptions, Dispatcher } from '../runtime/dispatcher.js';
+import type { DispatchOptions, Dispatcher } from '../contracts/dispatcher.js';
 import { mapLibvirtError } from './errors.js';
-import { AGENT_OPS, type LibvirtOpArgs, type LibvirtOpName, type LibvirtOpResult } from './ops.js';
+import { AGENT_OPS, type LibvirtOpArgs, type LibvirtOpName, type LibvirtOpResult } from '../contracts/libvirt-ops.js';
 
 /** What the client needs from the ConnectionManager. */
 export interface ConnectionSource {

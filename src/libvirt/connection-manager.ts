@@ -10,7 +10,7 @@ import { VDSM_EVENT_IDS } from './constants.js';
 import { ControlThread } from './control-thread.js';
 import { isConnectionSuspect } from './errors.js';
 import { libvirtChannels, type ReconnectEvent, type StateEvent } from './libvirt-channels.js';
-import type { BindingEvent, DomainEvent, OpenOptions } from './types.js';
+import type { BindingEvent, DomainEvent, OpenOptions } from '../contracts/libvirt-types.js';
 
 export type LibvirtConnectionState = 'idle' | 'connecting' | 'connected' | 'lost' | 'closed';
 

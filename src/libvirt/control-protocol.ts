@@ -1,6 +1,6 @@
 // Messages between the ConnectionManager (main thread) and the libvirt control thread
 // (control-worker.ts). Types only.
-import type { BindingEvent, ConnectionInfo, OpenOptions } from './types.js';
+import type { BindingEvent, ConnectionInfo, OpenOptions } from '../contracts/libvirt-types.js';
 
 export type ControlCommand =
   | { cmd: 'open'; uri: string; options: OpenOptions }

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { Errors, vdsmError } from '../errors.js';
 import { realTimers, type Timers } from '../runtime/clock.js';
 import type { ControlCommand, ControlMessage, ControlResults } from './control-protocol.js';
-import type { BindingEvent } from './types.js';
+import type { BindingEvent } from '../contracts/libvirt-types.js';
 
 interface Pending {
   resolve: (v: unknown) => void;

@@ -2,7 +2,7 @@
 // function that dispatches, such as a VmDispatcher) every period, exclusive or not.
 import type { Logger } from 'pino';
 import { Errors, isError, vdsmError } from '../errors.js';
-import type { Dispatcher } from './dispatcher.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 import type { ScheduledCall, Scheduler } from './scheduler.js';
 import { ThrottledLog } from './throttled-log.js';
 

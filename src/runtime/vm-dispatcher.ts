@@ -2,7 +2,7 @@
 // that do not need it or are not ready, and reporting the skipped ones in one log line.
 import type { Logger } from 'pino';
 import { Errors, isError } from '../errors.js';
-import type { Dispatcher } from './dispatcher.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 
 /** What `create(vm)` returns for one VM. */
 export interface VmOp {

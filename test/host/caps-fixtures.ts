@@ -1,5 +1,5 @@
 // Canned host facts (what host.capabilitiesFacts returns) and libvirt XML for getCapabilities tests.
-import type { CapabilitiesRawFacts, NetDeviceFacts } from '../../src/host/raw-facts.js';
+import type { CapabilitiesRawFacts, NetDeviceFacts } from '../../src/contracts/host-facts.js';
 
 const dev = (over: Partial<NetDeviceFacts>): NetDeviceFacts => ({
   address: null, mtu: '1500', speed: null, operstate: 'up', flags: '0x1003', type: '1', virtual: false, bridge: null, bond: null,

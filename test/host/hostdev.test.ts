@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HostService } from '../../src/app/host-service.js';
+import { HostService } from '../../src/services/host-service.js';
 import { buildHostDevices, listByCaps, pciDeviceName, usbDeviceName, type HostDevices } from '../../src/host/hostdev.js';
 import { readHostDeviceFacts } from '../../workers/ops/hostdev.js';
 import { captureLog } from '../runtime/capture-log.js';

@@ -1,5 +1,5 @@
 // Canned /proc and /sys texts for host-sample tests, as the host.sample worker operation returns them.
-import type { HostRawSample } from '../../src/host/raw-facts.js';
+import type { HostRawSample } from '../../src/contracts/host-facts.js';
 
 export const MEMINFO = `MemTotal:       16384000 kB
 MemFree:         8192000 kB

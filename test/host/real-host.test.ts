@@ -10,7 +10,7 @@ import { buildCapabilities } from '../../src/host/capabilities.js';
 import { buildHardwareInfo } from '../../src/host/hardware-info.js';
 import { parseHostSample } from '../../src/host/sample.js';
 import { buildHostStats, produceHostStats } from '../../src/host/stats.js';
-import type { CapabilitiesRawFacts, HardwareRawFacts, HostRawSample } from '../../src/host/raw-facts.js';
+import type { CapabilitiesRawFacts, HardwareRawFacts, HostRawSample } from '../../src/contracts/host-facts.js';
 import { checkCapabilities, checkHostStats } from '../helpers/engine-types.js';
 import { QEMU_CAPS_XML } from './caps-fixtures.js';
 import { parseLibvirtCapabilities } from '../../src/host/libvirt-caps.js';

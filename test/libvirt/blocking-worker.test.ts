@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadVirtBinding } from '../../src/libvirt/binding.js';
 import { StatsGroup } from '../../src/libvirt/constants.js';
-import type { DomainStatsRecord } from '../../src/libvirt/types.js';
+import type { DomainStatsRecord } from '../../src/contracts/libvirt-types.js';
 import { nodeFixture, type NodeFixture } from './helpers/node-fixture.js';
 import { PiscinaDispatcher } from './helpers/piscina-dispatcher.js';
 

@@ -7,7 +7,7 @@ import { loadVirtBinding } from '../../src/libvirt/binding.js';
 import { isConnectionSuspect, isNoDomain, isNoSupport, libvirtErrorInfo, mapLibvirtError, toTransferableLibvirtError } from '../../src/libvirt/errors.js';
 import { VIR_ERROR_NUMBERS } from '../../src/libvirt/vir-error-numbers.js';
 import { Errors, isError } from '../../src/errors.js';
-import { fromWireError } from '../../src/runtime/remote-error.js';
+import { fromWireError } from '../../src/runtime/executor/remote-error.js';
 import { toWireError } from '../../workers/op-context.js';
 import { nodeFixture } from './helpers/node-fixture.js';
 

@@ -8,7 +8,7 @@ import { ConnectionManager } from '../../src/libvirt/connection-manager.js';
 import { LibvirtClient } from '../../src/libvirt/client.js';
 import { EventId, LifecycleEvent, MetadataType, VDSM_EVENT_IDS } from '../../src/libvirt/constants.js';
 import { fixtureUuid, generateDomainXml } from '../../src/libvirt/fixture.js';
-import type { BindingEvent, DomainEvent } from '../../src/libvirt/types.js';
+import type { BindingEvent, DomainEvent } from '../../src/contracts/libvirt-types.js';
 import { nextMatching, nodeFixture, type NodeFixture } from './helpers/node-fixture.js';
 import { PiscinaDispatcher } from './helpers/piscina-dispatcher.js';
 

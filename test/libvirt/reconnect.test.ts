@@ -11,7 +11,7 @@ import { LibvirtClient } from '../../src/libvirt/client.js';
 import { LifecycleEvent, StatsGroup } from '../../src/libvirt/constants.js';
 import { fixtureDomains } from '../../src/libvirt/fixture.js';
 import { Errors, isError } from '../../src/errors.js';
-import type { DomainEvent } from '../../src/libvirt/types.js';
+import type { DomainEvent } from '../../src/contracts/libvirt-types.js';
 import { libvirtdUnavailable, TestLibvirtd } from './helpers/libvirtd.js';
 import { nextMatching } from './helpers/node-fixture.js';
 import { PiscinaDispatcher } from './helpers/piscina-dispatcher.js';

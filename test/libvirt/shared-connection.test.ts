@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadVirtBinding } from '../../src/libvirt/binding.js';
 import { DomainState, StatsGroup } from '../../src/libvirt/constants.js';
-import type { DomainStatsRecord } from '../../src/libvirt/types.js';
+import type { DomainStatsRecord } from '../../src/contracts/libvirt-types.js';
 import { nodeFixture, type NodeFixture } from './helpers/node-fixture.js';
 import { PiscinaDispatcher } from './helpers/piscina-dispatcher.js';
 

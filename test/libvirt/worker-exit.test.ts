@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { loadVirtBinding } from '../../src/libvirt/binding.js';
 import { LifecycleEvent } from '../../src/libvirt/constants.js';
-import type { BindingEvent } from '../../src/libvirt/types.js';
+import type { BindingEvent } from '../../src/contracts/libvirt-types.js';
 import { nodeFixture, type NodeFixture } from './helpers/node-fixture.js';
 import { PiscinaDispatcher } from './helpers/piscina-dispatcher.js';
 

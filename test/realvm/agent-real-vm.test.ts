@@ -18,7 +18,7 @@ import {
   waitFor,
   type RealVmAssets,
   type SessionLibvirtd,
-} from '../../src/realvm/index.js';
+} from '../support/realvm/index.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 import { checkCapabilities, checkHostStats, checkVmStats, checkVmStatusEvent } from '../helpers/engine-types.js';

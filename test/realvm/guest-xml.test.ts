@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
-import { tinyGuestXml } from '../../src/realvm/guest-xml.js';
+import { tinyGuestXml } from '../support/realvm/guest-xml.js';
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', isArray: (name) => ['channel', 'disk'].includes(name) });
 const base = { uuid: '6d1f3a52-0c7e-4c43-9a3e-1d2f9a0b7c11', name: 'tiny', kernel: '/k/vmlinuz', initrd: '/k/initrd.img' };

@@ -19,7 +19,7 @@ import {
   type RealVmAssets,
   type SessionLibvirtd,
   type VirshEventWatcher,
-} from '../../src/realvm/index.js';
+} from '../support/realvm/index.js';
 
 const check = await ensureRealVmAssets();
 const skip = realVmSkip(check);

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ensureRealVmAssets, pidsUsingDir, startSessionLibvirtd, tinyGuestXml, Virsh } from '../../src/realvm/index.js';
+import { ensureRealVmAssets, pidsUsingDir, startSessionLibvirtd, tinyGuestXml, Virsh } from '../support/realvm/index.js';
 
 const check = await ensureRealVmAssets();
 const tools = check.ok ? check.assets.tools : undefined;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isError, Errors } from '../../src/errors.js';
-import { waitFor } from '../../src/realvm/wait-for.js';
+import { waitFor } from '../support/realvm/wait-for.js';
 import type { Clock } from '../../src/runtime/clock.js';
 
 /** A clock that jumps `step` ms on every reading, so deadlines pass without waiting. */

@@ -2,7 +2,7 @@
 // operation that is slow right now cannot take the last ready thread.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TaskLedger, type Task } from '../../src/runtime/task-ledger.js';
+import { TaskLedger, type Task } from '../../src/runtime/executor/task-ledger.js';
 import { harness } from './executor-harness.js';
 
 let id = 0;

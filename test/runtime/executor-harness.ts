@@ -1,7 +1,7 @@
 // Builds a real Executor (real Piscina threads, real native sleeps) driven by a manual clock, and
 // waits for its diagnostics_channel events. Used by the executor tests.
 import diagnostics_channel from 'node:diagnostics_channel';
-import { Executor, type ExecutorOptions } from '../../src/runtime/executor.js';
+import { Executor, type ExecutorOptions } from '../../src/runtime/executor/executor.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { ManualTime } from './manual-time.js';
 import { captureLog, type LogLine } from './capture-log.js';

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Errors, isError, vdsmError } from '../../src/errors.js';
-import type { Dispatcher, DispatchOptions } from '../../src/runtime/dispatcher.js';
+import type { Dispatcher, DispatchOptions } from '../../src/contracts/dispatcher.js';
 import { Operation, startAll, timeoutFrom } from '../../src/runtime/periodic.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { ManualTime } from './manual-time.js';

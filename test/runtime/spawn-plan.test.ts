@@ -2,7 +2,7 @@
 // and pre-warmed replacements, always within max_workers and the spawn concurrency.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planSpawns, type SpawnInput } from '../../src/runtime/spawn-plan.js';
+import { planSpawns, type SpawnInput } from '../../src/runtime/executor/spawn-plan.js';
 
 const base: SpawnInput = {
   workersCount: 4, maxWorkers: 30, spares: 1, maxConcurrentSpawns: 2, total: 5, starting: 0, startingSpares: 0,

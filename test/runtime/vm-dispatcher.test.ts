@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Errors, vdsmError } from '../../src/errors.js';
-import type { Dispatcher } from '../../src/runtime/dispatcher.js';
+import type { Dispatcher } from '../../src/contracts/dispatcher.js';
 import { VmDispatcher, type VmOp } from '../../src/runtime/vm-dispatcher.js';
 import { captureLog } from './capture-log.js';
 import { harness } from './executor-harness.js';

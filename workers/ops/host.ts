@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type {
   CapabilitiesFactsArgs, CapabilitiesRawFacts, CpuSysFacts, HardwareRawFacts, HostRawSample, HostSampleArgs,
   IfAddress, MaybeText, NetDeviceFacts, NodeSysFacts,
-} from '../../src/host/raw-facts.js';
+} from '../../src/contracts/host-facts.js';
 import type { Op } from '../op-context.js';
 
 async function text(path: string): Promise<MaybeText> {

@@ -2,7 +2,7 @@
 // id from the process-wide connection table, valid in every worker). Runs only in workers.
 import { loadVirtBinding, type VirtBinding } from '../../src/libvirt/binding.js';
 import { toTransferableLibvirtError } from '../../src/libvirt/errors.js';
-import type { LibvirtOpArgs as A, LibvirtOpName, LibvirtOpResult } from '../../src/libvirt/ops.js';
+import type { LibvirtOpArgs as A, LibvirtOpName, LibvirtOpResult } from '../../src/contracts/libvirt-ops.js';
 import type { Op, OpContext } from '../op-context.js';
 
 let binding: VirtBinding | undefined;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   balloonStats, bulkStatsIndexByName, cpuStats, diskStats, memoryStats, networkStats, produceVmStats, translateVmStats, vcpuCount,
   type ProducedVmStats, type VmStatsSubject,
-} from '../../src/virt/vmstats.js';
+} from '../../src/virt/stats-compute.js';
 import type { BulkStatsRecord } from '../../src/virt/stats-cache.js';
 
 const FIRST_CPU = { 'cpu.user': 4740000000, 'cpu.system': 6490000000 };

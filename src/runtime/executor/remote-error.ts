@@ -1,7 +1,7 @@
 // Rebuilds an error that crossed the worker boundary: a catalogued code becomes a VdsmError again,
 // anything else an Error that keeps its code, name and the worker's stack.
-import { Errors, VdsmError, type ErrorSpec } from '../errors.js';
-import type { WireError } from './executor-protocol.js';
+import { Errors, VdsmError, type ErrorSpec } from '../../errors.js';
+import type { WireError } from '../../contracts/executor-protocol.js';
 
 const byCode = new Map<string, ErrorSpec>(Object.values(Errors).map((s) => [s.code, s]));
 

@@ -1,6 +1,6 @@
 // Counters and time statistics an Executor keeps about itself, for state(), logs and metrics.
-import type { Clock } from './clock.js';
-import { SampleWindow } from './sample-window.js';
+import type { Clock } from '../clock.js';
+import { SampleWindow } from '../sample-window.js';
 import type { Task } from './task-ledger.js';
 import { executorChannels as ch } from './executor-events.js';
 

@@ -4,7 +4,7 @@ import { eventTime, type Clock } from '../runtime/clock.js';
 import type { DomainInfo } from './domain-xml.js';
 import type { VmStatusChange, VmStateSnapshot } from './vm-state.js';
 import type { StatsSample } from './stats-cache.js';
-import { memUsageFromBalloon, produceVmStats, translateVmStats, type BalloonTarget, type StatsLog, type VmStatsSubject } from './vmstats.js';
+import { memUsageFromBalloon, produceVmStats, translateVmStats, type BalloonTarget, type StatsLog, type VmStatsSubject } from './stats-compute.js';
 import { VmStatus } from './vmstatus.js';
 
 /** vdsm's [vars] vm_command_timeout: a monitorable VM without fresh stats this long is NotResponding. */

@@ -2,8 +2,8 @@
 // deadline. This waits for something outside the process to happen; it is not a timing assertion.
 
 import { setTimeout as delay } from 'node:timers/promises';
-import { monotonicClock, type Clock } from '../runtime/clock.js';
-import { Errors, vdsmError } from '../errors.js';
+import { monotonicClock, type Clock } from '../../../src/runtime/clock.js';
+import { Errors, vdsmError } from '../../../src/errors.js';
 
 export interface WaitForOptions {
   /** Give up after this long; the error names `what` and the predicate's last failure. */

@@ -11,7 +11,7 @@
 // pool" literal, and a fallback to `new Worker` would only touch this file.
 import { MessageChannel, type MessagePort, type Worker, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { STAMP_BYTES, type FromWorker, type SessionInit, type ToWorker } from './executor-protocol.js';
+import { STAMP_BYTES, type FromWorker, type SessionInit, type ToWorker } from '../../contracts/executor-protocol.js';
 
 export interface ThreadEvents {
   /** The session is up: the worker loaded its operations and waits for tasks. */
@@ -113,7 +113,7 @@ export class PiscinaThreads {
   constructor(opts: PiscinaThreadsOptions) {
     this.#opts = opts;
     this.#pool = new Piscina({
-      filename: opts.filename ?? new URL('../../workers/executor-worker.js', import.meta.url).href,
+      filename: opts.filename ?? new URL('../../../workers/executor-worker.js', import.meta.url).href,
       minThreads: 0,
       maxThreads: opts.maxThreads,
       // Only a thread whose session was aborted before it started ends up idle in Piscina: let it go.

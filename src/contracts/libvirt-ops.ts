@@ -3,7 +3,7 @@
 import type {
   BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo, DomainStatsRecord,
   DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
-} from './types.js';
+} from './libvirt-types.js';
 
 export interface ConnArgs { conn: number }
 export interface DomainArgs extends ConnArgs { uuid: string }

@@ -3,8 +3,8 @@
 // the host is not ready: requests get error 99 and events are held. A failed attempt is retried.
 import type { Logger } from 'pino';
 import { DomainState } from '../libvirt/constants.js';
-import type { DomainListEntry } from '../libvirt/types.js';
-import type { Dispatcher } from '../runtime/dispatcher.js';
+import type { DomainListEntry } from '../contracts/libvirt-types.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 import type { Timers } from '../runtime/clock.js';
 import { parseDomainXml } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';

@@ -5,15 +5,15 @@ import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
 import { DestroyFlag, ShutdownFlag } from '../libvirt/constants.js';
 import { isNoDomain, mapLibvirtError } from '../libvirt/errors.js';
-import type { DomainEvent } from '../libvirt/types.js';
+import type { DomainEvent } from '../contracts/libvirt-types.js';
 import type { Clock, Timers } from '../runtime/clock.js';
-import type { Dispatcher } from '../runtime/dispatcher.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord } from '../virt/vm-container.js';
 import { VmStateMachine, type VmStatusChange } from '../virt/vm-state.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-stats-report.js';
+import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
 import { VmStatus, type VmStatusName } from '../virt/vmstatus.js';
 import type { VmRecordStore } from './vm-records.js';
 

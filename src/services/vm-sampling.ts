@@ -5,7 +5,7 @@
 // longer than libvirt's 30 s monitor timeout).
 import type { Logger } from 'pino';
 import { StatsFlag, VDSM_STATS_GROUPS } from '../libvirt/constants.js';
-import type { Dispatcher } from '../runtime/dispatcher.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { Clock } from '../runtime/clock.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { HostService } from '../../src/app/host-service.js';
+import { HostService } from '../../src/services/host-service.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { bareHostFacts, DOMCAPS_XML, QEMU_CAPS_XML } from '../host/caps-fixtures.js';
 

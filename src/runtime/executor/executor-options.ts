@@ -1,9 +1,9 @@
 // The Executor's options, their defaults and validation, in one place.
 import type { Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
-import { Errors, vdsmError } from '../errors.js';
-import type { Clock } from './clock.js';
-import type { Scheduler } from './scheduler.js';
+import { Errors, vdsmError } from '../../errors.js';
+import type { Clock } from '../clock.js';
+import type { Scheduler } from '../scheduler.js';
 
 export interface ExecutorOptions {
   name: string;

@@ -2,7 +2,7 @@
 // acceptance case 179 (monitorResponse "-1" after 60 s without fresh stats).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildVmStatsReport, buildVmStatusNotification, statusEventDetails } from '../../src/virt/vm-stats-report.js';
+import { buildVmStatsReport, buildVmStatusNotification, statusEventDetails } from '../../src/virt/vm-report.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { StatsCache, type BulkSample } from '../../src/virt/stats-cache.js';
 import { VmStateMachine, LifecycleEvent, StoppedDetail, type VmStatusChange } from '../../src/virt/vm-state.js';

@@ -3,7 +3,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Errors, vdsmError } from '../errors.js';
+import { Errors, vdsmError } from '../../../src/errors.js';
 import { waitFor } from './wait-for.js';
 
 export interface VirshOptions {

@@ -18,16 +18,16 @@
 // - stop({graceMs}) resolves within the grace period even when threads are blocked in native code;
 //   such threads keep the process alive, so the daemon must hard-exit after stop (see stop()).
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
-import { monotonicClock, type Clock } from './clock.js';
-import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import { Errors, vdsmError } from '../../errors.js';
+import { monotonicClock, type Clock } from '../clock.js';
+import type { Dispatcher, DispatchOptions } from '../../contracts/dispatcher.js';
 import { executorChannels as ch } from './executor-events.js';
 import { NICE_DEFAULT, resolveTuning, type ExecutorOptions, type ExecutorTuning, type StopResult } from './executor-options.js';
-import { STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs, type FromWorker } from './executor-protocol.js';
+import { STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs, type FromWorker } from '../../contracts/executor-protocol.js';
 import { ExecutorReport, type ExecutorStats } from './executor-report.js';
 import { PiscinaThreads } from './piscina-threads.js';
 import { fromWireError } from './remote-error.js';
-import type { Scheduler } from './scheduler.js';
+import type { Scheduler } from '../scheduler.js';
 import { planSpawns } from './spawn-plan.js';
 import { TaskLedger, type Task } from './task-ledger.js';
 import { WorkerLedger, type WorkerCounts, type WorkerSlot } from './worker-ledger.js';

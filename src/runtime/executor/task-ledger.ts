@@ -1,6 +1,6 @@
 // The Executor's task ledger: the bounded queue (one FIFO per operation name) and the running set.
 // Picking is fair across operation names, so one operation that hangs cannot starve the others.
-import type { ScheduledCall } from './scheduler.js';
+import type { ScheduledCall } from '../scheduler.js';
 
 export interface Task {
   readonly id: number;

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Errors, vdsmError } from '../errors.js';
+import { Errors, vdsmError } from '../../../src/errors.js';
 import { waitFor } from './wait-for.js';
 
 export interface SessionLibvirtdOptions {

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { chown } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { Errors, vdsmError } from '../errors.js';
+import { Errors, vdsmError } from '../../../src/errors.js';
 
 const execFileAsync = promisify(execFile);
 
