@@ -2,8 +2,20 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const nodePrefix = { regex: '^(fs|net|tls|os|path|url|util|events|stream|crypto|child_process|worker_threads|http|https|dgram|dns|zlib|perf_hooks|diagnostics_channel|assert|timers|readline|buffer|process|v8|inspector)(/.*)?$', message: 'Use the node: prefix for built-in modules.' };
+
+// The thread boundary: a worker sees only the contracts, the error catalogue and the native binding,
+// never main-thread modules (they hold state a worker must not have, and pull in their imports).
+const workerImports = {
+  regex: '^(\\.\\./)+(?!src/(contracts/|errors\\.js$|libvirt/binding\\.js$|native\\.js$))(src|test|bench)/',
+  message: 'workers/ may import only src/contracts/**, src/errors.ts and the binding (src/libvirt/binding.ts, src/native.ts).',
+};
+
+// src/ never reaches into the workers' tree: what crosses the boundary is declared in src/contracts/.
+const srcToWorkers = { regex: '^(\\.\\./)+workers/', message: 'Import the operation types from src/contracts/, not from workers/.' };
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'results/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'results/**', '**/*.js', '**/*.cjs', '**/*.mjs', 'test/contracts/type-fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,9 +25,17 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       eqeqeq: ['error', 'always'],
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^(fs|net|tls|os|path|url|util|events|stream|crypto|child_process|worker_threads|http|https|dgram|dns|zlib|perf_hooks|diagnostics_channel|assert|timers|readline|buffer|process|v8|inspector)(/.*)?$', message: 'Use the node: prefix for built-in modules.' }] }],
+      'no-restricted-imports': ['error', { patterns: [nodePrefix] }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
     },
+  },
+  {
+    files: ['workers/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [nodePrefix, workerImports] }] },
+  },
+  {
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [nodePrefix, srcToWorkers] }] },
   },
 );

@@ -10,6 +10,8 @@
 // Process layout: the orchestrator runs each case in a fresh child (--case); that child runs the agent
 // and spawns a STOMP client grandchild (--client) so that client work never runs on the agent's loop.
 // The same file is also the synthetic-records worker thread.
+import type { DispatchOptions } from '../src/contracts/dispatcher.js';
+import type { OpArgs, OpName, OpResult } from '../src/contracts/operations.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,13 +180,13 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   let onCycle: (() => void) | undefined;
   const periodic = agent.periodic as { dispatch: typeof agent.periodic.dispatch };
   const dispatch = agent.periodic.dispatch.bind(agent.periodic);
-  periodic.dispatch = (<T>(op: string, args: unknown, opts?: Parameters<typeof dispatch>[2]): Promise<T> => {
-    if (op !== 'sampling.bulkStats') return dispatch<T>(op, args, opts);
+  periodic.dispatch = (<K extends OpName>(op: K, args: OpArgs<K>, opts?: DispatchOptions): Promise<OpResult<K>> => {
+    if (op !== 'sampling.bulkStats') return dispatch(op, args, opts);
     const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
-    const real = dispatch<{ records: Record<string, unknown>; unresponsive: string[] }>(op, args, opts);
+    const real = dispatch('sampling.bulkStats', args as OpArgs<'sampling.bulkStats'>, opts);
     const source = synth;
-    const p = (source === undefined ? real : Promise.all([real, source.next()]).then(([r, s]) => ({ records: s, unresponsive: r.unresponsive }))) as Promise<T>;
+    const p = (source === undefined ? real : Promise.all([real, source.next()]).then(([r, s]) => ({ records: s, unresponsive: r.unresponsive }))) as Promise<OpResult<K>>;
     // VmSampling attaches its handler to p after this returns; the immediate runs once it (and put) ran.
     p.then(() => setImmediate(() => {
       if (measuring) {

@@ -1,42 +1,37 @@
 // Entry of every Executor worker thread. Piscina starts the thread and runs `session` once; the
 // session then serves tasks over its own MessagePort until the thread is terminated.
-// Imports only the shared protocol types, src/errors.ts, pino (lazily), the pino-free journald options
-// and the operation modules.
-import { readdirSync, readlinkSync } from 'node:fs';
+// Imports only the contracts (src/contracts/), src/errors.ts, pino (lazily) and the operation areas
+// registered in ./ops/index.ts (eslint.config.js enforces this).
+import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { threadId, workerData, type MessagePort } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
-import { journaldPinoOptions, underJournald } from '../src/observability/journald.js';
 import {
   STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs,
   type FromWorker, type SessionInit, type ToWorker,
 } from '../src/contracts/executor-protocol.js';
-import { toWireError, type Op, type OpsModule } from './op-context.js';
+import { JOURNALD_DEFAULT_PRIORITY, JOURNALD_PRIORITY, JOURNAL_STREAM_ENV } from '../src/contracts/log-format.js';
+import type { Area, OpContext } from '../src/contracts/operations.js';
+import { AREAS } from './ops/index.js';
+import { toWireError } from './wire-error.js';
 
-const opsDir = new URL('./ops/', import.meta.url);
+/** An operation as the session calls it: the name arrives as a string over the port. */
+type AnyOp = (args: unknown, ctx: OpContext) => unknown;
 
-/** Every workers/ops/*.js module, loaded once per thread at start (Piscina preloads this file). */
-async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<string, Op>; errors: string[] }> {
-  const ops = new Map<string, Op>();
+/** The registered areas (all, or the Executor's `opsModules`), loaded once per thread at start. */
+async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<string, AnyOp>; errors: string[] }> {
+  const ops = new Map<string, AnyOp>();
   const errors: string[] = [];
-  let files: string[] = [];
-  try {
-    files = readdirSync(fileURLToPath(opsDir)).filter((f) => f.endsWith('.js') && (!only || only.includes(f.slice(0, -3)))).sort();
-  } catch (err) {
-    errors.push(`cannot list ${fileURLToPath(opsDir)}: ${String(err)}`);
-  }
-  for (const file of files) {
+  const areas = (Object.keys(AREAS) as Area[]).filter((a) => !only || only.includes(a));
+  for (const unknown of only?.filter((a) => !(a in AREAS)) ?? []) errors.push(`no operation area named ${unknown}`);
+  for (const area of areas) {
     try {
-      const mod = (await import(new URL(file, opsDir).href)) as Partial<OpsModule>;
-      for (const [name, fn] of Object.entries(mod.ops ?? {})) {
-        if (ops.has(name)) errors.push(`${file}: operation ${name} defined twice`);
-        else ops.set(name, fn);
-      }
+      const mod = await AREAS[area]();
+      for (const [name, fn] of Object.entries(mod.ops)) ops.set(name, fn as AnyOp);
     } catch (err) {
       // One broken area must not take the others down; its operations answer UNKNOWN_OPERATION.
-      errors.push(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+      errors.push(`${area}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   return { ops, errors };
@@ -46,13 +41,20 @@ async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<
 interface ThreadConfig { opsModules?: string[] }
 const loaded = await loadOps((workerData as ThreadConfig | undefined)?.opsModules);
 
+/** Under systemd, lines carry journald's priority prefix and no time (src/observability/journald.ts). */
+const journald = Boolean(process.env[JOURNAL_STREAM_ENV]);
+const journaldOptions = {
+  timestamp: false as const,
+  hooks: { streamWrite: (s: string): string => `<${JOURNALD_PRIORITY[Number(/"level":(\d+)/.exec(s)?.[1])] ?? JOURNALD_DEFAULT_PRIORITY}>${s}` },
+};
+
 // pino costs ~1.75 MB of RSS per thread; most operations never log, so it loads on first use.
 const require = createRequire(import.meta.url);
 let pinoFactory: typeof import('pino').default | undefined;
 const makeLogger = (opts: { level: string; base: Record<string, unknown> }): Logger => {
   pinoFactory ??= require('pino') as typeof import('pino').default;
-  // Under systemd the workers' lines carry journald's priority prefix too; pid stays in `base`.
-  return pinoFactory(underJournald() ? { ...opts, ...journaldPinoOptions() } : opts);
+  // pid stays in `base`.
+  return pinoFactory(journald ? { ...opts, ...journaldOptions } : opts);
 };
 
 /** Kernel thread id of this thread, for the ops thread listing (ps -L, top -H, gdb). */
@@ -86,7 +88,7 @@ export default function session(init: SessionInit): Promise<void> {
       const fn = loaded.ops.get(op);
       if (!fn) throw vdsmError(Errors.UNKNOWN_OPERATION, `Unknown executor operation: ${op}`);
       let child: Logger | undefined;
-      const ctx = {
+      const ctx: OpContext = {
         taskId, workerId, workerData: init.workerData,
         get log(): Logger {
           return (child ??= log().child({ taskId }));

@@ -1,6 +1,5 @@
 // Plain data the host worker operations return: file contents and small directory facts, unparsed.
-// Types only (erased at run time), so workers/ops/host.ts may import them; parsing happens on the main
-// thread in pure functions that tests feed with canned text.
+// Types only; parsing happens on the main thread in pure functions that tests feed with canned text.
 
 /** Text of a file, or null when it is absent or unreadable. */
 export type MaybeText = string | null;
@@ -136,3 +135,15 @@ export interface CapabilitiesFactsArgs {
 
 /** host.hardwareInfo: /sys/class/dmi/id files that exist. */
 export type HardwareRawFacts = Record<string, string>;
+
+/** host.hardwareInfo / host.sample / host.capabilitiesFacts take a root only in tests (canned trees). */
+export interface HostRootArgs {
+  root?: string;
+}
+
+/** Operation name -> { args, result } of workers/ops/host.ts. */
+export interface HostOps {
+  'host.sample': { args: HostSampleArgs; result: HostRawSample };
+  'host.capabilitiesFacts': { args: CapabilitiesFactsArgs | undefined; result: CapabilitiesRawFacts };
+  'host.hardwareInfo': { args: HostRootArgs | undefined; result: HardwareRawFacts };
+}

@@ -1,5 +1,5 @@
 // The contract between main-thread callers and workers/ops/libvirt.ts: operation names and their plain
-// argument and result types. Pure data and types (no runtime state); both sides import it.
+// argument and result types, one call of the binding each. Types and constants only.
 import type {
   BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo, DomainStatsRecord,
   DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
@@ -9,60 +9,60 @@ export interface ConnArgs { conn: number }
 export interface DomainArgs extends ConnArgs { uuid: string }
 interface Flags { flags?: number }
 
-/** Operation name -> [arguments, result]. Results that libvirt leaves empty are null. */
+/** Operation name -> { args, result } of workers/ops/libvirt.ts. Results that libvirt leaves empty are null. */
 export interface LibvirtOpMap {
-  'libvirt.open': [{ uri: string } & OpenOptions, number];
-  'libvirt.close': [ConnArgs, boolean];
-  'libvirt.connectionInfo': [ConnArgs, ConnectionInfo];
-  'libvirt.listAllDomains': [ConnArgs & Flags & { withState?: boolean }, DomainListEntry[]];
-  'libvirt.lookupByUUID': [DomainArgs, DomainSummary];
-  'libvirt.lookupByName': [ConnArgs & { name: string }, DomainSummary];
-  'libvirt.createXML': [ConnArgs & Flags & { xml: string }, DomainSummary];
-  'libvirt.defineXML': [ConnArgs & Flags & { xml: string }, DomainSummary];
-  'libvirt.create': [DomainArgs & Flags, null];
-  'libvirt.suspend': [DomainArgs, null];
-  'libvirt.resume': [DomainArgs, null];
-  'libvirt.reboot': [DomainArgs & Flags, null];
-  'libvirt.reset': [DomainArgs & Flags, null];
-  'libvirt.destroy': [DomainArgs & Flags, null];
-  'libvirt.shutdown': [DomainArgs & Flags, null];
-  'libvirt.undefine': [DomainArgs & Flags, null];
-  'libvirt.attachDeviceFlags': [DomainArgs & Flags & { xml: string }, null];
-  'libvirt.detachDeviceFlags': [DomainArgs & Flags & { xml: string }, null];
-  'libvirt.updateDeviceFlags': [DomainArgs & Flags & { xml: string }, null];
-  'libvirt.setMemoryFlags': [DomainArgs & Flags & { memoryKiB: number }, null];
-  'libvirt.setVcpusFlags': [DomainArgs & Flags & { count: number }, null];
-  'libvirt.setBlockThreshold': [DomainArgs & Flags & { dev: string; threshold: number }, null];
-  'libvirt.xmlDesc': [DomainArgs & Flags, string];
-  'libvirt.state': [DomainArgs, DomainStateInfo];
-  'libvirt.controlInfo': [DomainArgs, DomainControlInfo];
-  'libvirt.getMetadata': [DomainArgs & Flags & { type: number; uri?: string | null }, string | null];
-  'libvirt.setMetadata': [DomainArgs & Flags & { type: number; metadata: string | null; key?: string | null; uri?: string | null }, null];
-  'libvirt.getAllDomainStats': [ConnArgs & Flags & { stats: number }, DomainStatsRecord[]];
-  'libvirt.domainListGetStats': [ConnArgs & Flags & { uuids: string[]; stats: number }, DomainStatsRecord[]];
-  'libvirt.blockInfo': [DomainArgs & Flags & { disk: string }, BlockInfo];
-  'libvirt.memoryStats': [DomainArgs & Flags, MemoryStats];
-  'libvirt.blockStats': [DomainArgs & { disk: string }, BlockStats];
-  'libvirt.interfaceStats': [DomainArgs & { device: string }, InterfaceStats];
-  'libvirt.vcpus': [DomainArgs, VcpuInfo[]];
-  'libvirt.getCapabilities': [ConnArgs, string];
-  'libvirt.getDomainCapabilities': [ConnArgs & Flags & { emulatorbin?: string | null; arch?: string | null; machine?: string | null; virttype?: string | null }, string];
-  'libvirt.nodeGetInfo': [ConnArgs, NodeInfo];
-  'libvirt.nodeGetCPUStats': [ConnArgs & Flags & { cpu?: number }, Record<string, number>];
-  'libvirt.nodeGetMemoryStats': [ConnArgs & Flags & { cell?: number }, Record<string, number>];
-  'libvirt.getHostname': [ConnArgs, string];
-  'libvirt.getLibVersion': [ConnArgs, number];
-  'libvirt.getVersion': [ConnArgs, number];
-  'libvirt.qemuAgentCommand': [DomainArgs & Flags & { command: string; timeout: number }, string];
-  'libvirt.getGuestInfo': [DomainArgs & Flags & { types?: number }, FlatStats];
-  'libvirt.agentSetResponseTimeout': [DomainArgs & Flags & { timeout: number }, null];
-  'libvirt.threadId': [Record<string, never> | undefined, number];
-  'libvirt.holdConnection': [ConnArgs & { ms: number }, null];
+  'libvirt.open': { args: { uri: string } & OpenOptions; result: number };
+  'libvirt.close': { args: ConnArgs; result: boolean };
+  'libvirt.connectionInfo': { args: ConnArgs; result: ConnectionInfo };
+  'libvirt.listAllDomains': { args: ConnArgs & Flags & { withState?: boolean }; result: DomainListEntry[] };
+  'libvirt.lookupByUUID': { args: DomainArgs; result: DomainSummary };
+  'libvirt.lookupByName': { args: ConnArgs & { name: string }; result: DomainSummary };
+  'libvirt.createXML': { args: ConnArgs & Flags & { xml: string }; result: DomainSummary };
+  'libvirt.defineXML': { args: ConnArgs & Flags & { xml: string }; result: DomainSummary };
+  'libvirt.create': { args: DomainArgs & Flags; result: null };
+  'libvirt.suspend': { args: DomainArgs; result: null };
+  'libvirt.resume': { args: DomainArgs; result: null };
+  'libvirt.reboot': { args: DomainArgs & Flags; result: null };
+  'libvirt.reset': { args: DomainArgs & Flags; result: null };
+  'libvirt.destroy': { args: DomainArgs & Flags; result: null };
+  'libvirt.shutdown': { args: DomainArgs & Flags; result: null };
+  'libvirt.undefine': { args: DomainArgs & Flags; result: null };
+  'libvirt.attachDeviceFlags': { args: DomainArgs & Flags & { xml: string }; result: null };
+  'libvirt.detachDeviceFlags': { args: DomainArgs & Flags & { xml: string }; result: null };
+  'libvirt.updateDeviceFlags': { args: DomainArgs & Flags & { xml: string }; result: null };
+  'libvirt.setMemoryFlags': { args: DomainArgs & Flags & { memoryKiB: number }; result: null };
+  'libvirt.setVcpusFlags': { args: DomainArgs & Flags & { count: number }; result: null };
+  'libvirt.setBlockThreshold': { args: DomainArgs & Flags & { dev: string; threshold: number }; result: null };
+  'libvirt.xmlDesc': { args: DomainArgs & Flags; result: string };
+  'libvirt.state': { args: DomainArgs; result: DomainStateInfo };
+  'libvirt.controlInfo': { args: DomainArgs; result: DomainControlInfo };
+  'libvirt.getMetadata': { args: DomainArgs & Flags & { type: number; uri?: string | null }; result: string | null };
+  'libvirt.setMetadata': { args: DomainArgs & Flags & { type: number; metadata: string | null; key?: string | null; uri?: string | null }; result: null };
+  'libvirt.getAllDomainStats': { args: ConnArgs & Flags & { stats: number }; result: DomainStatsRecord[] };
+  'libvirt.domainListGetStats': { args: ConnArgs & Flags & { uuids: string[]; stats: number }; result: DomainStatsRecord[] };
+  'libvirt.blockInfo': { args: DomainArgs & Flags & { disk: string }; result: BlockInfo };
+  'libvirt.memoryStats': { args: DomainArgs & Flags; result: MemoryStats };
+  'libvirt.blockStats': { args: DomainArgs & { disk: string }; result: BlockStats };
+  'libvirt.interfaceStats': { args: DomainArgs & { device: string }; result: InterfaceStats };
+  'libvirt.vcpus': { args: DomainArgs; result: VcpuInfo[] };
+  'libvirt.getCapabilities': { args: ConnArgs; result: string };
+  'libvirt.getDomainCapabilities': { args: ConnArgs & Flags & { emulatorbin?: string | null; arch?: string | null; machine?: string | null; virttype?: string | null }; result: string };
+  'libvirt.nodeGetInfo': { args: ConnArgs; result: NodeInfo };
+  'libvirt.nodeGetCPUStats': { args: ConnArgs & Flags & { cpu?: number }; result: Record<string, number> };
+  'libvirt.nodeGetMemoryStats': { args: ConnArgs & Flags & { cell?: number }; result: Record<string, number> };
+  'libvirt.getHostname': { args: ConnArgs; result: string };
+  'libvirt.getLibVersion': { args: ConnArgs; result: number };
+  'libvirt.getVersion': { args: ConnArgs; result: number };
+  'libvirt.qemuAgentCommand': { args: DomainArgs & Flags & { command: string; timeout: number }; result: string };
+  'libvirt.getGuestInfo': { args: DomainArgs & Flags & { types?: number }; result: FlatStats };
+  'libvirt.agentSetResponseTimeout': { args: DomainArgs & Flags & { timeout: number }; result: null };
+  'libvirt.threadId': { args: Record<string, never> | undefined; result: number };
+  'libvirt.holdConnection': { args: ConnArgs & { ms: number }; result: null };
 }
 
 export type LibvirtOpName = keyof LibvirtOpMap;
-export type LibvirtOpArgs<K extends LibvirtOpName> = LibvirtOpMap[K][0];
-export type LibvirtOpResult<K extends LibvirtOpName> = LibvirtOpMap[K][1];
+export type LibvirtOpArgs<K extends LibvirtOpName> = LibvirtOpMap[K]['args'];
+export type LibvirtOpResult<K extends LibvirtOpName> = LibvirtOpMap[K]['result'];
 
 /** Operations that belong on the guest-agent connection (a stuck agent must not stall the others). */
 export const AGENT_OPS: ReadonlySet<LibvirtOpName> = new Set<LibvirtOpName>([

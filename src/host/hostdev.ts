@@ -3,7 +3,7 @@
 // Names follow libvirt: 'computer' is the root, pci_0000_00_1f_2, usb_1_1, usb_usb1, net_eth0_<mac>,
 // scsi_host0, scsi_target0_0_0, scsi_0_0_0_0, block_sda_<serial>, scsi_generic_sg0.
 // Not listed (libvirt would): USB interfaces ('usb'), mdev instances, DRM, FC hosts and vports.
-import type { HostDeviceFacts, RawPciDevice, RawUsbDevice } from '../../workers/ops/hostdev.js';
+import type { HostDeviceFacts, RawPciDevice, RawUsbDevice } from '../contracts/hostdev-facts.js';
 
 export type HostDeviceParams = Record<string, unknown> & { capability: string; is_assignable: 'true' | 'false'; parent?: string };
 

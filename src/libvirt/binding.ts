@@ -1,6 +1,7 @@
 // The native `virt` addon's interface (native/virt/*.cc) and its loader. Every call is synchronous and
 // may block on libvirt: call it from Executor workers or the libvirt control thread, never from the
 // main thread after start-up. Importable from workers (no main-thread state).
+import { Errors } from '../errors.js';
 import { loadNativeAddon } from '../native.js';
 import type {
   BindingEvent, BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
@@ -76,4 +77,24 @@ export interface VirtBinding {
 /** Load the addon (once per JS environment; node caches it per thread). */
 export function loadVirtBinding(): VirtBinding {
   return loadNativeAddon<VirtBinding>('virt');
+}
+
+/**
+ * In a worker: make a binding error survive the trip to the main thread. The Executor's wire format
+ * keeps name, message, code, vdsmCode and context, so libvirt's numbers (virCode, virDomain, virMessage,
+ * call) go into context, where src/libvirt/errors.ts reads them. Other values are returned unchanged.
+ */
+export function toTransferableLibvirtError(err: unknown): unknown {
+  if (typeof err !== 'object' || err === null) return err;
+  const e = err as Error & { code?: unknown; virCode?: unknown; virDomain?: unknown; virMessage?: unknown; call?: unknown; context?: Record<string, unknown>; vdsmCode?: number };
+  if (typeof e.virCode !== 'number') return err;
+  e.context = {
+    code: typeof e.code === 'string' ? e.code : `ERR_LIBVIRT_${e.virCode}`,
+    virCode: e.virCode,
+    virDomain: typeof e.virDomain === 'number' ? e.virDomain : 0,
+    virMessage: typeof e.virMessage === 'string' ? e.virMessage : e.message,
+    ...(typeof e.call === 'string' ? { call: e.call } : {}),
+  };
+  e.vdsmCode = Errors.LIBVIRT.vdsmCode;
+  return e;
 }

@@ -2,8 +2,9 @@
 // workers/ops/libvirt.ts, with the current connection id filled in (guest-agent operations get the
 // agent connection), failures reported to the ConnectionManager and mapped onto the error catalogue.
 import type { DispatchOptions, Dispatcher } from '../contracts/dispatcher.js';
+import type { OpArgs, OpResult } from '../contracts/operations.js';
 import { mapLibvirtError } from './errors.js';
-import { AGENT_OPS, type LibvirtOpArgs, type LibvirtOpName, type LibvirtOpResult } from '../contracts/libvirt-ops.js';
+import { AGENT_OPS, type LibvirtOpArgs, type LibvirtOpName } from '../contracts/libvirt-ops.js';
 
 /** What the client needs from the ConnectionManager. */
 export interface ConnectionSource {
@@ -37,11 +38,11 @@ export class LibvirtClient {
    * Run `op` on the current connection. Rejects with LIBVIRT_CONNECTION when disconnected, NO_VM for
    * "domain not found" on a call about a VM, ERR_LIBVIRT_<NAME> for other libvirt failures.
    */
-  async call<K extends LibvirtOpName>(op: K, args: CallArgs<K>, opts?: DispatchOptions): Promise<LibvirtOpResult<K>> {
+  async call<K extends LibvirtOpName>(op: K, args: CallArgs<K>, opts?: DispatchOptions): Promise<OpResult<K>> {
     const conn = AGENT_OPS.has(op) ? this.#connections.agentConn() : this.#connections.conn();
     const full = { ...(args as object), conn };
     try {
-      return await this.#dispatcher.dispatch<LibvirtOpResult<K>>(op, full, opts ?? this.#defaults[op]);
+      return await this.#dispatcher.dispatch(op, full as OpArgs<K>, opts ?? this.#defaults[op]);
     } catch (err) {
       this.#connections.reportError(err);
       const uuid = (args as { uuid?: unknown }).uuid;

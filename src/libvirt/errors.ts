@@ -1,6 +1,6 @@
-// libvirt errors on both sides of the worker boundary. The binding throws Errors with a stable code
+// libvirt errors on the main side of the worker boundary. The binding throws Errors with a stable code
 // (ERR_LIBVIRT_<NAME>) and libvirt's numbers; worker operations move those numbers into `context`
-// (which the Executor's wire format keeps); the main side maps them onto vdsm's catalogue.
+// (toTransferableLibvirtError in ./binding.ts); here they are read back and mapped onto vdsm's catalogue.
 import { Errors, VdsmError, type ErrorSpec } from '../errors.js';
 import { VirErrorCode, VirErrorDomain } from './constants.js';
 import { VIR_ERROR_NUMBERS } from './vir-error-numbers.js';
@@ -46,19 +46,6 @@ export function libvirtErrorInfo(err: unknown): LibvirtErrorInfo | undefined {
   };
   if (typeof src.call === 'string') info.call = src.call;
   return info;
-}
-
-/**
- * In a worker: make a binding error survive the trip to the main thread. The Executor's wire format keeps
- * name, message, code, vdsmCode and context, so libvirt's numbers go into context.
- */
-export function toTransferableLibvirtError(err: unknown): unknown {
-  const info = libvirtErrorInfo(err);
-  if (!info || typeof err !== 'object' || err === null) return err;
-  const e = err as Error & { context?: Record<string, unknown>; vdsmCode?: number };
-  e.context = { ...info };
-  e.vdsmCode = Errors.LIBVIRT.vdsmCode;
-  return e;
 }
 
 /** True for libvirt's "domain not found" (code 42), in any of the forms above. */

@@ -1,13 +1,12 @@
 // pino options for lines written to journald through stdout: the sd-daemon "<N>" priority prefix
 // (journald's SyslogLevelPrefix), and no time or pid, which the journal records itself. No pino import,
-// so Executor workers can use it without loading pino before their first log line.
-
-/** pino level number -> syslog priority. */
-const PRIORITY: Readonly<Record<number, number>> = { 10: 7, 20: 7, 30: 6, 40: 4, 50: 3, 60: 2 };
+// so it costs nothing before the first log line. Executor workers build the same options from the same
+// constants (workers/executor-worker.ts).
+import { JOURNALD_DEFAULT_PRIORITY, JOURNALD_PRIORITY, JOURNAL_STREAM_ENV } from '../contracts/log-format.js';
 
 /** True when systemd connected stdout/stderr to the journal. */
 export function underJournald(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env['JOURNAL_STREAM']);
+  return Boolean(env[JOURNAL_STREAM_ENV]);
 }
 
 /** Options to spread into pino's: no timestamp and a priority prefix on every line. */
@@ -17,7 +16,7 @@ export function journaldPinoOptions(): { timestamp: false; hooks: { streamWrite:
     hooks: {
       streamWrite: (s: string) => {
         const m = /"level":(\d+)/.exec(s);
-        return `<${PRIORITY[Number(m?.[1])] ?? 6}>${s}`;
+        return `<${JOURNALD_PRIORITY[Number(m?.[1])] ?? JOURNALD_DEFAULT_PRIORITY}>${s}`;
       },
     },
   };

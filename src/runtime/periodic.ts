@@ -1,8 +1,9 @@
 // vdsm's periodic Operation on the main thread: runs an Executor operation (or a main-thread
-// function that dispatches, such as a VmDispatcher) every period, exclusive or not.
+// function that dispatches) every period, exclusive or not.
 import type { Logger } from 'pino';
 import { Errors, isError, vdsmError } from '../errors.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
+import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
 import type { ScheduledCall, Scheduler } from './scheduler.js';
 import { ThrottledLog } from './throttled-log.js';
 
@@ -21,22 +22,22 @@ interface CommonOptions {
 }
 
 /** Run Executor operation `op` with `args()` built on the main thread at each run. */
-export interface OpOperationOptions<R> extends CommonOptions {
+export interface OpOperationOptions<K extends OpName> extends CommonOptions {
   executor: Dispatcher & { state?(): unknown };
-  op: string;
-  args?: () => unknown;
+  op: K;
+  args: () => OpArgs<K>;
   /** Timeout from task start; default periodMs / 2 (vdsm's timeout=0). */
   timeoutMs?: number;
   /** Discard the worker on timeout (default true). */
   discard?: boolean;
   /** Main thread, with the operation's result. A throw is logged. */
-  onResult?: (result: R) => void;
+  onResult?: (result: OpResult<K>) => void;
   /** Main thread, when the operation failed (including TASK_DISCARDED, WORKER_CRASHED). Logged if absent. */
   onError?: (err: unknown) => void;
 }
 
 /**
- * Run a main-thread function that itself dispatches (a VmDispatcher). It must throw
+ * Run a main-thread function that itself dispatches. It must throw
  * RESOURCE_EXHAUSTED synchronously when it could not dispatch at all; its promise ends the run.
  */
 export interface FnOperationOptions extends CommonOptions {
@@ -45,16 +46,16 @@ export interface FnOperationOptions extends CommonOptions {
   executor?: { state?(): unknown };
 }
 
-export type OperationOptions<R> = OpOperationOptions<R> | FnOperationOptions;
+export type OperationOptions<K extends OpName> = OpOperationOptions<K> | FnOperationOptions;
 
 /** vdsm's `_timeout_from(period)`: half the period. */
 export const timeoutFrom = (periodMs: number): number => periodMs / 2;
 
-export class Operation<R = unknown> {
+export class Operation<K extends OpName = OpName> {
   readonly name: string;
   readonly periodMs: number;
   readonly exclusive: boolean;
-  #opts: OperationOptions<R>;
+  #opts: OperationOptions<K>;
   #call: ScheduledCall | undefined;
   #running = false;
   #inFlight = 0;
@@ -63,7 +64,7 @@ export class Operation<R = unknown> {
   #queueFull = 0;
   #throttled: ThrottledLog;
 
-  constructor(opts: OperationOptions<R>) {
+  constructor(opts: OperationOptions<K>) {
     this.#opts = opts;
     this.name = opts.name;
     this.periodMs = opts.periodMs;
@@ -143,8 +144,7 @@ export class Operation<R = unknown> {
   #runOnce(): Promise<unknown> | undefined {
     const o = this.#opts;
     if ('run' in o) return o.run() ?? undefined;
-    const args = o.args ? o.args() : undefined;
-    const p = o.executor.dispatch<R>(o.op, args, { timeoutMs: o.timeoutMs ?? timeoutFrom(this.periodMs), discard: o.discard ?? true });
+    const p = o.executor.dispatch(o.op, o.args(), { timeoutMs: o.timeoutMs ?? timeoutFrom(this.periodMs), discard: o.discard ?? true });
     // Callbacks run on the main thread; their failures are the operation's failures, logged.
     return p.then(
       (r) => o.onResult?.(r),
@@ -153,16 +153,5 @@ export class Operation<R = unknown> {
         o.onError(err);
       },
     );
-  }
-}
-
-/** Start every operation; one that cannot start (bad period) is logged and the rest still start. */
-export function startAll(ops: Iterable<Operation<unknown>>, log: Logger): void {
-  for (const op of ops) {
-    try {
-      op.start();
-    } catch (err) {
-      log.error({ err, operation: op.name }, `Operation ${op.name} not started`);
-    }
   }
 }

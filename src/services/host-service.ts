@@ -7,7 +7,7 @@ import { Errors, vdsmError } from '../errors.js';
 import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
 import { buildHardwareInfo } from '../host/hardware-info.js';
 import { buildHostDevices, listByCaps, type HostDevices } from '../host/hostdev.js';
-import type { CapabilitiesRawFacts, HardwareRawFacts, HostRawSample } from '../contracts/host-facts.js';
+import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
 import { parseHostSample } from '../host/sample.js';
 import { buildHostStats, HostStatsWindow } from '../host/stats.js';
 import type { Clock } from '../runtime/clock.js';
@@ -15,7 +15,6 @@ import type { Dispatcher } from '../contracts/dispatcher.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { VmCounts } from '../virt/vm-container.js';
-import type { HostDeviceFacts } from '../../workers/ops/hostdev.js';
 
 interface LibvirtFacts {
   capsXml: string;
@@ -43,7 +42,7 @@ export interface HostServiceOptions {
 export class HostService {
   #o: HostServiceOptions;
   #window: HostStatsWindow;
-  #monitor: Operation<HostRawSample>;
+  #monitor: Operation<'host.sample'>;
   /** Interfaces the capabilities report, so getStats lists the same ones. */
   #interfaces: Set<string> | undefined;
   #libvirt: { conn: number; facts: Promise<LibvirtFacts> } | undefined;
@@ -52,7 +51,7 @@ export class HostService {
     this.#o = opts;
     this.#window = new HostStatsWindow(opts.clock);
     const monitoredPaths = opts.monitoredPaths ?? [tmpdir(), '/var/log', opts.runDir];
-    this.#monitor = new Operation<HostRawSample>({
+    this.#monitor = new Operation({
       name: 'HostMonitor',
       periodMs: opts.sampleIntervalMs,
       scheduler: opts.scheduler,
@@ -88,7 +87,7 @@ export class HostService {
 
   async capabilities(): Promise<Record<string, unknown>> {
     const [facts, lv] = await Promise.all([
-      this.#call<CapabilitiesRawFacts>('host.capabilitiesFacts'),
+      this.#call('host.capabilitiesFacts', {}),
       this.#libvirtFacts(),
     ]);
     const caps = buildCapabilities({
@@ -113,12 +112,12 @@ export class HostService {
     const conn = this.#o.conn();
     if (this.#libvirt?.conn !== conn) {
       const facts = Promise.all([
-        this.#call<string>('libvirt.getCapabilities', { conn }),
+        this.#call('libvirt.getCapabilities', { conn }),
         // Not every driver has domain capabilities (the test driver has not): the CPU models then
         // come from the host CPU alone.
-        this.#call<string>('libvirt.getDomainCapabilities', { conn }).catch(() => undefined),
-        this.#call<number>('libvirt.getLibVersion', { conn }),
-        this.#call<number>('libvirt.getVersion', { conn }).catch(() => undefined),
+        this.#call('libvirt.getDomainCapabilities', { conn }).catch(() => undefined),
+        this.#call('libvirt.getLibVersion', { conn }),
+        this.#call('libvirt.getVersion', { conn }).catch(() => undefined),
       ]).then(([capsXml, domCapsXml, libVersion, hvVersion]) => ({ capsXml, domCapsXml, libVersion, hvVersion }));
       this.#libvirt = { conn, facts };
       // A failed fetch is not kept: the next call asks again.
@@ -127,13 +126,13 @@ export class HostService {
     return this.#libvirt!.facts;
   }
 
-  #call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    return this.#o.executor.dispatch<T>(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+  #call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+    return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 
   async hardwareInfo(): Promise<Record<string, string>> {
     try {
-      const raw = await this.#call<HardwareRawFacts>('host.hardwareInfo');
+      const raw = await this.#call('host.hardwareInfo', {});
       return { ...buildHardwareInfo(raw) };
     } catch (err) {
       throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${(err as Error).message}`);
@@ -142,7 +141,7 @@ export class HostService {
 
   /** Host.hostdevListByCaps: sysfs is read in a worker (`host.devices`), the result built here. */
   async hostDevices(caps: readonly string[]): Promise<HostDevices> {
-    const facts = await this.#call<HostDeviceFacts>('host.devices');
+    const facts = await this.#call('host.devices', {});
     return listByCaps(buildHostDevices(facts), caps);
   }
 

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { DomainState } from '../libvirt/constants.js';
 import type { DomainListEntry } from '../contracts/libvirt-types.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
+import type { LibvirtOpName } from '../contracts/libvirt-ops.js';
+import type { OpArgs, OpResult } from '../contracts/operations.js';
 import type { Timers } from '../runtime/clock.js';
 import { parseDomainXml } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
@@ -122,10 +124,10 @@ export class Recovery {
   }
 
   async #recoverOnce(): Promise<RecoveryResult> {
-    const call = <T>(op: string, args: Record<string, unknown>): Promise<T> =>
-      this.#o.dispatcher.dispatch<T>(op, { conn: this.#o.conn(), ...args }, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+    const call = <K extends LibvirtOpName>(op: K, args: Omit<OpArgs<K>, 'conn'>): Promise<OpResult<K>> =>
+      this.#o.dispatcher.dispatch(op, { conn: this.#o.conn(), ...args } as OpArgs<K>, { timeoutMs: this.#o.callTimeoutMs, discard: true });
     const records = await this.#o.records.load();
-    const domains = await call<DomainListEntry[]>('libvirt.listAllDomains', { flags: 0, withState: true });
+    const domains = await call('libvirt.listAllDomains', { flags: 0, withState: true });
     const byId = new Map(domains.map((d) => [normalizeVmId(d.uuid), d]));
     const result: RecoveryResult = { adopted: [], down: [] };
 
@@ -133,7 +135,7 @@ export class Recovery {
       const status = statusFromDomainState(d.state);
       const vmId = normalizeVmId(d.uuid);
       if (status === undefined || this.#o.vms.container.has(vmId)) continue;
-      const xml = await call<string>('libvirt.xmlDesc', { uuid: d.uuid, flags: 0 });
+      const xml = await call('libvirt.xmlDesc', { uuid: d.uuid, flags: 0 });
       const record = this.#o.records.get(vmId);
       this.#o.vms.adopt(parseDomainXml(xml), xml, status, record?.startedAt);
       result.adopted.push(vmId);

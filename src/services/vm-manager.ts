@@ -8,6 +8,8 @@ import { isNoDomain, mapLibvirtError } from '../libvirt/errors.js';
 import type { DomainEvent } from '../contracts/libvirt-types.js';
 import type { Clock, Timers } from '../runtime/clock.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
+import type { LibvirtOpName } from '../contracts/libvirt-ops.js';
+import type { OpArgs, OpResult } from '../contracts/operations.js';
 import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
@@ -342,7 +344,7 @@ export class VmManager {
   async liveXml(vm: Vm): Promise<string> {
     if (vm.state.isDown) return vm.xml;
     try {
-      return await this.#call<string>('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+      return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }, vm.vmId);
     } catch (err) {
       this.#o.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'live domain XML unavailable; using the known one');
       return vm.xml;
@@ -366,8 +368,8 @@ export class VmManager {
     return vm;
   }
 
-  #call<T = unknown>(op: string, args: Record<string, unknown>, vmId: string): Promise<T> {
-    return this.#o.dispatcher.dispatch<T>(op, { conn: this.#o.libvirt.conn(), ...args }, { timeoutMs: this.#o.callTimeoutMs, discard: true })
+  #call<K extends LibvirtOpName>(op: K, args: Omit<OpArgs<K>, 'conn'>, vmId: string): Promise<OpResult<K>> {
+    return this.#o.dispatcher.dispatch(op, { conn: this.#o.libvirt.conn(), ...args } as OpArgs<K>, { timeoutMs: this.#o.callTimeoutMs, discard: true })
       .catch((err: unknown) => { throw isNoDomain(err) ? err : mapLibvirtError(err, { vmId }); });
   }
 

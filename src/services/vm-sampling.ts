@@ -10,7 +10,6 @@ import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { Clock } from '../runtime/clock.js';
 import type { BulkSample, BulkStatsRecord, StatsCache } from '../virt/stats-cache.js';
-import type { BulkStatsResult } from '../../workers/ops/sampling.js';
 
 export const UNRESPONSIVE_TTL_MS = 40_000;
 
@@ -32,7 +31,7 @@ export interface VmSamplingOptions {
 
 export class VmSampling {
   #o: VmSamplingOptions;
-  #op: Operation;
+  #op: Operation<never>;
   #inFlight = 0;
   /** uuid -> clock ms until which it is skipped */
   #skip = new Map<string, number>();
@@ -81,7 +80,7 @@ export class VmSampling {
     if (slow) args.uuids = this.#o.vmIds().filter((id) => !this.#skip.has(id));
     // The timestamp is taken before the call, so a stuck call's late result is recognised as stale.
     const sampledAt = this.#o.statsCache.clock();
-    const p = this.#o.executor.dispatch<BulkStatsResult>('sampling.bulkStats', args, { timeoutMs: this.#op.periodMs / 2, discard: true });
+    const p = this.#o.executor.dispatch('sampling.bulkStats', args, { timeoutMs: this.#op.periodMs / 2, discard: true });
     this.#inFlight++;
     if (slow) this.#runs.slow++; else this.#runs.fast++;
     return p.then(

@@ -4,11 +4,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadVirtBinding } from '../../src/libvirt/binding.js';
-import { isConnectionSuspect, isNoDomain, isNoSupport, libvirtErrorInfo, mapLibvirtError, toTransferableLibvirtError } from '../../src/libvirt/errors.js';
+import { toTransferableLibvirtError } from '../../src/libvirt/binding.js';
+import { isConnectionSuspect, isNoDomain, isNoSupport, libvirtErrorInfo, mapLibvirtError } from '../../src/libvirt/errors.js';
 import { VIR_ERROR_NUMBERS } from '../../src/libvirt/vir-error-numbers.js';
 import { Errors, isError } from '../../src/errors.js';
 import { fromWireError } from '../../src/runtime/executor/remote-error.js';
-import { toWireError } from '../../workers/op-context.js';
+import { toWireError } from '../../workers/wire-error.js';
 import { nodeFixture } from './helpers/node-fixture.js';
 
 const UNKNOWN = 'deadbeef-0000-4000-8000-000000000000';

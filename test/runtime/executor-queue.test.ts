@@ -1,5 +1,6 @@
 // Executor basics on real threads: results and errors cross the thread boundary, the queue bound
 // throws RESOURCE_EXHAUSTED at once, lifecycle errors, state() and the thread listing.
+import type { OpName } from '../../src/contracts/operations.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Errors, isError, VdsmError } from '../../src/errors.js';
@@ -12,7 +13,7 @@ void test('results, catalogued errors and unknown operations come back from the 
   h.ex.start();
   assert.throws(() => h.ex.start(), (e: unknown) => isError(e, Errors.ALREADY_STARTED));
   assert.deepEqual(await h.ex.dispatch('test.echo', { a: [1, 2] }), { a: [1, 2] });
-  const who = await h.ex.dispatch<{ workerId: number; taskId: number; workerData: unknown }>('test.whoami');
+  const who = await h.ex.dispatch('test.whoami', undefined);
   assert.deepEqual(who.workerData, { tag: 'wd' });
   await assert.rejects(h.ex.dispatch('test.throw', { error: 'NO_VM', message: 'no such vm' }), (e: unknown) => {
     assert.ok(e instanceof VdsmError);
@@ -21,7 +22,7 @@ void test('results, catalogued errors and unknown operations come back from the 
     return true;
   });
   await assert.rejects(h.ex.dispatch('test.throw', { message: 'plain' }), /plain/);
-  await assert.rejects(h.ex.dispatch('no.such.op'), (e: unknown) => isError(e, Errors.UNKNOWN_OPERATION));
+  await assert.rejects(h.ex.dispatch('no.such.op' as OpName, undefined), (e: unknown) => isError(e, Errors.UNKNOWN_OPERATION));
   // The pool still works after failures.
   assert.equal(await h.ex.dispatch('test.echo', 'still'), 'still');
 });

@@ -13,7 +13,7 @@ import { fixtureDomains, writeNodeXml } from '../../src/libvirt/fixture.js';
 import { Executor } from '../../src/runtime/executor/executor.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { StatsCache } from '../../src/virt/stats-cache.js';
-import type { BulkStatsArgs, BulkStatsResult } from '../../workers/ops/sampling.js';
+import type { BulkStatsArgs, BulkStatsResult } from '../../src/contracts/sampling-ops.js';
 
 const log = pino({ level: 'silent' });
 
@@ -100,11 +100,11 @@ void test('the sampling.bulkStats worker operation on the test driver: fast path
   const ex = new Executor({ name: 'sampling-test', workersCount: 1, maxWorkers: 2, maxTasks: 8, scheduler, log, spares: 0 });
   ex.start();
   try {
-    const conn = await ex.dispatch<number>('libvirt.open', { uri });
+    const conn = await ex.dispatch('libvirt.open', { uri });
     const [running, paused, shutoff] = fixtureDomains(fixture);
-    const fast = await ex.dispatch<BulkStatsResult>('sampling.bulkStats', { conn, stats: 1, flags: 1 });
+    const fast = await ex.dispatch('sampling.bulkStats', { conn, stats: 1, flags: 1 });
     assert.deepEqual(Object.keys(fast.records).sort(), [running!.uuid, paused!.uuid].sort(), 'ACTIVE: running and paused, not shut off');
-    const slow = await ex.dispatch<BulkStatsResult>('sampling.bulkStats', { conn, stats: 1, flags: 1, uuids: [running!.uuid, '11111111-2222-4333-8444-555555555555'] });
+    const slow = await ex.dispatch('sampling.bulkStats', { conn, stats: 1, flags: 1, uuids: [running!.uuid, '11111111-2222-4333-8444-555555555555'] });
     assert.deepEqual(Object.keys(slow.records), [running!.uuid]);
     assert.deepEqual(slow.unresponsive, ['11111111-2222-4333-8444-555555555555'], 'an unknown domain cannot answer');
     assert.ok(!(shutoff!.uuid in fast.records));

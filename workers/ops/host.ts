@@ -8,7 +8,7 @@ import type {
   CapabilitiesFactsArgs, CapabilitiesRawFacts, CpuSysFacts, HardwareRawFacts, HostRawSample, HostSampleArgs,
   IfAddress, MaybeText, NetDeviceFacts, NodeSysFacts,
 } from '../../src/contracts/host-facts.js';
-import type { Op } from '../op-context.js';
+import type { AreaOps } from '../../src/contracts/operations.js';
 
 async function text(path: string): Promise<MaybeText> {
   try {
@@ -238,8 +238,8 @@ export async function readHardwareFacts(args: { root?: string } = {}): Promise<H
   return out;
 }
 
-export const ops: Record<string, Op> = {
-  'host.sample': (args: HostSampleArgs) => readHostSample(args),
-  'host.capabilitiesFacts': (args: CapabilitiesFactsArgs | undefined) => readCapabilitiesFacts(args ?? {}),
-  'host.hardwareInfo': (args: { root?: string } | undefined) => readHardwareFacts(args ?? {}),
+export const ops: AreaOps<'host'> = {
+  'host.sample': (args) => readHostSample(args),
+  'host.capabilitiesFacts': (args) => readCapabilitiesFacts(args ?? {}),
+  'host.hardwareInfo': (args) => readHardwareFacts(args ?? {}),
 };

@@ -1,9 +1,8 @@
 // Executor operations over the libvirt binding: one per call, plain `{ conn, ... }` arguments (conn is an
 // id from the process-wide connection table, valid in every worker). Runs only in workers.
-import { loadVirtBinding, type VirtBinding } from '../../src/libvirt/binding.js';
-import { toTransferableLibvirtError } from '../../src/libvirt/errors.js';
+import { loadVirtBinding, toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
 import type { LibvirtOpArgs as A, LibvirtOpName, LibvirtOpResult } from '../../src/contracts/libvirt-ops.js';
-import type { Op, OpContext } from '../op-context.js';
+import type { AreaOps, OpImpl } from '../../src/contracts/operations.js';
 
 let binding: VirtBinding | undefined;
 const virt = (): VirtBinding => (binding ??= loadVirtBinding());
@@ -11,11 +10,11 @@ const virt = (): VirtBinding => (binding ??= loadVirtBinding());
 type Impl<K extends LibvirtOpName> = (v: VirtBinding, a: A<K>) => LibvirtOpResult<K> | void;
 
 /** Wraps a call: loads the binding lazily, turns void into null, keeps libvirt's numbers on errors. */
-function op<K extends LibvirtOpName>(impl: Impl<K>): Op {
-  return (args: A<K>, _ctx: OpContext) => {
+function op<K extends LibvirtOpName>(impl: Impl<K>): OpImpl<K> {
+  return (args: A<K>) => {
     try {
       const value = impl(virt(), args);
-      return value === undefined ? null : value;
+      return (value === undefined ? null : value) as LibvirtOpResult<K>;
     } catch (err) {
       throw toTransferableLibvirtError(err);
     }
@@ -73,6 +72,6 @@ const impls: { [K in LibvirtOpName]: Impl<K> } = {
   'libvirt.holdConnection': (v, a) => v.holdConnection(a.conn, a.ms),
 };
 
-export const ops: Record<string, Op> = Object.fromEntries(
+export const ops = Object.fromEntries(
   Object.entries(impls).map(([name, impl]) => [name, op(impl as Impl<LibvirtOpName>)]),
-);
+) as AreaOps<'libvirt'>;

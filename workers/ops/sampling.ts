@@ -1,9 +1,9 @@
 // The bulk-stats sampling call as one worker operation: libvirt's getAllDomainStats (fast path), or,
 // while an earlier call is stuck, a per-VM control-state check followed by domainListGetStats for the
 // VMs whose monitor answers (vdsm's slow path), so one hung VM cannot hide the others' stats.
-import { loadVirtBinding, type VirtBinding } from '../../src/libvirt/binding.js';
-import { toTransferableLibvirtError } from '../../src/libvirt/errors.js';
-import type { Op } from '../op-context.js';
+import { loadVirtBinding, toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
+import type { AreaOps, OpImpl } from '../../src/contracts/operations.js';
+import type { BulkStatsResult } from '../../src/contracts/sampling-ops.js';
 
 let binding: VirtBinding | undefined;
 const virt = (): VirtBinding => (binding ??= loadVirtBinding());
@@ -11,22 +11,7 @@ const virt = (): VirtBinding => (binding ??= loadVirtBinding());
 /** virDomainControlState OK */
 const CONTROL_OK = 0;
 
-export interface BulkStatsArgs {
-  conn: number;
-  stats: number;
-  flags: number;
-  /** Absent: every domain (fast path). Present: only these, after a control-state check. */
-  uuids?: string[];
-}
-
-export interface BulkStatsResult {
-  /** uuid -> flat libvirt stats */
-  records: Record<string, Record<string, unknown>>;
-  /** uuids whose monitor is busy or in error (slow path only) */
-  unresponsive: string[];
-}
-
-const bulkStats: Op = (a: BulkStatsArgs) => {
+const bulkStats: OpImpl<'sampling.bulkStats'> = (a) => {
   try {
     const v = virt();
     if (a.uuids === undefined) {
@@ -52,4 +37,4 @@ const bulkStats: Op = (a: BulkStatsArgs) => {
   }
 };
 
-export const ops: Record<string, Op> = { 'sampling.bulkStats': bulkStats };
+export const ops: AreaOps<'sampling'> = { 'sampling.bulkStats': bulkStats };

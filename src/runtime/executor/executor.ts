@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../../errors.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import type { Dispatcher, DispatchOptions } from '../../contracts/dispatcher.js';
+import type { OpArgs, OpName, OpResult } from '../../contracts/operations.js';
 import { executorChannels as ch } from './executor-events.js';
 import { NICE_DEFAULT, resolveTuning, type ExecutorOptions, type ExecutorTuning, type StopResult } from './executor-options.js';
 import { STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs, type FromWorker } from '../../contracts/executor-protocol.js';
@@ -95,7 +96,7 @@ export class Executor implements Dispatcher {
     for (let i = 0; i < this.#opts.spares && this.#workers.total < this.maxWorkers; i++) this.#spawn('spare');
   }
 
-  dispatch<T = unknown>(op: string, args?: unknown, opts: DispatchOptions = {}): Promise<T> {
+  dispatch<K extends OpName>(op: K, args: OpArgs<K>, opts: DispatchOptions = {}): Promise<OpResult<K>> {
     if (this.#state !== 'running') throw vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} is not running`);
     const current = this.#tasks.queued + this.#tasks.running;
     if (current >= this.maxTasks) {
@@ -104,7 +105,7 @@ export class Executor implements Dispatcher {
     }
     let resolve!: (v: unknown) => void;
     let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
+    const promise = new Promise<OpResult<K>>((res, rej) => {
       resolve = res as (v: unknown) => void;
       reject = rej;
     });

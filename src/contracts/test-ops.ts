@@ -1,0 +1,21 @@
+// Operations of workers/ops/test.ts that tests and benches use to model healthy, failing, crashing and
+// stuck calls. Types only.
+
+/** Names of catalogued errors (src/errors.ts `Errors` keys), spelled out here to keep contracts import-free. */
+export type TestErrorName = string;
+
+/** Operation name -> { args, result } of workers/ops/test.ts. */
+export interface TestOps {
+  /** Returns its arguments. */
+  'test.echo': { args: unknown; result: unknown };
+  /** Blocks the thread in nanosleep(2) for `ms`: a stuck native call that terminate() cannot cut. */
+  'test.sleepNative': { args: { ms: number; value?: unknown }; result: unknown };
+  /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */
+  'test.crash': { args: { mode?: 'exit' | 'uncaught' } | undefined; result: never };
+  /** Throws a catalogued error (`error` names an Errors entry) or a plain Error. */
+  'test.throw': { args: { error?: TestErrorName; message?: string } | undefined; result: never };
+  /** Spins the CPU in JavaScript for `ms` (terminate() stops this within milliseconds). */
+  'test.busy': { args: { ms: number }; result: number };
+  /** Where the task ran; logs one line through ctx.log. */
+  'test.whoami': { args: undefined; result: { workerId: number; taskId: number; workerData: unknown } };
+}
