@@ -38,4 +38,24 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [nodePrefix, srcToWorkers] }] },
   },
+  ...layers(),
 );
+
+/**
+ * The layers of src/, bottom up: contracts (types and constants, importing nothing); the pure and
+ * runtime parts (runtime, libvirt, virt, host, observability, config); api (verbs against narrow ports)
+ * and services (the stateful parts); rpc (transport, serving api's method table); app (the composition
+ * root); bin. Nothing imports a layer above its own, and api never imports a service.
+ */
+function layers() {
+  const above = (...folders) => ({ regex: `^(\\.\\./)+(${folders.join('|')})/`, message: `A lower layer does not import ${folders.join(', ')} (see docs/architecture.md, "Layers").` });
+  const rule = (files, ...patterns) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns: [nodePrefix, srcToWorkers, ...patterns] }] } });
+  return [
+    rule(['src/contracts/**/*.ts'], { regex: '^\\.\\./', message: 'src/contracts/ imports nothing outside itself (types and constants only).' }),
+    rule(['src/{runtime,libvirt,virt,host,observability,config}/**/*.ts'], above('services', 'api', 'rpc', 'app', 'bin')),
+    rule(['src/api/**/*.ts'], above('services', 'rpc', 'app', 'bin')),
+    rule(['src/services/**/*.ts'], above('api', 'rpc', 'app', 'bin')),
+    rule(['src/rpc/**/*.ts'], above('services', 'app', 'bin')),
+    rule(['src/app/**/*.ts'], above('bin')),
+  ];
+}

@@ -1,4 +1,4 @@
-// Generates docs/api.md and src/api/generated-types.ts from the method table. Run from the repo root:
+// Generates docs/api.md and src/contracts/api-types.ts from the method table. Run from the repo root:
 //   node dist/src/api/gen-docs.js           (write both files)
 //   node dist/src/api/gen-docs.js --check   (exit 1 when they are out of date; for CI)
 // Every module next to this one that exports `apiMethods(deps)` contributes its methods.
@@ -90,7 +90,7 @@ function hollow(): any {
 /** Collect the methods of every api module in `dir` (compiled .js files exporting apiMethods). */
 export async function collectApiMethods(dir: string): Promise<MethodTable> {
   const table = new MethodTable();
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.js') && !f.startsWith('gen-docs') && f !== 'generated-types.js').sort();
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.js') && !f.startsWith('gen-docs')).sort();
   for (const f of files) {
     const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { apiMethods?: ApiMethodsFactory };
     if (typeof mod.apiMethods === 'function') for (const spec of mod.apiMethods(hollow())) table.add(spec);
@@ -104,7 +104,7 @@ async function main(args: string[]): Promise<number> {
   const table = await collectApiMethods(path.dirname(fileURLToPath(import.meta.url)));
   const outputs: [string, string][] = [
     [path.join(root, 'docs', 'api.md'), renderApiMarkdown(table.specs())],
-    [path.join(root, 'src', 'api', 'generated-types.ts'), renderApiTypes(table.specs())],
+    [path.join(root, 'src', 'contracts', 'api-types.ts'), renderApiTypes(table.specs())],
   ];
   let stale = 0;
   for (const [file, text] of outputs) {

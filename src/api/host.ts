@@ -2,16 +2,13 @@
 // getVMList, getVMFullList, dumpxmls, setMOMPolicyParameters, hostdevListByCaps.
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
-import type { HostService } from '../services/host-service.js';
-import type { VmManager } from '../services/vm-manager.js';
+import type { HostPort, VmPort } from './ports.js';
 import type { Logger } from 'pino';
 
 export interface HostApiDeps {
-  host: HostService;
-  vms: VmManager;
+  host: HostPort;
+  vms: VmPort;
   log: Logger;
-  /** Host devices by capability, when the host reports them (see hostdevListByCaps). */
-  hostDevices?: (caps: readonly string[]) => Promise<Record<string, unknown>>;
 }
 
 const vmList = { name: 'vmList', type: s.array(s.string()), default: [], description: 'Only these VM ids (all when empty).' } as const;
@@ -67,14 +64,14 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
         { name: 'onlyUUID', type: s.bool(), default: false, description: 'Ignored.' },
       ],
       result: s.array(shortStatus),
-      handler: ({ vmList: ids }) => deps.vms.container.shortList(ids as string[]),
+      handler: ({ vmList: ids }) => deps.vms.shortList(ids as string[]),
     },
     {
       name: 'Host.getVMFullList',
       description: 'The same short objects as getVMList (as in vdsm, despite the name).',
       params: [vmList],
       result: s.array(shortStatus),
-      handler: ({ vmList: ids }) => deps.vms.container.shortList(ids as string[]),
+      handler: ({ vmList: ids }) => deps.vms.shortList(ids as string[]),
     },
     {
       name: 'Host.dumpxmls',
@@ -82,11 +79,7 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
       params: [vmList],
       result: s.map(s.string()),
       resultDescription: 'vmId -> domain XML.',
-      handler: async ({ vmList: ids }) => {
-        const vms = deps.vms.container.list(ids as string[]);
-        const xmls = await Promise.all(vms.map((vm) => deps.vms.liveXml(vm)));
-        return Object.fromEntries(vms.map((vm, i) => [vm.vmId, xmls[i]]));
-      },
+      handler: ({ vmList: ids }) => deps.vms.liveXmls(ids as string[]),
     },
     {
       name: 'Host.setMOMPolicyParameters',
@@ -104,7 +97,7 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
       params: [{ name: 'caps', type: s.array(s.string()), default: [], description: 'Capabilities to list; all when empty.' }],
       result: s.map(s.any()),
       resultDescription: 'device name -> `{params: {capability, ...}}`.',
-      handler: ({ caps }) => deps.hostDevices?.(caps as string[]) ?? {},
+      handler: ({ caps }) => deps.host.hostDevices(caps as string[]),
     },
   ];
   return methods;

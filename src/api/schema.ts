@@ -1,5 +1,5 @@
 // A tiny schema language for API parameters and results: enough to validate what the engine sends, and to
-// render the same description as Markdown (docs/api.md) and as TypeScript types (generated-types.ts).
+// render the same description as Markdown (docs/api.md) and as TypeScript types (src/contracts/api-types.ts).
 
 export type Schema =
   | { readonly kind: 'string'; readonly enum?: readonly string[] }

@@ -2,11 +2,11 @@
 // VmManager; none calls libvirt on the request path except the lifecycle calls themselves (in workers).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
-import type { VmManager } from '../services/vm-manager.js';
+import type { VmPort } from './ports.js';
 import { Errors, vdsmError } from '../errors.js';
 
 export interface VmApiDeps {
-  vms: VmManager;
+  vms: VmPort;
   /** [vars] sys_shutdown_timeout (s): VM.shutdown's default time per method. */
   sysShutdownTimeoutS: number;
 }
@@ -95,7 +95,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       params: [vmID],
       result: s.array(vmStats),
       resultDescription: 'An array with exactly one stats object.',
-      handler: ({ vmID: id }) => [deps.vms.report(deps.vms.container.require(id as string))],
+      handler: ({ vmID: id }) => [deps.vms.reportOf(id as string)],
     },
     {
       name: 'VM.getInfo',
@@ -103,10 +103,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       params: [vmID],
       result: s.named('VmShortStatus', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() })),
       resultDescription: '`{vmId, status, statusTime}`; error 1 for an unknown VM.',
-      handler: ({ vmID: id }) => {
-        const vm = deps.vms.container.require(id as string);
-        return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime) };
-      },
+      handler: ({ vmID: id }) => deps.vms.info(id as string),
     },
   ];
   return methods;

@@ -183,7 +183,7 @@ export class Agent {
     this.jsonrpc.start();
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
-      ...hostMethods({ host: this.host, vms: this.vms, log: this.log, hostDevices: (caps) => this.host.hostDevices(caps) }),
+      ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
     ]);
     collectDefaultMetrics({ register: this.metrics });

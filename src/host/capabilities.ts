@@ -3,6 +3,7 @@
 //
 // Threading: all file reading happens in the Executor operation `host.capabilitiesFacts`
 // (workers/ops/host.ts); this module never touches the file system.
+import type { HostCapabilities } from '../contracts/api-types.js';
 import { cpuFlags, parseDomainCapabilities, parseLibvirtCapabilities } from './libvirt-caps.js';
 import { cpuTopology, parseCpuinfo, parseCpuList } from './cpu.js';
 import { parseMeminfo } from './meminfo.js';
@@ -97,7 +98,7 @@ export function hostUuid(facts: Pick<CapabilitiesRawFacts, 'productUuid' | 'mach
   return facts.machineId !== null ? uuidFromMachineId(facts.machineId) : '';
 }
 
-export function buildCapabilities(input: CapabilitiesInput): Record<string, unknown> {
+export function buildCapabilities(input: CapabilitiesInput): HostCapabilities & Record<string, unknown> {
   const { facts } = input;
   const o = input.options ?? {};
   const topo = cpuTopology(facts);

@@ -1,6 +1,7 @@
 // The host side of the engine API: HostMonitor (a periodic sample of /proc and /sys taken in a worker,
 // kept as a two-sample window) for Host.getStats, and the capability and hardware reports assembled on
 // the main thread from facts gathered in workers (never a blocking read on the main thread).
+import type { HardwareInfo, HostCapabilities } from '../contracts/api-types.js';
 import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
@@ -85,7 +86,7 @@ export class HostService {
     });
   }
 
-  async capabilities(): Promise<Record<string, unknown>> {
+  async capabilities(): Promise<HostCapabilities> {
     const [facts, lv] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
       this.#libvirtFacts(),
@@ -130,7 +131,7 @@ export class HostService {
     return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 
-  async hardwareInfo(): Promise<Record<string, string>> {
+  async hardwareInfo(): Promise<HardwareInfo> {
     try {
       const raw = await this.#call('host.hardwareInfo', {});
       return { ...buildHardwareInfo(raw) };

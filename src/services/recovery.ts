@@ -11,7 +11,7 @@ import type { Timers } from '../runtime/clock.js';
 import { parseDomainXml } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import { normalizeVmId } from '../virt/vm-container.js';
-import { VmStatus, type VmStatusName } from '../virt/vmstatus.js';
+import { VmStatus, type VmStatusName } from '../virt/vm-state.js';
 import type { VmManager } from './vm-manager.js';
 import type { VmRecordStore } from './vm-records.js';
 

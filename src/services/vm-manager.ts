@@ -1,6 +1,7 @@
 // The VMs this host runs: VM.create / destroy / shutdown / pause / cont carried out through Executor
 // operations on libvirt, libvirt domain events applied to each VM's state machine, and a
 // |virt|VM_status|<vmId> event sent to the engine on every status change.
+import type { VmCreated } from '../contracts/api-types.js';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
 import { DestroyFlag, ShutdownFlag } from '../libvirt/constants.js';
@@ -13,10 +14,9 @@ import type { OpArgs, OpResult } from '../contracts/operations.js';
 import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
-import { VmContainer, normalizeVmId, type VmRecord } from '../virt/vm-container.js';
-import { VmStateMachine, type VmStatusChange } from '../virt/vm-state.js';
+import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
-import { VmStatus, type VmStatusName } from '../virt/vmstatus.js';
+import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import type { VmRecordStore } from './vm-records.js';
 
 
@@ -94,7 +94,7 @@ export class VmManager {
    * VM.create: the VM id comes from the domain XML (as in vdsm). Answers at once with WaitForLaunch;
    * the domain is started in a worker and status events follow.
    */
-  create(vmParams: { xml?: unknown; vmId?: unknown }): VmStatsReport {
+  create(vmParams: { xml?: unknown; vmId?: unknown }): VmCreated {
     if (typeof vmParams.xml !== 'string' || vmParams.xml.trim() === '') throw vdsmError(Errors.MISSING_PARAM, "vmParams.xml: the libvirt domain XML is required");
     let domain: DomainInfo;
     try {
@@ -274,6 +274,29 @@ export class VmManager {
   reports(vmIds?: readonly string[]): VmStatsReport[] {
     const vms = vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
     return vms.map((vm) => this.report(vm));
+  }
+
+  /** VM.getStats: the stats object of one VM (NO_VM when unknown). */
+  reportOf(vmId: string): VmStatsReport {
+    return this.report(this.container.require(vmId));
+  }
+
+  /** VM.getInfo: the short status, statusTime when the status last changed. */
+  info(vmId: string): VmShortStatus {
+    const vm = this.container.require(vmId);
+    return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime) };
+  }
+
+  /** Host.getVMList: the short status of these VMs (every VM when empty), statusTime taken now. */
+  shortList(vmIds?: readonly string[]): VmShortStatus[] {
+    return this.container.shortList(vmIds);
+  }
+
+  /** Host.dumpxmls: libvirt's live domain XML per VM. */
+  async liveXmls(vmIds?: readonly string[]): Promise<Record<string, string>> {
+    const vms = this.container.list(vmIds);
+    const xmls = await Promise.all(vms.map((vm) => this.liveXml(vm)));
+    return Object.fromEntries(vms.map((vm, i) => [vm.vmId, xmls[i]!]));
   }
 
   /** VMs whose stats sampling makes sense (running in libvirt). */

@@ -2,8 +2,7 @@
 // them; lists them in the short form Host.getVMList returns.
 import { Errors, vdsmError } from '../errors.js';
 import { eventTime, type Clock } from '../runtime/clock.js';
-import type { VmStateMachine } from './vm-state.js';
-import { VmStatus, type VmStatusName } from './vmstatus.js';
+import { VmStatus, type VmStateMachine, type VmStatusName } from './vm-state.js';
 
 /** The least a container entry must have; the coordinator's VM object adds what it needs. */
 export interface VmRecord {

@@ -1,11 +1,11 @@
 // The per-VM object of Host.getAllVmStats / VM.getStats and the |virt|VM_status| event, in the engine's
 // types: fractional values as strings ("1.50"), statusTime a numeric string, integer codes as integers.
+import type { VmStats } from '../contracts/api-types.js';
 import { eventTime, type Clock } from '../runtime/clock.js';
 import type { DomainInfo } from './domain-xml.js';
-import type { VmStatusChange, VmStateSnapshot } from './vm-state.js';
 import type { StatsSample } from './stats-cache.js';
 import { memUsageFromBalloon, produceVmStats, translateVmStats, type BalloonTarget, type StatsLog, type VmStatsSubject } from './stats-compute.js';
-import { VmStatus } from './vmstatus.js';
+import { VmStatus, type VmStatusChange, type VmStateSnapshot } from './vm-state.js';
 
 /** vdsm's [vars] vm_command_timeout: a monitorable VM without fresh stats this long is NotResponding. */
 export const VM_COMMAND_TIMEOUT_S = 60;
@@ -48,7 +48,8 @@ export interface VmReportInput {
   vmCommandTimeoutS?: number;
 }
 
-export type VmStatsReport = Record<string, unknown>;
+/** The engine's VM stats object: the keys the method table declares, and the rest vdsm sends. */
+export type VmStatsReport = VmStats & Record<string, unknown>;
 
 function displayInfo(domain: DomainInfo | undefined, displayIp: string | undefined): Record<string, string>[] {
   if (domain === undefined) return [];

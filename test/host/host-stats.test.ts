@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseHostSample } from '../../src/host/sample.js';
 import { buildHostStats, emptyHostStats, formatDateTime, HostStatsWindow, produceHostStats, stringifyHostStats } from '../../src/host/stats.js';
 import { checkHostStats } from '../helpers/engine-types.js';
-import { ManualTime } from '../virt/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { rawSample } from './raw-samples.js';
 
 const COUNTS = { vmCount: 3, vmActive: 1, vmMigrating: 1, incomingVmMigrations: 1, outgoingVmMigrations: 0 };

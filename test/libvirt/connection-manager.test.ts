@@ -11,7 +11,7 @@ import { ConnectionManager } from '../../src/libvirt/connection-manager.js';
 import type { ReconnectEvent, StateEvent } from '../../src/libvirt/libvirt-channels.js';
 import { generateNodeXml, testDriverUri } from '../../src/libvirt/fixture.js';
 import { Errors, isError } from '../../src/errors.js';
-import { ManualTime } from '../runtime/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { nodeFixture, type NodeFixture } from './helpers/node-fixture.js';
 
 /** Wait (on the event loop, not on time) until pred holds: control-thread replies are real messages. */
@@ -34,7 +34,7 @@ void describe('ConnectionManager', () => {
   });
 
   void it('retries with backoff 200, 400, 800 ms until the URI opens, then reports connected', async () => {
-    const time = new ManualTime();
+    const time = new ManualTime(1000);
     const path = join(fx.dir, 'late.xml');
     const manager = new ConnectionManager({ uri: testDriverUri(path), clock: time, timers: time, startTimeoutMs: 0 });
     try {
@@ -67,7 +67,7 @@ void describe('ConnectionManager', () => {
   });
 
   void it('rejects start() after startTimeoutMs and ends closed', async () => {
-    const time = new ManualTime();
+    const time = new ManualTime(1000);
     const manager = new ConnectionManager({ uri: testDriverUri(join(fx.dir, 'never.xml')), clock: time, timers: time, startTimeoutMs: 1000 });
     const started = manager.start();
     await until(() => manager.health().attempts === 1 && manager.health().lastError !== undefined, 'first attempt failed');
@@ -81,7 +81,7 @@ void describe('ConnectionManager', () => {
   });
 
   void it('a liveness ping that times out counts as a loss: fresh control thread, new connection, reconnect notice', async () => {
-    const time = new ManualTime();
+    const time = new ManualTime(1000);
     const manager = new ConnectionManager({ uri: fx.uri, clock: time, timers: time, callTimeoutMs: 5000, startTimeoutMs: 0 });
     const published: (StateEvent | ReconnectEvent)[] = [];
     const record = (m: unknown): void => { published.push(m as StateEvent | ReconnectEvent); };

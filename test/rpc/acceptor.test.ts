@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Acceptor, socketActivationFd } from '../../src/rpc/acceptor.js';
 import { RawClient } from '../peers/raw-socket.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { capturingLogManager } from './silent-log.js';
 
 /** An acceptor whose STOMP handler echoes and whose HTTP handler upper-cases (like vdsm's test detectors). */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { RawClient } from '../peers/raw-socket.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { startServer, type Fixture } from './server-fixture.js';
 
 let fx: Fixture;

@@ -51,7 +51,7 @@ void test('with heart-beat 0,0 nothing is sent and nobody is timed out', () => {
   h.time.advance(3_600_000);
   assert.deepEqual(transport.take(), []);
   assert.equal(session.closed, false);
-  assert.equal(h.time.pending, 0);
+  assert.equal(h.time.pendingTimers, 0);
 });
 
 void test('a client that promised heart-beats and went silent is dropped within 2x the interval', () => {
@@ -63,7 +63,7 @@ void test('a client that promised heart-beats and went silent is dropped within 
   h.time.advance(1);
   assert.equal(session.closed, true);
   assert.equal(transport.destroyed, true);
-  assert.equal(h.time.pending, 0, 'no timers left behind');
+  assert.equal(h.time.pendingTimers, 0, 'no timers left behind');
 });
 
 void test('any bytes from the client, heart-beats included, keep it alive', () => {

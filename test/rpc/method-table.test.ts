@@ -48,11 +48,11 @@ void test('the table refuses duplicate methods and malformed names', () => {
   assert.throws(() => table.add({ ...spec, name: 'noDot' }), /Namespace.verb/);
 });
 
-void test('docs/api.md and src/api/generated-types.ts match the method table (run gen-docs when this fails)', async () => {
+void test('docs/api.md and src/contracts/api-types.ts match the method table (run gen-docs when this fails)', async () => {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const root = path.resolve(here, '..', '..', '..');
   const table = await collectApiMethods(path.resolve(here, '..', '..', 'src', 'api'));
   assert.ok(table.has('Host.ping2') && table.has('Host.setLogLevel') && table.has('Host.echo'));
   assert.equal(await readFile(path.join(root, 'docs', 'api.md'), 'utf8'), renderApiMarkdown(table.specs()));
-  assert.equal(await readFile(path.join(root, 'src', 'api', 'generated-types.ts'), 'utf8'), renderApiTypes(table.specs()));
+  assert.equal(await readFile(path.join(root, 'src', 'contracts', 'api-types.ts'), 'utf8'), renderApiTypes(table.specs()));
 });

@@ -2,7 +2,7 @@
 // sockets (the real-socket paths are covered by the peer tests).
 import { StompBroker } from '../../src/rpc/stomp-broker.js';
 import { StompSession, type RequestContext, type StompSessionOptions, type StompTransport } from '../../src/rpc/stomp-session.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { silentLogger } from './silent-log.js';
 
 export class MemoryTransport implements StompTransport {

@@ -3,7 +3,7 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import { Executor, type ExecutorOptions } from '../../src/runtime/executor/executor.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { captureLog, type LogLine } from './capture-log.js';
 
 let seq = 0;
@@ -24,7 +24,7 @@ export interface Harness {
 const CHANNELS = ['dispatch', 'start', 'done', 'timeout', 'discard', 'replace', 'worker'];
 
 export function harness(opts: Partial<ExecutorOptions>): Harness {
-  const time = new ManualTime();
+  const time = new ManualTime(1000);
   const { log, lines } = captureLog();
   const sched = new Scheduler({ clock: time, timers: time, log });
   sched.start();

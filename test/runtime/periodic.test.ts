@@ -9,7 +9,7 @@ import type { Dispatcher, DispatchOptions } from '../../src/contracts/dispatcher
 import type { OpArgs, OpName, OpResult } from '../../src/contracts/operations.js';
 import { Operation, timeoutFrom } from '../../src/runtime/periodic.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { captureLog } from './capture-log.js';
 import { harness } from './executor-harness.js';
 
@@ -33,7 +33,7 @@ class FakeDispatcher implements Dispatcher {
 }
 
 function setup(): { time: ManualTime; sched: Scheduler; ex: FakeDispatcher; lines: ReturnType<typeof captureLog>['lines']; log: ReturnType<typeof captureLog>['log'] } {
-  const time = new ManualTime();
+  const time = new ManualTime(1000);
   const { log, lines } = captureLog();
   const sched = new Scheduler({ clock: time, timers: time, log });
   sched.start();

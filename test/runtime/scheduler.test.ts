@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { isError, Errors } from '../../src/errors.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { captureLog } from './capture-log.js';
 
 function setup(): { time: ManualTime; sched: Scheduler; lines: ReturnType<typeof captureLog>['lines'] } {
-  const time = new ManualTime();
+  const time = new ManualTime(1000);
   const { log, lines } = captureLog();
   const sched = new Scheduler({ clock: time, timers: time, log });
   sched.start();

@@ -10,9 +10,9 @@ import { VmManager } from '../../src/services/vm-manager.js';
 import { VmRecordStore } from '../../src/services/vm-records.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { StatsCache } from '../../src/virt/stats-cache.js';
-import { VmStatus } from '../../src/virt/vmstatus.js';
+import { VmStatus } from '../../src/virt/vm-state.js';
 import { domainXml, VM_UUID } from '../virt/domain-fixtures.js';
-import { ManualTime } from '../virt/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 void test('a re-adopted VM reports elapsedTime from its recorded start', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-adopt-'));

@@ -12,7 +12,7 @@ import { VmManager } from '../../src/services/vm-manager.js';
 import { VmRecordStore } from '../../src/services/vm-records.js';
 import { StatsCache } from '../../src/virt/stats-cache.js';
 import { domainXml, VM_UUID } from '../virt/domain-fixtures.js';
-import { ManualTime } from '../virt/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 void test('after VM.create the display port is the one in libvirt\'s live XML', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-livexml-'));

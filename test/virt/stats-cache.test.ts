@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SampleWindow, StatsCache, isEmptySample, type BulkSample } from '../../src/virt/stats-cache.js';
-import { SteppingClock } from './manual-time.js';
+import { SteppingClock } from '../support/manual-time.js';
 
 const rec = (v: string): Record<string, string> => ({ v });
 

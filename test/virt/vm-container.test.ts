@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VmContainer } from '../../src/virt/vm-container.js';
 import { VmStateMachine } from '../../src/virt/vm-state.js';
-import { VmStatus as S } from '../../src/virt/vmstatus.js';
+import { VmStatus as S } from '../../src/virt/vm-state.js';
 import { Errors, isError } from '../../src/errors.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 const A = '7F9A0A46-2F5B-4D2B-9C37-0C3E6F1B2A11';
 const B = 'a1b2c3d4-0000-4000-8000-000000000002';

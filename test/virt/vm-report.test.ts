@@ -6,10 +6,10 @@ import { buildVmStatsReport, buildVmStatusNotification, statusEventDetails } fro
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { StatsCache, type BulkSample } from '../../src/virt/stats-cache.js';
 import { VmStateMachine, LifecycleEvent, StoppedDetail, type VmStatusChange } from '../../src/virt/vm-state.js';
-import { VmStatus as S } from '../../src/virt/vmstatus.js';
+import { VmStatus as S } from '../../src/virt/vm-state.js';
 import { checkVmStats, checkVmStatusEvent } from '../helpers/engine-types.js';
 import { domainXml, VM_UUID } from './domain-fixtures.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 function record(cpuTime: number): Record<string, number | string> {
   return {

@@ -7,8 +7,8 @@ import {
   VmStateMachine, type VmStatusChange,
 } from '../../src/virt/vm-state.js';
 import { VmExitReason } from '../../src/virt/exit-reasons.js';
-import { VmStatus as S } from '../../src/virt/vmstatus.js';
-import { ManualTime } from './manual-time.js';
+import { VmStatus as S } from '../../src/virt/vm-state.js';
+import { ManualTime } from '../support/manual-time.js';
 
 function setup(initial?: (typeof S)[keyof typeof S]): { vm: VmStateMachine; time: ManualTime; changes: VmStatusChange[]; warns: string[] } {
   const time = new ManualTime(1000);
