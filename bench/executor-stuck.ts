@@ -421,7 +421,7 @@ function report(stuck: Array<Record<string, unknown>>, sched: Array<Record<strin
     '',
     `Scenario (executor-physics.md §0): 100 fast tasks/s; from t=1 s, K tasks stuck ${STUCK_BLOCK_MS / 1000} s in native nanosleep (one per 10 ms tick);`,
     `every task timeout ${TIMEOUT_MS} ms from its start; workers_count ${WORKERS}, max_workers ${MAX_WORKERS}, max_tasks ${MAX_TASKS}.`,
-    '"executor" is src/runtime/executor.ts; "piscina" is plain Piscina 5 (4 threads, abort by signal, timeout from the start the worker signals, no maxQueue).',
+    '"executor" is src/runtime/executor/executor.ts; "piscina" is plain Piscina 5 (4 threads, abort by signal, timeout from the start the worker signals, no maxQueue).',
     `Each case in a fresh process; medians over ${String(meta['repeats'])} repeats. Fast latency = dispatch to task start, over fast tasks dispatched between the`,
     'first stuck dispatch and the moment the last stuck task (or its lingering thread) was gone. Workers = threads held (live + spares + starting + lingering).',
     '',

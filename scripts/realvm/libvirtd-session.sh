@@ -5,7 +5,7 @@
 #   libvirtd-session.sh stop RUN    # kills libvirtd, then every process still using RUN (qemu, virtlogd)
 #   libvirtd-session.sh uris RUN
 # Keep RUN short (e.g. /tmp/vr-XXXX): QEMU's monitor and channel sockets live below it and a unix socket
-# path must stay under 108 bytes. src/realvm/libvirtd.ts does the same from TypeScript.
+# path must stay under 108 bytes. test/support/realvm/libvirtd.ts does the same from TypeScript.
 set -euo pipefail
 
 cmd=${1:?usage: libvirtd-session.sh start|stop|uris RUN}

@@ -108,7 +108,7 @@ if [ ! -s "$INITRD" ]; then
   log "initramfs built in $(elapsed "$t") s"
 fi
 
-# 4. Stable names and a manifest the TypeScript side reads (src/realvm/assets.ts).
+# 4. Stable names and a manifest the TypeScript side reads (test/support/realvm/assets.ts).
 kernel="$DIR/kernel/$abi/vmlinuz"
 [ -s "$KDIR/vmlinux" ] && kernel="$DIR/kernel/$abi/vmlinux"
 ln -sfn "kernel/$abi/vmlinuz" "$DIR/vmlinuz"
