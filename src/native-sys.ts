@@ -1,4 +1,4 @@
-// Typed access to native/sys: OS thread names and unix-socket peer credentials (see native/sys/sys.cc).
+// Typed access to native/sys: OS thread names, unix-socket peer credentials and TCP quick ACKs (see native/sys/sys.cc).
 // Loads in the main thread and in any worker_thread; each call acts on the calling thread or socket.
 import type { Socket } from 'node:net';
 import { loadNativeAddon } from './native.js';
@@ -13,6 +13,7 @@ interface SysAddon {
   setThreadName(name: string): void;
   getThreadName(): string;
   peerCredentials(fd: number): PeerCredentials;
+  tcpQuickAck(fd: number): boolean;
 }
 
 let addon: SysAddon | undefined;
@@ -36,4 +37,9 @@ export function peerCredentials(socket: Socket): PeerCredentials {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw Object.assign(new Error('peerCredentials: the socket has no file descriptor (not connected, or not a unix socket)'), { code: 'ERR_NATIVE_SYSCALL' });
   return sys().peerCredentials(fd);
+}
+
+/** Set TCP_QUICKACK on a TCP descriptor (see src/rpc/quick-ack.ts); false when it is not a TCP socket. */
+export function tcpQuickAck(fd: number): boolean {
+  return sys().tcpQuickAck(fd);
 }

@@ -1,7 +1,10 @@
 // Small Linux system calls Node does not expose: OS thread names (prctl PR_SET_NAME / PR_GET_NAME, so
 // top -H, ps -T, /proc/<pid>/task/*/comm and gdb show each thread's role) and a unix socket peer's
-// credentials (getsockopt SO_PEERCRED, so a privileged helper can check who connected).
+// credentials (getsockopt SO_PEERCRED, so a privileged helper can check who connected), and immediate
+// TCP ACKs (setsockopt TCP_QUICKACK, see src/rpc/quick-ack.ts).
 #include <node_api.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <cerrno>
@@ -74,11 +77,31 @@ static napi_value PeerCredentials(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// tcpQuickAck(fd): true when TCP_QUICKACK was set. The kernel then sends the ACK it is holding back at
+// once and leaves delayed-ACK mode until it re-enters it on its own (the option is not sticky). Returns
+// false instead of throwing when the descriptor is not (or no longer) a TCP socket: callers set it after
+// every read and a socket closing under them is normal.
+static napi_value TcpQuickAck(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "tcpQuickAck(fd): fd must be a non-negative integer");
+    return nullptr;
+  }
+  int one = 1;
+  napi_value ok;
+  napi_get_boolean(env, setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) == 0, &ok);
+  return ok;
+}
+
 NAPI_MODULE_INIT() {
   struct { const char* name; napi_callback fn; } fns[] = {
     {"setThreadName", SetThreadName},
     {"getThreadName", GetThreadName},
     {"peerCredentials", PeerCredentials},
+    {"tcpQuickAck", TcpQuickAck},
   };
   for (const auto& f : fns) {
     napi_value value;

@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import type { Logger } from '../observability/logging.js';
 import { realTimers, type Timers } from '../runtime/clock.js';
 import { detectProtocol } from './protocol-detector.js';
+import { armQuickAck, loadQuickAck, type QuickAckFn } from './quick-ack.js';
 
 /** vdsm: protocol detection (and, separately, the TLS handshake) must finish within 10 s. */
 export const DETECT_TIMEOUT_MS = 10_000;
@@ -34,6 +35,8 @@ export interface AcceptorOptions {
   log: Logger;
   onStomp(socket: Socket, head: Buffer): void;
   onHttp(socket: Socket, head: Buffer): void;
+  /** Immediate ACKs after every read (see quick-ack.ts); default: native/sys tcpQuickAck; false turns it off. */
+  quickAck?: QuickAckFn | false;
 }
 
 /** The fd systemd passed us, if LISTEN_PID names this process (sd_listen_fds semantics). */
@@ -55,9 +58,12 @@ export class Acceptor {
   #counts = { accepted: 0, stomp: 0, http: 0, unknown: 0, timeouts: 0, tlsErrors: 0, refused: 0 };
   #address: { address: string; port: number } | undefined;
   #starting: Promise<{ address: string; port: number }> | undefined;
+  #quickAck: QuickAckFn | undefined;
 
   constructor(opts: AcceptorOptions) {
     this.#o = opts;
+    this.#quickAck = opts.quickAck === false ? undefined : (opts.quickAck ?? loadQuickAck());
+    if (opts.quickAck === undefined && this.#quickAck === undefined) opts.log.warn('native/sys addon unavailable: without TCP_QUICKACK, clients that use Nagle wait up to 40 ms for delayed ACKs');
     this.#timers = opts.timers ?? realTimers;
   }
 
@@ -157,6 +163,7 @@ export class Acceptor {
     }
     this.#detecting++;
     socket.setNoDelay(true);
+    if (this.#quickAck !== undefined) armQuickAck(socket, this.#quickAck);
     let head: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (): void => {

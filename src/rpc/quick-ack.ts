@@ -1,0 +1,47 @@
+// Immediate ACKs on accepted engine connections (TCP_QUICKACK after every read).
+//
+// Why: clients that leave Nagle's algorithm on (the npm stompit client, stomp.py, the engine's Java NIO
+// client) write a frame the server does not answer (SUBSCRIBE, or a SEND header before its body) and then
+// the next frame. Nagle holds that next frame until the first is acknowledged, and Linux delays the ACK of
+// data the server does not answer for up to 40 ms: the first request on a fresh connection took 44-50 ms
+// instead of 0.5 ms. TCP_NODELAY on our side (set since wave 1) cannot help; it governs our writes, not the
+// peer's. TCP_QUICKACK makes the kernel send the held-back ACK at once and leave delayed-ACK mode; it is
+// not sticky, so it is set again after each read. Measured in bench/first-request.ts.
+//
+// Cost: one setsockopt(2) per received chunk on the main thread (non-blocking, ~1 us) and, for requests
+// that are answered, an ACK segment that would otherwise ride on the reply.
+import type { Socket } from 'node:net';
+import { tcpQuickAck } from '../native-sys.js';
+
+export type QuickAckFn = (fd: number) => boolean;
+
+/** native/sys's tcpQuickAck, or undefined where the addon cannot be loaded (the caller logs it). */
+export function loadQuickAck(): QuickAckFn | undefined {
+  try {
+    tcpQuickAck(0x7fffffff); // loads the addon; a descriptor that is not open just answers false
+    return tcpQuickAck;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel descriptor of a TCP or TLS socket (libuv handle), when Node exposes one. */
+export function socketFd(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * Acknowledge every chunk `socket` receives at once. For a TLS socket pass the TLS socket: its 'data'
+ * events follow the reads of the underlying descriptor, which it shares. Returns false when the socket
+ * has no descriptor (a pipe, a socket already closed) or the option is refused (not TCP).
+ */
+export function armQuickAck(socket: Socket, quickAck: QuickAckFn): boolean {
+  const fd = socketFd(socket);
+  if (fd === undefined || !quickAck(fd)) return false;
+  socket.prependListener('data', () => {
+    // The descriptor can be gone by the time a last chunk is delivered; a failed call is harmless.
+    if (!socket.destroyed) quickAck(fd);
+  });
+  return true;
+}
