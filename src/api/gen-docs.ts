@@ -14,7 +14,15 @@ export function renderApiMarkdown(specs: readonly MethodSpec[]): string {
   const out: string[] = [`# vdsm-node API`, '', `<!-- ${GENERATED} -->`, ''];
   out.push('JSON-RPC 2.0 over STOMP 1.2 on the management port (see docs/architecture.md). Parameters go by name');
   out.push('(an object) or by position (an array, in the order listed). A verb that returns nothing answers `true`.');
-  out.push('Wrong parameter types get error -32602, unknown verbs -32601, calls while the host is initialising 99.', '');
+  out.push(
+    'Argument rules are vdsm\'s (src/api/argument-rules.ts): a missing required parameter gets -32603 (\'missing a required',
+    'argument\'); by default (`[devel] api_strict_mode = false`) values vdsm would accept are converted to the listed type',
+    '(vdsm-client\'s strings "true", "30", "a,b"; numbers where a string is listed and numeric strings where a number is)',
+    'and each such departure is logged once per method and parameter; values that cannot be converted get -32602.',
+    'With `api_strict_mode = true` every departure, unknown parameter names and values outside an enum included, gets',
+    '-32602. Unknown verbs get -32601, calls while the host is initialising 99.',
+    '',
+  );
   const byNs = new Map<string, MethodSpec[]>();
   for (const m of specs) {
     const ns = m.name.slice(0, m.name.indexOf('.'));

@@ -60,9 +60,9 @@ export const apiMethods: ApiMethodsFactory<HostBasicDeps> = (deps) => {
     },
     {
       name: 'Host.echo',
-      description: 'Returns its argument; for tests. With `size` it returns a string of that many bytes instead (benchmarks).',
+      description: 'Returns its argument; for tests. With `size` it returns a string of that many bytes instead (benchmarks). `message` is required, as in vdsm.',
       params: [
-        { name: 'message', type: s.any(), optional: true, description: 'Any JSON value, returned as is.' },
+        { name: 'message', type: s.any(), description: 'Any JSON value, returned as is.' },
         { name: 'size', type: s.int(), optional: true, description: 'Return a string of this many bytes instead (at most 16 MiB).' },
       ],
       result: s.any(),

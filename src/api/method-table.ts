@@ -1,6 +1,9 @@
 // The one table of API methods: name, parameter schema, result shape and handler. The JSON-RPC server
 // validates against it, and gen-docs renders docs/api.md and the TypeScript types from it.
-import { validate, type Schema } from './schema.js';
+import { ArgumentRules, type BindResult } from './argument-rules.js';
+import type { Schema } from './schema.js';
+
+export type { BindResult } from './argument-rules.js';
 
 export interface ParamSpec {
   readonly name: string;
@@ -51,12 +54,20 @@ export function isLegacyResponse(v: unknown): v is { status: { code: number; mes
  */
 export type ApiMethodsFactory<D = any> = (deps: D) => MethodSpec[];
 
-export type BindResult = { ok: true; params: Record<string, unknown> } | { ok: false; reason: string };
+export interface MethodTableOptions {
+  /** vdsm's argument rules ([devel] api_strict_mode); default: non-strict, nothing logged. */
+  rules?: ArgumentRules;
+}
+
+/** The rules MethodTable.bind applies when no table is at hand (tests, tools). */
+const LENIENT = new ArgumentRules();
 
 export class MethodTable {
   #methods = new Map<string, MethodSpec>();
+  readonly rules: ArgumentRules;
 
-  constructor(specs: Iterable<MethodSpec> = []) {
+  constructor(specs: Iterable<MethodSpec> = [], opts: MethodTableOptions = {}) {
+    this.rules = opts.rules ?? new ArgumentRules();
     for (const spec of specs) this.add(spec);
   }
 
@@ -85,39 +96,17 @@ export class MethodTable {
     return [...this.#methods.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Instance form of MethodTable.bind, so the JSON-RPC server needs only the injected table. */
+  /** Bind a call's params under this table's argument rules (see argument-rules.ts). */
   bind(spec: MethodSpec, raw: unknown): BindResult {
-    return MethodTable.bind(spec, raw);
+    return this.rules.bind(spec, raw);
   }
 
   get size(): number {
     return this.#methods.size;
   }
 
-  /**
-   * Turn JSON-RPC params (an array = positional in table order, an object = by name, absent = none) into
-   * named parameters: defaults applied, types checked. Names the table does not know are passed through
-   * untouched, as vdsm's non-strict mode does (the engine sends a few extras).
-   */
+  /** Non-strict binding without logging (vdsm's defaults), for callers without a table. */
   static bind(spec: MethodSpec, raw: unknown): BindResult {
-    let named: Record<string, unknown>;
-    if (raw === undefined || raw === null) named = {};
-    else if (Array.isArray(raw)) {
-      if (raw.length > spec.params.length) return { ok: false, reason: `takes ${spec.params.length} positional parameters but ${raw.length} were given` };
-      named = {};
-      raw.forEach((v, i) => (named[spec.params[i]!.name] = v));
-    } else if (typeof raw === 'object') named = { ...(raw as Record<string, unknown>) };
-    else return { ok: false, reason: 'wrong params type' };
-    for (const p of spec.params) {
-      const v = named[p.name];
-      if (v === undefined) {
-        if (p.default !== undefined) named[p.name] = structuredClone(p.default);
-        else if (!p.optional) return { ok: false, reason: `missing required parameter '${p.name}'` };
-        continue;
-      }
-      const err = validate(p.type, v, p.name);
-      if (err) return { ok: false, reason: err };
-    }
-    return { ok: true, params: named };
+    return LENIENT.bind(spec, raw);
   }
 }

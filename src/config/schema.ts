@@ -115,7 +115,7 @@ export const schema = {
     memory_profile_port: int(9090, 'Port of the memory profiling endpoint.', { min: 1, max: 65535 }),
     manhole_enable: bool(false, 'Open a debugging shell on a Unix socket in the run directory.', { compat: true }),
     coverage_enable: bool(false, 'Record code coverage.', { compat: true }),
-    api_strict_mode: bool(false, 'Reject API requests whose parameters do not match the schema instead of logging them.'),
+    api_strict_mode: bool(false, 'Reject API requests whose parameters depart from the schema in any way (-32602) instead of converting what vdsm accepts and logging it once per method and parameter.'),
     xml_minimal_changes: bool(true, 'Change domain XML as little as possible.', { compat: true }),
     embedded: bool(false, 'Run as an embedded development agent (test doubles where real host services are missing).', { ours: true }),
   },

@@ -58,10 +58,10 @@ export interface ApiMethods {
     };
     result: Record<string, string>;
   };
-  /** Returns its argument; for tests. With `size` it returns a string of that many bytes instead (benchmarks). */
+  /** Returns its argument; for tests. With `size` it returns a string of that many bytes instead (benchmarks). `message` is required, as in vdsm. */
   "Host.echo": {
     params: {
-      message?: unknown;
+      message: unknown;
       size?: number;
     };
     result: unknown;

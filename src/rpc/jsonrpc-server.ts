@@ -127,9 +127,7 @@ export class JsonRpcServer {
       return finish(Errors.METHOD_NOT_FOUND.vdsmCode, { code: Errors.METHOD_NOT_FOUND.vdsmCode, message: `${Errors.METHOD_NOT_FOUND.message}: ${pyRepr({ method })}` });
     }
     const bound = this.#o.methods.bind(spec, r.params);
-    if (!bound.ok) {
-      return finish(Errors.INVALID_PARAMS.vdsmCode, { code: Errors.INVALID_PARAMS.vdsmCode, message: `${Errors.INVALID_PARAMS.message}: ${pyRepr({ method, reason: bound.reason })}` });
-    }
+    if (!bound.ok) return finish(bound.error.code, bound.error);
     this.#inFlight++;
     try {
       let raw = await spec.handler(bound.params, ctx);

@@ -27,11 +27,19 @@ void test('named and positional params bind to the same names, defaults applied,
   assert.deepEqual(MethodTable.bind(spec, ['a', 30]), { ok: true, params: { vmID: 'a', delay: 30, reboot: false } });
 });
 
-void test('binding failures name the offending parameter', () => {
-  assert.deepEqual(MethodTable.bind(spec, {}), { ok: false, reason: "missing required parameter 'vmID'" });
-  assert.deepEqual(MethodTable.bind(spec, { vmID: 5 }), { ok: false, reason: 'vmID: expected string, got integer' });
-  assert.deepEqual(MethodTable.bind(spec, { vmID: 'a', delay: 1.5 }), { ok: false, reason: 'delay: expected string | integer, got number' });
-  assert.equal(MethodTable.bind(spec, ['a', 1, true, 4]).ok, false);
+void test('binding failures: vdsm\'s -32603 for a missing argument, -32602 for a value that cannot be used', () => {
+  const missing = MethodTable.bind(spec, {});
+  assert.ok(!missing.ok);
+  assert.equal(missing.error.code, -32603);
+  assert.match(missing.error.message, /missing a required argument: 'vmID'/);
+  const bad = MethodTable.bind(spec, { vmID: 'a', delay: { seconds: 1 } });
+  assert.ok(!bad.ok);
+  assert.equal(bad.error.code, -32602);
+  assert.match(bad.error.message, /Parameter delay is not string \| integer type/);
+  const many = MethodTable.bind(spec, ['a', 1, true, 4]);
+  assert.ok(!many.ok);
+  assert.equal(many.error.code, -32603);
+  assert.match(many.error.message, /too many positional arguments/);
 });
 
 void test('schema validation of nested objects, maps and arrays reports the path', () => {
