@@ -91,7 +91,7 @@ void test('responses are routed to the reply-to destination\'s subscription', as
 
 void test('error codes are JSON integers: -32601, -32602 and 99 while not ready', async () => {
   const c = await RawClient.connect(fx.port);
-  c.write(CONNECT + SUB_RESP + send(ping('a', 'Host.nope')) + send(JSON.stringify({ jsonrpc: '2.0', method: 'Host.setLogLevel', params: { level: 3 }, id: 'b' })));
+  c.write(CONNECT + SUB_RESP + send(ping('a', 'Host.nope')) + send(JSON.stringify({ jsonrpc: '2.0', method: 'Host.setLogLevel', params: { level: { name: 'INFO' } }, id: 'b' })));
   await c.until((t) => t.includes('"id":"b"') && t.includes('"id":"a"'));
   fx.setReady(false);
   try {
