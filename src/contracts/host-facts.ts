@@ -25,6 +25,12 @@ export interface HostRawSample {
   numaNodes: Record<string, { meminfo: MaybeText; cpulist: MaybeText; freeHugepages: Record<string, MaybeText> }>;
   /** /sys/devices/system/cpu/online */
   cpuOnline: MaybeText;
+  /** /sys/kernel/mm/ksm files (each null when KSM is absent); older raw samples may lack the group. */
+  ksm?: { run: MaybeText; pagesToScan: MaybeText; mergeAcrossNodes: MaybeText; pagesSharing: MaybeText };
+  /** The ksmd kernel thread's pid and its /proc/<pid>/stat, when found (its CPU time gives ksmCpu). */
+  ksmd?: { pid: number; stat: string } | null;
+  /** KernelPageSize of this process's first mapping, in KiB (memShared counts pages). */
+  pageSizeKiB?: number | null;
 }
 
 export interface HostSampleArgs {
@@ -32,6 +38,8 @@ export interface HostSampleArgs {
   monitoredPaths: string[];
   /** Root to read /proc and /sys under (tests); default '/'. */
   root?: string;
+  /** ksmd's pid from the previous sample: checked, and /proc searched again only when it is stale. */
+  ksmdPid?: number;
 }
 
 export interface CpuSysFacts {

@@ -17,6 +17,19 @@ export interface InterfaceSample {
   operstate: 'up' | 'down';
 }
 
+/** KSM as /sys/kernel/mm/ksm and ksmd's /proc entry show it (vdsm gets the same figures from MOM). */
+export interface KsmSample {
+  run: boolean;
+  pagesToScan: number;
+  mergeAcrossNodes: boolean;
+  pagesSharing: number;
+  pageSizeKiB: number;
+  /** ksmd's pid, passed back to the next sample so /proc is searched only once. */
+  ksmdPid?: number;
+  /** ksmd's user + system CPU time, jiffies. */
+  ksmdJiffies?: number;
+}
+
 export interface HostSample {
   /** Seconds (wall clock, fractional). */
   timestamp: number;
@@ -39,6 +52,7 @@ export interface HostSample {
   interfaces: Record<string, InterfaceSample>;
   meminfo: Record<string, number>;
   bootTime?: number;
+  ksm: KsmSample;
 }
 
 /** /proc/net/dev -> per-interface counters. */
@@ -71,6 +85,32 @@ export function parseThpState(text: string | null): string {
 }
 
 const MIB = 1024 * 1024;
+
+function intOr0(t: string | null | undefined): number {
+  const n = Number((t ?? '').trim());
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+export function parseKsm(raw: Pick<HostRawSample, 'ksm' | 'ksmd' | 'pageSizeKiB'>): KsmSample {
+  const k = raw.ksm;
+  const out: KsmSample = {
+    run: intOr0(k?.run) === 1,
+    pagesToScan: intOr0(k?.pagesToScan),
+    mergeAcrossNodes: intOr0(k?.mergeAcrossNodes) === 1,
+    pagesSharing: intOr0(k?.pagesSharing),
+    pageSizeKiB: raw.pageSizeKiB ?? 4,
+  };
+  if (raw.ksmd) {
+    out.ksmdPid = raw.ksmd.pid;
+    try {
+      const t = parsePidStat(raw.ksmd.stat);
+      out.ksmdJiffies = t.user + t.sys;
+    } catch {
+      // a stat line we cannot read leaves ksmCpu at 0
+    }
+  }
+  return out;
+}
 
 export function parseHostSample(raw: HostRawSample): HostSample {
   const stat = parseProcStat(raw.procStat);
@@ -124,5 +164,6 @@ export function parseHostSample(raw: HostRawSample): HostSample {
     interfaces,
     meminfo,
     ...(stat.btime !== undefined ? { bootTime: stat.btime } : {}),
+    ksm: parseKsm(raw),
   };
 }

@@ -17,12 +17,16 @@ export interface ProducedHostStats {
 }
 
 /**
- * vdsm's stats before two samples exist. vdsm has memUsed and anonHugePages as floats here ("0.00");
- * the engine reads both as ints, so they go out as "0" (the only deviation from vdsm's empty set).
+ * The stats before any sample: every key getStats ever reports, with zero or empty values, so the first
+ * call after start has the same keys as the later ones (vdsm leaves network, cpuStatistics, diskStats ...
+ * out until two samples exist). memUsed and anonHugePages go out as "0": the engine reads both as ints.
  */
 export function emptyHostStats(elapsedS: number): ProducedHostStats {
   return {
-    stats: { cpuLoad: 0.0, cpuUser: 0.0, cpuSys: 0.0, cpuIdle: 100.0, cpuSysVdsmd: 0.0, cpuUserVdsmd: 0.0, elapsedTime: elapsedS, memUsed: 0, anonHugePages: 0 },
+    stats: {
+      cpuLoad: 0.0, cpuUser: 0.0, cpuSys: 0.0, cpuIdle: 100.0, cpuSysVdsmd: 0.0, cpuUserVdsmd: 0.0, elapsedTime: elapsedS, memUsed: 0, anonHugePages: 0,
+      network: {}, rxDropped: 0, txDropped: 0, cpuStatistics: {}, numaNodeMemFree: {}, diskStats: {}, hugepages: {}, thpState: 'never', bootTime: 0, v2vJobs: {},
+    },
     floats: new Set(['cpuLoad', 'cpuUser', 'cpuSys', 'cpuIdle', 'cpuSysVdsmd', 'cpuUserVdsmd', 'elapsedTime']),
   };
 }
@@ -38,17 +42,19 @@ export interface CoreStats {
   cpuIdle: string;
 }
 
-/** Per-core usage; cores missing from either sample are left out. */
+/** Per-core usage; cores missing from either sample are left out; zero use before two samples. */
 export function cpuCoreStats(first: HostSample, last: HostSample): Record<string, CoreStats> {
   const interval = last.timestamp - first.timestamp;
   const out: Record<string, CoreStats> = {};
   const ids = Object.keys(last.coreNode).length > 0 ? Object.keys(last.coreNode) : Object.keys(last.cores);
+  // One sample (or two at one instant) shows the cores, not their use yet.
+  const rates = interval >= MIN_INTERVAL_S;
   for (const id of ids.sort((a, b) => Number(a) - Number(b))) {
     const a = first.cores[id];
     const b = last.cores[id];
     if (a === undefined || b === undefined) continue;
-    const user = fmt2(wrap(b.user - a.user, JIFFIES_BOUND) / interval);
-    const sys = fmt2(wrap(b.sys - a.sys, JIFFIES_BOUND) / interval);
+    const user = fmt2(rates ? wrap(b.user - a.user, JIFFIES_BOUND) / interval : 0);
+    const sys = fmt2(rates ? wrap(b.sys - a.sys, JIFFIES_BOUND) / interval : 0);
     out[id] = { nodeIndex: last.coreNode[id] ?? 0, cpuUser: user, cpuSys: sys, cpuIdle: fmt2(Math.max(0, 100 - Number(user) - Number(sys))) };
   }
   return out;
@@ -100,16 +106,32 @@ export interface ProduceHostOptions {
   v2vJobs?: Record<string, unknown>;
 }
 
+/**
+ * Stats from the window: what one sample tells alone (memory, load, disks, counters, per-core entries at
+ * zero use) as soon as it exists, rates once two samples at least MIN_INTERVAL_S apart do.
+ */
 export function produceHostStats(first: HostSample | undefined, last: HostSample | undefined, opts: ProduceHostOptions): ProducedHostStats {
   const out = emptyHostStats(opts.elapsedS);
-  if (first === undefined || last === undefined) return out;
-  const interval = last.timestamp - first.timestamp;
-  if (!(interval >= MIN_INTERVAL_S)) return out;
+  if (last === undefined) return out;
   const s = out.stats;
-  const net = interfaceStats(first, last, opts.interfaces);
+  s['memUsed'] = last.memUsed;
+  s['hugepages'] = last.hugepages;
+  s['anonHugePages'] = last.anonHugePages;
+  s['cpuLoad'] = last.cpuLoad;
+  out.floats.delete('cpuLoad');
+  s['diskStats'] = last.diskStats;
+  s['thpState'] = last.thpState;
+  if (last.bootTime !== undefined) s['bootTime'] = last.bootTime;
+  s['numaNodeMemFree'] = last.numaNodeMem;
+  s['v2vJobs'] = opts.v2vJobs ?? {};
+  const interval = first !== undefined ? last.timestamp - first.timestamp : 0;
+  const rates = first !== undefined && interval >= MIN_INTERVAL_S;
+  const net = interfaceStats(rates ? first : last, last, opts.interfaces);
   s['network'] = net.network;
   s['rxDropped'] = net.rxDropped;
   s['txDropped'] = net.txDropped;
+  s['cpuStatistics'] = cpuCoreStats(rates ? first : last, last);
+  if (!rates) return out;
   if (first.pidcpu !== undefined && last.pidcpu !== undefined) {
     s['cpuUserVdsmd'] = wrap(last.pidcpu.user - first.pidcpu.user, JIFFIES_BOUND) / interval;
     s['cpuSysVdsmd'] = wrap(last.pidcpu.sys - first.pidcpu.sys, JIFFIES_BOUND) / interval;
@@ -120,18 +142,35 @@ export function produceHostStats(first: HostSample | undefined, last: HostSample
   s['cpuUser'] = user;
   s['cpuSys'] = sys;
   s['cpuIdle'] = Math.max(0, 100 - user - sys);
-  s['memUsed'] = last.memUsed;
-  s['hugepages'] = last.hugepages;
-  s['anonHugePages'] = last.anonHugePages;
-  s['cpuLoad'] = last.cpuLoad;
-  out.floats.delete('cpuLoad');
-  s['diskStats'] = last.diskStats;
-  s['thpState'] = last.thpState;
-  if (last.bootTime !== undefined) s['bootTime'] = last.bootTime;
-  s['numaNodeMemFree'] = last.numaNodeMem;
-  s['cpuStatistics'] = cpuCoreStats(first, last);
-  s['v2vJobs'] = opts.v2vJobs ?? {};
   return out;
+}
+
+export interface KsmStats {
+  ksmState: boolean;
+  ksmPages: number;
+  ksmMergeAcrossNodes: boolean;
+  /** MiB of memory KSM shares (pages_sharing x page size), as vdsm's MOM client reports it. */
+  memShared: number;
+  /** Percent of one CPU ksmd used between the two samples (int). */
+  ksmCpu: number;
+}
+
+/** KSM figures vdsm takes from MOM, read here from /sys and ksmd's CPU time; zero before any sample. */
+export function ksmStats(first: HostSample | undefined, last: HostSample | undefined): KsmStats {
+  if (last === undefined) return { ksmState: false, ksmPages: 0, ksmMergeAcrossNodes: false, memShared: 0, ksmCpu: 0 };
+  const k = last.ksm;
+  let ksmCpu = 0;
+  const interval = first !== undefined ? last.timestamp - first.timestamp : 0;
+  if (first !== undefined && interval >= MIN_INTERVAL_S && k.ksmdJiffies !== undefined && first.ksm.ksmdJiffies !== undefined && first.ksm.ksmdPid === k.ksmdPid) {
+    ksmCpu = Math.round(wrap(k.ksmdJiffies - first.ksm.ksmdJiffies, JIFFIES_BOUND) / interval);
+  }
+  return {
+    ksmState: k.run,
+    ksmPages: k.pagesToScan,
+    ksmMergeAcrossNodes: k.mergeAcrossNodes,
+    memShared: Math.floor((k.pagesSharing * k.pageSizeKiB) / 1024),
+    ksmCpu,
+  };
 }
 
 /** vdsm's convertToStr on every top-level scalar: floats "%.2f", ints "%d"; objects untouched. */
@@ -164,8 +203,10 @@ export interface HostStatsExtras {
   storageDomains?: Record<string, unknown>;
   /** Only when multipath monitoring is configured. */
   multipathHealth?: Record<string, unknown>;
-  /** MOM: 'inactive' and no KSM keys when MOM is not running, as vdsm reports it. */
-  mom?: { status: 'active' | 'inactive'; ksm?: { ksmState: boolean; ksmPages: number; ksmMergeAcrossNodes: boolean; memShared: number; ksmCpu: number } };
+  /** MOM status: no MOM runs here ('inactive', as vdsm reports a MOM it cannot reach). */
+  mom?: { status: 'active' | 'inactive' };
+  /** KSM figures (vdsm gets them from MOM; here from /sys); zero when absent. */
+  ksm?: KsmStats;
   netConfigDirty?: boolean;
   haStats?: { configured: boolean; active: boolean; score: number; globalMaintenance: boolean; localMaintenance: boolean };
 }
@@ -182,7 +223,7 @@ export function buildHostStats(produced: ProducedHostStats, extras: HostStatsExt
   Object.assign(ret, extras.vmCounts);
   ret['dateTime'] = formatDateTime(extras.nowMs);
   ret['momStatus'] = extras.mom?.status ?? 'inactive';
-  if (extras.mom?.ksm !== undefined) Object.assign(ret, extras.mom.ksm);
+  Object.assign(ret, extras.ksm ?? ksmStats(undefined, undefined));
   ret['netConfigDirty'] = extras.netConfigDirty === true ? 'True' : 'False';
   const ha = extras.haStats ?? haStatsAbsent();
   ret['haStats'] = ha;
@@ -216,8 +257,20 @@ export class HostStatsWindow {
   }
 
   produce(opts: Omit<ProduceHostOptions, 'elapsedS'> = {}): ProducedHostStats {
+    const [first, last] = this.#pair();
+    return produceHostStats(first, last, { ...opts, elapsedS: this.elapsedS() });
+  }
+
+  ksm(): KsmStats {
+    const [first, last] = this.#pair();
+    return ksmStats(first, last);
+  }
+
+  /** The two samples rates come from, or the only one; nothing before the first sample. */
+  #pair(): [HostSample | undefined, HostSample | undefined] {
     const s = this.#window.stats();
-    return produceHostStats(s?.first, s?.last, { ...opts, elapsedS: this.elapsedS() });
+    if (s !== undefined) return [s.first, s.last];
+    return [undefined, this.latest()];
   }
 
   describe(): { samples: number; latestTimestamp: number | null } {

@@ -60,7 +60,10 @@ export class HostService {
       exclusive: true,
       executor: opts.executor,
       op: 'host.sample',
-      args: () => ({ monitoredPaths }),
+      args: () => {
+        const ksmdPid = this.#window.latest()?.ksm.ksmdPid;
+        return { monitoredPaths, ...(ksmdPid !== undefined ? { ksmdPid } : {}) };
+      },
       timeoutMs: opts.sampleIntervalMs,
       discard: false,
       onResult: (raw) => this.#window.append(parseHostSample(raw)),
@@ -83,6 +86,7 @@ export class HostService {
       nowMs: Date.now(),
       meminfo: this.#window.latest()?.meminfo ?? {},
       vmCounts: this.#o.vmCounts(),
+      ksm: this.#window.ksm(),
     });
   }
 

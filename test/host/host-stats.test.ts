@@ -20,14 +20,67 @@ void test('175 per-core stats: constant jiffies 1 s apart give idle 100.00 with 
   });
 });
 
-void test('176 no samples, or two samples at the same instant, give exactly the empty set', () => {
-  const expected = { cpuIdle: 100, cpuSys: 0, cpuSysVdsmd: 0, cpuUser: 0, cpuUserVdsmd: 0, memUsed: 0, elapsedTime: 0, anonHugePages: 0, cpuLoad: 0 };
-  assert.deepEqual(produceHostStats(undefined, undefined, { elapsedS: 0 }).stats, expected);
+void test('176 (changed, issue 11) no sample: every key, zero or empty; two samples at one instant: no rates yet', () => {
+  const empty = produceHostStats(undefined, undefined, { elapsedS: 0 }).stats;
+  assert.deepEqual(empty, {
+    cpuIdle: 100, cpuSys: 0, cpuSysVdsmd: 0, cpuUser: 0, cpuUserVdsmd: 0, memUsed: 0, elapsedTime: 0, anonHugePages: 0, cpuLoad: 0,
+    network: {}, rxDropped: 0, txDropped: 0, cpuStatistics: {}, numaNodeMemFree: {}, diskStats: {}, hugepages: {}, thpState: 'never', bootTime: 0, v2vJobs: {},
+  });
   const same = parseHostSample(rawSample({ timestampMs: 5000 }));
-  assert.deepEqual(produceHostStats(same, same, { elapsedS: 0 }).stats, expected);
+  const one = produceHostStats(same, same, { elapsedS: 0 }).stats;
+  assert.deepEqual(Object.keys(one).sort(), Object.keys(empty).sort());
+  assert.equal(one['cpuUser'], 0);
   assert.deepEqual(stringifyHostStats(emptyHostStats(0)), {
     cpuLoad: '0.00', cpuUser: '0.00', cpuSys: '0.00', cpuIdle: '100.00', cpuSysVdsmd: '0.00', cpuUserVdsmd: '0.00', elapsedTime: '0.00', memUsed: '0', anonHugePages: '0',
+    network: {}, rxDropped: '0', txDropped: '0', cpuStatistics: {}, numaNodeMemFree: {}, diskStats: {}, hugepages: {}, thpState: 'never', bootTime: '0', v2vJobs: {},
   });
+});
+
+void test('getStats has the same keys from the first call on: none, one and two samples (issue 11)', () => {
+  const time = new ManualTime(0);
+  const window = new HostStatsWindow(time);
+  const at = (): Record<string, unknown> => buildHostStats(window.produce(), { nowMs: 0, meminfo: window.latest()?.meminfo ?? {}, vmCounts: COUNTS, ksm: window.ksm() });
+  const none = at();
+  window.append(parseHostSample(rawSample({ timestampMs: 1_000_000, total: [1000, 0, 500, 90000] })));
+  const one = at();
+  time.advance(15_000);
+  window.append(parseHostSample(rawSample({ timestampMs: 1_015_000, total: [1150, 0, 560, 92700] })));
+  const two = at();
+  assert.deepEqual(Object.keys(none).sort(), Object.keys(two).sort());
+  assert.deepEqual(Object.keys(one).sort(), Object.keys(two).sort());
+  for (const k of ['network', 'cpuStatistics', 'numaNodeMemFree', 'diskStats', 'bootTime', 'hugepages', 'thpState', 'ksmState', 'ksmPages', 'ksmCpu', 'ksmMergeAcrossNodes', 'memShared']) assert.ok(k in none, k);
+  for (const s of [none, one, two]) assert.deepEqual(checkHostStats(s), []);
+  // one sample already tells memory, disks, counters and per-core entries (at zero use); rates need two
+  assert.equal(one['thpState'], 'madvise');
+  assert.deepEqual(Object.keys(one['cpuStatistics'] as object), ['0', '1']);
+  assert.equal((one['cpuStatistics'] as Record<string, Record<string, string>>)['0']?.['cpuIdle'], '100.00');
+  assert.equal((one['network'] as Record<string, Record<string, string>>)['lo']?.['rx'], '3193');
+  assert.equal(one['cpuUser'], '0.00');
+  assert.equal(two['cpuUser'], '5.00');
+});
+
+void test('KSM keys with vdsm\'s types: state and merge flags booleans, pages and MiB shared ints, ksmd CPU percent', () => {
+  const ksm = (run: string, sharing: string, ksmdJiffies: [number, number]) => ({
+    ksm: { run, pagesToScan: '100', mergeAcrossNodes: '1', pagesSharing: sharing },
+    ksmd: { pid: 42, stat: `42 (ksmd) S 2 0 0 0 -1 2129984 0 0 0 0 ${ksmdJiffies[0]} ${ksmdJiffies[1]} 0 0 25 5 1 0 15 0 0 18446744073709551615\n` },
+    pageSizeKiB: 4,
+  });
+  const time = new ManualTime(0);
+  const window = new HostStatsWindow(time);
+  assert.deepEqual(window.ksm(), { ksmState: false, ksmPages: 0, ksmMergeAcrossNodes: false, memShared: 0, ksmCpu: 0 });
+  window.append(parseHostSample({ ...rawSample({ timestampMs: 1_000_000 }), ...ksm('1', '2560', [100, 50]) }));
+  assert.deepEqual(window.ksm(), { ksmState: true, ksmPages: 100, ksmMergeAcrossNodes: true, memShared: 10, ksmCpu: 0 });
+  time.advance(10_000);
+  window.append(parseHostSample({ ...rawSample({ timestampMs: 1_010_000 }), ...ksm('1', '5120', [130, 70]) }));
+  assert.deepEqual(window.ksm(), { ksmState: true, ksmPages: 100, ksmMergeAcrossNodes: true, memShared: 20, ksmCpu: 5 });
+  const stats = buildHostStats(window.produce(), { nowMs: 0, meminfo: {}, vmCounts: COUNTS, ksm: window.ksm() });
+  assert.equal(stats['ksmState'], true);
+  assert.equal(stats['memShared'], 20);
+  assert.equal(stats['momStatus'], 'inactive', 'no MOM runs here');
+  // a kernel without KSM: everything off, nothing missing
+  const none = new HostStatsWindow(time);
+  none.append(parseHostSample({ ...rawSample({ timestampMs: 0 }), ksm: { run: null, pagesToScan: null, mergeAcrossNodes: null, pagesSharing: null }, ksmd: null }));
+  assert.deepEqual(none.ksm(), { ksmState: false, ksmPages: 0, ksmMergeAcrossNodes: false, memShared: 0, ksmCpu: 0 });
 });
 
 void test('177 interface stats: lo is up at speed "1000", counters are strings, sampleTime a numeric string', () => {
@@ -79,7 +132,7 @@ void test('238 getStats: dateTime format, MiB integers, two-decimal strings, abs
   assert.deepEqual((stats['hugepages'] as Record<string, Record<string, number>>)['2048']?.['vm.free_hugepages'], 3);
   assert.deepEqual(stats['storageDomains'], {});
   assert.equal(stats['momStatus'], 'inactive');
-  assert.equal(stats['ksmState'], undefined);
+  assert.equal(stats['ksmState'], false, 'KSM keys are always there (issue 11), off without data');
   assert.equal(stats['multipathHealth'], undefined);
   assert.deepEqual(stats['haStats'], { configured: false, active: false, score: 0, globalMaintenance: false, localMaintenance: false });
   assert.equal(stats['haScore'], undefined);
@@ -92,7 +145,7 @@ void test('the empty set also passes the engine checks; MOM and hosted engine wh
   const window = new HostStatsWindow(time);
   const stats = buildHostStats(window.produce(), {
     nowMs: 0, meminfo: {}, vmCounts: COUNTS,
-    mom: { status: 'active', ksm: { ksmState: true, ksmPages: 100, ksmMergeAcrossNodes: true, memShared: 12, ksmCpu: 1 } },
+    mom: { status: 'active' }, ksm: { ksmState: true, ksmPages: 100, ksmMergeAcrossNodes: true, memShared: 12, ksmCpu: 1 },
     haStats: { configured: true, active: true, score: 3400, globalMaintenance: false, localMaintenance: false },
   });
   assert.deepEqual(checkHostStats(stats), []);

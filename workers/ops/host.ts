@@ -1,6 +1,6 @@
 // Executor operations that read host facts from /proc and /sys (blocking file I/O stays off the main
 // thread): they return file contents as plain data; parsing and assembly are pure main-thread code.
-import { readdir, readFile, readlink, statfs, access } from 'node:fs/promises';
+import { access, open, readdir, readFile, readlink, statfs } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { networkInterfaces, release, version } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,42 @@ function netDevNames(netDev: MaybeText): string[] {
   return netDev.split('\n').slice(2).map((l) => l.split(':')[0]?.trim() ?? '').filter((n) => n !== '');
 }
 
+/** The ksmd kernel thread: the hinted pid when /proc/<pid>/comm still says ksmd, else the first found. */
+async function findKsmd(p: (rel: string) => string, hint: number | undefined): Promise<{ pid: number; stat: string } | null> {
+  const statOf = async (pid: number): Promise<{ pid: number; stat: string } | null> => {
+    if ((await trimmed(p(`proc/${pid}/comm`))) !== 'ksmd') return null;
+    const stat = await text(p(`proc/${pid}/stat`));
+    return stat === null ? null : { pid, stat };
+  };
+  if (hint !== undefined) {
+    const found = await statOf(hint);
+    if (found !== null) return found;
+  }
+  // A kernel thread started at boot: it has one of the lowest pids, so the search stops early.
+  const pids = (await list(p('proc'))).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+  for (const pid of pids) {
+    const found = await statOf(pid);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/** KernelPageSize (KiB) from the first mapping in /proc/self/smaps: only its first block is read. */
+async function pageSizeKiB(p: (rel: string) => string): Promise<number | null> {
+  let fh;
+  try {
+    fh = await open(p('proc/self/smaps'), 'r');
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const m = /^KernelPageSize:\s+(\d+)\s+kB/m.exec(buf.toString('latin1', 0, bytesRead));
+    return m !== null ? Number(m[1]) : null;
+  } catch {
+    return null;
+  } finally {
+    await fh?.close();
+  }
+}
+
 export async function readHostSample(args: HostSampleArgs): Promise<HostRawSample> {
   const root = args.root ?? '/';
   const p = (rel: string): string => join(root, rel);
@@ -92,8 +128,13 @@ export async function readHostSample(args: HostSampleArgs): Promise<HostRawSampl
     ]);
     return { meminfo: nodeMeminfo, cpulist, freeHugepages };
   });
+  const [run, pagesToScan, mergeAcrossNodes, pagesSharing] = await Promise.all(
+    ['run', 'pages_to_scan', 'merge_across_nodes', 'pages_sharing'].map((f) => trimmed(p(`sys/kernel/mm/ksm/${f}`))),
+  ) as [MaybeText, MaybeText, MaybeText, MaybeText];
+  const ksm = { run, pagesToScan, mergeAcrossNodes, pagesSharing };
+  const ksmd = run !== null ? await findKsmd(p, args.ksmdPid) : null;
   if (procStat === null || meminfo === null) throw new Error(`cannot read ${p('proc/stat')} or ${p('proc/meminfo')}`);
-  return { timestampMs, procStat, procSelfStat, meminfo, loadavg, netDev, nics, diskFree, thp, hugepages, numaNodes, cpuOnline };
+  return { timestampMs, procStat, procSelfStat, meminfo, loadavg, netDev, nics, diskFree, thp, hugepages, numaNodes, cpuOnline, ksm, ksmd, pageSizeKiB: await pageSizeKiB(p) };
 }
 
 async function netDevice(p: (rel: string) => string, name: string): Promise<NetDeviceFacts> {
