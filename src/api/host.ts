@@ -24,9 +24,10 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
         kvmEnabled: s.string(), cpuCores: s.string(), cpuSockets: s.string(), cpuThreads: s.string(), memSize: s.string(),
         emulatedMachines: s.array(s.string()), clusterLevels: s.array(s.string()), HBAInventory: s.map(s.array(s.any())),
         packages2: s.map(s.any()), networks: s.map(s.any()), nics: s.map(s.any()),
+        lastClientIface: s.field(s.string(), "Device holding the address the caller's connection arrived on; '' when none."),
       })),
-      resultDescription: 'The capabilities object (vdsm `info`).',
-      handler: () => deps.host.capabilities(),
+      resultDescription: 'The capabilities object (vdsm `info`), with `lastClientIface`: the host device holding the address the call arrived on.',
+      handler: (_params, ctx) => deps.host.capabilities(ctx.localAddress !== undefined ? { localAddress: ctx.localAddress } : {}),
     },
     {
       name: 'Host.getHardwareInfo',

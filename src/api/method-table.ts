@@ -20,6 +20,8 @@ export interface MethodContext {
   flowId?: string;
   clientAddress: string;
   connectionId: number;
+  /** Our address on the caller's connection (Host.getCapabilities reports the device holding it). */
+  localAddress?: string;
 }
 
 export type MethodHandler = (params: Record<string, any>, ctx: MethodContext) => Promise<unknown> | unknown;

@@ -8,7 +8,8 @@ export type ApiResult<M extends ApiMethodName> = ApiMethods[M]['result'];
 
 /** Host inventory and monitoring (HostService). */
 export interface HostPort {
-  capabilities(): Promise<ApiResult<'Host.getCapabilities'>>;
+  /** `localAddress`: our end of the caller's connection (lastClientIface). */
+  capabilities(call?: { localAddress?: string }): Promise<ApiResult<'Host.getCapabilities'>>;
   hardwareInfo(): Promise<ApiResult<'Host.getHardwareInfo'>>;
   stats(): ApiResult<'Host.getStats'>;
   /** Host devices by capability (all when `caps` is empty). */

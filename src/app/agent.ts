@@ -10,6 +10,7 @@ import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
 import type { VdsmConfig } from '../config/index.js';
+import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
 import type { LogManager, Logger } from '../observability/logging.js';
 import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
@@ -117,6 +118,11 @@ export class Agent {
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
+      ...(cfg.vars.fake_kvm_support ? { prepareXml: (xml: string) => this.#fakeKvmXml(xml) } : {}),
+      // QEMU processes exist only under the QEMU driver (not libvirt's test driver).
+      ...(/^qemu/.test(cfg.libvirt.uri) ? {
+        qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
+      } : {}),
     });
     this.sampling = new VmSampling({
       executor: this.periodic,
@@ -142,6 +148,7 @@ export class Agent {
         reservedMemMiB: cfg.vars.host_mem_reserve + cfg.vars.extra_mem_reserve,
         guestOverheadMiB: cfg.vars.guest_ram_overhead,
         reportHostThreadsAsCores: cfg.vars.report_host_threads_as_cores,
+        ...(cfg.vars.fake_kvm_support ? { fakeKvm: { arch: cfg.vars.fake_kvm_architecture, realArch: realArchitecture(process.arch) } } : {}),
         ...(cfg.vars.management_network !== '' ? {
           managementNetwork: {
             name: cfg.vars.management_network,
@@ -160,6 +167,14 @@ export class Agent {
       log: logs.get('virt.recovery'),
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
     });
+  }
+
+  /** Fake KVM: the engine's kvm domain runs as a type libvirt offers (see src/host/fake-kvm.ts). */
+  async #fakeKvmXml(xml: string): Promise<string> {
+    const change = fakeKvmDomainXml(xml, await this.host.offeredDomainTypes());
+    if (change === undefined) return xml;
+    this.log.info({ from: change.from, to: change.to }, 'fake KVM: domain type translated for this hypervisor');
+    return change.xml;
   }
 
   get ready(): boolean {

@@ -6,10 +6,12 @@ export const PROFILES = {
   /** vdsm's defaults unchanged. */
   production: {},
   /**
-   * The README's start command: loopback only, TLS with a development PKI created on first run, and
-   * libvirt's test driver on a generated node XML holding a few VMs ([libvirt] uri = embedded).
+   * The README's start command: loopback only, TLS with a development PKI created on first run,
+   * libvirt's test driver on a generated node XML holding a few VMs ([libvirt] uri = embedded), and fake
+   * KVM, so an engine adds the host to a cluster and runs VMs on it.
    */
   embedded: {
+    vars: { fake_kvm_support: true },
     addresses: { management_ip: '127.0.0.1' },
     libvirt: { uri: 'embedded' },
     devel: { embedded: true },
@@ -18,7 +20,7 @@ export const PROFILES = {
   },
   /** The same on plain TCP. */
   dev: {
-    vars: { ssl: false },
+    vars: { ssl: false, fake_kvm_support: true },
     addresses: { management_ip: '127.0.0.1' },
     libvirt: { uri: 'embedded' },
     devel: { embedded: true },

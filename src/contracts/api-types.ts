@@ -22,6 +22,8 @@ export type HostCapabilities = {
   packages2: Record<string, unknown>;
   networks: Record<string, unknown>;
   nics: Record<string, unknown>;
+  /** Device holding the address the caller's connection arrived on; '' when none. */
+  lastClientIface: string;
 };
 
 export type HostStats = Record<string, unknown>;

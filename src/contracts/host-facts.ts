@@ -154,4 +154,6 @@ export interface HostOps {
   'host.sample': { args: HostSampleArgs; result: HostRawSample };
   'host.capabilitiesFacts': { args: CapabilitiesFactsArgs | undefined; result: CapabilitiesRawFacts };
   'host.hardwareInfo': { args: HostRootArgs | undefined; result: HardwareRawFacts };
+  /** The QEMU process running the domain with this UUID (its `-uuid` argument), or null. */
+  'host.qemuPid': { args: { uuid: string; root?: string }; result: number | null };
 }

@@ -15,6 +15,7 @@ import {
 } from './os-release.js';
 import { clusterLevels, DEFAULT_VDSM_VERSION, formatLibvirtVersion, packages2, SUPPORTED_ENGINES, type PackageVersion } from './packages.js';
 import type { CapabilitiesRawFacts, MaybeText } from '../contracts/host-facts.js';
+import { fakeKvmCapabilities, type FakeKvmArchitecture } from './fake-kvm.js';
 
 export interface CapabilitiesOptions {
   /**
@@ -32,6 +33,11 @@ export interface CapabilitiesOptions {
   hostUuid?: string;
   /** Added to emulatedMachines (a dev host's qemu lacks the RHEL machine types an engine cluster wants). */
   extraEmulatedMachines?: string[];
+  /**
+   * [vars] fake_kvm_support with fake_kvm_architecture (see fake-kvm.ts): kvmEnabled, the CPU and the
+   * emulated machines of that architecture, whatever the hypervisor offers. `realArch` is the host's.
+   */
+  fakeKvm?: { arch: FakeKvmArchitecture; realArch: string };
 }
 
 export interface CapabilitiesInput {
@@ -118,22 +124,23 @@ export function buildCapabilities(input: CapabilitiesInput): HostCapabilities & 
   } catch {
     bootTime = undefined; // vdsm leaves the key out when btime is missing
   }
-  const machines = [...lv.emulatedMachines];
+  const fake = o.fakeKvm !== undefined ? fakeKvmCapabilities(o.fakeKvm.arch, o.fakeKvm.realArch, cpu.flags) : undefined;
+  const machines = fake !== undefined ? fake.emulatedMachines : [...lv.emulatedMachines];
   for (const m of o.extraEmulatedMachines ?? []) if (!machines.includes(m)) machines.push(m);
 
   return {
     // vdsm only checks that /dev/kvm exists. When libvirt's QEMU driver offers no kvm domain type for
     // this architecture (an unprivileged session daemon, a /dev/kvm it cannot open), VMs here run
     // under TCG: KVM is not usable, whatever the device node says.
-    kvmEnabled: facts.kvm && (!lv.domainTypes.includes('qemu') || lv.domainTypes.includes('kvm')) ? 'true' : 'false',
+    kvmEnabled: fake?.kvmEnabled ?? (facts.kvm && (!lv.domainTypes.includes('qemu') || lv.domainTypes.includes('kvm')) ? 'true' : 'false'),
     cpuCores: String(o.reportHostThreadsAsCores === true ? topo.threads : topo.cores),
     cpuThreads: String(topo.threads),
     cpuSockets: String(topo.sockets),
     onlineCpus: topo.onlineCpus.join(','),
     cpuTopology: topo.table,
     cpuSpeed: cpu.speed,
-    cpuModel: cpu.model,
-    cpuFlags: cpuFlags(cpu.flags, dom?.hostModelFeatures ?? lv.cpuFeatures, models),
+    cpuModel: fake?.cpuModel ?? cpu.model,
+    cpuFlags: fake?.cpuFlags ?? cpuFlags(cpu.flags, dom?.hostModelFeatures ?? lv.cpuFeatures, models),
     vdsmToCpusAffinity: facts.cpuAffinity !== null ? parseCpuList(facts.cpuAffinity) : topo.onlineCpus,
     version_name: 'Snow Man',
     software_version: vdsm.version,
@@ -188,6 +195,8 @@ export function buildCapabilities(input: CapabilitiesInput): HostCapabilities & 
     cd_change_pdiv: false,
     refresh_disk_supported: false,
     netConfigDirty: 'False',
+    // vdsm's bridge adds the device the call arrived on; HostService fills it in per call.
+    lastClientIface: '',
   };
 }
 

@@ -28,7 +28,8 @@ interface DevInfo {
   gateway: string;
   ipv6gateway: string;
   ipv4defaultroute: boolean;
-  mtu: number;
+  /** A string, as vdsm's schema has it (NetInfoNic.mtu) and vdsm's netinfo sends it. */
+  mtu: string;
   ipv6autoconf: boolean;
   dhcpv4: boolean;
   dhcpv6: boolean;
@@ -122,7 +123,7 @@ function devInfo(name: string, dev: NetDeviceFacts, raw: Pick<CapabilitiesRawFac
     gateway,
     ipv6gateway: gw6.get(name) ?? '::',
     ipv4defaultroute: gateway !== '',
-    mtu: Number(dev.mtu ?? '1500') || 1500,
+    mtu: String(Number(dev.mtu ?? '1500') || 1500),
     ipv6autoconf: (dev.ipv6autoconf ?? '').trim() === '1',
     dhcpv4: false,
     dhcpv6: false,
@@ -209,4 +210,18 @@ function addManagementNetwork(caps: NetCaps, infos: Map<string, DevInfo>, opt: M
     const entry = group[device];
     if (entry !== undefined) Object.assign(entry, { addr: '', netmask: '', ipv4addrs: [], ipv6addrs: [], gateway: '', ipv4defaultroute: false });
   }
+}
+
+/**
+ * The device holding `address` (vdsm's getDeviceByIP, reported as getCapabilities' lastClientIface: the
+ * interface the caller's connection arrives on); '' when no device has it. IPv4-mapped IPv6 addresses
+ * (::ffff:a.b.c.d, how a dual-stack listener sees IPv4 peers) are matched as the IPv4 address.
+ */
+export function deviceByAddress(ifaddrs: Record<string, IfAddress[]>, address: string | undefined): string {
+  if (address === undefined || address === '') return '';
+  const want = address.toLowerCase().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1').replace(/%.*$/, '');
+  for (const [name, addrs] of Object.entries(ifaddrs)) {
+    if (addrs.some((a) => a.address.toLowerCase().replace(/%.*$/, '') === want)) return name;
+  }
+  return '';
 }

@@ -130,6 +130,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const session = new StompSession({
       connectionId: nextId++,
       clientAddress: socket.remoteAddress ?? 'unknown',
+      ...(socket.localAddress !== undefined ? { localAddress: socket.localAddress } : {}),
       transport,
       broker,
       log: stompLog,

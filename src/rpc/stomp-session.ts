@@ -23,6 +23,8 @@ export interface RequestContext {
   flowId?: string;
   clientAddress: string;
   connectionId: number;
+  /** Our address on this connection (vdsm's server_address: getCapabilities' lastClientIface). */
+  localAddress?: string;
 }
 
 /** Receives JSON-RPC bodies from request queues; `reply` routes the response text to reply-to. */
@@ -40,6 +42,8 @@ export const MAX_OUTGOING_BYTES = 32 * 1024 * 1024;
 export interface StompSessionOptions {
   connectionId: number;
   clientAddress: string;
+  /** Our end of the connection, passed to every request's context. */
+  localAddress?: string;
   transport: StompTransport;
   broker: StompBroker;
   onRequest: RequestHandler;
@@ -202,7 +206,10 @@ export class StompSession implements BrokerPeer {
     if (this.#o.broker.isRequestDestination(destination)) {
       const replyTo = frame.headers['reply-to'] || Destinations.RESPONSES;
       const flowId = frame.headers['ovirtCorrelationId'];
-      const ctx: RequestContext = { clientAddress: this.clientAddress, connectionId: this.connectionId, ...(flowId !== undefined ? { flowId } : {}) };
+      const ctx: RequestContext = {
+        clientAddress: this.clientAddress, connectionId: this.connectionId,
+        ...(flowId !== undefined ? { flowId } : {}), ...(this.#o.localAddress !== undefined ? { localAddress: this.#o.localAddress } : {}),
+      };
       this.#o.onRequest(frame.body, ctx, (text) => {
         const n = this.#o.broker.deliverResponse(replyTo, text, this);
         if (n === 0) this.#o.log.debug({ connectionId: this.connectionId, replyTo }, 'response dropped: nobody subscribed to reply-to');

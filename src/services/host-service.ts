@@ -9,6 +9,8 @@ import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilitie
 import { buildHardwareInfo } from '../host/hardware-info.js';
 import { buildHostDevices, listByCaps, type HostDevices } from '../host/hostdev.js';
 import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
+import { parseLibvirtCapabilities } from '../host/libvirt-caps.js';
+import { deviceByAddress } from '../host/netcaps.js';
 import { parseHostSample } from '../host/sample.js';
 import { buildHostStats, HostStatsWindow } from '../host/stats.js';
 import type { Clock } from '../runtime/clock.js';
@@ -90,7 +92,11 @@ export class HostService {
     });
   }
 
-  async capabilities(): Promise<HostCapabilities> {
+  /**
+   * Host.getCapabilities. `localAddress` is our end of the caller's connection: the device holding it is
+   * reported as lastClientIface, as vdsm's bridge adds it.
+   */
+  async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
     const [facts, lv] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
       this.#libvirtFacts(),
@@ -104,7 +110,13 @@ export class HostService {
       options: this.#o.capabilities,
     });
     this.#interfaces = interfacesOf(caps);
+    caps['lastClientIface'] = deviceByAddress(facts.ifaddrs, call.localAddress);
     return caps;
+  }
+
+  /** Domain types libvirt offers for the host's architecture (kvm, qemu, test ...), per connection. */
+  async offeredDomainTypes(): Promise<string[]> {
+    return parseLibvirtCapabilities((await this.#libvirtFacts()).capsXml).domainTypes;
   }
 
   /**

@@ -30,6 +30,8 @@ export interface Vm extends VmRecord {
   powerdown: { cancel(): void } | undefined;
   /** Stats problems already logged for this VM: each is logged once, not on every getAllVmStats. */
   statsWarned: Set<string>;
+  /** The QEMU process id, once found (VM stats `pid`). */
+  pid?: number;
 }
 
 export interface LibvirtLink {
@@ -57,6 +59,10 @@ export interface VmManagerOptions {
   /** Timeout for each libvirt call made on behalf of a VM verb (ms from task start). */
   callTimeoutMs: number;
   guestWaitTimeoutMs?: number;
+  /** Rewrites the engine's domain XML before libvirt starts it (fake KVM: the domain type). */
+  prepareXml?: (xml: string) => Promise<string>;
+  /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
+  qemuPid?: (vmId: string) => Promise<number | undefined>;
 }
 
 export interface ShutdownRequest {
@@ -115,6 +121,7 @@ export class VmManager {
     const vm = this.#newVm(domain, xml, status, startedAtWall);
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
+    if (status !== VmStatus.DOWN) this.#findPid(vm);
     void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
@@ -257,10 +264,18 @@ export class VmManager {
     return { vmList: {} };
   }
 
+  /** Record the VM's QEMU pid when it is found; a failed lookup leaves pid 0 in the stats. */
+  #findPid(vm: Vm): void {
+    this.#o.qemuPid?.(vm.vmId).then((pid) => {
+      if (pid !== undefined) vm.pid = pid;
+    }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err: (err as Error).message }, 'QEMU pid lookup failed'));
+  }
+
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
     return buildVmStatsReport({
       state: vm.state.describe(),
+      pid: vm.pid,
       domain: vm.domain,
       sample: this.#o.statsCache.get(vm.vmId),
       guest: vm.guest,
@@ -337,8 +352,10 @@ export class VmManager {
   async #launch(vm: Vm): Promise<void> {
     try {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
-      await this.#call('libvirt.createXML', { xml: vm.xml, flags: 0 }, vm.vmId);
+      const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
+      await this.#call('libvirt.createXML', { xml, flags: 0 }, vm.vmId);
       await this.#refreshFromLiveXml(vm);
+      this.#findPid(vm);
       vm.state.launched();
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
     } catch (err) {

@@ -203,40 +203,44 @@ function indexByName(sample: BulkStatsRecord, group: 'net' | 'block'): Map<strin
 const GIGABIT_MODELS = new Set(['e1000', 'e1000e', 'virtio']);
 
 /**
- * Per-vNIC counters (no rates: the engine derives them from the counters and sampleTime).
- * `sampleTimeS` is the monotonic time in seconds; it is sent as a string, never a bare JSON number.
+ * Per-vNIC counters (no rates: the engine derives them from the counters and sampleTime), one entry per
+ * NIC of the domain from the first report on (issue 11: vdsm lists only NICs present in two samples, so a
+ * new VM, or one on a hypervisor without interface stats such as libvirt's test driver, had none). A NIC
+ * the last sample does not cover reports zero counters. `sampleTimeS` is monotonic seconds, sent as a
+ * string, never a bare JSON number.
  */
 export function networkStats(subject: VmStatsSubject, stats: Partial<ProducedVmStats>, first: BulkStatsRecord | undefined, last: BulkStatsRecord | undefined, interval: number | undefined, sampleTimeS: number, log?: StatsLog): boolean {
   stats.network = {};
-  if (first === undefined || last === undefined || interval === undefined) return false;
-  if (interval <= 0) {
+  if (interval !== undefined && interval <= 0) {
     log?.warn(`invalid interval ${Math.trunc(interval)} when computing network stats for vm ${subject.vmId}`);
     return false;
   }
-  const firstIdx = indexByName(first, 'net');
-  const lastIdx = indexByName(last, 'net');
-  let sampleTime: string | undefined;
+  const lastIdx = last !== undefined ? indexByName(last, 'net') : new Map<string, number>();
+  const sampleTime = sampleTimeS.toFixed(6);
   for (const nic of subject.nics) {
     if (nic.isHostdevice === true || nic.name === '') continue;
-    const i = lastIdx.get(nic.name);
-    // A NIC hot-plugged between the samples has no baseline yet.
-    if (!firstIdx.has(nic.name) || i === undefined) continue;
-    const k = netKeys(i);
     const s: NicStats = { macAddr: nic.macAddr, name: nic.name, speed: GIGABIT_MODELS.has(nic.model) ? '1000' : '100', state: 'unknown' };
-    skipIfMissing(subject, log, () => {
-      s['rxErrors'] = String(need(last, k.rxErrs));
-      s['rxDropped'] = String(need(last, k.rxDrop));
-      s['txErrors'] = String(need(last, k.txErrs));
-      s['txDropped'] = String(need(last, k.txDrop));
-    });
-    skipIfMissing(subject, log, () => {
-      s['rx'] = String(need(last, k.rxBytes));
-      s['tx'] = String(need(last, k.txBytes));
-    });
-    s['sampleTime'] = sampleTime ??= sampleTimeS.toFixed(6);
+    const i = lastIdx.get(nic.name);
+    if (last === undefined || i === undefined) {
+      Object.assign(s, { rxErrors: '0', rxDropped: '0', txErrors: '0', txDropped: '0', rx: '0', tx: '0' });
+    } else {
+      // Like vdsm: the counters before a missing one are kept, the rest of that group is not.
+      const k = netKeys(i);
+      skipIfMissing(subject, log, () => {
+        s['rxErrors'] = String(need(last, k.rxErrs));
+        s['rxDropped'] = String(need(last, k.rxDrop));
+        s['txErrors'] = String(need(last, k.txErrs));
+        s['txDropped'] = String(need(last, k.txDrop));
+      });
+      skipIfMissing(subject, log, () => {
+        s['rx'] = String(need(last, k.rxBytes));
+        s['tx'] = String(need(last, k.txBytes));
+      });
+    }
+    s['sampleTime'] = sampleTime;
     stats.network[nic.name] = s;
   }
-  return true;
+  return first !== undefined && last !== undefined;
 }
 
 function driveInfo(drive: VmDriveDevice): DiskStats {
@@ -353,7 +357,7 @@ export function produceVmStats(subject: VmStatsSubject, first: BulkStatsRecord |
   return stats as ProducedVmStats;
 }
 
-/** The wire form: scalars stringified ("%.2f" floats, "%d" ints), empty groups left out. */
+/** The wire form: scalars stringified ("%.2f" floats, "%d" ints); network always (vdsm's schema requires it), other empty groups left out. */
 export type WireVmSampleStats = Record<string, string | boolean | Record<string, unknown>>;
 
 export function translateVmStats(p: ProducedVmStats): WireVmSampleStats {
@@ -364,7 +368,7 @@ export function translateVmStats(p: ProducedVmStats): WireVmSampleStats {
     cpuActual: p.cpuActual,
   };
   if (p.vcpuCount !== undefined) out['vcpuCount'] = fmtInt(p.vcpuCount);
-  if (Object.keys(p.network).length > 0) out['network'] = p.network;
+  out['network'] = p.network;
   if (p.disks !== undefined && Object.keys(p.disks).length > 0) out['disks'] = p.disks;
   if (Object.keys(p.balloonInfo).length > 0) out['balloonInfo'] = p.balloonInfo;
   if (p.memoryStats !== undefined && Object.keys(p.memoryStats).length > 0) out['memoryStats'] = p.memoryStats;

@@ -42,6 +42,8 @@ export interface VmReportInput {
   clientIp?: string;
   /** false for incoming migrations: no stats are expected from them. */
   monitorable?: boolean;
+  /** The QEMU process id, when known (0 is reported otherwise, e.g. on libvirt's test driver). */
+  pid?: number | undefined;
   /** Monotonic clock; statusTime and elapsedTime are taken from it at report time, as vdsm does. */
   clock: Clock;
   log?: StatsLog | undefined;
@@ -82,7 +84,9 @@ function subjectOf(input: VmReportInput, domain: DomainInfo): VmStatsSubject {
   return {
     vmId: input.state.vmId,
     memSizeMiB: Math.floor(domain.memoryKiB / 1024),
-    nics: domain.nics.filter((n) => n.target !== undefined && n.type !== 'hostdev').map((n) => ({ name: n.target as string, macAddr: n.mac, model: n.model })),
+    // libvirt names a running NIC (target dev vnetN); a hypervisor that does not (the test driver) leaves
+    // the engine's alias as its only name.
+    nics: domain.nics.filter((n) => (n.target ?? n.alias) !== undefined && n.type !== 'hostdev').map((n) => ({ name: (n.target ?? n.alias) as string, macAddr: n.mac, model: n.model })),
     drives: input.subject?.drives ?? domain.disks.filter((d) => d.target !== '').map((d) => ({ name: d.target, truesize: 0, apparentsize: 0 })),
     balloon: input.subject?.balloon ?? balloonFromDomain(domain),
     monitorable: input.monitorable ?? true,
@@ -120,8 +124,10 @@ export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
     elapsedTime: String(Math.max(0, Math.floor((nowMs - state.startedAt) / 1000))),
     clientIp: input.clientIp ?? '',
     timeOffset: domain?.timeOffset ?? '0',
+    pid: String(input.pid ?? 0),
+    // Every running VM carries its pause code, NOERR unless paused by an error (vdsm's schema requires it).
+    pauseCode: state.pauseCode ?? 'NOERR',
   };
-  if (state.status === VmStatus.PAUSED) report['pauseCode'] = state.pauseCode ?? 'NOERR';
 
   const sample = input.sample;
   const monitorable = input.monitorable ?? true;
@@ -133,10 +139,14 @@ export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
     const produced = produceVmStats(subjectOf(input, domain), sample?.first, sample?.last, sample?.interval, { sampleTimeS: nowMs / 1000, log: input.log });
     Object.assign(report, translateVmStats(produced));
     memUsage = memUsageFromBalloon(produced, Math.floor(domain.memoryKiB / 1024));
-    report['displayInfo'] = displayInfo(domain, input.displayIp);
+    const display = displayInfo(domain, input.displayIp);
+    report['displayInfo'] = display;
+    // The legacy single-display keys vdsm's schema still lists (strings; -1 without graphics).
+    report['displayPort'] = display[0]?.['port'] ?? '-1';
+    report['displaySecurePort'] = display[0]?.['tlsPort'] ?? '-1';
     report['hash'] = domain.deviceHash;
   } else {
-    Object.assign(report, { cpuUser: '0.00', cpuSys: '0.00', cpuUsage: '0.00', cpuActual: false, displayInfo: [], hash: '0' });
+    Object.assign(report, { cpuUser: '0.00', cpuSys: '0.00', cpuUsage: '0.00', cpuActual: false, network: {}, displayInfo: [], displayPort: '-1', displaySecurePort: '-1', hash: '0' });
   }
 
   const g = input.guest ?? {};
@@ -172,8 +182,7 @@ export function statusEventDetails(change: VmStatusChange, report?: VmStatsRepor
     return details;
   }
   const details: VmStatsReport = { ...(report ?? { vmId: change.vmId }), status: change.to, statusTime: String(change.statusTime) };
-  if (change.pauseCode !== undefined) details['pauseCode'] = change.pauseCode;
-  else delete details['pauseCode'];
+  details['pauseCode'] = change.pauseCode ?? 'NOERR';
   return details;
 }
 

@@ -9,6 +9,9 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const INT_STRING_RE = /^-?\d+$/;
 const NUMERIC_STRING_RE = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
+/** The engine's VmPauseStatus names (what a pauseCode may be). */
+export const PAUSE_CODES: readonly string[] = ['NONE', 'EOTHER', 'EIO', 'ENOSPC', 'EPERM', 'NOERR', 'POSTCOPY'];
+
 export const VM_STATUSES: readonly string[] = [
   'Down', 'Up', 'Powering up', 'Powering down', 'Paused', 'WaitForLaunch', 'Migration Source', 'Migration Destination',
   'Saving State', 'Restoring state', 'RebootInProgress',
@@ -358,6 +361,10 @@ function checkVmObject(c: Checker, path: string, v: Obj, full: boolean): void {
     c.str(`${path}.hash`, v['hash']);
   }
   for (const k of ['cpuUser', 'cpuSys', 'memUsage', 'elapsedTime', 'monitorResponse', 'timeOffset', 'cpuUsage', 'vcpuCount']) c.fracString(`${path}.${k}`, v[k], false);
+  // vdsm-api.yml RunningVmStats: pid, displayPort, displaySecurePort strings of integers
+  for (const k of ['pid', 'displayPort', 'displaySecurePort']) if (v[k] !== undefined && !(typeof v[k] === 'string' && INT_STRING_RE.test(v[k]))) c.fail(`${path}.${k}`, 'must be an integer string', v[k]);
+  // VBOB.updateVMDynamicData: VmPauseStatus.valueOf(pauseCode), an unknown name is logged as an error
+  if (v['pauseCode'] !== undefined && !PAUSE_CODES.includes(String(v['pauseCode']))) c.fail(`${path}.pauseCode`, `must be one of ${PAUSE_CODES.join(', ')}`, v['pauseCode']);
   if (c.arr(`${path}.displayInfo`, v['displayInfo'], full && v['status'] !== 'Down')) {
     (v['displayInfo'] as unknown[]).forEach((d, i) => {
       if (!c.obj(`${path}.displayInfo[${i}]`, d)) return;

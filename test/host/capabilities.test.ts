@@ -150,7 +150,7 @@ void test('management network option: off by default; on, the NIC carrying the a
     assert.equal(net?.['bridged'], true);
     assert.equal(net?.['switch'], 'legacy');
     assert.equal(net?.['southbound'], 'eth0');
-    assert.equal(net?.['mtu'], 1400);
+    assert.equal(net?.['mtu'], '1400', 'a string, as vdsm sends it (issue 11)');
     const nic = (caps['nics'] as Record<string, Record<string, unknown>>)['eth0'];
     assert.equal(nic?.['addr'], '', 'as a bridge port the NIC carries no address');
   }

@@ -111,16 +111,26 @@ void test('171 balloon: a known target with an empty sample reports balloon_cur 
   assert.deepEqual(none.balloonInfo, {});
 });
 
-void test('172 NICs are matched by name, not index; unknown and hot-plugged NICs are skipped', () => {
+void test('172 NICs are matched by name, not index; a NIC the last sample lacks reports zero counters (issue 11)', () => {
   assert.deepEqual([...bulkStatsIndexByName(LAST, 'net')], [['vnet1', 0], ['vnet0', 1]]);
   const stats: Partial<ProducedVmStats> = {};
   const nics = [{ name: 'vnet0', macAddr: '00:1a:4a:16:01:51', model: 'virtio' }, { name: 'vnet1', macAddr: 'x', model: 'rtl8139' }, { name: 'vnet9', macAddr: 'y', model: 'e1000' }];
   assert.equal(networkStats(subject({ nics }), stats, FIRST, LAST, 15, 123.5), true);
-  assert.deepEqual(Object.keys(stats.network ?? {}), ['vnet0']);
+  assert.deepEqual(Object.keys(stats.network ?? {}), ['vnet0', 'vnet1', 'vnet9']);
   assert.deepEqual(stats.network?.['vnet0'], {
     macAddr: '00:1a:4a:16:01:51', name: 'vnet0', speed: '1000', state: 'unknown',
     rxErrors: '0', rxDropped: '0', txErrors: '0', txDropped: '0', rx: '1024', tx: '2048', sampleTime: '123.500000',
   });
+  assert.equal(stats.network?.['vnet1']?.['speed'], '100');
+  assert.deepEqual(stats.network?.['vnet9'], {
+    macAddr: 'y', name: 'vnet9', speed: '1000', state: 'unknown',
+    rxErrors: '0', rxDropped: '0', txErrors: '0', txDropped: '0', rx: '0', tx: '0', sampleTime: '123.500000',
+  });
+  // before any sample (a VM just started, or a hypervisor without interface stats) every NIC is listed
+  const none: Partial<ProducedVmStats> = {};
+  assert.equal(networkStats(subject({ nics }), none, undefined, undefined, undefined, 1), false);
+  assert.deepEqual(Object.keys(none.network ?? {}), ['vnet0', 'vnet1', 'vnet9']);
+  assert.equal(none.network?.['vnet0']?.['rx'], '0');
 });
 
 void test('172 a bad interval yields no network stats; a missing counter is logged and skipped', () => {

@@ -39,6 +39,29 @@ function running(): { time: ManualTime; vm: VmStateMachine; cache: StatsCache; c
 
 const domain = parseDomainXml(domainXml());
 
+void test('issue 11: pid, displayPort, pauseCode on every running VM and a network entry per NIC, typed as vdsm-api.yml has them', () => {
+  const { time, vm, cache } = running();
+  const report = buildVmStatsReport({ state: vm.describe(), domain, sample: cache.get(VM_UUID), clock: time, pid: 4242 });
+  assert.deepEqual(checkVmStats(report), []);
+  assert.equal(report['pid'], '4242');
+  assert.equal(report['displayPort'], '5900');
+  assert.equal(report['displaySecurePort'], '-1');
+  assert.equal(report['pauseCode'], 'NOERR');
+  assert.deepEqual(Object.keys(report['network'] as object), domain.nics.map((n) => n.target ?? n.alias));
+  vm.paused('EIO');
+  assert.equal(buildVmStatsReport({ state: vm.describe(), domain, clock: time })['pauseCode'], 'EIO');
+  // no pid known (libvirt's test driver), no graphics, no sample yet: still every key
+  const bare = parseDomainXml(domainXml().replace(/<graphics[\s\S]*?<\/graphics>|<graphics[^>]*\/>/g, ''));
+  const fresh = new VmStateMachine(VM_UUID, { clock: time, timers: time });
+  fresh.launched();
+  const r = buildVmStatsReport({ state: fresh.describe(), domain: bare, clock: time });
+  assert.equal(r['pid'], '0');
+  assert.equal(r['displayPort'], '-1');
+  assert.equal(r['pauseCode'], 'NOERR');
+  assert.equal(Object.keys(r['network'] as object).length, bare.nics.length);
+  assert.deepEqual(checkVmStats(r), []);
+});
+
 void test('a running VM report satisfies every engine type rule', () => {
   const { time, vm, cache } = running();
   const report = buildVmStatsReport({ state: vm.describe(), domain, sample: cache.get(VM_UUID), clock: time, displayIp: '192.0.2.2', subject: { balloon: { target: 4194304, minimum: 1048576, enabled: true } } });

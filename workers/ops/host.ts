@@ -279,8 +279,27 @@ export async function readHardwareFacts(args: { root?: string } = {}): Promise<H
   return out;
 }
 
+/**
+ * The QEMU process running a domain: the process whose command line carries `-uuid <uuid>` (libvirt always
+ * passes it). Only processes whose name starts with "qemu" have their command line read. null when none.
+ */
+export async function findQemuPid(args: { uuid: string; root?: string }): Promise<number | null> {
+  const p = (rel: string): string => join(args.root ?? '/', rel);
+  const want = args.uuid.toLowerCase();
+  for (const name of await list(p('proc'))) {
+    if (!/^\d+$/.test(name)) continue;
+    const comm = await trimmed(p(`proc/${name}/comm`));
+    if (comm === null || !comm.startsWith('qemu')) continue;
+    const argv = (await text(p(`proc/${name}/cmdline`)))?.split('\0') ?? [];
+    const i = argv.indexOf('-uuid');
+    if (i >= 0 && argv[i + 1]?.toLowerCase() === want) return Number(name);
+  }
+  return null;
+}
+
 export const ops: AreaOps<'host'> = {
   'host.sample': (args) => readHostSample(args),
   'host.capabilitiesFacts': (args) => readCapabilitiesFacts(args ?? {}),
   'host.hardwareInfo': (args) => readHardwareFacts(args ?? {}),
+  'host.qemuPid': (args) => findQemuPid(args),
 };
