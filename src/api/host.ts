@@ -31,13 +31,13 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
     },
     {
       name: 'Host.getHardwareInfo',
-      description: 'DMI identity of the host (all keys optional strings).',
+      description: 'DMI identity of the host (all keys optional strings): what an unprivileged process can read (world-readable /sys/class/dmi/id files, the device tree), overlaid by the privileged helper\'s dmidecode when one is configured.',
       params: [],
       result: s.named('HardwareInfo', s.object({
         systemManufacturer: s.optional(s.string()), systemProductName: s.optional(s.string()), systemVersion: s.optional(s.string()),
         systemSerialNumber: s.optional(s.string()), systemUUID: s.optional(s.string()), systemFamily: s.optional(s.string()),
       })),
-      resultDescription: 'Error 57 when it cannot be read.',
+      resultDescription: 'Error 57 when nothing is readable, saying why (no DMI tables on this machine, fields that need root, no privileged helper).',
       handler: () => deps.host.hardwareInfo(),
     },
     {

@@ -78,7 +78,7 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: HostCapabilities;
   };
-  /** DMI identity of the host (all keys optional strings). */
+  /** DMI identity of the host (all keys optional strings): what an unprivileged process can read (world-readable /sys/class/dmi/id files, the device tree), overlaid by the privileged helper's dmidecode when one is configured. */
   "Host.getHardwareInfo": {
     params: Record<string, never>;
     result: HardwareInfo;

@@ -141,8 +141,20 @@ export interface CapabilitiesFactsArgs {
   hooksDir?: string;
 }
 
-/** host.hardwareInfo: /sys/class/dmi/id files that exist. */
-export type HardwareRawFacts = Record<string, string>;
+/**
+ * host.hardwareInfo: what an unprivileged process can read about the machine. vdsm asks supervdsm to run
+ * dmidecode as root; the DMI tables themselves stay with the privileged helper (src/supervdsm/).
+ */
+export interface HardwareRawFacts {
+  /** /sys/class/dmi/id files read (sys_vendor, product_name ... world readable; serial and uuid need root). */
+  dmi: Record<string, string>;
+  /** /sys/class/dmi/id exists (the firmware has SMBIOS tables the kernel exposes). */
+  dmiPresent: boolean;
+  /** DMI files that exist but could not be read (permissions: product_serial, product_uuid). */
+  unreadable: string[];
+  /** Device tree (ARM, POWER): model and serial-number, NUL terminators removed. */
+  deviceTree: { model?: string; serialNumber?: string };
+}
 
 /** host.hardwareInfo / host.sample / host.capabilitiesFacts take a root only in tests (canned trees). */
 export interface HostRootArgs {

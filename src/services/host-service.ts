@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
 import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
-import { buildHardwareInfo } from '../host/hardware-info.js';
+import { buildHardwareInfo, mergeHardwareInfo, unreadableStatement } from '../host/hardware-info.js';
+import type { HardwareRawFacts } from '../contracts/host-facts.js';
 import { buildHostDevices, listByCaps, type HostDevices } from '../host/hostdev.js';
 import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
 import { parseLibvirtCapabilities } from '../host/libvirt-caps.js';
@@ -40,6 +41,8 @@ export interface HostServiceOptions {
   runDir: string;
   capabilities: CapabilitiesOptions;
   callTimeoutMs: number;
+  /** The DMI half of Host.getHardwareInfo, read by the privileged helper (supervdsm's dmidecode). */
+  privilegedHardwareInfo?: () => Promise<HardwareInfo>;
 }
 
 export class HostService {
@@ -147,13 +150,31 @@ export class HostService {
     return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 
+  /**
+   * Host.getHardwareInfo: the unprivileged reads, overlaid by the privileged helper's when one is given.
+   * Error 57 with a statement of what is missing when neither knows anything (vdsm: hwInfoErr).
+   */
   async hardwareInfo(): Promise<HardwareInfo> {
+    let raw: HardwareRawFacts;
     try {
-      const raw = await this.#call('host.hardwareInfo', {});
-      return { ...buildHardwareInfo(raw) };
+      raw = await this.#call('host.hardwareInfo', {});
     } catch (err) {
       throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${(err as Error).message}`);
     }
+    let privileged: HardwareInfo | undefined;
+    let helper: 'absent' | 'failed' | 'empty' = 'absent';
+    if (this.#o.privilegedHardwareInfo !== undefined) {
+      try {
+        privileged = await this.#o.privilegedHardwareInfo();
+        helper = 'empty';
+      } catch (err) {
+        helper = 'failed';
+        this.#o.log.warn({ err: (err as Error).message }, 'privileged hardware information unavailable');
+      }
+    }
+    const info = mergeHardwareInfo(buildHardwareInfo(raw), privileged);
+    if (Object.keys(info).length === 0) throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${unreadableStatement(raw, helper)}`);
+    return info;
   }
 
   /** Host.hostdevListByCaps: sysfs is read in a worker (`host.devices`), the result built here. */

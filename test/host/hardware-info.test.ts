@@ -1,14 +1,14 @@
 // Host.getHardwareInfo from DMI files under a temporary root: strings, trimmed, missing files omitted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readHardwareFacts, readHostSample } from '../../workers/ops/host.js';
-import { buildHardwareInfo } from '../../src/host/hardware-info.js';
+import { buildHardwareInfo, mergeHardwareInfo, unreadableStatement } from '../../src/host/hardware-info.js';
 import { parseHostSample } from '../../src/host/sample.js';
 
-void test('DMI present: every key a trimmed string; family missing -> left out; no DMI -> {}', async () => {
+void test('DMI present: every key a trimmed string; family missing -> left out; no DMI -> nothing, and why', async () => {
   const root = await mkdtemp(join(tmpdir(), 'vdsm-dmi-'));
   try {
     const dmi = join(root, 'sys/class/dmi/id');
@@ -22,7 +22,37 @@ void test('DMI present: every key a trimmed string; family missing -> left out; 
       systemManufacturer: 'Dell Inc.', systemProductName: 'PowerEdge R640', systemVersion: '', systemSerialNumber: 'ABC1234',
       systemUUID: '4c4c4544-0042-3610-8048-b4c04f4e4d32',
     });
-    assert.deepEqual(buildHardwareInfo(await readHardwareFacts({ root: join(root, 'nothing') })), {});
+    const none = await readHardwareFacts({ root: join(root, 'nothing') });
+    assert.deepEqual(buildHardwareInfo(none), {});
+    assert.equal(none.dmiPresent, false);
+    assert.match(unreadableStatement(none, 'absent'), /no SMBIOS\/DMI tables \(\/sys\/class\/dmi\/id is absent.*no privileged helper \(supervdsm\)/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+void test('the unprivileged half: root-only DMI files named as such; the device tree where there is no DMI; the helper wins', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'vdsm-dmi-'));
+  try {
+    const dmi = join(root, 'sys/class/dmi/id');
+    await mkdir(dmi, { recursive: true });
+    await writeFile(join(dmi, 'product_uuid'), 'secret\n');
+    await chmod(join(dmi, 'product_uuid'), 0o000);
+    const raw = await readHardwareFacts({ root });
+    if (process.getuid?.() !== 0) {
+      assert.deepEqual(raw.unreadable, ['product_uuid']);
+      assert.match(unreadableStatement(raw, 'absent'), /product_uuid need root/);
+    }
+    assert.equal(raw.dmiPresent, true);
+    const dt = join(root, 'sys/firmware/devicetree/base');
+    await mkdir(dt, { recursive: true });
+    await writeFile(join(dt, 'model'), 'Raspberry Pi 4 Model B Rev 1.4\0');
+    await writeFile(join(dt, 'serial-number'), '10000000abcdef\0');
+    const arm = await readHardwareFacts({ root: join(root) });
+    const info = buildHardwareInfo(arm);
+    assert.equal(info.systemProductName, 'Raspberry Pi 4 Model B Rev 1.4');
+    assert.equal(info.systemSerialNumber, '10000000abcdef');
+    assert.deepEqual(mergeHardwareInfo(info, { systemSerialNumber: 'FROM-DMIDECODE', systemUUID: 'u' }), { ...info, systemSerialNumber: 'FROM-DMIDECODE', systemUUID: 'u' });
   } finally {
     await rm(root, { recursive: true, force: true });
   }

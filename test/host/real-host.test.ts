@@ -52,6 +52,7 @@ void test('this host: capabilities facts read in a worker give capabilities the 
   assert.equal(caps['kvmEnabled'], facts.kvm ? 'true' : 'false');
   const info = buildHardwareInfo(hw);
   for (const v of Object.values(info)) assert.equal(typeof v, 'string');
+  if (!hw.dmiPresent) assert.deepEqual(hw.dmi, {}, 'no DMI directory, nothing read from it');
 });
 
 void test('this host: two samples read in a worker give getStats the engine accepts', async () => {

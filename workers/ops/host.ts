@@ -271,12 +271,25 @@ export const DMI_FILES: readonly string[] = Object.freeze(['sys_vendor', 'produc
 
 export async function readHardwareFacts(args: { root?: string } = {}): Promise<HardwareRawFacts> {
   const root = args.root ?? '/';
-  const out: HardwareRawFacts = {};
+  const dmiDir = join(root, 'sys/class/dmi/id');
+  const dmi: Record<string, string> = {};
+  const unreadable: string[] = [];
   for (const file of DMI_FILES) {
-    const v = await text(join(root, 'sys/class/dmi/id', file));
-    if (v !== null) out[file] = v;
+    try {
+      dmi[file] = await readFile(join(dmiDir, file), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EPERM') unreadable.push(file);
+    }
   }
-  return out;
+  const dt = async (name: string): Promise<string | undefined> => {
+    const t = await text(join(root, 'sys/firmware/devicetree/base', name));
+    return t === null ? undefined : t.replace(/\0+$/, '').trim();
+  };
+  const [model, serialNumber] = await Promise.all([dt('model'), dt('serial-number')]);
+  return {
+    dmi, dmiPresent: await exists(dmiDir), unreadable,
+    deviceTree: { ...(model !== undefined ? { model } : {}), ...(serialNumber !== undefined ? { serialNumber } : {}) },
+  };
 }
 
 /**
