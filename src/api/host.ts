@@ -58,14 +58,18 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
     },
     {
       name: 'Host.getVMList',
-      description: 'Short status of the VMs (vdsm ignores fullStatus and onlyUUID, and so do we).',
+      description: "The VMs' ids, or their short status with `onlyUUID: false` (vdsm's bridge: fullStatus is never honoured, onlyUUID defaults to true; the engine sends false).",
       params: [
-        { name: 'fullStatus', type: s.bool(), default: false, description: 'Ignored.' },
+        { name: 'fullStatus', type: s.bool(), default: false, description: 'Ignored, as by vdsm\'s bridge.' },
         vmList,
-        { name: 'onlyUUID', type: s.bool(), default: false, description: 'Ignored.' },
+        { name: 'onlyUUID', type: s.bool(), default: true, description: 'Only the VM ids (true, the default), or `{vmId, status, statusTime}` per VM.' },
       ],
-      result: s.array(shortStatus),
-      handler: ({ vmList: ids }) => deps.vms.shortList(ids as string[]),
+      result: s.union(s.array(s.string()), s.array(shortStatus)),
+      resultDescription: 'VM ids, or short status objects.',
+      handler: ({ vmList: ids, onlyUUID }) => {
+        const list = deps.vms.shortList(ids as string[]);
+        return onlyUUID === true ? list.map((v) => v.vmId) : list;
+      },
     },
     {
       name: 'Host.getVMFullList',

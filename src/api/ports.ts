@@ -38,7 +38,7 @@ export interface VmPort {
   /** `{vmId, status, statusTime}` of one VM, statusTime when the status last changed. */
   info(vmId: string): ApiResult<'VM.getInfo'>;
   /** `{vmId, status, statusTime}` of these VMs (every VM when empty), statusTime taken now as vdsm does. */
-  shortList(vmIds?: readonly string[]): ApiResult<'Host.getVMList'>;
+  shortList(vmIds?: readonly string[]): ApiResult<'Host.getVMFullList'>;
   /** libvirt's live domain XML per VM. */
   liveXmls(vmIds?: readonly string[]): Promise<ApiResult<'Host.dumpxmls'>>;
 }

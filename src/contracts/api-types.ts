@@ -95,14 +95,14 @@ export interface ApiMethods {
     };
     result: VmShortStatus[];
   };
-  /** Short status of the VMs (vdsm ignores fullStatus and onlyUUID, and so do we). */
+  /** The VMs' ids, or their short status with `onlyUUID: false` (vdsm's bridge: fullStatus is never honoured, onlyUUID defaults to true; the engine sends false). */
   "Host.getVMList": {
     params: {
       fullStatus?: boolean;
       vmList?: string[];
       onlyUUID?: boolean;
     };
-    result: VmShortStatus[];
+    result: string[] | VmShortStatus[];
   };
   /** Host devices (PCI, USB, SCSI ...) that can be passed through, by capability. */
   "Host.hostdevListByCaps": {

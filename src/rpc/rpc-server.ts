@@ -7,6 +7,7 @@ import type { LogManager } from '../observability/logging.js';
 import { RpcMetrics, type ExecutorGaugeState } from '../observability/prometheus.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Acceptor, type TlsMaterial } from './acceptor.js';
+import type { QuickAckFn } from './quick-ack.js';
 import { EventPublisher } from './event-publisher.js';
 import { HttpEndpoints } from './http-endpoints.js';
 import { JsonRpcServer } from './jsonrpc-server.js';
@@ -45,6 +46,8 @@ export interface RpcServerOptions {
   eventQueue?: string;
   clock?: Clock;
   timers?: Timers;
+  /** Immediate ACKs after every read (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
+  quickAck?: QuickAckFn | false;
 }
 
 export interface RpcServer {
@@ -166,6 +169,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     ...(opts.tls ? { tls: opts.tls } : {}),
     ...(opts.requireClientCert !== undefined ? { requireClientCert: opts.requireClientCert } : {}),
     ...(opts.fd !== undefined ? { fd: opts.fd } : {}),
+    ...(opts.quickAck !== undefined ? { quickAck: opts.quickAck } : {}),
     ...(limits.detectTimeoutMs !== undefined ? { detectTimeoutMs: limits.detectTimeoutMs } : {}),
     ...(limits.maxDetecting !== undefined ? { maxDetecting: limits.maxDetecting } : {}),
   });
