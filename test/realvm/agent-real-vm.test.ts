@@ -33,7 +33,8 @@ const BOOT_DEADLINE_MS = 90_000;
 const CALL_TIMEOUT_MS = 60_000;
 // Short sampling periods so real stats show up within seconds; the guest-wait fallback stays at
 // vdsm's 60 s so that Up within the boot deadline can only come from the guest agent.
-const AGENT_ARGS = ['--set', 'vars.vm_sample_interval=2', '--set', 'vars.host_sample_stats_interval=2'];
+// A real hypervisor (TCG): no fake KVM, which the dev profile turns on.
+const AGENT_ARGS = ['--set', 'vars.vm_sample_interval=2', '--set', 'vars.host_sample_stats_interval=2', '--set', 'vars.fake_kvm_support=false'];
 
 interface Guest {
   readonly vmId: string;
@@ -214,6 +215,12 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     assert.ok(vncPort >= vncMin! && vncPort <= vncMax!, `VNC port ${vncPort} in ${vncMin}..${vncMax}`);
     const display = (await stats(engine!, g.vmId))['displayInfo'] as Obj[];
     assert.deepEqual(display, [{ type: 'vnc', port: String(vncPort), tlsPort: '-1', ipAddress: '127.0.0.1' }]);
+    assert.equal((await stats(engine!, g.vmId))['displayPort'], String(vncPort));
+    // pid: the QEMU process running this guest, as the kernel shows it
+    const pid = Number((await stats(engine!, g.vmId))['pid']);
+    assert.ok(pid > 0, 'the QEMU pid was found');
+    assert.match(await readFile(`/proc/${pid}/comm`, 'utf8'), /^qemu/);
+    assert.ok((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').includes(g.vmId), 'its command line names the VM');
 
     // VM.shutdown: the guest agent (qemu-ga guest-shutdown) first, ACPI as the fallback.
     const s0 = performance.now();
@@ -296,6 +303,8 @@ void describe('vdsmd on a real hypervisor (qemu:///session, TCG, tiny guest with
     const all = await engine2.call<Obj[]>('Host.getAllVmStats');
     const vm = all.find((v) => v['vmId'] === g.vmId);
     assert.equal(vm?.['status'], 'Up', 're-adopted Up');
+    const pid = Number((await waitFor(async () => { const v = await stats(engine2, g.vmId); return v['pid'] !== '0' ? v : undefined; }, { timeoutMs: 10_000, intervalMs: 100, what: 'the re-adopted VM\'s QEMU pid' }))['pid']);
+    assert.ok((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').includes(g.vmId), 'the re-adopted VM\'s pid is its QEMU');
     const recovered = await waitStatus(g, 'Up');
     assert.deepEqual(checkVmStatusEvent(recovered), []);
     const s = await waitFor(async () => {
