@@ -47,7 +47,7 @@ async function startAgent(i: number): Promise<Agent> {
   const dir = await mkdtemp(join(tmpdir(), `vdsm-scale-${i}-`));
   const uri = await writeNodeXml(join(dir, 'node'), { domains: VMS, running: VMS, cpus: 4, memoryKiB: 64 * 1024 * 1024, namePrefix: `scale${i}` });
   const child = spawn(process.execPath, [VDSMD, '--profile', 'embedded', '--set', 'addresses.management_port=0', '--set', `vars.state_dir=${dir}`,
-    '--set', `vars.run_dir=${join(dir, 'run')}`, '--set', `libvirt.uri=${uri}`, '--set', 'vars.log_level=warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--set', `vars.run_dir=${join(dir, 'run')}`, '--set', `libvirt.uri=${uri}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const agent: Agent = { child, dir, port: 0 };
   let buf = '';
   await new Promise<void>((resolve, reject) => {
