@@ -26,9 +26,17 @@ void describe('vdsm-tool threads', () => {
   after(async () => { await agent?.cleanup(); });
 
   void it('lists main, the libvirt control thread and every executor worker, each a live thread of vdsmd', async () => {
-    const r = await tool(['threads', '--insecure', '-p', String(agent.port), '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const report = JSON.parse(r.stdout) as { pid: number; threads: { tid: number; name: string; executor?: string }[]; proc: Record<string, { state: string; cpuS: number }> | null };
+    type Report = { pid: number; threads: { tid: number; name: string; executor?: string }[]; proc: Record<string, { state: string; cpuS: number }> | null };
+    // The agent answers before its spares are up; a worker still starting has no thread yet (tid -1),
+    // so ask again until every listed worker has reported its thread (a few seconds at most).
+    let report: Report;
+    for (let attempt = 0; ; attempt++) {
+      const r = await tool(['threads', '--insecure', '-p', String(agent.port), '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      report = JSON.parse(r.stdout) as Report;
+      if (report.threads.every((t) => t.tid > 0) || attempt >= 50) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
     assert.ok(report.proc, 'same host: /proc details present');
     const names = report.threads.map((t) => t.name);
     assert.equal(report.threads[0]?.tid, report.pid, 'the main thread is the process id');
