@@ -49,17 +49,25 @@ static napi_value GetThreadName(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// peerCredentials(fd): {pid, uid, gid} of the process at the other end of a connected unix socket, as
-// the kernel recorded them when it connected (they cannot be forged by the peer).
-static napi_value PeerCredentials(napi_env env, napi_callback_info info) {
+// The one argument of a socket call: a non-negative descriptor. Throws a TypeError with `message` and
+// returns false when it is not one.
+static bool FdArgument(napi_env env, napi_callback_info info, const char* message, int32_t* fd) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t fd = -1;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "peerCredentials(fd): fd must be a non-negative integer");
-    return nullptr;
+  *fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], fd) != napi_ok || *fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", message);
+    return false;
   }
+  return true;
+}
+
+// peerCredentials(fd): {pid, uid, gid} of the process at the other end of a connected unix socket, as
+// the kernel recorded them when it connected (they cannot be forged by the peer).
+static napi_value PeerCredentials(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!FdArgument(env, info, "peerCredentials(fd): fd must be a non-negative integer", &fd)) return nullptr;
   struct ucred cred;
   socklen_t size = sizeof(cred);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) != 0) {
@@ -82,14 +90,8 @@ static napi_value PeerCredentials(napi_env env, napi_callback_info info) {
 // false instead of throwing when the descriptor is not (or no longer) a TCP socket: callers set it after
 // every read and a socket closing under them is normal.
 static napi_value TcpQuickAck(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t fd = -1;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "tcpQuickAck(fd): fd must be a non-negative integer");
-    return nullptr;
-  }
+  int32_t fd;
+  if (!FdArgument(env, info, "tcpQuickAck(fd): fd must be a non-negative integer", &fd)) return nullptr;
   int one = 1;
   napi_value ok;
   napi_get_boolean(env, setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) == 0, &ok);

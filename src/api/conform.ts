@@ -104,6 +104,19 @@ function mismatch(path: string, expected: string, value: unknown, issues: Issue[
   issues.push({ kind: 'mismatch', path, text: `Parameter ${path} is not ${plain} type (got ${jsonType(value)} ${shown(value)})` });
 }
 
+/** An integer or number parameter: kept when `fits`, read from numeric text (coerced), else a mismatch. */
+function numeric(value: unknown, path: string, type: 'integer' | 'number', fits: (v: unknown) => boolean,
+  fromText: (s: string) => number | undefined, issues: Issue[]): unknown {
+  if (typeof value === 'number' && fits(value)) return value;
+  const n = typeof value === 'string' ? fromText(value) : undefined;
+  if (n === undefined) {
+    mismatch(path, type, value, issues);
+    return value;
+  }
+  coerced(path, value, type, issues);
+  return n;
+}
+
 /**
  * The value to hand to the handler: `value` itself when it matches `schema`, a converted copy when it can
  * be converted (a 'coerced' issue), else `value` unchanged with a 'mismatch' / 'enum' / 'missing' issue.
@@ -132,26 +145,10 @@ export function conform(schema: Schema, value: unknown, path: string, issues: Is
       }
       return v;
     }
-    case 'integer': {
-      if (Number.isInteger(value)) return value;
-      const n = typeof value === 'string' ? integerFromText(value) : undefined;
-      if (n === undefined) {
-        mismatch(path, 'integer', value, issues);
-        return value;
-      }
-      coerced(path, value, 'integer', issues);
-      return n;
-    }
-    case 'number': {
-      if (typeof value === 'number' && Number.isFinite(value)) return value;
-      const n = typeof value === 'string' ? numberFromText(value) : undefined;
-      if (n === undefined) {
-        mismatch(path, 'number', value, issues);
-        return value;
-      }
-      coerced(path, value, 'number', issues);
-      return n;
-    }
+    case 'integer':
+      return numeric(value, path, 'integer', Number.isInteger, integerFromText, issues);
+    case 'number':
+      return numeric(value, path, 'number', Number.isFinite, numberFromText, issues);
     case 'boolean': {
       if (typeof value === 'boolean') return value;
       const b = booleanFrom(value);
