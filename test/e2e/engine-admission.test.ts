@@ -12,7 +12,7 @@ import {
 } from '../helpers/engine-admission.js';
 import { EngineClient } from '../helpers/engine-client.js';
 import { checkCapabilities } from '../helpers/engine-types.js';
-import { pythonPeerAvailable, runPythonPeer } from '../peers/python-peer.js';
+import { pythonPeerAvailable, runPythonPeerTls } from '../peers/python-peer.js';
 
 type Obj = Record<string, unknown>;
 
@@ -79,7 +79,7 @@ void describe('an engine adds the embedded host to a 4.7 cluster', () => {
       return t.skip('python3-stomp missing');
     }
     const pki = devPkiPaths(agent.stateDir);
-    const r = await runPythonPeer(agent.port, ['--method', 'Host.getCapabilities'], 30_000, pki.client);
+    const r = await runPythonPeerTls(agent.port, ['--method', 'Host.getCapabilities'], pki.client, (m) => t.diagnostic(m), 30_000);
     assert.equal(r.code, 0, r.stderr);
     const py = JSON.parse(r.stdout) as Obj;
     for (const k of ['kvmEnabled', 'emulatedMachines', 'cpuFlags', 'rngSources', 'clusterLevels', 'supportedENGINEs']) assert.deepEqual(py[k], caps[k], k);

@@ -3,7 +3,7 @@
 // client certificate (stomp.py's set_ssl, Python's ssl module).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { pythonPeerAvailable, runPythonPeer } from '../peers/python-peer.js';
+import { pythonPeerAvailable, runPythonPeer, runPythonPeerTls } from '../peers/python-peer.js';
 import { startServer, type Fixture } from './server-fixture.js';
 
 let fx: Fixture;
@@ -60,15 +60,7 @@ void test('python peer: an unknown verb is a JSON-RPC error with an integer code
 
 void test('python peer over TLS with a CA-signed client certificate: ping2 and events', async (t) => {
   if (!available) return t.skip('python3-stomp missing');
-  // stomp.py reads its SSL socket in a receiver thread while the main thread writes to it, which
-  // OpenSSL does not support: about one run in six loses the connection on the client side after
-  // the server has answered (the server logs the call as answered). So up to three attempts; the
-  // single-threaded stompit TLS tests check the server without retries.
-  let r = await runPythonPeer(secure.port, ['--method', 'Test.emitEvents', '--params', '{"count": 1}', '--events', '1'], 20_000, secure.pki!.client);
-  for (let attempt = 2; attempt <= 3 && r.code !== 0; attempt++) {
-    t.diagnostic(`python TLS client attempt ${attempt - 1} failed on its side: ${r.stderr.trim().split('\n').pop() ?? ''}`);
-    r = await runPythonPeer(secure.port, ['--method', 'Test.emitEvents', '--params', '{"count": 1}', '--events', '1'], 20_000, secure.pki!.client);
-  }
+  const r = await runPythonPeerTls(secure.port, ['--method', 'Test.emitEvents', '--params', '{"count": 1}', '--events', '1'], secure.pki!.client, (m) => t.diagnostic(m));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^EVENT .*VM_status/m);
 });
