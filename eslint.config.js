@@ -6,9 +6,11 @@ const nodePrefix = { regex: '^(fs|net|tls|os|path|url|util|events|stream|crypto|
 
 // The thread boundary: a worker sees only the contracts, the error catalogue and the native binding,
 // never main-thread modules (they hold state a worker must not have, and pull in their imports).
+// The thread probe (a thread inspecting itself: event loop, heap, inspector profiles) is shared too: it
+// imports node built-ins only and every thread, main and workers, runs one of its own.
 const workerImports = {
-  regex: '^(\\.\\./)+(?!src/(contracts/|errors\\.js$|libvirt/binding\\.js$|native\\.js$|native-sys\\.js$))(src|test|bench)/',
-  message: 'workers/ may import only src/contracts/**, src/errors.ts and the native bindings (src/libvirt/binding.ts, src/native.ts, src/native-sys.ts).',
+  regex: '^(\\.\\./)+(?!src/(contracts/|errors\\.js$|libvirt/binding\\.js$|native\\.js$|native-sys\\.js$|observability/thread-probe\\.js$))(src|test|bench)/',
+  message: 'workers/ may import only src/contracts/**, src/errors.ts, the native bindings (src/libvirt/binding.ts, src/native.ts, src/native-sys.ts) and src/observability/thread-probe.ts.',
 };
 
 // src/ never reaches into the workers' tree: what crosses the boundary is declared in src/contracts/.

@@ -1,12 +1,13 @@
 // Entry of every Executor worker thread. Piscina starts the thread and runs `session` once; the
 // session then serves tasks over its own MessagePort until the thread is terminated.
-// Imports only the contracts (src/contracts/), src/errors.ts, pino (lazily) and the operation areas
-// registered in ./ops/index.ts (eslint.config.js enforces this).
+// Imports only the contracts (src/contracts/), src/errors.ts, the thread probe (built-ins only), pino
+// (lazily) and the operation areas registered in ./ops/index.ts (eslint.config.js enforces this).
 import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
+import { ThreadProbe } from '../src/observability/thread-probe.js';
 import {
   STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs,
   type FromWorker, type SessionInit, type ToWorker,
@@ -103,10 +104,21 @@ export default function session(init: SessionInit): Promise<void> {
     }
   };
 
+  // Health and profiling requests about this thread (the health monitor, the profiler).
+  const probe = new ThreadProbe();
+  const control = (id: number, op: string, args: unknown): void => {
+    probe.handle(op, args).then(
+      (value) => post(port, { type: 'control', id, ok: true, value }),
+      (err: unknown) => post(port, { type: 'control', id, ok: false, error: toWireError(err) }),
+    );
+  };
+
   return new Promise<void>((resolve) => {
     port.on('message', (msg: ToWorker) => {
       if (msg.type === 'run') void run(msg.taskId, msg.op, msg.args);
+      else if (msg.type === 'control') control(msg.id, msg.op, msg.args);
       else {
+        probe.close();
         port.close();
         resolve();
       }

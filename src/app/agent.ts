@@ -3,7 +3,6 @@
 // calls). src/bin/vdsmd.ts is the program around it; tests build one in-process.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ArgumentRules } from '../api/argument-rules.js';
 import { MethodTable } from '../api/method-table.js';
 import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
@@ -13,6 +12,8 @@ import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
 import type { LogManager, Logger } from '../observability/logging.js';
+import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
+import { Observability } from '../observability/observability.js';
 import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
 import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
@@ -36,7 +37,12 @@ export interface AgentOptions {
   clock?: Clock;
   timers?: Timers;
   env?: NodeJS.ProcessEnv;
+  /** Sends systemd's WATCHDOG=1 (vdsmd passes its SdNotifier); pings only when WATCHDOG_USEC is set. */
+  watchdogPing?: (fields: Record<string, string>) => void;
 }
+
+/** The agent's version, for vdsm_build_info and --version. */
+export const AGENT_VERSION = '0.1.0';
 
 type AgentState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -54,7 +60,8 @@ export class Agent {
   readonly host: HostService;
   readonly sampling: VmSampling;
   readonly recovery: Recovery;
-  readonly metrics = new Registry();
+  readonly metrics = new FigureRegistry();
+  readonly observability: Observability;
   #o: AgentOptions;
   #rpc: RpcServer | undefined;
   #state: AgentState = 'new';
@@ -167,6 +174,21 @@ export class Agent {
       log: logs.get('virt.recovery'),
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
     });
+    this.observability = new Observability({
+      config: cfg,
+      logs,
+      registry: this.metrics,
+      executors: [this.periodic, this.jsonrpc],
+      scheduler: this.scheduler,
+      libvirt: this.libvirt,
+      hostStats: () => this.host.stats(),
+      vmReports: () => this.vms.reports(),
+      ...(opts.watchdogPing ? { watchdogPing: opts.watchdogPing } : {}),
+      clock,
+      timers,
+      env: opts.env ?? process.env,
+      version: AGENT_VERSION,
+    });
   }
 
   /** Fake KVM: the engine's kvm domain runs as a type libvirt offers (see src/host/fake-kvm.ts). */
@@ -197,12 +219,12 @@ export class Agent {
     this.scheduler.start();
     this.periodic.start();
     this.jsonrpc.start();
+    await this.observability.start().catch((err: unknown) => this.log.error({ err }, 'observability failed to start; serving without it'));
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
-    collectDefaultMetrics({ register: this.metrics });
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
     this.#rpc = createRpcServer({
       host: cfg.addresses.management_ip,
@@ -214,11 +236,6 @@ export class Agent {
       isReady: () => this.ready,
       healthProvider: () => this.health(),
       metricsRegistry: this.metrics,
-      executorState: () => {
-        const c = this.jsonrpc.counts();
-        const p = this.periodic.counts();
-        return { queued: c.queued + p.queued, running: c.running + p.running, live: c.live + p.live, lingering: c.lingering + p.lingering };
-      },
       requestQueues: cfg.addresses.request_queues,
       eventQueue: cfg.addresses.event_queue,
       limits: { maxBodyBytes: cfg.addresses.max_frame_size },
@@ -275,6 +292,7 @@ export class Agent {
       vms: this.vms.container.counts(),
       sampling: this.sampling.state(),
       threads: this.threadReport(),
+      observability: this.observability.state(),
     };
   }
 
@@ -302,6 +320,8 @@ export class Agent {
   async stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return { stuckThreads: 0 };
     this.#state = 'stopping';
+    // First: a start-to-stop profile needs every worker alive to hand its part over.
+    await this.observability.stop().catch((err: unknown) => this.log.warn({ err }, 'observability stop failed'));
     this.recovery.close();
     this.sampling.stop();
     this.host.stop();

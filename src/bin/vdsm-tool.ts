@@ -5,9 +5,10 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configVerbs, EXIT_OK, EXIT_USAGE, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
+import { profileVerb } from './tool-profile.js';
 import { threadsVerb } from './tool-threads.js';
 
-const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb];
+const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -24,6 +25,7 @@ Examples:
   vdsm-tool validate-config --config ./vdsm.conf
   vdsm-tool show-default-config > /etc/vdsm/vdsm.conf
   vdsm-tool threads                  # what every thread of the running agent is doing
+  vdsm-tool profile start; vdsm-tool profile stop   # CPU profile of every thread
 `;
 }
 
@@ -44,8 +46,9 @@ export async function main(argv: readonly string[], io: ToolIO): Promise<number>
     return EXIT_USAGE;
   }
   let values: Record<string, unknown>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: [...rest], options: { ...verb.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: [...rest], options: { ...verb.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: verb.positionals === true }));
   } catch (err) {
     io.stderr(`vdsm-tool ${verb.name}: ${err instanceof Error ? err.message : String(err)}\n\n${verb.help}`);
     return EXIT_USAGE;
@@ -54,7 +57,7 @@ export async function main(argv: readonly string[], io: ToolIO): Promise<number>
     io.stdout(verb.help);
     return EXIT_OK;
   }
-  return verb.run(values, io);
+  return verb.run(values, io, positionals);
 }
 
 function isEntryPoint(): boolean {

@@ -4,11 +4,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent, readLibvirtPassword } from '../app/agent.js';
+import { Agent, AGENT_VERSION, readLibvirtPassword } from '../app/agent.js';
 import { configArgOptions, CONFIG_OPTIONS_HELP, ConfigurationError, loadConfig, loadOptionsFromArgs, type VdsmConfig } from '../config/index.js';
 import { writeNodeXml } from '../libvirt/fixture.js';
 import { createRootLogger, LogManager } from '../observability/logging.js';
 import { SdNotifier } from '../observability/sd-notify.js';
+import { applyProcessSettings } from './process-settings.js';
 
 const USAGE = `Usage: vdsmd [--config FILE] [--set SECTION.KEY=VALUE ...] [--profile NAME]
 
@@ -55,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.version) {
-    process.stdout.write('vdsm-node 0.1.0\n');
+    process.stdout.write(`vdsm-node ${AGENT_VERSION}\n`);
     return 0;
   }
 
@@ -85,9 +86,15 @@ async function main(argv: string[]): Promise<number> {
   await mkdir(config.vars.state_dir, { recursive: true });
   await mkdir(config.vars.run_dir, { recursive: true });
 
+  // Before any worker thread exists: they inherit niceness and CPU affinity from the main thread.
+  await applyProcessSettings({ nice: config.vars.vdsm_nice, cpuAffinity: config.vars.cpu_affinity, coreDumps: config.vars.core_dump_enable }, log);
+
   const password = config.libvirt.uri.startsWith('qemu') ? await readLibvirtPassword(config.libvirt.password_file) : undefined;
-  const agent = new Agent({ config, logManager: logs, devPki: embedded, ...(password !== undefined ? { libvirtPassword: password } : {}) });
   const notifier = new SdNotifier({ onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
+  const agent = new Agent({
+    config, logManager: logs, devPki: embedded, ...(password !== undefined ? { libvirtPassword: password } : {}),
+    watchdogPing: (fields) => void notifier.watchdog(fields),
+  });
 
   let stopping = false;
   const stop = (signal: string): void => {

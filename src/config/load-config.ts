@@ -125,8 +125,12 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
     const lookup = (name: string): string | undefined => slots.get(section)!.get(name)?.raw ?? extras.get(section)?.get(name) ?? defaults.get(name)?.raw;
     const expanded = interpolate(slot.raw, lookup);
     const parsed = expanded.ok ? parseValue(spec, expanded.value) : { ok: false as const, problem: `${JSON.stringify(slot.raw)}: ${expanded.problem}` };
-    if (parsed.ok) (config[section] ??= {})[key] = parsed.value;
-    else violations.push({ ...placeOf(slot.from), section, key, message: parsed.problem });
+    if (parsed.ok) {
+      (config[section] ??= {})[key] = parsed.value;
+      if (spec.compat && (slot.from.kind === 'file' || slot.from.kind === 'set') && slot.raw !== defaultText(spec)) {
+        warnings.push(`${describeSource(slot.from)}: [${section}] ${key} is set but has no effect: ${spec.compatNote ?? 'vdsm-node does not apply it yet'}`);
+      }
+    } else violations.push({ ...placeOf(slot.from), section, key, message: parsed.problem });
   }
   if (violations.length > 0) throw new ConfigurationError(violations);
 

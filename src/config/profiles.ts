@@ -11,7 +11,9 @@ export const PROFILES = {
    * KVM, so an engine adds the host to a cluster and runs VMs on it.
    */
   embedded: {
-    vars: { fake_kvm_support: true },
+    // A developer's machine: no pinning, no niceness change, no metrics collector to spray at.
+    vars: { fake_kvm_support: true, cpu_affinity: '', vdsm_nice: 0 },
+    metrics: { enabled: false },
     addresses: { management_ip: '127.0.0.1' },
     libvirt: { uri: 'embedded' },
     devel: { embedded: true },
@@ -20,7 +22,8 @@ export const PROFILES = {
   },
   /** The same on plain TCP. */
   dev: {
-    vars: { ssl: false, fake_kvm_support: true },
+    vars: { ssl: false, fake_kvm_support: true, cpu_affinity: '', vdsm_nice: 0 },
+    metrics: { enabled: false },
     addresses: { management_ip: '127.0.0.1' },
     libvirt: { uri: 'embedded' },
     devel: { embedded: true },

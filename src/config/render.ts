@@ -23,8 +23,13 @@ function wrap(text: string, prefix: string): string[] {
 function notes(spec: KeySpec): string {
   const parts: string[] = [];
   if (spec.origin === 'vdsm-node') parts.push('vdsm-node addition, not in vdsm');
-  if (spec.compat) parts.push('accepted for vdsm compatibility, not used by vdsm-node yet');
+  if (spec.compat) parts.push(compatText(spec));
   return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
+}
+
+/** What docs and warnings say about a key nothing applies. */
+export function compatText(spec: KeySpec): string {
+  return `accepted for vdsm compatibility, not used by vdsm-node yet${spec.compatNote === undefined ? '' : `: ${spec.compatNote}`}`;
 }
 
 const LAYERS = [
@@ -111,7 +116,7 @@ export function renderConfigDocs(): string {
   for (const section of Object.keys(schema) as SectionName[]) {
     out.push('', `## [${section}]`, '', SECTION_DESCRIPTIONS[section], '', '| key | type | default | description |', '| --- | --- | --- | --- |');
     for (const [key, spec] of Object.entries(schema[section]) as [string, KeySpec][]) {
-      const tags = [spec.origin === 'vdsm-node' ? '*vdsm-node*' : '', spec.compat ? '*compat*' : ''].filter((t) => t !== '').join(' ');
+      const tags = [spec.origin === 'vdsm-node' ? '*vdsm-node*' : '', spec.compat ? `*compat*${spec.compatNote === undefined ? '' : ` (${spec.compatNote})`}` : ''].filter((t) => t !== '').join(' ');
       const def = defaultText(spec);
       out.push(`| \`${key}\` | ${cell(describeType(spec))} | ${def === '' ? '(empty)' : `\`${cell(def)}\``} | ${cell(spec.description)}${tags === '' ? '' : ` ${tags}`} |`);
     }

@@ -16,7 +16,9 @@ export interface ToolVerb {
   readonly summary: string;
   readonly help: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, unknown>, io: ToolIO): Promise<number>;
+  /** The verb takes words after its name (`vdsm-tool profile start`). */
+  readonly positionals?: boolean;
+  run(values: Record<string, unknown>, io: ToolIO, positionals?: readonly string[]): Promise<number>;
 }
 
 /** Exit codes: 0 fine, 1 the configuration is invalid, 2 bad usage. */

@@ -27,6 +27,8 @@ export interface SessionInit {
 
 export type ToWorker =
   | { type: 'run'; taskId: number; op: string; args: unknown }
+  /** A request about the thread itself (health, profiling), answered with a 'control' message. */
+  | { type: 'control'; id: number; op: string; args?: unknown }
   | { type: 'close' };
 
 /** An error flattened for the trip across the thread boundary; `code` is what callers test. */
@@ -43,4 +45,6 @@ export type FromWorker =
   | { type: 'ready'; threadId: number; tid: number; ops: string[]; loadErrors: string[] }
   | { type: 'start'; taskId: number; startedAt: number }
   | { type: 'done'; taskId: number; ok: true; value: unknown }
-  | { type: 'done'; taskId: number; ok: false; error: WireError };
+  | { type: 'done'; taskId: number; ok: false; error: WireError }
+  | { type: 'control'; id: number; ok: true; value: unknown }
+  | { type: 'control'; id: number; ok: false; error: WireError };

@@ -64,6 +64,11 @@ export class SdNotifier {
     return this.#send(['STOPPING=1', ...(status === undefined ? [] : [`STATUS=${status}`])], status);
   }
 
+  /** WATCHDOG=1, the keep-alive of WatchdogSec=; `fields` are extra assignments systemd ignores (for diagnosis). */
+  watchdog(fields: Record<string, string> = {}): Promise<boolean> {
+    return this.#send(['WATCHDOG=1', ...Object.entries(fields).map(([k, v]) => `${k}=${v}`)], undefined);
+  }
+
   toJSON(): SdNotifierState {
     return { enabled: this.enabled, socket: this.#env['NOTIFY_SOCKET'] ?? null, sent: this.#sent, failed: this.#failed, lastStatus: this.#lastStatus };
   }

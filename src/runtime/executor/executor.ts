@@ -31,10 +31,12 @@ import { fromWireError } from './remote-error.js';
 import type { Scheduler } from '../scheduler.js';
 import { planSpawns } from './spawn-plan.js';
 import { TaskLedger, type Task } from './task-ledger.js';
+import { ControlRequests, type ControlReply } from './thread-control.js';
 import { WorkerLedger, type WorkerCounts, type WorkerSlot } from './worker-ledger.js';
 import { describeWorker, threadInfo, workerView, type ThreadInfo } from './worker-view.js';
 
 export type { ExecutorOptions, StopResult } from './executor-options.js';
+export type { ControlReply } from './thread-control.js';
 
 export class Executor implements Dispatcher {
   readonly name: string;
@@ -60,6 +62,7 @@ export class Executor implements Dispatcher {
   #startFailures = 0;
   #spawnHold: ReturnType<Scheduler['schedule']> | undefined;
   #exitWaiters = new Set<() => void>();
+  #control: ControlRequests;
 
   constructor(opts: ExecutorOptions) {
     this.#opts = resolveTuning(opts);
@@ -80,6 +83,7 @@ export class Executor implements Dispatcher {
       ...(opts.workerFilename ? { filename: opts.workerFilename } : {}),
     };
     this.#report = new ExecutorReport(this.name, this.#clock);
+    this.#control = new ControlRequests(this.name);
   }
 
   get running(): boolean {
@@ -368,6 +372,10 @@ export class Executor implements Dispatcher {
   }
 
   #onMessage(slot: WorkerSlot, msg: FromWorker): void {
+    if (msg.type === 'control') {
+      this.#control.answer(msg);
+      return;
+    }
     const task = slot.task;
     // Anything from a discarded worker, or about another task, is a late message of a discarded task.
     if (slot.state !== 'busy' || !task || msg.type === 'ready' || msg.taskId !== task.id) {
@@ -401,6 +409,7 @@ export class Executor implements Dispatcher {
     const wasStarting = slot.state === 'starting';
     const task = slot.task;
     this.#workers.remove(slot.id);
+    this.#control.workerGone(slot.id);
     if (ch.worker.hasSubscribers) {
       ch.worker.publish({ executor: this.name, workerId: slot.id, event: 'exit', role: slot.role, ...(crash ? { crash: crash.message } : {}), ...(slot.endReason ? { endReason: slot.endReason } : {}) });
     }
@@ -538,6 +547,19 @@ export class Executor implements Dispatcher {
   /** Counts only, cheap enough to sample every few ms. */
   counts(): WorkerCounts & { queued: number; running: number } {
     return { ...this.#workers.counts(), queued: this.#tasks.queued, running: this.#tasks.running };
+  }
+
+  /**
+   * Ask worker threads about themselves (ThreadProbe operations: health, cpuProfile.start|stop,
+   * heapSampling.start|stop, heapSnapshot): every ready thread, or those of `workerIds`. A thread busy
+   * in a synchronous task answers when it ends; past `timeoutMs` its reply says unanswered.
+   */
+  control(op: string, args: unknown, opts: { timeoutMs: number; workerIds?: readonly number[] }): Promise<ControlReply[]> {
+    const now = this.#clock.now();
+    const targets = this.#workers.all()
+      .filter((w) => w.state !== 'starting' && w.state !== 'lingering' && !w.handle.terminated && (opts.workerIds === undefined || opts.workerIds.includes(w.id)))
+      .map((w) => ({ workerId: w.id, tid: w.handle.tid, busyWith: workerView(this.name, w, now).op ?? undefined, send: (m: Parameters<typeof w.handle.send>[0]) => w.handle.send(m) }));
+    return this.#control.ask(targets, op, args, opts.timeoutMs);
   }
 
   /** Each thread with its kernel thread id (from /proc/thread-self in the worker) and what it runs. */
