@@ -101,7 +101,8 @@ export class ThreadProbe {
   async health(): Promise<ThreadHealth> {
     this.watch();
     const h = this.#eld!;
-    const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    // The histogram records whole timer periods (resolution + delay): keep the delay only.
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS) : 0);
     const eld = h.count > 0 ? { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean) } : { p50: 0, p99: 0, max: 0, mean: 0 };
     h.reset();
     const now = performance.eventLoopUtilization();

@@ -15,6 +15,8 @@ export interface AgentProcessOptions {
   profile?: string;
   /** Reuse a state directory (agent restarts); a fresh temporary one otherwise. */
   stateDir?: string;
+  /** Extra environment (NOTIFY_SOCKET, WATCHDOG_USEC, VDSM_TEST_HOOKS). */
+  env?: Record<string, string>;
 }
 
 export class AgentProcess {
@@ -59,11 +61,20 @@ export class AgentProcess {
       '--set', `vars.run_dir=${join(stateDir, 'run')}`,
       ...(opts.args ?? []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '' } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '', ...opts.env } });
     const agent = new AgentProcess(child, stateDir, ownsDir);
     const listening = await agent.waitForLog((l) => l['msg'] === 'vdsm-node serving the management port', 20_000);
     agent.port = listening['port'] as number;
     return agent;
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  /** Send a signal to vdsmd. */
+  signal(sig: NodeJS.Signals): void {
+    this.#child.kill(sig);
   }
 
   /** Resolve with the first log line (past or future) matching `pred`. */

@@ -140,7 +140,7 @@ export class MetricsHub {
         const why = problem ?? clash ?? (series.has(key) ? `${key}: the same series twice` : undefined);
         if (why !== undefined) {
           this.#rejected++;
-          this.#warnOnce(`${source}:${f.name}`, { source, problem: why }, 'figure breaks the metrics convention; left out');
+          this.#warnOnce(`${source}:${why}`, { source, problem: why }, 'figure breaks the metrics convention; left out');
           continue;
         }
         if (family === undefined) families.set(f.name, { kind: f.kind, labels: labelNames, source });
