@@ -27,6 +27,7 @@ import { ThreadProbe } from './thread-probe.js';
 
 /** An Executor as observability sees it. */
 export interface ObservedExecutor extends ExecutorView {
+  dispatch(op: string, args: unknown, opts: { timeoutMs: number }): Promise<unknown>;
   control(op: string, args: unknown, opts: { timeoutMs: number; workerIds?: readonly number[] }): Promise<ControlReply[]>;
 }
 
@@ -105,7 +106,7 @@ export class Observability {
       builtins: cfg.devel.cpu_profile_builtins,
       clock: cfg.devel.cpu_profile_clock,
     });
-    this.profileControl = new ProfileControl({ profiler: this.profiler, runDir: cfg.vars.run_dir, profileDir: dirname(cfg.devel.cpu_profile_filename), log: opts.logs.get('profiling') });
+    this.profileControl = new ProfileControl({ profiler: this.profiler, runDir: cfg.vars.run_dir, profileDirs: [dirname(cfg.devel.cpu_profile_filename), cfg.vars.run_dir], log: opts.logs.get('profiling') });
   }
 
   /** After the executors started: profiling at start, metrics, health, watchdog, the profiling endpoint. */
@@ -137,7 +138,15 @@ export class Observability {
     this.watchdog.start();
     await this.profileControl.start().catch((err: unknown) => this.#log.warn({ err: (err as Error).message, run_dir: cfg.vars.run_dir }, 'run-time profiling control unavailable (cannot write its state file)'));
     if (cfg.devel.memory_profile_enable) {
-      this.#debug = new DebugServer({ port: cfg.devel.memory_profile_port, profiler: this.profiler, log: this.#log, clock: this.#o.clock, testHooks: this.#o.env['VDSM_TEST_HOOKS'] === '1' });
+      this.#debug = new DebugServer({
+        port: cfg.devel.memory_profile_port, profiler: this.profiler, log: this.#log, clock: this.#o.clock,
+        testHooks: this.#o.env['VDSM_TEST_HOOKS'] === '1',
+        dispatch: (name, op, args) => {
+          const ex = this.#o.executors.find((e) => e.name === name);
+          if (ex === undefined) return Promise.reject(new Error(`no executor ${name}`));
+          return ex.dispatch(op, args, { timeoutMs: 60_000 });
+        },
+      });
       try {
         this.#debugAddress = await this.#debug.start();
         this.#log.info({ ...this.#debugAddress }, 'profiling endpoint listening on loopback ([devel] memory_profile_enable)');

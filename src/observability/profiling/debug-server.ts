@@ -5,8 +5,9 @@
 //   GET /debug/pprof/profile?seconds=N  CPU profile of every thread for N s (pprof, gzip)
 //   GET /debug/heap/snapshot?thread=T   heap snapshot of the main thread or '<executor>/<id>'
 //   GET /debug/status                   profiler state (JSON)
-// With VDSM_TEST_HOOKS=1 in the environment (tests only), POST /debug/test/spin?ms=N busy-loops the
-// main thread to show what a wedged agent does (the systemd watchdog test).
+// With VDSM_TEST_HOOKS=1 in the environment (tests only): POST /debug/test/spin?ms=N busy-loops the
+// main thread to show what a wedged agent does (the systemd watchdog test), and
+// POST /debug/test/dispatch?executor=E&op=test.busy&ms=N runs a test operation on an executor worker.
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -25,8 +26,10 @@ export interface DebugServerOptions {
   profiler: ThreadProfiler;
   log: Logger;
   clock: Clock;
-  /** Serve POST /debug/test/spin (VDSM_TEST_HOOKS=1). */
+  /** Serve POST /debug/test/* (VDSM_TEST_HOOKS=1). */
   testHooks?: boolean;
+  /** Runs an executor operation (for /debug/test/dispatch). */
+  dispatch?: (executor: string, op: string, args: unknown) => Promise<unknown>;
 }
 
 const INDEX = `vdsm-node profiling endpoint (loopback only)
@@ -85,6 +88,14 @@ export class DebugServer {
     };
     try {
       if (req.method === 'POST' && url.pathname === '/debug/test/spin' && this.#o.testHooks === true) return this.#spin(url, res);
+      if (req.method === 'POST' && url.pathname === '/debug/test/dispatch' && this.#o.testHooks === true && this.#o.dispatch !== undefined) {
+        const op = url.searchParams.get('op') ?? '';
+        if (!op.startsWith('test.')) return text(400, 'test operations only\n');
+        const value = await this.#o.dispatch(url.searchParams.get('executor') ?? 'periodic', op, { ms: Number(url.searchParams.get('ms') ?? '0') });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ value }));
+        return;
+      }
       if (req.method !== 'GET') return text(405, 'GET only\n');
       switch (url.pathname) {
         case '/':

@@ -4,7 +4,7 @@
 // only) before sending the signal. The agent answers in a state file beside it, which also says whether
 // a profile runs. SIGUSR1 stays Node's (it opens the inspector).
 import { randomUUID } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ProfileResult, ThreadProfiler } from './thread-profiler.js';
@@ -40,6 +40,8 @@ export interface ProfileOutcome {
 /** What the state file holds. */
 export interface ProfileState {
   pid: number;
+  /** Where run-time profiles are written. */
+  profile_dir: string;
   running: boolean;
   profiler: Record<string, unknown>;
   last: ProfileOutcome | null;
@@ -50,8 +52,11 @@ export interface ProfileControlOptions {
   profiler: ThreadProfiler;
   /** Where the request and state files live ([vars] run_dir). */
   runDir: string;
-  /** Where run-time profiles are written (the directory of [devel] cpu_profile_filename). */
-  profileDir: string;
+  /**
+   * Where run-time profiles are written: the first of these directories that exists at start (the
+   * directory of [devel] cpu_profile_filename, then [vars] run_dir for development agents).
+   */
+  profileDirs: readonly string[];
   log: Logger;
   pid?: number;
 }
@@ -62,12 +67,19 @@ export class ProfileControl {
   #o: ProfileControlOptions;
   #queue: Promise<unknown> = Promise.resolve();
   #last: ProfileOutcome | null = null;
+  #dir: string;
   #onSignal = (): void => {
     this.#queue = this.#queue.then(() => this.#fromSignal(), () => this.#fromSignal());
   };
 
   constructor(opts: ProfileControlOptions) {
     this.#o = opts;
+    this.#dir = opts.profileDirs[0] ?? opts.runDir;
+  }
+
+  /** Where run-time profiles go. */
+  get profileDir(): string {
+    return this.#dir;
   }
 
   get pid(): number {
@@ -76,6 +88,12 @@ export class ProfileControl {
 
   /** Write the state file and listen for SIGUSR2. */
   async start(): Promise<void> {
+    for (const d of this.#o.profileDirs) {
+      if (await stat(d).then((s) => s.isDirectory(), () => false)) {
+        this.#dir = d;
+        break;
+      }
+    }
     await this.writeState();
     process.on(PROFILE_SIGNAL, this.#onSignal);
   }
@@ -96,12 +114,12 @@ export class ProfileControl {
   /** Prefix of the files of a profile taken now. */
   target(kind = 'profile'): { base: string; pprof: string } {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const base = join(this.#o.profileDir, `vdsmd-${this.pid}-${stamp}${kind === 'profile' ? '' : `-${kind}`}`);
+    const base = join(this.#dir, `vdsmd-${this.pid}-${stamp}${kind === 'profile' ? '' : `-${kind}`}`);
     return { base, pprof: `${base}.pb.gz` };
   }
 
   async writeState(): Promise<void> {
-    const state: ProfileState = { pid: this.pid, running: this.#o.profiler.running, profiler: this.#o.profiler.state(), last: this.#last, updated: new Date().toISOString() };
+    const state: ProfileState = { pid: this.pid, profile_dir: this.#dir, running: this.#o.profiler.running, profiler: this.#o.profiler.state(), last: this.#last, updated: new Date().toISOString() };
     const file = join(this.#o.runDir, PROFILE_STATE_FILE);
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
