@@ -180,7 +180,7 @@ export class Observability {
   state(): Record<string, unknown> {
     return {
       metrics: { hub: this.hub.state(), report: this.#report?.state() ?? null },
-      health: this.health?.last() ?? null,
+      health: this.health === undefined ? { enabled: false } : { enabled: true, last: this.health.last() ?? null },
       watchdog: this.watchdog.state(),
       profiling: this.profiler.state(),
       profiling_endpoint: this.#debugAddress ?? null,

@@ -2,13 +2,14 @@
 // kernel thread's CPU time, a CPU profile and a sampling heap profile (inspector sessions connected to
 // this thread's isolate), a heap snapshot. The main thread owns one; every Executor worker owns one and
 // serves it over its session port (`control` messages). Node built-ins only, so workers can load it.
-import { createWriteStream } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { createWriteStream, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import type { Profiler, Runtime } from 'node:inspector';
 import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { getHeapSnapshot, getHeapStatistics } from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 export type CpuProfile = Profiler.Profile;
 /** V8's sampling heap profile (the node typings lack `id` and `samples`, which V8 sends). */
@@ -109,18 +110,21 @@ export class ThreadProbe {
     const elu = performance.eventLoopUtilization(now, this.#elu).utilization;
     this.#elu = now;
     const s = getHeapStatistics();
-    const tid = await this.tid();
+    const tid = this.tid();
     const cpu = tid > 0 ? parseThreadCpu(await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '')) : null;
     const gc = { ...this.#gcWindow, totals: this.gcTotals() };
     this.#gcWindow = { runs: 0, ms: 0, maxMs: 0 };
     return { tid, elu: Number.isFinite(elu) ? elu : 0, eld, heap: { used: s.used_heap_size, total: s.total_heap_size, limit: s.heap_size_limit }, cpu, gc };
   }
 
-  /** Kernel thread id of the calling thread. */
-  async tid(): Promise<number> {
+  /**
+   * Kernel thread id of the calling thread: the pid on the main thread; in a worker, /proc/thread-self
+   * read synchronously (an async read would run on a libuv pool thread and name that one).
+   */
+  tid(): number {
     if (this.#tid === undefined) {
       try {
-        this.#tid = Number((await readlink('/proc/thread-self')).split('/').pop());
+        this.#tid = isMainThread ? process.pid : Number(readlinkSync('/proc/thread-self').split('/').pop());
       } catch {
         this.#tid = -1;
       }
