@@ -79,6 +79,10 @@ void describe('packaging', () => {
     assert.match(service, /^Group=kvm$/m);
     assert.match(service, new RegExp(`^RuntimeDirectory=${schema.vars.run_dir.default.replace('/run/', '')}$`, 'm'));
     assert.match(service, /^EnvironmentFile=-\/etc\/sysconfig\/vdsm$/m);
+    // The watchdog (src/observability/health/watchdog.ts) pings while the agent makes progress; a wedged
+    // agent is killed and restarted.
+    assert.match(service, /^WatchdogSec=60$/m);
+    assert.match(service, /^Restart=always$/m);
   });
 
   void it('systemd-sysusers creates the vdsm user in group kvm, and systemd-tmpfiles creates /run/vdsm for it', async (t) => {
