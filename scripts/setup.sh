@@ -6,14 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 # libvirt-dev: headers and libvirt.so for the addon; libvirt-daemon: an unprivileged libvirtd for the
-# reconnect tests; sasl2-bin: saslpasswd2 for the SCRAM-SHA-256 login test; qemu-guest-agent: a real guest-agent peer; python3-stomp: an independent STOMP peer.
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin)
+# reconnect tests; sasl2-bin: saslpasswd2 for the SCRAM-SHA-256 login test; qemu-guest-agent: a real guest-agent peer; python3-stomp: an independent STOMP peer;
+# prometheus: the real scraper of /metrics (and promtool, its linter); the tests run their own instance
+# on a free loopback port, so the package's own service is stopped where systemd runs.
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   apt-get update -qq -o DPkg::Lock::Timeout=600
   apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service >/dev/null 2>&1 || true; fi
 fi
 if [ ! -d node_modules ] || [ ! -f build/Release/virt.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci (builds the native addons)" >&2
