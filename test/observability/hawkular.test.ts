@@ -11,7 +11,7 @@ import type { Figure } from '../../src/observability/metrics/convention.js';
 import { HawkularReporter, hawkularBase } from '../../src/observability/metrics/hawkular-reporter.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { captureLog } from '../runtime/capture-log.js';
-import { ManualTime } from '../runtime/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 interface Point { timestamp: number; value: number }
 interface Logged { method: string; url: string; tenant: string | undefined; contentType: string | undefined; status: number; body: unknown }

@@ -10,7 +10,7 @@ import { FigureRegistry, renderFigures } from '../../src/observability/metrics/p
 import { vmFigures } from '../../src/observability/metrics/vm-figures.js';
 import { Counter } from 'prom-client';
 import { captureLog } from '../runtime/capture-log.js';
-import { ManualTime } from '../runtime/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 const delay = (sd: string, v: number): Figure => ({
   name: 'vdsm_storage_domain_delay_seconds', kind: 'gauge', help: 'Storage domain read delay', value: v, labels: { sd }, path: metricPath('hosts', 'storage', sd, 'delay'),

@@ -31,7 +31,7 @@ void describe('profiling every thread', () => {
       h.ex.start();
       await h.until(() => h.ex.counts().idle === 2);
       const { threads } = await profiler.start();
-      assert.equal(threads.length, 3, `main and two workers: ${threads.join(', ')}`);
+      assert.ok(threads[0] === 'main' && threads.filter((t) => t.startsWith(`${h.ex.name}/`)).length >= 2, `main and every worker (warm spares too): ${threads.join(', ')}`);
       await Promise.all([h.ex.dispatch('test.busy', { ms: 300 }), h.ex.dispatch('test.busy', { ms: 300 })]);
       busyMain(150);
       const base = join(dir, 'p');
@@ -40,11 +40,8 @@ void describe('profiling every thread', () => {
       assert.equal(result.files[0], `${base}.pb.gz`);
 
       const stacks = pprofStacks(Profile.decode(gunzipSync(await readFile(`${base}.pb.gz`))));
-      const workerThreads = new Set(stacks.filter((s) => s.thread.startsWith(`${h.ex.name}/`)).map((s) => s.thread));
-      assert.equal(workerThreads.size, 2, 'samples from both worker threads');
-      for (const t of workerThreads) {
-        assert.ok(stacks.some((s) => s.thread === t && s.frames.some((f) => f.file.endsWith('workers/ops/test.js'))), `${t} ran test.busy (workers/ops/test.js)`);
-      }
+      const workerThreads = new Set(stacks.filter((s) => s.thread.startsWith(`${h.ex.name}/`) && s.frames.some((f) => f.file.endsWith('workers/ops/test.js'))).map((s) => s.thread));
+      assert.equal(workerThreads.size, 2, 'both workers that ran test.busy have its frames (workers/ops/test.js), each under its own thread label');
       assert.ok(stacks.some((s) => s.thread === 'main' && s.frames.some((f) => f.name === 'busyMain')), 'the main thread\'s own frames');
       assert.ok(!stacks.some((s) => s.thread === 'main' && s.frames.some((f) => f.file.endsWith('workers/ops/test.js'))), 'threads are not mixed up');
       assert.ok(stacks.every((s) => s.frames.every((f) => !f.file.startsWith('node:'))), 'cpu_profile_builtins=false: no node: frames');

@@ -13,7 +13,7 @@ import { Watchdog, watchdogTimeoutMs, type WatchedExecutor } from '../../src/obs
 import { Scheduler, type ScheduledCall } from '../../src/runtime/scheduler.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { captureLog } from '../runtime/capture-log.js';
-import { ManualTime } from '../runtime/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 const ENV = { WATCHDOG_USEC: '3000000' };
 
@@ -34,7 +34,7 @@ void describe('watchdog rules', () => {
   });
 
   void it('pings every timeout/3 while the scheduler runs its canary and executors are idle or progressing', () => {
-    const time = new ManualTime();
+    const time = new ManualTime(1000);
     const { log } = captureLog();
     const sched = new Scheduler({ clock: time, timers: time, log });
     sched.start();
