@@ -6,11 +6,11 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { freeTcpPort } from '../support/free-port.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -23,14 +23,6 @@ function get(port: number, path: string): Promise<{ status: number; body: string
       res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     }).on('error', reject);
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 function promtool(args: string[], stdin?: string): Promise<{ code: number; out: string }> {
@@ -54,7 +46,7 @@ void describe('Prometheus scrapes /metrics', () => {
     let prom: ChildProcess | undefined;
     try {
       await agent.whenReady();
-      const promPort = await freePort();
+      const promPort = await freeTcpPort();
       const config = join(dir, 'prometheus.yml');
       await writeFile(config, [
         'global:', '  scrape_interval: 1s', '  scrape_timeout: 1s',

@@ -4,8 +4,6 @@
 // A small backend of the test appends every flush as one JSON line, which the test reads.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +14,7 @@ import { MetricsHub } from '../../src/observability/metrics/hub.js';
 import { StatsdReporter } from '../../src/observability/metrics/statsd-reporter.js';
 import { monotonicClock } from '../../src/runtime/clock.js';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { freeTcpPort, freeUdpPort } from '../support/free-port.js';
 import { captureLog } from '../runtime/capture-log.js';
 
 const STATSD = fileURLToPath(new URL('../../../node_modules/statsd/stats.js', import.meta.url));
@@ -27,22 +26,6 @@ exports.init = function (startupTime, config, events) {
   return true;
 };
 `;
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function freeTcpPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 void describe('statsd: the npm statsd daemon receives the agent\'s metrics', () => {
   let dir: string;

@@ -17,7 +17,7 @@ export function statNumber(v: unknown): number | undefined {
   return undefined;
 }
 
-type Push = (name: string, kind: Figure['kind'], help: string, value: unknown, scale: number, path?: string, pathScale?: number, labels?: Record<string, string>) => void;
+export type Push = (name: string, kind: Figure['kind'], help: string, value: unknown, scale: number, path?: string, pathScale?: number, labels?: Record<string, string>) => void;
 
 /** Collects figures, skipping values that are absent or not numbers. */
 export function figureList(): { figures: Figure[]; push: Push } {
@@ -33,6 +33,23 @@ export function figureList(): { figures: Figure[]; push: Push } {
     });
   };
   return { figures, push };
+}
+
+/**
+ * Counters and speed of one network interface as getStats reports it (host NICs and VM vNICs alike):
+ * `<prefix>_network_*` on /metrics, `<path>.rx_bytes|tx_bytes|rx_errors|...|speed` for statsd.
+ */
+export function nicFigures(push: Push, prefix: string, whose: string, raw: Record<string, unknown>, labels: Record<string, string>, path: (what: string) => string): void {
+  const counters = [
+    ['receive_bytes_total', `Bytes received on ${whose}`, 'rx', 'rx_bytes'],
+    ['transmit_bytes_total', `Bytes sent on ${whose}`, 'tx', 'tx_bytes'],
+    ['receive_errors_total', `Receive errors on ${whose}`, 'rxErrors', 'rx_errors'],
+    ['transmit_errors_total', `Transmit errors on ${whose}`, 'txErrors', 'tx_errors'],
+    ['receive_dropped_total', `Received packets dropped on ${whose}`, 'rxDropped', 'rx_dropped'],
+    ['transmit_dropped_total', `Packets to send dropped on ${whose}`, 'txDropped', 'tx_dropped'],
+  ] as const;
+  for (const [name, help, key, what] of counters) push(`${prefix}_network_${name}`, 'counter', help, raw[key], 1, path(what), 1, labels);
+  push(`${prefix}_network_speed_bytes`, 'gauge', `Link speed of ${whose} in bytes per second`, raw['speed'], MBIT, path('speed'), 1 / MBIT, labels);
 }
 
 /** Figures of one Host.getStats result (before the first two samples only the CPU defaults exist). */
@@ -55,14 +72,7 @@ export function hostFigures(stats: Readonly<Record<string, unknown>>): Figure[] 
   if (network !== null && typeof network === 'object') {
     for (const [name, raw] of Object.entries(network as Record<string, Record<string, unknown>>)) {
       const l = { interface: name };
-      const p = (what: string): string => metricPath('hosts', 'nic', name, what);
-      push('vdsm_host_network_receive_bytes_total', 'counter', 'Bytes received by the interface', raw['rx'], 1, p('rx_bytes'), 1, l);
-      push('vdsm_host_network_transmit_bytes_total', 'counter', 'Bytes sent by the interface', raw['tx'], 1, p('tx_bytes'), 1, l);
-      push('vdsm_host_network_receive_errors_total', 'counter', 'Receive errors of the interface', raw['rxErrors'], 1, p('rx_errors'), 1, l);
-      push('vdsm_host_network_transmit_errors_total', 'counter', 'Transmit errors of the interface', raw['txErrors'], 1, p('tx_errors'), 1, l);
-      push('vdsm_host_network_receive_dropped_total', 'counter', 'Received packets the interface dropped', raw['rxDropped'], 1, p('rx_dropped'), 1, l);
-      push('vdsm_host_network_transmit_dropped_total', 'counter', 'Packets to send the interface dropped', raw['txDropped'], 1, p('tx_dropped'), 1, l);
-      push('vdsm_host_network_speed_bytes', 'gauge', 'Link speed of the interface in bytes per second', raw['speed'], MBIT, p('speed'), 1 / MBIT, l);
+      nicFigures(push, 'vdsm_host', 'the interface', raw, l, (what) => metricPath('hosts', 'nic', name, what));
       push('vdsm_host_network_up', 'gauge', 'Whether the interface is up (1) or down (0)', raw['state'] === 'up' ? 1 : 0, 1, undefined, undefined, l);
     }
   }

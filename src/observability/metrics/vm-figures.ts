@@ -2,11 +2,10 @@
 // call): Prometheus names in base units labelled by vm_id and vm_name, and the statsd paths vdsm sent
 // until 2018 (vms.<name>.cpu.*, .balloon.*, .mem.*, .disk.<name>.*, .nic.<name>.*) in vdsm's units.
 import { metricPath, type Figure } from './convention.js';
-import { figureList } from './host-figures.js';
+import { figureList, nicFigures } from './host-figures.js';
 
 const NS = 1e-9;
 const KIB = 1024;
-const MBIT = 125_000;
 
 type Report = Readonly<Record<string, unknown>>;
 
@@ -65,15 +64,7 @@ export function vmFigures(reports: readonly Report[]): Figure[] {
     for (const [nic, raw] of Object.entries(record(r['network']) ?? {})) {
       const n = record(raw);
       if (n === undefined) continue;
-      const l = { ...vm, interface: nic };
-      const np = (what: string): string => p('nic', nic, what);
-      push('vdsm_vm_network_receive_bytes_total', 'counter', 'Bytes the VM received on the interface', n['rx'], 1, np('rx_bytes'), 1, l);
-      push('vdsm_vm_network_transmit_bytes_total', 'counter', 'Bytes the VM sent on the interface', n['tx'], 1, np('tx_bytes'), 1, l);
-      push('vdsm_vm_network_receive_errors_total', 'counter', 'Receive errors on the VM interface', n['rxErrors'], 1, np('rx_errors'), 1, l);
-      push('vdsm_vm_network_transmit_errors_total', 'counter', 'Transmit errors on the VM interface', n['txErrors'], 1, np('tx_errors'), 1, l);
-      push('vdsm_vm_network_receive_dropped_total', 'counter', 'Received packets dropped on the VM interface', n['rxDropped'], 1, np('rx_dropped'), 1, l);
-      push('vdsm_vm_network_transmit_dropped_total', 'counter', 'Packets to send dropped on the VM interface', n['txDropped'], 1, np('tx_dropped'), 1, l);
-      push('vdsm_vm_network_speed_bytes', 'gauge', 'Link speed of the VM interface in bytes per second', n['speed'], MBIT, np('speed'), 1 / MBIT, l);
+      nicFigures(push, 'vdsm_vm', 'the VM interface', n, { ...vm, interface: nic }, (what) => p('nic', nic, what));
     }
   }
   return figures;
