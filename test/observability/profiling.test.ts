@@ -80,7 +80,9 @@ void describe('profiling every thread', () => {
       const heap = Profile.decode(gunzipSync(await readFile(`${base}.heap.pb.gz`)));
       const types = heap.sampleType.map((t) => heap.stringTable.strings[Number(t.type)]);
       assert.deepEqual(types, ['objects', 'space']);
-      assert.ok(new Set(pprofStacks(heap).map((s) => s.thread)).size >= 2, 'heap samples from several threads');
+      assert.ok(pprofStacks(heap).some((s) => s.thread === 'main'), 'the main thread allocated while sampling');
+      // A worker busy-looping allocates nothing, so its sampling profile may hold no sample; the file is there.
+      assert.ok(result.files.some((f) => f.endsWith(`.${newcomer.replace('/', '-')}.heapprofile`)), `a .heapprofile for ${newcomer}: ${result.files.join(', ')}`);
       const worker = result.threads.find((t) => t !== 'main')!;
       const snap = await profiler.heapSnapshot(join(dir, 'snap'), worker);
       const parsed = JSON.parse(await readFile(snap, 'utf8')) as { snapshot: { node_count: number } };
