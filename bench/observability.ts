@@ -10,7 +10,7 @@
 // results/observability/. Usage: node dist/bench/observability.js [--quick] [--repeats=N]
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -37,7 +37,23 @@ const VMS = 100;
 
 interface CaseDef { name: string; args: string[]; scrape: boolean; what: string }
 
-interface Round { ping_req_per_s: number; vmstats_p50_ms: number; vmstats_p99_ms: number; load1: number }
+interface Round {
+  ping_req_per_s: number;
+  /** CPU the agent process used (all threads) per ping2 while the ping phase ran, µs: robust to a busy machine. */
+  ping_agent_cpu_us: number;
+  vmstats_p50_ms: number;
+  vmstats_p99_ms: number;
+  /** Agent CPU per getAllVmStats call (100 VMs) during that phase, µs. */
+  vmstats_agent_cpu_us: number;
+  load1: number;
+}
+
+/** user + system CPU seconds of a whole process (all its threads), from /proc/<pid>/stat. */
+async function processCpuS(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
 
 async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
   if (kind === 'udp') {
@@ -115,7 +131,7 @@ function scrapeEverySecond(port: number): { stop: () => Promise<number> } {
   return { stop: async () => { running = false; await loop; return scrapes; } };
 }
 
-async function measure(port: number): Promise<Round> {
+async function measure(port: number, pid: number): Promise<Round> {
   const clients = await Promise.all(Array.from({ length: PING_CONNECTIONS }, async () => {
     const c = new StompRpcClient({ host: '127.0.0.1', port });
     await c.connect();
@@ -137,7 +153,9 @@ async function measure(port: number): Promise<Round> {
     return total / ((performance.now() - t0) / 1000);
   };
   await ping(PING_REQUESTS / 10);
+  const cpu0 = await processCpuS(pid);
   const reqPerS = await ping(PING_REQUESTS);
+  const cpu1 = await processCpuS(pid);
   const lat: number[] = [];
   for (let i = 0; i < VMSTATS_CALLS + 10; i++) {
     const s = performance.now();
@@ -145,9 +163,14 @@ async function measure(port: number): Promise<Round> {
     if (i >= 10) lat.push(performance.now() - s);
     if (i === 0 && (!Array.isArray(r) || r.length < VMS)) throw new Error(`getAllVmStats returned ${Array.isArray(r) ? r.length : typeof r} entries, expected ${VMS}`);
   }
+  const cpu2 = await processCpuS(pid);
   for (const c of clients) c.close();
   const s = summarize(lat);
-  return { ping_req_per_s: Math.round(reqPerS), vmstats_p50_ms: round(s.p50, 3), vmstats_p99_ms: round(s.p99, 3), load1: round(loadavg()[0]!, 2) };
+  return {
+    ping_req_per_s: Math.round(reqPerS), ping_agent_cpu_us: round(((cpu1 - cpu0) * 1e6) / PING_REQUESTS, 1),
+    vmstats_p50_ms: round(s.p50, 3), vmstats_p99_ms: round(s.p99, 3), vmstats_agent_cpu_us: round(((cpu2 - cpu1) * 1e6) / (VMSTATS_CALLS + 10), 0),
+    load1: round(loadavg()[0]!, 2),
+  };
 }
 
 async function main(): Promise<void> {
@@ -166,14 +189,14 @@ async function main(): Promise<void> {
     // A throw-away round first, so the load generator's JIT is warm for every recorded case.
     progress('warm-up');
     const warm = await startAgent(dir, uri, cases[0]!.args);
-    await measure(warm.port).finally(() => stopAgent(warm.child));
+    await measure(warm.port, warm.child.pid!).finally(() => stopAgent(warm.child));
     for (let r = 0; r < repeats; r++) {
       for (const c of cases) {
         progress(`round ${r + 1}/${repeats}: ${c.name}`);
         const agent = await startAgent(dir, uri, c.args);
         const scraper = c.scrape ? scrapeEverySecond(agent.port) : undefined;
         try {
-          rounds.get(c.name)!.push(await measure(agent.port));
+          rounds.get(c.name)!.push(await measure(agent.port, agent.child.pid!));
         } finally {
           await scraper?.stop();
           await stopAgent(agent.child);
@@ -190,6 +213,12 @@ async function main(): Promise<void> {
         ping_ratio: round(m.ping_req_per_s / base.ping_req_per_s, 3),
         vmstats_p50_ratio: round(m.vmstats_p50_ms / base.vmstats_p50_ms, 3),
         vmstats_p99_ratio: round(m.vmstats_p99_ms / base.vmstats_p99_ms, 3),
+        // CPU per request, the median over rounds: contention on a shared machine inflates wall times
+        // far more than the CPU the agent spends.
+        ping_agent_cpu_us_median: round(median(list.map((x) => x.ping_agent_cpu_us)), 1),
+        ping_cpu_ratio: round(median(list.map((x) => x.ping_agent_cpu_us)) / median(rounds.get('metrics-off')!.map((x) => x.ping_agent_cpu_us)), 3),
+        vmstats_agent_cpu_us_median: round(median(list.map((x) => x.vmstats_agent_cpu_us)), 0),
+        vmstats_cpu_ratio: round(median(list.map((x) => x.vmstats_agent_cpu_us)) / median(rounds.get('metrics-off')!.map((x) => x.vmstats_agent_cpu_us)), 3),
         ping_req_per_s_rounds: list.map((x) => x.ping_req_per_s),
         vmstats_p50_ms_median_of_rounds: round(median(list.map((x) => x.vmstats_p50_ms)), 3),
         repeats,
@@ -209,6 +238,13 @@ async function main(): Promise<void> {
       '',
       mdTable(['case', 'what', 'ping2 req/s', 'ratio', 'getAllVmStats p50 ms', 'ratio', 'p99 ms', 'ratio', 'load1', 'ping2 req/s of every round'],
         results.map((r) => [r.case, r.what, r.ping_req_per_s, r.ping_ratio, r.vmstats_p50_ms, r.vmstats_p50_ratio, r.vmstats_p99_ms, r.vmstats_p99_ratio, r.load1, r.ping_req_per_s_rounds.join(', ')])),
+      '',
+      'Agent CPU per request (user + system of the whole vdsmd process, every thread, from /proc, median over rounds): what the',
+      'reporters, the health monitor and the profiler add to each request, including their own background work during the phase.',
+      'Less disturbed by other processes than wall-clock rates.',
+      '',
+      mdTable(['case', 'agent CPU µs per ping2', 'ratio', 'agent CPU µs per getAllVmStats', 'ratio'],
+        results.map((r) => [r.case, r.ping_agent_cpu_us_median, r.ping_cpu_ratio, r.vmstats_agent_cpu_us_median, r.vmstats_cpu_ratio])),
       '',
     ].join('\n'));
     progress(`wrote ${path.join('results', 'observability', 'report.md')}`);
