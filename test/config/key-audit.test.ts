@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load-config.js';
 import { schemaEntries } from '../../src/config/schema.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -44,6 +45,11 @@ void describe('configuration key audit', () => {
     const lying = [...schemaEntries()].filter(({ section, key, spec }) => spec.compat && found.get(`${section}.${key}`)!.length > 0)
       .map(({ section, key }) => `${section}.${key} (read in ${found.get(`${section}.${key}`)!.join(', ')})`);
     assert.deepEqual(lying, [], 'keys marked compat that the code reads');
+  });
+
+  void it('setting a compat key says that it has no effect, and who will apply it', async () => {
+    const { warnings } = await loadConfig({ configFile: '/nonexistent/vdsm.conf', requireConfigFile: false, dropinDirs: [], overrides: ['guest_agent.qga_polling_period=10', 'metrics.queue_size=10'] });
+    assert.deepEqual(warnings, ['--set guest_agent.qga_polling_period=10: [guest_agent] qga_polling_period is set but has no effect: issue 12 (guest agents) is to apply it']);
   });
 
   void it('the audit sees a real read (the scan is not empty)', async () => {
