@@ -146,7 +146,11 @@ void describe('profiling a running vdsmd', () => {
       assert.equal(line['address'], '127.0.0.1');
       await agent.whenReady();
       const profiled = get(line['port'] as number, '/debug/pprof/profile?seconds=2');
-      await workerActivity(agent);
+      // Keep the workers busy until the window closes: on a loaded machine one burst can land before
+      // every worker's inspector session has started, or after the window.
+      let windowOpen = true;
+      profiled.then(() => { windowOpen = false; }, () => { windowOpen = false; });
+      while (windowOpen) await workerActivity(agent, 100);
       const cpu = await profiled;
       assert.equal(cpu.status, 200);
       assertWorkerFrames(cpu.body, 'workers/ops/test.js');
