@@ -174,8 +174,12 @@ export class VmStateMachine {
     return this.#moveTo(S.POWERING_UP, 'launched');
   }
 
-  /** Creating or starting the domain failed. */
+  /**
+   * Creating or starting the domain failed. After VM.destroy was asked for, the failure is the destroy's
+   * own doing (it killed the domain under the still running create), so the VM ends as destroyed.
+   */
   launchFailed(message?: string): boolean {
+    if (this.#destroyReason !== undefined) return this.#down(exitInfo(ExitCode.NORMAL, this.#destroyReason), 'destroy');
     return this.#down(exitInfo(ExitCode.ERROR, VmExitReason.LIBVIRT_START_FAILED, message), 'launchFailed');
   }
 

@@ -134,6 +134,19 @@ void test('launch failure: Down with LIBVIRT_START_FAILED and the given message'
   assert.equal(vm2.exitInfo?.exitMessage, 'failed to start libvirt vm');
 });
 
+void test('a launch that fails after VM.destroy was asked for ends as the destroy (admin shut down), not a start failure', () => {
+  // Regression: on a loaded host the engine's destroy of a booting VM killed the domain while createXML
+  // was still running; the create then failed and the VM went Down with LIBVIRT_START_FAILED (3).
+  const { vm, changes } = setup();
+  vm.onLifecycleEvent(E.STARTED, StartedDetail.BOOTED);
+  vm.destroyRequested();
+  assert.equal(vm.launchFailed('Domain not found'), true);
+  assert.equal(vm.exitInfo?.exitCode, 0);
+  assert.equal(vm.exitInfo?.exitReason, VmExitReason.ADMIN_SHUTDOWN);
+  assert.equal(vm.destroyed(), false, 'one Down');
+  assert.equal(changes.filter((c) => c.to === S.DOWN).length, 1);
+});
+
 void test('migration: source Down on STOPPED/MIGRATED succeeded; destination Up on RESUMED/MIGRATED', () => {
   const src = setup(S.UP);
   src.vm.migrationStarted();
