@@ -16,6 +16,12 @@ export interface TestOps {
   'test.throw': { args: { error?: TestErrorName; message?: string } | undefined; result: never };
   /** Spins the CPU in JavaScript for `ms` (terminate() stops this within milliseconds). */
   'test.busy': { args: { ms: number }; result: number };
+  /**
+   * Blocks the thread synchronously (Atomics.wait) until the test stores a non-zero value in
+   * `Int32Array(gate)[0]` and notifies: a busy worker for exactly as long as a test needs, whatever the
+   * machine's load. Returns the stored value.
+   */
+  'test.block': { args: { gate: SharedArrayBuffer }; result: number };
   /** Where the task ran; logs one line through ctx.log. */
   'test.whoami': { args: undefined; result: { workerId: number; taskId: number; workerData: unknown } };
 }

@@ -42,6 +42,13 @@ export const ops: AreaOps<'test'> = {
     return n;
   },
 
+  /** Blocks the thread until the test opens the gate (see contracts); no timer involved. */
+  'test.block': (args) => {
+    const gate = new Int32Array(args.gate);
+    while (Atomics.load(gate, 0) === 0) Atomics.wait(gate, 0, 0);
+    return Atomics.load(gate, 0);
+  },
+
   /** Where the task ran: ids and the kernel thread id; logs one line through ctx.log. */
   'test.whoami': (_args, ctx) => {
     ctx.log.info('whoami');
