@@ -14,6 +14,8 @@ interface SysAddon {
   getThreadName(): string;
   peerCredentials(fd: number): PeerCredentials;
   tcpQuickAck(fd: number): boolean;
+  tryLock(fd: number): boolean;
+  exitNow(code: number): never;
 }
 
 let addon: SysAddon | undefined;
@@ -42,4 +44,18 @@ export function peerCredentials(socket: Socket): PeerCredentials {
 /** Set TCP_QUICKACK on a TCP descriptor (see src/rpc/quick-ack.ts); false when it is not a TCP socket. */
 export function tcpQuickAck(fd: number): boolean {
   return sys().tcpQuickAck(fd);
+}
+
+/**
+ * Take an exclusive flock on an open file descriptor without waiting: true when taken, false when
+ * another open file holds it. The lock lasts while the descriptor stays open (the kernel drops it when
+ * the process dies, so it is never stale).
+ */
+export function tryLock(fd: number): boolean {
+  return sys().tryLock(fd);
+}
+
+/** End the process immediately (_exit): no exit handlers, no waiting for threads stuck in native code. */
+export function exitNow(code: number): never {
+  return sys().exitNow(code);
 }

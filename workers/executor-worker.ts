@@ -8,6 +8,7 @@ import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
 import { ThreadProbe } from '../src/observability/thread-probe.js';
+import { setThreadName } from '../src/native-sys.js';
 import {
   STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs,
   type FromWorker, type SessionInit, type ToWorker,
@@ -67,6 +68,15 @@ function osThreadId(): number {
   }
 }
 
+/** OS thread name as the Executor lists it (`periodic/3`), for top -H, ps -T and gdb; best effort. */
+function nameThread(name: string): void {
+  try {
+    setThreadName(name);
+  } catch {
+    // A thread without a name still works; the listing maps it by tid.
+  }
+}
+
 function post(port: MessagePort, msg: FromWorker): void {
   port.postMessage(msg);
 }
@@ -74,6 +84,7 @@ function post(port: MessagePort, msg: FromWorker): void {
 /** Piscina task handler: one call per thread, returns only when the main thread closes the session. */
 export default function session(init: SessionInit): Promise<void> {
   const { port, workerId } = init;
+  nameThread(`${init.executor}/${workerId}`);
   const ids = new Int32Array(init.stamp);
   const times = new Float64Array(init.stamp);
   let base: Logger | undefined;

@@ -5,10 +5,12 @@
 #include <node_api.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <cerrno>
 #include <cstring>
+#include <unistd.h>
 #include <string>
 
 static void ThrowErrno(napi_env env, const char* what, int err) {
@@ -98,12 +100,43 @@ static napi_value TcpQuickAck(napi_env env, napi_callback_info info) {
   return ok;
 }
 
+// tryLock(fd): an exclusive flock on an open file without waiting; true when taken, false when another
+// open file description holds it. The kernel drops the lock when the holder's descriptor closes, so a
+// crashed process never leaves a stale lock behind (the single-instance lock of vdsmd).
+static napi_value TryLock(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!FdArgument(env, info, "tryLock(fd): fd must be a non-negative integer", &fd)) return nullptr;
+  napi_value result;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    napi_get_boolean(env, true, &result);
+  } else if (errno == EWOULDBLOCK) {
+    napi_get_boolean(env, false, &result);
+  } else {
+    ThrowErrno(env, "flock", errno);
+    return nullptr;
+  }
+  return result;
+}
+
+// exitNow(code): end the process at once (_exit), without running exit handlers or joining threads;
+// for a daemon whose worker threads are stuck in native calls and would make a normal exit wait.
+static napi_value ExitNow(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t code = 0;
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &code);
+  _exit(code);
+}
+
 NAPI_MODULE_INIT() {
   struct { const char* name; napi_callback fn; } fns[] = {
     {"setThreadName", SetThreadName},
     {"getThreadName", GetThreadName},
     {"peerCredentials", PeerCredentials},
     {"tcpQuickAck", TcpQuickAck},
+    {"tryLock", TryLock},
+    {"exitNow", ExitNow},
   };
   for (const auto& f : fns) {
     napi_value value;

@@ -4,6 +4,7 @@
 #include "virt.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ void SilentErrorFunc(void*, virErrorPtr) {
 
 void RunLoop() {
   loopThreadId = static_cast<long>(syscall(SYS_gettid));
+  pthread_setname_np(pthread_self(), "libvirt/events");  // what top -H, ps -T and gdb show
   loopRunning = true;
   for (;;) {
     if (virEventRunDefaultImpl() < 0) loopErrors++;

@@ -1,37 +1,50 @@
 #!/usr/bin/env node
 // vdsm-client: call one API verb over JSON-RPC/STOMP and print the JSON result, or watch events.
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { devPkiPaths, loadTlsFiles } from '../rpc/pki.js';
-import { RpcCallError, StompRpcClient, type StompClientOptions } from '../rpc/stomp-client.js';
+import { localMethods, namespaces, renderNamespaces, renderVerbHelp, renderVerbs } from '../ops/api-discovery.js';
+import { ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from '../ops/client-tls.js';
+import { versionString } from '../ops/version.js';
+import { RpcCallError, StompRpcClient } from '../rpc/stomp-client.js';
 
 const USAGE = `usage: vdsm-client [-a HOST] [-p PORT] [--insecure | --cert FILE --key FILE --cacert FILE]
-                   [--state-dir DIR] [--timeout SECONDS] [-f FILE]
+                   [--trust-store DIR] [--state-dir DIR] [--timeout SECONDS] [-f FILE]
                    Namespace verb [name=value ...]
+       vdsm-client Namespace                 list the verbs of a namespace (e.g. vdsm-client Host)
+       vdsm-client Namespace verb -h         a verb's parameters and their types
        vdsm-client [connection options] --watch-events [--count N]
 
 Call a vdsm API verb on a host over JSON-RPC/STOMP and print the result as JSON.
 
-  -a, --host HOST      host to connect to (default: localhost)
-  -p, --port PORT      management port (default: 54321)
-      --insecure       plain TCP, no TLS
-      --cert FILE      client certificate (PEM)   \\
-      --key FILE       client private key (PEM)    > TLS with these files
-      --cacert FILE    CA that signed the server   /
-      --state-dir DIR  where the daemon keeps its development PKI (default: $VDSM_STATE_DIR
-                       or /var/lib/vdsm); when DIR/pki holds a client certificate and no
-                       --cert/--insecure is given, TLS is used with it, otherwise plain TCP
-      --timeout S      seconds to wait for the reply (default: 60)
-  -f, --file FILE      read the parameters as one JSON object from FILE ('-' = stdin)
-      --watch-events   print every event (JSON-RPC notification) as one JSON line until
-                       interrupted, or until --count events arrived
-  -h, --help           show this help
+Connection (TLS with the host's own certificates unless told otherwise, as vdsm's client does):
+  -a, --host HOST        host to connect to (default: localhost)
+  -p, --port PORT        management port (default: 54321)
+      --insecure         plain TCP, no TLS (an agent with [vars] ssl = false)
+      --cert FILE        client certificate (PEM)   \\
+      --key FILE         client private key (PEM)    > TLS with these files
+      --cacert FILE      CA that signed the server   /
+      --trust-store DIR  where the host certificates are: DIR/certs/vdsmcert.pem,
+                         DIR/keys/vdsmkey.pem, DIR/certs/cacert.pem
+                         (default: $VDSM_TRUST_STORE or /etc/pki/vdsm)
+      --state-dir DIR    when the host has no certificates, the development PKI of an agent
+                         started with --profile embedded: DIR/pki (default: $VDSM_STATE_DIR
+                         or /var/lib/vdsm)
+      --timeout S        seconds to wait for the connection and the reply (default: 60)
+
+Call:
+  -f, --file FILE        read the parameters as one JSON object from FILE ('-' = stdin)
+      --watch-events     print every event (JSON-RPC notification) as one JSON line until
+                         interrupted, or until --count events arrived
+  -h, --help             this help; after Namespace or Namespace verb, their help
+      --version          print the version and exit
 
 Parameters are name=value pairs; a value that parses as JSON is sent as JSON
 (42, true, {"a":1}, [1,2]), anything else as a string.
 
 Examples:
   vdsm-client Host ping2
+  vdsm-client Host                                  # the Host verbs
+  vdsm-client Host getVMList -h                     # its parameters
   vdsm-client -a 127.0.0.1 --insecure Host echo message='"hello"'
   vdsm-client Host setLogLevel level=DEBUG name=rpc
   vdsm-client --watch-events --count 1
@@ -58,15 +71,6 @@ function parseParamArgs(args: readonly string[]): Record<string, unknown> {
   return params;
 }
 
-async function exists(f: string): Promise<boolean> {
-  try {
-    await access(f);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -84,32 +88,37 @@ async function main(argv: string[]): Promise<number> {
       cert: { type: 'string' },
       key: { type: 'string' },
       cacert: { type: 'string' },
+      'trust-store': { type: 'string' },
       'state-dir': { type: 'string' },
       timeout: { type: 'string', default: '60' },
       file: { type: 'string', short: 'f' },
       'watch-events': { type: 'boolean', default: false },
       count: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
+  if (values.version) {
+    process.stdout.write(`${versionString()}\n`);
     return 0;
   }
+  const discovery = await discover(positionals, values.help, values['watch-events']);
+  if (discovery !== undefined) return discovery;
   const port = Number(values.port);
   const timeoutS = Number(values.timeout);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError(`invalid port: ${values.port}`);
   if (!(timeoutS > 0)) throw new UsageError(`invalid timeout: ${values.timeout}`);
 
-  let tls: StompClientOptions['tls'];
-  if (values.insecure) tls = undefined;
-  else if (values.cert || values.key || values.cacert) {
-    if (!values.cert || !values.key || !values.cacert) throw new UsageError('--cert, --key and --cacert go together');
-    tls = await loadTlsFiles({ certFile: values.cert, keyFile: values.key, caFile: values.cacert });
-  } else {
-    const dev = devPkiPaths(values['state-dir'] ?? process.env['VDSM_STATE_DIR'] ?? '/var/lib/vdsm').client;
-    if (await exists(dev.certFile)) tls = await loadTlsFiles(dev);
+  let transport: ClientTransport;
+  try {
+    transport = await resolveClientTransport({ insecure: values.insecure, cert: values.cert, key: values.key, cacert: values.cacert, trustStore: values['trust-store'], stateDir: values['state-dir'] });
+  } catch (err) {
+    if (!(err instanceof ClientTlsError)) throw err;
+    if (/go together|exclude each other/.test(err.message)) throw new UsageError(err.message);
+    process.stderr.write(`vdsm-client: ${err.message}\n`);
+    return 3;
   }
+  const tls = transport.tls ? transport.material : undefined;
 
   const watch = values['watch-events'];
   let method = '';
@@ -137,7 +146,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     await client.connect();
   } catch (err) {
-    process.stderr.write(`vdsm-client: cannot connect to ${values.host}:${port} (${tls ? 'TLS' : 'plain TCP'}): ${(err as Error).message}\n`);
+    const why = await explainConnectFailure(values.host, port, transport);
+    process.stderr.write(`vdsm-client: cannot connect to ${values.host}:${port} (${describeTransport(transport)}): ${(err as Error).message}\n${why ? `${why}\n` : ''}`);
     return 3;
   }
   if (watch) {
@@ -177,6 +187,42 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/**
+ * Online help from this installation's method table: no positionals with -h is the usage; `Namespace`
+ * lists its verbs; `Namespace verb -h` shows the verb's parameters. Undefined: go on and call.
+ */
+async function discover(positionals: readonly string[], help: boolean, watch: boolean): Promise<number | undefined> {
+  if (watch) {
+    if (help) process.stdout.write(USAGE + '\n');
+    return help ? 0 : undefined;
+  }
+  if (positionals.length === 0) {
+    if (!help) throw new UsageError('missing Namespace and verb');
+    process.stdout.write(`${USAGE}\n\n${renderNamespaces(await localMethods())}`);
+    return 0;
+  }
+  const [first, second] = positionals as [string, ...string[]];
+  const dotted = first.includes('.');
+  if (!help && (dotted || second !== undefined)) return undefined;
+  const methods = await localMethods();
+  const ns = dotted ? first.slice(0, first.indexOf('.')) : first;
+  const verb = dotted ? first.slice(first.indexOf('.') + 1) : second;
+  if (verb === undefined) {
+    const text = renderVerbs(methods, ns);
+    if (text === undefined) throw new UsageError(`unknown namespace ${JSON.stringify(ns)}; namespaces: ${namespaces(methods).join(', ')}`);
+    process.stdout.write(text);
+    return 0;
+  }
+  const spec = methods.find((m) => m.name === `${ns}.${verb}`);
+  if (spec === undefined) {
+    const list = renderVerbs(methods, ns);
+    process.stderr.write(`vdsm-client: ${ns}.${verb} is not in this installation's method table (${versionString()}); the agent may still know it.\n${list ?? `namespaces: ${namespaces(methods).join(', ')}\n`}`);
+    return 2;
+  }
+  process.stdout.write(renderVerbHelp(spec));
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configVerbs, EXIT_OK, EXIT_USAGE, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
 import { profileVerb } from './tool-profile.js';
-import { threadsVerb } from './tool-threads.js';
+import { threadsVerb } from '../ops/tool-threads.js';
 
 const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb];
 

@@ -4,12 +4,16 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent, AGENT_VERSION, readLibvirtPassword } from '../app/agent.js';
+import { Agent, readLibvirtPassword } from '../app/agent.js';
 import { configArgOptions, CONFIG_OPTIONS_HELP, ConfigurationError, loadConfig, loadOptionsFromArgs, type VdsmConfig } from '../config/index.js';
 import { writeNodeXml } from '../libvirt/fixture.js';
 import { createRootLogger, LogManager } from '../observability/logging.js';
 import { SdNotifier } from '../observability/sd-notify.js';
 import { applyProcessSettings } from './process-settings.js';
+import { exitNow, setThreadName } from '../native-sys.js';
+import { enrolmentHint, hostCertFiles, missingFiles } from '../ops/host-certs.js';
+import { acquireInstanceLock, InstanceLockedError } from '../ops/instance-lock.js';
+import { versionString } from '../ops/version.js';
 
 const USAGE = `Usage: vdsmd [--config FILE] [--set SECTION.KEY=VALUE ...] [--profile NAME]
 
@@ -44,6 +48,8 @@ async function embeddedLibvirtUri(stateDir: string): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The process's name in ps, top and systemctl status (thread group leader's comm), instead of "node".
+  setThreadName('vdsmd');
   let values;
   try {
     ({ values } = parseArgs({ args: argv, options: { ...configArgOptions, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }, strict: true }));
@@ -56,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.version) {
-    process.stdout.write(`vdsm-node ${AGENT_VERSION}\n`);
+    process.stdout.write(`${versionString()}\n`);
     return 0;
   }
 
@@ -78,13 +84,30 @@ async function main(argv: string[]): Promise<number> {
   for (const w of warnings) log.warn(`configuration: ${w}`);
 
   const embedded = config.devel.embedded;
+  await mkdir(config.vars.state_dir, { recursive: true });
+  await mkdir(config.vars.run_dir, { recursive: true });
+  // One agent per run and state directory: a second one would adopt the same VMs.
+  try {
+    for (const dir of new Set([config.vars.run_dir, config.vars.state_dir])) acquireInstanceLock(dir);
+  } catch (err) {
+    if (!(err instanceof InstanceLockedError)) throw err;
+    log.fatal({ lock: err.path, owner_pid: err.pid }, 'another vdsmd is running');
+    process.stderr.write(`vdsmd: ${err.message}.\nStop it first (systemctl stop vdsmd${err.pid !== undefined ? `, or kill ${err.pid}` : ''}), or give this one its own --set vars.run_dir=... and --set vars.state_dir=...\n`);
+    return 1;
+  }
+  if (config.vars.ssl && !embedded) {
+    const missing = await missingFiles(hostCertFiles(config.vars.trust_store_path));
+    if (missing.length > 0) {
+      log.fatal({ missing }, 'host certificate missing');
+      process.stderr.write(`vdsmd: ${enrolmentHint(config.vars.trust_store_path, missing)}\n`);
+      return 1;
+    }
+  }
   if (config.libvirt.uri === 'embedded') {
     const uri = await embeddedLibvirtUri(config.vars.state_dir);
     config = Object.freeze({ ...config, libvirt: Object.freeze({ ...config.libvirt, uri }) });
     log.info({ uri }, 'embedded development hypervisor: libvirt test driver on a generated node XML');
   }
-  await mkdir(config.vars.state_dir, { recursive: true });
-  await mkdir(config.vars.run_dir, { recursive: true });
 
   // Before any worker thread exists: they inherit niceness and CPU affinity from the main thread.
   await applyProcessSettings({ nice: config.vars.vdsm_nice, cpuAffinity: config.vars.cpu_affinity, coreDumps: config.vars.core_dump_enable }, log);
@@ -110,10 +133,10 @@ async function main(argv: string[]): Promise<number> {
     agent.stop(STOP_GRACE_MS).then(({ stuckThreads }) => {
       if (stuckThreads > 0) {
         // process.exit() would wait for threads blocked in native code; they hold nothing we need.
+        // _exit keeps the stop clean for systemd (status 0, not "killed by SIGKILL").
         log.warn({ stuckThreads }, 'worker threads still blocked in native calls; exiting without them');
         root.flush();
-        process.kill(process.pid, 'SIGKILL');
-        return;
+        exitNow(0);
       }
       log.info('stopped');
       root.flush();

@@ -3,12 +3,14 @@
 // an RPC on remote URIs) off the main thread means a frozen libvirtd can only stall this thread.
 // Imports only the binding and plain types.
 import { parentPort, threadId } from 'node:worker_threads';
+import { setThreadName } from '../native-sys.js';
 import { loadVirtBinding } from './binding.js';
 import { libvirtErrorInfo } from './errors.js';
 import type { ControlMessage, ControlRequest, ControlResults } from './control-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('control-worker.js must run in a worker thread');
+setThreadName('libvirt/control');
 const virt = loadVirtBinding();
 const post = (msg: ControlMessage): void => port.postMessage(msg);
 

@@ -1,23 +1,33 @@
 // `vdsm-tool threads` against the real vdsmd: every thread the agent reports is a real thread of its
-// process, the Executor workers are named and placed, and /proc fills in state and CPU time.
+// process with its kernel name, the Executor workers are named and placed, /proc fills in state, CPU
+// time and age, the lingering ledger is printed, and the tool reaches a TLS agent with the host's
+// certificates by default (as vdsm-client does) or with --cert/--key/--cacert.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { parseTaskStat, renderThreads } from '../../src/bin/tool-threads.js';
+import { parseTaskStat, renderThreads } from '../../src/ops/tool-threads.js';
+import { harness } from '../runtime/executor-harness.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 
 const TOOL = fileURLToPath(new URL('../../src/bin/vdsm-tool.js', import.meta.url));
 
-function tool(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function tool(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [TOOL, ...args], (err, stdout, stderr) => {
+    execFile(process.execPath, [TOOL, ...args], { env: { ...process.env, VDSM_TRUST_STORE: '/nonexistent', VDSM_STATE_DIR: '/nonexistent', ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
 }
 
-void describe('vdsm-tool threads', () => {
+interface Report {
+  pid: number;
+  threads: { tid: number; name: string; executor?: string; age_ms?: number }[];
+  executors: Record<string, { lingering: number; max_workers: number }>;
+  proc: Record<string, { comm: string; state: string; cpuS: number; ageS: number }> | null;
+}
+
+void describe('vdsm-tool threads on a plain-TCP agent', () => {
   let agent: AgentProcess;
   before(async () => {
     agent = await AgentProcess.start();
@@ -25,8 +35,7 @@ void describe('vdsm-tool threads', () => {
   });
   after(async () => { await agent?.cleanup(); });
 
-  void it('lists main, the libvirt control thread and every executor worker, each a live thread of vdsmd', async () => {
-    type Report = { pid: number; threads: { tid: number; name: string; executor?: string }[]; proc: Record<string, { state: string; cpuS: number }> | null };
+  void it('lists main, the libvirt control thread and every executor worker, each a live, named thread of vdsmd', async () => {
     // The agent answers before its spares are up; a worker still starting has no thread yet (tid -1),
     // so ask again until every listed worker has reported its thread (a few seconds at most).
     let report: Report;
@@ -42,27 +51,100 @@ void describe('vdsm-tool threads', () => {
     assert.equal(report.threads[0]?.tid, report.pid, 'the main thread is the process id');
     assert.ok(names.includes('libvirt/control'));
     for (const ex of ['periodic', 'jsonrpc']) assert.ok(names.some((n) => n.startsWith(`${ex}/`)), `${ex} workers listed`);
-    for (const t of report.threads) assert.ok(report.proc[String(t.tid)], `${t.name} (tid ${t.tid}) is a thread of pid ${report.pid}`);
+    for (const t of report.threads) {
+      const p: { comm: string; ageS: number } | undefined = report.proc[String(t.tid)];
+      assert.ok(p, `${t.name} (tid ${t.tid}) is a thread of pid ${report.pid}`);
+      if (t.executor) assert.equal(p.comm, t.name, 'the kernel knows the worker by its listed name');
+      assert.ok(p.ageS >= 0 && p.ageS < 600, `age of ${t.name} from /proc: ${p.ageS}`);
+    }
+    assert.deepEqual(Object.keys(report.executors).sort(), ['jsonrpc', 'periodic']);
+    assert.ok(Object.values(report.proc).some((p) => p.comm === 'libvirt/events'), 'the event-loop thread is there by its kernel name');
   });
 
-  void it('says what to do when no agent answers', async () => {
-    const r = await tool(['threads', '--insecure', '-p', '1']);
-    assert.equal(r.code, 3);
-    assert.match(r.stderr, /Is vdsmd running\?/);
+  void it('prints a table with kernel names, age and CPU, and the lingering ledger', async () => {
+    const r = await tool(['threads', '--insecure', '-p', String(agent.port)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^TID +NAME +STATE +CPU s +AGE +DOING$/m);
+    assert.match(r.stdout, /^\d+ +libvirt\/events +[RSD] +\d+\.\d\d +\d+s +libvirt event loop/m);
+    assert.match(r.stdout, /^\d+ +periodic\/\d+ +[RSD] +\d+\.\d\d +\d+s +periodic executor worker/m);
+    assert.match(r.stdout, /^Lingering workers .*\n {2}periodic: 0 lingering, \d+ live, max_workers \d+\n {2}jsonrpc: 0 lingering/m);
+  });
+
+  void it('says which transport the agent speaks and what to do, and when nothing answers', async () => {
+    const tls = await tool(['threads', '-p', String(agent.port), '--trust-store', agent.stateDir + '/nope', '--cert', '/x', '--key', '/y']);
+    assert.equal(tls.code, 3);
+    assert.match(tls.stderr, /--cert, --key and --cacert go together/);
+    const none = await tool(['threads', '--insecure', '-p', '1']);
+    assert.equal(none.code, 3);
+    assert.match(none.stderr, /nothing listens on 127\.0\.0\.1:1: is vdsmd running/);
+    const noCert = await tool(['threads', '-p', String(agent.port)]);
+    assert.equal(noCert.code, 3);
+    assert.match(noCert.stderr, /no client certificate: the host certificates \(\/nonexistent\/certs\/vdsmcert\.pem/);
   });
 });
 
-void it('parseTaskStat reads state and CPU seconds, even with spaces and parentheses in the name', () => {
+void describe('vdsm-tool threads on a TLS agent', () => {
+  let agent: AgentProcess;
+  before(async () => {
+    agent = await AgentProcess.start({ profile: 'embedded' });
+    await agent.whenReady();
+  });
+  after(async () => { await agent?.cleanup(); });
+
+  // The development PKI is laid out like /etc/pki/vdsm (certs/vdsmcert.pem, keys/vdsmkey.pem,
+  // certs/cacert.pem): pointed at as the trust store, it is what a host's own certificates are.
+  void it('uses the host certificates of the trust store by default', async () => {
+    const r = await tool(['threads', '-p', String(agent.port), '--json'], { VDSM_TRUST_STORE: `${agent.stateDir}/pki` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as Report).threads.length >= 3);
+  });
+
+  void it('takes --cert/--key/--cacert', async () => {
+    const pki = `${agent.stateDir}/pki`;
+    const r = await tool(['threads', '-p', String(agent.port), '--cert', `${pki}/certs/clientcert.pem`, '--key', `${pki}/keys/clientkey.pem`, '--cacert', `${pki}/certs/cacert.pem`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /libvirt\/control/);
+  });
+
+  void it('--insecure against TLS says the agent speaks TLS', async () => {
+    const r = await tool(['threads', '--insecure', '-p', String(agent.port)]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /speaks TLS and this client used plain TCP \(--insecure\): drop --insecure/);
+  });
+});
+
+void it('a discarded worker stays in the listing as lingering, with the operation it is stuck in', async (t) => {
+  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0 });
+  t.after(() => h.close());
+  h.ex.start();
+  const stuck = h.ex.dispatch('test.sleepNative', { ms: 1500, value: 'late' }, { timeoutMs: 100 });
+  stuck.catch(() => undefined);
+  await h.next('start');
+  h.time.advance(150);
+  await h.next('discard');
+  const lingering = h.ex.threads().find((w) => w.state === 'lingering');
+  assert.ok(lingering, 'the discarded worker is listed');
+  assert.equal(lingering.stuck_op, 'test.sleepNative');
+  assert.ok((lingering.stuck_ms ?? -1) >= 150);
+  const text = renderThreads({ pid: 1, threads: [{ ...lingering, role: 'test executor worker' }] }, undefined, { test: { lingering: 1, live: 1, max_workers: 3 } });
+  assert.match(text, /lingering: discarded while in test\.sleepNative/);
+  assert.match(text, /^ {2}test: 1 lingering, 1 live, max_workers 3$/m);
+  assert.match(text, new RegExp(`^  ${lingering.name.replace(/[/]/g, '\\/')} tid \\d+: test\\.sleepNative task \\d+, running 0s$`, 'm'));
+});
+
+void it('parseTaskStat reads state, CPU seconds and start time, even with spaces and parentheses in the name', () => {
   const line = '4242 (node (worker 1)) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0';
-  assert.deepEqual(parseTaskStat(line), { state: 'S', cpuS: 3 });
+  assert.deepEqual(parseTaskStat(line), { state: 'S', cpuS: 3, startTicks: 100 });
   assert.equal(parseTaskStat('garbage'), undefined);
 });
 
-void it('renderThreads shows what a busy worker runs and marks threads the agent did not name', () => {
+void it('renderThreads shows what a busy worker runs, its age, and threads the agent did not name by kernel name', () => {
   const text = renderThreads(
     { pid: 10, threads: [{ tid: 10, name: 'main', role: 'acceptor' }, { tid: 11, name: 'periodic/0', role: 'periodic executor worker', state: 'busy', op: 'sampling.bulkStats', task_id: 7, runtime_ms: 1234.4 }] },
-    new Map([[10, { state: 'S', cpuS: 1 }], [11, { state: 'D', cpuS: 0.5 }], [12, { state: 'S', cpuS: 0 }]]),
+    new Map([[10, { comm: 'vdsmd', state: 'S', cpuS: 1, ageS: 4000 }], [11, { comm: 'periodic/0', state: 'D', cpuS: 0.5, ageS: 75 }], [12, { comm: 'libvirt/events', state: 'S', cpuS: 0, ageS: 3 }]]),
   );
-  assert.match(text, /^11 +periodic\/0 +D +0\.50 +sampling\.bulkStats \(task 7, 1234 ms\) \[busy\]$/m);
-  assert.match(text, /^12 +\(node\) +S/m);
+  assert.match(text, /^10 +main +S +1\.00 +1h06m +acceptor$/m);
+  assert.match(text, /^11 +periodic\/0 +D +0\.50 +1m15s +sampling\.bulkStats \(task 7, 1234 ms\) \[busy\]$/m);
+  assert.match(text, /^12 +libvirt\/events +S +0\.00 +3s +libvirt event loop/m);
+  assert.match(text, /^ {2}none$/m);
 });

@@ -258,6 +258,7 @@ export class Executor implements Dispatcher {
     task.check = undefined;
     this.#tasks.finish(task);
     worker.state = 'lingering';
+    worker.discardedTask = { op: task.op, taskId: task.id, startedAt: task.startedAt ?? task.assignedAt ?? this.#clock.now() };
     worker.task = undefined;
     worker.endReason = 'discard';
     worker.handle.terminate();

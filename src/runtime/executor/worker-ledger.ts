@@ -22,6 +22,8 @@ export interface WorkerSlot {
   idleSince: number;
   /** Why it was terminated: discard, retire, stop. */
   endReason: string | undefined;
+  /** The task a discarded (lingering) worker was left running, for the ops thread listing. */
+  discardedTask?: { op: string; taskId: number; startedAt: number };
   /** The replacement this discarded worker is waiting for, to report replacement time. */
   replacementFor: { workerId: number; taskStartedAt: number; deferred: boolean } | undefined;
 }

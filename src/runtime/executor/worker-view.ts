@@ -26,6 +26,12 @@ export interface ThreadInfo {
   op: string | null;
   task_id: number | null;
   runtime_ms: number | null;
+  /** Since the Executor started the thread. */
+  age_ms: number;
+  /** A lingering (discarded) worker: the operation it was left running, and for how long. */
+  stuck_op?: string;
+  stuck_task_id?: number;
+  stuck_ms?: number;
 }
 
 export function workerView(executor: string, w: WorkerSlot, now: number): WorkerView {
@@ -42,7 +48,8 @@ export function threadInfo(executor: string, w: WorkerSlot, now: number): Thread
   const v = workerView(executor, w, now);
   return {
     executor, name: v.name, worker_id: w.id, tid: w.handle.tid, thread_id: w.handle.threadId,
-    state: v.state, op: v.op, task_id: v.task_id, runtime_ms: v.runtime_ms,
+    state: v.state, op: v.op, task_id: v.task_id, runtime_ms: v.runtime_ms, age_ms: Math.round(now - w.spawnedAt),
+    ...(w.discardedTask ? { stuck_op: w.discardedTask.op, stuck_task_id: w.discardedTask.taskId, stuck_ms: Math.round(now - w.discardedTask.startedAt) } : {}),
   };
 }
 
