@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { configVerbs, EXIT_OK, EXIT_USAGE, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
 import { profileVerb } from './tool-profile.js';
 import { threadsVerb } from '../ops/tool-threads.js';
+import { versionString } from '../ops/version.js';
 
 const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb];
 
@@ -14,6 +15,7 @@ function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
   return `Usage: vdsm-tool VERB [OPTIONS]
        vdsm-tool VERB --help
+       vdsm-tool --version
 
 Administrative commands of vdsm-node, the oVirt host agent.
 
@@ -38,6 +40,10 @@ export async function main(argv: readonly string[], io: ToolIO): Promise<number>
   }
   if (first === '--help' || first === '-h' || first === 'help') {
     io.stdout(usage());
+    return EXIT_OK;
+  }
+  if (first === '--version') {
+    io.stdout(`${versionString()}\n`);
     return EXIT_OK;
   }
   const verb = VERBS.find((v) => v.name === first);
