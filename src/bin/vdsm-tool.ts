@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configVerbs, EXIT_OK, EXIT_USAGE, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
 import { profileVerb } from './tool-profile.js';
+import { configureVerbs } from '../ops/tool-configure.js';
 import { threadsVerb } from '../ops/tool-threads.js';
 import { versionString } from '../ops/version.js';
 
-const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb];
+const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb, ...configureVerbs];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -28,6 +29,9 @@ Examples:
   vdsm-tool show-default-config > /etc/vdsm/vdsm.conf
   vdsm-tool threads                  # what every thread of the running agent is doing
   vdsm-tool profile start; vdsm-tool profile stop   # CPU profile of every thread
+  vdsm-tool configure --force        # libvirt, its SASL login and the certificates, as host deploy does
+  vdsm-tool is-configured            # exit 1 when something is not set up
+  vdsm-tool vdsm-id                  # the host id the engine knows this host by
 `;
 }
 

@@ -55,7 +55,10 @@ export interface VdsmArgs {
 }
 
 /** Find VDSM_ARGS (environment first, then the sysconfig file) and parse it as vdsmd would. */
-export async function readVdsmArgs(opts: { sysconfig?: string | undefined; ignore?: boolean | undefined }, env: NodeJS.ProcessEnv = process.env): Promise<VdsmArgs> {
+export async function readVdsmArgs(
+  opts: { sysconfig?: string | undefined; ignore?: boolean | undefined; defaultFile?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<VdsmArgs> {
   if (opts.ignore) return { source: undefined, words: [], values: {} };
   let source: string | undefined;
   let text: string | undefined;
@@ -63,7 +66,7 @@ export async function readVdsmArgs(opts: { sysconfig?: string | undefined; ignor
     source = 'VDSM_ARGS from the environment';
     text = env['VDSM_ARGS'];
   } else {
-    const file = opts.sysconfig ?? DEFAULT_SYSCONFIG;
+    const file = opts.sysconfig ?? opts.defaultFile ?? DEFAULT_SYSCONFIG;
     let content: string | undefined;
     try {
       content = await readFile(file, 'utf8');

@@ -131,6 +131,8 @@ export interface CapabilitiesRawFacts {
   kernelFeatures: { pti: MaybeText; ibpb: MaybeText; ibrs: MaybeText };
   machineId: MaybeText;
   productUuid: MaybeText;
+  /** /etc/vdsm/vdsm.id (vdsm's persisted host id; wins over DMI). */
+  vdsmId?: MaybeText;
   /** Names of executable hook scripts per hook directory (vdsm's hooks.installed()). */
   hooks: Record<string, string[]>;
 }

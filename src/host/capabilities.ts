@@ -4,6 +4,7 @@
 // Threading: all file reading happens in the Executor operation `host.capabilitiesFacts`
 // (workers/ops/host.ts); this module never touches the file system.
 import type { HostCapabilities } from '../contracts/api-types.js';
+import { chooseHostId } from './host-id.js';
 import { cpuFlags, parseDomainCapabilities, parseLibvirtCapabilities } from './libvirt-caps.js';
 import { cpuTopology, parseCpuinfo, parseCpuList } from './cpu.js';
 import { parseMeminfo } from './meminfo.js';
@@ -92,16 +93,9 @@ export function hbaInventory(raw: Pick<CapabilitiesRawFacts, 'iscsiInitiatorName
   };
 }
 
-function uuidFromMachineId(id: string): string {
-  const h = id.trim().toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(h)) return h;
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-export function hostUuid(facts: Pick<CapabilitiesRawFacts, 'productUuid' | 'machineId'>, configured?: string): string {
+export function hostUuid(facts: Pick<CapabilitiesRawFacts, 'productUuid' | 'machineId' | 'vdsmId'>, configured?: string): string {
   if (configured !== undefined && configured !== '') return configured;
-  if (facts.productUuid !== null && facts.productUuid !== '') return facts.productUuid.toLowerCase();
-  return facts.machineId !== null ? uuidFromMachineId(facts.machineId) : '';
+  return chooseHostId(facts)?.id ?? '';
 }
 
 export function buildCapabilities(input: CapabilitiesInput): HostCapabilities & Record<string, unknown> {

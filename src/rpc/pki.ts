@@ -32,7 +32,11 @@ export interface DevPki {
 }
 
 export function devPkiPaths(stateDir: string): DevPki {
-  const dir = path.join(stateDir, 'pki');
+  return pkiPaths(path.join(stateDir, 'pki'));
+}
+
+/** A PKI laid out like /etc/pki/vdsm in `dir` (certs/, keys/, private/). */
+export function pkiPaths(dir: string): DevPki {
   const caFile = path.join(dir, 'certs', 'cacert.pem');
   return {
     dir,
@@ -54,6 +58,8 @@ export interface DevPkiOptions {
   days?: number;
   /** The openssl binary. */
   openssl?: string;
+  /** Subject of the CA certificate (default: the development CA's). */
+  caSubject?: string;
 }
 
 /**
@@ -62,7 +68,12 @@ export interface DevPkiOptions {
  * engine-enrolled certificates at VDSM_PKI_PATHS instead.
  */
 export async function ensureDevPki(stateDir: string, opts: DevPkiOptions = {}): Promise<DevPki> {
-  const p = devPkiPaths(stateDir);
+  return ensurePki(devPkiPaths(stateDir).dir, opts);
+}
+
+/** ensureDevPki in any directory (vdsm-tool configure makes a self-signed host PKI in the trust store). */
+export async function ensurePki(dir: string, opts: DevPkiOptions = {}): Promise<DevPki> {
+  const p = pkiPaths(dir);
   if (await exists(p.server.certFile) && await exists(p.client.certFile) && await exists(p.server.caFile)) return p;
   const openssl = opts.openssl ?? 'openssl';
   const days = String(opts.days ?? 3650);
@@ -73,7 +84,7 @@ export async function ensureDevPki(stateDir: string, opts: DevPkiOptions = {}): 
   const caKey = path.join(priv, 'cakey.pem');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   if (!(await exists(caKey)) || !(await exists(p.server.caFile))) {
-    await run(openssl, ['req', '-x509', ...ec, '-keyout', caKey, '-out', p.server.caFile, '-days', days, '-subj', '/O=vdsm-node/CN=vdsm-node development CA',
+    await run(openssl, ['req', '-x509', ...ec, '-keyout', caKey, '-out', p.server.caFile, '-days', days, '-subj', opts.caSubject ?? '/O=vdsm-node/CN=vdsm-node development CA',
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   }
   const names = ['localhost', hostname(), '127.0.0.1', '::1', ...(opts.altNames ?? [])];

@@ -3,7 +3,7 @@
 // frozen (SIGSTOP) and thawed. Needs root (to switch user) and the libvirt-daemon package.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { chmod, chown, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,11 +48,20 @@ export class TestLibvirtd {
     this.nodeXml = join(dir, 'node.xml');
   }
 
-  static async create(fixture: NodeXmlOptions, opts: { sasl?: SaslLogin } = {}): Promise<TestLibvirtd> {
+  /**
+   * `sasl`: a private sasldb with one login. `saslFiles`: an existing SASL application config and sasldb
+   * (e.g. what vdsm-tool configure wrote under a temp root), copied in with sasldb_path pointed at the copy.
+   */
+  static async create(fixture: NodeXmlOptions, opts: { sasl?: SaslLogin; saslFiles?: { conf: string; db: string } } = {}): Promise<TestLibvirtd> {
     const d = new TestLibvirtd(await mkdtemp(join(tmpdir(), 'vdsm-libvirtd-')));
     for (const sub of ['run', 'home', 'home/xdg', 'sasl']) await mkdir(join(d.dir, sub), { recursive: true });
-    const auth = opts.sasl ? 'sasl' : 'none';
-    if (opts.sasl) {
+    const auth = opts.sasl || opts.saslFiles ? 'sasl' : 'none';
+    if (opts.saslFiles) {
+      d.#sasl = true;
+      const conf = (await readFile(opts.saslFiles.conf, 'utf8')).replace(/^sasldb_path:.*$/m, `sasldb_path: ${d.dir}/sasl/passwd.db`);
+      await writeFile(join(d.dir, 'sasl', 'libvirt.conf'), conf);
+      await copyFile(opts.saslFiles.db, join(d.dir, 'sasl', 'passwd.db'));
+    } else if (opts.sasl) {
       d.#sasl = true;
       // Cyrus SASL reads <SASL_CONF_PATH>/libvirt.conf; the password database is private to this dir.
       await writeFile(join(d.dir, 'sasl', 'libvirt.conf'), `mech_list: scram-sha-256\nsasldb_path: ${d.dir}/sasl/passwd.db\n`);
@@ -67,7 +76,7 @@ export class TestLibvirtd {
       await chown(p, NOBODY, NOBODY);
       await chmod(p, 0o755);
     }
-    if (opts.sasl) await chown(join(d.dir, 'sasl', 'passwd.db'), NOBODY, NOBODY);
+    if (opts.sasl || opts.saslFiles) await chown(join(d.dir, 'sasl', 'passwd.db'), NOBODY, NOBODY);
     await chmod(d.nodeXml, 0o644);
     return d;
   }
