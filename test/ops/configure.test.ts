@@ -38,9 +38,9 @@ void describe('vdsm-tool configure on a fresh root', () => {
   void it('is-configured lists what a fresh host lacks and exits 1', async () => {
     const r = await tool(['is-configured', '--root', root]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^certificates: NOT configured\n  .*\/etc\/pki\/vdsm\/certs\/vdsmcert\.pem: missing/m);
-    assert.match(r.stdout, /^passwd: NOT configured\n  .*libvirt_password: no password/m);
-    assert.match(r.stdout, /^libvirt: NOT configured\n  .*\/etc\/libvirt\/libvirtd\.conf: no vdsm-node block/m);
+    assert.match(r.stdout, /^certificates: NOT configured\n {2}.*\/etc\/pki\/vdsm\/certs\/vdsmcert\.pem: missing/m);
+    assert.match(r.stdout, /^passwd: NOT configured\n {2}.*libvirt_password: no password/m);
+    assert.match(r.stdout, /^libvirt: NOT configured\n {2}.*\/etc\/libvirt\/libvirtd\.conf: no vdsm-node block/m);
     assert.match(r.stderr, /Modules certificates, passwd, libvirt are not configured; run 'vdsm-tool configure --root .* --force'/);
   });
 
@@ -62,7 +62,7 @@ void describe('vdsm-tool configure on a fresh root', () => {
 
     const check = await tool(['is-configured', '--root', root]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
-    assert.match(check.stdout, /^certificates: configured\n  .*vdsmcert\.pem is valid for \d+ more days$/m);
+    assert.match(check.stdout, /^certificates: configured\n {2}.*vdsmcert\.pem is valid for \d+ more days$/m);
 
     const before = await readFile(join(root, 'etc/libvirt/libvirtd.conf'), 'utf8');
     const again = await tool(['configure', '--root', root]);

@@ -78,9 +78,9 @@ void test('--version prints the package version', async () => {
 void test('vdsm-client Host lists the Host verbs from the method table, without an agent', async () => {
   const r = await run(['Host']);
   assert.equal(r.code, 0, r.stderr);
-  const verbs = [...r.stdout.matchAll(/^  (\w+) {2,}/gm)].map((m) => m[1]);
+  const verbs = [...r.stdout.matchAll(/^ {2}(\w+) {2,}/gm)].map((m) => m[1]);
   for (const v of ['getAllVmStats', 'getCapabilities', 'getStats', 'getVMList', 'ping2']) assert.ok(verbs.includes(v), `${v} listed`);
-  assert.match(r.stdout, /^  ping2 +Pure liveness check/m);
+  assert.match(r.stdout, /^ {2}ping2 +Pure liveness check/m);
   const unknown = await run(['Nope']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown namespace "Nope"; namespaces: Host, VM/);
@@ -90,11 +90,11 @@ void test('vdsm-client Host getVMList -h shows the parameters and their types', 
   const r = await run(['Host', 'getVMList', '-h']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^usage: vdsm-client \[connection options\] Host getVMList \[fullStatus=VALUE\] \[vmList=VALUE\] \[onlyUUID=VALUE\]$/m);
-  assert.match(r.stdout, /^  vmList +string\[\] +optional, default \[\] +Only these VM ids/m);
-  assert.match(r.stdout, /^  fullStatus +boolean +optional, default false/m);
+  assert.match(r.stdout, /^ {2}vmList +string\[\] +optional, default \[\] +Only these VM ids/m);
+  assert.match(r.stdout, /^ {2}fullStatus +boolean +optional, default false/m);
   assert.match(r.stdout, /^Result: VmShortStatus\[\]$/m);
   const create = await run(['VM.create', '--help']);
-  assert.match(create.stdout, /^  vmID +string +required/m);
+  assert.match(create.stdout, /^ {2}vmID +string +required/m);
   const missing = await run(['Host', 'nope', '-h']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /Host\.nope is not in this installation's method table/);
