@@ -22,7 +22,7 @@ import { Executor } from '../src/runtime/executor/executor.js';
 import { Scheduler } from '../src/runtime/scheduler.js';
 import { runChildCase } from './lib/child-case.js';
 import { fmt, mdTable } from './lib/markdown.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, Flags, outDir as outDirOf, progress, step } from './lib/output.js';
 import { procSample } from './lib/process-sample.js';
 import { median, round, summarize } from './lib/stats.js';
 import { lineChart, type Series } from './lib/svg-chart.js';
@@ -373,7 +373,7 @@ const NUMERIC_MEDIAN = [
 
 function aggregateStuck(runs: StuckRun[]): Record<string, unknown> {
   const r0 = runs[0]!;
-  const out: Record<string, unknown> = { suite: 'stuck', impl: r0.impl, K: r0.K, repeats: runs.length };
+  const out: Record<string, unknown> = { suite: 'executor-stuck', case: `stuck K=${r0.K} ${r0.impl}`, scenario: 'stuck', impl: r0.impl, K: r0.K, repeats: runs.length };
   for (const k of NUMERIC_MEDIAN) out[k] = round(median(runs.map((r) => r[k])), 3);
   out['fast_p99_ms_runs'] = runs.map((r) => r.fast_p99_ms);
   out['lost'] = Math.max(...runs.map((r) => r.lost));
@@ -386,7 +386,7 @@ function aggregateStuck(runs: StuckRun[]): Record<string, unknown> {
 function aggregateSched(runs: SchedRun[]): Record<string, unknown> {
   const r0 = runs[0]!;
   return {
-    suite: 'scheduler', impl: r0.impl, load: r0.load, repeats: runs.length,
+    suite: 'executor-stuck', case: `scheduler ${r0.load} ${r0.impl}`, scenario: 'scheduler', impl: r0.impl, load: r0.load, repeats: runs.length,
     lateness_p50_ms: round(median(runs.map((r) => r.lateness_p50_ms)), 3), lateness_p99_ms: round(median(runs.map((r) => r.lateness_p99_ms)), 3),
     lateness_max_ms: round(Math.max(...runs.map((r) => r.lateness_max_ms)), 3), early: runs.reduce((a, r) => a + r.early, 0), calls: runs.reduce((a, r) => a + r.calls, 0),
   };
@@ -454,22 +454,24 @@ function report(stuck: Array<Record<string, unknown>>, sched: Array<Record<strin
 
 async function parent(flags: Flags): Promise<void> {
   const quick = flags.has('quick');
-  const ks = flags.list('k', quick ? ['0', '4', '29'] : ['0', '1', '4', '10', '29', '30', '40']).map(Number);
+  const ks = flags.list('k', quick ? ['4', '29'] : ['0', '1', '4', '10', '29', '30', '40']).map(Number);
   const repeats = flags.num('repeats', quick ? 1 : 3);
   const impls = flags.list('impl', ['executor', 'piscina']);
   const chartK = flags.num('chart-k', ks.includes(29) ? 29 : (ks.find((k) => k > 0) ?? ks[0]!));
-  const outDir = flags.str('out', 'results/executor-stuck');
+  const outDir = outDirOf(flags, 'executor-stuck');
   const skipSched = flags.has('no-scheduler');
   const script = fileURLToPath(import.meta.url);
   await mkdir(outDir, { recursive: true });
   const runsLog: string[] = [];
   const stuckAgg: Array<Record<string, unknown>> = [];
   const chartRuns: StuckRun[] = [];
+  const total = ks.length * repeats * impls.length + (skipSched ? 0 : 2 * repeats * 2);
+  let done = 0;
   for (const K of ks) {
     const byImpl = new Map<string, StuckRun[]>();
     for (let rep = 0; rep < repeats; rep++) {
       for (const impl of impls) {
-        progress(`stuck K=${K} impl=${impl} repeat ${rep + 1}/${repeats}`);
+        step(done++, total, `stuck K=${K} impl=${impl} repeat ${rep + 1}/${repeats}`);
         const run = await runChildCase<StuckRun>(script, ['--child=stuck', `--impl=${impl}`, `--k=${K}`], { timeoutMs: 60_000 });
         progress(`  fast p99 ${run.fast_p99_ms} ms, repl p99 ${run.replacement_ms_p99} ms, workers peak ${run.workers_peak}, lingering ${run.lingering_peak}, rss ${run.rss_peak_mb} MB, lost ${run.lost}, violations ${run.bound_violations}`);
         if (K === chartK && rep === 0) chartRuns.push(run);
@@ -492,7 +494,7 @@ async function parent(flags: Flags): Promise<void> {
       const runs = new Map<string, SchedRun[]>(impls.map((i) => [i, []]));
       for (let rep = 0; rep < repeats; rep++) {
         for (const impl of impls) {
-          progress(`scheduler impl=${impl} load=${load} repeat ${rep + 1}/${repeats}`);
+          step(done++, total, `scheduler impl=${impl} load=${load} repeat ${rep + 1}/${repeats}`);
           const run = await runChildCase<SchedRun>(script, ['--child=scheduler', `--impl=${impl}`, `--load=${load}`], { timeoutMs: 60_000 });
           runs.get(impl)!.push(run);
           runsLog.push(JSON.stringify({ ...run, repeat: rep }));
@@ -505,6 +507,7 @@ async function parent(flags: Flags): Promise<void> {
       }
     }
   }
+  step(total, total, 'report');
   const checks = targetChecks(stuckAgg, schedAgg);
   for (const c of checks) progress(c);
   if (chartRuns.length) await writeFile(join(outDir, 'chart.svg'), chart(chartK, chartRuns));

@@ -12,8 +12,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { loadVirtBinding, type VirtBinding } from '../src/libvirt/binding.js';
 import { StatsFlag, VDSM_STATS_GROUPS } from '../src/libvirt/constants.js';
-import { fixtureDomains, writeNodeXml } from '../src/libvirt/fixture.js';
-import { libvirtdUnavailable, TestLibvirtd } from '../test/libvirt/helpers/libvirtd.js';
+import { fixtureDomains, generateNodeXml, writeNodeXml } from '../src/libvirt/fixture.js';
+import { startSessionLibvirtd, type SessionLibvirtd } from '../src/realvm/libvirtd.js';
+import { Flags, outDir, step } from './lib/output.js';
+import { barChart } from './lib/svg-chart.js';
 
 type CallName = 'getAllDomainStats' | 'domainListGetStats' | 'listAllDomains+state';
 
@@ -64,7 +66,9 @@ interface CaseResult {
   loopDelayMaxMs: number;
 }
 
-const BUDGET_MS = Number(process.env['BENCH_LIBVIRT_BUDGET_MS'] ?? 1500);
+const flags = new Flags();
+const QUICK = flags.has('quick');
+const BUDGET_MS = Number(process.env['BENCH_LIBVIRT_BUDGET_MS'] ?? (QUICK ? 400 : 1500));
 const MAX_ITER = 400;
 const MIN_ITER = 20;
 
@@ -132,28 +136,32 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-bench-libvirt-'));
   const pool = new Piscina({ filename: import.meta.url, minThreads: 1, maxThreads: 1 });
   const results: CaseResult[] = [];
-  let daemon: TestLibvirtd | undefined;
+  const sizes = flags.list('domains', QUICK ? ['200'] : ['200', '1000']).map(Number);
+  let daemon: SessionLibvirtd | undefined;
   try {
     const transports: { transport: CaseResult['transport']; uri: (n: number) => Promise<string> }[] = [
       { transport: 'in-process', uri: (n) => writeNodeXml(dir, { domains: n }, `node${n}.xml`) },
     ];
-    const why = libvirtdUnavailable();
-    if (why) process.stderr.write(`libvirtd cases skipped: ${why}\n`);
-    else {
-      daemon = await TestLibvirtd.create({ domains: 1 });
-      await daemon.start();
+    try {
+      // An unprivileged libvirtd serving the test driver: the same calls over libvirt's RPC.
+      daemon = await startSessionLibvirtd();
       const d = daemon;
       transports.push({
         transport: 'libvirtd',
         uri: async (n) => {
-          const path = join(d.dir, `node${n}.xml`);
-          await writeFile(path, (await import('../src/libvirt/fixture.js')).generateNodeXml({ domains: n }), { mode: 0o644 });
-          return `test+unix://${path}?socket=${d.socket}`;
+          const path = join(d.runDir, `node${n}.xml`);
+          await writeFile(path, generateNodeXml({ domains: n }), { mode: 0o644 });
+          await d.chownForDaemon(path);
+          return d.uri('test', path);
         },
       });
+    } catch (err) {
+      process.stderr.write(`libvirtd cases skipped: ${(err as Error).message}\n`);
     }
+    const total = transports.length * sizes.length * 4;
+    let done = 0;
     for (const { transport, uri: makeUri } of transports) {
-      for (const n of [200, 1000]) {
+      for (const n of sizes) {
         const uri = await makeUri(n);
         const uuids = fixtureDomains({ domains: n }).map((d) => d.uuid);
         const cases: [string, Task, 'worker' | 'main'][] = [
@@ -163,29 +171,35 @@ async function main(): Promise<void> {
           ['getAllDomainStats', { uri, call: 'getAllDomainStats' }, 'main'],
         ];
         for (const [name, t, where] of cases) {
-          process.stderr.write(`${transport} ${n} ${name} (${where})...\n`);
+          step(done++, total, `${transport} ${n} ${name} (${where})`);
           const r = await runCase(pool, name, t, n, where, transport);
           results.push(r);
-          process.stdout.write(`${JSON.stringify(r)}\n`);
+          process.stdout.write(`${JSON.stringify({ suite: 'libvirt', ...r, case: `${name} ${n} ${where} ${transport}`, call: name })}\n`);
         }
       }
     }
+    step(total, total, 'report');
   } finally {
     await pool.destroy();
-    await daemon?.cleanup();
+    await daemon?.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  const out = join(process.cwd(), 'results', 'libvirt');
+  const out = outDir(flags, 'libvirt');
   await mkdir(out, { recursive: true });
   const env = { node: process.version, libvirt: loadVirtBinding().libVersion(), cpus: (await import('node:os')).cpus().length, budgetMs: BUDGET_MS };
-  await writeFile(join(out, 'report.md'), report(results, env));
+  await writeFile(join(out, 'report.md'), `${report(results, env)}\n![call ms p50](libvirt.svg)\n`);
+  await writeFile(join(out, 'libvirt.svg'), barChart({
+    title: 'libvirt: bulk statistics call time (p50)',
+    unit: 'milliseconds per call',
+    bars: results.map((r) => ({ label: `${r.case} ${r.domains} ${r.where} ${r.transport}`, value: r.callMsP50, color: r.where === 'main' ? '#d62728' : '#1f77b4', note: `${r.callMsP50} ms` })),
+  }));
   await writeFile(join(out, 'results.json'), `${JSON.stringify({ env, results }, null, 2)}\n`);
   process.stderr.write(`report: ${join(out, 'report.md')}\n`);
 }
 
 if (isMainThread) {
-  main().catch((err: unknown) => {
+  main().then(() => process.exit(0), (err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   });
 }

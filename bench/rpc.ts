@@ -1,25 +1,56 @@
-// RPC benchmark: JSON-RPC over STOMP against a server in its own process, plain and TLS.
-//   ping2 sequential on 1 connection; ping2 on 8 connections x 8 in flight; a ~55 KB result
-//   (getAllVmStats for 100 VMs) sequential and 8 x 8. One JSON line per case on stdout
-//   (suite, case, tls, req_per_s, p50_ms, p99_ms, errors, ...), progress on stderr,
-//   a Markdown report in results/rpc/. Each case runs --repeats times (default 3) and the run with the
-//   median req/s is reported (the machine is shared; load average recorded). Usage:
-//   node dist/bench/rpc.js [--quick] [--repeats N]
-import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+// Benchmark `rpc`: the verbs the engine really calls, over JSON-RPC/STOMP, against a real vdsmd in its
+// own process: Host.ping2 (the floor: no work behind it), Host.getStats (cached host sample) and
+// Host.getAllVmStats over N VMs on libvirt's test driver, sequential on one connection and 8
+// connections x 8 in flight, plain TCP and TLS side by side, each verb also as a ratio to ping2.
+// With --agent=HOST:PORT it measures a running agent instead (TLS files from vdsm-bench).
+//
+//   vdsm-bench rpc [--quick]                        (or node dist/bench/rpc.js [--quick] [--out=DIR])
+//   node dist/bench/rpc.js --vms=200 --repeats=5 --transports=tls
+//   node dist/bench/rpc.js --agent=10.0.0.5:54321 --cert=C --key=K --cacert=CA | --insecure
+//
+// One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out (default
+// results/rpc). Each case runs --repeats times (default 3, --quick 1); the run with the median req/s is
+// reported with every run's figure (the machine is shared; load1 recorded per case).
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { devPkiPaths, loadTlsFiles } from '../src/rpc/pki.js';
+import { join } from 'node:path';
+import type { TlsMaterial } from '../src/rpc/acceptor.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
+import { startBenchAgent, type BenchAgent } from './lib/agent-child.js';
+import { fmt, mdTable } from './lib/markdown.js';
+import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { percentile, round } from './lib/stats.js';
+import { barChart, type Bar } from './lib/svg-chart.js';
+
+interface Target {
+  host: string;
+  port: number;
+  tls: TlsMaterial | undefined;
+  label: 'plain' | 'tls';
+  vms: number;
+}
+
+interface CaseSpec {
+  verb: string;
+  method: string;
+  pattern: 'seq' | '8x8';
+  connections: number;
+  inFlight: number;
+  requests: number;
+}
 
 interface CaseResult {
   suite: 'rpc';
   case: string;
+  method: string;
+  transport: 'plain' | 'tls';
   tls: boolean;
+  vms: number;
   req_per_s: number;
   p50_ms: number;
   p99_ms: number;
+  /** req/s of this case over req/s of ping2 with the same pattern and transport (ping2 is the floor). */
+  vs_ping2: number | null;
   errors: number;
   requests: number;
   connections: number;
@@ -30,145 +61,160 @@ interface CaseResult {
   load1: number;
 }
 
-const quick = process.argv.includes('--quick');
-const repIdx = process.argv.indexOf('--repeats');
-const repeats = repIdx !== -1 ? Math.max(1, Number(process.argv[repIdx + 1])) : 3;
-const log = (s: string): void => void process.stderr.write(s + '\n');
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+function cases(quick: boolean): CaseSpec[] {
+  const k = quick ? 0.1 : 1;
+  const n = (x: number): number => Math.max(50, Math.round(x * k));
+  return [
+    { verb: 'ping2', method: 'Host.ping2', pattern: 'seq', connections: 1, inFlight: 1, requests: n(30_000) },
+    { verb: 'ping2', method: 'Host.ping2', pattern: '8x8', connections: 8, inFlight: 8, requests: n(200_000) },
+    { verb: 'getStats', method: 'Host.getStats', pattern: 'seq', connections: 1, inFlight: 1, requests: n(5_000) },
+    { verb: 'getStats', method: 'Host.getStats', pattern: '8x8', connections: 8, inFlight: 8, requests: n(20_000) },
+    { verb: 'getAllVmStats', method: 'Host.getAllVmStats', pattern: 'seq', connections: 1, inFlight: 1, requests: n(2_000) },
+    { verb: 'getAllVmStats', method: 'Host.getAllVmStats', pattern: '8x8', connections: 8, inFlight: 8, requests: n(8_000) },
+  ];
 }
 
-async function runCase(name: string, opts: { port: number; tls?: { key: Buffer; cert: Buffer; ca: Buffer }; method: string; connections: number; inFlight: number; requests: number; warmup: number }): Promise<CaseResult> {
-  const clients = await Promise.all(
-    Array.from({ length: opts.connections }, async () => {
-      const c = new StompRpcClient({ host: '127.0.0.1', port: opts.port, ...(opts.tls ? { tls: opts.tls } : {}) });
-      await c.connect();
-      return c;
-    }),
-  );
-  let responseBytes = 0;
-  const measure = async (total: number, record: boolean): Promise<{ lat: Float64Array; errors: number; seconds: number }> => {
-    const lat = new Float64Array(total);
+async function runOnce(t: Target, c: CaseSpec): Promise<{ reqPerS: number; p50: number; p99: number; errors: number; bytes: number }> {
+  const clients = await Promise.all(Array.from({ length: c.connections }, async () => {
+    const cl = new StompRpcClient({ host: t.host, port: t.port, ...(t.tls ? { tls: t.tls } : {}) });
+    await cl.connect();
+    return cl;
+  }));
+  let bytes = 0;
+  const measure = async (total: number, record: boolean): Promise<{ lat: number[]; errors: number; seconds: number }> => {
+    const lat: number[] = new Array<number>(total);
     let issued = 0;
-    let done = 0;
     let errors = 0;
     const t0 = performance.now();
-    const worker = async (c: StompRpcClient): Promise<void> => {
+    const loop = async (cl: StompRpcClient): Promise<void> => {
       while (issued < total) {
         const i = issued++;
         const s = performance.now();
         try {
-          const r = await c.call(opts.method, {}, 30_000);
-          if (record && responseBytes === 0) responseBytes = JSON.stringify(r).length;
+          const r = await cl.call(c.method, {}, 60_000);
+          if (record && bytes === 0) bytes = JSON.stringify(r).length;
         } catch {
           errors++;
         }
         lat[i] = performance.now() - s;
-        done++;
       }
     };
-    await Promise.all(clients.flatMap((c) => Array.from({ length: opts.inFlight }, () => worker(c))));
-    const seconds = (performance.now() - t0) / 1000;
-    void done;
-    return { lat, errors, seconds };
+    await Promise.all(clients.flatMap((cl) => Array.from({ length: c.inFlight }, () => loop(cl))));
+    return { lat, errors, seconds: (performance.now() - t0) / 1000 };
   };
-  await measure(opts.warmup, false);
-  const { lat, errors, seconds } = await measure(opts.requests, true);
-  for (const c of clients) c.close();
-  const sorted = lat.slice().sort();
-  return {
-    suite: 'rpc',
-    case: name,
-    tls: Boolean(opts.tls),
-    req_per_s: Math.round(opts.requests / seconds),
-    p50_ms: round(percentile(sorted, 50)),
-    p99_ms: round(percentile(sorted, 99)),
-    errors,
-    requests: opts.requests,
-    connections: opts.connections,
-    in_flight: opts.inFlight,
-    response_bytes: responseBytes,
-    repeats: 1,
-    req_per_s_runs: [],
-    load1: Math.round(loadavg()[0]! * 100) / 100,
-  };
+  try {
+    await measure(Math.max(10, Math.round(c.requests / 10)), false);
+    const { lat, errors, seconds } = await measure(c.requests, true);
+    return { reqPerS: Math.round(c.requests / seconds), p50: round(percentile(lat, 0.5), 3), p99: round(percentile(lat, 0.99), 3), errors, bytes };
+  } finally {
+    for (const cl of clients) cl.close();
+  }
 }
 
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
+async function vmCount(t: Target): Promise<number> {
+  const cl = new StompRpcClient({ host: t.host, port: t.port, ...(t.tls ? { tls: t.tls } : {}) });
+  await cl.connect();
+  try {
+    const r = await cl.call('Host.getAllVmStats', {}, 60_000);
+    return Array.isArray(r) ? r.length : 0;
+  } finally {
+    cl.close();
+  }
+}
+
+async function remoteTarget(flags: Flags): Promise<Target> {
+  const [host, portText] = flags.str('agent', '').split(/:(?=\d+$)/);
+  const port = Number(portText);
+  if (!host || !Number.isInteger(port)) throw new Error(`--agent must be HOST:PORT, got ${flags.str('agent', '')}`);
+  const tls = flags.has('insecure') ? undefined : {
+    cert: await readFile(flags.str('cert', '')), key: await readFile(flags.str('key', '')), ca: await readFile(flags.str('cacert', '')),
+  };
+  const t: Target = { host, port, tls, label: tls ? 'tls' : 'plain', vms: 0 };
+  t.vms = await vmCount(t);
+  return t;
 }
 
 async function main(): Promise<void> {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const child = spawn(process.execPath, [path.join(here, 'rpc-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const info = await new Promise<{ plain: number; tls: number; pki: string; payloadBytes: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl !== -1) resolve(JSON.parse(out.slice(0, nl)) as { plain: number; tls: number; pki: string; payloadBytes: number });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  const tls = (await loadTlsFiles(devPkiPaths(info.pki).client)) as { key: Buffer; cert: Buffer; ca: Buffer };
-  const k = quick ? 0.2 : 1;
-  const cases: [string, string, number, number, number][] = [
-    // name, method, connections, in flight per connection, requests
-    ['ping2-seq-1conn', 'Host.ping2', 1, 1, 30_000],
-    ['ping2-8conn-x8', 'Host.ping2', 8, 8, 200_000],
-    ['vmstats55k-seq-1conn', 'Bench.vmStats', 1, 1, 3_000],
-    ['vmstats55k-8conn-x8', 'Bench.vmStats', 8, 8, 10_000],
-  ];
+  const flags = new Flags();
+  const quick = flags.has('quick');
+  const repeats = Math.max(1, flags.num('repeats', quick ? 1 : 3));
+  const vms = flags.num('vms', 100);
+  const out = outDir(flags, 'rpc');
+  const remote = flags.has('agent');
+  const agents: BenchAgent[] = [];
+  const targets: Target[] = [];
   const results: CaseResult[] = [];
-  for (const useTls of [false, true]) {
-    for (const [name, method, connections, inFlight, n] of cases) {
-      log(`running ${name} tls=${useTls} ...`);
-      const requests = Math.round(n * k);
-      const runs: CaseResult[] = [];
-      for (let i = 0; i < repeats; i++) {
-        runs.push(await runCase(name, { port: useTls ? info.tls : info.plain, ...(useTls ? { tls } : {}), method, connections, inFlight, requests, warmup: Math.round(requests / 10) }));
+  try {
+    if (remote) targets.push(await remoteTarget(flags));
+    else {
+      for (const label of flags.list('transports', ['plain', 'tls']) as Array<'plain' | 'tls'>) {
+        progress(`starting vdsmd (${label}) with ${vms} VMs on the test driver`);
+        // Sampling every 2 s instead of 15 s, so getAllVmStats reports sampled VMs from the start.
+        const a = await startBenchAgent({ tls: label === 'tls', vms, set: ['vars.vm_sample_interval=2', 'vars.host_sample_stats_interval=2'] });
+        agents.push(a);
+        targets.push({ host: '127.0.0.1', port: a.port, tls: a.clientTls, label, vms });
       }
-      const byRate = [...runs].sort((x, y) => x.req_per_s - y.req_per_s);
-      const r = { ...byRate[Math.floor((byRate.length - 1) / 2)]!, repeats, req_per_s_runs: runs.map((x) => x.req_per_s), errors: runs.reduce((s, x) => s + x.errors, 0) };
-      process.stdout.write(JSON.stringify(r) + '\n');
-      results.push(r);
+      await new Promise((r) => setTimeout(r, 2500)); // one sampling period: every VM has a sample
     }
+    const specs = cases(quick);
+    const total = targets.length * specs.length;
+    let done = 0;
+    for (const t of targets) {
+      const floor = new Map<string, number>();
+      for (const c of specs) {
+        const name = `${c.verb} ${c.pattern} ${t.label}`;
+        step(done++, total, name);
+        const runs = [];
+        for (let i = 0; i < repeats; i++) runs.push(await runOnce(t, c));
+        const mid = [...runs].sort((a, b) => a.reqPerS - b.reqPerS)[Math.floor((runs.length - 1) / 2)]!;
+        if (c.verb === 'ping2') floor.set(c.pattern, mid.reqPerS);
+        const ping = floor.get(c.pattern);
+        const r: CaseResult = {
+          suite: 'rpc', case: name, method: c.method, transport: t.label, tls: t.label === 'tls', vms: t.vms,
+          req_per_s: mid.reqPerS, p50_ms: mid.p50, p99_ms: mid.p99, vs_ping2: ping ? round(mid.reqPerS / ping, 3) : null,
+          errors: runs.reduce((a, x) => a + x.errors, 0), requests: c.requests, connections: c.connections, in_flight: c.inFlight,
+          response_bytes: mid.bytes, repeats, req_per_s_runs: runs.map((x) => x.reqPerS), load1: round(loadavg()[0] ?? 0, 2),
+        };
+        emitCase(r as unknown as Record<string, unknown>);
+        results.push(r);
+      }
+    }
+    step(total, total, 'report');
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
   }
-  child.stdin.end();
-  await new Promise((r) => child.once('exit', r));
-  await writeReport(results, info.payloadBytes);
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'report.md'), report(results, { remote, repeats, vms, quick }));
+  await writeFile(join(out, 'rpc.svg'), chart(results));
+  progress(`wrote ${join(out, 'report.md')}, rpc.svg`);
 }
 
-async function writeReport(results: CaseResult[], payloadBytes: number): Promise<void> {
-  const dir = path.join(process.cwd(), 'results', 'rpc');
-  await mkdir(dir, { recursive: true });
-  const get = (c: string, tls: boolean) => results.find((r) => r.case === c && r.tls === tls);
-  const lines = [
-    '# RPC benchmark',
-    '',
-    `Generated by \`npm run bench:rpc\` (bench/rpc.ts) on ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}).`,
-    'The server runs in its own process; the load generator (this process, vdsm-node\'s own STOMP client) in another.',
-    `JSON-RPC over STOMP on loopback; the 55 KB case returns ${payloadBytes} bytes of JSON (100 VM stat objects).`,
-    `Each case ran ${repeats} times; the run with the median req/s is shown (all runs in the last column). The machine is shared: 1-minute load average when each case ran is listed.`,
-    '',
-    '| case | transport | req/s | p50 ms | p99 ms | errors | requests | connections x in flight | load1 | req/s of every run |',
-    '|---|---|---:|---:|---:|---:|---:|---|---:|---|',
-    ...results.map((r) => `| ${r.case} | ${r.tls ? 'TLS' : 'plain'} | ${r.req_per_s} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.requests} | ${r.connections} x ${r.in_flight} | ${r.load1} | ${r.req_per_s_runs.join(', ')} |`),
-    '',
-    '## Targets',
-    '',
-    `- ping2 on 1 connection >= 9,000 req/s with p99 <= 1 ms: plain ${get('ping2-seq-1conn', false)?.req_per_s} req/s p99 ${get('ping2-seq-1conn', false)?.p99_ms} ms; TLS ${get('ping2-seq-1conn', true)?.req_per_s} req/s p99 ${get('ping2-seq-1conn', true)?.p99_ms} ms.`,
-    `- 8 x 8 pipelined >= 30,000 req/s: plain ${get('ping2-8conn-x8', false)?.req_per_s} req/s; TLS ${get('ping2-8conn-x8', true)?.req_per_s} req/s.`,
-    '- For comparison, the real vdsm server on this kind of machine: 3,018 req/s p99 0.55 ms sequential, 10,185 req/s pipelined (issue 5).',
-    '',
-  ];
-  await writeFile(path.join(dir, 'report.md'), lines.join('\n'));
-  log(`wrote ${path.join('results', 'rpc', 'report.md')}`);
+function chart(results: CaseResult[]): string {
+  const color: Record<string, string> = { plain: '#1f77b4', tls: '#d62728' };
+  const bars: Bar[] = results.map((r) => ({ label: r.case, value: r.req_per_s, color: color[r.transport]!, note: `${r.req_per_s} req/s, p99 ${fmt(r.p99_ms, 2)} ms` }));
+  return barChart({ title: 'rpc: requests per second by verb, pattern and transport', unit: 'requests per second (median run)', bars });
 }
 
-main().catch((err: unknown) => {
-  log(`bench rpc: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = 1;
+function report(results: CaseResult[], meta: { remote: boolean; repeats: number; vms: number; quick: boolean }): string {
+  const vms = results.find((r) => r.method === 'Host.getAllVmStats');
+  return [
+    '# Benchmark `rpc`', '',
+    meta.remote
+      ? 'Against a running agent (vdsm-bench -a HOST -p PORT): its own VMs, configuration and load.'
+      : `Against vdsmd in its own process (the real program, default configuration, sampling every 2 s) on libvirt's test driver with ${meta.vms} running VMs; the load generator is this process, with vdsm-node's own STOMP client.`,
+    `Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), ${meta.quick ? '--quick, ' : ''}${meta.repeats} run(s) per case: the run with the median req/s is shown, every run's req/s in the last column.`,
+    vms ? `Host.getAllVmStats returns ${vms.vms} VMs, ${vms.response_bytes} bytes of JSON (${Math.round(vms.response_bytes / Math.max(1, vms.vms))} bytes per VM).` : '',
+    '"seq" is one connection with one call in flight; "8x8" is 8 connections with 8 calls in flight each. "vs ping2" is the',
+    'verb\'s req/s over ping2\'s in the same pattern and transport: ping2 does no work, so it is the floor the transport sets.', '',
+    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
+      results.map((r) => [r.case, r.req_per_s, fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), r.vs_ping2 === null ? '-' : fmt(r.vs_ping2, 3), r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
+    '', '![requests per second](rpc.svg)', '',
+    'For comparison, the real vdsm server on this kind of machine (issue 5): ping2 3,018 req/s p99 0.55 ms sequential, 10,185 req/s pipelined.',
+    '',
+  ].join('\n');
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  process.stderr.write(`bench rpc: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
 });

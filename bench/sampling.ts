@@ -20,7 +20,8 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { runChildCase } from './lib/child-case.js';
 import { fmt, mdTable } from './lib/markdown.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { barChart } from './lib/svg-chart.js';
 import { round, summarize } from './lib/stats.js';
 import { syntheticRecord, syntheticKeyCount, type SyntheticVm } from './sampling-records.js';
 
@@ -42,7 +43,7 @@ interface CaseResult {
   getallvmstats_p50_ms: number;
   getallvmstats_p99_ms: number;
   /** The same call through the npm `stompit` client (3 calls; includes its delayed-ACK stall). */
-  stompit_call_ms_p50: number;
+  stompit_call_ms_p50: number | null;
   report_build_ms_p50: number;
   report_build_ms_p99: number;
   response_bytes: number;
@@ -97,34 +98,41 @@ async function clientMain(port: number, calls: number): Promise<void> {
   // The exact response size and a shape check through the independent npm `stompit` client (the e2e
   // tests' engine-like peer), then the timed calls through vdsm-node's own client: stompit writes a SEND
   // frame in several pieces without TCP_NODELAY, which adds a delayed-ACK stall (~40 ms) to every call.
-  const { StompitPeer } = await import('../test/peers/stompit-peer.js');
+  // stompit and its wrapper come with a checkout (devDependencies); an installed vdsm-bench has neither.
   const { StompRpcClient } = await import('../src/rpc/stomp-client.js');
-  const RESPONSES = 'jms.topic.vdsm_responses';
-  const peer = await StompitPeer.connect({ port, connectHeaders: { 'accept-version': '1.2' } });
-  peer.subscribe(RESPONSES);
   const stompitMs: number[] = [];
   let bytes = 0;
   let vms = -1;
-  for (let i = 0; i < 3; i++) {
-    const id = `bench-${i}`;
-    peer.messages.get(RESPONSES)!.length = 0;
-    const t0 = performance.now();
-    peer.send('jms.topic.vdsm_requests', JSON.stringify({ jsonrpc: '2.0', method: 'Host.getAllVmStats', params: {}, id }), { 'reply-to': RESPONSES });
-    const [msg] = await peer.waitFor(RESPONSES, 1, 30_000);
-    stompitMs.push(performance.now() - t0);
-    bytes = Number(msg!.headers['content-length'] ?? Buffer.byteLength(msg!.body));
-    const body = JSON.parse(msg!.body) as { id: string; result?: unknown[] };
-    if (body.id !== id || !Array.isArray(body.result)) throw new Error(`unexpected response: ${msg!.body.slice(0, 300)}`);
-    vms = body.result.length;
+  const peerModule = await import('../test/peers/stompit-peer.js').catch(() => undefined);
+  if (peerModule) {
+    const RESPONSES = 'jms.topic.vdsm_responses';
+    const peer = await peerModule.StompitPeer.connect({ port, connectHeaders: { 'accept-version': '1.2' } });
+    peer.subscribe(RESPONSES);
+    for (let i = 0; i < 3; i++) {
+      const id = `bench-${i}`;
+      peer.messages.get(RESPONSES)!.length = 0;
+      const t0 = performance.now();
+      peer.send('jms.topic.vdsm_requests', JSON.stringify({ jsonrpc: '2.0', method: 'Host.getAllVmStats', params: {}, id }), { 'reply-to': RESPONSES });
+      const [msg] = await peer.waitFor(RESPONSES, 1, 30_000);
+      stompitMs.push(performance.now() - t0);
+      bytes = Number(msg!.headers['content-length'] ?? Buffer.byteLength(msg!.body));
+      const body = JSON.parse(msg!.body) as { id: string; result?: unknown[] };
+      if (body.id !== id || !Array.isArray(body.result)) throw new Error(`unexpected response: ${msg!.body.slice(0, 300)}`);
+      vms = body.result.length;
+    }
+    peer.close();
   }
-  peer.close();
   const client = new StompRpcClient({ host: '127.0.0.1', port });
   await client.connect();
   const latencies: number[] = [];
   for (let i = 0; i < calls; i++) {
     const t0 = performance.now();
-    await client.call('Host.getAllVmStats', {}, 30_000);
+    const r = await client.call('Host.getAllVmStats', {}, 30_000);
     latencies.push(performance.now() - t0);
+    if (bytes === 0) {
+      bytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', result: r, id: 'x' }));
+      vms = Array.isArray(r) ? r.length : -1;
+    }
   }
   client.close();
   process.stdout.write(`${JSON.stringify({ latencies, bytes, vms, stompitMs })}\n`);
@@ -249,7 +257,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     cache_put_ms_p50: round(put.p50, 3), cycle_wall_ms_p50: round(summarize(cycleWall).p50, 2),
     getallvmstats_calls: lat.count,
     getallvmstats_p50_ms: round(lat.p50, 2), getallvmstats_p99_ms: round(lat.p99, 2),
-    stompit_call_ms_p50: round(summarize(client.stompitMs).p50, 2),
+    stompit_call_ms_p50: client.stompitMs.length ? round(summarize(client.stompitMs).p50, 2) : null,
     report_build_ms_p50: round(build.p50, 2), report_build_ms_p99: round(build.p99, 2),
     response_bytes: client.bytes, bytes_per_vm: Math.round(client.bytes / vms),
     loop_delay_p99_ms: round(histogram.percentile(99) / 1e6, 2), loop_delay_max_ms: round(histogram.max / 1e6, 2),
@@ -299,9 +307,10 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       '200 calls on 1,000 VMs); at `warn` the test-driver cases measure those synchronous log writes.', '',
     '## Scale', '',
     `The engine polls getAllVmStats every 15 s (engine-wire.md §4). engine-wire.md §7.1 gives the keys, not a size; ` +
-      `bench/rpc.ts models a 100-VM getAllVmStats with ~55 KB (55,601 bytes, ~${Math.round(ref)} bytes/VM) and compact NIC/disk ` +
-      `objects. Here: ${results.map((r) => `${r.vms} VMs ${r.records} ${Math.round(r.response_bytes / 1024)} KB (${r.bytes_per_vm} B/VM)`).join('; ')}. ` +
-      'Synthetic records carry two NICs and two disks with every key vdsm reports, hence more bytes per VM than the model.', '',
+      `an engine-shaped VM stats object with one NIC and one disk is ~${Math.round(ref)} bytes. ` +
+      `Here: ${results.map((r) => `${r.vms} VMs ${r.records} ${Math.round(r.response_bytes / 1024)} KB (${r.bytes_per_vm} B/VM)`).join('; ')}. ` +
+      'Synthetic records carry two NICs and two disks with every key vdsm reports, hence more bytes per VM.', '',
+    '![main-thread ms per sampling cycle and getAllVmStats latency](sampling.svg)', '',
   ].join('\n');
 }
 
@@ -309,23 +318,34 @@ async function orchestrate(flags: Flags): Promise<void> {
   // The generator must reproduce the real VM's 48 keys for its devices (1 vCPU, 1 disk, NIC without tap).
   const real = syntheticKeyCount({ uuid: 'x', vcpus: 1, memoryKiB: 131072, disks: [{ name: 'vda', path: '/d' }], nics: [] });
   if (real !== 48) throw new Error(`synthetic record shape drifted: ${real} keys for the real VM's devices, expected 48`);
-  const counts = flags.list('vms', ['200', '1000']).map(Number);
+  const quick = flags.has('quick');
+  const counts = flags.list('vms', quick ? ['200'] : ['200', '1000']).map(Number);
   const kinds = flags.list('records', ['test-driver', 'synthetic-qemu']) as RecordsKind[];
-  const cycles = flags.num('cycles', 30);
-  const calls = flags.num('calls', 200);
+  const cycles = flags.num('cycles', quick ? 5 : 30);
+  const calls = flags.num('calls', quick ? 20 : 200);
   const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error') };
   const results: CaseResult[] = [];
+  let done = 0;
   for (const n of counts) {
     for (const kind of kinds) {
-      progress(`case ${n} VMs, ${kind} records`);
+      step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
       const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
   }
-  const out = flags.str('out', join(process.cwd(), 'results', 'sampling'));
+  step(done, done, 'report');
+  const out = outDir(flags, 'sampling');
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'report.md'), report(results, env));
+  await writeFile(join(out, 'sampling.svg'), barChart({
+    title: 'sampling: main-thread ms per cycle (p50) and getAllVmStats ms (p50)',
+    unit: 'milliseconds',
+    bars: results.flatMap((r) => [
+      { label: `${r.case} cycle main`, value: r.cycle_main_ms_p50, color: '#2ca02c', note: `${fmt(r.cycle_main_ms_p50, 2)} ms` },
+      { label: `${r.case} getAllVmStats`, value: r.getallvmstats_p50_ms, color: '#1f77b4', note: `${fmt(r.getallvmstats_p50_ms, 1)} ms` },
+    ]),
+  }));
   await writeFile(join(out, 'results.json'), `${JSON.stringify({ env, results }, null, 2)}\n`);
   progress(`report: ${join(out, 'report.md')}`);
 }

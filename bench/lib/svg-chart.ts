@@ -92,3 +92,45 @@ export function lineChart(opts: ChartOptions): string {
   out.push('</svg>');
   return out.join('\n');
 }
+
+export interface Bar {
+  label: string;
+  value: number;
+  color?: string;
+  /** Text after the bar (default: the value). */
+  note?: string;
+}
+
+/** Horizontal bars, one per labelled value (case names can be long); a shared linear axis from 0. */
+export function barChart(opts: { title: string; unit: string; bars: readonly Bar[]; width?: number }): string {
+  const width = opts.width ?? 960;
+  const rowH = 22;
+  const labelW = Math.min(420, 16 + 7 * Math.max(8, ...opts.bars.map((b) => b.label.length)));
+  const m = { left: labelW, right: 110, top: 50, bottom: 40 };
+  const plotW = width - m.left - m.right;
+  const height = m.top + opts.bars.length * rowH + m.bottom;
+  const max = Math.max(0, ...opts.bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)));
+  const ticks = niceTicks(max, 6);
+  const top = ticks[ticks.length - 1]!;
+  const X = (v: number): number => m.left + (Math.max(0, v) / top) * plotW;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    '<rect width="100%" height="100%" fill="white"/>',
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(opts.title)}</text>`,
+  ];
+  const bottom = m.top + opts.bars.length * rowH;
+  for (const t of ticks) {
+    out.push(`<line x1="${X(t).toFixed(1)}" x2="${X(t).toFixed(1)}" y1="${m.top - 4}" y2="${bottom}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${X(t).toFixed(1)}" y="${bottom + 16}" text-anchor="middle">${t}</text>`);
+  }
+  opts.bars.forEach((b, i) => {
+    const y = m.top + i * rowH;
+    const v = Number.isFinite(b.value) ? b.value : 0;
+    out.push(`<text x="${m.left - 8}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
+    out.push(`<rect x="${m.left}" y="${y + 4}" width="${(X(v) - m.left).toFixed(1)}" height="${rowH - 8}" fill="${b.color ?? '#1f77b4'}"/>`);
+    out.push(`<text x="${(X(v) + 6).toFixed(1)}" y="${y + 15}">${esc(b.note ?? String(b.value))}</text>`);
+  });
+  out.push(`<text x="${m.left + plotW / 2}" y="${bottom + 34}" text-anchor="middle">${esc(opts.unit)}</text>`);
+  out.push('</svg>');
+  return out.join('\n');
+}

@@ -1,0 +1,87 @@
+// A real vdsmd for a bench, in its own process (as systemd would run it): a private state and run
+// directory, a free port, libvirt's test driver on a node XML with the VMs the bench asks for. Reads the
+// daemon's JSON log to learn its port and when it is ready.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeNodeXml } from '../../src/libvirt/fixture.js';
+import { devPkiPaths, loadTlsFiles } from '../../src/rpc/pki.js';
+import type { TlsMaterial } from '../../src/rpc/acceptor.js';
+
+const VDSMD = fileURLToPath(new URL('../../src/bin/vdsmd.js', import.meta.url));
+
+export interface BenchAgent {
+  port: number;
+  tls: boolean;
+  /** Client certificate of the agent's development PKI (TLS agents only). */
+  clientTls: TlsMaterial | undefined;
+  stop(): Promise<void>;
+}
+
+export interface BenchAgentOptions {
+  tls: boolean;
+  vms: number;
+  /** Extra --set items. */
+  set?: readonly string[];
+  readyTimeoutMs?: number;
+}
+
+export async function startBenchAgent(opts: BenchAgentOptions): Promise<BenchAgent> {
+  const dir = await mkdtemp(join(tmpdir(), 'vdsm-bench-agent-'));
+  const uri = await writeNodeXml(dir, { domains: opts.vms, namePrefix: 'bench-vm' });
+  const args = [
+    VDSMD, '--profile', opts.tls ? 'embedded' : 'dev',
+    '--set', `libvirt.uri=${uri}`, '--set', 'addresses.management_port=0',
+    '--set', `vars.state_dir=${dir}`, '--set', `vars.run_dir=${join(dir, 'run')}`,
+    ...(opts.set ?? []).flatMap((s) => ['--set', s]),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '' } });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await waitPort(child, opts.readyTimeoutMs ?? 30_000);
+    const clientTls = opts.tls ? await loadTlsFiles(devPkiPaths(dir).client) : undefined;
+    return { port, tls: opts.tls, clientTls, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The port from the "serving" line, once the "ready" line (recovery done) has been logged. */
+function waitPort(child: ChildProcess, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let port = 0;
+    let tail = '';
+    const timer = setTimeout(() => reject(new Error(`vdsmd not ready within ${timeoutMs} ms: ${tail}`)), timeoutMs);
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        tail = line;
+        try {
+          const rec = JSON.parse(line) as { msg?: string; port?: number };
+          if (rec.msg === 'vdsm-node serving the management port' && rec.port) port = rec.port;
+          if (rec.msg === 'vdsm-node ready' && port) {
+            clearTimeout(timer);
+            resolve(port);
+          }
+        } catch {
+          // not JSON: ignore
+        }
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => { tail = c; });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`vdsmd exited with ${code}: ${tail}`)); });
+  });
+}

@@ -1,0 +1,25 @@
+// The suites vdsm-bench knows. To add one: write bench/<name>.ts following docs/bench.md (accepts
+// --quick and --out=DIR, prints one JSON line per case with `suite` and `case`, writes report.md and
+// any *.svg into DIR), then add ONE line below. Order is the order `vdsm-bench` runs them in.
+
+export interface SuiteSpec {
+  /** Name on the command line and in the report; the script is dist/bench/<name>.js. */
+  readonly name: string;
+  /** One line for --list and the report. */
+  readonly summary: string;
+  /** It can measure a running agent (vdsm-bench -a HOST -p PORT); otherwise it runs only locally. */
+  readonly remote?: boolean;
+  /** About how long --quick takes on a quiet 2-core machine, in seconds (weights the progress bar). */
+  readonly quickSeconds?: number;
+  /** A numeric field of its case lines drawn as a bar per case in the report (when the suite draws none). */
+  readonly headline?: string;
+}
+
+const suite = (name: string, summary: string, extra: Omit<SuiteSpec, 'name' | 'summary'> = {}): SuiteSpec => ({ name, summary, ...extra });
+
+export const SUITES: readonly SuiteSpec[] = [
+  suite('executor-stuck', 'Executor vs plain Piscina with tasks stuck in native calls; Scheduler lateness', { quickSeconds: 45, headline: 'fast_p99_ms' }),
+  suite('rpc', 'JSON-RPC over STOMP, plain and TLS: Host.ping2, Host.getStats, Host.getAllVmStats over N VMs', { remote: true, quickSeconds: 25, headline: 'req_per_s' }),
+  suite('sampling', 'VM bulk-stats sampling cycle cost and Host.getAllVmStats through the real agent', { quickSeconds: 25, headline: 'getallvmstats_p50_ms' }),
+  suite('libvirt', 'libvirt bulk statistics from a worker vs the main thread, in-process and via libvirtd', { quickSeconds: 15, headline: 'callMsP50' }),
+];
