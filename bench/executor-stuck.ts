@@ -130,7 +130,7 @@ function executorSubject(): Subject {
 
 function piscinaSubject(): Subject {
   const pool = new Piscina({
-    filename: new URL('../test/fixtures/piscina-stuck-task.js', import.meta.url).href,
+    filename: new URL('./lib/piscina-stuck-task.js', import.meta.url).href,
     minThreads: WORKERS, maxThreads: WORKERS, idleTimeout: 2 ** 31 - 1, concurrentTasksPerWorker: 1,
   });
   let nextId = 0;

@@ -9,7 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 # reconnect tests; sasl2-bin: saslpasswd2 for the SCRAM-SHA-256 login test; qemu-guest-agent: a real guest-agent peer; python3-stomp: an independent STOMP peer;
 # prometheus: the real scraper of /metrics (and promtool, its linter); the tests run their own instance
 # on a free loopback port, so the package's own service is stopped where systemd runs.
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus)
+# chromium: opens vdsm-bench's report page headless in the installed-layout test.
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
