@@ -2,6 +2,7 @@
 // vdsmd: the host agent. Loads the configuration, builds the Agent, serves until SIGTERM / SIGINT, and
 // stops within a bounded time even when worker threads are stuck in native (libvirt) calls.
 import { mkdir } from 'node:fs/promises';
+import pino from 'pino';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, readLibvirtPassword } from '../app/agent.js';
@@ -45,6 +46,29 @@ async function embeddedLibvirtUri(stateDir: string): Promise<string> {
   const dir = join(stateDir, 'embedded');
   await mkdir(dir, { recursive: true });
   return writeNodeXml(dir, { domains: 4, paused: 1, cpus: 4, memoryKiB: 8 * 1024 * 1024, namePrefix: 'embedded-vm' });
+}
+
+/**
+ * _exit runs no exit handlers, so pino's asynchronous stdout stream would lose its last lines (those
+ * that say why the process exits): let an in-flight write finish (bounded), write the rest
+ * synchronously, then exit.
+ */
+function flushLogsThenExit(root: ReturnType<typeof createRootLogger>, code: number): void {
+  const stream = (root as unknown as Record<symbol, { _writing?: boolean; flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  const giveUp = Date.now() + 500;
+  const attempt = (): void => {
+    if (stream?._writing && Date.now() < giveUp) {
+      setImmediate(attempt);
+      return;
+    }
+    try {
+      stream?.flushSync?.();
+    } catch {
+      // nothing more can be done for the log; exit anyway
+    }
+    exitNow(code);
+  };
+  attempt();
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -127,23 +151,19 @@ async function main(argv: string[]): Promise<number> {
     void notifier.stopping(`stopping on ${signal}`);
     const hardExit = setTimeout(() => {
       log.error('stop did not finish in time; exiting');
-      process.kill(process.pid, 'SIGKILL');
+      flushLogsThenExit(root, 1);
     }, STOP_GRACE_MS * 3);
     hardExit.unref();
+    // Always end with _exit: process.exit() joins every thread, and one stuck in a native call (an
+    // Executor worker, the libvirt control thread waiting on a frozen libvirtd) would make it wait
+    // forever. Once the agent has stopped, nothing those threads hold is needed; systemd sees status 0.
     agent.stop(STOP_GRACE_MS).then(({ stuckThreads }) => {
-      if (stuckThreads > 0) {
-        // process.exit() would wait for threads blocked in native code; they hold nothing we need.
-        // _exit keeps the stop clean for systemd (status 0, not "killed by SIGKILL").
-        log.warn({ stuckThreads }, 'worker threads still blocked in native calls; exiting without them');
-        root.flush();
-        exitNow(0);
-      }
+      if (stuckThreads > 0) log.warn({ stuckThreads }, 'worker threads still blocked in native calls; exiting without them');
       log.info('stopped');
-      root.flush();
-      process.exit(0);
+      flushLogsThenExit(root, 0);
     }, (err: unknown) => {
       log.error({ err }, 'stop failed');
-      process.exit(1);
+      flushLogsThenExit(root, 1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -337,9 +337,12 @@ export class ConnectionManager {
   /** Unsubscribe then close (the subscription holds its own reference to the connection). */
   async #release(control: ControlThread, sub: number | undefined, conn: number | undefined, agent: number | undefined, timeoutMs: number): Promise<void> {
     const quietly = (p: Promise<unknown>): Promise<unknown> => p.catch((err: unknown) => this.#log?.debug({ err }, 'libvirt release step failed'));
+    // The thread runs one call at a time: once a step timed out it is stuck in that call, and every
+    // later step would only wait out its own timeout behind it (a bounded stop would not stay bounded).
+    const wedged = ((t0) => () => control.toJSON().timeouts > t0)(control.toJSON().timeouts);
     if (sub !== undefined) await quietly(control.request({ cmd: 'unsubscribe', sub }, timeoutMs));
-    if (conn !== undefined) await quietly(control.request({ cmd: 'close', conn }, timeoutMs));
-    if (agent !== undefined) await quietly(control.request({ cmd: 'close', conn: agent }, timeoutMs));
+    if (conn !== undefined && !wedged()) await quietly(control.request({ cmd: 'close', conn }, timeoutMs));
+    if (agent !== undefined && !wedged()) await quietly(control.request({ cmd: 'close', conn: agent }, timeoutMs));
   }
 
   #onBindingEvent(e: BindingEvent): void {
