@@ -46,8 +46,8 @@ export default tseslint.config(
 /**
  * The layers of src/, bottom up: contracts (types and constants, importing nothing); the pure and
  * runtime parts (runtime, libvirt, virt, host, observability, config); api (verbs against narrow ports)
- * and services (the stateful parts); rpc (transport, serving api's method table); app (the composition
- * root); bin. Nothing imports a layer above its own, and api never imports a service.
+ * and services (the stateful parts); rpc (transport, serving api's method table); ops (the ops tools'
+ * parts) and app (the composition root); bin. Nothing imports a layer above its own, and api never imports a service.
  */
 function layers() {
   const above = (...folders) => ({ regex: `^(\\.\\./)+(${folders.join('|')})/`, message: `A lower layer does not import ${folders.join(', ')} (see docs/architecture.md, "Layers").` });
@@ -58,6 +58,7 @@ function layers() {
     rule(['src/api/**/*.ts'], above('services', 'rpc', 'app', 'bin')),
     rule(['src/services/**/*.ts'], above('api', 'rpc', 'app', 'bin')),
     rule(['src/rpc/**/*.ts'], above('services', 'app', 'bin')),
+    rule(['src/ops/**/*.ts'], above('services', 'app', 'bin')),
     rule(['src/app/**/*.ts'], above('bin')),
   ];
 }

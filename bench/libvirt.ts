@@ -13,7 +13,7 @@ import { Piscina } from 'piscina';
 import { loadVirtBinding, type VirtBinding } from '../src/libvirt/binding.js';
 import { StatsFlag, VDSM_STATS_GROUPS } from '../src/libvirt/constants.js';
 import { fixtureDomains, generateNodeXml, writeNodeXml } from '../src/libvirt/fixture.js';
-import { startSessionLibvirtd, type SessionLibvirtd } from '../src/realvm/libvirtd.js';
+import type { SessionLibvirtd } from '../test/support/realvm/libvirtd.js';
 import { Flags, outDir, step } from './lib/output.js';
 import { barChart } from './lib/svg-chart.js';
 
@@ -143,8 +143,11 @@ async function main(): Promise<void> {
       { transport: 'in-process', uri: (n) => writeNodeXml(dir, { domains: n }, `node${n}.xml`) },
     ];
     try {
-      // An unprivileged libvirtd serving the test driver: the same calls over libvirt's RPC.
-      daemon = await startSessionLibvirtd();
+      // An unprivileged libvirtd serving the test driver: the same calls over libvirt's RPC. Its
+      // starter is test-support code, present in a checkout, not in an installed vdsm-bench.
+      const support = await import('../test/support/realvm/libvirtd.js').catch(() => undefined);
+      if (!support) throw new Error('the libvirtd starter (test/support/realvm) comes with a checkout, not with an installed vdsm-bench');
+      daemon = await support.startSessionLibvirtd();
       const d = daemon;
       transports.push({
         transport: 'libvirtd',

@@ -10,7 +10,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeNodeXml } from '../../src/libvirt/fixture.js';
-import { startSessionLibvirtd, type SessionLibvirtd } from '../../src/realvm/libvirtd.js';
+import { startSessionLibvirtd, type SessionLibvirtd } from '../support/realvm/libvirtd.js';
 import { Container, SETUP, sh } from './container.js';
 
 const enabled = process.env['VDSM_NSPAWN'] === '1';
