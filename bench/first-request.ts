@@ -14,11 +14,11 @@ import { MethodTable } from '../src/api/method-table.js';
 import { createRootLogger, LogManager } from '../src/observability/logging.js';
 import { createRpcServer } from '../src/rpc/rpc-server.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { fmt, mdTable } from './lib/markdown.js';
 
 const flags = new Flags();
-const CONNECTIONS = flags.num('connections', 40);
+const CONNECTIONS = flags.num('connections', flags.has('quick') ? 10 : 40);
 const BODY = JSON.stringify({ jsonrpc: '2.0', method: 'Host.ping2', params: {}, id: 'first' });
 const SEND = `SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${Buffer.byteLength(BODY)}\n\n${BODY}\0`;
 
@@ -52,7 +52,14 @@ function rawFirstRequest(port: number, noDelay: boolean): Promise<number> {
 }
 
 const require = createRequire(import.meta.url);
-const stompit = require('stompit') as { connect(o: Record<string, unknown>, cb: (e: Error | null, c: StompitClient) => void): void };
+// stompit is a devDependency: a checkout has it, an installed vdsm-bench does not (that row is left out).
+const stompit = ((): { connect(o: Record<string, unknown>, cb: (e: Error | null, c: StompitClient) => void): void } | undefined => {
+  try {
+    return require('stompit') as { connect(o: Record<string, unknown>, cb: (e: Error | null, c: StompitClient) => void): void };
+  } catch {
+    return undefined;
+  }
+})();
 interface StompitClient {
   subscribe(h: Record<string, string>, cb: (e: Error | null, m: { readString(enc: string, cb: () => void): void }) => void): void;
   send(h: Record<string, string>): { write(s: string): void; end(): void };
@@ -60,7 +67,7 @@ interface StompitClient {
 }
 
 function stompitFirstRequest(port: number): Promise<number> {
-  return new Promise((resolve, reject) => stompit.connect({ host: '127.0.0.1', port, connectHeaders: { host: 'bench', 'heart-beat': '0,0' } }, (err, client) => {
+  return new Promise((resolve, reject) => stompit!.connect({ host: '127.0.0.1', port, connectHeaders: { host: 'bench', 'heart-beat': '0,0' } }, (err, client) => {
     if (err) return reject(err);
     let t0 = 0;
     client.subscribe({ destination: 'r', ack: 'auto' }, (e, msg) => {
@@ -102,10 +109,11 @@ async function main(): Promise<void> {
     const { port } = await rpc.start();
     const kinds: [ClientKind, () => Promise<number>][] = [
       ['engine-like (Nagle, SUBSCRIBE then SEND)', () => rawFirstRequest(port, false)],
-      ['stompit (npm)', () => stompitFirstRequest(port)],
+      ...(stompit ? [['stompit (npm)', () => stompitFirstRequest(port)] as [ClientKind, () => Promise<number>]] : []),
       ['NODELAY client (floor)', () => rawFirstRequest(port, true)],
     ];
     for (const [client, run] of kinds) {
+      step(results.length, 2 * kinds.length, `${server} ${client}`);
       const xs: number[] = [];
       for (let i = 0; i < CONNECTIONS; i++) xs.push(await run());
       xs.sort((a, b) => a - b);
@@ -126,7 +134,8 @@ async function main(): Promise<void> {
     await rpc.close();
   }
   const floor = (server: string): number => results.find((r) => r.server === server && r.client.startsWith('NODELAY'))!.p50_ms;
-  const dir = path.join(process.cwd(), 'results', 'first-request');
+  step(results.length, results.length, 'report');
+  const dir = outDir(flags, 'first-request');
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'report.md'), [
     '# First request on a fresh plain connection',
@@ -141,7 +150,7 @@ async function main(): Promise<void> {
     'with it, the server acknowledges every read at once and the first request costs what the NODELAY floor costs.',
     '',
   ].join('\n'));
-  progress(`wrote ${path.join('results', 'first-request', 'report.md')}`);
+  progress(`wrote ${path.join(dir, 'report.md')}`);
 }
 
 main().catch((err: unknown) => {

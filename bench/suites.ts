@@ -22,4 +22,5 @@ export const SUITES: readonly SuiteSpec[] = [
   suite('rpc', 'JSON-RPC over STOMP, plain and TLS: Host.ping2, Host.getStats, Host.getAllVmStats over N VMs', { remote: true, quickSeconds: 25, headline: 'req_per_s' }),
   suite('sampling', 'VM bulk-stats sampling cycle cost and Host.getAllVmStats through the real agent', { quickSeconds: 25, headline: 'getallvmstats_p50_ms' }),
   suite('libvirt', 'libvirt bulk statistics from a worker vs the main thread, in-process and via libvirtd', { quickSeconds: 15, headline: 'callMsP50' }),
+  suite('first-request', 'First request on a fresh connection from a Nagle client, with and without TCP_QUICKACK', { quickSeconds: 5, headline: 'p50_ms' }),
 ];
