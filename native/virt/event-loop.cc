@@ -28,8 +28,8 @@ void SilentErrorFunc(void*, virErrorPtr) {
 }
 
 void RunLoop() {
-  loopThreadId = static_cast<long>(syscall(SYS_gettid));
   pthread_setname_np(pthread_self(), "libvirt/events");  // what top -H, ps -T and gdb show
+  loopThreadId = static_cast<long>(syscall(SYS_gettid));
   loopRunning = true;
   for (;;) {
     if (virEventRunDefaultImpl() < 0) loopErrors++;

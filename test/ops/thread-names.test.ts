@@ -39,6 +39,9 @@ void describe('thread names in /proc/self/task/*/comm', () => {
   void it('the libvirt event-loop thread is libvirt/events and the control thread libvirt/control', async () => {
     const virt = loadVirtBinding();
     virt.close(virt.open('test:///default'));
+    // The loop thread records its tid once it runs, which may be just after open() returned.
+    const giveUp = Date.now() + 10_000;
+    while (virt.eventLoopInfo().threadId === 0 && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 10));
     const loopTid = virt.eventLoopInfo().threadId;
     assert.ok(loopTid > 0, 'the binding started its event loop');
     assert.equal((await comms('self')).get(loopTid), 'libvirt/events');
