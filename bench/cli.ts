@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
-import { CLIENT_TLS_HELP, clientTlsOptions, ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from '../src/ops/client-tls.js';
+import { CLIENT_TLS_HELP, clientTlsFromArgs, clientTlsOptions, ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from '../src/ops/client-tls.js';
 import { versionString } from '../src/ops/version.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
 import { SUITES, type SuiteSpec } from './suites.js';
@@ -238,10 +238,7 @@ async function run(values: Record<string, unknown>, positionals: string[], extra
     if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError(`invalid port: ${String(values['port'])}`);
     let transport: ClientTransport;
     try {
-      transport = await resolveClientTransport({
-        insecure: values['insecure'] as boolean, cert: values['cert'] as string | undefined, key: values['key'] as string | undefined,
-        cacert: values['cacert'] as string | undefined, trustStore: values['trust-store'] as string | undefined, stateDir: values['state-dir'] as string | undefined,
-      });
+      transport = await resolveClientTransport(clientTlsFromArgs(values));
     } catch (err) {
       if (!(err instanceof ClientTlsError)) throw err;
       io.stderr.write(`vdsm-bench: ${err.message}\n`);

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { localMethods, namespaces, renderNamespaces, renderVerbHelp, renderVerbs } from '../ops/api-discovery.js';
-import { ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from '../ops/client-tls.js';
+import { clientTlsFromArgs, clientTlsOptions, ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from '../ops/client-tls.js';
 import { versionString } from '../ops/version.js';
 import { RpcCallError, StompRpcClient } from '../rpc/stomp-client.js';
 
@@ -84,12 +84,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       host: { type: 'string', short: 'a', default: 'localhost' },
       port: { type: 'string', short: 'p', default: '54321' },
-      insecure: { type: 'boolean', default: false },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      cacert: { type: 'string' },
-      'trust-store': { type: 'string' },
-      'state-dir': { type: 'string' },
+      ...clientTlsOptions,
       timeout: { type: 'string', default: '60' },
       file: { type: 'string', short: 'f' },
       'watch-events': { type: 'boolean', default: false },
@@ -111,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
 
   let transport: ClientTransport;
   try {
-    transport = await resolveClientTransport({ insecure: values.insecure, cert: values.cert, key: values.key, cacert: values.cacert, trustStore: values['trust-store'], stateDir: values['state-dir'] });
+    transport = await resolveClientTransport(clientTlsFromArgs(values));
   } catch (err) {
     if (!(err instanceof ClientTlsError)) throw err;
     if (/go together|exclude each other/.test(err.message)) throw new UsageError(err.message);

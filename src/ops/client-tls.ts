@@ -155,6 +155,12 @@ export const clientTlsOptions = {
   'state-dir': { type: 'string' },
 } as const;
 
+/** The ClientTlsOptions in what parseArgs returned for clientTlsOptions. */
+export function clientTlsFromArgs(values: Record<string, unknown>): ClientTlsOptions {
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  return { insecure: values['insecure'] === true, cert: str('cert'), key: str('key'), cacert: str('cacert'), trustStore: str('trust-store'), stateDir: str('state-dir') };
+}
+
 export const CLIENT_TLS_HELP = `Connection (TLS with the host's own certificates unless told otherwise, as vdsm-client does):
       --insecure         plain TCP, no TLS (an agent with [vars] ssl = false)
       --cert FILE        client certificate (PEM)   \\

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { EXIT_OK, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
-import { CLIENT_TLS_HELP, clientTlsOptions, ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from './client-tls.js';
+import { CLIENT_TLS_HELP, clientTlsFromArgs, clientTlsOptions, ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from './client-tls.js';
 
 const EXIT_UNREACHABLE = 3;
 
@@ -179,10 +179,7 @@ ${CLIENT_TLS_HELP}`,
     const port = Number(values['port']);
     let transport: ClientTransport;
     try {
-      transport = await resolveClientTransport({
-        insecure: values['insecure'] as boolean, cert: values['cert'] as string | undefined, key: values['key'] as string | undefined,
-        cacert: values['cacert'] as string | undefined, trustStore: values['trust-store'] as string | undefined, stateDir: values['state-dir'] as string | undefined,
-      });
+      transport = await resolveClientTransport(clientTlsFromArgs(values));
     } catch (err) {
       if (!(err instanceof ClientTlsError)) throw err;
       io.stderr(`vdsm-tool threads: ${err.message}\n`);
