@@ -51,11 +51,6 @@ export class AgentProcess {
     this.#exited = new Promise((resolve) => child.on('exit', (code) => { resolve(code); for (const w of this.#waiters.splice(0)) w(); }));
   }
 
-  /** The vdsmd process id. */
-  get pid(): number {
-    return this.#child.pid ?? -1;
-  }
-
   static async start(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
     const ownsDir = opts.stateDir === undefined;
     const stateDir = opts.stateDir ?? await mkdtemp(join(tmpdir(), 'vdsm-agent-'));
