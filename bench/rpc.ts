@@ -62,7 +62,7 @@ interface CaseResult {
 }
 
 function cases(quick: boolean): CaseSpec[] {
-  const k = quick ? 0.1 : 1;
+  const k = quick ? 0.05 : 1;
   const n = (x: number): number => Math.max(50, Math.round(x * k));
   return [
     { verb: 'ping2', method: 'Host.ping2', pattern: 'seq', connections: 1, inFlight: 1, requests: n(30_000) },

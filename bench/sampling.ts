@@ -321,8 +321,8 @@ async function orchestrate(flags: Flags): Promise<void> {
   const quick = flags.has('quick');
   const counts = flags.list('vms', quick ? ['200'] : ['200', '1000']).map(Number);
   const kinds = flags.list('records', ['test-driver', 'synthetic-qemu']) as RecordsKind[];
-  const cycles = flags.num('cycles', quick ? 5 : 30);
-  const calls = flags.num('calls', quick ? 20 : 200);
+  const cycles = flags.num('cycles', quick ? 3 : 30);
+  const calls = flags.num('calls', quick ? 10 : 200);
   const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error') };
   const results: CaseResult[] = [];
   let done = 0;
