@@ -55,8 +55,10 @@ const require = createRequire(import.meta.url);
 let pinoFactory: typeof import('pino').default | undefined;
 const makeLogger = (opts: { level: string; base: Record<string, unknown> }): Logger => {
   pinoFactory ??= require('pino') as typeof import('pino').default;
-  // pid stays in `base`.
-  return pinoFactory(journald ? { ...opts, ...journaldOptions } : opts);
+  // pid stays in `base`. Lines are written synchronously to fd 1: a worker is terminated when it is
+  // discarded or the executor stops, and an asynchronous write still queued then would be lost (the
+  // last lines of a discarded worker are the ones that matter). The write blocks only this thread.
+  return pinoFactory(journald ? { ...opts, ...journaldOptions } : opts, pinoFactory.destination({ fd: 1, sync: true }));
 };
 
 /** Kernel thread id of this thread, for the ops thread listing (ps -L, top -H, gdb). */

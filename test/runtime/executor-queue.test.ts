@@ -54,7 +54,10 @@ void test('state() and threads() describe workers with their OS thread ids and w
   const h = harness({ workersCount: 2, maxWorkers: 4, spares: 1 });
   t.after(() => h.close());
   h.ex.start();
-  const p = h.ex.dispatch('test.sleepNative', { ms: 300 });
+  // Busy until the gate opens, however long the spare takes to start on a loaded machine.
+  const gate = new SharedArrayBuffer(4);
+  t.after(() => { Atomics.store(new Int32Array(gate), 0, 1); Atomics.notify(new Int32Array(gate), 0); });
+  const p = h.ex.dispatch('test.block', { gate });
   await h.next('start');
   await h.until(() => h.ex.counts().idle >= 1 && h.ex.counts().spares === 1);
   const st = h.ex.state();
@@ -64,10 +67,12 @@ void test('state() and threads() describe workers with their OS thread ids and w
   const threads = h.ex.threads();
   const busy = threads.find((x) => x.state === 'busy');
   assert.ok(busy);
-  assert.equal(busy.op, 'test.sleepNative');
+  assert.equal(busy.op, 'test.block');
   assert.ok(busy.tid > process.pid, `tid ${busy.tid} is a kernel thread id of this process`);
   assert.equal(new Set(threads.map((x) => x.tid)).size, threads.length);
-  await p;
+  Atomics.store(new Int32Array(gate), 0, 1);
+  Atomics.notify(new Int32Array(gate), 0);
+  assert.equal(await p, 1);
 });
 
 void test('stop() fails queued tasks with NOT_RUNNING and resolves within its grace period despite a native block', async (t) => {
