@@ -100,9 +100,11 @@ export class Container {
       this.#init = await containerInit(child.pid!);
       if (this.#init === 0) await Promise.race([exited, new Promise((r) => setTimeout(r, 100))]);
     }
-    // Until PID 1 has opened its private bus socket, systemctl cannot reach it ("Failed to connect to bus").
+    // Until PID 1 has opened its private bus socket, systemctl cannot reach it ("Failed to connect to bus"),
+    // and before systemd runs as PID 1 at all it answers "offline" (seen on a heavily loaded machine).
+    const notYet = (r: Run): boolean => /Failed to connect to bus/.test(r.stderr) || r.stdout.trim() === 'offline';
     let running = await this.exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: 60_000 });
-    while (/Failed to connect to bus/.test(running.stderr) && Date.now() < deadline + 30_000) {
+    while (notYet(running) && Date.now() < deadline + 60_000) {
       await new Promise((r) => setTimeout(r, 100));
       running = await this.exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: 60_000 });
     }
