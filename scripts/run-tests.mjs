@@ -16,6 +16,6 @@ const walk = (dir) => {
 };
 walk(root);
 files.sort();
-const args = ['--test', '--test-concurrency=2', '--test-timeout=180000', ...process.argv.slice(3), ...files];
+const args = ['--test', '--test-concurrency=2', '--test-timeout=300000', ...process.argv.slice(3), ...files];
 const child = spawn(process.execPath, args, { stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 1));
