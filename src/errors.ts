@@ -46,6 +46,26 @@ export const Errors = {
   UNKNOWN_OPERATION: spec('ERR_UNKNOWN_OPERATION', 100, 'Unknown executor operation'),
   LIBVIRT: spec('ERR_LIBVIRT', 100, 'libvirt error'),
   LIBVIRT_CONNECTION: spec('ERR_LIBVIRT_CONNECTION', 100, 'libvirt connection unavailable'),
+  ALREADY_RUNNING: spec('ERR_ALREADY_RUNNING', 100, 'Another instance is running'),
+  // supervdsm: the privileged helper and its RPC (src/supervdsm/). The codes cross the helper's socket.
+  KSM: spec('ERR_KSM', 71, 'Failed to set KSM tuning parameters'),
+  SVDSM_UNAVAILABLE: spec('ERR_SVDSM_UNAVAILABLE', 40, 'supervdsm is not available'),
+  SVDSM_CONNECTION_LOST: spec('ERR_SVDSM_CONNECTION_LOST', 100, 'Connection to supervdsm lost during the call'),
+  SVDSM_TIMEOUT: spec('ERR_SVDSM_TIMEOUT', 100, 'supervdsm call deadline passed'),
+  SVDSM_PROTOCOL: spec('ERR_SVDSM_PROTOCOL', 100, 'supervdsm protocol mismatch'),
+  SVDSM_PEER_REFUSED: spec('ERR_SVDSM_PEER_REFUSED', 100, 'Connection refused: the peer user may not use supervdsm'),
+  SVDSM_BAD_FRAME: spec('ERR_SVDSM_BAD_FRAME', 100, 'Malformed supervdsm frame'),
+  SVDSM_BAD_REQUEST: spec('ERR_SVDSM_BAD_REQUEST', 100, 'Malformed supervdsm request'),
+  SVDSM_UNKNOWN_METHOD: spec('ERR_SVDSM_UNKNOWN_METHOD', 100, 'No such supervdsm function'),
+  SVDSM_INVALID_ARGUMENT: spec('ERR_SVDSM_INVALID_ARGUMENT', 91, 'Invalid argument to a supervdsm function'),
+  SVDSM_PATH_NOT_ALLOWED: spec('ERR_SVDSM_PATH_NOT_ALLOWED', 91, 'Path outside the roots this supervdsm function may touch'),
+  SVDSM_NOT_ALLOWED: spec('ERR_SVDSM_NOT_ALLOWED', 91, 'Not on the list of what this supervdsm function may act on'),
+  SVDSM_COMMAND_FAILED: spec('ERR_SVDSM_COMMAND_FAILED', 100, 'A command run by supervdsm failed'),
+  SVDSM_OS_ERROR: spec('ERR_SVDSM_OS_ERROR', 100, 'A system call made by supervdsm failed'),
+  SVDSM_ACCESS_DENIED: spec('ERR_SVDSM_ACCESS_DENIED', 100, 'Permission denied'),
+  SVDSM_NO_DMI: spec('ERR_SVDSM_NO_DMI', 57, 'This host has no DMI (SMBIOS) tables'),
+  SVDSM_RESULT_TOO_LARGE: spec('ERR_SVDSM_RESULT_TOO_LARGE', 100, 'supervdsm result larger than the frame size limit'),
+  SVDSM_INTERNAL: spec('ERR_SVDSM_INTERNAL', 100, 'Unexpected error in supervdsm'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

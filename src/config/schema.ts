@@ -129,7 +129,7 @@ export const schema = {
     max_tasks: int(500, 'Storage tasks queued or running before new ones are refused.', { min: 1, compat: 'issue 18 (storage) is to apply it' }),
     vol_size_sample_interval: int(60, `Period, in ${SECONDS}, of volume size sampling.`, { min: 1, compat: true }),
     task_resource_default_timeout: int(120000, 'Time, in milliseconds, a storage task waits for a resource lock.', { min: 0, compat: true }),
-    process_pool_timeout: int(60, `Time limit, in ${SECONDS}, of a storage helper process call.`, { min: 1, compat: true }),
+    process_pool_timeout: int(60, `Time limit, in ${SECONDS}, of a storage helper process call (supervdsm's validateAccess child).`, { min: 1 }),
     sd_health_check_delay: int(10, `Period, in ${SECONDS}, of storage domain health checks.`, { min: 1, compat: true }),
     nfs_mount_options: str('soft,nosharecache', 'Mount options for NFS storage domains.', { compat: true }),
     volume_utilization_percent: int(20, 'Free space, in percent of a chunk, below which a thin volume is extended.', { min: 0, max: 100, compat: true }),
@@ -164,13 +164,37 @@ export const schema = {
     keepalive_count: int(5, 'Unanswered keepalive messages after which the libvirt connection is considered dead.', { ours: true, min: 0 }),
     reconnect_max_delay: float(30, `Upper bound, in ${SECONDS}, of the backoff between libvirt reconnect attempts.`, { ours: true, min: 0.1 }),
   },
+  supervdsm: {
+    enable: bool(true, 'vdsmd asks supervdsmd, the privileged helper on <run_dir>/svdsm.sock, for everything that needs root (DMI, KSM, hugepages, channel sockets, udev rules, mounts, SASL passwords); false: those requests fail at once with an error saying the helper is disabled (the dev and embedded profiles).', { ours: true }),
+    user: str('vdsm', 'The account vdsmd runs as: the only peer besides root supervdsmd accepts, and the owner of its socket.', { ours: true }),
+    group: str('kvm', 'Group of the helper socket (mode 0660).', { ours: true }),
+    call_timeout: float(60, `Default deadline, in ${SECONDS}, of one call to the helper.`, { ours: true, min: 0.001 }),
+    max_frame_size: int(1024 * 1024, 'Largest message, in bytes, either side of the helper socket accepts.', { ours: true, min: 4096, max: 64 * 1024 * 1024 }),
+    max_calls: int(128, 'Calls the helper runs at once (from all connections); beyond it calls fail with error 1100.', { ours: true, min: 1 }),
+    workers: int(2, 'Worker threads of the helper for filesystem and sysfs writes.', { ours: true, min: 1 }),
+    channel_dirs: list(['/var/lib/libvirt/qemu/channels', '/var/run/ovirt-vmconsole-console'], 'Directories whose guest channel sockets prepareVmChannel may hand to vdsm.', { ours: true }),
+    udev_rules_dir: str('/etc/udev/rules.d', 'Where the helper writes its 99-vdsm-*.rules files.', { ours: true }),
+    qemu_user: str('qemu', 'User QEMU runs as: udev rules give it passed-through host devices (IOMMU groups, USB, the host RNG).', { ours: true }),
+    qemu_group: str('qemu', 'Group udev rules give managed volumes (owned by [supervdsm] user) and passed-through host devices.', { ours: true }),
+    systemctl_units: list(['ksm.service', 'ksmtuned.service', 'libvirtd.service', 'libvirt-guests.service', 'mom-vdsm.service', 'ovirt-imageio.service'], 'The only units the helper runs systemctl on.', { ours: true }),
+    mount_types: list(['nfs', 'nfs4', 'glusterfs', 'cephfs', 'xfs', 'ext4', 'ext3'], 'File system types the helper mounts (below [irs] repository/mnt, always nosuid,nodev).', { ours: true }),
+    access_users: list(['qemu', 'sanlock'], 'Users, besides [supervdsm] user, validateAccess may check a path as.', { ours: true }),
+    sasl_libvirt_db: str('/etc/libvirt/passwd.db', "libvirt's SASL database (saslpasswd2 -a libvirt).", { ours: true }),
+    sasl_vnc_db: str('/etc/sasl2/vnc_passwd.db', "QEMU's SASL database for VNC passwords (saslpasswd2 -a qemu).", { ours: true }),
+  },
+  performance: {
+    use_dynamic_hugepages: bool(false, 'Allocate the hugepages a VM\'s domain XML asks for when it starts (through supervdsm) and release them when it is destroyed; preallocated free pages are used first.'),
+    use_preallocated_hugepages: bool(true, 'With use_dynamic_hugepages, use free preallocated hugepages (minus the reserved ones) before allocating; false allocates every page a VM needs.'),
+    reserved_hugepage_count: int(0, 'Free hugepages dynamic allocation never counts on (left for other users).', { min: 0 }),
+    reserved_hugepage_size: str('none', 'Size, in KiB, of the reserved hugepages; none is the system default size.'),
+  },
 } as const satisfies Record<string, Record<string, KeySpec>>;
 
 export type Schema = typeof schema;
 export type SectionName = keyof Schema;
 
 /** Sections vdsm knows but vdsm-node has no keys for yet: named in warnings as such, not as typos. */
-export const VDSM_ONLY_SECTIONS: readonly string[] = ['iscsi', 'thinp', 'multipath', 'lvm', 'gluster', 'performance', 'v2v'];
+export const VDSM_ONLY_SECTIONS: readonly string[] = ['iscsi', 'thinp', 'multipath', 'lvm', 'gluster', 'v2v'];
 
 /** What each section is about (docs and the sample file). */
 export const SECTION_DESCRIPTIONS: Readonly<Record<SectionName, string>> = {
@@ -189,6 +213,8 @@ export const SECTION_DESCRIPTIONS: Readonly<Record<SectionName, string>> = {
   spm: 'Storage pool manager.',
   mailbox: 'Storage mailbox.',
   libvirt: 'The libvirt connection (a vdsm-node section; vdsm hard-codes these).',
+  supervdsm: 'supervdsmd, the privileged helper, and vdsmd\'s client of it (a vdsm-node section; vdsm hard-codes these).',
+  performance: 'Performance tuning.',
 };
 
 /** The effective configuration: `cfg.vars.ssl`, `cfg.addresses.management_port`. Deeply read-only. */
