@@ -45,9 +45,10 @@ export default tseslint.config(
 
 /**
  * The layers of src/, bottom up: contracts (types and constants, importing nothing); the pure and
- * runtime parts (runtime, libvirt, virt, host, observability, config); api (verbs against narrow ports)
- * and services (the stateful parts); rpc (transport, serving api's method table); ops (the ops tools'
- * parts) and app (the composition root); bin. Nothing imports a layer above its own, and api never imports a service.
+ * runtime parts (runtime, libvirt, virt, host, observability, config); api (verbs against narrow ports),
+ * supervdsm (the privileged helper and its client) and services (the stateful parts); rpc (transport,
+ * serving api's method table); ops (the ops tools' parts) and app (the composition root); bin. Nothing
+ * imports a layer above its own, and api never imports a service.
  */
 function layers() {
   const above = (...folders) => ({ regex: `^(\\.\\./)+(${folders.join('|')})/`, message: `A lower layer does not import ${folders.join(', ')} (see docs/architecture.md, "Layers").` });
@@ -56,6 +57,9 @@ function layers() {
     rule(['src/contracts/**/*.ts'], { regex: '^\\.\\./', message: 'src/contracts/ imports nothing outside itself (types and constants only).' }),
     rule(['src/{runtime,libvirt,virt,host,observability,config}/**/*.ts'], above('services', 'api', 'rpc', 'app', 'bin')),
     rule(['src/api/**/*.ts'], above('services', 'rpc', 'app', 'bin')),
+    // supervdsm (the privileged helper's protocol, server, functions and vdsmd's client) sits beside api:
+    // its functions declare parameters with api's schema language; services and app use its client.
+    rule(['src/supervdsm/**/*.ts'], above('services', 'rpc', 'app', 'bin')),
     rule(['src/services/**/*.ts'], above('api', 'rpc', 'app', 'bin')),
     rule(['src/rpc/**/*.ts'], above('services', 'app', 'bin')),
     rule(['src/ops/**/*.ts'], above('services', 'app', 'bin')),

@@ -7,6 +7,7 @@ import { ArgumentRules } from '../api/argument-rules.js';
 import { MethodTable } from '../api/method-table.js';
 import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
+import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
@@ -20,9 +21,13 @@ import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
 import { Scheduler } from '../runtime/scheduler.js';
+import { SupervdsmClient } from '../supervdsm/client.js';
+import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
+import { supervdsmOf, type Supervdsm } from '../supervdsm/privileged.js';
 import { StatsCache } from '../virt/stats-cache.js';
 import { HostService } from '../services/host-service.js';
 import { Recovery } from '../services/recovery.js';
+import { VmHostResources } from '../services/vm-host-resources.js';
 import { VmManager } from '../services/vm-manager.js';
 import { VmRecordStore } from '../services/vm-records.js';
 import { VmSampling } from '../services/vm-sampling.js';
@@ -62,6 +67,10 @@ export class Agent {
   readonly recovery: Recovery;
   readonly metrics = new FigureRegistry();
   readonly observability: Observability;
+  /** The privileged helper (supervdsmd), or a stand-in that refuses when [supervdsm] enable is false. */
+  readonly supervdsm: Supervdsm;
+  #svdsmClient: SupervdsmClient | undefined;
+  #svdsmMetricsOff: (() => void) | undefined;
   #o: AgentOptions;
   #rpc: RpcServer | undefined;
   #state: AgentState = 'new';
@@ -109,6 +118,17 @@ export class Agent {
       timers,
     });
     const conn = (): number => this.libvirt.conn();
+    // vdsmd runs unprivileged; whatever needs root goes through supervdsmd on <run_dir>/svdsm.sock.
+    this.#svdsmClient = cfg.supervdsm.enable ? new SupervdsmClient({
+      path: join(cfg.vars.run_dir, 'svdsm.sock'),
+      log: logs.get('supervdsm'),
+      defaultTimeoutMs: cfg.supervdsm.call_timeout * 1000,
+      maxFrameBytes: cfg.supervdsm.max_frame_size,
+      clock,
+      timers,
+    }) : undefined;
+    this.supervdsm = supervdsmOf(this.#svdsmClient);
+    const perf = cfg.performance;
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
@@ -125,6 +145,17 @@ export class Agent {
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
+      hostHooks: new VmHostResources({
+        supervdsm: this.supervdsm,
+        log: logs.get('virt.vm'),
+        channelDirs: cfg.supervdsm.channel_dirs,
+        hugepages: {
+          dynamic: perf.use_dynamic_hugepages,
+          usePreallocated: perf.use_preallocated_hugepages,
+          reservedCount: perf.reserved_hugepage_count,
+          reservedSizeKiB: /^\d+$/.test(perf.reserved_hugepage_size) ? Number(perf.reserved_hugepage_size) : undefined,
+        },
+      }),
       ...(cfg.vars.fake_kvm_support ? { prepareXml: (xml: string) => this.#fakeKvmXml(xml) } : {}),
       // QEMU processes exist only under the QEMU driver (not libvirt's test driver).
       ...(/^qemu/.test(cfg.libvirt.uri) ? {
@@ -164,6 +195,8 @@ export class Agent {
         } : {}),
       },
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
+      supervdsm: this.supervdsm,
+      ...(this.#svdsmClient !== undefined ? { privilegedHardwareInfo: () => this.supervdsm.call('getHardwareInfo', {}) } : {}),
     });
     this.recovery = new Recovery({
       dispatcher: this.jsonrpc,
@@ -216,6 +249,8 @@ export class Agent {
     if (this.#state !== 'new') throw new Error(`agent already ${this.#state}`);
     this.#state = 'starting';
     const cfg = this.config;
+    this.#svdsmClient?.start();
+    if (this.#svdsmClient !== undefined) this.#svdsmMetricsOff = reportSupervdsmFigures(() => this.supervdsm.health());
     this.scheduler.start();
     this.periodic.start();
     this.jsonrpc.start();
@@ -224,7 +259,9 @@ export class Agent {
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
+      ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
+
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
     this.#rpc = createRpcServer({
       host: cfg.addresses.management_ip,
@@ -286,6 +323,7 @@ export class Agent {
       live: this.#state === 'running',
       ready: this.ready,
       libvirt: this.libvirt.health(),
+      supervdsm: this.supervdsm.health(),
       recovery: this.recovery.state(),
       executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state() },
       scheduler: this.scheduler.stats(),
@@ -328,6 +366,8 @@ export class Agent {
     await this.#rpc?.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
+    await this.#svdsmClient?.close();
+    this.#svdsmMetricsOff?.();
     const [a, b] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs })]);
     this.scheduler.stop();
     this.#state = 'stopped';

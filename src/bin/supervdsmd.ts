@@ -9,7 +9,7 @@ import { configArgOptions, CONFIG_OPTIONS_HELP, ConfigurationError, loadConfig, 
 import { peerCredentials } from '../native-sys.js';
 import { createRootLogger, LogManager } from '../observability/logging.js';
 import { SdNotifier } from '../observability/sd-notify.js';
-import { Executor } from '../runtime/executor.js';
+import { Executor } from '../runtime/executor/executor.js';
 import { InstanceLock } from '../runtime/instance-lock.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { CommandRunner, locateCommands } from '../supervdsm/command-runner.js';

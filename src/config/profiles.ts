@@ -19,6 +19,8 @@ export const PROFILES = {
     devel: { embedded: true },
     rpc: { worker_threads: 2 },
     sampling: { periodic_workers: 2 },
+    // No privileged helper runs beside a development agent (--set supervdsm.enable=true to use one).
+    supervdsm: { enable: false },
   },
   /** The same on plain TCP. */
   dev: {
@@ -29,6 +31,8 @@ export const PROFILES = {
     devel: { embedded: true },
     rpc: { worker_threads: 2 },
     sampling: { periodic_workers: 2 },
+    // No privileged helper runs beside a development agent (--set supervdsm.enable=true to use one).
+    supervdsm: { enable: false },
   },
 } as const satisfies Record<string, PartialConfig>;
 

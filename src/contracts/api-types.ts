@@ -121,6 +121,13 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: boolean;
   };
+  /** Set KSM tuning parameters (run, merge_across_nodes, sleep_millisecs, pages_to_scan) in /sys/kernel/mm/ksm, through supervdsm. */
+  "Host.setKsmTune": {
+    params: {
+      tuningParams: Record<string, unknown>;
+    };
+    result: boolean;
+  };
   /** Change a logger level at run time (not persisted across restarts). */
   "Host.setLogLevel": {
     params: {

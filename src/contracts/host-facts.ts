@@ -133,6 +133,8 @@ export interface CapabilitiesRawFacts {
   productUuid: MaybeText;
   /** /etc/vdsm/vdsm.id (vdsm's persisted host id; wins over DMI). */
   vdsmId?: MaybeText;
+  /** /sys/class/dmi/id exists: the host has DMI data (product_uuid then needs root, i.e. supervdsm). */
+  dmiPresent: boolean;
   /** Names of executable hook scripts per hook directory (vdsm's hooks.installed()). */
   hooks: Record<string, string[]>;
 }

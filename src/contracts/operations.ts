@@ -7,6 +7,7 @@ import type { HostdevOps } from './hostdev-facts.js';
 import type { HostOps } from './host-facts.js';
 import type { LibvirtOpMap } from './libvirt-ops.js';
 import type { SamplingOps } from './sampling-ops.js';
+import type { SupervdsmOps } from './supervdsm-ops.js';
 import type { TestOps } from './test-ops.js';
 
 /** Area (one workers/ops/<area>.ts module) -> its operations. */
@@ -16,12 +17,13 @@ export interface OpAreas {
   host: HostOps;
   hostdev: HostdevOps;
   test: TestOps;
+  supervdsm: SupervdsmOps;
 }
 
 export type Area = keyof OpAreas;
 
 /** Every operation of every area. */
-export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & TestOps;
+export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & TestOps & SupervdsmOps;
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
 export type OpResult<K extends OpName> = OpMap[K]['result'];

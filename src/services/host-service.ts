@@ -1,13 +1,14 @@
 // The host side of the engine API: HostMonitor (a periodic sample of /proc and /sys taken in a worker,
 // kept as a two-sample window) for Host.getStats, and the capability and hardware reports assembled on
-// the main thread from facts gathered in workers (never a blocking read on the main thread).
+// the main thread from facts gathered in workers (never a blocking read on the main thread). What only
+// root may read (DMI identity, debugfs switches) comes from supervdsm.
 import type { HardwareInfo, HostCapabilities } from '../contracts/api-types.js';
 import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { Errors, isError, vdsmError } from '../errors.js';
 import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
 import { buildHardwareInfo, mergeHardwareInfo, unreadableStatement } from '../host/hardware-info.js';
-import type { HardwareRawFacts } from '../contracts/host-facts.js';
+import type { CapabilitiesRawFacts, HardwareRawFacts } from '../contracts/host-facts.js';
 import { buildHostDevices, listByCaps, type HostDevices } from '../host/hostdev.js';
 import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
 import { parseLibvirtCapabilities } from '../host/libvirt-caps.js';
@@ -19,6 +20,7 @@ import type { Dispatcher } from '../contracts/dispatcher.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { VmCounts } from '../virt/vm-container.js';
+import type { Supervdsm } from '../supervdsm/privileged.js';
 
 interface LibvirtFacts {
   capsXml: string;
@@ -43,6 +45,14 @@ export interface HostServiceOptions {
   callTimeoutMs: number;
   /** The DMI half of Host.getHardwareInfo, read by the privileged helper (supervdsm's dmidecode). */
   privilegedHardwareInfo?: () => Promise<HardwareInfo>;
+  /** The privileged helper: the DMI host UUID and the debugfs switches of the capabilities. */
+  supervdsm: Supervdsm;
+}
+
+/** What the helper told about the host; it does not change while the host runs. */
+interface PrivilegedFacts {
+  productUuid: string | null;
+  kernelFeatures: CapabilitiesRawFacts['kernelFeatures'] | undefined;
 }
 
 export class HostService {
@@ -52,6 +62,8 @@ export class HostService {
   /** Interfaces the capabilities report, so getStats lists the same ones. */
   #interfaces: Set<string> | undefined;
   #libvirt: { conn: number; facts: Promise<LibvirtFacts> } | undefined;
+  #privileged: PrivilegedFacts | undefined;
+  #warnedNoHelper = false;
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -100,10 +112,11 @@ export class HostService {
    * reported as lastClientIface, as vdsm's bridge adds it.
    */
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
-    const [facts, lv] = await Promise.all([
+    const [raw, lv] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
       this.#libvirtFacts(),
     ]);
+    const facts = await this.#withPrivilegedFacts(raw);
     const caps = buildCapabilities({
       facts,
       libvirtCapabilitiesXml: lv.capsXml,
@@ -168,13 +181,56 @@ export class HostService {
         privileged = await this.#o.privilegedHardwareInfo();
         helper = 'empty';
       } catch (err) {
-        helper = 'failed';
-        this.#o.log.warn({ err: (err as Error).message }, 'privileged hardware information unavailable');
+        // The helper's "this host has no DMI tables" is an answer, not a failure.
+        helper = isError(err, Errors.SVDSM_NO_DMI) ? 'empty' : 'failed';
+        if (helper === 'failed') this.#o.log.warn({ err: (err as Error).message }, 'privileged hardware information unavailable');
       }
     }
     const info = mergeHardwareInfo(buildHardwareInfo(raw), privileged);
     if (Object.keys(info).length === 0) throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${unreadableStatement(raw, helper)}`);
     return info;
+  }
+
+  /**
+   * Facts only root may read, from supervdsm: the DMI product UUID (the host's identity for the
+   * engine, unless /etc/vdsm/vdsm.id holds one) and the debugfs mitigation switches. Asked once; a
+   * failed ask is asked again next time. Without DMI the UUID falls back to the machine id, as before;
+   * with DMI present, no vdsm.id and the helper unreachable, getCapabilities fails rather than report a
+   * different host UUID.
+   */
+  async #withPrivilegedFacts(raw: CapabilitiesRawFacts): Promise<CapabilitiesRawFacts> {
+    if (raw.productUuid !== null) return raw; // readable: running as root (development)
+    if (this.#privileged === undefined) {
+      const helper = this.#o.supervdsm;
+      if (!helper.enabled) {
+        if (raw.dmiPresent && !this.#warnedNoHelper) {
+          this.#warnedNoHelper = true;
+          this.#o.log.warn('supervdsm is disabled: the host UUID falls back to the machine id instead of the DMI product UUID');
+        }
+        return raw;
+      }
+      let productUuid: string | null = null;
+      // A persisted vdsm.id (vdsm-tool vdsm-id at deploy) is the identity; DMI is asked only without one.
+      if (raw.dmiPresent && !raw.vdsmId?.trim()) {
+        try {
+          productUuid = (await helper.call('getHardwareInfo', {})).systemUUID ?? null;
+        } catch (err) {
+          if (!isError(err, Errors.SVDSM_NO_DMI)) {
+            throw vdsmError(Errors.SVDSM_UNAVAILABLE, `the host UUID comes from DMI through supervdsm, which did not answer: ${(err as Error).message}`);
+          }
+        }
+      }
+      const kf = await helper.call('getKernelFeatures', {}).catch(() => undefined);
+      const text = (n: number): string | null => (n < 0 ? null : String(n));
+      this.#privileged = { productUuid, kernelFeatures: kf && { pti: text(kf.pti), ibpb: text(kf.ibpb), ibrs: text(kf.ibrs) } };
+    }
+    const p = this.#privileged;
+    const debugfsUnread = raw.kernelFeatures.pti === null && raw.kernelFeatures.ibpb === null && raw.kernelFeatures.ibrs === null;
+    return {
+      ...raw,
+      productUuid: p.productUuid,
+      ...(debugfsUnread && p.kernelFeatures !== undefined ? { kernelFeatures: p.kernelFeatures } : {}),
+    };
   }
 
   /** Host.hostdevListByCaps: sysfs is read in a worker (`host.devices`), the result built here. */

@@ -17,6 +17,7 @@ import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
+import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 
 
@@ -59,6 +60,8 @@ export interface VmManagerOptions {
   /** Timeout for each libvirt call made on behalf of a VM verb (ms from task start). */
   callTimeoutMs: number;
   guestWaitTimeoutMs?: number;
+  /** Host-side preparation that needs root (hugepages, channel sockets), through supervdsm. */
+  hostHooks?: VmHostHooks;
   /** Rewrites the engine's domain XML before libvirt starts it (fake KVM: the domain type). */
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
@@ -126,6 +129,7 @@ export class VmManager {
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
+    if (status !== VmStatus.DOWN) this.#o.hostHooks?.started(vm);
     return vm;
   }
 
@@ -157,6 +161,7 @@ export class VmManager {
     this.container.remove(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
     await this.#o.records.remove(vm.vmId);
+    await this.#o.hostHooks?.destroyed(vm);
     return true;
   }
 
@@ -353,10 +358,12 @@ export class VmManager {
     try {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
+      await this.#o.hostHooks?.beforeLaunch(vm);
       await this.#call('libvirt.createXML', { xml, flags: 0 }, vm.vmId);
       await this.#refreshFromLiveXml(vm);
       this.#findPid(vm);
       vm.state.launched();
+      this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err: (err as Error).message }, 'VM launch failed');

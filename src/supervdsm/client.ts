@@ -10,7 +10,7 @@ import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Errors, vdsmError, type VdsmError } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
-import { fromWireError } from '../runtime/remote-error.js';
+import { fromWireError } from '../runtime/executor/remote-error.js';
 import { supervdsmChannels as ch, type SupervdsmStateEvent } from './client-events.js';
 import { FrameDecoder, MAX_FRAME_BYTES } from './frame-decoder.js';
 import { MAX_CALL_ID, MessageCodec, parseServerMessage, PROTOCOL_VERSION, type WireError } from './protocol.js';

@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
 import type { PeerCredentials } from '../native-sys.js';
-import type { Dispatcher } from '../runtime/dispatcher.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 import type { CommandRunner } from './command-runner.js';
 import { MAX_FRAME_BYTES } from './frame-decoder.js';
 import { executorFs } from './helper-fs.js';

@@ -68,6 +68,7 @@ export function bigHostFacts(): CapabilitiesRawFacts {
     kernelFeatures: { pti: '0', ibpb: '1', ibrs: null },
     machineId: '3d1219c7c4c5404aaa1f6d2a48adfda4',
     productUuid: '4C4C4544-0042-3610-8048-B4C04F4E4D32',
+    dmiPresent: true,
     hooks: { before_vm_start: ['50_hostedengine'] },
   };
 }
@@ -109,6 +110,7 @@ export function bareHostFacts(): CapabilitiesRawFacts {
     kernelFeatures: { pti: null, ibpb: null, ibrs: null },
     machineId: '3d1219c7c4c5404aaa1f6d2a48adfda4',
     productUuid: null,
+    dmiPresent: false,
     hooks: {},
   };
 }

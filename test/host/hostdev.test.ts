@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HostService } from '../../src/services/host-service.js';
+import { supervdsmOf } from '../../src/supervdsm/privileged.js';
 import { buildHostDevices, listByCaps, pciDeviceName, usbDeviceName, type HostDevices } from '../../src/host/hostdev.js';
 import { readHostDeviceFacts } from '../../workers/ops/hostdev.js';
 import { captureLog } from '../runtime/capture-log.js';
@@ -202,6 +203,7 @@ void describe("hostdevListByCaps on this machine's /sys", () => {
         conn: () => 0, vmCounts: () => ({ vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 }),
         sampleIntervalMs: 15_000, runDir: tmpdir(),
         capabilities: { reservedMemMiB: 0, guestOverheadMiB: 0, reportHostThreadsAsCores: false }, callTimeoutMs: 30_000,
+        supervdsm: supervdsmOf(undefined),
       });
       const all = await host.hostDevices([]);
       assert.deepEqual(all['computer']?.params.capability, 'system');

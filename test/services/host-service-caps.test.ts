@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { HostService } from '../../src/services/host-service.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
+import { supervdsmOf } from '../../src/supervdsm/privileged.js';
 import { bareHostFacts, DOMCAPS_XML, QEMU_CAPS_XML } from '../host/caps-fixtures.js';
 
 void test('libvirt capabilities are fetched once per connection; a failed fetch is not kept', async () => {
@@ -31,6 +32,7 @@ void test('libvirt capabilities are fetched once per connection; a failed fetch 
     runDir: '/run/vdsm',
     capabilities: {},
     callTimeoutMs: 1000,
+    supervdsm: supervdsmOf(undefined),
   });
   const count = (op: string): number => calls.filter((c) => c === op).length;
 

@@ -263,6 +263,7 @@ export async function readCapabilitiesFacts(args: CapabilitiesFactsArgs = {}): P
     machineId: await trimmed(p('etc/machine-id')),
     productUuid: await trimmed(p('sys/class/dmi/id/product_uuid')),
     vdsmId: await trimmed(p('etc/vdsm/vdsm.id')),
+    dmiPresent: await exists(p('sys/class/dmi/id')),
     hooks: await hookScripts(args.hooksDir ?? p('usr/libexec/vdsm/hooks')),
   };
 }

@@ -10,4 +10,5 @@ export const AREAS: OpRegistry = {
   host: () => import('./host.js'),
   hostdev: () => import('./hostdev.js'),
   test: () => import('./test.js'),
+  supervdsm: () => import('./supervdsm.js'),
 };

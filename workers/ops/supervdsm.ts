@@ -9,14 +9,19 @@ import {
   renameSync, statSync, unlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import type { AreaOps } from '../../src/contracts/operations.js';
+import type { OwnerMode, PathKind } from '../../src/contracts/supervdsm-ops.js';
 import { Errors, vdsmError } from '../../src/errors.js';
-import { isUnder } from '../../src/supervdsm/path-rules.js';
-import type { Op } from '../op-context.js';
 
 /** O_PATH (Linux): a descriptor that names a file without opening it for I/O; sockets can be named too. */
 const O_PATH = 0o10000000;
 
-type Kind = 'file' | 'dir' | 'socket' | 'block' | 'char' | 'link' | 'other';
+type Kind = PathKind;
+
+/** `path` is `root` or below it (both canonical; the main side's path-rules.ts has the same rule). */
+function isUnder(path: string, root: string): boolean {
+  return root === '/' ? path.startsWith('/') : path === root || path.startsWith(`${root}/`);
+}
 
 function kindOf(st: Stats): Kind {
   if (st.isFile()) return 'file';
@@ -75,21 +80,11 @@ function withOpened<T>(o: Opened, fn: (o: Opened) => T): T {
   }
 }
 
-const describeStat = (st: Stats): { uid: number; gid: number; mode: number } => ({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 });
+const describeStat = (st: Stats): OwnerMode => ({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 });
 
-export interface WriteArgs { path: string; roots: string[]; data: string }
-export interface ReadArgs { path: string; roots: string[]; maxBytes: number }
-export interface ReplaceArgs { dir: string; roots: string[]; name: string; data: string; mode: number }
-export interface DirEntryArgs { dir: string; roots: string[]; name: string }
-export interface ListArgs { dir: string; roots: string[] }
-export interface SocketAccessArgs { path: string; roots: string[]; gid?: number; groupWrite: boolean }
-export interface StatArgs { path: string; roots: string[] }
-export interface TriggerArgs { path: string; roots: string[]; action: 'change' | 'add' }
-export interface OwnerMode { uid: number; gid: number; mode: number }
-
-export const ops: Record<string, Op> = {
+export const ops: AreaOps<'supervdsm'> = {
   /** Write `data` to an existing file (a sysfs attribute): no create, no truncate beyond the kernel's. */
-  'svdsm.write': (a: WriteArgs) => withOpened(openChecked(a.path, a.roots, C.O_WRONLY, ['file']), (o) => {
+  'svdsm.write': (a) => withOpened(openChecked(a.path, a.roots, C.O_WRONLY, ['file']), (o) => {
     try {
       const buf = Buffer.from(a.data);
       const n = writeSync(o.fd, buf, 0, buf.length);
@@ -100,7 +95,7 @@ export const ops: Record<string, Op> = {
   }),
 
   /** Read at most maxBytes of a file. */
-  'svdsm.read': (a: ReadArgs) => withOpened(openChecked(a.path, a.roots, C.O_RDONLY, ['file']), (o) => {
+  'svdsm.read': (a) => withOpened(openChecked(a.path, a.roots, C.O_RDONLY, ['file']), (o) => {
     const buf = Buffer.alloc(Math.max(1, a.maxBytes));
     let len = 0;
     try {
@@ -112,7 +107,7 @@ export const ops: Record<string, Op> = {
   }),
 
   /** Atomically create or replace `dir/name` (a rule file): temp file, fsync, rename, in a checked dir. */
-  'svdsm.replace': (a: ReplaceArgs) => withOpened(openChecked(a.dir, a.roots, O_PATH | C.O_DIRECTORY, ['dir'], true), (d) => {
+  'svdsm.replace': (a) => withOpened(openChecked(a.dir, a.roots, O_PATH | C.O_DIRECTORY, ['dir'], true), (d) => {
     const base = `/proc/self/fd/${d.fd}`;
     const tmp = `${base}/.${a.name}.${randomBytes(6).toString('hex')}.tmp`;
     let fd = -1;
@@ -132,7 +127,7 @@ export const ops: Record<string, Op> = {
   }),
 
   /** Remove `dir/name`; {existed: false} when it was not there. */
-  'svdsm.unlink': (a: DirEntryArgs) => withOpened(openChecked(a.dir, a.roots, O_PATH | C.O_DIRECTORY, ['dir'], true), (d) => {
+  'svdsm.unlink': (a) => withOpened(openChecked(a.dir, a.roots, O_PATH | C.O_DIRECTORY, ['dir'], true), (d) => {
     try {
       unlinkSync(`/proc/self/fd/${d.fd}/${a.name}`);
       return { existed: true };
@@ -143,7 +138,7 @@ export const ops: Record<string, Op> = {
   }),
 
   /** Names in a checked directory, sorted. */
-  'svdsm.list': (a: ListArgs) => withOpened(openChecked(a.dir, a.roots, O_PATH | C.O_DIRECTORY, ['dir'], true), (d) => {
+  'svdsm.list': (a) => withOpened(openChecked(a.dir, a.roots, O_PATH | C.O_DIRECTORY, ['dir'], true), (d) => {
     try {
       return readdirSync(`/proc/self/fd/${d.fd}`).sort();
     } catch (err) {
@@ -155,7 +150,7 @@ export const ops: Record<string, Op> = {
    * vdsm's prepareVmChannel: add group write to a channel socket and optionally give it to `gid`,
    * through the descriptor's /proc link so exactly the checked socket changes.
    */
-  'svdsm.socketAccess': (a: SocketAccessArgs) => withOpened(openChecked(a.path, a.roots, O_PATH, ['socket']), (o) => {
+  'svdsm.socketAccess': (a) => withOpened(openChecked(a.path, a.roots, O_PATH, ['socket']), (o) => {
     const before = describeStat(o.st);
     const link = `/proc/self/fd/${o.fd}`;
     try {
@@ -169,7 +164,7 @@ export const ops: Record<string, Op> = {
   }),
 
   /** Kind, owner and mode of a path (final symlink not followed). */
-  'svdsm.stat': (a: StatArgs) => withOpened(openChecked(a.path, a.roots, O_PATH, ['file', 'dir', 'socket', 'block', 'char', 'link', 'other']), (o) => ({
+  'svdsm.stat': (a) => withOpened(openChecked(a.path, a.roots, O_PATH, ['file', 'dir', 'socket', 'block', 'char', 'link', 'other']), (o) => ({
     path: o.real, kind: kindOf(o.st), ...describeStat(o.st),
   })),
 
@@ -178,7 +173,7 @@ export const ops: Record<string, Op> = {
    * number leads to /sys/dev/{block,char}/M:m, whose `uevent` attribute takes the action. The node may
    * be reached through /dev symlinks (/dev/mapper/...), but must be a device node under `roots`.
    */
-  'svdsm.triggerDevice': (a: TriggerArgs) => {
+  'svdsm.triggerDevice': (a) => {
     let real: string;
     try {
       real = realpathSync(a.path);

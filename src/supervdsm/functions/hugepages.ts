@@ -7,14 +7,16 @@ import { defineFunction, invalidArgument, notAllowed, p, type CallContext } from
 export const HUGEPAGES_DIR = '/sys/kernel/mm/hugepages';
 const MAX_COUNT = 0x7fff_ffff;
 
+/** The system's default hugepage size (KiB), from /proc/meminfo. */
+async function defaultSize(ctx: CallContext): Promise<number> {
+  const meminfo = await ctx.fs.read('/proc/meminfo', ['/proc'], 64 * 1024);
+  return Number(/^Hugepagesize:\s+(\d+) kB$/m.exec(meminfo)?.[1]);
+}
+
 async function poolDir(ctx: CallContext, sizeKiB: number | undefined): Promise<{ dir: string; sizeKiB: number }> {
   const pools = (await ctx.fs.list(HUGEPAGES_DIR, [HUGEPAGES_DIR]))
     .map((n) => /^hugepages-(\d+)kB$/.exec(n)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
-  let size = sizeKiB;
-  if (size === undefined) {
-    const meminfo = await ctx.fs.read('/proc/meminfo', ['/proc'], 64 * 1024);
-    size = Number(/^Hugepagesize:\s+(\d+) kB$/m.exec(meminfo)?.[1]);
-  }
+  const size = sizeKiB ?? await defaultSize(ctx);
   if (!pools.includes(size)) throw notAllowed(ctx.method, 'sizeKiB', size, pools);
   return { dir: `${HUGEPAGES_DIR}/hugepages-${size}kB`, sizeKiB: size };
 }
@@ -56,25 +58,36 @@ export const hugepagesAlloc = defineFunction<{ count: number; sizeKiB?: number }
   },
 });
 
-export const hugepagesEnsureFree = defineFunction<{ needed: number; sizeKiB?: number; keepFree?: number }, HugepagesResult>({
-  name: 'hugepagesEnsureFree',
-  summary: 'allocate only the hugepages the free pool lacks for `needed` pages (keeping `keepFree` untouched)',
+export interface PrepareResult extends HugepagesResult {
+  /** Pages of this size the memory needs. */
+  needed: number;
+}
+
+export const hugepagesPrepare = defineFunction<{ memoryKiB: number; sizeKiB?: number; usePreallocated?: boolean; keepFree?: number; keepFreeSizeKiB?: number }, PrepareResult>({
+  name: 'hugepagesPrepare',
+  summary: "make room for a VM's memory in hugepages: allocate what the free pool lacks (or, without usePreallocated, all of it)",
+  vdsmName: 'hugepages_alloc (with vdsm\'s calculate_required_allocation)',
   params: {
-    needed: p.required(s.int(), 'pages a VM is about to use'),
+    memoryKiB: p.required(s.int(), 'memory the VM backs with hugepages, KiB'),
     sizeKiB: sizeParam,
+    usePreallocated: p.optional(s.bool(), 'count free preallocated pages first (default true, vdsm use_preallocated_hugepages)'),
     keepFree: p.optional(s.int(), 'free pages never counted on (vdsm reserved_hugepage_count)'),
+    keepFreeSizeKiB: p.optional(s.int(), 'size of those pages (vdsm reserved_hugepage_size; default: the system default size)'),
   },
-  async run({ needed, sizeKiB, keepFree = 0 }, ctx) {
-    if (needed < 0 || needed > MAX_COUNT) throw invalidArgument(ctx.method, 'needed', `must be in 0..${MAX_COUNT}`);
+  async run({ memoryKiB, sizeKiB, usePreallocated = true, keepFree = 0, keepFreeSizeKiB }, ctx) {
+    if (memoryKiB < 1 || memoryKiB > 2 ** 50) throw invalidArgument(ctx.method, 'memoryKiB', 'must be in 1..2^50');
     if (keepFree < 0 || keepFree > MAX_COUNT) throw invalidArgument(ctx.method, 'keepFree', `must be in 0..${MAX_COUNT}`);
     const pool = await poolDir(ctx, sizeKiB);
+    const needed = Math.ceil(memoryKiB / pool.sizeKiB);
+    const reserved = keepFree > 0 && pool.sizeKiB === (keepFreeSizeKiB ?? await defaultSize(ctx)) ? keepFree : 0;
+    if (needed > MAX_COUNT) throw invalidArgument(ctx.method, 'memoryKiB', 'needs more pages than the kernel can count');
     return ctx.exclusive(`hugepages-${pool.sizeKiB}`, async () => {
-      const free = await readCount(ctx, pool.dir, 'free_hugepages');
-      const missing = Math.max(0, needed - Math.max(0, free - keepFree));
-      const { before, after } = missing > 0 ? await adjust(ctx, pool.dir, missing) : { before: free, after: free };
-      const allocated = missing > 0 ? after - before : 0;
-      ctx.log.info({ sizeKiB: pool.sizeKiB, needed, free, keepFree, allocated }, 'hugepages ensured');
-      return { sizeKiB: pool.sizeKiB, allocated, total: missing > 0 ? after : await readCount(ctx, pool.dir, 'nr_hugepages') };
+      const free = usePreallocated ? await readCount(ctx, pool.dir, 'free_hugepages') : 0;
+      const missing = Math.max(0, needed - Math.max(0, free - reserved));
+      if (missing === 0) return { sizeKiB: pool.sizeKiB, needed, allocated: 0, total: await readCount(ctx, pool.dir, 'nr_hugepages') };
+      const { before, after } = await adjust(ctx, pool.dir, missing);
+      ctx.log.info({ sizeKiB: pool.sizeKiB, needed, free, reserved, allocated: after - before }, 'hugepages prepared');
+      return { sizeKiB: pool.sizeKiB, needed, allocated: after - before, total: after };
     });
   },
 });

@@ -5,7 +5,7 @@ import type { FunctionSpec } from '../registry.js';
 import { validateAccess } from './access.js';
 import { fuser } from './fuser.js';
 import { getHardwareInfo, getKernelFeatures } from './hwinfo.js';
-import { hugepagesAlloc, hugepagesEnsureFree } from './hugepages.js';
+import { hugepagesAlloc, hugepagesPrepare } from './hugepages.js';
 import { ksmTune } from './ksm.js';
 import { mount, umount } from './mount.js';
 import { ping, status } from './ping.js';
@@ -17,7 +17,7 @@ import { prepareVmChannel } from './vm-channel.js';
 export const FUNCTIONS = {
   ping, status,
   getHardwareInfo, getKernelFeatures,
-  ksmTune, hugepagesAlloc, hugepagesEnsureFree,
+  ksmTune, hugepagesAlloc, hugepagesPrepare,
   prepareVmChannel,
   udevAddRule, udevRemoveRule, udevListRules, udevTrigger,
   systemctl,
