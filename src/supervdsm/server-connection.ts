@@ -146,13 +146,25 @@ export class HelperConnection {
     this.#sendError(0, vdsmError(Errors.SVDSM_BAD_FRAME, { kind, reason: message }));
     for (const c of this.#calls.values()) c.abort.abort();
     this.#ended = true;
-    this.#socket.end();
+    this.#endSoon();
   }
 
+  /** Send FIN; a peer that keeps its side open anyway is cut off after a second. */
+  #endSoon(): void {
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
+  }
+
+  /**
+   * The peer stopped sending. A frame cut short is answered first (the peer may still read); calls in
+   * flight are aborted: a client that dies (kill -9) shows up exactly like this, and its work would
+   * otherwise run on to its deadline for nobody.
+   */
   #onEnd(): void {
     this.#ended = true;
     if (this.#decoder.end()) return; // truncated: #onFrameError answered and ends the socket
-    if (this.#calls.size === 0) this.#socket.end();
+    for (const c of this.#calls.values()) c.abort.abort();
+    this.#endSoon();
   }
 
   #onSocketClose(): void {
