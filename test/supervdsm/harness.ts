@@ -37,6 +37,8 @@ export interface HarnessOptions {
   maxCalls?: number;
   maxCallsPerConnection?: number;
   maxFrameBytes?: number;
+  /** Serve in this directory (a restarted helper on the same socket); a new temp dir otherwise. */
+  dir?: string;
 }
 
 export function testPolicy(over: Partial<HelperPolicy> = {}): HelperPolicy {
@@ -63,7 +65,8 @@ export function testPolicy(over: Partial<HelperPolicy> = {}): HelperPolicy {
 }
 
 export async function startHelper(opts: HarnessOptions): Promise<HelperHarness> {
-  const dir = await mkdtemp(join(tmpdir(), 'vdsm-svdsm-'));
+  const ownsDir = opts.dir === undefined;
+  const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'vdsm-svdsm-'));
   const path = join(dir, 'svdsm.sock');
   const { log, lines } = captureLog('debug');
   const waiters: (() => void)[] = [];
@@ -102,7 +105,7 @@ export async function startHelper(opts: HarnessOptions): Promise<HelperHarness> 
       await server.stop(1000);
       await executor.stop({ graceMs: 500 });
       scheduler.stop();
-      await rm(dir, { recursive: true, force: true });
+      if (ownsDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -62,6 +62,10 @@ function openChecked(path: string, roots: readonly string[], flags: number, expe
     }
     const st = fstatSync(fd);
     const kind = kindOf(st);
+    if (kind === 'link' && !expect.includes('link')) {
+      // O_PATH | O_NOFOLLOW opens a final symlink itself instead of failing with ELOOP.
+      throw vdsmError(Errors.SVDSM_PATH_NOT_ALLOWED, { path, reason: 'is a symbolic link (links are not followed)' });
+    }
     if (!expect.includes(kind)) {
       throw vdsmError(Errors.SVDSM_NOT_ALLOWED, { path, reason: `is a ${kind}, expected ${expect.join(' or ')}` });
     }

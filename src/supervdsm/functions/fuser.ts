@@ -15,7 +15,8 @@ export const fuser = defineFunction<{ path: string; mountPoint?: boolean }, numb
   },
   async run({ path, mountPoint }, ctx) {
     const where = requireUnder('path', path, [...ctx.policy.storageRoots, ...ctx.policy.devRoots]);
-    const r = await ctx.run('fuser', [...(mountPoint ? ['-m'] : []), '--', where]);
+    // psmisc's fuser takes no '--'; the path starts with '/', so it cannot be read as an option.
+    const r = await ctx.run('fuser', [...(mountPoint ? ['-m'] : []), where]);
     // fuser prints pids on stdout (the rest on stderr) and exits 1 when nothing uses the path.
     if (r.exitCode !== 0 && !(r.exitCode === 1 && r.stdout.trim() === '')) throw commandFailed(r, `fuser ${where}`);
     return r.stdout.split(/\s+/).filter((t) => /^\d+$/.test(t)).map(Number);
