@@ -79,7 +79,7 @@ export class VmHostResources implements VmHostHooks {
       const path = ch.path;
       if (ch.type !== 'unix' || path === undefined || !this.#o.channelDirs.some((d) => isUnder(path, d) && path !== d)) continue;
       this.#o.supervdsm.call('prepareVmChannel', { socketFile: path }).then(
-        (r) => this.#o.log.debug({ vmId: vm.vmId, path, after: r.after }, 'guest channel prepared'),
+        (r) => this.#o.log.info({ vmId: vm.vmId, path, after: r.after }, 'guest channel prepared'),
         (err: unknown) => this.#o.log.error({ vmId: vm.vmId, path, code: (err as { code?: string }).code, err: (err as Error).message }, 'Failed to prepare vmchannel'),
       );
     }

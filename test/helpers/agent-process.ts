@@ -1,7 +1,7 @@
 // Runs vdsmd as a child process (the real program, as systemd would) on a free port with its own state
 // directory, and reads its JSON log lines to learn the port and when it is ready.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,10 @@ export interface AgentProcessOptions {
   stateDir?: string;
   /** Extra environment (NOTIFY_SOCKET, WATCHDOG_USEC, VDSM_TEST_HOOKS). */
   env?: Record<string, string>;
+  /** Run directory (shared with a supervdsmd); default <stateDir>/run. */
+  runDir?: string;
+  /** Run vdsmd as this account (through setpriv, as the unit's User=/Group= would); its state dir is given to it. */
+  asUser?: { uid: number; gid: number };
 }
 
 export class AgentProcess {
@@ -54,14 +58,18 @@ export class AgentProcess {
   static async start(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
     const ownsDir = opts.stateDir === undefined;
     const stateDir = opts.stateDir ?? await mkdtemp(join(tmpdir(), 'vdsm-agent-'));
+    if (opts.asUser !== undefined) await chown(stateDir, opts.asUser.uid, opts.asUser.gid);
     const args = [
       VDSMD, '--profile', opts.profile ?? 'dev',
       '--set', 'addresses.management_port=0',
       '--set', `vars.state_dir=${stateDir}`,
-      '--set', `vars.run_dir=${join(stateDir, 'run')}`,
+      '--set', `vars.run_dir=${opts.runDir ?? join(stateDir, 'run')}`,
       ...(opts.args ?? []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '', ...opts.env } });
+    const env = { ...process.env, JOURNAL_STREAM: '', ...opts.env };
+    const child = opts.asUser === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn('setpriv', [`--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', '--', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const agent = new AgentProcess(child, stateDir, ownsDir);
     const listening = await agent.waitForLog((l) => l['msg'] === 'vdsm-node serving the management port', 20_000);
     agent.port = listening['port'] as number;
@@ -89,6 +97,11 @@ export class AgentProcess {
       };
       check();
     });
+  }
+
+  /** The vdsmd process id (setpriv execs node in place, so it is the same process). */
+  get pid(): number {
+    return this.#child.pid!;
   }
 
   whenReady(timeoutMs = 20_000): Promise<Record<string, unknown>> {
