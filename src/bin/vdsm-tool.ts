@@ -7,10 +7,11 @@ import { parseArgs } from 'node:util';
 import { configVerbs, EXIT_OK, EXIT_USAGE, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
 import { profileVerb } from './tool-profile.js';
 import { configureVerbs } from '../ops/tool-configure.js';
+import { supervdsmVerb } from '../ops/tool-supervdsm.js';
 import { threadsVerb } from '../ops/tool-threads.js';
 import { versionString } from '../ops/version.js';
 
-const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb, ...configureVerbs];
+const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb, ...configureVerbs, supervdsmVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -32,6 +33,7 @@ Examples:
   vdsm-tool configure --force        # libvirt, its SASL login and the certificates, as host deploy does
   vdsm-tool is-configured            # exit 1 when something is not set up
   vdsm-tool vdsm-id                  # the host id the engine knows this host by
+  vdsm-tool supervdsm                # is the privileged helper up, and what is it doing?
 `;
 }
 
