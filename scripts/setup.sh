@@ -10,7 +10,8 @@ export DEBIAN_FRONTEND=noninteractive
 # prometheus: the real scraper of /metrics (and promtool, its linter); the tests run their own instance
 # on a free loopback port, so the package's own service is stopped where systemd runs.
 # chromium: opens vdsm-bench's report page headless in the installed-layout test.
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium)
+# dmidecode, psmisc (fuser): programs supervdsmd runs (setpriv, mount, getent come with the base system).
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium dmidecode psmisc)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -49,9 +49,9 @@ void describe('packaging', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  void it('systemd-analyze verify accepts vdsmd.service and vdsmd.socket without a word', async () => {
+  void it('systemd-analyze verify accepts supervdsmd.service, vdsmd.service and vdsmd.socket without a word', async () => {
     const units = await unitCopies(dir);
-    assert.deepEqual([...units].sort(), ['./vdsmd.service', './vdsmd.socket']);
+    assert.deepEqual([...units].sort(), ['./supervdsmd.service', './vdsmd.service', './vdsmd.socket']);
     assert.deepEqual(await verify(dir, units), { code: 0, stderr: '' });
   });
 
@@ -83,6 +83,23 @@ void describe('packaging', () => {
     // agent is killed and restarted.
     assert.match(service, /^WatchdogSec=60$/m);
     assert.match(service, /^Restart=always$/m);
+  });
+
+  void it('supervdsmd.service runs the helper as root with the same arguments as vdsmd, restarted always, before vdsmd, which wants it', async () => {
+    const helper = await readFile(join(PACKAGING, 'systemd/supervdsmd.service'), 'utf8');
+    const agent = await readFile(join(PACKAGING, 'systemd/vdsmd.service'), 'utf8');
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    assert.match(helper, new RegExp(`^ExecStart=/usr/bin/node /usr/lib/vdsm-node/${pkg.bin['supervdsmd']!.replaceAll('.', '\\.')} \\$VDSM_ARGS$`, 'm'));
+    assert.doesNotMatch(helper, /^User=/m, 'root');
+    assert.match(helper, /^Restart=always$/m);
+    assert.match(helper, /^Before=vdsmd\.service$/m);
+    assert.match(helper, /^EnvironmentFile=-\/etc\/sysconfig\/vdsm$/m, 'the same VDSM_ARGS, so the same configuration');
+    assert.match(helper, /^Type=notify$/m);
+    assert.doesNotMatch(helper, /^RuntimeDirectory=/m, 'a root-owned RuntimeDirectory would take /run/vdsm from the vdsm user');
+    assert.match(agent, /^Wants=.*\bsupervdsmd\.service\b/m);
+    assert.match(agent, /^After=.*\bsupervdsmd\.service\b/m);
+    assert.doesNotMatch(agent, /^Requires=.*supervdsmd/m, 'a helper restart must not restart the agent');
+    assert.match(agent, /^User=vdsm$/m);
   });
 
   void it('systemd-sysusers creates the vdsm user in group kvm, and systemd-tmpfiles creates /run/vdsm for it', async (t) => {
