@@ -19,7 +19,7 @@ export interface ConnectionHost {
   admit(): boolean;
   release(): void;
   /** The parts of a CallContext that do not depend on the connection. */
-  context(call: { method: string; callId: number; peer: PeerCredentials; signal: AbortSignal; remainingMs: () => number; log: Logger }): CallContext;
+  context(call: { method: string; callId: number; peer: PeerCredentials; signal: AbortSignal; remainingMs: () => number; connectionLog: Logger }): CallContext;
   /** One call finished (ok or with an error code), for the status counters. */
   record(method: string, ok: boolean, code: string | undefined, ms: number): void;
 }
@@ -229,7 +229,7 @@ export class HelperConnection {
     const ctx = this.#host.context({
       method: call.method, callId: call.id, peer: this.peer, signal: abort.signal,
       remainingMs: () => Math.max(1, Math.round(deadline - performance.now())),
-      log: this.#log.child({ method: call.method, id: call.id }),
+      connectionLog: this.#log,
     });
     this.#log.debug({ method: call.method, id: call.id, timeoutMs }, 'call');
     let result: Promise<unknown>;

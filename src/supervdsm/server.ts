@@ -10,7 +10,7 @@ import type { PeerCredentials } from '../native-sys.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
 import type { CommandRunner } from './command-runner.js';
 import { MAX_FRAME_BYTES } from './frame-decoder.js';
-import { executorFs } from './helper-fs.js';
+import { executorFs, type HelperFs } from './helper-fs.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { HelperPolicy } from './policy.js';
 import { MessageCodec, PROTOCOL_VERSION, toWireError } from './protocol.js';
@@ -201,19 +201,29 @@ export class SupervdsmServer {
           this.#stats.byCode[c] = (this.#stats.byCode[c] ?? 0) + 1;
         }
       },
-      context: (call): CallContext => ({
-        ...call,
-        policy: o.policy,
-        run: (command, args, opts = {}) => o.runner.run(command, args, {
-          timeoutMs: Math.min(opts.timeoutMs ?? Infinity, call.remainingMs()),
-          signal: call.signal,
-          ...(opts.input !== undefined ? { input: opts.input } : {}),
-        }),
-        commandPath: (command) => o.runner.pathOf(command),
-        fs: executorFs(o.executor, call.remainingMs),
-        exclusive: (key, fn) => this.#locks.run(key, fn),
-        serverState: () => this.state(),
-      }),
+      context: (call): CallContext => {
+        // The logger child and the fs facade cost microseconds a ping should not pay: made on first use.
+        let log: Logger | undefined;
+        let fs: HelperFs | undefined;
+        return {
+          method: call.method, callId: call.callId, peer: call.peer, signal: call.signal, remainingMs: call.remainingMs,
+          get log(): Logger {
+            return (log ??= call.connectionLog.child({ method: call.method, id: call.callId }));
+          },
+          get fs(): HelperFs {
+            return (fs ??= executorFs(o.executor, call.remainingMs));
+          },
+          policy: o.policy,
+          run: (command, args, opts = {}) => o.runner.run(command, args, {
+            timeoutMs: Math.min(opts.timeoutMs ?? Infinity, call.remainingMs()),
+            signal: call.signal,
+            ...(opts.input !== undefined ? { input: opts.input } : {}),
+          }),
+          commandPath: (command) => o.runner.pathOf(command),
+          exclusive: (key, fn) => this.#locks.run(key, fn),
+          serverState: () => this.state(),
+        };
+      },
     };
   }
 }
