@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { peerCredentials } from '../src/native-sys.js';
-import { Executor } from '../src/runtime/executor.js';
+import { Executor } from '../src/runtime/executor/executor.js';
 import { Scheduler } from '../src/runtime/scheduler.js';
 import { CommandRunner, locateCommands } from '../src/supervdsm/command-runner.js';
 import { FrameDecoder, encodeFrame } from '../src/supervdsm/frame-decoder.js';

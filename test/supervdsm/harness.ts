@@ -7,7 +7,7 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerCredentials } from '../../src/native-sys.js';
-import { Executor } from '../../src/runtime/executor.js';
+import { Executor } from '../../src/runtime/executor/executor.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { CommandRunner, locateCommands, type CommandName } from '../../src/supervdsm/command-runner.js';
 import { FrameDecoder } from '../../src/supervdsm/frame-decoder.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { HostService } from '../../src/app/host-service.js';
+import { HostService } from '../../src/services/host-service.js';
 import { Errors, vdsmError } from '../../src/errors.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import type { Supervdsm } from '../../src/supervdsm/privileged.js';
@@ -108,7 +108,7 @@ void describe('what supervdsm supplies reaches the capabilities', () => {
   void it('DMI present but root-only: the host UUID is the DMI product UUID from the helper, asked once', async () => {
     const calls: string[] = [];
     const h = host(helperWith(calls, (m) => (m === 'getHardwareInfo' ? { systemUUID: '4C4C4544-0042-3610-8048-B4C04F4E4D32' } : { pti: 1, ibpb: -1, ibrs: 0 })), true);
-    const caps = await h.capabilities();
+    const caps = await h.capabilities() as Record<string, unknown>;
     assert.equal(caps['uuid'], '4c4c4544-0042-3610-8048-b4c04f4e4d32');
     assert.deepEqual(caps['kernelFeatures'], { pti: 1, ibpb: -1, ibrs: 0 });
     await h.capabilities();
@@ -122,6 +122,6 @@ void describe('what supervdsm supplies reaches the capabilities', () => {
 
   void it('no DMI at all: the machine id, as before', async () => {
     const h = host(helperWith([], (m) => (m === 'getKernelFeatures' ? { pti: -1, ibpb: -1, ibrs: -1 } : vdsmError(Errors.SVDSM_NO_DMI))), false);
-    assert.equal((await h.capabilities())['uuid'], '3d1219c7-c4c5-404a-aa1f-6d2a48adfda4');
+    assert.equal((await h.capabilities() as Record<string, unknown>)['uuid'], '3d1219c7-c4c5-404a-aa1f-6d2a48adfda4');
   });
 });

@@ -9,7 +9,7 @@ import { chmod } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { s } from '../../src/api/schema.js';
-import type { Executor } from '../../src/runtime/executor.js';
+import type { Executor } from '../../src/runtime/executor/executor.js';
 import { encodeFrame } from '../../src/supervdsm/frame-decoder.js';
 import { ping, status } from '../../src/supervdsm/functions/ping.js';
 import { prepareVmChannel } from '../../src/supervdsm/functions/vm-channel.js';
