@@ -48,6 +48,7 @@ export class SupervdsmServer {
   #conns = new Map<number, HelperConnection>();
   #nextConn = 1;
   #inFlight = 0;
+  #drained = new Set<() => void>();
   #locks = new KeyedMutex();
   #startedAt = Date.now();
   #stats = { accepted: 0, refused: 0, calls: 0, failed: 0, byCode: {} as Record<string, number>, byMethod: {} as Record<string, number> };
@@ -99,8 +100,16 @@ export class SupervdsmServer {
     const wasListening = this.#state === 'listening';
     this.#state = 'stopping';
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    const deadline = Date.now() + graceMs;
-    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, graceMs);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#drained.add(done);
+      });
+    }
     for (const c of this.#conns.values()) c.destroy();
     await closed;
     if (wasListening) await unlink(this.#o.path).catch(() => undefined);
@@ -191,6 +200,7 @@ export class SupervdsmServer {
       },
       release: () => {
         this.#inFlight--;
+        if (this.#inFlight === 0) for (const d of this.#drained) d();
       },
       record: (method, ok, code) => {
         this.#stats.calls++;

@@ -2,7 +2,7 @@
 // helper's status; as another user it is refused (exit 4); with no helper it says so (exit 3).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,16 @@ void describe('vdsm-tool supervdsm', () => {
     const other = await tool(['supervdsm', '--socket', sock], 65534);
     assert.equal(other.code, 4, other.stdout + other.stderr);
     assert.match(other.stderr, /accepts root and \[supervdsm\] user only/);
+  });
+
+  void it('SIGTERM stops it in order: exit 0, the socket and the lock file removed', async () => {
+    const code = await helper.stop();
+    assert.equal(code, 0, helper.tail());
+    await helper.waitForLog((l) => l['msg'] === 'stopped');
+    await assert.rejects(stat(sock), { code: 'ENOENT' });
+    await assert.rejects(stat(join(dir, 'run', 'supervdsmd.lock')), { code: 'ENOENT' });
+    const r = await tool(['supervdsm', '--socket', sock]);
+    assert.equal(r.code, 3);
   });
 
   void it('with no helper at the socket: exit 3 and what to do', async () => {
