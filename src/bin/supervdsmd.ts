@@ -4,8 +4,7 @@
 // user and group, mode 0660) to root and the agent's user only. One instance per run directory.
 import { chown, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { configArgOptions, CONFIG_OPTIONS_HELP, ConfigurationError, loadConfig, loadOptionsFromArgs, type VdsmConfig } from '../config/index.js';
+import { CONFIG_OPTIONS_HELP } from '../config/index.js';
 import { peerCredentials } from '../native-sys.js';
 import { createRootLogger, LogManager } from '../observability/logging.js';
 import { SdNotifier } from '../observability/sd-notify.js';
@@ -18,6 +17,7 @@ import { ALL_FUNCTIONS } from '../supervdsm/functions/index.js';
 import { buildPolicy, policyProblems } from '../supervdsm/policy.js';
 import { FunctionRegistry } from '../supervdsm/registry.js';
 import { SupervdsmServer } from '../supervdsm/server.js';
+import { loadDaemonConfig, parseDaemonArgs, runDaemon, stopOnSignals } from './daemon-main.js';
 
 const USAGE = `Usage: supervdsmd [--config FILE] [--set SECTION.KEY=VALUE ...] [--profile NAME]
 
@@ -55,36 +55,15 @@ async function prepareRunDir(dir: string, uid: number, gid: number): Promise<voi
 }
 
 async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { ...configArgOptions, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }, strict: true }));
-  } catch (err) {
-    process.stderr.write(`supervdsmd: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (values.version) {
-    process.stdout.write('vdsm-node 0.1.0\n');
-    return 0;
-  }
+  const values = parseDaemonArgs('supervdsmd', argv, USAGE);
+  if (typeof values === 'number') return values;
   if (process.geteuid?.() !== 0) {
     process.stderr.write(`supervdsmd: must run as root (it does vdsmd's privileged work); running as uid ${process.geteuid?.()}\n`);
     return 1;
   }
-  let config: VdsmConfig;
-  let warnings: readonly string[];
-  try {
-    ({ config, warnings } = await loadConfig(loadOptionsFromArgs(values)));
-  } catch (err) {
-    if (err instanceof ConfigurationError) {
-      process.stderr.write(`supervdsmd: ${err.message}\n'vdsm-tool validate-config' checks a configuration without starting.\n`);
-      return 1;
-    }
-    throw err;
-  }
+  const loaded = await loadDaemonConfig('supervdsmd', values);
+  if (typeof loaded === 'number') return loaded;
+  const { config, warnings } = loaded;
   const problems = policyProblems(config);
   if (problems.length > 0) {
     process.stderr.write(`supervdsmd: invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
@@ -133,34 +112,16 @@ async function main(argv: string[]): Promise<number> {
   });
   const notifier = new SdNotifier({ onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    void notifier.stopping(`stopping on ${signal}`);
-    const hardExit = setTimeout(() => {
-      log.error('stop did not finish in time; exiting');
-      process.kill(process.pid, 'SIGKILL');
-    }, STOP_GRACE_MS * 3);
-    hardExit.unref();
-    (async () => {
+  stopOnSignals({
+    log, root, notifier, hardExitMs: STOP_GRACE_MS * 3,
+    stop: async () => {
       await server.stop(STOP_GRACE_MS);
       const { stuckThreads } = await executor.stop({ graceMs: 1000 });
       scheduler.stop();
       await lock.release();
-      log.info({ stuckThreads }, 'stopped');
-      root.flush();
-      // Threads stuck in a blocking write hold nothing we need: do not wait for them.
-      if (stuckThreads > 0) process.kill(process.pid, 'SIGKILL');
-      else process.exit(0);
-    })().catch((err: unknown) => {
-      log.error({ err }, 'stop failed');
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+      return { stuckThreads };
+    },
+  });
 
   try {
     scheduler.start();
@@ -178,9 +139,4 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-main(process.argv.slice(2)).then((code) => {
-  if (code >= 0) process.exit(code);
-}, (err: unknown) => {
-  process.stderr.write(`supervdsmd: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runDaemon('supervdsmd', main);

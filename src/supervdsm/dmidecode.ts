@@ -5,15 +5,9 @@
 // "<indent>Key: Value" lines (deeper indentation for list values such as Characteristics), ended by a
 // blank line. vdsm (dmidecodeUtil.py) reports six keys of the System Information structure (type 1)
 // and leaves out "Not Specified"; dmidecode's own markers for broken tables are left out too.
+import type { HardwareInfo } from '../contracts/api-types.js';
 
-export interface HardwareInfo {
-  systemManufacturer?: string;
-  systemProductName?: string;
-  systemVersion?: string;
-  systemSerialNumber?: string;
-  systemUUID?: string;
-  systemFamily?: string;
-}
+export type { HardwareInfo };
 
 /** dmidecode field -> Host.getHardwareInfo key. */
 const FIELDS: Readonly<Record<string, keyof HardwareInfo>> = Object.freeze({

@@ -5,6 +5,7 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JsonLineProcess } from './json-line-process.js';
 
 export const VDSMD = fileURLToPath(new URL('../../src/bin/vdsmd.js', import.meta.url));
 
@@ -23,36 +24,15 @@ export interface AgentProcessOptions {
   asUser?: { uid: number; gid: number };
 }
 
-export class AgentProcess {
+export class AgentProcess extends JsonLineProcess {
   readonly stateDir: string;
-  readonly lines: Record<string, unknown>[] = [];
   port = 0;
-  #child: ChildProcess;
   #ownsDir: boolean;
-  #waiters: (() => void)[] = [];
-  #exited: Promise<number | null>;
 
   private constructor(child: ChildProcess, stateDir: string, ownsDir: boolean) {
-    this.#child = child;
+    super('vdsmd', child);
     this.stateDir = stateDir;
     this.#ownsDir = ownsDir;
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          this.lines.push({ raw: line });
-        }
-        for (const w of this.#waiters.splice(0)) w();
-      }
-    });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.lines.push({ stderr: chunk }));
-    this.#exited = new Promise((resolve) => child.on('exit', (code) => { resolve(code); for (const w of this.#waiters.splice(0)) w(); }));
   }
 
   static async start(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
@@ -76,52 +56,12 @@ export class AgentProcess {
     return agent;
   }
 
-  get pid(): number {
-    return this.#child.pid ?? -1;
-  }
-
   /** Send a signal to vdsmd. */
   signal(sig: NodeJS.Signals): void {
-    this.#child.kill(sig);
+    this.child.kill(sig);
   }
-
-  /** Resolve with the first log line (past or future) matching `pred`. */
-  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`vdsmd log line not seen in ${timeoutMs} ms; last lines:\n${this.tail()}`)), timeoutMs);
-      const check = (): void => {
-        const hit = this.lines.find(pred);
-        if (hit) { clearTimeout(timer); resolve(hit); return; }
-        if (this.#child.exitCode !== null) { clearTimeout(timer); reject(new Error(`vdsmd exited with ${this.#child.exitCode}:\n${this.tail()}`)); return; }
-        this.#waiters.push(check);
-      };
-      check();
-    });
-  }
-
-  /** The vdsmd process id (setpriv execs node in place, so it is the same process). */
-  get pid(): number {
-    return this.#child.pid!;
-  }
-
   whenReady(timeoutMs = 20_000): Promise<Record<string, unknown>> {
     return this.waitForLog((l) => l['msg'] === 'vdsm-node ready', timeoutMs);
-  }
-
-  tail(n = 20): string {
-    return this.lines.slice(-n).map((l) => JSON.stringify(l)).join('\n');
-  }
-
-  /** SIGTERM and wait for the exit code. */
-  async stop(): Promise<number | null> {
-    if (this.#child.exitCode === null) this.#child.kill('SIGTERM');
-    return this.#exited;
-  }
-
-  /** SIGKILL: the agent dies without any cleanup (a crash). */
-  async kill(): Promise<void> {
-    if (this.#child.exitCode === null) this.#child.kill('SIGKILL');
-    await this.#exited;
   }
 
   async cleanup(): Promise<void> {

@@ -8,11 +8,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
 import { Errors, isError } from '../../src/errors.js';
 import { SupervdsmClient } from '../../src/supervdsm/client.js';
 import type { SupervdsmCallEvent, SupervdsmStateEvent } from '../../src/supervdsm/client-events.js';
-import { reportSupervdsmMetrics } from '../../src/supervdsm/client-metrics.js';
+import { metricsChannels, type Figure } from '../../src/observability/metrics/convention.js';
+import { reportSupervdsmFigures } from '../../src/supervdsm/client-metrics.js';
 import { ping, status } from '../../src/supervdsm/functions/ping.js';
 import { ksmTune } from '../../src/supervdsm/functions/ksm.js';
 import { MessageCodec } from '../../src/supervdsm/protocol.js';
@@ -48,13 +48,18 @@ void describe('supervdsm client', () => {
   let client: SupervdsmClient;
   const calls = listen<SupervdsmCallEvent>('vdsm:supervdsm:call');
   const states = listen<SupervdsmStateEvent>('vdsm:supervdsm:state');
-  const registry = new Registry();
   let metricsOff: () => void;
+  /** One collection, as a reporter makes it (a Prometheus scrape): every figure supervdsm adds. */
+  const collect = (): Figure[] => {
+    const figures: Figure[] = [];
+    metricsChannels.collect.publish({ add: (source: string, f: readonly Figure[]) => { if (source === 'supervdsm') figures.push(...f); } });
+    return figures;
+  };
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vdsm-svdsm-client-'));
     client = new SupervdsmClient({ path: join(dir, 'svdsm.sock'), log: captureLog('warn').log, defaultTimeoutMs: 30_000, backoffMs: { initial: 20, max: 200 } });
-    metricsOff = reportSupervdsmMetrics(registry, () => client.connected);
+    metricsOff = reportSupervdsmFigures(() => client.health());
   });
   after(async () => {
     await client.close();
@@ -115,13 +120,16 @@ void describe('supervdsm client', () => {
     assert.ok(seq.lastIndexOf('connected') > seq.lastIndexOf('disconnected'), seq.join(','));
   });
 
-  void it('every call is counted in the Prometheus registry by function and outcome', async () => {
-    const text = await registry.metrics();
-    assert.match(text, /vdsm_supervdsm_calls_total\{method="ping",outcome="ok"\} [1-9]/);
-    assert.match(text, /vdsm_supervdsm_calls_total\{method="ping",outcome="ERR_SVDSM_UNAVAILABLE"\} [1-9]/);
-    assert.match(text, /vdsm_supervdsm_calls_total\{method="stuckChild",outcome="ERR_SVDSM_TIMEOUT"\} 1/);
-    assert.match(text, /vdsm_supervdsm_connected 1/);
-    assert.match(text, /vdsm_supervdsm_call_duration_seconds_count\{method="ping"\} [1-9]/);
+  void it('every call is a figure by function and outcome, in the metrics convention', async () => {
+    const figures = collect();
+    const calls = (method: string, outcome: string): number | undefined => figures.find((f) => f.name === 'vdsm_supervdsm_calls_total' && f.labels?.['method'] === method && f.labels['outcome'] === outcome)?.value;
+    assert.ok((calls('ping', 'ok') ?? 0) >= 1);
+    assert.ok((calls('ping', 'ERR_SVDSM_UNAVAILABLE') ?? 0) >= 1);
+    assert.equal(calls('stuckChild', 'ERR_SVDSM_TIMEOUT'), 1);
+    assert.equal(calls('stuckChild', 'ERR_SVDSM_CONNECTION_LOST'), 1);
+    assert.equal(figures.find((f) => f.name === 'vdsm_supervdsm_connected')?.value, 1);
+    assert.ok((figures.find((f) => f.name === 'vdsm_supervdsm_call_seconds_total' && f.labels?.['method'] === 'stuckChild')?.value ?? 0) >= 0.2);
+    assert.ok((figures.find((f) => f.name === 'vdsm_supervdsm_connects_total')?.value ?? 0) >= 2);
   });
 });
 

@@ -112,7 +112,7 @@ void describe('supervdsmd functions on the real kernel', () => {
     assert.ok(st.isSocket());
     assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [account.uid, account.gid, 0o660]);
     assert.equal((await readFile(join(paths.run, 'supervdsmd.lock'), 'utf8')).trim(), String(helper.pid));
-    const second = await run(process.execPath, [helper.child.spawnargs[1]!, '--set', `vars.run_dir=${paths.run}`, '--set', `supervdsm.user=${account.user}`, '--set', `supervdsm.group=${account.group}`]).catch((e: { code: number; stderr: string }) => e);
+    const second = await run(process.execPath, [helper.argv[0]!, '--set', `vars.run_dir=${paths.run}`, '--set', `supervdsm.user=${account.user}`, '--set', `supervdsm.group=${account.group}`]).catch((e: { code: number; stderr: string }) => e);
     assert.equal((second as { code: number }).code, 1);
     assert.match((second as { stderr: string }).stderr, new RegExp(`supervdsmd is already running as pid ${helper.pid}`));
   });
