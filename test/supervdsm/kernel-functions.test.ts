@@ -19,6 +19,12 @@ import { SupervdsmClient } from '../../src/supervdsm/client.js';
 import { captureLog } from '../runtime/capture-log.js';
 import { createTestAccount, type TestAccount } from '../helpers/test-account.js';
 import { SupervdsmProcess } from '../helpers/supervdsm-process.js';
+import { encodeFrame } from '../../src/supervdsm/frame-decoder.js';
+import { MessageCodec } from '../../src/supervdsm/protocol.js';
+import { codeOf, RawPeer } from './harness.js';
+
+/** These tests create users, run supervdsmd or act as other uids: root only (CI runs as root). */
+const NEEDS_ROOT = process.getuid?.() === 0 ? false : 'needs root';
 
 const run = promisify(execFile);
 const KSM = '/sys/kernel/mm/ksm';
@@ -63,7 +69,7 @@ async function ueventListener(): Promise<{ events: string[]; seen(pred: (e: stri
   };
 }
 
-void describe('supervdsmd functions on the real kernel', () => {
+void describe('supervdsmd functions on the real kernel', { skip: NEEDS_ROOT }, () => {
   let dir: string;
   let account: TestAccount;
   let helper: SupervdsmProcess;
@@ -245,6 +251,35 @@ void describe('supervdsmd functions on the real kernel', () => {
       assert.ok('e' in r && code(r.e) === 'ERR_SVDSM_COMMAND_FAILED', JSON.stringify(r));
       assert.match((r.e as { context: { output: string } }).context.output, /systemd/i);
     }
+  });
+
+  void it('bad frames and a peer of another uid against the real daemon: answered, refused and logged, and it serves on', async () => {
+    const sock = join(paths.run, 'svdsm.sock');
+    const oversized = Buffer.alloc(4);
+    oversized.writeUInt32BE(2 * 1024 * 1024);
+    const big = await RawPeer.connect(sock);
+    big.write(oversized);
+    assert.equal(codeOf(await big.next((m) => m.type === 'error')), 'ERR_SVDSM_BAD_FRAME');
+    await big.closed;
+    const junk = await RawPeer.connect(sock);
+    junk.write(encodeFrame(Buffer.from([0xd9, 0x10, 0x41])));
+    junk.write(encodeFrame(Buffer.from([0xa4, 0x70, 0x69, 0x6e, 0x67]))); // the msgpack string "ping": a value, not a call
+    junk.call(7, 'ping');
+    assert.deepEqual(await junk.answer(7), { type: 'result', id: 7, value: true });
+    assert.deepEqual(junk.messages.slice(1, 3).map(codeOf), ['ERR_SVDSM_BAD_FRAME', 'ERR_SVDSM_BAD_REQUEST']);
+    junk.close();
+    await chmod(sock, 0o666); // a wrong mode: the uid check must still refuse
+    try {
+      const out = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '-e',
+        `const s=require('node:net').createConnection(${JSON.stringify(sock)});let b=Buffer.alloc(0);s.on('data',d=>{b=Buffer.concat([b,d])});s.on('close',()=>process.stdout.write(b.toString('hex')));`]);
+      const msg = new MessageCodec().decode(Buffer.from(out.stdout, 'hex').subarray(4)) as { error: { code: string } };
+      assert.equal(msg.error.code, 'ERR_SVDSM_PEER_REFUSED');
+    } finally {
+      await chmod(sock, 0o660);
+    }
+    const line = await helper.waitForLog((l) => l['msg'] === 'refused a connection from a user that may not use supervdsm');
+    assert.equal(line['peerUid'], 65534);
+    assert.equal(await client.call('ping'), true, 'the same helper process serves on');
   });
 
   void it('getHardwareInfo: DMI when the host has tables, otherwise ERR_SVDSM_NO_DMI saying why', async () => {
