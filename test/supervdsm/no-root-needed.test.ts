@@ -28,7 +28,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DUMP = fileURLToPath(new URL('../fixtures/host-facts-dump.js', import.meta.url));
 
 /** Facts only root can read, and which vdsmd gets from supervdsm instead. */
-const FROM_HELPER = new Set(['caps.productUuid', 'caps.kernelFeatures.pti', 'caps.kernelFeatures.ibpb', 'caps.kernelFeatures.ibrs']);
+const FROM_HELPER = new Set(['caps.productUuid', 'caps.kernelFeatures.pti', 'caps.kernelFeatures.ibpb', 'caps.kernelFeatures.ibrs', 'hw.dmi.product_serial', 'hw.dmi.product_uuid']);
 
 /** Paths (a.b.c) of facts present in `root` but missing, null or empty in `user`. */
 function onlyRootSees(rootV: unknown, userV: unknown, path: string, out: string[]): string[] {
