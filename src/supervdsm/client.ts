@@ -12,6 +12,7 @@ import { Errors, vdsmError, type VdsmError } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { fromWireError } from '../runtime/executor/remote-error.js';
 import { supervdsmChannels as ch, type SupervdsmStateEvent } from './client-events.js';
+import { Deadlines } from './deadlines.js';
 import { FrameDecoder, MAX_FRAME_BYTES } from './frame-decoder.js';
 import { MAX_CALL_ID, MessageCodec, parseServerMessage, PROTOCOL_VERSION, type WireError } from './protocol.js';
 
@@ -37,7 +38,7 @@ export interface SupervdsmClientOptions {
 interface Pending {
   method: string;
   started: number;
-  timer: unknown;
+  timeoutMs: number;
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -57,6 +58,7 @@ export class SupervdsmClient {
   #socket: Socket | undefined;
   #codec: MessageCodec;
   #pending = new Map<number, Pending>();
+  #deadlines: Deadlines;
   #nextId = 1;
   #backoff: number;
   #retryTimer: unknown;
@@ -72,6 +74,7 @@ export class SupervdsmClient {
     this.#clock = opts.clock ?? monotonicClock;
     this.#timers = opts.timers ?? realTimers;
     this.#codec = new MessageCodec(opts.maxFrameBytes ?? MAX_FRAME_BYTES);
+    this.#deadlines = new Deadlines(this.#clock, this.#timers);
     this.#backoff = opts.backoffMs?.initial ?? 100;
     this.#since = this.#clock.now();
   }
@@ -134,12 +137,12 @@ export class SupervdsmClient {
       return Promise.reject(e);
     }
     return new Promise<T>((resolve, reject) => {
-      const timer = this.#timers.setTimeout(() => {
+      this.#deadlines.add(id, timeoutMs, () => {
         if (!this.#pending.delete(id)) return;
         this.#stats.timedOut++;
         this.#settle(method, started, reject, vdsmError(Errors.SVDSM_TIMEOUT, { method, timeoutMs, path: this.path }));
-      }, timeoutMs);
-      this.#pending.set(id, { method, started, timer, resolve: resolve as (v: unknown) => void, reject });
+      });
+      this.#pending.set(id, { method, started, timeoutMs, resolve: resolve as (v: unknown) => void, reject });
       this.#socket!.write(frame);
     });
   }
@@ -278,7 +281,7 @@ export class SupervdsmClient {
       return;
     }
     this.#pending.delete(m.id);
-    this.#timers.clearTimeout(pending.timer);
+    this.#deadlines.delete(m.id, pending.timeoutMs);
     if (m.type === 'result') this.#settle(pending.method, pending.started, pending.resolve, m.value, true);
     else this.#settle(pending.method, pending.started, pending.reject, remoteError(m.error));
   }
@@ -302,8 +305,8 @@ export class SupervdsmClient {
   #failPending(spec: typeof Errors.SVDSM_CONNECTION_LOST, why: string): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#deadlines.clear();
     for (const p of pending) {
-      this.#timers.clearTimeout(p.timer);
       this.#stats.lost++;
       this.#settle(p.method, p.started, p.reject, vdsmError(spec, { method: p.method, reason: why }));
     }

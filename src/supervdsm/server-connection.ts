@@ -7,6 +7,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
 import type { PeerCredentials } from '../native-sys.js';
+import { monotonicClock, realTimers } from '../runtime/clock.js';
+import { Deadlines } from './deadlines.js';
 import { FrameDecoder, type FrameErrorKind } from './frame-decoder.js';
 import { MessageCodec, parseCall, toWireError, type CallMessage, type ServerMessage } from './protocol.js';
 import type { CallContext, FunctionRegistry } from './registry.js';
@@ -36,7 +38,7 @@ interface Running {
   method: string;
   started: number;
   abort: AbortController;
-  timer: ReturnType<typeof setTimeout>;
+  timeoutMs: number;
 }
 
 export class HelperConnection {
@@ -49,6 +51,7 @@ export class HelperConnection {
   #decoder: FrameDecoder;
   #log: Logger;
   #calls = new Map<number, Running>();
+  #deadlines = new Deadlines(monotonicClock, realTimers);
   #ended = false;
   #closed = false;
   #frames = 0;
@@ -170,8 +173,8 @@ export class HelperConnection {
   #onSocketClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#deadlines.clear();
     for (const c of this.#calls.values()) {
-      clearTimeout(c.timer);
       c.abort.abort();
       this.#host.release();
     }
@@ -205,7 +208,7 @@ export class HelperConnection {
     const finish = (ok: boolean, value: unknown): void => {
       const running = this.#calls.get(call.id);
       if (running === undefined || running.abort !== abort) return; // answered already (deadline) or connection gone
-      clearTimeout(running.timer);
+      this.#deadlines.delete(call.id, timeoutMs);
       this.#calls.delete(call.id);
       this.#host.release();
       const ms = performance.now() - started;
@@ -221,11 +224,11 @@ export class HelperConnection {
       }
       if (this.#ended && this.#calls.size === 0) this.#socket.end();
     };
-    const timer = setTimeout(() => {
+    this.#calls.set(call.id, { method: call.method, started, abort, timeoutMs });
+    this.#deadlines.add(call.id, timeoutMs, () => {
       abort.abort();
       finish(false, vdsmError(Errors.SVDSM_TIMEOUT, { method: call.method, timeoutMs }));
-    }, timeoutMs);
-    this.#calls.set(call.id, { method: call.method, started, abort, timer });
+    });
     const ctx = this.#host.context({
       method: call.method, callId: call.id, peer: this.peer, signal: abort.signal,
       remainingMs: () => Math.max(1, Math.round(deadline - performance.now())),
