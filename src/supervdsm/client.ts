@@ -60,6 +60,7 @@ export class SupervdsmClient {
   #pending = new Map<number, Pending>();
   #deadlines: Deadlines;
   #nextId = 1;
+  #corked = false;
   #backoff: number;
   #retryTimer: unknown;
   #helloTimer: unknown;
@@ -143,8 +144,21 @@ export class SupervdsmClient {
         this.#settle(method, started, reject, vdsmError(Errors.SVDSM_TIMEOUT, { method, timeoutMs, path: this.path }));
       });
       this.#pending.set(id, { method, started, timeoutMs, resolve: resolve as (v: unknown) => void, reject });
-      this.#socket!.write(frame);
+      this.#write(this.#socket!, frame);
     });
+  }
+
+  /** Calls made in one tick leave in one write. */
+  #write(socket: Socket, frame: Buffer): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(frame);
   }
 
   /** Stop reconnecting, fail calls in flight, close the socket. */

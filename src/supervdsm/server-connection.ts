@@ -21,7 +21,7 @@ export interface ConnectionHost {
   admit(): boolean;
   release(): void;
   /** The parts of a CallContext that do not depend on the connection. */
-  context(call: { method: string; callId: number; peer: PeerCredentials; signal: AbortSignal; remainingMs: () => number; connectionLog: Logger }): CallContext;
+  context(call: { method: string; callId: number; peer: PeerCredentials; signal: () => AbortSignal; remainingMs: () => number; connectionLog: Logger }): CallContext;
   /** One call finished (ok or with an error code), for the status counters. */
   record(method: string, ok: boolean, code: string | undefined, ms: number): void;
 }
@@ -34,10 +34,33 @@ export interface ConnectionLimits {
   maxOutgoingBytes: number;
 }
 
+/**
+ * A call's abort: the AbortController is made only if the function asks for the signal (a ping never
+ * does, and making one costs more than the rest of its round trip); aborting before that hands out an
+ * already-aborted signal.
+ */
+class LazyAbort {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
+}
+
 interface Running {
   method: string;
   started: number;
-  abort: AbortController;
+  abort: LazyAbort;
   timeoutMs: number;
 }
 
@@ -55,6 +78,7 @@ export class HelperConnection {
   #ended = false;
   #closed = false;
   #frames = 0;
+  #corked = false;
   #badFrames = 0;
   #onClose: () => void;
 
@@ -102,6 +126,15 @@ export class HelperConnection {
 
   #send(message: ServerMessage): void {
     if (this.#closed || this.#socket.destroyed || !this.#socket.writable) return;
+    // Answers made in one tick leave in one write (calls in flight finish together under load).
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     let frame: Buffer;
     try {
       frame = this.#codec.encode(message);
@@ -204,7 +237,7 @@ export class HelperConnection {
     const timeoutMs = Math.min(call.timeoutMs, fn.maxTimeoutMs ?? call.timeoutMs);
     const started = performance.now();
     const deadline = started + timeoutMs;
-    const abort = new AbortController();
+    const abort = new LazyAbort();
     const finish = (ok: boolean, value: unknown): void => {
       const running = this.#calls.get(call.id);
       if (running === undefined || running.abort !== abort) return; // answered already (deadline) or connection gone
@@ -230,7 +263,7 @@ export class HelperConnection {
       finish(false, vdsmError(Errors.SVDSM_TIMEOUT, { method: call.method, timeoutMs }));
     });
     const ctx = this.#host.context({
-      method: call.method, callId: call.id, peer: this.peer, signal: abort.signal,
+      method: call.method, callId: call.id, peer: this.peer, signal: () => abort.signal,
       remainingMs: () => Math.max(1, Math.round(deadline - performance.now())),
       connectionLog: this.#log,
     });

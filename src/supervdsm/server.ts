@@ -216,7 +216,10 @@ export class SupervdsmServer {
         let log: Logger | undefined;
         let fs: HelperFs | undefined;
         return {
-          method: call.method, callId: call.callId, peer: call.peer, signal: call.signal, remainingMs: call.remainingMs,
+          method: call.method, callId: call.callId, peer: call.peer, remainingMs: call.remainingMs,
+          get signal(): AbortSignal {
+            return call.signal();
+          },
           get log(): Logger {
             return (log ??= call.connectionLog.child({ method: call.method, id: call.callId }));
           },
@@ -226,7 +229,7 @@ export class SupervdsmServer {
           policy: o.policy,
           run: (command, args, opts = {}) => o.runner.run(command, args, {
             timeoutMs: Math.min(opts.timeoutMs ?? Infinity, call.remainingMs()),
-            signal: call.signal,
+            signal: call.signal(),
             ...(opts.input !== undefined ? { input: opts.input } : {}),
           }),
           commandPath: (command) => o.runner.pathOf(command),
