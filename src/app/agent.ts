@@ -128,7 +128,6 @@ export class Agent {
       timers,
     }) : undefined;
     this.supervdsm = supervdsmOf(this.#svdsmClient);
-    const perf = cfg.performance;
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
@@ -150,10 +149,10 @@ export class Agent {
         log: logs.get('virt.vm'),
         channelDirs: cfg.supervdsm.channel_dirs,
         hugepages: {
-          dynamic: perf.use_dynamic_hugepages,
-          usePreallocated: perf.use_preallocated_hugepages,
-          reservedCount: perf.reserved_hugepage_count,
-          reservedSizeKiB: /^\d+$/.test(perf.reserved_hugepage_size) ? Number(perf.reserved_hugepage_size) : undefined,
+          dynamic: cfg.performance.use_dynamic_hugepages,
+          usePreallocated: cfg.performance.use_preallocated_hugepages,
+          reservedCount: cfg.performance.reserved_hugepage_count,
+          reservedSizeKiB: /^\d+$/.test(cfg.performance.reserved_hugepage_size) ? Number(cfg.performance.reserved_hugepage_size) : undefined,
         },
       }),
       ...(cfg.vars.fake_kvm_support ? { prepareXml: (xml: string) => this.#fakeKvmXml(xml) } : {}),

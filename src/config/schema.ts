@@ -123,7 +123,7 @@ export const schema = {
   },
   irs: {
     irs_enable: bool(true, 'Run the storage subsystem.', { compat: 'issue 18 (storage) is to apply it' }),
-    repository: str('/rhev/data-center', 'Root of the storage repository (data center mount points and links).', { check: absolutePath, compat: 'issue 18 (storage) is to apply it' }),
+    repository: str('/rhev/data-center', 'Root of the storage repository (data center mount points and links); supervdsm mounts only below its mnt/ and checks access only below it.', { check: absolutePath }),
     hsm_tasks: str('%(repository)s/hsm-tasks', 'Directory where storage task records are persisted.', { compat: 'issue 18 (storage) is to apply it' }),
     thread_pool_size: int(10, 'Threads running storage tasks.', { min: 1, compat: 'issue 18 (storage) is to apply it' }),
     max_tasks: int(500, 'Storage tasks queued or running before new ones are refused.', { min: 1, compat: 'issue 18 (storage) is to apply it' }),

@@ -65,22 +65,22 @@ export function policyProblems(cfg: VdsmConfig): string[] {
 }
 
 export function buildPolicy(input: PolicyInput): HelperPolicy {
-  const c = input.config.supervdsm;
+  const supervdsm = input.config.supervdsm;
   const repo = input.config.irs.repository;
   return Object.freeze({
     agent: input.agent,
-    group: { name: c.group, gid: input.groupGid },
+    group: { name: supervdsm.group, gid: input.groupGid },
     allowedUids: new Set([0, input.agent.uid]),
-    channelDirs: [...c.channel_dirs],
-    channelGroups: [...new Set([c.group, 'ovirt-vmconsole'])],
-    udevRulesDir: c.udev_rules_dir,
-    diskImageOwner: { user: input.agent.name, group: c.qemu_group, qemuUser: c.qemu_user },
+    channelDirs: [...supervdsm.channel_dirs],
+    channelGroups: [...new Set([supervdsm.group, 'ovirt-vmconsole'])],
+    udevRulesDir: supervdsm.udev_rules_dir,
+    diskImageOwner: { user: input.agent.name, group: supervdsm.qemu_group, qemuUser: supervdsm.qemu_user },
     devRoots: ['/dev'],
     mountRoot: join(repo, 'mnt'),
-    mountTypes: new Set(c.mount_types),
-    systemctlUnits: new Set(c.systemctl_units),
-    sasl: { libvirtDb: c.sasl_libvirt_db, libvirtUser: input.config.libvirt.sasl_user, vncDb: c.sasl_vnc_db },
-    accessUsers: new Set([input.agent.name, ...c.access_users]),
+    mountTypes: new Set(supervdsm.mount_types),
+    systemctlUnits: new Set(supervdsm.systemctl_units),
+    sasl: { libvirtDb: supervdsm.sasl_libvirt_db, libvirtUser: input.config.libvirt.sasl_user, vncDb: supervdsm.sasl_vnc_db },
+    accessUsers: new Set([input.agent.name, ...supervdsm.access_users]),
     storageRoots: [repo],
     accessTimeoutMs: input.config.irs.process_pool_timeout * 1000,
   });
