@@ -23,7 +23,7 @@ tar -xzf "$TARBALL" -C "$LIB" --strip-components=1 --no-same-owner
 # Production dependencies only; --ignore-scripts: the addons in build/Release came with the tarball.
 (cd "$LIB" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock --prefer-offline --loglevel=error >/dev/null)
 mkdir -p "$DESTDIR/usr/bin"
-for bin in vdsmd vdsm-client vdsm-tool vdsm-bench; do
+for bin in vdsmd supervdsmd vdsm-client vdsm-tool vdsm-bench; do
   chmod 0755 "$LIB/dist/src/bin/$bin.js"
   ln -sfn "../lib/vdsm-node/dist/src/bin/$bin.js" "$DESTDIR/usr/bin/$bin"
 done

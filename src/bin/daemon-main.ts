@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { configArgOptions, ConfigurationError, loadConfig, loadOptionsFromArgs, type ConfigArgValues, type VdsmConfig } from '../config/index.js';
+import { exitNow } from '../native-sys.js';
 import type { SdNotifier } from '../observability/sd-notify.js';
 
 export const VERSION = 'vdsm-node 0.1.0';
@@ -67,11 +68,10 @@ export function stopOnSignals(plan: StopPlan): void {
     hardExit.unref();
     plan.stop().then(({ stuckThreads }) => {
       if (stuckThreads > 0) {
-        // process.exit() would wait for threads blocked in native code; they hold nothing we need.
+        // process.exit() would join threads blocked in native code; they hold nothing we need: _exit.
         plan.log.warn({ stuckThreads }, 'worker threads still blocked in native calls; exiting without them');
         plan.root.flush();
-        process.kill(process.pid, 'SIGKILL');
-        return;
+        exitNow(0);
       }
       plan.log.info('stopped');
       plan.root.flush();

@@ -9,7 +9,6 @@ import { peerCredentials } from '../native-sys.js';
 import { createRootLogger, LogManager } from '../observability/logging.js';
 import { SdNotifier } from '../observability/sd-notify.js';
 import { Executor } from '../runtime/executor/executor.js';
-import { InstanceLock } from '../runtime/instance-lock.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { CommandRunner, locateCommands } from '../supervdsm/command-runner.js';
 import { resolveGroup, resolveUser } from '../supervdsm/functions/accounts.js';
@@ -17,6 +16,7 @@ import { ALL_FUNCTIONS } from '../supervdsm/functions/index.js';
 import { buildPolicy, policyProblems } from '../supervdsm/policy.js';
 import { FunctionRegistry } from '../supervdsm/registry.js';
 import { SupervdsmServer } from '../supervdsm/server.js';
+import { acquireInstanceLock, InstanceLockedError, releaseInstanceLock, type InstanceLock } from '../ops/instance-lock.js';
 import { loadDaemonConfig, parseDaemonArgs, runDaemon, stopOnSignals } from './daemon-main.js';
 
 const USAGE = `Usage: supervdsmd [--config FILE] [--set SECTION.KEY=VALUE ...] [--profile NAME]
@@ -90,9 +90,10 @@ async function main(argv: string[]): Promise<number> {
   await prepareRunDir(runDir, agent.uid, groupGid);
   let lock: InstanceLock;
   try {
-    lock = await InstanceLock.acquire(runDir, 'supervdsmd');
+    lock = acquireInstanceLock(runDir, process.pid, 'supervdsmd');
   } catch (err) {
-    process.stderr.write(`supervdsmd: ${(err as Error).message}\n`);
+    if (!(err instanceof InstanceLockedError)) throw err;
+    process.stderr.write(`supervdsmd: ${err.message}.\nStop it first (systemctl stop supervdsmd${err.pid !== undefined ? `, or kill ${err.pid}` : ''}), or give this one its own --set vars.run_dir=...\n`);
     return 1;
   }
 
@@ -118,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
       await server.stop(STOP_GRACE_MS);
       const { stuckThreads } = await executor.stop({ graceMs: 1000 });
       scheduler.stop();
-      await lock.release();
+      releaseInstanceLock(lock);
       return { stuckThreads };
     },
   });
@@ -130,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     log.fatal({ err }, 'supervdsmd failed to start');
     process.stderr.write(`supervdsmd: failed to start: ${(err as Error).message}\n`);
-    await lock.release();
+    releaseInstanceLock(lock);
     return 1;
   }
   log.info({ socket: server.path, user: agent.name, uid: agent.uid, group: config.supervdsm.group, gid: groupGid, functions: ALL_FUNCTIONS.length },

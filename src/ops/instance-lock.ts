@@ -1,12 +1,16 @@
-// vdsmd's single-instance lock: an exclusive flock on <dir>/vdsmd.lock holding the owner's pid. Two
-// agents on the same run (or state) directory would both adopt the same VMs and fight over the same
-// sockets; the second one must refuse to start and say who is running. The kernel releases a flock when
-// its holder dies, so a crash never leaves a lock that blocks the next start.
+// The daemons' single-instance lock: an exclusive flock on <dir>/<program>.lock (vdsmd.lock,
+// supervdsmd.lock) holding the owner's pid. Two agents on the same run (or state) directory would both
+// adopt the same VMs and fight over the same sockets; the second one must refuse to start and say who is
+// running. The kernel releases a flock when its holder dies, so a crash never leaves a lock that blocks
+// the next start.
 import { constants, openSync, readFileSync, ftruncateSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tryLock } from '../native-sys.js';
 
 export const LOCK_FILE_NAME = 'vdsmd.lock';
+
+/** The daemons that lock a directory: vdsmd, and supervdsmd (the privileged helper). */
+export type LockingProgram = 'vdsmd' | 'supervdsmd';
 
 export interface InstanceLock {
   readonly path: string;
@@ -16,10 +20,10 @@ export interface InstanceLock {
 /** Another process holds the lock. `pid` is what that process wrote (undefined when unreadable). */
 export class InstanceLockedError extends Error {
   readonly code = 'ERR_INSTANCE_LOCKED';
-  constructor(readonly path: string, readonly pid: number | undefined) {
+  constructor(readonly path: string, readonly pid: number | undefined, program: LockingProgram = 'vdsmd') {
     super(pid !== undefined
-      ? `another vdsmd (pid ${pid}) is running on this directory: it holds ${path}`
-      : `another vdsmd is running on this directory: it holds ${path}`);
+      ? `another ${program} (pid ${pid}) is running on this directory: it holds ${path}`
+      : `another ${program} is running on this directory: it holds ${path}`);
   }
 }
 
@@ -38,8 +42,8 @@ export function lockOwner(path: string): number | undefined {
  * Synchronous on purpose: it runs once at start-up, before the agent serves anything. The descriptor
  * stays open for the life of the process; release() is for tests and in-process restarts.
  */
-export function acquireInstanceLock(dir: string, pid = process.pid): InstanceLock {
-  const path = join(dir, LOCK_FILE_NAME);
+export function acquireInstanceLock(dir: string, pid = process.pid, program: LockingProgram = 'vdsmd'): InstanceLock {
+  const path = join(dir, `${program}.lock`);
   // libuv opens with O_CLOEXEC: children (systemd-notify, openssl) do not inherit the lock.
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
   let taken = false;
@@ -48,7 +52,7 @@ export function acquireInstanceLock(dir: string, pid = process.pid): InstanceLoc
   } finally {
     if (!taken) closeSync(fd);
   }
-  if (!taken) throw new InstanceLockedError(path, lockOwner(path));
+  if (!taken) throw new InstanceLockedError(path, lockOwner(path), program);
   ftruncateSync(fd, 0);
   writeSync(fd, `${pid}\n`, 0);
   return { path, fd };
@@ -60,8 +64,8 @@ export function releaseInstanceLock(lock: InstanceLock): void {
 }
 
 /** Whether some process holds the lock in `dir` right now (used by `vdsm-tool configure`). */
-export function instanceRunning(dir: string): { running: boolean; pid?: number } {
-  const path = join(dir, LOCK_FILE_NAME);
+export function instanceRunning(dir: string, program: LockingProgram = 'vdsmd'): { running: boolean; pid?: number } {
+  const path = join(dir, `${program}.lock`);
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY);

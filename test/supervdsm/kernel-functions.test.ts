@@ -120,7 +120,7 @@ void describe('supervdsmd functions on the real kernel', { skip: NEEDS_ROOT }, (
     assert.equal((await readFile(join(paths.run, 'supervdsmd.lock'), 'utf8')).trim(), String(helper.pid));
     const second = await run(process.execPath, [helper.argv[0]!, '--set', `vars.run_dir=${paths.run}`, '--set', `supervdsm.user=${account.user}`, '--set', `supervdsm.group=${account.group}`]).catch((e: { code: number; stderr: string }) => e);
     assert.equal((second as { code: number }).code, 1);
-    assert.match((second as { stderr: string }).stderr, new RegExp(`supervdsmd is already running as pid ${helper.pid}`));
+    assert.match((second as { stderr: string }).stderr, new RegExp(`another supervdsmd \\(pid ${helper.pid}\\) is running on this directory`));
   });
 
   void it('ksmTune writes /sys/kernel/mm/ksm and the kernel reads back the values', async () => {

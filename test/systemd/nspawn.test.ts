@@ -3,7 +3,7 @@
 // the package tarball. Shows READY after start (Type=notify), vdsm-client answering with the default
 // certificates, the single-instance lock, a crashed agent restarted, the watchdog restarting a wedged
 // agent, `systemctl stop` finishing within TimeoutStopSec while worker threads are stuck in native
-// calls (libvirt frozen), socket activation, and, once the package has its unit, supervdsmd first.
+// calls (libvirt frozen), socket activation, and supervdsmd (root) up first with vdsmd connected to it.
 // Needs root; runs with VDSM_NSPAWN=1 (.ci/run sets it).
 import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
@@ -191,18 +191,29 @@ void describe('vdsmd.service under systemd 252 in a booted Debian 12 container',
     await c.systemctl('stop', 'vdsmd.socket', 'vdsmd');
   });
 
-  void it('supervdsmd is started before vdsmd', async (t) => {
-    const units = await c.exec(['ls', '/usr/lib/systemd/system']);
-    if (!/^supervdsmd\.service$/m.test(units.stdout)) {
-      t.skip('no supervdsmd.service in the package yet (issue 13 adds it)');
-      return;
-    }
-    await setVdsmArgs('--profile embedded');
+  void it('supervdsmd is started before vdsmd, as root, and vdsmd (as vdsm) talks to it', async () => {
+    // The embedded profile runs without a helper; with it switched on vdsmd connects to the root helper.
+    await setVdsmArgs('--profile embedded --set supervdsm.enable=true');
     assert.equal((await c.systemctl('start', 'vdsmd')).code, 0);
-    const s = await c.show('supervdsmd', ['ActiveState', 'ActiveEnterTimestampMonotonic']);
-    const v = await c.show('vdsmd', ['ExecMainStartTimestampMonotonic']);
+    const s = await c.show('supervdsmd', ['ActiveState', 'ActiveEnterTimestampMonotonic', 'MainPID']);
+    const v = await c.show('vdsmd', ['ExecMainStartTimestampMonotonic', 'MainPID']);
     assert.equal(s['ActiveState'], 'active');
     assert.ok(Number(s['ActiveEnterTimestampMonotonic']) <= Number(v['ExecMainStartTimestampMonotonic']), 'supervdsmd was up before vdsmd started');
+    const status = await c.exec(['grep', '^Uid:', `/proc/${s['MainPID']}/status`]);
+    assert.match(status.stdout, /^Uid:\s+0\s/, 'the helper runs as root');
+    const sock = await c.exec(['stat', '-c', '%U:%G %a', '/run/vdsm/svdsm.sock']);
+    assert.equal(sock.stdout.trim(), 'vdsm:kvm 660');
+    const vdsmUid = (await c.exec(['id', '-u', 'vdsm'])).stdout.trim();
+    // vdsmd connects right after it starts; ask the helper until its connection shows (or a minute).
+    const connected = new RegExp(`^connections: .*pid ${v['MainPID']} uid ${vdsmUid}\\b`, 'm');
+    let tool = await c.exec(['vdsm-tool', 'supervdsm'], { timeoutMs: 60_000 });
+    for (const deadline = Date.now() + 60_000; tool.code === 0 && !connected.test(tool.stdout) && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 250));
+      tool = await c.exec(['vdsm-tool', 'supervdsm'], { timeoutMs: 60_000 });
+    }
+    assert.equal(tool.code, 0, tool.stderr);
+    assert.match(tool.stdout, new RegExp(`^accepts uids 0, ${vdsmUid};`, 'm'));
+    assert.match(tool.stdout, connected, 'vdsmd (as vdsm) is connected');
     await c.systemctl('stop', 'vdsmd', 'supervdsmd');
   });
 
