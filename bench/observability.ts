@@ -7,10 +7,10 @@
 //   cpu-profile    a CPU profile of every thread running the whole time ([devel] cpu_profile_enable)
 // in one run (after a warm-up round), cases interleaved over --repeats rounds (default 3; the median round is reported), as
 // ratios to metrics-off. One JSON line per case on stdout, progress on stderr, a Markdown report in
-// results/observability/. Usage: node dist/bench/observability.js [--quick] [--repeats=N]
+// results/observability/ (or --out=DIR). Usage: node dist/bench/observability.js [--quick] [--repeats=N] [--out=DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { writeNodeXml } from '../src/libvirt/fixture.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
 import { mdTable } from './lib/markdown.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { median, round, summarize } from './lib/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -70,8 +70,20 @@ async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
   return port;
 }
 
-/** A real statsd daemon on a free port (console backend off, nothing written). */
-async function startStatsd(dir: string): Promise<{ port: number; child: ChildProcess }> {
+/**
+ * A real statsd daemon on a free port (console backend off, nothing written). The npm statsd daemon is a
+ * development dependency: an installed vdsm-bench has none, and then a UDP socket that only counts
+ * datagrams receives the reports (what the agent pays to send them is the same). `collector` says which.
+ */
+async function startStatsd(dir: string): Promise<{ port: number; collector: 'statsd' | 'udp-sink'; stop: () => Promise<void> }> {
+  try {
+    await access(STATSD);
+  } catch {
+    const sink = dgram.createSocket('udp4');
+    sink.on('message', () => undefined);
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    return { port: sink.address().port, collector: 'udp-sink', stop: () => new Promise<void>((r) => sink.close(() => r())) };
+  }
   const port = await freePort('udp');
   const config = path.join(dir, 'statsd.js');
   await writeFile(config, JSON.stringify({ address: '127.0.0.1', port, mgmt_address: '127.0.0.1', mgmt_port: await freePort('tcp'), backends: [], flushInterval: 10_000 }));
@@ -81,7 +93,9 @@ async function startStatsd(dir: string): Promise<{ port: number; child: ChildPro
     child.stdout!.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('server is up')) resolve(); });
     child.once('exit', (code) => reject(new Error(`statsd exited with ${code}`)));
   });
-  return { port, child };
+  // Wait for its exit before the caller removes its config file (statsd re-reads it on a timer).
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return { port, collector: 'statsd', stop: async () => { child.kill(); await exited; } };
 }
 
 /** vdsmd as systemd would run it; resolves with its port once it logged "vdsm-node ready". */
@@ -187,12 +201,13 @@ async function main(): Promise<void> {
     ];
     const rounds = new Map<string, Round[]>(cases.map((c) => [c.name, []]));
     // A throw-away round first, so the load generator's JIT is warm for every recorded case.
-    progress('warm-up');
+    const total = 1 + repeats * cases.length;
+    step(0, total, 'warm-up');
     const warm = await startAgent(dir, uri, cases[0]!.args);
     await measure(warm.port, warm.child.pid!).finally(() => stopAgent(warm.child));
     for (let r = 0; r < repeats; r++) {
       for (const c of cases) {
-        progress(`round ${r + 1}/${repeats}: ${c.name}`);
+        step(1 + r * cases.length + cases.indexOf(c), total, `round ${r + 1}/${repeats}: ${c.name}`);
         const agent = await startAgent(dir, uri, c.args);
         const scraper = c.scrape ? scrapeEverySecond(agent.port) : undefined;
         try {
@@ -209,7 +224,7 @@ async function main(): Promise<void> {
       const list = rounds.get(c.name)!;
       const m = pick(list);
       const rec = {
-        suite: 'observability', case: c.name, what: c.what, vms: VMS, ...m,
+        suite: 'observability', case: c.name, what: c.what, vms: VMS, collector: statsd.collector, ...m,
         ping_ratio: round(m.ping_req_per_s / base.ping_req_per_s, 3),
         vmstats_p50_ratio: round(m.vmstats_p50_ms / base.vmstats_p50_ms, 3),
         vmstats_p99_ratio: round(m.vmstats_p99_ms / base.vmstats_p99_ms, 3),
@@ -226,7 +241,8 @@ async function main(): Promise<void> {
       emitCase(rec);
       return rec;
     });
-    const out = path.join(process.cwd(), 'results', 'observability');
+    step(total, total, 'done');
+    const out = path.resolve(outDir(flags, 'observability'));
     await mkdir(out, { recursive: true });
     await writeFile(path.join(out, 'report.md'), [
       '# Observability overhead',
@@ -247,9 +263,9 @@ async function main(): Promise<void> {
         results.map((r) => [r.case, r.ping_agent_cpu_us_median, r.ping_cpu_ratio, r.vmstats_agent_cpu_us_median, r.vmstats_cpu_ratio])),
       '',
     ].join('\n'));
-    progress(`wrote ${path.join('results', 'observability', 'report.md')}`);
+    progress(`wrote ${path.join(out, 'report.md')}`);
   } finally {
-    statsd.child.kill();
+    await statsd.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
