@@ -66,6 +66,75 @@ export const Errors = {
   SVDSM_NO_DMI: spec('ERR_SVDSM_NO_DMI', 57, 'This host has no DMI (SMBIOS) tables'),
   SVDSM_RESULT_TOO_LARGE: spec('ERR_SVDSM_RESULT_TOO_LARGE', 100, 'supervdsm result larger than the frame size limit'),
   SVDSM_INTERNAL: spec('ERR_SVDSM_INTERNAL', 100, 'Unexpected error in supervdsm'),
+  // storage (lib/vdsm/storage/exception.py): codes below 5000, messages as vdsm words them
+  SD_STORAGE: spec('ERR_SD_STORAGE', 200, 'General Storage Exception'),
+  SD_VOLUME_DOES_NOT_EXIST: spec('ERR_SD_VOLUME_DOES_NOT_EXIST', 201, 'Volume does not exist'),
+  SD_INCORRECT_FORMAT: spec('ERR_SD_INCORRECT_FORMAT', 202, 'Incorrect Volume format'),
+  SD_VOLUME_HAS_CHILDREN: spec('ERR_SD_VOLUME_HAS_CHILDREN', 204, 'Cannot delete volume which has children (non-ethical)'),
+  SD_VOLUME_CREATION: spec('ERR_SD_VOLUME_CREATION', 205, 'Error creating a new volume'),
+  SD_VOLUME_METADATA_READ: spec('ERR_SD_VOLUME_METADATA_READ', 207, 'Error while processing volume meta data'),
+  SD_VOLUME_METADATA_WRITE: spec('ERR_SD_VOLUME_METADATA_WRITE', 208, 'Error while updating volume meta data'),
+  SD_VOLUME_ALREADY_EXISTS: spec('ERR_SD_VOLUME_ALREADY_EXISTS', 212, 'Volume already exists'),
+  SD_CANNOT_DELETE_VOLUME: spec('ERR_SD_CANNOT_DELETE_VOLUME', 222, 'Volume deletion error'),
+  SD_CANNOT_DELETE_SHARED_VOLUME: spec('ERR_SD_CANNOT_DELETE_SHARED_VOLUME', 223, 'Shared Volume cannot be deleted'),
+  SD_VOLUME_COPY: spec('ERR_SD_VOLUME_COPY', 225, 'Volume copy failed'),
+  SD_ILLEGAL_SNAPSHOT_PARENT: spec('ERR_SD_ILLEGAL_SNAPSHOT_PARENT', 226, 'Cannot create volume snapshot from illegal volume'),
+  SD_PREPARE_ILLEGAL_VOLUME: spec('ERR_SD_PREPARE_ILLEGAL_VOLUME', 227, 'Cannot prepare illegal volume'),
+  SD_VOLUME_SIZE: spec('ERR_SD_VOLUME_SIZE', 229, 'Requested size is too small. Must be larger or equal to 1'),
+  SD_INCORRECT_TYPE: spec('ERR_SD_INCORRECT_TYPE', 231, 'Incorrect Volume Preallocate Type'),
+  SD_IMAGE_PATH: spec('ERR_SD_IMAGE_PATH', 254, 'Image path does not exist or cannot be accessed/created'),
+  SD_IMAGE_DELETE: spec('ERR_SD_IMAGE_DELETE', 256, "Could not remove all image's volumes"),
+  SD_COPY_IMAGE: spec('ERR_SD_COPY_IMAGE', 261, 'low level Image copy failed'),
+  SD_IMAGE_NOT_IN_DOMAIN: spec('ERR_SD_IMAGE_NOT_IN_DOMAIN', 268, 'Image does not exist in domain'),
+  SD_POOL_CREATION: spec('ERR_SD_POOL_CREATION', 301, 'Error creating a storage pool'),
+  SD_POOL_CONNECTION: spec('ERR_SD_POOL_CONNECTION', 302, 'Error storage pool connection'),
+  SD_POOL_MASTER_NOT_FOUND: spec('ERR_SD_POOL_MASTER_NOT_FOUND', 304, 'Cannot find master domain'),
+  SD_POOL_UNKNOWN: spec('ERR_SD_POOL_UNKNOWN', 309, 'Unknown pool id, pool not connected'),
+  SD_POOL_NOT_CONNECTED: spec('ERR_SD_POOL_NOT_CONNECTED', 313, 'Storage pool not connected'),
+  SD_CANNOT_CONNECT_MULTIPLE_POOLS: spec('ERR_SD_CANNOT_CONNECT_MULTIPLE_POOLS', 323, 'Cannot connect pool, already connected to another pool'),
+  SD_POOL_WRONG_MASTER: spec('ERR_SD_POOL_WRONG_MASTER', 324, 'Wrong Master domain or its version'),
+  SD_POOL_CONNECTED: spec('ERR_SD_POOL_CONNECTED', 325, 'Cannot perform action while storage pool is connected'),
+  SD_DOMAIN_ACTION: spec('ERR_SD_DOMAIN_ACTION', 350, 'Error in storage domain action'),
+  SD_DOMAIN_CREATION: spec('ERR_SD_DOMAIN_CREATION', 351, 'Error creating a storage domain'),
+  SD_DOMAIN_NOT_IN_POOL: spec('ERR_SD_DOMAIN_NOT_IN_POOL', 353, 'Storage domain not in pool'),
+  SD_DOMAIN_DOES_NOT_EXIST: spec('ERR_SD_DOMAIN_DOES_NOT_EXIST', 358, 'Storage domain does not exist'),
+  SD_DOMAIN_NOT_EMPTY: spec('ERR_SD_DOMAIN_NOT_EMPTY', 361, 'Storage domain is not empty - requires cleaning'),
+  SD_DOMAIN_METADATA_CREATION: spec('ERR_SD_DOMAIN_METADATA_CREATION', 362, "Error creating a storage domain's metadata"),
+  SD_DOMAIN_METADATA_NOT_FOUND: spec('ERR_SD_DOMAIN_METADATA_NOT_FOUND', 364, 'Storage domain invalid, metadata not found'),
+  SD_DOMAIN_ALREADY_EXISTS: spec('ERR_SD_DOMAIN_ALREADY_EXISTS', 365, 'Storage domain already exists'),
+  SD_DOMAIN_NOT_ACTIVE: spec('ERR_SD_DOMAIN_NOT_ACTIVE', 369, 'Storage domain not active'),
+  SD_DOMAIN_TYPE: spec('ERR_SD_DOMAIN_TYPE', 372, 'Unsupported Storage Domain type'),
+  SD_DOMAIN_NOT_MEMBER_OF_POOL: spec('ERR_SD_DOMAIN_NOT_MEMBER_OF_POOL', 375, 'Domain is not member in pool'),
+  SD_DOMAIN_STATUS: spec('ERR_SD_DOMAIN_STATUS', 376, 'Unsupported Storage Domain status'),
+  SD_DOMAIN_ACCESS: spec('ERR_SD_DOMAIN_ACCESS', 379, 'Domain is either partially accessible or entirely inaccessible'),
+  SD_DOMAIN_ALREADY_ATTACHED: spec('ERR_SD_DOMAIN_ALREADY_ATTACHED', 380, 'Storage domain already attached to pool'),
+  SD_CANNOT_DETACH_MASTER: spec('ERR_SD_CANNOT_DETACH_MASTER', 383, 'Illegal action'),
+  SD_DOMAIN_CLASS: spec('ERR_SD_DOMAIN_CLASS', 386, 'Invalid domain class value'),
+  SD_ILLEGAL_REMOTE_PATH: spec('ERR_SD_ILLEGAL_REMOTE_PATH', 390, 'Remote path is illegal'),
+  SD_UNSUPPORTED_DOMAIN_VERSION: spec('ERR_SD_UNSUPPORTED_DOMAIN_VERSION', 394, 'Domain version is unsupported by this version of VDSM'),
+  SD_NO_SPACE_LEFT: spec('ERR_SD_NO_SPACE_LEFT', 397, 'No space left on domain'),
+  SD_MIXED_VERSION: spec('ERR_SD_MIXED_VERSION', 398, 'Domain version is different from the master domain version'),
+  TASK_UNKNOWN: spec('ERR_TASK_UNKNOWN', 401, 'Task id unknown'),
+  TASK_NOT_FINISHED: spec('ERR_TASK_NOT_FINISHED', 403, 'Task not finished'),
+  TASK_ADD: spec('ERR_TASK_ADD', 405, 'TaskManager error, unable to add task'),
+  TASK_METADATA_LOAD: spec('ERR_TASK_METADATA_LOAD', 408, "Can't load Task Metadata"),
+  TASK_DIR: spec('ERR_TASK_DIR', 409, "can't find/access task dir"),
+  TASK_STATE: spec('ERR_TASK_STATE', 410, 'Operation is not allowed in this task state'),
+  TASK_ABORTED: spec('ERR_TASK_ABORTED', 411, 'Task is aborted'),
+  TASK_PERSIST: spec('ERR_TASK_PERSIST', 413, "Can't persist task"),
+  TASK_STATE_TRANSITION: spec('ERR_TASK_STATE_TRANSITION', 441, 'cannot move task to requested state'),
+  SD_SERVER_CONNECTION: spec('ERR_SD_SERVER_CONNECTION', 451, 'Error storage server connection'),
+  SD_MOUNT: spec('ERR_SD_MOUNT', 477, 'Problem while trying to mount target'),
+  SD_SPM_START: spec('ERR_SD_SPM_START', 650, 'Error starting SPM'),
+  SD_ACQUIRE_LOCK: spec('ERR_SD_ACQUIRE_LOCK', 651, 'Cannot obtain lock'),
+  SD_SPM_STOP: spec('ERR_SD_SPM_STOP', 653, 'Error stopping SPM, SPM has unfinished task(s)'),
+  SD_NOT_SPM: spec('ERR_SD_NOT_SPM', 654, 'Not SPM'),
+  SD_IS_SPM: spec('ERR_SD_IS_SPM', 656, 'Operation not allowed while SPM is active'),
+  SD_METADATA_SEAL_BROKEN: spec('ERR_SD_METADATA_SEAL_BROKEN', 752, 'Meta Data seal is broken (checksum mismatch)'),
+  SD_INVALID_PARAMETER: spec('ERR_SD_INVALID_PARAMETER', 1000, 'Invalid parameter'),
+  SD_FILE_READ: spec('ERR_SD_FILE_READ', 2001, 'Internal file read failure'),
+  SD_VOLUMES_ZEROING: spec('ERR_SD_VOLUMES_ZEROING', 374, 'Cannot zero out volume'),
+  ACTION_STOPPED: spec('ERR_ACTION_STOPPED', 443, 'Action was stopped'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;
@@ -115,4 +184,19 @@ export function pyRepr(value: unknown): string {
     return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(', ')}}`;
   }
   return String(value);
+}
+
+/** Python's repr of a tuple, as vdsm's GeneralException shows its args: ('a',), ('a', 1), (). */
+export function pyTuple(values: readonly unknown[]): string {
+  return `(${values.map(pyRepr).join(', ')}${values.length === 1 ? ',' : ''})`;
+}
+
+/**
+ * A storage error worded as vdsm's GeneralException subclasses print: "<message>: ('arg',)". With
+ * `value` (a string an exception sets itself, e.g. InvalidParameterException's "name=value") the text
+ * is "<message>: '<value>'".
+ */
+export function storageError(which: ErrorSpec, args: readonly unknown[] | { value: string }, options?: { cause?: unknown }): VdsmError {
+  const text = Array.isArray(args) ? `${which.message}: ${pyTuple(args)}` : `${which.message}: ${pyRepr((args as { value: string }).value)}`;
+  return new VdsmError(which, text, options);
 }
