@@ -231,13 +231,15 @@ export async function purgeImage(a: { dir: string; imgUUID: string }, ctx: JobCo
 
 /**
  * vdsm-node's test job (task tests and bench:storage): with `recovery`, push a rollback that removes
- * `path`; write `path`; wait `holdMs` (Task.stop ends the wait); fail with `fail` when set.
+ * `path`; write `path`; with `recoveryFails`, push a rollback that fails; wait `holdMs` (Task.stop ends
+ * the wait); fail with `fail` when set.
  */
-export async function testTouch(a: { path?: string; holdMs?: number; fail?: string; recovery?: boolean }, ctx: JobContext): Promise<unknown> {
+export async function testTouch(a: { path?: string; holdMs?: number; fail?: string; recovery?: boolean; recoveryFails?: boolean }, ctx: JobContext): Promise<unknown> {
   if (a.path !== undefined) {
     if (a.recovery !== false) await ctx.pushRecovery({ name: `remove ${a.path}`, moduleName: 'vdsmnode', object: 'Test', function: 'removeFile', params: [a.path] });
     writeFileDurable(a.path, ctx.taskId);
   }
+  if (a.recoveryFails) await ctx.pushRecovery({ name: 'failing recovery', moduleName: 'vdsmnode', object: 'Test', function: 'fail', params: ['on purpose'] });
   if (a.holdMs !== undefined && a.holdMs > 0) {
     checkAborted(ctx);
     await new Promise<void>((resolve, reject) => {

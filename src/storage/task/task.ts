@@ -295,6 +295,10 @@ export class Task {
       if (canAbort(this.state)) await this.stop();
       else if (this.state === S.waitrecover) return;
       else if (isRecovering(this.state)) await this.#update(S.racquiring, true);
+      // Crashed in the middle of an abort: vdsm's stop(force) would leave these two for ever (neither
+      // can be aborted again); carry the abort on instead.
+      else if (this.state === S.aborting) await this.#enter(S.aborting);
+      else if (this.state === S.raborting) await this.#update(S.failed);
       else await this.stop(true);
     } finally {
       await this.#leave();
@@ -454,6 +458,11 @@ export class Task {
       this.#saving = undefined;
       this.#kick();
     });
+  }
+
+  /** Resolves once every transition so far is on disk (or its save failed). */
+  whenPersisted(): Promise<void> {
+    return this.#flush();
   }
 
   /** Wait for every requested save (before clean removes the directory). */
