@@ -9,6 +9,9 @@ import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
 import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
+import { apiMethods as storageMethods } from '../api/storage.js';
+import { apiMethods as taskMethods } from '../api/tasks.js';
+import { StorageService } from '../storage/storage-service.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
@@ -65,6 +68,8 @@ export class Agent {
   readonly host: HostService;
   readonly sampling: VmSampling;
   readonly recovery: Recovery;
+  /** The storage subsystem (HSM), unless [irs] irs_enable is false. */
+  readonly storage: StorageService | undefined;
   readonly metrics = new FigureRegistry();
   readonly observability: Observability;
   /** The privileged helper (supervdsmd), or a stand-in that refuses when [supervdsm] enable is false. */
@@ -128,6 +133,15 @@ export class Agent {
       timers,
     }) : undefined;
     this.supervdsm = supervdsmOf(this.#svdsmClient);
+    this.storage = cfg.irs.irs_enable ? new StorageService({
+      config: {
+        repository: cfg.irs.repository, runDir: cfg.vars.run_dir, threadPoolSize: cfg.irs.thread_pool_size, maxTasks: cfg.irs.max_tasks,
+        ioTimeoutS: cfg.irs.process_pool_timeout, healthCheckDelayS: cfg.irs.sd_health_check_delay,
+        volSizeSampleIntervalS: cfg.irs.vol_size_sample_interval, progressIntervalS: cfg.irs.progress_interval,
+      },
+      scheduler: this.scheduler, clock, timers, log: logs.get('storage'),
+      refreshVmDriveSizes: () => this.vms.refreshDriveSizes(),
+    }) : undefined;
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
@@ -160,6 +174,7 @@ export class Agent {
       ...(/^qemu/.test(cfg.libvirt.uri) ? {
         qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
       } : {}),
+      ...(this.storage ? { drives: this.storage.drives } : {}),
     });
     this.sampling = new VmSampling({
       executor: this.periodic,
@@ -196,6 +211,7 @@ export class Agent {
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       supervdsm: this.supervdsm,
       ...(this.#svdsmClient !== undefined ? { privilegedHardwareInfo: () => this.supervdsm.call('getHardwareInfo', {}) } : {}),
+      ...(this.storage ? { storageDomains: () => this.storage!.storageDomains() } : {}),
     });
     this.recovery = new Recovery({
       dispatcher: this.jsonrpc,
@@ -254,11 +270,13 @@ export class Agent {
     this.periodic.start();
     this.jsonrpc.start();
     await this.observability.start().catch((err: unknown) => this.log.error({ err }, 'observability failed to start; serving without it'));
+    this.storage?.start();
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
+      ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm })] : []),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
 
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
@@ -275,6 +293,7 @@ export class Agent {
       requestQueues: cfg.addresses.request_queues,
       eventQueue: cfg.addresses.event_queue,
       limits: { maxBodyBytes: cfg.addresses.max_frame_size },
+      ...(this.storage ? { httpUpload: this.storage.httpUpload } : {}),
     });
     this.#address = await this.#rpc.start();
     this.#state = 'running';
@@ -328,6 +347,7 @@ export class Agent {
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
       sampling: this.sampling.state(),
+      ...(this.storage ? { storage: this.storage.state() } : {}),
       threads: this.threadReport(),
       observability: this.observability.state(),
     };
@@ -350,7 +370,7 @@ export class Agent {
 
   /** Every worker thread with what it runs (the thread-listing tool reads this). */
   threads(): ReturnType<Executor['threads']> {
-    return [...this.periodic.threads(), ...this.jsonrpc.threads()];
+    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...(this.storage?.threads() ?? [])];
   }
 
   /** Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls. */
@@ -367,10 +387,10 @@ export class Agent {
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
-    const [a, b] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs })]);
+    const [a, b, c] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.storage?.stop(graceMs) ?? { stuckThreads: 0 }]);
     this.scheduler.stop();
     this.#state = 'stopped';
-    return { stuckThreads: a.stuckThreads + b.stuckThreads };
+    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads };
   }
 }
 

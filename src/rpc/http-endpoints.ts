@@ -15,6 +15,8 @@ export interface HttpEndpointsOptions {
   log: Logger;
   /** Idle keep-alive sockets are closed after this. */
   keepAliveTimeoutMs?: number;
+  /** PUT requests (vdsm's image upload: OVF_STORE data); without it PUT is 405. */
+  upload?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 }
 
 export class HttpEndpoints {
@@ -59,6 +61,10 @@ export class HttpEndpoints {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.#requests++;
     const url = (req.url ?? '/').split('?')[0];
+    if (req.method === 'PUT' && this.#o.upload) {
+      await this.#o.upload(req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
       res.end('method not allowed\n');

@@ -1,5 +1,6 @@
 // Composition of the engine-facing server: acceptor -> (STOMP session + broker -> JSON-RPC) or HTTP, plus
 // the event publisher and metrics. The vdsmd composition root builds one with createRpcServer().
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { MethodTable } from '../api/method-table.js';
@@ -48,6 +49,8 @@ export interface RpcServerOptions {
   timers?: Timers;
   /** Immediate ACKs after every read (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
   quickAck?: QuickAckFn | false;
+  /** HTTP PUT handler (the storage's OVF_STORE upload). */
+  httpUpload?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 export interface RpcServer {
@@ -110,6 +113,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     log: opts.logManager.get('rpc.http'),
     ...(opts.healthProvider ? { healthProvider: opts.healthProvider } : {}),
     ...(opts.metricsRegistry ? { metricsRegistry: opts.metricsRegistry } : {}),
+    ...(opts.httpUpload ? { upload: opts.httpUpload } : {}),
   });
 
   const onStomp = (socket: Socket, head: Buffer): void => {

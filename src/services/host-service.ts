@@ -47,6 +47,8 @@ export interface HostServiceOptions {
   privilegedHardwareInfo?: () => Promise<HardwareInfo>;
   /** The privileged helper: the DMI host UUID and the debugfs switches of the capabilities. */
   supervdsm: Supervdsm;
+  /** Storage domain health for getStats storageDomains ({} without storage). */
+  storageDomains?: () => Record<string, unknown>;
 }
 
 /** What the helper told about the host; it does not change while the host runs. */
@@ -104,6 +106,7 @@ export class HostService {
       meminfo: this.#window.latest()?.meminfo ?? {},
       vmCounts: this.#o.vmCounts(),
       ksm: this.#window.ksm(),
+      ...(this.#o.storageDomains ? { storageDomains: this.#o.storageDomains() } : {}),
     });
   }
 

@@ -19,6 +19,7 @@ import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsRep
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
+import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../storage/vm-drives.js';
 
 
 export interface Vm extends VmRecord {
@@ -33,6 +34,17 @@ export interface Vm extends VmRecord {
   statsWarned: Set<string>;
   /** The QEMU process id, once found (VM stats `pid`). */
   pid?: number;
+  /** Disks on storage domains, prepared before launch (poolID/domainID/imageID/volumeID in the metadata). */
+  storageDrives: PreparedDrive[];
+  /** Sizes of the VM's file disks by target (VM stats truesize / apparentsize). */
+  driveSizes: Map<string, { apparentsize: number; truesize: number }>;
+}
+
+/** The storage side of VM disks (the HSM): prepare images, tear them down, read volume sizes. */
+export interface VmDriveStorage {
+  prepare(drive: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>;
+  teardown(drive: PreparedDrive): Promise<void>;
+  sizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>>;
 }
 
 export interface LibvirtLink {
@@ -66,6 +78,8 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
+  /** Storage for disks given as storage volumes; without it such disks keep the XML's source. */
+  drives?: VmDriveStorage;
 }
 
 export interface ShutdownRequest {
@@ -158,6 +172,7 @@ export class VmManager {
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }, vm.vmId).catch(() => undefined);
       vm.state.destroyed();
     }
+    await this.#teardownDrives(vm);
     this.container.remove(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
     await this.#o.records.remove(vm.vmId);
@@ -282,12 +297,21 @@ export class VmManager {
       state: vm.state.describe(),
       pid: vm.pid,
       domain: vm.domain,
+      ...(vm.driveSizes.size > 0 ? { subject: { drives: this.#driveDevices(vm) } } : {}),
       sample: this.#o.statsCache.get(vm.vmId),
       guest: vm.guest,
       clock: this.#o.clock,
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
+    });
+  }
+
+  #driveDevices(vm: Vm): { name: string; truesize: number; apparentsize: number; imageID?: string }[] {
+    return vm.domain.disks.filter((d) => d.target !== '').map((d) => {
+      const size = vm.driveSizes.get(d.target);
+      const imageID = vm.storageDrives.find((s) => s.name === d.target)?.imageID;
+      return { name: d.target, truesize: size?.truesize ?? 0, apparentsize: size?.apparentsize ?? 0, ...(imageID !== undefined ? { imageID } : {}) };
     });
   }
 
@@ -341,6 +365,8 @@ export class VmManager {
       guest: undefined,
       powerdown: undefined,
       statsWarned: new Set(),
+      storageDrives: [],
+      driveSizes: new Map(),
       state: new VmStateMachine(vmId, {
         clock: this.#o.clock,
         timers: this.#o.timers,
@@ -356,6 +382,7 @@ export class VmManager {
 
   async #launch(vm: Vm): Promise<void> {
     try {
+      await this.#prepareDrives(vm);
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
       await this.#o.hostHooks?.beforeLaunch(vm);
@@ -367,7 +394,53 @@ export class VmManager {
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err: (err as Error).message }, 'VM launch failed');
+      await this.#teardownDrives(vm);
       vm.state.launchFailed((err as Error).message);
+    }
+  }
+
+  /** Prepare the disks that name storage volumes and point the XML at them (vdsm's prepareVolumePath). */
+  async #prepareDrives(vm: Vm): Promise<void> {
+    const wanted = storageDrivesOf(vm.domain);
+    if (wanted.length === 0 || this.#o.drives === undefined) return;
+    const paths = new Map<string, string>();
+    for (const d of wanted) {
+      const path = await this.#o.drives.prepare(d);
+      vm.storageDrives.push({ ...d, path });
+      paths.set(d.name, path);
+      this.#o.log.info({ vmId: vm.vmId, drive: d.name, path }, 'storage volume prepared for the VM');
+    }
+    vm.xml = withDriveSources(vm.xml, paths);
+    vm.domain = parseDomainXml(vm.xml);
+    await this.refreshDriveSizes([vm]);
+  }
+
+  async #teardownDrives(vm: Vm): Promise<void> {
+    const drives = vm.storageDrives.splice(0);
+    for (const d of drives) {
+      await this.#o.drives?.teardown(d).catch((err: unknown) => this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err: (err as Error).message }, 'image teardown failed'));
+    }
+  }
+
+  /**
+   * Read the sizes of the VMs' file disks (vdsm's UpdateVolumes, every [irs] vol_size_sample_interval):
+   * what VM stats report as truesize and apparentsize.
+   */
+  async refreshDriveSizes(vms: Vm[] = this.running()): Promise<void> {
+    if (this.#o.drives === undefined) return;
+    const byPath = new Map<string, { vm: Vm; name: string }[]>();
+    for (const vm of vms) {
+      for (const d of vm.domain.disks) {
+        if (d.path === undefined || d.target === '' || d.type !== 'file' || d.device !== 'disk') continue;
+        byPath.set(d.path, [...(byPath.get(d.path) ?? []), { vm, name: d.target }]);
+      }
+    }
+    if (byPath.size === 0) return;
+    const sizes = await this.#o.drives.sizes([...byPath.keys()]);
+    for (const [path, users] of byPath) {
+      const s = sizes[path];
+      if (s === undefined) continue;
+      for (const u of users) u.vm.driveSizes.set(u.name, s);
     }
   }
 

@@ -9,10 +9,9 @@ import type { Task } from '../../src/storage/task/task.js';
 import { taskHarness, type TaskHarness } from './storage-harness.js';
 
 async function touchTask(h: TaskHarness, name: string, args: Record<string, unknown>, store: string | null = null): Promise<string> {
-  const r = await h.manager.run(name, async (task: Task) => {
+  return h.manager.schedule(name, async (task: Task) => {
     await h.manager.scheduleJob(task, 'spm', store, { name, runcmd: `test.touch ${JSON.stringify(args)}`, call: { job: 'test.touch', args } });
   });
-  return (r as { uuid: string }).uuid;
 }
 
 void describe('storage task manager', () => {

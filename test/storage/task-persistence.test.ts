@@ -95,10 +95,9 @@ void describe('task persistence', () => {
   void it('persists a scheduled task on every transition, in its store, until Task.clear', async () => {
     const store = join(h.dir, 'store2');
     const path = join(h.dir, 'p2');
-    const r = await h.manager.run('createVolume', async (t: Task) => {
+    const id = await h.manager.schedule('createVolume', async (t: Task) => {
       await h.manager.scheduleJob(t, 'spm', store, { name: 'createVolume', runcmd: 'test.touch', call: { job: 'test.touch', args: { path } } });
     });
-    const id = (r as { uuid: string }).uuid;
     await h.reached(id, 'finished');
     await h.manager.get(id).whenPersisted();
     const text = await readFile(join(store, id, `${id}.task`), 'utf8');
@@ -118,10 +117,9 @@ void describe('task persistence', () => {
         h.executor.dispatch('storage.recover', { rec, domains: {} }, { timeoutMs: 30_000, discard: true }).then(() => undefined);
       const m1 = new TaskManager({ pool: h.pool, store: recording, runRecovery, log: captureLog().log });
       const args = { path, ...(scenario === 'succeeds' ? {} : { fail: 'boom' }), ...(scenario === 'fails and its recovery fails' ? { recoveryFails: true } : {}) };
-      const r = await m1.run('createVolume', async (t: Task) => {
+      const id = await m1.schedule('createVolume', async (t: Task) => {
         await m1.scheduleJob(t, 'spm', store, { name: 'createVolume', runcmd: 'test.touch', call: { job: 'test.touch', args } });
       });
-      const id = (r as { uuid: string }).uuid;
       const final = scenario === 'succeeds' ? 'finished' : scenario === 'fails' ? 'recovered' : 'failed';
       await m1.get(id).whenDone();
       await m1.get(id).whenPersisted();

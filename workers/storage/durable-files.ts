@@ -1,7 +1,7 @@
 // Synchronous, crash-safe file primitives for the storage operations (worker threads only): write to
 // a temporary name, fsync, rename over, fsync the directory. A storage call that hangs blocks only
 // the worker thread running it; the Executor discards that thread after its timeout.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, lstatSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { storageError } from '../../src/errors.js';
 
@@ -14,10 +14,12 @@ export function fsyncPath(path: string): void {
   }
 }
 
-/** Write `data` to `path` and fsync it (the file is created or truncated). */
+/** Write `data` to `path` and fsync it (the file is created or truncated, with exactly `mode`). */
 export function writeFileDurable(path: string, data: string | Buffer, mode = 0o644): void {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
   try {
+    // Not the umask's: qemu (group kvm) must read volumes and their metadata (vdsm chmods too).
+    fchmodSync(fd, mode);
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);

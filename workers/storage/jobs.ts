@@ -2,11 +2,12 @@
 // Image.copyCollapsed, deleteVolume and purgeImage: every side effect is preceded by a recovery that
 // undoes it, persisted by the main thread before the job goes on (so a SIGKILL at any point leaves a
 // task whose rollback removes exactly what was made). Long steps are child processes (child-command.ts).
-import { closeSync, constants, openSync, rmdirSync, truncateSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, openSync, rmdirSync, truncateSync } from 'node:fs';
 import { Errors, storageError, vdsmError } from '../../src/errors.js';
 import { BLANK_UUID, Legality, ROLLBACK_SENTINEL } from '../../src/storage/constants.js';
 import { DomainLayout } from '../../src/storage/domain/layout.js';
 import { clampDescription, type VolumeMetadata } from '../../src/storage/domain/volume-metadata.js';
+import type { CopyImageArgs, CreateVolumeArgs, DeleteVolumeArgs } from '../../src/storage/job-args.js';
 import type { RecoveryRecord } from '../../src/storage/task/task-format.js';
 import { ChildCommandError, runChild, type ChildCommandOptions } from './child-command.js';
 import { ensureDir, exists, isNoSpace, listDir, writeFileDurable } from './durable-files.js';
@@ -33,25 +34,6 @@ function checkAborted(ctx: JobContext): void {
   if (ctx.signal.aborted) throw vdsmError(Errors.ACTION_STOPPED, `${Errors.ACTION_STOPPED.message}: task ${ctx.taskId}`);
 }
 
-export interface CreateVolumeArgs {
-  dir: string;
-  repoPath: string;
-  sdUUID: string;
-  imgUUID: string;
-  volUUID: string;
-  /** Bytes, already rounded up to 4 KiB. */
-  capacity: number;
-  format: 'RAW' | 'COW';
-  type: 'SPARSE' | 'PREALLOCATED';
-  disktype: string;
-  description: string;
-  /** A snapshot's parent in the same image. */
-  parent?: { volUUID: string; format: 'RAW' | 'COW' };
-  domainVersion: number;
-  legal: boolean;
-  sequence: number;
-  qcow2Compat: string;
-}
 
 const qemuFormat = (f: 'RAW' | 'COW'): string => (f === 'RAW' ? 'raw' : 'qcow2');
 
@@ -74,6 +56,7 @@ export async function createVolume(a: CreateVolumeArgs, ctx: JobContext): Promis
   let fd: number;
   try {
     fd = openSync(volPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o660);
+    fchmodSync(fd, 0o660);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw storageError(Errors.SD_VOLUME_ALREADY_EXISTS, [a.volUUID]);
     throw noSpaceOr(err, a.sdUUID, () => storageError(Errors.SD_VOLUME_CREATION, [`${volPath}: ${(err as Error).message}`], { cause: err }));
@@ -141,10 +124,6 @@ function isCatalogued(err: unknown): boolean {
   return typeof (err as { vdsmCode?: unknown } | undefined)?.vdsmCode === 'number';
 }
 
-export interface CopyImageArgs {
-  src: { dir: string; imgUUID: string; volUUID: string; format: 'RAW' | 'COW' };
-  dst: CreateVolumeArgs;
-}
 
 /** Volume.copy (hsm.copyImage, Image.copyCollapsed): a new volume, filled by qemu-img convert, legal at the end. */
 export async function copyImage(a: CopyImageArgs, ctx: JobContext): Promise<{ uuid: string }> {
@@ -168,14 +147,6 @@ export async function copyImage(a: CopyImageArgs, ctx: JobContext): Promise<{ uu
   return { uuid: a.dst.volUUID };
 }
 
-export interface DeleteVolumeArgs {
-  dir: string;
-  sdUUID: string;
-  imgUUID: string;
-  volumes: string[];
-  force: boolean;
-  domainVersion: number;
-}
 
 /** Volume.delete (FileVolume.delete): refuses shared volumes and volumes with children unless forced. */
 export async function deleteVolume(a: DeleteVolumeArgs, ctx: JobContext): Promise<void> {

@@ -45,8 +45,15 @@ export class TaskManager {
    * Run a verb inside a fresh task (vdsm's dispatcher): its result, or {uuid} when it scheduled a job.
    * Errors are the verb's own (a catalogued storage error with vdsm's code).
    */
-  run(name: string, fn: (task: Task) => Promise<unknown> | unknown): Promise<unknown> {
-    return new Task(randomUUID(), name, this.#host).prepare(fn);
+  run<T = unknown>(name: string, fn: (task: Task) => Promise<T> | T): Promise<T> {
+    return new Task(randomUUID(), name, this.#host).prepare(fn) as Promise<T>;
+  }
+
+  /** Run a verb that schedules a job (SPM verbs): resolves with the task id as soon as it is queued. */
+  async schedule(name: string, fn: (task: Task) => Promise<void> | void): Promise<string> {
+    const r = (await this.run<unknown>(name, fn)) as { uuid?: unknown } | undefined;
+    if (typeof r?.uuid !== 'string') throw new Error(`${name} scheduled no job`);
+    return r.uuid;
   }
 
   /** vdsm's scheduleJob: tag the task, persist it in `store` (clean policy manual), auto recovery, one job. */

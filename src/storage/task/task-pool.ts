@@ -86,12 +86,14 @@ export class TaskPool {
     if (this.#pool) return;
     this.#pool = new Piscina({
       filename: this.#o.filename ?? TASK_WORKER_FILE,
-      minThreads: this.threads,
+      // One warm thread; Piscina adds threads up to thread_pool_size while jobs wait, and retires
+      // them after a minute idle (vdsm starts all ten; a Node thread costs ~9 MB).
+      minThreads: Math.min(1, this.threads),
       maxThreads: this.threads,
       // One job per thread, as vdsm's pool: a job may block its thread on a hung file system.
       concurrentTasksPerWorker: 1,
       maxQueue: Math.max(0, this.maxTasks - this.threads),
-      idleTimeout: 2 ** 31 - 1,
+      idleTimeout: 60_000,
       niceIncrement: this.#o.niceIncrement ?? 5,
       // Tasks are not CPU-bound: no atomics spinning between tasks.
       atomics: 'disabled',

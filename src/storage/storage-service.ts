@@ -1,0 +1,146 @@
+// The storage subsystem of vdsmd, assembled from the [irs] configuration: an Executor for storage
+// file-system calls (its threads are the only place the agent touches storage), the HSM task pool,
+// the HSM with its domain monitor, the VM-disk bridge, the OVF upload handler, the UpdateVolumes
+// periodic sampling of VM disk sizes, and storage metrics. One start / stop for the agent.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Gauge, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Clock, Timers } from '../runtime/clock.js';
+import { Executor } from '../runtime/executor.js';
+import { Operation } from '../runtime/periodic.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import { Hsm } from './hsm.js';
+import { HsmImages } from './hsm-images.js';
+import { imageRunLink } from './domain/layout.js';
+import { ovfUploadHandler } from './ovf-upload.js';
+import { TaskPool } from './task/task-pool.js';
+import type { PreparedDrive } from './vm-drives.js';
+
+/** Storage worker threads: metadata reads and writes are short; more threads only cover hung ones. */
+const IO_WORKERS = 1;
+const IO_MAX_WORKERS = 16;
+const IO_MAX_TASKS = 400;
+
+export interface StorageConfig {
+  repository: string;
+  runDir: string;
+  threadPoolSize: number;
+  maxTasks: number;
+  /** [irs] process_pool_timeout, seconds. */
+  ioTimeoutS: number;
+  /** [irs] sd_health_check_delay, seconds. */
+  healthCheckDelayS: number;
+  /** [irs] vol_size_sample_interval, seconds. */
+  volSizeSampleIntervalS: number;
+  /** [irs] progress_interval, seconds. */
+  progressIntervalS: number;
+}
+
+export interface StorageServiceOptions {
+  config: StorageConfig;
+  scheduler: Scheduler;
+  clock: Clock;
+  timers?: Timers;
+  log: Logger;
+  /** The VMs whose disk sizes UpdateVolumes refreshes. */
+  refreshVmDriveSizes: () => Promise<void>;
+}
+
+export class StorageService {
+  readonly executor: Executor;
+  readonly pool: TaskPool;
+  readonly hsm: Hsm;
+  readonly images: HsmImages;
+  #updateVolumes: Operation<void>;
+  #log: Logger;
+  #started = false;
+
+  constructor(o: StorageServiceOptions) {
+    const c = o.config;
+    this.#log = o.log;
+    this.executor = new Executor({
+      name: 'storage', workersCount: IO_WORKERS, maxWorkers: IO_MAX_WORKERS, maxTasks: IO_MAX_TASKS,
+      scheduler: o.scheduler, log: o.log.child({ name: 'Executor.storage' }), clock: o.clock,
+      opsModules: ['storage-tasks', 'storage-recovery', 'storage-domain', 'storage-volume'],
+    });
+    this.pool = new TaskPool({ threads: c.threadPoolSize, maxTasks: c.maxTasks, log: o.log.child({ name: 'storage.ThreadPool' }) });
+    this.hsm = new Hsm({
+      repository: c.repository, runDir: c.runDir, dispatcher: this.executor, pool: this.pool,
+      ioTimeoutMs: c.ioTimeoutS * 1000, monitorIntervalMs: c.healthCheckDelayS * 1000, progressLogMs: c.progressIntervalS * 1000,
+      log: o.log, ...(o.timers ? { timers: o.timers } : {}),
+    });
+    this.images = new HsmImages(this.hsm);
+    this.#updateVolumes = new Operation<void>({
+      name: 'UpdateVolumes',
+      periodMs: c.volSizeSampleIntervalS * 1000,
+      scheduler: o.scheduler,
+      log: o.log,
+      exclusive: true,
+      run: () => o.refreshVmDriveSizes(),
+    });
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.executor.start();
+    this.pool.start();
+    this.#updateVolumes.start();
+    this.#log.info({ threads: this.pool.threads, maxTasks: this.pool.maxTasks }, 'storage started (HSM)');
+  }
+
+  /** The VM side of storage disks (VmManager's VmDriveStorage). */
+  get drives(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: PreparedDrive): Promise<void>; sizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>> } {
+    return {
+      prepare: (d) => this.images.prepareVmDrive(d),
+      teardown: async (d) => {
+        await this.hsm.io.teardownImage(imageRunLink(this.hsm.runDir, d.domainID, d.imageID));
+      },
+      sizes: (paths) => this.images.volumeSizes(paths),
+    };
+  }
+
+  get httpUpload(): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+    return ovfUploadHandler(this.images, this.#log.child({ name: 'storage.upload' }));
+  }
+
+  /** Host.getStats storageDomains. */
+  storageDomains(): Record<string, unknown> {
+    return this.hsm.repoStats();
+  }
+
+  /** vdsm's storage metrics, as Prometheus gauges read on scrape. */
+  registerMetrics(registry: Registry): void {
+    const monitor = this.hsm.monitor;
+    const gauge = (name: string, help: string, key: 'delay' | 'lastCheck'): void => {
+      // eslint-disable-next-line no-new
+      new Gauge({
+        name, help, labelNames: ['sd_uuid'], registers: [registry],
+        collect() {
+          this.reset();
+          for (const [sd, v] of Object.entries(monitor.repoStats())) this.set({ sd_uuid: sd }, Number(v[key]));
+        },
+      });
+    };
+    gauge('vdsm_storage_domain_delay_seconds', 'Read delay of the last storage domain check (vdsm hosts.storage.<sd>.delay)', 'delay');
+    gauge('vdsm_storage_domain_last_check_seconds', 'Seconds since the last storage domain check (vdsm hosts.storage.<sd>.last_check)', 'lastCheck');
+  }
+
+  state(): Record<string, unknown> {
+    return { hsm: this.hsm.state(), executor: this.executor.state(), pool: this.pool.state() };
+  }
+
+  threads(): ReturnType<Executor['threads']> {
+    return this.executor.threads();
+  }
+
+  /** Stop in reverse: no new checks, the pool (jobs end, their children die), the executor. */
+  async stop(graceMs: number): Promise<{ stuckThreads: number }> {
+    if (!this.#started) return { stuckThreads: 0 };
+    this.#started = false;
+    this.#updateVolumes.stop();
+    await this.hsm.close();
+    await this.pool.stop();
+    return this.executor.stop({ graceMs });
+  }
+}
