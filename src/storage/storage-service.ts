@@ -113,7 +113,6 @@ export class StorageService {
   registerMetrics(registry: Registry): void {
     const monitor = this.hsm.monitor;
     const gauge = (name: string, help: string, key: 'delay' | 'lastCheck'): void => {
-      // eslint-disable-next-line no-new
       new Gauge({
         name, help, labelNames: ['sd_uuid'], registers: [registry],
         collect() {
