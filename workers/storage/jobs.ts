@@ -48,10 +48,13 @@ export async function createVolume(a: CreateVolumeArgs, ctx: JobContext): Promis
   const imgPath = layout.imageDir(a.imgUUID);
   const volPath = layout.volume(a.imgUUID, a.volUUID);
   checkAborted(ctx);
-  ensureDir(imgPath, 0o755);
 
   await ctx.pushRecovery({ name: ROLLBACK_SENTINEL, ...FILE_VOLUME, function: 'startCreateVolumeRollback', params: [a.sdUUID, a.imgUUID, a.volUUID] });
+  // vdsm leaves the image directory of a failed create behind; its whole-volume rollback (run last,
+  // and removing the directory once no volume is left in it) goes in first so nothing stays.
+  await ctx.pushRecovery({ name: 'Create volume rollback', ...FILE_VOLUME, function: 'createVolumeRollback', params: [a.repoPath, a.sdUUID, a.imgUUID, a.volUUID, imgPath] });
   await ctx.pushRecovery({ name: 'Halfbaked volume rollback', ...FILE_VOLUME, function: 'halfbakedVolumeRollback', params: [a.sdUUID, a.volUUID, volPath] });
+  ensureDir(imgPath, 0o755);
 
   let fd: number;
   try {
