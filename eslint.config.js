@@ -46,7 +46,7 @@ export default tseslint.config(
 /**
  * The layers of src/, bottom up: contracts (types and constants, importing nothing); the pure and
  * runtime parts (runtime, libvirt, virt, host, observability, config); api (verbs against narrow ports),
- * supervdsm (the privileged helper and its client) and services (the stateful parts); rpc (transport,
+ * supervdsm (the privileged helper and its client) and services (the stateful parts, storage/ among them); rpc (transport,
  * serving api's method table); ops (the ops tools' parts) and app (the composition root); bin. Nothing
  * imports a layer above its own, and api never imports a service.
  */

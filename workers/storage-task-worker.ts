@@ -2,12 +2,20 @@
 // The job talks to the main thread over the MessagePort in the request: it sends each recovery and
 // waits until the main thread has persisted it, reports progress and the child processes it runs, and
 // listens for 'abort' (Task.stop). Imports only shared types, the error catalogue and workers/storage.
-import { Errors, vdsmError } from '../src/errors.js';
-import type { FromJob, JobOutcome, JobRequest, ToJob } from '../src/storage/task/job-protocol.js';
-import { toWireError } from './op-context.js';
-import type { RecoveryRecord } from '../src/storage/task/task-format.js';
-import { fromWireError } from '../src/runtime/remote-error.js';
+import { Errors, vdsmError, type ErrorSpec } from '../src/errors.js';
+import type { FromJob, JobOutcome, JobRequest, ToJob } from '../src/contracts/storage-job-protocol.js';
+import { toWireError } from './wire-error.js';
+import type { RecoveryRecord } from '../src/contracts/task-format.js';
+import type { WireError } from '../src/contracts/executor-protocol.js';
 import { JOBS, type JobContext } from './storage/jobs.js';
+
+const byCode = new Map<string, ErrorSpec>(Object.values(Errors).map((s) => [s.code, s]));
+
+/** A failed persistence the main thread reports (an ack with an error): the job fails with its code. */
+function ackError(w: WireError): Error {
+  const spec = w.code === undefined ? undefined : byCode.get(w.code);
+  return spec ? vdsmError(spec, w.message) : Object.assign(new Error(w.message), { name: w.name });
+}
 
 /**
  * Piscina's task function. It answers with an envelope rather than throwing: an Error thrown across the
@@ -36,7 +44,7 @@ async function runJobs(req: JobRequest): Promise<unknown> {
     else if (msg.type === 'ack') {
       const p = pending.get(msg.seq);
       pending.delete(msg.seq);
-      if (msg.error) p?.reject(fromWireError(msg.error));
+      if (msg.error) p?.reject(ackError(msg.error));
       else p?.resolve();
     }
   });

@@ -3,12 +3,11 @@
 // strings and the other way round, see src/storage/params.ts); the HSM converts them as vdsm does.
 import { s, type Schema } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec, ParamSpec } from './method-table.js';
-import type { Hsm } from '../storage/hsm.js';
-import type { HsmImages } from '../storage/hsm-images.js';
+import type { ImagePort, StoragePort } from './storage-ports.js';
 
 export interface StorageApiDeps {
-  hsm: Hsm;
-  images: HsmImages;
+  hsm: StoragePort;
+  images: ImagePort;
 }
 
 const numberish: Schema = s.union(s.int(), s.string());

@@ -3,10 +3,11 @@
 // getStorageRepoStats, getStorageDomains.
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
-import type { Hsm } from '../storage/hsm.js';
+import type { StoragePort, TaskPort } from './storage-ports.js';
 
 export interface TaskApiDeps {
-  hsm: Hsm;
+  hsm: StoragePort;
+  tasks: TaskPort;
 }
 
 const taskID = { name: 'taskID', type: s.string(), description: 'The task UUID.' } as const;
@@ -19,8 +20,7 @@ const vitals = s.named('StorageDomainVitals', s.object({
   code: s.int(), lastCheck: s.string(), delay: s.string(), valid: s.bool(), version: s.int(), acquired: s.bool(), actual: s.bool(),
 }));
 
-export const apiMethods: ApiMethodsFactory<TaskApiDeps> = ({ hsm }) => {
-  const tasks = hsm.tasks;
+export const apiMethods: ApiMethodsFactory<TaskApiDeps> = ({ hsm, tasks }) => {
   const m: MethodSpec[] = [
     {
       name: 'Task.getStatus',

@@ -276,7 +276,7 @@ export class Agent {
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
-      ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm })] : []),
+      ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
 
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);

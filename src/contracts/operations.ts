@@ -8,6 +8,7 @@ import type { HostOps } from './host-facts.js';
 import type { LibvirtOpMap } from './libvirt-ops.js';
 import type { SamplingOps } from './sampling-ops.js';
 import type { SupervdsmOps } from './supervdsm-ops.js';
+import type { StorageDomainOps, StorageRecoveryOps, StorageTaskOps, StorageVolumeOps } from './storage-ops.js';
 import type { TestOps } from './test-ops.js';
 
 /** Area (one workers/ops/<area>.ts module) -> its operations. */
@@ -18,12 +19,17 @@ export interface OpAreas {
   hostdev: HostdevOps;
   test: TestOps;
   supervdsm: SupervdsmOps;
+  'storage-domain': StorageDomainOps;
+  'storage-volume': StorageVolumeOps;
+  'storage-tasks': StorageTaskOps;
+  'storage-recovery': StorageRecoveryOps;
 }
 
 export type Area = keyof OpAreas;
 
 /** Every operation of every area. */
-export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & TestOps & SupervdsmOps;
+export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & TestOps & SupervdsmOps
+  & StorageDomainOps & StorageVolumeOps & StorageTaskOps & StorageRecoveryOps;
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
 export type OpResult<K extends OpName> = OpMap[K]['result'];

@@ -19,7 +19,7 @@ import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsRep
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
-import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../storage/vm-drives.js';
+import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 
 
 export interface Vm extends VmRecord {

@@ -10,8 +10,8 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import { realTimers, type Timers } from '../runtime/clock.js';
-import { DomainLayout } from './domain/layout.js';
-import { parseSdMetadata } from './domain/sd-metadata.js';
+import { DomainLayout } from '../contracts/storage-layout.js';
+import { parseSdMetadata } from '../contracts/sd-metadata.js';
 
 /** What Host.getStats storageDomains and Host.getStorageRepoStats report per domain. */
 export interface DomainVitals {

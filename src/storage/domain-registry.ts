@@ -2,7 +2,7 @@
 // when storage is connected (the domains found under each connection) and when a domain is created;
 // an unknown domain is looked for once more under every mount point before StorageDomainDoesNotExist.
 import { Errors, storageError } from '../errors.js';
-import type { RepoLayout } from './domain/layout.js';
+import type { RepoLayout } from '../contracts/storage-layout.js';
 import type { StorageIo } from './storage-io.js';
 
 export class DomainRegistry {

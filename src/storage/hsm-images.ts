@@ -5,13 +5,13 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { Errors, storageError, vdsmError } from '../errors.js';
-import { BLANK_UUID, BLOCK_SIZE_4K, Legality } from './constants.js';
-import { imageRunLink } from './domain/layout.js';
-import type { VolumeMetadata } from './domain/volume-metadata.js';
+import { BLANK_UUID, BLOCK_SIZE_4K, Legality } from '../contracts/storage-constants.js';
+import { imageRunLink } from '../contracts/storage-layout.js';
+import type { VolumeMetadata } from '../contracts/volume-metadata.js';
 import type { HsmContext } from './hsm.js';
 import { boolParam, preallocParam, sizeParam, stringParam, uuidParam, volFormatParam } from './params.js';
-import type { PreparedImage } from './storage-io.js';
-import type { CreateVolumeArgs } from './job-args.js';
+import type { PreparedImage, VolumeInfo } from '../contracts/storage-ops.js';
+import type { CreateVolumeArgs } from '../contracts/storage-job-args.js';
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
@@ -167,7 +167,7 @@ export class HsmImages {
     });
   }
 
-  getVolumeInfo(a: Record<string, unknown>): Promise<Record<string, unknown>> {
+  getVolumeInfo(a: Record<string, unknown>): Promise<VolumeInfo> {
     return this.#h.tasks.run('getVolumeInfo', async () => {
       const { sd, dir } = await this.#domain(a['storagedomainID']);
       return this.#h.io.volumeInfo(dir, sd, uuidParam('imgUUID', a['imageID']), uuidParam('volUUID', a['volumeID']));

@@ -5,15 +5,16 @@
 // processes; this class only coordinates.
 import type { Logger } from 'pino';
 import { Errors, storageError } from '../errors.js';
-import type { Dispatcher } from '../runtime/dispatcher.js';
+import type { ApiMethodName, ApiMethods } from '../contracts/api-types.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 import type { Timers } from '../runtime/clock.js';
 import {
   ALIGNMENT_1M, BLANK_UUID, BLOCK_SIZE_512, DOMAIN_TYPE_NAMES, DomainClass, DomainType, SUPPORTED_DOMAIN_VERSIONS, SpmRole,
-} from './constants.js';
+} from '../contracts/storage-constants.js';
 import { DomainMonitor, type DomainVitals } from './domain-monitor.js';
 import { DomainRegistry } from './domain-registry.js';
-import { RepoLayout, isCleanAbsolutePath } from './domain/layout.js';
-import { domainPools, newDomainMetadata } from './domain/sd-metadata.js';
+import { RepoLayout, isCleanAbsolutePath } from '../contracts/storage-layout.js';
+import { domainPools, newDomainMetadata } from '../contracts/sd-metadata.js';
 import { LocalLock } from './local-lock.js';
 import { boolParam, domainClassParam, domainTypeParam, intParam, optionalIntParam, stringParam, uuidParam } from './params.js';
 import { ResourceLocks } from './resource-locks.js';
@@ -22,6 +23,10 @@ import { StoragePool, domainMapParam, type StoragePoolDeps } from './storage-poo
 import { TaskManager, type TaskStatus } from './task/task-manager.js';
 import type { TaskPool } from './task/task-pool.js';
 import { TaskStore } from './task/task-store.js';
+
+
+/** A verb's result as the method table declares it (the wire's generated types). */
+type ApiResult<M extends ApiMethodName> = ApiMethods[M]['result'];
 
 export interface HsmOptions {
   /** [irs] repository */
@@ -175,7 +180,7 @@ export class Hsm implements HsmContext {
   // --- storage domains ---------------------------------------------------------------------------
 
   /** StorageDomain.create (hsm.createStorageDomain / localFsSD.create). */
-  createStorageDomain(a: Record<string, unknown>): Promise<unknown> {
+  createStorageDomain(a: Record<string, unknown>): Promise<ApiResult<'StorageDomain.create'>> {
     return this.tasks.run('createStorageDomain', async () => {
       const sdUUID = uuidParam('sdUUID', a['storagedomainID']);
       const type = domainTypeParam(a['domainType']);
@@ -208,13 +213,13 @@ export class Hsm implements HsmContext {
   }
 
   /** StorageDomain.getInfo: vdsm's sd.getInfo plus remotePath, block_size and alignment. */
-  getStorageDomainInfo(sdUUID: unknown): Promise<unknown> {
+  getStorageDomainInfo(sdUUID: unknown): Promise<ApiResult<'StorageDomain.getInfo'>> {
     return this.tasks.run('getStorageDomainInfo', async () => {
       const sd = uuidParam('sdUUID', sdUUID);
       const dir = await this.domains.produce(sd);
       const md = await this.io.readDomain(dir);
       const link = this.layout.mountPoint(md['REMOTE_PATH'] ?? '');
-      const info: Record<string, unknown> = {
+      const info: ApiResult<'StorageDomain.getInfo'> & Record<string, unknown> = {
         uuid: sd,
         type: md['TYPE'] ?? 'UNKNOWN',
         class: md['CLASS'] ?? '',
@@ -234,7 +239,7 @@ export class Hsm implements HsmContext {
   }
 
   /** StorageDomain.getStats: disktotal / diskfree as strings (fileSD.getStats). */
-  getStorageDomainStats(sdUUID: unknown): Promise<unknown> {
+  getStorageDomainStats(sdUUID: unknown): Promise<ApiResult<'StorageDomain.getStats'>> {
     return this.tasks.run('getStorageDomainStats', async () => {
       const dir = await this.domains.produce(uuidParam('sdUUID', sdUUID));
       const st = await this.io.domainStats(dir);
@@ -242,12 +247,12 @@ export class Hsm implements HsmContext {
     });
   }
 
-  getImagesList(sdUUID: unknown): Promise<unknown> {
+  getImagesList(sdUUID: unknown): Promise<ApiResult<'StorageDomain.getImages'>> {
     return this.tasks.run('getImagesList', async () => this.io.listImages(await this.domains.produce(uuidParam('sdUUID', sdUUID))));
   }
 
   /** Host.getStorageDomains: known domains, filtered by pool, class, type and remote path. */
-  getStorageDomainsList(a: Record<string, unknown>): Promise<unknown> {
+  getStorageDomainsList(a: Record<string, unknown>): Promise<ApiResult<'Host.getStorageDomains'>> {
     return this.tasks.run('getStorageDomainsList', async () => {
       await this.domains.refresh();
       const spUUID = a['storagepoolID'];
@@ -269,7 +274,7 @@ export class Hsm implements HsmContext {
     });
   }
 
-  activateStorageDomain(sdUUID: unknown, spUUID: unknown): Promise<unknown> {
+  activateStorageDomain(sdUUID: unknown, spUUID: unknown): Promise<ApiResult<'StorageDomain.activate'>> {
     return this.tasks.run('activateStorageDomain', async () => {
       const sd = uuidParam('sdUUID', sdUUID);
       return this.locks.with([String(spUUID), sd], async () => {
@@ -279,7 +284,7 @@ export class Hsm implements HsmContext {
     });
   }
 
-  attachStorageDomain(sdUUID: unknown, spUUID: unknown): Promise<unknown> {
+  attachStorageDomain(sdUUID: unknown, spUUID: unknown): Promise<ApiResult<'StorageDomain.attach'>> {
     return this.tasks.run('attachStorageDomain', async () => {
       const sd = uuidParam('sdUUID', sdUUID);
       return this.locks.with([String(spUUID), sd], async () => {
@@ -289,7 +294,7 @@ export class Hsm implements HsmContext {
     });
   }
 
-  detachStorageDomain(sdUUID: unknown, spUUID: unknown, force: unknown): Promise<unknown> {
+  detachStorageDomain(sdUUID: unknown, spUUID: unknown, force: unknown): Promise<ApiResult<'StorageDomain.detach'>> {
     return this.tasks.run('detachStorageDomain', async () => {
       const sd = uuidParam('sdUUID', sdUUID);
       return this.locks.with([String(spUUID), sd], async () => {
@@ -301,7 +306,7 @@ export class Hsm implements HsmContext {
 
   // --- the storage pool --------------------------------------------------------------------------
 
-  createStoragePool(a: Record<string, unknown>): Promise<unknown> {
+  createStoragePool(a: Record<string, unknown>): Promise<ApiResult<'StoragePool.create'>> {
     return this.tasks.run('createStoragePool', async () => {
       const spUUID = uuidParam('spUUID', a['storagepoolID']);
       const msdUUID = uuidParam('masterDom', a['masterSdUUID']);
@@ -324,7 +329,7 @@ export class Hsm implements HsmContext {
     });
   }
 
-  connectStoragePool(a: Record<string, unknown>): Promise<unknown> {
+  connectStoragePool(a: Record<string, unknown>): Promise<ApiResult<'StoragePool.connect'>> {
     return this.tasks.run('connectStoragePool', async () => {
       const spUUID = uuidParam('spUUID', a['storagepoolID']);
       const hostId = intParam('hostID', a['hostID']);
@@ -341,7 +346,7 @@ export class Hsm implements HsmContext {
     });
   }
 
-  disconnectStoragePool(spUUID: unknown, hostID: unknown): Promise<unknown> {
+  disconnectStoragePool(spUUID: unknown, hostID: unknown): Promise<ApiResult<'StoragePool.disconnect'>> {
     return this.tasks.run('disconnectStoragePool', async () => {
       intParam('hostID', hostID);
       if (this.#pool === undefined || this.#pool.spUUID !== spUUID) {
@@ -361,7 +366,7 @@ export class Hsm implements HsmContext {
     return this.#pool !== undefined ? [this.#pool.spUUID] : [];
   }
 
-  getSpmStatus(spUUID: unknown): Promise<unknown> {
+  getSpmStatus(spUUID: unknown): Promise<ApiResult<'StoragePool.getSpmStatus'>> {
     return this.tasks.run('getSpmStatus', async () => {
       const pool = this.getPool(spUUID);
       const st = await pool.spmStatus();
@@ -385,7 +390,7 @@ export class Hsm implements HsmContext {
     });
   }
 
-  spmStop(spUUID: unknown): Promise<unknown> {
+  spmStop(spUUID: unknown): Promise<ApiResult<'StoragePool.spmStop'>> {
     return this.tasks.run('spmStop', async () => {
       const pool = this.getPool(spUUID);
       return this.locks.with([pool.spUUID], async () => {
@@ -396,7 +401,7 @@ export class Hsm implements HsmContext {
   }
 
   /** StoragePool.getInfo: {info, dominfo} with type "LOCALFS" and the monitored domains' space. */
-  getStoragePoolInfo(spUUID: unknown): Promise<unknown> {
+  getStoragePoolInfo(spUUID: unknown): Promise<ApiResult<'StoragePool.getInfo'>> {
     return this.tasks.run('getStoragePoolInfo', async () => {
       const pool = this.getPool(spUUID);
       const info = await pool.info();

@@ -3,7 +3,7 @@
 // it says numbers or booleans (version "5", postZero "false", size "1073741824"), and vdsm converts
 // (int(), misc.parseBool, sd.name2type). Anything else is vdsm's error for that parameter.
 import { Errors, storageError } from '../errors.js';
-import { DOMAIN_CLASS_NAMES, DOMAIN_TYPE_NAMES, VolFormat, VolType, isUuid } from './constants.js';
+import { DOMAIN_CLASS_NAMES, DOMAIN_TYPE_NAMES, VolFormat, VolType, isUuid } from '../contracts/storage-constants.js';
 
 const invalid = (name: string, value: unknown): Error => storageError(Errors.SD_INVALID_PARAMETER, { value: `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}` });
 

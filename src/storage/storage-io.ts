@@ -1,27 +1,13 @@
 // Typed calls of the storage worker operations (workers/ops/storage-*.ts), each one an Executor task
 // with the storage timeout ([irs] process_pool_timeout, vdsm's ioprocess timeout) after which a hung
 // call's thread is discarded. The main thread never touches storage itself.
-import type { Dispatcher } from '../runtime/dispatcher.js';
-import type { SdMetadata } from './domain/sd-metadata.js';
-import type { VolumeMetadata } from './domain/volume-metadata.js';
-import type { RecoveryRecord } from './task/task-format.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
+import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
+import type { SdMetadata } from '../contracts/sd-metadata.js';
+import type { FoundDomain, ImageVolume, PreparedImage, PrepareImageArgs, VolumeInfo, VolumeSizes } from '../contracts/storage-ops.js';
+import type { RecoveryRecord } from '../contracts/task-format.js';
 
-export interface FoundDomain {
-  sdUUID: string;
-  dir: string;
-}
-
-export interface ImageVolume {
-  volUUID: string;
-  md: VolumeMetadata | undefined;
-  errors: string[];
-}
-
-export interface PreparedImage {
-  path: string;
-  info: { type: string; path: string };
-  imgVolumesInfo: { domainID: string; imageID: string; volumeID: string; path: string }[];
-}
+export type { FoundDomain, ImageVolume, PreparedImage } from '../contracts/storage-ops.js';
 
 export class StorageIo {
   #d: Dispatcher;
@@ -32,8 +18,8 @@ export class StorageIo {
     this.#timeoutMs = timeoutMs;
   }
 
-  call<T>(op: string, args: unknown): Promise<T> {
-    return this.#d.dispatch<T>(op, args, { timeoutMs: this.#timeoutMs, discard: true });
+  call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+    return this.#d.dispatch(op, args, { timeoutMs: this.#timeoutMs, discard: true });
   }
 
   connectLocal(mountPoint: string, path: string): Promise<FoundDomain[]> {
@@ -53,11 +39,11 @@ export class StorageIo {
   }
 
   async readDomain(dir: string): Promise<SdMetadata> {
-    return (await this.call<{ metadata: SdMetadata }>('storage.readDomain', { dir })).metadata;
+    return (await this.call('storage.readDomain', { dir })).metadata;
   }
 
   async writeDomainMetadata(dir: string, set: Record<string, string>, unset: string[] = []): Promise<SdMetadata> {
-    return (await this.call<{ metadata: SdMetadata }>('storage.writeDomainMetadata', { dir, set, unset })).metadata;
+    return (await this.call('storage.writeDomainMetadata', { dir, set, unset })).metadata;
   }
 
   domainStats(dir: string): Promise<{ disktotal: string; diskfree: string }> {
@@ -84,7 +70,7 @@ export class StorageIo {
     return this.call('storage.readlink', { path });
   }
 
-  volumeInfo(dir: string, sdUUID: string, imgUUID: string, volUUID: string): Promise<Record<string, unknown>> {
+  volumeInfo(dir: string, sdUUID: string, imgUUID: string, volUUID: string): Promise<VolumeInfo> {
     return this.call('storage.volumeInfo', { dir, sdUUID, imgUUID, volUUID });
   }
 
@@ -92,7 +78,7 @@ export class StorageIo {
     return this.call('storage.volumeSize', { dir, imgUUID, volUUID });
   }
 
-  pathSizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>> {
+  pathSizes(paths: string[]): Promise<Record<string, VolumeSizes>> {
     return this.call('storage.pathSizes', { paths });
   }
 
@@ -100,7 +86,7 @@ export class StorageIo {
     return this.call('storage.imageVolumes', { dir, imgUUID });
   }
 
-  prepareImage(args: { dir: string; sdUUID: string; imgUUID: string; volUUID: string; allowIllegal: boolean; runLink: string }): Promise<PreparedImage> {
+  prepareImage(args: PrepareImageArgs): Promise<PreparedImage> {
     return this.call('storage.prepareImage', args);
   }
 

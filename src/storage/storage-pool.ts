@@ -5,9 +5,9 @@
 // the local flock on the master domain, the master/{tasks,vms} tree, and the SPM's persisted tasks.
 import type { Logger } from 'pino';
 import { Errors, storageError } from '../errors.js';
-import { DomainRole, DomainStatus, LVER_INVALID, SPM_ID_FREE, SpmRole, type DomainStatusName, type SpmRoleName } from './constants.js';
-import { DomainLayout, type RepoLayout } from './domain/layout.js';
-import { decodeDomainMap, domainPools, encodeDomainMap, type SdMetadata } from './domain/sd-metadata.js';
+import { DomainRole, DomainStatus, LVER_INVALID, SPM_ID_FREE, SpmRole, type DomainStatusName, type SpmRoleName } from '../contracts/storage-constants.js';
+import { DomainLayout, type RepoLayout } from '../contracts/storage-layout.js';
+import { decodeDomainMap, domainPools, encodeDomainMap, type SdMetadata } from '../contracts/sd-metadata.js';
 import type { DomainMonitor } from './domain-monitor.js';
 import type { DomainRegistry } from './domain-registry.js';
 import type { LocalLock } from './local-lock.js';

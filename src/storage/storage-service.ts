@@ -6,15 +6,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Clock, Timers } from '../runtime/clock.js';
-import { Executor } from '../runtime/executor.js';
+import { Executor } from '../runtime/executor/executor.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { Hsm } from './hsm.js';
 import { HsmImages } from './hsm-images.js';
-import { imageRunLink } from './domain/layout.js';
+import { imageRunLink } from '../contracts/storage-layout.js';
 import { ovfUploadHandler } from './ovf-upload.js';
 import { TaskPool } from './task/task-pool.js';
-import type { PreparedDrive } from './vm-drives.js';
+import type { PreparedDrive } from '../virt/storage-drives.js';
 
 /** Storage worker threads: metadata reads and writes are short; more threads only cover hung ones. */
 const IO_WORKERS = 1;
@@ -51,7 +51,7 @@ export class StorageService {
   readonly pool: TaskPool;
   readonly hsm: Hsm;
   readonly images: HsmImages;
-  #updateVolumes: Operation<void>;
+  #updateVolumes: Operation;
   #log: Logger;
   #started = false;
 
@@ -70,7 +70,7 @@ export class StorageService {
       log: o.log, ...(o.timers ? { timers: o.timers } : {}),
     });
     this.images = new HsmImages(this.hsm);
-    this.#updateVolumes = new Operation<void>({
+    this.#updateVolumes = new Operation({
       name: 'UpdateVolumes',
       periodMs: c.volSizeSampleIntervalS * 1000,
       scheduler: o.scheduler,

@@ -5,13 +5,13 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Executor } from '../../src/runtime/executor.js';
+import { Executor } from '../../src/runtime/executor/executor.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { taskChannels, type TaskStateEvent } from '../../src/storage/task/task-events.js';
 import { TaskManager } from '../../src/storage/task/task-manager.js';
 import { TaskPool } from '../../src/storage/task/task-pool.js';
 import { TaskStore } from '../../src/storage/task/task-store.js';
-import type { RecoveryRecord } from '../../src/storage/task/task-format.js';
+import type { RecoveryRecord } from '../../src/contracts/task-format.js';
 import { captureLog, type LogLine } from '../runtime/capture-log.js';
 
 export const STORAGE_OPS = ['storage-tasks', 'storage-recovery', 'storage-domain', 'storage-volume'];

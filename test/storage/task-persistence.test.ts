@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseTaskFiles, taskFiles, type RecoveryRecord, type TaskRecord } from '../../src/storage/task/task-format.js';
+import { parseTaskFiles, taskFiles, type RecoveryRecord, type TaskRecord } from '../../src/contracts/task-format.js';
 import { TaskManager } from '../../src/storage/task/task-manager.js';
 import { TaskStore } from '../../src/storage/task/task-store.js';
 import type { Task } from '../../src/storage/task/task.js';

@@ -11,4 +11,8 @@ export const AREAS: OpRegistry = {
   hostdev: () => import('./hostdev.js'),
   test: () => import('./test.js'),
   supervdsm: () => import('./supervdsm.js'),
+  'storage-domain': () => import('./storage-domain.js'),
+  'storage-volume': () => import('./storage-volume.js'),
+  'storage-tasks': () => import('./storage-tasks.js'),
+  'storage-recovery': () => import('./storage-recovery.js'),
 };

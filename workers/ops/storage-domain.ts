@@ -5,17 +5,12 @@
 import { lstatSync, readFileSync, readlinkSync, renameSync, statfsSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Errors, storageError } from '../../src/errors.js';
-import { FILE_SPECIAL_VOLUME_MIB, METADATA_PERMISSIONS, REMOVED_IMAGE_PREFIX, isUuid } from '../../src/storage/constants.js';
-import { DomainLayout } from '../../src/storage/domain/layout.js';
-import { formatSdMetadata, MetadataSealBrokenError, parseSdMetadata, type SdMetadata } from '../../src/storage/domain/sd-metadata.js';
+import { FILE_SPECIAL_VOLUME_MIB, METADATA_PERMISSIONS, REMOVED_IMAGE_PREFIX, isUuid } from '../../src/contracts/storage-constants.js';
+import { DomainLayout } from '../../src/contracts/storage-layout.js';
+import { formatSdMetadata, MetadataSealBrokenError, parseSdMetadata, type SdMetadata } from '../../src/contracts/sd-metadata.js';
 import { cleanupDir, ensureDir, exists, fsyncPath, isNoSpace, listDir, replaceFileAtomic, writeFileDurable } from '../storage/durable-files.js';
-import type { Op } from '../op-context.js';
-
-export interface FoundDomain {
-  sdUUID: string;
-  /** <mount point>/<sdUUID>, through the mnt/ link. */
-  dir: string;
-}
+import type { AreaOps } from '../../src/contracts/operations.js';
+import type { CreateDomainArgs, FoundDomain, LinkPoolArgs } from '../../src/contracts/storage-ops.js';
 
 function isDir(p: string): boolean {
   try {
@@ -72,14 +67,6 @@ function readMetadata(dir: string): { metadata: SdMetadata } {
     if (err instanceof MetadataSealBrokenError) throw storageError(Errors.SD_METADATA_SEAL_BROKEN, { value: err.message });
     throw err;
   }
-}
-
-interface CreateDomainArgs {
-  mountPoint: string;
-  sdUUID: string;
-  metadata: SdMetadata;
-  /** Make images/11111111-... for ISO domains. */
-  isoImageDir?: string;
 }
 
 /** LocalFsStorageDomain.create: validate the mount point, then dom_md/ with its special volumes and images/. */
@@ -154,13 +141,6 @@ function link(target: string, name: string): void {
   renameSync(tmp, name);
 }
 
-interface LinkPoolArgs {
-  poolDir: string;
-  links: { name: string; target: string }[];
-  /** Remove UUID-named links not listed (stale domains, as sp.__rebuild does). */
-  prune: boolean;
-}
-
 function linkPool(a: LinkPoolArgs): boolean {
   ensureDir(a.poolDir);
   const keep = new Set<string>();
@@ -174,33 +154,33 @@ function linkPool(a: LinkPoolArgs): boolean {
   return true;
 }
 
-export const ops: Record<string, Op> = {
-  'storage.connectLocal': (args) => connectLocal(args as { mountPoint: string; path: string }),
-  'storage.disconnectLocal': (args) => disconnectLocal(args as { mountPoint: string }),
+export const ops: AreaOps<'storage-domain'> = {
+  'storage.connectLocal': (args) => connectLocal(args),
+  'storage.disconnectLocal': (args) => disconnectLocal(args),
   'storage.findDomains': (args) => {
-    const { mountDir } = args as { mountDir: string };
+    const { mountDir } = args;
     return listDir(mountDir).flatMap((m) => domainsUnder(join(mountDir, m)));
   },
-  'storage.createDomain': (args) => createDomain(args as CreateDomainArgs),
-  'storage.readDomain': (args) => readMetadata((args as { dir: string }).dir),
-  'storage.writeDomainMetadata': (args) => writeMetadata(args as { dir: string; set: Record<string, string>; unset?: string[] }),
-  'storage.domainStats': (args) => stats(args as { dir: string }),
-  'storage.listImages': (args) => listImages(args as { dir: string }),
+  'storage.createDomain': (args) => createDomain(args),
+  'storage.readDomain': (args) => readMetadata(args.dir),
+  'storage.writeDomainMetadata': (args) => writeMetadata(args),
+  'storage.domainStats': (args) => stats(args),
+  'storage.listImages': (args) => listImages(args),
   'storage.createMasterTree': (args) => {
-    const layout = new DomainLayout((args as { dir: string }).dir);
+    const layout = new DomainLayout(args.dir);
     ensureDir(layout.vmsDir);
     ensureDir(layout.tasksDir);
     return true;
   },
-  'storage.linkPool': (args) => linkPool(args as LinkPoolArgs),
+  'storage.linkPool': (args) => linkPool(args),
   'storage.removePoolDir': (args) => {
-    cleanupDir((args as { poolDir: string }).poolDir);
+    cleanupDir(args.poolDir);
     return true;
   },
   /** Where a link points (the real path of a LOCALFS domain, StorageDomain.getInfo remotePath). */
   'storage.readlink': (args) => {
     try {
-      return readlinkSync((args as { path: string }).path);
+      return readlinkSync(args.path);
     } catch {
       return '';
     }

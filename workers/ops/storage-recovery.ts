@@ -5,19 +5,13 @@
 import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Errors, storageError } from '../../src/errors.js';
-import { BLANK_UUID, VOLUME_TYPE_NAMES, VolRole } from '../../src/storage/constants.js';
-import { DomainLayout } from '../../src/storage/domain/layout.js';
-import { parseSdMetadata } from '../../src/storage/domain/sd-metadata.js';
-import type { RecoveryRecord } from '../../src/storage/task/task-format.js';
+import { BLANK_UUID, VOLUME_TYPE_NAMES, VolRole } from '../../src/contracts/storage-constants.js';
+import { DomainLayout } from '../../src/contracts/storage-layout.js';
+import { parseSdMetadata } from '../../src/contracts/sd-metadata.js';
+import type { RecoveryRecord } from '../../src/contracts/task-format.js';
 import { exists } from '../storage/durable-files.js';
 import { childrenOf, deleteVolumeFiles, imageVolumes, readVolumeMetadata, unlinkIfExists, writeVolumeMetadata } from '../storage/volume-files.js';
-import type { Op } from '../op-context.js';
-
-export interface RecoverArgs {
-  rec: RecoveryRecord;
-  /** Domain directories by sdUUID (vdsm finds them through its domain cache). */
-  domains: Record<string, string>;
-}
+import type { AreaOps } from '../../src/contracts/operations.js';
 
 type RecoveryFn = (params: string[], domains: Record<string, string>) => void;
 
@@ -95,9 +89,9 @@ export function recoveryKey(rec: Pick<RecoveryRecord, 'moduleName' | 'object' | 
   return `${rec.moduleName}.${rec.object}.${rec.function}`;
 }
 
-export const ops: Record<string, Op> = {
+export const ops: AreaOps<'storage-recovery'> = {
   'storage.recover': (args) => {
-    const { rec, domains } = args as RecoverArgs;
+    const { rec, domains } = args;
     const fn = RECOVERIES[recoveryKey(rec)];
     if (fn === undefined) throw storageError(Errors.SD_STORAGE, [`unknown recovery ${recoveryKey(rec)} (${rec.name})`]);
     fn(rec.params, domains);

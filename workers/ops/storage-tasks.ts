@@ -4,15 +4,10 @@
 import { readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Errors, storageError } from '../../src/errors.js';
-import { BACKUP_EXT, TEMP_EXT, type LoadedTaskDir } from '../../src/storage/task/task-format.js';
+import { BACKUP_EXT, TEMP_EXT, type LoadedTaskDir } from '../../src/contracts/task-format.js';
 import { cleanupDir, ensureDir, exists, fsyncPath, isNoSpace, listDir, writeFileDurable } from '../storage/durable-files.js';
-import type { Op } from '../op-context.js';
-
-export interface TaskSaveArgs {
-  store: string;
-  id: string;
-  files: Record<string, string>;
-}
+import type { AreaOps } from '../../src/contracts/operations.js';
+import type { TaskSaveArgs } from '../../src/contracts/storage-ops.js';
 
 function save(a: TaskSaveArgs): void {
   const orig = join(a.store, a.id);
@@ -73,19 +68,19 @@ function loadAll(a: { store: string }): { tasks: LoadedTaskDir[]; errors: string
   return { tasks, errors };
 }
 
-export const ops: Record<string, Op> = {
+export const ops: AreaOps<'storage-tasks'> = {
   'storage.taskSave': (args) => {
-    save(args as TaskSaveArgs);
+    save(args);
     return true;
   },
-  'storage.taskLoadAll': (args) => loadAll(args as { store: string }),
+  'storage.taskLoadAll': (args) => loadAll(args),
   'storage.taskClean': (args) => {
-    const { store, id } = args as { store: string; id: string };
+    const { store, id } = args;
     for (const ext of ['', TEMP_EXT, BACKUP_EXT]) cleanupDir(join(store, id + ext));
     return true;
   },
   'storage.taskCreateDir': (args) => {
-    const { store, id } = args as { store: string; id: string };
+    const { store, id } = args;
     try {
       ensureDir(join(store, id));
     } catch (err) {

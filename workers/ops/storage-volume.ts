@@ -4,18 +4,13 @@
 import { accessSync, constants, mkdirSync, renameSync, symlinkSync, readlinkSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Errors, storageError } from '../../src/errors.js';
-import { Legality } from '../../src/storage/constants.js';
-import { DomainLayout } from '../../src/storage/domain/layout.js';
-import type { VolumeMetadata } from '../../src/storage/domain/volume-metadata.js';
+import { Legality } from '../../src/contracts/storage-constants.js';
+import { DomainLayout } from '../../src/contracts/storage-layout.js';
+import type { VolumeMetadata } from '../../src/contracts/volume-metadata.js';
 import { exists } from '../storage/durable-files.js';
 import { imageVolumes, readVolumeMetadata, volumeSizes } from '../storage/volume-files.js';
-import type { Op } from '../op-context.js';
-
-interface VolumeRef {
-  dir: string;
-  imgUUID: string;
-  volUUID: string;
-}
+import type { AreaOps } from '../../src/contracts/operations.js';
+import type { ImageVolume, PrepareImageArgs, PreparedImage, VolumeInfo, VolumeRef } from '../../src/contracts/storage-ops.js';
 
 /** vdsm's VolumeManifest.validate: the image directory, then the volume and its .meta must exist. */
 function validate(a: VolumeRef): DomainLayout {
@@ -36,7 +31,7 @@ function validate(a: VolumeRef): DomainLayout {
  * Volume.getInfo in vdsm's shape. Unreadable metadata gives status ILLEGAL with sizes "0": vdsm says
  * INVALID there, which the engine cannot map (it knows OK, LOCKED and ILLEGAL).
  */
-function volumeInfo(a: VolumeRef & { sdUUID: string }): Record<string, unknown> {
+function volumeInfo(a: VolumeRef & { sdUUID: string }): VolumeInfo {
   const layout = validate(a);
   let md: VolumeMetadata | undefined;
   try {
@@ -44,7 +39,7 @@ function volumeInfo(a: VolumeRef & { sdUUID: string }): Record<string, unknown> 
   } catch {
     md = undefined;
   }
-  const info: Record<string, unknown> = {
+  const info: VolumeInfo = {
     uuid: a.volUUID,
     type: md?.type ?? '',
     format: md?.format ?? '',
@@ -67,15 +62,15 @@ function volumeInfo(a: VolumeRef & { sdUUID: string }): Record<string, unknown> 
   };
   if (md !== undefined) {
     const sizes = volumeSizes(layout.volume(a.imgUUID, a.volUUID));
-    info['apparentsize'] = String(sizes.apparentsize);
-    info['truesize'] = String(sizes.truesize);
-    info['status'] = md.legality === Legality.ILLEGAL ? 'ILLEGAL' : 'OK';
+    info.apparentsize = String(sizes.apparentsize);
+    info.truesize = String(sizes.truesize);
+    info.status = md.legality === Legality.ILLEGAL ? 'ILLEGAL' : 'OK';
   }
   return info;
 }
 
 /** Metadata of every volume of an image (prepare, delete and snapshot checks). */
-function imageVolumeList(a: { dir: string; imgUUID: string }): { volUUID: string; md: VolumeMetadata | undefined; errors: string[] }[] {
+function imageVolumeList(a: { dir: string; imgUUID: string }): ImageVolume[] {
   const layout = new DomainLayout(a.dir);
   return imageVolumes(layout, a.imgUUID).map((volUUID) => {
     try {
@@ -86,15 +81,8 @@ function imageVolumeList(a: { dir: string; imgUUID: string }): { volUUID: string
   });
 }
 
-interface PrepareArgs extends VolumeRef {
-  sdUUID: string;
-  allowIllegal: boolean;
-  /** <run_dir>/storage/<sd>/<img>: the link vdsm makes to the image directory. */
-  runLink: string;
-}
-
 /** hsm.prepareImage for file domains: every volume legal (unless allowed), the run link made. */
-function prepareImage(a: PrepareArgs): Record<string, unknown> {
+function prepareImage(a: PrepareImageArgs): PreparedImage {
   const layout = new DomainLayout(a.dir);
   const vols = imageVolumeList(a);
   if (!vols.some((v) => v.volUUID === a.volUUID)) throw storageError(Errors.SD_VOLUME_DOES_NOT_EXIST, [a.volUUID]);
@@ -133,17 +121,17 @@ function markImageRemoved(a: { dir: string; imgUUID: string; sdUUID: string }): 
   return vols;
 }
 
-export const ops: Record<string, Op> = {
-  'storage.volumeInfo': (args) => volumeInfo(args as VolumeRef & { sdUUID: string }),
+export const ops: AreaOps<'storage-volume'> = {
+  'storage.volumeInfo': (args) => volumeInfo(args),
   'storage.volumeSize': (args) => {
-    const a = args as VolumeRef;
+    const a = args;
     const s = volumeSizes(validate(a).volume(a.imgUUID, a.volUUID));
     return { apparentsize: String(s.apparentsize), truesize: String(s.truesize) };
   },
   /** Sizes of volume files by path (VM disk sampling). Missing files are left out. */
   'storage.pathSizes': (args) => {
     const out: Record<string, { apparentsize: number; truesize: number }> = {};
-    for (const p of (args as { paths: string[] }).paths) {
+    for (const p of args.paths) {
       try {
         out[p] = volumeSizes(p);
       } catch {
@@ -152,15 +140,15 @@ export const ops: Record<string, Op> = {
     }
     return out;
   },
-  'storage.imageVolumes': (args) => imageVolumeList(args as { dir: string; imgUUID: string }),
-  'storage.prepareImage': (args) => prepareImage(args as PrepareArgs),
+  'storage.imageVolumes': (args) => imageVolumeList(args),
+  'storage.prepareImage': (args) => prepareImage(args),
   'storage.teardownImage': (args) => {
     try {
-      unlinkSync((args as { runLink: string }).runLink);
+      unlinkSync(args.runLink);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     return true;
   },
-  'storage.markImageRemoved': (args) => markImageRemoved(args as { dir: string; imgUUID: string; sdUUID: string }),
+  'storage.markImageRemoved': (args) => markImageRemoved(args),
 };

@@ -4,11 +4,11 @@
 // task whose rollback removes exactly what was made). Long steps are child processes (child-command.ts).
 import { closeSync, constants, fchmodSync, openSync, rmdirSync, truncateSync } from 'node:fs';
 import { Errors, storageError, vdsmError } from '../../src/errors.js';
-import { BLANK_UUID, Legality, ROLLBACK_SENTINEL } from '../../src/storage/constants.js';
-import { DomainLayout } from '../../src/storage/domain/layout.js';
-import { clampDescription, type VolumeMetadata } from '../../src/storage/domain/volume-metadata.js';
-import type { CopyImageArgs, CreateVolumeArgs, DeleteVolumeArgs } from '../../src/storage/job-args.js';
-import type { RecoveryRecord } from '../../src/storage/task/task-format.js';
+import { BLANK_UUID, Legality, ROLLBACK_SENTINEL } from '../../src/contracts/storage-constants.js';
+import { DomainLayout } from '../../src/contracts/storage-layout.js';
+import { clampDescription, type VolumeMetadata } from '../../src/contracts/volume-metadata.js';
+import type { CopyImageArgs, CreateVolumeArgs, DeleteVolumeArgs } from '../../src/contracts/storage-job-args.js';
+import type { RecoveryRecord } from '../../src/contracts/task-format.js';
 import { ChildCommandError, runChild, type ChildCommandOptions } from './child-command.js';
 import { ensureDir, exists, isNoSpace, listDir, writeFileDurable } from './durable-files.js';
 import { childrenOf, deleteVolumeFiles, imageVolumes, readVolumeMetadata, unlinkIfExists, volumeSizes, writeVolumeMetadata } from './volume-files.js';

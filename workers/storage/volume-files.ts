@@ -3,9 +3,9 @@
 // storage worker operations and the task-pool jobs.
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { Errors, storageError } from '../../src/errors.js';
-import { META_EXT, isUuid } from '../../src/storage/constants.js';
-import type { DomainLayout } from '../../src/storage/domain/layout.js';
-import { formatVolumeMetadata, parseVolumeMetadata, VolumeMetadataError, type VolumeMetadata } from '../../src/storage/domain/volume-metadata.js';
+import { META_EXT, isUuid } from '../../src/contracts/storage-constants.js';
+import type { DomainLayout } from '../../src/contracts/storage-layout.js';
+import { formatVolumeMetadata, parseVolumeMetadata, VolumeMetadataError, type VolumeMetadata } from '../../src/contracts/volume-metadata.js';
 import { isNoSpace, listDir, replaceFileAtomic } from './durable-files.js';
 
 export function volumeSizes(path: string): { apparentsize: number; truesize: number } {

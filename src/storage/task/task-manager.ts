@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Errors, storageError } from '../../errors.js';
-import { validTaskId, type RecoveryRecord } from './task-format.js';
+import { validTaskId, type RecoveryRecord } from '../../contracts/task-format.js';
 import { taskChannels } from './task-events.js';
 import type { TaskPool } from './task-pool.js';
 import type { TaskStore } from './task-store.js';

@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors, storageError } from '../../errors.js';
-import type { WireError } from '../../runtime/executor-protocol.js';
-import { fromWireError } from '../../runtime/remote-error.js';
-import type { FromJob, JobCall, JobOutcome, JobRequest, ToJob } from './job-protocol.js';
-import type { RecoveryRecord } from './task-format.js';
+import type { WireError } from '../../contracts/executor-protocol.js';
+import { fromWireError } from '../../runtime/executor/remote-error.js';
+import type { FromJob, JobCall, JobOutcome, JobRequest, ToJob } from '../../contracts/storage-job-protocol.js';
+import type { RecoveryRecord } from '../../contracts/task-format.js';
 
 export const TASK_WORKER_FILE = fileURLToPath(new URL('../../../workers/storage-task-worker.js', import.meta.url));
 

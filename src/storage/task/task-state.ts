@@ -1,25 +1,9 @@
 // vdsm's storage task states (lib/vdsm/storage/task.py State): every internal state, the allowed
 // transitions, and the deprecated API view (taskState / taskResult) the engine polls. Pure data.
 import { Errors, storageError } from '../../errors.js';
+import { TaskState, type TaskStateName } from '../../contracts/task-format.js';
 
-export const TaskState = {
-  unknown: 'unknown',
-  init: 'init',
-  preparing: 'preparing',
-  blocked: 'blocked',
-  acquiring: 'acquiring',
-  queued: 'queued',
-  running: 'running',
-  finished: 'finished',
-  aborting: 'aborting',
-  waitrecover: 'waitrecover',
-  recovering: 'recovering',
-  racquiring: 'racquiring',
-  raborting: 'raborting',
-  recovered: 'recovered',
-  failed: 'failed',
-} as const;
-export type TaskStateName = typeof TaskState[keyof typeof TaskState];
+export { TaskState, isTaskState, isPolicy, type TaskStateName, type TaskPolicy, type TaskPriority } from '../../contracts/task-format.js';
 
 const S = TaskState;
 
@@ -46,7 +30,8 @@ export const DONE_STATES: readonly TaskStateName[] = [S.finished, S.recovered, S
 const RECOVERING_STATES: readonly TaskStateName[] = [S.racquiring, S.recovering];
 
 /** taskState as Task.getStatus / Host.getAllTasksStatuses report it (task.py DEPRECATED_STATE). */
-export const DEPRECATED_STATE: Readonly<Record<TaskStateName, string>> = {
+export type DeprecatedTaskState = 'unknown' | 'init' | 'running' | 'finished' | 'aborting' | 'cleaning';
+export const DEPRECATED_STATE: Readonly<Record<TaskStateName, DeprecatedTaskState>> = {
   unknown: 'unknown', init: 'init',
   preparing: 'running', blocked: 'running', acquiring: 'running', queued: 'running', running: 'running',
   finished: 'finished', aborting: 'aborting',
@@ -62,9 +47,6 @@ export function deprecatedResult(state: TaskStateName): '' | 'success' | 'cleanS
   return '';
 }
 
-export function isTaskState(v: unknown): v is TaskStateName {
-  return typeof v === 'string' && Object.hasOwn(MOVE_TO, v);
-}
 
 export const isDone = (s: TaskStateName): boolean => DONE_STATES.includes(s);
 export const isRecovering = (s: TaskStateName): boolean => RECOVERING_STATES.includes(s);
@@ -76,8 +58,3 @@ export function checkMove(from: TaskStateName, to: TaskStateName, force = false)
   if (!Object.hasOwn(MOVE_TO, to)) throw new Error(`not a valid target state: ${String(to)}`);
   if (!force && !MOVE_TO[to].includes(from)) throw storageError(Errors.TASK_STATE_TRANSITION, [`from ${from} to ${to}`]);
 }
-
-/** Recovery, persistence and clean policies (task.py TaskRecoveryType, TaskPersistType, TaskCleanType). */
-export type TaskPolicy = 'none' | 'manual' | 'auto';
-export const isPolicy = (v: unknown): v is TaskPolicy => v === 'none' || v === 'manual' || v === 'auto';
-export type TaskPriority = 'low' | 'medium' | 'high';

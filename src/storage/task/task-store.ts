@@ -1,8 +1,9 @@
 // Persistence of storage tasks, on the main thread's side: each call is one Executor operation
 // (workers/ops/storage-tasks.ts), so a task store on a storage that hangs costs a worker thread, which
 // the Executor discards after the storage timeout, never the main loop.
-import type { Dispatcher } from '../../runtime/dispatcher.js';
-import { parseTaskFiles, taskFiles, type LoadedTaskDir, type TaskRecord } from './task-format.js';
+import type { Dispatcher } from '../../contracts/dispatcher.js';
+import type { OpArgs, OpName, OpResult } from '../../contracts/operations.js';
+import { parseTaskFiles, taskFiles, type TaskRecord } from '../../contracts/task-format.js';
 
 export class TaskStore {
   #d: Dispatcher;
@@ -13,8 +14,8 @@ export class TaskStore {
     this.#timeoutMs = timeoutMs;
   }
 
-  #call<T>(op: string, args: unknown): Promise<T> {
-    return this.#d.dispatch<T>(op, args, { timeoutMs: this.#timeoutMs, discard: true });
+  #call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+    return this.#d.dispatch(op, args, { timeoutMs: this.#timeoutMs, discard: true });
   }
 
   async save(rec: TaskRecord): Promise<void> {
@@ -32,7 +33,7 @@ export class TaskStore {
 
   /** Every task directory under `store`, parsed; unreadable ones are reported, not thrown. */
   async loadAll(store: string): Promise<{ records: TaskRecord[]; errors: string[] }> {
-    const { tasks, errors } = await this.#call<{ tasks: LoadedTaskDir[]; errors: string[] }>('storage.taskLoadAll', { store });
+    const { tasks, errors } = await this.#call('storage.taskLoadAll', { store });
     const records: TaskRecord[] = [];
     for (const t of tasks) {
       try {

@@ -12,11 +12,11 @@
 // on disk, which is the guarantee a crash needs.
 import type { Logger } from 'pino';
 import { Errors, storageError } from '../../errors.js';
-import { ROLLBACK_SENTINEL } from '../constants.js';
-import type { JobCall } from './job-protocol.js';
-import { TASK_METADATA_VERSION, type RecoveryRecord, type TaskRecord, type TaskResultRecord } from './task-format.js';
+import { ROLLBACK_SENTINEL } from '../../contracts/storage-constants.js';
+import type { JobCall } from '../../contracts/storage-job-protocol.js';
+import { TASK_METADATA_VERSION, type RecoveryRecord, type TaskRecord, type TaskResultRecord } from '../../contracts/task-format.js';
 import {
-  DEPRECATED_STATE, TaskState as S, canAbort, canAbortRecovery, checkMove, deprecatedResult, isDone, isRecovering,
+  DEPRECATED_STATE, type DeprecatedTaskState, TaskState as S, canAbort, canAbortRecovery, checkMove, deprecatedResult, isDone, isRecovering,
   type TaskPolicy, type TaskPriority, type TaskStateName,
 } from './task-state.js';
 import { taskChannels } from './task-events.js';
@@ -307,7 +307,7 @@ export class Task {
 
   // --- API views ---------------------------------------------------------------------------------
 
-  deprecatedStatus(): { taskID: string; taskState: string; taskResult: string; code: number; message: string } {
+  deprecatedStatus(): { taskID: string; taskState: DeprecatedTaskState; taskResult: ReturnType<typeof deprecatedResult>; code: number; message: string } {
     return { taskID: this.id, taskState: DEPRECATED_STATE[this.state], taskResult: deprecatedResult(this.state), code: this.result.code, message: this.result.message };
   }
 

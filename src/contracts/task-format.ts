@@ -2,7 +2,35 @@
 // <store>/<taskId>/ the files <id>.task, <id>.job.<n>, <id>.recover.<n> and, once finished, <id>.result,
 // each made of "key = value" lines with '=' inside keys and values written as "_eq_". Pure functions:
 // the worker that writes the files and the main thread that builds the records both use them.
-import { isPolicy, isTaskState, type TaskPolicy, type TaskPriority, type TaskStateName } from './task-state.js';
+
+/** vdsm's task states (task.py State); the transitions between them live in src/storage/task/task-state.ts. */
+export const TaskState = {
+  unknown: 'unknown',
+  init: 'init',
+  preparing: 'preparing',
+  blocked: 'blocked',
+  acquiring: 'acquiring',
+  queued: 'queued',
+  running: 'running',
+  finished: 'finished',
+  aborting: 'aborting',
+  waitrecover: 'waitrecover',
+  recovering: 'recovering',
+  racquiring: 'racquiring',
+  raborting: 'raborting',
+  recovered: 'recovered',
+  failed: 'failed',
+} as const;
+export type TaskStateName = typeof TaskState[keyof typeof TaskState];
+
+export function isTaskState(v: unknown): v is TaskStateName {
+  return typeof v === 'string' && Object.hasOwn(TaskState, v);
+}
+
+/** Recovery, persistence and clean policies (task.py TaskRecoveryType, TaskPersistType, TaskCleanType). */
+export type TaskPolicy = 'none' | 'manual' | 'auto';
+export const isPolicy = (v: unknown): v is TaskPolicy => v === 'none' || v === 'manual' || v === 'auto';
+export type TaskPriority = 'low' | 'medium' | 'high';
 
 export const TASK_EXT = '.task';
 export const JOB_EXT = '.job';

@@ -1,7 +1,7 @@
 // What the main thread and a task-pool worker say to each other while a storage job runs. Types only:
 // workers/storage-task-worker.ts and src/storage/task/task-pool.ts both import this file.
 import type { MessagePort } from 'node:worker_threads';
-import type { WireError } from '../../runtime/executor-protocol.js';
+import type { WireError } from './executor-protocol.js';
 import type { RecoveryRecord } from './task-format.js';
 
 /** One job: a name in the worker's table (e.g. 'createVolume') and its plain-data arguments. */

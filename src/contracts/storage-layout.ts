@@ -4,7 +4,7 @@
 // dom_md/ and images/<imgUUID>/<volUUID>{,.meta,.lease}; the SPM keeps master/{tasks,vms} on the master
 // domain. Pure path arithmetic (no I/O), shared by the worker operations and the main thread.
 import { join, normalize } from 'node:path';
-import { META_EXT, LEASE_EXT, POOL_MASTER_LINK, REMOVED_IMAGE_PREFIX } from '../constants.js';
+import { META_EXT, LEASE_EXT, POOL_MASTER_LINK, REMOVED_IMAGE_PREFIX } from './storage-constants.js';
 
 /** vdsm's fileUtils.transformPath: "_" doubles, then "/" becomes "_" (/data/a_b -> _data_a__b). */
 export function transformPath(remotePath: string): string {

@@ -3,7 +3,7 @@
 // VM starts, each such image is prepared (Image.prepare) and the disk's <source file> points at the
 // volume, as vdsm's Vm._prepareVolumePath / clientIF.prepareVolumePath do. Afterwards the disks' sizes
 // (truesize, apparentsize in VM stats) come from the volume files.
-import type { DomainInfo } from '../virt/domain-xml.js';
+import type { DomainInfo } from './domain-xml.js';
 
 export interface StorageDrive {
   /** Target dev, e.g. vda. */

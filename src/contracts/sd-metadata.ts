@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import {
   ALIGNMENT_1M, BLOCK_SIZE_512, DEFAULT_LEASE_PARAMS, DOMAIN_CLASS_NAMES, DOMAIN_TYPE_NAMES, DomainRole,
   type DomainStatusName,
-} from '../constants.js';
+} from './storage-constants.js';
 
 export const SHA_CKSUM_TAG = '_SHA_CKSUM';
 

@@ -1,7 +1,7 @@
 // A file volume's <volUUID>.meta as vdsm writes it (volumemetadata.py): sorted KEY=VALUE lines ending
 // with EOF, at most 512 bytes. Domain version 5 stores CAP (bytes) and SEQ; older versions SIZE (in
 // 512-byte blocks) and MTIME=0. Pure functions for the worker operations and the main thread.
-import { DESCRIPTION_SIZE, MAX_GENERATION, VOLUME_METADATA_SIZE } from '../constants.js';
+import { DESCRIPTION_SIZE, MAX_GENERATION, VOLUME_METADATA_SIZE } from './storage-constants.js';
 
 export interface VolumeMetadata {
   domain: string;
