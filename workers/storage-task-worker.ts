@@ -26,6 +26,11 @@ export default async function runJob(req: JobRequest): Promise<JobOutcome> {
     return { ok: true, value: await runJobs(req) };
   } catch (err) {
     return { ok: false, error: toWireError(err) };
+  } finally {
+    // Last on the task's own port: the main thread settles the task only after it has read every
+    // message before this one (Piscina's answer comes on another channel and may overtake them).
+    req.port.postMessage({ type: 'end' } satisfies FromJob);
+    req.port.close();
   }
 }
 
@@ -33,7 +38,6 @@ async function runJobs(req: JobRequest): Promise<unknown> {
   const { port } = req;
   const unknown = req.jobs.find((j) => JOBS[j.job] === undefined);
   if (unknown !== undefined) {
-    port.close();
     throw vdsmError(Errors.UNKNOWN_OPERATION, `Unknown storage job: ${unknown.job}`);
   }
   const abort = new AbortController();
@@ -88,6 +92,6 @@ async function runJobs(req: JobRequest): Promise<unknown> {
     }
     return result;
   } finally {
-    port.close();
+    port.removeAllListeners('message');
   }
 }

@@ -28,7 +28,9 @@ export type FromJob =
   /** Percent done of the current long step (qemu-img convert, preallocation). */
   | { type: 'progress'; percent: number; step: string }
   /** A child process the job runs (killed by the main thread if the worker cannot stop it). */
-  | { type: 'child'; pid: number; command: string; running: boolean };
+  | { type: 'child'; pid: number; command: string; running: boolean }
+  /** The worker's last message on this port: everything it said before has been delivered. */
+  | { type: 'end' };
 
 export type ToJob =
   | { type: 'ack'; seq: number; error?: WireError }

@@ -119,13 +119,21 @@ export class TaskPool {
     let started = false;
     let graceTimer: NodeJS.Timeout | undefined;
     const children = new Set<number>();
-    port1.on('message', (msg: FromJob) => this.#onMessage(msg, port1, listener, children, () => {
-      started = true;
-      this.#running++;
-    }));
+    let ended: () => void = () => undefined;
+    const end = new Promise<void>((resolve) => (ended = resolve));
+    port1.on('message', (msg: FromJob) => {
+      if (msg.type === 'end') ended();
+      else this.#onMessage(msg, port1, listener, children, () => {
+        started = true;
+        this.#running++;
+      });
+    });
     const req: JobRequest = { taskId, jobs, port: port2 };
     const run = pool.run(req, { transferList: [port2 as unknown as MessagePort], signal: abort.signal }) as Promise<JobOutcome>;
-    const done = run.then((o) => {
+    // A job that answered has said 'end' on its port: wait for it, so its 'start', progress and child
+    // messages reach the task first. A thread that died or was aborted says nothing more.
+    const done = run.then(async (o) => {
+      await end;
       if (o.ok) return o.value;
       throw fromWireError(o.error);
     }).finally(() => {
