@@ -11,7 +11,8 @@ export DEBIAN_FRONTEND=noninteractive
 # on a free loopback port, so the package's own service is stopped where systemd runs.
 # chromium: opens vdsm-bench's report page headless in the installed-layout test.
 # dmidecode, psmisc (fuser): programs supervdsmd runs (setpriv, mount, getent come with the base system).
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium dmidecode psmisc)
+# qemu-utils: qemu-img, which makes, copies and sizes every storage volume.
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium dmidecode psmisc qemu-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
