@@ -135,7 +135,7 @@ export const schema = {
     volume_utilization_percent: int(20, 'Free space, in percent of a chunk, below which a thin volume is extended.', { min: 0, max: 100, compat: true }),
     volume_utilization_chunk_mb: int(2560, 'Size, in MiB, by which a thin volume is extended.', { min: 1, compat: true }),
     progress_interval: int(30, `Period, in ${SECONDS}, of progress log lines of long storage operations.`, { min: 1 }),
-    qcow2_compat: oneOf(['0.10', '1.1'], '0.10', 'qcow2 compatibility level of new volumes.', { compat: true }),
+    qcow2_compat: oneOf(['0.10', '1.1'], '0.10', 'qcow2 compatibility level of new volumes. Not read: as vdsm does, new qcow2 volumes take compat 1.1 on domain version 4 and later, 0.10 before.', { compat: true }),
   },
   mom: {
     conf: str('/etc/vdsm/mom.conf', 'Configuration file of the MOM policy daemon.', { compat: true }),
