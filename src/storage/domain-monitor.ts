@@ -9,20 +9,13 @@ import { spawn } from 'node:child_process';
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
+import type { StorageDomainVitals } from '../contracts/api-types.js';
 import { realTimers, type Timers } from '../runtime/clock.js';
 import { DomainLayout } from '../contracts/storage-layout.js';
 import { parseSdMetadata } from '../contracts/sd-metadata.js';
 
-/** What Host.getStats storageDomains and Host.getStorageRepoStats report per domain. */
-export interface DomainVitals {
-  code: number;
-  lastCheck: string;
-  delay: string;
-  valid: boolean;
-  version: number;
-  acquired: boolean;
-  actual: boolean;
-}
+/** What Host.getStats storageDomains and Host.getStorageRepoStats report per domain (the wire's type). */
+export type DomainVitals = StorageDomainVitals;
 
 export interface DomainCheckEvent {
   sdUUID: string;
