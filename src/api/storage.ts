@@ -208,7 +208,7 @@ export const apiMethods: ApiMethodsFactory<StorageApiDeps> = ({ hsm, images }) =
     {
       name: 'Image.teardown',
       description: 'Release a prepared image (the engine also sends leafVolID).',
-      params: [sp, sd, img, p('volumeID', s.string(), 'Optional.', { optional: true })],
+      params: [sp, sd, img, p('volumeID', s.string(), 'Optional.', { optional: true }), p('leafVolID', s.string(), 'What ovirt-engine sends in place of volumeID; not needed to tear down.', { optional: true })],
       result: s.bool(),
       handler: (a) => images.teardownImage(a),
     },

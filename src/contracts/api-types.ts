@@ -286,6 +286,7 @@ export interface ApiMethods {
       storagedomainID: string;
       imageID: string;
       volumeID?: string;
+      leafVolID?: string;
     };
     result: boolean;
   };

@@ -38,7 +38,10 @@ async function pythonChecksum(metadataFile: string): Promise<{ declared: string;
   return { declared: declared!, computed: computed! };
 }
 
-void describe('the engine\'s local storage sequence against vdsmd', () => {
+// Both argument modes: by default (vdsm's: departures logged and converted) and with [devel]
+// api_strict_mode, where any call the method table does not declare would answer -32602; the engine's
+// exact calls must pass both.
+for (const strict of [false, true]) void describe(`the engine's local storage sequence against vdsmd (api_strict_mode=${strict})`, () => {
   let root: string;
   let agent: AgentProcess;
   let engine: EngineClient;
@@ -50,7 +53,7 @@ void describe('the engine\'s local storage sequence against vdsmd', () => {
     repo = join(root, 'rhev', 'data-center');
     dc = newDc(join(root, 'local_images'));
     await run('mkdir', ['-p', dc.path]);
-    agent = await AgentProcess.start({ args: ['--set', `irs.repository=${repo}`, '--set', 'irs.sd_health_check_delay=1', '--set', 'vars.host_sample_stats_interval=1'] });
+    agent = await AgentProcess.start({ args: ['--set', `devel.api_strict_mode=${strict}`, '--set', `irs.repository=${repo}`, '--set', 'irs.sd_health_check_delay=1', '--set', 'vars.host_sample_stats_interval=1'] });
     engine = await EngineClient.connect({ port: agent.port });
     await agent.whenReady();
   });
