@@ -13,6 +13,7 @@ import type { StorageDomainVitals } from '../contracts/api-types.js';
 import { realTimers, type Timers } from '../runtime/clock.js';
 import { DomainLayout } from '../contracts/storage-layout.js';
 import { parseSdMetadata } from '../contracts/sd-metadata.js';
+import { metricPath, type Figure } from '../observability/metrics/convention.js';
 
 /** What Host.getStats storageDomains and Host.getStorageRepoStats report per domain (the wire's type). */
 export type DomainVitals = StorageDomainVitals;
@@ -272,14 +273,15 @@ export class DomainMonitor {
   }
 
   /**
-   * vdsm's storage metrics as its host sampling sends them (lib/vdsm/metrics): hosts.storage.<sd>.delay
-   * and hosts.storage.<sd>.last_check, in seconds, computed now.
+   * The domains' figures under the metrics convention: vdsm's hosts.storage.<sd>.delay and
+   * .last_check (seconds; last_check computed now), as `vdsm_storage_domain_*_seconds` with label sd.
    */
-  metrics(): Record<string, number> {
-    const out: Record<string, number> = {};
+  figures(): Figure[] {
+    const out: Figure[] = [];
     for (const [sd, v] of Object.entries(this.repoStats())) {
-      out[`hosts.storage.${sd}.delay`] = Number(v.delay);
-      out[`hosts.storage.${sd}.last_check`] = Number(v.lastCheck);
+      out.push({ name: 'vdsm_storage_domain_delay_seconds', kind: 'gauge', help: 'Read delay of the last storage domain check', value: Number(v.delay), labels: { sd }, path: metricPath('hosts', 'storage', sd, 'delay') });
+      out.push({ name: 'vdsm_storage_domain_last_check_seconds', kind: 'gauge', help: 'Seconds since the last storage domain check', value: Number(v.lastCheck), labels: { sd }, path: metricPath('hosts', 'storage', sd, 'last_check') });
+      out.push({ name: 'vdsm_storage_domain_valid', kind: 'gauge', help: 'Whether the last storage domain check succeeded (1) or not (0)', value: v.valid ? 1 : 0, labels: { sd } });
     }
     return out;
   }

@@ -3,7 +3,7 @@
 // the HSM with its domain monitor, the VM-disk bridge, the OVF upload handler, the UpdateVolumes
 // periodic sampling of VM disk sizes, and storage metrics. One start / stop for the agent.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Gauge, type Registry } from 'prom-client';
+import { metricsChannels, type CollectRequest } from '../observability/metrics/convention.js';
 import type { Logger } from 'pino';
 import type { Clock, Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
@@ -80,12 +80,16 @@ export class StorageService {
     });
   }
 
+  /** Figures for /metrics, statsd and Hawkular, computed when a reporter collects (the metrics convention). */
+  #collect = (req: unknown): void => (req as CollectRequest).add('storage', this.hsm.monitor.figures());
+
   start(): void {
     if (this.#started) return;
     this.#started = true;
     this.executor.start();
     this.pool.start();
     this.#updateVolumes.start();
+    metricsChannels.collect.subscribe(this.#collect);
     this.#log.info({ threads: this.pool.threads, maxTasks: this.pool.maxTasks }, 'storage started (HSM)');
   }
 
@@ -110,21 +114,6 @@ export class StorageService {
   }
 
   /** vdsm's storage metrics, as Prometheus gauges read on scrape. */
-  registerMetrics(registry: Registry): void {
-    const monitor = this.hsm.monitor;
-    const gauge = (name: string, help: string, key: 'delay' | 'lastCheck'): void => {
-      new Gauge({
-        name, help, labelNames: ['sd_uuid'], registers: [registry],
-        collect() {
-          this.reset();
-          for (const [sd, v] of Object.entries(monitor.repoStats())) this.set({ sd_uuid: sd }, Number(v[key]));
-        },
-      });
-    };
-    gauge('vdsm_storage_domain_delay_seconds', 'Read delay of the last storage domain check (vdsm hosts.storage.<sd>.delay)', 'delay');
-    gauge('vdsm_storage_domain_last_check_seconds', 'Seconds since the last storage domain check (vdsm hosts.storage.<sd>.last_check)', 'lastCheck');
-  }
-
   state(): Record<string, unknown> {
     return { hsm: this.hsm.state(), executor: this.executor.state(), pool: this.pool.state() };
   }
@@ -137,6 +126,7 @@ export class StorageService {
   async stop(graceMs: number): Promise<{ stuckThreads: number }> {
     if (!this.#started) return { stuckThreads: 0 };
     this.#started = false;
+    metricsChannels.collect.unsubscribe(this.#collect);
     this.#updateVolumes.stop();
     await this.hsm.close();
     await this.pool.stop();

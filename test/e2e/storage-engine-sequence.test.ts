@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readlink, readdir, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -146,6 +147,17 @@ for (const strict of [false, true]) void describe(`the engine's local storage se
     assert.equal(typeof sd['lastCheck'], 'string');
     const repo = await engine.call<Record<string, Obj>>('Host.getStorageRepoStats', { domains: [dc.sdUUID] });
     assert.equal(repo[dc.sdUUID]!['valid'], true);
+    // The same on /metrics (vdsm's hosts.storage.<sd>.delay / last_check for statsd and Hawkular).
+    const text = await new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: agent.port, path: '/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    for (const name of ['vdsm_storage_domain_delay_seconds', 'vdsm_storage_domain_last_check_seconds']) {
+      assert.match(text, new RegExp(`^${name}\\{sd="${dc.sdUUID}"\\} [0-9.e+-]+$`, 'm'), name);
+    }
+    assert.match(text, new RegExp(`^vdsm_storage_domain_valid\\{sd="${dc.sdUUID}"\\} 1$`, 'm'));
   });
 
   void it('creates raw and qcow2 volumes as SPM tasks listed until Task.clear; Volume.getInfo before clear; files as vdsm lays them out', async () => {
