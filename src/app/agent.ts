@@ -226,7 +226,7 @@ export class Agent {
       config: cfg,
       logs,
       registry: this.metrics,
-      executors: [this.periodic, this.jsonrpc],
+      executors: [this.periodic, this.jsonrpc, ...(this.storage ? [this.storage.executor] : [])],
       scheduler: this.scheduler,
       libvirt: this.libvirt,
       hostStats: () => this.host.stats(),
