@@ -15,7 +15,9 @@
 //   hang: a second domain whose metadata becomes a FIFO (reads block): time until Host.getStats reports
 //     it invalid, for [irs] sd_health_check_delay --hang-intervals (2,10) s, while the first domain
 //     stays valid and Host.ping2 keeps answering (its p99 / max during the hang).
-// Usage: npm run bench:storage [-- --cases=tasks,api-volumes,copy,hang --tasks=1000 --copy-gib=1]
+// Usage: npm run bench:storage [-- --quick --out=DIR --cases=tasks,api-volumes,copy,hang --tasks=1000 --copy-gib=1];
+// vdsm-bench runs it as the `storage` suite. The vdsmd cases use the test suite's engine helpers and are
+// left out (the report says so) where test/ is absent (an installed vdsm-bench).
 // Needs root (vdsmd as run by the tests), qemu-img, mkfifo, and ~3 GiB free under --dir (/var/tmp).
 import { execFile, spawn } from 'node:child_process';
 import diagnostics_channel from 'node:diagnostics_channel';
@@ -35,11 +37,11 @@ import { TaskPool } from '../src/storage/task/task-pool.js';
 import { TaskStore } from '../src/storage/task/task-store.js';
 import type { Task } from '../src/storage/task/task.js';
 import { taskFiles, type TaskRecord } from '../src/contracts/task-format.js';
-import { AgentProcess } from '../test/helpers/agent-process.js';
-import { EngineClient } from '../test/helpers/engine-client.js';
-import { bringUpLocalDc, connectStorage, createVolume, newDc, waitTaskByAllStatuses, type LocalDc } from '../test/helpers/storage-engine.js';
+import type { AgentProcess } from '../test/helpers/agent-process.js';
+import type { EngineClient } from '../test/helpers/engine-client.js';
+import type { LocalDc } from '../test/helpers/storage-engine.js';
 import { mdTable, fmt } from './lib/markdown.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { round, summarize, type Summary } from './lib/stats.js';
 
 const run = promisify(execFile);
@@ -116,7 +118,8 @@ async function tasksCase(kind: 'noop-memory' | 'noop-persisted' | 'touch-persist
       done.push(t2 - t0);
       clear.push(t3 - t2);
     };
-    await pump(20, concurrency, one);
+    // Warm: every pool thread started and the storage executor grown, as in a running agent.
+    await pump(50, concurrency, one);
     schedule.length = done.length = clear.length = 0;
     saves = 0;
     const wallMs = await pump(n, concurrency, one);
@@ -190,7 +193,29 @@ async function saveFloor(n: number, concurrency: number, base: string): Promise<
   }
 }
 
-// ---- through vdsmd ----------------------------------------------------------------------------------
+// ---- through vdsmd ---------------------------------------------------------------------------------
+
+/**
+ * The engine side of the vdsmd cases: the test suite's agent process, STOMP engine client and the
+ * engine's storage calls, loaded only when present (a checkout). An installed vdsm-bench has no test/:
+ * those cases are then left out, and the report says so.
+ */
+type Kit = typeof import('../test/helpers/storage-engine.js') & {
+  AgentProcess: typeof import('../test/helpers/agent-process.js').AgentProcess;
+  EngineClient: typeof import('../test/helpers/engine-client.js').EngineClient;
+};
+let kit!: Kit;
+
+async function loadKit(): Promise<Kit | undefined> {
+  try {
+    const [a, e, s] = await Promise.all([
+      import('../test/helpers/agent-process.js'), import('../test/helpers/engine-client.js'), import('../test/helpers/storage-engine.js'),
+    ]);
+    return { ...s, AgentProcess: a.AgentProcess, EngineClient: e.EngineClient };
+  } catch {
+    return undefined;
+  }
+}
 
 interface Dc {
   root: string;
@@ -203,11 +228,11 @@ async function startDc(base: string, extra: string[] = []): Promise<Dc> {
   const root = await mkdtemp(join(base, 'vdsm-bench-sd-'));
   const data = join(root, 'data');
   await mkdir(data);
-  const agent = await AgentProcess.start({ stateDir: join(root, 'state'), args: ['--set', `irs.repository=${join(root, 'repo')}`, ...extra] });
+  const agent = await kit.AgentProcess.start({ stateDir: join(root, 'state'), args: ['--set', `irs.repository=${join(root, 'repo')}`, ...extra] });
   await agent.whenReady(60_000);
-  const engine = await EngineClient.connect({ port: agent.port });
-  const dc = newDc(data);
-  await bringUpLocalDc(engine, dc);
+  const engine = await kit.EngineClient.connect({ port: agent.port });
+  const dc = kit.newDc(data);
+  await kit.bringUpLocalDc(engine, dc);
   return { root, agent, engine, dc };
 }
 
@@ -217,25 +242,40 @@ async function stopDc(d: Dc): Promise<void> {
   await rm(d.root, { recursive: true, force: true });
 }
 
-async function apiVolumesCase(base: string, n: number, concurrency: number): Promise<Rec> {
-  const d = await startDc(base);
-  const lat: number[] = [];
-  try {
-    const one = async (): Promise<void> => {
-      const t0 = performance.now();
-      const t = await createVolume(d.engine, d.dc, { imgUUID: randomUUID(), volUUID: randomUUID(), size: 1 << 20, volFormat: 5, preallocate: 2 });
-      const st = await waitTaskByAllStatuses(d.engine, t, 120_000);
-      if (st.taskResult !== 'success') throw new Error(`Volume.create failed: ${JSON.stringify(st)}`);
-      await d.engine.call('Task.clear', { taskID: t });
-      lat.push(performance.now() - t0);
-    };
-    await pump(10, concurrency, one);
-    lat.length = 0;
-    const wallMs = await pump(n, concurrency, one);
-    return { case: 'api-volumes/create-poll-clear', volumes: n, concurrency, poll_interval_ms: 100, volumes_per_s: round(n / (wallMs / 1000), 1), create_to_cleared: ms(summarize(lat)), load1: load1() };
-  } finally {
-    await stopDc(d);
+/** One vdsmd per domain-check period, started on first use and shared by the cases that need that period. */
+class Agents {
+  #running = new Map<number, Promise<Dc>>();
+  constructor(readonly base: string) {}
+
+  get(checkDelayS: number): Promise<Dc> {
+    let d = this.#running.get(checkDelayS);
+    if (d === undefined) {
+      d = startDc(this.base, ['--set', `irs.sd_health_check_delay=${checkDelayS}`, '--set', 'health.check_interval=1', '--set', 'irs.progress_interval=5']);
+      this.#running.set(checkDelayS, d);
+    }
+    return d;
   }
+
+  async stop(): Promise<void> {
+    for (const d of this.#running.values()) await stopDc(await d);
+    this.#running.clear();
+  }
+}
+
+async function apiVolumesCase(d: Dc, n: number, concurrency: number): Promise<Rec> {
+  const lat: number[] = [];
+  const one = async (): Promise<void> => {
+    const t0 = performance.now();
+    const t = await kit.createVolume(d.engine, d.dc, { imgUUID: randomUUID(), volUUID: randomUUID(), size: 1 << 20, volFormat: 5, preallocate: 2 });
+    const st = await kit.waitTaskByAllStatuses(d.engine, t, 120_000);
+    if (st.taskResult !== 'success') throw new Error(`Volume.create failed: ${JSON.stringify(st)}`);
+    await d.engine.call('Task.clear', { taskID: t });
+    lat.push(performance.now() - t0);
+  };
+  await pump(10, concurrency, one);
+  lat.length = 0;
+  const wallMs = await pump(n, concurrency, one);
+  return { case: 'api-volumes/create-poll-clear', volumes: n, concurrency, poll_interval_ms: 100, volumes_per_s: round(n / (wallMs / 1000), 1), create_to_cleared: ms(summarize(lat)), load1: load1() };
 }
 
 /**
@@ -277,14 +317,13 @@ function timeChild(cmd: string, args: string[]): Promise<number> {
   });
 }
 
-async function copyCase(base: string, gib: number, repeats: number): Promise<Rec> {
-  const d = await startDc(base, ['--set', 'irs.progress_interval=5', '--set', 'health.check_interval=1']);
+async function copyCase(d: Dc, gib: number, repeats: number): Promise<Rec> {
   const bytes = gib * 1024 ** 3;
+  const srcImg = randomUUID();
   try {
-    const srcImg = randomUUID();
     const srcVol = randomUUID();
-    const t = await createVolume(d.engine, d.dc, { imgUUID: srcImg, volUUID: srcVol, size: bytes, volFormat: 5, preallocate: 2 });
-    await waitTaskByAllStatuses(d.engine, t, 120_000);
+    const t = await kit.createVolume(d.engine, d.dc, { imgUUID: srcImg, volUUID: srcVol, size: bytes, volFormat: 5, preallocate: 2 });
+    await kit.waitTaskByAllStatuses(d.engine, t, 120_000);
     await d.engine.call('Task.clear', { taskID: t });
     const images = join(d.dc.path, d.dc.sdUUID, 'images');
     const src = join(images, srcImg, srcVol);
@@ -324,7 +363,7 @@ async function copyCase(base: string, gib: number, repeats: number): Promise<Rec
       lagMax.push(lag.max);
       await d.engine.call('Task.clear', { taskID: task });
       const del = await d.engine.call<string>('Image.delete', { storagepoolID: d.dc.spUUID, storagedomainID: d.dc.sdUUID, imageID: img, postZero: 'false', force: 'false' });
-      await waitTaskByAllStatuses(d.engine, del, 120_000);
+      await kit.waitTaskByAllStatuses(d.engine, del, 120_000);
       await d.engine.call('Task.clear', { taskID: del });
     }
     const med = (v: number[]): number => summarize(v).p50;
@@ -337,16 +376,16 @@ async function copyCase(base: string, gib: number, repeats: number): Promise<Rec
       idle_main_loop_delay_p99_ms: round(idle.p99, 2), idle_main_loop_delay_max_ms: round(idle.max, 2), load1: load1(),
     };
   } finally {
-    await stopDc(d);
+    // The source image goes too: the agent serves the next case.
+    await rm(join(d.dc.path, d.dc.sdUUID, 'images', srcImg), { recursive: true, force: true });
   }
 }
 
-async function hangCase(base: string, intervalS: number): Promise<Rec> {
-  const d = await startDc(base, ['--set', `irs.sd_health_check_delay=${intervalS}`, '--set', 'health.check_interval=1']);
+async function hangCase(d: Dc, intervalS: number): Promise<Rec> {
   try {
-    const d2 = { ...newDc(join(d.root, 'dom2')), spUUID: d.dc.spUUID };
+    const d2 = { ...kit.newDc(join(d.root, 'dom2')), spUUID: d.dc.spUUID };
     await mkdir(d2.path);
-    await connectStorage(d.engine, d2);
+    await kit.connectStorage(d.engine, d2);
     await d.engine.call('StorageDomain.create', { storagedomainID: d2.sdUUID, domainType: 4, typeArgs: d2.path, name: 'hang', domainClass: 1, version: '5', blockSize: 0, maxHosts: 250 });
     await d.engine.call('StorageDomain.attach', { storagedomainID: d2.sdUUID, storagepoolID: d.dc.spUUID });
     await d.engine.call('StorageDomain.activate', { storagedomainID: d2.sdUUID, storagepoolID: d.dc.spUUID });
@@ -379,6 +418,8 @@ async function hangCase(base: string, intervalS: number): Promise<Rec> {
     const lag = await watch.stop();
     await unlink(md);
     await rename(`${md}.real`, md);
+    // Out of the pool again, so the agent serves the next case with one domain.
+    await d.engine.call('StorageDomain.detach', { storagedomainID: d2.sdUUID, storagepoolID: d.dc.spUUID, force: 'true' });
     return {
       case: `hang/interval-${intervalS}s`, sd_health_check_delay_s: intervalS, to_invalid_s: round(toInvalidMs / 1000, 2), bound_s: 2 * intervalS,
       invalid_code: invalid['code'], healthy_domain_always_valid: healthyAlwaysValid, ping2: ms(summarize(pings)), pings: pings.length,
@@ -386,7 +427,7 @@ async function hangCase(base: string, intervalS: number): Promise<Rec> {
       idle_main_loop_delay_p99_ms: round(idle.p99, 2), idle_main_loop_delay_max_ms: round(idle.max, 2), load1: load1(),
     };
   } finally {
-    await stopDc(d);
+    await d.engine.call('Host.ping2');
   }
 }
 
@@ -399,7 +440,8 @@ function report(results: Rec[], env: Obj): string {
   const p = (o: unknown, k: string): string => fmt((o as Obj | undefined)?.[k] as number | undefined, 2);
   const lines = [
     '# Storage benchmark', '',
-    `\`npm run bench:storage\` (bench/storage.ts) on ${String(env['date'])}: Node ${String(env['node'])}, ${String(env['cpus'])} CPUs, ${String(env['qemu_img'])}, load1 at start ${String(env['load1'])}. Files under ${String(env['dir'])}.`, '',
+    `\`npm run bench:storage\` (bench/storage.ts) on ${String(env['date'])}: Node ${String(env['node'])}, ${String(env['cpus'])} CPUs, ${String(env['qemu_img'])}, load1 at start ${String(env['load1'])}. Files under ${String(env['dir'])}.${env['quick'] ? ' Quick sizes.' : ''}`, '',
+    ...(env['left_out'] ? [`Left out: ${String(env['left_out'])}.`, ''] : []),
     '## Small tasks (schedule, job on the HSM pool, Task.clear)', '',
     mdTable(['case', 'tasks', 'in flight', 'tasks/s', 'ratio to the Piscina floor', 'create→finished p50 / p99 ms', 'clear p99 ms', 'create+clear p99 ms', 'directory swaps per task', 'load1'],
       tasks.map((r) => [r.case, r['tasks'] as number, r['concurrency'] as number, r['tasks_per_s'] as number,
@@ -438,37 +480,42 @@ function report(results: Rec[], env: Obj): string {
 
 async function main(): Promise<void> {
   const flags = new Flags();
+  const quick = flags.has('quick');
   const cases = flags.list('cases', ['tasks', 'api-volumes', 'copy', 'hang']);
   const base = flags.str('dir', '/var/tmp');
-  const n = flags.num('tasks', 1000);
+  const n = flags.num('tasks', quick ? 100 : 1000);
   const concurrency = flags.num('concurrency', 20);
-  const env = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, qemu_img: await qemuImgVersion(), load1: load1(), dir: base };
+  const env: Obj = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, qemu_img: await qemuImgVersion(), load1: load1(), dir: base, quick };
+  const loaded = await loadKit();
+  if (loaded) kit = loaded;
+  else env['left_out'] = 'api-volumes, copy and hang: they drive vdsmd through the test suite\'s engine helpers (test/helpers), which an installed vdsm-bench does not have; run them from a checkout (npm run bench:storage)';
+  const vdsmd = loaded !== undefined;
+  const hangIntervals = flags.list('hang-intervals', quick ? ['1'] : ['2', '10']).map(Number);
+  const plan: [string, () => Promise<Rec>][] = [];
+  if (cases.includes('tasks')) {
+    plan.push(['tasks: bare Piscina round trips', () => piscinaFloor(n, concurrency)], ['tasks: fsync\'d directory swaps alone', () => saveFloor(n, concurrency, base)]);
+    for (const kind of ['noop-memory', 'noop-persisted', 'touch-persisted'] as const) plan.push([`tasks: ${kind}`, () => tasksCase(kind, n, concurrency, base)]);
+  }
+  // The vdsmd cases share agents: one per domain-check period (the first hang period serves the others).
+  const agents = new Agents(base);
+  const main = (): Promise<Dc> => agents.get(hangIntervals[hangIntervals.length - 1] ?? 10);
+  if (vdsmd && cases.includes('api-volumes')) plan.push(['Volume.create through vdsmd', async () => apiVolumesCase(await main(), flags.num('volumes', quick ? 10 : 200), 10)]);
+  if (vdsmd && cases.includes('copy')) plan.push(['Volume.copy against qemu-img convert', async () => copyCase(await main(), flags.num('copy-gib', quick ? 0.0625 : 1), flags.num('repeats', quick ? 1 : 3))]);
+  if (vdsmd && cases.includes('hang')) for (const i of hangIntervals) plan.push([`a hung domain, checks every ${i} s`, async () => hangCase(await agents.get(i), i)]);
   progress(`storage bench: ${JSON.stringify(env)}`);
   const results: Rec[] = [];
-  const emit = (r: Rec): void => {
-    results.push(r);
-    emitCase({ suite: 'storage', ...r });
-  };
-  if (cases.includes('tasks')) {
-    emit(await piscinaFloor(n, concurrency));
-    emit(await saveFloor(n, concurrency, base));
-    for (const kind of ['noop-memory', 'noop-persisted', 'touch-persisted'] as const) {
-      progress(`tasks: ${kind}`);
-      emit(await tasksCase(kind, n, concurrency, base));
+  try {
+    for (const [i, [label, run]] of plan.entries()) {
+      step(i, plan.length, label);
+      const r = await run();
+      results.push(r);
+      emitCase({ suite: 'storage', ...r });
     }
+  } finally {
+    await agents.stop();
   }
-  if (cases.includes('api-volumes')) {
-    progress('api-volumes');
-    emit(await apiVolumesCase(base, flags.num('volumes', 200), 10));
-  }
-  if (cases.includes('copy')) emit(await copyCase(base, flags.num('copy-gib', 1), flags.num('repeats', 3)));
-  if (cases.includes('hang')) {
-    for (const s of flags.list('hang-intervals', ['2', '10']).map(Number)) {
-      progress(`hang: interval ${s} s`);
-      emit(await hangCase(base, s));
-    }
-  }
-  const out = flags.str('out', 'results/storage');
+  step(plan.length, plan.length, 'done');
+  const out = outDir(flags, 'storage');
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'report.md'), report(results, env));
   await writeFile(join(out, 'results.json'), `${JSON.stringify({ env, results }, null, 2)}\n`);
