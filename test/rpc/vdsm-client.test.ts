@@ -83,7 +83,7 @@ void test('vdsm-client Host lists the Host verbs from the method table, without 
   assert.match(r.stdout, /^ {2}ping2 +Pure liveness check/m);
   const unknown = await run(['Nope']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /unknown namespace "Nope"; namespaces: Host, VM/);
+  assert.match(unknown.stderr, /unknown namespace "Nope"; namespaces: Host, Image, StorageDomain, StoragePool, Task, VM, Volume/);
 });
 
 void test('vdsm-client Host getVMList -h shows the parameters and their types', async () => {
