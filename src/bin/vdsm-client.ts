@@ -150,6 +150,8 @@ async function main(argv: string[]): Promise<number> {
     let seen = 0;
     return await new Promise<number>((resolve) => {
       client.onEvent((m, p) => {
+        // Events parsed from the same read as the last one still arrive after close(): --count is exact.
+        if (seen >= limit) return;
         process.stdout.write(JSON.stringify({ method: m, params: p }) + '\n');
         if (++seen >= limit) {
           client.close();
