@@ -231,6 +231,59 @@ for (const strict of [false, true]) void describe(`the engine's local storage se
     await engine.call('Task.clear', { taskID: del });
   });
 
+  void it('a preallocated volume, Task.getInfo, Task.revert of a finished create, and Volume.delete of a snapshot', async () => {
+    const volInfo = (img: string, vol: string): Promise<Obj> => engine.call<Obj>('Volume.getInfo', { volumeID: vol, storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: img });
+    const domDir = join(dc.path, dc.sdUUID);
+    // Preallocated raw: every block written (truesize is the capacity), the type says so.
+    const preImg = randomUUID();
+    const preVol = randomUUID();
+    const t1 = await createVolume(engine, dc, { imgUUID: preImg, volUUID: preVol, size: 4 << 20, volFormat: 5, preallocate: 1 });
+    assert.deepEqual(await engine.call('Task.getInfo', { taskID: t1 }), { id: t1, verb: 'createVolume' });
+    assert.equal((await waitTaskByAllStatuses(engine, t1)).taskResult, 'success');
+    const pre = await volInfo(preImg, preVol);
+    assert.equal(pre['type'], 'PREALLOCATED');
+    assert.ok(Number(pre['truesize']) >= 4 << 20, `preallocated: truesize ${String(pre['truesize'])}`);
+    // Task.revert: the finished create's recoveries run, the volume and its image are gone.
+    assert.equal(await engine.call('Task.revert', { taskID: t1 }), true);
+    for (;;) {
+      const st = await engine.call<Obj>('Task.getStatus', { taskID: t1 });
+      if (st['taskResult'] === 'cleanSuccess') break;
+      assert.notEqual(st['taskResult'], 'cleanFailure', JSON.stringify(st));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(!existsSync(join(domDir, 'images', preImg)), 'a reverted create leaves no image directory');
+    const gone = await engine.request('Volume.getInfo', { volumeID: preVol, storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: preImg });
+    assert.equal(gone.error?.code, 254, JSON.stringify(gone.error)); // vdsm's ImagePathError: the image directory went with it
+    await engine.call('Task.clear', { taskID: t1 });
+
+    // Volume.delete: a parent with a child needs force (vdsm's 'Volume has children'); the leaf goes,
+    // its parent is a LEAF again.
+    const img = randomUUID();
+    const base = randomUUID();
+    const leaf = randomUUID();
+    for (const [vol, src] of [[base, undefined], [leaf, base]] as const) {
+      const t = await createVolume(engine, dc, { imgUUID: img, volUUID: vol, size: 64 << 20, volFormat: 4, preallocate: 2, ...(src ? { srcVolUUID: src } : {}) });
+      assert.equal((await waitTaskByAllStatuses(engine, t)).taskResult, 'success');
+      await engine.call('Task.clear', { taskID: t });
+    }
+    const refused = await engine.call<string>('Volume.delete', { volumeID: base, storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: img, postZero: 'false', force: 'false' });
+    const refusedSt = await waitTaskByAllStatuses(engine, refused);
+    assert.equal(refusedSt.taskResult, 'cleanSuccess');
+    assert.equal(refusedSt.code, 204, JSON.stringify(refusedSt));
+    assert.ok(existsSync(join(domDir, 'images', img, base)), 'a parent is kept');
+    await engine.call('Task.clear', { taskID: refused });
+    const del = await engine.call<string>('Volume.delete', { volumeID: leaf, storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: img, postZero: 'false', force: 'false' });
+    assert.equal((await waitTaskByAllStatuses(engine, del)).taskResult, 'success');
+    await engine.call('Task.clear', { taskID: del });
+    for (const suffix of ['', '.meta', '.lease']) assert.ok(!existsSync(join(domDir, 'images', img, leaf + suffix)), `${leaf}${suffix} removed`);
+    assert.equal((await volInfo(img, base))['voltype'], 'LEAF');
+    const delBase = await engine.call<string>('Volume.delete', { volumeID: base, storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: img, postZero: 'false', force: 'false' });
+    assert.equal((await waitTaskByAllStatuses(engine, delBase)).taskResult, 'success');
+    await engine.call('Task.clear', { taskID: delBase });
+    assert.ok(!existsSync(join(domDir, 'images', img)), 'the last volume takes its image directory with it');
+    assert.deepEqual(await engine.call('Host.getAllTasksStatuses'), {});
+  });
+
   void it('left vdsm\'s layout: dom_md files, checksummed metadata, master/{tasks,vms}, the mnt/ link and the pool links', async () => {
     const mnt = join(repo, 'mnt', dc.path.replace(/_/g, '__').replace(/\//g, '_'));
     assert.equal(await readlink(mnt), dc.path);
