@@ -138,9 +138,12 @@ export class Agent {
         repository: cfg.irs.repository, runDir: cfg.vars.run_dir, threadPoolSize: cfg.irs.thread_pool_size, maxTasks: cfg.irs.max_tasks,
         ioTimeoutS: cfg.irs.process_pool_timeout, healthCheckDelayS: cfg.irs.sd_health_check_delay,
         volSizeSampleIntervalS: cfg.irs.vol_size_sample_interval, progressIntervalS: cfg.irs.progress_interval,
+        nfsMountOptions: cfg.irs.nfs_mount_options,
       },
       scheduler: this.scheduler, clock, timers, log: logs.get('storage'),
       refreshVmDriveSizes: () => this.vms.refreshDriveSizes(),
+      // NFS, POSIXFS and GLUSTERFS connections are mounts: root's work, supervdsm's mount function.
+      ...(this.#svdsmClient !== undefined ? { mounter: { mount: (a) => this.supervdsm.call('mount', a), umount: (a) => this.supervdsm.call('umount', a) } } : {}),
     }) : undefined;
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });

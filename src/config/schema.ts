@@ -131,7 +131,7 @@ export const schema = {
     task_resource_default_timeout: int(120000, 'Time, in milliseconds, a storage task waits for a resource lock.', { min: 0, compat: true }),
     process_pool_timeout: int(60, `Time limit, in ${SECONDS}, of one storage file-system call (a storage executor thread, which is discarded past it; supervdsm's validateAccess child).`, { min: 1 }),
     sd_health_check_delay: int(10, `Period, in ${SECONDS}, of storage domain health checks; a check still blocked when the next is due makes the domain invalid.`, { min: 1 }),
-    nfs_mount_options: str('soft,nosharecache', 'Mount options for NFS storage domains.', { compat: true }),
+    nfs_mount_options: str('soft,nosharecache', 'Mount options for NFS storage connections (mounted by supervdsm), after the connection\'s own mnt_options and before timeo / retrans.'),
     volume_utilization_percent: int(20, 'Free space, in percent of a chunk, below which a thin volume is extended.', { min: 0, max: 100, compat: true }),
     volume_utilization_chunk_mb: int(2560, 'Size, in MiB, by which a thin volume is extended.', { min: 1, compat: true }),
     progress_interval: int(30, `Period, in ${SECONDS}, of progress log lines of long storage operations.`, { min: 1 }),

@@ -58,6 +58,8 @@ export const VOLUME_METADATA_SIZE = 512;
 export const DESCRIPTION_SIZE = 210;
 export const MAX_GENERATION = 999;
 
+/** vdsm's GlusterFSConnection mounts below <repo>/mnt/glusterSD/. */
+export const GLUSTER_MOUNT_DIR = 'glusterSD';
 export const REMOVED_IMAGE_PREFIX = '_remove_me_';
 export const META_EXT = '.meta';
 export const LEASE_EXT = '.lease';

@@ -89,7 +89,13 @@ export interface StorageDomainOps {
   /** LOCALFS connect: <mountPoint> becomes a link to `path`; the domains found under it. */
   'storage.connectLocal': { args: { mountPoint: string; path: string }; result: FoundDomain[] };
   'storage.disconnectLocal': { args: { mountPoint: string }; result: boolean };
-  /** Domains under every mount point of <repo>/mnt. */
+  /** A mount connection's mount point: made (mkdir -p) and whether something is mounted on it now. */
+  'storage.prepareMountPoint': { args: { mountPoint: string }; result: { mounted: boolean } };
+  /** After an unmount: the domains under it forgotten by the caller, the empty mount point removed. */
+  'storage.releaseMountPoint': { args: { mountPoint: string }; result: { mounted: boolean } };
+  /** Domains directly under one mount point. */
+  'storage.domainsAt': { args: { mountPoint: string }; result: FoundDomain[] };
+  /** Domains under every mount point of <repo>/mnt (and of mnt/glusterSD). */
   'storage.findDomains': { args: { mountDir: string }; result: FoundDomain[] };
   'storage.createDomain': { args: CreateDomainArgs; result: FoundDomain };
   'storage.readDomain': { args: { dir: string }; result: { metadata: SdMetadata } };

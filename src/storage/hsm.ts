@@ -16,6 +16,7 @@ import { DomainRegistry } from './domain-registry.js';
 import { RepoLayout, isCleanAbsolutePath } from '../contracts/storage-layout.js';
 import { domainPools, newDomainMetadata } from '../contracts/sd-metadata.js';
 import { LocalLock } from './local-lock.js';
+import { MOUNT_TYPES, mountRequest, mountTarget, type StorageMounter } from './mount-connections.js';
 import { boolParam, domainClassParam, domainTypeParam, intParam, optionalIntParam, stringParam, uuidParam } from './params.js';
 import { ResourceLocks } from './resource-locks.js';
 import { StorageIo } from './storage-io.js';
@@ -42,6 +43,10 @@ export interface HsmOptions {
   monitorIntervalMs: number;
   /** [irs] progress_interval, ms. */
   progressLogMs?: number;
+  /** supervdsm's mount / umount, for NFS, POSIXFS and GLUSTERFS connections; absent: they answer 477. */
+  mounter?: StorageMounter;
+  /** [irs] nfs_mount_options */
+  nfsMountOptions?: string;
   log: Logger;
   timers?: Timers;
 }
@@ -70,12 +75,16 @@ export class Hsm implements HsmContext {
   readonly runDir: string;
   #pool: StoragePool | undefined;
   #poolDeps: StoragePoolDeps;
+  #mounter: StorageMounter | undefined;
+  #nfsMountOptions: string;
   /** Mount points of the connections made, by connection id. */
   #connections = new Map<string, string>();
 
   constructor(o: HsmOptions) {
     this.log = o.log;
     this.runDir = o.runDir;
+    this.#mounter = o.mounter;
+    this.#nfsMountOptions = o.nfsMountOptions ?? 'soft,nosharecache';
     this.layout = new RepoLayout(o.repository);
     this.io = new StorageIo(o.dispatcher, o.ioTimeoutMs);
     this.domains = new DomainRegistry(this.io, this.layout);
@@ -112,7 +121,8 @@ export class Hsm implements HsmContext {
 
   /**
    * StoragePool.connectStorageServer: a status per connection (0 or a vdsm error code). LOCALFS links
-   * <repo>/mnt/<mangled path> to the directory; mount-based types need the privileged helper.
+   * <repo>/mnt/<mangled path> to the directory; NFS, POSIXFS and GLUSTERFS are mounted there by
+   * supervdsm (once: a connection already mounted is connected).
    */
   connectStorageServer(domType: unknown, spUUID: unknown, conList: unknown): Promise<{ statuslist: { id: string; status: number }[] }> {
     return this.tasks.run('connectStorageServer', async () => {
@@ -136,20 +146,51 @@ export class Hsm implements HsmContext {
   }
 
   async #connect(type: number, id: string, c: Record<string, unknown>): Promise<void> {
+    if (MOUNT_TYPES.has(type)) return this.#connectMount(type, id, c);
+    if (type !== DomainType.LOCALFS) throw storageError(Errors.SD_SERVER_CONNECTION, [`${DOMAIN_TYPE_NAMES[type] ?? type} storage is not supported by vdsm-node`]);
     // The engine sends `connection`; vdsm-api.yml names it `path` for local storage.
     const path = c['connection'] ?? c['path'];
-    if (type !== DomainType.LOCALFS) {
-      if (type === DomainType.NFS || type === DomainType.POSIXFS || type === DomainType.GLUSTERFS) {
-        // Seam: mounting is root's work, done by supervdsm (not wired to the storage code yet).
-        throw storageError(Errors.SD_MOUNT, [`${String(path)}: mounting ${DOMAIN_TYPE_NAMES[type]} storage needs the privileged helper (supervdsm), which vdsm-node does not drive for storage yet`]);
-      }
-      throw storageError(Errors.SD_SERVER_CONNECTION, [`${DOMAIN_TYPE_NAMES[type] ?? type} storage is not supported by vdsm-node`]);
-    }
     if (typeof path !== 'string' || !isCleanAbsolutePath(path)) throw storageError(Errors.SD_INVALID_PARAMETER, { value: `path=${String(path)}` });
     const mountPoint = this.layout.mountPoint(path);
     const found = await this.io.connectLocal(mountPoint, path);
     for (const d of found) this.domains.add(d.sdUUID, d.dir);
     if (id !== '') this.#connections.set(id, mountPoint);
+  }
+
+  /** A mount connection: the mount point made, mounted by supervdsm unless it is already, its domains found. */
+  async #connectMount(type: number, id: string, c: Record<string, unknown>): Promise<void> {
+    const req = mountRequest(type, c, this.layout, this.#nfsMountOptions);
+    if (this.#mounter === undefined) {
+      throw storageError(Errors.SD_MOUNT, [`${req.spec}: mounting ${DOMAIN_TYPE_NAMES[type]} storage needs the privileged helper (set [supervdsm] enable = true and run supervdsmd)`]);
+    }
+    const { mounted } = await this.io.prepareMountPoint(req.target);
+    if (!mounted) {
+      try {
+        await this.#mounter.mount(req);
+      } catch (err) {
+        await this.io.releaseMountPoint(req.target).catch(() => undefined);
+        throw storageError(Errors.SD_MOUNT, [`${req.spec} on ${req.target}: ${(err as Error).message}`], { cause: err });
+      }
+      this.log.info({ spec: req.spec, target: req.target, vfstype: req.vfstype, options: req.options }, 'storage connection mounted');
+    }
+    for (const d of await this.io.domainsAt(req.target)) this.domains.add(d.sdUUID, d.dir);
+    if (id !== '') this.#connections.set(id, req.target);
+  }
+
+  /** Unmount a mount connection (if mounted), forget its domains and remove the empty mount point. */
+  async #disconnectMount(type: number, c: Record<string, unknown>): Promise<void> {
+    const req = mountRequest(type, c, this.layout, this.#nfsMountOptions);
+    if (this.#mounter === undefined) throw storageError(Errors.SD_MOUNT, [`${req.spec}: unmounting needs the privileged helper`]);
+    if ((await this.io.releaseMountPoint(req.target)).mounted) {
+      try {
+        await this.#mounter.umount({ target: req.target });
+      } catch (err) {
+        throw storageError(Errors.SD_MOUNT, [`umount ${req.target}: ${(err as Error).message}`], { cause: err });
+      }
+      this.log.info({ spec: req.spec, target: req.target }, 'storage connection unmounted');
+      await this.io.releaseMountPoint(req.target);
+    }
+    this.domains.removeUnder(req.target);
   }
 
   disconnectStorageServer(domType: unknown, _spUUID: unknown, conList: unknown): Promise<{ statuslist: { id: string; status: number }[] }> {
@@ -161,14 +202,17 @@ export class Hsm implements HsmContext {
         const id = stringParam('id', c['id'], '');
         let status = 0;
         const path = c['connection'] ?? c['path'];
-        if (type === DomainType.LOCALFS && typeof path === 'string') {
-          const mountPoint = this.layout.mountPoint(path);
-          try {
+        try {
+          if (MOUNT_TYPES.has(type)) {
+            await this.#disconnectMount(type, c);
+          } else if (type === DomainType.LOCALFS && typeof path === 'string') {
+            const mountPoint = this.layout.mountPoint(path);
             await this.io.disconnectLocal(mountPoint);
             this.domains.removeUnder(mountPoint);
-          } catch (err) {
-            status = (err as { vdsmCode?: number }).vdsmCode ?? Errors.GENERAL.vdsmCode;
           }
+        } catch (err) {
+          status = (err as { vdsmCode?: number }).vdsmCode ?? Errors.GENERAL.vdsmCode;
+          this.log.error({ err, connection: path, domainType: type }, 'Could not disconnect from storageServer');
         }
         this.#connections.delete(id);
         statuslist.push({ id, status });
@@ -193,16 +237,20 @@ export class Hsm implements HsmContext {
         if (this.domains.known(sdUUID) !== undefined) throw storageError(Errors.SD_DOMAIN_ALREADY_EXISTS, [sdUUID]);
         await this.domains.refresh();
         if (this.domains.known(sdUUID) !== undefined) throw storageError(Errors.SD_DOMAIN_ALREADY_EXISTS, [sdUUID]);
-        if (type !== DomainType.LOCALFS) throw storageError(Errors.SD_DOMAIN_TYPE, [String(a['domainType'])]);
+        if (type !== DomainType.LOCALFS && !MOUNT_TYPES.has(type)) throw storageError(Errors.SD_DOMAIN_TYPE, [String(a['domainType'])]);
         if (!SUPPORTED_DOMAIN_VERSIONS.includes(version)) throw storageError(Errors.SD_UNSUPPORTED_DOMAIN_VERSION, { value: `Domain version \`${version}\` is unsupported by this version of VDSM` });
         // Local domains support 512-byte blocks only; 0 means "detect", which on a file system is 512.
         if (blockSize !== 0 && blockSize !== BLOCK_SIZE_512) throw storageError(Errors.SD_INVALID_PARAMETER, { value: `block_size=${blockSize}` });
         if (maxHosts < 1 || maxHosts > 2000) throw storageError(Errors.SD_INVALID_PARAMETER, { value: `max_hosts=${maxHosts}` });
+        // typeArgs: the local directory (LOCALFS) or the connection's spec, already mounted (nfsSD.create).
         const remotePath = a['typeArgs'];
-        if (typeof remotePath !== 'string' || !isCleanAbsolutePath(remotePath)) throw storageError(Errors.SD_ILLEGAL_REMOTE_PATH, [String(remotePath)]);
+        if (typeof remotePath !== 'string' || (type === DomainType.LOCALFS ? !isCleanAbsolutePath(remotePath) : remotePath.trim() === '')) {
+          throw storageError(Errors.SD_ILLEGAL_REMOTE_PATH, [String(remotePath)]);
+        }
+        const mountPoint = type === DomainType.LOCALFS ? this.layout.mountPoint(remotePath) : mountTarget(type, remotePath, this.layout);
         const metadata = newDomainMetadata({ sdUUID, name, domainType: type, domainClass: domClass, version, remotePath, blockSize: BLOCK_SIZE_512, alignment: ALIGNMENT_1M });
         const created = await this.io.createDomain({
-          mountPoint: this.layout.mountPoint(remotePath), sdUUID, metadata,
+          mountPoint, sdUUID, metadata,
           ...(domClass === DomainClass.ISO ? { isoImageDir: '11111111-1111-1111-1111-111111111111' } : {}),
         });
         this.domains.add(sdUUID, created.dir);

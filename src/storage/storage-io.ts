@@ -30,6 +30,18 @@ export class StorageIo {
     return this.call('storage.disconnectLocal', { mountPoint });
   }
 
+  prepareMountPoint(mountPoint: string): Promise<{ mounted: boolean }> {
+    return this.call('storage.prepareMountPoint', { mountPoint });
+  }
+
+  releaseMountPoint(mountPoint: string): Promise<{ mounted: boolean }> {
+    return this.call('storage.releaseMountPoint', { mountPoint });
+  }
+
+  domainsAt(mountPoint: string): Promise<FoundDomain[]> {
+    return this.call('storage.domainsAt', { mountPoint });
+  }
+
   findDomains(mountDir: string): Promise<FoundDomain[]> {
     return this.call('storage.findDomains', { mountDir });
   }

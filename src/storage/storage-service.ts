@@ -11,6 +11,7 @@ import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { Hsm } from './hsm.js';
 import { HsmImages } from './hsm-images.js';
+import type { StorageMounter } from './mount-connections.js';
 import { imageRunLink } from '../contracts/storage-layout.js';
 import { ovfUploadHandler } from './ovf-upload.js';
 import { TaskPool } from './task/task-pool.js';
@@ -34,6 +35,8 @@ export interface StorageConfig {
   volSizeSampleIntervalS: number;
   /** [irs] progress_interval, seconds. */
   progressIntervalS: number;
+  /** [irs] nfs_mount_options */
+  nfsMountOptions: string;
 }
 
 export interface StorageServiceOptions {
@@ -44,6 +47,8 @@ export interface StorageServiceOptions {
   log: Logger;
   /** The VMs whose disk sizes UpdateVolumes refreshes. */
   refreshVmDriveSizes: () => Promise<void>;
+  /** supervdsm's mount / umount for NFS, POSIXFS and GLUSTERFS connections (absent: they answer 477). */
+  mounter?: StorageMounter;
 }
 
 export class StorageService {
@@ -67,6 +72,7 @@ export class StorageService {
     this.hsm = new Hsm({
       repository: c.repository, runDir: c.runDir, dispatcher: this.executor, pool: this.pool,
       ioTimeoutMs: c.ioTimeoutS * 1000, monitorIntervalMs: c.healthCheckDelayS * 1000, progressLogMs: c.progressIntervalS * 1000,
+      nfsMountOptions: c.nfsMountOptions, ...(o.mounter ? { mounter: o.mounter } : {}),
       log: o.log, ...(o.timers ? { timers: o.timers } : {}),
     });
     this.images = new HsmImages(this.hsm);

@@ -2,10 +2,10 @@
 // run in Executor threads so a hung storage costs a thread, never the main loop): LOCALFS connect and
 // disconnect (the mnt/<mangled path> symlink), domain discovery, creation, metadata read and write,
 // statfs, the image list, the SPM's master tree, and the <repo>/<spUUID>/ links.
-import { lstatSync, readFileSync, readlinkSync, renameSync, statfsSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, renameSync, rmdirSync, statfsSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Errors, storageError } from '../../src/errors.js';
-import { FILE_SPECIAL_VOLUME_MIB, METADATA_PERMISSIONS, REMOVED_IMAGE_PREFIX, isUuid } from '../../src/contracts/storage-constants.js';
+import { FILE_SPECIAL_VOLUME_MIB, GLUSTER_MOUNT_DIR as GLUSTER_DIR, METADATA_PERMISSIONS, REMOVED_IMAGE_PREFIX, isUuid } from '../../src/contracts/storage-constants.js';
 import { DomainLayout } from '../../src/contracts/storage-layout.js';
 import { formatSdMetadata, MetadataSealBrokenError, parseSdMetadata, type SdMetadata } from '../../src/contracts/sd-metadata.js';
 import { cleanupDir, ensureDir, exists, fsyncPath, isNoSpace, listDir, replaceFileAtomic, writeFileDurable } from '../storage/durable-files.js';
@@ -50,6 +50,34 @@ function disconnectLocal(a: { mountPoint: string }): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return true;
+}
+
+/** Whether something is mounted on `mountPoint` (its line in the mount table; the path as the kernel escapes it). */
+function isMounted(mountPoint: string): boolean {
+  const escaped = mountPoint.replace(/[\\ \t\n]/g, (ch) => `\\${ch.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === escaped);
+}
+
+function prepareMountPoint(a: { mountPoint: string }): { mounted: boolean } {
+  if (isMounted(a.mountPoint)) return { mounted: true };
+  try {
+    if (lstatSync(a.mountPoint).isSymbolicLink()) throw storageError(Errors.SD_SERVER_CONNECTION, [`${a.mountPoint} is a local storage link, not a mount point`]);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  ensureDir(a.mountPoint);
+  return { mounted: false };
+}
+
+function releaseMountPoint(a: { mountPoint: string }): { mounted: boolean } {
+  if (isMounted(a.mountPoint)) return { mounted: true };
+  try {
+    rmdirSync(a.mountPoint);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw err;
+  }
+  return { mounted: false };
 }
 
 function readMetadata(dir: string): { metadata: SdMetadata } {
@@ -157,9 +185,16 @@ function linkPool(a: LinkPoolArgs): boolean {
 export const ops: AreaOps<'storage-domain'> = {
   'storage.connectLocal': (args) => connectLocal(args),
   'storage.disconnectLocal': (args) => disconnectLocal(args),
+  'storage.prepareMountPoint': (args) => prepareMountPoint(args),
+  'storage.releaseMountPoint': (args) => releaseMountPoint(args),
+  'storage.domainsAt': (args) => domainsUnder(args.mountPoint),
   'storage.findDomains': (args) => {
     const { mountDir } = args;
-    return listDir(mountDir).flatMap((m) => domainsUnder(join(mountDir, m)));
+    const gluster = join(mountDir, GLUSTER_DIR);
+    return [
+      ...listDir(mountDir).filter((m) => m !== GLUSTER_DIR).flatMap((m) => domainsUnder(join(mountDir, m))),
+      ...(isDir(gluster) ? listDir(gluster).flatMap((m) => domainsUnder(join(gluster, m))) : []),
+    ];
   },
   'storage.createDomain': (args) => createDomain(args),
   'storage.readDomain': (args) => readMetadata(args.dir),
