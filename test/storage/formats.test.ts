@@ -2,7 +2,7 @@
 // .meta files, the mnt/ path mangling, and the conversions the HSM applies to what the engine sends.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VdsmError } from '../../src/errors.js';
+import { vdsmCodeOf as code } from './storage-harness.js';
 import { decodeDomainMap, encodeDomainMap, formatSdMetadata, MetadataSealBrokenError, parseSdMetadata } from '../../src/contracts/sd-metadata.js';
 import { DomainLayout, RepoLayout, isCleanAbsolutePath, transformPath } from '../../src/contracts/storage-layout.js';
 import { clampDescription, formatVolumeMetadata, nextGeneration, parseVolumeMetadata, VolumeMetadataError, type VolumeMetadata } from '../../src/contracts/volume-metadata.js';
@@ -10,15 +10,6 @@ import { boolParam, domainClassParam, domainTypeParam, intParam, preallocParam, 
 
 const SD = '3a7d4a54-9fc0-4f55-9b0a-1fe1b7d5a6c1';
 
-const code = (fn: () => unknown): number => {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof VdsmError, `not a VdsmError: ${String(err)}`);
-    return err.vdsmCode;
-  }
-  assert.fail('did not throw');
-};
 
 void describe('domain metadata (dom_md/metadata)', () => {
   const md = { VERSION: '5', TYPE: 'LOCALFS', SDUUID: SD, CLASS: 'Data', DESCRIPTION: 'café' };

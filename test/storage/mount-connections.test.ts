@@ -2,22 +2,13 @@
 // connection parameters: spec, mount point below <repo>/mnt, file system type and options.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VdsmError } from '../../src/errors.js';
+import { vdsmCodeOf as code } from './storage-harness.js';
 import { RepoLayout } from '../../src/contracts/storage-layout.js';
 import { mountRequest, mountTarget } from '../../src/storage/mount-connections.js';
 
 const layout = new RepoLayout('/rhev/data-center');
 const NFS_DEFAULTS = 'soft,nosharecache';
 
-const code = (fn: () => unknown): number => {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof VdsmError, `not a VdsmError: ${String(err)}`);
-    return err.vdsmCode;
-  }
-  assert.fail('did not throw');
-};
 
 void describe('mount connections', () => {
   void it('NFS: the engine\'s connection with vdsm\'s defaults (timeo 600, retrans 6) after [irs] nfs_mount_options', () => {

@@ -1,10 +1,12 @@
 // Builds the storage task machinery for tests with real parts: an Executor whose worker threads run
 // the storage operations (task persistence, recoveries), the Piscina task pool running the real job
 // worker, and the TaskManager; plus waiting on task state events and a temporary directory.
+import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { VdsmError } from '../../src/errors.js';
 import { Executor } from '../../src/runtime/executor/executor.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { taskChannels, type TaskStateEvent } from '../../src/storage/task/task-events.js';
@@ -13,6 +15,17 @@ import { TaskPool } from '../../src/storage/task/task-pool.js';
 import { TaskStore } from '../../src/storage/task/task-store.js';
 import type { RecoveryRecord } from '../../src/contracts/task-format.js';
 import { captureLog, type LogLine } from '../runtime/capture-log.js';
+
+/** The vdsm error code `fn` throws (a VdsmError, or the assertion fails). */
+export function vdsmCodeOf(fn: () => unknown): number {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof VdsmError, `not a VdsmError: ${String(err)}`);
+    return err.vdsmCode;
+  }
+  assert.fail('did not throw');
+}
 
 export const STORAGE_OPS = ['storage-tasks', 'storage-recovery', 'storage-domain', 'storage-volume'];
 
