@@ -102,7 +102,7 @@ void describe('packaging', () => {
     assert.match(agent, /^User=vdsm$/m);
   });
 
-  void it('systemd-sysusers creates the vdsm user in group kvm, and systemd-tmpfiles creates /run/vdsm for it', async (t) => {
+  void it('systemd-sysusers creates the vdsm user in group kvm, and systemd-tmpfiles creates /run/vdsm and the storage repository for it', async (t) => {
     if (process.getuid?.() !== 0) {
       t.skip('systemd-tmpfiles needs root to chown in the temp root');
       return;
@@ -125,6 +125,10 @@ void describe('packaging', () => {
     assert.ok(st.isDirectory());
     assert.equal(st.mode & 0o7777, 0o755);
     assert.deepEqual([st.uid, st.gid], [Number(uid), Number(kvm)]);
+    for (const d of [schema.irs.repository.default, join(schema.irs.repository.default, 'mnt')]) {
+      const rs = await stat(join(root, d));
+      assert.deepEqual([rs.uid, rs.gid, rs.mode & 0o7777], [Number(uid), Number(kvm), 0o755], `${d} is the vdsm user's`);
+    }
   });
 
   void it('the sysconfig file only holds comments and VAR=value lines', async () => {
