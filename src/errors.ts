@@ -98,6 +98,7 @@ export const Errors = {
   SD_DOMAIN_CREATION: spec('ERR_SD_DOMAIN_CREATION', 351, 'Error creating a storage domain'),
   SD_DOMAIN_NOT_IN_POOL: spec('ERR_SD_DOMAIN_NOT_IN_POOL', 353, 'Storage domain not in pool'),
   SD_DOMAIN_DOES_NOT_EXIST: spec('ERR_SD_DOMAIN_DOES_NOT_EXIST', 358, 'Storage domain does not exist'),
+  SD_FS_NOT_MOUNTED: spec('ERR_SD_FS_NOT_MOUNTED', 360, 'Storage domain remote path not mounted'),
   SD_DOMAIN_NOT_EMPTY: spec('ERR_SD_DOMAIN_NOT_EMPTY', 361, 'Storage domain is not empty - requires cleaning'),
   SD_DOMAIN_METADATA_CREATION: spec('ERR_SD_DOMAIN_METADATA_CREATION', 362, "Error creating a storage domain's metadata"),
   SD_DOMAIN_METADATA_NOT_FOUND: spec('ERR_SD_DOMAIN_METADATA_NOT_FOUND', 364, 'Storage domain invalid, metadata not found'),

@@ -26,7 +26,7 @@ export const apiMethods: ApiMethodsFactory<StorageApiDeps> = ({ hsm, images }) =
   const m: MethodSpec[] = [
     {
       name: 'StoragePool.connectStorageServer',
-      description: 'Connect storage. LOCALFS (domainType 4) links <repository>/mnt/<mangled path> to the directory named by `connection` (vdsm-api.yml calls it `path`); mount-based types need the privileged helper and answer 477.',
+      description: 'Connect storage. LOCALFS (domainType 4) links <repository>/mnt/<mangled path> to the directory named by `connection` (vdsm-api.yml calls it `path`); NFS (1), POSIXFS (6, with `vfs_type`) and GLUSTERFS (7) are mounted there by supervdsm (`mnt_options`, and for NFS `protocol_version`, `timeout`, `retrans`), once; without supervdsm they answer 477.',
       params: [sp, p('domainType', numberish, 'Storage type: 4 (LOCALFS), 1 (NFS), 6 (POSIXFS), ...'), p('connectionParams', s.array(s.any()), '[{id, connection, ...}]')],
       result: statusList,
       resultDescription: 'One `{id, status}` per connection; status 0 or a vdsm error code.',
@@ -34,7 +34,7 @@ export const apiMethods: ApiMethodsFactory<StorageApiDeps> = ({ hsm, images }) =
     },
     {
       name: 'StoragePool.disconnectStorageServer',
-      description: 'Remove storage connections (LOCALFS: the mnt/ link).',
+      description: 'Remove storage connections (LOCALFS: the mnt/ link; mounts: unmounted by supervdsm, the mount point removed).',
       params: [sp, p('domainType', numberish, 'Storage type.'), p('connectionParams', s.array(s.any()), 'As given to connectStorageServer.')],
       result: statusList,
       handler: async (a) => (await hsm.disconnectStorageServer(a['domainType'], a['storagepoolID'], a['connectionParams'])).statuslist,
@@ -100,9 +100,9 @@ export const apiMethods: ApiMethodsFactory<StorageApiDeps> = ({ hsm, images }) =
     },
     {
       name: 'StorageDomain.create',
-      description: 'Create a LOCALFS storage domain in the connected directory `typeArgs`: dom_md/ (metadata, ids, leases, inbox, outbox, xleases) and images/.',
+      description: 'Create a file storage domain in the connected directory (LOCALFS) or mount (NFS, POSIXFS, GLUSTERFS; 360 when not mounted) `typeArgs`: dom_md/ (metadata, ids, leases, inbox, outbox, xleases) and images/.',
       params: [
-        sd, p('domainType', numberish, 'Storage type (4: LOCALFS).'), p('typeArgs', s.string(), 'The local path.'), p('name', s.string(), 'Domain name.'),
+        sd, p('domainType', numberish, 'Storage type (4: LOCALFS; 1, 6, 7: NFS, POSIXFS, GLUSTERFS).'), p('typeArgs', s.string(), 'The local path, or the connection as given to connectStorageServer.'), p('name', s.string(), 'Domain name.'),
         p('domainClass', numberish, '1 (Data), 2 (Iso), 3 (Backup).'), p('version', numberish, 'Domain version (3, 4, 5).', { optional: true }),
         p('blockSize', numberish, '512, or 0 to detect.', { optional: true }), p('maxHosts', numberish, 'Hosts the domain supports (1 to 2000).', { optional: true }),
       ],

@@ -306,7 +306,7 @@ export interface ApiMethods {
     };
     result: boolean;
   };
-  /** Create a LOCALFS storage domain in the connected directory `typeArgs`: dom_md/ (metadata, ids, leases, inbox, outbox, xleases) and images/. */
+  /** Create a file storage domain in the connected directory (LOCALFS) or mount (NFS, POSIXFS, GLUSTERFS; 360 when not mounted) `typeArgs`: dom_md/ (metadata, ids, leases, inbox, outbox, xleases) and images/. */
   "StorageDomain.create": {
     params: {
       storagedomainID: string;
@@ -364,7 +364,7 @@ export interface ApiMethods {
     };
     result: boolean;
   };
-  /** Connect storage. LOCALFS (domainType 4) links <repository>/mnt/<mangled path> to the directory named by `connection` (vdsm-api.yml calls it `path`); mount-based types need the privileged helper and answer 477. */
+  /** Connect storage. LOCALFS (domainType 4) links <repository>/mnt/<mangled path> to the directory named by `connection` (vdsm-api.yml calls it `path`); NFS (1), POSIXFS (6, with `vfs_type`) and GLUSTERFS (7) are mounted there by supervdsm (`mnt_options`, and for NFS `protocol_version`, `timeout`, `retrans`), once; without supervdsm they answer 477. */
   "StoragePool.connectStorageServer": {
     params: {
       storagepoolID: string;
@@ -398,7 +398,7 @@ export interface ApiMethods {
     };
     result: boolean;
   };
-  /** Remove storage connections (LOCALFS: the mnt/ link). */
+  /** Remove storage connections (LOCALFS: the mnt/ link; mounts: unmounted by supervdsm, the mount point removed). */
   "StoragePool.disconnectStorageServer": {
     params: {
       storagepoolID: string;

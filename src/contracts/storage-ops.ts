@@ -93,6 +93,8 @@ export interface StorageDomainOps {
   'storage.prepareMountPoint': { args: { mountPoint: string }; result: { mounted: boolean } };
   /** After an unmount: the domains under it forgotten by the caller, the empty mount point removed. */
   'storage.releaseMountPoint': { args: { mountPoint: string }; result: { mounted: boolean } };
+  /** Whether something is mounted on `mountPoint` now (the mount table, not the mount itself). */
+  'storage.isMounted': { args: { mountPoint: string }; result: boolean };
   /** Domains directly under one mount point. */
   'storage.domainsAt': { args: { mountPoint: string }; result: FoundDomain[] };
   /** Domains under every mount point of <repo>/mnt (and of mnt/glusterSD). */

@@ -248,6 +248,8 @@ export class Hsm implements HsmContext {
           throw storageError(Errors.SD_ILLEGAL_REMOTE_PATH, [String(remotePath)]);
         }
         const mountPoint = type === DomainType.LOCALFS ? this.layout.mountPoint(remotePath) : mountTarget(type, remotePath, this.layout);
+        // Never a domain in the empty directory of a connection that is not mounted (nfsSD's check).
+        if (type !== DomainType.LOCALFS && !(await this.io.isMounted(mountPoint))) throw storageError(Errors.SD_FS_NOT_MOUNTED, [mountPoint]);
         const metadata = newDomainMetadata({ sdUUID, name, domainType: type, domainClass: domClass, version, remotePath, blockSize: BLOCK_SIZE_512, alignment: ALIGNMENT_1M });
         const created = await this.io.createDomain({
           mountPoint, sdUUID, metadata,

@@ -38,6 +38,10 @@ export class StorageIo {
     return this.call('storage.releaseMountPoint', { mountPoint });
   }
 
+  isMounted(mountPoint: string): Promise<boolean> {
+    return this.call('storage.isMounted', { mountPoint });
+  }
+
   domainsAt(mountPoint: string): Promise<FoundDomain[]> {
     return this.call('storage.domainsAt', { mountPoint });
   }

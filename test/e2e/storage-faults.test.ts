@@ -118,6 +118,7 @@ void describe('storage faults against vdsmd', () => {
       ['StorageDomain.create', { storagedomainID: randomUUID(), domainType: 4, typeArgs: dc.path, name: 'x', domainClass: 1, version: '7', blockSize: 0, maxHosts: 250 }, 394],
       ['StorageDomain.create', { storagedomainID: randomUUID(), domainType: 4, typeArgs: dc.path, name: 'x', domainClass: 1, version: '5', blockSize: 4096, maxHosts: 250 }, 1000],
       ['StorageDomain.create', { storagedomainID: randomUUID(), domainType: 4, typeArgs: dc.path, name: 'x', domainClass: 1, version: '5', blockSize: 0, maxHosts: 250 }, 361],
+      ['StorageDomain.create', { storagedomainID: randomUUID(), domainType: 1, typeArgs: 'server:/export', name: 'x', domainClass: 1, version: '5', blockSize: 0, maxHosts: 250 }, 360],
       ['StorageDomain.detach', { storagedomainID: dc.sdUUID, storagepoolID: dc.spUUID }, 383],
       ['StoragePool.getSpmStatus', { storagepoolID: randomUUID() }, 309],
       ['StoragePool.spmStart', { storagepoolID: dc.spUUID, prevID: -1, prevLver: '-1', enableScsiFencing: 'false', maxHostID: 250, domVersion: '5' }, 656],

@@ -95,6 +95,11 @@ void describe('mount storage connections through supervdsmd (vdsmd unprivileged)
     assert.ok(!existsSync(target), 'mount point removed');
     const gone = await engine.request('StorageDomain.getInfo', { storagedomainID: sdUUID });
     assert.equal(gone.error?.code, 358, JSON.stringify(gone.error));
+    // A domain on a connection that is not mounted would land on this host's own disk: refused.
+    const unmounted = await engine.request('StorageDomain.create', {
+      storagedomainID: randomUUID(), domainType: 6, typeArgs: spec, name: 'posix-e2e', domainClass: 1, version: '5', blockSize: 0, maxHosts: 250,
+    });
+    assert.equal(unmounted.error?.code, 360, JSON.stringify(unmounted.error));
   });
 
   void it('a file system type supervdsm does not mount answers 477 and leaves no mount point', async () => {

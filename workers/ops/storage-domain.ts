@@ -187,6 +187,7 @@ export const ops: AreaOps<'storage-domain'> = {
   'storage.disconnectLocal': (args) => disconnectLocal(args),
   'storage.prepareMountPoint': (args) => prepareMountPoint(args),
   'storage.releaseMountPoint': (args) => releaseMountPoint(args),
+  'storage.isMounted': (args) => isMounted(args.mountPoint),
   'storage.domainsAt': (args) => domainsUnder(args.mountPoint),
   'storage.findDomains': (args) => {
     const { mountDir } = args;
