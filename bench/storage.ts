@@ -483,7 +483,7 @@ async function main(): Promise<void> {
   const quick = flags.has('quick');
   const cases = flags.list('cases', ['tasks', 'api-volumes', 'copy', 'hang']);
   const base = flags.str('dir', '/var/tmp');
-  const n = flags.num('tasks', quick ? 100 : 1000);
+  const n = flags.num('tasks', quick ? 40 : 1000);
   const concurrency = flags.num('concurrency', 20);
   const env: Obj = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, qemu_img: await qemuImgVersion(), load1: load1(), dir: base, quick };
   const loaded = await loadKit();
