@@ -11,6 +11,7 @@ import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
+import { LibvirtClient } from '../libvirt/client.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
 import type { LogManager, Logger } from '../observability/logging.js';
 import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
@@ -117,7 +118,10 @@ export class Agent {
       clock,
       timers,
     });
-    const conn = (): number => this.libvirt.conn();
+    // The one way to libvirt: verbs and recovery through the jsonrpc executor, monitoring through the
+    // periodic one; both report failures to the connection manager and pass on its events.
+    const verbsLibvirt = new LibvirtClient({ dispatcher: this.jsonrpc, connections: this.libvirt, defaults: { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true } });
+    const monitorLibvirt = new LibvirtClient({ dispatcher: this.periodic, connections: this.libvirt, defaults: { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true } });
     // vdsmd runs unprivileged; whatever needs root goes through supervdsmd on <run_dir>/svdsm.sock.
     this.#svdsmClient = cfg.supervdsm.enable ? new SupervdsmClient({
       path: join(cfg.vars.run_dir, 'svdsm.sock'),
@@ -131,8 +135,7 @@ export class Agent {
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
-      dispatcher: this.jsonrpc,
-      libvirt: this.libvirt,
+      libvirt: verbsLibvirt,
       records,
       statsCache,
       clock,
@@ -142,7 +145,6 @@ export class Agent {
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
-      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
       hostHooks: new VmHostResources({
         supervdsm: this.supervdsm,
@@ -162,22 +164,22 @@ export class Agent {
       } : {}),
     });
     this.sampling = new VmSampling({
+      libvirt: monitorLibvirt,
       executor: this.periodic,
       scheduler: this.scheduler,
       clock,
       statsCache,
       log: logs.get('virt.sampling'),
-      conn,
       vmIds: () => this.vms.running().map((vm) => vm.vmId),
       periodMs: cfg.vars.vm_sample_interval * 1000,
       nowait: cfg.vars.nowait_domain_stats,
     });
     this.host = new HostService({
       executor: this.periodic,
+      libvirt: monitorLibvirt,
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
-      conn,
       vmCounts: () => this.vms.container.counts(),
       sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
       runDir: cfg.vars.run_dir,
@@ -198,13 +200,11 @@ export class Agent {
       ...(this.#svdsmClient !== undefined ? { privilegedHardwareInfo: () => this.supervdsm.call('getHardwareInfo', {}) } : {}),
     });
     this.recovery = new Recovery({
-      dispatcher: this.jsonrpc,
-      conn,
+      libvirt: verbsLibvirt,
       vms: this.vms,
       records,
       timers,
       log: logs.get('virt.recovery'),
-      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
     });
     this.observability = new Observability({
       config: cfg,

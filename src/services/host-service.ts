@@ -10,9 +10,10 @@ import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilitie
 import { buildHardwareInfo, mergeHardwareInfo, unreadableStatement } from '../host/hardware-info.js';
 import type { CapabilitiesRawFacts, HardwareRawFacts } from '../contracts/host-facts.js';
 import { buildHostDevices, listByCaps, type HostDevices } from '../host/hostdev.js';
-import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
+import type { OpArgs, OpResult } from '../contracts/operations.js';
 import { parseLibvirtCapabilities } from '../host/libvirt-caps.js';
 import { deviceByAddress } from '../host/netcaps.js';
+import type { Libvirt } from '../libvirt/client.js';
 import { parseHostSample } from '../host/sample.js';
 import { buildHostStats, HostStatsWindow } from '../host/stats.js';
 import type { Clock } from '../runtime/clock.js';
@@ -30,11 +31,13 @@ interface LibvirtFacts {
 }
 
 export interface HostServiceOptions {
+  /** Runs the host fact operations (host.*). */
   executor: Dispatcher & { state?(): unknown };
+  /** What libvirt says about itself (capabilities, versions). */
+  libvirt: Libvirt;
   scheduler: Scheduler;
   clock: Clock;
   log: Logger;
-  conn: () => number;
   vmCounts: () => VmCounts;
   /** [vars] host_sample_stats_interval, ms. */
   sampleIntervalMs: number;
@@ -61,7 +64,8 @@ export class HostService {
   #monitor: Operation<'host.sample'>;
   /** Interfaces the capabilities report, so getStats lists the same ones. */
   #interfaces: Set<string> | undefined;
-  #libvirt: { conn: number; facts: Promise<LibvirtFacts> } | undefined;
+  #libvirtFacts: Promise<LibvirtFacts> | undefined;
+  #unsubscribe: (() => void) | undefined;
   #privileged: PrivilegedFacts | undefined;
   #warnedNoHelper = false;
 
@@ -94,6 +98,8 @@ export class HostService {
 
   stop(): void {
     this.#monitor.stop();
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
 
   /** Host.getStats: computed from the window; never reads /proc on the request path. */
@@ -114,7 +120,7 @@ export class HostService {
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
     const [raw, lv] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
-      this.#libvirtFacts(),
+      this.#libvirtFactsOnce(),
     ]);
     const facts = await this.#withPrivilegedFacts(raw);
     const caps = buildCapabilities({
@@ -132,34 +138,37 @@ export class HostService {
 
   /** Domain types libvirt offers for the host's architecture (kvm, qemu, test ...), per connection. */
   async offeredDomainTypes(): Promise<string[]> {
-    return parseLibvirtCapabilities((await this.#libvirtFacts()).capsXml).domainTypes;
+    return parseLibvirtCapabilities((await this.#libvirtFactsOnce()).capsXml).domainTypes;
   }
 
   /**
    * What libvirt says about itself and the hypervisor, which cannot change while a connection lasts:
-   * fetched once per connection id (a reconnect gives a new id, so a restarted libvirtd is asked
-   * again). The engine calls getCapabilities every 3 s while a host initializes, and QEMU's domain
-   * capabilities cost seconds the first time.
+   * fetched once and again after each reconnect (a restarted libvirtd is asked again). The engine calls
+   * getCapabilities every 3 s while a host initializes, and QEMU's domain capabilities cost seconds the
+   * first time.
    */
-  #libvirtFacts(): Promise<LibvirtFacts> {
-    const conn = this.#o.conn();
-    if (this.#libvirt?.conn !== conn) {
+  #libvirtFactsOnce(): Promise<LibvirtFacts> {
+    // A restarted libvirtd may be another version, with other capabilities: ask again.
+    this.#unsubscribe ??= this.#o.libvirt.onReconnect(() => { this.#libvirtFacts = undefined; });
+    if (this.#libvirtFacts === undefined) {
+      const lv = this.#o.libvirt;
+      const timeout = { timeoutMs: this.#o.callTimeoutMs, discard: true };
       const facts = Promise.all([
-        this.#call('libvirt.getCapabilities', { conn }),
+        lv.call('libvirt.getCapabilities', {}, timeout),
         // Not every driver has domain capabilities (the test driver has not): the CPU models then
         // come from the host CPU alone.
-        this.#call('libvirt.getDomainCapabilities', { conn }).catch(() => undefined),
-        this.#call('libvirt.getLibVersion', { conn }),
-        this.#call('libvirt.getVersion', { conn }).catch(() => undefined),
+        lv.call('libvirt.getDomainCapabilities', {}, timeout).catch(() => undefined),
+        lv.call('libvirt.getLibVersion', {}, timeout),
+        lv.call('libvirt.getVersion', {}, timeout).catch(() => undefined),
       ]).then(([capsXml, domCapsXml, libVersion, hvVersion]) => ({ capsXml, domCapsXml, libVersion, hvVersion }));
-      this.#libvirt = { conn, facts };
+      this.#libvirtFacts = facts;
       // A failed fetch is not kept: the next call asks again.
-      facts.catch(() => { if (this.#libvirt?.facts === facts) this.#libvirt = undefined; });
+      facts.catch(() => { if (this.#libvirtFacts === facts) this.#libvirtFacts = undefined; });
     }
-    return this.#libvirt!.facts;
+    return this.#libvirtFacts;
   }
 
-  #call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+  #call<K extends 'host.capabilitiesFacts' | 'host.hardwareInfo' | 'host.devices'>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 

@@ -4,13 +4,13 @@
 import type { VmCreated } from '../contracts/api-types.js';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
-import { DestroyFlag, ShutdownFlag } from '../libvirt/constants.js';
-import { isNoDomain, mapLibvirtError } from '../libvirt/errors.js';
-import type { DomainEvent } from '../contracts/libvirt-types.js';
+import { DestroyFlag, ShutdownFlag, StatsGroup } from '../libvirt/constants.js';
+import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
+import { isNoDomain } from '../libvirt/errors.js';
+import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
+import type { OpResult } from '../contracts/operations.js';
 import type { Clock, Timers } from '../runtime/clock.js';
-import type { Dispatcher } from '../contracts/dispatcher.js';
-import type { LibvirtOpName } from '../contracts/libvirt-ops.js';
-import type { OpArgs, OpResult } from '../contracts/operations.js';
+import { reconcileWithDomain } from '../virt/domain-state.js';
 import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
@@ -35,15 +35,9 @@ export interface Vm extends VmRecord {
   pid?: number;
 }
 
-export interface LibvirtLink {
-  /** The shared connection id, for every worker operation. */
-  conn(): number;
-  onEvent(cb: (e: DomainEvent) => void): () => void;
-}
-
 export interface VmManagerOptions {
-  dispatcher: Dispatcher;
-  libvirt: LibvirtLink;
+  /** libvirt calls (a verb's timeout is the client's), domain events and reconnect notices. */
+  libvirt: Libvirt;
   records: VmRecordStore;
   statsCache: StatsCache;
   clock: Clock;
@@ -57,8 +51,6 @@ export interface VmManagerOptions {
   sysShutdownTimeoutS: number;
   /** [vars] vm_command_timeout, seconds. */
   vmCommandTimeoutS: number;
-  /** Timeout for each libvirt call made on behalf of a VM verb (ms from task start). */
-  callTimeoutMs: number;
   guestWaitTimeoutMs?: number;
   /** Host-side preparation that needs root (hugepages, channel sockets), through supervdsm. */
   hostHooks?: VmHostHooks;
@@ -78,7 +70,11 @@ export interface ShutdownRequest {
 export class VmManager {
   readonly container: VmContainer<Vm>;
   #o: VmManagerOptions;
-  #unsubscribe: (() => void) | undefined;
+  #unsubscribe: (() => void)[] = [];
+  /** Sequence of libvirt state events applied, and per VM the last one: a resync never undoes a newer event. */
+  #eventSeq = 0;
+  #lastEvent = new Map<string, number>();
+  #resyncs = { runs: 0, changed: 0, failed: 0 };
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -87,12 +83,15 @@ export class VmManager {
 
   /** Start applying libvirt events. Idempotent. */
   start(): void {
-    this.#unsubscribe ??= this.#o.libvirt.onEvent((e) => this.#onEvent(e));
+    if (this.#unsubscribe.length > 0) return;
+    this.#unsubscribe = [
+      this.#o.libvirt.onEvent((e) => this.#onEvent(e)),
+      this.#o.libvirt.onReconnect(() => void this.resync()),
+    ];
   }
 
   close(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+    for (const off of this.#unsubscribe.splice(0)) off();
     for (const vm of this.container.values()) {
       vm.powerdown?.cancel();
       vm.state.close();
@@ -147,7 +146,7 @@ export class VmManager {
     if (!vm.state.isDown) {
       vm.state.destroyRequested();
       try {
-        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL }, vm.vmId);
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL });
       } catch (err) {
         if (!isNoDomain(err)) {
           this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
@@ -155,10 +154,11 @@ export class VmManager {
         }
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
-      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }, vm.vmId).catch(() => undefined);
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
       vm.state.destroyed();
     }
     this.container.remove(vm.vmId);
+    this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
     await this.#o.records.remove(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
@@ -201,7 +201,7 @@ export class VmManager {
     for (const m of methods) {
       try {
         const op = reboot ? 'libvirt.reboot' : 'libvirt.shutdown';
-        await this.#call(op, { uuid: vm.vmId, flags: m.flags }, vm.vmId);
+        await this.#call(op, { uuid: vm.vmId, flags: m.flags });
         if (!accepted) {
           accepted = true;
           vm.state.shutdownRequested({ reboot });
@@ -218,14 +218,14 @@ export class VmManager {
       await this.destroyDomainOnly(vm);
       return true;
     }
-    throw mapLibvirtError(firstError, { vmId: vm.vmId });
+    throw firstError;
   }
 
   async #continuePowerdown(vm: Vm, rest: { name: string; flags: number }[], reboot: boolean, force: boolean, waitDown: () => Promise<boolean>): Promise<void> {
     if (reboot || await waitDown()) { vm.powerdown = undefined; return; }
     for (const m of rest) {
       try {
-        await this.#call('libvirt.shutdown', { uuid: vm.vmId, flags: m.flags }, vm.vmId);
+        await this.#call('libvirt.shutdown', { uuid: vm.vmId, flags: m.flags });
         if (await waitDown()) { vm.powerdown = undefined; return; }
       } catch (err) {
         this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed');
@@ -244,16 +244,16 @@ export class VmManager {
   /** Forced power-off that keeps the VM in the container as Down (VM.shutdown with force). */
   async destroyDomainOnly(vm: Vm): Promise<void> {
     try {
-      await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+      await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 });
     } catch (err) {
-      if (!isNoDomain(err)) throw mapLibvirtError(err, { vmId: vm.vmId });
+      if (!isNoDomain(err)) throw err;
     }
     vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.ADMIN_SHUTDOWN), 'forcedShutdown');
   }
 
   async pause(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
-    await this.#call('libvirt.suspend', { uuid: vm.vmId }, vm.vmId);
+    await this.#call('libvirt.suspend', { uuid: vm.vmId });
     vm.state.paused();
     return { vmList: {} };
   }
@@ -261,7 +261,7 @@ export class VmManager {
   async cont(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
     try {
-      await this.#call('libvirt.resume', { uuid: vm.vmId }, vm.vmId);
+      await this.#call('libvirt.resume', { uuid: vm.vmId });
     } catch (err) {
       throw vdsmError(Errors.UNEXPECTED, `${Errors.UNEXPECTED.message}: ${(err as Error).message}`);
     }
@@ -325,10 +325,59 @@ export class VmManager {
   }
 
   state(): Record<string, unknown> {
-    return { vms: this.container.values().map((vm) => vm.state.describe()) };
+    return { vms: this.container.values().map((vm) => vm.state.describe()), resyncs: { ...this.#resyncs } };
+  }
+
+  /**
+   * After a libvirt reconnect: events sent while the connection was down are lost, so each VM's status
+   * is brought in line with libvirt's list (paused, resumed, shutting down, gone), which sends the
+   * engine the status events it missed. A VM that got an event of its own since the resync started is
+   * left alone (that event is newer than the list). Returns the ids whose status moved.
+   */
+  async resync(): Promise<string[]> {
+    const started = this.#eventSeq;
+    this.#resyncs.runs++;
+    let domains: DomainListEntry[];
+    try {
+      domains = await this.#domainStates();
+    } catch (err) {
+      this.#resyncs.failed++;
+      this.#o.log.warn({ err }, 'VM resync after the libvirt reconnect failed; the next reconnect retries');
+      return [];
+    }
+    const byId = new Map(domains.map((d) => [normalizeVmId(d.uuid), d]));
+    const changed: string[] = [];
+    for (const vm of this.container.values()) {
+      if ((this.#lastEvent.get(vm.vmId) ?? 0) > started) continue;
+      const before = vm.state.status;
+      if (reconcileWithDomain(vm.state, byId.get(vm.vmId))) {
+        changed.push(vm.vmId);
+        this.#o.log.info({ vmId: vm.vmId, from: before, to: vm.state.status }, 'VM status resynced with libvirt');
+      }
+    }
+    this.#resyncs.changed += changed.length;
+    this.#o.log.info({ vms: this.container.size, changed: changed.length }, 'VM states resynced after the libvirt reconnect');
+    return changed;
   }
 
   // --- internals -------------------------------------------------------------------------------
+
+  /**
+   * Every domain's state as libvirt knows it once it has caught up with its QEMUs. A libvirtd that just
+   * started reconnects to each running QEMU in the background and corrects the state it had saved
+   * (a VM resumed meanwhile turns running) without sending an event; until then listAllDomains answers
+   * from the saved state. The balloon stats group needs QEMU's monitor, so libvirt answers for a domain
+   * only after its reconnect; when that call fails, the plain list is the best there is.
+   */
+  async #domainStates(): Promise<DomainListEntry[]> {
+    try {
+      const records = await this.#call('libvirt.getAllDomainStats', { stats: StatsGroup.STATE | StatsGroup.BALLOON, flags: 0 });
+      return records.map((r) => ({ uuid: r.uuid, name: r.name, id: r.id, state: Number(r.stats['state.state']), reason: Number(r.stats['state.reason']) }));
+    } catch (err) {
+      this.#o.log.warn({ err }, 'domain stats unavailable for the resync; using the domain list');
+      return this.#call('libvirt.listAllDomains', { flags: 0, withState: true });
+    }
+  }
 
   #newVm(domain: DomainInfo, xml: string, initial: VmStatusName, startedAtWall?: number): Vm {
     const vmId = normalizeVmId(domain.uuid);
@@ -359,7 +408,7 @@ export class VmManager {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
       await this.#o.hostHooks?.beforeLaunch(vm);
-      await this.#call('libvirt.createXML', { xml, flags: 0 }, vm.vmId);
+      await this.#call('libvirt.createXML', { xml, flags: 0 });
       await this.#refreshFromLiveXml(vm);
       this.#findPid(vm);
       vm.state.launched();
@@ -391,7 +440,7 @@ export class VmManager {
   async liveXml(vm: Vm): Promise<string> {
     if (vm.state.isDown) return vm.xml;
     try {
-      return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+      return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
     } catch (err) {
       this.#o.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'live domain XML unavailable; using the known one');
       return vm.xml;
@@ -415,9 +464,8 @@ export class VmManager {
     return vm;
   }
 
-  #call<K extends LibvirtOpName>(op: K, args: Omit<OpArgs<K>, 'conn'>, vmId: string): Promise<OpResult<K>> {
-    return this.#o.dispatcher.dispatch(op, { conn: this.#o.libvirt.conn(), ...args } as OpArgs<K>, { timeoutMs: this.#o.callTimeoutMs, discard: true })
-      .catch((err: unknown) => { throw isNoDomain(err) ? err : mapLibvirtError(err, { vmId }); });
+  #call<K extends ConnOpName>(op: K, args: CallArgs<K>): Promise<OpResult<K>> {
+    return this.#o.libvirt.call(op, args);
   }
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
@@ -432,6 +480,7 @@ export class VmManager {
       this.#o.log.debug({ uuid: e.domain.uuid, event: e.event }, 'event for an unknown VM');
       return;
     }
+    if (e.event === 'lifecycle' || e.event === 'reboot') this.#lastEvent.set(vm.vmId, ++this.#eventSeq);
     switch (e.event) {
       case 'lifecycle':
         vm.state.onLifecycleEvent(e.type, e.detail);

@@ -36,6 +36,11 @@ export interface SessionLibvirtd {
   /** Give a file or directory to the daemon user (disk images, console logs). */
   chownForDaemon(path: string): Promise<void>;
   describe(): Record<string, unknown>;
+  /**
+   * SIGKILL libvirtd alone, as a crash would: its QEMUs keep running, and a daemon started again on the
+   * same run directory (`startSessionLibvirtd({ dir: runDir })`) reconnects to them.
+   */
+  crash(): Promise<void>;
   /** Stop libvirtd, then kill whatever still uses the run directory (session QEMUs, virtlogd). Idempotent. */
   stop(): Promise<void>;
 }
@@ -158,6 +163,11 @@ class SessionLibvirtdProcess implements SessionLibvirtd {
       exitCode: this.#exitCode ?? null,
       stopping: this.#stopping !== undefined,
     };
+  }
+
+  async crash(): Promise<void> {
+    if (this.alive) this.#child.kill('SIGKILL');
+    await this.#exited;
   }
 
   stop(): Promise<void> {
