@@ -17,6 +17,7 @@ import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
+import { PowerDown, type PowerDownMethod } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 
@@ -168,77 +169,42 @@ export class VmManager {
   /**
    * VM.shutdown: ask the guest to power off (or reboot) through the QEMU guest agent, then ACPI, each
    * given `timeoutS` to bring the VM down; with `force`, destroy at the end. Returns once the first
-   * request was accepted; the sequence goes on in the background.
+   * request was accepted; the sequence (./power-down.ts) goes on in the background.
    */
   async shutdown(vmId: string, req: ShutdownRequest): Promise<true> {
     const vm = this.container.require(vmId);
     if (vm.state.isDown) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-    const methods: { name: string; flags: number }[] = [];
+    const methods: PowerDownMethod[] = [];
     if (vm.domain.channels.some((c) => c.targetName === 'org.qemu.guest_agent.0')) methods.push({ name: 'qemu-guest-agent', flags: ShutdownFlag.GUEST_AGENT });
     if (vm.domain.acpi) methods.push({ name: 'acpi', flags: ShutdownFlag.ACPI_POWER_BTN });
     if (methods.length === 0 && !req.force) {
       throw vdsmError(Errors.VM_EXISTS, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
     }
     vm.powerdown?.cancel();
-    const timeoutMs = (req.timeoutS ?? this.#o.sysShutdownTimeoutS) * 1000;
-    const reboot = req.reboot === true;
-    let cancelled = false;
-    let timer: unknown;
-    vm.powerdown = { cancel: () => { cancelled = true; if (timer !== undefined) this.#o.timers.clearTimeout(timer); } };
-    const waitDown = (): Promise<boolean> => new Promise((resolve) => {
-      if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
-      const started = this.#o.clock.now();
-      const check = (): void => {
-        if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
-        if (this.#o.clock.now() - started >= timeoutMs) { resolve(false); return; }
-        timer = this.#o.timers.setTimeout(check, Math.min(1000, timeoutMs));
-      };
-      check();
+    const log = this.#o.log;
+    const sequence = new PowerDown({
+      vmId: vm.vmId,
+      request: async (m, reboot) => { await this.#call(reboot ? 'libvirt.reboot' : 'libvirt.shutdown', { uuid: vm.vmId, flags: m.flags }); },
+      accepted: (m, reboot) => {
+        vm.state.shutdownRequested({ reboot });
+        log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
+      },
+      destroy: () => this.destroyDomainOnly(vm),
+      failed: () => vm.state.shutdownFailed(),
+      isDown: () => vm.state.isDown,
+    }, {
+      methods, timeoutMs: (req.timeoutS ?? this.#o.sysShutdownTimeoutS) * 1000, reboot: req.reboot === true, force: req.force === true,
+      clock: this.#o.clock, timers: this.#o.timers, log,
     });
-
-    let accepted = false;
-    let firstError: unknown;
-    for (const m of methods) {
-      try {
-        const op = reboot ? 'libvirt.reboot' : 'libvirt.shutdown';
-        await this.#call(op, { uuid: vm.vmId, flags: m.flags });
-        if (!accepted) {
-          accepted = true;
-          vm.state.shutdownRequested({ reboot });
-          this.#o.log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
-          void this.#continuePowerdown(vm, methods.slice(methods.indexOf(m) + 1), reboot, req.force === true, waitDown);
-          return true;
-        }
-      } catch (err) {
-        firstError ??= err;
-        this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed, trying the next');
-      }
+    vm.powerdown = sequence;
+    try {
+      await sequence.start();
+    } catch (err) {
+      if (vm.powerdown === sequence) vm.powerdown = undefined;
+      throw err;
     }
-    if (req.force) {
-      await this.destroyDomainOnly(vm);
-      return true;
-    }
-    throw firstError;
-  }
-
-  async #continuePowerdown(vm: Vm, rest: { name: string; flags: number }[], reboot: boolean, force: boolean, waitDown: () => Promise<boolean>): Promise<void> {
-    if (reboot || await waitDown()) { vm.powerdown = undefined; return; }
-    for (const m of rest) {
-      try {
-        await this.#call('libvirt.shutdown', { uuid: vm.vmId, flags: m.flags });
-        if (await waitDown()) { vm.powerdown = undefined; return; }
-      } catch (err) {
-        this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed');
-      }
-    }
-    if (vm.state.isDown || vm.powerdown === undefined) return;
-    if (force) {
-      await this.destroyDomainOnly(vm).catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err }, 'forced shutdown failed'));
-    } else {
-      this.#o.log.warn({ vmId: vm.vmId }, 'shutdown timed out; the VM is still running');
-      vm.state.shutdownFailed();
-    }
-    vm.powerdown = undefined;
+    void sequence.outcome?.then(() => { if (vm.powerdown === sequence) vm.powerdown = undefined; });
+    return true;
   }
 
   /** Forced power-off that keeps the VM in the container as Down (VM.shutdown with force). */
