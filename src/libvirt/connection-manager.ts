@@ -4,7 +4,7 @@
 // liveness ping, wedged control thread) reconnects with backoff, re-registers events and tells
 // subscribers to resync. State machine: idle -> connecting -> connected <-> lost; any -> closed.
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { errorMessage, Errors, isError, vdsmError } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { VDSM_EVENT_IDS } from './constants.js';
 import { ControlThread } from './control-thread.js';
@@ -207,8 +207,8 @@ export class ConnectionManager {
         this.#pinging = false;
         this.#noteError(pingErr);
         // A ping that timed out left the control thread stuck in libvirt: start over with a fresh one.
-        if (isError(pingErr, Errors.LIBVIRT_CONNECTION.code)) this.#dropControl(control);
-        if (this.#conn === conn) this.#lost(`liveness ping failed: ${errMessage(pingErr)}`);
+        if (isError(pingErr, Errors.LIBVIRT_CONNECTION)) this.#dropControl(control);
+        if (this.#conn === conn) this.#lost(`liveness ping failed: ${errorMessage(pingErr)}`);
       },
     );
   }
@@ -249,7 +249,7 @@ export class ConnectionManager {
     } catch (err) {
       this.#noteError(err);
       if (!control.terminated) void this.#release(control, sub, conn, agent, t);
-      if (isError(err, Errors.LIBVIRT_CONNECTION.code)) this.#dropControl(control);  // wedged or gone
+      if (isError(err, Errors.LIBVIRT_CONNECTION)) this.#dropControl(control);  // wedged or gone
       this.#scheduleRetry();
       return;
     }
@@ -321,7 +321,7 @@ export class ConnectionManager {
         this.#noteError(err);
         if (this.#control === control) {
           this.#control = undefined;
-          this.#lost(`libvirt control thread exited: ${errMessage(err)}`);
+          this.#lost(`libvirt control thread exited: ${errorMessage(err)}`);
         }
       },
     });
@@ -375,7 +375,7 @@ export class ConnectionManager {
 
   #noteError(err: unknown): void {
     const code = (err as { code?: unknown } | null)?.code;
-    this.#lastError = { code: typeof code === 'string' ? code : 'ERR_UNEXPECTED', message: errMessage(err), at: this.#clock.now() };
+    this.#lastError = { code: typeof code === 'string' ? code : 'ERR_UNEXPECTED', message: errorMessage(err), at: this.#clock.now() };
   }
 
   #settleStart(err?: unknown): void {
@@ -400,12 +400,4 @@ export class ConnectionManager {
       this.#log?.error({ err }, 'libvirt listener failed');
     }
   }
-}
-
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function isError(err: unknown, code: string): boolean {
-  return (err as { code?: unknown } | null)?.code === code;
 }

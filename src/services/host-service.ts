@@ -5,7 +5,7 @@
 import type { HardwareInfo, HostCapabilities } from '../contracts/api-types.js';
 import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
-import { Errors, isError, vdsmError } from '../errors.js';
+import { Errors, isError, vdsmError, wrapError } from '../errors.js';
 import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
 import { buildHardwareInfo, mergeHardwareInfo, unreadableStatement } from '../host/hardware-info.js';
 import type { CapabilitiesRawFacts, HardwareRawFacts } from '../contracts/host-facts.js';
@@ -88,7 +88,7 @@ export class HostService {
       timeoutMs: opts.sampleIntervalMs,
       discard: false,
       onResult: (raw) => this.#window.append(parseHostSample(raw)),
-      onError: (err) => opts.log.warn({ err: (err as Error).message }, 'host sample failed'),
+      onError: (err) => opts.log.warn({ err }, 'host sample failed'),
     });
   }
 
@@ -181,7 +181,7 @@ export class HostService {
     try {
       raw = await this.#call('host.hardwareInfo', {});
     } catch (err) {
-      throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${(err as Error).message}`);
+      throw wrapError(Errors.HWINFO, err);
     }
     let privileged: HardwareInfo | undefined;
     let helper: 'absent' | 'failed' | 'empty' = 'absent';

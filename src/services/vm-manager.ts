@@ -3,7 +3,7 @@
 // |virt|VM_status|<vmId> event sent to the engine on every status change.
 import type { VmCreated } from '../contracts/api-types.js';
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import { DestroyFlag, ShutdownFlag, StatsGroup } from '../libvirt/constants.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
@@ -109,7 +109,7 @@ export class VmManager {
     try {
       domain = parseDomainXml(vmParams.xml);
     } catch (err) {
-      throw vdsmError(Errors.CREATE, `${Errors.CREATE.message}: ${(err as Error).message}`);
+      throw wrapError(Errors.CREATE, err);
     }
     const vm = this.#newVm(domain, vmParams.xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
@@ -151,7 +151,7 @@ export class VmManager {
       } catch (err) {
         if (!isNoDomain(err)) {
           this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
-          throw vdsmError(Errors.DESTROY, `${Errors.DESTROY.message}: ${(err as Error).message}`);
+          throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
         }
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
@@ -229,7 +229,7 @@ export class VmManager {
     try {
       await this.#call('libvirt.resume', { uuid: vm.vmId });
     } catch (err) {
-      throw vdsmError(Errors.UNEXPECTED, `${Errors.UNEXPECTED.message}: ${(err as Error).message}`);
+      throw wrapError(Errors.UNEXPECTED, err);
     }
     vm.state.resumed();
     return { vmList: {} };
@@ -381,8 +381,8 @@ export class VmManager {
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
     } catch (err) {
-      this.#o.log.error({ vmId: vm.vmId, err: (err as Error).message }, 'VM launch failed');
-      vm.state.launchFailed((err as Error).message);
+      this.#o.log.error({ vmId: vm.vmId, err }, 'VM launch failed');
+      vm.state.launchFailed(errorMessage(err));
     }
   }
 
@@ -408,7 +408,7 @@ export class VmManager {
     try {
       return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
     } catch (err) {
-      this.#o.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'live domain XML unavailable; using the known one');
+      this.#o.log.warn({ vmId: vm.vmId, err }, 'live domain XML unavailable; using the known one');
       return vm.xml;
     }
   }

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Errors, vdsmError } from '../../../src/errors.js';
+import { Errors, vdsmError, errorMessage } from '../../../src/errors.js';
 import { waitFor } from './wait-for.js';
 
 export interface SessionLibvirtdOptions {
@@ -268,7 +268,7 @@ export async function startSessionLibvirtd(options: SessionLibvirtdOptions = {})
   } catch (err) {
     const log = await readFile(join(runDir, 'libvirtd.out'), 'utf8').catch(() => '');
     await handle.stop();
-    throw vdsmError(Errors.UNAVAILABLE, `session libvirtd did not start: ${(err as Error).message}\n${log}`, { cause: err });
+    throw vdsmError(Errors.UNAVAILABLE, `session libvirtd did not start: ${errorMessage(err)}\n${log}`, { cause: err });
   }
   return handle;
 }
