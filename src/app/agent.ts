@@ -21,6 +21,7 @@ import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
@@ -50,7 +51,6 @@ export interface AgentOptions {
 /** The agent's version, for vdsm_build_info and --version. */
 export const AGENT_VERSION = '0.1.0';
 
-type AgentState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** How long a libvirt call made for an API verb may run before its worker is discarded. */
 const VERB_CALL_TIMEOUT_MS = 60_000;
@@ -74,7 +74,8 @@ export class Agent {
   #svdsmMetricsOff: (() => void) | undefined;
   #o: AgentOptions;
   #rpc: RpcServer | undefined;
-  #state: AgentState = 'new';
+  readonly #life = new Lifecycle<{ stuckThreads: number }>('vdsm-node agent');
+  #graceMs = 3000;
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
 
@@ -245,8 +246,11 @@ export class Agent {
    * then, in the background, the libvirt connection, VM recovery and the periodic operations.
    */
   async start(): Promise<{ address: string; port: number }> {
-    if (this.#state !== 'new') throw new Error(`agent already ${this.#state}`);
-    this.#state = 'starting';
+    await this.#life.start(() => this.#start());
+    return this.#address!;
+  }
+
+  async #start(): Promise<void> {
     const cfg = this.config;
     this.#svdsmClient?.start();
     if (this.#svdsmClient !== undefined) this.#svdsmMetricsOff = reportSupervdsmFigures(() => this.supervdsm.health());
@@ -277,10 +281,8 @@ export class Agent {
       limits: { maxBodyBytes: cfg.addresses.max_frame_size },
     });
     this.#address = await this.#rpc.start();
-    this.#state = 'running';
     this.log.info({ ...this.#address, tls: cfg.vars.ssl, libvirt: cfg.libvirt.uri }, 'vdsm-node serving the management port');
     this.#background = this.#bringUp();
-    return this.#address;
   }
 
   /** Resolves once libvirt is connected and recovery has completed (tests wait on it). */
@@ -292,8 +294,8 @@ export class Agent {
     try {
       await this.libvirt.start();
       this.vms.start();
-      await this.recovery.run();
-      if (this.#state !== 'running') return;
+      await this.recovery.start();
+      if (this.#life.closing) return;
       this.#rpc?.readyChanged();
       if (this.config.sampling.enable) {
         this.sampling.start();
@@ -301,7 +303,7 @@ export class Agent {
       }
       this.log.info('vdsm-node ready');
     } catch (err) {
-      if (this.#state === 'running') this.log.error({ err }, 'bring-up failed');
+      if (!this.#life.closing) this.log.error({ err }, 'bring-up failed');
     }
   }
 
@@ -319,7 +321,8 @@ export class Agent {
   /** What /health reports. */
   health(): Record<string, unknown> {
     return {
-      live: this.#state === 'running',
+      live: this.#life.running,
+      lifecycle: this.#life.state,
       ready: this.ready,
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
@@ -353,23 +356,39 @@ export class Agent {
     return [...this.periodic.threads(), ...this.jsonrpc.threads()];
   }
 
-  /** Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls. */
-  async stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
-    if (this.#state === 'stopped' || this.#state === 'stopping') return { stuckThreads: 0 };
-    this.#state = 'stopping';
+  /**
+   * Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls.
+   * Idempotent: a stop() while stopping waits for the first one and gets its answer (vdsmd decides on
+   * a hard exit from `stuckThreads`). A stop() during start() waits for the start to settle.
+   */
+  stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
+    this.#graceMs = graceMs;
+    return this.#life.close(() => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  /** stop() without the grace period: worker threads are terminated at once. */
+  destroy(): Promise<{ stuckThreads: number }> {
+    return this.#life.destroy(() => {
+      this.#graceMs = 0;
+      void this.periodic.destroy();
+      void this.jsonrpc.destroy();
+    }, () => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  async #stop(): Promise<{ stuckThreads: number }> {
+    const graceMs = this.#graceMs;
     // First: a start-to-stop profile needs every worker alive to hand its part over.
     await this.observability.stop().catch((err: unknown) => this.log.warn({ err }, 'observability stop failed'));
     this.recovery.close();
-    this.sampling.stop();
-    this.host.stop();
+    this.sampling.close();
+    this.host.close();
     await this.#rpc?.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
     const [a, b] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs })]);
-    this.scheduler.stop();
-    this.#state = 'stopped';
+    this.scheduler.close();
     return { stuckThreads: a.stuckThreads + b.stuckThreads };
   }
 }

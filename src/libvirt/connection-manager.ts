@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { errorMessage, Errors, isError, vdsmError } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import { VDSM_EVENT_IDS } from './constants.js';
 import { ControlThread } from './control-thread.js';
 import { isConnectionSuspect } from './errors.js';
@@ -108,7 +109,7 @@ export class ConnectionManager {
   #lastError: LibvirtHealth['lastError'];
   #outage: Outage | undefined;
   #outages: Outage[] = [];
-  #started: Promise<void> | undefined;
+  readonly #life = new Lifecycle('libvirt connection manager');
   #startSettle: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   #eventListeners = new Set<Listener<DomainEvent>>();
   #reconnectListeners = new Set<Listener<ReconnectInfo>>();
@@ -122,11 +123,16 @@ export class ConnectionManager {
     this.#since = this.#clock.now();
   }
 
-  /** Connect (retrying with backoff); resolves on the first success. Idempotent. */
+  /**
+   * Connect (retrying with backoff); resolves on the first success. Idempotent: later callers get the
+   * first call's promise (src/runtime/lifecycle.ts); after close it is a LIFECYCLE_STATE error.
+   */
   start(): Promise<void> {
-    if (this.#started) return this.#started;
-    if (this.#state === 'closed') return Promise.reject(vdsmError(Errors.NOT_RUNNING, 'libvirt connection manager closed'));
-    this.#started = new Promise<void>((resolve, reject) => {
+    return this.#life.start(() => this.#start());
+  }
+
+  #start(): Promise<void> {
+    const started = new Promise<void>((resolve, reject) => {
       this.#startSettle = { resolve, reject };
     });
     this.#setState('connecting');
@@ -140,12 +146,23 @@ export class ConnectionManager {
       }, this.#opts.startTimeoutMs);
     }
     void this.#attempt();
-    return this.#started;
+    return started;
   }
 
-  /** Release both connections and the control thread (each release step bounded by 2 s). Idempotent. */
-  async close(): Promise<void> {
-    if (this.#state === 'closed') return;
+  /**
+   * Release both connections and the control thread (each release step bounded by 2 s). Idempotent:
+   * later callers wait for the first close.
+   */
+  close(): Promise<void> {
+    return this.#life.close(() => this.#close(), () => this.#setState('closed'));
+  }
+
+  /** Close without releasing anything: the control thread is terminated at once. */
+  destroy(): Promise<void> {
+    return this.#life.destroy(() => this.#control?.terminate(), () => this.#close(), () => this.#setState('closed'));
+  }
+
+  async #close(): Promise<void> {
     this.#setState('closed');
     this.#clearTimer('retry');
     this.#clearTimer('start');

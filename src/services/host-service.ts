@@ -2,6 +2,7 @@
 // kept as a two-sample window) for Host.getStats, and the capability and hardware reports assembled on
 // the main thread from facts gathered in workers (never a blocking read on the main thread). What only
 // root may read (DMI identity, debugfs switches) comes from supervdsm.
+import { Lifecycle } from '../runtime/lifecycle.js';
 import type { HardwareInfo, HostCapabilities } from '../contracts/api-types.js';
 import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
@@ -68,6 +69,7 @@ export class HostService {
   #unsubscribe: (() => void) | undefined;
   #privileged: PrivilegedFacts | undefined;
   #warnedNoHelper = false;
+  readonly #life = new Lifecycle('host service');
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -92,14 +94,20 @@ export class HostService {
     });
   }
 
+  /** Start the host monitor. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
-    if (!this.#monitor.running) this.#monitor.start();
+    this.#life.startSync(() => this.#monitor.start());
   }
 
-  stop(): void {
-    this.#monitor.stop();
+  /** Stop the host monitor and forget libvirt's facts. Idempotent; reports still answer from the window. */
+  close(): void {
+    this.#life.closeSync(() => this.#monitor.stop());
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+  }
+
+  destroy(): void {
+    this.close();
   }
 
   /** Host.getStats: computed from the window; never reads /proc on the request path. */
@@ -192,7 +200,7 @@ export class HostService {
       } catch (err) {
         // The helper's "this host has no DMI tables" is an answer, not a failure.
         helper = isError(err, Errors.SVDSM_NO_DMI) ? 'empty' : 'failed';
-        if (helper === 'failed') this.#o.log.warn({ err: (err as Error).message }, 'privileged hardware information unavailable');
+        if (helper === 'failed') this.#o.log.warn({ err }, 'privileged hardware information unavailable');
       }
     }
     const info = mergeHardwareInfo(buildHardwareInfo(raw), privileged);
@@ -249,7 +257,7 @@ export class HostService {
   }
 
   state(): Record<string, unknown> {
-    return { window: this.#window.describe() };
+    return { lifecycle: this.#life.state, window: this.#window.describe() };
   }
 }
 

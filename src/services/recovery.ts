@@ -1,6 +1,8 @@
 // Recovery at start-up: re-adopt the domains libvirt runs (with the same ids and states), and report as
 // Down, with an exit reason, the VMs this agent ran that stopped while it was down. Until it completes
 // the host is not ready: requests get error 99 and events are held. A failed attempt is retried.
+import { errorMessage } from '../errors.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from 'pino';
 import type { Libvirt } from '../libvirt/client.js';
 import type { Timers } from '../runtime/clock.js';
@@ -27,12 +29,15 @@ export interface RecoveryResult {
 
 export class Recovery {
   #o: RecoveryOptions;
+  readonly #life = new Lifecycle('VM recovery');
   #done = false;
   #timer: unknown;
-  #closed = false;
   #attempts = 0;
   #lastError: string | undefined;
   #result: RecoveryResult | undefined;
+  #running: Promise<RecoveryResult | undefined> | undefined;
+  #finish: ((result: RecoveryResult | undefined) => void) | undefined;
+  #offReconnect: (() => void) | undefined;
 
   constructor(opts: RecoveryOptions) {
     this.#o = opts;
@@ -44,45 +49,64 @@ export class Recovery {
 
   /**
    * Recover, retrying every 5 s until it succeeds, and at once when libvirt reconnects meanwhile;
-   * resolves once done (or closed).
+   * resolves once done (with what was adopted), or with undefined when closed first. Idempotent: later
+   * callers get the same promise (src/runtime/lifecycle.ts).
    */
-  run(): Promise<RecoveryResult | undefined> {
-    return new Promise((resolve) => {
-      const offReconnect = this.#o.libvirt.onReconnect(() => {
+  start(): Promise<RecoveryResult | undefined> {
+    if (this.#running) return this.#running;
+    this.#life.startSync(() => {
+      this.#running = new Promise((resolve) => { this.#finish = resolve; });
+      this.#offReconnect = this.#o.libvirt.onReconnect(() => {
         if (this.#timer === undefined) return;  // an attempt is running
         this.#o.timers.clearTimeout(this.#timer);
-        attempt();
+        this.#attempt();
       });
-      const attempt = (): void => {
-        this.#timer = undefined;
-        if (this.#closed) { offReconnect(); resolve(undefined); return; }
-        this.#attempts++;
-        this.#recoverOnce().then(
-          (result) => {
-            offReconnect();
-            this.#done = true;
-            this.#result = result;
-            this.#o.log.info({ adopted: result.adopted.length, down: result.down.length, attempts: this.#attempts }, 'VM recovery completed');
-            resolve(result);
-          },
-          (err: unknown) => {
-            this.#lastError = err instanceof Error ? err.message : String(err);
-            this.#o.log.warn({ err: this.#lastError, attempt: this.#attempts }, `VM recovery failed; retrying in ${RECOVERY_RETRY_MS / 1000} s`);
-            this.#timer = this.#o.timers.setTimeout(attempt, RECOVERY_RETRY_MS);
-          },
-        );
-      };
-      attempt();
     });
+    this.#attempt();
+    return this.#running ?? Promise.resolve(undefined);
   }
 
+  /** Stop retrying; a start() still waiting resolves with undefined. Idempotent. */
   close(): void {
-    this.#closed = true;
+    this.#life.closeSync(() => this.#settle(undefined));
+  }
+
+  destroy(): void {
+    this.close();
+  }
+
+  #attempt(): void {
+    this.#timer = undefined;
+    if (!this.#life.running) return;
+    this.#attempts++;
+    this.#recoverOnce().then(
+      (result) => {
+        if (!this.#life.running) return;
+        this.#done = true;
+        this.#result = result;
+        this.#o.log.info({ adopted: result.adopted.length, down: result.down.length, attempts: this.#attempts }, 'VM recovery completed');
+        this.#settle(result);
+      },
+      (err: unknown) => {
+        this.#lastError = errorMessage(err);
+        if (!this.#life.running) return;
+        this.#o.log.warn({ err: this.#lastError, attempt: this.#attempts }, `VM recovery failed; retrying in ${RECOVERY_RETRY_MS / 1000} s`);
+        this.#timer = this.#o.timers.setTimeout(() => this.#attempt(), RECOVERY_RETRY_MS);
+      },
+    );
+  }
+
+  #settle(result: RecoveryResult | undefined): void {
     if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#offReconnect?.();
+    this.#offReconnect = undefined;
+    this.#finish?.(result);
+    this.#finish = undefined;
   }
 
   state(): Record<string, unknown> {
-    return { done: this.#done, attempts: this.#attempts, lastError: this.#lastError, result: this.#result };
+    return { lifecycle: this.#life.state, done: this.#done, attempts: this.#attempts, lastError: this.#lastError, result: this.#result };
   }
 
   async #recoverOnce(): Promise<RecoveryResult> {

@@ -17,6 +17,7 @@ import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, type PowerDownMethod } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
@@ -71,6 +72,7 @@ export interface ShutdownRequest {
 export class VmManager {
   readonly container: VmContainer<Vm>;
   #o: VmManagerOptions;
+  readonly #life = new Lifecycle('VM manager');
   #unsubscribe: (() => void)[] = [];
   /** Sequence of libvirt state events applied, and per VM the last one: a resync never undoes a newer event. */
   #eventSeq = 0;
@@ -83,21 +85,29 @@ export class VmManager {
   }
 
   /** Start applying libvirt events. Idempotent. */
+  /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
-    if (this.#unsubscribe.length > 0) return;
-    this.#unsubscribe = [
-      this.#o.libvirt.onEvent((e) => this.#onEvent(e)),
-      this.#o.libvirt.onReconnect(() => void this.resync()),
-    ];
+    this.#life.startSync(() => {
+      this.#unsubscribe = [
+        this.#o.libvirt.onEvent((e) => this.#onEvent(e)),
+        this.#o.libvirt.onReconnect(() => void this.resync()),
+      ];
+    });
   }
 
+  /** Stop listening; cancel power-down sequences and the VMs' timers. Idempotent. */
   close(): void {
-    for (const off of this.#unsubscribe.splice(0)) off();
-    for (const vm of this.container.values()) {
+    const vms = this.container.values();
+    this.#life.closeSync(() => {
+      for (const off of this.#unsubscribe.splice(0)) off();
+    });
+    // A VM adopted or created before start() has timers too.
+    for (const vm of vms) {
       vm.powerdown?.cancel();
       vm.state.close();
     }
   }
+
 
   /**
    * VM.create: the VM id comes from the domain XML (as in vdsm). Answers at once with WaitForLaunch;
@@ -291,7 +301,7 @@ export class VmManager {
   }
 
   state(): Record<string, unknown> {
-    return { vms: this.container.values().map((vm) => vm.state.describe()), resyncs: { ...this.#resyncs } };
+    return { lifecycle: this.#life.state, vms: this.container.values().map((vm) => vm.state.describe()), resyncs: { ...this.#resyncs } };
   }
 
   /**

@@ -3,6 +3,7 @@
 // call is still stuck, or some VMs recently did not answer, it takes the slow path: only VMs whose
 // monitor answers, and VMs that did not are skipped for a while (40 s: not a multiple of 15 s, and
 // longer than libvirt's 30 s monitor timeout).
+import { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from 'pino';
 import { StatsFlag, VDSM_STATS_GROUPS } from '../libvirt/constants.js';
 import type { Libvirt } from '../libvirt/client.js';
@@ -38,6 +39,7 @@ export class VmSampling {
   #skip = new Map<string, number>();
   #runs = { fast: 0, slow: 0, failed: 0, resyncs: 0 };
   #unsubscribe: (() => void) | undefined;
+  readonly #life = new Lifecycle('VM sampling');
 
   constructor(opts: VmSamplingOptions) {
     this.#o = opts;
@@ -52,15 +54,25 @@ export class VmSampling {
     });
   }
 
+  /** Sample every period, and at once after a libvirt reconnect. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
-    if (!this.#op.running) this.#op.start();
-    this.#unsubscribe ??= this.#o.libvirt.onReconnect(() => this.#resync());
+    this.#life.startSync(() => {
+      this.#op.start();
+      this.#unsubscribe = this.#o.libvirt.onReconnect(() => this.#resync());
+    });
   }
 
-  stop(): void {
-    this.#op.stop();
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+  /** No more rounds (one in flight still lands in the cache). Idempotent. */
+  close(): void {
+    this.#life.closeSync(() => {
+      this.#op.stop();
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+    });
+  }
+
+  destroy(): void {
+    this.close();
   }
 
   /** One sampling round now (also what the periodic operation runs). Throws RESOURCE_EXHAUSTED synchronously. */
@@ -69,7 +81,7 @@ export class VmSampling {
   }
 
   state(): Record<string, unknown> {
-    return { inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, cache: this.#o.statsCache.describe() };
+    return { lifecycle: this.#life.state, inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, cache: this.#o.statsCache.describe() };
   }
 
   /**

@@ -11,7 +11,8 @@ void test('results, catalogued errors and unknown operations come back from the 
   t.after(() => h.close());
   assert.throws(() => h.ex.dispatch('test.echo', 1), (e: unknown) => isError(e, Errors.NOT_RUNNING));
   h.ex.start();
-  assert.throws(() => h.ex.start(), (e: unknown) => isError(e, Errors.ALREADY_STARTED));
+  h.ex.start(); // idempotent: no second set of workers
+  assert.equal(h.ex.counts().total, 1);
   assert.deepEqual(await h.ex.dispatch('test.echo', { a: [1, 2] }), { a: [1, 2] });
   const who = await h.ex.dispatch('test.whoami', undefined);
   assert.deepEqual(who.workerData, { tag: 'wd' });
@@ -85,9 +86,14 @@ void test('stop() fails queued tasks with NOT_RUNNING and resolves within its gr
   const queuedFails = assert.rejects(queued, (e: unknown) => isError(e, Errors.NOT_RUNNING));
   const stuckFails = assert.rejects(stuck, (e: unknown) => isError(e, Errors.NOT_RUNNING));
   const t0 = Date.now();
-  const res = await h.ex.stop({ graceMs: 200 });
+  const first = h.ex.stop({ graceMs: 200 });
+  const second = h.ex.stop({ graceMs: 0 });  // a later caller waits for the first stop and gets its answer
+  assert.equal(second, first);
+  const res = await first;
   const took = Date.now() - t0;
   assert.equal(res.stuckThreads, 1);
+  assert.equal(h.ex.state()['state'], 'closed');
+  assert.throws(() => h.ex.start(), (e: unknown) => isError(e, Errors.LIFECYCLE_STATE), 'a stopped Executor stays stopped');
   // Not a timing assertion about speed: stop must not wait for the 1.5 s native call.
   assert.ok(took < 1200, `stop took ${took} ms`);
   await queuedFails;
