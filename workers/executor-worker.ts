@@ -1,10 +1,12 @@
-// Entry of every Executor worker thread. Piscina starts the thread and runs `session` once; the
-// session then serves tasks over its own MessagePort until the thread is terminated.
+// Entry of every Executor worker thread (src/runtime/executor/worker-threads.ts starts it): the first
+// message from the main thread opens the session, which serves tasks over its own MessagePort until
+// the thread is terminated.
 // Imports only the contracts (src/contracts/), src/errors.ts, the thread probe (built-ins only), pino
 // (lazily) and the operation areas registered in ./ops/index.ts (eslint.config.js enforces this).
 import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { getPriority, setPriority } from 'node:os';
+import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
 import { ThreadProbe } from '../src/observability/thread-probe.js';
@@ -39,9 +41,12 @@ async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<
   return { ops, errors };
 }
 
-/** Thread-level settings from the Executor (Piscina's workerData), readable before any session. */
-interface ThreadConfig { opsModules?: string[] }
-const loaded = await loadOps((workerData as ThreadConfig | undefined)?.opsModules);
+/** Thread-level settings from the Executor (the Worker's workerData), readable before any session. */
+interface ThreadConfig { opsModules?: string[]; niceIncrement?: number }
+const config = (workerData ?? {}) as ThreadConfig;
+// Below the main thread in the scheduler's eyes (Linux nice values are per thread).
+if (config.niceIncrement) lowerPriority(config.niceIncrement);
+const loaded = await loadOps(config.opsModules);
 
 /** Under systemd, lines carry journald's priority prefix and no time (src/observability/journald.ts). */
 const journald = Boolean(process.env[JOURNAL_STREAM_ENV]);
@@ -60,6 +65,15 @@ const makeLogger = (opts: { level: string; base: Record<string, unknown> }): Log
   // last lines of a discarded worker are the ones that matter). The write blocks only this thread.
   return pinoFactory(journald ? { ...opts, ...journaldOptions } : opts, pinoFactory.destination({ fd: 1, sync: true }));
 };
+
+function lowerPriority(increment: number): void {
+  const tid = osThreadId();
+  try {
+    if (tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + increment));
+  } catch {
+    // Not Linux, or not allowed: the thread keeps the main thread's priority.
+  }
+}
 
 /** Kernel thread id of this thread, for the ops thread listing (ps -L, top -H, gdb). */
 function osThreadId(): number {
@@ -83,8 +97,8 @@ function post(port: MessagePort, msg: FromWorker): void {
   port.postMessage(msg);
 }
 
-/** Piscina task handler: one call per thread, returns only when the main thread closes the session. */
-export default function session(init: SessionInit): Promise<void> {
+/** One session per thread; resolves only when the main thread closes it. */
+function session(init: SessionInit): Promise<void> {
   const { port, workerId } = init;
   nameThread(`${init.executor}/${workerId}`);
   const ids = new Int32Array(init.stamp);
@@ -139,3 +153,5 @@ export default function session(init: SessionInit): Promise<void> {
     post(port, { type: 'ready', threadId, tid: osThreadId(), ops: [...loaded.ops.keys()].sort(), loadErrors: loaded.errors });
   });
 }
+
+parentPort?.once('message', (init: SessionInit) => void session(init));
