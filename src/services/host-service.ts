@@ -204,7 +204,7 @@ export class HostService {
       }
     }
     const info = mergeHardwareInfo(buildHardwareInfo(raw), privileged);
-    if (Object.keys(info).length === 0) throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${unreadableStatement(raw, helper)}`);
+    if (Object.keys(info).length === 0) throw wrapError(Errors.HWINFO, unreadableStatement(raw, helper));
     return info;
   }
 

@@ -249,7 +249,7 @@ export class VmManager {
   #findPid(vm: Vm): void {
     this.#o.qemuPid?.(vm.vmId).then((pid) => {
       if (pid !== undefined) vm.pid = pid;
-    }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err: (err as Error).message }, 'QEMU pid lookup failed'));
+    }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'QEMU pid lookup failed'));
   }
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
