@@ -106,17 +106,19 @@ export class Lifecycle<CloseResult = void> {
   close(fn: () => Promise<CloseResult> | CloseResult, unstarted?: () => CloseResult): Promise<CloseResult> {
     if (this.#closing) return this.#closing;
     const wasNew = this.#state === 'new';
-    const starting = this.#starting;
+    const startPending = this.#state === 'starting' && this.#starting !== undefined ? this.#starting : undefined;
     this.#set('closing');
-    this.#closing = (async () => {
+    // Without a start to wait for, the close begins now, in this call (its first steps, such as a
+    // release request and its timer, are under way when close() returns).
+    const run = (): Promise<CloseResult> => {
       try {
-        if (wasNew && unstarted) return unstarted();
-        if (starting) await starting.catch(() => undefined);
-        return await fn();
-      } finally {
-        this.#set('closed');
+        return Promise.resolve(wasNew && unstarted ? unstarted() : fn());
+      } catch (err) {
+        return Promise.reject(err);
       }
-    })();
+    };
+    const closing = startPending ? startPending.then(run, run) : run();
+    this.#closing = closing.finally(() => this.#set('closed'));
     return this.#closing;
   }
 
