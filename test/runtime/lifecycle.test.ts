@@ -80,6 +80,15 @@ void test('destroy aborts once, then answers like the close in progress', async 
   assert.ok(life.aborted);
 });
 
+void test('with no start to wait for, the close begins within the call', async () => {
+  const life = new Lifecycle('part');
+  life.startSync(() => undefined);
+  let began = false;
+  const closed = life.close(() => { began = true; });
+  assert.ok(began, 'a release step is under way when close() returns (a frozen peer then costs one timeout)');
+  await closed;
+});
+
 void test('closing a part never started answers unstarted() without running the close', async () => {
   const life = new Lifecycle<{ stuckThreads: number }>('agent');
   const r = await life.close(() => { throw new Error('must not run'); }, () => ({ stuckThreads: 0 }));
