@@ -1,12 +1,12 @@
-// Entry of every Executor worker thread (src/runtime/executor/worker-threads.ts starts it): the first
-// message from the main thread opens the session, which serves tasks over its own MessagePort until
-// the thread is terminated.
+// Entry of every Executor worker thread. Piscina starts the thread (src/runtime/executor/piscina-threads.ts)
+// and runs `session` once; the session then serves tasks over its own MessagePort until the thread is
+// terminated.
 // Imports only the contracts (src/contracts/), src/errors.ts, the thread probe (built-ins only), pino
 // (lazily) and the operation areas registered in ./ops/index.ts (eslint.config.js enforces this).
 import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getPriority, setPriority } from 'node:os';
-import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
 import { ThreadProbe } from '../src/observability/thread-probe.js';
@@ -41,7 +41,7 @@ async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<
   return { ops, errors };
 }
 
-/** Thread-level settings from the Executor (the Worker's workerData), readable before any session. */
+/** Thread-level settings from the Executor (Piscina's workerData), readable before any session. */
 interface ThreadConfig { opsModules?: string[]; niceIncrement?: number }
 const config = (workerData ?? {}) as ThreadConfig;
 // Below the main thread in the scheduler's eyes (Linux nice values are per thread).
@@ -97,8 +97,8 @@ function post(port: MessagePort, msg: FromWorker): void {
   port.postMessage(msg);
 }
 
-/** One session per thread; resolves only when the main thread closes it. */
-function session(init: SessionInit): Promise<void> {
+/** Piscina task handler: one call per thread, returns only when the main thread closes the session. */
+export default function session(init: SessionInit): Promise<void> {
   const { port, workerId } = init;
   nameThread(`${init.executor}/${workerId}`);
   const ids = new Int32Array(init.stamp);
@@ -153,5 +153,3 @@ function session(init: SessionInit): Promise<void> {
     post(port, { type: 'ready', threadId, tid: osThreadId(), ops: [...loaded.ops.keys()].sort(), loadErrors: loaded.errors });
   });
 }
-
-parentPort?.once('message', (init: SessionInit) => void session(init));

@@ -1,6 +1,8 @@
 // Executor basics on real threads: results and errors cross the thread boundary, the queue bound
 // throws RESOURCE_EXHAUSTED at once, lifecycle errors, state() and the thread listing.
 import type { OpName } from '../../src/contracts/operations.js';
+import { readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Errors, isError, VdsmError } from '../../src/errors.js';
@@ -99,4 +101,17 @@ void test('stop() fails queued tasks with NOT_RUNNING and resolves within its gr
   await queuedFails;
   await stuckFails;
   assert.throws(() => h.ex.dispatch('test.echo', 1), (e: unknown) => isError(e, Errors.NOT_RUNNING));
+});
+
+void test('worker threads run at the nice increment above the main thread (each thread lowers its own priority)', async (t) => {
+  const h = harness({ workersCount: 1, maxWorkers: 2, spares: 0, niceIncrement: 3 });
+  t.after(() => h.close());
+  h.ex.start();
+  await h.until(() => h.ex.counts().idle >= 1);
+  const [worker] = h.ex.threads();
+  assert.ok(worker && worker.tid > 0);
+  // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (fields after "comm)" start at 3).
+  const niceOf = (tid: number): number => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19 - 3]);
+  assert.equal(niceOf(worker.tid), Math.min(19, getPriority(0) + 3));
+  assert.equal(niceOf(process.pid), getPriority(0), 'the main thread keeps its own priority');
 });

@@ -2,7 +2,7 @@
 // discard-and-replace of workers stuck in native calls, with live + lingering <= max_workers.
 //
 // How it differs from vdsm (lib/vdsm/executor.py), and why:
-// - Each worker is a plain worker_thread (see worker-threads.ts) that costs ~9 MB and 35-200 ms to start,
+// - Threads come from Piscina (see piscina-threads.ts) and each costs ~9 MB and 35-200 ms to start,
 //   so `spares` warm threads wait outside the live set and are promoted on discard or backlog; a
 //   spare is also pre-warmed `prewarmMs` before a discardable task's timeout when its discard would
 //   leave fewer than workers_count live workers. Replacement then costs no isolate start.
@@ -27,7 +27,7 @@ import { executorChannels as ch } from './executor-events.js';
 import { NICE_DEFAULT, resolveTuning, type ExecutorOptions, type ExecutorTuning, type StopResult } from './executor-options.js';
 import { STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs, type FromWorker } from '../../contracts/executor-protocol.js';
 import { ExecutorReport, type ExecutorStats } from './executor-report.js';
-import { WorkerThreads } from './worker-threads.js';
+import { PiscinaThreads } from './piscina-threads.js';
 import { fromWireError } from './remote-error.js';
 import type { Scheduler } from '../scheduler.js';
 import { planSpawns } from './spawn-plan.js';
@@ -49,8 +49,8 @@ export class Executor implements Dispatcher {
   #log: Logger;
   #clock: Clock;
   #realClock: boolean;
-  #threads: WorkerThreads | undefined;
-  #threadOpts: ConstructorParameters<typeof WorkerThreads>[0];
+  #threads: PiscinaThreads | undefined;
+  #threadOpts: ConstructorParameters<typeof PiscinaThreads>[0];
   #tasks = new TaskLedger();
   #workers = new WorkerLedger();
   #report: ExecutorReport;
@@ -78,7 +78,7 @@ export class Executor implements Dispatcher {
     this.#clock = opts.clock ?? monotonicClock;
     this.#realClock = this.#clock === monotonicClock;
     this.#threadOpts = {
-      executor: opts.name, workerData: opts.workerData,
+      executor: opts.name, maxThreads: opts.maxWorkers, workerData: opts.workerData,
       logLevel: opts.workerLogLevel ?? opts.log.level,
       resourceLimits: opts.resourceLimits ?? { maxYoungGenerationSizeMb: 4 },
       ...(opts.opsModules ? { opsModules: opts.opsModules } : {}),
@@ -100,7 +100,7 @@ export class Executor implements Dispatcher {
   }
 
   #start(): void {
-    this.#threads = new WorkerThreads(this.#threadOpts);
+    this.#threads = new PiscinaThreads(this.#threadOpts);
     this.#log.info({ executor: this.name, workers: this.workersCount, max_workers: this.maxWorkers, max_tasks: this.maxTasks }, 'Starting executor');
     for (let i = 0; i < this.workersCount; i++) this.#spawn('live');
     for (let i = 0; i < this.#opts.spares && this.#workers.total < this.maxWorkers; i++) this.#spawn('spare');

@@ -1,7 +1,7 @@
 // Worker accounting for the Executor: every thread it started and has not yet seen exit, by state.
 // The bound the Executor keeps is total() <= max_workers, where total counts threads still starting,
 // warm spares, live workers and lingering ones (terminated but still blocked in a native call).
-import type { ThreadHandle } from './worker-threads.js';
+import type { ThreadHandle } from './piscina-threads.js';
 import type { Task } from './task-ledger.js';
 
 /**
