@@ -6,7 +6,7 @@ import { Lifecycle } from '../runtime/lifecycle.js';
 import type { HardwareInfo, HostCapabilities } from '../contracts/api-types.js';
 import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
-import { Errors, isError, vdsmError, wrapError } from '../errors.js';
+import { Errors, isError, vdsmError, wrapError, errorMessage } from '../errors.js';
 import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
 import { buildHardwareInfo, mergeHardwareInfo, unreadableStatement } from '../host/hardware-info.js';
 import type { CapabilitiesRawFacts, HardwareRawFacts } from '../contracts/host-facts.js';
@@ -233,7 +233,7 @@ export class HostService {
           productUuid = (await helper.call('getHardwareInfo', {})).systemUUID ?? null;
         } catch (err) {
           if (!isError(err, Errors.SVDSM_NO_DMI)) {
-            throw vdsmError(Errors.SVDSM_UNAVAILABLE, `the host UUID comes from DMI through supervdsm, which did not answer: ${(err as Error).message}`);
+            throw vdsmError(Errors.SVDSM_UNAVAILABLE, `the host UUID comes from DMI through supervdsm, which did not answer: ${errorMessage(err)}`);
           }
         }
       }
