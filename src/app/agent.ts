@@ -14,6 +14,7 @@ import { apiMethods as taskMethods } from '../api/tasks.js';
 import { StorageService } from '../storage/storage-service.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
+import { LibvirtClient } from '../libvirt/client.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
 import type { LogManager, Logger } from '../observability/logging.js';
 import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
@@ -23,6 +24,7 @@ import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
@@ -52,7 +54,6 @@ export interface AgentOptions {
 /** The agent's version, for vdsm_build_info and --version. */
 export const AGENT_VERSION = '0.1.0';
 
-type AgentState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** How long a libvirt call made for an API verb may run before its worker is discarded. */
 const VERB_CALL_TIMEOUT_MS = 60_000;
@@ -78,7 +79,8 @@ export class Agent {
   #svdsmMetricsOff: (() => void) | undefined;
   #o: AgentOptions;
   #rpc: RpcServer | undefined;
-  #state: AgentState = 'new';
+  readonly #life = new Lifecycle<{ stuckThreads: number }>('vdsm-node agent');
+  #graceMs = 3000;
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
 
@@ -122,7 +124,10 @@ export class Agent {
       clock,
       timers,
     });
-    const conn = (): number => this.libvirt.conn();
+    // The one way to libvirt: verbs and recovery through the jsonrpc executor, monitoring through the
+    // periodic one; both report failures to the connection manager and pass on its events.
+    const verbsLibvirt = new LibvirtClient({ dispatcher: this.jsonrpc, connections: this.libvirt, defaults: { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true } });
+    const monitorLibvirt = new LibvirtClient({ dispatcher: this.periodic, connections: this.libvirt, defaults: { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true } });
     // vdsmd runs unprivileged; whatever needs root goes through supervdsmd on <run_dir>/svdsm.sock.
     this.#svdsmClient = cfg.supervdsm.enable ? new SupervdsmClient({
       path: join(cfg.vars.run_dir, 'svdsm.sock'),
@@ -148,8 +153,7 @@ export class Agent {
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
-      dispatcher: this.jsonrpc,
-      libvirt: this.libvirt,
+      libvirt: verbsLibvirt,
       records,
       statsCache,
       clock,
@@ -159,7 +163,6 @@ export class Agent {
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
-      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
       hostHooks: new VmHostResources({
         supervdsm: this.supervdsm,
@@ -180,22 +183,22 @@ export class Agent {
       ...(this.storage ? { drives: this.storage.drives } : {}),
     });
     this.sampling = new VmSampling({
+      libvirt: monitorLibvirt,
       executor: this.periodic,
       scheduler: this.scheduler,
       clock,
       statsCache,
       log: logs.get('virt.sampling'),
-      conn,
       vmIds: () => this.vms.running().map((vm) => vm.vmId),
       periodMs: cfg.vars.vm_sample_interval * 1000,
       nowait: cfg.vars.nowait_domain_stats,
     });
     this.host = new HostService({
       executor: this.periodic,
+      libvirt: monitorLibvirt,
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
-      conn,
       vmCounts: () => this.vms.container.counts(),
       sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
       runDir: cfg.vars.run_dir,
@@ -217,13 +220,11 @@ export class Agent {
       ...(this.storage ? { storageDomains: () => this.storage!.storageDomains() } : {}),
     });
     this.recovery = new Recovery({
-      dispatcher: this.jsonrpc,
-      conn,
+      libvirt: verbsLibvirt,
       vms: this.vms,
       records,
       timers,
       log: logs.get('virt.recovery'),
-      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
     });
     this.observability = new Observability({
       config: cfg,
@@ -264,8 +265,11 @@ export class Agent {
    * then, in the background, the libvirt connection, VM recovery and the periodic operations.
    */
   async start(): Promise<{ address: string; port: number }> {
-    if (this.#state !== 'new') throw new Error(`agent already ${this.#state}`);
-    this.#state = 'starting';
+    await this.#life.start(() => this.#start());
+    return this.#address!;
+  }
+
+  async #start(): Promise<void> {
     const cfg = this.config;
     this.#svdsmClient?.start();
     if (this.#svdsmClient !== undefined) this.#svdsmMetricsOff = reportSupervdsmFigures(() => this.supervdsm.health());
@@ -299,10 +303,8 @@ export class Agent {
       ...(this.storage ? { httpUpload: this.storage.httpUpload } : {}),
     });
     this.#address = await this.#rpc.start();
-    this.#state = 'running';
     this.log.info({ ...this.#address, tls: cfg.vars.ssl, libvirt: cfg.libvirt.uri }, 'vdsm-node serving the management port');
     this.#background = this.#bringUp();
-    return this.#address;
   }
 
   /** Resolves once libvirt is connected and recovery has completed (tests wait on it). */
@@ -314,8 +316,8 @@ export class Agent {
     try {
       await this.libvirt.start();
       this.vms.start();
-      await this.recovery.run();
-      if (this.#state !== 'running') return;
+      await this.recovery.start();
+      if (this.#life.closing) return;
       this.#rpc?.readyChanged();
       if (this.config.sampling.enable) {
         this.sampling.start();
@@ -323,7 +325,7 @@ export class Agent {
       }
       this.log.info('vdsm-node ready');
     } catch (err) {
-      if (this.#state === 'running') this.log.error({ err }, 'bring-up failed');
+      if (!this.#life.closing) this.log.error({ err }, 'bring-up failed');
     }
   }
 
@@ -341,7 +343,8 @@ export class Agent {
   /** What /health reports. */
   health(): Record<string, unknown> {
     return {
-      live: this.#state === 'running',
+      live: this.#life.running,
+      lifecycle: this.#life.state,
       ready: this.ready,
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
@@ -376,23 +379,40 @@ export class Agent {
     return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...(this.storage?.threads() ?? [])];
   }
 
-  /** Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls. */
-  async stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
-    if (this.#state === 'stopped' || this.#state === 'stopping') return { stuckThreads: 0 };
-    this.#state = 'stopping';
+  /**
+   * Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls.
+   * Idempotent: a stop() while stopping waits for the first one and gets its answer (vdsmd decides on
+   * a hard exit from `stuckThreads`). A stop() during start() waits for the start to settle.
+   */
+  stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
+    this.#graceMs = graceMs;
+    return this.#life.close(() => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  /** stop() without the grace period: worker threads are terminated at once. */
+  destroy(): Promise<{ stuckThreads: number }> {
+    return this.#life.destroy(() => {
+      this.#graceMs = 0;
+      void this.periodic.destroy();
+      void this.jsonrpc.destroy();
+      void this.storage?.destroy();
+    }, () => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  async #stop(): Promise<{ stuckThreads: number }> {
+    const graceMs = this.#graceMs;
     // First: a start-to-stop profile needs every worker alive to hand its part over.
     await this.observability.stop().catch((err: unknown) => this.log.warn({ err }, 'observability stop failed'));
     this.recovery.close();
-    this.sampling.stop();
-    this.host.stop();
+    this.sampling.close();
+    this.host.close();
     await this.#rpc?.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
     const [a, b, c] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.storage?.stop(graceMs) ?? { stuckThreads: 0 }]);
-    this.scheduler.stop();
-    this.#state = 'stopped';
+    this.scheduler.close();
     return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads };
   }
 }

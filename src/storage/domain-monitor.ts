@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
-import { Errors } from '../errors.js';
+import { Errors, errorMessage } from '../errors.js';
 import type { StorageDomainVitals } from '../contracts/api-types.js';
 import { realTimers, type Timers } from '../runtime/clock.js';
 import { DomainLayout } from '../contracts/storage-layout.js';
@@ -166,7 +166,7 @@ class DomainCheck {
       diskfree = String(bsize! * avail!);
     } catch (err) {
       // vdsm reports every path check failure as MiscFileReadException (2001).
-      error = { code: Errors.SD_FILE_READ.vdsmCode, message: `${Errors.SD_FILE_READ.message}: ${pyPath(this.layout.metadata)} ${(err as Error).message}` };
+      error = { code: Errors.SD_FILE_READ.vdsmCode, message: `${Errors.SD_FILE_READ.message}: ${pyPath(this.layout.metadata)} ${errorMessage(err)}` };
     }
     if (this.#stopped) return;
     const wasValid = this.status.error === undefined;

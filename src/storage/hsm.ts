@@ -4,7 +4,7 @@
 // verbs are in hsm-images.ts. All storage access goes through worker operations (StorageIo) or child
 // processes; this class only coordinates.
 import type { Logger } from 'pino';
-import { Errors, storageError } from '../errors.js';
+import { Errors, errorMessage, storageError } from '../errors.js';
 import type { ApiMethodName, ApiMethods } from '../contracts/api-types.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
 import type { Timers } from '../runtime/clock.js';
@@ -169,7 +169,7 @@ export class Hsm implements HsmContext {
         await this.#mounter.mount(req);
       } catch (err) {
         await this.io.releaseMountPoint(req.target).catch(() => undefined);
-        throw storageError(Errors.SD_MOUNT, [`${req.spec} on ${req.target}: ${(err as Error).message}`], { cause: err });
+        throw storageError(Errors.SD_MOUNT, [`${req.spec} on ${req.target}: ${errorMessage(err)}`], { cause: err });
       }
       this.log.info({ spec: req.spec, target: req.target, vfstype: req.vfstype, options: req.options }, 'storage connection mounted');
     }
@@ -185,7 +185,7 @@ export class Hsm implements HsmContext {
       try {
         await this.#mounter.umount({ target: req.target });
       } catch (err) {
-        throw storageError(Errors.SD_MOUNT, [`umount ${req.target}: ${(err as Error).message}`], { cause: err });
+        throw storageError(Errors.SD_MOUNT, [`umount ${req.target}: ${errorMessage(err)}`], { cause: err });
       }
       this.log.info({ spec: req.spec, target: req.target }, 'storage connection unmounted');
       await this.io.releaseMountPoint(req.target);

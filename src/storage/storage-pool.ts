@@ -4,7 +4,7 @@
 // domain map and master version with every connect, as engines since 3.4 do). It owns the SPM role:
 // the local flock on the master domain, the master/{tasks,vms} tree, and the SPM's persisted tasks.
 import type { Logger } from 'pino';
-import { Errors, storageError } from '../errors.js';
+import { Errors, errorMessage, storageError } from '../errors.js';
 import { DomainRole, DomainStatus, LVER_INVALID, SPM_ID_FREE, SpmRole, type DomainStatusName, type SpmRoleName } from '../contracts/storage-constants.js';
 import { DomainLayout, type RepoLayout } from '../contracts/storage-layout.js';
 import { decodeDomainMap, domainPools, encodeDomainMap, type SdMetadata } from '../contracts/sd-metadata.js';
@@ -116,7 +116,7 @@ export class StoragePool {
           .catch((e: unknown) => d.log.error({ err: e, sdUUID: sd }, 'detach after failed pool create failed'));
       }
       await d.io.removePoolDir(d.layout.poolDir(a.spUUID)).catch(() => undefined);
-      throw err instanceof Error && typeof (err as { vdsmCode?: unknown }).vdsmCode === 'number' ? err : storageError(Errors.SD_POOL_CREATION, [`spUUID=${a.spUUID}: ${(err as Error).message}`], { cause: err });
+      throw err instanceof Error && typeof (err as { vdsmCode?: unknown }).vdsmCode === 'number' ? err : storageError(Errors.SD_POOL_CREATION, [`spUUID=${a.spUUID}: ${errorMessage(err)}`], { cause: err });
     } finally {
       await d.lock.release(a.msdUUID);
       d.lock.releaseHostId(a.msdUUID);
@@ -165,7 +165,7 @@ export class StoragePool {
       try {
         links.push({ name: sd, target: await d.domains.produce(sd) });
       } catch (err) {
-        d.log.warn({ sdUUID: sd, err: (err as Error).message }, 'active pool domain not found; not linked');
+        d.log.warn({ sdUUID: sd, err }, 'active pool domain not found; not linked');
       }
     }
     links.push({ name: 'mastersd', target: msdDir });
@@ -184,7 +184,7 @@ export class StoragePool {
         d.monitor.startMonitoring(sd, await d.domains.produce(sd));
         d.lock.acquireHostId(sd, this.hostId);
       } catch (err) {
-        d.log.warn({ sdUUID: sd, err: (err as Error).message }, 'cannot monitor pool domain');
+        d.log.warn({ sdUUID: sd, err }, 'cannot monitor pool domain');
       }
     }
   }

@@ -7,6 +7,7 @@ import { metricsChannels, type CollectRequest } from '../observability/metrics/c
 import type { Logger } from 'pino';
 import type { Clock, Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { Hsm } from './hsm.js';
@@ -58,7 +59,7 @@ export class StorageService {
   readonly images: HsmImages;
   #updateVolumes: Operation;
   #log: Logger;
-  #started = false;
+  readonly #life = new Lifecycle<{ stuckThreads: number }>('storage service');
 
   constructor(o: StorageServiceOptions) {
     const c = o.config;
@@ -89,9 +90,12 @@ export class StorageService {
   /** Figures for /metrics, statsd and Hawkular, computed when a reporter collects (the metrics convention). */
   #collect = (req: unknown): void => (req as CollectRequest).add('storage', this.hsm.monitor.figures());
 
+  /** Start the executor, the task pool and the sampling. Idempotent; once stopped it stays stopped. */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
+    this.#life.startSync(() => this.#start());
+  }
+
+  #start(): void {
     this.executor.start();
     this.pool.start();
     this.#updateVolumes.start();
@@ -129,9 +133,16 @@ export class StorageService {
   }
 
   /** Stop in reverse: no new checks, the pool (jobs end, their children die), the executor. */
-  async stop(graceMs: number): Promise<{ stuckThreads: number }> {
-    if (!this.#started) return { stuckThreads: 0 };
-    this.#started = false;
+  stop(graceMs: number): Promise<{ stuckThreads: number }> {
+    return this.#life.close(() => this.#stop(graceMs), () => ({ stuckThreads: 0 }));
+  }
+
+  /** stop() without the grace period: the storage threads are terminated at once. */
+  destroy(): Promise<{ stuckThreads: number }> {
+    return this.#life.destroy(() => void this.executor.destroy(), () => this.#stop(0), () => ({ stuckThreads: 0 }));
+  }
+
+  async #stop(graceMs: number): Promise<{ stuckThreads: number }> {
     metricsChannels.collect.unsubscribe(this.#collect);
     this.#updateVolumes.stop();
     await this.hsm.close();

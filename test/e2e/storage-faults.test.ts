@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient } from '../helpers/engine-client.js';
+import { errorMessage } from '../../src/errors.js';
 import {
   BLANK, becomeSpm, bringUpLocalDc, connectPool, connectStorage, createVolume, newDc, waitTaskByAllStatuses, type LocalDc,
 } from '../helpers/storage-engine.js';
@@ -269,7 +270,7 @@ void describe('storage faults against vdsmd', () => {
     try {
       await run('mount', ['-t', 'tmpfs', '-o', 'size=24m', `vdsm-test-${process.pid}`, small.path]);
     } catch (err) {
-      t.skip(`cannot mount a tmpfs here: ${(err as Error).message}`);
+      t.skip(`cannot mount a tmpfs here: ${errorMessage(err)}`);
       return;
     }
     try {

@@ -4,7 +4,7 @@
 // statfs, the image list, the SPM's master tree, and the <repo>/<spUUID>/ links.
 import { lstatSync, readFileSync, readlinkSync, renameSync, rmdirSync, statfsSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Errors, storageError } from '../../src/errors.js';
+import { Errors, errorMessage, storageError } from '../../src/errors.js';
 import { FILE_SPECIAL_VOLUME_MIB, GLUSTER_MOUNT_DIR as GLUSTER_DIR, METADATA_PERMISSIONS, REMOVED_IMAGE_PREFIX, isUuid } from '../../src/contracts/storage-constants.js';
 import { DomainLayout } from '../../src/contracts/storage-layout.js';
 import { formatSdMetadata, MetadataSealBrokenError, parseSdMetadata, type SdMetadata } from '../../src/contracts/sd-metadata.js';
@@ -87,7 +87,7 @@ function readMetadata(dir: string): { metadata: SdMetadata } {
     text = readFileSync(layout.metadata, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw storageError(Errors.SD_DOMAIN_METADATA_NOT_FOUND, { value: `sdUUID=${basename(dir)}, metafile path=${layout.metadata}` });
-    throw storageError(Errors.SD_FILE_READ, [layout.metadata, (err as Error).message], { cause: err });
+    throw storageError(Errors.SD_FILE_READ, [layout.metadata, errorMessage(err)], { cause: err });
   }
   try {
     return { metadata: parseSdMetadata(text) };
@@ -125,7 +125,7 @@ function createDomain(a: CreateDomainArgs): FoundDomain {
     // Nothing half-made stays behind: the engine retries create with the same UUID.
     cleanupDir(dir);
     if (isNoSpace(err)) throw storageError(Errors.SD_NO_SPACE_LEFT, [a.sdUUID], { cause: err });
-    throw storageError(Errors.SD_DOMAIN_METADATA_CREATION, [`${dir}: ${(err as Error).message}`], { cause: err });
+    throw storageError(Errors.SD_DOMAIN_METADATA_CREATION, [`${dir}: ${errorMessage(err)}`], { cause: err });
   }
   return { sdUUID: a.sdUUID, dir };
 }

@@ -3,7 +3,7 @@
 // store), loaded preferring <id>, then <id>.temp, then <id>.backup, as vdsm's Task.loadTask does.
 import { readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Errors, storageError } from '../../src/errors.js';
+import { Errors, errorMessage, storageError } from '../../src/errors.js';
 import { BACKUP_EXT, TEMP_EXT, type LoadedTaskDir } from '../../src/contracts/task-format.js';
 import { cleanupDir, ensureDir, exists, fsyncPath, isNoSpace, listDir, writeFileDurable } from '../storage/durable-files.js';
 import type { AreaOps } from '../../src/contracts/operations.js';
@@ -29,7 +29,7 @@ function save(a: TaskSaveArgs): void {
     cleanupDir(temp);
     // A crash between the two renames leaves only <id>.backup: loading falls back to it.
     if (!exists(orig) && exists(backup)) renameSync(backup, orig);
-    const why = isNoSpace(err) ? 'no space left on the task store' : String((err as Error).message ?? err);
+    const why = isNoSpace(err) ? 'no space left on the task store' : errorMessage(err);
     throw storageError(Errors.TASK_PERSIST, [`${a.id} persist failed: ${why}`], { cause: err });
   }
 }
@@ -62,7 +62,7 @@ function loadAll(a: { store: string }): { tasks: LoadedTaskDir[]; errors: string
     try {
       tasks.push({ id, ext, files: readDir(join(a.store, id + ext)) });
     } catch (err) {
-      errors.push(`${id}: ${(err as Error).message}`);
+      errors.push(`${id}: ${errorMessage(err)}`);
     }
   }
   return { tasks, errors };
@@ -84,7 +84,7 @@ export const ops: AreaOps<'storage-tasks'> = {
     try {
       ensureDir(join(store, id));
     } catch (err) {
-      throw storageError(Errors.TASK_PERSIST, [`${id}: cannot access/create taskdir ${join(store, id)}: ${(err as Error).message}`], { cause: err });
+      throw storageError(Errors.TASK_PERSIST, [`${id}: cannot access/create taskdir ${join(store, id)}: ${errorMessage(err)}`], { cause: err });
     }
     return true;
   },

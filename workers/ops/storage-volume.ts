@@ -3,7 +3,7 @@
 // task jobs (workers/storage-task-worker.ts).
 import { accessSync, constants, mkdirSync, renameSync, symlinkSync, readlinkSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Errors, storageError } from '../../src/errors.js';
+import { Errors, errorMessage, storageError } from '../../src/errors.js';
 import { Legality } from '../../src/contracts/storage-constants.js';
 import { DomainLayout } from '../../src/contracts/storage-layout.js';
 import type { VolumeMetadata } from '../../src/contracts/volume-metadata.js';
@@ -76,7 +76,7 @@ function imageVolumeList(a: { dir: string; imgUUID: string }): ImageVolume[] {
     try {
       return { volUUID, ...readVolumeMetadata(layout, a.imgUUID, volUUID) };
     } catch (err) {
-      return { volUUID, md: undefined, errors: [(err as Error).message] };
+      return { volUUID, md: undefined, errors: [errorMessage(err)] };
     }
   });
 }
@@ -116,7 +116,7 @@ function markImageRemoved(a: { dir: string; imgUUID: string; sdUUID: string }): 
   try {
     renameSync(layout.imageDir(a.imgUUID), layout.removedImageDir(a.imgUUID));
   } catch (err) {
-    throw storageError(Errors.SD_IMAGE_DELETE, [`${a.imgUUID} ${(err as Error).message}`], { cause: err });
+    throw storageError(Errors.SD_IMAGE_DELETE, [`${a.imgUUID} ${errorMessage(err)}`], { cause: err });
   }
   return vols;
 }

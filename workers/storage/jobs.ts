@@ -3,7 +3,7 @@
 // undoes it, persisted by the main thread before the job goes on (so a SIGKILL at any point leaves a
 // task whose rollback removes exactly what was made). Long steps are child processes (child-command.ts).
 import { closeSync, constants, fchmodSync, openSync, rmdirSync, truncateSync } from 'node:fs';
-import { Errors, storageError, vdsmError } from '../../src/errors.js';
+import { Errors, errorMessage, storageError, vdsmError } from '../../src/errors.js';
 import { BLANK_UUID, Legality, ROLLBACK_SENTINEL } from '../../src/contracts/storage-constants.js';
 import { DomainLayout } from '../../src/contracts/storage-layout.js';
 import { clampDescription, type VolumeMetadata } from '../../src/contracts/volume-metadata.js';
@@ -62,7 +62,7 @@ export async function createVolume(a: CreateVolumeArgs, ctx: JobContext): Promis
     fchmodSync(fd, 0o660);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw storageError(Errors.SD_VOLUME_ALREADY_EXISTS, [a.volUUID]);
-    throw noSpaceOr(err, a.sdUUID, () => storageError(Errors.SD_VOLUME_CREATION, [`${volPath}: ${(err as Error).message}`], { cause: err }));
+    throw noSpaceOr(err, a.sdUUID, () => storageError(Errors.SD_VOLUME_CREATION, [`${volPath}: ${errorMessage(err)}`], { cause: err }));
   }
   closeSync(fd);
 
@@ -89,11 +89,11 @@ export async function createVolume(a: CreateVolumeArgs, ctx: JobContext): Promis
       }
       argv.push(volPath, String(a.capacity));
       await runChild(argv, ctx.child).catch((err: unknown) => {
-        throw isAbort(err) ? err : noSpaceOr(err, a.sdUUID, () => storageError(Errors.SD_VOLUME_CREATION, [`${a.volUUID}: ${(err as Error).message}`], { cause: err }));
+        throw isAbort(err) ? err : noSpaceOr(err, a.sdUUID, () => storageError(Errors.SD_VOLUME_CREATION, [`${a.volUUID}: ${errorMessage(err)}`], { cause: err }));
       });
     }
   } catch (err) {
-    throw isAbort(err) || isCatalogued(err) ? err : noSpaceOr(err, a.sdUUID, () => storageError(Errors.SD_VOLUME_CREATION, [`${a.volUUID}: ${(err as Error).message}`], { cause: err }));
+    throw isAbort(err) || isCatalogued(err) ? err : noSpaceOr(err, a.sdUUID, () => storageError(Errors.SD_VOLUME_CREATION, [`${a.volUUID}: ${errorMessage(err)}`], { cause: err }));
   }
   checkAborted(ctx);
 
@@ -140,7 +140,7 @@ export async function copyImage(a: CopyImageArgs, ctx: JobContext): Promise<{ uu
   argv.push(srcPath, dstPath);
   ctx.progress(0, 'qemu-img convert');
   await runChild(argv, { ...ctx.child, onProgress: (p) => ctx.progress(p, 'qemu-img convert') }).catch((err: unknown) => {
-    throw isAbort(err) ? err : noSpaceOr(err, a.dst.sdUUID, () => storageError(Errors.SD_COPY_IMAGE, [`${(err as Error).message}`], { cause: err }));
+    throw isAbort(err) ? err : noSpaceOr(err, a.dst.sdUUID, () => storageError(Errors.SD_COPY_IMAGE, [`${errorMessage(err)}`], { cause: err }));
   });
   checkAborted(ctx);
   const md = readVolumeMetadata(layout, a.dst.imgUUID, a.dst.volUUID).md;
@@ -172,7 +172,7 @@ export async function deleteVolume(a: DeleteVolumeArgs, ctx: JobContext): Promis
     try {
       deleteVolumeFiles(layout, a.imgUUID, vol);
     } catch (err) {
-      throw storageError(Errors.SD_CANNOT_DELETE_VOLUME, [`${vol}: ${(err as Error).message}`], { cause: err });
+      throw storageError(Errors.SD_CANNOT_DELETE_VOLUME, [`${vol}: ${errorMessage(err)}`], { cause: err });
     }
     if (parent !== undefined && parent !== BLANK_UUID && exists(layout.meta(a.imgUUID, parent)) && childrenOf(layout, a.imgUUID, parent).length === 0) {
       const pmd = readVolumeMetadata(layout, a.imgUUID, parent).md;
@@ -199,7 +199,7 @@ export async function purgeImage(a: { dir: string; imgUUID: string }, ctx: JobCo
   try {
     rmdirSync(removed);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(Errors.SD_IMAGE_DELETE, [`${a.imgUUID} ${(err as Error).message}`], { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(Errors.SD_IMAGE_DELETE, [`${a.imgUUID} ${errorMessage(err)}`], { cause: err });
   }
 }
 

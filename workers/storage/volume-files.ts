@@ -2,7 +2,7 @@
 // <vol>.meta (metadata, replaced through <vol>.meta.new), <vol>.lease. Synchronous helpers for the
 // storage worker operations and the task-pool jobs.
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
-import { Errors, storageError } from '../../src/errors.js';
+import { Errors, errorMessage, storageError } from '../../src/errors.js';
 import { META_EXT, isUuid } from '../../src/contracts/storage-constants.js';
 import type { DomainLayout } from '../../src/contracts/storage-layout.js';
 import { formatVolumeMetadata, parseVolumeMetadata, VolumeMetadataError, type VolumeMetadata } from '../../src/contracts/volume-metadata.js';
@@ -19,7 +19,7 @@ export function readVolumeMetadata(layout: DomainLayout, img: string, vol: strin
   try {
     text = readFileSync(layout.meta(img, vol), 'utf8');
   } catch (err) {
-    throw storageError(Errors.SD_VOLUME_METADATA_READ, [`(${layout.volume(img, vol)},): ${(err as Error).message}`], { cause: err });
+    throw storageError(Errors.SD_VOLUME_METADATA_READ, [`(${layout.volume(img, vol)},): ${errorMessage(err)}`], { cause: err });
   }
   return parseVolumeMetadata(text);
 }
@@ -36,7 +36,7 @@ export function writeVolumeMetadata(layout: DomainLayout, img: string, vol: stri
   } catch (err) {
     if (err instanceof VolumeMetadataError) throw storageError(Errors.SD_VOLUME_METADATA_WRITE, [err.message]);
     if (isNoSpace(err)) throw storageError(Errors.SD_NO_SPACE_LEFT, [md.domain], { cause: err });
-    throw storageError(Errors.SD_VOLUME_METADATA_WRITE, [`${layout.volume(img, vol)}: ${(err as Error).message}`], { cause: err });
+    throw storageError(Errors.SD_VOLUME_METADATA_WRITE, [`${layout.volume(img, vol)}: ${errorMessage(err)}`], { cause: err });
   }
 }
 

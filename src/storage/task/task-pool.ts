@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { Errors, storageError } from '../../errors.js';
 import type { WireError } from '../../contracts/executor-protocol.js';
 import { fromWireError } from '../../runtime/executor/remote-error.js';
+import { Lifecycle } from '../../runtime/lifecycle.js';
 import type { FromJob, JobCall, JobOutcome, JobRequest, ToJob } from '../../contracts/storage-job-protocol.js';
 import type { RecoveryRecord } from '../../contracts/task-format.js';
 
@@ -68,6 +69,7 @@ export class TaskPool {
   readonly threads: number;
   readonly maxTasks: number;
   #pool: Piscina | undefined;
+  readonly #life = new Lifecycle('storage task pool');
   #o: TaskPoolOptions;
   #inFlight = 0;
   #running = 0;
@@ -82,8 +84,12 @@ export class TaskPool {
     this.maxTasks = opts.maxTasks;
   }
 
+  /** Start the threads. Idempotent; a stopped pool stays stopped (src/runtime/lifecycle.ts). */
   start(): void {
-    if (this.#pool) return;
+    this.#life.startSync(() => this.#start());
+  }
+
+  #start(): void {
     this.#pool = new Piscina({
       filename: this.#o.filename ?? TASK_WORKER_FILE,
       // One warm thread; Piscina adds threads up to thread_pool_size while jobs wait, and retires
@@ -230,7 +236,11 @@ export class TaskPool {
   }
 
   /** Terminate the threads; running jobs fail and their children die with them. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.#life.close(() => this.#stop());
+  }
+
+  async #stop(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
     for (const pid of [...this.#children]) this.#kill(pid);

@@ -4,6 +4,7 @@
 import type { Dispatcher } from '../../contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../../contracts/operations.js';
 import { parseTaskFiles, taskFiles, type TaskRecord } from '../../contracts/task-format.js';
+import { errorMessage } from '../../errors.js';
 
 export class TaskStore {
   #d: Dispatcher;
@@ -39,7 +40,7 @@ export class TaskStore {
       try {
         records.push({ ...parseTaskFiles(t.id, t.files), store });
       } catch (err) {
-        errors.push(`${t.id}${t.ext}: ${(err as Error).message}`);
+        errors.push(`${t.id}${t.ext}: ${errorMessage(err)}`);
       }
     }
     return { records, errors };

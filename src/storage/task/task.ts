@@ -11,7 +11,7 @@
 // snapshot wins), and a recovery pushed by a job is acknowledged only once a snapshot holding it is
 // on disk, which is the guarantee a crash needs.
 import type { Logger } from 'pino';
-import { Errors, storageError } from '../../errors.js';
+import { Errors, errorMessage, storageError } from '../../errors.js';
 import { ROLLBACK_SENTINEL } from '../../contracts/storage-constants.js';
 import type { JobCall } from '../../contracts/storage-job-protocol.js';
 import { TASK_METADATA_VERSION, type RecoveryRecord, type TaskRecord, type TaskResultRecord } from '../../contracts/task-format.js';
@@ -48,15 +48,9 @@ export interface TaskHost {
   queue(task: Task): void;
 }
 
-interface ErrorLike {
-  message: string;
-  vdsmCode?: number;
-}
-
 function errorInfo(err: unknown): { code: number; message: string } {
-  const e = err as ErrorLike | undefined;
-  const code = typeof e?.vdsmCode === 'number' ? e.vdsmCode : Errors.GENERAL.vdsmCode;
-  return { code, message: typeof e?.message === 'string' ? e.message : String(err) };
+  const code = (err as { vdsmCode?: unknown } | undefined)?.vdsmCode;
+  return { code: typeof code === 'number' ? code : Errors.GENERAL.vdsmCode, message: errorMessage(err) };
 }
 
 export class Task {
