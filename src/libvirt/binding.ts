@@ -4,7 +4,7 @@
 import { Errors } from '../errors.js';
 import { loadNativeAddon } from '../native.js';
 import type {
-  BindingEvent, BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
+  BindingEvent, BlockInfo, BlockStats, ConnectionClosedEvent, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
   DomainStatsRecord, DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
 } from '../contracts/libvirt-types.js';
 
@@ -67,6 +67,12 @@ export interface VirtBinding {
   domainEventsRegister(conn: number, eventIds: readonly number[], cb: (e: BindingEvent) => void, opts?: { ref?: boolean }): number;
   domainEventsDeregister(subscription: number): boolean;
   eventSubscriptions(): { id: number; conn: number; events: number }[];
+  /**
+   * Hear of every connection loss (close callback, or a call that found the connection closed) in this
+   * JS environment. Registers no libvirt callback and makes no libvirt call: the main thread may use it.
+   * Undo with domainEventsDeregister(id).
+   */
+  watchConnections(cb: (e: ConnectionClosedEvent) => void, opts?: { ref?: boolean }): number;
   // diagnostics
   eventLoopInfo(): { running: boolean; threadId: number; iterations: number; errors: number; initError: number };
   errorNames(): Record<string, string>;
