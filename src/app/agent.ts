@@ -177,7 +177,9 @@ export class Agent {
     });
     this.host = new HostService({
       executor: this.periodic,
-      libvirt: monitorLibvirt,
+      // Engine calls' facts (capabilities, hardware, devices) on the engine's executor, apart from HostMonitor.
+      apiExecutor: this.jsonrpc,
+      libvirt: verbsLibvirt,
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
@@ -331,6 +333,7 @@ export class Agent {
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
       sampling: this.sampling.state(),
+      host: this.host.state(),
       threads: this.threadReport(),
       observability: this.observability.state(),
     };

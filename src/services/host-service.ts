@@ -32,9 +32,17 @@ interface LibvirtFacts {
 }
 
 export interface HostServiceOptions {
-  /** Runs the host fact operations (host.*). */
+  /** Runs HostMonitor (monitoring work: the periodic executor). */
   executor: Dispatcher & { state?(): unknown };
-  /** What libvirt says about itself (capabilities, versions). */
+  /**
+   * Runs the facts behind engine calls (capabilities, hardware info, host devices): the engine's
+   * executor, so a burst of engine calls can never make monitoring skip a cycle. Defaults to executor.
+   */
+  apiExecutor?: Dispatcher;
+  /**
+   * What libvirt says about itself (capabilities, versions), asked for engine calls: a client on the
+   * engine's executor, for the same reason.
+   */
   libvirt: Libvirt;
   scheduler: Scheduler;
   clock: Clock;
@@ -177,7 +185,7 @@ export class HostService {
   }
 
   #call<K extends 'host.capabilitiesFacts' | 'host.hardwareInfo' | 'host.devices'>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
-    return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+    return (this.#o.apiExecutor ?? this.#o.executor).dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 
   /**
@@ -257,7 +265,7 @@ export class HostService {
   }
 
   state(): Record<string, unknown> {
-    return { lifecycle: this.#life.state, window: this.#window.describe() };
+    return { lifecycle: this.#life.state, window: this.#window.describe(), monitor: this.#monitor.state() };
   }
 }
 

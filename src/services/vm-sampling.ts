@@ -81,7 +81,7 @@ export class VmSampling {
   }
 
   state(): Record<string, unknown> {
-    return { lifecycle: this.#life.state, inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, cache: this.#o.statsCache.describe() };
+    return { lifecycle: this.#life.state, inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, operation: this.#op.state(), cache: this.#o.statsCache.describe() };
   }
 
   /**
