@@ -68,6 +68,7 @@ export const Errors = {
   SVDSM_INTERNAL: spec('ERR_SVDSM_INTERNAL', 100, 'Unexpected error in supervdsm'),
   HOST_FACTS: spec('ERR_HOST_FACTS', 100, 'Malformed host information'),
   LIFECYCLE_STATE: spec('ERR_LIFECYCLE_STATE', 100, 'Not allowed in this lifecycle state'),
+  STATE_WRITE: spec('ERR_STATE_WRITE', 100, 'Could not record the change in the state directory (nothing was changed)'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

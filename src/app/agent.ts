@@ -133,7 +133,7 @@ export class Agent {
       timers,
     }) : undefined;
     this.supervdsm = supervdsmOf(this.#svdsmClient);
-    const records = new VmRecordStore(cfg.vars.state_dir);
+    const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
       libvirt: verbsLibvirt,

@@ -110,10 +110,11 @@ export class VmManager {
 
 
   /**
-   * VM.create: the VM id comes from the domain XML (as in vdsm). Answers at once with WaitForLaunch;
+   * VM.create: the VM id comes from the domain XML (as in vdsm). Answers with WaitForLaunch once the VM
+   * is recorded in the state directory (a VM that could not be recorded is not created: ERR_STATE_WRITE);
    * the domain is started in a worker and status events follow.
    */
-  create(vmParams: { xml?: unknown; vmId?: unknown }): VmCreated {
+  async create(vmParams: { xml?: unknown; vmId?: unknown }): Promise<VmCreated> {
     if (typeof vmParams.xml !== 'string' || vmParams.xml.trim() === '') throw vdsmError(Errors.MISSING_PARAM, "vmParams.xml: the libvirt domain XML is required");
     let domain: DomainInfo;
     try {
@@ -123,19 +124,30 @@ export class VmManager {
     }
     const vm = this.#newVm(domain, vmParams.xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    try {
+      await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
+    } catch (err) {
+      this.container.remove(vm.vmId);
+      vm.state.close();
+      this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'VM not created: it could not be recorded');
+      throw err;
+    }
     this.#o.statsCache.add(vm.vmId);
     void this.#launch(vm);
     return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime), xml: vm.xml };
   }
 
-  /** Adopt a domain found running at start-up (recovery). */
+  /**
+   * Adopt a domain found running at start-up (recovery). Its record is written best effort: libvirt is
+   * the truth for a running VM, so a full disk is logged (and retried by later writes), not fatal.
+   */
   adopt(domain: DomainInfo, xml: string, status: VmStatusName, startedAtWall?: number): Vm {
     // elapsedTime counts from the start we recorded, not from the re-adoption.
     const vm = this.#newVm(domain, xml, status, startedAtWall);
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
     if (status !== VmStatus.DOWN) this.#findPid(vm);
-    void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
+    void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
@@ -151,8 +163,14 @@ export class VmManager {
     return vm;
   }
 
+  /**
+   * VM.destroy. The VM is forgotten on disk first: a destroy that cannot be recorded does not happen
+   * (ERR_STATE_WRITE, the VM untouched), and one that libvirt refuses puts the record back.
+   */
   async destroy(vmId: string): Promise<true> {
     const vm = this.container.require(vmId);
+    const record = this.#o.records.get(vm.vmId);
+    await this.#o.records.remove(vm.vmId);
     vm.powerdown?.cancel();
     if (!vm.state.isDown) {
       vm.state.destroyRequested();
@@ -161,6 +179,7 @@ export class VmManager {
       } catch (err) {
         if (!isNoDomain(err)) {
           this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
+          if (record) await this.#o.records.put(record).catch((e: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(e) }, 'could not record the VM again after a failed destroy'));
           throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
         }
       }
@@ -171,7 +190,6 @@ export class VmManager {
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
-    await this.#o.records.remove(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
     return true;
   }
@@ -381,7 +399,6 @@ export class VmManager {
 
   async #launch(vm: Vm): Promise<void> {
     try {
-      await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
       await this.#o.hostHooks?.beforeLaunch(vm);
       await this.#call('libvirt.createXML', { xml, flags: 0 });
