@@ -20,6 +20,7 @@ export const Errors = {
   METHOD_NOT_FOUND: spec('ERR_JSONRPC_METHOD_NOT_FOUND', -32601, 'The method does not exist or is not available'),
   INVALID_PARAMS: spec('ERR_JSONRPC_INVALID_PARAMS', -32602, 'Invalid method parameter(s)'),
   INTERNAL: spec('ERR_JSONRPC_INTERNAL', -32603, 'Internal JSON-RPC error'),
+  RESPONSE_TOO_LARGE: spec('ERR_RESPONSE_TOO_LARGE', -32603, 'Response too large'),
   // vdsm
   NO_VM: spec('ERR_NO_VM', 1, 'Virtual machine does not exist'),
   VM_EXISTS: spec('ERR_VM_EXISTS', 4, 'Virtual machine already exists'),
@@ -142,4 +143,37 @@ export function pyRepr(value: unknown): string {
     return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(', ')}}`;
   }
   return String(value);
+}
+
+/**
+ * pyRepr cut to about `max` characters ("..." marks the cut), without rendering more than that: safe on
+ * huge or deeply nested client input.
+ */
+export function pyReprBounded(value: unknown, max: number): string {
+  let out = '';
+  const put = (t: string): boolean => {
+    out += t;
+    return out.length < max;
+  };
+  const walk = (v: unknown, depth: number): boolean => {
+    if (depth > 16) return put('...');
+    if (Array.isArray(v)) {
+      if (!put('[')) return false;
+      for (let i = 0; i < v.length; i++) if ((i > 0 && !put(', ')) || !walk(v[i], depth + 1)) return false;
+      return put(']');
+    }
+    if (v !== null && typeof v === 'object') {
+      if (!put('{')) return false;
+      let first = true;
+      for (const k in v as Record<string, unknown>) {
+        if (!Object.hasOwn(v, k)) continue;
+        if ((!first && !put(', ')) || !put(`${pyRepr(k.length > max ? k.slice(0, max) : k)}: `) || !walk((v as Record<string, unknown>)[k], depth + 1)) return false;
+        first = false;
+      }
+      return put('}');
+    }
+    if (typeof v === 'string' && v.length > max) return put(pyRepr(v.slice(0, max)));
+    return put(pyRepr(v));
+  };
+  return walk(value, 0) ? out : `${out.slice(0, max)}...`;
 }

@@ -19,6 +19,7 @@ import { Observability } from '../observability/observability.js';
 import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
 import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
+import { connectionLimit, parseNofile } from '../rpc/admission.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
@@ -280,7 +281,12 @@ export class Agent {
       metricsRegistry: this.metrics,
       requestQueues: cfg.addresses.request_queues,
       eventQueue: cfg.addresses.event_queue,
-      limits: { maxBodyBytes: cfg.addresses.max_frame_size },
+      limits: {
+        maxBodyBytes: cfg.addresses.max_frame_size,
+        maxConnections: connectionLimit(cfg.addresses.max_connections, parseNofile(await readFile('/proc/self/limits', 'utf8').catch(() => ''))),
+        memoryBudgetBytes: cfg.addresses.max_buffered_bytes,
+        frameTimeoutMs: cfg.addresses.frame_timeout * 1000,
+      },
     });
     this.#address = await this.#rpc.start();
     this.log.info({ ...this.#address, tls: cfg.vars.ssl, libvirt: cfg.libvirt.uri }, 'vdsm-node serving the management port');

@@ -71,6 +71,9 @@ export const schema = {
     request_queues: list(['jms.topic.vdsm_requests', 'jms.topic.vdsm_irs_requests'], 'STOMP destinations requests arrive on.'),
     event_queue: str('jms.queue.events', 'STOMP destination events are sent to.'),
     max_frame_size: int(16 * 1024 * 1024, 'Largest STOMP frame body, in bytes, accepted from a peer (vdsm has no limit).', { ours: true, min: 1024 }),
+    max_connections: int(0, 'Connections (TLS handshakes included) the management port holds at most; 0 derives it from the descriptor limit (RLIMIT_NOFILE minus 256). Past it the oldest connection still in detection, or else the one idle the longest, makes room; a reserve of slots is kept for detection, so /health and a new engine connection always get in.', { ours: true, min: 0 }),
+    max_buffered_bytes: int(256 * 1024 * 1024, 'Memory budget, in bytes, for partial incoming frames and unsent replies across all connections; when it is reached the connection holding the most is dropped with an ERROR frame.', { ours: true, min: 1024 * 1024 }),
+    frame_timeout: int(30, `Time, in ${SECONDS}, a STOMP frame may take from its first byte to its end (a client trickling bytes is dropped); a new connection must complete its first frame within it too.`, { ours: true, min: 1 }),
   },
   sampling: {
     enable: bool(true, 'Run the periodic sampling operations.'),

@@ -89,7 +89,9 @@ export class StompParser {
   #headers = newHeaders();
   #headerCount = 0;
   #headerBytes = 0;
-  #bodyParts: Buffer[] = [];
+  // The body is copied into one buffer that grows as needed (to content-length at most), so the socket's
+  // read chunks are freed at once and a dropped or finished frame gives back one block of memory.
+  #body: Buffer | undefined;
   #bodyLen = 0;
   #bodyWanted = 0;
 
@@ -104,7 +106,12 @@ export class StompParser {
 
   /** Bytes held for an incomplete frame (bounded by the limits). */
   get buffered(): number {
-    return this.#lineLen + this.#bodyLen + this.#headerBytes;
+    return this.#lineLen + (this.#body?.length ?? 0) + this.#headerBytes;
+  }
+
+  /** True while a frame has begun and is not complete (bytes past the last frame's end). */
+  get midFrame(): boolean {
+    return this.#state !== ParserState.Command || this.#lineLen > 0;
   }
 
   push(chunk: Buffer): void {
@@ -147,8 +154,7 @@ export class StompParser {
         }
         case ParserState.BodyCounted: {
           const take = Math.min(this.#bodyWanted - this.#bodyLen, end - pos);
-          this.#bodyParts.push(chunk.subarray(pos, pos + take));
-          this.#bodyLen += take;
+          this.#append(chunk, pos, pos + take, this.#bodyWanted);
           pos += take;
           if (this.#bodyLen === this.#bodyWanted) this.#state = ParserState.BodyEnd;
           break;
@@ -168,8 +174,7 @@ export class StompParser {
             this.#fail('body-too-large', `Body larger than ${this.#limits.maxBodyBytes} bytes`);
             return;
           }
-          if (stop > pos) this.#bodyParts.push(chunk.subarray(pos, stop));
-          this.#bodyLen += stop - pos;
+          if (stop > pos) this.#append(chunk, pos, stop, this.#limits.maxBodyBytes);
           if (nul === -1) return;
           pos = nul + 1;
           this.#emit();
@@ -179,6 +184,19 @@ export class StompParser {
           return;
       }
     }
+  }
+
+  /** Copy chunk[from, to) after the body so far, growing the body buffer up to `cap` bytes. */
+  #append(chunk: Buffer, from: number, to: number, cap: number): void {
+    const need = this.#bodyLen + (to - from);
+    const have = this.#body?.length ?? 0;
+    if (need > have) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(need, have * 2, MIN_BODY_ALLOC)));
+      if (this.#body && this.#bodyLen > 0) this.#body.copy(grown, 0, 0, this.#bodyLen);
+      this.#body = grown;
+    }
+    chunk.copy(this.#body!, this.#bodyLen, from, to);
+    this.#bodyLen = need;
   }
 
   #lineTooLong(limit: number): void {
@@ -231,7 +249,7 @@ export class StompParser {
   }
 
   #startBody(): void {
-    this.#bodyParts = [];
+    this.#body = undefined;
     this.#bodyLen = 0;
     const cl = this.#headers['content-length'];
     if (cl === undefined) {
@@ -252,10 +270,9 @@ export class StompParser {
   }
 
   #emit(): void {
-    const parts = this.#bodyParts;
-    const body = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#bodyLen);
+    const body = this.#body === undefined ? EMPTY : this.#body.subarray(0, this.#bodyLen);
     const frame: Frame = { command: this.#command, headers: this.#headers, body };
-    this.#bodyParts = [];
+    this.#body = undefined;
     this.#bodyLen = 0;
     this.#headerBytes = 0;
     this.#headers = newHeaders();
@@ -263,16 +280,23 @@ export class StompParser {
     this.#sink.frame(frame);
   }
 
-  #fail(kind: StompParseErrorKind, message: string): void {
+  /** Drop any partial frame and ignore all further input (the connection is being closed). */
+  discard(): void {
     this.#state = ParserState.Failed;
     this.#lineParts = [];
     this.#lineLen = 0;
-    this.#bodyParts = [];
+    this.#body = undefined;
     this.#bodyLen = 0;
     this.#headerBytes = 0;
     this.#headers = newHeaders();
+  }
+
+  #fail(kind: StompParseErrorKind, message: string): void {
+    this.discard();
     this.#sink.error(new StompParseError(kind, message));
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Smallest body buffer allocated (most frames are smaller and get a buffer of exactly their size). */
+const MIN_BODY_ALLOC = 4096;

@@ -10,8 +10,8 @@ export class MemoryTransport implements StompTransport {
   pendingBytes = 0;
   ended = false;
   destroyed = false;
-  write(frame: Buffer): void {
-    this.writes.push(frame);
+  write(frame: Buffer | Buffer[]): void {
+    this.writes.push(Array.isArray(frame) ? Buffer.concat(frame) : frame);
   }
   end(): void {
     this.ended = true;
