@@ -66,6 +66,17 @@ export function tlsRefusalReason(err: Error & { code?: string }): string {
   return err.code ?? m;
 }
 
+/** Why a handshake that completed did not authenticate the client. */
+export function clientCertReason(s: tls.TLSSocket): string {
+  const peer = s.getPeerCertificate();
+  if (!peer || Object.keys(peer).length === 0) return 'no client certificate';
+  const code = String(s.authorizationError ?? '');
+  if (code === 'CERT_HAS_EXPIRED') return 'client certificate expired';
+  if (code === 'CERT_NOT_YET_VALID') return 'client certificate not yet valid';
+  if (/UNABLE_TO_|SELF_SIGNED|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED|CERT_REJECTED/.test(code)) return 'client certificate not signed by the trusted CA';
+  return code || 'client certificate not accepted';
+}
+
 type AcceptorState = 'new' | 'listening' | 'closed';
 
 export class Acceptor {
@@ -113,7 +124,9 @@ export class Acceptor {
           cert: t.cert,
           ca: t.ca,
           requestCert: this.#o.requireClientCert ?? true,
-          rejectUnauthorized: this.#o.requireClientCert ?? true,
+          // Verified below, in secureConnection: node's own rejection closes the socket without telling
+          // why, and an operator needs the reason (expired, unknown CA, none).
+          rejectUnauthorized: false,
           minVersion: 'TLSv1.2',
           handshakeTimeout: this.#o.detectTimeoutMs ?? DETECT_TIMEOUT_MS,
         })
@@ -127,15 +140,25 @@ export class Acceptor {
       else this.#detect(s, slot);
     });
     if (t) {
-      server.on('secureConnection', (s: Socket) => {
+      server.on('secureConnection', (s: tls.TLSSocket) => {
         const slot = this.#takeHandshake(s);
-        if (slot) this.#detect(s, slot);
-        else s.destroy();
+        if (!slot) {
+          s.destroy();
+          return;
+        }
+        if ((this.#o.requireClientCert ?? true) && !s.authorized) {
+          this.#counts.tlsErrors++;
+          const reason = clientCertReason(s);
+          this.#warnThrottled(`tls:${reason}`, { client: slot.client, reason, code: s.authorizationError }, `TLS handshake refused: ${reason}`);
+          s.destroy();
+          return;
+        }
+        this.#detect(s, slot);
       });
       server.on('tlsClientError', (err: Error & { code?: string }, s: tls.TLSSocket) => {
         this.#counts.tlsErrors++;
-        this.#takeHandshake(s);
-        this.#tlsRefused(err, s);
+        const slot = this.#takeHandshake(s);
+        this.#tlsRefused(err, slot?.client ?? endpoint(s));
         s.destroy();
       });
     }
@@ -221,9 +244,9 @@ export class Acceptor {
     return slot;
   }
 
-  #tlsRefused(err: Error & { code?: string }, s: Socket): void {
+  #tlsRefused(err: Error & { code?: string }, client: string): void {
     const reason = tlsRefusalReason(err);
-    this.#warnThrottled(`tls:${reason}`, { client: endpoint(s), reason, err: err.message, code: err.code }, `TLS handshake refused: ${reason}`);
+    this.#warnThrottled(`tls:${reason}`, { client, reason, err: err.message, code: err.code }, `TLS handshake refused: ${reason}`);
   }
 
   /** A warn line per key at most once a second, carrying the count suppressed meanwhile. */
