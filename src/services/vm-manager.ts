@@ -60,6 +60,8 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
+  /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
+  monitorReachable?: (vmId: string) => boolean;
 }
 
 export interface ShutdownRequest {
@@ -281,6 +283,7 @@ export class VmManager {
       clock: this.#o.clock,
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
+      ...(this.#o.monitorReachable ? { monitorReachable: this.#o.monitorReachable(vm.vmId) } : {}),
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
     });
   }

@@ -80,6 +80,12 @@ export class VmSampling {
     return this.#sample();
   }
 
+  /** True while the VM is skipped because it did not answer a recent sampling. */
+  isUnresponsive(vmId: string): boolean {
+    const until = this.#skip.get(vmId);
+    return until !== undefined && until > this.#o.clock.now();
+  }
+
   state(): Record<string, unknown> {
     return { lifecycle: this.#life.state, inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, operation: this.#op.state(), cache: this.#o.statsCache.describe() };
   }

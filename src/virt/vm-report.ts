@@ -48,6 +48,11 @@ export interface VmReportInput {
   clock: Clock;
   log?: StatsLog | undefined;
   vmCommandTimeoutS?: number;
+  /**
+   * False when the VM's monitor cannot be reached right now (libvirt connection lost, or the VM did
+   * not answer the last sampling): reported as monitorResponse -1, as vdsm does after a libvirt timeout.
+   */
+  monitorReachable?: boolean;
 }
 
 /** The engine's VM stats object: the keys the method table declares, and the rest vdsm sends. */
@@ -132,7 +137,8 @@ export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
   const sample = input.sample;
   const monitorable = input.monitorable ?? true;
   const timeout = input.vmCommandTimeoutS ?? VM_COMMAND_TIMEOUT_S;
-  report['monitorResponse'] = monitorable && sample !== undefined && sample.statsAge >= timeout ? '-1' : '0';
+  const stale = sample !== undefined && sample.statsAge >= timeout;
+  report['monitorResponse'] = monitorable && (stale || input.monitorReachable === false) ? '-1' : '0';
 
   let memUsage = '0';
   if (domain !== undefined) {
