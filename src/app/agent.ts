@@ -23,6 +23,7 @@ import { connectionLimit, parseNofile } from '../rpc/admission.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
+import { fullGc, MemoryRelief } from '../runtime/memory-relief.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
@@ -79,6 +80,7 @@ export class Agent {
   #graceMs = 3000;
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
+  #relief: MemoryRelief | undefined;
 
   constructor(opts: AgentOptions) {
     const cfg = opts.config;
@@ -268,6 +270,11 @@ export class Agent {
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
+    const gc = fullGc();
+    if (gc) {
+      const clock = this.#o.clock ?? monotonicClock;
+      this.#relief = new MemoryRelief({ collect: gc, timers: this.#o.timers ?? realTimers, now: () => clock.now() });
+    }
 
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
     this.#rpc = createRpcServer({
@@ -282,6 +289,7 @@ export class Agent {
       metricsRegistry: this.metrics,
       requestQueues: cfg.addresses.request_queues,
       eventQueue: cfg.addresses.event_queue,
+      ...(this.#relief ? { relieveMemory: () => this.#relief?.request() } : {}),
       limits: {
         maxBodyBytes: cfg.addresses.max_frame_size,
         maxConnections: connectionLimit(cfg.addresses.max_connections, parseNofile(await readFile('/proc/self/limits', 'utf8').catch(() => ''))),
@@ -393,6 +401,7 @@ export class Agent {
     this.sampling.close();
     this.host.close();
     await this.#rpc?.close();
+    this.#relief?.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();

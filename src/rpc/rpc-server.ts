@@ -66,7 +66,12 @@ export interface RpcServerOptions {
   timers?: Timers;
   /** Immediate ACKs after every read (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
   quickAck?: QuickAckFn | false;
+  /** Called when connections that held a lot of memory went away (the agent asks V8 to collect). */
+  relieveMemory?: () => void;
 }
+
+/** A closed connection that held at least this much asks for memory relief. */
+const RELIEF_BYTES = 16 * 1024 * 1024;
 
 export interface RpcServer {
   start(): Promise<{ address: string; port: number }>;
@@ -104,6 +109,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   const onLimit = (hit: LimitHit): void => metrics?.limitHit(hit.limit, hit.action);
   const budget = new MemoryBudget(limits.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET, (holder, usage, used) => {
     acceptor.admission.report({ limit: 'memory', action: 'dropped', client: holder.client, usage, used, budget: budget.limit });
+    opts.relieveMemory?.();
   });
   const jsonrpc = new JsonRpcServer({
     methods: opts.methods,
@@ -159,6 +165,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       destroy: () => {
         socket.destroy();
       },
+      pauseInput: () => socket.pause(),
+      resumeInput: () => socket.resume(),
     };
     const maxOutgoing = limits.maxOutgoingBytes ?? MAX_OUTGOING_BYTES;
     const session = new StompSession({
@@ -181,7 +189,10 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       onRequest: (body, ctx, reply, from) => {
         void answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM);
       },
-      onClose: (s) => sessions.delete(s),
+      onClose: (s) => {
+        sessions.delete(s);
+        if (s.peakUsage >= RELIEF_BYTES) opts.relieveMemory?.();
+      },
     });
     slot.close = (reason) => session.close(reason, false);
     sessions.add(session);
@@ -193,10 +204,13 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   };
 
   /** Dispatch one request body and send its answer (small ones as text, large ones encoded in slices). */
-  const answer = async (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[]) => void, maxBytes: number): Promise<void> => {
+  const answer = async (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number): Promise<void> => {
     try {
       const response = await jsonrpc.respond(body.toString('utf8'), ctx);
-      if (response === undefined) return;
+      if (response === undefined) {
+        reply(undefined);
+        return;
+      }
       const encoded = await encodeReply(response, { maxBytes });
       if (encoded.oversized > 0) {
         log.warn({ client: ctx.clientAddress, oversized: encoded.oversized, maxBytes }, 'response too large for the connection; answered with an error');
@@ -205,6 +219,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       reply(encoded.bytes <= SMALL_REPLY ? encoded.chunks[0]!.toString('utf8') : encoded.chunks);
     } catch (err) {
       log.error({ err }, 'JSON-RPC dispatch failed');
+      reply(undefined);
     }
   };
 

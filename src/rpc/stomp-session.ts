@@ -23,6 +23,9 @@ export interface StompTransport {
   end(): void;
   /** Close now. */
   destroy(): void;
+  /** Stop / restart reading from the peer (flow control); optional. */
+  pauseInput?(): void;
+  resumeInput?(): void;
 }
 
 export interface RequestContext {
@@ -33,8 +36,11 @@ export interface RequestContext {
   localAddress?: string;
 }
 
-/** Receives JSON-RPC bodies from request queues; `reply` routes the response (text or encoded parts) to reply-to. */
-export type RequestHandler = (body: Buffer, ctx: RequestContext, reply: (body: string | Buffer[]) => void, session: StompSession) => void;
+/**
+ * Receives JSON-RPC bodies from request queues. The handler calls `reply` exactly once: with the
+ * response (text or encoded parts) for reply-to, or with undefined when there is nothing to send.
+ */
+export type RequestHandler = (body: Buffer, ctx: RequestContext, reply: (body: string | Buffer[] | undefined) => void, session: StompSession) => void;
 
 /** Minimum heart-beat period we agree to (vdsm raises any non-zero value to this). */
 export const MIN_HEARTBEAT_MS = 1000;
@@ -44,6 +50,15 @@ export const IDLE_GRACE_FACTOR = 2;
 export const PRE_CONNECT_HEARTBEAT_MS = 10_000;
 /** Outgoing bytes a peer may leave unread before it is disconnected. */
 export const MAX_OUTGOING_BYTES = 32 * 1024 * 1024;
+/**
+ * Unsent output above which the peer is not read from until it catches up: a client that pipelines
+ * requests and does not read the replies costs about this much, not a connection's whole bound.
+ */
+export const FLOW_HIGH_WATER = 1024 * 1024;
+/** Unsent output (queued in the socket plus the backlog) a peer may leave, in multiples of the bound. */
+export const BACKLOG_FACTOR = 4;
+/** Requests of one connection being handled at once; past it the connection is not read from. */
+export const MAX_REQUESTS_IN_FLIGHT = 64;
 /** A frame must be complete this long after its first byte ([addresses] frame_timeout). */
 export const FRAME_TIMEOUT_MS = 30_000;
 /** A session with no subscription and no complete frame for this long is closed. */
@@ -102,6 +117,13 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   #lastFrame: number;
   #deadlineTimer: unknown;
   #deadlineDue = Infinity;
+  /** Frames waiting for the peer to read what was already sent (kept within the memory budget). */
+  #backlog: (Buffer | Buffer[])[] = [];
+  #backlogBytes = 0;
+  #requestsInFlight = 0;
+  /** Clock ms since input is paused (flow control), or undefined. */
+  #pausedAt: number | undefined;
+  #peakUsage = 0;
 
   constructor(opts: StompSessionOptions) {
     this.#o = opts;
@@ -145,25 +167,69 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     this.#reportUsage();
   }
 
-  /** Queue a frame; a peer that leaves too much unread is disconnected so memory stays bounded. */
+  /**
+   * Queue a frame. What the peer has not read yet may reach the outgoing bound; past it frames wait in
+   * a backlog (counted against the memory budget, like everything else held for the peer) and the peer
+   * is not read from until it catches up: a client that does not read stops being served, and the
+   * budget drops it if it holds the most.
+   */
   sendFrame(frame: Buffer | Buffer[]): void {
     if (this.#state === 'closed') return;
-    const size = Array.isArray(frame) ? frame.reduce((n, b) => n + b.length, 0) : frame.length;
-    if (this.#o.transport.pendingBytes + size > this.#maxOutgoing) {
-      this.#o.log.warn({ connectionId: this.connectionId, client: this.clientAddress, pending: this.#o.transport.pendingBytes }, 'client is not reading its messages, disconnecting');
-      this.#o.onLimit?.({ limit: 'memory', action: 'dropped', client: this.clientAddress, pending: this.#o.transport.pendingBytes, max: this.#maxOutgoing });
+    const unread = this.#o.transport.pendingBytes + this.#backlogBytes;
+    if (unread + frameSize(frame) > this.#maxOutgoing * BACKLOG_FACTOR) {
+      this.#o.log.warn({ connectionId: this.connectionId, client: this.clientAddress, unread }, 'client is not reading its messages, disconnecting');
+      this.#o.onLimit?.({ limit: 'memory', action: 'dropped', client: this.clientAddress, unread, max: this.#maxOutgoing * BACKLOG_FACTOR });
       this.close('outgoing buffer full', false);
       return;
     }
+    if (this.#backlog.length > 0 || this.#o.transport.pendingBytes + frameSize(frame) > this.#maxOutgoing) {
+      this.#backlog.push(frame);
+      this.#backlogBytes += frameSize(frame);
+      this.#flowControl();
+      this.#reportUsage();
+      return;
+    }
+    this.#write(frame);
+  }
+
+  #write(frame: Buffer | Buffer[]): void {
     this.#framesOut++;
     this.#lastWrite = this.#o.clock.now();
     this.#o.transport.write(frame);
+    this.#flowControl();
     this.#reportUsage();
   }
 
-  /** The transport flushed what it had queued (socket 'drain'). */
+  /** The transport flushed what it had queued (socket 'drain'): send the backlog that fits. */
   outputDrained(): void {
+    while (this.#backlog.length > 0 && this.#state !== 'closed') {
+      const next = this.#backlog[0]!;
+      if (this.#o.transport.pendingBytes > 0 && this.#o.transport.pendingBytes + frameSize(next) > this.#maxOutgoing) break;
+      this.#backlog.shift();
+      this.#backlogBytes -= frameSize(next);
+      this.#write(next);
+    }
+    this.#flowControl();
     this.#reportUsage();
+  }
+
+  /** Pause reading while the peer is behind on output or too many of its requests are in flight. */
+  #flowControl(): void {
+    if (this.#state === 'closed') return;
+    const unread = this.#o.transport.pendingBytes + this.#backlogBytes;
+    const behind = unread > Math.min(FLOW_HIGH_WATER, this.#maxOutgoing) || this.#requestsInFlight >= MAX_REQUESTS_IN_FLIGHT;
+    if (behind && this.#pausedAt === undefined) {
+      this.#pausedAt = this.#o.clock.now();
+      this.#o.transport.pauseInput?.();
+    } else if (!behind && this.#pausedAt !== undefined) {
+      // Time spent paused is ours, not the peer's: it counts for neither its frame nor its heart-beats.
+      const paused = this.#o.clock.now() - this.#pausedAt;
+      if (this.#frameStart !== undefined) this.#frameStart += paused;
+      this.#lastRead = this.#o.clock.now();
+      this.#pausedAt = undefined;
+      this.#o.transport.resumeInput?.();
+      this.#armDeadline();
+    }
   }
 
   /** Memory budget: this session is the greediest; answer with an ERROR frame and free everything. */
@@ -172,7 +238,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     this.#o.log.warn({ connectionId: this.connectionId, client: this.clientAddress, buffered: this.#parser.buffered, pending: this.#o.transport.pendingBytes }, `dropping the connection: ${reason}`);
     this.#o.onLimit?.({ limit: 'memory', action: 'dropped', client: this.clientAddress, reason });
     // A peer that does not read gets the ERROR frame only if it reads; its output is discarded now.
-    const unread = this.#o.transport.pendingBytes > this.#parser.buffered;
+    const unread = this.#o.transport.pendingBytes + this.#backlogBytes > this.#parser.buffered;
     this.#parser.discard();
     if (!unread) this.#error(`Connection dropped: ${reason}`);
     this.close('memory budget', !unread);
@@ -185,6 +251,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     this.#closeReason = reason;
     this.#clearTimers();
     this.#parser.discard();
+    this.#backlog = [];
+    this.#backlogBytes = 0;
     this.#o.budget?.remove(this);
     for (const sub of this.#subs.values()) this.#o.broker.remove(sub);
     this.#subs.clear();
@@ -205,6 +273,9 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       framesIn: this.#framesIn,
       framesOut: this.#framesOut,
       pendingBytes: this.#o.transport.pendingBytes,
+      backlogBytes: this.#backlogBytes,
+      requestsInFlight: this.#requestsInFlight,
+      inputPaused: this.#pausedAt !== undefined,
       ...(this.#closeReason ? { closeReason: this.#closeReason } : {}),
     };
   }
@@ -280,9 +351,18 @@ export class StompSession implements BrokerPeer, BudgetHolder {
         clientAddress: this.clientAddress, connectionId: this.connectionId,
         ...(flowId !== undefined ? { flowId } : {}), ...(this.#o.localAddress !== undefined ? { localAddress: this.#o.localAddress } : {}),
       };
+      this.#requestsInFlight++;
+      this.#flowControl();
+      let replied = false;
       this.#o.onRequest(frame.body, ctx, (body) => {
-        const n = this.#o.broker.deliverResponse(replyTo, body, this);
-        if (n === 0) this.#o.log.debug({ connectionId: this.connectionId, replyTo }, 'response dropped: nobody subscribed to reply-to');
+        if (replied) return;
+        replied = true;
+        this.#requestsInFlight--;
+        if (body !== undefined) {
+          const n = this.#o.broker.deliverResponse(replyTo, body, this);
+          if (n === 0) this.#o.log.debug({ connectionId: this.connectionId, replyTo }, 'response dropped: nobody subscribed to reply-to');
+        }
+        this.#flowControl();
       }, this);
       return;
     }
@@ -355,6 +435,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     this.#inTimer = this.#o.timers.setTimeout(() => {
       this.#inTimer = undefined;
       if (this.#state === 'closed') return;
+      // While we are not reading (flow control) the peer's heart-beats wait in the socket: not its fault.
+      if (this.#pausedAt !== undefined) this.#lastRead = this.#o.clock.now();
       if (this.#o.clock.now() - this.#lastRead >= limit) {
         this.#o.log.warn({ connectionId: this.connectionId, client: this.clientAddress, incomingMs: this.#inMs }, 'no heart-beat from client, closing');
         this.close('heart-beat timeout', false);
@@ -373,7 +455,14 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   }
 
   #reportUsage(): void {
-    this.#o.budget?.update(this, this.#parser.buffered + this.#o.transport.pendingBytes);
+    const usage = this.#parser.buffered + this.#o.transport.pendingBytes + this.#backlogBytes;
+    if (usage > this.#peakUsage) this.#peakUsage = usage;
+    this.#o.budget?.update(this, usage);
+  }
+
+  /** The most this session ever held (partial input plus unsent output). */
+  get peakUsage(): number {
+    return this.#peakUsage;
   }
 
   // The frame and idle deadlines: one timer, armed for whichever is due first, re-checked on firing.
@@ -416,6 +505,10 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       this.#armDeadline();
     }, Math.max(0, due - this.#o.clock.now()));
   }
+}
+
+function frameSize(frame: Buffer | Buffer[]): number {
+  return Array.isArray(frame) ? frame.reduce((n, b) => n + b.length, 0) : frame.length;
 }
 
 /** Client `heart-beat: cx,cy`; missing or unparsable parts are 0, non-zero values raised to 1000. */

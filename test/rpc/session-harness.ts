@@ -10,6 +10,8 @@ export class MemoryTransport implements StompTransport {
   pendingBytes = 0;
   ended = false;
   destroyed = false;
+  pauseInput?: () => void;
+  resumeInput?: () => void;
   write(frame: Buffer | Buffer[]): void {
     this.writes.push(Array.isArray(frame) ? Buffer.concat(frame) : frame);
   }

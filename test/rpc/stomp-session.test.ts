@@ -199,14 +199,23 @@ void test('events go to exact event-queue subscribers on every connection, not t
   assert.deepEqual(b.transport.take().length, 1);
 });
 
-void test('a client that leaves too much unread is disconnected instead of growing memory', () => {
+void test('past the outgoing bound frames wait in a backlog and input pauses; at 4x the bound the client is disconnected', () => {
   const h = harness();
   const { send, transport, session } = h.open({ maxOutgoingBytes: 1000 });
+  let paused = 0;
+  transport.pauseInput = () => { paused++; };
+  transport.resumeInput = () => { paused--; };
   send('SUBSCRIBE\ndestination:jms.queue.events\nid:e\n\n\0');
-  transport.pendingBytes = 500;
-  h.broker.deliverEvent('x'.repeat(50));
-  assert.equal(session.closed, false);
+  transport.take();
   transport.pendingBytes = 990;
+  h.broker.deliverEvent('x'.repeat(50));
+  assert.deepEqual(transport.take(), [], 'held back: the peer has not read what it has');
+  assert.equal(paused, 1, 'and is not read from meanwhile');
+  transport.pendingBytes = 0;
+  session.outputDrained();
+  assert.equal(transport.take().length, 1, 'sent once the peer caught up');
+  assert.equal(paused, 0);
+  transport.pendingBytes = 3990;
   h.broker.deliverEvent('x'.repeat(50));
   assert.equal(session.closed, true);
   assert.equal(transport.destroyed, true);
