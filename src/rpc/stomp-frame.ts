@@ -40,6 +40,7 @@ export function escapeHeaderValue(value: string): string {
 }
 
 // Control characters STOMP has no escape for (NUL ends a frame for many clients): shown as \u00XX text.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
 
 /** A header value we send, made printable (control characters as \u00XX) and then STOMP-escaped. */

@@ -22,6 +22,7 @@ void it('an unknown command with NUL, ESC and a colon comes back escaped in the 
   const error = text.slice(text.indexOf('ERROR\n'));
   const head = error.slice(0, error.indexOf('\n\n'));
   // Nothing below 0x20 in the headers but the line feeds that end them.
+  // eslint-disable-next-line no-control-regex -- looking for control characters is the point
   assert.doesNotMatch(head, /[\x00-\x09\x0b-\x1f\x7f]/, JSON.stringify(head));
   const message = head.split('\n').find((l) => l.startsWith('message:'))!.slice('message:'.length);
   assert.equal(unescapeHeaderValue(message), 'Unknown command: EV\\u0000IL\\u001b:X');
