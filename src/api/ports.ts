@@ -26,7 +26,8 @@ export interface ShutdownRequest {
 
 /** The VMs of this host (VmManager). Unknown ids are NO_VM errors. */
 export interface VmPort {
-  create(vmParams: { xml?: unknown; vmId?: unknown }): ApiResult<'VM.create'>;
+  /** Resolves once the VM is recorded in the state directory (ERR_STATE_WRITE when it cannot be). */
+  create(vmParams: { xml?: unknown; vmId?: unknown }): Promise<ApiResult<'VM.create'>>;
   destroy(vmId: string): Promise<ApiResult<'VM.destroy'>>;
   shutdown(vmId: string, req: ShutdownRequest): Promise<ApiResult<'VM.shutdown'>>;
   pause(vmId: string): Promise<ApiResult<'VM.pause'>>;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { StompRpcClient } from '../../src/rpc/stomp-client.js';
 import { RawClient } from '../peers/raw-socket.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { startServer, type Fixture } from './server-fixture.js';
 import { capturingLogManager } from './silent-log.js';
 

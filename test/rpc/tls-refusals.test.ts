@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { ensureDevPki, loadTlsFiles } from '../../src/rpc/pki.js';
-import { ManualTime } from './manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 import { startServer, type Fixture } from './server-fixture.js';
 import { capturingLogManager } from './silent-log.js';
 
