@@ -80,6 +80,18 @@ async function untilOr(pred: () => boolean, ms: number): Promise<void> {
   while (!pred() && Date.now() < end) await sleep(20);
 }
 
+/** Send `body` n times on one connection; how many got an answer (within a minute). */
+async function requests(t: Target, n: number, body: string): Promise<AttackOutcome> {
+  const s = await rawSocket(t);
+  const replies = countReplies(s);
+  s.write(CONNECT);
+  const frame = send(body);
+  for (let i = 0; i < n; i++) s.write(frame);
+  await untilOr(() => replies.n >= n, 60_000);
+  s.destroy();
+  return { connections: 1, requests: n, answered: replies.n };
+}
+
 // ---- the attacks -------------------------------------------------------------------------------
 
 const ATTACKS: Record<string, Attack> = {
@@ -160,40 +172,11 @@ const ATTACKS: Record<string, Attack> = {
     return { connections: 20, note: `${n}/20 dropped` };
   },
   /** A batch whose reply is ~40 MB (the connection's bound is 32 MiB): answered, the tail with errors. */
-  'big-batch-reply': async (t) => {
-    const s = await rawSocket(t);
-    const replies = countReplies(s);
-    s.write(CONNECT);
-    const n = 3;
-    for (let i = 0; i < n; i++) s.write(send(JSON.stringify(Array.from({ length: 400 }, (_, j) => ({ jsonrpc: '2.0', method: 'Host.echo', params: { message: 'x', size: 100_000 }, id: j })))));
-    await untilOr(() => replies.n >= n, 60_000);
-    s.destroy();
-    return { connections: 1, requests: n, answered: replies.n };
-  },
+  'big-batch-reply': (t) => requests(t, 3, JSON.stringify(Array.from({ length: 400 }, (_, j) => ({ jsonrpc: '2.0', method: 'Host.echo', params: { message: 'x', size: 100_000 }, id: j })))),
   /** 100,000 nested arrays per body. */
-  'deep-nesting': async (t) => {
-    const s = await rawSocket(t);
-    const replies = countReplies(s);
-    s.write(CONNECT);
-    const n = 50;
-    const body = '['.repeat(100_000) + ']'.repeat(100_000);
-    for (let i = 0; i < n; i++) s.write(send(body));
-    await untilOr(() => replies.n >= n, 60_000);
-    s.destroy();
-    return { connections: 1, requests: n, answered: replies.n };
-  },
+  'deep-nesting': (t) => requests(t, 50, '['.repeat(100_000) + ']'.repeat(100_000)),
   /** A batch of 100,000 requests. */
-  'huge-batch': async (t) => {
-    const s = await rawSocket(t);
-    const replies = countReplies(s);
-    s.write(CONNECT);
-    const n = 5;
-    const body = JSON.stringify(Array.from({ length: 100_000 }, (_, i) => ({ jsonrpc: '2.0', method: 'Host.ping2', id: i })));
-    for (let i = 0; i < n; i++) s.write(send(body));
-    await untilOr(() => replies.n >= n, 60_000);
-    s.destroy();
-    return { connections: 1, requests: n, answered: replies.n };
-  },
+  'huge-batch': (t) => requests(t, 5, JSON.stringify(Array.from({ length: 100_000 }, (_, i) => ({ jsonrpc: '2.0', method: 'Host.ping2', id: i })))),
   /** 400 getCapabilities kept in flight for 10 s. */
   'engine-burst': async (t) => {
     const client = new StompRpcClient({ host: '127.0.0.1', port: t.port, ...(t.tls ? { tls: t.tls } : {}) });

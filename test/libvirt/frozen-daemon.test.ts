@@ -93,61 +93,46 @@ void describe('a frozen libvirtd with calls stuck in it', { skip: skip ?? false 
     await daemon?.cleanup();
   });
 
-  void it('kill -9, restart, reconnect, then a stall that keepalive ends, three times: the outage is reported and the agent survives the thaw', async () => {
-    const agent = await startAgent(daemon);
+  /** vdsmd on the daemon, ready; `body` runs with it; the agent must not have died or printed to stderr. */
+  const withAgent = async (body: (agent: AgentProcess) => Promise<void>, keepalive?: { interval: number; count: number }): Promise<void> => {
+    const agent = await startAgent(daemon, keepalive);
     try {
       await agent.whenReady();
-      for (let round = 0; round < 3; round++) {
-        const mark = agent.lines.length;
-        await daemon.kill('SIGKILL');
-        await logAfter(agent, mark, isLost);
-        await daemon.start();
-        await logAfter(agent, mark, isRestored);
-        await stallCycle(agent, daemon, 'thaw');
-      }
+      await body(agent);
       assert.equal(agent.lines.filter((l) => l['stderr'] !== undefined).length, 0, agent.tail());
     } finally {
       await agent.cleanup();
     }
-  });
+  };
 
-  void it('a stall before any reconnect', async () => {
-    const agent = await startAgent(daemon);
-    try {
-      await agent.whenReady();
-      await stallCycle(agent, daemon, 'thaw');
-    } finally {
-      await agent.cleanup();
-    }
-  });
-
-  void it('libvirtd killed during a stall', async () => {
-    const agent = await startAgent(daemon);
-    try {
-      await agent.whenReady();
-      await stallCycle(agent, daemon, 'kill');
-      await stallCycle(agent, daemon, 'thaw');
-    } finally {
-      await agent.cleanup();
-    }
-  });
-
-  void it('a stall during bulk stats calls that ends before keepalive gives up: the stuck calls come back, no outage', async () => {
-    const agent = await startAgent(daemon, { interval: 5, count: 5 });
-    try {
-      await agent.whenReady();
+  void it('kill -9, restart, reconnect, then a stall that keepalive ends, three times: the outage is reported and the agent survives the thaw', () => withAgent(async (agent) => {
+    for (let round = 0; round < 3; round++) {
       const mark = agent.lines.length;
-      daemon.freeze();
-      try {
-        await nthAfter(agent, mark, isStuckSample, 2);
-      } finally {
-        daemon.thaw();
-      }
-      // The thawed daemon answers the stuck calls and the next samples; VMs are monitored again.
-      await answers(agent);
-      assert.equal(agent.lines.slice(mark).filter(isLost).length, 0, 'no outage for a stall shorter than keepalive');
-    } finally {
-      await agent.cleanup();
+      await daemon.kill('SIGKILL');
+      await logAfter(agent, mark, isLost);
+      await daemon.start();
+      await logAfter(agent, mark, isRestored);
+      await stallCycle(agent, daemon, 'thaw');
     }
-  });
+  }));
+
+  void it('a stall before any reconnect', () => withAgent((agent) => stallCycle(agent, daemon, 'thaw')));
+
+  void it('libvirtd killed during a stall', () => withAgent(async (agent) => {
+    await stallCycle(agent, daemon, 'kill');
+    await stallCycle(agent, daemon, 'thaw');
+  }));
+
+  void it('a stall during bulk stats calls that ends before keepalive gives up: the stuck calls come back, no outage', () => withAgent(async (agent) => {
+    const mark = agent.lines.length;
+    daemon.freeze();
+    try {
+      await nthAfter(agent, mark, isStuckSample, 2);
+    } finally {
+      daemon.thaw();
+    }
+    // The thawed daemon answers the stuck calls and the next samples; VMs are monitored again.
+    await answers(agent);
+    assert.equal(agent.lines.slice(mark).filter(isLost).length, 0, 'no outage for a stall shorter than keepalive');
+  }, { interval: 5, count: 5 }));
 });
