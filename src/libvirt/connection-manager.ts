@@ -5,11 +5,11 @@
 // re-registers events and tells subscribers to resync. Losses reach the main thread directly through a
 // connection watcher, so a control thread stuck in libvirt cannot hold them back.
 // State machine: idle -> connecting -> connected <-> lost; any -> closed.
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { errorMessage, Errors, isError, vdsmError } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
-import { loadVirtBinding } from './binding.js';
 import { VDSM_EVENT_IDS } from './constants.js';
 import { ControlThread } from './control-thread.js';
 import { isConnectionSuspect } from './errors.js';
@@ -19,11 +19,18 @@ import type { BindingEvent, ConnectionClosedEvent, DomainEvent, OpenOptions } fr
 /** Subscribe to every connection loss; returns the way to unsubscribe. */
 export type CloseWatcher = (cb: (e: ConnectionClosedEvent) => void) => () => void;
 
-/** The binding's watcher, on this (main) thread: it registers a thread-safe function, nothing in libvirt. */
+/**
+ * The binding's watcher in a thread of its own (watch-worker.ts), which makes no libvirt call and so is
+ * never stuck in one; losses arrive here as messages. The thread does not keep the process alive.
+ */
 export const bindingCloseWatcher: CloseWatcher = (cb) => {
-  const virt = loadVirtBinding();
-  const id = virt.watchConnections(cb);
-  return () => { virt.domainEventsDeregister(id); };
+  const worker = new Worker(new URL('./watch-worker.js', import.meta.url), { name: 'libvirt-watch' });
+  worker.on('message', (e: ConnectionClosedEvent | { event: 'ready' }) => {
+    if (e.event === 'connection-closed') cb(e);
+  });
+  worker.on('error', () => undefined);
+  worker.unref();
+  return () => { void worker.terminate(); };
 };
 
 export type LibvirtConnectionState = 'idle' | 'connecting' | 'connected' | 'lost' | 'closed';
