@@ -77,6 +77,9 @@ export function clientCertReason(s: tls.TLSSocket): string {
   return code || 'client certificate not accepted';
 }
 
+const BUSY_TEXT = 'Server busy: connection limit reached, try again later';
+const BUSY_FRAME = `ERROR\nmessage:${BUSY_TEXT}\ncontent-type:text/plain\ncontent-length:${BUSY_TEXT.length}\n\n${BUSY_TEXT}\0`;
+
 type AcceptorState = 'new' | 'listening' | 'closed';
 
 export class Acceptor {
@@ -286,7 +289,10 @@ export class Acceptor {
       finish();
       if (what === 'stomp' || what === 'http') {
         if (!this.admission.detected(slot, what)) {
-          socket.destroy();
+          // Say why before closing (STOMP clients log ERROR frames); the linger bounds a peer that does not read.
+          socket.end(BUSY_FRAME);
+          const h = this.#timers.setTimeout(() => socket.destroy(), 1000);
+          (h as { unref?: () => void } | undefined)?.unref?.();
           return;
         }
         this.#counts[what]++;
