@@ -22,8 +22,6 @@ import { MAX_OUTGOING_BYTES, StompSession, type RequestContext, type StompTransp
 
 /** Room for the MESSAGE frame's headers next to a response body. */
 const FRAME_HEAD_ROOM = 4096;
-/** Responses up to this size go out as one buffer (the common case); larger ones in parts, corked. */
-const SMALL_REPLY = 64 * 1024;
 
 export interface RpcLimits extends StompLimits {
   /** Unread outgoing bytes per connection before it is dropped. */
@@ -216,7 +214,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
         log.warn({ client: ctx.clientAddress, oversized: encoded.oversized, maxBytes }, 'response too large for the connection; answered with an error');
         onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
       }
-      reply(encoded.bytes <= SMALL_REPLY ? encoded.chunks[0]!.toString('utf8') : encoded.chunks);
+      reply(encoded.chunks);
     } catch (err) {
       log.error({ err }, 'JSON-RPC dispatch failed');
       reply(undefined);
