@@ -94,6 +94,9 @@ export class StompParser {
   #body: Buffer | undefined;
   #bodyLen = 0;
   #bodyWanted = 0;
+  #paused = false;
+  /** Input received while paused (at most what the socket delivered before it was paused). */
+  #held: Buffer | undefined;
 
   constructor(sink: ParserSink, limits: Partial<StompLimits> = {}) {
     this.#sink = sink;
@@ -104,9 +107,27 @@ export class StompParser {
     return this.#state;
   }
 
-  /** Bytes held for an incomplete frame (bounded by the limits). */
+  /** Bytes held for an incomplete frame (bounded by the limits), plus input held while paused. */
   get buffered(): number {
-    return this.#lineLen + (this.#body?.length ?? 0) + this.#headerBytes;
+    return this.#lineLen + (this.#body?.length ?? 0) + this.#headerBytes + (this.#held?.length ?? 0);
+  }
+
+  /**
+   * Stop emitting frames (the sink may call this from its frame callback): the rest of the current
+   * chunk, and anything pushed meanwhile, waits until resume(). The caller stops reading the socket too.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Emit again, starting with the input held while paused. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#state === ParserState.Failed) return;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held && held.length > 0) this.push(held);
   }
 
   /** True while a frame has begun and is not complete (bytes past the last frame's end). */
@@ -115,9 +136,18 @@ export class StompParser {
   }
 
   push(chunk: Buffer): void {
+    if (this.#paused) {
+      this.#held = this.#held ? Buffer.concat([this.#held, chunk]) : chunk;
+      return;
+    }
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
+      if (this.#paused) {
+        // The sink paused us (flow control) after a frame: keep the rest for resume().
+        this.#held = chunk.subarray(pos);
+        return;
+      }
       switch (this.#state) {
         case ParserState.Command:
         case ParserState.Headers: {
@@ -283,6 +313,7 @@ export class StompParser {
   /** Drop any partial frame and ignore all further input (the connection is being closed). */
   discard(): void {
     this.#state = ParserState.Failed;
+    this.#held = undefined;
     this.#lineParts = [];
     this.#lineLen = 0;
     this.#body = undefined;

@@ -220,6 +220,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     const behind = unread > Math.min(FLOW_HIGH_WATER, this.#maxOutgoing) || this.#requestsInFlight >= MAX_REQUESTS_IN_FLIGHT;
     if (behind && this.#pausedAt === undefined) {
       this.#pausedAt = this.#o.clock.now();
+      // Frames already read but not handled wait too: a chunk can hold hundreds of requests.
+      this.#parser.pause();
       this.#o.transport.pauseInput?.();
     } else if (!behind && this.#pausedAt !== undefined) {
       // Time spent paused is ours, not the peer's: it counts for neither its frame nor its heart-beats.
@@ -228,6 +230,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       this.#lastRead = this.#o.clock.now();
       this.#pausedAt = undefined;
       this.#o.transport.resumeInput?.();
+      this.#parser.resume();
       this.#armDeadline();
     }
   }

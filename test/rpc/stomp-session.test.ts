@@ -220,3 +220,19 @@ void test('past the outgoing bound frames wait in a backlog and input pauses; at
   assert.equal(session.closed, true);
   assert.equal(transport.destroyed, true);
 });
+
+void test('a chunk of 200 pipelined requests: 64 are handled, the rest wait (unread) until answers go out', () => {
+  const h = harness();
+  let paused = 0;
+  const { session, transport } = h.open();
+  transport.pauseInput = () => { paused++; };
+  transport.resumeInput = () => { paused--; };
+  const send = 'SEND\ndestination:jms.topic.vdsm_requests\n\n{"jsonrpc":"2.0","method":"Host.ping2","id":1}\0';
+  session.receive(Buffer.from(send.repeat(200)));
+  assert.equal(h.requests.length, 64);
+  assert.equal(paused, 1);
+  for (const r of h.requests.splice(0, 10)) r.reply('{"jsonrpc":"2.0","id":1,"result":true}');
+  assert.equal(h.requests.length, 54 + 10, 'ten answered, ten more taken');
+  while (h.requests.length > 0) for (const r of h.requests.splice(0)) r.reply('{"jsonrpc":"2.0","id":1,"result":true}');
+  assert.equal(paused, 0);
+});
