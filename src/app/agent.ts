@@ -24,6 +24,7 @@ import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/
 import { Executor } from '../runtime/executor/executor.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { fullGc, MemoryRelief } from '../runtime/memory-relief.js';
+import { trimHeap } from '../native-sys.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
@@ -273,7 +274,8 @@ export class Agent {
     const gc = fullGc();
     if (gc) {
       const clock = this.#o.clock ?? monotonicClock;
-      this.#relief = new MemoryRelief({ collect: gc, timers: this.#o.timers ?? realTimers, now: () => clock.now() });
+      // A full collection frees the buffers; trimming gives the freed heap pages back to the kernel.
+      this.#relief = new MemoryRelief({ collect: () => { gc(); trimHeap(); }, timers: this.#o.timers ?? realTimers, now: () => clock.now() });
     }
 
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);

@@ -40,6 +40,8 @@ export interface AcceptorOptions {
   clock?: Clock;
   log: Logger;
   onLimit?: (hit: LimitHit) => void;
+  /** A socket admitted earlier closed (for memory relief after a crowd leaves). */
+  onClosed?: () => void;
   onStomp(socket: Socket, head: Buffer, slot: Slot): void;
   onHttp(socket: Socket, head: Buffer, slot: Slot): void;
   /** Immediate ACKs after every read (see quick-ack.ts); default: native/sys tcpQuickAck; false turns it off. */
@@ -231,6 +233,7 @@ export class Acceptor {
       this.#sockets.delete(s);
       this.admission.release(slot);
       this.#handshaking.delete(endpoint(s));
+      this.#o.onClosed?.();
     });
     return slot;
   }

@@ -70,6 +70,8 @@ export interface RpcServerOptions {
 
 /** A closed connection that held at least this much asks for memory relief. */
 const RELIEF_BYTES = 16 * 1024 * 1024;
+/** So does every this many closed connections (a crowd's TLS sessions and buffers). */
+const RELIEF_CLOSES = 1000;
 
 export interface RpcServer {
   start(): Promise<{ address: string; port: number }>;
@@ -95,6 +97,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   const sessions = new Set<StompSession>();
   let nextId = 1;
   let closed = false;
+  let closes = 0;
 
   const metrics = opts.metricsRegistry
     ? new RpcMetrics({
@@ -229,6 +232,9 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     onStomp,
     onHttp: (socket, head) => http.adopt(socket, head),
     onLimit,
+    onClosed: () => {
+      if (++closes % RELIEF_CLOSES === 0) opts.relieveMemory?.();
+    },
     clock,
     ...(limits.maxConnections !== undefined ? { maxConnections: limits.maxConnections } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
