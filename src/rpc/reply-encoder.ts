@@ -69,6 +69,25 @@ export function tooLargeError(id: unknown, bytes: number, maxBytes: number): obj
  * they fit; one that does not is replaced by tooLargeError (it always fits).
  */
 export async function encodeReply(reply: object | object[], opts: EncodeOptions): Promise<EncodedReply> {
+  // Most replies are small: one JSON.stringify is cheapest. Batches, long result lists and long strings
+  // take the sliced path.
+  if (isSmall(reply)) {
+    const body = Buffer.from(JSON.stringify(reply), 'utf8');
+    if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
+  }
+  return encodeSliced(reply, opts);
+}
+
+/** Not a batch, and no result a single stringify could spend long on. */
+function isSmall(reply: object | object[]): boolean {
+  if (Array.isArray(reply)) return false;
+  const result = (reply as { result?: unknown }).result;
+  if (Array.isArray(result)) return result.length <= 64;
+  if (typeof result === 'string') return result.length <= STRING_SLICE;
+  return true;
+}
+
+async function encodeSliced(reply: object | object[], opts: EncodeOptions): Promise<EncodedReply> {
   const now = opts.now ?? (() => performance.now());
   const sliceMs = opts.sliceMs ?? 2;
   const yieldToLoop = opts.yieldToLoop ?? setImmediateYield;

@@ -479,7 +479,9 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     if (this.#state === 'closed') return;
     const { frame, idle } = this.#deadlines();
     const due = Math.min(frame, idle);
-    if (due === this.#deadlineDue) return;
+    // A timer due earlier re-checks when it fires: re-arming only for an earlier due keeps the hot path
+    // (every frame moves the idle deadline later) free of timer churn.
+    if (due >= this.#deadlineDue) return;
     if (this.#deadlineTimer !== undefined) this.#o.timers.clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
     this.#deadlineDue = due;
