@@ -6,6 +6,8 @@
 // Usage: npm run bench:abuse [-- --modes=plain,tls --attacks=a,b --fuzz-runs=400 --out=DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,8 +148,10 @@ const ATTACKS: Record<string, Attack> = {
       await Promise.all(socks.map((s) => new Promise<void>((resolve) => {
         if (s.destroyed) { resolve(); return; }
         const part = i === 15 ? chunk.subarray(0, MiB - 10 * 1024) : chunk;
-        if (s.write(part)) resolve();
-        else { s.once('drain', () => resolve()); s.once('close', () => resolve()); }
+        if (s.write(part)) { resolve(); return; }
+        const done = (): void => { s.off('drain', done); s.off('close', done); resolve(); };
+        s.once('drain', done);
+        s.once('close', done);
       })));
     }
     await sleep(3000);
@@ -266,6 +270,41 @@ function startClient(port: number, tlsDir: string | undefined): { calls: LegitCa
   return { calls, child };
 }
 
+/** The agent's /health JSON (over TLS with the client's certificate in TLS mode). */
+function health(t: Target): Promise<Record<string, unknown>> {
+  const common = { host: '127.0.0.1', port: t.port, path: '/health', timeout: 10_000, agent: false } as const;
+  return new Promise((resolve, reject) => {
+    const onRes = (res: http.IncomingMessage): void => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => { body += d; });
+      res.on('end', () => { try { resolve(JSON.parse(body) as Record<string, unknown>); } catch (err) { reject(err as Error); } });
+    };
+    const r = t.mode === 'tls'
+      ? https.request({ ...common, ...t.tls, checkServerIdentity: () => undefined }, onRes)
+      : http.request(common, onRes);
+    r.on('timeout', () => r.destroy(new Error('no /health answer within 10 s')));
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+/**
+ * After an attack: wait until the agent is back to its quiet state (only the legitimate client's STOMP
+ * session left, nothing in protocol detection, no buffered bytes, no memory relief still due), read on
+ * /health. Returns the seconds it took, or undefined if it did not get there within a minute.
+ */
+async function settle(t: Target): Promise<number | undefined> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 60_000) {
+    const h = await health(t).catch(() => undefined);
+    const rpc = h?.['rpc'] as { connections: number; memory: { used: number }; admission: { detecting: number } } | undefined;
+    const relief = h?.['memoryRelief'] as { pending: boolean } | null | undefined;
+    if (rpc && rpc.connections <= 1 && rpc.memory.used === 0 && rpc.admission.detecting === 0 && relief?.pending !== true) return (Date.now() - t0) / 1000;
+    await sleep(200);
+  }
+  return undefined;
+}
+
 function rssMb(pid: number): number {
   try {
     return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -280,7 +319,7 @@ interface CaseResult {
   suite: 'abuse'; attack: string; mode: Mode; seconds: number; attacker_connections: number;
   budget_mb: number; rss_before_mb: number; peak_rss_mb: number; rss_after_mb: number;
   legit_calls: number; legit_failed: number; ping2_p50_ms: number; ping2_p99_ms: number; getallvmstats_p99_ms: number;
-  attacker_requests: number | null; attacker_answered: number | null; lost: boolean; agent_alive: boolean; note: string; load1: number;
+  attacker_requests: number | null; attacker_answered: number | null; lost: boolean; agent_alive: boolean; settle_s: number | null; note: string; load1: number;
 }
 
 async function runMode(mode: Mode, attacks: string[], dir: string): Promise<CaseResult[]> {
@@ -313,9 +352,10 @@ async function runMode(mode: Mode, attacks: string[], dir: string): Promise<Case
         outcome = { connections: 0, note: `attack failed: ${(err as Error).message}` };
       }
       const t1 = Date.now();
-      await sleep(8000);  // let the agent settle: closes, then its memory relief (a GC at most every 5 s)
+      const settled = await settle(target);  // closes, buffers freed, then the memory relief (a GC at most every 5 s)
+      const t2 = Date.now();
       clearInterval(sampler);
-      const during = legit.calls.slice(mark).filter((c) => c.at >= t0 && c.at <= t1 + 8000);
+      const during = legit.calls.slice(mark).filter((c) => c.at >= t0 && c.at <= t2);
       const lat = (m: string): number[] => during.filter((c) => c.method === m && c.ok).map((c) => c.ms);
       const alive = (() => { try { process.kill(pid, 0); return true; } catch { return false; } })();
       const failed = during.filter((c) => !c.ok).length;
@@ -327,7 +367,8 @@ async function runMode(mode: Mode, attacks: string[], dir: string): Promise<Case
         getallvmstats_p99_ms: Math.round(percentile(lat('Host.getAllVmStats'), 0.99) * 100) / 100,
         attacker_requests: outcome.requests ?? null, attacker_answered: outcome.answered ?? null,
         lost: failed > 0 || !alive || (outcome.requests !== undefined && outcome.answered !== outcome.requests),
-        agent_alive: alive, note: outcome.note ?? '', load1: Math.round(loadavg()[0]! * 100) / 100,
+        agent_alive: alive, settle_s: settled === undefined ? null : Math.round(settled * 10) / 10,
+        note: [outcome.note, settled === undefined ? 'did not settle within 60 s' : ''].filter(Boolean).join('; '), load1: Math.round(loadavg()[0]! * 100) / 100,
       };
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
@@ -351,8 +392,8 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
     'A legitimate client (its own process) calls Host.ping2 and Host.getAllVmStats back to back during every attack. ' +
       '**lost**: a legitimate call failed, an attacker request that deserved an answer got none, or the agent died.', '',
     mdTable(
-      ['mode', 'attack', 's', 'attacker conns', 'RSS before MB', 'peak RSS MB', 'budget MB', 'RSS after MB', 'legit calls', 'legit failed', 'ping2 p50 ms', 'ping2 p99 ms', 'getAllVmStats p99 ms', 'answered', 'lost', 'load1', 'note'],
-      results.map((r) => [r.mode, r.attack, fmt(r.seconds, 1), r.attacker_connections, r.rss_before_mb, r.peak_rss_mb, r.budget_mb, r.rss_after_mb, r.legit_calls, r.legit_failed,
+      ['mode', 'attack', 's', 'attacker conns', 'RSS before MB', 'peak RSS MB', 'budget MB', 'RSS after MB', 'settle s', 'legit calls', 'legit failed', 'ping2 p50 ms', 'ping2 p99 ms', 'getAllVmStats p99 ms', 'answered', 'lost', 'load1', 'note'],
+      results.map((r) => [r.mode, r.attack, fmt(r.seconds, 1), r.attacker_connections, r.rss_before_mb, r.peak_rss_mb, r.budget_mb, r.rss_after_mb, r.settle_s === null ? '-' : fmt(r.settle_s, 1), r.legit_calls, r.legit_failed,
         fmt(r.ping2_p50_ms, 2), fmt(r.ping2_p99_ms, 2), fmt(r.getallvmstats_p99_ms, 1), r.attacker_requests === null ? '-' : `${r.attacker_answered}/${r.attacker_requests}`,
         r.lost ? 'YES' : 'no', fmt(r.load1, 2), r.note]),
     ), '',

@@ -353,6 +353,7 @@ export class Agent {
       host: this.host.state(),
       threads: this.threadReport(),
       observability: this.observability.state(),
+      memoryRelief: this.#relief?.state() ?? null,
     };
   }
 

@@ -108,8 +108,9 @@ export class JsonRpcServer {
 
   /** handle() without the final encoding: the response object, the batch's array, or undefined. */
   async respond(text: string, ctx: MethodContext): Promise<object | object[] | undefined> {
-    const depth = jsonDepthExceeds(text, MAX_JSON_DEPTH);
-    if (depth) return errorResponse(null, { code: Errors.PARSE.vdsmCode, message: `${Errors.PARSE.message} The message nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.` });
+    const scan = scanJson(text, MAX_JSON_DEPTH, MAX_BATCH);
+    if (scan === 'too-deep') return errorResponse(null, { code: Errors.PARSE.vdsmCode, message: `${Errors.PARSE.message} The message nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.` });
+    if (scan === 'batch-too-large') return errorResponse(null, invalid(`<batch of more than ${MAX_BATCH} requests>`, `a batch may hold at most ${MAX_BATCH} requests`));
     let msg: unknown;
     try {
       msg = JSON.parse(text);
@@ -118,7 +119,6 @@ export class JsonRpcServer {
     }
     if (Array.isArray(msg)) {
       if (msg.length === 0) return errorResponse(null, invalid(msg, 'request batch is empty'));
-      if (msg.length > MAX_BATCH) return errorResponse(null, invalid(`<batch of ${msg.length} requests>`, `a batch may hold at most ${MAX_BATCH} requests`));
       // Started in slices: the handlers' synchronous parts of a 1000-request batch would hold the loop.
       const started: Promise<object | undefined>[] = [];
       let slice = this.#now();
@@ -201,16 +201,25 @@ function invalid(request: unknown, reason: string): RpcError {
   return { code: Errors.INVALID_REQUEST.vdsmCode, message: `${Errors.INVALID_REQUEST.message}: {'request': ${pyReprBounded(request, REPR_CHARS)}, 'reason': ${pyRepr(reason)}}` };
 }
 
+/** What scanJson() finds wrong with a message before JSON.parse would pay for it. */
+export type JsonScan = 'too-deep' | 'batch-too-large' | undefined;
+
 /**
- * True when the JSON text nests arrays/objects deeper than `max` (brackets inside strings do not
- * count). Linear, and stops at the first level too deep: JSON.parse of 100,000 nested arrays alone
- * costs a second, and rendering such a value overflows the stack.
+ * One linear pass over the JSON text, stopping at the first problem: arrays/objects nested deeper than
+ * `maxDepth` (brackets inside strings do not count), or a top-level array (a batch) with more than
+ * `maxBatch` elements. JSON.parse of 100,000 nested arrays alone costs a second and rendering such a
+ * value overflows the stack; parsing a batch of 100,000 requests (~5 MB) holds the loop for tens of
+ * milliseconds only to refuse it.
  */
-export function jsonDepthExceeds(text: string, max: number): boolean {
-  if (text.length <= 2 * max) return false;
+export function scanJson(text: string, maxDepth: number, maxBatch: number): JsonScan {
+  if (text.length <= 2 * maxDepth && text.length <= 2 * maxBatch) return undefined;
+  let start = 0;
+  while (start < text.length && (text.charCodeAt(start) <= 0x20)) start++;
+  const batch = text.charCodeAt(start) === 0x5b;
   let depth = 0;
+  let commas = 0;
   let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 0x5c) i++;  // backslash: skip the escaped character
@@ -219,8 +228,9 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
     }
     if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
+      if (++depth > maxDepth) return 'too-deep';
     } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2c && depth === 1 && batch && ++commas >= maxBatch) return 'batch-too-large';
   }
-  return false;
+  return undefined;
 }

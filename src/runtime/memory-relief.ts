@@ -1,7 +1,8 @@
 // Gives memory back after a burst: when connections that held many megabytes are dropped or closed,
 // their buffers become garbage that V8 collects only when it next feels pressure, so the process kept
 // its peak RSS for as long as it stayed quiet. relief() asks for one full collection, at most once per
-// `minIntervalMs`, a little after the last request (so the sockets are closed by then).
+// `minIntervalMs`, a little after the last request (so the sockets are closed by then). The agent's
+// collect also trims the C heap (malloc_trim, native/sys): TLS sessions and socket buffers live there.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Timers } from './clock.js';
@@ -50,7 +51,8 @@ export class MemoryRelief {
     this.#timer = undefined;
   }
 
-  state(): { runs: number } {
-    return { runs: this.#runs };
+  /** Collections run so far, and whether one is due (a request is waiting for its delay). */
+  state(): { runs: number; pending: boolean } {
+    return { runs: this.#runs, pending: this.#timer !== undefined };
   }
 }

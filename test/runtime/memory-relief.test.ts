@@ -16,8 +16,10 @@ void test('requests collapse into one collection after the delay; the next waits
   relief.request();
   time.advance(999);
   assert.equal(runs, 0);
+  assert.deepEqual(relief.state(), { runs: 0, pending: true });
   time.advance(1);
   assert.equal(runs, 1);
+  assert.deepEqual(relief.state(), { runs: 1, pending: false });
   relief.request();
   time.advance(1000);
   assert.equal(runs, 1, 'not before 5 s after the previous collection');
