@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { writeNodeXml } from '../src/libvirt/fixture.js';
+import { errorMessage } from '../src/errors.js';
 import { devPkiPaths, loadTlsFiles } from '../src/rpc/pki.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
 import { AgentProcess } from '../test/helpers/agent-process.js';
@@ -245,7 +246,7 @@ async function clientMain(flags: Flags): Promise<void> {
         await client.call(method, {}, 30_000);
       } catch (err) {
         ok = false;
-        process.stderr.write(`legit ${method} failed: ${(err as Error).message}\n`);
+        process.stderr.write(`legit ${method} failed: ${errorMessage(err)}\n`);
       }
       process.stdout.write(`${JSON.stringify({ at: Date.now(), method, ms: performance.now() - t0, ok })}\n`);
     }
@@ -277,7 +278,7 @@ function health(t: Target): Promise<Record<string, unknown>> {
     const onRes = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => { body += d; });
-      res.on('end', () => { try { resolve(JSON.parse(body) as Record<string, unknown>); } catch (err) { reject(err as Error); } });
+      res.on('end', () => { try { resolve(JSON.parse(body) as Record<string, unknown>); } catch (err) { reject(err instanceof Error ? err : new Error(String(err))); } });
     };
     const r = t.mode === 'tls'
       ? https.request({ ...common, ...t.tls, checkServerIdentity: () => undefined }, onRes)
@@ -349,7 +350,7 @@ async function runMode(mode: Mode, attacks: string[], dir: string): Promise<Case
       try {
         outcome = await attack(target);
       } catch (err) {
-        outcome = { connections: 0, note: `attack failed: ${(err as Error).message}` };
+        outcome = { connections: 0, note: `attack failed: ${errorMessage(err)}` };
       }
       const t1 = Date.now();
       const settled = await settle(target);  // closes, buffers freed, then the memory relief (a GC at most every 5 s)
@@ -434,7 +435,7 @@ if (flags.has('client')) {
   child.on('exit', (code) => process.exit(code ?? 1));
 } else {
   orchestrate(flags).then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
-    process.stderr.write(`abuse bench: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`abuse bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     process.exit(1);
   });
 }

@@ -126,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
     const missing = await missingFiles(files);
     if (missing.length > 0) {
       // Name every bad file, the present but unusable ones too (loadTlsFiles checks them all).
-      const unusable = await loadTlsFiles(files).then(() => undefined, (err: unknown) => (err as Error).message);
+      const unusable = await loadTlsFiles(files).then(() => undefined, (err: unknown) => errorMessage(err));
       log.fatal({ missing, ...(unusable !== undefined ? { unusable } : {}) }, 'host certificate missing');
       process.stderr.write(`vdsmd: ${enrolmentHint(config.vars.trust_store_path, missing)}\n${unusable !== undefined ? `${unusable}\n` : ''}`);
       return 1;

@@ -7,6 +7,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { errorMessage } from '../errors.js';
 import type { TlsMaterial } from './acceptor.js';
 
 const run = promisify(execFile);
@@ -62,7 +63,7 @@ export async function loadTlsFiles(files: TlsFiles): Promise<TlsMaterial> {
     try {
       keyObject = createPrivateKey(key);
     } catch (err) {
-      bad(files.keyFile, `not a usable PEM private key (${(err as Error).message})`);
+      bad(files.keyFile, `not a usable PEM private key (${errorMessage(err)})`);
     }
   }
   if (cert instanceof Error) bad(files.certFile, cert.message);
@@ -87,7 +88,7 @@ function parseCertificates(pem: Buffer): X509Certificate[] | Error {
   try {
     return blocks.map((b) => new X509Certificate(b));
   } catch (err) {
-    return new Error(`not a valid PEM certificate (${(err as Error).message})`);
+    return new Error(`not a valid PEM certificate (${errorMessage(err)})`);
   }
 }
 

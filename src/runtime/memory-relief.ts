@@ -6,6 +6,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Timers } from './clock.js';
+import { Lifecycle } from './lifecycle.js';
 
 /** V8's full collection, made callable without starting node with --expose-gc. */
 export function fullGc(): (() => void) | undefined {
@@ -28,13 +29,17 @@ export class MemoryRelief {
   #timer: unknown;
   #last = -Infinity;
   #runs = 0;
+  /** Running from construction; after close() requests are ignored. */
+  readonly #life = new Lifecycle('memory relief');
 
   constructor(opts: MemoryReliefOptions) {
     this.#o = opts;
+    this.#life.startSync(() => undefined);
   }
 
-  /** Ask for a collection soon. */
+  /** Ask for a collection soon (ignored once closed). */
   request(): void {
+    if (!this.#life.running) return;
     if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
     const delay = Math.max(this.#o.delayMs ?? 1000, this.#last + (this.#o.minIntervalMs ?? 5000) - this.#o.now());
     this.#timer = this.#o.timers.setTimeout(() => {
@@ -46,9 +51,12 @@ export class MemoryRelief {
     (this.#timer as { unref?: () => void } | undefined)?.unref?.();
   }
 
+  /** Cancel a pending collection; later requests are ignored. Idempotent. */
   close(): void {
-    if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#life.closeSync(() => {
+      if (this.#timer !== undefined) this.#o.timers.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    });
   }
 
   /** Collections run so far, and whether one is due (a request is waiting for its delay). */

@@ -29,6 +29,9 @@ void test('requests collapse into one collection after the delay; the next waits
   relief.close();
   time.advance(10_000);
   assert.equal(runs, 2, 'close cancels what is pending');
+  relief.request();
+  time.advance(10_000);
+  assert.deepEqual(relief.state(), { runs: 2, pending: false }, 'a request after close is ignored');
 });
 
 void test("V8's full collection and malloc_trim are callable", () => {
