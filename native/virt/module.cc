@@ -12,6 +12,7 @@ NAPI_MODULE_INIT() {
   virt::RegisterHostFunctions(e, exp);
   virt::RegisterAgentFunctions(e, exp);
   virt::RegisterEventFunctions(e, exp);
+  virt::RegisterMigrationFunctions(e, exp);
   exp.Set("eventLoopInfo", Napi::Function::New(e, virt::EventLoopInfo, "eventLoopInfo"));
   exp.Set("errorNames", Napi::Function::New(e, virt::ErrorNames, "errorNames"));
   return exports;
