@@ -42,3 +42,12 @@ export interface VmPort {
   /** libvirt's live domain XML per VM. */
   liveXmls(vmIds?: readonly string[]): Promise<ApiResult<'Host.dumpxmls'>>;
 }
+
+/** Live migration, both ends (MigrationService). Unknown ids are NO_VM errors. */
+export interface MigrationPort {
+  migrate(vmId: string, params: Record<string, unknown>): ApiResult<'VM.migrate'>;
+  cancel(vmId: string): Promise<ApiResult<'VM.migrateCancel'>>;
+  changeParams(vmId: string, params: { maxBandwidth?: number }): Promise<ApiResult<'VM.migrateChangeParams'>>;
+  status(vmId: string): ApiResult<'VM.getMigrationStatus'>;
+  migrationCreate(vmId: string, params: Record<string, unknown>, incomingLimit: number | undefined): ApiResult<'VM.migrationCreate'>;
+}

@@ -69,6 +69,11 @@ export interface ShutdownRequest {
   force?: boolean;
 }
 
+/** What the migration service adds to a VM's stats (`migrationProgress` while it migrates out). */
+export interface MigrationView {
+  progress(vmId: string): number | undefined;
+}
+
 export class VmManager {
   readonly container: VmContainer<Vm>;
   #o: VmManagerOptions;
@@ -78,13 +83,14 @@ export class VmManager {
   #eventSeq = 0;
   #lastEvent = new Map<string, number>();
   #resyncs = { runs: 0, changed: 0, failed: 0 };
+  #statusListeners = new Set<(vm: Vm, change: VmStatusChange) => void>();
+  #migrations: MigrationView | undefined;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
   }
 
-  /** Start applying libvirt events. Idempotent. */
   /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
     this.#life.startSync(() => {
@@ -151,6 +157,42 @@ export class VmManager {
     return vm;
   }
 
+  /**
+   * VM.migrationCreate on a destination: the VM record in Migration Destination, no libvirt call (the
+   * source's libvirtd creates the domain). `elapsedTimeOffsetS` keeps elapsedTime counting from the
+   * original start; `guest` is what the source's agents knew, reported until ours speak.
+   */
+  addIncoming(domain: DomainInfo, xml: string, o: { elapsedTimeOffsetS?: number; guest?: GuestInfo } = {}): Vm {
+    const startedAtWall = Date.now() - Math.max(0, (o.elapsedTimeOffsetS ?? 0) * 1000);
+    const vm = this.#newVm(domain, xml, VmStatus.MIGRATION_DESTINATION, startedAtWall);
+    vm.guest = o.guest;
+    this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    this.#o.statsCache.add(vm.vmId);
+    void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall });
+    return vm;
+  }
+
+  /** The incoming domain runs here now: take libvirt's live XML (ports, channel paths) and QEMU's pid. */
+  async adoptIncomingDomain(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    this.#findPid(vm);
+  }
+
+  get(vmId: string): Vm | undefined {
+    return this.container.get(vmId);
+  }
+
+  /** Every VM status change, after its VM_status event went out. Returns the unsubscribe function. */
+  onStatusChange(cb: (vm: Vm, change: VmStatusChange) => void): () => void {
+    this.#statusListeners.add(cb);
+    return () => this.#statusListeners.delete(cb);
+  }
+
+  /** The migration service, for `migrationProgress` in the stats of a migrating VM. */
+  setMigrationView(view: MigrationView): void {
+    this.#migrations = view;
+  }
+
   async destroy(vmId: string): Promise<true> {
     const vm = this.container.require(vmId);
     vm.powerdown?.cancel();
@@ -160,8 +202,16 @@ export class VmManager {
         await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL });
       } catch (err) {
         if (!isNoDomain(err)) {
-          this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
-          throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
+          // As vdsm: SIGTERM alone did not end QEMU (a stopped or wedged process ignores it): SIGKILL.
+          this.#o.log.warn({ vmId: vm.vmId, err: errorMessage(err) }, 'graceful destroy failed; destroying forcefully');
+          try {
+            await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.DEFAULT });
+          } catch (err2) {
+            if (!isNoDomain(err2)) {
+              this.#o.log.error({ vmId: vm.vmId, err: err2 }, 'destroy failed');
+              throw wrapError(Errors.DESTROY, err2, { vmId: vm.vmId });
+            }
+          }
         }
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
@@ -254,7 +304,7 @@ export class VmManager {
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
-    return buildVmStatsReport({
+    const report = buildVmStatsReport({
       state: vm.state.describe(),
       pid: vm.pid,
       domain: vm.domain,
@@ -263,8 +313,13 @@ export class VmManager {
       clock: this.#o.clock,
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
+      // An incoming domain is libvirt's until it runs here: no stats are expected from it.
+      monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
     });
+    const progress = vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
+    if (progress !== undefined) report['migrationProgress'] = progress;
+    return report;
   }
 
   reports(vmIds?: readonly string[]): VmStatsReport[] {
@@ -448,6 +503,13 @@ export class VmManager {
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
+    for (const cb of this.#statusListeners) {
+      try {
+        cb(vm, change);
+      } catch (err) {
+        this.#o.log.error({ vmId: vm.vmId, err }, 'VM status listener failed');
+      }
+    }
   }
 
   #onEvent(e: DomainEvent): void {

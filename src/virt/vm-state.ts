@@ -230,8 +230,20 @@ export class VmStateMachine {
     return this.#moveTo(S.MIGRATION_SOURCE, 'migrate');
   }
 
-  migrationFailed(): boolean {
-    return this.#moveTo(S.UP, 'migrationFailed');
+  /** An outgoing migration failed or was cancelled: the VM runs here as it did before (Up or Paused). */
+  migrationFailed(to: typeof S.UP | typeof S.PAUSED = S.UP): boolean {
+    if (this.#status !== S.MIGRATION_SOURCE) return false;
+    return this.#moveTo(to, 'migrationFailed');
+  }
+
+  /**
+   * An incoming migration is over: the domain runs here (resumed after migration, or paused when the VM
+   * was paused on the source). The migration service calls this, vdsm's 1 s after libvirt's event.
+   */
+  incomingMigrationFinished(paused = false): boolean {
+    if (this.#status !== S.MIGRATION_DESTINATION) return false;
+    if (paused) this.#pauseCode = 'NOERR';
+    return this.#moveTo(paused ? S.PAUSED : S.UP, 'migrated');
   }
 
   /** Recovery and other paths where the coordinator knows the outcome (e.g. the domain vanished). */
@@ -253,6 +265,8 @@ export class VmStateMachine {
         return this.#onSuspended(detail, cause);
       case LifecycleEvent.RESUMED:
         if (this.#status === S.MIGRATION_SOURCE) return false; // resumed after a failed outgoing migration step
+        // An incoming domain runs: the migration service reports Up once it has taken the domain over.
+        if (this.#status === S.MIGRATION_DESTINATION) return false;
         // QEMU starts with its CPUs stopped and libvirt resumes them before STARTED/BOOTED: that first
         // RESUMED means the guest starts booting, not that it is up.
         if (this.#status === S.WAIT_FOR_LAUNCH || this.#status === S.POWERING_UP) return this.#moveTo(S.POWERING_UP, cause);
@@ -276,6 +290,7 @@ export class VmStateMachine {
   }
 
   #onSuspended(detail: number, cause: string): boolean {
+    if (this.#status === S.MIGRATION_DESTINATION) return false; // a paused VM arriving: see incomingMigrationFinished
     switch (detail) {
       case SuspendedDetail.MIGRATED:
       case SuspendedDetail.POSTCOPY:
@@ -300,6 +315,8 @@ export class VmStateMachine {
     if (this.#destroyReason !== undefined) return exitInfo(ExitCode.NORMAL, this.#destroyReason);
     if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE) return exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED);
     if (detail === StoppedDetail.SAVED && this.#status === S.SAVING_STATE) return exitInfo(ExitCode.NORMAL, VmExitReason.SAVE_STATE_SUCCEEDED);
+    // The incoming domain went away before it ran here (the source aborted, QEMU failed).
+    if (this.#status === S.MIGRATION_DESTINATION) return exitInfo(ExitCode.ERROR, VmExitReason.MIGRATION_FAILED);
     if (this.#shutdownReason !== undefined && (detail === StoppedDetail.SHUTDOWN || detail === StoppedDetail.DESTROYED)) {
       return exitInfo(ExitCode.NORMAL, this.#shutdownReason);
     }

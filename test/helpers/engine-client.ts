@@ -59,12 +59,12 @@ export class EngineClient {
     return (this.peer.messages.get(EVENTS) ?? []).map((m) => JSON.parse(m.body) as Record<string, unknown>);
   }
 
-  /** Resolve with the first event (received so far or later) matching pred. */
-  async waitForEvent(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  /** Resolve with the first event (received so far or later) matching pred; `from`: skip the first events. */
+  async waitForEvent(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 15_000, from = 0): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const list = this.events();
-      const hit = list.find(pred);
+      const hit = list.slice(from).find(pred);
       if (hit) return hit;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`event not received within ${timeoutMs} ms; got: ${JSON.stringify(list.map((e) => e['method']))}`);
