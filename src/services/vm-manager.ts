@@ -217,6 +217,9 @@ export class VmManager {
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
       vm.state.destroyed();
+    } else {
+      // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }, vm.vmId).catch(() => undefined);
     }
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);

@@ -230,6 +230,16 @@ export class VmStateMachine {
     return this.#moveTo(S.MIGRATION_SOURCE, 'migrate');
   }
 
+  /**
+   * An outgoing migration succeeded: libvirt said the domain migrated (STOPPED/MIGRATED, or the call
+   * returned and the domain is gone here). Down with exitReason 4, sent by the migration service after
+   * the downtime report, as vdsm orders them.
+   */
+  migrationSucceeded(): boolean {
+    if (this.#status !== S.MIGRATION_SOURCE) return false;
+    return this.#down(exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED), 'migrated');
+  }
+
   /** An outgoing migration failed or was cancelled: the VM runs here as it did before (Up or Paused). */
   migrationFailed(to: typeof S.UP | typeof S.PAUSED = S.UP): boolean {
     if (this.#status !== S.MIGRATION_SOURCE) return false;
@@ -273,6 +283,8 @@ export class VmStateMachine {
         this.#pauseCode = undefined;
         return this.#moveTo(S.UP, cause);
       case LifecycleEvent.STOPPED:
+        // Migrated away: the migration service reports Down (4) once the downtime report went out.
+        if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE && this.#destroyReason === undefined) return false;
         return this.#down(this.#stopReason(detail), cause);
       case LifecycleEvent.SHUTDOWN:
         // The guest finished its shutdown sequence; STOPPED follows.
@@ -313,7 +325,6 @@ export class VmStateMachine {
   /** Exit info for a STOPPED event, given what we asked for and what we were doing. */
   #stopReason(detail: number): ExitInfo {
     if (this.#destroyReason !== undefined) return exitInfo(ExitCode.NORMAL, this.#destroyReason);
-    if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE) return exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED);
     if (detail === StoppedDetail.SAVED && this.#status === S.SAVING_STATE) return exitInfo(ExitCode.NORMAL, VmExitReason.SAVE_STATE_SUCCEEDED);
     // The incoming domain went away before it ran here (the source aborted, QEMU failed).
     if (this.#status === S.MIGRATION_DESTINATION) return exitInfo(ExitCode.ERROR, VmExitReason.MIGRATION_FAILED);

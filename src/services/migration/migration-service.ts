@@ -79,7 +79,7 @@ export class MigrationService {
       this.#o.vms.onStatusChange((vm, change) => {
         if (change.to !== VmStatus.DOWN) return;
         const out = this.#outgoing.get(vm.vmId);
-        if (out?.active) out.onVmDown(change.exitInfo?.exitReason, change.cause);
+        if (out?.active) out.onVmDown(change.cause);
         this.#incoming.get(vm.vmId)?.onVmDown();
       }),
     );

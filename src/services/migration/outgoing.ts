@@ -42,6 +42,9 @@ type Outcome = { ok: true; how: string } | { ok: false; status: StatusCode | und
 
 const OPERATION_INVALID = VIR_ERROR_NUMBERS['OPERATION_INVALID'];
 
+/** After libvirt said the domain migrated, how long the source's Down waits for JOB_COMPLETED (the downtime). */
+export const DOWNTIME_REPORT_GRACE_MS = 2000;
+
 /** Why a wait ended early: the engine cancelled the migration. */
 class Cancelled extends Error {}
 
@@ -69,6 +72,8 @@ export class OutgoingMigration {
   #lastChangeAt: number;
   #call: { state: 'idle' | 'running' | 'ok' | 'error'; startedAt?: number; endedAt?: number; error?: string } = { state: 'idle' };
   #decide: ((o: Outcome) => void) | undefined;
+  #stoppedMigrated = false;
+  #wakeups: (() => void)[] = [];
   #outcome: Outcome | undefined;
   #endedAt: number | undefined;
   readonly done: Promise<void>;
@@ -150,22 +155,22 @@ export class OutgoingMigration {
     if (typeof d === 'number') this.#downtime = Math.round(d);
     this.#progress = 100;
     this.#publishProgress();
+    this.#wake();
   }
 
   onLifecycle(type: number, detail: number): void {
-    if (type === LifecycleEvent.STOPPED && detail === StoppedDetail.MIGRATED) this.#settle({ ok: true, how: 'libvirt:STOPPED/MIGRATED' });
+    if (type === LifecycleEvent.STOPPED && detail === StoppedDetail.MIGRATED) {
+      this.#stoppedMigrated = true;
+      this.#settle({ ok: true, how: 'libvirt:STOPPED/MIGRATED' });
+    }
     else if (type === LifecycleEvent.SUSPENDED && detail === SuspendedDetail.POSTCOPY) {
       this.#postcopy = true;
       this.#monitor.stop();
     }
   }
 
-  /** The VM went Down: migrated (exit reason 4, from STOPPED/MIGRATED), or another way (destroyed, crashed). */
-  onVmDown(exitReason: number | undefined, cause: string): void {
-    if (exitReason === VmExitReason.MIGRATION_SUCCEEDED) {
-      this.#settle({ ok: true, how: cause });
-      return;
-    }
+  /** The VM went Down another way (destroyed, crashed) while migrating (our own Down(4) ends it first). */
+  onVmDown(cause: string): void {
     const why = `the VM went down (${cause})`;
     if (this.#phase !== 'migrating') this.#cancel.abort(new Error(why));
     this.#settle({ ok: false, status: undefined, why });
@@ -259,11 +264,13 @@ export class OutgoingMigration {
     o.libvirt.migrate({ uuid: this.vmId, duri, params, flags }).then(
       () => {
         this.#call = { ...this.#call, state: 'ok', endedAt: o.clock.now() };
+        this.#wake();
         if (this.#outcome !== undefined && !this.#outcome.ok) o.log.error({ vmId: this.vmId }, 'libvirt completed a migration reported failed before');
         this.#settle({ ok: true, how: 'migrateToURI3 returned' });
       },
       (err: unknown) => {
         this.#call = { ...this.#call, state: 'error', endedAt: o.clock.now(), error: (err as Error).message };
+        this.#wake();
         if (this.#outcome !== undefined) {
           o.log.info({ vmId: this.vmId, err: (err as Error).message, blockedMs: Math.round(this.#call.endedAt! - this.#call.startedAt!) }, 'the migration call returned after its outcome was known');
           return;
@@ -288,13 +295,17 @@ export class OutgoingMigration {
     this.#status = { ...MIGRATION_DONE };
     this.#phase = 'succeeded';
     this.#endedAt = o.clock.now();
-    // Down(4) comes with libvirt's STOPPED/MIGRATED event; when the call returned first (or the event was
-    // lost to a reconnect), the domain's own state says it.
-    if (!o.vm.state.isDown) {
-      const gone = await o.libvirt.call('libvirt.state', { uuid: this.vmId }).then((s) => s.state === 5, (err: unknown) => isNoDomain(err));
-      if (gone && !o.vm.state.isDown) o.vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED), 'migrated');
+    // vdsm's order: the downtime report, then the source's Down. libvirt sends JOB_COMPLETED just after
+    // STOPPED/MIGRATED; its event can reach us after the call's return (they travel on different threads).
+    await this.#until(() => this.#downtime !== undefined, DOWNTIME_REPORT_GRACE_MS);
+    if (this.#downtime === undefined) o.log.warn({ vmId: this.vmId, graceMs: DOWNTIME_REPORT_GRACE_MS }, 'no JOB_COMPLETED from libvirt: the source is Down without a downtime report');
+    if (!this.#stoppedMigrated) {
+      // The call returned first, or the event was lost to a reconnect: the domain's own state says it.
+      const gone = await o.libvirt.call('libvirt.state', { uuid: this.vmId }).then((st) => st.state === 5, (err: unknown) => isNoDomain(err));
+      if (!gone) o.log.error({ vmId: this.vmId }, 'migrateToURI3 returned success but the domain still runs here');
     }
-    o.log.info({ vmId: this.vmId, how, ms: Math.round(this.#endedAt - this.startedAt), downtime: this.#downtime }, 'migration succeeded');
+    if (o.vm.state.migrationSucceeded()) o.log.info({ vmId: this.vmId, how, ms: Math.round(this.#endedAt - this.startedAt), downtime: this.#downtime }, 'migration succeeded');
+    else if (!o.vm.state.isDown) o.vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED), 'migrated');
     this.#peer?.close();
   }
 
@@ -437,6 +448,25 @@ export class OutgoingMigration {
         (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
       );
     });
+  }
+
+  /** Resolve once `cond()` holds (checked whenever libvirt tells something) or after `ms`. */
+  #until(cond: () => boolean, ms: number): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.#o.timers.setTimeout(() => resolve(), ms);
+      const check = (): void => {
+        if (cond()) {
+          this.#o.timers.clearTimeout(timer);
+          resolve();
+        } else this.#wakeups.push(check);
+      };
+      this.#wakeups.push(check);
+    });
+  }
+
+  #wake(): void {
+    for (const w of this.#wakeups.splice(0)) w();
   }
 
   #releaseSlot(): void {

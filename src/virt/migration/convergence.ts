@@ -168,9 +168,12 @@ export class ConvergenceMonitor {
     // libvirt's iteration counter may include earlier, cancelled migrations of the same QEMU.
     this.#initialIteration ??= iterationNow;
     if (this.#initialIteration === iterationNow) this.#lastIteration = iterationNow;
+    // Before the first byte moves (the destination QEMU is still starting) there is nothing to compare.
     let stalling = false;
-    if (this.#lowmark === undefined || this.#lowmark > remaining) this.#lowmark = remaining;
-    else stalling = true;
+    if (num(stats, 'data_total') > 0) {
+      if (this.#lowmark === undefined || this.#lowmark > remaining) this.#lowmark = remaining;
+      else stalling = remaining > this.#lowmark;
+    }
     const actions: ConvergenceAction[] = [];
     if (iterationNow > this.#lastIteration) {
       this.#lastIteration = iterationNow;
@@ -188,7 +191,7 @@ export class ConvergenceMonitor {
       iteration: iterationNow - this.#initialIteration,
       dataRemaining: remaining,
       stalling,
-      lowmark: this.#lowmark,
+      lowmark: this.#lowmark ?? remaining,
       actions,
     };
   }
