@@ -2,15 +2,18 @@
 // two-hosts.ts: one network namespace, two addresses, per host a session libvirtd and a vdsmd), driven
 // as the engine drives it, through the npm stompit client: VM.migrate on the source with the engine's
 // parameters, the engine's events on both agents (Migration Source, progress, the final downtime,
-// source Down with exitReason 4, destination Up with stats), back again, and VM.migrateCancel.
+// source Down with exitReason 4, destination Up with stats), back again, VM.migrateCancel, and a guest
+// that dirties memory too fast for the bandwidth cap walking the engine's convergence schedule to abort.
 // Skipped unless the real-VM tier is set up and the test runs as root (namespaces).
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isVmStatus } from '../helpers/engine-client.js';
 import { ensureRealVmAssets, realVmSkip, type RealVmAssets } from '../support/realvm/index.js';
 import {
   bootGuest, engineMigrateParams, eventAfter, eventsAfter, isMigrationStatus, libvirtDomains, virshOf, vmDetails, type Guest,
 } from '../support/migration/scenario.js';
+import { buildDirtyInitrd } from '../support/migration/dirty-initrd.js';
 import { startTwoHosts, twoHostsAvailable, type MigrationHost, type Obj, type TwoHosts } from '../support/migration/two-hosts.js';
 
 const check = await ensureRealVmAssets();
@@ -137,5 +140,45 @@ void describe('live migration between two vdsm-node hosts (real QEMU, TCG)', { s
     assert.deepEqual(await srcVirsh.agentCommand(guest.name, 'guest-ping', undefined, 30), {});
     assert.equal((await a.engine.request('VM.migrateCancel', { vmID: guest.vmId })).error?.code, 47, 'nothing to cancel any more');
     t.diagnostic(`cancel: call answered in ${tCall.toFixed(1)} ms, source Up ${(tUp / 1000).toFixed(2)} s after the call`);
+  });
+
+  void it('a guest that dirties memory faster than the bandwidth cap walks the engine\'s convergence schedule to its abort: 47, back Up, nothing on b', async (t) => {
+    const a = hosts.a;
+    const b = hosts.b;
+    const initrd = await buildDirtyInitrd(assets.initrd, join(hosts.shared, 'dirty.img'));
+    const dirty = await bootGuest(hosts, a, assets, { tag: 'x', dirtyInitrd: initrd });
+    const schedule = {
+      init: [{ name: 'setDowntime', params: ['50'] }],
+      stalling: [
+        { limit: 1, action: { name: 'setDowntime', params: ['60'] } },
+        { limit: 2, action: { name: 'setDowntime', params: ['70'] } },
+        { limit: -1, action: { name: 'abort', params: [] } },
+      ],
+    };
+    const markA = a.engine.events().length;
+    const logFrom = a.agent.lines.length;
+    const t0 = performance.now();
+    // 8 MiB/s against ~10 MiB/s of dirtied pages, a downtime budget of 50 to 70 ms (0.4 to 0.6 MiB), and
+    // no auto-convergence: the remaining data never gets small enough.
+    assert.equal(await a.engine.call('VM.migrate', {
+      vmID: dirty.vmId, params: engineMigrateParams(dirty.vmId, a, b, { maxBandwidth: 8, autoConverge: 'false', convergenceSchedule: schedule }),
+    }), true);
+    await eventAfter(a.engine, markA, isVmStatus(dirty.vmId, 'Up'), 240_000);
+    const st = await a.engine.call<Obj>('VM.getMigrationStatus', { vmID: dirty.vmId });
+    assert.deepEqual(st['status'], { code: 47, message: 'Migration canceled' });
+    const lines = a.agent.lines.slice(logFrom).filter((l) => l['vmId'] === dirty.vmId);
+    const downtimes = lines.filter((l) => l['msg'] === 'setting the migration downtime').map((l) => l['downtimeMs']);
+    assert.deepEqual(downtimes, [50, 60, 70], 'init, then each stalling step in order');
+    const iAbort = lines.findIndex((l) => l['msg'] === 'Aborting migration (convergence schedule)');
+    const iLast = lines.findLastIndex((l) => l['msg'] === 'setting the migration downtime');
+    assert.ok(iAbort > iLast, 'abort after the last setDowntime');
+    const iterations = lines.filter((l) => l['msg'] === 'migration progress').map((l) => l['iteration'] as number);
+    assert.ok(Math.max(...iterations) >= 3, `the abort came at the fourth iteration or later: ${iterations.join(',')}`);
+    assert.ok(lines.some((l) => l['msg'] === 'Migration stalling: remaining data above its low-water mark'), 'the monitor saw it stall');
+    assert.equal((await b.engine.request('VM.getInfo', { vmID: dirty.vmId })).error?.code, 1);
+    assert.deepEqual(await libvirtDomains(b, assets.tools.virsh), []);
+    assert.equal(await virshOf(a, assets.tools.virsh).domstate(dirty.name), 'running');
+    t.diagnostic(`non-converging guest: aborted after ${((performance.now() - t0) / 1000).toFixed(1)} s, iterations seen ${iterations.join(',')}`);
+    await a.engine.call('VM.destroy', { vmID: dirty.vmId }, 60_000);
   });
 });
