@@ -197,11 +197,14 @@ export class VmManager {
     const vm = this.container.require(vmId);
     vm.powerdown?.cancel();
     if (!vm.state.isDown) {
+      // An incoming VM never ran here (the guest is still the source's): no graceful SIGTERM wait, which a
+      // hung incoming QEMU would make last 10 s before the forced destroy's own.
+      const graceful = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
       vm.state.destroyRequested();
       try {
-        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL });
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: graceful ? DestroyFlag.GRACEFUL : DestroyFlag.DEFAULT });
       } catch (err) {
-        if (!isNoDomain(err)) {
+        if (!isNoDomain(err) && graceful) {
           // As vdsm: SIGTERM alone did not end QEMU (a stopped or wedged process ignores it): SIGKILL.
           this.#o.log.warn({ vmId: vm.vmId, err: errorMessage(err) }, 'graceful destroy failed; destroying forcefully');
           try {
@@ -212,6 +215,9 @@ export class VmManager {
               throw wrapError(Errors.DESTROY, err2, { vmId: vm.vmId });
             }
           }
+        } else if (!isNoDomain(err)) {
+          this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
+          throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
         }
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
@@ -219,7 +225,7 @@ export class VmManager {
       vm.state.destroyed();
     } else {
       // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
-      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }, vm.vmId).catch(() => undefined);
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
     }
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
