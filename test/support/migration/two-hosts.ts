@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { ensureDevPki } from '../../../src/rpc/pki.js';
 import { AgentProcess } from '../../helpers/agent-process.js';
 import { EngineClient } from '../../helpers/engine-client.js';
-import { startSessionLibvirtd, type SessionLibvirtd } from '../realvm/libvirtd.js';
+import { pidsUsingDir, startSessionLibvirtd, type SessionLibvirtd } from '../realvm/libvirtd.js';
 
 const run = promisify(execFile);
 const RELAY = fileURLToPath(new URL('./netns-relay.js', import.meta.url));
@@ -61,7 +61,7 @@ export async function twoHostsAvailable(): Promise<{ ok: true } | { ok: false; w
   if (process.getuid?.() !== 0) return { ok: false, why: 'network namespaces need root' };
   for (const tool of ['ip', 'nsenter']) {
     try {
-      await run('which', [tool]);
+      await run('bash', ['-c', `command -v ${tool}`]);
     } catch {
       return { ok: false, why: `${tool} is missing` };
     }
@@ -193,11 +193,10 @@ export async function startTwoHosts(opts: TwoHostsOptions = {}): Promise<TwoHost
 
 /** Pids of the QEMU processes of a domain name under a session daemon's run directory. */
 export async function qemuPids(lv: SessionLibvirtd, name: string): Promise<number[]> {
-  const { stdout } = await run('pgrep', ['-f', `guest=${name},`]).catch(() => ({ stdout: '' }));
   const pids: number[] = [];
-  for (const pid of stdout.split('\n').filter((l) => l !== '').map(Number)) {
-    const environ = await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '');
-    if (environ.includes(`${lv.runDir}/`)) pids.push(pid);
+  for (const pid of await pidsUsingDir(lv.runDir)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'latin1').catch(() => '');
+    if (cmdline.includes(`guest=${name},`)) pids.push(pid);
   }
   return pids;
 }
