@@ -153,6 +153,7 @@ export class OutgoingMigration {
     const key = this.#postcopy ? 'downtime' : 'downtime_net';
     const d = stats[key] ?? stats['downtime'];
     if (typeof d === 'number') this.#downtime = Math.round(d);
+    this.#o.log.info({ vmId: this.vmId, timeElapsedMs: stats['time_elapsed'], downtimeMs: stats['downtime'], downtimeNetMs: stats['downtime_net'], dataTotal: stats['data_total'], iterations: stats['memory_iteration'] }, 'migration job completed');
     this.#progress = 100;
     this.#publishProgress();
     this.#wake();
