@@ -175,10 +175,15 @@ async function main(): Promise<void> {
     try {
       progress(`others=${others}: starting ${others} other VMs on each host`);
       for (const host of [hosts.a, hosts.b]) {
+        const mark = host.engine.events().length;
+        const ups: Promise<unknown>[] = [];
         for (let i = 0; i < others; i++) {
           const uuid = randomUUID();
           await host.engine.call('VM.create', { vmID: uuid, vmParams: { vmId: uuid, xml: biosOnlyXml(`o${host.name}${i}-${uuid.slice(0, 4)}`, uuid) } }, 60_000);
+          ups.push(S.eventAfter(host.engine, mark, S.isVmStatus(uuid, 'Up'), 300_000));
         }
+        // Every launch done before the guest's own (launches queue on the engine's Executor, bounded).
+        await Promise.all(ups);
       }
       const g = await S.bootGuest(hosts, hosts.a, assets, { tag: 'b' });
       if (!quick) {

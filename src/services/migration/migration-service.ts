@@ -5,7 +5,7 @@
 import { Errors, vdsmError } from '../../errors.js';
 import { parseDomainXml, type DomainInfo } from '../../virt/domain-xml.js';
 import { MIGRATION_IN_PROGRESS, type MigrationStats } from '../../virt/migration/migration-status.js';
-import { MigrateRequestError, parseMigrateRequest, type EngineMigrateParams, type MigrateDefaults } from '../../virt/migration/migration-request.js';
+import { MigrateRequestError, parseMigrateRequest, pickGuestInfo, type EngineMigrateParams, type MigrateDefaults } from '../../virt/migration/migration-request.js';
 import type { GuestInfo } from '../../virt/vm-report.js';
 import { eventTime } from '../../runtime/clock.js';
 import { VmStatus } from '../../virt/vm-state.js';
@@ -41,12 +41,9 @@ export interface MigrationCreated {
   params: { vmId: string; status: string; statusTime: string; xml: string };
 }
 
-const GUEST_KEYS = ['username', 'session', 'guestFQDN', 'guestIPs', 'netIfaces', 'guestOs', 'guestOsInfo', 'guestTimezone', 'guestName', 'appsList', 'guestCPUCount', 'disksUsage'] as const;
-
 /** The guest information the source sent along (vdsm reports it until the destination's agents speak). */
 function guestFromParams(p: Record<string, unknown>): GuestInfo | undefined {
-  const g: Record<string, unknown> = {};
-  for (const k of GUEST_KEYS) if (p[k] !== undefined) g[k] = p[k];
+  const g = pickGuestInfo(p);
   return Object.keys(g).length > 0 ? (g as GuestInfo) : undefined;
 }
 

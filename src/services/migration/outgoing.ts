@@ -15,7 +15,7 @@ import {
   isErrorStatus, isMigrateLimit, MIGRATION_DONE, MIGRATION_IN_PROGRESS, statusForDestinationError, statusForMigrateError, statusOf,
   type MigrationStats, type StatusCode,
 } from '../../virt/migration/migration-status.js';
-import { libvirtMigrateParams, migrationFlags, migrationUris, type MigrateRequest } from '../../virt/migration/migration-request.js';
+import { libvirtMigrateParams, migrationFlags, migrationUris, pickGuestInfo, type MigrateRequest } from '../../virt/migration/migration-request.js';
 import { ExitCode, exitInfo, VmExitReason } from '../../virt/exit-reasons.js';
 import { LifecycleEvent, StoppedDetail, SuspendedDetail, VmStatus, type VmStatusName } from '../../virt/vm-state.js';
 import type { MigratingVm, MigrationCommon, MigrationVms, PeerAgent, PeerConnector } from './migration-ports.js';
@@ -223,10 +223,7 @@ export class OutgoingMigration {
       migrationDest: 'libvirt',
     };
     // Guest information, so the destination reports it before its own agents have spoken.
-    for (const key of ['username', 'session', 'guestFQDN', 'guestIPs', 'netIfaces', 'guestOs', 'guestOsInfo', 'guestTimezone', 'guestName', 'appsList', 'guestCPUCount', 'disksUsage']) {
-      if (report[key] !== undefined) params[key] = report[key];
-    }
-    return params;
+    return { ...params, ...pickGuestInfo(report) };
   }
 
   async #createOnDestination(machineParams: Record<string, unknown>): Promise<void> {

@@ -173,3 +173,13 @@ export function libvirtMigrateParams(r: MigrateRequest, o: { muri: string; desti
   params[MigrateParam.DEST_XML] = o.destinationXml;
   return params;
 }
+
+/** Guest information the source sends along in VM.migrationCreate (the destination reports it until its own agents speak). */
+export const GUEST_INFO_KEYS = ['username', 'session', 'guestFQDN', 'guestIPs', 'netIfaces', 'guestOs', 'guestOsInfo', 'guestTimezone', 'guestName', 'appsList', 'guestCPUCount', 'disksUsage'] as const;
+
+/** The guest-information keys present in `from` (a VM report on the source, migrationCreate's params on the destination). */
+export function pickGuestInfo(from: Record<string, unknown>): Record<string, unknown> {
+  const g: Record<string, unknown> = {};
+  for (const k of GUEST_INFO_KEYS) if (from[k] !== undefined) g[k] = from[k];
+  return g;
+}
