@@ -91,7 +91,6 @@ interface MigrationSample {
 async function migrateOnce(from: MigrationHost, to: MigrationHost, g: Guest): Promise<MigrationSample> {
   const markF = from.engine.events().length;
   const markT = to.engine.events().length;
-  const logF = from.agent.lines.length;
   const loops = [statsLoop(from), statsLoop(to)];
   const start = Date.now();
   const t0 = performance.now();
@@ -108,7 +107,8 @@ async function migrateOnce(from: MigrationHost, to: MigrationHost, g: Guest): Pr
   const prog = S.eventsAfter(from.engine, markF, S.isMigrationStatus(g.vmId));
   const times = prog.map((e) => (e['params'] as Obj)['notify_time'] as number);
   const gaps = times.slice(1).map((t, i) => (t - times[i]!) / 1000);
-  const done = from.agent.lines.slice(logF).find((l) => l['msg'] === 'migration job completed' && l['vmId'] === g.vmId);
+  // The agent's log travels on its stdout, the events on the engine's socket: the line may come later.
+  const done = await from.agent.waitForLog((l) => l['msg'] === 'migration job completed' && l['vmId'] === g.vmId && (l['time'] as number) >= start, 10_000).catch(() => undefined);
   // The engine forgets the source's Down VM after the hand-over.
   await from.engine.call('VM.destroy', { vmID: g.vmId }, 60_000);
   return {
