@@ -4,6 +4,7 @@
 // VM that was paused), the domain is taken over (live XML, QEMU pid) and, vdsm's 1 s later so that the
 // source's downtime report reaches the engine first, the VM goes Up. A domain that stops first, or a
 // migration that outlasts [vars] migration_destination_timeout, ends Down as a failed migration.
+import { errorMessage } from '../../errors.js';
 import { ExitCode, exitInfo, VmExitReason } from '../../virt/exit-reasons.js';
 import { LifecycleEvent, ResumedDetail, SuspendedDetail, VmStatus } from '../../virt/vm-state.js';
 import type { MigratingVm, MigrationCommon, MigrationVms } from './migration-ports.js';
@@ -65,7 +66,7 @@ export class IncomingMigration {
     try {
       await o.vms.adoptIncomingDomain(o.vm);
     } catch (err) {
-      o.log.warn({ vmId: this.vmId, err: (err as Error).message }, 'could not read the migrated domain; going on with the known XML');
+      o.log.warn({ vmId: this.vmId, err: errorMessage(err) }, 'could not read the migrated domain; going on with the known XML');
     }
     await new Promise<void>((r) => o.timers.setTimeout(r, o.upDelayMs));
     if (this.#phase !== 'arriving' || o.vm.state.status !== VmStatus.MIGRATION_DESTINATION) return;

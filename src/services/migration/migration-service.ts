@@ -2,7 +2,7 @@
 // migrateChangeParams / getMigrationStatus on the source, the source agent's VM.migrationCreate on the
 // destination; the outgoing and incoming slot counts; libvirt events and VM status changes routed to
 // the migration they concern; the state of every migration for /health.
-import { Errors, vdsmError } from '../../errors.js';
+import { Errors, vdsmError, wrapError } from '../../errors.js';
 import { parseDomainXml, type DomainInfo } from '../../virt/domain-xml.js';
 import { MIGRATION_IN_PROGRESS, type MigrationStats } from '../../virt/migration/migration-status.js';
 import { MigrateRequestError, parseMigrateRequest, pickGuestInfo, type EngineMigrateParams, type MigrateDefaults } from '../../virt/migration/migration-request.js';
@@ -161,7 +161,7 @@ export class MigrationService {
     try {
       domain = parseDomainXml(xml);
     } catch (err) {
-      throw vdsmError(Errors.CREATE, `${Errors.CREATE.message}: ${(err as Error).message}`);
+      throw wrapError(Errors.CREATE, err);
     }
     if (domain.uuid.toLowerCase() !== vmId.toLowerCase()) throw vdsmError(Errors.CREATE, `${Errors.CREATE.message}: the domain XML is for ${domain.uuid}, not ${vmId}`);
     if (incomingLimit !== undefined && incomingLimit > 0) this.incomingSlots.setBound(incomingLimit);

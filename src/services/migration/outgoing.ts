@@ -5,7 +5,7 @@
 // tells first, its STOPPED/MIGRATED event, job statistics saying the job failed, or the call's return.
 // A call still blocked after libvirt decided is kept (never discarded: libvirt goes on regardless) and
 // shown as lingering in /health.
-import { Errors, vdsmError } from '../../errors.js';
+import { errorMessage, Errors, vdsmError } from '../../errors.js';
 import { isNoDomain, libvirtErrorInfo } from '../../libvirt/errors.js';
 import { VIR_ERROR_NUMBERS } from '../../libvirt/vir-error-numbers.js';
 import { XmlFlag } from '../../libvirt/constants.js';
@@ -205,7 +205,7 @@ export class OutgoingMigration {
       else await this.#recover(result.status, result.why);
     } catch (err) {
       const status = err instanceof Cancelled ? statusOf(Errors.MIG_CANCEL, 'Migration canceled') : (err as { migrationStatus?: StatusCode }).migrationStatus;
-      await this.#recover(status, this.#outcome !== undefined && !this.#outcome.ok ? this.#outcome.why : (err as Error).message);
+      await this.#recover(status, this.#outcome !== undefined && !this.#outcome.ok ? this.#outcome.why : errorMessage(err));
     }
   }
 
@@ -267,14 +267,14 @@ export class OutgoingMigration {
         this.#settle({ ok: true, how: 'migrateToURI3 returned' });
       },
       (err: unknown) => {
-        this.#call = { ...this.#call, state: 'error', endedAt: o.clock.now(), error: (err as Error).message };
+        this.#call = { ...this.#call, state: 'error', endedAt: o.clock.now(), error: errorMessage(err) };
         this.#wake();
         if (this.#outcome !== undefined) {
-          o.log.info({ vmId: this.vmId, err: (err as Error).message, blockedMs: Math.round(this.#call.endedAt! - this.#call.startedAt!) }, 'the migration call returned after its outcome was known');
+          o.log.info({ vmId: this.vmId, err: errorMessage(err), blockedMs: Math.round(this.#call.endedAt! - this.#call.startedAt!) }, 'the migration call returned after its outcome was known');
           return;
         }
         const mapped = statusForMigrateError(err);
-        this.#settle({ ok: false, status: this.#cancelRequested && mapped.code === Errors.MIGRATE.vdsmCode ? undefined : mapped, why: (err as Error).message });
+        this.#settle({ ok: false, status: this.#cancelRequested && mapped.code === Errors.MIGRATE.vdsmCode ? undefined : mapped, why: errorMessage(err) });
       },
     );
   }
@@ -319,7 +319,7 @@ export class OutgoingMigration {
     if (!isErrorStatus(this.#status)) this.#status = statusOf(Errors.MIGRATE);
     o.log.error({ vmId: this.vmId, why, status: this.#status, callBlocked: this.#call.state === 'running' }, 'migration failed');
     if (this.#createdOnDestination && this.#peer !== undefined) {
-      await this.#peer.destroy(this.vmId).catch((err: unknown) => o.log.warn({ vmId: this.vmId, err: (err as Error).message }, 'could not destroy the VM on the migration destination'));
+      await this.#peer.destroy(this.vmId).catch((err: unknown) => o.log.warn({ vmId: this.vmId, err: errorMessage(err) }, 'could not destroy the VM on the migration destination'));
     }
     this.#peer?.close();
     this.#phase = 'failed';
@@ -367,7 +367,7 @@ export class OutgoingMigration {
     } catch (err) {
       // No job yet or any more, or the domain is gone: the events and the call tell the rest.
       const info = libvirtErrorInfo(err);
-      if (info?.virCode !== OPERATION_INVALID && !isNoDomain(err)) this.#o.log.warn({ vmId: this.vmId, err: (err as Error).message }, 'migration job statistics unavailable');
+      if (info?.virCode !== OPERATION_INVALID && !isNoDomain(err)) this.#o.log.warn({ vmId: this.vmId, err: errorMessage(err) }, 'migration job statistics unavailable');
     } finally {
       this.#tickInFlight = false;
     }
@@ -403,7 +403,7 @@ export class OutgoingMigration {
           break;
       }
     } catch (err) {
-      o.log.warn({ vmId: this.vmId, action: a.name, err: (err as Error).message }, 'convergence action failed');
+      o.log.warn({ vmId: this.vmId, action: a.name, err: errorMessage(err) }, 'convergence action failed');
     }
   }
 
