@@ -173,9 +173,10 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     const t0 = performance.now();
     try { return origPut.apply(this, a); } finally { putMs.push(performance.now() - t0); }
   };
+  // Host.getAllVmStats serves VmManager.reportsJson (each VM's report serialised once per change).
   const buildMs: number[] = [];
-  const origReports = VmManager.prototype.reports;
-  VmManager.prototype.reports = function reports(this: InstanceType<typeof VmManager>, ...a: Parameters<typeof origReports>) {
+  const origReports = VmManager.prototype.reportsJson;
+  VmManager.prototype.reportsJson = function reportsJson(this: InstanceType<typeof VmManager>, ...a: Parameters<typeof origReports>) {
     const t0 = performance.now();
     try { return origReports.apply(this, a); } finally { buildMs.push(performance.now() - t0); }
   };
@@ -299,8 +300,9 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       'main-thread time. Measured on cycles with no client traffic; p99 of 30 cycles is their maximum. Busy time is wall ' +
       'time inside callbacks, so it grows when the machine is oversubscribed (see load1 in results.json).',
     '* **getAllVmStats**: sequential calls from a separate process over one STOMP connection (npm `stompit`), send to ' +
-      'full MESSAGE received, while sampling continues every second. **report build ms**: VmManager.reports() alone (all ' +
-      'VM objects, no JSON); the rest of the latency is JSON encoding, STOMP framing and the socket.',
+      'full MESSAGE received, while sampling continues every second. **report build ms**: VmManager.reportsJson() alone ' +
+      '(every VM\'s JSON text: a VM\'s report is rebuilt and serialised only after a new sample or a status change, ' +
+      'otherwise its text is reused with the read-time fields filled in); the rest of the latency is JSON encoding, STOMP framing and the socket.',
     '* **loop delay**: monitorEventLoopDelay (1 ms resolution) over the measured cycles and the calls.',
     `* Agent log level \`${String(env['logLevel'])}\` (\`--log-level\`): with state-only records every report logs ` +
       '"Missing stat: \'balloon.current\'" for each VM, i.e. one warning line per VM per getAllVmStats (200,000 lines for ' +

@@ -17,6 +17,8 @@ export interface BenchAgent {
   tls: boolean;
   /** Client certificate of the agent's development PKI (TLS agents only). */
   clientTls: TlsMaterial | undefined;
+  /** The agent's server certificate files (TLS agents only), for a floor server speaking the same TLS. */
+  serverTlsFiles: { keyFile: string; certFile: string; caFile: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ export async function startBenchAgent(opts: BenchAgentOptions): Promise<BenchAge
   try {
     const port = await waitPort(child, opts.readyTimeoutMs ?? 30_000);
     const clientTls = opts.tls ? await loadTlsFiles(devPkiPaths(dir).client) : undefined;
-    return { port, tls: opts.tls, clientTls, stop };
+    return { port, tls: opts.tls, clientTls, serverTlsFiles: opts.tls ? devPkiPaths(dir).server : undefined, stop };
   } catch (err) {
     await stop();
     throw err;

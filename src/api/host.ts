@@ -54,7 +54,8 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
       params: [],
       result: s.array(s.named('VmStats', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() }))),
       resultDescription: 'An array of VM stats objects.',
-      handler: () => deps.vms.reports(),
+      // Spliced into the response as serialised text: each VM's report is built once per change.
+      handler: () => deps.vms.reportsJson(),
     },
     {
       name: 'Host.getVMList',

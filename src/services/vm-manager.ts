@@ -15,7 +15,9 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { VmReportCache } from '../virt/vm-report-cache.js';
+import { rawJsonArray, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, type PowerDownMethod } from './power-down.js';
@@ -27,7 +29,9 @@ export interface Vm extends VmRecord {
   readonly vmId: string;
   readonly state: VmStateMachine;
   xml: string;
+  /** Replaced, never modified, when it changes (the serialised report is rebuilt on a new object). */
   domain: DomainInfo;
+  /** Replaced, never modified, when it changes (as domain). */
   guest: GuestInfo | undefined;
   /** A powerdown sequence in progress (VM.shutdown). */
   powerdown: { cancel(): void } | undefined;
@@ -78,6 +82,8 @@ export class VmManager {
   #eventSeq = 0;
   #lastEvent = new Map<string, number>();
   #resyncs = { runs: 0, changed: 0, failed: 0 };
+  /** Each VM's report serialised once per change (Host.getAllVmStats). */
+  readonly #reportCache = new VmReportCache();
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -254,7 +260,11 @@ export class VmManager {
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
-    return buildVmStatsReport({
+    return buildVmStatsReport(this.#reportInput(vm));
+  }
+
+  #reportInput(vm: Vm): VmReportInput {
+    return {
       state: vm.state.describe(),
       pid: vm.pid,
       domain: vm.domain,
@@ -264,12 +274,23 @@ export class VmManager {
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
-    });
+    };
   }
 
   reports(vmIds?: readonly string[]): VmStatsReport[] {
-    const vms = vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
-    return vms.map((vm) => this.report(vm));
+    return this.#select(vmIds).map((vm) => this.report(vm));
+  }
+
+  /**
+   * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
+   * status change, a new domain, pid or guest info) with the read-time fields filled in.
+   */
+  reportsJson(vmIds?: readonly string[]): RawJson {
+    return rawJsonArray(this.#select(vmIds).map((vm) => this.#reportCache.json(vm, this.#reportInput(vm))));
+  }
+
+  #select(vmIds?: readonly string[]): Vm[] {
+    return vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
   }
 
   /** VM.getStats: the stats object of one VM (NO_VM when unknown). */

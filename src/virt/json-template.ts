@@ -1,0 +1,60 @@
+// A JSON text with holes: a value serialised once, except for a few fields that change on every read
+// (statusTime, elapsedTime, ...). Those fields are set to slot markers before JSON.stringify; the text is
+// cut at the markers and each read fills the holes, so the result is byte for byte what JSON.stringify of
+// the whole value with the read's field values gives.
+//
+// A marker carries a per-process random nonce, so no string from outside (a guest agent's reply, a VM
+// name) can fake one; a template whose text holds a different number of holes than were set is refused.
+import { randomBytes } from 'node:crypto';
+
+const NONCE = randomBytes(8).toString('hex');
+
+/** The marker value to put where slot `index` goes (before JSON.stringify). */
+export function slotMarker(index: number): string {
+  return `\u0000slot-${NONCE}-${index}\u0000`;
+}
+
+const MARKER_TEXT = new RegExp(`"\\\\u0000slot-${NONCE}-(\\d+)\\\\u0000"`, 'g');
+
+export class JsonTemplate {
+  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]. */
+  readonly #parts: string[];
+  readonly #slots: number[];
+
+  private constructor(parts: string[], slots: number[]) {
+    this.#parts = parts;
+    this.#slots = slots;
+  }
+
+  /**
+   * Serialise `value`, in which `holes` marker values (slotMarker(i)) were set. Returns undefined when
+   * the text does not hold exactly `holes` markers (then serialise the value the plain way).
+   */
+  static of(value: unknown, holes: number): JsonTemplate | undefined {
+    const text = JSON.stringify(value);
+    const parts: string[] = [];
+    const slots: number[] = [];
+    let last = 0;
+    for (const m of text.matchAll(MARKER_TEXT)) {
+      parts.push(text.slice(last, m.index));
+      slots.push(Number(m[1]));
+      last = m.index + m[0].length;
+    }
+    parts.push(text.slice(last));
+    return slots.length === holes ? new JsonTemplate(parts, slots) : undefined;
+  }
+
+  /** The text with each hole filled by the JSON text of `values[slot]`. */
+  fill(values: readonly string[]): string {
+    let out = this.#parts[0]!;
+    for (let i = 0; i < this.#slots.length; i++) out += values[this.#slots[i]!]! + this.#parts[i + 1]!;
+    return out;
+  }
+
+  /** Approximate size in characters (the fixed text). */
+  get length(): number {
+    let n = 0;
+    for (const p of this.#parts) n += p.length;
+    return n;
+  }
+}
