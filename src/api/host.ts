@@ -46,7 +46,8 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
       params: [],
       result: s.named('HostStats', s.map(s.any())),
       resultDescription: 'vdsm `info`: cpuUser, cpuSys, cpuIdle, cpuLoad, memFree, cpuStatistics, network, dateTime, ...',
-      handler: () => deps.host.stats(),
+      // Spliced into the response as serialised text: built once per host sample.
+      handler: () => deps.host.statsJson(),
     },
     {
       name: 'Host.getAllVmStats',

@@ -13,6 +13,8 @@ export interface HostPort {
   capabilities(call?: { localAddress?: string }): Promise<ApiResult<'Host.getCapabilities'>>;
   hardwareInfo(): Promise<ApiResult<'Host.getHardwareInfo'>>;
   stats(): ApiResult<'Host.getStats'>;
+  /** The same as JSON text, serialised once per host sample (what Host.getStats sends). */
+  statsJson(): RawJson;
   /** Host devices by capability (all when `caps` is empty). */
   hostDevices(caps: readonly string[]): Promise<ApiResult<'Host.hostdevListByCaps'>>;
 }

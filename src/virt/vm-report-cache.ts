@@ -8,17 +8,11 @@
 //
 // The entry is rebuilt when any input it was built from is no longer the same value (compared with ===:
 // records, domain and guest objects are replaced, never modified, when they change).
-import { JsonTemplate, slotMarker } from './json-template.js';
+import { CachedTemplate, slotMarker } from '../runtime/json-template.js';
 import { buildVmStatsReport, reportTimes, type ReportTimes, type VmReportInput } from './vm-report.js';
 
 /** Slot numbers of the fields filled at read time. */
 const SLOT = { statusTime: 0, elapsedTime: 1, monitorResponse: 2, sampleTime: 3 } as const;
-
-interface Entry {
-  inputs: unknown[];
-  /** undefined when the report could not be cut into a template (then it is serialised per read). */
-  template: JsonTemplate | undefined;
-}
 
 export interface VmReportCacheState {
   builds: number;
@@ -33,12 +27,6 @@ function inputsOf(input: VmReportInput): unknown[] {
     input.domain, sample?.first, sample?.last, sample?.interval,
     input.guest, input.pid, input.displayIp, input.clientIp, input.monitorable, input.subject, input.vmCommandTimeoutS,
   ];
-}
-
-function same(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Put slot markers where the read-time fields are; returns how many were put. */
@@ -67,24 +55,22 @@ function slotValues(t: ReportTimes): string[] {
 
 export class VmReportCache {
   /** Keyed by the VM's own object: an entry goes when its VM does. */
-  readonly #entries = new WeakMap<object, Entry>();
+  readonly #entries = new WeakMap<object, CachedTemplate>();
   #builds = 0;
   #reads = 0;
 
   /** The JSON text of the VM's stats object now; `owner` is the VM's object (one entry per owner). */
   json(owner: object, input: VmReportInput): string {
     this.#reads++;
-    const inputs = inputsOf(input);
     let entry = this.#entries.get(owner);
-    if (entry === undefined || !same(entry.inputs, inputs)) {
+    if (entry === undefined) this.#entries.set(owner, (entry = new CachedTemplate()));
+    const template = entry.get(inputsOf(input), () => {
       this.#builds++;
       const report = buildVmStatsReport(input) as Record<string, unknown>;
-      const holes = markVolatile(report);
-      entry = { inputs, template: JsonTemplate.of(report, holes) };
-      this.#entries.set(owner, entry);
-    }
-    if (entry.template === undefined) return JSON.stringify(buildVmStatsReport(input));
-    return entry.template.fill(slotValues(reportTimes(input)));
+      return { value: report, holes: markVolatile(report) };
+    });
+    if (template === undefined) return JSON.stringify(buildVmStatsReport(input));
+    return template.fill(slotValues(reportTimes(input)));
   }
 
   /** Drop a VM's entry (its next read rebuilds it), for a change the inputs do not show. */

@@ -4,7 +4,7 @@
 // pause change, new guest info or a new pid rebuild the VM's text; nothing else does.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonTemplate, slotMarker } from '../../src/virt/json-template.js';
+import { JsonTemplate, slotMarker } from '../../src/runtime/json-template.js';
 import { buildVmStatsReport, type VmReportInput } from '../../src/virt/vm-report.js';
 import { VmReportCache } from '../../src/virt/vm-report-cache.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';

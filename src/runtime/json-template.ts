@@ -58,3 +58,38 @@ export class JsonTemplate {
     return n;
   }
 }
+
+/**
+ * A template kept while the inputs it was built from stay the same (each compared with ===): the
+ * holder of a value serialised once per change.
+ */
+export class CachedTemplate {
+  #inputs: readonly unknown[] | undefined;
+  #template: JsonTemplate | undefined;
+  #builds = 0;
+
+  /**
+   * The template for `inputs`; `build` runs when any input differs from the last call's and returns the
+   * value with its markers set and their count. undefined when the value could not be cut (serialise it
+   * plainly then).
+   */
+  get(inputs: readonly unknown[], build: () => { value: unknown; holes: number }): JsonTemplate | undefined {
+    if (this.#inputs === undefined || !sameInputs(this.#inputs, inputs)) {
+      const { value, holes } = build();
+      this.#builds++;
+      this.#template = JsonTemplate.of(value, holes);
+      this.#inputs = inputs;
+    }
+    return this.#template;
+  }
+
+  get builds(): number {
+    return this.#builds;
+  }
+}
+
+function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
