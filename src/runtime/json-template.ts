@@ -5,16 +5,20 @@
 //
 // A marker carries a per-process random nonce, so no string from outside (a guest agent's reply, a VM
 // name) can fake one; a template whose text holds a different number of holes than were set is refused.
+// Markers are plain printable text (no escapes), so JSON.stringify keeps its fast path and the text is
+// cut with indexOf.
 import { randomBytes } from 'node:crypto';
 
 const NONCE = randomBytes(8).toString('hex');
 
+const MARKER_HEAD = `~slot-${NONCE}-`;
+/** How a marker value starts in JSON text: the opening quote, then the marker. */
+const MARKER_TEXT = `"${MARKER_HEAD}`;
+
 /** The marker value to put where slot `index` goes (before JSON.stringify). */
 export function slotMarker(index: number): string {
-  return `\u0000slot-${NONCE}-${index}\u0000`;
+  return `${MARKER_HEAD}${index}`;
 }
-
-const MARKER_TEXT = new RegExp(`"\\\\u0000slot-${NONCE}-(\\d+)\\\\u0000"`, 'g');
 
 export class JsonTemplate {
   /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]. */
@@ -35,10 +39,13 @@ export class JsonTemplate {
     const parts: string[] = [];
     const slots: number[] = [];
     let last = 0;
-    for (const m of text.matchAll(MARKER_TEXT)) {
-      parts.push(text.slice(last, m.index));
-      slots.push(Number(m[1]));
-      last = m.index + m[0].length;
+    for (let at = text.indexOf(MARKER_TEXT); at >= 0; at = text.indexOf(MARKER_TEXT, last)) {
+      const end = text.indexOf('"', at + MARKER_TEXT.length);
+      const slot = Number(text.slice(at + MARKER_TEXT.length, end));
+      if (end < 0 || !Number.isInteger(slot)) return undefined;
+      parts.push(text.slice(last, at));
+      slots.push(slot);
+      last = end + 1;
     }
     parts.push(text.slice(last));
     return slots.length === holes ? new JsonTemplate(parts, slots) : undefined;

@@ -25,6 +25,9 @@ import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 
 
+/** VMs whose serialised report refreshReports() rebuilds per event-loop turn. */
+const REFRESH_CHUNK = 50;
+
 export interface Vm extends VmRecord {
   readonly vmId: string;
   readonly state: VmStateMachine;
@@ -84,6 +87,8 @@ export class VmManager {
   #resyncs = { runs: 0, changed: 0, failed: 0 };
   /** Each VM's report serialised once per change (Host.getAllVmStats). */
   readonly #reportCache = new VmReportCache();
+  /** The current refreshReports() walk; an older one stops. */
+  #refreshWalk = 0;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -287,6 +292,23 @@ export class VmManager {
    */
   reportsJson(vmIds?: readonly string[]): RawJson {
     return rawJsonArray(this.#select(vmIds).map((vm) => this.#reportCache.json(vm, this.#reportInput(vm))));
+  }
+
+  /**
+   * Rebuild the serialised reports that a new sample changed, a few VMs per event-loop turn (each turn
+   * stays short: 1,000 VMs are some tens of ms of work), so getAllVmStats finds them built. A read
+   * before the refresh reaches a VM rebuilds that VM itself; a new call restarts the walk.
+   */
+  refreshReports(): void {
+    const vms = this.container.values();
+    const walk = ++this.#refreshWalk;
+    const step = (from: number): void => {
+      if (walk !== this.#refreshWalk) return;
+      const end = Math.min(vms.length, from + REFRESH_CHUNK);
+      for (let i = from; i < end; i++) this.#reportCache.refresh(vms[i]!, this.#reportInput(vms[i]!));
+      if (end < vms.length) setImmediate(step, end);
+    };
+    setImmediate(step, 0);
   }
 
   #select(vmIds?: readonly string[]): Vm[] {

@@ -8,7 +8,7 @@
 //
 // The entry is rebuilt when any input it was built from is no longer the same value (compared with ===:
 // records, domain and guest objects are replaced, never modified, when they change).
-import { CachedTemplate, slotMarker } from '../runtime/json-template.js';
+import { CachedTemplate, slotMarker, type JsonTemplate } from '../runtime/json-template.js';
 import { buildVmStatsReport, reportTimes, type ReportTimes, type VmReportInput } from './vm-report.js';
 
 /** Slot numbers of the fields filled at read time. */
@@ -62,15 +62,24 @@ export class VmReportCache {
   /** The JSON text of the VM's stats object now; `owner` is the VM's object (one entry per owner). */
   json(owner: object, input: VmReportInput): string {
     this.#reads++;
+    const template = this.#template(owner, input);
+    if (template === undefined) return JSON.stringify(buildVmStatsReport(input));
+    return template.fill(slotValues(reportTimes(input)));
+  }
+
+  /** Rebuild the VM's text now if its inputs changed (after a new sample), so that reads find it built. */
+  refresh(owner: object, input: VmReportInput): void {
+    this.#template(owner, input);
+  }
+
+  #template(owner: object, input: VmReportInput): JsonTemplate | undefined {
     let entry = this.#entries.get(owner);
     if (entry === undefined) this.#entries.set(owner, (entry = new CachedTemplate()));
-    const template = entry.get(inputsOf(input), () => {
+    return entry.get(inputsOf(input), () => {
       this.#builds++;
       const report = buildVmStatsReport(input) as Record<string, unknown>;
       return { value: report, holes: markVolatile(report) };
     });
-    if (template === undefined) return JSON.stringify(buildVmStatsReport(input));
-    return template.fill(slotValues(reportTimes(input)));
   }
 
   /** Drop a VM's entry (its next read rebuilds it), for a change the inputs do not show. */

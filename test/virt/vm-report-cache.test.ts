@@ -84,6 +84,20 @@ void describe('VmReportCache', () => {
     assert.equal(c.describe().builds, 5);
   });
 
+  void it('refresh() after a new sample builds the text, so the next read only fills it in', () => {
+    const { time, cache, input, owner } = setup();
+    const c = new VmReportCache();
+    c.refresh(owner, input());
+    assert.equal(c.describe().builds, 1);
+    time.advance(15_000);
+    cache.put({ [VM_UUID]: record(7e9) }, cache.clock());
+    c.refresh(owner, input());
+    c.refresh(owner, input());
+    assert.equal(c.describe().builds, 2);
+    assert.equal(c.json(owner, input()), fresh(input()));
+    assert.deepEqual(c.describe(), { builds: 2, reads: 1 });
+  });
+
   void it('monitorResponse turns -1 when the sample gets old without a rebuild', () => {
     const { time, input, owner } = setup();
     const c = new VmReportCache();
