@@ -2,7 +2,8 @@
 // directory, a free port, libvirt's test driver on a node XML with the VMs the bench asks for. Reads the
 // daemon's JSON log to learn its port and when it is ready.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import { killAndRemove } from './child-case.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,13 +41,7 @@ export async function startBenchAgent(opts: BenchAgentOptions): Promise<BenchAge
     ...(opts.set ?? []).flatMap((s) => ['--set', s]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '' } });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const stop = killAndRemove(child, dir);
   try {
     const port = await waitPort(child, opts.readyTimeoutMs ?? 30_000);
     const clientTls = opts.tls ? await loadTlsFiles(devPkiPaths(dir).client) : undefined;

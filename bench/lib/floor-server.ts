@@ -10,7 +10,8 @@
 //   startFloorServer({ bodies, tls })       from a bench (a child process of this file)
 //   node dist/bench/lib/floor-server.js --spec=FILE   (FILE: {"bodies": {method: body}, "tls"?: {...}})
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { killAndRemove } from './child-case.js';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,13 +41,7 @@ export async function startFloorServer(spec: FloorSpec): Promise<FloorServer> {
   const file = join(dir, 'spec.json');
   await writeFile(file, JSON.stringify(spec));
   const child = spawn(process.execPath, [SCRIPT, `--spec=${file}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const stop = killAndRemove(child, dir);
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
