@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { HostService } from '../../src/services/host-service.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { supervdsmOf } from '../../src/supervdsm/privileged.js';
 import { rawSample } from '../host/raw-samples.js';
@@ -21,17 +23,19 @@ void test('Host.getStats text: equal to the report built now, elapsedTime moves 
   let step = 0;
   const delivered: Array<() => void> = [];
   const counts: VmCounts = { vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 };
-  const host = new HostService({
-    executor: {
-      dispatch: <T>(op: string): Promise<T> => {
-        assert.equal(op, 'host.sample');
-        step += 3000; // a different CPU rate in every sample pair
-        busy += step;
-        const sample = rawSample({ timestampMs: time.now(), cores: { 0: [busy, 0, 2, 100_000] } });
-        return Promise.resolve(sample as T).finally(() => setImmediate(() => delivered.shift()?.()));
-      },
+  const executor = {
+    dispatch: <T>(op: string): Promise<T> => {
+      assert.equal(op, 'host.sample');
+      step += 3000; // a different CPU rate in every sample pair
+      busy += step;
+      const sample = rawSample({ timestampMs: time.now(), cores: { 0: [busy, 0, 2, 100_000] } });
+      return Promise.resolve(sample as T).finally(() => setImmediate(() => delivered.shift()?.()));
     },
-    scheduler, clock: time, log, conn: () => 0, vmCounts: () => ({ ...counts }),
+  };
+  const host = new HostService({
+    executor,
+    libvirt: new LibvirtClient({ dispatcher: executor, connections: new ConnectionsStub(1) }),
+    scheduler, clock: time, log, vmCounts: () => ({ ...counts }),
     sampleIntervalMs: 15_000, runDir: '/run/vdsm', capabilities: {}, callTimeoutMs: 1000, supervdsm: supervdsmOf(undefined),
   });
   const sampled = (): Promise<void> => new Promise((resolve) => delivered.push(resolve));
@@ -67,7 +71,7 @@ void test('Host.getStats text: equal to the report built now, elapsedTime moves 
     assert.notDeepEqual(d['cpuStatistics'], a['cpuStatistics']);
     assert.deepEqual(withoutDate(d), withoutDate(JSON.parse(JSON.stringify(host.stats())) as Record<string, unknown>));
   } finally {
-    host.stop();
+    host.close();
     scheduler.stop();
   }
 });
