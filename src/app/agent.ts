@@ -210,6 +210,7 @@ export class Agent {
       vmIds: () => this.vms.running().map((vm) => vm.vmId),
       periodMs: cfg.vars.vm_sample_interval * 1000,
       nowait: cfg.vars.nowait_domain_stats,
+      onSample: () => this.vms.refreshReports(),
     });
     this.host = new HostService({
       executor: this.periodic,

@@ -5,6 +5,7 @@ import { channel } from 'node:diagnostics_channel';
 import { Errors, errorSpec, pyRepr } from '../errors.js';
 import type { Logger } from '../observability/logging.js';
 import { isLegacyResponse, type MethodContext, type MethodTable } from '../api/method-table.js';
+import { RawJson } from '../runtime/raw-json.js';
 
 /** Published once per answered or executed call; metrics and debug tracing subscribe. */
 export const rpcCallChannel = channel('vdsm:rpc:call');
@@ -96,10 +97,10 @@ export class JsonRpcServer {
       if (msg.length === 0) return JSON.stringify(errorResponse(null, invalid(msg, 'request batch is empty')));
       const replies = await Promise.all(msg.map((m) => this.#one(m, ctx)));
       const out = replies.filter((r) => r !== undefined);
-      return out.length === 0 ? undefined : JSON.stringify(out);
+      return out.length === 0 ? undefined : `[${out.map(encodeReply).join(',')}]`;
     }
     const reply = await this.#one(msg, ctx);
-    return reply === undefined ? undefined : JSON.stringify(reply);
+    return reply === undefined ? undefined : encodeReply(reply);
   }
 
   async #one(req: unknown, ctx: MethodContext): Promise<object | undefined> {
@@ -157,6 +158,13 @@ export class JsonRpcServer {
     this.#o.onCall?.(rec);
     if (rpcCallChannel.hasSubscribers) rpcCallChannel.publish(rec);
   }
+}
+
+/** A reply's text; a result already serialised (RawJson) is spliced in as is. */
+function encodeReply(reply: object): string {
+  const r = reply as { id?: Id; result?: unknown };
+  if (r.result instanceof RawJson) return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":${r.result.text}}`;
+  return JSON.stringify(reply);
 }
 
 function errorResponse(id: Id, error: RpcError): object {

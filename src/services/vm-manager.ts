@@ -15,7 +15,9 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { VmReportCache } from '../virt/vm-report-cache.js';
+import { rawJsonArray, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, type PowerDownMethod } from './power-down.js';
@@ -23,11 +25,16 @@ import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 
 
+/** VMs whose serialised report refreshReports() rebuilds per event-loop turn. */
+const REFRESH_CHUNK = 50;
+
 export interface Vm extends VmRecord {
   readonly vmId: string;
   readonly state: VmStateMachine;
   xml: string;
+  /** Replaced, never modified, when it changes (the serialised report is rebuilt on a new object). */
   domain: DomainInfo;
+  /** Replaced, never modified, when it changes (as domain). */
   guest: GuestInfo | undefined;
   /** A powerdown sequence in progress (VM.shutdown). */
   powerdown: { cancel(): void } | undefined;
@@ -85,6 +92,10 @@ export class VmManager {
   #resyncs = { runs: 0, changed: 0, failed: 0 };
   #statusListeners = new Set<(vm: Vm, change: VmStatusChange) => void>();
   #migrations: MigrationView | undefined;
+  /** Each VM's report serialised once per change (Host.getAllVmStats). */
+  readonly #reportCache = new VmReportCache();
+  /** The current refreshReports() walk; an older one stops. */
+  #refreshWalk = 0;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -313,7 +324,19 @@ export class VmManager {
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
-    const report = buildVmStatsReport({
+    const report = buildVmStatsReport(this.#reportInput(vm));
+    const progress = this.#migrationProgress(vm);
+    if (progress !== undefined) report['migrationProgress'] = progress;
+    return report;
+  }
+
+  /** A migrating VM's progress, percent; it moves with every read, so such a report is never cached. */
+  #migrationProgress(vm: Vm): number | undefined {
+    return vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
+  }
+
+  #reportInput(vm: Vm): VmReportInput {
+    return {
       state: vm.state.describe(),
       pid: vm.pid,
       domain: vm.domain,
@@ -325,15 +348,41 @@ export class VmManager {
       // An incoming domain is libvirt's until it runs here: no stats are expected from it.
       monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
-    });
-    const progress = vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
-    if (progress !== undefined) report['migrationProgress'] = progress;
-    return report;
+    };
   }
 
   reports(vmIds?: readonly string[]): VmStatsReport[] {
-    const vms = vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
-    return vms.map((vm) => this.report(vm));
+    return this.#select(vmIds).map((vm) => this.report(vm));
+  }
+
+  /**
+   * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
+   * status change, a new domain, pid or guest info) with the read-time fields filled in.
+   */
+  reportsJson(vmIds?: readonly string[]): RawJson {
+    return rawJsonArray(this.#select(vmIds).map((vm) =>
+      this.#migrationProgress(vm) !== undefined ? JSON.stringify(this.report(vm)) : this.#reportCache.json(vm, this.#reportInput(vm))));
+  }
+
+  /**
+   * Rebuild the serialised reports that a new sample changed, a few VMs per event-loop turn (each turn
+   * stays short: 1,000 VMs are some tens of ms of work), so getAllVmStats finds them built. A read
+   * before the refresh reaches a VM rebuilds that VM itself; a new call restarts the walk.
+   */
+  refreshReports(): void {
+    const vms = this.container.values();
+    const walk = ++this.#refreshWalk;
+    const step = (from: number): void => {
+      if (walk !== this.#refreshWalk) return;
+      const end = Math.min(vms.length, from + REFRESH_CHUNK);
+      for (let i = from; i < end; i++) this.#reportCache.refresh(vms[i]!, this.#reportInput(vms[i]!));
+      if (end < vms.length) setImmediate(step, end);
+    };
+    setImmediate(step, 0);
+  }
+
+  #select(vmIds?: readonly string[]): Vm[] {
+    return vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
   }
 
   /** VM.getStats: the stats object of one VM (NO_VM when unknown). */
