@@ -12,6 +12,7 @@ NAPI_MODULE_INIT() {
   virt::RegisterHostFunctions(e, exp);
   virt::RegisterAgentFunctions(e, exp);
   virt::RegisterEventFunctions(e, exp);
+  virt::RegisterMigrationFunctions(e, exp);
   virt::ExportAll(e, exp, {{"eventLoopInfo", virt::EventLoopInfo}, {"errorNames", virt::ErrorNames}});
   return exports;
 }

@@ -235,5 +235,6 @@ void RegisterStatsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterHostFunctions(Napi::Env env, Napi::Object exports);
 void RegisterAgentFunctions(Napi::Env env, Napi::Object exports);
 void RegisterEventFunctions(Napi::Env env, Napi::Object exports);
+void RegisterMigrationFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace virt

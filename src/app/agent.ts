@@ -9,6 +9,7 @@ import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
 import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
+import { apiMethods as vmMigrationMethods } from '../api/vm-migration.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { LibvirtClient } from '../libvirt/client.js';
@@ -17,6 +18,7 @@ import type { LogManager, Logger } from '../observability/logging.js';
 import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
 import { Observability } from '../observability/observability.js';
 import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
+import { StompPeerAgent } from '../rpc/peer-agent.js';
 import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
 import { connectionLimit, parseNofile } from '../rpc/admission.js';
@@ -31,6 +33,8 @@ import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
 import { supervdsmOf, type Supervdsm } from '../supervdsm/privileged.js';
 import { StatsCache } from '../virt/stats-cache.js';
 import { HostService } from '../services/host-service.js';
+import { MigrationService } from '../services/migration/migration-service.js';
+import { migrationLibvirt, migrationExecutor } from '../services/migration/migration-wiring.js';
 import { Recovery } from '../services/recovery.js';
 import { VmHostResources } from '../services/vm-host-resources.js';
 import { VmManager } from '../services/vm-manager.js';
@@ -64,8 +68,11 @@ export class Agent {
   readonly scheduler: Scheduler;
   readonly periodic: Executor;
   readonly jsonrpc: Executor;
+  /** Only migrateToURI3, which blocks for a whole migration (without limit when the destination hangs). */
+  readonly migration: Executor;
   readonly libvirt: ConnectionManager;
   readonly vms: VmManager;
+  readonly migrations: MigrationService;
   readonly host: HostService;
   readonly sampling: VmSampling;
   readonly recovery: Recovery;
@@ -82,6 +89,7 @@ export class Agent {
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
   #relief: MemoryRelief | undefined;
+  #tls: Promise<TlsMaterial> | undefined;
 
   constructor(opts: AgentOptions) {
     const cfg = opts.config;
@@ -112,6 +120,7 @@ export class Agent {
       log: logs.get('Executor.jsonrpc'),
       clock,
     });
+    this.migration = migrationExecutor({ maxOutgoing: cfg.vars.max_outgoing_migrations, scheduler: this.scheduler, log: logs.get('Executor.migration'), clock });
     this.libvirt = new ConnectionManager({
       uri: cfg.libvirt.uri,
       ...(opts.libvirtPassword !== undefined ? { authName: cfg.libvirt.sasl_user, passphrase: opts.libvirtPassword } : {}),
@@ -169,6 +178,33 @@ export class Agent {
       } : {}),
       monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });
+    this.migrations = new MigrationService({
+      libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }),
+      vms: this.vms,
+      clock,
+      timers,
+      log: logs.get('virt.migration'),
+      publish: (method, params) => this.#rpc?.publish(method, params),
+      connectPeer: async (host, port) => StompPeerAgent.connect(host, port, {
+        ...(cfg.vars.ssl ? { tls: await this.#tlsMaterial() } : {}),
+        requestQueue: cfg.addresses.request_queues[0] ?? 'jms.topic.vdsm_requests',
+        createTimeoutMs: cfg.vars.migration_create_timeout * 1000,
+      }),
+      config: {
+        maxOutgoing: cfg.vars.max_outgoing_migrations,
+        maxIncoming: cfg.vars.max_incoming_migrations,
+        managementPort: cfg.addresses.management_port,
+        maxBandwidth: cfg.vars.migration_max_bandwidth,
+        downtime: cfg.vars.migration_downtime,
+        downtimeSteps: cfg.vars.migration_downtime_steps,
+        duriTemplate: cfg.libvirt.migration_uri,
+        ssl: cfg.vars.ssl,
+        monitorIntervalMs: cfg.vars.migration_monitor_interval * 1000,
+        retryTimeoutMs: cfg.vars.migration_retry_timeout * 1000,
+        destinationTimeoutMs: cfg.vars.migration_destination_timeout * 1000,
+      },
+    });
+    this.vms.setMigrationView(this.migrations);
     this.sampling = new VmSampling({
       libvirt: monitorLibvirt,
       executor: this.periodic,
@@ -179,6 +215,7 @@ export class Agent {
       vmIds: () => this.vms.running().map((vm) => vm.vmId),
       periodMs: cfg.vars.vm_sample_interval * 1000,
       nowait: cfg.vars.nowait_domain_stats,
+      onSample: () => this.vms.refreshReports(),
     });
     this.host = new HostService({
       executor: this.periodic,
@@ -218,7 +255,7 @@ export class Agent {
       config: cfg,
       logs,
       registry: this.metrics,
-      executors: [this.periodic, this.jsonrpc],
+      executors: [this.periodic, this.jsonrpc, this.migration],
       scheduler: this.scheduler,
       libvirt: this.libvirt,
       hostStats: () => this.host.stats(),
@@ -264,12 +301,14 @@ export class Agent {
     this.scheduler.start();
     this.periodic.start();
     this.jsonrpc.start();
+    this.migration.start();
     await this.observability.start().catch((err: unknown) => this.log.error({ err }, 'observability failed to start; serving without it'));
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
+      ...vmMigrationMethods({ migrations: this.migrations }),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
     const gc = fullGc();
     if (gc) {
@@ -313,6 +352,7 @@ export class Agent {
     try {
       await this.libvirt.start();
       this.vms.start();
+      this.migrations.start();
       await this.recovery.start();
       if (this.#life.closing) return;
       this.#rpc?.readyChanged();
@@ -326,7 +366,13 @@ export class Agent {
     }
   }
 
-  async #tlsMaterial(): Promise<TlsMaterial> {
+  /** The host's key, certificate and CA: the management port's and, as vdsm, the migration client's. */
+  #tlsMaterial(): Promise<TlsMaterial> {
+    this.#tls ??= this.#loadTls();
+    return this.#tls;
+  }
+
+  async #loadTls(): Promise<TlsMaterial> {
     const cfg = this.config;
     if (this.#o.devPki) {
       const pki = await ensureDevPki(cfg.vars.state_dir);
@@ -346,9 +392,10 @@ export class Agent {
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
       recovery: this.recovery.state(),
-      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state() },
+      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state(), migration: this.migration.state() },
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
+      migrations: this.migrations.health(),
       sampling: this.sampling.state(),
       host: this.host.state(),
       threads: this.threadReport(),
@@ -374,7 +421,7 @@ export class Agent {
 
   /** Every worker thread with what it runs (the thread-listing tool reads this). */
   threads(): ReturnType<Executor['threads']> {
-    return [...this.periodic.threads(), ...this.jsonrpc.threads()];
+    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.migration.threads()];
   }
 
   /**
@@ -393,6 +440,7 @@ export class Agent {
       this.#graceMs = 0;
       void this.periodic.destroy();
       void this.jsonrpc.destroy();
+      void this.migration.destroy();
     }, () => this.#stop(), () => ({ stuckThreads: 0 }));
   }
 
@@ -405,13 +453,14 @@ export class Agent {
     this.host.close();
     await this.#rpc?.close();
     this.#relief?.close();
+    this.migrations.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
-    const [a, b] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs })]);
+    const [a, b, c] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.migration.stop({ graceMs })]);
     this.scheduler.close();
-    return { stuckThreads: a.stuckThreads + b.stuckThreads };
+    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads };
   }
 }
 

@@ -5,6 +5,7 @@
 // every request gets an answer even when its result cannot be sent. Runtime-free except for the
 // injected `yieldToLoop`.
 import { Errors } from '../errors.js';
+import { RawJson } from '../runtime/raw-json.js';
 
 export interface EncodeOptions {
   /** Largest body the connection can take. */
@@ -75,13 +76,29 @@ export async function encodeReply(reply: object | object[], opts: EncodeOptions)
     const body = Buffer.from(JSON.stringify(reply), 'utf8');
     if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
   }
+  // A result serialised once per change (RawJson) is spliced in as is: never parsed and stringified again.
+  const raw = rawReply(reply);
+  if (raw !== undefined) {
+    const body = Buffer.from(raw, 'utf8');
+    if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
+    return encodeSliced(tooLargeError((reply as { id?: unknown }).id, body.length, opts.maxBytes), opts);
+  }
   return encodeSliced(reply, opts);
+}
+
+/** The text of a single response whose result is RawJson. */
+function rawReply(reply: object | object[]): string | undefined {
+  if (Array.isArray(reply)) return undefined;
+  const r = reply as { id?: unknown; result?: unknown };
+  if (!(r.result instanceof RawJson)) return undefined;
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":${r.result.text}}`;
 }
 
 /** Not a batch, and no result a single stringify could spend long on. */
 function isSmall(reply: object | object[]): boolean {
   if (Array.isArray(reply)) return false;
   const result = (reply as { result?: unknown }).result;
+  if (result instanceof RawJson) return false;
   if (Array.isArray(result)) return result.length <= 64;
   if (typeof result === 'string') return result.length <= STRING_SLICE;
   return true;
@@ -110,6 +127,10 @@ async function encodeSliced(reply: object | object[], opts: EncodeOptions): Prom
   const put = (text: string): void => out.push(text, Buffer.byteLength(text));
 
   const value = async (v: unknown, depth: number): Promise<void> => {
+    if (v instanceof RawJson) {
+      await emit(v.text);
+      return;
+    }
     if (typeof v === 'string' && v.length > STRING_SLICE) {
       await emit('"');
       for (let i = 0; i < v.length; i += STRING_SLICE) await emit(JSON.stringify(v.slice(i, i + STRING_SLICE)).slice(1, -1));

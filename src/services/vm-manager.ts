@@ -15,7 +15,9 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { VmReportCache } from '../virt/vm-report-cache.js';
+import { rawJsonArray, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, type PowerDownMethod } from './power-down.js';
@@ -23,11 +25,16 @@ import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 
 
+/** VMs whose serialised report refreshReports() rebuilds per event-loop turn. */
+const REFRESH_CHUNK = 50;
+
 export interface Vm extends VmRecord {
   readonly vmId: string;
   readonly state: VmStateMachine;
   xml: string;
+  /** Replaced, never modified, when it changes (the serialised report is rebuilt on a new object). */
   domain: DomainInfo;
+  /** Replaced, never modified, when it changes (as domain). */
   guest: GuestInfo | undefined;
   /** A powerdown sequence in progress (VM.shutdown). */
   powerdown: { cancel(): void } | undefined;
@@ -71,6 +78,11 @@ export interface ShutdownRequest {
   force?: boolean;
 }
 
+/** What the migration service adds to a VM's stats (`migrationProgress` while it migrates out). */
+export interface MigrationView {
+  progress(vmId: string): number | undefined;
+}
+
 export class VmManager {
   readonly container: VmContainer<Vm>;
   #o: VmManagerOptions;
@@ -80,13 +92,18 @@ export class VmManager {
   #eventSeq = 0;
   #lastEvent = new Map<string, number>();
   #resyncs = { runs: 0, changed: 0, failed: 0 };
+  #statusListeners = new Set<(vm: Vm, change: VmStatusChange) => void>();
+  #migrations: MigrationView | undefined;
+  /** Each VM's report serialised once per change (Host.getAllVmStats). */
+  readonly #reportCache = new VmReportCache();
+  /** The current refreshReports() walk; an older one stops. */
+  #refreshWalk = 0;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
   }
 
-  /** Start applying libvirt events. Idempotent. */
   /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
     this.#life.startSync(() => {
@@ -166,6 +183,45 @@ export class VmManager {
   }
 
   /**
+   * VM.migrationCreate on a destination: the VM record in Migration Destination, no libvirt call (the
+   * source's libvirtd creates the domain). `elapsedTimeOffsetS` keeps elapsedTime counting from the
+   * original start; `guest` is what the source's agents knew, reported until ours speak.
+   */
+  addIncoming(domain: DomainInfo, xml: string, o: { elapsedTimeOffsetS?: number; guest?: GuestInfo } = {}): Vm {
+    const startedAtWall = Date.now() - Math.max(0, (o.elapsedTimeOffsetS ?? 0) * 1000);
+    const vm = this.#newVm(domain, xml, VmStatus.MIGRATION_DESTINATION, startedAtWall);
+    vm.guest = o.guest;
+    this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    this.#o.statsCache.add(vm.vmId);
+    // Not awaited (the engine waits for migrationCreate's answer); a record that cannot be written only
+    // costs the recovery of this VM after a restart of this agent, and is logged.
+    this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall })
+      .catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'could not record the incoming VM'));
+    return vm;
+  }
+
+  /** The incoming domain runs here now: take libvirt's live XML (ports, channel paths) and QEMU's pid. */
+  async adoptIncomingDomain(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    this.#findPid(vm);
+  }
+
+  get(vmId: string): Vm | undefined {
+    return this.container.get(vmId);
+  }
+
+  /** Every VM status change, after its VM_status event went out. Returns the unsubscribe function. */
+  onStatusChange(cb: (vm: Vm, change: VmStatusChange) => void): () => void {
+    this.#statusListeners.add(cb);
+    return () => this.#statusListeners.delete(cb);
+  }
+
+  /** The migration service, for `migrationProgress` in the stats of a migrating VM. */
+  setMigrationView(view: MigrationView): void {
+    this.#migrations = view;
+  }
+
+  /**
    * VM.destroy. The VM is forgotten on disk first: a destroy that cannot be recorded does not happen
    * (ERR_STATE_WRITE, the VM untouched), and one that libvirt refuses puts the record back.
    */
@@ -175,11 +231,26 @@ export class VmManager {
     await this.#o.records.remove(vm.vmId);
     vm.powerdown?.cancel();
     if (!vm.state.isDown) {
+      // An incoming VM never ran here (the guest is still the source's): no graceful SIGTERM wait, which a
+      // hung incoming QEMU would make last 10 s before the forced destroy's own.
+      const graceful = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
       vm.state.destroyRequested();
       try {
-        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL });
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: graceful ? DestroyFlag.GRACEFUL : DestroyFlag.DEFAULT });
       } catch (err) {
-        if (!isNoDomain(err)) {
+        if (!isNoDomain(err) && graceful) {
+          // As vdsm: SIGTERM alone did not end QEMU (a stopped or wedged process ignores it): SIGKILL.
+          this.#o.log.warn({ vmId: vm.vmId, err: errorMessage(err) }, 'graceful destroy failed; destroying forcefully');
+          try {
+            await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.DEFAULT });
+          } catch (err2) {
+            if (!isNoDomain(err2)) {
+              this.#o.log.error({ vmId: vm.vmId, err: err2 }, 'destroy failed');
+              if (record) await this.#o.records.put(record).catch((e: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(e) }, 'could not record the VM again after a failed destroy'));
+              throw wrapError(Errors.DESTROY, err2, { vmId: vm.vmId });
+            }
+          }
+        } else if (!isNoDomain(err)) {
           this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
           if (record) await this.#o.records.put(record).catch((e: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(e) }, 'could not record the VM again after a failed destroy'));
           throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
@@ -188,6 +259,9 @@ export class VmManager {
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
       vm.state.destroyed();
+    } else {
+      // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
     }
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
@@ -274,7 +348,19 @@ export class VmManager {
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
-    return buildVmStatsReport({
+    const report = buildVmStatsReport(this.#reportInput(vm));
+    const progress = this.#migrationProgress(vm);
+    if (progress !== undefined) report['migrationProgress'] = progress;
+    return report;
+  }
+
+  /** A migrating VM's progress, percent; it moves with every read, so such a report is never cached. */
+  #migrationProgress(vm: Vm): number | undefined {
+    return vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
+  }
+
+  #reportInput(vm: Vm): VmReportInput {
+    return {
       state: vm.state.describe(),
       pid: vm.pid,
       domain: vm.domain,
@@ -284,13 +370,44 @@ export class VmManager {
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
       ...(this.#o.monitorReachable ? { monitorReachable: this.#o.monitorReachable(vm.vmId) } : {}),
+      // An incoming domain is libvirt's until it runs here: no stats are expected from it.
+      monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
-    });
+    };
   }
 
   reports(vmIds?: readonly string[]): VmStatsReport[] {
-    const vms = vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
-    return vms.map((vm) => this.report(vm));
+    return this.#select(vmIds).map((vm) => this.report(vm));
+  }
+
+  /**
+   * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
+   * status change, a new domain, pid or guest info) with the read-time fields filled in.
+   */
+  reportsJson(vmIds?: readonly string[]): RawJson {
+    return rawJsonArray(this.#select(vmIds).map((vm) =>
+      this.#migrationProgress(vm) !== undefined ? JSON.stringify(this.report(vm)) : this.#reportCache.json(vm, this.#reportInput(vm))));
+  }
+
+  /**
+   * Rebuild the serialised reports that a new sample changed, a few VMs per event-loop turn (each turn
+   * stays short: 1,000 VMs are some tens of ms of work), so getAllVmStats finds them built. A read
+   * before the refresh reaches a VM rebuilds that VM itself; a new call restarts the walk.
+   */
+  refreshReports(): void {
+    const vms = this.container.values();
+    const walk = ++this.#refreshWalk;
+    const step = (from: number): void => {
+      if (walk !== this.#refreshWalk) return;
+      const end = Math.min(vms.length, from + REFRESH_CHUNK);
+      for (let i = from; i < end; i++) this.#reportCache.refresh(vms[i]!, this.#reportInput(vms[i]!));
+      if (end < vms.length) setImmediate(step, end);
+    };
+    setImmediate(step, 0);
+  }
+
+  #select(vmIds?: readonly string[]): Vm[] {
+    return vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
   }
 
   /** VM.getStats: the stats object of one VM (NO_VM when unknown). */
@@ -468,6 +585,13 @@ export class VmManager {
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
+    for (const cb of this.#statusListeners) {
+      try {
+        cb(vm, change);
+      } catch (err) {
+        this.#o.log.error({ vmId: vm.vmId, err }, 'VM status listener failed');
+      }
+    }
   }
 
   #onEvent(e: DomainEvent): void {

@@ -29,6 +29,8 @@ export interface VmSamplingOptions {
   periodMs: number;
   /** [vars] nowait_domain_stats */
   nowait: boolean;
+  /** Called after a new sample is stored (the VM reports built from it are refreshed). */
+  onSample?: () => void;
 }
 
 export class VmSampling {
@@ -127,7 +129,7 @@ export class VmSampling {
         if (result.unresponsive.length > 0) this.#o.log.warn({ vms: result.unresponsive }, 'VMs not responding to monitoring; skipped for 40 s');
         const sample: BulkSample = {};
         for (const [uuid, rec] of Object.entries(result.records)) sample[uuid] = rec as BulkStatsRecord;
-        this.#o.statsCache.put(sample, sampledAt);
+        if (this.#o.statsCache.put(sample, sampledAt)) this.#o.onSample?.();
       },
       (err: unknown) => {
         this.#runs.failed++;

@@ -24,6 +24,8 @@ export interface AgentProcessOptions {
   asUser?: { uid: number; gid: number };
   /** Run node under this command, e.g. ['prlimit', '--nofile=600:600']. */
   wrapper?: string[];
+  /** A command that execs node in place, e.g. ['nsenter', '--net=/run/netns/x'] (same pid, so signals reach vdsmd); before `wrapper`. */
+  prefix?: string[];
 }
 
 export class AgentProcess extends JsonLineProcess {
@@ -52,7 +54,7 @@ export class AgentProcess extends JsonLineProcess {
     const base = opts.asUser === undefined
       ? [process.execPath, ...args]
       : ['setpriv', `--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', '--', process.execPath, ...args];
-    const [cmd, ...rest] = [...(opts.wrapper ?? []), ...base];
+    const [cmd, ...rest] = [...(opts.prefix ?? []), ...(opts.wrapper ?? []), ...base];
     const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env });
     const agent = new AgentProcess(child, stateDir, ownsDir);
     const listening = await agent.waitForLog((l) => l['msg'] === 'vdsm-node serving the management port', 20_000);

@@ -11,4 +11,5 @@ export const AREAS: OpRegistry = {
   hostdev: () => import('./hostdev.js'),
   test: () => import('./test.js'),
   supervdsm: () => import('./supervdsm.js'),
+  migration: () => import('./migration.js'),
 };
