@@ -13,6 +13,8 @@ export interface SuiteSpec {
   readonly quickSeconds?: number;
   /** A numeric field of its case lines drawn as a bar per case in the report (when the suite draws none). */
   readonly headline?: string;
+  /** Runs only when named on the command line (not in a run of every suite), for this reason. */
+  readonly onlyWhenNamed?: string;
 }
 
 const suite = (name: string, summary: string, extra: Omit<SuiteSpec, 'name' | 'summary'> = {}): SuiteSpec => ({ name, summary, ...extra });
@@ -26,4 +28,5 @@ export const SUITES: readonly SuiteSpec[] = [
   suite('observability', 'What metrics reporters, the health monitor and CPU profiling of every thread cost Host.ping2 and Host.getAllVmStats, as ratios to metrics off', { quickSeconds: 30, headline: 'ping_ratio' }),
   suite('supervdsm', 'The privileged helper\'s RPC: ping and a hardware-info call, real helper and client vs bare msgpack, JSON lines, the socket floor', { quickSeconds: 4, headline: 'req_per_s' }),
   suite('storage', 'Storage tasks per second (in memory, persisted), Volume.create and a Volume.copy against qemu-img through vdsmd, a hung domain turning invalid', { quickSeconds: 30, headline: 'tasks_per_s' }),
+  suite('migration', 'Live migration between two agents (two session libvirtds in a network namespace, the real TCG guest): time to destination Up and source Down, downtime, cancel, getAllVmStats and loop delay on both agents, the virsh floor', { quickSeconds: 90, headline: 'dst_up_s', onlyWhenNamed: 'needs root, the real-VM tier (scripts/realvm/setup.sh) and a checkout; about 1.5 minutes with --quick' }),
 ];

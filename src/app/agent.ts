@@ -12,6 +12,7 @@ import { apiMethods as vmMethods } from '../api/vm.js';
 import { apiMethods as storageMethods } from '../api/storage.js';
 import { apiMethods as taskMethods } from '../api/tasks.js';
 import { StorageService } from '../storage/storage-service.js';
+import { apiMethods as vmMigrationMethods } from '../api/vm-migration.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { LibvirtClient } from '../libvirt/client.js';
@@ -20,17 +21,23 @@ import type { LogManager, Logger } from '../observability/logging.js';
 import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
 import { Observability } from '../observability/observability.js';
 import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
+import { StompPeerAgent } from '../rpc/peer-agent.js';
 import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
+import { connectionLimit, parseNofile } from '../rpc/admission.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
+import { fullGc, MemoryRelief } from '../runtime/memory-relief.js';
+import { trimHeap } from '../native-sys.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
 import { supervdsmOf, type Supervdsm } from '../supervdsm/privileged.js';
 import { StatsCache } from '../virt/stats-cache.js';
 import { HostService } from '../services/host-service.js';
+import { MigrationService } from '../services/migration/migration-service.js';
+import { migrationLibvirt, migrationExecutor } from '../services/migration/migration-wiring.js';
 import { Recovery } from '../services/recovery.js';
 import { VmHostResources } from '../services/vm-host-resources.js';
 import { VmManager } from '../services/vm-manager.js';
@@ -64,8 +71,11 @@ export class Agent {
   readonly scheduler: Scheduler;
   readonly periodic: Executor;
   readonly jsonrpc: Executor;
+  /** Only migrateToURI3, which blocks for a whole migration (without limit when the destination hangs). */
+  readonly migration: Executor;
   readonly libvirt: ConnectionManager;
   readonly vms: VmManager;
+  readonly migrations: MigrationService;
   readonly host: HostService;
   readonly sampling: VmSampling;
   readonly recovery: Recovery;
@@ -83,6 +93,8 @@ export class Agent {
   #graceMs = 3000;
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
+  #relief: MemoryRelief | undefined;
+  #tls: Promise<TlsMaterial> | undefined;
 
   constructor(opts: AgentOptions) {
     const cfg = opts.config;
@@ -113,6 +125,7 @@ export class Agent {
       log: logs.get('Executor.jsonrpc'),
       clock,
     });
+    this.migration = migrationExecutor({ maxOutgoing: cfg.vars.max_outgoing_migrations, scheduler: this.scheduler, log: logs.get('Executor.migration'), clock });
     this.libvirt = new ConnectionManager({
       uri: cfg.libvirt.uri,
       ...(opts.libvirtPassword !== undefined ? { authName: cfg.libvirt.sasl_user, passphrase: opts.libvirtPassword } : {}),
@@ -150,7 +163,7 @@ export class Agent {
       // NFS, POSIXFS and GLUSTERFS connections are mounts: root's work, supervdsm's mount function.
       ...(this.#svdsmClient !== undefined ? { mounter: { mount: (a) => this.supervdsm.call('mount', a), umount: (a) => this.supervdsm.call('umount', a) } } : {}),
     }) : undefined;
-    const records = new VmRecordStore(cfg.vars.state_dir);
+    const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
       libvirt: verbsLibvirt,
@@ -181,7 +194,35 @@ export class Agent {
         qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
       } : {}),
       ...(this.storage ? { drives: this.storage.drives } : {}),
+      monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });
+    this.migrations = new MigrationService({
+      libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }),
+      vms: this.vms,
+      clock,
+      timers,
+      log: logs.get('virt.migration'),
+      publish: (method, params) => this.#rpc?.publish(method, params),
+      connectPeer: async (host, port) => StompPeerAgent.connect(host, port, {
+        ...(cfg.vars.ssl ? { tls: await this.#tlsMaterial() } : {}),
+        requestQueue: cfg.addresses.request_queues[0] ?? 'jms.topic.vdsm_requests',
+        createTimeoutMs: cfg.vars.migration_create_timeout * 1000,
+      }),
+      config: {
+        maxOutgoing: cfg.vars.max_outgoing_migrations,
+        maxIncoming: cfg.vars.max_incoming_migrations,
+        managementPort: cfg.addresses.management_port,
+        maxBandwidth: cfg.vars.migration_max_bandwidth,
+        downtime: cfg.vars.migration_downtime,
+        downtimeSteps: cfg.vars.migration_downtime_steps,
+        duriTemplate: cfg.libvirt.migration_uri,
+        ssl: cfg.vars.ssl,
+        monitorIntervalMs: cfg.vars.migration_monitor_interval * 1000,
+        retryTimeoutMs: cfg.vars.migration_retry_timeout * 1000,
+        destinationTimeoutMs: cfg.vars.migration_destination_timeout * 1000,
+      },
+    });
+    this.vms.setMigrationView(this.migrations);
     this.sampling = new VmSampling({
       libvirt: monitorLibvirt,
       executor: this.periodic,
@@ -192,10 +233,13 @@ export class Agent {
       vmIds: () => this.vms.running().map((vm) => vm.vmId),
       periodMs: cfg.vars.vm_sample_interval * 1000,
       nowait: cfg.vars.nowait_domain_stats,
+      onSample: () => this.vms.refreshReports(),
     });
     this.host = new HostService({
       executor: this.periodic,
-      libvirt: monitorLibvirt,
+      // Engine calls' facts (capabilities, hardware, devices) on the engine's executor, apart from HostMonitor.
+      apiExecutor: this.jsonrpc,
+      libvirt: verbsLibvirt,
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
@@ -230,7 +274,7 @@ export class Agent {
       config: cfg,
       logs,
       registry: this.metrics,
-      executors: [this.periodic, this.jsonrpc, ...(this.storage ? [this.storage.executor] : [])],
+      executors: [this.periodic, this.jsonrpc, this.migration, ...(this.storage ? [this.storage.executor] : [])],
       scheduler: this.scheduler,
       libvirt: this.libvirt,
       hostStats: () => this.host.stats(),
@@ -276,6 +320,7 @@ export class Agent {
     this.scheduler.start();
     this.periodic.start();
     this.jsonrpc.start();
+    this.migration.start();
     await this.observability.start().catch((err: unknown) => this.log.error({ err }, 'observability failed to start; serving without it'));
     this.storage?.start();
     const methods = new MethodTable([
@@ -284,7 +329,14 @@ export class Agent {
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),
+      ...vmMigrationMethods({ migrations: this.migrations }),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
+    const gc = fullGc();
+    if (gc) {
+      const clock = this.#o.clock ?? monotonicClock;
+      // A full collection frees the buffers; trimming gives the freed heap pages back to the kernel.
+      this.#relief = new MemoryRelief({ collect: () => { gc(); trimHeap(); }, timers: this.#o.timers ?? realTimers, now: () => clock.now() });
+    }
 
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
     this.#rpc = createRpcServer({
@@ -299,7 +351,13 @@ export class Agent {
       metricsRegistry: this.metrics,
       requestQueues: cfg.addresses.request_queues,
       eventQueue: cfg.addresses.event_queue,
-      limits: { maxBodyBytes: cfg.addresses.max_frame_size },
+      ...(this.#relief ? { relieveMemory: () => this.#relief?.request() } : {}),
+      limits: {
+        maxBodyBytes: cfg.addresses.max_frame_size,
+        maxConnections: connectionLimit(cfg.addresses.max_connections, parseNofile(await readFile('/proc/self/limits', 'utf8').catch(() => ''))),
+        memoryBudgetBytes: cfg.addresses.max_buffered_bytes,
+        frameTimeoutMs: cfg.addresses.frame_timeout * 1000,
+      },
       ...(this.storage ? { httpUpload: this.storage.httpUpload } : {}),
     });
     this.#address = await this.#rpc.start();
@@ -316,6 +374,7 @@ export class Agent {
     try {
       await this.libvirt.start();
       this.vms.start();
+      this.migrations.start();
       await this.recovery.start();
       if (this.#life.closing) return;
       this.#rpc?.readyChanged();
@@ -329,7 +388,13 @@ export class Agent {
     }
   }
 
-  async #tlsMaterial(): Promise<TlsMaterial> {
+  /** The host's key, certificate and CA: the management port's and, as vdsm, the migration client's. */
+  #tlsMaterial(): Promise<TlsMaterial> {
+    this.#tls ??= this.#loadTls();
+    return this.#tls;
+  }
+
+  async #loadTls(): Promise<TlsMaterial> {
     const cfg = this.config;
     if (this.#o.devPki) {
       const pki = await ensureDevPki(cfg.vars.state_dir);
@@ -349,13 +414,16 @@ export class Agent {
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
       recovery: this.recovery.state(),
-      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state() },
+      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state(), migration: this.migration.state() },
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
+      migrations: this.migrations.health(),
       sampling: this.sampling.state(),
       ...(this.storage ? { storage: this.storage.state() } : {}),
+      host: this.host.state(),
       threads: this.threadReport(),
       observability: this.observability.state(),
+      memoryRelief: this.#relief?.state() ?? null,
     };
   }
 
@@ -376,7 +444,7 @@ export class Agent {
 
   /** Every worker thread with what it runs (the thread-listing tool reads this). */
   threads(): ReturnType<Executor['threads']> {
-    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...(this.storage?.threads() ?? [])];
+    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.migration.threads(), ...(this.storage?.threads() ?? [])];
   }
 
   /**
@@ -396,6 +464,7 @@ export class Agent {
       void this.periodic.destroy();
       void this.jsonrpc.destroy();
       void this.storage?.destroy();
+      void this.migration.destroy();
     }, () => this.#stop(), () => ({ stuckThreads: 0 }));
   }
 
@@ -407,13 +476,15 @@ export class Agent {
     this.sampling.close();
     this.host.close();
     await this.#rpc?.close();
+    this.#relief?.close();
+    this.migrations.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
-    const [a, b, c] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.storage?.stop(graceMs) ?? { stuckThreads: 0 }]);
+    const [a, b, c, d] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.migration.stop({ graceMs }), this.storage?.stop(graceMs) ?? { stuckThreads: 0 }]);
     this.scheduler.close();
-    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads };
+    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads + d.stuckThreads };
   }
 }
 

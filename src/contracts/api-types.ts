@@ -6,6 +6,27 @@ export type ConnectStorageServerStatus = {
   status: number;
 };
 
+export type ConvergenceSchedule = {
+  /** Actions before the data moves. */
+  init?: Array<{
+    /** setDowntime, abort or postcopy */
+    name: string;
+    /** setDowntime: [milliseconds] */
+    params?: string[];
+  }>;
+  /** Actions as the migration stalls, in order. */
+  stalling?: Array<{
+    /** Stalling iterations after which the action fires (-1: at the next). */
+    limit: number;
+    action: {
+      /** setDowntime, abort or postcopy */
+      name: string;
+      /** setDowntime: [milliseconds] */
+      params?: string[];
+    };
+  }>;
+};
+
 export type HardwareInfo = {
   systemManufacturer?: string;
   systemProductName?: string;
@@ -32,6 +53,72 @@ export type HostCapabilities = {
 };
 
 export type HostStats = Record<string, unknown>;
+
+export type MigrateParams = {
+  vmId?: string;
+  /** Source host (ignored, as by vdsm). */
+  src?: string;
+  /** Destination agent, host[:port] (port: [addresses] management_port). */
+  dst?: string;
+  /** Address of the destination on the migration network (the data goes there). */
+  dstqemu?: string;
+  /** "remote" (default); "file" (hibernation) is not implemented. */
+  mode?: string;
+  /** "online". */
+  method?: string;
+  /** Tunnel the data through libvirtd (VIR_MIGRATE_TUNNELLED). */
+  tunneled?: boolean;
+  /** Abort on an I/O error during the migration. */
+  abortOnError?: boolean;
+  /** Throttle the guest CPUs to converge. */
+  autoConverge?: boolean;
+  /** XBZRLE compression. */
+  compressed?: boolean;
+  /** QEMU native TLS for the data. */
+  encrypted?: boolean;
+  /** Zero-copy sends. */
+  zerocopy?: boolean;
+  /** Tell the guest agent before and after (no oVirt agent events yet: accepted, not sent). */
+  enableGuestEvents?: boolean;
+  /** Where graphics clients reconnect (graphics_uri). */
+  consoleAddress?: string;
+  /** Maximum downtime, ms, of the computed schedule when no convergenceSchedule is sent. */
+  downtime?: number;
+  /** MiB/s; absent: [vars] migration_max_bandwidth. */
+  maxBandwidth?: number;
+  /** Parallel connections (0: off). */
+  parallel?: number;
+  /** Incoming migrations the destination may run at once. */
+  incomingLimit?: number;
+  /** Outgoing migrations this host may run at once. */
+  outgoingLimit?: number;
+  /** Absent: vdsm's schedule from [vars] migration_downtime and migration_downtime_steps. */
+  convergenceSchedule?: ConvergenceSchedule;
+  /** CPU pinning on the destination (accepted; not applied: vdsm-node sets no pinning). */
+  cpusets?: string[];
+  /** NUMA node sets on the destination (accepted; not applied). */
+  numaNodesets?: string[];
+};
+
+export type MigrationCreated = {
+  migrationPort: number;
+  params: {
+    vmId: string;
+    status: string;
+    statusTime: string;
+    xml: string;
+  };
+};
+
+export type MigrationStats = {
+  status: {
+    code: number;
+    message: string;
+  };
+  progress: number;
+  /** ms, once the migration completed. */
+  downtime?: number;
+};
 
 export type PreparedImageInfo = {
   path: string;
@@ -511,12 +598,59 @@ export interface ApiMethods {
     };
     result: VmShortStatus;
   };
+  /** The status of the VM's last outgoing migration (code 0 while it runs or when none ran; the error code and message after a failure; downtime after a success). */
+  "VM.getMigrationStatus": {
+    params: {
+      vmID: string;
+    };
+    result: MigrationStats;
+  };
   /** The VM statistics object, from the stats cache (never calls libvirt). */
   "VM.getStats": {
     params: {
       vmID: string;
     };
     result: VmStats[];
+  };
+  /** Live-migrate the VM to another agent (`params.dst`). Answers at once; the VM is Migration Source until it is Down with exitReason 4 (migrated) or back Up; `|virt|VM_migration_status|<vmId>` events carry the progress and, at the end, the downtime. */
+  "VM.migrate": {
+    params: {
+      vmID: string;
+      params: MigrateParams;
+    };
+    result: boolean;
+  };
+  /** Cancel the outgoing migration (libvirt aborts its job; before that, the migration stops where it is). */
+  "VM.migrateCancel": {
+    params: {
+      vmID: string;
+    };
+    result: boolean;
+  };
+  /** Change a running migration: `maxBandwidth` in MiB/s. */
+  "VM.migrateChangeParams": {
+    params: {
+      vmID: string;
+      params: {
+        /** MiB/s */
+        maxBandwidth?: number;
+      };
+    };
+    result: boolean;
+  };
+  /** Agent to agent, on the destination: make the incoming VM's record (Migration Destination) from the source's parameters; libvirt on the source creates the domain here. */
+  "VM.migrationCreate": {
+    params: {
+      vmID: string;
+      params: {
+        /** The source's live domain XML. */
+        _srcDomXML?: string;
+        xml?: string;
+        elapsedTimeOffset?: number;
+      };
+      incomingLimit?: number;
+    };
+    result: MigrationCreated;
   };
   /** Pause the VM. */
   "VM.pause": {

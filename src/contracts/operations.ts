@@ -6,6 +6,7 @@
 import type { HostdevOps } from './hostdev-facts.js';
 import type { HostOps } from './host-facts.js';
 import type { LibvirtOpMap } from './libvirt-ops.js';
+import type { MigrationOps } from './migration-ops.js';
 import type { SamplingOps } from './sampling-ops.js';
 import type { SupervdsmOps } from './supervdsm-ops.js';
 import type { StorageDomainOps, StorageRecoveryOps, StorageTaskOps, StorageVolumeOps } from './storage-ops.js';
@@ -23,12 +24,13 @@ export interface OpAreas {
   'storage-volume': StorageVolumeOps;
   'storage-tasks': StorageTaskOps;
   'storage-recovery': StorageRecoveryOps;
+  migration: MigrationOps;
 }
 
 export type Area = keyof OpAreas;
 
 /** Every operation of every area. */
-export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & TestOps & SupervdsmOps
+export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & TestOps & SupervdsmOps & MigrationOps
   & StorageDomainOps & StorageVolumeOps & StorageTaskOps & StorageRecoveryOps;
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];

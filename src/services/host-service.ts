@@ -16,7 +16,10 @@ import { parseLibvirtCapabilities } from '../host/libvirt-caps.js';
 import { deviceByAddress } from '../host/netcaps.js';
 import type { Libvirt } from '../libvirt/client.js';
 import { parseHostSample } from '../host/sample.js';
-import { buildHostStats, HostStatsWindow } from '../host/stats.js';
+import { buildHostStats, formatDateTime, HostStatsWindow } from '../host/stats.js';
+import { CachedTemplate, slotMarker } from '../runtime/json-template.js';
+import { RawJson } from '../runtime/raw-json.js';
+import { fmt2 } from '../virt/stringify.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
 import { Operation } from '../runtime/periodic.js';
@@ -32,9 +35,17 @@ interface LibvirtFacts {
 }
 
 export interface HostServiceOptions {
-  /** Runs the host fact operations (host.*). */
+  /** Runs HostMonitor (monitoring work: the periodic executor). */
   executor: Dispatcher & { state?(): unknown };
-  /** What libvirt says about itself (capabilities, versions). */
+  /**
+   * Runs the facts behind engine calls (capabilities, hardware info, host devices): the engine's
+   * executor, so a burst of engine calls can never make monitoring skip a cycle. Defaults to executor.
+   */
+  apiExecutor?: Dispatcher;
+  /**
+   * What libvirt says about itself (capabilities, versions), asked for engine calls: a client on the
+   * engine's executor, for the same reason.
+   */
   libvirt: Libvirt;
   scheduler: Scheduler;
   clock: Clock;
@@ -72,6 +83,8 @@ export class HostService {
   #privileged: PrivilegedFacts | undefined;
   #warnedNoHelper = false;
   readonly #life = new Lifecycle('host service');
+  /** Host.getStats serialised once per host sample (or change of VM counts or interfaces). */
+  readonly #statsTemplate = new CachedTemplate();
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -122,6 +135,27 @@ export class HostService {
       ksm: this.#window.ksm(),
       ...(this.#o.storageDomains ? { storageDomains: this.#o.storageDomains() } : {}),
     });
+  }
+
+  /**
+   * Host.getStats as JSON text: built and serialised once per host sample, VM count change or new
+   * interface list; elapsedTime and dateTime (the read's own time) are filled in per read.
+   */
+  statsJson(): RawJson {
+    const c = this.#o.vmCounts();
+    const inputs = [this.#window.latest(), this.#interfaces, c.vmCount, c.vmActive, c.vmMigrating, c.incomingVmMigrations, c.outgoingVmMigrations];
+    const template = this.#statsTemplate.get(inputs, () => {
+      const value = this.stats();
+      let holes = 0;
+      for (const [key, slot] of [['elapsedTime', 0], ['dateTime', 1]] as const) {
+        if (typeof value[key] !== 'string') continue;
+        value[key] = slotMarker(slot);
+        holes++;
+      }
+      return { value, holes };
+    });
+    if (template === undefined) return new RawJson(JSON.stringify(this.stats()));
+    return new RawJson(template.fill([JSON.stringify(fmt2(this.#window.elapsedS())), JSON.stringify(formatDateTime(Date.now()))]));
   }
 
   /**
@@ -180,7 +214,7 @@ export class HostService {
   }
 
   #call<K extends 'host.capabilitiesFacts' | 'host.hardwareInfo' | 'host.devices'>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
-    return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+    return (this.#o.apiExecutor ?? this.#o.executor).dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 
   /**
@@ -260,7 +294,7 @@ export class HostService {
   }
 
   state(): Record<string, unknown> {
-    return { lifecycle: this.#life.state, window: this.#window.describe() };
+    return { lifecycle: this.#life.state, window: this.#window.describe(), monitor: this.#monitor.state() };
   }
 }
 

@@ -15,7 +15,9 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { VmReportCache } from '../virt/vm-report-cache.js';
+import { rawJsonArray, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, type PowerDownMethod } from './power-down.js';
@@ -24,11 +26,16 @@ import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 
 
+/** VMs whose serialised report refreshReports() rebuilds per event-loop turn. */
+const REFRESH_CHUNK = 50;
+
 export interface Vm extends VmRecord {
   readonly vmId: string;
   readonly state: VmStateMachine;
   xml: string;
+  /** Replaced, never modified, when it changes (the serialised report is rebuilt on a new object). */
   domain: DomainInfo;
+  /** Replaced, never modified, when it changes (as domain). */
   guest: GuestInfo | undefined;
   /** A powerdown sequence in progress (VM.shutdown). */
   powerdown: { cancel(): void } | undefined;
@@ -38,8 +45,19 @@ export interface Vm extends VmRecord {
   pid?: number;
   /** Disks on storage domains, prepared before launch (poolID/domainID/imageID/volumeID in the metadata). */
   storageDrives: PreparedDrive[];
-  /** Sizes of the VM's file disks by target (VM stats truesize / apparentsize). */
-  driveSizes: Map<string, { apparentsize: number; truesize: number }>;
+  /**
+   * Sizes of the VM's file disks by target (VM stats truesize / apparentsize). Replaced, never modified,
+   * when a size changes: the cached stats report is rebuilt on a new map.
+   */
+  driveSizes: ReadonlyMap<string, { apparentsize: number; truesize: number }>;
+}
+
+/** A disk in the VM's stats subject: its sizes and, for a storage volume, its image. */
+interface DriveDevice {
+  name: string;
+  truesize: number;
+  apparentsize: number;
+  imageID?: string;
 }
 
 /** The storage side of VM disks (the HSM): prepare images, tear them down, read volume sizes. */
@@ -74,6 +92,8 @@ export interface VmManagerOptions {
   qemuPid?: (vmId: string) => Promise<number | undefined>;
   /** Storage for disks given as storage volumes; without it such disks keep the XML's source. */
   drives?: VmDriveStorage;
+  /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
+  monitorReachable?: (vmId: string) => boolean;
 }
 
 export interface ShutdownRequest {
@@ -81,6 +101,11 @@ export interface ShutdownRequest {
   reboot?: boolean;
   timeoutS?: number;
   force?: boolean;
+}
+
+/** What the migration service adds to a VM's stats (`migrationProgress` while it migrates out). */
+export interface MigrationView {
+  progress(vmId: string): number | undefined;
 }
 
 export class VmManager {
@@ -92,13 +117,20 @@ export class VmManager {
   #eventSeq = 0;
   #lastEvent = new Map<string, number>();
   #resyncs = { runs: 0, changed: 0, failed: 0 };
+  #statusListeners = new Set<(vm: Vm, change: VmStatusChange) => void>();
+  #migrations: MigrationView | undefined;
+  /** Each VM's report serialised once per change (Host.getAllVmStats). */
+  readonly #reportCache = new VmReportCache();
+  /** Each VM's drives for its stats report, kept while its domain, sizes and storage drives are the same. */
+  readonly #driveSubjects = new WeakMap<Vm, { domain: DomainInfo; sizes: Vm['driveSizes']; prepared: number; subject: { drives: DriveDevice[] } }>();
+  /** The current refreshReports() walk; an older one stops. */
+  #refreshWalk = 0;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
   }
 
-  /** Start applying libvirt events. Idempotent. */
   /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
     this.#life.startSync(() => {
@@ -124,10 +156,11 @@ export class VmManager {
 
 
   /**
-   * VM.create: the VM id comes from the domain XML (as in vdsm). Answers at once with WaitForLaunch;
+   * VM.create: the VM id comes from the domain XML (as in vdsm). Answers with WaitForLaunch once the VM
+   * is recorded in the state directory (a VM that could not be recorded is not created: ERR_STATE_WRITE);
    * the domain is started in a worker and status events follow.
    */
-  create(vmParams: { xml?: unknown; vmId?: unknown }): VmCreated {
+  async create(vmParams: { xml?: unknown; vmId?: unknown }): Promise<VmCreated> {
     if (typeof vmParams.xml !== 'string' || vmParams.xml.trim() === '') throw vdsmError(Errors.MISSING_PARAM, "vmParams.xml: the libvirt domain XML is required");
     let domain: DomainInfo;
     try {
@@ -137,19 +170,30 @@ export class VmManager {
     }
     const vm = this.#newVm(domain, vmParams.xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    try {
+      await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
+    } catch (err) {
+      this.container.remove(vm.vmId);
+      vm.state.close();
+      this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'VM not created: it could not be recorded');
+      throw err;
+    }
     this.#o.statsCache.add(vm.vmId);
     void this.#launch(vm);
     return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime), xml: vm.xml };
   }
 
-  /** Adopt a domain found running at start-up (recovery). */
+  /**
+   * Adopt a domain found running at start-up (recovery). Its record is written best effort: libvirt is
+   * the truth for a running VM, so a full disk is logged (and retried by later writes), not fatal.
+   */
   adopt(domain: DomainInfo, xml: string, status: VmStatusName, startedAtWall?: number): Vm {
     // elapsedTime counts from the start we recorded, not from the re-adoption.
     const vm = this.#newVm(domain, xml, status, startedAtWall);
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
     if (status !== VmStatus.DOWN) this.#findPid(vm);
-    void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
+    void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
@@ -165,28 +209,91 @@ export class VmManager {
     return vm;
   }
 
+  /**
+   * VM.migrationCreate on a destination: the VM record in Migration Destination, no libvirt call (the
+   * source's libvirtd creates the domain). `elapsedTimeOffsetS` keeps elapsedTime counting from the
+   * original start; `guest` is what the source's agents knew, reported until ours speak.
+   */
+  addIncoming(domain: DomainInfo, xml: string, o: { elapsedTimeOffsetS?: number; guest?: GuestInfo } = {}): Vm {
+    const startedAtWall = Date.now() - Math.max(0, (o.elapsedTimeOffsetS ?? 0) * 1000);
+    const vm = this.#newVm(domain, xml, VmStatus.MIGRATION_DESTINATION, startedAtWall);
+    vm.guest = o.guest;
+    this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    this.#o.statsCache.add(vm.vmId);
+    // Not awaited (the engine waits for migrationCreate's answer); a record that cannot be written only
+    // costs the recovery of this VM after a restart of this agent, and is logged.
+    this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall })
+      .catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'could not record the incoming VM'));
+    return vm;
+  }
+
+  /** The incoming domain runs here now: take libvirt's live XML (ports, channel paths) and QEMU's pid. */
+  async adoptIncomingDomain(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    this.#findPid(vm);
+  }
+
+  get(vmId: string): Vm | undefined {
+    return this.container.get(vmId);
+  }
+
+  /** Every VM status change, after its VM_status event went out. Returns the unsubscribe function. */
+  onStatusChange(cb: (vm: Vm, change: VmStatusChange) => void): () => void {
+    this.#statusListeners.add(cb);
+    return () => this.#statusListeners.delete(cb);
+  }
+
+  /** The migration service, for `migrationProgress` in the stats of a migrating VM. */
+  setMigrationView(view: MigrationView): void {
+    this.#migrations = view;
+  }
+
+  /**
+   * VM.destroy. The VM is forgotten on disk first: a destroy that cannot be recorded does not happen
+   * (ERR_STATE_WRITE, the VM untouched), and one that libvirt refuses puts the record back.
+   */
   async destroy(vmId: string): Promise<true> {
     const vm = this.container.require(vmId);
+    const record = this.#o.records.get(vm.vmId);
+    await this.#o.records.remove(vm.vmId);
     vm.powerdown?.cancel();
     if (!vm.state.isDown) {
+      // An incoming VM never ran here (the guest is still the source's): no graceful SIGTERM wait, which a
+      // hung incoming QEMU would make last 10 s before the forced destroy's own.
+      const graceful = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
       vm.state.destroyRequested();
       try {
-        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL });
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: graceful ? DestroyFlag.GRACEFUL : DestroyFlag.DEFAULT });
       } catch (err) {
-        if (!isNoDomain(err)) {
+        if (!isNoDomain(err) && graceful) {
+          // As vdsm: SIGTERM alone did not end QEMU (a stopped or wedged process ignores it): SIGKILL.
+          this.#o.log.warn({ vmId: vm.vmId, err: errorMessage(err) }, 'graceful destroy failed; destroying forcefully');
+          try {
+            await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.DEFAULT });
+          } catch (err2) {
+            if (!isNoDomain(err2)) {
+              this.#o.log.error({ vmId: vm.vmId, err: err2 }, 'destroy failed');
+              if (record) await this.#o.records.put(record).catch((e: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(e) }, 'could not record the VM again after a failed destroy'));
+              throw wrapError(Errors.DESTROY, err2, { vmId: vm.vmId });
+            }
+          }
+        } else if (!isNoDomain(err)) {
           this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
+          if (record) await this.#o.records.put(record).catch((e: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(e) }, 'could not record the VM again after a failed destroy'));
           throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
         }
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
       vm.state.destroyed();
+    } else {
+      // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
     }
     await this.#teardownDrives(vm);
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
-    await this.#o.records.remove(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
     return true;
   }
@@ -269,21 +376,46 @@ export class VmManager {
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
-    return buildVmStatsReport({
+    const report = buildVmStatsReport(this.#reportInput(vm));
+    const progress = this.#migrationProgress(vm);
+    if (progress !== undefined) report['migrationProgress'] = progress;
+    return report;
+  }
+
+  /** A migrating VM's progress, percent; it moves with every read, so such a report is never cached. */
+  #migrationProgress(vm: Vm): number | undefined {
+    return vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
+  }
+
+  #reportInput(vm: Vm): VmReportInput {
+    return {
       state: vm.state.describe(),
       pid: vm.pid,
       domain: vm.domain,
-      ...(vm.driveSizes.size > 0 ? { subject: { drives: this.#driveDevices(vm) } } : {}),
+      ...(vm.driveSizes.size > 0 ? { subject: this.#driveSubject(vm) } : {}),
       sample: this.#o.statsCache.get(vm.vmId),
       guest: vm.guest,
       clock: this.#o.clock,
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
+      ...(this.#o.monitorReachable ? { monitorReachable: this.#o.monitorReachable(vm.vmId) } : {}),
+      // An incoming domain is libvirt's until it runs here: no stats are expected from it.
+      monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
-    });
+    };
   }
 
-  #driveDevices(vm: Vm): { name: string; truesize: number; apparentsize: number; imageID?: string }[] {
+  /** The same object while nothing it is made of changed (the report cache compares inputs by ===). */
+  #driveSubject(vm: Vm): { drives: DriveDevice[] } {
+    const m = this.#driveSubjects.get(vm);
+    if (m !== undefined && m.domain === vm.domain && m.sizes === vm.driveSizes && m.prepared === vm.storageDrives.length) return m.subject;
+    const subject = { drives: this.#driveDevices(vm) };
+    this.#driveSubjects.set(vm, { domain: vm.domain, sizes: vm.driveSizes, prepared: vm.storageDrives.length, subject });
+    return subject;
+  }
+
+  /** The VM's disks with their sizes and, for storage volumes, their image (VM stats `disks`). */
+  #driveDevices(vm: Vm): DriveDevice[] {
     return vm.domain.disks.filter((d) => d.target !== '').map((d) => {
       const size = vm.driveSizes.get(d.target);
       const imageID = vm.storageDrives.find((s) => s.name === d.target)?.imageID;
@@ -292,8 +424,37 @@ export class VmManager {
   }
 
   reports(vmIds?: readonly string[]): VmStatsReport[] {
-    const vms = vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
-    return vms.map((vm) => this.report(vm));
+    return this.#select(vmIds).map((vm) => this.report(vm));
+  }
+
+  /**
+   * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
+   * status change, a new domain, pid or guest info) with the read-time fields filled in.
+   */
+  reportsJson(vmIds?: readonly string[]): RawJson {
+    return rawJsonArray(this.#select(vmIds).map((vm) =>
+      this.#migrationProgress(vm) !== undefined ? JSON.stringify(this.report(vm)) : this.#reportCache.json(vm, this.#reportInput(vm))));
+  }
+
+  /**
+   * Rebuild the serialised reports that a new sample changed, a few VMs per event-loop turn (each turn
+   * stays short: 1,000 VMs are some tens of ms of work), so getAllVmStats finds them built. A read
+   * before the refresh reaches a VM rebuilds that VM itself; a new call restarts the walk.
+   */
+  refreshReports(): void {
+    const vms = this.container.values();
+    const walk = ++this.#refreshWalk;
+    const step = (from: number): void => {
+      if (walk !== this.#refreshWalk) return;
+      const end = Math.min(vms.length, from + REFRESH_CHUNK);
+      for (let i = from; i < end; i++) this.#reportCache.refresh(vms[i]!, this.#reportInput(vms[i]!));
+      if (end < vms.length) setImmediate(step, end);
+    };
+    setImmediate(step, 0);
+  }
+
+  #select(vmIds?: readonly string[]): Vm[] {
+    return vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
   }
 
   /** VM.getStats: the stats object of one VM (NO_VM when unknown). */
@@ -407,8 +568,8 @@ export class VmManager {
 
   async #launch(vm: Vm): Promise<void> {
     try {
-      await this.#prepareDrives(vm);
-      await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
+      // Disks on storage volumes: prepared now, and the record keeps the XML that points at them.
+      if (await this.#prepareDrives(vm)) await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
       await this.#o.hostHooks?.beforeLaunch(vm);
       await this.#call('libvirt.createXML', { xml, flags: 0 });
@@ -425,9 +586,9 @@ export class VmManager {
   }
 
   /** Prepare the disks that name storage volumes and point the XML at them (vdsm's prepareVolumePath). */
-  async #prepareDrives(vm: Vm): Promise<void> {
+  async #prepareDrives(vm: Vm): Promise<boolean> {
     const wanted = storageDrivesOf(vm.domain);
-    if (wanted.length === 0 || this.#o.drives === undefined) return;
+    if (wanted.length === 0 || this.#o.drives === undefined) return false;
     const paths = new Map<string, string>();
     for (const d of wanted) {
       const path = await this.#o.drives.prepare(d);
@@ -438,6 +599,7 @@ export class VmManager {
     vm.xml = withDriveSources(vm.xml, paths);
     vm.domain = parseDomainXml(vm.xml);
     await this.refreshDriveSizes([vm]);
+    return true;
   }
 
   async #teardownDrives(vm: Vm): Promise<void> {
@@ -462,11 +624,19 @@ export class VmManager {
     }
     if (byPath.size === 0) return;
     const sizes = await this.#o.drives.sizes([...byPath.keys()]);
+    const changed = new Map<Vm, Map<string, { apparentsize: number; truesize: number }>>();
     for (const [path, users] of byPath) {
       const s = sizes[path];
       if (s === undefined) continue;
-      for (const u of users) u.vm.driveSizes.set(u.name, s);
+      for (const u of users) {
+        const old = u.vm.driveSizes.get(u.name);
+        if (old !== undefined && old.apparentsize === s.apparentsize && old.truesize === s.truesize) continue;
+        let next = changed.get(u.vm);
+        if (next === undefined) changed.set(u.vm, (next = new Map(u.vm.driveSizes)));
+        next.set(u.name, s);
+      }
     }
+    for (const [vm, next] of changed) vm.driveSizes = next;
   }
 
   /**
@@ -521,6 +691,13 @@ export class VmManager {
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
+    for (const cb of this.#statusListeners) {
+      try {
+        cb(vm, change);
+      } catch (err) {
+        this.#o.log.error({ vmId: vm.vmId, err }, 'VM status listener failed');
+      }
+    }
   }
 
   #onEvent(e: DomainEvent): void {

@@ -15,4 +15,5 @@ export const AREAS: OpRegistry = {
   'storage-volume': () => import('./storage-volume.js'),
   'storage-tasks': () => import('./storage-tasks.js'),
   'storage-recovery': () => import('./storage-recovery.js'),
+  migration: () => import('./migration.js'),
 };
