@@ -43,3 +43,11 @@ export interface VmPort {
   /** libvirt's live domain XML per VM. */
   liveXmls(vmIds?: readonly string[]): Promise<ApiResult<'Host.dumpxmls'>>;
 }
+
+/** Host networking (NetworkService and the host monitor's interface counters). */
+export interface NetworkPort {
+  setupNetworks(networks: Record<string, unknown>, bondings: Record<string, unknown>, options: Record<string, unknown>): Promise<void>;
+  setSafeNetworkConfig(): Promise<void>;
+  caps(): Promise<ApiResult<'Host.getNetworkCapabilities'>>;
+  statistics(): ApiResult<'Host.getNetworkStatistics'>;
+}

@@ -55,7 +55,8 @@ export const schema = {
     run_dir: str('/run/vdsm', 'Run-time directory: lock file, sockets, the runtime drop-in directory vdsm.conf.d/.', { ours: true, check: absolutePath }),
     state_dir: str('/var/lib/vdsm', 'Directory for state kept across restarts.', { ours: true, check: absolutePath }),
     guest_wait_timeout: int(60, `Time, in ${SECONDS}, a started VM stays Powering up without word from a guest agent before it is reported Up (vdsm's fixed 60 s).`, { ours: true, min: 0 }),
-    management_network: str('', 'Report the NIC that carries the management address as this bridged network (e.g. ovirtmgmt) so an engine in no-install mode can add a development host; empty (the default) reports the real network configuration only.', { ours: true }),
+    fake_nics: str('dummy_*,veth_*', 'Comma-separated fnmatch patterns of virtual devices that host networking reports and uses as NICs (veth pairs and dummies of test and lab hosts).'),
+    net_resolv_conf: str('/etc/resolv.conf', 'File setupNetworks writes the nameservers of the default route network to (vdsm writes /etc/resolv.conf).', { ours: true, check: absolutePath }),
     log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'Level of the root logger at start-up (changeable at run time through Host.setLogLevel).', { ours: true }),
   },
   rpc: {
