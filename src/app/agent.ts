@@ -39,6 +39,7 @@ import { VmSampling } from '../services/vm-sampling.js';
 import { apiMethods as hostNetworkMethods } from '../api/host-network.js';
 import type { MethodSpec } from '../api/method-table.js';
 import { ConnectivityCheck } from '../network/connectivity.js';
+import { fakeNicPatterns } from '../network/netinfo.js';
 import { createInProcessNetwork } from '../network/in-process.js';
 import { NetworkService, type NetworkPrivileged } from '../network/network-service.js';
 
@@ -457,9 +458,4 @@ export async function readLibvirtPassword(file: string): Promise<string | undefi
   } catch {
     return undefined;
   }
-}
-
-/** [vars] fake_nics: comma-separated patterns. */
-export function fakeNicPatterns(value: string): string[] {
-  return value.split(',').map((p) => p.trim()).filter((p) => p !== '');
 }

@@ -17,6 +17,11 @@ export interface NetInfoReport {
   supportsIPv6: boolean;
 }
 
+/** [vars] fake_nics: comma-separated patterns. */
+export function fakeNicPatterns(value: string): string[] {
+  return value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+}
+
 /** vdsm's [vars] fake_nics: fnmatch patterns of virtual devices reported as NICs (tests, dummies). */
 export function nicFilter(fakeNics: readonly string[]): (snap: KernelSnapshot) => NicFilter {
   const patterns = fakeNics.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`));

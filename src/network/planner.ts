@@ -23,6 +23,16 @@ export interface PlanOptions {
 
 const ip = (...args: (string | number)[]): Step => ({ kind: 'ip', args: args.map(String) });
 
+/** ip -batch takes no per-line -4/-6: a family-specific default destination instead. */
+function defaultDst(family: 4 | 6): string {
+  return family === 4 ? 'default' : '::/0';
+}
+
+/** Global addresses of both families (link-local IPv6 stays: the kernel owns it). */
+function flush(dev: string): Step {
+  return ip('addr', 'flush', 'dev', dev, 'scope', 'global');
+}
+
 function addrKey(a: { local: string; prefixlen: number }): string {
   return `${a.local}/${a.prefixlen}`;
 }
@@ -87,12 +97,11 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
     const l = snap.links[name]!;
     if (l.master !== undefined && !deleted.has(l.master)) steps.push(ip('link', 'set', 'dev', name, 'nomaster'));
     if (addrsOf(snap, name).some((a) => a.scope !== 'link')) {
-      steps.push(ip('-4', 'addr', 'flush', 'dev', name));
-      steps.push(ip('-6', 'addr', 'flush', 'dev', name, 'scope', 'global'));
+      steps.push(flush(name));
     }
   }
 
-  // 3. Build, lower devices first.
+  // 3. Build, lower devices first: create, then attach ports, then MTU and link state.
   const ordered = [...want.values()].sort((a, b) => orderOf(a.kind) - orderOf(b.kind) || a.name.localeCompare(b.name));
   for (const t of ordered) {
     const l = live(t.name) ? snap.links[t.name] : undefined;
@@ -109,26 +118,30 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
       if (l === undefined) steps.push(ip('link', 'add', 'name', t.name, 'type', 'bridge', 'stp_state', t.bridge!.stp ? 1 : 0));
       else if (l.bridge?.stp !== t.bridge!.stp) steps.push(ip('link', 'set', 'dev', t.name, 'type', 'bridge', 'stp_state', t.bridge!.stp ? 1 : 0));
     }
-    // Ports: a bond slave must be down to be enslaved; a port carries no address of its own.
+  }
+  // Ports: a bond slave must be down to be enslaved; a port carries no address of its own.
+  for (const t of ordered) {
+    const l = live(t.name) ? snap.links[t.name] : undefined;
     const curMaster = l?.master !== undefined && !deleted.has(l.master) ? l.master : undefined;
+    const hasAddrs = l !== undefined && addrsOf(snap, t.name).some((a) => a.scope !== 'link');
     if (t.master !== curMaster) {
       if (t.master === undefined) steps.push(ip('link', 'set', 'dev', t.name, 'nomaster'));
       else {
-        if (l !== undefined && addrsOf(snap, t.name).some((a) => a.scope !== 'link')) {
-          steps.push(ip('-4', 'addr', 'flush', 'dev', t.name));
-          steps.push(ip('-6', 'addr', 'flush', 'dev', t.name, 'scope', 'global'));
-        }
+        if (hasAddrs) steps.push(flush(t.name));
         const intoBond = want.get(t.master)?.kind === 'bond';
         if (intoBond && (l === undefined || l.up)) steps.push(ip('link', 'set', 'dev', t.name, 'down'));
         if (curMaster !== undefined) steps.push(ip('link', 'set', 'dev', t.name, 'nomaster'));
         steps.push(ip('link', 'set', 'dev', t.name, 'master', t.master));
       }
-    } else if (t.master !== undefined && l !== undefined && t.network === undefined && addrsOf(snap, t.name).some((a) => a.scope !== 'link')) {
-      steps.push(ip('-4', 'addr', 'flush', 'dev', t.name));
-      steps.push(ip('-6', 'addr', 'flush', 'dev', t.name, 'scope', 'global'));
+    } else if (t.master !== undefined && t.network === undefined && hasAddrs) {
+      steps.push(flush(t.name));
     }
+  }
+  for (const t of ordered) {
+    const l = live(t.name) ? snap.links[t.name] : undefined;
     if (l === undefined || l.mtu !== t.mtu) steps.push(ip('link', 'set', 'dev', t.name, 'mtu', t.mtu));
-    if (l === undefined || !l.up || (t.master !== undefined && want.get(t.master)?.kind === 'bond')) steps.push(ip('link', 'set', 'dev', t.name, 'up'));
+    const enslavedToBond = t.master !== undefined && want.get(t.master)?.kind === 'bond';
+    if (l === undefined || !l.up || (enslavedToBond && l.master !== t.master)) steps.push(ip('link', 'set', 'dev', t.name, 'up'));
   }
 
   // 4. Addresses, IPv6 autoconf, default routes, DHCP clients on the top devices.
@@ -139,10 +152,10 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
     if (t.network !== undefined) {
       for (const a of have) {
         if (a.dynamic && ((a.family === 4 && t.dhcp4) || (a.family === 6 && (t.dhcp6 || t.ipv6autoconf)))) continue;
-        if (!t.addrs.includes(addrKey(a))) steps.push(ip(a.family === 4 ? '-4' : '-6', 'addr', 'del', addrKey(a), 'dev', t.name));
+        if (!t.addrs.includes(addrKey(a))) steps.push(ip('addr', 'del', addrKey(a), 'dev', t.name));
       }
       for (const a of t.addrs) {
-        if (!have.some((h) => addrKey(h) === a && !h.dynamic)) steps.push(ip(a.includes(':') ? '-6' : '-4', 'addr', 'replace', a, 'dev', t.name, ...(a.includes(':') ? ['nodad'] : [])));
+        if (!have.some((h) => addrKey(h) === a && !h.dynamic)) steps.push(ip('addr', 'replace', a, 'dev', t.name, ...(a.includes(':') ? ['nodad'] : [])));
       }
       const autoconf = t.ipv6autoconf ? '1' : '0';
       const sys = l !== undefined ? snap.sysctl[t.name] : undefined;
@@ -151,9 +164,9 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
     }
     for (const [family, gw] of [[4, t.defaultRoute4], [6, t.defaultRoute6]] as const) {
       const cur = snap.routes.find((r) => r.family === family && r.dev === t.name);
-      if (gw !== undefined && (cur?.gateway !== gw || !live(t.name) || deleted.has(t.name))) steps.push(ip(`-${family}`, 'route', 'replace', 'default', 'via', gw, 'dev', t.name));
+      if (gw !== undefined && (cur?.gateway !== gw || !live(t.name) || deleted.has(t.name))) steps.push(ip('route', 'replace', defaultDst(family), 'via', gw, 'dev', t.name));
       if (gw === undefined && cur !== undefined && t.network !== undefined && before.get(t.name)?.[family === 4 ? 'defaultRoute4' : 'defaultRoute6'] !== undefined) {
-        steps.push(ip(`-${family}`, 'route', 'del', 'default', 'dev', t.name));
+        steps.push(ip('route', 'del', defaultDst(family), 'dev', t.name));
       }
     }
     const old = before.get(t.name);
@@ -187,10 +200,10 @@ function restoreReleased(orig: KernelSnapshot, before: Map<string, DeviceTarget>
     if (cur.mtu !== o.mtu) steps.push(ip('link', 'set', 'dev', name, 'mtu', o.mtu));
     if (cur.up !== o.up) steps.push(ip('link', 'set', 'dev', name, o.up ? 'up' : 'down'));
     for (const a of addrsOf(orig, name).filter((x) => x.scope !== 'link' && !x.dynamic)) {
-      steps.push(ip(a.family === 4 ? '-4' : '-6', 'addr', 'replace', addrKey(a), 'dev', name, ...(a.noprefixroute ? ['noprefixroute'] : []), ...(a.family === 6 ? ['nodad'] : [])));
+      steps.push(ip('addr', 'replace', addrKey(a), 'dev', name, ...(a.noprefixroute ? ['noprefixroute'] : []), ...(a.family === 6 ? ['nodad'] : [])));
     }
     for (const r of orig.routes.filter((x) => x.dev === name)) {
-      steps.push(ip(`-${r.family}`, 'route', 'replace', 'default', ...(r.gateway !== undefined ? ['via', r.gateway] : []), 'dev', name, ...(r.metric !== undefined ? ['metric', r.metric] : [])));
+      steps.push(ip('route', 'replace', defaultDst(r.family), ...(r.gateway !== undefined ? ['via', r.gateway] : []), 'dev', name, ...(r.metric !== undefined ? ['metric', r.metric] : [])));
     }
     const s = orig.sysctl[name];
     if (s?.autoconf !== undefined) steps.push({ kind: 'sysctl', dev: name, key: 'autoconf', value: s.autoconf });
