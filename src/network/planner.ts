@@ -101,9 +101,10 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
     }
   }
 
-  // 3. Build, lower devices first: create, then attach ports, then MTU and link state.
+  // 3. Build, lower devices first: bonds and their slaves, then VLANs and bridges and their ports,
+  // then MTU and link state.
   const ordered = [...want.values()].sort((a, b) => orderOf(a.kind) - orderOf(b.kind) || a.name.localeCompare(b.name));
-  for (const t of ordered) {
+  const create = (t: DeviceTarget): void => {
     const l = live(t.name) ? snap.links[t.name] : undefined;
     if (t.kind === 'bond') {
       if (l === undefined) steps.push(ip('link', 'add', 'name', t.name, 'type', 'bond', ...bondArgs(t)));
@@ -118,9 +119,9 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
       if (l === undefined) steps.push(ip('link', 'add', 'name', t.name, 'type', 'bridge', 'stp_state', t.bridge!.stp ? 1 : 0));
       else if (l.bridge?.stp !== t.bridge!.stp) steps.push(ip('link', 'set', 'dev', t.name, 'type', 'bridge', 'stp_state', t.bridge!.stp ? 1 : 0));
     }
-  }
-  // Ports: a bond slave must be down to be enslaved; a port carries no address of its own.
-  for (const t of ordered) {
+  };
+  // A port carries no address of its own; a bond slave must be down to be enslaved.
+  const attach = (t: DeviceTarget): void => {
     const l = live(t.name) ? snap.links[t.name] : undefined;
     const curMaster = l?.master !== undefined && !deleted.has(l.master) ? l.master : undefined;
     const hasAddrs = l !== undefined && addrsOf(snap, t.name).some((a) => a.scope !== 'link');
@@ -136,7 +137,12 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
     } else if (t.master !== undefined && t.network === undefined && hasAddrs) {
       steps.push(flush(t.name));
     }
-  }
+  };
+  const intoBond = (t: DeviceTarget): boolean => t.master !== undefined && want.get(t.master)?.kind === 'bond';
+  for (const t of ordered) if (t.kind === 'bond') create(t);
+  for (const t of ordered) if (intoBond(t) || (t.kind === 'nic' && t.master === undefined && live(t.name) && snap.links[t.name]!.master !== undefined && !deleted.has(snap.links[t.name]!.master!))) attach(t);
+  for (const t of ordered) if (t.kind !== 'bond') create(t);
+  for (const t of ordered) if (!intoBond(t) && !(t.kind === 'nic' && t.master === undefined)) attach(t);
   for (const t of ordered) {
     const l = live(t.name) ? snap.links[t.name] : undefined;
     if (l === undefined || l.mtu !== t.mtu) steps.push(ip('link', 'set', 'dev', t.name, 'mtu', t.mtu));
