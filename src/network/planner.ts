@@ -150,7 +150,9 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
     if (l === undefined || !l.up || (enslavedToBond && l.master !== t.master)) steps.push(ip('link', 'set', 'dev', t.name, 'up'));
   }
 
-  // 4. Addresses, IPv6 autoconf, default routes, DHCP clients on the top devices.
+  // 4. Addresses, IPv6 autoconf, default routes, DHCP clients on the top devices. sysctls and DHCP
+  // clients come after every `ip` command, so the commands stay one `ip -batch`.
+  const late: Step[] = [];
   for (const t of ordered) {
     if (t.network === undefined && t.master !== undefined) continue;
     const l = live(t.name) ? snap.links[t.name] : undefined;
@@ -165,8 +167,8 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
       }
       const autoconf = t.ipv6autoconf ? '1' : '0';
       const sys = l !== undefined ? snap.sysctl[t.name] : undefined;
-      if (sys?.autoconf !== autoconf) steps.push({ kind: 'sysctl', dev: t.name, key: 'autoconf', value: autoconf });
-      if (sys?.acceptRa !== autoconf) steps.push({ kind: 'sysctl', dev: t.name, key: 'accept_ra', value: autoconf });
+      if (sys?.autoconf !== autoconf) late.push({ kind: 'sysctl', dev: t.name, key: 'autoconf', value: autoconf });
+      if (sys?.acceptRa !== autoconf) late.push({ kind: 'sysctl', dev: t.name, key: 'accept_ra', value: autoconf });
     }
     for (const [family, gw] of [[4, t.defaultRoute4], [6, t.defaultRoute6]] as const) {
       const cur = snap.routes.find((r) => r.family === family && r.dev === t.name);
@@ -176,12 +178,17 @@ export function plan(snap: KernelSnapshot, from: NetConfig, to: NetConfig, opts:
       }
     }
     const old = before.get(t.name);
-    if (t.dhcp4 && (!old?.dhcp4 || !snap.dhcp[t.name]?.v4)) steps.push({ kind: 'dhcp', action: 'start', dev: t.name, family: 4, defaultRoute: t.defaultRoute4 !== undefined || isDefaultRouteDhcp(to, t.network), blocking: opts.blockingDhcp === true });
-    if (t.dhcp6 && (!old?.dhcp6 || !snap.dhcp[t.name]?.v6)) steps.push({ kind: 'dhcp', action: 'start', dev: t.name, family: 6, defaultRoute: isDefaultRouteDhcp(to, t.network), blocking: opts.blockingDhcp === true });
+    if (t.dhcp4 && (!old?.dhcp4 || !snap.dhcp[t.name]?.v4)) late.push({ kind: 'dhcp', action: 'start', dev: t.name, family: 4, defaultRoute: t.defaultRoute4 !== undefined || isDefaultRouteDhcp(to, t.network), blocking: opts.blockingDhcp === true });
+    if (t.dhcp6 && (!old?.dhcp6 || !snap.dhcp[t.name]?.v6)) late.push({ kind: 'dhcp', action: 'start', dev: t.name, family: 6, defaultRoute: isDefaultRouteDhcp(to, t.network), blocking: opts.blockingDhcp === true });
   }
 
   // 5. Released devices back as they were before the change (rollback and restore only).
-  if (opts.restore !== undefined) steps.push(...restoreReleased(opts.restore, before, want, snap, deleted));
+  if (opts.restore !== undefined) {
+    const back = restoreReleased(opts.restore, before, want, snap, deleted);
+    steps.push(...back.filter((x) => x.kind === 'ip'));
+    late.unshift(...back.filter((x) => x.kind !== 'ip'));
+  }
+  steps.push(...late);
 
   if (after.nameservers !== undefined && JSON.stringify(after.nameservers) !== JSON.stringify(buildTargets(from).nameservers)) {
     steps.push({ kind: 'resolv', nameservers: after.nameservers });
@@ -212,8 +219,9 @@ function restoreReleased(orig: KernelSnapshot, before: Map<string, DeviceTarget>
       steps.push(ip('route', 'replace', defaultDst(r.family), ...(r.gateway !== undefined ? ['via', r.gateway] : []), 'dev', name, ...(r.metric !== undefined ? ['metric', r.metric] : [])));
     }
     const s = orig.sysctl[name];
-    if (s?.autoconf !== undefined) steps.push({ kind: 'sysctl', dev: name, key: 'autoconf', value: s.autoconf });
-    if (s?.acceptRa !== undefined) steps.push({ kind: 'sysctl', dev: name, key: 'accept_ra', value: s.acceptRa });
+    const now = snap.sysctl[name];
+    if (s?.autoconf !== undefined && s.autoconf !== now?.autoconf) steps.push({ kind: 'sysctl', dev: name, key: 'autoconf', value: s.autoconf });
+    if (s?.acceptRa !== undefined && s.acceptRa !== now?.acceptRa) steps.push({ kind: 'sysctl', dev: name, key: 'accept_ra', value: s.acceptRa });
   }
   return steps;
 }
