@@ -20,7 +20,7 @@ void test('the engine\'s management network becomes canonical: defaults filled, 
     ipv6autoconf: false, dhcpv6: false, defaultRoute: true, nameservers: ['192.0.2.53'], switch: 'legacy',
   });
   const bare = canonicalizeNetwork('n', { bonding: 'bond0' }, ['192.0.2.53']);
-  assert.equal(bare.hasOwnProperty('remove'), false);
+  assert.equal(Object.hasOwn(bare, 'remove'), false);
   assert.deepEqual(bare, { bonding: 'bond0', bridged: true, stp: false, mtu: 1500, bootproto: 'none', ipv6autoconf: false, dhcpv6: false, defaultRoute: false, nameservers: [], switch: 'legacy' });
 });
 
