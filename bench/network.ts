@@ -98,9 +98,9 @@ async function child(size: number, repeat: number, topology: CaseResult['topolog
 
 async function supports(ns: string): Promise<boolean> {
   const a = await run('ip', ['-n', ns, 'link', 'add', 'bondprobe', 'type', 'bond']);
-  const b = await run('ip', ['-n', ns, 'link', 'add', 'link', 'lo', 'name', 'vlanprobe', 'type', 'vlan', 'id', '5']);
-  await run('ip', ['-n', ns, 'link', 'del', 'bondprobe']);
-  await run('ip', ['-n', ns, 'link', 'del', 'vlanprobe']);
+  await run('ip', ['-n', ns, 'link', 'add', 'vethprobe', 'type', 'veth', 'peer', 'name', 'vethprobe1']);
+  const b = await run('ip', ['-n', ns, 'link', 'add', 'link', 'vethprobe', 'name', 'vlanprobe', 'type', 'vlan', 'id', '5']);
+  for (const dev of ['vlanprobe', 'vethprobe', 'bondprobe']) await run('ip', ['-n', ns, 'link', 'del', dev]);
   return a.code === 0 && b.code === 0;
 }
 

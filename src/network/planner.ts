@@ -211,7 +211,8 @@ function restoreReleased(orig: KernelSnapshot, before: Map<string, DeviceTarget>
     if (cur === undefined) continue;
     if (o.master !== undefined && o.master !== cur.master && orig.links[o.master] !== undefined && snap.links[o.master] !== undefined) steps.push(ip('link', 'set', 'dev', name, 'master', o.master));
     if (cur.mtu !== o.mtu) steps.push(ip('link', 'set', 'dev', name, 'mtu', o.mtu));
-    if (cur.up !== o.up) steps.push(ip('link', 'set', 'dev', name, o.up ? 'up' : 'down'));
+    // Always: a bond closes its slaves when it lets them go, so the state now says nothing.
+    steps.push(ip('link', 'set', 'dev', name, o.up ? 'up' : 'down'));
     for (const a of addrsOf(orig, name).filter((x) => x.scope !== 'link' && !x.dynamic)) {
       steps.push(ip('addr', 'replace', addrKey(a), 'dev', name, ...(a.noprefixroute ? ['noprefixroute'] : []), ...(a.family === 6 ? ['nodad'] : [])));
     }

@@ -112,6 +112,7 @@ void test('a plan for what the kernel already has is empty; the rollback plan re
   const back = ipLines(plan(after, cfg, EMPTY, { restore: before }));
   assert.deepEqual(back, [
     'link del dev ovirtmgmt',
+    'link set dev eth0 up',
     'addr replace 192.0.2.10/24 dev eth0',
     'route replace default via 192.0.2.1 dev eth0',
   ]);

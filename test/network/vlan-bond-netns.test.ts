@@ -13,7 +13,9 @@ async function kernelLacks(): Promise<string | undefined> {
   await run('ip', ['netns', 'add', ns]);
   try {
     for (const [kind, option] of [['bond', 'CONFIG_BONDING'], ['vlan', 'CONFIG_VLAN_8021Q']] as const) {
-      const args = kind === 'bond' ? ['link', 'add', 'bondprobe', 'type', 'bond'] : ['link', 'add', 'link', 'lo', 'name', 'vlanprobe', 'type', 'vlan', 'id', '5'];
+      // A VLAN needs an Ethernet parent (not lo): the probe bond, or a veth where bonding is missing.
+      if (kind === 'vlan') await run('ip', ['-n', ns, 'link', 'add', 'vethprobe', 'type', 'veth', 'peer', 'name', 'vethprobe1']);
+      const args = kind === 'bond' ? ['link', 'add', 'bondprobe', 'type', 'bond'] : ['link', 'add', 'link', 'vethprobe', 'name', 'vlanprobe', 'type', 'vlan', 'id', '5'];
       const r = await run('ip', ['-n', ns, ...args]);
       if (r.code !== 0) return `this kernel cannot create ${kind} devices (${option} not set: ${r.stderr.trim()})`;
     }
@@ -43,12 +45,13 @@ void describe('VLAN networks on a bond, on a real kernel', { skip, concurrency: 
         bondings: { bond0: { nics: ['veth_x1', 'veth_d0'], options: 'mode=1 miimon=100' } }, options: { connectivityCheck: 'true', connectivityTimeout: 60 } });
       const mid = (await net.system.snapshot()).links;
       const rb = await net.rollback(res.txId, 'test');
-      console.log(JSON.stringify({ mid: { bond: mid.bond0?.kind, vlan: mid['bond0.100']?.vlan, redMaster: mid['bond0.100']?.master, blueMtu: mid.blue?.mtu, slaves: [mid.veth_x1?.master, mid.veth_d0?.master] }, same: JSON.stringify(rb.before) === JSON.stringify(rb.after), errors: rb.errors }));
+      console.log(JSON.stringify({ mid: { bond: mid.bond0?.kind, vlan: mid['bond0.100']?.vlan, redMaster: mid['bond0.100']?.master, blueMtu: mid.blue?.mtu, slaves: [mid.veth_x1?.master, mid.veth_d0?.master] }, same: JSON.stringify(rb.before) === JSON.stringify(rb.after), before: rb.before, after: rb.after, errors: rb.errors }));
     `]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mid: Record<string, unknown>; same: boolean; errors: string[] };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mid: Record<string, unknown>; same: boolean; errors: string[]; before: unknown; after: unknown };
     assert.deepEqual(out.mid, { bond: 'bond', vlan: { id: 100, parent: 'bond0' }, redMaster: 'red', blueMtu: 1400, slaves: ['bond0', 'bond0'] });
     assert.deepEqual(out.errors, []);
-    assert.equal(out.same, true, 'rollback restored every touched device');
+    assert.deepEqual(out.after, out.before, 'rollback restored every touched device');
+    assert.equal(out.same, true);
   });
 });
