@@ -5,7 +5,9 @@
 // kernel's work plus one process), as ratios. On a kernel without 802.1Q or bonding (CONFIG_VLAN_8021Q,
 // CONFIG_BONDING unset) the topology falls back to N bridged networks on N veth NICs and the report
 // says so. Needs root. One JSON line per case on stdout, a report in results/network/report.md.
-// Usage: node dist/bench/network.js [--sizes 1,10,100] [--repeat 3]
+// Usage: node dist/bench/network.js [--sizes=1,10,100] [--repeat=3] [--out=DIR]
+// On a kernel without 802.1Q and bonding, the network-kernel guest has them:
+//   bash scripts/netvm/setup.sh && bash scripts/netvm/run.sh 'node dist/bench/network.js --out=/tmp/job'
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -165,7 +167,7 @@ async function main(): Promise<void> {
     mdTable(['networks', 'topology', 'ip commands', 'setupNetworks ms', 'floor ms', 'setup / floor', 'one ip per command ms', 'per-command / setup', 'rollback ms', 'rollback floor ms', 'rollback / floor', 'rollback restored'], rows), '',
     'setupNetworks: the applier end to end (kernel snapshot, canonicalization and checks, plan, journal written and fsynced, one `ip -batch`, nothing waiting for the engine). Rollback: a second snapshot, the plan back, `ip -batch -force`, the journal removed, and the touched devices compared with the snapshot taken before (`rollback restored`). Floor: the same `ip` commands in one `ip -batch` (for the rollback: the plan back in one `ip -batch -force`). One ip per command: the commands of the setup as separate `ip` processes.', '',
   ].join('\n');
-  const outDir = join(fileURLToPath(new URL('../../results/network/', import.meta.url)));
+  const outDir = flags.str('out', fileURLToPath(new URL('../../results/network/', import.meta.url)));
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'report.md'), report);
   process.stderr.write(`${report}\nreport: ${join(outDir, 'report.md')}\n`);
