@@ -346,6 +346,8 @@ export class Agent {
 
   async #bringUp(): Promise<void> {
     try {
+      // netConfigDirty in getStats from the first call, not only after a getCapabilities.
+      this.network.refresh().catch((err: unknown) => this.log.warn({ err }, 'network configuration unreadable'));
       await this.libvirt.start();
       this.vms.start();
       await this.recovery.start();

@@ -58,16 +58,17 @@ export class NetworkService {
       log.info({ txId: res.txId, how: seen.how, afterMs: Math.round(seen.afterMs) }, 'connectivity confirmed');
       await privileged.commit(res.txId);
     }
-    await this.#refreshDirty();
+    await this.refresh();
   }
 
   /** Host.setSafeNetworkConfig */
   async setSafeNetworkConfig(): Promise<void> {
     await this.#o.privileged.persist();
-    await this.#refreshDirty();
+    await this.refresh();
   }
 
-  async #refreshDirty(): Promise<boolean> {
+  /** Re-read whether the running configuration differs from the safe one (netConfigDirty). */
+  async refresh(): Promise<boolean> {
     const { running, safe } = await this.#o.privileged.configs();
     this.#dirty = !sameConfig(running, safe);
     return this.#dirty;
