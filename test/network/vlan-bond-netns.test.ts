@@ -37,6 +37,7 @@ void describe('VLAN networks on a bond, on a real kernel', { skip, concurrency: 
   });
 
   void it('applies bond0 over two NICs with two bridged VLAN networks, then rolls the whole change back to the exact previous state', async () => {
+    const before = await lab.state();
     const r = await run('ip', ['netns', 'exec', lab.host, process.execPath, '--input-type=module', '-e', `
       import { createInProcessNetwork } from ${JSON.stringify(new URL('../../src/network/in-process.js', import.meta.url).href)};
       import pino from 'pino';
@@ -53,5 +54,6 @@ void describe('VLAN networks on a bond, on a real kernel', { skip, concurrency: 
     assert.deepEqual(out.errors, []);
     assert.deepEqual(out.after, out.before, 'rollback restored every touched device');
     assert.equal(out.same, true);
+    assert.deepEqual(await lab.state(), before, 'the host namespace as ip -json shows it (read by the test itself) is back where it was');
   });
 });
