@@ -28,6 +28,7 @@ import { trimHeap } from '../native-sys.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
+import { networkThroughHelper } from '../supervdsm/network.js';
 import { supervdsmOf, type Supervdsm } from '../supervdsm/privileged.js';
 import { StatsCache } from '../virt/stats-cache.js';
 import { HostService } from '../services/host-service.js';
@@ -55,7 +56,7 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** Sends systemd's WATCHDOG=1 (vdsmd passes its SdNotifier); pings only when WATCHDOG_USEC is set. */
   watchdogPing?: (fields: Record<string, string>) => void;
-  /** The privileged half of host networking; default: in this process (vdsmd then needs root). */
+  /** The privileged half of host networking; default: supervdsm's, or this process's when the helper is disabled. */
   networkPrivileged?: NetworkPrivileged;
 }
 
@@ -192,10 +193,12 @@ export class Agent {
     });
     this.connectivity = new ConnectivityCheck(clock, timers);
     this.network = new NetworkService({
-      privileged: opts.networkPrivileged ?? createInProcessNetwork({
+      // Through the helper where there is one (vdsmd unprivileged); in this process otherwise (the dev
+      // profile, [supervdsm] enable = false: vdsmd must then be root to change the host's networks).
+      privileged: opts.networkPrivileged ?? (this.#svdsmClient !== undefined ? networkThroughHelper(this.supervdsm) : createInProcessNetwork({
         stateDir: cfg.vars.state_dir, runDir: cfg.vars.run_dir, fakeNics: fakeNicPatterns(cfg.vars.fake_nics),
         resolvConf: cfg.vars.net_resolv_conf, log: logs.get('network'),
-      }),
+      })),
       connectivity: this.connectivity,
       log: logs.get('network'),
       fakeNics: fakeNicPatterns(cfg.vars.fake_nics),

@@ -14,6 +14,8 @@ import { CommandRunner, locateCommands } from '../supervdsm/command-runner.js';
 import { resolveGroup, resolveUser } from '../supervdsm/functions/accounts.js';
 import { ALL_FUNCTIONS } from '../supervdsm/functions/index.js';
 import { buildPolicy, policyProblems } from '../supervdsm/policy.js';
+import { createInProcessNetwork } from '../network/in-process.js';
+import { fakeNicPatterns } from '../network/netinfo.js';
 import { FunctionRegistry } from '../supervdsm/registry.js';
 import { SupervdsmServer } from '../supervdsm/server.js';
 import { acquireInstanceLock, InstanceLockedError, releaseInstanceLock, type InstanceLock } from '../ops/instance-lock.js';
@@ -111,6 +113,9 @@ async function main(argv: string[]): Promise<number> {
     policy, runner, executor, log, peerCredentials,
     maxFrameBytes: config.supervdsm.max_frame_size,
     maxCalls: config.supervdsm.max_calls,
+    network: createInProcessNetwork({
+      stateDir: config.vars.state_dir, runDir, fakeNics: fakeNicPatterns(config.vars.fake_nics), resolvConf: config.vars.net_resolv_conf, log: logs.get('network'),
+    }),
   });
   const notifier = new SdNotifier({ onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
 

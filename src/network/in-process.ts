@@ -1,7 +1,7 @@
 // NetworkPrivileged in this process: the applier over LocalNetSystem, the configuration files under
-// state_dir and the journal under run_dir. vdsmd uses it when no privileged helper is configured (it
-// must then run as root); `vdsm-tool restore-nets` always does (it runs as root at boot, before the
-// agent and its helper). The supervdsm helper serves the same calls with the same code.
+// state_dir and the journal under run_dir. supervdsmd holds one (its network functions serve vdsmd);
+// `vdsm-tool restore-nets` makes its own (it runs as root at boot, before both daemons); vdsmd uses one
+// only when the helper is disabled ([supervdsm] enable = false, the dev profile: it must then be root).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';

@@ -1,15 +1,21 @@
-// Host networking with real peers, in network namespaces this test creates: vdsmd (the real program)
-// in the host namespace, the engine's client (npm stompit) in another, Debian's dnsmasq serving DHCP
-// in a third. The engine's install path end to end; bad input answered with vdsm's codes and nothing
-// changed; a change that cuts the engine off rolled back after the timeout (ip -json before/after
-// compared); a DHCP network; kill -9 of the agent mid-change and `vdsm-tool restore-nets`.
+// Host networking with real peers, in network namespaces this test creates, arranged as in production:
+// supervdsmd (root) and vdsmd (as an unprivileged user the test creates) in the host namespace, vdsmd
+// asking the helper for every network change; the engine's client (npm stompit) in another namespace;
+// Debian's dnsmasq serving DHCP in a third. The engine's install path end to end; bad input answered
+// with vdsm's codes and nothing changed; a change that cuts the engine off rolled back after the
+// timeout (ip -json before/after compared); a DHCP network; kill -9 of both daemons mid-change (a
+// crash of the host's software) and `vdsm-tool restore-nets`.
 import assert from 'node:assert/strict';
+import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { checkCapabilities } from '../helpers/engine-types.js';
+import type { JsonLineProcess } from '../helpers/json-line-process.js';
 import { EngineInNetns, labUnavailable, NetnsLab, run, until } from '../helpers/netns-lab.js';
+import { SupervdsmProcess } from '../helpers/supervdsm-process.js';
+import { createTestAccount, type TestAccount } from '../helpers/test-account.js';
 
 const VDSM_TOOL = fileURLToPath(new URL('../../src/bin/vdsm-tool.js', import.meta.url));
 const HOST = '192.0.2.10';
@@ -17,9 +23,9 @@ const HOST = '192.0.2.10';
 const unavailable = await labUnavailable();
 if (unavailable !== undefined && process.env['CI'] === 'true') throw new Error(`host networking lab: ${unavailable}`);
 
-/** A log line with this message, logged after line number `from`. */
-function logged(agent: AgentProcess, from: number, msg: string): (l: Record<string, unknown>) => boolean {
-  return (l) => l['msg'] === msg && agent.lines.indexOf(l) >= from;
+/** A log line of `proc` with this message, logged after its line number `from`. */
+function logged(proc: JsonLineProcess, from: number, msg: string): (l: Record<string, unknown>) => boolean {
+  return (l) => l['msg'] === msg && proc.lines.indexOf(l) >= from;
 }
 
 type Caps = Record<string, Record<string, Record<string, unknown>>> & Record<string, unknown>;
@@ -31,19 +37,37 @@ function ovirtmgmt(address: string, gateway: string, extra: Record<string, unkno
 
 void describe('host networking against real peers in network namespaces', { skip: unavailable, concurrency: false }, () => {
   let lab: NetnsLab;
+  let helper: SupervdsmProcess;
   let agent: AgentProcess;
   let engine: EngineInNetns;
+  let account: TestAccount;
   let stateDir: string;
-  const agentArgs = (): string[] => [
-    '--set', 'addresses.management_ip=0.0.0.0',
+  let runDir: string;
+  /** What both daemons are given (the packaged units share VDSM_ARGS the same way). */
+  const shared = (): string[] => [
+    '--set', `vars.state_dir=${stateDir}`, '--set', `vars.run_dir=${runDir}`,
     '--set', `vars.net_resolv_conf=${join(lab.dir, 'resolv.conf')}`,
+    '--set', `supervdsm.user=${account.user}`, '--set', `supervdsm.group=${account.group}`,
   ];
+  const startHelper = (): Promise<SupervdsmProcess> => SupervdsmProcess.start(shared(), { netns: lab.host });
+  const startAgent = (): Promise<AgentProcess> => AgentProcess.start({
+    netns: lab.host, stateDir, runDir, asUser: account,
+    args: [...shared(), '--set', 'supervdsm.enable=true', '--set', 'addresses.management_ip=0.0.0.0'],
+  });
 
   before(async () => {
     lab = await NetnsLab.create();
     await lab.startDhcpServer();
-    agent = await AgentProcess.start({ netns: lab.host, args: agentArgs() });
-    stateDir = agent.stateDir;
+    account = await createTestAccount();
+    await chmod(lab.dir, 0o755);
+    stateDir = join(lab.dir, 'state');
+    runDir = join(lab.dir, 'run');
+    for (const d of [stateDir, runDir]) {
+      await mkdir(d, { mode: 0o755 });
+      await chown(d, account.uid, account.gid);
+    }
+    helper = await startHelper();
+    agent = await startAgent();
     await agent.whenReady();
     engine = new EngineInNetns(lab.engine);
     await engine.connect('a', HOST, agent.port);
@@ -51,8 +75,17 @@ void describe('host networking against real peers in network namespaces', { skip
 
   after(async () => {
     engine?.stop();
-    await agent?.cleanup();
+    await agent?.kill();
+    await helper?.kill();
     await lab?.cleanup();
+    await account?.cleanup();
+  });
+
+  void it('vdsmd runs unprivileged and leaves the network to the helper', async () => {
+    const status = await readFile(`/proc/${agent.pid}/status`, 'utf8');
+    assert.match(status, new RegExp(`^Uid:\\s+${account.uid}\\s+${account.uid}\\s+${account.uid}\\s+${account.uid}$`, 'm'));
+    assert.match(status, /^CapEff:\s+0+$/m, 'no capabilities (CAP_NET_ADMIN least of all)');
+    await agent.waitForLog((l) => l['msg'] === 'connected to supervdsm' && l['serverPid'] === helper.pid, 30_000);
   });
 
   void it('install path: caps without ovirtmgmt, setupNetworks moves the address onto the bridge, reconnect, confirmConnectivity, setSafeNetworkConfig, caps with ovirtmgmt', async () => {
@@ -62,12 +95,12 @@ void describe('host networking against real peers in network namespaces', { skip
     assert.equal(caps0['lastClientIface'], 'veth_m0');
     assert.ok(checkCapabilities(caps0, { managementNetwork: 'ovirtmgmt', hostAddress: HOST }).some((v) => v.startsWith('networks.ovirtmgmt')));
 
-    const from = agent.lines.length;
+    const from = helper.lines.length;
     const pending = engine.request('a', 'Host.setupNetworks', {
       networks: { ovirtmgmt: ovirtmgmt(HOST, '192.0.2.1') }, bondings: {},
       options: { connectivityCheck: 'true', connectivityTimeout: 60, commitOnSuccess: false },
     }, 90_000);
-    await agent.waitForLog(logged(agent, from, 'setupNetworks: applied; waiting for the engine to reach the host'), 30_000);
+    await helper.waitForLog(logged(helper, from, 'setupNetworks: applied; waiting for the engine to reach the host'), 30_000);
     // The engine reconnects and polls confirmConnectivity while its setupNetworks call is in flight.
     await engine.connect('b', HOST, agent.port);
     assert.equal(await engine.call('b', 'Host.confirmConnectivity'), true);
@@ -128,12 +161,12 @@ void describe('host networking against real peers in network namespaces', { skip
   void it('a change that cuts the engine off is rolled back after the timeout; the engine reconnects; ip -json before = after', async () => {
     const before = await lab.state();
     const started = Date.now();
-    const from = agent.lines.length;
+    const from = helper.lines.length;
     const cut = engine.request('b', 'Host.setupNetworks', {
       networks: { ovirtmgmt: ovirtmgmt('203.0.113.10', '203.0.113.1') }, bondings: {},
       options: { connectivityCheck: 'true', connectivityTimeout: 3 },
     }, 120_000);
-    const rolled = await agent.waitForLog(logged(agent, from, 'setupNetworks: rolled back'), 60_000);
+    const rolled = await helper.waitForLog(logged(helper, from, 'setupNetworks: rolled back'), 60_000);
     assert.equal(rolled['restored'], true);
     assert.ok(Date.now() - started >= 3000, 'not before the timeout');
     await engine.connect('c', HOST, agent.port);
@@ -166,30 +199,32 @@ void describe('host networking against real peers in network namespaces', { skip
     assert.ok(!cmdlines.some((c) => c.includes('dhclient')), 'no DHCP client left running');
   });
 
-  void it('kill -9 of the agent mid-change: restore-nets brings the host back to the safe configuration', async () => {
+  void it('kill -9 of vdsmd and supervdsmd mid-change: restore-nets brings the host back to the safe configuration', async () => {
     const safe = await lab.state();
-    const from = agent.lines.length;
+    const from = helper.lines.length;
     await engine.request('c', 'Host.setupNetworks', {
       networks: { extra: { nic: 'veth_x1', bridged: 'true', ipaddr: '198.18.0.10', prefix: '24' }, ovirtmgmt: ovirtmgmt(HOST, '192.0.2.1', { mtu: 1400 }) },
       bondings: {}, options: { connectivityCheck: 'true', connectivityTimeout: 120 },
     }, 1000).catch(() => undefined);
-    await agent.waitForLog(logged(agent, from, 'setupNetworks: applied; waiting for the engine to reach the host'), 30_000);
+    await helper.waitForLog(logged(helper, from, 'setupNetworks: applied; waiting for the engine to reach the host'), 30_000);
+    // Both daemons die without any cleanup (as in a crash of the host's software or a power cut).
     await agent.kill();
+    await helper.kill();
     const crashed = await lab.state();
     assert.equal(crashed['extra']?.kind, 'bridge', 'the unsafe change is in the kernel');
     assert.equal(crashed['ovirtmgmt']?.mtu, 1400);
 
-    const r = await run('ip', ['netns', 'exec', lab.host, process.execPath, VDSM_TOOL, 'restore-nets', '--profile', 'dev',
-      '--set', `vars.state_dir=${stateDir}`, '--set', `vars.run_dir=${join(stateDir, 'run')}`, '--set', `vars.net_resolv_conf=${join(lab.dir, 'resolv.conf')}`]);
+    const tool = (...extra: string[]): ReturnType<typeof run> => run('ip', ['netns', 'exec', lab.host, process.execPath, VDSM_TOOL, 'restore-nets', ...shared(), ...extra]);
+    const r = await tool();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /rolled back an unfinished change/);
     assert.deepEqual(await lab.state(), safe, 'ip -json after restore-nets = the safe state');
 
-    const again = await run('ip', ['netns', 'exec', lab.host, process.execPath, VDSM_TOOL, 'restore-nets', '--profile', 'dev',
-      '--set', `vars.state_dir=${stateDir}`, '--set', `vars.run_dir=${join(stateDir, 'run')}`]);
+    const again = await tool();
     assert.match(again.stdout, /already restored in this boot/);
 
-    agent = await AgentProcess.start({ netns: lab.host, stateDir, args: agentArgs() });
+    helper = await startHelper();
+    agent = await startAgent();
     await agent.whenReady();
     await engine.connect('d', HOST, agent.port);
     const caps = await engine.call<Caps>('d', 'Host.getCapabilities');

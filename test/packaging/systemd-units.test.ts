@@ -66,11 +66,11 @@ void describe('packaging', () => {
     assert.match(r.stderr, /Unknown key 'Restrat'/);
   });
 
-  void it('vdsm-network.service runs vdsm-tool restore-nets as root before vdsmd', async () => {
+  void it('vdsm-network.service runs vdsm-tool restore-nets as root before supervdsmd and vdsmd', async () => {
     const unit = await readFile(join(PACKAGING, 'systemd/vdsm-network.service'), 'utf8');
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node /usr/lib/vdsm-node/${pkg.bin['vdsm-tool']!.replaceAll('.', '\\.')} restore-nets \\$VDSM_ARGS$`, 'm'));
-    assert.match(unit, /^Before=vdsmd\.service$/m);
+    assert.match(unit, /^Before=supervdsmd\.service vdsmd\.service$/m);
     assert.match(unit, /^Type=oneshot$/m);
     assert.doesNotMatch(unit, /^User=/m, 'changing the host network needs root');
   });
