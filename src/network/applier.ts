@@ -12,7 +12,7 @@ import { ConfigStore, sameConfig, type PendingChange } from './config-store.js';
 import { comparableState } from './kernel-state.js';
 import type { NetSystem } from './net-system.js';
 import { devicesOf, plan, type Step } from './planner.js';
-import { validateRequest, type NicFilter } from './validate.js';
+import { topDevice, validateRequest, type NicFilter } from './validate.js';
 import type { KernelSnapshot, NetConfig } from './types.js';
 
 /** setupNetworks' arguments as the engine sent them (checked and canonicalized here). */
@@ -225,12 +225,15 @@ export class NetworkApplier {
         await this.#rollback(pending, 'unfinished at restore-nets');
         rolledBack = true;
       }
-      const running = await store.running();
+      const recorded = await store.running();
       const safe = await store.safe();
       const snap = await system.snapshot();
+      // At boot the running configuration describes the previous boot: only what the kernel really has
+      // is ours to take down (a NIC whose bridge is gone keeps the address the distribution gave it).
+      const running = presentIn(recorded, snap);
       const steps = plan(snap, running, safe, { ...(pending !== undefined ? { restore: pending.before } : {}), blockingDhcp: opts.blockingDhcp ?? true });
       const errors = await this.#execute(steps, true);
-      if (!sameConfig(running, safe) || steps.length > 0) log.info({ removed: Object.keys(running.networks).filter((n) => !(n in safe.networks)), steps: steps.length, errors }, 'restore-nets: safe configuration restored');
+      if (!sameConfig(recorded, safe) || steps.length > 0) log.info({ removed: Object.keys(running.networks).filter((n) => !(n in safe.networks)), steps: steps.length, errors }, 'restore-nets: safe configuration restored');
       await store.setRunning(safe);
       await store.markRestored();
       return { rolledBack, steps: steps.length, errors, config: safe };
@@ -244,3 +247,18 @@ export class NetworkApplier {
   }
 }
 
+/** The networks and bonds of `cfg` whose devices exist in the kernel. */
+export function presentIn(cfg: NetConfig, snap: KernelSnapshot): NetConfig {
+  const out: NetConfig = { networks: {}, bonds: {} };
+  for (const [name, attrs] of Object.entries(cfg.bonds)) if (snap.links[name]?.kind === 'bond') out.bonds[name] = attrs;
+  for (const [name, net] of Object.entries(cfg.networks)) {
+    const top = topDevice(name, net);
+    if (snap.links[top] === undefined || (net.bonding !== undefined && out.bonds[net.bonding] === undefined)) continue;
+    // A bridgeless untagged network lives on the NIC itself, which always exists: it is there only if
+    // its static address is.
+    const onNic = !net.bridged && net.vlan === undefined;
+    if (onNic && net.ipaddr !== undefined && !snap.addrs.some((a) => a.dev === top && a.local === net.ipaddr)) continue;
+    out.networks[name] = net;
+  }
+  return out;
+}

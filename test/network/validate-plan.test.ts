@@ -141,3 +141,27 @@ void test('netinfo: bonds with numeric modes and string options, VLANs, bridges,
     { iface: 'red', bridged: true, switch: 'legacy', southbound: 'bond0.100', vlanid: 100, addr: '198.51.100.2', netmask: '255.255.255.0', mtu: '1500' });
   assert.deepEqual(r.nameservers, ['192.0.2.53']);
 });
+
+void test('restore-nets after a reboot: the running configuration of the last boot counts only where the kernel has it', async () => {
+  const { presentIn } = await import('../../src/network/applier.js');
+  // The last boot ran ovirtmgmt (safe) and a bridgeless network on eth1 with a static address (unsafe).
+  // This boot's kernel has no bridge, and the distribution gave eth1 an address of its own.
+  const mgmt = { ovirtmgmt: { nic: 'eth0', ipaddr: '192.0.2.10', prefix: '24', gateway: '192.0.2.1', defaultRoute: true } };
+  const safe = desired(plainHost(), mgmt);
+  const recorded = desired(plainHost(), { ...mgmt, extra: { nic: 'eth1', bridged: false, ipaddr: '198.18.0.10', prefix: '24' } });
+  const booted = parseSnapshot(rawFacts([
+    { name: 'lo', addrs: ['127.0.0.1/8'] }, { name: 'eth0', addrs: ['192.0.2.10/24'] }, { name: 'eth1', addrs: ['10.0.0.5/24'] }, { name: 'eth2' },
+  ]));
+  const present = presentIn(recorded, booted);
+  assert.deepEqual(present, EMPTY);
+  const lines = ipLines(plan(booted, present, safe));
+  assert.ok(lines.includes('link add name ovirtmgmt type bridge stp_state 0'), lines.join('\n'));
+  assert.ok(lines.includes('addr replace 192.0.2.10/24 dev ovirtmgmt'), lines.join('\n'));
+  assert.ok(!lines.some((l) => l.includes('eth1')), `eth1 keeps the address this boot gave it:\n${lines.join('\n')}`);
+  // While the network is really there (its address on the NIC), it is taken down as unsafe.
+  const running = parseSnapshot(rawFacts([
+    { name: 'lo', addrs: ['127.0.0.1/8'] }, { name: 'eth0', addrs: ['192.0.2.10/24'] }, { name: 'eth1', addrs: ['198.18.0.10/24'] }, { name: 'eth2' },
+  ]));
+  assert.deepEqual(Object.keys(presentIn(recorded, running).networks), ['extra']);
+  assert.ok(ipLines(plan(running, presentIn(recorded, running), safe)).includes('addr flush dev eth1 scope global'));
+});
