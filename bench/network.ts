@@ -5,7 +5,8 @@
 // kernel's work plus one process), as ratios. On a kernel without 802.1Q or bonding (CONFIG_VLAN_8021Q,
 // CONFIG_BONDING unset) the topology falls back to N bridged networks on N veth NICs and the report
 // says so. Needs root. One JSON line per case on stdout, a report in results/network/report.md.
-// Usage: node dist/bench/network.js [--sizes=1,10,100] [--repeat=3] [--out=DIR]
+// A vdsm-bench suite (`vdsm-bench network`); --quick: 1 and 10 networks, one run.
+// Usage: node dist/bench/network.js [--quick] [--sizes=1,10,100] [--repeat=3] [--out=DIR]
 // On a kernel without 802.1Q and bonding, the network-kernel guest has them:
 //   bash scripts/netvm/setup.sh && bash scripts/netvm/run.sh 'node dist/bench/network.js --out=/tmp/job'
 import { execFile, spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import pino from 'pino';
 import { createInProcessNetwork } from '../src/network/in-process.js';
 import { plan } from '../src/network/planner.js';
 import { fmt, mdTable } from './lib/markdown.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { median } from './lib/stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -128,13 +129,15 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
-  if (process.getuid?.() !== 0) throw new Error('bench:network needs root (network namespaces)');
-  const sizes = flags.list('sizes', ['1', '10', '100']).map(Number);
-  const repeat = flags.num('repeat', 3);
+  if (process.getuid?.() !== 0) throw new Error('bench:network needs root (it creates network namespaces and devices in them)');
+  const quick = flags.has('quick');
+  const sizes = flags.list('sizes', quick ? ['1', '10'] : ['1', '10', '100']).map(Number);
+  const repeat = flags.num('repeat', quick ? 1 : 3);
   const load0 = loadavg()[0]!;
   const results: CaseResult[] = [];
   let kernelNote = '';
-  for (const size of sizes) {
+  for (const [i, size] of sizes.entries()) {
+    step(i, sizes.length, `${size} network(s)`);
     const ns = `vdsm-bench-${randomBytes(4).toString('hex')}`;
     const dir = await mkdtemp(join(tmpdir(), 'vdsm-bench-net-'));
     await run('ip', ['netns', 'add', ns]);
@@ -150,9 +153,9 @@ async function main(): Promise<void> {
       const r = await inNamespace(ns, ['--child', `--size=${size}`, `--repeat=${repeat}`, `--topology=${topology}`, `--dir=${dir}`]);
       results.push(r);
       emitCase({
-        bench: 'network', topology: r.topology, networks: r.networks, commands: r.commands,
-        applyMs: median(r.applyMs), rollbackMs: median(r.rollbackMs), floorMs: median(r.floorMs), rollbackFloorMs: median(r.rollbackFloorMs), perCommandMs: median(r.perCommandMs),
-        applyVsFloor: median(r.applyMs) / median(r.floorMs), perCommandVsApply: median(r.perCommandMs) / median(r.applyMs), restored: r.restored, load1: loadavg()[0],
+        suite: 'network', case: `${r.topology} ${r.networks}`, topology: r.topology, networks: r.networks, commands: r.commands, repeats: repeat,
+        setup_ms: median(r.applyMs), rollback_ms: median(r.rollbackMs), floor_ms: median(r.floorMs), rollback_floor_ms: median(r.rollbackFloorMs), per_command_ms: median(r.perCommandMs),
+        setup_over_floor: median(r.applyMs) / median(r.floorMs), per_command_over_setup: median(r.perCommandMs) / median(r.applyMs), restored: r.restored, load1: loadavg()[0],
       });
     } finally {
       await run('ip', ['netns', 'del', ns]);
@@ -169,10 +172,11 @@ async function main(): Promise<void> {
     mdTable(['networks', 'topology', 'ip commands', 'setupNetworks ms', 'floor ms', 'setup / floor', 'one ip per command ms', 'per-command / setup', 'rollback ms', 'rollback floor ms', 'rollback / floor', 'rollback restored'], rows), '',
     'setupNetworks: the applier end to end (kernel snapshot, canonicalization and checks, plan, journal written and fsynced, one `ip -batch`, nothing waiting for the engine). Rollback: a second snapshot, the plan back, `ip -batch -force`, the journal removed, and the touched devices compared with the snapshot taken before (`rollback restored`). Floor: the same `ip` commands in one `ip -batch` (for the rollback: the plan back in one `ip -batch -force`). One ip per command: the commands of the setup as separate `ip` processes (one run).', '',
   ].join('\n');
-  const outDir = flags.str('out', fileURLToPath(new URL('../../results/network/', import.meta.url)));
-  await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'report.md'), report);
-  process.stderr.write(`${report}\nreport: ${join(outDir, 'report.md')}\n`);
+  step(sizes.length, sizes.length, 'done');
+  const dir = outDir(flags, 'network');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'report.md'), report);
+  process.stderr.write(`${report}\nreport: ${join(dir, 'report.md')}\n`);
 }
 
 await main();
