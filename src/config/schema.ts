@@ -169,7 +169,7 @@ export const schema = {
     reconnect_max_delay: float(30, `Upper bound, in ${SECONDS}, of the backoff between libvirt reconnect attempts.`, { ours: true, min: 0.1 }),
   },
   supervdsm: {
-    enable: bool(true, 'vdsmd asks supervdsmd, the privileged helper on <run_dir>/svdsm.sock, for everything that needs root (DMI, KSM, hugepages, channel sockets, udev rules, mounts, SASL passwords); false: those requests fail at once with an error saying the helper is disabled (the dev and embedded profiles).', { ours: true }),
+    enable: bool(true, 'vdsmd asks supervdsmd, the privileged helper on <run_dir>/svdsm.sock, for everything that needs root (DMI, KSM, hugepages, channel sockets, udev rules, mounts, SASL passwords, host networking); false: those requests fail at once with an error saying the helper is disabled, except host networking, which vdsmd then applies itself and for which it must run as root (the dev and embedded profiles).', { ours: true }),
     user: str('vdsm', 'The account vdsmd runs as: the only peer besides root supervdsmd accepts, and the owner of its socket.', { ours: true }),
     group: str('kvm', 'Group of the helper socket (mode 0660).', { ours: true }),
     call_timeout: float(60, `Default deadline, in ${SECONDS}, of one call to the helper.`, { ours: true, min: 0.001 }),
