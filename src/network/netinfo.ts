@@ -5,17 +5,11 @@
 import { prefixToNetmask } from './canonicalize.js';
 import { addrsOf, bondModeNumber, portsOf } from './kernel-state.js';
 import { southboundDevice, topDevice, type NicFilter } from './validate.js';
+import type { NetCaps } from '../host/netcaps.js';
 import type { KernelSnapshot, LinkState, NetConfig } from './types.js';
 
-export interface NetInfoReport {
-  nics: Record<string, Record<string, unknown>>;
-  bondings: Record<string, Record<string, unknown>>;
-  vlans: Record<string, Record<string, unknown>>;
-  bridges: Record<string, Record<string, unknown>>;
-  networks: Record<string, Record<string, unknown>>;
-  nameservers: string[];
-  supportsIPv6: boolean;
-}
+/** The network keys of the capabilities: the same shape the sysfs-based report fills (host/netcaps.ts). */
+export type NetInfoReport = NetCaps;
 
 /** [vars] fake_nics: comma-separated patterns. */
 export function fakeNicPatterns(value: string): string[] {
