@@ -107,15 +107,17 @@ async function main(argv: string[]): Promise<number> {
     name: 'supervdsm', workersCount: workers, maxWorkers: Math.max(workers * 4, workers + 2), maxTasks: config.supervdsm.max_calls * 4,
     scheduler, log: logs.get('Executor.supervdsm'), opsModules: ['supervdsm'],
   });
+  // Host networking's one applier: a change pending its connectivity check lives here between calls.
+  const network = createInProcessNetwork({
+    stateDir: config.vars.state_dir, runDir, fakeNics: fakeNicPatterns(config.vars.fake_nics), resolvConf: config.vars.net_resolv_conf, log: logs.get('network'),
+  });
   const server = new SupervdsmServer({
     path: join(runDir, 'svdsm.sock'),
     registry: new FunctionRegistry(ALL_FUNCTIONS),
     policy, runner, executor, log, peerCredentials,
     maxFrameBytes: config.supervdsm.max_frame_size,
     maxCalls: config.supervdsm.max_calls,
-    network: createInProcessNetwork({
-      stateDir: config.vars.state_dir, runDir, fakeNics: fakeNicPatterns(config.vars.fake_nics), resolvConf: config.vars.net_resolv_conf, log: logs.get('network'),
-    }),
+    network,
   });
   const notifier = new SdNotifier({ onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
 
@@ -134,6 +136,8 @@ async function main(argv: string[]): Promise<number> {
     scheduler.start();
     executor.start();
     await server.start();
+    // A previous helper that died mid-change left its journal: network calls queue behind this.
+    network.applier.recover().catch((err: unknown) => log.error({ err }, 'rolling back a network change left unfinished failed'));
   } catch (err) {
     log.fatal({ err }, 'supervdsmd failed to start');
     process.stderr.write(`supervdsmd: failed to start: ${errorMessage(err)}\n`);

@@ -240,6 +240,20 @@ export class NetworkApplier {
     });
   }
 
+  /**
+   * A journal this process did not write (a previous supervdsmd died mid-change): nobody can confirm
+   * that change any more, so it is rolled back. Returns undefined when there was none.
+   */
+  recover(): Promise<RollbackResult | undefined> {
+    return this.#serial(async () => {
+      if (this.#pending !== undefined) return undefined;
+      const pending = await this.#o.store.pending();
+      if (pending === undefined) return undefined;
+      this.#o.log.warn({ txId: pending.txId, startedAt: new Date(pending.startedAt).toISOString() }, 'a network change was left unfinished by a previous process; rolling it back');
+      return this.#rollback(pending, 'left unfinished by a previous process');
+    });
+  }
+
   /** For /health and vdsm-tool: the change in flight, if any. */
   state(): Record<string, unknown> {
     const p = this.#pending;

@@ -33,6 +33,12 @@ export interface CallContext {
   /** The helper's own state, for `status`. */
   serverState(): Record<string, unknown>;
   /**
+   * Run `fn` once the peer that made this call goes away (its process died or closed the socket),
+   * even after the call has been answered: for state a call leaves for its caller to settle. Not run
+   * when the helper itself stops or drops the connection.
+   */
+  onPeerGone(fn: () => void): void;
+  /**
    * Host networking's applier: one per helper process, so a change pending its connectivity check
    * outlives the call that made it. Throws ERR_SVDSM_UNAVAILABLE where the server was given none.
    */

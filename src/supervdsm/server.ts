@@ -238,6 +238,7 @@ export class SupervdsmServer {
           commandPath: (command) => o.runner.pathOf(command),
           exclusive: (key, fn) => this.#locks.run(key, fn),
           serverState: () => this.state(),
+          onPeerGone: call.onPeerGone,
           network: () => {
             if (o.network === undefined) throw vdsmError(Errors.SVDSM_UNAVAILABLE, { method: call.method, reason: 'this helper was started without host networking' });
             return o.network;

@@ -3,8 +3,9 @@
 // asking the helper for every network change; the engine's client (npm stompit) in another namespace;
 // Debian's dnsmasq serving DHCP in a third. The engine's install path end to end; bad input answered
 // with vdsm's codes and nothing changed; a change that cuts the engine off rolled back after the
-// timeout (ip -json before/after compared); a DHCP network; kill -9 of both daemons mid-change (a
-// crash of the host's software) and `vdsm-tool restore-nets`.
+// timeout (ip -json before/after compared); a DHCP network; kill -9 mid-change of vdsmd (the helper
+// rolls back at once), of supervdsmd (the restarted helper rolls back from its journal) and of both (a
+// crash of the host's software: `vdsm-tool restore-nets`).
 import assert from 'node:assert/strict';
 import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -199,20 +200,61 @@ void describe('host networking against real peers in network namespaces', { skip
     assert.ok(!cmdlines.some((c) => c.includes('dhclient')), 'no DHCP client left running');
   });
 
-  void it('kill -9 of vdsmd and supervdsmd mid-change: restore-nets brings the host back to the safe configuration', async () => {
-    const safe = await lab.state();
+  /** A change that waits for the engine: a new bridge on the spare NIC and ovirtmgmt's MTU lowered. */
+  const unconfirmed = async (): Promise<void> => {
     const from = helper.lines.length;
     await engine.request('c', 'Host.setupNetworks', {
       networks: { extra: { nic: 'veth_x1', bridged: 'true', ipaddr: '198.18.0.10', prefix: '24' }, ovirtmgmt: ovirtmgmt(HOST, '192.0.2.1', { mtu: 1400 }) },
       bondings: {}, options: { connectivityCheck: 'true', connectivityTimeout: 120 },
     }, 1000).catch(() => undefined);
     await helper.waitForLog(logged(helper, from, 'setupNetworks: applied; waiting for the engine to reach the host'), 30_000);
-    // Both daemons die without any cleanup (as in a crash of the host's software or a power cut).
+    const mid = await lab.state();
+    assert.equal(mid['extra']?.kind, 'bridge', 'the change is in the kernel');
+    assert.equal(mid['ovirtmgmt']?.mtu, 1400);
+  };
+
+  void it('kill -9 of vdsmd mid-change: supervdsmd rolls the change back at once (ip -json before = after); a new vdsmd serves on', async () => {
+    const before = await lab.state();
+    await unconfirmed();
+    const from = helper.lines.length;
     await agent.kill();
+    const rolled = await helper.waitForLog(logged(helper, from, 'setupNetworks: rolled back'), 30_000);
+    assert.match(String(rolled['reason']), /vdsmd went away/);
+    assert.equal(rolled['restored'], true);
+    assert.deepEqual(await lab.state(), before, 'the host namespace as ip -json shows it is back where it was');
+    agent = await startAgent();
+    await agent.whenReady();
+    await engine.connect('c', HOST, agent.port);
+    const caps = await engine.call<Caps>('c', 'Host.getCapabilities');
+    assert.equal(caps['networks']['extra'], undefined);
+    assert.equal(caps['networks']['ovirtmgmt']?.['mtu'], '1500');
+  });
+
+  void it('kill -9 of supervdsmd mid-change: the restarted helper rolls the change back from its journal (ip -json before = after)', async () => {
+    const before = await lab.state();
+    await unconfirmed();
     await helper.kill();
+    helper = await startHelper();
+    const rolled = await helper.waitForLog((l) => l['msg'] === 'setupNetworks: rolled back', 30_000);
+    assert.match(String(rolled['reason']), /left unfinished by a previous process/);
+    assert.equal(rolled['restored'], true);
+    assert.deepEqual(await lab.state(), before, 'the host namespace as ip -json shows it is back where it was');
+    // vdsmd (the same process) reconnects to the new helper and answers from the restored configuration.
+    await agent.waitForLog((l) => l['msg'] === 'connected to supervdsm' && l['serverPid'] === helper.pid, 30_000);
+    const caps = await engine.call<Caps>('c', 'Host.getCapabilities');
+    assert.equal(caps['networks']['extra'], undefined);
+    assert.equal(caps['networks']['ovirtmgmt']?.['mtu'], '1500');
+  });
+
+  void it('kill -9 of vdsmd and supervdsmd mid-change: restore-nets brings the host back to the safe configuration', async () => {
+    const safe = await lab.state();
+    await unconfirmed();
+    // Both daemons die without any cleanup (as in a crash of the host's software or a power cut).
+    // The helper first: with vdsmd gone first, a live helper would roll the change back itself.
+    await helper.kill();
+    await agent.kill();
     const crashed = await lab.state();
-    assert.equal(crashed['extra']?.kind, 'bridge', 'the unsafe change is in the kernel');
-    assert.equal(crashed['ovirtmgmt']?.mtu, 1400);
+    assert.equal(crashed['extra']?.kind, 'bridge', 'the unsafe change is still in the kernel');
 
     const tool = (...extra: string[]): ReturnType<typeof run> => run('ip', ['netns', 'exec', lab.host, process.execPath, VDSM_TOOL, 'restore-nets', ...shared(), ...extra]);
     const r = await tool();

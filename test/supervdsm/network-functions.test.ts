@@ -93,6 +93,29 @@ void describe('network functions through the helper', () => {
   });
 });
 
+void it('the change of a vdsmd that goes away is rolled back at once; a helper that stops rolls nothing back', async () => {
+  const calls: unknown[][] = [];
+  let rolledBack!: () => void;
+  const rollback = new Promise<void>((resolve) => { rolledBack = resolve; });
+  const applier = recordingApplier(calls);
+  const helper = await startHelper({ functions: ALL_FUNCTIONS, network: { ...applier, rollback: async (txId, reason) => { const r = await applier.rollback(txId, reason); rolledBack(); return r; } } });
+  try {
+    const gone = await clientOf(helper);
+    assert.equal((await networkThroughHelper(supervdsmOf(gone)).setup({ networks: {}, bondings: {}, options: {} })).pending, true);
+    await gone.close();
+    await rollback;
+    assert.deepEqual(calls, [['setup', { networks: {}, bondings: {}, options: {} }], ['rollback', TX, 'vdsmd went away before confirming the change']]);
+
+    const stays = await clientOf(helper);
+    await networkThroughHelper(supervdsmOf(stays)).setup({ networks: {}, bondings: {}, options: {} });
+    await helper.close();
+    await stays.close();
+    assert.equal(calls.filter((c) => c[0] === 'rollback').length, 1, 'the helper stopping is not vdsmd going away');
+  } finally {
+    await helper.close().catch(() => undefined);
+  }
+});
+
 void it('a helper started without host networking answers its network functions with ERR_SVDSM_UNAVAILABLE, saying why', async () => {
   const helper = await startHelper({ functions: ALL_FUNCTIONS });
   const client = await clientOf(helper);

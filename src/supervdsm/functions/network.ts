@@ -2,10 +2,12 @@
 // reads in supervdsm too): vdsmd hands the engine's request over as it came, and the helper's one
 // NetworkApplier checks it against the kernel and the running configuration, applies it as a
 // transaction with iproute2 and keeps a change that waits for the engine's connectivity check pending
-// across calls. If vdsmd never settles that change (it died), the applier rolls it back on its own.
+// across calls. If vdsmd goes away before settling that change, the helper rolls it back at once (and
+// the applier's guard timer would, at connectivityTimeout + 30 s).
 // Every argument is checked again here: nothing vdsmd sends reaches `ip` unless the applier's own
 // canonicalization and checks accept it (device names, addresses, options by vdsm's rules).
 import { s } from '../../api/schema.js';
+import { Errors, isError } from '../../errors.js';
 import type { RollbackResult, SetupResult } from '../../network/applier.js';
 import type { NetConfig, NetworkRawFacts } from '../../network/types.js';
 import { defineFunction, invalidArgument, p, type CallContext } from '../registry.js';
@@ -34,7 +36,20 @@ export const networkSetup = defineFunction<{ networks: Record<string, unknown>; 
     options: p.required(s.map(s.any()), 'connectivityCheck, connectivityTimeout, commitOnSuccess'),
   },
   maxTimeoutMs: NETWORK_CALL_MAX_MS,
-  run: (args, ctx) => ctx.network().setup(args),
+  async run(args, ctx) {
+    const net = ctx.network();
+    const res = await net.setup(args);
+    if (res.pending) {
+      // Only the vdsmd that asked knows the change's id: once it is gone nobody can confirm the change,
+      // so it is undone now rather than when the applier's guard timer fires.
+      ctx.onPeerGone(() => {
+        net.rollback(res.txId, 'vdsmd went away before confirming the change').catch((err: unknown) => {
+          if (!isError(err, Errors.NET_BAD_PARAMS)) ctx.log.error({ err, txId: res.txId }, 'rolling back the change of a vdsmd that went away failed');
+        });
+      });
+    }
+    return res;
+  },
 });
 
 export const networkCommit = defineFunction<{ txId: string }, null>({
