@@ -25,5 +25,5 @@ export const SUITES: readonly SuiteSpec[] = [
   suite('first-request', 'First request on a fresh connection from a Nagle client, with and without TCP_QUICKACK', { quickSeconds: 5, headline: 'p50_ms' }),
   suite('observability', 'What metrics reporters, the health monitor and CPU profiling of every thread cost Host.ping2 and Host.getAllVmStats, as ratios to metrics off', { quickSeconds: 30, headline: 'ping_ratio' }),
   suite('supervdsm', 'The privileged helper\'s RPC: ping and a hardware-info call, real helper and client vs bare msgpack, JSON lines, the socket floor', { quickSeconds: 4, headline: 'req_per_s' }),
-  suite('network', 'One setupNetworks adding 1, 10, 100 VLAN networks on a bond and its rollback, in a network namespace, vs one ip per command and the ip -batch floor (root)', { quickSeconds: 8, headline: 'setup_ms' }),
+  suite('network', 'One setupNetworks adding 1, 10, 100 VLAN networks on a bond and its rollback, in a network namespace, vs one ip per command and the ip -batch floor (root)', { quickSeconds: 4, headline: 'setup_ms' }),
 ];
