@@ -6,7 +6,7 @@
 // restore-nets is restore(). One change at a time.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Errors, vdsmError, VdsmError } from '../errors.js';
+import { errorMessage, Errors, vdsmError, VdsmError } from '../errors.js';
 import { canonicalizeOptions, canonicalizeRequest } from './canonicalize.js';
 import { ConfigStore, sameConfig, type PendingChange } from './config-store.js';
 import { comparableState } from './kernel-state.js';
@@ -95,9 +95,9 @@ export class NetworkApplier {
     try {
       await this.#execute(steps, false);
     } catch (err) {
-      log.error({ txId: change.txId, err: (err as Error).message }, 'setupNetworks: a step failed, rolling back the whole change');
-      await this.#rollback(change, `failed: ${(err as Error).message}`);
-      throw err instanceof VdsmError ? err : vdsmError(Errors.NET_FAILED_IFUP, (err as Error).message);
+      log.error({ txId: change.txId, err: errorMessage(err) }, 'setupNetworks: a step failed, rolling back the whole change');
+      await this.#rollback(change, `failed: ${errorMessage(err)}`);
+      throw err instanceof VdsmError ? err : vdsmError(Errors.NET_FAILED_IFUP, errorMessage(err));
     }
     if (!options.connectivityCheck) {
       await this.#commit(change, options.commitOnSuccess);
@@ -195,7 +195,7 @@ export class NetworkApplier {
         else await system.writeResolv(step.nameservers);
       } catch (err) {
         if (!force) throw err;
-        errors.push((err as Error).message);
+        errors.push(errorMessage(err));
       }
     }
     await flush();
