@@ -62,6 +62,8 @@ export interface HostServiceOptions {
   privilegedHardwareInfo?: () => Promise<HardwareInfo>;
   /** The privileged helper: the DMI host UUID and the debugfs switches of the capabilities. */
   supervdsm: Supervdsm;
+  /** Host networking: the network keys of the capabilities, and whether the running config is unsaved. */
+  network?: { caps(): Promise<object>; readonly dirty: boolean };
 }
 
 /** What the helper told about the host; it does not change while the host runs. */
@@ -131,7 +133,14 @@ export class HostService {
       meminfo: this.#window.latest()?.meminfo ?? {},
       vmCounts: this.#o.vmCounts(),
       ksm: this.#window.ksm(),
+      netConfigDirty: this.#o.network?.dirty === true,
     });
+  }
+
+  /** Host.getNetworkStatistics: the interface part of getStats (vdsm's netstats.report()). */
+  networkStatistics(): { network: Record<string, Record<string, unknown>>; rxDropped: string; txDropped: string } {
+    const st = this.stats();
+    return { network: st['network'] as Record<string, Record<string, unknown>>, rxDropped: String(st['rxDropped']), txDropped: String(st['txDropped']) };
   }
 
   /**
@@ -160,9 +169,10 @@ export class HostService {
    * reported as lastClientIface, as vdsm's bridge adds it.
    */
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
-    const [raw, lv] = await Promise.all([
+    const [raw, lv, net] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
       this.#libvirtFactsOnce(),
+      this.#o.network?.caps(),
     ]);
     const facts = await this.#withPrivilegedFacts(raw);
     const caps = buildCapabilities({
@@ -173,6 +183,8 @@ export class HostService {
       ...(lv.hvVersion !== undefined && lv.hvVersion > 0 ? { qemuVersion: lv.hvVersion } : {}),
       options: this.#o.capabilities,
     });
+    // The network keys come from host networking (ip -json and the running configuration).
+    if (net !== undefined) Object.assign(caps, net);
     this.#interfaces = interfacesOf(caps);
     caps['lastClientIface'] = deviceByAddress(facts.ifaddrs, call.localAddress);
     return caps;
