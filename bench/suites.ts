@@ -29,4 +29,5 @@ export const SUITES: readonly SuiteSpec[] = [
   suite('supervdsm', 'The privileged helper\'s RPC: ping and a hardware-info call, real helper and client vs bare msgpack, JSON lines, the socket floor', { quickSeconds: 4, headline: 'req_per_s' }),
   suite('storage', 'Storage tasks per second (in memory, persisted), Volume.create and a Volume.copy against qemu-img through vdsmd, a hung domain turning invalid', { quickSeconds: 30, headline: 'tasks_per_s' }),
   suite('migration', 'Live migration between two agents (two session libvirtds in a network namespace, the real TCG guest): time to destination Up and source Down, downtime, cancel, getAllVmStats and loop delay on both agents, the virsh floor', { quickSeconds: 90, headline: 'dst_up_s', onlyWhenNamed: 'needs root, the real-VM tier (scripts/realvm/setup.sh) and a checkout; about 1.5 minutes with --quick' }),
+  suite('network', 'One setupNetworks adding 1, 10, 100 VLAN networks on a bond and its rollback, in a network namespace, vs one ip per command and the ip -batch floor (root)', { quickSeconds: 4, headline: 'setup_ms' }),
 ];

@@ -12,7 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 # chromium: opens vdsm-bench's report page headless in the installed-layout test.
 # dmidecode, psmisc (fuser): programs supervdsmd runs (setpriv, mount, getent come with the base system).
 # qemu-utils: qemu-img, which makes, copies and sizes every storage volume.
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium dmidecode psmisc qemu-utils)
+# iproute2 (ip, applies host networking), isc-dhcp-client (dhclient: DHCP networks), dnsmasq-base (the DHCP server
+# of the host-networking tests; the binary only: the dnsmasq package would start a resolver on the machine).
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium dmidecode psmisc qemu-utils iproute2 isc-dhcp-client dnsmasq-base)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

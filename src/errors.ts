@@ -148,6 +148,19 @@ export const Errors = {
   HOST_FACTS: spec('ERR_HOST_FACTS', 100, 'Malformed host information'),
   LIFECYCLE_STATE: spec('ERR_LIFECYCLE_STATE', 100, 'Not allowed in this lifecycle state'),
   STATE_WRITE: spec('ERR_STATE_WRITE', 100, 'Could not record the change in the state directory (nothing was changed)'),
+  // host networking (vdsm's lib/vdsm/network/errors.py): setupNetworks answers these codes with the detail alone
+  NET_LOST_CONNECTION: spec('ERR_NET_LOST_CONNECTION', 10, 'connectivity check failed'),
+  NET_BAD_PARAMS: spec('ERR_NET_BAD_PARAMS', 21, 'Bad network parameters'),
+  NET_BAD_ADDR: spec('ERR_NET_BAD_ADDR', 22, 'Bad network address'),
+  NET_BAD_NIC: spec('ERR_NET_BAD_NIC', 23, 'Bad network interface'),
+  NET_USED_NIC: spec('ERR_NET_USED_NIC', 24, 'Network interface already in use'),
+  NET_BAD_BONDING: spec('ERR_NET_BAD_BONDING', 25, 'Bad bonding'),
+  NET_BAD_VLAN: spec('ERR_NET_BAD_VLAN', 26, 'Bad VLAN'),
+  NET_BAD_BRIDGE: spec('ERR_NET_BAD_BRIDGE', 27, 'Bad network name'),
+  NET_USED_BRIDGE: spec('ERR_NET_USED_BRIDGE', 28, 'Network already in use'),
+  NET_FAILED_IFUP: spec('ERR_NET_FAILED_IFUP', 29, 'Failed to apply the network configuration'),
+  NET_FAILED_IFDOWN: spec('ERR_NET_FAILED_IFDOWN', 30, 'Failed to remove the network configuration'),
+  NET_USED_BOND: spec('ERR_NET_USED_BOND', 31, 'Bond in use'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

@@ -57,3 +57,11 @@ export interface MigrationPort {
   status(vmId: string): ApiResult<'VM.getMigrationStatus'>;
   migrationCreate(vmId: string, params: Record<string, unknown>, incomingLimit: number | undefined): ApiResult<'VM.migrationCreate'>;
 }
+
+/** Host networking (NetworkService and the host monitor's interface counters). */
+export interface NetworkPort {
+  setupNetworks(networks: Record<string, unknown>, bondings: Record<string, unknown>, options: Record<string, unknown>): Promise<void>;
+  setSafeNetworkConfig(): Promise<void>;
+  caps(): Promise<ApiResult<'Host.getNetworkCapabilities'>>;
+  statistics(): ApiResult<'Host.getNetworkStatistics'>;
+}

@@ -33,6 +33,7 @@ import { trimHeap } from '../native-sys.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
+import { networkThroughHelper } from '../supervdsm/network.js';
 import { supervdsmOf, type Supervdsm } from '../supervdsm/privileged.js';
 import { StatsCache } from '../virt/stats-cache.js';
 import { HostService } from '../services/host-service.js';
@@ -43,6 +44,12 @@ import { VmHostResources } from '../services/vm-host-resources.js';
 import { VmManager } from '../services/vm-manager.js';
 import { VmRecordStore } from '../services/vm-records.js';
 import { VmSampling } from '../services/vm-sampling.js';
+import { apiMethods as hostNetworkMethods } from '../api/host-network.js';
+import type { MethodSpec } from '../api/method-table.js';
+import { ConnectivityCheck } from '../network/connectivity.js';
+import { fakeNicPatterns } from '../network/netinfo.js';
+import { createInProcessNetwork } from '../network/in-process.js';
+import { NetworkService, type NetworkPrivileged } from '../network/network-service.js';
 
 export interface AgentOptions {
   config: VdsmConfig;
@@ -56,6 +63,8 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** Sends systemd's WATCHDOG=1 (vdsmd passes its SdNotifier); pings only when WATCHDOG_USEC is set. */
   watchdogPing?: (fields: Record<string, string>) => void;
+  /** The privileged half of host networking; default: supervdsm's, or this process's when the helper is disabled. */
+  networkPrivileged?: NetworkPrivileged;
 }
 
 /** The agent's version, for vdsm_build_info and --version. */
@@ -81,6 +90,8 @@ export class Agent {
   readonly recovery: Recovery;
   /** The storage subsystem (HSM), unless [irs] irs_enable is false. */
   readonly storage: StorageService | undefined;
+  readonly network: NetworkService;
+  readonly connectivity: ConnectivityCheck;
   readonly metrics = new FigureRegistry();
   readonly observability: Observability;
   /** The privileged helper (supervdsmd), or a stand-in that refuses when [supervdsm] enable is false. */
@@ -235,6 +246,18 @@ export class Agent {
       nowait: cfg.vars.nowait_domain_stats,
       onSample: () => this.vms.refreshReports(),
     });
+    this.connectivity = new ConnectivityCheck(clock, timers);
+    this.network = new NetworkService({
+      // Through the helper where there is one (vdsmd unprivileged); in this process otherwise (the dev
+      // profile, [supervdsm] enable = false: vdsmd must then be root to change the host's networks).
+      privileged: opts.networkPrivileged ?? (this.#svdsmClient !== undefined ? networkThroughHelper(this.supervdsm) : createInProcessNetwork({
+        stateDir: cfg.vars.state_dir, runDir: cfg.vars.run_dir, fakeNics: fakeNicPatterns(cfg.vars.fake_nics),
+        resolvConf: cfg.vars.net_resolv_conf, log: logs.get('network'),
+      })),
+      connectivity: this.connectivity,
+      log: logs.get('network'),
+      fakeNics: fakeNicPatterns(cfg.vars.fake_nics),
+    });
     this.host = new HostService({
       executor: this.periodic,
       // Engine calls' facts (capabilities, hardware, devices) on the engine's executor, apart from HostMonitor.
@@ -251,17 +274,12 @@ export class Agent {
         guestOverheadMiB: cfg.vars.guest_ram_overhead,
         reportHostThreadsAsCores: cfg.vars.report_host_threads_as_cores,
         ...(cfg.vars.fake_kvm_support ? { fakeKvm: { arch: cfg.vars.fake_kvm_architecture, realArch: realArchitecture(process.arch) } } : {}),
-        ...(cfg.vars.management_network !== '' ? {
-          managementNetwork: {
-            name: cfg.vars.management_network,
-            ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { address: cfg.addresses.management_ip } : {}),
-          },
-        } : {}),
       },
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       supervdsm: this.supervdsm,
       ...(this.#svdsmClient !== undefined ? { privilegedHardwareInfo: () => this.supervdsm.call('getHardwareInfo', {}) } : {}),
       ...(this.storage ? { storageDomains: () => this.storage!.storageDomains() } : {}),
+      network: this.network,
     });
     this.recovery = new Recovery({
       libvirt: verbsLibvirt,
@@ -285,6 +303,18 @@ export class Agent {
       env: opts.env ?? process.env,
       version: AGENT_VERSION,
     });
+  }
+
+  /** Every request tells the connectivity check the engine got through (setupNetworks' rollback). */
+  #seenByConnectivity(spec: MethodSpec): MethodSpec {
+    const check = this.connectivity;
+    return {
+      ...spec,
+      handler: (params, ctx) => {
+        check.request(spec.name, ctx.clientAddress);
+        return spec.handler(params, ctx);
+      },
+    };
   }
 
   /** Fake KVM: the engine's kvm domain runs as a type libvirt offers (see src/host/fake-kvm.ts). */
@@ -330,7 +360,15 @@ export class Agent {
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),
       ...vmMigrationMethods({ migrations: this.migrations }),
-    ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
+      ...hostNetworkMethods({
+        network: {
+          setupNetworks: (n, b, o) => this.network.setupNetworks(n, b, o),
+          setSafeNetworkConfig: () => this.network.setSafeNetworkConfig(),
+          caps: () => this.network.caps(),
+          statistics: () => this.host.networkStatistics(),
+        },
+      }),
+    ].map((spec) => this.#seenByConnectivity(spec)), { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
     const gc = fullGc();
     if (gc) {
       const clock = this.#o.clock ?? monotonicClock;
@@ -372,6 +410,8 @@ export class Agent {
 
   async #bringUp(): Promise<void> {
     try {
+      // netConfigDirty in getStats from the first call, not only after a getCapabilities.
+      this.network.refresh().catch((err: unknown) => this.log.warn({ err }, 'network configuration unreadable'));
       await this.libvirt.start();
       this.vms.start();
       this.migrations.start();
@@ -421,6 +461,7 @@ export class Agent {
       sampling: this.sampling.state(),
       ...(this.storage ? { storage: this.storage.state() } : {}),
       host: this.host.state(),
+      network: this.network.state(),
       threads: this.threadReport(),
       observability: this.observability.state(),
       memoryRelief: this.#relief?.state() ?? null,

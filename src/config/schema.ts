@@ -57,7 +57,8 @@ export const schema = {
     run_dir: str('/run/vdsm', 'Run-time directory: lock file, sockets, the runtime drop-in directory vdsm.conf.d/.', { ours: true, check: absolutePath }),
     state_dir: str('/var/lib/vdsm', 'Directory for state kept across restarts.', { ours: true, check: absolutePath }),
     guest_wait_timeout: int(60, `Time, in ${SECONDS}, a started VM stays Powering up without word from a guest agent before it is reported Up (vdsm's fixed 60 s).`, { ours: true, min: 0 }),
-    management_network: str('', 'Report the NIC that carries the management address as this bridged network (e.g. ovirtmgmt) so an engine in no-install mode can add a development host; empty (the default) reports the real network configuration only.', { ours: true }),
+    fake_nics: str('dummy_*,veth_*', 'Comma-separated fnmatch patterns of virtual devices that host networking reports and uses as NICs (veth pairs and dummies of test and lab hosts).'),
+    net_resolv_conf: str('/etc/resolv.conf', 'File setupNetworks writes the nameservers of the default route network to (vdsm writes /etc/resolv.conf).', { ours: true, check: absolutePath }),
     log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'Level of the root logger at start-up (changeable at run time through Host.setLogLevel).', { ours: true }),
   },
   rpc: {
@@ -171,7 +172,7 @@ export const schema = {
     reconnect_max_delay: float(30, `Upper bound, in ${SECONDS}, of the backoff between libvirt reconnect attempts.`, { ours: true, min: 0.1 }),
   },
   supervdsm: {
-    enable: bool(true, 'vdsmd asks supervdsmd, the privileged helper on <run_dir>/svdsm.sock, for everything that needs root (DMI, KSM, hugepages, channel sockets, udev rules, mounts, SASL passwords); false: those requests fail at once with an error saying the helper is disabled (the dev and embedded profiles).', { ours: true }),
+    enable: bool(true, 'vdsmd asks supervdsmd, the privileged helper on <run_dir>/svdsm.sock, for everything that needs root (DMI, KSM, hugepages, channel sockets, udev rules, mounts, SASL passwords, host networking); false: those requests fail at once with an error saying the helper is disabled, except host networking, which vdsmd then applies itself and for which it must run as root (the dev and embedded profiles).', { ours: true }),
     user: str('vdsm', 'The account vdsmd runs as: the only peer besides root supervdsmd accepts, and the owner of its socket.', { ours: true }),
     group: str('kvm', 'Group of the helper socket (mode 0660).', { ours: true }),
     call_timeout: float(60, `Default deadline, in ${SECONDS}, of one call to the helper.`, { ours: true, min: 0.001 }),

@@ -120,6 +120,22 @@ export type MigrationStats = {
   downtime?: number;
 };
 
+export type NetworkCapabilities = {
+  nics: Record<string, unknown>;
+  bondings: Record<string, unknown>;
+  vlans: Record<string, unknown>;
+  bridges: Record<string, unknown>;
+  networks: Record<string, unknown>;
+  nameservers: string[];
+  supportsIPv6: boolean;
+};
+
+export type NetworkStatistics = {
+  network: Record<string, Record<string, unknown>>;
+  rxDropped: string;
+  txDropped: string;
+};
+
 export type PreparedImageInfo = {
   path: string;
   info: Record<string, unknown>;
@@ -266,6 +282,16 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: HardwareInfo;
   };
+  /** The network part of Host.getCapabilities: nics, bondings, vlans, bridges, networks, nameservers, supportsIPv6, netConfigDirty. */
+  "Host.getNetworkCapabilities": {
+    params: Record<string, never>;
+    result: NetworkCapabilities;
+  };
+  /** Per-interface counters (vdsm's netstats): rx, tx, rxDropped, txDropped, rxErrors, txErrors, speed (strings), state, sampleTime, plus rxRate/txRate (percent of the link speed over the last sampling interval) and the dropped totals. */
+  "Host.getNetworkStatistics": {
+    params: Record<string, never>;
+    result: NetworkStatistics;
+  };
   /** Host statistics from the HostMonitor window (15 s samples); fractional values are strings. */
   "Host.getStats": {
     params: Record<string, never>;
@@ -340,6 +366,20 @@ export interface ApiMethods {
   "Host.setMOMPolicyParameters": {
     params: {
       key_value_store: Record<string, unknown>;
+    };
+    result: boolean;
+  };
+  /** Persist the running network configuration as the safe one: `vdsm-tool restore-nets` (run at boot before vdsmd) brings the host back to it. */
+  "Host.setSafeNetworkConfig": {
+    params: Record<string, never>;
+    result: boolean;
+  };
+  /** Add, change or remove networks and bonds as one transaction (Linux bridges, VLANs and bonds through iproute2). Any failure rolls the whole change back. With `options.connectivityCheck` (default true) the change is kept only if the engine reaches the host again (Host.confirmConnectivity, Host.ping or any request from a non-loopback peer) within `options.connectivityTimeout` seconds (default 4); otherwise it is rolled back and the call fails with code 10. `options.commitOnSuccess` also makes the result the safe configuration. */
+  "Host.setupNetworks": {
+    params: {
+      networks?: Record<string, Record<string, unknown>>;
+      bondings?: Record<string, Record<string, unknown>>;
+      options?: Record<string, unknown>;
     };
     result: boolean;
   };

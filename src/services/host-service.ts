@@ -64,6 +64,8 @@ export interface HostServiceOptions {
   supervdsm: Supervdsm;
   /** Storage domain health for getStats storageDomains ({} without storage). */
   storageDomains?: () => Record<string, unknown>;
+  /** Host networking: the network keys of the capabilities, and whether the running config is unsaved. */
+  network?: { caps(): Promise<object>; readonly dirty: boolean };
 }
 
 /** What the helper told about the host; it does not change while the host runs. */
@@ -134,7 +136,14 @@ export class HostService {
       vmCounts: this.#o.vmCounts(),
       ksm: this.#window.ksm(),
       ...(this.#o.storageDomains ? { storageDomains: this.#o.storageDomains() } : {}),
+      netConfigDirty: this.#o.network?.dirty === true,
     });
+  }
+
+  /** Host.getNetworkStatistics: the interface part of getStats (vdsm's netstats.report()). */
+  networkStatistics(): { network: Record<string, Record<string, unknown>>; rxDropped: string; txDropped: string } {
+    const st = this.stats();
+    return { network: st['network'] as Record<string, Record<string, unknown>>, rxDropped: String(st['rxDropped']), txDropped: String(st['txDropped']) };
   }
 
   /**
@@ -163,9 +172,10 @@ export class HostService {
    * reported as lastClientIface, as vdsm's bridge adds it.
    */
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
-    const [raw, lv] = await Promise.all([
+    const [raw, lv, net] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
       this.#libvirtFactsOnce(),
+      this.#o.network?.caps(),
     ]);
     const facts = await this.#withPrivilegedFacts(raw);
     const caps = buildCapabilities({
@@ -176,6 +186,8 @@ export class HostService {
       ...(lv.hvVersion !== undefined && lv.hvVersion > 0 ? { qemuVersion: lv.hvVersion } : {}),
       options: this.#o.capabilities,
     });
+    // The network keys come from host networking (ip -json and the running configuration).
+    if (net !== undefined) Object.assign(caps, net);
     this.#interfaces = interfacesOf(caps);
     caps['lastClientIface'] = deviceByAddress(facts.ifaddrs, call.localAddress);
     return caps;
