@@ -1,5 +1,5 @@
-// Guest-agent calls through libvirt (libvirt-qemu's qemuAgentCommand, getGuestInfo, the agent response
-// timeout). Callers give these a connection of their own: a stuck agent stalled other calls on a shared
+// Guest-agent calls through libvirt (libvirt-qemu's qemuAgentCommand, getGuestInfo, getGuestVcpus, the
+// agent response timeout). Callers give these a connection of their own: a stuck agent stalled other calls on a shared
 // connection in the lab.
 #include "virt.h"
 
@@ -37,6 +37,21 @@ Napi::Value GetGuestInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// getGuestVcpus(conn, uuid, flags?) -> { vcpus, online, offlinable } CPU lists as the guest agent reports them
+Napi::Value GetGuestVcpus(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  DomRef d = c.Domain(env, uuid);
+  virTypedParameterPtr params = nullptr;
+  unsigned int n = 0;
+  if (virDomainGetGuestVcpus(d.get(), &params, &n, ArgFlags(info, 2)) < 0)
+    c.Fail(env, "virDomainGetGuestVcpus", &uuid);
+  Napi::Object o = TypedParamsToObject(env, params, static_cast<int>(n));
+  virTypedParamsFree(params, static_cast<int>(n));
+  return o;
+}
+
 // agentSetResponseTimeout(conn, uuid, timeoutSec, flags?)
 Napi::Value AgentSetResponseTimeout(const Napi::CallbackInfo& info) {
   auto env = info.Env();
@@ -55,6 +70,7 @@ void RegisterAgentFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("qemuAgentCommand", Napi::Function::New(env, QemuAgentCommand, "qemuAgentCommand"));
   exports.Set("getGuestInfo", Napi::Function::New(env, GetGuestInfo, "getGuestInfo"));
   exports.Set("agentSetResponseTimeout", Napi::Function::New(env, AgentSetResponseTimeout, "agentSetResponseTimeout"));
+  exports.Set("getGuestVcpus", Napi::Function::New(env, GetGuestVcpus, "getGuestVcpus"));
 }
 
 }  // namespace virt

@@ -63,6 +63,7 @@ export interface VirtBinding {
   qemuAgentCommand(conn: number, uuid: string, command: string, timeout: number, flags?: number): string;
   getGuestInfo(conn: number, uuid: string, types?: number, flags?: number): FlatStats;
   agentSetResponseTimeout(conn: number, uuid: string, timeout: number, flags?: number): void;
+  getGuestVcpus(conn: number, uuid: string, flags?: number): FlatStats;
   // events (delivered to the JS environment that registered them)
   domainEventsRegister(conn: number, eventIds: readonly number[], cb: (e: BindingEvent) => void, opts?: { ref?: boolean }): number;
   domainEventsDeregister(subscription: number): boolean;

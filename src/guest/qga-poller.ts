@@ -1,0 +1,194 @@
+// The QEMU guest agent poller: a periodic operation on its own Executor (`qgapoller`) that plans each poll
+// with QgaSchedule, runs one task per VM on the guest-agent libvirt connection, and keeps what the agents
+// said. Unlike vdsm, a poll never waits for a stuck VM (the next poll skips it while its task runs), and
+// failures are logged once per change of an agent's health, with counts, not once per failed call.
+import { Errors, isError } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Dispatcher } from '../runtime/dispatcher.js';
+import { Operation } from '../runtime/periodic.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import { DedupLog, type LineSink } from './dedup-log.js';
+import type { QgaTask, QgaTaskResult } from './qga-runner.js';
+import { QgaSchedule, type PeriodName, type QgaOutcome, type QgaPlan, type QgaVmInput } from './qga-schedule.js';
+import type { QgaCapabilities, QgaFields } from './qga-translate.js';
+
+export interface QgaPollerConfig {
+  /** [guest_agent] qga_polling_period, ms. */
+  pollMs: number;
+  /** [guest_agent] qga_task_timeout, ms: one VM's task. */
+  taskTimeoutMs: number;
+  /** [guest_agent] qga_command_timeout, seconds: one agent call (agentSetResponseTimeout). */
+  commandTimeoutS: number;
+  /** [guest_agent] qga_info_period, qga_sysinfo_period, qga_active_users_period, qga_disk_info_period, qga_cpu_info_period (ms). */
+  periods: Readonly<Record<PeriodName, number>>;
+  /** [guest_agent] qga_initial_info_interval, ms. */
+  initialIntervalMs: number;
+  /** [guest_agent] qga_probe_budget: tasks per poll for agents that are failing. */
+  probeBudget: number;
+  /** [guest_agent] guest_info_max_age, ms. */
+  maxAgeMs: number;
+  backoffMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface QgaPollerOptions {
+  executor: Dispatcher & { state?(): unknown };
+  scheduler: Scheduler;
+  clock: Clock;
+  log: LineSink & { level?: string };
+  /** The guest-agent libvirt connection id. */
+  conn: () => number;
+  /** VMs with a QEMU guest agent channel, as they are now. */
+  vms: () => QgaVmInput[];
+  /** Every VM the agent knows (data of the others is purged). */
+  known: () => ReadonlySet<string>;
+  config: QgaPollerConfig;
+  /** The agent's version became known for the first time: the guest is up. */
+  onFirstCaps?: (vmId: string) => void;
+  /** Executor operation name (the bench swaps in its fake agents' operation). */
+  op?: string;
+}
+
+/** vdsm's _THROTTLING_INTERVAL. */
+export const QGA_BACKOFF_MS = 60_000;
+export const QGA_BACKOFF_MAX_MS = 300_000;
+
+export class QgaPoller {
+  readonly schedule: QgaSchedule;
+  #o: QgaPollerOptions;
+  #op: Operation;
+  #log: DedupLog;
+  #stats = { polls: 0, tasks: 0, failedTasks: 0, discarded: 0, skippedFull: 0, probeTasks: 0 };
+  /** Per poll, most recent last: failed tasks (what dead agents cost) and probe tasks granted. */
+  #polls: { failed: number; probes: number }[] = [];
+
+  constructor(opts: QgaPollerOptions) {
+    this.#o = opts;
+    const c = opts.config;
+    this.schedule = new QgaSchedule({
+      periods: c.periods, pollMs: c.pollMs, initialIntervalMs: c.initialIntervalMs, probeBudget: c.probeBudget, maxAgeMs: c.maxAgeMs,
+      backoffMs: c.backoffMs ?? QGA_BACKOFF_MS, backoffMaxMs: c.backoffMaxMs ?? QGA_BACKOFF_MAX_MS,
+    });
+    this.#log = new DedupLog(opts.log, () => opts.clock.now());
+    // Non-exclusive: a poll never waits for the previous one; a VM with a task still running is skipped.
+    this.#op = new Operation({
+      name: 'QemuGuestAgentPoller', periodMs: c.pollMs, scheduler: opts.scheduler, log: opts.log as never,
+      exclusive: false, executor: opts.executor, run: () => this.poll(),
+    });
+  }
+
+  start(): void {
+    if (!this.#op.running) this.#op.start();
+  }
+
+  stop(): void {
+    this.#op.stop();
+  }
+
+  get running(): boolean {
+    return this.#op.running;
+  }
+
+  /** libvirt's AGENT_LIFECYCLE event (state 1 connected, 2 disconnected). */
+  channelEvent(vmId: string, state: 'connected' | 'disconnected', reason?: number): void {
+    const { from } = this.schedule.channelChanged(vmId, state);
+    if (from !== state) this.#log.change(`${vmId}:channel`, state, 'info', { vmId, from, to: state, reason }, `QEMU guest agent channel ${state}`);
+  }
+
+  channelHint(vmId: string, state: 'connected' | 'disconnected'): void {
+    this.schedule.channelHint(vmId, state);
+  }
+
+  fields(vmId: string): QgaFields | undefined {
+    return this.schedule.fields(vmId, this.#o.clock.now());
+  }
+
+  caps(vmId: string): QgaCapabilities {
+    return this.schedule.caps(vmId);
+  }
+
+  isActive(vmId: string): boolean {
+    return this.schedule.isActive(vmId);
+  }
+
+  /** One poll now (what the periodic operation runs). Resolves when every task it started has settled. */
+  poll(): Promise<void> {
+    const now = this.#o.clock.now();
+    this.#stats.polls++;
+    const plans = this.schedule.poll(this.#o.vms(), now);
+    const record = { failed: 0, probes: this.schedule.probesThisPoll };
+    this.#polls.push(record);
+    if (this.#polls.length > 120) this.#polls.shift();
+    const pending: Promise<void>[] = [];
+    for (const plan of plans) {
+      const p = this.#dispatch(plan, () => { record.failed++; });
+      if (p !== undefined) pending.push(p);
+    }
+    for (const id of this.schedule.purge(this.#o.known())) this.#log.forget(`${id}:`, 'info', { vmId: id }, 'QEMU guest agent data dropped for a departed VM; occurrences counted');
+    return Promise.all(pending).then(() => undefined);
+  }
+
+  describe(): Record<string, unknown> {
+    const now = this.#o.clock.now();
+    const vms: Record<string, unknown> = {};
+    for (const vm of this.#o.vms()) vms[vm.vmId] = this.schedule.describe(vm.vmId, now);
+    return {
+      operation: this.#op.state(), stats: { ...this.#stats }, failedTasksPerPoll: this.failedPerPoll.slice(-12),
+      probeTasksPerPoll: this.#polls.slice(-12).map((r) => r.probes), log: this.#log.stats, vms,
+    };
+  }
+
+  /** Failed tasks per poll, most recent last (each one at most a command timeout of agent time). */
+  get failedPerPoll(): number[] {
+    return this.#polls.map((r) => r.failed);
+  }
+
+  #dispatch(plan: QgaPlan, countFailure: () => void): Promise<void> | undefined {
+    const vmId = plan.vmId;
+    const task: QgaTask = { ...plan, commandTimeoutS: this.#o.config.commandTimeoutS, hasApps: (this.schedule.fields(vmId, this.#o.clock.now())?.appsList?.length ?? 0) > 0 };
+    let p: Promise<QgaTaskResult>;
+    try {
+      p = this.#o.executor.dispatch<QgaTaskResult>(this.#o.op ?? 'guest.qgaPoll', { conn: this.#o.conn(), uuid: vmId, task }, { timeoutMs: this.#o.config.taskTimeoutMs, discard: true });
+    } catch (err) {
+      // Queue full: not the agent's fault; the VM is simply asked again next poll.
+      this.schedule.complete(vmId, { done: [], fields: {} }, this.#o.clock.now());
+      if (isError(err, Errors.RESOURCE_EXHAUSTED)) this.#stats.skippedFull++;
+      else this.#o.log.error({ vmId, err: (err as Error).message }, 'QEMU guest agent task could not start');
+      return undefined;
+    }
+    this.#stats.tasks++;
+    if (plan.probe) this.#stats.probeTasks++;
+    return p.then(
+      (r) => this.#finish(vmId, r, r.failure !== undefined ? countFailure : undefined),
+      (err: unknown) => {
+        if (isError(err, Errors.TASK_DISCARDED)) this.#stats.discarded++;
+        const e = err as { message?: unknown; code?: unknown };
+        this.#finish(vmId, {
+          done: [], fields: {},
+          failure: { query: 'task', message: typeof e.message === 'string' ? e.message : String(err), ...(typeof e.code === 'string' ? { code: e.code } : {}) },
+        }, countFailure);
+      },
+    );
+  }
+
+  #finish(vmId: string, r: QgaOutcome & Partial<Pick<QgaTaskResult, 'replyErrors'>>, countFailure: (() => void) | undefined): void {
+    const now = this.#o.clock.now();
+    const effect = this.schedule.complete(vmId, r, now);
+    if (r.failure !== undefined) {
+      this.#stats.failedTasks++;
+      countFailure?.();
+      // Every failure is counted under the key; only the change to 'failing' writes a line.
+      this.#log.change(`${vmId}:health`, 'failing', 'warn', {
+        vmId, query: r.failure.query, code: r.failure.code, err: r.failure.message, retryInS: effect.health?.retryInMs !== undefined ? effect.health.retryInMs / 1000 : undefined,
+      }, 'QEMU guest agent not answering; asking again after a back-off (further failures are counted, not logged)');
+    } else if (effect.health?.to === 'ok') {
+      this.#log.change(`${vmId}:health`, 'ok', 'info', { vmId, failedCalls: effect.health.failures }, 'QEMU guest agent answers again');
+    }
+    for (const e of r.replyErrors ?? []) this.#log.once(`${vmId}:reply:${e.query}`, 'warn', { vmId, query: e.query, err: e.message }, 'QEMU guest agent gave an error reply (further ones are counted, not logged)');
+    if (effect.capsChanged !== undefined) {
+      const c = effect.capsChanged;
+      this.#o.log.info({ vmId, version: c.version, commands: c.commands.length }, 'New QEMU-GA capabilities');
+    }
+    if (effect.firstCaps) this.#o.onFirstCaps?.(vmId);
+  }
+}
