@@ -11,6 +11,8 @@ import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
+import { apiMethods as vmGuestMethods } from '../api/vm-guest.js';
+import { GuestRuntime } from '../guest/guest-runtime.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
 import type { LogManager, Logger } from '../observability/logging.js';
 import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
@@ -65,6 +67,7 @@ export class Agent {
   readonly host: HostService;
   readonly sampling: VmSampling;
   readonly recovery: Recovery;
+  readonly guest: GuestRuntime;
   readonly metrics = new FigureRegistry();
   readonly observability: Observability;
   /** The privileged helper (supervdsmd), or a stand-in that refuses when [supervdsm] enable is false. */
@@ -128,6 +131,16 @@ export class Agent {
       timers,
     }) : undefined;
     this.supervdsm = supervdsmOf(this.#svdsmClient);
+    this.guest = new GuestRuntime({
+      config: cfg,
+      scheduler: this.scheduler,
+      clock,
+      timers,
+      log: (name) => logs.get(name),
+      agentConn: () => this.libvirt.agentConn(),
+      vms: () => this.vms.container.values().map((vm) => ({ vmId: vm.vmId, domain: vm.domain, status: vm.state.status, startedAt: vm.state.startedAt })),
+      onGuestStatus: (vmId, up, cause) => this.vms.guestStatusChanged(vmId, up, cause),
+    });
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
@@ -141,6 +154,8 @@ export class Agent {
       publish: (method, params) => this.#rpc?.publish(method, params),
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
+      userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
+      guest: this.guest.agents,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
@@ -210,7 +225,7 @@ export class Agent {
       config: cfg,
       logs,
       registry: this.metrics,
-      executors: [this.periodic, this.jsonrpc],
+      executors: [this.periodic, this.jsonrpc, this.guest.executor],
       scheduler: this.scheduler,
       libvirt: this.libvirt,
       hostStats: () => this.host.stats(),
@@ -253,12 +268,14 @@ export class Agent {
     this.scheduler.start();
     this.periodic.start();
     this.jsonrpc.start();
+    this.guest.start();
     await this.observability.start().catch((err: unknown) => this.log.error({ err }, 'observability failed to start; serving without it'));
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
+      ...vmGuestMethods({ vms: this.vms, guest: this.guest.agents }),
     ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
 
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
@@ -299,6 +316,7 @@ export class Agent {
         this.sampling.start();
         this.host.start();
       }
+      this.guest.startPolling();
       this.log.info('vdsm-node ready');
     } catch (err) {
       if (this.#state === 'running') this.log.error({ err }, 'bring-up failed');
@@ -324,7 +342,8 @@ export class Agent {
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
       recovery: this.recovery.state(),
-      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state() },
+      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state(), qgapoller: this.guest.executor.state() },
+      guestAgents: this.guest.poller?.describe() ?? { poller: 'disabled' },
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
       sampling: this.sampling.state(),
@@ -343,6 +362,7 @@ export class Agent {
         ...(control !== undefined && control.tid > 0
           ? [{ tid: control.tid, name: 'libvirt/control', role: 'opens libvirt connections, registers and forwards domain events', pending: control.pending }]
           : []),
+        ...this.guest.threads(),
         ...this.threads().map((t) => ({ ...t, role: `${t.executor} executor worker` })),
       ],
     };
@@ -350,7 +370,7 @@ export class Agent {
 
   /** Every worker thread with what it runs (the thread-listing tool reads this). */
   threads(): ReturnType<Executor['threads']> {
-    return [...this.periodic.threads(), ...this.jsonrpc.threads()];
+    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.guest.executor.threads()];
   }
 
   /** Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls. */
@@ -367,10 +387,10 @@ export class Agent {
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
-    const [a, b] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs })]);
+    const [a, b, c] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.guest.stop(graceMs)]);
     this.scheduler.stop();
     this.#state = 'stopped';
-    return { stuckThreads: a.stuckThreads + b.stuckThreads };
+    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads };
   }
 }
 

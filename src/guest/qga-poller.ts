@@ -92,7 +92,9 @@ export class QgaPoller {
   /** libvirt's AGENT_LIFECYCLE event (state 1 connected, 2 disconnected). */
   channelEvent(vmId: string, state: 'connected' | 'disconnected', reason?: number): void {
     const { from } = this.schedule.channelChanged(vmId, state);
-    if (from !== state) this.#log.change(`${vmId}:channel`, state, 'info', { vmId, from, to: state, reason }, `QEMU guest agent channel ${state}`);
+    if (from === state) return;
+    // libvirt says "disconnected" as every domain starts: only a change from a known state is news.
+    this.#log.change(`${vmId}:channel`, state, from === 'unknown' && state === 'disconnected' ? 'debug' : 'info', { vmId, from, to: state, reason }, `QEMU guest agent channel ${state}`);
   }
 
   channelHint(vmId: string, state: 'connected' | 'disconnected'): void {

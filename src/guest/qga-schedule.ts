@@ -3,10 +3,8 @@
 // AGENT_LIFECYCLE events (hints accepted only while unknown), one task per VM at a time, a failure
 // back-off, and, beyond vdsm, one per-host budget of calls to agents that are failing: a thousand dead
 // agents cost at most `probeBudget` timeouts per poll, whatever their number.
+import { GuestInfoType } from '../libvirt/constants.js';
 import { EMPTY_CAPS, hasRoutableAddress, type QgaCapabilities, type QgaFields } from './qga-translate.js';
-
-/** virDomainGuestInfoTypes bits. */
-export const GuestInfoType = { USERS: 1, OS: 2, TIMEZONE: 4, HOSTNAME: 8, FILESYSTEM: 16, DISKS: 32, INTERFACES: 64 } as const;
 
 export type QgaQuery = 'info' | 'vcpus' | 'devices' | 'interfaces' | 'users' | 'os' | 'timezone' | 'hostname' | 'filesystem' | 'disks';
 export type PeriodName = 'info' | 'sysinfo' | 'users' | 'disk' | 'cpu';

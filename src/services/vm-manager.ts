@@ -4,6 +4,8 @@
 import type { VmCreated } from '../contracts/api-types.js';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
+import type { GuestAgents } from '../guest/guest-agents.js';
+import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
 import { DestroyFlag, ShutdownFlag } from '../libvirt/constants.js';
 import { isNoDomain, mapLibvirtError } from '../libvirt/errors.js';
 import type { DomainEvent } from '../contracts/libvirt-types.js';
@@ -15,7 +17,7 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, statusEventDetails, type VmStatsReport } from '../virt/vm-report.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
@@ -26,7 +28,6 @@ export interface Vm extends VmRecord {
   readonly state: VmStateMachine;
   xml: string;
   domain: DomainInfo;
-  guest: GuestInfo | undefined;
   /** A powerdown sequence in progress (VM.shutdown). */
   powerdown: { cancel(): void } | undefined;
   /** Stats problems already logged for this VM: each is logged once, not on every getAllVmStats. */
@@ -55,6 +56,10 @@ export interface VmManagerOptions {
   displayIp?: string;
   /** [vars] sys_shutdown_timeout, seconds. */
   sysShutdownTimeoutS: number;
+  /** [vars] user_shutdown_timeout, seconds: the grace the oVirt agent gives users before shutting down. */
+  userShutdownTimeoutS?: number;
+  /** Both guest agents (absent in tests that do not need them). */
+  guest?: GuestAgents;
   /** [vars] vm_command_timeout, seconds. */
   vmCommandTimeoutS: number;
   /** Timeout for each libvirt call made on behalf of a VM verb (ms from task start). */
@@ -68,7 +73,16 @@ export interface VmManagerOptions {
   qemuPid?: (vmId: string) => Promise<number | undefined>;
 }
 
+/** One way to ask a guest to go down: `request` throws when it could not be made; then `waitMs` for Down. */
+interface PowerdownMethod {
+  name: string;
+  waitMs: number;
+  request: () => Promise<void>;
+}
+
 export interface ShutdownRequest {
+  /** Seconds the oVirt agent gives logged-in users before the guest shuts down ([vars] user_shutdown_timeout). */
+  delayS?: number;
   message?: string;
   reboot?: boolean;
   timeoutS?: number;
@@ -125,6 +139,7 @@ export class VmManager {
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
     if (status !== VmStatus.DOWN) this.#findPid(vm);
+    if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
     void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
@@ -160,55 +175,58 @@ export class VmManager {
     }
     this.container.remove(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
+    this.#o.guest?.detach(vm.vmId);
     await this.#o.records.remove(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
     return true;
   }
 
   /**
-   * VM.shutdown: ask the guest to power off (or reboot) through the QEMU guest agent, then ACPI, each
-   * given `timeoutS` to bring the VM down; with `force`, destroy at the end. Returns once the first
-   * request was accepted; the sequence goes on in the background.
+   * VM.shutdown: ask the guest to power off (or reboot) through the oVirt guest agent when it is
+   * responsive (it shows `message` and gives users `delayS`), then the QEMU guest agent, then ACPI, each
+   * given `timeoutS` (the oVirt agent delay + timeout) to bring the VM down; with `force`, destroy at the
+   * end. Returns once the first request was accepted; the sequence goes on in the background.
    */
   async shutdown(vmId: string, req: ShutdownRequest): Promise<true> {
     const vm = this.container.require(vmId);
     if (vm.state.isDown) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-    const methods: { name: string; flags: number }[] = [];
-    if (vm.domain.channels.some((c) => c.targetName === 'org.qemu.guest_agent.0')) methods.push({ name: 'qemu-guest-agent', flags: ShutdownFlag.GUEST_AGENT });
-    if (vm.domain.acpi) methods.push({ name: 'acpi', flags: ShutdownFlag.ACPI_POWER_BTN });
+    const timeoutMs = (req.timeoutS ?? this.#o.sysShutdownTimeoutS) * 1000;
+    const delayS = req.delayS ?? this.#o.userShutdownTimeoutS ?? 30;
+    const reboot = req.reboot === true;
+    const methods = this.#powerdownMethods(vm, { reboot, delayS, message: req.message ?? 'System going down', timeoutMs });
     if (methods.length === 0 && !req.force) {
       throw vdsmError(Errors.VM_EXISTS, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
     }
     vm.powerdown?.cancel();
-    const timeoutMs = (req.timeoutS ?? this.#o.sysShutdownTimeoutS) * 1000;
-    const reboot = req.reboot === true;
     let cancelled = false;
     let timer: unknown;
     vm.powerdown = { cancel: () => { cancelled = true; if (timer !== undefined) this.#o.timers.clearTimeout(timer); } };
-    const waitDown = (): Promise<boolean> => new Promise((resolve) => {
+    const waitDown = (ms: number): Promise<boolean> => new Promise((resolve) => {
       if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
       const started = this.#o.clock.now();
       const check = (): void => {
         if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
-        if (this.#o.clock.now() - started >= timeoutMs) { resolve(false); return; }
-        timer = this.#o.timers.setTimeout(check, Math.min(1000, timeoutMs));
+        if (this.#o.clock.now() - started >= ms) { resolve(false); return; }
+        timer = this.#o.timers.setTimeout(check, Math.min(1000, ms));
       };
       check();
     });
 
-    let accepted = false;
     let firstError: unknown;
-    for (const m of methods) {
+    for (const [i, m] of methods.entries()) {
       try {
-        const op = reboot ? 'libvirt.reboot' : 'libvirt.shutdown';
-        await this.#call(op, { uuid: vm.vmId, flags: m.flags }, vm.vmId);
-        if (!accepted) {
-          accepted = true;
-          vm.state.shutdownRequested({ reboot });
-          this.#o.log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
-          void this.#continuePowerdown(vm, methods.slice(methods.indexOf(m) + 1), reboot, req.force === true, waitDown);
-          return true;
+        try {
+          await m.request();
+        } catch (err) {
+          // libvirt's guest-shutdown fails with "End of file from agent socket" when the guest powers off
+          // before qemu-ga's reply is read: the request worked. If not, the next method follows after `waitMs`.
+          if (!(m.name === 'qemu-guest-agent' && /End of file from agent socket/.test((err as Error).message))) throw err;
+          this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'the guest agent went away while shutting the guest down');
         }
+        if (!vm.state.isDown) vm.state.shutdownRequested({ reboot });
+        this.#o.log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
+        void this.#continuePowerdown(vm, m, methods.slice(i + 1), reboot, req.force === true, waitDown);
+        return true;
       } catch (err) {
         firstError ??= err;
         this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed, trying the next');
@@ -221,12 +239,37 @@ export class VmManager {
     throw mapLibvirtError(firstError, { vmId: vm.vmId });
   }
 
-  async #continuePowerdown(vm: Vm, rest: { name: string; flags: number }[], reboot: boolean, force: boolean, waitDown: () => Promise<boolean>): Promise<void> {
-    if (reboot || await waitDown()) { vm.powerdown = undefined; return; }
+  /** The ways to ask this guest to go down, in order; each request throws when it could not be made. */
+  #powerdownMethods(vm: Vm, o: { reboot: boolean; delayS: number; message: string; timeoutMs: number }): PowerdownMethod[] {
+    const methods: PowerdownMethod[] = [];
+    const guest = this.#o.guest;
+    if (guest !== undefined && guest.ovirtResponsive(vm.vmId)) {
+      methods.push({
+        name: 'ovirt-guest-agent',
+        waitMs: o.delayS * 1000 + o.timeoutMs,
+        request: async () => {
+          const r = await guest.ovirtShutdown(vm.vmId, o.delayS, o.message, o.reboot);
+          if (!r.ok) throw new Error(r.message);
+        },
+      });
+    }
+    const op = o.reboot ? 'libvirt.reboot' : 'libvirt.shutdown';
+    const libvirtMethod = (name: string, flags: number): PowerdownMethod => ({
+      name, waitMs: o.timeoutMs, request: async () => { await this.#call(op, { uuid: vm.vmId, flags }, vm.vmId); },
+    });
+    if (vm.domain.channels.some((c) => c.targetName === QEMU_GA_CHANNEL_NAME)) methods.push(libvirtMethod('qemu-guest-agent', ShutdownFlag.GUEST_AGENT));
+    if (vm.domain.acpi) methods.push(libvirtMethod('acpi', ShutdownFlag.ACPI_POWER_BTN));
+    return methods;
+  }
+
+  async #continuePowerdown(vm: Vm, first: PowerdownMethod, rest: PowerdownMethod[], reboot: boolean, force: boolean, waitDown: (ms: number) => Promise<boolean>): Promise<void> {
+    if (reboot || await waitDown(first.waitMs)) { vm.powerdown = undefined; return; }
     for (const m of rest) {
+      if (vm.powerdown === undefined) return;
       try {
-        await this.#call('libvirt.shutdown', { uuid: vm.vmId, flags: m.flags }, vm.vmId);
-        if (await waitDown()) { vm.powerdown = undefined; return; }
+        await m.request();
+        this.#o.log.info({ vmId: vm.vmId, method: m.name }, 'the guest is still up; asking it to shut down another way');
+        if (await waitDown(m.waitMs)) { vm.powerdown = undefined; return; }
       } catch (err) {
         this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed');
       }
@@ -283,7 +326,7 @@ export class VmManager {
       pid: vm.pid,
       domain: vm.domain,
       sample: this.#o.statsCache.get(vm.vmId),
-      guest: vm.guest,
+      guest: vm.state.isDown ? undefined : this.#o.guest?.stats(vm.vmId, Math.floor(vm.domain.memoryKiB / 1024)),
       clock: this.#o.clock,
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
@@ -319,6 +362,18 @@ export class VmManager {
     return Object.fromEntries(vms.map((vm, i) => [vm.vmId, xmls[i]!]));
   }
 
+  /**
+   * A guest agent changed its word on the guest (vdsm's _onGuestStatusChange): Up moves a booting or
+   * rebooting VM to Up; either way the engine gets a VM_status event with the guest's stats.
+   */
+  guestStatusChanged(vmId: string, up: boolean, cause: string): void {
+    const vm = this.container.get(vmId);
+    if (vm === undefined || vm.state.isDown) return;
+    // A status change publishes its own event (with the guest stats in it).
+    if (up && vm.state.guestUp(cause)) return;
+    this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: this.report(vm) });
+  }
+
   /** VMs whose stats sampling makes sense (running in libvirt). */
   running(): Vm[] {
     return this.container.values().filter((vm) => !vm.state.isDown && vm.state.status !== VmStatus.WAIT_FOR_LAUNCH);
@@ -338,7 +393,6 @@ export class VmManager {
       vmId,
       xml,
       domain,
-      guest: undefined,
       powerdown: undefined,
       statsWarned: new Set(),
       state: new VmStateMachine(vmId, {
@@ -362,6 +416,8 @@ export class VmManager {
       await this.#call('libvirt.createXML', { xml, flags: 0 }, vm.vmId);
       await this.#refreshFromLiveXml(vm);
       this.#findPid(vm);
+      // The live XML names the channel sockets libvirt picked.
+      if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
       vm.state.launched();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
@@ -421,6 +477,7 @@ export class VmManager {
   }
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
+    if (change.to === VmStatus.DOWN) this.#o.guest?.detach(vm.vmId);
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
@@ -438,8 +495,10 @@ export class VmManager {
         break;
       case 'reboot':
         vm.state.rebooting();
+        this.#o.guest?.reboot(vm.vmId);
         break;
       case 'agent-lifecycle':
+        this.#o.guest?.agentLifecycle(vm.vmId, e.state, e.reason);
         // state 1 = connected: the QEMU guest agent answers, so the guest is up.
         if (e.state === 1) vm.state.guestUp();
         break;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runQgaTask, RESPONSE_TIMEOUT_DEFAULT, type QgaApi, type QgaTask } from '../../src/guest/qga-runner.js';
-import { GuestInfoType } from '../../src/guest/qga-schedule.js';
+import { GuestInfoType } from '../../src/libvirt/constants.js';
 
 const GUEST_INFO_REPLY = JSON.stringify({ return: { version: '7.2.22', supported_commands: [
   'guest-info', 'guest-get-vcpus', 'guest-get-users', 'guest-get-osinfo', 'guest-get-host-name', 'guest-network-get-interfaces', 'guest-get-timezone', 'guest-get-fsinfo', 'guest-get-disks',

@@ -1,0 +1,165 @@
+// Builds the guest-agent parts from the configuration and owns their lifecycle: the `qgapoller` Executor
+// ([guest_agent] periodic_workers, periodic_task_per_worker, max_workers), the vmchannels thread, the QEMU
+// agent poller on the guest-agent libvirt connection, and the GuestAgents door over both.
+// States: new -> started (thread, executor) -> polling -> stopped; every step idempotent.
+import type { Logger } from 'pino';
+import type { VdsmConfig } from '../config/index.js';
+import type { Clock, Timers } from '../runtime/clock.js';
+import { Executor } from '../runtime/executor.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import type { DomainInfo } from '../virt/domain-xml.js';
+import { VmStatus, type VmStatusName } from '../virt/vmstatus.js';
+import { DEFAULT_READ_BUDGET } from './channel-listener.js';
+import type { ChannelWorkerConfig } from './channel-protocol.js';
+import { ChannelThread } from './channel-thread.js';
+import { GuestAgents, hasQemuGaChannel } from './guest-agents.js';
+import { MAX_MESSAGE_BYTES } from './line-framer.js';
+import { OvirtChannels } from './ovirt-channels.js';
+import { QgaPoller } from './qga-poller.js';
+import type { QgaVmInput } from './qga-schedule.js';
+
+/** What the runtime needs to know of a VM. */
+export interface GuestVm {
+  vmId: string;
+  domain: DomainInfo;
+  status: VmStatusName;
+  /** Clock ms the VM started. */
+  startedAt: number;
+}
+
+export interface GuestRuntimeOptions {
+  config: VdsmConfig;
+  scheduler: Scheduler;
+  clock: Clock;
+  timers: Timers;
+  log: (name: string) => Logger;
+  /** The guest-agent libvirt connection (agent calls never share the main connection). */
+  agentConn: () => number;
+  vms: () => Iterable<GuestVm>;
+  /** A guest agent's word on the guest changed (the VM manager moves the status and tells the engine). */
+  onGuestStatus: (vmId: string, up: boolean, cause: string) => void;
+}
+
+/** Statuses in which the guest's CPUs run, so its agent can answer. */
+const RUNNING: ReadonlySet<VmStatusName> = new Set([VmStatus.POWERING_UP, VmStatus.UP, VmStatus.POWERING_DOWN, VmStatus.REBOOT_IN_PROGRESS]);
+
+/** How often the vmchannels thread posts changes, and how much per post. */
+const FLUSH_MS = 50;
+const FLUSH_BUDGET_BYTES = 512 * 1024;
+
+export class GuestRuntime {
+  readonly agents: GuestAgents;
+  readonly executor: Executor;
+  readonly thread: ChannelThread;
+  readonly poller: QgaPoller | undefined;
+  #o: GuestRuntimeOptions;
+  #state: 'new' | 'started' | 'polling' | 'stopped' = 'new';
+
+  constructor(opts: GuestRuntimeOptions) {
+    this.#o = opts;
+    const ga = opts.config.guest_agent;
+    const log = opts.log('virt.guestagent');
+    this.executor = new Executor({
+      name: 'qgapoller',
+      workersCount: ga.periodic_workers,
+      maxWorkers: Math.max(ga.max_workers, ga.periodic_workers),
+      maxTasks: ga.periodic_workers * ga.periodic_task_per_worker,
+      scheduler: opts.scheduler,
+      log: opts.log('Executor.qgapoller'),
+      clock: opts.clock,
+      opsModules: ['guest'],
+    });
+    const config: ChannelWorkerConfig = {
+      timeoutMs: opts.config.vars.guest_agent_timeout * 1000,
+      flushMs: FLUSH_MS,
+      flushBudgetBytes: FLUSH_BUDGET_BYTES,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      readBudget: DEFAULT_READ_BUDGET,
+      tickMs: 1000,
+    };
+    let channels: OvirtChannels | undefined;
+    this.thread = new ChannelThread({
+      config,
+      niceIncrement: 5,
+      timers: opts.timers,
+      onUpdates: (items) => channels?.apply(items),
+      onRestart: (err) => log.error({ err: (err as Error).message }, 'vmchannels thread died; restarted, every channel reconnects'),
+    });
+    channels = new OvirtChannels({
+      transport: this.thread,
+      clock: opts.clock,
+      timers: opts.timers,
+      log: opts.log('virt.guestagent.ovirt'),
+      responsiveMs: ga.guest_info_max_age * 1000,
+      onGuestStatus: (vmId, up) => opts.onGuestStatus(vmId, up, up ? 'ovirtGuestAgentUp' : 'ovirtGuestAgentTimeout'),
+    });
+    this.poller = ga.enable_qga_poller ? new QgaPoller({
+      executor: this.executor,
+      scheduler: opts.scheduler,
+      clock: opts.clock,
+      log: opts.log('virt.guestagent.qga'),
+      conn: opts.agentConn,
+      vms: () => this.#qgaVms(),
+      known: () => new Set([...opts.vms()].map((v) => v.vmId)),
+      config: {
+        pollMs: ga.qga_polling_period * 1000,
+        taskTimeoutMs: ga.qga_task_timeout * 1000,
+        commandTimeoutS: ga.qga_command_timeout,
+        periods: {
+          info: ga.qga_info_period * 1000, sysinfo: ga.qga_sysinfo_period * 1000, users: ga.qga_active_users_period * 1000,
+          disk: ga.qga_disk_info_period * 1000, cpu: ga.qga_cpu_info_period * 1000,
+        },
+        initialIntervalMs: ga.qga_initial_info_interval * 1000,
+        probeBudget: ga.qga_probe_budget,
+        maxAgeMs: ga.guest_info_max_age * 1000,
+        backoffMs: ga.qga_failure_backoff * 1000,
+        backoffMaxMs: ga.qga_failure_backoff * 5000,
+      },
+      onFirstCaps: (vmId) => opts.onGuestStatus(vmId, true, 'qemuGuestAgentUp'),
+    }) : undefined;
+    this.agents = new GuestAgents({ clock: opts.clock, channels, poller: this.poller, log });
+  }
+
+  /** The thread and the executor (channels of recovered VMs attach before polling starts). */
+  start(): void {
+    if (this.#state !== 'new') return;
+    this.#state = 'started';
+    this.thread.start();
+    if (this.poller !== undefined) this.executor.start();
+  }
+
+  /** Start polling QEMU guest agents (after libvirt is connected and recovery is done). */
+  startPolling(): void {
+    if (this.#state !== 'started') return;
+    this.#state = 'polling';
+    if (this.poller === undefined) {
+      this.#o.log('virt.guestagent').info('Not starting the QEMU-GA poller: [guest_agent] enable_qga_poller is false');
+      return;
+    }
+    this.#o.log('virt.guestagent').info({ pollS: this.#o.config.guest_agent.qga_polling_period }, 'Starting QEMU-GA poller');
+    this.poller.start();
+  }
+
+  async stop(graceMs: number): Promise<{ stuckThreads: number }> {
+    if (this.#state === 'stopped') return { stuckThreads: 0 };
+    const wasStarted = this.#state !== 'new';
+    this.#state = 'stopped';
+    this.poller?.stop();
+    await this.thread.stop();
+    if (!wasStarted || this.poller === undefined) return { stuckThreads: 0 };
+    return this.executor.stop({ graceMs });
+  }
+
+  threads(): { tid: number; name: string; role: string }[] {
+    return this.thread.tid > 0 ? [{ tid: this.thread.tid, name: 'vmchannels', role: 'ovirt-guest-agent channel sockets: framing, parsing, batched updates to the main thread' }] : [];
+  }
+
+  #qgaVms(): QgaVmInput[] {
+    const out: QgaVmInput[] = [];
+    for (const vm of this.#o.vms()) {
+      if (!hasQemuGaChannel(vm.domain)) continue;
+      out.push({ vmId: vm.vmId, running: RUNNING.has(vm.status), startedAt: vm.startedAt });
+    }
+    return out;
+  }
+}
