@@ -77,15 +77,16 @@ export class GuestRuntime {
       readBudget: DEFAULT_READ_BUDGET,
       tickMs: 1000,
     };
-    let channels: OvirtChannels | undefined;
+    // The thread delivers to the channels object, which sends through the thread: tie the knot late.
+    const late: { channels?: OvirtChannels } = {};
     this.thread = new ChannelThread({
       config,
       niceIncrement: 5,
       timers: opts.timers,
-      onUpdates: (items) => channels?.apply(items),
+      onUpdates: (items) => late.channels?.apply(items),
       onRestart: (err) => log.error({ err: (err as Error).message }, 'vmchannels thread died; restarted, every channel reconnects'),
     });
-    channels = new OvirtChannels({
+    const channels = new OvirtChannels({
       transport: this.thread,
       clock: opts.clock,
       timers: opts.timers,
@@ -93,6 +94,7 @@ export class GuestRuntime {
       responsiveMs: ga.guest_info_max_age * 1000,
       onGuestStatus: (vmId, up) => opts.onGuestStatus(vmId, up, up ? 'ovirtGuestAgentUp' : 'ovirtGuestAgentTimeout'),
     });
+    late.channels = channels;
     this.poller = ga.enable_qga_poller ? new QgaPoller({
       executor: this.executor,
       scheduler: opts.scheduler,
