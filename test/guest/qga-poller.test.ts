@@ -1,0 +1,149 @@
+// The QEMU guest agent poller as a service, over a stand-in executor and a hand-moved clock: what each
+// task asks for and how long it may run, one log line per change of an agent's health (with counts), a
+// discarded task counted as a failure, the first capabilities reported once, a full queue not blamed on
+// the agent, departed VMs purged, and what dead agents cost per poll under the budget.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Errors, vdsmError } from '../../src/errors.js';
+import { QgaPoller, type QgaPollerConfig } from '../../src/guest/qga-poller.js';
+import type { QgaTask, QgaTaskResult } from '../../src/guest/qga-runner.js';
+import type { QgaVmInput } from '../../src/guest/qga-schedule.js';
+import { Scheduler } from '../../src/runtime/scheduler.js';
+import { captureLog } from '../runtime/capture-log.js';
+import { ManualTime } from '../virt/manual-time.js';
+
+const S = 1000;
+const CAPS = { version: '7.2.22', commands: ['guest-info', 'guest-get-users', 'guest-get-osinfo'] };
+
+interface Call { op: string; args: { conn: number; uuid: string; task: QgaTask }; opts: { timeoutMs?: number; discard?: boolean }; resolve: (r: QgaTaskResult) => void; reject: (e: unknown) => void }
+
+function setup(over: Partial<QgaPollerConfig> = {}, vms: QgaVmInput[] = [{ vmId: 'a', running: true, startedAt: -1e9 }]) {
+  const time = new ManualTime(1_000_000);
+  const { log, lines } = captureLog('debug');
+  const calls: Call[] = [];
+  let full = false;
+  const firstCaps: string[] = [];
+  const list = { vms };
+  const poller = new QgaPoller({
+    executor: {
+      dispatch: <T>(op: string, args?: unknown, opts?: { timeoutMs?: number; discard?: boolean }): Promise<T> => {
+        if (full) throw vdsmError(Errors.RESOURCE_EXHAUSTED, { reason: 'Too many tasks', resource: 'qgapoller', current_tasks: 400 });
+        return new Promise<T>((resolve, reject) => calls.push({ op, args: args as Call['args'], opts: opts ?? {}, resolve: resolve as (r: QgaTaskResult) => void, reject }));
+      },
+    },
+    scheduler: new Scheduler({ clock: time, timers: time, log }),
+    clock: time,
+    log,
+    conn: () => 7,
+    vms: () => list.vms,
+    known: () => new Set(list.vms.map((v) => v.vmId)),
+    config: {
+      pollMs: 5 * S, taskTimeoutMs: 30 * S, commandTimeoutS: 1, initialIntervalMs: 120 * S, probeBudget: 2, maxAgeMs: 120 * S,
+      periods: { info: 300 * S, sysinfo: 120 * S, users: 10 * S, disk: 300 * S, cpu: 60 * S }, ...over,
+    },
+    onFirstCaps: (id) => firstCaps.push(id),
+  });
+  for (const v of list.vms) poller.channelEvent(v.vmId, 'connected');
+  const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+  const ok = (c: Call, extra: Partial<QgaTaskResult> = {}): void => c.resolve({ done: c.args.task.queries.filter((q) => q !== 'info'), fields: { username: 'root' }, replyErrors: [], ms: 3, ...(c.args.task.queries.includes('info') ? { caps: CAPS } : {}), ...extra });
+  const fail = (c: Call): void => c.resolve({ done: [], fields: {}, replyErrors: [], ms: 1000, failure: { query: c.args.task.queries[0]!, message: 'Guest agent is not responding: Guest agent not available for now', code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE' } });
+  return { poller, time, calls, lines, firstCaps, list, settle, ok, fail, setFull: (v: boolean) => { full = v; } };
+}
+
+void test('one task per VM on the guest-agent connection, with the command and task timeouts', async () => {
+  const t = setup();
+  void t.poller.poll();
+  assert.equal(t.calls.length, 1);
+  const c = t.calls[0]!;
+  assert.equal(c.op, 'guest.qgaPoll');
+  assert.equal(c.args.conn, 7);
+  assert.equal(c.args.uuid, 'a');
+  assert.equal(c.args.task.commandTimeoutS, 1);
+  assert.deepEqual(c.opts, { timeoutMs: 30_000, discard: true });
+  assert.equal(c.args.task.queries[0], 'info');
+  t.ok(c);
+  await t.settle();
+  assert.deepEqual(t.firstCaps, ['a'], 'the guest is up once its agent is known');
+  assert.deepEqual(t.poller.fields('a'), { username: 'root' });
+  assert.equal(t.poller.isActive('a'), true);
+  assert.equal(t.lines.filter((l) => l.msg === 'New QEMU-GA capabilities').length, 1);
+});
+
+void test('a failing agent: one warning when it starts, counts meanwhile, one line when it answers again', async () => {
+  const t = setup({}, [{ vmId: 'a', running: true, startedAt: -1e9 }]);
+  void t.poller.poll();
+  t.ok(t.calls.splice(0)[0]!);
+  await t.settle();
+  // The agent stops answering for ~150 s (a few back-off rounds), then answers again.
+  for (let i = 0; i < 60; i++) {
+    t.time.advance(5 * S);
+    void t.poller.poll();
+    for (const c of t.calls.splice(0)) if (i < 30) t.fail(c); else t.ok(c);
+    await t.settle();
+  }
+  const warn = t.lines.filter((l) => l.msg.startsWith('QEMU guest agent not answering'));
+  assert.equal(warn.length, 1, 'one line for the outage, not one per failed call');
+  assert.equal(warn[0]!['retryInS'], 60);
+  assert.equal(warn[0]!['code'], 'ERR_LIBVIRT_AGENT_UNRESPONSIVE');
+  const back = t.lines.filter((l) => l.msg === 'QEMU guest agent answers again');
+  assert.equal(back.length, 1);
+  assert.ok(Number(back[0]!['failedCalls']) >= 2, `failures counted: ${String(back[0]!['failedCalls'])}`);
+  assert.equal(back[0]!['repeats'], back[0]!['failedCalls']);
+});
+
+void test('a discarded task (stuck in libvirt past qga_task_timeout) is a failure; a full queue is not', async () => {
+  const t = setup();
+  void t.poller.poll();
+  t.calls[0]!.reject(vdsmError(Errors.TASK_DISCARDED, "Task discarded after timeout: {'op': 'guest.qgaPoll'}"));
+  await t.settle();
+  assert.equal(t.lines.filter((l) => l.msg.startsWith('QEMU guest agent not answering')).length, 1);
+  assert.equal(t.poller.describe()['stats'] !== undefined, true);
+  const u = setup();
+  u.setFull(true);
+  await u.poller.poll();
+  assert.equal(u.lines.filter((l) => l.msg.startsWith('QEMU guest agent not answering')).length, 0);
+  u.setFull(false);
+  void u.poller.poll();
+  assert.equal(u.calls.length, 1, 'the VM was not left marked busy');
+});
+
+void test('a poll never waits for a stuck VM: the others go on, the stuck one is skipped until its task settles', async () => {
+  const t = setup({}, [{ vmId: 'a', running: true, startedAt: -1e9 }, { vmId: 'b', running: true, startedAt: -1e9 }]);
+  void t.poller.poll();
+  assert.equal(t.calls.length, 2);
+  t.ok(t.calls[1]!);
+  await t.settle();
+  t.time.advance(10 * S);
+  void t.poller.poll();
+  assert.deepEqual(t.calls.slice(2).map((c) => c.args.uuid), ['b'], 'a still runs its first task');
+});
+
+void test('departed VMs are purged at every poll', async () => {
+  const t = setup();
+  void t.poller.poll();
+  t.ok(t.calls[0]!);
+  await t.settle();
+  assert.ok(t.poller.fields('a'));
+  t.list.vms = [];
+  await t.poller.poll();
+  assert.equal(t.poller.fields('a'), undefined);
+  assert.equal(t.poller.schedule.size, 0);
+});
+
+void test('what 50 dead agents cost per poll: at most the budget once each failed once', async () => {
+  const vms = Array.from({ length: 50 }, (_, i) => ({ vmId: `d${i}`, running: true, startedAt: -1e9 }));
+  const t = setup({ probeBudget: 3 }, vms);
+  void t.poller.poll();
+  for (const c of t.calls.splice(0)) t.fail(c);
+  await t.settle();
+  for (let i = 0; i < 60; i++) {
+    t.time.advance(5 * S);
+    void t.poller.poll();
+    for (const c of t.calls.splice(0)) t.fail(c);
+    await t.settle();
+  }
+  const perPoll = t.poller.failedPerPoll;
+  assert.equal(perPoll[0], 50, 'the first poll finds them out');
+  assert.ok(perPoll.slice(1).every((n) => n <= 3), `then at most the budget per poll: ${perPoll.join(',')}`);
+  assert.equal(t.lines.filter((l) => l.msg.startsWith('QEMU guest agent not answering')).length, 50, 'one line per VM for the whole run');
+});
