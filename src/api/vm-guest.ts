@@ -3,19 +3,19 @@
 // answer is `true` when that agent is responsive and error 19 when it is not.
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
-import type { VmManager } from '../app/vm-manager.js';
-import type { GuestAgents } from '../guest/guest-agents.js';
+import type { GuestActionsPort, VmPort } from './ports.js';
 
 export interface VmGuestApiDeps {
-  vms: VmManager;
-  guest: GuestAgents;
+  vms: Pick<VmPort, 'info'>;
+  guest: GuestActionsPort;
 }
 
 const vmID = { name: 'vmID', type: s.string(), description: 'The VM UUID.' } as const;
 const RESULT = '`true` when the oVirt guest agent is responsive (the command was sent); error 19 (Guest agent non-responsive) otherwise, error 1 for an unknown VM.';
 
 export const apiMethods: ApiMethodsFactory<VmGuestApiDeps> = (deps) => {
-  const vmId = (id: unknown): string => deps.vms.container.require(id as string).vmId;
+  // NO_VM (error 1) for an unknown VM, before anything is sent.
+  const vmId = (id: unknown): string => deps.vms.info(id as string).vmId;
   const methods: MethodSpec[] = [
     {
       name: 'VM.desktopLock',

@@ -2,32 +2,10 @@
 // Vm._getGuestStats): defaults when no agent answers, the oVirt agent's data while it is responsive
 // (and a few last-known values after), the QEMU agent's data on top (it wins), the QEMU agent's implied
 // appsList only when the oVirt agent gave none, and memUsage as percent used of the VM's memory.
-import type { DiskUsage, NetIface, OvirtGuestInfo, ScalarMap } from './ovirt-messages.js';
-import type { PciDevice, QgaFields } from './qga-translate.js';
+import type { GuestStats, QgaFields } from '../contracts/guest-ops.js';
+import type { OvirtGuestInfo } from './ovirt-messages.js';
 
-/** The guest part of a VM's stats, in the engine's keys and JSON types. */
-export interface GuestStats {
-  username: string;
-  session: string;
-  /** Percent of the VM's memory in use per the guest ("%d"), or undefined when no agent reports free memory. */
-  memUsage?: string;
-  guestCPUCount: number;
-  appsList: string[];
-  guestIPs: string;
-  guestFQDN: string;
-  netIfaces?: NetIface[];
-  disksUsage?: DiskUsage[];
-  guestOs?: string;
-  guestOsInfo?: Record<string, string> | ScalarMap;
-  guestTimezone?: { offset: number; zone: string } | ScalarMap;
-  guestName?: string;
-  guestContainers?: ScalarMap[];
-  pci_devices?: PciDevice[];
-  memoryStats?: Record<string, string>;
-  lastLogin?: number;
-  lastUser?: string;
-  lastLogout?: number;
-}
+export type { GuestStats };
 
 export interface MergeInput {
   /** The oVirt agent's view, when the VM has its channel. */

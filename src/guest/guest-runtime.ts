@@ -5,10 +5,10 @@
 import type { Logger } from 'pino';
 import type { VdsmConfig } from '../config/index.js';
 import type { Clock, Timers } from '../runtime/clock.js';
-import { Executor } from '../runtime/executor.js';
+import { Executor } from '../runtime/executor/executor.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { DomainInfo } from '../virt/domain-xml.js';
-import { VmStatus, type VmStatusName } from '../virt/vmstatus.js';
+import { VmStatus, type VmStatusName } from '../virt/vm-state.js';
 import { DEFAULT_READ_BUDGET } from './channel-listener.js';
 import type { ChannelWorkerConfig } from './channel-protocol.js';
 import { ChannelThread } from './channel-thread.js';

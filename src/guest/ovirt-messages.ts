@@ -1,7 +1,10 @@
 // What each ovirt-guest-agent message means for the guest information vdsm reports (vdsm's
 // GuestAgent._handleMessage), on plain data. Values are normalized to the types the engine reads, and
 // every list is bounded, so whatever a guest sends, what is kept stays small.
+import type { DiskUsage, NetIface } from '../contracts/guest-ops.js';
 import type { JsonObject, JsonValue } from './guest-json.js';
+
+export type { DiskUsage, NetIface };
 
 /** Entries kept per list (applications, interfaces, addresses, disks, containers). */
 export const MAX_LIST_ENTRIES = 10_000;
@@ -10,20 +13,6 @@ export const MAX_MAP_KEYS = 256;
 
 export type Scalar = string | number | boolean;
 export type ScalarMap = Record<string, Scalar>;
-
-export interface NetIface {
-  name: string;
-  hw: string;
-  inet: string[];
-  inet6: string[];
-}
-
-export interface DiskUsage {
-  path: string;
-  fs: string;
-  total: string;
-  used: string;
-}
 
 /** The oVirt agent's view of the guest, with vdsm's initial values. */
 export interface OvirtGuestInfo {

@@ -4,13 +4,13 @@
 // failures are logged once per change of an agent's health, with counts, not once per failed call.
 import { Errors, isError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
-import type { Dispatcher } from '../runtime/dispatcher.js';
+import type { QgaTask, QgaTaskResult } from '../contracts/guest-ops.js';
+import type { Dispatcher } from '../contracts/dispatcher.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { DedupLog, type LineSink } from './dedup-log.js';
-import type { QgaTask, QgaTaskResult } from './qga-runner.js';
 import { QgaSchedule, type PeriodName, type QgaOutcome, type QgaPlan, type QgaVmInput } from './qga-schedule.js';
-import type { QgaCapabilities, QgaFields } from './qga-translate.js';
+import type { QgaCapabilities, QgaFields } from '../contracts/guest-ops.js';
 
 export interface QgaPollerConfig {
   /** [guest_agent] qga_polling_period, ms. */
@@ -45,8 +45,8 @@ export interface QgaPollerOptions {
   config: QgaPollerConfig;
   /** The agent's version became known for the first time: the guest is up. */
   onFirstCaps?: (vmId: string) => void;
-  /** Executor operation name (the bench swaps in its fake agents' operation). */
-  op?: string;
+  /** Executor operation (the bench swaps in test.qgaPoll, its fake agents). */
+  op?: 'guest.qgaPoll' | 'test.qgaPoll';
 }
 
 /** vdsm's _THROTTLING_INTERVAL. */
@@ -150,7 +150,9 @@ export class QgaPoller {
     const task: QgaTask = { ...plan, commandTimeoutS: this.#o.config.commandTimeoutS, hasApps: (this.schedule.fields(vmId, this.#o.clock.now())?.appsList?.length ?? 0) > 0 };
     let p: Promise<QgaTaskResult>;
     try {
-      p = this.#o.executor.dispatch<QgaTaskResult>(this.#o.op ?? 'guest.qgaPoll', { conn: this.#o.conn(), uuid: vmId, task }, { timeoutMs: this.#o.config.taskTimeoutMs, discard: true });
+      const args = { conn: this.#o.conn(), uuid: vmId, task };
+      const opts = { timeoutMs: this.#o.config.taskTimeoutMs, discard: true };
+      p = this.#o.op === 'test.qgaPoll' ? this.#o.executor.dispatch('test.qgaPoll', args, opts) : this.#o.executor.dispatch('guest.qgaPoll', args, opts);
     } catch (err) {
       // Queue full: not the agent's fault; the VM is simply asked again next poll.
       this.schedule.complete(vmId, { done: [], fields: {} }, this.#o.clock.now());

@@ -3,25 +3,12 @@
 // AGENT_LIFECYCLE events (hints accepted only while unknown), one task per VM at a time, a failure
 // back-off, and, beyond vdsm, one per-host budget of calls to agents that are failing: a thousand dead
 // agents cost at most `probeBudget` timeouts per poll, whatever their number.
-import { GuestInfoType } from '../libvirt/constants.js';
-import { EMPTY_CAPS, hasRoutableAddress, type QgaCapabilities, type QgaFields } from './qga-translate.js';
+import {
+  EMPTY_CAPS, QGA_QUERIES, type NetIface, type PeriodName, type QgaCapabilities, type QgaFields, type QgaOutcome, type QgaPlan, type QgaQuery,
+} from '../contracts/guest-ops.js';
 
-export type QgaQuery = 'info' | 'vcpus' | 'devices' | 'interfaces' | 'users' | 'os' | 'timezone' | 'hostname' | 'filesystem' | 'disks';
-export type PeriodName = 'info' | 'sysinfo' | 'users' | 'disk' | 'cpu';
+export { QGA_QUERIES, type PeriodName, type QgaOutcome, type QgaPlan, type QgaQuery };
 
-/** Each query: the agent command it needs, its period, and its virDomainGetGuestInfo type if it has one. */
-export const QGA_QUERIES: Readonly<Record<QgaQuery, { command: string; period: PeriodName; infoType?: number }>> = {
-  info: { command: 'guest-info', period: 'info' },
-  vcpus: { command: 'guest-get-vcpus', period: 'cpu' },
-  devices: { command: 'guest-get-devices', period: 'sysinfo' },
-  interfaces: { command: 'guest-network-get-interfaces', period: 'sysinfo', infoType: GuestInfoType.INTERFACES },
-  users: { command: 'guest-get-users', period: 'users', infoType: GuestInfoType.USERS },
-  os: { command: 'guest-get-osinfo', period: 'sysinfo', infoType: GuestInfoType.OS },
-  timezone: { command: 'guest-get-timezone', period: 'sysinfo', infoType: GuestInfoType.TIMEZONE },
-  hostname: { command: 'guest-get-host-name', period: 'sysinfo', infoType: GuestInfoType.HOSTNAME },
-  filesystem: { command: 'guest-get-fsinfo', period: 'disk', infoType: GuestInfoType.FILESYSTEM },
-  disks: { command: 'guest-get-disks', period: 'disk', infoType: GuestInfoType.DISKS },
-};
 const DATA_QUERIES = (Object.keys(QGA_QUERIES) as QgaQuery[]).filter((q) => q !== 'info');
 
 /** vdsm's _HOTPLUG_CHECK_PERIOD: file systems and disks are asked again this long after a disk hotplug. */
@@ -54,26 +41,6 @@ export interface QgaVmInput {
   startedAt: number;
   /** Clock ms of the last disk hotplug, if any. */
   lastDiskHotplug?: number;
-}
-
-export interface QgaPlan {
-  vmId: string;
-  /** In the order to run them; `info` first when due. */
-  queries: QgaQuery[];
-  /** Capabilities known before this task (a fresh `info` result replaces them in the runner). */
-  caps: QgaCapabilities;
-  /** The agent failed lately: this task counts against the probe budget. */
-  probe: boolean;
-}
-
-export interface QgaOutcome {
-  /** Present when `info` ran: the new capabilities (version null when it failed or was refused). */
-  caps?: QgaCapabilities;
-  /** Queries that answered. */
-  done: QgaQuery[];
-  fields: QgaFields;
-  /** The agent did not answer (libvirt error, timeout, discarded task): the back-off starts. */
-  failure?: { query: QgaQuery | 'task'; message: string; code?: string };
 }
 
 export interface CompleteEffect {
@@ -280,4 +247,24 @@ export class QgaSchedule {
     const order = ['info', ...DATA_QUERIES] as QgaQuery[];
     return order.filter((q) => out.has(q));
   }
+}
+
+const LOCAL_IFACES = new Set(['lo', 'docker0']);
+
+function isRoutable(addr: string): boolean {
+  const a = addr.toLowerCase().split('%')[0]!;
+  if (a.includes(':')) return !(a === '::1' || /^fe[89ab]/.test(a) || a === '::');
+  const m = /^(\d+)\.(\d+)\./.exec(a);
+  if (m === null) return false;
+  const [x, y] = [Number(m[1]), Number(m[2])];
+  return !(x === 127 || (x === 169 && y === 254) || x === 0);
+}
+
+/** Whether any interface (not lo/docker0) has an address that is neither loopback nor link-local. */
+export function hasRoutableAddress(ifaces: readonly NetIface[] | undefined): boolean {
+  for (const i of ifaces ?? []) {
+    if (LOCAL_IFACES.has(i.name)) continue;
+    if ([...i.inet, ...i.inet6].some(isRoutable)) return true;
+  }
+  return false;
 }

@@ -1,7 +1,7 @@
 // The per-VM object of Host.getAllVmStats / VM.getStats and the |virt|VM_status| event, in the engine's
 // types: fractional values as strings ("1.50"), statusTime a numeric string, integer codes as integers.
 import type { VmStats } from '../contracts/api-types.js';
-import type { GuestStats } from '../guest/guest-info.js';
+import type { GuestStats } from '../contracts/guest-ops.js';
 import { eventTime, type Clock } from '../runtime/clock.js';
 import type { DomainInfo } from './domain-xml.js';
 import type { StatsSample } from './stats-cache.js';

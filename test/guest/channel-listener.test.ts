@@ -8,7 +8,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChannelListener, COOLDOWN_RECONNECT_THRESHOLD, type ChannelHandler } from '../../src/guest/channel-listener.js';
-import { ManualTime } from '../virt/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   // Real socket events: wait for them (bounded), never for time.

@@ -7,7 +7,7 @@ import type { SendReply } from '../../src/guest/channel-protocol.js';
 import { OvirtChannels, type ChannelTransport } from '../../src/guest/ovirt-channels.js';
 import type { OvirtCommand } from '../../src/guest/ovirt-protocol.js';
 import { captureLog } from '../runtime/capture-log.js';
-import { ManualTime } from '../virt/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 class Transport implements ChannelTransport {
   sent: OvirtCommand[] = [];

@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Errors, vdsmError } from '../../src/errors.js';
 import { QgaPoller, type QgaPollerConfig } from '../../src/guest/qga-poller.js';
-import type { QgaTask, QgaTaskResult } from '../../src/guest/qga-runner.js';
+import type { QgaTask, QgaTaskResult } from '../../src/contracts/guest-ops.js';
 import type { QgaVmInput } from '../../src/guest/qga-schedule.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { captureLog } from '../runtime/capture-log.js';
-import { ManualTime } from '../virt/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 const S = 1000;
 const CAPS = { version: '7.2.22', commands: ['guest-info', 'guest-get-users', 'guest-get-osinfo'] };

@@ -3,7 +3,8 @@
 // capabilities deciding what else is asked, and the first failure ending the task.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runQgaTask, RESPONSE_TIMEOUT_DEFAULT, type QgaApi, type QgaTask } from '../../src/guest/qga-runner.js';
+import type { QgaTask } from '../../src/contracts/guest-ops.js';
+import { runQgaTask, RESPONSE_TIMEOUT_DEFAULT, type QgaApi } from '../../workers/guest/qga-runner.js';
 import { GuestInfoType } from '../../src/libvirt/constants.js';
 
 const GUEST_INFO_REPLY = JSON.stringify({ return: { version: '7.2.22', supported_commands: [

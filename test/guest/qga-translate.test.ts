@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  agentReturn, capabilitiesFrom, cpulistCount, fakeAppsList, guestCpuCount, hasRoutableAddress, pciDevicesFrom, QgaReplyError,
-  translateArch, translateGuestInfo,
-} from '../../src/guest/qga-translate.js';
+  agentReturn, capabilitiesFrom, cpulistCount, fakeAppsList, guestCpuCount, pciDevicesFrom, QgaReplyError, translateArch, translateGuestInfo,
+} from '../../workers/guest/qga-translate.js';
+import { hasRoutableAddress } from '../../src/guest/qga-schedule.js';
 
 const VDSM_GUEST_INFO = {
   'user.count': 2, 'user.0.name': 'root', 'user.1.name': 'frodo', 'user.1.domain': 'hobbits',

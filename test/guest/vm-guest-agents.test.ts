@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { apiMethods } from '../../src/api/vm-guest.js';
-import { VmManager } from '../../src/app/vm-manager.js';
-import { VmRecordStore } from '../../src/app/vm-records.js';
+import { VmManager } from '../../src/services/vm-manager.js';
+import { VmRecordStore } from '../../src/services/vm-records.js';
 import { isError, Errors } from '../../src/errors.js';
 import type { ChannelUpdate, SendReply } from '../../src/guest/channel-protocol.js';
 import { GuestAgents } from '../../src/guest/guest-agents.js';
@@ -19,7 +19,7 @@ import type { OvirtCommand } from '../../src/guest/ovirt-protocol.js';
 import { ShutdownFlag } from '../../src/libvirt/constants.js';
 import { StatsCache } from '../../src/virt/stats-cache.js';
 import { domainXml, VM_UUID } from '../virt/domain-fixtures.js';
-import { ManualTime } from '../virt/manual-time.js';
+import { ManualTime } from '../support/manual-time.js';
 
 class FakeTransport implements ChannelTransport {
   paths = new Map<string, string>();

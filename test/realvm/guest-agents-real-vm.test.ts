@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   createGuestDisk, ensureRealVmAssets, realVmSkip, startSessionLibvirtd, tinyGuestXml, Virsh, waitFor,
   type RealVmAssets, type SessionLibvirtd,
-} from '../../src/realvm/index.js';
+} from '../support/realvm/index.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 import { checkVmStats, checkVmStatusEvent } from '../helpers/engine-types.js';

@@ -1,18 +1,11 @@
 // The QEMU guest agent poller's per-VM task: the agent queries for one domain on the guest-agent libvirt
-// connection (src/guest/qga-runner.ts), bound to libvirt's calls. Runs only in workers.
-import { loadVirtBinding, type VirtBinding } from '../../src/libvirt/binding.js';
-import { toTransferableLibvirtError } from '../../src/libvirt/errors.js';
-import { runQgaTask, type QgaApi, type QgaTask, type QgaTaskResult } from '../../src/guest/qga-runner.js';
-import type { Op } from '../op-context.js';
+// connection (workers/guest/qga-runner.ts), bound to libvirt's calls. Runs only in workers.
+import { loadVirtBinding, toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
+import type { AreaOps, OpImpl } from '../../src/contracts/operations.js';
+import { runQgaTask, type QgaApi } from '../guest/qga-runner.js';
 
 let binding: VirtBinding | undefined;
 const virt = (): VirtBinding => (binding ??= loadVirtBinding());
-
-export interface QgaPollArgs {
-  conn: number;
-  uuid: string;
-  task: QgaTask;
-}
 
 /** libvirt's errors keep their numbers across the worker hop (the poller logs them). */
 function libvirtApi(v: VirtBinding, conn: number, uuid: string): QgaApi {
@@ -31,6 +24,6 @@ function libvirtApi(v: VirtBinding, conn: number, uuid: string): QgaApi {
   };
 }
 
-const qgaPoll: Op = (a: QgaPollArgs): QgaTaskResult => runQgaTask(a.task, libvirtApi(virt(), a.conn, a.uuid));
+const qgaPoll: OpImpl<'guest.qgaPoll'> = (a) => runQgaTask(a.task, libvirtApi(virt(), a.conn, a.uuid));
 
-export const ops: Record<string, Op> = { 'guest.qgaPoll': qgaPoll };
+export const ops: AreaOps<'guest'> = { 'guest.qgaPoll': qgaPoll };

@@ -2,11 +2,8 @@
 // once, then the capability check, the vCPU count, the PCI devices and one virDomainGetGuestInfo call for
 // every due type, translated on the spot so the main thread only merges fields. The first call the agent
 // does not answer ends the task: one dead agent costs one command timeout per task, not one per query.
-import { QGA_QUERIES, type QgaOutcome, type QgaPlan, type QgaQuery } from './qga-schedule.js';
-import {
-  capabilitiesFrom, EMPTY_CAPS, fakeAppsList, guestCpuCount, pciDevicesFrom, QgaReplyError, translateGuestInfo,
-  type QgaCapabilities,
-} from './qga-translate.js';
+import { EMPTY_CAPS, QGA_QUERIES, type QgaCapabilities, type QgaQuery, type QgaTask, type QgaTaskResult } from '../../src/contracts/guest-ops.js';
+import { capabilitiesFrom, fakeAppsList, guestCpuCount, pciDevicesFrom, QgaReplyError, translateGuestInfo } from './qga-translate.js';
 
 /** The libvirt calls the runner needs, for one domain (the op binds the connection and the uuid). */
 export interface QgaApi {
@@ -22,20 +19,6 @@ export interface QgaApi {
 
 /** libvirt's VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_DEFAULT: restored after the task (other agent users keep libvirt's default). */
 export const RESPONSE_TIMEOUT_DEFAULT = -1;
-
-export interface QgaTask extends QgaPlan {
-  /** [guest_agent] qga_command_timeout, seconds. */
-  commandTimeoutS: number;
-  /** The VM already has an appsList (from the agent's OS query); otherwise the caps check makes one. */
-  hasApps: boolean;
-}
-
-export interface QgaTaskResult extends QgaOutcome {
-  /** JSON `error` replies and unparsable answers: logged, not failures (the agent did answer). */
-  replyErrors: { query: QgaQuery; message: string }[];
-  /** Wall time spent, ms. */
-  ms: number;
-}
 
 function errorInfo(err: unknown): { message: string; code?: string } {
   const e = err as { message?: unknown; code?: unknown };

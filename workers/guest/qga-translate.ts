@@ -1,42 +1,9 @@
 // What the QEMU guest agent answers, in the engine's terms (vdsm's qemuguestagent.py and
 // guestagenthelpers.py): capabilities from `guest-info`, guest info from libvirt's virDomainGetGuestInfo
 // typed parameters ("user.0.name", "fs.1.disk.0.serial", "if.0.addr.1.addr" ...), the online vCPU count
-// from virDomainGetGuestVcpus, PCI driver info from `guest-get-devices`. Pure functions on plain data.
-import type { DiskUsage, NetIface } from './ovirt-messages.js';
-
-export interface QgaCapabilities {
-  /** qemu-ga's version; null when the agent did not answer `guest-info`. */
-  version: string | null;
-  /** Names of the enabled commands. */
-  commands: string[];
-}
-
-export const EMPTY_CAPS: QgaCapabilities = Object.freeze({ version: null, commands: [] }) as QgaCapabilities;
-
-export interface PciDevice {
-  device_id: number;
-  vendor_id: number;
-  driver_name: string;
-  driver_version: string;
-  driver_date: string;
-}
-
-/** Guest info fields the QEMU agent provides, under the engine's keys. */
-export interface QgaFields {
-  username?: string;
-  guestOs?: string;
-  guestOsInfo?: { type: string; arch: string; kernel: string; distribution: string; version: string; codename: string };
-  guestTimezone?: { offset: number; zone: string };
-  guestName?: string;
-  guestFQDN?: string;
-  disksUsage?: DiskUsage[];
-  diskMapping?: Record<string, { name: string }>;
-  netIfaces?: NetIface[];
-  guestIPs?: string;
-  guestCPUCount?: number;
-  pci_devices?: PciDevice[];
-  appsList?: string[];
-}
+// from virDomainGetGuestVcpus, PCI driver info from `guest-get-devices`. Pure functions on plain data,
+// run in the poller's workers (workers/guest/qga-runner.ts).
+import type { DiskUsage, NetIface, PciDevice, QgaCapabilities, QgaFields } from '../../src/contracts/guest-ops.js';
 
 export class QgaReplyError extends Error {}
 
@@ -246,24 +213,4 @@ export function fakeAppsList(caps: QgaCapabilities, osId?: string, kernelRelease
   if (osId !== undefined && osId !== WINDOWS) apps.push(`kernel-${kernelRelease ?? ''}`);
   if (caps.version !== null) apps.push(`qemu-guest-agent-${caps.version}`);
   return apps;
-}
-
-const LOCAL_IFACES = new Set(['lo', 'docker0']);
-
-function isRoutable(addr: string): boolean {
-  const a = addr.toLowerCase().split('%')[0]!;
-  if (a.includes(':')) return !(a === '::1' || /^fe[89ab]/.test(a) || a === '::');
-  const m = /^(\d+)\.(\d+)\./.exec(a);
-  if (m === null) return false;
-  const [x, y] = [Number(m[1]), Number(m[2])];
-  return !(x === 127 || (x === 169 && y === 254) || x === 0);
-}
-
-/** Whether any interface (not lo/docker0) has an address that is neither loopback nor link-local. */
-export function hasRoutableAddress(ifaces: readonly NetIface[] | undefined): boolean {
-  for (const i of ifaces ?? []) {
-    if (LOCAL_IFACES.has(i.name)) continue;
-    if ([...i.inet, ...i.inet6].some(isRoutable)) return true;
-  }
-  return false;
 }
