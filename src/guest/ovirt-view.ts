@@ -1,6 +1,7 @@
 // The main thread's copy of one VM's ovirt-guest-agent state, kept up to date from the vmchannels
-// thread's updates. Field values arrive as JSON text and are parsed only when a report reads them, so a
-// value replaced before anyone asked is never parsed here.
+// thread's updates. Field values arrive as JSON text and are parsed as they arrive: the thread's byte
+// budget per post bounds that work per main-loop turn, where parsing on first read would pile every
+// changed list of every VM into the one getAllVmStats call that reads them.
 import type { ChannelUpdate, ProblemCount } from './channel-protocol.js';
 import { initialOvirtInfo, type OvirtGuestInfo, type OvirtInfoKey } from './ovirt-messages.js';
 import type { ProblemKind } from './ovirt-session.js';
@@ -9,9 +10,9 @@ import type { ProblemKind } from './ovirt-session.js';
 export const OVIRT_RESPONSIVE_MS = 120_000;
 
 interface Cell {
-  text: string;
-  value?: unknown;
-  parsed: boolean;
+  /** Length of the JSON text it came as (for describe()). */
+  bytes: number;
+  value: unknown;
 }
 
 export interface ViewChange {
@@ -65,7 +66,15 @@ export class OvirtAgentView {
   apply(u: ChannelUpdate): ViewChange {
     this.#updates++;
     const change: ViewChange = { completions: u.completions ?? [], problems: Object.entries(u.problems ?? {}) as [ProblemKind, ProblemCount][], notes: u.notes ?? [] };
-    for (const [key, text] of Object.entries(u.fields ?? {}) as [OvirtInfoKey, string][]) this.#cells.set(key, { text, parsed: false });
+    for (const [key, text] of Object.entries(u.fields ?? {}) as [OvirtInfoKey, string][]) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = undefined; // the thread wrote it with JSON.stringify: cannot happen, and then the default stands
+      }
+      this.#cells.set(key, { bytes: text.length, value });
+    }
     if (u.lastMessageAt !== undefined && u.lastMessageAt > this.#lastMessageAt) this.#lastMessageAt = u.lastMessageAt;
     if (u.connected !== undefined && u.connected !== this.#connected) {
       this.#connected = u.connected;
@@ -92,16 +101,8 @@ export class OvirtAgentView {
 
   get<K extends OvirtInfoKey>(key: K): OvirtGuestInfo[K] {
     const cell = this.#cells.get(key);
-    if (cell === undefined) return initialOvirtInfo()[key];
-    if (!cell.parsed) {
-      try {
-        cell.value = JSON.parse(cell.text);
-      } catch {
-        cell.value = undefined;
-      }
-      cell.parsed = true;
-    }
-    return (cell.value ?? initialOvirtInfo()[key]) as OvirtGuestInfo[K];
+    if (cell === undefined || cell.value === undefined || cell.value === null) return initialOvirtInfo()[key];
+    return cell.value as OvirtGuestInfo[K];
   }
 
   /** Every field, defaults filled in. */
@@ -118,7 +119,7 @@ export class OvirtAgentView {
     return {
       connected: this.#connected, guestUp: this.#guestUp, apiVersion: this.#apiVersion, throttled: this.#throttled, updates: this.#updates,
       lastMessageAgeMs: this.#lastMessageAt > 0 ? Math.round(now - this.#lastMessageAt) : null,
-      fieldBytes: [...this.#cells.values()].reduce((n, c) => n + c.text.length, 0),
+      fieldBytes: [...this.#cells.values()].reduce((n, c) => n + c.bytes, 0),
     };
   }
 }
