@@ -363,7 +363,8 @@ export class Agent {
           ? [{ tid: control.tid, name: 'libvirt/control', role: 'opens libvirt connections, registers and forwards domain events', pending: control.pending }]
           : []),
         ...this.guest.threads(),
-        ...this.threads().map((t) => ({ ...t, role: `${t.executor} executor worker` })),
+        // A worker still starting has no kernel thread id yet: it is listed once it runs.
+        ...this.threads().filter((t) => t.tid > 0).map((t) => ({ ...t, role: `${t.executor} executor worker` })),
       ],
     };
   }
