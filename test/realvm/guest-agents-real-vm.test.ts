@@ -81,6 +81,11 @@ void describe('both guest agents on a real guest (qemu-ga through libvirt, ovirt
     await engine.call('VM.create', { vmID: vmId, vmParams: { xml } });
     await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS);
     mark('create to Up');
+    // Fail fast (not after minutes of timeouts) on an initramfs built from an older guest-init.sh.
+    await waitFor(async () => /tinyguest: ovirt-guest-agent on /.test(await readFile(consoleLog, 'utf8').catch(() => '')), { timeoutMs: 30_000, what: 'the guest\'s ovirt-guest-agent' })
+      .catch((err: unknown) => {
+        throw new Error(`the guest has no ovirt-guest-agent of this version: rebuild the real-VM assets with bash scripts/realvm/setup.sh (${String((err as Error).message)})`);
+      });
   });
 
   after(async () => {
