@@ -88,11 +88,6 @@ export class GuestAgents {
     return this.#o.channels.isResponsive(vmId);
   }
 
-  /** QEMU guest agent answered lately (vdsm's is_active). */
-  qgaActive(vmId: string): boolean {
-    return this.#o.poller?.isActive(vmId) ?? false;
-  }
-
   /** The guest part of the VM's stats: both agents merged with vdsm's rules. */
   stats(vmId: string, memSizeMiB: number): GuestStats {
     const view = this.#o.channels.view(vmId);
@@ -136,16 +131,4 @@ export class GuestAgents {
     return true;
   }
 
-  async describe(vmIds: readonly string[]): Promise<Record<string, unknown>> {
-    const now = this.#o.clock.now();
-    const perVm: Record<string, unknown> = {};
-    for (const id of vmIds) {
-      perVm[id] = { ovirt: this.#o.channels.view(id)?.describe(now), qga: this.#o.poller?.schedule.describe(id, now) };
-    }
-    return {
-      channels: { ...(await this.#o.channels.describe()), log: this.#o.channels.logStats() },
-      poller: this.#o.poller?.describe(),
-      vms: perVm,
-    };
-  }
 }

@@ -83,10 +83,6 @@ export class OvirtChannels {
     return this.#views.get(vmId);
   }
 
-  vmIds(): string[] {
-    return [...this.#views.keys()];
-  }
-
   isResponsive(vmId: string): boolean {
     return this.#views.get(vmId)?.isResponsive(this.#o.clock.now(), this.responsiveMs) ?? false;
   }

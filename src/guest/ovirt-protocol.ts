@@ -17,7 +17,6 @@ export const QEMU_GA_CHANNEL_NAME = 'org.qemu.guest_agent.0';
 const REQUIRED_VERSION: Readonly<Record<string, number>> = { 'set-number-of-cpus': 1, 'lifecycle-event': 3 };
 
 export type LifecycleEventType = 'before_hibernation' | 'after_hibernation' | 'before_migration' | 'after_migration';
-export const LIFECYCLE_EVENT_TYPES: readonly LifecycleEventType[] = ['before_hibernation', 'after_hibernation', 'before_migration', 'after_migration'];
 
 /** Host -> guest commands with their arguments. */
 export type OvirtCommand =

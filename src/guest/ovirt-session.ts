@@ -8,7 +8,7 @@ import {
   type OvirtGuestInfo, type OvirtInfoKey,
 } from './ovirt-messages.js';
 import {
-  checkApiVersion, encodeCommand, IMPLICIT_API_VERSION, MAX_API_VERSION, negotiateApiVersion, REPLY_MIN_API_VERSION,
+  checkApiVersion, encodeCommand, IMPLICIT_API_VERSION, MAX_API_VERSION, negotiateApiVersion,
   type OvirtCommand,
 } from './ovirt-protocol.js';
 
@@ -74,11 +74,6 @@ export class OvirtSession {
 
   get guestUp(): boolean {
     return this.#guestUp;
-  }
-
-  /** Replies (completion) are possible: the agent answered lately and speaks version 3. */
-  canReply(responsiveMs: number): boolean {
-    return this.#lastMessageAt > 0 && this.#o.now() - this.#lastMessageAt < responsiveMs && this.#apiVersion >= REPLY_MIN_API_VERSION;
   }
 
   /** Bytes of an unfinished message held in the framer. */

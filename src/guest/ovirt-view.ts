@@ -94,11 +94,6 @@ export class OvirtAgentView {
     return change;
   }
 
-  /** The VM rebooted or the thread restarted: keep nothing stale about the connection. */
-  markDisconnected(): void {
-    this.#connected = false;
-  }
-
   get<K extends OvirtInfoKey>(key: K): OvirtGuestInfo[K] {
     const cell = this.#cells.get(key);
     if (cell === undefined || cell.value === undefined || cell.value === null) return initialOvirtInfo()[key];
