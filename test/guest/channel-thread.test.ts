@@ -140,3 +140,32 @@ void test('a guest that hangs up is reconnected and its fields are sent again; o
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('a vmchannels thread that dies is restarted and every channel registered again', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vdsm-chthread-'));
+  const path = join(dir, 's');
+  process.env['VDSM_TEST_CRASH_MARKER'] = join(dir, 'crashed');
+  const peers: Socket[] = [];
+  const server = createServer((s) => { peers.push(s); s.on('error', () => undefined); });
+  await new Promise<void>((r) => server.listen(path, r));
+  const restarts: unknown[] = [];
+  const thread = new ChannelThread({
+    config: { timeoutMs: 30_000, flushMs: 20, flushBudgetBytes: 512 * 1024, maxMessageBytes: 1024 * 1024, tickMs: 100, readBudget: { bytesPerSecond: 1e6, burstBytes: 2e6 } },
+    workerUrl: new URL('../fixtures/channel-worker-crash-once.js', import.meta.url),
+    onUpdates: () => undefined,
+    onRestart: (err) => restarts.push(err),
+  });
+  thread.start();
+  try {
+    thread.add('vm-3', path, 2);
+    await until(() => restarts.length === 1, 'the first thread dies on the registration');
+    assert.match(String((restarts[0] as Error).message), /exited with code 1/);
+    await until(() => peers.length === 1, 'the new thread registers the channel and connects');
+    assert.equal(thread.restarts, 1);
+  } finally {
+    delete process.env['VDSM_TEST_CRASH_MARKER'];
+    await thread.stop();
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
