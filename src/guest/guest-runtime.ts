@@ -57,20 +57,21 @@ export class GuestRuntime {
 
   constructor(opts: GuestRuntimeOptions) {
     this.#o = opts;
-    const ga = opts.config.guest_agent;
+    // Keys read as cfg.guest_agent.<key>: the configuration key audit greps for that.
+    const cfg = opts.config;
     const log = opts.log('virt.guestagent');
     this.executor = new Executor({
       name: 'qgapoller',
-      workersCount: ga.periodic_workers,
-      maxWorkers: Math.max(ga.max_workers, ga.periodic_workers),
-      maxTasks: ga.periodic_workers * ga.periodic_task_per_worker,
+      workersCount: cfg.guest_agent.periodic_workers,
+      maxWorkers: Math.max(cfg.guest_agent.max_workers, cfg.guest_agent.periodic_workers),
+      maxTasks: cfg.guest_agent.periodic_workers * cfg.guest_agent.periodic_task_per_worker,
       scheduler: opts.scheduler,
       log: opts.log('Executor.qgapoller'),
       clock: opts.clock,
       opsModules: ['guest'],
     });
     const config: ChannelWorkerConfig = {
-      timeoutMs: opts.config.vars.guest_agent_timeout * 1000,
+      timeoutMs: cfg.vars.guest_agent_timeout * 1000,
       flushMs: FLUSH_MS,
       flushBudgetBytes: FLUSH_BUDGET_BYTES,
       maxMessageBytes: MAX_MESSAGE_BYTES,
@@ -91,11 +92,11 @@ export class GuestRuntime {
       clock: opts.clock,
       timers: opts.timers,
       log: opts.log('virt.guestagent.ovirt'),
-      responsiveMs: ga.guest_info_max_age * 1000,
+      responsiveMs: cfg.guest_agent.guest_info_max_age * 1000,
       onGuestStatus: (vmId, up) => opts.onGuestStatus(vmId, up, up ? 'ovirtGuestAgentUp' : 'ovirtGuestAgentTimeout'),
     });
     late.channels = channels;
-    this.poller = ga.enable_qga_poller ? new QgaPoller({
+    this.poller = cfg.guest_agent.enable_qga_poller ? new QgaPoller({
       executor: this.executor,
       scheduler: opts.scheduler,
       clock: opts.clock,
@@ -104,18 +105,18 @@ export class GuestRuntime {
       vms: () => this.#qgaVms(),
       known: () => new Set([...opts.vms()].map((v) => v.vmId)),
       config: {
-        pollMs: ga.qga_polling_period * 1000,
-        taskTimeoutMs: ga.qga_task_timeout * 1000,
-        commandTimeoutS: ga.qga_command_timeout,
+        pollMs: cfg.guest_agent.qga_polling_period * 1000,
+        taskTimeoutMs: cfg.guest_agent.qga_task_timeout * 1000,
+        commandTimeoutS: cfg.guest_agent.qga_command_timeout,
         periods: {
-          info: ga.qga_info_period * 1000, sysinfo: ga.qga_sysinfo_period * 1000, users: ga.qga_active_users_period * 1000,
-          disk: ga.qga_disk_info_period * 1000, cpu: ga.qga_cpu_info_period * 1000,
+          info: cfg.guest_agent.qga_info_period * 1000, sysinfo: cfg.guest_agent.qga_sysinfo_period * 1000, users: cfg.guest_agent.qga_active_users_period * 1000,
+          disk: cfg.guest_agent.qga_disk_info_period * 1000, cpu: cfg.guest_agent.qga_cpu_info_period * 1000,
         },
-        initialIntervalMs: ga.qga_initial_info_interval * 1000,
-        probeBudget: ga.qga_probe_budget,
-        maxAgeMs: ga.guest_info_max_age * 1000,
-        backoffMs: ga.qga_failure_backoff * 1000,
-        backoffMaxMs: ga.qga_failure_backoff * 5000,
+        initialIntervalMs: cfg.guest_agent.qga_initial_info_interval * 1000,
+        probeBudget: cfg.guest_agent.qga_probe_budget,
+        maxAgeMs: cfg.guest_agent.guest_info_max_age * 1000,
+        backoffMs: cfg.guest_agent.qga_failure_backoff * 1000,
+        backoffMaxMs: cfg.guest_agent.qga_failure_backoff * 5000,
       },
       onFirstCaps: (vmId) => opts.onGuestStatus(vmId, true, 'qemuGuestAgentUp'),
     }) : undefined;
