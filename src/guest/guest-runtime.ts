@@ -1,9 +1,11 @@
 // Builds the guest-agent parts from the configuration and owns their lifecycle: the `qgapoller` Executor
-// ([guest_agent] periodic_workers, periodic_task_per_worker, max_workers), the vmchannels thread, the QEMU
-// agent poller on the guest-agent libvirt connection, and the GuestAgents door over both.
-// States: new -> started (thread, executor) -> polling -> stopped; every step idempotent.
+// ([guest_agent] periodic_workers, periodic_task_per_worker, max_workers; its threads start with the first
+// task), the vmchannels thread, the QEMU agent poller on the guest-agent libvirt connection, and the
+// GuestAgents door over both. States: new -> started (thread) -> polling -> stopped; every step idempotent.
 import type { Logger } from 'pino';
 import type { VdsmConfig } from '../config/index.js';
+import type { DispatchOptions, Dispatcher } from '../contracts/dispatcher.js';
+import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
 import type { Clock, Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
 import type { Scheduler } from '../runtime/scheduler.js';
@@ -96,8 +98,20 @@ export class GuestRuntime {
       onGuestStatus: (vmId, up) => opts.onGuestStatus(vmId, up, up ? 'ovirtGuestAgentUp' : 'ovirtGuestAgentTimeout'),
     });
     late.channels = channels;
+    // The executor's threads start with the first task: a host without VMs (or without qemu-ga) pays none.
+    const executor = this.executor;
+    const lazy: Dispatcher & { state(): unknown } = {
+      dispatch: <K extends OpName>(op: K, args: OpArgs<K>, o?: DispatchOptions): Promise<OpResult<K>> => {
+        if (!executor.running && this.#state === 'polling') {
+          this.#o.log('virt.guestagent').info({ workers: cfg.guest_agent.periodic_workers }, 'Starting the qgapoller executor: the first VM with a QEMU guest agent');
+          executor.start();
+        }
+        return executor.dispatch(op, args, o);
+      },
+      state: () => executor.state(),
+    };
     this.poller = cfg.guest_agent.enable_qga_poller ? new QgaPoller({
-      executor: this.executor,
+      executor: lazy,
       scheduler: opts.scheduler,
       clock: opts.clock,
       log: opts.log('virt.guestagent.qga'),
@@ -123,12 +137,11 @@ export class GuestRuntime {
     this.agents = new GuestAgents({ clock: opts.clock, channels, poller: this.poller, log });
   }
 
-  /** The thread and the executor (channels of recovered VMs attach before polling starts). */
+  /** The vmchannels thread (channels of recovered VMs attach before polling starts). */
   start(): void {
     if (this.#state !== 'new') return;
     this.#state = 'started';
     this.thread.start();
-    if (this.poller !== undefined) this.executor.start();
   }
 
   /** Start polling QEMU guest agents (after libvirt is connected and recovery is done). */
@@ -149,7 +162,7 @@ export class GuestRuntime {
     this.#state = 'stopped';
     this.poller?.stop();
     await this.thread.stop();
-    if (!wasStarted || this.poller === undefined) return { stuckThreads: 0 };
+    if (!wasStarted || !this.executor.running) return { stuckThreads: 0 };
     return this.executor.stop({ graceMs });
   }
 
