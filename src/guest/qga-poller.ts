@@ -122,10 +122,16 @@ export class QgaPoller {
     this.#polls.push(record);
     if (this.#polls.length > 120) this.#polls.shift();
     const pending: Promise<void>[] = [];
+    const fullBefore = this.#stats.skippedFull;
     for (const plan of plans) {
       const p = this.#dispatch(plan, () => { record.failed++; });
       if (p !== undefined) pending.push(p);
     }
+    // More VMs due at once than the queue holds (a host starting hundreds of VMs): the rest wait one poll,
+    // which also spreads them over two polls from then on. One line per change, not one per VM.
+    const waiting = this.#stats.skippedFull - fullBefore;
+    if (waiting > 0) this.#log.change('queue', 'full', 'warn', { waiting, queued: plans.length - waiting }, 'qgapoller queue full: VMs wait for the next poll (further polls counted, not logged)');
+    else if (plans.length > 0 && this.#log.state('queue') === 'full') this.#log.change('queue', 'ok', 'info', {}, 'qgapoller queue has room again');
     for (const id of this.schedule.purge(this.#o.known())) this.#log.forget(`${id}:`, 'info', { vmId: id }, 'QEMU guest agent data dropped for a departed VM; occurrences counted');
     return Promise.all(pending).then(() => undefined);
   }
