@@ -157,7 +157,10 @@ export class QgaSchedule {
     if (s === undefined) return {}; // purged meanwhile
     s.inFlight = false;
     const effect: CompleteEffect = {};
-    if (outcome.caps !== undefined) {
+    // A capability check the agent did not answer is not a check: it is asked again after the back-off
+    // (vdsm waits the whole qga_info_period, so an agent hung from the start stayed unknown for 5 minutes),
+    // and the capabilities known so far stay.
+    if (outcome.caps !== undefined && outcome.failure?.query !== 'info') {
       const before = s.caps;
       s.caps = outcome.caps;
       s.lastCheck.info = now;

@@ -223,3 +223,25 @@ void test('capability changes and the first version are reported; purge forgets 
   assert.equal(s.size, 0);
   assert.deepEqual(s.complete('a', ok([]), 301 * S), {}, 'a late result for a purged VM is dropped');
 });
+
+void test('a capability check the agent did not answer is asked again after the back-off, not after qga_info_period', () => {
+  const s = schedule({ backoffMs: 10 * S });
+  s.channelChanged('a', 'connected');
+  const [p] = s.poll([vm('a')], 0);
+  assert.equal(p!.queries[0], 'info');
+  s.complete('a', { done: [], fields: {}, caps: { version: null, commands: [] }, failure: { query: 'info', message: 'not responding' } }, 0);
+  assert.deepEqual(s.poll([vm('a')], 5 * S), [], 'backing off');
+  const retry = s.poll([vm('a')], 10 * S);
+  assert.equal(retry.length, 1);
+  assert.equal(retry[0]!.probe, true);
+  assert.equal(retry[0]!.queries[0], 'info');
+  const e = s.complete('a', ok(retry[0]!.queries), 10 * S);
+  assert.equal(e.firstCaps, true);
+  assert.deepEqual(e.health, { to: 'ok', failures: 1 });
+  // Known capabilities are kept when a later check is not answered.
+  for (let t = 15; t < 310; t += 5) round(s, [vm('a')], t * S);
+  const [again] = s.poll([vm('a')], 310 * S);
+  assert.ok(again!.queries.includes('info'));
+  s.complete('a', { done: [], fields: {}, caps: { version: null, commands: [] }, failure: { query: 'info', message: 'timeout' } }, 310 * S);
+  assert.deepEqual(s.caps('a'), CAPS);
+});
