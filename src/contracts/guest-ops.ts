@@ -109,16 +109,17 @@ export interface QgaTaskResult extends QgaOutcome {
   ms: number;
 }
 
+/** One executor task: one VM (a probe of a failing agent), or several answering VMs run one after another. */
 export interface QgaPollArgs {
   /** The guest-agent libvirt connection. */
   conn: number;
-  uuid: string;
-  task: QgaTask;
+  /** Each task's vmId is the domain's UUID. */
+  tasks: QgaTask[];
 }
 
-/** Operation name -> { args, result } of workers/ops/guest.ts. */
+/** Operation name -> { args, result } of workers/ops/guest.ts: one result per task, in order. */
 export interface GuestOps {
-  'guest.qgaPoll': { args: QgaPollArgs; result: QgaTaskResult };
+  'guest.qgaPoll': { args: QgaPollArgs; result: QgaTaskResult[] };
 }
 
 /** The guest part of a VM's stats (both agents merged, src/guest/guest-info.ts), in the engine's keys and types. */

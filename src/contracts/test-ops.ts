@@ -29,7 +29,7 @@ export interface TestOps {
    * libvirt does (VIR_ERR_AGENT_UNRESPONSIVE); the others answer a canned guest after the Executor's
    * workerData `qgaLatencyMs` per call.
    */
-  'test.qgaPoll': { args: QgaPollArgs; result: QgaTaskResult };
+  'test.qgaPoll': { args: QgaPollArgs; result: QgaTaskResult[] };
   /** Where the task ran; logs one line through ctx.log. */
   'test.whoami': { args: undefined; result: { workerId: number; taskId: number; workerData: unknown } };
 }

@@ -1,5 +1,6 @@
 // The QEMU guest agent poller: a periodic operation on its own Executor (`qgapoller`) that plans each poll
-// with QgaSchedule, runs one task per VM on the guest-agent libvirt connection, and keeps what the agents
+// with QgaSchedule, runs the VMs' queries on the guest-agent libvirt connection (probes of failing agents
+// alone, answering VMs in batches, each VM in one task at a time), and keeps what the agents
 // said. Unlike vdsm, a poll never waits for a stuck VM (the next poll skips it while its task runs), and
 // failures are logged once per change of an agent's health, with counts, not once per failed call.
 import { Errors, isError } from '../errors.js';
@@ -48,6 +49,9 @@ export interface QgaPollerOptions {
   /** Executor operation (the bench swaps in test.qgaPoll, its fake agents). */
   op?: 'guest.qgaPoll' | 'test.qgaPoll';
 }
+
+/** VMs per task when their agents answer (a task of 8 takes ~0.1 s; an agent that stops answering costs its batch 1 s). */
+export const QGA_BATCH = 8;
 
 /** vdsm's _THROTTLING_INTERVAL. */
 export const QGA_BACKOFF_MS = 60_000;
@@ -123,8 +127,13 @@ export class QgaPoller {
     if (this.#polls.length > 120) this.#polls.shift();
     const pending: Promise<void>[] = [];
     const fullBefore = this.#stats.skippedFull;
-    for (const plan of plans) {
-      const p = this.#dispatch(plan, () => { record.failed++; });
+    // A failing agent's probe runs alone (it may cost a whole command timeout); agents that answer go in
+    // batches, which keeps the executor's queue and its per-task cost small on hosts with hundreds of VMs.
+    const batches: QgaPlan[][] = plans.filter((p) => p.probe).map((p) => [p]);
+    const answering = plans.filter((p) => !p.probe);
+    for (let i = 0; i < answering.length; i += QGA_BATCH) batches.push(answering.slice(i, i + QGA_BATCH));
+    for (const batch of batches) {
+      const p = this.#dispatch(batch, () => { record.failed++; });
       if (p !== undefined) pending.push(p);
     }
     // More VMs due at once than the queue holds (a host starting hundreds of VMs): the rest wait one poll,
@@ -151,32 +160,35 @@ export class QgaPoller {
     return this.#polls.map((r) => r.failed);
   }
 
-  #dispatch(plan: QgaPlan, countFailure: () => void): Promise<void> | undefined {
-    const vmId = plan.vmId;
-    const task: QgaTask = { ...plan, commandTimeoutS: this.#o.config.commandTimeoutS, hasApps: (this.schedule.fields(vmId, this.#o.clock.now())?.appsList?.length ?? 0) > 0 };
-    let p: Promise<QgaTaskResult>;
+  #dispatch(batch: QgaPlan[], countFailure: () => void): Promise<void> | undefined {
+    const now = this.#o.clock.now();
+    const tasks: QgaTask[] = batch.map((plan) => ({
+      ...plan, commandTimeoutS: this.#o.config.commandTimeoutS, hasApps: (this.schedule.fields(plan.vmId, now)?.appsList?.length ?? 0) > 0,
+    }));
+    let p: Promise<QgaTaskResult[]>;
     try {
-      const args = { conn: this.#o.conn(), uuid: vmId, task };
+      const args = { conn: this.#o.conn(), tasks };
       const opts = { timeoutMs: this.#o.config.taskTimeoutMs, discard: true };
       p = this.#o.op === 'test.qgaPoll' ? this.#o.executor.dispatch('test.qgaPoll', args, opts) : this.#o.executor.dispatch('guest.qgaPoll', args, opts);
     } catch (err) {
-      // Queue full: not the agent's fault; the VM is simply asked again next poll.
-      this.schedule.complete(vmId, { done: [], fields: {} }, this.#o.clock.now());
-      if (isError(err, Errors.RESOURCE_EXHAUSTED)) this.#stats.skippedFull++;
-      else this.#o.log.error({ vmId, err: (err as Error).message }, 'QEMU guest agent task could not start');
+      // Queue full: not the agents' fault; these VMs are simply asked again next poll.
+      for (const plan of batch) this.schedule.complete(plan.vmId, { done: [], fields: {} }, this.#o.clock.now());
+      if (isError(err, Errors.RESOURCE_EXHAUSTED)) this.#stats.skippedFull += batch.length;
+      else this.#o.log.error({ vms: batch.map((b) => b.vmId), err: (err as Error).message }, 'QEMU guest agent task could not start');
       return undefined;
     }
     this.#stats.tasks++;
-    if (plan.probe) this.#stats.probeTasks++;
+    for (const plan of batch) if (plan.probe) this.#stats.probeTasks++;
     return p.then(
-      (r) => this.#finish(vmId, r, r.failure !== undefined ? countFailure : undefined),
+      (results) => batch.forEach((plan, i) => {
+        const r = results[i] ?? { done: [], fields: {}, replyErrors: [], ms: 0, failure: { query: 'task', message: 'no result for this VM' } };
+        this.#finish(plan.vmId, r, r.failure !== undefined ? countFailure : undefined);
+      }),
       (err: unknown) => {
         if (isError(err, Errors.TASK_DISCARDED)) this.#stats.discarded++;
         const e = err as { message?: unknown; code?: unknown };
-        this.#finish(vmId, {
-          done: [], fields: {},
-          failure: { query: 'task', message: typeof e.message === 'string' ? e.message : String(err), ...(typeof e.code === 'string' ? { code: e.code } : {}) },
-        }, countFailure);
+        const failure = { query: 'task' as const, message: typeof e.message === 'string' ? e.message : String(err), ...(typeof e.code === 'string' ? { code: e.code } : {}) };
+        for (const plan of batch) this.#finish(plan.vmId, { done: [], fields: {}, failure }, countFailure);
       },
     );
   }

@@ -15,7 +15,7 @@ import { ManualTime } from '../support/manual-time.js';
 const S = 1000;
 const CAPS = { version: '7.2.22', commands: ['guest-info', 'guest-get-users', 'guest-get-osinfo'] };
 
-interface Call { op: string; args: { conn: number; uuid: string; task: QgaTask }; opts: { timeoutMs?: number; discard?: boolean }; resolve: (r: QgaTaskResult) => void; reject: (e: unknown) => void }
+interface Call { op: string; args: { conn: number; tasks: QgaTask[] }; opts: { timeoutMs?: number; discard?: boolean }; resolve: (r: QgaTaskResult[]) => void; reject: (e: unknown) => void }
 
 function setup(over: Partial<QgaPollerConfig> = {}, vms: QgaVmInput[] = [{ vmId: 'a', running: true, startedAt: -1e9 }]) {
   const time = new ManualTime(1_000_000);
@@ -28,7 +28,7 @@ function setup(over: Partial<QgaPollerConfig> = {}, vms: QgaVmInput[] = [{ vmId:
     executor: {
       dispatch: <T>(op: string, args?: unknown, opts?: { timeoutMs?: number; discard?: boolean }): Promise<T> => {
         if (full) throw vdsmError(Errors.RESOURCE_EXHAUSTED, { reason: 'Too many tasks', resource: 'qgapoller', current_tasks: 400 });
-        return new Promise<T>((resolve, reject) => calls.push({ op, args: args as Call['args'], opts: opts ?? {}, resolve: resolve as (r: QgaTaskResult) => void, reject }));
+        return new Promise<T>((resolve, reject) => calls.push({ op, args: args as Call['args'], opts: opts ?? {}, resolve: resolve as (r: QgaTaskResult[]) => void, reject }));
       },
     },
     scheduler: new Scheduler({ clock: time, timers: time, log }),
@@ -45,8 +45,10 @@ function setup(over: Partial<QgaPollerConfig> = {}, vms: QgaVmInput[] = [{ vmId:
   });
   for (const v of list.vms) poller.channelEvent(v.vmId, 'connected');
   const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
-  const ok = (c: Call, extra: Partial<QgaTaskResult> = {}): void => c.resolve({ done: c.args.task.queries.filter((q) => q !== 'info'), fields: { username: 'root' }, replyErrors: [], ms: 3, ...(c.args.task.queries.includes('info') ? { caps: CAPS } : {}), ...extra });
-  const fail = (c: Call): void => c.resolve({ done: [], fields: {}, replyErrors: [], ms: 1000, failure: { query: c.args.task.queries[0]!, message: 'Guest agent is not responding: Guest agent not available for now', code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE' } });
+  const okOne = (task: QgaTask): QgaTaskResult => ({ done: task.queries.filter((q) => q !== 'info'), fields: { username: 'root' }, replyErrors: [], ms: 3, ...(task.queries.includes('info') ? { caps: CAPS } : {}) });
+  const failOne = (task: QgaTask): QgaTaskResult => ({ done: [], fields: {}, replyErrors: [], ms: 1000, failure: { query: task.queries[0]!, message: 'Guest agent is not responding: Guest agent not available for now', code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE' } });
+  const ok = (c: Call): void => c.resolve(c.args.tasks.map(okOne));
+  const fail = (c: Call): void => c.resolve(c.args.tasks.map(failOne));
   return { poller, time, calls, lines, firstCaps, list, settle, ok, fail, setFull: (v: boolean) => { full = v; } };
 }
 
@@ -57,10 +59,11 @@ void test('one task per VM on the guest-agent connection, with the command and t
   const c = t.calls[0]!;
   assert.equal(c.op, 'guest.qgaPoll');
   assert.equal(c.args.conn, 7);
-  assert.equal(c.args.uuid, 'a');
-  assert.equal(c.args.task.commandTimeoutS, 1);
+  assert.equal(c.args.tasks.length, 1);
+  assert.equal(c.args.tasks[0]!.vmId, 'a');
+  assert.equal(c.args.tasks[0]!.commandTimeoutS, 1);
   assert.deepEqual(c.opts, { timeoutMs: 30_000, discard: true });
-  assert.equal(c.args.task.queries[0], 'info');
+  assert.equal(c.args.tasks[0]!.queries[0], 'info');
   t.ok(c);
   await t.settle();
   assert.deepEqual(t.firstCaps, ['a'], 'the guest is up once its agent is known');
@@ -110,12 +113,33 @@ void test('a discarded task (stuck in libvirt past qga_task_timeout) is a failur
 void test('a poll never waits for a stuck VM: the others go on, the stuck one is skipped until its task settles', async () => {
   const t = setup({}, [{ vmId: 'a', running: true, startedAt: -1e9 }, { vmId: 'b', running: true, startedAt: -1e9 }]);
   void t.poller.poll();
-  assert.equal(t.calls.length, 2);
-  t.ok(t.calls[1]!);
+  assert.equal(t.calls.length, 1, 'both VMs in one batch while their agents answer');
+  // a does not answer: from now on it is a probe of its own.
+  t.calls.splice(0)[0]!.resolve([{ done: [], fields: {}, replyErrors: [], ms: 1000, failure: { query: 'info', message: 'not responding' } }, { done: ['users'], fields: {}, replyErrors: [], ms: 3, caps: CAPS }]);
+  await t.settle();
+  t.time.advance(60 * S);
+  void t.poller.poll();
+  const [probe, batch] = [t.calls.find((c) => c.args.tasks[0]!.vmId === 'a')!, t.calls.find((c) => c.args.tasks[0]!.vmId === 'b')!];
+  assert.equal(probe.args.tasks.length, 1);
+  assert.equal(probe.args.tasks[0]!.probe, true);
+  t.calls.length = 0;
+  t.ok(batch);
   await t.settle();
   t.time.advance(10 * S);
   void t.poller.poll();
-  assert.deepEqual(t.calls.slice(2).map((c) => c.args.uuid), ['b'], 'a still runs its first task');
+  assert.deepEqual(t.calls.flatMap((c) => c.args.tasks.map((x) => x.vmId)), ['b'], 'a\'s probe is still stuck: a is skipped, b goes on');
+});
+
+void test('answering VMs go in batches of QGA_BATCH; a discarded batch is a failure for each of its VMs', async () => {
+  const vms = Array.from({ length: 20 }, (_, i) => ({ vmId: `v${i}`, running: true, startedAt: -1e9 }));
+  const t = setup({}, vms);
+  void t.poller.poll();
+  assert.deepEqual(t.calls.map((c) => c.args.tasks.length), [8, 8, 4]);
+  t.ok(t.calls[0]!);
+  t.ok(t.calls[1]!);
+  t.calls[2]!.reject(vdsmError(Errors.TASK_DISCARDED, 'Task discarded after timeout'));
+  await t.settle();
+  assert.equal(t.lines.filter((l) => l.msg.startsWith('QEMU guest agent not answering')).length, 4);
 });
 
 void test('departed VMs are purged at every poll', async () => {
@@ -142,6 +166,7 @@ void test('what 50 dead agents cost per poll: at most the budget once each faile
     for (const c of t.calls.splice(0)) t.fail(c);
     await t.settle();
   }
+  assert.equal(t.poller.describe()['stats'] !== undefined, true);
   const perPoll = t.poller.failedPerPoll;
   assert.equal(perPoll[0], 50, 'the first poll finds them out');
   assert.ok(perPoll.slice(1).every((n) => n <= 3), `then at most the budget per poll: ${perPoll.join(',')}`);

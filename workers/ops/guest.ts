@@ -24,6 +24,8 @@ function libvirtApi(v: VirtBinding, conn: number, uuid: string): QgaApi {
   };
 }
 
-const qgaPoll: OpImpl<'guest.qgaPoll'> = (a) => runQgaTask(a.task, libvirtApi(virt(), a.conn, a.uuid));
+// The VMs of a batch one after another: an agent that stops answering costs its own calls (the first
+// unanswered one ends its task), then the next VM goes on.
+const qgaPoll: OpImpl<'guest.qgaPoll'> = (a) => a.tasks.map((t) => runQgaTask(t, libvirtApi(virt(), a.conn, t.vmId)));
 
 export const ops: AreaOps<'guest'> = { 'guest.qgaPoll': qgaPoll };

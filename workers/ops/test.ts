@@ -38,7 +38,7 @@ function fakeAgentApi(uuid: string, latencyMs: number): QgaApi {
 
 export const ops: AreaOps<'test'> = {
   /** A poller task against a fake agent (see src/contracts/test-ops.ts). */
-  'test.qgaPoll': (args, ctx) => runQgaTask(args.task, fakeAgentApi(args.uuid, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0))),
+  'test.qgaPoll': (args, ctx) => args.tasks.map((t) => runQgaTask(t, fakeAgentApi(t.vmId, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0)))),
 
   /** Returns its arguments. */
   'test.echo': (args) => args,
