@@ -2,7 +2,8 @@
 // QEMU's end of a virtio-serial channel does, with the guest behind it. Kinds, by VM index modulo 10:
 //   0-5 normal   full info on connect (host-name, OS, 4 NICs, 2,000 applications, 5 disks), a heartbeat
 //                every 5 s, the info again every 60 s
-//   6   large    as normal, plus every 10 s a changed list of 10,000 applications and 500 interfaces (~0.6 MB)
+//   6   large    as normal, plus every 30 s a changed list of 10,000 applications and 500 interfaces (~0.5 MB;
+//                the oVirt agent itself looks at its applications every 120 s)
 //   7   silent   connects, never says anything
 //   8   flood    valid messages (heartbeats and application lists) as fast as the host reads them
 //   9   garbage  1 MiB lines of garbage, lines that are not JSON and invalid UTF-8, as fast as the host reads
@@ -91,7 +92,7 @@ function serve(sock: Socket, i: number): void {
       timers.push(setInterval(() => {
         round++;
         sock.write(line({ __name__: 'applications', applications: apps(10_000, `r${round}`) }) + line({ __name__: 'network-interfaces', interfaces: ifaces(500, round) }));
-      }, 10_000));
+      }, 30_000));
     }
   }, phase) as unknown as NodeJS.Timeout);
 }

@@ -323,7 +323,7 @@ function report(results: Result[], env: Record<string, unknown>): string {
     '# bench:guest-agents', '',
     `node ${String(env['node'])}, ${String(env['cpus'])} CPUs, load average at start ${String(env['loadavg'])}; command: \`npm run bench:guest-agents\`.`, '',
     '## ovirt-guest-agent channels (real vmchannels thread; agents in another process)', '',
-    'Mix per 10 VMs: 6 normal (heartbeat every 5 s, 2,000 applications), 1 large (10,000 applications and 500 NICs every 10 s), ' +
+    'Mix per 10 VMs: 6 normal (heartbeat every 5 s, 2,000 applications), 1 large (10,000 applications and 500 NICs every 30 s), ' +
       '1 silent, 1 flooding valid messages, 1 sending 1 MiB lines of garbage and invalid UTF-8. Healthy = normal + large. ' +
       'Target: main-loop delay p99 <= 10 ms; healthy data never older than its period (5 s heartbeat) + 1 s. ' +
       'The idle floor is this process doing nothing for 10 s just before the case: what the shared machine alone costs the loop. ' +

@@ -49,8 +49,13 @@ export interface ReadBudget {
   burstBytes: number;
 }
 
-/** A legitimate agent sends a few KiB a minute plus an occasional list of up to 1 MiB. */
-export const DEFAULT_READ_BUDGET: ReadBudget = { bytesPerSecond: 128 * 1024, burstBytes: 2 * 1024 * 1024 };
+/**
+ * A legitimate agent sends a heartbeat every 5 s and its lists when they change (the oVirt agent checks
+ * applications every 120 s, disks every 300 s): a few KiB a minute and an occasional list of up to 1 MiB,
+ * which the burst takes at once. A flooding guest gets 32 KiB/s, which keeps 100 of them to ~3 MB/s of
+ * parsing for the thread.
+ */
+export const DEFAULT_READ_BUDGET: ReadBudget = { bytesPerSecond: 32 * 1024, burstBytes: 2 * 1024 * 1024 };
 
 export interface ChannelListenerOptions {
   connect: Connector;
