@@ -36,7 +36,7 @@ import { Scheduler } from '../src/runtime/scheduler.js';
 import { agentKind, runAgents, socketPath } from './guest-agents-load.js';
 import { runChildCase } from './lib/child-case.js';
 import { fmt, mdTable } from './lib/markdown.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, Flags, outDir, step } from './lib/output.js';
 import { procSample } from './lib/process-sample.js';
 import { round, summarize } from './lib/stats.js';
 
@@ -66,9 +66,11 @@ function loopDelay(): { start(): void; stop(): { p50: number; p99: number; max: 
 }
 
 const silentLog = pino({ level: 'silent' });
+/** How long the idle floor is measured before each case (--floor-ms; shorter with --quick). */
+const FLOOR_MS = new Flags().num('floor-ms', 10_000);
 
 /** The machine's own floor: the loop delay of this process doing nothing, over `ms` (a shared machine's load shows here). */
-async function idleFloor(ms: number): Promise<{ p99: number; max: number }> {
+async function idleFloor(ms: number = FLOOR_MS): Promise<{ p99: number; max: number }> {
   const d = loopDelay();
   d.start();
   await new Promise((r) => setTimeout(r, ms));
@@ -126,7 +128,7 @@ function agentsChild(dir: string, n: number): Promise<ChildProcess> {
 }
 
 async function channelsCase(n: number, seconds: number, nice: number): Promise<ChannelsResult> {
-  const floor = await idleFloor(10_000);
+  const floor = await idleFloor();
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-bench-ga-'));
   const gen = await agentsChild(dir, n);
   const lines: string[] = [];
@@ -238,7 +240,7 @@ interface PollerResult {
 }
 
 async function pollerCase(n: number, hung: number, budget: number, seconds: number, backoffS: number): Promise<PollerResult> {
-  const floor = await idleFloor(10_000);
+  const floor = await idleFloor();
   const scheduler = new Scheduler({ clock: monotonicClock, timers: realTimers, log: silentLog });
   scheduler.start();
   const executor = new Executor({
@@ -348,26 +350,34 @@ function report(results: Result[], env: Record<string, unknown>): string {
 async function orchestrate(flags: Flags): Promise<void> {
   const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' ') };
   const results: Result[] = [];
-  const only = flags.list('cases', ['channels', 'channels-nice0', 'poller', 'poller-unbounded', 'poller-1000', 'poller-1000-unbounded']);
-  const run = async (name: string, args: string[]): Promise<void> => {
-    if (!only.includes(name)) return;
-    progress(`case ${name}`);
+  // --quick: 100 channels and 100 agents for a few seconds each (a smoke run, not the issue's figures).
+  const quick = flags.has('quick');
+  const all = quick ? ['channels', 'poller'] : ['channels', 'channels-nice0', 'poller', 'poller-unbounded', 'poller-1000', 'poller-1000-unbounded'];
+  const only = flags.list('cases', all);
+  const secs = flags.num('seconds', quick ? 8 : 60);
+  const [channels, agents] = quick ? [100, 100] : [500, 500];
+  const floor = `--floor-ms=${quick ? 1000 : 10_000}`;
+  const cases: [string, string[]][] = [
+    ['channels', ['--case=channels', `--n=${channels}`, `--seconds=${secs}`, '--nice=5', floor]],
+    ['channels-nice0', ['--case=channels', `--n=${channels}`, `--seconds=${secs}`, '--nice=0', floor]],
+    ['poller', ['--case=poller', `--n=${agents}`, `--hung=${agents / 10}`, '--budget=4', `--seconds=${secs + (quick ? 12 : 30)}`, floor]],
+    ['poller-unbounded', ['--case=poller', `--n=${agents}`, `--hung=${agents / 10}`, '--budget=1000000', `--seconds=${secs + 30}`, floor]],
+    ['poller-1000', ['--case=poller', '--n=1000', '--hung=500', '--budget=4', `--seconds=${secs + 30}`, floor]],
+    ['poller-1000-unbounded', ['--case=poller', '--n=1000', '--hung=500', '--budget=1000000', `--seconds=${secs + 30}`, floor]],
+  ];
+  const todo = cases.filter(([name]) => only.includes(name));
+  for (const [i, [name, args]] of todo.entries()) {
+    step(i, todo.length, name);
     const r = await runChildCase<Result>(SCRIPT, args, { timeoutMs: 900_000, execArgv: ['--max-old-space-size=2048'] });
     emitCase(r as unknown as Record<string, unknown>);
     results.push(r);
-  };
-  const secs = flags.num('seconds', 60);
-  await run('channels', ['--case=channels', '--n=500', `--seconds=${secs}`, '--nice=5']);
-  await run('channels-nice0', ['--case=channels', '--n=500', `--seconds=${secs}`, '--nice=0']);
-  await run('poller', ['--case=poller', '--n=500', '--hung=50', '--budget=4', `--seconds=${secs + 30}`]);
-  await run('poller-unbounded', ['--case=poller', '--n=500', '--hung=50', '--budget=1000000', `--seconds=${secs + 30}`]);
-  await run('poller-1000', ['--case=poller', '--n=1000', '--hung=500', '--budget=4', `--seconds=${secs + 30}`]);
-  await run('poller-1000-unbounded', ['--case=poller', '--n=1000', '--hung=500', '--budget=1000000', `--seconds=${secs + 30}`]);
-  const out = flags.str('out', join(process.cwd(), 'results', 'guest-agents'));
+  }
+  step(todo.length, todo.length, 'done');
+  const out = outDir(flags, 'guest-agents');
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'report.md'), report(results, env));
   await writeFile(join(out, 'results.json'), `${JSON.stringify({ env, results }, null, 2)}\n`);
-  progress(`report: ${join(out, 'report.md')}`);
+  process.stderr.write(`report: ${join(out, 'report.md')}\n`);
 }
 
 const flags = new Flags();
