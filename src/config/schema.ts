@@ -87,7 +87,7 @@ export const schema = {
     periodic_task_per_worker: int(100, 'Guest agent tasks queued per worker.', { min: 1 }),
     max_workers: int(30, 'Bound on live plus discarded-but-still-blocked guest agent workers.', { min: 1 }),
     qga_command_timeout: int(1, `Time limit, in ${SECONDS}, of one guest agent command.`, { min: 1 }),
-    qga_task_timeout: int(30, `Time limit, in ${SECONDS}, of one VM's guest agent polling task before its worker is discarded.`, { min: 1 }),
+    qga_task_timeout: int(30, `Time limit, in ${SECONDS}, of one guest agent polling task (a failing agent's probe, or up to eight VMs whose agents answer) before its worker is discarded and each of its VMs counts as failed.`, { min: 1 }),
     qga_polling_period: int(5, `Period, in ${SECONDS}, of the guest agent poller's main loop.`, { min: 1 }),
     qga_initial_info_interval: int(120, `Time, in ${SECONDS}, after a VM starts during which the guest agent's capabilities and network addresses are asked on every poll until known.`, { min: 0 }),
     qga_info_period: int(300, `Period, in ${SECONDS}, of the guest agent capability check (guest-info: version and enabled commands).`, { min: 1 }),

@@ -16,7 +16,7 @@ import type { QgaCapabilities, QgaFields } from '../contracts/guest-ops.js';
 export interface QgaPollerConfig {
   /** [guest_agent] qga_polling_period, ms. */
   pollMs: number;
-  /** [guest_agent] qga_task_timeout, ms: one VM's task. */
+  /** [guest_agent] qga_task_timeout, ms: one task (a probe, or a batch of up to QGA_BATCH VMs). */
   taskTimeoutMs: number;
   /** [guest_agent] qga_command_timeout, seconds: one agent call (agentSetResponseTimeout). */
   commandTimeoutS: number;
