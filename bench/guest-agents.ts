@@ -354,13 +354,13 @@ async function orchestrate(flags: Flags): Promise<void> {
   const quick = flags.has('quick');
   const all = quick ? ['channels', 'poller'] : ['channels', 'channels-nice0', 'poller', 'poller-unbounded', 'poller-1000', 'poller-1000-unbounded'];
   const only = flags.list('cases', all);
-  const secs = flags.num('seconds', quick ? 8 : 60);
+  const secs = flags.num('seconds', quick ? 5 : 60);
   const [channels, agents] = quick ? [100, 100] : [500, 500];
   const floor = `--floor-ms=${quick ? 1000 : 10_000}`;
   const cases: [string, string[]][] = [
     ['channels', ['--case=channels', `--n=${channels}`, `--seconds=${secs}`, '--nice=5', floor]],
     ['channels-nice0', ['--case=channels', `--n=${channels}`, `--seconds=${secs}`, '--nice=0', floor]],
-    ['poller', ['--case=poller', `--n=${agents}`, `--hung=${agents / 10}`, '--budget=4', `--seconds=${secs + (quick ? 12 : 30)}`, floor]],
+    ['poller', ['--case=poller', `--n=${agents}`, `--hung=${agents / 10}`, '--budget=4', `--seconds=${secs + (quick ? 10 : 30)}`, floor]],
     ['poller-unbounded', ['--case=poller', `--n=${agents}`, `--hung=${agents / 10}`, '--budget=1000000', `--seconds=${secs + 30}`, floor]],
     ['poller-1000', ['--case=poller', '--n=1000', '--hung=500', '--budget=4', `--seconds=${secs + 30}`, floor]],
     ['poller-1000-unbounded', ['--case=poller', '--n=1000', '--hung=500', '--budget=1000000', `--seconds=${secs + 30}`, floor]],

@@ -119,6 +119,10 @@ void describe('both guest agents on a real guest (qemu-ga through libvirt, ovirt
     assert.deepEqual(eth0['inet'], (real['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'ipv4').map((a) => a['ip-address']));
     assert.ok((eth0['inet'] as string[]).includes('10.0.2.15'));
     assert.match(String(s['guestIPs']), /\b10\.0\.2\.15\b/);
+    // Host.getAllVmStats carries the same guest view (the engine's monitoring reads this one).
+    const all = (await engine.call<Obj[]>('Host.getAllVmStats')).find((v) => v['vmId'] === vmId)!;
+    assert.deepEqual(checkVmStats(all), []);
+    for (const k of ['guestName', 'guestOs', 'guestOsInfo', 'guestTimezone', 'guestCPUCount', 'guestIPs', 'netIfaces']) assert.deepEqual(all[k], s[k], k);
   });
 
   void it('the ovirt-guest-agent channel carries the guest\'s applications, memory and session; merged with qemu-ga\'s data; in a VM_status event', async () => {
