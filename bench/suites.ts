@@ -24,6 +24,5 @@ export const SUITES: readonly SuiteSpec[] = [
   suite('libvirt', 'libvirt bulk statistics from a worker vs the main thread, in-process and via libvirtd', { quickSeconds: 15, headline: 'callMsP50' }),
   suite('first-request', 'First request on a fresh connection from a Nagle client, with and without TCP_QUICKACK', { quickSeconds: 5, headline: 'p50_ms' }),
   suite('observability', 'What metrics reporters, the health monitor and CPU profiling of every thread cost Host.ping2 and Host.getAllVmStats, as ratios to metrics off', { quickSeconds: 30, headline: 'ping_ratio' }),
-  suite('guest-agents', 'Guest agents at host scale: ovirt-guest-agent channels against hostile and healthy agents, the QEMU guest agent poller with hung agents, with and without the per-host budget', { quickSeconds: 30, headline: 'loop_delay_p99_ms' }),
   suite('supervdsm', 'The privileged helper\'s RPC: ping and a hardware-info call, real helper and client vs bare msgpack, JSON lines, the socket floor', { quickSeconds: 4, headline: 'req_per_s' }),
 ];
