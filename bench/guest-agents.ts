@@ -29,6 +29,7 @@ import { GuestAgents } from '../src/guest/guest-agents.js';
 import { MAX_MESSAGE_BYTES } from '../src/guest/line-framer.js';
 import { OvirtChannels } from '../src/guest/ovirt-channels.js';
 import { QgaPoller } from '../src/guest/qga-poller.js';
+import { LibvirtClient } from '../src/libvirt/client.js';
 import type { QgaVmInput } from '../src/guest/qga-schedule.js';
 import { monotonicClock, realTimers } from '../src/runtime/clock.js';
 import { Executor } from '../src/runtime/executor/executor.js';
@@ -251,7 +252,8 @@ async function pollerCase(n: number, hung: number, budget: number, seconds: numb
   const vms: QgaVmInput[] = Array.from({ length: n }, (_, i) => ({ vmId: i < hung ? `hung-${i}` : `vm-${i}`, running: true, startedAt }));
   const periods = { info: 300_000, sysinfo: 120_000, users: 10_000, disk: 300_000, cpu: 60_000 };
   const poller = new QgaPoller({
-    executor, scheduler, clock: monotonicClock, log: silentLog, conn: () => 0, op: 'test.qgaPoll',
+    libvirt: new LibvirtClient({ dispatcher: executor, connections: { conn: () => 0, agentConn: () => 0, reportError: () => undefined } }),
+    executor, scheduler, clock: monotonicClock, log: silentLog, op: 'test.qgaPoll',
     vms: () => vms, known: () => new Set(vms.map((v) => v.vmId)),
     config: { pollMs: 5000, taskTimeoutMs: 30_000, commandTimeoutS: 1, periods, initialIntervalMs: 120_000, probeBudget: budget, maxAgeMs: 120_000, backoffMs: backoffS * 1000, backoffMaxMs: backoffS * 5000 },
   });

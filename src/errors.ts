@@ -66,6 +66,8 @@ export const Errors = {
   SVDSM_NO_DMI: spec('ERR_SVDSM_NO_DMI', 57, 'This host has no DMI (SMBIOS) tables'),
   SVDSM_RESULT_TOO_LARGE: spec('ERR_SVDSM_RESULT_TOO_LARGE', 100, 'supervdsm result larger than the frame size limit'),
   SVDSM_INTERNAL: spec('ERR_SVDSM_INTERNAL', 100, 'Unexpected error in supervdsm'),
+  HOST_FACTS: spec('ERR_HOST_FACTS', 100, 'Malformed host information'),
+  LIFECYCLE_STATE: spec('ERR_LIFECYCLE_STATE', 100, 'Not allowed in this lifecycle state'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;
@@ -99,9 +101,33 @@ export function vdsmError(which: ErrorSpec, detail?: string | ErrorContext, opti
   return new VdsmError(which, detail, options);
 }
 
+/**
+ * `cause` wrapped in catalogued error `which`, vdsm-style: "<which.message>: <the cause's message>",
+ * the cause kept (logs show it, libvirt's numbers stay readable through it).
+ */
+export function wrapError(which: ErrorSpec, cause: unknown, context?: ErrorContext): VdsmError {
+  const err = new VdsmError(which, `${which.message}: ${errorMessage(cause)}`, { cause });
+  if (context !== undefined) Object.defineProperty(err, 'context', { value: context, enumerable: true });
+  return err;
+}
+
+/** The message of any thrown value (an Error's message, anything else as a string). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  return String(err);
+}
+
 /** True when `err` carries the given catalogue entry's code (works across worker boundaries). */
 export function isError(err: unknown, which: ErrorSpec): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === which.code;
+}
+
+const specByCode: ReadonlyMap<string, ErrorSpec> = new Map(Object.values(Errors).map((s) => [s.code, s]));
+
+/** The catalogue entry with this stable code (errors that crossed a thread keep only their code). */
+export function errorSpec(code: unknown): ErrorSpec | undefined {
+  return typeof code === 'string' ? specByCode.get(code) : undefined;
 }
 
 /** Render a value the way vdsm's Python repr shows context dicts, e.g. {'vmId': 'abc'}. */

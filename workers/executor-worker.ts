@@ -1,9 +1,11 @@
-// Entry of every Executor worker thread. Piscina starts the thread and runs `session` once; the
-// session then serves tasks over its own MessagePort until the thread is terminated.
+// Entry of every Executor worker thread. Piscina starts the thread (src/runtime/executor/piscina-threads.ts)
+// and runs `session` once; the session then serves tasks over its own MessagePort until the thread is
+// terminated.
 // Imports only the contracts (src/contracts/), src/errors.ts, the thread probe (built-ins only), pino
 // (lazily) and the operation areas registered in ./ops/index.ts (eslint.config.js enforces this).
 import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { getPriority, setPriority } from 'node:os';
 import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
@@ -40,8 +42,11 @@ async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<
 }
 
 /** Thread-level settings from the Executor (Piscina's workerData), readable before any session. */
-interface ThreadConfig { opsModules?: string[] }
-const loaded = await loadOps((workerData as ThreadConfig | undefined)?.opsModules);
+interface ThreadConfig { opsModules?: string[]; niceIncrement?: number }
+const config = (workerData ?? {}) as ThreadConfig;
+// Below the main thread in the scheduler's eyes (Linux nice values are per thread).
+if (config.niceIncrement) lowerPriority(config.niceIncrement);
+const loaded = await loadOps(config.opsModules);
 
 /** Under systemd, lines carry journald's priority prefix and no time (src/observability/journald.ts). */
 const journald = Boolean(process.env[JOURNAL_STREAM_ENV]);
@@ -60,6 +65,15 @@ const makeLogger = (opts: { level: string; base: Record<string, unknown> }): Log
   // last lines of a discarded worker are the ones that matter). The write blocks only this thread.
   return pinoFactory(journald ? { ...opts, ...journaldOptions } : opts, pinoFactory.destination({ fd: 1, sync: true }));
 };
+
+function lowerPriority(increment: number): void {
+  const tid = osThreadId();
+  try {
+    if (tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + increment));
+  } catch {
+    // Not Linux, or not allowed: the thread keeps the main thread's priority.
+  }
+}
 
 /** Kernel thread id of this thread, for the ops thread listing (ps -L, top -H, gdb). */
 function osThreadId(): number {

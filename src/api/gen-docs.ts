@@ -133,7 +133,7 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
   main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-      process.stderr.write(`gen-docs: ${(err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(`gen-docs: ${err instanceof Error && err.stack !== undefined ? err.stack : String(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -1,5 +1,5 @@
 // Host verbs that vdsm carries out through supervdsm: setKsmTune (MOM tunes KSM with it).
-import { Errors, vdsmError } from '../errors.js';
+import { Errors, wrapError } from '../errors.js';
 import type { Supervdsm } from '../supervdsm/privileged.js';
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
@@ -21,7 +21,7 @@ export const apiMethods: ApiMethodsFactory<HostPrivilegedDeps> = (deps) => {
           await deps.supervdsm.call('ksmTune', { tuningParams: tuningParams as Record<string, unknown> });
           return true;
         } catch (err) {
-          throw vdsmError(Errors.KSM, `${Errors.KSM.message}: ${(err as Error).message}`);
+          throw wrapError(Errors.KSM, err);
         }
       },
     },

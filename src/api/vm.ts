@@ -18,7 +18,7 @@ const numberish = s.union(s.int(), s.number(), s.string());
 function seconds(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || n < 0) throw vdsmError(Errors.INVALID_PARAMETER, `${Errors.INVALID_PARAMETER.message}: {'${name}': ${JSON.stringify(value)}}`);
+  if (!Number.isFinite(n) || n < 0) throw vdsmError(Errors.INVALID_PARAMETER, { [name]: value });
   return n;
 }
 

@@ -13,6 +13,7 @@ import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { apiMethods as vmGuestMethods } from '../api/vm-guest.js';
 import { GuestRuntime } from '../guest/guest-runtime.js';
+import { LibvirtClient } from '../libvirt/client.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
 import type { LogManager, Logger } from '../observability/logging.js';
 import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
@@ -22,6 +23,7 @@ import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
@@ -51,7 +53,6 @@ export interface AgentOptions {
 /** The agent's version, for vdsm_build_info and --version. */
 export const AGENT_VERSION = '0.1.0';
 
-type AgentState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** How long a libvirt call made for an API verb may run before its worker is discarded. */
 const VERB_CALL_TIMEOUT_MS = 60_000;
@@ -76,7 +77,8 @@ export class Agent {
   #svdsmMetricsOff: (() => void) | undefined;
   #o: AgentOptions;
   #rpc: RpcServer | undefined;
-  #state: AgentState = 'new';
+  readonly #life = new Lifecycle<{ stuckThreads: number }>('vdsm-node agent');
+  #graceMs = 3000;
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
 
@@ -120,7 +122,10 @@ export class Agent {
       clock,
       timers,
     });
-    const conn = (): number => this.libvirt.conn();
+    // The one way to libvirt: verbs and recovery through the jsonrpc executor, monitoring through the
+    // periodic one; both report failures to the connection manager and pass on its events.
+    const verbsLibvirt = new LibvirtClient({ dispatcher: this.jsonrpc, connections: this.libvirt, defaults: { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true } });
+    const monitorLibvirt = new LibvirtClient({ dispatcher: this.periodic, connections: this.libvirt, defaults: { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true } });
     // vdsmd runs unprivileged; whatever needs root goes through supervdsmd on <run_dir>/svdsm.sock.
     this.#svdsmClient = cfg.supervdsm.enable ? new SupervdsmClient({
       path: join(cfg.vars.run_dir, 'svdsm.sock'),
@@ -137,15 +142,14 @@ export class Agent {
       clock,
       timers,
       log: (name) => logs.get(name),
-      agentConn: () => this.libvirt.agentConn(),
+      connections: this.libvirt,
       vms: () => this.vms.container.values().map((vm) => ({ vmId: vm.vmId, domain: vm.domain, status: vm.state.status, startedAt: vm.state.startedAt })),
       onGuestStatus: (vmId, up, cause) => this.vms.guestStatusChanged(vmId, up, cause),
     });
     const records = new VmRecordStore(cfg.vars.state_dir);
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
-      dispatcher: this.jsonrpc,
-      libvirt: this.libvirt,
+      libvirt: verbsLibvirt,
       records,
       statsCache,
       clock,
@@ -157,7 +161,6 @@ export class Agent {
       userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
       guest: this.guest.agents,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
-      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
       hostHooks: new VmHostResources({
         supervdsm: this.supervdsm,
@@ -177,22 +180,22 @@ export class Agent {
       } : {}),
     });
     this.sampling = new VmSampling({
+      libvirt: monitorLibvirt,
       executor: this.periodic,
       scheduler: this.scheduler,
       clock,
       statsCache,
       log: logs.get('virt.sampling'),
-      conn,
       vmIds: () => this.vms.running().map((vm) => vm.vmId),
       periodMs: cfg.vars.vm_sample_interval * 1000,
       nowait: cfg.vars.nowait_domain_stats,
     });
     this.host = new HostService({
       executor: this.periodic,
+      libvirt: monitorLibvirt,
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
-      conn,
       vmCounts: () => this.vms.container.counts(),
       sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
       runDir: cfg.vars.run_dir,
@@ -213,13 +216,11 @@ export class Agent {
       ...(this.#svdsmClient !== undefined ? { privilegedHardwareInfo: () => this.supervdsm.call('getHardwareInfo', {}) } : {}),
     });
     this.recovery = new Recovery({
-      dispatcher: this.jsonrpc,
-      conn,
+      libvirt: verbsLibvirt,
       vms: this.vms,
       records,
       timers,
       log: logs.get('virt.recovery'),
-      callTimeoutMs: VERB_CALL_TIMEOUT_MS,
     });
     this.observability = new Observability({
       config: cfg,
@@ -260,8 +261,11 @@ export class Agent {
    * then, in the background, the libvirt connection, VM recovery and the periodic operations.
    */
   async start(): Promise<{ address: string; port: number }> {
-    if (this.#state !== 'new') throw new Error(`agent already ${this.#state}`);
-    this.#state = 'starting';
+    await this.#life.start(() => this.#start());
+    return this.#address!;
+  }
+
+  async #start(): Promise<void> {
     const cfg = this.config;
     this.#svdsmClient?.start();
     if (this.#svdsmClient !== undefined) this.#svdsmMetricsOff = reportSupervdsmFigures(() => this.supervdsm.health());
@@ -294,10 +298,8 @@ export class Agent {
       limits: { maxBodyBytes: cfg.addresses.max_frame_size },
     });
     this.#address = await this.#rpc.start();
-    this.#state = 'running';
     this.log.info({ ...this.#address, tls: cfg.vars.ssl, libvirt: cfg.libvirt.uri }, 'vdsm-node serving the management port');
     this.#background = this.#bringUp();
-    return this.#address;
   }
 
   /** Resolves once libvirt is connected and recovery has completed (tests wait on it). */
@@ -309,8 +311,8 @@ export class Agent {
     try {
       await this.libvirt.start();
       this.vms.start();
-      await this.recovery.run();
-      if (this.#state !== 'running') return;
+      await this.recovery.start();
+      if (this.#life.closing) return;
       this.#rpc?.readyChanged();
       if (this.config.sampling.enable) {
         this.sampling.start();
@@ -319,7 +321,7 @@ export class Agent {
       this.guest.startPolling();
       this.log.info('vdsm-node ready');
     } catch (err) {
-      if (this.#state === 'running') this.log.error({ err }, 'bring-up failed');
+      if (!this.#life.closing) this.log.error({ err }, 'bring-up failed');
     }
   }
 
@@ -337,7 +339,8 @@ export class Agent {
   /** What /health reports. */
   health(): Record<string, unknown> {
     return {
-      live: this.#state === 'running',
+      live: this.#life.running,
+      lifecycle: this.#life.state,
       ready: this.ready,
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
@@ -374,23 +377,40 @@ export class Agent {
     return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.guest.executor.threads()];
   }
 
-  /** Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls. */
-  async stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
-    if (this.#state === 'stopped' || this.#state === 'stopping') return { stuckThreads: 0 };
-    this.#state = 'stopping';
+  /**
+   * Stop in reverse order; resolves within about `graceMs` even with threads stuck in native calls.
+   * Idempotent: a stop() while stopping waits for the first one and gets its answer (vdsmd decides on
+   * a hard exit from `stuckThreads`). A stop() during start() waits for the start to settle.
+   */
+  stop(graceMs = 3000): Promise<{ stuckThreads: number }> {
+    this.#graceMs = graceMs;
+    return this.#life.close(() => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  /** stop() without the grace period: worker threads are terminated at once. */
+  destroy(): Promise<{ stuckThreads: number }> {
+    return this.#life.destroy(() => {
+      this.#graceMs = 0;
+      void this.periodic.destroy();
+      void this.jsonrpc.destroy();
+      void this.guest.destroy();
+    }, () => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  async #stop(): Promise<{ stuckThreads: number }> {
+    const graceMs = this.#graceMs;
     // First: a start-to-stop profile needs every worker alive to hand its part over.
     await this.observability.stop().catch((err: unknown) => this.log.warn({ err }, 'observability stop failed'));
     this.recovery.close();
-    this.sampling.stop();
-    this.host.stop();
+    this.sampling.close();
+    this.host.close();
     await this.#rpc?.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
     const [a, b, c] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.guest.stop(graceMs)]);
-    this.scheduler.stop();
-    this.#state = 'stopped';
+    this.scheduler.close();
     return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads };
   }
 }

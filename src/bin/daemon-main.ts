@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { configArgOptions, ConfigurationError, loadConfig, loadOptionsFromArgs, type ConfigArgValues, type VdsmConfig } from '../config/index.js';
 import { exitNow } from '../native-sys.js';
 import type { SdNotifier } from '../observability/sd-notify.js';
+import { errorMessage } from '../errors.js';
 
 export const VERSION = 'vdsm-node 0.1.0';
 
@@ -15,7 +16,7 @@ export function parseDaemonArgs(program: string, argv: readonly string[], usage:
   try {
     ({ values } = parseArgs({ args: [...argv], options: { ...configArgOptions, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }, strict: true }));
   } catch (err) {
-    process.stderr.write(`${program}: ${(err as Error).message}\n\n${usage}`);
+    process.stderr.write(`${program}: ${errorMessage(err)}\n\n${usage}`);
     return 2;
   }
   if (values.help) {
@@ -90,7 +91,7 @@ export function runDaemon(program: string, main: (argv: string[]) => Promise<num
   main(process.argv.slice(2)).then((code) => {
     if (code >= 0) process.exit(code);
   }, (err: unknown) => {
-    process.stderr.write(`${program}: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`${program}: ${err instanceof Error && err.stack !== undefined ? err.stack : String(err)}\n`);
     process.exit(1);
   });
 }

@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import { parseCpuList } from '../host/cpu.js';
+import { errorMessage } from '../errors.js';
 
 export interface ProcessSettings {
   /** [vars] vdsm_nice: absolute niceness of every thread. */
@@ -47,7 +48,7 @@ export async function applyProcessSettings(s: ProcessSettings, log: Logger, pid 
     }
     applied.nice = s.nice;
   } catch (err) {
-    log.warn({ vdsm_nice: s.nice, err: (err as Error).message }, 'cannot apply [vars] vdsm_nice (lowering niceness needs root or CAP_SYS_NICE; the unit may set Nice= instead)');
+    log.warn({ vdsm_nice: s.nice, err: errorMessage(err) }, 'cannot apply [vars] vdsm_nice (lowering niceness needs root or CAP_SYS_NICE; the unit may set Nice= instead)');
   }
   try {
     const online = parseCpuList(await readFile('/sys/devices/system/cpu/online', 'utf8').catch(() => ''));
@@ -59,14 +60,14 @@ export async function applyProcessSettings(s: ProcessSettings, log: Logger, pid 
       applied.cpus = cpus;
     }
   } catch (err) {
-    log.warn({ cpu_affinity: s.cpuAffinity, err: (err as Error).message }, 'cannot apply [vars] cpu_affinity');
+    log.warn({ cpu_affinity: s.cpuAffinity, err: errorMessage(err) }, 'cannot apply [vars] cpu_affinity');
   }
   if (!s.coreDumps) {
     try {
       await run('prlimit', [`--pid=${pid}`, '--core=0:']);
       applied.coreLimitZero = true;
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'cannot apply [vars] core_dump_enable = false');
+      log.warn({ err: errorMessage(err) }, 'cannot apply [vars] core_dump_enable = false');
     }
   }
   log.info({ vdsm_nice: applied.nice, cpus: applied.cpus, core_dumps: s.coreDumps && !applied.coreLimitZero ? 'as the service manager allows' : 'off' }, 'process settings applied');

@@ -18,6 +18,7 @@ import { FunctionRegistry } from '../supervdsm/registry.js';
 import { SupervdsmServer } from '../supervdsm/server.js';
 import { acquireInstanceLock, InstanceLockedError, releaseInstanceLock, type InstanceLock } from '../ops/instance-lock.js';
 import { loadDaemonConfig, parseDaemonArgs, runDaemon, stopOnSignals } from './daemon-main.js';
+import { errorMessage } from '../errors.js';
 
 const USAGE = `Usage: supervdsmd [--config FILE] [--set SECTION.KEY=VALUE ...] [--profile NAME]
 
@@ -83,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     agent = await resolveUser(lookup, config.supervdsm.user);
     groupGid = await resolveGroup(lookup, config.supervdsm.group);
   } catch (err) {
-    process.stderr.write(`supervdsmd: cannot resolve [supervdsm] user ${JSON.stringify(config.supervdsm.user)} or group ${JSON.stringify(config.supervdsm.group)}: ${(err as Error).message}\nCreate them (systemd-sysusers /usr/lib/sysusers.d/vdsm-node.conf) or set supervdsm.user / supervdsm.group.\n`);
+    process.stderr.write(`supervdsmd: cannot resolve [supervdsm] user ${JSON.stringify(config.supervdsm.user)} or group ${JSON.stringify(config.supervdsm.group)}: ${errorMessage(err)}\nCreate them (systemd-sysusers /usr/lib/sysusers.d/vdsm-node.conf) or set supervdsm.user / supervdsm.group.\n`);
     return 1;
   }
   const runDir = config.vars.run_dir;
@@ -130,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
     await server.start();
   } catch (err) {
     log.fatal({ err }, 'supervdsmd failed to start');
-    process.stderr.write(`supervdsmd: failed to start: ${(err as Error).message}\n`);
+    process.stderr.write(`supervdsmd: failed to start: ${errorMessage(err)}\n`);
     releaseInstanceLock(lock);
     return 1;
   }

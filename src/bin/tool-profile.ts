@@ -14,6 +14,7 @@ import {
   PROFILE_REQUEST_FILE, PROFILE_SIGNAL, PROFILE_STATE_FILE,
   type ProfileAction, type ProfileOutcome, type ProfileRequest, type ProfileState,
 } from '../observability/profiling/profile-control.js';
+import { errorMessage } from '../errors.js';
 
 const EXIT_FAILED = 1;
 const EXIT_UNREACHABLE = 3;
@@ -97,7 +98,7 @@ export const profileVerb: ToolVerb = {
     try {
       state = await readState(runDir);
     } catch (err) {
-      io.stderr(`vdsm-tool profile: no running vdsmd found: cannot read ${join(runDir, PROFILE_STATE_FILE)} (${(err as Error).message}).\nIs vdsmd running, and is its run directory ${runDir}? Use --run-dir or --config.\n`);
+      io.stderr(`vdsm-tool profile: no running vdsmd found: cannot read ${join(runDir, PROFILE_STATE_FILE)} (${errorMessage(err)}).\nIs vdsmd running, and is its run directory ${runDir}? Use --run-dir or --config.\n`);
       return EXIT_UNREACHABLE;
     }
     if (!alive(state.pid)) {
@@ -120,7 +121,7 @@ export const profileVerb: ToolVerb = {
     try {
       process.kill(state.pid, PROFILE_SIGNAL);
     } catch (err) {
-      io.stderr(`vdsm-tool profile: cannot signal vdsmd (pid ${state.pid}): ${(err as Error).message}; run as root or as the agent's user.\n`);
+      io.stderr(`vdsm-tool profile: cannot signal vdsmd (pid ${state.pid}): ${errorMessage(err)}; run as root or as the agent's user.\n`);
       return EXIT_FAILED;
     }
     const deadline = Date.now() + Number(values['timeout']) * 1000;

@@ -2,6 +2,7 @@
 // vdsm-client: call one API verb over JSON-RPC/STOMP and print the JSON result, or watch events.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../errors.js';
 import { localMethods, namespaces, renderNamespaces, renderVerbHelp, renderVerbs } from '../ops/api-discovery.js';
 import { clientTlsFromArgs, clientTlsOptions, ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from '../ops/client-tls.js';
 import { versionString } from '../ops/version.js';
@@ -142,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
     await client.connect();
   } catch (err) {
     const why = await explainConnectFailure(values.host, port, transport);
-    process.stderr.write(`vdsm-client: cannot connect to ${values.host}:${port} (${describeTransport(transport)}): ${(err as Error).message}\n${why ? `${why}\n` : ''}`);
+    process.stderr.write(`vdsm-client: cannot connect to ${values.host}:${port} (${describeTransport(transport)}): ${errorMessage(err)}\n${why ? `${why}\n` : ''}`);
     return 3;
   }
   if (watch) {
@@ -177,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`vdsm-client: Command ${method} with args ${JSON.stringify(params)} failed:\n(code=${err.code}, message=${err.message})\n`);
       return 1;
     }
-    process.stderr.write(`vdsm-client: ${(err as Error).message}\n`);
+    process.stderr.write(`vdsm-client: ${errorMessage(err)}\n`);
     return 3;
   } finally {
     client.close();
@@ -226,10 +227,10 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`vdsm-client: ${(err as Error).message}\n${USAGE.split('\n\n')[0]}\n`);
+      process.stderr.write(`vdsm-client: ${errorMessage(err)}\n${USAGE.split('\n\n')[0]}\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(`vdsm-client: ${(err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(`vdsm-client: ${err instanceof Error && err.stack !== undefined ? err.stack : String(err)}\n`);
       process.exitCode = 3;
     }
   },

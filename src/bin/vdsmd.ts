@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // vdsmd: the host agent. Loads the configuration, builds the Agent, serves until SIGTERM / SIGINT, and
 // stops within a bounded time even when worker threads are stuck in native (libvirt) calls.
+import { errorMessage } from '../errors.js';
 import { mkdir } from 'node:fs/promises';
 import pino from 'pino';
 import { join } from 'node:path';
@@ -78,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({ args: argv, options: { ...configArgOptions, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }, strict: true }));
   } catch (err) {
-    process.stderr.write(`vdsmd: ${(err as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`vdsmd: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -176,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     log.fatal({ err }, 'vdsmd failed to start');
     await agent.stop(STOP_GRACE_MS).catch(() => undefined);
-    process.stderr.write(`vdsmd: failed to start: ${(err as Error).message}\n`);
+    process.stderr.write(`vdsmd: failed to start: ${errorMessage(err)}\n`);
     return 1;
   }
   return -1; // keep running
@@ -185,6 +186,6 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exit(code);
 }, (err: unknown) => {
-  process.stderr.write(`vdsmd: ${(err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`vdsmd: ${err instanceof Error && err.stack !== undefined ? err.stack : String(err)}\n`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { configArgOptions, type ConfigArgValues } from './cli-options.js';
 import { ConfigurationError } from './violations.js';
+import { errorMessage } from '../errors.js';
 
 export const DEFAULT_SYSCONFIG = '/etc/sysconfig/vdsm';
 
@@ -71,7 +72,7 @@ export async function readVdsmArgs(
     try {
       content = await readFile(file, 'utf8');
     } catch (err) {
-      if (opts.sysconfig !== undefined) throw new ConfigurationError([{ where: '--sysconfig', message: `cannot read ${file}: ${(err as Error).message}` }]);
+      if (opts.sysconfig !== undefined) throw new ConfigurationError([{ where: '--sysconfig', message: `cannot read ${file}: ${errorMessage(err)}` }]);
     }
     const assigned = content === undefined ? undefined : parseEnvironmentFile(content)['VDSM_ARGS'];
     if (assigned !== undefined) {
@@ -85,7 +86,7 @@ export async function readVdsmArgs(
     const { values } = parseArgs({ args: words, options: configArgOptions, strict: true, allowPositionals: false });
     return { source, words, values };
   } catch (err) {
-    throw new ConfigurationError([{ where: source ?? 'VDSM_ARGS', message: `${(err as Error).message} (vdsmd accepts --config, --set and --profile there)` }]);
+    throw new ConfigurationError([{ where: source ?? 'VDSM_ARGS', message: `${errorMessage(err)} (vdsmd accepts --config, --set and --profile there)` }]);
   }
 }
 

@@ -3,6 +3,7 @@
 // told when it has been silent for `timeoutMs` (again every `timeoutMs` while silent). Unlike vdsm's
 // thread, a channel also has a read budget: a guest that floods is paused (QEMU then holds its writes),
 // so one guest cannot take the thread from the others. Clock, timers and sockets are injected.
+import { errorMessage } from '../errors.js';
 import type { Clock, Timers } from '../runtime/clock.js';
 
 /** vdsm's COOLDOWN_RECONNECT_THRESHOLD: failures before a channel waits `timeoutMs` between attempts. */
@@ -200,7 +201,7 @@ export class ChannelListener {
     try {
       socket = this.#o.connect(ch.path);
     } catch (err) {
-      this.#failed(ch, err as Error);
+      this.#failed(ch, err instanceof Error ? err : new Error(errorMessage(err)));
       return;
     }
     ch.socket = socket;

@@ -1,6 +1,7 @@
 // Turning one untrusted guest line into a message: UTF-8 decoded with invalid bytes replaced, JSON
 // parsed, then every string (keys included) stripped of characters XML forbids, as vdsm does: the
 // filter runs after JSON decoding because a \u escape could otherwise smuggle them in.
+import { errorMessage } from '../errors.js';
 
 /** U+FFFD, what invalid bytes and forbidden characters become. */
 export const REPLACEMENT_CHAR = '\ufffd';
@@ -65,7 +66,7 @@ export function decodeGuestLine(line: Buffer): DecodedLine {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    return { ok: false, reason: 'json', detail: (err as Error).message };
+    return { ok: false, reason: 'json', detail: errorMessage(err) };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { ok: false, reason: 'not-object', detail: `a JSON ${Array.isArray(parsed) ? 'array' : parsed === null ? 'null' : typeof parsed}` };

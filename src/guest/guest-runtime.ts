@@ -1,13 +1,17 @@
 // Builds the guest-agent parts from the configuration and owns their lifecycle: the `qgapoller` Executor
 // ([guest_agent] periodic_workers, periodic_task_per_worker, max_workers; its threads start with the first
-// task), the vmchannels thread, the QEMU agent poller on the guest-agent libvirt connection, and the
-// GuestAgents door over both. States: new -> started (thread) -> polling -> stopped; every step idempotent.
+// task), the vmchannels thread, the QEMU agent poller on the guest-agent libvirt connection (a typed
+// LibvirtClient over the qgapoller executor), and the GuestAgents door over both. One Lifecycle
+// (src/runtime/lifecycle.ts): start() runs the thread, startPolling() then starts the poller; every step idempotent.
 import type { Logger } from 'pino';
 import type { VdsmConfig } from '../config/index.js';
 import type { DispatchOptions, Dispatcher } from '../contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
+import { errorMessage } from '../errors.js';
+import { LibvirtClient, type ConnectionSource } from '../libvirt/client.js';
 import type { Clock, Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { DomainInfo } from '../virt/domain-xml.js';
 import { VmStatus, type VmStatusName } from '../virt/vm-state.js';
@@ -35,8 +39,8 @@ export interface GuestRuntimeOptions {
   clock: Clock;
   timers: Timers;
   log: (name: string) => Logger;
-  /** The guest-agent libvirt connection (agent calls never share the main connection). */
-  agentConn: () => number;
+  /** The libvirt connection manager: the poller's calls go on its guest-agent connection (never the main one). */
+  connections: ConnectionSource;
   vms: () => Iterable<GuestVm>;
   /** A guest agent's word on the guest changed (the VM manager moves the status and tells the engine). */
   onGuestStatus: (vmId: string, up: boolean, cause: string) => void;
@@ -55,7 +59,9 @@ export class GuestRuntime {
   readonly thread: ChannelThread;
   readonly poller: QgaPoller | undefined;
   #o: GuestRuntimeOptions;
-  #state: 'new' | 'started' | 'polling' | 'stopped' = 'new';
+  readonly #life = new Lifecycle<{ stuckThreads: number }>('guest agents');
+  #polling = false;
+  #graceMs = 0;
 
   constructor(opts: GuestRuntimeOptions) {
     this.#o = opts;
@@ -87,7 +93,7 @@ export class GuestRuntime {
       niceIncrement: 5,
       timers: opts.timers,
       onUpdates: (items) => late.channels?.apply(items),
-      onRestart: (err) => log.error({ err: (err as Error).message }, 'vmchannels thread died; restarted, every channel reconnects'),
+      onRestart: (err) => log.error({ err: errorMessage(err) }, 'vmchannels thread died; restarted, every channel reconnects'),
     });
     const channels = new OvirtChannels({
       transport: this.thread,
@@ -102,7 +108,7 @@ export class GuestRuntime {
     const executor = this.executor;
     const lazy: Dispatcher & { state(): unknown } = {
       dispatch: <K extends OpName>(op: K, args: OpArgs<K>, o?: DispatchOptions): Promise<OpResult<K>> => {
-        if (!executor.running && this.#state === 'polling') {
+        if (!executor.running && this.#polling && this.#life.running) {
           this.#o.log('virt.guestagent').info({ workers: cfg.guest_agent.periodic_workers }, 'Starting the qgapoller executor: the first VM with a QEMU guest agent');
           executor.start();
         }
@@ -111,11 +117,11 @@ export class GuestRuntime {
       state: () => executor.state(),
     };
     this.poller = cfg.guest_agent.enable_qga_poller ? new QgaPoller({
+      libvirt: new LibvirtClient({ dispatcher: lazy, connections: opts.connections }),
       executor: lazy,
       scheduler: opts.scheduler,
       clock: opts.clock,
       log: opts.log('virt.guestagent.qga'),
-      conn: opts.agentConn,
       vms: () => this.#qgaVms(),
       known: () => new Set([...opts.vms()].map((v) => v.vmId)),
       config: {
@@ -139,15 +145,13 @@ export class GuestRuntime {
 
   /** The vmchannels thread (channels of recovered VMs attach before polling starts). */
   start(): void {
-    if (this.#state !== 'new') return;
-    this.#state = 'started';
-    this.thread.start();
+    this.#life.startSync(() => this.thread.start());
   }
 
   /** Start polling QEMU guest agents (after libvirt is connected and recovery is done). */
   startPolling(): void {
-    if (this.#state !== 'started') return;
-    this.#state = 'polling';
+    if (!this.#life.running || this.#polling) return;
+    this.#polling = true;
     if (this.poller === undefined) {
       this.#o.log('virt.guestagent').info('Not starting the QEMU-GA poller: [guest_agent] enable_qga_poller is false');
       return;
@@ -156,14 +160,22 @@ export class GuestRuntime {
     this.poller.start();
   }
 
-  async stop(graceMs: number): Promise<{ stuckThreads: number }> {
-    if (this.#state === 'stopped') return { stuckThreads: 0 };
-    const wasStarted = this.#state !== 'new';
-    this.#state = 'stopped';
+  /** Stop the poller, the thread and the executor (running agent calls get `graceMs`). Idempotent. */
+  stop(graceMs: number): Promise<{ stuckThreads: number }> {
+    this.#graceMs = graceMs;
+    return this.#life.close(() => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  /** stop() without the grace period: the executor's threads are terminated at once. */
+  destroy(): Promise<{ stuckThreads: number }> {
+    return this.#life.destroy(() => { this.#graceMs = 0; }, () => this.#stop(), () => ({ stuckThreads: 0 }));
+  }
+
+  async #stop(): Promise<{ stuckThreads: number }> {
     this.poller?.stop();
     await this.thread.stop();
-    if (!wasStarted || !this.executor.running) return { stuckThreads: 0 };
-    return this.executor.stop({ graceMs });
+    if (!this.executor.running) return { stuckThreads: 0 };
+    return this.#graceMs === 0 ? this.executor.destroy() : this.executor.stop({ graceMs: this.#graceMs });
   }
 
   threads(): { tid: number; name: string; role: string }[] {

@@ -3,10 +3,10 @@
 // alone, answering VMs in batches, each VM in one task at a time), and keeps what the agents
 // said. Unlike vdsm, a poll never waits for a stuck VM (the next poll skips it while its task runs), and
 // failures are logged once per change of an agent's health, with counts, not once per failed call.
-import { Errors, isError } from '../errors.js';
+import { errorMessage, Errors, isError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { QgaTask, QgaTaskResult } from '../contracts/guest-ops.js';
-import type { Dispatcher } from '../contracts/dispatcher.js';
+import type { Libvirt } from '../libvirt/client.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { DedupLog, type LineSink } from './dedup-log.js';
@@ -33,12 +33,13 @@ export interface QgaPollerConfig {
 }
 
 export interface QgaPollerOptions {
-  executor: Dispatcher & { state?(): unknown };
+  /** The typed libvirt client over the qgapoller executor (it puts the batches on the guest-agent connection). */
+  libvirt: Pick<Libvirt, 'call'>;
+  /** The qgapoller executor, described when its queue is full. */
+  executor?: { state?(): unknown };
   scheduler: Scheduler;
   clock: Clock;
   log: LineSink & { level?: string };
-  /** The guest-agent libvirt connection id. */
-  conn: () => number;
   /** VMs with a QEMU guest agent channel, as they are now. */
   vms: () => QgaVmInput[];
   /** Every VM the agent knows (data of the others is purged). */
@@ -77,7 +78,7 @@ export class QgaPoller {
     // Non-exclusive: a poll never waits for the previous one; a VM with a task still running is skipped.
     this.#op = new Operation({
       name: 'QemuGuestAgentPoller', periodMs: c.pollMs, scheduler: opts.scheduler, log: opts.log as never,
-      exclusive: false, executor: opts.executor, run: () => this.poll(),
+      exclusive: false, ...(opts.executor !== undefined ? { executor: opts.executor } : {}), run: () => this.poll(),
     });
   }
 
@@ -167,14 +168,13 @@ export class QgaPoller {
     }));
     let p: Promise<QgaTaskResult[]>;
     try {
-      const args = { conn: this.#o.conn(), tasks };
       const opts = { timeoutMs: this.#o.config.taskTimeoutMs, discard: true };
-      p = this.#o.op === 'test.qgaPoll' ? this.#o.executor.dispatch('test.qgaPoll', args, opts) : this.#o.executor.dispatch('guest.qgaPoll', args, opts);
+      p = this.#o.libvirt.call(this.#o.op ?? 'guest.qgaPoll', { tasks }, opts);
     } catch (err) {
       // Queue full: not the agents' fault; these VMs are simply asked again next poll.
       for (const plan of batch) this.schedule.complete(plan.vmId, { done: [], fields: {} }, this.#o.clock.now());
       if (isError(err, Errors.RESOURCE_EXHAUSTED)) this.#stats.skippedFull += batch.length;
-      else this.#o.log.error({ vms: batch.map((b) => b.vmId), err: (err as Error).message }, 'QEMU guest agent task could not start');
+      else this.#o.log.error({ vms: batch.map((b) => b.vmId), err: errorMessage(err) }, 'QEMU guest agent task could not start');
       return undefined;
     }
     this.#stats.tasks++;

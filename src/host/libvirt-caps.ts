@@ -1,5 +1,6 @@
 // What getCapabilities takes from libvirt's capabilities XML (emulated machines, host CPU model and
 // features, TSC counter) and, when given, the domain capabilities XML (usable CPU models).
+import { Errors, vdsmError } from '../errors.js';
 import { attr, children as kids, child as kid, parseXmlTree, text as nodeText, type XNode } from '../libvirt/xml-tree.js';
 
 /** Text content, '' when the node is missing. */
@@ -24,7 +25,7 @@ export interface LibvirtHostCaps {
 export function parseLibvirtCapabilities(xml: string): LibvirtHostCaps {
   const doc = parseXmlTree(xml);
   const caps = kid(doc, 'capabilities');
-  if (caps === undefined) throw new Error('not a libvirt capabilities XML: no <capabilities> element');
+  if (caps === undefined) throw vdsmError(Errors.HOST_FACTS, 'not a libvirt capabilities XML: no <capabilities> element');
   const host = kid(caps, 'host');
   const cpu = kid(host, 'cpu');
   const arch = text(kid(cpu, 'arch'));

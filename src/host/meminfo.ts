@@ -1,4 +1,5 @@
 // /proc/meminfo (and per-NUMA-node meminfo) parsed into kB numbers.
+import { Errors, vdsmError } from '../errors.js';
 
 /** Key -> value in kB (HugePages_* counters are page counts). Node meminfo lines ("Node 0 MemFree:") too. */
 export function parseMeminfo(text: string): Record<string, number> {
@@ -13,6 +14,6 @@ export function parseMeminfo(text: string): Record<string, number> {
 /** A meminfo key that must be present. */
 export function meminfoValue(info: Record<string, number>, key: string): number {
   const v = info[key];
-  if (v === undefined) throw new Error(`meminfo has no ${key}`);
+  if (v === undefined) throw vdsmError(Errors.HOST_FACTS, `meminfo has no ${key}`);
   return v;
 }

@@ -1,4 +1,5 @@
 // /proc/stat and /proc/<pid>/stat: CPU jiffies (total and per core) and the boot time.
+import { Errors, vdsmError } from '../errors.js';
 
 export interface CpuJiffies {
   /** user + nice, as vdsm counts it for the total line */
@@ -39,7 +40,7 @@ export function parseProcStat(text: string): ProcStat {
       if (Number.isInteger(n)) btime = n;
     }
   }
-  if (total === undefined) throw new Error('/proc/stat has no cpu line');
+  if (total === undefined) throw vdsmError(Errors.HOST_FACTS, '/proc/stat has no cpu line');
   return { total, cores, ...(btime !== undefined ? { btime } : {}) };
 }
 
@@ -51,7 +52,7 @@ export function parseBootTime(text: string): number {
     if (parts.length > 1 && /^\d+$/.test(parts[1] as string)) return Number(parts[1]);
     break;
   }
-  throw new Error('Boot time not present');
+  throw vdsmError(Errors.HOST_FACTS, 'Boot time not present');
 }
 
 /** utime and stime (fields 14 and 15) of /proc/<pid>/stat; the command name may hold spaces and parens. */
@@ -60,6 +61,6 @@ export function parsePidStat(text: string): { user: number; sys: number } {
   // rest[0] is field 3 (state), so field n is rest[n - 3].
   const user = Number(rest[11]);
   const sys = Number(rest[12]);
-  if (!Number.isFinite(user) || !Number.isFinite(sys)) throw new Error('malformed /proc/<pid>/stat');
+  if (!Number.isFinite(user) || !Number.isFinite(sys)) throw vdsmError(Errors.HOST_FACTS, 'malformed /proc/<pid>/stat');
   return { user, sys };
 }

@@ -4,8 +4,9 @@
 // liveness ping, wedged control thread) reconnects with backoff, re-registers events and tells
 // subscribers to resync. State machine: idle -> connecting -> connected <-> lost; any -> closed.
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { errorMessage, Errors, isError, vdsmError } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
 import { VDSM_EVENT_IDS } from './constants.js';
 import { ControlThread } from './control-thread.js';
 import { isConnectionSuspect } from './errors.js';
@@ -108,7 +109,7 @@ export class ConnectionManager {
   #lastError: LibvirtHealth['lastError'];
   #outage: Outage | undefined;
   #outages: Outage[] = [];
-  #started: Promise<void> | undefined;
+  readonly #life = new Lifecycle('libvirt connection manager');
   #startSettle: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   #eventListeners = new Set<Listener<DomainEvent>>();
   #reconnectListeners = new Set<Listener<ReconnectInfo>>();
@@ -122,11 +123,16 @@ export class ConnectionManager {
     this.#since = this.#clock.now();
   }
 
-  /** Connect (retrying with backoff); resolves on the first success. Idempotent. */
+  /**
+   * Connect (retrying with backoff); resolves on the first success. Idempotent: later callers get the
+   * first call's promise (src/runtime/lifecycle.ts); after close it is a LIFECYCLE_STATE error.
+   */
   start(): Promise<void> {
-    if (this.#started) return this.#started;
-    if (this.#state === 'closed') return Promise.reject(vdsmError(Errors.NOT_RUNNING, 'libvirt connection manager closed'));
-    this.#started = new Promise<void>((resolve, reject) => {
+    return this.#life.start(() => this.#start());
+  }
+
+  #start(): Promise<void> {
+    const started = new Promise<void>((resolve, reject) => {
       this.#startSettle = { resolve, reject };
     });
     this.#setState('connecting');
@@ -140,12 +146,23 @@ export class ConnectionManager {
       }, this.#opts.startTimeoutMs);
     }
     void this.#attempt();
-    return this.#started;
+    return started;
   }
 
-  /** Release both connections and the control thread (each release step bounded by 2 s). Idempotent. */
-  async close(): Promise<void> {
-    if (this.#state === 'closed') return;
+  /**
+   * Release both connections and the control thread (each release step bounded by 2 s). Idempotent:
+   * later callers wait for the first close.
+   */
+  close(): Promise<void> {
+    return this.#life.close(() => this.#close(), () => this.#setState('closed'));
+  }
+
+  /** Close without releasing anything: the control thread is terminated at once. */
+  destroy(): Promise<void> {
+    return this.#life.destroy(() => this.#control?.terminate(), () => this.#close(), () => this.#setState('closed'));
+  }
+
+  async #close(): Promise<void> {
     this.#setState('closed');
     this.#clearTimer('retry');
     this.#clearTimer('start');
@@ -207,8 +224,8 @@ export class ConnectionManager {
         this.#pinging = false;
         this.#noteError(pingErr);
         // A ping that timed out left the control thread stuck in libvirt: start over with a fresh one.
-        if (isError(pingErr, Errors.LIBVIRT_CONNECTION.code)) this.#dropControl(control);
-        if (this.#conn === conn) this.#lost(`liveness ping failed: ${errMessage(pingErr)}`);
+        if (isError(pingErr, Errors.LIBVIRT_CONNECTION)) this.#dropControl(control);
+        if (this.#conn === conn) this.#lost(`liveness ping failed: ${errorMessage(pingErr)}`);
       },
     );
   }
@@ -249,7 +266,7 @@ export class ConnectionManager {
     } catch (err) {
       this.#noteError(err);
       if (!control.terminated) void this.#release(control, sub, conn, agent, t);
-      if (isError(err, Errors.LIBVIRT_CONNECTION.code)) this.#dropControl(control);  // wedged or gone
+      if (isError(err, Errors.LIBVIRT_CONNECTION)) this.#dropControl(control);  // wedged or gone
       this.#scheduleRetry();
       return;
     }
@@ -321,7 +338,7 @@ export class ConnectionManager {
         this.#noteError(err);
         if (this.#control === control) {
           this.#control = undefined;
-          this.#lost(`libvirt control thread exited: ${errMessage(err)}`);
+          this.#lost(`libvirt control thread exited: ${errorMessage(err)}`);
         }
       },
     });
@@ -375,7 +392,7 @@ export class ConnectionManager {
 
   #noteError(err: unknown): void {
     const code = (err as { code?: unknown } | null)?.code;
-    this.#lastError = { code: typeof code === 'string' ? code : 'ERR_UNEXPECTED', message: errMessage(err), at: this.#clock.now() };
+    this.#lastError = { code: typeof code === 'string' ? code : 'ERR_UNEXPECTED', message: errorMessage(err), at: this.#clock.now() };
   }
 
   #settleStart(err?: unknown): void {
@@ -400,12 +417,4 @@ export class ConnectionManager {
       this.#log?.error({ err }, 'libvirt listener failed');
     }
   }
-}
-
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function isError(err: unknown, code: string): boolean {
-  return (err as { code?: unknown } | null)?.code === code;
 }

@@ -25,13 +25,17 @@ interface Loose {
 const PREFIX = 'ERR_LIBVIRT_';
 
 /**
- * libvirt's error details from a binding error, a wire error or a mapped VdsmError; undefined otherwise.
+ * libvirt's error details from a binding error, a wire error or a mapped VdsmError (or its cause); undefined otherwise.
  * When only the stable code survived (an error rebuilt without its context), the number comes from the
  * code's name and the error domain is unknown (0).
  */
 export function libvirtErrorInfo(err: unknown): LibvirtErrorInfo | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as Loose;
+  // A catalogued error made from a libvirt one (NO_VM for a missing domain) keeps it as its cause.
+  return ownInfo(err as Loose) ?? libvirtErrorInfo((err as { cause?: unknown }).cause);
+}
+
+function ownInfo(e: Loose): LibvirtErrorInfo | undefined {
   const src: Loose = typeof e.virCode === 'number' ? e : (e.context ?? {});
   if (typeof src.virCode !== 'number') {
     const virCode = typeof e.code === 'string' && e.code.startsWith(PREFIX) ? VIR_ERROR_NUMBERS[e.code.slice(PREFIX.length)] : undefined;

@@ -24,6 +24,7 @@ import { DebugServer } from './profiling/debug-server.js';
 import { ProfileControl } from './profiling/profile-control.js';
 import { ThreadProfiler } from './profiling/thread-profiler.js';
 import { ThreadProbe } from './thread-probe.js';
+import { errorMessage } from '../errors.js';
 
 /** An Executor as observability sees it. */
 export interface ObservedExecutor extends ExecutorView {
@@ -136,7 +137,7 @@ export class Observability {
     }
     this.health?.start();
     this.watchdog.start();
-    await this.profileControl.start().catch((err: unknown) => this.#log.warn({ err: (err as Error).message, run_dir: cfg.vars.run_dir }, 'run-time profiling control unavailable (cannot write its state file)'));
+    await this.profileControl.start().catch((err: unknown) => this.#log.warn({ err: errorMessage(err), run_dir: cfg.vars.run_dir }, 'run-time profiling control unavailable (cannot write its state file)'));
     if (cfg.devel.memory_profile_enable) {
       this.#debug = new DebugServer({
         port: cfg.devel.memory_profile_port, profiler: this.profiler, log: this.#log, clock: this.#o.clock,
@@ -152,7 +153,7 @@ export class Observability {
         this.#log.info({ ...this.#debugAddress }, 'profiling endpoint listening on loopback ([devel] memory_profile_enable)');
       } catch (err) {
         this.#debug = undefined;
-        this.#log.error({ err: (err as Error).message, port: cfg.devel.memory_profile_port }, 'profiling endpoint could not listen');
+        this.#log.error({ err: errorMessage(err), port: cfg.devel.memory_profile_port }, 'profiling endpoint could not listen');
       }
     }
   }
@@ -169,7 +170,7 @@ export class Observability {
     if (this.profiler.running) {
       const file = cfg.devel.cpu_profile_filename;
       const target = this.#startProfile ? { base: file.replace(/\.[^./]*$/, ''), pprof: file } : this.profileControl.target();
-      await this.profiler.stop(target).catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 'could not write the profile at stop'));
+      await this.profiler.stop(target).catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, 'could not write the profile at stop'));
     }
     await this.#report?.stop();
     this.#runtime.stop();
@@ -195,7 +196,7 @@ export class Observability {
       }
       return new StatsdReporter({ address: cfg.metrics.collector_address });
     } catch (err) {
-      this.#log.error({ err: (err as Error).message, collector_address: cfg.metrics.collector_address }, 'metrics reporter not started');
+      this.#log.error({ err: errorMessage(err), collector_address: cfg.metrics.collector_address }, 'metrics reporter not started');
       return undefined;
     }
   }

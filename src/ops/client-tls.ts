@@ -7,6 +7,7 @@ import { access } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
 import type { TlsMaterial } from '../rpc/acceptor.js';
 import { devPkiPaths, loadTlsFiles, type TlsFiles } from '../rpc/pki.js';
+import { errorMessage } from '../errors.js';
 
 /** vdsm's trust store: the host key, the host certificate and the engine CA (lib/vdsm/common/pki.py). */
 export const DEFAULT_TRUST_STORE = '/etc/pki/vdsm';
@@ -83,7 +84,7 @@ async function load(files: TlsFiles): Promise<TlsMaterial> {
   try {
     return await loadTlsFiles(files);
   } catch (err) {
-    throw new ClientTlsError(`cannot read the client certificate files: ${(err as Error).message}`);
+    throw new ClientTlsError(`cannot read the client certificate files: ${errorMessage(err)}`);
   }
 }
 

@@ -6,6 +6,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { TlsFiles } from '../rpc/pki.js';
 import { hostCertFiles } from './client-tls.js';
+import { errorMessage } from '../errors.js';
 
 export { hostCertFiles };
 
@@ -33,7 +34,7 @@ export async function certificateProblems(files: TlsFiles, now: Date = new Date(
     try {
       return new X509Certificate(await readFile(file));
     } catch (err) {
-      problems.push({ file, problem: `not a PEM certificate: ${(err as Error).message}` });
+      problems.push({ file, problem: `not a PEM certificate: ${errorMessage(err)}` });
       return undefined;
     }
   };
@@ -42,7 +43,7 @@ export async function certificateProblems(files: TlsFiles, now: Date = new Date(
   try {
     key = createPrivateKey(await readFile(files.keyFile));
   } catch (err) {
-    problems.push({ file: files.keyFile, problem: `not a PEM private key: ${(err as Error).message}` });
+    problems.push({ file: files.keyFile, problem: `not a PEM private key: ${errorMessage(err)}` });
   }
   for (const [file, c] of [[files.certFile, cert], [files.caFile, ca]] as const) {
     if (!c) continue;

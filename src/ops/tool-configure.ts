@@ -14,6 +14,7 @@ import { certificates } from './configure/certificates.js';
 import { libvirt } from './configure/libvirt.js';
 import { sasl } from './configure/sasl.js';
 import { makeContext, pickServices, type ConfigureContext, type Configurator, type ServiceControl } from './configure/context.js';
+import { errorMessage } from '../errors.js';
 
 const EXIT_FAILED = 1;
 
@@ -73,7 +74,7 @@ async function guarded(verb: string, io: ToolIO, body: () => Promise<number>): P
       io.stderr(`${err.message}\n`);
       return EXIT_FAILED;
     }
-    io.stderr(`vdsm-tool ${verb}: ${(err as Error).message}\n`);
+    io.stderr(`vdsm-tool ${verb}: ${errorMessage(err)}\n`);
     return EXIT_FAILED;
   }
 }

@@ -7,6 +7,7 @@ import { CONFIG_OPTIONS_HELP, configArgOptions, loadOptionsFromArgs, type Config
 import { loadConfig } from '../config/load-config.js';
 import { EXIT_OK, EXIT_USAGE, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
+import { errorMessage } from '../errors.js';
 
 /** Exit codes beyond the common ones: 3 the helper is not reachable, 4 it refused this user. */
 export const EXIT_DOWN = 3;
@@ -65,7 +66,7 @@ ${CONFIG_OPTIONS_HELP}`,
         const { config } = await loadConfig(loadOptionsFromArgs(values as ConfigArgValues));
         path = join(config.vars.run_dir, 'svdsm.sock');
       } catch (err) {
-        io.stderr(`vdsm-tool supervdsm: ${(err as Error).message}\n`);
+        io.stderr(`vdsm-tool supervdsm: ${errorMessage(err)}\n`);
         return EXIT_USAGE;
       }
     }

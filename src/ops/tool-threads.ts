@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { EXIT_OK, type ToolIO, type ToolVerb } from '../config/tool-verbs.js';
 import { CLIENT_TLS_HELP, clientTlsFromArgs, clientTlsOptions, ClientTlsError, describeTransport, explainConnectFailure, resolveClientTransport, type ClientTransport } from './client-tls.js';
+import { errorMessage } from '../errors.js';
 
 const EXIT_UNREACHABLE = 3;
 
@@ -83,7 +84,7 @@ async function fetchHealth(host: string, port: number, transport: ClientTranspor
         try {
           resolve(JSON.parse(body) as Record<string, unknown>);
         } catch (err) {
-          reject(new Error(`/health answered ${res.statusCode} with no JSON: ${(err as Error).message}`));
+          reject(new Error(`/health answered ${res.statusCode} with no JSON: ${errorMessage(err)}`));
         }
       });
     });
@@ -190,7 +191,7 @@ ${CLIENT_TLS_HELP}`,
       health = await fetchHealth(host, port, transport);
     } catch (err) {
       const why = await explainConnectFailure(host, port, transport);
-      io.stderr(`vdsm-tool threads: cannot read /health from ${host}:${port} (${describeTransport(transport)}): ${(err as Error).message}\n${why ?? 'Is vdsmd running?'}\n`);
+      io.stderr(`vdsm-tool threads: cannot read /health from ${host}:${port} (${describeTransport(transport)}): ${errorMessage(err)}\n${why ?? 'Is vdsmd running?'}\n`);
       return EXIT_UNREACHABLE;
     }
     const report = health['threads'] as { pid: number; threads: ThreadRow[] } | undefined;

@@ -2,7 +2,7 @@
 // notifications (run, never answered), vdsm's readiness gate (99) and its error codes and message style.
 // Runtime-free: a message text in, a response text (or nothing) out.
 import { channel } from 'node:diagnostics_channel';
-import { Errors, pyRepr, type ErrorSpec } from '../errors.js';
+import { Errors, errorSpec, pyRepr } from '../errors.js';
 import type { Logger } from '../observability/logging.js';
 import { isLegacyResponse, type MethodContext, type MethodTable } from '../api/method-table.js';
 
@@ -38,8 +38,6 @@ interface RpcError {
   message: string;
 }
 
-const codeByString = new Map<string, ErrorSpec>(Object.values(Errors).map((e) => [e.code, e]));
-
 /** Map anything a handler threw to a JSON-RPC error with an integer code and vdsm's message style. */
 export function toRpcError(err: unknown): RpcError {
   if (typeof err === 'object' && err !== null) {
@@ -47,7 +45,7 @@ export function toRpcError(err: unknown): RpcError {
     const message = typeof e.message === 'string' ? e.message : String(err);
     if (typeof e.vdsmCode === 'number' && Number.isInteger(e.vdsmCode)) return { code: e.vdsmCode, message };
     // Errors that crossed a worker boundary keep only their string code.
-    const known = typeof e.code === 'string' ? codeByString.get(e.code) : undefined;
+    const known = errorSpec(e.code);
     if (known) return { code: known.vdsmCode, message };
     return { code: Errors.INTERNAL.vdsmCode, message: `${Errors.INTERNAL.message}: ${pyRepr({ reason: message })}` };
   }

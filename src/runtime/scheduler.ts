@@ -1,7 +1,7 @@
 // The main thread's one timer heap (vdsm's Scheduler): calls run in deadline order, never before
 // their deadline, and a throwing call is logged without stopping the others.
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { Lifecycle } from './lifecycle.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from './clock.js';
 import { SampleWindow } from './sample-window.js';
 
@@ -63,7 +63,7 @@ export class Scheduler {
   #log: Logger;
   #heap: Call[] = [];
   #seq = 0;
-  #running = false;
+  readonly #life: Lifecycle;
   #timer: unknown = undefined;
   #armedFor = Infinity;
   #lateness = new SampleWindow();
@@ -82,34 +82,43 @@ export class Scheduler {
     this.#clock = opts.clock ?? monotonicClock;
     this.#timers = opts.timers ?? realTimers;
     this.#log = opts.log;
+    this.#life = new Lifecycle(`Scheduler ${this.name}`);
   }
 
   get running(): boolean {
-    return this.#running;
+    return this.#life.running;
   }
 
-  /** Starting twice is an error, as in vdsm. */
+  /** The shared lifecycle (src/runtime/lifecycle.ts): start is idempotent; a closed scheduler stays closed. */
   start(): void {
-    if (this.#running) throw vdsmError(Errors.ALREADY_STARTED, `Scheduler ${this.name} already started`);
-    this.#running = true;
-    this.#log.debug({ scheduler: this.name }, 'Starting scheduler');
+    this.#life.startSync(() => this.#log.debug({ scheduler: this.name }, 'Starting scheduler'));
   }
 
   /** Drops every pending call. Idempotent. */
+  close(): void {
+    this.#life.closeSync(() => {
+      const pending = this.#heap;
+      this.#heap = [];
+      for (const c of pending) c.cancel();
+      this.#cancelled = 0;
+      this.#disarm();
+      this.#log.debug({ scheduler: this.name }, 'Scheduler stopped');
+    });
+  }
+
+  /** The same as close(); nothing runs after either. */
+  destroy(): void {
+    this.close();
+  }
+
+  /** close(), by the name the Executor's stop() shares (kept for callers written before the lifecycle). */
   stop(): void {
-    if (!this.#running) return;
-    this.#running = false;
-    const pending = this.#heap;
-    this.#heap = [];
-    for (const c of pending) c.cancel();
-    this.#cancelled = 0;
-    this.#disarm();
-    this.#log.debug({ scheduler: this.name }, 'Scheduler stopped');
+    this.close();
   }
 
   /** Run `fn` on the main thread no earlier than `delayMs` from now. */
   schedule(delayMs: number, fn: () => void, name = fn.name || 'anonymous'): ScheduledCall {
-    if (!this.#running) throw vdsmError(Errors.NOT_RUNNING, `Scheduler ${this.name} not running`);
+    this.#life.assertRunning();
     const call = new Call(this.#clock.now() + Math.max(0, delayMs), this.#seq++, name, fn, this.#onCancel);
     this.#push(call);
     if (call.deadline < this.#armedFor) this.#arm();
@@ -127,7 +136,7 @@ export class Scheduler {
   state(): Record<string, unknown> {
     const next = this.#heap.find((c) => c.valid);
     return {
-      name: this.name, running: this.#running, pending: this.#heap.filter((c) => c.valid).length, heap: this.#heap.length,
+      name: this.name, running: this.#life.running, lifecycle: this.#life.state, pending: this.#heap.filter((c) => c.valid).length, heap: this.#heap.length,
       next: next ? { name: next.name, in_ms: Math.max(0, next.deadline - this.#clock.now()) } : null,
       stats: this.stats(),
     };
@@ -161,7 +170,7 @@ export class Scheduler {
     // Run what is due now; calls scheduled by these calls with delay 0 wait for the next turn, so a
     // self-rescheduling call cannot starve the event loop.
     const now = this.#clock.now();
-    while (this.#running && this.#heap.length > 0 && this.#heap[0]!.deadline <= now) {
+    while (this.#life.running && this.#heap.length > 0 && this.#heap[0]!.deadline <= now) {
       const call = this.#pop();
       const fn = call.fn;
       if (!fn) continue;
@@ -176,7 +185,7 @@ export class Scheduler {
         this.#log.error({ err, call: call.name, scheduler: this.name }, `Unhandled exception in ${call.name}`);
       }
     }
-    if (this.#running) this.#arm();
+    if (this.#life.running) this.#arm();
   }
 
   #compact(): void {

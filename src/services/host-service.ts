@@ -2,17 +2,19 @@
 // kept as a two-sample window) for Host.getStats, and the capability and hardware reports assembled on
 // the main thread from facts gathered in workers (never a blocking read on the main thread). What only
 // root may read (DMI identity, debugfs switches) comes from supervdsm.
+import { Lifecycle } from '../runtime/lifecycle.js';
 import type { HardwareInfo, HostCapabilities } from '../contracts/api-types.js';
 import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
-import { Errors, isError, vdsmError } from '../errors.js';
+import { Errors, isError, vdsmError, wrapError, errorMessage } from '../errors.js';
 import { buildCapabilities, type CapabilitiesOptions } from '../host/capabilities.js';
 import { buildHardwareInfo, mergeHardwareInfo, unreadableStatement } from '../host/hardware-info.js';
 import type { CapabilitiesRawFacts, HardwareRawFacts } from '../contracts/host-facts.js';
 import { buildHostDevices, listByCaps, type HostDevices } from '../host/hostdev.js';
-import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
+import type { OpArgs, OpResult } from '../contracts/operations.js';
 import { parseLibvirtCapabilities } from '../host/libvirt-caps.js';
 import { deviceByAddress } from '../host/netcaps.js';
+import type { Libvirt } from '../libvirt/client.js';
 import { parseHostSample } from '../host/sample.js';
 import { buildHostStats, HostStatsWindow } from '../host/stats.js';
 import type { Clock } from '../runtime/clock.js';
@@ -30,11 +32,13 @@ interface LibvirtFacts {
 }
 
 export interface HostServiceOptions {
+  /** Runs the host fact operations (host.*). */
   executor: Dispatcher & { state?(): unknown };
+  /** What libvirt says about itself (capabilities, versions). */
+  libvirt: Libvirt;
   scheduler: Scheduler;
   clock: Clock;
   log: Logger;
-  conn: () => number;
   vmCounts: () => VmCounts;
   /** [vars] host_sample_stats_interval, ms. */
   sampleIntervalMs: number;
@@ -61,9 +65,11 @@ export class HostService {
   #monitor: Operation<'host.sample'>;
   /** Interfaces the capabilities report, so getStats lists the same ones. */
   #interfaces: Set<string> | undefined;
-  #libvirt: { conn: number; facts: Promise<LibvirtFacts> } | undefined;
+  #libvirtFacts: Promise<LibvirtFacts> | undefined;
+  #unsubscribe: (() => void) | undefined;
   #privileged: PrivilegedFacts | undefined;
   #warnedNoHelper = false;
+  readonly #life = new Lifecycle('host service');
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -84,16 +90,24 @@ export class HostService {
       timeoutMs: opts.sampleIntervalMs,
       discard: false,
       onResult: (raw) => this.#window.append(parseHostSample(raw)),
-      onError: (err) => opts.log.warn({ err: (err as Error).message }, 'host sample failed'),
+      onError: (err) => opts.log.warn({ err }, 'host sample failed'),
     });
   }
 
+  /** Start the host monitor. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
-    if (!this.#monitor.running) this.#monitor.start();
+    this.#life.startSync(() => this.#monitor.start());
   }
 
-  stop(): void {
-    this.#monitor.stop();
+  /** Stop the host monitor and forget libvirt's facts. Idempotent; reports still answer from the window. */
+  close(): void {
+    this.#life.closeSync(() => this.#monitor.stop());
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  destroy(): void {
+    this.close();
   }
 
   /** Host.getStats: computed from the window; never reads /proc on the request path. */
@@ -114,7 +128,7 @@ export class HostService {
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
     const [raw, lv] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
-      this.#libvirtFacts(),
+      this.#libvirtFactsOnce(),
     ]);
     const facts = await this.#withPrivilegedFacts(raw);
     const caps = buildCapabilities({
@@ -132,34 +146,37 @@ export class HostService {
 
   /** Domain types libvirt offers for the host's architecture (kvm, qemu, test ...), per connection. */
   async offeredDomainTypes(): Promise<string[]> {
-    return parseLibvirtCapabilities((await this.#libvirtFacts()).capsXml).domainTypes;
+    return parseLibvirtCapabilities((await this.#libvirtFactsOnce()).capsXml).domainTypes;
   }
 
   /**
    * What libvirt says about itself and the hypervisor, which cannot change while a connection lasts:
-   * fetched once per connection id (a reconnect gives a new id, so a restarted libvirtd is asked
-   * again). The engine calls getCapabilities every 3 s while a host initializes, and QEMU's domain
-   * capabilities cost seconds the first time.
+   * fetched once and again after each reconnect (a restarted libvirtd is asked again). The engine calls
+   * getCapabilities every 3 s while a host initializes, and QEMU's domain capabilities cost seconds the
+   * first time.
    */
-  #libvirtFacts(): Promise<LibvirtFacts> {
-    const conn = this.#o.conn();
-    if (this.#libvirt?.conn !== conn) {
+  #libvirtFactsOnce(): Promise<LibvirtFacts> {
+    // A restarted libvirtd may be another version, with other capabilities: ask again.
+    this.#unsubscribe ??= this.#o.libvirt.onReconnect(() => { this.#libvirtFacts = undefined; });
+    if (this.#libvirtFacts === undefined) {
+      const lv = this.#o.libvirt;
+      const timeout = { timeoutMs: this.#o.callTimeoutMs, discard: true };
       const facts = Promise.all([
-        this.#call('libvirt.getCapabilities', { conn }),
+        lv.call('libvirt.getCapabilities', {}, timeout),
         // Not every driver has domain capabilities (the test driver has not): the CPU models then
         // come from the host CPU alone.
-        this.#call('libvirt.getDomainCapabilities', { conn }).catch(() => undefined),
-        this.#call('libvirt.getLibVersion', { conn }),
-        this.#call('libvirt.getVersion', { conn }).catch(() => undefined),
+        lv.call('libvirt.getDomainCapabilities', {}, timeout).catch(() => undefined),
+        lv.call('libvirt.getLibVersion', {}, timeout),
+        lv.call('libvirt.getVersion', {}, timeout).catch(() => undefined),
       ]).then(([capsXml, domCapsXml, libVersion, hvVersion]) => ({ capsXml, domCapsXml, libVersion, hvVersion }));
-      this.#libvirt = { conn, facts };
+      this.#libvirtFacts = facts;
       // A failed fetch is not kept: the next call asks again.
-      facts.catch(() => { if (this.#libvirt?.facts === facts) this.#libvirt = undefined; });
+      facts.catch(() => { if (this.#libvirtFacts === facts) this.#libvirtFacts = undefined; });
     }
-    return this.#libvirt!.facts;
+    return this.#libvirtFacts;
   }
 
-  #call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+  #call<K extends 'host.capabilitiesFacts' | 'host.hardwareInfo' | 'host.devices'>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 
@@ -172,7 +189,7 @@ export class HostService {
     try {
       raw = await this.#call('host.hardwareInfo', {});
     } catch (err) {
-      throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${(err as Error).message}`);
+      throw wrapError(Errors.HWINFO, err);
     }
     let privileged: HardwareInfo | undefined;
     let helper: 'absent' | 'failed' | 'empty' = 'absent';
@@ -183,11 +200,11 @@ export class HostService {
       } catch (err) {
         // The helper's "this host has no DMI tables" is an answer, not a failure.
         helper = isError(err, Errors.SVDSM_NO_DMI) ? 'empty' : 'failed';
-        if (helper === 'failed') this.#o.log.warn({ err: (err as Error).message }, 'privileged hardware information unavailable');
+        if (helper === 'failed') this.#o.log.warn({ err }, 'privileged hardware information unavailable');
       }
     }
     const info = mergeHardwareInfo(buildHardwareInfo(raw), privileged);
-    if (Object.keys(info).length === 0) throw vdsmError(Errors.HWINFO, `${Errors.HWINFO.message}: ${unreadableStatement(raw, helper)}`);
+    if (Object.keys(info).length === 0) throw wrapError(Errors.HWINFO, unreadableStatement(raw, helper));
     return info;
   }
 
@@ -216,7 +233,7 @@ export class HostService {
           productUuid = (await helper.call('getHardwareInfo', {})).systemUUID ?? null;
         } catch (err) {
           if (!isError(err, Errors.SVDSM_NO_DMI)) {
-            throw vdsmError(Errors.SVDSM_UNAVAILABLE, `the host UUID comes from DMI through supervdsm, which did not answer: ${(err as Error).message}`);
+            throw vdsmError(Errors.SVDSM_UNAVAILABLE, `the host UUID comes from DMI through supervdsm, which did not answer: ${errorMessage(err)}`);
           }
         }
       }
@@ -240,7 +257,7 @@ export class HostService {
   }
 
   state(): Record<string, unknown> {
-    return { window: this.#window.describe() };
+    return { lifecycle: this.#life.state, window: this.#window.describe() };
   }
 }
 

@@ -8,6 +8,7 @@ import { attr, child, parseXmlTree } from '../libvirt/xml-tree.js';
 import { isUnder } from '../supervdsm/path-rules.js';
 import type { Supervdsm } from '../supervdsm/privileged.js';
 import type { Vm } from './vm-manager.js';
+import { errorMessage } from '../errors.js';
 
 export interface VmHostHooks {
   /** Before libvirt starts the domain; a rejection fails the launch. */
@@ -98,7 +99,7 @@ export class VmHostResources implements VmHostHooks {
       const r = await this.#o.supervdsm.call('hugepagesAlloc', { count: -a.count, sizeKiB: a.sizeKiB });
       this.#o.log.info({ vmId: vm.vmId, sizeKiB: a.sizeKiB, released: -r.allocated, total: r.total }, 'hugepages of the VM released');
     } catch (err) {
-      this.#o.log.error({ vmId: vm.vmId, err: (err as Error).message, pages: a }, 'could not release the hugepages of the VM');
+      this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err), pages: a }, 'could not release the hugepages of the VM');
     }
   }
 

@@ -3,22 +3,24 @@
 // |virt|VM_status|<vmId> event sent to the engine on every status change.
 import type { VmCreated } from '../contracts/api-types.js';
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
-import { DestroyFlag, ShutdownFlag } from '../libvirt/constants.js';
-import { isNoDomain, mapLibvirtError } from '../libvirt/errors.js';
-import type { DomainEvent } from '../contracts/libvirt-types.js';
+import { DestroyFlag, StatsGroup } from '../libvirt/constants.js';
+import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
+import { isNoDomain } from '../libvirt/errors.js';
+import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
+import type { OpResult } from '../contracts/operations.js';
 import type { Clock, Timers } from '../runtime/clock.js';
-import type { Dispatcher } from '../contracts/dispatcher.js';
-import type { LibvirtOpName } from '../contracts/libvirt-ops.js';
-import type { OpArgs, OpResult } from '../contracts/operations.js';
+import { reconcileWithDomain } from '../virt/domain-state.js';
 import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, statusEventDetails, type VmStatsReport } from '../virt/vm-report.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
+import { PowerDown, powerDownMethods } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 
@@ -36,15 +38,9 @@ export interface Vm extends VmRecord {
   pid?: number;
 }
 
-export interface LibvirtLink {
-  /** The shared connection id, for every worker operation. */
-  conn(): number;
-  onEvent(cb: (e: DomainEvent) => void): () => void;
-}
-
 export interface VmManagerOptions {
-  dispatcher: Dispatcher;
-  libvirt: LibvirtLink;
+  /** libvirt calls (a verb's timeout is the client's), domain events and reconnect notices. */
+  libvirt: Libvirt;
   records: VmRecordStore;
   statsCache: StatsCache;
   clock: Clock;
@@ -62,8 +58,6 @@ export interface VmManagerOptions {
   guest?: GuestAgents;
   /** [vars] vm_command_timeout, seconds. */
   vmCommandTimeoutS: number;
-  /** Timeout for each libvirt call made on behalf of a VM verb (ms from task start). */
-  callTimeoutMs: number;
   guestWaitTimeoutMs?: number;
   /** Host-side preparation that needs root (hugepages, channel sockets), through supervdsm. */
   hostHooks?: VmHostHooks;
@@ -71,13 +65,6 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
-}
-
-/** One way to ask a guest to go down: `request` throws when it could not be made; then `waitMs` for Down. */
-interface PowerdownMethod {
-  name: string;
-  waitMs: number;
-  request: () => Promise<void>;
 }
 
 export interface ShutdownRequest {
@@ -92,7 +79,12 @@ export interface ShutdownRequest {
 export class VmManager {
   readonly container: VmContainer<Vm>;
   #o: VmManagerOptions;
-  #unsubscribe: (() => void) | undefined;
+  readonly #life = new Lifecycle('VM manager');
+  #unsubscribe: (() => void)[] = [];
+  /** Sequence of libvirt state events applied, and per VM the last one: a resync never undoes a newer event. */
+  #eventSeq = 0;
+  #lastEvent = new Map<string, number>();
+  #resyncs = { runs: 0, changed: 0, failed: 0 };
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -100,18 +92,29 @@ export class VmManager {
   }
 
   /** Start applying libvirt events. Idempotent. */
+  /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
-    this.#unsubscribe ??= this.#o.libvirt.onEvent((e) => this.#onEvent(e));
+    this.#life.startSync(() => {
+      this.#unsubscribe = [
+        this.#o.libvirt.onEvent((e) => this.#onEvent(e)),
+        this.#o.libvirt.onReconnect(() => void this.resync()),
+      ];
+    });
   }
 
+  /** Stop listening; cancel power-down sequences and the VMs' timers. Idempotent. */
   close(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
-    for (const vm of this.container.values()) {
+    const vms = this.container.values();
+    this.#life.closeSync(() => {
+      for (const off of this.#unsubscribe.splice(0)) off();
+    });
+    // A VM adopted or created before start() has timers too.
+    for (const vm of vms) {
       vm.powerdown?.cancel();
       vm.state.close();
     }
   }
+
 
   /**
    * VM.create: the VM id comes from the domain XML (as in vdsm). Answers at once with WaitForLaunch;
@@ -123,7 +126,7 @@ export class VmManager {
     try {
       domain = parseDomainXml(vmParams.xml);
     } catch (err) {
-      throw vdsmError(Errors.CREATE, `${Errors.CREATE.message}: ${(err as Error).message}`);
+      throw wrapError(Errors.CREATE, err);
     }
     const vm = this.#newVm(domain, vmParams.xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
@@ -162,18 +165,19 @@ export class VmManager {
     if (!vm.state.isDown) {
       vm.state.destroyRequested();
       try {
-        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL }, vm.vmId);
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL });
       } catch (err) {
         if (!isNoDomain(err)) {
           this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
-          throw vdsmError(Errors.DESTROY, `${Errors.DESTROY.message}: ${(err as Error).message}`);
+          throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
         }
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
-      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }, vm.vmId).catch(() => undefined);
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
       vm.state.destroyed();
     }
     this.container.remove(vm.vmId);
+    this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
     this.#o.guest?.detach(vm.vmId);
     await this.#o.records.remove(vm.vmId);
@@ -185,118 +189,76 @@ export class VmManager {
    * VM.shutdown: ask the guest to power off (or reboot) through the oVirt guest agent when it is
    * responsive (it shows `message` and gives users `delayS`), then the QEMU guest agent, then ACPI, each
    * given `timeoutS` (the oVirt agent delay + timeout) to bring the VM down; with `force`, destroy at the
-   * end. Returns once the first request was accepted; the sequence goes on in the background.
+   * end. Returns once the first request was accepted; the sequence (./power-down.ts) goes on in the background.
    */
   async shutdown(vmId: string, req: ShutdownRequest): Promise<true> {
     const vm = this.container.require(vmId);
     if (vm.state.isDown) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-    const timeoutMs = (req.timeoutS ?? this.#o.sysShutdownTimeoutS) * 1000;
+    const guest = this.#o.guest;
     const delayS = req.delayS ?? this.#o.userShutdownTimeoutS ?? 30;
-    const reboot = req.reboot === true;
-    const methods = this.#powerdownMethods(vm, { reboot, delayS, message: req.message ?? 'System going down', timeoutMs });
+    const message = req.message ?? 'System going down';
+    const methods = powerDownMethods({
+      ovirtAgent: guest?.ovirtResponsive(vm.vmId) === true,
+      qemuAgent: vm.domain.channels.some((c) => c.targetName === QEMU_GA_CHANNEL_NAME),
+      acpi: vm.domain.acpi,
+    }, delayS * 1000);
     if (methods.length === 0 && !req.force) {
       throw vdsmError(Errors.VM_EXISTS, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
     }
     vm.powerdown?.cancel();
-    let cancelled = false;
-    let timer: unknown;
-    vm.powerdown = { cancel: () => { cancelled = true; if (timer !== undefined) this.#o.timers.clearTimeout(timer); } };
-    const waitDown = (ms: number): Promise<boolean> => new Promise((resolve) => {
-      if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
-      const started = this.#o.clock.now();
-      const check = (): void => {
-        if (vm.state.isDown || cancelled) { resolve(vm.state.isDown); return; }
-        if (this.#o.clock.now() - started >= ms) { resolve(false); return; }
-        timer = this.#o.timers.setTimeout(check, Math.min(1000, ms));
-      };
-      check();
-    });
-
-    let firstError: unknown;
-    for (const [i, m] of methods.entries()) {
-      try {
+    const log = this.#o.log;
+    const sequence = new PowerDown({
+      vmId: vm.vmId,
+      request: async (m, reboot) => {
+        if (m.name === 'ovirt-guest-agent') {
+          const r = await guest?.ovirtShutdown(vm.vmId, delayS, message, reboot);
+          if (r?.ok !== true) throw new Error(r?.message ?? 'the oVirt guest agent is gone');
+          return;
+        }
         try {
-          await m.request();
+          await this.#call(reboot ? 'libvirt.reboot' : 'libvirt.shutdown', { uuid: vm.vmId, flags: m.flags });
         } catch (err) {
           // libvirt's guest-shutdown fails with "End of file from agent socket" when the guest powers off
-          // before qemu-ga's reply is read: the request worked. If not, the next method follows after `waitMs`.
-          if (!(m.name === 'qemu-guest-agent' && /End of file from agent socket/.test((err as Error).message))) throw err;
-          this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'the guest agent went away while shutting the guest down');
+          // before qemu-ga's reply is read: the request worked. If not, the next method follows.
+          if (!(m.name === 'qemu-guest-agent' && /End of file from agent socket/.test(errorMessage(err)))) throw err;
+          log.info({ vmId: vm.vmId, method: m.name, err: errorMessage(err) }, 'the guest agent went away while shutting the guest down');
         }
+      },
+      accepted: (m, reboot) => {
         if (!vm.state.isDown) vm.state.shutdownRequested({ reboot });
-        this.#o.log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
-        void this.#continuePowerdown(vm, m, methods.slice(i + 1), reboot, req.force === true, waitDown);
-        return true;
-      } catch (err) {
-        firstError ??= err;
-        this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed, trying the next');
-      }
-    }
-    if (req.force) {
-      await this.destroyDomainOnly(vm);
-      return true;
-    }
-    throw mapLibvirtError(firstError, { vmId: vm.vmId });
-  }
-
-  /** The ways to ask this guest to go down, in order; each request throws when it could not be made. */
-  #powerdownMethods(vm: Vm, o: { reboot: boolean; delayS: number; message: string; timeoutMs: number }): PowerdownMethod[] {
-    const methods: PowerdownMethod[] = [];
-    const guest = this.#o.guest;
-    if (guest !== undefined && guest.ovirtResponsive(vm.vmId)) {
-      methods.push({
-        name: 'ovirt-guest-agent',
-        waitMs: o.delayS * 1000 + o.timeoutMs,
-        request: async () => {
-          const r = await guest.ovirtShutdown(vm.vmId, o.delayS, o.message, o.reboot);
-          if (!r.ok) throw new Error(r.message);
-        },
-      });
-    }
-    const op = o.reboot ? 'libvirt.reboot' : 'libvirt.shutdown';
-    const libvirtMethod = (name: string, flags: number): PowerdownMethod => ({
-      name, waitMs: o.timeoutMs, request: async () => { await this.#call(op, { uuid: vm.vmId, flags }, vm.vmId); },
+        log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
+      },
+      destroy: () => this.destroyDomainOnly(vm),
+      failed: () => vm.state.shutdownFailed(),
+      isDown: () => vm.state.isDown,
+    }, {
+      methods, timeoutMs: (req.timeoutS ?? this.#o.sysShutdownTimeoutS) * 1000, reboot: req.reboot === true, force: req.force === true,
+      clock: this.#o.clock, timers: this.#o.timers, log,
     });
-    if (vm.domain.channels.some((c) => c.targetName === QEMU_GA_CHANNEL_NAME)) methods.push(libvirtMethod('qemu-guest-agent', ShutdownFlag.GUEST_AGENT));
-    if (vm.domain.acpi) methods.push(libvirtMethod('acpi', ShutdownFlag.ACPI_POWER_BTN));
-    return methods;
-  }
-
-  async #continuePowerdown(vm: Vm, first: PowerdownMethod, rest: PowerdownMethod[], reboot: boolean, force: boolean, waitDown: (ms: number) => Promise<boolean>): Promise<void> {
-    if (reboot || await waitDown(first.waitMs)) { vm.powerdown = undefined; return; }
-    for (const m of rest) {
-      if (vm.powerdown === undefined) return;
-      try {
-        await m.request();
-        this.#o.log.info({ vmId: vm.vmId, method: m.name }, 'the guest is still up; asking it to shut down another way');
-        if (await waitDown(m.waitMs)) { vm.powerdown = undefined; return; }
-      } catch (err) {
-        this.#o.log.info({ vmId: vm.vmId, method: m.name, err: (err as Error).message }, 'shutdown method failed');
-      }
+    vm.powerdown = sequence;
+    try {
+      await sequence.start();
+    } catch (err) {
+      if (vm.powerdown === sequence) vm.powerdown = undefined;
+      throw err;
     }
-    if (vm.state.isDown || vm.powerdown === undefined) return;
-    if (force) {
-      await this.destroyDomainOnly(vm).catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err }, 'forced shutdown failed'));
-    } else {
-      this.#o.log.warn({ vmId: vm.vmId }, 'shutdown timed out; the VM is still running');
-      vm.state.shutdownFailed();
-    }
-    vm.powerdown = undefined;
+    void sequence.outcome?.then(() => { if (vm.powerdown === sequence) vm.powerdown = undefined; });
+    return true;
   }
 
   /** Forced power-off that keeps the VM in the container as Down (VM.shutdown with force). */
   async destroyDomainOnly(vm: Vm): Promise<void> {
     try {
-      await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+      await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 });
     } catch (err) {
-      if (!isNoDomain(err)) throw mapLibvirtError(err, { vmId: vm.vmId });
+      if (!isNoDomain(err)) throw err;
     }
     vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.ADMIN_SHUTDOWN), 'forcedShutdown');
   }
 
   async pause(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
-    await this.#call('libvirt.suspend', { uuid: vm.vmId }, vm.vmId);
+    await this.#call('libvirt.suspend', { uuid: vm.vmId });
     vm.state.paused();
     return { vmList: {} };
   }
@@ -304,9 +266,9 @@ export class VmManager {
   async cont(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
     try {
-      await this.#call('libvirt.resume', { uuid: vm.vmId }, vm.vmId);
+      await this.#call('libvirt.resume', { uuid: vm.vmId });
     } catch (err) {
-      throw vdsmError(Errors.UNEXPECTED, `${Errors.UNEXPECTED.message}: ${(err as Error).message}`);
+      throw wrapError(Errors.UNEXPECTED, err);
     }
     vm.state.resumed();
     return { vmList: {} };
@@ -316,7 +278,7 @@ export class VmManager {
   #findPid(vm: Vm): void {
     this.#o.qemuPid?.(vm.vmId).then((pid) => {
       if (pid !== undefined) vm.pid = pid;
-    }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err: (err as Error).message }, 'QEMU pid lookup failed'));
+    }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'QEMU pid lookup failed'));
   }
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
@@ -380,10 +342,59 @@ export class VmManager {
   }
 
   state(): Record<string, unknown> {
-    return { vms: this.container.values().map((vm) => vm.state.describe()) };
+    return { lifecycle: this.#life.state, vms: this.container.values().map((vm) => vm.state.describe()), resyncs: { ...this.#resyncs } };
+  }
+
+  /**
+   * After a libvirt reconnect: events sent while the connection was down are lost, so each VM's status
+   * is brought in line with libvirt's list (paused, resumed, shutting down, gone), which sends the
+   * engine the status events it missed. A VM that got an event of its own since the resync started is
+   * left alone (that event is newer than the list). Returns the ids whose status moved.
+   */
+  async resync(): Promise<string[]> {
+    const started = this.#eventSeq;
+    this.#resyncs.runs++;
+    let domains: DomainListEntry[];
+    try {
+      domains = await this.#domainStates();
+    } catch (err) {
+      this.#resyncs.failed++;
+      this.#o.log.warn({ err }, 'VM resync after the libvirt reconnect failed; the next reconnect retries');
+      return [];
+    }
+    const byId = new Map(domains.map((d) => [normalizeVmId(d.uuid), d]));
+    const changed: string[] = [];
+    for (const vm of this.container.values()) {
+      if ((this.#lastEvent.get(vm.vmId) ?? 0) > started) continue;
+      const before = vm.state.status;
+      if (reconcileWithDomain(vm.state, byId.get(vm.vmId))) {
+        changed.push(vm.vmId);
+        this.#o.log.info({ vmId: vm.vmId, from: before, to: vm.state.status }, 'VM status resynced with libvirt');
+      }
+    }
+    this.#resyncs.changed += changed.length;
+    this.#o.log.info({ vms: this.container.size, changed: changed.length }, 'VM states resynced after the libvirt reconnect');
+    return changed;
   }
 
   // --- internals -------------------------------------------------------------------------------
+
+  /**
+   * Every domain's state as libvirt knows it once it has caught up with its QEMUs. A libvirtd that just
+   * started reconnects to each running QEMU in the background and corrects the state it had saved
+   * (a VM resumed meanwhile turns running) without sending an event; until then listAllDomains answers
+   * from the saved state. The balloon stats group needs QEMU's monitor, so libvirt answers for a domain
+   * only after its reconnect; when that call fails, the plain list is the best there is.
+   */
+  async #domainStates(): Promise<DomainListEntry[]> {
+    try {
+      const records = await this.#call('libvirt.getAllDomainStats', { stats: StatsGroup.STATE | StatsGroup.BALLOON, flags: 0 });
+      return records.map((r) => ({ uuid: r.uuid, name: r.name, id: r.id, state: Number(r.stats['state.state']), reason: Number(r.stats['state.reason']) }));
+    } catch (err) {
+      this.#o.log.warn({ err }, 'domain stats unavailable for the resync; using the domain list');
+      return this.#call('libvirt.listAllDomains', { flags: 0, withState: true });
+    }
+  }
 
   #newVm(domain: DomainInfo, xml: string, initial: VmStatusName, startedAtWall?: number): Vm {
     const vmId = normalizeVmId(domain.uuid);
@@ -413,7 +424,7 @@ export class VmManager {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
       await this.#o.hostHooks?.beforeLaunch(vm);
-      await this.#call('libvirt.createXML', { xml, flags: 0 }, vm.vmId);
+      await this.#call('libvirt.createXML', { xml, flags: 0 });
       await this.#refreshFromLiveXml(vm);
       this.#findPid(vm);
       // The live XML names the channel sockets libvirt picked.
@@ -422,8 +433,8 @@ export class VmManager {
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
     } catch (err) {
-      this.#o.log.error({ vmId: vm.vmId, err: (err as Error).message }, 'VM launch failed');
-      vm.state.launchFailed((err as Error).message);
+      this.#o.log.error({ vmId: vm.vmId, err }, 'VM launch failed');
+      vm.state.launchFailed(errorMessage(err));
     }
   }
 
@@ -447,9 +458,9 @@ export class VmManager {
   async liveXml(vm: Vm): Promise<string> {
     if (vm.state.isDown) return vm.xml;
     try {
-      return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }, vm.vmId);
+      return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
     } catch (err) {
-      this.#o.log.warn({ vmId: vm.vmId, err: (err as Error).message }, 'live domain XML unavailable; using the known one');
+      this.#o.log.warn({ vmId: vm.vmId, err }, 'live domain XML unavailable; using the known one');
       return vm.xml;
     }
   }
@@ -471,9 +482,8 @@ export class VmManager {
     return vm;
   }
 
-  #call<K extends LibvirtOpName>(op: K, args: Omit<OpArgs<K>, 'conn'>, vmId: string): Promise<OpResult<K>> {
-    return this.#o.dispatcher.dispatch(op, { conn: this.#o.libvirt.conn(), ...args } as OpArgs<K>, { timeoutMs: this.#o.callTimeoutMs, discard: true })
-      .catch((err: unknown) => { throw isNoDomain(err) ? err : mapLibvirtError(err, { vmId }); });
+  #call<K extends ConnOpName>(op: K, args: CallArgs<K>): Promise<OpResult<K>> {
+    return this.#o.libvirt.call(op, args);
   }
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
@@ -489,6 +499,7 @@ export class VmManager {
       this.#o.log.debug({ uuid: e.domain.uuid, event: e.event }, 'event for an unknown VM');
       return;
     }
+    if (e.event === 'lifecycle' || e.event === 'reboot') this.#lastEvent.set(vm.vmId, ++this.#eventSeq);
     switch (e.event) {
       case 'lifecycle':
         vm.state.onLifecycleEvent(e.type, e.detail);

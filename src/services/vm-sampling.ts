@@ -3,9 +3,10 @@
 // call is still stuck, or some VMs recently did not answer, it takes the slow path: only VMs whose
 // monitor answers, and VMs that did not are skipped for a while (40 s: not a multiple of 15 s, and
 // longer than libvirt's 30 s monitor timeout).
+import { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from 'pino';
 import { StatsFlag, VDSM_STATS_GROUPS } from '../libvirt/constants.js';
-import type { Dispatcher } from '../contracts/dispatcher.js';
+import type { Libvirt } from '../libvirt/client.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { Clock } from '../runtime/clock.js';
@@ -14,13 +15,14 @@ import type { BulkSample, BulkStatsRecord, StatsCache } from '../virt/stats-cach
 export const UNRESPONSIVE_TTL_MS = 40_000;
 
 export interface VmSamplingOptions {
-  executor: Dispatcher & { state?(): unknown };
+  /** The libvirt client over the periodic executor (bulk stats run there). */
+  libvirt: Libvirt;
+  /** Described in the "executor state:" line when the queue is full. */
+  executor?: { state?(): unknown };
   scheduler: Scheduler;
   clock: Clock;
   statsCache: StatsCache;
   log: Logger;
-  /** Shared libvirt connection id. */
-  conn: () => number;
   /** Ids of the VMs that should have stats (running in libvirt). */
   vmIds: () => string[];
   /** [vars] vm_sample_interval in ms. */
@@ -35,7 +37,9 @@ export class VmSampling {
   #inFlight = 0;
   /** uuid -> clock ms until which it is skipped */
   #skip = new Map<string, number>();
-  #runs = { fast: 0, slow: 0, failed: 0 };
+  #runs = { fast: 0, slow: 0, failed: 0, resyncs: 0 };
+  #unsubscribe: (() => void) | undefined;
+  readonly #life = new Lifecycle('VM sampling');
 
   constructor(opts: VmSamplingOptions) {
     this.#o = opts;
@@ -45,17 +49,30 @@ export class VmSampling {
       scheduler: opts.scheduler,
       log: opts.log,
       exclusive: false,
-      executor: opts.executor,
+      ...(opts.executor ? { executor: opts.executor } : {}),
       run: () => this.#sample(),
     });
   }
 
+  /** Sample every period, and at once after a libvirt reconnect. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
-    if (!this.#op.running) this.#op.start();
+    this.#life.startSync(() => {
+      this.#op.start();
+      this.#unsubscribe = this.#o.libvirt.onReconnect(() => this.#resync());
+    });
   }
 
-  stop(): void {
-    this.#op.stop();
+  /** No more rounds (one in flight still lands in the cache). Idempotent. */
+  close(): void {
+    this.#life.closeSync(() => {
+      this.#op.stop();
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+    });
+  }
+
+  destroy(): void {
+    this.close();
   }
 
   /** One sampling round now (also what the periodic operation runs). Throws RESOURCE_EXHAUSTED synchronously. */
@@ -64,15 +81,29 @@ export class VmSampling {
   }
 
   state(): Record<string, unknown> {
-    return { inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, cache: this.#o.statsCache.describe() };
+    return { lifecycle: this.#life.state, inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, cache: this.#o.statsCache.describe() };
+  }
+
+  /**
+   * After a libvirt reconnect: which VMs did not answer was learnt on the old connection, and the cache
+   * holds samples from before the outage; forget the first and take a sample now rather than up to a
+   * period later.
+   */
+  #resync(): void {
+    this.#runs.resyncs++;
+    this.#skip.clear();
+    try {
+      void this.#sample();
+    } catch (err) {
+      this.#o.log.warn({ err }, 'VM stats resync after the libvirt reconnect could not start; the next period samples');
+    }
   }
 
   #sample(): Promise<void> {
     const now = this.#o.clock.now();
     for (const [id, until] of this.#skip) if (until <= now) this.#skip.delete(id);
     const slow = this.#inFlight > 0 || this.#skip.size > 0;
-    const args: { conn: number; stats: number; flags: number; uuids?: string[] } = {
-      conn: this.#o.conn(),
+    const args: { stats: number; flags: number; uuids?: string[] } = {
       stats: VDSM_STATS_GROUPS,
       // ACTIVE rather than vdsm's RUNNING: paused VMs keep fresh stats instead of turning NotResponding.
       flags: StatsFlag.ACTIVE | (this.#o.nowait ? StatsFlag.NOWAIT : 0),
@@ -80,7 +111,7 @@ export class VmSampling {
     if (slow) args.uuids = this.#o.vmIds().filter((id) => !this.#skip.has(id));
     // The timestamp is taken before the call, so a stuck call's late result is recognised as stale.
     const sampledAt = this.#o.statsCache.clock();
-    const p = this.#o.executor.dispatch('sampling.bulkStats', args, { timeoutMs: this.#op.periodMs / 2, discard: true });
+    const p = this.#o.libvirt.call('sampling.bulkStats', args, { timeoutMs: this.#op.periodMs / 2, discard: true });
     this.#inFlight++;
     if (slow) this.#runs.slow++; else this.#runs.fast++;
     return p.then(
@@ -94,7 +125,7 @@ export class VmSampling {
       },
       (err: unknown) => {
         this.#runs.failed++;
-        this.#o.log.warn({ err: (err as Error).message, code: (err as { code?: string }).code }, 'VM bulk stats sampling failed');
+        this.#o.log.warn({ err }, 'VM bulk stats sampling failed');
       },
     ).finally(() => { this.#inFlight--; });
   }

@@ -8,7 +8,7 @@
 //         -(backoff)-> connecting ...; close() -> closed from any state (idempotent).
 import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Errors, vdsmError, type VdsmError } from '../errors.js';
+import { Errors, vdsmError, type VdsmError, errorMessage } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { fromWireError } from '../runtime/executor/remote-error.js';
 import { supervdsmChannels as ch, type SupervdsmStateEvent } from './client-events.js';
@@ -133,7 +133,7 @@ export class SupervdsmClient {
     try {
       frame = this.#codec.encode({ type: 'call', id, method, args, timeoutMs });
     } catch (err) {
-      const e = vdsmError(Errors.SVDSM_BAD_REQUEST, { method, reason: (err as Error).message });
+      const e = vdsmError(Errors.SVDSM_BAD_REQUEST, { method, reason: errorMessage(err) });
       this.#publish(method, false, e.code, 0);
       return Promise.reject(e);
     }
@@ -259,7 +259,7 @@ export class SupervdsmClient {
     try {
       parsed = parseServerMessage(this.#codec.decode(body));
     } catch (err) {
-      socket.destroy(new Error(`undecodable frame from supervdsm: ${(err as Error).message}`));
+      socket.destroy(new Error(`undecodable frame from supervdsm: ${errorMessage(err)}`));
       return;
     }
     if (!parsed.ok) {

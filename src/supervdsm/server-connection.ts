@@ -5,7 +5,7 @@
 // the stream itself cannot be trusted any more (a length that cannot be right, a truncated frame).
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { Errors, vdsmError, errorMessage } from '../errors.js';
 import type { PeerCredentials } from '../native-sys.js';
 import { monotonicClock, realTimers } from '../runtime/clock.js';
 import { Deadlines } from './deadlines.js';
@@ -140,7 +140,7 @@ export class HelperConnection {
       frame = this.#codec.encode(message);
     } catch (err) {
       if (message.type !== 'result') throw err;
-      frame = this.#codec.encode({ type: 'error', id: message.id, error: toWireError(vdsmError(Errors.SVDSM_RESULT_TOO_LARGE, { limit: this.#limits.maxFrameBytes, reason: (err as Error).message }), Errors.SVDSM_INTERNAL.code) });
+      frame = this.#codec.encode({ type: 'error', id: message.id, error: toWireError(vdsmError(Errors.SVDSM_RESULT_TOO_LARGE, { limit: this.#limits.maxFrameBytes, reason: errorMessage(err) }), Errors.SVDSM_INTERNAL.code) });
     }
     this.#socket.write(frame);
     if (this.#socket.writableLength > this.#limits.maxOutgoingBytes) {
@@ -161,8 +161,8 @@ export class HelperConnection {
     } catch (err) {
       // The frame boundaries are intact, so the stream goes on after an undecodable body.
       this.#badFrames++;
-      this.#log.warn({ bytes: body.length, err: (err as Error).message }, 'undecodable frame');
-      this.#sendError(0, vdsmError(Errors.SVDSM_BAD_FRAME, { reason: `not one msgpack value: ${(err as Error).message}` }));
+      this.#log.warn({ bytes: body.length, err: errorMessage(err) }, 'undecodable frame');
+      this.#sendError(0, vdsmError(Errors.SVDSM_BAD_FRAME, { reason: `not one msgpack value: ${errorMessage(err)}` }));
       return;
     }
     const parsed = parseCall(value);
@@ -252,7 +252,7 @@ export class HelperConnection {
         this.#send({ type: 'result', id: call.id, value: value ?? null });
       } else {
         const unexpected = code === Errors.SVDSM_INTERNAL.code;
-        this.#log[unexpected ? 'error' : 'info']({ method: call.method, id: call.id, ms: Math.round(ms), code, err: unexpected ? value : (value as Error).message }, 'call failed');
+        this.#log[unexpected ? 'error' : 'info']({ method: call.method, id: call.id, ms: Math.round(ms), code, err: unexpected ? value : errorMessage(value) }, 'call failed');
         this.#sendError(call.id, value);
       }
       if (this.#ended && this.#calls.size === 0) this.#socket.end();

@@ -5,7 +5,7 @@
 import { chmod, chown, lstat, readFile, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Errors, vdsmError } from '../errors.js';
+import { Errors, vdsmError, errorMessage } from '../errors.js';
 import type { PeerCredentials } from '../native-sys.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
 import type { CommandRunner } from './command-runner.js';
@@ -139,7 +139,7 @@ export class SupervdsmServer {
     try {
       peer = this.#o.peerCredentials(socket);
     } catch (err) {
-      this.#o.log.error({ err: (err as Error).message }, 'cannot read the peer credentials of a connection; closing it');
+      this.#o.log.error({ err: errorMessage(err) }, 'cannot read the peer credentials of a connection; closing it');
       socket.destroy();
       return;
     }

@@ -212,13 +212,13 @@ export class VmStateMachine {
     return this.#down(exitInfo(ExitCode.NORMAL, this.#destroyReason ?? VmExitReason.ADMIN_SHUTDOWN), 'destroy');
   }
 
-  paused(pauseCode = 'NOERR'): boolean {
+  paused(pauseCode = 'NOERR', cause = 'pause'): boolean {
     this.#pauseCode = pauseCode;
-    return this.#moveTo(S.PAUSED, 'pause');
+    return this.#moveTo(S.PAUSED, cause);
   }
 
-  resumed(): boolean {
-    return this.#moveTo(S.UP, 'cont');
+  resumed(cause = 'cont'): boolean {
+    return this.#moveTo(S.UP, cause);
   }
 
   /** libvirt's REBOOT event (a separate event id): the guest is rebooting. */

@@ -1,15 +1,18 @@
-// The QEMU guest agent poller as a service, over a stand-in executor and a hand-moved clock: what each
-// task asks for and how long it may run, one log line per change of an agent's health (with counts), a
-// discarded task counted as a failure, the first capabilities reported once, a full queue not blamed on
-// the agent, departed VMs purged, and what dead agents cost per poll under the budget.
+// The QEMU guest agent poller as a service, over a stand-in executor (behind the real LibvirtClient) and
+// a hand-moved clock: what each task asks for, on which connection and how long it may run, one log line
+// per change of an agent's health (with counts), a discarded task counted as a failure, the first
+// capabilities reported once, a full queue not blamed on the agent, departed VMs purged, and what dead
+// agents cost per poll under the budget.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Errors, vdsmError } from '../../src/errors.js';
 import { QgaPoller, type QgaPollerConfig } from '../../src/guest/qga-poller.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
 import type { QgaTask, QgaTaskResult } from '../../src/contracts/guest-ops.js';
 import type { QgaVmInput } from '../../src/guest/qga-schedule.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { captureLog } from '../runtime/capture-log.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import { ManualTime } from '../support/manual-time.js';
 
 const S = 1000;
@@ -24,17 +27,20 @@ function setup(over: Partial<QgaPollerConfig> = {}, vms: QgaVmInput[] = [{ vmId:
   let full = false;
   const firstCaps: string[] = [];
   const list = { vms };
-  const poller = new QgaPoller({
-    executor: {
-      dispatch: <T>(op: string, args?: unknown, opts?: { timeoutMs?: number; discard?: boolean }): Promise<T> => {
-        if (full) throw vdsmError(Errors.RESOURCE_EXHAUSTED, { reason: 'Too many tasks', resource: 'qgapoller', current_tasks: 400 });
-        return new Promise<T>((resolve, reject) => calls.push({ op, args: args as Call['args'], opts: opts ?? {}, resolve: resolve as (r: QgaTaskResult[]) => void, reject }));
-      },
+  const dispatcher = {
+    dispatch: <T>(op: string, args?: unknown, opts?: { timeoutMs?: number; discard?: boolean }): Promise<T> => {
+      if (full) throw vdsmError(Errors.RESOURCE_EXHAUSTED, { reason: 'Too many tasks', resource: 'qgapoller', current_tasks: 400 });
+      return new Promise<T>((resolve, reject) => calls.push({ op, args: args as Call['args'], opts: opts ?? {}, resolve: resolve as (r: QgaTaskResult[]) => void, reject }));
     },
+  };
+  // The typed client the runtime gives the poller: the main connection is 1, the guest-agent one 7.
+  const connections = new ConnectionsStub(1);
+  connections.agentConn = () => 7;
+  const poller = new QgaPoller({
+    libvirt: new LibvirtClient({ dispatcher, connections }),
     scheduler: new Scheduler({ clock: time, timers: time, log }),
     clock: time,
     log,
-    conn: () => 7,
     vms: () => list.vms,
     known: () => new Set(list.vms.map((v) => v.vmId)),
     config: {

@@ -16,9 +16,11 @@ import type { ChannelUpdate, SendReply } from '../../src/guest/channel-protocol.
 import { GuestAgents } from '../../src/guest/guest-agents.js';
 import { OvirtChannels, type ChannelTransport } from '../../src/guest/ovirt-channels.js';
 import type { OvirtCommand } from '../../src/guest/ovirt-protocol.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
 import { ShutdownFlag } from '../../src/libvirt/constants.js';
 import { StatsCache } from '../../src/virt/stats-cache.js';
 import { domainXml, VM_UUID } from '../virt/domain-fixtures.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import { ManualTime } from '../support/manual-time.js';
 
 class FakeTransport implements ChannelTransport {
@@ -46,15 +48,15 @@ async function setup(opts: { acpi?: boolean } = {}) {
   const events: { method: string; params: Record<string, unknown> }[] = [];
   const failOps = new Set<string>();
   const xml = domainXml({ acpi: opts.acpi ?? true });
-  const vms = new VmManager({
-    dispatcher: {
-      dispatch: <T>(op: string, args?: unknown): Promise<T> => {
-        ops.push({ op, ...((args as { flags?: number }).flags !== undefined ? { flags: (args as { flags: number }).flags } : {}) });
-        if (failOps.has(op)) return Promise.reject(Object.assign(new Error('agent not available'), { code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE' }));
-        return Promise.resolve((op === 'libvirt.xmlDesc' ? xml : undefined) as T);
-      },
+  const dispatcher = {
+    dispatch: <T>(op: string, args?: unknown): Promise<T> => {
+      ops.push({ op, ...((args as { flags?: number }).flags !== undefined ? { flags: (args as { flags: number }).flags } : {}) });
+      if (failOps.has(op)) return Promise.reject(Object.assign(new Error('agent not available'), { code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE' }));
+      return Promise.resolve((op === 'libvirt.xmlDesc' ? xml : undefined) as T);
     },
-    libvirt: { conn: () => 0, onEvent: () => () => undefined },
+  };
+  const vms = new VmManager({
+    libvirt: new LibvirtClient({ dispatcher, connections: new ConnectionsStub() }),
     records: new VmRecordStore(dir),
     statsCache: new StatsCache(time),
     clock: time,
@@ -65,7 +67,6 @@ async function setup(opts: { acpi?: boolean } = {}) {
     userShutdownTimeoutS: 30,
     guest,
     vmCommandTimeoutS: 60,
-    callTimeoutMs: 1000,
   });
   late.vms = vms;
   vms.create({ xml });

@@ -1,6 +1,8 @@
 // Host.hostdevListByCaps: the `host.devices` operation on canned sysfs trees (symlinks laid out as the
 // kernel does), vdsm's names and params built from them, the caps filter, and this machine's real /sys
 // read through a real Executor worker by HostService.
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -199,8 +201,8 @@ void describe("hostdevListByCaps on this machine's /sys", () => {
     h.ex.start();
     try {
       const host = new HostService({
-        executor: h.ex, scheduler: h.sched, clock: h.time, log: captureLog().log,
-        conn: () => 0, vmCounts: () => ({ vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 }),
+        executor: h.ex, libvirt: new LibvirtClient({ dispatcher: h.ex, connections: new ConnectionsStub() }),
+        scheduler: h.sched, clock: h.time, log: captureLog().log, vmCounts: () => ({ vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 }),
         sampleIntervalMs: 15_000, runDir: tmpdir(),
         capabilities: { reservedMemMiB: 0, guestOverheadMiB: 0, reportHostThreadsAsCores: false }, callTimeoutMs: 30_000,
         supervdsm: supervdsmOf(undefined),

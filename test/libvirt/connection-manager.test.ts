@@ -77,7 +77,7 @@ void describe('ConnectionManager', () => {
     await manager.close();
     const closedFirst = new ConnectionManager({ uri: fx.uri, clock: time, timers: time });
     await closedFirst.close();
-    await assert.rejects(closedFirst.start(), (err: unknown) => isError(err, Errors.NOT_RUNNING));
+    await assert.rejects(closedFirst.start(), (err: unknown) => isError(err, Errors.LIFECYCLE_STATE));
   });
 
   void it('a liveness ping that times out counts as a loss: fresh control thread, new connection, reconnect notice', async () => {

@@ -1,11 +1,14 @@
 // Connection loss and recovery against a real libvirtd (unprivileged, serving the test driver): the
 // manager sees the close callback when the daemon dies, reports the outage, reconnects with backoff once
 // the daemon is back, re-registers events and tells subscribers to resync; a frozen daemon is caught by
-// libvirt's keepalive. Also: a worker blocked in a call to a frozen daemon leaves the main thread responsive. Real timers here, because the peer is a real
-// daemon; the backoff is shortened to keep the test quick.
+// libvirt's keepalive. Also: a worker blocked in a call to a frozen daemon leaves the main thread
+// responsive. Calls go through the real Executor and the LibvirtClient. Real timers here, because the
+// peer is a real daemon; the backoff is shortened to keep the test quick.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pino } from 'pino';
 import { ConnectionManager, type LibvirtConnectionState, type ReconnectInfo } from '../../src/libvirt/connection-manager.js';
 import { LibvirtClient } from '../../src/libvirt/client.js';
 import { LifecycleEvent, StatsGroup } from '../../src/libvirt/constants.js';
@@ -14,7 +17,9 @@ import { Errors, isError } from '../../src/errors.js';
 import type { DomainEvent } from '../../src/contracts/libvirt-types.js';
 import { libvirtdUnavailable, TestLibvirtd } from './helpers/libvirtd.js';
 import { nextMatching } from './helpers/node-fixture.js';
-import { PiscinaDispatcher } from './helpers/piscina-dispatcher.js';
+import { Executor } from '../../src/runtime/executor/executor.js';
+import type { DoneEvent, StartEvent } from '../../src/runtime/executor/executor-events.js';
+import { Scheduler } from '../../src/runtime/scheduler.js';
 
 const FIXTURE = { domains: 3 };
 const skip = libvirtdUnavailable();
@@ -22,7 +27,8 @@ const skip = libvirtdUnavailable();
 void describe('libvirt reconnect through a real libvirtd', { skip: skip ?? false }, () => {
   let daemon: TestLibvirtd;
   let manager: ConnectionManager;
-  let pool: PiscinaDispatcher;
+  let scheduler: Scheduler;
+  let executor: Executor;
   let client: LibvirtClient;
   const states: LibvirtConnectionState[] = [];
   const uuid = fixtureDomains(FIXTURE)[0]!.uuid;
@@ -36,13 +42,18 @@ void describe('libvirt reconnect through a real libvirtd', { skip: skip ?? false
       uri: daemon.uri, keepaliveInterval: 1, keepaliveCount: 3, backoffInitialMs: 50, backoffMaxMs: 250, callTimeoutMs: 5000, startTimeoutMs: 15_000,
     });
     manager.onStateChange((s) => states.push(s));
-    pool = new PiscinaDispatcher(2);
-    client = new LibvirtClient({ dispatcher: pool, connections: manager });
+    const log = pino({ level: 'silent' });
+    scheduler = new Scheduler({ log });
+    scheduler.start();
+    executor = new Executor({ name: 'reconnect-test', workersCount: 2, maxWorkers: 4, maxTasks: 16, scheduler, log, opsModules: ['libvirt'] });
+    executor.start();
+    client = new LibvirtClient({ dispatcher: executor, connections: manager });
     await manager.start();
   });
   after(async () => {
     await manager?.close();
-    await pool?.close();
+    await executor?.stop({ graceMs: 1000 });
+    scheduler?.stop();
     await daemon?.cleanup();
   });
 
@@ -59,7 +70,7 @@ void describe('libvirt reconnect through a real libvirtd', { skip: skip ?? false
     assert.equal(during.state, 'lost');
     assert.ok(during.currentOutage, 'an outage is open');
     assert.match(during.currentOutage.reason, /closed connection|control thread|ping/);
-    await assert.rejects(client.call('libvirt.getHostname', {}), (err: unknown) => isError(err, Errors.LIBVIRT_CONNECTION));
+    assert.throws(() => client.call('libvirt.getHostname', {}), (err: unknown) => isError(err, Errors.LIBVIRT_CONNECTION), 'refused at once, nothing queued');
 
     const reconnected = new Promise<ReconnectInfo>((resolve) => { const off = manager.onReconnect((info) => { off(); resolve(info); }); });
     await daemon.start();
@@ -103,29 +114,59 @@ void describe('libvirt reconnect through a real libvirtd', { skip: skip ?? false
   });
 
   void it('a worker blocked on a frozen libvirtd does not stall the main thread', async () => {
+    // The task's start (stamped by the worker just before it calls libvirt) and its end, from the
+    // Executor's own events: proof that the call was in flight while the daemon was frozen.
+    const startCh = diagnostics_channel.channel('vdsm:executor:start');
+    const doneCh = diagnostics_channel.channel('vdsm:executor:done');
+    let startedAt: number | undefined;
+    let doneAt: number | undefined;
+    let runtimeMs: number | undefined;
+    const onStart = (m: unknown): void => {
+      const e = m as StartEvent;
+      if (e.executor === executor.name && e.op === 'libvirt.getAllDomainStats') startedAt ??= performance.now();
+    };
+    const onDone = (m: unknown): void => {
+      const e = m as DoneEvent;
+      if (e.executor === executor.name && e.op === 'libvirt.getAllDomainStats' && doneAt === undefined) { doneAt = performance.now(); runtimeMs = e.runtimeMs; }
+    };
+    startCh.subscribe(onStart);
+    doneCh.subscribe(onDone);
     const histogram = monitorEventLoopDelay({ resolution: 10 });
     histogram.enable();
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 10);
+    const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
+      const deadline = performance.now() + 10_000;
+      while (!cond()) {
+        if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 5));  // polling a condition
+      }
+    };
     daemon.freeze();
+    let thawedAt: number;
     let blocked: Promise<unknown>;
-    let answered = false;
     try {
       blocked = client.call('libvirt.getAllDomainStats', { stats: StatsGroup.STATE });
-      void blocked.then(() => { answered = true; }, () => undefined);
-      // Let the call reach the frozen daemon; thawing resolves it. 800 ms < keepalive (1 s x 3).
-      await new Promise((r) => setTimeout(r, 800));
-      assert.equal(answered, false, 'the call is stuck while the daemon is frozen');
+      await waitFor(() => startedAt !== undefined, 'the worker to start the call');
+      // The main loop keeps ticking while the worker waits on the frozen daemon: 40 ticks of 10 ms,
+      // well inside libvirt's keepalive (1 s x 3), which would otherwise close the connection.
+      const from = ticks;
+      await waitFor(() => ticks >= from + 40, 'the main loop to tick while the worker is blocked');
+      assert.equal(doneAt, undefined, 'the call cannot finish while the daemon is frozen');
     } finally {
+      thawedAt = performance.now();
       daemon.thaw();
     }
     const records = (await blocked) as unknown[];
     clearInterval(ticker);
     histogram.disable();
+    startCh.unsubscribe(onStart);
+    doneCh.unsubscribe(onDone);
     assert.equal(records.length, 3);
+    assert.ok(startedAt! < thawedAt && doneAt! >= thawedAt, 'started before the thaw, answered only after it');
+    assert.ok(runtimeMs! >= thawedAt - startedAt! - 5, `the worker spent ${runtimeMs} ms in the call`);
     const maxMs = histogram.max / 1e6;
     assert.ok(maxMs < 400, `main loop max delay ${maxMs.toFixed(1)} ms while the worker was blocked`);
-    assert.ok(ticks > 10, `interval ticked ${ticks} times`);
     assert.equal(manager.state, 'connected');
   });
 });

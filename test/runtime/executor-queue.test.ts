@@ -1,6 +1,8 @@
 // Executor basics on real threads: results and errors cross the thread boundary, the queue bound
 // throws RESOURCE_EXHAUSTED at once, lifecycle errors, state() and the thread listing.
 import type { OpName } from '../../src/contracts/operations.js';
+import { readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Errors, isError, VdsmError } from '../../src/errors.js';
@@ -11,7 +13,8 @@ void test('results, catalogued errors and unknown operations come back from the 
   t.after(() => h.close());
   assert.throws(() => h.ex.dispatch('test.echo', 1), (e: unknown) => isError(e, Errors.NOT_RUNNING));
   h.ex.start();
-  assert.throws(() => h.ex.start(), (e: unknown) => isError(e, Errors.ALREADY_STARTED));
+  h.ex.start(); // idempotent: no second set of workers
+  assert.equal(h.ex.counts().total, 1);
   assert.deepEqual(await h.ex.dispatch('test.echo', { a: [1, 2] }), { a: [1, 2] });
   const who = await h.ex.dispatch('test.whoami', undefined);
   assert.deepEqual(who.workerData, { tag: 'wd' });
@@ -85,12 +88,30 @@ void test('stop() fails queued tasks with NOT_RUNNING and resolves within its gr
   const queuedFails = assert.rejects(queued, (e: unknown) => isError(e, Errors.NOT_RUNNING));
   const stuckFails = assert.rejects(stuck, (e: unknown) => isError(e, Errors.NOT_RUNNING));
   const t0 = Date.now();
-  const res = await h.ex.stop({ graceMs: 200 });
+  const first = h.ex.stop({ graceMs: 200 });
+  const second = h.ex.stop({ graceMs: 0 });  // a later caller waits for the first stop and gets its answer
+  assert.equal(second, first);
+  const res = await first;
   const took = Date.now() - t0;
   assert.equal(res.stuckThreads, 1);
+  assert.equal(h.ex.state()['state'], 'closed');
+  assert.throws(() => h.ex.start(), (e: unknown) => isError(e, Errors.LIFECYCLE_STATE), 'a stopped Executor stays stopped');
   // Not a timing assertion about speed: stop must not wait for the 1.5 s native call.
   assert.ok(took < 1200, `stop took ${took} ms`);
   await queuedFails;
   await stuckFails;
   assert.throws(() => h.ex.dispatch('test.echo', 1), (e: unknown) => isError(e, Errors.NOT_RUNNING));
+});
+
+void test('worker threads run at the nice increment above the main thread (each thread lowers its own priority)', async (t) => {
+  const h = harness({ workersCount: 1, maxWorkers: 2, spares: 0, niceIncrement: 3 });
+  t.after(() => h.close());
+  h.ex.start();
+  await h.until(() => h.ex.counts().idle >= 1);
+  const [worker] = h.ex.threads();
+  assert.ok(worker && worker.tid > 0);
+  // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (fields after "comm)" start at 3).
+  const niceOf = (tid: number): number => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19 - 3]);
+  assert.equal(niceOf(worker.tid), Math.min(19, getPriority(0) + 3));
+  assert.equal(niceOf(process.pid), getPriority(0), 'the main thread keeps its own priority');
 });

@@ -84,17 +84,19 @@ void test('a call runs once, even if it was executed and then its time comes aga
   assert.equal(call.valid, false);
 });
 
-void test('stop drops pending calls; schedule on a stopped scheduler is NOT_RUNNING; start twice is ALREADY_STARTED', () => {
+void test('close drops pending calls; schedule once closed is NOT_RUNNING; start is idempotent, but not after close', () => {
   const { time, sched } = setup();
   let n = 0;
   for (let i = 0; i < 1000; i++) sched.schedule(i, () => n++);
-  assert.throws(() => sched.start(), (e: unknown) => isError(e, Errors.ALREADY_STARTED));
-  sched.stop();
-  sched.stop();
+  sched.start();
+  assert.equal(sched.state()['lifecycle'], 'running', 'a second start changes nothing');
+  sched.close();
+  sched.close();
   time.advance(2000);
   assert.equal(n, 0);
   assert.equal(time.pendingTimers, 0);
   assert.throws(() => sched.schedule(1, () => n++), (e: unknown) => isError(e, Errors.NOT_RUNNING));
+  assert.throws(() => sched.start(), (e: unknown) => isError(e, Errors.LIFECYCLE_STATE));
 });
 
 void test('lateness statistics and state() describe what happened', () => {

@@ -1,6 +1,8 @@
 // getCapabilities asks libvirt about itself once per connection (the engine polls every 3 s while a
 // host initializes) and reads host facts every time. The executor is a stand-in that answers with
 // canned facts and counts the operations; assembling them is the real code.
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
@@ -11,7 +13,7 @@ import { bareHostFacts, DOMCAPS_XML, QEMU_CAPS_XML } from '../host/caps-fixtures
 
 void test('libvirt capabilities are fetched once per connection; a failed fetch is not kept', async () => {
   const log = pino({ level: 'silent' });
-  let conn = 1;
+  const connections = new ConnectionsStub(1);
   let failCaps = false;
   const calls: string[] = [];
   const answers: Record<string, () => unknown> = {
@@ -21,12 +23,13 @@ void test('libvirt capabilities are fetched once per connection; a failed fetch 
     'libvirt.getLibVersion': () => 9_000_000,
     'libvirt.getVersion': () => 7_002_000,
   };
+  const executor = { dispatch: <T>(op: string): Promise<T> => { calls.push(op); return Promise.resolve().then(() => answers[op]!() as T); } };
   const host = new HostService({
-    executor: { dispatch: <T>(op: string): Promise<T> => { calls.push(op); return Promise.resolve().then(() => answers[op]!() as T); } },
+    executor,
+    libvirt: new LibvirtClient({ dispatcher: executor, connections }),
     scheduler: new Scheduler({ log }),
     clock: { now: () => 0 },
     log,
-    conn: () => conn,
     vmCounts: () => ({ vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 }),
     sampleIntervalMs: 15_000,
     runDir: '/run/vdsm',
@@ -43,7 +46,7 @@ void test('libvirt capabilities are fetched once per connection; a failed fetch 
   assert.equal(count('libvirt.getDomainCapabilities'), 1);
   assert.ok((first['emulatedMachines'] as string[]).length > 0);
 
-  conn = 2; // reconnected: libvirtd may have been upgraded or restarted
+  connections.reconnect(); // libvirtd may have been upgraded or restarted
   failCaps = true;
   await assert.rejects(host.capabilities(), /libvirt went away/);
   failCaps = false;

@@ -1,5 +1,7 @@
 // VmManager.adopt (recovery): a re-adopted VM keeps counting elapsedTime from the start the agent
 // recorded before its restart, not from the moment it was re-adopted.
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,8 +23,7 @@ void test('a re-adopted VM reports elapsedTime from its recorded start', async (
   const records = new VmRecordStore(dir);
   // adopt() makes no libvirt call: a dispatcher that refuses every operation proves it.
   const vms = new VmManager({
-    dispatcher: { dispatch: () => Promise.reject(new Error('no libvirt call expected')) },
-    libvirt: { conn: () => 0, onEvent: () => () => undefined },
+    libvirt: new LibvirtClient({ dispatcher: { dispatch: () => Promise.reject(new Error('no libvirt call expected')) }, connections: new ConnectionsStub() }),
     records,
     statsCache: new StatsCache(time),
     clock: time,
@@ -31,7 +32,6 @@ void test('a re-adopted VM reports elapsedTime from its recorded start', async (
     publish: (method) => published.push(method),
     sysShutdownTimeoutS: 120,
     vmCommandTimeoutS: 60,
-    callTimeoutMs: 1000,
   });
   try {
     const xml = domainXml();

@@ -2,6 +2,8 @@
 // port left to autoport shows the port QEMU got (the engine connects the console with it), not -1.
 // The dispatcher is a stand-in here (the test driver keeps port -1 under autoport); the real-VM tier
 // (test/realvm/agent-real-vm.test.ts) checks the same against QEMU.
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,15 +25,15 @@ void test('after VM.create the display port is the one in libvirt\'s live XML', 
   const ops: string[] = [];
   let launched!: () => void;
   const done = new Promise<void>((resolve) => { launched = resolve; });
-  const vms = new VmManager({
-    dispatcher: {
-      dispatch: <T>(op: string): Promise<T> => {
-        ops.push(op);
-        if (op === 'libvirt.xmlDesc') { setImmediate(launched); return Promise.resolve(live as T); }
-        return Promise.resolve(undefined as T);
-      },
+  const dispatcher = {
+    dispatch: <T>(op: string): Promise<T> => {
+      ops.push(op);
+      if (op === 'libvirt.xmlDesc') { setImmediate(launched); return Promise.resolve(live as T); }
+      return Promise.resolve(undefined as T);
     },
-    libvirt: { conn: () => 0, onEvent: () => () => undefined },
+  };
+  const vms = new VmManager({
+    libvirt: new LibvirtClient({ dispatcher, connections: new ConnectionsStub() }),
     records,
     statsCache: new StatsCache(time),
     clock: time,
@@ -40,7 +42,6 @@ void test('after VM.create the display port is the one in libvirt\'s live XML', 
     publish: () => undefined,
     sysShutdownTimeoutS: 120,
     vmCommandTimeoutS: 60,
-    callTimeoutMs: 1000,
   });
   try {
     vms.create({ xml: sent });

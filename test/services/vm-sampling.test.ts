@@ -2,6 +2,8 @@
 // call is still in flight, or some VMs recently did not answer, only the responsive VMs are asked,
 // and a VM that did not answer is skipped for 40 s. The first tests put a stand-in at the Executor
 // boundary to hold a call in flight at will; the last runs the real worker operation on the test driver.
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,17 +26,17 @@ function harness(vmIds: string[]) {
   const clock = { now: () => now };
   const calls: Call[] = [];
   const cache = new StatsCache(clock);
+  const dispatcher = {
+    dispatch: <T>(_op: string, args?: unknown): Promise<T> => new Promise<T>((resolve) => {
+      calls.push({ args: args as BulkStatsArgs, resolve: resolve as (r: BulkStatsResult) => void });
+    }),
+  };
   const sampling = new VmSampling({
-    executor: {
-      dispatch: <T>(_op: string, args?: unknown): Promise<T> => new Promise<T>((resolve) => {
-        calls.push({ args: args as BulkStatsArgs, resolve: resolve as (r: BulkStatsResult) => void });
-      }),
-    },
+    libvirt: new LibvirtClient({ dispatcher, connections: new ConnectionsStub(7) }),
     scheduler: new Scheduler({ log }),
     clock,
     statsCache: cache,
     log,
-    conn: () => 7,
     vmIds: () => vmIds,
     periodMs: 15_000,
     nowait: true,

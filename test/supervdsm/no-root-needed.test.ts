@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { HostService } from '../../src/services/host-service.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
 import { Errors, vdsmError } from '../../src/errors.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import type { Supervdsm } from '../../src/supervdsm/privileged.js';
@@ -101,15 +103,18 @@ void describe('what supervdsm supplies reaches the capabilities', () => {
   // This machine has no DMI; the DMI-present case is played with a stand-in for the helper's answers
   // (the real helper and dmidecode are in kernel-functions.test.ts and dmidecode.test.ts).
   const log = pino({ level: 'silent' });
-  const host = (helper: Supervdsm, dmiPresent: boolean): HostService => new HostService({
-    executor: {
+  const host = (helper: Supervdsm, dmiPresent: boolean): HostService => {
+    const executor = {
       dispatch: <T>(op: string): Promise<T> => Promise.resolve((op === 'host.capabilitiesFacts' ? { ...bareHostFacts(), productUuid: null, dmiPresent }
         : op === 'libvirt.getCapabilities' ? QEMU_CAPS_XML : op === 'libvirt.getDomainCapabilities' ? undefined : 9_000_000) as T),
-    },
-    scheduler: new Scheduler({ log }), clock: { now: () => 0 }, log, conn: () => 1,
-    vmCounts: () => ({ vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 }),
-    sampleIntervalMs: 15_000, runDir: '/run/vdsm', capabilities: {}, callTimeoutMs: 1000, supervdsm: helper,
-  });
+    };
+    return new HostService({
+      executor, libvirt: new LibvirtClient({ dispatcher: executor, connections: new ConnectionsStub(1) }),
+      scheduler: new Scheduler({ log }), clock: { now: () => 0 }, log,
+      vmCounts: () => ({ vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 }),
+      sampleIntervalMs: 15_000, runDir: '/run/vdsm', capabilities: {}, callTimeoutMs: 1000, supervdsm: helper,
+    });
+  };
   const helperWith = (calls: string[], answer: (m: string) => unknown): Supervdsm => ({
     enabled: true, connected: true, health: () => ({}),
     call: ((m: string) => { calls.push(m); const a = answer(m); return a instanceof Error ? Promise.reject(a) : Promise.resolve(a); }) as Supervdsm['call'],

@@ -11,6 +11,7 @@ import type { Figure } from '../metrics/convention.js';
 import type { FigureSource } from '../metrics/hub.js';
 import type { ThreadHealth, ThreadProbe } from '../thread-probe.js';
 import { countEntries, maxOpenFiles } from './process-figures.js';
+import { errorMessage } from '../../errors.js';
 
 /** What the monitor needs of an Executor. */
 export interface MonitoredExecutor {
@@ -213,7 +214,7 @@ export class HealthMonitor implements FigureSource {
     this.#timer = this.#o.timers.setTimeout(() => {
       this.#timer = undefined;
       if (!this.#running || this.#checking) return this.#arm();
-      this.check().catch((err: unknown) => this.#o.log.warn({ err: (err as Error).message }, 'health check failed')).finally(() => this.#arm());
+      this.check().catch((err: unknown) => this.#o.log.warn({ err: errorMessage(err) }, 'health check failed')).finally(() => this.#arm());
     }, this.#o.intervalMs);
     (this.#timer as { unref?: () => void } | undefined)?.unref?.();
   }

@@ -11,6 +11,7 @@ import type { Timers } from '../../runtime/clock.js';
 import { hostPort, parseCollectorAddress } from './collector-address.js';
 import type { Figure } from './convention.js';
 import type { MetricsSink } from './report-loop.js';
+import { errorMessage } from '../../errors.js';
 
 export const HAWKULAR_DEFAULT_PORT = 8080;
 export const HAWKULAR_TENANT = 'oVirt';
@@ -140,7 +141,7 @@ export class HawkularReporter implements MetricsSink {
       (err: unknown) => {
         this.#sending = false;
         this.#stats.failed_requests++;
-        const message = (err as Error).message;
+        const message = errorMessage(err);
         if (this.#stats.last_error !== message) this.#o.log.warn({ target: this.target, err: message, queued: this.#queue.length }, 'Hawkular report failed; kept queued, retrying');
         this.#stats.last_error = message;
         if (this.#closed) return;

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../runtime/clock.js';
 import { DEFAULT_PUBLICATION_TTL_MS, figureProblem, metricsChannels, type CollectRequest, type Figure, type FigurePublication } from './convention.js';
+import { errorMessage } from '../../errors.js';
 
 /** A built-in pull source: asked for its figures at every collection. */
 export interface FigureSource {
@@ -79,7 +80,7 @@ export class MetricsHub {
       try {
         return { source: s.source, figures: await s.collect() };
       } catch (err) {
-        this.#warnOnce(`${s.source}:collect`, { source: s.source, err: (err as Error).message }, 'metrics source failed; its figures are left out');
+        this.#warnOnce(`${s.source}:collect`, { source: s.source, err: errorMessage(err) }, 'metrics source failed; its figures are left out');
         return { source: s.source, figures: [] as Figure[] };
       }
     }));

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Timers } from '../../runtime/clock.js';
 import type { Figure } from './convention.js';
 import type { MetricsHub } from './hub.js';
+import { errorMessage } from '../../errors.js';
 
 /** Where a push report goes. */
 export interface MetricsSink {
@@ -61,7 +62,7 @@ export class ReportLoop {
       this.#reports++;
     } catch (err) {
       this.#failures++;
-      this.#o.log.warn({ err: (err as Error).message, sink: this.#o.sink.type }, 'metrics report failed');
+      this.#o.log.warn({ err: errorMessage(err), sink: this.#o.sink.type }, 'metrics report failed');
     } finally {
       this.#busy = false;
     }

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../../runtime/clock.js';
 import type { ThreadProfiler } from './thread-profiler.js';
+import { errorMessage } from '../../errors.js';
 
 /** Longest profile one request may ask for. */
 export const MAX_PROFILE_SECONDS = 300;
@@ -49,7 +50,7 @@ export class DebugServer {
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`${(err as Error).message}\n`);
+        res.end(`${errorMessage(err)}\n`);
       });
     });
     this.#server.requestTimeout = (MAX_PROFILE_SECONDS + 60) * 1000;
@@ -114,7 +115,7 @@ export class DebugServer {
       }
     } catch (err) {
       const status = (err as { status?: number }).status ?? (this.#o.profiler.running ? 409 : 500);
-      return text(status, `${(err as Error).message}\n`);
+      return text(status, `${errorMessage(err)}\n`);
     }
   }
 

@@ -8,6 +8,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ProfileResult, ThreadProfiler } from './thread-profiler.js';
+import { errorMessage } from '../../errors.js';
 
 export const PROFILE_STATE_FILE = 'vdsmd-profiling.json';
 export const PROFILE_REQUEST_FILE = 'vdsmd-profiling.request';
@@ -135,7 +136,7 @@ export class ProfileControl {
       if (typeof parsed.id === 'string' && isAction(parsed.action)) request = parsed as ProfileRequest;
       else this.#o.log.warn({ file }, 'profiling request file is not a valid request; toggling instead');
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') this.#o.log.warn({ file, err: (err as Error).message }, 'cannot read the profiling request; toggling instead');
+      if ((err as { code?: string }).code !== 'ENOENT') this.#o.log.warn({ file, err: errorMessage(err) }, 'cannot read the profiling request; toggling instead');
     }
     await this.#run(request);
   }
@@ -157,11 +158,11 @@ export class ProfileControl {
         this.#o.log.info({ file, thread: r.thread ?? 'main' }, 'heap snapshot written');
       }
     } catch (err) {
-      outcome = { id: r.id, action: r.action, ok: false, error: (err as Error).message, at: at() };
+      outcome = { id: r.id, action: r.action, ok: false, error: errorMessage(err), at: at() };
       this.#o.log.warn({ action: r.action, err: outcome.error }, 'profiling request failed');
     }
     this.#last = outcome;
-    await this.writeState().catch((err: unknown) => this.#o.log.warn({ err: (err as Error).message }, 'cannot write the profiling state file'));
+    await this.writeState().catch((err: unknown) => this.#o.log.warn({ err: errorMessage(err) }, 'cannot write the profiling state file'));
     return outcome;
   }
 }

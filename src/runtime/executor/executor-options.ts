@@ -38,8 +38,8 @@ export interface ExecutorOptions {
    */
   resourceLimits?: ResourceLimits;
   /**
-   * Nice increment for worker threads (Linux applies it per thread; Piscina sets it as the thread
-   * starts). A positive value keeps the main thread (RPC, Scheduler, timeouts) ahead of workers
+   * Nice increment for worker threads (Linux applies it per thread; each worker raises its own
+   * as it starts, workers/executor-worker.ts). A positive value keeps the main thread (RPC, Scheduler, timeouts) ahead of workers
    * that start up or compute on a 2-core host. Default NICE_DEFAULT.
    */
   niceIncrement?: number;

@@ -19,6 +19,7 @@
 //   such threads keep the process alive, so the daemon must hard-exit after stop (see stop()).
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../../errors.js';
+import { Lifecycle } from '../lifecycle.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import type { Dispatcher, DispatchOptions } from '../../contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../../contracts/operations.js';
@@ -53,7 +54,9 @@ export class Executor implements Dispatcher {
   #tasks = new TaskLedger();
   #workers = new WorkerLedger();
   #report: ExecutorReport;
-  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  readonly #life: Lifecycle<StopResult>;
+  /** Set while stop() waits out the grace period: destroy() ends the wait at once. */
+  #graceOver = false;
   #nextTaskId = 1;
   #nextWorkerId = 0;
   #waitingDiscard = new Set<Task>();
@@ -84,16 +87,19 @@ export class Executor implements Dispatcher {
     };
     this.#report = new ExecutorReport(this.name, this.#clock);
     this.#control = new ControlRequests(this.name);
+    this.#life = new Lifecycle<StopResult>(`Executor ${this.name}`);
   }
 
   get running(): boolean {
-    return this.#state === 'running';
+    return this.#life.running;
   }
 
-  /** Start workers_count workers and the spares. Starting twice is an error, as in vdsm. */
+  /** Start workers_count workers and the spares. Idempotent; a stopped Executor stays stopped (src/runtime/lifecycle.ts). */
   start(): void {
-    if (this.#state !== 'new') throw vdsmError(Errors.ALREADY_STARTED, `Executor ${this.name} already started`);
-    this.#state = 'running';
+    this.#life.startSync(() => this.#start());
+  }
+
+  #start(): void {
     this.#threads = new PiscinaThreads(this.#threadOpts);
     this.#log.info({ executor: this.name, workers: this.workersCount, max_workers: this.maxWorkers, max_tasks: this.maxTasks }, 'Starting executor');
     for (let i = 0; i < this.workersCount; i++) this.#spawn('live');
@@ -101,7 +107,7 @@ export class Executor implements Dispatcher {
   }
 
   dispatch<K extends OpName>(op: K, args: OpArgs<K>, opts: DispatchOptions = {}): Promise<OpResult<K>> {
-    if (this.#state !== 'running') throw vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} is not running`);
+    this.#life.assertRunning();
     const current = this.#tasks.queued + this.#tasks.running;
     if (current >= this.maxTasks) {
       this.#report.rejected++;
@@ -129,7 +135,7 @@ export class Executor implements Dispatcher {
 
   /** Start every task that may start now, then decide which threads to add. */
   #pump(): void {
-    if (this.#state !== 'running') return;
+    if (!this.#life.running) return;
     for (;;) {
       const c = this.#workers.counts();
       const ready = c.idle + c.spares;
@@ -200,7 +206,7 @@ export class Executor implements Dispatcher {
 
   #check(task: Task): void {
     task.check = undefined;
-    if (this.#state !== 'running' || task.workerId === undefined) return;
+    if (!this.#life.running || task.workerId === undefined) return;
     const worker = this.#workers.get(task.workerId);
     if (!worker || worker.task !== task) return;
     const now = this.#clock.now();
@@ -309,7 +315,7 @@ export class Executor implements Dispatcher {
 
   /** Start the threads planSpawns() asks for (see spawn-plan.ts for the policy). */
   #maintain(): void {
-    if (this.#state !== 'running' || this.#spawnHold?.valid) return;
+    if (!this.#life.running || this.#spawnHold?.valid) return;
     const c = this.#workers.counts();
     let imminent = 0;
     for (const t of this.#tasks.allRunning()) if (t.prewarm && !t.timedOut) imminent++;
@@ -363,7 +369,7 @@ export class Executor implements Dispatcher {
       this.#publishReplace(slot.replacementFor.workerId, slot.id, 'spawn', slot.readyAt - slot.replacementFor.taskStartedAt, slot.replacementFor.deferred);
       slot.replacementFor = undefined;
     }
-    if (this.#state !== 'running') {
+    if (!this.#life.running) {
       this.#end(slot, 'stop');
       return;
     }
@@ -398,7 +404,7 @@ export class Executor implements Dispatcher {
     if (msg.ok) task.resolve(msg.value);
     else task.reject(fromWireError(msg.error));
     this.#report.finished(task, msg.ok, msg.ok ? undefined : msg.error.code, slot.id);
-    if (this.#state === 'stopping') {
+    if (this.#life.state === 'closing') {
       this.#end(slot, 'stop');
       return;
     }
@@ -425,7 +431,7 @@ export class Executor implements Dispatcher {
         task.reject(vdsmError(Errors.WORKER_CRASHED, { op: task.op, task: task.id, worker: slot.id, reason: crash.message }));
         this.#report.finished(task, false, Errors.WORKER_CRASHED.code, slot.id);
       }
-      if (wasStarting && this.#state === 'running') {
+      if (wasStarting && this.#life.running) {
         // A thread that cannot even start will not start on the next try either: back off.
         this.#startFailures++;
         const delay = Math.min(10_000, 100 * 2 ** this.#startFailures);
@@ -452,7 +458,7 @@ export class Executor implements Dispatcher {
   }
 
   #retireSurplus(): void {
-    if (this.#state !== 'running') return;
+    if (!this.#life.running) return;
     const now = this.#clock.now();
     const old = (s: WorkerSlot): boolean => now - s.idleSince >= this.#opts.surplusIdleMs;
     let c = this.#workers.counts();
@@ -474,11 +480,24 @@ export class Executor implements Dispatcher {
    * process alive (process.exit() would wait for them), so the daemon's shutdown must end with a
    * hard exit (e.g. process.kill(process.pid, 'SIGKILL')) when stuckThreads > 0.
    */
-  async stop(opts: { graceMs?: number } = {}): Promise<StopResult> {
-    if (this.#state === 'new') this.#state = 'stopped';
-    if (this.#state !== 'running') return { stuckThreads: this.#workers.total };
-    this.#state = 'stopping';
-    const graceMs = opts.graceMs ?? 5000;
+  stop(opts: { graceMs?: number } = {}): Promise<StopResult> {
+    return this.#life.close(() => this.#stop(opts.graceMs ?? 5000), () => ({ stuckThreads: 0 }));
+  }
+
+  /** stop() by the lifecycle's name: every caller gets the first one's answer. */
+  close(opts: { graceMs?: number } = {}): Promise<StopResult> {
+    return this.stop(opts);
+  }
+
+  /** stop() without the grace period: running tasks fail and their threads are terminated now. */
+  destroy(): Promise<StopResult> {
+    return this.#life.destroy(() => {
+      this.#graceOver = true;
+      for (const w of [...this.#exitWaiters]) w();
+    }, () => this.#stop(0), () => ({ stuckThreads: 0 }));
+  }
+
+  async #stop(graceMs: number): Promise<StopResult> {
     this.#housekeeping?.cancel();
     this.#growCheck?.cancel();
     this.#spawnHold?.cancel();
@@ -488,7 +507,7 @@ export class Executor implements Dispatcher {
     }
     for (const s of this.#workers.all()) if (s.state === 'idle' || s.state === 'spare') this.#end(s, 'stop');
     const deadline = Date.now() + graceMs;
-    await this.#waitUntil(() => this.#workers.counts().busy === 0, deadline);
+    await this.#waitUntil(() => this.#graceOver || this.#workers.counts().busy === 0, deadline);
     for (const s of this.#workers.all()) {
       if (s.state === 'busy' && s.task) {
         const task = s.task;
@@ -502,7 +521,6 @@ export class Executor implements Dispatcher {
       if (s.state !== 'starting' && s.state !== 'lingering') this.#end(s, 'stop');
     }
     await this.#waitUntil(() => this.#workers.total === 0, Math.max(deadline, Date.now() + 50));
-    this.#state = 'stopped';
     const stuckThreads = this.#workers.total;
     this.#threads?.destroy();
     this.#log.info({ executor: this.name, stuck_threads: stuckThreads }, 'Executor stopped');
@@ -537,7 +555,7 @@ export class Executor implements Dispatcher {
   state(): Record<string, unknown> {
     const c = this.#workers.counts();
     return {
-      name: this.name, state: this.#state, workers_count: this.workersCount, max_workers: this.maxWorkers, max_tasks: this.maxTasks,
+      name: this.name, state: this.#life.state, workers_count: this.workersCount, max_workers: this.maxWorkers, max_tasks: this.maxTasks,
       queued: this.#tasks.queued, queued_by_op: this.#tasks.queuedByOp(), running: this.#tasks.running,
       ...c, waiting_discard: this.#waitingDiscard.size, workers_peak: this.#workers.peak,
       workers: this.#workers.all().map((w) => this.#workerJson(w)),

@@ -121,9 +121,13 @@ export class PiscinaThreads {
       concurrentTasksPerWorker: 1,
       atomics: 'disabled',
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
-      ...(opts.niceIncrement ? { niceIncrement: opts.niceIncrement } : {}),
-      // Read by the worker entry at load time, before any session exists.
-      workerData: { opsModules: opts.opsModules },
+      // Read by the worker entry at load time, before any session exists. The thread applies the nice
+      // increment itself (os.setPriority on its own kernel thread id) rather than through Piscina's
+      // niceIncrement, which depends on an optional native package and ignores its absence.
+      workerData: {
+        ...(opts.opsModules ? { opsModules: opts.opsModules } : {}),
+        ...(opts.niceIncrement ? { niceIncrement: opts.niceIncrement } : {}),
+      },
     });
     // Sessions are always pending, so Piscina only reports errors it cannot attach to a task.
     this.#pool.on('error', () => undefined);
@@ -141,6 +145,7 @@ export class PiscinaThreads {
       }
       handle.threadId = msg.threadId;
       handle.tid = msg.tid;
+      // Piscina's public `threads` list, matched by the threadId the session reported.
       worker = this.#pool.threads.find((w) => w.threadId === msg.threadId);
       handle.attach(worker);
       events.onReady(msg);

@@ -1,12 +1,10 @@
 // Rebuilds an error that crossed the worker boundary: a catalogued code becomes a VdsmError again,
 // anything else an Error that keeps its code, name and the worker's stack.
-import { Errors, VdsmError, type ErrorSpec } from '../../errors.js';
+import { errorSpec, VdsmError } from '../../errors.js';
 import type { WireError } from '../../contracts/executor-protocol.js';
 
-const byCode = new Map<string, ErrorSpec>(Object.values(Errors).map((s) => [s.code, s]));
-
 export function fromWireError(w: WireError): Error {
-  const spec = w.code === undefined ? undefined : byCode.get(w.code);
+  const spec = errorSpec(w.code);
   const err: Error & { code?: string } = spec ? new VdsmError(spec, w.message) : new Error(w.message);
   if (!spec) {
     err.name = w.name;

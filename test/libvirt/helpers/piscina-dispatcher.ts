@@ -1,5 +1,5 @@
-// A Dispatcher over a plain Piscina pool running fixtures/ops-worker.js: stands in for the Executor
-// (being written in parallel) with the same contract: named ops, plain args, errors keep `code`.
+// A Dispatcher over a plain Piscina pool running fixtures/ops-worker.js (the libvirt operations plus
+// test-only ones that subscribe to events in the worker): named ops, plain args, errors keep `code`.
 import { Piscina } from 'piscina';
 import type { Dispatcher } from '../../../src/contracts/dispatcher.js';
 import type { Reply, Task } from '../fixtures/ops-worker.js';

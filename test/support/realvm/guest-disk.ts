@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { chown } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { Errors, vdsmError } from '../../../src/errors.js';
+import { errorMessage, Errors, vdsmError } from '../../../src/errors.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -21,7 +21,7 @@ export async function createGuestDisk(path: string, options: GuestDiskOptions = 
     await execFileAsync(options.qemuImg ?? 'qemu-img', ['create', '-q', '-f', 'qcow2', path, size], { timeout: 30000 });
   } catch (err) {
     const stderr = (err as { stderr?: unknown }).stderr;
-    throw vdsmError(Errors.UNAVAILABLE, `qemu-img create ${path}: ${String(stderr ?? '').trim() || (err as Error).message}`, { cause: err });
+    throw vdsmError(Errors.UNAVAILABLE, `qemu-img create ${path}: ${String(stderr ?? '').trim() || errorMessage(err)}`, { cause: err });
   }
   if (options.owner !== undefined) await chown(path, options.owner.uid, options.owner.gid);
   return path;

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Errors, vdsmError } from '../../../src/errors.js';
+import { Errors, vdsmError, errorMessage } from '../../../src/errors.js';
 import { waitFor } from './wait-for.js';
 
 export interface SessionLibvirtdOptions {
@@ -36,6 +36,11 @@ export interface SessionLibvirtd {
   /** Give a file or directory to the daemon user (disk images, console logs). */
   chownForDaemon(path: string): Promise<void>;
   describe(): Record<string, unknown>;
+  /**
+   * SIGKILL libvirtd alone, as a crash would: its QEMUs keep running, and a daemon started again on the
+   * same run directory (`startSessionLibvirtd({ dir: runDir })`) reconnects to them.
+   */
+  crash(): Promise<void>;
   /** Stop libvirtd, then kill whatever still uses the run directory (session QEMUs, virtlogd). Idempotent. */
   stop(): Promise<void>;
 }
@@ -160,6 +165,11 @@ class SessionLibvirtdProcess implements SessionLibvirtd {
     };
   }
 
+  async crash(): Promise<void> {
+    if (this.alive) this.#child.kill('SIGKILL');
+    await this.#exited;
+  }
+
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
@@ -258,7 +268,7 @@ export async function startSessionLibvirtd(options: SessionLibvirtdOptions = {})
   } catch (err) {
     const log = await readFile(join(runDir, 'libvirtd.out'), 'utf8').catch(() => '');
     await handle.stop();
-    throw vdsmError(Errors.UNAVAILABLE, `session libvirtd did not start: ${(err as Error).message}\n${log}`, { cause: err });
+    throw vdsmError(Errors.UNAVAILABLE, `session libvirtd did not start: ${errorMessage(err)}\n${log}`, { cause: err });
   }
   return handle;
 }
