@@ -32,7 +32,8 @@ export const USAGE = `Usage: vdsm-bench [SUITE...] [--quick] [-o DIR] [options] 
        vdsm-bench --compare OLD.jsonl [--against NEW.jsonl]
        vdsm-bench --list
 
-Runs vdsm-node's benchmark suites and writes a report folder. Without SUITE, all of them.
+Runs vdsm-node's benchmark suites and writes a report folder. Without SUITE, all of them but
+those marked "only when named" in --list (${SUITES.filter((s) => s.onlyWhenNamed !== undefined).map((s) => s.name).join(', ')}).
 
   SUITE                 one of: ${SUITES.map((s) => s.name).join(', ')} (--list describes them)
       --quick           small sizes and one repeat: every suite together in under 2 minutes
@@ -212,7 +213,7 @@ async function run(values: Record<string, unknown>, positionals: string[], extra
   }
   if (values['list'] === true) {
     const w = Math.max(...SUITES.map((s) => s.name.length));
-    io.stdout.write(SUITES.map((s) => `${s.name.padEnd(w)}  ${s.summary}${s.remote ? ' [also against a running agent]' : ''}\n`).join(''));
+    io.stdout.write(SUITES.map((s) => `${s.name.padEnd(w)}  ${s.summary}${s.remote ? ' [also against a running agent]' : ''}${s.onlyWhenNamed !== undefined ? ` [only when named: ${s.onlyWhenNamed}]` : ''}\n`).join(''));
     return EXIT_OK;
   }
   const threshold = Number(values['threshold']) / 100;
@@ -230,7 +231,7 @@ async function run(values: Record<string, unknown>, positionals: string[], extra
 
   const unknown = positionals.filter((p) => !SUITES.some((s) => s.name === p));
   if (unknown.length) throw new UsageError(`unknown suite ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}`);
-  const selected = positionals.length ? SUITES.filter((s) => positionals.includes(s.name)) : [...SUITES];
+  const selected = positionals.length ? SUITES.filter((s) => positionals.includes(s.name)) : SUITES.filter((s) => s.onlyWhenNamed === undefined);
 
   let remote: { host: string; port: number; transport: ClientTransport } | undefined;
   if (values['host'] !== undefined) {

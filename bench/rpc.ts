@@ -1,7 +1,10 @@
 // Benchmark `rpc`: the verbs the engine really calls, over JSON-RPC/STOMP, against a real vdsmd in its
 // own process: Host.ping2 (the floor: no work behind it), Host.getStats (cached host sample) and
 // Host.getAllVmStats over N VMs on libvirt's test driver, sequential on one connection and 8
-// connections x 8 in flight, plain TCP and TLS side by side, each verb also as a ratio to ping2.
+// connections x 8 in flight, plain TCP and TLS side by side, each verb also as a ratio to ping2 and to
+// the physical floor: a minimal STOMP server of this run (bench/lib/floor-server.ts, its own process)
+// that answers each SEND with the agent's own reply bytes for that verb and does nothing else. Agent and
+// floor runs alternate, so both see the same machine load.
 // With --agent=HOST:PORT it measures a running agent instead (TLS files from vdsm-bench).
 //
 //   vdsm-bench rpc [--quick]                        (or node dist/bench/rpc.js [--quick] [--out=DIR])
@@ -17,6 +20,7 @@ import { join } from 'node:path';
 import type { TlsMaterial } from '../src/rpc/acceptor.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
 import { startBenchAgent, type BenchAgent } from './lib/agent-child.js';
+import { FLOOR_ID_SLOT, startFloorServer, type FloorServer } from './lib/floor-server.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { percentile, round } from './lib/stats.js';
@@ -28,6 +32,8 @@ interface Target {
   tls: TlsMaterial | undefined;
   label: 'plain' | 'tls';
   vms: number;
+  /** The floor server for this transport (not against a remote agent). */
+  floor?: { host: string; port: number; tls: TlsMaterial | undefined } | undefined;
 }
 
 interface CaseSpec {
@@ -51,6 +57,11 @@ interface CaseResult {
   p99_ms: number;
   /** req/s of this case over req/s of ping2 with the same pattern and transport (ping2 is the floor). */
   vs_ping2: number | null;
+  /** req/s of the floor server (same verb, reply bytes, pattern and transport), median run. */
+  floor_req_per_s: number | null;
+  floor_p50_ms: number | null;
+  /** req/s over the floor's req/s: the share of the physical limit reached. */
+  vs_floor: number | null;
   errors: number;
   requests: number;
   connections: number;
@@ -74,7 +85,7 @@ function cases(quick: boolean): CaseSpec[] {
   ];
 }
 
-async function runOnce(t: Target, c: CaseSpec): Promise<{ reqPerS: number; p50: number; p99: number; errors: number; bytes: number }> {
+async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls'>, c: CaseSpec): Promise<{ reqPerS: number; p50: number; p99: number; errors: number; bytes: number }> {
   const clients = await Promise.all(Array.from({ length: c.connections }, async () => {
     const cl = new StompRpcClient({ host: t.host, port: t.port, ...(t.tls ? { tls: t.tls } : {}) });
     await cl.connect();
@@ -122,6 +133,22 @@ async function vmCount(t: Target): Promise<number> {
   }
 }
 
+/** The agent's reply to each verb, with the id replaced by the floor's slot: the floor's canned bodies. */
+async function cannedBodies(t: Target, methods: readonly string[]): Promise<Record<string, string>> {
+  const cl = new StompRpcClient({ host: t.host, port: t.port, ...(t.tls ? { tls: t.tls } : {}) });
+  await cl.connect();
+  try {
+    const bodies: Record<string, string> = {};
+    for (const m of methods) {
+      const result = await cl.call(m, {}, 60_000);
+      bodies[m] = JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(FLOOR_ID_SLOT) as string, result });
+    }
+    return bodies;
+  } finally {
+    cl.close();
+  }
+}
+
 async function remoteTarget(flags: Flags): Promise<Target> {
   const [host, portText] = flags.str('agent', '').split(/:(?=\d+$)/);
   const port = Number(portText);
@@ -142,6 +169,7 @@ async function main(): Promise<void> {
   const out = outDir(flags, 'rpc');
   const remote = flags.has('agent');
   const agents: BenchAgent[] = [];
+  const floors: FloorServer[] = [];
   const targets: Target[] = [];
   const results: CaseResult[] = [];
   try {
@@ -157,6 +185,15 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 2500)); // one sampling period: every VM has a sample
     }
     const specs = cases(quick);
+    if (!remote) {
+      for (const [i, t] of targets.entries()) {
+        progress(`starting the floor server (${t.label}) with the agent's replies`);
+        const bodies = await cannedBodies(t, [...new Set(specs.map((c) => c.method))]);
+        const f = await startFloorServer({ bodies, ...(agents[i]!.serverTlsFiles ? { tls: agents[i]!.serverTlsFiles } : {}) });
+        floors.push(f);
+        t.floor = { host: '127.0.0.1', port: f.port, tls: t.tls };
+      }
+    }
     const total = targets.length * specs.length;
     let done = 0;
     for (const t of targets) {
@@ -164,14 +201,22 @@ async function main(): Promise<void> {
       for (const c of specs) {
         const name = `${c.verb} ${c.pattern} ${t.label}`;
         step(done++, total, name);
-        const runs = [];
-        for (let i = 0; i < repeats; i++) runs.push(await runOnce(t, c));
-        const mid = [...runs].sort((a, b) => a.reqPerS - b.reqPerS)[Math.floor((runs.length - 1) / 2)]!;
+        type Run = Awaited<ReturnType<typeof runOnce>>;
+        const runs: Run[] = [];
+        const floorRuns: Run[] = [];
+        for (let i = 0; i < repeats; i++) {
+          runs.push(await runOnce(t, c));
+          if (t.floor) floorRuns.push(await runOnce(t.floor, c));
+        }
+        const median = (xs: Run[]): Run => [...xs].sort((a, b) => a.reqPerS - b.reqPerS)[Math.floor((xs.length - 1) / 2)]!;
+        const mid = median(runs);
+        const fl = floorRuns.length > 0 ? median(floorRuns) : undefined;
         if (c.verb === 'ping2') floor.set(c.pattern, mid.reqPerS);
         const ping = floor.get(c.pattern);
         const r: CaseResult = {
           suite: 'rpc', case: name, method: c.method, transport: t.label, tls: t.label === 'tls', vms: t.vms,
           req_per_s: mid.reqPerS, p50_ms: mid.p50, p99_ms: mid.p99, vs_ping2: ping ? round(mid.reqPerS / ping, 3) : null,
+          floor_req_per_s: fl?.reqPerS ?? null, floor_p50_ms: fl?.p50 ?? null, vs_floor: fl ? round(mid.reqPerS / fl.reqPerS, 3) : null,
           errors: runs.reduce((a, x) => a + x.errors, 0), requests: c.requests, connections: c.connections, in_flight: c.inFlight,
           response_bytes: mid.bytes, repeats, req_per_s_runs: runs.map((x) => x.reqPerS), load1: round(loadavg()[0] ?? 0, 2),
         };
@@ -181,7 +226,7 @@ async function main(): Promise<void> {
     }
     step(total, total, 'report');
   } finally {
-    await Promise.all(agents.map((a) => a.stop()));
+    await Promise.all([...agents, ...floors].map((a) => a.stop()));
   }
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'report.md'), report(results, { remote, repeats, vms, quick }));
@@ -205,9 +250,13 @@ function report(results: CaseResult[], meta: { remote: boolean; repeats: number;
     `Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), ${meta.quick ? '--quick, ' : ''}${meta.repeats} run(s) per case: the run with the median req/s is shown, every run's req/s in the last column.`,
     vms ? `Host.getAllVmStats returns ${vms.vms} VMs, ${vms.response_bytes} bytes of JSON (${Math.round(vms.response_bytes / Math.max(1, vms.vms))} bytes per VM).` : '',
     '"seq" is one connection with one call in flight; "8x8" is 8 connections with 8 calls in flight each. "vs ping2" is the',
-    'verb\'s req/s over ping2\'s in the same pattern and transport: ping2 does no work, so it is the floor the transport sets.', '',
-    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
-      results.map((r) => [r.case, r.req_per_s, fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), r.vs_ping2 === null ? '-' : fmt(r.vs_ping2, 3), r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
+    'verb\'s req/s over ping2\'s in the same pattern and transport. "floor" is a minimal STOMP server started by this run in its',
+    'own process (bench/lib/floor-server.ts): it answers each SEND with the agent\'s own reply bytes for that verb (captured once,',
+    'the request id put in) and does nothing else; agent and floor runs alternate. "vs floor" is the agent\'s req/s over the',
+    'floor\'s: the share of the physical limit (load generator, loopback, sockets) the agent reaches.',
+    meta.remote ? 'Against a running agent no floor is run (a local floor is no limit for a remote host).' : '', '',
+    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'floor req/s', 'vs floor', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
+      results.map((r) => [r.case, r.req_per_s, fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), r.vs_ping2 === null ? '-' : fmt(r.vs_ping2, 3), r.floor_req_per_s ?? '-', r.vs_floor === null ? '-' : fmt(r.vs_floor, 3), r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
     '', '![requests per second](rpc.svg)', '',
     'For comparison, the real vdsm server on this kind of machine (issue 5): ping2 3,018 req/s p99 0.55 ms sequential, 10,185 req/s pipelined.',
     '',

@@ -42,6 +42,10 @@ interface CaseResult {
   getallvmstats_calls: number;
   getallvmstats_p50_ms: number;
   getallvmstats_p99_ms: number;
+  /** Host.ping2 on another connection, alone and while getAllVmStats runs back to back (head-of-line). */
+  ping2_alone_p99_ms: number;
+  ping2_during_getallvmstats_p50_ms: number;
+  ping2_during_getallvmstats_p99_ms: number;
   /** The same call through the npm `stompit` client (3 calls; includes its delayed-ACK stall). */
   stompit_call_ms_p50: number | null;
   report_build_ms_p50: number;
@@ -134,8 +138,30 @@ async function clientMain(port: number, calls: number): Promise<void> {
       vms = Array.isArray(r) ? r.length : -1;
     }
   }
+  // Head-of-line blocking: Host.ping2 on a second connection, alone and while this connection asks
+  // for getAllVmStats back to back; the difference is what a big reply costs everyone else.
+  const other = new StompRpcClient({ host: '127.0.0.1', port });
+  await other.connect();
+  const pings = async (): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      await other.call('Host.ping2', {}, 30_000);
+      out.push(performance.now() - t0);
+    }
+    return out;
+  };
+  const pingAlone = await pings();
+  let busy = true;
+  const bulk = (async () => {
+    while (busy) await client.call('Host.getAllVmStats', {}, 30_000);
+  })();
+  const pingDuring = await pings();
+  busy = false;
+  await bulk;
+  other.close();
   client.close();
-  process.stdout.write(`${JSON.stringify({ latencies, bytes, vms, stompitMs })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, bytes, vms, stompitMs, pingAlone, pingDuring })}\n`);
 }
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
@@ -173,9 +199,13 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     const t0 = performance.now();
     try { return origPut.apply(this, a); } finally { putMs.push(performance.now() - t0); }
   };
+  // Host.getAllVmStats serves VmManager.reportsJson (each VM's report serialised once per change); a
+  // build without it (an older checkout, for before/after runs) served VmManager.reports.
   const buildMs: number[] = [];
-  const origReports = VmManager.prototype.reports;
-  VmManager.prototype.reports = function reports(this: InstanceType<typeof VmManager>, ...a: Parameters<typeof origReports>) {
+  const proto = VmManager.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const timed = 'reportsJson' in proto ? 'reportsJson' : 'reports';
+  const origReports = proto[timed]!;
+  proto[timed] = function timedReports(this: unknown, ...a: unknown[]) {
     const t0 = performance.now();
     try { return origReports.apply(this, a); } finally { buildMs.push(performance.now() - t0); }
   };
@@ -237,7 +267,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   measuring = false;
   buildMs.length = 0;
   progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process`);
-  const client = await runChildCase<{ latencies: number[]; bytes: number; vms: number; stompitMs: number[] }>(SCRIPT, ['--client', `--port=${port}`, `--calls=${calls}`], { timeoutMs: 600_000 });
+  const client = await runChildCase<{ latencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[] }>(SCRIPT, ['--client', `--port=${port}`, `--calls=${calls}`], { timeoutMs: 600_000 });
   histogram.disable();
   if (client.vms !== vms) throw new Error(`getAllVmStats listed ${client.vms} VMs, expected ${vms}`);
 
@@ -257,6 +287,9 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     cache_put_ms_p50: round(put.p50, 3), cycle_wall_ms_p50: round(summarize(cycleWall).p50, 2),
     getallvmstats_calls: lat.count,
     getallvmstats_p50_ms: round(lat.p50, 2), getallvmstats_p99_ms: round(lat.p99, 2),
+    ping2_alone_p99_ms: round(summarize(client.pingAlone).p99, 2),
+    ping2_during_getallvmstats_p50_ms: round(summarize(client.pingDuring).p50, 2),
+    ping2_during_getallvmstats_p99_ms: round(summarize(client.pingDuring).p99, 2),
     stompit_call_ms_p50: client.stompitMs.length ? round(summarize(client.stompitMs).p50, 2) : null,
     report_build_ms_p50: round(build.p50, 2), report_build_ms_p99: round(build.p99, 2),
     response_bytes: client.bytes, bytes_per_vm: Math.round(client.bytes / vms),
@@ -276,9 +309,9 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       `sampling period 1 s instead of 15 s so that a case takes seconds). Node ${String(env['node'])}, ${String(env['cpus'])} CPUs, ` +
       `load average at start ${String(env['loadavg'])}. Command: \`npm run bench:sampling\` (\`node dist/bench/sampling.js\`).`, '',
     mdTable(
-      ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'load1'],
+      ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'ping2 alone p99 ms', 'ping2 during getAllVmStats p50 / p99 ms', 'load1'],
       results.map((r) => [r.vms, r.records, r.keys_per_record, fmt(r.cycle_main_ms_p50, 2), fmt(r.cycle_main_ms_p99, 2), fmt(r.cache_put_ms_p50, 3),
-        fmt(r.getallvmstats_p50_ms, 1), fmt(r.getallvmstats_p99_ms, 1), fmt(r.report_build_ms_p50, 1), r.response_bytes, r.bytes_per_vm, fmt(r.loop_delay_p99_ms, 1), fmt(r.load1, 2)]),
+        fmt(r.getallvmstats_p50_ms, 1), fmt(r.getallvmstats_p99_ms, 1), fmt(r.report_build_ms_p50, 1), r.response_bytes, r.bytes_per_vm, fmt(r.loop_delay_p99_ms, 1), fmt(r.ping2_alone_p99_ms, 2), `${fmt(r.ping2_during_getallvmstats_p50_ms, 2)} / ${fmt(r.ping2_during_getallvmstats_p99_ms, 2)}`, fmt(r.load1, 2)]),
     ), '',
     '## What is measured', '',
     '* **records `test-driver`**: what libvirt\'s test driver returns, only `state.state` and `state.reason` per VM ' +
@@ -299,8 +332,12 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       'main-thread time. Measured on cycles with no client traffic; p99 of 30 cycles is their maximum. Busy time is wall ' +
       'time inside callbacks, so it grows when the machine is oversubscribed (see load1 in results.json).',
     '* **getAllVmStats**: sequential calls from a separate process over one STOMP connection (npm `stompit`), send to ' +
-      'full MESSAGE received, while sampling continues every second. **report build ms**: VmManager.reports() alone (all ' +
-      'VM objects, no JSON); the rest of the latency is JSON encoding, STOMP framing and the socket.',
+      'full MESSAGE received, while sampling continues every second. **report build ms**: VmManager.reportsJson() alone ' +
+      '(every VM\'s JSON text: a VM\'s report is rebuilt and serialised only after a new sample or a status change, ' +
+      'otherwise its text is reused with the read-time fields filled in); the rest of the latency is JSON encoding, STOMP framing and the socket.',
+    '* **ping2 during getAllVmStats** (head-of-line blocking): Host.ping2 sequentially on a second connection, first alone, ' +
+      'then while the first connection asks for getAllVmStats back to back; the difference is what the big reply costs a ' +
+      'small request on another connection (main-thread work for the reply, its write to the socket).',
     '* **loop delay**: monitorEventLoopDelay (1 ms resolution) over the measured cycles and the calls.',
     `* Agent log level \`${String(env['logLevel'])}\` (\`--log-level\`): with state-only records every report logs ` +
       '"Missing stat: \'balloon.current\'" for each VM, i.e. one warning line per VM per getAllVmStats (200,000 lines for ' +

@@ -13,6 +13,8 @@ export interface SuiteSpec {
   readonly quickSeconds?: number;
   /** A numeric field of its case lines drawn as a bar per case in the report (when the suite draws none). */
   readonly headline?: string;
+  /** Runs only when named on the command line (not in a run of every suite), for this reason. */
+  readonly onlyWhenNamed?: string;
 }
 
 const suite = (name: string, summary: string, extra: Omit<SuiteSpec, 'name' | 'summary'> = {}): SuiteSpec => ({ name, summary, ...extra });
@@ -25,4 +27,6 @@ export const SUITES: readonly SuiteSpec[] = [
   suite('first-request', 'First request on a fresh connection from a Nagle client, with and without TCP_QUICKACK', { quickSeconds: 5, headline: 'p50_ms' }),
   suite('observability', 'What metrics reporters, the health monitor and CPU profiling of every thread cost Host.ping2 and Host.getAllVmStats, as ratios to metrics off', { quickSeconds: 30, headline: 'ping_ratio' }),
   suite('supervdsm', 'The privileged helper\'s RPC: ping and a hardware-info call, real helper and client vs bare msgpack, JSON lines, the socket floor', { quickSeconds: 4, headline: 'req_per_s' }),
+  suite('migration', 'Live migration between two agents (two session libvirtds in a network namespace, the real TCG guest): time to destination Up and source Down, downtime, cancel, getAllVmStats and loop delay on both agents, the virsh floor', { quickSeconds: 90, headline: 'dst_up_s', onlyWhenNamed: 'needs root, the real-VM tier (scripts/realvm/setup.sh) and a checkout; about 1.5 minutes with --quick' }),
+  suite('network', 'One setupNetworks adding 1, 10, 100 VLAN networks on a bond and its rollback, in a network namespace, vs one ip per command and the ip -batch floor (root)', { quickSeconds: 4, headline: 'setup_ms' }),
 ];

@@ -11,7 +11,9 @@ export DEBIAN_FRONTEND=noninteractive
 # on a free loopback port, so the package's own service is stopped where systemd runs.
 # chromium: opens vdsm-bench's report page headless in the installed-layout test.
 # dmidecode, psmisc (fuser): programs supervdsmd runs (setpriv, mount, getent come with the base system).
-APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium dmidecode psmisc)
+# iproute2 (ip, applies host networking), isc-dhcp-client (dhclient: DHCP networks), dnsmasq-base (the DHCP server
+# of the host-networking tests; the binary only: the dnsmasq package would start a resolver on the machine).
+APT_PACKAGES=(libvirt-dev libvirt-daemon qemu-guest-agent python3-stomp pkg-config openssl sasl2-bin prometheus chromium dmidecode psmisc iproute2 isc-dhcp-client dnsmasq-base)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

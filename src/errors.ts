@@ -20,23 +20,32 @@ export const Errors = {
   METHOD_NOT_FOUND: spec('ERR_JSONRPC_METHOD_NOT_FOUND', -32601, 'The method does not exist or is not available'),
   INVALID_PARAMS: spec('ERR_JSONRPC_INVALID_PARAMS', -32602, 'Invalid method parameter(s)'),
   INTERNAL: spec('ERR_JSONRPC_INTERNAL', -32603, 'Internal JSON-RPC error'),
+  RESPONSE_TOO_LARGE: spec('ERR_RESPONSE_TOO_LARGE', -32603, 'Response too large'),
   // vdsm
   NO_VM: spec('ERR_NO_VM', 1, 'Virtual machine does not exist'),
   VM_EXISTS: spec('ERR_VM_EXISTS', 4, 'Virtual machine already exists'),
   VM_DOWN: spec('ERR_VM_DOWN', 6, 'Virtual machine is down'),
   CREATE: spec('ERR_VM_CREATE', 9, 'Error creating the requested VM'),
   MISSING_PARAM: spec('ERR_MISSING_PARAM', 11, 'Missing required parameter'),
+  MIGRATE: spec('ERR_MIGRATE', 12, 'Fatal error during migration'),
   UNEXPECTED: spec('ERR_UNEXPECTED', 16, 'Unexpected exception'),
   GUEST_AGENT_NONRESPONSIVE: spec('ERR_GUEST_AGENT_NONRESPONSIVE', 19, 'Guest agent non-responsive'),
   UNAVAILABLE: spec('ERR_UNAVAILABLE', 40, 'Resource unavailable'),
   DESTROY: spec('ERR_VM_DESTROY', 42, 'Virtual machine destroy error'),
   NOT_IMPLEMENTED: spec('ERR_NOT_IMPLEMENTED', 44, 'Not implemented'),
+  MIG_CANCEL: spec('ERR_MIG_CANCEL', 47, 'Migration not in progress'),
+  MIGRATION_IN_PROGRESS: spec('ERR_MIGRATION_IN_PROGRESS', 51, 'Command not supported during migration'),
   HWINFO: spec('ERR_HWINFO', 57, 'Failed to read hardware information'),
+  TRANSIENT_DISKS: spec('ERR_TRANSIENT_DISKS', 59, 'Action not permitted on a VM with transient disks'),
   UNSUPPORTED_OPERATION: spec('ERR_UNSUPPORTED_OPERATION', 75, 'Operation not supported'),
+  HOOK: spec('ERR_HOOK', 78, 'Hook error'),
+  MIG_NOT_IN_PROGRESS: spec('ERR_MIG_NOT_IN_PROGRESS', 81, 'Migration not in progress'),
+  MIGRATE_LIMIT: spec('ERR_MIGRATE_LIMIT', 82, 'Incoming migration limit exceeded'),
   INVALID_PARAMETER: spec('ERR_INVALID_PARAMETER', 91, 'Invalid parameter'),
   RECOVERY: spec('ERR_RECOVERY', 99, 'Recovering from crash or Initializing'),
   GENERAL: spec('ERR_GENERAL', 100, 'General Exception'),
   INVALID_CONFIGURATION: spec('ERR_INVALID_CONFIGURATION', 101, 'Invalid configuration'),
+  MIG_OPERATION: spec('ERR_MIG_OPERATION', 102, 'Error occurred during migration'),
   RESOURCE_EXHAUSTED: spec('ERR_RESOURCE_EXHAUSTED', 1100, 'Not enough resources'),
   // runtime (not vdsm codes; reach the engine as GENERAL)
   NOT_RUNNING: spec('ERR_NOT_RUNNING', 100, 'Not running'),
@@ -68,6 +77,20 @@ export const Errors = {
   SVDSM_INTERNAL: spec('ERR_SVDSM_INTERNAL', 100, 'Unexpected error in supervdsm'),
   HOST_FACTS: spec('ERR_HOST_FACTS', 100, 'Malformed host information'),
   LIFECYCLE_STATE: spec('ERR_LIFECYCLE_STATE', 100, 'Not allowed in this lifecycle state'),
+  STATE_WRITE: spec('ERR_STATE_WRITE', 100, 'Could not record the change in the state directory (nothing was changed)'),
+  // host networking (vdsm's lib/vdsm/network/errors.py): setupNetworks answers these codes with the detail alone
+  NET_LOST_CONNECTION: spec('ERR_NET_LOST_CONNECTION', 10, 'connectivity check failed'),
+  NET_BAD_PARAMS: spec('ERR_NET_BAD_PARAMS', 21, 'Bad network parameters'),
+  NET_BAD_ADDR: spec('ERR_NET_BAD_ADDR', 22, 'Bad network address'),
+  NET_BAD_NIC: spec('ERR_NET_BAD_NIC', 23, 'Bad network interface'),
+  NET_USED_NIC: spec('ERR_NET_USED_NIC', 24, 'Network interface already in use'),
+  NET_BAD_BONDING: spec('ERR_NET_BAD_BONDING', 25, 'Bad bonding'),
+  NET_BAD_VLAN: spec('ERR_NET_BAD_VLAN', 26, 'Bad VLAN'),
+  NET_BAD_BRIDGE: spec('ERR_NET_BAD_BRIDGE', 27, 'Bad network name'),
+  NET_USED_BRIDGE: spec('ERR_NET_USED_BRIDGE', 28, 'Network already in use'),
+  NET_FAILED_IFUP: spec('ERR_NET_FAILED_IFUP', 29, 'Failed to apply the network configuration'),
+  NET_FAILED_IFDOWN: spec('ERR_NET_FAILED_IFDOWN', 30, 'Failed to remove the network configuration'),
+  NET_USED_BOND: spec('ERR_NET_USED_BOND', 31, 'Bond in use'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;
@@ -141,4 +164,37 @@ export function pyRepr(value: unknown): string {
     return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(', ')}}`;
   }
   return String(value);
+}
+
+/**
+ * pyRepr cut to about `max` characters ("..." marks the cut), without rendering more than that: safe on
+ * huge or deeply nested client input.
+ */
+export function pyReprBounded(value: unknown, max: number): string {
+  let out = '';
+  const put = (t: string): boolean => {
+    out += t;
+    return out.length < max;
+  };
+  const walk = (v: unknown, depth: number): boolean => {
+    if (depth > 16) return put('...');
+    if (Array.isArray(v)) {
+      if (!put('[')) return false;
+      for (let i = 0; i < v.length; i++) if ((i > 0 && !put(', ')) || !walk(v[i], depth + 1)) return false;
+      return put(']');
+    }
+    if (v !== null && typeof v === 'object') {
+      if (!put('{')) return false;
+      let first = true;
+      for (const k in v as Record<string, unknown>) {
+        if (!Object.hasOwn(v, k)) continue;
+        if ((!first && !put(', ')) || !put(`${pyRepr(k.length > max ? k.slice(0, max) : k)}: `) || !walk((v as Record<string, unknown>)[k], depth + 1)) return false;
+        first = false;
+      }
+      return put('}');
+    }
+    if (typeof v === 'string' && v.length > max) return put(pyRepr(v.slice(0, max)));
+    return put(pyRepr(v));
+  };
+  return walk(value, 0) ? out : `${out.slice(0, max)}...`;
 }

@@ -16,6 +16,7 @@ interface SysAddon {
   tcpQuickAck(fd: number): boolean;
   tryLock(fd: number): boolean;
   exitNow(code: number): never;
+  trimHeap(): boolean;
 }
 
 let addon: SysAddon | undefined;
@@ -58,4 +59,9 @@ export function tryLock(fd: number): boolean {
 /** End the process immediately (_exit): no exit handlers, no waiting for threads stuck in native code. */
 export function exitNow(code: number): never {
   return sys().exitNow(code);
+}
+
+/** Give free malloc memory back to the kernel (malloc_trim); true when some was released. */
+export function trimHeap(): boolean {
+  return sys().trimHeap();
 }

@@ -2,7 +2,8 @@
 // directory, a free port, libvirt's test driver on a node XML with the VMs the bench asks for. Reads the
 // daemon's JSON log to learn its port and when it is ready.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import { killAndRemove } from './child-case.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ export interface BenchAgent {
   tls: boolean;
   /** Client certificate of the agent's development PKI (TLS agents only). */
   clientTls: TlsMaterial | undefined;
+  /** The agent's server certificate files (TLS agents only), for a floor server speaking the same TLS. */
+  serverTlsFiles: { keyFile: string; certFile: string; caFile: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -38,17 +41,11 @@ export async function startBenchAgent(opts: BenchAgentOptions): Promise<BenchAge
     ...(opts.set ?? []).flatMap((s) => ['--set', s]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '' } });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const stop = killAndRemove(child, dir);
   try {
     const port = await waitPort(child, opts.readyTimeoutMs ?? 30_000);
     const clientTls = opts.tls ? await loadTlsFiles(devPkiPaths(dir).client) : undefined;
-    return { port, tls: opts.tls, clientTls, stop };
+    return { port, tls: opts.tls, clientTls, serverTlsFiles: opts.tls ? devPkiPaths(dir).server : undefined, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,6 +1,8 @@
-// Run one bench case in a fresh Node process so that RSS and thread counts belong to that case only.
-// The child prints its result as the last stdout line starting with '{'; stderr passes through.
-import { spawn } from 'node:child_process';
+// Bench helper processes: run one case in a fresh Node process so that RSS and thread counts belong to
+// that case only (the child prints its result as the last stdout line starting with '{'; stderr passes
+// through), and stop a helper process with its private directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 
 export function runChildCase<T>(script: string, args: readonly string[], opts: { timeoutMs?: number; execArgv?: readonly string[] } = {}): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -20,4 +22,15 @@ export function runChildCase<T>(script: string, args: readonly string[], opts: {
       resolve(JSON.parse(line) as T);
     });
   });
+}
+
+/** Stop a bench's helper process (SIGKILL, wait for its exit) and remove its private directory. */
+export function killAndRemove(child: ChildProcess, dir: string): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
 }

@@ -1,8 +1,10 @@
 // Small Linux system calls Node does not expose: OS thread names (prctl PR_SET_NAME / PR_GET_NAME, so
 // top -H, ps -T, /proc/<pid>/task/*/comm and gdb show each thread's role) and a unix socket peer's
-// credentials (getsockopt SO_PEERCRED, so a privileged helper can check who connected), and immediate
-// TCP ACKs (setsockopt TCP_QUICKACK, see src/rpc/quick-ack.ts).
+// credentials (getsockopt SO_PEERCRED, so a privileged helper can check who connected), immediate
+// TCP ACKs (setsockopt TCP_QUICKACK, see src/rpc/quick-ack.ts) and heap trimming (malloc_trim, see
+// src/runtime/memory-relief.ts).
 #include <node_api.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/file.h>
@@ -129,6 +131,15 @@ static napi_value ExitNow(napi_env env, napi_callback_info info) {
   _exit(code);
 }
 
+// trimHeap(): give free malloc memory back to the kernel (malloc_trim(0)): after a burst of connections
+// closed, their TLS and buffer memory is free but stays in the process's heaps. True when some was
+// released. A few milliseconds on a large heap; callers rate-limit it.
+static napi_value TrimHeap(napi_env env, napi_callback_info) {
+  napi_value released;
+  napi_get_boolean(env, malloc_trim(0) == 1, &released);
+  return released;
+}
+
 NAPI_MODULE_INIT() {
   struct { const char* name; napi_callback fn; } fns[] = {
     {"setThreadName", SetThreadName},
@@ -137,6 +148,7 @@ NAPI_MODULE_INIT() {
     {"tcpQuickAck", TcpQuickAck},
     {"tryLock", TryLock},
     {"exitNow", ExitNow},
+    {"trimHeap", TrimHeap},
   };
   for (const auto& f : fns) {
     napi_value value;

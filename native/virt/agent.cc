@@ -11,28 +11,24 @@ namespace {
 
 // qemuAgentCommand(conn, uuid, commandJson, timeoutSec, flags?) -> reply JSON string
 Napi::Value QemuAgentCommand(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  std::string cmd = ArgStr(info, 2, "command");
-  int timeout = ArgInt(info, 3, "timeout");
-  DomRef d = c.Domain(env, uuid);
-  char* reply = virDomainQemuAgentCommand(d.get(), cmd.c_str(), timeout, ArgFlags(info, 4));
-  if (!reply) c.Fail(env, "virDomainQemuAgentCommand", &uuid);
-  return TakeString(env, reply);
+  DomainCall call(info);
+  std::string cmd = call.Str(2, "command");
+  int timeout = call.Int(3, "timeout");
+  unsigned int flags = call.Flags(4);
+  char* reply = call.Run([&] { return virDomainQemuAgentCommand(call.dom(), cmd.c_str(), timeout, flags); });
+  if (!reply) call.Fail("virDomainQemuAgentCommand");
+  return TakeString(call.env(), reply);
 }
 
 // getGuestInfo(conn, uuid, types?, flags?) -> typed params as a flat object ("os.id", "fs.0.name", ...)
 Napi::Value GetGuestInfo(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
+  unsigned int types = call.Flags(2);
+  unsigned int flags = call.Flags(3);
   virTypedParameterPtr params = nullptr;
   int n = 0;
-  if (virDomainGetGuestInfo(d.get(), ArgFlags(info, 2), &params, &n, ArgFlags(info, 3)) < 0)
-    c.Fail(env, "virDomainGetGuestInfo", &uuid);
-  Napi::Object o = TypedParamsToObject(env, params, n);
+  if (call.Run([&] { return virDomainGetGuestInfo(call.dom(), types, &params, &n, flags); }) < 0) call.Fail("virDomainGetGuestInfo");
+  Napi::Object o = TypedParamsToObject(call.env(), params, n);
   virTypedParamsFree(params, n);
   return o;
 }
@@ -54,23 +50,22 @@ Napi::Value GetGuestVcpus(const Napi::CallbackInfo& info) {
 
 // agentSetResponseTimeout(conn, uuid, timeoutSec, flags?)
 Napi::Value AgentSetResponseTimeout(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  int timeout = ArgInt(info, 2, "timeout");
-  DomRef d = c.Domain(env, uuid);
-  if (virDomainAgentSetResponseTimeout(d.get(), timeout, ArgFlags(info, 3)) < 0)
-    c.Fail(env, "virDomainAgentSetResponseTimeout", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  int timeout = call.Int(2, "timeout");
+  unsigned int flags = call.Flags(3);
+  if (call.Run([&] { return virDomainAgentSetResponseTimeout(call.dom(), timeout, flags); }) < 0) call.Fail("virDomainAgentSetResponseTimeout");
+  return call.env().Undefined();
 }
 
 }  // namespace
 
 void RegisterAgentFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("qemuAgentCommand", Napi::Function::New(env, QemuAgentCommand, "qemuAgentCommand"));
-  exports.Set("getGuestInfo", Napi::Function::New(env, GetGuestInfo, "getGuestInfo"));
-  exports.Set("agentSetResponseTimeout", Napi::Function::New(env, AgentSetResponseTimeout, "agentSetResponseTimeout"));
-  exports.Set("getGuestVcpus", Napi::Function::New(env, GetGuestVcpus, "getGuestVcpus"));
+  ExportAll(env, exports, {
+      {"qemuAgentCommand", QemuAgentCommand},
+      {"getGuestInfo", GetGuestInfo},
+      {"agentSetResponseTimeout", AgentSetResponseTimeout},
+      {"getGuestVcpus", GetGuestVcpus},
+  });
 }
 
 }  // namespace virt

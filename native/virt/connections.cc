@@ -1,6 +1,8 @@
 // The process-wide connection table: open (with SASL-style credentials, read-only flag, keepalive and a
 // close callback), close, and per-call references. Ids are plain integers, so a connection opened in one
-// thread is used by every worker; each connection keeps a cache of domain pointers by UUID.
+// thread is used by every worker; each connection keeps a cache of domain pointers by UUID. A loss is
+// reported once per connection, by whichever comes first: libvirt's close callback or a call that finds
+// the connection dead on its way out of libvirt.
 #include "virt.h"
 
 #include <sys/syscall.h>
@@ -9,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -24,8 +28,12 @@ struct ConnEntry {
   std::string keepalive = "off";  // off | on | unsupported
   std::atomic<int> inFlight{0};   // calls holding a ConnRef right now
   std::mutex mu;                  // guards everything below
-  bool closed = false;            // the close callback fired
+  bool closed = false;            // the loss was reported (close callback or a call found it dead)
   int closeReason = -1;
+  int active = 0;                 // threads inside a libvirt call on this connection (ConnRef::Run)
+  unsigned long long drains = 0;  // calls that waited for the others to leave libvirt (diagnostics)
+  unsigned long long drainTimeouts = 0;
+  std::condition_variable idle;   // signalled when `active` drops to 0
   std::unordered_map<std::string, virDomainPtr> domains;
   std::vector<std::weak_ptr<CloseListener>> listeners;
 };
@@ -70,20 +78,36 @@ int AuthCallback(virConnectCredentialPtr cred, unsigned int ncred, void* cbdata)
   return 0;
 }
 
-void CloseCallback(virConnectPtr, int reason, void* opaque) {
-  // Runs on the event-loop thread when the remote side goes away (EOF, keepalive, error).
-  int id = *static_cast<int*>(opaque);
-  auto e = FindEntry(id);
-  if (!e) return;
+/** Report the loss of `e` to its listeners and the watchers, once; the caller holds no lock. */
+void ReportClosed(ConnEntry& e, int reason, const std::string& message) {
   std::vector<std::shared_ptr<CloseListener>> live;
   {
-    std::lock_guard<std::mutex> lock(e->mu);
-    e->closed = true;
-    e->closeReason = reason;
-    for (auto& w : e->listeners)
+    std::lock_guard<std::mutex> lock(e.mu);
+    if (e.closed) return;
+    e.closed = true;
+    e.closeReason = reason;
+    for (auto& w : e.listeners)
       if (auto l = w.lock()) live.push_back(l);
   }
-  for (auto& l : live) l->OnConnectionClosed(id, reason);
+  for (auto& l : live) l->OnConnectionClosed(e.id, reason, message);
+  NotifyWatchers(e.id, reason, message);
+}
+
+const char* CloseReasonText(int reason) {
+  switch (reason) {
+    case VIR_CONNECT_CLOSE_REASON_ERROR: return "connection error";
+    case VIR_CONNECT_CLOSE_REASON_EOF: return "end of file from libvirt";
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE: return "keepalive timeout";
+    case VIR_CONNECT_CLOSE_REASON_CLIENT: return "closed by the client";
+    default: return "unknown reason";
+  }
+}
+
+void CloseCallback(virConnectPtr, int reason, void* opaque) {
+  // Runs on whichever thread libvirt notices the loss on (the event loop, or a thread inside a call).
+  int id = *static_cast<int*>(opaque);
+  auto e = FindEntry(id);
+  if (e) ReportClosed(*e, reason, CloseReasonText(reason));
 }
 
 void FreeIdOpaque(void* p) { delete static_cast<int*>(p); }
@@ -141,7 +165,9 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   }
   for (auto& [uuid, d] : doms) virDomainFree(d);
   virConnectUnregisterCloseCallback(e->conn, CloseCallback);
-  virConnectClose(e->conn);
+  // The table's own reference goes like a call's: if it is the last one, the close RPC is a call.
+  e->inFlight++;
+  { ConnRef last(e, e->conn, true); }
   return Napi::Boolean::New(info.Env(), true);
 }
 
@@ -156,6 +182,9 @@ Napi::Object EntryInfo(Napi::Env env, ConnEntry& e) {
   o.Set("closeReason", e.closeReason);
   o.Set("cachedDomains", static_cast<double>(e.domains.size()));
   o.Set("inFlight", e.inFlight.load());
+  o.Set("active", e.active);
+  o.Set("drains", static_cast<double>(e.drains));
+  o.Set("drainTimeouts", static_cast<double>(e.drainTimeouts));
   return o;
 }
 
@@ -163,8 +192,9 @@ Napi::Object EntryInfo(Napi::Env env, ConnEntry& e) {
 Napi::Value ConnectionInfo(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  bool alive = virConnectIsAlive(c.get()) == 1;  // local check, no round trip
   auto o = EntryInfo(env, c.entry());
-  o.Set("alive", virConnectIsAlive(c.get()) == 1);  // local check, no round trip
+  o.Set("alive", alive);
   return o;
 }
 
@@ -193,7 +223,7 @@ Napi::Value HoldConnection(const Napi::CallbackInfo& info) {
   req.tv_nsec = static_cast<long>((ms - req.tv_sec * 1000.0) * 1e6);
   struct timespec rem;
   while (nanosleep(&req, &rem) == -1 && errno == EINTR) req = rem;
-  if (fail && !virDomainLookupByUUIDString(c.get(), "00000000-0000-0000-0000-000000000000"))
+  if (fail && !c.Run([&] { return virDomainLookupByUUIDString(c.get(), "00000000-0000-0000-0000-000000000000"); }))
     c.Fail(info.Env(), "virDomainLookupByUUIDString");
   return info.Env().Undefined();
 }
@@ -205,7 +235,9 @@ Napi::Value ThreadId(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-ConnRef AcquireConn(Napi::Env env, int id) {
+namespace {
+
+ConnRef Take(Napi::Env env, int id, bool call) {
   std::lock_guard<std::mutex> lock(table().mu);
   auto it = table().entries.find(id);
   if (it == table().entries.end()) {
@@ -214,14 +246,54 @@ ConnRef AcquireConn(Napi::Env env, int id) {
     throw err;
   }
   virConnectRef(it->second->conn);
-  it->second->inFlight++;
-  return ConnRef(it->second, it->second->conn);
+  if (call) it->second->inFlight++;
+  return ConnRef(it->second, it->second->conn, call);
 }
+
+}  // namespace
+
+ConnRef AcquireConn(Napi::Env env, int id) { return Take(env, id, true); }
+ConnRef HoldConn(Napi::Env env, int id) { return Take(env, id, false); }
 
 ConnRef::~ConnRef() {
   if (!conn_) return;
-  entry_->inFlight--;
-  virConnectClose(conn_);
+  if (call_) entry_->inFlight--;
+  // The last reference of a closed connection disposes it here (a close RPC when still open): nobody
+  // else holds the connection then, and it may be freed, so no liveness check follows.
+  {
+    std::lock_guard<std::mutex> lock(entry_->mu);
+    entry_->active++;
+  }
+  virConnectPtr c = conn_;
+  Deep([c] { return virConnectClose(c); });
+  std::lock_guard<std::mutex> lock(entry_->mu);
+  if (--entry_->active == 0) entry_->idle.notify_all();
+}
+
+void ConnRef::Enter() {
+  DropStashedError();
+  std::lock_guard<std::mutex> lock(entry_->mu);
+  entry_->active++;
+}
+
+// How long a call that found its connection dead waits for the other threads to leave libvirt. They
+// leave within one I/O-loop iteration of a closed client, or as soon as the daemon answers or dies; a
+// frozen daemon can hold them longer, and a discarded worker may linger here until then.
+constexpr auto kDrainLimit = std::chrono::minutes(10);
+
+void ConnRef::Leave() {
+  StashLastError();  // virConnectIsAlive resets it
+  bool alive = virConnectIsAlive(conn_) == 1;
+  ConnEntry& e = *entry_;
+  if (!alive) {
+    std::string why = LastErrorMessage();
+    ReportClosed(e, -1, why.empty() ? "a call found the connection closed" : why);
+  }
+  std::unique_lock<std::mutex> lock(e.mu);
+  if (--e.active == 0) e.idle.notify_all();
+  if (alive || e.active == 0) return;
+  e.drains++;
+  if (!e.idle.wait_for(lock, kDrainLimit, [&] { return e.active == 0; })) e.drainTimeouts++;
 }
 
 void AddCloseListener(int connId, const std::shared_ptr<CloseListener>& l) {
@@ -244,7 +316,7 @@ DomRef ConnRef::Domain(Napi::Env env, const std::string& uuid) {
       return DomRef(it->second);
     }
   }
-  virDomainPtr d = virDomainLookupByUUIDString(conn_, uuid.c_str());
+  virDomainPtr d = Run([&] { return virDomainLookupByUUIDString(conn_, uuid.c_str()); });
   if (!d) throw LastError(env, "virDomainLookupByUUIDString");
   Remember(d);
   return DomRef(d);
@@ -311,12 +383,14 @@ Napi::Object DomainSummary(Napi::Env env, virDomainPtr d) {
 }
 
 void RegisterConnectionFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("open", Napi::Function::New(env, Open, "open"));
-  exports.Set("close", Napi::Function::New(env, Close, "close"));
-  exports.Set("connectionInfo", Napi::Function::New(env, ConnectionInfo, "connectionInfo"));
-  exports.Set("connections", Napi::Function::New(env, Connections, "connections"));
-  exports.Set("holdConnection", Napi::Function::New(env, HoldConnection, "holdConnection"));
-  exports.Set("threadId", Napi::Function::New(env, ThreadId, "threadId"));
+  ExportAll(env, exports, {
+      {"open", Open},
+      {"close", Close},
+      {"connectionInfo", ConnectionInfo},
+      {"connections", Connections},
+      {"holdConnection", HoldConnection},
+      {"threadId", ThreadId},
+  });
 }
 
 }  // namespace virt

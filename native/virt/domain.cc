@@ -1,5 +1,6 @@
 // Domain calls: listing and lookup, define/create, lifecycle actions with flags, device hotplug, memory
-// and vCPU changes, block threshold, XML, state and control info, metadata. Each takes (conn, uuid, ...) and holds a connection reference throughout.
+// and vCPU changes, block threshold, XML, state and control info, metadata. Each takes (conn, uuid, ...)
+// and holds a connection reference throughout (Call / DomainCall).
 #include "virt.h"
 
 namespace virt {
@@ -20,14 +21,11 @@ int Undefine(virDomainPtr d, unsigned int f) { return virDomainUndefineFlags(d, 
 // fn(conn, uuid, flags?) -> undefined, for the actions above.
 template <Action A>
 Napi::Value DomainAction(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  unsigned int flags = ArgFlags(info, 2);
-  DomRef d = c.Domain(env, uuid);
-  if (A(d.get(), flags) < 0) c.Fail(env, "domain action", &uuid);
-  if (A == Undefine) c.Forget(uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  unsigned int flags = call.Flags(2);
+  if (call.Run([&] { return A(call.dom(), flags); }) < 0) call.Fail("domain action");
+  if (A == Undefine) call.ref().Forget(call.uuid());
+  return call.env().Undefined();
 }
 
 using XmlAction = int (*)(virDomainPtr, const char*, unsigned int);
@@ -35,60 +33,51 @@ using XmlAction = int (*)(virDomainPtr, const char*, unsigned int);
 // fn(conn, uuid, xml, flags?) for device hotplug: attachDeviceFlags, detachDeviceFlags, updateDeviceFlags.
 template <XmlAction A>
 Napi::Value DomainXmlAction(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  std::string xml = ArgStr(info, 2, "xml");
-  DomRef d = c.Domain(env, uuid);
-  if (A(d.get(), xml.c_str(), ArgFlags(info, 3)) < 0) c.Fail(env, "device update", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  std::string xml = call.Str(2, "xml");
+  unsigned int flags = call.Flags(3);
+  if (call.Run([&] { return A(call.dom(), xml.c_str(), flags); }) < 0) call.Fail("device update");
+  return call.env().Undefined();
 }
 
 // setMemoryFlags(conn, uuid, memoryKiB, flags?)
 Napi::Value SetMemoryFlags(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  if (info.Length() < 3 || !info[2].IsNumber()) throw ArgError(env, "memoryKiB must be a number");
-  unsigned long kib = static_cast<unsigned long>(info[2].As<Napi::Number>().DoubleValue());
-  DomRef d = c.Domain(env, uuid);
-  if (virDomainSetMemoryFlags(d.get(), kib, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainSetMemoryFlags", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  auto kib = static_cast<unsigned long>(call.Num(2, "memoryKiB"));
+  unsigned int flags = call.Flags(3);
+  if (call.Run([&] { return virDomainSetMemoryFlags(call.dom(), kib, flags); }) < 0) call.Fail("virDomainSetMemoryFlags");
+  return call.env().Undefined();
 }
 
 // setVcpusFlags(conn, uuid, count, flags?)
 Napi::Value SetVcpusFlags(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  int count = ArgInt(info, 2, "count");
-  DomRef d = c.Domain(env, uuid);
-  if (virDomainSetVcpusFlags(d.get(), static_cast<unsigned int>(count), ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainSetVcpusFlags", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  auto count = static_cast<unsigned int>(call.Int(2, "count"));
+  unsigned int flags = call.Flags(3);
+  if (call.Run([&] { return virDomainSetVcpusFlags(call.dom(), count, flags); }) < 0) call.Fail("virDomainSetVcpusFlags");
+  return call.env().Undefined();
 }
 
 // setBlockThreshold(conn, uuid, dev, thresholdBytes, flags?) -> a BLOCK_THRESHOLD event when crossed
 Napi::Value SetBlockThreshold(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  std::string dev = ArgStr(info, 2, "dev");
-  if (info.Length() < 4 || !info[3].IsNumber()) throw ArgError(env, "threshold must be a number");
-  auto threshold = static_cast<unsigned long long>(info[3].As<Napi::Number>().DoubleValue());
-  DomRef d = c.Domain(env, uuid);
-  if (virDomainSetBlockThreshold(d.get(), dev.c_str(), threshold, ArgFlags(info, 4)) < 0) c.Fail(env, "virDomainSetBlockThreshold", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  std::string dev = call.Str(2, "dev");
+  auto threshold = static_cast<unsigned long long>(call.Num(3, "threshold"));
+  unsigned int flags = call.Flags(4);
+  if (call.Run([&] { return virDomainSetBlockThreshold(call.dom(), dev.c_str(), threshold, flags); }) < 0)
+    call.Fail("virDomainSetBlockThreshold");
+  return call.env().Undefined();
 }
 
 // listAllDomains(conn, flags?, withState = true) -> [{ uuid, name, id, state?, reason? }]
 Napi::Value ListAllDomains(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  unsigned int flags = ArgFlags(info, 1);
+  Call call(info);
+  auto env = call.env();
+  unsigned int flags = call.Flags(1);
   bool withState = info.Length() < 3 || info[2].ToBoolean();
   virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(c.get(), &doms, flags);
-  if (n < 0) c.Fail(env, "virConnectListAllDomains");
+  int n = call.Run([&] { return virConnectListAllDomains(call.conn(), &doms, flags); });
+  if (n < 0) call.Fail("virConnectListAllDomains");
   auto out = Napi::Array::New(env, n);
   for (int i = 0; i < n; i++) {
     Napi::Object o = DomainSummary(env, doms[i]);
@@ -96,77 +85,63 @@ Napi::Value ListAllDomains(const Napi::CallbackInfo& info) {
       // One call per domain (a round trip on remote URIs): bulk state comes cheaper from
       // getAllDomainStats(STATE). A domain that vanished meanwhile reports state -1.
       int state = -1, reason = -1;
-      if (virDomainGetState(doms[i], &state, &reason, 0) < 0) state = reason = -1;
+      if (call.Run([&] { return virDomainGetState(doms[i], &state, &reason, 0); }) < 0) state = reason = -1;
       o.Set("state", state);
       o.Set("reason", reason);
     }
     out.Set(static_cast<uint32_t>(i), o);
   }
-  if (flags == 0) c.ReplaceCache(doms, n);
+  if (flags == 0) call.ref().ReplaceCache(doms, n);
   for (int i = 0; i < n; i++) virDomainFree(doms[i]);
   free(doms);
   return out;
 }
 
-// lookupByUUID(conn, uuid) -> { uuid, name, id }
-Napi::Value LookupByUUID(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
+// lookupByUUID(conn, uuid) -> { uuid, name, id }; lookupByName(conn, name) -> the same
+template <bool ByName>
+Napi::Value Lookup(const Napi::CallbackInfo& info) {
+  Call call(info);
+  std::string key = call.Str(1, ByName ? "name" : "uuid");
   // Always ask libvirt (not the cache): callers use lookup to learn whether the domain exists now.
-  virDomainPtr d = virDomainLookupByUUIDString(c.get(), uuid.c_str());
-  if (!d) c.Fail(env, "virDomainLookupByUUIDString", &uuid);
+  virDomainPtr d = call.Run([&] {
+    return ByName ? virDomainLookupByName(call.conn(), key.c_str()) : virDomainLookupByUUIDString(call.conn(), key.c_str());
+  });
+  if (!d) call.ref().Fail(call.env(), ByName ? "virDomainLookupByName" : "virDomainLookupByUUIDString", ByName ? nullptr : &key);
   DomRef ref(d);
-  c.Remember(d);
-  return DomainSummary(env, d);
-}
-
-// lookupByName(conn, name) -> { uuid, name, id }
-Napi::Value LookupByName(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string name = ArgStr(info, 1, "name");
-  virDomainPtr d = virDomainLookupByName(c.get(), name.c_str());
-  if (!d) c.Fail(env, "virDomainLookupByName");
-  DomRef ref(d);
-  c.Remember(d);
-  return DomainSummary(env, d);
+  call.ref().Remember(d);
+  return DomainSummary(call.env(), d);
 }
 
 // createXML(conn, xml, flags?) / defineXML(conn, xml, flags?) -> { uuid, name, id }
 template <bool Define>
 Napi::Value FromXML(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string xml = ArgStr(info, 1, "xml");
-  unsigned int flags = ArgFlags(info, 2);
-  virDomainPtr d = Define ? virDomainDefineXMLFlags(c.get(), xml.c_str(), flags) : virDomainCreateXML(c.get(), xml.c_str(), flags);
-  if (!d) c.Fail(env, Define ? "virDomainDefineXMLFlags" : "virDomainCreateXML");
+  Call call(info);
+  std::string xml = call.Str(1, "xml");
+  unsigned int flags = call.Flags(2);
+  virDomainPtr d = call.Run([&] {
+    return Define ? virDomainDefineXMLFlags(call.conn(), xml.c_str(), flags) : virDomainCreateXML(call.conn(), xml.c_str(), flags);
+  });
+  if (!d) call.Fail(Define ? "virDomainDefineXMLFlags" : "virDomainCreateXML");
   DomRef ref(d);
-  c.Remember(d);
-  return DomainSummary(env, d);
+  call.ref().Remember(d);
+  return DomainSummary(call.env(), d);
 }
 
 // xmlDesc(conn, uuid, flags?) -> string
 Napi::Value XMLDesc(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
-  char* xml = virDomainGetXMLDesc(d.get(), ArgFlags(info, 2));
-  if (!xml) c.Fail(env, "virDomainGetXMLDesc", &uuid);
-  return TakeString(env, xml);
+  DomainCall call(info);
+  unsigned int flags = call.Flags(2);
+  char* xml = call.Run([&] { return virDomainGetXMLDesc(call.dom(), flags); });
+  if (!xml) call.Fail("virDomainGetXMLDesc");
+  return TakeString(call.env(), xml);
 }
 
 // state(conn, uuid) -> { state, reason }
 Napi::Value State(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
   int state = 0, reason = 0;
-  if (virDomainGetState(d.get(), &state, &reason, 0) < 0) c.Fail(env, "virDomainGetState", &uuid);
-  auto o = Napi::Object::New(env);
+  if (call.Run([&] { return virDomainGetState(call.dom(), &state, &reason, 0); }) < 0) call.Fail("virDomainGetState");
+  auto o = Napi::Object::New(call.env());
   o.Set("state", state);
   o.Set("reason", reason);
   return o;
@@ -174,13 +149,10 @@ Napi::Value State(const Napi::CallbackInfo& info) {
 
 // controlInfo(conn, uuid) -> { state, details, stateTime }
 Napi::Value ControlInfo(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
   virDomainControlInfo ci;
-  if (virDomainGetControlInfo(d.get(), &ci, 0) < 0) c.Fail(env, "virDomainGetControlInfo", &uuid);
-  auto o = Napi::Object::New(env);
+  if (call.Run([&] { return virDomainGetControlInfo(call.dom(), &ci, 0); }) < 0) call.Fail("virDomainGetControlInfo");
+  auto o = Napi::Object::New(call.env());
   o.Set("state", ci.state);
   o.Set("details", ci.details);
   o.Set("stateTime", static_cast<double>(ci.stateTime));
@@ -189,65 +161,59 @@ Napi::Value ControlInfo(const Napi::CallbackInfo& info) {
 
 // getMetadata(conn, uuid, type, uri?, flags?) -> string | null (null when there is no such metadata)
 Napi::Value GetMetadata(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  int type = ArgInt(info, 2, "type");
-  bool hasUri = false;
-  std::string uri = ArgOptStr(info, 3, &hasUri);
-  DomRef d = c.Domain(env, uuid);
-  char* md = virDomainGetMetadata(d.get(), type, hasUri ? uri.c_str() : nullptr, ArgFlags(info, 4));
+  DomainCall call(info);
+  int type = call.Int(2, "type");
+  const char* uri = call.OptStr(3);
+  unsigned int flags = call.Flags(4);
+  char* md = call.Run([&] { return virDomainGetMetadata(call.dom(), type, uri, flags); });
   if (!md) {
-    if (LastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA) return env.Null();
-    c.Fail(env, "virDomainGetMetadata", &uuid);
+    if (LastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA) return call.env().Null();
+    call.Fail("virDomainGetMetadata");
   }
-  return TakeString(env, md);
+  return TakeString(call.env(), md);
 }
 
 // setMetadata(conn, uuid, type, metadata|null, key|null, uri|null, flags?)
 Napi::Value SetMetadata(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  int type = ArgInt(info, 2, "type");
-  bool hasMd = false, hasKey = false, hasUri = false;
-  std::string md = ArgOptStr(info, 3, &hasMd);
-  std::string key = ArgOptStr(info, 4, &hasKey);
-  std::string uri = ArgOptStr(info, 5, &hasUri);
-  DomRef d = c.Domain(env, uuid);
-  if (virDomainSetMetadata(d.get(), type, hasMd ? md.c_str() : nullptr, hasKey ? key.c_str() : nullptr,
-                           hasUri ? uri.c_str() : nullptr, ArgFlags(info, 6)) < 0)
-    c.Fail(env, "virDomainSetMetadata", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  int type = call.Int(2, "type");
+  const char* md = call.OptStr(3);
+  const char* key = call.OptStr(4);
+  const char* uri = call.OptStr(5);
+  unsigned int flags = call.Flags(6);
+  if (call.Run([&] { return virDomainSetMetadata(call.dom(), type, md, key, uri, flags); }) < 0) call.Fail("virDomainSetMetadata");
+  return call.env().Undefined();
 }
 
 }  // namespace
 
 void RegisterDomainFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("listAllDomains", Napi::Function::New(env, ListAllDomains, "listAllDomains"));
-  exports.Set("lookupByUUID", Napi::Function::New(env, LookupByUUID, "lookupByUUID"));
-  exports.Set("lookupByName", Napi::Function::New(env, LookupByName, "lookupByName"));
-  exports.Set("createXML", Napi::Function::New(env, FromXML<false>, "createXML"));
-  exports.Set("defineXML", Napi::Function::New(env, FromXML<true>, "defineXML"));
-  exports.Set("create", Napi::Function::New(env, DomainAction<Create>, "create"));
-  exports.Set("suspend", Napi::Function::New(env, DomainAction<Suspend>, "suspend"));
-  exports.Set("resume", Napi::Function::New(env, DomainAction<Resume>, "resume"));
-  exports.Set("reboot", Napi::Function::New(env, DomainAction<Reboot>, "reboot"));
-  exports.Set("reset", Napi::Function::New(env, DomainAction<Reset>, "reset"));
-  exports.Set("destroy", Napi::Function::New(env, DomainAction<Destroy>, "destroy"));
-  exports.Set("shutdown", Napi::Function::New(env, DomainAction<Shutdown>, "shutdown"));
-  exports.Set("undefine", Napi::Function::New(env, DomainAction<Undefine>, "undefine"));
-  exports.Set("attachDeviceFlags", Napi::Function::New(env, DomainXmlAction<virDomainAttachDeviceFlags>, "attachDeviceFlags"));
-  exports.Set("detachDeviceFlags", Napi::Function::New(env, DomainXmlAction<virDomainDetachDeviceFlags>, "detachDeviceFlags"));
-  exports.Set("updateDeviceFlags", Napi::Function::New(env, DomainXmlAction<virDomainUpdateDeviceFlags>, "updateDeviceFlags"));
-  exports.Set("setMemoryFlags", Napi::Function::New(env, SetMemoryFlags, "setMemoryFlags"));
-  exports.Set("setVcpusFlags", Napi::Function::New(env, SetVcpusFlags, "setVcpusFlags"));
-  exports.Set("setBlockThreshold", Napi::Function::New(env, SetBlockThreshold, "setBlockThreshold"));
-  exports.Set("xmlDesc", Napi::Function::New(env, XMLDesc, "xmlDesc"));
-  exports.Set("state", Napi::Function::New(env, State, "state"));
-  exports.Set("controlInfo", Napi::Function::New(env, ControlInfo, "controlInfo"));
-  exports.Set("getMetadata", Napi::Function::New(env, GetMetadata, "getMetadata"));
-  exports.Set("setMetadata", Napi::Function::New(env, SetMetadata, "setMetadata"));
+  ExportAll(env, exports, {
+      {"listAllDomains", ListAllDomains},
+      {"lookupByUUID", Lookup<false>},
+      {"lookupByName", Lookup<true>},
+      {"createXML", FromXML<false>},
+      {"defineXML", FromXML<true>},
+      {"create", DomainAction<Create>},
+      {"suspend", DomainAction<Suspend>},
+      {"resume", DomainAction<Resume>},
+      {"reboot", DomainAction<Reboot>},
+      {"reset", DomainAction<Reset>},
+      {"destroy", DomainAction<Destroy>},
+      {"shutdown", DomainAction<Shutdown>},
+      {"undefine", DomainAction<Undefine>},
+      {"attachDeviceFlags", DomainXmlAction<virDomainAttachDeviceFlags>},
+      {"detachDeviceFlags", DomainXmlAction<virDomainDetachDeviceFlags>},
+      {"updateDeviceFlags", DomainXmlAction<virDomainUpdateDeviceFlags>},
+      {"setMemoryFlags", SetMemoryFlags},
+      {"setVcpusFlags", SetVcpusFlags},
+      {"setBlockThreshold", SetBlockThreshold},
+      {"xmlDesc", XMLDesc},
+      {"state", State},
+      {"controlInfo", ControlInfo},
+      {"getMetadata", GetMetadata},
+      {"setMetadata", SetMetadata},
+  });
 }
 
 }  // namespace virt

@@ -35,14 +35,43 @@ std::string StableCode(int virCode) {
   return it == NumberNames().end() ? "ERR_LIBVIRT_" + std::to_string(virCode) : std::string("ERR_LIBVIRT_") + it->second;
 }
 
-int LastErrorCode() {
+namespace {
+
+// The stashed copy of this thread's last error (see StashLastError); owned, freed on replacement.
+thread_local virErrorPtr stashed = nullptr;
+
+virErrorPtr CurrentError() {
+  if (stashed) return stashed->code == VIR_ERR_OK ? nullptr : stashed;
+  return virGetLastError();
+}
+
+}  // namespace
+
+void StashLastError() {
+  DropStashedError();
   virErrorPtr e = virGetLastError();
+  if (e) stashed = virSaveLastError();
+}
+
+void DropStashedError() {
+  if (stashed) virFreeError(stashed);
+  stashed = nullptr;
+}
+
+std::string LastErrorMessage() {
+  virErrorPtr e = CurrentError();
+  return e && e->message ? e->message : std::string();
+}
+
+int LastErrorCode() {
+  virErrorPtr e = CurrentError();
   return e ? e->code : 0;
 }
 
 Napi::Error LastError(Napi::Env env, const char* what) {
-  // virGetLastError is thread-local and reset by the next public libvirt call: read it right away.
-  virErrorPtr e = virGetLastError();
+  // virGetLastError is thread-local and reset by the next public libvirt call: read it right away
+  // (or the copy stashed when the call left libvirt).
+  virErrorPtr e = CurrentError();
   int code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
   int domain = e ? e->domain : 0;
   std::string message = e && e->message ? e->message : std::string(what) + " failed with no libvirt error set";

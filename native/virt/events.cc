@@ -2,6 +2,8 @@
 // event-loop thread; each copies what it needs into an EventData and hands it to a thread-safe function
 // owned by the JS environment (main thread or worker) that subscribed. An env cleanup hook deregisters a
 // worker's subscriptions when it exits, so events after that are dropped instead of reaching a dead env.
+// Connection watchers (watchConnections) get every connection loss without registering anything with
+// libvirt, so the main thread hears of a loss even while the thread that opened the connection is stuck.
 #include "virt.h"
 
 #include <algorithm>
@@ -14,7 +16,7 @@ namespace virt {
 namespace {
 
 struct EventData {
-  const char* event = "";
+  std::string event;
   int eventId = -1;
   int connId = 0;
   Val domain;  // null for connection events
@@ -56,12 +58,16 @@ struct Subscription {
 
 using SubPtr = std::shared_ptr<Subscription>;
 
+Val ClosedFields(int reason, const std::string& message) {
+  return Val::Obj().Set("reason", Val::Num(reason)).Set("message", Val::Str(message.c_str()));
+}
+
 // libvirt refuses a second registration of the same callback function for the same event on one
 // connection ("event callback already tracked"), so each connection gets one hub that registers each
 // event id once and fans events out to every subscription (main thread, workers) that wants them.
 struct Hub : CloseListener, std::enable_shared_from_this<Hub> {
   int connId = 0;
-  virConnectPtr conn = nullptr;  // own reference
+  std::unique_ptr<ConnRef> ref;  // own reference; null once the hub is retired
   std::mutex regMu;              // serializes (de)registration calls into libvirt
   std::map<int, int> callbacks;  // eventId -> libvirt callback id (guarded by regMu)
   std::mutex subsMu;             // guards subs; held only briefly (the event thread fans out under it)
@@ -75,12 +81,12 @@ struct Hub : CloseListener, std::enable_shared_from_this<Hub> {
     return out;
   }
 
-  void OnConnectionClosed(int cid, int reason) override {
+  void OnConnectionClosed(int cid, int reason, const std::string& message) override {
     for (auto& s : Interested(-1)) {
       auto d = std::make_unique<EventData>();
       d->event = "connection-closed";
       d->connId = cid;
-      d->fields.Set("reason", Val::Num(reason));
+      d->fields = ClosedFields(reason, message);
       s->Post(std::move(d));
     }
   }
@@ -91,6 +97,7 @@ using HubPtr = std::shared_ptr<Hub>;
 struct Hubs {
   std::mutex mu;
   std::unordered_map<int, HubPtr> byConn;
+  std::vector<SubPtr> watchers;  // watchConnections subscriptions (any connection, losses only)
 };
 
 Hubs& hubs() {
@@ -111,17 +118,17 @@ void HubAdd(Napi::Env env, ConnRef& c, const SubPtr& sub) {
       if (!slot) {
         slot = std::make_shared<Hub>();
         slot->connId = c.id();
-        slot->conn = c.get();
-        virConnectRef(slot->conn);
+        slot->ref = std::make_unique<ConnRef>(HoldConn(env, c.id()));
         AddCloseListener(c.id(), slot);
       }
       hub = slot;
     }
     std::lock_guard<std::mutex> reg(hub->regMu);
-    if (!hub->conn) continue;  // retired by a concurrent HubRemove: take the fresh one
+    if (!hub->ref) continue;  // retired by a concurrent HubRemove: take the fresh one
+    ConnRef& r = *hub->ref;
     for (int eventId : sub->eventIds) {
       if (hub->callbacks.count(eventId)) continue;
-      int cbid = virConnectDomainEventRegisterAny(hub->conn, nullptr, eventId, CallbackFor(eventId), new HubPtr(hub), FreeHubOpaque);
+      int cbid = r.Run([&] { return virConnectDomainEventRegisterAny(r.get(), nullptr, eventId, CallbackFor(eventId), new HubPtr(hub), FreeHubOpaque); });
       if (cbid < 0) throw LastError(env, "virConnectDomainEventRegisterAny");
       hub->callbacks[eventId] = cbid;
     }
@@ -151,7 +158,9 @@ void HubRemove(const SubPtr& sub) {
   }
   for (auto it = hub->callbacks.begin(); it != hub->callbacks.end();) {
     if (std::find(stillWanted.begin(), stillWanted.end(), it->first) != stillWanted.end()) { ++it; continue; }
-    virConnectDomainEventDeregisterAny(hub->conn, it->second);  // fails harmlessly on a dead connection
+    ConnRef& r = *hub->ref;
+    int cbid = it->second;
+    r.Run([&] { return virConnectDomainEventDeregisterAny(r.get(), cbid); });  // fails harmlessly on a dead connection
     it = hub->callbacks.erase(it);
   }
   if (!empty) return;
@@ -160,12 +169,18 @@ void HubRemove(const SubPtr& sub) {
     auto it = hubs().byConn.find(sub->connId);
     if (it != hubs().byConn.end() && it->second == hub) hubs().byConn.erase(it);
   }
-  virConnectClose(hub->conn);
-  hub->conn = nullptr;
+  hub->ref.reset();
 }
 
 void Shutdown(const SubPtr& sub) {
-  if (sub->Stop()) HubRemove(sub);
+  if (!sub->Stop()) return;
+  if (sub->connId == 0) {
+    std::lock_guard<std::mutex> lock(hubs().mu);
+    auto& w = hubs().watchers;
+    w.erase(std::remove(w.begin(), w.end(), sub), w.end());
+    return;
+  }
+  HubRemove(sub);
 }
 
 
@@ -340,6 +355,28 @@ Napi::Value Register(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sub->id);
 }
 
+// watchConnections(callback, { ref? }) -> subscription id: callback({ event: 'connection-closed', conn,
+// reason, message }) for every connection that is lost, whichever thread opened it. No libvirt call:
+// safe on the main thread. Undo with domainEventsDeregister(id).
+Napi::Value WatchConnections(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  if (info.Length() < 1 || !info[0].IsFunction()) throw ArgError(env, "callback must be a function");
+  bool ref = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("ref").ToBoolean();
+  auto sub = std::make_shared<Subscription>();
+  sub->id = data->nextId++;
+  sub->connId = 0;
+  sub->eventIds = {};  // never in a hub: losses only
+  sub->tsfn = Tsfn::New(env, info[0].As<Napi::Function>(), "virt.connectionWatch", 0, 1, nullptr, FinalizeTsfn, new SubPtr(sub));
+  if (!ref) sub->tsfn.Unref(env);
+  {
+    std::lock_guard<std::mutex> lock(hubs().mu);
+    hubs().watchers.push_back(sub);
+  }
+  data->subs[sub->id] = sub;
+  return Napi::Number::New(env, sub->id);
+}
+
 // domainEventsDeregister(subscriptionId) -> true when it was registered in this environment
 Napi::Value Deregister(const Napi::CallbackInfo& info) {
   auto env = info.Env();
@@ -371,13 +408,31 @@ Napi::Value Subscriptions(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void NotifyWatchers(int connId, int reason, const std::string& message) {
+  std::vector<SubPtr> watchers;
+  {
+    std::lock_guard<std::mutex> lock(hubs().mu);
+    watchers = hubs().watchers;
+  }
+  for (auto& w : watchers) {
+    auto d = std::make_unique<EventData>();
+    d->event = "connection-closed";
+    d->connId = connId;
+    d->fields = ClosedFields(reason, message);
+    w->Post(std::move(d));
+  }
+}
+
 void RegisterEventFunctions(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by node when the env goes away
   napi_add_env_cleanup_hook(env, CleanupEnv, data);
-  exports.Set("domainEventsRegister", Napi::Function::New(env, Register, "domainEventsRegister"));
-  exports.Set("domainEventsDeregister", Napi::Function::New(env, Deregister, "domainEventsDeregister"));
-  exports.Set("eventSubscriptions", Napi::Function::New(env, Subscriptions, "eventSubscriptions"));
+  ExportAll(env, exports, {
+      {"domainEventsRegister", Register},
+      {"domainEventsDeregister", Deregister},
+      {"eventSubscriptions", Subscriptions},
+      {"watchConnections", WatchConnections},
+  });
 }
 
 }  // namespace virt

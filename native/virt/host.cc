@@ -6,34 +6,47 @@ namespace virt {
 
 namespace {
 
-Napi::Value GetCapabilities(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  char* xml = virConnectGetCapabilities(c.get());
-  if (!xml) c.Fail(env, "virConnectGetCapabilities");
-  return TakeString(env, xml);
+using StringQuery = char* (*)(virConnectPtr);
+using VersionQuery = int (*)(virConnectPtr, unsigned long*);
+
+// getCapabilities(conn) / getHostname(conn) -> string
+template <StringQuery Q>
+Napi::Value ConnString(const Napi::CallbackInfo& info) {
+  Call call(info);
+  char* s = call.Run([&] { return Q(call.conn()); });
+  if (!s) call.Fail(Q == virConnectGetCapabilities ? "virConnectGetCapabilities" : "virConnectGetHostname");
+  return TakeString(call.env(), s);
+}
+
+// getLibVersion(conn): the daemon's libvirt version (a cheap round trip: vdsm's liveness ping);
+// getVersion(conn): the hypervisor's version
+template <VersionQuery Q>
+Napi::Value ConnVersion(const Napi::CallbackInfo& info) {
+  Call call(info);
+  unsigned long v = 0;
+  if (call.Run([&] { return Q(call.conn(), &v); }) < 0) call.Fail(Q == virConnectGetLibVersion ? "virConnectGetLibVersion" : "virConnectGetVersion");
+  return Napi::Number::New(call.env(), static_cast<double>(v));
 }
 
 // getDomainCapabilities(conn, emulatorbin?, arch?, machine?, virttype?, flags?) -> XML
 Napi::Value GetDomainCapabilities(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  bool h[4];
-  std::string s[4];
-  for (int i = 0; i < 4; i++) s[i] = ArgOptStr(info, 1 + i, &h[i]);
-  auto p = [&](int i) { return h[i] ? s[i].c_str() : nullptr; };
-  char* xml = virConnectGetDomainCapabilities(c.get(), p(0), p(1), p(2), p(3), ArgFlags(info, 5));
-  if (!xml) c.Fail(env, "virConnectGetDomainCapabilities");
-  return TakeString(env, xml);
+  Call call(info);
+  const char* emulator = call.OptStr(1);
+  const char* arch = call.OptStr(2);
+  const char* machine = call.OptStr(3);
+  const char* virttype = call.OptStr(4);
+  unsigned int flags = call.Flags(5);
+  char* xml = call.Run([&] { return virConnectGetDomainCapabilities(call.conn(), emulator, arch, machine, virttype, flags); });
+  if (!xml) call.Fail("virConnectGetDomainCapabilities");
+  return TakeString(call.env(), xml);
 }
 
 // nodeGetInfo(conn) -> { model, memoryKiB, cpus, mhz, nodes, sockets, cores, threads }
 Napi::Value NodeGetInfo(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  Call call(info);
   virNodeInfo ni;
-  if (virNodeGetInfo(c.get(), &ni) < 0) c.Fail(env, "virNodeGetInfo");
-  auto o = Napi::Object::New(env);
+  if (call.Run([&] { return virNodeGetInfo(call.conn(), &ni); }) < 0) call.Fail("virNodeGetInfo");
+  auto o = Napi::Object::New(call.env());
   o.Set("model", ni.model);
   o.Set("memoryKiB", static_cast<double>(ni.memory));
   o.Set("cpus", ni.cpus);
@@ -45,60 +58,29 @@ Napi::Value NodeGetInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// nodeGetCPUStats(conn, cpuNum = -1 (all), flags?) -> { kernel, user, idle, iowait, ... } (ns)
-Napi::Value NodeGetCPUStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  int cpu = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : VIR_NODE_CPU_STATS_ALL_CPUS;
-  unsigned int flags = ArgFlags(info, 2);
+/** virNodeGetCPUStats / virNodeGetMemoryStats: ask for the count, then the fields. */
+template <class Stat, int (*Get)(virConnectPtr, int, Stat*, int*, unsigned int)>
+Napi::Value NodeStats(const Napi::CallbackInfo& info, int all, const char* what) {
+  Call call(info);
+  int which = call.OptInt(1, all);
+  unsigned int flags = call.Flags(2);
   int n = 0;
-  if (virNodeGetCPUStats(c.get(), cpu, nullptr, &n, flags) < 0) c.Fail(env, "virNodeGetCPUStats");
-  std::vector<virNodeCPUStats> st(n > 0 ? n : 1);
-  if (n > 0 && virNodeGetCPUStats(c.get(), cpu, st.data(), &n, flags) < 0) c.Fail(env, "virNodeGetCPUStats");
-  auto o = Napi::Object::New(env);
+  if (call.Run([&] { return Get(call.conn(), which, nullptr, &n, flags); }) < 0) call.Fail(what);
+  std::vector<Stat> st(n > 0 ? n : 1);
+  if (n > 0 && call.Run([&] { return Get(call.conn(), which, st.data(), &n, flags); }) < 0) call.Fail(what);
+  auto o = Napi::Object::New(call.env());
   for (int i = 0; i < n; i++) o.Set(st[i].field, static_cast<double>(st[i].value));
   return o;
+}
+
+// nodeGetCPUStats(conn, cpuNum = -1 (all), flags?) -> { kernel, user, idle, iowait, ... } (ns)
+Napi::Value NodeGetCPUStats(const Napi::CallbackInfo& info) {
+  return NodeStats<virNodeCPUStats, virNodeGetCPUStats>(info, VIR_NODE_CPU_STATS_ALL_CPUS, "virNodeGetCPUStats");
 }
 
 // nodeGetMemoryStats(conn, cell = -1 (all), flags?) -> { total, free, buffers, cached } (KiB)
 Napi::Value NodeGetMemoryStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  int cell = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : VIR_NODE_MEMORY_STATS_ALL_CELLS;
-  unsigned int flags = ArgFlags(info, 2);
-  int n = 0;
-  if (virNodeGetMemoryStats(c.get(), cell, nullptr, &n, flags) < 0) c.Fail(env, "virNodeGetMemoryStats");
-  std::vector<virNodeMemoryStats> st(n > 0 ? n : 1);
-  if (n > 0 && virNodeGetMemoryStats(c.get(), cell, st.data(), &n, flags) < 0) c.Fail(env, "virNodeGetMemoryStats");
-  auto o = Napi::Object::New(env);
-  for (int i = 0; i < n; i++) o.Set(st[i].field, static_cast<double>(st[i].value));
-  return o;
-}
-
-Napi::Value GetHostname(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  char* name = virConnectGetHostname(c.get());
-  if (!name) c.Fail(env, "virConnectGetHostname");
-  return TakeString(env, name);
-}
-
-// getLibVersion(conn): the daemon's libvirt version (a cheap round trip: vdsm's liveness ping)
-Napi::Value GetLibVersion(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  unsigned long v = 0;
-  if (virConnectGetLibVersion(c.get(), &v) < 0) c.Fail(env, "virConnectGetLibVersion");
-  return Napi::Number::New(env, static_cast<double>(v));
-}
-
-// getVersion(conn): the hypervisor's version
-Napi::Value GetVersion(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  unsigned long v = 0;
-  if (virConnectGetVersion(c.get(), &v) < 0) c.Fail(env, "virConnectGetVersion");
-  return Napi::Number::New(env, static_cast<double>(v));
+  return NodeStats<virNodeMemoryStats, virNodeGetMemoryStats>(info, VIR_NODE_MEMORY_STATS_ALL_CELLS, "virNodeGetMemoryStats");
 }
 
 // libVersion(): the client library's version, no connection needed
@@ -111,15 +93,17 @@ Napi::Value LibVersion(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterHostFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("getCapabilities", Napi::Function::New(env, GetCapabilities, "getCapabilities"));
-  exports.Set("getDomainCapabilities", Napi::Function::New(env, GetDomainCapabilities, "getDomainCapabilities"));
-  exports.Set("nodeGetInfo", Napi::Function::New(env, NodeGetInfo, "nodeGetInfo"));
-  exports.Set("nodeGetCPUStats", Napi::Function::New(env, NodeGetCPUStats, "nodeGetCPUStats"));
-  exports.Set("nodeGetMemoryStats", Napi::Function::New(env, NodeGetMemoryStats, "nodeGetMemoryStats"));
-  exports.Set("getHostname", Napi::Function::New(env, GetHostname, "getHostname"));
-  exports.Set("getLibVersion", Napi::Function::New(env, GetLibVersion, "getLibVersion"));
-  exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));
-  exports.Set("libVersion", Napi::Function::New(env, LibVersion, "libVersion"));
+  ExportAll(env, exports, {
+      {"getCapabilities", ConnString<virConnectGetCapabilities>},
+      {"getDomainCapabilities", GetDomainCapabilities},
+      {"nodeGetInfo", NodeGetInfo},
+      {"nodeGetCPUStats", NodeGetCPUStats},
+      {"nodeGetMemoryStats", NodeGetMemoryStats},
+      {"getHostname", ConnString<virConnectGetHostname>},
+      {"getLibVersion", ConnVersion<virConnectGetLibVersion>},
+      {"getVersion", ConnVersion<virConnectGetVersion>},
+      {"libVersion", LibVersion},
+  });
 }
 
 }  // namespace virt

@@ -12,7 +12,7 @@ NAPI_MODULE_INIT() {
   virt::RegisterHostFunctions(e, exp);
   virt::RegisterAgentFunctions(e, exp);
   virt::RegisterEventFunctions(e, exp);
-  exp.Set("eventLoopInfo", Napi::Function::New(e, virt::EventLoopInfo, "eventLoopInfo"));
-  exp.Set("errorNames", Napi::Function::New(e, virt::ErrorNames, "errorNames"));
+  virt::RegisterMigrationFunctions(e, exp);
+  virt::ExportAll(e, exp, {{"eventLoopInfo", virt::EventLoopInfo}, {"errorNames", virt::ErrorNames}});
   return exports;
 }

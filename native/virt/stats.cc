@@ -2,6 +2,8 @@
 // keys, and the per-domain block, memory, interface and vCPU figures.
 #include "virt.h"
 
+#include <utility>
+
 namespace virt {
 
 namespace {
@@ -16,36 +18,40 @@ Napi::Array RecordsToArray(Napi::Env env, virDomainStatsRecordPtr* records, int 
   return out;
 }
 
-// getAllDomainStats(conn, stats, flags?) -> [{ uuid, name, id, stats: { 'state.state': 1, ... } }]
-Napi::Value GetAllDomainStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  unsigned int stats = ArgFlags(info, 1);
-  unsigned int flags = ArgFlags(info, 2);
-  virDomainStatsRecordPtr* records = nullptr;
-  int n = virConnectGetAllDomainStats(c.get(), stats, &records, flags);
-  if (n < 0) c.Fail(env, "virConnectGetAllDomainStats");
-  Napi::Array out = RecordsToArray(env, records, n);
+/** Converts and frees a record list (n < 0: the call failed, nothing to free). */
+Napi::Value TakeRecords(Call& call, virDomainStatsRecordPtr* records, int n, const char* what) {
+  if (n < 0) call.Fail(what);
+  Napi::Array out = RecordsToArray(call.env(), records, n);
   virDomainStatsRecordListFree(records);
   return out;
+}
+
+// getAllDomainStats(conn, stats, flags?) -> [{ uuid, name, id, stats: { 'state.state': 1, ... } }]
+Napi::Value GetAllDomainStats(const Napi::CallbackInfo& info) {
+  Call call(info);
+  unsigned int stats = call.Flags(1);
+  unsigned int flags = call.Flags(2);
+  virDomainStatsRecordPtr* records = nullptr;
+  int n = call.Run([&] { return virConnectGetAllDomainStats(call.conn(), stats, &records, flags); });
+  return TakeRecords(call, records, n, "virConnectGetAllDomainStats");
 }
 
 // domainListGetStats(conn, uuids, stats, flags?) -> records for the UUIDs that exist; unknown UUIDs
 // are skipped (a VM that went away between listing and sampling is not an error for a sampler).
 Napi::Value DomainListGetStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  if (info.Length() < 2 || !info[1].IsArray()) throw ArgError(env, "uuids must be an array of strings");
-  Napi::Array uuids = info[1].As<Napi::Array>();
-  unsigned int stats = ArgFlags(info, 2);
-  unsigned int flags = ArgFlags(info, 3);
+  Call call(info);
+  auto env = call.env();
+  if (!call.Arg(1).IsArray()) throw ArgError(env, "uuids must be an array of strings");
+  Napi::Array uuids = call.Arg(1).As<Napi::Array>();
+  unsigned int stats = call.Flags(2);
+  unsigned int flags = call.Flags(3);
   std::vector<DomRef> refs;
   refs.reserve(uuids.Length());
   for (uint32_t i = 0; i < uuids.Length(); i++) {
     Napi::Value u = uuids.Get(i);
     if (!u.IsString()) throw ArgError(env, "uuids must be an array of strings");
     try {
-      refs.push_back(c.Domain(env, u.As<Napi::String>().Utf8Value()));
+      refs.push_back(call.ref().Domain(env, u.As<Napi::String>().Utf8Value()));
     } catch (const Napi::Error&) {
       if (LastErrorCode() != VIR_ERR_NO_DOMAIN) throw;
     }
@@ -55,27 +61,26 @@ Napi::Value DomainListGetStats(const Napi::CallbackInfo& info) {
   for (auto& r : refs) doms.push_back(r.get());
   doms.push_back(nullptr);  // the list is NULL-terminated
   virDomainStatsRecordPtr* records = nullptr;
-  int n = virDomainListGetStats(doms.data(), stats, &records, flags);
-  if (n < 0) c.Fail(env, "virDomainListGetStats");
-  Napi::Array out = RecordsToArray(env, records, n);
-  virDomainStatsRecordListFree(records);
-  return out;
+  int n = call.Run([&] { return virDomainListGetStats(doms.data(), stats, &records, flags); });
+  return TakeRecords(call, records, n, "virDomainListGetStats");
+}
+
+/** A plain object from (name, value) pairs of unsigned or signed 64-bit counters. */
+template <class T>
+Napi::Object Counters(Napi::Env env, std::initializer_list<std::pair<const char*, T>> fields) {
+  auto o = Napi::Object::New(env);
+  for (const auto& [name, value] : fields) o.Set(name, static_cast<double>(value));
+  return o;
 }
 
 // blockInfo(conn, uuid, disk, flags?) -> { capacity, allocation, physical }
 Napi::Value BlockInfo(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  std::string disk = ArgStr(info, 2, "disk");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
+  std::string disk = call.Str(2, "disk");
+  unsigned int flags = call.Flags(3);
   virDomainBlockInfo bi;
-  if (virDomainGetBlockInfo(d.get(), disk.c_str(), &bi, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainGetBlockInfo", &uuid);
-  auto o = Napi::Object::New(env);
-  o.Set("capacity", static_cast<double>(bi.capacity));
-  o.Set("allocation", static_cast<double>(bi.allocation));
-  o.Set("physical", static_cast<double>(bi.physical));
-  return o;
+  if (call.Run([&] { return virDomainGetBlockInfo(call.dom(), disk.c_str(), &bi, flags); }) < 0) call.Fail("virDomainGetBlockInfo");
+  return Counters<unsigned long long>(call.env(), {{"capacity", bi.capacity}, {"allocation", bi.allocation}, {"physical", bi.physical}});
 }
 
 const char* MemoryTagName(int tag) {
@@ -99,14 +104,12 @@ const char* MemoryTagName(int tag) {
 
 // memoryStats(conn, uuid, flags?) -> { actual, rss, unused, available, usable, ... } (KiB; names as libvirt-python)
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
+  unsigned int flags = call.Flags(2);
   virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
-  int n = virDomainMemoryStats(d.get(), st, VIR_DOMAIN_MEMORY_STAT_NR, ArgFlags(info, 2));
-  if (n < 0) c.Fail(env, "virDomainMemoryStats", &uuid);
-  auto o = Napi::Object::New(env);
+  int n = call.Run([&] { return virDomainMemoryStats(call.dom(), st, VIR_DOMAIN_MEMORY_STAT_NR, flags); });
+  if (n < 0) call.Fail("virDomainMemoryStats");
+  auto o = Napi::Object::New(call.env());
   for (int i = 0; i < n; i++) {
     const char* name = MemoryTagName(st[i].tag);
     if (name) o.Set(name, static_cast<double>(st[i].val));
@@ -116,57 +119,34 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
 
 // blockStats(conn, uuid, disk) -> { rdReq, rdBytes, wrReq, wrBytes, errs } (-1 = not available)
 Napi::Value BlockStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  std::string disk = ArgStr(info, 2, "disk");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
+  std::string disk = call.Str(2, "disk");
   virDomainBlockStatsStruct st;
-  if (virDomainBlockStats(d.get(), disk.c_str(), &st, sizeof st) < 0) c.Fail(env, "virDomainBlockStats", &uuid);
-  auto o = Napi::Object::New(env);
-  o.Set("rdReq", static_cast<double>(st.rd_req));
-  o.Set("rdBytes", static_cast<double>(st.rd_bytes));
-  o.Set("wrReq", static_cast<double>(st.wr_req));
-  o.Set("wrBytes", static_cast<double>(st.wr_bytes));
-  o.Set("errs", static_cast<double>(st.errs));
-  return o;
+  if (call.Run([&] { return virDomainBlockStats(call.dom(), disk.c_str(), &st, sizeof st); }) < 0) call.Fail("virDomainBlockStats");
+  return Counters<long long>(call.env(), {{"rdReq", st.rd_req}, {"rdBytes", st.rd_bytes}, {"wrReq", st.wr_req}, {"wrBytes", st.wr_bytes}, {"errs", st.errs}});
 }
 
 // interfaceStats(conn, uuid, device) -> { rxBytes, rxPackets, rxErrs, rxDrop, txBytes, txPackets, txErrs, txDrop }
 Napi::Value InterfaceStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  std::string dev = ArgStr(info, 2, "device");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
+  std::string dev = call.Str(2, "device");
   virDomainInterfaceStatsStruct st;
-  if (virDomainInterfaceStats(d.get(), dev.c_str(), &st, sizeof st) < 0) c.Fail(env, "virDomainInterfaceStats", &uuid);
-  auto o = Napi::Object::New(env);
-  o.Set("rxBytes", static_cast<double>(st.rx_bytes));
-  o.Set("rxPackets", static_cast<double>(st.rx_packets));
-  o.Set("rxErrs", static_cast<double>(st.rx_errs));
-  o.Set("rxDrop", static_cast<double>(st.rx_drop));
-  o.Set("txBytes", static_cast<double>(st.tx_bytes));
-  o.Set("txPackets", static_cast<double>(st.tx_packets));
-  o.Set("txErrs", static_cast<double>(st.tx_errs));
-  o.Set("txDrop", static_cast<double>(st.tx_drop));
-  return o;
+  if (call.Run([&] { return virDomainInterfaceStats(call.dom(), dev.c_str(), &st, sizeof st); }) < 0) call.Fail("virDomainInterfaceStats");
+  return Counters<long long>(call.env(), {{"rxBytes", st.rx_bytes}, {"rxPackets", st.rx_packets}, {"rxErrs", st.rx_errs}, {"rxDrop", st.rx_drop},
+                                          {"txBytes", st.tx_bytes}, {"txPackets", st.tx_packets}, {"txErrs", st.tx_errs}, {"txDrop", st.tx_drop}});
 }
 
 // vcpus(conn, uuid) -> [{ number, state, cpuTime, cpu }]
 Napi::Value Vcpus(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
   virDomainInfo di;
-  if (virDomainGetInfo(d.get(), &di) < 0) c.Fail(env, "virDomainGetInfo", &uuid);
+  if (call.Run([&] { return virDomainGetInfo(call.dom(), &di); }) < 0) call.Fail("virDomainGetInfo");
   std::vector<virVcpuInfo> vi(di.nrVirtCpu > 0 ? di.nrVirtCpu : 1);
-  int n = virDomainGetVcpus(d.get(), vi.data(), static_cast<int>(vi.size()), nullptr, 0);
-  if (n < 0) c.Fail(env, "virDomainGetVcpus", &uuid);
-  auto out = Napi::Array::New(env, n);
+  int n = call.Run([&] { return virDomainGetVcpus(call.dom(), vi.data(), static_cast<int>(vi.size()), nullptr, 0); });
+  if (n < 0) call.Fail("virDomainGetVcpus");
+  auto out = Napi::Array::New(call.env(), n);
   for (int i = 0; i < n; i++) {
-    auto o = Napi::Object::New(env);
+    auto o = Napi::Object::New(call.env());
     o.Set("number", vi[i].number);
     o.Set("state", vi[i].state);
     o.Set("cpuTime", static_cast<double>(vi[i].cpuTime));
@@ -179,13 +159,15 @@ Napi::Value Vcpus(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterStatsFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("getAllDomainStats", Napi::Function::New(env, GetAllDomainStats, "getAllDomainStats"));
-  exports.Set("domainListGetStats", Napi::Function::New(env, DomainListGetStats, "domainListGetStats"));
-  exports.Set("blockInfo", Napi::Function::New(env, BlockInfo, "blockInfo"));
-  exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
-  exports.Set("blockStats", Napi::Function::New(env, BlockStats, "blockStats"));
-  exports.Set("interfaceStats", Napi::Function::New(env, InterfaceStats, "interfaceStats"));
-  exports.Set("vcpus", Napi::Function::New(env, Vcpus, "vcpus"));
+  ExportAll(env, exports, {
+      {"getAllDomainStats", GetAllDomainStats},
+      {"domainListGetStats", DomainListGetStats},
+      {"blockInfo", BlockInfo},
+      {"memoryStats", MemoryStats},
+      {"blockStats", BlockStats},
+      {"interfaceStats", InterfaceStats},
+      {"vcpus", Vcpus},
+  });
 }
 
 }  // namespace virt

@@ -8,7 +8,8 @@ set -euo pipefail
 DIR=${VDSM_REALVM_DIR:-/var/tmp/vdsm-realvm}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
-PACKAGES=(qemu-system-x86 qemu-utils busybox-static qemu-guest-agent libvirt-daemon libvirt-clients)
+# iproute2: the two-host migration tier's network namespace (ip netns).
+PACKAGES=(qemu-system-x86 qemu-utils busybox-static qemu-guest-agent libvirt-daemon libvirt-clients iproute2)
 T0=$(date +%s.%N)
 
 log() { printf 'realvm-setup: %s\n' "$*" >&2; }

@@ -46,7 +46,8 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
       params: [],
       result: s.named('HostStats', s.map(s.any())),
       resultDescription: 'vdsm `info`: cpuUser, cpuSys, cpuIdle, cpuLoad, memFree, cpuStatistics, network, dateTime, ...',
-      handler: () => deps.host.stats(),
+      // Spliced into the response as serialised text: built once per host sample.
+      handler: () => deps.host.statsJson(),
     },
     {
       name: 'Host.getAllVmStats',
@@ -54,7 +55,8 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
       params: [],
       result: s.array(s.named('VmStats', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() }))),
       resultDescription: 'An array of VM stats objects.',
-      handler: () => deps.vms.reports(),
+      // Spliced into the response as serialised text: each VM's report is built once per change.
+      handler: () => deps.vms.reportsJson(),
     },
     {
       name: 'Host.getVMList',

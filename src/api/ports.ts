@@ -2,6 +2,7 @@
 // (src/contracts/api-types.ts, generated from the method table). The composition root (src/app/agent.ts)
 // passes the services, which satisfy these structurally; api/ never imports a service class.
 import type { ApiMethodName, ApiMethods } from '../contracts/api-types.js';
+import type { RawJson } from '../runtime/raw-json.js';
 
 /** The result type of API verb `M`, as the method table declares it. */
 export type ApiResult<M extends ApiMethodName> = ApiMethods[M]['result'];
@@ -12,6 +13,8 @@ export interface HostPort {
   capabilities(call?: { localAddress?: string }): Promise<ApiResult<'Host.getCapabilities'>>;
   hardwareInfo(): Promise<ApiResult<'Host.getHardwareInfo'>>;
   stats(): ApiResult<'Host.getStats'>;
+  /** The same as JSON text, serialised once per host sample (what Host.getStats sends). */
+  statsJson(): RawJson;
   /** Host devices by capability (all when `caps` is empty). */
   hostDevices(caps: readonly string[]): Promise<ApiResult<'Host.hostdevListByCaps'>>;
 }
@@ -28,13 +31,16 @@ export interface ShutdownRequest {
 
 /** The VMs of this host (VmManager). Unknown ids are NO_VM errors. */
 export interface VmPort {
-  create(vmParams: { xml?: unknown; vmId?: unknown }): ApiResult<'VM.create'>;
+  /** Resolves once the VM is recorded in the state directory (ERR_STATE_WRITE when it cannot be). */
+  create(vmParams: { xml?: unknown; vmId?: unknown }): Promise<ApiResult<'VM.create'>>;
   destroy(vmId: string): Promise<ApiResult<'VM.destroy'>>;
   shutdown(vmId: string, req: ShutdownRequest): Promise<ApiResult<'VM.shutdown'>>;
   pause(vmId: string): Promise<ApiResult<'VM.pause'>>;
   cont(vmId: string): Promise<ApiResult<'VM.cont'>>;
   /** Stats objects of these VMs (every VM when empty), from the stats cache. */
   reports(vmIds?: readonly string[]): ApiResult<'Host.getAllVmStats'>;
+  /** The same as JSON text, from reports serialised once per change (what Host.getAllVmStats sends). */
+  reportsJson(vmIds?: readonly string[]): RawJson;
   /** The stats object of one VM. */
   reportOf(vmId: string): ApiResult<'Host.getAllVmStats'>[number];
   /** `{vmId, status, statusTime}` of one VM, statusTime when the status last changed. */
@@ -51,4 +57,21 @@ export interface GuestActionsPort {
   desktopLogin(vmId: string, domain: string, username: string, password: string): Promise<true>;
   desktopLogoff(vmId: string): Promise<true>;
   desktopSendHcCommand(vmId: string, message: string): Promise<true>;
+}
+
+/** Live migration, both ends (MigrationService). Unknown ids are NO_VM errors. */
+export interface MigrationPort {
+  migrate(vmId: string, params: Record<string, unknown>): ApiResult<'VM.migrate'>;
+  cancel(vmId: string): Promise<ApiResult<'VM.migrateCancel'>>;
+  changeParams(vmId: string, params: { maxBandwidth?: number }): Promise<ApiResult<'VM.migrateChangeParams'>>;
+  status(vmId: string): ApiResult<'VM.getMigrationStatus'>;
+  migrationCreate(vmId: string, params: Record<string, unknown>, incomingLimit: number | undefined): ApiResult<'VM.migrationCreate'>;
+}
+
+/** Host networking (NetworkService and the host monitor's interface counters). */
+export interface NetworkPort {
+  setupNetworks(networks: Record<string, unknown>, bondings: Record<string, unknown>, options: Record<string, unknown>): Promise<void>;
+  setSafeNetworkConfig(): Promise<void>;
+  caps(): Promise<ApiResult<'Host.getNetworkCapabilities'>>;
+  statistics(): ApiResult<'Host.getNetworkStatistics'>;
 }

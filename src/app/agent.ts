@@ -9,6 +9,7 @@ import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
 import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
+import { apiMethods as vmMigrationMethods } from '../api/vm-migration.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { apiMethods as vmGuestMethods } from '../api/vm-guest.js';
@@ -19,22 +20,35 @@ import type { LogManager, Logger } from '../observability/logging.js';
 import { FigureRegistry } from '../observability/metrics/prometheus-figures.js';
 import { Observability } from '../observability/observability.js';
 import { ensureDevPki, loadTlsFiles } from '../rpc/pki.js';
+import { StompPeerAgent } from '../rpc/peer-agent.js';
 import { createRpcServer, type RpcServer } from '../rpc/rpc-server.js';
 import { socketActivationFd, type TlsMaterial } from '../rpc/acceptor.js';
+import { connectionLimit, parseNofile } from '../rpc/admission.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Executor } from '../runtime/executor/executor.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
+import { fullGc, MemoryRelief } from '../runtime/memory-relief.js';
+import { trimHeap } from '../native-sys.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
+import { networkThroughHelper } from '../supervdsm/network.js';
 import { supervdsmOf, type Supervdsm } from '../supervdsm/privileged.js';
 import { StatsCache } from '../virt/stats-cache.js';
 import { HostService } from '../services/host-service.js';
+import { MigrationService } from '../services/migration/migration-service.js';
+import { migrationLibvirt, migrationExecutor } from '../services/migration/migration-wiring.js';
 import { Recovery } from '../services/recovery.js';
 import { VmHostResources } from '../services/vm-host-resources.js';
 import { VmManager } from '../services/vm-manager.js';
 import { VmRecordStore } from '../services/vm-records.js';
 import { VmSampling } from '../services/vm-sampling.js';
+import { apiMethods as hostNetworkMethods } from '../api/host-network.js';
+import type { MethodSpec } from '../api/method-table.js';
+import { ConnectivityCheck } from '../network/connectivity.js';
+import { fakeNicPatterns } from '../network/netinfo.js';
+import { createInProcessNetwork } from '../network/in-process.js';
+import { NetworkService, type NetworkPrivileged } from '../network/network-service.js';
 
 export interface AgentOptions {
   config: VdsmConfig;
@@ -48,6 +62,8 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** Sends systemd's WATCHDOG=1 (vdsmd passes its SdNotifier); pings only when WATCHDOG_USEC is set. */
   watchdogPing?: (fields: Record<string, string>) => void;
+  /** The privileged half of host networking; default: supervdsm's, or this process's when the helper is disabled. */
+  networkPrivileged?: NetworkPrivileged;
 }
 
 /** The agent's version, for vdsm_build_info and --version. */
@@ -63,12 +79,17 @@ export class Agent {
   readonly scheduler: Scheduler;
   readonly periodic: Executor;
   readonly jsonrpc: Executor;
+  /** Only migrateToURI3, which blocks for a whole migration (without limit when the destination hangs). */
+  readonly migration: Executor;
   readonly libvirt: ConnectionManager;
   readonly vms: VmManager;
+  readonly migrations: MigrationService;
   readonly host: HostService;
   readonly sampling: VmSampling;
   readonly recovery: Recovery;
   readonly guest: GuestRuntime;
+  readonly network: NetworkService;
+  readonly connectivity: ConnectivityCheck;
   readonly metrics = new FigureRegistry();
   readonly observability: Observability;
   /** The privileged helper (supervdsmd), or a stand-in that refuses when [supervdsm] enable is false. */
@@ -81,6 +102,8 @@ export class Agent {
   #graceMs = 3000;
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
+  #relief: MemoryRelief | undefined;
+  #tls: Promise<TlsMaterial> | undefined;
 
   constructor(opts: AgentOptions) {
     const cfg = opts.config;
@@ -111,6 +134,7 @@ export class Agent {
       log: logs.get('Executor.jsonrpc'),
       clock,
     });
+    this.migration = migrationExecutor({ maxOutgoing: cfg.vars.max_outgoing_migrations, scheduler: this.scheduler, log: logs.get('Executor.migration'), clock });
     this.libvirt = new ConnectionManager({
       uri: cfg.libvirt.uri,
       ...(opts.libvirtPassword !== undefined ? { authName: cfg.libvirt.sasl_user, passphrase: opts.libvirtPassword } : {}),
@@ -146,7 +170,7 @@ export class Agent {
       vms: () => this.vms.container.values().map((vm) => ({ vmId: vm.vmId, domain: vm.domain, status: vm.state.status, startedAt: vm.state.startedAt })),
       onGuestStatus: (vmId, up, cause) => this.vms.guestStatusChanged(vmId, up, cause),
     });
-    const records = new VmRecordStore(cfg.vars.state_dir);
+    const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
       libvirt: verbsLibvirt,
@@ -178,7 +202,35 @@ export class Agent {
       ...(/^qemu/.test(cfg.libvirt.uri) ? {
         qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
       } : {}),
+      monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });
+    this.migrations = new MigrationService({
+      libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }),
+      vms: this.vms,
+      clock,
+      timers,
+      log: logs.get('virt.migration'),
+      publish: (method, params) => this.#rpc?.publish(method, params),
+      connectPeer: async (host, port) => StompPeerAgent.connect(host, port, {
+        ...(cfg.vars.ssl ? { tls: await this.#tlsMaterial() } : {}),
+        requestQueue: cfg.addresses.request_queues[0] ?? 'jms.topic.vdsm_requests',
+        createTimeoutMs: cfg.vars.migration_create_timeout * 1000,
+      }),
+      config: {
+        maxOutgoing: cfg.vars.max_outgoing_migrations,
+        maxIncoming: cfg.vars.max_incoming_migrations,
+        managementPort: cfg.addresses.management_port,
+        maxBandwidth: cfg.vars.migration_max_bandwidth,
+        downtime: cfg.vars.migration_downtime,
+        downtimeSteps: cfg.vars.migration_downtime_steps,
+        duriTemplate: cfg.libvirt.migration_uri,
+        ssl: cfg.vars.ssl,
+        monitorIntervalMs: cfg.vars.migration_monitor_interval * 1000,
+        retryTimeoutMs: cfg.vars.migration_retry_timeout * 1000,
+        destinationTimeoutMs: cfg.vars.migration_destination_timeout * 1000,
+      },
+    });
+    this.vms.setMigrationView(this.migrations);
     this.sampling = new VmSampling({
       libvirt: monitorLibvirt,
       executor: this.periodic,
@@ -189,10 +241,25 @@ export class Agent {
       vmIds: () => this.vms.running().map((vm) => vm.vmId),
       periodMs: cfg.vars.vm_sample_interval * 1000,
       nowait: cfg.vars.nowait_domain_stats,
+      onSample: () => this.vms.refreshReports(),
+    });
+    this.connectivity = new ConnectivityCheck(clock, timers);
+    this.network = new NetworkService({
+      // Through the helper where there is one (vdsmd unprivileged); in this process otherwise (the dev
+      // profile, [supervdsm] enable = false: vdsmd must then be root to change the host's networks).
+      privileged: opts.networkPrivileged ?? (this.#svdsmClient !== undefined ? networkThroughHelper(this.supervdsm) : createInProcessNetwork({
+        stateDir: cfg.vars.state_dir, runDir: cfg.vars.run_dir, fakeNics: fakeNicPatterns(cfg.vars.fake_nics),
+        resolvConf: cfg.vars.net_resolv_conf, log: logs.get('network'),
+      })),
+      connectivity: this.connectivity,
+      log: logs.get('network'),
+      fakeNics: fakeNicPatterns(cfg.vars.fake_nics),
     });
     this.host = new HostService({
       executor: this.periodic,
-      libvirt: monitorLibvirt,
+      // Engine calls' facts (capabilities, hardware, devices) on the engine's executor, apart from HostMonitor.
+      apiExecutor: this.jsonrpc,
+      libvirt: verbsLibvirt,
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
@@ -204,16 +271,11 @@ export class Agent {
         guestOverheadMiB: cfg.vars.guest_ram_overhead,
         reportHostThreadsAsCores: cfg.vars.report_host_threads_as_cores,
         ...(cfg.vars.fake_kvm_support ? { fakeKvm: { arch: cfg.vars.fake_kvm_architecture, realArch: realArchitecture(process.arch) } } : {}),
-        ...(cfg.vars.management_network !== '' ? {
-          managementNetwork: {
-            name: cfg.vars.management_network,
-            ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { address: cfg.addresses.management_ip } : {}),
-          },
-        } : {}),
       },
       callTimeoutMs: VERB_CALL_TIMEOUT_MS,
       supervdsm: this.supervdsm,
       ...(this.#svdsmClient !== undefined ? { privilegedHardwareInfo: () => this.supervdsm.call('getHardwareInfo', {}) } : {}),
+      network: this.network,
     });
     this.recovery = new Recovery({
       libvirt: verbsLibvirt,
@@ -226,7 +288,7 @@ export class Agent {
       config: cfg,
       logs,
       registry: this.metrics,
-      executors: [this.periodic, this.jsonrpc, this.guest.executor],
+      executors: [this.periodic, this.jsonrpc, this.migration, this.guest.executor],
       scheduler: this.scheduler,
       libvirt: this.libvirt,
       hostStats: () => this.host.stats(),
@@ -237,6 +299,18 @@ export class Agent {
       env: opts.env ?? process.env,
       version: AGENT_VERSION,
     });
+  }
+
+  /** Every request tells the connectivity check the engine got through (setupNetworks' rollback). */
+  #seenByConnectivity(spec: MethodSpec): MethodSpec {
+    const check = this.connectivity;
+    return {
+      ...spec,
+      handler: (params, ctx) => {
+        check.request(spec.name, ctx.clientAddress);
+        return spec.handler(params, ctx);
+      },
+    };
   }
 
   /** Fake KVM: the engine's kvm domain runs as a type libvirt offers (see src/host/fake-kvm.ts). */
@@ -272,6 +346,7 @@ export class Agent {
     this.scheduler.start();
     this.periodic.start();
     this.jsonrpc.start();
+    this.migration.start();
     this.guest.start();
     await this.observability.start().catch((err: unknown) => this.log.error({ err }, 'observability failed to start; serving without it'));
     const methods = new MethodTable([
@@ -279,8 +354,23 @@ export class Agent {
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
+      ...vmMigrationMethods({ migrations: this.migrations }),
       ...vmGuestMethods({ vms: this.vms, guest: this.guest.agents }),
-    ], { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
+      ...hostNetworkMethods({
+        network: {
+          setupNetworks: (n, b, o) => this.network.setupNetworks(n, b, o),
+          setSafeNetworkConfig: () => this.network.setSafeNetworkConfig(),
+          caps: () => this.network.caps(),
+          statistics: () => this.host.networkStatistics(),
+        },
+      }),
+    ].map((spec) => this.#seenByConnectivity(spec)), { rules: new ArgumentRules({ strict: cfg.devel.api_strict_mode, log: this.#o.logManager.get('schema.inconsistency') }) });
+    const gc = fullGc();
+    if (gc) {
+      const clock = this.#o.clock ?? monotonicClock;
+      // A full collection frees the buffers; trimming gives the freed heap pages back to the kernel.
+      this.#relief = new MemoryRelief({ collect: () => { gc(); trimHeap(); }, timers: this.#o.timers ?? realTimers, now: () => clock.now() });
+    }
 
     const fd = socketActivationFd(this.#o.env ?? process.env, process.pid);
     this.#rpc = createRpcServer({
@@ -295,7 +385,13 @@ export class Agent {
       metricsRegistry: this.metrics,
       requestQueues: cfg.addresses.request_queues,
       eventQueue: cfg.addresses.event_queue,
-      limits: { maxBodyBytes: cfg.addresses.max_frame_size },
+      ...(this.#relief ? { relieveMemory: () => this.#relief?.request() } : {}),
+      limits: {
+        maxBodyBytes: cfg.addresses.max_frame_size,
+        maxConnections: connectionLimit(cfg.addresses.max_connections, parseNofile(await readFile('/proc/self/limits', 'utf8').catch(() => ''))),
+        memoryBudgetBytes: cfg.addresses.max_buffered_bytes,
+        frameTimeoutMs: cfg.addresses.frame_timeout * 1000,
+      },
     });
     this.#address = await this.#rpc.start();
     this.log.info({ ...this.#address, tls: cfg.vars.ssl, libvirt: cfg.libvirt.uri }, 'vdsm-node serving the management port');
@@ -309,8 +405,11 @@ export class Agent {
 
   async #bringUp(): Promise<void> {
     try {
+      // netConfigDirty in getStats from the first call, not only after a getCapabilities.
+      this.network.refresh().catch((err: unknown) => this.log.warn({ err }, 'network configuration unreadable'));
       await this.libvirt.start();
       this.vms.start();
+      this.migrations.start();
       await this.recovery.start();
       if (this.#life.closing) return;
       this.#rpc?.readyChanged();
@@ -325,7 +424,13 @@ export class Agent {
     }
   }
 
-  async #tlsMaterial(): Promise<TlsMaterial> {
+  /** The host's key, certificate and CA: the management port's and, as vdsm, the migration client's. */
+  #tlsMaterial(): Promise<TlsMaterial> {
+    this.#tls ??= this.#loadTls();
+    return this.#tls;
+  }
+
+  async #loadTls(): Promise<TlsMaterial> {
     const cfg = this.config;
     if (this.#o.devPki) {
       const pki = await ensureDevPki(cfg.vars.state_dir);
@@ -345,13 +450,17 @@ export class Agent {
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
       recovery: this.recovery.state(),
-      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state(), qgapoller: this.guest.executor.state() },
+      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state(), migration: this.migration.state(), qgapoller: this.guest.executor.state() },
       guestAgents: this.guest.poller?.describe() ?? { poller: 'disabled' },
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
+      migrations: this.migrations.health(),
       sampling: this.sampling.state(),
+      host: this.host.state(),
+      network: this.network.state(),
       threads: this.threadReport(),
       observability: this.observability.state(),
+      memoryRelief: this.#relief?.state() ?? null,
     };
   }
 
@@ -374,7 +483,7 @@ export class Agent {
 
   /** Every worker thread with what it runs (the thread-listing tool reads this). */
   threads(): ReturnType<Executor['threads']> {
-    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.guest.executor.threads()];
+    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.migration.threads(), ...this.guest.executor.threads()];
   }
 
   /**
@@ -393,6 +502,7 @@ export class Agent {
       this.#graceMs = 0;
       void this.periodic.destroy();
       void this.jsonrpc.destroy();
+      void this.migration.destroy();
       void this.guest.destroy();
     }, () => this.#stop(), () => ({ stuckThreads: 0 }));
   }
@@ -405,13 +515,15 @@ export class Agent {
     this.sampling.close();
     this.host.close();
     await this.#rpc?.close();
+    this.#relief?.close();
+    this.migrations.close();
     this.vms.close();
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
-    const [a, b, c] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.guest.stop(graceMs)]);
+    const [a, b, c, d] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.migration.stop({ graceMs }), this.guest.stop(graceMs)]);
     this.scheduler.close();
-    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads };
+    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads + d.stuckThreads };
   }
 }
 

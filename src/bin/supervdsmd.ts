@@ -14,6 +14,8 @@ import { CommandRunner, locateCommands } from '../supervdsm/command-runner.js';
 import { resolveGroup, resolveUser } from '../supervdsm/functions/accounts.js';
 import { ALL_FUNCTIONS } from '../supervdsm/functions/index.js';
 import { buildPolicy, policyProblems } from '../supervdsm/policy.js';
+import { createInProcessNetwork } from '../network/in-process.js';
+import { fakeNicPatterns } from '../network/netinfo.js';
 import { FunctionRegistry } from '../supervdsm/registry.js';
 import { SupervdsmServer } from '../supervdsm/server.js';
 import { acquireInstanceLock, InstanceLockedError, releaseInstanceLock, type InstanceLock } from '../ops/instance-lock.js';
@@ -105,12 +107,17 @@ async function main(argv: string[]): Promise<number> {
     name: 'supervdsm', workersCount: workers, maxWorkers: Math.max(workers * 4, workers + 2), maxTasks: config.supervdsm.max_calls * 4,
     scheduler, log: logs.get('Executor.supervdsm'), opsModules: ['supervdsm'],
   });
+  // Host networking's one applier: a change pending its connectivity check lives here between calls.
+  const network = createInProcessNetwork({
+    stateDir: config.vars.state_dir, runDir, fakeNics: fakeNicPatterns(config.vars.fake_nics), resolvConf: config.vars.net_resolv_conf, log: logs.get('network'),
+  });
   const server = new SupervdsmServer({
     path: join(runDir, 'svdsm.sock'),
     registry: new FunctionRegistry(ALL_FUNCTIONS),
     policy, runner, executor, log, peerCredentials,
     maxFrameBytes: config.supervdsm.max_frame_size,
     maxCalls: config.supervdsm.max_calls,
+    network,
   });
   const notifier = new SdNotifier({ onError: (err) => log.warn({ err: err.message }, 'sd_notify failed') });
 
@@ -129,6 +136,8 @@ async function main(argv: string[]): Promise<number> {
     scheduler.start();
     executor.start();
     await server.start();
+    // A previous helper that died mid-change left its journal: network calls queue behind this.
+    network.applier.recover().catch((err: unknown) => log.error({ err }, 'rolling back a network change left unfinished failed'));
   } catch (err) {
     log.fatal({ err }, 'supervdsmd failed to start');
     process.stderr.write(`supervdsmd: failed to start: ${errorMessage(err)}\n`);

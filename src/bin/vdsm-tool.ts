@@ -10,8 +10,9 @@ import { configureVerbs } from '../ops/tool-configure.js';
 import { supervdsmVerb } from '../ops/tool-supervdsm.js';
 import { threadsVerb } from '../ops/tool-threads.js';
 import { versionString } from '../ops/version.js';
+import { restoreNetsVerb } from './tool-restore-nets.js';
 
-const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb, ...configureVerbs, supervdsmVerb];
+const VERBS: readonly ToolVerb[] = [...configVerbs, threadsVerb, profileVerb, ...configureVerbs, supervdsmVerb, restoreNetsVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -34,6 +35,7 @@ Examples:
   vdsm-tool is-configured            # exit 1 when something is not set up
   vdsm-tool vdsm-id                  # the host id the engine knows this host by
   vdsm-tool supervdsm                # is the privileged helper up, and what is it doing?
+  vdsm-tool restore-nets --force     # networks back to the safe configuration
 `;
 }
 

@@ -14,6 +14,7 @@ import { SdNotifier } from '../observability/sd-notify.js';
 import { applyProcessSettings } from './process-settings.js';
 import { exitNow, setThreadName } from '../native-sys.js';
 import { enrolmentHint, hostCertFiles, missingFiles } from '../ops/host-certs.js';
+import { loadTlsFiles } from '../rpc/pki.js';
 import { acquireInstanceLock, InstanceLockedError } from '../ops/instance-lock.js';
 import { versionString } from '../ops/version.js';
 
@@ -121,10 +122,13 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (config.vars.ssl && !embedded) {
-    const missing = await missingFiles(hostCertFiles(config.vars.trust_store_path));
+    const files = hostCertFiles(config.vars.trust_store_path);
+    const missing = await missingFiles(files);
     if (missing.length > 0) {
-      log.fatal({ missing }, 'host certificate missing');
-      process.stderr.write(`vdsmd: ${enrolmentHint(config.vars.trust_store_path, missing)}\n`);
+      // Name every bad file, the present but unusable ones too (loadTlsFiles checks them all).
+      const unusable = await loadTlsFiles(files).then(() => undefined, (err: unknown) => errorMessage(err));
+      log.fatal({ missing, ...(unusable !== undefined ? { unusable } : {}) }, 'host certificate missing');
+      process.stderr.write(`vdsmd: ${enrolmentHint(config.vars.trust_store_path, missing)}\n${unusable !== undefined ? `${unusable}\n` : ''}`);
       return 1;
     }
   }

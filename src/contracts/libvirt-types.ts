@@ -109,6 +109,11 @@ export interface ConnectionInfo {
   cachedDomains: number;
   /** calls holding the connection right now (connectionInfo itself counts as one) */
   inFlight: number;
+  /** threads inside a libvirt call on this connection right now */
+  active: number;
+  /** calls that found the connection dead and waited for the other threads to leave libvirt */
+  drains: number;
+  drainTimeouts: number;
 }
 
 // ---- events ------------------------------------------------------------------------------------
@@ -145,12 +150,16 @@ export type DomainEvent = DomainEventBase & (
   | { event: 'metadata-change'; type: number; nsuri: string | null }
 );
 
-/** libvirt's close callback fired for the connection (reason: virConnectCloseReason). */
+/**
+ * The connection is lost: libvirt's close callback fired (reason: virConnectCloseReason) or a call found
+ * the connection closed first (reason -1); message says why.
+ */
 export interface ConnectionClosedEvent {
   event: 'connection-closed';
   eventId: -1;
   conn: number;
   reason: number;
+  message?: string;
 }
 
 /** What a binding subscription callback receives. */

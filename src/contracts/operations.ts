@@ -7,6 +7,7 @@ import type { GuestOps } from './guest-ops.js';
 import type { HostdevOps } from './hostdev-facts.js';
 import type { HostOps } from './host-facts.js';
 import type { LibvirtOpMap } from './libvirt-ops.js';
+import type { MigrationOps } from './migration-ops.js';
 import type { SamplingOps } from './sampling-ops.js';
 import type { SupervdsmOps } from './supervdsm-ops.js';
 import type { TestOps } from './test-ops.js';
@@ -20,12 +21,13 @@ export interface OpAreas {
   guest: GuestOps;
   test: TestOps;
   supervdsm: SupervdsmOps;
+  migration: MigrationOps;
 }
 
 export type Area = keyof OpAreas;
 
 /** Every operation of every area. */
-export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & GuestOps & TestOps & SupervdsmOps;
+export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & GuestOps & TestOps & SupervdsmOps & MigrationOps;
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
 export type OpResult<K extends OpName> = OpMap[K]['result'];

@@ -44,6 +44,8 @@ export function qemuGaChannelHint(domain: DomainInfo): 'connected' | 'disconnect
 
 export class GuestAgents {
   #o: GuestAgentsOptions;
+  /** Per VM, the last merged view and its JSON: an unchanged view is the same object (the report cache compares by identity). */
+  #last = new Map<string, { json: string; stats: GuestStats }>();
 
   constructor(opts: GuestAgentsOptions) {
     this.#o = opts;
@@ -71,6 +73,7 @@ export class GuestAgents {
   /** The VM is down or gone: close its channel (the poller purges its own data at its next poll). */
   detach(vmId: string): void {
     this.#o.channels.detach(vmId);
+    this.#last.delete(vmId);
   }
 
   /** libvirt's AGENT_LIFECYCLE event for the QEMU guest agent channel. */
@@ -88,18 +91,31 @@ export class GuestAgents {
     return this.#o.channels.isResponsive(vmId);
   }
 
-  /** The guest part of the VM's stats: both agents merged with vdsm's rules. */
+  /** Either agent has something to say now: the oVirt agent is responsive, or qemu-ga's data has not aged out. */
+  speaks(vmId: string): boolean {
+    return this.ovirtResponsive(vmId) || this.#o.poller?.fields(vmId) !== undefined;
+  }
+
+  /**
+   * The guest part of the VM's stats: both agents merged with vdsm's rules. While the merged view stays
+   * the same, the same object is returned, so the VM's serialised report is not rebuilt for it.
+   */
   stats(vmId: string, memSizeMiB: number): GuestStats {
     const view = this.#o.channels.view(vmId);
     const now = this.#o.clock.now();
     const qga = this.#o.poller?.fields(vmId);
     const version = this.#o.poller?.caps(vmId).version;
-    return mergeGuestInfo({
+    const stats = mergeGuestInfo({
       memSizeMiB,
       ...(view !== undefined ? { ovirt: { info: view.info(), responsive: view.isResponsive(now, this.#o.channels.responsiveMs) } } : {}),
       ...(qga !== undefined ? { qga } : {}),
       ...(version !== undefined ? { qgaVersion: version } : {}),
     });
+    const json = JSON.stringify(stats);
+    const last = this.#last.get(vmId);
+    if (last !== undefined && last.json === json) return last.stats;
+    this.#last.set(vmId, { json, stats });
+    return stats;
   }
 
   // --- actions (vdsm's VM.desktop* verbs): the command goes out if it can; error 19 unless the agent is responsive ---

@@ -9,7 +9,7 @@ import { cpuFlags, parseDomainCapabilities, parseLibvirtCapabilities } from './l
 import { cpuTopology, parseCpuinfo, parseCpuList } from './cpu.js';
 import { parseMeminfo } from './meminfo.js';
 import { parseBootTime } from './proc-stat.js';
-import { networkCaps, type ManagementNetworkOption } from './netcaps.js';
+import { networkCaps } from './netcaps.js';
 import { autoNumaBalancing, hugepageSizeKiB, numaDistances, numaNodes } from './numa.js';
 import {
   fipsEnabled, kdumpStatus, kernelArgs, kernelFeatures, kernelFlags, nestedVirtualization, operatingSystem, selinuxStatus,
@@ -19,11 +19,6 @@ import type { CapabilitiesRawFacts, MaybeText } from '../contracts/host-facts.js
 import { fakeKvmCapabilities, type FakeKvmArchitecture } from './fake-kvm.js';
 
 export interface CapabilitiesOptions {
-  /**
-   * Off by default. When set, report the NIC carrying the management address as this bridged network
-   * so an engine in no-install mode can add a dev host (see netcaps.ts). Config: `[vars] management_network`.
-   */
-  managementNetwork?: ManagementNetworkOption;
   /** vdsm: host_mem_reserve (256) + extra_mem_reserve (65), MiB. */
   reservedMemMiB?: number;
   /** vdsm: guest_ram_overhead (65), MiB. */
@@ -110,7 +105,7 @@ export function buildCapabilities(input: CapabilitiesInput): HostCapabilities & 
   const qemuVersion = input.qemuVersion !== undefined ? formatLibvirtVersion(input.qemuVersion) : undefined;
   const kernel = kernelFlags(facts.kernelRelease, facts.kernelVersion);
   const meminfo = parseMeminfo(facts.meminfo);
-  const net = networkCaps(facts, o.managementNetwork !== undefined ? { managementNetwork: o.managementNetwork } : {});
+  const net = networkCaps(facts);
   const vdsm = input.vdsmVersion ?? DEFAULT_VDSM_VERSION;
   let bootTime: string | undefined;
   try {

@@ -1,24 +1,8 @@
-// The network part of getCapabilities (vdsm's netcaps): nics, bondings, bridges, vlans, networks,
-// nameservers, from /sys/class/net, the routing tables and the interface addresses.
-//
-// Management network option (default off): vdsm hosts report the engine's management network
-// (`ovirtmgmt`) as a bridge created at host deploy. A dev machine has no such bridge, and an engine
-// adding a host in no-install mode (engine-wire.md §5.3) marks it NonOperational without it. With
-// `managementNetwork: {name}` the device that carries the management address (the given `address`, or
-// else the device holding the IPv4 default route) is reported as a bridged network of that name whose
-// bridge has that device as its only port. The bridge is synthetic: nothing is created on the host.
+// The network part of getCapabilities when no host networking service is wired (buildCapabilities on
+// its own: tools and unit tests): nics, bondings, bridges, vlans and nameservers from /sys/class/net,
+// the routing tables and the interface addresses, and no networks. The agent reports networks from
+// src/network/ (ip -json and the running configuration), which overrides these keys.
 import type { CapabilitiesRawFacts, IfAddress, MaybeText, NetDeviceFacts } from '../contracts/host-facts.js';
-
-export interface ManagementNetworkOption {
-  /** Network name the cluster requires, normally 'ovirtmgmt'. */
-  name: string;
-  /** The address the engine uses for this host; defaults to the default-route device's first IPv4. */
-  address?: string;
-}
-
-export interface NetCapsOptions {
-  managementNetwork?: ManagementNetworkOption;
-}
 
 interface DevInfo {
   addr: string;
@@ -145,11 +129,10 @@ function parseVlan(text: string): { iface: string; vlanid: number } | undefined 
   return vid !== undefined && dev !== undefined ? { iface: dev, vlanid: Number(vid) } : undefined;
 }
 
-export function networkCaps(raw: Pick<CapabilitiesRawFacts, 'net' | 'ifaddrs' | 'routes' | 'ipv6Routes' | 'resolvConf' | 'supportsIPv6'>, opts: NetCapsOptions = {}): NetCaps {
+export function networkCaps(raw: Pick<CapabilitiesRawFacts, 'net' | 'ifaddrs' | 'routes' | 'ipv6Routes' | 'resolvConf' | 'supportsIPv6'>): NetCaps {
   const gw4 = ipv4Gateways(raw.routes);
   const gw6 = ipv6Gateways(raw.ipv6Routes);
   const caps: NetCaps = { nics: {}, bondings: {}, bridges: {}, vlans: {}, networks: {}, nameservers: parseNameservers(raw.resolvConf), supportsIPv6: raw.supportsIPv6 };
-  const infos = new Map<string, DevInfo>();
   for (const [name, dev] of Object.entries(raw.net).sort(([a], [b]) => a.localeCompare(b))) {
     const info = devInfo(name, dev, raw, gw4, gw6);
     if (dev.bridge !== null) {
@@ -169,47 +152,9 @@ export function networkCaps(raw: Pick<CapabilitiesRawFacts, 'net' | 'ifaddrs' | 
     } else if (isNic(dev)) {
       const speed = Number(dev.speed ?? '0');
       caps.nics[name] = { ...info, hwaddr: dev.address ?? '', speed: Number.isInteger(speed) && speed > 0 && dev.operstate === 'up' ? speed : 0 };
-    } else {
-      continue;
     }
-    infos.set(name, info);
   }
-  if (opts.managementNetwork !== undefined) addManagementNetwork(caps, infos, opts.managementNetwork);
   return caps;
-}
-
-function addManagementNetwork(caps: NetCaps, infos: Map<string, DevInfo>, opt: ManagementNetworkOption): void {
-  const carriers = [...infos.entries()];
-  const found = opt.address !== undefined
-    ? carriers.find(([, i]) => i.addr === opt.address || i.ipv4addrs.some((a) => a.split('/')[0] === opt.address) || i.ipv6addrs.some((a) => a.split('/')[0] === opt.address))
-    : carriers.find(([, i]) => i.ipv4defaultroute && i.addr !== '') ?? carriers.find(([, i]) => i.addr !== '');
-  if (found === undefined) return;
-  const [device, info] = found;
-  const common = {
-    addr: info.addr, netmask: info.netmask, ipv4addrs: info.ipv4addrs, ipv6addrs: info.ipv6addrs, gateway: info.gateway,
-    ipv6gateway: info.ipv6gateway, ipv4defaultroute: info.ipv4defaultroute, mtu: info.mtu, ipv6autoconf: info.ipv6autoconf,
-    dhcpv4: info.dhcpv4, dhcpv6: info.dhcpv6,
-  };
-  if (caps.bridges[device] !== undefined) {
-    // The address already sits on a real bridge: report the network on it.
-    const ports = (caps.bridges[device]['ports'] as string[]) ?? [];
-    // vdsm's southbound: the one port that is a NIC, bond or VLAN (with its VLAN id).
-    const southbound = ports.find((p) => caps.bondings[p] !== undefined || caps.nics[p] !== undefined || caps.vlans[p] !== undefined) ?? null;
-    caps.networks[opt.name] = { ...common, iface: device, bridged: true, switch: 'legacy', ports, stp: caps.bridges[device]['stp'], southbound };
-    const vlanOfPort = southbound !== null ? caps.vlans[southbound] : undefined;
-    if (vlanOfPort !== undefined) caps.networks[opt.name]['vlanid'] = vlanOfPort['vlanid'];
-    return;
-  }
-  const ports = [device];
-  caps.bridges[opt.name] = { ...common, ports, stp: 'off', opts: {} };
-  caps.networks[opt.name] = { ...common, iface: opt.name, bridged: true, switch: 'legacy', ports, stp: 'off', southbound: device };
-  const vlan = caps.vlans[device];
-  if (vlan !== undefined) caps.networks[opt.name]['vlanid'] = vlan['vlanid'];
-  // As a bridge port the device itself carries no address.
-  for (const group of [caps.nics, caps.bondings, caps.vlans]) {
-    const entry = group[device];
-    if (entry !== undefined) Object.assign(entry, { addr: '', netmask: '', ipv4addrs: [], ipv6addrs: [], gateway: '', ipv4defaultroute: false });
-  }
 }
 
 /**

@@ -72,6 +72,9 @@ export interface NetIfaceStats {
   tx: string;
   /** Wall-clock seconds; a string so it never reaches the engine as a bare integer. */
   sampleTime: string;
+  /** Receive and transmit rate over the window, percent of the link speed, '%.1f' (vdsm's old rxRate). */
+  rxRate: string;
+  txRate: string;
 }
 
 /**
@@ -82,15 +85,21 @@ export function interfaceStats(first: HostSample, last: HostSample, only?: Reado
   const network: Record<string, NetIfaceStats> = {};
   let rxDropped = 0;
   let txDropped = 0;
+  const interval = last.timestamp - first.timestamp;
   for (const [name, iface] of Object.entries(last.interfaces)) {
-    if (first.interfaces[name] === undefined) continue; // hot-plugged: no baseline yet
+    const prev = first.interfaces[name];
+    if (prev === undefined) continue; // hot-plugged: no baseline yet
     if (only !== undefined && !only.has(name)) continue;
+    // Bytes per second as a share of the link speed (Mb/s), capped at 100 as vdsm capped it.
+    const speed = iface.speed || 1000;
+    const rate = (a: number, b: number): string => (interval >= MIN_INTERVAL_S ? Math.min(100, (100 * wrap(b - a, NETSTATS_BOUND)) / interval / (speed * 125_000)) : 0).toFixed(1);
     network[name] = {
       name, speed: String(iface.speed || 1000),
       rxDropped: String(iface.rxDropped), txDropped: String(iface.txDropped),
       rxErrors: String(iface.rxErrors), txErrors: String(iface.txErrors),
       state: iface.operstate, rx: String(iface.rx), tx: String(iface.tx),
       sampleTime: last.timestamp.toFixed(6),
+      rxRate: rate(prev.rx, iface.rx), txRate: rate(prev.tx, iface.tx),
     };
     rxDropped += iface.rxDropped;
     txDropped += iface.txDropped;

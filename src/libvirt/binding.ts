@@ -4,9 +4,10 @@
 import { Errors } from '../errors.js';
 import { loadNativeAddon } from '../native.js';
 import type {
-  BindingEvent, BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
+  BindingEvent, BlockInfo, BlockStats, ConnectionClosedEvent, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
   DomainStatsRecord, DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
 } from '../contracts/libvirt-types.js';
+import type { JobStats, MigrateParams } from '../contracts/migration-ops.js';
 
 type Nullable = string | null | undefined;
 
@@ -64,10 +65,24 @@ export interface VirtBinding {
   getGuestInfo(conn: number, uuid: string, types?: number, flags?: number): FlatStats;
   agentSetResponseTimeout(conn: number, uuid: string, timeout: number, flags?: number): void;
   getGuestVcpus(conn: number, uuid: string, flags?: number): FlatStats;
+  // migration (native/virt/migration.cc); migrateToURI3 blocks for the whole migration
+  migrateToURI3(conn: number, uuid: string, dconnuri: string, params: MigrateParams, flags?: number): void;
+  jobStats(conn: number, uuid: string, flags?: number): JobStats;
+  abortJob(conn: number, uuid: string): void;
+  migrateSetMaxDowntime(conn: number, uuid: string, downtimeMs: number, flags?: number): void;
+  migrateSetMaxSpeed(conn: number, uuid: string, bandwidthMiBs: number, flags?: number): void;
+  migrateGetMaxSpeed(conn: number, uuid: string, flags?: number): number;
+  migrateStartPostCopy(conn: number, uuid: string, flags?: number): void;
   // events (delivered to the JS environment that registered them)
   domainEventsRegister(conn: number, eventIds: readonly number[], cb: (e: BindingEvent) => void, opts?: { ref?: boolean }): number;
   domainEventsDeregister(subscription: number): boolean;
   eventSubscriptions(): { id: number; conn: number; events: number }[];
+  /**
+   * Hear of every connection loss (close callback, or a call that found the connection closed) in this
+   * JS environment. Registers no libvirt callback and makes no libvirt call: the main thread may use it.
+   * Undo with domainEventsDeregister(id).
+   */
+  watchConnections(cb: (e: ConnectionClosedEvent) => void, opts?: { ref?: boolean }): number;
   // diagnostics
   eventLoopInfo(): { running: boolean; threadId: number; iterations: number; errors: number; initError: number };
   errorNames(): Record<string, string>;

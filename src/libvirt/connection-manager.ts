@@ -1,8 +1,11 @@
 // Owns vdsm-node's libvirt connections: the main one (lifecycle, stats) and one for guest-agent calls.
 // Opens them and registers domain events from the libvirt control thread, tracks health
-// (connecting / connected / lost with outage times), and after a loss (close callback, failed
-// liveness ping, wedged control thread) reconnects with backoff, re-registers events and tells
-// subscribers to resync. State machine: idle -> connecting -> connected <-> lost; any -> closed.
+// (connecting / connected / lost with outage times), and after a loss (close callback, a call that found
+// the connection closed, failed liveness ping, wedged control thread) reconnects with backoff,
+// re-registers events and tells subscribers to resync. Losses reach the main thread directly through a
+// connection watcher, so a control thread stuck in libvirt cannot hold them back.
+// State machine: idle -> connecting -> connected <-> lost; any -> closed.
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { errorMessage, Errors, isError, vdsmError } from '../errors.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
@@ -11,7 +14,24 @@ import { VDSM_EVENT_IDS } from './constants.js';
 import { ControlThread } from './control-thread.js';
 import { isConnectionSuspect } from './errors.js';
 import { libvirtChannels, type ReconnectEvent, type StateEvent } from './libvirt-channels.js';
-import type { BindingEvent, DomainEvent, OpenOptions } from '../contracts/libvirt-types.js';
+import type { BindingEvent, ConnectionClosedEvent, DomainEvent, OpenOptions } from '../contracts/libvirt-types.js';
+
+/** Subscribe to every connection loss; returns the way to unsubscribe. */
+export type CloseWatcher = (cb: (e: ConnectionClosedEvent) => void) => () => void;
+
+/**
+ * The binding's watcher in a thread of its own (watch-worker.ts), which makes no libvirt call and so is
+ * never stuck in one; losses arrive here as messages. The thread does not keep the process alive.
+ */
+export const bindingCloseWatcher: CloseWatcher = (cb) => {
+  const worker = new Worker(new URL('./watch-worker.js', import.meta.url), { name: 'libvirt-watch' });
+  worker.on('message', (e: ConnectionClosedEvent | { event: 'ready' }) => {
+    if (e.event === 'connection-closed') cb(e);
+  });
+  worker.on('error', () => undefined);
+  worker.unref();
+  return () => { void worker.terminate(); };
+};
 
 export type LibvirtConnectionState = 'idle' | 'connecting' | 'connected' | 'lost' | 'closed';
 
@@ -42,6 +62,8 @@ export interface ConnectionManagerOptions {
   timers?: Timers;
   log?: Logger;
   controlWorkerUrl?: URL;
+  /** Where connection losses come from besides the control thread (default: the binding's watcher). */
+  closeWatcher?: CloseWatcher | false;
 }
 
 type Defaulted = 'keepaliveInterval' | 'keepaliveCount' | 'agentConnection' | 'backoffInitialMs' | 'backoffMaxMs' |
@@ -111,6 +133,9 @@ export class ConnectionManager {
   #outages: Outage[] = [];
   readonly #life = new Lifecycle('libvirt connection manager');
   #startSettle: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  /** Connections reported lost (possibly before the attempt that opened them finished). */
+  #closedIds = new Set<number>();
+  #unwatch: (() => void) | undefined;
   #eventListeners = new Set<Listener<DomainEvent>>();
   #reconnectListeners = new Set<Listener<ReconnectInfo>>();
   #stateListeners = new Set<Listener<LibvirtConnectionState>>();
@@ -136,6 +161,8 @@ export class ConnectionManager {
       this.#startSettle = { resolve, reject };
     });
     this.#setState('connecting');
+    const watcher = this.#opts.closeWatcher ?? bindingCloseWatcher;
+    if (watcher) this.#unwatch = watcher((e) => this.#onClosed(e));
     if (this.#opts.startTimeoutMs > 0) {
       this.#startTimer = this.#timers.setTimeout(() => {
         this.#startTimer = undefined;
@@ -167,6 +194,8 @@ export class ConnectionManager {
     this.#clearTimer('retry');
     this.#clearTimer('start');
     this.#settleStart(vdsmError(Errors.NOT_RUNNING, 'libvirt connection manager closed'));
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     const control = this.#control;
     this.#control = undefined;
     if (control && !control.terminated) {
@@ -276,6 +305,9 @@ export class ConnectionManager {
       return;
     }
     this.#connected(conn, agent, sub);
+    // Lost while the attempt was still registering events: the report came before we knew the id.
+    const early = [conn, agent].find((c) => c !== undefined && this.#closedIds.has(c));
+    if (early !== undefined) this.#lost(`libvirt closed connection ${early} while it was being set up`);
   }
 
   #connected(conn: number, agent: number | undefined, sub: number): void {
@@ -362,9 +394,18 @@ export class ConnectionManager {
     if (agent !== undefined && !wedged()) await quietly(control.request({ cmd: 'close', conn: agent }, timeoutMs));
   }
 
+  /** A loss from the watcher or the control thread (both may report the same one). */
+  #onClosed(e: ConnectionClosedEvent): void {
+    this.#closedIds.add(e.conn);
+    if (this.#closedIds.size > 64) this.#closedIds.delete(this.#closedIds.values().next().value as number);
+    if (e.conn !== this.#conn && e.conn !== this.#agentConn) return;
+    const why = e.reason < 0 ? 'found by a call' : `reason ${e.reason}`;
+    this.#lost(`libvirt closed connection ${e.conn} (${why})${e.message ? `: ${e.message}` : ''}`);
+  }
+
   #onBindingEvent(e: BindingEvent): void {
     if (e.event === 'connection-closed') {
-      if (e.conn === this.#conn || e.conn === this.#agentConn) this.#lost(`libvirt closed connection ${e.conn} (reason ${e.reason})`);
+      this.#onClosed(e);
       return;
     }
     if (e.conn !== this.#conn) return;  // late events of a connection already given up

@@ -18,6 +18,8 @@ export interface RpcMetricsOptions {
   registry: Registry;
   executorState?: () => ExecutorGaugeState | undefined;
   connections?: () => number;
+  /** Bytes of partial frames and unsent output held across connections (the memory budget's use). */
+  bufferedBytes?: () => number;
   /** Metric name prefix; default `vdsm_`. */
   prefix?: string;
 }
@@ -28,12 +30,15 @@ const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 export class RpcMetrics {
   #requests: Counter<'method' | 'outcome'>;
   #latency: Histogram<'method'>;
+  #limits: Counter<'limit' | 'action'>;
 
   constructor(opts: RpcMetricsOptions) {
     const p = opts.prefix ?? 'vdsm_';
     const registers = [opts.registry];
     this.#requests = new Counter({ name: `${p}rpc_requests_total`, help: 'JSON-RPC calls by method and outcome', labelNames: ['method', 'outcome'] as const, registers });
     this.#latency = new Histogram({ name: `${p}rpc_request_duration_seconds`, help: 'JSON-RPC call latency', labelNames: ['method'] as const, buckets: BUCKETS, registers });
+    this.#limits = new Counter({ name: `${p}rpc_limit_hits_total`, help: 'Times a connection limit was hit (connections, detecting, established, memory, frame-deadline, idle, response-size) and what was done', labelNames: ['limit', 'action'] as const, registers });
+
     const exec = opts.executorState;
     const gauge = (name: string, help: string, pick: (s: ExecutorGaugeState) => number | undefined): void => {
       new Gauge({
@@ -53,17 +58,16 @@ export class RpcMetrics {
       gauge('executor_live_workers', 'Executor worker threads serving tasks', (s) => s.live);
       gauge('executor_lingering_workers', 'Discarded executor workers still blocked in native code', (s) => s.lingering);
     }
-    const conns = opts.connections;
-    if (conns) {
-      new Gauge({
-        name: `${p}rpc_connections`,
-        help: 'Open STOMP connections',
-        registers,
-        collect() {
-          this.set(conns());
-        },
-      });
-    }
+    const read = (name: string, help: string, value: (() => number) | undefined): void => {
+      if (value) new Gauge({ name: `${p}${name}`, help, registers, collect() { this.set(value()); } });
+    };
+    read('rpc_connections', 'Open STOMP connections', opts.connections);
+    read('rpc_buffered_bytes', 'Bytes of partial frames and unsent output held across connections', opts.bufferedBytes);
+  }
+
+  /** Record a connection limit hit. */
+  limitHit(limit: string, action: string): void {
+    this.#limits.inc({ limit, action });
   }
 
   /** Record one call. */

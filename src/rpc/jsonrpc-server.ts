@@ -1,10 +1,19 @@
 // JSON-RPC 2.0 dispatch over a method table: single requests, batches (always an array reply),
 // notifications (run, never answered), vdsm's readiness gate (99) and its error codes and message style.
-// Runtime-free: a message text in, a response text (or nothing) out.
+// Pathological input is refused before it costs anything: JSON nested deeper than MAX_JSON_DEPTH gets
+// -32700, a batch larger than MAX_BATCH -32600, each with a message; error messages quote at most a
+// bounded rendering of the request. Runtime-free: a message text in, response objects (or text) out.
 import { channel } from 'node:diagnostics_channel';
-import { Errors, errorSpec, pyRepr } from '../errors.js';
+import { Errors, errorSpec, pyRepr, pyReprBounded } from '../errors.js';
 import type { Logger } from '../observability/logging.js';
 import { isLegacyResponse, type MethodContext, type MethodTable } from '../api/method-table.js';
+
+/** Deepest nesting of arrays and objects accepted in a message (vdsm's requests nest a handful deep). */
+export const MAX_JSON_DEPTH = 64;
+/** Most requests in one batch. */
+export const MAX_BATCH = 1000;
+/** Characters of a request quoted in an error message. */
+const REPR_CHARS = 300;
 
 /** Published once per answered or executed call; metrics and debug tracing subscribe. */
 export const rpcCallChannel = channel('vdsm:rpc:call');
@@ -30,7 +39,12 @@ export interface JsonRpcServerOptions {
   /** Calls slower than this are logged at info, as vdsm does. */
   slowCallMs?: number;
   now?: () => number;
+  /** Lets the event loop run between slices of a batch (default: setImmediate). */
+  yieldToLoop?: () => Promise<void>;
 }
+
+/** Work on a batch before letting the event loop run. */
+const BATCH_SLICE_MS = 2;
 
 type Id = string | number | null;
 interface RpcError {
@@ -69,12 +83,14 @@ export class JsonRpcServer {
   #slowMs: number;
   #inFlight = 0;
   #handled = 0;
+  #yield: () => Promise<void>;
 
   constructor(opts: JsonRpcServerOptions) {
     this.#o = opts;
     this.#isReady = opts.isReady ?? (() => true);
     this.#now = opts.now ?? (() => performance.now());
     this.#slowMs = opts.slowCallMs ?? 1000;
+    this.#yield = opts.yieldToLoop ?? (() => new Promise((resolve) => setImmediate(resolve)));
   }
 
   state(): { inFlight: number; handled: number; methods: number } {
@@ -86,20 +102,38 @@ export class JsonRpcServer {
    * (a notification, or a batch made only of notifications). Never rejects.
    */
   async handle(text: string, ctx: MethodContext): Promise<string | undefined> {
+    const reply = await this.respond(text, ctx);
+    return reply === undefined ? undefined : JSON.stringify(reply);
+  }
+
+  /** handle() without the final encoding: the response object, the batch's array, or undefined. */
+  async respond(text: string, ctx: MethodContext): Promise<object | object[] | undefined> {
+    const scan = scanJson(text, MAX_JSON_DEPTH, MAX_BATCH);
+    if (scan === 'too-deep') return errorResponse(null, { code: Errors.PARSE.vdsmCode, message: `${Errors.PARSE.message} The message nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.` });
+    if (scan === 'batch-too-large') return errorResponse(null, invalid(`<batch of more than ${MAX_BATCH} requests>`, `a batch may hold at most ${MAX_BATCH} requests`));
     let msg: unknown;
     try {
       msg = JSON.parse(text);
     } catch {
-      return JSON.stringify(errorResponse(null, { code: Errors.PARSE.vdsmCode, message: Errors.PARSE.message }));
+      return errorResponse(null, { code: Errors.PARSE.vdsmCode, message: Errors.PARSE.message });
     }
     if (Array.isArray(msg)) {
-      if (msg.length === 0) return JSON.stringify(errorResponse(null, invalid(msg, 'request batch is empty')));
-      const replies = await Promise.all(msg.map((m) => this.#one(m, ctx)));
-      const out = replies.filter((r) => r !== undefined);
-      return out.length === 0 ? undefined : JSON.stringify(out);
+      if (msg.length === 0) return errorResponse(null, invalid(msg, 'request batch is empty'));
+      // Started in slices: the handlers' synchronous parts of a 1000-request batch would hold the loop.
+      const started: Promise<object | undefined>[] = [];
+      let slice = this.#now();
+      for (const m of msg) {
+        started.push(this.#one(m, ctx));
+        if (this.#now() - slice >= BATCH_SLICE_MS) {
+          await this.#yield();
+          slice = this.#now();
+        }
+      }
+      const replies = await Promise.all(started);
+      const out = replies.filter((r): r is object => r !== undefined);
+      return out.length === 0 ? undefined : out;
     }
-    const reply = await this.#one(msg, ctx);
-    return reply === undefined ? undefined : JSON.stringify(reply);
+    return this.#one(msg, ctx);
   }
 
   async #one(req: unknown, ctx: MethodContext): Promise<object | undefined> {
@@ -122,7 +156,7 @@ export class JsonRpcServer {
     if (!this.#isReady()) return finish(Errors.RECOVERY.vdsmCode, { code: Errors.RECOVERY.vdsmCode, message: Errors.RECOVERY.message });
     const spec = this.#o.methods.get(method);
     if (!spec) {
-      return finish(Errors.METHOD_NOT_FOUND.vdsmCode, { code: Errors.METHOD_NOT_FOUND.vdsmCode, message: `${Errors.METHOD_NOT_FOUND.message}: ${pyRepr({ method })}` });
+      return finish(Errors.METHOD_NOT_FOUND.vdsmCode, { code: Errors.METHOD_NOT_FOUND.vdsmCode, message: `${Errors.METHOD_NOT_FOUND.message}: {'method': ${pyReprBounded(method, REPR_CHARS)}}` });
     }
     const bound = this.#o.methods.bind(spec, r.params);
     if (!bound.ok) return finish(bound.error.code, bound.error);
@@ -164,5 +198,39 @@ function errorResponse(id: Id, error: RpcError): object {
 }
 
 function invalid(request: unknown, reason: string): RpcError {
-  return { code: Errors.INVALID_REQUEST.vdsmCode, message: `${Errors.INVALID_REQUEST.message}: ${pyRepr({ request, reason })}` };
+  return { code: Errors.INVALID_REQUEST.vdsmCode, message: `${Errors.INVALID_REQUEST.message}: {'request': ${pyReprBounded(request, REPR_CHARS)}, 'reason': ${pyRepr(reason)}}` };
+}
+
+/** What scanJson() finds wrong with a message before JSON.parse would pay for it. */
+export type JsonScan = 'too-deep' | 'batch-too-large' | undefined;
+
+/**
+ * One linear pass over the JSON text, stopping at the first problem: arrays/objects nested deeper than
+ * `maxDepth` (brackets inside strings do not count), or a top-level array (a batch) with more than
+ * `maxBatch` elements. JSON.parse of 100,000 nested arrays alone costs a second and rendering such a
+ * value overflows the stack; parsing a batch of 100,000 requests (~5 MB) holds the loop for tens of
+ * milliseconds only to refuse it.
+ */
+export function scanJson(text: string, maxDepth: number, maxBatch: number): JsonScan {
+  if (text.length <= 2 * maxDepth && text.length <= 2 * maxBatch) return undefined;
+  let start = 0;
+  while (start < text.length && (text.charCodeAt(start) <= 0x20)) start++;
+  const batch = text.charCodeAt(start) === 0x5b;
+  let depth = 0;
+  let commas = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;  // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return 'too-deep';
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2c && depth === 1 && batch && ++commas >= maxBatch) return 'batch-too-large';
+  }
+  return undefined;
 }

@@ -2,10 +2,12 @@
 // with the `openssl` CLI on first run, so TLS is on even in the embedded default) and loading of real
 // certificates from vdsm's paths.
 import { execFile } from 'node:child_process';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { errorMessage } from '../errors.js';
 import type { TlsMaterial } from './acceptor.js';
 
 const run = promisify(execFile);
@@ -45,10 +47,49 @@ export function pkiPaths(dir: string): DevPki {
   };
 }
 
-/** Read key, certificate and CA files. */
+/**
+ * Read and check key, certificate and CA files. Rejects with one error naming every bad file (missing,
+ * unreadable, not a PEM key / certificate, certificate and key that do not match), so the agent refuses
+ * to start instead of starting "ready" and rejecting every client.
+ */
 export async function loadTlsFiles(files: TlsFiles): Promise<TlsMaterial> {
-  const [key, cert, ca] = await Promise.all([readFile(files.keyFile), readFile(files.certFile), readFile(files.caFile)]);
-  return { key, cert, ca };
+  const read = (file: string): Promise<Buffer | Error> => readFile(file).catch((err: NodeJS.ErrnoException) => new Error(err.code === 'ENOENT' ? 'missing' : `unreadable (${err.code ?? err.message})`));
+  const [key, cert, ca] = await Promise.all([read(files.keyFile), read(files.certFile), read(files.caFile)]);
+  const problems: string[] = [];
+  const bad = (file: string, why: string): void => { problems.push(`${file}: ${why}`); };
+  let keyObject: KeyObject | undefined;
+  if (key instanceof Error) bad(files.keyFile, key.message);
+  else {
+    try {
+      keyObject = createPrivateKey(key);
+    } catch (err) {
+      bad(files.keyFile, `not a usable PEM private key (${errorMessage(err)})`);
+    }
+  }
+  if (cert instanceof Error) bad(files.certFile, cert.message);
+  else {
+    const certs = parseCertificates(cert);
+    if (certs instanceof Error) bad(files.certFile, certs.message);
+    else if (keyObject && !certs[0]!.checkPrivateKey(keyObject)) bad(files.certFile, `does not match the private key in ${files.keyFile}`);
+  }
+  if (ca instanceof Error) bad(files.caFile, ca.message);
+  else {
+    const cas = parseCertificates(ca);
+    if (cas instanceof Error) bad(files.caFile, cas.message);
+  }
+  if (problems.length > 0) throw new Error(`TLS files unusable: ${problems.join('; ')}`);
+  return { key: key as Buffer, cert: cert as Buffer, ca: ca as Buffer };
+}
+
+/** Every certificate of a PEM file (a CA file may hold a chain), or an error saying what is wrong. */
+function parseCertificates(pem: Buffer): X509Certificate[] | Error {
+  const blocks = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return new Error('no PEM certificate in it');
+  try {
+    return blocks.map((b) => new X509Certificate(b));
+  } catch (err) {
+    return new Error(`not a valid PEM certificate (${errorMessage(err)})`);
+  }
 }
 
 export interface DevPkiOptions {

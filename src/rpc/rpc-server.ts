@@ -1,5 +1,7 @@
-// Composition of the engine-facing server: acceptor -> (STOMP session + broker -> JSON-RPC) or HTTP, plus
-// the event publisher and metrics. The vdsmd composition root builds one with createRpcServer().
+// Composition of the engine-facing server: acceptor (admission) -> (STOMP session + broker -> JSON-RPC)
+// or HTTP, plus the event publisher, the memory budget shared by every connection and metrics. Every
+// request is answered: responses are encoded without blocking the loop and one too large for the
+// connection's bound becomes a JSON-RPC error. The vdsmd composition root builds one with createRpcServer().
 import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { MethodTable } from '../api/method-table.js';
@@ -8,12 +10,18 @@ import { RpcMetrics, type ExecutorGaugeState } from '../observability/prometheus
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { Acceptor, type TlsMaterial } from './acceptor.js';
 import type { QuickAckFn } from './quick-ack.js';
+import type { LimitHit, Slot } from './admission.js';
 import { EventPublisher } from './event-publisher.js';
 import { HttpEndpoints } from './http-endpoints.js';
 import { JsonRpcServer } from './jsonrpc-server.js';
+import { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './memory-budget.js';
+import { encodeReply } from './reply-encoder.js';
 import { StompBroker } from './stomp-broker.js';
 import type { StompLimits } from './stomp-parser.js';
-import { StompSession, type StompTransport } from './stomp-session.js';
+import { MAX_OUTGOING_BYTES, StompSession, type RequestContext, type StompTransport } from './stomp-session.js';
+
+/** Room for the MESSAGE frame's headers next to a response body. */
+const FRAME_HEAD_ROOM = 4096;
 
 export interface RpcLimits extends StompLimits {
   /** Unread outgoing bytes per connection before it is dropped. */
@@ -24,6 +32,14 @@ export interface RpcLimits extends StompLimits {
   preConnectHeartbeatMs: number;
   /** After a graceful close, a peer that does not read is destroyed after this. */
   closeLingerMs: number;
+  /** Connections (TLS handshakes included) held at most; derive it with connectionLimit(). */
+  maxConnections: number;
+  /** Bytes of partial frames and unsent output held across all connections. */
+  memoryBudgetBytes: number;
+  /** A frame must be complete within this after its first byte (0: off). */
+  frameTimeoutMs: number;
+  /** A session with no subscription and no frame for this long is closed (0: off). */
+  idleTimeoutMs: number;
 }
 
 export interface RpcServerOptions {
@@ -48,7 +64,14 @@ export interface RpcServerOptions {
   timers?: Timers;
   /** Immediate ACKs after every read (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
   quickAck?: QuickAckFn | false;
+  /** Called when connections that held a lot of memory went away (the agent asks V8 to collect). */
+  relieveMemory?: () => void;
 }
+
+/** A closed connection that held at least this much asks for memory relief. */
+const RELIEF_BYTES = 16 * 1024 * 1024;
+/** So does every this many closed connections (a crowd's TLS sessions and buffers). */
+const RELIEF_CLOSES = 1000;
 
 export interface RpcServer {
   start(): Promise<{ address: string; port: number }>;
@@ -74,14 +97,21 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   const sessions = new Set<StompSession>();
   let nextId = 1;
   let closed = false;
+  let closes = 0;
 
   const metrics = opts.metricsRegistry
     ? new RpcMetrics({
         registry: opts.metricsRegistry,
         connections: () => sessions.size,
+        bufferedBytes: () => budget.used,
         ...(opts.executorState ? { executorState: opts.executorState } : {}),
       })
     : undefined;
+  const onLimit = (hit: LimitHit): void => metrics?.limitHit(hit.limit, hit.action);
+  const budget = new MemoryBudget(limits.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET, (holder, usage, used) => {
+    acceptor.admission.report({ limit: 'memory', action: 'dropped', client: holder.client, usage, used, budget: budget.limit });
+    opts.relieveMemory?.();
+  });
   const jsonrpc = new JsonRpcServer({
     methods: opts.methods,
     isReady,
@@ -99,6 +129,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   const state = (): Record<string, unknown> => ({
     acceptor: acceptor.state(),
     connections: sessions.size,
+    memory: budget.state(),
     broker: broker.state(),
     events: events.state(),
     jsonrpc: jsonrpc.state(),
@@ -106,17 +137,23 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   });
   const http = new HttpEndpoints({
     isReady,
-    rpcState: () => ({ connections: sessions.size, events: events.state(), jsonrpc: jsonrpc.state() }),
+    rpcState: () => ({ connections: sessions.size, memory: budget.state(), admission: acceptor.admission.state(), events: events.state(), jsonrpc: jsonrpc.state() }),
     log: opts.logManager.get('rpc.http'),
     ...(opts.healthProvider ? { healthProvider: opts.healthProvider } : {}),
     ...(opts.metricsRegistry ? { metricsRegistry: opts.metricsRegistry } : {}),
   });
 
-  const onStomp = (socket: Socket, head: Buffer): void => {
+  const onStomp = (socket: Socket, head: Buffer, slot: Slot): void => {
     const lingerMs = limits.closeLingerMs ?? 5000;
     const transport: StompTransport = {
       write: (b) => {
-        socket.write(b);
+        if (!Array.isArray(b)) {
+          socket.write(b);
+          return;
+        }
+        socket.cork();
+        for (const part of b) socket.write(part);
+        socket.uncork();
       },
       get pendingBytes() {
         return socket.writableLength;
@@ -129,10 +166,13 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       destroy: () => {
         socket.destroy();
       },
+      pauseInput: () => socket.pause(),
+      resumeInput: () => socket.resume(),
     };
+    const maxOutgoing = limits.maxOutgoingBytes ?? MAX_OUTGOING_BYTES;
     const session = new StompSession({
       connectionId: nextId++,
-      clientAddress: socket.remoteAddress ?? 'unknown',
+      clientAddress: slot.client,
       ...(socket.localAddress !== undefined ? { localAddress: socket.localAddress } : {}),
       transport,
       broker,
@@ -140,23 +180,48 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       clock,
       timers,
       limits,
-      ...(limits.maxOutgoingBytes !== undefined ? { maxOutgoingBytes: limits.maxOutgoingBytes } : {}),
+      budget,
+      maxOutgoingBytes: maxOutgoing,
       ...(limits.preConnectHeartbeatMs !== undefined ? { preConnectHeartbeatMs: limits.preConnectHeartbeatMs } : {}),
-      onRequest: (body, ctx, reply) => {
-        jsonrpc.handle(body.toString('utf8'), ctx).then(
-          (text) => {
-            if (text !== undefined) reply(text);
-          },
-          (err: unknown) => log.error({ err }, 'JSON-RPC dispatch failed'),
-        );
+      ...(limits.frameTimeoutMs !== undefined ? { frameTimeoutMs: limits.frameTimeoutMs } : {}),
+      ...(limits.idleTimeoutMs !== undefined ? { idleTimeoutMs: limits.idleTimeoutMs } : {}),
+      onActivity: () => acceptor.admission.touch(slot),
+      onLimit: (hit) => acceptor.admission.report(hit),
+      onRequest: (body, ctx, reply, from) => {
+        void answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM);
       },
-      onClose: (s) => sessions.delete(s),
+      onClose: (s) => {
+        sessions.delete(s);
+        if (s.peakUsage >= RELIEF_BYTES) opts.relieveMemory?.();
+      },
     });
+    slot.close = (reason) => session.close(reason, false);
     sessions.add(session);
     socket.on('data', (chunk: Buffer) => session.receive(chunk));
+    socket.on('drain', () => session.outputDrained());
     socket.on('close', () => session.close('peer closed', false));
     socket.on('error', (err) => stompLog.debug({ connectionId: session.connectionId, err: err.message }, 'socket error'));
     session.receive(head);
+  };
+
+  /** Dispatch one request body and send its answer (small ones as text, large ones encoded in slices). */
+  const answer = async (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number): Promise<void> => {
+    try {
+      const response = await jsonrpc.respond(body.toString('utf8'), ctx);
+      if (response === undefined) {
+        reply(undefined);
+        return;
+      }
+      const encoded = await encodeReply(response, { maxBytes });
+      if (encoded.oversized > 0) {
+        log.warn({ client: ctx.clientAddress, oversized: encoded.oversized, maxBytes }, 'response too large for the connection; answered with an error');
+        onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
+      }
+      reply(encoded.chunks);
+    } catch (err) {
+      log.error({ err }, 'JSON-RPC dispatch failed');
+      reply(undefined);
+    }
   };
 
   const acceptor = new Acceptor({
@@ -166,6 +231,12 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     timers,
     onStomp,
     onHttp: (socket, head) => http.adopt(socket, head),
+    onLimit,
+    onClosed: () => {
+      if (++closes % RELIEF_CLOSES === 0) opts.relieveMemory?.();
+    },
+    clock,
+    ...(limits.maxConnections !== undefined ? { maxConnections: limits.maxConnections } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
     ...(opts.requireClientCert !== undefined ? { requireClientCert: opts.requireClientCert } : {}),
     ...(opts.fd !== undefined ? { fd: opts.fd } : {}),

@@ -1,12 +1,12 @@
 // vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
 // routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
-import { Destinations, encodeFrame, encodeMessage, type Frame } from './stomp-frame.js';
+import { Destinations, encodeFrame, encodeMessage, encodeMessageParts, type Frame } from './stomp-frame.js';
 
 /** What the broker needs from a connection. */
 export interface BrokerPeer {
   readonly connectionId: number;
   /** Queue one encoded frame for the peer (one socket write). */
-  sendFrame(frame: Buffer): void;
+  sendFrame(frame: Buffer | Buffer[]): void;
   readonly closed: boolean;
 }
 
@@ -88,7 +88,7 @@ export class StompBroker {
    * `jms.topic.vdsm_responses` do not see each other's replies; otherwise (a request on one connection
    * whose reply-to is subscribed on another, the mini-broker case) every subscriber gets it, as in vdsm.
    */
-  deliverResponse(destination: string, body: string, requester: BrokerPeer | undefined): number {
+  deliverResponse(destination: string, body: string | Buffer[], requester: BrokerPeer | undefined): number {
     const set = this.#byDestination.get(destination);
     if (!set) return 0;
     // The requester went away while its call ran: its response is nobody else's business.
@@ -97,7 +97,7 @@ export class StompBroker {
     if (requester) {
       for (const sub of set) {
         if (sub.peer === requester) {
-          requester.sendFrame(encodeMessage(destination, sub.id, body));
+          requester.sendFrame(message(destination, sub.id, body));
           own++;
         }
       }
@@ -122,13 +122,17 @@ export class StompBroker {
     return { destinations: this.#byDestination.size, subscriptions, eventSubscribers: this.subscriberCount(this.eventQueue) };
   }
 
-  #toAll(set: Set<Subscription>, destination: string, body: string): number {
+  #toAll(set: Set<Subscription>, destination: string, body: string | Buffer[]): number {
     let n = 0;
     for (const sub of set) {
       if (sub.peer.closed) continue;
-      sub.peer.sendFrame(encodeMessage(destination, sub.id, body));
+      sub.peer.sendFrame(message(destination, sub.id, body));
       n++;
     }
     return n;
   }
+}
+
+function message(destination: string, subscription: string, body: string | Buffer[]): Buffer | Buffer[] {
+  return typeof body === 'string' ? encodeMessage(destination, subscription, body) : encodeMessageParts(destination, subscription, body);
 }

@@ -17,6 +17,8 @@ export interface StompClientOptions {
   events?: boolean;
   /** `cx,cy` sent in CONNECT; default "0,0" (no heart-beats). */
   heartBeat?: string;
+  /** Where requests go (default jms.topic.vdsm_requests; an agent uses the first of [addresses] request_queues). */
+  requestQueue?: string;
 }
 
 export class RpcCallError extends Error {
@@ -45,10 +47,11 @@ export class StompRpcClient {
   #eventListeners: ((method: string, params: unknown) => void)[] = [];
   #closeListeners: ((err?: Error) => void)[] = [];
   #closed = false;
-  readonly #requestQueue: string = Destinations.REQUESTS;
+  readonly #requestQueue: string;
 
   constructor(opts: StompClientOptions) {
     this.#o = opts;
+    this.#requestQueue = opts.requestQueue ?? Destinations.REQUESTS;
     this.#parser = new StompParser({ frame: (f) => this.#onFrame(f), error: (e) => this.#fail(e) });
   }
 

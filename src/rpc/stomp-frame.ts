@@ -39,6 +39,16 @@ export function escapeHeaderValue(value: string): string {
   return NEEDS_ESCAPE.test(value) ? value.replace(/[\\\r\n:]/g, (c) => ESCAPES[c] ?? c) : value;
 }
 
+// Control characters STOMP has no escape for (NUL ends a frame for many clients): shown as \u00XX text.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+
+/** A header value we send, made printable (control characters as \u00XX) and then STOMP-escaped. */
+export function headerValue(value: string): string {
+  const printable = value.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeHeaderValue(printable);
+}
+
 /** Reverse of escapeHeaderValue; returns undefined for an invalid escape sequence. */
 export function unescapeHeaderValue(value: string): string | undefined {
   if (!value.includes('\\')) return value;
@@ -77,7 +87,7 @@ export function encodeFrame(command: string, headers: Iterable<readonly [string,
       lengthWritten = true;
       continue;
     }
-    head += escape ? `${escapeHeaderValue(k)}:${escapeHeaderValue(v)}\n` : `${k}:${v}\n`;
+    head += escape ? `${headerValue(k)}:${headerValue(v)}\n` : `${k}:${v}\n`;
   }
   if (!lengthWritten) head += `content-length:${bodyBuf.length}\n`;
   head += '\n';
@@ -97,8 +107,8 @@ export function encodeFrame(command: string, headers: Iterable<readonly [string,
 export function encodeMessage(destination: string, subscription: string, body: string): Buffer {
   const bodyLen = Buffer.byteLength(body, 'utf8');
   const head =
-    `MESSAGE\ndestination:${escapeHeaderValue(destination)}\ncontent-type:application/json\n` +
-    `subscription:${escapeHeaderValue(subscription)}\ncontent-length:${bodyLen}\n\n`;
+    `MESSAGE\ndestination:${headerValue(destination)}\ncontent-type:application/json\n` +
+    `subscription:${headerValue(subscription)}\ncontent-length:${bodyLen}\n\n`;
   const headLen = Buffer.byteLength(head, 'utf8');
   const out = Buffer.allocUnsafe(headLen + bodyLen + 1);
   out.write(head, 0, 'utf8');
@@ -107,12 +117,27 @@ export function encodeMessage(destination: string, subscription: string, body: s
   return out;
 }
 
+/**
+ * The MESSAGE frame of encodeMessage for a body already encoded in parts (a large response): the head,
+ * the parts and the NUL, to be written corked so the frame still goes out as one write.
+ */
+export function encodeMessageParts(destination: string, subscription: string, body: readonly Buffer[]): Buffer[] {
+  const bodyLen = body.reduce((n, b) => n + b.length, 0);
+  const head =
+    `MESSAGE\ndestination:${headerValue(destination)}\ncontent-type:application/json\n` +
+    `subscription:${headerValue(subscription)}\ncontent-length:${bodyLen}\n\n`;
+  const parts = [Buffer.from(head, 'utf8'), ...body, NUL_BYTE];
+  // A small frame is cheaper as one buffer than as a corked write of parts.
+  return bodyLen <= 64 * 1024 ? [Buffer.concat(parts)] : parts;
+}
+
 /** Decode a body as UTF-8 text. */
 export function bodyText(frame: Frame): string {
   return frame.body.toString('utf8');
 }
 
 const EMPTY = Buffer.alloc(0);
+const NUL_BYTE = Buffer.from([0]);
 
 function isIterable(h: unknown): h is Iterable<readonly [string, string]> {
   return typeof h === 'object' && h !== null && Symbol.iterator in h;

@@ -89,9 +89,14 @@ export class StompParser {
   #headers = newHeaders();
   #headerCount = 0;
   #headerBytes = 0;
-  #bodyParts: Buffer[] = [];
+  // The body is copied into one buffer that grows as needed (to content-length at most), so the socket's
+  // read chunks are freed at once and a dropped or finished frame gives back one block of memory.
+  #body: Buffer | undefined;
   #bodyLen = 0;
   #bodyWanted = 0;
+  #paused = false;
+  /** Input received while paused (at most what the socket delivered before it was paused). */
+  #held: Buffer | undefined;
 
   constructor(sink: ParserSink, limits: Partial<StompLimits> = {}) {
     this.#sink = sink;
@@ -102,15 +107,47 @@ export class StompParser {
     return this.#state;
   }
 
-  /** Bytes held for an incomplete frame (bounded by the limits). */
+  /** Bytes held for an incomplete frame (bounded by the limits), plus input held while paused. */
   get buffered(): number {
-    return this.#lineLen + this.#bodyLen + this.#headerBytes;
+    return this.#lineLen + (this.#body?.length ?? 0) + this.#headerBytes + (this.#held?.length ?? 0);
+  }
+
+  /**
+   * Stop emitting frames (the sink may call this from its frame callback): the rest of the current
+   * chunk, and anything pushed meanwhile, waits until resume(). The caller stops reading the socket too.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Emit again, starting with the input held while paused. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#state === ParserState.Failed) return;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held && held.length > 0) this.push(held);
+  }
+
+  /** True while a frame has begun and is not complete (bytes past the last frame's end). */
+  get midFrame(): boolean {
+    return this.#state !== ParserState.Command || this.#lineLen > 0;
   }
 
   push(chunk: Buffer): void {
+    if (this.#paused) {
+      this.#held = this.#held ? Buffer.concat([this.#held, chunk]) : chunk;
+      return;
+    }
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
+      if (this.#paused) {
+        // The sink paused us (flow control) after a frame: keep the rest for resume().
+        this.#held = chunk.subarray(pos);
+        return;
+      }
       switch (this.#state) {
         case ParserState.Command:
         case ParserState.Headers: {
@@ -147,8 +184,7 @@ export class StompParser {
         }
         case ParserState.BodyCounted: {
           const take = Math.min(this.#bodyWanted - this.#bodyLen, end - pos);
-          this.#bodyParts.push(chunk.subarray(pos, pos + take));
-          this.#bodyLen += take;
+          this.#append(chunk, pos, pos + take, this.#bodyWanted);
           pos += take;
           if (this.#bodyLen === this.#bodyWanted) this.#state = ParserState.BodyEnd;
           break;
@@ -168,8 +204,7 @@ export class StompParser {
             this.#fail('body-too-large', `Body larger than ${this.#limits.maxBodyBytes} bytes`);
             return;
           }
-          if (stop > pos) this.#bodyParts.push(chunk.subarray(pos, stop));
-          this.#bodyLen += stop - pos;
+          if (stop > pos) this.#append(chunk, pos, stop, this.#limits.maxBodyBytes);
           if (nul === -1) return;
           pos = nul + 1;
           this.#emit();
@@ -179,6 +214,19 @@ export class StompParser {
           return;
       }
     }
+  }
+
+  /** Copy chunk[from, to) after the body so far, growing the body buffer up to `cap` bytes. */
+  #append(chunk: Buffer, from: number, to: number, cap: number): void {
+    const need = this.#bodyLen + (to - from);
+    const have = this.#body?.length ?? 0;
+    if (need > have) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(need, have * 2, MIN_BODY_ALLOC)));
+      if (this.#body && this.#bodyLen > 0) this.#body.copy(grown, 0, 0, this.#bodyLen);
+      this.#body = grown;
+    }
+    chunk.copy(this.#body!, this.#bodyLen, from, to);
+    this.#bodyLen = need;
   }
 
   #lineTooLong(limit: number): void {
@@ -231,7 +279,7 @@ export class StompParser {
   }
 
   #startBody(): void {
-    this.#bodyParts = [];
+    this.#body = undefined;
     this.#bodyLen = 0;
     const cl = this.#headers['content-length'];
     if (cl === undefined) {
@@ -252,10 +300,9 @@ export class StompParser {
   }
 
   #emit(): void {
-    const parts = this.#bodyParts;
-    const body = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#bodyLen);
+    const body = this.#body === undefined ? EMPTY : this.#body.subarray(0, this.#bodyLen);
     const frame: Frame = { command: this.#command, headers: this.#headers, body };
-    this.#bodyParts = [];
+    this.#body = undefined;
     this.#bodyLen = 0;
     this.#headerBytes = 0;
     this.#headers = newHeaders();
@@ -263,16 +310,24 @@ export class StompParser {
     this.#sink.frame(frame);
   }
 
-  #fail(kind: StompParseErrorKind, message: string): void {
+  /** Drop any partial frame and ignore all further input (the connection is being closed). */
+  discard(): void {
     this.#state = ParserState.Failed;
+    this.#held = undefined;
     this.#lineParts = [];
     this.#lineLen = 0;
-    this.#bodyParts = [];
+    this.#body = undefined;
     this.#bodyLen = 0;
     this.#headerBytes = 0;
     this.#headers = newHeaders();
+  }
+
+  #fail(kind: StompParseErrorKind, message: string): void {
+    this.discard();
     this.#sink.error(new StompParseError(kind, message));
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Smallest body buffer allocated (most frames are smaller and get a buffer of exactly their size). */
+const MIN_BODY_ALLOC = 4096;

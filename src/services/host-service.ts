@@ -16,7 +16,10 @@ import { parseLibvirtCapabilities } from '../host/libvirt-caps.js';
 import { deviceByAddress } from '../host/netcaps.js';
 import type { Libvirt } from '../libvirt/client.js';
 import { parseHostSample } from '../host/sample.js';
-import { buildHostStats, HostStatsWindow } from '../host/stats.js';
+import { buildHostStats, formatDateTime, HostStatsWindow } from '../host/stats.js';
+import { CachedTemplate, slotMarker } from '../runtime/json-template.js';
+import { RawJson } from '../runtime/raw-json.js';
+import { fmt2 } from '../virt/stringify.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
 import { Operation } from '../runtime/periodic.js';
@@ -32,9 +35,17 @@ interface LibvirtFacts {
 }
 
 export interface HostServiceOptions {
-  /** Runs the host fact operations (host.*). */
+  /** Runs HostMonitor (monitoring work: the periodic executor). */
   executor: Dispatcher & { state?(): unknown };
-  /** What libvirt says about itself (capabilities, versions). */
+  /**
+   * Runs the facts behind engine calls (capabilities, hardware info, host devices): the engine's
+   * executor, so a burst of engine calls can never make monitoring skip a cycle. Defaults to executor.
+   */
+  apiExecutor?: Dispatcher;
+  /**
+   * What libvirt says about itself (capabilities, versions), asked for engine calls: a client on the
+   * engine's executor, for the same reason.
+   */
   libvirt: Libvirt;
   scheduler: Scheduler;
   clock: Clock;
@@ -51,6 +62,8 @@ export interface HostServiceOptions {
   privilegedHardwareInfo?: () => Promise<HardwareInfo>;
   /** The privileged helper: the DMI host UUID and the debugfs switches of the capabilities. */
   supervdsm: Supervdsm;
+  /** Host networking: the network keys of the capabilities, and whether the running config is unsaved. */
+  network?: { caps(): Promise<object>; readonly dirty: boolean };
 }
 
 /** What the helper told about the host; it does not change while the host runs. */
@@ -70,6 +83,8 @@ export class HostService {
   #privileged: PrivilegedFacts | undefined;
   #warnedNoHelper = false;
   readonly #life = new Lifecycle('host service');
+  /** Host.getStats serialised once per host sample (or change of VM counts or interfaces). */
+  readonly #statsTemplate = new CachedTemplate();
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -118,7 +133,35 @@ export class HostService {
       meminfo: this.#window.latest()?.meminfo ?? {},
       vmCounts: this.#o.vmCounts(),
       ksm: this.#window.ksm(),
+      netConfigDirty: this.#o.network?.dirty === true,
     });
+  }
+
+  /** Host.getNetworkStatistics: the interface part of getStats (vdsm's netstats.report()). */
+  networkStatistics(): { network: Record<string, Record<string, unknown>>; rxDropped: string; txDropped: string } {
+    const st = this.stats();
+    return { network: st['network'] as Record<string, Record<string, unknown>>, rxDropped: String(st['rxDropped']), txDropped: String(st['txDropped']) };
+  }
+
+  /**
+   * Host.getStats as JSON text: built and serialised once per host sample, VM count change or new
+   * interface list; elapsedTime and dateTime (the read's own time) are filled in per read.
+   */
+  statsJson(): RawJson {
+    const c = this.#o.vmCounts();
+    const inputs = [this.#window.latest(), this.#interfaces, c.vmCount, c.vmActive, c.vmMigrating, c.incomingVmMigrations, c.outgoingVmMigrations];
+    const template = this.#statsTemplate.get(inputs, () => {
+      const value = this.stats();
+      let holes = 0;
+      for (const [key, slot] of [['elapsedTime', 0], ['dateTime', 1]] as const) {
+        if (typeof value[key] !== 'string') continue;
+        value[key] = slotMarker(slot);
+        holes++;
+      }
+      return { value, holes };
+    });
+    if (template === undefined) return new RawJson(JSON.stringify(this.stats()));
+    return new RawJson(template.fill([JSON.stringify(fmt2(this.#window.elapsedS())), JSON.stringify(formatDateTime(Date.now()))]));
   }
 
   /**
@@ -126,9 +169,10 @@ export class HostService {
    * reported as lastClientIface, as vdsm's bridge adds it.
    */
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
-    const [raw, lv] = await Promise.all([
+    const [raw, lv, net] = await Promise.all([
       this.#call('host.capabilitiesFacts', {}),
       this.#libvirtFactsOnce(),
+      this.#o.network?.caps(),
     ]);
     const facts = await this.#withPrivilegedFacts(raw);
     const caps = buildCapabilities({
@@ -139,6 +183,8 @@ export class HostService {
       ...(lv.hvVersion !== undefined && lv.hvVersion > 0 ? { qemuVersion: lv.hvVersion } : {}),
       options: this.#o.capabilities,
     });
+    // The network keys come from host networking (ip -json and the running configuration).
+    if (net !== undefined) Object.assign(caps, net);
     this.#interfaces = interfacesOf(caps);
     caps['lastClientIface'] = deviceByAddress(facts.ifaddrs, call.localAddress);
     return caps;
@@ -177,7 +223,7 @@ export class HostService {
   }
 
   #call<K extends 'host.capabilitiesFacts' | 'host.hardwareInfo' | 'host.devices'>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
-    return this.#o.executor.dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
+    return (this.#o.apiExecutor ?? this.#o.executor).dispatch(op, args, { timeoutMs: this.#o.callTimeoutMs, discard: true });
   }
 
   /**
@@ -257,7 +303,7 @@ export class HostService {
   }
 
   state(): Record<string, unknown> {
-    return { lifecycle: this.#life.state, window: this.#window.describe() };
+    return { lifecycle: this.#life.state, window: this.#window.describe(), monitor: this.#monitor.state() };
   }
 }
 

@@ -1,6 +1,9 @@
 // Recovery at start-up: re-adopt the domains libvirt runs (with the same ids and states), and report as
 // Down, with an exit reason, the VMs this agent ran that stopped while it was down. Until it completes
-// the host is not ready: requests get error 99 and events are held. A failed attempt is retried.
+// the host is not ready: requests get error 99 and events are held. A failed attempt (libvirt not
+// answering) is retried; nothing the state directory holds can fail it: an unreadable records file is
+// moved aside, a record or domain XML that cannot be parsed is skipped with an error line, and records
+// that cannot be written (a full disk) are logged and retried later.
 import { errorMessage } from '../errors.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import type { Logger } from 'pino';
@@ -121,8 +124,10 @@ export class Recovery {
       const vmId = normalizeVmId(d.uuid);
       if (status === undefined || this.#o.vms.container.has(vmId)) continue;
       const xml = await call('libvirt.xmlDesc', { uuid: d.uuid, flags: 0 });
+      const domain = this.#parse(xml, vmId, 'libvirt domain XML');
+      if (domain === undefined) continue;
       const record = this.#o.records.get(vmId);
-      this.#o.vms.adopt(parseDomainXml(xml), xml, status, record?.startedAt);
+      this.#o.vms.adopt(domain, xml, status, record?.startedAt);
       result.adopted.push(vmId);
       this.#o.log.info({ vmId, name: d.name, status, known: record !== undefined }, 'VM recovered');
     }
@@ -131,11 +136,23 @@ export class Recovery {
       if (this.#o.vms.container.has(vmId)) continue;
       const entry = byId.get(vmId);
       if (entry !== undefined && statusFromDomainState(entry.state) !== undefined) continue;
+      const domain = this.#parse(record.xml, vmId, 'recorded domain XML');
+      if (domain === undefined) continue;
       const info = exitInfoForStopped(entry);
-      this.#o.vms.adoptDown(parseDomainXml(record.xml), record.xml, info);
+      this.#o.vms.adoptDown(domain, record.xml, info);
       result.down.push(vmId);
       this.#o.log.warn({ vmId, name: record.name, exitReason: info.exitReason, exitMessage: info.exitMessage }, 'VM stopped while the agent was down; reported as Down');
     }
     return result;
+  }
+
+  /** A domain XML, or undefined (logged) when it cannot be parsed: one bad VM does not stop recovery. */
+  #parse(xml: string, vmId: string, what: string): ReturnType<typeof parseDomainXml> | undefined {
+    try {
+      return parseDomainXml(xml);
+    } catch (err) {
+      this.#o.log.error({ vmId, err: errorMessage(err) }, `VM skipped by recovery: its ${what} cannot be parsed`);
+      return undefined;
+    }
   }
 }

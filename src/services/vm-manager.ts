@@ -17,7 +17,9 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { VmReportCache } from '../virt/vm-report-cache.js';
+import { rawJsonArray, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
@@ -25,11 +27,17 @@ import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 
 
+/** VMs whose serialised report refreshReports() rebuilds per event-loop turn. */
+const REFRESH_CHUNK = 50;
+
 export interface Vm extends VmRecord {
   readonly vmId: string;
   readonly state: VmStateMachine;
   xml: string;
+  /** Replaced, never modified, when it changes (the serialised report is rebuilt on a new object). */
   domain: DomainInfo;
+  /** Replaced, never modified, when it changes (as domain). */
+  guest: GuestInfo | undefined;
   /** A powerdown sequence in progress (VM.shutdown). */
   powerdown: { cancel(): void } | undefined;
   /** Stats problems already logged for this VM: each is logged once, not on every getAllVmStats. */
@@ -65,6 +73,8 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
+  /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
+  monitorReachable?: (vmId: string) => boolean;
 }
 
 export interface ShutdownRequest {
@@ -76,6 +86,11 @@ export interface ShutdownRequest {
   force?: boolean;
 }
 
+/** What the migration service adds to a VM's stats (`migrationProgress` while it migrates out). */
+export interface MigrationView {
+  progress(vmId: string): number | undefined;
+}
+
 export class VmManager {
   readonly container: VmContainer<Vm>;
   #o: VmManagerOptions;
@@ -85,13 +100,18 @@ export class VmManager {
   #eventSeq = 0;
   #lastEvent = new Map<string, number>();
   #resyncs = { runs: 0, changed: 0, failed: 0 };
+  #statusListeners = new Set<(vm: Vm, change: VmStatusChange) => void>();
+  #migrations: MigrationView | undefined;
+  /** Each VM's report serialised once per change (Host.getAllVmStats). */
+  readonly #reportCache = new VmReportCache();
+  /** The current refreshReports() walk; an older one stops. */
+  #refreshWalk = 0;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
   }
 
-  /** Start applying libvirt events. Idempotent. */
   /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
   start(): void {
     this.#life.startSync(() => {
@@ -117,10 +137,11 @@ export class VmManager {
 
 
   /**
-   * VM.create: the VM id comes from the domain XML (as in vdsm). Answers at once with WaitForLaunch;
+   * VM.create: the VM id comes from the domain XML (as in vdsm). Answers with WaitForLaunch once the VM
+   * is recorded in the state directory (a VM that could not be recorded is not created: ERR_STATE_WRITE);
    * the domain is started in a worker and status events follow.
    */
-  create(vmParams: { xml?: unknown; vmId?: unknown }): VmCreated {
+  async create(vmParams: { xml?: unknown; vmId?: unknown }): Promise<VmCreated> {
     if (typeof vmParams.xml !== 'string' || vmParams.xml.trim() === '') throw vdsmError(Errors.MISSING_PARAM, "vmParams.xml: the libvirt domain XML is required");
     let domain: DomainInfo;
     try {
@@ -130,12 +151,23 @@ export class VmManager {
     }
     const vm = this.#newVm(domain, vmParams.xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    try {
+      await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
+    } catch (err) {
+      this.container.remove(vm.vmId);
+      vm.state.close();
+      this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'VM not created: it could not be recorded');
+      throw err;
+    }
     this.#o.statsCache.add(vm.vmId);
     void this.#launch(vm);
     return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime), xml: vm.xml };
   }
 
-  /** Adopt a domain found running at start-up (recovery). */
+  /**
+   * Adopt a domain found running at start-up (recovery). Its record is written best effort: libvirt is
+   * the truth for a running VM, so a full disk is logged (and retried by later writes), not fatal.
+   */
   adopt(domain: DomainInfo, xml: string, status: VmStatusName, startedAtWall?: number): Vm {
     // elapsedTime counts from the start we recorded, not from the re-adoption.
     const vm = this.#newVm(domain, xml, status, startedAtWall);
@@ -143,7 +175,7 @@ export class VmManager {
     this.#o.statsCache.add(vm.vmId);
     if (status !== VmStatus.DOWN) this.#findPid(vm);
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
-    void this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
+    void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
@@ -159,28 +191,93 @@ export class VmManager {
     return vm;
   }
 
+  /**
+   * VM.migrationCreate on a destination: the VM record in Migration Destination, no libvirt call (the
+   * source's libvirtd creates the domain). `elapsedTimeOffsetS` keeps elapsedTime counting from the
+   * original start; `guest` is what the source's agents knew, reported until ours speak.
+   */
+  addIncoming(domain: DomainInfo, xml: string, o: { elapsedTimeOffsetS?: number; guest?: GuestInfo } = {}): Vm {
+    const startedAtWall = Date.now() - Math.max(0, (o.elapsedTimeOffsetS ?? 0) * 1000);
+    const vm = this.#newVm(domain, xml, VmStatus.MIGRATION_DESTINATION, startedAtWall);
+    vm.guest = o.guest;
+    this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
+    this.#o.statsCache.add(vm.vmId);
+    // Not awaited (the engine waits for migrationCreate's answer); a record that cannot be written only
+    // costs the recovery of this VM after a restart of this agent, and is logged.
+    this.#o.records.put({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall })
+      .catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'could not record the incoming VM'));
+    return vm;
+  }
+
+  /** The incoming domain runs here now: take libvirt's live XML (ports, channel paths), QEMU's pid, the guest agents' channels. */
+  async adoptIncomingDomain(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    this.#findPid(vm);
+    // The live XML names this host's channel sockets: our agents listen from now on.
+    if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
+  }
+
+  get(vmId: string): Vm | undefined {
+    return this.container.get(vmId);
+  }
+
+  /** Every VM status change, after its VM_status event went out. Returns the unsubscribe function. */
+  onStatusChange(cb: (vm: Vm, change: VmStatusChange) => void): () => void {
+    this.#statusListeners.add(cb);
+    return () => this.#statusListeners.delete(cb);
+  }
+
+  /** The migration service, for `migrationProgress` in the stats of a migrating VM. */
+  setMigrationView(view: MigrationView): void {
+    this.#migrations = view;
+  }
+
+  /**
+   * VM.destroy. The VM is forgotten on disk first: a destroy that cannot be recorded does not happen
+   * (ERR_STATE_WRITE, the VM untouched), and one that libvirt refuses puts the record back.
+   */
   async destroy(vmId: string): Promise<true> {
     const vm = this.container.require(vmId);
+    const record = this.#o.records.get(vm.vmId);
+    await this.#o.records.remove(vm.vmId);
     vm.powerdown?.cancel();
     if (!vm.state.isDown) {
+      // An incoming VM never ran here (the guest is still the source's): no graceful SIGTERM wait, which a
+      // hung incoming QEMU would make last 10 s before the forced destroy's own.
+      const graceful = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
       vm.state.destroyRequested();
       try {
-        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.GRACEFUL });
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: graceful ? DestroyFlag.GRACEFUL : DestroyFlag.DEFAULT });
       } catch (err) {
-        if (!isNoDomain(err)) {
+        if (!isNoDomain(err) && graceful) {
+          // As vdsm: SIGTERM alone did not end QEMU (a stopped or wedged process ignores it): SIGKILL.
+          this.#o.log.warn({ vmId: vm.vmId, err: errorMessage(err) }, 'graceful destroy failed; destroying forcefully');
+          try {
+            await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: DestroyFlag.DEFAULT });
+          } catch (err2) {
+            if (!isNoDomain(err2)) {
+              this.#o.log.error({ vmId: vm.vmId, err: err2 }, 'destroy failed');
+              if (record) await this.#o.records.put(record).catch((e: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(e) }, 'could not record the VM again after a failed destroy'));
+              throw wrapError(Errors.DESTROY, err2, { vmId: vm.vmId });
+            }
+          }
+        } else if (!isNoDomain(err)) {
           this.#o.log.error({ vmId: vm.vmId, err }, 'destroy failed');
+          if (record) await this.#o.records.put(record).catch((e: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(e) }, 'could not record the VM again after a failed destroy'));
           throw wrapError(Errors.DESTROY, err, { vmId: vm.vmId });
         }
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
       vm.state.destroyed();
+    } else {
+      // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
+      await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
     }
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
     this.#o.guest?.detach(vm.vmId);
-    await this.#o.records.remove(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
     return true;
   }
@@ -283,22 +380,81 @@ export class VmManager {
 
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
-    return buildVmStatsReport({
+    const report = buildVmStatsReport(this.#reportInput(vm));
+    const progress = this.#migrationProgress(vm);
+    if (progress !== undefined) report['migrationProgress'] = progress;
+    return report;
+  }
+
+  /** A migrating VM's progress, percent; it moves with every read, so such a report is never cached. */
+  #migrationProgress(vm: Vm): number | undefined {
+    return vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
+  }
+
+  /**
+   * Our agents' merged view of the guest; for an incoming VM, what the source's agents knew until ours
+   * speak (as vdsm). Undefined for a VM that is Down: vdsm's defaults.
+   */
+  #guestInfo(vm: Vm): GuestInfo | undefined {
+    if (vm.state.isDown) return undefined;
+    const agents = this.#o.guest;
+    if (agents === undefined) return vm.guest;
+    if (vm.guest !== undefined) {
+      if (!agents.speaks(vm.vmId)) return vm.guest;
+      vm.guest = undefined;
+    }
+    return agents.stats(vm.vmId, Math.floor(vm.domain.memoryKiB / 1024));
+  }
+
+  #reportInput(vm: Vm): VmReportInput {
+    return {
       state: vm.state.describe(),
       pid: vm.pid,
       domain: vm.domain,
       sample: this.#o.statsCache.get(vm.vmId),
-      guest: vm.state.isDown ? undefined : this.#o.guest?.stats(vm.vmId, Math.floor(vm.domain.memoryKiB / 1024)),
+      guest: this.#guestInfo(vm),
       clock: this.#o.clock,
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
+      ...(this.#o.monitorReachable ? { monitorReachable: this.#o.monitorReachable(vm.vmId) } : {}),
+      // An incoming domain is libvirt's until it runs here: no stats are expected from it.
+      monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
-    });
+    };
   }
 
   reports(vmIds?: readonly string[]): VmStatsReport[] {
-    const vms = vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
-    return vms.map((vm) => this.report(vm));
+    return this.#select(vmIds).map((vm) => this.report(vm));
+  }
+
+  /**
+   * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
+   * status change, a new domain, pid or guest info) with the read-time fields filled in.
+   */
+  reportsJson(vmIds?: readonly string[]): RawJson {
+    return rawJsonArray(this.#select(vmIds).map((vm) =>
+      this.#migrationProgress(vm) !== undefined ? JSON.stringify(this.report(vm)) : this.#reportCache.json(vm, this.#reportInput(vm))));
+  }
+
+  /**
+   * Rebuild the serialised reports that a new sample changed, a few VMs per event-loop turn (each turn
+   * stays short: 1,000 VMs are some tens of ms of work), so getAllVmStats finds them built. A read
+   * before the refresh reaches a VM rebuilds that VM itself; a new call restarts the walk.
+   */
+  refreshReports(): void {
+    const vms = this.container.values();
+    const walk = ++this.#refreshWalk;
+    const step = (from: number): void => {
+      if (walk !== this.#refreshWalk) return;
+      const end = Math.min(vms.length, from + REFRESH_CHUNK);
+      for (let i = from; i < end; i++) this.#reportCache.refresh(vms[i]!, this.#reportInput(vms[i]!));
+      if (end < vms.length) setImmediate(step, end);
+    };
+    setImmediate(step, 0);
+  }
+
+  #select(vmIds?: readonly string[]): Vm[] {
+    return vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
   }
 
   /** VM.getStats: the stats object of one VM (NO_VM when unknown). */
@@ -404,6 +560,7 @@ export class VmManager {
       vmId,
       xml,
       domain,
+      guest: undefined,
       powerdown: undefined,
       statsWarned: new Set(),
       state: new VmStateMachine(vmId, {
@@ -421,7 +578,6 @@ export class VmManager {
 
   async #launch(vm: Vm): Promise<void> {
     try {
-      await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
       await this.#o.hostHooks?.beforeLaunch(vm);
       await this.#call('libvirt.createXML', { xml, flags: 0 });
@@ -491,6 +647,13 @@ export class VmManager {
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
+    for (const cb of this.#statusListeners) {
+      try {
+        cb(vm, change);
+      } catch (err) {
+        this.#o.log.error({ vmId: vm.vmId, err }, 'VM status listener failed');
+      }
+    }
   }
 
   #onEvent(e: DomainEvent): void {

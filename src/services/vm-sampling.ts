@@ -29,6 +29,8 @@ export interface VmSamplingOptions {
   periodMs: number;
   /** [vars] nowait_domain_stats */
   nowait: boolean;
+  /** Called after a new sample is stored (the VM reports built from it are refreshed). */
+  onSample?: () => void;
 }
 
 export class VmSampling {
@@ -80,8 +82,14 @@ export class VmSampling {
     return this.#sample();
   }
 
+  /** True while the VM is skipped because it did not answer a recent sampling. */
+  isUnresponsive(vmId: string): boolean {
+    const until = this.#skip.get(vmId);
+    return until !== undefined && until > this.#o.clock.now();
+  }
+
   state(): Record<string, unknown> {
-    return { lifecycle: this.#life.state, inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, cache: this.#o.statsCache.describe() };
+    return { lifecycle: this.#life.state, inFlight: this.#inFlight, skipped: [...this.#skip.keys()], runs: { ...this.#runs }, operation: this.#op.state(), cache: this.#o.statsCache.describe() };
   }
 
   /**
@@ -121,7 +129,7 @@ export class VmSampling {
         if (result.unresponsive.length > 0) this.#o.log.warn({ vms: result.unresponsive }, 'VMs not responding to monitoring; skipped for 40 s');
         const sample: BulkSample = {};
         for (const [uuid, rec] of Object.entries(result.records)) sample[uuid] = rec as BulkStatsRecord;
-        this.#o.statsCache.put(sample, sampledAt);
+        if (this.#o.statsCache.put(sample, sampledAt)) this.#o.onSample?.();
       },
       (err: unknown) => {
         this.#runs.failed++;

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { s, validate, type Field, type Schema } from '../api/schema.js';
 import { Errors, vdsmError } from '../errors.js';
 import type { PeerCredentials } from '../native-sys.js';
+import type { NetworkPrivileged } from '../network/network-service.js';
 import type { CommandName, CommandResult } from './command-runner.js';
 import type { HelperFs } from './helper-fs.js';
 import type { HelperPolicy } from './policy.js';
@@ -31,6 +32,17 @@ export interface CallContext {
   exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** The helper's own state, for `status`. */
   serverState(): Record<string, unknown>;
+  /**
+   * Run `fn` once the peer that made this call goes away (its process died or closed the socket),
+   * even after the call has been answered: for state a call leaves for its caller to settle. Not run
+   * when the helper itself stops or drops the connection.
+   */
+  onPeerGone(fn: () => void): void;
+  /**
+   * Host networking's applier: one per helper process, so a change pending its connectivity check
+   * outlives the call that made it. Throws ERR_SVDSM_UNAVAILABLE where the server was given none.
+   */
+  network(): NetworkPrivileged;
 }
 
 export interface FunctionSpec<A = any, R = unknown> {

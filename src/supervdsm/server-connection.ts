@@ -21,7 +21,7 @@ export interface ConnectionHost {
   admit(): boolean;
   release(): void;
   /** The parts of a CallContext that do not depend on the connection. */
-  context(call: { method: string; callId: number; peer: PeerCredentials; signal: () => AbortSignal; remainingMs: () => number; connectionLog: Logger }): CallContext;
+  context(call: { method: string; callId: number; peer: PeerCredentials; signal: () => AbortSignal; remainingMs: () => number; connectionLog: Logger; onPeerGone: (fn: () => void) => void }): CallContext;
   /** One call finished (ok or with an error code), for the status counters. */
   record(method: string, ok: boolean, code: string | undefined, ms: number): void;
 }
@@ -81,6 +81,9 @@ export class HelperConnection {
   #corked = false;
   #badFrames = 0;
   #onClose: () => void;
+  /** Run when the peer goes away (not when the helper itself closes the connection). */
+  #peerGone: (() => void)[] = [];
+  #destroyed = false;
 
   constructor(id: number, socket: Socket, peer: PeerCredentials, host: ConnectionHost, limits: ConnectionLimits, onClose: () => void) {
     this.id = id;
@@ -120,6 +123,7 @@ export class HelperConnection {
 
   /** Close at once: calls in flight are aborted (the server is stopping or the peer misbehaved). */
   destroy(): void {
+    this.#destroyed = true;
     for (const c of this.#calls.values()) c.abort.abort();
     this.#socket.destroy();
   }
@@ -213,6 +217,14 @@ export class HelperConnection {
     }
     this.#calls.clear();
     this.#onClose();
+    const hooks = this.#destroyed ? [] : this.#peerGone.splice(0);
+    for (const fn of hooks) {
+      try {
+        fn();
+      } catch (err) {
+        this.#log.error({ err }, 'a peer-gone hook failed');
+      }
+    }
   }
 
   #startCall(call: CallMessage): void {
@@ -266,6 +278,10 @@ export class HelperConnection {
       method: call.method, callId: call.id, peer: this.peer, signal: () => abort.signal,
       remainingMs: () => Math.max(1, Math.round(deadline - performance.now())),
       connectionLog: this.#log,
+      onPeerGone: (fn) => {
+        if (!this.#closed) this.#peerGone.push(fn);
+        else if (!this.#destroyed) fn();
+      },
     });
     this.#log.debug({ method: call.method, id: call.id, timeoutMs }, 'call');
     let result: Promise<unknown>;

@@ -13,6 +13,7 @@ import { MAX_FRAME_BYTES } from './frame-decoder.js';
 import { executorFs, type HelperFs } from './helper-fs.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { HelperPolicy } from './policy.js';
+import type { NetworkPrivileged } from '../network/network-service.js';
 import { MessageCodec, PROTOCOL_VERSION, toWireError } from './protocol.js';
 import type { CallContext, FunctionRegistry } from './registry.js';
 import { HelperConnection, type ConnectionHost } from './server-connection.js';
@@ -37,6 +38,8 @@ export interface SupervdsmServerOptions {
   maxConnections?: number;
   /** Queued answer bytes per connection before a non-reading peer is dropped. */
   maxOutgoingBytes?: number;
+  /** Host networking's applier (the network functions); none: they fail saying so. */
+  network?: NetworkPrivileged;
 }
 
 type State = 'new' | 'listening' | 'stopping' | 'stopped';
@@ -235,6 +238,11 @@ export class SupervdsmServer {
           commandPath: (command) => o.runner.pathOf(command),
           exclusive: (key, fn) => this.#locks.run(key, fn),
           serverState: () => this.state(),
+          onPeerGone: call.onPeerGone,
+          network: () => {
+            if (o.network === undefined) throw vdsmError(Errors.SVDSM_UNAVAILABLE, { method: call.method, reason: 'this helper was started without host networking' });
+            return o.network;
+          },
         };
       },
     };

@@ -40,6 +40,11 @@ export interface VmReportInput {
   clock: Clock;
   log?: StatsLog | undefined;
   vmCommandTimeoutS?: number;
+  /**
+   * False when the VM's monitor cannot be reached right now (libvirt connection lost, or the VM did
+   * not answer the last sampling): reported as monitorResponse -1, as vdsm does after a libvirt timeout.
+   */
+  monitorReachable?: boolean;
 }
 
 /** The engine's VM stats object: the keys the method table declares, and the rest vdsm sends. */
@@ -99,10 +104,38 @@ export function downReport(state: VmStateSnapshot, statusTime: number, timeOffse
   };
 }
 
+/**
+ * The report's fields that change with every read, as JSON values: statusTime and elapsedTime taken from
+ * the clock at report time (as vdsm does), monitorResponse from the sample's age, and the NICs'
+ * sampleTime (monotonic seconds). A report built once per change (vm-report-cache.ts) fills these in.
+ */
+export interface ReportTimes {
+  nowMs: number;
+  statusTime: string;
+  elapsedTime: string;
+  monitorResponse: string;
+  sampleTime: string;
+}
+
+export function reportTimes(input: Pick<VmReportInput, 'state' | 'clock' | 'sample' | 'monitorable' | 'monitorReachable' | 'vmCommandTimeoutS'>): ReportTimes {
+  const nowMs = input.clock.now();
+  const sample = input.sample;
+  const monitorable = input.monitorable ?? true;
+  const timeout = input.vmCommandTimeoutS ?? VM_COMMAND_TIMEOUT_S;
+  return {
+    nowMs,
+    statusTime: String(eventTime(input.clock)),
+    elapsedTime: String(Math.max(0, Math.floor((nowMs - input.state.startedAt) / 1000))),
+    monitorResponse: monitorable && ((sample !== undefined && sample.statsAge >= timeout) || input.monitorReachable === false) ? '-1' : '0',
+    sampleTime: (nowMs / 1000).toFixed(6),
+  };
+}
+
 export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
   const { state, domain } = input;
-  const nowMs = input.clock.now();
-  const statusTime = eventTime(input.clock);
+  const times = reportTimes(input);
+  const nowMs = times.nowMs;
+  const statusTime = Number(times.statusTime);
   if (state.status === VmStatus.DOWN) return downReport(state, statusTime, domain?.timeOffset);
 
   const report: VmStatsReport = {
@@ -113,7 +146,7 @@ export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
     acpiEnable: domain === undefined || domain.acpi ? 'true' : 'false',
     status: state.status,
     statusTime: String(statusTime),
-    elapsedTime: String(Math.max(0, Math.floor((nowMs - state.startedAt) / 1000))),
+    elapsedTime: times.elapsedTime,
     clientIp: input.clientIp ?? '',
     timeOffset: domain?.timeOffset ?? '0',
     pid: String(input.pid ?? 0),
@@ -122,9 +155,7 @@ export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
   };
 
   const sample = input.sample;
-  const monitorable = input.monitorable ?? true;
-  const timeout = input.vmCommandTimeoutS ?? VM_COMMAND_TIMEOUT_S;
-  report['monitorResponse'] = monitorable && sample !== undefined && sample.statsAge >= timeout ? '-1' : '0';
+  report['monitorResponse'] = times.monitorResponse;
 
   let memUsage = '0';
   if (domain !== undefined) {

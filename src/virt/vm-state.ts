@@ -230,8 +230,30 @@ export class VmStateMachine {
     return this.#moveTo(S.MIGRATION_SOURCE, 'migrate');
   }
 
-  migrationFailed(): boolean {
-    return this.#moveTo(S.UP, 'migrationFailed');
+  /**
+   * An outgoing migration succeeded: libvirt said the domain migrated (STOPPED/MIGRATED, or the call
+   * returned and the domain is gone here). Down with exitReason 4, sent by the migration service after
+   * the downtime report, as vdsm orders them.
+   */
+  migrationSucceeded(): boolean {
+    if (this.#status !== S.MIGRATION_SOURCE) return false;
+    return this.#down(exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED), 'migrated');
+  }
+
+  /** An outgoing migration failed or was cancelled: the VM runs here as it did before (Up or Paused). */
+  migrationFailed(to: typeof S.UP | typeof S.PAUSED = S.UP): boolean {
+    if (this.#status !== S.MIGRATION_SOURCE) return false;
+    return this.#moveTo(to, 'migrationFailed');
+  }
+
+  /**
+   * An incoming migration is over: the domain runs here (resumed after migration, or paused when the VM
+   * was paused on the source). The migration service calls this, vdsm's 1 s after libvirt's event.
+   */
+  incomingMigrationFinished(paused = false): boolean {
+    if (this.#status !== S.MIGRATION_DESTINATION) return false;
+    if (paused) this.#pauseCode = 'NOERR';
+    return this.#moveTo(paused ? S.PAUSED : S.UP, 'migrated');
   }
 
   /** Recovery and other paths where the coordinator knows the outcome (e.g. the domain vanished). */
@@ -253,12 +275,16 @@ export class VmStateMachine {
         return this.#onSuspended(detail, cause);
       case LifecycleEvent.RESUMED:
         if (this.#status === S.MIGRATION_SOURCE) return false; // resumed after a failed outgoing migration step
+        // An incoming domain runs: the migration service reports Up once it has taken the domain over.
+        if (this.#status === S.MIGRATION_DESTINATION) return false;
         // QEMU starts with its CPUs stopped and libvirt resumes them before STARTED/BOOTED: that first
         // RESUMED means the guest starts booting, not that it is up.
         if (this.#status === S.WAIT_FOR_LAUNCH || this.#status === S.POWERING_UP) return this.#moveTo(S.POWERING_UP, cause);
         this.#pauseCode = undefined;
         return this.#moveTo(S.UP, cause);
       case LifecycleEvent.STOPPED:
+        // Migrated away: the migration service reports Down (4) once the downtime report went out.
+        if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE && this.#destroyReason === undefined) return false;
         return this.#down(this.#stopReason(detail), cause);
       case LifecycleEvent.SHUTDOWN:
         // The guest finished its shutdown sequence; STOPPED follows.
@@ -276,6 +302,7 @@ export class VmStateMachine {
   }
 
   #onSuspended(detail: number, cause: string): boolean {
+    if (this.#status === S.MIGRATION_DESTINATION) return false; // a paused VM arriving: see incomingMigrationFinished
     switch (detail) {
       case SuspendedDetail.MIGRATED:
       case SuspendedDetail.POSTCOPY:
@@ -298,8 +325,9 @@ export class VmStateMachine {
   /** Exit info for a STOPPED event, given what we asked for and what we were doing. */
   #stopReason(detail: number): ExitInfo {
     if (this.#destroyReason !== undefined) return exitInfo(ExitCode.NORMAL, this.#destroyReason);
-    if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE) return exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED);
     if (detail === StoppedDetail.SAVED && this.#status === S.SAVING_STATE) return exitInfo(ExitCode.NORMAL, VmExitReason.SAVE_STATE_SUCCEEDED);
+    // The incoming domain went away before it ran here (the source aborted, QEMU failed).
+    if (this.#status === S.MIGRATION_DESTINATION) return exitInfo(ExitCode.ERROR, VmExitReason.MIGRATION_FAILED);
     if (this.#shutdownReason !== undefined && (detail === StoppedDetail.SHUTDOWN || detail === StoppedDetail.DESTROYED)) {
       return exitInfo(ExitCode.NORMAL, this.#shutdownReason);
     }

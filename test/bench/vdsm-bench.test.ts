@@ -31,6 +31,9 @@ void it('--list names every registered suite; a bad suite or option is a usage e
   assert.equal(list.code, 0);
   for (const s of SUITES) assert.match(list.stdout, new RegExp(`^${s.name} +\\S`, 'm'));
   assert.match(list.stdout, /^rpc .*\[also against a running agent\]$/m);
+  // The migration suite needs root and the real-VM tier: listed, run only when named.
+  assert.match(list.stdout, /^migration .*\[only when named: needs root/m);
+  assert.doesNotMatch(list.stdout, /^rpc .*only when named/m);
   const bad = await bench(['nosuch']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown suite nosuch; suites: executor-stuck, rpc/);

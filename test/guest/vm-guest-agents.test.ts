@@ -69,9 +69,9 @@ async function setup(opts: { acpi?: boolean } = {}) {
     vmCommandTimeoutS: 60,
   });
   late.vms = vms;
-  vms.create({ xml });
+  await vms.create({ xml });
   const vm = vms.container.require(VM_UUID);
-  // The launch writes the VM's record to disk first: wait for it (real I/O), not for time.
+  // The launch runs on: wait for its libvirt calls (real I/O for the record), not for time.
   for (let i = 0; i < 100_000 && vm.state.status !== 'Powering up'; i++) await new Promise((r) => setImmediate(r));
   assert.equal(vm.state.status, 'Powering up');
   ops.length = 0;

@@ -22,6 +22,12 @@ export interface AgentProcessOptions {
   runDir?: string;
   /** Run vdsmd as this account (through setpriv, as the unit's User=/Group= would); its state dir is given to it. */
   asUser?: { uid: number; gid: number };
+  /** Run node under this command, e.g. ['prlimit', '--nofile=600:600']. */
+  wrapper?: string[];
+  /** A command that execs node in place, e.g. ['nsenter', '--net=/run/netns/x'] (same pid, so signals reach vdsmd); before `wrapper`. */
+  prefix?: string[];
+  /** Run the agent inside this network namespace (`ip netns exec`, which execs node: same pid). */
+  netns?: string;
 }
 
 export class AgentProcess extends JsonLineProcess {
@@ -47,9 +53,11 @@ export class AgentProcess extends JsonLineProcess {
       ...(opts.args ?? []),
     ];
     const env = { ...process.env, JOURNAL_STREAM: '', ...opts.env };
-    const child = opts.asUser === undefined
-      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
-      : spawn('setpriv', [`--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', '--', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const node = [process.execPath, ...args];
+    const user = opts.asUser === undefined ? node : ['setpriv', `--reuid=${opts.asUser.uid}`, `--regid=${opts.asUser.gid}`, '--clear-groups', '--', ...node];
+    // `ip netns exec` execs its command: the agent keeps the child's pid.
+    const argv = [...(opts.prefix ?? []), ...(opts.netns === undefined ? [] : ['ip', 'netns', 'exec', opts.netns]), ...(opts.wrapper ?? []), ...user];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     const agent = new AgentProcess(child, stateDir, ownsDir);
     const listening = await agent.waitForLog((l) => l['msg'] === 'vdsm-node serving the management port', 20_000);
     agent.port = listening['port'] as number;

@@ -31,16 +31,19 @@ export class EngineClient {
   /** The full JSON-RPC response object for one call. */
   async request(method: string, params: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<{ result?: unknown; error?: RpcError; raw: Record<string, unknown>; contentLength?: string }> {
     const id = randomUUID();
+    // The answer can only come after the request: look at later responses only (latency loops send many).
+    let from = (this.peer.messages.get(RESPONSES) ?? []).length;
     this.peer.send(REQUESTS, JSON.stringify({ jsonrpc: '2.0', method, params, id }), { 'reply-to': RESPONSES });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const all = this.peer.messages.get(RESPONSES) ?? [];
-      for (const m of all) {
+      for (const m of all.slice(from)) {
         const body = JSON.parse(m.body) as Record<string, unknown>;
         if (body['id'] === id) {
           return { raw: body, ...(m.headers['content-length'] !== undefined ? { contentLength: m.headers['content-length'] } : {}), ...('result' in body ? { result: body['result'] } : {}), ...('error' in body ? { error: body['error'] as RpcError } : {}) };
         }
       }
+      from = all.length;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no response to ${method} within ${timeoutMs} ms`);
       await this.peer.waitFor(RESPONSES, all.length + 1, left).catch(() => undefined);
@@ -59,12 +62,12 @@ export class EngineClient {
     return (this.peer.messages.get(EVENTS) ?? []).map((m) => JSON.parse(m.body) as Record<string, unknown>);
   }
 
-  /** Resolve with the first event (received so far or later) matching pred. */
-  async waitForEvent(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  /** Resolve with the first event (received so far or later) matching pred; `from`: skip the first events. */
+  async waitForEvent(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 15_000, from = 0): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const list = this.events();
-      const hit = list.find(pred);
+      const hit = list.slice(from).find(pred);
       if (hit) return hit;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`event not received within ${timeoutMs} ms; got: ${JSON.stringify(list.map((e) => e['method']))}`);

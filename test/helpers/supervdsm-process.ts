@@ -12,9 +12,12 @@ export class SupervdsmProcess extends JsonLineProcess {
     return this.child.spawnargs.slice(1);
   }
 
-  /** Start supervdsmd with `args` (--set ...) and wait until it serves its socket. */
-  static async start(args: readonly string[]): Promise<SupervdsmProcess> {
-    const child = spawn(process.execPath, [SUPERVDSMD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '' } });
+  /** Start supervdsmd with `args` (--set ...), optionally inside a network namespace, and wait until it serves its socket. */
+  static async start(args: readonly string[], opts: { netns?: string } = {}): Promise<SupervdsmProcess> {
+    const argv = [process.execPath, SUPERVDSMD, ...args];
+    // In a network namespace of the test (`ip netns exec` execs node: the helper keeps the child's pid).
+    if (opts.netns !== undefined) argv.unshift('ip', 'netns', 'exec', opts.netns);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '' } });
     const p = new SupervdsmProcess('supervdsmd', child);
     await p.waitForLog((l) => l['msg'] === 'supervdsmd serving', 30_000);
     return p;

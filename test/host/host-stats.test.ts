@@ -88,8 +88,13 @@ void test('177 interface stats: lo is up at speed "1000", counters are strings, 
   const last = parseHostSample(rawSample({ timestampMs: 1_015_000 }));
   const s = produceHostStats(first, last, { elapsedS: 30 }).stats;
   const net = s['network'] as Record<string, Record<string, string>>;
-  assert.deepEqual(net['lo'], { name: 'lo', state: 'up', speed: '1000', tx: '3193', rx: '3193', rxDropped: '0', txDropped: '0', rxErrors: '0', txErrors: '0', sampleTime: '1015.000000' });
+  assert.deepEqual(net['lo'], { name: 'lo', state: 'up', speed: '1000', tx: '3193', rx: '3193', rxDropped: '0', txDropped: '0', rxErrors: '0', txErrors: '0', sampleTime: '1015.000000', rxRate: '0.0', txRate: '0.0' });
   assert.equal(net['eth0']?.['speed'], '10000');
+  // Rates: percent of the link speed over the window (12.5 MB in 15 s on a 10 Gb/s link is 0.1 %).
+  const busy = parseHostSample(rawSample({ timestampMs: 1_015_000 }));
+  busy.interfaces['eth0']!.rx += 18_750_000;
+  const rated = (produceHostStats(first, busy, { elapsedS: 30 }).stats['network'] as Record<string, Record<string, string>>)['eth0'];
+  assert.deepEqual([rated?.['rxRate'], rated?.['txRate']], ['0.1', '0.0']);
   // The totals are rx and tx drops respectively (vdsm swaps them).
   assert.equal(s['rxDropped'], 7);
   assert.equal(s['txDropped'], 3);

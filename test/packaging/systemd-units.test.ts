@@ -49,9 +49,9 @@ void describe('packaging', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  void it('systemd-analyze verify accepts supervdsmd.service, vdsmd.service and vdsmd.socket without a word', async () => {
+  void it('systemd-analyze verify accepts supervdsmd.service, vdsmd.service, vdsmd.socket and vdsm-network.service without a word', async () => {
     const units = await unitCopies(dir);
-    assert.deepEqual([...units].sort(), ['./supervdsmd.service', './vdsmd.service', './vdsmd.socket']);
+    assert.deepEqual([...units].sort(), ['./supervdsmd.service', './vdsm-network.service', './vdsmd.service', './vdsmd.socket']);
     assert.deepEqual(await verify(dir, units), { code: 0, stderr: '' });
   });
 
@@ -64,6 +64,15 @@ void describe('packaging', () => {
     const r = await verify(bad, ['./vdsmd.service']);
     assert.equal(r.code, 0);
     assert.match(r.stderr, /Unknown key 'Restrat'/);
+  });
+
+  void it('vdsm-network.service runs vdsm-tool restore-nets as root before supervdsmd and vdsmd', async () => {
+    const unit = await readFile(join(PACKAGING, 'systemd/vdsm-network.service'), 'utf8');
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node /usr/lib/vdsm-node/${pkg.bin['vdsm-tool']!.replaceAll('.', '\\.')} restore-nets \\$VDSM_ARGS$`, 'm'));
+    assert.match(unit, /^Before=supervdsmd\.service vdsmd\.service$/m);
+    assert.match(unit, /^Type=oneshot$/m);
+    assert.doesNotMatch(unit, /^User=/m, 'changing the host network needs root');
   });
 
   void it('the units agree with the schema and package.json', async () => {

@@ -21,6 +21,8 @@ interface StompitClient {
 export interface PeerOptions {
   port: number;
   host?: string;
+  /** A unix socket instead of host:port (a relay into a network namespace). */
+  path?: string;
   tls?: { key?: Buffer; cert?: Buffer; ca?: Buffer };
   connectHeaders?: Record<string, string>;
 }
@@ -45,8 +47,7 @@ export class StompitPeer {
     return new Promise((resolve, reject) => {
       stompit.connect(
         {
-          host: opts.host ?? '127.0.0.1',
-          port: opts.port,
+          ...(opts.path !== undefined ? { path: opts.path } : { host: opts.host ?? '127.0.0.1', port: opts.port }),
           connectHeaders: { host: 'localhost', 'heart-beat': '0,0', ...(opts.connectHeaders ?? {}) },
           ...(opts.tls ? { ssl: true, ...opts.tls, checkServerIdentity: () => undefined } : {}),
         },

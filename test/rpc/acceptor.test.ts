@@ -1,5 +1,6 @@
 // The acceptor: protocol detection on real sockets, unknown protocols closed with a log line, the
-// detection timeout (injected time), a slowloris bound, socket activation.
+// detection timeout (injected time), the bound on undetected sockets (the oldest makes room), socket
+// activation. No test waits for time: acceptance is observed through the acceptor's own counters.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ async function echoAcceptor(opts: { timers?: ManualTime; host?: string; fd?: num
     host: opts.host ?? '127.0.0.1',
     port: 0,
     log: logManager.get('test'),
-    ...(opts.timers ? { timers: opts.timers } : {}),
+    ...(opts.timers ? { timers: opts.timers, clock: opts.timers } : {}),
     ...(opts.fd !== undefined ? { fd: opts.fd } : {}),
     ...(opts.maxDetecting !== undefined ? { maxDetecting: opts.maxDetecting } : {}),
     onStomp: (s, head) => {
@@ -31,6 +32,11 @@ async function echoAcceptor(opts: { timers?: ManualTime; host?: string; fd?: num
   });
   const { port } = await acceptor.start();
   return { acceptor, port, lines };
+}
+
+/** Resolves once the acceptor has taken `n` sockets in total (a real event: its accept counter). */
+async function accepted(acceptor: Acceptor, n: number): Promise<void> {
+  while ((acceptor.state() as { accepted: number }).accepted < n) await new Promise((r) => setImmediate(r));
 }
 
 void test('detected connections get every byte, the peeked ones included, for 5 concurrent clients', async () => {
@@ -77,7 +83,9 @@ void test('detection times out after 10 s of silence or of a partial command (sl
     const silent = await RawClient.connect(port);
     const slow = await RawClient.connect(port);
     slow.write('CONN');
-    await new Promise((r) => setTimeout(r, 50));
+    await accepted(acceptor, 2);
+    // The detection timers are armed once the sockets are accepted; the partial command is in flight:
+    // what matters is that neither is closed before 10 s.
     time.advance(9999);
     assert.equal(silent.closed || slow.closed, false);
     const good = await RawClient.connect(port);
@@ -94,17 +102,21 @@ void test('detection times out after 10 s of silence or of a partial command (sl
   }
 });
 
-void test('connections beyond the detection bound are refused at once', async () => {
-  const { acceptor, port } = await echoAcceptor({ maxDetecting: 2, timers: new ManualTime() });
+void test('past the detection bound the oldest undetected socket makes room: a new client always gets in', async () => {
+  const { acceptor, port, lines } = await echoAcceptor({ maxDetecting: 2, timers: new ManualTime() });
   try {
     const a = await RawClient.connect(port);
+    await accepted(acceptor, 1);
     const b = await RawClient.connect(port);
-    await new Promise((r) => setTimeout(r, 50));
+    await accepted(acceptor, 2);
     const c = await RawClient.connect(port);
-    await c.waitClosed();
-    assert.equal(a.closed || b.closed, false);
-    a.close();
+    await a.waitClosed();
+    assert.equal(b.closed || c.closed, false);
+    c.write('SEND\n');
+    await c.until((t) => t === 'SEND\n');
+    assert.ok(lines.some((l) => l['level'] === 40 && l['limit'] === 'detecting' && l['action'] === 'evicted'), JSON.stringify(lines));
     b.close();
+    c.close();
   } finally {
     await acceptor.close();
   }

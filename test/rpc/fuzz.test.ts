@@ -137,8 +137,8 @@ function describeSockets(): void {
 
   void test('sockets: a client that never reads is disconnected once its unread output passes the bound', async () => {
     const c = await RawClient.connect(fx.port);
-    c.write('SUBSCRIBE\ndestination:jms.queue.events\nid:e\n\n\0');
-    await new Promise((r) => setTimeout(r, 50));
+    c.write('SUBSCRIBE\ndestination:jms.queue.events\nid:e\nreceipt:subscribed\n\n\0');
+    await c.until((t) => t.includes('receipt-id:subscribed'));
     c.socket.pause();
     const big = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 400 && (fx.rpc.state()['connections'] as number) > 1; i++) {

@@ -30,6 +30,7 @@ void test('the engine case: heart-beat 0,15000 gets `\\n` every 15 s', () => {
   const h = harness();
   const { send, transport } = h.open();
   send('CONNECT\naccept-version:1.2\nheart-beat:0,15000\nhost:null\n\n\0');
+  send('SUBSCRIBE\ndestination:jms.topic.vdsm_responses\nid:r\n\n\0');
   transport.take();
   h.time.advance(60_000);
   assert.deepEqual(transport.take(), ['\n', '\n', '\n', '\n']);
@@ -43,10 +44,11 @@ void test('heart-beats flow before and without CONNECT', () => {
   assert.deepEqual(transport.take(), ['\n', '\n', '\n']);
 });
 
-void test('with heart-beat 0,0 nothing is sent and nobody is timed out', () => {
+void test('with heart-beat 0,0 nothing is sent and a subscribed client is never timed out', () => {
   const h = harness();
   const { send, transport, session } = h.open();
   send('CONNECT\naccept-version:1.2\nheart-beat:0,0\n\n\0');
+  send('SUBSCRIBE\ndestination:jms.queue.events\nid:e\n\n\0');
   transport.take();
   h.time.advance(3_600_000);
   assert.deepEqual(transport.take(), []);

@@ -11,6 +11,7 @@ import { ensureDevPki, loadTlsFiles, type DevPki } from '../../src/rpc/pki.js';
 import { createRpcServer, type RpcLimits, type RpcServer } from '../../src/rpc/rpc-server.js';
 import type { TlsMaterial } from '../../src/rpc/acceptor.js';
 import type { Clock, Timers } from '../../src/runtime/clock.js';
+import type { LogManager } from '../../src/observability/logging.js';
 import { silentLogManager } from './silent-log.js';
 
 export interface Fixture {
@@ -31,6 +32,8 @@ export interface FixtureOptions {
   ready?: boolean;
   /** Reuse a PKI directory across servers in one test file. */
   pkiDir?: string;
+  /** Where the server logs (default: nowhere). */
+  logManager?: LogManager;
 }
 
 export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -45,7 +48,7 @@ export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
     tls = await loadTlsFiles(pki.server);
     clientTls = await loadTlsFiles(pki.client);
   }
-  const logManager = silentLogManager();
+  const logManager = opts.logManager ?? silentLogManager();
   // The test verb publishes through the server it belongs to, which exists only after the table.
   const ref: { rpc?: RpcServer } = {};
   const methods = new MethodTable([

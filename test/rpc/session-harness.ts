@@ -10,8 +10,10 @@ export class MemoryTransport implements StompTransport {
   pendingBytes = 0;
   ended = false;
   destroyed = false;
-  write(frame: Buffer): void {
-    this.writes.push(frame);
+  pauseInput?: () => void;
+  resumeInput?: () => void;
+  write(frame: Buffer | Buffer[]): void {
+    this.writes.push(Array.isArray(frame) ? Buffer.concat(frame) : frame);
   }
   end(): void {
     this.ended = true;

@@ -172,3 +172,26 @@ void test('size limits: command, header line, header count, header bytes, body (
   assert.equal(errors.length, 0);
   assert.equal(frames[0]!.body.length, 100, 'exactly at the limit is fine');
 });
+
+void test('pause() from a frame callback holds the rest of the chunk (and later chunks) until resume(), in order', () => {
+  const seen: string[] = [];
+  const p: StompParser = new StompParser({
+    frame: (f) => {
+      seen.push(f.headers['n']!);
+      if (seen.length % 2 === 0) p.pause();
+    },
+    error: (e) => assert.fail(e.message),
+  });
+  const frames = Array.from({ length: 7 }, (_, i) => `SEND\nn:${i}\n\n\0`).join('');
+  p.push(Buffer.from(frames.slice(0, 20)));
+  p.push(Buffer.from(frames.slice(20)));
+  assert.deepEqual(seen, ['0', '1']);
+  assert.ok(p.buffered > 0, 'the held input counts as buffered');
+  p.resume();
+  assert.deepEqual(seen, ['0', '1', '2', '3']);
+  p.resume();
+  p.resume();
+  p.resume();
+  assert.deepEqual(seen, ['0', '1', '2', '3', '4', '5', '6']);
+  assert.equal(p.buffered, 0);
+});

@@ -199,15 +199,40 @@ void test('events go to exact event-queue subscribers on every connection, not t
   assert.deepEqual(b.transport.take().length, 1);
 });
 
-void test('a client that leaves too much unread is disconnected instead of growing memory', () => {
+void test('past the outgoing bound frames wait in a backlog and input pauses; at 4x the bound the client is disconnected', () => {
   const h = harness();
   const { send, transport, session } = h.open({ maxOutgoingBytes: 1000 });
+  let paused = 0;
+  transport.pauseInput = () => { paused++; };
+  transport.resumeInput = () => { paused--; };
   send('SUBSCRIBE\ndestination:jms.queue.events\nid:e\n\n\0');
-  transport.pendingBytes = 500;
-  h.broker.deliverEvent('x'.repeat(50));
-  assert.equal(session.closed, false);
+  transport.take();
   transport.pendingBytes = 990;
+  h.broker.deliverEvent('x'.repeat(50));
+  assert.deepEqual(transport.take(), [], 'held back: the peer has not read what it has');
+  assert.equal(paused, 1, 'and is not read from meanwhile');
+  transport.pendingBytes = 0;
+  session.outputDrained();
+  assert.equal(transport.take().length, 1, 'sent once the peer caught up');
+  assert.equal(paused, 0);
+  transport.pendingBytes = 3990;
   h.broker.deliverEvent('x'.repeat(50));
   assert.equal(session.closed, true);
   assert.equal(transport.destroyed, true);
+});
+
+void test('a chunk of 200 pipelined requests: 64 are handled, the rest wait (unread) until answers go out', () => {
+  const h = harness();
+  let paused = 0;
+  const { session, transport } = h.open();
+  transport.pauseInput = () => { paused++; };
+  transport.resumeInput = () => { paused--; };
+  const send = 'SEND\ndestination:jms.topic.vdsm_requests\n\n{"jsonrpc":"2.0","method":"Host.ping2","id":1}\0';
+  session.receive(Buffer.from(send.repeat(200)));
+  assert.equal(h.requests.length, 64);
+  assert.equal(paused, 1);
+  for (const r of h.requests.splice(0, 10)) r.reply('{"jsonrpc":"2.0","id":1,"result":true}');
+  assert.equal(h.requests.length, 54 + 10, 'ten answered, ten more taken');
+  while (h.requests.length > 0) for (const r of h.requests.splice(0)) r.reply('{"jsonrpc":"2.0","id":1,"result":true}');
+  assert.equal(paused, 0);
 });

@@ -44,7 +44,7 @@ void test('after VM.create the display port is the one in libvirt\'s live XML', 
     vmCommandTimeoutS: 60,
   });
   try {
-    vms.create({ xml: sent });
+    await vms.create({ xml: sent });
     const vm = vms.container.require(VM_UUID);
     assert.equal((vms.report(vm)['displayInfo'] as Record<string, string>[])[0]?.['port'], '-1', 'before libvirt runs it');
     await done;

@@ -7,6 +7,7 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { peerCredentials } from '../../src/native-sys.js';
+import type { NetworkPrivileged } from '../../src/network/network-service.js';
 import { Executor } from '../../src/runtime/executor/executor.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { CommandRunner, locateCommands, type CommandName } from '../../src/supervdsm/command-runner.js';
@@ -39,6 +40,8 @@ export interface HarnessOptions {
   maxFrameBytes?: number;
   /** Serve in this directory (a restarted helper on the same socket); a new temp dir otherwise. */
   dir?: string;
+  /** Host networking's applier for the network functions (none: they answer ERR_SVDSM_UNAVAILABLE). */
+  network?: NetworkPrivileged;
 }
 
 export function testPolicy(over: Partial<HelperPolicy> = {}): HelperPolicy {
@@ -83,6 +86,7 @@ export async function startHelper(opts: HarnessOptions): Promise<HelperHarness> 
     ...(opts.maxCalls !== undefined ? { maxCalls: opts.maxCalls } : {}),
     ...(opts.maxCallsPerConnection !== undefined ? { maxCallsPerConnection: opts.maxCallsPerConnection } : {}),
     ...(opts.maxFrameBytes !== undefined ? { maxFrameBytes: opts.maxFrameBytes } : {}),
+    ...(opts.network !== undefined ? { network: opts.network } : {}),
   });
   await server.start();
   const origPush = lines.push.bind(lines);

@@ -58,7 +58,7 @@ void describe('vdsm-tool threads on a plain-TCP agent', () => {
       assert.ok(p.ageS >= 0 && p.ageS < 600, `age of ${t.name} from /proc: ${p.ageS}`);
     }
     // qgapoller is listed with no threads: it starts its workers with its first task (no VM has a QEMU agent here).
-    assert.deepEqual(Object.keys(report.executors).sort(), ['jsonrpc', 'periodic', 'qgapoller']);
+    assert.deepEqual(Object.keys(report.executors).sort(), ['jsonrpc', 'migration', 'periodic', 'qgapoller']);
     assert.ok(!names.some((n) => n.startsWith('qgapoller/')), 'no poller threads without a VM to poll');
     assert.ok(Object.values(report.proc).some((p) => p.comm === 'libvirt/events'), 'the event-loop thread is there by its kernel name');
   });

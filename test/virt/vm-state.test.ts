@@ -147,19 +147,52 @@ void test('a launch that fails after VM.destroy was asked for ends as the destro
   assert.equal(changes.filter((c) => c.to === S.DOWN).length, 1);
 });
 
-void test('migration: source Down on STOPPED/MIGRATED succeeded; destination Up on RESUMED/MIGRATED', () => {
+void test('migration: source Down(4) when the migration service says so; destination Up only when the incoming migration is taken over', () => {
   const src = setup(S.UP);
   src.vm.migrationStarted();
   assert.equal(src.vm.onLifecycleEvent(E.SUSPENDED, SuspendedDetail.MIGRATED), false);
-  src.vm.onLifecycleEvent(E.STOPPED, StoppedDetail.MIGRATED);
+  // Regression: STOPPED/MIGRATED sent Down before libvirt's JOB_COMPLETED (which follows it) carried the
+  // downtime: the engine got the source's Down before its downtime report. The migration service does it.
+  assert.equal(src.vm.onLifecycleEvent(E.STOPPED, StoppedDetail.MIGRATED), false);
+  assert.deepEqual(path(src.changes), [S.MIGRATION_SOURCE]);
+  assert.equal(src.vm.migrationSucceeded(), true);
   assert.deepEqual(path(src.changes), [S.MIGRATION_SOURCE, S.DOWN]);
   assert.equal(src.vm.exitInfo?.exitReason, VmExitReason.MIGRATION_SUCCEEDED);
   assert.equal(src.vm.exitInfo?.exitCode, 0);
 
+  // Regression: RESUMED/MIGRATED moved the destination to Up at once, before the domain was looked up and
+  // before vdsm's 1 s delay that lets the source's downtime report reach the engine first.
   const dst = setup(S.MIGRATION_DESTINATION);
   assert.equal(dst.vm.onLifecycleEvent(E.STARTED, StartedDetail.MIGRATED), false);
-  dst.vm.onLifecycleEvent(E.RESUMED, ResumedDetail.MIGRATED);
+  assert.equal(dst.vm.onLifecycleEvent(E.RESUMED, ResumedDetail.MIGRATED), false);
+  assert.equal(dst.vm.onLifecycleEvent(E.SUSPENDED, SuspendedDetail.PAUSED), false);
+  assert.deepEqual(path(dst.changes), []);
+  assert.equal(dst.vm.incomingMigrationFinished(), true);
   assert.deepEqual(path(dst.changes), [S.UP]);
+  assert.equal(dst.vm.incomingMigrationFinished(), false, 'once');
+});
+
+void test('migration: a failed outgoing migration returns to the status it left; an incoming domain that stops is MIGRATION_FAILED', () => {
+  const up = setup(S.UP);
+  up.vm.migrationStarted();
+  assert.equal(up.vm.onLifecycleEvent(E.RESUMED, ResumedDetail.MIGRATED), false);
+  up.vm.migrationFailed();
+  assert.deepEqual(path(up.changes), [S.MIGRATION_SOURCE, S.UP]);
+  assert.equal(up.vm.migrationFailed(), false, 'only from Migration Source');
+
+  const paused = setup(S.PAUSED);
+  paused.vm.migrationStarted();
+  paused.vm.migrationFailed(S.PAUSED);
+  assert.deepEqual(path(paused.changes), [S.MIGRATION_SOURCE, S.PAUSED]);
+
+  const dst = setup(S.MIGRATION_DESTINATION);
+  dst.vm.onLifecycleEvent(E.STOPPED, StoppedDetail.FAILED);
+  assert.deepEqual(dst.vm.exitInfo, { exitCode: 1, exitReason: VmExitReason.MIGRATION_FAILED, exitMessage: 'VM failed to migrate' });
+
+  const pausedDst = setup(S.MIGRATION_DESTINATION);
+  pausedDst.vm.incomingMigrationFinished(true);
+  assert.deepEqual(path(pausedDst.changes), [S.PAUSED]);
+  assert.equal(pausedDst.vm.pauseCode, 'NOERR');
 });
 
 void test('Down is terminal: later calls and events are refused without callbacks', () => {

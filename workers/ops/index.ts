@@ -12,4 +12,5 @@ export const AREAS: OpRegistry = {
   guest: () => import('./guest.js'),
   test: () => import('./test.js'),
   supervdsm: () => import('./supervdsm.js'),
+  migration: () => import('./migration.js'),
 };

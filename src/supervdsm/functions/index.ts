@@ -8,6 +8,7 @@ import { getHardwareInfo, getKernelFeatures } from './hwinfo.js';
 import { hugepagesAlloc, hugepagesPrepare } from './hugepages.js';
 import { ksmTune } from './ksm.js';
 import { mount, umount } from './mount.js';
+import { networkCommit, networkConfigs, networkFacts, networkNameservers, networkPersist, networkRollback, networkSetup } from './network.js';
 import { ping, status } from './ping.js';
 import { saslRemovePassword, saslSetPassword } from './sasl.js';
 import { systemctl } from './systemctl.js';
@@ -24,6 +25,7 @@ export const FUNCTIONS = {
   mount, umount,
   saslSetPassword, saslRemovePassword,
   validateAccess, fuser,
+  networkSetup, networkCommit, networkRollback, networkPersist, networkFacts, networkConfigs, networkNameservers,
 } as const;
 
 /** name -> its FunctionSpec type: what vdsmd's typed client derives argument and result types from. */

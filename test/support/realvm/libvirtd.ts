@@ -22,6 +22,14 @@ export interface SessionLibvirtdOptions {
   readonly readyTimeoutMs?: number;
   /** libvirtd binary (default: found on PATH by setpriv/env). */
   readonly libvirtd?: string;
+  /** Run the daemon (and so its QEMUs) in this network namespace (/run/netns/<name>; needs root). */
+  readonly netns?: string;
+  /** host_uuid: a fixed host UUID (this machine has no DMI; libvirt refuses a migration between equal ones). */
+  readonly hostUuid?: string;
+  /** Also listen on TCP at this address (port 16509, no authentication): a migration peer URI. */
+  readonly listenAddress?: string;
+  /** qemu.conf migration_address: where incoming migrations listen (not a loopback address). */
+  readonly migrationAddress?: string;
 }
 
 export type LibvirtDriver = 'qemu' | 'test';
@@ -41,6 +49,8 @@ export interface SessionLibvirtd {
    * same run directory (`startSessionLibvirtd({ dir: runDir })`) reconnects to them.
    */
   crash(): Promise<void>;
+  /** The daemon's pid (nsenter and setpriv exec it: the same process), for signals in tests. */
+  readonly pid: number | undefined;
   /** Stop libvirtd, then kill whatever still uses the run directory (session QEMUs, virtlogd). Idempotent. */
   stop(): Promise<void>;
 }
@@ -61,7 +71,8 @@ async function lookupAccount(user: string, group: string): Promise<Account> {
   return { uid: Number(pw[2]), gid: Number(gr[2]) };
 }
 
-function libvirtdConf(runDir: string): string {
+function libvirtdConf(runDir: string, o: SessionLibvirtdOptions): string {
+  const tcp = o.listenAddress === undefined ? ['listen_tcp = 0'] : ['listen_tcp = 1', 'tcp_port = "16509"', `listen_addr = "${o.listenAddress}"`, 'auth_tcp = "none"'];
   return [
     `unix_sock_dir = "${runDir}/run"`,
     // The daemon is unprivileged and the directory private to the test: let any local client in.
@@ -70,7 +81,8 @@ function libvirtdConf(runDir: string): string {
     'auth_unix_ro = "none"',
     'auth_unix_rw = "none"',
     'listen_tls = 0',
-    'listen_tcp = 0',
+    ...tcp,
+    ...(o.hostUuid !== undefined ? [`host_uuid = "${o.hostUuid}"`] : []),
     `log_outputs = "3:file:${runDir}/libvirtd.log"`,
     '',
   ].join('\n');
@@ -135,6 +147,10 @@ class SessionLibvirtdProcess implements SessionLibvirtd {
 
   get exited(): Promise<void> {
     return this.#exited;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
   }
 
   get alive(): boolean {
@@ -227,14 +243,15 @@ export async function startSessionLibvirtd(options: SessionLibvirtdOptions = {})
   const dirs = ['', 'run', 'home', 'cfg', 'cfg/libvirt', 'rt', 'cache'].map((d) => join(runDir, d));
   for (const d of dirs) await mkdir(d, { recursive: true, mode: d.endsWith('/rt') ? 0o700 : 0o755 });
   const confPath = join(runDir, 'libvirtd.conf');
-  await writeFile(confPath, libvirtdConf(runDir));
+  await writeFile(confPath, libvirtdConf(runDir, options));
   // QEMU writes its stdout log itself, so no virtlogd daemon is left behind. Each daemon gets its own
   // window of VNC ports: two daemons at once (test files run in parallel) would otherwise both hand out
   // 5900 and one QEMU would fail with "Failed to find an available port".
   const vnc = vncPortWindow();
   await writeFile(
     join(runDir, 'cfg/libvirt/qemu.conf'),
-    `stdio_handler = "file"\nremote_display_port_min = ${vnc.min}\nremote_display_port_max = ${vnc.max}\n`,
+    `stdio_handler = "file"\nremote_display_port_min = ${vnc.min}\nremote_display_port_max = ${vnc.max}\n`
+      + (options.migrationAddress !== undefined ? `migration_address = "${options.migrationAddress}"\n` : ''),
   );
   if (asRoot) for (const p of [...dirs, confPath, join(runDir, 'cfg/libvirt/qemu.conf')]) await chown(p, owner.uid, owner.gid);
 
@@ -246,9 +263,10 @@ export async function startSessionLibvirtd(options: SessionLibvirtdOptions = {})
     XDG_CACHE_HOME: join(runDir, 'cache'),
   };
   const daemon = options.libvirtd ?? 'libvirtd';
-  const argv = asRoot
-    ? ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', daemon, '-f', confPath]
-    : [daemon, '-f', confPath];
+  const daemonArgs = [daemon, ...(options.listenAddress !== undefined ? ['--listen'] : []), '-f', confPath];
+  const unprivileged = asRoot ? ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', ...daemonArgs] : daemonArgs;
+  // nsenter without a mount namespace (not `ip netns exec`): the daemon keeps seeing this filesystem.
+  const argv = options.netns !== undefined ? ['nsenter', `--net=/run/netns/${options.netns}`, ...unprivileged] : unprivileged;
   const out = await open(join(runDir, 'libvirtd.out'), 'w');
   let child: ChildProcess;
   try {

@@ -1,0 +1,35 @@
+// The prologue every binding call shares: the connection reference taken from argument 0 for the
+// call's lifetime, argument readers, the domain lookup of (conn, uuid, ...) calls, and the export table.
+#include "virt.h"
+
+namespace virt {
+
+Call::Call(const Napi::CallbackInfo& info) : info_(info), ref_(AcquireConn(info.Env(), ArgInt(info, 0, "conn"))) {}
+
+int Call::OptInt(size_t i, int fallback) const {
+  if (i >= info_.Length() || info_[i].IsUndefined() || info_[i].IsNull()) return fallback;
+  return ArgInt(info_, i, "argument");
+}
+
+double Call::Num(size_t i, const char* name) const {
+  if (i >= info_.Length() || !info_[i].IsNumber()) throw ArgError(env(), std::string(name) + " must be a number");
+  return info_[i].As<Napi::Number>().DoubleValue();
+}
+
+const char* Call::OptStr(size_t i) {
+  bool has = false;
+  std::string s = ArgOptStr(info_, i, &has);
+  if (!has) return nullptr;
+  strings_.push_back(std::make_unique<std::string>(std::move(s)));
+  return strings_.back()->c_str();
+}
+
+DomainCall::DomainCall(const Napi::CallbackInfo& info) : Call(info), uuid_(ArgStr(info, 1, "uuid")) {
+  dom_ = ref_.Domain(env(), uuid_);
+}
+
+void ExportAll(Napi::Env env, Napi::Object exports, std::initializer_list<Export> fns) {
+  for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+}
+
+}  // namespace virt

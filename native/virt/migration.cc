@@ -1,0 +1,193 @@
+// Live migration calls: migrateToURI3 (peer-to-peer, blocks for the whole migration, possibly without
+// limit when the destination hangs: call it only from a worker of its own), job statistics, job abort,
+// max downtime / max speed and the switch to post-copy. Each takes (conn, uuid, ...) and holds a
+// connection reference throughout.
+#include "virt.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace virt {
+
+namespace {
+
+// The migration parameters a JS number may carry, with the type libvirt insists on (virTypedParamsValidate
+// rejects a bandwidth given as INT, for one). Strings need no table: every other parameter is a string.
+struct NumericParam {
+  const char* name;
+  int type;
+};
+const NumericParam kNumericParams[] = {
+    {VIR_MIGRATE_PARAM_BANDWIDTH, VIR_TYPED_PARAM_ULLONG},
+    {VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, VIR_TYPED_PARAM_ULLONG},
+    {VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, VIR_TYPED_PARAM_INT},
+    {VIR_MIGRATE_PARAM_DISKS_PORT, VIR_TYPED_PARAM_INT},
+    {VIR_MIGRATE_PARAM_COMPRESSION_MT_LEVEL, VIR_TYPED_PARAM_INT},
+    {VIR_MIGRATE_PARAM_COMPRESSION_MT_THREADS, VIR_TYPED_PARAM_INT},
+    {VIR_MIGRATE_PARAM_COMPRESSION_MT_DTHREADS, VIR_TYPED_PARAM_INT},
+    {VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE, VIR_TYPED_PARAM_ULLONG},
+    {VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL, VIR_TYPED_PARAM_INT},
+    {VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT, VIR_TYPED_PARAM_INT},
+};
+
+int NumericType(const std::string& name) {
+  for (const auto& p : kNumericParams) {
+    if (name == p.name) return p.type;
+  }
+  return -1;
+}
+
+/** Owns a virTypedParameter array built with virTypedParamsAdd*. */
+class TypedParams {
+ public:
+  TypedParams() = default;
+  TypedParams(const TypedParams&) = delete;
+  TypedParams& operator=(const TypedParams&) = delete;
+  ~TypedParams() { virTypedParamsFree(params_, n_); }
+  virTypedParameterPtr get() const { return params_; }
+  int size() const { return n_; }
+  virTypedParameterPtr* params() { return &params_; }
+  int* n() { return &n_; }
+  int* max() { return &max_; }
+
+ private:
+  virTypedParameterPtr params_ = nullptr;
+  int n_ = 0;
+  int max_ = 0;
+};
+
+// A plain JS object { migrate_uri: 'tcp://..', bandwidth: 52, ... } -> typed parameters. Unknown numeric
+// keys and values of other types are argument errors, raised before libvirt is called.
+void ParamsFromObject(Napi::Env env, const Napi::Value& v, TypedParams& out) {
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsObject() || v.IsArray()) throw ArgError(env, "params must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value val = o.Get(key);
+    int rc = 0;
+    if (val.IsString()) {
+      std::string s = val.As<Napi::String>().Utf8Value();
+      rc = virTypedParamsAddString(out.params(), out.n(), out.max(), key.c_str(), s.c_str());
+    } else if (val.IsNumber()) {
+      double d = val.As<Napi::Number>().DoubleValue();
+      int type = NumericType(key);
+      if (type < 0) throw ArgError(env, "params." + key + ": not a numeric migration parameter");
+      if (d < 0) throw ArgError(env, "params." + key + " must not be negative");
+      rc = type == VIR_TYPED_PARAM_INT
+               ? virTypedParamsAddInt(out.params(), out.n(), out.max(), key.c_str(), static_cast<int>(d))
+               : virTypedParamsAddULLong(out.params(), out.n(), out.max(), key.c_str(), static_cast<unsigned long long>(d));
+    } else if (val.IsUndefined() || val.IsNull()) {
+      continue;
+    } else {
+      throw ArgError(env, "params." + key + " must be a string or a number");
+    }
+    if (rc < 0) throw LastError(env, "virTypedParamsAdd");
+  }
+}
+
+// migrateToURI3(conn, uuid, dconnuri, params, flags) -> undefined. Blocks until libvirt finishes (or
+// fails) the migration, which is unbounded when the destination daemon or QEMU hangs.
+Napi::Value MigrateToURI3(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  std::string duri = ArgStr(info, 2, "dconnuri");
+  TypedParams params;
+  ParamsFromObject(env, info.Length() > 3 ? info[3] : env.Undefined(), params);
+  unsigned int flags = ArgFlags(info, 4);
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainMigrateToURI3(d.get(), duri.c_str(), params.get(), static_cast<unsigned int>(params.size()), flags) < 0)
+    c.Fail(env, "virDomainMigrateToURI3", &uuid);
+  return env.Undefined();
+}
+
+// jobStats(conn, uuid, flags?) -> { type, operation?, time_elapsed?, data_total?, ... } (libvirt's keys;
+// type 0 none, 2 unbounded, 3 completed, 4 failed, 5 cancelled; operation 5 = outgoing migration).
+Napi::Value JobStats(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  unsigned int flags = ArgFlags(info, 2);
+  DomRef d = c.Domain(env, uuid);
+  int type = VIR_DOMAIN_JOB_NONE;
+  virTypedParameterPtr params = nullptr;
+  int n = 0;
+  if (virDomainGetJobStats(d.get(), &type, &params, &n, flags) < 0) c.Fail(env, "virDomainGetJobStats", &uuid);
+  Napi::Object o = TypedParamsToObject(env, params, n);
+  virTypedParamsFree(params, n);
+  o.Set("type", type);
+  return o;
+}
+
+// abortJob(conn, uuid) -> undefined; OPERATION_INVALID when no job runs.
+Napi::Value AbortJob(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainAbortJob(d.get()) < 0) c.Fail(env, "virDomainAbortJob", &uuid);
+  return env.Undefined();
+}
+
+// migrateSetMaxDowntime(conn, uuid, downtimeMs, flags?)
+Napi::Value MigrateSetMaxDowntime(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  if (info.Length() < 3 || !info[2].IsNumber() || info[2].As<Napi::Number>().DoubleValue() < 0)
+    throw ArgError(env, "downtimeMs must be a non-negative number");
+  auto ms = static_cast<unsigned long long>(info[2].As<Napi::Number>().DoubleValue());
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainMigrateSetMaxDowntime(d.get(), ms, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainMigrateSetMaxDowntime", &uuid);
+  return env.Undefined();
+}
+
+// migrateSetMaxSpeed(conn, uuid, bandwidthMiBs, flags?)
+Napi::Value MigrateSetMaxSpeed(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  if (info.Length() < 3 || !info[2].IsNumber() || info[2].As<Napi::Number>().DoubleValue() < 0)
+    throw ArgError(env, "bandwidth must be a non-negative number");
+  auto mibs = static_cast<unsigned long>(info[2].As<Napi::Number>().DoubleValue());
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainMigrateSetMaxSpeed(d.get(), mibs, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainMigrateSetMaxSpeed", &uuid);
+  return env.Undefined();
+}
+
+// migrateGetMaxSpeed(conn, uuid, flags?) -> MiB/s
+Napi::Value MigrateGetMaxSpeed(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  unsigned long mibs = 0;
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainMigrateGetMaxSpeed(d.get(), &mibs, ArgFlags(info, 2)) < 0) c.Fail(env, "virDomainMigrateGetMaxSpeed", &uuid);
+  return Napi::Number::New(env, static_cast<double>(mibs));
+}
+
+// migrateStartPostCopy(conn, uuid, flags?)
+Napi::Value MigrateStartPostCopy(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  DomRef d = c.Domain(env, uuid);
+  if (virDomainMigrateStartPostCopy(d.get(), ArgFlags(info, 2)) < 0) c.Fail(env, "virDomainMigrateStartPostCopy", &uuid);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void RegisterMigrationFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("migrateToURI3", Napi::Function::New(env, MigrateToURI3, "migrateToURI3"));
+  exports.Set("jobStats", Napi::Function::New(env, JobStats, "jobStats"));
+  exports.Set("abortJob", Napi::Function::New(env, AbortJob, "abortJob"));
+  exports.Set("migrateSetMaxDowntime", Napi::Function::New(env, MigrateSetMaxDowntime, "migrateSetMaxDowntime"));
+  exports.Set("migrateSetMaxSpeed", Napi::Function::New(env, MigrateSetMaxSpeed, "migrateSetMaxSpeed"));
+  exports.Set("migrateGetMaxSpeed", Napi::Function::New(env, MigrateGetMaxSpeed, "migrateGetMaxSpeed"));
+  exports.Set("migrateStartPostCopy", Napi::Function::New(env, MigrateStartPostCopy, "migrateStartPostCopy"));
+}
+
+}  // namespace virt

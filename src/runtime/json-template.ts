@@ -1,0 +1,102 @@
+// A JSON text with holes: a value serialised once, except for a few fields that change on every read
+// (statusTime, elapsedTime, ...). Those fields are set to slot markers before JSON.stringify; the text is
+// cut at the markers and each read fills the holes, so the result is byte for byte what JSON.stringify of
+// the whole value with the read's field values gives.
+//
+// A marker carries a per-process random nonce, so no string from outside (a guest agent's reply, a VM
+// name) can fake one; a template whose text holds a different number of holes than were set is refused.
+// Markers are plain printable text (no escapes), so JSON.stringify keeps its fast path and the text is
+// cut with indexOf.
+import { randomBytes } from 'node:crypto';
+
+const NONCE = randomBytes(8).toString('hex');
+
+const MARKER_HEAD = `~slot-${NONCE}-`;
+/** How a marker value starts in JSON text: the opening quote, then the marker. */
+const MARKER_TEXT = `"${MARKER_HEAD}`;
+
+/** The marker value to put where slot `index` goes (before JSON.stringify). */
+export function slotMarker(index: number): string {
+  return `${MARKER_HEAD}${index}`;
+}
+
+export class JsonTemplate {
+  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]. */
+  readonly #parts: string[];
+  readonly #slots: number[];
+
+  private constructor(parts: string[], slots: number[]) {
+    this.#parts = parts;
+    this.#slots = slots;
+  }
+
+  /**
+   * Serialise `value`, in which `holes` marker values (slotMarker(i)) were set. Returns undefined when
+   * the text does not hold exactly `holes` markers (then serialise the value the plain way).
+   */
+  static of(value: unknown, holes: number): JsonTemplate | undefined {
+    const text = JSON.stringify(value);
+    const parts: string[] = [];
+    const slots: number[] = [];
+    let last = 0;
+    for (let at = text.indexOf(MARKER_TEXT); at >= 0; at = text.indexOf(MARKER_TEXT, last)) {
+      const end = text.indexOf('"', at + MARKER_TEXT.length);
+      const slot = Number(text.slice(at + MARKER_TEXT.length, end));
+      if (end < 0 || !Number.isInteger(slot)) return undefined;
+      parts.push(text.slice(last, at));
+      slots.push(slot);
+      last = end + 1;
+    }
+    parts.push(text.slice(last));
+    return slots.length === holes ? new JsonTemplate(parts, slots) : undefined;
+  }
+
+  /** The text with each hole filled by the JSON text of `values[slot]`. */
+  fill(values: readonly string[]): string {
+    let out = this.#parts[0]!;
+    for (let i = 0; i < this.#slots.length; i++) out += values[this.#slots[i]!]! + this.#parts[i + 1]!;
+    return out;
+  }
+
+  /** Approximate size in characters (the fixed text). */
+  get length(): number {
+    let n = 0;
+    for (const p of this.#parts) n += p.length;
+    return n;
+  }
+}
+
+/**
+ * A template kept while the inputs it was built from stay the same (each compared with ===): the
+ * holder of a value serialised once per change.
+ */
+export class CachedTemplate {
+  #inputs: readonly unknown[] | undefined;
+  #template: JsonTemplate | undefined;
+  #builds = 0;
+
+  /**
+   * The template for `inputs`; `build` runs when any input differs from the last call's and returns the
+   * value with its markers set and their count. undefined when the value could not be cut (serialise it
+   * plainly then).
+   */
+  get(inputs: readonly unknown[], build: () => { value: unknown; holes: number }): JsonTemplate | undefined {
+    if (this.#inputs === undefined || !sameInputs(this.#inputs, inputs)) {
+      const { value, holes } = build();
+      this.#builds++;
+      this.#template = JsonTemplate.of(value, holes);
+      this.#inputs = inputs;
+    }
+    return this.#template;
+  }
+
+  get builds(): number {
+    return this.#builds;
+  }
+}
+
+function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,223 @@
+// Live migration between two agents, both ends: the engine's VM.migrate / migrateCancel /
+// migrateChangeParams / getMigrationStatus on the source, the source agent's VM.migrationCreate on the
+// destination; the outgoing and incoming slot counts; libvirt events and VM status changes routed to
+// the migration they concern; the state of every migration for /health.
+import { Errors, vdsmError, wrapError } from '../../errors.js';
+import { parseDomainXml, type DomainInfo } from '../../virt/domain-xml.js';
+import { MIGRATION_IN_PROGRESS, type MigrationStats } from '../../virt/migration/migration-status.js';
+import { MigrateRequestError, parseMigrateRequest, pickGuestInfo, type EngineMigrateParams, type MigrateDefaults } from '../../virt/migration/migration-request.js';
+import type { GuestInfo } from '../../virt/vm-report.js';
+import { eventTime } from '../../runtime/clock.js';
+import { VmStatus } from '../../virt/vm-state.js';
+import { IncomingMigration } from './incoming.js';
+import type { MigratingVm, MigrationCommon, MigrationVms, PeerConnector } from './migration-ports.js';
+import { OutgoingMigration } from './outgoing.js';
+import { MigrationSlots } from './slots.js';
+
+export interface MigrationConfig extends MigrateDefaults {
+  /** [vars] max_outgoing_migrations / max_incoming_migrations. */
+  maxOutgoing: number;
+  maxIncoming: number;
+  /** [libvirt] migration_uri and [vars] ssl. */
+  duriTemplate: string;
+  ssl: boolean;
+  /** [vars] migration_monitor_interval, migration_retry_timeout, migration_destination_timeout (ms). */
+  monitorIntervalMs: number;
+  retryTimeoutMs: number;
+  destinationTimeoutMs: number;
+  /** vdsm's pause between the destination's RESUMED/MIGRATED and Up (1 s). */
+  upDelayMs?: number;
+}
+
+export interface MigrationServiceOptions extends MigrationCommon {
+  vms: MigrationVms;
+  connectPeer: PeerConnector;
+  config: MigrationConfig;
+}
+
+/** VM.migrationCreate's answer (vdsm: the new VM's short status, migrationPort always 0). */
+export interface MigrationCreated {
+  migrationPort: number;
+  params: { vmId: string; status: string; statusTime: string; xml: string };
+}
+
+/** The guest information the source sent along (vdsm reports it until the destination's agents speak). */
+function guestFromParams(p: Record<string, unknown>): GuestInfo | undefined {
+  const g = pickGuestInfo(p);
+  return Object.keys(g).length > 0 ? (g as GuestInfo) : undefined;
+}
+
+export class MigrationService {
+  #o: MigrationServiceOptions;
+  #outgoing = new Map<string, OutgoingMigration>();
+  #incoming = new Map<string, IncomingMigration>();
+  readonly outgoingSlots: MigrationSlots;
+  readonly incomingSlots: MigrationSlots;
+  #off: (() => void)[] = [];
+
+  constructor(opts: MigrationServiceOptions) {
+    this.#o = opts;
+    this.outgoingSlots = new MigrationSlots('outgoing', opts.config.maxOutgoing);
+    this.incomingSlots = new MigrationSlots('incoming', opts.config.maxIncoming);
+  }
+
+  /** Route libvirt events and VM status changes. Idempotent. */
+  start(): void {
+    if (this.#off.length > 0) return;
+    this.#off.push(
+      this.#o.libvirt.onEvent((e) => {
+        const out = this.#outgoing.get(e.domain.uuid);
+        const inc = this.#incoming.get(e.domain.uuid);
+        if (e.event === 'lifecycle') {
+          out?.onLifecycle(e.type, e.detail);
+          inc?.onLifecycle(e.type, e.detail);
+        } else if (e.event === 'job-completed') out?.onJobCompleted(e.stats);
+      }),
+      this.#o.vms.onStatusChange((vm, change) => {
+        if (change.to !== VmStatus.DOWN) return;
+        const out = this.#outgoing.get(vm.vmId);
+        if (out?.active) out.onVmDown(change.cause);
+        this.#incoming.get(vm.vmId)?.onVmDown();
+      }),
+    );
+  }
+
+  close(): void {
+    for (const off of this.#off.splice(0)) off();
+    for (const inc of this.#incoming.values()) inc.close();
+  }
+
+  /** VM.migrate: answers at once; the migration runs in the background (Migration Source from now). */
+  migrate(vmId: string, params: EngineMigrateParams): true {
+    const vm = this.#o.vms.get(vmId);
+    if (vm === undefined) throw vdsmError(Errors.NO_VM, { vmId });
+    const status = vm.state.status;
+    if (status === VmStatus.WAIT_FOR_LAUNCH || status === VmStatus.DOWN) throw vdsmError(Errors.NO_VM, { vmId });
+    const previous = this.#outgoing.get(vm.vmId);
+    if (previous?.active || previous?.lingering || status === VmStatus.MIGRATION_SOURCE || status === VmStatus.MIGRATION_DESTINATION) {
+      throw vdsmError(Errors.MIGRATION_IN_PROGRESS, { vmId: vm.vmId, ...(previous?.lingering ? { reason: 'the previous migration call is still blocked in libvirt' } : {}) });
+    }
+    if (params.mode === 'file') throw vdsmError(Errors.NOT_IMPLEMENTED, 'Hibernation (migrate mode "file") is not implemented');
+    if (status === VmStatus.PAUSED && vm.state.pauseCode === 'EIO') throw vdsmError(Errors.GENERAL, 'A VM paused on an I/O error cannot be migrated');
+    // The engine marks a transient disk in its device metadata (<ovirt-vm:shared>transient</ovirt-vm:shared>).
+    if (vm.domain.ovirt?.devices.some((d) => d['shared'] === 'transient') === true) throw vdsmError(Errors.TRANSIENT_DISKS);
+    let request;
+    try {
+      request = parseMigrateRequest(params, this.#o.config);
+    } catch (err) {
+      if (err instanceof MigrateRequestError) throw vdsmError(Errors.INVALID_PARAMETER, `${Errors.INVALID_PARAMETER.message}: ${err.message}`);
+      throw err;
+    }
+    this.#prune();
+    const c = this.#o.config;
+    const out = new OutgoingMigration({
+      ...this.#common(), vm, vms: this.#o.vms, request, connectPeer: this.#o.connectPeer, slots: this.outgoingSlots,
+      duriTemplate: c.duriTemplate, ssl: c.ssl, monitorIntervalMs: c.monitorIntervalMs, retryTimeoutMs: c.retryTimeoutMs,
+    });
+    this.#outgoing.set(vm.vmId, out);
+    this.#o.log.info({ vmId: vm.vmId, dst: `${request.dstHost}:${request.dstPort}` }, 'migration requested');
+    return true;
+  }
+
+  /** VM.migrateCancel: 47 when no migration runs. */
+  async cancel(vmId: string): Promise<true> {
+    const vm = this.#require(vmId);
+    const out = this.#outgoing.get(vm.vmId);
+    if (out === undefined || !out.active) throw vdsmError(Errors.MIG_CANCEL);
+    await out.cancel();
+    return true;
+  }
+
+  /** VM.migrateChangeParams: `maxBandwidth` (MiB/s) of a running migration; 81 when none runs. */
+  async changeParams(vmId: string, params: { maxBandwidth?: number }): Promise<true> {
+    const vm = this.#require(vmId);
+    const out = this.#outgoing.get(vm.vmId);
+    if (out === undefined || !out.active) throw vdsmError(Errors.MIG_NOT_IN_PROGRESS);
+    if (params.maxBandwidth !== undefined) {
+      if (!Number.isInteger(params.maxBandwidth) || params.maxBandwidth < 0) throw vdsmError(Errors.INVALID_PARAMETER, `${Errors.INVALID_PARAMETER.message}: maxBandwidth must be a non-negative integer (MiB/s)`);
+      await out.setMaxBandwidth(params.maxBandwidth);
+    }
+    return true;
+  }
+
+  /** VM.getMigrationStatus: the last outgoing migration's status (code 0, progress 0 when none ran). */
+  status(vmId: string): MigrationStats {
+    const vm = this.#require(vmId);
+    return this.#outgoing.get(vm.vmId)?.stats() ?? { status: { ...MIGRATION_IN_PROGRESS }, progress: 0 };
+  }
+
+  /** `migrationProgress` of a VM migrating out. */
+  progress(vmId: string): number | undefined {
+    const out = this.#outgoing.get(vmId);
+    return out?.active ? out.stats().progress : undefined;
+  }
+
+  /** VM.migrationCreate (from the source agent): the destination's VM record, no libvirt call. */
+  migrationCreate(vmId: string, params: Record<string, unknown>, incomingLimit: number | undefined): MigrationCreated {
+    if (this.#o.vms.get(vmId) !== undefined) throw vdsmError(Errors.VM_EXISTS);
+    const xml = typeof params['_srcDomXML'] === 'string' ? params['_srcDomXML'] : params['xml'];
+    if (typeof xml !== 'string' || xml.trim() === '') throw vdsmError(Errors.MISSING_PARAM, 'params._srcDomXML: the source domain XML is required');
+    let domain: DomainInfo;
+    try {
+      domain = parseDomainXml(xml);
+    } catch (err) {
+      throw wrapError(Errors.CREATE, err);
+    }
+    if (domain.uuid.toLowerCase() !== vmId.toLowerCase()) throw vdsmError(Errors.CREATE, `${Errors.CREATE.message}: the domain XML is for ${domain.uuid}, not ${vmId}`);
+    if (incomingLimit !== undefined && incomingLimit > 0) this.incomingSlots.setBound(incomingLimit);
+    if (!this.incomingSlots.tryAcquire()) {
+      // vdsm answers an old source (no incomingLimit) with the generic migration error.
+      throw vdsmError(incomingLimit !== undefined ? Errors.MIGRATE_LIMIT : Errors.MIGRATE);
+    }
+    let vm: MigratingVm;
+    try {
+      const offset = Number(params['elapsedTimeOffset']);
+      const guest = guestFromParams(params);
+      vm = this.#o.vms.addIncoming(domain, typeof params['xml'] === 'string' ? params['xml'] : xml, {
+        ...(Number.isFinite(offset) ? { elapsedTimeOffsetS: offset } : {}),
+        ...(guest !== undefined ? { guest } : {}),
+      });
+    } catch (err) {
+      this.incomingSlots.release();
+      throw err;
+    }
+    this.#incoming.get(vm.vmId)?.close();
+    this.#incoming.set(vm.vmId, new IncomingMigration({
+      ...this.#common(), vm, vms: this.#o.vms, release: () => this.incomingSlots.release(),
+      destinationTimeoutMs: this.#o.config.destinationTimeoutMs, upDelayMs: this.#o.config.upDelayMs ?? 1000,
+    }));
+    this.#o.log.info({ vmId: vm.vmId, incomingLimit }, 'migration destination VM created');
+    return { migrationPort: 0, params: { vmId: vm.vmId, status: vm.state.status, statusTime: String(eventTime(this.#o.clock)), xml: vm.xml } };
+  }
+
+  /** /health: slots and every migration this agent knows (running, stuck, lingering or last finished). */
+  health(): Record<string, unknown> {
+    this.#prune();
+    const stuckAfterMs = Math.max(3 * this.#o.config.monitorIntervalMs, 1000);
+    const outgoing = [...this.#outgoing.values()].map((m) => m.describe(stuckAfterMs));
+    return {
+      slots: { outgoing: this.outgoingSlots.describe(), incoming: this.incomingSlots.describe() },
+      active: { outgoing: [...this.#outgoing.values()].filter((m) => m.active).length, incoming: [...this.#incoming.values()].filter((m) => m.active).length },
+      stuck: outgoing.filter((m) => m['stuck'] === true).length,
+      outgoing,
+      incoming: [...this.#incoming.values()].map((m) => m.describe()),
+    };
+  }
+
+  /** Forget migrations of VMs that are gone (unless a libvirt call of theirs is still blocked). */
+  #prune(): void {
+    for (const [id, m] of this.#outgoing) if (this.#o.vms.get(id) === undefined && !m.active && !m.lingering) this.#outgoing.delete(id);
+    for (const [id, m] of this.#incoming) if (this.#o.vms.get(id) === undefined && !m.active) this.#incoming.delete(id);
+  }
+
+  #require(vmId: string): MigratingVm {
+    const vm = this.#o.vms.get(vmId);
+    if (vm === undefined) throw vdsmError(Errors.NO_VM, { vmId });
+    return vm;
+  }
+
+  #common(): MigrationCommon {
+    const { libvirt, clock, timers, log, publish } = this.#o;
+    return { libvirt, clock, timers, log, publish };
+  }
+}

@@ -1,0 +1,77 @@
+// Host.getStats served from a report serialised once per host sample (issue 17): the text is the
+// report built at that moment (dateTime and elapsedTime taken per read), and a new host sample or a
+// change of the VM counts shows at once. The executor is a stand-in answering `host.sample` with canned
+// raw samples; everything after it (window, rates, stringification, template) is the real code.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { HostService } from '../../src/services/host-service.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ConnectionsStub } from '../support/connections-stub.js';
+import { Scheduler } from '../../src/runtime/scheduler.js';
+import { supervdsmOf } from '../../src/supervdsm/privileged.js';
+import { rawSample } from '../host/raw-samples.js';
+import { ManualTime } from '../support/manual-time.js';
+import type { VmCounts } from '../../src/virt/vm-container.js';
+
+void test('Host.getStats text: equal to the report built now, elapsedTime moves per read, a new sample and new VM counts show', async () => {
+  const log = pino({ level: 'silent' });
+  const time = new ManualTime(1_000_000);
+  const scheduler = new Scheduler({ clock: time, timers: time, log });
+  scheduler.start();
+  let busy = 1;
+  let step = 0;
+  const delivered: Array<() => void> = [];
+  const counts: VmCounts = { vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 };
+  const executor = {
+    dispatch: <T>(op: string): Promise<T> => {
+      assert.equal(op, 'host.sample');
+      step += 3000; // a different CPU rate in every sample pair
+      busy += step;
+      const sample = rawSample({ timestampMs: time.now(), cores: { 0: [busy, 0, 2, 100_000] } });
+      return Promise.resolve(sample as T).finally(() => setImmediate(() => delivered.shift()?.()));
+    },
+  };
+  const host = new HostService({
+    executor,
+    libvirt: new LibvirtClient({ dispatcher: executor, connections: new ConnectionsStub(1) }),
+    scheduler, clock: time, log, vmCounts: () => ({ ...counts }),
+    sampleIntervalMs: 15_000, runDir: '/run/vdsm', capabilities: {}, callTimeoutMs: 1000, supervdsm: supervdsmOf(undefined),
+  });
+  const sampled = (): Promise<void> => new Promise((resolve) => delivered.push(resolve));
+  const parse = (text: string): Record<string, unknown> => JSON.parse(text) as Record<string, unknown>;
+  const withoutDate = (o: Record<string, unknown>): Record<string, unknown> => {
+    assert.match(String(o['dateTime']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d GMT$/);
+    const { dateTime: _d, ...rest } = o;
+    return rest;
+  };
+  try {
+    let next = sampled();
+    host.start();
+    time.advance(15_000);
+    await next;
+    next = sampled();
+    time.advance(15_000);
+    await next;
+    const a = parse(host.statsJson().text);
+    assert.deepEqual(withoutDate(a), withoutDate(JSON.parse(JSON.stringify(host.stats())) as Record<string, unknown>));
+    time.advance(5_000); // no new sample: the serialised text is reused, elapsedTime still moves
+    const b = parse(host.statsJson().text);
+    assert.equal(Number(b['elapsedTime']) - Number(a['elapsedTime']), 5);
+    assert.deepEqual(b['cpuStatistics'], a['cpuStatistics']);
+    counts.vmCount = 2;
+    counts.vmActive = 2;
+    const c = parse(host.statsJson().text);
+    assert.equal(c['vmCount'], 2);
+    assert.equal(c['vmActive'], 2);
+    next = sampled();
+    time.advance(10_000);
+    await next;
+    const d = parse(host.statsJson().text);
+    assert.notDeepEqual(d['cpuStatistics'], a['cpuStatistics']);
+    assert.deepEqual(withoutDate(d), withoutDate(JSON.parse(JSON.stringify(host.stats())) as Record<string, unknown>));
+  } finally {
+    host.close();
+    scheduler.stop();
+  }
+});

@@ -1,0 +1,32 @@
+// Executor operations for live migration over the libvirt binding: one call each, plain arguments. The
+// migration Executor loads only this area; the periodic Executor serves the short calls (job stats,
+// abort, downtime, speed) so they never wait behind a blocked migrateToURI3.
+import { loadVirtBinding, toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
+import type { MigrationOpName, MigrationOps } from '../../src/contracts/migration-ops.js';
+import type { AreaOps, OpImpl } from '../../src/contracts/operations.js';
+
+let binding: VirtBinding | undefined;
+const virt = (): VirtBinding => (binding ??= loadVirtBinding());
+
+type Impl<K extends MigrationOpName> = (v: VirtBinding, a: MigrationOps[K]['args']) => MigrationOps[K]['result'] | void;
+
+function op<K extends MigrationOpName>(impl: Impl<K>): OpImpl<K> {
+  return (args) => {
+    try {
+      const value = impl(virt(), args);
+      return (value === undefined ? null : value) as MigrationOps[K]['result'];
+    } catch (err) {
+      throw toTransferableLibvirtError(err);
+    }
+  };
+}
+
+export const ops: AreaOps<'migration'> = {
+  'migration.migrateToURI3': op<'migration.migrateToURI3'>((v, a) => v.migrateToURI3(a.conn, a.uuid, a.duri, a.params, a.flags)),
+  'migration.jobStats': op<'migration.jobStats'>((v, a) => v.jobStats(a.conn, a.uuid, a.flags ?? 0)),
+  'migration.abortJob': op<'migration.abortJob'>((v, a) => v.abortJob(a.conn, a.uuid)),
+  'migration.setMaxDowntime': op<'migration.setMaxDowntime'>((v, a) => v.migrateSetMaxDowntime(a.conn, a.uuid, a.downtimeMs, 0)),
+  'migration.setMaxSpeed': op<'migration.setMaxSpeed'>((v, a) => v.migrateSetMaxSpeed(a.conn, a.uuid, a.bandwidthMiBs, 0)),
+  'migration.getMaxSpeed': op<'migration.getMaxSpeed'>((v, a) => v.migrateGetMaxSpeed(a.conn, a.uuid, 0)),
+  'migration.startPostCopy': op<'migration.startPostCopy'>((v, a) => v.migrateStartPostCopy(a.conn, a.uuid, 0)),
+};
