@@ -121,6 +121,13 @@ Napi::Value JobStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Argument i as a number >= 0, or a TypeError naming it.
+static double ArgNonNegative(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber() || info[i].As<Napi::Number>().DoubleValue() < 0)
+    throw ArgError(info.Env(), std::string(name) + " must be a non-negative number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
 // abortJob(conn, uuid) -> undefined; OPERATION_INVALID when no job runs.
 Napi::Value AbortJob(const Napi::CallbackInfo& info) {
   auto env = info.Env();
@@ -136,9 +143,7 @@ Napi::Value MigrateSetMaxDowntime(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
   std::string uuid = ArgStr(info, 1, "uuid");
-  if (info.Length() < 3 || !info[2].IsNumber() || info[2].As<Napi::Number>().DoubleValue() < 0)
-    throw ArgError(env, "downtimeMs must be a non-negative number");
-  auto ms = static_cast<unsigned long long>(info[2].As<Napi::Number>().DoubleValue());
+  auto ms = static_cast<unsigned long long>(ArgNonNegative(info, 2, "downtimeMs"));
   DomRef d = c.Domain(env, uuid);
   if (virDomainMigrateSetMaxDowntime(d.get(), ms, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainMigrateSetMaxDowntime", &uuid);
   return env.Undefined();
@@ -149,9 +154,7 @@ Napi::Value MigrateSetMaxSpeed(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
   std::string uuid = ArgStr(info, 1, "uuid");
-  if (info.Length() < 3 || !info[2].IsNumber() || info[2].As<Napi::Number>().DoubleValue() < 0)
-    throw ArgError(env, "bandwidth must be a non-negative number");
-  auto mibs = static_cast<unsigned long>(info[2].As<Napi::Number>().DoubleValue());
+  auto mibs = static_cast<unsigned long>(ArgNonNegative(info, 2, "bandwidth"));
   DomRef d = c.Domain(env, uuid);
   if (virDomainMigrateSetMaxSpeed(d.get(), mibs, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainMigrateSetMaxSpeed", &uuid);
   return env.Undefined();

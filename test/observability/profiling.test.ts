@@ -67,6 +67,9 @@ void describe('profiling every thread', () => {
       h.ex.start();
       await h.until(() => h.ex.counts().idle === 1);
       await profiler.start({ heap: true });
+      // A sampling heap profile holds what is still alive at stop: the main thread keeps ~2 MB until
+      // then, so its samples cannot depend on what the test's own work happened to leave behind.
+      const kept = Array.from({ length: 4000 }, (_, i) => ({ i, text: `kept-${i}-${'x'.repeat(500)}` }));
       // Two tasks at once on one live worker: the pool grows, a new thread comes up mid-session.
       const grown = h.next('worker', (m) => m['event'] === 'ready' && m['role'] === 'live' && (m['workerId'] as number) > 0);
       const tasks = [h.ex.dispatch('test.busy', { ms: 200 }), h.ex.dispatch('test.busy', { ms: 200 }), h.ex.dispatch('test.busy', { ms: 200 })];
@@ -76,6 +79,7 @@ void describe('profiling every thread', () => {
       await h.until(() => (profiler.state()['threads'] as string[]).includes(newcomer));
       const base = join(dir, 'p');
       const result = await profiler.stop({ base, pprof: `${base}.pb.gz` });
+      assert.equal(kept.length, 4000);
       assert.ok(result.threads.includes(newcomer), `the thread that started mid-session is in: ${result.threads.join(', ')}`);
       const heap = Profile.decode(gunzipSync(await readFile(`${base}.heap.pb.gz`)));
       const types = heap.sampleType.map((t) => heap.stringTable.strings[Number(t.type)]);
