@@ -1,5 +1,5 @@
-// Guest-agent calls through libvirt (libvirt-qemu's qemuAgentCommand, getGuestInfo, the agent response
-// timeout). Callers give these a connection of their own: a stuck agent stalled other calls on a shared
+// Guest-agent calls through libvirt (libvirt-qemu's qemuAgentCommand, getGuestInfo, getGuestVcpus, the
+// agent response timeout). Callers give these a connection of their own: a stuck agent stalled other calls on a shared
 // connection in the lab.
 #include "virt.h"
 
@@ -33,6 +33,21 @@ Napi::Value GetGuestInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// getGuestVcpus(conn, uuid, flags?) -> { vcpus, online, offlinable } CPU lists as the guest agent reports them
+Napi::Value GetGuestVcpus(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
+  std::string uuid = ArgStr(info, 1, "uuid");
+  DomRef d = c.Domain(env, uuid);
+  virTypedParameterPtr params = nullptr;
+  unsigned int n = 0;
+  if (virDomainGetGuestVcpus(d.get(), &params, &n, ArgFlags(info, 2)) < 0)
+    c.Fail(env, "virDomainGetGuestVcpus", &uuid);
+  Napi::Object o = TypedParamsToObject(env, params, static_cast<int>(n));
+  virTypedParamsFree(params, static_cast<int>(n));
+  return o;
+}
+
 // agentSetResponseTimeout(conn, uuid, timeoutSec, flags?)
 Napi::Value AgentSetResponseTimeout(const Napi::CallbackInfo& info) {
   DomainCall call(info);
@@ -49,6 +64,7 @@ void RegisterAgentFunctions(Napi::Env env, Napi::Object exports) {
       {"qemuAgentCommand", QemuAgentCommand},
       {"getGuestInfo", GetGuestInfo},
       {"agentSetResponseTimeout", AgentSetResponseTimeout},
+      {"getGuestVcpus", GetGuestVcpus},
   });
 }
 

@@ -12,8 +12,9 @@ QGA=${QGA:-/usr/sbin/qemu-ga}
 
 # Load order matters: insmod does not resolve dependencies.
 # evdev and button let busybox acpid see the ACPI power button (virDomainShutdown's ACPI mode).
+# crc16 .. ext4: a real file system on the guest's disk, which both guest agents report.
 MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console
-  virtio_balloon failover net_failover virtio_net virtio_blk evdev button)
+  virtio_balloon failover net_failover virtio_net virtio_blk evdev button crc16 crc32c_generic mbcache jbd2 ext4)
 
 file "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
   # `file` may be absent; busybox-static's binary has no PT_INTERP, so ldd says "not a dynamic executable".

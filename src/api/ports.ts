@@ -21,6 +21,8 @@ export interface HostPort {
 
 /** VM.shutdown's request, after parameter checks. */
 export interface ShutdownRequest {
+  /** Seconds the oVirt guest agent gives logged-in users ([vars] user_shutdown_timeout when absent). */
+  delayS?: number;
   message?: string;
   reboot?: boolean;
   timeoutS?: number;
@@ -47,6 +49,14 @@ export interface VmPort {
   shortList(vmIds?: readonly string[]): ApiResult<'Host.getVMFullList'>;
   /** libvirt's live domain XML per VM. */
   liveXmls(vmIds?: readonly string[]): Promise<ApiResult<'Host.dumpxmls'>>;
+}
+
+/** The guest-agent actions (GuestAgents): true when the oVirt agent is responsive, GUEST_AGENT_NONRESPONSIVE otherwise. */
+export interface GuestActionsPort {
+  desktopLock(vmId: string): Promise<true>;
+  desktopLogin(vmId: string, domain: string, username: string, password: string): Promise<true>;
+  desktopLogoff(vmId: string): Promise<true>;
+  desktopSendHcCommand(vmId: string, message: string): Promise<true>;
 }
 
 /** Live migration, both ends (MigrationService). Unknown ids are NO_VM errors. */

@@ -51,10 +51,10 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
     },
     {
       name: 'VM.shutdown',
-      description: 'Ask the guest to shut down (or reboot): QEMU guest agent, then ACPI, each given `timeout` seconds; with `force`, power off at the end.',
+      description: 'Ask the guest to shut down (or reboot): the oVirt guest agent when it is responsive (given `delay` + `timeout` seconds), then the QEMU guest agent, then ACPI, each given `timeout` seconds; with `force`, power off at the end.',
       params: [
         vmID,
-        { name: 'delay', type: numberish, optional: true, description: 'Seconds the guest is given before shutting down (string or number).' },
+        { name: 'delay', type: numberish, optional: true, description: 'Seconds the oVirt guest agent gives logged-in users before shutting down (string or number; [vars] user_shutdown_timeout).' },
         { name: 'message', type: s.string(), default: 'System going down', description: 'Shown to logged-in users.' },
         { name: 'reboot', type: s.bool(), default: false, description: 'Reboot instead of power off.' },
         { name: 'timeout', type: numberish, optional: true, description: 'Seconds each method gets ([vars] sys_shutdown_timeout).' },
@@ -63,9 +63,9 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       result: s.bool(),
       resultDescription: '`true` once the request was accepted; error 4 when the VM has no ACPI and no guest agent and `force` is false.',
       handler: ({ vmID: id, delay, message, reboot, timeout, force }) => {
-        // Checked but unused: vdsm gives `delay` only to the oVirt guest agent, which this agent does not drive.
-        seconds(delay, 'delay');
+        const delayS = seconds(delay, 'delay');
         return deps.vms.shutdown(id as string, {
+          ...(delayS !== undefined ? { delayS } : {}),
           message: message as string,
           reboot: reboot as boolean,
           timeoutS: seconds(timeout, 'timeout') ?? deps.sysShutdownTimeoutS,

@@ -15,6 +15,8 @@ import { StorageService } from '../storage/storage-service.js';
 import { apiMethods as vmMigrationMethods } from '../api/vm-migration.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
+import { apiMethods as vmGuestMethods } from '../api/vm-guest.js';
+import { GuestRuntime } from '../guest/guest-runtime.js';
 import { LibvirtClient } from '../libvirt/client.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
 import type { LogManager, Logger } from '../observability/logging.js';
@@ -90,6 +92,7 @@ export class Agent {
   readonly recovery: Recovery;
   /** The storage subsystem (HSM), unless [irs] irs_enable is false. */
   readonly storage: StorageService | undefined;
+  readonly guest: GuestRuntime;
   readonly network: NetworkService;
   readonly connectivity: ConnectivityCheck;
   readonly metrics = new FigureRegistry();
@@ -174,6 +177,16 @@ export class Agent {
       // NFS, POSIXFS and GLUSTERFS connections are mounts: root's work, supervdsm's mount function.
       ...(this.#svdsmClient !== undefined ? { mounter: { mount: (a) => this.supervdsm.call('mount', a), umount: (a) => this.supervdsm.call('umount', a) } } : {}),
     }) : undefined;
+    this.guest = new GuestRuntime({
+      config: cfg,
+      scheduler: this.scheduler,
+      clock,
+      timers,
+      log: (name) => logs.get(name),
+      connections: this.libvirt,
+      vms: () => this.vms.container.values().map((vm) => ({ vmId: vm.vmId, domain: vm.domain, status: vm.state.status, startedAt: vm.state.startedAt })),
+      onGuestStatus: (vmId, up, cause) => this.vms.guestStatusChanged(vmId, up, cause),
+    });
     const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
@@ -186,6 +199,8 @@ export class Agent {
       publish: (method, params) => this.#rpc?.publish(method, params),
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
+      userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
+      guest: this.guest.agents,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
       hostHooks: new VmHostResources({
@@ -292,7 +307,7 @@ export class Agent {
       config: cfg,
       logs,
       registry: this.metrics,
-      executors: [this.periodic, this.jsonrpc, this.migration, ...(this.storage ? [this.storage.executor] : [])],
+      executors: [this.periodic, this.jsonrpc, this.migration, this.guest.executor, ...(this.storage ? [this.storage.executor] : [])],
       scheduler: this.scheduler,
       libvirt: this.libvirt,
       hostStats: () => this.host.stats(),
@@ -351,6 +366,7 @@ export class Agent {
     this.periodic.start();
     this.jsonrpc.start();
     this.migration.start();
+    this.guest.start();
     await this.observability.start().catch((err: unknown) => this.log.error({ err }, 'observability failed to start; serving without it'));
     this.storage?.start();
     const methods = new MethodTable([
@@ -360,6 +376,7 @@ export class Agent {
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),
       ...vmMigrationMethods({ migrations: this.migrations }),
+      ...vmGuestMethods({ vms: this.vms, guest: this.guest.agents }),
       ...hostNetworkMethods({
         network: {
           setupNetworks: (n, b, o) => this.network.setupNetworks(n, b, o),
@@ -422,6 +439,7 @@ export class Agent {
         this.sampling.start();
         this.host.start();
       }
+      this.guest.startPolling();
       this.log.info('vdsm-node ready');
     } catch (err) {
       if (!this.#life.closing) this.log.error({ err }, 'bring-up failed');
@@ -454,7 +472,8 @@ export class Agent {
       libvirt: this.libvirt.health(),
       supervdsm: this.supervdsm.health(),
       recovery: this.recovery.state(),
-      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state(), migration: this.migration.state() },
+      executors: { periodic: this.periodic.state(), jsonrpc: this.jsonrpc.state(), migration: this.migration.state(), qgapoller: this.guest.executor.state() },
+      guestAgents: this.guest.poller?.describe() ?? { poller: 'disabled' },
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
       migrations: this.migrations.health(),
@@ -478,14 +497,16 @@ export class Agent {
         ...(control !== undefined && control.tid > 0
           ? [{ tid: control.tid, name: 'libvirt/control', role: 'opens libvirt connections, registers and forwards domain events', pending: control.pending }]
           : []),
-        ...this.threads().map((t) => ({ ...t, role: `${t.executor} executor worker` })),
+        ...this.guest.threads(),
+        // A worker still starting has no kernel thread id yet: it is listed once it runs.
+        ...this.threads().filter((t) => t.tid > 0).map((t) => ({ ...t, role: `${t.executor} executor worker` })),
       ],
     };
   }
 
   /** Every worker thread with what it runs (the thread-listing tool reads this). */
   threads(): ReturnType<Executor['threads']> {
-    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.migration.threads(), ...(this.storage?.threads() ?? [])];
+    return [...this.periodic.threads(), ...this.jsonrpc.threads(), ...this.migration.threads(), ...this.guest.executor.threads(), ...(this.storage?.threads() ?? [])];
   }
 
   /**
@@ -506,6 +527,7 @@ export class Agent {
       void this.jsonrpc.destroy();
       void this.storage?.destroy();
       void this.migration.destroy();
+      void this.guest.destroy();
     }, () => this.#stop(), () => ({ stuckThreads: 0 }));
   }
 
@@ -523,9 +545,9 @@ export class Agent {
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
-    const [a, b, c, d] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.migration.stop({ graceMs }), this.storage?.stop(graceMs) ?? { stuckThreads: 0 }]);
+    const [a, b, c, d, e] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.migration.stop({ graceMs }), this.guest.stop(graceMs), this.storage?.stop(graceMs) ?? { stuckThreads: 0 }]);
     this.scheduler.close();
-    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads + d.stuckThreads };
+    return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads + d.stuckThreads + e.stuckThreads };
   }
 }
 

@@ -623,6 +623,39 @@ export interface ApiMethods {
     };
     result: VmCreated;
   };
+  /** Lock the user session in the guest (the oVirt guest agent's `lock-screen`). */
+  "VM.desktopLock": {
+    params: {
+      vmID: string;
+    };
+    result: boolean;
+  };
+  /** Log a user into the guest (the oVirt guest agent's `login`, as user@domain when a domain is given). */
+  "VM.desktopLogin": {
+    params: {
+      vmID: string;
+      domain: string;
+      username: string;
+      password: string;
+    };
+    result: boolean;
+  };
+  /** Log the user off the guest (the oVirt guest agent's `log-off`). */
+  "VM.desktopLogoff": {
+    params: {
+      vmID: string;
+      force?: boolean;
+    };
+    result: boolean;
+  };
+  /** Send a raw command name to the oVirt guest agent (desktop integration). */
+  "VM.desktopSendHcCommand": {
+    params: {
+      vmID: string;
+      message: string;
+    };
+    result: boolean;
+  };
   /** Power the VM off (gracefully first), undefine it and forget it. A Down VM is just forgotten. */
   "VM.destroy": {
     params: {
@@ -701,7 +734,7 @@ export interface ApiMethods {
       vmList: Record<string, unknown>;
     };
   };
-  /** Ask the guest to shut down (or reboot): QEMU guest agent, then ACPI, each given `timeout` seconds; with `force`, power off at the end. */
+  /** Ask the guest to shut down (or reboot): the oVirt guest agent when it is responsive (given `delay` + `timeout` seconds), then the QEMU guest agent, then ACPI, each given `timeout` seconds; with `force`, power off at the end. */
   "VM.shutdown": {
     params: {
       vmID: string;

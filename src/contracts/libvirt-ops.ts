@@ -56,6 +56,7 @@ export interface LibvirtOpMap {
   'libvirt.qemuAgentCommand': { args: DomainArgs & Flags & { command: string; timeout: number }; result: string };
   'libvirt.getGuestInfo': { args: DomainArgs & Flags & { types?: number }; result: FlatStats };
   'libvirt.agentSetResponseTimeout': { args: DomainArgs & Flags & { timeout: number }; result: null };
+  'libvirt.getGuestVcpus': { args: DomainArgs & Flags; result: FlatStats };
   'libvirt.threadId': { args: Record<string, never> | undefined; result: number };
   'libvirt.holdConnection': { args: ConnArgs & { ms: number }; result: null };
 }
@@ -66,5 +67,5 @@ export type LibvirtOpResult<K extends LibvirtOpName> = LibvirtOpMap[K]['result']
 
 /** Operations that belong on the guest-agent connection (a stuck agent must not stall the others). */
 export const AGENT_OPS: ReadonlySet<LibvirtOpName> = new Set<LibvirtOpName>([
-  'libvirt.qemuAgentCommand', 'libvirt.getGuestInfo', 'libvirt.agentSetResponseTimeout',
+  'libvirt.qemuAgentCommand', 'libvirt.getGuestInfo', 'libvirt.agentSetResponseTimeout', 'libvirt.getGuestVcpus',
 ]);

@@ -3,6 +3,7 @@
 // (src/contracts/dispatcher.ts); each workers/ops/<area>.ts implements its area as `AreaOps<area>`,
 // and workers/ops/index.ts registers every area, so a missing, misspelt or mistyped operation fails
 // the build instead of answering UNKNOWN_OPERATION at run time. Types only.
+import type { GuestOps } from './guest-ops.js';
 import type { HostdevOps } from './hostdev-facts.js';
 import type { HostOps } from './host-facts.js';
 import type { LibvirtOpMap } from './libvirt-ops.js';
@@ -18,6 +19,7 @@ export interface OpAreas {
   sampling: SamplingOps;
   host: HostOps;
   hostdev: HostdevOps;
+  guest: GuestOps;
   test: TestOps;
   supervdsm: SupervdsmOps;
   'storage-domain': StorageDomainOps;
@@ -30,7 +32,7 @@ export interface OpAreas {
 export type Area = keyof OpAreas;
 
 /** Every operation of every area. */
-export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & TestOps & SupervdsmOps & MigrationOps
+export type OpMap = LibvirtOpMap & SamplingOps & HostOps & HostdevOps & GuestOps & TestOps & SupervdsmOps & MigrationOps
   & StorageDomainOps & StorageVolumeOps & StorageTaskOps & StorageRecoveryOps;
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];

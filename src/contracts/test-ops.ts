@@ -1,5 +1,6 @@
 // Operations of workers/ops/test.ts that tests and benches use to model healthy, failing, crashing and
 // stuck calls. Types only.
+import type { QgaPollArgs, QgaTaskResult } from './guest-ops.js';
 
 /** Names of catalogued errors (src/errors.ts `Errors` keys), spelled out here to keep contracts import-free. */
 export type TestErrorName = string;
@@ -22,6 +23,13 @@ export interface TestOps {
    * machine's load. Returns the stored value.
    */
   'test.block': { args: { gate: SharedArrayBuffer }; result: number };
+  /**
+   * The QEMU guest agent poller's task against fake agents (bench:guest-agents, where 500 real guests
+   * cannot run): a VM whose id starts with "hung" blocks its thread for the command timeout and fails as
+   * libvirt does (VIR_ERR_AGENT_UNRESPONSIVE); the others answer a canned guest after the Executor's
+   * workerData `qgaLatencyMs` per call.
+   */
+  'test.qgaPoll': { args: QgaPollArgs; result: QgaTaskResult[] };
   /** Where the task ran; logs one line through ctx.log. */
   'test.whoami': { args: undefined; result: { workerId: number; taskId: number; workerData: unknown } };
 }

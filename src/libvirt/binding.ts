@@ -64,6 +64,7 @@ export interface VirtBinding {
   qemuAgentCommand(conn: number, uuid: string, command: string, timeout: number, flags?: number): string;
   getGuestInfo(conn: number, uuid: string, types?: number, flags?: number): FlatStats;
   agentSetResponseTimeout(conn: number, uuid: string, timeout: number, flags?: number): void;
+  getGuestVcpus(conn: number, uuid: string, flags?: number): FlatStats;
   // migration (native/virt/migration.cc); migrateToURI3 blocks for the whole migration
   migrateToURI3(conn: number, uuid: string, dconnuri: string, params: MigrateParams, flags?: number): void;
   jobStats(conn: number, uuid: string, flags?: number): JobStats;

@@ -9,6 +9,9 @@ import { AGENT_OPS } from '../contracts/libvirt-ops.js';
 import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
 import { mapLibvirtError } from './errors.js';
 
+/** Operations on the guest-agent connection: libvirt's agent calls and the QEMU guest agent poller's batches. */
+const ON_AGENT_CONN: ReadonlySet<OpName> = new Set<OpName>([...AGENT_OPS, 'guest.qgaPoll', 'test.qgaPoll']);
+
 /** What the client needs from the ConnectionManager. */
 export interface ConnectionSource {
   conn(): number;
@@ -68,7 +71,7 @@ export class LibvirtClient implements Libvirt {
     };
     let pending: Promise<OpResult<K>>;
     try {
-      const conn = AGENT_OPS.has(op as never) ? this.#connections.agentConn() : this.#connections.conn();
+      const conn = ON_AGENT_CONN.has(op) ? this.#connections.agentConn() : this.#connections.conn();
       pending = this.#dispatcher.dispatch(op, { ...args, conn } as OpArgs<K>, opts ?? this.#perOp[op] ?? this.#defaults);
     } catch (err) {
       return fail(err);

@@ -1,16 +1,41 @@
 // VM.shutdown's power-down sequence (vdsm keeps it in virt/vmpowerdown.py): ask the guest through each
-// method in turn (the QEMU guest agent, then ACPI), give each `timeoutMs` to bring the VM down, and at
+// method in turn (the oVirt guest agent when it is responsive, then the QEMU guest agent, then ACPI:
+// powerDownMethods), give each `timeoutMs` (the oVirt agent also its users' delay) to bring the VM down, and at
 // the end either power it off (`force`) or give up and report the VM Up again. The first accepted
 // request answers the engine; the rest runs in the background on the injected clock and timers, so a
 // test drives it with the manual clock. Cancelled by VM.destroy or by a newer VM.shutdown.
 import type { Logger } from 'pino';
+import { ShutdownFlag } from '../libvirt/constants.js';
 import type { Clock, Timers } from '../runtime/clock.js';
 
 export interface PowerDownMethod {
-  /** For logs: 'qemu-guest-agent', 'acpi'. */
+  /** Which way, and for logs: 'ovirt-guest-agent', 'qemu-guest-agent', 'acpi'. */
   name: string;
-  /** virDomainShutdownFlagValues (or reboot flags) for this method. */
+  /** virDomainShutdownFlagValues (or reboot flags) for this method; 0 for the oVirt guest agent. */
   flags: number;
+  /** Time the guest gets on top of `timeoutMs` after this method (the oVirt agent's delay for its users). */
+  graceMs?: number;
+}
+
+/** What a VM offers to be asked to go down with. */
+export interface PowerDownMeans {
+  /** The oVirt guest agent is responsive. */
+  ovirtAgent: boolean;
+  /** The domain has the QEMU guest agent's channel. */
+  qemuAgent: boolean;
+  acpi: boolean;
+}
+
+/**
+ * The ways to ask a guest to go down, in vdsm's order: the oVirt guest agent first (it warns logged-in
+ * users and gives them `delayMs`), then the QEMU guest agent, then the ACPI power button.
+ */
+export function powerDownMethods(means: PowerDownMeans, delayMs: number): PowerDownMethod[] {
+  const methods: PowerDownMethod[] = [];
+  if (means.ovirtAgent) methods.push({ name: 'ovirt-guest-agent', flags: 0, graceMs: delayMs });
+  if (means.qemuAgent) methods.push({ name: 'qemu-guest-agent', flags: ShutdownFlag.GUEST_AGENT });
+  if (means.acpi) methods.push({ name: 'acpi', flags: ShutdownFlag.ACPI_POWER_BTN });
+  return methods;
 }
 
 /** What the sequence does to its VM; the VM manager supplies these. */
@@ -29,7 +54,7 @@ export interface PowerDownTarget {
 
 export interface PowerDownOptions {
   methods: readonly PowerDownMethod[];
-  /** Time each method gets to bring the VM down. */
+  /** Time each method gets to bring the VM down (plus the method's `graceMs`). */
   timeoutMs: number;
   reboot: boolean;
   /** Power off at the end instead of giving up. */
@@ -84,7 +109,7 @@ export class PowerDown {
         continue;
       }
       this.#t.accepted(m, reboot);
-      this.#outcome = this.#continue(methods.slice(i + 1));
+      this.#outcome = this.#continue(m, methods.slice(i + 1));
       return;
     }
     if (!this.#o.force) throw firstError;
@@ -100,9 +125,9 @@ export class PowerDown {
     this.#wake?.();
   }
 
-  async #continue(rest: readonly PowerDownMethod[]): Promise<PowerDownOutcome> {
+  async #continue(first: PowerDownMethod, rest: readonly PowerDownMethod[]): Promise<PowerDownOutcome> {
     if (this.#o.reboot) return 'rebooting';
-    if (await this.#waitDown()) return 'down';
+    if (await this.#waitDown(first)) return 'down';
     for (const m of rest) {
       if (this.#cancelled) return 'cancelled';
       try {
@@ -111,7 +136,7 @@ export class PowerDown {
         this.#o.log.info({ vmId: this.#t.vmId, method: m.name, err }, 'shutdown method failed');
         continue;
       }
-      if (await this.#waitDown()) return 'down';
+      if (await this.#waitDown(m)) return 'down';
     }
     if (this.#cancelled) return 'cancelled';
     if (this.#t.isDown()) return 'down';
@@ -129,9 +154,10 @@ export class PowerDown {
     return 'timed-out';
   }
 
-  /** True once the VM is down; false when `timeoutMs` passed first or the sequence was cancelled. */
-  #waitDown(): Promise<boolean> {
-    const { clock, timers, timeoutMs } = this.#o;
+  /** True once the VM is down; false when `m`'s time passed first or the sequence was cancelled. */
+  #waitDown(m: PowerDownMethod): Promise<boolean> {
+    const { clock, timers } = this.#o;
+    const timeoutMs = this.#o.timeoutMs + (m.graceMs ?? 0);
     const poll = Math.min(this.#o.pollMs ?? 1000, timeoutMs);
     const started = clock.now();
     return new Promise((resolve) => {

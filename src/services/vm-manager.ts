@@ -4,7 +4,9 @@
 import type { VmCreated } from '../contracts/api-types.js';
 import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
-import { DestroyFlag, ShutdownFlag, StatsGroup } from '../libvirt/constants.js';
+import type { GuestAgents } from '../guest/guest-agents.js';
+import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
+import { DestroyFlag, StatsGroup } from '../libvirt/constants.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
@@ -20,7 +22,7 @@ import { VmReportCache } from '../virt/vm-report-cache.js';
 import { rawJsonArray, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
-import { PowerDown, type PowerDownMethod } from './power-down.js';
+import { PowerDown, powerDownMethods } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
@@ -81,6 +83,10 @@ export interface VmManagerOptions {
   displayIp?: string;
   /** [vars] sys_shutdown_timeout, seconds. */
   sysShutdownTimeoutS: number;
+  /** [vars] user_shutdown_timeout, seconds: the grace the oVirt agent gives users before shutting down. */
+  userShutdownTimeoutS?: number;
+  /** Both guest agents (absent in tests that do not need them). */
+  guest?: GuestAgents;
   /** [vars] vm_command_timeout, seconds. */
   vmCommandTimeoutS: number;
   guestWaitTimeoutMs?: number;
@@ -97,6 +103,8 @@ export interface VmManagerOptions {
 }
 
 export interface ShutdownRequest {
+  /** Seconds the oVirt agent gives logged-in users before the guest shuts down ([vars] user_shutdown_timeout). */
+  delayS?: number;
   message?: string;
   reboot?: boolean;
   timeoutS?: number;
@@ -193,6 +201,7 @@ export class VmManager {
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
     if (status !== VmStatus.DOWN) this.#findPid(vm);
+    if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
     void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
@@ -227,10 +236,12 @@ export class VmManager {
     return vm;
   }
 
-  /** The incoming domain runs here now: take libvirt's live XML (ports, channel paths) and QEMU's pid. */
+  /** The incoming domain runs here now: take libvirt's live XML (ports, channel paths), QEMU's pid, the guest agents' channels. */
   async adoptIncomingDomain(vm: Vm): Promise<void> {
     await this.#refreshFromLiveXml(vm);
     this.#findPid(vm);
+    // The live XML names this host's channel sockets: our agents listen from now on.
+    if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
   }
 
   get(vmId: string): Vm | undefined {
@@ -294,21 +305,28 @@ export class VmManager {
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
+    this.#o.guest?.detach(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
     return true;
   }
 
   /**
-   * VM.shutdown: ask the guest to power off (or reboot) through the QEMU guest agent, then ACPI, each
-   * given `timeoutS` to bring the VM down; with `force`, destroy at the end. Returns once the first
-   * request was accepted; the sequence (./power-down.ts) goes on in the background.
+   * VM.shutdown: ask the guest to power off (or reboot) through the oVirt guest agent when it is
+   * responsive (it shows `message` and gives users `delayS`), then the QEMU guest agent, then ACPI, each
+   * given `timeoutS` (the oVirt agent delay + timeout) to bring the VM down; with `force`, destroy at the
+   * end. Returns once the first request was accepted; the sequence (./power-down.ts) goes on in the background.
    */
   async shutdown(vmId: string, req: ShutdownRequest): Promise<true> {
     const vm = this.container.require(vmId);
     if (vm.state.isDown) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-    const methods: PowerDownMethod[] = [];
-    if (vm.domain.channels.some((c) => c.targetName === 'org.qemu.guest_agent.0')) methods.push({ name: 'qemu-guest-agent', flags: ShutdownFlag.GUEST_AGENT });
-    if (vm.domain.acpi) methods.push({ name: 'acpi', flags: ShutdownFlag.ACPI_POWER_BTN });
+    const guest = this.#o.guest;
+    const delayS = req.delayS ?? this.#o.userShutdownTimeoutS ?? 30;
+    const message = req.message ?? 'System going down';
+    const methods = powerDownMethods({
+      ovirtAgent: guest?.ovirtResponsive(vm.vmId) === true,
+      qemuAgent: vm.domain.channels.some((c) => c.targetName === QEMU_GA_CHANNEL_NAME),
+      acpi: vm.domain.acpi,
+    }, delayS * 1000);
     if (methods.length === 0 && !req.force) {
       throw vdsmError(Errors.VM_EXISTS, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
     }
@@ -316,9 +334,23 @@ export class VmManager {
     const log = this.#o.log;
     const sequence = new PowerDown({
       vmId: vm.vmId,
-      request: async (m, reboot) => { await this.#call(reboot ? 'libvirt.reboot' : 'libvirt.shutdown', { uuid: vm.vmId, flags: m.flags }); },
+      request: async (m, reboot) => {
+        if (m.name === 'ovirt-guest-agent') {
+          const r = await guest?.ovirtShutdown(vm.vmId, delayS, message, reboot);
+          if (r?.ok !== true) throw new Error(r?.message ?? 'the oVirt guest agent is gone');
+          return;
+        }
+        try {
+          await this.#call(reboot ? 'libvirt.reboot' : 'libvirt.shutdown', { uuid: vm.vmId, flags: m.flags });
+        } catch (err) {
+          // libvirt's guest-shutdown fails with "End of file from agent socket" when the guest powers off
+          // before qemu-ga's reply is read: the request worked. If not, the next method follows.
+          if (!(m.name === 'qemu-guest-agent' && /End of file from agent socket/.test(errorMessage(err)))) throw err;
+          log.info({ vmId: vm.vmId, method: m.name, err: errorMessage(err) }, 'the guest agent went away while shutting the guest down');
+        }
+      },
       accepted: (m, reboot) => {
-        vm.state.shutdownRequested({ reboot });
+        if (!vm.state.isDown) vm.state.shutdownRequested({ reboot });
         log.info({ vmId: vm.vmId, method: m.name, reboot, message: req.message }, reboot ? 'Machine rebooting' : 'Machine shutting down');
       },
       destroy: () => this.destroyDomainOnly(vm),
@@ -387,6 +419,21 @@ export class VmManager {
     return vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
   }
 
+  /**
+   * Our agents' merged view of the guest; for an incoming VM, what the source's agents knew until ours
+   * speak (as vdsm). Undefined for a VM that is Down: vdsm's defaults.
+   */
+  #guestInfo(vm: Vm): GuestInfo | undefined {
+    if (vm.state.isDown) return undefined;
+    const agents = this.#o.guest;
+    if (agents === undefined) return vm.guest;
+    if (vm.guest !== undefined) {
+      if (!agents.speaks(vm.vmId)) return vm.guest;
+      vm.guest = undefined;
+    }
+    return agents.stats(vm.vmId, Math.floor(vm.domain.memoryKiB / 1024));
+  }
+
   #reportInput(vm: Vm): VmReportInput {
     return {
       state: vm.state.describe(),
@@ -394,7 +441,7 @@ export class VmManager {
       domain: vm.domain,
       ...(vm.driveSizes.size > 0 ? { subject: this.#driveSubject(vm) } : {}),
       sample: this.#o.statsCache.get(vm.vmId),
-      guest: vm.guest,
+      guest: this.#guestInfo(vm),
       clock: this.#o.clock,
       log: this.#statsLog(vm),
       vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
@@ -478,6 +525,18 @@ export class VmManager {
     const vms = this.container.list(vmIds);
     const xmls = await Promise.all(vms.map((vm) => this.liveXml(vm)));
     return Object.fromEntries(vms.map((vm, i) => [vm.vmId, xmls[i]!]));
+  }
+
+  /**
+   * A guest agent changed its word on the guest (vdsm's _onGuestStatusChange): Up moves a booting or
+   * rebooting VM to Up; either way the engine gets a VM_status event with the guest's stats.
+   */
+  guestStatusChanged(vmId: string, up: boolean, cause: string): void {
+    const vm = this.container.get(vmId);
+    if (vm === undefined || vm.state.isDown) return;
+    // A status change publishes its own event (with the guest stats in it).
+    if (up && vm.state.guestUp(cause)) return;
+    this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: this.report(vm) });
   }
 
   /** VMs whose stats sampling makes sense (running in libvirt). */
@@ -575,6 +634,8 @@ export class VmManager {
       await this.#call('libvirt.createXML', { xml, flags: 0 });
       await this.#refreshFromLiveXml(vm);
       this.#findPid(vm);
+      // The live XML names the channel sockets libvirt picked.
+      if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
       vm.state.launched();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
@@ -688,6 +749,7 @@ export class VmManager {
   }
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
+    if (change.to === VmStatus.DOWN) this.#o.guest?.detach(vm.vmId);
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
@@ -713,8 +775,10 @@ export class VmManager {
         break;
       case 'reboot':
         vm.state.rebooting();
+        this.#o.guest?.reboot(vm.vmId);
         break;
       case 'agent-lifecycle':
+        this.#o.guest?.agentLifecycle(vm.vmId, e.state, e.reason);
         // state 1 = connected: the QEMU guest agent answers, so the guest is up.
         if (e.state === 1) vm.state.guestUp();
         break;

@@ -38,6 +38,8 @@ export interface DomainChannel {
   type: string; // unix | spicevmc ...
   targetName?: string; // org.qemu.guest_agent.0 | ovirt-guest-agent.0
   path?: string;
+  /** libvirt's live XML: whether the guest side of a virtio channel is open ('connected' | 'disconnected'). */
+  state?: string;
 }
 
 export type OvirtMetadataValue = string | number | boolean;
@@ -189,9 +191,14 @@ function parseGraphics(g: XNode): DomainGraphics {
 }
 
 function parseChannel(c: XNode): DomainChannel {
-  const targetName = attr(child(c, 'target'), 'name');
+  const target = child(c, 'target');
+  const targetName = attr(target, 'name');
   const path = attr(child(c, 'source'), 'path');
-  return { type: attr(c, 'type') ?? '', ...(targetName !== undefined ? { targetName } : {}), ...(path !== undefined ? { path } : {}) };
+  const state = attr(target, 'state');
+  return {
+    type: attr(c, 'type') ?? '', ...(targetName !== undefined ? { targetName } : {}), ...(path !== undefined ? { path } : {}),
+    ...(state !== undefined ? { state } : {}),
+  };
 }
 
 /** A decimal string like Python's hash(): the engine only compares it for change. */

@@ -1,6 +1,7 @@
 // The per-VM object of Host.getAllVmStats / VM.getStats and the |virt|VM_status| event, in the engine's
 // types: fractional values as strings ("1.50"), statusTime a numeric string, integer codes as integers.
 import type { VmStats } from '../contracts/api-types.js';
+import type { GuestStats } from '../contracts/guest-ops.js';
 import { eventTime, type Clock } from '../runtime/clock.js';
 import type { DomainInfo } from './domain-xml.js';
 import type { StatsSample } from './stats-cache.js';
@@ -10,23 +11,14 @@ import { VmStatus, type VmStatusChange, type VmStateSnapshot } from './vm-state.
 /** vdsm's [vars] vm_command_timeout: a monitorable VM without fresh stats this long is NotResponding. */
 export const VM_COMMAND_TIMEOUT_S = 60;
 
-/** What a guest agent knows; every key optional, vdsm's defaults fill the gaps. */
-export interface GuestInfo {
-  username?: string;
-  session?: string;
-  /** Percent of guest memory in use, per the agent; 0 = unknown. */
-  memUsage?: number;
-  guestCPUCount?: number;
-  appsList?: string[];
-  guestIPs?: string;
-  guestFQDN?: string;
-  guestOs?: string;
-  guestOsInfo?: Record<string, string>;
-  guestTimezone?: Record<string, unknown>;
-  netIfaces?: Record<string, unknown>[];
-  disksUsage?: Record<string, unknown>[];
-  guestName?: string;
-}
+/** What the guest agents know, merged (src/guest/guest-info.ts); every key optional, vdsm's defaults fill the gaps. */
+export type GuestInfo = Partial<GuestStats>;
+
+/** Guest keys reported only when an agent gave them (memoryStats replaces the balloon's figures, as in vdsm). */
+const OPTIONAL_GUEST_KEYS = [
+  'guestOs', 'guestOsInfo', 'guestTimezone', 'netIfaces', 'disksUsage', 'guestName', 'guestContainers', 'pci_devices', 'memoryStats',
+  'lastLogin', 'lastUser', 'lastLogout',
+] as const;
 
 export interface VmReportInput {
   state: VmStateSnapshot;
@@ -181,17 +173,17 @@ export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
   }
 
   const g = input.guest ?? {};
-  const agentMem = g.memUsage ?? 0;
   Object.assign(report, {
     username: g.username ?? 'Unknown',
     session: g.session ?? 'Unknown',
-    memUsage: agentMem !== 0 ? String(Math.trunc(agentMem)) : memUsage,
+    // The agent's free-memory figure when it gives one, else the balloon's.
+    memUsage: g.memUsage ?? memUsage,
     guestCPUCount: g.guestCPUCount ?? -1,
     appsList: g.appsList ?? [],
     guestIPs: g.guestIPs ?? '',
     guestFQDN: g.guestFQDN ?? '',
   });
-  for (const key of ['guestOs', 'guestOsInfo', 'guestTimezone', 'netIfaces', 'disksUsage', 'guestName'] as const) {
+  for (const key of OPTIONAL_GUEST_KEYS) {
     if (g[key] !== undefined) report[key] = g[key];
   }
   return report;

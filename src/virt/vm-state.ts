@@ -183,10 +183,10 @@ export class VmStateMachine {
     return this.#down(exitInfo(ExitCode.ERROR, VmExitReason.LIBVIRT_START_FAILED, message), 'launchFailed');
   }
 
-  /** A guest agent says the guest is up (or the powering-up window passed). */
-  guestUp(): boolean {
+  /** A guest agent says the guest is up (or the powering-up window passed). `cause` names which. */
+  guestUp(cause = 'guestUp'): boolean {
     if (this.#status !== S.POWERING_UP && this.#status !== S.REBOOT_IN_PROGRESS && this.#status !== S.WAIT_FOR_LAUNCH) return false;
-    return this.#moveTo(S.UP, 'guestUp');
+    return this.#moveTo(S.UP, cause);
   }
 
   /** VM.shutdown accepted: the guest was asked to power off (or reboot). */

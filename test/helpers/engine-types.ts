@@ -383,8 +383,40 @@ function checkVmObject(c: Checker, path: string, v: Obj, full: boolean): void {
   }
   c.obj(`${path}.balloonInfo`, v['balloonInfo'], false);
   c.obj(`${path}.memoryStats`, v['memoryStats'], false);
-  c.arr(`${path}.appsList`, v['appsList'], false);
+  checkGuestFields(c, path, v);
   c.noFractions(path, v);
+}
+
+/** The guest agents' part, as VdsBrokerObjectsBuilder reads it (strings, an int CPU count, lists of maps). */
+function checkGuestFields(c: Checker, path: string, v: Obj): void {
+  for (const k of ['username', 'session', 'guestIPs', 'guestFQDN', 'guestName', 'guestOs']) c.str(`${path}.${k}`, v[k], false);
+  c.int(`${path}.guestCPUCount`, v['guestCPUCount'], false);
+  if (c.arr(`${path}.appsList`, v['appsList'], false)) (v['appsList'] as unknown[]).forEach((a, i) => c.str(`${path}.appsList[${i}]`, a));
+  if (c.arr(`${path}.netIfaces`, v['netIfaces'], false)) {
+    (v['netIfaces'] as unknown[]).forEach((n, i) => {
+      const p = `${path}.netIfaces[${i}]`;
+      if (!c.obj(p, n)) return;
+      c.str(`${p}.name`, n['name']);
+      c.str(`${p}.hw`, n['hw']);
+      for (const k of ['inet', 'inet6']) if (c.arr(`${p}.${k}`, n[k])) (n[k] as unknown[]).forEach((a, j) => c.str(`${p}.${k}[${j}]`, a));
+    });
+  }
+  if (c.arr(`${path}.disksUsage`, v['disksUsage'], false)) {
+    (v['disksUsage'] as unknown[]).forEach((d, i) => {
+      const p = `${path}.disksUsage[${i}]`;
+      if (!c.obj(p, d)) return;
+      for (const k of ['path', 'fs']) c.str(`${p}.${k}`, d[k]);
+      for (const k of ['total', 'used']) c.fracString(`${p}.${k}`, d[k]);
+    });
+  }
+  if (c.obj(`${path}.guestOsInfo`, v['guestOsInfo'], false)) {
+    for (const [k, x] of Object.entries(v['guestOsInfo'] as Obj)) c.str(`${path}.guestOsInfo.${k}`, x);
+  }
+  if (c.obj(`${path}.guestTimezone`, v['guestTimezone'], false)) {
+    c.int(`${path}.guestTimezone.offset`, (v['guestTimezone'] as Obj)['offset']);
+    c.str(`${path}.guestTimezone.zone`, (v['guestTimezone'] as Obj)['zone']);
+  }
+  c.arr(`${path}.guestContainers`, v['guestContainers'], false);
 }
 
 /** One element of Host.getAllVmStats / VM.getStats. */

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { PowerDown, type PowerDownMethod, type PowerDownOptions, type PowerDownTarget } from '../../src/services/power-down.js';
+import { ShutdownFlag } from '../../src/libvirt/constants.js';
+import { PowerDown, powerDownMethods, type PowerDownMethod, type PowerDownOptions, type PowerDownTarget } from '../../src/services/power-down.js';
 import { ManualTime } from '../support/manual-time.js';
 
 const AGENT: PowerDownMethod = { name: 'qemu-guest-agent', flags: 4 };
@@ -138,4 +139,30 @@ void test('a reboot request is done once accepted: no waiting for Down', async (
   assert.equal(await seq.outcome, 'rebooting');
   assert.deepEqual(target.calls, ['reboot:qemu-guest-agent', 'accepted:qemu-guest-agent:reboot']);
   assert.equal(time.pendingTimers, 0);
+});
+
+void test('the methods in vdsm\'s order: a responsive oVirt agent first (with its users\' delay), then qemu-ga, then ACPI', () => {
+  assert.deepEqual(powerDownMethods({ ovirtAgent: true, qemuAgent: true, acpi: true }, 30_000), [
+    { name: 'ovirt-guest-agent', flags: 0, graceMs: 30_000 },
+    { name: 'qemu-guest-agent', flags: ShutdownFlag.GUEST_AGENT },
+    { name: 'acpi', flags: ShutdownFlag.ACPI_POWER_BTN },
+  ]);
+  assert.deepEqual(powerDownMethods({ ovirtAgent: false, qemuAgent: false, acpi: true }, 30_000).map((m) => m.name), ['acpi']);
+  assert.deepEqual(powerDownMethods({ ovirtAgent: true, qemuAgent: false, acpi: false }, 0).map((m) => m.name), ['ovirt-guest-agent']);
+  assert.deepEqual(powerDownMethods({ ovirtAgent: false, qemuAgent: false, acpi: false }, 30_000), []);
+});
+
+void test('the oVirt agent\'s method gets its users\' delay on top of the timeout before qemu-ga is asked', async () => {
+  const methods = powerDownMethods({ ovirtAgent: true, qemuAgent: true, acpi: false }, 10_000);
+  const { time, target, seq } = setup({ methods, timeoutMs: 60_000 });
+  await seq.start();
+  assert.deepEqual(target.calls, ['shutdown:ovirt-guest-agent', 'accepted:ovirt-guest-agent']);
+  await advance(time, 69_000);
+  assert.equal(target.calls.length, 2, 'nothing more before delay + timeout');
+  await advance(time, 1_000);
+  assert.deepEqual(target.calls.slice(2), ['shutdown:qemu-guest-agent']);
+  await advance(time, 59_000);
+  assert.equal(target.calls.length, 3, 'qemu-ga gets the plain timeout');
+  await advance(time, 1_000);
+  assert.equal(await seq.outcome, 'timed-out');
 });

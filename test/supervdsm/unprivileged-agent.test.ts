@@ -7,13 +7,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient } from '../helpers/engine-client.js';
 import { SupervdsmProcess } from '../helpers/supervdsm-process.js';
+import { waitFor } from '../support/realvm/wait-for.js';
 import { createTestAccount, type TestAccount } from '../helpers/test-account.js';
 
 /** These tests create users, run supervdsmd or act as other uids: root only (CI runs as root). */
@@ -37,6 +38,37 @@ function domainXml(channel: string): string {
     <channel type="unix"><source mode="bind" path="${channel}"/><target type="virtio" name="org.qemu.guest_agent.0"/></channel>
   </devices>
 </domain>`;
+}
+
+/** A running VM with only an oVirt guest agent channel (no hugepages). */
+function ovirtChannelXml(vmId: string, channel: string): string {
+  return `<domain type="test">
+  <name>svdsm-e2e-oga</name>
+  <uuid>${vmId}</uuid>
+  <memory unit="KiB">4096</memory>
+  <currentMemory unit="KiB">4096</currentMemory>
+  <vcpu>1</vcpu>
+  <os><type arch="x86_64">hvm</type></os>
+  <devices>
+    <channel type="unix"><source mode="bind" path="${channel}"/><target type="virtio" name="ovirt-guest-agent.0"/></channel>
+  </devices>
+</domain>`;
+}
+
+/** The first newline-terminated line a socket receives (the socket stays open). */
+function firstLine(sock: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (chunk: Buffer): void => {
+      buf += String(chunk);
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      sock.off('data', onData);
+      resolve(buf.slice(0, nl));
+    };
+    sock.on('data', onData);
+    sock.once('close', () => reject(new Error(`closed before a line; got ${JSON.stringify(buf)}`)));
+  });
 }
 
 async function health(port: number): Promise<Record<string, unknown>> {
@@ -129,6 +161,40 @@ void describe('vdsmd as an unprivileged user, supervdsmd as root', { skip: NEEDS
     assert.equal(st.mode & 0o777, 0o775, 'group write added');
     await engine.call('VM.destroy', { vmID: VM_ID });
     assert.equal(await readNum(HP2M), hugepagesBefore, 'released at destroy');
+  });
+
+  void it('the oVirt guest agent channel: the unprivileged vdsmd connects once the helper made the socket group-writable, and reports what the guest says', async () => {
+    // The test plays QEMU's side of the channel: a listening socket of root in a group the vdsm user is in
+    // (qemu's, on a host), 0755 as QEMU leaves it; the vdsm user's connects are refused until
+    // prepareVmChannel adds group write.
+    const vmId = '5d1e3c7a-13ab-4c00-8000-0000000013a2';
+    const channel = join(paths.channels, `${vmId}.ovirt-guest-agent.0`);
+    const server = createServer();
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    server.listen(channel);
+    await once(server, 'listening');
+    await chown(channel, 0, account.gid);
+    await chmod(channel, 0o755);
+    try {
+      await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml: ovirtChannelXml(vmId, channel) } });
+      const [sock] = await accepted;
+      assert.equal((await stat(channel)).mode & 0o777, 0o775, 'connected only after the helper added group write');
+      assert.deepEqual(JSON.parse(await firstLine(sock)), { __name__: 'refresh', apiVersion: 3 });
+      sock.write(`${JSON.stringify({ __name__: 'heartbeat', 'free-ram': 1, apiVersion: 3 })}\n${JSON.stringify({ __name__: 'host-name', name: 'unprivileged-guest' })}\n`);
+      let last: unknown;
+      const s = await waitFor(async () => {
+        const [v] = await engine.call<Record<string, unknown>[]>('VM.getStats', { vmID: vmId });
+        last = v;
+        return v?.['guestName'] === 'unprivileged-guest' ? v : undefined;
+      }, { timeoutMs: 15_000, what: 'the guest\'s host name in VM.getStats' }).catch((err: Error) => {
+        throw new Error(`${err.message}; last stats: ${JSON.stringify(last)}`);
+      });
+      assert.equal(s['memUsage'], '75', '1 MiB free of 4 MiB');
+      sock.destroy();
+      await engine.call('VM.destroy', { vmID: vmId });
+    } finally {
+      server.close();
+    }
   });
 
   void it('Host.getHardwareInfo says clearly why there is nothing (this machine has no DMI tables), or reports the DMI', async () => {

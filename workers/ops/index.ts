@@ -9,6 +9,7 @@ export const AREAS: OpRegistry = {
   sampling: () => import('./sampling.js'),
   host: () => import('./host.js'),
   hostdev: () => import('./hostdev.js'),
+  guest: () => import('./guest.js'),
   test: () => import('./test.js'),
   supervdsm: () => import('./supervdsm.js'),
   'storage-domain': () => import('./storage-domain.js'),

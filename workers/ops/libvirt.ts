@@ -68,6 +68,7 @@ const impls: { [K in LibvirtOpName]: Impl<K> } = {
   'libvirt.qemuAgentCommand': (v, a) => v.qemuAgentCommand(a.conn, a.uuid, a.command, a.timeout, a.flags ?? 0),
   'libvirt.getGuestInfo': (v, a) => v.getGuestInfo(a.conn, a.uuid, a.types ?? 0, a.flags ?? 0),
   'libvirt.agentSetResponseTimeout': (v, a) => v.agentSetResponseTimeout(a.conn, a.uuid, a.timeout, a.flags ?? 0),
+  'libvirt.getGuestVcpus': (v, a) => v.getGuestVcpus(a.conn, a.uuid, a.flags ?? 0),
   'libvirt.threadId': (v) => v.threadId(),
   'libvirt.holdConnection': (v, a) => v.holdConnection(a.conn, a.ms),
 };

@@ -2,12 +2,44 @@
 import { loadNativeAddon } from '../../src/native.js';
 import { Errors, vdsmError, type ErrorName } from '../../src/errors.js';
 import type { AreaOps } from '../../src/contracts/operations.js';
+import { runQgaTask, type QgaApi } from '../guest/qga-runner.js';
 
 interface SleepAddon { sleepMs(ms: number): void }
 let addon: SleepAddon | undefined;
 const sleeper = (): SleepAddon => (addon ??= loadNativeAddon<SleepAddon>('vdsm_sleep'));
 
+/** A fake QEMU guest agent behind a fake libvirt: canned answers, or a hang for the whole command timeout. */
+function fakeAgentApi(uuid: string, latencyMs: number): QgaApi {
+  let timeoutS = 5;
+  const call = <T>(value: () => T): T => {
+    if (uuid.startsWith('hung')) {
+      sleeper().sleepMs(timeoutS * 1000);
+      throw Object.assign(new Error('Guest agent is not responding: Guest agent not available for now'), { code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE', virCode: 86 });
+    }
+    if (latencyMs > 0) sleeper().sleepMs(latencyMs);
+    return value();
+  };
+  const commands = ['guest-info', 'guest-get-vcpus', 'guest-network-get-interfaces', 'guest-get-users', 'guest-get-osinfo', 'guest-get-timezone', 'guest-get-host-name', 'guest-get-fsinfo', 'guest-get-disks'];
+  return {
+    setResponseTimeout: (s) => { if (s > 0) timeoutS = s; },
+    command: () => call(() => JSON.stringify({ return: { version: '7.2.22', supported_commands: commands.map((name) => ({ name, enabled: true })) } })),
+    vcpus: () => call(() => ({ vcpus: '0-1', online: '0-1', offlinable: '1' })),
+    guestInfo: () => call(() => ({
+      'user.count': 1, 'user.0.name': 'alice', hostname: `vm-${uuid.slice(0, 8)}`,
+      'os.id': 'fedora', 'os.name': 'Fedora Linux', 'os.version-id': '40', 'os.machine': 'x86_64', 'os.kernel-release': '6.8.5-301.fc40.x86_64', 'os.variant': 'Server',
+      'timezone.name': 'UTC', 'timezone.offset': 0,
+      'fs.count': 1, 'fs.0.mountpoint': '/', 'fs.0.fstype': 'xfs', 'fs.0.total-bytes': 21474836480, 'fs.0.used-bytes': 4294967296, 'fs.0.disk.count': 0,
+      'disk.count': 1, 'disk.0.name': '/dev/vda', 'disk.0.serial': uuid.slice(0, 20),
+      'if.count': 2, 'if.0.name': 'lo', 'if.0.hwaddr': '00:00:00:00:00:00', 'if.0.addr.count': 1, 'if.0.addr.0.type': 'ipv4', 'if.0.addr.0.addr': '127.0.0.1',
+      'if.1.name': 'eth0', 'if.1.hwaddr': '52:54:00:12:34:56', 'if.1.addr.count': 1, 'if.1.addr.0.type': 'ipv4', 'if.1.addr.0.addr': '10.1.2.3',
+    })),
+  };
+}
+
 export const ops: AreaOps<'test'> = {
+  /** A poller task against a fake agent (see src/contracts/test-ops.ts). */
+  'test.qgaPoll': (args, ctx) => args.tasks.map((t) => runQgaTask(t, fakeAgentApi(t.vmId, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0)))),
+
   /** Returns its arguments. */
   'test.echo': (args) => args,
 

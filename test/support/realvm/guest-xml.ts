@@ -12,6 +12,8 @@ export interface GuestDisk {
   readonly format?: 'qcow2' | 'raw';
   /** Guest device name (default vda). */
   readonly target?: string;
+  /** The disk's serial, as the engine sets it (the guest agents map it to the guest's device). */
+  readonly serial?: string;
 }
 
 export interface TinyGuestOptions {
@@ -92,6 +94,7 @@ export function tinyGuestXml(options: TinyGuestOptions): string {
         `      <driver name="qemu" type="${esc(d.format ?? 'qcow2')}" cache="none"/>\n` +
         `      <source file="${esc(d.path)}"/>\n` +
         `      <target dev="${esc(d.target ?? 'vda')}" bus="virtio"/>\n` +
+        (d.serial !== undefined ? `      <serial>${esc(d.serial)}</serial>\n` : '') +
         `    </disk>`,
     );
   }

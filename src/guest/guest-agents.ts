@@ -1,0 +1,150 @@
+// Both guest agents behind one door for the VM manager and the API: the QEMU guest agent poller on its own
+// executor, the ovirt-guest-agent channels in the vmchannels thread, the merged guest stats, the guest
+// status each agent reports, and the guest-agent actions (desktop lock / login / logoff, hc commands,
+// the oVirt agent's shutdown) with vdsm's errors.
+import { Errors, vdsmError } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
+import type { DomainInfo } from '../virt/domain-xml.js';
+import type { SendReply } from './channel-protocol.js';
+import { mergeGuestInfo, type GuestStats } from './guest-info.js';
+import type { OvirtChannels } from './ovirt-channels.js';
+import { loginName, OVIRT_CHANNEL_NAMES, QEMU_GA_CHANNEL_NAME, shutdownCommand, type OvirtCommand } from './ovirt-protocol.js';
+import type { QgaPoller } from './qga-poller.js';
+
+/** libvirt's virConnectDomainEventAgentLifecycleState. */
+export const AgentLifecycleState = { CONNECTED: 1, DISCONNECTED: 2 } as const;
+
+export interface GuestAgentsOptions {
+  clock: Clock;
+  /** The ovirt-guest-agent side (channels in the vmchannels thread). */
+  channels: OvirtChannels;
+  /** The QEMU guest agent poller; absent when [guest_agent] enable_qga_poller is false. */
+  poller?: QgaPoller | undefined;
+  log: { info(fields: Record<string, unknown>, msg: string): void; warn(fields: Record<string, unknown>, msg: string): void };
+}
+
+/** The oVirt agent's channel socket in a domain (the current name preferred over the legacy one). */
+export function ovirtChannelPath(domain: DomainInfo): string | undefined {
+  for (const name of OVIRT_CHANNEL_NAMES) {
+    const c = domain.channels.find((ch) => ch.type === 'unix' && ch.targetName === name && ch.path !== undefined && ch.path !== '');
+    if (c !== undefined) return c.path;
+  }
+  return undefined;
+}
+
+export function hasQemuGaChannel(domain: DomainInfo): boolean {
+  return domain.channels.some((c) => c.targetName === QEMU_GA_CHANNEL_NAME);
+}
+
+/** The QEMU agent channel's state in libvirt's live XML, when it says. */
+export function qemuGaChannelHint(domain: DomainInfo): 'connected' | 'disconnected' | undefined {
+  const s = domain.channels.find((c) => c.targetName === QEMU_GA_CHANNEL_NAME)?.state;
+  return s === 'connected' || s === 'disconnected' ? s : undefined;
+}
+
+export class GuestAgents {
+  #o: GuestAgentsOptions;
+  /** Per VM, the last merged view and its JSON: an unchanged view is the same object (the report cache compares by identity). */
+  #last = new Map<string, { json: string; stats: GuestStats }>();
+
+  constructor(opts: GuestAgentsOptions) {
+    this.#o = opts;
+  }
+
+  get channels(): OvirtChannels {
+    return this.#o.channels;
+  }
+
+  get poller(): QgaPoller | undefined {
+    return this.#o.poller;
+  }
+
+  /** A VM runs (created, or found at recovery): listen on its oVirt agent channel, take the QEMU channel hint. */
+  attach(vmId: string, domain: DomainInfo): void {
+    const path = ovirtChannelPath(domain);
+    if (path !== undefined) {
+      const version = domain.ovirt?.values['guestAgentAPIVersion'];
+      this.#o.channels.attach(vmId, path, typeof version === 'number' ? version : undefined);
+    }
+    const hint = qemuGaChannelHint(domain);
+    if (hint !== undefined) this.#o.poller?.channelHint(vmId, hint);
+  }
+
+  /** The VM is down or gone: close its channel (the poller purges its own data at its next poll). */
+  detach(vmId: string): void {
+    this.#o.channels.detach(vmId);
+    this.#last.delete(vmId);
+  }
+
+  /** libvirt's AGENT_LIFECYCLE event for the QEMU guest agent channel. */
+  agentLifecycle(vmId: string, state: number, reason: number): void {
+    if (state === AgentLifecycleState.CONNECTED) this.#o.poller?.channelEvent(vmId, 'connected', reason);
+    else if (state === AgentLifecycleState.DISCONNECTED) this.#o.poller?.channelEvent(vmId, 'disconnected', reason);
+  }
+
+  /** libvirt's REBOOT event: the oVirt agent forgets the logged-in user (vdsm's onReboot). */
+  reboot(vmId: string): void {
+    this.#o.channels.reboot(vmId);
+  }
+
+  ovirtResponsive(vmId: string): boolean {
+    return this.#o.channels.isResponsive(vmId);
+  }
+
+  /** Either agent has something to say now: the oVirt agent is responsive, or qemu-ga's data has not aged out. */
+  speaks(vmId: string): boolean {
+    return this.ovirtResponsive(vmId) || this.#o.poller?.fields(vmId) !== undefined;
+  }
+
+  /**
+   * The guest part of the VM's stats: both agents merged with vdsm's rules. While the merged view stays
+   * the same, the same object is returned, so the VM's serialised report is not rebuilt for it.
+   */
+  stats(vmId: string, memSizeMiB: number): GuestStats {
+    const view = this.#o.channels.view(vmId);
+    const now = this.#o.clock.now();
+    const qga = this.#o.poller?.fields(vmId);
+    const version = this.#o.poller?.caps(vmId).version;
+    const stats = mergeGuestInfo({
+      memSizeMiB,
+      ...(view !== undefined ? { ovirt: { info: view.info(), responsive: view.isResponsive(now, this.#o.channels.responsiveMs) } } : {}),
+      ...(qga !== undefined ? { qga } : {}),
+      ...(version !== undefined ? { qgaVersion: version } : {}),
+    });
+    const json = JSON.stringify(stats);
+    const last = this.#last.get(vmId);
+    if (last !== undefined && last.json === json) return last.stats;
+    this.#last.set(vmId, { json, stats });
+    return stats;
+  }
+
+  // --- actions (vdsm's VM.desktop* verbs): the command goes out if it can; error 19 unless the agent is responsive ---
+
+  desktopLock(vmId: string): Promise<true> {
+    return this.#desktop(vmId, { name: 'lock-screen' });
+  }
+
+  desktopLogin(vmId: string, domain: string, username: string, password: string): Promise<true> {
+    return this.#desktop(vmId, { name: 'login', args: { username: loginName(domain, username), password } });
+  }
+
+  desktopLogoff(vmId: string): Promise<true> {
+    return this.#desktop(vmId, { name: 'log-off' });
+  }
+
+  desktopSendHcCommand(vmId: string, message: string): Promise<true> {
+    return this.#desktop(vmId, { name: 'hc', command: message });
+  }
+
+  /** VM.shutdown through the oVirt agent: the user gets `delayS` and `message` before the guest powers off. */
+  ovirtShutdown(vmId: string, delayS: number, message: string, reboot: boolean): Promise<SendReply> {
+    return this.#o.channels.send(vmId, shutdownCommand(delayS, message, reboot));
+  }
+
+  async #desktop(vmId: string, cmd: OvirtCommand): Promise<true> {
+    await this.#o.channels.send(vmId, cmd);
+    if (!this.#o.channels.isResponsive(vmId)) throw vdsmError(Errors.GUEST_AGENT_NONRESPONSIVE);
+    return true;
+  }
+
+}
