@@ -160,20 +160,26 @@ void describe('vdsmd boots a real guest on a volume made through the storage API
     assert.ok(prepared?.startsWith(join(repo, 'mnt') + '/'), `the disk is on the repository's mount of the domain:\n${disk}`);
     assert.equal((await stat(prepared!)).ino, (await stat(volPath)).ino, 'the guest disk is the volume file');
 
-    // 4. The guest kernel read the volume, and VM stats carry the volume's real sizes.
+    // 4. The guest kernel read the volume, and VM stats carry the volume's real sizes. The sizes are
+    // sampled every vol_size_sample_interval (2 s here) and QEMU may still be allocating in the qcow2
+    // file, so wait for a report whose sizes are the file's at that moment (a wrong source never matches).
+    let st = await stat(volPath);
     const s = await waitFor(async () => {
       const v = (await engine.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]!;
-      const vda = (v['disks'] as Record<string, Obj> | undefined)?.['vda'];
-      return vda !== undefined && Number(vda['readOps']) > 0 && Number(vda['truesize']) > 0 ? v : undefined;
-    }, { timeoutMs: 40_000, intervalMs: 500, what: 'disk reads and sizes in VM stats' });
+      const d = (v['disks'] as Record<string, Obj> | undefined)?.['vda'];
+      if (d === undefined || !(Number(d['readOps']) > 0) || !(Number(d['truesize']) > 0)) return undefined;
+      st = await stat(volPath);
+      return d['apparentsize'] === String(st.size) && d['truesize'] === String(st.blocks * 512) ? v : undefined;
+    }, { timeoutMs: 40_000, intervalMs: 500, what: 'disk reads and the volume file\'s sizes in VM stats' });
     assert.deepEqual(checkVmStats(s), []);
     const vda = (s['disks'] as Record<string, Obj>)['vda']!;
-    const st = await stat(volPath);
     assert.equal(vda['imageID'], img);
-    assert.equal(vda['apparentsize'], String(st.size));
-    assert.equal(vda['truesize'], String(st.blocks * 512));
-    const size = await engine.call<Obj>('Volume.getSize', { storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: img, volumeID: vol });
-    assert.deepEqual(size, { apparentsize: String(st.size), truesize: String(st.blocks * 512) });
+    // Volume.getSize reads the file when called: equal to a stat taken just after (retried while QEMU grows it).
+    await waitFor(async () => {
+      const size = await engine.call<Obj>('Volume.getSize', { storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: img, volumeID: vol });
+      st = await stat(volPath);
+      return size['apparentsize'] === String(st.size) && size['truesize'] === String(st.blocks * 512) ? size : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 200, what: 'Volume.getSize equal to the volume file\'s sizes' });
     t.diagnostic(`vda: ${JSON.stringify(vda)}`);
 
     // 5. VM.destroy tears the image down: the run link goes.
