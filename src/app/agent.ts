@@ -207,6 +207,7 @@ export class Agent {
         supervdsm: this.supervdsm,
         log: logs.get('virt.vm'),
         channelDirs: cfg.supervdsm.channel_dirs,
+        prepareChannels: this.#svdsmClient !== undefined,
         hugepages: {
           dynamic: cfg.performance.use_dynamic_hugepages,
           usePreallocated: cfg.performance.use_preallocated_hugepages,

@@ -34,6 +34,11 @@ export interface VmHostResourcesOptions {
   log: Logger;
   /** [supervdsm] channel_dirs: the sockets prepareVmChannel may touch. */
   channelDirs: readonly string[];
+  /**
+   * There is a helper to hand channel sockets over ([supervdsm] enable). Without one (the dev and
+   * embedded profiles) vdsmd reads the sockets with its own rights and nothing is prepared.
+   */
+  prepareChannels?: boolean;
   hugepages: HugepagePolicy;
 }
 
@@ -76,6 +81,7 @@ export class VmHostResources implements VmHostHooks {
   }
 
   started(vm: Vm): void {
+    if (this.#o.prepareChannels === false) return;
     for (const ch of vm.domain.channels) {
       const path = ch.path;
       if (ch.type !== 'unix' || path === undefined || !this.#o.channelDirs.some((d) => isUnder(path, d) && path !== d)) continue;
