@@ -30,6 +30,12 @@ mount -t devtmpfs dev $R/dev
 mount -t tmpfs tmp $R/tmp
 mount -t tmpfs run $R/run
 mkdir -p $R/tmp/job && mount --bind /job $R/tmp/job
+# The checkout may live anywhere (a CI clone under /tmp or /root): bind it where it is, unless one of
+# the trees above already brought it.
+CWD=$(cat /job/cwd)
+if [ ! -d "$R$CWD" ] || [ -z "$(ls -A "$R$CWD" 2>/dev/null)" ]; then
+  mkdir -p "$R$CWD" && mount --bind "/host$CWD" "$R$CWD" || echo "netvm: cannot bind $CWD"
+fi
 echo "netvm: running /job/cmd.sh"
 chroot $R /bin/sh -c 'ip link set lo up; cd "$(cat /tmp/job/cwd)" && HOME=/tmp PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin sh /tmp/job/cmd.sh > /tmp/job/out 2>&1; echo $? > /tmp/job/rc'
 sync
