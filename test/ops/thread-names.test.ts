@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { loadVirtBinding } from '../../src/libvirt/binding.js';
 import { ControlThread } from '../../src/libvirt/control-thread.js';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { waitFor } from '../support/realvm/wait-for.js';
 import { harness } from '../runtime/executor-harness.js';
 
 /** tid -> comm of every thread of `pid` ('self' for this process). */
@@ -62,9 +63,16 @@ void describe('thread names in /proc/self/task/*/comm', () => {
     const agent = await AgentProcess.start();
     try {
       await agent.whenReady();
-      const names = [...(await comms(agent.pid)).values()];
       assert.equal(await readFile(`/proc/${agent.pid}/comm`, 'utf8').then((s) => s.trim()), 'vdsmd');
-      for (const want of [/^vdsmd$/, /^periodic\/\d+$/, /^jsonrpc\/\d+$/, /^libvirt\/control$/, /^libvirt\/events$/]) {
+      // A worker names itself once its thread runs, which may be just after "ready" (spares are still
+      // starting then): wait until each kind is there; a thread that never names itself fails.
+      const wanted = [/^vdsmd$/, /^periodic\/\d+$/, /^jsonrpc\/\d+$/, /^libvirt\/control$/, /^libvirt\/events$/];
+      let names: string[] = [];
+      await waitFor(async () => {
+        names = [...(await comms(agent.pid)).values()];
+        return wanted.every((want) => names.some((n) => want.test(n)));
+      }, { timeoutMs: 20_000, intervalMs: 100, what: 'named threads' }).catch(() => undefined);
+      for (const want of wanted) {
         assert.ok(names.some((n) => want.test(n)), `${String(want)} among ${names.join(', ')}`);
       }
     } finally {
