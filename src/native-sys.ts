@@ -1,6 +1,8 @@
 // Typed access to native/sys: OS thread names, unix-socket peer credentials and TCP quick ACKs (see native/sys/sys.cc).
 // Loads in the main thread and in any worker_thread; each call acts on the calling thread or socket.
+import { readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { getPriority, setPriority } from 'node:os';
 import { loadNativeAddon } from './native.js';
 
 export interface PeerCredentials {
@@ -64,4 +66,27 @@ export function exitNow(code: number): never {
 /** Give free malloc memory back to the kernel (malloc_trim); true when some was released. */
 export function trimHeap(): boolean {
   return sys().trimHeap();
+}
+
+/** Kernel thread id of the calling thread (for ps -L, top -H, gdb), or -1 where /proc has none. */
+export function osThreadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Raise the calling thread's nice value by `increment` (Linux nice values are per thread), so it
+ * yields to the main thread. Where that is not allowed, or not Linux, the thread keeps its priority.
+ */
+export function niceThisThread(increment: number): void {
+  if (!(increment > 0)) return;
+  const tid = osThreadId();
+  try {
+    if (tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + increment));
+  } catch {
+    // not permitted: run at the process's priority
+  }
 }

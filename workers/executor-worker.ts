@@ -3,14 +3,12 @@
 // terminated.
 // Imports only the contracts (src/contracts/), src/errors.ts, the thread probe (built-ins only), pino
 // (lazily) and the operation areas registered in ./ops/index.ts (eslint.config.js enforces this).
-import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { getPriority, setPriority } from 'node:os';
 import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../src/errors.js';
 import { ThreadProbe } from '../src/observability/thread-probe.js';
-import { setThreadName } from '../src/native-sys.js';
+import { niceThisThread, osThreadId, setThreadName } from '../src/native-sys.js';
 import {
   STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs,
   type FromWorker, type SessionInit, type ToWorker,
@@ -45,7 +43,7 @@ async function loadOps(only: readonly string[] | undefined): Promise<{ ops: Map<
 interface ThreadConfig { opsModules?: string[]; niceIncrement?: number }
 const config = (workerData ?? {}) as ThreadConfig;
 // Below the main thread in the scheduler's eyes (Linux nice values are per thread).
-if (config.niceIncrement) lowerPriority(config.niceIncrement);
+if (config.niceIncrement) niceThisThread(config.niceIncrement);
 const loaded = await loadOps(config.opsModules);
 
 /** Under systemd, lines carry journald's priority prefix and no time (src/observability/journald.ts). */
@@ -66,23 +64,7 @@ const makeLogger = (opts: { level: string; base: Record<string, unknown> }): Log
   return pinoFactory(journald ? { ...opts, ...journaldOptions } : opts, pinoFactory.destination({ fd: 1, sync: true }));
 };
 
-function lowerPriority(increment: number): void {
-  const tid = osThreadId();
-  try {
-    if (tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + increment));
-  } catch {
-    // Not Linux, or not allowed: the thread keeps the main thread's priority.
-  }
-}
 
-/** Kernel thread id of this thread, for the ops thread listing (ps -L, top -H, gdb). */
-function osThreadId(): number {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop());
-  } catch {
-    return -1;
-  }
-}
 
 /** OS thread name as the Executor lists it (`periodic/3`), for top -H, ps -T and gdb; best effort. */
 function nameThread(name: string): void {

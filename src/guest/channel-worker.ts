@@ -1,10 +1,9 @@
 // Entry of the vmchannels thread: owns every ovirt-guest-agent socket, frames and parses what guests send
 // and posts the resulting changes to the main thread in batches, so that a flood of large or malformed
 // messages costs this thread, never the main loop. Its nice value is raised like the Executor workers'.
-import { readlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { niceThisThread, osThreadId } from '../native-sys.js';
 import { monotonicClock, realTimers } from '../runtime/clock.js';
 import { ChannelHub } from './channel-hub.js';
 import type { ChannelWorkerConfig, FromChannelWorker, ToChannelWorker } from './channel-protocol.js';
@@ -13,22 +12,8 @@ const port = parentPort;
 if (!port) throw new Error('channel-worker.js must run in a worker thread');
 const config = (workerData as { config: ChannelWorkerConfig; niceIncrement: number }).config;
 const nice = (workerData as { niceIncrement?: number }).niceIncrement ?? 0;
-if (nice > 0) {
-  try {
-    // pid 0 is the calling thread on Linux: only this thread gets nicer.
-    setPriority(0, Math.min(19, getPriority(0) + nice));
-  } catch {
-    // Not permitted or not Linux: run at the process's priority.
-  }
-}
+niceThisThread(nice);
 
-function osThreadId(): number {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop());
-  } catch {
-    return -1;
-  }
-}
 
 const post = (msg: FromChannelWorker): void => port.postMessage(msg);
 const hub = new ChannelHub({
