@@ -76,22 +76,22 @@ export async function encodeReply(reply: object | object[], opts: EncodeOptions)
     const body = Buffer.from(JSON.stringify(reply), 'utf8');
     if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
   }
-  // A result serialised once per change (RawJson) is spliced in as is: never parsed and stringified again.
-  const raw = rawReply(reply);
-  if (raw !== undefined) {
-    const body = Buffer.from(raw, 'utf8');
+  // A result serialised once per change (RawJson) is spliced in as is: never parsed and stringified again,
+  // written straight into the body's buffer.
+  const body = rawReply(reply);
+  if (body !== undefined) {
     if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
     return encodeSliced(tooLargeError((reply as { id?: unknown }).id, body.length, opts.maxBytes), opts);
   }
   return encodeSliced(reply, opts);
 }
 
-/** The text of a single response whose result is RawJson. */
-function rawReply(reply: object | object[]): string | undefined {
+/** The bytes of a single response whose result is RawJson. */
+function rawReply(reply: object | object[]): Buffer | undefined {
   if (Array.isArray(reply)) return undefined;
   const r = reply as { id?: unknown; result?: unknown };
   if (!(r.result instanceof RawJson)) return undefined;
-  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":${r.result.text}}`;
+  return r.result.encode(`{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":`, '}');
 }
 
 /** Not a batch, and no result a single stringify could spend long on. */
