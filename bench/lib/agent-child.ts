@@ -11,7 +11,9 @@ import { writeNodeXml } from '../../src/libvirt/fixture.js';
 import { devPkiPaths, loadTlsFiles } from '../../src/rpc/pki.js';
 import type { TlsMaterial } from '../../src/rpc/acceptor.js';
 
-const VDSMD = fileURLToPath(new URL('../../src/bin/vdsmd.js', import.meta.url));
+// VDSM_BENCH_VDSMD runs another build's vdsmd (an older checkout's dist/src/bin/vdsmd.js) under the
+// same load generator and floor: before/after figures from one bench, one machine, one day.
+const VDSMD = process.env['VDSM_BENCH_VDSMD'] || fileURLToPath(new URL('../../src/bin/vdsmd.js', import.meta.url));
 
 export interface BenchAgent {
   port: number;
