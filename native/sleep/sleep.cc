@@ -124,37 +124,22 @@ offload::Waiter& ThisWaiter() {
   return w.get();
 }
 
-class SleepJob : public offload::Job {
- public:
-  explicit SleepJob(double ms) : ms_(ms) {}
-  void Execute() override { SleepFor(ms_); }
-
- private:
-  double ms_;
-};
+/** Run `f` on this thread's call thread; throws the abandonment error when the thread is let go meanwhile. */
+template <class F>
+void Offloaded(napi_env env, const char* what, F f) {
+  auto job = std::make_shared<offload::FnJob<int, F>>(std::move(f));
+  if (Calls().Run(ThisWaiter(), job, what) == offload::Outcome::Abandoned) offload::ThrowAbandoned(env, what);
+}
 
 napi_value SleepMsOffloaded(napi_env env, napi_callback_info info) {
   double ms = 0;
-  if (!ArgMs(env, info, "sleepMsOffloaded", &ms)) return nullptr;
-  auto job = std::make_shared<SleepJob>(ms);
-  if (Calls().Run(ThisWaiter(), job, "sleepMsOffloaded") == offload::Outcome::Abandoned) offload::ThrowAbandoned(env, "sleepMsOffloaded");
+  if (ArgMs(env, info, "sleepMsOffloaded", &ms)) Offloaded(env, "sleepMsOffloaded", [ms] { SleepFor(ms); return 0; });
   return nullptr;
 }
 
-class GateJob : public offload::Job {
- public:
-  explicit GateJob(int64_t id) : id_(id) {}
-  void Execute() override { WaitGate(id_); }
-
- private:
-  int64_t id_;
-};
-
 napi_value WaitGateOffloaded(napi_env env, napi_callback_info info) {
   int64_t id = 0;
-  if (!ArgGate(env, info, "waitGateOffloaded", &id)) return nullptr;
-  auto job = std::make_shared<GateJob>(id);
-  if (Calls().Run(ThisWaiter(), job, "waitGateOffloaded") == offload::Outcome::Abandoned) offload::ThrowAbandoned(env, "waitGateOffloaded");
+  if (ArgGate(env, info, "waitGateOffloaded", &id)) Offloaded(env, "waitGateOffloaded", [id] { WaitGate(id); return 0; });
   return nullptr;
 }
 

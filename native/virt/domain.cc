@@ -184,17 +184,10 @@ Napi::Value State(const Napi::CallbackInfo& info) {
 // controlInfo(conn, uuid) -> { state, details, stateTime }
 Napi::Value ControlInfo(const Napi::CallbackInfo& info) {
   DomainCall call(info);
-  struct Out {
-    int rc = 0;
-    virDomainControlInfo ci{};
-  };
-  Out r = call.Run("virDomainGetControlInfo", [](virDomainPtr d) {
-    Out o;
-    o.rc = virDomainGetControlInfo(d, &o.ci, 0);
-    return o;
-  });
+  auto r = call.RunOut<virDomainControlInfo>("virDomainGetControlInfo",
+                                              [](virDomainPtr d, virDomainControlInfo* ci) { return virDomainGetControlInfo(d, ci, 0); });
   if (r.rc < 0) call.Fail("virDomainGetControlInfo");
-  const virDomainControlInfo& ci = r.ci;
+  const virDomainControlInfo& ci = r.value;
   auto o = Napi::Object::New(call.env());
   o.Set("state", ci.state);
   o.Set("details", ci.details);

@@ -25,17 +25,9 @@ template <VersionQuery Q>
 Napi::Value ConnVersion(const Napi::CallbackInfo& info) {
   Call call(info);
   const char* what = Q == virConnectGetLibVersion ? "virConnectGetLibVersion" : "virConnectGetVersion";
-  struct Out {
-    int rc = 0;
-    unsigned long v = 0;
-  };
-  Out r = call.Run(what, [](virConnectPtr c) {
-    Out o;
-    o.rc = Q(c, &o.v);
-    return o;
-  });
+  auto r = call.RunOut<unsigned long>(what, [](virConnectPtr c, unsigned long* v) { return Q(c, v); });
   if (r.rc < 0) call.Fail(what);
-  return Napi::Number::New(call.env(), static_cast<double>(r.v));
+  return Napi::Number::New(call.env(), static_cast<double>(r.value));
 }
 
 // getDomainCapabilities(conn, emulatorbin?, arch?, machine?, virttype?, flags?) -> XML
@@ -55,17 +47,9 @@ Napi::Value GetDomainCapabilities(const Napi::CallbackInfo& info) {
 // nodeGetInfo(conn) -> { model, memoryKiB, cpus, mhz, nodes, sockets, cores, threads }
 Napi::Value NodeGetInfo(const Napi::CallbackInfo& info) {
   Call call(info);
-  struct Out {
-    int rc = 0;
-    virNodeInfo ni{};
-  };
-  Out r = call.Run("virNodeGetInfo", [](virConnectPtr c) {
-    Out o;
-    o.rc = virNodeGetInfo(c, &o.ni);
-    return o;
-  });
+  auto r = call.RunOut<virNodeInfo>("virNodeGetInfo", [](virConnectPtr c, virNodeInfo* ni) { return virNodeGetInfo(c, ni); });
   if (r.rc < 0) call.Fail("virNodeGetInfo");
-  const virNodeInfo& ni = r.ni;
+  const virNodeInfo& ni = r.value;
   auto o = Napi::Object::New(call.env());
   o.Set("model", ni.model);
   o.Set("memoryKiB", static_cast<double>(ni.memory));

@@ -93,17 +93,10 @@ Napi::Value BlockInfo(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   std::string disk = call.Str(2, "disk");
   unsigned int flags = call.Flags(3);
-  struct Out {
-    int rc = 0;
-    virDomainBlockInfo bi{};
-  };
-  Out r = call.Run("virDomainGetBlockInfo", [disk, flags](virDomainPtr d) {
-    Out o;
-    o.rc = virDomainGetBlockInfo(d, disk.c_str(), &o.bi, flags);
-    return o;
-  });
+  auto r = call.RunOut<virDomainBlockInfo>("virDomainGetBlockInfo",
+                                           [disk, flags](virDomainPtr d, virDomainBlockInfo* bi) { return virDomainGetBlockInfo(d, disk.c_str(), bi, flags); });
   if (r.rc < 0) call.Fail("virDomainGetBlockInfo");
-  const virDomainBlockInfo& bi = r.bi;
+  const virDomainBlockInfo& bi = r.value;
   return Counters<unsigned long long>(call.env(), {{"capacity", bi.capacity}, {"allocation", bi.allocation}, {"physical", bi.physical}});
 }
 
@@ -154,17 +147,10 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
 Napi::Value BlockStats(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   std::string disk = call.Str(2, "disk");
-  struct Out {
-    int rc = 0;
-    virDomainBlockStatsStruct st{};
-  };
-  Out r = call.Run("virDomainBlockStats", [disk](virDomainPtr d) {
-    Out o;
-    o.rc = virDomainBlockStats(d, disk.c_str(), &o.st, sizeof o.st);
-    return o;
-  });
+  auto r = call.RunOut<virDomainBlockStatsStruct>(
+      "virDomainBlockStats", [disk](virDomainPtr d, virDomainBlockStatsStruct* st) { return virDomainBlockStats(d, disk.c_str(), st, sizeof *st); });
   if (r.rc < 0) call.Fail("virDomainBlockStats");
-  const virDomainBlockStatsStruct& st = r.st;
+  const virDomainBlockStatsStruct& st = r.value;
   return Counters<long long>(call.env(), {{"rdReq", st.rd_req}, {"rdBytes", st.rd_bytes}, {"wrReq", st.wr_req}, {"wrBytes", st.wr_bytes}, {"errs", st.errs}});
 }
 
@@ -172,17 +158,10 @@ Napi::Value BlockStats(const Napi::CallbackInfo& info) {
 Napi::Value InterfaceStats(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   std::string dev = call.Str(2, "device");
-  struct Out {
-    int rc = 0;
-    virDomainInterfaceStatsStruct st{};
-  };
-  Out r = call.Run("virDomainInterfaceStats", [dev](virDomainPtr d) {
-    Out o;
-    o.rc = virDomainInterfaceStats(d, dev.c_str(), &o.st, sizeof o.st);
-    return o;
-  });
+  auto r = call.RunOut<virDomainInterfaceStatsStruct>(
+      "virDomainInterfaceStats", [dev](virDomainPtr d, virDomainInterfaceStatsStruct* st) { return virDomainInterfaceStats(d, dev.c_str(), st, sizeof *st); });
   if (r.rc < 0) call.Fail("virDomainInterfaceStats");
-  const virDomainInterfaceStatsStruct& st = r.st;
+  const virDomainInterfaceStatsStruct& st = r.value;
   return Counters<long long>(call.env(), {{"rxBytes", st.rx_bytes}, {"rxPackets", st.rx_packets}, {"rxErrs", st.rx_errs}, {"rxDrop", st.rx_drop},
                                           {"txBytes", st.tx_bytes}, {"txPackets", st.tx_packets}, {"txErrs", st.tx_errs}, {"txDrop", st.tx_drop}});
 }

@@ -282,6 +282,13 @@ void NotifyWatchers(int connId, int reason, const std::string& message);
 Napi::Object DomainSummary(Napi::Env env, virDomainPtr d);
 std::string DomainUUID(virDomainPtr d);
 
+/** The return code of a libvirt call and its one out-parameter, filled on the call thread (RunOut). */
+template <class S>
+struct RcOut {
+  int rc = 0;
+  S value{};
+};
+
 // ---- the call prologue (call.cc) -------------------------------------------------------------
 /**
  * One binding call from JS whose first argument is a connection id: the connection reference for the
@@ -305,6 +312,11 @@ class Call {
   /** ConnRef::Run: `f(conn)` on the call thread; f must own its captures. */
   template <class F>
   auto Run(const char* what, F f) -> decltype(f(virConnectPtr{})) { return ref_.Run(env(), what, std::move(f)); }
+  /** Run for `int f(conn, S* out)`: the out-parameter lives on the call thread and comes back by value. */
+  template <class S, class F>
+  RcOut<S> RunOut(const char* what, F f) {
+    return Run(what, [f](virConnectPtr c) { RcOut<S> o; o.rc = f(c, &o.value); return o; });
+  }
   [[noreturn]] void Fail(const char* what) { ref_.Fail(env(), what); }
 
  protected:
@@ -321,6 +333,11 @@ class DomainCall : public Call {
   /** ConnRef::RunDom: `f(dom)` on the call thread, with a reference of its own on the domain. */
   template <class F>
   auto Run(const char* what, F f) -> decltype(f(virDomainPtr{})) { return ref_.RunDom(env(), what, dom_, std::move(f)); }
+  /** Run for `int f(dom, S* out)`: the out-parameter lives on the call thread and comes back by value. */
+  template <class S, class F>
+  RcOut<S> RunOut(const char* what, F f) {
+    return Run(what, [f](virDomainPtr d) { RcOut<S> o; o.rc = f(d, &o.value); return o; });
+  }
   /** Throw libvirt's last error; forgets the cached domain when libvirt says it is gone. */
   [[noreturn]] void Fail(const char* what) { ref_.Fail(env(), what, &uuid_); }
 

@@ -24,7 +24,7 @@ function threadsNamed(name: string): number[] {
 }
 
 void describe('libvirt calls on call threads (test driver)', () => {
-  it('run on this thread\'s virt/call thread, and bring libvirt\'s error back intact', async () => {
+  void it('run on this thread\'s virt/call thread, and bring libvirt\'s error back intact', async () => {
     const fx = await nodeFixture({ domains: 1 });
     const conn = virt.open(fx.uri);
     try {
@@ -69,7 +69,7 @@ void describe('a worker stuck in a call to a frozen libvirtd', { skip: skip ?? f
     await daemon?.cleanup();
   });
 
-  it('is let go when discarded: the worker thread exits, the call lingers in virt/call until the daemon answers', async (t) => {
+  void it('is let go when discarded: the worker thread exits, the call lingers in virt/call until the daemon answers', async (t) => {
     const h = harness({ workersCount: 1, maxWorkers: 3, spares: 1, prewarmMs: 0, opsModules: ['libvirt'] });
     t.after(async () => {
       daemon.thaw();

@@ -28,7 +28,11 @@ function threadName(tid: number): string | undefined {
   return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
 }
 
-void test('a worker stuck in an offloaded native call is let go at its discard: its thread exits, the call thread lingers, and the call\'s return frees the slot', async (t) => {
+/**
+ * An Executor (1 live worker, a warm spare) whose task is stuck in a native call on a closed gate,
+ * offloaded or not, discarded at its 100 ms timeout once the call is inside the native wait.
+ */
+async function discardedInGate(t: { after(fn: () => Promise<void>): void }, offloaded: boolean) {
   const h = harness({ workersCount: 1, maxWorkers: 3, spares: 1, prewarmMs: 0 });
   const gate = nextGate++;
   t.after(async () => {
@@ -37,7 +41,7 @@ void test('a worker stuck in an offloaded native call is let go at its discard: 
   });
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1 && h.ex.counts().spares === 1);
-  const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: true }, { timeoutMs: 100 }));
+  const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded }, { timeoutMs: 100 }));
   const start = await h.next('start');
   const workerTid = h.ex.threads().find((r) => r.worker_id === start['workerId'])!.tid;
   assert.ok(workerTid > 0);
@@ -46,6 +50,11 @@ void test('a worker stuck in an offloaded native call is let go at its discard: 
   const discard = await h.next('discard');
   assert.equal(discard['taskId'], start['taskId']);
   assert.equal(await stuck, Errors.TASK_DISCARDED.code);
+  return { h, gate, workerTid, discard };
+}
+
+void test('a worker stuck in an offloaded native call is let go at its discard: its thread exits, the call thread lingers, and the call\'s return frees the slot', async (t) => {
+  const { h, gate, workerTid, discard } = await discardedInGate(t, true);
 
   // The worker thread exits although its native call has not returned (the gate is still closed).
   const exit = await h.next('worker', (m) => m['event'] === 'exit' && m['workerId'] === discard['workerId']);
@@ -128,21 +137,7 @@ void test('max_workers holds with abandoned calls: a call thread still in its ca
 });
 
 void test('a worker stuck in a synchronous native call is not let go: it lingers whole until the call returns', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 1, prewarmMs: 0 });
-  const gate = nextGate++;
-  t.after(async () => {
-    gates.openGate(gate);
-    await h.close();
-  });
-  h.ex.start();
-  await h.until(() => h.ex.counts().idle === 1 && h.ex.counts().spares === 1);
-  const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: false }, { timeoutMs: 100 }));
-  const start = await h.next('start');
-  const workerTid = h.ex.threads().find((r) => r.worker_id === start['workerId'])!.tid;
-  await h.until(() => gates.gateWaiters(gate) === 1);
-  h.time.advance(100);
-  const discard = await h.next('discard');
-  assert.equal(await stuck, Errors.TASK_DISCARDED.code);
+  const { h, gate, workerTid, discard } = await discardedInGate(t, false);
   // Proven by a later event rather than by waiting: the replacement serves a task meanwhile.
   assert.equal(await h.ex.dispatch('test.echo', 'alive'), 'alive');
   assert.equal(h.ex.stats().abandoned_calls, 0);
