@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadVirtBinding } from '../../src/libvirt/binding.js';
 import { Errors } from '../../src/errors.js';
 import { harness } from '../runtime/executor-harness.js';
+import { ControlThread } from '../../src/libvirt/control-thread.js';
 import { nodeFixture } from './helpers/node-fixture.js';
 import { libvirtdUnavailable, TestLibvirtd } from './helpers/libvirtd.js';
 
@@ -17,6 +18,15 @@ const virt = loadVirtBinding();
 function threadName(tid: number): string | undefined {
   const path = `/proc/self/task/${tid}/comm`;
   return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
+/** Resolves once cond() holds, looking again every 20 ms (a condition, not a wait for time); 10 s guard. */
+async function until(cond: () => boolean): Promise<void> {
+  const giveUp = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > giveUp) throw new Error('condition not reached within 10 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function threadsNamed(name: string): number[] {
@@ -101,5 +111,28 @@ void describe('a worker stuck in a call to a frozen libvirtd', { skip: skip ?? f
     assert.equal(h.ex.counts().lingering, 0);
     assert.equal(await h.ex.dispatch('libvirt.getHostname', { conn }), hostname);
     await assert.rejects(h.ex.dispatch('libvirt.lookupByUUID', { conn, uuid: UNKNOWN }), (e: Record<string, unknown>) => e['code'] !== undefined && /NO_DOMAIN|NO_VM/.test(String(e['code'])));
+  });
+
+  void it('the libvirt control thread, terminated while wedged in a call, exits at once; the call lingers in virt/call', async (t) => {
+    const control = new ControlThread({ onEvent: () => undefined });
+    t.after(() => {
+      daemon.thaw();
+      control.terminate();
+    });
+    const own = await control.request({ cmd: 'open', uri: daemon.uri, options: {} }, 10_000);
+    const tid = control.toJSON().tid;
+    assert.ok(tid > 0);
+    daemon.freeze();
+    const ping = control.request({ cmd: 'ping', conn: own }, 60_000).catch((e: { code?: string }) => e.code);
+    await until(() => virt.nativeCalls().some((c) => c.tid === tid && c.what === 'virConnectGetLibVersion'));
+    control.terminate();
+    assert.equal(await ping, Errors.LIBVIRT_CONNECTION.code);
+    await until(() => threadName(tid) === undefined);  // the control thread is gone while the daemon is still frozen
+    const left = virt.nativeCalls().find((c) => c.tid === tid);
+    assert.equal(left?.abandoned, true, 'its call waits on in libvirt');
+    assert.equal(threadName(left.callTid), 'virt/call');
+    daemon.thaw();
+    await until(() => !virt.nativeCalls().some((c) => c.tid === tid));
+    virt.close(own);
   });
 });
