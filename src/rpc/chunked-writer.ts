@@ -2,13 +2,13 @@
 // hold the event loop or other connections. A multi-MB MESSAGE frame handed to socket.write() in one
 // call is encrypted in that call (TLS: all of it, synchronously) or copied as far as the kernel takes
 // it, and the rest waits in libuv where nothing else of this connection can be ordered behind it. Here
-// a frame larger than one chunk is queued and written CHUNK bytes at a time: the next chunk only after
+// a frame larger than DIRECT_WRITE_MAX_BYTES is queued and written CHUNK bytes at a time: the next chunk only after
 // the socket has taken the previous one (its write callback) and after a turn of the event loop, so a
 // small reply on another connection goes out between two chunks.
 //
 // The queue is one ordered byte stream: a frame is appended whole, so frames of one connection are never
 // interleaved (a frame may span many writes, nothing of another frame sits between them). A small frame
-// while nothing is queued goes straight to the socket, as before. pendingBytes (queued plus what the
+// (up to 256 KiB) while nothing is queued goes straight to the socket, as before. pendingBytes (queued plus what the
 // socket itself still buffers) is what the session's bound, backlog and the memory budget count.
 //
 // Lifecycle: open -> ending (end(): the queue is flushed, then the socket ended) -> closed; destroy()
@@ -17,6 +17,12 @@ import { channel } from 'node:diagnostics_channel';
 
 /** Bytes handed to the socket in one write while a frame is being chunked. */
 export const OUTPUT_CHUNK_BYTES = 64 * 1024;
+/**
+ * A frame up to this size with nothing queued ahead of it is written at once: TLS encrypts 256 KiB in a
+ * fraction of a millisecond, and waiting for a write callback between chunks of a reply that small
+ * costs its requester more than it saves anyone else.
+ */
+export const DIRECT_WRITE_MAX_BYTES = 256 * 1024;
 
 /**
  * Published (only when subscribed) each time bytes of a connection are handed to its socket: a small
@@ -48,6 +54,8 @@ export interface ByteSink {
 export interface ChunkedWriterOptions {
   connectionId: number;
   chunkBytes?: number;
+  /** Largest frame written at once when nothing is queued (default DIRECT_WRITE_MAX_BYTES, at least chunkBytes). */
+  directMaxBytes?: number;
   /** Run fn on a later turn of the event loop (default setImmediate). */
   defer?: (fn: () => void) => void;
   /** The queue emptied: everything was taken by the socket (the session sends its backlog, resumes input). */
@@ -60,6 +68,7 @@ export class ChunkedWriter {
   readonly #sink: ByteSink;
   readonly #connectionId: number;
   readonly #chunkBytes: number;
+  readonly #directMax: number;
   readonly #defer: (fn: () => void) => void;
   readonly #onDrained: (() => void) | undefined;
   #state: WriterState = 'open';
@@ -82,6 +91,7 @@ export class ChunkedWriter {
     this.#sink = sink;
     this.#connectionId = opts.connectionId;
     this.#chunkBytes = Math.max(1, opts.chunkBytes ?? OUTPUT_CHUNK_BYTES);
+    this.#directMax = Math.max(this.#chunkBytes, opts.directMaxBytes ?? DIRECT_WRITE_MAX_BYTES);
     this.#defer = opts.defer ?? ((fn) => setImmediate(fn));
     this.#onDrained = opts.onDrained;
   }
@@ -106,7 +116,7 @@ export class ChunkedWriter {
     const size = Array.isArray(frame) ? sizeOf(frame as readonly Buffer[]) : (frame as Buffer).length;
     if (size === 0) return;
     this.#appended += size;
-    if (!this.#inFlight && this.#queued === 0 && size <= this.#chunkBytes) {
+    if (!this.#inFlight && this.#queued === 0 && size <= this.#directMax) {
       // Nothing ahead of it: the common small reply goes out in one write, as it always did.
       if (Array.isArray(frame)) {
         this.#sink.cork();

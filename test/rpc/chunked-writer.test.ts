@@ -63,7 +63,7 @@ function setup(chunkBytes = 1024): { sink: MemorySink; writer: ChunkedWriter; tu
   const sink = new MemorySink();
   const turns: (() => void)[] = [];
   const drained = { n: 0 };
-  const writer = new ChunkedWriter(sink, { connectionId: 1, chunkBytes, defer: (fn) => turns.push(fn), onDrained: () => drained.n++ });
+  const writer = new ChunkedWriter(sink, { connectionId: 1, chunkBytes, directMaxBytes: chunkBytes, defer: (fn) => turns.push(fn), onDrained: () => drained.n++ });
   return { sink, writer, turns, drained };
 }
 
