@@ -253,7 +253,8 @@ export class StompParser {
     let nl = head.indexOf('\n');
     if (nl > lim.maxCommandBytes) return pos;
     const command = head.slice(0, nl);
-    const raw = command === 'CONNECT' || command === 'CONNECTED';
+    // CONNECT/CONNECTED headers are not escaped; a head without a backslash has nothing to unescape.
+    const raw = command === 'CONNECT' || command === 'CONNECTED' || !head.includes('\\');
     const headers = newHeaders();
     let count = 0;
     for (let at = nl + 1; at < head.length; at = nl + 1) {

@@ -124,6 +124,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   /** Clock ms since input is paused (flow control), or undefined. */
   #pausedAt: number | undefined;
   #peakUsage = 0;
+  /** Clock ms of the chunk being handled by receive() (frames in it arrived then), else undefined. */
+  #readAt: number | undefined;
   /** The context of this connection's requests (one with a flowId is a copy of it). */
   #ctx: RequestContext;
 
@@ -165,7 +167,12 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     if (this.#state === 'closed') return;
     const now = this.#o.clock.now();
     this.#lastRead = now;
-    this.#parser.push(chunk);
+    this.#readAt = now;
+    try {
+      this.#parser.push(chunk);
+    } finally {
+      this.#readAt = undefined;
+    }
     if ((this.#state as SessionState) === 'closed') return;
     if (!this.#parser.midFrame) this.#frameStart = undefined;
     else if (this.#frameStart === undefined) this.#frameStart = now;
@@ -292,7 +299,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   #onFrame(frame: Frame): void {
     if (this.#state === 'closed') return;
     this.#framesIn++;
-    this.#lastFrame = this.#o.clock.now();
+    this.#lastFrame = this.#readAt ?? this.#o.clock.now();
     this.#o.onActivity?.();
     switch (frame.command) {
       case 'CONNECT':
@@ -302,7 +309,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       case 'SEND':
         // Answers the receipt itself (before a response it may send at once).
         this.#send(frame);
-        if ((this.#state as SessionState) !== 'closed') this.#armDeadline();
+        // Within receive() the deadline is armed once the whole chunk is handled.
+        if (this.#readAt === undefined) this.#armDeadline();
         return;
       case 'SUBSCRIBE':
         if (!this.#subscribe(frame)) return;
@@ -326,7 +334,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     }
     // A handler above may have closed the session.
     if ((this.#state as SessionState) !== 'closed') this.#receipt(frame);
-    this.#armDeadline();
+    if (this.#readAt === undefined) this.#armDeadline();
   }
 
   #connect(frame: Frame): void {
