@@ -3,7 +3,9 @@
     {
       "target_name": "vdsm_sleep",
       "sources": ["native/sleep/sleep.cc"],
-      "cflags_cc": ["-std=c++17"]
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
     {
       "target_name": "vdsm_sys",

@@ -1,9 +1,13 @@
 // Bench: worker replacement under tasks stuck in native code (executor-physics.md §0), our Executor
-// against plain Piscina in the same run, plus Scheduler lateness idle and under load.
+// against plain Piscina in the same run, plus Scheduler lateness idle and under load. Our Executor runs
+// twice: tasks stuck in an offloaded native call (executor-offloaded: libvirt's path, the call runs on
+// the worker's native call thread and a discarded worker is let go, see native/offload/offload.h) and
+// tasks stuck in a synchronous native call (executor-sync: a call that cannot be offloaded, such as a
+// synchronous read of a hung mount, where the discarded worker lingers whole).
 //
 //   npm run bench:executor-stuck                      # full: K in {0,1,4,10,29,30,40}, 3 repeats
 //   node dist/bench/executor-stuck.js --quick         # 1 repeat, K in {0,4,29}
-//   node dist/bench/executor-stuck.js --k=0,10 --repeats=2 --impl=executor --chart-k=10
+//   node dist/bench/executor-stuck.js --k=0,10 --repeats=2 --impl=executor-offloaded --chart-k=10
 //
 // Every case runs in a fresh child process (this file with --child=...), so RSS and thread counts
 // belong to that case alone. One JSON line per case (medians over repeats) on stdout, progress on
@@ -36,13 +40,16 @@ const MAX_WORKERS = 30;
 const MAX_TASKS = 400;
 const SAMPLE_MS = 20;
 const CAP_MS = 25_000;
+/** The issue's target for the offloaded kind at K=29. */
+const RSS_TARGET_MB = 200;
+const IMPLS = ['executor-offloaded', 'executor-sync', 'piscina'] as const;
 
 interface StuckRun {
   suite: 'stuck'; impl: string; K: number;
   fast_p50_ms: number; fast_p99_ms: number; fast_max_ms: number; fast_pre_p99_ms: number; fast_during_n: number;
   replacement_ms_p50: number; replacement_ms_p99: number; replacements: number;
   rejected: number; first_rejected_s: number | null; lost: number; accepted: number;
-  workers_peak: number; lingering_peak: number; threads_peak: number; rss_peak_mb: number; rss_final_mb: number;
+  workers_peak: number; lingering_peak: number; lingering_calls_peak: number; threads_peak: number; rss_peak_mb: number; rss_final_mb: number;
   loop_delay_p99_ms: number; loop_delay_max_ms: number; bound_violations: number; too_many_workers: number; deferred_discards: number;
   duration_s: number;
   timeline: { samples: number[][]; fast: number[][] };
@@ -58,7 +65,8 @@ interface Subject {
   warmUp(): Promise<void>;
   /** Returns false when the task was rejected (queue full). `onStart(latencyMs)` fires at task start. */
   dispatch(kind: 'fast' | 'stuck', onStart: (latencyMs: number) => void): { accepted: boolean; settled: Promise<void> };
-  counts(): { live: number; lingering: number; total: number; queued: number };
+  /** lingeringCalls: lingering slots whose worker thread exited, only a native call thread left. */
+  counts(): { live: number; lingering: number; lingeringCalls: number; total: number; queued: number };
   replacements(): number[];
   tooManyWorkers(): number;
   deferredDiscards(): number;
@@ -67,7 +75,8 @@ interface Subject {
 
 // ---- our Executor ------------------------------------------------------------------------------
 
-function executorSubject(): Subject {
+/** `offloaded`: the stuck tasks block in an offloaded native call; otherwise in a synchronous one. */
+function executorSubject(offloaded: boolean): Subject {
   let tooMany = 0;
   const log = pino({ level: 'warn' }, { write: (s: string) => void (s.includes('Too many workers') && tooMany++) });
   const scheduler = new Scheduler({ log });
@@ -104,7 +113,7 @@ function executorSubject(): Subject {
       try {
         const p = kind === 'fast'
           ? ex.dispatch('test.echo', 1, { timeoutMs: TIMEOUT_MS })
-          : ex.dispatch('test.sleepNative', { ms: STUCK_BLOCK_MS }, { timeoutMs: TIMEOUT_MS });
+          : ex.dispatch(offloaded ? 'test.sleepOffloaded' : 'test.sleepNative', { ms: STUCK_BLOCK_MS }, { timeoutMs: TIMEOUT_MS });
         starts.set(lastTaskId, onStartCb);
         return { accepted: true, settled: p.then(() => undefined, () => undefined) };
       } catch (err) {
@@ -114,7 +123,7 @@ function executorSubject(): Subject {
     },
     counts() {
       const c = ex.counts();
-      return { live: c.total - c.lingering, lingering: c.lingering, total: c.total, queued: c.queued };
+      return { live: c.total - c.lingering, lingering: c.lingering, lingeringCalls: c.lingeringCalls, total: c.total, queued: c.queued };
     },
     replacements: () => replacements,
     tooManyWorkers: () => tooMany,
@@ -198,7 +207,7 @@ function piscinaSubject(): Subject {
       let lingering = 0;
       const current = new Set(pool.threads);
       for (const w of seen) if (!current.has(w) && !exited.has(w)) lingering++;
-      return { live, lingering, total: live + lingering, queued: pool.queueSize };
+      return { live, lingering, lingeringCalls: 0, total: live + lingering, queued: pool.queueSize };
     },
     replacements: () => replacements,
     tooManyWorkers: () => 0,
@@ -212,7 +221,8 @@ function piscinaSubject(): Subject {
 // ---- the stuck scenario (child) ----------------------------------------------------------------
 
 async function stuckCase(impl: string, K: number): Promise<StuckRun> {
-  const s = impl === 'executor' ? executorSubject() : piscinaSubject();
+  if (!(IMPLS as readonly string[]).includes(impl)) throw new Error(`unknown impl ${impl}: one of ${IMPLS.join(', ')}`);
+  const s = impl === 'piscina' ? piscinaSubject() : executorSubject(impl === 'executor-offloaded');
   await s.warmUp();
   const fast: Array<{ at: number; latency?: number }> = [];
   const settled: Promise<void>[] = [];
@@ -223,7 +233,7 @@ async function stuckCase(impl: string, K: number): Promise<StuckRun> {
   let stuckSettled = 0;
   let firstStuckAt = -1;
   const samples: number[][] = [];
-  let peaks = { workers: 0, lingering: 0, threads: 0, rss: 0 };
+  let peaks = { workers: 0, lingering: 0, lingeringCalls: 0, threads: 0, rss: 0 };
   let violations = 0;
   const loop = monitorEventLoopDelay({ resolution: 1 });
   const t0 = performance.now();
@@ -235,7 +245,7 @@ async function stuckCase(impl: string, K: number): Promise<StuckRun> {
     samples.push([round(now(), 1), c.live, c.lingering, c.total, c.queued, p.threads, round(p.rssMb, 1)]);
     if (c.total > MAX_WORKERS) violations++;
     peaks = {
-      workers: Math.max(peaks.workers, c.total), lingering: Math.max(peaks.lingering, c.lingering),
+      workers: Math.max(peaks.workers, c.total), lingering: Math.max(peaks.lingering, c.lingering), lingeringCalls: Math.max(peaks.lingeringCalls, c.lingeringCalls),
       threads: Math.max(peaks.threads, p.threads), rss: Math.max(peaks.rss, p.rssMb),
     };
   };
@@ -309,7 +319,7 @@ async function stuckCase(impl: string, K: number): Promise<StuckRun> {
     fast_p50_ms: round(d.p50, 3), fast_p99_ms: round(d.p99, 3), fast_max_ms: round(d.max, 3), fast_pre_p99_ms: round(summarize(pre).p99, 3), fast_during_n: d.count,
     replacement_ms_p50: round(rep.p50), replacement_ms_p99: round(rep.p99), replacements: rep.count,
     rejected, first_rejected_s: firstRejected === null ? null : round(firstRejected / 1000, 2), lost: settled.length - settledCount, accepted,
-    workers_peak: peaks.workers, lingering_peak: peaks.lingering, threads_peak: peaks.threads, rss_peak_mb: round(peaks.rss, 1),
+    workers_peak: peaks.workers, lingering_peak: peaks.lingering, lingering_calls_peak: peaks.lingeringCalls, threads_peak: peaks.threads, rss_peak_mb: round(peaks.rss, 1),
     rss_final_mb: round(procSample().rssMb, 1),
     loop_delay_p99_ms: round(loop.percentile(99) / 1e6, 2), loop_delay_max_ms: round(loop.max / 1e6, 2),
     bound_violations: violations, too_many_workers: s.tooManyWorkers(), deferred_discards: s.deferredDiscards(), duration_s: round(now() / 1000, 2),
@@ -368,7 +378,7 @@ async function schedulerCase(impl: string, load: string): Promise<SchedRun> {
 
 const NUMERIC_MEDIAN = [
   'fast_p50_ms', 'fast_p99_ms', 'fast_max_ms', 'fast_pre_p99_ms', 'replacement_ms_p50', 'replacement_ms_p99', 'replacements', 'rejected',
-  'workers_peak', 'lingering_peak', 'threads_peak', 'rss_peak_mb', 'rss_final_mb', 'loop_delay_p99_ms', 'loop_delay_max_ms', 'too_many_workers', 'deferred_discards', 'duration_s',
+  'workers_peak', 'lingering_peak', 'lingering_calls_peak', 'threads_peak', 'rss_peak_mb', 'rss_final_mb', 'loop_delay_p99_ms', 'loop_delay_max_ms', 'too_many_workers', 'deferred_discards', 'duration_s',
 ] as const;
 
 function aggregateStuck(runs: StuckRun[]): Record<string, unknown> {
@@ -393,7 +403,9 @@ function aggregateSched(runs: SchedRun[]): Record<string, unknown> {
 }
 
 function chart(K: number, runs: StuckRun[]): string {
-  const colors: Record<string, [string, string, string]> = { executor: ['#1f77b4', '#2ca02c', '#9467bd'], piscina: ['#d62728', '#ff7f0e', '#8c564b'] };
+  const colors: Record<string, [string, string, string]> = {
+    'executor-offloaded': ['#1f77b4', '#2ca02c', '#9467bd'], 'executor-sync': ['#17becf', '#bcbd22', '#e377c2'], piscina: ['#d62728', '#ff7f0e', '#8c564b'],
+  };
   const latency: Series[] = [];
   const workers: Series[] = [];
   for (const r of runs) {
@@ -421,7 +433,10 @@ function report(stuck: Array<Record<string, unknown>>, sched: Array<Record<strin
     '',
     `Scenario (executor-physics.md §0): 100 fast tasks/s; from t=1 s, K tasks stuck ${STUCK_BLOCK_MS / 1000} s in native nanosleep (one per 10 ms tick);`,
     `every task timeout ${TIMEOUT_MS} ms from its start; workers_count ${WORKERS}, max_workers ${MAX_WORKERS}, max_tasks ${MAX_TASKS}.`,
-    '"executor" is src/runtime/executor/executor.ts; "piscina" is plain Piscina 5 (4 threads, abort by signal, timeout from the start the worker signals, no maxQueue).',
+    '"executor-offloaded" is src/runtime/executor/executor.ts with the stuck tasks in an offloaded native call (libvirt\'s path: the call runs on the worker\'s',
+    'native call thread; a discarded worker is let go and exits, only the call thread lingers, still counted against max_workers until it returns);',
+    '"executor-sync" is the same Executor with the stuck tasks in a synchronous native call (a call that cannot be offloaded: the discarded worker lingers whole);',
+    '"piscina" is plain Piscina 5 (4 threads, abort by signal, timeout from the start the worker signals, no maxQueue, stuck in the synchronous call).',
     `Each case in a fresh process; medians over ${String(meta['repeats'])} repeats. Fast latency = dispatch to task start, over fast tasks dispatched between the`,
     'first stuck dispatch and the moment the last stuck task (or its lingering thread) was gone. Workers = threads held (live + spares + starting + lingering).',
     '',
@@ -434,8 +449,8 @@ function report(stuck: Array<Record<string, unknown>>, sched: Array<Record<strin
     '## Stuck tasks',
     '',
     mdTable(
-      ['impl', 'K', 'fast p50', 'fast p99', 'fast max', 'p99 pre', 'repl p50', 'repl p99', 'rejected', 'lost', 'workers peak', 'lingering peak', 'threads peak', 'RSS peak MB', 'loop p99', '> max_workers samples', '"Too many workers"'],
-      stuck.map((r) => [String(r['impl']), String(r['K']), v(r, 'fast_p50_ms', 2), v(r, 'fast_p99_ms'), v(r, 'fast_max_ms'), v(r, 'fast_pre_p99_ms', 2), v(r, 'replacement_ms_p50'), v(r, 'replacement_ms_p99'), String(r['rejected']), String(r['lost']), String(r['workers_peak']), String(r['lingering_peak']), String(r['threads_peak']), v(r, 'rss_peak_mb'), v(r, 'loop_delay_p99_ms'), String(r['bound_violations']), String(r['too_many_workers'])]),
+      ['impl', 'K', 'fast p50', 'fast p99', 'fast max', 'p99 pre', 'repl p50', 'repl p99', 'rejected', 'lost', 'workers peak', 'lingering peak', 'of which only a call thread', 'threads peak', 'RSS peak MB', 'loop p99', '> max_workers samples', '"Too many workers"'],
+      stuck.map((r) => [String(r['impl']), String(r['K']), v(r, 'fast_p50_ms', 2), v(r, 'fast_p99_ms'), v(r, 'fast_max_ms'), v(r, 'fast_pre_p99_ms', 2), v(r, 'replacement_ms_p50'), v(r, 'replacement_ms_p99'), String(r['rejected']), String(r['lost']), String(r['workers_peak']), String(r['lingering_peak']), String(r['lingering_calls_peak']), String(r['threads_peak']), v(r, 'rss_peak_mb'), v(r, 'loop_delay_p99_ms'), String(r['bound_violations']), String(r['too_many_workers'])]),
     ),
     '',
     'vdsm (Python, measured on this kind of machine): fast p99 420 / 893 / 3158 / 4633 / 5559 ms at K = 4 / 10 / 29 / 30 / 40; replacement 500.4 ms.',
@@ -456,7 +471,8 @@ async function parent(flags: Flags): Promise<void> {
   const quick = flags.has('quick');
   const ks = flags.list('k', quick ? ['29'] : ['0', '1', '4', '10', '29', '30', '40']).map(Number);
   const repeats = flags.num('repeats', quick ? 1 : 3);
-  const impls = flags.list('impl', ['executor', 'piscina']);
+  // "executor" (the name before the offloaded kind existed) means both kinds of our Executor.
+  const impls = flags.list('impl', [...IMPLS]).flatMap((i) => (i === 'executor' ? ['executor-offloaded', 'executor-sync'] : [i]));
   const chartK = flags.num('chart-k', ks.includes(29) ? 29 : (ks.find((k) => k > 0) ?? ks[0]!));
   const outDir = outDirOf(flags, 'executor-stuck');
   const skipSched = flags.has('no-scheduler');
@@ -518,7 +534,7 @@ async function parent(flags: Flags): Promise<void> {
 }
 
 function targetChecks(stuck: Array<Record<string, unknown>>, sched: Array<Record<string, unknown>>): string[] {
-  const ours = stuck.filter((r) => r['impl'] === 'executor');
+  const ours = stuck.filter((r) => String(r['impl']).startsWith('executor'));
   const out: string[] = [];
   const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
   const le29 = ours.filter((r) => (r['K'] as number) <= 29 && (r['K'] as number) > 0);
@@ -539,9 +555,14 @@ function targetChecks(stuck: Array<Record<string, unknown>>, sched: Array<Record
     const lost = Math.max(...ours.map((r) => r['lost'] as number));
     out.push(`${mark(lost === 0)} lost = 0: max lost over all executor cases ${lost}`);
   }
-  const e29 = stuck.find((r) => r['impl'] === 'executor' && r['K'] === 29);
   const p29 = stuck.find((r) => r['impl'] === 'piscina' && r['K'] === 29);
-  if (e29 && p29) out.push(`${mark((e29['rss_peak_mb'] as number) < (p29['rss_peak_mb'] as number))} peak RSS at K=29 below plain Piscina: ${fmt(e29['rss_peak_mb'] as number)} MB vs ${fmt(p29['rss_peak_mb'] as number)} MB`);
+  const o29 = stuck.find((r) => r['impl'] === 'executor-offloaded' && r['K'] === 29);
+  const s29 = stuck.find((r) => r['impl'] === 'executor-sync' && r['K'] === 29);
+  const mb = (r: Record<string, unknown>): number => r['rss_peak_mb'] as number;
+  if (o29) out.push(`${mark(mb(o29) <= RSS_TARGET_MB)} peak RSS at K=29, stuck in an offloaded native call (libvirt's path) <= ${RSS_TARGET_MB} MB: ${fmt(mb(o29))} MB`);
+  if (s29) out.push(`  (stuck in a synchronous native call, whole workers linger: ${fmt(mb(s29))} MB${p29 ? `; plain Piscina ${fmt(mb(p29))} MB` : ''})`);
+  const e29 = o29 ?? s29;
+  if (e29 && p29) out.push(`${mark(mb(e29) < mb(p29))} peak RSS at K=29 below plain Piscina: ${fmt(mb(e29))} MB vs ${fmt(mb(p29))} MB`);
   const idle = sched.find((r) => r['impl'] === 'scheduler' && r['load'] === 'idle');
   const early = sched.filter((r) => r['impl'] === 'scheduler').reduce((a, r) => a + (r['early'] as number), 0);
   if (idle) out.push(`${mark(early === 0 && (idle['lateness_p99_ms'] as number) <= 2)} scheduler: ${early} early fires, idle p99 ${fmt(idle['lateness_p99_ms'] as number, 3)} ms (<= 2 ms)`);

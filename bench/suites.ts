@@ -20,7 +20,7 @@ export interface SuiteSpec {
 const suite = (name: string, summary: string, extra: Omit<SuiteSpec, 'name' | 'summary'> = {}): SuiteSpec => ({ name, summary, ...extra });
 
 export const SUITES: readonly SuiteSpec[] = [
-  suite('executor-stuck', 'Executor vs plain Piscina with tasks stuck in native calls; Scheduler lateness', { quickSeconds: 22, headline: 'fast_p99_ms' }),
+  suite('executor-stuck', 'Executor (stuck in offloaded and in synchronous native calls) vs plain Piscina; Scheduler lateness', { quickSeconds: 32, headline: 'fast_p99_ms' }),
   suite('rpc', 'JSON-RPC over STOMP, plain and TLS: Host.ping2, Host.getStats, Host.getAllVmStats over N VMs', { remote: true, quickSeconds: 15, headline: 'req_per_s' }),
   suite('sampling', 'VM bulk-stats sampling cycle cost and Host.getAllVmStats through the real agent', { quickSeconds: 15, headline: 'getallvmstats_p50_ms' }),
   suite('libvirt', 'libvirt bulk statistics from a worker vs the main thread, in-process and via libvirtd', { quickSeconds: 15, headline: 'callMsP50' }),

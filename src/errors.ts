@@ -52,6 +52,11 @@ export const Errors = {
   ALREADY_STARTED: spec('ERR_ALREADY_STARTED', 100, 'Already started'),
   TASK_DISCARDED: spec('ERR_TASK_DISCARDED', 100, 'Task discarded after timeout'),
   WORKER_CRASHED: spec('ERR_WORKER_CRASHED', 100, 'Executor worker crashed'),
+  /**
+   * Thrown in a discarded worker by a native call it was let go from (native/offload/offload.h): the
+   * call goes on in its own native call thread. Its task was already failed with TASK_DISCARDED.
+   */
+  NATIVE_CALL_ABANDONED: spec('ERR_NATIVE_CALL_ABANDONED', 100, 'Native call abandoned'),
   UNKNOWN_OPERATION: spec('ERR_UNKNOWN_OPERATION', 100, 'Unknown executor operation'),
   LIBVIRT: spec('ERR_LIBVIRT', 100, 'libvirt error'),
   LIBVIRT_CONNECTION: spec('ERR_LIBVIRT_CONNECTION', 100, 'libvirt connection unavailable'),

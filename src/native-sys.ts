@@ -19,6 +19,7 @@ interface SysAddon {
   tryLock(fd: number): boolean;
   exitNow(code: number): never;
   trimHeap(): boolean;
+  addonLoaded(path: string): boolean;
 }
 
 let addon: SysAddon | undefined;
@@ -66,6 +67,11 @@ export function exitNow(code: number): never {
 /** Give free malloc memory back to the kernel (malloc_trim); true when some was released. */
 export function trimHeap(): boolean {
   return sys().trimHeap();
+}
+
+/** True when the shared object at `path` (a native addon) is already loaded in this process, by any thread. */
+export function addonLoaded(path: string): boolean {
+  return sys().addonLoaded(path);
 }
 
 /** Kernel thread id of the calling thread (for ps -L, top -H, gdb), or -1 where /proc has none. */

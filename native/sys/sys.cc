@@ -4,6 +4,7 @@
 // TCP ACKs (setsockopt TCP_QUICKACK, see src/rpc/quick-ack.ts) and heap trimming (malloc_trim, see
 // src/runtime/memory-relief.ts).
 #include <node_api.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -140,6 +141,25 @@ static napi_value TrimHeap(napi_env env, napi_callback_info) {
   return released;
 }
 
+// addonLoaded(path): true when the shared object at `path` is already mapped in this process (loaded
+// by any thread), without loading it (dlopen RTLD_NOLOAD).
+static napi_value AddonLoaded(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char path[4096] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "addonLoaded(path): path must be a string");
+    return nullptr;
+  }
+  void* h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  if (h) dlclose(h);
+  napi_value out;
+  napi_get_boolean(env, h != nullptr, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   struct { const char* name; napi_callback fn; } fns[] = {
     {"setThreadName", SetThreadName},
@@ -149,6 +169,7 @@ NAPI_MODULE_INIT() {
     {"tryLock", TryLock},
     {"exitNow", ExitNow},
     {"trimHeap", TrimHeap},
+    {"addonLoaded", AddonLoaded},
   };
   for (const auto& f : fns) {
     napi_value value;

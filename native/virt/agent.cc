@@ -15,9 +15,10 @@ Napi::Value QemuAgentCommand(const Napi::CallbackInfo& info) {
   std::string cmd = call.Str(2, "command");
   int timeout = call.Int(3, "timeout");
   unsigned int flags = call.Flags(4);
-  char* reply = call.Run([&] { return virDomainQemuAgentCommand(call.dom(), cmd.c_str(), timeout, flags); });
+  CStr reply = call.Run("virDomainQemuAgentCommand",
+                        [cmd, timeout, flags](virDomainPtr d) { return CStr(virDomainQemuAgentCommand(d, cmd.c_str(), timeout, flags)); });
   if (!reply) call.Fail("virDomainQemuAgentCommand");
-  return TakeString(call.env(), reply);
+  return TakeString(call.env(), reply.release());
 }
 
 // getGuestInfo(conn, uuid, types?, flags?) -> typed params as a flat object ("os.id", "fs.0.name", ...)
@@ -25,27 +26,36 @@ Napi::Value GetGuestInfo(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   unsigned int types = call.Flags(2);
   unsigned int flags = call.Flags(3);
-  virTypedParameterPtr params = nullptr;
-  int n = 0;
-  if (call.Run([&] { return virDomainGetGuestInfo(call.dom(), types, &params, &n, flags); }) < 0) call.Fail("virDomainGetGuestInfo");
-  Napi::Object o = TypedParamsToObject(call.env(), params, n);
-  virTypedParamsFree(params, n);
-  return o;
+  struct Out {
+    int rc = 0;
+    TypedParams params;
+  };
+  Out r = call.Run("virDomainGetGuestInfo", [types, flags](virDomainPtr d) {
+    Out o;
+    o.rc = virDomainGetGuestInfo(d, types, o.params.params(), o.params.n(), flags);
+    return o;
+  });
+  if (r.rc < 0) call.Fail("virDomainGetGuestInfo");
+  return TypedParamsToObject(call.env(), r.params.get(), r.params.size());
 }
 
 // getGuestVcpus(conn, uuid, flags?) -> { vcpus, online, offlinable } CPU lists as the guest agent reports them
 Napi::Value GetGuestVcpus(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
-  virTypedParameterPtr params = nullptr;
-  unsigned int n = 0;
-  if (virDomainGetGuestVcpus(d.get(), &params, &n, ArgFlags(info, 2)) < 0)
-    c.Fail(env, "virDomainGetGuestVcpus", &uuid);
-  Napi::Object o = TypedParamsToObject(env, params, static_cast<int>(n));
-  virTypedParamsFree(params, static_cast<int>(n));
-  return o;
+  DomainCall call(info);
+  unsigned int flags = call.Flags(2);
+  struct Out {
+    int rc = 0;
+    TypedParams params;
+  };
+  Out r = call.Run("virDomainGetGuestVcpus", [flags](virDomainPtr d) {
+    Out o;
+    unsigned int n = 0;
+    o.rc = virDomainGetGuestVcpus(d, o.params.params(), &n, flags);
+    *o.params.n() = static_cast<int>(n);
+    return o;
+  });
+  if (r.rc < 0) call.Fail("virDomainGetGuestVcpus");
+  return TypedParamsToObject(call.env(), r.params.get(), r.params.size());
 }
 
 // agentSetResponseTimeout(conn, uuid, timeoutSec, flags?)
@@ -53,7 +63,8 @@ Napi::Value AgentSetResponseTimeout(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   int timeout = call.Int(2, "timeout");
   unsigned int flags = call.Flags(3);
-  if (call.Run([&] { return virDomainAgentSetResponseTimeout(call.dom(), timeout, flags); }) < 0) call.Fail("virDomainAgentSetResponseTimeout");
+  if (call.Run("virDomainAgentSetResponseTimeout", [timeout, flags](virDomainPtr d) { return virDomainAgentSetResponseTimeout(d, timeout, flags); }) < 0)
+    call.Fail("virDomainAgentSetResponseTimeout");
   return call.env().Undefined();
 }
 

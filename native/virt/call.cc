@@ -16,12 +16,11 @@ double Call::Num(size_t i, const char* name) const {
   return info_[i].As<Napi::Number>().DoubleValue();
 }
 
-const char* Call::OptStr(size_t i) {
+std::optional<std::string> Call::OptString(size_t i) const {
   bool has = false;
   std::string s = ArgOptStr(info_, i, &has);
-  if (!has) return nullptr;
-  strings_.push_back(std::make_unique<std::string>(std::move(s)));
-  return strings_.back()->c_str();
+  if (!has) return std::nullopt;
+  return s;
 }
 
 DomainCall::DomainCall(const Napi::CallbackInfo& info) : Call(info), uuid_(ArgStr(info, 1, "uuid")) {

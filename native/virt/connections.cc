@@ -126,6 +126,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 
   int credTypes[] = {VIR_CRED_AUTHNAME, VIR_CRED_PASSPHRASE};
   virConnectAuth auth = {credTypes, 2, AuthCallback, &creds};
+  DropStashedError();  // an earlier call's error must not stand in for this one's
   virConnectPtr conn = virConnectOpenAuth(uri.c_str(), &auth, readOnly ? VIR_CONNECT_RO : 0);
   if (!conn) throw LastError(env, "virConnectOpenAuth");
 
@@ -211,20 +212,34 @@ Napi::Value Connections(const Napi::CallbackInfo& info) {
   return a;
 }
 
-// holdConnection(id, ms, fail?): block this thread for ms while holding a connection reference, then
-// (fail=true) throw a real libvirt error: the model of a libvirt call stuck in the daemon that
+// holdConnection(id, ms, fail?): hold a connection reference for ms on the calling thread's call
+// thread (like any libvirt call, so a worker waiting here can be let go), then (fail=true) make a real
+// libvirt call that fails and throw its error: the model of a libvirt call stuck in the daemon that
 // eventually fails (diagnostics and tests only).
 Napi::Value HoldConnection(const Napi::CallbackInfo& info) {
   ConnRef c = AcquireConn(info.Env(), ArgInt(info, 0, "conn"));
   double ms = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
   bool fail = info.Length() > 2 && info[2].ToBoolean();
-  struct timespec req;
-  req.tv_sec = static_cast<time_t>(ms / 1000);
-  req.tv_nsec = static_cast<long>((ms - req.tv_sec * 1000.0) * 1e6);
-  struct timespec rem;
-  while (nanosleep(&req, &rem) == -1 && errno == EINTR) req = rem;
-  if (fail && !c.Run([&] { return virDomainLookupByUUIDString(c.get(), "00000000-0000-0000-0000-000000000000"); }))
-    c.Fail(info.Env(), "virDomainLookupByUUIDString");
+  struct Held {
+    DomRef dom;
+    SavedError error;
+  };
+  // The hold happens outside libvirt (not counted as active on the connection), the failing call inside.
+  auto body = [share = AcquireConn(info.Env(), c.id()), ms, fail]() mutable {
+    struct timespec req;
+    req.tv_sec = static_cast<time_t>(ms / 1000);
+    req.tv_nsec = static_cast<long>((ms - req.tv_sec * 1000.0) * 1e6);
+    struct timespec rem;
+    while (nanosleep(&req, &rem) == -1 && errno == EINTR) req = rem;
+    DomRef d;
+    if (fail) d = DomRef(share.RunHere([&] { return virDomainLookupByUUIDString(share.get(), "00000000-0000-0000-0000-000000000000"); }));
+    return Held{std::move(d), TakeStashedError()};
+  };
+  auto job = std::make_shared<offload::FnJob<Held, decltype(body)>>(std::move(body));
+  Offload(info.Env(), job, "holdConnection");
+  Held held = job->Take();
+  AdoptError(std::move(held.error));
+  if (fail && !held.dom.get()) c.Fail(info.Env(), "virDomainLookupByUUIDString");
   return info.Env().Undefined();
 }
 
@@ -268,6 +283,12 @@ ConnRef::~ConnRef() {
   Deep([c] { return virConnectClose(c); });
   std::lock_guard<std::mutex> lock(entry_->mu);
   if (--entry_->active == 0) entry_->idle.notify_all();
+}
+
+ConnRef ConnRef::Share() const {
+  virConnectRef(conn_);
+  entry_->inFlight++;
+  return ConnRef(entry_, conn_, true);
 }
 
 void ConnRef::Enter() {
@@ -316,10 +337,11 @@ DomRef ConnRef::Domain(Napi::Env env, const std::string& uuid) {
       return DomRef(it->second);
     }
   }
-  virDomainPtr d = Run([&] { return virDomainLookupByUUIDString(conn_, uuid.c_str()); });
-  if (!d) throw LastError(env, "virDomainLookupByUUIDString");
-  Remember(d);
-  return DomRef(d);
+  DomRef d = Run(env, "virDomainLookupByUUIDString",
+                 [uuid](virConnectPtr c) { return DomRef(virDomainLookupByUUIDString(c, uuid.c_str())); });
+  if (!d.get()) throw LastError(env, "virDomainLookupByUUIDString");
+  Remember(d.get());
+  return d;
 }
 
 void ConnRef::Remember(virDomainPtr d) {

@@ -3,6 +3,8 @@
 // and holds a connection reference throughout (Call / DomainCall).
 #include "virt.h"
 
+#include <utility>
+
 namespace virt {
 
 namespace {
@@ -23,7 +25,7 @@ template <Action A>
 Napi::Value DomainAction(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   unsigned int flags = call.Flags(2);
-  if (call.Run([&] { return A(call.dom(), flags); }) < 0) call.Fail("domain action");
+  if (call.Run("domain action", [flags](virDomainPtr d) { return A(d, flags); }) < 0) call.Fail("domain action");
   if (A == Undefine) call.ref().Forget(call.uuid());
   return call.env().Undefined();
 }
@@ -36,7 +38,7 @@ Napi::Value DomainXmlAction(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   std::string xml = call.Str(2, "xml");
   unsigned int flags = call.Flags(3);
-  if (call.Run([&] { return A(call.dom(), xml.c_str(), flags); }) < 0) call.Fail("device update");
+  if (call.Run("device update", [xml, flags](virDomainPtr d) { return A(d, xml.c_str(), flags); }) < 0) call.Fail("device update");
   return call.env().Undefined();
 }
 
@@ -45,7 +47,8 @@ Napi::Value SetMemoryFlags(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   auto kib = static_cast<unsigned long>(call.Num(2, "memoryKiB"));
   unsigned int flags = call.Flags(3);
-  if (call.Run([&] { return virDomainSetMemoryFlags(call.dom(), kib, flags); }) < 0) call.Fail("virDomainSetMemoryFlags");
+  if (call.Run("virDomainSetMemoryFlags", [kib, flags](virDomainPtr d) { return virDomainSetMemoryFlags(d, kib, flags); }) < 0)
+    call.Fail("virDomainSetMemoryFlags");
   return call.env().Undefined();
 }
 
@@ -54,7 +57,8 @@ Napi::Value SetVcpusFlags(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   auto count = static_cast<unsigned int>(call.Int(2, "count"));
   unsigned int flags = call.Flags(3);
-  if (call.Run([&] { return virDomainSetVcpusFlags(call.dom(), count, flags); }) < 0) call.Fail("virDomainSetVcpusFlags");
+  if (call.Run("virDomainSetVcpusFlags", [count, flags](virDomainPtr d) { return virDomainSetVcpusFlags(d, count, flags); }) < 0)
+    call.Fail("virDomainSetVcpusFlags");
   return call.env().Undefined();
 }
 
@@ -64,10 +68,25 @@ Napi::Value SetBlockThreshold(const Napi::CallbackInfo& info) {
   std::string dev = call.Str(2, "dev");
   auto threshold = static_cast<unsigned long long>(call.Num(3, "threshold"));
   unsigned int flags = call.Flags(4);
-  if (call.Run([&] { return virDomainSetBlockThreshold(call.dom(), dev.c_str(), threshold, flags); }) < 0)
+  if (call.Run("virDomainSetBlockThreshold",
+               [dev, threshold, flags](virDomainPtr d) { return virDomainSetBlockThreshold(d, dev.c_str(), threshold, flags); }) < 0)
     call.Fail("virDomainSetBlockThreshold");
   return call.env().Undefined();
 }
+
+/** A domain list from virConnectListAllDomains, freed on scope exit (also on a call thread left alone). */
+struct DomainList {
+  virDomainPtr* doms = nullptr;
+  int n = -1;
+  std::vector<std::pair<int, int>> states;  // (state, reason) per domain when asked for
+  DomainList() = default;
+  DomainList(DomainList&& o) noexcept : doms(std::exchange(o.doms, nullptr)), n(std::exchange(o.n, -1)), states(std::move(o.states)) {}
+  DomainList(const DomainList&) = delete;
+  ~DomainList() {
+    for (int i = 0; i < n; i++) virDomainFree(doms[i]);
+    free(doms);
+  }
+};
 
 // listAllDomains(conn, flags?, withState = true) -> [{ uuid, name, id, state?, reason? }]
 Napi::Value ListAllDomains(const Napi::CallbackInfo& info) {
@@ -75,25 +94,33 @@ Napi::Value ListAllDomains(const Napi::CallbackInfo& info) {
   auto env = call.env();
   unsigned int flags = call.Flags(1);
   bool withState = info.Length() < 3 || info[2].ToBoolean();
-  virDomainPtr* doms = nullptr;
-  int n = call.Run([&] { return virConnectListAllDomains(call.conn(), &doms, flags); });
-  if (n < 0) call.Fail("virConnectListAllDomains");
-  auto out = Napi::Array::New(env, n);
-  for (int i = 0; i < n; i++) {
-    Napi::Object o = DomainSummary(env, doms[i]);
+  DomainList list = call.Run("virConnectListAllDomains", [flags, withState](virConnectPtr c) {
+    DomainList l;
+    l.n = virConnectListAllDomains(c, &l.doms, flags);
+    // One call per domain (a round trip on remote URIs): bulk state comes cheaper from
+    // getAllDomainStats(STATE). A domain that vanished meanwhile reports state -1. These run after the
+    // listing on the same call thread; a failure of one leaves the listing's outcome alone.
+    if (l.n > 0 && withState) {
+      for (int i = 0; i < l.n; i++) {
+        int state = -1, reason = -1;
+        if (virDomainGetState(l.doms[i], &state, &reason, 0) < 0) state = reason = -1;
+        l.states.emplace_back(state, reason);
+      }
+      virResetLastError();
+    }
+    return l;
+  });
+  if (list.n < 0) call.Fail("virConnectListAllDomains");
+  auto out = Napi::Array::New(env, list.n);
+  for (int i = 0; i < list.n; i++) {
+    Napi::Object o = DomainSummary(env, list.doms[i]);
     if (withState) {
-      // One call per domain (a round trip on remote URIs): bulk state comes cheaper from
-      // getAllDomainStats(STATE). A domain that vanished meanwhile reports state -1.
-      int state = -1, reason = -1;
-      if (call.Run([&] { return virDomainGetState(doms[i], &state, &reason, 0); }) < 0) state = reason = -1;
-      o.Set("state", state);
-      o.Set("reason", reason);
+      o.Set("state", list.states[i].first);
+      o.Set("reason", list.states[i].second);
     }
     out.Set(static_cast<uint32_t>(i), o);
   }
-  if (flags == 0) call.ref().ReplaceCache(doms, n);
-  for (int i = 0; i < n; i++) virDomainFree(doms[i]);
-  free(doms);
+  if (flags == 0) call.ref().ReplaceCache(list.doms, list.n);
   return out;
 }
 
@@ -103,13 +130,13 @@ Napi::Value Lookup(const Napi::CallbackInfo& info) {
   Call call(info);
   std::string key = call.Str(1, ByName ? "name" : "uuid");
   // Always ask libvirt (not the cache): callers use lookup to learn whether the domain exists now.
-  virDomainPtr d = call.Run([&] {
-    return ByName ? virDomainLookupByName(call.conn(), key.c_str()) : virDomainLookupByUUIDString(call.conn(), key.c_str());
+  const char* what = ByName ? "virDomainLookupByName" : "virDomainLookupByUUIDString";
+  DomRef d = call.Run(what, [key](virConnectPtr c) {
+    return DomRef(ByName ? virDomainLookupByName(c, key.c_str()) : virDomainLookupByUUIDString(c, key.c_str()));
   });
-  if (!d) call.ref().Fail(call.env(), ByName ? "virDomainLookupByName" : "virDomainLookupByUUIDString", ByName ? nullptr : &key);
-  DomRef ref(d);
-  call.ref().Remember(d);
-  return DomainSummary(call.env(), d);
+  if (!d.get()) call.ref().Fail(call.env(), what, ByName ? nullptr : &key);
+  call.ref().Remember(d.get());
+  return DomainSummary(call.env(), d.get());
 }
 
 // createXML(conn, xml, flags?) / defineXML(conn, xml, flags?) -> { uuid, name, id }
@@ -118,40 +145,49 @@ Napi::Value FromXML(const Napi::CallbackInfo& info) {
   Call call(info);
   std::string xml = call.Str(1, "xml");
   unsigned int flags = call.Flags(2);
-  virDomainPtr d = call.Run([&] {
-    return Define ? virDomainDefineXMLFlags(call.conn(), xml.c_str(), flags) : virDomainCreateXML(call.conn(), xml.c_str(), flags);
+  const char* what = Define ? "virDomainDefineXMLFlags" : "virDomainCreateXML";
+  DomRef d = call.Run(what, [xml, flags](virConnectPtr c) {
+    return DomRef(Define ? virDomainDefineXMLFlags(c, xml.c_str(), flags) : virDomainCreateXML(c, xml.c_str(), flags));
   });
-  if (!d) call.Fail(Define ? "virDomainDefineXMLFlags" : "virDomainCreateXML");
-  DomRef ref(d);
-  call.ref().Remember(d);
-  return DomainSummary(call.env(), d);
+  if (!d.get()) call.Fail(what);
+  call.ref().Remember(d.get());
+  return DomainSummary(call.env(), d.get());
 }
 
 // xmlDesc(conn, uuid, flags?) -> string
 Napi::Value XMLDesc(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   unsigned int flags = call.Flags(2);
-  char* xml = call.Run([&] { return virDomainGetXMLDesc(call.dom(), flags); });
+  CStr xml = call.Run("virDomainGetXMLDesc", [flags](virDomainPtr d) { return CStr(virDomainGetXMLDesc(d, flags)); });
   if (!xml) call.Fail("virDomainGetXMLDesc");
-  return TakeString(call.env(), xml);
+  return TakeString(call.env(), xml.release());
 }
 
 // state(conn, uuid) -> { state, reason }
 Napi::Value State(const Napi::CallbackInfo& info) {
   DomainCall call(info);
-  int state = 0, reason = 0;
-  if (call.Run([&] { return virDomainGetState(call.dom(), &state, &reason, 0); }) < 0) call.Fail("virDomainGetState");
+  struct Out {
+    int rc = 0, state = 0, reason = 0;
+  };
+  Out r = call.Run("virDomainGetState", [](virDomainPtr d) {
+    Out o;
+    o.rc = virDomainGetState(d, &o.state, &o.reason, 0);
+    return o;
+  });
+  if (r.rc < 0) call.Fail("virDomainGetState");
   auto o = Napi::Object::New(call.env());
-  o.Set("state", state);
-  o.Set("reason", reason);
+  o.Set("state", r.state);
+  o.Set("reason", r.reason);
   return o;
 }
 
 // controlInfo(conn, uuid) -> { state, details, stateTime }
 Napi::Value ControlInfo(const Napi::CallbackInfo& info) {
   DomainCall call(info);
-  virDomainControlInfo ci;
-  if (call.Run([&] { return virDomainGetControlInfo(call.dom(), &ci, 0); }) < 0) call.Fail("virDomainGetControlInfo");
+  auto r = call.RunOut<virDomainControlInfo>("virDomainGetControlInfo",
+                                              [](virDomainPtr d, virDomainControlInfo* ci) { return virDomainGetControlInfo(d, ci, 0); });
+  if (r.rc < 0) call.Fail("virDomainGetControlInfo");
+  const virDomainControlInfo& ci = r.value;
   auto o = Napi::Object::New(call.env());
   o.Set("state", ci.state);
   o.Set("details", ci.details);
@@ -163,25 +199,29 @@ Napi::Value ControlInfo(const Napi::CallbackInfo& info) {
 Napi::Value GetMetadata(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   int type = call.Int(2, "type");
-  const char* uri = call.OptStr(3);
+  std::optional<std::string> uri = call.OptString(3);
   unsigned int flags = call.Flags(4);
-  char* md = call.Run([&] { return virDomainGetMetadata(call.dom(), type, uri, flags); });
+  CStr md = call.Run("virDomainGetMetadata", [type, uri, flags](virDomainPtr d) {
+    return CStr(virDomainGetMetadata(d, type, uri ? uri->c_str() : nullptr, flags));
+  });
   if (!md) {
     if (LastErrorCode() == VIR_ERR_NO_DOMAIN_METADATA) return call.env().Null();
     call.Fail("virDomainGetMetadata");
   }
-  return TakeString(call.env(), md);
+  return TakeString(call.env(), md.release());
 }
 
 // setMetadata(conn, uuid, type, metadata|null, key|null, uri|null, flags?)
 Napi::Value SetMetadata(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   int type = call.Int(2, "type");
-  const char* md = call.OptStr(3);
-  const char* key = call.OptStr(4);
-  const char* uri = call.OptStr(5);
+  std::optional<std::string> md = call.OptString(3), key = call.OptString(4), uri = call.OptString(5);
   unsigned int flags = call.Flags(6);
-  if (call.Run([&] { return virDomainSetMetadata(call.dom(), type, md, key, uri, flags); }) < 0) call.Fail("virDomainSetMetadata");
+  auto str = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
+  if (call.Run("virDomainSetMetadata", [type, md, key, uri, flags, str](virDomainPtr d) {
+        return virDomainSetMetadata(d, type, str(md), str(key), str(uri), flags);
+      }) < 0)
+    call.Fail("virDomainSetMetadata");
   return call.env().Undefined();
 }
 

@@ -58,6 +58,17 @@ void DropStashedError() {
   stashed = nullptr;
 }
 
+SavedError TakeStashedError() {
+  return SavedError(std::exchange(stashed, nullptr));
+}
+
+void AdoptError(SavedError e) {
+  DropStashedError();
+  // A stale error of an earlier local call on this thread must not stand in for a call without one.
+  virResetLastError();
+  stashed = e.release();
+}
+
 std::string LastErrorMessage() {
   virErrorPtr e = CurrentError();
   return e && e->message ? e->message : std::string();

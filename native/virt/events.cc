@@ -128,7 +128,7 @@ void HubAdd(Napi::Env env, ConnRef& c, const SubPtr& sub) {
     ConnRef& r = *hub->ref;
     for (int eventId : sub->eventIds) {
       if (hub->callbacks.count(eventId)) continue;
-      int cbid = r.Run([&] { return virConnectDomainEventRegisterAny(r.get(), nullptr, eventId, CallbackFor(eventId), new HubPtr(hub), FreeHubOpaque); });
+      int cbid = r.RunHere([&] { return virConnectDomainEventRegisterAny(r.get(), nullptr, eventId, CallbackFor(eventId), new HubPtr(hub), FreeHubOpaque); });
       if (cbid < 0) throw LastError(env, "virConnectDomainEventRegisterAny");
       hub->callbacks[eventId] = cbid;
     }
@@ -160,7 +160,7 @@ void HubRemove(const SubPtr& sub) {
     if (std::find(stillWanted.begin(), stillWanted.end(), it->first) != stillWanted.end()) { ++it; continue; }
     ConnRef& r = *hub->ref;
     int cbid = it->second;
-    r.Run([&] { return virConnectDomainEventDeregisterAny(r.get(), cbid); });  // fails harmlessly on a dead connection
+    r.RunHere([&] { return virConnectDomainEventDeregisterAny(r.get(), cbid); });  // fails harmlessly on a dead connection
     it = hub->callbacks.erase(it);
   }
   if (!empty) return;

@@ -13,9 +13,10 @@ using VersionQuery = int (*)(virConnectPtr, unsigned long*);
 template <StringQuery Q>
 Napi::Value ConnString(const Napi::CallbackInfo& info) {
   Call call(info);
-  char* s = call.Run([&] { return Q(call.conn()); });
-  if (!s) call.Fail(Q == virConnectGetCapabilities ? "virConnectGetCapabilities" : "virConnectGetHostname");
-  return TakeString(call.env(), s);
+  const char* what = Q == virConnectGetCapabilities ? "virConnectGetCapabilities" : "virConnectGetHostname";
+  CStr s = call.Run(what, [](virConnectPtr c) { return CStr(Q(c)); });
+  if (!s) call.Fail(what);
+  return TakeString(call.env(), s.release());
 }
 
 // getLibVersion(conn): the daemon's libvirt version (a cheap round trip: vdsm's liveness ping);
@@ -23,29 +24,32 @@ Napi::Value ConnString(const Napi::CallbackInfo& info) {
 template <VersionQuery Q>
 Napi::Value ConnVersion(const Napi::CallbackInfo& info) {
   Call call(info);
-  unsigned long v = 0;
-  if (call.Run([&] { return Q(call.conn(), &v); }) < 0) call.Fail(Q == virConnectGetLibVersion ? "virConnectGetLibVersion" : "virConnectGetVersion");
-  return Napi::Number::New(call.env(), static_cast<double>(v));
+  const char* what = Q == virConnectGetLibVersion ? "virConnectGetLibVersion" : "virConnectGetVersion";
+  auto r = call.RunOut<unsigned long>(what, [](virConnectPtr c, unsigned long* v) { return Q(c, v); });
+  if (r.rc < 0) call.Fail(what);
+  return Napi::Number::New(call.env(), static_cast<double>(r.value));
 }
 
 // getDomainCapabilities(conn, emulatorbin?, arch?, machine?, virttype?, flags?) -> XML
 Napi::Value GetDomainCapabilities(const Napi::CallbackInfo& info) {
   Call call(info);
-  const char* emulator = call.OptStr(1);
-  const char* arch = call.OptStr(2);
-  const char* machine = call.OptStr(3);
-  const char* virttype = call.OptStr(4);
+  std::optional<std::string> emulator = call.OptString(1), arch = call.OptString(2), machine = call.OptString(3),
+                             virttype = call.OptString(4);
   unsigned int flags = call.Flags(5);
-  char* xml = call.Run([&] { return virConnectGetDomainCapabilities(call.conn(), emulator, arch, machine, virttype, flags); });
+  auto str = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
+  CStr xml = call.Run("virConnectGetDomainCapabilities", [emulator, arch, machine, virttype, flags, str](virConnectPtr c) {
+    return CStr(virConnectGetDomainCapabilities(c, str(emulator), str(arch), str(machine), str(virttype), flags));
+  });
   if (!xml) call.Fail("virConnectGetDomainCapabilities");
-  return TakeString(call.env(), xml);
+  return TakeString(call.env(), xml.release());
 }
 
 // nodeGetInfo(conn) -> { model, memoryKiB, cpus, mhz, nodes, sockets, cores, threads }
 Napi::Value NodeGetInfo(const Napi::CallbackInfo& info) {
   Call call(info);
-  virNodeInfo ni;
-  if (call.Run([&] { return virNodeGetInfo(call.conn(), &ni); }) < 0) call.Fail("virNodeGetInfo");
+  auto r = call.RunOut<virNodeInfo>("virNodeGetInfo", [](virConnectPtr c, virNodeInfo* ni) { return virNodeGetInfo(c, ni); });
+  if (r.rc < 0) call.Fail("virNodeGetInfo");
+  const virNodeInfo& ni = r.value;
   auto o = Napi::Object::New(call.env());
   o.Set("model", ni.model);
   o.Set("memoryKiB", static_cast<double>(ni.memory));
@@ -64,10 +68,23 @@ Napi::Value NodeStats(const Napi::CallbackInfo& info, int all, const char* what)
   Call call(info);
   int which = call.OptInt(1, all);
   unsigned int flags = call.Flags(2);
-  int n = 0;
-  if (call.Run([&] { return Get(call.conn(), which, nullptr, &n, flags); }) < 0) call.Fail(what);
-  std::vector<Stat> st(n > 0 ? n : 1);
-  if (n > 0 && call.Run([&] { return Get(call.conn(), which, st.data(), &n, flags); }) < 0) call.Fail(what);
+  struct Out {
+    int rc = 0;
+    int n = 0;
+    std::vector<Stat> st;
+  };
+  // Both calls on the call thread: the count, then the fields.
+  Out r = call.Run(what, [which, flags](virConnectPtr c) {
+    Out o;
+    o.rc = Get(c, which, nullptr, &o.n, flags);
+    if (o.rc < 0) return o;
+    o.st.resize(o.n > 0 ? o.n : 1);
+    if (o.n > 0) o.rc = Get(c, which, o.st.data(), &o.n, flags);
+    return o;
+  });
+  if (r.rc < 0) call.Fail(what);
+  int n = r.n;
+  const auto& st = r.st;
   auto o = Napi::Object::New(call.env());
   for (int i = 0; i < n; i++) o.Set(st[i].field, static_cast<double>(st[i].value));
   return o;

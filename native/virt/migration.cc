@@ -37,25 +37,6 @@ int NumericType(const std::string& name) {
   return -1;
 }
 
-/** Owns a virTypedParameter array built with virTypedParamsAdd*. */
-class TypedParams {
- public:
-  TypedParams() = default;
-  TypedParams(const TypedParams&) = delete;
-  TypedParams& operator=(const TypedParams&) = delete;
-  ~TypedParams() { virTypedParamsFree(params_, n_); }
-  virTypedParameterPtr get() const { return params_; }
-  int size() const { return n_; }
-  virTypedParameterPtr* params() { return &params_; }
-  int* n() { return &n_; }
-  int* max() { return &max_; }
-
- private:
-  virTypedParameterPtr params_ = nullptr;
-  int n_ = 0;
-  int max_ = 0;
-};
-
 // A plain JS object { migrate_uri: 'tcp://..', bandwidth: 52, ... } -> typed parameters. Unknown numeric
 // keys and values of other types are argument errors, raised before libvirt is called.
 void ParamsFromObject(Napi::Env env, const Napi::Value& v, TypedParams& out) {
@@ -98,8 +79,10 @@ Napi::Value MigrateToURI3(const Napi::CallbackInfo& info) {
   ParamsFromObject(env, info.Length() > 3 ? info[3] : env.Undefined(), params);
   unsigned int flags = ArgFlags(info, 4);
   DomRef d = c.Domain(env, uuid);
-  if (virDomainMigrateToURI3(d.get(), duri.c_str(), params.get(), static_cast<unsigned int>(params.size()), flags) < 0)
-    c.Fail(env, "virDomainMigrateToURI3", &uuid);
+  int rc = c.RunDom(env, "virDomainMigrateToURI3", d, [duri, params = std::move(params), flags](virDomainPtr dom) {
+    return virDomainMigrateToURI3(dom, duri.c_str(), params.get(), static_cast<unsigned int>(params.size()), flags);
+  });
+  if (rc < 0) c.Fail(env, "virDomainMigrateToURI3", &uuid);
   return env.Undefined();
 }
 
@@ -111,13 +94,19 @@ Napi::Value JobStats(const Napi::CallbackInfo& info) {
   std::string uuid = ArgStr(info, 1, "uuid");
   unsigned int flags = ArgFlags(info, 2);
   DomRef d = c.Domain(env, uuid);
-  int type = VIR_DOMAIN_JOB_NONE;
-  virTypedParameterPtr params = nullptr;
-  int n = 0;
-  if (virDomainGetJobStats(d.get(), &type, &params, &n, flags) < 0) c.Fail(env, "virDomainGetJobStats", &uuid);
-  Napi::Object o = TypedParamsToObject(env, params, n);
-  virTypedParamsFree(params, n);
-  o.Set("type", type);
+  struct Out {
+    int rc = 0;
+    int type = VIR_DOMAIN_JOB_NONE;
+    TypedParams params;
+  };
+  Out r = c.RunDom(env, "virDomainGetJobStats", d, [flags](virDomainPtr dom) {
+    Out o;
+    o.rc = virDomainGetJobStats(dom, &o.type, o.params.params(), o.params.n(), flags);
+    return o;
+  });
+  if (r.rc < 0) c.Fail(env, "virDomainGetJobStats", &uuid);
+  Napi::Object o = TypedParamsToObject(env, r.params.get(), r.params.size());
+  o.Set("type", r.type);
   return o;
 }
 
@@ -134,7 +123,7 @@ Napi::Value AbortJob(const Napi::CallbackInfo& info) {
   ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
   std::string uuid = ArgStr(info, 1, "uuid");
   DomRef d = c.Domain(env, uuid);
-  if (virDomainAbortJob(d.get()) < 0) c.Fail(env, "virDomainAbortJob", &uuid);
+  if (c.RunDom(env, "virDomainAbortJob", d, [](virDomainPtr dom) { return virDomainAbortJob(dom); }) < 0) c.Fail(env, "virDomainAbortJob", &uuid);
   return env.Undefined();
 }
 
@@ -145,7 +134,9 @@ Napi::Value MigrateSetMaxDowntime(const Napi::CallbackInfo& info) {
   std::string uuid = ArgStr(info, 1, "uuid");
   auto ms = static_cast<unsigned long long>(ArgNonNegative(info, 2, "downtimeMs"));
   DomRef d = c.Domain(env, uuid);
-  if (virDomainMigrateSetMaxDowntime(d.get(), ms, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainMigrateSetMaxDowntime", &uuid);
+  unsigned int flags = ArgFlags(info, 3);
+  if (c.RunDom(env, "virDomainMigrateSetMaxDowntime", d, [ms, flags](virDomainPtr dom) { return virDomainMigrateSetMaxDowntime(dom, ms, flags); }) < 0)
+    c.Fail(env, "virDomainMigrateSetMaxDowntime", &uuid);
   return env.Undefined();
 }
 
@@ -156,7 +147,9 @@ Napi::Value MigrateSetMaxSpeed(const Napi::CallbackInfo& info) {
   std::string uuid = ArgStr(info, 1, "uuid");
   auto mibs = static_cast<unsigned long>(ArgNonNegative(info, 2, "bandwidth"));
   DomRef d = c.Domain(env, uuid);
-  if (virDomainMigrateSetMaxSpeed(d.get(), mibs, ArgFlags(info, 3)) < 0) c.Fail(env, "virDomainMigrateSetMaxSpeed", &uuid);
+  unsigned int flags = ArgFlags(info, 3);
+  if (c.RunDom(env, "virDomainMigrateSetMaxSpeed", d, [mibs, flags](virDomainPtr dom) { return virDomainMigrateSetMaxSpeed(dom, mibs, flags); }) < 0)
+    c.Fail(env, "virDomainMigrateSetMaxSpeed", &uuid);
   return env.Undefined();
 }
 
@@ -165,10 +158,19 @@ Napi::Value MigrateGetMaxSpeed(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
   std::string uuid = ArgStr(info, 1, "uuid");
-  unsigned long mibs = 0;
+  unsigned int flags = ArgFlags(info, 2);
   DomRef d = c.Domain(env, uuid);
-  if (virDomainMigrateGetMaxSpeed(d.get(), &mibs, ArgFlags(info, 2)) < 0) c.Fail(env, "virDomainMigrateGetMaxSpeed", &uuid);
-  return Napi::Number::New(env, static_cast<double>(mibs));
+  struct Out {
+    int rc = 0;
+    unsigned long mibs = 0;
+  };
+  Out r = c.RunDom(env, "virDomainMigrateGetMaxSpeed", d, [flags](virDomainPtr dom) {
+    Out o;
+    o.rc = virDomainMigrateGetMaxSpeed(dom, &o.mibs, flags);
+    return o;
+  });
+  if (r.rc < 0) c.Fail(env, "virDomainMigrateGetMaxSpeed", &uuid);
+  return Napi::Number::New(env, static_cast<double>(r.mibs));
 }
 
 // migrateStartPostCopy(conn, uuid, flags?)
@@ -177,7 +179,9 @@ Napi::Value MigrateStartPostCopy(const Napi::CallbackInfo& info) {
   ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
   std::string uuid = ArgStr(info, 1, "uuid");
   DomRef d = c.Domain(env, uuid);
-  if (virDomainMigrateStartPostCopy(d.get(), ArgFlags(info, 2)) < 0) c.Fail(env, "virDomainMigrateStartPostCopy", &uuid);
+  unsigned int flags = ArgFlags(info, 2);
+  if (c.RunDom(env, "virDomainMigrateStartPostCopy", d, [flags](virDomainPtr dom) { return virDomainMigrateStartPostCopy(dom, flags); }) < 0)
+    c.Fail(env, "virDomainMigrateStartPostCopy", &uuid);
   return env.Undefined();
 }
 

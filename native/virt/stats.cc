@@ -18,12 +18,20 @@ Napi::Array RecordsToArray(Napi::Env env, virDomainStatsRecordPtr* records, int 
   return out;
 }
 
-/** Converts and frees a record list (n < 0: the call failed, nothing to free). */
-Napi::Value TakeRecords(Call& call, virDomainStatsRecordPtr* records, int n, const char* what) {
-  if (n < 0) call.Fail(what);
-  Napi::Array out = RecordsToArray(call.env(), records, n);
-  virDomainStatsRecordListFree(records);
-  return out;
+/** A stats record list from libvirt, freed on scope exit (also on a call thread left alone). */
+struct Records {
+  virDomainStatsRecordPtr* list = nullptr;
+  int n = -1;
+  Records() = default;
+  Records(Records&& o) noexcept : list(std::exchange(o.list, nullptr)), n(std::exchange(o.n, -1)) {}
+  Records(const Records&) = delete;
+  ~Records() { if (list) virDomainStatsRecordListFree(list); }
+};
+
+/** Converts a record list (n < 0: the call failed). */
+Napi::Value TakeRecords(Call& call, const Records& r, const char* what) {
+  if (r.n < 0) call.Fail(what);
+  return RecordsToArray(call.env(), r.list, r.n);
 }
 
 // getAllDomainStats(conn, stats, flags?) -> [{ uuid, name, id, stats: { 'state.state': 1, ... } }]
@@ -31,9 +39,12 @@ Napi::Value GetAllDomainStats(const Napi::CallbackInfo& info) {
   Call call(info);
   unsigned int stats = call.Flags(1);
   unsigned int flags = call.Flags(2);
-  virDomainStatsRecordPtr* records = nullptr;
-  int n = call.Run([&] { return virConnectGetAllDomainStats(call.conn(), stats, &records, flags); });
-  return TakeRecords(call, records, n, "virConnectGetAllDomainStats");
+  Records r = call.Run("virConnectGetAllDomainStats", [stats, flags](virConnectPtr c) {
+    Records out;
+    out.n = virConnectGetAllDomainStats(c, stats, &out.list, flags);
+    return out;
+  });
+  return TakeRecords(call, r, "virConnectGetAllDomainStats");
 }
 
 // domainListGetStats(conn, uuids, stats, flags?) -> records for the UUIDs that exist; unknown UUIDs
@@ -57,12 +68,16 @@ Napi::Value DomainListGetStats(const Napi::CallbackInfo& info) {
     }
   }
   if (refs.empty()) return Napi::Array::New(env, 0);
-  std::vector<virDomainPtr> doms;
-  for (auto& r : refs) doms.push_back(r.get());
-  doms.push_back(nullptr);  // the list is NULL-terminated
-  virDomainStatsRecordPtr* records = nullptr;
-  int n = call.Run([&] { return virDomainListGetStats(doms.data(), stats, &records, flags); });
-  return TakeRecords(call, records, n, "virDomainListGetStats");
+  // The call thread owns the domain references it passes to libvirt.
+  Records r = call.Run("virDomainListGetStats", [refs = std::move(refs), stats, flags](virConnectPtr) {
+    std::vector<virDomainPtr> doms;
+    for (auto& ref : refs) doms.push_back(ref.get());
+    doms.push_back(nullptr);  // the list is NULL-terminated
+    Records out;
+    out.n = virDomainListGetStats(doms.data(), stats, &out.list, flags);
+    return out;
+  });
+  return TakeRecords(call, r, "virDomainListGetStats");
 }
 
 /** A plain object from (name, value) pairs of unsigned or signed 64-bit counters. */
@@ -78,8 +93,10 @@ Napi::Value BlockInfo(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   std::string disk = call.Str(2, "disk");
   unsigned int flags = call.Flags(3);
-  virDomainBlockInfo bi;
-  if (call.Run([&] { return virDomainGetBlockInfo(call.dom(), disk.c_str(), &bi, flags); }) < 0) call.Fail("virDomainGetBlockInfo");
+  auto r = call.RunOut<virDomainBlockInfo>("virDomainGetBlockInfo",
+                                           [disk, flags](virDomainPtr d, virDomainBlockInfo* bi) { return virDomainGetBlockInfo(d, disk.c_str(), bi, flags); });
+  if (r.rc < 0) call.Fail("virDomainGetBlockInfo");
+  const virDomainBlockInfo& bi = r.value;
   return Counters<unsigned long long>(call.env(), {{"capacity", bi.capacity}, {"allocation", bi.allocation}, {"physical", bi.physical}});
 }
 
@@ -106,8 +123,17 @@ const char* MemoryTagName(int tag) {
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   unsigned int flags = call.Flags(2);
-  virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
-  int n = call.Run([&] { return virDomainMemoryStats(call.dom(), st, VIR_DOMAIN_MEMORY_STAT_NR, flags); });
+  struct Out {
+    int n = 0;
+    virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
+  };
+  Out r = call.Run("virDomainMemoryStats", [flags](virDomainPtr d) {
+    Out o;
+    o.n = virDomainMemoryStats(d, o.st, VIR_DOMAIN_MEMORY_STAT_NR, flags);
+    return o;
+  });
+  int n = r.n;
+  const auto& st = r.st;
   if (n < 0) call.Fail("virDomainMemoryStats");
   auto o = Napi::Object::New(call.env());
   for (int i = 0; i < n; i++) {
@@ -121,8 +147,10 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
 Napi::Value BlockStats(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   std::string disk = call.Str(2, "disk");
-  virDomainBlockStatsStruct st;
-  if (call.Run([&] { return virDomainBlockStats(call.dom(), disk.c_str(), &st, sizeof st); }) < 0) call.Fail("virDomainBlockStats");
+  auto r = call.RunOut<virDomainBlockStatsStruct>(
+      "virDomainBlockStats", [disk](virDomainPtr d, virDomainBlockStatsStruct* st) { return virDomainBlockStats(d, disk.c_str(), st, sizeof *st); });
+  if (r.rc < 0) call.Fail("virDomainBlockStats");
+  const virDomainBlockStatsStruct& st = r.value;
   return Counters<long long>(call.env(), {{"rdReq", st.rd_req}, {"rdBytes", st.rd_bytes}, {"wrReq", st.wr_req}, {"wrBytes", st.wr_bytes}, {"errs", st.errs}});
 }
 
@@ -130,8 +158,10 @@ Napi::Value BlockStats(const Napi::CallbackInfo& info) {
 Napi::Value InterfaceStats(const Napi::CallbackInfo& info) {
   DomainCall call(info);
   std::string dev = call.Str(2, "device");
-  virDomainInterfaceStatsStruct st;
-  if (call.Run([&] { return virDomainInterfaceStats(call.dom(), dev.c_str(), &st, sizeof st); }) < 0) call.Fail("virDomainInterfaceStats");
+  auto r = call.RunOut<virDomainInterfaceStatsStruct>(
+      "virDomainInterfaceStats", [dev](virDomainPtr d, virDomainInterfaceStatsStruct* st) { return virDomainInterfaceStats(d, dev.c_str(), st, sizeof *st); });
+  if (r.rc < 0) call.Fail("virDomainInterfaceStats");
+  const virDomainInterfaceStatsStruct& st = r.value;
   return Counters<long long>(call.env(), {{"rxBytes", st.rx_bytes}, {"rxPackets", st.rx_packets}, {"rxErrs", st.rx_errs}, {"rxDrop", st.rx_drop},
                                           {"txBytes", st.tx_bytes}, {"txPackets", st.tx_packets}, {"txErrs", st.tx_errs}, {"txDrop", st.tx_drop}});
 }
@@ -139,11 +169,27 @@ Napi::Value InterfaceStats(const Napi::CallbackInfo& info) {
 // vcpus(conn, uuid) -> [{ number, state, cpuTime, cpu }]
 Napi::Value Vcpus(const Napi::CallbackInfo& info) {
   DomainCall call(info);
-  virDomainInfo di;
-  if (call.Run([&] { return virDomainGetInfo(call.dom(), &di); }) < 0) call.Fail("virDomainGetInfo");
-  std::vector<virVcpuInfo> vi(di.nrVirtCpu > 0 ? di.nrVirtCpu : 1);
-  int n = call.Run([&] { return virDomainGetVcpus(call.dom(), vi.data(), static_cast<int>(vi.size()), nullptr, 0); });
-  if (n < 0) call.Fail("virDomainGetVcpus");
+  struct Out {
+    const char* failed = nullptr;  // the call that failed, if any
+    int n = 0;
+    std::vector<virVcpuInfo> vi;
+  };
+  // Both calls on the call thread, one after the other: the count first, then the vCPUs.
+  Out r = call.Run("virDomainGetVcpus", [](virDomainPtr d) {
+    Out o;
+    virDomainInfo di;
+    if (virDomainGetInfo(d, &di) < 0) {
+      o.failed = "virDomainGetInfo";
+      return o;
+    }
+    o.vi.resize(di.nrVirtCpu > 0 ? di.nrVirtCpu : 1);
+    o.n = virDomainGetVcpus(d, o.vi.data(), static_cast<int>(o.vi.size()), nullptr, 0);
+    if (o.n < 0) o.failed = "virDomainGetVcpus";
+    return o;
+  });
+  if (r.failed) call.Fail(r.failed);
+  int n = r.n;
+  const auto& vi = r.vi;
   auto out = Napi::Array::New(call.env(), n);
   for (int i = 0; i < n; i++) {
     auto o = Napi::Object::New(call.env());

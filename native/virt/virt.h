@@ -9,8 +9,12 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "../offload/offload.h"
+
+#include <cstdlib>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +38,29 @@ int LastErrorCode();
  */
 void StashLastError();
 void DropStashedError();
+
+/** libvirt's error of a call made on a call thread, carried to the JS thread that waits for it. */
+class SavedError {
+ public:
+  SavedError() = default;
+  explicit SavedError(virErrorPtr p) : p_(p) {}
+  SavedError(SavedError&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  SavedError& operator=(SavedError&& o) noexcept { std::swap(p_, o.p_); return *this; }
+  SavedError(const SavedError&) = delete;
+  SavedError& operator=(const SavedError&) = delete;
+  ~SavedError() { if (p_) virFreeError(p_); }
+  virErrorPtr release() { return std::exchange(p_, nullptr); }
+
+ private:
+  virErrorPtr p_ = nullptr;
+};
+/** On the call thread: take this thread's stashed error (see StashLastError) away from it. */
+SavedError TakeStashedError();
+/**
+ * On the JS thread: make `e` this thread's last error, as if the call had run here (LastError(),
+ * LastErrorCode() and the Fail() helpers read it); none when the call succeeded.
+ */
+void AdoptError(SavedError e);
 /** The message of this thread's last (or stashed) libvirt error, empty when none. */
 std::string LastErrorMessage();
 /** A JS Error for a bad argument (code ERR_INVALID_ARG). */
@@ -41,6 +68,43 @@ Napi::Error ArgError(Napi::Env env, const std::string& message);
 /** ERR_LIBVIRT_<NAME> for a virErrorNumber (ERR_LIBVIRT_<n> when unknown to this build). */
 std::string StableCode(int virCode);
 Napi::Value ErrorNames(const Napi::CallbackInfo& info);
+
+// ---- the call threads (offload.cc) ----------------------------------------------------------
+/** This addon's call-thread registry (call threads are named virt/call). */
+offload::Registry& Offloader();
+/**
+ * Run `job` on the calling JS thread's call thread and wait; throws ERR_NATIVE_CALL_ABANDONED when
+ * the Executor let this thread go meanwhile (the call goes on without it).
+ */
+void Offload(Napi::Env env, const std::shared_ptr<offload::Job>& job, const char* what);
+void RegisterOffloadFunctions(Napi::Env env, Napi::Object exports);
+
+/** Owned results of calls that may be left behind on a call thread (freed there if nobody takes them). */
+struct FreeDeleter {
+  void operator()(void* p) const { free(p); }
+};
+using CStr = std::unique_ptr<char, FreeDeleter>;
+
+/** A typed-parameter array filled by libvirt (or built with virTypedParamsAdd*), freed on scope exit. */
+class TypedParams {
+ public:
+  TypedParams() = default;
+  TypedParams(TypedParams&& o) noexcept
+      : params_(std::exchange(o.params_, nullptr)), n_(std::exchange(o.n_, 0)), max_(std::exchange(o.max_, 0)) {}
+  TypedParams(const TypedParams&) = delete;
+  TypedParams& operator=(const TypedParams&) = delete;
+  ~TypedParams() { if (params_) virTypedParamsFree(params_, n_); }
+  virTypedParameterPtr get() const { return params_; }
+  int size() const { return n_; }
+  virTypedParameterPtr* params() { return &params_; }
+  int* n() { return &n_; }
+  int* max() { return &max_; }
+
+ private:
+  virTypedParameterPtr params_ = nullptr;
+  int n_ = 0;
+  int max_ = 0;
+};
 
 // ---- argument helpers (args.cc) --------------------------------------------------------------
 int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
@@ -88,6 +152,8 @@ class DomRef {
   ~DomRef() { reset(); }
   virDomainPtr get() const { return d_; }
   void reset() { if (d_) virDomainFree(d_); d_ = nullptr; }
+  /** A second reference on the same domain (for a call thread). */
+  DomRef Dup() const { if (d_) virDomainRef(d_); return DomRef(d_); }
 
  private:
   virDomainPtr d_ = nullptr;
@@ -111,15 +177,51 @@ class ConnRef {
   int id() const;
 
   /**
-   * Run one libvirt call `f` on this connection (every call that may talk to the daemon goes through
-   * here). When the call leaves libvirt with the connection dead, the loss is reported to every close
-   * listener at once (the close callback can be held back for as long as another thread waits inside
-   * libvirt), and this thread waits until no other thread is inside libvirt on this connection before
-   * it returns: libvirt before 10.3 can leave a poll source pointing into the stack frame of a thread
-   * that left its I/O loop (CVE-2024-4418), and another thread that takes over the loop would use it.
+   * Run one libvirt call `f(conn)` on this connection (every call that may talk to the daemon goes
+   * through here), on the calling JS thread's call thread (offload.cc): `f` runs there, so it must own
+   * every capture (by value: copies, its own out-parameters, shared references) and return its results
+   * by value, as owning types (CStr, DomRef, TypedParams...) that free themselves if the JS thread was
+   * let go meanwhile. libvirt's error of the call is carried back to the JS thread (AdoptError), where
+   * Fail() reads it. `what` names the call in listings of lingering calls.
+   *
+   * Around the call: when it leaves libvirt with the connection dead, the loss is reported to every
+   * close listener at once (the close callback can be held back for as long as another thread waits
+   * inside libvirt), and the call thread waits until no other thread is inside libvirt on this
+   * connection before it returns: libvirt before 10.3 can leave a poll source pointing into the stack
+   * frame of a thread that left its I/O loop (CVE-2024-4418), and another thread that takes over the
+   * loop would use it. Both the wait and the stack reserve (Deep) are about the thread inside libvirt,
+   * so they happen on the call thread.
    */
   template <class F>
-  auto Run(F&& f) -> decltype(f()) {
+  auto Run(Napi::Env env, const char* what, F f) -> decltype(f(virConnectPtr{})) {
+    using R = decltype(f(virConnectPtr{}));
+    struct Result {
+      R value;
+      SavedError error;
+    };
+    auto body = [share = Share(), f = std::move(f)]() mutable -> Result {
+      R value = share.RunHere([&] { return f(share.get()); });
+      return Result{std::move(value), TakeStashedError()};
+    };
+    auto job = std::make_shared<offload::FnJob<Result, decltype(body)>>(std::move(body));
+    Offload(env, job, what);
+    Result out = job->Take();
+    AdoptError(std::move(out.error));
+    return std::move(out.value);
+  }
+
+  /** Run(env, what, f(dom)) for a call about domain `d` (the call thread holds its own reference). */
+  template <class F>
+  auto RunDom(Napi::Env env, const char* what, const DomRef& d, F f) -> decltype(f(virDomainPtr{})) {
+    return Run(env, what, [dom = d.Dup(), f = std::move(f)](virConnectPtr) mutable { return f(dom.get()); });
+  }
+
+  /**
+   * The same on the calling thread itself, synchronously: for calls that stay on their JS thread (event
+   * registration) and, inside Run, on the call thread.
+   */
+  template <class F>
+  auto RunHere(F&& f) -> decltype(f()) {
     Enter();
     struct Exit {
       ConnRef* self;
@@ -149,6 +251,8 @@ class ConnRef {
     return f();
   }
   static constexpr size_t kStackReserve = 64 * 1024;
+  /** Another reference on this connection, counted as a call in flight (held by a call thread). */
+  ConnRef Share() const;
   void Enter();
   void Leave();
 
@@ -178,6 +282,13 @@ void NotifyWatchers(int connId, int reason, const std::string& message);
 Napi::Object DomainSummary(Napi::Env env, virDomainPtr d);
 std::string DomainUUID(virDomainPtr d);
 
+/** The return code of a libvirt call and its one out-parameter, filled on the call thread (RunOut). */
+template <class S>
+struct RcOut {
+  int rc = 0;
+  S value{};
+};
+
 // ---- the call prologue (call.cc) -------------------------------------------------------------
 /**
  * One binding call from JS whose first argument is a connection id: the connection reference for the
@@ -195,17 +306,22 @@ class Call {
   unsigned int Flags(size_t i) const { return ArgFlags(info_, i); }
   double Num(size_t i, const char* name) const;
   std::string Str(size_t i, const char* name) const { return ArgStr(info_, i, name); }
-  /** Optional string: nullptr when undefined or null; the pointer lives as long as this call. */
-  const char* OptStr(size_t i);
+  /** Optional string for a call thread: an owned copy, empty optional when undefined or null. */
+  std::optional<std::string> OptString(size_t i) const;
   const Napi::Value Arg(size_t i) const { return i < info_.Length() ? info_[i] : env().Undefined(); }
+  /** ConnRef::Run: `f(conn)` on the call thread; f must own its captures. */
   template <class F>
-  auto Run(F&& f) -> decltype(f()) { return ref_.Run(std::forward<F>(f)); }
+  auto Run(const char* what, F f) -> decltype(f(virConnectPtr{})) { return ref_.Run(env(), what, std::move(f)); }
+  /** Run for `int f(conn, S* out)`: the out-parameter lives on the call thread and comes back by value. */
+  template <class S, class F>
+  RcOut<S> RunOut(const char* what, F f) {
+    return Run(what, [f](virConnectPtr c) { RcOut<S> o; o.rc = f(c, &o.value); return o; });
+  }
   [[noreturn]] void Fail(const char* what) { ref_.Fail(env(), what); }
 
  protected:
   const Napi::CallbackInfo& info_;
   ConnRef ref_;
-  std::vector<std::unique_ptr<std::string>> strings_;
 };
 
 /** A call about one domain: (conn, uuid, ...); the domain is looked up (or taken from the cache). */
@@ -214,6 +330,14 @@ class DomainCall : public Call {
   explicit DomainCall(const Napi::CallbackInfo& info);
   virDomainPtr dom() const { return dom_.get(); }
   const std::string& uuid() const { return uuid_; }
+  /** ConnRef::RunDom: `f(dom)` on the call thread, with a reference of its own on the domain. */
+  template <class F>
+  auto Run(const char* what, F f) -> decltype(f(virDomainPtr{})) { return ref_.RunDom(env(), what, dom_, std::move(f)); }
+  /** Run for `int f(dom, S* out)`: the out-parameter lives on the call thread and comes back by value. */
+  template <class S, class F>
+  RcOut<S> RunOut(const char* what, F f) {
+    return Run(what, [f](virDomainPtr d) { RcOut<S> o; o.rc = f(d, &o.value); return o; });
+  }
   /** Throw libvirt's last error; forgets the cached domain when libvirt says it is gone. */
   [[noreturn]] void Fail(const char* what) { ref_.Fail(env(), what, &uuid_); }
 

@@ -11,6 +11,18 @@ export interface TestOps {
   'test.echo': { args: unknown; result: unknown };
   /** Blocks the thread in nanosleep(2) for `ms`: a stuck native call that terminate() cannot cut. */
   'test.sleepNative': { args: { ms: number; value?: unknown }; result: unknown };
+  /**
+   * Blocks in nanosleep(2) for `ms` on the worker's native call thread (native/offload/offload.h), as
+   * every libvirt call does: the stand-in for a hung libvirt call. A discarded worker is let go from it
+   * (its thread exits) while the call thread lingers; the call throws ERR_NATIVE_CALL_ABANDONED then.
+   */
+  'test.sleepOffloaded': { args: { ms: number; value?: unknown }; result: unknown };
+  /**
+   * Blocks in a native call (vdsm_sleep's waitGate, offloaded or not) until the test opens gate `gate`
+   * with the addon's openGate(gate) from any thread: a stuck native call for exactly as long as a test
+   * needs. Returns the gate.
+   */
+  'test.gateNative': { args: { gate: number; offloaded: boolean }; result: number };
   /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */
   'test.crash': { args: { mode?: 'exit' | 'uncaught' } | undefined; result: never };
   /** Throws a catalogued error (`error` names an Errors entry) or a plain Error. */

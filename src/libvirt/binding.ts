@@ -3,6 +3,7 @@
 // main thread after start-up. Importable from workers (no main-thread state).
 import { Errors } from '../errors.js';
 import { loadNativeAddon } from '../native.js';
+import type { NativeCallRow, NativeCallStats } from '../native-calls.js';
 import type {
   BindingEvent, BlockInfo, BlockStats, ConnectionClosedEvent, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
   DomainStatsRecord, DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
@@ -88,6 +89,11 @@ export interface VirtBinding {
   errorNames(): Record<string, string>;
   threadId(): number;
   holdConnection(conn: number, ms: number, fail?: boolean): void;
+  /** Calls on this addon's call threads (virt/call) now: see src/native-calls.ts. */
+  nativeCalls(): NativeCallRow[];
+  nativeCallStats(): NativeCallStats;
+  /** Let JS thread `tid` go from its libvirt call (main thread, Executor discards): see src/native-calls.ts. */
+  abandonNativeCall(tid: number, onDone?: (id: number) => void): number;
 }
 
 /** Load the addon (once per JS environment; node caches it per thread). */

@@ -1,11 +1,14 @@
 // Main-thread handle of the libvirt control thread: request/reply with per-request timeouts (injected
 // timers), forwarded events, and a way out when the thread is wedged in a native call (terminate it
-// and let the owner start a fresh one; the wedged thread dies when libvirt returns).
+// and let the owner start a fresh one). A thread waiting in a libvirt call on its native call thread
+// (every call but open, see native/offload/offload.h) is let go at once and exits; only its call
+// thread waits for libvirt.
 import { Worker } from 'node:worker_threads';
 import { Errors, vdsmError } from '../errors.js';
 import { realTimers, type Timers } from '../runtime/clock.js';
 import type { ControlCommand, ControlMessage, ControlResults } from './control-protocol.js';
 import type { BindingEvent } from '../contracts/libvirt-types.js';
+import { AddonNativeCalls, type NativeCalls } from '../native-calls.js';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -21,6 +24,8 @@ export interface ControlThreadOptions {
   onEvent: (e: BindingEvent) => void;
   /** The thread exited or failed on its own (not through terminate()). */
   onExit?: (err: unknown) => void;
+  /** The addons' call threads, to let a terminated thread go from its libvirt call (default: the virt addon). */
+  nativeCalls?: NativeCalls;
 }
 
 export class ControlThread {
@@ -32,9 +37,11 @@ export class ControlThread {
   #tid = -1;
   #requests = 0;
   #timeouts = 0;
+  #nativeCalls: NativeCalls;
 
   constructor(opts: ControlThreadOptions) {
     this.#timers = opts.timers ?? realTimers;
+    this.#nativeCalls = opts.nativeCalls ?? new AddonNativeCalls(['virt']);
     this.#worker = new Worker(opts.workerUrl ?? new URL('./control-worker.js', import.meta.url), { name: 'libvirt-control' });
     this.#worker.on('message', (msg: ControlMessage) => {
       if (msg.type === 'event') opts.onEvent(msg.event);
@@ -73,6 +80,11 @@ export class ControlThread {
     this.#terminated = true;
     this.#rejectAll(vdsmError(Errors.LIBVIRT_CONNECTION, 'libvirt control thread terminated'));
     void this.#worker.terminate().catch(() => undefined);
+    try {
+      this.#nativeCalls.abandon(this.#tid, () => undefined);
+    } catch {
+      // cannot ask the addon: the thread ends when its call returns, as a synchronous call would
+    }
   }
 
   get terminated(): boolean {

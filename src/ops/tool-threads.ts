@@ -25,6 +25,9 @@ export interface ThreadRow {
   stuck_op?: string;
   stuck_task_id?: number;
   stuck_ms?: number;
+  /** A discarded worker let go from an offloaded native call: its thread exited, tid is the call thread's. */
+  thread_exited?: boolean;
+  native_call?: { addon: string; what: string; worker_tid: number; call_tid: number; age_ms: number };
 }
 
 export interface ProcThread {
@@ -97,6 +100,8 @@ async function fetchHealth(host: string, port: number, transport: ClientTranspor
 /** What a thread the agent did not report is, from its kernel name. */
 function roleOfUnreported(comm: string): string {
   if (comm === 'libvirt/events') return 'libvirt event loop: keepalive, close callbacks, domain events';
+  if (comm === 'virt/call') return "native call thread: runs a worker's libvirt calls (idle, or its worker's current call)";
+  if (comm === 'sleep/call') return 'native call thread of the sleep stand-in (tests and benches)';
   if (comm === 'node') return 'Node.js runtime: V8 platform worker or libuv pool';
   if (/^[\w-]+\/\d+$/.test(comm)) return 'executor worker starting or exiting';
   return 'not named by vdsm-node';
@@ -112,6 +117,9 @@ export function formatAge(seconds: number | undefined): string {
 }
 
 function doing(t: ThreadRow): string {
+  if (t.state === 'lingering' && t.native_call) {
+    return `lingering call: discarded while in ${t.stuck_op ?? '?'} (task ${t.stuck_task_id ?? '?'}); worker thread ${t.native_call.worker_tid} ${t.thread_exited ? 'exited' : 'exiting'}, ${t.native_call.what} still running in call thread ${t.native_call.call_tid}`;
+  }
   if (t.state === 'lingering') return `lingering: discarded while in ${t.stuck_op ?? '?'} (task ${t.stuck_task_id ?? '?'}, ${Math.round((t.stuck_ms ?? 0) / 1000)} s ago started), still blocked`;
   if (t.op) return `${t.op} (task ${t.task_id ?? '?'}, ${Math.round(t.runtime_ms ?? 0)} ms)${t.state ? ` [${t.state}]` : ''}`;
   return `${t.role}${t.state ? ` [${t.state}]` : ''}`;
@@ -148,7 +156,8 @@ export function renderThreads(
   if (lingering.length === 0) ledger.push('  none');
   for (const t of lingering) {
     const p = proc?.get(t.tid);
-    ledger.push(`  ${t.name} tid ${t.tid}${p ? ` [${p.state}]` : ''}: ${t.stuck_op ?? '?'} task ${t.stuck_task_id ?? '?'}, running ${formatAge((t.stuck_ms ?? 0) / 1000)}`);
+    const native = t.native_call ? `, in ${t.native_call.what} on call thread ${t.native_call.call_tid} (${t.thread_exited ? 'worker thread exited' : 'worker thread exiting'})` : '';
+    ledger.push(`  ${t.name} tid ${t.tid}${p ? ` [${p.state}]` : ''}: ${t.stuck_op ?? '?'} task ${t.stuck_task_id ?? '?'}, running ${formatAge((t.stuck_ms ?? 0) / 1000)}${native}`);
   }
   return `${table}\n${ledger.join('\n')}\n`;
 }

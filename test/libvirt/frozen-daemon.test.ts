@@ -7,6 +7,7 @@
 // sampling period are short (1 s) so each stall lasts seconds, not 30 s; every wait is on a log line,
 // an engine reply or the daemon's socket, never on time.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient } from '../helpers/engine-client.js';
@@ -37,6 +38,21 @@ function logAfter(agent: AgentProcess, from: number, pred: (l: Line) => boolean,
 const isLost = (l: Line): boolean => l['msg'] === 'libvirt connection lost';
 const isRestored = (l: Line): boolean => l['msg'] === 'libvirt connection restored';
 const isStuckSample = (l: Line): boolean => l['msg'] === 'Worker discarded' && l['op'] === 'sampling.bulkStats';
+const isLetGo = (l: Line): boolean => l['msg'] === 'Worker let go from its native call';
+const isExitedLingering = (l: Line): boolean => l['msg'] === 'Discarded worker exited; its native call lingers in a call thread';
+
+/** Kernel names of the agent's threads by tid (threads that end while read are left out). */
+function agentThreads(agent: AgentProcess): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const tid of readdirSync(`/proc/${agent.pid}/task`).map(Number)) {
+    try {
+      out.set(tid, readFileSync(`/proc/${agent.pid}/task/${tid}/comm`, 'utf8').trim());
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 /** Count of matching lines from `from` on, resolved once it reaches n. */
 async function nthAfter(agent: AgentProcess, from: number, pred: (l: Line) => boolean, n: number): Promise<void> {
@@ -128,6 +144,13 @@ void describe('a frozen libvirtd with calls stuck in it', { skip: skip ?? false 
     daemon.freeze();
     try {
       await nthAfter(agent, mark, isStuckSample, 2);
+      // The discarded workers were let go from their libvirt calls: their threads exit while the calls
+      // wait in the frozen daemon on virt/call threads.
+      const letGo = await logAfter(agent, mark, isLetGo);
+      await logAfter(agent, mark, (l) => isExitedLingering(l) && l['worker'] === letGo['worker']);
+      const threads = agentThreads(agent);
+      assert.equal(threads.has(letGo['tid'] as number), false, `the discarded worker's thread ${String(letGo['tid'])} exited`);
+      assert.ok([...threads.values()].includes('virt/call'), 'the abandoned call lingers on a virt/call thread');
     } finally {
       daemon.thaw();
     }

@@ -134,6 +134,18 @@ void it('a discarded worker stays in the listing as lingering, with the operatio
   assert.match(text, new RegExp(`^  ${lingering.name.replace(/[/]/g, '\\/')} tid \\d+: test\\.sleepNative task \\d+, running 0s$`, 'm'));
 });
 
+void it('a worker let go from an offloaded native call is listed by its call thread, with the call it left behind', () => {
+  const row = {
+    tid: 4300, name: 'periodic/7', role: 'periodic executor worker', executor: 'periodic', state: 'lingering', op: null, task_id: null, runtime_ms: null,
+    age_ms: 9000, stuck_op: 'sampling.bulkStats', stuck_task_id: 12, stuck_ms: 8000, thread_exited: true,
+    native_call: { addon: 'virt', what: 'virConnectGetAllDomainStats', worker_tid: 4211, call_tid: 4300, age_ms: 8000 },
+  };
+  const text = renderThreads({ pid: 1, threads: [row] }, new Map([[4300, { comm: 'virt/call', state: 'S', cpuS: 0, ageS: 60 }], [4301, { comm: 'virt/call', state: 'S', cpuS: 0, ageS: 60 }]]), { periodic: { lingering: 1, live: 2, max_workers: 30 } });
+  assert.match(text, /^4300 +periodic\/7 \(virt\/call\) +S .*lingering call: discarded while in sampling\.bulkStats \(task 12\); worker thread 4211 exited, virConnectGetAllDomainStats still running in call thread 4300$/m);
+  assert.match(text, /^4301 +virt\/call +S .*native call thread/m);
+  assert.match(text, /periodic\/7 tid 4300 \[S\]: sampling\.bulkStats task 12, running 8s, in virConnectGetAllDomainStats on call thread 4300 \(worker thread exited\)$/m);
+});
+
 void it('parseTaskStat reads state, CPU seconds and start time, even with spaces and parentheses in the name', () => {
   const line = '4242 (node (worker 1)) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0';
   assert.deepEqual(parseTaskStat(line), { state: 'S', cpuS: 3, startTicks: 100 });

@@ -4,7 +4,12 @@ import { Errors, vdsmError, type ErrorName } from '../../src/errors.js';
 import type { AreaOps } from '../../src/contracts/operations.js';
 import { runQgaTask, type QgaApi } from '../guest/qga-runner.js';
 
-interface SleepAddon { sleepMs(ms: number): void }
+interface SleepAddon {
+  sleepMs(ms: number): void;
+  sleepMsOffloaded(ms: number): void;
+  waitGate(id: number): void;
+  waitGateOffloaded(id: number): void;
+}
 let addon: SleepAddon | undefined;
 const sleeper = (): SleepAddon => (addon ??= loadNativeAddon<SleepAddon>('vdsm_sleep'));
 
@@ -47,6 +52,19 @@ export const ops: AreaOps<'test'> = {
   'test.sleepNative': (args) => {
     sleeper().sleepMs(args.ms);
     return args.value ?? args.ms;
+  },
+
+  /** Blocks in nanosleep(2) on the thread's native call thread for args.ms: a hung libvirt call. */
+  'test.sleepOffloaded': (args) => {
+    sleeper().sleepMsOffloaded(args.ms);
+    return args.value ?? args.ms;
+  },
+
+  /** Blocks in a native call until the test calls openGate(args.gate): offloaded or synchronous. */
+  'test.gateNative': (args) => {
+    if (args.offloaded) sleeper().waitGateOffloaded(args.gate);
+    else sleeper().waitGate(args.gate);
+    return args.gate;
   },
 
   /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */

@@ -17,7 +17,10 @@ export interface DoneEvent { executor: string; taskId: number; op: string; worke
  * (discardable but no room for a replacement under max_workers: left running, retried later).
  */
 export interface TimeoutEvent { executor: string; taskId: number; op: string; workerId: number; runtimeMs: number; action: 'discard' | 'blocked' | 'too-many-workers' }
-/** A worker was terminated with its task; the thread lingers until its native call returns. */
+/**
+ * A worker was terminated with its task; the thread lingers until its native call returns (or, let go
+ * from an offloaded call, exits at once while the call lingers in its native call thread).
+ */
 export interface DiscardEvent { executor: string; taskId: number; op: string; workerId: number; runtimeMs: number; lingering: number }
 /**
  * The discarded worker's place is filled. `via`: 'spare' (a warm spare was promoted), 'surplus'
@@ -27,8 +30,11 @@ export interface DiscardEvent { executor: string; taskId: number; op: string; wo
  * so replacementMs includes that wait; such replacements are left out of the replacement statistics.
  */
 export interface ReplaceEvent { executor: string; discardedWorkerId: number; workerId: number | undefined; via: 'spare' | 'surplus' | 'spawn'; replacementMs: number; deferred: boolean }
-/** Thread life cycle: spawn, ready, exit (crash set when it died on its own). */
-export interface WorkerEvent { executor: string; workerId: number; event: 'spawn' | 'ready' | 'exit'; role: string; tid?: number; crash?: string; endReason?: string }
+/**
+ * Thread life cycle: spawn, ready, exit (crash set when it died on its own), released (a worker let go
+ * from an offloaded native call exited earlier; that call has now returned and its slot is free).
+ */
+export interface WorkerEvent { executor: string; workerId: number; event: 'spawn' | 'ready' | 'exit' | 'released'; role: string; tid?: number; crash?: string; endReason?: string }
 
 export const executorChannels = {
   dispatch: diagnostics_channel.channel('vdsm:executor:dispatch'),

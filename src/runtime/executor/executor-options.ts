@@ -4,6 +4,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { Errors, vdsmError } from '../../errors.js';
 import type { Clock } from '../clock.js';
 import type { Scheduler } from '../scheduler.js';
+import type { NativeCalls } from '../../native-calls.js';
 
 export interface ExecutorOptions {
   name: string;
@@ -49,6 +50,12 @@ export interface ExecutorOptions {
   workerLogLevel?: string;
   /** Worker entry override, for tests. */
   workerFilename?: string;
+  /**
+   * The native addons' call threads (src/native-calls.ts): a discarded worker is let go from an
+   * offloaded native call so its thread exits, and the call counts against max_workers until it
+   * returns. Default: the real addons (virt, vdsm_sleep).
+   */
+  nativeCalls?: NativeCalls;
 }
 
 /** Measured (bench executor-stuck, K=29): main-loop delay max 7-19 ms at nice 5 against 18-30 ms at 0. */

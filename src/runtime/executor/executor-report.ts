@@ -16,6 +16,10 @@ export interface ExecutorStats {
   dropped: number;
   workers_peak: number;
   lingering_peak: number;
+  /** Native calls discarded workers were let go from (their threads exited while the call went on). */
+  abandoned_calls: number;
+  /** ... of which returned since (their ledger slots were freed then). */
+  abandoned_calls_returned: number;
   replacements: number;
   replacement_ms_p50: number;
   replacement_ms_p99: number;
@@ -31,6 +35,8 @@ export class ExecutorReport {
   discarded = 0;
   crashed = 0;
   dropped = 0;
+  abandonedCalls = 0;
+  abandonedCallsReturned = 0;
   #workersPeak = 0;
   #lingeringPeak = 0;
   #replacement = new SampleWindow(1024);
@@ -68,6 +74,7 @@ export class ExecutorReport {
       dispatched: this.dispatched, completed: this.completed, failed: this.failed, rejected: this.rejected,
       timeouts: this.timeouts, discarded: this.discarded, crashed: this.crashed, dropped: this.dropped,
       workers_peak: this.#workersPeak, lingering_peak: this.#lingeringPeak,
+      abandoned_calls: this.abandonedCalls, abandoned_calls_returned: this.abandonedCallsReturned,
       replacements: r.count, replacement_ms_p50: r.p50, replacement_ms_p99: r.p99, replacement_ms_max: r.max,
     };
   }

@@ -17,6 +17,10 @@
 // - A worker that dies on its own fails its task with WORKER_CRASHED and is replaced.
 // - stop({graceMs}) resolves within the grace period even when threads are blocked in native code;
 //   such threads keep the process alive, so the daemon must hard-exit after stop (see stop()).
+// - A worker blocked in an offloaded native call (every libvirt call; see native/offload/offload.h
+//   and src/native-calls.ts) is let go when it is discarded: its thread exits and frees its isolate
+//   (~9 MB) while the call goes on in a native call thread (a few KB). The slot stays in the ledger,
+//   lingering, until the call returns, so max_workers still bounds threads inside a frozen libvirtd.
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../../errors.js';
 import { Lifecycle } from '../lifecycle.js';
@@ -35,6 +39,7 @@ import { TaskLedger, type Task } from './task-ledger.js';
 import { ControlRequests, type ControlReply } from './thread-control.js';
 import { WorkerLedger, type WorkerCounts, type WorkerSlot } from './worker-ledger.js';
 import { describeWorker, threadInfo, workerView, type ThreadInfo } from './worker-view.js';
+import { AddonNativeCalls, type NativeCalls } from '../../native-calls.js';
 
 export type { ExecutorOptions, StopResult } from './executor-options.js';
 export type { ControlReply } from './thread-control.js';
@@ -66,6 +71,7 @@ export class Executor implements Dispatcher {
   #spawnHold: ReturnType<Scheduler['schedule']> | undefined;
   #exitWaiters = new Set<() => void>();
   #control: ControlRequests;
+  #native: NativeCalls;
 
   constructor(opts: ExecutorOptions) {
     this.#opts = resolveTuning(opts);
@@ -87,6 +93,7 @@ export class Executor implements Dispatcher {
     };
     this.#report = new ExecutorReport(this.name, this.#clock);
     this.#control = new ControlRequests(this.name);
+    this.#native = opts.nativeCalls ?? new AddonNativeCalls();
     this.#life = new Lifecycle<StopResult>(`Executor ${this.name}`);
   }
 
@@ -268,6 +275,7 @@ export class Executor implements Dispatcher {
     worker.task = undefined;
     worker.endReason = 'discard';
     worker.handle.terminate();
+    this.#letGo(worker);
     this.#report.discarded++;
     const lingering = c.lingering + 1;
     this.#report.noteLingering(lingering);
@@ -415,7 +423,10 @@ export class Executor implements Dispatcher {
   #onExit(slot: WorkerSlot, crash: Error | undefined): void {
     const wasStarting = slot.state === 'starting';
     const task = slot.task;
-    this.#workers.remove(slot.id);
+    slot.threadExited = true;
+    // Let go from a native call that has not returned: the slot stays, lingering, until it does.
+    const callsLeft = slot.nativeCalls?.size ?? 0;
+    if (callsLeft === 0) this.#workers.remove(slot.id);
     this.#control.workerGone(slot.id);
     if (ch.worker.hasSubscribers) {
       ch.worker.publish({ executor: this.name, workerId: slot.id, event: 'exit', role: slot.role, ...(crash ? { crash: crash.message } : {}), ...(slot.endReason ? { endReason: slot.endReason } : {}) });
@@ -439,7 +450,8 @@ export class Executor implements Dispatcher {
         return;
       }
     } else if (slot.endReason === 'discard') {
-      this.#log.debug({ executor: this.name, worker: slot.id }, 'Discarded worker exited');
+      if (callsLeft) this.#log.info({ executor: this.name, worker: slot.id, native_calls: callsLeft }, 'Discarded worker exited; its native call lingers in a call thread');
+      else this.#log.debug({ executor: this.name, worker: slot.id }, 'Discarded worker exited');
     }
     this.#retryDiscards();
     this.#pump();
@@ -450,6 +462,40 @@ export class Executor implements Dispatcher {
     slot.state = 'lingering';
     slot.endReason = reason;
     slot.handle.terminate();
+    this.#letGo(slot);
+  }
+
+  /**
+   * After terminate(): let the worker go from the offloaded native call it waits for, if any, so its
+   * thread can exit now. The call's return is reported by the addon (#nativeReturned).
+   */
+  #letGo(slot: WorkerSlot): void {
+    if (slot.threadExited || slot.handle.tid <= 0) return;
+    let keys: string[];
+    try {
+      keys = this.#native.abandon(slot.handle.tid, (key) => this.#nativeReturned(slot, key));
+    } catch (err) {
+      // An addon that cannot be asked leaves the worker lingering whole, as a synchronous call would.
+      this.#log.warn({ executor: this.name, worker: slot.id, err }, 'Could not let the worker go from its native call');
+      return;
+    }
+    if (keys.length === 0) return;
+    slot.nativeCalls = new Set([...(slot.nativeCalls ?? []), ...keys]);
+    this.#report.abandonedCalls += keys.length;
+    this.#log.info({ executor: this.name, worker: slot.id, tid: slot.handle.tid, calls: keys }, 'Worker let go from its native call');
+  }
+
+  /** An abandoned native call returned: once the worker's thread is gone too, its slot is free. */
+  #nativeReturned(slot: WorkerSlot, key: string): void {
+    if (!slot.nativeCalls?.delete(key)) return;
+    this.#report.abandonedCallsReturned++;
+    if (slot.nativeCalls.size > 0 || !slot.threadExited || this.#workers.get(slot.id) !== slot) return;
+    this.#workers.remove(slot.id);
+    if (ch.worker.hasSubscribers) ch.worker.publish({ executor: this.name, workerId: slot.id, event: 'released', role: slot.role, ...(slot.endReason ? { endReason: slot.endReason } : {}) });
+    this.#log.debug({ executor: this.name, worker: slot.id }, 'Abandoned native call returned; slot released');
+    for (const w of this.#exitWaiters) w();
+    this.#retryDiscards();
+    this.#pump();
   }
 
   #armHousekeeping(surplus: boolean): void {
@@ -520,8 +566,9 @@ export class Executor implements Dispatcher {
       // Starting threads are ended as they come up (#onReady), lingering ones are already ended.
       if (s.state !== 'starting' && s.state !== 'lingering') this.#end(s, 'stop');
     }
-    await this.#waitUntil(() => this.#workers.total === 0, Math.max(deadline, Date.now() + 50));
-    const stuckThreads = this.#workers.total;
+    // Worker threads let go from native calls exit; their call threads do not hold the process up.
+    await this.#waitUntil(() => this.#workers.threadsAlive() === 0, Math.max(deadline, Date.now() + 50));
+    const stuckThreads = this.#workers.threadsAlive();
     this.#threads?.destroy();
     this.#log.info({ executor: this.name, stuck_threads: stuckThreads }, 'Executor stopped');
     return { stuckThreads };
@@ -581,10 +628,20 @@ export class Executor implements Dispatcher {
     return this.#control.ask(targets, op, args, opts.timeoutMs);
   }
 
-  /** Each thread with its kernel thread id (from /proc/thread-self in the worker) and what it runs. */
+  /**
+   * Each thread with its kernel thread id (from /proc/thread-self in the worker) and what it runs. A
+   * discarded worker whose thread exited while its native call goes on is listed by its call thread.
+   */
   threads(): ThreadInfo[] {
     const now = this.#clock.now();
-    return this.#workers.all().map((w) => threadInfo(this.name, w, now));
+    const slots = this.#workers.all();
+    const calls = slots.some((w) => w.nativeCalls?.size) ? this.#native.list() : [];
+    return slots.map((w) => threadInfo(this.name, w, now, w.nativeCalls?.size ? calls.filter((c) => w.nativeCalls!.has(`${c.addon}:${c.id}`)) : []));
+  }
+
+  /** Calls running on native call threads now, every addon (abandoned ones with abandoned: true). */
+  nativeCalls(): ReturnType<NativeCalls['list']> {
+    return this.#native.list();
   }
 
   #workerJson(w: WorkerSlot): ReturnType<typeof workerView> {

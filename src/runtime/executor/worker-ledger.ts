@@ -1,6 +1,8 @@
 // Worker accounting for the Executor: every thread it started and has not yet seen exit, by state.
 // The bound the Executor keeps is total() <= max_workers, where total counts threads still starting,
-// warm spares, live workers and lingering ones (terminated but still blocked in a native call).
+// warm spares, live workers and lingering ones (terminated but still blocked in a native call). A
+// discarded worker let go from an offloaded native call (src/native-calls.ts) exits at once, but its
+// call goes on in a native call thread: it stays in the ledger, lingering, until that call returns.
 import type { ThreadHandle } from './piscina-threads.js';
 import type { Task } from './task-ledger.js';
 
@@ -24,6 +26,10 @@ export interface WorkerSlot {
   endReason: string | undefined;
   /** The task a discarded (lingering) worker was left running, for the ops thread listing. */
   discardedTask?: { op: string; taskId: number; startedAt: number };
+  /** Offloaded native calls this worker was let go from that have not returned yet (addon:id keys). */
+  nativeCalls?: Set<string>;
+  /** The worker's own thread is gone (it may still hold a slot for its native calls). */
+  threadExited?: boolean;
   /** The replacement this discarded worker is waiting for, to report replacement time. */
   replacementFor: { workerId: number; taskStartedAt: number; deferred: boolean } | undefined;
 }
@@ -36,6 +42,8 @@ export interface WorkerCounts {
   /** Busy with a task whose timeout fired and that was left running. */
   blocked: number;
   lingering: number;
+  /** Lingering slots whose worker thread exited: only their native call thread is left (within lingering). */
+  lingeringCalls: number;
   /** idle + busy + live workers still starting: what vdsm calls active workers. */
   live: number;
   total: number;
@@ -77,7 +85,7 @@ export class WorkerLedger {
   }
 
   counts(): WorkerCounts {
-    const c: WorkerCounts = { starting: 0, spares: 0, idle: 0, busy: 0, blocked: 0, lingering: 0, live: 0, total: this.#slots.size };
+    const c: WorkerCounts = { starting: 0, spares: 0, idle: 0, busy: 0, blocked: 0, lingering: 0, lingeringCalls: 0, live: 0, total: this.#slots.size };
     for (const s of this.#slots.values()) {
       switch (s.state) {
         case 'starting':
@@ -98,10 +106,18 @@ export class WorkerLedger {
           break;
         case 'lingering':
           c.lingering++;
+          if (s.threadExited) c.lingeringCalls++;
           break;
       }
     }
     return c;
+  }
+
+  /** Slots whose worker thread is still alive (what stop() waits for and reports as stuck). */
+  threadsAlive(): number {
+    let n = 0;
+    for (const s of this.#slots.values()) if (!s.threadExited) n++;
+    return n;
   }
 
   /** Starting workers that will become spares. */

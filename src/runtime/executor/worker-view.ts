@@ -1,5 +1,6 @@
 // How the Executor describes one worker in state(), the thread listing and "Worker blocked" lines.
 import type { WorkerSlot } from './worker-ledger.js';
+import type { NativeCallRow } from '../../native-calls.js';
 
 export interface WorkerView {
   id: number;
@@ -32,6 +33,12 @@ export interface ThreadInfo {
   stuck_op?: string;
   stuck_task_id?: number;
   stuck_ms?: number;
+  /**
+   * A lingering worker let go from an offloaded native call: its own thread exited (tid is then the
+   * call thread's, named virt/call or sleep/call) and the call it left behind.
+   */
+  thread_exited?: boolean;
+  native_call?: { addon: string; what: string; worker_tid: number; call_tid: number; age_ms: number };
 }
 
 export function workerView(executor: string, w: WorkerSlot, now: number): WorkerView {
@@ -44,12 +51,15 @@ export function workerView(executor: string, w: WorkerSlot, now: number): Worker
   };
 }
 
-export function threadInfo(executor: string, w: WorkerSlot, now: number): ThreadInfo {
+export function threadInfo(executor: string, w: WorkerSlot, now: number, calls: ReadonlyArray<NativeCallRow & { addon: string }> = []): ThreadInfo {
   const v = workerView(executor, w, now);
+  const call = calls[0];
   return {
-    executor, name: v.name, worker_id: w.id, tid: w.handle.tid, thread_id: w.handle.threadId,
+    executor, name: v.name, worker_id: w.id, tid: w.threadExited && call ? call.callTid : w.handle.tid, thread_id: w.handle.threadId,
     state: v.state, op: v.op, task_id: v.task_id, runtime_ms: v.runtime_ms, age_ms: Math.round(now - w.spawnedAt),
     ...(w.discardedTask ? { stuck_op: w.discardedTask.op, stuck_task_id: w.discardedTask.taskId, stuck_ms: Math.round(now - w.discardedTask.startedAt) } : {}),
+    ...(w.threadExited ? { thread_exited: true } : {}),
+    ...(call ? { native_call: { addon: call.addon, what: call.what, worker_tid: call.tid, call_tid: call.callTid, age_ms: Math.round(call.ageMs) } } : {}),
   };
 }
 

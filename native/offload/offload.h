@@ -1,0 +1,452 @@
+// Blocking native calls on a per-JS-thread "call thread", so that a JS thread stuck behind one can be
+// let go: shared by the libvirt binding (native/virt) and the sleep stand-in (native/sleep).
+//
+// Each JS thread (the main thread or an Executor worker) that makes a blocking call gets one native
+// thread of its own, started on its first call and reused call after call. The JS thread hands the
+// call over (a Job) and waits on a condition variable; the binding stays synchronous for JS. When the
+// Executor discards a worker whose task timed out, the main thread asks every addon to abandon what
+// that worker's OS thread waits for (Registry::Abandon by kernel thread id): the JS thread wakes,
+// throws ERR_NATIVE_CALL_ABANDONED, the pending terminate() takes effect and the worker's isolate is
+// freed. The call thread lingers alone inside the call (a few KB of RSS instead of a whole V8 isolate),
+// frees the call's result when it returns, tells the main thread (a thread-safe function given to
+// abandon) and ends.
+//
+// Lifetime rule for every Job: it owns what the call touches (copies of strings, its own
+// out-parameters, shared references on the connection and domain) and returns results by value into
+// itself. The waiting JS thread's stack may be gone by the time the call returns.
+//
+// Each addon keeps one Registry of its own (allocated once, never freed: call threads may still run
+// at process exit) and one thread_local LocalWaiter per JS thread, both defined in the addon's own .cc
+// so that the two addons never share state through the dynamic linker.
+#pragma once
+
+#include <dlfcn.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace offload {
+
+using SteadyClock = std::chrono::steady_clock;
+
+inline long OsThreadId() { return static_cast<long>(syscall(SYS_gettid)); }
+
+/** The stable code a JS thread throws when its call was abandoned. */
+constexpr const char* kAbandonedCode = "ERR_NATIVE_CALL_ABANDONED";
+
+/** One blocking call handed to a call thread. Subclasses own everything the call touches. */
+class Job {
+ public:
+  virtual ~Job() = default;
+  /** Runs on the call thread, without any lock held. */
+  virtual void Execute() = 0;
+  /** Drops the call's inputs (shared references, copies) on the call thread right after Execute. */
+  virtual void Release() {}
+
+ private:
+  friend class Registry;
+  uint64_t id_ = 0;
+  const char* what_ = "";
+  long waiterTid_ = 0;
+  long callTid_ = 0;
+  SteadyClock::time_point started_;
+  bool done_ = false;
+  bool failed_ = false;     // Execute threw (a C++ exception: out of memory)
+  bool abandoned_ = false;  // the waiting JS thread was let go
+  napi_threadsafe_function notify_ = nullptr;  // the main thread's completion callback, once abandoned
+};
+
+/** A Job around a callable that owns its captures; the result is kept by value until taken. */
+template <class R, class F>
+class FnJob : public Job {
+ public:
+  explicit FnJob(F f) : f_(std::move(f)) {}
+  void Execute() override { result_.emplace((*f_)()); }
+  void Release() override { f_.reset(); }
+  /** The result (call only after a Done outcome). */
+  R Take() { return std::move(*result_); }
+
+ private:
+  std::optional<F> f_;
+  std::optional<R> result_;
+};
+
+/** The native thread serving one JS thread; shared by the JS thread's Waiter and the thread itself. */
+struct CallThread {
+  std::condition_variable wake;      // the call thread waits here for work
+  std::condition_variable finished;  // the JS thread waits here for its call
+  std::shared_ptr<Job> pending;
+  bool quit = false;
+  long tid = 0;
+};
+
+/** A JS thread's state in a Registry (inside a LocalWaiter). */
+struct Waiter {
+  long tid = 0;
+  std::shared_ptr<CallThread> ct;
+  std::shared_ptr<Job> current;
+  bool abandoned = false;  // the Executor let this thread go: no further call may block it
+};
+
+enum class Outcome { Done, Abandoned, Failed };
+
+/** A row of the calls listing. */
+struct CallInfo {
+  uint64_t id;
+  std::string what;
+  long tid;      // the JS thread that made the call
+  long callTid;  // the call thread running it
+  double ageMs;
+  bool abandoned;
+};
+
+class Registry {
+ public:
+  /** threadName: what call threads are called (15 bytes at most); anchor: an address in this addon. */
+  Registry(const char* threadName, const void* anchor) : name_(threadName), anchor_(anchor) {}
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  void Attach(Waiter& w) {
+    std::lock_guard<std::mutex> lock(mu_);
+    w.tid = OsThreadId();
+    waiters_[w.tid] = &w;
+    for (auto it = letGo_.begin(); it != letGo_.end(); ++it) {
+      if (*it != w.tid) continue;
+      w.abandoned = true;  // let go before its first call here: that call must not block it
+      letGo_.erase(it);
+      break;
+    }
+  }
+
+  /** The JS thread ends: its idle call thread ends too (one still inside an abandoned call goes on). */
+  void Detach(Waiter& w) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = waiters_.find(w.tid);
+    if (it != waiters_.end() && it->second == &w) waiters_.erase(it);
+    if (w.ct) {
+      w.ct->quit = true;
+      w.ct->wake.notify_one();
+      w.ct.reset();
+    }
+  }
+
+  /** Run `job` on this JS thread's call thread and wait for it (or for its abandonment). */
+  Outcome Run(Waiter& w, const std::shared_ptr<Job>& job, const char* what) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (w.abandoned) return Outcome::Abandoned;
+    if (!w.ct && !StartThread(w)) {
+      lock.unlock();
+      // No thread could be started (resources exhausted): run here, as before the offload existed.
+      job->Execute();
+      job->Release();
+      return Outcome::Done;
+    }
+    job->id_ = ++nextId_;
+    job->what_ = what;
+    job->waiterTid_ = w.tid;
+    job->started_ = SteadyClock::now();
+    running_[job->id_] = job;
+    calls_++;
+    w.current = job;
+    std::shared_ptr<CallThread> ct = w.ct;
+    ct->pending = job;
+    ct->wake.notify_one();
+    ct->finished.wait(lock, [&] { return job->done_ || job->abandoned_; });
+    w.current.reset();
+    if (job->done_) return job->failed_ ? Outcome::Failed : Outcome::Done;
+    w.ct.reset();  // that call thread stays with the abandoned call and ends after it
+    return Outcome::Abandoned;
+  }
+
+  /**
+   * Let the JS thread `tid` go: it stops waiting for its call (if any) and no later call of it blocks.
+   * `onDone` (a JS function of the calling thread, or null) is called with the call's id when the
+   * abandoned call returns. Returns the abandoned call's id, 0 when the thread waited for none.
+   */
+  uint64_t Abandon(napi_env env, long tid, napi_value onDone) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = waiters_.find(tid);
+    if (it == waiters_.end()) {
+      // Not (yet) a caller of this addon: remember it for a little while, in case its first call is
+      // on its way (the thread was discarded between its task's start and the call).
+      letGo_.push_back(tid);
+      if (letGo_.size() > kLetGoMemory) letGo_.pop_front();
+      return 0;
+    }
+    Waiter& w = *it->second;
+    w.abandoned = true;
+    std::shared_ptr<Job> job = w.current;
+    if (!job || job->done_ || job->abandoned_) return 0;
+    job->abandoned_ = true;
+    abandoned_++;
+    if (onDone != nullptr) Subscribe(env, *job, onDone);
+    w.ct->finished.notify_all();
+    return job->id_;
+  }
+
+  std::vector<CallInfo> Calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<CallInfo> out;
+    auto now = SteadyClock::now();
+    for (auto& [id, j] : running_) {
+      out.push_back({id, j->what_, j->waiterTid_, j->callTid_,
+                     std::chrono::duration<double, std::milli>(now - j->started_).count(), j->abandoned_});
+    }
+    return out;
+  }
+
+  struct Stats {
+    uint64_t calls, abandoned, abandonedReturned;
+    unsigned callThreads;
+  };
+  Stats GetStats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {calls_, abandoned_, abandonedReturned_, callThreads_};
+  }
+
+ private:
+  struct HookArg {
+    Registry* self;
+    uint64_t id;
+  };
+
+  bool StartThread(Waiter& w) {
+    PinSelf();
+    auto ct = std::make_shared<CallThread>();
+    try {
+      std::thread([this, ct] { Loop(ct); }).detach();
+    } catch (const std::system_error&) {
+      return false;
+    }
+    w.ct = ct;
+    return true;
+  }
+
+  // Node unloads an addon when the last environment using it goes away; a call thread may outlive
+  // them all (it runs this library's code until its call returns), so the library stays mapped.
+  void PinSelf() {
+    if (pinned_) return;
+    pinned_ = true;
+    Dl_info info;
+    if (dladdr(anchor_, &info) && info.dli_fname) dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+  }
+
+  void Loop(std::shared_ptr<CallThread> ct) {
+    pthread_setname_np(pthread_self(), name_);
+    std::shared_ptr<Job> orphan;
+    std::unique_lock<std::mutex> lock(mu_);
+    ct->tid = OsThreadId();
+    callThreads_++;
+    for (;;) {
+      ct->wake.wait(lock, [&] { return ct->pending != nullptr || ct->quit; });
+      if (!ct->pending) break;
+      std::shared_ptr<Job> job = std::move(ct->pending);
+      ct->pending.reset();
+      job->callTid_ = ct->tid;
+      lock.unlock();
+      bool failed = false;
+      try {
+        job->Execute();
+      } catch (...) {
+        failed = true;
+      }
+      job->Release();
+      lock.lock();
+      job->done_ = true;
+      job->failed_ = failed;
+      running_.erase(job->id_);
+      if (!job->abandoned_) {
+        ct->finished.notify_all();
+        continue;
+      }
+      abandonedReturned_++;
+      if (job->notify_) {
+        napi_call_threadsafe_function(job->notify_, reinterpret_cast<void*>(static_cast<uintptr_t>(job->id_)), napi_tsfn_nonblocking);
+        napi_release_threadsafe_function(job->notify_, napi_tsfn_release);
+        job->notify_ = nullptr;
+      }
+      orphan = std::move(job);  // its result is freed below, outside the lock
+      break;                    // nobody waits on this thread any more
+    }
+    callThreads_--;
+    lock.unlock();
+    orphan.reset();
+  }
+
+  // The completion callback: a thread-safe function of the abandoning thread's environment, unref'd
+  // (a call stuck for good does not keep the process up). An environment cleanup hook registered after
+  // it (hooks run last-in first-out, so before the function's own teardown) detaches it from the job
+  // under the lock, so a call returning during shutdown never touches a torn-down function.
+  void Subscribe(napi_env env, Job& job, napi_value onDone) {
+    napi_valuetype t;
+    if (napi_typeof(env, onDone, &t) != napi_ok || t != napi_function) return;
+    napi_value name;
+    napi_create_string_utf8(env, "nativeCallDone", NAPI_AUTO_LENGTH, &name);
+    auto* hook = new HookArg{this, job.id_};
+    napi_threadsafe_function tsfn = nullptr;
+    if (napi_create_threadsafe_function(env, onDone, nullptr, name, 0, 1, nullptr, nullptr, hook, CallJs, &tsfn) != napi_ok) {
+      delete hook;
+      return;
+    }
+    napi_unref_threadsafe_function(env, tsfn);
+    napi_add_env_cleanup_hook(env, EnvGone, hook);
+    job.notify_ = tsfn;
+  }
+
+  static void CallJs(napi_env env, napi_value cb, void* context, void* data) {
+    if (env == nullptr) return;  // torn down: EnvGone already freed the context
+    auto* hook = static_cast<HookArg*>(context);
+    napi_remove_env_cleanup_hook(env, EnvGone, hook);
+    delete hook;
+    napi_value undefined, id;
+    napi_get_undefined(env, &undefined);
+    napi_create_double(env, static_cast<double>(reinterpret_cast<uintptr_t>(data)), &id);
+    napi_call_function(env, undefined, cb, 1, &id, nullptr);
+  }
+
+  static void EnvGone(void* arg) {
+    auto* hook = static_cast<HookArg*>(arg);
+    {
+      std::lock_guard<std::mutex> lock(hook->self->mu_);
+      auto it = hook->self->running_.find(hook->id);
+      if (it != hook->self->running_.end()) it->second->notify_ = nullptr;
+    }
+    delete hook;
+  }
+
+  static constexpr size_t kLetGoMemory = 256;
+  const char* name_;
+  const void* anchor_;
+  std::deque<long> letGo_;  // threads let go before they ever called into this addon
+  bool pinned_ = false;
+  std::mutex mu_;
+  std::unordered_map<long, Waiter*> waiters_;
+  std::unordered_map<uint64_t, std::shared_ptr<Job>> running_;
+  uint64_t nextId_ = 0;
+  uint64_t calls_ = 0;
+  uint64_t abandoned_ = 0;
+  uint64_t abandonedReturned_ = 0;
+  unsigned callThreads_ = 0;
+};
+
+/** A JS thread's membership of a Registry, for a thread_local in the addon: detaches at thread exit. */
+class LocalWaiter {
+ public:
+  explicit LocalWaiter(Registry& r) : r_(r) { r_.Attach(w_); }
+  ~LocalWaiter() { r_.Detach(w_); }
+  LocalWaiter(const LocalWaiter&) = delete;
+  LocalWaiter& operator=(const LocalWaiter&) = delete;
+  Waiter& get() { return w_; }
+
+ private:
+  Registry& r_;
+  Waiter w_;
+};
+
+// ---- the JS face, the same in every addon (`data` of each function is the addon's Registry) ------
+
+inline Registry* RegistryOf(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  void* data = nullptr;
+  napi_get_cb_info(env, info, argc, argv, nullptr, &data);
+  return static_cast<Registry*>(data);
+}
+
+/** Throw the abandonment error (a no-op when the environment is being torn down). */
+inline void ThrowAbandoned(napi_env env, const char* what) {
+  std::string msg = std::string("The native call ") + what +
+                    " was abandoned: its worker was discarded after the task timed out; the call goes on in its own native thread";
+  napi_value code, message, error;
+  napi_create_string_utf8(env, kAbandonedCode, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg.c_str(), NAPI_AUTO_LENGTH, &message);
+  if (napi_create_error(env, code, message, &error) == napi_ok) napi_throw(env, error);
+}
+
+// abandonNativeCall(tid, onDone?) -> id of the abandoned call, 0 when that thread waited for none
+inline napi_value JsAbandon(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
+  Registry* r = RegistryOf(env, info, &argc, argv);
+  int64_t tid = 0;
+  if (argc < 1 || napi_get_value_int64(env, argv[0], &tid) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "abandonNativeCall(tid, onDone?): tid must be a number");
+    return nullptr;
+  }
+  uint64_t id = r->Abandon(env, static_cast<long>(tid), argc > 1 ? argv[1] : nullptr);
+  napi_value out;
+  napi_create_double(env, static_cast<double>(id), &out);
+  return out;
+}
+
+static inline void SetNum(napi_env env, napi_value o, const char* k, double v) {
+  napi_value x;
+  napi_create_double(env, v, &x);
+  napi_set_named_property(env, o, k, x);
+}
+
+// nativeCalls() -> [{ id, what, tid, callTid, ageMs, abandoned }]: calls running on call threads now
+inline napi_value JsCalls(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Registry* r = RegistryOf(env, info, &argc, nullptr);
+  auto calls = r->Calls();
+  napi_value arr;
+  napi_create_array_with_length(env, calls.size(), &arr);
+  for (size_t i = 0; i < calls.size(); i++) {
+    napi_value o, s, b;
+    napi_create_object(env, &o);
+    SetNum(env, o, "id", static_cast<double>(calls[i].id));
+    napi_create_string_utf8(env, calls[i].what.c_str(), NAPI_AUTO_LENGTH, &s);
+    napi_set_named_property(env, o, "what", s);
+    SetNum(env, o, "tid", static_cast<double>(calls[i].tid));
+    SetNum(env, o, "callTid", static_cast<double>(calls[i].callTid));
+    SetNum(env, o, "ageMs", calls[i].ageMs);
+    napi_get_boolean(env, calls[i].abandoned, &b);
+    napi_set_named_property(env, o, "abandoned", b);
+    napi_set_element(env, arr, static_cast<uint32_t>(i), o);
+  }
+  return arr;
+}
+
+// nativeCallStats() -> { calls, abandoned, abandonedReturned, callThreads }
+inline napi_value JsStats(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Registry* r = RegistryOf(env, info, &argc, nullptr);
+  auto s = r->GetStats();
+  napi_value o;
+  napi_create_object(env, &o);
+  SetNum(env, o, "calls", static_cast<double>(s.calls));
+  SetNum(env, o, "abandoned", static_cast<double>(s.abandoned));
+  SetNum(env, o, "abandonedReturned", static_cast<double>(s.abandonedReturned));
+  SetNum(env, o, "callThreads", s.callThreads);
+  return o;
+}
+
+/** Export abandonNativeCall, nativeCalls and nativeCallStats bound to `r`. */
+inline void ExportControl(napi_env env, napi_value exports, Registry* r) {
+  struct {
+    const char* name;
+    napi_callback fn;
+  } fns[] = {{"abandonNativeCall", JsAbandon}, {"nativeCalls", JsCalls}, {"nativeCallStats", JsStats}};
+  for (auto& f : fns) {
+    napi_value v;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, r, &v);
+    napi_set_named_property(env, exports, f.name, v);
+  }
+}
+
+}  // namespace offload
