@@ -86,6 +86,24 @@ export async function encodeReply(reply: object | object[], opts: EncodeOptions)
   return encodeSliced(reply, opts);
 }
 
+/** Replies up to this many UTF-16 units are encoded in one go, whatever their shape. */
+const SMALL_REPLY_CHARS = 8 * 1024;
+
+/**
+ * The JSON text of a small single response (or one whose result is RawJson), when it fits `maxBytes`:
+ * encoded at once and synchronously, without the sliced machinery. Undefined for what needs encodeReply.
+ */
+export function smallReplyText(reply: object | object[], maxBytes: number): string | undefined {
+  if (!isSmall(reply)) {
+    const raw = rawReply(reply);
+    return raw !== undefined && raw.length <= SMALL_REPLY_CHARS && Buffer.byteLength(raw, 'utf8') <= maxBytes ? raw : undefined;
+  }
+  const text = JSON.stringify(reply);
+  // Three UTF-8 bytes at most per UTF-16 unit: most replies need no byte count at all.
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  return undefined;
+}
+
 /** The text of a single response whose result is RawJson. */
 function rawReply(reply: object | object[]): string | undefined {
   if (Array.isArray(reply)) return undefined;

@@ -14,9 +14,9 @@ import type { QuickAckFn } from './quick-ack.js';
 import type { LimitHit, Slot } from './admission.js';
 import { EventPublisher } from './event-publisher.js';
 import { HttpEndpoints } from './http-endpoints.js';
-import { JsonRpcServer } from './jsonrpc-server.js';
+import { JsonRpcServer, type Reply } from './jsonrpc-server.js';
 import { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './memory-budget.js';
-import { encodeReply } from './reply-encoder.js';
+import { encodeReply, smallReplyText } from './reply-encoder.js';
 import { StompBroker } from './stomp-broker.js';
 import type { StompLimits } from './stomp-parser.js';
 import { MAX_OUTGOING_BYTES, StompSession, type RequestContext, type StompTransport } from './stomp-session.js';
@@ -63,7 +63,7 @@ export interface RpcServerOptions {
   eventQueue?: string;
   clock?: Clock;
   timers?: Timers;
-  /** Immediate ACKs after every read (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
+  /** Immediate ACKs after reads not answered at once (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
   quickAck?: QuickAckFn | false;
   /** HTTP PUT handler (the storage's OVF_STORE upload). */
   httpUpload?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -192,7 +192,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       onActivity: () => acceptor.admission.touch(slot),
       onLimit: (hit) => acceptor.admission.report(hit),
       onRequest: (body, ctx, reply, from) => {
-        void answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM);
+        answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM);
       },
       onClose: (s) => {
         sessions.delete(s);
@@ -208,24 +208,48 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     session.receive(head);
   };
 
-  /** Dispatch one request body and send its answer (small ones as text, large ones encoded in slices). */
-  const answer = async (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number): Promise<void> => {
+  /**
+   * Dispatch one request body and send its answer. A verb that answers synchronously with a small reply
+   * is answered within this call (one JSON.stringify, one frame, one write); a slow verb or a large
+   * reply takes the asynchronous path (the reply encoded in slices).
+   */
+  const answer = (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number): void => {
+    let response: Reply | Promise<Reply>;
     try {
-      const response = await jsonrpc.respond(body.toString('utf8'), ctx);
+      response = jsonrpc.respond(body.toString('utf8'), ctx);
+    } catch (err) {
+      failed(err, reply);
+      return;
+    }
+    if (response instanceof Promise) response.then((r) => send(r, ctx, reply, maxBytes), (err: unknown) => failed(err, reply));
+    else send(response, ctx, reply, maxBytes);
+  };
+  const send = (response: Reply, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number): void => {
+    try {
       if (response === undefined) {
         reply(undefined);
         return;
       }
-      const encoded = await encodeReply(response, { maxBytes });
+      const text = smallReplyText(response, maxBytes);
+      if (text !== undefined) {
+        reply(text);
+        return;
+      }
+    } catch (err) {
+      failed(err, reply);
+      return;
+    }
+    encodeReply(response, { maxBytes }).then((encoded) => {
       if (encoded.oversized > 0) {
         log.warn({ client: ctx.clientAddress, oversized: encoded.oversized, maxBytes }, 'response too large for the connection; answered with an error');
         onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
       }
       reply(encoded.chunks);
-    } catch (err) {
-      log.error({ err }, 'JSON-RPC dispatch failed');
-      reply(undefined);
-    }
+    }).catch((err: unknown) => failed(err, reply));
+  };
+  const failed = (err: unknown, reply: (b: undefined) => void): void => {
+    log.error({ err }, 'JSON-RPC dispatch failed');
+    reply(undefined);
   };
 
   const acceptor = new Acceptor({
