@@ -45,6 +45,15 @@ function shownArguments(named: Record<string, unknown>): string {
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
 
+/** Absent params, `[]` or `{}` (own keys only: what JSON.parse produces). */
+function noArguments(raw: unknown): boolean {
+  if (raw === undefined || raw === null) return true;
+  if (Array.isArray(raw)) return raw.length === 0;
+  if (typeof raw !== 'object') return false;
+  for (const k in raw) if (Object.hasOwn(raw, k)) return false;
+  return true;
+}
+
 export class ArgumentRules {
   readonly strict: boolean;
   #log: Logger | undefined;
@@ -63,6 +72,8 @@ export class ArgumentRules {
    * parameters: defaults applied, values conformed to the schema, departures logged or refused.
    */
   bind(spec: MethodSpec, raw: unknown): BindResult {
+    // The common call of a verb without parameters (ping2, getStats, getAllVmStats): nothing to check.
+    if (spec.params.length === 0 && noArguments(raw)) return { ok: true, params: {} };
     let named: Record<string, unknown>;
     if (raw === undefined || raw === null) named = {};
     else if (Array.isArray(raw)) {

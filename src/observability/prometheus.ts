@@ -1,6 +1,7 @@
 // Prometheus metrics for the engine-facing API: requests by verb and outcome, a latency histogram, and
 // executor and connection gauges read from state providers at scrape time (prom-client collect()).
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /** What the Executor reports for the gauges; the composition root adapts the Executor's JSON state. */
 export interface ExecutorGaugeState {
@@ -29,14 +30,26 @@ const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 
 export class RpcMetrics {
   #requests: Counter<'method' | 'outcome'>;
-  #latency: Histogram<'method'>;
+  /** Calls per method and outcome not yet added to #requests (brought up to date when it is read). */
+  #uncounted = new Map<string, Map<string, number>>();
+  #latency: LatencyHistogram;
   #limits: Counter<'limit' | 'action'>;
 
   constructor(opts: RpcMetricsOptions) {
     const p = opts.prefix ?? 'vdsm_';
     const registers = [opts.registry];
-    this.#requests = new Counter({ name: `${p}rpc_requests_total`, help: 'JSON-RPC calls by method and outcome', labelNames: ['method', 'outcome'] as const, registers });
-    this.#latency = new Histogram({ name: `${p}rpc_request_duration_seconds`, help: 'JSON-RPC call latency', labelNames: ['method'] as const, buckets: BUCKETS, registers });
+    const uncounted = this.#uncounted;
+    this.#requests = new Counter({
+      name: `${p}rpc_requests_total`, help: 'JSON-RPC calls by method and outcome', labelNames: ['method', 'outcome'] as const, registers,
+      // Calls are tallied in plain maps (no label hashing per call) and added here, whenever anything reads.
+      collect() {
+        for (const [method, outcomes] of uncounted) {
+          for (const [outcome, n] of outcomes) if (n > 0) this.inc({ method, outcome }, n);
+          outcomes.clear();
+        }
+      },
+    });
+    this.#latency = new LatencyHistogram({ name: `${p}rpc_request_duration_seconds`, help: 'JSON-RPC call latency', labelName: 'method', buckets: BUCKETS, registers });
     this.#limits = new Counter({ name: `${p}rpc_limit_hits_total`, help: 'Times a connection limit was hit (connections, detecting, established, memory, frame-deadline, idle, response-size) and what was done', labelNames: ['limit', 'action'] as const, registers });
 
     const exec = opts.executorState;
@@ -72,7 +85,15 @@ export class RpcMetrics {
 
   /** Record one call. */
   observe(method: string, outcome: string, durationMs: number): void {
-    this.#requests.inc({ method, outcome });
-    this.#latency.observe({ method }, durationMs / 1000);
+    let outcomes = this.#uncounted.get(method);
+    if (outcomes === undefined) {
+      outcomes = new Map();
+      this.#uncounted.set(method, outcomes);
+    }
+    const n = outcomes.get(outcome);
+    // A new series is created at once (at 0), so series keep the order in which calls first came.
+    if (n === undefined) this.#requests.inc({ method, outcome }, 0);
+    outcomes.set(outcome, (n ?? 0) + 1);
+    this.#latency.observe(method, durationMs / 1000);
   }
 }

@@ -44,7 +44,7 @@ export interface AcceptorOptions {
   onClosed?: () => void;
   onStomp(socket: Socket, head: Buffer, slot: Slot): void;
   onHttp(socket: Socket, head: Buffer, slot: Slot): void;
-  /** Immediate ACKs after every read (see quick-ack.ts); default: native/sys tcpQuickAck; false turns it off. */
+  /** Immediate ACKs after reads not answered at once (see quick-ack.ts); default: native/sys tcpQuickAck; false turns it off. */
   quickAck?: QuickAckFn | false;
 }
 

@@ -82,6 +82,8 @@ export class Admission {
   #detecting = new Map<number, Slot>();
   /** Least recently active first (touch() moves a slot to the end). */
   #established = new Map<number, Slot>();
+  /** The last slot of #established, when known (a busy connection's frames then move nothing). */
+  #newest: Slot | undefined;
   #counts = { admitted: 0, evicted: 0, refused: 0 };
   #logged = new Map<string, { at: number; suppressed: number }>();
 
@@ -133,20 +135,27 @@ export class Admission {
       return false;
     }
     this.#established.set(slot.id, slot);
+    this.#newest = slot;
     return true;
   }
 
   /** The connection completed a frame or a request. */
   touch(slot: Slot): void {
+    if (slot === this.#newest) {
+      slot.lastActive = this.#o.clock.now();
+      return;
+    }
     if (!this.#established.delete(slot.id)) return;
     slot.lastActive = this.#o.clock.now();
     this.#established.set(slot.id, slot);
+    this.#newest = slot;
   }
 
   /** The socket closed (for whatever reason). Idempotent. */
   release(slot: Slot): void {
     this.#detecting.delete(slot.id);
     this.#established.delete(slot.id);
+    if (slot === this.#newest) this.#newest = undefined;
   }
 
   /** Report a limit hit by a connection (memory budget, frame deadline, ...). */
@@ -166,6 +175,7 @@ export class Admission {
     for (const s of [...this.#detecting.values(), ...this.#established.values()]) s.close(reason);
     this.#detecting.clear();
     this.#established.clear();
+    this.#newest = undefined;
   }
 
   #evictOldestDetecting(limit: LimitName, newcomer: string): boolean {

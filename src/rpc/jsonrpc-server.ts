@@ -6,7 +6,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { Errors, errorSpec, pyRepr, pyReprBounded } from '../errors.js';
 import type { Logger } from '../observability/logging.js';
-import { isLegacyResponse, type MethodContext, type MethodTable } from '../api/method-table.js';
+import { isLegacyResponse, type MethodContext, type MethodSpec, type MethodTable } from '../api/method-table.js';
 
 /** Deepest nesting of arrays and objects accepted in a message (vdsm's requests nest a handful deep). */
 export const MAX_JSON_DEPTH = 64;
@@ -47,6 +47,16 @@ export interface JsonRpcServerOptions {
 const BATCH_SLICE_MS = 2;
 
 type Id = string | number | null;
+/** What respond() answers: a response, a batch's responses, or nothing (notifications). */
+export type Reply = object | object[] | undefined;
+/** One call being answered. */
+interface Call {
+  method: string;
+  id: Id;
+  notification: boolean;
+  start: number;
+  flowId: string | undefined;
+}
 interface RpcError {
   code: number;
   message: string;
@@ -106,8 +116,12 @@ export class JsonRpcServer {
     return reply === undefined ? undefined : JSON.stringify(reply);
   }
 
-  /** handle() without the final encoding: the response object, the batch's array, or undefined. */
-  async respond(text: string, ctx: MethodContext): Promise<object | object[] | undefined> {
+  /**
+   * handle() without the final encoding: the response object, the batch's array, or undefined. A single
+   * request whose handler answers synchronously is answered synchronously (no promise, no microtask hop:
+   * the small verbs' reply leaves in the same turn as the request arrived); otherwise a promise.
+   */
+  respond(text: string, ctx: MethodContext): Reply | Promise<Reply> {
     const scan = scanJson(text, MAX_JSON_DEPTH, MAX_BATCH);
     if (scan === 'too-deep') return errorResponse(null, { code: Errors.PARSE.vdsmCode, message: `${Errors.PARSE.message} The message nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.` });
     if (scan === 'batch-too-large') return errorResponse(null, invalid(`<batch of more than ${MAX_BATCH} requests>`, `a batch may hold at most ${MAX_BATCH} requests`));
@@ -117,26 +131,28 @@ export class JsonRpcServer {
     } catch {
       return errorResponse(null, { code: Errors.PARSE.vdsmCode, message: Errors.PARSE.message });
     }
-    if (Array.isArray(msg)) {
-      if (msg.length === 0) return errorResponse(null, invalid(msg, 'request batch is empty'));
-      // Started in slices: the handlers' synchronous parts of a 1000-request batch would hold the loop.
-      const started: Promise<object | undefined>[] = [];
-      let slice = this.#now();
-      for (const m of msg) {
-        started.push(this.#one(m, ctx));
-        if (this.#now() - slice >= BATCH_SLICE_MS) {
-          await this.#yield();
-          slice = this.#now();
-        }
-      }
-      const replies = await Promise.all(started);
-      const out = replies.filter((r): r is object => r !== undefined);
-      return out.length === 0 ? undefined : out;
-    }
+    if (Array.isArray(msg)) return this.#batch(msg, ctx);
     return this.#one(msg, ctx);
   }
 
-  async #one(req: unknown, ctx: MethodContext): Promise<object | undefined> {
+  async #batch(msg: unknown[], ctx: MethodContext): Promise<Reply> {
+    if (msg.length === 0) return errorResponse(null, invalid(msg, 'request batch is empty'));
+    // Started in slices: the handlers' synchronous parts of a 1000-request batch would hold the loop.
+    const started: (object | undefined | Promise<object | undefined>)[] = [];
+    let slice = this.#now();
+    for (const m of msg) {
+      started.push(this.#one(m, ctx));
+      if (this.#now() - slice >= BATCH_SLICE_MS) {
+        await this.#yield();
+        slice = this.#now();
+      }
+    }
+    const replies = await Promise.all(started);
+    const out = replies.filter((r): r is object => r !== undefined);
+    return out.length === 0 ? undefined : out;
+  }
+
+  #one(req: unknown, ctx: MethodContext): object | undefined | Promise<object | undefined> {
     if (typeof req !== 'object' || req === null || Array.isArray(req)) return errorResponse(null, invalid(req, 'request is not an object'));
     const r = req as { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
     const isNotification = !('id' in r);
@@ -146,38 +162,64 @@ export class JsonRpcServer {
     if (r.jsonrpc !== '2.0') return errorResponse(id, invalid(req, 'Wrong protocol version'));
     if (typeof r.method !== 'string') return errorResponse(id, invalid(req, 'missing method header in method'));
     if (r.params !== undefined && (typeof r.params !== 'object' || r.params === null)) return errorResponse(id, invalid(req, 'wrong params type'));
-    const method = r.method;
-    const start = this.#now();
-    const finish = (code: number, err?: RpcError): object | undefined => {
-      this.#record(method, code, start, isNotification);
-      if (isNotification) return undefined;
-      return err ? errorResponse(id, err) : undefined;
-    };
-    if (!this.#isReady()) return finish(Errors.RECOVERY.vdsmCode, { code: Errors.RECOVERY.vdsmCode, message: Errors.RECOVERY.message });
-    const spec = this.#o.methods.get(method);
+    const call: Call = { method: r.method, id, notification: isNotification, start: this.#now(), flowId: ctx.flowId };
+    if (!this.#isReady()) return this.#finish(call, { code: Errors.RECOVERY.vdsmCode, message: Errors.RECOVERY.message });
+    const spec = this.#o.methods.get(call.method);
     if (!spec) {
-      return finish(Errors.METHOD_NOT_FOUND.vdsmCode, { code: Errors.METHOD_NOT_FOUND.vdsmCode, message: `${Errors.METHOD_NOT_FOUND.message}: {'method': ${pyReprBounded(method, REPR_CHARS)}}` });
+      return this.#finish(call, { code: Errors.METHOD_NOT_FOUND.vdsmCode, message: `${Errors.METHOD_NOT_FOUND.message}: {'method': ${pyReprBounded(call.method, REPR_CHARS)}}` });
     }
     const bound = this.#o.methods.bind(spec, r.params);
-    if (!bound.ok) return finish(bound.error.code, bound.error);
+    if (!bound.ok) return this.#finish(call, bound.error);
     this.#inFlight++;
+    let raw: unknown;
     try {
-      let raw = await spec.handler(bound.params, ctx);
+      raw = spec.handler(bound.params, ctx);
+    } catch (err) {
+      this.#inFlight--;
+      return this.#failed(call, err);
+    }
+    if (isThenable(raw)) {
+      return Promise.resolve(raw).then(
+        (v) => {
+          this.#inFlight--;
+          return this.#succeeded(call, spec, v);
+        },
+        (err: unknown) => {
+          this.#inFlight--;
+          return this.#failed(call, err);
+        },
+      );
+    }
+    this.#inFlight--;
+    return this.#succeeded(call, spec, raw);
+  }
+
+  /** A handler's value: vdsm's legacy status convention unwrapped, null/undefined answered as true. */
+  #succeeded(call: Call, spec: MethodSpec, raw: unknown): object | undefined {
+    try {
       if (isLegacyResponse(raw)) {
-        if (raw.status.code !== 0) return finish(raw.status.code, { code: raw.status.code, message: raw.status.message });
+        if (raw.status.code !== 0) return this.#finish(call, { code: raw.status.code, message: raw.status.message });
         raw = spec.resultKey !== undefined ? raw[spec.resultKey] : true;
       }
-      const result = raw === undefined || raw === null ? true : raw;
-      this.#record(method, 0, start, isNotification);
-      return isNotification ? undefined : { jsonrpc: '2.0', id, result };
     } catch (err) {
-      const e = toRpcError(err);
-      if (e.code === Errors.INTERNAL.vdsmCode) this.#o.log.error({ err, method, flowId: ctx.flowId }, 'unexpected error in API method');
-      else this.#o.log.debug({ method, code: e.code, flowId: ctx.flowId }, e.message);
-      return finish(e.code, e);
-    } finally {
-      this.#inFlight--;
+      return this.#failed(call, err);
     }
+    const result = raw === undefined || raw === null ? true : raw;
+    this.#record(call.method, 0, call.start, call.notification);
+    return call.notification ? undefined : { jsonrpc: '2.0', id: call.id, result };
+  }
+
+  #failed(call: Call, err: unknown): object | undefined {
+    const e = toRpcError(err);
+    if (e.code === Errors.INTERNAL.vdsmCode) this.#o.log.error({ err, method: call.method, flowId: call.flowId }, 'unexpected error in API method');
+    else this.#o.log.debug({ method: call.method, code: e.code, flowId: call.flowId }, e.message);
+    return this.#finish(call, e);
+  }
+
+  /** Record a call that ended in an error and answer it (notifications get nothing). */
+  #finish(call: Call, err: RpcError): object | undefined {
+    this.#record(call.method, err.code, call.start, call.notification);
+    return call.notification ? undefined : errorResponse(call.id, err);
   }
 
   #record(method: string, code: number, start: number, notification: boolean): void {
@@ -191,6 +233,10 @@ export class JsonRpcServer {
     this.#o.onCall?.(rec);
     if (rpcCallChannel.hasSubscribers) rpcCallChannel.publish(rec);
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function errorResponse(id: Id, error: RpcError): object {

@@ -1,4 +1,4 @@
-// Immediate ACKs on accepted engine connections (TCP_QUICKACK after every read).
+// Immediate ACKs on accepted engine connections (TCP_QUICKACK after a read that is not answered at once).
 //
 // Why: clients that leave Nagle's algorithm on (the npm stompit client, stomp.py, the engine's Java NIO
 // client) write a frame the server does not answer (SUBSCRIBE, or a SEND header before its body) and then
@@ -6,10 +6,14 @@
 // data the server does not answer for up to 40 ms: the first request on a fresh connection took 44-50 ms
 // instead of 0.5 ms. TCP_NODELAY on our side (set since wave 1) cannot help; it governs our writes, not the
 // peer's. TCP_QUICKACK makes the kernel send the held-back ACK at once and leave delayed-ACK mode; it is
-// not sticky, so it is set again after each read. Measured in bench/first-request.ts.
+// not sticky, so it is set again after each such read.
 //
-// Cost: one setsockopt(2) per received chunk on the main thread (non-blocking, ~1 us) and, for requests
-// that are answered, an ACK segment that would otherwise ride on the reply.
+// Only when the ACK is owed: an answer written after a read carries the ACK of what was read, so the
+// call is made once the chunk's 'data' callbacks have run (a microtask queued by the first of them) and
+// only if nothing was written to the peer since that read: a frame nobody answers (SUBSCRIBE, a SEND's
+// head before its body), a request whose verb is still running. A request answered synchronously (ping2
+// and the other small verbs, see rpc-server.ts) costs neither the setsockopt(2) nor a separate ACK
+// segment. Measured in bench/first-request.ts (the first request) and bench/rpc.ts (the steady state).
 import type { Socket } from 'node:net';
 import { tcpQuickAck } from '../native-sys.js';
 
@@ -32,16 +36,27 @@ export function socketFd(socket: Socket): number | undefined {
 }
 
 /**
- * Acknowledge every chunk `socket` receives at once. For a TLS socket pass the TLS socket: its 'data'
- * events follow the reads of the underlying descriptor, which it shares. Returns false when the socket
- * has no descriptor (a pipe, a socket already closed) or the option is refused (not TCP).
+ * Acknowledge every chunk `socket` receives that is not answered while it is handled. For a TLS socket
+ * pass the TLS socket: its 'data' events follow the reads of the underlying descriptor, which it shares,
+ * and its writes go out through that descriptor. Returns false when the socket has no descriptor (a pipe,
+ * a socket already closed) or the option is refused (not TCP).
  */
 export function armQuickAck(socket: Socket, quickAck: QuickAckFn): boolean {
   const fd = socketFd(socket);
   if (fd === undefined || !quickAck(fd)) return false;
+  let queued = false;
+  /** socket.bytesWritten at the last read. */
+  let writtenAtRead = 0;
+  const settle = (): void => {
+    queued = false;
+    // The descriptor can be gone by now; a failed call is harmless.
+    if (!socket.destroyed && socket.bytesWritten === writtenAtRead) quickAck(fd);
+  };
   socket.prependListener('data', () => {
-    // The descriptor can be gone by the time a last chunk is delivered; a failed call is harmless.
-    if (!socket.destroyed) quickAck(fd);
+    writtenAtRead = socket.bytesWritten;
+    if (queued) return;
+    queued = true;
+    queueMicrotask(settle);
   });
   return true;
 }

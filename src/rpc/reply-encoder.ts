@@ -86,6 +86,33 @@ export async function encodeReply(reply: object | object[], opts: EncodeOptions)
   return encodeSliced(reply, opts);
 }
 
+/** Replies up to this many UTF-16 units are encoded in one go, whatever their shape. */
+const SMALL_REPLY_CHARS = 8 * 1024;
+
+/**
+ * The JSON text of a small single response (or one whose result is a small RawJson), when it fits
+ * `maxBytes`: encoded at once and synchronously, without the sliced machinery. Undefined for what needs
+ * encodeReply.
+ */
+export function smallReplyText(reply: object | object[], maxBytes: number): string | undefined {
+  if (!isSmall(reply)) {
+    const raw = rawReplyText(reply);
+    return raw !== undefined && raw.length <= SMALL_REPLY_CHARS && Buffer.byteLength(raw, 'utf8') <= maxBytes ? raw : undefined;
+  }
+  const text = JSON.stringify(reply);
+  // Three UTF-8 bytes at most per UTF-16 unit: most replies need no byte count at all.
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  return undefined;
+}
+
+/** The text of a single response whose RawJson result is small (a big one is never made a string). */
+function rawReplyText(reply: object | object[]): string | undefined {
+  if (Array.isArray(reply)) return undefined;
+  const r = reply as { id?: unknown; result?: unknown };
+  if (!(r.result instanceof RawJson) || r.result.sizeHint > 3 * SMALL_REPLY_CHARS) return undefined;
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":${r.result.text}}`;
+}
+
 /** The bytes of a single response whose result is RawJson. */
 function rawReply(reply: object | object[]): Buffer | undefined {
   if (Array.isArray(reply)) return undefined;

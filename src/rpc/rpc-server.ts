@@ -14,10 +14,10 @@ import type { QuickAckFn } from './quick-ack.js';
 import type { LimitHit, Slot } from './admission.js';
 import { EventPublisher } from './event-publisher.js';
 import { HttpEndpoints } from './http-endpoints.js';
-import { JsonRpcServer } from './jsonrpc-server.js';
+import { JsonRpcServer, type Reply } from './jsonrpc-server.js';
 import { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './memory-budget.js';
 import { ChunkedWriter } from './chunked-writer.js';
-import { encodeReply } from './reply-encoder.js';
+import { encodeReply, smallReplyText } from './reply-encoder.js';
 import { publishReplyTiming, rpcReplyChannel, type ReplyTiming } from './reply-events.js';
 import { StompBroker } from './stomp-broker.js';
 import type { StompLimits } from './stomp-parser.js';
@@ -65,7 +65,7 @@ export interface RpcServerOptions {
   eventQueue?: string;
   clock?: Clock;
   timers?: Timers;
-  /** Immediate ACKs after every read (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
+  /** Immediate ACKs after reads not answered at once (quick-ack.ts); false turns them off (bench/first-request.ts compares). */
   quickAck?: QuickAckFn | false;
   /** HTTP PUT handler (the storage's OVF_STORE upload). */
   httpUpload?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -190,7 +190,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       onLimit: (hit) => acceptor.admission.report(hit),
       onRequest: (body, ctx, reply, from) => {
         const receivedAt = rpcReplyChannel.hasSubscribers ? performance.now() : -1;
-        void answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM, receivedAt < 0 ? undefined : { receivedAt, output, session: from });
+        answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM, receivedAt < 0 ? undefined : { receivedAt, output, session: from });
       },
       onClose: (s) => {
         sessions.delete(s);
@@ -206,25 +206,51 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     session.receive(head);
   };
 
-  /** Dispatch one request body and send its answer (small ones as text, large ones encoded in slices). */
-  const answer = async (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): Promise<void> => {
+  /**
+   * Dispatch one request body and send its answer. A verb that answers synchronously with a small reply
+   * is answered within this call (one JSON.stringify, one frame, one write); a slow verb or a large
+   * reply takes the asynchronous path (the reply encoded in slices). `timing` (only while vdsm:rpc:reply
+   * has subscribers) reports when the reply was written.
+   */
+  const answer = (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
+    let response: Reply | Promise<Reply>;
     try {
-      const response = await jsonrpc.respond(body.toString('utf8'), ctx);
+      response = jsonrpc.respond(body.toString('utf8'), ctx);
+    } catch (err) {
+      failed(err, reply);
+      return;
+    }
+    if (response instanceof Promise) response.then((r) => send(r, ctx, reply, maxBytes, timing), (err: unknown) => failed(err, reply));
+    else send(response, ctx, reply, maxBytes, timing);
+  };
+  const send = (response: Reply, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
+    try {
       if (response === undefined) {
         reply(undefined);
         return;
       }
-      const encoded = await encodeReply(response, { maxBytes });
+      const text = smallReplyText(response, maxBytes);
+      if (text !== undefined) {
+        reply(text);
+        if (timing) publishReplyTiming(timing, ctx.connectionId, Buffer.byteLength(text));
+        return;
+      }
+    } catch (err) {
+      failed(err, reply);
+      return;
+    }
+    encodeReply(response, { maxBytes }).then((encoded) => {
       if (encoded.oversized > 0) {
         log.warn({ client: ctx.clientAddress, oversized: encoded.oversized, maxBytes }, 'response too large for the connection; answered with an error');
         onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
       }
       reply(encoded.chunks);
       if (timing) publishReplyTiming(timing, ctx.connectionId, encoded.bytes);
-    } catch (err) {
-      log.error({ err }, 'JSON-RPC dispatch failed');
-      reply(undefined);
-    }
+    }).catch((err: unknown) => failed(err, reply));
+  };
+  const failed = (err: unknown, reply: (b: undefined) => void): void => {
+    log.error({ err }, 'JSON-RPC dispatch failed');
+    reply(undefined);
   };
 
   const acceptor = new Acceptor({

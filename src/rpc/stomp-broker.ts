@@ -1,6 +1,6 @@
 // vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
 // routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
-import { Destinations, encodeFrame, encodeMessage, encodeMessageParts, type Frame } from './stomp-frame.js';
+import { Destinations, encodeFrame, encodeMessageParts, encodeMessageWith, messageHead, type Frame, type MessageHead } from './stomp-frame.js';
 
 /** What the broker needs from a connection. */
 export interface BrokerPeer {
@@ -28,6 +28,10 @@ export class StompBroker {
   readonly requestQueues: readonly string[];
   readonly eventQueue: string;
   #byDestination = new Map<string, Set<Subscription>>();
+  /** forward()'s subscription sets per destination (its prefixes resolved); cleared on any change. */
+  #routes = new Map<string, Set<Subscription>[]>();
+  /** Each subscription's MESSAGE head, built on its first message. */
+  #heads = new WeakMap<Subscription, MessageHead>();
 
   constructor(opts: BrokerOptions = {}) {
     this.requestQueues = opts.requestQueues ?? [Destinations.REQUESTS, Destinations.IRS_REQUESTS];
@@ -41,6 +45,7 @@ export class StompBroker {
       this.#byDestination.set(sub.destination, set);
     }
     set.add(sub);
+    this.#routes.clear();
   }
 
   remove(sub: Subscription): void {
@@ -48,6 +53,7 @@ export class StompBroker {
     if (!set) return;
     set.delete(sub);
     if (set.size === 0) this.#byDestination.delete(sub.destination);
+    this.#routes.clear();
   }
 
   /** True when `destination` is a request queue or below one (`jms.topic.vdsm_requests.getAllVmStats`). */
@@ -65,11 +71,7 @@ export class StompBroker {
   forward(frame: Frame, destination: string): number {
     if (this.#byDestination.size === 0) return 0;
     let count = 0;
-    let prefix = '';
-    for (const part of destination.split('.')) {
-      prefix = prefix === '' ? part : `${prefix}.${part}`;
-      const set = this.#byDestination.get(prefix);
-      if (!set) continue;
+    for (const set of this.#route(destination)) {
       for (const sub of set) {
         if (sub.peer.closed) continue;
         const headers: [string, string][] = [['subscription', sub.id]];
@@ -79,6 +81,23 @@ export class StompBroker {
       }
     }
     return count;
+  }
+
+  /** The subscription sets on `destination` and its dot-separated prefixes, shortest first. */
+  #route(destination: string): Set<Subscription>[] {
+    const known = this.#routes.get(destination);
+    if (known !== undefined) return known;
+    const sets: Set<Subscription>[] = [];
+    let prefix = '';
+    for (const part of destination.split('.')) {
+      prefix = prefix === '' ? part : `${prefix}.${part}`;
+      const set = this.#byDestination.get(prefix);
+      if (set) sets.push(set);
+    }
+    // Destinations are the clients' choice: the cache stays small whatever they send.
+    if (this.#routes.size >= MAX_ROUTES) this.#routes.clear();
+    this.#routes.set(destination, sets);
+    return sets;
   }
 
   /**
@@ -97,19 +116,19 @@ export class StompBroker {
     if (requester) {
       for (const sub of set) {
         if (sub.peer === requester) {
-          requester.sendFrame(message(destination, sub.id, body));
+          requester.sendFrame(this.#message(sub, body));
           own++;
         }
       }
       if (own > 0) return own;
     }
-    return this.#toAll(set, destination, body);
+    return this.#toAll(set, body);
   }
 
   /** Send an event body to every subscriber of the event queue (exact match), on every connection. */
   deliverEvent(body: string): number {
     const set = this.#byDestination.get(this.eventQueue);
-    return set ? this.#toAll(set, this.eventQueue, body) : 0;
+    return set ? this.#toAll(set, body) : 0;
   }
 
   subscriberCount(destination: string): number {
@@ -122,17 +141,27 @@ export class StompBroker {
     return { destinations: this.#byDestination.size, subscriptions, eventSubscribers: this.subscriberCount(this.eventQueue) };
   }
 
-  #toAll(set: Set<Subscription>, destination: string, body: string | Buffer[]): number {
+  #toAll(set: Set<Subscription>, body: string | Buffer[]): number {
     let n = 0;
     for (const sub of set) {
       if (sub.peer.closed) continue;
-      sub.peer.sendFrame(message(destination, sub.id, body));
+      sub.peer.sendFrame(this.#message(sub, body));
       n++;
     }
     return n;
   }
+
+  /** The MESSAGE frame of `body` for a subscription (destinations match exactly: the subscription's own). */
+  #message(sub: Subscription, body: string | Buffer[]): Buffer | Buffer[] {
+    if (typeof body !== 'string') return encodeMessageParts(sub.destination, sub.id, body);
+    let head = this.#heads.get(sub);
+    if (head === undefined) {
+      head = messageHead(sub.destination, sub.id);
+      this.#heads.set(sub, head);
+    }
+    return encodeMessageWith(head, body);
+  }
 }
 
-function message(destination: string, subscription: string, body: string | Buffer[]): Buffer | Buffer[] {
-  return typeof body === 'string' ? encodeMessage(destination, subscription, body) : encodeMessageParts(destination, subscription, body);
-}
+/** Destinations whose routes forward() keeps at most. */
+const MAX_ROUTES = 256;

@@ -117,6 +117,32 @@ export function encodeMessage(destination: string, subscription: string, body: s
   return out;
 }
 
+/** A MESSAGE frame's head up to the content-length value, for one subscription: built once, reused per frame. */
+export interface MessageHead {
+  text: string;
+  bytes: number;
+}
+
+export function messageHead(destination: string, subscription: string): MessageHead {
+  const text = `MESSAGE\ndestination:${headerValue(destination)}\ncontent-type:application/json\nsubscription:${headerValue(subscription)}\ncontent-length:`;
+  return { text, bytes: Buffer.byteLength(text, 'utf8') };
+}
+
+/** encodeMessage with the head built beforehand (messageHead): the same bytes. */
+export function encodeMessageWith(head: MessageHead, body: string): Buffer {
+  const bodyLen = Buffer.byteLength(body, 'utf8');
+  const length = String(bodyLen);
+  const headLen = head.bytes + length.length + 2;
+  const out = Buffer.allocUnsafe(headLen + bodyLen + 1);
+  out.write(head.text, 0, 'utf8');
+  out.write(length, head.bytes, 'latin1');
+  out[headLen - 2] = 0x0a;
+  out[headLen - 1] = 0x0a;
+  out.write(body, headLen, 'utf8');
+  out[out.length - 1] = 0;
+  return out;
+}
+
 /**
  * The MESSAGE frame of encodeMessage for a body already encoded in parts (a large response): the head,
  * the parts and the NUL, queued as one frame (rpc/chunked-writer.ts hands a big one out in chunks).

@@ -151,6 +151,14 @@ export class StompParser {
       switch (this.#state) {
         case ParserState.Command:
         case ParserState.Headers: {
+          if (this.#state === ParserState.Command && this.#lineLen === 0) {
+            const next = this.#wholeHead(chunk, pos);
+            if (next > pos) {
+              pos = next;
+              break;
+            }
+            // Else line by line: a head split across chunks, CR line endings, non-ASCII or a limit hit.
+          }
           const nl = chunk.indexOf(LF, pos);
           const stop = nl === -1 ? end : nl;
           const limit = this.#state === ParserState.Command ? this.#limits.maxCommandBytes : this.#limits.maxHeaderLineBytes;
@@ -183,6 +191,14 @@ export class StompParser {
           break;
         }
         case ParserState.BodyCounted: {
+          if (this.#bodyLen === 0 && end - pos > this.#bodyWanted) {
+            // The whole body and its NUL are in this chunk: the frame is emitted now, so a view will do.
+            this.#body = chunk.subarray(pos, pos + this.#bodyWanted);
+            this.#bodyLen = this.#bodyWanted;
+            pos += this.#bodyWanted;
+            this.#state = ParserState.BodyEnd;
+            break;
+          }
           const take = Math.min(this.#bodyWanted - this.#bodyLen, end - pos);
           this.#append(chunk, pos, pos + take, this.#bodyWanted);
           pos += take;
@@ -204,7 +220,11 @@ export class StompParser {
             this.#fail('body-too-large', `Body larger than ${this.#limits.maxBodyBytes} bytes`);
             return;
           }
-          if (stop > pos) this.#append(chunk, pos, stop, this.#limits.maxBodyBytes);
+          if (nul !== -1 && this.#bodyLen === 0) {
+            // Body and NUL in this chunk: the frame is emitted now, so a view will do.
+            this.#body = chunk.subarray(pos, nul);
+            this.#bodyLen = nul - pos;
+          } else if (stop > pos) this.#append(chunk, pos, stop, this.#limits.maxBodyBytes);
           if (nul === -1) return;
           pos = nul + 1;
           this.#emit();
@@ -214,6 +234,46 @@ export class StompParser {
           return;
       }
     }
+  }
+
+  /**
+   * The common case, in one pass: a frame's command line and headers wholly in `chunk` from `pos`, LF line
+   * endings, ASCII only, within every limit. Decodes the head once and returns the position after its
+   * empty line (the body state set as the line-by-line path would); returns `pos` to leave anything else
+   * (a split head, CRLF, non-ASCII, escapes to check, a limit or an error to report) to that path.
+   */
+  #wholeHead(chunk: Buffer, pos: number): number {
+    const first = chunk[pos];
+    if (first === LF || first === CR) return pos;
+    const lim = this.#limits;
+    const stop = chunk.indexOf(HEAD_END, pos);
+    if (stop === -1 || stop - pos > lim.maxCommandBytes + lim.maxHeaderBytes + 1) return pos;
+    const head = chunk.toString('latin1', pos, stop + 1);
+    if (NOT_PLAIN.test(head)) return pos;
+    let nl = head.indexOf('\n');
+    if (nl > lim.maxCommandBytes) return pos;
+    const command = head.slice(0, nl);
+    // CONNECT/CONNECTED headers are not escaped; a head without a backslash has nothing to unescape.
+    const raw = command === 'CONNECT' || command === 'CONNECTED' || !head.includes('\\');
+    const headers = newHeaders();
+    let count = 0;
+    for (let at = nl + 1; at < head.length; at = nl + 1) {
+      nl = head.indexOf('\n', at);
+      const colon = head.indexOf(':', at);
+      if (colon <= at || colon > nl || nl - at > lim.maxHeaderLineBytes || ++count > lim.maxHeaderCount) return pos;
+      const key = raw ? head.slice(at, colon) : unescapeHeaderValue(head.slice(at, colon));
+      const value = raw ? head.slice(colon + 1, nl) : unescapeHeaderValue(head.slice(colon + 1, nl));
+      if (key === undefined || value === undefined) return pos;
+      if (!(key in headers)) headers[key] = value;
+    }
+    const headerBytes = head.length - command.length - 1;
+    if (headerBytes > lim.maxHeaderBytes) return pos;
+    this.#command = command;
+    this.#headers = headers;
+    this.#headerCount = count;
+    this.#headerBytes = headerBytes;
+    this.#startBody();
+    return stop + 2;
   }
 
   /** Copy chunk[from, to) after the body so far, growing the body buffer up to `cap` bytes. */
@@ -305,7 +365,7 @@ export class StompParser {
     this.#body = undefined;
     this.#bodyLen = 0;
     this.#headerBytes = 0;
-    this.#headers = newHeaders();
+    // The next command line gives the next frame its own headers object.
     this.#state = ParserState.Command;
     this.#sink.frame(frame);
   }
@@ -329,5 +389,9 @@ export class StompParser {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The end of a frame head with LF line endings. */
+const HEAD_END = Buffer.from('\n\n');
+/** What #wholeHead leaves to the line-by-line path: CR, non-ASCII (UTF-8) or NUL. */
+const NOT_PLAIN = /[\r\0\x80-\xff]/;
 /** Smallest body buffer allocated (most frames are smaller and get a buffer of exactly their size). */
 const MIN_BODY_ALLOC = 4096;

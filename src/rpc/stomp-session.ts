@@ -124,6 +124,10 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   /** Clock ms since input is paused (flow control), or undefined. */
   #pausedAt: number | undefined;
   #peakUsage = 0;
+  /** Clock ms of the chunk being handled by receive() (frames in it arrived then), else undefined. */
+  #readAt: number | undefined;
+  /** The context of this connection's requests (one with a flowId is a copy of it). */
+  #ctx: RequestContext;
 
   constructor(opts: StompSessionOptions) {
     this.#o = opts;
@@ -134,6 +138,10 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     this.#outMs = opts.preConnectHeartbeatMs ?? PRE_CONNECT_HEARTBEAT_MS;
     this.#frameTimeoutMs = opts.frameTimeoutMs ?? FRAME_TIMEOUT_MS;
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.#ctx = Object.freeze({
+      clientAddress: this.clientAddress, connectionId: this.connectionId,
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
+    });
     this.#parser = new StompParser(
       { frame: (f) => this.#onFrame(f), error: (e) => this.#onParseError(e) },
       opts.limits ?? {},
@@ -159,7 +167,12 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     if (this.#state === 'closed') return;
     const now = this.#o.clock.now();
     this.#lastRead = now;
-    this.#parser.push(chunk);
+    this.#readAt = now;
+    try {
+      this.#parser.push(chunk);
+    } finally {
+      this.#readAt = undefined;
+    }
     if ((this.#state as SessionState) === 'closed') return;
     if (!this.#parser.midFrame) this.#frameStart = undefined;
     else if (this.#frameStart === undefined) this.#frameStart = now;
@@ -286,7 +299,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   #onFrame(frame: Frame): void {
     if (this.#state === 'closed') return;
     this.#framesIn++;
-    this.#lastFrame = this.#o.clock.now();
+    this.#lastFrame = this.#readAt ?? this.#o.clock.now();
     this.#o.onActivity?.();
     switch (frame.command) {
       case 'CONNECT':
@@ -294,8 +307,11 @@ export class StompSession implements BrokerPeer, BudgetHolder {
         this.#connect(frame);
         return;
       case 'SEND':
+        // Answers the receipt itself (before a response it may send at once).
         this.#send(frame);
-        break;
+        // Within receive() the deadline is armed once the whole chunk is handled.
+        if (this.#readAt === undefined) this.#armDeadline();
+        return;
       case 'SUBSCRIBE':
         if (!this.#subscribe(frame)) return;
         break;
@@ -318,7 +334,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     }
     // A handler above may have closed the session.
     if ((this.#state as SessionState) !== 'closed') this.#receipt(frame);
-    this.#armDeadline();
+    if (this.#readAt === undefined) this.#armDeadline();
   }
 
   #connect(frame: Frame): void {
@@ -347,29 +363,29 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       return;
     }
     const forwarded = this.#o.broker.forward(frame, destination);
-    if (this.#o.broker.isRequestDestination(destination)) {
-      const replyTo = frame.headers['reply-to'] || Destinations.RESPONSES;
-      const flowId = frame.headers['ovirtCorrelationId'];
-      const ctx: RequestContext = {
-        clientAddress: this.clientAddress, connectionId: this.connectionId,
-        ...(flowId !== undefined ? { flowId } : {}), ...(this.#o.localAddress !== undefined ? { localAddress: this.#o.localAddress } : {}),
-      };
-      this.#requestsInFlight++;
-      this.#flowControl();
-      let replied = false;
-      this.#o.onRequest(frame.body, ctx, (body) => {
-        if (replied) return;
-        replied = true;
-        this.#requestsInFlight--;
-        if (body !== undefined) {
-          const n = this.#o.broker.deliverResponse(replyTo, body, this);
-          if (n === 0) this.#o.log.debug({ connectionId: this.connectionId, replyTo }, 'response dropped: nobody subscribed to reply-to');
-        }
-        this.#flowControl();
-      }, this);
+    if (!this.#o.broker.isRequestDestination(destination)) {
+      if (forwarded === 0) this.#error('Subscription not available');
+      this.#receipt(frame);
       return;
     }
-    if (forwarded === 0) this.#error('Subscription not available');
+    // The receipt goes before the response, which a synchronous verb sends from within onRequest.
+    this.#receipt(frame);
+    const replyTo = frame.headers['reply-to'] || Destinations.RESPONSES;
+    const flowId = frame.headers['ovirtCorrelationId'];
+    const ctx: RequestContext = flowId === undefined ? this.#ctx : { ...this.#ctx, flowId };
+    this.#requestsInFlight++;
+    this.#flowControl();
+    let replied = false;
+    this.#o.onRequest(frame.body, ctx, (body) => {
+      if (replied) return;
+      replied = true;
+      this.#requestsInFlight--;
+      if (body !== undefined) {
+        const n = this.#o.broker.deliverResponse(replyTo, body, this);
+        if (n === 0) this.#o.log.debug({ connectionId: this.connectionId, replyTo }, 'response dropped: nobody subscribed to reply-to');
+      }
+      this.#flowControl();
+    }, this);
   }
 
   #subscribe(frame: Frame): boolean {

@@ -16,7 +16,15 @@ export interface Timers {
  * which starts at process start, it keeps growing across agent restarts, so the engine never sees a
  * statusTime or notify_time go backwards after a restart.
  */
-export const monotonicClock: Clock = { now: () => Number(process.hrtime.bigint()) / 1e6 };
+export const monotonicClock: Clock = (() => {
+  // performance.now() reads the same clock (libuv's uv_hrtime) from a start point, without a BigInt per
+  // read (the RPC server reads the clock several times per request): the offset is taken once.
+  performance.now(); // the first read initialises performance's time origin: not part of the offset
+  const before = performance.now();
+  const hr = Number(process.hrtime.bigint()) / 1e6;
+  const offset = hr - (before + performance.now()) / 2;
+  return { now: () => offset + performance.now() };
+})();
 
 export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),

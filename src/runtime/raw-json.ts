@@ -29,6 +29,11 @@ export class RawJson {
     return new RawJson(undefined, pieces.items, pieces.maxBytes);
   }
 
+  /** Its size without building anything: the text's length, or the pieces' UTF-8 upper bound. */
+  get sizeHint(): number {
+    return this.#text !== undefined ? this.#text.length : this.#maxBytes;
+  }
+
   /** The JSON text (built from the pieces on first use). */
   get text(): string {
     return (this.#text ??= this.encode('', '').toString('utf8'));

@@ -157,3 +157,25 @@ void test('every call is reported with a bounded method label, to onCall and dia
     unsubscribe(rpcCallChannel.name, onMsg);
   }
 });
+
+void test('a verb that answers synchronously is answered synchronously (no promise, no microtask hop); a promise only when the handler returns one', async () => {
+  const { srv } = server();
+  const body = (method: string, params: unknown): string => JSON.stringify(req(method, params));
+  const ok = srv.respond(body('Host.ping2', {}), ctx);
+  assert.ok(!(ok instanceof Promise), 'ping2 answered synchronously');
+  assert.deepEqual(ok, { jsonrpc: '2.0', id: '1', result: true });
+  const failed = srv.respond(body('VM.getStats', { vmID: 'x' }), ctx);
+  assert.ok(!(failed instanceof Promise), 'a synchronous throw is answered synchronously');
+  assert.equal((failed as { error: { code: number } }).error.code, Errors.NO_VM.vdsmCode);
+  const legacy = srv.respond(body('Host.getStats', []), ctx);
+  assert.deepEqual(legacy, { jsonrpc: '2.0', id: '1', result: { cpuUser: '1.50' } });
+  const later = srv.respond(body('Test.undef', {}), ctx);
+  assert.ok(later instanceof Promise, 'an async handler gives a promise');
+  assert.equal(srv.state().inFlight, 1, 'counted in flight until it settles');
+  assert.deepEqual(await later, { jsonrpc: '2.0', id: '1', result: true });
+  const rejected = srv.respond(body('Test.crossWorker', {}), ctx);
+  assert.ok(rejected instanceof Promise);
+  assert.equal(((await rejected) as { error: { code: number } }).error.code, Errors.UNAVAILABLE.vdsmCode);
+  assert.equal(srv.state().inFlight, 0);
+  assert.equal(srv.state().handled, 5);
+});

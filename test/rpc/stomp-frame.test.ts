@@ -1,7 +1,7 @@
 // Frame encoding: `\n` only, content-length on every frame computed from the UTF-8 body, escaping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeFrame, encodeMessage, escapeHeaderValue, HEARTBEAT, unescapeHeaderValue } from '../../src/rpc/stomp-frame.js';
+import { encodeFrame, encodeMessage, encodeMessageWith, escapeHeaderValue, HEARTBEAT, messageHead, unescapeHeaderValue } from '../../src/rpc/stomp-frame.js';
 
 const str = (b: Buffer): string => b.toString('utf8');
 
@@ -42,4 +42,13 @@ void test('MESSAGE frames carry destination, content-type, subscription, content
   const m = str(encodeMessage('jms.topic.vdsm_responses', 'sub-r', '{"jsonrpc":"2.0","id":"1","result":true}'));
   assert.equal(m, 'MESSAGE\ndestination:jms.topic.vdsm_responses\ncontent-type:application/json\nsubscription:sub-r\ncontent-length:40\n\n{"jsonrpc":"2.0","id":"1","result":true}\0');
   assert.ok(!m.includes('\r'));
+});
+
+void test('a MESSAGE head built once per subscription encodes the same bytes as encodeMessage', () => {
+  for (const [destination, subscription] of [['jms.topic.vdsm_responses', 'r'], ['a:b\\c', 'id\nwith\u0001control'], ['réponses', 'ß']]) {
+    const head = messageHead(destination!, subscription!);
+    for (const body of ['', '{"jsonrpc":"2.0","id":"1","result":true}', 'ünïcödé €', 'x'.repeat(10_000)]) {
+      assert.deepEqual(encodeMessageWith(head, body), encodeMessage(destination!, subscription!, body), `${destination} ${body.slice(0, 20)}`);
+    }
+  }
 });

@@ -1,6 +1,8 @@
 // The STOMP state-machine parser: frames fed whole, in two, and one byte at a time; limits; errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import { hostileStream, validFrame } from './stomp-arbitraries.js';
 import { encodeFrame, type Frame } from '../../src/rpc/stomp-frame.js';
 import { ParserState, StompParser, type StompLimits, type StompParseError } from '../../src/rpc/stomp-parser.js';
 
@@ -194,4 +196,46 @@ void test('pause() from a frame callback holds the rest of the chunk (and later 
   p.resume();
   assert.deepEqual(seen, ['0', '1', '2', '3', '4', '5', '6']);
   assert.equal(p.buffered, 0);
+});
+
+/** Everything a parser reports for `chunks`, as comparable values (bodies copied: a body may be a view). */
+function transcript(chunks: Buffer[], limits: Partial<StompLimits>): unknown[] {
+  const out: unknown[] = [];
+  const parser = new StompParser({
+    frame: (f) => out.push({ command: f.command, headers: { ...f.headers }, body: Buffer.from(f.body).toString('latin1') }),
+    error: (e) => out.push({ error: e.kind, message: e.message }),
+    heartbeat: () => out.push('heartbeat'),
+  }, limits);
+  for (const c of chunks) parser.push(c);
+  out.push({ buffered: parser.buffered, midFrame: parser.midFrame });
+  return out;
+}
+
+void test('a head wholly in one chunk (the one-pass path) parses exactly as byte by byte (the line-by-line path), errors and limits included', () => {
+  const limits = [{}, { maxHeaderLineBytes: 24, maxHeaderCount: 3, maxHeaderBytes: 60, maxCommandBytes: 8, maxBodyBytes: 64 }];
+  const crlf = (b: Buffer): Buffer => Buffer.from(b.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+  fc.assert(
+    fc.property(fc.oneof(hostileStream, fc.array(validFrame, { maxLength: 6 }), fc.array(validFrame.map(crlf), { maxLength: 3 })), fc.constantFrom(...limits), (parts, lim) => {
+      const data = Buffer.concat(parts);
+      const bytes = Array.from({ length: data.length }, (_, i) => data.subarray(i, i + 1));
+      assert.deepEqual(transcript([data], lim), transcript(bytes, lim));
+    }),
+    { numRuns: 500 },
+  );
+  // The one-pass path's own cases: escapes, a repeated header, CONNECT's raw values, non-ASCII, limits.
+  for (const frame of [
+    'SEND\ndestination:a\\cb\nx:1\nx:2\n\nbody\0',
+    'CONNECT\naccept-version:1.2\nlogin:a\\cb\n\n\0',
+    'SEND\ndestination:\u00e9t\u00e9\ncontent-length:2\n\n\u00e9\0',
+    'SEND\nbad\\q:1\n\n\0',
+    'SEND\n:empty\n\n\0',
+    'SEND\ndestination:a\ncontent-length:x\n\n\0',
+    'SEND\ndestination:a\ncontent-length:3\n\nabcd\0',
+    `SEND\n${'h:1\n'.repeat(5)}\n\0`,
+    `SEND\nlong:${'x'.repeat(40)}\n\n\0`,
+    'TOOLONGCOMMAND\n\n\0',
+  ]) {
+    const data = Buffer.from(frame, 'utf8');
+    for (const lim of limits) assert.deepEqual(transcript([data], lim), transcript(Array.from({ length: data.length }, (_, i) => data.subarray(i, i + 1)), lim), frame);
+  }
 });
