@@ -10,15 +10,27 @@
 // Process layout: the orchestrator runs each case in a fresh child (--case); that child runs the agent
 // and spawns a STOMP client grandchild (--client) so that client work never runs on the agent's loop.
 // The same file is also the synthetic-records worker thread.
+//
+// The floor, in the same run: a minimal STOMP server in its own process (bench/lib/floor-server.ts)
+// answering Host.getAllVmStats with the agent's own reply bytes, called by the same client in blocks
+// that alternate with the agent's, so the latency stands next to the least any server could give that
+// client (whose STOMP parse, UTF-8 decode and JSON.parse of the reply are inside every figure). The
+// agent-side time (request frame parsed -> last byte of the reply written to the socket) comes from
+// the agent's `vdsm:rpc:reply` diagnostics channel, subscribed in the case child.
+//
+//   node dist/bench/sampling.js [--quick] [--vms=200,1000] [--records=test-driver,synthetic-qemu]
+//        [--cycles=30] [--calls=200] [--log-level=error] [--out=DIR]
 import type { DispatchOptions } from '../src/contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../src/contracts/operations.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { runChildCase } from './lib/child-case.js';
+import { FLOOR_ID_SLOT, startFloorServer } from './lib/floor-server.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { barChart } from './lib/svg-chart.js';
@@ -42,10 +54,27 @@ interface CaseResult {
   getallvmstats_calls: number;
   getallvmstats_p50_ms: number;
   getallvmstats_p99_ms: number;
+  /** The same client against the floor server (same reply bytes), blocks alternating with the agent's. */
+  floor_p50_ms: number | null;
+  floor_p99_ms: number | null;
+  /** Floor latency over the agent's (1 = at the floor). */
+  vs_floor_p50: number | null;
+  vs_floor_p99: number | null;
+  /** Agent side: request frame parsed -> last reply byte written to the socket (vdsm:rpc:reply). */
+  agent_ms_p50: number | null;
+  agent_ms_p99: number | null;
+  /** Of it: request parsed -> reply queued for the connection (dispatch, report text, encoding, framing). */
+  agent_queue_ms_p50: number | null;
+  agent_queue_ms_p99: number | null;
   /** Host.ping2 on another connection, alone and while getAllVmStats runs back to back (head-of-line). */
   ping2_alone_p99_ms: number;
   ping2_during_getallvmstats_p50_ms: number;
   ping2_during_getallvmstats_p99_ms: number;
+  /** getAllVmStats replies the bulk requester received while those pings ran. */
+  hol_bulk_replies: number;
+  /** The same phase against the floor server: what the client side and the machine cost by themselves. */
+  floor_ping2_during_p50_ms: number | null;
+  floor_ping2_during_p99_ms: number | null;
   /** The same call through the npm `stompit` client (3 calls; includes its delayed-ACK stall). */
   stompit_call_ms_p50: number | null;
   report_build_ms_p50: number;
@@ -98,7 +127,7 @@ class SyntheticSource {
 
 // ---- STOMP client grandchild --------------------------------------------------------------------
 
-async function clientMain(port: number, calls: number): Promise<void> {
+async function clientMain(port: number, floorPort: number, calls: number): Promise<void> {
   // The exact response size and a shape check through the independent npm `stompit` client (the e2e
   // tests' engine-like peer), then the timed calls through vdsm-node's own client: stompit writes a SEND
   // frame in several pieces without TCP_NODELAY, which adds a delayed-ACK stall (~40 ms) to every call.
@@ -128,45 +157,123 @@ async function clientMain(port: number, calls: number): Promise<void> {
   }
   const client = new StompRpcClient({ host: '127.0.0.1', port });
   await client.connect();
+  const floorClient = floorPort > 0 ? new StompRpcClient({ host: '127.0.0.1', port: floorPort }) : undefined;
+  await floorClient?.connect();
+  // Agent and floor alternate in blocks, so both see the same machine load.
   const latencies: number[] = [];
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    const r = await client.call('Host.getAllVmStats', {}, 30_000);
-    latencies.push(performance.now() - t0);
-    if (bytes === 0) {
-      bytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', result: r, id: 'x' }));
-      vms = Array.isArray(r) ? r.length : -1;
-    }
-  }
-  // Head-of-line blocking: Host.ping2 on a second connection, alone and while this connection asks
-  // for getAllVmStats back to back; the difference is what a big reply costs everyone else.
-  const other = new StompRpcClient({ host: '127.0.0.1', port });
-  await other.connect();
-  const pings = async (): Promise<number[]> => {
-    const out: number[] = [];
-    for (let i = 0; i < calls; i++) {
+  const floorLatencies: number[] = [];
+  const BLOCK = 20;
+  const timedCalls = async (cl: InstanceType<typeof StompRpcClient>, n: number, into: number[]): Promise<void> => {
+    for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      await other.call('Host.ping2', {}, 30_000);
-      out.push(performance.now() - t0);
+      const r = await cl.call('Host.getAllVmStats', {}, 30_000);
+      into.push(performance.now() - t0);
+      if (cl === client && bytes === 0) {
+        bytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', result: r, id: 'x' }));
+        vms = Array.isArray(r) ? r.length : -1;
+      }
     }
-    return out;
   };
-  const pingAlone = await pings();
-  let busy = true;
-  const bulk = (async () => {
-    while (busy) await client.call('Host.getAllVmStats', {}, 30_000);
-  })();
-  const pingDuring = await pings();
-  busy = false;
-  await bulk;
-  other.close();
+  if (floorClient) await timedCalls(floorClient, Math.min(BLOCK, calls), []); // its warm-up
+  for (let done = 0; done < calls; done += BLOCK) {
+    const n = Math.min(BLOCK, calls - done);
+    await timedCalls(client, n, latencies);
+    if (floorClient) await timedCalls(floorClient, n, floorLatencies);
+  }
+  floorClient?.close();
+  // Head-of-line blocking: Host.ping2 on a second connection, alone and while a third connection asks
+  // for getAllVmStats back to back; the difference is what a big reply costs everyone else. The bulk
+  // requester is a worker thread that reads whole frames without decoding them: this process's loop is
+  // the pinger's alone (a JSON.parse of 1.8 MB here would delay the ping replies, not the server). The
+  // same phase against the floor server shows what the client side and the machine cost by themselves.
+  const hol = async (target: number): Promise<{ alone: number[]; during: number[]; bulkReplies: number }> => {
+    const other = new StompRpcClient({ host: '127.0.0.1', port: target });
+    await other.connect();
+    const pings = async (): Promise<number[]> => {
+      const out: number[] = [];
+      for (let i = 0; i < calls; i++) {
+        const t0 = performance.now();
+        await other.call('Host.ping2', {}, 30_000);
+        out.push(performance.now() - t0);
+      }
+      return out;
+    };
+    const alone = await pings();
+    const bulk = new Worker(SCRIPT, { workerData: { bulk: { port: target } } });
+    await new Promise<void>((resolve, reject) => {
+      bulk.once('message', () => resolve());
+      bulk.once('error', reject);
+    });
+    const during = await pings();
+    const bulkReplies = await new Promise<number>((resolve, reject) => {
+      bulk.once('message', (n: number) => resolve(n));
+      bulk.once('error', reject);
+      bulk.postMessage('stop');
+    });
+    await bulk.terminate();
+    other.close();
+    return { alone, during, bulkReplies };
+  };
+  const agentHol = await hol(port);
+  const floorHol = floorPort > 0 ? await hol(floorPort) : undefined;
   client.close();
-  process.stdout.write(`${JSON.stringify({ latencies, bytes, vms, stompitMs, pingAlone, pingDuring })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, floorLatencies, bytes, vms, stompitMs, pingAlone: agentHol.alone, pingDuring: agentHol.during, bulkReplies: agentHol.bulkReplies, floorPingDuring: floorHol?.during ?? [] })}\n`);
+}
+
+// ---- bulk requester (worker thread of the client) -----------------------------------------------
+
+if (!isMainThread && (workerData as { bulk?: { port: number } } | null)?.bulk !== undefined) {
+  // Host.getAllVmStats back to back on its own connection; replies are framed (STOMP) but not decoded.
+  const { port } = (workerData as { bulk: { port: number } }).bulk;
+  const { StompParser } = await import('../src/rpc/stomp-parser.js');
+  const net = await import('node:net');
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.setNoDelay(true);
+  const body = (id: number): string => JSON.stringify({ jsonrpc: '2.0', method: 'Host.getAllVmStats', params: {}, id: `bulk-${id}` });
+  const send = (id: number): void => {
+    const b = Buffer.from(body(id));
+    socket.write(Buffer.concat([Buffer.from(`SEND\ndestination:jms.topic.vdsm_requests\nreply-to:bench.bulk\ncontent-length:${b.length}\n\n`), b, Buffer.from([0])]));
+  };
+  let replies = 0;
+  let stopping = false;
+  const parser = new StompParser({
+    frame: (f) => {
+      if (f.command === 'CONNECTED') {
+        parentPort!.postMessage('started');
+        send(0);
+      } else if (f.command === 'MESSAGE') {
+        replies++;
+        if (stopping) parentPort!.postMessage(replies);
+        else send(replies);
+      }
+    },
+    error: (e) => { throw e; },
+  }, { maxBodyBytes: 256 * 1024 * 1024 });
+  socket.on('data', (d: Buffer) => parser.push(d));
+  // The floor server answers CONNECT and ignores SUBSCRIBE (no receipt): start at CONNECTED.
+  socket.write('CONNECT\naccept-version:1.2\nheart-beat:0,0\n\n\0SUBSCRIBE\ndestination:bench.bulk\nid:b\n\n\0');
+  parentPort!.on('message', () => (stopping = true));
+}
+
+/** The agent's reply bodies with the floor's id slot, for the floor server (as bench/rpc.ts captures them). */
+async function floorBodies(port: number): Promise<Record<string, string>> {
+  const { StompRpcClient } = await import('../src/rpc/stomp-client.js');
+  const cl = new StompRpcClient({ host: '127.0.0.1', port });
+  await cl.connect();
+  try {
+    const bodies: Record<string, string> = {};
+    for (const m of ['Host.getAllVmStats', 'Host.ping2']) {
+      bodies[m] = JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(FLOOR_ID_SLOT) as string, result: await cl.call(m, {}, 60_000) });
+    }
+    return bodies;
+  } finally {
+    cl.close();
+  }
 }
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
 
-async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string): Promise<void> {
+async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean): Promise<void> {
   const pino = (await import('pino')).default;
   const { Agent } = await import('../src/app/agent.js');
   const { loadConfig, PROFILES } = await import('../src/config/index.js');
@@ -205,9 +312,13 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   const proto = VmManager.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   const timed = 'reportsJson' in proto ? 'reportsJson' : 'reports';
   const origReports = proto[timed]!;
+  // Since issue 17 reportsJson is built in slices (a promise): its time is until the text is complete.
   proto[timed] = function timedReports(this: unknown, ...a: unknown[]) {
     const t0 = performance.now();
-    try { return origReports.apply(this, a); } finally { buildMs.push(performance.now() - t0); }
+    const out = origReports.apply(this, a);
+    if (out instanceof Promise) return out.finally(() => buildMs.push(performance.now() - t0));
+    buildMs.push(performance.now() - t0);
+    return out;
   };
 
   let synth: SyntheticSource | undefined;
@@ -266,9 +377,30 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   await waitCycles(cycles);
   measuring = false;
   buildMs.length = 0;
-  progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process`);
-  const client = await runChildCase<{ latencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[] }>(SCRIPT, ['--client', `--port=${port}`, `--calls=${calls}`], { timeoutMs: 600_000 });
+  const floor = noFloor ? undefined : await startFloorServer({ bodies: await floorBodies(port) });
+  // The agent's own share of each reply (a build without the channel publishes nothing: null figures).
+  const replies: { connectionId: number; bytes: number; receivedAt: number; queuedAt: number; writtenAt: number }[] = [];
+  const onReply = (m: unknown): void => {
+    const e = m as (typeof replies)[number];
+    if (e.bytes >= 16 * 1024) replies.push(e);
+  };
+  diagnostics_channel.subscribe('vdsm:rpc:reply', onReply);
+  progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process${floor ? ', alternating with the floor server' : ''}`);
+  let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[] };
+  try {
+    client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`], { timeoutMs: 600_000 });
+  } finally {
+    diagnostics_channel.unsubscribe('vdsm:rpc:reply', onReply);
+    await floor?.stop();
+  }
   histogram.disable();
+  // The timed connection: the first whose big replies number exactly the timed calls (the stompit
+  // check's connection has 3, the head-of-line bulk connection comes after it).
+  const perConnection = new Map<number, typeof replies>();
+  for (const e of replies) perConnection.set(e.connectionId, [...(perConnection.get(e.connectionId) ?? []), e]);
+  const timedReplies = [...perConnection.values()].find((list) => list.length === calls) ?? [];
+  const agentSide = summarize(timedReplies.map((e) => e.writtenAt - e.receivedAt));
+  const agentQueue = summarize(timedReplies.map((e) => e.queuedAt - e.receivedAt));
   if (client.vms !== vms) throw new Error(`getAllVmStats listed ${client.vms} VMs, expected ${vms}`);
 
   await synth?.close();
@@ -278,6 +410,8 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   const main = summarize(cycleMain);
   const put = summarize(putMs.slice(-cycles));
   const lat = summarize(client.latencies);
+  const fl = client.floorLatencies.length > 0 ? summarize(client.floorLatencies) : undefined;
+  const some = (x: { count: number }, v: number, d = 2): number | null => (x.count > 0 ? round(v, d) : null);
   const build = summarize(buildMs);
   const firstKey = kind === 'synthetic-qemu' && synthVms[0] !== undefined ? syntheticKeyCount(synthVms[0]) : 2;
   const result: CaseResult = {
@@ -287,9 +421,16 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     cache_put_ms_p50: round(put.p50, 3), cycle_wall_ms_p50: round(summarize(cycleWall).p50, 2),
     getallvmstats_calls: lat.count,
     getallvmstats_p50_ms: round(lat.p50, 2), getallvmstats_p99_ms: round(lat.p99, 2),
+    floor_p50_ms: fl ? round(fl.p50, 2) : null, floor_p99_ms: fl ? round(fl.p99, 2) : null,
+    vs_floor_p50: fl ? round(fl.p50 / lat.p50, 3) : null, vs_floor_p99: fl ? round(fl.p99 / lat.p99, 3) : null,
+    agent_ms_p50: some(agentSide, agentSide.p50), agent_ms_p99: some(agentSide, agentSide.p99),
+    agent_queue_ms_p50: some(agentQueue, agentQueue.p50), agent_queue_ms_p99: some(agentQueue, agentQueue.p99),
     ping2_alone_p99_ms: round(summarize(client.pingAlone).p99, 2),
     ping2_during_getallvmstats_p50_ms: round(summarize(client.pingDuring).p50, 2),
     ping2_during_getallvmstats_p99_ms: round(summarize(client.pingDuring).p99, 2),
+    hol_bulk_replies: client.bulkReplies,
+    floor_ping2_during_p50_ms: client.floorPingDuring.length ? round(summarize(client.floorPingDuring).p50, 2) : null,
+    floor_ping2_during_p99_ms: client.floorPingDuring.length ? round(summarize(client.floorPingDuring).p99, 2) : null,
     stompit_call_ms_p50: client.stompitMs.length ? round(summarize(client.stompitMs).p50, 2) : null,
     report_build_ms_p50: round(build.p50, 2), report_build_ms_p99: round(build.p99, 2),
     response_bytes: client.bytes, bytes_per_vm: Math.round(client.bytes / vms),
@@ -301,6 +442,20 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
 
 // ---- orchestrator -------------------------------------------------------------------------------
 
+/** Issue 17's getAllVmStats target (p99 <= 10 ms at 1,000 VMs) against the floor and the agent's own share. */
+function targetLines(results: CaseResult[]): string[] {
+  const big = results.filter((r) => r.vms >= 1000);
+  if (big.length === 0) return [];
+  return ['## getAllVmStats at 1,000 VMs against the 10 ms p99 target', '', ...big.map((r) =>
+    `* ${r.records}: end to end p99 ${fmt(r.getallvmstats_p99_ms, 1)} ms; the floor with the same client and reply bytes ` +
+    `${r.floor_p99_ms === null ? 'not run' : `p99 ${fmt(r.floor_p99_ms, 1)} ms${r.floor_p99_ms > 10 ? ' (above 10 ms: the target is below the floor of this measurement)' : ''}`}; ` +
+    `agent side p99 ${r.agent_ms_p99 === null ? 'not measured (a build without vdsm:rpc:reply)' : `${fmt(r.agent_ms_p99, 2)} ms (${r.agent_ms_p99 <= 10 ? 'within' : 'above'} 10 ms)`}.`), ''];
+}
+
+function pair(a: number | null, b: number | null, digits: number): string {
+  return a === null || b === null ? '-' : `${fmt(a, digits)} / ${fmt(b, digits)}`;
+}
+
 function report(results: CaseResult[], env: Record<string, unknown>): string {
   const ref = 55_601 / 100;
   return [
@@ -309,10 +464,13 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       `sampling period 1 s instead of 15 s so that a case takes seconds). Node ${String(env['node'])}, ${String(env['cpus'])} CPUs, ` +
       `load average at start ${String(env['loadavg'])}. Command: \`npm run bench:sampling\` (\`node dist/bench/sampling.js\`).`, '',
     mdTable(
-      ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'ping2 alone p99 ms', 'ping2 during getAllVmStats p50 / p99 ms', 'load1'],
+      ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'floor ms p50 / p99', 'vs floor p50 / p99', 'agent side ms p50 / p99', 'of it to queued p50 / p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'ping2 alone p99 ms', 'ping2 during getAllVmStats p50 / p99 ms', 'floor: ping2 during p50 / p99 ms', 'load1'],
       results.map((r) => [r.vms, r.records, r.keys_per_record, fmt(r.cycle_main_ms_p50, 2), fmt(r.cycle_main_ms_p99, 2), fmt(r.cache_put_ms_p50, 3),
-        fmt(r.getallvmstats_p50_ms, 1), fmt(r.getallvmstats_p99_ms, 1), fmt(r.report_build_ms_p50, 1), r.response_bytes, r.bytes_per_vm, fmt(r.loop_delay_p99_ms, 1), fmt(r.ping2_alone_p99_ms, 2), `${fmt(r.ping2_during_getallvmstats_p50_ms, 2)} / ${fmt(r.ping2_during_getallvmstats_p99_ms, 2)}`, fmt(r.load1, 2)]),
+        fmt(r.getallvmstats_p50_ms, 1), fmt(r.getallvmstats_p99_ms, 1), pair(r.floor_p50_ms, r.floor_p99_ms, 1), pair(r.vs_floor_p50, r.vs_floor_p99, 2),
+        pair(r.agent_ms_p50, r.agent_ms_p99, 2), pair(r.agent_queue_ms_p50, r.agent_queue_ms_p99, 2),
+        fmt(r.report_build_ms_p50, 1), r.response_bytes, r.bytes_per_vm, fmt(r.loop_delay_p99_ms, 1), fmt(r.ping2_alone_p99_ms, 2), `${fmt(r.ping2_during_getallvmstats_p50_ms, 2)} / ${fmt(r.ping2_during_getallvmstats_p99_ms, 2)}`, pair(r.floor_ping2_during_p50_ms, r.floor_ping2_during_p99_ms, 2), fmt(r.load1, 2)]),
     ), '',
+    ...targetLines(results),
     '## What is measured', '',
     '* **records `test-driver`**: what libvirt\'s test driver returns, only `state.state` and `state.reason` per VM ' +
       '(libvirt-lab.md §1); CPU, NIC, disk and balloon figures in the response stay at their defaults.',
@@ -331,13 +489,24 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       'records from the worker, VmSampling\'s handler and StatsCache.put. The libvirt call runs in a worker and is not ' +
       'main-thread time. Measured on cycles with no client traffic; p99 of 30 cycles is their maximum. Busy time is wall ' +
       'time inside callbacks, so it grows when the machine is oversubscribed (see load1 in results.json).',
-    '* **getAllVmStats**: sequential calls from a separate process over one STOMP connection (npm `stompit`), send to ' +
-      'full MESSAGE received, while sampling continues every second. **report build ms**: VmManager.reportsJson() alone ' +
-      '(every VM\'s JSON text: a VM\'s report is rebuilt and serialised only after a new sample or a status change, ' +
-      'otherwise its text is reused with the read-time fields filled in); the rest of the latency is JSON encoding, STOMP framing and the socket.',
+    '* **getAllVmStats**: sequential calls from a separate process over one STOMP connection (vdsm-node\'s own client; ' +
+      'three more through npm `stompit` check the response), send to reply parsed: the client\'s STOMP parse, UTF-8 decode ' +
+      'and JSON.parse of the whole reply are inside the figure, while sampling continues every second. **report build ms**: ' +
+      'VmManager.reportsJson() alone (every VM\'s JSON text: a VM\'s report is rebuilt and serialised only after a new ' +
+      'sample or a status change, otherwise its text is reused with the read-time fields filled in), from the call until ' +
+      'its text is complete: it is built in ~2 ms slices that yield to the event loop.',
+    '* **floor**: the same client, in blocks of 20 calls alternating with the agent\'s, against a minimal STOMP server in its ' +
+      'own process (bench/lib/floor-server.ts) that answers with the agent\'s own getAllVmStats reply bytes and does nothing ' +
+      'else: the least any server can give this client. **vs floor** is the floor\'s latency over the agent\'s (1 = at the floor).',
+    '* **agent side**: from the `vdsm:rpc:reply` diagnostics channel in the agent process: request frame parsed to the last ' +
+      'byte of the reply written to the socket (handed to the kernel), for the timed calls; **to queued** is the part up to the ' +
+      'encoded reply being queued for the connection (dispatch, report text, JSON-RPC envelope, STOMP frame), the rest is ' +
+      'handing the bytes to the socket in 64 KiB chunks (and waiting for the kernel to take them when the client reads slower).',
     '* **ping2 during getAllVmStats** (head-of-line blocking): Host.ping2 sequentially on a second connection, first alone, ' +
-      'then while the first connection asks for getAllVmStats back to back; the difference is what the big reply costs a ' +
-      'small request on another connection (main-thread work for the reply, its write to the socket).',
+      'then while a third connection (a worker thread of the client that frames the replies without decoding them, so the ' +
+      'pinger\'s loop is not held by a JSON.parse) asks for getAllVmStats back to back; the difference is what the big reply ' +
+      'costs a small request on another connection (main-thread work for the reply, its hand-off to the socket in chunks). ' +
+      '**floor: ping2 during**: the same phase against the floor server (its ping2 and getAllVmStats bytes are the agent\'s).',
     '* **loop delay**: monitorEventLoopDelay (1 ms resolution) over the measured cycles and the calls.',
     `* Agent log level \`${String(env['logLevel'])}\` (\`--log-level\`): with state-only records every report logs ` +
       '"Missing stat: \'balloon.current\'" for each VM, i.e. one warning line per VM per getAllVmStats (200,000 lines for ' +
@@ -366,7 +535,7 @@ async function orchestrate(flags: Flags): Promise<void> {
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : [])], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -390,9 +559,9 @@ async function orchestrate(flags: Flags): Promise<void> {
 if (isMainThread) {
   const flags = new Flags();
   const run = flags.has('client')
-    ? clientMain(flags.num('port', 0), flags.num('calls', 200))
+    ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.

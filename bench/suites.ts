@@ -22,7 +22,7 @@ const suite = (name: string, summary: string, extra: Omit<SuiteSpec, 'name' | 's
 export const SUITES: readonly SuiteSpec[] = [
   suite('executor-stuck', 'Executor (stuck in offloaded and in synchronous native calls) vs plain Piscina; Scheduler lateness', { quickSeconds: 32, headline: 'fast_p99_ms' }),
   suite('rpc', 'JSON-RPC over STOMP, plain and TLS: Host.ping2, Host.getStats, Host.getAllVmStats over N VMs', { remote: true, quickSeconds: 15, headline: 'req_per_s' }),
-  suite('sampling', 'VM bulk-stats sampling cycle cost and Host.getAllVmStats through the real agent', { quickSeconds: 15, headline: 'getallvmstats_p50_ms' }),
+  suite('sampling', 'VM bulk-stats sampling cycle cost and Host.getAllVmStats through the real agent, beside a floor server with the same reply bytes', { quickSeconds: 15, headline: 'getallvmstats_p50_ms' }),
   suite('libvirt', 'libvirt bulk statistics from a worker vs the main thread, in-process and via libvirtd', { quickSeconds: 15, headline: 'callMsP50' }),
   suite('first-request', 'First request on a fresh connection from a Nagle client, with and without TCP_QUICKACK', { quickSeconds: 5, headline: 'p50_ms' }),
   suite('observability', 'What metrics reporters, the health monitor and CPU profiling of every thread cost Host.ping2 and Host.getAllVmStats, as ratios to metrics off', { quickSeconds: 30, headline: 'ping_ratio' }),

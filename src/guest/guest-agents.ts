@@ -44,8 +44,12 @@ export function qemuGaChannelHint(domain: DomainInfo): 'connected' | 'disconnect
 
 export class GuestAgents {
   #o: GuestAgentsOptions;
-  /** Per VM, the last merged view and its JSON: an unchanged view is the same object (the report cache compares by identity). */
-  #last = new Map<string, { json: string; stats: GuestStats }>();
+  /**
+   * Per VM, the last merged view, what it was merged from and its JSON: an unchanged view is the same
+   * object (the report cache compares by identity). While the sources are the same (the same view at the
+   * same update count, the same responsiveness, the same qga fields at the same revision), nothing is merged.
+   */
+  #last = new Map<string, { json: string; stats: GuestStats; from: readonly unknown[] }>();
 
   constructor(opts: GuestAgentsOptions) {
     this.#o = opts;
@@ -105,16 +109,23 @@ export class GuestAgents {
     const now = this.#o.clock.now();
     const qga = this.#o.poller?.fields(vmId);
     const version = this.#o.poller?.caps(vmId).version;
+    const responsive = view?.isResponsive(now, this.#o.channels.responsiveMs);
+    const from = [memSizeMiB, view, view?.updates, responsive, qga, qga === undefined ? undefined : this.#o.poller?.revision(vmId), version];
+    const last = this.#last.get(vmId);
+    // getAllVmStats asks for every VM on every poll: an unchanged source is not merged and serialised again.
+    if (last !== undefined && sameSources(last.from, from)) return last.stats;
     const stats = mergeGuestInfo({
       memSizeMiB,
-      ...(view !== undefined ? { ovirt: { info: view.info(), responsive: view.isResponsive(now, this.#o.channels.responsiveMs) } } : {}),
+      ...(view !== undefined ? { ovirt: { info: view.info(), responsive: responsive === true } } : {}),
       ...(qga !== undefined ? { qga } : {}),
       ...(version !== undefined ? { qgaVersion: version } : {}),
     });
     const json = JSON.stringify(stats);
-    const last = this.#last.get(vmId);
-    if (last !== undefined && last.json === json) return last.stats;
-    this.#last.set(vmId, { json, stats });
+    if (last !== undefined && last.json === json) {
+      last.from = from;
+      return last.stats;
+    }
+    this.#last.set(vmId, { json, stats, from });
     return stats;
   }
 
@@ -147,4 +158,9 @@ export class GuestAgents {
     return true;
   }
 
+}
+
+function sameSources(a: readonly unknown[], b: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -50,6 +50,11 @@ export class OvirtAgentView {
     return this.#connected;
   }
 
+  /** Updates applied so far: info() changes only when this does. */
+  get updates(): number {
+    return this.#updates;
+  }
+
   /** Up per the last heartbeat, until a channel timeout (vdsm's guestStatus Up / None). */
   get guestUp(): boolean {
     return this.#guestUp;

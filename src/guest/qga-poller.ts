@@ -114,6 +114,11 @@ export class QgaPoller {
     return this.schedule.caps(vmId);
   }
 
+  /** See QgaSchedule.revision: what fields() returns changed when this did. */
+  revision(vmId: string): number {
+    return this.schedule.revision(vmId);
+  }
+
   isActive(vmId: string): boolean {
     return this.schedule.isActive(vmId);
   }

@@ -64,6 +64,8 @@ interface VmState {
   hint: ChannelState;
   inFlight: boolean;
   fields: QgaFields;
+  /** Bumped whenever `fields` changes (it is updated in place). */
+  revision: number;
 }
 
 export class QgaSchedule {
@@ -112,6 +114,11 @@ export class QgaSchedule {
     if (s?.lastSuccessAt === undefined) return undefined;
     const answering = s.channel === 'connected' && s.failures === 0;
     return answering || now - s.lastSuccessAt < this.#o.maxAgeMs ? s.fields : undefined;
+  }
+
+  /** Changes whenever the VM's fields do (they are one object updated in place): -1 for an unknown VM. */
+  revision(vmId: string): number {
+    return this.#vms.get(vmId)?.revision ?? -1;
   }
 
   /** Monotonic ms of the last answer to `query` (0: never). */
@@ -170,6 +177,7 @@ export class QgaSchedule {
     for (const q of outcome.done) s.lastCheck[q] = now;
     if (outcome.done.length > 0 || (outcome.caps?.version ?? null) !== null) {
       Object.assign(s.fields, outcome.fields);
+      s.revision++;
       s.lastSuccessAt = now;
     }
     if (outcome.failure !== undefined) {
@@ -215,7 +223,7 @@ export class QgaSchedule {
   #state(vmId: string): VmState {
     let s = this.#vms.get(vmId);
     if (s === undefined) {
-      s = { caps: EMPTY_CAPS, lastCheck: {}, lastSuccessAt: undefined, lastFailureAt: undefined, failures: 0, retryAt: 0, channel: 'unknown', hint: 'unknown', inFlight: false, fields: {} };
+      s = { caps: EMPTY_CAPS, lastCheck: {}, lastSuccessAt: undefined, lastFailureAt: undefined, failures: 0, retryAt: 0, channel: 'unknown', hint: 'unknown', inFlight: false, fields: {}, revision: 0 };
       this.#vms.set(vmId, s);
     }
     return s;

@@ -76,10 +76,10 @@ export async function encodeReply(reply: object | object[], opts: EncodeOptions)
     const body = Buffer.from(JSON.stringify(reply), 'utf8');
     if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
   }
-  // A result serialised once per change (RawJson) is spliced in as is: never parsed and stringified again.
-  const raw = rawReply(reply);
-  if (raw !== undefined) {
-    const body = Buffer.from(raw, 'utf8');
+  // A result serialised once per change (RawJson) is spliced in as is: never parsed and stringified again,
+  // written straight into the body's buffer.
+  const body = rawReply(reply);
+  if (body !== undefined) {
     if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
     return encodeSliced(tooLargeError((reply as { id?: unknown }).id, body.length, opts.maxBytes), opts);
   }
@@ -90,12 +90,13 @@ export async function encodeReply(reply: object | object[], opts: EncodeOptions)
 const SMALL_REPLY_CHARS = 8 * 1024;
 
 /**
- * The JSON text of a small single response (or one whose result is RawJson), when it fits `maxBytes`:
- * encoded at once and synchronously, without the sliced machinery. Undefined for what needs encodeReply.
+ * The JSON text of a small single response (or one whose result is a small RawJson), when it fits
+ * `maxBytes`: encoded at once and synchronously, without the sliced machinery. Undefined for what needs
+ * encodeReply.
  */
 export function smallReplyText(reply: object | object[], maxBytes: number): string | undefined {
   if (!isSmall(reply)) {
-    const raw = rawReply(reply);
+    const raw = rawReplyText(reply);
     return raw !== undefined && raw.length <= SMALL_REPLY_CHARS && Buffer.byteLength(raw, 'utf8') <= maxBytes ? raw : undefined;
   }
   const text = JSON.stringify(reply);
@@ -104,12 +105,20 @@ export function smallReplyText(reply: object | object[], maxBytes: number): stri
   return undefined;
 }
 
-/** The text of a single response whose result is RawJson. */
-function rawReply(reply: object | object[]): string | undefined {
+/** The text of a single response whose RawJson result is small (a big one is never made a string). */
+function rawReplyText(reply: object | object[]): string | undefined {
+  if (Array.isArray(reply)) return undefined;
+  const r = reply as { id?: unknown; result?: unknown };
+  if (!(r.result instanceof RawJson) || r.result.sizeHint > 3 * SMALL_REPLY_CHARS) return undefined;
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":${r.result.text}}`;
+}
+
+/** The bytes of a single response whose result is RawJson. */
+function rawReply(reply: object | object[]): Buffer | undefined {
   if (Array.isArray(reply)) return undefined;
   const r = reply as { id?: unknown; result?: unknown };
   if (!(r.result instanceof RawJson)) return undefined;
-  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":${r.result.text}}`;
+  return r.result.encode(`{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":`, '}');
 }
 
 /** Not a batch, and no result a single stringify could spend long on. */

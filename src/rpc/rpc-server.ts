@@ -16,7 +16,9 @@ import { EventPublisher } from './event-publisher.js';
 import { HttpEndpoints } from './http-endpoints.js';
 import { JsonRpcServer, type Reply } from './jsonrpc-server.js';
 import { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './memory-budget.js';
+import { ChunkedWriter } from './chunked-writer.js';
 import { encodeReply, smallReplyText } from './reply-encoder.js';
+import { publishReplyTiming, rpcReplyChannel, type ReplyTiming } from './reply-events.js';
 import { StompBroker } from './stomp-broker.js';
 import type { StompLimits } from './stomp-parser.js';
 import { MAX_OUTGOING_BYTES, StompSession, type RequestContext, type StompTransport } from './stomp-session.js';
@@ -149,33 +151,28 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
 
   const onStomp = (socket: Socket, head: Buffer, slot: Slot): void => {
     const lingerMs = limits.closeLingerMs ?? 5000;
+    const connectionId = nextId++;
+    // Big frames leave in chunks that yield between them (chunked-writer.ts); its drain is the session's.
+    const output = new ChunkedWriter(socket, { connectionId, onDrained: () => session.outputDrained() });
     const transport: StompTransport = {
-      write: (b) => {
-        if (!Array.isArray(b)) {
-          socket.write(b);
-          return;
-        }
-        socket.cork();
-        for (const part of b) socket.write(part);
-        socket.uncork();
-      },
+      write: (b) => output.write(b),
       get pendingBytes() {
-        return socket.writableLength;
+        return output.pendingBytes;
       },
       end: () => {
-        socket.end();
-        const h = timers.setTimeout(() => socket.destroy(), lingerMs);
+        output.end();
+        const h = timers.setTimeout(() => output.destroy(), lingerMs);
         (h as { unref?: () => void } | undefined)?.unref?.();
       },
       destroy: () => {
-        socket.destroy();
+        output.destroy();
       },
       pauseInput: () => socket.pause(),
       resumeInput: () => socket.resume(),
     };
     const maxOutgoing = limits.maxOutgoingBytes ?? MAX_OUTGOING_BYTES;
     const session = new StompSession({
-      connectionId: nextId++,
+      connectionId,
       clientAddress: slot.client,
       ...(socket.localAddress !== undefined ? { localAddress: socket.localAddress } : {}),
       transport,
@@ -192,7 +189,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       onActivity: () => acceptor.admission.touch(slot),
       onLimit: (hit) => acceptor.admission.report(hit),
       onRequest: (body, ctx, reply, from) => {
-        answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM);
+        const receivedAt = rpcReplyChannel.hasSubscribers ? performance.now() : -1;
+        answer(body, ctx, reply, from.maxOutgoingBytes - FRAME_HEAD_ROOM, receivedAt < 0 ? undefined : { receivedAt, output, session: from });
       },
       onClose: (s) => {
         sessions.delete(s);
@@ -211,9 +209,10 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   /**
    * Dispatch one request body and send its answer. A verb that answers synchronously with a small reply
    * is answered within this call (one JSON.stringify, one frame, one write); a slow verb or a large
-   * reply takes the asynchronous path (the reply encoded in slices).
+   * reply takes the asynchronous path (the reply encoded in slices). `timing` (only while vdsm:rpc:reply
+   * has subscribers) reports when the reply was written.
    */
-  const answer = (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number): void => {
+  const answer = (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
     let response: Reply | Promise<Reply>;
     try {
       response = jsonrpc.respond(body.toString('utf8'), ctx);
@@ -221,10 +220,10 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       failed(err, reply);
       return;
     }
-    if (response instanceof Promise) response.then((r) => send(r, ctx, reply, maxBytes), (err: unknown) => failed(err, reply));
-    else send(response, ctx, reply, maxBytes);
+    if (response instanceof Promise) response.then((r) => send(r, ctx, reply, maxBytes, timing), (err: unknown) => failed(err, reply));
+    else send(response, ctx, reply, maxBytes, timing);
   };
-  const send = (response: Reply, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number): void => {
+  const send = (response: Reply, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
     try {
       if (response === undefined) {
         reply(undefined);
@@ -233,6 +232,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       const text = smallReplyText(response, maxBytes);
       if (text !== undefined) {
         reply(text);
+        if (timing) publishReplyTiming(timing, ctx.connectionId, Buffer.byteLength(text));
         return;
       }
     } catch (err) {
@@ -245,6 +245,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
         onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
       }
       reply(encoded.chunks);
+      if (timing) publishReplyTiming(timing, ctx.connectionId, encoded.bytes);
     }).catch((err: unknown) => failed(err, reply));
   };
   const failed = (err: unknown, reply: (b: undefined) => void): void => {

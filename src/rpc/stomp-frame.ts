@@ -145,7 +145,7 @@ export function encodeMessageWith(head: MessageHead, body: string): Buffer {
 
 /**
  * The MESSAGE frame of encodeMessage for a body already encoded in parts (a large response): the head,
- * the parts and the NUL, to be written corked so the frame still goes out as one write.
+ * the parts and the NUL, queued as one frame (rpc/chunked-writer.ts hands a big one out in chunks).
  */
 export function encodeMessageParts(destination: string, subscription: string, body: readonly Buffer[]): Buffer[] {
   const bodyLen = body.reduce((n, b) => n + b.length, 0);

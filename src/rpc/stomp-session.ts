@@ -15,7 +15,7 @@ import type { BrokerPeer, StompBroker, Subscription } from './stomp-broker.js';
 
 /** The socket (or pipe) under a session. */
 export interface StompTransport {
-  /** Queue one whole frame (one buffer, or parts written corked); it must go out as one write. */
+  /** Queue one whole frame (one buffer, or its parts in order); nothing else may be written inside it. */
   write(frame: Buffer | Buffer[]): void;
   /** Bytes queued and not yet handed to the kernel. */
   readonly pendingBytes: number;

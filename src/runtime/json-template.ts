@@ -8,6 +8,7 @@
 // Markers are plain printable text (no escapes), so JSON.stringify keeps its fast path and the text is
 // cut with indexOf.
 import { randomBytes } from 'node:crypto';
+import type { JsonPieces } from './raw-json.js';
 
 const NONCE = randomBytes(8).toString('hex');
 
@@ -24,6 +25,8 @@ export class JsonTemplate {
   /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]. */
   readonly #parts: string[];
   readonly #slots: number[];
+  /** The parts' UTF-8 bytes (views of one buffer), made on the first fillInto. */
+  #bytes: Buffer[] | undefined;
 
   private constructor(parts: string[], slots: number[]) {
     this.#parts = parts;
@@ -55,6 +58,31 @@ export class JsonTemplate {
   fill(values: readonly string[]): string {
     let out = this.#parts[0]!;
     for (let i = 0; i < this.#slots.length; i++) out += values[this.#slots[i]!]! + this.#parts[i + 1]!;
+    return out;
+  }
+
+  /**
+   * The same text as fill(), as pieces: the fixed parts as bytes encoded once per template, the values
+   * as strings. No per-read copy of the fixed text is made here; the reply encoder copies it once.
+   */
+  fillInto(values: readonly string[], into: JsonPieces): void {
+    const bytes = (this.#bytes ??= this.#encodeParts());
+    into.bytes(bytes[0]!);
+    for (let i = 0; i < this.#slots.length; i++) {
+      into.text(values[this.#slots[i]!]!);
+      into.bytes(bytes[i + 1]!);
+    }
+  }
+
+  #encodeParts(): Buffer[] {
+    const all = Buffer.from(this.#parts.join(''), 'utf8');
+    const out: Buffer[] = [];
+    let at = 0;
+    for (const p of this.#parts) {
+      const n = Buffer.byteLength(p, 'utf8');
+      out.push(all.subarray(at, at + n));
+      at += n;
+    }
     return out;
   }
 

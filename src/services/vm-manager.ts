@@ -19,7 +19,7 @@ import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
 import { VmReportCache } from '../virt/vm-report-cache.js';
-import { rawJsonArray, type RawJson } from '../runtime/raw-json.js';
+import { rawJsonArrayOfSliced, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
@@ -478,9 +478,13 @@ export class VmManager {
    * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
    * status change, a new domain, pid or guest info) with the read-time fields filled in.
    */
-  reportsJson(vmIds?: readonly string[]): RawJson {
-    return rawJsonArray(this.#select(vmIds).map((vm) =>
-      this.#migrationProgress(vm) !== undefined ? JSON.stringify(this.report(vm)) : this.#reportCache.json(vm, this.#reportInput(vm))));
+  reportsJson(vmIds?: readonly string[]): Promise<RawJson> {
+    // In slices of ~2 ms: 1,000 VMs are a few ms of reads, tens when a new sample means rebuilds, and
+    // other connections' requests are answered in between.
+    return rawJsonArrayOfSliced(this.#select(vmIds), (vm, into) => {
+      if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
+      else this.#reportCache.jsonInto(vm, this.#reportInput(vm), into);
+    });
   }
 
   /**

@@ -9,6 +9,7 @@
 // The entry is rebuilt when any input it was built from is no longer the same value (compared with ===:
 // records, domain and guest objects are replaced, never modified, when they change).
 import { CachedTemplate, slotMarker, type JsonTemplate } from '../runtime/json-template.js';
+import type { JsonPieces } from '../runtime/raw-json.js';
 import { buildVmStatsReport, reportTimes, type ReportTimes, type VmReportInput } from './vm-report.js';
 
 /** Slot numbers of the fields filled at read time. */
@@ -65,6 +66,14 @@ export class VmReportCache {
     const template = this.#template(owner, input);
     if (template === undefined) return JSON.stringify(buildVmStatsReport(input));
     return template.fill(slotValues(reportTimes(input)));
+  }
+
+  /** The same text as json(), appended to `into` as pieces (the report's bytes are encoded once per change). */
+  jsonInto(owner: object, input: VmReportInput, into: JsonPieces): void {
+    this.#reads++;
+    const template = this.#template(owner, input);
+    if (template === undefined) into.text(JSON.stringify(buildVmStatsReport(input)));
+    else template.fillInto(slotValues(reportTimes(input)), into);
   }
 
   /** Rebuild the VM's text now if its inputs changed (after a new sample), so that reads find it built. */

@@ -192,3 +192,33 @@ void test('desktop verbs: the command goes out; true when the oVirt agent is res
     await t.cleanup();
   }
 });
+
+void test('guest stats are merged again only when a source changed: repeated reads (every getAllVmStats) reuse the object, every change shows', async () => {
+  const t = await setup();
+  try {
+    const mem = t.vm.domain.memoryKiB / 1024;
+    t.update({ lastMessageAt: t.time.now(), guestUp: true, fields: { username: '"alice"' } });
+    const view = t.channels.view(VM_UUID)!;
+    let merges = 0;
+    const info = view.info.bind(view);
+    view.info = () => {
+      merges++;
+      return info();
+    };
+    const a = t.guest.stats(VM_UUID, mem);
+    assert.equal(a.username, 'alice');
+    const before = merges;
+    for (let i = 0; i < 5; i++) assert.equal(t.guest.stats(VM_UUID, mem), a);
+    assert.equal(merges, before, 'an unchanged source is not merged again');
+    t.update({ lastMessageAt: t.time.now(), fields: { username: '"bob"' } });
+    assert.equal(t.guest.stats(VM_UUID, mem).username, 'bob', 'a new field value shows');
+    const b = t.guest.stats(VM_UUID, mem);
+    t.time.advance(120_000);
+    const c = t.guest.stats(VM_UUID, mem);
+    assert.notEqual(c, b);
+    assert.equal(c.username, 'Unknown', 'responsiveness lost with time shows');
+    assert.equal((JSON.parse((await t.vms.reportsJson()).text) as { username: string }[])[0]!.username, 'Unknown');
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { apiMethods } from '../../src/api/host-basic.js';
-import { MethodTable } from '../../src/api/method-table.js';
+import { MethodTable, type MethodSpec } from '../../src/api/method-table.js';
 import { s } from '../../src/api/schema.js';
 import { ensureDevPki, loadTlsFiles, type DevPki } from '../../src/rpc/pki.js';
 import { createRpcServer, type RpcLimits, type RpcServer } from '../../src/rpc/rpc-server.js';
@@ -34,6 +34,8 @@ export interface FixtureOptions {
   pkiDir?: string;
   /** Where the server logs (default: nowhere). */
   logManager?: LogManager;
+  /** More verbs next to the basic ones (a test's own). */
+  methods?: MethodSpec[];
 }
 
 export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -62,6 +64,7 @@ export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
         for (let i = 0; i < (count as number); i++) ref.rpc!.publish(`|virt|VM_status|vm${i}`, { [`vm${i}`]: { status: 'Up' } });
       },
     },
+    ...(opts.methods ?? []),
   ]);
   const registry = new Registry();
   const rpc = (ref.rpc = createRpcServer({

@@ -10,7 +10,7 @@ import { VmReportCache } from '../../src/virt/vm-report-cache.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { StatsCache, type BulkSample } from '../../src/virt/stats-cache.js';
 import { VmStateMachine } from '../../src/virt/vm-state.js';
-import { RawJson, rawJsonArray } from '../../src/runtime/raw-json.js';
+import { JsonPieces, RawJson, rawJsonArray, rawJsonArrayOf, rawJsonArrayOfSliced } from '../../src/runtime/raw-json.js';
 import { domainXml, VM_UUID } from './domain-fixtures.js';
 import { ManualTime } from '../support/manual-time.js';
 
@@ -52,6 +52,12 @@ void describe('VmReportCache', () => {
     assert.equal(parsed['statusTime'], String(2147483647 + Math.floor(time.now())));
     assert.equal((parsed['network'] as Record<string, Record<string, string>>)['vnet0']?.['sampleTime'], (time.now() / 1000).toFixed(6));
     assert.deepEqual(c.describe(), { builds: 1, reads: 2 });
+    // The pieces form (what getAllVmStats sends) is the same text, from the same template.
+    time.advance(777);
+    const pieces = new JsonPieces();
+    c.jsonInto(owner, input(), pieces);
+    assert.equal(RawJson.fromPieces(pieces).text, fresh(input()));
+    assert.deepEqual(c.describe(), { builds: 1, reads: 3 });
   });
 
   void it('a new sample rebuilds the text (the new counters show)', () => {
@@ -136,5 +142,44 @@ void describe('JsonTemplate', () => {
     assert.ok(raw instanceof RawJson);
     assert.equal(raw.text, '[{"a":1},{"b":"2"}]');
     assert.equal(JSON.stringify({ result: raw }), '{"result":[{"a":1},{"b":"2"}]}');
+  });
+
+  void it('pieces (bytes encoded once per template, values per read) give the same text and bytes as fill()', () => {
+    const t = JsonTemplate.of({ vmId: 'v\u00e9\u{1F600}', statusTime: slotMarker(0), nics: [{ sampleTime: slotMarker(1) }, { sampleTime: slotMarker(1) }], end: 'z' }, 3)!;
+    const values = ['"123"', '"4.500000"'];
+    const text = `[${t.fill(values)},${t.fill(['"9"', '"\u00fc"'])}]`;
+    const raw = rawJsonArrayOf([values, ['"9"', '"\u00fc"']], (v, into) => t.fillInto(v, into));
+    assert.equal(raw.text, text);
+    assert.deepEqual(raw.encode('{"id":"\u00e9","result":', '}'), Buffer.from(`{"id":"\u00e9","result":${text}}`));
+    assert.deepEqual(JSON.parse(JSON.stringify({ r: raw })), { r: JSON.parse(text) });
+    const empty = rawJsonArrayOf([], () => assert.fail('no element'));
+    assert.equal(empty.text, '[]');
+    const p = new JsonPieces();
+    p.text('"\u{1F600}\u00e9"');
+    assert.equal(RawJson.fromPieces(p).text, '"\u{1F600}\u00e9"');
+  });
+
+  void it('a long list is built in slices: the loop is yielded to once 2 ms of work have run (the clock is read every 16 elements)', async () => {
+    let clock = 0;
+    let sinceYield = 0;
+    let longest = 0;
+    let yields = 0;
+    const items = Array.from({ length: 1000 }, (_, i) => `{"i":${i}}`);
+    const raw = await rawJsonArrayOfSliced(items, (item, into) => {
+      clock += 0.5;
+      sinceYield++;
+      into.text(item);
+    }, {
+      now: () => clock,
+      yieldToLoop: async () => {
+        longest = Math.max(longest, sinceYield);
+        sinceYield = 0;
+        yields++;
+      },
+    });
+    assert.equal(raw.text, `[${items.join(',')}]`);
+    // Elements are counted in groups of 16 between clock readings: at most 16 of 0.5 ms each.
+    assert.ok(longest > 0 && longest <= 16, `elements between yields: ${longest}`);
+    assert.ok(yields >= 1000 / 16 - 1, `yields: ${yields}`);
   });
 });

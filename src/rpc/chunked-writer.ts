@@ -1,0 +1,275 @@
+// One connection's outgoing bytes, handed to its socket in bounded chunks so that a big reply does not
+// hold the event loop or other connections. A multi-MB MESSAGE frame handed to socket.write() in one
+// call is encrypted in that call (TLS: all of it, synchronously) or copied as far as the kernel takes
+// it, and the rest waits in libuv where nothing else of this connection can be ordered behind it. Here
+// a frame larger than DIRECT_WRITE_MAX_BYTES is queued and written CHUNK bytes at a time: the next chunk only after
+// the socket has taken the previous one (its write callback) and after a turn of the event loop, so a
+// small reply on another connection goes out between two chunks.
+//
+// The queue is one ordered byte stream: a frame is appended whole, so frames of one connection are never
+// interleaved (a frame may span many writes, nothing of another frame sits between them). A small frame
+// (up to 256 KiB) while nothing is queued goes straight to the socket, as before. pendingBytes (queued plus what the
+// socket itself still buffers) is what the session's bound, backlog and the memory budget count.
+//
+// Lifecycle: open -> ending (end(): the queue is flushed, then the socket ended) -> closed; destroy()
+// from any state drops the queue at once (a connection closed mid-reply frees it).
+import { channel } from 'node:diagnostics_channel';
+
+/** Bytes handed to the socket in one write while a frame is being chunked. */
+export const OUTPUT_CHUNK_BYTES = 64 * 1024;
+/**
+ * A frame up to this size with nothing queued ahead of it is written at once: TLS encrypts 256 KiB in a
+ * fraction of a millisecond, and waiting for a write callback between chunks of a reply that small
+ * costs its requester more than it saves anyone else.
+ */
+export const DIRECT_WRITE_MAX_BYTES = 256 * 1024;
+
+/**
+ * Published (only when subscribed) each time bytes of a connection are handed to its socket: a small
+ * frame written at once, or one chunk of queued output. Tests watch the order of hand-offs across
+ * connections; benches see when a reply's last byte went out.
+ */
+export const rpcOutputChannel = channel('vdsm:rpc:output');
+
+export interface OutputEvent {
+  connectionId: number;
+  /** Bytes handed in this write. */
+  bytes: number;
+  /** Bytes still queued behind it. */
+  queued: number;
+  /** Bytes of this connection handed so far (this write included). */
+  handed: number;
+}
+
+/** The socket as the writer uses it (net.Socket and tls.TLSSocket are such sinks). */
+export interface ByteSink {
+  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
+  cork(): void;
+  uncork(): void;
+  readonly writableLength: number;
+  end(): void;
+  destroy(): void;
+}
+
+export interface ChunkedWriterOptions {
+  connectionId: number;
+  chunkBytes?: number;
+  /** Largest frame written at once when nothing is queued (default DIRECT_WRITE_MAX_BYTES, at least chunkBytes). */
+  directMaxBytes?: number;
+  /** Run fn on a later turn of the event loop (default setImmediate). */
+  defer?: (fn: () => void) => void;
+  /** The queue emptied: everything was taken by the socket (the session sends its backlog, resumes input). */
+  onDrained?: () => void;
+}
+
+type WriterState = 'open' | 'ending' | 'closed';
+
+export class ChunkedWriter {
+  readonly #sink: ByteSink;
+  readonly #connectionId: number;
+  readonly #chunkBytes: number;
+  readonly #directMax: number;
+  readonly #defer: (fn: () => void) => void;
+  readonly #onDrained: (() => void) | undefined;
+  #state: WriterState = 'open';
+  /** Queued buffers; #queue[#head] is partly written up to #offset. */
+  #queue: Buffer[] = [];
+  #head = 0;
+  #offset = 0;
+  #queued = 0;
+  /** A chunk was handed and its write callback has not run yet. */
+  #inFlight = false;
+  #scheduled = false;
+  /** Bytes appended and bytes whose write completed, since the start (for whenWritten). */
+  #appended = 0;
+  #written = 0;
+  #handed = 0;
+  #waiters: { at: number; fn: () => void }[] = [];
+  readonly #pump = (): void => this.#next();
+
+  constructor(sink: ByteSink, opts: ChunkedWriterOptions) {
+    this.#sink = sink;
+    this.#connectionId = opts.connectionId;
+    this.#chunkBytes = Math.max(1, opts.chunkBytes ?? OUTPUT_CHUNK_BYTES);
+    this.#directMax = Math.max(this.#chunkBytes, opts.directMaxBytes ?? DIRECT_WRITE_MAX_BYTES);
+    this.#defer = opts.defer ?? ((fn) => setImmediate(fn));
+    this.#onDrained = opts.onDrained;
+  }
+
+  /** Bytes not yet taken by the kernel: queued here plus buffered by the socket. */
+  get pendingBytes(): number {
+    return this.#queued + this.#sink.writableLength;
+  }
+
+  /** Bytes waiting here for their turn (not yet handed to the socket). */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Append one whole frame (one buffer, or its parts in order). */
+  write(frame: Buffer | readonly Buffer[]): void {
+    if (this.#state !== 'open') return;
+    const size = Array.isArray(frame) ? sizeOf(frame as readonly Buffer[]) : (frame as Buffer).length;
+    if (size === 0) return;
+    this.#appended += size;
+    if (!this.#inFlight && this.#queued === 0 && size <= this.#directMax) {
+      // Nothing ahead of it: the common small reply goes out in one write, as it always did.
+      if (Array.isArray(frame)) {
+        this.#sink.cork();
+        for (const part of frame as readonly Buffer[]) this.#sink.write(part);
+        this.#sink.uncork();
+      } else this.#sink.write(frame as Buffer);
+      this.#written += size;
+      this.#handed += size;
+      if (rpcOutputChannel.hasSubscribers) this.#publish(size);
+      this.#settleWaiters();
+      return;
+    }
+    if (Array.isArray(frame)) {
+      for (const part of frame as readonly Buffer[]) if (part.length > 0) this.#queue.push(part);
+    } else this.#queue.push(frame as Buffer);
+    this.#queued += size;
+    if (!this.#inFlight && !this.#scheduled) this.#next();
+  }
+
+  /**
+   * Call fn once every byte appended so far has been written to the socket (a chunk's write callback
+   * ran, or it was written at once); at once when nothing is queued. Dropped if the writer is destroyed.
+   */
+  whenWritten(fn: () => void): void {
+    if (this.#written >= this.#appended) {
+      fn();
+      return;
+    }
+    this.#waiters.push({ at: this.#appended, fn });
+  }
+
+  /** Flush what is queued, then end the socket. */
+  end(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'ending';
+    if (!this.#inFlight && this.#queued === 0) this.#finish();
+  }
+
+  /** Drop everything queued and close the socket now. */
+  destroy(): void {
+    if (this.#state === 'closed') {
+      this.#sink.destroy();
+      return;
+    }
+    this.#state = 'closed';
+    this.#drop();
+    this.#sink.destroy();
+  }
+
+  describe(): Record<string, unknown> {
+    return { state: this.#state, queuedBytes: this.#queued, buffers: this.#queue.length - this.#head, inFlight: this.#inFlight, handed: this.#handed };
+  }
+
+  /** Hand the next chunk to the socket (at most one in flight). */
+  #next(): void {
+    this.#scheduled = false;
+    if (this.#state === 'closed' || this.#inFlight) return;
+    if (this.#queued === 0) {
+      if (this.#state === 'ending') this.#finish();
+      return;
+    }
+    const chunk = this.#take(Math.min(this.#chunkBytes, this.#queued));
+    this.#inFlight = true;
+    this.#handed += chunk.length;
+    if (rpcOutputChannel.hasSubscribers) this.#publish(chunk.length);
+    this.#sink.write(chunk, (err) => this.#afterWrite(chunk.length, err));
+  }
+
+  #afterWrite(bytes: number, err: Error | null | undefined): void {
+    this.#inFlight = false;
+    if (this.#state === 'closed') return;
+    if (err) {
+      // The socket failed: its 'close' closes the session, which destroys this writer.
+      this.#drop();
+      return;
+    }
+    this.#written += bytes;
+    this.#settleWaiters();
+    if (this.#queued > 0) {
+      // Yield: other connections' I/O and replies run before this connection's next chunk.
+      this.#scheduled = true;
+      this.#defer(this.#pump);
+      return;
+    }
+    if (this.#state === 'ending') {
+      this.#finish();
+      return;
+    }
+    this.#onDrained?.();
+  }
+
+  /** The next `n` queued bytes: a view of one buffer when they lie in one, else a copy. */
+  #take(n: number): Buffer {
+    const first = this.#queue[this.#head]!;
+    if (first.length - this.#offset >= n) {
+      const view = first.subarray(this.#offset, this.#offset + n);
+      this.#advance(n);
+      return view;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const buf = this.#queue[this.#head]!;
+      const take = Math.min(n - at, buf.length - this.#offset);
+      buf.copy(out, at, this.#offset, this.#offset + take);
+      at += take;
+      this.#advance(take);
+    }
+    return out;
+  }
+
+  #advance(n: number): void {
+    this.#queued -= n;
+    this.#offset += n;
+    if (this.#offset < this.#queue[this.#head]!.length) return;
+    this.#queue[this.#head] = EMPTY;
+    this.#head++;
+    this.#offset = 0;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #settleWaiters(): void {
+    while (this.#waiters.length > 0 && this.#waiters[0]!.at <= this.#written) this.#waiters.shift()!.fn();
+  }
+
+  #drop(): void {
+    this.#queue = [];
+    this.#head = 0;
+    this.#offset = 0;
+    this.#queued = 0;
+    this.#waiters = [];
+  }
+
+  #finish(): void {
+    this.#state = 'closed';
+    this.#sink.end();
+  }
+
+  #publish(bytes: number): void {
+    rpcOutputChannel.publish({ connectionId: this.#connectionId, bytes, queued: this.#queued, handed: this.#handed } satisfies OutputEvent);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function sizeOf(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
