@@ -259,12 +259,17 @@ class Registry {
       std::shared_ptr<Job> job = std::move(ct->pending);
       ct->pending.reset();
       job->callTid_ = ct->tid;
+      // Let go before this thread got to it (a call thread not yet scheduled when the task timed
+      // out): the caller was told it was abandoned, so the call is not made at all.
+      const bool letGo = job->abandoned_;
       lock.unlock();
       bool failed = false;
-      try {
-        job->Execute();
-      } catch (...) {
-        failed = true;
+      if (!letGo) {
+        try {
+          job->Execute();
+        } catch (...) {
+          failed = true;
+        }
       }
       job->Release();
       lock.lock();

@@ -94,7 +94,8 @@ void describe('a worker stuck in a call to a frozen libvirtd', { skip: skip ?? f
     const start = await h.next('start', (m) => m['taskId'] === stuckId);
     const workerTid = h.ex.threads().find((r) => r.worker_id === start['workerId'])!.tid;
     // The call is inside libvirt (on the worker's call thread) before its timeout is made to pass.
-    await h.until(() => virt.nativeCalls().some((c) => c.tid === workerTid && c.what === 'virConnectGetHostname'));
+    // (callTid set: the call thread took it; a call let go before that is never made.)
+    await h.until(() => virt.nativeCalls().some((c) => c.tid === workerTid && c.what === 'virConnectGetHostname' && c.callTid > 0));
     h.time.advance(100);
     const discard = await h.next('discard', (m) => m['taskId'] === start['taskId']);
     assert.equal(await stuck, Errors.TASK_DISCARDED.code);
@@ -124,7 +125,7 @@ void describe('a worker stuck in a call to a frozen libvirtd', { skip: skip ?? f
     assert.ok(tid > 0);
     daemon.freeze();
     const ping = control.request({ cmd: 'ping', conn: own }, 60_000).catch((e: { code?: string }) => e.code);
-    await until(() => virt.nativeCalls().some((c) => c.tid === tid && c.what === 'virConnectGetLibVersion'));
+    await until(() => virt.nativeCalls().some((c) => c.tid === tid && c.what === 'virConnectGetLibVersion' && c.callTid > 0));
     control.terminate();
     assert.equal(await ping, Errors.LIBVIRT_CONNECTION.code);
     await until(() => threadName(tid) === undefined);  // the control thread is gone while the daemon is still frozen
