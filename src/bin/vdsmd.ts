@@ -13,6 +13,7 @@ import { createRootLogger, LogManager } from '../observability/logging.js';
 import { SdNotifier } from '../observability/sd-notify.js';
 import { applyProcessSettings } from './process-settings.js';
 import { exitNow, setThreadName } from '../native-sys.js';
+import { AddonNativeCalls } from '../native-calls.js';
 import { enrolmentHint, hostCertFiles, missingFiles } from '../ops/host-certs.js';
 import { loadTlsFiles } from '../rpc/pki.js';
 import { acquireInstanceLock, InstanceLockedError } from '../ops/instance-lock.js';
@@ -164,6 +165,13 @@ async function main(argv: string[]): Promise<number> {
     // forever. Once the agent has stopped, nothing those threads hold is needed; systemd sees status 0.
     agent.stop(STOP_GRACE_MS).then(({ stuckThreads }) => {
       if (stuckThreads > 0) log.warn({ stuckThreads }, 'worker threads still blocked in native calls; exiting without them');
+      // Workers let go from libvirt calls have exited; the calls themselves may still wait in libvirt
+      // on their call threads (a frozen libvirtd): say so, they end with the process.
+      const calls = new AddonNativeCalls().list().filter((c) => c.abandoned);
+      if (calls.length > 0) {
+        log.warn({ abandonedCalls: calls.length, calls: calls.slice(0, 10).map((c) => ({ what: c.what, call_tid: c.callTid, age_ms: Math.round(c.ageMs) })) },
+          'native calls still blocked on their call threads (their worker threads were let go); exiting without them');
+      }
       log.info('stopped');
       flushLogsThenExit(root, 0);
     }, (err: unknown) => {
