@@ -1,7 +1,7 @@
 // Live migration calls: migrateToURI3 (peer-to-peer, blocks for the whole migration, possibly without
 // limit when the destination hangs: call it only from a worker of its own), job statistics, job abort,
-// max downtime / max speed and the switch to post-copy. Each takes (conn, uuid, ...) and holds a
-// connection reference throughout.
+// max downtime / max speed and the switch to post-copy. Each takes (conn, uuid, ...) through DomainCall
+// (call.cc), like the other domain calls.
 #include "virt.h"
 
 #include <cstdlib>
@@ -71,130 +71,99 @@ void ParamsFromObject(Napi::Env env, const Napi::Value& v, TypedParams& out) {
 // migrateToURI3(conn, uuid, dconnuri, params, flags) -> undefined. Blocks until libvirt finishes (or
 // fails) the migration, which is unbounded when the destination daemon or QEMU hangs.
 Napi::Value MigrateToURI3(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  std::string duri = ArgStr(info, 2, "dconnuri");
+  DomainCall call(info);
+  std::string duri = call.Str(2, "dconnuri");
   TypedParams params;
-  ParamsFromObject(env, info.Length() > 3 ? info[3] : env.Undefined(), params);
-  unsigned int flags = ArgFlags(info, 4);
-  DomRef d = c.Domain(env, uuid);
-  int rc = c.RunDom(env, "virDomainMigrateToURI3", d, [duri, params = std::move(params), flags](virDomainPtr dom) {
+  ParamsFromObject(call.env(), call.Arg(3), params);
+  unsigned int flags = call.Flags(4);
+  int rc = call.Run("virDomainMigrateToURI3", [duri, params = std::move(params), flags](virDomainPtr dom) {
     return virDomainMigrateToURI3(dom, duri.c_str(), params.get(), static_cast<unsigned int>(params.size()), flags);
   });
-  if (rc < 0) c.Fail(env, "virDomainMigrateToURI3", &uuid);
-  return env.Undefined();
+  if (rc < 0) call.Fail("virDomainMigrateToURI3");
+  return call.env().Undefined();
 }
 
 // jobStats(conn, uuid, flags?) -> { type, operation?, time_elapsed?, data_total?, ... } (libvirt's keys;
 // type 0 none, 2 unbounded, 3 completed, 4 failed, 5 cancelled; operation 5 = outgoing migration).
 Napi::Value JobStats(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  unsigned int flags = ArgFlags(info, 2);
-  DomRef d = c.Domain(env, uuid);
+  DomainCall call(info);
+  unsigned int flags = call.Flags(2);
   struct Out {
     int rc = 0;
     int type = VIR_DOMAIN_JOB_NONE;
     TypedParams params;
   };
-  Out r = c.RunDom(env, "virDomainGetJobStats", d, [flags](virDomainPtr dom) {
+  Out r = call.Run("virDomainGetJobStats", [flags](virDomainPtr dom) {
     Out o;
     o.rc = virDomainGetJobStats(dom, &o.type, o.params.params(), o.params.n(), flags);
     return o;
   });
-  if (r.rc < 0) c.Fail(env, "virDomainGetJobStats", &uuid);
-  Napi::Object o = TypedParamsToObject(env, r.params.get(), r.params.size());
+  if (r.rc < 0) call.Fail("virDomainGetJobStats");
+  Napi::Object o = TypedParamsToObject(call.env(), r.params.get(), r.params.size());
   o.Set("type", r.type);
   return o;
 }
 
 // Argument i as a number >= 0, or a TypeError naming it.
-static double ArgNonNegative(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsNumber() || info[i].As<Napi::Number>().DoubleValue() < 0)
-    throw ArgError(info.Env(), std::string(name) + " must be a non-negative number");
-  return info[i].As<Napi::Number>().DoubleValue();
+double NonNegative(const DomainCall& call, size_t i, const char* name) {
+  double v = call.Num(i, name);
+  if (v < 0) throw ArgError(call.env(), std::string(name) + " must be a non-negative number");
+  return v;
 }
 
 // abortJob(conn, uuid) -> undefined; OPERATION_INVALID when no job runs.
 Napi::Value AbortJob(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
-  if (c.RunDom(env, "virDomainAbortJob", d, [](virDomainPtr dom) { return virDomainAbortJob(dom); }) < 0) c.Fail(env, "virDomainAbortJob", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  if (call.Run("virDomainAbortJob", [](virDomainPtr dom) { return virDomainAbortJob(dom); }) < 0) call.Fail("virDomainAbortJob");
+  return call.env().Undefined();
 }
 
 // migrateSetMaxDowntime(conn, uuid, downtimeMs, flags?)
 Napi::Value MigrateSetMaxDowntime(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  auto ms = static_cast<unsigned long long>(ArgNonNegative(info, 2, "downtimeMs"));
-  DomRef d = c.Domain(env, uuid);
-  unsigned int flags = ArgFlags(info, 3);
-  if (c.RunDom(env, "virDomainMigrateSetMaxDowntime", d, [ms, flags](virDomainPtr dom) { return virDomainMigrateSetMaxDowntime(dom, ms, flags); }) < 0)
-    c.Fail(env, "virDomainMigrateSetMaxDowntime", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  auto ms = static_cast<unsigned long long>(NonNegative(call, 2, "downtimeMs"));
+  unsigned int flags = call.Flags(3);
+  if (call.Run("virDomainMigrateSetMaxDowntime", [ms, flags](virDomainPtr dom) { return virDomainMigrateSetMaxDowntime(dom, ms, flags); }) < 0)
+    call.Fail("virDomainMigrateSetMaxDowntime");
+  return call.env().Undefined();
 }
 
 // migrateSetMaxSpeed(conn, uuid, bandwidthMiBs, flags?)
 Napi::Value MigrateSetMaxSpeed(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  auto mibs = static_cast<unsigned long>(ArgNonNegative(info, 2, "bandwidth"));
-  DomRef d = c.Domain(env, uuid);
-  unsigned int flags = ArgFlags(info, 3);
-  if (c.RunDom(env, "virDomainMigrateSetMaxSpeed", d, [mibs, flags](virDomainPtr dom) { return virDomainMigrateSetMaxSpeed(dom, mibs, flags); }) < 0)
-    c.Fail(env, "virDomainMigrateSetMaxSpeed", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  auto mibs = static_cast<unsigned long>(NonNegative(call, 2, "bandwidth"));
+  unsigned int flags = call.Flags(3);
+  if (call.Run("virDomainMigrateSetMaxSpeed", [mibs, flags](virDomainPtr dom) { return virDomainMigrateSetMaxSpeed(dom, mibs, flags); }) < 0)
+    call.Fail("virDomainMigrateSetMaxSpeed");
+  return call.env().Undefined();
 }
 
 // migrateGetMaxSpeed(conn, uuid, flags?) -> MiB/s
 Napi::Value MigrateGetMaxSpeed(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  unsigned int flags = ArgFlags(info, 2);
-  DomRef d = c.Domain(env, uuid);
-  struct Out {
-    int rc = 0;
-    unsigned long mibs = 0;
-  };
-  Out r = c.RunDom(env, "virDomainMigrateGetMaxSpeed", d, [flags](virDomainPtr dom) {
-    Out o;
-    o.rc = virDomainMigrateGetMaxSpeed(dom, &o.mibs, flags);
-    return o;
+  DomainCall call(info);
+  unsigned int flags = call.Flags(2);
+  auto r = call.RunOut<unsigned long>("virDomainMigrateGetMaxSpeed", [flags](virDomainPtr dom, unsigned long* mibs) {
+    return virDomainMigrateGetMaxSpeed(dom, mibs, flags);
   });
-  if (r.rc < 0) c.Fail(env, "virDomainMigrateGetMaxSpeed", &uuid);
-  return Napi::Number::New(env, static_cast<double>(r.mibs));
+  if (r.rc < 0) call.Fail("virDomainMigrateGetMaxSpeed");
+  return Napi::Number::New(call.env(), static_cast<double>(r.value));
 }
 
 // migrateStartPostCopy(conn, uuid, flags?)
 Napi::Value MigrateStartPostCopy(const Napi::CallbackInfo& info) {
-  auto env = info.Env();
-  ConnRef c = AcquireConn(env, ArgInt(info, 0, "conn"));
-  std::string uuid = ArgStr(info, 1, "uuid");
-  DomRef d = c.Domain(env, uuid);
-  unsigned int flags = ArgFlags(info, 2);
-  if (c.RunDom(env, "virDomainMigrateStartPostCopy", d, [flags](virDomainPtr dom) { return virDomainMigrateStartPostCopy(dom, flags); }) < 0)
-    c.Fail(env, "virDomainMigrateStartPostCopy", &uuid);
-  return env.Undefined();
+  DomainCall call(info);
+  unsigned int flags = call.Flags(2);
+  if (call.Run("virDomainMigrateStartPostCopy", [flags](virDomainPtr dom) { return virDomainMigrateStartPostCopy(dom, flags); }) < 0)
+    call.Fail("virDomainMigrateStartPostCopy");
+  return call.env().Undefined();
 }
 
 }  // namespace
 
 void RegisterMigrationFunctions(Napi::Env env, Napi::Object exports) {
-  exports.Set("migrateToURI3", Napi::Function::New(env, MigrateToURI3, "migrateToURI3"));
-  exports.Set("jobStats", Napi::Function::New(env, JobStats, "jobStats"));
-  exports.Set("abortJob", Napi::Function::New(env, AbortJob, "abortJob"));
-  exports.Set("migrateSetMaxDowntime", Napi::Function::New(env, MigrateSetMaxDowntime, "migrateSetMaxDowntime"));
-  exports.Set("migrateSetMaxSpeed", Napi::Function::New(env, MigrateSetMaxSpeed, "migrateSetMaxSpeed"));
-  exports.Set("migrateGetMaxSpeed", Napi::Function::New(env, MigrateGetMaxSpeed, "migrateGetMaxSpeed"));
-  exports.Set("migrateStartPostCopy", Napi::Function::New(env, MigrateStartPostCopy, "migrateStartPostCopy"));
+  ExportAll(env, exports, {{"migrateToURI3", MigrateToURI3}, {"jobStats", JobStats}, {"abortJob", AbortJob},
+                           {"migrateSetMaxDowntime", MigrateSetMaxDowntime}, {"migrateSetMaxSpeed", MigrateSetMaxSpeed},
+                           {"migrateGetMaxSpeed", MigrateGetMaxSpeed}, {"migrateStartPostCopy", MigrateStartPostCopy}});
 }
 
 }  // namespace virt
