@@ -15,6 +15,7 @@
 // One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out (default
 // results/rpc). Each case runs --repeats times (default 3, --quick 1); the run with the median req/s is
 // reported with every run's figure (the machine is shared; load1 recorded per case).
+import { execFileSync } from 'node:child_process';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,8 @@ interface CaseResult {
   floor_cpu_us_per_req: number | null;
   /** Floor's main-thread CPU per request over the agent's: the share of the floor's cost (1 = as cheap). */
   cpu_vs_floor: number | null;
+  /** Where the load generator and the servers ran (--pin): cross (CPU 0 / CPU 1), same (both on CPU 1), off. */
+  pin: string;
   load1: number;
 }
 
@@ -184,11 +187,12 @@ async function remoteTarget(flags: Flags): Promise<Target> {
 }
 
 const HELP = `usage: node dist/bench/rpc.js [--quick] [--repeats=N] [--vms=N] [--transports=plain,tls]
-                 [--verbs=ping2,getStats,getAllVmStats] [--patterns=seq,8x8] [--out=DIR]
+                 [--verbs=ping2,getStats,getAllVmStats] [--patterns=seq,8x8] [--pin=cross|same|off] [--out=DIR]
        node dist/bench/rpc.js --agent=HOST:PORT (--cert=C --key=K --cacert=CA | --insecure)
 Measures the engine's verbs against a real vdsmd (own process, libvirt's test driver, --vms running VMs)
 and a floor server in the same run: req/s, latency, and the server's CPU per request, each as a share of
-the floor's. One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out
+the floor's. --pin (default cross on 2+ CPUs): load generator on CPU 0 and servers on CPU 1 (cross), all
+on CPU 1 (same: req/s = 1 / CPU of both sides), or unpinned (off). One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out
 (default results/rpc). VDSM_BENCH_VDSMD=<other checkout>/dist/src/bin/vdsmd.js measures another build.`;
 
 async function main(): Promise<void> {
@@ -231,6 +235,7 @@ async function main(): Promise<void> {
         t.floor = { host: '127.0.0.1', port: f.port, tls: t.tls, pid: f.pid };
       }
     }
+    const pin = remote ? 'off' : pinProcesses(flags.str('pin', cpus().length >= 2 ? 'cross' : 'off'), [...agents.map((a) => a.pid), ...floors.map((f) => f.pid)]);
     const total = targets.length * specs.length;
     let done = 0;
     for (const t of targets) {
@@ -257,7 +262,7 @@ async function main(): Promise<void> {
           response_bytes: mid.bytes, repeats, req_per_s_runs: runs.map((x) => x.reqPerS),
           cpu_us_per_req: medianOf(runs.map((x) => x.cpuUs)), proc_cpu_us_per_req: medianOf(runs.map((x) => x.procCpuUs)),
           floor_cpu_us_per_req: medianOf(floorRuns.map((x) => x.cpuUs)), cpu_vs_floor: null,
-          load1: round(loadavg()[0] ?? 0, 2),
+          pin, load1: round(loadavg()[0] ?? 0, 2),
         };
         if (r.cpu_us_per_req && r.floor_cpu_us_per_req) r.cpu_vs_floor = round(r.floor_cpu_us_per_req / r.cpu_us_per_req, 3);
         emitCase(r as unknown as Record<string, unknown>);
@@ -272,6 +277,28 @@ async function main(): Promise<void> {
   await writeFile(join(out, 'report.md'), report(results, { remote, repeats, vms, quick }));
   await writeFile(join(out, 'rpc.svg'), chart(results));
   progress(`wrote ${join(out, 'report.md')}, rpc.svg`);
+}
+
+/**
+ * Pin the load generator (this process) and the servers (every thread of each) with taskset: `cross` puts
+ * this process on CPU 0 and the servers on CPU 1, as a remote engine's requests arrive at a server that
+ * wakes for each; `same` puts all on CPU 1, so a sequential request costs exactly the CPU both sides spend
+ * on it; `off` leaves placement to the scheduler. Unpinned, a sequential case's req/s is bimodal on a
+ * small machine (client and server on one core or on two: ~2x apart), so its median is a draw; pinned,
+ * agent and floor are measured in the same placement. Threads a server starts later inherit its CPU.
+ * Returns what was done ('off' when taskset is missing or refused).
+ */
+function pinProcesses(mode: string, servers: readonly number[]): string {
+  if (mode !== 'cross' && mode !== 'same') return 'off';
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', mode === 'cross' ? '0' : '1', String(process.pid)], { stdio: 'ignore' });
+    for (const pid of servers) execFileSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' });
+    progress(`pinned: load generator on CPU ${mode === 'cross' ? 0 : 1}, servers on CPU 1 (--pin=${mode})`);
+    return mode;
+  } catch (err) {
+    progress(`not pinned (taskset: ${(err as Error).message}); req/s of sequential cases will vary with placement`);
+    return 'off';
+  }
 }
 
 /** Median of the known values (CPU per request is not always readable: a remote agent). */
@@ -295,6 +322,7 @@ function report(results: CaseResult[], meta: { remote: boolean; repeats: number;
       : `Against vdsmd in its own process (the real program, default configuration, sampling every 2 s) on libvirt's test driver with ${meta.vms} running VMs; the load generator is this process, with vdsm-node's own STOMP client.`,
     `Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), ${meta.quick ? '--quick, ' : ''}${meta.repeats} run(s) per case: the run with the median req/s is shown, every run's req/s in the last column.`,
     vms ? `Host.getAllVmStats returns ${vms.vms} VMs, ${vms.response_bytes} bytes of JSON (${Math.round(vms.response_bytes / Math.max(1, vms.vms))} bytes per VM).` : '',
+    results[0] ? `Placement (--pin): ${results[0].pin === 'cross' ? 'load generator on CPU 0, every server thread on CPU 1' : results[0].pin === 'same' ? 'load generator and servers all on CPU 1' : 'unpinned (sequential req/s varies with where the scheduler puts client and server)'}.` : '',
     '"seq" is one connection with one call in flight; "8x8" is 8 connections with 8 calls in flight each. "vs ping2" is the',
     'verb\'s req/s over ping2\'s in the same pattern and transport. "floor" is a minimal STOMP server started by this run in its',
     'own process (bench/lib/floor-server.ts): it answers each SEND with the agent\'s own reply bytes for that verb (captured once,',
