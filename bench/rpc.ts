@@ -9,11 +9,13 @@
 //
 //   vdsm-bench rpc [--quick]                        (or node dist/bench/rpc.js [--quick] [--out=DIR])
 //   node dist/bench/rpc.js --vms=200 --repeats=5 --transports=tls
+//   node dist/bench/rpc.js --verbs=ping2,getStats --patterns=seq   (a subset of the cases)
 //   node dist/bench/rpc.js --agent=10.0.0.5:54321 --cert=C --key=K --cacert=CA | --insecure
 //
 // One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out (default
 // results/rpc). Each case runs --repeats times (default 3, --quick 1); the run with the median req/s is
 // reported with every run's figure (the machine is shared; load1 recorded per case).
+import { execFileSync } from 'node:child_process';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ import { startBenchAgent, type BenchAgent } from './lib/agent-child.js';
 import { FLOOR_ID_SLOT, startFloorServer, type FloorServer } from './lib/floor-server.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { processCpuMs, threadCpuNs } from './lib/process-sample.js';
 import { percentile, round } from './lib/stats.js';
 import { barChart, type Bar } from './lib/svg-chart.js';
 
@@ -32,8 +35,10 @@ interface Target {
   tls: TlsMaterial | undefined;
   label: 'plain' | 'tls';
   vms: number;
+  /** The server's process id when it runs on this machine: its CPU per request is read from /proc. */
+  pid?: number | undefined;
   /** The floor server for this transport (not against a remote agent). */
-  floor?: { host: string; port: number; tls: TlsMaterial | undefined } | undefined;
+  floor?: { host: string; port: number; tls: TlsMaterial | undefined; pid: number } | undefined;
 }
 
 interface CaseSpec {
@@ -69,6 +74,16 @@ interface CaseResult {
   response_bytes: number;
   repeats: number;
   req_per_s_runs: number[];
+  /** The server's main-thread CPU per request in µs (median run; null for a remote agent). */
+  cpu_us_per_req: number | null;
+  /** The server process's CPU per request in µs, every thread (workers, sampling: clock ticks). */
+  proc_cpu_us_per_req: number | null;
+  /** The floor server's main-thread CPU per request in µs (median run). */
+  floor_cpu_us_per_req: number | null;
+  /** Floor's main-thread CPU per request over the agent's: the share of the floor's cost (1 = as cheap). */
+  cpu_vs_floor: number | null;
+  /** Where the load generator and the servers ran (--pin): cross (CPU 0 / CPU 1), same (both on CPU 1), off. */
+  pin: string;
   load1: number;
 }
 
@@ -85,7 +100,9 @@ function cases(quick: boolean): CaseSpec[] {
   ];
 }
 
-async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls'>, c: CaseSpec): Promise<{ reqPerS: number; p50: number; p99: number; errors: number; bytes: number }> {
+interface Run { reqPerS: number; p50: number; p99: number; errors: number; bytes: number; cpuUs: number | null; procCpuUs: number | null }
+
+async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: CaseSpec): Promise<Run> {
   const clients = await Promise.all(Array.from({ length: c.connections }, async () => {
     const cl = new StompRpcClient({ host: t.host, port: t.port, ...(t.tls ? { tls: t.tls } : {}) });
     await cl.connect();
@@ -115,8 +132,16 @@ async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls'>, c: CaseSpec): P
   };
   try {
     await measure(Math.max(10, Math.round(c.requests / 10)), false);
+    const cpu0 = t.pid === undefined ? undefined : threadCpuNs(t.pid);
+    const proc0 = t.pid === undefined ? undefined : processCpuMs(t.pid);
     const { lat, errors, seconds } = await measure(c.requests, true);
-    return { reqPerS: Math.round(c.requests / seconds), p50: round(percentile(lat, 0.5), 3), p99: round(percentile(lat, 0.99), 3), errors, bytes };
+    const cpu1 = t.pid === undefined ? undefined : threadCpuNs(t.pid);
+    const proc1 = t.pid === undefined ? undefined : processCpuMs(t.pid);
+    return {
+      reqPerS: Math.round(c.requests / seconds), p50: round(percentile(lat, 0.5), 3), p99: round(percentile(lat, 0.99), 3), errors, bytes,
+      cpuUs: cpu0 !== undefined && cpu1 !== undefined ? round((cpu1 - cpu0) / 1000 / c.requests, 2) : null,
+      procCpuUs: proc0 !== undefined && proc1 !== undefined ? round((proc1 - proc0) * 1000 / c.requests, 1) : null,
+    };
   } finally {
     for (const cl of clients) cl.close();
   }
@@ -161,8 +186,21 @@ async function remoteTarget(flags: Flags): Promise<Target> {
   return t;
 }
 
+const HELP = `usage: node dist/bench/rpc.js [--quick] [--repeats=N] [--vms=N] [--transports=plain,tls]
+                 [--verbs=ping2,getStats,getAllVmStats] [--patterns=seq,8x8] [--pin=cross|same|off] [--out=DIR]
+       node dist/bench/rpc.js --agent=HOST:PORT (--cert=C --key=K --cacert=CA | --insecure)
+Measures the engine's verbs against a real vdsmd (own process, libvirt's test driver, --vms running VMs)
+and a floor server in the same run: req/s, latency, and the server's CPU per request, each as a share of
+the floor's. --pin (default cross on 2+ CPUs): load generator on CPU 0 and servers on CPU 1 (cross), all
+on CPU 1 (same: req/s = 1 / CPU of both sides), or unpinned (off). One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out
+(default results/rpc). VDSM_BENCH_VDSMD=<other checkout>/dist/src/bin/vdsmd.js measures another build.`;
+
 async function main(): Promise<void> {
   const flags = new Flags();
+  if (flags.has('help')) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
   const quick = flags.has('quick');
   const repeats = Math.max(1, flags.num('repeats', quick ? 1 : 3));
   const vms = flags.num('vms', 100);
@@ -180,20 +218,24 @@ async function main(): Promise<void> {
         // Sampling every 2 s instead of 15 s, so getAllVmStats reports sampled VMs from the start.
         const a = await startBenchAgent({ tls: label === 'tls', vms, set: ['vars.vm_sample_interval=2', 'vars.host_sample_stats_interval=2'] });
         agents.push(a);
-        targets.push({ host: '127.0.0.1', port: a.port, tls: a.clientTls, label, vms });
+        targets.push({ host: '127.0.0.1', port: a.port, pid: a.pid, tls: a.clientTls, label, vms });
       }
       await new Promise((r) => setTimeout(r, 2500)); // one sampling period: every VM has a sample
     }
-    const specs = cases(quick);
+    const verbs = flags.list('verbs', []);
+    const patterns = flags.list('patterns', []);
+    const specs = cases(quick).filter((c) => (verbs.length === 0 || verbs.includes(c.verb)) && (patterns.length === 0 || patterns.includes(c.pattern)));
+    if (specs.length === 0) throw new Error(`no case matches --verbs=${verbs.join(',')} --patterns=${patterns.join(',')}`);
     if (!remote) {
       for (const [i, t] of targets.entries()) {
         progress(`starting the floor server (${t.label}) with the agent's replies`);
         const bodies = await cannedBodies(t, [...new Set(specs.map((c) => c.method))]);
         const f = await startFloorServer({ bodies, ...(agents[i]!.serverTlsFiles ? { tls: agents[i]!.serverTlsFiles } : {}) });
         floors.push(f);
-        t.floor = { host: '127.0.0.1', port: f.port, tls: t.tls };
+        t.floor = { host: '127.0.0.1', port: f.port, tls: t.tls, pid: f.pid };
       }
     }
+    const pin = remote ? 'off' : pinProcesses(flags.str('pin', cpus().length >= 2 ? 'cross' : 'off'), [...agents.map((a) => a.pid), ...floors.map((f) => f.pid)]);
     const total = targets.length * specs.length;
     let done = 0;
     for (const t of targets) {
@@ -201,7 +243,6 @@ async function main(): Promise<void> {
       for (const c of specs) {
         const name = `${c.verb} ${c.pattern} ${t.label}`;
         step(done++, total, name);
-        type Run = Awaited<ReturnType<typeof runOnce>>;
         const runs: Run[] = [];
         const floorRuns: Run[] = [];
         for (let i = 0; i < repeats; i++) {
@@ -218,8 +259,12 @@ async function main(): Promise<void> {
           req_per_s: mid.reqPerS, p50_ms: mid.p50, p99_ms: mid.p99, vs_ping2: ping ? round(mid.reqPerS / ping, 3) : null,
           floor_req_per_s: fl?.reqPerS ?? null, floor_p50_ms: fl?.p50 ?? null, vs_floor: fl ? round(mid.reqPerS / fl.reqPerS, 3) : null,
           errors: runs.reduce((a, x) => a + x.errors, 0), requests: c.requests, connections: c.connections, in_flight: c.inFlight,
-          response_bytes: mid.bytes, repeats, req_per_s_runs: runs.map((x) => x.reqPerS), load1: round(loadavg()[0] ?? 0, 2),
+          response_bytes: mid.bytes, repeats, req_per_s_runs: runs.map((x) => x.reqPerS),
+          cpu_us_per_req: medianOf(runs.map((x) => x.cpuUs)), proc_cpu_us_per_req: medianOf(runs.map((x) => x.procCpuUs)),
+          floor_cpu_us_per_req: medianOf(floorRuns.map((x) => x.cpuUs)), cpu_vs_floor: null,
+          pin, load1: round(loadavg()[0] ?? 0, 2),
         };
+        if (r.cpu_us_per_req && r.floor_cpu_us_per_req) r.cpu_vs_floor = round(r.floor_cpu_us_per_req / r.cpu_us_per_req, 3);
         emitCase(r as unknown as Record<string, unknown>);
         results.push(r);
       }
@@ -232,6 +277,34 @@ async function main(): Promise<void> {
   await writeFile(join(out, 'report.md'), report(results, { remote, repeats, vms, quick }));
   await writeFile(join(out, 'rpc.svg'), chart(results));
   progress(`wrote ${join(out, 'report.md')}, rpc.svg`);
+}
+
+/**
+ * Pin the load generator (this process) and the servers (every thread of each) with taskset: `cross` puts
+ * this process on CPU 0 and the servers on CPU 1, as a remote engine's requests arrive at a server that
+ * wakes for each; `same` puts all on CPU 1, so a sequential request costs exactly the CPU both sides spend
+ * on it; `off` leaves placement to the scheduler. Unpinned, a sequential case's req/s is bimodal on a
+ * small machine (client and server on one core or on two: ~2x apart), so its median is a draw; pinned,
+ * agent and floor are measured in the same placement. Threads a server starts later inherit its CPU.
+ * Returns what was done ('off' when taskset is missing or refused).
+ */
+function pinProcesses(mode: string, servers: readonly number[]): string {
+  if (mode !== 'cross' && mode !== 'same') return 'off';
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', mode === 'cross' ? '0' : '1', String(process.pid)], { stdio: 'ignore' });
+    for (const pid of servers) execFileSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' });
+    progress(`pinned: load generator on CPU ${mode === 'cross' ? 0 : 1}, servers on CPU 1 (--pin=${mode})`);
+    return mode;
+  } catch (err) {
+    progress(`not pinned (taskset: ${(err as Error).message}); req/s of sequential cases will vary with placement`);
+    return 'off';
+  }
+}
+
+/** Median of the known values (CPU per request is not always readable: a remote agent). */
+function medianOf(xs: Array<number | null>): number | null {
+  const known = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  return known.length === 0 ? null : known[Math.floor((known.length - 1) / 2)]!;
 }
 
 function chart(results: CaseResult[]): string {
@@ -249,14 +322,21 @@ function report(results: CaseResult[], meta: { remote: boolean; repeats: number;
       : `Against vdsmd in its own process (the real program, default configuration, sampling every 2 s) on libvirt's test driver with ${meta.vms} running VMs; the load generator is this process, with vdsm-node's own STOMP client.`,
     `Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), ${meta.quick ? '--quick, ' : ''}${meta.repeats} run(s) per case: the run with the median req/s is shown, every run's req/s in the last column.`,
     vms ? `Host.getAllVmStats returns ${vms.vms} VMs, ${vms.response_bytes} bytes of JSON (${Math.round(vms.response_bytes / Math.max(1, vms.vms))} bytes per VM).` : '',
+    results[0] ? `Placement (--pin): ${results[0].pin === 'cross' ? 'load generator on CPU 0, every server thread on CPU 1' : results[0].pin === 'same' ? 'load generator and servers all on CPU 1' : 'unpinned (sequential req/s varies with where the scheduler puts client and server)'}.` : '',
     '"seq" is one connection with one call in flight; "8x8" is 8 connections with 8 calls in flight each. "vs ping2" is the',
     'verb\'s req/s over ping2\'s in the same pattern and transport. "floor" is a minimal STOMP server started by this run in its',
     'own process (bench/lib/floor-server.ts): it answers each SEND with the agent\'s own reply bytes for that verb (captured once,',
     'the request id put in) and does nothing else; agent and floor runs alternate. "vs floor" is the agent\'s req/s over the',
     'floor\'s: the share of the physical limit (load generator, loopback, sockets) the agent reaches.',
+    '"cpu µs" is the server\'s main-thread CPU per request (the scheduler\'s own accounting in /proc/PID/task/PID/schedstat,',
+    'read before and after the measured requests), "floor cpu µs" the floor\'s, "cpu vs floor" the floor\'s over the agent\'s: it',
+    'does not depend on how fast the load generator runs, so it is steadier than req/s on a busy machine. "proc cpu µs" is the',
+    'agent process\'s CPU per request over all its threads (clock ticks: 10 ms resolution; includes sampling in workers).',
     meta.remote ? 'Against a running agent no floor is run (a local floor is no limit for a remote host).' : '', '',
-    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'floor req/s', 'vs floor', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
-      results.map((r) => [r.case, r.req_per_s, fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), r.vs_ping2 === null ? '-' : fmt(r.vs_ping2, 3), r.floor_req_per_s ?? '-', r.vs_floor === null ? '-' : fmt(r.vs_floor, 3), r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
+    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'floor req/s', 'vs floor', 'cpu µs', 'floor cpu µs', 'cpu vs floor', 'proc cpu µs', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
+      results.map((r) => [r.case, r.req_per_s, fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), r.vs_ping2 === null ? '-' : fmt(r.vs_ping2, 3), r.floor_req_per_s ?? '-', r.vs_floor === null ? '-' : fmt(r.vs_floor, 3),
+        r.cpu_us_per_req === null ? '-' : fmt(r.cpu_us_per_req, 2), r.floor_cpu_us_per_req === null ? '-' : fmt(r.floor_cpu_us_per_req, 2), r.cpu_vs_floor === null ? '-' : fmt(r.cpu_vs_floor, 3),
+        r.proc_cpu_us_per_req === null ? '-' : fmt(r.proc_cpu_us_per_req, 1), r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
     '', '![requests per second](rpc.svg)', '',
     'For comparison, the real vdsm server on this kind of machine (issue 5): ping2 3,018 req/s p99 0.55 ms sequential, 10,185 req/s pipelined.',
     '',

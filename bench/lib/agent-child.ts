@@ -14,9 +14,16 @@ import type { TlsMaterial } from '../../src/rpc/acceptor.js';
 // VDSM_BENCH_VDSMD runs another build's vdsmd (an older checkout's dist/src/bin/vdsmd.js) under the
 // same load generator and floor: before/after figures from one bench, one machine, one day.
 const VDSMD = process.env['VDSM_BENCH_VDSMD'] || fileURLToPath(new URL('../../src/bin/vdsmd.js', import.meta.url));
+// VDSM_BENCH_SET adds configuration items (space-separated SECTION.KEY=VALUE, as --set) to every vdsmd
+// a bench starts, e.g. to profile the agent under a bench's load:
+//   VDSM_BENCH_SET='devel.cpu_profile_enable=true devel.cpu_profile_filename=/tmp/prof/vdsmd.prof'
+// (vdsmd then gets SIGTERM and its orderly stop, so that the profiles are written).
+const EXTRA_SET = (process.env['VDSM_BENCH_SET'] ?? '').split(' ').filter(Boolean);
 
 export interface BenchAgent {
   port: number;
+  /** The vdsmd process (its main thread's tid is the pid). */
+  pid: number;
   tls: boolean;
   /** Client certificate of the agent's development PKI (TLS agents only). */
   clientTls: TlsMaterial | undefined;
@@ -40,14 +47,26 @@ export async function startBenchAgent(opts: BenchAgentOptions): Promise<BenchAge
     VDSMD, '--profile', opts.tls ? 'embedded' : 'dev',
     '--set', `libvirt.uri=${uri}`, '--set', 'addresses.management_port=0',
     '--set', `vars.state_dir=${dir}`, '--set', `vars.run_dir=${join(dir, 'run')}`,
-    ...(opts.set ?? []).flatMap((s) => ['--set', s]),
+    ...[...(opts.set ?? []), ...EXTRA_SET].flatMap((s) => ['--set', s]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '' } });
-  const stop = killAndRemove(child, dir);
+  const kill = killAndRemove(child, dir);
+  // With VDSM_BENCH_SET (a profile, say) vdsmd gets SIGTERM and its own orderly stop, so that what it
+  // writes at stop is written; SIGKILL after 15 s all the same.
+  const stop = EXTRA_SET.length === 0 ? kill : async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await kill();
+  };
   try {
     const port = await waitPort(child, opts.readyTimeoutMs ?? 30_000);
     const clientTls = opts.tls ? await loadTlsFiles(devPkiPaths(dir).client) : undefined;
-    return { port, tls: opts.tls, clientTls, serverTlsFiles: opts.tls ? devPkiPaths(dir).server : undefined, stop };
+    return { port, pid: child.pid!, tls: opts.tls, clientTls, serverTlsFiles: opts.tls ? devPkiPaths(dir).server : undefined, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -30,6 +30,8 @@ export interface FloorSpec {
 
 export interface FloorServer {
   port: number;
+  /** The floor's process (its main thread's tid is the pid). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -52,7 +54,7 @@ export async function startFloorServer(spec: FloorSpec): Promise<FloorServer> {
       });
       child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
     });
-    return { port, stop };
+    return { port, pid: child.pid!, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -14,6 +14,7 @@
 // Lifecycle: open -> ending (end(): the queue is flushed, then the socket ended) -> closed; destroy()
 // from any state drops the queue at once (a connection closed mid-reply frees it).
 import { channel } from 'node:diagnostics_channel';
+import { TextFrame } from './stomp-frame.js';
 
 /** Bytes handed to the socket in one write while a frame is being chunked. */
 export const OUTPUT_CHUNK_BYTES = 64 * 1024;
@@ -43,7 +44,8 @@ export interface OutputEvent {
 
 /** The socket as the writer uses it (net.Socket and tls.TLSSocket are such sinks). */
 export interface ByteSink {
-  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
+  /** A string is written as UTF-8 (a small text frame, only when nothing is queued). */
+  write(chunk: Buffer | string, cb?: (err?: Error | null) => void): boolean;
   cork(): void;
   uncork(): void;
   readonly writableLength: number;
@@ -110,15 +112,18 @@ export class ChunkedWriter {
     return this.#state === 'closed';
   }
 
-  /** Append one whole frame (one buffer, or its parts in order). */
-  write(frame: Buffer | readonly Buffer[]): void {
+  /** Append one whole frame (one buffer, its parts in order, or a small frame as text). */
+  write(frame: Buffer | readonly Buffer[] | TextFrame): void {
     if (this.#state !== 'open') return;
-    const size = Array.isArray(frame) ? sizeOf(frame as readonly Buffer[]) : (frame as Buffer).length;
+    const size = frame instanceof TextFrame ? frame.bytes : Array.isArray(frame) ? sizeOf(frame as readonly Buffer[]) : (frame as Buffer).length;
     if (size === 0) return;
     this.#appended += size;
     if (!this.#inFlight && this.#queued === 0 && size <= this.#directMax) {
-      // Nothing ahead of it: the common small reply goes out in one write, as it always did.
-      if (Array.isArray(frame)) {
+      // Nothing ahead of it: the common small reply goes out in one write, as it always did. Text is
+      // encoded by the socket straight into that write (what the socket itself may buffer of it is
+      // counted by writableLength in characters: the same as bytes for the ASCII of JSON-RPC replies).
+      if (frame instanceof TextFrame) this.#sink.write(frame.text);
+      else if (Array.isArray(frame)) {
         this.#sink.cork();
         for (const part of frame as readonly Buffer[]) this.#sink.write(part);
         this.#sink.uncork();
@@ -129,7 +134,8 @@ export class ChunkedWriter {
       this.#settleWaiters();
       return;
     }
-    if (Array.isArray(frame)) {
+    if (frame instanceof TextFrame) this.#queue.push(Buffer.from(frame.text, 'utf8'));
+    else if (Array.isArray(frame)) {
       for (const part of frame as readonly Buffer[]) if (part.length > 0) this.#queue.push(part);
     } else this.#queue.push(frame as Buffer);
     this.#queued += size;

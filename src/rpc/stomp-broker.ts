@@ -1,12 +1,12 @@
 // vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
 // routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
-import { Destinations, encodeFrame, encodeMessageParts, encodeMessageWith, messageHead, type Frame, type MessageHead } from './stomp-frame.js';
+import { Destinations, encodeFrame, encodeMessageParts, encodeMessageText, messageHead, type Frame, type MessageHead, type OutFrame } from './stomp-frame.js';
 
 /** What the broker needs from a connection. */
 export interface BrokerPeer {
   readonly connectionId: number;
   /** Queue one encoded frame for the peer (one socket write). */
-  sendFrame(frame: Buffer | Buffer[]): void;
+  sendFrame(frame: OutFrame): void;
   readonly closed: boolean;
 }
 
@@ -152,14 +152,15 @@ export class StompBroker {
   }
 
   /** The MESSAGE frame of `body` for a subscription (destinations match exactly: the subscription's own). */
-  #message(sub: Subscription, body: string | Buffer[]): Buffer | Buffer[] {
+  #message(sub: Subscription, body: string | Buffer[]): OutFrame {
     if (typeof body !== 'string') return encodeMessageParts(sub.destination, sub.id, body);
     let head = this.#heads.get(sub);
     if (head === undefined) {
       head = messageHead(sub.destination, sub.id);
       this.#heads.set(sub, head);
     }
-    return encodeMessageWith(head, body);
+    // Text bodies are the small replies and events (large replies arrive encoded, in parts).
+    return encodeMessageText(head, body);
   }
 }
 

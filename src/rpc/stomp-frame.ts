@@ -21,13 +21,23 @@ export type Headers = Record<string, string>;
 
 export interface Frame {
   command: string;
-  /** First occurrence wins (STOMP 1.2); a null-prototype object so any header name is safe. */
+  /** First occurrence wins (STOMP 1.2); nothing inherited, so any header name is safe (newHeaders). */
   headers: Headers;
   body: Buffer;
 }
 
+/**
+ * Headers objects inherit from one empty null-prototype object: no name is special (`__proto__`,
+ * `constructor` and `toString` are plain own keys, nothing is inherited), yet unlike an
+ * Object.create(null) object each one starts with V8's fast properties, so the same headers in the same
+ * order share hidden classes and a frame's headers are stored without a runtime call per name.
+ */
+const HEADERS_PROTO: object = Object.freeze(Object.create(null) as object);
+function HeadersObject(): void {}
+HeadersObject.prototype = HEADERS_PROTO;
+
 export function newHeaders(): Headers {
-  return Object.create(null) as Headers;
+  return new (HeadersObject as unknown as new () => Headers)();
 }
 
 // Header escaping per STOMP 1.2. CONNECT and CONNECTED are not escaped (the spec says so; the engine's
@@ -126,6 +136,40 @@ export interface MessageHead {
 export function messageHead(destination: string, subscription: string): MessageHead {
   const text = `MESSAGE\ndestination:${headerValue(destination)}\ncontent-type:application/json\nsubscription:${headerValue(subscription)}\ncontent-length:`;
   return { text, bytes: Buffer.byteLength(text, 'utf8') };
+}
+
+/**
+ * A small outgoing frame kept as text, with its size in bytes: the socket encodes it once, straight into
+ * its write (no Buffer of its own is made: for a reply of a few hundred bytes the allocation and the
+ * second UTF-8 pass cost more than the encoding). A frame that has to wait is made a Buffer then
+ * (chunked-writer.ts).
+ */
+export class TextFrame {
+  constructor(
+    readonly text: string,
+    readonly bytes: number,
+  ) {}
+}
+
+/** What a session sends: one buffer, a frame's parts in order, or a small frame as text. */
+export type OutFrame = Buffer | Buffer[] | TextFrame;
+
+/** Bytes of an outgoing frame. */
+export function outFrameBytes(frame: OutFrame): number {
+  if (frame instanceof TextFrame) return frame.bytes;
+  return Array.isArray(frame) ? frame.reduce((n, b) => n + b.length, 0) : frame.length;
+}
+
+/** The frame as bytes (a text frame encoded now). */
+export function outFrameBuffers(frame: OutFrame): Buffer | Buffer[] {
+  return frame instanceof TextFrame ? Buffer.from(frame.text, 'utf8') : frame;
+}
+
+/** encodeMessageWith as a text frame: the same bytes once encoded. */
+export function encodeMessageText(head: MessageHead, body: string): TextFrame {
+  const bodyLen = Buffer.byteLength(body, 'utf8');
+  const length = String(bodyLen);
+  return new TextFrame(`${head.text}${length}\n\n${body}\0`, head.bytes + length.length + 2 + bodyLen + 1);
 }
 
 /** encodeMessage with the head built beforehand (messageHead): the same bytes. */

@@ -9,14 +9,14 @@ import type { Logger } from '../observability/logging.js';
 import type { Clock, Timers } from '../runtime/clock.js';
 import type { LimitHit } from './admission.js';
 import type { BudgetHolder, MemoryBudget } from './memory-budget.js';
-import { Destinations, encodeFrame, HEARTBEAT, type Frame } from './stomp-frame.js';
+import { Destinations, encodeFrame, HEARTBEAT, outFrameBytes, type Frame, type OutFrame } from './stomp-frame.js';
 import { StompParser, type StompLimits, type StompParseError } from './stomp-parser.js';
 import type { BrokerPeer, StompBroker, Subscription } from './stomp-broker.js';
 
 /** The socket (or pipe) under a session. */
 export interface StompTransport {
-  /** Queue one whole frame (one buffer, or its parts in order); nothing else may be written inside it. */
-  write(frame: Buffer | Buffer[]): void;
+  /** Queue one whole frame (one buffer, its parts in order, or a small frame as text); nothing else may be written inside it. */
+  write(frame: OutFrame): void;
   /** Bytes queued and not yet handed to the kernel. */
   readonly pendingBytes: number;
   /** Flush, then close. */
@@ -118,7 +118,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   #deadlineTimer: unknown;
   #deadlineDue = Infinity;
   /** Frames waiting for the peer to read what was already sent (kept within the memory budget). */
-  #backlog: (Buffer | Buffer[])[] = [];
+  #backlog: OutFrame[] = [];
   #backlogBytes = 0;
   #requestsInFlight = 0;
   /** Clock ms since input is paused (flow control), or undefined. */
@@ -186,7 +186,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
    * is not read from until it catches up: a client that does not read stops being served, and the
    * budget drops it if it holds the most.
    */
-  sendFrame(frame: Buffer | Buffer[]): void {
+  sendFrame(frame: OutFrame): void {
     if (this.#state === 'closed') return;
     const unread = this.#o.transport.pendingBytes + this.#backlogBytes;
     if (unread + frameSize(frame) > this.#maxOutgoing * BACKLOG_FACTOR) {
@@ -205,7 +205,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     this.#write(frame);
   }
 
-  #write(frame: Buffer | Buffer[]): void {
+  #write(frame: OutFrame): void {
     this.#framesOut++;
     this.#lastWrite = this.#o.clock.now();
     this.#o.transport.write(frame);
@@ -528,9 +528,7 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   }
 }
 
-function frameSize(frame: Buffer | Buffer[]): number {
-  return Array.isArray(frame) ? frame.reduce((n, b) => n + b.length, 0) : frame.length;
-}
+const frameSize = outFrameBytes;
 
 /** Client `heart-beat: cx,cy`; missing or unparsable parts are 0, non-zero values raised to 1000. */
 export function parseHeartBeat(value: string | undefined): [number, number] {

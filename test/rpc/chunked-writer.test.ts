@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ChunkedWriter, type ByteSink } from '../../src/rpc/chunked-writer.js';
+import { encodeMessageText, encodeMessageWith, messageHead } from '../../src/rpc/stomp-frame.js';
 
 class MemorySink implements ByteSink {
   writes: Buffer[] = [];
@@ -15,7 +16,14 @@ class MemorySink implements ByteSink {
   ended = false;
   destroyed = false;
 
-  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean {
+  /** How many writes were handed text (encoded by the socket) rather than bytes. */
+  textWrites = 0;
+
+  write(chunk: Buffer | string, cb?: (err?: Error | null) => void): boolean {
+    if (typeof chunk === 'string') {
+      this.textWrites++;
+      chunk = Buffer.from(chunk, 'utf8');
+    }
     // Copy: a chunk may be a view of the caller's buffer.
     this.writes.push(Buffer.from(chunk));
     if (cb) {
@@ -171,4 +179,24 @@ void test('whenWritten fires once every byte appended before it was written', ()
   turns.shift()!();
   sink.complete();
   assert.deepEqual(order, ['idle', 'first', 'second'], '150 + 50 bytes: the second chunk carries the end of both');
+});
+
+void test('a text frame is handed to the socket as text when nothing is queued, and as its bytes behind a chunked frame', () => {
+  const { sink, writer, turns } = setup(1024);
+  const head = messageHead('jms.topic.vdsm_responses', 'sub-ü');
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 'ü-1', result: { text: 'grüße' } });
+  writer.write(encodeMessageText(head, body));
+  assert.equal(sink.textWrites, 1);
+  assert.deepEqual(sink.bytes, encodeMessageWith(head, body), 'the same bytes as the buffer encoder, non-ASCII included');
+  const big = pattern(5000, 2);
+  writer.write(big);
+  const queuedBefore = writer.queuedBytes;
+  writer.write(encodeMessageText(head, body));
+  assert.equal(writer.queuedBytes, queuedBefore + encodeMessageWith(head, body).length, 'queued by its byte size');
+  while (sink.pending.length > 0) {
+    sink.complete();
+    turns.shift()?.();
+  }
+  assert.equal(sink.textWrites, 1, 'the queued text frame went out as bytes, in order');
+  assert.deepEqual(sink.bytes, Buffer.concat([encodeMessageWith(head, body), big, encodeMessageWith(head, body)]));
 });

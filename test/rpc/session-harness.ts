@@ -1,6 +1,7 @@
 // An in-memory transport and broker around StompSession, so session behaviour can be tested without
 // sockets (the real-socket paths are covered by the peer tests).
 import { StompBroker } from '../../src/rpc/stomp-broker.js';
+import { outFrameBuffers, type OutFrame } from '../../src/rpc/stomp-frame.js';
 import { StompSession, type RequestContext, type StompSessionOptions, type StompTransport } from '../../src/rpc/stomp-session.js';
 import { ManualTime } from '../support/manual-time.js';
 import { silentLogger } from './silent-log.js';
@@ -12,8 +13,9 @@ export class MemoryTransport implements StompTransport {
   destroyed = false;
   pauseInput?: () => void;
   resumeInput?: () => void;
-  write(frame: Buffer | Buffer[]): void {
-    this.writes.push(Array.isArray(frame) ? Buffer.concat(frame) : frame);
+  write(frame: OutFrame): void {
+    const bytes = outFrameBuffers(frame);
+    this.writes.push(Array.isArray(bytes) ? Buffer.concat(bytes) : bytes);
   }
   end(): void {
     this.ended = true;
