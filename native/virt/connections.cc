@@ -235,8 +235,7 @@ Napi::Value HoldConnection(const Napi::CallbackInfo& info) {
     if (fail) d = DomRef(share.RunHere([&] { return virDomainLookupByUUIDString(share.get(), "00000000-0000-0000-0000-000000000000"); }));
     return Held{std::move(d), TakeStashedError()};
   };
-  auto job = std::make_shared<offload::FnJob<Held, decltype(body)>>(std::move(body));
-  Offload(info.Env(), job, "holdConnection");
+  auto job = Offload<Held>(info.Env(), "holdConnection", std::string(), [&] { return std::move(body); });
   Held held = job->Take();
   AdoptError(std::move(held.error));
   if (fail && !held.dom.get()) c.Fail(info.Env(), "virDomainLookupByUUIDString");
@@ -338,7 +337,7 @@ DomRef ConnRef::Domain(Napi::Env env, const std::string& uuid) {
     }
   }
   DomRef d = Run(env, "virDomainLookupByUUIDString",
-                 [uuid](virConnectPtr c) { return DomRef(virDomainLookupByUUIDString(c, uuid.c_str())); });
+                 [uuid](virConnectPtr c) { return DomRef(virDomainLookupByUUIDString(c, uuid.c_str())); }, uuid);
   if (!d.get()) throw LastError(env, "virDomainLookupByUUIDString");
   Remember(d.get());
   return d;

@@ -22,7 +22,7 @@ export interface TestOps {
    * with the addon's openGate(gate) from any thread: a stuck native call for exactly as long as a test
    * needs. Returns the gate.
    */
-  'test.gateNative': { args: { gate: number; offloaded: boolean }; result: number };
+  'test.gateNative': { args: { gate: number; offloaded: boolean | 'sync' }; result: number };
   /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */
   'test.crash': { args: { mode?: 'exit' | 'uncaught' } | undefined; result: never };
   /** Throws a catalogued error (`error` names an Errors entry) or a plain Error. */

@@ -1,0 +1,56 @@
+// The asynchronous entry of the offloading addons (virt, vdsm_sleep; native/offload/offload.h), as a
+// promise: the JS thread does not wait for the call, so an Executor worker with a call stuck in a
+// frozen libvirtd goes on serving other tasks while only the call's native thread waits.
+//
+// How: the binding function runs in a *chain pass* (offloadEnter(chain) ... offloadLeave()). If it makes
+// an offloaded call, the call goes to a call thread of this JS thread and the function throws
+// ERR_NATIVE_CALL_PENDING with `pending` (a promise settled on this thread when the call returns) and
+// `callId`; `onPending(key)` is told the call's key (`<addon>:<id>`, the key the Executor's NativeCalls
+// use to abandon it). When the promise resolves, the same function runs again in the same chain: the
+// finished call is taken from the chain instead of being made again, and the function converts its
+// result exactly as the synchronous entry does. A function that makes no offloaded call (a local check,
+// libvirt's open) just returns in its first pass. If the call is abandoned (its task timed out), the
+// promise rejects with ERR_NATIVE_CALL_ABANDONED at once.
+//
+// The function given must be one binding call (its JS part is re-run per pass): no other side effects.
+
+/** What every offloading addon exports for the asynchronous entry. */
+export interface AsyncEntry {
+  offloadChain(): object;
+  offloadEnter(chain: object): void;
+  offloadLeave(): void;
+}
+
+/** Tells the caller which native call its promise now waits for (the Executor worker parks its task). */
+export type OnPending = (key: string) => void;
+
+const PENDING = 'ERR_NATIVE_CALL_PENDING';
+
+interface PendingError {
+  code: string;
+  callId: number;
+  pending: Promise<void>;
+}
+
+function isPending(err: unknown): err is PendingError {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === PENDING;
+}
+
+/** Run `call` (one binding call of `addon`, named `addonName` in keys) through the asynchronous entry. */
+export async function offloadedCall<T>(addonName: string, addon: AsyncEntry, call: () => T, onPending?: OnPending): Promise<T> {
+  const chain = addon.offloadChain();
+  for (;;) {
+    let pending: Promise<void>;
+    addon.offloadEnter(chain);
+    try {
+      return call();
+    } catch (err) {
+      if (!isPending(err)) throw err;
+      pending = err.pending;
+      onPending?.(`${addonName}:${err.callId}`);
+    } finally {
+      addon.offloadLeave();
+    }
+    await pending;
+  }
+}
