@@ -13,12 +13,15 @@
 // promise rejects with ERR_NATIVE_CALL_ABANDONED at once.
 //
 // The function given must be one binding call (its JS part is re-run per pass): no other side effects.
+// The libvirt binding's connection reference is taken in the first pass and held by the chain until
+// the call is over, as a synchronous call holds it (a close() meanwhile does not fail the result).
 
 /** What every offloading addon exports for the asynchronous entry. */
 export interface AsyncEntry {
   offloadChain(): object;
   offloadEnter(chain: object): void;
   offloadLeave(): void;
+  offloadRelease(chain: object): void;
 }
 
 /** Tells the caller which native call its promise now waits for (the Executor worker parks its task). */
@@ -39,18 +42,22 @@ function isPending(err: unknown): err is PendingError {
 /** Run `call` (one binding call of `addon`, named `addonName` in keys) through the asynchronous entry. */
 export async function offloadedCall<T>(addonName: string, addon: AsyncEntry, call: () => T, onPending?: OnPending): Promise<T> {
   const chain = addon.offloadChain();
-  for (;;) {
-    let pending: Promise<void>;
-    addon.offloadEnter(chain);
-    try {
-      return call();
-    } catch (err) {
-      if (!isPending(err)) throw err;
-      pending = err.pending;
-      onPending?.(`${addonName}:${err.callId}`);
-    } finally {
-      addon.offloadLeave();
+  try {
+    for (;;) {
+      let pending: Promise<void>;
+      addon.offloadEnter(chain);
+      try {
+        return call();
+      } catch (err) {
+        if (!isPending(err)) throw err;
+        pending = err.pending;
+        onPending?.(`${addonName}:${err.callId}`);
+      } finally {
+        addon.offloadLeave();
+      }
+      await pending;
     }
-    await pending;
+  } finally {
+    addon.offloadRelease(chain); // what the passes held (a connection reference) goes now, not at GC
   }
 }

@@ -138,9 +138,27 @@ class Chain {
     return nullptr;
   }
 
+  /** What the calls of this chain hold across its passes (the libvirt binding: its connection reference). */
+  template <class T>
+  T* Pinned(const std::string& key) {
+    for (auto& [k, p] : pins_)
+      if (k == key) return static_cast<T*>(p.get());
+    return nullptr;
+  }
+  template <class T>
+  void Pin(const std::string& key, std::shared_ptr<T> p) {
+    pins_.emplace_back(key, std::static_pointer_cast<void>(std::move(p)));
+  }
+  /** The asynchronous call is over: drop what it held. */
+  void Clear() {
+    pins_.clear();
+    done_.clear();
+  }
+
  private:
   friend class Registry;
   std::deque<std::shared_ptr<Job>> done_;
+  std::vector<std::pair<std::string, std::shared_ptr<void>>> pins_;
 };
 
 /** The native thread serving one JS thread; shared by the JS thread's Waiter and the thread itself. */
@@ -781,6 +799,18 @@ inline napi_value JsEnter(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// offloadRelease(chain): the asynchronous call is over; what its passes held is dropped now, not at GC
+inline napi_value JsRelease(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  RegistryOf(env, info, &argc, argv);
+  void* p = nullptr;
+  napi_valuetype t;
+  if (argc >= 1 && napi_typeof(env, argv[0], &t) == napi_ok && t == napi_external && napi_get_value_external(env, argv[0], &p) == napi_ok)
+    (*static_cast<std::shared_ptr<Chain>*>(p))->Clear();
+  return nullptr;
+}
+
 inline napi_value JsLeave(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   Registry* r = RegistryOf(env, info, &argc, nullptr);
@@ -842,7 +872,7 @@ inline void ExportControl(napi_env env, napi_value exports, Registry* r, Waiter&
     napi_callback fn;
   } fns[] = {{"abandonNativeCall", JsAbandon}, {"abandonAsyncCalls", JsAbandonAsync}, {"abandonCall", JsAbandonCall},
              {"nativeCalls", JsCalls}, {"nativeCallStats", JsStats},
-             {"offloadChain", JsChain}, {"offloadEnter", JsEnter}, {"offloadLeave", JsLeave}};
+             {"offloadChain", JsChain}, {"offloadEnter", JsEnter}, {"offloadLeave", JsLeave}, {"offloadRelease", JsRelease}};
   for (auto& f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, r, &v);

@@ -266,7 +266,18 @@ ConnRef Take(Napi::Env env, int id, bool call) {
 
 }  // namespace
 
-ConnRef AcquireConn(Napi::Env env, int id) { return Take(env, id, true); }
+// In a chain pass (the asynchronous entry) the connection is taken once, in the first pass, and held by
+// the chain until the call is over: a later pass converting the result needs it even if close() took
+// it out of the table meanwhile (as a synchronous call holds it for its whole length).
+ConnRef AcquireConn(Napi::Env env, int id) {
+  offload::Waiter& w = ThisWaiter();
+  if (!w.chain) return Take(env, id, true);
+  const std::string key = "conn:" + std::to_string(id);
+  if (ConnRef* held = w.chain->Pinned<ConnRef>(key)) return held->Share();
+  ConnRef ref = Take(env, id, true);
+  w.chain->Pin(key, std::make_shared<ConnRef>(ref.Share()));
+  return ref;
+}
 ConnRef HoldConn(Napi::Env env, int id) { return Take(env, id, false); }
 
 ConnRef::~ConnRef() {

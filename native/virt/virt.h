@@ -87,7 +87,8 @@ template <class R, class Make>
 auto Offload(Napi::Env env, const char* what, const std::string& key, Make make) {
   std::shared_ptr<offload::FnJob<R, decltype(make())>> job;
   napi_value pending = nullptr;
-  ThrowOffloadOutcome(env, Offloader().Perform<R>(env, ThisWaiter(), what, key, std::move(make), &job, &pending), what, pending);
+  offload::Outcome outcome = Offloader().Perform<R>(env, ThisWaiter(), what, key, std::move(make), &job, &pending);
+  ThrowOffloadOutcome(env, outcome, what, pending);  // (pending is set by Perform: read it after)
   return job;
 }
 /** True for the errors of the offload itself (pending, abandoned): never to be caught as libvirt's. */
@@ -245,6 +246,9 @@ class ConnRef {
     return Deep(f);
   }
 
+  /** Another reference on this connection, counted as a call in flight (a call thread, a chain). */
+  ConnRef Share() const;
+
   /** The domain with this UUID (cached per connection); throws ERR_LIBVIRT_NO_DOMAIN. */
   DomRef Domain(Napi::Env env, const std::string& uuid);
   /** Remember / forget a domain pointer in the per-connection cache. */
@@ -266,8 +270,6 @@ class ConnRef {
     return f();
   }
   static constexpr size_t kStackReserve = 64 * 1024;
-  /** Another reference on this connection, counted as a call in flight (held by a call thread). */
-  ConnRef Share() const;
   void Enter();
   void Leave();
 

@@ -98,6 +98,7 @@ export interface VirtBinding {
   offloadChain(): object;
   offloadEnter(chain: object): void;
   offloadLeave(): void;
+  offloadRelease(chain: object): void;
 }
 
 /** Load the addon (once per JS environment; node caches it per thread). */
