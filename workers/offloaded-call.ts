@@ -28,6 +28,17 @@ export interface AsyncEntry {
 export type OnPending = (key: string) => void;
 
 const PENDING = 'ERR_NATIVE_CALL_PENDING';
+const ABANDONED = 'ERR_NATIVE_CALL_ABANDONED';
+
+/**
+ * Owners (an operation's context) one of whose calls was abandoned: the Executor already answered
+ * their task, so they make no further call (each would hold a native thread nobody counts any more).
+ */
+const abandonedOwners = new WeakSet<object>();
+
+function abandonedError(): Error {
+  return Object.assign(new Error('A native call of this task was abandoned (its task timed out); no further call is made for it'), { code: ABANDONED });
+}
 
 interface PendingError {
   code: string;
@@ -39,8 +50,13 @@ function isPending(err: unknown): err is PendingError {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === PENDING;
 }
 
-/** Run `call` (one binding call of `addon`, named `addonName` in keys) through the asynchronous entry. */
-export async function offloadedCall<T>(addonName: string, addon: AsyncEntry, call: () => T, onPending?: OnPending): Promise<T> {
+/**
+ * Run `call` (one binding call of `addon`, named `addonName` in keys) through the asynchronous entry.
+ * `owner` (the operation's context): once one of its calls is abandoned, its later calls fail at once
+ * with ERR_NATIVE_CALL_ABANDONED instead of being made.
+ */
+export async function offloadedCall<T>(addonName: string, addon: AsyncEntry, call: () => T, onPending?: OnPending, owner?: object): Promise<T> {
+  if (owner && abandonedOwners.has(owner)) throw abandonedError();
   const chain = addon.offloadChain();
   try {
     for (;;) {
@@ -55,7 +71,12 @@ export async function offloadedCall<T>(addonName: string, addon: AsyncEntry, cal
       } finally {
         addon.offloadLeave();
       }
-      await pending;
+      try {
+        await pending;
+      } catch (err) {
+        if (owner && (err as { code?: unknown }).code === ABANDONED) abandonedOwners.add(owner);
+        throw err;
+      }
     }
   } finally {
     addon.offloadRelease(chain); // what the passes held (a connection reference) goes now, not at GC

@@ -20,7 +20,7 @@ type Impl<K extends LibvirtOpName> = (v: VirtBinding, a: A<K>) => LibvirtOpResul
 /** One binding call through the asynchronous entry, parking the task while it waits (shared with sampling). */
 export function virtCall<T>(ctx: OpContext | undefined, call: (v: VirtBinding) => T): Promise<T> {
   const v = virt();
-  return offloadedCall('virt', v, () => call(v), ctx?.park);
+  return offloadedCall('virt', v, () => call(v), ctx?.park, ctx);
 }
 
 /** Wraps a call: loads the binding lazily, turns void into null, keeps libvirt's numbers on errors. */

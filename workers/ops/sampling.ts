@@ -24,7 +24,9 @@ const bulkStats: OpImpl<'sampling.bulkStats'> = async (a, ctx) => {
       try {
         if ((await virtCall(ctx, (v) => v.controlInfo(a.conn, uuid))).state === CONTROL_OK) ready.push(uuid);
         else unresponsive.push(uuid);
-      } catch {
+      } catch (err) {
+        // The task timed out and its call was abandoned: stop here (the Executor answered already).
+        if ((err as { code?: unknown }).code === 'ERR_NATIVE_CALL_ABANDONED') throw err;
         unresponsive.push(uuid); // gone or failing: not worth a stats call
       }
     }

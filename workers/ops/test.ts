@@ -16,7 +16,7 @@ const sleeper = (): SleepAddon => (addon ??= loadNativeAddon<SleepAddon>('vdsm_s
 
 /** A vdsm_sleep call through the asynchronous entry, parking the task: the path libvirt ops take. */
 const offloaded = (ctx: OpContext, call: (s: SleepAddon) => void): Promise<void> =>
-  offloadedCall('vdsm_sleep', sleeper(), () => call(sleeper()), ctx.park);
+  offloadedCall('vdsm_sleep', sleeper(), () => call(sleeper()), ctx.park, ctx);
 
 /** A fake QEMU guest agent behind a fake libvirt: canned answers, or a hang for the whole command timeout. */
 function fakeAgentApi(uuid: string, latencyMs: number): QgaApi {

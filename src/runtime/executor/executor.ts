@@ -239,7 +239,7 @@ export class Executor implements Dispatcher {
       this.#armCheck(task, timeout);
       return;
     }
-    if (task.discard && !task.prewarm && !task.timedOut && task.parkCall === undefined) {
+    if (task.discard && !task.prewarm && !task.timedOut) {
       const prewarmAt = start + timeout - this.#opts.prewarmMs;
       if (now < prewarmAt) return this.#armCheck(task, prewarmAt - now);
       task.prewarm = true;
@@ -330,6 +330,11 @@ export class Executor implements Dispatcher {
       else this.#report.dropped++;
       return;
     }
+    const answered = this.#workers.calls.getAnswered(taskId);
+    if (answered?.workerId === slot.id) {
+      this.#abandonAnswered(answered, key);
+      return;
+    }
     const task = slot.task;
     // A task already past its timeout is handled as before parking existed (discard when there is room).
     if (slot.state !== 'busy' || !task || task.id !== taskId || task.timedOut) {
@@ -409,7 +414,9 @@ export class Executor implements Dispatcher {
       this.#report.abandonedCalls++;
       this.#report.noteLingering(this.#workers.counts().lingering);
     } else {
-      this.#workers.calls.unpark(task.id); // it returned already: the worker's late answer is dropped
+      // It returned already: the worker runs on in the task; its late answer is dropped, and a further
+      // call of it is abandoned at once (#abandonAnswered).
+      this.#workers.calls.answer(task.id);
     }
     if (ch.park.hasSubscribers) ch.park.publish({ executor: this.name, taskId: task.id, op: task.op, workerId: parked.workerId, call: parked.key, event: 'abandon', lingering: abandoned });
     this.#log.info({ executor: this.name, task: task.id, op: task.op, worker: parked.workerId, call: parked.key, runtime_ms: Math.round(runtimeMs), lingering: abandoned }, 'Parked task timed out; its native call was abandoned, its worker kept');
@@ -417,6 +424,21 @@ export class Executor implements Dispatcher {
     this.#report.finished(task, false, Errors.TASK_DISCARDED.code, parked.workerId);
     this.#retryDiscards();
     this.#pump();
+  }
+
+  /** A task answered at its timeout made another call: let it go now, counted until it returns. */
+  #abandonAnswered(answered: ParkedCall, key: string): void {
+    let abandoned = false;
+    try {
+      abandoned = this.#native.abandonCall(key, (k) => this.#parkedReturned(k));
+    } catch (err) {
+      this.#log.warn({ executor: this.name, task: answered.task.id, call: key, err }, 'Could not abandon the native call of an answered task');
+    }
+    if (!abandoned) return;
+    this.#workers.calls.lingerAnswered(answered.task.id, key);
+    this.#report.abandonedCalls++;
+    this.#report.noteLingering(this.#workers.counts().lingering);
+    if (ch.park.hasSubscribers) ch.park.publish({ executor: this.name, taskId: answered.task.id, op: answered.task.op, workerId: answered.workerId, call: key, event: 'abandon', lingering: true });
   }
 
   /** An abandoned call of a parked task returned: its place under max_workers is free. */
@@ -442,6 +464,11 @@ export class Executor implements Dispatcher {
     if (msg.ok) task.resolve(msg.value);
     else task.reject(fromWireError(msg.error));
     this.#report.finished(task, msg.ok, msg.ok ? undefined : msg.error.code, slot.id);
+    // Stopping: a worker kept for its parked tasks ends with the last of them.
+    if (this.#life.state === 'closing' && slot.state === 'idle' && this.#workers.calls.ofWorker(slot.id).length === 0) {
+      this.#end(slot, 'stop');
+      return;
+    }
     this.#retryDiscards();
     this.#pump();
   }
@@ -578,6 +605,7 @@ export class Executor implements Dispatcher {
         this.#parkedDone(slot, parked, msg);
         return;
       }
+      if (this.#workers.calls.getAnswered(msg.taskId)?.workerId === slot.id) this.#workers.calls.dropAnswered(msg.taskId);
     }
     // Anything from a discarded worker, or about another task, is a late message of a discarded task.
     if (slot.state !== 'busy' || !task || msg.type === 'ready' || msg.taskId !== task.id) {
@@ -601,7 +629,8 @@ export class Executor implements Dispatcher {
     else task.reject(fromWireError(msg.error));
     this.#report.finished(task, msg.ok, msg.ok ? undefined : msg.error.code, slot.id);
     if (this.#life.state === 'closing') {
-      this.#end(slot, 'stop');
+      // A worker with parked tasks stays until they end (or the grace does).
+      if (this.#workers.calls.ofWorker(slot.id).length === 0) this.#end(slot, 'stop');
       return;
     }
     this.#retryDiscards();
@@ -614,6 +643,7 @@ export class Executor implements Dispatcher {
     slot.threadExited = true;
     // A worker that died with parked tasks: their calls are let go (counted on its slot until they
     // return) and the tasks fail as its running task does.
+    this.#workers.calls.dropWorker(slot.id);
     if (this.#workers.calls.ofWorker(slot.id).length > 0) {
       if (this.#abandonParked(slot) > 0) slot.state = 'lingering';
       this.#failParked(slot, (t) => vdsmError(Errors.WORKER_CRASHED, { op: t.op, task: t.id, worker: slot.id, reason: crash?.message ?? 'worker exited', parked: true }));
@@ -668,6 +698,8 @@ export class Executor implements Dispatcher {
     // they return) and the tasks fail.
     if (this.#abandonParked(slot) > 0) this.#log.info({ executor: this.name, worker: slot.id, calls: [...slot.nativeCalls!] }, 'Worker ended with parked tasks; their native calls were let go');
     this.#failParked(slot, (t) => vdsmError(Errors.TASK_DISCARDED, { op: t.op, task: t.id, timeout_ms: t.timeoutMs, worker: slot.id, reason: `its worker was ended (${slot.endReason ?? 'discard'}) while the task was parked` }));
+    // Answered tasks it still runs: their calls, if any, are let go below with the thread's others.
+    this.#workers.calls.dropWorker(slot.id);
     if (slot.threadExited || slot.handle.tid <= 0) return;
     let keys: string[];
     try {
@@ -749,7 +781,9 @@ export class Executor implements Dispatcher {
       task.reject(vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} stopped`));
       this.#report.finished(task, false, Errors.NOT_RUNNING.code);
     }
-    for (const s of this.#workers.all()) if (s.state === 'idle' || s.state === 'spare') this.#end(s, 'stop');
+    for (const s of this.#workers.all()) {
+      if ((s.state === 'idle' && this.#workers.calls.ofWorker(s.id).length === 0) || s.state === 'spare') this.#end(s, 'stop');
+    }
     const deadline = Date.now() + graceMs;
     await this.#waitUntil(() => this.#graceOver || (this.#workers.counts().busy === 0 && this.#workers.calls.parked === 0), deadline);
     for (const s of this.#workers.all()) {

@@ -9,11 +9,13 @@
 //   parked --(the task's worker reports done)--> gone
 //   parked --(its next call: another 'park')--> parked (new key)
 //   parked --(the task timed out; its call abandoned)--> lingering --(the call returned)--> gone
-//   parked --(timed out, but the call had returned already)--> gone (its late 'done' is dropped)
+//   parked --(timed out, but the call had returned already)--> answered: the task was answered while
+//     its worker runs on in it; its 'done' is dropped, and a further call it makes ('park') is
+//     abandoned at once --> lingering (counted) until it returns
 //   parked --(its worker was terminated or died)--> gone (the worker's slot takes over the call)
 import type { Task } from './task-ledger.js';
 
-export type ParkedState = 'parked' | 'lingering';
+export type ParkedState = 'parked' | 'answered' | 'lingering';
 
 export interface ParkedCall {
   task: Task;
@@ -31,6 +33,8 @@ export class ParkedCalls {
   #parked = new Map<number, ParkedCall>();
   /** Abandoned calls (their tasks timed out) by key, until they return. */
   #lingering = new Map<string, ParkedCall>();
+  /** Tasks answered at their timeout while their worker was still running them (no call pending). */
+  #answered = new Map<number, ParkedCall>();
 
   get parked(): number {
     return this.#parked.size;
@@ -65,6 +69,39 @@ export class ParkedCalls {
     p.state = 'lingering';
     this.#lingering.set(p.key, p);
     return p;
+  }
+
+  /** The task timed out but its call had returned: it is answered; its worker may still run it. */
+  answer(taskId: number): void {
+    const p = this.unpark(taskId);
+    if (!p) return;
+    p.state = 'answered';
+    this.#answered.set(taskId, p);
+  }
+
+  /** A task answered while its worker runs on in it, if any. */
+  getAnswered(taskId: number): ParkedCall | undefined {
+    return this.#answered.get(taskId);
+  }
+
+  /** Its worker finished it (its late 'done'). */
+  dropAnswered(taskId: number): void {
+    this.#answered.delete(taskId);
+  }
+
+  /** An answered task made another call, abandoned at once: it lingers, counted, until it returns. */
+  lingerAnswered(taskId: number, key: string): void {
+    const p = this.#answered.get(taskId);
+    if (!p) return;
+    this.#answered.delete(taskId);
+    p.key = key;
+    p.state = 'lingering';
+    this.#lingering.set(key, p);
+  }
+
+  /** The worker is gone: its answered tasks with it. */
+  dropWorker(workerId: number): void {
+    for (const [id, p] of this.#answered) if (p.workerId === workerId) this.#answered.delete(id);
   }
 
   /** An abandoned call returned: its place is free. */
