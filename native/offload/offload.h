@@ -784,18 +784,24 @@ inline napi_value JsChain(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/** The chain behind an offloadChain() value, or null (a type error thrown) when `v` is not one. */
+inline std::shared_ptr<Chain>* ChainOf(napi_env env, napi_value v, const char* fn) {
+  void* p = nullptr;
+  napi_valuetype t;
+  if (v == nullptr || napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok) {
+    std::string msg = std::string(fn) + "(chain): chain must come from offloadChain()";
+    napi_throw_type_error(env, "ERR_INVALID_ARG", msg.c_str());
+    return nullptr;
+  }
+  return static_cast<std::shared_ptr<Chain>*>(p);
+}
+
 // offloadEnter(chain): this thread's offloaded calls are passes of `chain` until offloadLeave()
 inline napi_value JsEnter(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = {nullptr};
   Registry* r = RegistryOf(env, info, &argc, argv);
-  void* p = nullptr;
-  napi_valuetype t;
-  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external || napi_get_value_external(env, argv[0], &p) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "offloadEnter(chain): chain must come from offloadChain()");
-    return nullptr;
-  }
-  r->thisWaiter().chain = *static_cast<std::shared_ptr<Chain>*>(p);
+  if (auto* chain = ChainOf(env, argv[0], "offloadEnter")) r->thisWaiter().chain = *chain;
   return nullptr;
 }
 
@@ -804,10 +810,7 @@ inline napi_value JsRelease(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = {nullptr};
   RegistryOf(env, info, &argc, argv);
-  void* p = nullptr;
-  napi_valuetype t;
-  if (argc >= 1 && napi_typeof(env, argv[0], &t) == napi_ok && t == napi_external && napi_get_value_external(env, argv[0], &p) == napi_ok)
-    (*static_cast<std::shared_ptr<Chain>*>(p))->Clear();
+  if (auto* chain = ChainOf(env, argv[0], "offloadRelease")) (*chain)->Clear();
   return nullptr;
 }
 

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Errors } from '../../src/errors.js';
 import { loadNativeAddon } from '../../src/native.js';
 import { AddonNativeCalls } from '../../src/native-calls.js';
+import type { ExecutorOptions } from '../../src/runtime/executor/executor.js';
 import { harness } from './executor-harness.js';
 
 interface GateAddon {
@@ -26,8 +27,12 @@ function threadName(tid: number): string | undefined {
   return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
 }
 
-void test('a parked task frees its worker: the worker answers other tasks while the call waits on its call thread', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
+/**
+ * An Executor (one live worker, no spares, no growth) with one task parked on a closed gate (the call
+ * inside the native wait); the gate is opened and the Executor closed after the test.
+ */
+async function parkedOnGate(t: { after(fn: () => Promise<void>): void }, timeoutMs: number, opts: Partial<ExecutorOptions> = {}) {
+  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0, ...opts });
   const gate = nextGate++;
   t.after(async () => {
     gates.openGate(gate);
@@ -35,9 +40,14 @@ void test('a parked task frees its worker: the worker answers other tasks while 
   });
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1);
-  const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: true }, { timeoutMs: 100 }));
+  const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: true }, { timeoutMs }));
   const park = await h.next('park', (m) => m['event'] === 'park');
   await h.until(() => gates.gateWaiters(gate) === 1);
+  return { h, gate, stuck, park };
+}
+
+void test('a parked task frees its worker: the worker answers other tasks while the call waits on its call thread', async (t) => {
+  const { h, gate, stuck, park } = await parkedOnGate(t, 100);
   const c = h.ex.counts();
   assert.deepEqual([c.parked, c.idle, c.busy, c.total, c.running], [1, 1, 0, 2, 1], 'the worker is idle, the call holds its own place');
   // The one worker serves other tasks meanwhile.
@@ -64,17 +74,7 @@ void test('a parked task frees its worker: the worker answers other tasks while 
 });
 
 void test('a parked task that times out: the usual error, the worker kept, the call lingers counted until it returns', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const gate = nextGate++;
-  t.after(async () => {
-    gates.openGate(gate);
-    await h.close();
-  });
-  h.ex.start();
-  await h.until(() => h.ex.counts().idle === 1);
-  const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: true }, { timeoutMs: 100 }));
-  const park = await h.next('park', (m) => m['event'] === 'park');
-  await h.until(() => gates.gateWaiters(gate) === 1);
+  const { h, gate, stuck, park } = await parkedOnGate(t, 100);
   h.time.advance(100);
   const timeout = await h.next('timeout', (m) => m['taskId'] === park['taskId']);
   assert.equal(timeout['action'], 'abandon');
@@ -142,17 +142,7 @@ void test('max_workers bounds live workers + parked calls + lingering calls: a p
 });
 
 void test('a worker that exits with a parked task: the task fails, the call is let go and counted until it returns, nothing crashes', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const gate = nextGate++;
-  t.after(async () => {
-    gates.openGate(gate);
-    await h.close();
-  });
-  h.ex.start();
-  await h.until(() => h.ex.counts().idle === 1);
-  const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: true }, { timeoutMs: 10_000 }));
-  const park = await h.next('park', (m) => m['event'] === 'park');
-  await h.until(() => gates.gateWaiters(gate) === 1);
+  const { h, gate, stuck, park } = await parkedOnGate(t, 10_000);
   // The worker dies (process.exit in the thread) with its parked task's call pending.
   const crash = outcome(h.ex.dispatch('test.crash', { mode: 'exit' }));
   assert.equal(await crash, Errors.WORKER_CRASHED.code);
@@ -170,17 +160,7 @@ void test('a worker that exits with a parked task: the task fails, the call is l
 });
 
 void test('a worker discarded for a task stuck in JS fails its parked tasks and lets their calls go, counted on its slot', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 4, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const gate = nextGate++;
-  t.after(async () => {
-    gates.openGate(gate);
-    await h.close();
-  });
-  h.ex.start();
-  await h.until(() => h.ex.counts().idle === 1);
-  const parkedTask = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: true }, { timeoutMs: 10_000 }));
-  const park = await h.next('park', (m) => m['event'] === 'park');
-  await h.until(() => gates.gateWaiters(gate) === 1);
+  const { h, gate, stuck: parkedTask, park } = await parkedOnGate(t, 10_000, { maxWorkers: 4 });
   // A task stuck in JS on the same worker: discarded and replaced exactly as before parking existed.
   const busy = outcome(h.ex.dispatch('test.busy', { ms: 60_000 }, { timeoutMs: 50 }));
   const start = await h.next('start', (m) => m['op'] === 'test.busy');
