@@ -23,6 +23,12 @@ export interface TestOps {
    * needs. Returns the gate.
    */
   'test.gateNative': { args: { gate: number; offloaded: boolean | 'sync' }; result: number };
+  /**
+   * test.gateNative's steps one after another in one task (an operation making several native calls,
+   * like sampling.bulkStats' slow path); offloaded steps go through the asynchronous entry. Returns the
+   * number of steps done.
+   */
+  'test.gateSequence': { args: { steps: Array<{ gate: number; offloaded: boolean | 'sync' }> }; result: number };
   /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */
   'test.crash': { args: { mode?: 'exit' | 'uncaught' } | undefined; result: never };
   /** Throws a catalogued error (`error` names an Errors entry) or a plain Error. */

@@ -199,3 +199,62 @@ void test('abandoning a call that already returned, or that never existed, is ha
   assert.equal(await h.ex.dispatch('test.echo', 'fine'), 'fine');
   assert.equal(h.ex.stats().abandoned_calls, 0);
 });
+
+void test('a task making several calls parks on each in turn and answers once', async (t) => {
+  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
+  const [a, b] = [nextGate++, nextGate++];
+  t.after(async () => {
+    gates.openGate(a);
+    gates.openGate(b);
+    await h.close();
+  });
+  h.ex.start();
+  await h.until(() => h.ex.counts().idle === 1);
+  const task = outcome(h.ex.dispatch('test.gateSequence', { steps: [{ gate: a, offloaded: true }, { gate: b, offloaded: true }] }, { timeoutMs: 10_000 }));
+  const first = await h.next('park', (m) => m['event'] === 'park');
+  await h.until(() => gates.gateWaiters(a) === 1);
+  gates.openGate(a);
+  await h.until(() => gates.gateWaiters(b) === 1);
+  await h.until(() => h.ex.threads().some((r) => r.parked_call !== undefined && r.parked_call.key !== first['call']));
+  assert.equal(h.ex.counts().parked, 1, 're-parked under its second call');
+  assert.equal(await h.ex.dispatch('test.echo', 'between'), 'between');
+  gates.openGate(b);
+  assert.equal(await task, 'value:2');
+  assert.deepEqual([h.ex.counts().parked, h.ex.counts().total], [0, 1]);
+  assert.equal(h.ex.stats().parked, 1, 'one park counted per task (a re-park updates its call)');
+});
+
+void test('a task answered at its timeout while its worker runs on in it: its next call is abandoned at once and counted until it returns', async (t) => {
+  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
+  const [a, c, b] = [nextGate++, nextGate++, nextGate++];
+  t.after(async () => {
+    for (const g of [a, b, c]) gates.openGate(g);
+    await h.close();
+  });
+  h.ex.start();
+  await h.until(() => h.ex.counts().idle === 1);
+  // Parked on A; once A returns the worker's JS blocks in C (synchronously), so the timeout finds
+  // the task with no call pending: it is answered, and its worker is still in it.
+  const task = outcome(h.ex.dispatch('test.gateSequence', { steps: [{ gate: a, offloaded: true }, { gate: c, offloaded: false }, { gate: b, offloaded: true }] }, { timeoutMs: 100 }));
+  const park = await h.next('park', (m) => m['event'] === 'park');
+  await h.until(() => gates.gateWaiters(a) === 1);
+  gates.openGate(a);
+  await h.until(() => gates.gateWaiters(c) === 1);
+  h.time.advance(100);
+  assert.equal(await task, Errors.TASK_DISCARDED.code);
+  const answered = await h.next('park', (m) => m['event'] === 'abandon');
+  assert.equal(answered['lingering'], false, 'its call had returned: nothing lingers');
+  assert.deepEqual([h.ex.counts().parked, h.ex.counts().lingering, h.ex.counts().total], [0, 0, 1]);
+  // The worker goes on to B: that call is let go at once, counted until it returns.
+  gates.openGate(c);
+  const abandoned = await h.next('park', (m) => m['event'] === 'abandon' && m['lingering'] === true);
+  assert.equal(abandoned['taskId'], park['taskId']);
+  assert.notEqual(abandoned['call'], park['call']);
+  assert.equal(h.ex.counts().lingeringCalls, 1);
+  gates.openGate(b);
+  await h.next('worker', (m) => m['event'] === 'released' && m['call'] === abandoned['call']);
+  assert.deepEqual([h.ex.counts().lingering, h.ex.counts().total], [0, 1]);
+  assert.equal(await h.ex.dispatch('test.echo', 'kept'), 'kept');
+  assert.equal(h.events.some((e) => e.channel === 'discard'), false);
+  assert.equal(h.events.filter((e) => e.channel === 'done' && e.msg['taskId'] === park['taskId']).length, 1);
+});

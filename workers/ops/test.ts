@@ -46,6 +46,13 @@ function fakeAgentApi(uuid: string, latencyMs: number): QgaApi {
   };
 }
 
+/** One gate wait: through the asynchronous entry, offloaded but waited for, or synchronous. */
+async function gateStep(step: { gate: number; offloaded: boolean | 'sync' }, ctx: OpContext): Promise<void> {
+  if (step.offloaded === 'sync') sleeper().waitGateOffloaded(step.gate);
+  else if (step.offloaded) await offloaded(ctx, (s) => s.waitGateOffloaded(step.gate));
+  else sleeper().waitGate(step.gate);
+}
+
 export const ops: AreaOps<'test'> = {
   /** A poller task against a fake agent (see src/contracts/test-ops.ts). */
   'test.qgaPoll': (args, ctx) => args.tasks.map((t) => runQgaTask(t, fakeAgentApi(t.vmId, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0)))),
@@ -75,10 +82,14 @@ export const ops: AreaOps<'test'> = {
    * synchronous (the call blocks the JS thread itself).
    */
   'test.gateNative': async (args, ctx) => {
-    if (args.offloaded === 'sync') sleeper().waitGateOffloaded(args.gate);
-    else if (args.offloaded) await offloaded(ctx, (s) => s.waitGateOffloaded(args.gate));
-    else sleeper().waitGate(args.gate);
+    await gateStep(args, ctx);
     return args.gate;
+  },
+
+  /** test.gateNative's steps in order, in one task. */
+  'test.gateSequence': async (args, ctx) => {
+    for (const step of args.steps) await gateStep(step, ctx);
+    return args.steps.length;
   },
 
   /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */
