@@ -55,7 +55,11 @@ async function gateStep(step: { gate: number; offloaded: boolean | 'sync' }, ctx
 
 export const ops: AreaOps<'test'> = {
   /** A poller task against a fake agent (see src/contracts/test-ops.ts). */
-  'test.qgaPoll': (args, ctx) => args.tasks.map((t) => runQgaTask(t, fakeAgentApi(t.vmId, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0)))),
+  'test.qgaPoll': async (args, ctx) => {
+    const out = [];
+    for (const t of args.tasks) out.push(await runQgaTask(t, fakeAgentApi(t.vmId, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0))));
+    return out;
+  },
 
   /** Returns its arguments. */
   'test.echo': (args) => args,
