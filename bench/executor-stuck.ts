@@ -1,9 +1,16 @@
 // Bench: worker replacement under tasks stuck in native code (executor-physics.md §0), our Executor
 // against plain Piscina in the same run, plus Scheduler lateness idle and under load. Our Executor runs
-// twice: tasks stuck in an offloaded native call (executor-offloaded: libvirt's path, the call runs on
-// the worker's native call thread and a discarded worker is let go, see native/offload/offload.h) and
-// tasks stuck in a synchronous native call (executor-sync: a call that cannot be offloaded, such as a
-// synchronous read of a hung mount, where the discarded worker lingers whole).
+// twice: tasks stuck in an offloaded native call (executor-offloaded) and tasks stuck in a synchronous
+// native call (executor-sync: a call that cannot be offloaded, such as a synchronous read of a hung
+// mount, where the discarded worker lingers whole).
+//
+// What executor-offloaded measures: `test.sleepOffloaded` (workers/ops/test.ts), which awaits
+// vdsm_sleep's nanosleep through offloadedCall() (workers/offloaded-call.ts), the same helper through
+// which workers/ops/libvirt.ts's op() and sampling.bulkStats await every libvirt call; in the addon the
+// call goes through offload::Registry::Perform/Submit (native/offload/offload.h), the same code virt's
+// ConnRef::Run uses. So a stuck task is *parked* (its worker takes other tasks), and at its timeout
+// its call is abandoned and lingers on its call thread, counted under max_workers, while the worker is
+// kept: libvirt's path, with nanosleep in place of a frozen libvirtd.
 //
 //   npm run bench:executor-stuck                      # full: K in {0,1,4,10,29,30,40}, 3 repeats
 //   node dist/bench/executor-stuck.js --quick         # 1 repeat, K in {0,4,29}
@@ -49,7 +56,7 @@ interface StuckRun {
   fast_p50_ms: number; fast_p99_ms: number; fast_max_ms: number; fast_pre_p99_ms: number; fast_during_n: number;
   replacement_ms_p50: number; replacement_ms_p99: number; replacements: number;
   rejected: number; first_rejected_s: number | null; lost: number; accepted: number;
-  workers_peak: number; lingering_peak: number; lingering_calls_peak: number; threads_peak: number; rss_peak_mb: number; rss_final_mb: number;
+  workers_peak: number; lingering_peak: number; lingering_calls_peak: number; parked_peak: number; threads_peak: number; rss_peak_mb: number; rss_final_mb: number;
   loop_delay_p99_ms: number; loop_delay_max_ms: number; bound_violations: number; too_many_workers: number; deferred_discards: number;
   duration_s: number;
   timeline: { samples: number[][]; fast: number[][] };
@@ -65,8 +72,11 @@ interface Subject {
   warmUp(): Promise<void>;
   /** Returns false when the task was rejected (queue full). `onStart(latencyMs)` fires at task start. */
   dispatch(kind: 'fast' | 'stuck', onStart: (latencyMs: number) => void): { accepted: boolean; settled: Promise<void> };
-  /** lingeringCalls: lingering slots whose worker thread exited, only a native call thread left. */
-  counts(): { live: number; lingering: number; lingeringCalls: number; total: number; queued: number };
+  /**
+   * lingeringCalls: lingering native calls without a worker thread of their own (let-go workers,
+   * abandoned calls of parked tasks); parked: tasks parked on a call (one call thread each).
+   */
+  counts(): { live: number; lingering: number; lingeringCalls: number; parked: number; total: number; queued: number };
   replacements(): number[];
   tooManyWorkers(): number;
   deferredDiscards(): number;
@@ -123,7 +133,7 @@ function executorSubject(offloaded: boolean): Subject {
     },
     counts() {
       const c = ex.counts();
-      return { live: c.total - c.lingering, lingering: c.lingering, lingeringCalls: c.lingeringCalls, total: c.total, queued: c.queued };
+      return { live: c.total - c.lingering - c.parked, lingering: c.lingering, lingeringCalls: c.lingeringCalls, parked: c.parked, total: c.total, queued: c.queued };
     },
     replacements: () => replacements,
     tooManyWorkers: () => tooMany,
@@ -207,7 +217,7 @@ function piscinaSubject(): Subject {
       let lingering = 0;
       const current = new Set(pool.threads);
       for (const w of seen) if (!current.has(w) && !exited.has(w)) lingering++;
-      return { live, lingering, lingeringCalls: 0, total: live + lingering, queued: pool.queueSize };
+      return { live, lingering, lingeringCalls: 0, parked: 0, total: live + lingering, queued: pool.queueSize };
     },
     replacements: () => replacements,
     tooManyWorkers: () => 0,
@@ -233,7 +243,7 @@ async function stuckCase(impl: string, K: number): Promise<StuckRun> {
   let stuckSettled = 0;
   let firstStuckAt = -1;
   const samples: number[][] = [];
-  let peaks = { workers: 0, lingering: 0, lingeringCalls: 0, threads: 0, rss: 0 };
+  let peaks = { workers: 0, lingering: 0, lingeringCalls: 0, parked: 0, threads: 0, rss: 0 };
   let violations = 0;
   const loop = monitorEventLoopDelay({ resolution: 1 });
   const t0 = performance.now();
@@ -242,11 +252,11 @@ async function stuckCase(impl: string, K: number): Promise<StuckRun> {
   const sample = (): void => {
     const c = s.counts();
     const p = procSample();
-    samples.push([round(now(), 1), c.live, c.lingering, c.total, c.queued, p.threads, round(p.rssMb, 1)]);
+    samples.push([round(now(), 1), c.live, c.lingering, c.total, c.queued, p.threads, round(p.rssMb, 1), c.parked]);
     if (c.total > MAX_WORKERS) violations++;
     peaks = {
       workers: Math.max(peaks.workers, c.total), lingering: Math.max(peaks.lingering, c.lingering), lingeringCalls: Math.max(peaks.lingeringCalls, c.lingeringCalls),
-      threads: Math.max(peaks.threads, p.threads), rss: Math.max(peaks.rss, p.rssMb),
+      parked: Math.max(peaks.parked, c.parked), threads: Math.max(peaks.threads, p.threads), rss: Math.max(peaks.rss, p.rssMb),
     };
   };
   const sampler = setInterval(sample, SAMPLE_MS);
@@ -319,7 +329,7 @@ async function stuckCase(impl: string, K: number): Promise<StuckRun> {
     fast_p50_ms: round(d.p50, 3), fast_p99_ms: round(d.p99, 3), fast_max_ms: round(d.max, 3), fast_pre_p99_ms: round(summarize(pre).p99, 3), fast_during_n: d.count,
     replacement_ms_p50: round(rep.p50), replacement_ms_p99: round(rep.p99), replacements: rep.count,
     rejected, first_rejected_s: firstRejected === null ? null : round(firstRejected / 1000, 2), lost: settled.length - settledCount, accepted,
-    workers_peak: peaks.workers, lingering_peak: peaks.lingering, lingering_calls_peak: peaks.lingeringCalls, threads_peak: peaks.threads, rss_peak_mb: round(peaks.rss, 1),
+    workers_peak: peaks.workers, lingering_peak: peaks.lingering, lingering_calls_peak: peaks.lingeringCalls, parked_peak: peaks.parked, threads_peak: peaks.threads, rss_peak_mb: round(peaks.rss, 1),
     rss_final_mb: round(procSample().rssMb, 1),
     loop_delay_p99_ms: round(loop.percentile(99) / 1e6, 2), loop_delay_max_ms: round(loop.max / 1e6, 2),
     bound_violations: violations, too_many_workers: s.tooManyWorkers(), deferred_discards: s.deferredDiscards(), duration_s: round(now() / 1000, 2),
@@ -378,7 +388,7 @@ async function schedulerCase(impl: string, load: string): Promise<SchedRun> {
 
 const NUMERIC_MEDIAN = [
   'fast_p50_ms', 'fast_p99_ms', 'fast_max_ms', 'fast_pre_p99_ms', 'replacement_ms_p50', 'replacement_ms_p99', 'replacements', 'rejected',
-  'workers_peak', 'lingering_peak', 'lingering_calls_peak', 'threads_peak', 'rss_peak_mb', 'rss_final_mb', 'loop_delay_p99_ms', 'loop_delay_max_ms', 'too_many_workers', 'deferred_discards', 'duration_s',
+  'workers_peak', 'lingering_peak', 'lingering_calls_peak', 'parked_peak', 'threads_peak', 'rss_peak_mb', 'rss_final_mb', 'loop_delay_p99_ms', 'loop_delay_max_ms', 'too_many_workers', 'deferred_discards', 'duration_s',
 ] as const;
 
 function aggregateStuck(runs: StuckRun[]): Record<string, unknown> {
@@ -433,12 +443,13 @@ function report(stuck: Array<Record<string, unknown>>, sched: Array<Record<strin
     '',
     `Scenario (executor-physics.md §0): 100 fast tasks/s; from t=1 s, K tasks stuck ${STUCK_BLOCK_MS / 1000} s in native nanosleep (one per 10 ms tick);`,
     `every task timeout ${TIMEOUT_MS} ms from its start; workers_count ${WORKERS}, max_workers ${MAX_WORKERS}, max_tasks ${MAX_TASKS}.`,
-    '"executor-offloaded" is src/runtime/executor/executor.ts with the stuck tasks in an offloaded native call (libvirt\'s path: the call runs on the worker\'s',
-    'native call thread; a discarded worker is let go and exits, only the call thread lingers, still counted against max_workers until it returns);',
+    '"executor-offloaded" is src/runtime/executor/executor.ts with the stuck tasks awaiting an offloaded native call through the asynchronous entry (libvirt\'s',
+    'path, workers/offloaded-call.ts: the call runs on a native call thread of the worker, the task is parked and the worker takes other tasks; at the timeout',
+    'the call is abandoned and lingers on its call thread, still counted against max_workers until it returns, and the worker is kept);',
     '"executor-sync" is the same Executor with the stuck tasks in a synchronous native call (a call that cannot be offloaded: the discarded worker lingers whole);',
     '"piscina" is plain Piscina 5 (4 threads, abort by signal, timeout from the start the worker signals, no maxQueue, stuck in the synchronous call).',
     `Each case in a fresh process; medians over ${String(meta['repeats'])} repeats. Fast latency = dispatch to task start, over fast tasks dispatched between the`,
-    'first stuck dispatch and the moment the last stuck task (or its lingering thread) was gone. Workers = threads held (live + spares + starting + lingering).',
+    'first stuck dispatch and the moment the last stuck task (or its lingering thread) was gone. Workers = threads held (live + spares + starting + parked + lingering).',
     '',
     `Machine: ${String(meta['cpus'])} CPUs, Node ${process.version}. Run: \`${String(meta['command'])}\` at ${String(meta['date'])}.`,
     '',
@@ -449,8 +460,8 @@ function report(stuck: Array<Record<string, unknown>>, sched: Array<Record<strin
     '## Stuck tasks',
     '',
     mdTable(
-      ['impl', 'K', 'fast p50', 'fast p99', 'fast max', 'p99 pre', 'repl p50', 'repl p99', 'rejected', 'lost', 'workers peak', 'lingering peak', 'of which only a call thread', 'threads peak', 'RSS peak MB', 'loop p99', '> max_workers samples', '"Too many workers"'],
-      stuck.map((r) => [String(r['impl']), String(r['K']), v(r, 'fast_p50_ms', 2), v(r, 'fast_p99_ms'), v(r, 'fast_max_ms'), v(r, 'fast_pre_p99_ms', 2), v(r, 'replacement_ms_p50'), v(r, 'replacement_ms_p99'), String(r['rejected']), String(r['lost']), String(r['workers_peak']), String(r['lingering_peak']), String(r['lingering_calls_peak']), String(r['threads_peak']), v(r, 'rss_peak_mb'), v(r, 'loop_delay_p99_ms'), String(r['bound_violations']), String(r['too_many_workers'])]),
+      ['impl', 'K', 'fast p50', 'fast p99', 'fast max', 'p99 pre', 'repl p50', 'repl p99', 'rejected', 'lost', 'workers peak', 'parked peak', 'lingering peak', 'of which only a call thread', 'threads peak', 'RSS peak MB', 'loop p99', '> max_workers samples', '"Too many workers"'],
+      stuck.map((r) => [String(r['impl']), String(r['K']), v(r, 'fast_p50_ms', 2), v(r, 'fast_p99_ms'), v(r, 'fast_max_ms'), v(r, 'fast_pre_p99_ms', 2), v(r, 'replacement_ms_p50'), v(r, 'replacement_ms_p99'), String(r['rejected']), String(r['lost']), String(r['workers_peak']), String(r['parked_peak']), String(r['lingering_peak']), String(r['lingering_calls_peak']), String(r['threads_peak']), v(r, 'rss_peak_mb'), v(r, 'loop_delay_p99_ms'), String(r['bound_violations']), String(r['too_many_workers'])]),
     ),
     '',
     'vdsm (Python, measured on this kind of machine): fast p99 420 / 893 / 3158 / 4633 / 5559 ms at K = 4 / 10 / 29 / 30 / 40; replacement 500.4 ms.',

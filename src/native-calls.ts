@@ -6,6 +6,9 @@
 // waits for: the worker wakes with ERR_NATIVE_CALL_ABANDONED, its pending terminate() takes effect and
 // its isolate is freed, while the call thread lingers in the call (a few KB instead of ~9 MB) and
 // reports its return through `onDone`. The Executor counts such a call against max_workers until then.
+// Calls made through the asynchronous entry (workers/offloaded-call.ts: the worker does not wait, its
+// task is parked) are abandoned by key (abandonCall) when their task times out, and with their
+// worker's other calls (abandon) when the worker is terminated.
 import { loadNativeAddon, nativeAddonPath } from './native.js';
 import { addonLoaded } from './native-sys.js';
 
@@ -21,6 +24,8 @@ export interface NativeCallRow {
   ageMs: number;
   /** The JS thread was let go; the call thread finishes alone. */
   abandoned: boolean;
+  /** Made through the asynchronous entry: the JS thread did not wait for it (a parked task's call). */
+  async: boolean;
 }
 
 export interface NativeCallStats {
@@ -29,11 +34,15 @@ export interface NativeCallStats {
   abandonedReturned: number;
   /** Call threads alive now (idle ones of live workers included). */
   callThreads: number;
+  /** Asynchronous calls pending now (not abandoned). */
+  asyncPending: number;
 }
 
 /** The control face every offloading addon exports. */
 interface OffloadControl {
   abandonNativeCall(tid: number, onDone?: (id: number) => void): number;
+  abandonAsyncCalls(tid: number, onDone?: (id: number) => void): number[];
+  abandonCall(id: number, onDone?: (id: number) => void): boolean;
   nativeCalls(): NativeCallRow[];
   nativeCallStats(): NativeCallStats;
 }
@@ -41,11 +50,17 @@ interface OffloadControl {
 /** What the Executor needs from the addons. */
 export interface NativeCalls {
   /**
-   * Let OS thread `tid` go from the native call it waits for, in every addon; `onDone(key)` is called
-   * (on this thread) when such a call returns. Returns the keys of the calls abandoned (none when the
-   * thread waited for no offloaded call: stuck in JS, or in a synchronous native call).
+   * Let OS thread `tid` go from the native call it waits for and from its pending asynchronous calls,
+   * in every addon; `onDone(key)` is called (on this thread) when such a call returns. Returns the keys
+   * of the calls abandoned (none when the thread waited for no offloaded call: stuck in JS, or in a
+   * synchronous native call, and had no asynchronous call pending).
    */
   abandon(tid: number, onDone: (key: string) => void): string[];
+  /**
+   * Let the pending asynchronous call `key` (`<addon>:<id>`) go: its promise rejects in its JS thread
+   * at once, `onDone(key)` is called when it returns. False when it is not pending (it returned).
+   */
+  abandonCall(key: string, onDone: (key: string) => void): boolean;
   /** Every call running on a call thread now, with its addon's name. */
   list(): Array<NativeCallRow & { addon: string }>;
   stats(): Record<string, NativeCallStats>;
@@ -71,10 +86,20 @@ export class AddonNativeCalls implements NativeCalls {
     if (!(tid > 0)) return [];
     const keys: string[] = [];
     for (const [name, c] of this.#loaded()) {
-      const id = c.abandonNativeCall(tid, (callId) => onDone(`${name}:${callId}`));
+      const done = (callId: number): void => onDone(`${name}:${callId}`);
+      const id = c.abandonNativeCall(tid, done);
       if (id > 0) keys.push(`${name}:${id}`);
+      for (const a of c.abandonAsyncCalls(tid, done)) keys.push(`${name}:${a}`);
     }
     return keys;
+  }
+
+  abandonCall(key: string, onDone: (key: string) => void): boolean {
+    const colon = key.lastIndexOf(':');
+    const c = this.#loaded().find(([name]) => name === key.slice(0, colon))?.[1];
+    const id = Number(key.slice(colon + 1));
+    if (!c || !(id > 0)) return false;
+    return c.abandonCall(id, () => onDone(key));
   }
 
   list(): Array<NativeCallRow & { addon: string }> {

@@ -103,12 +103,15 @@ export default function session(init: SessionInit): Promise<void> {
         get log(): Logger {
           return (child ??= log().child({ taskId }));
         },
+        // The task waits for a native call thread: this worker may be given the next task meanwhile.
+        park: (call: string) => post(port, { type: 'park', taskId, call }),
       };
       const value = await fn(args, ctx);
-      Atomics.store(ids, STAMP_TASK_ID, 0);
+      // A parked task ends while another may run: the stamp is cleared only if it is still this task's.
+      Atomics.compareExchange(ids, STAMP_TASK_ID, taskId, 0);
       post(port, { type: 'done', taskId, ok: true, value });
     } catch (err) {
-      Atomics.store(ids, STAMP_TASK_ID, 0);
+      Atomics.compareExchange(ids, STAMP_TASK_ID, taskId, 0);
       post(port, { type: 'done', taskId, ok: false, error: toWireError(err) });
     }
   };

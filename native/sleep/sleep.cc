@@ -6,6 +6,8 @@
 // - sleepMsOffloaded(ms): runs on the calling thread's call thread (native/offload/offload.h), the
 //   stand-in for a hung libvirt call: a discarded worker can be let go (abandonNativeCall) and exits,
 //   while only the call thread lingers in nanosleep.
+// - Both offloaded kinds also have the asynchronous entry (offloadChain/offloadEnter, see
+//   native/offload/offload.h and workers/offloaded-call.ts), the one libvirt ops in workers use.
 // - waitGate(id) / waitGateOffloaded(id) block the same two ways until openGate(id) (any thread): a
 //   stuck call that lasts exactly as long as a test wants, whatever the machine's load.
 #include <node_api.h>
@@ -124,11 +126,28 @@ offload::Waiter& ThisWaiter() {
   return w.get();
 }
 
-/** Run `f` on this thread's call thread; throws the abandonment error when the thread is let go meanwhile. */
+/**
+ * Run `f` on this thread's call thread; throws the abandonment error when the thread is let go meanwhile.
+ * In a chain pass (the asynchronous entry) it throws ERR_NATIVE_CALL_PENDING instead of waiting, and
+ * returns at once in the pass after the call finished.
+ */
 template <class F>
 void Offloaded(napi_env env, const char* what, F f) {
-  auto job = std::make_shared<offload::FnJob<int, F>>(std::move(f));
-  if (Calls().Run(ThisWaiter(), job, what) == offload::Outcome::Abandoned) offload::ThrowAbandoned(env, what);
+  std::shared_ptr<offload::FnJob<int, F>> job;
+  napi_value pending = nullptr;
+  switch (Calls().Perform<int>(env, ThisWaiter(), what, std::string(), [&] { return std::move(f); }, &job, &pending)) {
+    case offload::Outcome::Done:
+      return;
+    case offload::Outcome::Pending:
+      napi_throw(env, pending);
+      return;
+    case offload::Outcome::Abandoned:
+      offload::ThrowAbandoned(env, what);
+      return;
+    case offload::Outcome::Failed:
+      napi_throw(env, offload::MakeError(env, "ERR_NATIVE_CALL_FAILED", std::string(what) + " failed on its call thread (out of memory)"));
+      return;
+  }
 }
 
 napi_value SleepMsOffloaded(napi_env env, napi_callback_info info) {
@@ -157,6 +176,6 @@ NAPI_MODULE_INIT() {
     napi_create_function(env, m.name, NAPI_AUTO_LENGTH, m.cb, nullptr, &fn);
     napi_set_named_property(env, exports, m.name, fn);
   }
-  offload::ExportControl(env, exports, &Calls());
+  offload::ExportControl(env, exports, &Calls(), &ThisWaiter);
   return exports;
 }

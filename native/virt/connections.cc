@@ -235,8 +235,7 @@ Napi::Value HoldConnection(const Napi::CallbackInfo& info) {
     if (fail) d = DomRef(share.RunHere([&] { return virDomainLookupByUUIDString(share.get(), "00000000-0000-0000-0000-000000000000"); }));
     return Held{std::move(d), TakeStashedError()};
   };
-  auto job = std::make_shared<offload::FnJob<Held, decltype(body)>>(std::move(body));
-  Offload(info.Env(), job, "holdConnection");
+  auto job = Offload<Held>(info.Env(), "holdConnection", std::string(), [&] { return std::move(body); });
   Held held = job->Take();
   AdoptError(std::move(held.error));
   if (fail && !held.dom.get()) c.Fail(info.Env(), "virDomainLookupByUUIDString");
@@ -267,7 +266,18 @@ ConnRef Take(Napi::Env env, int id, bool call) {
 
 }  // namespace
 
-ConnRef AcquireConn(Napi::Env env, int id) { return Take(env, id, true); }
+// In a chain pass (the asynchronous entry) the connection is taken once, in the first pass, and held by
+// the chain until the call is over: a later pass converting the result needs it even if close() took
+// it out of the table meanwhile (as a synchronous call holds it for its whole length).
+ConnRef AcquireConn(Napi::Env env, int id) {
+  offload::Waiter& w = ThisWaiter();
+  if (!w.chain) return Take(env, id, true);
+  const std::string key = "conn:" + std::to_string(id);
+  if (ConnRef* held = w.chain->Pinned<ConnRef>(key)) return held->Share();
+  ConnRef ref = Take(env, id, true);
+  w.chain->Pin(key, std::make_shared<ConnRef>(ref.Share()));
+  return ref;
+}
 ConnRef HoldConn(Napi::Env env, int id) { return Take(env, id, false); }
 
 ConnRef::~ConnRef() {
@@ -338,7 +348,7 @@ DomRef ConnRef::Domain(Napi::Env env, const std::string& uuid) {
     }
   }
   DomRef d = Run(env, "virDomainLookupByUUIDString",
-                 [uuid](virConnectPtr c) { return DomRef(virDomainLookupByUUIDString(c, uuid.c_str())); });
+                 [uuid](virConnectPtr c) { return DomRef(virDomainLookupByUUIDString(c, uuid.c_str())); }, uuid);
   if (!d.get()) throw LastError(env, "virDomainLookupByUUIDString");
   Remember(d.get());
   return d;

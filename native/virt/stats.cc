@@ -63,8 +63,8 @@ Napi::Value DomainListGetStats(const Napi::CallbackInfo& info) {
     if (!u.IsString()) throw ArgError(env, "uuids must be an array of strings");
     try {
       refs.push_back(call.ref().Domain(env, u.As<Napi::String>().Utf8Value()));
-    } catch (const Napi::Error&) {
-      if (LastErrorCode() != VIR_ERR_NO_DOMAIN) throw;
+    } catch (const Napi::Error& e) {
+      if (IsOffloadError(e) || LastErrorCode() != VIR_ERR_NO_DOMAIN) throw;
     }
   }
   if (refs.empty()) return Napi::Array::New(env, 0);

@@ -72,11 +72,27 @@ Napi::Value ErrorNames(const Napi::CallbackInfo& info);
 // ---- the call threads (offload.cc) ----------------------------------------------------------
 /** This addon's call-thread registry (call threads are named virt/call). */
 offload::Registry& Offloader();
+/** The calling JS thread's membership of it. */
+offload::Waiter& ThisWaiter();
+/** Throws what an offloaded call's outcome means for JS (nothing for Done). */
+void ThrowOffloadOutcome(Napi::Env env, offload::Outcome outcome, const char* what, napi_value pending);
 /**
- * Run `job` on the calling JS thread's call thread and wait; throws ERR_NATIVE_CALL_ABANDONED when
- * the Executor let this thread go meanwhile (the call goes on without it).
+ * Run the job `make()` builds (an FnJob<R, ...> callable) on the calling JS thread's call thread and
+ * wait; throws ERR_NATIVE_CALL_ABANDONED when the Executor let this thread go meanwhile (the call goes
+ * on without it). In a chain pass (the asynchronous entry) it throws ERR_NATIVE_CALL_PENDING instead of
+ * waiting, and in the pass after the call finished returns that job without calling again. `key` tells
+ * apart calls of one call site made for different things within one binding call (a uuid).
  */
-void Offload(Napi::Env env, const std::shared_ptr<offload::Job>& job, const char* what);
+template <class R, class Make>
+auto Offload(Napi::Env env, const char* what, const std::string& key, Make make) {
+  std::shared_ptr<offload::FnJob<R, decltype(make())>> job;
+  napi_value pending = nullptr;
+  offload::Outcome outcome = Offloader().Perform<R>(env, ThisWaiter(), what, key, std::move(make), &job, &pending);
+  ThrowOffloadOutcome(env, outcome, what, pending);  // (pending is set by Perform: read it after)
+  return job;
+}
+/** True for the errors of the offload itself (pending, abandoned): never to be caught as libvirt's. */
+bool IsOffloadError(const Napi::Error& e);
 void RegisterOffloadFunctions(Napi::Env env, Napi::Object exports);
 
 /** Owned results of calls that may be left behind on a call thread (freed there if nobody takes them). */
@@ -193,18 +209,18 @@ class ConnRef {
    * so they happen on the call thread.
    */
   template <class F>
-  auto Run(Napi::Env env, const char* what, F f) -> decltype(f(virConnectPtr{})) {
+  auto Run(Napi::Env env, const char* what, F f, const std::string& key = std::string()) -> decltype(f(virConnectPtr{})) {
     using R = decltype(f(virConnectPtr{}));
     struct Result {
       R value;
       SavedError error;
     };
-    auto body = [share = Share(), f = std::move(f)]() mutable -> Result {
-      R value = share.RunHere([&] { return f(share.get()); });
-      return Result{std::move(value), TakeStashedError()};
-    };
-    auto job = std::make_shared<offload::FnJob<Result, decltype(body)>>(std::move(body));
-    Offload(env, job, what);
+    auto job = Offload<Result>(env, what, key, [&] {
+      return [share = Share(), f = std::move(f)]() mutable -> Result {
+        R value = share.RunHere([&] { return f(share.get()); });
+        return Result{std::move(value), TakeStashedError()};
+      };
+    });
     Result out = job->Take();
     AdoptError(std::move(out.error));
     return std::move(out.value);
@@ -230,6 +246,9 @@ class ConnRef {
     return Deep(f);
   }
 
+  /** Another reference on this connection, counted as a call in flight (a call thread, a chain). */
+  ConnRef Share() const;
+
   /** The domain with this UUID (cached per connection); throws ERR_LIBVIRT_NO_DOMAIN. */
   DomRef Domain(Napi::Env env, const std::string& uuid);
   /** Remember / forget a domain pointer in the per-connection cache. */
@@ -251,8 +270,6 @@ class ConnRef {
     return f();
   }
   static constexpr size_t kStackReserve = 64 * 1024;
-  /** Another reference on this connection, counted as a call in flight (held by a call thread). */
-  ConnRef Share() const;
   void Enter();
   void Leave();
 

@@ -44,6 +44,12 @@ export interface WireError {
 export type FromWorker =
   | { type: 'ready'; threadId: number; tid: number; ops: string[]; loadErrors: string[] }
   | { type: 'start'; taskId: number; startedAt: number }
+  /**
+   * The task now awaits offloaded native call `call` (`<addon>:<id>`) through the asynchronous entry:
+   * the worker can take another task while it waits (the Executor parks the task if max_workers has
+   * room for the call's thread). Sent again for each further call of the same task.
+   */
+  | { type: 'park'; taskId: number; call: string }
   | { type: 'done'; taskId: number; ok: true; value: unknown }
   | { type: 'done'; taskId: number; ok: false; error: WireError }
   | { type: 'control'; id: number; ok: true; value: unknown }

@@ -56,6 +56,12 @@ export interface OpContext {
   log: OpLog;
   /** The Executor's `workerData` option, as given to every worker. */
   workerData: unknown;
+  /**
+   * The operation now awaits offloaded native call `call` (`<addon>:<id>`, from the asynchronous entry,
+   * workers/offloaded-call.ts) and does nothing else until it settles: the Executor may park the task
+   * and give this worker the next one. Absent outside an Executor worker.
+   */
+  park?: (call: string) => void;
 }
 
 /** One operation's implementation in a worker: plain data in, plain data (or a promise of it) out. */

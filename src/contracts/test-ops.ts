@@ -12,17 +12,26 @@ export interface TestOps {
   /** Blocks the thread in nanosleep(2) for `ms`: a stuck native call that terminate() cannot cut. */
   'test.sleepNative': { args: { ms: number; value?: unknown }; result: unknown };
   /**
-   * Blocks in nanosleep(2) for `ms` on the worker's native call thread (native/offload/offload.h), as
-   * every libvirt call does: the stand-in for a hung libvirt call. A discarded worker is let go from it
-   * (its thread exits) while the call thread lingers; the call throws ERR_NATIVE_CALL_ABANDONED then.
+   * Blocks in nanosleep(2) for `ms` on a native call thread of the worker (native/offload/offload.h),
+   * awaited through the asynchronous entry as every libvirt op in a worker is: the stand-in for a hung
+   * libvirt call. The task parks (its worker serves others); at its timeout the call is abandoned and
+   * lingers on its call thread, counted, while the worker is kept.
    */
   'test.sleepOffloaded': { args: { ms: number; value?: unknown }; result: unknown };
   /**
-   * Blocks in a native call (vdsm_sleep's waitGate, offloaded or not) until the test opens gate `gate`
-   * with the addon's openGate(gate) from any thread: a stuck native call for exactly as long as a test
-   * needs. Returns the gate.
+   * Blocks in a native call (vdsm_sleep's waitGate) until the test opens gate `gate` with the addon's
+   * openGate(gate) from any thread: a stuck native call for exactly as long as a test needs. `offloaded`
+   * true: on a call thread through the asynchronous entry (the task parks, libvirt ops' way); 'sync': on
+   * a call thread, the JS thread waiting for it (the main thread's way; a discarded worker is let go);
+   * false: on the JS thread itself (a call that cannot be offloaded). Returns the gate.
    */
-  'test.gateNative': { args: { gate: number; offloaded: boolean }; result: number };
+  'test.gateNative': { args: { gate: number; offloaded: boolean | 'sync' }; result: number };
+  /**
+   * test.gateNative's steps one after another in one task (an operation making several native calls,
+   * like sampling.bulkStats' slow path); offloaded steps go through the asynchronous entry. Returns the
+   * number of steps done.
+   */
+  'test.gateSequence': { args: { steps: Array<{ gate: number; offloaded: boolean | 'sync' }> }; result: number };
   /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */
   'test.crash': { args: { mode?: 'exit' | 'uncaught' } | undefined; result: never };
   /** Throws a catalogued error (`error` names an Errors entry) or a plain Error. */

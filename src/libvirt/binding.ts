@@ -94,6 +94,13 @@ export interface VirtBinding {
   nativeCallStats(): NativeCallStats;
   /** Let JS thread `tid` go from its libvirt call (main thread, Executor discards): see src/native-calls.ts. */
   abandonNativeCall(tid: number, onDone?: (id: number) => void): number;
+  /** Let pending asynchronous call `id` go (a parked task timed out): see src/native-calls.ts. */
+  abandonCall(id: number, onDone?: (id: number) => void): boolean;
+  /** The asynchronous entry (workers/offloaded-call.ts; native/offload/offload.h). */
+  offloadChain(): object;
+  offloadEnter(chain: object): void;
+  offloadLeave(): void;
+  offloadRelease(chain: object): void;
 }
 
 /** Load the addon (once per JS environment; node caches it per thread). */

@@ -28,6 +28,8 @@ export interface ThreadRow {
   /** A discarded worker let go from an offloaded native call: its thread exited, tid is the call thread's. */
   thread_exited?: boolean;
   native_call?: { addon: string; what: string; worker_tid: number; call_tid: number; age_ms: number };
+  /** A parked task's native call (state parked), or one abandoned at its timeout (lingering); tid is the call thread's. */
+  parked_call?: { key: string; parked_ms: number };
 }
 
 export interface ProcThread {
@@ -117,6 +119,11 @@ export function formatAge(seconds: number | undefined): string {
 }
 
 function doing(t: ThreadRow): string {
+  if (t.parked_call) {
+    const call = t.native_call ? `${t.native_call.what} in call thread ${t.native_call.call_tid}` : `call ${t.parked_call.key}`;
+    if (t.state === 'parked') return `parked: ${t.op ?? '?'} (task ${t.task_id ?? '?'}, ${Math.round(t.runtime_ms ?? 0)} ms) awaits ${call}; its worker serves other tasks`;
+    return `lingering call: ${t.op ?? '?'} (task ${t.task_id ?? '?'}) timed out while parked; its worker was kept, ${call} still running`;
+  }
   if (t.state === 'lingering' && t.native_call) {
     return `lingering call: discarded while in ${t.stuck_op ?? '?'} (task ${t.stuck_task_id ?? '?'}); worker thread ${t.native_call.worker_tid} ${t.thread_exited ? 'exited' : 'exiting'}, ${t.native_call.what} still running in call thread ${t.native_call.call_tid}`;
   }
@@ -125,7 +132,7 @@ function doing(t: ThreadRow): string {
   return `${t.role}${t.state ? ` [${t.state}]` : ''}`;
 }
 
-interface ExecutorState { lingering?: number; max_workers?: number; live?: number; workers_count?: number }
+interface ExecutorState { lingering?: number; parked?: number; max_workers?: number; live?: number; workers_count?: number }
 
 /** The table and the lingering ledger the verb prints. */
 export function renderThreads(
@@ -148,15 +155,16 @@ export function renderThreads(
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
   const lingering = report.threads.filter((t) => t.state === 'lingering');
-  const ledger = ['', 'Lingering workers (discarded after a timeout, still blocked in a native call; they count against max_workers):'];
+  const ledger = ['', 'Lingering workers and calls (discarded or abandoned after a timeout, still blocked in a native call; they count against max_workers):'];
   const names = Object.keys(executors);
   if (names.length) {
-    ledger.push(...names.map((n) => `  ${n}: ${executors[n]!.lingering ?? 0} lingering, ${executors[n]!.live ?? '?'} live, max_workers ${executors[n]!.max_workers ?? '?'}`));
+    ledger.push(...names.map((n) => `  ${n}: ${executors[n]!.lingering ?? 0} lingering, ${executors[n]!.parked ?? 0} parked, ${executors[n]!.live ?? '?'} live, max_workers ${executors[n]!.max_workers ?? '?'}`));
   }
   if (lingering.length === 0) ledger.push('  none');
   for (const t of lingering) {
     const p = proc?.get(t.tid);
-    const native = t.native_call ? `, in ${t.native_call.what} on call thread ${t.native_call.call_tid} (${t.thread_exited ? 'worker thread exited' : 'worker thread exiting'})` : '';
+    const worker = t.parked_call ? 'its task timed out while parked, worker kept' : t.thread_exited ? 'worker thread exited' : 'worker thread exiting';
+    const native = t.native_call ? `, in ${t.native_call.what} on call thread ${t.native_call.call_tid} (${worker})` : '';
     ledger.push(`  ${t.name} tid ${t.tid}${p ? ` [${p.state}]` : ''}: ${t.stuck_op ?? '?'} task ${t.stuck_task_id ?? '?'}, running ${formatAge((t.stuck_ms ?? 0) / 1000)}${native}`);
   }
   return `${table}\n${ledger.join('\n')}\n`;

@@ -28,9 +28,9 @@ function fake(over: Partial<QgaApi> = {}): { api: QgaApi; calls: string[] } {
 
 const task = (queries: QgaTask['queries'], caps: QgaTask['caps'] = { version: null, commands: [] }): QgaTask => ({ vmId: 'v', queries, caps, probe: false, commandTimeoutS: 1, hasApps: false });
 
-void test('a first task: timeout set, guest-info, vCPUs, one guestInfo call for every type, timeout restored', () => {
+void test('a first task: timeout set, guest-info, vCPUs, one guestInfo call for every type, timeout restored', async () => {
   const { api, calls } = fake();
-  const r = runQgaTask(task(['info', 'vcpus', 'devices', 'interfaces', 'users', 'os', 'timezone', 'hostname', 'filesystem', 'disks']), api);
+  const r = await runQgaTask(task(['info', 'vcpus', 'devices', 'interfaces', 'users', 'os', 'timezone', 'hostname', 'filesystem', 'disks']), api);
   const all = GuestInfoType.USERS | GuestInfoType.OS | GuestInfoType.TIMEZONE | GuestInfoType.HOSTNAME | GuestInfoType.FILESYSTEM | GuestInfoType.DISKS | GuestInfoType.INTERFACES;
   assert.deepEqual(calls, ['timeout 1', 'command {"execute":"guest-info"}', 'vcpus', `guestInfo ${all}`, `timeout ${RESPONSE_TIMEOUT_DEFAULT}`],
     'guest-get-devices is disabled in this agent: not asked');
@@ -44,17 +44,17 @@ void test('a first task: timeout set, guest-info, vCPUs, one guestInfo call for 
   assert.equal(r.failure, undefined);
 });
 
-void test('the first call the agent does not answer ends the task; the timeout is still restored', () => {
+void test('the first call the agent does not answer ends the task; the timeout is still restored', async () => {
   const { api, calls } = fake({ vcpus: () => { calls.push('vcpus'); throw Object.assign(new Error('Guest agent is not responding: Guest agent not available for now'), { code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE' }); } });
-  const r = runQgaTask(task(['users', 'vcpus'], { version: '7.2', commands: ['guest-get-users', 'guest-get-vcpus'] }), api);
+  const r = await runQgaTask(task(['users', 'vcpus'], { version: '7.2', commands: ['guest-get-users', 'guest-get-vcpus'] }), api);
   assert.deepEqual(calls, ['timeout 1', 'vcpus', 'timeout -1']);
   assert.deepEqual(r.failure, { query: 'vcpus', message: 'Guest agent is not responding: Guest agent not available for now', code: 'ERR_LIBVIRT_AGENT_UNRESPONSIVE' });
   assert.deepEqual(r.done, []);
 });
 
-void test('an error reply is not a failure: logged as a reply error, the rest goes on', () => {
+void test('an error reply is not a failure: logged as a reply error, the rest goes on', async () => {
   const { api, calls } = fake({ command: (json) => { calls.push(json); return '{"error":{"class":"GenericError","desc":"boom"}}'; } });
-  const r = runQgaTask(task(['devices', 'users'], { version: '7.2', commands: ['guest-get-devices', 'guest-get-users'] }), api);
+  const r = await runQgaTask(task(['devices', 'users'], { version: '7.2', commands: ['guest-get-devices', 'guest-get-users'] }), api);
   assert.equal(r.failure, undefined);
   assert.equal(r.replyErrors.length, 1);
   assert.equal(r.replyErrors[0]!.query, 'devices');
@@ -62,21 +62,21 @@ void test('an error reply is not a failure: logged as a reply error, the rest go
   assert.ok(calls.includes(`guestInfo ${GuestInfoType.USERS}`));
 });
 
-void test('guest-info failing: caps unknown, nothing else asked; guest-info refused: caps empty, no failure', () => {
+void test('guest-info failing: caps unknown, nothing else asked; guest-info refused: caps empty, no failure', async () => {
   const dead = fake({ command: () => { throw new Error('Guest agent is not responding: QEMU guest agent is not connected'); } });
-  const r = runQgaTask(task(['info', 'users']), dead.api);
+  const r = await runQgaTask(task(['info', 'users']), dead.api);
   assert.deepEqual(r.caps, { version: null, commands: [] });
   assert.equal(r.failure?.query, 'info');
   assert.deepEqual(dead.calls, ['timeout 1', 'timeout -1']);
   const refusing = fake({ command: () => '{"error":{"class":"CommandNotFound","desc":"disabled"}}' });
-  const r2 = runQgaTask(task(['info', 'users']), refusing.api);
+  const r2 = await runQgaTask(task(['info', 'users']), refusing.api);
   assert.equal(r2.failure, undefined);
   assert.equal(r2.caps?.version, null);
   assert.deepEqual(refusing.calls, ['timeout 1', 'timeout -1']);
 });
 
-void test('setting the timeout failing (domain gone) is the failure of the first query', () => {
+void test('setting the timeout failing (domain gone) is the failure of the first query', async () => {
   const { api } = fake({ setResponseTimeout: () => { throw new Error('domain is not running'); } });
-  const r = runQgaTask(task(['users'], { version: '7.2', commands: ['guest-get-users'] }), api);
+  const r = await runQgaTask(task(['users'], { version: '7.2', commands: ['guest-get-users'] }), api);
   assert.equal(r.failure?.message, 'domain is not running');
 });

@@ -37,9 +37,12 @@ function logAfter(agent: AgentProcess, from: number, pred: (l: Line) => boolean,
 
 const isLost = (l: Line): boolean => l['msg'] === 'libvirt connection lost';
 const isRestored = (l: Line): boolean => l['msg'] === 'libvirt connection restored';
-const isStuckSample = (l: Line): boolean => l['msg'] === 'Worker discarded' && l['op'] === 'sampling.bulkStats';
-const isLetGo = (l: Line): boolean => l['msg'] === 'Worker let go from its native call';
-const isExitedLingering = (l: Line): boolean => l['msg'] === 'Discarded worker exited; its native call lingers in a call thread';
+// A bulk-stats task stuck in the frozen daemon: parked on its libvirt call (the asynchronous entry), it
+// times out and its call is abandoned while the worker is kept (or, had its park found no room under
+// max_workers, its worker is discarded as before parking existed).
+const PARKED_TIMEOUT = 'Parked task timed out; its native call was abandoned, its worker kept';
+const isStuckSample = (l: Line): boolean => (l['msg'] === 'Worker discarded' || l['msg'] === PARKED_TIMEOUT) && l['op'] === 'sampling.bulkStats';
+const isAbandonedParked = (l: Line): boolean => l['msg'] === PARKED_TIMEOUT && l['op'] === 'sampling.bulkStats' && l['lingering'] === true;
 
 /** Kernel names of the agent's threads by tid (threads that end while read are left out). */
 function agentThreads(agent: AgentProcess): Map<number, string> {
@@ -144,13 +147,13 @@ void describe('a frozen libvirtd with calls stuck in it', { skip: skip ?? false 
     daemon.freeze();
     try {
       await nthAfter(agent, mark, isStuckSample, 2);
-      // The discarded workers were let go from their libvirt calls: their threads exit while the calls
-      // wait in the frozen daemon on virt/call threads.
-      const letGo = await logAfter(agent, mark, isLetGo);
-      await logAfter(agent, mark, (l) => isExitedLingering(l) && l['worker'] === letGo['worker']);
+      // The stuck tasks were parked on their libvirt calls; at their timeouts the calls were abandoned
+      // and wait in the frozen daemon on virt/call threads, while the workers serve on.
+      const abandoned = await logAfter(agent, mark, isAbandonedParked);
       const threads = agentThreads(agent);
-      assert.equal(threads.has(letGo['tid'] as number), false, `the discarded worker's thread ${String(letGo['tid'])} exited`);
       assert.ok([...threads.values()].includes('virt/call'), 'the abandoned call lingers on a virt/call thread');
+      assert.ok([...threads.values()].includes(`${String(abandoned['executor'])}/${String(abandoned['worker'])}`), 'the worker that made the call is still there');
+      assert.equal(agent.lines.slice(mark).some((l) => l['msg'] === 'Worker discarded' && l['op'] === 'sampling.bulkStats' && l['worker'] === abandoned['worker']), false);
     } finally {
       daemon.thaw();
     }

@@ -21,7 +21,7 @@ export interface Harness {
   close(graceMs?: number): Promise<void>;
 }
 
-const CHANNELS = ['dispatch', 'start', 'done', 'timeout', 'discard', 'replace', 'worker'];
+const CHANNELS = ['dispatch', 'start', 'done', 'timeout', 'discard', 'replace', 'worker', 'park'];
 
 export function harness(opts: Partial<ExecutorOptions>): Harness {
   const time = new ManualTime(1000);

@@ -1,7 +1,9 @@
-// Workers stuck in an offloaded native call (native/offload/offload.h, the path every libvirt call
-// takes): a discarded worker is let go, its thread exits and frees its isolate while the call thread
-// lingers in the call, the call's return frees its ledger slot, and max_workers still bounds it. The
-// stuck call is vdsm_sleep's gate: it returns when the test opens it, never on time.
+// Workers stuck waiting synchronously for an offloaded native call (native/offload/offload.h; the path
+// of the main thread and the libvirt control thread, and of a worker task whose park found no room):
+// a discarded worker is let go, its thread exits and frees its isolate while the call thread lingers
+// in the call, the call's return frees its ledger slot, and max_workers still bounds it. (Workers'
+// libvirt ops use the asynchronous entry and park instead: executor-park.test.ts.) The stuck call is
+// vdsm_sleep's gate: it returns when the test opens it, never on time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,7 +34,7 @@ function threadName(tid: number): string | undefined {
  * An Executor (1 live worker, a warm spare) whose task is stuck in a native call on a closed gate,
  * offloaded or not, discarded at its 100 ms timeout once the call is inside the native wait.
  */
-async function discardedInGate(t: { after(fn: () => Promise<void>): void }, offloaded: boolean) {
+async function discardedInGate(t: { after(fn: () => Promise<void>): void }, offloaded: 'sync' | false) {
   const h = harness({ workersCount: 1, maxWorkers: 3, spares: 1, prewarmMs: 0 });
   const gate = nextGate++;
   t.after(async () => {
@@ -54,7 +56,7 @@ async function discardedInGate(t: { after(fn: () => Promise<void>): void }, offl
 }
 
 void test('a worker stuck in an offloaded native call is let go at its discard: its thread exits, the call thread lingers, and the call\'s return frees the slot', async (t) => {
-  const { h, gate, workerTid, discard } = await discardedInGate(t, true);
+  const { h, gate, workerTid, discard } = await discardedInGate(t, 'sync');
 
   // The worker thread exits although its native call has not returned (the gate is still closed).
   const exit = await h.next('worker', (m) => m['event'] === 'exit' && m['workerId'] === discard['workerId']);
@@ -102,7 +104,7 @@ void test('max_workers holds with abandoned calls: a call thread still in its ca
   const track = (): void => void (maxTotal = Math.max(maxTotal, h.ex.counts().total));
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1);
-  const a = outcome(h.ex.dispatch('test.gateNative', { gate: gateA, offloaded: true }, { timeoutMs: 50 }));
+  const a = outcome(h.ex.dispatch('test.gateNative', { gate: gateA, offloaded: 'sync' }, { timeoutMs: 50 }));
   const startA = await h.next('start');
   await h.until(() => gates.gateWaiters(gateA) === 1);
   h.time.advance(50);
@@ -113,7 +115,7 @@ void test('max_workers holds with abandoned calls: a call thread still in its ca
   track();
   assert.deepEqual([h.ex.counts().lingeringCalls, h.ex.counts().idle, h.ex.counts().total], [1, 1, 2]);
 
-  const b = outcome(h.ex.dispatch('test.gateNative', { gate: gateB, offloaded: true }, { timeoutMs: 50 }));
+  const b = outcome(h.ex.dispatch('test.gateNative', { gate: gateB, offloaded: 'sync' }, { timeoutMs: 50 }));
   const startB = await h.next('start', (m) => m['taskId'] !== startA['taskId']);
   await h.until(() => gates.gateWaiters(gateB) === 1);
   h.time.advance(50);

@@ -69,7 +69,7 @@ void describe('vdsm-tool threads on a plain-TCP agent', () => {
     assert.match(r.stdout, /^TID +NAME +STATE +CPU s +AGE +DOING$/m);
     assert.match(r.stdout, /^\d+ +libvirt\/events +[RSD] +\d+\.\d\d +\d+s +libvirt event loop/m);
     assert.match(r.stdout, /^\d+ +periodic\/\d+ +[RSD] +\d+\.\d\d +\d+s +periodic executor worker/m);
-    assert.match(r.stdout, /^Lingering workers .*\n {2}periodic: 0 lingering, \d+ live, max_workers \d+\n {2}jsonrpc: 0 lingering/m);
+    assert.match(r.stdout, /^Lingering workers .*\n {2}periodic: 0 lingering, \d+ parked, \d+ live, max_workers \d+\n {2}jsonrpc: 0 lingering/m);
   });
 
   void it('says which transport the agent speaks and what to do, and when nothing answers', async () => {
@@ -130,7 +130,7 @@ void it('a discarded worker stays in the listing as lingering, with the operatio
   assert.ok((lingering.stuck_ms ?? -1) >= 150);
   const text = renderThreads({ pid: 1, threads: [{ ...lingering, role: 'test executor worker' }] }, undefined, { test: { lingering: 1, live: 1, max_workers: 3 } });
   assert.match(text, /lingering: discarded while in test\.sleepNative/);
-  assert.match(text, /^ {2}test: 1 lingering, 1 live, max_workers 3$/m);
+  assert.match(text, /^ {2}test: 1 lingering, 0 parked, 1 live, max_workers 3$/m);
   assert.match(text, new RegExp(`^  ${lingering.name.replace(/[/]/g, '\\/')} tid \\d+: test\\.sleepNative task \\d+, running 0s$`, 'm'));
 });
 
@@ -144,6 +144,23 @@ void it('a worker let go from an offloaded native call is listed by its call thr
   assert.match(text, /^4300 +periodic\/7 \(virt\/call\) +S .*lingering call: discarded while in sampling\.bulkStats \(task 12\); worker thread 4211 exited, virConnectGetAllDomainStats still running in call thread 4300$/m);
   assert.match(text, /^4301 +virt\/call +S .*native call thread/m);
   assert.match(text, /periodic\/7 tid 4300 \[S\]: sampling\.bulkStats task 12, running 8s, in virConnectGetAllDomainStats on call thread 4300 \(worker thread exited\)$/m);
+});
+
+void it('a parked task\'s call is listed by its call thread with its task; abandoned at its timeout, it is in the lingering ledger', () => {
+  const parked = {
+    tid: 4400, name: 'periodic/3', role: 'periodic executor worker', executor: 'periodic', state: 'parked', op: 'sampling.bulkStats', task_id: 21, runtime_ms: 120,
+    age_ms: 120, parked_call: { key: 'virt:77', parked_ms: 119 },
+    native_call: { addon: 'virt', what: 'virConnectGetAllDomainStats', worker_tid: 4210, call_tid: 4400, age_ms: 119 },
+  };
+  const abandoned = {
+    ...parked, tid: 4401, state: 'lingering', task_id: 20, stuck_op: 'sampling.bulkStats', stuck_task_id: 20, stuck_ms: 900, parked_call: { key: 'virt:70', parked_ms: 899 },
+    native_call: { ...parked.native_call, call_tid: 4401, age_ms: 899 },
+  };
+  const text = renderThreads({ pid: 1, threads: [parked, abandoned] }, new Map([[4400, { comm: 'virt/call', state: 'S', cpuS: 0, ageS: 1 }], [4401, { comm: 'virt/call', state: 'S', cpuS: 0, ageS: 1 }]]), { periodic: { lingering: 1, parked: 1, live: 4, max_workers: 30 } });
+  assert.match(text, /^4400 +periodic\/3 \(virt\/call\) +S .*parked: sampling\.bulkStats \(task 21, 120 ms\) awaits virConnectGetAllDomainStats in call thread 4400; its worker serves other tasks$/m);
+  assert.match(text, /^4401 +periodic\/3 \(virt\/call\) +S .*lingering call: sampling\.bulkStats \(task 20\) timed out while parked; its worker was kept/m);
+  assert.match(text, /^ {2}periodic: 1 lingering, 1 parked, 4 live, max_workers 30$/m);
+  assert.match(text, /periodic\/3 tid 4401 \[S\]: sampling\.bulkStats task 20, running 1s, in virConnectGetAllDomainStats on call thread 4401 \(its task timed out while parked, worker kept\)$/m);
 });
 
 void it('parseTaskStat reads state, CPU seconds and start time, even with spaces and parentheses in the name', () => {

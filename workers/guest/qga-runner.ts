@@ -2,19 +2,23 @@
 // once, then the capability check, the vCPU count, the PCI devices and one virDomainGetGuestInfo call for
 // every due type, translated on the spot so the main thread only merges fields. The first call the agent
 // does not answer ends the task: one dead agent costs one command timeout per task, not one per query.
+// The calls may be asynchronous (the libvirt ones go through the binding's asynchronous entry, so the
+// task parks while the agent is slow); they are made one after another.
 import { EMPTY_CAPS, QGA_QUERIES, type QgaCapabilities, type QgaQuery, type QgaTask, type QgaTaskResult } from '../../src/contracts/guest-ops.js';
 import { capabilitiesFrom, fakeAppsList, guestCpuCount, pciDevicesFrom, QgaReplyError, translateGuestInfo } from './qga-translate.js';
+
+type MaybeAsync<T> = T | Promise<T>;
 
 /** The libvirt calls the runner needs, for one domain (the op binds the connection and the uuid). */
 export interface QgaApi {
   /** virDomainAgentSetResponseTimeout (seconds). */
-  setResponseTimeout(seconds: number): void;
+  setResponseTimeout(seconds: number): MaybeAsync<void>;
   /** virDomainQemuAgentCommand: raw JSON in, raw JSON out. */
-  command(json: string, timeoutS: number): string;
+  command(json: string, timeoutS: number): MaybeAsync<string>;
   /** virDomainGetGuestInfo as flat typed params. */
-  guestInfo(types: number): Record<string, unknown>;
+  guestInfo(types: number): MaybeAsync<Record<string, unknown>>;
   /** virDomainGetGuestVcpus as flat params ({vcpus, online, offlinable}). */
-  vcpus(): Record<string, unknown>;
+  vcpus(): MaybeAsync<Record<string, unknown>>;
 }
 
 /** libvirt's VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_DEFAULT: restored after the task (other agent users keep libvirt's default). */
@@ -25,18 +29,18 @@ function errorInfo(err: unknown): { message: string; code?: string } {
   return { message: typeof e?.message === 'string' ? e.message : String(err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
 }
 
-export function runQgaTask(task: QgaTask, api: QgaApi, now: () => number = () => performance.now()): QgaTaskResult {
+export async function runQgaTask(task: QgaTask, api: QgaApi, now: () => number = () => performance.now()): Promise<QgaTaskResult> {
   const t0 = now();
   const result: QgaTaskResult = { done: [], fields: {}, replyErrors: [], ms: 0 };
   let caps: QgaCapabilities = task.caps;
   let timeoutSet = false;
-  const attempt = <T>(query: QgaQuery, fn: () => T): T | undefined => {
+  const attempt = async <T>(query: QgaQuery, fn: () => MaybeAsync<T>): Promise<T | undefined> => {
     try {
       if (!timeoutSet) {
-        api.setResponseTimeout(task.commandTimeoutS);
+        await api.setResponseTimeout(task.commandTimeoutS);
         timeoutSet = true;
       }
-      return fn();
+      return await fn();
     } catch (err) {
       if (err instanceof QgaReplyError) {
         result.replyErrors.push({ query, message: err.message });
@@ -49,7 +53,7 @@ export function runQgaTask(task: QgaTask, api: QgaApi, now: () => number = () =>
   try {
     const queries = new Set(task.queries);
     if (queries.has('info')) {
-      const fresh = attempt('info', () => capabilitiesFrom(api.command('{"execute":"guest-info"}', task.commandTimeoutS)));
+      const fresh = await attempt('info', async () => capabilitiesFrom(await api.command('{"execute":"guest-info"}', task.commandTimeoutS)));
       caps = fresh ?? EMPTY_CAPS;
       result.caps = caps;
       if (fresh !== undefined && !task.hasApps) result.fields.appsList = fakeAppsList(caps);
@@ -57,7 +61,7 @@ export function runQgaTask(task: QgaTask, api: QgaApi, now: () => number = () =>
     }
     const supported = (q: QgaQuery): boolean => queries.has(q) && caps.commands.includes(QGA_QUERIES[q].command);
     if (supported('vcpus')) {
-      const n = attempt('vcpus', () => guestCpuCount(api.vcpus()));
+      const n = await attempt('vcpus', async () => guestCpuCount(await api.vcpus()));
       if (result.failure !== undefined) return result;
       if (n !== undefined) {
         result.fields.guestCPUCount = n;
@@ -65,7 +69,7 @@ export function runQgaTask(task: QgaTask, api: QgaApi, now: () => number = () =>
       }
     }
     if (supported('devices')) {
-      const devices = attempt('devices', () => pciDevicesFrom(api.command('{"execute":"guest-get-devices"}', task.commandTimeoutS)));
+      const devices = await attempt('devices', async () => pciDevicesFrom(await api.command('{"execute":"guest-get-devices"}', task.commandTimeoutS)));
       if (result.failure !== undefined) return result;
       if (devices !== undefined) {
         result.fields.pci_devices = devices;
@@ -75,7 +79,7 @@ export function runQgaTask(task: QgaTask, api: QgaApi, now: () => number = () =>
     const infoQueries = (Object.keys(QGA_QUERIES) as QgaQuery[]).filter((q) => QGA_QUERIES[q].infoType !== undefined && supported(q));
     if (infoQueries.length > 0) {
       const types = infoQueries.reduce((m, q) => m | QGA_QUERIES[q].infoType!, 0);
-      const info = attempt(infoQueries[0]!, () => api.guestInfo(types));
+      const info = await attempt(infoQueries[0]!, () => api.guestInfo(types));
       if (info !== undefined) {
         const fsMapping = !caps.commands.includes(QGA_QUERIES.disks.command);
         Object.assign(result.fields, translateGuestInfo(info, fsMapping));
@@ -89,7 +93,7 @@ export function runQgaTask(task: QgaTask, api: QgaApi, now: () => number = () =>
   } finally {
     if (timeoutSet) {
       try {
-        api.setResponseTimeout(RESPONSE_TIMEOUT_DEFAULT);
+        await api.setResponseTimeout(RESPONSE_TIMEOUT_DEFAULT);
       } catch {
         // The domain went away meanwhile; nothing to restore.
       }

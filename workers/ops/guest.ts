@@ -1,31 +1,38 @@
 // The QEMU guest agent poller's per-VM task: the agent queries for one domain on the guest-agent libvirt
-// connection (workers/guest/qga-runner.ts), bound to libvirt's calls. Runs only in workers.
-import { loadVirtBinding, toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
-import type { AreaOps, OpImpl } from '../../src/contracts/operations.js';
+// connection (workers/guest/qga-runner.ts), bound to libvirt's calls (through the asynchronous entry, as
+// every libvirt op in a worker). Runs only in workers.
+import { toTransferableLibvirtError } from '../../src/libvirt/binding.js';
+import type { AreaOps, OpContext, OpImpl } from '../../src/contracts/operations.js';
+import type { QgaTaskResult } from '../../src/contracts/guest-ops.js';
 import { runQgaTask, type QgaApi } from '../guest/qga-runner.js';
+import { virtCall } from './libvirt.js';
 
-let binding: VirtBinding | undefined;
-const virt = (): VirtBinding => (binding ??= loadVirtBinding());
-
-/** libvirt's errors keep their numbers across the worker hop (the poller logs them). */
-function libvirtApi(v: VirtBinding, conn: number, uuid: string): QgaApi {
-  const wrap = <T>(fn: () => T): T => {
+/**
+ * libvirt's calls for one domain, each through the binding's asynchronous entry (the task parks while an
+ * agent is slow); libvirt's errors keep their numbers across the worker hop (the poller logs them).
+ */
+function libvirtApi(ctx: OpContext, conn: number, uuid: string): QgaApi {
+  const call = async <T>(fn: Parameters<typeof virtCall<T>>[1]): Promise<T> => {
     try {
-      return fn();
+      return await virtCall(ctx, fn);
     } catch (err) {
       throw toTransferableLibvirtError(err);
     }
   };
   return {
-    setResponseTimeout: (s) => wrap(() => v.agentSetResponseTimeout(conn, uuid, s, 0)),
-    command: (json, timeoutS) => wrap(() => v.qemuAgentCommand(conn, uuid, json, timeoutS, 0)),
-    guestInfo: (types) => wrap(() => v.getGuestInfo(conn, uuid, types, 0)),
-    vcpus: () => wrap(() => v.getGuestVcpus(conn, uuid, 0)),
+    setResponseTimeout: (s) => call((v) => v.agentSetResponseTimeout(conn, uuid, s, 0)),
+    command: (json, timeoutS) => call((v) => v.qemuAgentCommand(conn, uuid, json, timeoutS, 0)),
+    guestInfo: (types) => call((v) => v.getGuestInfo(conn, uuid, types, 0)),
+    vcpus: () => call((v) => v.getGuestVcpus(conn, uuid, 0)),
   };
 }
 
 // The VMs of a batch one after another: an agent that stops answering costs its own calls (the first
 // unanswered one ends its task), then the next VM goes on.
-const qgaPoll: OpImpl<'guest.qgaPoll'> = (a) => a.tasks.map((t) => runQgaTask(t, libvirtApi(virt(), a.conn, t.vmId)));
+const qgaPoll: OpImpl<'guest.qgaPoll'> = async (a, ctx) => {
+  const out: QgaTaskResult[] = [];
+  for (const t of a.tasks) out.push(await runQgaTask(t, libvirtApi(ctx, a.conn, t.vmId)));
+  return out;
+};
 
 export const ops: AreaOps<'guest'> = { 'guest.qgaPoll': qgaPoll };

@@ -1,19 +1,33 @@
 // Executor operations over the libvirt binding: one per call, plain `{ conn, ... }` arguments (conn is an
 // id from the process-wide connection table, valid in every worker). Runs only in workers.
+//
+// Every operation goes through the binding's asynchronous entry (../offloaded-call.ts): a call that
+// talks to the daemon runs on a native call thread of this worker and the task awaits it, parked (the
+// worker tells the Executor, ctx.park, and takes other tasks meanwhile). So a call stuck in a frozen
+// libvirtd costs a native thread, not this worker's isolate; on timeout the Executor abandons the call
+// and keeps the worker. Calls that stay synchronous in the binding (open, the last close, event
+// registration) complete in the first pass, as before.
 import { loadVirtBinding, toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
 import type { LibvirtOpArgs as A, LibvirtOpName, LibvirtOpResult } from '../../src/contracts/libvirt-ops.js';
-import type { AreaOps, OpImpl } from '../../src/contracts/operations.js';
+import type { AreaOps, OpContext, OpImpl } from '../../src/contracts/operations.js';
+import { offloadedCall } from '../offloaded-call.js';
 
 let binding: VirtBinding | undefined;
 const virt = (): VirtBinding => (binding ??= loadVirtBinding());
 
 type Impl<K extends LibvirtOpName> = (v: VirtBinding, a: A<K>) => LibvirtOpResult<K> | void;
 
+/** One binding call through the asynchronous entry, parking the task while it waits (shared with sampling). */
+export function virtCall<T>(ctx: OpContext | undefined, call: (v: VirtBinding) => T): Promise<T> {
+  const v = virt();
+  return offloadedCall('virt', v, () => call(v), ctx?.park, ctx);
+}
+
 /** Wraps a call: loads the binding lazily, turns void into null, keeps libvirt's numbers on errors. */
 function op<K extends LibvirtOpName>(impl: Impl<K>): OpImpl<K> {
-  return (args: A<K>) => {
+  return async (args: A<K>, ctx: OpContext) => {
     try {
-      const value = impl(virt(), args);
+      const value = await virtCall(ctx, (v) => impl(v, args));
       return (value === undefined ? null : value) as LibvirtOpResult<K>;
     } catch (err) {
       throw toTransferableLibvirtError(err);

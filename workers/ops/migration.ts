@@ -1,19 +1,19 @@
 // Executor operations for live migration over the libvirt binding: one call each, plain arguments. The
 // migration Executor loads only this area; the periodic Executor serves the short calls (job stats,
 // abort, downtime, speed) so they never wait behind a blocked migrateToURI3.
-import { loadVirtBinding, toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
+// Like every libvirt op in a worker, through the asynchronous entry (see libvirt.ts): the task parks
+// while its call runs, so a migrateToURI3 lasting minutes holds a native call thread, not the worker.
+import { toTransferableLibvirtError, type VirtBinding } from '../../src/libvirt/binding.js';
 import type { MigrationOpName, MigrationOps } from '../../src/contracts/migration-ops.js';
 import type { AreaOps, OpImpl } from '../../src/contracts/operations.js';
-
-let binding: VirtBinding | undefined;
-const virt = (): VirtBinding => (binding ??= loadVirtBinding());
+import { virtCall } from './libvirt.js';
 
 type Impl<K extends MigrationOpName> = (v: VirtBinding, a: MigrationOps[K]['args']) => MigrationOps[K]['result'] | void;
 
 function op<K extends MigrationOpName>(impl: Impl<K>): OpImpl<K> {
-  return (args) => {
+  return async (args, ctx) => {
     try {
-      const value = impl(virt(), args);
+      const value = await virtCall(ctx, (v) => impl(v, args));
       return (value === undefined ? null : value) as MigrationOps[K]['result'];
     } catch (err) {
       throw toTransferableLibvirtError(err);

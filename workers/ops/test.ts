@@ -1,10 +1,11 @@
 // Operations used by tests and benches to model healthy, failing, crashing and stuck calls.
 import { loadNativeAddon } from '../../src/native.js';
 import { Errors, vdsmError, type ErrorName } from '../../src/errors.js';
-import type { AreaOps } from '../../src/contracts/operations.js';
+import type { AreaOps, OpContext } from '../../src/contracts/operations.js';
 import { runQgaTask, type QgaApi } from '../guest/qga-runner.js';
+import { offloadedCall, type AsyncEntry } from '../offloaded-call.js';
 
-interface SleepAddon {
+interface SleepAddon extends AsyncEntry {
   sleepMs(ms: number): void;
   sleepMsOffloaded(ms: number): void;
   waitGate(id: number): void;
@@ -12,6 +13,10 @@ interface SleepAddon {
 }
 let addon: SleepAddon | undefined;
 const sleeper = (): SleepAddon => (addon ??= loadNativeAddon<SleepAddon>('vdsm_sleep'));
+
+/** A vdsm_sleep call through the asynchronous entry, parking the task: the path libvirt ops take. */
+const offloaded = (ctx: OpContext, call: (s: SleepAddon) => void): Promise<void> =>
+  offloadedCall('vdsm_sleep', sleeper(), () => call(sleeper()), ctx.park, ctx);
 
 /** A fake QEMU guest agent behind a fake libvirt: canned answers, or a hang for the whole command timeout. */
 function fakeAgentApi(uuid: string, latencyMs: number): QgaApi {
@@ -41,9 +46,20 @@ function fakeAgentApi(uuid: string, latencyMs: number): QgaApi {
   };
 }
 
+/** One gate wait: through the asynchronous entry, offloaded but waited for, or synchronous. */
+async function gateStep(step: { gate: number; offloaded: boolean | 'sync' }, ctx: OpContext): Promise<void> {
+  if (step.offloaded === 'sync') sleeper().waitGateOffloaded(step.gate);
+  else if (step.offloaded) await offloaded(ctx, (s) => s.waitGateOffloaded(step.gate));
+  else sleeper().waitGate(step.gate);
+}
+
 export const ops: AreaOps<'test'> = {
   /** A poller task against a fake agent (see src/contracts/test-ops.ts). */
-  'test.qgaPoll': (args, ctx) => args.tasks.map((t) => runQgaTask(t, fakeAgentApi(t.vmId, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0)))),
+  'test.qgaPoll': async (args, ctx) => {
+    const out = [];
+    for (const t of args.tasks) out.push(await runQgaTask(t, fakeAgentApi(t.vmId, Number((ctx.workerData as { qgaLatencyMs?: number } | undefined)?.qgaLatencyMs ?? 0))));
+    return out;
+  },
 
   /** Returns its arguments. */
   'test.echo': (args) => args,
@@ -54,17 +70,30 @@ export const ops: AreaOps<'test'> = {
     return args.value ?? args.ms;
   },
 
-  /** Blocks in nanosleep(2) on the thread's native call thread for args.ms: a hung libvirt call. */
-  'test.sleepOffloaded': (args) => {
-    sleeper().sleepMsOffloaded(args.ms);
+  /**
+   * A hung libvirt call: nanosleep(2) for args.ms on a native call thread, awaited through the
+   * asynchronous entry exactly as workers/ops/libvirt.ts awaits every libvirt call (the task parks).
+   */
+  'test.sleepOffloaded': async (args, ctx) => {
+    await offloaded(ctx, (s) => s.sleepMsOffloaded(args.ms));
     return args.value ?? args.ms;
   },
 
-  /** Blocks in a native call until the test calls openGate(args.gate): offloaded or synchronous. */
-  'test.gateNative': (args) => {
-    if (args.offloaded) sleeper().waitGateOffloaded(args.gate);
-    else sleeper().waitGate(args.gate);
+  /**
+   * Blocks in a native call until the test calls openGate(args.gate): offloaded (the asynchronous
+   * entry, the task parks, as libvirt ops do), offloaded but waited for synchronously
+   * (args.offloaded === 'sync': the JS thread waits on its call thread, as the main thread does), or
+   * synchronous (the call blocks the JS thread itself).
+   */
+  'test.gateNative': async (args, ctx) => {
+    await gateStep(args, ctx);
     return args.gate;
+  },
+
+  /** test.gateNative's steps in order, in one task. */
+  'test.gateSequence': async (args, ctx) => {
+    for (const step of args.steps) await gateStep(step, ctx);
+    return args.steps.length;
   },
 
   /** Kills its worker: process.exit in the thread ('exit', default) or an uncaught exception ('uncaught'). */

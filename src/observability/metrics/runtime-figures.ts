@@ -76,8 +76,9 @@ export class RuntimeFigures implements FigureSource {
         { name: 'vdsm_executor_running_tasks', kind: 'gauge', help: 'Executor tasks running', value: c.running, labels: executor, path: path(e.name, 'running') },
         { name: 'vdsm_executor_live_workers', kind: 'gauge', help: 'Executor worker threads serving tasks (idle, busy or starting)', value: c.live, labels: executor, path: path(e.name, 'live') },
         { name: 'vdsm_executor_lingering_workers', kind: 'gauge', help: 'Discarded executor workers still blocked in native code', value: c.lingering, labels: executor, path: path(e.name, 'lingering') },
-        { name: 'vdsm_executor_lingering_calls', kind: 'gauge', help: 'Lingering workers whose thread exited while their native call goes on in a native call thread (within lingering)', value: c.lingeringCalls ?? 0, labels: executor, path: path(e.name, 'lingering_calls') },
-        { name: 'vdsm_executor_abandoned_calls_total', kind: 'counter', help: 'Native calls discarded workers were let go from (their threads exited, the calls went on)', value: s.abandoned_calls ?? 0, labels: executor },
+        { name: 'vdsm_executor_lingering_calls', kind: 'gauge', help: 'Lingering native calls with no worker thread of their own (let-go workers, abandoned calls of parked tasks; within lingering)', value: c.lingeringCalls ?? 0, labels: executor, path: path(e.name, 'lingering_calls') },
+        { name: 'vdsm_executor_parked_calls', kind: 'gauge', help: 'Executor tasks parked on an offloaded native call (one native call thread each; their workers serve other tasks)', value: c.parked ?? 0, labels: executor, path: path(e.name, 'parked') },
+        { name: 'vdsm_executor_abandoned_calls_total', kind: 'counter', help: 'Native calls let go while they went on: of discarded workers (their threads exited) and of parked tasks that timed out', value: s.abandoned_calls ?? 0, labels: executor },
         { name: 'vdsm_executor_spare_workers', kind: 'gauge', help: 'Warm spare executor workers', value: c.spares, labels: executor },
         { name: 'vdsm_executor_blocked_tasks', kind: 'gauge', help: 'Executor tasks past their timeout and left running', value: c.blocked, labels: executor, path: path(e.name, 'blocked') },
         { name: 'vdsm_executor_rejected_tasks_total', kind: 'counter', help: 'Tasks refused because the executor queue was full', value: s.rejected, labels: executor, path: path(e.name, 'rejected') },
@@ -92,7 +93,7 @@ export class RuntimeFigures implements FigureSource {
       out.push({ name: 'vdsm_executor_task_seconds_total', kind: 'counter', help: 'Time executor tasks ran, by operation', value: t.seconds, labels: { executor: t.executor, op: t.op } });
     }
     for (const t of this.#timeouts.values()) {
-      out.push({ name: 'vdsm_executor_task_timeouts_total', kind: 'counter', help: 'Executor tasks that passed their timeout, by what was done (discard, blocked, too-many-workers)', value: t.count, labels: { executor: t.executor, action: t.action } });
+      out.push({ name: 'vdsm_executor_task_timeouts_total', kind: 'counter', help: 'Executor tasks that passed their timeout, by what was done (discard, blocked, too-many-workers, abandon)', value: t.count, labels: { executor: t.executor, action: t.action } });
     }
     const sched = this.#o.scheduler?.stats();
     if (sched !== undefined) {

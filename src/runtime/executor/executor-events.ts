@@ -16,7 +16,9 @@ export interface DoneEvent { executor: string; taskId: number; op: string; worke
  * terminated), 'blocked' (discard=false: only logged, re-checked every timeout), 'too-many-workers'
  * (discardable but no room for a replacement under max_workers: left running, retried later).
  */
-export interface TimeoutEvent { executor: string; taskId: number; op: string; workerId: number; runtimeMs: number; action: 'discard' | 'blocked' | 'too-many-workers' }
+export interface TimeoutEvent { executor: string; taskId: number; op: string; workerId: number; runtimeMs: number; action: TimeoutAction }
+/** 'abandon': a parked task (see ParkEvent) timed out: its native call was let go, its worker kept. */
+export type TimeoutAction = 'discard' | 'blocked' | 'too-many-workers' | 'abandon';
 /**
  * A worker was terminated with its task; the thread lingers until its native call returns (or, let go
  * from an offloaded call, exits at once while the call lingers in its native call thread).
@@ -34,7 +36,14 @@ export interface ReplaceEvent { executor: string; discardedWorkerId: number; wor
  * Thread life cycle: spawn, ready, exit (crash set when it died on its own), released (a worker let go
  * from an offloaded native call exited earlier; that call has now returned and its slot is free).
  */
-export interface WorkerEvent { executor: string; workerId: number; event: 'spawn' | 'ready' | 'exit' | 'released'; role: string; tid?: number; crash?: string; endReason?: string }
+export interface WorkerEvent { executor: string; workerId: number; event: 'spawn' | 'ready' | 'exit' | 'released'; role: string; tid?: number; crash?: string; endReason?: string; call?: string }
+/**
+ * A task awaiting an asynchronous offloaded native call (`call`: `<addon>:<id>`): 'park' (its worker
+ * is free for other tasks; the call holds a place under max_workers), 'abandon' (it timed out: the
+ * call was let go and lingers, still counted, unless it had returned already: `lingering` false),
+ * 'release' (an abandoned call returned; its place is free).
+ */
+export interface ParkEvent { executor: string; taskId: number; op: string; workerId: number; call: string; event: 'park' | 'abandon' | 'release'; lingering?: boolean }
 
 export const executorChannels = {
   dispatch: diagnostics_channel.channel('vdsm:executor:dispatch'),
@@ -44,4 +53,5 @@ export const executorChannels = {
   discard: diagnostics_channel.channel('vdsm:executor:discard'),
   replace: diagnostics_channel.channel('vdsm:executor:replace'),
   worker: diagnostics_channel.channel('vdsm:executor:worker'),
+  park: diagnostics_channel.channel('vdsm:executor:park'),
 } as const;

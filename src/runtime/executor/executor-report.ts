@@ -20,6 +20,10 @@ export interface ExecutorStats {
   abandoned_calls: number;
   /** ... of which returned since (their ledger slots were freed then). */
   abandoned_calls_returned: number;
+  /** Tasks parked on an asynchronous native call (each park counted; a task may park per call). */
+  parked: number;
+  /** Parked tasks that timed out (their calls abandoned, their workers kept). */
+  parked_timeouts: number;
   replacements: number;
   replacement_ms_p50: number;
   replacement_ms_p99: number;
@@ -37,6 +41,8 @@ export class ExecutorReport {
   dropped = 0;
   abandonedCalls = 0;
   abandonedCallsReturned = 0;
+  parked = 0;
+  parkedTimeouts = 0;
   #workersPeak = 0;
   #lingeringPeak = 0;
   #replacement = new SampleWindow(1024);
@@ -75,6 +81,7 @@ export class ExecutorReport {
       timeouts: this.timeouts, discarded: this.discarded, crashed: this.crashed, dropped: this.dropped,
       workers_peak: this.#workersPeak, lingering_peak: this.#lingeringPeak,
       abandoned_calls: this.abandonedCalls, abandoned_calls_returned: this.abandonedCallsReturned,
+      parked: this.parked, parked_timeouts: this.parkedTimeouts,
       replacements: r.count, replacement_ms_p50: r.p50, replacement_ms_p99: r.p99, replacement_ms_max: r.max,
     };
   }

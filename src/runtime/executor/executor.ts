@@ -21,13 +21,21 @@
 //   and src/native-calls.ts) is let go when it is discarded: its thread exits and frees its isolate
 //   (~9 MB) while the call goes on in a native call thread (a few KB). The slot stays in the ledger,
 //   lingering, until the call returns, so max_workers still bounds threads inside a frozen libvirtd.
+// - A task awaiting an offloaded call through the asynchronous entry (every libvirt call from a
+//   worker, workers/offloaded-call.ts) is *parked* (parked-calls.ts): its worker says so ('park') and
+//   takes the next task while the call waits on a native call thread. A parked task keeps its timeout
+//   (from its start); when it passes it, the caller gets the usual TASK_DISCARDED, the call is
+//   abandoned and lingers, counted, until it returns, and the worker is kept (its JS thread is not
+//   stuck). Each parked or abandoned call holds a native thread, so it counts under max_workers like
+//   a worker: live + parked + lingering <= max_workers. Without room a park waits (the task stays on
+//   its worker, as before parking existed) and is retried when a place frees.
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../../errors.js';
 import { Lifecycle } from '../lifecycle.js';
 import { monotonicClock, type Clock } from '../clock.js';
 import type { Dispatcher, DispatchOptions } from '../../contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../../contracts/operations.js';
-import { executorChannels as ch } from './executor-events.js';
+import { executorChannels as ch, type TimeoutAction } from './executor-events.js';
 import { NICE_DEFAULT, resolveTuning, type ExecutorOptions, type ExecutorTuning, type StopResult } from './executor-options.js';
 import { STAMP_STARTED_AT, STAMP_TASK_ID, hrtimeMs, type FromWorker } from '../../contracts/executor-protocol.js';
 import { ExecutorReport, type ExecutorStats } from './executor-report.js';
@@ -38,7 +46,8 @@ import { planSpawns } from './spawn-plan.js';
 import { TaskLedger, type Task } from './task-ledger.js';
 import { ControlRequests, type ControlReply } from './thread-control.js';
 import { WorkerLedger, type WorkerCounts, type WorkerSlot } from './worker-ledger.js';
-import { describeWorker, threadInfo, workerView, type ThreadInfo } from './worker-view.js';
+import { describeWorker, parkedThreadInfo, parkedView, threadInfo, workerView, type ThreadInfo } from './worker-view.js';
+import type { ParkedCall } from './parked-calls.js';
 import { AddonNativeCalls, type NativeCalls } from '../../native-calls.js';
 
 export type { ExecutorOptions, StopResult } from './executor-options.js';
@@ -65,6 +74,8 @@ export class Executor implements Dispatcher {
   #nextTaskId = 1;
   #nextWorkerId = 0;
   #waitingDiscard = new Set<Task>();
+  /** Tasks whose worker asked to park them while max_workers had no room for their call. */
+  #waitingPark = new Set<Task>();
   #housekeeping: ReturnType<Scheduler['schedule']> | undefined;
   #growCheck: ReturnType<Scheduler['schedule']> | undefined;
   #startFailures = 0;
@@ -214,6 +225,11 @@ export class Executor implements Dispatcher {
   #check(task: Task): void {
     task.check = undefined;
     if (!this.#life.running || task.workerId === undefined) return;
+    const parked = this.#workers.calls.get(task.id);
+    if (parked?.task === task) {
+      this.#checkParked(task, parked);
+      return;
+    }
     const worker = this.#workers.get(task.workerId);
     if (!worker || worker.task !== task) return;
     const now = this.#clock.now();
@@ -238,7 +254,7 @@ export class Executor implements Dispatcher {
   #timedOut(task: Task, worker: WorkerSlot, runtimeMs: number): void {
     if (!task.discard) {
       task.timedOut = true;
-      this.#publishTimeout(task, worker, runtimeMs, 'blocked');
+      this.#publishTimeout(task, worker.id, runtimeMs, 'blocked');
       this.#log.warn({ executor: this.name, worker: this.#workerJson(worker), state: this.state() }, `Worker blocked: ${this.#describe(worker)}`);
       this.#armCheck(task, task.timeoutMs!);
       return;
@@ -248,7 +264,7 @@ export class Executor implements Dispatcher {
     task.timedOut = true;
     this.#waitingDiscard.add(task);
     if (first) {
-      this.#publishTimeout(task, worker, runtimeMs, 'too-many-workers');
+      this.#publishTimeout(task, worker.id, runtimeMs, 'too-many-workers');
       this.#log.warn({ executor: this.name, state: this.state() }, `Too many workers (limit=${this.maxWorkers}), not adding more`);
     }
   }
@@ -265,8 +281,9 @@ export class Executor implements Dispatcher {
     else if (startingSpare || c.total < this.maxWorkers) via = 'spawn';
     else return false;
 
-    if (!task.timedOut) this.#publishTimeout(task, worker, runtimeMs, 'discard');
+    if (!task.timedOut) this.#publishTimeout(task, worker.id, runtimeMs, 'discard');
     this.#waitingDiscard.delete(task);
+    this.#waitingPark.delete(task);
     task.check?.cancel();
     task.check = undefined;
     this.#tasks.finish(task);
@@ -298,9 +315,194 @@ export class Executor implements Dispatcher {
     return true;
   }
 
-  #publishTimeout(task: Task, worker: WorkerSlot, runtimeMs: number, action: 'discard' | 'blocked' | 'too-many-workers'): void {
+  #publishTimeout(task: Task, workerId: number, runtimeMs: number, action: TimeoutAction): void {
     this.#report.timeouts++;
-    if (ch.timeout.hasSubscribers) ch.timeout.publish({ executor: this.name, taskId: task.id, op: task.op, workerId: worker.id, runtimeMs, action });
+    if (ch.timeout.hasSubscribers) ch.timeout.publish({ executor: this.name, taskId: task.id, op: task.op, workerId, runtimeMs, action });
+  }
+
+  // ---- parked tasks (parked-calls.ts) ----------------------------------------------------------
+
+  /** The worker says task `taskId` awaits native call `key` (its first call, or a further one). */
+  #onPark(slot: WorkerSlot, taskId: number, key: string): void {
+    const parked = this.#workers.calls.get(taskId);
+    if (parked) {
+      if (parked.workerId === slot.id) parked.key = key;
+      else this.#report.dropped++;
+      return;
+    }
+    const answered = this.#workers.calls.getAnswered(taskId);
+    if (answered?.workerId === slot.id) {
+      this.#abandonAnswered(answered, key);
+      return;
+    }
+    const task = slot.task;
+    // A task already past its timeout is handled as before parking existed (discard when there is room).
+    if (slot.state !== 'busy' || !task || task.id !== taskId || task.timedOut) {
+      this.#report.dropped++;
+      return;
+    }
+    task.parkCall = key;
+    this.#tryPark(slot, task);
+  }
+
+  /** Park `task` (its worker becomes idle) if max_workers has room for its call's thread. */
+  #tryPark(slot: WorkerSlot, task: Task): boolean {
+    if (this.#workers.total >= this.maxWorkers) {
+      if (!this.#waitingPark.has(task)) {
+        this.#waitingPark.add(task);
+        this.#log.warn({ executor: this.name, task: task.id, op: task.op, state: this.state() }, `Too many workers (limit=${this.maxWorkers}), not parking more calls`);
+      }
+      return false;
+    }
+    this.#waitingPark.delete(task);
+    const key = task.parkCall!;
+    task.parkCall = undefined;
+    task.prewarm = false;
+    const now = this.#clock.now();
+    this.#workers.calls.park(task, slot.id, key, now);
+    this.#workers.notePeak();
+    this.#report.noteWorkers(this.#workers.total);
+    this.#report.parked++;
+    slot.task = undefined;
+    slot.state = 'idle';
+    slot.idleSince = now;
+    if (ch.park.hasSubscribers) ch.park.publish({ executor: this.name, taskId: task.id, op: task.op, workerId: slot.id, call: key, event: 'park' });
+    this.#pump();
+    return true;
+  }
+
+  #retryParks(): void {
+    for (const task of [...this.#waitingPark]) {
+      const slot = task.workerId === undefined ? undefined : this.#workers.get(task.workerId);
+      if (!slot || slot.task !== task || task.timedOut || task.parkCall === undefined) {
+        this.#waitingPark.delete(task);
+        continue;
+      }
+      if (!this.#tryPark(slot, task)) break;
+    }
+  }
+
+  #checkParked(task: Task, parked: ParkedCall): void {
+    const now = this.#clock.now();
+    const start = task.startedAt ?? parked.since;
+    const due = start + task.timeoutMs!;
+    if (now < due) return this.#armCheck(task, due - now);
+    if (!task.discard) {
+      // discard=false: the caller waits however long; logged and re-checked, as for a busy worker.
+      if (!task.timedOut) this.#publishTimeout(task, parked.workerId, now - start, 'blocked');
+      task.timedOut = true;
+      this.#log.warn({ executor: this.name, task: task.id, op: task.op, call: parked.key }, 'Parked task blocked past its timeout');
+      return this.#armCheck(task, task.timeoutMs!);
+    }
+    this.#parkedTimedOut(task, parked, now - start);
+  }
+
+  /** A parked task passed its timeout: the caller is told, the call abandoned, the worker kept. */
+  #parkedTimedOut(task: Task, parked: ParkedCall, runtimeMs: number): void {
+    this.#publishTimeout(task, parked.workerId, runtimeMs, 'abandon');
+    this.#report.parkedTimeouts++;
+    this.#tasks.finish(task);
+    let abandoned = false;
+    try {
+      abandoned = this.#native.abandonCall(parked.key, (key) => this.#parkedReturned(key));
+    } catch (err) {
+      this.#log.warn({ executor: this.name, task: task.id, call: parked.key, err }, 'Could not abandon the parked task\'s native call');
+    }
+    if (abandoned) {
+      // Its call thread goes on alone, still counted under max_workers until the call returns.
+      this.#workers.calls.linger(task.id);
+      this.#report.abandonedCalls++;
+      this.#report.noteLingering(this.#workers.counts().lingering);
+    } else {
+      // It returned already: the worker runs on in the task; its late answer is dropped, and a further
+      // call of it is abandoned at once (#abandonAnswered).
+      this.#workers.calls.answer(task.id);
+    }
+    if (ch.park.hasSubscribers) ch.park.publish({ executor: this.name, taskId: task.id, op: task.op, workerId: parked.workerId, call: parked.key, event: 'abandon', lingering: abandoned });
+    this.#log.info({ executor: this.name, task: task.id, op: task.op, worker: parked.workerId, call: parked.key, runtime_ms: Math.round(runtimeMs), lingering: abandoned }, 'Parked task timed out; its native call was abandoned, its worker kept');
+    task.reject(vdsmError(Errors.TASK_DISCARDED, { op: task.op, task: task.id, timeout_ms: task.timeoutMs, worker: parked.workerId, call: parked.key }));
+    this.#report.finished(task, false, Errors.TASK_DISCARDED.code, parked.workerId);
+    this.#retryDiscards();
+    this.#pump();
+  }
+
+  /** A task answered at its timeout made another call: let it go now, counted until it returns. */
+  #abandonAnswered(answered: ParkedCall, key: string): void {
+    let abandoned = false;
+    try {
+      abandoned = this.#native.abandonCall(key, (k) => this.#parkedReturned(k));
+    } catch (err) {
+      this.#log.warn({ executor: this.name, task: answered.task.id, call: key, err }, 'Could not abandon the native call of an answered task');
+    }
+    if (!abandoned) return;
+    this.#workers.calls.lingerAnswered(answered.task.id, key);
+    this.#report.abandonedCalls++;
+    this.#report.noteLingering(this.#workers.counts().lingering);
+    if (ch.park.hasSubscribers) ch.park.publish({ executor: this.name, taskId: answered.task.id, op: answered.task.op, workerId: answered.workerId, call: key, event: 'abandon', lingering: true });
+  }
+
+  /** An abandoned call of a parked task returned: its place under max_workers is free. */
+  #parkedReturned(key: string): void {
+    const p = this.#workers.calls.release(key);
+    if (!p) return;
+    this.#report.abandonedCallsReturned++;
+    if (ch.worker.hasSubscribers) ch.worker.publish({ executor: this.name, workerId: p.workerId, event: 'released', role: 'live', endReason: 'parked-timeout', call: key });
+    if (ch.park.hasSubscribers) ch.park.publish({ executor: this.name, taskId: p.task.id, op: p.task.op, workerId: p.workerId, call: key, event: 'release' });
+    this.#log.debug({ executor: this.name, worker: p.workerId, call: key }, 'Abandoned native call of a parked task returned; its place is free');
+    for (const w of this.#exitWaiters) w();
+    this.#retryDiscards();
+    this.#pump();
+  }
+
+  /** A parked task's worker answered: settle it like any task. */
+  #parkedDone(slot: WorkerSlot, parked: ParkedCall, msg: Extract<FromWorker, { type: 'done' }>): void {
+    const task = parked.task;
+    task.check?.cancel();
+    task.check = undefined;
+    this.#workers.calls.unpark(task.id);
+    this.#tasks.finish(task);
+    if (msg.ok) task.resolve(msg.value);
+    else task.reject(fromWireError(msg.error));
+    this.#report.finished(task, msg.ok, msg.ok ? undefined : msg.error.code, slot.id);
+    // Stopping: a worker kept for its parked tasks ends with the last of them.
+    if (this.#life.state === 'closing' && slot.state === 'idle' && this.#workers.calls.ofWorker(slot.id).length === 0) {
+      this.#end(slot, 'stop');
+      return;
+    }
+    this.#retryDiscards();
+    this.#pump();
+  }
+
+  /** Let go the calls of the worker's parked tasks; each is kept on its slot until it returns. */
+  #abandonParked(slot: WorkerSlot): number {
+    let n = 0;
+    for (const p of this.#workers.calls.ofWorker(slot.id)) {
+      let abandoned = false;
+      try {
+        abandoned = this.#native.abandonCall(p.key, (key) => this.#nativeReturned(slot, key));
+      } catch (err) {
+        this.#log.warn({ executor: this.name, worker: slot.id, call: p.key, err }, 'Could not abandon a parked task\'s native call');
+      }
+      if (!abandoned) continue;
+      (slot.nativeCalls ??= new Set()).add(p.key);
+      this.#report.abandonedCalls++;
+      n++;
+    }
+    return n;
+  }
+
+  /** The worker of parked tasks is going (terminated or died): they fail with `error`. */
+  #failParked(slot: WorkerSlot, error: (task: Task) => Error & { code?: string }): void {
+    for (const p of this.#workers.calls.ofWorker(slot.id)) {
+      const task = p.task;
+      task.check?.cancel();
+      task.check = undefined;
+      this.#workers.calls.unpark(task.id);
+      this.#tasks.finish(task);
+      const err = error(task);
+      task.reject(err);
+      this.#report.finished(task, false, err.code, slot.id);
+    }
   }
 
   #publishReplace(discardedWorkerId: number, workerId: number | undefined, via: 'spare' | 'surplus' | 'spawn', replacementMs: number, deferred: boolean): void {
@@ -309,6 +511,7 @@ export class Executor implements Dispatcher {
   }
 
   #retryDiscards(): void {
+    this.#retryParks();
     for (const task of [...this.#waitingDiscard]) {
       const worker = task.workerId === undefined ? undefined : this.#workers.get(task.workerId);
       if (!worker || worker.task !== task) {
@@ -391,7 +594,19 @@ export class Executor implements Dispatcher {
       this.#control.answer(msg);
       return;
     }
+    if (msg.type === 'park') {
+      this.#onPark(slot, msg.taskId, msg.call);
+      return;
+    }
     const task = slot.task;
+    if (msg.type === 'done' && task?.id !== msg.taskId && slot.state !== 'lingering') {
+      const parked = this.#workers.calls.get(msg.taskId);
+      if (parked?.workerId === slot.id) {
+        this.#parkedDone(slot, parked, msg);
+        return;
+      }
+      if (this.#workers.calls.getAnswered(msg.taskId)?.workerId === slot.id) this.#workers.calls.dropAnswered(msg.taskId);
+    }
     // Anything from a discarded worker, or about another task, is a late message of a discarded task.
     if (slot.state !== 'busy' || !task || msg.type === 'ready' || msg.taskId !== task.id) {
       this.#report.dropped++;
@@ -405,6 +620,7 @@ export class Executor implements Dispatcher {
     task.check?.cancel();
     task.check = undefined;
     this.#waitingDiscard.delete(task);
+    this.#waitingPark.delete(task);
     this.#tasks.finish(task);
     slot.task = undefined;
     slot.state = 'idle';
@@ -413,7 +629,8 @@ export class Executor implements Dispatcher {
     else task.reject(fromWireError(msg.error));
     this.#report.finished(task, msg.ok, msg.ok ? undefined : msg.error.code, slot.id);
     if (this.#life.state === 'closing') {
-      this.#end(slot, 'stop');
+      // A worker with parked tasks stays until they end (or the grace does).
+      if (this.#workers.calls.ofWorker(slot.id).length === 0) this.#end(slot, 'stop');
       return;
     }
     this.#retryDiscards();
@@ -424,6 +641,13 @@ export class Executor implements Dispatcher {
     const wasStarting = slot.state === 'starting';
     const task = slot.task;
     slot.threadExited = true;
+    // A worker that died with parked tasks: their calls are let go (counted on its slot until they
+    // return) and the tasks fail as its running task does.
+    this.#workers.calls.dropWorker(slot.id);
+    if (this.#workers.calls.ofWorker(slot.id).length > 0) {
+      if (this.#abandonParked(slot) > 0) slot.state = 'lingering';
+      this.#failParked(slot, (t) => vdsmError(Errors.WORKER_CRASHED, { op: t.op, task: t.id, worker: slot.id, reason: crash?.message ?? 'worker exited', parked: true }));
+    }
     // Let go from a native call that has not returned: the slot stays, lingering, until it does.
     const callsLeft = slot.nativeCalls?.size ?? 0;
     if (callsLeft === 0) this.#workers.remove(slot.id);
@@ -470,6 +694,12 @@ export class Executor implements Dispatcher {
    * thread can exit now. The call's return is reported by the addon (#nativeReturned).
    */
   #letGo(slot: WorkerSlot): void {
+    // Its parked tasks cannot be answered any more: their calls are let go (counted on this slot until
+    // they return) and the tasks fail.
+    if (this.#abandonParked(slot) > 0) this.#log.info({ executor: this.name, worker: slot.id, calls: [...slot.nativeCalls!] }, 'Worker ended with parked tasks; their native calls were let go');
+    this.#failParked(slot, (t) => vdsmError(Errors.TASK_DISCARDED, { op: t.op, task: t.id, timeout_ms: t.timeoutMs, worker: slot.id, reason: `its worker was ended (${slot.endReason ?? 'discard'}) while the task was parked` }));
+    // Answered tasks it still runs: their calls, if any, are let go below with the thread's others.
+    this.#workers.calls.dropWorker(slot.id);
     if (slot.threadExited || slot.handle.tid <= 0) return;
     let keys: string[];
     try {
@@ -509,7 +739,7 @@ export class Executor implements Dispatcher {
     const old = (s: WorkerSlot): boolean => now - s.idleSince >= this.#opts.surplusIdleMs;
     let c = this.#workers.counts();
     for (const s of this.#workers.all()) {
-      if (s.state === 'idle' && c.live > this.workersCount && old(s)) this.#end(s, 'retire');
+      if (s.state === 'idle' && c.live > this.workersCount && old(s) && this.#workers.calls.ofWorker(s.id).length === 0) this.#end(s, 'retire');
       else if (s.state === 'spare' && c.spares > this.#opts.spares && old(s)) this.#end(s, 'retire');
       c = this.#workers.counts();
     }
@@ -551,10 +781,13 @@ export class Executor implements Dispatcher {
       task.reject(vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} stopped`));
       this.#report.finished(task, false, Errors.NOT_RUNNING.code);
     }
-    for (const s of this.#workers.all()) if (s.state === 'idle' || s.state === 'spare') this.#end(s, 'stop');
-    const deadline = Date.now() + graceMs;
-    await this.#waitUntil(() => this.#graceOver || this.#workers.counts().busy === 0, deadline);
     for (const s of this.#workers.all()) {
+      if ((s.state === 'idle' && this.#workers.calls.ofWorker(s.id).length === 0) || s.state === 'spare') this.#end(s, 'stop');
+    }
+    const deadline = Date.now() + graceMs;
+    await this.#waitUntil(() => this.#graceOver || (this.#workers.counts().busy === 0 && this.#workers.calls.parked === 0), deadline);
+    for (const s of this.#workers.all()) {
+      this.#failParked(s, () => vdsmError(Errors.NOT_RUNNING, `Executor ${this.name} stopped`));
       if (s.state === 'busy' && s.task) {
         const task = s.task;
         task.check?.cancel();
@@ -604,8 +837,9 @@ export class Executor implements Dispatcher {
     return {
       name: this.name, state: this.#life.state, workers_count: this.workersCount, max_workers: this.maxWorkers, max_tasks: this.maxTasks,
       queued: this.#tasks.queued, queued_by_op: this.#tasks.queuedByOp(), running: this.#tasks.running,
-      ...c, waiting_discard: this.#waitingDiscard.size, workers_peak: this.#workers.peak,
+      ...c, waiting_discard: this.#waitingDiscard.size, waiting_park: this.#waitingPark.size, workers_peak: this.#workers.peak,
       workers: this.#workers.all().map((w) => this.#workerJson(w)),
+      parked_calls: this.#workers.calls.all().map((p) => parkedView(p, this.#clock.now())),
       stats: this.#report.stats(),
     };
   }
@@ -635,8 +869,12 @@ export class Executor implements Dispatcher {
   threads(): ThreadInfo[] {
     const now = this.#clock.now();
     const slots = this.#workers.all();
-    const calls = slots.some((w) => w.nativeCalls?.size) ? this.#native.list() : [];
-    return slots.map((w) => threadInfo(this.name, w, now, w.nativeCalls?.size ? calls.filter((c) => w.nativeCalls!.has(`${c.addon}:${c.id}`)) : []));
+    const parked = this.#workers.calls.all();
+    const calls = slots.some((w) => w.nativeCalls?.size) || parked.length > 0 ? this.#native.list() : [];
+    const rows = slots.map((w) => threadInfo(this.name, w, now, w.nativeCalls?.size ? calls.filter((c) => w.nativeCalls!.has(`${c.addon}:${c.id}`)) : []));
+    // A parked (or abandoned) call is listed by its call thread, with its task.
+    for (const p of parked) rows.push(parkedThreadInfo(this.name, p, now, calls.find((c) => `${c.addon}:${c.id}` === p.key)));
+    return rows;
   }
 
   /** Calls running on native call threads now, every addon (abandoned ones with abandoned: true). */

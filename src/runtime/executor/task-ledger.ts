@@ -18,6 +18,8 @@ export interface Task {
   timedOut: boolean;
   /** Within `prewarmMs` of its timeout: a spare is being warmed to replace its worker. */
   prewarm: boolean;
+  /** The native call its worker asked to park it on, while max_workers has no room for it. */
+  parkCall?: string | undefined;
   check: ScheduledCall | undefined;
   resolve(value: unknown): void;
   reject(err: unknown): void;

@@ -3,6 +3,11 @@
 // warm spares, live workers and lingering ones (terminated but still blocked in a native call). A
 // discarded worker let go from an offloaded native call (src/native-calls.ts) exits at once, but its
 // call goes on in a native call thread: it stays in the ledger, lingering, until that call returns.
+// Parked calls (parked-calls.ts: a task awaiting an asynchronous offloaded call, its worker free for
+// other tasks) hold a native thread each: they count in total too, as do the abandoned ones (lingering,
+// lingeringCalls) until they return. So total = threads of workers + native threads of parked and
+// abandoned calls, and max_workers bounds all of them.
+import { ParkedCalls } from './parked-calls.js';
 import type { ThreadHandle } from './piscina-threads.js';
 import type { Task } from './task-ledger.js';
 
@@ -42,8 +47,13 @@ export interface WorkerCounts {
   /** Busy with a task whose timeout fired and that was left running. */
   blocked: number;
   lingering: number;
-  /** Lingering slots whose worker thread exited: only their native call thread is left (within lingering). */
+  /**
+   * Lingering native calls with no worker thread of their own (within lingering): slots whose worker
+   * exited, and abandoned calls of parked tasks that timed out.
+   */
   lingeringCalls: number;
+  /** Tasks parked on an asynchronous native call (one native call thread each; their workers serve on). */
+  parked: number;
   /** idle + busy + live workers still starting: what vdsm calls active workers. */
   live: number;
   total: number;
@@ -52,10 +62,17 @@ export interface WorkerCounts {
 export class WorkerLedger {
   #slots = new Map<number, WorkerSlot>();
   #peak = 0;
+  /** Parked tasks' calls and the abandoned ones still running. */
+  readonly calls = new ParkedCalls();
 
   add(slot: WorkerSlot): void {
     this.#slots.set(slot.id, slot);
-    this.#peak = Math.max(this.#peak, this.#slots.size);
+    this.notePeak();
+  }
+
+  /** After a slot or a parked call was added. */
+  notePeak(): void {
+    this.#peak = Math.max(this.#peak, this.total);
   }
 
   get(id: number): WorkerSlot | undefined {
@@ -66,8 +83,9 @@ export class WorkerLedger {
     this.#slots.delete(id);
   }
 
+  /** Everything that holds a thread: slots, parked calls, abandoned calls still running. */
   get total(): number {
-    return this.#slots.size;
+    return this.#slots.size + this.calls.parked + this.calls.lingering;
   }
 
   get peak(): number {
@@ -85,7 +103,10 @@ export class WorkerLedger {
   }
 
   counts(): WorkerCounts {
-    const c: WorkerCounts = { starting: 0, spares: 0, idle: 0, busy: 0, blocked: 0, lingering: 0, lingeringCalls: 0, live: 0, total: this.#slots.size };
+    const c: WorkerCounts = {
+      starting: 0, spares: 0, idle: 0, busy: 0, blocked: 0, lingering: this.calls.lingering, lingeringCalls: this.calls.lingering,
+      parked: this.calls.parked, live: 0, total: this.total,
+    };
     for (const s of this.#slots.values()) {
       switch (s.state) {
         case 'starting':

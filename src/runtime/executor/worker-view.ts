@@ -1,5 +1,6 @@
 // How the Executor describes one worker in state(), the thread listing and "Worker blocked" lines.
 import type { WorkerSlot } from './worker-ledger.js';
+import type { ParkedCall } from './parked-calls.js';
 import type { NativeCallRow } from '../../native-calls.js';
 
 export interface WorkerView {
@@ -39,6 +40,30 @@ export interface ThreadInfo {
    */
   thread_exited?: boolean;
   native_call?: { addon: string; what: string; worker_tid: number; call_tid: number; age_ms: number };
+  /**
+   * A row of a parked task's native call (state parked), or of one abandoned when its task timed out
+   * (state lingering): tid is the call thread's, worker_id the worker that made the call (it serves on).
+   */
+  parked_call?: { key: string; parked_ms: number };
+}
+
+/** A parked (or abandoned) call as state() shows it. */
+export interface ParkedView { worker_id: number; task_id: number; op: string; call: string; state: string; parked_ms: number }
+
+export function parkedView(p: ParkedCall, now: number): ParkedView {
+  return { worker_id: p.workerId, task_id: p.task.id, op: p.task.op, call: p.key, state: p.state, parked_ms: Math.round(now - p.since) };
+}
+
+/** The listing's row for a parked call: its call thread, its task. */
+export function parkedThreadInfo(executor: string, p: ParkedCall, now: number, call: (NativeCallRow & { addon: string }) | undefined): ThreadInfo {
+  const start = p.task.startedAt ?? p.since;
+  return {
+    executor, name: `${executor}/${p.workerId}`, worker_id: p.workerId, tid: call?.callTid ?? -1, thread_id: -1,
+    state: p.state, op: p.task.op, task_id: p.task.id, runtime_ms: Math.round(now - start), age_ms: Math.round(now - p.since),
+    ...(p.state === 'lingering' ? { stuck_op: p.task.op, stuck_task_id: p.task.id, stuck_ms: Math.round(now - start) } : {}),
+    ...(call ? { native_call: { addon: call.addon, what: call.what, worker_tid: call.tid, call_tid: call.callTid, age_ms: Math.round(call.ageMs) } } : {}),
+    parked_call: { key: p.key, parked_ms: Math.round(now - p.since) },
+  };
 }
 
 export function workerView(executor: string, w: WorkerSlot, now: number): WorkerView {
