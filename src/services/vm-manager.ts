@@ -17,19 +17,17 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
-import { VmReportCache } from '../virt/vm-report-cache.js';
+import { buildVmStatsReport, reportTimes, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
+import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
 import { rawJsonArrayOfSliced, type RawJson } from '../runtime/raw-json.js';
-import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
+import { VmStateMachine, VmStatus, type VmStateSnapshot, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 
-
-/** VMs whose serialised report refreshReports() rebuilds per event-loop turn. */
-const REFRESH_CHUNK = 50;
 
 export interface Vm extends VmRecord {
   readonly vmId: string;
@@ -100,6 +98,8 @@ export interface VmManagerOptions {
   drives?: VmDriveStorage;
   /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
   monitorReachable?: (vmId: string) => boolean;
+  /** How the background report rebuild slices its work (tests drive it; default: 1 ms slices, setImmediate). */
+  reportSlices?: Pick<ReportRefresherOptions<Vm>, 'now' | 'sliceMs' | 'yieldToLoop'>;
 }
 
 export interface ShutdownRequest {
@@ -131,12 +131,21 @@ export class VmManager {
   readonly #reportCache = new VmReportCache();
   /** Each VM's drives for its stats report, kept while its domain, sizes and storage drives are the same. */
   readonly #driveSubjects = new WeakMap<Vm, { domain: DomainInfo; sizes: Vm['driveSizes']; prepared: number; subject: { drives: DriveDevice[] } }>();
-  /** The current refreshReports() walk; an older one stops. */
-  #refreshWalk = 0;
+  /** Rebuilds changed reports in the background, so getAllVmStats reads only fill texts in. */
+  readonly #refresher: ReportRefresher<Vm>;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
+    this.#refresher = new ReportRefresher<Vm>({
+      items: () => this.container.values(),
+      refresh: (vm) => {
+        if (this.#migrationProgress(vm) === undefined) this.#reportCache.refresh(vm, this.#reportInput(vm));
+      },
+      clock: opts.clock,
+      ...opts.reportSlices,
+      onError: (vm, err) => this.#o.log.warn({ vmId: vm.vmId, err }, 'VM stats report refresh failed'),
+    });
   }
 
   /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
@@ -155,6 +164,7 @@ export class VmManager {
     this.#life.closeSync(() => {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
+    this.#refresher.close();
     // A VM adopted or created before start() has timers too.
     for (const vm of vms) {
       vm.powerdown?.cancel();
@@ -402,7 +412,10 @@ export class VmManager {
   /** Record the VM's QEMU pid when it is found; a failed lookup leaves pid 0 in the stats. */
   #findPid(vm: Vm): void {
     this.#o.qemuPid?.(vm.vmId).then((pid) => {
-      if (pid !== undefined) vm.pid = pid;
+      if (pid !== undefined) {
+        vm.pid = pid;
+        this.#refresher.schedule();
+      }
     }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'QEMU pid lookup failed'));
   }
 
@@ -475,33 +488,53 @@ export class VmManager {
   }
 
   /**
-   * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
-   * status change, a new domain, pid or guest info) with the read-time fields filled in.
+   * The same reports as JSON text, from each VM's report serialised once per change with the read-time
+   * fields (statusTime, elapsedTime, monitorResponse, the NICs' sampleTime) filled in. A VM whose new
+   * sample (or domain, pid, guest info) the background refresh has not reached yet is served its previous
+   * text, whole: a read may show the previous sample for as long as one background rebuild takes
+   * (report-refresher.ts). A VM whose state changed is rebuilt here: its status is never stale.
    */
   reportsJson(vmIds?: readonly string[]): Promise<RawJson> {
-    // In slices of ~2 ms: 1,000 VMs are a few ms of reads, tens when a new sample means rebuilds, and
-    // other connections' requests are answered in between.
-    return rawJsonArrayOfSliced(this.#select(vmIds), (vm, into) => {
+    const release = this.#refresher.hold();
+    // In slices of ~2 ms, so other connections' requests are answered in between.
+    const out = rawJsonArrayOfSliced(this.#select(vmIds), (vm, into) => {
+      const state = vm.state.describe();
       if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
-      else this.#reportCache.jsonInto(vm, this.#reportInput(vm), into);
+      else if (!this.#reportCache.readInto(vm, state, this.#readValues(vm, state), into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
+    });
+    return out.finally(() => {
+      release();
+      this.#refresher.afterRead();
     });
   }
 
+  /** The read-time fields of the VM's report, as JSON texts (the sample's records are not looked up). */
+  #readValues(vm: Vm, state: VmStateSnapshot): string[] {
+    return slotValues(reportTimes({
+      state,
+      clock: this.#o.clock,
+      sample: { statsAge: this.#o.statsCache.age(vm.vmId) },
+      vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
+      monitorable: state.status !== VmStatus.MIGRATION_DESTINATION,
+      ...(this.#o.monitorReachable ? { monitorReachable: this.#o.monitorReachable(vm.vmId) } : {}),
+    }));
+  }
+
   /**
-   * Rebuild the serialised reports that a new sample changed, a few VMs per event-loop turn (each turn
-   * stays short: 1,000 VMs are some tens of ms of work), so getAllVmStats finds them built. A read
-   * before the refresh reaches a VM rebuilds that VM itself; a new call restarts the walk.
+   * A new sample arrived: rebuild the reports it changed in the background, a slice at a time (a new
+   * call during a walk restarts it). Reads in the meantime serve the previous texts.
    */
   refreshReports(): void {
-    const vms = this.container.values();
-    const walk = ++this.#refreshWalk;
-    const step = (from: number): void => {
-      if (walk !== this.#refreshWalk) return;
-      const end = Math.min(vms.length, from + REFRESH_CHUNK);
-      for (let i = from; i < end; i++) this.#reportCache.refresh(vms[i]!, this.#reportInput(vms[i]!));
-      if (end < vms.length) setImmediate(step, end);
-    };
-    setImmediate(step, 0);
+    this.#refresher.schedule();
+  }
+
+  /** Resolves when no background report rebuild runs (tests, benches). */
+  reportsSettled(): Promise<void> {
+    return this.#refresher.idle();
+  }
+
+  describeReports(): { cache: ReturnType<VmReportCache['describe']>; refresh: ReturnType<ReportRefresher<Vm>['describe']> } {
+    return { cache: this.#reportCache.describe(), refresh: this.#refresher.describe() };
   }
 
   #select(vmIds?: readonly string[]): Vm[] {
@@ -702,6 +735,7 @@ export class VmManager {
       }
     }
     for (const [vm, next] of changed) vm.driveSizes = next;
+    if (changed.size > 0) this.#refresher.schedule();
   }
 
   /**
@@ -739,6 +773,7 @@ export class VmManager {
     const live = await this.liveXml(vm);
     if (live === vm.xml) return;
     vm.domain = parseDomainXml(live);
+    this.#refresher.schedule();
     vm.xml = live;
   }
 

@@ -117,6 +117,11 @@ export class StatsCache {
     return true;
   }
 
+  /** Seconds since the last sample holding the VM (StatsSample.statsAge) without looking up its records. */
+  age(vmId: string): number {
+    return (this.#clock.now() - (this.#vmLastSeen.get(vmId) ?? 0)) / 1000;
+  }
+
   get(vmId: string): StatsSample {
     const stats = this.#window.stats();
     const statsAge = (this.#clock.now() - (this.#vmLastSeen.get(vmId) ?? 0)) / 1000;

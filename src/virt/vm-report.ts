@@ -117,7 +117,12 @@ export interface ReportTimes {
   sampleTime: string;
 }
 
-export function reportTimes(input: Pick<VmReportInput, 'state' | 'clock' | 'sample' | 'monitorable' | 'monitorReachable' | 'vmCommandTimeoutS'>): ReportTimes {
+export type ReportTimesInput = Pick<VmReportInput, 'state' | 'clock' | 'monitorable' | 'monitorReachable' | 'vmCommandTimeoutS'> & {
+  /** Only the sample's age matters here (a read takes it from StatsCache.age without the records). */
+  sample?: Pick<StatsSample, 'statsAge'> | undefined;
+};
+
+export function reportTimes(input: ReportTimesInput): ReportTimes {
   const nowMs = input.clock.now();
   const sample = input.sample;
   const monitorable = input.monitorable ?? true;
