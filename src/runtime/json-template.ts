@@ -27,6 +27,7 @@ export class JsonTemplate {
   readonly #slots: number[];
   /** The parts' UTF-8 bytes (views of one buffer), made on the first fillInto. */
   #bytes: Buffer[] | undefined;
+  #fixedBytes = 0;
 
   private constructor(parts: string[], slots: number[]) {
     this.#parts = parts;
@@ -62,20 +63,17 @@ export class JsonTemplate {
   }
 
   /**
-   * The same text as fill(), as pieces: the fixed parts as bytes encoded once per template, the values
-   * as strings. No per-read copy of the fixed text is made here; the reply encoder copies it once.
+   * The same text as fill(), appended to `into` as bytes: the fixed parts encoded once per template and
+   * copied, the values written in between.
    */
   fillInto(values: readonly string[], into: JsonPieces): void {
     const bytes = (this.#bytes ??= this.#encodeParts());
-    into.bytes(bytes[0]!);
-    for (let i = 0; i < this.#slots.length; i++) {
-      into.text(values[this.#slots[i]!]!);
-      into.bytes(bytes[i + 1]!);
-    }
+    into.template(bytes, this.#slots, values, this.#fixedBytes);
   }
 
   #encodeParts(): Buffer[] {
     const all = Buffer.from(this.#parts.join(''), 'utf8');
+    this.#fixedBytes = all.length;
     const out: Buffer[] = [];
     let at = 0;
     for (const p of this.#parts) {

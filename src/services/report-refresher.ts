@@ -10,6 +10,9 @@
 // walk has seen every change made before it finished. State changes are not deferred: the report cache
 // checks a VM's state on every read (virt/vm-report-cache.ts).
 //
+// While the server still has replies to send, the walk waits (at most maxDeferMs): a multi-MB reply is
+// written 64 KiB per loop turn, and a slice in each of those turns would add up to tens of ms.
+//
 // What starts a walk: a new sample, a replaced domain, pid or drive sizes (the VM manager calls
 // schedule()), and, for inputs that change without telling (guest agents' data, which also ages with
 // time), a read that comes at least `revalidateMs` after the last walk started.
@@ -30,6 +33,16 @@ export interface ReportRefresherOptions<T> {
   yieldToLoop?: () => Promise<void>;
   /** A read starts a walk when none started this long ago (default 1,000 ms). */
   revalidateMs?: number;
+  /**
+   * True while the server still has replies to send (unsent output): the walk waits (polling with
+   * `pause`), so a big reply's chunks do not each wait behind a slice; but never longer than
+   * `maxDeferMs` since its last slice (a client that does not read cannot stop the walk).
+   */
+  busy?: () => boolean;
+  /** How a waiting walk waits before looking at busy() again (default: a 1 ms timer). */
+  pause?: () => Promise<void>;
+  /** Longest wait for busy() (slice clock, default 50 ms). */
+  maxDeferMs?: number;
   onError?: (item: T, err: unknown) => void;
 }
 
@@ -44,6 +57,7 @@ export interface ReportRefresherState {
 }
 
 const setImmediateYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const oneMs = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
 export class ReportRefresher<T> {
   readonly #o: ReportRefresherOptions<T>;
@@ -60,6 +74,8 @@ export class ReportRefresher<T> {
   #total = 0;
   #lastStart = Number.NEGATIVE_INFINITY;
   #closed = false;
+  /** Slice clock at the end of the last slice (or the walk's start): how long busy() has deferred it. */
+  #lastSlice = 0;
 
   constructor(opts: ReportRefresherOptions<T>) {
     this.#o = opts;
@@ -121,16 +137,19 @@ export class ReportRefresher<T> {
         this.#again = false;
         this.#walks++;
         this.#lastStart = this.#o.clock.now();
+        this.#lastSlice = this.#now();
         const items = this.#o.items();
         this.#total = items.length;
         this.#position = 0;
         while (this.#position < items.length && !this.#again) {
           await this.#yield();
           while (this.#holds > 0 && !this.#closed) await new Promise<void>((resolve) => (this.#unpark = resolve));
+          await this.#whileBusy();
           if (this.#again) break;
           const start = this.#now();
           do this.#refreshOne(items[this.#position++]!);
           while (this.#position < items.length && this.#now() - start < (this.#o.sliceMs ?? 1));
+          this.#lastSlice = this.#now();
         }
       } while (this.#again && !this.#closed);
     } finally {
@@ -139,6 +158,13 @@ export class ReportRefresher<T> {
       this.#idle = [];
       for (const resolve of idle) resolve();
     }
+  }
+
+  async #whileBusy(): Promise<void> {
+    const busy = this.#o.busy;
+    if (busy === undefined) return;
+    const since = this.#lastSlice;
+    while (busy() && !this.#closed && this.#now() - since < (this.#o.maxDeferMs ?? 50)) await (this.#o.pause ?? oneMs)();
   }
 
   #refreshOne(item: T): void {

@@ -17,11 +17,11 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, reportTimes, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
 import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
 import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
 import { rawJsonArrayOfSliced, type RawJson } from '../runtime/raw-json.js';
-import { VmStateMachine, VmStatus, type VmStateSnapshot, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
+import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
@@ -98,6 +98,11 @@ export interface VmManagerOptions {
   drives?: VmDriveStorage;
   /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
   monitorReachable?: (vmId: string) => boolean;
+  /**
+   * True while the RPC server has unsent output: the background report rebuild waits (up to 50 ms), so
+   * a big reply's chunks are not each held behind a rebuild slice.
+   */
+  outputPending?: () => boolean;
   /** How the background report rebuild slices its work (tests drive it; default: 1 ms slices, setImmediate). */
   reportSlices?: Pick<ReportRefresherOptions<Vm>, 'now' | 'sliceMs' | 'yieldToLoop'>;
 }
@@ -131,6 +136,8 @@ export class VmManager {
   readonly #reportCache = new VmReportCache();
   /** Each VM's drives for its stats report, kept while its domain, sizes and storage drives are the same. */
   readonly #driveSubjects = new WeakMap<Vm, { domain: DomainInfo; sizes: Vm['driveSizes']; prepared: number; subject: { drives: DriveDevice[] } }>();
+  /** Size of the last full getAllVmStats reply (plus a margin): the next one's buffer starts that big. */
+  #lastReplyBytes = 4096;
   /** Rebuilds changed reports in the background, so getAllVmStats reads only fill texts in. */
   readonly #refresher: ReportRefresher<Vm>;
 
@@ -143,6 +150,7 @@ export class VmManager {
         if (this.#migrationProgress(vm) === undefined) this.#reportCache.refresh(vm, this.#reportInput(vm));
       },
       clock: opts.clock,
+      ...(opts.outputPending !== undefined ? { busy: opts.outputPending, pause: () => new Promise<void>((resolve) => opts.timers.setTimeout(resolve, 1)) } : {}),
       ...opts.reportSlices,
       onError: (vm, err) => this.#o.log.warn({ vmId: vm.vmId, err }, 'VM stats report refresh failed'),
     });
@@ -496,28 +504,34 @@ export class VmManager {
    */
   reportsJson(vmIds?: readonly string[]): Promise<RawJson> {
     const release = this.#refresher.hold();
+    // The fields that move with the clock, taken once for the read; per VM only elapsedTime and
+    // monitorResponse differ. `values` is reused: each text copies them as it is filled.
+    const now = clockTimes(this.#o.clock);
+    const values = slotValues({ statusTime: now.statusTime, elapsedTime: '', monitorResponse: '', sampleTime: now.sampleTime });
     // In slices of ~2 ms, so other connections' requests are answered in between.
     const out = rawJsonArrayOfSliced(this.#select(vmIds), (vm, into) => {
-      const state = vm.state.describe();
+      const state = vm.state;
       if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
-      else if (!this.#reportCache.readInto(vm, state, this.#readValues(vm, state), into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
-    });
-    return out.finally(() => {
+      else {
+        this.#readValues(vm, now.nowMs, values);
+        if (!this.#reportCache.readInto(vm, state, values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
+      }
+    }, { capacity: this.#lastReplyBytes });
+    return out.then((raw) => {
+      this.#lastReplyBytes = raw.sizeHint + (raw.sizeHint >> 4);
+      return raw;
+    }).finally(() => {
       release();
       this.#refresher.afterRead();
     });
   }
 
-  /** The read-time fields of the VM's report, as JSON texts (the sample's records are not looked up). */
-  #readValues(vm: Vm, state: VmStateSnapshot): string[] {
-    return slotValues(reportTimes({
-      state,
-      clock: this.#o.clock,
-      sample: { statsAge: this.#o.statsCache.age(vm.vmId) },
-      vmCommandTimeoutS: this.#o.vmCommandTimeoutS,
-      monitorable: state.status !== VmStatus.MIGRATION_DESTINATION,
-      ...(this.#o.monitorReachable ? { monitorReachable: this.#o.monitorReachable(vm.vmId) } : {}),
-    }));
+  /** Set the VM's elapsedTime and monitorResponse (slots 1 and 2) in `values`, without its sample's records. */
+  #readValues(vm: Vm, nowMs: number, values: string[]): void {
+    const monitorable = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
+    const statsAge = (nowMs - this.#o.statsCache.lastSeen(vm.vmId)) / 1000;
+    values[1] = `"${elapsedTime(nowMs, vm.state.startedAt)}"`;
+    values[2] = `"${monitorResponse(monitorable, statsAge, this.#o.monitorReachable?.(vm.vmId), this.#o.vmCommandTimeoutS)}"`;
   }
 
   /**

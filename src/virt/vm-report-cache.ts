@@ -22,7 +22,15 @@
 import { JsonTemplate, slotMarker } from '../runtime/json-template.js';
 import type { JsonPieces } from '../runtime/raw-json.js';
 import { buildVmStatsReport, reportTimes, type ReportTimes, type VmReportInput } from './vm-report.js';
-import type { VmStateSnapshot } from './vm-state.js';
+import type { ExitInfo } from './exit-reasons.js';
+
+/** The state a text was built in: a VmStateMachine or its snapshot. */
+export interface StateKey {
+  readonly status: string;
+  readonly pauseCode?: string | undefined;
+  readonly exitInfo?: ExitInfo | undefined;
+  readonly startedAt: number;
+}
 
 /** Slot numbers of the fields filled at read time. */
 const SLOT = { statusTime: 0, elapsedTime: 1, monitorResponse: 2, sampleTime: 3 } as const;
@@ -41,8 +49,12 @@ function backgroundInputsOf(input: VmReportInput): unknown[] {
   ];
 }
 
+function stateKey(s: StateKey): StateKey {
+  return { status: s.status, pauseCode: s.pauseCode, exitInfo: s.exitInfo, startedAt: s.startedAt };
+}
+
 /** Whether a text built in state `a` may be served in state `b` (monitorable follows the status). */
-function sameState(a: VmStateSnapshot, b: VmStateSnapshot): boolean {
+function sameState(a: StateKey, b: StateKey): boolean {
   return a.status === b.status && a.pauseCode === b.pauseCode && a.exitInfo === b.exitInfo && a.startedAt === b.startedAt;
 }
 
@@ -78,7 +90,7 @@ export function slotValues(t: Pick<ReportTimes, 'statusTime' | 'elapsedTime' | '
 }
 
 interface Entry {
-  state: VmStateSnapshot;
+  state: StateKey;
   inputs: unknown[];
   /** undefined when the report could not be cut into a template: such a VM is serialised on each read. */
   template: JsonTemplate | undefined;
@@ -95,7 +107,7 @@ export class VmReportCache {
    * it was built in the VM's current `state`. false when there is none (never built, built in another
    * state, or not cut into a template): then call readBuilt().
    */
-  readInto(owner: object, state: VmStateSnapshot, values: readonly string[], into: JsonPieces): boolean {
+  readInto(owner: object, state: StateKey, values: readonly string[], into: JsonPieces): boolean {
     const entry = this.#entries.get(owner);
     if (entry === undefined || entry.template === undefined || !sameState(entry.state, state)) return false;
     this.#reads++;
@@ -136,7 +148,7 @@ export class VmReportCache {
     this.#builds++;
     const report = buildVmStatsReport(input) as Record<string, unknown>;
     const template = JsonTemplate.of(report, markVolatile(report));
-    this.#entries.set(owner, { state: input.state, inputs: backgroundInputsOf(input), template });
+    this.#entries.set(owner, { state: stateKey(input.state), inputs: backgroundInputsOf(input), template });
     return template;
   }
 
