@@ -284,7 +284,7 @@ export class Agent {
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
-      vmCounts: () => this.vms.container.counts(),
+      vmCounts: () => this.vms.vmCounts(),
       sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
       runDir: cfg.vars.run_dir,
       capabilities: {

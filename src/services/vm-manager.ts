@@ -16,7 +16,7 @@ import { reconcileWithDomain } from '../virt/domain-state.js';
 import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
-import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
+import { VmContainer, normalizeVmId, type VmCounts, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
 import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
 import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
@@ -136,6 +136,8 @@ export class VmManager {
   readonly #reportCache = new VmReportCache();
   /** Each VM's drives for its stats report, kept while its domain, sizes and storage drives are the same. */
   readonly #driveSubjects = new WeakMap<Vm, { domain: DomainInfo; sizes: Vm['driveSizes']; prepared: number; subject: { drives: DriveDevice[] } }>();
+  /** Host.getStats' VM counts, kept until a VM is added or removed (container version) or changes status. */
+  #counts: { version: number; counts: VmCounts } | undefined;
   /** Size of the last full getAllVmStats reply (plus a margin): the next one's buffer starts that big. */
   #lastReplyBytes = 4096;
   /** Rebuilds changed reports in the background, so getAllVmStats reads only fill texts in. */
@@ -555,6 +557,16 @@ export class VmManager {
     return vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
   }
 
+  /**
+   * Host.getStats' VM counts (vmCount, vmActive, vmMigrating, ...): counted once per change (a VM
+   * added, removed or changing status), not on every request.
+   */
+  vmCounts(): VmCounts {
+    const version = this.container.version;
+    if (this.#counts === undefined || this.#counts.version !== version) this.#counts = { version, counts: Object.freeze(this.container.counts()) };
+    return this.#counts.counts;
+  }
+
   /** VM.getStats: the stats object of one VM (NO_VM when unknown). */
   reportOf(vmId: string): VmStatsReport {
     return this.report(this.container.require(vmId));
@@ -802,6 +814,7 @@ export class VmManager {
   }
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
+    this.#counts = undefined;
     if (change.to === VmStatus.DOWN) this.#o.guest?.detach(vm.vmId);
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');

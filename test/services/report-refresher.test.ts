@@ -134,3 +134,34 @@ void test('a read starts a walk only when none started within revalidateMs', asy
   await r.idle();
   assert.equal(walked, 2);
 });
+
+void test('while the server has unsent output the walk waits, but never longer than maxDeferMs after its last slice', async () => {
+  let tick = 0;
+  let pauses = 0;
+  const at: number[] = [];
+  const r = new ReportRefresher({
+    items: () => [0, 1, 2, 3],
+    // Each refresh takes 1 ms of the slice clock: one item per 1 ms slice.
+    refresh: () => {
+      at.push(tick);
+      tick += 1;
+    },
+    clock: new ManualTime(0),
+    now: () => tick,
+    sliceMs: 1,
+    // Output stays unsent until two items were refreshed (a client that does not read, then reads).
+    busy: () => at.length < 2,
+    maxDeferMs: 10,
+    // Each pause is 2 ms of the slice clock.
+    pause: () => {
+      pauses++;
+      tick += 2;
+      return Promise.resolve();
+    },
+  });
+  r.schedule();
+  await r.idle();
+  // Busy: each slice runs only once 10 ms passed since the previous one (walk start at 0; then 11).
+  assert.deepEqual(at, [10, 21, 22, 23]);
+  assert.equal(pauses, 10, 'no pause once the output is sent');
+});

@@ -221,3 +221,22 @@ void test('a replaced pid reaches the text through a background rebuild, not a r
     await t.cleanup();
   }
 });
+
+void test('Host.getStats VM counts are counted once per change: the same counts while nothing changes, a status change or a new VM shows at once', async () => {
+  const t = await setup(5);
+  try {
+    const a = t.vms.vmCounts();
+    assert.deepEqual({ ...a }, { vmCount: 5, vmActive: 5, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 });
+    assert.equal(t.vms.vmCounts(), a, 'nothing changed: not counted again');
+    t.list[0]!.state.paused('EIO');
+    assert.equal(t.vms.vmCounts().vmActive, 4);
+    const xml = domainXml({ uuid: uuid(99) });
+    t.vms.adopt(parseDomainXml(xml), xml, VmStatus.UP);
+    assert.deepEqual({ ...t.vms.vmCounts() }, { vmCount: 6, vmActive: 5, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 });
+    t.list[1]!.state.markDown({ exitCode: 0, exitMessage: 'done', exitReason: 1 }, 'test');
+    assert.equal(t.vms.vmCounts().vmActive, 4);
+    assert.deepEqual(t.vms.vmCounts(), t.vms.container.counts());
+  } finally {
+    await t.cleanup();
+  }
+});
