@@ -168,8 +168,8 @@ export function rawJsonArray(items: readonly string[]): RawJson {
 }
 
 /** A JSON array whose elements each add their pieces through `put` (called once per element, in order). */
-export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void): RawJson {
-  const pieces = new JsonPieces();
+export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void, capacity?: number): RawJson {
+  const pieces = new JsonPieces(capacity);
   pieces.bytes(OPEN);
   for (let i = 0; i < elements.length; i++) {
     if (i > 0) pieces.bytes(COMMA);
