@@ -147,7 +147,7 @@ export class VmReportCache {
   #build(owner: object, input: VmReportInput): JsonTemplate | undefined {
     this.#builds++;
     const report = buildVmStatsReport(input) as Record<string, unknown>;
-    const template = JsonTemplate.of(report, markVolatile(report));
+    const template = JsonTemplate.bytesOf(report, markVolatile(report));
     this.#entries.set(owner, { state: stateKey(input.state), inputs: backgroundInputsOf(input), template });
     return template;
   }
