@@ -523,16 +523,19 @@ export class VmManager {
         if (!this.#reportCache.readInto(vm, vm.state, values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
       }
     };
+    // Every VM: the buffer starts as big as the last such reply (a few VMs: small, it grows if needed).
+    const all = vmIds === undefined || vmIds.length === 0;
+    const capacity = all ? this.#lastReplyBytes : undefined;
     const done = (raw: RawJson): RawJson => {
-      if (vmIds === undefined || vmIds.length === 0) this.#lastReplyBytes = raw.sizeHint + (raw.sizeHint >> 4);
+      if (all) this.#lastReplyBytes = raw.sizeHint + (raw.sizeHint >> 4);
       this.#refresher.afterRead();
       return raw;
     };
     // A short list in one go: no promise, the reply leaves in the request's turn.
-    if (vms.length <= SYNC_READ_VMS) return done(rawJsonArrayOf(vms, put, this.#lastReplyBytes));
+    if (vms.length <= SYNC_READ_VMS) return done(rawJsonArrayOf(vms, put, capacity));
     const release = this.#refresher.hold();
     // In slices of ~2 ms, so other connections' requests are answered in between.
-    return rawJsonArrayOfSliced(vms, put, { capacity: this.#lastReplyBytes }).finally(release).then(done);
+    return rawJsonArrayOfSliced(vms, put, capacity !== undefined ? { capacity } : {}).finally(release).then(done);
   }
 
   /** Set the VM's elapsedTime and monitorResponse (slots 1 and 2) in `values`, without its sample's records. */
