@@ -14,8 +14,9 @@
 // written 64 KiB per loop turn, and a slice in each of those turns would add up to tens of ms.
 //
 // What starts a walk: a new sample, a replaced domain, pid or drive sizes (the VM manager calls
-// schedule()), and, for inputs that change without telling (guest agents' data, which also ages with
-// time), a read that comes at least `revalidateMs` after the last walk started.
+// schedule()), and, as a safety net for an input that changes without telling, a read that comes at
+// least `revalidateMs` after the last walk started. (Guest agent data, which arrives unannounced, is
+// checked by the read itself: vm-report-cache.ts.)
 import type { Clock } from '../runtime/clock.js';
 
 export interface ReportRefresherOptions<T> {
@@ -94,7 +95,7 @@ export class ReportRefresher<T> {
     void this.#run();
   }
 
-  /** A read was served: walk if none started within revalidateMs (inputs that change without a signal). */
+  /** A read was served: walk if none started within revalidateMs (an input that changed without a signal). */
   afterRead(): void {
     if (!this.#running && this.#o.clock.now() - this.#lastStart >= (this.#o.revalidateMs ?? 1_000)) this.schedule();
   }

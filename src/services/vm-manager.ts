@@ -506,9 +506,9 @@ export class VmManager {
   /**
    * The same reports as JSON text, from each VM's report serialised once per change with the read-time
    * fields (statusTime, elapsedTime, monitorResponse, the NICs' sampleTime) filled in. A VM whose new
-   * sample (or domain, pid, guest info) the background refresh has not reached yet is served its previous
-   * text, whole: a read may show the previous sample for as long as one background rebuild takes
-   * (report-refresher.ts). A VM whose state changed is rebuilt here: its status is never stale.
+   * sample (or domain, pid, drive sizes) the background refresh has not reached yet is served its
+   * previous text, whole: a read may show the previous sample for as long as one background rebuild takes
+   * (report-refresher.ts). A VM whose state or guest view changed is rebuilt here: neither is ever stale.
    */
   reportsJson(vmIds?: readonly string[]): RawJson | Promise<RawJson> {
     const vms = this.#select(vmIds);
@@ -520,7 +520,7 @@ export class VmManager {
       if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
       else {
         this.#readValues(vm, now.nowMs, values);
-        if (!this.#reportCache.readInto(vm, vm.state, values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
+        if (!this.#reportCache.readInto(vm, vm.state, this.#guestInfo(vm), values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
       }
     };
     // Every VM: the buffer starts as big as the last such reply (a few VMs: small, it grows if needed).

@@ -7,10 +7,12 @@
 // holes.
 //
 // Two kinds of inputs (issue 17: rebuilds off the read path):
-// - the VM's state (status, pause code, exit info, start time; monitorable follows the status) is
-//   checked on every read: a text built for another state is never served, the read rebuilds it. A VM
-//   that went Down or Paused is never reported with its previous status.
-// - everything else (the sample's records, domain, pid, guest info, drive sizes, addresses) is brought
+// - the VM's state (status, pause code, exit info, start time; monitorable follows the status) and its
+//   guest agents' merged view are checked on every read: a text built for another state or guest view
+//   is never served, the read rebuilds it. A VM that went Down or Paused is never reported with its
+//   previous status, and guest data (which arrives unannounced, and ages with time) shows at once, as
+//   VM.getStats shows it.
+// - everything else (the sample's records, domain, pid, drive sizes, addresses) is brought
 //   up to date by refresh(), which the VM manager runs in the background after a new sample or a change
 //   (services/report-refresher.ts). Until refresh() reaches a VM, a read serves the VM's last built text
 //   whole: the previous sample's values, never a mix of two samples inside one VM's object, with the
@@ -91,6 +93,7 @@ export function slotValues(t: Pick<ReportTimes, 'statusTime' | 'elapsedTime' | '
 
 interface Entry {
   state: StateKey;
+  guest: unknown;
   inputs: unknown[];
   /** undefined when the report could not be cut into a template: such a VM is serialised on each read. */
   template: JsonTemplate | undefined;
@@ -104,12 +107,12 @@ export class VmReportCache {
 
   /**
    * The read: the VM's last built text, holes filled with `values` (slotValues of the read's times), if
-   * it was built in the VM's current `state`. false when there is none (never built, built in another
-   * state, or not cut into a template): then call readBuilt().
+   * it was built in the VM's current `state` with its current `guest` view. false when there is none
+   * (never built, built in another state or guest view, or not cut into a template): then buildInto().
    */
-  readInto(owner: object, state: StateKey, values: readonly string[], into: JsonPieces): boolean {
+  readInto(owner: object, state: StateKey, guest: VmReportInput['guest'], values: readonly string[], into: JsonPieces): boolean {
     const entry = this.#entries.get(owner);
-    if (entry === undefined || entry.template === undefined || !sameState(entry.state, state)) return false;
+    if (entry === undefined || entry.template === undefined || entry.guest !== guest || !sameState(entry.state, state)) return false;
     this.#reads++;
     entry.template.fillInto(values, into);
     return true;
@@ -148,7 +151,7 @@ export class VmReportCache {
     this.#builds++;
     const report = buildVmStatsReport(input) as Record<string, unknown>;
     const template = JsonTemplate.bytesOf(report, markVolatile(report));
-    this.#entries.set(owner, { state: stateKey(input.state), inputs: backgroundInputsOf(input), template });
+    this.#entries.set(owner, { state: stateKey(input.state), guest: input.guest, inputs: backgroundInputsOf(input), template });
     return template;
   }
 

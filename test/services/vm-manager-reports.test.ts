@@ -2,7 +2,8 @@
 // texts are rebuilt in the background, a slice at a time; a read in the meantime serves each VM's
 // previous text whole (never a mix of two samples inside one VM's object), a status change shows on the
 // very next read, and once the rebuild is done the reply is byte for byte JSON.stringify of a fresh
-// build. The walk is driven by the test (an injected yield and slice clock), time by ManualTime.
+// build. Guest agent data shows on the very next read as well. The walk is driven by the test (an
+// injected yield and slice clock), time by ManualTime.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -165,6 +166,11 @@ void test('a read during a pending rebuild serves each VM its previous sample, w
     assert.equal(read[late], now[late]);
     assert.equal((JSON.parse(read[late]!) as Obj)['status'], VmStatus.PAUSED);
     assert.equal((JSON.parse(read[late]!) as Obj)['pauseCode'], 'EIO');
+    // New guest agent data (it arrives unannounced) shows on the very next read too.
+    t.list[0]!.guest = { username: 'alice', guestIPs: '10.0.0.7' };
+    read = await readTexts(t.vms);
+    assert.equal((JSON.parse(read[0]!) as Obj)['username'], 'alice');
+    assert.equal(read[0], freshTexts(t.vms)[0]);
     // A VM going Down likewise.
     t.list[late - 1]!.state.markDown({ exitCode: 1, exitMessage: 'gone', exitReason: 1 }, 'test');
     read = await readTexts(t.vms);

@@ -56,7 +56,7 @@ void describe('VmReportCache', () => {
     time.advance(777);
     const pieces = new JsonPieces();
     const now = input();
-    assert.ok(c.readInto(owner, now.state, slotValues(reportTimes(now)), pieces));
+    assert.ok(c.readInto(owner, now.state, now.guest, slotValues(reportTimes(now)), pieces));
     assert.equal(RawJson.fromPieces(pieces).text, fresh(input()));
     assert.deepEqual(c.describe(), { builds: 1, reads: 3 });
   });
