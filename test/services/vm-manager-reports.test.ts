@@ -125,16 +125,24 @@ void test('with no sample pending, the reply is byte for byte JSON.stringify of 
   }
 });
 
-void test('a read during a pending rebuild serves each VM its previous sample, whole; a status change shows on the very next read', async () => {
+/** 24 VMs whose walk the test steps (each clock reading of the walk is 1 ms later: slices of 4 ms hold a fixed number of VMs), two samples in and built. */
+async function stepped(): Promise<{ t: Setup; gate: Gate; walkToEnd: () => Promise<void> }> {
   const gate = new Gate();
   let tick = 0;
-  // Every clock reading of the walk is 1 ms later: slices of 4 ms hold a fixed number of VMs.
   const t = await setup(24, { yieldToLoop: gate.yieldToLoop, now: () => tick++, sliceMs: 4 });
-  try {
-    t.sample(1);
-    t.sample(2);
-    t.vms.refreshReports();
+  const walkToEnd = async (): Promise<void> => {
     while (t.vms.describeReports().refresh.running) await gate.step(t.vms);
+  };
+  t.sample(1);
+  t.sample(2);
+  t.vms.refreshReports();
+  await walkToEnd();
+  return { t, gate, walkToEnd };
+}
+
+void test('a read during a pending rebuild serves each VM its previous sample, whole; a status change shows on the very next read', async () => {
+  const { t, gate, walkToEnd } = await stepped();
+  try {
     assert.deepEqual(await readTexts(t.vms), freshTexts(t.vms));
 
     // The new sample, 15 s later: what each VM showed just before it (same clock) is its previous text.
@@ -142,7 +150,7 @@ void test('a read during a pending rebuild serves each VM its previous sample, w
     const old = await readTexts(t.vms);
     assert.deepEqual(old, freshTexts(t.vms));
     // That read came 15 s after the last walk: it started one (for inputs that change unannounced).
-    while (t.vms.describeReports().refresh.running) await gate.step(t.vms);
+    await walkToEnd();
     t.put(3); // nothing is rebuilt in this turn
     const next = freshTexts(t.vms);
     assert.notDeepEqual(next, old);
@@ -176,7 +184,7 @@ void test('a read during a pending rebuild serves each VM its previous sample, w
     read = await readTexts(t.vms);
     assert.equal((JSON.parse(read[late - 1]!) as Obj)['status'], VmStatus.DOWN);
 
-    while (t.vms.describeReports().refresh.running) await gate.step(t.vms);
+    await walkToEnd();
     assert.equal((await t.vms.reportsJson()).text, JSON.stringify(t.vms.reports()));
   } finally {
     await t.cleanup();
@@ -184,14 +192,8 @@ void test('a read during a pending rebuild serves each VM its previous sample, w
 });
 
 void test('a sample arriving mid-walk restarts the walk: when it ends, every VM shows the newest sample', async () => {
-  const gate = new Gate();
-  let tick = 0;
-  const t = await setup(24, { yieldToLoop: gate.yieldToLoop, now: () => tick++, sliceMs: 4 });
+  const { t, gate, walkToEnd } = await stepped();
   try {
-    t.sample(1);
-    t.sample(2);
-    t.vms.refreshReports();
-    while (t.vms.describeReports().refresh.running) await gate.step(t.vms);
     t.sample(3);
     t.vms.refreshReports();
     await gate.step(t.vms);
@@ -199,7 +201,7 @@ void test('a sample arriving mid-walk restarts the walk: when it ends, every VM 
     t.sample(4);
     t.vms.refreshReports();
     const walks = t.vms.describeReports().refresh.walks;
-    while (t.vms.describeReports().refresh.running) await gate.step(t.vms);
+    await walkToEnd();
     assert.equal(t.vms.describeReports().refresh.walks, walks + 1);
     assert.equal((await t.vms.reportsJson()).text, JSON.stringify(t.vms.reports()));
   } finally {
