@@ -38,9 +38,9 @@ export class RawJson {
     return new RawJson(undefined, buf, start, end);
   }
 
-  /** Its size without building anything: the text's length, or its UTF-8 byte count. */
+  /** Its size without building anything: its UTF-8 byte count when assembled from pieces, else the text's length. */
   get sizeHint(): number {
-    return this.#text !== undefined ? this.#text.length : this.#end - this.#start;
+    return this.#buf !== undefined ? this.#end - this.#start : this.#text!.length;
   }
 
   /** The JSON text (decoded from the bytes on first use). */
