@@ -492,9 +492,10 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
     '* **getAllVmStats**: sequential calls from a separate process over one STOMP connection (vdsm-node\'s own client; ' +
       'three more through npm `stompit` check the response), send to reply parsed: the client\'s STOMP parse, UTF-8 decode ' +
       'and JSON.parse of the whole reply are inside the figure, while sampling continues every second. **report build ms**: ' +
-      'VmManager.reportsJson() alone (every VM\'s JSON text: a VM\'s report is rebuilt and serialised only after a new ' +
-      'sample or a status change, otherwise its text is reused with the read-time fields filled in), from the call until ' +
-      'its text is complete: it is built in ~2 ms slices that yield to the event loop.',
+      'VmManager.reportsJson() alone (every VM\'s JSON text with the read-time fields filled in; since issue 17\'s ' +
+      'background rebuild a read rebuilds only a VM whose status changed or that has no text, the texts a new sample changed ' +
+      'are rebuilt off the read path), from the call until its text is complete: it is read in ~2 ms slices that yield to ' +
+      'the event loop.',
     '* **floor**: the same client, in blocks of 20 calls alternating with the agent\'s, against a minimal STOMP server in its ' +
       'own process (bench/lib/floor-server.ts) that answers with the agent\'s own getAllVmStats reply bytes and does nothing ' +
       'else: the least any server can give this client. **vs floor** is the floor\'s latency over the agent\'s (1 = at the floor).',

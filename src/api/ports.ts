@@ -39,8 +39,8 @@ export interface VmPort {
   cont(vmId: string): Promise<ApiResult<'VM.cont'>>;
   /** Stats objects of these VMs (every VM when empty), from the stats cache. */
   reports(vmIds?: readonly string[]): ApiResult<'Host.getAllVmStats'>;
-  /** The same as JSON text, from reports serialised once per change (what Host.getAllVmStats sends), built in slices. */
-  reportsJson(vmIds?: readonly string[]): Promise<RawJson>;
+  /** The same as JSON text, from reports serialised once per change (what Host.getAllVmStats sends); a long list is read in slices. */
+  reportsJson(vmIds?: readonly string[]): RawJson | Promise<RawJson>;
   /** The stats object of one VM. */
   reportOf(vmId: string): ApiResult<'Host.getAllVmStats'>[number];
   /** `{vmId, status, statusTime}` of one VM, statusTime when the status last changed. */

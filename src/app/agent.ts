@@ -197,6 +197,8 @@ export class Agent {
       timers,
       log: logs.get('virt.vm'),
       publish: (method, params) => this.#rpc?.publish(method, params),
+      // Unsent output (and partial input) the server holds: the background report rebuild waits for it.
+      outputPending: () => ((this.#rpc?.state()['memory'] as { used?: number } | undefined)?.used ?? 0) > 0,
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
@@ -282,7 +284,7 @@ export class Agent {
       scheduler: this.scheduler,
       clock,
       log: logs.get('host'),
-      vmCounts: () => this.vms.container.counts(),
+      vmCounts: () => this.vms.vmCounts(),
       sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
       runDir: cfg.vars.run_dir,
       capabilities: {

@@ -22,15 +22,29 @@ export function slotMarker(index: number): string {
 }
 
 export class JsonTemplate {
-  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]. */
-  readonly #parts: string[];
+  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]; dropped by bytesOf(). */
+  #parts: string[] | undefined;
   readonly #slots: number[];
   /** The parts' UTF-8 bytes (views of one buffer), made on the first fillInto. */
   #bytes: Buffer[] | undefined;
+  #fixedBytes = 0;
 
   private constructor(parts: string[], slots: number[]) {
     this.#parts = parts;
     this.#slots = slots;
+  }
+
+  /**
+   * of(), kept as bytes only: the text is encoded now and its strings let go. Many long-lived templates
+   * (one per VM, rebuilt per sample) then hold their text off the JS heap, so it is not copied by every
+   * young-generation collection it survives; fill() decodes the bytes (for occasional use).
+   */
+  static bytesOf(value: unknown, holes: number): JsonTemplate | undefined {
+    const t = JsonTemplate.of(value, holes);
+    if (t === undefined) return undefined;
+    t.#bytes = t.#encodeParts();
+    t.#parts = undefined;
+    return t;
   }
 
   /**
@@ -56,29 +70,28 @@ export class JsonTemplate {
 
   /** The text with each hole filled by the JSON text of `values[slot]`. */
   fill(values: readonly string[]): string {
-    let out = this.#parts[0]!;
-    for (let i = 0; i < this.#slots.length; i++) out += values[this.#slots[i]!]! + this.#parts[i + 1]!;
+    const parts = this.#parts ?? this.#bytes!.map((b) => b.toString('utf8'));
+    let out = parts[0]!;
+    for (let i = 0; i < this.#slots.length; i++) out += values[this.#slots[i]!]! + parts[i + 1]!;
     return out;
   }
 
   /**
-   * The same text as fill(), as pieces: the fixed parts as bytes encoded once per template, the values
-   * as strings. No per-read copy of the fixed text is made here; the reply encoder copies it once.
+   * The same text as fill(), appended to `into` as bytes: the fixed parts encoded once per template and
+   * copied, the values written in between.
    */
   fillInto(values: readonly string[], into: JsonPieces): void {
     const bytes = (this.#bytes ??= this.#encodeParts());
-    into.bytes(bytes[0]!);
-    for (let i = 0; i < this.#slots.length; i++) {
-      into.text(values[this.#slots[i]!]!);
-      into.bytes(bytes[i + 1]!);
-    }
+    into.template(bytes, this.#slots, values, this.#fixedBytes);
   }
 
   #encodeParts(): Buffer[] {
-    const all = Buffer.from(this.#parts.join(''), 'utf8');
+    const parts = this.#parts!;
+    const all = Buffer.from(parts.join(''), 'utf8');
+    this.#fixedBytes = all.length;
     const out: Buffer[] = [];
     let at = 0;
-    for (const p of this.#parts) {
+    for (const p of parts) {
       const n = Buffer.byteLength(p, 'utf8');
       out.push(all.subarray(at, at + n));
       at += n;
@@ -86,8 +99,9 @@ export class JsonTemplate {
     return out;
   }
 
-  /** Approximate size in characters (the fixed text). */
+  /** Approximate size in characters (the fixed text; its bytes once kept as bytes only). */
   get length(): number {
+    if (this.#parts === undefined) return this.#fixedBytes;
     let n = 0;
     for (const p of this.#parts) n += p.length;
     return n;

@@ -2,58 +2,69 @@
 // response as is (a report built once per change is not parsed and stringified again per request).
 // Anything else that stringifies it still gets the right value, through toJSON (slowly).
 //
-// Two forms: one text, or pieces (JsonPieces): the UTF-8 bytes of text kept with a report built once per
-// change, and the short strings filled in per read. The pieces are written straight into the reply's
-// buffer (encode()): a 1.8 MB getAllVmStats costs one copy of cached bytes, not a 1.8 MB string joined,
-// flattened and UTF-8 encoded again on every request.
+// Two forms: one text, or bytes assembled by JsonPieces: the UTF-8 bytes of text kept with a report
+// built once per change, and the short strings filled in per read, copied into one buffer as they come.
+// That buffer keeps room before and after the text, so encode() puts the response's head and tail
+// around it in place: a 1.8 MB getAllVmStats costs one copy of cached bytes, not a 1.8 MB string
+// joined, flattened and UTF-8 encoded again, nor a second copy into the reply.
 
-type Piece = string | Buffer;
+/** Room kept before the text for encode()'s prefix (a JSON-RPC response head with its id). */
+const HEAD_ROOM = 256;
+/** Room kept after it for the suffix. */
+const TAIL_ROOM = 16;
 
 export class RawJson {
   #text: string | undefined;
-  readonly #pieces: readonly Piece[] | undefined;
-  /** Upper bound of the pieces' UTF-8 size (a UTF-16 unit is at most 3 bytes). */
-  readonly #maxBytes: number;
+  /** The text's UTF-8 bytes are buf[start, end); buf has room around them. */
+  readonly #buf: Buffer | undefined;
+  readonly #start: number;
+  readonly #end: number;
+  /** The room around the bytes was used by an encode() (whose buffer may still be being written). */
+  #roomUsed = false;
 
   /** `text`: valid JSON text of one value. */
   constructor(text: string);
-  constructor(text: undefined, pieces: readonly Piece[], maxBytes: number);
-  constructor(text: string | undefined, pieces?: readonly Piece[], maxBytes = 0) {
+  constructor(text: undefined, buf: Buffer, start: number, end: number);
+  constructor(text: string | undefined, buf?: Buffer, start = 0, end = 0) {
     this.#text = text;
-    this.#pieces = pieces;
-    this.#maxBytes = maxBytes;
+    this.#buf = buf;
+    this.#start = start;
+    this.#end = end;
   }
 
-  /** The value whose JSON text is the concatenation of the pieces. */
+  /** The value whose JSON text JsonPieces assembled (the pieces are not used afterwards). */
   static fromPieces(pieces: JsonPieces): RawJson {
-    return new RawJson(undefined, pieces.items, pieces.maxBytes);
+    const { buf, start, end } = pieces.take();
+    return new RawJson(undefined, buf, start, end);
   }
 
-  /** Its size without building anything: the text's length, or the pieces' UTF-8 upper bound. */
+  /** Its size without building anything: its UTF-8 byte count when assembled from pieces, else the text's length. */
   get sizeHint(): number {
-    return this.#text !== undefined ? this.#text.length : this.#maxBytes;
+    return this.#buf !== undefined ? this.#end - this.#start : this.#text!.length;
   }
 
-  /** The JSON text (built from the pieces on first use). */
+  /** The JSON text (decoded from the bytes on first use). */
   get text(): string {
-    return (this.#text ??= this.encode('', '').toString('utf8'));
+    return (this.#text ??= this.#buf!.toString('utf8', this.#start, this.#end));
   }
 
-  /** `prefix`, this JSON text and `suffix` as UTF-8 bytes in one buffer. */
+  /** `prefix`, this JSON text and `suffix` as UTF-8 bytes in one buffer (the first time, in place). */
   encode(prefix: string, suffix: string): Buffer {
-    if (this.#pieces === undefined) return Buffer.from(`${prefix}${this.#text!}${suffix}`, 'utf8');
-    const out = Buffer.allocUnsafe(3 * (prefix.length + suffix.length) + this.#maxBytes);
-    let at = out.write(prefix, 0, 'utf8');
-    for (const p of this.#pieces) {
-      // TypedArray set: Buffer#copy's JS argument handling costs more than a small copy itself.
-      if (typeof p === 'string') at += out.write(p, at, 'utf8');
-      else {
-        out.set(p, at);
-        at += p.length;
-      }
+    const buf = this.#buf;
+    if (buf === undefined) return Buffer.from(`${prefix}${this.#text!}${suffix}`, 'utf8');
+    const pre = Buffer.byteLength(prefix, 'utf8');
+    const post = Buffer.byteLength(suffix, 'utf8');
+    if (!this.#roomUsed && pre <= this.#start && this.#end + post <= buf.length) {
+      this.#roomUsed = true;
+      buf.write(prefix, this.#start - pre, 'utf8');
+      buf.write(suffix, this.#end, 'utf8');
+      return buf.subarray(this.#start - pre, this.#end + post);
     }
-    at += out.write(suffix, at, 'utf8');
-    return out.subarray(0, at);
+    const out = Buffer.allocUnsafe(pre + (this.#end - this.#start) + post);
+    out.write(prefix, 0, 'utf8');
+    out.set(buf.subarray(this.#start, this.#end), pre);
+    out.write(suffix, pre + this.#end - this.#start, 'utf8');
+    return out;
   }
 
   /** The value, for a JSON.stringify that does not know RawJson (parses the text). */
@@ -62,21 +73,88 @@ export class RawJson {
   }
 }
 
-/** A JSON text assembled from bytes and strings, in order (see RawJson.fromPieces). */
-export class JsonPieces {
-  readonly items: Piece[] = [];
-  maxBytes = 0;
+/** Strings up to this length are copied by hand when ASCII (the per-read fields: a native write costs more). */
+const SHORT_STRING = 32;
 
-  /** UTF-8 bytes of JSON text (kept by the caller, never modified afterwards). */
+/** Write `s` as UTF-8 at `at` (room for 3 bytes per UTF-16 unit); returns the end. */
+function writeString(out: Buffer, s: string, at: number): number {
+  const n = s.length;
+  if (n <= SHORT_STRING) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[at + i] = c;
+    }
+    if (i === n) return at + n;
+  }
+  return at + out.write(s, at, 'utf8');
+}
+
+/** Parts up to this many bytes are copied by hand: TypedArray#set costs more than a short loop. */
+const SHORT_COPY = 48;
+
+function copyInto(out: Buffer, b: Buffer, at: number): number {
+  const n = b.length;
+  if (n > SHORT_COPY) out.set(b, at);
+  else for (let i = 0; i < n; i++) out[at + i] = b[i]!;
+  return at + n;
+}
+
+/** A JSON text assembled from bytes and strings, in order, into one growing buffer (see RawJson.fromPieces). */
+export class JsonPieces {
+  #buf: Buffer;
+  #at = HEAD_ROOM;
+
+  /** `capacity`: the expected size in bytes (a previous reply's); the buffer grows when it is exceeded. */
+  constructor(capacity = 4096) {
+    this.#buf = Buffer.allocUnsafe(HEAD_ROOM + capacity + TAIL_ROOM);
+  }
+
+  /** UTF-8 bytes of JSON text (copied now). */
   bytes(b: Buffer): void {
-    this.items.push(b);
-    this.maxBytes += b.length;
+    if (this.#at + b.length + TAIL_ROOM > this.#buf.length) this.#grow(b.length);
+    this.#buf.set(b, this.#at);
+    this.#at += b.length;
   }
 
   /** JSON text as a string. */
   text(s: string): void {
-    this.items.push(s);
-    this.maxBytes += 3 * s.length;
+    if (this.#at + 3 * s.length + TAIL_ROOM > this.#buf.length) this.#grow(3 * s.length);
+    this.#at = writeString(this.#buf, s, this.#at);
+  }
+
+  /**
+   * A template's fixed parts with its holes filled in between (json-template.ts): parts[0], then per
+   * hole i the JSON text values[slots[i]] and parts[i + 1]. `fixedBytes` is the parts' total length.
+   */
+  template(parts: readonly Buffer[], slots: readonly number[], values: readonly string[], fixedBytes: number): void {
+    let need = fixedBytes;
+    for (let i = 0; i < slots.length; i++) need += 3 * values[slots[i]!]!.length;
+    if (this.#at + need + TAIL_ROOM > this.#buf.length) this.#grow(need);
+    const buf = this.#buf;
+    let at = copyInto(buf, parts[0]!, this.#at);
+    for (let i = 0; i < slots.length; i++) {
+      at = writeString(buf, values[slots[i]!]!, at);
+      at = copyInto(buf, parts[i + 1]!, at);
+    }
+    this.#at = at;
+  }
+
+  /** Bytes so far. */
+  get byteLength(): number {
+    return this.#at - HEAD_ROOM;
+  }
+
+  /** The buffer and where the text is in it; the pieces must not be added to afterwards. */
+  take(): { buf: Buffer; start: number; end: number } {
+    return { buf: this.#buf, start: HEAD_ROOM, end: this.#at };
+  }
+
+  #grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, this.#at + need + TAIL_ROOM));
+    this.#buf.copy(next, 0, 0, this.#at);
+    this.#buf = next;
   }
 }
 
@@ -90,8 +168,8 @@ export function rawJsonArray(items: readonly string[]): RawJson {
 }
 
 /** A JSON array whose elements each add their pieces through `put` (called once per element, in order). */
-export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void): RawJson {
-  const pieces = new JsonPieces();
+export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void, capacity?: number): RawJson {
+  const pieces = new JsonPieces(capacity);
   pieces.bytes(OPEN);
   for (let i = 0; i < elements.length; i++) {
     if (i > 0) pieces.bytes(COMMA);
@@ -106,6 +184,8 @@ export interface SliceOptions {
   sliceMs?: number;
   now?: () => number;
   yieldToLoop?: () => Promise<void>;
+  /** Expected size in bytes (e.g. the previous reply's), so the buffer rarely grows. */
+  capacity?: number;
 }
 
 /** Elements between two clock readings: a read is cheap, but not per element of a 1,000-VM list. */
@@ -121,7 +201,7 @@ export async function rawJsonArrayOfSliced<T>(elements: readonly T[], put: (elem
   const now = opts.now ?? (() => performance.now());
   const sliceMs = opts.sliceMs ?? 2;
   const yieldToLoop = opts.yieldToLoop ?? setImmediateYield;
-  const pieces = new JsonPieces();
+  const pieces = new JsonPieces(opts.capacity);
   pieces.bytes(OPEN);
   let sliceStart = now();
   for (let i = 0; i < elements.length; i++) {

@@ -16,10 +16,11 @@ import { reconcileWithDomain } from '../virt/domain-state.js';
 import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
-import { VmContainer, normalizeVmId, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
-import { VmReportCache } from '../virt/vm-report-cache.js';
-import { rawJsonArrayOfSliced, type RawJson } from '../runtime/raw-json.js';
+import { VmContainer, normalizeVmId, type VmCounts, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
+import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
+import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
+import { rawJsonArrayOf, rawJsonArrayOfSliced, type JsonPieces, type RawJson } from '../runtime/raw-json.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
@@ -28,8 +29,11 @@ import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 
 
-/** VMs whose serialised report refreshReports() rebuilds per event-loop turn. */
-const REFRESH_CHUNK = 50;
+/**
+ * getAllVmStats over at most this many VMs is read in one go (about 1.5 µs per VM with its text built;
+ * a VM without one costs ~40 µs, so even then a few ms): the reply leaves in the request's turn.
+ */
+const SYNC_READ_VMS = 64;
 
 export interface Vm extends VmRecord {
   readonly vmId: string;
@@ -100,6 +104,13 @@ export interface VmManagerOptions {
   drives?: VmDriveStorage;
   /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
   monitorReachable?: (vmId: string) => boolean;
+  /**
+   * True while the RPC server has unsent output: the background report rebuild waits (up to 50 ms), so
+   * a big reply's chunks are not each held behind a rebuild slice.
+   */
+  outputPending?: () => boolean;
+  /** How the background report rebuild slices its work (tests drive it; default: 1 ms slices, setImmediate). */
+  reportSlices?: Pick<ReportRefresherOptions<Vm>, 'now' | 'sliceMs' | 'yieldToLoop'>;
 }
 
 export interface ShutdownRequest {
@@ -131,12 +142,26 @@ export class VmManager {
   readonly #reportCache = new VmReportCache();
   /** Each VM's drives for its stats report, kept while its domain, sizes and storage drives are the same. */
   readonly #driveSubjects = new WeakMap<Vm, { domain: DomainInfo; sizes: Vm['driveSizes']; prepared: number; subject: { drives: DriveDevice[] } }>();
-  /** The current refreshReports() walk; an older one stops. */
-  #refreshWalk = 0;
+  /** Host.getStats' VM counts, kept until a VM is added or removed (container version) or changes status. */
+  #counts: { version: number; counts: VmCounts } | undefined;
+  /** Size of the last full getAllVmStats reply (plus a margin): the next one's buffer starts that big. */
+  #lastReplyBytes = 4096;
+  /** Rebuilds changed reports in the background, so getAllVmStats reads only fill texts in. */
+  readonly #refresher: ReportRefresher<Vm>;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
+    this.#refresher = new ReportRefresher<Vm>({
+      items: () => this.container.values(),
+      refresh: (vm) => {
+        if (this.#migrationProgress(vm) === undefined) this.#reportCache.refresh(vm, this.#reportInput(vm));
+      },
+      clock: opts.clock,
+      ...(opts.outputPending !== undefined ? { busy: opts.outputPending, pause: () => new Promise<void>((resolve) => opts.timers.setTimeout(resolve, 1)) } : {}),
+      ...opts.reportSlices,
+      onError: (vm, err) => this.#o.log.warn({ vmId: vm.vmId, err }, 'VM stats report refresh failed'),
+    });
   }
 
   /** Start applying libvirt events and resyncing after reconnects. Idempotent (src/runtime/lifecycle.ts). */
@@ -155,6 +180,7 @@ export class VmManager {
     this.#life.closeSync(() => {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
+    this.#refresher.close();
     // A VM adopted or created before start() has timers too.
     for (const vm of vms) {
       vm.powerdown?.cancel();
@@ -402,7 +428,10 @@ export class VmManager {
   /** Record the VM's QEMU pid when it is found; a failed lookup leaves pid 0 in the stats. */
   #findPid(vm: Vm): void {
     this.#o.qemuPid?.(vm.vmId).then((pid) => {
-      if (pid !== undefined) vm.pid = pid;
+      if (pid !== undefined) {
+        vm.pid = pid;
+        this.#refresher.schedule();
+      }
     }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'QEMU pid lookup failed'));
   }
 
@@ -475,37 +504,77 @@ export class VmManager {
   }
 
   /**
-   * The same reports as JSON text, from each VM's report serialised once per change (a new sample, a
-   * status change, a new domain, pid or guest info) with the read-time fields filled in.
+   * The same reports as JSON text, from each VM's report serialised once per change with the read-time
+   * fields (statusTime, elapsedTime, monitorResponse, the NICs' sampleTime) filled in. A VM whose new
+   * sample (or domain, pid, drive sizes) the background refresh has not reached yet is served its
+   * previous text, whole: a read may show the previous sample for as long as one background rebuild takes
+   * (report-refresher.ts). A VM whose state or guest view changed is rebuilt here: neither is ever stale.
    */
-  reportsJson(vmIds?: readonly string[]): Promise<RawJson> {
-    // In slices of ~2 ms: 1,000 VMs are a few ms of reads, tens when a new sample means rebuilds, and
-    // other connections' requests are answered in between.
-    return rawJsonArrayOfSliced(this.#select(vmIds), (vm, into) => {
+  reportsJson(vmIds?: readonly string[]): RawJson | Promise<RawJson> {
+    const vms = this.#select(vmIds);
+    // The fields that move with the clock, taken once for the read; per VM only elapsedTime and
+    // monitorResponse differ. `values` is reused: each text copies them as it is filled.
+    const now = clockTimes(this.#o.clock);
+    const values = slotValues({ statusTime: now.statusTime, elapsedTime: '', monitorResponse: '', sampleTime: now.sampleTime });
+    const put = (vm: Vm, into: JsonPieces): void => {
       if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
-      else this.#reportCache.jsonInto(vm, this.#reportInput(vm), into);
-    });
+      else {
+        this.#readValues(vm, now.nowMs, values);
+        if (!this.#reportCache.readInto(vm, vm.state, this.#guestInfo(vm), values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
+      }
+    };
+    // Every VM: the buffer starts as big as the last such reply (a few VMs: small, it grows if needed).
+    const all = vmIds === undefined || vmIds.length === 0;
+    const capacity = all ? this.#lastReplyBytes : undefined;
+    const done = (raw: RawJson): RawJson => {
+      if (all) this.#lastReplyBytes = raw.sizeHint + (raw.sizeHint >> 4);
+      this.#refresher.afterRead();
+      return raw;
+    };
+    // A short list in one go: no promise, the reply leaves in the request's turn.
+    if (vms.length <= SYNC_READ_VMS) return done(rawJsonArrayOf(vms, put, capacity));
+    const release = this.#refresher.hold();
+    // In slices of ~2 ms, so other connections' requests are answered in between.
+    return rawJsonArrayOfSliced(vms, put, capacity !== undefined ? { capacity } : {}).finally(release).then(done);
+  }
+
+  /** Set the VM's elapsedTime and monitorResponse (slots 1 and 2) in `values`, without its sample's records. */
+  #readValues(vm: Vm, nowMs: number, values: string[]): void {
+    const monitorable = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
+    const statsAge = (nowMs - this.#o.statsCache.lastSeen(vm.vmId)) / 1000;
+    values[1] = `"${elapsedTime(nowMs, vm.state.startedAt)}"`;
+    values[2] = `"${monitorResponse(monitorable, statsAge, this.#o.monitorReachable?.(vm.vmId), this.#o.vmCommandTimeoutS)}"`;
   }
 
   /**
-   * Rebuild the serialised reports that a new sample changed, a few VMs per event-loop turn (each turn
-   * stays short: 1,000 VMs are some tens of ms of work), so getAllVmStats finds them built. A read
-   * before the refresh reaches a VM rebuilds that VM itself; a new call restarts the walk.
+   * A new sample arrived: rebuild the reports it changed in the background, a slice at a time (a new
+   * call during a walk restarts it). Reads in the meantime serve the previous texts.
    */
   refreshReports(): void {
-    const vms = this.container.values();
-    const walk = ++this.#refreshWalk;
-    const step = (from: number): void => {
-      if (walk !== this.#refreshWalk) return;
-      const end = Math.min(vms.length, from + REFRESH_CHUNK);
-      for (let i = from; i < end; i++) this.#reportCache.refresh(vms[i]!, this.#reportInput(vms[i]!));
-      if (end < vms.length) setImmediate(step, end);
-    };
-    setImmediate(step, 0);
+    this.#refresher.schedule();
+  }
+
+  /** Resolves when no background report rebuild runs (tests, benches). */
+  reportsSettled(): Promise<void> {
+    return this.#refresher.idle();
+  }
+
+  describeReports(): { cache: ReturnType<VmReportCache['describe']>; refresh: ReturnType<ReportRefresher<Vm>['describe']> } {
+    return { cache: this.#reportCache.describe(), refresh: this.#refresher.describe() };
   }
 
   #select(vmIds?: readonly string[]): Vm[] {
     return vmIds === undefined || vmIds.length === 0 ? this.container.values() : vmIds.map((id) => this.container.get(id)).filter((v): v is Vm => v !== undefined);
+  }
+
+  /**
+   * Host.getStats' VM counts (vmCount, vmActive, vmMigrating, ...): counted once per change (a VM
+   * added, removed or changing status), not on every request.
+   */
+  vmCounts(): VmCounts {
+    const version = this.container.version;
+    if (this.#counts === undefined || this.#counts.version !== version) this.#counts = { version, counts: Object.freeze(this.container.counts()) };
+    return this.#counts.counts;
   }
 
   /** VM.getStats: the stats object of one VM (NO_VM when unknown). */
@@ -702,6 +771,7 @@ export class VmManager {
       }
     }
     for (const [vm, next] of changed) vm.driveSizes = next;
+    if (changed.size > 0) this.#refresher.schedule();
   }
 
   /**
@@ -739,6 +809,7 @@ export class VmManager {
     const live = await this.liveXml(vm);
     if (live === vm.xml) return;
     vm.domain = parseDomainXml(live);
+    this.#refresher.schedule();
     vm.xml = live;
   }
 
@@ -753,6 +824,7 @@ export class VmManager {
   }
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
+    this.#counts = undefined;
     if (change.to === VmStatus.DOWN) this.#o.guest?.detach(vm.vmId);
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');

@@ -117,9 +117,14 @@ export class StatsCache {
     return true;
   }
 
+  /** Clock ms of the last sample holding the VM (0 when none): its statsAge without looking up its records. */
+  lastSeen(vmId: string): number {
+    return this.#vmLastSeen.get(vmId) ?? 0;
+  }
+
   get(vmId: string): StatsSample {
     const stats = this.#window.stats();
-    const statsAge = (this.#clock.now() - (this.#vmLastSeen.get(vmId) ?? 0)) / 1000;
+    const statsAge = (this.#clock.now() - this.lastSeen(vmId)) / 1000;
     const first = stats?.first[vmId];
     const last = stats?.last[vmId];
     if (stats === undefined || first === undefined || last === undefined) {

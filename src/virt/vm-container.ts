@@ -32,6 +32,7 @@ export function normalizeVmId(vmId: string): string {
 export class VmContainer<T extends VmRecord = VmRecord> {
   readonly #vms = new Map<string, T>();
   readonly #clock: Clock;
+  #version = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -42,6 +43,7 @@ export class VmContainer<T extends VmRecord = VmRecord> {
     const id = normalizeVmId(vm.vmId);
     if (this.#vms.has(id)) throw vdsmError(Errors.VM_EXISTS);
     this.#vms.set(id, vm);
+    this.#version++;
     return vm;
   }
 
@@ -66,8 +68,14 @@ export class VmContainer<T extends VmRecord = VmRecord> {
     const vm = this.#vms.get(id);
     if (vm === undefined) return undefined;
     this.#vms.delete(id);
+    this.#version++;
     vm.state.close();
     return vm;
+  }
+
+  /** Moves on every add and remove (what a cache of the membership compares). */
+  get version(): number {
+    return this.#version;
   }
 
   get size(): number {

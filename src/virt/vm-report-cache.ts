@@ -4,13 +4,35 @@
 // monitoring tools more often) would rebuild and re-serialise the same object. Here each VM keeps the
 // JSON text of its report with holes for the fields that change with every read (statusTime,
 // elapsedTime, monitorResponse, the NICs' sampleTime: vm-report.ts `reportTimes`), and a read fills the
-// holes: the text equals JSON.stringify(buildVmStatsReport(input)) at the time of the read.
+// holes.
 //
-// The entry is rebuilt when any input it was built from is no longer the same value (compared with ===:
-// records, domain and guest objects are replaced, never modified, when they change).
-import { CachedTemplate, slotMarker, type JsonTemplate } from '../runtime/json-template.js';
+// Two kinds of inputs (issue 17: rebuilds off the read path):
+// - the VM's state (status, pause code, exit info, start time; monitorable follows the status) and its
+//   guest agents' merged view are checked on every read: a text built for another state or guest view
+//   is never served, the read rebuilds it. A VM that went Down or Paused is never reported with its
+//   previous status, and guest data (which arrives unannounced, and ages with time) shows at once, as
+//   VM.getStats shows it.
+// - everything else (the sample's records, domain, pid, drive sizes, addresses) is brought
+//   up to date by refresh(), which the VM manager runs in the background after a new sample or a change
+//   (services/report-refresher.ts). Until refresh() reaches a VM, a read serves the VM's last built text
+//   whole: the previous sample's values, never a mix of two samples inside one VM's object, with the
+//   read-time holes filled from the clock of the read.
+// Once refresh() has run for a VM with no change since, its text equals
+// JSON.stringify(buildVmStatsReport(input)) at the time of the read, byte for byte.
+//
+// Inputs are compared with ===: records, domain and guest objects are replaced, never modified.
+import { JsonTemplate, slotMarker } from '../runtime/json-template.js';
 import type { JsonPieces } from '../runtime/raw-json.js';
 import { buildVmStatsReport, reportTimes, type ReportTimes, type VmReportInput } from './vm-report.js';
+import type { ExitInfo } from './exit-reasons.js';
+
+/** The state a text was built in: a VmStateMachine or its snapshot. */
+export interface StateKey {
+  readonly status: string;
+  readonly pauseCode?: string | undefined;
+  readonly exitInfo?: ExitInfo | undefined;
+  readonly startedAt: number;
+}
 
 /** Slot numbers of the fields filled at read time. */
 const SLOT = { statusTime: 0, elapsedTime: 1, monitorResponse: 2, sampleTime: 3 } as const;
@@ -20,14 +42,28 @@ export interface VmReportCacheState {
   reads: number;
 }
 
-/** What the report was built from; any change (by ===) means a rebuild. */
-function inputsOf(input: VmReportInput): unknown[] {
-  const { state, sample } = input;
+/** What the report was built from, except the state (compared on every read); any change by === means a rebuild. */
+function backgroundInputsOf(input: VmReportInput): unknown[] {
+  const { sample } = input;
   return [
-    state.status, state.pauseCode, state.exitInfo, state.startedAt,
     input.domain, sample?.first, sample?.last, sample?.interval,
-    input.guest, input.pid, input.displayIp, input.clientIp, input.monitorable, input.subject, input.vmCommandTimeoutS,
+    input.guest, input.pid, input.displayIp, input.clientIp, input.subject, input.vmCommandTimeoutS,
   ];
+}
+
+function stateKey(s: StateKey): StateKey {
+  return { status: s.status, pauseCode: s.pauseCode, exitInfo: s.exitInfo, startedAt: s.startedAt };
+}
+
+/** Whether a text built in state `a` may be served in state `b` (monitorable follows the status). */
+function sameState(a: StateKey, b: StateKey): boolean {
+  return a.status === b.status && a.pauseCode === b.pauseCode && a.exitInfo === b.exitInfo && a.startedAt === b.startedAt;
+}
+
+function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Put slot markers where the read-time fields are; returns how many were put. */
@@ -50,45 +86,79 @@ function markVolatile(report: Record<string, unknown>): number {
   return holes;
 }
 
-function slotValues(t: ReportTimes): string[] {
-  return [JSON.stringify(t.statusTime), JSON.stringify(t.elapsedTime), JSON.stringify(t.monitorResponse), JSON.stringify(t.sampleTime)];
+/** The hole values of a read, as JSON texts in slot order. */
+export function slotValues(t: Pick<ReportTimes, 'statusTime' | 'elapsedTime' | 'monitorResponse' | 'sampleTime'>): string[] {
+  return [`"${t.statusTime}"`, `"${t.elapsedTime}"`, `"${t.monitorResponse}"`, `"${t.sampleTime}"`];
+}
+
+interface Entry {
+  state: StateKey;
+  guest: unknown;
+  inputs: unknown[];
+  /** undefined when the report could not be cut into a template: such a VM is serialised on each read. */
+  template: JsonTemplate | undefined;
 }
 
 export class VmReportCache {
   /** Keyed by the VM's own object: an entry goes when its VM does. */
-  readonly #entries = new WeakMap<object, CachedTemplate>();
+  readonly #entries = new WeakMap<object, Entry>();
   #builds = 0;
   #reads = 0;
 
-  /** The JSON text of the VM's stats object now; `owner` is the VM's object (one entry per owner). */
-  json(owner: object, input: VmReportInput): string {
+  /**
+   * The read: the VM's last built text, holes filled with `values` (slotValues of the read's times), if
+   * it was built in the VM's current `state` with its current `guest` view. false when there is none
+   * (never built, built in another state or guest view, or not cut into a template): then buildInto().
+   */
+  readInto(owner: object, state: StateKey, guest: VmReportInput['guest'], values: readonly string[], into: JsonPieces): boolean {
+    const entry = this.#entries.get(owner);
+    if (entry === undefined || entry.template === undefined || entry.guest !== guest || !sameState(entry.state, state)) return false;
     this.#reads++;
-    const template = this.#template(owner, input);
-    if (template === undefined) return JSON.stringify(buildVmStatsReport(input));
-    return template.fill(slotValues(reportTimes(input)));
+    entry.template.fillInto(values, into);
+    return true;
   }
 
-  /** The same text as json(), appended to `into` as pieces (the report's bytes are encoded once per change). */
-  jsonInto(owner: object, input: VmReportInput, into: JsonPieces): void {
+  /** Build the VM's text now (readInto said there is none usable) and append it with the read's fields. */
+  buildInto(owner: object, input: VmReportInput, into: JsonPieces): void {
     this.#reads++;
-    const template = this.#template(owner, input);
+    const template = this.#build(owner, input);
     if (template === undefined) into.text(JSON.stringify(buildVmStatsReport(input)));
     else template.fillInto(slotValues(reportTimes(input)), into);
   }
 
-  /** Rebuild the VM's text now if its inputs changed (after a new sample), so that reads find it built. */
-  refresh(owner: object, input: VmReportInput): void {
-    this.#template(owner, input);
+  /**
+   * The text of the VM's report now, built from `input` if anything it is made of changed: what a read
+   * gives once refresh() has run. For single reads and tests; getAllVmStats uses readInto/buildInto.
+   */
+  json(owner: object, input: VmReportInput): string {
+    this.#reads++;
+    const template = this.refresh(owner, input) ?? this.#entries.get(owner)?.template;
+    if (template === undefined) return JSON.stringify(buildVmStatsReport(input));
+    return template.fill(slotValues(reportTimes(input)));
   }
 
-  #template(owner: object, input: VmReportInput): JsonTemplate | undefined {
-    let entry = this.#entries.get(owner);
-    if (entry === undefined) this.#entries.set(owner, (entry = new CachedTemplate()));
-    return entry.get(inputsOf(input), () => {
-      this.#builds++;
-      const report = buildVmStatsReport(input) as Record<string, unknown>;
-      return { value: report, holes: markVolatile(report) };
-    });
+  /**
+   * Rebuild the VM's text if any input changed since it was built (the background refresh after a new
+   * sample or a change); returns the new template when it built one, else undefined.
+   */
+  refresh(owner: object, input: VmReportInput): JsonTemplate | undefined {
+    const entry = this.#entries.get(owner);
+    if (entry !== undefined && sameState(entry.state, input.state) && sameInputs(entry.inputs, backgroundInputsOf(input))) return undefined;
+    return this.#build(owner, input);
+  }
+
+  #build(owner: object, input: VmReportInput): JsonTemplate | undefined {
+    this.#builds++;
+    const report = buildVmStatsReport(input) as Record<string, unknown>;
+    const template = JsonTemplate.bytesOf(report, markVolatile(report));
+    this.#entries.set(owner, { state: stateKey(input.state), guest: input.guest, inputs: backgroundInputsOf(input), template });
+    return template;
+  }
+
+  /** Whether the VM's text was built from these inputs (false: a read serves the previous ones until refresh()). */
+  isCurrent(owner: object, input: VmReportInput): boolean {
+    const entry = this.#entries.get(owner);
+    return entry !== undefined && sameState(entry.state, input.state) && sameInputs(entry.inputs, backgroundInputsOf(input));
   }
 
   /** Drop a VM's entry (its next read rebuilds it), for a change the inputs do not show. */

@@ -117,18 +117,35 @@ export interface ReportTimes {
   sampleTime: string;
 }
 
-export function reportTimes(input: Pick<VmReportInput, 'state' | 'clock' | 'sample' | 'monitorable' | 'monitorReachable' | 'vmCommandTimeoutS'>): ReportTimes {
-  const nowMs = input.clock.now();
-  const sample = input.sample;
-  const monitorable = input.monitorable ?? true;
-  const timeout = input.vmCommandTimeoutS ?? VM_COMMAND_TIMEOUT_S;
+export type ReportTimesInput = Pick<VmReportInput, 'state' | 'clock' | 'monitorable' | 'monitorReachable' | 'vmCommandTimeoutS'> & {
+  /** Only the sample's age matters here (a read takes it from StatsCache.age without the records). */
+  sample?: Pick<StatsSample, 'statsAge'> | undefined;
+};
+
+export function reportTimes(input: ReportTimesInput): ReportTimes {
+  const { nowMs, statusTime, sampleTime } = clockTimes(input.clock);
   return {
     nowMs,
-    statusTime: String(eventTime(input.clock)),
-    elapsedTime: String(Math.max(0, Math.floor((nowMs - input.state.startedAt) / 1000))),
-    monitorResponse: monitorable && ((sample !== undefined && sample.statsAge >= timeout) || input.monitorReachable === false) ? '-1' : '0',
-    sampleTime: (nowMs / 1000).toFixed(6),
+    statusTime,
+    elapsedTime: elapsedTime(nowMs, input.state.startedAt),
+    monitorResponse: monitorResponse(input.monitorable ?? true, input.sample?.statsAge, input.monitorReachable, input.vmCommandTimeoutS),
+    sampleTime,
   };
+}
+
+/** The read-time fields that are the same for every VM at one moment. */
+export function clockTimes(clock: Clock): Pick<ReportTimes, 'nowMs' | 'statusTime' | 'sampleTime'> {
+  const nowMs = clock.now();
+  return { nowMs, statusTime: String(eventTime(clock)), sampleTime: (nowMs / 1000).toFixed(6) };
+}
+
+export function elapsedTime(nowMs: number, startedAt: number): string {
+  return String(Math.max(0, Math.floor((nowMs - startedAt) / 1000)));
+}
+
+/** '-1' for a monitorable VM whose stats are older than the command timeout or whose monitor is unreachable. */
+export function monitorResponse(monitorable: boolean, statsAge: number | undefined, reachable: boolean | undefined, timeoutS = VM_COMMAND_TIMEOUT_S): string {
+  return monitorable && ((statsAge !== undefined && statsAge >= timeoutS) || reachable === false) ? '-1' : '0';
 }
 
 export function buildVmStatsReport(input: VmReportInput): VmStatsReport {

@@ -5,8 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsonTemplate, slotMarker } from '../../src/runtime/json-template.js';
-import { buildVmStatsReport, type VmReportInput } from '../../src/virt/vm-report.js';
-import { VmReportCache } from '../../src/virt/vm-report-cache.js';
+import { buildVmStatsReport, reportTimes, type VmReportInput } from '../../src/virt/vm-report.js';
+import { slotValues, VmReportCache } from '../../src/virt/vm-report-cache.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { StatsCache, type BulkSample } from '../../src/virt/stats-cache.js';
 import { VmStateMachine } from '../../src/virt/vm-state.js';
@@ -55,7 +55,8 @@ void describe('VmReportCache', () => {
     // The pieces form (what getAllVmStats sends) is the same text, from the same template.
     time.advance(777);
     const pieces = new JsonPieces();
-    c.jsonInto(owner, input(), pieces);
+    const now = input();
+    assert.ok(c.readInto(owner, now.state, now.guest, slotValues(reportTimes(now)), pieces));
     assert.equal(RawJson.fromPieces(pieces).text, fresh(input()));
     assert.deepEqual(c.describe(), { builds: 1, reads: 3 });
   });

@@ -1,0 +1,178 @@
+// Rebuilds the VMs' serialised reports in the background (issue 17), so a getAllVmStats read only fills
+// in the per-read fields of texts already built. After a new sample every running VM's report changes:
+// at 1,000 VMs that is some tens of ms of work, which a read used to pay for. Here it is walked in short
+// slices, yielding to the event loop between them (ping2 and other requests are answered in between),
+// and paused while a read is being assembled (the read does not wait for rebuild slices between its own).
+//
+// Staleness bound: a read during a walk serves, for a VM the walk has not reached yet, the text built
+// before the change: the previous sample's values, whole. So a read may show the previous sample for as
+// long as one walk takes. A change that arrives during a walk restarts it from the start, so a finished
+// walk has seen every change made before it finished. State changes are not deferred: the report cache
+// checks a VM's state on every read (virt/vm-report-cache.ts).
+//
+// While the server still has replies to send, the walk waits (at most maxDeferMs): a multi-MB reply is
+// written 64 KiB per loop turn, and a slice in each of those turns would add up to tens of ms.
+//
+// What starts a walk: a new sample, a replaced domain, pid or drive sizes (the VM manager calls
+// schedule()), and, as a safety net for an input that changes without telling, a read that comes at
+// least `revalidateMs` after the last walk started. (Guest agent data, which arrives unannounced, is
+// checked by the read itself: vm-report-cache.ts.)
+import type { Clock } from '../runtime/clock.js';
+
+export interface ReportRefresherOptions<T> {
+  /** What to walk, taken when a walk starts. */
+  items: () => readonly T[];
+  /** Bring one item's report up to date (cheap when nothing changed). */
+  refresh: (item: T) => void;
+  /** For the read-triggered walk's spacing. */
+  clock: Clock;
+  /** Clock of the slices (default performance.now). */
+  now?: () => number;
+  /** Work done before yielding to the event loop (default 1 ms). */
+  sliceMs?: number;
+  /** How a slice yields (default setImmediate: pending I/O is served before the next slice). */
+  yieldToLoop?: () => Promise<void>;
+  /** A read starts a walk when none started this long ago (default 1,000 ms). */
+  revalidateMs?: number;
+  /**
+   * True while the server still has replies to send (unsent output): the walk waits (polling with
+   * `pause`), so a big reply's chunks do not each wait behind a slice; but never longer than
+   * `maxDeferMs` since its last slice (a client that does not read cannot stop the walk).
+   */
+  busy?: () => boolean;
+  /** How a waiting walk waits before looking at busy() again (default: a 1 ms timer). */
+  pause?: () => Promise<void>;
+  /** Longest wait for busy() (slice clock, default 50 ms). */
+  maxDeferMs?: number;
+  onError?: (item: T, err: unknown) => void;
+}
+
+export interface ReportRefresherState {
+  walks: number;
+  running: boolean;
+  /** Position of the running walk (items refreshed so far) and its length. */
+  position: number;
+  total: number;
+  /** Reads holding the walk now. */
+  holds: number;
+}
+
+const setImmediateYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const oneMs = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
+
+export class ReportRefresher<T> {
+  readonly #o: ReportRefresherOptions<T>;
+  readonly #now: () => number;
+  readonly #yield: () => Promise<void>;
+  #running = false;
+  /** A change arrived during the walk: start again from the first item. */
+  #again = false;
+  #holds = 0;
+  #unpark: (() => void) | undefined;
+  #idle: (() => void)[] = [];
+  #walks = 0;
+  #position = 0;
+  #total = 0;
+  #lastStart = Number.NEGATIVE_INFINITY;
+  #closed = false;
+  /** Slice clock at the end of the last slice (or the walk's start): how long busy() has deferred it. */
+  #lastSlice = 0;
+
+  constructor(opts: ReportRefresherOptions<T>) {
+    this.#o = opts;
+    this.#now = opts.now ?? (() => performance.now());
+    this.#yield = opts.yieldToLoop ?? setImmediateYield;
+  }
+
+  /** Something the reports are made of changed: walk (again). Never does work in the caller's turn. */
+  schedule(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    void this.#run();
+  }
+
+  /** A read was served: walk if none started within revalidateMs (an input that changed without a signal). */
+  afterRead(): void {
+    if (!this.#running && this.#o.clock.now() - this.#lastStart >= (this.#o.revalidateMs ?? 1_000)) this.schedule();
+  }
+
+  /** A read is being assembled: no walk slice runs until the returned release is called. */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0) {
+        const unpark = this.#unpark;
+        this.#unpark = undefined;
+        unpark?.();
+      }
+    };
+  }
+
+  /** No more walks; a running one stops at its next slice. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    this.#again = true;
+    this.#unpark?.();
+  }
+
+  /** Resolves when no walk runs (at once when none does). */
+  idle(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  describe(): ReportRefresherState {
+    return { walks: this.#walks, running: this.#running, position: this.#position, total: this.#total, holds: this.#holds };
+  }
+
+  async #run(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        this.#walks++;
+        this.#lastStart = this.#o.clock.now();
+        this.#lastSlice = this.#now();
+        const items = this.#o.items();
+        this.#total = items.length;
+        this.#position = 0;
+        while (this.#position < items.length && !this.#again) {
+          await this.#yield();
+          while (this.#holds > 0 && !this.#closed) await new Promise<void>((resolve) => (this.#unpark = resolve));
+          await this.#whileBusy();
+          if (this.#again) break;
+          const start = this.#now();
+          do this.#refreshOne(items[this.#position++]!);
+          while (this.#position < items.length && this.#now() - start < (this.#o.sliceMs ?? 1));
+          this.#lastSlice = this.#now();
+        }
+      } while (this.#again && !this.#closed);
+    } finally {
+      this.#running = false;
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  async #whileBusy(): Promise<void> {
+    const busy = this.#o.busy;
+    if (busy === undefined) return;
+    const since = this.#lastSlice;
+    while (busy() && !this.#closed && this.#now() - since < (this.#o.maxDeferMs ?? 50)) await (this.#o.pause ?? oneMs)();
+  }
+
+  #refreshOne(item: T): void {
+    try {
+      this.#o.refresh(item);
+    } catch (err) {
+      this.#o.onError?.(item, err);
+    }
+  }
+}
