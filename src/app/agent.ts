@@ -198,7 +198,7 @@ export class Agent {
       log: logs.get('virt.vm'),
       publish: (method, params) => this.#rpc?.publish(method, params),
       // Unsent output (and partial input) the server holds: the background report rebuild waits for it.
-      outputPending: () => ((this.#rpc?.state()['memory'] as { used?: number } | undefined)?.used ?? 0) > 0,
+      outputPending: () => (this.#rpc?.bufferedBytes() ?? 0) > 0,
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,

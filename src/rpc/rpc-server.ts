@@ -85,6 +85,8 @@ export interface RpcServer {
   /** Tell the server readiness may have changed (flushes held events). */
   readyChanged(): void;
   state(): Record<string, unknown>;
+  /** Bytes held for all connections now (buffered input, unsent output): cheap, for callers that poll. */
+  bufferedBytes(): number;
   close(): Promise<void>;
 }
 
@@ -279,6 +281,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     publish: (method, params) => events.publish(method, params),
     readyChanged: () => events.flush(),
     state,
+    bufferedBytes: () => budget.used,
     async close() {
       if (closed) return;
       closed = true;
