@@ -8,18 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Errors } from '../../src/errors.js';
-import { loadNativeAddon } from '../../src/native.js';
 import { AddonNativeCalls } from '../../src/native-calls.js';
-import { harness } from './executor-harness.js';
+import { gatedHarness, gates, newGate } from './native-gates.js';
 
-interface GateAddon {
-  openGate(id: number): void;
-  gateWaiters(id: number): number;
-  waitGateOffloaded(id: number): void;
-  abandonNativeCall(tid: number, onDone?: (id: number) => void): number;
-}
-const gates = loadNativeAddon<GateAddon>('vdsm_sleep');
-let nextGate = Math.floor(Math.random() * 1e9);
 
 const outcome = (p: Promise<unknown>): Promise<string> =>
   p.then((v) => `value:${String(v)}`, (e: unknown) => (e as { code?: string }).code ?? String(e));
@@ -35,12 +26,7 @@ function threadName(tid: number): string | undefined {
  * offloaded or not, discarded at its 100 ms timeout once the call is inside the native wait.
  */
 async function discardedInGate(t: { after(fn: () => Promise<void>): void }, offloaded: 'sync' | false) {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 1, prewarmMs: 0 });
-  const gate = nextGate++;
-  t.after(async () => {
-    gates.openGate(gate);
-    await h.close();
-  });
+  const { h, gates: [gate] } = gatedHarness(t, { workersCount: 1, maxWorkers: 3, spares: 1, prewarmMs: 0 }, 1);
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1 && h.ex.counts().spares === 1);
   const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded }, { timeoutMs: 100 }));
@@ -92,14 +78,7 @@ void test('a worker stuck in an offloaded native call is let go at its discard: 
 void test('max_workers holds with abandoned calls: a call thread still in its call keeps its slot until it returns', async (t) => {
   // One live worker, room for two threads: A's discard takes the second for its replacement; while A's
   // call lingers (its worker thread gone), B's timeout finds no room and waits for A's call to return.
-  const h = harness({ workersCount: 1, maxWorkers: 2, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const gateA = nextGate++;
-  const gateB = nextGate++;
-  t.after(async () => {
-    gates.openGate(gateA);
-    gates.openGate(gateB);
-    await h.close();
-  });
+  const { h, gates: [gateA, gateB] } = gatedHarness(t, { workersCount: 1, maxWorkers: 2, spares: 0, growOnBacklog: false, prewarmMs: 0 }, 2);
   let maxTotal = 0;
   const track = (): void => void (maxTotal = Math.max(maxTotal, h.ex.counts().total));
   h.ex.start();
@@ -158,7 +137,7 @@ void test('abandoning a thread that waits for nothing abandons nothing; NativeCa
 });
 
 void test('the main thread\'s own offloaded calls run on its call thread, named sleep/call', () => {
-  const gate = nextGate++;
+  const gate = newGate();
   gates.openGate(gate);
   const before = new AddonNativeCalls(['vdsm_sleep']).stats()['vdsm_sleep']!;
   gates.waitGateOffloaded(gate);

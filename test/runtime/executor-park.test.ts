@@ -7,17 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Errors } from '../../src/errors.js';
-import { loadNativeAddon } from '../../src/native.js';
 import { AddonNativeCalls } from '../../src/native-calls.js';
 import type { ExecutorOptions } from '../../src/runtime/executor/executor.js';
-import { harness } from './executor-harness.js';
+import { gatedHarness, gates } from './native-gates.js';
 
-interface GateAddon {
-  openGate(id: number): void;
-  gateWaiters(id: number): number;
-}
-const gates = loadNativeAddon<GateAddon>('vdsm_sleep');
-let nextGate = Math.floor(Math.random() * 1e9);
 
 const outcome = (p: Promise<unknown>): Promise<string> =>
   p.then((v) => `value:${String(v)}`, (e: unknown) => (e as { code?: string }).code ?? String(e));
@@ -32,12 +25,7 @@ function threadName(tid: number): string | undefined {
  * inside the native wait); the gate is opened and the Executor closed after the test.
  */
 async function parkedOnGate(t: { after(fn: () => Promise<void>): void }, timeoutMs: number, opts: Partial<ExecutorOptions> = {}) {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0, ...opts });
-  const gate = nextGate++;
-  t.after(async () => {
-    gates.openGate(gate);
-    await h.close();
-  });
+  const { h, gates: [gate] } = gatedHarness(t, { workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0, ...opts }, 1);
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1);
   const stuck = outcome(h.ex.dispatch('test.gateNative', { gate, offloaded: true }, { timeoutMs }));
@@ -105,14 +93,7 @@ void test('a parked task that times out: the usual error, the worker kept, the c
 void test('max_workers bounds live workers + parked calls + lingering calls: a park without room waits for one', async (t) => {
   // Room for two threads: the worker and one parked call. B's park finds no room: B stays on the worker
   // (busy) and C waits in the queue until A's call returns and B can park.
-  const h = harness({ workersCount: 1, maxWorkers: 2, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const gateA = nextGate++;
-  const gateB = nextGate++;
-  t.after(async () => {
-    gates.openGate(gateA);
-    gates.openGate(gateB);
-    await h.close();
-  });
+  const { h, gates: [gateA, gateB] } = gatedHarness(t, { workersCount: 1, maxWorkers: 2, spares: 0, growOnBacklog: false, prewarmMs: 0 }, 2);
   let maxTotal = 0;
   const track = (): void => void (maxTotal = Math.max(maxTotal, h.ex.counts().total));
   h.ex.start();
@@ -178,12 +159,7 @@ void test('a worker discarded for a task stuck in JS fails its parked tasks and 
 });
 
 void test('abandoning a call that already returned, or that never existed, is harmless', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const gate = nextGate++;
-  t.after(async () => {
-    gates.openGate(gate);
-    await h.close();
-  });
+  const { h, gates: [gate] } = gatedHarness(t, { workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 }, 1);
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1);
   gates.openGate(gate);
@@ -201,13 +177,7 @@ void test('abandoning a call that already returned, or that never existed, is ha
 });
 
 void test('a task making several calls parks on each in turn and answers once', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const [a, b] = [nextGate++, nextGate++];
-  t.after(async () => {
-    gates.openGate(a);
-    gates.openGate(b);
-    await h.close();
-  });
+  const { h, gates: [a, b] } = gatedHarness(t, { workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 }, 2);
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1);
   const task = outcome(h.ex.dispatch('test.gateSequence', { steps: [{ gate: a, offloaded: true }, { gate: b, offloaded: true }] }, { timeoutMs: 10_000 }));
@@ -225,12 +195,7 @@ void test('a task making several calls parks on each in turn and answers once', 
 });
 
 void test('a task answered at its timeout while its worker runs on in it: its next call is abandoned at once and counted until it returns', async (t) => {
-  const h = harness({ workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 });
-  const [a, c, b] = [nextGate++, nextGate++, nextGate++];
-  t.after(async () => {
-    for (const g of [a, b, c]) gates.openGate(g);
-    await h.close();
-  });
+  const { h, gates: [a, c, b] } = gatedHarness(t, { workersCount: 1, maxWorkers: 3, spares: 0, growOnBacklog: false, prewarmMs: 0 }, 3);
   h.ex.start();
   await h.until(() => h.ex.counts().idle === 1);
   // Parked on A; once A returns the worker's JS blocks in C (synchronously), so the timeout finds
