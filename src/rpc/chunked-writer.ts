@@ -14,7 +14,7 @@
 // Lifecycle: open -> ending (end(): the queue is flushed, then the socket ended) -> closed; destroy()
 // from any state drops the queue at once (a connection closed mid-reply frees it).
 import { channel } from 'node:diagnostics_channel';
-import { TextFrame } from './stomp-frame.js';
+import { outFrameBytes, TextFrame } from './stomp-frame.js';
 
 /** Bytes handed to the socket in one write while a frame is being chunked. */
 export const OUTPUT_CHUNK_BYTES = 64 * 1024;
@@ -115,7 +115,7 @@ export class ChunkedWriter {
   /** Append one whole frame (one buffer, its parts in order, or a small frame as text). */
   write(frame: Buffer | readonly Buffer[] | TextFrame): void {
     if (this.#state !== 'open') return;
-    const size = frame instanceof TextFrame ? frame.bytes : Array.isArray(frame) ? sizeOf(frame as readonly Buffer[]) : (frame as Buffer).length;
+    const size = outFrameBytes(frame);
     if (size === 0) return;
     this.#appended += size;
     if (!this.#inFlight && this.#queued === 0 && size <= this.#directMax) {
@@ -274,8 +274,3 @@ export class ChunkedWriter {
 
 const EMPTY = Buffer.alloc(0);
 
-function sizeOf(parts: readonly Buffer[]): number {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return n;
-}

@@ -155,9 +155,12 @@ export class TextFrame {
 export type OutFrame = Buffer | Buffer[] | TextFrame;
 
 /** Bytes of an outgoing frame. */
-export function outFrameBytes(frame: OutFrame): number {
+export function outFrameBytes(frame: Buffer | readonly Buffer[] | TextFrame): number {
   if (frame instanceof TextFrame) return frame.bytes;
-  return Array.isArray(frame) ? frame.reduce((n, b) => n + b.length, 0) : frame.length;
+  if (!Array.isArray(frame)) return (frame as Buffer).length;
+  let n = 0;
+  for (const b of frame as readonly Buffer[]) n += b.length;
+  return n;
 }
 
 /** The frame as bytes (a text frame encoded now). */

@@ -137,7 +137,8 @@ export class CachedTemplate {
   }
 }
 
-function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+/** Whether two input lists hold the same values, element by element (===). */
+export function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -21,7 +21,7 @@
 // JSON.stringify(buildVmStatsReport(input)) at the time of the read, byte for byte.
 //
 // Inputs are compared with ===: records, domain and guest objects are replaced, never modified.
-import { JsonTemplate, slotMarker } from '../runtime/json-template.js';
+import { JsonTemplate, sameInputs, slotMarker } from '../runtime/json-template.js';
 import type { JsonPieces } from '../runtime/raw-json.js';
 import { buildVmStatsReport, reportTimes, type ReportTimes, type VmReportInput } from './vm-report.js';
 import type { ExitInfo } from './exit-reasons.js';
@@ -58,12 +58,6 @@ function stateKey(s: StateKey): StateKey {
 /** Whether a text built in state `a` may be served in state `b` (monitorable follows the status). */
 function sameState(a: StateKey, b: StateKey): boolean {
   return a.status === b.status && a.pauseCode === b.pauseCode && a.exitInfo === b.exitInfo && a.startedAt === b.startedAt;
-}
-
-function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Put slot markers where the read-time fields are; returns how many were put. */
@@ -142,9 +136,7 @@ export class VmReportCache {
    * sample or a change); returns the new template when it built one, else undefined.
    */
   refresh(owner: object, input: VmReportInput): JsonTemplate | undefined {
-    const entry = this.#entries.get(owner);
-    if (entry !== undefined && sameState(entry.state, input.state) && sameInputs(entry.inputs, backgroundInputsOf(input))) return undefined;
-    return this.#build(owner, input);
+    return this.isCurrent(owner, input) ? undefined : this.#build(owner, input);
   }
 
   #build(owner: object, input: VmReportInput): JsonTemplate | undefined {

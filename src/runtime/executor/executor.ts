@@ -402,12 +402,7 @@ export class Executor implements Dispatcher {
     this.#publishTimeout(task, parked.workerId, runtimeMs, 'abandon');
     this.#report.parkedTimeouts++;
     this.#tasks.finish(task);
-    let abandoned = false;
-    try {
-      abandoned = this.#native.abandonCall(parked.key, (key) => this.#parkedReturned(key));
-    } catch (err) {
-      this.#log.warn({ executor: this.name, task: task.id, call: parked.key, err }, 'Could not abandon the parked task\'s native call');
-    }
+    const abandoned = this.#letGoCall(parked.key, (key) => this.#parkedReturned(key), { task: task.id });
     if (abandoned) {
       // Its call thread goes on alone, still counted under max_workers until the call returns.
       this.#workers.calls.linger(task.id);
@@ -426,15 +421,22 @@ export class Executor implements Dispatcher {
     this.#pump();
   }
 
+  /**
+   * Let native call `key` go (`onDone(key)` when it returns). false when it had returned already, or
+   * could not be let go (logged): the caller then counts nothing.
+   */
+  #letGoCall(key: string, onDone: (key: string) => void, context: Record<string, unknown>): boolean {
+    try {
+      return this.#native.abandonCall(key, onDone);
+    } catch (err) {
+      this.#log.warn({ executor: this.name, call: key, ...context, err }, 'Could not abandon a parked task\'s native call');
+      return false;
+    }
+  }
+
   /** A task answered at its timeout made another call: let it go now, counted until it returns. */
   #abandonAnswered(answered: ParkedCall, key: string): void {
-    let abandoned = false;
-    try {
-      abandoned = this.#native.abandonCall(key, (k) => this.#parkedReturned(k));
-    } catch (err) {
-      this.#log.warn({ executor: this.name, task: answered.task.id, call: key, err }, 'Could not abandon the native call of an answered task');
-    }
-    if (!abandoned) return;
+    if (!this.#letGoCall(key, (k) => this.#parkedReturned(k), { task: answered.task.id })) return;
     this.#workers.calls.lingerAnswered(answered.task.id, key);
     this.#report.abandonedCalls++;
     this.#report.noteLingering(this.#workers.counts().lingering);
@@ -477,13 +479,7 @@ export class Executor implements Dispatcher {
   #abandonParked(slot: WorkerSlot): number {
     let n = 0;
     for (const p of this.#workers.calls.ofWorker(slot.id)) {
-      let abandoned = false;
-      try {
-        abandoned = this.#native.abandonCall(p.key, (key) => this.#nativeReturned(slot, key));
-      } catch (err) {
-        this.#log.warn({ executor: this.name, worker: slot.id, call: p.key, err }, 'Could not abandon a parked task\'s native call');
-      }
-      if (!abandoned) continue;
+      if (!this.#letGoCall(p.key, (key) => this.#nativeReturned(slot, key), { task: p.task.id, worker: slot.id })) continue;
       (slot.nativeCalls ??= new Set()).add(p.key);
       this.#report.abandonedCalls++;
       n++;
