@@ -714,41 +714,45 @@ inline Registry* RegistryOf(napi_env env, napi_callback_info info, size_t* argc,
 
 /** Throw the abandonment error (a no-op when the environment is being torn down). */
 inline void ThrowAbandoned(napi_env env, const char* what) {
-  std::string msg = std::string("The native call ") + what +
-                    " was abandoned: its worker was discarded after the task timed out; the call goes on in its own native thread";
-  napi_value code, message, error;
-  napi_create_string_utf8(env, kAbandonedCode, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg.c_str(), NAPI_AUTO_LENGTH, &message);
-  if (napi_create_error(env, code, message, &error) == napi_ok) napi_throw(env, error);
+  napi_value error = MakeError(env, kAbandonedCode,
+                               std::string("The native call ") + what +
+                                   " was abandoned: its worker was discarded after the task timed out; the call goes on in its own native thread");
+  if (error != nullptr) napi_throw(env, error);
+}
+
+/** The registry and the (tid, onDone?) arguments of abandonNativeCall/abandonAsyncCalls; null after a type error. */
+inline Registry* TidArgs(napi_env env, napi_callback_info info, const char* usage, long* tid, napi_value* onDone) {
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
+  Registry* r = RegistryOf(env, info, &argc, argv);
+  int64_t t = 0;
+  if (argc < 1 || napi_get_value_int64(env, argv[0], &t) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", (std::string(usage) + ": tid must be a number").c_str());
+    return nullptr;
+  }
+  *tid = static_cast<long>(t);
+  *onDone = argc > 1 ? argv[1] : nullptr;
+  return r;
 }
 
 // abandonNativeCall(tid, onDone?) -> id of the abandoned call, 0 when that thread waited for none
 inline napi_value JsAbandon(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {nullptr, nullptr};
-  Registry* r = RegistryOf(env, info, &argc, argv);
-  int64_t tid = 0;
-  if (argc < 1 || napi_get_value_int64(env, argv[0], &tid) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "abandonNativeCall(tid, onDone?): tid must be a number");
-    return nullptr;
-  }
-  uint64_t id = r->Abandon(env, static_cast<long>(tid), argc > 1 ? argv[1] : nullptr);
+  long tid = 0;
+  napi_value onDone = nullptr;
+  Registry* r = TidArgs(env, info, "abandonNativeCall(tid, onDone?)", &tid, &onDone);
+  if (r == nullptr) return nullptr;
   napi_value out;
-  napi_create_double(env, static_cast<double>(id), &out);
+  napi_create_double(env, static_cast<double>(r->Abandon(env, tid, onDone)), &out);
   return out;
 }
 
 // abandonAsyncCalls(tid, onDone?) -> ids of the pending asynchronous calls of that thread let go
 inline napi_value JsAbandonAsync(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {nullptr, nullptr};
-  Registry* r = RegistryOf(env, info, &argc, argv);
-  int64_t tid = 0;
-  if (argc < 1 || napi_get_value_int64(env, argv[0], &tid) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "abandonAsyncCalls(tid, onDone?): tid must be a number");
-    return nullptr;
-  }
-  auto ids = r->AbandonAsync(env, static_cast<long>(tid), argc > 1 ? argv[1] : nullptr);
+  long tid = 0;
+  napi_value onDone = nullptr;
+  Registry* r = TidArgs(env, info, "abandonAsyncCalls(tid, onDone?)", &tid, &onDone);
+  if (r == nullptr) return nullptr;
+  auto ids = r->AbandonAsync(env, tid, onDone);
   napi_value arr;
   napi_create_array_with_length(env, ids.size(), &arr);
   for (size_t i = 0; i < ids.size(); i++) {
