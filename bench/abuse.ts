@@ -23,6 +23,7 @@ import { AgentProcess } from '../test/helpers/agent-process.js';
 import { hostileStream } from '../test/rpc/stomp-arbitraries.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, progress } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { percentile } from './lib/stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -427,7 +428,17 @@ async function nofileOk(): Promise<boolean> {
   return Number(m?.[1] ?? 0) >= 16_384;
 }
 
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'abuse',
+  about: "Issue 9's attacks against the real vdsmd, plain and TLS, while an engine-like client calls Host.ping2 and Host.getAllVmStats throughout: peak RSS against the memory budget, the client's latencies, whether anything was lost.",
+  options: {
+    modes: 'plain,tls: the transports attacked (default both)',
+    attacks: 'A,B: the attacks run (default all)',
+    'fuzz-runs': 'N: frames of the fuzzing attack (default 400)',
+    out: 'DIR: where report.md goes (default results/abuse)',
+  },
+  internal: ['client', 'port', 'tls-dir'],
+});
 if (flags.has('client')) {
   void clientMain(flags);
 } else if (!(await nofileOk())) {

@@ -13,10 +13,21 @@ import { writeNodeXml } from '../src/libvirt/fixture.js';
 import { devPkiPaths, loadTlsFiles } from '../src/rpc/pki.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
 import { fmt, mdTable } from './lib/markdown.js';
-import { emitCase, Flags, progress } from './lib/output.js';
+import { emitCase, progress } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { summarize } from './lib/stats.js';
 
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'embedded-scale',
+  about: 'How many embedded agents one machine runs: N vdsmd processes (embedded profile, 50 VMs each) polled the way an engine polls an Up host; RSS, CPU and call latencies per agent, idle and polled.',
+  options: {
+    agents: 'N,N: agents started, one case each (default 4,8,16)',
+    vms: 'N: running VMs per agent (default 50)',
+    'idle-s': 'S: seconds measured idle (default 30)',
+    'poll-s': 'S: seconds measured while polled (default 60)',
+    'warmup-s': 'S: seconds before measuring (default 20)',
+  },
+});
 const AGENT_COUNTS = flags.list('agents', ['4', '8', '16']).map(Number);
 const VMS = flags.num('vms', 50);
 const IDLE_S = flags.num('idle-s', 30);

@@ -34,6 +34,7 @@ import { Scheduler } from '../src/runtime/scheduler.js';
 import { runChildCase } from './lib/child-case.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir as outDirOf, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { procSample } from './lib/process-sample.js';
 import { median, round, summarize } from './lib/stats.js';
 import { lineChart, type Series } from './lib/svg-chart.js';
@@ -582,7 +583,18 @@ function targetChecks(stuck: Array<Record<string, unknown>>, sched: Array<Record
 
 // ---- entry -------------------------------------------------------------------------------------
 
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'executor-stuck',
+  options: {
+    k: 'K,K: stuck tasks per case (default 0,1,4,10,29,30,40; --quick 29)',
+    repeats: 'N: runs per case, the median reported (default 3; --quick 1)',
+    impl: 'executor,executor-offloaded,executor-sync,piscina: what is measured (default all; executor = both of ours)',
+    'chart-k': 'K: the case drawn in chart.svg (default 29 when measured)',
+    'no-scheduler': 'skip the Scheduler lateness cases',
+  },
+  internal: ['child', 'load'],
+  notes: 'Every case runs in a fresh child process, so RSS and thread counts are that case\'s alone.',
+});
 const childKind = flags.str('child', '');
 if (childKind) {
   const result = childKind === 'stuck'

@@ -3,7 +3,7 @@
 // does not (the physical floor on this machine), against the real RPC server with TCP_QUICKACK after every
 // read (vdsm-node's default) and without it (the server before issue 11). TCP_NODELAY is on in both: it
 // governs only the server's writes. One JSON line per case on stdout, a Markdown report in
-// results/first-request/report.md. Usage: node dist/bench/first-request.js [--connections N]
+// results/first-request/report.md. Usage: node dist/bench/first-request.js [--connections=N]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -14,10 +14,11 @@ import { MethodTable } from '../src/api/method-table.js';
 import { createRootLogger, LogManager } from '../src/observability/logging.js';
 import { createRpcServer } from '../src/rpc/rpc-server.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
-import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { emitCase, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { fmt, mdTable } from './lib/markdown.js';
 
-const flags = new Flags();
+const flags = benchFlags({ name: 'first-request', options: { connections: 'N: fresh connections per case (default 40; --quick 10)' } });
 const CONNECTIONS = flags.num('connections', flags.has('quick') ? 10 : 40);
 const BODY = JSON.stringify({ jsonrpc: '2.0', method: 'Host.ping2', params: {}, id: 'first' });
 const SEND = `SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${Buffer.byteLength(BODY)}\n\n${BODY}\0`;

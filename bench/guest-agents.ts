@@ -38,6 +38,7 @@ import { agentKind, runAgents, socketPath } from './guest-agents-load.js';
 import { runChildCase } from './lib/child-case.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { procSample } from './lib/process-sample.js';
 import { round, summarize } from './lib/stats.js';
 
@@ -382,7 +383,17 @@ async function orchestrate(flags: Flags): Promise<void> {
   process.stderr.write(`report: ${join(out, 'report.md')}\n`);
 }
 
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'guest-agents',
+  about: 'Both guest-agent paths at host scale: 500 ovirt-guest-agent channels against hostile and healthy agents, and the QEMU guest agent poller over 500 and 1,000 agents, some hung (docs/guest-agents.md). Not a vdsm-bench suite: run it on its own.',
+  options: {
+    quick: '100 channels and 100 agents for a few seconds each (a smoke run)',
+    cases: 'channels,channels-nice0,poller,poller-unbounded,poller-1000,poller-1000-unbounded: the cases run (default all; --quick channels,poller)',
+    seconds: 'S: seconds per case (default 60; --quick 5)',
+    out: 'DIR: where report.md goes (default results/guest-agents)',
+  },
+  internal: ['agents', 'dir', 'n', 'case', 'nice', 'hung', 'budget', 'backoff', 'floor-ms'],
+});
 const main = flags.has('agents')
   ? runAgents(flags.str('dir', ''), flags.num('n', 500))
   : flags.str('case', '') === 'channels'

@@ -24,6 +24,7 @@ import { nativeAddonPath } from '../src/native.js';
 import { runChildCase } from './lib/child-case.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir as outDirOf, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { median, round } from './lib/stats.js';
 
 interface Timing { getLibVersion_us: number; state_us: number; getLibVersion_async_us: number | null; state_async_us: number | null }
@@ -133,7 +134,17 @@ if (!isMainThread) {
   const { calls } = workerData as { calls: number };
   parentPort!.postMessage(await measure(calls));
 } else {
-  const flags = new Flags();
+  const flags = benchFlags({
+    name: 'libvirt-call-cost',
+    about: "What one call through the libvirt binding costs (test:///default): getLibVersion and a domain's state, on the main thread, in a worker and through the asynchronous entry.",
+    options: {
+      calls: 'N: calls per case (default 20000)',
+      repeats: 'N: runs per case, the median reported (default 3)',
+      'native-dirs': 'D,D: addon builds to compare in the same run (this = this checkout\'s build/Release)',
+      out: 'DIR: where report.md goes (default results/libvirt-call-cost)',
+    },
+    internal: ['child'],
+  });
   if (flags.has('child')) process.stdout.write(`${JSON.stringify(await child(flags.num('calls', 20_000)))}\n`);
   else await parent(flags);
 }

@@ -14,7 +14,8 @@ import { loadVirtBinding, type VirtBinding } from '../src/libvirt/binding.js';
 import { StatsFlag, VDSM_STATS_GROUPS } from '../src/libvirt/constants.js';
 import { fixtureDomains, generateNodeXml, writeNodeXml } from '../src/libvirt/fixture.js';
 import type { SessionLibvirtd } from '../test/support/realvm/libvirtd.js';
-import { Flags, outDir, step } from './lib/output.js';
+import { outDir, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { barChart } from './lib/svg-chart.js';
 
 type CallName = 'getAllDomainStats' | 'domainListGetStats' | 'listAllDomains+state';
@@ -66,7 +67,11 @@ interface CaseResult {
   loopDelayMaxMs: number;
 }
 
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'libvirt',
+  options: { domains: 'N,N: test-driver domains, one case each (default 200,1000; --quick 200)' },
+  notes: 'BENCH_LIBVIRT_BUDGET_MS (environment): time per case in ms (default 1500; --quick 400). Uses an unprivileged libvirtd when one can run here.',
+});
 const QUICK = flags.has('quick');
 const BUDGET_MS = Number(process.env['BENCH_LIBVIRT_BUDGET_MS'] ?? (QUICK ? 400 : 1500));
 const MAX_ITER = 400;

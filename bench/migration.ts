@@ -23,7 +23,8 @@ import { promisify } from 'node:util';
 import type { Guest } from '../test/support/migration/scenario.js';
 import type { MigrationHost, Obj, TwoHosts } from '../test/support/migration/two-hosts.js';
 import { fmt, mdTable } from './lib/markdown.js';
-import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { emitCase, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { median, round, summarize } from './lib/stats.js';
 
 /**
@@ -45,7 +46,14 @@ async function loadSupport() {
 let S!: Awaited<ReturnType<typeof loadSupport>>;
 
 const run = promisify(execFile);
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'migration',
+  options: {
+    others: 'N,N: other VMs running on each host, one case each (default 1,20; --quick 1)',
+    repeats: 'N: migrations per case (default 3; --quick 1)',
+  },
+  notes: 'Needs root (network namespaces) and the real-VM tier: bash scripts/realvm/setup.sh',
+});
 const quick = flags.has('quick');
 const OTHERS = flags.list('others', quick ? ['1'] : ['1', '20']).map(Number);
 const REPEATS = Math.max(1, flags.num('repeats', quick ? 1 : 3));

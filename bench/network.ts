@@ -19,7 +19,8 @@ import pino from 'pino';
 import { createInProcessNetwork } from '../src/network/in-process.js';
 import { plan } from '../src/network/planner.js';
 import { fmt, mdTable } from './lib/markdown.js';
-import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { emitCase, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { median } from './lib/stats.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -123,7 +124,15 @@ async function inNamespace(ns: string, args: string[]): Promise<CaseResult> {
 }
 
 async function main(): Promise<void> {
-  const flags = new Flags();
+  const flags = benchFlags({
+    name: 'network',
+    options: {
+      sizes: 'N,N: networks added by one setupNetworks, one case each (default 1,10,100; --quick 10)',
+      repeat: 'N: runs per case (default 3; --quick 1)',
+    },
+    internal: ['child', 'size', 'topology', 'dir'],
+    notes: 'Needs root: it works in a network namespace it creates and deletes.',
+  });
   if (flags.has('child')) {
     const r = await child(flags.num('size', 1), flags.num('repeat', 3), flags.str('topology', 'vlan-on-bond') as CaseResult['topology'], flags.str('dir', tmpdir()));
     process.stdout.write(`${JSON.stringify(r)}\n`);

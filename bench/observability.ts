@@ -19,14 +19,18 @@ import { fileURLToPath } from 'node:url';
 import { writeNodeXml } from '../src/libvirt/fixture.js';
 import { StompRpcClient } from '../src/rpc/stomp-client.js';
 import { mdTable } from './lib/markdown.js';
-import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { emitCase, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { median, round, summarize } from './lib/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VDSMD = path.join(HERE, '../src/bin/vdsmd.js');
 const STATSD = path.join(HERE, '../../node_modules/statsd/stats.js');
 
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'observability',
+  options: { repeats: 'N: rounds over the cases, the median round reported (default 3; --quick 1)' },
+});
 const quick = flags.has('quick');
 const repeats = Math.max(1, flags.num('repeats', quick ? 1 : 3));
 const PING_REQUESTS = quick ? 20_000 : 60_000;

@@ -25,6 +25,7 @@ import { startBenchAgent, type BenchAgent } from './lib/agent-child.js';
 import { FLOOR_ID_SLOT, startFloorServer, type FloorServer } from './lib/floor-server.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { processCpuMs, threadCpuNs } from './lib/process-sample.js';
 import { percentile, round } from './lib/stats.js';
 import { barChart, type Bar } from './lib/svg-chart.js';
@@ -186,21 +187,25 @@ async function remoteTarget(flags: Flags): Promise<Target> {
   return t;
 }
 
-const HELP = `usage: node dist/bench/rpc.js [--quick] [--repeats=N] [--vms=N] [--transports=plain,tls]
-                 [--verbs=ping2,getStats,getAllVmStats] [--patterns=seq,8x8] [--pin=cross|same|off] [--out=DIR]
-       node dist/bench/rpc.js --agent=HOST:PORT (--cert=C --key=K --cacert=CA | --insecure)
-Measures the engine's verbs against a real vdsmd (own process, libvirt's test driver, --vms running VMs)
-and a floor server in the same run: req/s, latency, and the server's CPU per request, each as a share of
-the floor's. --pin (default cross on 2+ CPUs): load generator on CPU 0 and servers on CPU 1 (cross), all
-on CPU 1 (same: req/s = 1 / CPU of both sides), or unpinned (off). One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out
-(default results/rpc). VDSM_BENCH_VDSMD=<other checkout>/dist/src/bin/vdsmd.js measures another build.`;
-
 async function main(): Promise<void> {
-  const flags = new Flags();
-  if (flags.has('help')) {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
+  const flags = benchFlags({
+    name: 'rpc',
+    about: `Measures the engine's verbs against a real vdsmd (its own process, libvirt's test driver, --vms running
+VMs) and a floor server in the same run: req/s, latency, and the server's CPU per request, each as a
+share of the floor's.`,
+    options: {
+      repeats: 'N: runs per case, agent and floor alternating, the median reported (default 3; --quick 1)',
+      vms: 'N: running VMs of the agent (default 100)',
+      transports: 'plain,tls: the transports (default both)',
+      verbs: 'ping2,getStats,getAllVmStats: the verbs (default all)',
+      patterns: 'seq,8x8: one connection one request at a time, 8 connections x 8 in flight (default both)',
+      pin: 'cross|same|off: load generator on CPU 0 and servers on CPU 1 (cross, the default on 2+ CPUs), all on CPU 1 (same: req/s = 1 / CPU of both sides), unpinned (off)',
+      agent: 'HOST:PORT: measure a running agent (its own VMs, no floor) with --insecure or --cert=F --key=F --cacert=F',
+      insecure: 'with --agent: plain TCP',
+      cert: 'F: with --agent: client certificate', key: 'F: with --agent: its key', cacert: 'F: with --agent: the CA',
+    },
+    notes: 'VDSM_BENCH_VDSMD=<other checkout>/dist/src/bin/vdsmd.js measures another build; VDSM_BENCH_SET=\'section.key=value ...\' passes --set items to its agents.',
+  });
   const quick = flags.has('quick');
   const repeats = Math.max(1, flags.num('repeats', quick ? 1 : 3));
   const vms = flags.num('vms', 100);

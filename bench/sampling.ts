@@ -33,6 +33,7 @@ import { runChildCase } from './lib/child-case.js';
 import { FLOOR_ID_SLOT, startFloorServer } from './lib/floor-server.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { barChart } from './lib/svg-chart.js';
 import { round, summarize } from './lib/stats.js';
 import { syntheticRecord, syntheticKeyCount, type SyntheticVm } from './sampling-records.js';
@@ -558,7 +559,18 @@ async function orchestrate(flags: Flags): Promise<void> {
 }
 
 if (isMainThread) {
-  const flags = new Flags();
+  const flags = benchFlags({
+    name: 'sampling',
+    options: {
+      vms: 'N,N: one case per VM count (default 200,1000; --quick 200)',
+      records: "test-driver,synthetic-qemu: the records sampled: the test driver's (state only) and qemu-shaped ones, 84 keys, made by a worker (default both)",
+      cycles: 'N: sampling cycles measured per case (default 30; --quick 3)',
+      calls: 'N: Host.getAllVmStats calls per case, and Host.ping2 calls per head-of-line phase (default 200; --quick 10)',
+      'no-floor': 'no floor server (the same client against a server answering with the agent\'s own bytes)',
+      'log-level': "LEVEL: the agent's log level (default error)",
+    },
+    internal: ['case', 'client', 'port', 'floor-port'],
+  });
   const run = flags.has('client')
     ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')

@@ -41,7 +41,8 @@ import type { AgentProcess } from '../test/helpers/agent-process.js';
 import type { EngineClient } from '../test/helpers/engine-client.js';
 import type { LocalDc } from '../test/helpers/storage-engine.js';
 import { mdTable, fmt } from './lib/markdown.js';
-import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { emitCase, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { round, summarize, type Summary } from './lib/stats.js';
 
 const run = promisify(execFile);
@@ -479,7 +480,20 @@ function report(results: Rec[], env: Obj): string {
 }
 
 async function main(): Promise<void> {
-  const flags = new Flags();
+  const flags = benchFlags({
+    name: 'storage',
+    options: {
+      cases: 'tasks,api-volumes,copy,hang: the cases run (default all)',
+      tasks: 'N: small tasks in the tasks case (default 1000; --quick 40)',
+      concurrency: 'N: tasks in flight (default 20)',
+      volumes: 'N: Volume.create calls in the api-volumes case (default 200; --quick 10)',
+      'copy-gib': 'GIB: the volume Volume.copy copies (default 1; --quick 0.0625)',
+      repeats: 'N: copies per side in the copy case (default 3; --quick 1)',
+      'hang-intervals': 'S,S: [irs] sd_health_check_delay values for the hang case (default 2,10; --quick 1)',
+      dir: 'DIR: where the domains and volumes go (default /var/tmp; ~3 GiB free)',
+    },
+    notes: 'Needs root, qemu-img and mkfifo; the vdsmd cases need a checkout (test/).',
+  });
   const quick = flags.has('quick');
   const cases = flags.list('cases', ['tasks', 'api-volumes', 'copy', 'hang']);
   const base = flags.str('dir', '/var/tmp');

@@ -20,7 +20,8 @@ import { SupervdsmClient } from '../src/supervdsm/client.js';
 import { FrameDecoder, encodeFrame } from '../src/supervdsm/frame-decoder.js';
 import { MessageCodec, type ServerMessage } from '../src/supervdsm/protocol.js';
 import { mdTable, fmt } from './lib/markdown.js';
-import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
+import { emitCase, outDir, progress, step } from './lib/output.js';
+import { benchFlags } from './lib/bench-help.js';
 import { summarize } from './lib/stats.js';
 
 type Transport = 'production' | 'msgpack' | 'jsonl' | 'echo';
@@ -42,7 +43,10 @@ interface CaseResult {
   load1: number;
 }
 
-const flags = new Flags();
+const flags = benchFlags({
+  name: 'supervdsm',
+  options: { repeats: 'N: rounds over the transports, the median-req/s run kept (default 3; --quick 1)' },
+});
 const quick = flags.has('quick');
 const repeats = Math.max(1, flags.num('repeats', quick ? 1 : 3));
 

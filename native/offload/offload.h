@@ -714,49 +714,48 @@ inline Registry* RegistryOf(napi_env env, napi_callback_info info, size_t* argc,
 
 /** Throw the abandonment error (a no-op when the environment is being torn down). */
 inline void ThrowAbandoned(napi_env env, const char* what) {
-  std::string msg = std::string("The native call ") + what +
-                    " was abandoned: its worker was discarded after the task timed out; the call goes on in its own native thread";
-  napi_value code, message, error;
-  napi_create_string_utf8(env, kAbandonedCode, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg.c_str(), NAPI_AUTO_LENGTH, &message);
-  if (napi_create_error(env, code, message, &error) == napi_ok) napi_throw(env, error);
+  napi_value error = MakeError(env, kAbandonedCode,
+                               std::string("The native call ") + what +
+                                   " was abandoned: its worker was discarded after the task timed out; the call goes on in its own native thread");
+  if (error != nullptr) napi_throw(env, error);
+}
+
+/** abandonNativeCall/abandonAsyncCalls: f(registry, tid, onDone or null) after reading (tid, onDone?). */
+template <class F>
+inline napi_value WithTid(napi_env env, napi_callback_info info, const char* usage, F f) {
+  size_t argc = 2;
+  napi_value argv[2] = {nullptr, nullptr};
+  Registry* r = RegistryOf(env, info, &argc, argv);
+  int64_t tid = 0;
+  if (argc < 1 || napi_get_value_int64(env, argv[0], &tid) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", (std::string(usage) + ": tid must be a number").c_str());
+    return nullptr;
+  }
+  return f(*r, static_cast<long>(tid), argc > 1 ? argv[1] : nullptr);
 }
 
 // abandonNativeCall(tid, onDone?) -> id of the abandoned call, 0 when that thread waited for none
 inline napi_value JsAbandon(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {nullptr, nullptr};
-  Registry* r = RegistryOf(env, info, &argc, argv);
-  int64_t tid = 0;
-  if (argc < 1 || napi_get_value_int64(env, argv[0], &tid) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "abandonNativeCall(tid, onDone?): tid must be a number");
-    return nullptr;
-  }
-  uint64_t id = r->Abandon(env, static_cast<long>(tid), argc > 1 ? argv[1] : nullptr);
-  napi_value out;
-  napi_create_double(env, static_cast<double>(id), &out);
-  return out;
+  return WithTid(env, info, "abandonNativeCall(tid, onDone?)", [env](Registry& r, long tid, napi_value onDone) {
+    napi_value out;
+    napi_create_double(env, static_cast<double>(r.Abandon(env, tid, onDone)), &out);
+    return out;
+  });
 }
 
 // abandonAsyncCalls(tid, onDone?) -> ids of the pending asynchronous calls of that thread let go
 inline napi_value JsAbandonAsync(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {nullptr, nullptr};
-  Registry* r = RegistryOf(env, info, &argc, argv);
-  int64_t tid = 0;
-  if (argc < 1 || napi_get_value_int64(env, argv[0], &tid) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "abandonAsyncCalls(tid, onDone?): tid must be a number");
-    return nullptr;
-  }
-  auto ids = r->AbandonAsync(env, static_cast<long>(tid), argc > 1 ? argv[1] : nullptr);
-  napi_value arr;
-  napi_create_array_with_length(env, ids.size(), &arr);
-  for (size_t i = 0; i < ids.size(); i++) {
-    napi_value n;
-    napi_create_double(env, static_cast<double>(ids[i]), &n);
-    napi_set_element(env, arr, static_cast<uint32_t>(i), n);
-  }
-  return arr;
+  return WithTid(env, info, "abandonAsyncCalls(tid, onDone?)", [env](Registry& r, long tid, napi_value onDone) {
+    auto ids = r.AbandonAsync(env, tid, onDone);
+    napi_value arr;
+    napi_create_array_with_length(env, ids.size(), &arr);
+    for (size_t i = 0; i < ids.size(); i++) {
+      napi_value n;
+      napi_create_double(env, static_cast<double>(ids[i]), &n);
+      napi_set_element(env, arr, static_cast<uint32_t>(i), n);
+    }
+    return arr;
+  });
 }
 
 // abandonCall(id, onDone?) -> true when pending asynchronous call `id` was let go now

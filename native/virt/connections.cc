@@ -338,15 +338,16 @@ void AddCloseListener(int connId, const std::shared_ptr<CloseListener>& l) {
 
 int ConnRef::id() const { return entry_->id; }
 
+DomRef ConnRef::Cached(const std::string& uuid) {
+  std::lock_guard<std::mutex> lock(entry_->mu);
+  auto it = entry_->domains.find(uuid);
+  if (it == entry_->domains.end()) return DomRef();
+  virDomainRef(it->second);
+  return DomRef(it->second);
+}
+
 DomRef ConnRef::Domain(Napi::Env env, const std::string& uuid) {
-  {
-    std::lock_guard<std::mutex> lock(entry_->mu);
-    auto it = entry_->domains.find(uuid);
-    if (it != entry_->domains.end()) {
-      virDomainRef(it->second);
-      return DomRef(it->second);
-    }
-  }
+  if (DomRef cached = Cached(uuid); cached.get()) return cached;
   DomRef d = Run(env, "virDomainLookupByUUIDString",
                  [uuid](virConnectPtr c) { return DomRef(virDomainLookupByUUIDString(c, uuid.c_str())); }, uuid);
   if (!d.get()) throw LastError(env, "virDomainLookupByUUIDString");

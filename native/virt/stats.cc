@@ -49,6 +49,8 @@ Napi::Value GetAllDomainStats(const Napi::CallbackInfo& info) {
 
 // domainListGetStats(conn, uuids, stats, flags?) -> records for the UUIDs that exist; unknown UUIDs
 // are skipped (a VM that went away between listing and sampling is not an error for a sampler).
+// Domains not in the connection's cache are looked up on the call thread within the same job: one
+// trip to a call thread (one chain pass in the asynchronous entry) whatever the number of UUIDs.
 Napi::Value DomainListGetStats(const Napi::CallbackInfo& info) {
   Call call(info);
   auto env = call.env();
@@ -57,27 +59,45 @@ Napi::Value DomainListGetStats(const Napi::CallbackInfo& info) {
   unsigned int stats = call.Flags(2);
   unsigned int flags = call.Flags(3);
   std::vector<DomRef> refs;
+  std::vector<std::string> uncached;
   refs.reserve(uuids.Length());
   for (uint32_t i = 0; i < uuids.Length(); i++) {
     Napi::Value u = uuids.Get(i);
     if (!u.IsString()) throw ArgError(env, "uuids must be an array of strings");
-    try {
-      refs.push_back(call.ref().Domain(env, u.As<Napi::String>().Utf8Value()));
-    } catch (const Napi::Error& e) {
-      if (IsOffloadError(e) || LastErrorCode() != VIR_ERR_NO_DOMAIN) throw;
-    }
+    std::string uuid = u.As<Napi::String>().Utf8Value();
+    if (DomRef d = call.ref().Cached(uuid); d.get()) refs.push_back(std::move(d));
+    else uncached.push_back(std::move(uuid));
   }
-  if (refs.empty()) return Napi::Array::New(env, 0);
+  if (refs.empty() && uncached.empty()) return Napi::Array::New(env, 0);
+  struct Out {
+    Records records;
+    std::vector<DomRef> found;  // looked up here, for the cache
+    const char* failed = "virDomainListGetStats";
+  };
   // The call thread owns the domain references it passes to libvirt.
-  Records r = call.Run("virDomainListGetStats", [refs = std::move(refs), stats, flags](virConnectPtr) {
+  Out r = call.Run("virDomainListGetStats", [refs = std::move(refs), uncached = std::move(uncached), stats, flags](virConnectPtr c) mutable {
+    Out out;
+    for (const auto& uuid : uncached) {
+      DomRef d(virDomainLookupByUUIDString(c, uuid.c_str()));
+      if (d.get()) out.found.push_back(std::move(d));
+      else if (virGetLastErrorCode() != VIR_ERR_NO_DOMAIN) {
+        out.failed = "virDomainLookupByUUIDString";  // its error is the call's (n < 0)
+        return out;
+      }
+    }
+    if (refs.empty() && out.found.empty()) {
+      out.records.n = 0;
+      return out;
+    }
     std::vector<virDomainPtr> doms;
     for (auto& ref : refs) doms.push_back(ref.get());
+    for (auto& ref : out.found) doms.push_back(ref.get());
     doms.push_back(nullptr);  // the list is NULL-terminated
-    Records out;
-    out.n = virDomainListGetStats(doms.data(), stats, &out.list, flags);
+    out.records.n = virDomainListGetStats(doms.data(), stats, &out.records.list, flags);
     return out;
   });
-  return TakeRecords(call, r, "virDomainListGetStats");
+  for (const auto& d : r.found) call.ref().Remember(d.get());
+  return TakeRecords(call, r.records, r.failed);
 }
 
 /** A plain object from (name, value) pairs of unsigned or signed 64-bit counters. */

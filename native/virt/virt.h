@@ -251,6 +251,8 @@ class ConnRef {
 
   /** The domain with this UUID (cached per connection); throws ERR_LIBVIRT_NO_DOMAIN. */
   DomRef Domain(Napi::Env env, const std::string& uuid);
+  /** The cached domain with this UUID, or an empty reference (no call to libvirt). */
+  DomRef Cached(const std::string& uuid);
   /** Remember / forget a domain pointer in the per-connection cache. */
   void Remember(virDomainPtr d);
   void Forget(const std::string& uuid);

@@ -88,6 +88,29 @@ void describe('libvirt calls on call threads (test driver)', () => {
       const uuids = fx.domains.map((d) => d.uuid);
       const records = await offloadedCall('virt', virt, () => virt.domainListGetStats(conn, [UNKNOWN, ...uuids], 1, 0));
       assert.deepEqual(records.map((r) => r.uuid).sort(), [...uuids].sort());
+      // On a second connection nothing is cached: the lookups of every UUID, known or not, go to the call
+      // thread with the stats call itself, one pass to wait for whatever their number; the domains found
+      // are cached (a later domain call needs no lookup pass).
+      const conn2 = virt.open(fx.uri);
+      try {
+        const unknowns = [1, 2, 3, 4, 5].map((i) => `deadbeef-0000-4000-8000-00000000000${i}`);
+        let passes = 0;
+        const again = await offloadedCall('virt', virt, () => (passes++, virt.domainListGetStats(conn2, [...unknowns, ...uuids], 1, 0)));
+        assert.deepEqual(again.map((r) => r.uuid).sort(), [...uuids].sort());
+        assert.equal(passes, 2, 'one pass that went to a call thread, one that took its result');
+        passes = 0;
+        assert.deepEqual(await offloadedCall('virt', virt, () => (passes++, virt.state(conn2, uuid))), virt.state(conn, uuid));
+        assert.equal(passes, 2, 'the domain was cached: no lookup pass before the call');
+        // A lookup failing for another reason than "no such domain" fails the call, named after it.
+        await assert.rejects(offloadedCall('virt', virt, () => virt.domainListGetStats(conn2, ['not-a-uuid'], 1, 0)), (e: Record<string, unknown>) => {
+          assert.equal(e['call'], 'virDomainLookupByUUIDString');
+          assert.notEqual(e['code'], 'ERR_LIBVIRT_NO_DOMAIN');
+          return true;
+        });
+        assert.deepEqual(await offloadedCall('virt', virt, () => virt.domainListGetStats(conn2, [UNKNOWN], 1, 0)), []);
+      } finally {
+        virt.close(conn2);
+      }
       // Several pending at once on one JS thread, each on its own call thread.
       const many = await Promise.all([1, 2, 3, 4].map(() => offloadedCall('virt', virt, () => virt.getLibVersion(conn))));
       assert.equal(new Set(many).size, 1);

@@ -131,6 +131,10 @@ void test('a worker stuck in a synchronous native call is not let go: it lingers
 
 void test('abandoning a thread that waits for nothing abandons nothing; NativeCalls skips addons no thread loaded', () => {
   assert.equal(gates.abandonNativeCall(999_999_999), 0);
+  const raw = gates as unknown as Record<string, (...a: unknown[]) => unknown>;
+  assert.throws(() => raw['abandonNativeCall']!('12'), { code: 'ERR_INVALID_ARG', message: 'abandonNativeCall(tid, onDone?): tid must be a number' });
+  assert.throws(() => raw['abandonAsyncCalls']!(), { code: 'ERR_INVALID_ARG', message: 'abandonAsyncCalls(tid, onDone?): tid must be a number' });
+  assert.deepEqual(raw['abandonAsyncCalls']!(999_999_999), []);
   const calls = new AddonNativeCalls(['vdsm_sleep', 'no_such_addon']);
   assert.deepEqual(calls.abandon(999_999_999, () => undefined), []);
   assert.deepEqual(Object.keys(calls.stats()), ['vdsm_sleep']);
