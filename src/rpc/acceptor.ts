@@ -268,7 +268,7 @@ export class Acceptor {
   }
 
   #detect(socket: Socket, slot: Slot): void {
-    if (this.#quickAck !== undefined) armQuickAck(socket, this.#quickAck);
+    const ack = this.#quickAck !== undefined ? armQuickAck(socket, this.#quickAck) : undefined;
     let head: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (): void => {
@@ -304,6 +304,7 @@ export class Acceptor {
           socket.pause();
           this.#o.onHttp(socket, head, slot);
         }
+        ack?.handlersAttached();
       } else {
         this.#counts.unknown++;
         this.#warnThrottled('unknown-protocol', { client: slot.client, head: head.subarray(0, 16).toString('latin1') }, 'Unrecognized protocol, closing');

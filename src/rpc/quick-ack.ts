@@ -9,7 +9,8 @@
 // not sticky, so it is set again after each such read.
 //
 // Only when the ACK is owed: an answer written after a read carries the ACK of what was read, so the
-// call is made once the chunk's 'data' callbacks have run (a microtask queued by the first of them) and
+// call is made once the chunk's 'data' callbacks have run (by a listener after the protocol handler's,
+// or before it is attached by a microtask queued by the first of them) and
 // only if nothing was written to the peer since that read: a frame nobody answers (SUBSCRIBE, a SEND's
 // head before its body), a request whose verb is still running. A request answered synchronously (ping2
 // and the other small verbs, see rpc-server.ts) costs neither the setsockopt(2) nor a separate ACK
@@ -35,28 +36,51 @@ export function socketFd(socket: Socket): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
+/** What armQuickAck returns for an armed socket. */
+export interface QuickAckArm {
+  /**
+   * The protocol handler's 'data' listeners are attached: from the next chunk on, the check runs in a
+   * listener after them, in the same 'data' emit, instead of in a microtask queued per chunk (a small
+   * request answered at once then costs no microtask at all).
+   */
+  handlersAttached(): void;
+}
+
 /**
  * Acknowledge every chunk `socket` receives that is not answered while it is handled. For a TLS socket
  * pass the TLS socket: its 'data' events follow the reads of the underlying descriptor, which it shares,
- * and its writes go out through that descriptor. Returns false when the socket has no descriptor (a pipe,
- * a socket already closed) or the option is refused (not TCP).
+ * and its writes go out through that descriptor. Returns undefined when the socket has no descriptor (a
+ * pipe, a socket already closed) or the option is refused (not TCP).
  */
-export function armQuickAck(socket: Socket, quickAck: QuickAckFn): boolean {
+export function armQuickAck(socket: Socket, quickAck: QuickAckFn): QuickAckArm | undefined {
   const fd = socketFd(socket);
-  if (fd === undefined || !quickAck(fd)) return false;
+  if (fd === undefined || !quickAck(fd)) return undefined;
   let queued = false;
+  let after = false;
   /** socket.bytesWritten at the last read. */
   let writtenAtRead = 0;
-  const settle = (): void => {
-    queued = false;
+  const check = (): void => {
     // The descriptor can be gone by now; a failed call is harmless.
     if (!socket.destroyed && socket.bytesWritten === writtenAtRead) quickAck(fd);
   };
+  const settle = (): void => {
+    queued = false;
+    check();
+  };
   socket.prependListener('data', () => {
     writtenAtRead = socket.bytesWritten;
-    if (queued) return;
+    if (queued || after) return;
     queued = true;
     queueMicrotask(settle);
   });
-  return true;
+  return {
+    handlersAttached(): void {
+      if (after) return;
+      after = true;
+      socket.on('data', () => {
+        // A chunk that arrived before (its microtask still pending) is settled there.
+        if (!queued) check();
+      });
+    },
+  };
 }
