@@ -358,11 +358,11 @@ export class StompParser {
       this.#state = ParserState.BodyUntilNul;
       return;
     }
-    if (!/^\d{1,15}$/.test(cl)) {
+    const n = decimal(cl);
+    if (n < 0) {
       this.#fail('bad-content-length', `Invalid content-length: ${JSON.stringify(cl.slice(0, 40))}`);
       return;
     }
-    const n = Number(cl);
     if (n > this.#limits.maxBodyBytes) {
       this.#fail('body-too-large', `Body larger than ${this.#limits.maxBodyBytes} bytes`);
       return;
@@ -420,6 +420,18 @@ function knownHeaderName(head: string, at: number, colon: number): string {
   const candidates = KNOWN_HEADER_NAMES[colon - at];
   if (candidates !== undefined) for (const name of candidates) if (head.startsWith(name, at)) return name;
   return head.slice(at, colon);
+}
+
+/** The value of 1 to 15 decimal digits (nothing else), else -1. */
+function decimal(text: string): number {
+  if (text.length === 0 || text.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -1,12 +1,16 @@
 // The engine's plain request read without JSON.parse (issue 17): plainRequest() gives exactly what
 // JSON.parse gives for the texts it takes and refuses every other text, and the server's answers are the
-// same bytes whether a request took that path or the general one (the same request with a space added).
+// same bytes whether a request took that path or the general one (the same request with a space added);
+// the reply's envelope written around its id is what JSON.stringify gives.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MethodTable } from '../../src/api/method-table.js';
 import { apiMethods } from '../../src/api/host-basic.js';
 import { s } from '../../src/api/schema.js';
 import { JsonRpcServer, plainRequest } from '../../src/rpc/jsonrpc-server.js';
+import { idJson, smallReplyText } from '../../src/rpc/reply-encoder.js';
+import { utf8Length } from '../../src/rpc/stomp-frame.js';
+import { RawJson } from '../../src/runtime/raw-json.js';
 import { silentLogManager, silentLogger } from './silent-log.js';
 
 const ctx = { clientAddress: '127.0.0.1', connectionId: 1 };
@@ -102,4 +106,27 @@ void test('answers: the same bytes through the plain path and the general path, 
   assert.match((await srv.handle('{"jsonrpc":"2.0","method":"Host.ping2","params":{},"id":', ctx))!, /"code":-32700/);
   assert.equal(await srv.handle('{"jsonrpc":"2.0","method":"Host.ping2","params":{}}', ctx), undefined);
   assert.match((await srv.handle('{"jsonrpc":"2.0","method":"Host.ping2","params":{},"id":-1.5e0}', ctx))!, /"id":-1.5,"result":true/);
+});
+
+void test('reply text: the constant envelope around the id is the bytes JSON.stringify gives', () => {
+  const ids: unknown[] = ['134fb96d-8104-4fc2-aab6-8a14ee6aa99b', '', 'a"b', 'a\\b', 'tab\there', 'ünï', '\u{1F600}', '\ud800', '~ ok !', 0, -0, 7, -3, 2 ** 53, 1.5, null, undefined];
+  for (const id of ids) {
+    for (const result of [true, false, 1, 'x', { a: [1, 'ü'] }, null]) {
+      const reply = { jsonrpc: '2.0', id: id ?? null, result };
+      assert.equal(smallReplyText(reply, 4096), JSON.stringify(reply), `${String(id)} ${JSON.stringify(result)}`);
+    }
+    assert.equal(idJson(id), JSON.stringify(id ?? null));
+    const raw = { jsonrpc: '2.0', id: id ?? null, result: new RawJson('{"k":"ü"}') };
+    assert.equal(smallReplyText(raw, 4096), JSON.stringify({ jsonrpc: '2.0', id: id ?? null, result: { k: 'ü' } }));
+  }
+  // An error response and one that does not fit take the general path as before.
+  const err = { jsonrpc: '2.0', id: '1', error: { code: -32601, message: 'nope' } };
+  assert.equal(smallReplyText(err, 4096), JSON.stringify(err));
+  assert.equal(smallReplyText({ jsonrpc: '2.0', id: 'x'.repeat(100), result: true }, 100), undefined);
+});
+
+void test('utf8Length: Buffer.byteLength for ASCII, non-ASCII, surrogates and long text', () => {
+  for (const text of ['', 'a', 'MESSAGE\n', 'ü', 'a✓b', '\u{1F600}', '\ud800', 'x\udc00y', 'é'.repeat(2000), 'a'.repeat(5000), `${'a'.repeat(1023)}ü`]) {
+    assert.equal(utf8Length(text), Buffer.byteLength(text, 'utf8'), JSON.stringify(text.slice(0, 20)));
+  }
 });
