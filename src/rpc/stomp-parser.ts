@@ -1,6 +1,6 @@
 // Incremental STOMP 1.2 frame parser: an explicit state machine over bytes, with every size bounded by
 // a named limit so a hostile peer cannot make it buffer without end. Runtime-free (Buffers in, frames out).
-import { newHeaders, unescapeHeaderValue, type Frame } from './stomp-frame.js';
+import { newHeaders, unescapeHeaderValue, type Frame, type Headers } from './stomp-frame.js';
 
 /** Longest accepted command line (the longest real command, UNSUBSCRIBE, is 11 bytes). */
 export const MAX_COMMAND_BYTES = 64;
@@ -97,6 +97,8 @@ export class StompParser {
   #paused = false;
   /** Input received while paused (at most what the socket delivered before it was paused). */
   #held: Buffer | undefined;
+  /** The last head #wholeHead decoded (its bytes up to the empty line) and what it gave. */
+  #seen: { bytes: Buffer; command: string; headers: Readonly<Headers>; count: number; headerBytes: number } | undefined;
 
   constructor(sink: ParserSink, limits: Partial<StompLimits> = {}) {
     this.#sink = sink;
@@ -249,9 +251,14 @@ export class StompParser {
     // One pass over the bytes finds the empty line and anything plain text must not hold (CR, NUL,
     // non-ASCII): cheaper for a head of a few hundred bytes than a native indexOf and a regex over it.
     const last = Math.min(chunk.length - 2, pos + lim.maxCommandBytes + lim.maxHeaderBytes + 1);
+    // The same pass compares the head with the previous one: a client repeats the same head (the same
+    // verb's SENDs differ in their body only), and then its parsed form is reused.
+    const seen = this.#seen;
+    let same = seen !== undefined;
     let stop = -1;
     for (let i = pos; i <= last; i++) {
       const b = chunk[i]!;
+      if (same && seen!.bytes[i - pos] !== b) same = false;
       if (b === LF) {
         if (chunk[i + 1] === LF) {
           stop = i;
@@ -260,6 +267,14 @@ export class StompParser {
       } else if (b === CR || b === NUL || b >= 0x80) return pos;
     }
     if (stop === -1) return pos;
+    if (same && seen!.bytes.length === stop + 1 - pos) {
+      this.#command = seen!.command;
+      this.#headers = seen!.headers;
+      this.#headerCount = seen!.count;
+      this.#headerBytes = seen!.headerBytes;
+      this.#startBody();
+      return stop + 2;
+    }
     const head = chunk.toString('latin1', pos, stop + 1);
     let nl = head.indexOf('\n');
     if (nl > lim.maxCommandBytes) return pos;
@@ -284,6 +299,9 @@ export class StompParser {
     this.#headers = headers;
     this.#headerCount = count;
     this.#headerBytes = headerBytes;
+    // Frames of this head share its headers object from now on: frozen, so no consumer can change another's.
+    Object.freeze(headers);
+    this.#seen = { bytes: Buffer.from(chunk.subarray(pos, stop + 1)), command, headers, count, headerBytes };
     this.#startBody();
     return stop + 2;
   }
