@@ -14,6 +14,12 @@ export const Destinations = {
   EVENTS: 'jms.queue.events',
 } as const;
 
+/** `name` as the Destinations constant equal to it, when there is one (the same characters, one string). */
+export function knownDestination(name: string): string {
+  for (const d of Object.values(Destinations)) if (d === name) return d;
+  return name;
+}
+
 /** A lone newline: the heart-beat "frame". */
 export const HEARTBEAT = Buffer.from('\n');
 

@@ -1,6 +1,6 @@
 // Incremental STOMP 1.2 frame parser: an explicit state machine over bytes, with every size bounded by
 // a named limit so a hostile peer cannot make it buffer without end. Runtime-free (Buffers in, frames out).
-import { newHeaders, unescapeHeaderValue, type Frame, type Headers } from './stomp-frame.js';
+import { Destinations, newHeaders, unescapeHeaderValue, type Frame, type Headers } from './stomp-frame.js';
 
 /** Longest accepted command line (the longest real command, UNSUBSCRIBE, is 11 bytes). */
 export const MAX_COMMAND_BYTES = 64;
@@ -288,7 +288,7 @@ export class StompParser {
       const colon = head.indexOf(':', at);
       if (colon <= at || colon > nl || nl - at > lim.maxHeaderLineBytes || ++count > lim.maxHeaderCount) return pos;
       const key = raw ? knownHeaderName(head, at, colon) : unescapeHeaderValue(head.slice(at, colon));
-      const value = raw ? head.slice(colon + 1, nl) : unescapeHeaderValue(head.slice(colon + 1, nl));
+      const value = raw ? knownHeaderValue(head, colon + 1, nl) : unescapeHeaderValue(head.slice(colon + 1, nl));
       if (key === undefined || value === undefined) return pos;
       // Values are strings: undefined means absent (and a lookup is far cheaper than `in` on this object).
       if (headers[key] === undefined) headers[key] = value;
@@ -450,6 +450,19 @@ function decimal(text: string): number {
     n = n * 10 + d;
   }
   return n;
+}
+
+/**
+ * vdsm's destinations as constants: a head's destination or reply-to that is one of them is that very
+ * string, so each frame's routing compares and looks it up by identity (no character comparison in the
+ * runtime, no hashing of a fresh slice).
+ */
+const KNOWN_HEADER_VALUES: readonly string[] = Object.values(Destinations);
+
+/** head.slice(from, to), as a known destination constant when it is one. */
+function knownHeaderValue(head: string, from: number, to: number): string {
+  if (to - from >= 16) for (const v of KNOWN_HEADER_VALUES) if (v.length === to - from && head.startsWith(v, from)) return v;
+  return head.slice(from, to);
 }
 
 const EMPTY = Buffer.alloc(0);
