@@ -103,7 +103,8 @@ export function smallReplyText(reply: object | object[], maxBytes: number): stri
   }
   if (!isSmall(reply)) {
     const raw = rawReplyText(reply);
-    return raw !== undefined && raw.length <= SMALL_REPLY_CHARS && Buffer.byteLength(raw, 'utf8') <= maxBytes ? raw : undefined;
+    // Three UTF-8 bytes at most per UTF-16 unit: most replies need no byte count at all.
+    return raw !== undefined && raw.length <= SMALL_REPLY_CHARS && (raw.length * 3 <= maxBytes || Buffer.byteLength(raw, 'utf8') <= maxBytes) ? raw : undefined;
   }
   const text = JSON.stringify(reply);
   // Three UTF-8 bytes at most per UTF-16 unit: most replies need no byte count at all.

@@ -88,7 +88,7 @@ export class HostService {
   /** Host.getStats serialised once per host sample (or change of VM counts or interfaces). */
   readonly #statsTemplate = new CachedTemplate();
   /** The last statsJson() text and the read fields it was filled with (dateTime as JSON, per wall-clock second). */
-  #lastStats: { template: JsonTemplate; elapsed: string; second: number; dateTime: string; json: RawJson } | undefined;
+  #lastStats: { template: JsonTemplate; elapsed: string; elapsedS: number; second: number; dateTime: string; json: RawJson } | undefined;
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -167,15 +167,17 @@ export class HostService {
     });
     if (template === undefined) return new RawJson(JSON.stringify(this.stats()));
     // The read's fields change every 10 ms (elapsedTime) and every second (dateTime): reads in between
-    // get the text filled by the last one, not a Date, an ISO string and a 2 KB concatenation each.
-    const elapsed = fmt2(this.#window.elapsedS());
+    // get the text filled by the last one, not a toFixed, a Date, an ISO string and a 2 KB concatenation each.
+    const elapsedS = this.#window.elapsedS();
+    const last = this.#lastStats;
+    // Within 4.9 ms of the value the last text shows, elapsedTime rounds to that same text (no toFixed).
+    const elapsed = last !== undefined && Math.abs(elapsedS - last.elapsedS) < 0.0049 ? last.elapsed : fmt2(elapsedS);
     const wallMs = Date.now();
     const second = Math.floor(wallMs / 1000);
-    const last = this.#lastStats;
     if (last !== undefined && last.template === template && last.elapsed === elapsed && last.second === second) return last.json;
     const dateTime = last !== undefined && last.second === second ? last.dateTime : JSON.stringify(formatDateTime(wallMs));
     const json = new RawJson(template.fill([JSON.stringify(elapsed), dateTime]));
-    this.#lastStats = { template, elapsed, second, dateTime, json };
+    this.#lastStats = { template, elapsed, elapsedS: elapsed === last?.elapsed ? last.elapsedS : Number(elapsed), second, dateTime, json };
     return json;
   }
 

@@ -65,11 +65,17 @@ void test('Host.getStats text: equal to the report built now, elapsedTime moves 
     // Reads within the same 10 ms get the same text (filled once); the next 10 ms moves elapsedTime.
     const again = host.statsJson();
     assert.equal(host.statsJson(), again);
-    time.advance(10);
+    const centis = (j: { text: string }): number => Math.round(Number(parse(j.text)['elapsedTime']) * 100);
+    time.advance(3); // still rounds to the same elapsedTime
+    assert.equal(host.statsJson(), again);
+    time.advance(3); // now rounds up
     const later = host.statsJson();
     assert.notEqual(later, again);
-    assert.equal((Number(parse(later.text)['elapsedTime']) * 100 - Number(parse(again.text)['elapsedTime']) * 100).toFixed(0), '1');
+    assert.equal(centis(later) - centis(again), 1);
     assert.equal(dateless(later.text), dateless(JSON.stringify(host.stats())));
+    time.advance(10);
+    assert.equal(centis(host.statsJson()) - centis(later), 1);
+    assert.equal(dateless(host.statsJson().text), dateless(JSON.stringify(host.stats())));
     counts.vmCount = 2;
     counts.vmActive = 2;
     const c = parse(host.statsJson().text);
