@@ -36,6 +36,17 @@ export function socketFd(socket: Socket): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
+/**
+ * A number that grows whenever anything is written to `socket`: the bytes it handed to its handle plus
+ * what it buffers. socket.bytesWritten says the same but copies the write buffer's list on every read;
+ * this reads two counters (Node's own, falling back to bytesWritten where it has no such field).
+ */
+function writtenCounter(socket: Socket): () => number {
+  const s = socket as unknown as { _bytesDispatched?: unknown };
+  if (typeof s._bytesDispatched !== 'number') return () => socket.bytesWritten;
+  return () => (s._bytesDispatched as number) + socket.writableLength;
+}
+
 /** What armQuickAck returns for an armed socket. */
 export interface QuickAckArm {
   /**
@@ -63,18 +74,19 @@ export function armQuickAck(socket: Socket, quickAck: QuickAckFn): QuickAckArm |
   if (fd === undefined || !quickAck(fd)) return undefined;
   let queued = false;
   let after = false;
-  /** socket.bytesWritten at the last read. */
+  /** written() at the last read. */
   let writtenAtRead = 0;
+  const written = writtenCounter(socket);
   const check = (): void => {
     // The descriptor can be gone by now; a failed call is harmless.
-    if (!socket.destroyed && socket.bytesWritten === writtenAtRead) quickAck(fd);
+    if (!socket.destroyed && written() === writtenAtRead) quickAck(fd);
   };
   const settle = (): void => {
     queued = false;
     check();
   };
   const before = (): void => {
-    writtenAtRead = socket.bytesWritten;
+    writtenAtRead = written();
     if (queued || after) return;
     queued = true;
     queueMicrotask(settle);
@@ -85,7 +97,7 @@ export function armQuickAck(socket: Socket, quickAck: QuickAckFn): QuickAckArm |
       socket.off('data', before);
       after = true;
       return (chunk: Buffer): void => {
-        writtenAtRead = socket.bytesWritten;
+        writtenAtRead = written();
         listener(chunk);
         // A chunk that arrived before (its microtask still pending) is settled there.
         if (!queued) check();
