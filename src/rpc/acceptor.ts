@@ -42,7 +42,11 @@ export interface AcceptorOptions {
   onLimit?: (hit: LimitHit) => void;
   /** A socket admitted earlier closed (for memory relief after a crowd leaves). */
   onClosed?: () => void;
-  onStomp(socket: Socket, head: Buffer, slot: Slot): void;
+  /**
+   * `reads` wraps the handler's 'data' listener (the quick-ACK check after each chunk; the identity when
+   * quick ACKs are off): attach `reads(listener)`. A handler that attaches its own listeners is served too.
+   */
+  onStomp(socket: Socket, head: Buffer, slot: Slot, reads: (listener: (chunk: Buffer) => void) => (chunk: Buffer) => void): void;
   onHttp(socket: Socket, head: Buffer, slot: Slot): void;
   /** Immediate ACKs after reads not answered at once (see quick-ack.ts); default: native/sys tcpQuickAck; false turns it off. */
   quickAck?: QuickAckFn | false;
@@ -268,7 +272,7 @@ export class Acceptor {
   }
 
   #detect(socket: Socket, slot: Slot): void {
-    if (this.#quickAck !== undefined) armQuickAck(socket, this.#quickAck);
+    const ack = this.#quickAck !== undefined ? armQuickAck(socket, this.#quickAck) : undefined;
     let head: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (): void => {
@@ -299,11 +303,12 @@ export class Acceptor {
           return;
         }
         this.#counts[what]++;
-        if (what === 'stomp') this.#o.onStomp(socket, head, slot);
+        if (what === 'stomp') this.#o.onStomp(socket, head, slot, ack !== undefined ? (l) => ack.around(l) : (l) => l);
         else {
           socket.pause();
           this.#o.onHttp(socket, head, slot);
         }
+        ack?.handlersAttached();
       } else {
         this.#counts.unknown++;
         this.#warnThrottled('unknown-protocol', { client: slot.client, head: head.subarray(0, 16).toString('latin1') }, 'Unrecognized protocol, closing');

@@ -122,6 +122,9 @@ export class JsonRpcServer {
    * the small verbs' reply leaves in the same turn as the request arrived); otherwise a promise.
    */
   respond(text: string, ctx: MethodContext): Reply | Promise<Reply> {
+    // The engine's usual request, in the exact text it sends: read without JSON.parse (same object).
+    const plain = plainRequest(text);
+    if (plain !== undefined) return this.#one(plain, ctx);
     const scan = scanJson(text, MAX_JSON_DEPTH, MAX_BATCH);
     if (scan === 'too-deep') return errorResponse(null, { code: Errors.PARSE.vdsmCode, message: `${Errors.PARSE.message} The message nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.` });
     if (scan === 'batch-too-large') return errorResponse(null, invalid(`<batch of more than ${MAX_BATCH} requests>`, `a batch may hold at most ${MAX_BATCH} requests`));
@@ -279,4 +282,56 @@ export function scanJson(text: string, maxDepth: number, maxBatch: number): Json
     else if (c === 0x2c && depth === 1 && batch && ++commas >= maxBatch) return 'batch-too-large';
   }
   return undefined;
+}
+
+/** A request as plainRequest() reads it: what JSON.parse gives for that text. */
+export interface PlainRequest {
+  jsonrpc: '2.0';
+  method: string;
+  params: Record<string, never>;
+  id: string | number;
+}
+
+const PLAIN_HEAD = '{"jsonrpc":"2.0","method":"';
+const PLAIN_PARAMS = '","params":{},"id":';
+
+/**
+ * The request the engine (and vdsm's clients) send for a verb without arguments, read without
+ * JSON.parse: exactly `{"jsonrpc":"2.0","method":"M","params":{},"id":ID}` with no whitespace, M and a
+ * string ID free of escapes and control characters, or ID a non-negative integer of at most 15 digits.
+ * Returns the object JSON.parse would give for the text, or undefined for anything else (which takes the
+ * general path: whitespace, other key orders, parameters, escapes, a missing id, a notification).
+ */
+export function plainRequest(text: string): PlainRequest | undefined {
+  const n = text.length;
+  if (n > 512 || !text.startsWith(PLAIN_HEAD)) return undefined;
+  const mEnd = plainStringEnd(text, PLAIN_HEAD.length);
+  if (mEnd <= PLAIN_HEAD.length || !text.startsWith(PLAIN_PARAMS, mEnd)) return undefined;
+  const idAt = mEnd + PLAIN_PARAMS.length;
+  if (text.charCodeAt(n - 1) !== 0x7d) return undefined;
+  let id: string | number;
+  if (text.charCodeAt(idAt) === 0x22) {
+    const idEnd = plainStringEnd(text, idAt + 1);
+    if (idEnd !== n - 2) return undefined;
+    id = text.slice(idAt + 1, idEnd);
+  } else {
+    const digits = n - 1 - idAt;
+    if (digits < 1 || digits > 15 || (digits > 1 && text.charCodeAt(idAt) === 0x30)) return undefined;
+    for (let i = idAt; i < n - 1; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return undefined;
+    }
+    id = Number(text.slice(idAt, n - 1));
+  }
+  return { jsonrpc: '2.0', method: text.slice(PLAIN_HEAD.length, mEnd), params: {}, id };
+}
+
+/** Index of the quote closing a JSON string whose text starts at `from`; -1 if it holds an escape or a control character. */
+function plainStringEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) return i;
+    if (c === 0x5c || c < 0x20) return -1;
+  }
+  return -1;
 }

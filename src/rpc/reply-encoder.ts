@@ -95,9 +95,16 @@ const SMALL_REPLY_CHARS = 8 * 1024;
  * encodeReply.
  */
 export function smallReplyText(reply: object | object[], maxBytes: number): string | undefined {
+  const r = reply as { jsonrpc?: unknown; id?: unknown; result?: unknown };
+  // A verb answered with true (ping2 and every verb without a value): the envelope is constant around the id.
+  if (r.result === true && r.jsonrpc === '2.0' && !Array.isArray(reply)) {
+    const text = `{"jsonrpc":"2.0","id":${idJson(r.id)},"result":true}`;
+    if (text.length * 3 <= maxBytes) return text;
+  }
   if (!isSmall(reply)) {
     const raw = rawReplyText(reply);
-    return raw !== undefined && raw.length <= SMALL_REPLY_CHARS && Buffer.byteLength(raw, 'utf8') <= maxBytes ? raw : undefined;
+    // Three UTF-8 bytes at most per UTF-16 unit: most replies need no byte count at all.
+    return raw !== undefined && raw.length <= SMALL_REPLY_CHARS && (raw.length * 3 <= maxBytes || Buffer.byteLength(raw, 'utf8') <= maxBytes) ? raw : undefined;
   }
   const text = JSON.stringify(reply);
   // Three UTF-8 bytes at most per UTF-16 unit: most replies need no byte count at all.
@@ -110,7 +117,7 @@ function rawReplyText(reply: object | object[]): string | undefined {
   if (Array.isArray(reply)) return undefined;
   const r = reply as { id?: unknown; result?: unknown };
   if (!(r.result instanceof RawJson) || r.result.sizeHint > 3 * SMALL_REPLY_CHARS) return undefined;
-  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":${r.result.text}}`;
+  return `{"jsonrpc":"2.0","id":${idJson(r.id)},"result":${r.result.text}}`;
 }
 
 /** The bytes of a single response whose result is RawJson. */
@@ -118,7 +125,28 @@ function rawReply(reply: object | object[]): Buffer | undefined {
   if (Array.isArray(reply)) return undefined;
   const r = reply as { id?: unknown; result?: unknown };
   if (!(r.result instanceof RawJson)) return undefined;
-  return r.result.encode(`{"jsonrpc":"2.0","id":${JSON.stringify(r.id ?? null)},"result":`, '}');
+  return r.result.encode(`{"jsonrpc":"2.0","id":${idJson(r.id)},"result":`, '}');
+}
+
+/**
+ * JSON.stringify(id ?? null) for a response's id, without the call for the usual ones: a string of
+ * printable ASCII without quote or backslash (a UUID), or a safe integer. The success responses
+ * JsonRpcServer makes have exactly the keys jsonrpc, id and result in this order, so a reply's text can
+ * be written around its id.
+ */
+export function idJson(id: unknown): string {
+  if (typeof id === 'string' && id.length <= 128) {
+    let plain = true;
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return `"${id}"`;
+  } else if (typeof id === 'number' && Number.isSafeInteger(id)) return String(id);
+  return JSON.stringify(id ?? null) ?? 'null';
 }
 
 /** Not a batch, and no result a single stringify could spend long on. */

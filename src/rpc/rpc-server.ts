@@ -151,7 +151,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     ...(opts.httpUpload ? { upload: opts.httpUpload } : {}),
   });
 
-  const onStomp = (socket: Socket, head: Buffer, slot: Slot): void => {
+  const onStomp = (socket: Socket, head: Buffer, slot: Slot, reads: (listener: (chunk: Buffer) => void) => (chunk: Buffer) => void): void => {
     const lingerMs = limits.closeLingerMs ?? 5000;
     const connectionId = nextId++;
     // Big frames leave in chunks that yield between them (chunked-writer.ts); its drain is the session's.
@@ -201,7 +201,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     });
     slot.close = (reason) => session.close(reason, false);
     sessions.add(session);
-    socket.on('data', (chunk: Buffer) => session.receive(chunk));
+    socket.on('data', reads((chunk: Buffer) => session.receive(chunk)));
     socket.on('drain', () => session.outputDrained());
     socket.on('close', () => session.close('peer closed', false));
     socket.on('error', (err) => stompLog.debug({ connectionId: session.connectionId, err: err.message }, 'socket error'));

@@ -1,6 +1,6 @@
 // vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
 // routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
-import { Destinations, encodeFrame, encodeMessageParts, encodeMessageText, messageHead, type Frame, type MessageHead, type OutFrame } from './stomp-frame.js';
+import { Destinations, encodeFrame, knownDestination, encodeMessageParts, encodeMessageText, messageHead, type Frame, type MessageHead, type OutFrame } from './stomp-frame.js';
 
 /** What the broker needs from a connection. */
 export interface BrokerPeer {
@@ -34,8 +34,9 @@ export class StompBroker {
   #heads = new WeakMap<Subscription, MessageHead>();
 
   constructor(opts: BrokerOptions = {}) {
-    this.requestQueues = opts.requestQueues ?? [Destinations.REQUESTS, Destinations.IRS_REQUESTS];
-    this.eventQueue = opts.eventQueue ?? Destinations.EVENTS;
+    // vdsm's own names as the very constants the parser gives for them, so a frame's destination matches by identity.
+    this.requestQueues = (opts.requestQueues ?? [Destinations.REQUESTS, Destinations.IRS_REQUESTS]).map(knownDestination);
+    this.eventQueue = knownDestination(opts.eventQueue ?? Destinations.EVENTS);
   }
 
   add(sub: Subscription): void {

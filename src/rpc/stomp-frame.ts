@@ -14,6 +14,12 @@ export const Destinations = {
   EVENTS: 'jms.queue.events',
 } as const;
 
+/** `name` as the Destinations constant equal to it, when there is one (the same characters, one string). */
+export function knownDestination(name: string): string {
+  for (const d of Object.values(Destinations)) if (d === name) return d;
+  return name;
+}
+
 /** A lone newline: the heart-beat "frame". */
 export const HEARTBEAT = Buffer.from('\n');
 
@@ -170,9 +176,19 @@ export function outFrameBuffers(frame: OutFrame): Buffer | Buffer[] {
 
 /** encodeMessageWith as a text frame: the same bytes once encoded. */
 export function encodeMessageText(head: MessageHead, body: string): TextFrame {
-  const bodyLen = Buffer.byteLength(body, 'utf8');
+  const bodyLen = utf8Length(body);
   const length = String(bodyLen);
   return new TextFrame(`${head.text}${length}\n\n${body}\0`, head.bytes + length.length + 2 + bodyLen + 1);
+}
+
+/** Strings up to this long are measured in JS when they are ASCII (a native call costs more). */
+const SHORT_TEXT = 1024;
+
+/** Buffer.byteLength(text, 'utf8'), counted in JS for a short ASCII text. */
+export function utf8Length(text: string): number {
+  if (text.length > SHORT_TEXT) return Buffer.byteLength(text, 'utf8');
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text, 'utf8');
+  return text.length;
 }
 
 /** encodeMessage with the head built beforehand (messageHead): the same bytes. */

@@ -17,7 +17,7 @@ import { deviceByAddress } from '../host/netcaps.js';
 import type { Libvirt } from '../libvirt/client.js';
 import { parseHostSample } from '../host/sample.js';
 import { buildHostStats, formatDateTime, HostStatsWindow } from '../host/stats.js';
-import { CachedTemplate, slotMarker } from '../runtime/json-template.js';
+import { CachedTemplate, slotMarker, type JsonTemplate } from '../runtime/json-template.js';
 import { RawJson } from '../runtime/raw-json.js';
 import { fmt2 } from '../virt/stringify.js';
 import type { Clock } from '../runtime/clock.js';
@@ -87,6 +87,8 @@ export class HostService {
   readonly #life = new Lifecycle('host service');
   /** Host.getStats serialised once per host sample (or change of VM counts or interfaces). */
   readonly #statsTemplate = new CachedTemplate();
+  /** The last statsJson() text and the read fields it was filled with (dateTime as JSON, per wall-clock second). */
+  #lastStats: { template: JsonTemplate; elapsed: string; elapsedS: number; second: number; dateTime: string; json: RawJson } | undefined;
 
   constructor(opts: HostServiceOptions) {
     this.#o = opts;
@@ -164,7 +166,19 @@ export class HostService {
       return { value, holes };
     });
     if (template === undefined) return new RawJson(JSON.stringify(this.stats()));
-    return new RawJson(template.fill([JSON.stringify(fmt2(this.#window.elapsedS())), JSON.stringify(formatDateTime(Date.now()))]));
+    // The read's fields change every 10 ms (elapsedTime) and every second (dateTime): reads in between
+    // get the text filled by the last one, not a toFixed, a Date, an ISO string and a 2 KB concatenation each.
+    const elapsedS = this.#window.elapsedS();
+    const last = this.#lastStats;
+    // Within 4.9 ms of the value the last text shows, elapsedTime rounds to that same text (no toFixed).
+    const elapsed = last !== undefined && Math.abs(elapsedS - last.elapsedS) < 0.0049 ? last.elapsed : fmt2(elapsedS);
+    const wallMs = Date.now();
+    const second = Math.floor(wallMs / 1000);
+    if (last !== undefined && last.template === template && last.elapsed === elapsed && last.second === second) return last.json;
+    const dateTime = last !== undefined && last.second === second ? last.dateTime : JSON.stringify(formatDateTime(wallMs));
+    const json = new RawJson(template.fill([JSON.stringify(elapsed), dateTime]));
+    this.#lastStats = { template, elapsed, elapsedS: elapsed === last?.elapsed ? last.elapsedS : Number(elapsed), second, dateTime, json };
+    return json;
   }
 
   /**

@@ -136,8 +136,8 @@ void test('a chunk answered while it is handled is not quick-acked (the answer c
     const settled = calls.length;
     for (let i = 1; i <= 20; i++) {
       c.write('SEND\ndestination:x\n\n{}\0');
-      // The answer left while the request was handled; the server's check (a microtask after the 'data'
-      // callbacks) has run by the time the client, in this same process, reads the answer.
+      // The answer left while the request was handled; the server's check (a 'data' listener after the
+      // handler's) has run by the time the client, in this same process, reads the answer.
       while (!received.includes(`answer ${i}\n`)) await new Promise((r) => setImmediate(r));
     }
     assert.equal(calls.length, settled, 'no TCP_QUICKACK for chunks answered at once');

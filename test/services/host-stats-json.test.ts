@@ -59,6 +59,23 @@ void test('Host.getStats text: equal to the report built now, elapsedTime moves 
     const b = parse(host.statsJson().text);
     assert.equal(Number(b['elapsedTime']) - Number(a['elapsedTime']), 5);
     assert.deepEqual(b['cpuStatistics'], a['cpuStatistics']);
+    // Byte for byte the text a fresh build and stringify gives (dateTime aside: the wall clock's second).
+    const dateless = (text: string): string => text.replace(/"dateTime":"[^"]*"/, '"dateTime":""');
+    assert.equal(dateless(host.statsJson().text), dateless(JSON.stringify(host.stats())));
+    // Reads within the same 10 ms get the same text (filled once); the next 10 ms moves elapsedTime.
+    const again = host.statsJson();
+    assert.equal(host.statsJson(), again);
+    const centis = (j: { text: string }): number => Math.round(Number(parse(j.text)['elapsedTime']) * 100);
+    time.advance(3); // still rounds to the same elapsedTime
+    assert.equal(host.statsJson(), again);
+    time.advance(3); // now rounds up
+    const later = host.statsJson();
+    assert.notEqual(later, again);
+    assert.equal(centis(later) - centis(again), 1);
+    assert.equal(dateless(later.text), dateless(JSON.stringify(host.stats())));
+    time.advance(10);
+    assert.equal(centis(host.statsJson()) - centis(later), 1);
+    assert.equal(dateless(host.statsJson().text), dateless(JSON.stringify(host.stats())));
     counts.vmCount = 2;
     counts.vmActive = 2;
     const c = parse(host.statsJson().text);
@@ -67,7 +84,9 @@ void test('Host.getStats text: equal to the report built now, elapsedTime moves 
     next = sampled();
     time.advance(10_000);
     await next;
-    const d = parse(host.statsJson().text);
+    const dText = host.statsJson().text;
+    assert.equal(dateless(dText), dateless(JSON.stringify(host.stats())));
+    const d = parse(dText);
     assert.notDeepEqual(d['cpuStatistics'], a['cpuStatistics']);
     assert.deepEqual(withoutDate(d), withoutDate(JSON.parse(JSON.stringify(host.stats())) as Record<string, unknown>));
   } finally {
