@@ -21,30 +21,56 @@ export function slotMarker(index: number): string {
   return `${MARKER_HEAD}${index}`;
 }
 
+/** The marker's opening as UTF-8 (markers are ASCII, so they are found in the bytes as in the text). */
+const MARKER_BYTES = Buffer.from(MARKER_TEXT, 'latin1');
+const QUOTE = 0x22;
+
 export class JsonTemplate {
-  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]; dropped by bytesOf(). */
+  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]; absent when kept as bytes. */
   #parts: string[] | undefined;
   readonly #slots: number[];
-  /** The parts' UTF-8 bytes (views of one buffer), made on the first fillInto. */
-  #bytes: Buffer[] | undefined;
+  /** UTF-8 bytes holding every fixed part (bytesOf: the whole serialised text, markers included). */
+  #bytes: Buffer | undefined;
+  /** Per fixed part, its start and end in #bytes: [start0, end0, start1, end1, ...]. */
+  #spans: number[] | undefined;
   #fixedBytes = 0;
 
-  private constructor(parts: string[], slots: number[]) {
+  private constructor(parts: string[] | undefined, slots: number[], bytes?: Buffer, spans?: number[]) {
     this.#parts = parts;
     this.#slots = slots;
+    this.#bytes = bytes;
+    this.#spans = spans;
+    if (spans !== undefined) for (let i = 0; i < spans.length; i += 2) this.#fixedBytes += spans[i + 1]! - spans[i]!;
   }
 
   /**
-   * of(), kept as bytes only: the text is encoded now and its strings let go. Many long-lived templates
-   * (one per VM, rebuilt per sample) then hold their text off the JS heap, so it is not copied by every
-   * young-generation collection it survives; fill() decodes the bytes (for occasional use).
+   * of(), kept as bytes only: the text is encoded once, whole, and cut in the bytes (the marker bytes
+   * stay in the buffer, skipped), so no string but the serialised text is made, and what stays is one
+   * buffer, its spans and slots. Many long-lived templates (one per VM, rebuilt per sample) then hold
+   * their text off the JS heap and leave few objects for every young-generation collection to copy;
+   * fill() decodes the bytes (for occasional use).
    */
   static bytesOf(value: unknown, holes: number): JsonTemplate | undefined {
-    const t = JsonTemplate.of(value, holes);
-    if (t === undefined) return undefined;
-    t.#bytes = t.#encodeParts();
-    t.#parts = undefined;
-    return t;
+    const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+    const spans: number[] = [];
+    const slots: number[] = [];
+    let last = 0;
+    for (let at = bytes.indexOf(MARKER_BYTES); at >= 0; at = bytes.indexOf(MARKER_BYTES, last)) {
+      const end = bytes.indexOf(QUOTE, at + MARKER_BYTES.length);
+      if (end < 0) return undefined;
+      let slot = 0;
+      for (let i = at + MARKER_BYTES.length; i < end; i++) {
+        const d = bytes[i]! - 0x30;
+        if (d < 0 || d > 9 || i - at - MARKER_BYTES.length > 6) return undefined;
+        slot = slot * 10 + d;
+      }
+      if (end === at + MARKER_BYTES.length) return undefined;
+      spans.push(last, at);
+      slots.push(slot);
+      last = end + 1;
+    }
+    spans.push(last, bytes.length);
+    return slots.length === holes ? new JsonTemplate(undefined, slots, bytes, spans) : undefined;
   }
 
   /**
@@ -70,7 +96,7 @@ export class JsonTemplate {
 
   /** The text with each hole filled by the JSON text of `values[slot]`. */
   fill(values: readonly string[]): string {
-    const parts = this.#parts ?? this.#bytes!.map((b) => b.toString('utf8'));
+    const parts = this.#parts ?? this.#decodeParts();
     let out = parts[0]!;
     for (let i = 0; i < this.#slots.length; i++) out += values[this.#slots[i]!]! + parts[i + 1]!;
     return out;
@@ -81,21 +107,28 @@ export class JsonTemplate {
    * copied, the values written in between.
    */
   fillInto(values: readonly string[], into: JsonPieces): void {
-    const bytes = (this.#bytes ??= this.#encodeParts());
-    into.template(bytes, this.#slots, values, this.#fixedBytes);
+    if (this.#bytes === undefined) this.#encodeParts();
+    into.template(this.#bytes!, this.#spans!, this.#slots, values, this.#fixedBytes);
   }
 
-  #encodeParts(): Buffer[] {
+  #encodeParts(): void {
     const parts = this.#parts!;
-    const all = Buffer.from(parts.join(''), 'utf8');
-    this.#fixedBytes = all.length;
-    const out: Buffer[] = [];
+    this.#bytes = Buffer.from(parts.join(''), 'utf8');
+    const spans: number[] = [];
     let at = 0;
     for (const p of parts) {
       const n = Buffer.byteLength(p, 'utf8');
-      out.push(all.subarray(at, at + n));
+      spans.push(at, at + n);
       at += n;
     }
+    this.#spans = spans;
+    this.#fixedBytes = at;
+  }
+
+  #decodeParts(): string[] {
+    const spans = this.#spans!;
+    const out: string[] = [];
+    for (let i = 0; i < spans.length; i += 2) out.push(this.#bytes!.toString('utf8', spans[i], spans[i + 1]));
     return out;
   }
 
