@@ -29,48 +29,45 @@ export class JsonTemplate {
   /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]; absent when kept as bytes. */
   #parts: string[] | undefined;
   readonly #slots: number[];
-  /** UTF-8 bytes holding every fixed part (bytesOf: the whole serialised text, markers included). */
-  #bytes: Buffer | undefined;
-  /** Per fixed part, its start and end in #bytes: [start0, end0, start1, end1, ...]. */
-  #spans: number[] | undefined;
+  /** The fixed parts' UTF-8 bytes: views of one buffer (copied into a reply per read). */
+  #bytes: Buffer[] | undefined;
   #fixedBytes = 0;
 
-  private constructor(parts: string[] | undefined, slots: number[], bytes?: Buffer, spans?: number[]) {
+  private constructor(parts: string[] | undefined, slots: number[], bytes?: Buffer[]) {
     this.#parts = parts;
     this.#slots = slots;
     this.#bytes = bytes;
-    this.#spans = spans;
-    if (spans !== undefined) for (let i = 0; i < spans.length; i += 2) this.#fixedBytes += spans[i + 1]! - spans[i]!;
+    if (bytes !== undefined) for (const b of bytes) this.#fixedBytes += b.length;
   }
 
   /**
    * of(), kept as bytes only: the text is encoded once, whole, and cut in the bytes (the marker bytes
-   * stay in the buffer, skipped), so no string but the serialised text is made, and what stays is one
-   * buffer, its spans and slots. Many long-lived templates (one per VM, rebuilt per sample) then hold
-   * their text off the JS heap and leave few objects for every young-generation collection to copy;
-   * fill() decodes the bytes (for occasional use).
+   * stay in the buffer, between the views), so no string but the serialised text is made per build.
+   * Many long-lived templates (one per VM, rebuilt per sample) then hold their text off the JS heap,
+   * so it is not copied by every young-generation collection it survives; fill() decodes the bytes
+   * (for occasional use).
    */
   static bytesOf(value: unknown, holes: number): JsonTemplate | undefined {
     const bytes = Buffer.from(JSON.stringify(value), 'utf8');
-    const spans: number[] = [];
+    const parts: Buffer[] = [];
     const slots: number[] = [];
     let last = 0;
     for (let at = bytes.indexOf(MARKER_BYTES); at >= 0; at = bytes.indexOf(MARKER_BYTES, last)) {
-      const end = bytes.indexOf(QUOTE, at + MARKER_BYTES.length);
-      if (end < 0) return undefined;
+      const digits = at + MARKER_BYTES.length;
+      const end = bytes.indexOf(QUOTE, digits);
+      if (end <= digits || end - digits > 6) return undefined;
       let slot = 0;
-      for (let i = at + MARKER_BYTES.length; i < end; i++) {
+      for (let i = digits; i < end; i++) {
         const d = bytes[i]! - 0x30;
-        if (d < 0 || d > 9 || i - at - MARKER_BYTES.length > 6) return undefined;
+        if (d < 0 || d > 9) return undefined;
         slot = slot * 10 + d;
       }
-      if (end === at + MARKER_BYTES.length) return undefined;
-      spans.push(last, at);
+      parts.push(bytes.subarray(last, at));
       slots.push(slot);
       last = end + 1;
     }
-    spans.push(last, bytes.length);
-    return slots.length === holes ? new JsonTemplate(undefined, slots, bytes, spans) : undefined;
+    parts.push(bytes.subarray(last));
+    return slots.length === holes ? new JsonTemplate(undefined, slots, parts) : undefined;
   }
 
   /**
@@ -96,7 +93,7 @@ export class JsonTemplate {
 
   /** The text with each hole filled by the JSON text of `values[slot]`. */
   fill(values: readonly string[]): string {
-    const parts = this.#parts ?? this.#decodeParts();
+    const parts = this.#parts ?? this.#bytes!.map((b) => b.toString('utf8'));
     let out = parts[0]!;
     for (let i = 0; i < this.#slots.length; i++) out += values[this.#slots[i]!]! + parts[i + 1]!;
     return out;
@@ -107,28 +104,21 @@ export class JsonTemplate {
    * copied, the values written in between.
    */
   fillInto(values: readonly string[], into: JsonPieces): void {
-    if (this.#bytes === undefined) this.#encodeParts();
-    into.template(this.#bytes!, this.#spans!, this.#slots, values, this.#fixedBytes);
+    const bytes = (this.#bytes ??= this.#encodeParts());
+    into.template(bytes, this.#slots, values, this.#fixedBytes);
   }
 
-  #encodeParts(): void {
+  #encodeParts(): Buffer[] {
     const parts = this.#parts!;
-    this.#bytes = Buffer.from(parts.join(''), 'utf8');
-    const spans: number[] = [];
+    const all = Buffer.from(parts.join(''), 'utf8');
+    this.#fixedBytes = all.length;
+    const out: Buffer[] = [];
     let at = 0;
     for (const p of parts) {
       const n = Buffer.byteLength(p, 'utf8');
-      spans.push(at, at + n);
+      out.push(all.subarray(at, at + n));
       at += n;
     }
-    this.#spans = spans;
-    this.#fixedBytes = at;
-  }
-
-  #decodeParts(): string[] {
-    const spans = this.#spans!;
-    const out: string[] = [];
-    for (let i = 0; i < spans.length; i += 2) out.push(this.#bytes!.toString('utf8', spans[i], spans[i + 1]));
     return out;
   }
 

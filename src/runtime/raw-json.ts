@@ -94,11 +94,10 @@ function writeString(out: Buffer, s: string, at: number): number {
 /** Parts up to this many bytes are copied by hand: TypedArray#set costs more than a short loop. */
 const SHORT_COPY = 48;
 
-/** Copy b[start, end) to out at `at`; returns the end. */
-function copyInto(out: Buffer, b: Buffer, start: number, end: number, at: number): number {
-  const n = end - start;
-  if (n > SHORT_COPY) b.copy(out, at, start, end);
-  else for (let i = 0; i < n; i++) out[at + i] = b[start + i]!;
+function copyInto(out: Buffer, b: Buffer, at: number): number {
+  const n = b.length;
+  if (n > SHORT_COPY) out.set(b, at);
+  else for (let i = 0; i < n; i++) out[at + i] = b[i]!;
   return at + n;
 }
 
@@ -126,19 +125,18 @@ export class JsonPieces {
   }
 
   /**
-   * A template's fixed parts with its holes filled in between (json-template.ts): part 0, then per hole
-   * i the JSON text values[slots[i]] and part i + 1, where part k is bytes[spans[2k], spans[2k + 1]).
-   * `fixedBytes` is the parts' total length.
+   * A template's fixed parts with its holes filled in between (json-template.ts): parts[0], then per
+   * hole i the JSON text values[slots[i]] and parts[i + 1]. `fixedBytes` is the parts' total length.
    */
-  template(bytes: Buffer, spans: readonly number[], slots: readonly number[], values: readonly string[], fixedBytes: number): void {
+  template(parts: readonly Buffer[], slots: readonly number[], values: readonly string[], fixedBytes: number): void {
     let need = fixedBytes;
     for (let i = 0; i < slots.length; i++) need += 3 * values[slots[i]!]!.length;
     if (this.#at + need + TAIL_ROOM > this.#buf.length) this.#grow(need);
     const buf = this.#buf;
-    let at = copyInto(buf, bytes, spans[0]!, spans[1]!, this.#at);
+    let at = copyInto(buf, parts[0]!, this.#at);
     for (let i = 0; i < slots.length; i++) {
       at = writeString(buf, values[slots[i]!]!, at);
-      at = copyInto(buf, bytes, spans[2 * i + 2]!, spans[2 * i + 3]!, at);
+      at = copyInto(buf, parts[i + 1]!, at);
     }
     this.#at = at;
   }
