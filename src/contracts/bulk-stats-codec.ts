@@ -5,23 +5,27 @@
 // the bytes (off the JS heap) and decodes one VM's record when a report needs it (BulkStatsView.record).
 //
 // Layout (host byte order; the magic word tells a foreign order apart), sections back to back:
-//   header      u32 x 8: magic, version, vms, keys, entries, strings, string bytes, 0
-//   values      f64 x entries: the number; for a string the index of its text; for a boolean 0 or 1
-//   vm table    u32 x 3 per VM: text index of its uuid, first entry, entry count
-//   key table   u32 per key: text index of the key name
-//   text spans  u32 x 2 per text: start and end in the text bytes
-//   key of      u16 per entry: index in the key table
-//   type of     u8 per entry: 0 number, 1 string, 2 boolean
-//   text bytes  UTF-8 of every text (uuids, key names, string values)
+//   header         u32 x 10: magic, version, vms, keys, entries, texts, text bytes, shapes, shape entries, 0
+//   values         f64 per entry: the number; for a string the index of its text; for a boolean 0 or 1
+//   vm table       u32 x 3 per VM: text index of its uuid, its first entry, its shape
+//   shape table    u32 x 2 per shape: first shape entry, count (a shape: one key list with value types;
+//                  VMs with the same devices share one)
+//   key table      u32 per key: text index of the key name
+//   text spans     u32 x 2 per text: start and end in the text bytes
+//   shape keys     u16 per shape entry: index in the key table
+//   shape types    u8 per shape entry: 0 number, 1 string, 2 boolean
+//   text bytes     UTF-8 of every text (uuids, key names, string values)
 // A buffer is checked whole when it is opened: a truncated or inconsistent one is refused with a
-// BulkStatsFormatError saying what is wrong, and nothing of it is used.
+// BulkStatsFormatError saying what is wrong, and nothing of it is used. A VM's record is built by a
+// function made once per shape (an object literal of the shape's keys), so decoding one is a single
+// allocation of a compact object rather than ~84 keyed stores into a dictionary.
 
 /** A libvirt bulk-stats value: the binding gives numbers, strings and booleans only. */
 export type BulkStatsValue = number | string | boolean;
 
 const MAGIC = 0x31534256; // "VBS1" read as a little-endian u32
 const VERSION = 1;
-const HEADER_WORDS = 8;
+const HEADER_WORDS = 10;
 const HEADER_BYTES = HEADER_WORDS * 4;
 const NUMBER = 0;
 const STRING = 1;
@@ -38,26 +42,36 @@ export class BulkStatsFormatError extends Error {
   }
 }
 
-interface Layout {
+/** Where each section starts (bytes), from the header's counts. */
+export interface BulkStatsLayout {
   values: number;
   vmTable: number;
+  shapeTable: number;
   keyTable: number;
   spans: number;
-  keyOf: number;
-  typeOf: number;
+  shapeKeys: number;
+  shapeTypes: number;
   text: number;
   total: number;
 }
 
-function layout(vms: number, keys: number, entries: number, strings: number, textBytes: number): Layout {
+function layout(vms: number, keys: number, entries: number, texts: number, textBytes: number, shapes: number, shapeEntries: number): BulkStatsLayout {
   const values = HEADER_BYTES;
   const vmTable = values + 8 * entries;
-  const keyTable = vmTable + 12 * vms;
+  const shapeTable = vmTable + 12 * vms;
+  const keyTable = shapeTable + 8 * shapes;
   const spans = keyTable + 4 * keys;
-  const keyOf = spans + 8 * strings;
-  const typeOf = keyOf + 2 * entries;
-  const text = typeOf + entries;
-  return { values, vmTable, keyTable, spans, keyOf, typeOf, text, total: text + textBytes };
+  const shapeKeys = spans + 8 * texts;
+  const shapeTypes = shapeKeys + 2 * shapeEntries;
+  const text = shapeTypes + shapeEntries;
+  return { values, vmTable, shapeTable, keyTable, spans, shapeKeys, shapeTypes, text, total: text + textBytes };
+}
+
+/** The header's counts and the sections' offsets of an encoded sample (diagnostics, tests); no checks. */
+export function bulkStatsLayout(buf: ArrayBuffer): BulkStatsLayout & { counts: { vms: number; keys: number; entries: number; texts: number; textBytes: number; shapes: number; shapeEntries: number } } {
+  const h = new Uint32Array(buf, 0, HEADER_WORDS);
+  const counts = { vms: h[2]!, keys: h[3]!, entries: h[4]!, texts: h[5]!, textBytes: h[6]!, shapes: h[7]!, shapeEntries: h[8]! };
+  return { ...layout(counts.vms, counts.keys, counts.entries, counts.texts, counts.textBytes, counts.shapes, counts.shapeEntries), counts };
 }
 
 /** Encode `records` (uuid -> flat stats) into one buffer for transfer. Throws on a value of another type. */
@@ -75,12 +89,16 @@ export function encodeBulkStats(records: Iterable<{ uuid: string; stats: Readonl
   };
   const keyIndex = new Map<string, number>();
   const keyTexts: number[] = [];
+  const shapeIndex = new Map<string, number>();
+  const shapeRows: number[] = [];
+  const shapeKeys: number[] = [];
+  const shapeTypes: number[] = [];
   const vmRows: number[] = [];
   const values: number[] = [];
-  const keyOf: number[] = [];
-  const typeOf: number[] = [];
+  const sig: number[] = [];
   for (const { uuid, stats } of records) {
-    vmRows.push(text(uuid), values.length, 0);
+    const first = values.length;
+    sig.length = 0;
     for (const key in stats) {
       const v = stats[key];
       let k = keyIndex.get(key);
@@ -90,31 +108,45 @@ export function encodeBulkStats(records: Iterable<{ uuid: string; stats: Readonl
         keyTexts.push(text(key));
         keyIndex.set(key, k);
       }
+      let type: number;
       if (typeof v === 'number') {
         values.push(v);
-        typeOf.push(NUMBER);
+        type = NUMBER;
       } else if (typeof v === 'string') {
         values.push(text(v));
-        typeOf.push(STRING);
+        type = STRING;
       } else if (typeof v === 'boolean') {
         values.push(v ? 1 : 0);
-        typeOf.push(BOOLEAN);
+        type = BOOLEAN;
       } else {
         throw new BulkStatsFormatError(`${uuid} ${key}: a ${typeof v} value (numbers, strings and booleans only)`);
       }
-      keyOf.push(k);
+      sig.push(k * 4 + type);
     }
-    vmRows[vmRows.length - 1] = values.length - vmRows[vmRows.length - 2]!;
+    const key = sig.join(',');
+    let shape = shapeIndex.get(key);
+    if (shape === undefined) {
+      shape = shapeRows.length / 2;
+      shapeRows.push(shapeKeys.length, sig.length);
+      for (const e of sig) {
+        shapeKeys.push(e >> 2);
+        shapeTypes.push(e & 3);
+      }
+      shapeIndex.set(key, shape);
+    }
+    vmRows.push(text(uuid), first, shape);
   }
   const encoder = new TextEncoder();
   const encoded = texts.map((s) => encoder.encode(s));
   const textBytes = encoded.reduce((n, b) => n + b.length, 0);
   const vms = vmRows.length / 3;
-  const at = layout(vms, keyTexts.length, values.length, texts.length, textBytes);
+  const shapes = shapeRows.length / 2;
+  const at = layout(vms, keyTexts.length, values.length, texts.length, textBytes, shapes, shapeKeys.length);
   const buf = new ArrayBuffer(at.total);
-  new Uint32Array(buf, 0, HEADER_WORDS).set([MAGIC, VERSION, vms, keyTexts.length, values.length, texts.length, textBytes, 0]);
+  new Uint32Array(buf, 0, HEADER_WORDS).set([MAGIC, VERSION, vms, keyTexts.length, values.length, texts.length, textBytes, shapes, shapeKeys.length, 0]);
   new Float64Array(buf, at.values, values.length).set(values);
   new Uint32Array(buf, at.vmTable, vmRows.length).set(vmRows);
+  new Uint32Array(buf, at.shapeTable, shapeRows.length).set(shapeRows);
   new Uint32Array(buf, at.keyTable, keyTexts.length).set(keyTexts);
   const spans = new Uint32Array(buf, at.spans, 2 * texts.length);
   const bytes = new Uint8Array(buf, at.text, textBytes);
@@ -125,9 +157,44 @@ export function encodeBulkStats(records: Iterable<{ uuid: string; stats: Readonl
     pos += b.length;
     spans[2 * i + 1] = pos;
   });
-  new Uint16Array(buf, at.keyOf, keyOf.length).set(keyOf);
-  new Uint8Array(buf, at.typeOf, typeOf.length).set(typeOf);
+  new Uint16Array(buf, at.shapeKeys, shapeKeys.length).set(shapeKeys);
+  new Uint8Array(buf, at.shapeTypes, shapeTypes.length).set(shapeTypes);
   return buf;
+}
+
+type Build = (values: Float64Array, first: number, text: (index: number) => string) => Record<string, BulkStatsValue>;
+
+/**
+ * Record builders by shape (its keys and types), kept across samples so they stay optimised: a
+ * sample's VMs have a handful of shapes, and the same ones sample after sample. Bounded: a host whose
+ * VMs change devices all the time starts over past MAX_BUILDERS.
+ */
+const builders = new Map<string, Build>();
+const MAX_BUILDERS = 512;
+
+function builderFor(keys: readonly string[], types: readonly number[]): Build {
+  const sig = JSON.stringify([keys, types]);
+  let build = builders.get(sig);
+  if (build !== undefined) return build;
+  if (keys.includes('__proto__')) {
+    // An object literal would set the prototype: define the key as an own property, as a clone does.
+    build = (v, o, t) => {
+      const out: Record<string, BulkStatsValue> = {};
+      keys.forEach((k, i) => Object.defineProperty(out, k, { value: decodeValue(types[i]!, v[o + i]!, t), enumerable: true, writable: true, configurable: true }));
+      return out;
+    };
+  } else {
+    // Keys are JSON string literals (safe as JS source); values read from the sample's values.
+    const fields = keys.map((k, i) => `${JSON.stringify(k)}: ${types[i] === NUMBER ? `v[o + ${i}]` : types[i] === STRING ? `t(v[o + ${i}])` : `v[o + ${i}] !== 0`}`);
+    build = new Function('v', 'o', 't', `return {${fields.join(', ')}};`) as Build;
+  }
+  if (builders.size >= MAX_BUILDERS) builders.clear();
+  builders.set(sig, build);
+  return build;
+}
+
+function decodeValue(type: number, v: number, text: (index: number) => string): BulkStatsValue {
+  return type === NUMBER ? v : type === STRING ? text(v) : v !== 0;
 }
 
 /**
@@ -136,50 +203,81 @@ export function encodeBulkStats(records: Iterable<{ uuid: string; stats: Readonl
  */
 export class BulkStatsView {
   readonly #values: Float64Array;
-  readonly #keyOf: Uint16Array;
-  readonly #typeOf: Uint8Array;
   readonly #spans: Uint32Array;
   /** The text bytes (a Buffer view: its toString is the cheapest UTF-8 decode of a short slice). */
   readonly #bytes: Buffer;
-  readonly #keys: string[];
-  /** uuid -> [first entry, entry count] */
-  readonly #vms = new Map<string, { from: number; count: number }>();
+  /** uuid -> [first entry, shape] */
+  readonly #vms = new Map<string, { first: number; shape: number }>();
+  /** Per shape: its key names and value types, and its builder once asked for. */
+  readonly #shapes: { keys: string[]; types: number[]; build: Build | undefined }[] = [];
+  /**
+   * Texts decoded so far: string values repeat in every record of a VM (its disks' names and paths,
+   * its NICs' names) and often across VMs, so each is decoded once per sample.
+   */
+  readonly #texts: (string | undefined)[] = [];
+  readonly #text = (index: number): string => (this.#texts[index] ??= this.#bytes.toString('utf8', this.#spans[2 * index], this.#spans[2 * index + 1]));
 
   /** Check `buf` whole and open it; throws BulkStatsFormatError when it is not a valid sample. */
   constructor(buf: ArrayBuffer) {
     if (!(buf instanceof ArrayBuffer)) throw new BulkStatsFormatError(`expected an ArrayBuffer, got ${buf === null ? 'null' : typeof buf}`);
     if (buf.byteLength < HEADER_BYTES) throw new BulkStatsFormatError(`${buf.byteLength} bytes, shorter than its ${HEADER_BYTES}-byte header`);
-    const [magic, version, vms, keys, entries, strings, textBytes] = new Uint32Array(buf, 0, HEADER_WORDS) as unknown as number[];
-    if (magic !== MAGIC) throw new BulkStatsFormatError(`bad magic 0x${magic!.toString(16)} (not a sample of this format)`);
+    const header = new Uint32Array(buf, 0, HEADER_WORDS);
+    const magic = header[0]!;
+    const version = header[1]!;
+    if (magic !== MAGIC) throw new BulkStatsFormatError(`bad magic 0x${magic.toString(16)} (not a sample of this format)`);
     if (version !== VERSION) throw new BulkStatsFormatError(`format version ${version}, this agent reads ${VERSION}`);
-    const at = layout(vms!, keys!, entries!, strings!, textBytes!);
+    const { counts: c, ...at } = bulkStatsLayout(buf);
     if (at.total !== buf.byteLength) throw new BulkStatsFormatError(`${buf.byteLength} bytes, its header describes ${at.total} (truncated or corrupt)`);
-    this.#values = new Float64Array(buf, at.values, entries);
-    this.#spans = new Uint32Array(buf, at.spans, 2 * strings!);
-    this.#keyOf = new Uint16Array(buf, at.keyOf, entries);
-    this.#typeOf = new Uint8Array(buf, at.typeOf, entries);
-    this.#bytes = Buffer.from(buf, at.text, textBytes);
-    for (let i = 0; i < strings!; i++) {
-      if (this.#spans[2 * i]! > this.#spans[2 * i + 1]! || this.#spans[2 * i + 1]! > textBytes!) throw new BulkStatsFormatError(`text ${i} lies outside the text bytes`);
+    this.#values = new Float64Array(buf, at.values, c.entries);
+    this.#spans = new Uint32Array(buf, at.spans, 2 * c.texts);
+    this.#bytes = Buffer.from(buf, at.text, c.textBytes);
+    for (let i = 0; i < c.texts; i++) {
+      if (this.#spans[2 * i]! > this.#spans[2 * i + 1]! || this.#spans[2 * i + 1]! > c.textBytes) throw new BulkStatsFormatError(`text ${i} lies outside the text bytes`);
     }
-    const keyTable = new Uint32Array(buf, at.keyTable, keys);
-    this.#keys = Array.from(keyTable, (t, i) => this.#text(t, `key ${i}`));
-    for (let i = 0; i < entries!; i++) {
-      if (this.#keyOf[i]! >= keys!) throw new BulkStatsFormatError(`entry ${i} names key ${this.#keyOf[i]} of ${keys}`);
-      const type = this.#typeOf[i]!;
-      if (type === STRING) {
-        const t = this.#values[i]!;
-        if (!Number.isInteger(t) || t < 0 || t >= strings!) throw new BulkStatsFormatError(`entry ${i} names text ${t} of ${strings}`);
-      } else if (type !== NUMBER && type !== BOOLEAN) throw new BulkStatsFormatError(`entry ${i} has unknown type ${type}`);
+    const textOf = (index: number, what: string): string => {
+      if (index >= c.texts) throw new BulkStatsFormatError(`${what} names text ${index} of ${c.texts}`);
+      return this.#text(index);
+    };
+    const keyTable = new Uint32Array(buf, at.keyTable, c.keys);
+    const keys = Array.from(keyTable, (t, i) => textOf(t, `key ${i}`));
+    const shapeTable = new Uint32Array(buf, at.shapeTable, 2 * c.shapes);
+    const shapeKeys = new Uint16Array(buf, at.shapeKeys, c.shapeEntries);
+    const shapeTypes = new Uint8Array(buf, at.shapeTypes, c.shapeEntries);
+    /** Per shape, the positions of its string values (their text indexes are checked per VM). */
+    const stringsAt: number[][] = [];
+    for (let s = 0; s < c.shapes; s++) {
+      const from = shapeTable[2 * s]!;
+      const count = shapeTable[2 * s + 1]!;
+      if (from + count > c.shapeEntries) throw new BulkStatsFormatError(`shape ${s}'s keys ${from}+${count} run past the ${c.shapeEntries} shape entries`);
+      const names: string[] = [];
+      const types: number[] = [];
+      const strings: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const k = shapeKeys[from + i]!;
+        const type = shapeTypes[from + i]!;
+        if (k >= c.keys) throw new BulkStatsFormatError(`shape ${s} entry ${i} names key ${k} of ${c.keys}`);
+        if (type !== NUMBER && type !== STRING && type !== BOOLEAN) throw new BulkStatsFormatError(`shape ${s} entry ${i} has unknown type ${type}`);
+        if (type === STRING) strings.push(i);
+        names.push(keys[k]!);
+        types.push(type);
+      }
+      this.#shapes.push({ keys: names, types, build: undefined });
+      stringsAt.push(strings);
     }
-    const vmTable = new Uint32Array(buf, at.vmTable, 3 * vms!);
-    for (let v = 0; v < vms!; v++) {
-      const uuid = this.#text(vmTable[3 * v]!, `vm ${v}'s uuid`);
-      const from = vmTable[3 * v + 1]!;
-      const count = vmTable[3 * v + 2]!;
-      if (from + count > entries!) throw new BulkStatsFormatError(`vm ${uuid}'s entries ${from}+${count} run past the ${entries} entries`);
+    const vmTable = new Uint32Array(buf, at.vmTable, 3 * c.vms);
+    for (let v = 0; v < c.vms; v++) {
+      const uuid = textOf(vmTable[3 * v]!, `vm ${v}'s uuid`);
+      const first = vmTable[3 * v + 1]!;
+      const shape = vmTable[3 * v + 2]!;
+      if (shape >= c.shapes) throw new BulkStatsFormatError(`vm ${uuid} names shape ${shape} of ${c.shapes}`);
+      const count = this.#shapes[shape]!.keys.length;
+      if (first + count > c.entries) throw new BulkStatsFormatError(`vm ${uuid}'s entries ${first}+${count} run past the ${c.entries} entries`);
+      for (const i of stringsAt[shape]!) {
+        const t = this.#values[first + i]!;
+        if (!Number.isInteger(t) || t < 0 || t >= c.texts) throw new BulkStatsFormatError(`vm ${uuid}'s ${this.#shapes[shape]!.keys[i]} names text ${t} of ${c.texts}`);
+      }
       if (this.#vms.has(uuid)) throw new BulkStatsFormatError(`vm ${uuid} appears twice`);
-      this.#vms.set(uuid, { from, count });
+      this.#vms.set(uuid, { first, shape });
     }
   }
 
@@ -200,17 +298,9 @@ export class BulkStatsView {
   record(uuid: string): Record<string, BulkStatsValue> | undefined {
     const vm = this.#vms.get(uuid);
     if (vm === undefined) return undefined;
-    const out: Record<string, BulkStatsValue> = {};
-    const values = this.#values;
-    const types = this.#typeOf;
-    const keyOf = this.#keyOf;
-    const keys = this.#keys;
-    for (let i = vm.from, end = vm.from + vm.count; i < end; i++) {
-      const type = types[i];
-      const v = values[i]!;
-      out[keys[keyOf[i]!]!] = type === NUMBER ? v : type === STRING ? this.#text(v, 'value') : v !== 0;
-    }
-    return out;
+    const shape = this.#shapes[vm.shape]!;
+    const build = (shape.build ??= builderFor(shape.keys, shape.types));
+    return build(this.#values, vm.first, this.#text);
   }
 
   /** Every VM's record (tests, diagnostics). */
@@ -218,10 +308,5 @@ export class BulkStatsView {
     const out: Record<string, Record<string, BulkStatsValue>> = {};
     for (const uuid of this.#vms.keys()) out[uuid] = this.record(uuid)!;
     return out;
-  }
-
-  #text(index: number, what: string): string {
-    if (index >= this.#spans.length / 2) throw new BulkStatsFormatError(`${what} names text ${index} of ${this.#spans.length / 2}`);
-    return this.#bytes.toString('utf8', this.#spans[2 * index], this.#spans[2 * index + 1]);
   }
 }

@@ -3,7 +3,7 @@
 // truncated, foreign or inconsistent is refused whole with a BulkStatsFormatError naming the fault.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BulkStatsFormatError, BulkStatsView, encodeBulkStats } from '../../src/contracts/bulk-stats-codec.js';
+import { BulkStatsFormatError, BulkStatsView, bulkStatsLayout, encodeBulkStats } from '../../src/contracts/bulk-stats-codec.js';
 
 const A = '11111111-2222-4333-8444-555555555555';
 const B = '66666666-7777-4888-9999-aaaaaaaaaaaa';
@@ -44,40 +44,57 @@ void test('a value the format cannot hold is refused at encoding, naming the VM 
   }
 });
 
-/** A copy of `buf` with u32 word `word` set to `v`. */
+/** A copy of `buf` with u32 word `word` of the header set to `v`. */
 function patched32(buf: ArrayBuffer, word: number, v: number): ArrayBuffer {
   const copy = buf.slice(0);
-  new Uint32Array(copy, 0, 8)[word] = v;
+  new Uint32Array(copy, 0, 10)[word] = v;
   return copy;
+}
+
+/** A copy of `buf` changed by `edit`, which gets the copy and its section offsets. */
+function edited(buf: ArrayBuffer, edit: (c: ArrayBuffer, at: ReturnType<typeof bulkStatsLayout>) => void): ArrayBuffer {
+  const c = buf.slice(0);
+  edit(c, bulkStatsLayout(c));
+  return c;
 }
 
 void test('a bad buffer is refused whole, with the fault named', () => {
   const good = encode(records);
-  const header = new Uint32Array(good, 0, 8);
-  const [vms, keys, entries, strings, textBytes] = [header[2]!, header[3]!, header[4]!, header[5]!, header[6]!];
-  const keyOfAt = 32 + 8 * entries + 12 * vms + 4 * keys + 8 * strings;
-  const typeOfAt = keyOfAt + 2 * entries;
+  const { counts: n } = bulkStatsLayout(good);
+  assert.equal(n.shapes, 3, 'three key lists, three shapes');
   const cases: [string, unknown, RegExp][] = [
     ['not a buffer', 'bytes', /expected an ArrayBuffer, got string/],
-    ['empty', new ArrayBuffer(0), /0 bytes, shorter than its 32-byte header/],
+    ['empty', new ArrayBuffer(0), /0 bytes, shorter than its 40-byte header/],
     ['truncated by one byte', good.slice(0, good.byteLength - 1), /its header describes \d+ \(truncated or corrupt\)/],
     ['one byte too many', (() => { const b = new Uint8Array(good.byteLength + 1); b.set(new Uint8Array(good)); return b.buffer; })(), /truncated or corrupt/],
     ['foreign', patched32(good, 0, 0x12345678), /bad magic 0x12345678/],
     ['another version', patched32(good, 1, 2), /format version 2, this agent reads 1/],
-    ['counts that do not match the size', patched32(good, 4, entries + 1), /truncated or corrupt/],
-    ['a key index past the key table', (() => { const c = good.slice(0); new Uint16Array(c, keyOfAt, entries)[0] = keys; return c; })(), /entry 0 names key \d+ of \d+/],
-    ['an unknown value type', (() => { const c = good.slice(0); new Uint8Array(c, typeOfAt, entries)[1] = 9; return c; })(), /entry 1 has unknown type 9/],
-    ['a text span past the text bytes', (() => { const c = good.slice(0); new Uint32Array(c, 32 + 8 * entries + 12 * vms + 4 * keys, 2 * strings)[1] = textBytes + 1; return c; })(), /text 0 lies outside the text bytes/],
-    ['a VM whose entries run past the end', (() => { const c = good.slice(0); new Uint32Array(c, 32 + 8 * entries, 3 * vms)[2] = entries + 1; return c; })(), /entries 0\+\d+ run past the \d+ entries/],
-    ['the same VM twice', (() => { const c = good.slice(0); const t = new Uint32Array(c, 32 + 8 * entries, 3 * vms); t[3] = t[0]!; return c; })(), /vm 11111111-2222-4333-8444-555555555555 appears twice/],
+    ['counts that do not match the size', patched32(good, 4, n.entries + 1), /truncated or corrupt/],
+    ['a key index past the key table', edited(good, (c, at) => { new Uint16Array(c, at.shapeKeys, n.shapeEntries)[0] = n.keys; }), /shape 0 entry 0 names key \d+ of \d+/],
+    ['an unknown value type', edited(good, (c, at) => { new Uint8Array(c, at.shapeTypes, n.shapeEntries)[1] = 9; }), /shape 0 entry 1 has unknown type 9/],
+    ['a shape past the shape entries', edited(good, (c, at) => { new Uint32Array(c, at.shapeTable, 2 * n.shapes)[3] = n.shapeEntries; }), /shape 1's keys \d+\+\d+ run past the \d+ shape entries/],
+    ['a text span past the text bytes', edited(good, (c, at) => { new Uint32Array(c, at.spans, 2 * n.texts)[1] = n.textBytes + 1; }), /text 0 lies outside the text bytes/],
+    ['a VM whose entries run past the end', edited(good, (c, at) => { new Uint32Array(c, at.vmTable, 3 * n.vms)[1] = n.entries; }), /entries \d+\+\d+ run past the \d+ entries/],
+    ['a VM naming a missing shape', edited(good, (c, at) => { new Uint32Array(c, at.vmTable, 3 * n.vms)[2] = n.shapes; }), /names shape 3 of 3/],
+    ['the same VM twice', edited(good, (c, at) => { const t = new Uint32Array(c, at.vmTable, 3 * n.vms); t[3] = t[0]!; }), /vm 11111111-2222-4333-8444-555555555555 appears twice/],
+    ['a string value naming a missing text', edited(good, (c, at) => { new Float64Array(c, at.values, n.entries)[5] = n.texts + 5; }), new RegExp(`vm 11111111-2222-4333-8444-555555555555's net\\.0\\.name names text ${n.texts + 5} of ${n.texts}`)],
   ];
   for (const [what, buf, message] of cases) {
     assert.throws(() => new BulkStatsView(buf as ArrayBuffer), (e: unknown) => e instanceof BulkStatsFormatError && e.code === 'ERR_BULK_STATS_FORMAT' && message.test(e.message), what);
   }
-  // A string value whose text index points past the text table.
-  const c = good.slice(0);
-  const types = new Uint8Array(c, typeOfAt, entries);
-  const strAt = types.indexOf(1);
-  new Float64Array(c, 32, entries)[strAt] = strings + 5;
-  assert.throws(() => new BulkStatsView(c), (e: unknown) => e instanceof BulkStatsFormatError && new RegExp(`entry ${strAt} names text ${strings + 5} of ${strings}`).test(e.message));
+});
+
+void test('a key named __proto__ stays an own property, as a structured clone keeps it', () => {
+  const rec = JSON.parse('{"cpu.time": 5, "__proto__": 7}') as Record<string, unknown>;
+  const got = new BulkStatsView(encode({ [A]: rec })).record(A)!;
+  assert.equal(Object.getPrototypeOf(got), Object.prototype);
+  assert.deepEqual(Object.entries(got), [['cpu.time', 5], ['__proto__', 7]]);
+});
+
+void test('VMs with the same keys share one shape; a later sample with the same shapes decodes the same', () => {
+  const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`${String(i).padStart(8, '0')}-2222-4333-8444-555555555555`, { 'cpu.time': i, 'net.0.name': `vnet${i % 3}`, ok: i % 2 === 0 }]));
+  const buf = encode(many);
+  assert.equal(bulkStatsLayout(buf).counts.shapes, 1);
+  assert.equal(bulkStatsLayout(buf).counts.texts, 50 + 3 + 3, 'uuids, keys, and three distinct NIC names');
+  for (let round = 0; round < 2; round++) assert.deepEqual(new BulkStatsView(encode(many)).toObject(), many);
 });

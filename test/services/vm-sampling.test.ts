@@ -137,7 +137,7 @@ void test('a sample buffer that does not decode is refused with a clear error: t
   const bad: [string, ArrayBuffer, RegExp][] = [
     ['truncated', good.slice(0, good.byteLength - 3), /truncated or corrupt/],
     ['not a sample', new TextEncoder().encode('{"a":{"cpu.time":2}}'.padEnd(48)).buffer, /bad magic/],
-    ['too short', new ArrayBuffer(4), /shorter than its 32-byte header/],
+    ['too short', new ArrayBuffer(4), /shorter than its 40-byte header/],
   ];
   for (const [what, buf, message] of bad) {
     h.advance(15_000);
