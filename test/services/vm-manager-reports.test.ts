@@ -125,6 +125,26 @@ void test('with no sample pending, the reply is byte for byte JSON.stringify of 
   }
 });
 
+void test('read-time fields kept per VM between reads (elapsedTime text, monitorResponse) follow the clock: same second, next second, stale sample', async () => {
+  const t = await setup(3);
+  try {
+    t.sample(1);
+    t.sample(2);
+    t.vms.refreshReports();
+    await t.vms.reportsSettled();
+    for (const step of [0, 300, 300, 500, 61_000]) {
+      t.time.advance(step);
+      assert.equal((await t.vms.reportsJson()).text, JSON.stringify(t.vms.reports()), `after +${step} ms`);
+    }
+    const last = JSON.parse((await t.vms.reportsJson()).text) as Obj[];
+    assert.deepEqual(last.map((r) => r['monitorResponse']), ['-1', '-1', '-1'], 'no sample for 61 s');
+    t.sample(3);
+    assert.deepEqual((JSON.parse((await t.vms.reportsJson()).text) as Obj[]).map((r) => r['monitorResponse']), ['0', '0', '0'], 'a new sample: responding again');
+  } finally {
+    await t.cleanup();
+  }
+});
+
 /** 24 VMs whose walk the test steps (each clock reading of the walk is 1 ms later: slices of 4 ms hold a fixed number of VMs), two samples in and built. */
 async function stepped(): Promise<{ t: Setup; gate: Gate; walkToEnd: () => Promise<void> }> {
   const gate = new Gate();
