@@ -5,7 +5,8 @@
 //
 // The test driver returns only the `state` group, so each VM count also runs with synthetic records
 // shaped like a real qemu VM's bulk stats (docs/real-vm.md), generated per cycle in a side worker thread
-// and posted to the main thread, so receiving them costs what receiving libvirt's records costs.
+// and sent to the main thread the way the sampling worker sends libvirt's records (encoded into one
+// buffer, transferred), so receiving them costs what receiving libvirt's records costs.
 //
 // Process layout: the orchestrator runs each case in a fresh child (--case); that child runs the agent
 // and spawns a STOMP client grandchild (--client) so that client work never runs on the agent's loop.
@@ -37,6 +38,7 @@ import { benchFlags } from './lib/bench-help.js';
 import { barChart } from './lib/svg-chart.js';
 import { round, summarize } from './lib/stats.js';
 import { syntheticRecord, syntheticKeyCount, type SyntheticVm } from './sampling-records.js';
+import { encodeBulkStats } from '../src/contracts/bulk-stats-codec.js';
 
 type RecordsKind = 'test-driver' | 'synthetic-qemu';
 
@@ -97,24 +99,24 @@ interface SynthInit { vms: SyntheticVm[] }
 if (!isMainThread && (workerData as { synth?: SynthInit } | null)?.synth !== undefined) {
   const { vms } = (workerData as { synth: SynthInit }).synth;
   // One request per sampling cycle: the cycle number advances every counter.
+  // Encoded and transferred as workers/ops/sampling.ts sends libvirt's records (bulk-stats-codec.ts).
   parentPort!.on('message', (cycle: number) => {
-    const records: Record<string, Record<string, number | string>> = {};
-    for (const vm of vms) records[vm.uuid] = syntheticRecord(vm, cycle);
-    parentPort!.postMessage(records);
+    const records = encodeBulkStats(vms.map((vm) => ({ uuid: vm.uuid, stats: syntheticRecord(vm, cycle) })));
+    parentPort!.postMessage(records, [records]);
   });
 }
 
 class SyntheticSource {
   #worker: Worker;
   #cycle = 0;
-  #waiting: ((r: Record<string, Record<string, number | string>>) => void)[] = [];
+  #waiting: ((r: ArrayBuffer) => void)[] = [];
 
   constructor(vms: SyntheticVm[]) {
     this.#worker = new Worker(SCRIPT, { workerData: { synth: { vms } } });
-    this.#worker.on('message', (r: Record<string, Record<string, number | string>>) => this.#waiting.shift()?.(r));
+    this.#worker.on('message', (r: ArrayBuffer) => this.#waiting.shift()?.(r));
   }
 
-  next(): Promise<Record<string, Record<string, number | string>>> {
+  next(): Promise<ArrayBuffer> {
     return new Promise((resolve) => {
       this.#waiting.push(resolve);
       this.#worker.postMessage(++this.#cycle);
@@ -481,7 +483,7 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       '`block.count`, `block.N.*` (14 each), `net.count`, `net.N.*` (9 each, libvirt\'s interface group), `dirtyrate.*` (4)), ' +
       'sized to each fixture VM\'s devices (2 vCPUs, 2 disks, 2 NICs): the real 48-key record comes from a 1-vCPU, 1-disk VM ' +
       'with a user-mode NIC (no `net.0.*`), so a fixture VM gets more keys. Counters advance every cycle. ' +
-      'They are built in a side worker thread and posted to the main thread; the libvirt call itself still runs ' +
+      'They are built in a side worker thread and sent to the main thread as the sampling worker sends libvirt\'s records (one encoded buffer, transferred); the libvirt call itself still runs ' +
       '(test driver, in the agent\'s Executor worker) and its state-only records are received and then replaced, ' +
       'so the synthetic cycles also pay for the small real result. Everything after the worker boundary is the real path ' +
       '(VmSampling, StatsCache, VmManager.reports, buildVmStatsReport, JSON-RPC encoding, STOMP).',

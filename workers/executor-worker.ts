@@ -75,8 +75,8 @@ function nameThread(name: string): void {
   }
 }
 
-function post(port: MessagePort, msg: FromWorker): void {
-  port.postMessage(msg);
+function post(port: MessagePort, msg: FromWorker, transferList?: ArrayBuffer[]): void {
+  port.postMessage(msg, transferList);
 }
 
 /** Piscina task handler: one call per thread, returns only when the main thread closes the session. */
@@ -98,6 +98,7 @@ export default function session(init: SessionInit): Promise<void> {
       const fn = loaded.ops.get(op);
       if (!fn) throw vdsmError(Errors.UNKNOWN_OPERATION, `Unknown executor operation: ${op}`);
       let child: Logger | undefined;
+      const transferList: ArrayBuffer[] = [];
       const ctx: OpContext = {
         taskId, workerId, workerData: init.workerData,
         get log(): Logger {
@@ -105,11 +106,12 @@ export default function session(init: SessionInit): Promise<void> {
         },
         // The task waits for a native call thread: this worker may be given the next task meanwhile.
         park: (call: string) => post(port, { type: 'park', taskId, call }),
+        transfer: (buffer: ArrayBuffer) => { transferList.push(buffer); },
       };
       const value = await fn(args, ctx);
       // A parked task ends while another may run: the stamp is cleared only if it is still this task's.
       Atomics.compareExchange(ids, STAMP_TASK_ID, taskId, 0);
-      post(port, { type: 'done', taskId, ok: true, value });
+      post(port, { type: 'done', taskId, ok: true, value }, transferList);
     } catch (err) {
       Atomics.compareExchange(ids, STAMP_TASK_ID, taskId, 0);
       post(port, { type: 'done', taskId, ok: false, error: toWireError(err) });

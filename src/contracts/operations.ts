@@ -62,6 +62,13 @@ export interface OpContext {
    * and give this worker the next one. Absent outside an Executor worker.
    */
   park?: (call: string) => void;
+  /**
+   * Move `buffer`, part of this operation's result, to the main thread instead of copying it (the
+   * result's postMessage transfer list): for a large result encoded into one buffer, such as
+   * sampling.bulkStats' records. The operation must not touch the buffer after returning. Absent
+   * outside an Executor worker (the result is then used as it is).
+   */
+  transfer?: (buffer: ArrayBuffer) => void;
 }
 
 /** One operation's implementation in a worker: plain data in, plain data (or a promise of it) out. */

@@ -10,8 +10,11 @@ export interface BulkStatsArgs {
 }
 
 export interface BulkStatsResult {
-  /** uuid -> flat libvirt stats */
-  records: Record<string, Record<string, unknown>>;
+  /**
+   * uuid -> flat libvirt stats, encoded by bulk-stats-codec.ts into one buffer that is transferred to the
+   * main thread, not cloned (open it with BulkStatsView).
+   */
+  records: ArrayBuffer;
   /** uuids whose monitor is busy or in error (slow path only) */
   unresponsive: string[];
 }

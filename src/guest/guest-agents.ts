@@ -110,10 +110,15 @@ export class GuestAgents {
     const qga = this.#o.poller?.fields(vmId);
     const version = this.#o.poller?.caps(vmId).version;
     const responsive = view?.isResponsive(now, this.#o.channels.responsiveMs);
-    const from = [memSizeMiB, view, view?.updates, responsive, qga, qga === undefined ? undefined : this.#o.poller?.revision(vmId), version];
+    const revision = qga === undefined ? undefined : this.#o.poller?.revision(vmId);
     const last = this.#last.get(vmId);
-    // getAllVmStats asks for every VM on every poll: an unchanged source is not merged and serialised again.
-    if (last !== undefined && sameSources(last.from, from)) return last.stats;
+    // getAllVmStats asks for every VM on every poll: an unchanged source is not merged and serialised
+    // again (compared field by field: no array per VM per read).
+    if (last !== undefined) {
+      const f = last.from;
+      if (f[0] === memSizeMiB && f[1] === view && f[2] === view?.updates && f[3] === responsive && f[4] === qga && f[5] === revision && f[6] === version) return last.stats;
+    }
+    const from = [memSizeMiB, view, view?.updates, responsive, qga, revision, version];
     const stats = mergeGuestInfo({
       memSizeMiB,
       ...(view !== undefined ? { ovirt: { info: view.info(), responsive: responsive === true } } : {}),
@@ -158,9 +163,4 @@ export class GuestAgents {
     return true;
   }
 
-}
-
-function sameSources(a: readonly unknown[], b: readonly unknown[]): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

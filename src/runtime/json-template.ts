@@ -21,30 +21,53 @@ export function slotMarker(index: number): string {
   return `${MARKER_HEAD}${index}`;
 }
 
+/** The marker's opening as UTF-8 (markers are ASCII, so they are found in the bytes as in the text). */
+const MARKER_BYTES = Buffer.from(MARKER_TEXT, 'latin1');
+const QUOTE = 0x22;
+
 export class JsonTemplate {
-  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]; dropped by bytesOf(). */
+  /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]; absent when kept as bytes. */
   #parts: string[] | undefined;
   readonly #slots: number[];
-  /** The parts' UTF-8 bytes (views of one buffer), made on the first fillInto. */
+  /** The fixed parts' UTF-8 bytes: views of one buffer (copied into a reply per read). */
   #bytes: Buffer[] | undefined;
   #fixedBytes = 0;
 
-  private constructor(parts: string[], slots: number[]) {
+  private constructor(parts: string[] | undefined, slots: number[], bytes?: Buffer[]) {
     this.#parts = parts;
     this.#slots = slots;
+    this.#bytes = bytes;
+    if (bytes !== undefined) for (const b of bytes) this.#fixedBytes += b.length;
   }
 
   /**
-   * of(), kept as bytes only: the text is encoded now and its strings let go. Many long-lived templates
-   * (one per VM, rebuilt per sample) then hold their text off the JS heap, so it is not copied by every
-   * young-generation collection it survives; fill() decodes the bytes (for occasional use).
+   * of(), kept as bytes only: the text is encoded once, whole, and cut in the bytes (the marker bytes
+   * stay in the buffer, between the views), so no string but the serialised text is made per build.
+   * Many long-lived templates (one per VM, rebuilt per sample) then hold their text off the JS heap,
+   * so it is not copied by every young-generation collection it survives; fill() decodes the bytes
+   * (for occasional use).
    */
   static bytesOf(value: unknown, holes: number): JsonTemplate | undefined {
-    const t = JsonTemplate.of(value, holes);
-    if (t === undefined) return undefined;
-    t.#bytes = t.#encodeParts();
-    t.#parts = undefined;
-    return t;
+    const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+    const parts: Buffer[] = [];
+    const slots: number[] = [];
+    let last = 0;
+    for (let at = bytes.indexOf(MARKER_BYTES); at >= 0; at = bytes.indexOf(MARKER_BYTES, last)) {
+      const digits = at + MARKER_BYTES.length;
+      const end = bytes.indexOf(QUOTE, digits);
+      if (end <= digits || end - digits > 6) return undefined;
+      let slot = 0;
+      for (let i = digits; i < end; i++) {
+        const d = bytes[i]! - 0x30;
+        if (d < 0 || d > 9) return undefined;
+        slot = slot * 10 + d;
+      }
+      parts.push(bytes.subarray(last, at));
+      slots.push(slot);
+      last = end + 1;
+    }
+    parts.push(bytes.subarray(last));
+    return slots.length === holes ? new JsonTemplate(undefined, slots, parts) : undefined;
   }
 
   /**

@@ -34,6 +34,9 @@ import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/s
  * a VM without one costs ~40 µs, so even then a few ms): the reply leaves in the request's turn.
  */
 const SYNC_READ_VMS = 64;
+/** monitorResponse's two JSON texts (vm-report.ts monitorResponse): a read fills one in per VM. */
+const MONITOR_RESPONSE_OK = '"0"';
+const MONITOR_RESPONSE_DOWN = '"-1"';
 
 export interface Vm extends VmRecord {
   readonly vmId: string;
@@ -140,6 +143,8 @@ export class VmManager {
   #migrations: MigrationView | undefined;
   /** Each VM's report serialised once per change (Host.getAllVmStats). */
   readonly #reportCache = new VmReportCache();
+  /** Per VM, its last elapsedTime and that value's JSON text (read-time slot 1). */
+  readonly #elapsedTexts = new WeakMap<Vm, { value: string; json: string }>();
   /** Each VM's drives for its stats report, kept while its domain, sizes and storage drives are the same. */
   readonly #driveSubjects = new WeakMap<Vm, { domain: DomainInfo; sizes: Vm['driveSizes']; prepared: number; subject: { drives: DriveDevice[] } }>();
   /** Host.getStats' VM counts, kept until a VM is added or removed (container version) or changes status. */
@@ -538,12 +543,19 @@ export class VmManager {
     return rawJsonArrayOfSliced(vms, put, capacity !== undefined ? { capacity } : {}).finally(release).then(done);
   }
 
-  /** Set the VM's elapsedTime and monitorResponse (slots 1 and 2) in `values`, without its sample's records. */
+  /**
+   * Set the VM's elapsedTime and monitorResponse (slots 1 and 2) in `values`, without its sample's
+   * records. Nothing is allocated per read: elapsedTime's text is kept per VM until the second changes,
+   * monitorResponse is one of two constants.
+   */
   #readValues(vm: Vm, nowMs: number, values: string[]): void {
     const monitorable = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
     const statsAge = (nowMs - this.#o.statsCache.lastSeen(vm.vmId)) / 1000;
-    values[1] = `"${elapsedTime(nowMs, vm.state.startedAt)}"`;
-    values[2] = `"${monitorResponse(monitorable, statsAge, this.#o.monitorReachable?.(vm.vmId), this.#o.vmCommandTimeoutS)}"`;
+    const elapsed = elapsedTime(nowMs, vm.state.startedAt);
+    let text = this.#elapsedTexts.get(vm);
+    if (text === undefined || text.value !== elapsed) this.#elapsedTexts.set(vm, (text = { value: elapsed, json: `"${elapsed}"` }));
+    values[1] = text.json;
+    values[2] = monitorResponse(monitorable, statsAge, this.#o.monitorReachable?.(vm.vmId), this.#o.vmCommandTimeoutS) === '-1' ? MONITOR_RESPONSE_DOWN : MONITOR_RESPONSE_OK;
   }
 
   /**

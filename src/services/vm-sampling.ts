@@ -10,7 +10,8 @@ import type { Libvirt } from '../libvirt/client.js';
 import { Operation } from '../runtime/periodic.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { Clock } from '../runtime/clock.js';
-import type { BulkSample, BulkStatsRecord, StatsCache } from '../virt/stats-cache.js';
+import { BulkStatsView } from '../contracts/bulk-stats-codec.js';
+import type { StatsCache } from '../virt/stats-cache.js';
 
 export const UNRESPONSIVE_TTL_MS = 40_000;
 
@@ -39,7 +40,7 @@ export class VmSampling {
   #inFlight = 0;
   /** uuid -> clock ms until which it is skipped */
   #skip = new Map<string, number>();
-  #runs = { fast: 0, slow: 0, failed: 0, resyncs: 0 };
+  #runs = { fast: 0, slow: 0, failed: 0, badSamples: 0, resyncs: 0 };
   #unsubscribe: (() => void) | undefined;
   readonly #life = new Lifecycle('VM sampling');
 
@@ -127,8 +128,18 @@ export class VmSampling {
         const until = this.#o.clock.now() + UNRESPONSIVE_TTL_MS;
         for (const id of result.unresponsive) this.#skip.set(id, until);
         if (result.unresponsive.length > 0) this.#o.log.warn({ vms: result.unresponsive }, 'VMs not responding to monitoring; skipped for 40 s');
-        const sample: BulkSample = {};
-        for (const [uuid, rec] of Object.entries(result.records)) sample[uuid] = rec as BulkStatsRecord;
+        // The records arrive as one transferred buffer: opened (checked whole) here, each VM's record
+        // decoded when its report is built. A buffer that does not check out is this round's failure:
+        // the cache keeps the previous sample.
+        let sample: BulkStatsView;
+        try {
+          sample = new BulkStatsView(result.records);
+        } catch (err) {
+          this.#runs.failed++;
+          this.#runs.badSamples++;
+          this.#o.log.error({ err }, 'VM bulk stats sample refused: the sampling worker sent a buffer this agent cannot read; the previous sample stays');
+          return;
+        }
         if (this.#o.statsCache.put(sample, sampledAt)) this.#o.onSample?.();
       },
       (err: unknown) => {

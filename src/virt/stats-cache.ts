@@ -53,12 +53,78 @@ export type BulkStatsRecord = Record<string, number | string | boolean>;
 /** vmId -> record, as one getAllDomainStats call returns it. */
 export type BulkSample = Record<string, BulkStatsRecord>;
 
+/**
+ * One sample's records by VM, as the cache keeps them: the sampling worker's encoded buffer, opened
+ * (BulkStatsView: a VM's record is decoded when asked for, a new object each time), or a plain BulkSample.
+ */
+export interface SampleRecords {
+  has(vmId: string): boolean;
+  record(vmId: string): BulkStatsRecord | undefined;
+  ids(): Iterable<string>;
+}
+
+/** A plain BulkSample as SampleRecords (the same record object on every call). */
+class PlainSample implements SampleRecords {
+  readonly #sample: BulkSample;
+  constructor(sample: BulkSample) {
+    this.#sample = sample;
+  }
+  has(vmId: string): boolean {
+    return Object.hasOwn(this.#sample, vmId);
+  }
+  record(vmId: string): BulkStatsRecord | undefined {
+    return Object.hasOwn(this.#sample, vmId) ? this.#sample[vmId] : undefined;
+  }
+  ids(): Iterable<string> {
+    return Object.keys(this.#sample);
+  }
+}
+
+function isSampleRecords(s: BulkSample | SampleRecords): s is SampleRecords {
+  return typeof (s as Partial<SampleRecords>).record === 'function' && typeof (s as Partial<SampleRecords>).has === 'function';
+}
+
 /** interval and statsAge are in seconds (the clock is in milliseconds). */
 export interface StatsSample {
   first: BulkStatsRecord | undefined;
   last: BulkStatsRecord | undefined;
   interval: number | undefined;
   statsAge: number;
+  /**
+   * The stored samples `first` and `last` come from (when the VM is in both): a VM's records change
+   * exactly when these do, so a report built from them is compared by these without decoding records.
+   */
+  from?: { first: object; last: object } | undefined;
+}
+
+/**
+ * A VM's two records, decoded from their samples on first use and then kept by this object only (a
+ * report build takes one and drops it: the records do not outlive it on the heap).
+ */
+class LazyStatsSample implements StatsSample {
+  readonly #vmId: string;
+  #first: BulkStatsRecord | undefined | null = null;
+  #last: BulkStatsRecord | undefined | null = null;
+  readonly interval: number;
+  readonly statsAge: number;
+  readonly from: { first: SampleRecords; last: SampleRecords };
+
+  constructor(vmId: string, first: SampleRecords, last: SampleRecords, interval: number, statsAge: number) {
+    this.#vmId = vmId;
+    this.from = { first, last };
+    this.interval = interval;
+    this.statsAge = statsAge;
+  }
+
+  get first(): BulkStatsRecord | undefined {
+    if (this.#first === null) this.#first = this.from.first.record(this.#vmId);
+    return this.#first;
+  }
+
+  get last(): BulkStatsRecord | undefined {
+    if (this.#last === null) this.#last = this.from.last.record(this.#vmId);
+    return this.#last;
+  }
 }
 
 export function isEmptySample(s: StatsSample): boolean {
@@ -75,7 +141,7 @@ export interface StatsCacheState {
 export class StatsCache {
   readonly #clock: Clock;
   readonly #log: WarnSink | undefined;
-  readonly #window: SampleWindow<BulkSample>;
+  readonly #window: SampleWindow<SampleRecords>;
   #lastSampleTime = 0;
   #droppedStale = 0;
   /** vmId -> clock ms of the last sample containing it (or of add()); absent means 0, as in vdsm. */
@@ -84,7 +150,7 @@ export class StatsCache {
   constructor(clock: Clock, log?: WarnSink) {
     this.#clock = clock;
     this.#log = log;
-    this.#window = new SampleWindow<BulkSample>(2, () => clock.now());
+    this.#window = new SampleWindow<SampleRecords>(2, () => clock.now());
   }
 
   /** A timestamp compatible with put(): take it BEFORE the possibly-blocking sampling call. */
@@ -105,15 +171,16 @@ export class StatsCache {
    * Store a sample taken at `sampledAt` (clock ms, read before the libvirt call). A sample older than
    * the newest stored one comes from a call that was stuck and then returned: it is dropped.
    */
-  put(sample: BulkSample, sampledAt: number): boolean {
+  put(sample: BulkSample | SampleRecords, sampledAt: number): boolean {
     if (sampledAt < this.#lastSampleTime) {
       this.#droppedStale++;
       this.#log?.warn(`dropped stale old sample: sampled ${sampledAt.toFixed(3)} stored ${this.#lastSampleTime.toFixed(3)}`);
       return false;
     }
-    this.#window.append(sample);
+    const records = isSampleRecords(sample) ? sample : new PlainSample(sample);
+    this.#window.append(records);
     this.#lastSampleTime = sampledAt;
-    for (const vmId of Object.keys(sample)) this.#vmLastSeen.set(vmId, sampledAt);
+    for (const vmId of records.ids()) this.#vmLastSeen.set(vmId, sampledAt);
     return true;
   }
 
@@ -125,12 +192,10 @@ export class StatsCache {
   get(vmId: string): StatsSample {
     const stats = this.#window.stats();
     const statsAge = (this.#clock.now() - this.lastSeen(vmId)) / 1000;
-    const first = stats?.first[vmId];
-    const last = stats?.last[vmId];
-    if (stats === undefined || first === undefined || last === undefined) {
+    if (stats === undefined || !stats.first.has(vmId) || !stats.last.has(vmId)) {
       return { first: undefined, last: undefined, interval: undefined, statsAge };
     }
-    return { first, last, interval: stats.elapsed / 1000, statsAge };
+    return new LazyStatsSample(vmId, stats.first, stats.last, stats.elapsed / 1000, statsAge);
   }
 
   /** Samples for every known VM present in both stored samples; undefined before two samples. */
@@ -139,11 +204,10 @@ export class StatsCache {
     if (stats === undefined) return undefined;
     const now = this.#clock.now();
     const out = new Map<string, StatsSample>();
-    for (const [vmId, last] of Object.entries(stats.last)) {
-      const first = stats.first[vmId];
+    for (const vmId of stats.last.ids()) {
       const seen = this.#vmLastSeen.get(vmId);
-      if (first === undefined || seen === undefined) continue;
-      out.set(vmId, { first, last, interval: stats.elapsed / 1000, statsAge: (now - seen) / 1000 });
+      if (!stats.first.has(vmId) || seen === undefined) continue;
+      out.set(vmId, new LazyStatsSample(vmId, stats.first, stats.last, stats.elapsed / 1000, (now - seen) / 1000));
     }
     return out;
   }

@@ -185,21 +185,6 @@ export function bulkStatsIndexByName(sample: BulkStatsRecord, group: 'net' | 'bl
   return out;
 }
 
-/**
- * The same maps, computed once per record: a sample stays in the StatsCache for a whole sampling period
- * and every getAllVmStats / VM.getStats in that period reads it again. Records are never modified.
- */
-const indexCache = new WeakMap<BulkStatsRecord, { net?: Map<string, number>; block?: Map<string, number> }>();
-
-function indexByName(sample: BulkStatsRecord, group: 'net' | 'block'): Map<string, number> {
-  let entry = indexCache.get(sample);
-  if (entry === undefined) {
-    entry = {};
-    indexCache.set(sample, entry);
-  }
-  return (entry[group] ??= bulkStatsIndexByName(sample, group));
-}
-
 const GIGABIT_MODELS = new Set(['e1000', 'e1000e', 'virtio']);
 
 /**
@@ -215,7 +200,7 @@ export function networkStats(subject: VmStatsSubject, stats: Partial<ProducedVmS
     log?.warn(`invalid interval ${Math.trunc(interval)} when computing network stats for vm ${subject.vmId}`);
     return false;
   }
-  const lastIdx = last !== undefined ? indexByName(last, 'net') : new Map<string, number>();
+  const lastIdx = last !== undefined ? bulkStatsIndexByName(last, 'net') : new Map<string, number>();
   const sampleTime = sampleTimeS.toFixed(6);
   for (const nic of subject.nics) {
     if (nic.isHostdevice === true || nic.name === '') continue;
@@ -262,8 +247,8 @@ const COUNTERS = [['readOps', 'rd', 'reqs'], ['writeOps', 'wr', 'reqs'], ['readB
 /** Rates in bytes/s over the interval; latencies in ns per request; ops/bytes absolute counters. */
 export function diskStats(subject: VmStatsSubject, stats: Partial<ProducedVmStats>, first: BulkStatsRecord | undefined, last: BulkStatsRecord | undefined, interval: number | undefined, log?: StatsLog): boolean {
   if (first === undefined || last === undefined) return false;
-  const firstIdx = indexByName(first, 'block');
-  const lastIdx = indexByName(last, 'block');
+  const firstIdx = bulkStatsIndexByName(first, 'block');
+  const lastIdx = bulkStatsIndexByName(last, 'block');
   const out: Record<string, DiskStats> = {};
   for (const drive of subject.drives) {
     const s = driveInfo(drive);

@@ -45,8 +45,10 @@ export interface VmReportCacheState {
 /** What the report was built from, except the state (compared on every read); any change by === means a rebuild. */
 function backgroundInputsOf(input: VmReportInput): unknown[] {
   const { sample } = input;
+  // The samples a VM's records come from, not the records: reading those would decode them (stats-cache.ts).
+  const from = sample?.from;
   return [
-    input.domain, sample?.first, sample?.last, sample?.interval,
+    input.domain, from !== undefined ? from.first : sample?.first, from !== undefined ? from.last : sample?.last, sample?.interval,
     input.guest, input.pid, input.displayIp, input.clientIp, input.subject, input.vmCommandTimeoutS,
   ];
 }

@@ -104,22 +104,43 @@ async function readTexts(vms: VmManager): Promise<string[]> {
   return (JSON.parse((await vms.reportsJson()).text) as Obj[]).map((o) => JSON.stringify(o));
 }
 
+/** Take a sample (`cpu`) and wait until the background rebuild has walked every VM. */
+async function sampledAndBuilt(t: Setup, cpu: number): Promise<void> {
+  t.sample(cpu);
+  t.vms.refreshReports();
+  await t.vms.reportsSettled();
+}
+
 void test('with no sample pending, the reply is byte for byte JSON.stringify of a fresh build', async () => {
   const t = await setup(30);
   try {
     t.sample(1);
-    t.sample(2);
-    t.vms.refreshReports();
-    await t.vms.reportsSettled();
+    await sampledAndBuilt(t, 2);
     assert.equal((await t.vms.reportsJson()).text, JSON.stringify(t.vms.reports()));
     t.time.advance(1_234); // read-time fields move without a rebuild
     const builds = t.vms.describeReports().cache.builds;
     assert.equal((await t.vms.reportsJson()).text, JSON.stringify(t.vms.reports()));
     assert.equal(t.vms.describeReports().cache.builds, builds, 'a read with nothing changed builds nothing');
-    t.sample(3);
-    t.vms.refreshReports();
-    await t.vms.reportsSettled();
+    await sampledAndBuilt(t, 3);
     assert.equal((await t.vms.reportsJson()).text, JSON.stringify(t.vms.reports()));
+  } finally {
+    await t.cleanup();
+  }
+});
+
+void test('read-time fields kept per VM between reads (elapsedTime text, monitorResponse) follow the clock: same second, next second, stale sample', async () => {
+  const t = await setup(3);
+  try {
+    t.sample(1);
+    await sampledAndBuilt(t, 2);
+    for (const step of [0, 300, 300, 500, 61_000]) {
+      t.time.advance(step);
+      assert.equal((await t.vms.reportsJson()).text, JSON.stringify(t.vms.reports()), `after +${step} ms`);
+    }
+    const last = JSON.parse((await t.vms.reportsJson()).text) as Obj[];
+    assert.deepEqual(last.map((r) => r['monitorResponse']), ['-1', '-1', '-1'], 'no sample for 61 s');
+    t.sample(3);
+    assert.deepEqual((JSON.parse((await t.vms.reportsJson()).text) as Obj[]).map((r) => r['monitorResponse']), ['0', '0', '0'], 'a new sample: responding again');
   } finally {
     await t.cleanup();
   }

@@ -13,6 +13,7 @@ import { VmStateMachine } from '../../src/virt/vm-state.js';
 import { JsonPieces, RawJson, rawJsonArray, rawJsonArrayOf, rawJsonArrayOfSliced } from '../../src/runtime/raw-json.js';
 import { domainXml, VM_UUID } from './domain-fixtures.js';
 import { ManualTime } from '../support/manual-time.js';
+import { BulkStatsView, encodeBulkStats } from '../../src/contracts/bulk-stats-codec.js';
 
 function record(cpuTime: number): Record<string, number | string> {
   return {
@@ -21,16 +22,21 @@ function record(cpuTime: number): Record<string, number | string> {
   };
 }
 
-function setup(): { time: ManualTime; vm: VmStateMachine; cache: StatsCache; owner: { guest: VmReportInput['guest']; pid: number }; input: () => VmReportInput } {
+/** A sample as the sampling worker sends it (one encoded buffer, opened), with another VM beside ours. */
+function asBytes(rec: Record<string, number | string>): BulkStatsView {
+  return new BulkStatsView(encodeBulkStats([{ uuid: '99999999-2222-4333-8444-555555555555', stats: record(1) }, { uuid: VM_UUID, stats: rec }]));
+}
+
+function setup(bytes = false): { time: ManualTime; vm: VmStateMachine; cache: StatsCache; owner: { guest: VmReportInput['guest']; pid: number }; input: () => VmReportInput } {
   const time = new ManualTime(100_000);
   const vm = new VmStateMachine(VM_UUID, { clock: time, timers: time });
   const cache = new StatsCache(time);
   cache.add(VM_UUID);
   vm.launched();
   vm.guestUp();
-  cache.put({ [VM_UUID]: record(1.5e9) } satisfies BulkSample, cache.clock());
+  cache.put(bytes ? asBytes(record(1.5e9)) : { [VM_UUID]: record(1.5e9) } satisfies BulkSample, cache.clock());
   time.advance(15_000);
-  cache.put({ [VM_UUID]: record(3e9) }, cache.clock());
+  cache.put(bytes ? asBytes(record(3e9)) : { [VM_UUID]: record(3e9) }, cache.clock());
   const domain = parseDomainXml(domainXml());
   const owner = { guest: undefined as VmReportInput['guest'], pid: 4242 };
   const input = (): VmReportInput => ({ state: vm.describe(), domain, sample: cache.get(VM_UUID), clock: time, pid: owner.pid, guest: owner.guest, log: { warn: () => undefined, error: () => undefined } });
@@ -125,6 +131,42 @@ void describe('VmReportCache', () => {
     const text = c.json(owner, input());
     assert.equal(text, fresh(input()));
     assert.equal((JSON.parse(text) as { status: string }).status, 'Down');
+  });
+});
+
+void describe('VmReportCache with samples received as bytes (sampling.bulkStats transfers one buffer)', () => {
+  void it('the report text from a decoded sample is byte for byte the one from the plain records', () => {
+    const plain = setup();
+    const bytes = setup(true);
+    plain.time.advance(321);
+    bytes.time.advance(321);
+    const fromPlain = new VmReportCache().json(plain.owner, plain.input());
+    const fromBytes = new VmReportCache().json(bytes.owner, bytes.input());
+    assert.equal(fromBytes, fromPlain);
+    assert.equal(fromBytes, fresh(plain.input()));
+    // And through the pieces (what getAllVmStats sends), after a background refresh.
+    const c = new VmReportCache();
+    c.refresh(bytes.owner, bytes.input());
+    const pieces = new JsonPieces();
+    const now = bytes.input();
+    assert.ok(c.readInto(bytes.owner, now.state, now.guest, slotValues(reportTimes(now)), pieces));
+    assert.deepEqual(RawJson.fromPieces(pieces).encode('', ''), Buffer.from(fresh(plain.input())));
+  });
+
+  void it('the text is current while the samples are the same (records are not decoded to compare), rebuilt on a new one', () => {
+    const { time, cache, input, owner } = setup(true);
+    const c = new VmReportCache();
+    c.refresh(owner, input());
+    assert.ok(c.isCurrent(owner, input()), 'a new decode of the same sample is not a change');
+    c.refresh(owner, input());
+    assert.equal(c.describe().builds, 1);
+    time.advance(15_000);
+    cache.put(asBytes(record(9e9)), cache.clock());
+    assert.equal(c.isCurrent(owner, input()), false);
+    c.refresh(owner, input());
+    assert.equal(c.describe().builds, 2);
+    assert.equal(c.json(owner, input()), fresh(input()));
+    assert.match(c.json(owner, input()), /"cpuUsage":"4500000000"/, 'the new counters show');
   });
 });
 

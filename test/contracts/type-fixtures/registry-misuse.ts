@@ -7,12 +7,12 @@ export const missingOp: AreaOps<'host'> = { // error: host.capabilitiesFacts and
 };
 
 export const extraOp: AreaOps<'sampling'> = {
-  'sampling.bulkStats': () => ({ records: {}, unresponsive: [] }),
+  'sampling.bulkStats': () => ({ records: new ArrayBuffer(0), unresponsive: [] }),
   'sampling.bulkStat': () => null, // error: not in the contract
 };
 
 export const wrongResult: AreaOps<'sampling'> = {
-  'sampling.bulkStats': () => ({ records: {} }), // error: unresponsive is missing
+  'sampling.bulkStats': () => ({ records: new ArrayBuffer(0) }), // error: unresponsive is missing
 };
 
 export const wrongArgs: AreaOps<'hostdev'> = {
