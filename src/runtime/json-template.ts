@@ -25,6 +25,35 @@ export function slotMarker(index: number): string {
 const MARKER_BYTES = Buffer.from(MARKER_TEXT, 'latin1');
 const QUOTE = 0x22;
 
+/**
+ * Where a JSON text (or its UTF-8 bytes: markers are ASCII, found alike in both) is cut at its markers:
+ * the fixed parts as [from, to) and each hole's slot. Undefined when a marker is malformed or there are
+ * not exactly `holes` of them.
+ */
+function cutAtMarkers(text: string | Buffer, holes: number): { parts: [number, number][]; slots: number[] } | undefined {
+  const find = (from: number): number => (typeof text === 'string' ? text.indexOf(MARKER_TEXT, from) : text.indexOf(MARKER_BYTES, from));
+  const code = (i: number): number => (typeof text === 'string' ? text.charCodeAt(i) : text[i]!);
+  const parts: [number, number][] = [];
+  const slots: number[] = [];
+  let last = 0;
+  for (let at = find(0); at >= 0; at = find(last)) {
+    const digits = at + MARKER_TEXT.length;
+    let end = digits;
+    let slot = 0;
+    for (; end < text.length && code(end) !== QUOTE; end++) {
+      const d = code(end) - 0x30;
+      if (d < 0 || d > 9) return undefined;
+      slot = slot * 10 + d;
+    }
+    if (end === digits || end - digits > 6 || end === text.length) return undefined;
+    parts.push([last, at]);
+    slots.push(slot);
+    last = end + 1;
+  }
+  parts.push([last, text.length]);
+  return slots.length === holes ? { parts, slots } : undefined;
+}
+
 export class JsonTemplate {
   /** Text pieces: parts[0] hole slots[0] parts[1] hole slots[1] ... parts[n]; absent when kept as bytes. */
   #parts: string[] | undefined;
@@ -49,25 +78,8 @@ export class JsonTemplate {
    */
   static bytesOf(value: unknown, holes: number): JsonTemplate | undefined {
     const bytes = Buffer.from(JSON.stringify(value), 'utf8');
-    const parts: Buffer[] = [];
-    const slots: number[] = [];
-    let last = 0;
-    for (let at = bytes.indexOf(MARKER_BYTES); at >= 0; at = bytes.indexOf(MARKER_BYTES, last)) {
-      const digits = at + MARKER_BYTES.length;
-      const end = bytes.indexOf(QUOTE, digits);
-      if (end <= digits || end - digits > 6) return undefined;
-      let slot = 0;
-      for (let i = digits; i < end; i++) {
-        const d = bytes[i]! - 0x30;
-        if (d < 0 || d > 9) return undefined;
-        slot = slot * 10 + d;
-      }
-      parts.push(bytes.subarray(last, at));
-      slots.push(slot);
-      last = end + 1;
-    }
-    parts.push(bytes.subarray(last));
-    return slots.length === holes ? new JsonTemplate(undefined, slots, parts) : undefined;
+    const cut = cutAtMarkers(bytes, holes);
+    return cut && new JsonTemplate(undefined, cut.slots, cut.parts.map(([from, to]) => bytes.subarray(from, to)));
   }
 
   /**
@@ -76,19 +88,8 @@ export class JsonTemplate {
    */
   static of(value: unknown, holes: number): JsonTemplate | undefined {
     const text = JSON.stringify(value);
-    const parts: string[] = [];
-    const slots: number[] = [];
-    let last = 0;
-    for (let at = text.indexOf(MARKER_TEXT); at >= 0; at = text.indexOf(MARKER_TEXT, last)) {
-      const end = text.indexOf('"', at + MARKER_TEXT.length);
-      const slot = Number(text.slice(at + MARKER_TEXT.length, end));
-      if (end < 0 || !Number.isInteger(slot)) return undefined;
-      parts.push(text.slice(last, at));
-      slots.push(slot);
-      last = end + 1;
-    }
-    parts.push(text.slice(last));
-    return slots.length === holes ? new JsonTemplate(parts, slots) : undefined;
+    const cut = cutAtMarkers(text, holes);
+    return cut && new JsonTemplate(cut.parts.map(([from, to]) => text.slice(from, to)), cut.slots);
   }
 
   /** The text with each hole filled by the JSON text of `values[slot]`. */
