@@ -1,6 +1,6 @@
-// How migrations reach libvirt: migrateToURI3 alone on an Executor of its own (no timeout, never
-// discarded: a worker blocked there is the migration still running in libvirtd, which a discard would
-// not stop), every short call (job stats, abort, downtime, speed, XML, state) on the periodic Executor
+// How migrations reach libvirt: migrateToURI3, and hibernation's save and restore, alone on an Executor
+// of its own (no timeout, never discarded: a worker blocked there is the migration still running in
+// libvirtd, which a discard would not stop), every short call (job stats, abort, downtime, speed, XML, state) on the periodic Executor
 // with a timeout, so the monitor and the engine's cancel never queue behind a blocked migration.
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../../contracts/dispatcher.js';
@@ -43,6 +43,8 @@ export function migrationLibvirt(o: MigrationLibvirtOptions): MigrationLibvirt {
     call: <K extends ShortOp>(op: K, args: NoConn<K>) =>
       o.short.dispatch(op, { ...args, conn: o.connections.conn() } as OpArgs<K>, { timeoutMs: SHORT_CALL_TIMEOUT_MS, discard: true }),
     migrate: (args) => o.migration.dispatch('migration.migrateToURI3', { ...args, conn: o.connections.conn() }, { discard: false }),
+    save: (args) => o.migration.dispatch('migration.save', { ...args, conn: o.connections.conn() }, { discard: false }),
+    restore: (args) => o.migration.dispatch('migration.restore', { ...args, conn: o.connections.conn() }, { discard: false }),
     onEvent: (cb) => o.connections.onEvent(cb),
   };
 }
