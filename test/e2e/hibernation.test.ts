@@ -161,6 +161,20 @@ void describe('hibernation and restore through VM.hibernate / VM.create (test dr
     assert.equal(await engine.call('VM.destroy', { vmID: vmId }), true);
   });
 
+  void it('VM.migrate with mode "file" is the same hibernation (and needs hiberVolHandle)', async () => {
+    const vmId = randomUUID();
+    await startVm(vmId, 'hiber-e2e-migrate');
+    const noHandle = await engine.request('VM.migrate', { vmID: vmId, params: { vmId, mode: 'file' } });
+    assert.equal(noHandle.error?.code, 91);
+    const vols = await hibernationVolumes();
+    const from = engine.events().length;
+    assert.equal(await engine.call('VM.migrate', { vmID: vmId, params: { vmId, mode: 'file', hiberVolHandle: vols.handle } }), true);
+    const down = statusOf(await engine.waitForEvent(isVmStatus(vmId, 'Down'), 15_000, from), vmId);
+    assert.equal(down['exitReason'], 5);
+    assert.match((await readFile(vols.memPath)).subarray(0, 64).toString('latin1'), /TestGuestMagic/);
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }), true);
+  });
+
   void it('a save blocked on its storage stalls nothing: ping2 and getAllVmStats answer, a second hibernate is 51, the save ends when the storage does', async () => {
     const vmId = randomUUID();
     await startVm(vmId, 'hiber-e2e-stuck');
