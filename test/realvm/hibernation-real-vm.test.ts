@@ -1,0 +1,124 @@
+// A real guest hibernated and brought back: vdsmd on qemu:///session (an unprivileged libvirtd, TCG)
+// with a local data center made by the engine's calls; the tiny guest's second vCPU is taken offline
+// through qemu-ga (a state that lives only in the guest's memory: a fresh boot brings both up), then
+// VM.hibernate writes its memory state into a volume (QEMU's save image), the VM is Down (5), and
+// VM.create with the same handle restores it: Up, qemu-ga answers, and the vCPU is still offline. Skipped unless scripts/realvm/setup.sh has run; VDSM_REALVM=1 makes missing pieces a failure.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ensureRealVmAssets, realVmSkip, startSessionLibvirtd, tinyGuestXml, Virsh, waitFor, type RealVmAssets, type SessionLibvirtd } from '../support/realvm/index.js';
+import { AgentProcess } from '../helpers/agent-process.js';
+import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
+import { bringUpLocalDc, createVolume, newDc, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
+
+type Obj = Record<string, unknown>;
+
+const check = await ensureRealVmAssets();
+const skip = realVmSkip(check);
+
+const BOOT_DEADLINE_MS = 90_000;
+const CALL_TIMEOUT_MS = 60_000;
+
+const statusOf = (e: Obj, vmId: string): Obj => (e['params'] as Record<string, Obj>)[vmId]!;
+
+void describe('vdsmd hibernates a real guest to storage and restores it', { skip, timeout: 300_000 }, () => {
+  let assets: RealVmAssets;
+  let lv: SessionLibvirtd;
+  let virsh: Virsh;
+  let root: string;
+  let agent: AgentProcess;
+  let engine: EngineClient;
+  let dc: LocalDc;
+
+  /** The memory and configuration volumes, given to QEMU's user (the session daemon runs QEMU as it). */
+  async function hibernationVolumes(): Promise<{ handle: string; memPath: string }> {
+    const ids = { memImg: randomUUID(), memVol: randomUUID(), confImg: randomUUID(), confVol: randomUUID() };
+    for (const [img, vol, size] of [[ids.memImg, ids.memVol, 256 << 20], [ids.confImg, ids.confVol, 1 << 20]] as const) {
+      const task = await createVolume(engine, dc, { imgUUID: img, volUUID: vol, size, volFormat: 5, preallocate: 2, diskType: 'MEMORY' });
+      assert.equal((await waitTaskByAllStatuses(engine, task)).taskResult, 'success');
+      assert.equal(await engine.call('Task.clear', { taskID: task }), true);
+      await chown(join(dc.path, dc.sdUUID, 'images', img, vol), lv.owner.uid, lv.owner.gid);
+    }
+    return {
+      handle: [dc.sdUUID, dc.spUUID, ids.memImg, ids.memVol, ids.confImg, ids.confVol].join(','),
+      memPath: join(dc.path, dc.sdUUID, 'images', ids.memImg, ids.memVol),
+    };
+  }
+
+  /** qemu-ga's view of the guest's vCPUs: online or not, by logical id. */
+  async function onlineVcpus(name: string): Promise<boolean[]> {
+    const vcpus = await virsh.agentCommand(name, 'guest-get-vcpus', undefined, 30) as { 'logical-id': number; online: boolean }[];
+    return vcpus.sort((a, b) => a['logical-id'] - b['logical-id']).map((v) => v.online);
+  }
+
+  before(async () => {
+    if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
+    assets = check.assets;
+    lv = await startSessionLibvirtd();
+    virsh = new Virsh(lv.uri('qemu'), { binary: assets.tools.virsh });
+    root = await mkdtemp('/tmp/vdsm-rv-hib-');
+    await chmod(root, 0o755);
+    const data = join(root, 'data');
+    await mkdir(data, { mode: 0o755 });
+    await chmod(data, 0o755);
+    dc = newDc(data);
+    agent = await AgentProcess.start({
+      stateDir: join(root, 'state'),
+      args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', `irs.repository=${join(root, 'repo')}`, '--set', 'vars.vm_sample_interval=2'],
+    });
+    await agent.whenReady(CALL_TIMEOUT_MS);
+    engine = await EngineClient.connect({ port: agent.port });
+    await bringUpLocalDc(engine, dc);
+  });
+
+  after(async () => {
+    engine?.close();
+    await agent?.kill();
+    await lv?.stop();
+    if (root !== undefined) await rm(root, { recursive: true, force: true });
+  });
+
+  void it('VM.hibernate then VM.create with the handle: the same guest, its memory intact', async (t) => {
+    const vmId = randomUUID();
+    const name = `hib-${vmId.slice(0, 4)}`;
+    const xml = tinyGuestXml({ uuid: vmId, name, vcpus: 2, kernel: assets.kernel, initrd: assets.initrd, consoleLog: join(lv.runDir, `${name}.log`) });
+    await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml } });
+    await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS);
+    await waitFor(() => virsh.agentCommand(name, 'guest-ping', undefined, 10).then(() => true, () => undefined), { timeoutMs: BOOT_DEADLINE_MS, intervalMs: 500, what: 'qemu-ga in the guest' });
+    // A state only the guest's memory holds: its second vCPU taken offline by qemu-ga (a fresh boot brings both up).
+    assert.equal(await virsh.agentCommand(name, 'guest-set-vcpus', { vcpus: [{ 'logical-id': 1, online: false }] }, 30), 1);
+    assert.deepEqual(await onlineVcpus(name), [true, false]);
+
+    const vols = await hibernationVolumes();
+    const from = engine.events().length;
+    const t0 = performance.now();
+    assert.equal(await engine.call('VM.hibernate', { vmID: vmId, hibernationVolHandle: vols.handle }, CALL_TIMEOUT_MS), true);
+    await engine.waitForEvent(isVmStatus(vmId, 'Saving State'), CALL_TIMEOUT_MS, from);
+    const down = statusOf(await engine.waitForEvent(isVmStatus(vmId, 'Down'), CALL_TIMEOUT_MS, from), vmId);
+    t.diagnostic(`VM.hibernate to Down: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    assert.equal(down['exitReason'], 5);
+    assert.equal(down['exitMessage'], 'SaveState succeeded');
+    assert.ok(!(await virsh.run(['list', '--name'])).includes(name), 'the domain is gone from libvirt');
+    // QEMU's save image (libvirt's header) in the memory volume.
+    const fh = await open(vols.memPath, 'r');
+    const head = Buffer.alloc(16);
+    await fh.read(head, 0, 16, 0);
+    await fh.close();
+    assert.match(head.toString('latin1'), /^LibvirtQemudSave/);
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
+
+    const from2 = engine.events().length;
+    const t1 = performance.now();
+    const created = await engine.call<Obj>('VM.create', { vmID: vmId, vmParams: { vmId, xml, hiberVolHandle: vols.handle } }, CALL_TIMEOUT_MS);
+    assert.equal(created['status'], 'Restoring state');
+    await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS, from2);
+    t.diagnostic(`VM.create (restore) to Up: ${((performance.now() - t1) / 1000).toFixed(2)} s`);
+    assert.deepEqual(await virsh.agentCommand(name, 'guest-ping', undefined, 30), {});
+    // Still one vCPU offline: the guest's memory came back, it did not boot again.
+    assert.deepEqual(await onlineVcpus(name), [true, false]);
+    assert.equal((await engine.call<Obj>('VM.getInfo', { vmID: vmId }))['status'], 'Up');
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
+  });
+});
