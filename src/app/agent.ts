@@ -42,6 +42,7 @@ import { HostService } from '../services/host-service.js';
 import { MigrationService } from '../services/migration/migration-service.js';
 import { migrationLibvirt, migrationExecutor } from '../services/migration/migration-wiring.js';
 import { MemoryRestorer } from '../services/migration/restore.js';
+import { MigrationSlots } from '../services/migration/slots.js';
 import { Recovery } from '../services/recovery.js';
 import { VmHostResources } from '../services/vm-host-resources.js';
 import { VmManager } from '../services/vm-manager.js';
@@ -140,7 +141,7 @@ export class Agent {
       log: logs.get('Executor.jsonrpc'),
       clock,
     });
-    this.migration = migrationExecutor({ maxOutgoing: cfg.vars.max_outgoing_migrations, scheduler: this.scheduler, log: logs.get('Executor.migration'), clock });
+    this.migration = migrationExecutor({ maxOutgoing: cfg.vars.max_outgoing_migrations, maxRestores: cfg.vars.max_incoming_migrations, scheduler: this.scheduler, log: logs.get('Executor.migration'), clock });
     this.libvirt = new ConnectionManager({
       uri: cfg.libvirt.uri,
       ...(opts.libvirtPassword !== undefined ? { authName: cfg.libvirt.sasl_user, passphrase: opts.libvirtPassword } : {}),
@@ -224,7 +225,7 @@ export class Agent {
         qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
       } : {}),
       ...(this.storage ? { drives: this.storage.drives } : {}),
-      ...(this.storage ? { restorer: new MemoryRestorer({ libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }), storage: this.storage.memoryVolumes, log: logs.get('virt.vm') }) } : {}),
+      ...(this.storage ? { restorer: new MemoryRestorer({ libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }), storage: this.storage.memoryVolumes, slots: new MigrationSlots('restore', cfg.vars.max_incoming_migrations), log: logs.get('virt.vm') }) } : {}),
       monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });
     this.migrations = new MigrationService({

@@ -14,9 +14,10 @@ import type { MigrationLibvirt, NoConn, ShortOp } from './migration-ports.js';
 /** A short migration call may take this long before its worker is discarded (the monitor tries again). */
 export const SHORT_CALL_TIMEOUT_MS = 30_000;
 
-export function migrationExecutor(o: { maxOutgoing: number; scheduler: Scheduler; log: Logger; clock: Clock }): Executor {
-  // Room for every outgoing migration plus as many calls still blocked after libvirt decided them.
-  const bound = 2 * o.maxOutgoing + 1;
+export function migrationExecutor(o: { maxOutgoing: number; maxRestores?: number; scheduler: Scheduler; log: Logger; clock: Clock }): Executor {
+  // Room for every outgoing migration (or hibernation's save) plus as many calls still blocked after
+  // libvirt decided them, and for the restores from hibernation allowed at once.
+  const bound = 2 * o.maxOutgoing + (o.maxRestores ?? 0) + 1;
   return new Executor({
     name: 'migration',
     workersCount: 0,

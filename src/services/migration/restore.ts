@@ -8,6 +8,7 @@ import { errorMessage } from '../../errors.js';
 import { decodeSavedParams, formatHibernationHandle, type HibernationVolumes } from '../../virt/migration/hibernation-volumes.js';
 import type { MemoryVolumeStorage } from './hibernation.js';
 import type { MigrationLibvirt } from './migration-ports.js';
+import type { MigrationSlots } from './slots.js';
 
 /** The most of the configuration volume read back (the parameters are one line: XML and guest info). */
 export const SAVED_PARAMS_MAX_BYTES = 16 * 2 ** 20;
@@ -15,6 +16,11 @@ export const SAVED_PARAMS_MAX_BYTES = 16 * 2 ** 20;
 export interface MemoryRestorerOptions {
   libvirt: Pick<MigrationLibvirt, 'restore'>;
   storage: MemoryVolumeStorage;
+  /**
+   * Restores at once ([vars] max_incoming_migrations, counted into the migration Executor's bound):
+   * more wait for a slot, so a burst of resumes queues instead of being refused by a full Executor.
+   */
+  slots: MigrationSlots;
   log: Logger;
 }
 
@@ -46,12 +52,17 @@ export class MemoryRestorer {
   /** libvirt restores the domain from the memory volume (prepared for the call, torn down after). */
   async restore(vmId: string, volumes: HibernationVolumes): Promise<void> {
     const o = this.#o;
-    const path = await o.storage.prepare(volumes.memory);
+    await o.slots.acquire();
     try {
-      o.log.info({ vmId, path }, 'restoring the VM from its memory state');
-      await o.libvirt.restore({ path });
+      const path = await o.storage.prepare(volumes.memory);
+      try {
+        o.log.info({ vmId, path }, 'restoring the VM from its memory state');
+        await o.libvirt.restore({ path });
+      } finally {
+        await o.storage.teardown(volumes.memory).catch((err: unknown) => o.log.warn({ vmId, err: errorMessage(err) }, 'memory volume teardown failed'));
+      }
     } finally {
-      await o.storage.teardown(volumes.memory).catch((err: unknown) => o.log.warn({ vmId, err: errorMessage(err) }, 'memory volume teardown failed'));
+      o.slots.release();
     }
   }
 }
