@@ -5,13 +5,12 @@
 // VM.create with the same handle restores it: Up, qemu-ga answers, and the vCPU is still offline. Skipped unless scripts/realvm/setup.sh has run; VDSM_REALVM=1 makes missing pieces a failure.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { chown, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureRealVmAssets, realVmSkip, startSessionLibvirtd, tinyGuestXml, Virsh, waitFor, type RealVmAssets, type SessionLibvirtd } from '../support/realvm/index.js';
-import { AgentProcess } from '../helpers/agent-process.js';
-import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
-import { bringUpLocalDc, createVolume, newDc, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
+import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, waitFor, type RealVmAssets, type SessionLibvirtd, type StorageHost, type Virsh } from '../support/realvm/index.js';
+import { isVmStatus, type EngineClient } from '../helpers/engine-client.js';
+import { createVolume, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
 
 type Obj = Record<string, unknown>;
 
@@ -27,8 +26,6 @@ void describe('vdsmd hibernates a real guest to storage and restores it', { skip
   let assets: RealVmAssets;
   let lv: SessionLibvirtd;
   let virsh: Virsh;
-  let root: string;
-  let agent: AgentProcess;
   let engine: EngineClient;
   let dc: LocalDc;
 
@@ -53,31 +50,17 @@ void describe('vdsmd hibernates a real guest to storage and restores it', { skip
     return vcpus.sort((a, b) => a['logical-id'] - b['logical-id']).map((v) => v.online);
   }
 
+  let host: StorageHost | undefined;
+
   before(async () => {
     if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
     assets = check.assets;
-    lv = await startSessionLibvirtd();
-    virsh = new Virsh(lv.uri('qemu'), { binary: assets.tools.virsh });
-    root = await mkdtemp('/tmp/vdsm-rv-hib-');
-    await chmod(root, 0o755);
-    const data = join(root, 'data');
-    await mkdir(data, { mode: 0o755 });
-    await chmod(data, 0o755);
-    dc = newDc(data);
-    agent = await AgentProcess.start({
-      stateDir: join(root, 'state'),
-      args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', `irs.repository=${join(root, 'repo')}`, '--set', 'vars.vm_sample_interval=2'],
-    });
-    await agent.whenReady(CALL_TIMEOUT_MS);
-    engine = await EngineClient.connect({ port: agent.port });
-    await bringUpLocalDc(engine, dc);
+    host = await startStorageHost(assets, { prefix: '/tmp/vdsm-rv-hib-', callTimeoutMs: CALL_TIMEOUT_MS, args: ['--set', 'vars.vm_sample_interval=2'] });
+    ({ lv, virsh, engine, dc } = host);
   });
 
   after(async () => {
-    engine?.close();
-    await agent?.kill();
-    await lv?.stop();
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
+    await host?.stop();
   });
 
   void it('VM.hibernate then VM.create with the handle: the same guest, its memory intact', async (t) => {

@@ -81,13 +81,9 @@ export class Hibernation {
     return this.#phase;
   }
 
+  /** Until the save call returned and its outcome is dealt with (the call is the only witness of a save). */
   get active(): boolean {
     return this.#phase !== 'succeeded' && this.#phase !== 'failed';
-  }
-
-  /** The save call is still blocked in libvirt although the outcome is known (never, today: see #run). */
-  get lingering(): boolean {
-    return !this.active && this.#call.state === 'running';
   }
 
   stats(): MigrationStats {
@@ -224,7 +220,6 @@ export class Hibernation {
       elapsedMs: Math.round((this.#endedAt ?? now) - this.startedAt),
       cancelRequested: this.#cancelRequested,
       call,
-      stuck: this.lingering,
       ...(this.#failure !== undefined ? { failure: this.#failure } : {}),
     };
   }
