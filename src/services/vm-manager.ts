@@ -784,6 +784,12 @@ export class VmManager {
       await this.#o.hostHooks?.beforeLaunch(vm);
       await this.#o.restorer!.restore(vm.vmId, volumes);
       restored = true;
+      if (vm.state.isDown) {
+        // VM.destroy came while libvirt restored it: the domain that came back goes too.
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the domain restored after VM.destroy'));
+        await this.#teardownDrives(vm);
+        return;
+      }
       await this.#refreshFromLiveXml(vm);
       this.#findPid(vm);
       if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
@@ -792,7 +798,10 @@ export class VmManager {
       vm.state.restored();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM restored from hibernation');
-      void this.#o.guest?.channels.lifecycleEvent(vm.vmId, 'after_hibernation').catch(() => false);
+      void this.#o.guest?.channels.lifecycleEvent(vm.vmId, 'after_hibernation').then(
+        (sent) => this.#o.log.info({ vmId: vm.vmId, sent }, 'after_hibernation to the oVirt guest agent'),
+        () => undefined,
+      );
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM restore from hibernation failed');
       if (!vm.state.isDown) vm.state.markDown(exitInfo(ExitCode.ERROR, VmExitReason.GENERIC_ERROR, `Wake up from hibernation failed:${errorMessage(err)}`), 'restoreFailed');

@@ -175,6 +175,19 @@ void describe('hibernation and restore through VM.hibernate / VM.create (test dr
     assert.equal(await engine.call('VM.destroy', { vmID: vmId }), true);
   });
 
+  void it('a VM the user paused is hibernated as it is (libvirt is not asked to pause it again)', async () => {
+    const vmId = randomUUID();
+    await startVm(vmId, 'hiber-e2e-paused');
+    await engine.call('VM.pause', { vmID: vmId });
+    await engine.waitForEvent(isVmStatus(vmId, 'Paused'));
+    const vols = await hibernationVolumes();
+    const from = engine.events().length;
+    assert.equal(await engine.call('VM.hibernate', { vmID: vmId, hibernationVolHandle: vols.handle }), true);
+    const down = statusOf(await engine.waitForEvent(isVmStatus(vmId, 'Down'), 15_000, from), vmId);
+    assert.equal(down['exitReason'], 5);
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }), true);
+  });
+
   void it('a save blocked on its storage stalls nothing: ping2 and getAllVmStats answer, a second hibernate is 51, the save ends when the storage does', async () => {
     const vmId = randomUUID();
     await startVm(vmId, 'hiber-e2e-stuck');

@@ -105,10 +105,11 @@ void test('a failed save: the memory volume torn down, the VM resumed and Up aga
   assert.equal(h.slots.describe().taken, 0);
 });
 
-void test('a VM paused before hibernation stays paused after a failed save (not resumed)', async () => {
+void test('a VM paused before hibernation is saved as it is, and stays paused after a failed save (not resumed)', async () => {
   const h = harness({ initial: VmStatus.PAUSED });
   const hib = h.start();
   await settle();
+  assert.ok(!h.steps.includes('libvirt.suspend'), 'not paused twice');
   h.finishSave(libvirtError('OPERATION_FAILED', 9));
   await hib.done;
   assert.ok(!h.steps.includes('libvirt.resume'));

@@ -112,8 +112,11 @@ export class Hibernation {
     try {
       const params = await this.#machineParams();
       this.#lockDesktop();
-      await o.libvirt.call('libvirt.suspend', { uuid: this.vmId });
-      paused = true;
+      // A VM the user paused is saved as it is (libvirt refuses to pause it twice on some drivers).
+      if (this.#priorStatus !== VmStatus.PAUSED) {
+        await o.libvirt.call('libvirt.suspend', { uuid: this.vmId });
+        paused = true;
+      }
       this.#phase = 'waiting-slot';
       await o.slots.acquire(this.#cancel.signal);
       this.#holdsSlot = true;
@@ -189,7 +192,7 @@ export class Hibernation {
     const aborted = libvirtErrorInfo(err)?.virCode === VIR_ERROR_NUMBERS['OPERATION_ABORTED'];
     this.#status = this.#cancelRequested || aborted ? statusOf(Errors.MIG_CANCEL, 'Migration canceled') : statusOf(Errors.MIGRATE);
     o.log.error({ vmId: this.vmId, err: this.#failure, status: this.#status }, 'hibernation failed');
-    if (paused && this.#priorStatus !== VmStatus.PAUSED && !o.vm.state.isDown) {
+    if (paused && !o.vm.state.isDown) {
       await o.libvirt.call('libvirt.resume', { uuid: this.vmId }).catch((e: unknown) => o.log.warn({ vmId: this.vmId, err: errorMessage(e) }, 'could not resume the VM after a failed hibernation'));
     }
     this.#phase = 'failed';
