@@ -22,7 +22,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 30; i++) await Promise.resolve();
 };
 
-function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: MigrationSlots } = {}) {
+function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: MigrationSlots; writeFails?: boolean } = {}) {
   const time = new ManualTime(1000);
   const changes: VmStatusChange[] = [];
   const vm: MigratingVm = {
@@ -49,7 +49,12 @@ function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: Migr
   const storage: MemoryVolumeStorage = {
     prepare: (v) => { steps.push(`prepare ${v.imageID}`); return Promise.resolve(`/vol/${v.volumeID}`); },
     teardown: (v) => { steps.push(`teardown ${v.imageID}`); return Promise.resolve(); },
-    write: (path, data) => { steps.push(`write ${path}`); written[path] = data; return Promise.resolve(); },
+    write: (path, data) => {
+      steps.push(`write ${path}`);
+      if (o.writeFails === true) return Promise.reject(Object.assign(new Error('No space left on device'), { code: 'ENOSPC' }));
+      written[path] = data;
+      return Promise.resolve();
+    },
     read: () => Promise.reject(new Error('not read here')),
   };
   const guest: HibernationGuest = {
@@ -132,4 +137,16 @@ void test('a cancel while the hibernation waits for an outgoing slot: no save, t
   await assert.rejects(hib.cancel(), (e: unknown) => (e as { vdsmCode?: number }).vdsmCode === 47);
   slots.release();
   assert.equal(slots.describe().taken, 0, 'the cancelled hibernation took no slot');
+});
+
+void test('the parameters cannot be written after the save: the VM is still Down (5), never reported Up with no domain', async () => {
+  const h = harness({ writeFails: true });
+  const hib = h.start();
+  await settle();
+  h.finishSave();
+  await hib.done;
+  assert.ok(h.steps.includes('teardown 5a7e0000-0000-4000-8000-000000000003'), 'the configuration volume torn down');
+  assert.ok(!h.steps.includes('libvirt.resume'));
+  assert.deepEqual(h.changes.map((c) => c.to), [VmStatus.SAVING_STATE, VmStatus.DOWN]);
+  assert.equal(h.changes[1]?.exitInfo?.exitReason, 5);
 });

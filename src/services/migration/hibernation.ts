@@ -124,7 +124,11 @@ export class Hibernation {
       this.#throwIfCancelled();
       await this.#save();
       this.#phase = 'writing-params';
-      await this.#withVolume(this.volumes.conf, (path) => o.storage.write(path, encodeSavedParams(params)));
+      // The domain is saved and gone from libvirt: from here the VM can only come back from the memory
+      // volume, which a restore does without the parameters too. A failure to write them is logged, not
+      // turned into a VM that runs nowhere reported Up.
+      await this.#withVolume(this.volumes.conf, (path) => o.storage.write(path, encodeSavedParams(params)))
+        .catch((err: unknown) => o.log.error({ vmId: this.vmId, err: errorMessage(err) }, 'the VM is saved but its parameters could not be written; a restore will use the memory image alone'));
       this.#releaseSlot();
       this.#status = { ...SAVE_STATE_DONE };
       this.#phase = 'succeeded';
