@@ -39,6 +39,8 @@ const SYNC_READ_VMS = 64;
 /** monitorResponse's two JSON texts (vm-report.ts monitorResponse): a read fills one in per VM. */
 const MONITOR_RESPONSE_OK = '"0"';
 const MONITOR_RESPONSE_DOWN = '"-1"';
+/** How long the QEMU guest agent may take to set the guest's clock after a restore (seconds). */
+const GUEST_TIME_SYNC_TIMEOUT_S = 10;
 
 export interface Vm extends VmRecord {
   readonly vmId: string;
@@ -802,11 +804,26 @@ export class VmManager {
         (sent) => this.#o.log.info({ vmId: vm.vmId, sent }, 'after_hibernation to the oVirt guest agent'),
         () => undefined,
       );
+      void this.#syncGuestTime(vm);
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM restore from hibernation failed');
       if (!vm.state.isDown) vm.state.markDown(exitInfo(ExitCode.ERROR, VmExitReason.GENERIC_ERROR, `Wake up from hibernation failed:${errorMessage(err)}`), 'restoreFailed');
       if (restored) await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the half-restored domain'));
       await this.#teardownDrives(vm);
+    }
+  }
+
+  /**
+   * The guest's clock stood still while it was hibernated: set it to the host's through the QEMU guest
+   * agent, as vdsm does after a restore. Best effort (no agent, an agent that cannot set the time): logged.
+   */
+  async #syncGuestTime(vm: Vm): Promise<void> {
+    const command = JSON.stringify({ execute: 'guest-set-time', arguments: { time: Date.now() * 1_000_000 } });
+    try {
+      await this.#call('libvirt.qemuAgentCommand', { uuid: vm.vmId, command, timeout: GUEST_TIME_SYNC_TIMEOUT_S, flags: 0 });
+      this.#o.log.info({ vmId: vm.vmId }, 'guest time synchronised after the restore');
+    } catch (err) {
+      this.#o.log.info({ vmId: vm.vmId, err: errorMessage(err) }, 'guest time not synchronised after the restore');
     }
   }
 
