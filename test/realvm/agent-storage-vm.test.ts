@@ -13,7 +13,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, Virsh, waitFor, type RealVmAssets, type SessionLibvirtd, type StorageHost } from '../support/realvm/index.js';
+import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, Virsh, waitFor, withStorageDisk, type RealVmAssets, type SessionLibvirtd, type StorageHost } from '../support/realvm/index.js';
 import type { AgentProcess } from '../helpers/agent-process.js';
 import { isVmStatus, type EngineClient } from '../helpers/engine-client.js';
 import { checkVmStats } from '../helpers/engine-types.js';
@@ -51,19 +51,6 @@ function put(port: number, headers: Record<string, string>, body: Buffer): Promi
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** The engine's <ovirt-vm:device> for a disk on a storage domain, and its /rhev path as the source. */
-function withStorageDisk(xml: string, dc: LocalDc, img: string, vol: string): string {
-  const device = `      <ovirt-vm:device name="vda" devtype="disk">
-        <ovirt-vm:poolID>${dc.spUUID}</ovirt-vm:poolID>
-        <ovirt-vm:domainID>${dc.sdUUID}</ovirt-vm:domainID>
-        <ovirt-vm:imageID>${img}</ovirt-vm:imageID>
-        <ovirt-vm:volumeID>${vol}</ovirt-vm:volumeID>
-      </ovirt-vm:device>
-    </ovirt-vm:vm>`;
-  assert.ok(xml.includes('</ovirt-vm:vm>') && xml.includes('ENGINE_PATH'));
-  return xml.replace('</ovirt-vm:vm>', device).replace('ENGINE_PATH', `/rhev/data-center/${dc.spUUID}/${dc.sdUUID}/images/${img}/${vol}`);
 }
 
 void describe('vdsmd boots a real guest on a volume made through the storage API', { skip, timeout: 240_000 }, () => {

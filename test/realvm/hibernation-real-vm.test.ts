@@ -1,14 +1,15 @@
 // A real guest hibernated and brought back: vdsmd on qemu:///session (an unprivileged libvirtd, TCG)
-// with a local data center made by the engine's calls; the tiny guest's second vCPU is taken offline
+// with a local data center made by the engine's calls, the guest's disk on a volume; its oVirt agent
+// confirms before_hibernation; the tiny guest's second vCPU is taken offline
 // through qemu-ga (a state that lives only in the guest's memory: a fresh boot brings both up), then
 // VM.hibernate writes its memory state into a volume (QEMU's save image), the VM is Down (5), and
 // VM.create with the same handle restores it: Up, qemu-ga answers, and the vCPU is still offline. Skipped unless scripts/realvm/setup.sh has run; VDSM_REALVM=1 makes missing pieces a failure.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chown, open } from 'node:fs/promises';
+import { chown, lstat, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, waitFor, type RealVmAssets, type SessionLibvirtd, type StorageHost, type Virsh } from '../support/realvm/index.js';
+import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, waitFor, withStorageDisk, type RealVmAssets, type SessionLibvirtd, type StorageHost, type Virsh } from '../support/realvm/index.js';
 import { isVmStatus, type EngineClient } from '../helpers/engine-client.js';
 import { createVolume, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
 
@@ -66,7 +67,18 @@ void describe('vdsmd hibernates a real guest to storage and restores it', { skip
   void it('VM.hibernate then VM.create with the handle: the same guest, its memory intact', async (t) => {
     const vmId = randomUUID();
     const name = `hib-${vmId.slice(0, 4)}`;
-    const xml = tinyGuestXml({ uuid: vmId, name, vcpus: 2, kernel: assets.kernel, initrd: assets.initrd, consoleLog: join(lv.runDir, `${name}.log`) });
+    // Its disk is a qcow2 volume named only by PDIV, as the engine gives it: prepared again for the restore.
+    const img = randomUUID();
+    const vol = randomUUID();
+    const made = await createVolume(engine, dc, { imgUUID: img, volUUID: vol, size: 4 << 20, volFormat: 4, preallocate: 2 });
+    assert.equal((await waitTaskByAllStatuses(engine, made)).taskResult, 'success');
+    assert.equal(await engine.call('Task.clear', { taskID: made }), true);
+    const volPath = join(dc.path, dc.sdUUID, 'images', img, vol);
+    await chown(volPath, lv.owner.uid, lv.owner.gid);
+    const runLink = join(host!.root, 'state', 'run', 'storage', dc.sdUUID, img);
+    const xml = withStorageDisk(tinyGuestXml({
+      uuid: vmId, name, vcpus: 2, kernel: assets.kernel, initrd: assets.initrd, consoleLog: join(lv.runDir, `${name}.log`), disk: { path: 'ENGINE_PATH', format: 'qcow2' },
+    }), dc, img, vol);
     await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml } });
     await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS);
     await waitFor(() => virsh.agentCommand(name, 'guest-ping', undefined, 10).then(() => true, () => undefined), { timeoutMs: BOOT_DEADLINE_MS, intervalMs: 500, what: 'qemu-ga in the guest' });
@@ -74,6 +86,8 @@ void describe('vdsmd hibernates a real guest to storage and restores it', { skip
     assert.equal(await virsh.agentCommand(name, 'guest-set-vcpus', { vcpus: [{ 'logical-id': 1, online: false }] }, 30), 1);
     assert.deepEqual(await onlineVcpus(name), [true, false]);
 
+    // The oVirt guest agent speaks API 3 (it can confirm lifecycle events): it must confirm before_hibernation.
+    await host!.agent.waitForLog((l) => l['vmId'] === vmId && l['msg'] === 'Guest API version changed' && Number(l['apiVersion']) >= 3, BOOT_DEADLINE_MS);
     const vols = await hibernationVolumes();
     const from = engine.events().length;
     const t0 = performance.now();
@@ -83,6 +97,8 @@ void describe('vdsmd hibernates a real guest to storage and restores it', { skip
     t.diagnostic(`VM.hibernate to Down: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     assert.equal(down['exitReason'], 5);
     assert.equal(down['exitMessage'], 'SaveState succeeded');
+    const told = host!.agent.lines.find((l) => l['vmId'] === vmId && l['msg'] === 'before_hibernation to the oVirt guest agent');
+    assert.equal(told?.['confirmed'], true, 'the running guest confirmed before_hibernation (it is paused only after)');
     assert.ok(!(await virsh.run(['list', '--name'])).includes(name), 'the domain is gone from libvirt');
     // QEMU's save image (libvirt's header) in the memory volume.
     const fh = await open(vols.memPath, 'r');
@@ -91,6 +107,7 @@ void describe('vdsmd hibernates a real guest to storage and restores it', { skip
     await fh.close();
     assert.match(head.toString('latin1'), /^LibvirtQemudSave/);
     assert.equal(await engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
+    await assert.rejects(lstat(runLink), { code: 'ENOENT' }, 'the disk\'s image torn down with the Down VM');
 
     const from2 = engine.events().length;
     const t1 = performance.now();
@@ -106,6 +123,10 @@ void describe('vdsmd hibernates a real guest to storage and restores it', { skip
     const sync = await host!.agent.waitForLog((l) => l['vmId'] === vmId && /^guest time (not )?synchronised/.test(String(l['msg'])), CALL_TIMEOUT_MS);
     t.diagnostic(`${String(sync['msg'])}${sync['err'] !== undefined ? `: ${String(sync['err'])}` : ''}`);
     assert.equal((await engine.call<Obj>('VM.getInfo', { vmID: vmId }))['status'], 'Up');
+    // The disk is the volume again, through its image prepared anew.
+    assert.ok((await lstat(runLink)).isSymbolicLink(), 'the disk\'s image prepared for the restore');
+    const source = /<disk[\s\S]*?<source file='([^']+)'/.exec(await virsh.dumpxml(name))?.[1];
+    assert.equal((await stat(source!)).ino, (await stat(volPath)).ino, 'the restored guest runs on the volume file');
     assert.equal(await engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
   });
 });

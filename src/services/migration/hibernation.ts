@@ -1,5 +1,5 @@
-// One hibernation (vdsm: a migration with mode "file"): the VM goes Saving State and is paused, the
-// oVirt guest agent is told (before_hibernation, waiting for its reply), the memory volume is prepared
+// One hibernation (vdsm: a migration with mode "file"): the VM goes Saving State, the oVirt guest agent
+// is told (before_hibernation, waiting for its reply), the VM is paused, the memory volume is prepared
 // and libvirt saves the domain's memory state into it (virDomainSaveFlags, which stops the domain), then
 // the VM's parameters go to the configuration volume and the VM is Down with exitReason 5 (SaveState
 // succeeded). On failure the VM runs again as before and VM.getMigrationStatus says why.
@@ -112,15 +112,19 @@ export class Hibernation {
     try {
       const params = await this.#machineParams();
       this.#lockDesktop();
+      this.#phase = 'waiting-slot';
+      await o.slots.acquire(this.#cancel.signal);
+      this.#holdsSlot = true;
+      // The guest hears before_hibernation while it still runs, so it can answer (vdsm pauses first and
+      // then waits out the whole reply timeout for a guest that cannot answer).
+      const confirmed = await o.guest?.lifecycleEvent(this.vmId, 'before_hibernation', { waitMs: o.guestEventWaitMs }).catch(() => false);
+      o.log.info({ vmId: this.vmId, confirmed: confirmed ?? false }, 'before_hibernation to the oVirt guest agent');
+      this.#throwIfCancelled();
       // A VM the user paused is saved as it is (libvirt refuses to pause it twice on some drivers).
       if (this.#priorStatus !== VmStatus.PAUSED) {
         await o.libvirt.call('libvirt.suspend', { uuid: this.vmId });
         paused = true;
       }
-      this.#phase = 'waiting-slot';
-      await o.slots.acquire(this.#cancel.signal);
-      this.#holdsSlot = true;
-      await o.guest?.lifecycleEvent(this.vmId, 'before_hibernation', { waitMs: o.guestEventWaitMs }).catch(() => false);
       this.#throwIfCancelled();
       await this.#save();
       this.#phase = 'writing-params';

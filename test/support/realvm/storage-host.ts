@@ -2,6 +2,7 @@
 // repository under a mode-755 temporary directory (so QEMU can reach the volumes), the engine's STOMP
 // client, and a local data center brought up with the engine's calls. Shared by the real-VM tests that
 // run guests on (or hibernate them to) storage volumes.
+import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentProcess } from '../../helpers/agent-process.js';
@@ -55,4 +56,17 @@ export async function startStorageHost(assets: RealVmAssets, o: { prefix: string
     await stop();
     throw err;
   }
+}
+
+/** The engine's <ovirt-vm:device> for a disk on a storage domain, and its /rhev path as the source. */
+export function withStorageDisk(xml: string, dc: LocalDc, img: string, vol: string): string {
+  const device = `      <ovirt-vm:device name="vda" devtype="disk">
+        <ovirt-vm:poolID>${dc.spUUID}</ovirt-vm:poolID>
+        <ovirt-vm:domainID>${dc.sdUUID}</ovirt-vm:domainID>
+        <ovirt-vm:imageID>${img}</ovirt-vm:imageID>
+        <ovirt-vm:volumeID>${vol}</ovirt-vm:volumeID>
+      </ovirt-vm:device>
+    </ovirt-vm:vm>`;
+  assert.ok(xml.includes('</ovirt-vm:vm>') && xml.includes('ENGINE_PATH'));
+  return xml.replace('</ovirt-vm:vm>', device).replace('ENGINE_PATH', `/rhev/data-center/${dc.spUUID}/${dc.sdUUID}/images/${img}/${vol}`);
 }
