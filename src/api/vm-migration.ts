@@ -66,7 +66,7 @@ export const apiMethods: ApiMethodsFactory<VmMigrationApiDeps> = (deps) => {
       description: 'Suspend the VM to storage: its memory state goes to the memory volume (libvirt\'s save), its parameters to the configuration volume. Answers at once; the VM is Saving State (paused; the oVirt guest agent hears before_hibernation) until it is Down with exitReason 5 (SaveState succeeded), or back Up when the save failed (VM.getMigrationStatus says why). VM.create with `hiberVolHandle` brings it back.',
       params: [vmID, { name: 'hibernationVolHandle', type: s.string(), description: '"sdUUID,spUUID,memoryImageUUID,memoryVolumeUUID,confImageUUID,confVolumeUUID": the two volumes, made by the engine on a storage domain this host is connected to.' }],
       result: s.bool(),
-      resultDescription: '`true`; error 1 for an unknown or not yet started VM, 51 while it migrates or hibernates, 59 with transient disks, 91 for a handle that is not six UUIDs, 12 when this agent has no storage.',
+      resultDescription: '`true`; error 1 for an unknown or not yet started VM, 51 while it migrates or hibernates, 59 with transient disks, 91 for a handle that is not six UUIDs, 12 when this agent has no storage, 100 while the VM powers down or reboots.',
       handler: ({ vmID: id, hibernationVolHandle }) => deps.migrations.hibernate(id as string, hibernationVolHandle),
     },
     {

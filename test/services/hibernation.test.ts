@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import type { MigratingVm, MigrationLibvirt, MigrationVms, ShortOp } from '../../src/services/migration/migration-ports.js';
 import { Hibernation, type HibernationGuest, type MemoryVolumeStorage } from '../../src/services/migration/hibernation.js';
+import { MigrationService } from '../../src/services/migration/migration-service.js';
 import { MigrationSlots } from '../../src/services/migration/slots.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { parseHibernationHandle } from '../../src/virt/migration/hibernation-volumes.js';
@@ -149,4 +150,37 @@ void test('the parameters cannot be written after the save: the VM is still Down
   assert.ok(!h.steps.includes('libvirt.resume'));
   assert.deepEqual(h.changes.map((c) => c.to), [VmStatus.SAVING_STATE, VmStatus.DOWN]);
   assert.equal(h.changes[1]?.exitInfo?.exitReason, 5);
+});
+
+void test('MigrationService: VM.hibernate refused while the VM powers down (100), before a second one (51), without storage (12)', async () => {
+  const h = harness();
+  const vms = { get: () => h.vm, report: () => ({ vmId: UUID }), liveXml: () => Promise.resolve(XML), onStatusChange: () => () => undefined } as unknown as MigrationVms;
+  const time = new ManualTime(1000);
+  const common = {
+    vms, clock: time, timers: time, log: pino({ level: 'silent' }), publish: () => undefined, connectPeer: () => Promise.reject(new Error('no peer')),
+    libvirt: { call: () => Promise.resolve(null), migrate: () => Promise.reject(new Error('x')), save: () => new Promise<null>(() => undefined), restore: () => Promise.reject(new Error('x')), onEvent: () => () => undefined } as unknown as MigrationLibvirt,
+    config: { maxOutgoing: 2, maxIncoming: 2, managementPort: 54321, maxBandwidth: 52, downtime: 500, downtimeSteps: 5, duriTemplate: 'qemu+tcp://{host}/system', ssl: false, monitorIntervalMs: 0, retryTimeoutMs: 1000, destinationTimeoutMs: 1000 },
+  };
+  const storage: MemoryVolumeStorage = { prepare: () => Promise.resolve('/vol'), teardown: () => Promise.resolve(), write: () => Promise.resolve(), read: () => Promise.resolve(Buffer.alloc(0)) };
+  const code = (f: () => unknown): number | undefined => {
+    try {
+      f();
+      return undefined;
+    } catch (e) {
+      return (e as { vdsmCode?: number }).vdsmCode;
+    }
+  };
+  assert.equal(code(() => new MigrationService(common).hibernate(UUID, HANDLE)), 12, 'no storage');
+  const svc = new MigrationService({ ...common, storage });
+  assert.equal(code(() => svc.hibernate(UUID, 'not,a,handle')), 91);
+  h.vm.state.shutdownRequested();
+  assert.equal(h.vm.state.status, VmStatus.POWERING_DOWN);
+  assert.equal(code(() => svc.hibernate(UUID, HANDLE)), 100);
+  h.vm.state.shutdownFailed();
+  assert.equal(svc.hibernate(UUID, HANDLE), true);
+  assert.equal(h.vm.state.status, VmStatus.SAVING_STATE);
+  assert.equal(code(() => svc.hibernate(UUID, HANDLE)), 51);
+  assert.equal(code(() => svc.migrate(UUID, { dst: '10.0.0.2' })), 51);
+  await settle();
+  assert.equal((svc.health()['hibernations'] as Record<string, unknown>[])[0]?.['phase'], 'saving');
 });

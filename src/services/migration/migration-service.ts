@@ -8,7 +8,7 @@ import { MIGRATION_IN_PROGRESS, type MigrationStats } from '../../virt/migration
 import { MigrateRequestError, parseMigrateRequest, pickGuestInfo, type EngineMigrateParams, type MigrateDefaults } from '../../virt/migration/migration-request.js';
 import type { GuestInfo } from '../../virt/vm-report.js';
 import { eventTime } from '../../runtime/clock.js';
-import { VmStatus } from '../../virt/vm-state.js';
+import { canTransition, VmStatus } from '../../virt/vm-state.js';
 import { IncomingMigration } from './incoming.js';
 import type { MigratingVm, MigrationCommon, MigrationVms, PeerConnector } from './migration-ports.js';
 import { OutgoingMigration } from './outgoing.js';
@@ -149,6 +149,8 @@ export class MigrationService {
       throw err;
     }
     if (this.#o.storage === undefined) throw vdsmError(Errors.MIGRATE, `${Errors.MIGRATE.message}: this agent has no storage to hibernate to`);
+    // Powering down or rebooting: the guest is on its way out or back; hibernate it once it is Up.
+    if (!canTransition(vm.state.status, VmStatus.SAVING_STATE)) throw vdsmError(Errors.GENERAL, `The VM cannot be hibernated while it is ${vm.state.status}`);
     this.#prune();
     const h = new Hibernation({
       ...this.#common(), vm, vms: this.#o.vms, volumes, storage: this.#o.storage, slots: this.outgoingSlots,
