@@ -188,13 +188,24 @@ Napi::Value Restore(const Napi::CallbackInfo& info) {
   return call.env().Undefined();
 }
 
+// saveImageXml(conn, path, flags?) -> string: the domain XML a save file carries (which VM it holds),
+// read from the file's header without restoring it.
+Napi::Value SaveImageXml(const Napi::CallbackInfo& info) {
+  Call call(info);
+  std::string path = call.Str(1, "path");
+  unsigned int flags = call.Flags(2);
+  CStr xml = call.Run("virDomainSaveImageGetXMLDesc", [path, flags](virConnectPtr c) { return CStr(virDomainSaveImageGetXMLDesc(c, path.c_str(), flags)); });
+  if (!xml) call.Fail("virDomainSaveImageGetXMLDesc");
+  return TakeString(call.env(), xml.release());
+}
+
 }  // namespace
 
 void RegisterMigrationFunctions(Napi::Env env, Napi::Object exports) {
   ExportAll(env, exports, {{"migrateToURI3", MigrateToURI3}, {"jobStats", JobStats}, {"abortJob", AbortJob},
                            {"migrateSetMaxDowntime", MigrateSetMaxDowntime}, {"migrateSetMaxSpeed", MigrateSetMaxSpeed},
                            {"migrateGetMaxSpeed", MigrateGetMaxSpeed}, {"migrateStartPostCopy", MigrateStartPostCopy},
-                           {"save", Save}, {"restore", Restore}});
+                           {"save", Save}, {"restore", Restore}, {"saveImageXml", SaveImageXml}});
 }
 
 }  // namespace virt

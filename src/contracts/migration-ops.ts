@@ -25,6 +25,8 @@ export interface MigrationOps {
   'migration.save': { args: DomainArgs & { path: string; dxml?: string; flags?: number }; result: null };
   /** virDomainRestoreFlags: the saved domain runs again (in the state the file recorded, unless flags say). */
   'migration.restore': { args: { conn: number; path: string; dxml?: string; flags?: number }; result: null };
+  /** virDomainSaveImageGetXMLDesc: the domain XML a save file carries (reads its header). */
+  'migration.saveImageXml': { args: { conn: number; path: string }; result: string };
 }
 
 export type MigrationOpName = keyof MigrationOps;

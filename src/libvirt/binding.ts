@@ -78,6 +78,8 @@ export interface VirtBinding {
   save(conn: number, uuid: string, path: string, dxml?: string | null, flags?: number): void;
   /** virDomainRestoreFlags: the domain back from what save wrote (as long as save). */
   restore(conn: number, path: string, dxml?: string | null, flags?: number): void;
+  /** virDomainSaveImageGetXMLDesc: the domain XML a save file carries. */
+  saveImageXml(conn: number, path: string, flags?: number): string;
   // events (delivered to the JS environment that registered them)
   domainEventsRegister(conn: number, eventIds: readonly number[], cb: (e: BindingEvent) => void, opts?: { ref?: boolean }): number;
   domainEventsDeregister(subscription: number): boolean;

@@ -148,6 +148,21 @@ void describe('hibernation and restore through VM.hibernate / VM.create (test dr
     assert.equal(await engine.call('VM.destroy', { vmID: VM1 }), true);
   });
 
+  void it('a handle whose memory volume holds another VM is refused before libvirt restores anything', async () => {
+    const vmId = randomUUID();
+    const from = engine.events().length;
+    await engine.call<Obj>('VM.create', { vmID: vmId, vmParams: { vmId, xml: domainXml(vmId, 'hiber-e2e-other'), hiberVolHandle: saved.handle } });
+    const down = statusOf(await engine.waitForEvent(isVmStatus(vmId, 'Down'), 15_000, from), vmId);
+    assert.equal(down['exitReason'], 1);
+    assert.equal(down['exitMessage'], `Wake up from hibernation failed:the memory volume holds the VM ${VM1}, not ${vmId}`);
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }), true);
+    // VM1's saved state was not brought back behind the agent's back: it restores as VM1 still.
+    const again = await engine.call<Obj>('VM.create', { vmID: VM1, vmParams: { vmId: VM1, xml: domainXml(VM1, 'hiber-e2e-1'), hiberVolHandle: saved.handle } });
+    assert.equal(again['status'], 'Restoring state');
+    await engine.waitForEvent(isVmStatus(VM1, 'Up'), 15_000, from);
+    assert.equal(await engine.call('VM.destroy', { vmID: VM1 }), true);
+  });
+
   void it('a restore from volumes that hold no saved VM leaves the VM Down with vdsm\'s "Wake up from hibernation failed"', async () => {
     const vmId = randomUUID();
     const empty = await hibernationVolumes();

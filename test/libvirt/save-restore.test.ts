@@ -38,6 +38,7 @@ void describe('libvirt binding: save and restore on the test driver', () => {
     virt.save(conn, uuid, file);
     assert.throws(() => virt.state(conn, uuid), (e: unknown) => isNoDomain(e), 'the transient domain is gone after the save');
     assert.ok((await readFile(file)).includes(Buffer.from(uuid)), 'the file holds the domain');
+    assert.match(virt.saveImageXml(conn, file), new RegExp(`<uuid>${uuid}</uuid>`), 'the XML in the file names it, read without restoring');
     virt.restore(conn, file);
     assert.equal(virt.lookupByUUID(conn, uuid).name, 'saved-1');
     assert.equal(virt.state(conn, uuid).state, DomainState.RUNNING);
@@ -61,6 +62,7 @@ void describe('libvirt binding: save and restore on the test driver', () => {
     const junk = join(dir, 'junk.img');
     await writeFile(junk, Buffer.alloc(4096));
     assert.throws(() => virt.restore(conn, junk), (e: unknown) => libvirtErrorInfo(e) !== undefined);
+    assert.throws(() => virt.saveImageXml(conn, junk), (e: unknown) => libvirtErrorInfo(e) !== undefined);
     virt.destroy(conn, uuid);
     assert.throws(() => virt.save(conn, uuid, join(dir, 'nope.img')), (e: unknown) => isNoDomain(e), 'an unknown domain');
   });

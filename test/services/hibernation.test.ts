@@ -44,6 +44,7 @@ function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: Migr
       return new Promise((resolve, reject) => (finishSave = (err) => (err ? reject(err) : resolve(null))));
     },
     restore: () => Promise.reject(new Error('not a restore')),
+    saveImageXml: () => Promise.reject(new Error('not a restore')),
     onEvent: () => () => undefined,
   };
   const written: Record<string, string> = {};
@@ -158,7 +159,7 @@ void test('MigrationService: VM.hibernate refused while the VM powers down (100)
   const time = new ManualTime(1000);
   const common = {
     vms, clock: time, timers: time, log: pino({ level: 'silent' }), publish: () => undefined, connectPeer: () => Promise.reject(new Error('no peer')),
-    libvirt: { call: () => Promise.resolve(null), migrate: () => Promise.reject(new Error('x')), save: () => new Promise<null>(() => undefined), restore: () => Promise.reject(new Error('x')), onEvent: () => () => undefined } as unknown as MigrationLibvirt,
+    libvirt: { call: () => Promise.resolve(null), migrate: () => Promise.reject(new Error('x')), save: () => new Promise<null>(() => undefined), restore: () => Promise.reject(new Error('x')), saveImageXml: () => Promise.reject(new Error('x')), onEvent: () => () => undefined } as unknown as MigrationLibvirt,
     config: { maxOutgoing: 2, maxIncoming: 2, managementPort: 54321, maxBandwidth: 52, downtime: 500, downtimeSteps: 5, duriTemplate: 'qemu+tcp://{host}/system', ssl: false, monitorIntervalMs: 0, retryTimeoutMs: 1000, destinationTimeoutMs: 1000 },
   };
   const storage: MemoryVolumeStorage = { prepare: () => Promise.resolve('/vol'), teardown: () => Promise.resolve(), write: () => Promise.resolve(), read: () => Promise.resolve(Buffer.alloc(0)) };

@@ -60,6 +60,7 @@ function harness(o: { createAnswers?: (Error | undefined)[]; outgoingLimit?: num
     },
     save: () => Promise.reject(new Error('not a hibernation test')),
     restore: () => Promise.reject(new Error('not a hibernation test')),
+    saveImageXml: () => Promise.reject(new Error('not a hibernation test')),
     onEvent: () => () => undefined,
   };
   const peerCalls: string[] = [];

@@ -31,4 +31,5 @@ export const ops: AreaOps<'migration'> = {
   'migration.startPostCopy': op<'migration.startPostCopy'>((v, a) => v.migrateStartPostCopy(a.conn, a.uuid, 0)),
   'migration.save': op<'migration.save'>((v, a) => v.save(a.conn, a.uuid, a.path, a.dxml ?? null, a.flags ?? 0)),
   'migration.restore': op<'migration.restore'>((v, a) => v.restore(a.conn, a.path, a.dxml ?? null, a.flags ?? 0)),
+  'migration.saveImageXml': op<'migration.saveImageXml'>((v, a) => v.saveImageXml(a.conn, a.path, 0)),
 };

@@ -14,7 +14,7 @@ export type ShortOp =
   | 'migration.jobStats' | 'migration.abortJob' | 'migration.setMaxDowntime' | 'migration.setMaxSpeed'
   | 'migration.startPostCopy' | 'libvirt.xmlDesc' | 'libvirt.state' | 'libvirt.suspend' | 'libvirt.resume';
 
-export type NoConn<K extends ShortOp | 'migration.migrateToURI3' | 'migration.save' | 'migration.restore'> = Omit<OpArgs<K>, 'conn'>;
+export type NoConn<K extends ShortOp | 'migration.migrateToURI3' | 'migration.save' | 'migration.restore' | 'migration.saveImageXml'> = Omit<OpArgs<K>, 'conn'>;
 
 export interface MigrationLibvirt {
   /** A short call on the periodic Executor, timed out and discarded if it hangs: never behind a migration. */
@@ -29,6 +29,8 @@ export interface MigrationLibvirt {
   save(args: NoConn<'migration.save'>): Promise<null>;
   /** virDomainRestoreFlags on the migration Executor (as long as save; never discarded either). */
   restore(args: NoConn<'migration.restore'>): Promise<null>;
+  /** The domain XML in a save file, on the migration Executor (a read of the volume: a hung storage blocks it). */
+  saveImageXml(args: NoConn<'migration.saveImageXml'>): Promise<string>;
   onEvent(cb: (e: DomainEvent) => void): () => void;
 }
 

@@ -46,6 +46,7 @@ export function migrationLibvirt(o: MigrationLibvirtOptions): MigrationLibvirt {
     migrate: (args) => o.migration.dispatch('migration.migrateToURI3', { ...args, conn: o.connections.conn() }, { discard: false }),
     save: (args) => o.migration.dispatch('migration.save', { ...args, conn: o.connections.conn() }, { discard: false }),
     restore: (args) => o.migration.dispatch('migration.restore', { ...args, conn: o.connections.conn() }, { discard: false }),
+    saveImageXml: (args) => o.migration.dispatch('migration.saveImageXml', { ...args, conn: o.connections.conn() }, { discard: false }),
     onEvent: (cb) => o.connections.onEvent(cb),
   };
 }

@@ -10,11 +10,16 @@ import type { MemoryVolumeStorage } from './hibernation.js';
 import type { MigrationLibvirt } from './migration-ports.js';
 import type { MigrationSlots } from './slots.js';
 
+/** The domain UUID in a save file's XML. */
+function savedDomainUuid(xml: string): string | undefined {
+  return /<uuid>\s*([0-9a-fA-F-]{36})\s*<\/uuid>/.exec(xml)?.[1];
+}
+
 /** The most of the configuration volume read back (the parameters are one line: XML and guest info). */
 export const SAVED_PARAMS_MAX_BYTES = 16 * 2 ** 20;
 
 export interface MemoryRestorerOptions {
-  libvirt: Pick<MigrationLibvirt, 'restore'>;
+  libvirt: Pick<MigrationLibvirt, 'restore' | 'saveImageXml'>;
   storage: MemoryVolumeStorage;
   /**
    * Restores at once ([vars] max_incoming_migrations, counted into the migration Executor's bound):
@@ -56,6 +61,12 @@ export class MemoryRestorer {
     try {
       const path = await o.storage.prepare(volumes.memory);
       try {
+        // The handle must name this VM's memory state: restoring another VM's would run a domain the
+        // agent does not know (the save file's XML says which VM it holds).
+        const saved = savedDomainUuid(await o.libvirt.saveImageXml({ path }));
+        if (saved === undefined || saved.toLowerCase() !== vmId.toLowerCase()) {
+          throw new Error(`the memory volume holds ${saved === undefined ? 'no recognisable VM' : `the VM ${saved}`}, not ${vmId}`);
+        }
         o.log.info({ vmId, path }, 'restoring the VM from its memory state');
         await o.libvirt.restore({ path });
       } finally {
