@@ -115,7 +115,7 @@ export class StorageService {
   }
 
   /** Hibernation's memory and configuration volumes (the migration service's MemoryVolumeStorage). */
-  get memoryVolumes(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: { domainID: string; imageID: string }): Promise<void>; write(path: string, data: string): Promise<void>; read(path: string, maxBytes: number): Promise<Buffer> } {
+  get memoryVolumes(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: { domainID: string; imageID: string }): Promise<void>; write(path: string, data: Uint8Array): Promise<void>; read(path: string, maxBytes: number): Promise<Buffer> } {
     return {
       prepare: (d) => this.images.prepareVmDrive(d),
       teardown: async (d) => {

@@ -121,10 +121,12 @@ for (const strict of [false, true]) void describe(`hibernation and restore throu
     const mem = await readFile(saved.memPath);
     assert.match(mem.subarray(0, 64).toString('latin1'), /TestGuestMagic/);
     assert.ok(mem.includes(Buffer.from(VM1)), 'the saved image names the domain');
-    // ... and the VM's parameters as one line in the configuration volume, written in place (not truncated).
+    // ... and the VM's parameters in the configuration volume, written in place (not truncated), as the
+    // pickled dict vdsm keeps there: Python's own pickle.load (vdsm's reader) reads them.
     const conf = await readFile(saved.confPath);
     assert.equal(conf.length, 2 ** 20, 'the preallocated volume keeps its size');
-    const params = JSON.parse(conf.subarray(0, conf.indexOf(0x0a)).toString('utf8')) as Obj;
+    const { stdout } = await run('python3', ['-c', 'import pickle,sys,json; print(json.dumps(pickle.load(open(sys.argv[1], "rb"))))', saved.confPath]);
+    const params = JSON.parse(stdout) as Obj;
     assert.equal(params['vmId'], VM1);
     assert.match(String(params['_srcDomXML']), new RegExp(VM1));
     assert.equal(typeof params['elapsedTimeOffset'], 'number');
@@ -163,6 +165,26 @@ for (const strict of [false, true]) void describe(`hibernation and restore throu
     assert.equal(again['status'], 'Restoring state');
     await engine.waitForEvent(isVmStatus(VM1, 'Up'), 15_000, from);
     assert.equal(await engine.call('VM.destroy', { vmID: VM1 }), true);
+  });
+
+  void it('parameters vdsm saved (its pickle, written by Python) are taken on restore: elapsed time and guest information', async () => {
+    const vmId = randomUUID();
+    await startVm(vmId, 'hiber-e2e-vdsm');
+    const vols = await hibernationVolumes();
+    const from = engine.events().length;
+    assert.equal(await engine.call('VM.hibernate', { vmID: vmId, hibernationVolHandle: vols.handle }), true);
+    await engine.waitForEvent(isVmStatus(vmId, 'Down'), 15_000, from);
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }), true);
+    // The configuration volume rewritten in place as vdsm's SourceThread does (pickle.dump, protocol 2, "r+b").
+    const script = 'import pickle,sys; f=open(sys.argv[1], "r+b"); pickle.dump({"vmId": sys.argv[2], "elapsedTimeOffset": 7200.5, "guestFQDN": "from-vdsm.example", "status": "Up", "enableGuestEvents": False}, f, protocol=2); f.close()';
+    await run('python3', ['-c', script, vols.confPath, vmId]);
+    const from2 = engine.events().length;
+    await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml: domainXml(vmId, 'hiber-e2e-vdsm'), hiberVolHandle: vols.handle } });
+    await engine.waitForEvent(isVmStatus(vmId, 'Up'), 15_000, from2);
+    const stats = (await engine.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]!;
+    assert.ok(Number(stats['elapsedTime']) >= 7200, `elapsedTime goes on from the saved offset: ${String(stats['elapsedTime'])}`);
+    assert.equal(stats['guestFQDN'], 'from-vdsm.example');
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }), true);
   });
 
   void it('a restore from volumes that hold no saved VM leaves the VM Down with vdsm\'s "Wake up from hibernation failed"', async () => {

@@ -10,7 +10,7 @@ import { Hibernation, type HibernationGuest, type MemoryVolumeStorage } from '..
 import { MigrationService } from '../../src/services/migration/migration-service.js';
 import { MigrationSlots } from '../../src/services/migration/slots.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
-import { parseHibernationHandle } from '../../src/virt/migration/hibernation-volumes.js';
+import { decodeSavedParams, parseHibernationHandle } from '../../src/virt/migration/hibernation-volumes.js';
 import { VmStateMachine, VmStatus, type VmStatusChange } from '../../src/virt/vm-state.js';
 import { ManualTime } from '../support/manual-time.js';
 
@@ -47,14 +47,14 @@ function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: Migr
     saveImageXml: () => Promise.reject(new Error('not a restore')),
     onEvent: () => () => undefined,
   };
-  const written: Record<string, string> = {};
+  const written: Record<string, Buffer> = {};
   const storage: MemoryVolumeStorage = {
     prepare: (v) => { steps.push(`prepare ${v.imageID}`); return Promise.resolve(`/vol/${v.volumeID}`); },
     teardown: (v) => { steps.push(`teardown ${v.imageID}`); return Promise.resolve(); },
     write: (path, data) => {
       steps.push(`write ${path}`);
       if (o.writeFails === true) return Promise.reject(Object.assign(new Error('No space left on device'), { code: 'ENOSPC' }));
-      written[path] = data;
+      written[path] = Buffer.from(data);
       return Promise.resolve();
     },
     read: () => Promise.reject(new Error('not read here')),
@@ -87,7 +87,9 @@ void test('slot, before_hibernation, pause, save into the memory volume, paramet
     'prepare 5a7e0000-0000-4000-8000-000000000001', 'save /vol/5a7e0000-0000-4000-8000-000000000002', 'teardown 5a7e0000-0000-4000-8000-000000000001',
     'prepare 5a7e0000-0000-4000-8000-000000000003', 'write /vol/5a7e0000-0000-4000-8000-000000000004', 'teardown 5a7e0000-0000-4000-8000-000000000003',
   ]);
-  const params = JSON.parse(h.written['/vol/5a7e0000-0000-4000-8000-000000000004']!) as Record<string, unknown>;
+  const decoded = decodeSavedParams(h.written['/vol/5a7e0000-0000-4000-8000-000000000004']!);
+  assert.ok(decoded.ok);
+  const params = decoded.params;
   assert.equal(params['_srcDomXML'], XML);
   assert.equal(params['elapsedTimeOffset'], 42);
   assert.equal(params['guestFQDN'], 'guest.example');

@@ -87,15 +87,15 @@ void test('a bad handle says what was expected', () => {
   assert.throws(() => hibernationVolumesOf({ memoryDumpVolume: { poolID: SP, domainID: SD, imageID: 'nope', volumeID: IDS[1] }, memoryConfVolume: {} }), /memoryDumpVolume.imageID must be a UUID/);
 });
 
-void test('the configuration volume: one JSON line, read up to the newline whatever follows; vdsm\'s pickle recognised', () => {
-  const params = { vmId: SD, _srcDomXML: '<domain>\n<name>x</name>\n</domain>', elapsedTimeOffset: 12.5 };
-  const text = encodeSavedParams(params);
-  assert.equal(text.indexOf('\n'), text.length - 1, 'one line: the XML\'s newlines are escaped');
-  // Written in place over older, longer content: what follows the line is ignored.
-  const volume = Buffer.concat([Buffer.from(text), Buffer.from('{"stale":"left-over from an earlier hibernation"}\n'), Buffer.alloc(64)]);
+void test('the configuration volume: a pickled dict read up to its STOP whatever follows; anything else is not used', () => {
+  const params = { vmId: SD, _srcDomXML: '<domain>\n<name>x</name>\n</domain>', elapsedTimeOffset: 12.5, enableGuestEvents: false };
+  const bytes = encodeSavedParams(params);
+  assert.equal(bytes[0], 0x80, 'a pickle, as vdsm writes there');
+  // Written in place over older, longer content: what follows the pickle is ignored.
+  const volume = Buffer.concat([bytes, encodeSavedParams({ stale: 'left-over from an earlier hibernation' }), Buffer.alloc(64)]);
   assert.deepEqual(decodeSavedParams(volume), { ok: true, params });
-  assert.deepEqual(decodeSavedParams(Buffer.from([0x80, 0x02, 0x7d, 0x71])), { ok: false, why: 'the configuration volume holds a Python pickle (written by vdsm)' });
-  assert.equal(decodeSavedParams(Buffer.alloc(16)).ok, false, 'zeros: a volume never written');
+  assert.deepEqual(decodeSavedParams(Buffer.alloc(16)), { ok: false, why: 'the configuration volume holds no saved parameters (not a pickle)' }, 'zeros: never written');
   assert.equal(decodeSavedParams(Buffer.alloc(0)).ok, false);
-  assert.equal(decodeSavedParams(Buffer.from('[1,2]\n')).ok, false);
+  assert.match(String((decodeSavedParams(bytes.subarray(0, 20)) as { why: string }).why), /truncated/);
+  assert.match(String((decodeSavedParams(Buffer.from([0x80, 0x02, 0x5d, 0x2e])) as { why: string }).why), /not hold a dict/);
 });

@@ -155,7 +155,7 @@ export const ops: AreaOps<'storage-volume'> = {
   'storage.writeVolumeHead': (args) => {
     const fd = openSync(args.path, 'r+');
     try {
-      const data = Buffer.from(args.data, 'utf8');
+      const data = Buffer.from(args.data.buffer, args.data.byteOffset, args.data.byteLength);
       for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off, off);
       fsyncSync(fd);
     } finally {

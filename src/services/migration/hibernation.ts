@@ -20,7 +20,7 @@ import type { MigrationSlots } from './slots.js';
 export interface MemoryVolumeStorage {
   prepare(v: VolumeRef): Promise<string>;
   teardown(v: VolumeRef): Promise<void>;
-  write(path: string, data: string): Promise<void>;
+  write(path: string, data: Uint8Array): Promise<void>;
   read(path: string, maxBytes: number): Promise<Buffer>;
 }
 

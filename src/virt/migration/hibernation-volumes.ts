@@ -4,6 +4,7 @@
 // libvirt) and the image and volume of the configuration volume (the VM's parameters). Newer engines
 // give VM.create the two volumes as `memoryDumpVolume` / `memoryConfVolume` objects (poolID, domainID,
 // imageID, volumeID) instead. This module parses both and encodes the configuration volume's content.
+import { pickleDumps, pickleLoads, type PickleValue } from './py-pickle.js';
 
 /** One volume on a storage domain (what Image.prepare takes). */
 export interface VolumeRef {
@@ -68,26 +69,24 @@ export function formatHibernationHandle(v: HibernationVolumes): string {
 }
 
 /**
- * The configuration volume's content: the VM's parameters as one JSON line. The volume is preallocated
- * by the engine and written in place, never truncated (as vdsm does), so whatever follows the line is
- * left-over bytes, and a reader stops at the first newline. vdsm writes a Python pickle there instead;
- * that is recognised (first byte 0x80) and not read: the memory image carries the domain XML itself.
+ * The configuration volume's content: the VM's parameters as vdsm keeps them there, a pickled dict (see
+ * py-pickle.ts), so a VM hibernated here resumes on a vdsm host and one hibernated by vdsm resumes here.
+ * The volume is preallocated by the engine and written in place, never truncated (as vdsm does): the
+ * reader stops at the pickle's STOP, whatever bytes follow.
  */
-export function encodeSavedParams(params: Record<string, unknown>): string {
-  return `${JSON.stringify(params)}\n`;
+export function encodeSavedParams(params: Record<string, unknown>): Buffer {
+  return pickleDumps(params as PickleValue);
 }
 
 export type SavedParams = { ok: true; params: Record<string, unknown> } | { ok: false; why: string };
 
 export function decodeSavedParams(head: Buffer): SavedParams {
   if (head.length === 0) return { ok: false, why: 'the configuration volume is empty' };
-  if (head[0] === 0x80) return { ok: false, why: 'the configuration volume holds a Python pickle (written by vdsm)' };
-  const end = head.indexOf(0x0a);
-  if (end < 0) return { ok: false, why: 'no complete parameter line in the configuration volume' };
+  if (head[0] !== 0x80) return { ok: false, why: 'the configuration volume holds no saved parameters (not a pickle)' };
   try {
-    const v: unknown = JSON.parse(head.subarray(0, end).toString('utf8'));
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, why: 'the configuration volume does not hold an object' };
-    return { ok: true, params: v as Record<string, unknown> };
+    const v = pickleLoads(head);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, why: 'the configuration volume does not hold a dict' };
+    return { ok: true, params: v };
   } catch (err) {
     return { ok: false, why: `the configuration volume is not readable: ${(err as Error).message}` };
   }
