@@ -186,4 +186,5 @@ void test('MigrationService: VM.hibernate refused while the VM powers down (100)
   assert.equal(code(() => svc.migrate(UUID, { dst: '10.0.0.2' })), 51);
   await settle();
   assert.equal((svc.health()['hibernations'] as Record<string, unknown>[])[0]?.['phase'], 'saving');
+  assert.equal((svc.health()['active'] as Record<string, number>)['hibernations'], 1);
 });

@@ -245,7 +245,7 @@ export class MigrationService {
     const outgoing = [...this.#outgoing.values()].map((m) => m.describe(stuckAfterMs));
     return {
       slots: { outgoing: this.outgoingSlots.describe(), incoming: this.incomingSlots.describe() },
-      active: { outgoing: [...this.#outgoing.values()].filter((m) => m.active).length, incoming: [...this.#incoming.values()].filter((m) => m.active).length },
+      active: { outgoing: [...this.#outgoing.values()].filter((m) => m.active).length, incoming: [...this.#incoming.values()].filter((m) => m.active).length, hibernations: [...this.#hibernations.values()].filter((h) => h.active).length },
       stuck: outgoing.filter((m) => m['stuck'] === true).length,
       outgoing,
       incoming: [...this.#incoming.values()].map((m) => m.describe()),
