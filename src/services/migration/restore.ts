@@ -15,8 +15,8 @@ function savedDomainUuid(xml: string): string | undefined {
   return /<uuid>\s*([0-9a-fA-F-]{36})\s*<\/uuid>/.exec(xml)?.[1];
 }
 
-/** The most of the configuration volume read back (the parameters are one line: XML and guest info). */
-export const SAVED_PARAMS_MAX_BYTES = 16 * 2 ** 20;
+/** The most of the configuration volume read back: the pickled parameters (two domain XMLs and guest information) are far smaller. */
+export const SAVED_PARAMS_MAX_BYTES = 4 * 2 ** 20;
 
 export interface MemoryRestorerOptions {
   libvirt: Pick<MigrationLibvirt, 'restore' | 'saveImageXml'>;
