@@ -1,7 +1,8 @@
 // Live migration calls: migrateToURI3 (peer-to-peer, blocks for the whole migration, possibly without
 // limit when the destination hangs: call it only from a worker of its own), job statistics, job abort,
-// max downtime / max speed and the switch to post-copy. Each takes (conn, uuid, ...) through DomainCall
-// (call.cc), like the other domain calls.
+// max downtime / max speed and the switch to post-copy; save/restore of a domain's memory state to a file
+// (hibernation). Each takes (conn, uuid, ...) through DomainCall (call.cc), like the other domain calls;
+// restore takes (conn, path, ...), there being no domain yet.
 #include "virt.h"
 
 #include <cstdlib>
@@ -158,12 +159,53 @@ Napi::Value MigrateStartPostCopy(const Napi::CallbackInfo& info) {
   return call.env().Undefined();
 }
 
+// save(conn, uuid, path, dxml?, flags?) -> undefined: the domain's memory state to a file (hibernation),
+// after which libvirt stops the domain. As long as the storage takes to write the guest's memory, and
+// unbounded on a hung storage: run it on an Executor of its own, like migrateToURI3.
+Napi::Value Save(const Napi::CallbackInfo& info) {
+  DomainCall call(info);
+  std::string path = call.Str(2, "path");
+  std::optional<std::string> dxml = call.OptString(3);
+  unsigned int flags = call.Flags(4);
+  int rc = call.Run("virDomainSaveFlags", [path, dxml, flags](virDomainPtr dom) {
+    return virDomainSaveFlags(dom, path.c_str(), dxml ? dxml->c_str() : nullptr, flags);
+  });
+  if (rc < 0) call.Fail("virDomainSaveFlags");
+  return call.env().Undefined();
+}
+
+// restore(conn, path, dxml?, flags?) -> undefined: a domain from a file save() wrote (its XML is in the
+// file; dxml replaces it with an ABI-compatible one). Reads the whole memory image: as long as save.
+Napi::Value Restore(const Napi::CallbackInfo& info) {
+  Call call(info);
+  std::string path = call.Str(1, "path");
+  std::optional<std::string> dxml = call.OptString(2);
+  unsigned int flags = call.Flags(3);
+  int rc = call.Run("virDomainRestoreFlags", [path, dxml, flags](virConnectPtr c) {
+    return virDomainRestoreFlags(c, path.c_str(), dxml ? dxml->c_str() : nullptr, flags);
+  });
+  if (rc < 0) call.Fail("virDomainRestoreFlags");
+  return call.env().Undefined();
+}
+
+// saveImageXml(conn, path, flags?) -> string: the domain XML a save file carries (which VM it holds),
+// read from the file's header without restoring it.
+Napi::Value SaveImageXml(const Napi::CallbackInfo& info) {
+  Call call(info);
+  std::string path = call.Str(1, "path");
+  unsigned int flags = call.Flags(2);
+  CStr xml = call.Run("virDomainSaveImageGetXMLDesc", [path, flags](virConnectPtr c) { return CStr(virDomainSaveImageGetXMLDesc(c, path.c_str(), flags)); });
+  if (!xml) call.Fail("virDomainSaveImageGetXMLDesc");
+  return TakeString(call.env(), xml.release());
+}
+
 }  // namespace
 
 void RegisterMigrationFunctions(Napi::Env env, Napi::Object exports) {
   ExportAll(env, exports, {{"migrateToURI3", MigrateToURI3}, {"jobStats", JobStats}, {"abortJob", AbortJob},
                            {"migrateSetMaxDowntime", MigrateSetMaxDowntime}, {"migrateSetMaxSpeed", MigrateSetMaxSpeed},
-                           {"migrateGetMaxSpeed", MigrateGetMaxSpeed}, {"migrateStartPostCopy", MigrateStartPostCopy}});
+                           {"migrateGetMaxSpeed", MigrateGetMaxSpeed}, {"migrateStartPostCopy", MigrateStartPostCopy},
+                           {"save", Save}, {"restore", Restore}, {"saveImageXml", SaveImageXml}});
 }
 
 }  // namespace virt

@@ -62,6 +62,7 @@ export interface GuestActionsPort {
 /** Live migration, both ends (MigrationService). Unknown ids are NO_VM errors. */
 export interface MigrationPort {
   migrate(vmId: string, params: Record<string, unknown>): ApiResult<'VM.migrate'>;
+  hibernate(vmId: string, hibernationVolHandle: unknown): ApiResult<'VM.hibernate'>;
   cancel(vmId: string): Promise<ApiResult<'VM.migrateCancel'>>;
   changeParams(vmId: string, params: { maxBandwidth?: number }): Promise<ApiResult<'VM.migrateChangeParams'>>;
   status(vmId: string): ApiResult<'VM.getMigrationStatus'>;

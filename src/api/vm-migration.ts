@@ -1,5 +1,5 @@
-// Live migration verbs: the engine's VM.migrate, VM.migrateCancel, VM.migrateChangeParams and
-// VM.getMigrationStatus on the source, and VM.migrationCreate, which only another agent calls on the
+// Live migration verbs: the engine's VM.migrate, VM.hibernate (a migration to storage), VM.migrateCancel,
+// VM.migrateChangeParams and VM.getMigrationStatus on the source, and VM.migrationCreate, which only another agent calls on the
 // destination. The schemas carry vdsm's JSON types, so the engine's string booleans ("true") and
 // numbers-as-strings ("500") are converted by the argument rules before the handlers see them.
 import { s } from './schema.js';
@@ -24,7 +24,8 @@ const migrateParams = s.named('MigrateParams', s.object({
   src: s.optional(s.string(), 'Source host (ignored, as by vdsm).'),
   dst: s.optional(s.string(), 'Destination agent, host[:port] (port: [addresses] management_port).'),
   dstqemu: s.optional(s.string(), 'Address of the destination on the migration network (the data goes there).'),
-  mode: s.optional(s.string(), '"remote" (default); "file" (hibernation) is not implemented.'),
+  mode: s.optional(s.string(), '"remote" (default); "file": hibernation, as VM.hibernate, to `hiberVolHandle`.'),
+  hiberVolHandle: s.optional(s.string(), 'mode "file": "sdUUID,spUUID,memoryImageUUID,memoryVolumeUUID,confImageUUID,confVolumeUUID".'),
   method: s.optional(s.string(), '"online".'),
   tunneled: s.optional(s.bool(), 'Tunnel the data through libvirtd (VIR_MIGRATE_TUNNELLED).'),
   abortOnError: s.optional(s.bool(), 'Abort on an I/O error during the migration.'),
@@ -54,11 +55,19 @@ export const apiMethods: ApiMethodsFactory<VmMigrationApiDeps> = (deps) => {
   const methods: MethodSpec[] = [
     {
       name: 'VM.migrate',
-      description: 'Live-migrate the VM to another agent (`params.dst`). Answers at once; the VM is Migration Source until it is Down with exitReason 4 (migrated) or back Up; `|virt|VM_migration_status|<vmId>` events carry the progress and, at the end, the downtime.',
+      description: 'Live-migrate the VM to another agent (`params.dst`). Answers at once; the VM is Migration Source until it is Down with exitReason 4 (migrated) or back Up; `|virt|VM_migration_status|<vmId>` events carry the progress and, at the end, the downtime. With `mode: "file"` and `hiberVolHandle`: VM.hibernate.',
       params: [vmID, { name: 'params', type: migrateParams, description: 'The engine\'s migration parameters.' }],
       result: s.bool(),
-      resultDescription: '`true`; error 1 for an unknown or not yet started VM, 51 while it migrates, 59 with transient disks, 91 for unusable parameters. Failures after the answer land in VM.getMigrationStatus.',
+      resultDescription: '`true`; error 1 for an unknown or not yet started VM, 51 while it migrates or hibernates, 59 with transient disks, 91 for unusable parameters. Failures after the answer land in VM.getMigrationStatus.',
       handler: ({ vmID: id, params }) => deps.migrations.migrate(id as string, params as Record<string, unknown>),
+    },
+    {
+      name: 'VM.hibernate',
+      description: 'Suspend the VM to storage: its memory state goes to the memory volume (libvirt\'s save), its parameters to the configuration volume. Answers at once; the VM is Saving State (paused; the oVirt guest agent hears before_hibernation) until it is Down with exitReason 5 (SaveState succeeded), or back Up when the save failed (VM.getMigrationStatus says why). VM.create with `hiberVolHandle` brings it back.',
+      params: [vmID, { name: 'hibernationVolHandle', type: s.string(), description: '"sdUUID,spUUID,memoryImageUUID,memoryVolumeUUID,confImageUUID,confVolumeUUID": the two volumes, made by the engine on a storage domain this host is connected to.' }],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 for an unknown or not yet started VM, 51 while it migrates or hibernates, 59 with transient disks, 91 for a handle that is not six UUIDs, 12 when this agent has no storage, 100 while the VM powers down or reboots.',
+      handler: ({ vmID: id, hibernationVolHandle }) => deps.migrations.hibernate(id as string, hibernationVolHandle),
     },
     {
       name: 'VM.migrateCancel',

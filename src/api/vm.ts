@@ -13,6 +13,7 @@ export interface VmApiDeps {
 
 const vmID = { name: 'vmID', type: s.string(), description: 'The VM UUID.' } as const;
 const numberish = s.union(s.int(), s.number(), s.string());
+const hibernationVolume = s.named('HibernationVolume', s.object({ poolID: s.string(), domainID: s.string(), imageID: s.string(), volumeID: s.string() }));
 
 /** "30", 30 or 30.0 -> 30; absent -> undefined; anything else is a parameter error. */
 function seconds(value: unknown, name: string): number | undefined {
@@ -35,10 +36,16 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       description: 'Create and start a VM from the libvirt domain XML in `vmParams.xml`. The VM id is taken from the XML. Answers at once; `|virt|VM_status|<vmId>` events follow (WaitForLaunch -> Powering up -> Up).',
       params: [
         { ...vmID, description: 'The VM UUID (the id in the domain XML wins, as in vdsm).' },
-        { name: 'vmParams', type: s.object({ xml: s.field(s.string(), 'libvirt domain XML'), vmId: s.optional(s.string()) }), description: 'VM parameters; `xml` is required.' },
+        { name: 'vmParams', type: s.object({
+          xml: s.field(s.string(), 'libvirt domain XML'),
+          vmId: s.optional(s.string()),
+          hiberVolHandle: s.optional(s.string(), 'Resume from hibernation: VM.hibernate\'s handle. The VM is Restoring state, then Up.'),
+          memoryDumpVolume: s.optional(hibernationVolume, 'Resume from hibernation (newer engines): the memory volume.'),
+          memoryConfVolume: s.optional(hibernationVolume, 'With memoryDumpVolume: the configuration volume.'),
+        }), description: 'VM parameters; `xml` is required.' },
       ],
       result: s.named('VmCreated', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string(), xml: s.string() })),
-      resultDescription: '`{vmId, status: "WaitForLaunch", statusTime, xml}`. Error 4 if the VM exists, 9 if the XML is unusable.',
+      resultDescription: '`{vmId, status: "WaitForLaunch", statusTime, xml}` (status "Restoring state" when resuming from hibernation). Error 4 if the VM exists, 9 if the XML is unusable, 91 for hibernation volumes that are not UUIDs. A restore that fails leaves the VM Down with exitMessage "Wake up from hibernation failed:...".',
       handler: ({ vmParams }) => deps.vms.create(vmParams as { xml: string }),
     },
     {

@@ -41,6 +41,8 @@ import { StatsCache } from '../virt/stats-cache.js';
 import { HostService } from '../services/host-service.js';
 import { MigrationService } from '../services/migration/migration-service.js';
 import { migrationLibvirt, migrationExecutor } from '../services/migration/migration-wiring.js';
+import { MemoryRestorer } from '../services/migration/restore.js';
+import { MigrationSlots } from '../services/migration/slots.js';
 import { Recovery } from '../services/recovery.js';
 import { VmHostResources } from '../services/vm-host-resources.js';
 import { VmManager } from '../services/vm-manager.js';
@@ -139,7 +141,7 @@ export class Agent {
       log: logs.get('Executor.jsonrpc'),
       clock,
     });
-    this.migration = migrationExecutor({ maxOutgoing: cfg.vars.max_outgoing_migrations, scheduler: this.scheduler, log: logs.get('Executor.migration'), clock });
+    this.migration = migrationExecutor({ maxOutgoing: cfg.vars.max_outgoing_migrations, maxRestores: cfg.vars.max_incoming_migrations, scheduler: this.scheduler, log: logs.get('Executor.migration'), clock });
     this.libvirt = new ConnectionManager({
       uri: cfg.libvirt.uri,
       ...(opts.libvirtPassword !== undefined ? { authName: cfg.libvirt.sasl_user, passphrase: opts.libvirtPassword } : {}),
@@ -223,6 +225,7 @@ export class Agent {
         qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
       } : {}),
       ...(this.storage ? { drives: this.storage.drives } : {}),
+      ...(this.storage ? { restorer: new MemoryRestorer({ libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }), storage: this.storage.memoryVolumes, slots: new MigrationSlots('restore', cfg.vars.max_incoming_migrations), log: logs.get('virt.vm') }) } : {}),
       monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });
     this.migrations = new MigrationService({
@@ -249,6 +252,12 @@ export class Agent {
         monitorIntervalMs: cfg.vars.migration_monitor_interval * 1000,
         retryTimeoutMs: cfg.vars.migration_retry_timeout * 1000,
         destinationTimeoutMs: cfg.vars.migration_destination_timeout * 1000,
+      },
+      ...(this.storage ? { storage: this.storage.memoryVolumes } : {}),
+      guest: {
+        ovirtResponsive: (vmId) => this.guest.agents.ovirtResponsive(vmId),
+        desktopLock: (vmId) => this.guest.agents.desktopLock(vmId),
+        lifecycleEvent: (vmId, type, opts) => this.guest.agents.channels.lifecycleEvent(vmId, type, opts),
       },
     });
     this.vms.setMigrationView(this.migrations);

@@ -40,7 +40,7 @@ export const schema = {
     guest_ram_overhead: int(65, 'Memory, in MiB, accounted per guest on top of its RAM for QEMU overhead.', { min: 0 }),
     extra_mem_reserve: int(65, 'Additional memory, in MiB, reserved for the host.', { min: 0 }),
     max_outgoing_migrations: int(2, 'Concurrent outgoing live migrations (the engine\'s outgoingLimit changes it per migration); more wait for a slot.', { min: 1 }),
-    max_incoming_migrations: int(2, 'Concurrent incoming live migrations (the engine\'s incomingLimit changes it); more are refused with error 82 and the source tries again later.', { min: 1 }),
+    max_incoming_migrations: int(2, 'Concurrent incoming live migrations (the engine\'s incomingLimit changes it); more are refused with error 82 and the source tries again later. Also the restores from hibernation (VM.create with hiberVolHandle) run at once; more wait for one to end.', { min: 1 }),
     migration_downtime: int(500, 'Maximum guest downtime, in milliseconds, of the convergence schedule computed when the engine sends none (its last step).', { min: 0 }),
     migration_downtime_steps: int(5, 'Steps of that computed schedule: exponential downtimes up to migration_downtime, one per stalling iteration.', { min: 1 }),
     migration_max_bandwidth: int(52, 'Bandwidth cap, in MiB/s, of one live migration when the engine sends no maxBandwidth (0: libvirt\'s default, unlimited).', { min: 0 }),

@@ -36,6 +36,13 @@ export type HardwareInfo = {
   systemFamily?: string;
 };
 
+export type HibernationVolume = {
+  poolID: string;
+  domainID: string;
+  imageID: string;
+  volumeID: string;
+};
+
 export type HostCapabilities = {
   kvmEnabled: string;
   cpuCores: string;
@@ -62,8 +69,10 @@ export type MigrateParams = {
   dst?: string;
   /** Address of the destination on the migration network (the data goes there). */
   dstqemu?: string;
-  /** "remote" (default); "file" (hibernation) is not implemented. */
+  /** "remote" (default); "file": hibernation, as VM.hibernate, to `hiberVolHandle`. */
   mode?: string;
+  /** mode "file": "sdUUID,spUUID,memoryImageUUID,memoryVolumeUUID,confImageUUID,confVolumeUUID". */
+  hiberVolHandle?: string;
   /** "online". */
   method?: string;
   /** Tunnel the data through libvirtd (VIR_MIGRATE_TUNNELLED). */
@@ -619,6 +628,12 @@ export interface ApiMethods {
         /** libvirt domain XML */
         xml: string;
         vmId?: string;
+        /** Resume from hibernation: VM.hibernate's handle. The VM is Restoring state, then Up. */
+        hiberVolHandle?: string;
+        /** Resume from hibernation (newer engines): the memory volume. */
+        memoryDumpVolume?: HibernationVolume;
+        /** With memoryDumpVolume: the configuration volume. */
+        memoryConfVolume?: HibernationVolume;
       };
     };
     result: VmCreated;
@@ -685,7 +700,15 @@ export interface ApiMethods {
     };
     result: VmStats[];
   };
-  /** Live-migrate the VM to another agent (`params.dst`). Answers at once; the VM is Migration Source until it is Down with exitReason 4 (migrated) or back Up; `|virt|VM_migration_status|<vmId>` events carry the progress and, at the end, the downtime. */
+  /** Suspend the VM to storage: its memory state goes to the memory volume (libvirt's save), its parameters to the configuration volume. Answers at once; the VM is Saving State (paused; the oVirt guest agent hears before_hibernation) until it is Down with exitReason 5 (SaveState succeeded), or back Up when the save failed (VM.getMigrationStatus says why). VM.create with `hiberVolHandle` brings it back. */
+  "VM.hibernate": {
+    params: {
+      vmID: string;
+      hibernationVolHandle: string;
+    };
+    result: boolean;
+  };
+  /** Live-migrate the VM to another agent (`params.dst`). Answers at once; the VM is Migration Source until it is Down with exitReason 4 (migrated) or back Up; `|virt|VM_migration_status|<vmId>` events carry the progress and, at the end, the downtime. With `mode: "file"` and `hiberVolHandle`: VM.hibernate. */
   "VM.migrate": {
     params: {
       vmID: string;

@@ -21,6 +21,12 @@ export interface MigrationOps {
   'migration.setMaxSpeed': { args: DomainArgs & { bandwidthMiBs: number }; result: null };
   'migration.getMaxSpeed': { args: DomainArgs; result: number };
   'migration.startPostCopy': { args: DomainArgs; result: null };
+  /** virDomainSaveFlags (hibernation): as long as the memory takes to write; libvirt stops the domain. */
+  'migration.save': { args: DomainArgs & { path: string; dxml?: string; flags?: number }; result: null };
+  /** virDomainRestoreFlags: the saved domain runs again (in the state the file recorded, unless flags say). */
+  'migration.restore': { args: { conn: number; path: string; dxml?: string; flags?: number }; result: null };
+  /** virDomainSaveImageGetXMLDesc: the domain XML a save file carries (reads its header). */
+  'migration.saveImageXml': { args: { conn: number; path: string }; result: string };
 }
 
 export type MigrationOpName = keyof MigrationOps;
@@ -44,6 +50,9 @@ export const MigrateParam = {
   PARALLEL_CONNECTIONS: 'parallel.connections',
   TLS_DESTINATION: 'tls.destination',
 } as const;
+
+/** virDomainSaveRestoreFlags. */
+export const SaveFlag = { BYPASS_CACHE: 1, RUNNING: 2, PAUSED: 4, RESET_NVRAM: 8 } as const;
 
 /** virDomainJobType. */
 export const JobType = { NONE: 0, BOUNDED: 1, UNBOUNDED: 2, COMPLETED: 3, FAILED: 4, CANCELLED: 5 } as const;

@@ -126,6 +126,10 @@ export interface StorageVolumeOps {
   'storage.teardownImage': { args: { runLink: string }; result: boolean };
   /** Image.delete's synchronous part: rename to _remove_me_<img>; the image's volumes. */
   'storage.markImageRemoved': { args: { dir: string; imgUUID: string; sdUUID: string }; result: string[] };
+  /** Write at the start of an existing volume file, in place (no create, no truncation), then fsync. */
+  'storage.writeVolumeHead': { args: { path: string; data: Uint8Array }; result: boolean };
+  /** The first bytes (at most maxBytes) of a volume file. */
+  'storage.readVolumeHead': { args: { path: string; maxBytes: number }; result: Uint8Array };
 }
 
 export interface TaskSaveArgs {

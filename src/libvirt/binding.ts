@@ -74,6 +74,12 @@ export interface VirtBinding {
   migrateSetMaxSpeed(conn: number, uuid: string, bandwidthMiBs: number, flags?: number): void;
   migrateGetMaxSpeed(conn: number, uuid: string, flags?: number): number;
   migrateStartPostCopy(conn: number, uuid: string, flags?: number): void;
+  /** virDomainSaveFlags: hibernation; blocks while the memory is written (unbounded on a hung storage). */
+  save(conn: number, uuid: string, path: string, dxml?: string | null, flags?: number): void;
+  /** virDomainRestoreFlags: the domain back from what save wrote (as long as save). */
+  restore(conn: number, path: string, dxml?: string | null, flags?: number): void;
+  /** virDomainSaveImageGetXMLDesc: the domain XML a save file carries. */
+  saveImageXml(conn: number, path: string, flags?: number): string;
   // events (delivered to the JS environment that registered them)
   domainEventsRegister(conn: number, eventIds: readonly number[], cb: (e: BindingEvent) => void, opts?: { ref?: boolean }): number;
   domainEventsDeregister(subscription: number): boolean;

@@ -27,6 +27,8 @@ import { PowerDown, powerDownMethods } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
+import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
+import { pickGuestInfo } from '../virt/migration/migration-request.js';
 
 
 /**
@@ -37,6 +39,8 @@ const SYNC_READ_VMS = 64;
 /** monitorResponse's two JSON texts (vm-report.ts monitorResponse): a read fills one in per VM. */
 const MONITOR_RESPONSE_OK = '"0"';
 const MONITOR_RESPONSE_DOWN = '"-1"';
+/** How long the QEMU guest agent may take to set the guest's clock after a restore (seconds). */
+const GUEST_TIME_SYNC_TIMEOUT_S = 10;
 
 export interface Vm extends VmRecord {
   readonly vmId: string;
@@ -76,6 +80,25 @@ export interface VmDriveStorage {
   sizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>>;
 }
 
+/** VM.create from hibernation volumes (the migration area's MemoryRestorer). */
+export interface VmRestorer {
+  /** The parameters saved with the VM; undefined when they cannot be read (the VM still comes back). */
+  savedParams(vmId: string, volumes: HibernationVolumes): Promise<Record<string, unknown> | undefined>;
+  /** libvirt restores the domain from the memory volume. */
+  restore(vmId: string, volumes: HibernationVolumes): Promise<void>;
+}
+
+/** VM.create's parameters as this agent reads them. */
+export interface CreateParams {
+  xml?: unknown;
+  vmId?: unknown;
+  /** Return from hibernation: six UUIDs (VM.hibernate's handle) ... */
+  hiberVolHandle?: unknown;
+  /** ... or the two volumes (newer engines). */
+  memoryDumpVolume?: unknown;
+  memoryConfVolume?: unknown;
+}
+
 export interface VmManagerOptions {
   /** libvirt calls (a verb's timeout is the client's), domain events and reconnect notices. */
   libvirt: Libvirt;
@@ -103,6 +126,8 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
+  /** Return from hibernation (VM.create with hiberVolHandle); without it such a create is refused. */
+  restorer?: VmRestorer;
   /** Storage for disks given as storage volumes; without it such disks keep the XML's source. */
   drives?: VmDriveStorage;
   /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
@@ -199,7 +224,7 @@ export class VmManager {
    * is recorded in the state directory (a VM that could not be recorded is not created: ERR_STATE_WRITE);
    * the domain is started in a worker and status events follow.
    */
-  async create(vmParams: { xml?: unknown; vmId?: unknown }): Promise<VmCreated> {
+  async create(vmParams: CreateParams): Promise<VmCreated> {
     if (typeof vmParams.xml !== 'string' || vmParams.xml.trim() === '') throw vdsmError(Errors.MISSING_PARAM, "vmParams.xml: the libvirt domain XML is required");
     let domain: DomainInfo;
     try {
@@ -207,7 +232,24 @@ export class VmManager {
     } catch (err) {
       throw wrapError(Errors.CREATE, err);
     }
-    const vm = this.#newVm(domain, vmParams.xml, VmStatus.WAIT_FOR_LAUNCH);
+    let volumes: HibernationVolumes | undefined;
+    try {
+      volumes = hibernationVolumesOf(vmParams as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof HibernationHandleError) throw vdsmError(Errors.INVALID_PARAMETER, `${Errors.INVALID_PARAMETER.message}: ${err.message}`);
+      throw err;
+    }
+    let saved: Record<string, unknown> | undefined;
+    if (volumes !== undefined) {
+      if (this.#o.restorer === undefined) throw vdsmError(Errors.CREATE, `${Errors.CREATE.message}: this agent has no storage to restore a hibernated VM from`);
+      if (this.container.get(domain.uuid) !== undefined) throw vdsmError(Errors.VM_EXISTS);
+      saved = await this.#o.restorer.savedParams(normalizeVmId(domain.uuid), volumes);
+    }
+    // A restored VM's elapsedTime goes on from where it was saved (vdsm's elapsedTimeOffset).
+    const offsetS = Number(saved?.['elapsedTimeOffset']);
+    const startedAtWall = Number.isFinite(offsetS) && offsetS > 0 ? Date.now() - offsetS * 1000 : undefined;
+    const vm = this.#newVm(domain, vmParams.xml, volumes !== undefined ? VmStatus.RESTORING_STATE : VmStatus.WAIT_FOR_LAUNCH, startedAtWall);
+    if (saved !== undefined && Object.keys(pickGuestInfo(saved)).length > 0) vm.guest = pickGuestInfo(saved) as GuestInfo;
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
     try {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
@@ -218,7 +260,7 @@ export class VmManager {
       throw err;
     }
     this.#o.statsCache.add(vm.vmId);
-    void this.#launch(vm);
+    void (volumes !== undefined ? this.#restore(vm, volumes) : this.#launch(vm));
     return { vmId: vm.vmId, status: vm.state.status, statusTime: String(vm.state.statusTime), xml: vm.xml };
   }
 
@@ -728,6 +770,60 @@ export class VmManager {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM launch failed');
       await this.#teardownDrives(vm);
       vm.state.launchFailed(errorMessage(err));
+    }
+  }
+
+  /**
+   * Return from hibernation: the VM's disks prepared, libvirt restores the domain from the memory volume,
+   * the domain runs (resumed when the image was saved paused, as vdsm's hibernation leaves it), Up; the
+   * oVirt guest agent hears after_hibernation. On failure, Down with vdsm's "Wake up from hibernation
+   * failed" message, and a domain that did come back is destroyed.
+   */
+  async #restore(vm: Vm, volumes: HibernationVolumes): Promise<void> {
+    let restored = false;
+    try {
+      if (await this.#prepareDrives(vm)) await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
+      await this.#o.hostHooks?.beforeLaunch(vm);
+      await this.#o.restorer!.restore(vm.vmId, volumes);
+      restored = true;
+      if (vm.state.isDown) {
+        // VM.destroy came while libvirt restored it: the domain that came back goes too.
+        await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the domain restored after VM.destroy'));
+        await this.#teardownDrives(vm);
+        return;
+      }
+      await this.#refreshFromLiveXml(vm);
+      this.#findPid(vm);
+      if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
+      const st = await this.#call('libvirt.state', { uuid: vm.vmId });
+      if (st.state === 3) await this.#call('libvirt.resume', { uuid: vm.vmId }); // VIR_DOMAIN_PAUSED
+      vm.state.restored();
+      this.#o.hostHooks?.started(vm);
+      this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM restored from hibernation');
+      void this.#o.guest?.channels.lifecycleEvent(vm.vmId, 'after_hibernation').then(
+        (sent) => this.#o.log.info({ vmId: vm.vmId, sent }, 'after_hibernation to the oVirt guest agent'),
+        () => undefined,
+      );
+      void this.#syncGuestTime(vm);
+    } catch (err) {
+      this.#o.log.error({ vmId: vm.vmId, err }, 'VM restore from hibernation failed');
+      if (!vm.state.isDown) vm.state.markDown(exitInfo(ExitCode.ERROR, VmExitReason.GENERIC_ERROR, `Wake up from hibernation failed:${errorMessage(err)}`), 'restoreFailed');
+      if (restored) await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the half-restored domain'));
+      await this.#teardownDrives(vm);
+    }
+  }
+
+  /**
+   * The guest's clock stood still while it was hibernated: set it to the host's through the QEMU guest
+   * agent, as vdsm does after a restore. Best effort (no agent, an agent that cannot set the time): logged.
+   */
+  async #syncGuestTime(vm: Vm): Promise<void> {
+    const command = JSON.stringify({ execute: 'guest-set-time', arguments: { time: Date.now() * 1_000_000 } });
+    try {
+      await this.#call('libvirt.qemuAgentCommand', { uuid: vm.vmId, command, timeout: GUEST_TIME_SYNC_TIMEOUT_S, flags: 0 });
+      this.#o.log.info({ vmId: vm.vmId }, 'guest time synchronised after the restore');
+    } catch (err) {
+      this.#o.log.info({ vmId: vm.vmId, err: errorMessage(err) }, 'guest time not synchronised after the restore');
     }
   }
 

@@ -114,6 +114,23 @@ export class StorageService {
     };
   }
 
+  /** Hibernation's memory and configuration volumes (the migration service's MemoryVolumeStorage). */
+  get memoryVolumes(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: { domainID: string; imageID: string }): Promise<void>; write(path: string, data: Uint8Array): Promise<void>; read(path: string, maxBytes: number): Promise<Buffer> } {
+    return {
+      prepare: (d) => this.images.prepareVmDrive(d),
+      teardown: async (d) => {
+        await this.hsm.io.teardownImage(imageRunLink(this.hsm.runDir, d.domainID, d.imageID));
+      },
+      write: async (path, data) => {
+        await this.hsm.io.call('storage.writeVolumeHead', { path, data });
+      },
+      read: async (path, maxBytes) => {
+        const u8 = await this.hsm.io.call('storage.readVolumeHead', { path, maxBytes });
+        return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+      },
+    };
+  }
+
   get httpUpload(): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
     return ovfUploadHandler(this.images, this.#log.child({ name: 'storage.upload' }));
   }

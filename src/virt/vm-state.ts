@@ -256,6 +256,34 @@ export class VmStateMachine {
     return this.#moveTo(paused ? S.PAUSED : S.UP, 'migrated');
   }
 
+  /** Hibernation started: the VM is Saving State until its memory is on storage (or the save failed). */
+  savingStarted(): boolean {
+    return this.#moveTo(S.SAVING_STATE, 'hibernate');
+  }
+
+  /**
+   * The memory state and the parameters are on storage: Down with exitReason 5 (SaveState succeeded), sent
+   * by the hibernation after the configuration volume is written, as vdsm orders them.
+   */
+  saveSucceeded(): boolean {
+    if (this.#status !== S.SAVING_STATE) return false;
+    return this.#down(exitInfo(ExitCode.NORMAL, VmExitReason.SAVE_STATE_SUCCEEDED), 'hibernated');
+  }
+
+  /** The save failed: the VM runs here again (Up, or Paused when it was paused before). */
+  saveFailed(to: typeof S.UP | typeof S.PAUSED = S.UP): boolean {
+    if (this.#status !== S.SAVING_STATE) return false;
+    if (to === S.PAUSED) this.#pauseCode = 'NOERR';
+    return this.#moveTo(to, 'hibernationFailed');
+  }
+
+  /** A VM restored from hibernation runs (or is paused, as it was saved): Restoring state -> Up / Paused. */
+  restored(paused = false): boolean {
+    if (this.#status !== S.RESTORING_STATE) return false;
+    if (paused) this.#pauseCode = 'NOERR';
+    return this.#moveTo(paused ? S.PAUSED : S.UP, 'restored');
+  }
+
   /** Recovery and other paths where the coordinator knows the outcome (e.g. the domain vanished). */
   markDown(info: ExitInfo, cause = 'markDown'): boolean {
     return this.#down(info, cause);
@@ -277,6 +305,8 @@ export class VmStateMachine {
         if (this.#status === S.MIGRATION_SOURCE) return false; // resumed after a failed outgoing migration step
         // An incoming domain runs: the migration service reports Up once it has taken the domain over.
         if (this.#status === S.MIGRATION_DESTINATION) return false;
+        // Hibernation's own pause/resume and a restored domain: the hibernation decides (restored / saveFailed).
+        if (this.#status === S.SAVING_STATE || this.#status === S.RESTORING_STATE) return false;
         // QEMU starts with its CPUs stopped and libvirt resumes them before STARTED/BOOTED: that first
         // RESUMED means the guest starts booting, not that it is up.
         if (this.#status === S.WAIT_FOR_LAUNCH || this.#status === S.POWERING_UP) return this.#moveTo(S.POWERING_UP, cause);
@@ -285,6 +315,8 @@ export class VmStateMachine {
       case LifecycleEvent.STOPPED:
         // Migrated away: the migration service reports Down (4) once the downtime report went out.
         if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE && this.#destroyReason === undefined) return false;
+        // Saved: the hibernation reports Down (5) once the VM's parameters are on storage too.
+        if (detail === StoppedDetail.SAVED && this.#status === S.SAVING_STATE && this.#destroyReason === undefined) return false;
         return this.#down(this.#stopReason(detail), cause);
       case LifecycleEvent.SHUTDOWN:
         // The guest finished its shutdown sequence; STOPPED follows.
@@ -303,6 +335,8 @@ export class VmStateMachine {
 
   #onSuspended(detail: number, cause: string): boolean {
     if (this.#status === S.MIGRATION_DESTINATION) return false; // a paused VM arriving: see incomingMigrationFinished
+    // Hibernation pauses the VM itself; a restored image may start paused: neither is a user-visible pause.
+    if (this.#status === S.SAVING_STATE || this.#status === S.RESTORING_STATE) return false;
     switch (detail) {
       case SuspendedDetail.MIGRATED:
       case SuspendedDetail.POSTCOPY:
@@ -325,7 +359,6 @@ export class VmStateMachine {
   /** Exit info for a STOPPED event, given what we asked for and what we were doing. */
   #stopReason(detail: number): ExitInfo {
     if (this.#destroyReason !== undefined) return exitInfo(ExitCode.NORMAL, this.#destroyReason);
-    if (detail === StoppedDetail.SAVED && this.#status === S.SAVING_STATE) return exitInfo(ExitCode.NORMAL, VmExitReason.SAVE_STATE_SUCCEEDED);
     // The incoming domain went away before it ran here (the source aborted, QEMU failed).
     if (this.#status === S.MIGRATION_DESTINATION) return exitInfo(ExitCode.ERROR, VmExitReason.MIGRATION_FAILED);
     if (this.#shutdownReason !== undefined && (detail === StoppedDetail.SHUTDOWN || detail === StoppedDetail.DESTROYED)) {

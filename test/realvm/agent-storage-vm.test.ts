@@ -8,16 +8,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chown, lstat, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ensureRealVmAssets, realVmSkip, startSessionLibvirtd, tinyGuestXml, Virsh, waitFor, type RealVmAssets, type SessionLibvirtd } from '../support/realvm/index.js';
-import { AgentProcess } from '../helpers/agent-process.js';
-import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
+import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, Virsh, waitFor, withStorageDisk, type RealVmAssets, type SessionLibvirtd, type StorageHost } from '../support/realvm/index.js';
+import type { AgentProcess } from '../helpers/agent-process.js';
+import { isVmStatus, type EngineClient } from '../helpers/engine-client.js';
 import { checkVmStats } from '../helpers/engine-types.js';
-import { bringUpLocalDc, createVolume, newDc, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
+import { createVolume, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
 
 type Obj = Record<string, unknown>;
 const execFileAsync = promisify(execFile);
@@ -53,19 +53,6 @@ function put(port: number, headers: Record<string, string>, body: Buffer): Promi
   });
 }
 
-/** The engine's <ovirt-vm:device> for a disk on a storage domain, and its /rhev path as the source. */
-function withStorageDisk(xml: string, dc: LocalDc, img: string, vol: string): string {
-  const device = `      <ovirt-vm:device name="vda" devtype="disk">
-        <ovirt-vm:poolID>${dc.spUUID}</ovirt-vm:poolID>
-        <ovirt-vm:domainID>${dc.sdUUID}</ovirt-vm:domainID>
-        <ovirt-vm:imageID>${img}</ovirt-vm:imageID>
-        <ovirt-vm:volumeID>${vol}</ovirt-vm:volumeID>
-      </ovirt-vm:device>
-    </ovirt-vm:vm>`;
-  assert.ok(xml.includes('</ovirt-vm:vm>') && xml.includes('ENGINE_PATH'));
-  return xml.replace('</ovirt-vm:vm>', device).replace('ENGINE_PATH', `/rhev/data-center/${dc.spUUID}/${dc.sdUUID}/images/${img}/${vol}`);
-}
-
 void describe('vdsmd boots a real guest on a volume made through the storage API', { skip, timeout: 240_000 }, () => {
   let assets: RealVmAssets;
   let lv: SessionLibvirtd;
@@ -76,34 +63,20 @@ void describe('vdsmd boots a real guest on a volume made through the storage API
   let dc: LocalDc;
   let repo: string;
 
+  let host: StorageHost | undefined;
+
   before(async () => {
     if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
     assets = check.assets;
-    lv = await startSessionLibvirtd();
-    virsh = new Virsh(lv.uri('qemu'), { binary: assets.tools.virsh });
-    root = await mkdtemp('/tmp/vdsm-rv-sd-');
-    // QEMU runs as the session daemon's user: it must reach the volume through the repository.
-    await chmod(root, 0o755);
-    repo = join(root, 'repo');
-    const data = join(root, 'data');
-    await mkdir(data, { mode: 0o755 });
-    await chmod(data, 0o755);
-    dc = newDc(data);
-    agent = await AgentProcess.start({
-      stateDir: join(root, 'state'),
-      args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', `irs.repository=${repo}`, '--set', 'irs.vol_size_sample_interval=2',
-        '--set', 'vars.vm_sample_interval=2', '--set', 'vars.host_sample_stats_interval=2'],
+    host = await startStorageHost(assets, {
+      prefix: '/tmp/vdsm-rv-sd-', callTimeoutMs: CALL_TIMEOUT_MS,
+      args: ['--set', 'irs.vol_size_sample_interval=2', '--set', 'vars.vm_sample_interval=2', '--set', 'vars.host_sample_stats_interval=2'],
     });
-    await agent.whenReady(CALL_TIMEOUT_MS);
-    engine = await EngineClient.connect({ port: agent.port });
-    await bringUpLocalDc(engine, dc);
+    ({ lv, virsh, root, agent, engine, dc, repo } = host);
   });
 
   after(async () => {
-    engine?.close();
-    await agent?.kill();
-    await lv?.stop();
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
+    await host?.stop();
   });
 
   void it('PUT a guest disk, Volume.copy it to qcow2, VM.create on {poolID, domainID, imageID, volumeID}: Up, reads, real sizes, teardown', async (t) => {

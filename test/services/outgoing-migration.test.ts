@@ -58,6 +58,9 @@ function harness(o: { createAnswers?: (Error | undefined)[]; outgoingLimit?: num
       calls.push('migrateToURI3');
       return new Promise((resolve, reject) => (finishCall = (err) => (err ? reject(err) : resolve(null))));
     },
+    save: () => Promise.reject(new Error('not a hibernation test')),
+    restore: () => Promise.reject(new Error('not a hibernation test')),
+    saveImageXml: () => Promise.reject(new Error('not a hibernation test')),
     onEvent: () => () => undefined,
   };
   const peerCalls: string[] = [];

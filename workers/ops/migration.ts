@@ -29,4 +29,7 @@ export const ops: AreaOps<'migration'> = {
   'migration.setMaxSpeed': op<'migration.setMaxSpeed'>((v, a) => v.migrateSetMaxSpeed(a.conn, a.uuid, a.bandwidthMiBs, 0)),
   'migration.getMaxSpeed': op<'migration.getMaxSpeed'>((v, a) => v.migrateGetMaxSpeed(a.conn, a.uuid, 0)),
   'migration.startPostCopy': op<'migration.startPostCopy'>((v, a) => v.migrateStartPostCopy(a.conn, a.uuid, 0)),
+  'migration.save': op<'migration.save'>((v, a) => v.save(a.conn, a.uuid, a.path, a.dxml ?? null, a.flags ?? 0)),
+  'migration.restore': op<'migration.restore'>((v, a) => v.restore(a.conn, a.path, a.dxml ?? null, a.flags ?? 0)),
+  'migration.saveImageXml': op<'migration.saveImageXml'>((v, a) => v.saveImageXml(a.conn, a.path, 0)),
 };

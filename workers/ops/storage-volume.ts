@@ -1,7 +1,7 @@
 // Worker operations on volumes and images that answer at once (Volume.getInfo / getSize, the checks of
 // Volume.create and Image.delete, Image.prepare / teardown). Volume creation, copy and deletion are
 // task jobs (workers/storage-task-worker.ts).
-import { accessSync, constants, mkdirSync, renameSync, symlinkSync, readlinkSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readSync, renameSync, symlinkSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Errors, errorMessage, storageError } from '../../src/errors.js';
 import { Legality } from '../../src/contracts/storage-constants.js';
@@ -151,4 +151,31 @@ export const ops: AreaOps<'storage-volume'> = {
     return true;
   },
   'storage.markImageRemoved': (args) => markImageRemoved(args),
+  // Hibernation's configuration volume: written in place ("r+": the engine preallocated it), read back.
+  'storage.writeVolumeHead': (args) => {
+    const fd = openSync(args.path, 'r+');
+    try {
+      const data = Buffer.from(args.data.buffer, args.data.byteOffset, args.data.byteLength);
+      for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off, off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  },
+  'storage.readVolumeHead': (args) => {
+    const fd = openSync(args.path, 'r');
+    try {
+      const buf = Buffer.alloc(Math.max(0, Math.min(args.maxBytes, 64 * 2 ** 20)));
+      let n = 0;
+      while (n < buf.length) {
+        const r = readSync(fd, buf, n, buf.length - n, n);
+        if (r === 0) break;
+        n += r;
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, n);
+    } finally {
+      closeSync(fd);
+    }
+  },
 };

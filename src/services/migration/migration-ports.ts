@@ -12,9 +12,9 @@ import type { VmStateMachine, VmStatusChange } from '../../virt/vm-state.js';
 /** Short libvirt calls a migration makes besides migrateToURI3. */
 export type ShortOp =
   | 'migration.jobStats' | 'migration.abortJob' | 'migration.setMaxDowntime' | 'migration.setMaxSpeed'
-  | 'migration.startPostCopy' | 'libvirt.xmlDesc' | 'libvirt.state';
+  | 'migration.startPostCopy' | 'libvirt.xmlDesc' | 'libvirt.state' | 'libvirt.suspend' | 'libvirt.resume';
 
-export type NoConn<K extends ShortOp | 'migration.migrateToURI3'> = Omit<OpArgs<K>, 'conn'>;
+export type NoConn<K extends ShortOp | 'migration.migrateToURI3' | 'migration.save' | 'migration.restore' | 'migration.saveImageXml'> = Omit<OpArgs<K>, 'conn'>;
 
 export interface MigrationLibvirt {
   /** A short call on the periodic Executor, timed out and discarded if it hangs: never behind a migration. */
@@ -25,6 +25,12 @@ export interface MigrationLibvirt {
    * job statistics, so nobody waits on this promise alone.
    */
   migrate(args: NoConn<'migration.migrateToURI3'>): Promise<null>;
+  /** Hibernation's virDomainSaveFlags on the migration Executor, like migrate: no timeout, never discarded. */
+  save(args: NoConn<'migration.save'>): Promise<null>;
+  /** virDomainRestoreFlags on the migration Executor (as long as save; never discarded either). */
+  restore(args: NoConn<'migration.restore'>): Promise<null>;
+  /** The domain XML in a save file, on the migration Executor (a read of the volume: a hung storage blocks it). */
+  saveImageXml(args: NoConn<'migration.saveImageXml'>): Promise<string>;
   onEvent(cb: (e: DomainEvent) => void): () => void;
 }
 

@@ -8,10 +8,12 @@ import { MIGRATION_IN_PROGRESS, type MigrationStats } from '../../virt/migration
 import { MigrateRequestError, parseMigrateRequest, pickGuestInfo, type EngineMigrateParams, type MigrateDefaults } from '../../virt/migration/migration-request.js';
 import type { GuestInfo } from '../../virt/vm-report.js';
 import { eventTime } from '../../runtime/clock.js';
-import { VmStatus } from '../../virt/vm-state.js';
+import { canTransition, VmStatus } from '../../virt/vm-state.js';
 import { IncomingMigration } from './incoming.js';
 import type { MigratingVm, MigrationCommon, MigrationVms, PeerConnector } from './migration-ports.js';
 import { OutgoingMigration } from './outgoing.js';
+import { Hibernation, type HibernationGuest, type MemoryVolumeStorage } from './hibernation.js';
+import { HibernationHandleError, parseHibernationHandle } from '../../virt/migration/hibernation-volumes.js';
 import { MigrationSlots } from './slots.js';
 
 export interface MigrationConfig extends MigrateDefaults {
@@ -33,7 +35,14 @@ export interface MigrationServiceOptions extends MigrationCommon {
   vms: MigrationVms;
   connectPeer: PeerConnector;
   config: MigrationConfig;
+  /** Hibernation's memory and configuration volumes; without storage, VM.hibernate is refused. */
+  storage?: MemoryVolumeStorage;
+  /** The guest agents, told before hibernation. */
+  guest?: HibernationGuest;
 }
+
+/** vdsm's guest_lifecycle_event_reply_timeout: how long before_hibernation waits for the guest (10 s). */
+export const GUEST_EVENT_REPLY_TIMEOUT_MS = 10_000;
 
 /** VM.migrationCreate's answer (vdsm: the new VM's short status, migrationPort always 0). */
 export interface MigrationCreated {
@@ -51,6 +60,7 @@ export class MigrationService {
   #o: MigrationServiceOptions;
   #outgoing = new Map<string, OutgoingMigration>();
   #incoming = new Map<string, IncomingMigration>();
+  #hibernations = new Map<string, Hibernation>();
   readonly outgoingSlots: MigrationSlots;
   readonly incomingSlots: MigrationSlots;
   #off: (() => void)[] = [];
@@ -94,13 +104,15 @@ export class MigrationService {
     const status = vm.state.status;
     if (status === VmStatus.WAIT_FOR_LAUNCH || status === VmStatus.DOWN) throw vdsmError(Errors.NO_VM, { vmId });
     const previous = this.#outgoing.get(vm.vmId);
-    if (previous?.active || previous?.lingering || status === VmStatus.MIGRATION_SOURCE || status === VmStatus.MIGRATION_DESTINATION) {
+    const hibernation = this.#hibernations.get(vm.vmId);
+    const busy = [VmStatus.MIGRATION_SOURCE, VmStatus.MIGRATION_DESTINATION, VmStatus.SAVING_STATE, VmStatus.RESTORING_STATE] as string[];
+    if (previous?.active || previous?.lingering || hibernation?.active || busy.includes(status)) {
       throw vdsmError(Errors.MIGRATION_IN_PROGRESS, { vmId: vm.vmId, ...(previous?.lingering ? { reason: 'the previous migration call is still blocked in libvirt' } : {}) });
     }
-    if (params.mode === 'file') throw vdsmError(Errors.NOT_IMPLEMENTED, 'Hibernation (migrate mode "file") is not implemented');
     if (status === VmStatus.PAUSED && vm.state.pauseCode === 'EIO') throw vdsmError(Errors.GENERAL, 'A VM paused on an I/O error cannot be migrated');
     // The engine marks a transient disk in its device metadata (<ovirt-vm:shared>transient</ovirt-vm:shared>).
     if (vm.domain.ovirt?.devices.some((d) => d['shared'] === 'transient') === true) throw vdsmError(Errors.TRANSIENT_DISKS);
+    if (params.mode === 'file') return this.#hibernate(vm, params['hiberVolHandle']);
     let request;
     try {
       request = parseMigrateRequest(params, this.#o.config);
@@ -115,13 +127,49 @@ export class MigrationService {
       duriTemplate: c.duriTemplate, ssl: c.ssl, monitorIntervalMs: c.monitorIntervalMs, retryTimeoutMs: c.retryTimeoutMs,
     });
     this.#outgoing.set(vm.vmId, out);
+    this.#hibernations.delete(vm.vmId);
     this.#o.log.info({ vmId: vm.vmId, dst: `${request.dstHost}:${request.dstPort}` }, 'migration requested');
+    return true;
+  }
+
+  /**
+   * VM.hibernate (vdsm: VM.migrate with mode "file"): answers at once; the VM is Saving State until it
+   * is Down with exitReason 5, or back Up when the save failed (VM.getMigrationStatus says why).
+   */
+  hibernate(vmId: string, hibernationVolHandle: unknown): true {
+    return this.migrate(vmId, { mode: 'file', hiberVolHandle: hibernationVolHandle } as EngineMigrateParams);
+  }
+
+  #hibernate(vm: MigratingVm, handle: unknown): true {
+    let volumes;
+    try {
+      volumes = parseHibernationHandle(handle);
+    } catch (err) {
+      if (err instanceof HibernationHandleError) throw vdsmError(Errors.INVALID_PARAMETER, `${Errors.INVALID_PARAMETER.message}: ${err.message}`);
+      throw err;
+    }
+    if (this.#o.storage === undefined) throw vdsmError(Errors.MIGRATE, `${Errors.MIGRATE.message}: this agent has no storage to hibernate to`);
+    // Powering down or rebooting: the guest is on its way out or back; hibernate it once it is Up.
+    if (!canTransition(vm.state.status, VmStatus.SAVING_STATE)) throw vdsmError(Errors.GENERAL, `The VM cannot be hibernated while it is ${vm.state.status}`);
+    this.#prune();
+    const h = new Hibernation({
+      ...this.#common(), vm, vms: this.#o.vms, volumes, storage: this.#o.storage, slots: this.outgoingSlots,
+      ...(this.#o.guest !== undefined ? { guest: this.#o.guest } : {}), guestEventWaitMs: GUEST_EVENT_REPLY_TIMEOUT_MS,
+    });
+    this.#hibernations.set(vm.vmId, h);
+    this.#outgoing.delete(vm.vmId);
+    this.#o.log.info({ vmId: vm.vmId, handle }, 'hibernation requested');
     return true;
   }
 
   /** VM.migrateCancel: 47 when no migration runs. */
   async cancel(vmId: string): Promise<true> {
     const vm = this.#require(vmId);
+    const h = this.#hibernations.get(vm.vmId);
+    if (h?.active) {
+      await h.cancel();
+      return true;
+    }
     const out = this.#outgoing.get(vm.vmId);
     if (out === undefined || !out.active) throw vdsmError(Errors.MIG_CANCEL);
     await out.cancel();
@@ -143,7 +191,7 @@ export class MigrationService {
   /** VM.getMigrationStatus: the last outgoing migration's status (code 0, progress 0 when none ran). */
   status(vmId: string): MigrationStats {
     const vm = this.#require(vmId);
-    return this.#outgoing.get(vm.vmId)?.stats() ?? { status: { ...MIGRATION_IN_PROGRESS }, progress: 0 };
+    return this.#outgoing.get(vm.vmId)?.stats() ?? this.#hibernations.get(vm.vmId)?.stats() ?? { status: { ...MIGRATION_IN_PROGRESS }, progress: 0 };
   }
 
   /** `migrationProgress` of a VM migrating out. */
@@ -197,10 +245,11 @@ export class MigrationService {
     const outgoing = [...this.#outgoing.values()].map((m) => m.describe(stuckAfterMs));
     return {
       slots: { outgoing: this.outgoingSlots.describe(), incoming: this.incomingSlots.describe() },
-      active: { outgoing: [...this.#outgoing.values()].filter((m) => m.active).length, incoming: [...this.#incoming.values()].filter((m) => m.active).length },
+      active: { outgoing: [...this.#outgoing.values()].filter((m) => m.active).length, incoming: [...this.#incoming.values()].filter((m) => m.active).length, hibernations: [...this.#hibernations.values()].filter((h) => h.active).length },
       stuck: outgoing.filter((m) => m['stuck'] === true).length,
       outgoing,
       incoming: [...this.#incoming.values()].map((m) => m.describe()),
+      hibernations: [...this.#hibernations.values()].map((h) => h.describe()),
     };
   }
 
@@ -208,6 +257,7 @@ export class MigrationService {
   #prune(): void {
     for (const [id, m] of this.#outgoing) if (this.#o.vms.get(id) === undefined && !m.active && !m.lingering) this.#outgoing.delete(id);
     for (const [id, m] of this.#incoming) if (this.#o.vms.get(id) === undefined && !m.active) this.#incoming.delete(id);
+    for (const [id, h] of this.#hibernations) if (this.#o.vms.get(id) === undefined && !h.active) this.#hibernations.delete(id);
   }
 
   #require(vmId: string): MigratingVm {

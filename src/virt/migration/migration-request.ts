@@ -11,6 +11,8 @@ export interface EngineMigrateParams {
   dst?: string | null;
   dstqemu?: string | null;
   mode?: string | null;
+  /** mode "file" (hibernation): where the memory state and the parameters go (hibernation-volumes.ts). */
+  hiberVolHandle?: string | null;
   method?: string | null;
   tunneled?: boolean | null;
   abortOnError?: boolean | null;

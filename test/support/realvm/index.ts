@@ -13,3 +13,5 @@ export { Virsh, VirshEventWatcher, parseDomstats } from './virsh.js';
 export type { VirshEvent, VirshOptions } from './virsh.js';
 export { waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';
+export { startStorageHost, withStorageDisk } from './storage-host.js';
+export type { StorageHost } from './storage-host.js';
