@@ -28,7 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import diagnostics_channel from 'node:diagnostics_channel';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { runChildCase } from './lib/child-case.js';
 import { FLOOR_ID_SLOT, startFloorServer } from './lib/floor-server.js';
@@ -69,6 +69,16 @@ interface CaseResult {
   /** Of it: request parsed -> reply queued for the connection (dispatch, report text, encoding, framing). */
   agent_queue_ms_p50: number | null;
   agent_queue_ms_p99: number | null;
+  /** The floor server's own side of the same reply bytes: request chunk handled -> its write callback. */
+  floor_agent_ms_p50: number | null;
+  floor_agent_ms_p99: number | null;
+  /** V8 collections in the agent process while the client ran (timed calls and head-of-line phases). */
+  gc_major: number;
+  gc_major_ms: number;
+  gc_minor: number;
+  /** Reply buffers (runtime/reply-buffers.ts) handed out while the client ran, and of them reused; null on a build without the pool. */
+  reply_buffers_acquired: number | null;
+  reply_buffers_reused: number | null;
   /** Host.ping2 on another connection, alone and while getAllVmStats runs back to back (head-of-line). */
   ping2_alone_p99_ms: number;
   ping2_during_getallvmstats_p50_ms: number;
@@ -380,7 +390,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   await waitCycles(cycles);
   measuring = false;
   buildMs.length = 0;
-  const floor = noFloor ? undefined : await startFloorServer({ bodies: await floorBodies(port) });
+  const floor = noFloor ? undefined : await startFloorServer({ bodies: await floorBodies(port), timeReplies: true });
   // The agent's own share of each reply (a build without the channel publishes nothing: null figures).
   const replies: { connectionId: number; bytes: number; receivedAt: number; queuedAt: number; writtenAt: number }[] = [];
   const onReply = (m: unknown): void => {
@@ -388,14 +398,33 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     if (e.bytes >= 16 * 1024) replies.push(e);
   };
   diagnostics_channel.subscribe('vdsm:rpc:reply', onReply);
+  // Collections while the client runs: the agent's reply buffers are external memory V8 counts.
+  const gc = { major: 0, majorMs: 0, minor: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.major++;
+        gc.majorMs += e.duration;
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gc.minor++;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const pool = (agent as { replyBuffers?: { describe(): { acquired: number; reused: number } } }).replyBuffers;
+  const pool0 = pool?.describe();
   progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process${floor ? ', alternating with the floor server' : ''}`);
   let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[] };
   try {
     client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`], { timeoutMs: 600_000 });
   } finally {
     diagnostics_channel.unsubscribe('vdsm:rpc:reply', onReply);
+    gcObserver.disconnect();
     await floor?.stop();
   }
+  const pool1 = pool?.describe();
+  // The floor's timed connection is its first (the client's timed calls; its warm-up block comes first).
+  const floorTimes = (floor?.replyTimes() ?? []).filter((t) => t.connection === 1).slice(-calls).map((t) => t.ms);
+  const floorSide = summarize(floorTimes);
   histogram.disable();
   // The timed connection: the first whose big replies number exactly the timed calls (the stompit
   // check's connection has 3, the head-of-line bulk connection comes after it).
@@ -428,6 +457,10 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     vs_floor_p50: fl ? round(fl.p50 / lat.p50, 3) : null, vs_floor_p99: fl ? round(fl.p99 / lat.p99, 3) : null,
     agent_ms_p50: some(agentSide, agentSide.p50), agent_ms_p99: some(agentSide, agentSide.p99),
     agent_queue_ms_p50: some(agentQueue, agentQueue.p50), agent_queue_ms_p99: some(agentQueue, agentQueue.p99),
+    floor_agent_ms_p50: some(floorSide, floorSide.p50), floor_agent_ms_p99: some(floorSide, floorSide.p99),
+    gc_major: gc.major, gc_major_ms: round(gc.majorMs, 1), gc_minor: gc.minor,
+    reply_buffers_acquired: pool0 && pool1 ? pool1.acquired - pool0.acquired : null,
+    reply_buffers_reused: pool0 && pool1 ? pool1.reused - pool0.reused : null,
     ping2_alone_p99_ms: round(summarize(client.pingAlone).p99, 2),
     ping2_during_getallvmstats_p50_ms: round(summarize(client.pingDuring).p50, 2),
     ping2_during_getallvmstats_p99_ms: round(summarize(client.pingDuring).p99, 2),
