@@ -201,11 +201,22 @@ export class ChunkedWriter {
       if (this.#state === 'ending') this.#finish();
       return;
     }
-    const chunk = this.#take(Math.min(this.#chunkBytes, this.#queued));
+    const n = Math.min(this.#chunkBytes, this.#queued);
+    const chunk = this.#take(n);
     this.#inFlight = true;
-    this.#handed += chunk.length;
-    if (rpcOutputChannel.hasSubscribers) this.#publish(chunk.length);
-    this.#sink.write(chunk, (err) => this.#afterWrite(chunk.length, err));
+    this.#handed += n;
+    if (rpcOutputChannel.hasSubscribers) this.#publish(n);
+    const done = (err?: Error | null): void => this.#afterWrite(n, err);
+    if (!Array.isArray(chunk)) {
+      this.#sink.write(chunk, done);
+      return;
+    }
+    // Views of several queued buffers (a frame's head and the start of its body, the end of one frame
+    // and the next): one corked write, no copy.
+    this.#sink.cork();
+    for (let i = 0; i < chunk.length - 1; i++) this.#sink.write(chunk[i]!);
+    this.#sink.write(chunk[chunk.length - 1]!, done);
+    this.#sink.uncork();
   }
 
   #afterWrite(bytes: number, err: Error | null | undefined): void {
@@ -234,20 +245,20 @@ export class ChunkedWriter {
     this.#onDrained?.();
   }
 
-  /** The next `n` queued bytes: a view of one buffer when they lie in one, else a copy. */
-  #take(n: number): Buffer {
+  /** The next `n` queued bytes: a view of one buffer when they lie in one, else views of each in order. */
+  #take(n: number): Buffer | Buffer[] {
     const first = this.#queue[this.#head]!;
     if (first.length - this.#offset >= n) {
       const view = first.subarray(this.#offset, this.#offset + n);
       this.#advance(n);
       return view;
     }
-    const out = Buffer.allocUnsafe(n);
+    const out: Buffer[] = [];
     let at = 0;
     while (at < n) {
       const buf = this.#queue[this.#head]!;
       const take = Math.min(n - at, buf.length - this.#offset);
-      buf.copy(out, at, this.#offset, this.#offset + take);
+      out.push(buf.subarray(this.#offset, this.#offset + take));
       at += take;
       this.#advance(take);
     }

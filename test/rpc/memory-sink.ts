@@ -20,23 +20,36 @@ export class MemorySink implements ByteSink {
       this.textWrites++;
       chunk = Buffer.from(chunk, 'utf8');
     }
-    // Copy: a chunk may be a view of the caller's buffer.
-    this.writes.push(Buffer.from(chunk));
+    // Copy: a chunk may be a view of the caller's buffer. Corked writes are one write (writev).
+    if (this.#corked !== undefined) this.#corked.push(Buffer.from(chunk));
+    else this.writes.push(Buffer.from(chunk));
+    // A corked part without a callback completes with the part that has one (one writev).
     if (cb) {
-      this.buffered += chunk.length;
+      const n = chunk.length + this.#groupBytes;
+      this.#groupBytes = 0;
+      this.buffered += n;
       this.pending.push((err) => {
-        this.buffered -= chunk.length;
+        this.buffered -= n;
         cb(err);
       });
-    }
+    } else if (this.#corked !== undefined) this.#groupBytes += chunk.length;
     return true;
   }
 
   cork(): void {
     this.corked++;
+    this.#corked = [];
   }
 
-  uncork(): void {}
+  uncork(): void {
+    if (this.#corked === undefined) return;
+    this.writes.push(Buffer.concat(this.#corked));
+    this.#corked = undefined;
+    this.#groupBytes = 0;
+  }
+
+  #corked: Buffer[] | undefined;
+  #groupBytes = 0;
 
   get writableLength(): number {
     return this.buffered;
