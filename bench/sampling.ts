@@ -92,6 +92,8 @@ interface CaseResult {
   tail_queue_ms: number | null;
   tail_gc_ms: number | null;
   tail_with_sample: number | null;
+  /** Of tail_agent_ms: the agent's main thread waiting on a run queue (runnable, another process on the core). */
+  tail_runqueue_ms: number | null;
   /** Host.ping2 on another connection, alone and while getAllVmStats runs back to back (head-of-line). */
   ping2_alone_p99_ms: number;
   ping2_during_getallvmstats_p50_ms: number;
@@ -244,6 +246,26 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
   const floorHol = floorPort > 0 ? await hol(floorPort) : undefined;
   client.close();
   process.stdout.write(`${JSON.stringify({ latencies, floorLatencies, bytes, vms, stompitMs, pingAlone: agentHol.alone, pingDuring: agentHol.during, bulkReplies: agentHol.bulkReplies, floorPingDuring: floorHol?.during ?? [] })}\n`);
+}
+
+// ---- run-queue sampler (worker thread of the case child) ---------------------------------------
+
+// Every ~1 ms: the agent main thread's time on a CPU and waiting on a run queue (/proc schedstat, ns),
+// so a slow reply's time can be split into the agent running and the agent runnable but not running
+// (the machine's other processes had the cores).
+if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.schedstat !== undefined) {
+  const { pid } = (workerData as { schedstat: { pid: number } }).schedstat;
+  const { readFileSync } = await import('node:fs');
+  const samples: number[] = [];
+  const file = `/proc/${pid}/task/${pid}/schedstat`;
+  const timer = setInterval(() => {
+    const [run, wait] = readFileSync(file, 'latin1').split(' ');
+    samples.push(performance.timeOrigin + performance.now(), Number(run) / 1e6, Number(wait) / 1e6);
+  }, 1);
+  parentPort!.once('message', () => {
+    clearInterval(timer);
+    parentPort!.postMessage(samples);
+  });
 }
 
 // ---- bulk requester (worker thread of the client) -----------------------------------------------
@@ -442,6 +464,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
+  const sched = new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid } } });
   const pool = (agent as { replyBuffers?: { describe(): { acquired: number; reused: number } } }).replyBuffers;
   const pool0 = pool?.describe();
   progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process${floor ? ', alternating with the floor server' : ''}`);
@@ -454,6 +477,11 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     gcObserver.disconnect();
     await floor?.stop();
   }
+  const schedSamples = await new Promise<number[]>((resolve) => {
+    sched.once('message', resolve);
+    sched.postMessage('stop');
+  });
+  await sched.terminate();
   const pool1 = pool?.describe();
   // The floor's timed connection is its first (the client's timed calls; its warm-up block comes first).
   const floorTimes = (floor?.replyTimes() ?? []).filter((t) => t.connection === 1).slice(-calls).map((t) => t.ms);
@@ -497,7 +525,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     reply_buffers_acquired: pool0 && pool1 ? pool1.acquired - pool0.acquired : null,
     reply_buffers_reused: pool0 && pool1 ? pool1.reused - pool0.reused : null,
     writes_per_reply: timedWrites !== undefined ? round(timedWrites / calls, 1) : null,
-    ...tailBreakdown(timedReplies, gcSpans, putSpans),
+    ...tailBreakdown(timedReplies, gcSpans, putSpans, schedSamples),
     ping2_alone_p99_ms: round(summarize(client.pingAlone).p99, 2),
     ping2_during_getallvmstats_p50_ms: round(summarize(client.pingDuring).p50, 2),
     ping2_during_getallvmstats_p99_ms: round(summarize(client.pingDuring).p99, 2),
@@ -521,15 +549,29 @@ function overlap(a: number, b: number, spans: readonly [number, number][]): numb
 }
 
 /** What the slowest 5 % of replies (agent side) had inside them (CaseResult tail_*). */
-function tailBreakdown(replies: readonly { receivedAt: number; queuedAt: number; writtenAt: number }[], gcSpans: readonly [number, number][], putSpans: readonly [number, number][]): Pick<CaseResult, 'tail_agent_ms' | 'tail_queue_ms' | 'tail_gc_ms' | 'tail_with_sample'> {
+function tailBreakdown(replies: readonly { receivedAt: number; queuedAt: number; writtenAt: number }[], gcSpans: readonly [number, number][], putSpans: readonly [number, number][], sched: readonly number[]): Pick<CaseResult, 'tail_agent_ms' | 'tail_queue_ms' | 'tail_gc_ms' | 'tail_with_sample' | 'tail_runqueue_ms'> {
   const slow = [...replies].sort((x, y) => (y.writtenAt - y.receivedAt) - (x.writtenAt - x.receivedAt)).slice(0, Math.max(1, Math.ceil(replies.length / 20)));
-  if (replies.length === 0) return { tail_agent_ms: null, tail_queue_ms: null, tail_gc_ms: null, tail_with_sample: null };
+  if (replies.length === 0) return { tail_agent_ms: null, tail_queue_ms: null, tail_gc_ms: null, tail_with_sample: null, tail_runqueue_ms: null };
+  // Run-queue wait (ms, cumulative) at absolute time t, from the sampler's [time, run, wait] triples.
+  const waitAt = (t: number): number | undefined => {
+    let i = 0;
+    while (i + 3 < sched.length && sched[i + 3]! <= t) i += 3;
+    return sched.length >= 3 && sched[i]! <= t ? sched[i + 2] : undefined;
+  };
+  const origin = performance.timeOrigin;
+  const runqueue = slow.map((r) => {
+    const a = waitAt(origin + r.receivedAt - 1);
+    const b = waitAt(origin + r.writtenAt + 1);
+    return a === undefined || b === undefined ? 0 : b - a;
+  });
   const mean = (f: (r: (typeof slow)[number]) => number): number => round(slow.reduce((n, r) => n + f(r), 0) / slow.length, 2);
   return {
     tail_agent_ms: mean((r) => r.writtenAt - r.receivedAt),
     tail_queue_ms: mean((r) => r.queuedAt - r.receivedAt),
     tail_gc_ms: mean((r) => overlap(r.receivedAt, r.writtenAt, gcSpans)),
     tail_with_sample: slow.filter((r) => overlap(r.receivedAt, r.writtenAt, putSpans) > 0).length,
+    // Sampled every ~1 ms: the wait between the samples around each reply (up to ~2 ms of neighbours).
+    tail_runqueue_ms: sched.length > 0 ? round(runqueue.reduce((n, x) => n + x, 0) / slow.length, 2) : null,
   };
 }
 
@@ -544,7 +586,7 @@ function targetLines(results: CaseResult[]): string[] {
     `${r.floor_p99_ms === null ? 'not run' : `p99 ${fmt(r.floor_p99_ms, 1)} ms${r.floor_p99_ms > 10 ? ' (above 10 ms: the target is below the floor of this measurement)' : ''}`}; ` +
     `agent side p99 ${r.agent_ms_p99 === null ? 'not measured (a build without vdsm:rpc:reply)' : `${fmt(r.agent_ms_p99, 2)} ms (${r.agent_ms_p99 <= 10 ? 'within' : 'above'} 10 ms)`}` +
     `${r.floor_agent_ms_p99 === null ? '' : `; the floor server's own side of the same bytes p50/p99 ${fmt(r.floor_agent_ms_p50 ?? 0, 2)}/${fmt(r.floor_agent_ms_p99, 2)} ms`}` +
-    `${r.tail_agent_ms === null ? '' : `; its slowest 5 %: ${fmt(r.tail_agent_ms, 1)} ms, of it ${fmt(r.tail_queue_ms ?? 0, 1)} ms until queued, ${fmt(r.tail_gc_ms ?? 0, 1)} ms in GC pauses, ${r.tail_with_sample ?? 0} with a sample arriving`}.`), ''];
+    `${r.tail_agent_ms === null ? '' : `; its slowest 5 %: ${fmt(r.tail_agent_ms, 1)} ms, of it ${fmt(r.tail_queue_ms ?? 0, 1)} ms until queued, ${fmt(r.tail_gc_ms ?? 0, 1)} ms in GC pauses, ${r.tail_runqueue_ms === null ? '' : `${fmt(r.tail_runqueue_ms, 1)} ms runnable but waiting for a core, `}${r.tail_with_sample ?? 0} with a sample arriving`}.`), ''];
 }
 
 function pair(a: number | null, b: number | null, digits: number): string {
@@ -607,7 +649,9 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       'forced ones apart in results.json), with their pause total; **buffers reused**: getAllVmStats reply buffers taken from the ' +
       'pool (src/runtime/reply-buffers.ts) over those handed out (`-`: a build without the pool); **writes/reply**: the agent\'s ' +
       'socket hand-offs (vdsm:rpc:output) per timed reply, each at least one turn of its event loop (64 KiB chunks). ' +
-      'results.json also has the slowest 5 % of replies broken down (`tail_*`: until queued, inside GC pauses, with a sample arriving).',
+      'results.json also has the slowest 5 % of replies broken down (`tail_*`: until queued, inside GC pauses, with a sample arriving, ' +
+      'and `tail_runqueue_ms`: the agent\'s main thread runnable but waiting on a run queue, from /proc schedstat read every ~1 ms ' +
+      'by a side thread, so up to ~2 ms of the neighbouring time counts in).',
     '* **ping2 during getAllVmStats** (head-of-line blocking): Host.ping2 sequentially on a second connection, first alone, ' +
       'then while a third connection (a worker thread of the client that frames the replies without decoding them, so the ' +
       'pinger\'s loop is not held by a JSON.parse) asks for getAllVmStats back to back; the difference is what the big reply ' +
