@@ -102,6 +102,14 @@ for (const mode of ['plain', 'tls'] as const) {
     const tlsOf = (f: Fixture): { tls?: tls.ConnectionOptions } => (mode === 'tls' ? { tls: { key: f.clientTls!.key, cert: f.clientTls!.cert, ca: f.clientTls!.ca } } : {});
     const open = (f: Fixture): Promise<RawRpc> => RawRpc.open(f.port, tlsOf(f));
     const unsent = (): number => (fx.rpc.state()['memory'] as { used: number }).used;
+    /** Ask for a BIG reply on a connection that does not read: resolves with its buffer once its writing began. */
+    const unreadReply = async (c: RawRpc, id: string, tag: string): Promise<Buffer> => {
+      c.client.socket.pause();
+      const begun = nextOutput((e) => e.queued > 0);
+      sendRaw(c, request(id, tag, BIG));
+      await begun;
+      return acquired.at(-1)!;
+    };
 
     before(async () => {
       fx = await startServer({ tls: mode === 'tls', replyBuffers: pool, methods: [pooledVerb(pool)] });
@@ -138,11 +146,7 @@ for (const mode of ['plain', 'tls'] as const) {
     void it('a reply left unread keeps its buffer: a second big reply meanwhile gets another one and the first arrives intact', async () => {
       const [slow, other] = await Promise.all([open(fx), open(fx)]);
       try {
-        slow.client.socket.pause();
-        const begun = nextOutput((e) => e.queued > 0);
-        sendRaw(slow, request('slow', 'S', BIG));
-        await begun;
-        const slowBuf = acquired.at(-1)!;
+        const slowBuf = await unreadReply(slow, 'slow', 'S');
         sendRaw(other, request('other', 'O', BIG));
         const second = await replyBytes(other);
         assert.ok(unsent() > 0, 'the unread reply is still being written (its buffer still held)');
@@ -165,11 +169,7 @@ for (const mode of ['plain', 'tls'] as const) {
     void it('a connection destroyed mid-reply never gives its buffer back', async () => {
       const [gone, other] = await Promise.all([open(fx), open(fx)]);
       try {
-        gone.client.socket.pause();
-        const begun = nextOutput((e) => e.queued > 0);
-        sendRaw(gone, request('gone', 'G', BIG));
-        await begun;
-        const goneBuf = acquired.at(-1)!;
+        const goneBuf = await unreadReply(gone, 'gone', 'G');
         const connections = fx.rpc.state()['connections'] as number;
         gone.client.socket.destroy();
         await until(() => (fx.rpc.state()['connections'] as number) < connections);
