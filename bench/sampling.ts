@@ -321,7 +321,7 @@ async function floorBodies(port: number): Promise<Record<string, string>> {
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
 
-async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean): Promise<void> {
+async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string): Promise<void> {
   const pino = (await import('pino')).default;
   const { Agent } = await import('../src/app/agent.js');
   const { loadConfig, PROFILES } = await import('../src/config/index.js');
@@ -465,6 +465,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const sched = new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid } } });
+  const profiler = cpuProfile === '' ? undefined : await startProfile();
   const pool = (agent as { replyBuffers?: { describe(): { acquired: number; reused: number } } }).replyBuffers;
   const pool0 = pool?.describe();
   progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process${floor ? ', alternating with the floor server' : ''}`);
@@ -477,6 +478,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     gcObserver.disconnect();
     await floor?.stop();
   }
+  if (profiler) await writeFile(`${cpuProfile}.${vms}.cpuprofile`, JSON.stringify(await profiler.stop()));
   const schedSamples = await new Promise<number[]>((resolve) => {
     sched.once('message', resolve);
     sched.postMessage('stop');
@@ -539,6 +541,22 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     load1: round(loadavg()[0] ?? 0, 2),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** A CPU profile of this process (the agent's main thread) from now until stop(). */
+async function startProfile(): Promise<{ stop(): Promise<unknown> }> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      return profile;
+    },
+  };
 }
 
 /** Overlap in ms of [a, b] with the spans. */
@@ -685,7 +703,7 @@ async function orchestrate(flags: Flags): Promise<void> {
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : [])], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -714,6 +732,7 @@ if (isMainThread) {
       records: "test-driver,synthetic-qemu: the records sampled: the test driver's (state only) and qemu-shaped ones, 84 keys, made by a worker (default both)",
       cycles: 'N: sampling cycles measured per case (default 30; --quick 3)',
       calls: 'N: Host.getAllVmStats calls per case, and Host.ping2 calls per head-of-line phase (default 200; --quick 10)',
+      'cpu-profile': 'FILE: write a CPU profile of the agent process while the client runs to FILE.<VMs>.cpuprofile (default none)',
       'no-floor': 'no floor server (the same client against a server answering with the agent\'s own bytes)',
       'log-level': "LEVEL: the agent's log level (default error)",
     },
@@ -722,7 +741,7 @@ if (isMainThread) {
   const run = flags.has('client')
     ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.
