@@ -44,7 +44,7 @@ const put = (item: string, into: JsonPieces): void => into.text(item);
 function pooledVerb(pool: ReplyBufferPool | undefined) {
   return {
     name: 'Test.pooled', description: 'a result assembled from pieces, in a pooled buffer when the server has a pool',
-    params: [{ name: 'tag', type: s.string() }, { name: 'mb', type: s.int(), default: 1 }], result: s.any(),
+    params: [{ name: 'tag', type: s.string() }, { name: 'mb', type: s.number(), default: 1 }], result: s.any(),
     handler: ({ tag, mb }: Record<string, unknown>) => {
       const list = items(tag as string, mb as number);
       return rawJsonArrayOf(list, put, Buffer.byteLength(textOf(tag as string, mb as number)), pool);
@@ -123,7 +123,8 @@ for (const mode of ['plain', 'tls'] as const) {
     void it('the reply bytes are the same with and without the pool, alone and in a batch', async () => {
       const [c, p] = await Promise.all([open(fx), open(plainFx)]);
       try {
-        for (const [mb, id] of [[1, 'x1'], [3, 'x3'], [1, 'again']] as const) {
+        // 0.1 MiB: a frame written at once (up to 256 KiB); the others are written in chunks.
+        for (const [mb, id] of [[0.1, 'x01'], [1, 'x1'], [3, 'x3'], [1, 'again'], [0.1, 'again01']] as const) {
           sendRaw(c, request(id, 'a', mb));
           sendRaw(p, request(id, 'a', mb));
           const [pooled, plain] = await Promise.all([replyBytes(c), replyBytes(p)]);
