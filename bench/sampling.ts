@@ -28,7 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import diagnostics_channel from 'node:diagnostics_channel';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { runChildCase } from './lib/child-case.js';
 import { FLOOR_ID_SLOT, startFloorServer } from './lib/floor-server.js';
@@ -69,6 +69,31 @@ interface CaseResult {
   /** Of it: request parsed -> reply queued for the connection (dispatch, report text, encoding, framing). */
   agent_queue_ms_p50: number | null;
   agent_queue_ms_p99: number | null;
+  /** The floor server's own side of the same reply bytes: request chunk handled -> its write callback. */
+  floor_agent_ms_p50: number | null;
+  floor_agent_ms_p99: number | null;
+  /** V8 collections in the agent process while the client ran (timed calls and head-of-line phases). */
+  gc_major: number;
+  gc_major_ms: number;
+  gc_minor: number;
+  /** Collections asked for (gc(): the agent's memory relief after a connection that held a lot closed). */
+  gc_forced: number;
+  gc_forced_ms: number;
+  /** Reply buffers (runtime/reply-buffers.ts) handed out while the client ran, and of them reused; null on a build without the pool. */
+  reply_buffers_acquired: number | null;
+  reply_buffers_reused: number | null;
+  /** Socket writes (hand-offs, vdsm:rpc:output) per timed reply: each is at least one turn of the agent's event loop. */
+  writes_per_reply: number | null;
+  /**
+   * The slowest 5 % of the timed replies (agent side): their mean agent ms, of it until queued, the GC
+   * pauses (any kind) inside them, and how many of them had a sample arriving (StatsCache.put) inside.
+   */
+  tail_agent_ms: number | null;
+  tail_queue_ms: number | null;
+  tail_gc_ms: number | null;
+  tail_with_sample: number | null;
+  /** Of tail_agent_ms: the agent's main thread waiting on a run queue (runnable, another process on the core). */
+  tail_runqueue_ms: number | null;
   /** Host.ping2 on another connection, alone and while getAllVmStats runs back to back (head-of-line). */
   ping2_alone_p99_ms: number;
   ping2_during_getallvmstats_p50_ms: number;
@@ -223,6 +248,26 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
   process.stdout.write(`${JSON.stringify({ latencies, floorLatencies, bytes, vms, stompitMs, pingAlone: agentHol.alone, pingDuring: agentHol.during, bulkReplies: agentHol.bulkReplies, floorPingDuring: floorHol?.during ?? [] })}\n`);
 }
 
+// ---- run-queue sampler (worker thread of the case child) ---------------------------------------
+
+// Every ~1 ms: the agent main thread's time on a CPU and waiting on a run queue (/proc schedstat, ns),
+// so a slow reply's time can be split into the agent running and the agent runnable but not running
+// (the machine's other processes had the cores).
+if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.schedstat !== undefined) {
+  const { pid } = (workerData as { schedstat: { pid: number } }).schedstat;
+  const { readFileSync } = await import('node:fs');
+  const samples: number[] = [];
+  const file = `/proc/${pid}/task/${pid}/schedstat`;
+  const timer = setInterval(() => {
+    const [run, wait] = readFileSync(file, 'latin1').split(' ');
+    samples.push(performance.timeOrigin + performance.now(), Number(run) / 1e6, Number(wait) / 1e6);
+  }, 1);
+  parentPort!.once('message', () => {
+    clearInterval(timer);
+    parentPort!.postMessage(samples);
+  });
+}
+
 // ---- bulk requester (worker thread of the client) -----------------------------------------------
 
 if (!isMainThread && (workerData as { bulk?: { port: number } } | null)?.bulk !== undefined) {
@@ -276,7 +321,7 @@ async function floorBodies(port: number): Promise<Record<string, string>> {
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
 
-async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean): Promise<void> {
+async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string): Promise<void> {
   const pino = (await import('pino')).default;
   const { Agent } = await import('../src/app/agent.js');
   const { loadConfig, PROFILES } = await import('../src/config/index.js');
@@ -304,10 +349,16 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   // In-process hooks (bench only): StatsCache.put and VmManager.reports are timed on their prototypes,
   // the periodic Executor's dispatch of the sampling op is wrapped to time each cycle's main-thread work.
   const putMs: number[] = [];
+  /** [start, end] of every StatsCache.put (a sample arriving), for the tail breakdown. */
+  const putSpans: [number, number][] = [];
   const origPut = StatsCache.prototype.put;
   StatsCache.prototype.put = function put(this: InstanceType<typeof StatsCache>, ...a: Parameters<typeof origPut>) {
     const t0 = performance.now();
-    try { return origPut.apply(this, a); } finally { putMs.push(performance.now() - t0); }
+    try { return origPut.apply(this, a); } finally {
+      const t1 = performance.now();
+      putMs.push(t1 - t0);
+      putSpans.push([t0, t1]);
+    }
   };
   // Host.getAllVmStats serves VmManager.reportsJson (each VM's report serialised once per change); a
   // build without it (an older checkout, for before/after runs) served VmManager.reports.
@@ -380,7 +431,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   await waitCycles(cycles);
   measuring = false;
   buildMs.length = 0;
-  const floor = noFloor ? undefined : await startFloorServer({ bodies: await floorBodies(port) });
+  const floor = noFloor ? undefined : await startFloorServer({ bodies: await floorBodies(port), timeReplies: true });
   // The agent's own share of each reply (a build without the channel publishes nothing: null figures).
   const replies: { connectionId: number; bytes: number; receivedAt: number; queuedAt: number; writtenAt: number }[] = [];
   const onReply = (m: unknown): void => {
@@ -388,14 +439,55 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     if (e.bytes >= 16 * 1024) replies.push(e);
   };
   diagnostics_channel.subscribe('vdsm:rpc:reply', onReply);
+  const handOffs = new Map<number, number>();
+  const onOutput = (m: unknown): void => {
+    const id = (m as { connectionId: number }).connectionId;
+    handOffs.set(id, (handOffs.get(id) ?? 0) + 1);
+  };
+  diagnostics_channel.subscribe('vdsm:rpc:output', onOutput);
+  // Collections while the client runs: the agent's reply buffers are external memory V8 counts.
+  const gc = { major: 0, majorMs: 0, minor: 0, forced: 0, forcedMs: 0 };
+  const gcSpans: [number, number][] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const detail = (e as unknown as { detail?: { kind?: number; flags?: number } }).detail;
+      const kind = detail?.kind;
+      gcSpans.push([e.startTime, e.startTime + e.duration]);
+      // Asked for (the agent's memory relief after a big connection closed): counted apart.
+      if (((detail?.flags ?? 0) & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) {
+        gc.forced++;
+        gc.forcedMs += e.duration;
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.major++;
+        gc.majorMs += e.duration;
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gc.minor++;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const sched = new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid } } });
+  const profiler = cpuProfile === '' ? undefined : await startProfile();
+  const pool = (agent as { replyBuffers?: { describe(): { acquired: number; reused: number } } }).replyBuffers;
+  const pool0 = pool?.describe();
   progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process${floor ? ', alternating with the floor server' : ''}`);
   let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[] };
   try {
     client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`], { timeoutMs: 600_000 });
   } finally {
     diagnostics_channel.unsubscribe('vdsm:rpc:reply', onReply);
+    diagnostics_channel.unsubscribe('vdsm:rpc:output', onOutput);
+    gcObserver.disconnect();
     await floor?.stop();
   }
+  if (profiler) await writeFile(`${cpuProfile}.${vms}.cpuprofile`, JSON.stringify(await profiler.stop()));
+  const schedSamples = await new Promise<number[]>((resolve) => {
+    sched.once('message', resolve);
+    sched.postMessage('stop');
+  });
+  await sched.terminate();
+  const pool1 = pool?.describe();
+  // The floor's timed connection is its first (the client's timed calls; its warm-up block comes first).
+  const floorTimes = (floor?.replyTimes() ?? []).filter((t) => t.connection === 1).slice(-calls).map((t) => t.ms);
+  const floorSide = summarize(floorTimes);
   histogram.disable();
   // The timed connection: the first whose big replies number exactly the timed calls (the stompit
   // check's connection has 3, the head-of-line bulk connection comes after it).
@@ -403,6 +495,8 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   for (const e of replies) perConnection.set(e.connectionId, [...(perConnection.get(e.connectionId) ?? []), e]);
   const timedReplies = [...perConnection.values()].find((list) => list.length === calls) ?? [];
   const agentSide = summarize(timedReplies.map((e) => e.writtenAt - e.receivedAt));
+  const timedId = timedReplies[0]?.connectionId;
+  const timedWrites = timedId !== undefined ? handOffs.get(timedId) : undefined;
   const agentQueue = summarize(timedReplies.map((e) => e.queuedAt - e.receivedAt));
   if (client.vms !== vms) throw new Error(`getAllVmStats listed ${client.vms} VMs, expected ${vms}`);
 
@@ -428,6 +522,12 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     vs_floor_p50: fl ? round(fl.p50 / lat.p50, 3) : null, vs_floor_p99: fl ? round(fl.p99 / lat.p99, 3) : null,
     agent_ms_p50: some(agentSide, agentSide.p50), agent_ms_p99: some(agentSide, agentSide.p99),
     agent_queue_ms_p50: some(agentQueue, agentQueue.p50), agent_queue_ms_p99: some(agentQueue, agentQueue.p99),
+    floor_agent_ms_p50: some(floorSide, floorSide.p50), floor_agent_ms_p99: some(floorSide, floorSide.p99),
+    gc_major: gc.major, gc_major_ms: round(gc.majorMs, 1), gc_minor: gc.minor, gc_forced: gc.forced, gc_forced_ms: round(gc.forcedMs, 1),
+    reply_buffers_acquired: pool0 && pool1 ? pool1.acquired - pool0.acquired : null,
+    reply_buffers_reused: pool0 && pool1 ? pool1.reused - pool0.reused : null,
+    writes_per_reply: timedWrites !== undefined ? round(timedWrites / calls, 1) : null,
+    ...tailBreakdown(timedReplies, gcSpans, putSpans, schedSamples),
     ping2_alone_p99_ms: round(summarize(client.pingAlone).p99, 2),
     ping2_during_getallvmstats_p50_ms: round(summarize(client.pingDuring).p50, 2),
     ping2_during_getallvmstats_p99_ms: round(summarize(client.pingDuring).p99, 2),
@@ -443,6 +543,56 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
+/** A CPU profile of this process (the agent's main thread) from now until stop(). */
+async function startProfile(): Promise<{ stop(): Promise<unknown> }> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
+/** Overlap in ms of [a, b] with the spans. */
+function overlap(a: number, b: number, spans: readonly [number, number][]): number {
+  let ms = 0;
+  for (const [s0, s1] of spans) ms += Math.max(0, Math.min(b, s1) - Math.max(a, s0));
+  return ms;
+}
+
+/** What the slowest 5 % of replies (agent side) had inside them (CaseResult tail_*). */
+function tailBreakdown(replies: readonly { receivedAt: number; queuedAt: number; writtenAt: number }[], gcSpans: readonly [number, number][], putSpans: readonly [number, number][], sched: readonly number[]): Pick<CaseResult, 'tail_agent_ms' | 'tail_queue_ms' | 'tail_gc_ms' | 'tail_with_sample' | 'tail_runqueue_ms'> {
+  const slow = [...replies].sort((x, y) => (y.writtenAt - y.receivedAt) - (x.writtenAt - x.receivedAt)).slice(0, Math.max(1, Math.ceil(replies.length / 20)));
+  if (replies.length === 0) return { tail_agent_ms: null, tail_queue_ms: null, tail_gc_ms: null, tail_with_sample: null, tail_runqueue_ms: null };
+  // Run-queue wait (ms, cumulative) at absolute time t, from the sampler's [time, run, wait] triples.
+  const waitAt = (t: number): number | undefined => {
+    let i = 0;
+    while (i + 3 < sched.length && sched[i + 3]! <= t) i += 3;
+    return sched.length >= 3 && sched[i]! <= t ? sched[i + 2] : undefined;
+  };
+  const origin = performance.timeOrigin;
+  const runqueue = slow.map((r) => {
+    const a = waitAt(origin + r.receivedAt - 1);
+    const b = waitAt(origin + r.writtenAt + 1);
+    return a === undefined || b === undefined ? 0 : b - a;
+  });
+  const mean = (f: (r: (typeof slow)[number]) => number): number => round(slow.reduce((n, r) => n + f(r), 0) / slow.length, 2);
+  return {
+    tail_agent_ms: mean((r) => r.writtenAt - r.receivedAt),
+    tail_queue_ms: mean((r) => r.queuedAt - r.receivedAt),
+    tail_gc_ms: mean((r) => overlap(r.receivedAt, r.writtenAt, gcSpans)),
+    tail_with_sample: slow.filter((r) => overlap(r.receivedAt, r.writtenAt, putSpans) > 0).length,
+    // Sampled every ~1 ms: the wait between the samples around each reply (up to ~2 ms of neighbours).
+    tail_runqueue_ms: sched.length > 0 ? round(runqueue.reduce((n, x) => n + x, 0) / slow.length, 2) : null,
+  };
+}
+
 // ---- orchestrator -------------------------------------------------------------------------------
 
 /** Issue 17's getAllVmStats target (p99 <= 10 ms at 1,000 VMs) against the floor and the agent's own share. */
@@ -452,7 +602,9 @@ function targetLines(results: CaseResult[]): string[] {
   return ['## getAllVmStats at 1,000 VMs against the 10 ms p99 target', '', ...big.map((r) =>
     `* ${r.records}: end to end p99 ${fmt(r.getallvmstats_p99_ms, 1)} ms; the floor with the same client and reply bytes ` +
     `${r.floor_p99_ms === null ? 'not run' : `p99 ${fmt(r.floor_p99_ms, 1)} ms${r.floor_p99_ms > 10 ? ' (above 10 ms: the target is below the floor of this measurement)' : ''}`}; ` +
-    `agent side p99 ${r.agent_ms_p99 === null ? 'not measured (a build without vdsm:rpc:reply)' : `${fmt(r.agent_ms_p99, 2)} ms (${r.agent_ms_p99 <= 10 ? 'within' : 'above'} 10 ms)`}.`), ''];
+    `agent side p99 ${r.agent_ms_p99 === null ? 'not measured (a build without vdsm:rpc:reply)' : `${fmt(r.agent_ms_p99, 2)} ms (${r.agent_ms_p99 <= 10 ? 'within' : 'above'} 10 ms)`}` +
+    `${r.floor_agent_ms_p99 === null ? '' : `; the floor server's own side of the same bytes p50/p99 ${fmt(r.floor_agent_ms_p50 ?? 0, 2)}/${fmt(r.floor_agent_ms_p99, 2)} ms`}` +
+    `${r.tail_agent_ms === null ? '' : `; its slowest 5 %: ${fmt(r.tail_agent_ms, 1)} ms, of it ${fmt(r.tail_queue_ms ?? 0, 1)} ms until queued, ${fmt(r.tail_gc_ms ?? 0, 1)} ms in GC pauses, ${r.tail_runqueue_ms === null ? '' : `${fmt(r.tail_runqueue_ms, 1)} ms runnable but waiting for a core, `}${r.tail_with_sample ?? 0} with a sample arriving`}.`), ''];
 }
 
 function pair(a: number | null, b: number | null, digits: number): string {
@@ -467,11 +619,13 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       `sampling period 1 s instead of 15 s so that a case takes seconds). Node ${String(env['node'])}, ${String(env['cpus'])} CPUs, ` +
       `load average at start ${String(env['loadavg'])}. Command: \`npm run bench:sampling\` (\`node dist/bench/sampling.js\`).`, '',
     mdTable(
-      ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'floor ms p50 / p99', 'vs floor p50 / p99', 'agent side ms p50 / p99', 'of it to queued p50 / p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'ping2 alone p99 ms', 'ping2 during getAllVmStats p50 / p99 ms', 'floor: ping2 during p50 / p99 ms', 'load1'],
+      ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'floor ms p50 / p99', 'vs floor p50 / p99', 'agent side ms p50 / p99', 'of it to queued p50 / p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'ping2 alone p99 ms', 'ping2 during getAllVmStats p50 / p99 ms', 'floor: ping2 during p50 / p99 ms', 'floor side ms p50 / p99', 'mark-compacts (ms)', 'writes/reply', 'buffers reused', 'load1'],
       results.map((r) => [r.vms, r.records, r.keys_per_record, fmt(r.cycle_main_ms_p50, 2), fmt(r.cycle_main_ms_p99, 2), fmt(r.cache_put_ms_p50, 3),
         fmt(r.getallvmstats_p50_ms, 1), fmt(r.getallvmstats_p99_ms, 1), pair(r.floor_p50_ms, r.floor_p99_ms, 1), pair(r.vs_floor_p50, r.vs_floor_p99, 2),
         pair(r.agent_ms_p50, r.agent_ms_p99, 2), pair(r.agent_queue_ms_p50, r.agent_queue_ms_p99, 2),
-        fmt(r.report_build_ms_p50, 1), r.response_bytes, r.bytes_per_vm, fmt(r.loop_delay_p99_ms, 1), fmt(r.ping2_alone_p99_ms, 2), `${fmt(r.ping2_during_getallvmstats_p50_ms, 2)} / ${fmt(r.ping2_during_getallvmstats_p99_ms, 2)}`, pair(r.floor_ping2_during_p50_ms, r.floor_ping2_during_p99_ms, 2), fmt(r.load1, 2)]),
+        fmt(r.report_build_ms_p50, 1), r.response_bytes, r.bytes_per_vm, fmt(r.loop_delay_p99_ms, 1), fmt(r.ping2_alone_p99_ms, 2), `${fmt(r.ping2_during_getallvmstats_p50_ms, 2)} / ${fmt(r.ping2_during_getallvmstats_p99_ms, 2)}`, pair(r.floor_ping2_during_p50_ms, r.floor_ping2_during_p99_ms, 2),
+        pair(r.floor_agent_ms_p50, r.floor_agent_ms_p99, 2), `${r.gc_major} (${fmt(r.gc_major_ms, 0)})`, r.writes_per_reply ?? '-',
+        r.reply_buffers_reused === null ? '-' : `${r.reply_buffers_reused} / ${r.reply_buffers_acquired ?? 0}`, fmt(r.load1, 2)]),
     ), '',
     ...targetLines(results),
     '## What is measured', '',
@@ -506,6 +660,16 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       'byte of the reply written to the socket (handed to the kernel), for the timed calls; **to queued** is the part up to the ' +
       'encoded reply being queued for the connection (dispatch, report text, JSON-RPC envelope, STOMP frame), the rest is ' +
       'handing the bytes to the socket in 64 KiB chunks (and waiting for the kernel to take them when the client reads slower).',
+    '* **floor side**: the floor server\'s own time for the same reply bytes, from the data event holding the request to its ' +
+      'socket write callback for the reply (`timeReplies` in bench/lib/floor-server.ts): what any Node server costs on this machine ' +
+      'for those bytes, next to the agent side (which ends at the last byte handed to the socket).',
+    '* **mark-compacts**: V8\'s major collections in the agent process while the client ran (PerformanceObserver `gc`; ' +
+      'forced ones apart in results.json), with their pause total; **buffers reused**: getAllVmStats reply buffers taken from the ' +
+      'pool (src/runtime/reply-buffers.ts) over those handed out (`-`: a build without the pool); **writes/reply**: the agent\'s ' +
+      'socket hand-offs (vdsm:rpc:output) per timed reply, each at least one turn of its event loop (64 KiB chunks). ' +
+      'results.json also has the slowest 5 % of replies broken down (`tail_*`: until queued, inside GC pauses, with a sample arriving, ' +
+      'and `tail_runqueue_ms`: the agent\'s main thread runnable but waiting on a run queue, from /proc schedstat read every ~1 ms ' +
+      'by a side thread, so up to ~2 ms of the neighbouring time counts in).',
     '* **ping2 during getAllVmStats** (head-of-line blocking): Host.ping2 sequentially on a second connection, first alone, ' +
       'then while a third connection (a worker thread of the client that frames the replies without decoding them, so the ' +
       'pinger\'s loop is not held by a JSON.parse) asks for getAllVmStats back to back; the difference is what the big reply ' +
@@ -539,7 +703,7 @@ async function orchestrate(flags: Flags): Promise<void> {
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : [])], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -568,6 +732,7 @@ if (isMainThread) {
       records: "test-driver,synthetic-qemu: the records sampled: the test driver's (state only) and qemu-shaped ones, 84 keys, made by a worker (default both)",
       cycles: 'N: sampling cycles measured per case (default 30; --quick 3)',
       calls: 'N: Host.getAllVmStats calls per case, and Host.ping2 calls per head-of-line phase (default 200; --quick 10)',
+      'cpu-profile': 'FILE: write a CPU profile of the agent process while the client runs to FILE.<VMs>.cpuprofile (default none)',
       'no-floor': 'no floor server (the same client against a server answering with the agent\'s own bytes)',
       'log-level': "LEVEL: the agent's log level (default error)",
     },
@@ -576,7 +741,7 @@ if (isMainThread) {
   const run = flags.has('client')
     ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.

@@ -7,6 +7,10 @@
 // to a SEND is the body of its method with the request's id put in. Enough STOMP for vdsm-node's own
 // client and vdsm's: CONNECT -> CONNECTED, SUBSCRIBE ignored, SEND -> MESSAGE to its reply-to.
 //
+// With `timeReplies`, the floor times its own side of each reply of at least 16 KiB as the agent's
+// vdsm:rpc:reply does: from the chunk holding the request being handled to the socket's write callback
+// for the reply (what any server costs for those bytes on this machine), reported per connection.
+//
 //   startFloorServer({ bodies, tls })       from a bench (a child process of this file)
 //   node dist/bench/lib/floor-server.js --spec=FILE   (FILE: {"bodies": {method: body}, "tls"?: {...}})
 import { spawn } from 'node:child_process';
@@ -26,12 +30,23 @@ export interface FloorSpec {
   bodies: Record<string, string>;
   /** PEM files; absent = plain TCP. */
   tls?: { keyFile: string; certFile: string; caFile: string };
+  /** Time replies of at least 16 KiB (FloorServer.replyTimes). */
+  timeReplies?: boolean;
+}
+
+/** The floor's own side of one big reply: request chunk handled -> the reply's write callback. */
+export interface FloorReplyTime {
+  /** The floor's connection number (1 = the first accepted). */
+  connection: number;
+  ms: number;
 }
 
 export interface FloorServer {
   port: number;
   /** The floor's process (its main thread's tid is the pid). */
   pid: number;
+  /** Big replies timed so far (spec.timeReplies), in the order their write callbacks ran. */
+  replyTimes(): FloorReplyTime[];
   stop(): Promise<void>;
 }
 
@@ -44,17 +59,24 @@ export async function startFloorServer(spec: FloorSpec): Promise<FloorServer> {
   await writeFile(file, JSON.stringify(spec));
   const child = spawn(process.execPath, [SCRIPT, `--spec=${file}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = killAndRemove(child, dir);
+  const times: FloorReplyTime[] = [];
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => {
         out += d;
-        const m = /"port":(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
+        // One JSON object per line: the port first, then reply times.
+        let nl: number;
+        while ((nl = out.indexOf('\n')) >= 0) {
+          const line = JSON.parse(out.slice(0, nl)) as { port?: number; c?: number; ms?: number };
+          out = out.slice(nl + 1);
+          if (line.port !== undefined) resolve(line.port);
+          else times.push({ connection: line.c!, ms: line.ms! });
+        }
       });
       child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
     });
-    return { port, pid: child.pid!, stop };
+    return { port, pid: child.pid!, replyTimes: () => times, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -78,12 +100,18 @@ const METHOD = Buffer.from('"method":"');
 const ID = Buffer.from('"id":');
 const REPLY_TO = Buffer.from('\nreply-to:');
 
+/** Replies at least this big are timed (as the agent bench's own filter). */
+const TIMED_BYTES = 16 * 1024;
+let connections = 0;
+
 /** Serve one connection: split frames at NUL, answer SENDs. */
-function serve(socket: net.Socket, bodies: Map<string, Canned>): void {
+function serve(socket: net.Socket, bodies: Map<string, Canned>, timeReplies: boolean): void {
   socket.setNoDelay(true);
+  const connection = ++connections;
   let pending: Buffer | undefined;
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: Buffer) => {
+    const t0 = timeReplies ? performance.now() : 0;
     const buf = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
     pending = undefined;
     const out: Buffer[] = [];
@@ -95,7 +123,11 @@ function serve(socket: net.Socket, bodies: Map<string, Canned>): void {
       start = end + 1;
     }
     if (start < buf.length) pending = buf.subarray(start);
-    if (out.length > 0) socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    if (out.length > 0) {
+      const data = out.length === 1 ? out[0]! : Buffer.concat(out);
+      if (timeReplies && data.length >= TIMED_BYTES) socket.write(data, () => process.stdout.write(`{"c":${connection},"ms":${(performance.now() - t0).toFixed(3)}}\n`));
+      else socket.write(data);
+    }
 
     function reply(frame: Buffer): void {
       if (frame.subarray(0, 4).toString('latin1') === 'SEND') {
@@ -126,8 +158,8 @@ async function main(): Promise<void> {
   const spec = JSON.parse(await readFile(file, 'utf8')) as FloorSpec;
   const bodies = new Map(Object.entries(spec.bodies).map(([m, b]) => [m, canned(b)]));
   const server = spec.tls
-    ? tls.createServer({ key: await readFile(spec.tls.keyFile), cert: await readFile(spec.tls.certFile), ca: await readFile(spec.tls.caFile), requestCert: true, rejectUnauthorized: false }, (s) => serve(s, bodies))
-    : net.createServer((s) => serve(s, bodies));
+    ? tls.createServer({ key: await readFile(spec.tls.keyFile), cert: await readFile(spec.tls.certFile), ca: await readFile(spec.tls.caFile), requestCert: true, rejectUnauthorized: false }, (s) => serve(s, bodies, spec.timeReplies === true))
+    : net.createServer((s) => serve(s, bodies, spec.timeReplies === true));
   server.listen(0, '127.0.0.1', () => {
     const addr = server.address() as net.AddressInfo;
     process.stdout.write(`${JSON.stringify({ port: addr.port })}\n`);

@@ -33,6 +33,7 @@ import { Lifecycle } from '../runtime/lifecycle.js';
 import { fullGc, MemoryRelief } from '../runtime/memory-relief.js';
 import { trimHeap } from '../native-sys.js';
 import { Scheduler } from '../runtime/scheduler.js';
+import { ReplyBufferPool } from '../runtime/reply-buffers.js';
 import { SupervdsmClient } from '../supervdsm/client.js';
 import { reportSupervdsmFigures } from '../supervdsm/client-metrics.js';
 import { networkThroughHelper } from '../supervdsm/network.js';
@@ -110,6 +111,8 @@ export class Agent {
   #address: { address: string; port: number } | undefined;
   #background: Promise<void> | undefined;
   #relief: MemoryRelief | undefined;
+  /** getAllVmStats reply buffers: built by the VM manager, given back by the RPC server once written. */
+  readonly replyBuffers = new ReplyBufferPool();
   #tls: Promise<TlsMaterial> | undefined;
 
   constructor(opts: AgentOptions) {
@@ -192,6 +195,7 @@ export class Agent {
     const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
+      replyBuffers: this.replyBuffers,
       libvirt: verbsLibvirt,
       records,
       statsCache,
@@ -426,6 +430,7 @@ export class Agent {
         frameTimeoutMs: cfg.addresses.frame_timeout * 1000,
       },
       ...(this.storage ? { httpUpload: this.storage.httpUpload } : {}),
+      replyBuffers: this.replyBuffers,
     });
     this.#address = await this.#rpc.start();
     this.log.info({ ...this.#address, tls: cfg.vars.ssl, libvirt: cfg.libvirt.uri }, 'vdsm-node serving the management port');

@@ -11,9 +11,15 @@
 // (up to 256 KiB) while nothing is queued goes straight to the socket, as before. pendingBytes (queued plus what the
 // socket itself still buffers) is what the session's bound, backlog and the memory budget count.
 //
+// Pooled reply buffers (runtime/reply-buffers.ts): a frame whose parts lie in pooled buffers is retained
+// when it is taken and released in the socket's write callback of its last byte (for a frame written at
+// once, the callback of its last part; for a queued one, of the chunk that ends it), never earlier and
+// never after a failed write or a destroy: whenWritten's "handed to the socket" is not enough for reuse.
+//
 // Lifecycle: open -> ending (end(): the queue is flushed, then the socket ended) -> closed; destroy()
 // from any state drops the queue at once (a connection closed mid-reply frees it).
 import { channel } from 'node:diagnostics_channel';
+import type { BufferLeases } from '../runtime/reply-buffers.js';
 import { outFrameBytes, TextFrame } from './stomp-frame.js';
 
 /** Bytes handed to the socket in one write while a frame is being chunked. */
@@ -62,6 +68,8 @@ export interface ChunkedWriterOptions {
   defer?: (fn: () => void) => void;
   /** The queue emptied: everything was taken by the socket (the session sends its backlog, resumes input). */
   onDrained?: () => void;
+  /** Pooled buffers: frames in them are held until the socket's write callback for their last byte. */
+  leases?: BufferLeases;
 }
 
 type WriterState = 'open' | 'ending' | 'closed';
@@ -73,6 +81,9 @@ export class ChunkedWriter {
   readonly #directMax: number;
   readonly #defer: (fn: () => void) => void;
   readonly #onDrained: (() => void) | undefined;
+  readonly #leases: BufferLeases | undefined;
+  /** Queued frames in pooled buffers, with the stream offset of their last byte (in order). */
+  #held: { end: number; parts: Buffer | readonly Buffer[] }[] = [];
   #state: WriterState = 'open';
   /** Queued buffers; #queue[#head] is partly written up to #offset. */
   #queue: Buffer[] = [];
@@ -96,6 +107,7 @@ export class ChunkedWriter {
     this.#directMax = Math.max(this.#chunkBytes, opts.directMaxBytes ?? DIRECT_WRITE_MAX_BYTES);
     this.#defer = opts.defer ?? ((fn) => setImmediate(fn));
     this.#onDrained = opts.onDrained;
+    this.#leases = opts.leases;
   }
 
   /** Bytes not yet taken by the kernel: queued here plus buffered by the socket. */
@@ -118,16 +130,20 @@ export class ChunkedWriter {
     const size = outFrameBytes(frame);
     if (size === 0) return;
     this.#appended += size;
+    const held = !(frame instanceof TextFrame) && this.#leases !== undefined && this.#leases.retain(frame);
     if (!this.#inFlight && this.#queued === 0 && size <= this.#directMax) {
       // Nothing ahead of it: the common small reply goes out in one write, as it always did. Text is
       // encoded by the socket straight into that write (what the socket itself may buffer of it is
       // counted by writableLength in characters: the same as bytes for the ASCII of JSON-RPC replies).
+      // A frame in pooled buffers is released by the callback of its last write (callbacks run in order).
+      const done = held ? this.#releaser(frame as Buffer | readonly Buffer[]) : undefined;
       if (frame instanceof TextFrame) this.#sink.write(frame.text);
       else if (Array.isArray(frame)) {
+        const parts = frame as readonly Buffer[];
         this.#sink.cork();
-        for (const part of frame as readonly Buffer[]) this.#sink.write(part);
+        for (let i = 0; i < parts.length; i++) this.#sink.write(parts[i]!, i === parts.length - 1 ? done : undefined);
         this.#sink.uncork();
-      } else this.#sink.write(frame as Buffer);
+      } else this.#sink.write(frame as Buffer, done);
       this.#written += size;
       this.#handed += size;
       if (rpcOutputChannel.hasSubscribers) this.#publish(size);
@@ -139,6 +155,7 @@ export class ChunkedWriter {
       for (const part of frame as readonly Buffer[]) if (part.length > 0) this.#queue.push(part);
     } else this.#queue.push(frame as Buffer);
     this.#queued += size;
+    if (held) this.#held.push({ end: this.#appended, parts: frame as Buffer | readonly Buffer[] });
     if (!this.#inFlight && !this.#scheduled) this.#next();
   }
 
@@ -184,11 +201,22 @@ export class ChunkedWriter {
       if (this.#state === 'ending') this.#finish();
       return;
     }
-    const chunk = this.#take(Math.min(this.#chunkBytes, this.#queued));
+    const n = Math.min(this.#chunkBytes, this.#queued);
+    const chunk = this.#take(n);
     this.#inFlight = true;
-    this.#handed += chunk.length;
-    if (rpcOutputChannel.hasSubscribers) this.#publish(chunk.length);
-    this.#sink.write(chunk, (err) => this.#afterWrite(chunk.length, err));
+    this.#handed += n;
+    if (rpcOutputChannel.hasSubscribers) this.#publish(n);
+    const done = (err?: Error | null): void => this.#afterWrite(n, err);
+    if (!Array.isArray(chunk)) {
+      this.#sink.write(chunk, done);
+      return;
+    }
+    // Views of several queued buffers (a frame's head and the start of its body, the end of one frame
+    // and the next): one corked write, no copy.
+    this.#sink.cork();
+    for (let i = 0; i < chunk.length - 1; i++) this.#sink.write(chunk[i]!);
+    this.#sink.write(chunk[chunk.length - 1]!, done);
+    this.#sink.uncork();
   }
 
   #afterWrite(bytes: number, err: Error | null | undefined): void {
@@ -201,6 +229,9 @@ export class ChunkedWriter {
     }
     this.#written += bytes;
     this.#settleWaiters();
+    // Every byte up to #written had its write callback (queued chunks: this one and the ones before;
+    // direct writes come only when nothing is queued, after them).
+    if (this.#held.length > 0) this.#releaseWritten();
     if (this.#queued > 0) {
       // Yield: other connections' I/O and replies run before this connection's next chunk.
       this.#scheduled = true;
@@ -214,20 +245,20 @@ export class ChunkedWriter {
     this.#onDrained?.();
   }
 
-  /** The next `n` queued bytes: a view of one buffer when they lie in one, else a copy. */
-  #take(n: number): Buffer {
+  /** The next `n` queued bytes: a view of one buffer when they lie in one, else views of each in order. */
+  #take(n: number): Buffer | Buffer[] {
     const first = this.#queue[this.#head]!;
     if (first.length - this.#offset >= n) {
       const view = first.subarray(this.#offset, this.#offset + n);
       this.#advance(n);
       return view;
     }
-    const out = Buffer.allocUnsafe(n);
+    const out: Buffer[] = [];
     let at = 0;
     while (at < n) {
       const buf = this.#queue[this.#head]!;
       const take = Math.min(n - at, buf.length - this.#offset);
-      buf.copy(out, at, this.#offset, this.#offset + take);
+      out.push(buf.subarray(this.#offset, this.#offset + take));
       at += take;
       this.#advance(take);
     }
@@ -250,6 +281,20 @@ export class ChunkedWriter {
     }
   }
 
+  /** The write callback that releases a directly written frame's pooled buffers (not after an error). */
+  #releaser(parts: Buffer | readonly Buffer[]): (err?: Error | null) => void {
+    const leases = this.#leases!;
+    return (err) => {
+      if (!err) leases.release(parts);
+    };
+  }
+
+  #releaseWritten(): void {
+    let i = 0;
+    while (i < this.#held.length && this.#held[i]!.end <= this.#written) this.#leases!.release(this.#held[i++]!.parts);
+    if (i > 0) this.#held.splice(0, i);
+  }
+
   #settleWaiters(): void {
     while (this.#waiters.length > 0 && this.#waiters[0]!.at <= this.#written) this.#waiters.shift()!.fn();
   }
@@ -260,6 +305,8 @@ export class ChunkedWriter {
     this.#offset = 0;
     this.#queued = 0;
     this.#waiters = [];
+    // Never released: a write may have failed midway, or the socket still holds a part (GC takes them).
+    this.#held = [];
   }
 
   #finish(): void {

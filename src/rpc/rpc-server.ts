@@ -9,6 +9,7 @@ import type { MethodTable } from '../api/method-table.js';
 import type { LogManager } from '../observability/logging.js';
 import { RpcMetrics, type ExecutorGaugeState } from '../observability/prometheus.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
+import type { ReplyBufferPool } from '../runtime/reply-buffers.js';
 import { Acceptor, type TlsMaterial } from './acceptor.js';
 import type { QuickAckFn } from './quick-ack.js';
 import type { LimitHit, Slot } from './admission.js';
@@ -71,6 +72,12 @@ export interface RpcServerOptions {
   httpUpload?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Called when connections that held a lot of memory went away (the agent asks V8 to collect). */
   relieveMemory?: () => void;
+  /**
+   * The pool big results are built in (VmManager's getAllVmStats): a reply in one of its buffers is
+   * released after delivery and reused once every connection wrote it (runtime/reply-buffers.ts).
+   * Without it (or with another pool) such buffers are never reused.
+   */
+  replyBuffers?: ReplyBufferPool;
 }
 
 /** A closed connection that held at least this much asks for memory relief. */
@@ -102,6 +109,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     ...(opts.eventQueue ? { eventQueue: opts.eventQueue } : {}),
   });
   const sessions = new Set<StompSession>();
+  const leases = opts.replyBuffers;
   let nextId = 1;
   let closed = false;
   let closes = 0;
@@ -155,7 +163,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const lingerMs = limits.closeLingerMs ?? 5000;
     const connectionId = nextId++;
     // Big frames leave in chunks that yield between them (chunked-writer.ts); its drain is the session's.
-    const output = new ChunkedWriter(socket, { connectionId, onDrained: () => session.outputDrained() });
+    const output = new ChunkedWriter(socket, { connectionId, onDrained: () => session.outputDrained(), ...(leases ? { leases } : {}) });
     const transport: StompTransport = {
       write: (b) => output.write(b),
       get pendingBytes() {
@@ -188,6 +196,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       ...(limits.preConnectHeartbeatMs !== undefined ? { preConnectHeartbeatMs: limits.preConnectHeartbeatMs } : {}),
       ...(limits.frameTimeoutMs !== undefined ? { frameTimeoutMs: limits.frameTimeoutMs } : {}),
       ...(limits.idleTimeoutMs !== undefined ? { idleTimeoutMs: limits.idleTimeoutMs } : {}),
+      ...(leases ? { leases } : {}),
       onActivity: () => acceptor.admission.touch(slot),
       onLimit: (hit) => acceptor.admission.report(hit),
       onRequest: (body, ctx, reply, from) => {
@@ -247,6 +256,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
         onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
       }
       reply(encoded.chunks);
+      // The builder's reference (a pooled RawJson's): the connections that took the reply hold their own.
+      leases?.release(encoded.chunks);
       if (timing) publishReplyTiming(timing, ctx.connectionId, encoded.bytes);
     }).catch((err: unknown) => failed(err, reply));
   };

@@ -7,9 +7,10 @@
 // injected transport, time through an injected clock.
 import type { Logger } from '../observability/logging.js';
 import type { Clock, Timers } from '../runtime/clock.js';
+import type { BufferLeases } from '../runtime/reply-buffers.js';
 import type { LimitHit } from './admission.js';
 import type { BudgetHolder, MemoryBudget } from './memory-budget.js';
-import { Destinations, encodeFrame, HEARTBEAT, outFrameBytes, type Frame, type OutFrame } from './stomp-frame.js';
+import { Destinations, encodeFrame, HEARTBEAT, outFrameBytes, TextFrame, type Frame, type OutFrame } from './stomp-frame.js';
 import { StompParser, type StompLimits, type StompParseError } from './stomp-parser.js';
 import type { BrokerPeer, StompBroker, Subscription } from './stomp-broker.js';
 
@@ -89,6 +90,8 @@ export interface StompSessionOptions {
   /** A limit closed this session. */
   onLimit?: (hit: LimitHit) => void;
   onClose?: (session: StompSession, reason: string) => void;
+  /** Pooled reply buffers (runtime/reply-buffers.ts): a frame waiting in the backlog holds its buffers. */
+  leases?: BufferLeases;
 }
 
 type SessionState = 'open' | 'connected' | 'closed';
@@ -196,6 +199,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       return;
     }
     if (this.#backlog.length > 0 || this.#o.transport.pendingBytes + frameSize(frame) > this.#maxOutgoing) {
+      // Held while it waits (its sender lets go once this returns); a closed session never lets go.
+      if (!(frame instanceof TextFrame)) this.#o.leases?.retain(frame);
       this.#backlog.push(frame);
       this.#backlogBytes += frameSize(frame);
       this.#flowControl();
@@ -221,6 +226,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       this.#backlog.shift();
       this.#backlogBytes -= frameSize(next);
       this.#write(next);
+      // The transport holds it now (or refused it, closing: then nobody reads it).
+      if (!(next instanceof TextFrame)) this.#o.leases?.release(next);
     }
     this.#flowControl();
     this.#reportUsage();

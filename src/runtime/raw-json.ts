@@ -7,6 +7,12 @@
 // That buffer keeps room before and after the text, so encode() puts the response's head and tail
 // around it in place: a 1.8 MB getAllVmStats costs one copy of cached bytes, not a 1.8 MB string
 // joined, flattened and UTF-8 encoded again, nor a second copy into the reply.
+//
+// With a ReplyBufferPool (reply-buffers.ts) that buffer is a pooled one, held by the pieces' builder.
+// Once encode() put the reply in place, the bytes belong to the reply: the server releases the builder's
+// reference after delivering it, and the buffer may be reused once the socket wrote it, so the value
+// refuses any later use (text, encode, toJSON) instead of reading bytes that may have been overwritten.
+import type { ReplyBufferPool } from './reply-buffers.js';
 
 /** Room kept before the text for encode()'s prefix (a JSON-RPC response head with its id). */
 const HEAD_ROOM = 256;
@@ -21,21 +27,24 @@ export class RawJson {
   readonly #end: number;
   /** The room around the bytes was used by an encode() (whose buffer may still be being written). */
   #roomUsed = false;
+  /** #buf is a pooled buffer: once encoded in place it is the reply's, and this value is spent. */
+  readonly #pooled: boolean;
 
   /** `text`: valid JSON text of one value. */
   constructor(text: string);
-  constructor(text: undefined, buf: Buffer, start: number, end: number);
-  constructor(text: string | undefined, buf?: Buffer, start = 0, end = 0) {
+  constructor(text: undefined, buf: Buffer, start: number, end: number, pooled?: boolean);
+  constructor(text: string | undefined, buf?: Buffer, start = 0, end = 0, pooled = false) {
     this.#text = text;
     this.#buf = buf;
     this.#start = start;
     this.#end = end;
+    this.#pooled = pooled;
   }
 
   /** The value whose JSON text JsonPieces assembled (the pieces are not used afterwards). */
   static fromPieces(pieces: JsonPieces): RawJson {
-    const { buf, start, end } = pieces.take();
-    return new RawJson(undefined, buf, start, end);
+    const { buf, start, end, pooled } = pieces.take();
+    return new RawJson(undefined, buf, start, end, pooled);
   }
 
   /** Its size without building anything: its UTF-8 byte count when assembled from pieces, else the text's length. */
@@ -45,13 +54,20 @@ export class RawJson {
 
   /** The JSON text (decoded from the bytes on first use). */
   get text(): string {
+    this.#checkNotHanded();
     return (this.#text ??= this.#buf!.toString('utf8', this.#start, this.#end));
+  }
+
+  /** Its bytes live in a pooled buffer (reply-buffers.ts): encode() hands them over to the reply. */
+  get pooled(): boolean {
+    return this.#pooled;
   }
 
   /** `prefix`, this JSON text and `suffix` as UTF-8 bytes in one buffer (the first time, in place). */
   encode(prefix: string, suffix: string): Buffer {
     const buf = this.#buf;
     if (buf === undefined) return Buffer.from(`${prefix}${this.#text!}${suffix}`, 'utf8');
+    this.#checkNotHanded();
     const pre = Buffer.byteLength(prefix, 'utf8');
     const post = Buffer.byteLength(suffix, 'utf8');
     if (!this.#roomUsed && pre <= this.#start && this.#end + post <= buf.length) {
@@ -70,6 +86,12 @@ export class RawJson {
   /** The value, for a JSON.stringify that does not know RawJson (parses the text). */
   toJSON(): unknown {
     return JSON.parse(this.text);
+  }
+
+  #checkNotHanded(): void {
+    if (this.#pooled && this.#roomUsed && this.#text === undefined) {
+      throw new Error('RawJson: its bytes were handed to a reply in a pooled buffer (reply-buffers.ts) and may be reused; read .text before encode()');
+    }
   }
 }
 
@@ -105,10 +127,16 @@ function copyInto(out: Buffer, b: Buffer, at: number): number {
 export class JsonPieces {
   #buf: Buffer;
   #at = HEAD_ROOM;
+  readonly #pool: ReplyBufferPool | undefined;
 
-  /** `capacity`: the expected size in bytes (a previous reply's); the buffer grows when it is exceeded. */
-  constructor(capacity = 4096) {
-    this.#buf = Buffer.allocUnsafe(HEAD_ROOM + capacity + TAIL_ROOM);
+  /**
+   * `capacity`: the expected size in bytes (a previous reply's); the buffer grows when it is exceeded.
+   * `pool`: buffers come from it (and a buffer outgrown goes back to it at once: nobody else saw it).
+   */
+  constructor(capacity = 4096, pool?: ReplyBufferPool) {
+    this.#pool = pool;
+    const n = HEAD_ROOM + capacity + TAIL_ROOM;
+    this.#buf = pool !== undefined ? pool.acquire(n) : Buffer.allocUnsafe(n);
   }
 
   /** UTF-8 bytes of JSON text (copied now). */
@@ -147,13 +175,15 @@ export class JsonPieces {
   }
 
   /** The buffer and where the text is in it; the pieces must not be added to afterwards. */
-  take(): { buf: Buffer; start: number; end: number } {
-    return { buf: this.#buf, start: HEAD_ROOM, end: this.#at };
+  take(): { buf: Buffer; start: number; end: number; pooled: boolean } {
+    return { buf: this.#buf, start: HEAD_ROOM, end: this.#at, pooled: this.#pool?.held(this.#buf) ?? false };
   }
 
   #grow(need: number): void {
-    const next = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, this.#at + need + TAIL_ROOM));
+    const n = Math.max(2 * this.#buf.length, this.#at + need + TAIL_ROOM);
+    const next = this.#pool !== undefined ? this.#pool.acquire(n) : Buffer.allocUnsafe(n);
     this.#buf.copy(next, 0, 0, this.#at);
+    this.#pool?.release(this.#buf);
     this.#buf = next;
   }
 }
@@ -168,8 +198,8 @@ export function rawJsonArray(items: readonly string[]): RawJson {
 }
 
 /** A JSON array whose elements each add their pieces through `put` (called once per element, in order). */
-export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void, capacity?: number): RawJson {
-  const pieces = new JsonPieces(capacity);
+export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void, capacity?: number, pool?: ReplyBufferPool): RawJson {
+  const pieces = new JsonPieces(capacity, pool);
   pieces.bytes(OPEN);
   for (let i = 0; i < elements.length; i++) {
     if (i > 0) pieces.bytes(COMMA);
@@ -186,6 +216,8 @@ export interface SliceOptions {
   yieldToLoop?: () => Promise<void>;
   /** Expected size in bytes (e.g. the previous reply's), so the buffer rarely grows. */
   capacity?: number;
+  /** Take the buffer from this pool (reply-buffers.ts). */
+  pool?: ReplyBufferPool;
 }
 
 /** Elements between two clock readings: a read is cheap, but not per element of a 1,000-VM list. */
@@ -201,7 +233,7 @@ export async function rawJsonArrayOfSliced<T>(elements: readonly T[], put: (elem
   const now = opts.now ?? (() => performance.now());
   const sliceMs = opts.sliceMs ?? 2;
   const yieldToLoop = opts.yieldToLoop ?? setImmediateYield;
-  const pieces = new JsonPieces(opts.capacity);
+  const pieces = new JsonPieces(opts.capacity, opts.pool);
   pieces.bytes(OPEN);
   let sliceStart = now();
   for (let i = 0; i < elements.length; i++) {

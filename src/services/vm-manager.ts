@@ -21,6 +21,7 @@ import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEve
 import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
 import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
 import { rawJsonArrayOf, rawJsonArrayOfSliced, type JsonPieces, type RawJson } from '../runtime/raw-json.js';
+import type { ReplyBufferPool } from '../runtime/reply-buffers.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
@@ -139,6 +140,8 @@ export interface VmManagerOptions {
   outputPending?: () => boolean;
   /** How the background report rebuild slices its work (tests drive it; default: 1 ms slices, setImmediate). */
   reportSlices?: Pick<ReportRefresherOptions<Vm>, 'now' | 'sliceMs' | 'yieldToLoop'>;
+  /** getAllVmStats replies are assembled in buffers of this pool (the RPC server's, which gives them back). */
+  replyBuffers?: ReplyBufferPool;
 }
 
 export interface ShutdownRequest {
@@ -579,10 +582,12 @@ export class VmManager {
       return raw;
     };
     // A short list in one go: no promise, the reply leaves in the request's turn.
-    if (vms.length <= SYNC_READ_VMS) return done(rawJsonArrayOf(vms, put, capacity));
+    // Every VM's reply is big: its buffer comes from the pool (a few VMs' stays a plain small one).
+    const pool = all ? this.#o.replyBuffers : undefined;
+    if (vms.length <= SYNC_READ_VMS) return done(rawJsonArrayOf(vms, put, capacity, pool));
     const release = this.#refresher.hold();
     // In slices of ~2 ms, so other connections' requests are answered in between.
-    return rawJsonArrayOfSliced(vms, put, capacity !== undefined ? { capacity } : {}).finally(release).then(done);
+    return rawJsonArrayOfSliced(vms, put, { ...(capacity !== undefined ? { capacity } : {}), ...(pool ? { pool } : {}) }).finally(release).then(done);
   }
 
   /**

@@ -4,67 +4,9 @@
 // frames'; end() flushes first, destroy() frees the queue at once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChunkedWriter, type ByteSink } from '../../src/rpc/chunked-writer.js';
+import { ChunkedWriter } from '../../src/rpc/chunked-writer.js';
+import { MemorySink } from './memory-sink.js';
 import { encodeMessageText, encodeMessageWith, messageHead } from '../../src/rpc/stomp-frame.js';
-
-class MemorySink implements ByteSink {
-  writes: Buffer[] = [];
-  /** Callbacks of writes not completed yet (the kernel has not taken them). */
-  pending: ((err?: Error | null) => void)[] = [];
-  buffered = 0;
-  corked = 0;
-  ended = false;
-  destroyed = false;
-
-  /** How many writes were handed text (encoded by the socket) rather than bytes. */
-  textWrites = 0;
-
-  write(chunk: Buffer | string, cb?: (err?: Error | null) => void): boolean {
-    if (typeof chunk === 'string') {
-      this.textWrites++;
-      chunk = Buffer.from(chunk, 'utf8');
-    }
-    // Copy: a chunk may be a view of the caller's buffer.
-    this.writes.push(Buffer.from(chunk));
-    if (cb) {
-      this.buffered += chunk.length;
-      this.pending.push((err) => {
-        this.buffered -= chunk.length;
-        cb(err);
-      });
-    }
-    return true;
-  }
-
-  cork(): void {
-    this.corked++;
-  }
-
-  uncork(): void {}
-
-  get writableLength(): number {
-    return this.buffered;
-  }
-
-  end(): void {
-    this.ended = true;
-  }
-
-  destroy(): void {
-    this.destroyed = true;
-  }
-
-  /** Complete the oldest write. */
-  complete(err?: Error): void {
-    const cb = this.pending.shift();
-    assert.ok(cb, 'no write in flight');
-    cb(err ?? null);
-  }
-
-  get bytes(): Buffer {
-    return Buffer.concat(this.writes);
-  }
-}
 
 /** A writer whose deferred turns run only when the test runs them. */
 function setup(chunkBytes = 1024): { sink: MemorySink; writer: ChunkedWriter; turns: (() => void)[]; drained: { n: number } } {

@@ -11,6 +11,7 @@ import { ensureDevPki, loadTlsFiles, type DevPki } from '../../src/rpc/pki.js';
 import { createRpcServer, type RpcLimits, type RpcServer } from '../../src/rpc/rpc-server.js';
 import type { TlsMaterial } from '../../src/rpc/acceptor.js';
 import type { Clock, Timers } from '../../src/runtime/clock.js';
+import type { ReplyBufferPool } from '../../src/runtime/reply-buffers.js';
 import type { LogManager } from '../../src/observability/logging.js';
 import { silentLogManager } from './silent-log.js';
 
@@ -36,6 +37,8 @@ export interface FixtureOptions {
   logManager?: LogManager;
   /** More verbs next to the basic ones (a test's own). */
   methods?: MethodSpec[];
+  /** The reply buffer pool the server gives pooled replies back to. */
+  replyBuffers?: ReplyBufferPool;
 }
 
 export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -80,6 +83,7 @@ export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.replyBuffers ? { replyBuffers: opts.replyBuffers } : {}),
   }));
   const { port } = await rpc.start();
   const server = rpc;
