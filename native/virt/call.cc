@@ -27,8 +27,30 @@ DomainCall::DomainCall(const Napi::CallbackInfo& info) : Call(info), uuid_(ArgSt
   dom_ = ref_.Domain(env(), uuid_);
 }
 
+// Every export runs inside this guard. A Napi::Error leaving a binding function becomes the JS
+// exception; but in a worker being terminated N-API may refuse to throw while an exception is already
+// pending, and node-addon-api then throws again from inside its own catch handler: std::terminate,
+// the whole agent aborted because a worker was stopped during a failing libvirt call. Seen once in
+// the connection manager's tests (a control thread terminated after a failed open). Nothing can be
+// thrown into a terminating worker anyway: the error is dropped then.
 void ExportAll(Napi::Env env, Napi::Object exports, std::initializer_list<Export> fns) {
-  for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  for (const auto& f : fns) {
+    auto fn = f.fn;
+    exports.Set(f.name, Napi::Function::New(
+                            env,
+                            [fn](const Napi::CallbackInfo& info) -> Napi::Value {
+                              try {
+                                return fn(info);
+                              } catch (const Napi::Error& e) {
+                                try {
+                                  e.ThrowAsJavaScriptException();
+                                } catch (...) {
+                                }
+                                return Napi::Value();
+                              }
+                            },
+                            f.name));
+  }
 }
 
 }  // namespace virt
