@@ -87,6 +87,12 @@ export interface RpcServer {
   state(): Record<string, unknown>;
   /** Bytes held for all connections now (buffered input, unsent output): cheap, for callers that poll. */
   bufferedBytes(): number;
+  /**
+   * True while some connection has reply bytes queued behind its socket (a big reply leaving in chunks).
+   * Unlike bufferedBytes(), it never counts a small reply already handed to the socket (over TLS the
+   * socket reports it until its write callback runs, and the memory budget until the next frame).
+   */
+  outputQueued(): boolean;
   close(): Promise<void>;
 }
 
@@ -102,6 +108,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     ...(opts.eventQueue ? { eventQueue: opts.eventQueue } : {}),
   });
   const sessions = new Set<StompSession>();
+  /** Each open connection's output (outputQueued() looks at them). */
+  const writers = new Set<ChunkedWriter>();
   let nextId = 1;
   let closed = false;
   let closes = 0;
@@ -156,6 +164,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const connectionId = nextId++;
     // Big frames leave in chunks that yield between them (chunked-writer.ts); its drain is the session's.
     const output = new ChunkedWriter(socket, { connectionId, onDrained: () => session.outputDrained() });
+    writers.add(output);
     const transport: StompTransport = {
       write: (b) => output.write(b),
       get pendingBytes() {
@@ -196,6 +205,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       },
       onClose: (s) => {
         sessions.delete(s);
+        writers.delete(output);
         if (s.peakUsage >= RELIEF_BYTES) opts.relieveMemory?.();
       },
     });
@@ -282,6 +292,10 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     readyChanged: () => events.flush(),
     state,
     bufferedBytes: () => budget.used,
+    outputQueued: () => {
+      for (const w of writers) if (w.queuedBytes > 0) return true;
+      return false;
+    },
     async close() {
       if (closed) return;
       closed = true;
