@@ -17,11 +17,12 @@ import { HttpEndpoints } from './http-endpoints.js';
 import { JsonRpcServer, type Reply } from './jsonrpc-server.js';
 import { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './memory-budget.js';
 import { ChunkedWriter } from './chunked-writer.js';
-import { encodeReply, smallReplyText } from './reply-encoder.js';
+import { encodeReply, smallReplyBody } from './reply-encoder.js';
 import { publishReplyTiming, rpcReplyChannel, type ReplyTiming } from './reply-events.js';
 import { StompBroker } from './stomp-broker.js';
 import type { StompLimits } from './stomp-parser.js';
 import { MAX_OUTGOING_BYTES, StompSession, type RequestContext, type StompTransport } from './stomp-session.js';
+import { SplicedBody, type ReplyBody } from './stomp-frame.js';
 
 /** Room for the MESSAGE frame's headers next to a response body. */
 const FRAME_HEAD_ROOM = 4096;
@@ -180,6 +181,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       },
       pauseInput: () => socket.pause(),
       resumeInput: () => socket.resume(),
+      cork: () => socket.cork(),
+      uncork: () => socket.uncork(),
     };
     const maxOutgoing = limits.maxOutgoingBytes ?? MAX_OUTGOING_BYTES;
     const session = new StompSession({
@@ -224,7 +227,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
    * reply takes the asynchronous path (the reply encoded in slices). `timing` (only while vdsm:rpc:reply
    * has subscribers) reports when the reply was written.
    */
-  const answer = (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
+  const answer = (body: Buffer, ctx: RequestContext, reply: (b: ReplyBody | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
     let response: Reply | Promise<Reply>;
     try {
       response = jsonrpc.respond(body.toString('utf8'), ctx);
@@ -235,16 +238,16 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     if (response instanceof Promise) response.then((r) => send(r, ctx, reply, maxBytes, timing), (err: unknown) => failed(err, reply));
     else send(response, ctx, reply, maxBytes, timing);
   };
-  const send = (response: Reply, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
+  const send = (response: Reply, ctx: RequestContext, reply: (b: ReplyBody | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
     try {
       if (response === undefined) {
         reply(undefined);
         return;
       }
-      const text = smallReplyText(response, maxBytes);
-      if (text !== undefined) {
-        reply(text);
-        if (timing) publishReplyTiming(timing, ctx.connectionId, Buffer.byteLength(text));
+      const small = smallReplyBody(response, maxBytes);
+      if (small !== undefined) {
+        reply(small);
+        if (timing) publishReplyTiming(timing, ctx.connectionId, small instanceof SplicedBody ? small.byteLength : Buffer.byteLength(small));
         return;
       }
     } catch (err) {
