@@ -5,16 +5,14 @@
 // used to poll a 1 ms timer per slice after every TLS reply. Shown with events, no timing: every chunk
 // hand-off of a held 3 MiB reply (vdsm:rpc:output) is compared with outputQueued() at that moment.
 import assert from 'node:assert/strict';
-import net, { type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import tls from 'node:tls';
 import { s } from '../../src/api/schema.js';
 import { rpcOutputChannel, type OutputEvent } from '../../src/rpc/chunked-writer.js';
 import { StompRpcClient } from '../../src/rpc/stomp-client.js';
 import { StompParser } from '../../src/rpc/stomp-parser.js';
 import type { Frame } from '../../src/rpc/stomp-frame.js';
 import { RawJson } from '../../src/runtime/raw-json.js';
-import { startServer, type Fixture } from './server-fixture.js';
+import { connectRaw, startServer, type Fixture } from './server-fixture.js';
 
 const BIG = `[${Array.from({ length: 3 * 4096 }, (_, i) => JSON.stringify(`vm-${i}-${'x'.repeat(240)}`)).join(',')}]`;
 
@@ -67,14 +65,7 @@ for (const mode of ['plain', 'tls'] as const) {
     });
 
     void it('is true exactly while a big reply waits behind its socket, false once it has all been handed', async () => {
-      const t = fx.clientTls;
-      const socket = await new Promise<Socket>((resolve, reject) => {
-        const sock = t
-          ? tls.connect({ host: '127.0.0.1', port: fx.port, key: t.key, cert: t.cert, ca: t.ca, checkServerIdentity: () => undefined })
-          : net.connect({ host: '127.0.0.1', port: fx.port });
-        sock.once(t ? 'secureConnect' : 'connect', () => resolve(sock));
-        sock.once('error', reject);
-      });
+      const socket = await connectRaw(fx);
       const frames: Frame[] = [];
       const cond = condition();
       const parser = new StompParser({ frame: (f) => frames.push(f), error: (e) => socket.destroy(e) }, { maxBodyBytes: 16 * 1024 * 1024 });

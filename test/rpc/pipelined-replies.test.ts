@@ -7,13 +7,12 @@
 // one, in order, and over plain TCP the server socket hands all of them to one _writev.
 import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, it, test } from 'node:test';
-import tls from 'node:tls';
 import { StompParser } from '../../src/rpc/stomp-parser.js';
 import type { Frame } from '../../src/rpc/stomp-frame.js';
 import { harness, MemoryTransport } from './session-harness.js';
-import { startServer, type Fixture } from './server-fixture.js';
+import { connectRaw, startServer, type Fixture } from './server-fixture.js';
 
 /** MemoryTransport that can cork: `log` has 'cork', 'uncork' and each written frame's command, in order. */
 class CorkingTransport extends MemoryTransport {
@@ -105,14 +104,7 @@ for (const mode of ['plain', 'tls'] as const) {
         };
       };
       if (mode === 'plain') diagnostics_channel.subscribe('net.server.socket', onSocket);
-      const t = fx.clientTls;
-      const socket = await new Promise<Socket>((resolve, reject) => {
-        const sock = t
-          ? tls.connect({ host: '127.0.0.1', port: fx.port, key: t.key, cert: t.cert, ca: t.ca, checkServerIdentity: () => undefined })
-          : net.connect({ host: '127.0.0.1', port: fx.port });
-        sock.once(t ? 'secureConnect' : 'connect', () => resolve(sock));
-        sock.once('error', reject);
-      });
+      const socket = await connectRaw(fx);
       const frames: Frame[] = [];
       let waiting: (() => void) | undefined;
       const parser = new StompParser({ frame: (f) => frames.push(f), error: (e) => socket.destroy(e) });
