@@ -121,7 +121,7 @@ export function smallReplyText(reply: object | object[], maxBytes: number): stri
 export function smallReplyBody(reply: object | object[], maxBytes: number): string | SplicedBody | undefined {
   const r = reply as { jsonrpc?: unknown; id?: unknown; result?: unknown };
   if (r.result instanceof RawJsonBytes && r.jsonrpc === '2.0' && !Array.isArray(reply)) {
-    const body = new SplicedBody(`{"jsonrpc":"2.0","id":${idJson(r.id)},"result":`, r.result.bytes, '}');
+    const body = new SplicedBody(`{"jsonrpc":"2.0","id":${idJson(r.id)},"result":`, r.result.text, r.result.bytes, '}');
     return body.byteLength <= maxBytes ? body : undefined;
   }
   return smallReplyText(reply, maxBytes);

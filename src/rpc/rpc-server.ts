@@ -190,6 +190,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       clientAddress: slot.client,
       ...(socket.localAddress !== undefined ? { localAddress: socket.localAddress } : {}),
       transport,
+      encrypted: (socket as { encrypted?: boolean }).encrypted === true,
       broker,
       log: stompLog,
       clock,

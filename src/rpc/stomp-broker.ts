@@ -1,6 +1,6 @@
 // vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
 // routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
-import { Destinations, encodeFrame, knownDestination, encodeMessageParts, encodeMessageSpliced, encodeMessageText, messageHead, SplicedBody, type Frame, type MessageHead, type OutFrame, type ReplyBody } from './stomp-frame.js';
+import { Destinations, encodeFrame, knownDestination, encodeMessageParts, encodeMessageSpliced, encodeMessageSplicedText, encodeMessageText, messageHead, SplicedBody, type Frame, type MessageHead, type OutFrame, type ReplyBody } from './stomp-frame.js';
 
 /** What the broker needs from a connection. */
 export interface BrokerPeer {
@@ -8,6 +8,8 @@ export interface BrokerPeer {
   /** Queue one encoded frame for the peer (one socket write). */
   sendFrame(frame: OutFrame): void;
   readonly closed: boolean;
+  /** The peer's transport encrypts (TLS): a small frame is cheaper handed to it as bytes than as text. */
+  readonly encrypted?: boolean;
 }
 
 export interface Subscription {
@@ -161,7 +163,8 @@ export class StompBroker {
       this.#heads.set(sub, head);
     }
     // Text and spliced bodies are the small replies and events (large replies arrive encoded, in parts).
-    return body instanceof SplicedBody ? encodeMessageSpliced(head, body) : encodeMessageText(head, body);
+    if (body instanceof SplicedBody) return sub.peer.encrypted === true ? encodeMessageSpliced(head, body) : encodeMessageSplicedText(head, body);
+    return encodeMessageText(head, body);
   }
 }
 

@@ -178,8 +178,9 @@ export function outFrameBuffers(frame: OutFrame): Buffer | Buffer[] {
 }
 
 /**
- * A response body as UTF-8 bytes kept with a result (RawJsonBytes) between two texts of the response's
- * own: `head` (the envelope up to the result, with the id) and `tail`. Sizes are counted once, here.
+ * A response body as a result kept with its UTF-8 bytes (RawJsonBytes: `text`, `bytes`) between two
+ * texts of the response's own: `head` (the envelope up to the result, with the id) and `tail`. Sizes are
+ * counted once, here.
  */
 export class SplicedBody {
   readonly headBytes: number;
@@ -189,6 +190,7 @@ export class SplicedBody {
 
   constructor(
     readonly head: string,
+    readonly text: string,
     readonly bytes: Uint8Array,
     readonly tail: string,
   ) {
@@ -202,8 +204,19 @@ export class SplicedBody {
 export type ReplyBody = string | SplicedBody | Buffer[];
 
 /**
+ * The MESSAGE frame of a spliced body as a text frame, its size known without counting: for a plain
+ * socket, which encodes a text straight into its write (no buffer of the frame's own is made).
+ */
+export function encodeMessageSplicedText(head: MessageHead, body: SplicedBody): TextFrame {
+  const length = String(body.byteLength);
+  return new TextFrame(`${head.text}${length}\n\n${body.head}${body.text}${body.tail}\0`, head.bytes + length.length + 2 + body.byteLength + 1);
+}
+
+/**
  * The MESSAGE frame of a spliced body in one buffer: the bytes of encodeMessageWith(head, the body's
  * text) without making that text (the head's and the result's bytes copied, the short texts written in).
+ * For an encrypted socket, which would otherwise copy a text frame into a buffer of its own before
+ * encrypting it.
  */
 export function encodeMessageSpliced(head: MessageHead, body: SplicedBody): Buffer {
   const length = String(body.byteLength);

@@ -73,6 +73,8 @@ export interface StompSessionOptions {
   /** Our end of the connection, passed to every request's context. */
   localAddress?: string;
   transport: StompTransport;
+  /** The transport encrypts (TLS): small frames are handed to it as bytes (BrokerPeer.encrypted). */
+  encrypted?: boolean;
   broker: StompBroker;
   onRequest: RequestHandler;
   log: Logger;
@@ -160,6 +162,10 @@ export class StompSession implements BrokerPeer, BudgetHolder {
 
   get client(): string {
     return this.clientAddress;
+  }
+
+  get encrypted(): boolean {
+    return this.#o.encrypted === true;
   }
 
   /** The largest body a frame to this client may carry right now. */

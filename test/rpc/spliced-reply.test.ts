@@ -1,7 +1,7 @@
-// A result that keeps its UTF-8 bytes (RawJsonBytes: Host.getStats between two fills) is answered from
-// those bytes (issue 17): the MESSAGE frame is built by copying them between the response's own texts,
-// never by making, measuring and encoding the reply text. Shown: the frame is byte for byte the one the
-// text path makes (every id shape, non-ASCII ids, results, destinations and subscriptions, length digit
+// A result that keeps its UTF-8 bytes (RawJsonBytes: Host.getStats between two fills) is answered without
+// measuring its reply (issue 17): for a TLS peer the MESSAGE frame is built by copying those bytes between
+// the response's own texts, for a plain one it is a text frame whose size is known (the socket encodes it
+// straight into its write). Shown: both frames are byte for byte the one the text path makes (every id shape, non-ASCII ids, results, destinations and subscriptions, length digit
 // boundaries); over real sockets a verb returning RawJsonBytes answers exactly what the same verb
 // returning the plain value answers, with a fresh value after it changes; a result too large for the
 // connection is still answered, with the error that says so.
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, test } from 'node:test';
 import { s } from '../../src/api/schema.js';
 import { idJson, smallReplyBody, smallReplyText } from '../../src/rpc/reply-encoder.js';
-import { encodeMessageSpliced, encodeMessageWith, messageHead, SplicedBody } from '../../src/rpc/stomp-frame.js';
+import { encodeMessageSpliced, encodeMessageSplicedText, encodeMessageWith, messageHead, outFrameBuffers, SplicedBody } from '../../src/rpc/stomp-frame.js';
 import { StompRpcClient } from '../../src/rpc/stomp-client.js';
 import { RawJson } from '../../src/runtime/raw-json.js';
 import { RawJsonBytes } from '../../src/runtime/raw-json-bytes.js';
@@ -39,7 +39,7 @@ void test('the spliced body is the reply text JSON.stringify gives, and smallRep
   assert.equal(smallReplyBody({ jsonrpc: '2.0', id: 3, result: true }, 4096), '{"jsonrpc":"2.0","id":3,"result":true}');
 });
 
-void test('encodeMessageSpliced: the bytes of encodeMessageWith for the body text, heads and lengths of every kind', () => {
+void test('encodeMessageSpliced (bytes, for TLS) and encodeMessageSplicedText (text, for plain TCP): the bytes of encodeMessageWith for the body text, heads and lengths of every kind', () => {
   const heads = [['jms.topic.vdsm_responses', 'r'], ['réponses', 'ß'], ['a:b\\c', 'id\nwith\u0001control']] as const;
   // Body sizes around the content-length's digit boundaries.
   const fillers = [0, 1, 7, 8, 60, 61, 960, 961, 9960, 9961];
@@ -48,16 +48,20 @@ void test('encodeMessageSpliced: the bytes of encodeMessageWith for the body tex
     for (const id of IDS) {
       for (const n of fillers) {
         const text = JSON.stringify({ f: 'é'.repeat(n % 3) + 'x'.repeat(n) });
-        const body = new SplicedBody(`{"jsonrpc":"2.0","id":${idJson(id)},"result":`, Buffer.from(text, 'utf8'), '}');
-        const whole = `${body.head}${text}${body.tail}`;
-        assert.deepEqual(encodeMessageSpliced(head, body), encodeMessageWith(head, whole), `${destination} ${String(id)} ${n}`);
+        const body = new SplicedBody(`{"jsonrpc":"2.0","id":${idJson(id)},"result":`, text, Buffer.from(text, 'utf8'), '}');
+        const expected = encodeMessageWith(head, `${body.head}${text}${body.tail}`);
+        assert.deepEqual(encodeMessageSpliced(head, body), expected, `${destination} ${String(id)} ${n}`);
+        const asText = encodeMessageSplicedText(head, body);
+        assert.deepEqual(outFrameBuffers(asText), expected, `text ${destination} ${String(id)} ${n}`);
+        assert.equal(asText.bytes, expected.length);
       }
     }
   }
   // A non-ASCII tail is written as UTF-8 too.
   const head = messageHead('d', 's');
-  const odd = new SplicedBody('«', Buffer.from('1'), '»');
+  const odd = new SplicedBody('«', '1', Buffer.from('1'), '»');
   assert.deepEqual(encodeMessageSpliced(head, odd), encodeMessageWith(head, '«1»'));
+  assert.deepEqual(outFrameBuffers(encodeMessageSplicedText(head, odd)), encodeMessageWith(head, '«1»'));
 });
 
 for (const mode of ['plain', 'tls'] as const) {
