@@ -203,8 +203,10 @@ export class Agent {
       timers,
       log: logs.get('virt.vm'),
       publish: (method, params) => this.#rpc?.publish(method, params),
-      // Unsent output (and partial input) the server holds: the background report rebuild waits for it.
-      outputPending: () => (this.#rpc?.bufferedBytes() ?? 0) > 0,
+      // A big reply leaving in chunks: the background report rebuild waits for it (not for a small reply
+      // the socket still holds: over TLS that is every reply until its write callback, and polling for
+      // it cost an idle agent a 1 ms timer per slice).
+      outputPending: () => this.#rpc?.outputQueued() ?? false,
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,

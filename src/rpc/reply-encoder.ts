@@ -6,6 +6,8 @@
 // injected `yieldToLoop`.
 import { Errors } from '../errors.js';
 import { RawJson } from '../runtime/raw-json.js';
+import { RawJsonBytes } from '../runtime/raw-json-bytes.js';
+import { SplicedBody } from './stomp-frame.js';
 
 export interface EncodeOptions {
   /** Largest body the connection can take. */
@@ -110,6 +112,19 @@ export function smallReplyText(reply: object | object[], maxBytes: number): stri
   // Three UTF-8 bytes at most per UTF-16 unit: most replies need no byte count at all.
   if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
   return undefined;
+}
+
+/**
+ * smallReplyText, or for a single response whose result keeps its bytes (RawJsonBytes) and fits
+ * `maxBytes`, the body as those bytes inside the envelope's texts: the same bytes once encoded.
+ */
+export function smallReplyBody(reply: object | object[], maxBytes: number): string | SplicedBody | undefined {
+  const r = reply as { jsonrpc?: unknown; id?: unknown; result?: unknown };
+  if (r.result instanceof RawJsonBytes && r.jsonrpc === '2.0' && !Array.isArray(reply)) {
+    const body = new SplicedBody(`{"jsonrpc":"2.0","id":${idJson(r.id)},"result":`, r.result.text, r.result.bytes, '}');
+    return body.byteLength <= maxBytes ? body : undefined;
+  }
+  return smallReplyText(reply, maxBytes);
 }
 
 /** The text of a single response whose RawJson result is small (a big one is never made a string). */

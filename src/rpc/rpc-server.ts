@@ -18,11 +18,12 @@ import { HttpEndpoints } from './http-endpoints.js';
 import { JsonRpcServer, type Reply } from './jsonrpc-server.js';
 import { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './memory-budget.js';
 import { ChunkedWriter } from './chunked-writer.js';
-import { encodeReply, smallReplyText } from './reply-encoder.js';
+import { encodeReply, smallReplyBody } from './reply-encoder.js';
 import { publishReplyTiming, rpcReplyChannel, type ReplyTiming } from './reply-events.js';
 import { StompBroker } from './stomp-broker.js';
 import type { StompLimits } from './stomp-parser.js';
 import { MAX_OUTGOING_BYTES, StompSession, type RequestContext, type StompTransport } from './stomp-session.js';
+import { SplicedBody, type ReplyBody } from './stomp-frame.js';
 
 /** Room for the MESSAGE frame's headers next to a response body. */
 const FRAME_HEAD_ROOM = 4096;
@@ -94,6 +95,12 @@ export interface RpcServer {
   state(): Record<string, unknown>;
   /** Bytes held for all connections now (buffered input, unsent output): cheap, for callers that poll. */
   bufferedBytes(): number;
+  /**
+   * True while some connection has reply bytes queued behind its socket (a big reply leaving in chunks).
+   * Unlike bufferedBytes(), it never counts a small reply already handed to the socket (over TLS the
+   * socket reports it until its write callback runs, and the memory budget until the next frame).
+   */
+  outputQueued(): boolean;
   close(): Promise<void>;
 }
 
@@ -110,6 +117,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   });
   const sessions = new Set<StompSession>();
   const leases = opts.replyBuffers;
+  /** Each open connection's output (outputQueued() looks at them). */
+  const writers = new Set<ChunkedWriter>();
   let nextId = 1;
   let closed = false;
   let closes = 0;
@@ -164,6 +173,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const connectionId = nextId++;
     // Big frames leave in chunks that yield between them (chunked-writer.ts); its drain is the session's.
     const output = new ChunkedWriter(socket, { connectionId, onDrained: () => session.outputDrained(), ...(leases ? { leases } : {}) });
+    writers.add(output);
     const transport: StompTransport = {
       write: (b) => output.write(b),
       get pendingBytes() {
@@ -179,6 +189,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       },
       pauseInput: () => socket.pause(),
       resumeInput: () => socket.resume(),
+      cork: () => socket.cork(),
+      uncork: () => socket.uncork(),
     };
     const maxOutgoing = limits.maxOutgoingBytes ?? MAX_OUTGOING_BYTES;
     const session = new StompSession({
@@ -186,6 +198,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       clientAddress: slot.client,
       ...(socket.localAddress !== undefined ? { localAddress: socket.localAddress } : {}),
       transport,
+      encrypted: (socket as { encrypted?: boolean }).encrypted === true,
       broker,
       log: stompLog,
       clock,
@@ -205,6 +218,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       },
       onClose: (s) => {
         sessions.delete(s);
+        writers.delete(output);
         if (s.peakUsage >= RELIEF_BYTES) opts.relieveMemory?.();
       },
     });
@@ -223,7 +237,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
    * reply takes the asynchronous path (the reply encoded in slices). `timing` (only while vdsm:rpc:reply
    * has subscribers) reports when the reply was written.
    */
-  const answer = (body: Buffer, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
+  const answer = (body: Buffer, ctx: RequestContext, reply: (b: ReplyBody | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
     let response: Reply | Promise<Reply>;
     try {
       response = jsonrpc.respond(body.toString('utf8'), ctx);
@@ -234,16 +248,16 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     if (response instanceof Promise) response.then((r) => send(r, ctx, reply, maxBytes, timing), (err: unknown) => failed(err, reply));
     else send(response, ctx, reply, maxBytes, timing);
   };
-  const send = (response: Reply, ctx: RequestContext, reply: (b: string | Buffer[] | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
+  const send = (response: Reply, ctx: RequestContext, reply: (b: ReplyBody | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
     try {
       if (response === undefined) {
         reply(undefined);
         return;
       }
-      const text = smallReplyText(response, maxBytes);
-      if (text !== undefined) {
-        reply(text);
-        if (timing) publishReplyTiming(timing, ctx.connectionId, Buffer.byteLength(text));
+      const small = smallReplyBody(response, maxBytes);
+      if (small !== undefined) {
+        reply(small);
+        if (timing) publishReplyTiming(timing, ctx.connectionId, small instanceof SplicedBody ? small.byteLength : Buffer.byteLength(small));
         return;
       }
     } catch (err) {
@@ -293,6 +307,10 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     readyChanged: () => events.flush(),
     state,
     bufferedBytes: () => budget.used,
+    outputQueued: () => {
+      for (const w of writers) if (w.queuedBytes > 0) return true;
+      return false;
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -1,6 +1,6 @@
 // vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
 // routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
-import { Destinations, encodeFrame, knownDestination, encodeMessageParts, encodeMessageText, messageHead, type Frame, type MessageHead, type OutFrame } from './stomp-frame.js';
+import { Destinations, encodeFrame, knownDestination, encodeMessageParts, encodeMessageSpliced, encodeMessageSplicedText, encodeMessageText, messageHead, SplicedBody, type Frame, type MessageHead, type OutFrame, type ReplyBody } from './stomp-frame.js';
 
 /** What the broker needs from a connection. */
 export interface BrokerPeer {
@@ -8,6 +8,8 @@ export interface BrokerPeer {
   /** Queue one encoded frame for the peer (one socket write). */
   sendFrame(frame: OutFrame): void;
   readonly closed: boolean;
+  /** The peer's transport encrypts (TLS): a small frame is cheaper handed to it as bytes than as text. */
+  readonly encrypted?: boolean;
 }
 
 export interface Subscription {
@@ -108,7 +110,7 @@ export class StompBroker {
    * `jms.topic.vdsm_responses` do not see each other's replies; otherwise (a request on one connection
    * whose reply-to is subscribed on another, the mini-broker case) every subscriber gets it, as in vdsm.
    */
-  deliverResponse(destination: string, body: string | Buffer[], requester: BrokerPeer | undefined): number {
+  deliverResponse(destination: string, body: ReplyBody, requester: BrokerPeer | undefined): number {
     const set = this.#byDestination.get(destination);
     if (!set) return 0;
     // The requester went away while its call ran: its response is nobody else's business.
@@ -142,7 +144,7 @@ export class StompBroker {
     return { destinations: this.#byDestination.size, subscriptions, eventSubscribers: this.subscriberCount(this.eventQueue) };
   }
 
-  #toAll(set: Set<Subscription>, body: string | Buffer[]): number {
+  #toAll(set: Set<Subscription>, body: ReplyBody): number {
     let n = 0;
     for (const sub of set) {
       if (sub.peer.closed) continue;
@@ -153,14 +155,15 @@ export class StompBroker {
   }
 
   /** The MESSAGE frame of `body` for a subscription (destinations match exactly: the subscription's own). */
-  #message(sub: Subscription, body: string | Buffer[]): OutFrame {
-    if (typeof body !== 'string') return encodeMessageParts(sub.destination, sub.id, body);
+  #message(sub: Subscription, body: ReplyBody): OutFrame {
+    if (Array.isArray(body)) return encodeMessageParts(sub.destination, sub.id, body);
     let head = this.#heads.get(sub);
     if (head === undefined) {
       head = messageHead(sub.destination, sub.id);
       this.#heads.set(sub, head);
     }
-    // Text bodies are the small replies and events (large replies arrive encoded, in parts).
+    // Text and spliced bodies are the small replies and events (large replies arrive encoded, in parts).
+    if (body instanceof SplicedBody) return sub.peer.encrypted === true ? encodeMessageSpliced(head, body) : encodeMessageSplicedText(head, body);
     return encodeMessageText(head, body);
   }
 }

@@ -137,11 +137,14 @@ export function encodeMessage(destination: string, subscription: string, body: s
 export interface MessageHead {
   text: string;
   bytes: number;
+  /** The text's UTF-8 bytes (encodeMessageSpliced copies them). */
+  buffer: Buffer;
 }
 
 export function messageHead(destination: string, subscription: string): MessageHead {
   const text = `MESSAGE\ndestination:${headerValue(destination)}\ncontent-type:application/json\nsubscription:${headerValue(subscription)}\ncontent-length:`;
-  return { text, bytes: Buffer.byteLength(text, 'utf8') };
+  const buffer = Buffer.from(text, 'utf8');
+  return { text, bytes: buffer.length, buffer };
 }
 
 /**
@@ -172,6 +175,68 @@ export function outFrameBytes(frame: Buffer | readonly Buffer[] | TextFrame): nu
 /** The frame as bytes (a text frame encoded now). */
 export function outFrameBuffers(frame: OutFrame): Buffer | Buffer[] {
   return frame instanceof TextFrame ? Buffer.from(frame.text, 'utf8') : frame;
+}
+
+/**
+ * A response body as a result kept with its UTF-8 bytes (RawJsonBytes: `text`, `bytes`) between two
+ * texts of the response's own: `head` (the envelope up to the result, with the id) and `tail`. Sizes are
+ * counted once, here.
+ */
+export class SplicedBody {
+  readonly headBytes: number;
+  readonly tailBytes: number;
+  /** The whole body's size in bytes. */
+  readonly byteLength: number;
+
+  constructor(
+    readonly head: string,
+    readonly text: string,
+    readonly bytes: Uint8Array,
+    readonly tail: string,
+  ) {
+    this.headBytes = utf8Length(head);
+    this.tailBytes = utf8Length(tail);
+    this.byteLength = this.headBytes + bytes.length + this.tailBytes;
+  }
+}
+
+/** What a session is given to send in reply: text, a body in spliced parts, or a body already encoded in parts. */
+export type ReplyBody = string | SplicedBody | Buffer[];
+
+/**
+ * The MESSAGE frame of a spliced body as a text frame, its size known without counting: for a plain
+ * socket, which encodes a text straight into its write (no buffer of the frame's own is made).
+ */
+export function encodeMessageSplicedText(head: MessageHead, body: SplicedBody): TextFrame {
+  const length = String(body.byteLength);
+  return new TextFrame(`${head.text}${length}\n\n${body.head}${body.text}${body.tail}\0`, head.bytes + length.length + 2 + body.byteLength + 1);
+}
+
+/**
+ * The MESSAGE frame of a spliced body in one buffer: the bytes of encodeMessageWith(head, the body's
+ * text) without making that text (the head's and the result's bytes copied, the short texts written in).
+ * For an encrypted socket, which would otherwise copy a text frame into a buffer of its own before
+ * encrypting it.
+ */
+export function encodeMessageSpliced(head: MessageHead, body: SplicedBody): Buffer {
+  const length = String(body.byteLength);
+  const out = Buffer.allocUnsafe(head.bytes + length.length + 2 + body.byteLength + 1);
+  out.set(head.buffer, 0);
+  let at = writeText(out, length, length.length, head.bytes);
+  out[at++] = 0x0a;
+  out[at++] = 0x0a;
+  at = writeText(out, body.head, body.headBytes, at);
+  out.set(body.bytes, at);
+  at = writeText(out, body.tail, body.tailBytes, at + body.bytes.length);
+  out[at] = 0;
+  return out;
+}
+
+/** Write `text` (`bytes` long in UTF-8) at `at`, an ASCII one by hand (a native write costs more); returns the end. */
+function writeText(out: Buffer, text: string, bytes: number, at: number): number {
+  if (bytes !== text.length) return at + out.write(text, at, 'utf8');
+  for (let i = 0; i < bytes; i++) out[at + i] = text.charCodeAt(i);
+  return at + bytes;
 }
 
 /** encodeMessageWith as a text frame: the same bytes once encoded. */

@@ -77,6 +77,12 @@ const CR = 0x0d;
 const NUL = 0x00;
 const COLON = 0x3a;
 
+/** Bytes of `chunk` from `pos` on, after any EOLs there (heart-beats between frames). */
+function restAfter(chunk: Buffer, pos: number): number {
+  while (pos < chunk.length && (chunk[pos] === LF || chunk[pos] === CR)) pos++;
+  return chunk.length - pos;
+}
+
 export class StompParser {
   #sink: ParserSink;
   #limits: StompLimits;
@@ -95,6 +101,8 @@ export class StompParser {
   #bodyLen = 0;
   #bodyWanted = 0;
   #paused = false;
+  /** chunkRest: bytes after the last emitted frame in its chunk. */
+  #rest = 0;
   /** Input received while paused (at most what the socket delivered before it was paused). */
   #held: Buffer | undefined;
   /** The last head #wholeHead decoded (its bytes up to the empty line) and what it gave. */
@@ -130,6 +138,14 @@ export class StompParser {
     const held = this.#held;
     this.#held = undefined;
     if (held && held.length > 0) this.push(held);
+  }
+
+  /**
+   * Within a frame callback: bytes of the chunk being pushed that follow the frame and its heart-beat
+   * EOLs (the start of more frames: a client that pipelines), not yet parsed.
+   */
+  get chunkRest(): number {
+    return this.#rest;
   }
 
   /** True while a frame has begun and is not complete (bytes past the last frame's end). */
@@ -213,6 +229,7 @@ export class StompParser {
             return;
           }
           pos++;
+          this.#rest = restAfter(chunk, pos);
           this.#emit();
           break;
         case ParserState.BodyUntilNul: {
@@ -229,6 +246,7 @@ export class StompParser {
           } else if (stop > pos) this.#append(chunk, pos, stop, this.#limits.maxBodyBytes);
           if (nul === -1) return;
           pos = nul + 1;
+          this.#rest = restAfter(chunk, pos);
           this.#emit();
           break;
         }

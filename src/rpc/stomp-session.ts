@@ -10,7 +10,7 @@ import type { Clock, Timers } from '../runtime/clock.js';
 import type { BufferLeases } from '../runtime/reply-buffers.js';
 import type { LimitHit } from './admission.js';
 import type { BudgetHolder, MemoryBudget } from './memory-budget.js';
-import { Destinations, encodeFrame, HEARTBEAT, outFrameBytes, TextFrame, type Frame, type OutFrame } from './stomp-frame.js';
+import { Destinations, encodeFrame, HEARTBEAT, outFrameBytes, TextFrame, type Frame, type OutFrame, type ReplyBody } from './stomp-frame.js';
 import { StompParser, type StompLimits, type StompParseError } from './stomp-parser.js';
 import type { BrokerPeer, StompBroker, Subscription } from './stomp-broker.js';
 
@@ -27,6 +27,9 @@ export interface StompTransport {
   /** Stop / restart reading from the peer (flow control); optional. */
   pauseInput?(): void;
   resumeInput?(): void;
+  /** Hold writes until uncork(), then hand them to the kernel together (one system call); optional. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export interface RequestContext {
@@ -39,9 +42,9 @@ export interface RequestContext {
 
 /**
  * Receives JSON-RPC bodies from request queues. The handler calls `reply` exactly once: with the
- * response (text or encoded parts) for reply-to, or with undefined when there is nothing to send.
+ * response (text, spliced parts or encoded parts) for reply-to, or with undefined when there is nothing to send.
  */
-export type RequestHandler = (body: Buffer, ctx: RequestContext, reply: (body: string | Buffer[] | undefined) => void, session: StompSession) => void;
+export type RequestHandler = (body: Buffer, ctx: RequestContext, reply: (body: ReplyBody | undefined) => void, session: StompSession) => void;
 
 /** Minimum heart-beat period we agree to (vdsm raises any non-zero value to this). */
 export const MIN_HEARTBEAT_MS = 1000;
@@ -71,6 +74,8 @@ export interface StompSessionOptions {
   /** Our end of the connection, passed to every request's context. */
   localAddress?: string;
   transport: StompTransport;
+  /** The transport encrypts (TLS): small frames are handed to it as bytes (BrokerPeer.encrypted). */
+  encrypted?: boolean;
   broker: StompBroker;
   onRequest: RequestHandler;
   log: Logger;
@@ -131,6 +136,8 @@ export class StompSession implements BrokerPeer, BudgetHolder {
   #readAt: number | undefined;
   /** The context of this connection's requests (one with a flowId is a copy of it). */
   #ctx: RequestContext;
+  /** The transport is corked until the chunk being handled by receive() is done. */
+  #corked = false;
 
   constructor(opts: StompSessionOptions) {
     this.#o = opts;
@@ -160,6 +167,10 @@ export class StompSession implements BrokerPeer, BudgetHolder {
     return this.clientAddress;
   }
 
+  get encrypted(): boolean {
+    return this.#o.encrypted === true;
+  }
+
   /** The largest body a frame to this client may carry right now. */
   get maxOutgoingBytes(): number {
     return this.#maxOutgoing;
@@ -175,6 +186,10 @@ export class StompSession implements BrokerPeer, BudgetHolder {
       this.#parser.push(chunk);
     } finally {
       this.#readAt = undefined;
+      if (this.#corked) {
+        this.#corked = false;
+        this.#o.transport.uncork!();
+      }
     }
     if ((this.#state as SessionState) === 'closed') return;
     if (!this.#parser.midFrame) this.#frameStart = undefined;
@@ -314,6 +329,13 @@ export class StompSession implements BrokerPeer, BudgetHolder {
         this.#connect(frame);
         return;
       case 'SEND':
+        // More frames follow in this chunk (a client that pipelines): the replies answered while it is
+        // handled leave together once it is done, in one write (over TLS one record), as they would
+        // from a server that reads a chunk, then answers it.
+        if (this.#readAt !== undefined && !this.#corked && this.#parser.chunkRest > 0 && this.#o.transport.cork !== undefined) {
+          this.#corked = true;
+          this.#o.transport.cork();
+        }
         // Answers the receipt itself (before a response it may send at once).
         this.#send(frame);
         // Within receive() the deadline is armed once the whole chunk is handled.

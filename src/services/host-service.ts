@@ -19,6 +19,7 @@ import { parseHostSample } from '../host/sample.js';
 import { buildHostStats, formatDateTime, HostStatsWindow } from '../host/stats.js';
 import { CachedTemplate, slotMarker, type JsonTemplate } from '../runtime/json-template.js';
 import { RawJson } from '../runtime/raw-json.js';
+import { RawJsonBytes } from '../runtime/raw-json-bytes.js';
 import { fmt2 } from '../virt/stringify.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Dispatcher } from '../contracts/dispatcher.js';
@@ -176,7 +177,8 @@ export class HostService {
     const second = Math.floor(wallMs / 1000);
     if (last !== undefined && last.template === template && last.elapsed === elapsed && last.second === second) return last.json;
     const dateTime = last !== undefined && last.second === second ? last.dateTime : JSON.stringify(formatDateTime(wallMs));
-    const json = new RawJson(template.fill([JSON.stringify(elapsed), dateTime]));
+    // Served to every read until the next fill: its bytes are made once (copied into each reply frame).
+    const json = new RawJsonBytes(template.fill([JSON.stringify(elapsed), dateTime]));
     this.#lastStats = { template, elapsed, elapsedS: elapsed === last?.elapsed ? last.elapsedS : Number(elapsed), second, dateTime, json };
     return json;
   }

@@ -134,8 +134,8 @@ export interface VmManagerOptions {
   /** Whether a VM's monitor can be reached now (libvirt connected, VM answered sampling). */
   monitorReachable?: (vmId: string) => boolean;
   /**
-   * True while the RPC server has unsent output: the background report rebuild waits (up to 50 ms), so
-   * a big reply's chunks are not each held behind a rebuild slice.
+   * True while the RPC server has a big reply queued behind a socket (RpcServer.outputQueued): the
+   * background report rebuild waits (up to 50 ms), so its chunks are not each held behind a rebuild slice.
    */
   outputPending?: () => boolean;
   /** How the background report rebuild slices its work (tests drive it; default: 1 ms slices, setImmediate). */

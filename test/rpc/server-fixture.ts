@@ -1,6 +1,8 @@
 // Starts a real RPC server on 127.0.0.1:0 (plain or TLS with a throw-away dev PKI) with the basic Host
 // verbs plus test verbs, for tests that drive it over sockets.
 import { mkdtemp, rm } from 'node:fs/promises';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
@@ -102,4 +104,16 @@ export async function startServer(opts: FixtureOptions = {}): Promise<Fixture> {
       if (tmp) await rm(tmp, { recursive: true, force: true });
     },
   };
+}
+
+/** A raw client socket to the fixture (TLS with its client certificate when it serves TLS), connected. */
+export function connectRaw(fx: Pick<Fixture, 'port' | 'clientTls'>): Promise<Socket> {
+  const t = fx.clientTls;
+  return new Promise<Socket>((resolve, reject) => {
+    const sock = t
+      ? tls.connect({ host: '127.0.0.1', port: fx.port, key: t.key, cert: t.cert, ca: t.ca, checkServerIdentity: () => undefined })
+      : net.connect({ host: '127.0.0.1', port: fx.port });
+    sock.once(t ? 'secureConnect' : 'connect', () => resolve(sock));
+    sock.once('error', reject);
+  });
 }

@@ -13,6 +13,7 @@ import { supervdsmOf } from '../../src/supervdsm/privileged.js';
 import { rawSample } from '../host/raw-samples.js';
 import { ManualTime } from '../support/manual-time.js';
 import type { VmCounts } from '../../src/virt/vm-container.js';
+import { RawJsonBytes } from '../../src/runtime/raw-json-bytes.js';
 
 void test('Host.getStats text: equal to the report built now, elapsedTime moves per read, a new sample and new VM counts show', async () => {
   const log = pino({ level: 'silent' });
@@ -45,6 +46,13 @@ void test('Host.getStats text: equal to the report built now, elapsedTime moves 
     const { dateTime: _d, ...rest } = o;
     return rest;
   };
+  // Every text served keeps its UTF-8 bytes (copied into the reply frame): the bytes of that very text.
+  const served = (): RawJsonBytes => {
+    const j = host.statsJson();
+    assert.ok(j instanceof RawJsonBytes);
+    assert.ok(j.bytes.equals(Buffer.from(j.text, 'utf8')));
+    return j;
+  };
   try {
     let next = sampled();
     host.start();
@@ -53,38 +61,38 @@ void test('Host.getStats text: equal to the report built now, elapsedTime moves 
     next = sampled();
     time.advance(15_000);
     await next;
-    const a = parse(host.statsJson().text);
+    const a = parse(served().text);
     assert.deepEqual(withoutDate(a), withoutDate(JSON.parse(JSON.stringify(host.stats())) as Record<string, unknown>));
     time.advance(5_000); // no new sample: the serialised text is reused, elapsedTime still moves
-    const b = parse(host.statsJson().text);
+    const b = parse(served().text);
     assert.equal(Number(b['elapsedTime']) - Number(a['elapsedTime']), 5);
     assert.deepEqual(b['cpuStatistics'], a['cpuStatistics']);
     // Byte for byte the text a fresh build and stringify gives (dateTime aside: the wall clock's second).
     const dateless = (text: string): string => text.replace(/"dateTime":"[^"]*"/, '"dateTime":""');
-    assert.equal(dateless(host.statsJson().text), dateless(JSON.stringify(host.stats())));
+    assert.equal(dateless(served().text), dateless(JSON.stringify(host.stats())));
     // Reads within the same 10 ms get the same text (filled once); the next 10 ms moves elapsedTime.
-    const again = host.statsJson();
-    assert.equal(host.statsJson(), again);
+    const again = served();
+    assert.equal(served(), again);
     const centis = (j: { text: string }): number => Math.round(Number(parse(j.text)['elapsedTime']) * 100);
     time.advance(3); // still rounds to the same elapsedTime
-    assert.equal(host.statsJson(), again);
+    assert.equal(served(), again);
     time.advance(3); // now rounds up
-    const later = host.statsJson();
+    const later = served();
     assert.notEqual(later, again);
     assert.equal(centis(later) - centis(again), 1);
     assert.equal(dateless(later.text), dateless(JSON.stringify(host.stats())));
     time.advance(10);
-    assert.equal(centis(host.statsJson()) - centis(later), 1);
-    assert.equal(dateless(host.statsJson().text), dateless(JSON.stringify(host.stats())));
+    assert.equal(centis(served()) - centis(later), 1);
+    assert.equal(dateless(served().text), dateless(JSON.stringify(host.stats())));
     counts.vmCount = 2;
     counts.vmActive = 2;
-    const c = parse(host.statsJson().text);
+    const c = parse(served().text);
     assert.equal(c['vmCount'], 2);
     assert.equal(c['vmActive'], 2);
     next = sampled();
     time.advance(10_000);
     await next;
-    const dText = host.statsJson().text;
+    const dText = served().text;
     assert.equal(dateless(dText), dateless(JSON.stringify(host.stats())));
     const d = parse(dText);
     assert.notDeepEqual(d['cpuStatistics'], a['cpuStatistics']);
