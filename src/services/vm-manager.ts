@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
-import { DestroyFlag, StatsGroup } from '../libvirt/constants.js';
+import { DestroyFlag, DomainState, StatsGroup } from '../libvirt/constants.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
@@ -252,7 +252,8 @@ export class VmManager {
     const offsetS = Number(saved?.['elapsedTimeOffset']);
     const startedAtWall = Number.isFinite(offsetS) && offsetS > 0 ? Date.now() - offsetS * 1000 : undefined;
     const vm = this.#newVm(domain, vmParams.xml, volumes !== undefined ? VmStatus.RESTORING_STATE : VmStatus.WAIT_FOR_LAUNCH, startedAtWall);
-    if (saved !== undefined && Object.keys(pickGuestInfo(saved)).length > 0) vm.guest = pickGuestInfo(saved) as GuestInfo;
+    const savedGuest = saved !== undefined ? pickGuestInfo(saved) : {};
+    if (Object.keys(savedGuest).length > 0) vm.guest = savedGuest as GuestInfo;
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
     try {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
@@ -764,10 +765,7 @@ export class VmManager {
       const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
       await this.#o.hostHooks?.beforeLaunch(vm);
       await this.#call('libvirt.createXML', { xml, flags: 0 });
-      await this.#refreshFromLiveXml(vm);
-      this.#findPid(vm);
-      // The live XML names the channel sockets libvirt picked.
-      if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
+      await this.#adoptRunningDomain(vm);
       vm.state.launched();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
@@ -776,6 +774,14 @@ export class VmManager {
       await this.#teardownDrives(vm);
       vm.state.launchFailed(errorMessage(err));
     }
+  }
+
+  /** The domain runs (launched or restored): its live XML, QEMU pid and guest agent channels taken up. */
+  async #adoptRunningDomain(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    this.#findPid(vm);
+    // The live XML names the channel sockets libvirt picked.
+    if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
   }
 
   /**
@@ -797,11 +803,9 @@ export class VmManager {
         await this.#teardownDrives(vm);
         return;
       }
-      await this.#refreshFromLiveXml(vm);
-      this.#findPid(vm);
-      if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
+      await this.#adoptRunningDomain(vm);
       const st = await this.#call('libvirt.state', { uuid: vm.vmId });
-      if (st.state === 3) await this.#call('libvirt.resume', { uuid: vm.vmId }); // VIR_DOMAIN_PAUSED
+      if (st.state === DomainState.PAUSED) await this.#call('libvirt.resume', { uuid: vm.vmId });
       vm.state.restored();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM restored from hibernation');

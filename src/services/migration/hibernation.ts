@@ -14,6 +14,7 @@ import { pickGuestInfo } from '../../virt/migration/migration-request.js';
 import { ExitCode, exitInfo, VmExitReason } from '../../virt/exit-reasons.js';
 import { VmStatus, type VmStatusName } from '../../virt/vm-state.js';
 import type { MigratingVm, MigrationCommon, MigrationVms } from './migration-ports.js';
+import { BlockingCall } from './blocking-call.js';
 import type { MigrationSlots } from './slots.js';
 
 /** The storage side: prepare a volume (its path), tear it down, write / read the start of its file. */
@@ -61,7 +62,7 @@ export class Hibernation {
   #cancelRequested = false;
   #cancel = new AbortController();
   #holdsSlot = false;
-  #call: { state: 'idle' | 'running' | 'ok' | 'error'; startedAt?: number; endedAt?: number; error?: string } = { state: 'idle' };
+  readonly #call: BlockingCall;
   #failure: string | undefined;
   #endedAt: number | undefined;
   readonly done: Promise<void>;
@@ -71,6 +72,7 @@ export class Hibernation {
     this.vmId = opts.vm.vmId;
     this.volumes = opts.volumes;
     this.startedAt = opts.clock.now();
+    this.#call = new BlockingCall(opts.clock);
     this.#priorStatus = opts.vm.state.status;
     // Saving State from the engine's call on: a second hibernate or migrate is refused from now.
     opts.vm.state.savingStarted();
@@ -171,14 +173,7 @@ export class Hibernation {
     this.#phase = 'saving';
     await this.#withVolume(this.volumes.memory, async (path) => {
       o.log.info({ vmId: this.vmId, path }, 'saving the VM\'s memory state');
-      this.#call = { state: 'running', startedAt: o.clock.now() };
-      try {
-        await o.libvirt.save({ uuid: this.vmId, path });
-        this.#call = { ...this.#call, state: 'ok', endedAt: o.clock.now() };
-      } catch (err) {
-        this.#call = { ...this.#call, state: 'error', endedAt: o.clock.now(), error: errorMessage(err) };
-        throw err;
-      }
+      await this.#call.track(o.libvirt.save({ uuid: this.vmId, path }));
     });
   }
 
@@ -221,7 +216,7 @@ export class Hibernation {
   /** /health. */
   describe(): Record<string, unknown> {
     const now = this.#o.clock.now();
-    const call = this.#call.state === 'running' ? { state: 'running', runningMs: Math.round(now - this.#call.startedAt!) } : { ...this.#call };
+    const call = this.#call.describe(now);
     return {
       vmId: this.vmId,
       direction: 'hibernation',

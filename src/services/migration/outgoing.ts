@@ -19,6 +19,7 @@ import { libvirtMigrateParams, migrationFlags, migrationUris, pickGuestInfo, typ
 import { ExitCode, exitInfo, VmExitReason } from '../../virt/exit-reasons.js';
 import { LifecycleEvent, StoppedDetail, SuspendedDetail, VmStatus, type VmStatusName } from '../../virt/vm-state.js';
 import type { MigratingVm, MigrationCommon, MigrationVms, PeerAgent, PeerConnector } from './migration-ports.js';
+import { BlockingCall } from './blocking-call.js';
 import type { MigrationSlots } from './slots.js';
 
 export interface OutgoingOptions extends MigrationCommon {
@@ -70,7 +71,7 @@ export class OutgoingMigration {
   #tickInFlight = false;
   #lastData: { remaining: number; processed: number } | undefined;
   #lastChangeAt: number;
-  #call: { state: 'idle' | 'running' | 'ok' | 'error'; startedAt?: number; endedAt?: number; error?: string } = { state: 'idle' };
+  readonly #call: BlockingCall;
   #decide: ((o: Outcome) => void) | undefined;
   #stoppedMigrated = false;
   #wakeups: (() => void)[] = [];
@@ -83,6 +84,7 @@ export class OutgoingMigration {
     this.vmId = opts.vm.vmId;
     this.request = opts.request;
     this.startedAt = opts.clock.now();
+    this.#call = new BlockingCall(opts.clock);
     this.#lastChangeAt = this.startedAt;
     this.#priorStatus = opts.vm.state.status;
     this.#monitor = new ConvergenceMonitor(opts.request.schedule);
@@ -104,7 +106,7 @@ export class OutgoingMigration {
 
   /** The libvirt call is still blocked although the outcome is known. */
   get lingering(): boolean {
-    return !this.active && this.#call.state === 'running';
+    return !this.active && this.#call.running;
   }
 
   /** VM.getMigrationStatus. */
@@ -258,19 +260,16 @@ export class OutgoingMigration {
 
   #startCall(duri: string, params: Record<string, string | number>, flags: number): void {
     const o = this.#o;
-    this.#call = { state: 'running', startedAt: o.clock.now() };
-    o.libvirt.migrate({ uuid: this.vmId, duri, params, flags }).then(
+    this.#call.track(o.libvirt.migrate({ uuid: this.vmId, duri, params, flags })).then(
       () => {
-        this.#call = { ...this.#call, state: 'ok', endedAt: o.clock.now() };
         this.#wake();
         if (this.#outcome !== undefined && !this.#outcome.ok) o.log.error({ vmId: this.vmId }, 'libvirt completed a migration reported failed before');
         this.#settle({ ok: true, how: 'migrateToURI3 returned' });
       },
       (err: unknown) => {
-        this.#call = { ...this.#call, state: 'error', endedAt: o.clock.now(), error: errorMessage(err) };
         this.#wake();
         if (this.#outcome !== undefined) {
-          o.log.info({ vmId: this.vmId, err: errorMessage(err), blockedMs: Math.round(this.#call.endedAt! - this.#call.startedAt!) }, 'the migration call returned after its outcome was known');
+          o.log.info({ vmId: this.vmId, err: errorMessage(err), blockedMs: this.#call.blockedMs }, 'the migration call returned after its outcome was known');
           return;
         }
         const mapped = statusForMigrateError(err);
@@ -317,7 +316,7 @@ export class OutgoingMigration {
     if (status !== undefined && (isErrorStatus(status) || !isErrorStatus(this.#status))) this.#status = status;
     if (this.#cancelRequested && !isErrorStatus(this.#status)) this.#status = statusOf(Errors.MIG_CANCEL, 'Migration canceled');
     if (!isErrorStatus(this.#status)) this.#status = statusOf(Errors.MIGRATE);
-    o.log.error({ vmId: this.vmId, why, status: this.#status, callBlocked: this.#call.state === 'running' }, 'migration failed');
+    o.log.error({ vmId: this.vmId, why, status: this.#status, callBlocked: this.#call.running }, 'migration failed');
     if (this.#createdOnDestination && this.#peer !== undefined) {
       await this.#peer.destroy(this.vmId).catch((err: unknown) => o.log.warn({ vmId: this.vmId, err: errorMessage(err) }, 'could not destroy the VM on the migration destination'));
     }
@@ -476,7 +475,7 @@ export class OutgoingMigration {
   /** /health: where it is, whether the data still moves, whether a libvirt call is blocked. */
   describe(stuckAfterMs: number): Record<string, unknown> {
     const now = this.#o.clock.now();
-    const call = this.#call.state === 'running' ? { state: 'running', runningMs: Math.round(now - this.#call.startedAt!) } : { ...this.#call };
+    const call = this.#call.describe(now);
     const sinceChange = Math.round(now - this.#lastChangeAt);
     return {
       vmId: this.vmId,
