@@ -107,9 +107,7 @@ export class StorageService {
   get drives(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: PreparedDrive): Promise<void>; sizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>> } {
     return {
       prepare: (d) => this.images.prepareVmDrive(d),
-      teardown: async (d) => {
-        await this.hsm.io.teardownImage(imageRunLink(this.hsm.runDir, d.domainID, d.imageID));
-      },
+      teardown: (d) => this.#teardownVmImage(d),
       sizes: (paths) => this.images.volumeSizes(paths),
     };
   }
@@ -118,9 +116,7 @@ export class StorageService {
   get memoryVolumes(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: { domainID: string; imageID: string }): Promise<void>; write(path: string, data: Uint8Array): Promise<void>; read(path: string, maxBytes: number): Promise<Buffer> } {
     return {
       prepare: (d) => this.images.prepareVmDrive(d),
-      teardown: async (d) => {
-        await this.hsm.io.teardownImage(imageRunLink(this.hsm.runDir, d.domainID, d.imageID));
-      },
+      teardown: (d) => this.#teardownVmImage(d),
       write: async (path, data) => {
         await this.hsm.io.call('storage.writeVolumeHead', { path, data });
       },
@@ -129,6 +125,11 @@ export class StorageService {
         return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
       },
     };
+  }
+
+  /** A VM's image prepared by prepareVmDrive: its run link removed (VM disks and hibernation volumes alike). */
+  async #teardownVmImage(d: { domainID: string; imageID: string }): Promise<void> {
+    await this.hsm.io.teardownImage(imageRunLink(this.hsm.runDir, d.domainID, d.imageID));
   }
 
   get httpUpload(): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
