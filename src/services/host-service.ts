@@ -57,6 +57,8 @@ export interface HostServiceOptions {
   /** vdsm monitors the temp dir, /var/log and the run dir. */
   monitoredPaths?: string[];
   runDir: string;
+  /** [vars] hooks_dir: the hook scripts getCapabilities lists with their checksums (default /usr/libexec/vdsm/hooks). */
+  hooksDir?: string;
   capabilities: CapabilitiesOptions;
   callTimeoutMs: number;
   /** The DMI half of Host.getHardwareInfo, read by the privileged helper (supervdsm's dmidecode). */
@@ -189,7 +191,7 @@ export class HostService {
    */
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
     const [raw, lv, net] = await Promise.all([
-      this.#call('host.capabilitiesFacts', {}),
+      this.#call('host.capabilitiesFacts', this.#o.hooksDir !== undefined ? { hooksDir: this.#o.hooksDir } : {}),
       this.#libvirtFactsOnce(),
       this.#o.network?.caps(),
     ]);
