@@ -1,0 +1,118 @@
+// vdsm's hook scripts through the real vdsmd (libvirt's test driver in the agent process), as an engine
+// sees them: before_vm_start's edited XML is what libvirt runs, its scripts get vmId and the VM's custom
+// properties; a script exiting 2 fails the launch (Down with the script's message); a hung script is
+// killed at [vars] hook_timeout while the agent keeps answering; VM.destroy runs before/after_vm_destroy;
+// getCapabilities lists the scripts with vdsm's checksum. The scripts' data files are removed.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { watch } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AgentProcess } from '../helpers/agent-process.js';
+import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
+
+const VM_OK = 'b0e1c0de-0000-4000-8000-00000000a001';
+const VM_FAIL = 'b0e1c0de-0000-4000-8000-00000000a002';
+const VM_HUNG = 'b0e1c0de-0000-4000-8000-00000000a003';
+
+function vmXml(uuid: string, name: string): string {
+  return `<domain type="test"><name>${name}</name><uuid>${uuid}</uuid><memory unit="KiB">524288</memory><vcpu>1</vcpu><os><type arch="x86_64">hvm</type></os><devices/>`
+    + '<metadata><ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0"><ovirt-vm:custom><ovirt-vm:macspoof>true</ovirt-vm:macspoof></ovirt-vm:custom></ovirt-vm:vm></metadata></domain>';
+}
+
+/** Resolves once `file` exists (fs.watch on its directory, checked once the watch is set). */
+async function fileAppears(file: string): Promise<void> {
+  const dir = join(file, '..');
+  const name = file.slice(dir.length + 1);
+  await new Promise<void>((resolve) => {
+    const w = watch(dir, (_event, changed) => {
+      if (changed === name) { w.close(); resolve(); }
+    });
+    access(file).then(() => { w.close(); resolve(); }, () => undefined);
+  });
+}
+
+async function hook(dir: string, point: string, name: string, body: string): Promise<string> {
+  await mkdir(join(dir, point), { recursive: true });
+  const path = join(dir, point, name);
+  await writeFile(path, `#!/bin/sh\n${body}\n`);
+  await chmod(path, 0o755);
+  return path;
+}
+
+void describe('hook scripts through vdsmd', () => {
+  let root: string;
+  let hooksDir: string;
+  let marks: string;
+  let tmp: string;
+  let agent: AgentProcess;
+  let engine: EngineClient;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'vdsm-hooks-e2e-'));
+    hooksDir = join(root, 'hooks');
+    marks = join(root, 'marks');
+    tmp = join(root, 'tmp');
+    await Promise.all([mkdir(hooksDir), mkdir(marks), mkdir(tmp)]);
+    agent = await AgentProcess.start({
+      args: ['--set', `vars.hooks_dir=${hooksDir}`, '--set', 'vars.hook_timeout=0.3', '--set', 'vars.guest_wait_timeout=0'],
+      env: { TMPDIR: tmp },
+    });
+    engine = await EngineClient.connect({ port: agent.port });
+    await agent.whenReady();
+  });
+  after(async () => {
+    engine?.close();
+    await agent?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  void it('before_vm_start edits the XML libvirt starts and sees vmId and the custom properties; after_vm_start and the destroy hooks run', async () => {
+    const checksum = createHash('sha256').update(await readFile(await hook(hooksDir, 'before_vm_start', '10_edit',
+      `[ "$vmId" = "${VM_OK}" ] || exit 0\necho "$vmId $macspoof" > ${marks}/start-env\nsed -i 's|<devices/>|<devices/><description>set-by-hook</description>|' "$_hook_domxml"`))).digest('hex');
+    await hook(hooksDir, 'after_vm_start', '10_mark', `[ "$vmId" = "${VM_OK}" ] && echo "$vmId" > ${marks}/after-start`);
+    await hook(hooksDir, 'before_vm_destroy', '10_mark', `[ "$vmId" = "${VM_OK}" ] && echo before >> ${marks}/destroy`);
+    await hook(hooksDir, 'after_vm_destroy', '10_mark', `[ "$vmId" = "${VM_OK}" ] && echo after >> ${marks}/destroy`);
+
+    const caps = await engine.call<Record<string, unknown>>('Host.getCapabilities');
+    assert.deepEqual((caps['hooks'] as Record<string, unknown>)['before_vm_start'], { '10_edit': { checksum } });
+
+    await engine.call('VM.create', { vmID: VM_OK, vmParams: { xml: vmXml(VM_OK, 'hooked') } });
+    await engine.waitForEvent(isVmStatus(VM_OK, 'Up'));
+    assert.equal((await readFile(join(marks, 'start-env'), 'utf8')).trim(), `${VM_OK} true`);
+    const xmls = await engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [VM_OK] });
+    assert.match(xmls[VM_OK]!, /<description>set-by-hook<\/description>/, 'libvirt runs the XML the hook edited');
+    await fileAppears(join(marks, 'after-start'));
+
+    await engine.call('VM.destroy', { vmID: VM_OK });
+    assert.deepEqual((await readFile(join(marks, 'destroy'), 'utf8')).trim().split('\n'), ['before', 'after']);
+    assert.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('vdsm-hook-')), [], 'every data file was removed');
+  });
+
+  void it('a before_vm_start script exiting 2 fails the launch: the VM goes Down with its message and the later scripts do not run', async () => {
+    await hook(hooksDir, 'before_vm_start', '20_refuse', `[ "$vmId" = "${VM_FAIL}" ] || exit 0\necho "refused by policy" >&2\nexit 2`);
+    await hook(hooksDir, 'before_vm_start', '30_after_refusal', `[ "$vmId" = "${VM_FAIL}" ] && touch ${marks}/ran-after-2; exit 0`);
+    await engine.call('VM.create', { vmID: VM_FAIL, vmParams: { xml: vmXml(VM_FAIL, 'refused') } });
+    const down = await engine.waitForEvent(isVmStatus(VM_FAIL, 'Down'));
+    const report = (down['params'] as Record<string, Record<string, unknown>>)[VM_FAIL]!;
+    assert.match(String(report['exitMessage']), /refused by policy/);
+    assert.equal(report['exitCode'], 1);
+    await assert.rejects(access(join(marks, 'ran-after-2')), { code: 'ENOENT' }, 'exit 2 stops the remaining scripts');
+    await engine.call('VM.destroy', { vmID: VM_FAIL });
+  });
+
+  void it('a hung before_vm_start script is killed at hook_timeout; the agent answers meanwhile', async () => {
+    const started = join(marks, 'hung-started');
+    await hook(hooksDir, 'before_vm_start', '40_hang', `[ "$vmId" = "${VM_HUNG}" ] || exit 0\ntouch ${started}\nexec sleep 1000`);
+    await engine.call('VM.create', { vmID: VM_HUNG, vmParams: { xml: vmXml(VM_HUNG, 'hung') } });
+    await fileAppears(started);
+    // The script is asleep now: the agent still answers, and the VM is still waiting for its launch.
+    const ping = await engine.request('Host.ping2');
+    assert.equal(ping.error, undefined);
+    const down = await engine.waitForEvent(isVmStatus(VM_HUNG, 'Down'));
+    assert.match(String((down['params'] as Record<string, Record<string, unknown>>)[VM_HUNG]!['exitMessage']), /time limit/);
+    await engine.call('VM.destroy', { vmID: VM_HUNG });
+  });
+});
