@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../observability/logging.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
-import { hookScripts } from './hook-scripts.js';
+import { hookScripts } from '../contracts/hook-scripts.js';
 import { runScript, type ScriptRun } from './script-process.js';
 
 /** Published once per script run: { point, script, rc, signal, timedOut, ms }. */

@@ -26,7 +26,7 @@ import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
-import type { VmHookPoint, VmHooks } from '../hooks/vm-hooks.js';
+import type { VmHookPoint, VmHooks, VmHookSubject } from '../hooks/vm-hooks.js';
 import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
@@ -398,19 +398,19 @@ export class VmManager {
    * Run a hook point's scripts for a VM whose failures only get logged (the after_* points,
    * before_vm_destroy): never rejects. Raising points go through `scriptHooks.run` themselves.
    */
-  async runHook(point: VmHookPoint, vm: Vm, params?: Record<string, string>): Promise<void> {
+  async runHook(point: VmHookPoint, vm: VmHookSubject, params?: Record<string, string>): Promise<void> {
     if (this.#o.scriptHooks === undefined) return;
     try {
-      await this.#o.scriptHooks.run(point, { vmId: vm.vmId, xml: vm.xml, domain: vm.domain }, params);
+      await this.#o.scriptHooks.run(point, vm, params);
     } catch (err) {
       this.#o.log.warn({ vmId: vm.vmId, hook: point, err: errorMessage(err) }, 'hook point failed');
     }
   }
 
   /** Run a hook point whose failure fails the operation (hookError, code 78): resolves to the scripts' XML. */
-  async runFailingHook(point: VmHookPoint, vm: Vm, params?: Record<string, string>): Promise<string> {
+  async runFailingHook(point: VmHookPoint, vm: VmHookSubject, params?: Record<string, string>): Promise<string> {
     if (this.#o.scriptHooks === undefined) return vm.xml;
-    return this.#o.scriptHooks.run(point, { vmId: vm.vmId, xml: vm.xml, domain: vm.domain }, params);
+    return this.#o.scriptHooks.run(point, vm, params);
   }
 
   /**
@@ -824,6 +824,9 @@ export class VmManager {
     try {
       if (await this.#prepareDrives(vm)) await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       await this.#o.hostHooks?.beforeLaunch(vm);
+      // As vdsm: before_vm_start too (its XML unused), then before_vm_dehibernate; a failed script fails the restore.
+      await this.runFailingHook('before_vm_start', vm);
+      await this.runFailingHook('before_vm_dehibernate', vm, { FROM_SNAPSHOT: 'False' });
       await this.#o.restorer!.restore(vm.vmId, volumes);
       restored = true;
       if (vm.state.isDown) {
@@ -838,6 +841,7 @@ export class VmManager {
       vm.state.restored();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM restored from hibernation');
+      void this.runHook('after_vm_dehibernate', vm, { FROM_SNAPSHOT: 'False' });
       void this.#o.guest?.channels.lifecycleEvent(vm.vmId, 'after_hibernation', { connectWaitMs: this.#o.guestEventWaitMs ?? 0 }).then(
         (sent) => this.#o.log.info({ vmId: vm.vmId, sent }, 'after_hibernation to the oVirt guest agent'),
         () => undefined,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { HookRunner } from '../../src/hooks/hook-runner.js';
-import { hookInventory, hookScripts } from '../../src/hooks/hook-scripts.js';
+import { hookInventory, hookScripts } from '../../src/contracts/hook-scripts.js';
 import { customPropertiesEnv, VmHooks } from '../../src/hooks/vm-hooks.js';
 import { VdsmError } from '../../src/errors.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';

@@ -9,7 +9,7 @@ import type {
   IfAddress, MaybeText, NetDeviceFacts, NodeSysFacts,
 } from '../../src/contracts/host-facts.js';
 import type { AreaOps } from '../../src/contracts/operations.js';
-import { hookInventory } from '../../src/hooks/hook-scripts.js';
+import { hookInventory } from '../../src/contracts/hook-scripts.js';
 
 async function text(path: string): Promise<MaybeText> {
   try {

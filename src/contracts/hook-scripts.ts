@@ -6,7 +6,7 @@
 // Also the inventory Host.getCapabilities reports as `hooks`: {hook point: {script: {checksum}}}, with
 // the checksum vdsm computes (sha256 of the script's bytes; an unreadable script gets an empty checksum).
 // Every call here is asynchronous fs I/O: the runner calls it on the main thread, the capabilities facts
-// operation in a worker.
+// operation in a worker (hence src/contracts/: the one module both sides may import).
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
