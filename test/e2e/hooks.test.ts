@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 const VM_OK = 'b0e1c0de-0000-4000-8000-00000000a001';
 const VM_FAIL = 'b0e1c0de-0000-4000-8000-00000000a002';
 const VM_HUNG = 'b0e1c0de-0000-4000-8000-00000000a003';
+const VM_MIG = 'b0e1c0de-0000-4000-8000-00000000a004';
+const VM_IN = 'b0e1c0de-0000-4000-8000-00000000a005';
 
 function vmXml(uuid: string, name: string): string {
   return `<domain type="test"><name>${name}</name><uuid>${uuid}</uuid><memory unit="KiB">524288</memory><vcpu>1</vcpu><os><type arch="x86_64">hvm</type></os><devices/>`
@@ -114,5 +117,42 @@ void describe('hook scripts through vdsmd', () => {
     const down = await engine.waitForEvent(isVmStatus(VM_HUNG, 'Down'));
     assert.match(String((down['params'] as Record<string, Record<string, unknown>>)[VM_HUNG]!['exitMessage']), /time limit/);
     await engine.call('VM.destroy', { vmID: VM_HUNG });
+  });
+  void it('before_vm_migrate_destination failing (exit 1) refuses VM.migrationCreate with hookError 78 and no VM is made', async () => {
+    await hook(hooksDir, 'before_vm_migrate_destination', '10_refuse', `[ "$vmId" = "${VM_IN}" ] || exit 0\necho "no room for $vmId" >&2\nexit 1`);
+    const xml = vmXml(VM_IN, 'incoming');
+    const r = await engine.request('VM.migrationCreate', { vmID: VM_IN, params: { _srcDomXML: xml, xml, vmId: VM_IN }, incomingLimit: 2 });
+    assert.equal(r.error?.code, 78);
+    assert.match(String(r.error?.message), new RegExp(`no room for ${VM_IN}`));
+    assert.equal((await engine.request('VM.getStats', { vmID: VM_IN })).error?.code, 1, 'no record of the refused VM');
+  });
+
+  void it('before_vm_migrate_source failing (exit 1) fails VM.migrate before the destination is contacted; exit 0 lets it go on', async () => {
+    const connections: number[] = [];
+    let connected!: () => void;
+    const firstConnection = new Promise<void>((r) => (connected = r));
+    const server: Server = createServer((sock) => { connections.push(1); connected(); sock.destroy(); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const flag = join(marks, 'refuse-migration');
+      await writeFile(flag, '');
+      await hook(hooksDir, 'before_vm_migrate_source', '10_gate', `[ "$vmId" = "${VM_MIG}" ] || exit 0\nif [ -e ${flag} ]; then echo "migration refused" >&2; exit 1; fi\nexit 0`);
+      await engine.call('VM.create', { vmID: VM_MIG, vmParams: { xml: vmXml(VM_MIG, 'migrating') } });
+      await engine.waitForEvent(isVmStatus(VM_MIG, 'Up'));
+      let from = engine.events().length;
+      assert.equal(await engine.call('VM.migrate', { vmID: VM_MIG, params: { dst: `127.0.0.1:${port}`, method: 'online' } }), true);
+      await engine.waitForEvent(isVmStatus(VM_MIG, 'Up'), 15_000, from);
+      assert.equal(connections.length, 0, 'the destination never heard of the migration');
+      // Control: the same migration with the script answering 0 reaches the destination.
+      await rm(flag);
+      from = engine.events().length;
+      assert.equal(await engine.call('VM.migrate', { vmID: VM_MIG, params: { dst: `127.0.0.1:${port}`, method: 'online' } }), true);
+      await firstConnection;
+      await engine.waitForEvent(isVmStatus(VM_MIG, 'Up'), 15_000, from);
+    } finally {
+      server.close();
+    }
+    await engine.call('VM.destroy', { vmID: VM_MIG });
   });
 });
