@@ -39,10 +39,20 @@ export interface VmHookSubject {
   domain?: Pick<DomainInfo, 'ovirt'>;
 }
 
-/** The VM's custom properties (`<ovirt-vm:custom>` in the domain metadata), as environment strings. */
+/** A name the environment can carry (the engine's custom property names are identifiers). */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The VM's custom properties (`<ovirt-vm:custom>` in the domain metadata), as environment strings.
+ * A name that is no identifier, or a value with a NUL byte (which no environment can carry), is left
+ * out (vdsm leaves out what it cannot encode).
+ */
 export function customPropertiesEnv(domain: Pick<DomainInfo, 'ovirt'> | undefined): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(domain?.ovirt?.custom ?? {})) env[k] = String(v);
+  for (const [k, v] of Object.entries(domain?.ovirt?.custom ?? {})) {
+    const text = String(v);
+    if (ENV_NAME.test(k) && !text.includes('\0')) env[k] = text;
+  }
   return env;
 }
 

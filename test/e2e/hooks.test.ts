@@ -59,8 +59,10 @@ void describe('hook scripts through vdsmd', () => {
     marks = join(root, 'marks');
     tmp = join(root, 'tmp');
     await Promise.all([mkdir(hooksDir), mkdir(marks), mkdir(tmp)]);
+    await hook(hooksDir, 'before_vdsm_start', '10_mark', `echo started > ${join(root, 'marks', 'vdsm-start')}`);
+    await hook(hooksDir, 'after_vdsm_stop', '10_mark', `echo stopped > ${join(root, 'marks', 'vdsm-stop')}`);
     agent = await AgentProcess.start({
-      args: ['--set', `vars.hooks_dir=${hooksDir}`, '--set', 'vars.hook_timeout=0.3', '--set', 'vars.guest_wait_timeout=0'],
+      args: ['--set', `vars.hooks_dir=${hooksDir}`, '--set', 'vars.hook_timeout=1', '--set', 'vars.guest_wait_timeout=0'],
       env: { TMPDIR: tmp },
     });
     engine = await EngineClient.connect({ port: agent.port });
@@ -68,8 +70,13 @@ void describe('hook scripts through vdsmd', () => {
   });
   after(async () => {
     engine?.close();
-    await agent?.stop();
+    await agent?.stop();  // already stopped by the last case when it ran
     await rm(root, { recursive: true, force: true });
+  });
+
+  void it('before_vdsm_start ran before the agent served', async () => {
+    assert.equal((await readFile(join(marks, 'vdsm-start'), 'utf8')).trim(), 'started');
+    await assert.rejects(access(join(marks, 'vdsm-stop')), { code: 'ENOENT' });
   });
 
   void it('before_vm_start edits the XML libvirt starts and sees vmId and the custom properties; after_vm_start and the destroy hooks run', async () => {
@@ -154,5 +161,10 @@ void describe('hook scripts through vdsmd', () => {
       server.close();
     }
     await engine.call('VM.destroy', { vmID: VM_MIG });
+  });
+  void it('after_vdsm_stop runs when the agent stops', async () => {
+    engine.close();
+    await agent.stop();
+    assert.equal((await readFile(join(marks, 'vdsm-stop'), 'utf8')).trim(), 'stopped');
   });
 });

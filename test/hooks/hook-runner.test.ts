@@ -180,6 +180,7 @@ void describe('VM hook points (vdsm\'s failure rules)', () => {
   void it('gives the custom properties of the domain metadata to the scripts', async () => {
     const domain = parseDomainXml(xml);
     assert.deepEqual(customPropertiesEnv(domain), { macspoof: 'true', sap_agent: 'false' });
+    assert.deepEqual(customPropertiesEnv({ ovirt: { values: {}, devices: [], custom: { 'a-b': 'x', ok: 'y', nul: 'a\0b' } } }), { ok: 'y' });
   });
 
   void it('before_vm_start: the edited XML comes back; any failed script (exit 1 too) fails it with hookError 78', async () => {
