@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
+import { writeHookScript } from '../support/hook-scripts.js';
 
 const VM_OK = 'b0e1c0de-0000-4000-8000-00000000a001';
 const VM_FAIL = 'b0e1c0de-0000-4000-8000-00000000a002';
@@ -37,13 +38,7 @@ async function fileAppears(file: string): Promise<void> {
   });
 }
 
-async function hook(dir: string, point: string, name: string, body: string): Promise<string> {
-  await mkdir(join(dir, point), { recursive: true });
-  const path = join(dir, point, name);
-  await writeFile(path, `#!/bin/sh\n${body}\n`);
-  await chmod(path, 0o755);
-  return path;
-}
+const hook = writeHookScript;
 
 void describe('hook scripts through vdsmd', () => {
   let root: string;

@@ -3,19 +3,19 @@
 // scripted as in test/services/hibernation.test.ts. A failed before script (exit 1 is enough, as vdsm)
 // stops the hibernation before the VM is paused; a passing one lets it save, and after_vm_hibernate runs.
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { HookRunner } from '../../src/hooks/hook-runner.js';
-import { VmHooks, type VmHookPoint, type VmHookSubject } from '../../src/hooks/vm-hooks.js';
+import type { VmHookPoint, VmHookSubject } from '../../src/hooks/vm-hooks.js';
 import { Hibernation, type MemoryVolumeStorage } from '../../src/services/migration/hibernation.js';
 import type { MigratingVm, MigrationGuest, MigrationLibvirt, MigrationVms, ShortOp } from '../../src/services/migration/migration-ports.js';
 import { MigrationSlots } from '../../src/services/migration/slots.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { parseHibernationHandle } from '../../src/virt/migration/hibernation-volumes.js';
 import { VmStateMachine, VmStatus, type VmStatusChange } from '../../src/virt/vm-state.js';
+import { vmHooksWith } from '../support/hook-scripts.js';
 import { ManualTime } from '../support/manual-time.js';
 
 const UUID = '6f1f0000-0000-4000-8000-0000000019f7';
@@ -29,13 +29,7 @@ void describe('hibernation hook points (real scripts)', () => {
   after(async () => { await rm(root, { recursive: true, force: true }); });
 
   async function setup(name: string, scripts: Record<string, string>) {
-    const dir = join(root, name);
-    for (const [point, body] of Object.entries(scripts)) {
-      await mkdir(join(dir, point), { recursive: true });
-      await writeFile(join(dir, point, '10'), `#!/bin/sh\n${body}\n`);
-      await chmod(join(dir, point, '10'), 0o755);
-    }
-    const hooks = new VmHooks(new HookRunner({ hooksDir: dir, timeoutMs: 10_000, log: silent }), silent);
+    const hooks = await vmHooksWith(join(root, name), scripts);
     const time = new ManualTime(1000);
     const changes: VmStatusChange[] = [];
     const vm: MigratingVm = {
@@ -76,7 +70,7 @@ void describe('hibernation hook points (real scripts)', () => {
       vm, vms, libvirt, storage, guest, slots: new MigrationSlots('outgoing', 2), volumes: parseHibernationHandle(HANDLE), guestEventWaitMs: 10_000, desktopLockWaitMs: 30_000,
       clock: time, timers: time, log: silent, publish: () => undefined,
     });
-    return { dir, hib, steps, changes, pending };
+    return { hib, steps, changes, pending };
   }
 
   void it('a before_vm_hibernate script exiting 1 fails the hibernation before the VM is paused; the VM stays Up', async () => {

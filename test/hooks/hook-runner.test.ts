@@ -13,16 +13,11 @@ import { hookInventory, hookScripts } from '../../src/contracts/hook-scripts.js'
 import { customPropertiesEnv, VmHooks } from '../../src/hooks/vm-hooks.js';
 import { VdsmError } from '../../src/errors.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
+import { writeHookScript } from '../support/hook-scripts.js';
 
 const silent = pino({ level: 'silent' });
 
-async function script(dir: string, point: string, name: string, body: string, mode = 0o755): Promise<string> {
-  await mkdir(join(dir, point), { recursive: true });
-  const path = join(dir, point, name);
-  await writeFile(path, `#!/bin/sh\n${body}\n`);
-  await chmod(path, mode);
-  return path;
-}
+const script = writeHookScript;
 
 /** Whether a process is gone (no such pid, or a zombie waiting to be reaped). */
 async function processGone(pid: number): Promise<boolean> {

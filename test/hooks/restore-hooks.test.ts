@@ -4,19 +4,19 @@
 // (its XML unused) and before_vm_dehibernate (FROM_SNAPSHOT=False) run first and a failed script fails
 // the restore, libvirt never asked; after a restore, after_vm_dehibernate runs.
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { HookRunner } from '../../src/hooks/hook-runner.js';
-import { VmHooks, type VmHookPoint, type VmHookSubject } from '../../src/hooks/vm-hooks.js';
+import type { VmHookPoint, VmHookSubject } from '../../src/hooks/vm-hooks.js';
 import { LibvirtClient } from '../../src/libvirt/client.js';
 import { VmManager } from '../../src/services/vm-manager.js';
 import { VmRecordStore } from '../../src/services/vm-records.js';
 import { StatsCache } from '../../src/virt/stats-cache.js';
 import { VmStatus, type VmStatusChange } from '../../src/virt/vm-state.js';
 import { ConnectionsStub } from '../support/connections-stub.js';
+import { vmHooksWith } from '../support/hook-scripts.js';
 import { ManualTime } from '../support/manual-time.js';
 
 const UUID = '6f1f0000-0000-4000-8000-0000000019f8';
@@ -30,13 +30,7 @@ void describe('restore hook points (real scripts)', () => {
   after(async () => { await rm(root, { recursive: true, force: true }); });
 
   async function restoreWith(name: string, scripts: Record<string, string>): Promise<{ restored: string[]; final: VmStatusChange; pending: Promise<unknown>[] }> {
-    const dir = join(root, name);
-    for (const [point, body] of Object.entries(scripts)) {
-      await mkdir(join(dir, point), { recursive: true });
-      await writeFile(join(dir, point, '10'), `#!/bin/sh\n${body}\n`);
-      await chmod(join(dir, point, '10'), 0o755);
-    }
-    const hooks = new VmHooks(new HookRunner({ hooksDir: dir, timeoutMs: 10_000, log: silent }), silent);
+    const hooks = await vmHooksWith(join(root, name), scripts);
     const pending: Promise<unknown>[] = [];
     const scriptHooks = {
       run: (point: VmHookPoint, vm: VmHookSubject, params?: Record<string, string>) => {
