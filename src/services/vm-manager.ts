@@ -347,11 +347,12 @@ export class VmManager {
    */
   async destroy(vmId: string): Promise<true> {
     const vm = this.container.require(vmId);
+    // vdsm's before_vm_destroy, for a VM that still runs; its failures are only logged.
+    if (!vm.state.isDown) await this.runHook('before_vm_destroy', vm);
     const record = this.#o.records.get(vm.vmId);
     await this.#o.records.remove(vm.vmId);
     vm.powerdown?.cancel();
     if (!vm.state.isDown) {
-      await this.runHook('before_vm_destroy', vm);
       // An incoming VM never ran here (the guest is still the source's): no graceful SIGTERM wait, which a
       // hung incoming QEMU would make last 10 s before the forced destroy's own.
       const graceful = vm.state.status !== VmStatus.MIGRATION_DESTINATION;

@@ -212,7 +212,8 @@ export class MigrationService {
    */
   async beforeIncoming(vmId: string, params: Record<string, unknown>): Promise<void> {
     const xml = params['_srcDomXML'];
-    if (this.#o.vms.runFailingHook === undefined || typeof xml !== 'string') return;
+    // An existing VM or a missing XML: migrationCreate answers with its own error, no script runs.
+    if (this.#o.vms.runFailingHook === undefined || typeof xml !== 'string' || this.#o.vms.get(vmId) !== undefined) return;
     let domain: DomainInfo;
     try {
       domain = parseDomainXml(xml);
