@@ -46,7 +46,7 @@ import { MemoryRestorer } from '../services/migration/restore.js';
 import { MigrationSlots } from '../services/migration/slots.js';
 import { Recovery } from '../services/recovery.js';
 import { VmHostResources } from '../services/vm-host-resources.js';
-import { HookRunner } from '../hooks/hook-runner.js';
+import { HOOKING_PYTHON_DIR, HookRunner } from '../hooks/hook-runner.js';
 import { VmHooks } from '../hooks/vm-hooks.js';
 import { VmManager } from '../services/vm-manager.js';
 import { VmRecordStore } from '../services/vm-records.js';
@@ -197,7 +197,7 @@ export class Agent {
       onGuestStatus: (vmId, up, cause) => this.vms.guestStatusChanged(vmId, up, cause),
     });
     const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
-    this.hooks = new VmHooks(new HookRunner({ hooksDir: cfg.vars.hooks_dir, timeoutMs: cfg.vars.hook_timeout * 1000, log: logs.get('hooks'), clock, timers }), logs.get('hooks'));
+    this.hooks = new VmHooks(new HookRunner({ hooksDir: cfg.vars.hooks_dir, timeoutMs: cfg.vars.hook_timeout * 1000, pythonPath: HOOKING_PYTHON_DIR, log: logs.get('hooks'), clock, timers }), logs.get('hooks'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
       replyBuffers: this.replyBuffers,

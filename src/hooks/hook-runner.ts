@@ -13,6 +13,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observability/logging.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { hookScripts } from '../contracts/hook-scripts.js';
@@ -20,6 +21,9 @@ import { runScript, type ScriptRun } from './script-process.js';
 
 /** Published once per script run: { point, script, rc, signal, timedOut, ms }. */
 export const hookScriptChannel = diagnostics_channel.channel('vdsm:hooks:script');
+
+/** vdsm-node's `hooking` Python module (packaging/python/hooking.py), for scripts written for vdsm. */
+export const HOOKING_PYTHON_DIR = fileURLToPath(new URL('../../../packaging/python', import.meta.url));
 
 /** Bytes of each script's stdout and stderr kept for the log (the rest is read and dropped). */
 export const DEFAULT_OUTPUT_LIMIT = 64 * 1024;
@@ -35,6 +39,8 @@ export interface HookRunnerOptions {
   tmpDir?: string;
   /** Environment every script starts from (default: this process's). */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Appended to the scripts' PYTHONPATH (vdsm adds its `hooking` module's directory the same way). */
+  pythonPath?: string;
   clock?: Clock;
   timers?: Timers;
 }
@@ -103,6 +109,7 @@ export class HookRunner {
       await writeFile(file, data.kind === 'domxml' ? (data.xml ?? '') : JSON.stringify(data.value), { mode: 0o600 });
       const env: NodeJS.ProcessEnv = { ...(this.#o.baseEnv ?? process.env), ...req.env };
       if (req.vmId !== undefined) env['vmId'] = req.vmId;
+      if (this.#o.pythonPath !== undefined) env['PYTHONPATH'] = [env['PYTHONPATH'], this.#o.pythonPath].filter((p) => p !== undefined && p !== '').join(':');
       env[data.kind === 'domxml' ? '_hook_domxml' : '_hook_json'] = file;
       const runs: ScriptRun[] = [];
       const errors: string[] = [];

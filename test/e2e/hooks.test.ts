@@ -77,18 +77,30 @@ void describe('hook scripts through vdsmd', () => {
   void it('before_vm_start edits the XML libvirt starts and sees vmId and the custom properties; after_vm_start and the destroy hooks run', async () => {
     const checksum = createHash('sha256').update(await readFile(await hook(hooksDir, 'before_vm_start', '10_edit',
       `[ "$vmId" = "${VM_OK}" ] || exit 0\necho "$vmId $macspoof" > ${marks}/start-env\nsed -i 's|<devices/>|<devices/><description>set-by-hook</description>|' "$_hook_domxml"`))).digest('hex');
+    // A script written for vdsm: Python with vdsm's `hooking` helpers (the agent puts ours on PYTHONPATH).
+    const python = await hook(hooksDir, 'before_vm_start', '15_python', '');
+    await writeFile(python, [
+      '#!/usr/bin/env python3', 'import os', 'import hooking',
+      `if os.environ.get('vmId') == '${VM_OK}' and hooking.tobool(os.environ.get('macspoof')):`,
+      '    dom = hooking.read_domxml()',
+      "    title = dom.createElement('title')",
+      "    title.appendChild(dom.createTextNode('python-hook'))",
+      "    dom.getElementsByTagName('domain')[0].appendChild(title)",
+      '    hooking.write_domxml(dom)', '',
+    ].join('\n'));
     await hook(hooksDir, 'after_vm_start', '10_mark', `[ "$vmId" = "${VM_OK}" ] && echo "$vmId" > ${marks}/after-start`);
     await hook(hooksDir, 'before_vm_destroy', '10_mark', `[ "$vmId" = "${VM_OK}" ] && echo before >> ${marks}/destroy`);
     await hook(hooksDir, 'after_vm_destroy', '10_mark', `[ "$vmId" = "${VM_OK}" ] && echo after >> ${marks}/destroy`);
 
     const caps = await engine.call<Record<string, unknown>>('Host.getCapabilities');
-    assert.deepEqual((caps['hooks'] as Record<string, unknown>)['before_vm_start'], { '10_edit': { checksum } });
+    assert.deepEqual((caps['hooks'] as Record<string, Record<string, unknown>>)['before_vm_start']!['10_edit'], { checksum });
 
     await engine.call('VM.create', { vmID: VM_OK, vmParams: { xml: vmXml(VM_OK, 'hooked') } });
     await engine.waitForEvent(isVmStatus(VM_OK, 'Up'));
     assert.equal((await readFile(join(marks, 'start-env'), 'utf8')).trim(), `${VM_OK} true`);
     const xmls = await engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [VM_OK] });
     assert.match(xmls[VM_OK]!, /<description>set-by-hook<\/description>/, 'libvirt runs the XML the hook edited');
+    assert.match(xmls[VM_OK]!, /<title>python-hook<\/title>/, 'and what the Python hook added after it');
     await fileAppears(join(marks, 'after-start'));
 
     await engine.call('VM.destroy', { vmID: VM_OK });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { HookRunner } from '../../src/hooks/hook-runner.js';
+import { HOOKING_PYTHON_DIR, HookRunner } from '../../src/hooks/hook-runner.js';
 import { hookInventory, hookScripts } from '../../src/contracts/hook-scripts.js';
 import { customPropertiesEnv, VmHooks } from '../../src/hooks/vm-hooks.js';
 import { VdsmError } from '../../src/errors.js';
@@ -143,6 +143,32 @@ void describe('hook runner (real scripts)', () => {
     await script(dir, 'after_get_caps', '1', 'grep -q \'"a":1\' "$_hook_json" && echo \'{"a":2}\' > "$_hook_json"');
     const r = await runner.run({ point: 'after_get_caps', data: { kind: 'json', value: { a: 1 } } });
     assert.deepEqual(r.json, { a: 2 });
+  });
+
+  void it('Python scripts written for vdsm find `hooking` (read_domxml, write_domxml, tobool, exit_hook)', async () => {
+    const { dir } = await fresh();
+    const runner = new HookRunner({ hooksDir: dir, timeoutMs: 10_000, log: silent, tmpDir: tmp, pythonPath: HOOKING_PYTHON_DIR });
+    const py = (name: string, body: string): Promise<string> => writeHookScript(dir, 'before_vm_start', name, '').then(async (path) => {
+      await writeFile(path, `#!/usr/bin/env python3\nimport os\nimport hooking\n${body}\n`);
+      return path;
+    });
+    await py('10_title', [
+      "if hooking.tobool(os.environ.get('nested')):",
+      '    dom = hooking.read_domxml()',
+      "    title = dom.createElement('title')",
+      "    title.appendChild(dom.createTextNode('nested for ' + os.environ['vmId']))",
+      "    dom.getElementsByTagName('domain')[0].appendChild(title)",
+      '    hooking.write_domxml(dom)',
+    ].join('\n'));
+    await py('20_refuse', "if hooking.tobool(os.environ.get('refuse')):\n    hooking.exit_hook('refused by 20')");
+    await py('30_never_after_exit_hook', "open(os.environ['_hook_domxml'], 'a').write('<!-- 30 ran -->')");
+    const ok = await runner.run({ point: 'before_vm_start', vmId: 'v1', env: { nested: 'True', refuse: '0' }, data: { kind: 'domxml', xml: '<domain><name>x</name></domain>' } });
+    assert.deepEqual(ok.errors, []);
+    assert.match(ok.xml!, /<title>nested for v1<\/title><\/domain><!-- 30 ran -->$/);
+    const refused = await runner.run({ point: 'before_vm_start', vmId: 'v1', env: { nested: 'no', refuse: 'true' }, data: { kind: 'domxml', xml: '<domain/>' } });
+    assert.deepEqual(refused.errors, ['refused by 20']);
+    assert.deepEqual(refused.runs.map((r) => r.rc), [0, 2], 'exit_hook exits 2 by default: the point ends');
+    assert.equal(refused.xml, '<domain/>');
   });
 
   void it('a point without scripts runs nothing and hands the data back', async () => {
