@@ -3,7 +3,7 @@
 // these at the moment vdsm does (docs/hooks.md lists where); the scripts run through ./hook-runner.ts.
 //
 // vdsm's rules (lib/vdsm/common/hooks.py): before_vm_migrate_source, before_vm_migrate_destination,
-// before_vm_hibernate and before_vm_dehibernate fail their operation on any failed script (exit 1 too:
+// before_vm_hibernate, before_vm_dehibernate, before_vm_pause and before_vm_cont fail their operation on any failed script (exit 1 too:
 // the remaining scripts still run, then the operation fails). before_vm_start hands the edited XML on
 // and then fails the start if any script failed. Every after_* point, before_vm_destroy and the agent's
 // own before_vdsm_start / after_vdsm_stop only log failures.
@@ -19,6 +19,8 @@ const RAISING = new Set([
   'before_vm_migrate_destination',
   'before_vm_hibernate',
   'before_vm_dehibernate',
+  'before_vm_pause',
+  'before_vm_cont',
 ]);
 
 export const VM_HOOK_POINTS = [
@@ -28,6 +30,8 @@ export const VM_HOOK_POINTS = [
   'before_vm_dehibernate', 'after_vm_dehibernate',
   'before_vm_migrate_source', 'after_vm_migrate_source',
   'before_vm_migrate_destination', 'after_vm_migrate_destination',
+  'before_vm_pause', 'after_vm_pause',
+  'before_vm_cont', 'after_vm_cont',
 ] as const;
 
 export type VmHookPoint = (typeof VM_HOOK_POINTS)[number];

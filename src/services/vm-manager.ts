@@ -487,19 +487,23 @@ export class VmManager {
 
   async pause(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
+    await this.runFailingHook('before_vm_pause', vm);
     await this.#call('libvirt.suspend', { uuid: vm.vmId });
     vm.state.paused();
+    await this.runHook('after_vm_pause', vm);
     return { vmList: {} };
   }
 
   async cont(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
+    await this.runFailingHook('before_vm_cont', vm);
     try {
       await this.#call('libvirt.resume', { uuid: vm.vmId });
     } catch (err) {
       throw wrapError(Errors.UNEXPECTED, err);
     }
     vm.state.resumed();
+    await this.runHook('after_vm_cont', vm);
     return { vmList: {} };
   }
 

@@ -20,6 +20,7 @@ const VM_FAIL = 'b0e1c0de-0000-4000-8000-00000000a002';
 const VM_HUNG = 'b0e1c0de-0000-4000-8000-00000000a003';
 const VM_MIG = 'b0e1c0de-0000-4000-8000-00000000a004';
 const VM_IN = 'b0e1c0de-0000-4000-8000-00000000a005';
+const VM_PAUSE = 'b0e1c0de-0000-4000-8000-00000000a006';
 
 function vmXml(uuid: string, name: string): string {
   return `<domain type="test"><name>${name}</name><uuid>${uuid}</uuid><memory unit="KiB">524288</memory><vcpu>1</vcpu><os><type arch="x86_64">hvm</type></os><devices/>`
@@ -169,6 +170,27 @@ void describe('hook scripts through vdsmd', () => {
     }
     await engine.call('VM.destroy', { vmID: VM_MIG });
   });
+  void it('VM.pause and VM.cont run before/after_vm_pause and _cont; a failed before script refuses the verb with 78', async () => {
+    const flag = join(marks, 'refuse-pause');
+    await writeFile(flag, '');
+    await hook(hooksDir, 'before_vm_pause', '10', `[ "$vmId" = "${VM_PAUSE}" ] || exit 0\n[ -e ${flag} ] && { echo "not now" >&2; exit 1; }\necho before_pause >> ${marks}/pause`);
+    await hook(hooksDir, 'after_vm_pause', '10', `[ "$vmId" = "${VM_PAUSE}" ] && echo after_pause >> ${marks}/pause`);
+    await hook(hooksDir, 'before_vm_cont', '10', `[ "$vmId" = "${VM_PAUSE}" ] && echo before_cont >> ${marks}/pause`);
+    await hook(hooksDir, 'after_vm_cont', '10', `[ "$vmId" = "${VM_PAUSE}" ] && echo after_cont >> ${marks}/pause`);
+    await engine.call('VM.create', { vmID: VM_PAUSE, vmParams: { xml: vmXml(VM_PAUSE, 'pausing') } });
+    await engine.waitForEvent(isVmStatus(VM_PAUSE, 'Up'));
+    const refused = await engine.request('VM.pause', { vmID: VM_PAUSE });
+    assert.equal(refused.error?.code, 78);
+    assert.match(String(refused.error?.message), /not now/);
+    const stats = await engine.call<Record<string, unknown>[]>('VM.getStats', { vmID: VM_PAUSE });
+    assert.equal(stats[0]?.['status'], 'Up', 'the refused pause left the VM running');
+    await rm(flag);
+    await engine.call('VM.pause', { vmID: VM_PAUSE });
+    await engine.call('VM.cont', { vmID: VM_PAUSE });
+    assert.deepEqual((await readFile(join(marks, 'pause'), 'utf8')).trim().split('\n'), ['before_pause', 'after_pause', 'before_cont', 'after_cont']);
+    await engine.call('VM.destroy', { vmID: VM_PAUSE });
+  });
+
   void it('after_vdsm_stop runs when the agent stops', async () => {
     engine.close();
     await agent.stop();
