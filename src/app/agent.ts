@@ -312,6 +312,7 @@ export class Agent {
       sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
       runDir: cfg.vars.run_dir,
       hooksDir: cfg.vars.hooks_dir,
+      capsHooks: this.hooks,
       capabilities: {
         reservedMemMiB: cfg.vars.host_mem_reserve + cfg.vars.extra_mem_reserve,
         guestOverheadMiB: cfg.vars.guest_ram_overhead,

@@ -101,6 +101,32 @@ export class VmHooks {
     }
   }
 
+  /**
+   * A JSON hook point (`_hook_json`): before_get_caps gets `{}` and a failed script fails the call (78);
+   * after_get_caps gets the capabilities and hands on what the scripts left, failures logged (as vdsm,
+   * the document is taken even when a script failed after writing it).
+   */
+  async json<T>(point: 'before_get_caps' | 'after_get_caps', value: T): Promise<T> {
+    const raising = point === 'before_get_caps';
+    let result: HookRunResult;
+    try {
+      result = await this.#runner.run({ point, data: { kind: 'json', value } });
+    } catch (err) {
+      this.#log.error({ hook: point, err }, 'hook point could not run');
+      if (raising) throw vdsmError(Errors.HOOK, `${Errors.HOOK.message}: ${point}: ${String(err)}`);
+      return value;
+    }
+    if (result.errors.length > 0) {
+      const last = result.errors[result.errors.length - 1]!;
+      if (raising) {
+        this.#log.error({ hook: point, errors: result.errors }, 'hook scripts failed: the operation fails');
+        throw vdsmError(Errors.HOOK, `${Errors.HOOK.message}: ${point}: ${last}`);
+      }
+      this.#log.warn({ hook: point, errors: result.errors }, 'hook scripts failed (ignored, as vdsm)');
+    }
+    return (result.json ?? value) as T;
+  }
+
   #outcome(point: VmHookPoint, result: HookRunResult, original: string, vmId: string): string {
     const xml = point === 'before_vm_destroy' ? original : (result.xml ?? original);
     if (result.errors.length === 0) return xml;

@@ -191,6 +191,20 @@ void describe('hook scripts through vdsmd', () => {
     await engine.call('VM.destroy', { vmID: VM_PAUSE });
   });
 
+  void it('after_get_caps edits what Host.getCapabilities answers; a failed before_get_caps fails it with 78', async () => {
+    const py = await hook(hooksDir, 'after_get_caps', '10_tag', '');
+    await writeFile(py, ['#!/usr/bin/env python3', 'import hooking', 'caps = hooking.read_json()', "caps['hookTag'] = 'from-after-get-caps:' + caps['kvmEnabled']", 'hooking.write_json(caps)', ''].join('\n'));
+    const caps = await engine.call<Record<string, unknown>>('Host.getCapabilities');
+    assert.equal(caps['hookTag'], `from-after-get-caps:${String(caps['kvmEnabled'])}`);
+    const gate = await hook(hooksDir, 'before_get_caps', '10_gate', 'grep -qx "{}" "$_hook_json" && echo "caps are closed" >&2; exit 1');
+    const refused = await engine.request('Host.getCapabilities');
+    assert.equal(refused.error?.code, 78);
+    assert.match(String(refused.error?.message), /caps are closed/);
+    await rm(gate);
+    await rm(py);
+    assert.equal((await engine.call<Record<string, unknown>>('Host.getCapabilities'))['hookTag'], undefined);
+  });
+
   void it('after_vdsm_stop runs when the agent stops', async () => {
     engine.close();
     await agent.stop();
