@@ -1,12 +1,13 @@
-// The hook points of a VM's life and the agent's, with vdsm's rule for each: whether a failed script
-// fails the operation (vdsm raises HookError, our error 78 hookError) or is only logged. The services call
-// these at the moment vdsm does (docs/hooks.md lists where); the scripts run through ./hook-runner.ts.
+// The hook points of a VM's life, the agent's own and getCapabilities' JSON pair, with vdsm's rule for
+// each: whether a failed script fails the operation (vdsm raises HookError, our error 78 hookError) or is
+// only logged. The services call these at the moment vdsm does (docs/hooks.md lists where); the scripts
+// run through ./hook-runner.ts.
 //
 // vdsm's rules (lib/vdsm/common/hooks.py): before_vm_migrate_source, before_vm_migrate_destination,
-// before_vm_hibernate, before_vm_dehibernate, before_vm_pause and before_vm_cont fail their operation on any failed script (exit 1 too:
-// the remaining scripts still run, then the operation fails). before_vm_start hands the edited XML on
-// and then fails the start if any script failed. Every after_* point, before_vm_destroy and the agent's
-// own before_vdsm_start / after_vdsm_stop only log failures.
+// before_vm_hibernate, before_vm_dehibernate, before_vm_pause, before_vm_cont and before_get_caps fail
+// their operation on any failed script (exit 1 too: the remaining scripts still run, then the operation
+// fails). before_vm_start hands the edited XML on and then fails the start if any script failed. Every
+// after_* point, before_vm_destroy and the agent's own before_vdsm_start / after_vdsm_stop only log.
 import { Errors, vdsmError } from '../errors.js';
 import type { Logger } from '../observability/logging.js';
 import type { DomainInfo } from '../virt/domain-xml.js';
