@@ -509,6 +509,7 @@ export class Agent {
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
       migrations: this.migrations.health(),
+      hooks: this.hooks.health(),
       sampling: this.sampling.state(),
       ...(this.storage ? { storage: this.storage.state() } : {}),
       host: this.host.state(),

@@ -82,10 +82,20 @@ function stopsThePoint(run: ScriptRun): boolean {
   return run.rc === 2 || run.rc === null;
 }
 
+/** A script running now, for /health. */
+interface Running {
+  point: string;
+  script: string;
+  vmId?: string;
+  startedAt: number;
+}
+
 export class HookRunner {
   readonly #o: HookRunnerOptions;
   readonly #clock: Clock;
   readonly #timers: Timers;
+  readonly #running = new Set<Running>();
+  readonly #counts = { ran: 0, failed: 0, killed: 0 };
 
   constructor(opts: HookRunnerOptions) {
     this.#o = opts;
@@ -132,14 +142,35 @@ export class HookRunner {
     }
   }
 
+  /** /health: the scripts running now (a hung one shows here until its time limit) and totals. */
+  describe(): Record<string, unknown> {
+    const now = this.#clock.now();
+    return {
+      dir: this.#o.hooksDir,
+      timeoutMs: this.#o.timeoutMs,
+      running: [...this.#running].map((r) => ({ point: r.point, script: r.script, ...(r.vmId !== undefined ? { vmId: r.vmId } : {}), runningMs: Math.round(now - r.startedAt) })),
+      ...this.#counts,
+    };
+  }
+
   async #runOne(req: HookRunRequest, script: string, env: NodeJS.ProcessEnv): Promise<ScriptRun> {
     const started = this.#clock.now();
-    const run = await runScript(script, {
-      env,
-      timeoutMs: this.#o.timeoutMs,
-      outputLimit: this.#o.outputLimit ?? DEFAULT_OUTPUT_LIMIT,
-      timers: this.#timers,
-    });
+    const entry: Running = { point: req.point, script, startedAt: started, ...(req.vmId !== undefined ? { vmId: req.vmId } : {}) };
+    this.#running.add(entry);
+    let run: ScriptRun;
+    try {
+      run = await runScript(script, {
+        env,
+        timeoutMs: this.#o.timeoutMs,
+        outputLimit: this.#o.outputLimit ?? DEFAULT_OUTPUT_LIMIT,
+        timers: this.#timers,
+      });
+    } finally {
+      this.#running.delete(entry);
+    }
+    this.#counts.ran++;
+    if (run.rc !== 0) this.#counts.failed++;
+    if (run.timedOut) this.#counts.killed++;
     const ms = Math.round(this.#clock.now() - started);
     if (hookScriptChannel.hasSubscribers) {
       hookScriptChannel.publish({ point: req.point, script, rc: run.rc, signal: run.signal, timedOut: run.timedOut, ms });

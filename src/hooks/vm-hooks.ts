@@ -92,6 +92,11 @@ export class VmHooks {
     return this.#outcome(point, result, vm.xml, vm.vmId);
   }
 
+  /** /health: the runner's running scripts and totals. */
+  health(): Record<string, unknown> {
+    return this.#runner.describe();
+  }
+
   /** The agent's own points (before_vdsm_start, after_vdsm_stop): no data, failures logged. */
   async agent(point: 'before_vdsm_start' | 'after_vdsm_stop'): Promise<void> {
     try {

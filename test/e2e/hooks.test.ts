@@ -5,7 +5,7 @@
 // getCapabilities lists the scripts with vdsm's checksum. The scripts' data files are removed.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { watch } from 'node:fs';
+import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
-import { writeHookScript } from '../support/hook-scripts.js';
+import { fileAppears, writeHookScript } from '../support/hook-scripts.js';
 
 const VM_OK = 'b0e1c0de-0000-4000-8000-00000000a001';
 const VM_FAIL = 'b0e1c0de-0000-4000-8000-00000000a002';
@@ -27,15 +27,14 @@ function vmXml(uuid: string, name: string): string {
     + '<metadata><ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0"><ovirt-vm:custom><ovirt-vm:macspoof>true</ovirt-vm:macspoof></ovirt-vm:custom></ovirt-vm:vm></metadata></domain>';
 }
 
-/** Resolves once `file` exists (fs.watch on its directory, checked once the watch is set). */
-async function fileAppears(file: string): Promise<void> {
-  const dir = join(file, '..');
-  const name = file.slice(dir.length + 1);
-  await new Promise<void>((resolve) => {
-    const w = watch(dir, (_event, changed) => {
-      if (changed === name) { w.close(); resolve(); }
-    });
-    access(file).then(() => { w.close(); resolve(); }, () => undefined);
+async function health(port: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/health' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve(JSON.parse(body) as Record<string, unknown>));
+    }).on('error', reject);
   });
 }
 
@@ -126,11 +125,13 @@ void describe('hook scripts through vdsmd', () => {
     await hook(hooksDir, 'before_vm_start', '40_hang', `[ "$vmId" = "${VM_HUNG}" ] || exit 0\ntouch ${started}\nexec sleep 1000`);
     await engine.call('VM.create', { vmID: VM_HUNG, vmParams: { xml: vmXml(VM_HUNG, 'hung') } });
     await fileAppears(started);
-    // The script is asleep now: the agent still answers, and the VM is still waiting for its launch.
+    // The script is asleep now: the agent still answers.
     const ping = await engine.request('Host.ping2');
     assert.equal(ping.error, undefined);
     const down = await engine.waitForEvent(isVmStatus(VM_HUNG, 'Down'));
     assert.match(String((down['params'] as Record<string, Record<string, unknown>>)[VM_HUNG]!['exitMessage']), /time limit/);
+    const hooksHealth = (await health(agent.port))['hooks'] as Record<string, unknown>;
+    assert.ok(Number(hooksHealth['killed']) >= 1, '/health counts the killed script');
     await engine.call('VM.destroy', { vmID: VM_HUNG });
   });
   void it('before_vm_migrate_destination failing (exit 1) refuses VM.migrationCreate with hookError 78 and no VM is made', async () => {

@@ -13,7 +13,8 @@ import { hookInventory, hookScripts } from '../../src/contracts/hook-scripts.js'
 import { customPropertiesEnv, VmHooks } from '../../src/hooks/vm-hooks.js';
 import { VdsmError } from '../../src/errors.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
-import { writeHookScript } from '../support/hook-scripts.js';
+import { fileAppears, writeHookScript } from '../support/hook-scripts.js';
+import { ManualTime } from '../support/manual-time.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -114,6 +115,22 @@ void describe('hook runner (real scripts)', () => {
     assert.ok(await processGone(grandchild), 'the sleep the script started is killed too');
     await assert.rejects(readFile(`${out}.2`), { code: 'ENOENT' });
     assert.deepEqual(await readdir(tmp), []);
+  });
+
+  void it('/health shows a hung script while it runs; the limit is the runner\'s timer (a manual clock here)', async () => {
+    const { dir, out } = await fresh();
+    const time = new ManualTime(1000);
+    const runner = new HookRunner({ hooksDir: dir, timeoutMs: 5000, log: silent, tmpDir: tmp, clock: time, timers: time });
+    await script(dir, 'before_vm_start', '10_hang', `touch ${out}; exec sleep 1000`);
+    const done = runner.run({ point: 'before_vm_start', vmId: 'vm-h' });
+    await fileAppears(out);
+    time.advance(1200);
+    const running = runner.describe()['running'] as Record<string, unknown>[];
+    assert.deepEqual(running.map((r) => [r['point'], r['vmId'], r['runningMs'], String(r['script']).endsWith('/10_hang')]), [['before_vm_start', 'vm-h', 1200, true]]);
+    time.advance(3800);
+    const r = await done;
+    assert.equal(r.runs[0]!.timedOut, true);
+    assert.deepEqual(runner.describe(), { dir, timeoutMs: 5000, running: [], ran: 1, failed: 1, killed: 1 });
   });
 
   void it('keeps only outputLimit bytes of each output stream and counts the rest', async () => {

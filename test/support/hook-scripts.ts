@@ -1,6 +1,7 @@
 // Hook scripts for the tests of src/hooks/: real `#!/bin/sh` files in a hooks directory the test owns.
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { watch } from 'node:fs';
+import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import pino from 'pino';
 import { HookRunner } from '../../src/hooks/hook-runner.js';
 import { VmHooks } from '../../src/hooks/vm-hooks.js';
@@ -19,4 +20,14 @@ export async function vmHooksWith(hooksDir: string, scripts: Record<string, stri
   for (const [point, body] of Object.entries(scripts)) await writeHookScript(hooksDir, point, '10', body);
   const silent = pino({ level: 'silent' });
   return new VmHooks(new HookRunner({ hooksDir, timeoutMs: 10_000, log: silent }), silent);
+}
+
+/** Resolves once `file` exists (fs.watch on its directory, checked once the watch is set): a script's mark. */
+export async function fileAppears(file: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const w = watch(dirname(file), (_event, changed) => {
+      if (changed === basename(file)) { w.close(); resolve(); }
+    });
+    access(file).then(() => { w.close(); resolve(); }, () => undefined);
+  });
 }
