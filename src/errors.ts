@@ -29,6 +29,7 @@ export const Errors = {
   MISSING_PARAM: spec('ERR_MISSING_PARAM', 11, 'Missing required parameter'),
   MIGRATE: spec('ERR_MIGRATE', 12, 'Fatal error during migration'),
   UNEXPECTED: spec('ERR_UNEXPECTED', 16, 'Unexpected exception'),
+  TICKET: spec('ERR_TICKET', 18, 'Error setting VM ticket'),
   GUEST_AGENT_NONRESPONSIVE: spec('ERR_GUEST_AGENT_NONRESPONSIVE', 19, 'Guest agent non-responsive'),
   UNAVAILABLE: spec('ERR_UNAVAILABLE', 40, 'Resource unavailable'),
   DESTROY: spec('ERR_VM_DESTROY', 42, 'Virtual machine destroy error'),

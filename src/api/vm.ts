@@ -1,9 +1,10 @@
-// The VM namespace: create, destroy, shutdown, pause, cont, getStats, getInfo. Handlers delegate to the
+// The VM namespace: create, destroy, shutdown, pause, cont, setTicket, reset, getStats, getInfo. Handlers delegate to the
 // VmManager; none calls libvirt on the request path except the lifecycle calls themselves (in workers).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
 import type { VmPort } from './ports.js';
 import { Errors, vdsmError } from '../errors.js';
+import { CONNECTION_ACTIONS, type ConnectionAction } from '../virt/graphics-ticket.js';
 
 export interface VmApiDeps {
   vms: VmPort;
@@ -16,10 +17,10 @@ const numberish = s.union(s.int(), s.number(), s.string());
 const hibernationVolume = s.named('HibernationVolume', s.object({ poolID: s.string(), domainID: s.string(), imageID: s.string(), volumeID: s.string() }));
 
 /** "30", 30 or 30.0 -> 30; absent -> undefined; anything else is a parameter error. */
-function seconds(value: unknown, name: string): number | undefined {
+function seconds(value: unknown, name: string, negativeOk = false): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || n < 0) throw vdsmError(Errors.INVALID_PARAMETER, { [name]: value });
+  if (!Number.isFinite(n) || (n < 0 && !negativeOk)) throw vdsmError(Errors.INVALID_PARAMETER, { [name]: value });
   return n;
 }
 
@@ -95,6 +96,32 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       result: s.object({ vmList: s.map(s.any()) }),
       resultDescription: '`{"vmList": {}}` (vdsm); error 16 when libvirt cannot resume it.',
       handler: ({ vmID: id }) => deps.vms.cont(id as string),
+    },
+    {
+      name: 'VM.setTicket',
+      description: "Set the console password on the VM's first graphics device (VNC or SPICE) of the running domain, as the engine does each time a user opens a console. The password is never logged.",
+      params: [
+        vmID,
+        { name: 'password', type: s.string(), description: 'The one-time console password (never logged).' },
+        { name: 'ttl', type: numberish, description: 'Seconds the password is valid; 0 or less: no expiry.' },
+        { name: 'existingConnAction', type: s.enumOf(CONNECTION_ACTIONS), description: 'SPICE only: what happens to a client already connected (libvirt `connected`).' },
+        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options (vncUsername, fips, disconnectAction ...): accepted, not acted on (see docs/console.md).' },
+      ],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 18 when it has no graphics device or libvirt refuses the update.',
+      handler: ({ vmID: id, password, ttl, existingConnAction }) => deps.vms.setTicket(id as string, {
+        password: password as string,
+        ttlS: seconds(ttl, 'ttl', true) ?? 0,
+        existingConnAction: existingConnAction as ConnectionAction,
+      }),
+    },
+    {
+      name: 'VM.reset',
+      description: 'Hardware reset of the running guest (virDomainReset): no shutdown, the VM stays Up.',
+      params: [vmID],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 16 when libvirt cannot reset it.',
+      handler: ({ vmID: id }) => deps.vms.reset(id as string),
     },
     {
       name: 'VM.getStats',

@@ -757,6 +757,24 @@ export interface ApiMethods {
       vmList: Record<string, unknown>;
     };
   };
+  /** Hardware reset of the running guest (virDomainReset): no shutdown, the VM stays Up. */
+  "VM.reset": {
+    params: {
+      vmID: string;
+    };
+    result: boolean;
+  };
+  /** Set the console password on the VM's first graphics device (VNC or SPICE) of the running domain, as the engine does each time a user opens a console. The password is never logged. */
+  "VM.setTicket": {
+    params: {
+      vmID: string;
+      password: string;
+      ttl: number | number | string;
+      existingConnAction: "disconnect" | "keep" | "fail";
+      params: Record<string, unknown>;
+    };
+    result: boolean;
+  };
   /** Ask the guest to shut down (or reboot): the oVirt guest agent when it is responsive (given `delay` + `timeout` seconds), then the QEMU guest agent, then ACPI, each given `timeout` seconds; with `force`, power off at the end. */
   "VM.shutdown": {
     params: {

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
-import { DestroyFlag, DomainState, StatsGroup } from '../libvirt/constants.js';
+import { DestroyFlag, DomainState, Impact, StatsGroup } from '../libvirt/constants.js';
+import { ticketedGraphics, type GraphicsTicket } from '../virt/graphics-ticket.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
@@ -505,6 +506,39 @@ export class VmManager {
     vm.state.resumed();
     await this.runHook('after_vm_cont', vm);
     return { vmList: {} };
+  }
+
+  /**
+   * VM.setTicket: the console password (and its expiry) on the VM's first graphics device, through
+   * virDomainUpdateDeviceFlags on the live domain. The password travels only in the device XML handed to
+   * the worker; it is never logged.
+   */
+  async setTicket(vmId: string, ticket: GraphicsTicket): Promise<true> {
+    const vm = this.#requireRunning(vmId);
+    const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
+    const device = ticketedGraphics(live, ticket, Date.now());
+    if (device === undefined) throw vdsmError(Errors.TICKET, 'no graphics devices configured');
+    try {
+      await this.#call('libvirt.updateDeviceFlags', { uuid: vm.vmId, xml: device.xml, flags: Impact.LIVE });
+    } catch (err) {
+      if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+      throw wrapError(Errors.TICKET, err);
+    }
+    this.#o.log.info({ vmId: vm.vmId, graphics: device.type, ...(device.validTo !== undefined ? { validTo: device.validTo } : {}) }, 'console ticket set');
+    return true;
+  }
+
+  /** VM.reset: a hardware reset of the running guest (virDomainReset); the VM stays Up. */
+  async reset(vmId: string): Promise<true> {
+    const vm = this.#requireRunning(vmId);
+    try {
+      await this.#call('libvirt.reset', { uuid: vm.vmId, flags: 0 });
+    } catch (err) {
+      if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+      throw wrapError(Errors.UNEXPECTED, err);
+    }
+    this.#o.log.info({ vmId: vm.vmId }, 'VM reset');
+    return true;
   }
 
   /** Record the VM's QEMU pid when it is found; a failed lookup leaves pid 0 in the stats. */
