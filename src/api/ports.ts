@@ -41,6 +41,8 @@ export interface VmPort {
   /** The console password on the VM's first graphics device (TICKET when it has none). */
   setTicket(vmId: string, ticket: GraphicsTicket): Promise<ApiResult<'VM.setTicket'>>;
   reset(vmId: string): Promise<ApiResult<'VM.reset'>>;
+  /** Per running VM: its I/O tune policy and each disk's current limits. */
+  ioTunePolicies(): Promise<ApiResult<'Host.getAllVmIoTunePolicies'>>;
   /** Stats objects of these VMs (every VM when empty), from the stats cache. */
   reports(vmIds?: readonly string[]): ApiResult<'Host.getAllVmStats'>;
   /** The same as JSON text, from reports serialised once per change (what Host.getAllVmStats sends); a long list is read in slices. */

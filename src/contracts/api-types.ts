@@ -27,6 +27,14 @@ export type ConvergenceSchedule = {
   }>;
 };
 
+export type DiskIoTune = {
+  /** Disk target device, e.g. vda. */
+  name: string;
+  /** The disk's source ('' when none). */
+  path: string;
+  ioTune: IoTuneValues;
+};
+
 export type HardwareInfo = {
   systemManufacturer?: string;
   systemProductName?: string;
@@ -60,6 +68,15 @@ export type HostCapabilities = {
 };
 
 export type HostStats = Record<string, unknown>;
+
+export type IoTuneValues = {
+  total_bytes_sec: number;
+  read_bytes_sec: number;
+  write_bytes_sec: number;
+  total_iops_sec: number;
+  read_iops_sec: number;
+  write_iops_sec: number;
+};
 
 export type MigrateParams = {
   vmId?: string;
@@ -210,6 +227,12 @@ export type VmCreated = {
   xml: string;
 };
 
+export type VmIoTunePolicy = {
+  /** The policy VM.setIoTunePolicy would set; always empty here (that verb is not served). */
+  policy: unknown[];
+  current_values: DiskIoTune[];
+};
+
 export type VmShortStatus = {
   vmId: string;
   status: string;
@@ -271,6 +294,11 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: Record<string, TaskStatus>;
   };
+  /** Per running VM, its disk I/O tune policy and each hard disk's current limits, read from libvirt's live domain XML (`<iotune>`) through the executor. */
+  "Host.getAllVmIoTunePolicies": {
+    params: Record<string, never>;
+    result: Record<string, VmIoTunePolicy>;
+  };
   /** Statistics of every VM this host knows, Down ones included until VM.destroy; read from the stats cache. */
   "Host.getAllVmStats": {
     params: Record<string, never>;
@@ -290,6 +318,14 @@ export interface ApiMethods {
   "Host.getHardwareInfo": {
     params: Record<string, never>;
     result: HardwareInfo;
+  };
+  /** Host jobs (vdsm's SDM storage jobs and v2v imports) by type and id. This agent runs neither kind (its storage work is HSM tasks: Host.getAllTasks), so the answer is always empty. */
+  "Host.getJobs": {
+    params: {
+      job_type?: "storage" | "v2v";
+      job_ids?: string[];
+    };
+    result: Record<string, unknown>;
   };
   /** The network part of Host.getCapabilities: nics, bondings, vlans, bridges, networks, nameservers, supportsIPv6, netConfigDirty. */
   "Host.getNetworkCapabilities": {

@@ -1,15 +1,30 @@
-// VM.setTicket and VM.reset through the real vdsmd (dev profile: libvirt's test driver), the paths the
-// test driver can show: a reset of a running VM, the errors vdsm gives (unknown VM, a VM without
-// graphics), and the parameters the engine sends accepted under api_strict_mode. The ticket reaching
+// Engine verbs through the real vdsmd (dev profile: libvirt's test driver), under api_strict_mode:
+// VM.setTicket and VM.reset as far as the test driver can show them (a reset of a running VM, the errors
+// vdsm gives for an unknown VM and a VM without graphics, the engine's parameters accepted),
+// Host.getAllVmIoTunePolicies read from libvirt's live XML, Host.getJobs. The ticket reaching
 // a live VNC device, and a reset rebooting a guest, are shown on a real QEMU guest in
 // test/realvm/console-ticket-real-vm.test.ts (the test driver cannot update graphics devices).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { EngineClient } from '../helpers/engine-client.js';
+import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 
 type Obj = Record<string, unknown>;
 const UNKNOWN = 'deadbeef-0000-4000-8000-00000000beef';
+const TUNED = 'a0b1c2d3-0000-4000-8000-00000000e1e1';
+const TUNED_XML = `<domain type="test">
+  <name>iotuned</name>
+  <uuid>${TUNED}</uuid>
+  <memory unit="KiB">65536</memory>
+  <vcpu>1</vcpu>
+  <os><type arch="x86_64">hvm</type></os>
+  <devices>
+    <disk type="file" device="disk"><source file="/var/tmp/iotuned-a.img"/><target dev="vda" bus="virtio"/>
+      <iotune><total_bytes_sec>10485760</total_bytes_sec><read_iops_sec>400</read_iops_sec><write_iops_sec>200</write_iops_sec></iotune></disk>
+    <disk type="file" device="disk"><source file="/var/tmp/iotuned-b.img"/><target dev="vdb" bus="virtio"/></disk>
+    <disk type="file" device="cdrom"><target dev="hdc" bus="ide"/><readonly/></disk>
+  </devices>
+</domain>`;
 
 async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
   const err = await p.then(() => undefined, (e: unknown) => e as { rpc?: { code: number; message: string } });
@@ -17,7 +32,7 @@ async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: s
   return err.rpc;
 }
 
-void describe('engine verbs VM.setTicket and VM.reset on the test driver (api_strict_mode on)', () => {
+void describe('engine verbs on the test driver (api_strict_mode on)', () => {
   let agent: AgentProcess;
   let engine: EngineClient;
   let running: string;
@@ -58,5 +73,32 @@ void describe('engine verbs VM.setTicket and VM.reset on the test driver (api_st
     const e = await rpcError(engine.call('VM.setTicket', { vmID: running, password: 'Hidden-55', ttl: 1, params: {} }));
     assert.ok(e.code === -32602 || e.code === -32603, `code ${e.code}`);
     assert.doesNotMatch(e.message, /Hidden-55/);
+  });
+
+  void it('Host.getAllVmIoTunePolicies: every running VM, each hard disk with the limits of its live <iotune>, 0 where unset', async () => {
+    await engine.call('VM.create', { vmID: TUNED, vmParams: { vmId: TUNED, xml: TUNED_XML } });
+    await engine.waitForEvent(isVmStatus(TUNED, 'Powering up'), 30_000);
+    const all = await engine.call<Record<string, Obj>>('Host.getAllVmIoTunePolicies');
+    const up = (await engine.call<Obj[]>('Host.getVMFullList')).filter((v) => v['status'] !== 'Down' && v['status'] !== 'WaitForLaunch').map((v) => String(v['vmId'])).sort();
+    assert.ok(up.includes(TUNED) && up.length === 5, `running VMs: ${up.join(' ')}`);
+    assert.deepEqual(Object.keys(all).sort(), up);
+    const zero = { total_bytes_sec: 0, read_bytes_sec: 0, write_bytes_sec: 0, total_iops_sec: 0, read_iops_sec: 0, write_iops_sec: 0 };
+    assert.deepEqual(all[TUNED], {
+      policy: [],
+      current_values: [
+        { name: 'vda', path: '/var/tmp/iotuned-a.img', ioTune: { ...zero, total_bytes_sec: 10485760, read_iops_sec: 400, write_iops_sec: 200 } },
+        { name: 'vdb', path: '/var/tmp/iotuned-b.img', ioTune: zero },
+      ],
+    });
+    const fixture = all[running]!['current_values'] as Obj[];
+    assert.deepEqual(fixture.map((d) => d['name']), ['vda', 'vdb']);
+    for (const d of fixture) assert.deepEqual(d['ioTune'], zero);
+  });
+
+  void it("Host.getJobs: {} (this host runs no SDM or v2v jobs), with vdsm's job_type values checked", async () => {
+    assert.deepEqual(await engine.call('Host.getJobs'), {});
+    assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'storage', job_ids: [UNKNOWN] }), {});
+    assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v' }), {});
+    assert.equal((await rpcError(engine.call('Host.getJobs', { job_type: 'backup' }))).code, -32602);
   });
 });
