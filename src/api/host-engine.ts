@@ -1,11 +1,13 @@
-// Host verbs a running engine (and MOM) polls that report on work in progress: getAllVmIoTunePolicies
-// and getJobs.
+// Host verbs a running engine (and MOM) calls to look at the host's VMs, jobs and block devices:
+// getAllVmIoTunePolicies, getJobs, getDeviceList.
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
-import type { VmPort } from './ports.js';
+import type { ApiResult, VmPort } from './ports.js';
 
 export interface HostEngineDeps {
   vms: Pick<VmPort, 'ioTunePolicies'>;
+  /** The host's multipath block devices (src/host/multipath-devices.ts). */
+  blockDevices: (guids: readonly string[], checkStatus: boolean) => Promise<ApiResult<'Host.getDeviceList'>>;
 }
 
 /** vdsm's JobType enum. */
@@ -43,6 +45,27 @@ export const apiMethods: ApiMethodsFactory<HostEngineDeps> = (deps) => {
       result: s.map(s.any()),
       resultDescription: 'jobId -> job info; `{}`.',
       handler: () => ({}),
+    },
+    {
+      name: 'Host.getDeviceList',
+      description: "The host's multipath block devices (device-mapper devices with an `mpath-` uuid), read from sysfs: no command runs, no device is opened. A host without multipath (this agent's usual LOCALFS host) answers `[]`.",
+      params: [
+        { name: 'storageType', type: s.union(s.int(), s.string()), optional: true, description: 'The storage type the engine asks for (its StorageType number, 2 FCP or 3 iSCSI, or a name); accepted, not used to filter (vdsm lists every multipath device too).' },
+        { name: 'guids', type: s.array(s.string()), default: [], description: 'Only these device GUIDs (all when empty).' },
+        { name: 'checkStatus', type: s.bool(), default: true, description: 'Add `status` to each device (`unknown` here: the device contents are not inspected).' },
+        { name: 'refresh', type: s.bool(), default: true, description: 'Accepted; no SCSI rescan is made (that needs root and touches the host\'s buses).' },
+      ],
+      result: s.array(s.named('BlockDeviceInfo', s.object({
+        GUID: s.string(), capacity: s.field(s.string(), 'Bytes.'), devtype: s.field(s.string(), 'iSCSI, FCP, MIXED or empty.'),
+        vendorID: s.string(), productID: s.string(), fwrev: s.string(), serial: s.string(),
+        pvUUID: s.string(), pvsize: s.string(), vgUUID: s.string(),
+        pathstatus: s.array(s.named('DevicePath', s.object({ physdev: s.string(), state: s.string(), capacity: s.string(), lun: s.string(), type: s.string() }))),
+        pathlist: s.array(s.map(s.string())),
+        logicalblocksize: s.string(), physicalblocksize: s.string(), discard_max_bytes: s.int(), discard_zeroes_data: s.int(),
+        status: s.optional(s.string(), 'With checkStatus.'),
+      }))),
+      resultDescription: 'vdsm `devList`: one object per multipath device; `[]` when there is none.',
+      handler: ({ guids, checkStatus }) => deps.blockDevices(guids as string[], checkStatus as boolean),
     },
   ];
   return methods;

@@ -8,6 +8,7 @@ import { MethodTable } from '../api/method-table.js';
 import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
 import { apiMethods as hostEngineMethods } from '../api/host-engine.js';
+import { multipathDevices } from '../host/multipath-devices.js';
 import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
 import { apiMethods as storageMethods } from '../api/storage.js';
@@ -404,7 +405,7 @@ export class Agent {
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
-      ...hostEngineMethods({ vms: this.vms }),
+      ...hostEngineMethods({ vms: this.vms, blockDevices: (guids, checkStatus) => multipathDevices(guids, checkStatus) }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),

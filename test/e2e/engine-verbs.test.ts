@@ -1,7 +1,8 @@
 // Engine verbs through the real vdsmd (dev profile: libvirt's test driver), under api_strict_mode:
 // VM.setTicket and VM.reset as far as the test driver can show them (a reset of a running VM, the errors
 // vdsm gives for an unknown VM and a VM without graphics, the engine's parameters accepted),
-// Host.getAllVmIoTunePolicies read from libvirt's live XML, Host.getJobs. The ticket reaching
+// Host.getAllVmIoTunePolicies read from libvirt's live XML, Host.getJobs, Host.getDeviceList on a host
+// without multipath (test/host/multipath-devices.test.ts reads a multipath device). The ticket reaching
 // a live VNC device, and a reset rebooting a guest, are shown on a real QEMU guest in
 // test/realvm/console-ticket-real-vm.test.ts (the test driver cannot update graphics devices).
 import assert from 'node:assert/strict';
@@ -100,5 +101,10 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'storage', job_ids: [UNKNOWN] }), {});
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v' }), {});
     assert.equal((await rpcError(engine.call('Host.getJobs', { job_type: 'backup' }))).code, -32602);
+  });
+
+  void it('Host.getDeviceList as the engine calls it (storageType 3, checkStatus false): [], this host has no multipath device', async () => {
+    assert.deepEqual(await engine.call('Host.getDeviceList', { storageType: 3, checkStatus: false }), []);
+    assert.deepEqual(await engine.call('Host.getDeviceList', { storageType: 2, guids: ['36001405abcdef0123456789abcdef012'], checkStatus: true, refresh: true }), []);
   });
 });
