@@ -23,6 +23,7 @@ export const Errors = {
   RESPONSE_TOO_LARGE: spec('ERR_RESPONSE_TOO_LARGE', -32603, 'Response too large'),
   // vdsm
   NO_VM: spec('ERR_NO_VM', 1, 'Virtual machine does not exist'),
+  FENCE_FAILED: spec('ERR_FENCE_FAILED', 1, 'Fence agent failed'),
   VM_EXISTS: spec('ERR_VM_EXISTS', 4, 'Virtual machine already exists'),
   VM_DOWN: spec('ERR_VM_DOWN', 6, 'Virtual machine is down'),
   CREATE: spec('ERR_VM_CREATE', 9, 'Error creating the requested VM'),
@@ -33,6 +34,7 @@ export const Errors = {
   GUEST_AGENT_NONRESPONSIVE: spec('ERR_GUEST_AGENT_NONRESPONSIVE', 19, 'Guest agent non-responsive'),
   UNAVAILABLE: spec('ERR_UNAVAILABLE', 40, 'Resource unavailable'),
   DESTROY: spec('ERR_VM_DESTROY', 42, 'Virtual machine destroy error'),
+  UNSUPPORTED_FENCE_AGENT: spec('ERR_UNSUPPORTED_FENCE_AGENT', 43, 'Unsupported fencing agent'),
   NOT_IMPLEMENTED: spec('ERR_NOT_IMPLEMENTED', 44, 'Not implemented'),
   MIG_CANCEL: spec('ERR_MIG_CANCEL', 47, 'Migration not in progress'),
   MIGRATION_IN_PROGRESS: spec('ERR_MIGRATION_IN_PROGRESS', 51, 'Command not supported during migration'),

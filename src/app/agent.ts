@@ -9,6 +9,8 @@ import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
 import { apiMethods as hostEngineMethods } from '../api/host-engine.js';
 import { multipathDevices } from '../host/multipath-devices.js';
+import { apiMethods as hostFenceMethods } from '../api/host-fence.js';
+import { FenceAgents } from '../host/fence-agent.js';
 import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
 import { apiMethods as storageMethods } from '../api/storage.js';
@@ -406,6 +408,7 @@ export class Agent {
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...hostEngineMethods({ vms: this.vms, blockDevices: (guids, checkStatus) => multipathDevices(guids, checkStatus) }),
+      ...hostFenceMethods({ fence: new FenceAgents({ dir: cfg.vars.fence_agent_dir, timeoutMs: cfg.vars.fence_timeout * 1000, log: this.log }) }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),

@@ -66,6 +66,13 @@ export type DiskIoTune = {
   ioTune: IoTuneValues;
 };
 
+export type FenceNodeResult = {
+  /** status: on (agent exit 0) or off (2); other actions: unknown. */
+  power: string;
+  /** on, off, reboot: initiated. */
+  operationStatus?: string;
+};
+
 export type HardwareInfo = {
   systemManufacturer?: string;
   systemProductName?: string;
@@ -309,6 +316,21 @@ export interface ApiMethods {
       size?: number;
     };
     result: unknown;
+  };
+  /** Run fence agent `fence_<agent>` ([vars] fence_agent_dir) against another host's power management, with the options on its standard input (the password never on a command line or in a log), within [vars] fence_timeout. */
+  "Host.fenceNode": {
+    params: {
+      addr: string;
+      port: string | number;
+      agent: string;
+      username: string;
+      password: string;
+      action: "status" | "on" | "off" | "reboot";
+      secure?: boolean | string;
+      options?: string;
+      policy?: Record<string, unknown>;
+    };
+    result: FenceNodeResult;
   };
   /** Every task this host knows, with its internal state, code, message, result and tag. */
   "Host.getAllTasks": {
