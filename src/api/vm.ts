@@ -105,7 +105,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
         { name: 'password', type: s.string(), description: 'The one-time console password (never logged).' },
         { name: 'ttl', type: numberish, description: 'Seconds the password is valid; 0 or less: no expiry.' },
         { name: 'existingConnAction', type: s.enumOf(CONNECTION_ACTIONS), description: 'SPICE only: what happens to a client already connected (libvirt `connected`).' },
-        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options (vncUsername, fips, disconnectAction ...): accepted, not acted on (see docs/console.md).' },
+        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options (vncUsername, fips, disconnectAction ...): accepted, not acted on (see docs/engine-verbs.md).' },
       ],
       result: s.bool(),
       resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 18 when it has no graphics device or libvirt refuses the update.',
