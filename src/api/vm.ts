@@ -120,7 +120,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       description: 'Hardware reset of the running guest (virDomainReset): no shutdown, the VM stays Up.',
       params: [vmID],
       result: s.bool(),
-      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 16 when libvirt cannot reset it.',
+      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 90 when libvirt cannot reset it.',
       handler: ({ vmID: id }) => deps.vms.reset(id as string),
     },
     {

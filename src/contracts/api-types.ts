@@ -206,6 +206,19 @@ export type PreparedImageInfo = {
   imgVolumesInfo: Array<Record<string, unknown>>;
 };
 
+export type Secret = {
+  /** The secret UUID. */
+  uuid: string;
+  /** What the secret is for. */
+  usageType: "ceph" | "volume" | "iscsi";
+  /** libvirt usage id (the engine uses "ovirt/<uuid>"). */
+  usageID: string;
+  /** The value, base64-encoded (never logged). */
+  password: string;
+  /** Shown by libvirt. */
+  description?: string;
+};
+
 export type SpmStatus = {
   spmStatus: string;
   spmLver: number;
@@ -455,6 +468,14 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: boolean;
   };
+  /** Define libvirt secrets (ephemeral, private) and set their values; a secret of the same uuid with another usage id is replaced. With `clear`, every other oVirt secret (usage id `ovirt/...`) is removed. */
+  "Host.registerSecrets": {
+    params: {
+      secrets: Secret[];
+      clear?: boolean;
+    };
+    result: boolean;
+  };
   /** Set KSM tuning parameters (run, merge_across_nodes, sleep_millisecs, pages_to_scan) in /sys/kernel/mm/ksm, through supervdsm. */
   "Host.setKsmTune": {
     params: {
@@ -488,6 +509,13 @@ export interface ApiMethods {
       networks?: Record<string, Record<string, unknown>>;
       bondings?: Record<string, Record<string, unknown>>;
       options?: Record<string, unknown>;
+    };
+    result: boolean;
+  };
+  /** Remove libvirt secrets by uuid; unknown ones are skipped. */
+  "Host.unregisterSecrets": {
+    params: {
+      uuids: string[];
     };
     result: boolean;
   };

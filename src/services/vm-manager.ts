@@ -542,7 +542,7 @@ export class VmManager {
       await this.#call('libvirt.reset', { uuid: vm.vmId, flags: 0 });
     } catch (err) {
       if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-      throw wrapError(Errors.UNEXPECTED, err);
+      throw wrapError(Errors.RESET_FAILED, err);
     }
     this.#o.log.info({ vmId: vm.vmId }, 'VM reset');
     return true;
