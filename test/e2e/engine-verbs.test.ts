@@ -27,11 +27,6 @@ const TUNED_XML = `<domain type="test">
   </devices>
 </domain>`;
 
-async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  const err = await p.then(() => undefined, (e: unknown) => e as { rpc?: { code: number; message: string } });
-  assert.ok(err?.rpc, 'the call failed with a JSON-RPC error');
-  return err.rpc;
-}
 
 void describe('engine verbs on the test driver (api_strict_mode on)', () => {
   let agent: AgentProcess;
@@ -57,23 +52,23 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
   });
 
   void it('an unknown VM is error 1 for both verbs', async () => {
-    assert.equal((await rpcError(engine.call('VM.reset', { vmID: UNKNOWN }))).code, 1);
-    assert.equal((await rpcError(engine.call('VM.setTicket', { vmID: UNKNOWN, password: 'pw', ttl: 120, existingConnAction: 'disconnect', params: {} }))).code, 1);
+    assert.equal((await engine.callError('VM.reset', { vmID: UNKNOWN })).code, 1);
+    assert.equal((await engine.callError('VM.setTicket', { vmID: UNKNOWN, password: 'pw', ttl: 120, existingConnAction: 'disconnect', params: {} })).code, 1);
   });
 
   void it("VM.setTicket with the engine's parameters on a VM without graphics: error 18, and the password is not echoed or logged", async () => {
     const password = 'Secret-7d1c2';
-    const e = await rpcError(engine.call('VM.setTicket', { vmID: running, password, ttl: 120, existingConnAction: 'disconnect', params: { vncUsername: 'u', fips: 'false', disconnectAction: 'LOCK_SCREEN' } }));
+    const e = await engine.callError('VM.setTicket', { vmID: running, password, ttl: 120, existingConnAction: 'disconnect', params: { vncUsername: 'u', fips: 'false', disconnectAction: 'LOCK_SCREEN' } });
     assert.equal(e.code, 18);
     assert.equal(e.message, 'no graphics devices configured', 'vdsm\'s message');
     assert.ok(!agent.lines.some((l) => JSON.stringify(l).includes(password)));
   });
 
   void it('strict mode: an unknown existingConnAction is refused (-32602); a missing one too, without echoing the password', async () => {
-    assert.equal((await rpcError(engine.call('VM.setTicket', { vmID: running, password: 'pw', ttl: 1, existingConnAction: 'drop', params: {} }))).code, -32602);
-    const e = await rpcError(engine.call('VM.setTicket', { vmID: running, password: 'Hidden-55', ttl: 1, params: {} }));
-    assert.ok(e.code === -32602 || e.code === -32603, `code ${e.code}`);
-    assert.doesNotMatch(e.message, /Hidden-55/);
+    assert.equal((await engine.callError('VM.setTicket', { vmID: running, password: 'pw', ttl: 1, existingConnAction: 'drop', params: {} })).code, -32602);
+    const e = await engine.callError('VM.setTicket', { vmID: running, password: 'Hidden-55', ttl: 1, params: {} });
+    assert.ok(e.code === -32602 || e.code === -32603, `code ${String(e.code)}`);
+    assert.doesNotMatch(String(e.message), /Hidden-55/);
   });
 
   void it('Host.getAllVmIoTunePolicies: every running VM, each hard disk with the limits of its live <iotune>, 0 where unset', async () => {
@@ -100,7 +95,7 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     assert.deepEqual(await engine.call('Host.getJobs'), {});
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'storage', job_ids: [UNKNOWN] }), {});
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v' }), {});
-    assert.equal((await rpcError(engine.call('Host.getJobs', { job_type: 'backup' }))).code, -32602);
+    assert.equal((await engine.callError('Host.getJobs', { job_type: 'backup' })).code, -32602);
   });
 
   void it('Host.getDeviceList as the engine calls it (storageType 3, checkStatus false): [], this host has no multipath device', async () => {

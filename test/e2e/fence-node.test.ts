@@ -9,23 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { EngineClient } from '../helpers/engine-client.js';
+import { EngineClient, type RpcError } from '../helpers/engine-client.js';
 
 const PASSWORD = 'Fence-Pw-8c1e';
 
-async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  const err = await p.then(() => undefined, (e: unknown) => e as { rpc?: { code: number; message: string } });
-  assert.ok(err?.rpc, 'the call failed with a JSON-RPC error');
-  return err.rpc;
-}
 
 void describe('Host.fenceNode with fake fence agents (api_strict_mode on)', () => {
   let dir: string;
   let agent: AgentProcess;
   let engine: EngineClient;
-  const call = (agentName: string, action: string, extra: Record<string, unknown> = {}): Promise<unknown> => engine.call('Host.fenceNode', {
+  const params = (agentName: string, action: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
     addr: '192.0.2.10', port: '', agent: agentName, username: 'admin', password: PASSWORD, action, secure: 'false', options: '', ...extra,
   });
+  const call = (agentName: string, action: string, extra?: Record<string, unknown>): Promise<unknown> => engine.call('Host.fenceNode', params(agentName, action, extra));
+  const callError = (agentName: string, action: string): Promise<RpcError> => engine.callError('Host.fenceNode', params(agentName, action));
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vdsm-fence-'));
@@ -59,7 +56,7 @@ void describe('Host.fenceNode with fake fence agents (api_strict_mode on)', () =
     for (const action of ['reboot', 'on', 'off']) assert.deepEqual(await call('fake', action), { power: 'unknown', operationStatus: 'initiated' });
     await writeFile(join(dir, 'fence_fake.rc'), '1');
     for (const action of ['status', 'off']) {
-      const e = await rpcError(call('fake', action));
+      const e = await callError('fake', action);
       assert.equal(e.code, 1);
       assert.equal(e.message, 'Failed: passwd=********');
     }
@@ -67,10 +64,10 @@ void describe('Host.fenceNode with fake fence agents (api_strict_mode on)', () =
 
   void it('an agent that is missing, not executable or not a plain name is error 43; a bad action -32602', async () => {
     for (const name of ['missing', 'noexec', '../../bin/true', 'fake/../fake', '']) {
-      const e = await rpcError(call(name, 'status'));
+      const e = await callError(name, 'status');
       assert.equal(e.code, 43, name);
     }
-    assert.equal((await rpcError(call('fake', 'destroy'))).code, -32602);
+    assert.equal((await callError('fake', 'destroy')).code, -32602);
   });
 
   void it('a hung agent is killed with its process group at [vars] fence_timeout while ping2 is answered; the password is never logged', async () => {
@@ -81,9 +78,9 @@ void describe('Host.fenceNode with fake fence agents (api_strict_mode on)', () =
     assert.equal(process.kill(pid, 0), true, 'the agent runs');
     assert.equal(await engine.call('Host.ping2'), true);
     assert.equal(settled, false, 'ping2 answered while the agent still ran');
-    const e = await rpcError(pending);
+    const e = await pending.then(() => assert.fail('the hung agent call succeeded'), (err: { rpc: RpcError }) => err.rpc);
     assert.equal(e.code, 1);
-    assert.match(e.message, /fence_hang did not finish within 5 s and was killed/);
+    assert.match(String(e.message), /fence_hang did not finish within 5 s and was killed/);
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the hung agent is gone');
     await agent.waitForLog((l) => l['msg'] === 'fence agent did not finish in time; killed', 5_000);
     assert.ok(!agent.lines.some((l) => JSON.stringify(l).includes(PASSWORD)), 'the password is not in the log');

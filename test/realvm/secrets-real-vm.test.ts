@@ -25,11 +25,6 @@ const D = '5b7e9c1d-2f3a-4b5c-8d6e-7f8091a2b3c4';
 const PASSPHRASE = 'luks-pass-4e1a';
 const VALUE = Buffer.from('AQBc3vVfsecretCephKey==', 'latin1').toString('base64');
 
-async function rpcError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  const err = await p.then(() => undefined, (e: unknown) => e as { rpc?: { code: number; message: string } });
-  assert.ok(err?.rpc, 'the call failed with a JSON-RPC error');
-  return err.rpc;
-}
 
 void describe('Host.registerSecrets / unregisterSecrets on qemu:///session', { skip, timeout: 120_000 }, () => {
   let lv: SessionLibvirtd;
@@ -80,16 +75,16 @@ void describe('Host.registerSecrets / unregisterSecrets on qemu:///session', { s
   });
 
   void it('bad requests: error 72 and nothing registered; unknown usage type -32602 (strict)', async () => {
-    assert.equal((await rpcError(engine.call('Host.registerSecrets', { secrets: [{ uuid: C, usageType: 'ceph', usageID: `ovirt/${C}`, password: VALUE }, { uuid: 'not-a-uuid', usageType: 'ceph', usageID: 'x', password: VALUE }] }))).code, 72);
-    assert.equal((await rpcError(engine.call('Host.registerSecrets', { secrets: [{ uuid: C, usageType: 'ceph', usageID: `ovirt/${C}`, password: 'not base64!' }] }))).code, 72);
-    assert.equal((await rpcError(engine.call('Host.registerSecrets', { secrets: [{ uuid: C, usageType: 'tls', usageID: `ovirt/${C}`, password: VALUE }] }))).code, -32602);
+    assert.equal((await engine.callError('Host.registerSecrets', { secrets: [{ uuid: C, usageType: 'ceph', usageID: `ovirt/${C}`, password: VALUE }, { uuid: 'not-a-uuid', usageType: 'ceph', usageID: 'x', password: VALUE }] })).code, 72);
+    assert.equal((await engine.callError('Host.registerSecrets', { secrets: [{ uuid: C, usageType: 'ceph', usageID: `ovirt/${C}`, password: 'not base64!' }] })).code, 72);
+    assert.equal((await engine.callError('Host.registerSecrets', { secrets: [{ uuid: C, usageType: 'tls', usageID: `ovirt/${C}`, password: VALUE }] })).code, -32602);
     assert.deepEqual(await secretUuids(), [A]);
   });
 
   void it('unregisterSecrets removes a secret, skips a missing one, refuses a malformed uuid (72)', async () => {
     assert.equal(await engine.call('Host.unregisterSecrets', { uuids: [A, C] }), true);
     assert.deepEqual(await secretUuids(), []);
-    assert.equal((await rpcError(engine.call('Host.unregisterSecrets', { uuids: ['nope'] }))).code, 72);
+    assert.equal((await engine.callError('Host.unregisterSecrets', { uuids: ['nope'] })).code, 72);
   });
 
   void it('the value reaches libvirt: a LUKS disk opens with the registered passphrase, not after a re-register with another', async () => {
