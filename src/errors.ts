@@ -38,6 +38,7 @@ export const Errors = {
   NOT_IMPLEMENTED: spec('ERR_NOT_IMPLEMENTED', 44, 'Not implemented'),
   MIG_CANCEL: spec('ERR_MIG_CANCEL', 47, 'Migration not in progress'),
   MIGRATION_IN_PROGRESS: spec('ERR_MIGRATION_IN_PROGRESS', 51, 'Command not supported during migration'),
+  UPDATE_DEVICE: spec('ERR_UPDATE_DEVICE', 56, 'Failed to update device'),
   HWINFO: spec('ERR_HWINFO', 57, 'Failed to read hardware information'),
   TRANSIENT_DISKS: spec('ERR_TRANSIENT_DISKS', 59, 'Action not permitted on a VM with transient disks'),
   BAD_SECRET: spec('ERR_BAD_SECRET', 72, 'Bad secret request'),

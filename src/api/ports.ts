@@ -39,7 +39,7 @@ export interface VmPort {
   pause(vmId: string): Promise<ApiResult<'VM.pause'>>;
   cont(vmId: string): Promise<ApiResult<'VM.cont'>>;
   /** The console password on the VM's first graphics device (TICKET when it has none). */
-  setTicket(vmId: string, ticket: GraphicsTicket): Promise<ApiResult<'VM.setTicket'>>;
+  setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string): Promise<ApiResult<'VM.setTicket'>>;
   reset(vmId: string): Promise<ApiResult<'VM.reset'>>;
   /** Per running VM: its I/O tune policy and each disk's current limits. */
   ioTunePolicies(): Promise<ApiResult<'Host.getAllVmIoTunePolicies'>>;

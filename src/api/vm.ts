@@ -1,4 +1,5 @@
-// The VM namespace: create, destroy, shutdown, pause, cont, setTicket, reset, getStats, getInfo. Handlers delegate to the
+// The VM namespace: create, destroy, shutdown, pause, cont, setTicket, updateDevice (graphics), reset,
+// getStats, getInfo. Handlers delegate to the
 // VmManager; none calls libvirt on the request path except the lifecycle calls themselves (in workers).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
@@ -114,6 +115,35 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
         ttlS: seconds(ttl, 'ttl', true) ?? 0,
         existingConnAction: existingConnAction as ConnectionAction,
       }),
+    },
+    {
+      name: 'VM.updateDevice',
+      description: "Update a device of the running VM. Served for `deviceType: graphics` (what the engine sends to set a console ticket on the graphics device of `graphicsType`, as VM.setTicket does for the first one); other device types answer error 44.",
+      params: [
+        vmID,
+        { name: 'params', type: s.named('UpdateDeviceParams', s.object({
+          deviceType: s.field(s.string(), 'graphics (interface and the others are not served here).'),
+          graphicsType: s.optional(s.enumOf(['vnc', 'spice']), 'Which graphics device.'),
+          password: s.optional(s.string(), 'The console password (never logged).'),
+          ttl: s.optional(numberish, 'Seconds it is valid; 0 or less: no expiry.'),
+          existingConnAction: s.optional(s.enumOf(CONNECTION_ACTIONS), 'SPICE: what happens to a connected client.'),
+          disconnectAction: s.optional(s.string(), 'Accepted, not acted on.'),
+          params: s.optional(s.map(s.any()), 'Console options: accepted, not acted on.'),
+        })), description: 'The device update; for graphics: graphicsType, password, ttl, existingConnAction, params.' },
+      ],
+      result: s.named('VmShortStatus', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() })),
+      resultDescription: 'vdsm `vmList`: the VM\'s short status. Error 1 unknown VM, 6 down, 44 a device type other than graphics, 56 no graphics device of that type, 18 when libvirt refuses the update.',
+      handler: async ({ vmID: id, params: p }) => {
+        const u = p as Record<string, unknown>;
+        if (u['deviceType'] !== 'graphics') throw vdsmError(Errors.NOT_IMPLEMENTED, `Not implemented: VM.updateDevice for deviceType ${JSON.stringify(u['deviceType'])}`);
+        for (const k of ['graphicsType', 'password', 'ttl', 'params']) if (u[k] === undefined) throw vdsmError(Errors.MISSING_PARAM, `Missing required parameter: params.${k}`);
+        await deps.vms.setTicket(id as string, {
+          password: u['password'] as string,
+          ttlS: seconds(u['ttl'], 'ttl', true) ?? 0,
+          existingConnAction: u['existingConnAction'] as ConnectionAction | undefined,
+        }, u['graphicsType'] as string);
+        return deps.vms.info(id as string);
+      },
     },
     {
       name: 'VM.reset',

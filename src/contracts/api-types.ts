@@ -271,6 +271,23 @@ export type TaskStatus = {
   message: string;
 };
 
+export type UpdateDeviceParams = {
+  /** graphics (interface and the others are not served here). */
+  deviceType: string;
+  /** Which graphics device. */
+  graphicsType?: "vnc" | "spice";
+  /** The console password (never logged). */
+  password?: string;
+  /** Seconds it is valid; 0 or less: no expiry. */
+  ttl?: number | number | string;
+  /** SPICE: what happens to a connected client. */
+  existingConnAction?: "disconnect" | "keep" | "fail";
+  /** Accepted, not acted on. */
+  disconnectAction?: string;
+  /** Console options: accepted, not acted on. */
+  params?: Record<string, unknown>;
+};
+
 export type VmCreated = {
   vmId: string;
   status: string;
@@ -913,6 +930,14 @@ export interface ApiMethods {
       force?: boolean;
     };
     result: boolean;
+  };
+  /** Update a device of the running VM. Served for `deviceType: graphics` (what the engine sends to set a console ticket on the graphics device of `graphicsType`, as VM.setTicket does for the first one); other device types answer error 44. */
+  "VM.updateDevice": {
+    params: {
+      vmID: string;
+      params: UpdateDeviceParams;
+    };
+    result: VmShortStatus;
   };
   /** Copy a volume (its chain collapsed) into a new image with qemu-img convert, as an SPM task with progress (vdsm copyImage). */
   "Volume.copy": {

@@ -516,15 +516,17 @@ export class VmManager {
   }
 
   /**
-   * VM.setTicket: the console password (and its expiry) on the VM's first graphics device, through
+   * VM.setTicket (and VM.updateDevice with deviceType graphics, which names the graphics type): the
+   * console password (and its expiry) on the VM's first graphics device (of that type), through
    * virDomainUpdateDeviceFlags on the live domain. The password travels only in the device XML handed to
    * the worker; it is never logged.
    */
-  async setTicket(vmId: string, ticket: GraphicsTicket): Promise<true> {
+  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string): Promise<true> {
     const vm = this.#requireRunning(vmId);
     const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
-    const device = ticketedGraphics(live, ticket, Date.now());
-    if (device === undefined) throw vdsmError(Errors.TICKET, 'no graphics devices configured');
+    const device = ticketedGraphics(live, ticket, Date.now(), graphicsType);
+    // VM.updateDevice names the graphics type and answers vdsm's updateDevice error when there is none.
+    if (device === undefined) throw graphicsType === undefined ? vdsmError(Errors.TICKET, 'no graphics devices configured') : vdsmError(Errors.UPDATE_DEVICE, `Failed to update device: no ${graphicsType} graphics device`);
     try {
       await this.#call('libvirt.updateDeviceFlags', { uuid: vm.vmId, xml: device.xml, flags: Impact.LIVE });
     } catch (err) {

@@ -54,14 +54,15 @@ export function passwdValidTo(nowMs: number, ttlS: number): string {
 }
 
 /**
- * The first `<graphics>` device of `domainXml` with the ticket applied, as vdsm's setTicket does (it sets
- * the ticket on the first graphics device); undefined when the domain has none.
+ * The first `<graphics>` device of `domainXml` (of `graphicsType` when given: VM.updateDevice) with the
+ * ticket applied, as vdsm's setTicket does (it sets the ticket on the first graphics device); undefined
+ * when the domain has none.
  */
-export function ticketedGraphics(domainXml: string, ticket: GraphicsTicket, nowMs: number): TicketedGraphics | undefined {
+export function ticketedGraphics(domainXml: string, ticket: GraphicsTicket, nowMs: number, graphicsType?: string): TicketedGraphics | undefined {
   const tree = parser.parse(domainXml) as unknown;
   const domain = childrenNamed(tree, 'domain')[0];
   const devices = childrenNamed(domain?.['domain'], 'devices')[0];
-  const graphics = childrenNamed(devices?.['devices'], 'graphics')[0];
+  const graphics = childrenNamed(devices?.['devices'], 'graphics').find((g) => graphicsType === undefined || g[':@']?.['@_type'] === graphicsType);
   if (graphics === undefined) return undefined;
   const attrs: Record<string, string> = { ...(graphics[':@'] ?? {}) };
   const type = attrs['@_type'] ?? '';

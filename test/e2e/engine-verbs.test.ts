@@ -64,6 +64,13 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     assert.ok(!agent.lines.some((l) => JSON.stringify(l).includes(password)));
   });
 
+  void it('VM.updateDevice: graphics on a VM without graphics is 56, another device type 44, an unknown VM 1', async () => {
+    const graphics = { deviceType: 'graphics', graphicsType: 'vnc', password: 'pw', ttl: '120', existingConnAction: 'disconnect', params: { fips: 'false' } };
+    assert.equal((await engine.callError('VM.updateDevice', { vmID: running, params: graphics })).code, 56);
+    assert.equal((await engine.callError('VM.updateDevice', { vmID: running, params: { deviceType: 'interface', alias: 'net0' } })).code, 44);
+    assert.equal((await engine.callError('VM.updateDevice', { vmID: UNKNOWN, params: graphics })).code, 1);
+  });
+
   void it('strict mode: an unknown existingConnAction is refused (-32602); a missing one too, without echoing the password', async () => {
     assert.equal((await engine.callError('VM.setTicket', { vmID: running, password: 'pw', ttl: 1, existingConnAction: 'drop', params: {} })).code, -32602);
     const e = await engine.callError('VM.setTicket', { vmID: running, password: 'Hidden-55', ttl: 1, params: {} });

@@ -151,6 +151,19 @@ void describe('VM.setTicket and VM.reset on a real hypervisor (qemu:///session, 
     for (const secret of [password, JSON.stringify(password).slice(1, -1), 'second']) assert.ok(!text.includes(secret), 'the password is not in the agent log');
   });
 
+  void it("VM.updateDevice with deviceType graphics (the engine's other way) sets the ticket on the VNC device; no SPICE device is 56", async () => {
+    const live = await virsh.run(['dumpxml', '--security-info', name]);
+    const port = Number(/<graphics type='vnc' port='(\d+)'/.exec(live)?.[1]);
+    const graphics = (graphicsType: string, password: string): Record<string, unknown> => ({ deviceType: 'graphics', graphicsType, password, ttl: '60', existingConnAction: 'disconnect', params: {} });
+    const r = await engine.call<Record<string, unknown>>('VM.updateDevice', { vmID: vmId, params: graphics('vnc', 'third') }, CALL_TIMEOUT_MS);
+    assert.equal(r['vmId'], vmId);
+    assert.equal(r['status'], 'Up');
+    assert.equal(await vncLogin(port, 'third'), 'ok');
+    assert.match(/<graphics type='vnc'[^>]*>/.exec(await virsh.run(['dumpxml', '--security-info', name]))?.[0] ?? '', /passwdValidTo='/);
+    assert.equal((await engine.callError('VM.updateDevice', { vmID: vmId, params: graphics('spice', 'x') })).code, 56);
+    assert.equal(await vncLogin(port, 'third'), 'ok', 'the failed SPICE update changed nothing');
+  });
+
   void it('VM.reset reboots the guest in place: a second boot on the serial console, RebootInProgress, then Up again', async () => {
     const boots = async (): Promise<number> => (await readFile(consoleLog, 'utf8')).split('tinyguest: init started').length - 1;
     assert.equal(await boots(), 1);

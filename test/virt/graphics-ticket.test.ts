@@ -48,6 +48,15 @@ void describe('VM.setTicket device XML', () => {
     assert.match(t.xml, /^<graphics type="vnc" port="5900" passwd="a&apos;b&quot;c&lt;d&gt;&amp;e&lt;\/graphics&gt;&lt;graphics type=&apos;vnc&apos;"\/?>$/);
   });
 
+  void it('with a graphics type (VM.updateDevice): the first device of that type, none when there is none', () => {
+    const xml = domain(`${SPICE}<graphics type='vnc' port='5903' autoport='no'/>`);
+    const vnc = ticketedGraphics(xml, { password: 'v', ttlS: 0 }, NOW, 'vnc')!;
+    assert.equal(vnc.type, 'vnc');
+    assert.equal(attr(graphicsOf(vnc.xml), 'port'), '5903');
+    assert.equal(ticketedGraphics(xml, { password: 'v', ttlS: 0 }, NOW, 'spice')!.type, 'spice');
+    assert.equal(ticketedGraphics(domain("<graphics type='vnc' port='5900'/>"), { password: 'v', ttlS: 0 }, NOW, 'spice'), undefined);
+  });
+
   void it('no graphics device: undefined (the verb answers error 18)', () => {
     assert.equal(ticketedGraphics(domain(''), { password: 'x', ttlS: 10 }, NOW), undefined);
     assert.equal(ticketedGraphics("<domain type='test'><name>n</name></domain>", { password: 'x', ttlS: 10 }, NOW), undefined);
