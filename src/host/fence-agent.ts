@@ -62,6 +62,10 @@ export class FenceAgents {
 
   async fence(req: FenceRequest): Promise<FenceResult> {
     if (!(FENCE_ACTIONS as readonly string[]).includes(req.action)) throw vdsmError(Errors.INVALID_PARAMETER, `illegal action ${String(req.action)}`);
+    // One option per line: a value with a line break would smuggle further options in (ipmitool_path=...).
+    for (const k of ['addr', 'port', 'username', 'password'] as const) {
+      if (/[\r\n\0]/.test(req[k])) throw vdsmError(Errors.INVALID_PARAMETER, `Invalid parameter: ${k} must be one line`);
+    }
     if (!AGENT_NAME.test(req.agent)) throw vdsmError(Errors.UNSUPPORTED_FENCE_AGENT, `Unsupported fencing agent: ${JSON.stringify(req.agent)} is not an agent name`);
     // vdsm skips on/off/reboot when the policy's storage leases show the host alive; this host holds
     // no sanlock leases to ask, so (as vdsm does when it cannot tell) the action goes ahead.

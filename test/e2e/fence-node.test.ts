@@ -70,6 +70,14 @@ void describe('Host.fenceNode with fake fence agents (api_strict_mode on)', () =
     assert.equal((await callError('fake', 'destroy')).code, -32602);
   });
 
+  void it('a line break in addr, port, username or password is refused (91): it would add agent options', async () => {
+    for (const k of ['addr', 'port', 'username', 'password']) {
+      const e = await engine.callError('Host.fenceNode', params('fake', 'status', { [k]: 'x\nipmitool_path=/tmp/evil' }));
+      assert.equal(e.code, 91, k);
+      assert.doesNotMatch(String(e.message), /evil/);
+    }
+  });
+
   void it('a hung agent is killed with its process group at [vars] fence_timeout while ping2 is answered; the password is never logged', async () => {
     let settled = false;
     const pending = call('hang', 'status').finally(() => { settled = true; });
