@@ -414,7 +414,7 @@ export class Agent {
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
       ...hostEngineMethods({ vms: this.vms, blockDevices: (guids, checkStatus) => multipathDevices(guids, checkStatus) }),
       ...hostSecretsMethods({ secrets: this.secrets }),
-      ...hostFenceMethods({ fence: new FenceAgents({ dir: cfg.vars.fence_agent_dir, timeoutMs: cfg.vars.fence_timeout * 1000, log: this.log }) }),
+      ...hostFenceMethods({ fence: new FenceAgents({ dir: cfg.vars.fence_agent_dir, timeoutMs: cfg.vars.fence_timeout * 1000, log: this.log, ...(this.#o.timers ? { timers: this.#o.timers } : {}) }) }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
+import { realTimers, type Timers } from '../runtime/clock.js';
 
 export const FENCE_ACTIONS = ['status', 'on', 'off', 'reboot'] as const;
 export type FenceAction = (typeof FENCE_ACTIONS)[number];
@@ -36,6 +37,8 @@ export interface FenceAgentOptions {
   /** [vars] fence_timeout, in ms. */
   timeoutMs: number;
   log: Logger;
+  /** The time limit's timer (real timers by default). */
+  timers?: Timers;
 }
 
 /** Output kept per stream (agents print a line or two; a runaway one is cut). */
@@ -101,7 +104,8 @@ export class FenceAgents {
       };
       child.stdout.on('data', keep);
       child.stderr.on('data', keep);
-      const timer = setTimeout(() => {
+      const timers = this.o.timers ?? realTimers;
+      const timer = timers.setTimeout(() => {
         timedOut = true;
         try {
           if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
@@ -111,12 +115,12 @@ export class FenceAgents {
       }, this.o.timeoutMs);
       child.once('spawn', () => this.o.log.info({ agent: req.agent, addr: req.addr, action: req.action, pid: child.pid }, 'fence agent started'));
       child.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
         if (err.code === 'ENOENT' || err.code === 'EACCES') reject(vdsmError(Errors.UNSUPPORTED_FENCE_AGENT, `Unsupported fencing agent: ${script} ${err.code === 'ENOENT' ? 'does not exist' : 'cannot be run'}`));
         else reject(vdsmError(Errors.FENCE_FAILED, `${script}: ${err.message}`));
       });
       child.once('close', (rc, signal) => {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
         resolve({ rc, signal, out, timedOut });
       });
       // An agent that exits without reading its input closes the pipe: not an error of ours.
