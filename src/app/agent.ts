@@ -474,6 +474,8 @@ export class Agent {
       // netConfigDirty in getStats from the first call, not only after a getCapabilities.
       this.network.refresh().catch((err: unknown) => this.log.warn({ err }, 'network configuration unreadable'));
       await this.libvirt.start();
+      // As vdsm: no oVirt secret outlives the agent that registered it (the engine registers them again).
+      await this.secrets.clear();
       this.vms.start();
       this.migrations.start();
       await this.recovery.start();

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { Errors, errorMessage, vdsmError } from '../errors.js';
 import type { Libvirt } from '../libvirt/client.js';
-import { libvirtErrorInfo } from '../libvirt/errors.js';
+import { isNoSupport, libvirtErrorInfo } from '../libvirt/errors.js';
 
 /** usageType -> the element holding the usage id in the secret XML. */
 const USAGE_ELEMENT: Record<string, string> = { ceph: 'name', volume: 'volume', iscsi: 'target' };
@@ -110,6 +110,30 @@ export class LibvirtSecrets {
       throw vdsmError(Errors.SECRET_UNREGISTER, `Error unregistering Libvirt secret: ${errorMessage(err)}`);
     }
     return true;
+  }
+
+  /**
+   * Remove every oVirt secret (usage id "ovirt/..."), as vdsm does when it starts: the engine registers
+   * the ones it needs again when it connects the host to its storage pool. Best effort: failures are
+   * logged; a connection without a secret driver (libvirt's test driver) has none to clear.
+   */
+  async clear(): Promise<void> {
+    let list;
+    try {
+      list = await this.o.libvirt.call('libvirt.listAllSecrets', { flags: 0 });
+    } catch (err) {
+      if (isNoSupport(err)) this.o.log.debug('no secret driver on this libvirt connection; no secrets to clear');
+      else this.o.log.warn({ err: errorMessage(err) }, 'could not list libvirt secrets to clear them');
+      return;
+    }
+    for (const e of list.filter((x) => x.usageID.startsWith('ovirt/'))) {
+      try {
+        await this.#undefine(e.uuid);
+        this.o.log.info({ uuid: e.uuid, usageID: e.usageID }, 'unregistered stale secret');
+      } catch (err) {
+        this.o.log.warn({ uuid: e.uuid, err: errorMessage(err) }, 'could not unregister a stale secret');
+      }
+    }
   }
 
   async #undefine(uuid: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Host.registerSecrets / unregisterSecrets through vdsmd on an unprivileged libvirtd (qemu:///session:
 // libvirt's test driver has no secret driver), checked with virsh, an independent client: the secret's
 // XML (ephemeral, private: libvirt refuses to show the value), replacement on a changed usage id,
-// `clear`, unregister of a missing secret. That the value itself reaches libvirt is shown by a LUKS disk
+// `clear`, unregister of a missing secret, the oVirt secrets cleared when the agent starts again. That the value itself reaches libvirt is shown by a LUKS disk
 // (qemu-img made, this test's passphrase): QEMU starts with it behind the registered secret, and refuses
 // to start once the secret was registered again with another value. Skipped unless scripts/realvm/setup.sh has run; VDSM_REALVM=1 makes it a failure.
 import assert from 'node:assert/strict';
@@ -108,5 +108,20 @@ void describe('Host.registerSecrets / unregisterSecrets on qemu:///session', { s
     const refused = await virsh.run(['create', xmlPath]).then(() => 'started', (e: unknown) => String(e instanceof Error ? e.message : e));
     assert.match(refused, /password|passphrase|keyslot|unlock|decrypt/i, 'QEMU cannot open the image with the other value');
     assert.equal(await engine.call('Host.unregisterSecrets', { uuids: [D] }), true);
+  });
+
+  void it('a restarted agent clears the oVirt secrets left behind (as vdsm), not the others', async () => {
+    assert.equal(await engine.call('Host.registerSecrets', { secrets: [{ uuid: A, usageType: 'ceph', usageID: `ovirt/${A}`, password: VALUE }] }), true);
+    const other = join(lv.runDir, 'other-secret.xml');
+    await writeFile(other, `<secret ephemeral="yes" private="no"><uuid>${C}</uuid><usage type="ceph"><name>someone-else</name></usage></secret>`);
+    await virsh.run(['secret-define', other]);
+    assert.deepEqual(await secretUuids(), [A, C].sort());
+    engine.close();
+    await agent.kill();
+    agent = await AgentProcess.start({ stateDir, args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', 'vars.fake_kvm_support=false'] });
+    await agent.whenReady(60_000);
+    engine = await EngineClient.connect({ port: agent.port });
+    assert.deepEqual(await secretUuids(), [C]);
+    await virsh.run(['secret-undefine', C]);
   });
 });
