@@ -39,7 +39,8 @@ export interface VmPort {
   pause(vmId: string): Promise<ApiResult<'VM.pause'>>;
   cont(vmId: string): Promise<ApiResult<'VM.cont'>>;
   /** The console password on the VM's first graphics device (TICKET when it has none). */
-  setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string): Promise<ApiResult<'VM.setTicket'>>;
+  /** `hookParams`: the engine's console options, for the set_ticket hook scripts' environment. */
+  setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams?: Record<string, string>): Promise<ApiResult<'VM.setTicket'>>;
   reset(vmId: string): Promise<ApiResult<'VM.reset'>>;
   /** Per running VM: its I/O tune policy and each disk's current limits. */
   ioTunePolicies(): Promise<ApiResult<'Host.getAllVmIoTunePolicies'>>;

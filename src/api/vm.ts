@@ -25,6 +25,18 @@ function seconds(value: unknown, name: string, negativeOk = false): number | und
   return n;
 }
 
+/** The engine's console options as hook-script environment: identifier names, string or scalar values. */
+function hookEnv(params: unknown): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return env;
+  for (const [k, v] of Object.entries(params)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || !['string', 'number', 'boolean'].includes(typeof v)) continue;
+    const text = String(v);
+    if (!text.includes('\0')) env[k] = text;
+  }
+  return env;
+}
+
 const vmStats = s.named('VmStats', s.object({
   vmId: s.string(),
   status: s.string(),
@@ -106,15 +118,15 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
         { name: 'password', type: s.string(), description: 'The one-time console password (never logged).' },
         { name: 'ttl', type: numberish, description: 'Seconds the password is valid; 0 or less: no expiry.' },
         { name: 'existingConnAction', type: s.enumOf(CONNECTION_ACTIONS), description: 'SPICE only: what happens to a client already connected (libvirt `connected`).' },
-        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options (vncUsername, fips, disconnectAction ...): accepted, not acted on (see docs/engine-verbs.md).' },
+        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options (vncUsername, fips, disconnectAction ...): handed to the set_ticket hook scripts as environment variables, otherwise not acted on (see docs/engine-verbs.md).' },
       ],
       result: s.bool(),
       resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 18 when it has no graphics device or libvirt refuses the update.',
-      handler: ({ vmID: id, password, ttl, existingConnAction }) => deps.vms.setTicket(id as string, {
+      handler: ({ vmID: id, password, ttl, existingConnAction, params }) => deps.vms.setTicket(id as string, {
         password: password as string,
         ttlS: seconds(ttl, 'ttl', true) ?? 0,
         existingConnAction: existingConnAction as ConnectionAction,
-      }),
+      }, undefined, hookEnv(params)),
     },
     {
       name: 'VM.updateDevice',
@@ -141,7 +153,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
           password: u['password'] as string,
           ttlS: seconds(u['ttl'], 'ttl', true) ?? 0,
           existingConnAction: u['existingConnAction'] as ConnectionAction | undefined,
-        }, u['graphicsType'] as string);
+        }, u['graphicsType'] as string, hookEnv(u['params']));
         return deps.vms.info(id as string);
       },
     },

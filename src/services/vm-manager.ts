@@ -521,12 +521,14 @@ export class VmManager {
    * virDomainUpdateDeviceFlags on the live domain. The password travels only in the device XML handed to
    * the worker; it is never logged.
    */
-  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string): Promise<true> {
+  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams: Record<string, string> = {}): Promise<true> {
     const vm = this.#requireRunning(vmId);
     const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
     const device = ticketedGraphics(live, ticket, Date.now(), graphicsType);
     // VM.updateDevice names the graphics type and answers vdsm's updateDevice error when there is none.
     if (device === undefined) throw graphicsType === undefined ? vdsmError(Errors.TICKET, 'no graphics devices configured') : vdsmError(Errors.UPDATE_DEVICE, `Failed to update device: no ${graphicsType} graphics device`);
+    // The hook scripts get the VM's XML (never the password) and the engine's console options.
+    await this.runHook('before_vm_set_ticket', vm, hookParams);
     try {
       await this.#call('libvirt.updateDeviceFlags', { uuid: vm.vmId, xml: device.xml, flags: Impact.LIVE });
     } catch (err) {
@@ -534,6 +536,7 @@ export class VmManager {
       throw wrapError(Errors.TICKET, err);
     }
     this.#o.log.info({ vmId: vm.vmId, graphics: device.type, ...(device.validTo !== undefined ? { validTo: device.validTo } : {}) }, 'console ticket set');
+    await this.runHook('after_vm_set_ticket', vm, hookParams);
     return true;
   }
 

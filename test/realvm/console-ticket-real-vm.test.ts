@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { readFile, rm, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,13 +87,20 @@ void describe('VM.setTicket and VM.reset on a real hypervisor (qemu:///session, 
   const vmId = randomUUID();
   const name = `tk-${vmId.slice(0, 4)}`;
   let consoleLog: string;
+  let hooksDir: string;
 
   before(async () => {
     if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
     lv = await startSessionLibvirtd();
     virsh = new Virsh(lv.uri('qemu'), { binary: check.assets.tools.virsh });
     stateDir = await mkdtemp(join(tmpdir(), 'vdsm-realvm-ticket-'));
-    agent = await AgentProcess.start({ stateDir, args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', 'vars.fake_kvm_support=false'] });
+    // set_ticket hook scripts that keep what they were given: the XML and the engine's console options.
+    hooksDir = join(stateDir, 'hooks');
+    for (const point of ['before_vm_set_ticket', 'after_vm_set_ticket']) {
+      await mkdir(join(hooksDir, point), { recursive: true });
+      await writeFile(join(hooksDir, point, '50_keep'), `#!/bin/sh\ncp "$_hook_domxml" "${hooksDir}/${point}.xml"\necho "$vmId fips=$fips disconnectAction=$disconnectAction" >> "${hooksDir}/${point}.log"\n`, { mode: 0o755 });
+    }
+    agent = await AgentProcess.start({ stateDir, args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', 'vars.fake_kvm_support=false', '--set', `vars.hooks_dir=${hooksDir}`] });
     await agent.whenReady(CALL_TIMEOUT_MS);
     engine = await EngineClient.connect({ port: agent.port });
     consoleLog = join(lv.runDir, `${name}.log`);
@@ -147,6 +154,13 @@ void describe('VM.setTicket and VM.reset on a real hypervisor (qemu:///session, 
     assert.equal(await vncLogin(port, password), 'failed', 'the first ticket is replaced');
 
     await agent.waitForLog((l) => l['msg'] === 'console ticket set' && l['vmId'] === vmId && l['validTo'] === undefined, 5_000);
+    // The hook scripts ran for both tickets with the engine's options, and their XML has no password.
+    for (const point of ['before_vm_set_ticket', 'after_vm_set_ticket']) {
+      assert.deepEqual((await readFile(join(hooksDir, `${point}.log`), 'utf8')).trim().split('\n'), [`${vmId} fips=false disconnectAction=LOCK_SCREEN`, `${vmId} fips= disconnectAction=`], point);
+      const xml = await readFile(join(hooksDir, `${point}.xml`), 'utf8');
+      assert.match(xml, new RegExp(`<uuid>${vmId}</uuid>`));
+      assert.ok(!xml.includes(password) && !xml.includes("passwd='second'") && !xml.includes('passwd="second"'), `${point}: no ticket in the hook XML`);
+    }
     const text = agent.lines.map((l) => JSON.stringify(l)).join('\n');
     for (const secret of [password, JSON.stringify(password).slice(1, -1), 'second']) assert.ok(!text.includes(secret), 'the password is not in the agent log');
   });
