@@ -224,6 +224,7 @@ export class VmManager {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
     this.#refresher.close();
+    this.#whole?.drop();
     // A VM adopted or created before start() has timers too.
     for (const vm of vms) {
       vm.powerdown?.cancel();
