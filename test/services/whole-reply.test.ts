@@ -19,6 +19,9 @@ import type { SendReply } from '../../src/guest/channel-protocol.js';
 import { GuestAgents } from '../../src/guest/guest-agents.js';
 import { OvirtChannels, type ChannelTransport } from '../../src/guest/ovirt-channels.js';
 import { LibvirtClient } from '../../src/libvirt/client.js';
+import { ChunkedWriter, type ByteSink } from '../../src/rpc/chunked-writer.js';
+import { encodeRawReply } from '../../src/rpc/reply-encoder.js';
+import { encodeMessagePartsWith, messageHead } from '../../src/rpc/stomp-frame.js';
 import type { RawJson } from '../../src/runtime/raw-json.js';
 import { ReplyBufferPool } from '../../src/runtime/reply-buffers.js';
 import { VmManager, type Vm } from '../../src/services/vm-manager.js';
@@ -313,3 +316,70 @@ void test('a filtered read (vmList) and VM.getStats keep their own path and neve
     await t.cleanup();
   }
 });
+
+/** A socket that takes (copies) a write's bytes only when the test completes it, as the kernel does later than write() returns. */
+class HeldSink implements ByteSink {
+  readonly queue: { chunk: Buffer; cb: ((err?: Error | null) => void) | undefined }[] = [];
+  readonly taken: Buffer[] = [];
+  write(chunk: Buffer | string, cb?: (err?: Error | null) => void): boolean {
+    this.queue.push({ chunk: typeof chunk === 'string' ? Buffer.from(chunk) : chunk, cb });
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  get writableLength(): number {
+    return this.queue.reduce((n, w) => n + w.chunk.length, 0);
+  }
+  end(): void {}
+  destroy(): void {}
+  /** Take every write so far and run their callbacks. */
+  completeAll(): void {
+    for (const w of this.queue.splice(0)) {
+      this.taken.push(Buffer.from(w.chunk));
+      w.cb?.(null);
+    }
+  }
+}
+
+for (const chunked of [false, true]) {
+  void test(`through a connection's output (${chunked ? 'chunked' : 'written at once'}): a reply whose write callback has not run is never patched; later reads get a copy`, async () => {
+    // Bodies up to 64 KiB are copied into their frame (stomp-frame.ts): enough VMs for one that is not.
+    const t = await setup(60);
+    try {
+      await t.sampled(1);
+      t.time.advance(1_000);
+      await t.sampled(2);
+      await t.read('first');
+      const sink = new HeldSink();
+      const turns: (() => void)[] = [];
+      const out = new ChunkedWriter(sink, { connectionId: 1, leases: t.pool, defer: (fn) => turns.push(fn), ...(chunked ? { chunkBytes: 1024, directMaxBytes: 1024 } : {}) });
+      const head = messageHead('jms.topic.vdsm_responses', 'r');
+      // As rpc-server: the body encoded in place, the frame handed to the writer, the builder's reference released.
+      const send = async (): Promise<Buffer> => {
+        const encoded = encodeRawReply({ jsonrpc: '2.0', id: 'x', result: await t.vms.reportsJson() }, 1 << 30)!;
+        const frame = encodeMessagePartsWith(head, encoded.chunks);
+        const expected = Buffer.concat(frame.map((b) => Buffer.from(b)));
+        out.write(frame);
+        t.pool.release(encoded.chunks);
+        return expected;
+      };
+      const first = await send();
+      assert.ok(first.length > 64 * 1024);
+      const kinds: Kind[] = [];
+      for (let i = 0; i < 3; i++) {
+        t.time.advance(3);
+        kinds.push((await t.read(`read ${i} while the first reply is unwritten`)).kind);
+      }
+      assert.deepEqual(kinds, ['copied', 'patched', 'patched']);
+      while (turns.length > 0 || sink.queue.length > 0) {
+        sink.completeAll();
+        turns.shift()?.();
+      }
+      assert.ok(Buffer.concat(sink.taken).equals(first), 'the socket took the first reply as it was when written');
+      t.time.advance(3);
+      assert.equal((await t.read('after the write')).kind, 'patched');
+    } finally {
+      await t.cleanup();
+    }
+  });
+}
