@@ -33,7 +33,7 @@ const migrateParams = s.named('MigrateParams', s.object({
   compressed: s.optional(s.bool(), 'XBZRLE compression.'),
   encrypted: s.optional(s.bool(), 'QEMU native TLS for the data.'),
   zerocopy: s.optional(s.bool(), 'Zero-copy sends.'),
-  enableGuestEvents: s.optional(s.bool(), 'Tell the guest agent before and after (no oVirt agent events yet: accepted, not sent).'),
+  enableGuestEvents: s.optional(s.bool(), 'Tell the oVirt guest agent: before_migration on the source (waited for up to [vars] guest_lifecycle_event_reply_timeout), after_migration on the destination once the VM is Up, after_migration with failure on the source when the migration failed.'),
   consoleAddress: s.optional(s.string(), 'Where graphics clients reconnect (graphics_uri).'),
   downtime: s.optional(s.int(), 'Maximum downtime, ms, of the computed schedule when no convergenceSchedule is sent.'),
   maxBandwidth: s.optional(s.int(), 'MiB/s; absent: [vars] migration_max_bandwidth.'),
@@ -104,8 +104,11 @@ export const apiMethods: ApiMethodsFactory<VmMigrationApiDeps> = (deps) => {
         { name: 'incomingLimit', type: s.int(), optional: true, description: 'Incoming migrations allowed at once.' },
       ],
       result: s.named('MigrationCreated', s.object({ migrationPort: s.int(), params: s.object({ vmId: s.string(), status: s.string(), statusTime: s.string(), xml: s.string() }) })),
-      resultDescription: '`{migrationPort: 0, params: {vmId, status: "Migration Destination", statusTime, xml}}`; error 4 if the VM exists, 82 when no incoming slot is free (12 when the caller sent no incomingLimit), 9 for unusable XML.',
-      handler: ({ vmID: id, params, incomingLimit }) => deps.migrations.migrationCreate(id as string, params as Record<string, unknown>, incomingLimit as number | undefined),
+      resultDescription: '`{migrationPort: 0, params: {vmId, status: "Migration Destination", statusTime, xml}}`; error 4 if the VM exists, 82 when no incoming slot is free (12 when the caller sent no incomingLimit), 9 for unusable XML, 78 when a before_vm_migrate_destination hook script fails (docs/hooks.md).',
+      handler: async ({ vmID: id, params, incomingLimit }) => {
+        await deps.migrations.beforeIncoming?.(id as string, params as Record<string, unknown>);
+        return deps.migrations.migrationCreate(id as string, params as Record<string, unknown>, incomingLimit as number | undefined);
+      },
     },
   ];
   return methods;
