@@ -19,7 +19,7 @@ import type { SendReply } from '../../src/guest/channel-protocol.js';
 import { GuestAgents } from '../../src/guest/guest-agents.js';
 import { OvirtChannels, type ChannelTransport } from '../../src/guest/ovirt-channels.js';
 import { LibvirtClient } from '../../src/libvirt/client.js';
-import { ChunkedWriter, type ByteSink } from '../../src/rpc/chunked-writer.js';
+import { ChunkedWriter } from '../../src/rpc/chunked-writer.js';
 import { encodeRawReply } from '../../src/rpc/reply-encoder.js';
 import { encodeMessagePartsWith, messageHead } from '../../src/rpc/stomp-frame.js';
 import type { RawJson } from '../../src/runtime/raw-json.js';
@@ -31,6 +31,7 @@ import { StatsCache, type BulkSample } from '../../src/virt/stats-cache.js';
 import { VmStatus } from '../../src/virt/vm-state.js';
 import type { WholeReplyState } from '../../src/virt/whole-reply.js';
 import { ConnectionsStub } from '../support/connections-stub.js';
+import { LazySink } from '../support/lazy-sink.js';
 import { ManualTime } from '../support/manual-time.js';
 import { domainXml } from '../virt/domain-fixtures.js';
 
@@ -124,6 +125,21 @@ async function setup(n: number) {
   };
 }
 
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+/** `body` on `n` VMs with two samples in and rebuilt (1 s apart); cleaned up whatever happens. */
+async function withVms(n: number, body: (t: Setup) => Promise<void>): Promise<void> {
+  const t = await setup(n);
+  try {
+    await t.sampled(1);
+    t.time.advance(1_000);
+    await t.sampled(2);
+    await body(t);
+  } finally {
+    await t.cleanup();
+  }
+}
+
 void test('the kept reply is served again with each read\'s values, byte for byte the assembly, after every kind of change', async () => {
   const t = await setup(4);
   try {
@@ -213,11 +229,7 @@ void test('the kept reply is served again with each read\'s values, byte for byt
 });
 
 void test('a value changing width means an assembly: elapsedTime 9 -> 10 s, monitorResponse 0 -> -1 -> 0, sampleTime 999 -> 1000 s', async () => {
-  const t = await setup(3);
-  try {
-    await t.sampled(1);
-    t.time.advance(1_000);
-    await t.sampled(2);
+  await withVms(3, async (t) => {
     // elapsedTime: to 9.5 s after the first VM's start, then 10.5 s.
     const started = t.list[0]!.state.startedAt;
     t.time.advance(started + 9_500 - t.time.now());
@@ -255,17 +267,11 @@ void test('a value changing width means an assembly: elapsedTime 9 -> 10 s, moni
     assert.match(after.body, /"sampleTime":"1000\.001000"/);
     t.time.advance(1);
     assert.equal((await t.read('1000.002000')).kind, 'patched');
-  } finally {
-    await t.cleanup();
-  }
+  });
 });
 
 void test('a kept buffer still held (a connection writing it, a reply never handed on) is never written to: the read gets a copy', async () => {
-  const t = await setup(3);
-  try {
-    await t.sampled(1);
-    t.time.advance(1_000);
-    await t.sampled(2);
+  await withVms(3, async (t) => {
     await t.read('first');
     // A connection still has this reply to write: it holds the buffer (chunked-writer.ts retains it).
     const raw = await t.vms.reportsJson();
@@ -294,17 +300,11 @@ void test('a kept buffer still held (a connection writing it, a reply never hand
     assert.equal(JSON.stringify(JSON.parse(text)), text);
     t.time.advance(5);
     assert.equal((await t.read('the copy is the kept one now')).kind, 'patched');
-  } finally {
-    await t.cleanup();
-  }
+  });
 });
 
 void test('a filtered read (vmList) and VM.getStats keep their own path and never touch the kept reply', async () => {
-  const t = await setup(3);
-  try {
-    await t.sampled(1);
-    t.time.advance(1_000);
-    await t.sampled(2);
+  await withVms(3, async (t) => {
     await t.read('first');
     const state = t.whole();
     const one = (await t.vms.reportsJson([t.list[1]!.vmId])).text;
@@ -312,45 +312,15 @@ void test('a filtered read (vmList) and VM.getStats keep their own path and neve
     assert.deepEqual(t.whole(), state);
     t.time.advance(2);
     assert.equal((await t.read('after the filtered read')).kind, 'patched');
-  } finally {
-    await t.cleanup();
-  }
+  });
 });
-
-/** A socket that takes (copies) a write's bytes only when the test completes it, as the kernel does later than write() returns. */
-class HeldSink implements ByteSink {
-  readonly queue: { chunk: Buffer; cb: ((err?: Error | null) => void) | undefined }[] = [];
-  readonly taken: Buffer[] = [];
-  write(chunk: Buffer | string, cb?: (err?: Error | null) => void): boolean {
-    this.queue.push({ chunk: typeof chunk === 'string' ? Buffer.from(chunk) : chunk, cb });
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  get writableLength(): number {
-    return this.queue.reduce((n, w) => n + w.chunk.length, 0);
-  }
-  end(): void {}
-  destroy(): void {}
-  /** Take every write so far and run their callbacks. */
-  completeAll(): void {
-    for (const w of this.queue.splice(0)) {
-      this.taken.push(Buffer.from(w.chunk));
-      w.cb?.(null);
-    }
-  }
-}
 
 for (const chunked of [false, true]) {
   void test(`through a connection's output (${chunked ? 'chunked' : 'written at once'}): a reply whose write callback has not run is never patched; later reads get a copy`, async () => {
     // Bodies up to 64 KiB are copied into their frame (stomp-frame.ts): enough VMs for one that is not.
-    const t = await setup(60);
-    try {
-      await t.sampled(1);
-      t.time.advance(1_000);
-      await t.sampled(2);
+    await withVms(60, async (t) => {
       await t.read('first');
-      const sink = new HeldSink();
+      const sink = new LazySink();
       const turns: (() => void)[] = [];
       const out = new ChunkedWriter(sink, { connectionId: 1, leases: t.pool, defer: (fn) => turns.push(fn), ...(chunked ? { chunkBytes: 1024, directMaxBytes: 1024 } : {}) });
       const head = messageHead('jms.topic.vdsm_responses', 'r');
@@ -371,15 +341,13 @@ for (const chunked of [false, true]) {
         kinds.push((await t.read(`read ${i} while the first reply is unwritten`)).kind);
       }
       assert.deepEqual(kinds, ['copied', 'patched', 'patched']);
-      while (turns.length > 0 || sink.queue.length > 0) {
-        sink.completeAll();
-        turns.shift()?.();
+      while (sink.waiting || turns.length > 0) {
+        if (sink.waiting) sink.complete();
+        else turns.shift()!();
       }
-      assert.ok(Buffer.concat(sink.taken).equals(first), 'the socket took the first reply as it was when written');
+      assert.ok(sink.bytes.equals(first), 'the socket took the first reply as it was when written');
       t.time.advance(3);
       assert.equal((await t.read('after the write')).kind, 'patched');
-    } finally {
-      await t.cleanup();
-    }
+    });
   });
 }
