@@ -11,7 +11,9 @@
 // checks a VM's state on every read (virt/vm-report-cache.ts).
 //
 // While the server still has replies to send, the walk waits (at most maxDeferMs): a multi-MB reply is
-// written 64 KiB per loop turn, and a slice in each of those turns would add up to tens of ms.
+// written 64 KiB per loop turn, and a slice in each of those turns would add up to tens of ms. Every
+// wait (a read's hold, a pause while busy) is followed by a turn of the loop and all the checks again,
+// so a read's release is never followed by a slice before that read's reply is queued.
 //
 // What starts a walk: a new sample, a replaced domain, pid or drive sizes (the VM manager calls
 // schedule()), and, as a safety net for an input that changes without telling, a read that comes at
@@ -144,8 +146,17 @@ export class ReportRefresher<T> {
         this.#position = 0;
         while (this.#position < items.length && !this.#again) {
           await this.#yield();
-          while (this.#holds > 0 && !this.#closed) await new Promise<void>((resolve) => (this.#unpark = resolve));
-          await this.#whileBusy();
+          if (this.#holds > 0 && !this.#closed) {
+            // A read holds the walk. Its release comes before its reply is queued (the reply is framed
+            // and handed to the connection a few promise steps later): look again only after a turn of
+            // the loop, when busy() sees that reply, so no slice lands between the read and its first byte.
+            await new Promise<void>((resolve) => (this.#unpark = resolve));
+            continue;
+          }
+          if (this.#deferred()) {
+            await (this.#o.pause ?? oneMs)();
+            continue;
+          }
           if (this.#again) break;
           const start = this.#now();
           do this.#refreshOne(items[this.#position++]!);
@@ -161,11 +172,10 @@ export class ReportRefresher<T> {
     }
   }
 
-  async #whileBusy(): Promise<void> {
+  /** The server still has replies to send and the walk has not waited maxDeferMs since its last slice. */
+  #deferred(): boolean {
     const busy = this.#o.busy;
-    if (busy === undefined) return;
-    const since = this.#lastSlice;
-    while (busy() && !this.#closed && this.#now() - since < (this.#o.maxDeferMs ?? 50)) await (this.#o.pause ?? oneMs)();
+    return busy !== undefined && !this.#closed && busy() && this.#now() - this.#lastSlice < (this.#o.maxDeferMs ?? 50);
   }
 
   #refreshOne(item: T): void {
