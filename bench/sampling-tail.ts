@@ -61,6 +61,9 @@ export interface PhaseOverlap {
   refreshMs: number;
   /** Runnable but not running (1 ms sampling: up to ~2 ms of neighbouring time counts in). */
   runqueueMs: number | null;
+  /** Context switches of the main thread: it blocked (voluntary) or the scheduler took its core (involuntary). */
+  voluntary: number | null;
+  involuntary: number | null;
 }
 
 /** Overlap in ms of [a, b] with the spans. */
@@ -81,24 +84,33 @@ export class SpanRecorder {
   }
 }
 
-/** Run-queue wait (ms) between performance.now() times a and b, from the sampler's [epoch ms, run ms, wait ms] triples. */
-function runqueueBetween(sched: readonly number[], a: number, b: number): number | null {
-  if (sched.length < 3) return null;
+/** Numbers per sample of the schedstat side thread: epoch ms, ms on a CPU, ms waiting on a run queue, voluntary and involuntary context switches (cumulative). */
+export const SCHED_STRIDE = 5;
+
+/**
+ * The main thread between performance.now() times a and b, from the side thread's samples: run-queue
+ * wait and context switches. Sampled every ~1 ms: up to ~2 ms of neighbouring time counts in. Null
+ * without samples.
+ */
+export function schedBetween(sched: readonly number[], a: number, b: number): { waitMs: number; voluntary: number; involuntary: number } | null {
+  const n = Math.floor(sched.length / SCHED_STRIDE);
+  if (n === 0) return null;
   const origin = performance.timeOrigin;
-  const waitAt = (t: number): number | undefined => {
-    let lo = 0;
-    let hi = sched.length / 3 - 1;
+  const at = (t: number): number | undefined => {
     if (sched[0]! > t) return undefined;
+    let lo = 0;
+    let hi = n - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (sched[mid * 3]! <= t) lo = mid;
+      if (sched[mid * SCHED_STRIDE]! <= t) lo = mid;
       else hi = mid - 1;
     }
-    return sched[lo * 3 + 2];
+    return lo * SCHED_STRIDE;
   };
-  const wa = waitAt(origin + a - 1);
-  const wb = waitAt(origin + b + 1);
-  return wa === undefined || wb === undefined ? null : wb - wa;
+  const i = at(origin + a - 1);
+  const j = at(origin + b + 1);
+  if (i === undefined || j === undefined) return null;
+  return { waitMs: sched[j + 2]! - sched[i + 2]!, voluntary: sched[j + 3]! - sched[i + 3]!, involuntary: sched[j + 4]! - sched[i + 4]! };
 }
 
 export function replyTimeline(r: TimedReply, out: OutputTimeline, spans: { gc: readonly Span[]; put: readonly Span[]; refresh: readonly Span[] }, sched: readonly number[]): ReplyTimeline {
@@ -130,8 +142,11 @@ export function replyTimeline(r: TimedReply, out: OutputTimeline, spans: { gc: r
     }
   }
   const phase = (a: number, b: number): PhaseOverlap => {
-    const rq = runqueueBetween(sched, a, b);
-    return { gcMs: round(overlap(a, b, spans.gc), 2), putMs: round(overlap(a, b, spans.put), 2), refreshMs: round(overlap(a, b, spans.refresh), 2), runqueueMs: rq === null ? null : round(rq, 2) };
+    const sw = schedBetween(sched, a, b);
+    return {
+      gcMs: round(overlap(a, b, spans.gc), 2), putMs: round(overlap(a, b, spans.put), 2), refreshMs: round(overlap(a, b, spans.refresh), 2),
+      runqueueMs: sw === null ? null : round(sw.waitMs, 2), voluntary: sw?.voluntary ?? null, involuntary: sw?.involuntary ?? null,
+    };
   };
   return {
     agentMs: round(r.writtenAt - r.receivedAt, 2),
@@ -156,6 +171,8 @@ export function meanTimeline(list: readonly ReplyTimeline[]): ReplyTimeline | nu
   const ph = (p: (t: ReplyTimeline) => PhaseOverlap): PhaseOverlap => ({
     gcMs: m((t) => p(t).gcMs), putMs: m((t) => p(t).putMs), refreshMs: m((t) => p(t).refreshMs),
     runqueueMs: list.every((t) => p(t).runqueueMs === null) ? null : m((t) => p(t).runqueueMs),
+    voluntary: list.every((t) => p(t).voluntary === null) ? null : m((t) => p(t).voluntary),
+    involuntary: list.every((t) => p(t).involuntary === null) ? null : m((t) => p(t).involuntary),
   });
   return {
     agentMs: m((t) => t.agentMs), queueMs: m((t) => t.queueMs), writeMs: m((t) => t.writeMs), turns: m((t) => t.turns), writeCallMs: m((t) => t.writeCallMs),
@@ -166,6 +183,6 @@ export function meanTimeline(list: readonly ReplyTimeline[]): ReplyTimeline | nu
 
 /** One readable line for a timeline. */
 export function describeTimeline(t: ReplyTimeline): string {
-  const ph = (p: PhaseOverlap): string => `gc ${p.gcMs} sample ${p.putMs} refresh ${p.refreshMs} runq ${p.runqueueMs ?? '-'}`;
+  const ph = (p: PhaseOverlap): string => `gc ${p.gcMs} sample ${p.putMs} refresh ${p.refreshMs} runq ${p.runqueueMs ?? '-'} switches ${p.voluntary ?? '-'}/${p.involuntary ?? '-'}`;
   return `${t.agentMs} ms = queue ${t.queueMs} [${ph(t.queue)}] + write ${t.writeMs} [${t.turns} turns; in write calls ${t.writeCallMs}; socket ${t.socketWaitMs} (max ${t.socketWaitMaxMs}, ${t.bufferedChunks} chunks not taken at once); turn waits ${t.turnWaitMs} (max ${t.turnWaitMaxMs}); ${ph(t.write)}]`;
 }

@@ -39,7 +39,9 @@ import { barChart } from './lib/svg-chart.js';
 import { round, summarize } from './lib/stats.js';
 import { syntheticRecord, syntheticKeyCount, type SyntheticVm } from './sampling-records.js';
 import { encodeBulkStats } from '../src/contracts/bulk-stats-codec.js';
-import { describeTimeline, meanTimeline, overlap, replyTimeline, SpanRecorder, type OutputTimeline, type ReplyTimeline } from './sampling-tail.js';
+import { NICE_DEFAULT } from '../src/runtime/executor/executor-options.js';
+import { niceThisThread } from '../src/native-sys.js';
+import { describeTimeline, meanTimeline, overlap, replyTimeline, schedBetween, SpanRecorder, type OutputTimeline, type ReplyTimeline } from './sampling-tail.js';
 
 type RecordsKind = 'test-driver' | 'synthetic-qemu';
 
@@ -132,6 +134,9 @@ interface SynthInit { vms: SyntheticVm[] }
 
 if (!isMainThread && (workerData as { synth?: SynthInit } | null)?.synth !== undefined) {
   const { vms } = (workerData as { synth: SynthInit }).synth;
+  // At the niceness of the sampling Executor's workers, whose work it stands in for (they run at
+  // NICE_DEFAULT above the main thread so that it wins the CPU).
+  niceThisThread(NICE_DEFAULT);
   // One request per sampling cycle: the cycle number advances every counter.
   // Encoded and transferred as workers/ops/sampling.ts sends libvirt's records (bulk-stats-codec.ts).
   parentPort!.on('message', (cycle: number) => {
@@ -260,20 +265,28 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
 // ---- run-queue sampler (worker thread of the case child) ---------------------------------------
 
 // Every ~1 ms: the agent main thread's time on a CPU and waiting on a run queue (/proc schedstat, ns),
+// with its context switches (SCHED_STRIDE numbers per sample, bench/sampling-tail.ts),
 // so a slow reply's time can be split into the agent running and the agent runnable but not running
 // (the machine's other processes had the cores).
 if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.schedstat !== undefined) {
   const { pid } = (workerData as { schedstat: { pid: number } }).schedstat;
+  // A measuring thread in the agent's process: it yields to the agent it measures (each sample carries its own time).
+  niceThisThread(10);
   const { openSync, readSync } = await import('node:fs');
   const samples: number[] = [];
   // One descriptor, re-read from offset 0 into one buffer: a read costs one syscall, not open/read/close
   // and strings (this thread shares the cores with the agent it watches).
+  // Also the thread's context switches (/proc status): voluntary ones are the thread blocking (sleeping
+  // in the kernel), involuntary ones the scheduler taking the core away.
   const fd = openSync(`/proc/${pid}/task/${pid}/schedstat`, 'r');
-  const buf = Buffer.alloc(128);
+  const statusFd = openSync(`/proc/${pid}/task/${pid}/status`, 'r');
+  const buf = Buffer.alloc(4096);
+  const switches = /voluntary_ctxt_switches:\s*(\d+)\s+nonvoluntary_ctxt_switches:\s*(\d+)/;
   const timer = setInterval(() => {
     const n = readSync(fd, buf, 0, buf.length, 0);
     const [run, wait] = buf.toString('latin1', 0, n).split(' ');
-    samples.push(performance.timeOrigin + performance.now(), Number(run) / 1e6, Number(wait) / 1e6);
+    const m = switches.exec(buf.toString('latin1', 0, readSync(statusFd, buf, 0, buf.length, 0)));
+    samples.push(performance.timeOrigin + performance.now(), Number(run) / 1e6, Number(wait) / 1e6, Number(m?.[1] ?? 0), Number(m?.[2] ?? 0));
   }, 1);
   parentPort!.once('message', () => {
     clearInterval(timer);
@@ -615,18 +628,7 @@ async function startProfile(): Promise<{ stop(): Promise<unknown> }> {
 function tailBreakdown(replies: readonly { receivedAt: number; queuedAt: number; writtenAt: number }[], gcSpans: readonly [number, number][], putSpans: readonly [number, number][], sched: readonly number[]): Pick<CaseResult, 'tail_agent_ms' | 'tail_queue_ms' | 'tail_gc_ms' | 'tail_with_sample' | 'tail_runqueue_ms'> {
   const slow = [...replies].sort((x, y) => (y.writtenAt - y.receivedAt) - (x.writtenAt - x.receivedAt)).slice(0, Math.max(1, Math.ceil(replies.length / 20)));
   if (replies.length === 0) return { tail_agent_ms: null, tail_queue_ms: null, tail_gc_ms: null, tail_with_sample: null, tail_runqueue_ms: null };
-  // Run-queue wait (ms, cumulative) at absolute time t, from the sampler's [time, run, wait] triples.
-  const waitAt = (t: number): number | undefined => {
-    let i = 0;
-    while (i + 3 < sched.length && sched[i + 3]! <= t) i += 3;
-    return sched.length >= 3 && sched[i]! <= t ? sched[i + 2] : undefined;
-  };
-  const origin = performance.timeOrigin;
-  const runqueue = slow.map((r) => {
-    const a = waitAt(origin + r.receivedAt - 1);
-    const b = waitAt(origin + r.writtenAt + 1);
-    return a === undefined || b === undefined ? 0 : b - a;
-  });
+  const runqueue = slow.map((r) => schedBetween(sched, r.receivedAt, r.writtenAt)?.waitMs ?? 0);
   const mean = (f: (r: (typeof slow)[number]) => number): number => round(slow.reduce((n, r) => n + f(r), 0) / slow.length, 2);
   return {
     tail_agent_ms: mean((r) => r.writtenAt - r.receivedAt),
