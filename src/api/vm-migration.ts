@@ -33,7 +33,7 @@ const migrateParams = s.named('MigrateParams', s.object({
   compressed: s.optional(s.bool(), 'XBZRLE compression.'),
   encrypted: s.optional(s.bool(), 'QEMU native TLS for the data.'),
   zerocopy: s.optional(s.bool(), 'Zero-copy sends.'),
-  enableGuestEvents: s.optional(s.bool(), 'Tell the guest agent before and after (no oVirt agent events yet: accepted, not sent).'),
+  enableGuestEvents: s.optional(s.bool(), 'Tell the oVirt guest agent: before_migration on the source (waited for up to [vars] guest_lifecycle_event_reply_timeout), after_migration on the destination once the VM is Up, after_migration with failure on the source when the migration failed.'),
   consoleAddress: s.optional(s.string(), 'Where graphics clients reconnect (graphics_uri).'),
   downtime: s.optional(s.int(), 'Maximum downtime, ms, of the computed schedule when no convergenceSchedule is sent.'),
   maxBandwidth: s.optional(s.int(), 'MiB/s; absent: [vars] migration_max_bandwidth.'),

@@ -212,6 +212,7 @@ export class Agent {
       userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
       guest: this.guest.agents,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
+      guestEventWaitMs: cfg.vars.guest_lifecycle_event_reply_timeout * 1000,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
       hostHooks: new VmHostResources({
         supervdsm: this.supervdsm,
@@ -258,11 +259,13 @@ export class Agent {
         monitorIntervalMs: cfg.vars.migration_monitor_interval * 1000,
         retryTimeoutMs: cfg.vars.migration_retry_timeout * 1000,
         destinationTimeoutMs: cfg.vars.migration_destination_timeout * 1000,
+        guestEventWaitMs: cfg.vars.guest_lifecycle_event_reply_timeout * 1000,
       },
       ...(this.storage ? { storage: this.storage.memoryVolumes } : {}),
       guest: {
         ovirtResponsive: (vmId) => this.guest.agents.ovirtResponsive(vmId),
         desktopLock: (vmId) => this.guest.agents.desktopLock(vmId),
+        sessionLocked: (vmId, waitMs, signal) => this.guest.agents.sessionLocked(vmId, waitMs, signal),
         lifecycleEvent: (vmId, type, opts) => this.guest.agents.channels.lifecycleEvent(vmId, type, opts),
       },
     });

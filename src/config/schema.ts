@@ -48,6 +48,7 @@ export const schema = {
     migration_monitor_interval: int(10, `Period, in ${SECONDS}, of migration progress checks (job statistics, VM_migration_status events, the convergence schedule); 0 disables them.`, { min: 0 }),
     migration_retry_timeout: int(10, `Time, in ${SECONDS}, before asking a destination with no free incoming slot again.`, { min: 0 }),
     migration_destination_timeout: int(21600, `Time, in ${SECONDS}, a migration destination waits for the migration to finish before the VM is Down (migration failed).`, { min: 0 }),
+    guest_lifecycle_event_reply_timeout: int(10, `Time, in ${SECONDS}, a migration or hibernation waits for the oVirt guest agent to confirm before_migration / before_hibernation (engines that ask for guest events), and a migrated VM's new channel to connect before after_migration is sent.`, { min: 0 }),
     migration_create_timeout: int(600, `Time, in ${SECONDS}, allowed for creating the VM on a migration destination (VM.migrationCreate).`, { min: 0 }),
     hotunplug_timeout: int(30, `Time, in ${SECONDS}, to wait for a guest to release a hot-unplugged device.`, { min: 0, compat: true }),
     fake_kvm_support: bool(false, 'Act as a KVM host of fake_kvm_architecture where there is no usable KVM (libvirt\'s test driver, TCG): report kvmEnabled, that architecture\'s emulated machines and a fake CPU with its model flags, and run the engine\'s kvm domains as a type the hypervisor offers, so an engine adds the host (vdsm\'s faqemu hook).'),

@@ -87,7 +87,7 @@ export type MigrateParams = {
   encrypted?: boolean;
   /** Zero-copy sends. */
   zerocopy?: boolean;
-  /** Tell the guest agent before and after (no oVirt agent events yet: accepted, not sent). */
+  /** Tell the oVirt guest agent: before_migration on the source (waited for up to [vars] guest_lifecycle_event_reply_timeout), after_migration on the destination once the VM is Up, after_migration with failure on the source when the migration failed. */
   enableGuestEvents?: boolean;
   /** Where graphics clients reconnect (graphics_uri). */
   consoleAddress?: string;

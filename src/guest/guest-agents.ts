@@ -42,6 +42,9 @@ export function qemuGaChannelHint(domain: DomainInfo): 'connected' | 'disconnect
   return s === 'connected' || s === 'disconnected' ? s : undefined;
 }
 
+/** The session states in which a hibernated guest's desktop is safe (vdsm waits for one of them). */
+const LOCKED_SESSIONS: ReadonlySet<string> = new Set(['Locked', 'LoggedOff']);
+
 export class GuestAgents {
   #o: GuestAgentsOptions;
   /**
@@ -132,6 +135,14 @@ export class GuestAgents {
     }
     this.#last.set(vmId, { json, stats, from });
     return stats;
+  }
+
+  /**
+   * Resolves true once the oVirt agent reports the guest's session Locked or LoggedOff (after a
+   * desktopLock), false after `waitMs`, when the channel goes or `signal` aborts.
+   */
+  sessionLocked(vmId: string, waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.#o.channels.until(vmId, (view) => LOCKED_SESSIONS.has(view.get('session')), waitMs, signal);
   }
 
   // --- actions (vdsm's VM.desktop* verbs): the command goes out if it can; error 19 unless the agent is responsive ---

@@ -20,6 +20,15 @@ export interface ChannelTransport {
   rememberApiVersion?(vmId: string, apiVersion: number): void;
 }
 
+export interface LifecycleEventOptions {
+  /** The guest's reply to the event (after_* only say so). */
+  failure?: boolean;
+  /** A before_* event waits this long for the guest's completion (when the agent can reply). */
+  waitMs?: number;
+  /** Wait this long for a channel that is not connected yet before sending. */
+  connectWaitMs?: number;
+}
+
 export interface OvirtChannelsOptions {
   transport: ChannelTransport;
   clock: Clock;
@@ -49,6 +58,8 @@ export class OvirtChannels {
   #views = new Map<string, OvirtAgentView>();
   #paths = new Map<string, string>();
   #waiters = new Map<string, () => void>();
+  /** Per VM, conditions on its view checked after each update of that VM (until()). */
+  #watches = new Map<string, Set<() => void>>();
   #log: DedupLog;
 
   constructor(opts: OvirtChannelsOptions) {
@@ -72,6 +83,7 @@ export class OvirtChannels {
     if (!this.#paths.delete(vmId)) return;
     this.#views.delete(vmId);
     this.#o.transport.remove(vmId);
+    for (const check of this.#watches.get(vmId) ?? []) check();
     this.#log.forget(`${vmId}:`, 'info', { vmId }, 'ovirt-guest-agent channel closed; occurrences while it was open');
   }
 
@@ -91,6 +103,38 @@ export class OvirtChannels {
     this.#o.transport.reboot(vmId);
   }
 
+  /**
+   * Resolves true as soon as `holds` is true of the VM's view (checked now and after each update of that
+   * VM), false when `waitMs` passed first, the channel was detached or `signal` aborted. Nothing polls:
+   * the check runs when an update arrives.
+   */
+  until(vmId: string, holds: (view: OvirtAgentView) => boolean, waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const first = this.#views.get(vmId);
+    if (first === undefined || signal?.aborted === true) return Promise.resolve(false);
+    if (holds(first)) return Promise.resolve(true);
+    if (waitMs <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      let set = this.#watches.get(vmId);
+      if (set === undefined) this.#watches.set(vmId, (set = new Set()));
+      const end = (ok: boolean): void => {
+        this.#o.timers.clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
+        set.delete(check);
+        if (set.size === 0 && this.#watches.get(vmId) === set) this.#watches.delete(vmId);
+        resolve(ok);
+      };
+      const check = (): void => {
+        const view = this.#views.get(vmId);
+        if (view !== first) end(false);
+        else if (holds(view)) end(true);
+      };
+      const aborted = (): void => end(false);
+      const timer = this.#o.timers.setTimeout(() => end(false), waitMs);
+      signal?.addEventListener('abort', aborted, { once: true });
+      set.add(check);
+    });
+  }
+
   /** Send a command; the reply says whether it went out (not whether the guest acted on it). */
   async send(vmId: string, cmd: OvirtCommand): Promise<SendReply> {
     if (!this.#views.has(vmId)) return { ok: false, reason: 'no-channel', message: 'the VM has no ovirt-guest-agent channel' };
@@ -104,9 +148,14 @@ export class OvirtChannels {
   /**
    * vdsm's lifecycle events (before/after migration or hibernation). A `before_*` event with `waitMs`
    * waits for the guest's `completion` when the agent can reply (responsive, API >= 3). Resolves true
-   * when the guest confirmed, false otherwise (not sent, no reply capability, or timed out).
+   * when the guest confirmed, false otherwise (not sent, no reply capability, or timed out). With
+   * `connectWaitMs`, a channel not connected yet (a VM that just arrived or was restored) is waited for
+   * that long first, so the event is not dropped for being sent a moment too early.
    */
-  async lifecycleEvent(vmId: string, type: LifecycleEventType, opts: { failure?: boolean; waitMs?: number } = {}): Promise<boolean> {
+  async lifecycleEvent(vmId: string, type: LifecycleEventType, opts: LifecycleEventOptions = {}): Promise<boolean> {
+    if (opts.connectWaitMs !== undefined && this.#views.get(vmId)?.connected === false) {
+      await this.until(vmId, (v) => v.connected, opts.connectWaitMs);
+    }
     const view = this.#views.get(vmId);
     if (view === undefined) return false;
     const canReply = view.isResponsive(this.#o.clock.now(), this.responsiveMs) && view.apiVersion >= REPLY_MIN_API_VERSION;
@@ -163,6 +212,8 @@ export class OvirtChannels {
         this.#o.onApiVersion?.(vmId, c.apiVersion);
       }
       if (c.guestStatus !== undefined) this.#o.onGuestStatus?.(vmId, c.guestStatus);
+      const watches = this.#watches.get(vmId);
+      if (watches !== undefined) for (const check of [...watches]) check();
     }
   }
 

@@ -120,6 +120,8 @@ export interface VmManagerOptions {
   guest?: GuestAgents;
   /** [vars] vm_command_timeout, seconds. */
   vmCommandTimeoutS: number;
+  /** [vars] guest_lifecycle_event_reply_timeout, ms: how long after_hibernation waits for a restored VM's channel to connect. */
+  guestEventWaitMs?: number;
   guestWaitTimeoutMs?: number;
   /** Host-side preparation that needs root (hugepages, channel sockets), through supervdsm. */
   hostHooks?: VmHostHooks;
@@ -809,7 +811,7 @@ export class VmManager {
       vm.state.restored();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM restored from hibernation');
-      void this.#o.guest?.channels.lifecycleEvent(vm.vmId, 'after_hibernation').then(
+      void this.#o.guest?.channels.lifecycleEvent(vm.vmId, 'after_hibernation', { connectWaitMs: this.#o.guestEventWaitMs ?? 0 }).then(
         (sent) => this.#o.log.info({ vmId: vm.vmId, sent }, 'after_hibernation to the oVirt guest agent'),
         () => undefined,
       );

@@ -103,3 +103,47 @@ void test('updates for a detached VM are dropped; detach summarizes what was onl
   assert.deepEqual(summary?.['counts'], { json: 5 });
   assert.equal(t.lines.filter((l) => l['kind'] === 'json').length, 1);
 });
+
+void test('until(): true as soon as an update makes the condition hold, false at the timeout, on detach or abort; no timer left', async () => {
+  const t = setup();
+  const locked = (v: { get(k: 'session'): string }): boolean => v.get('session') === 'Locked';
+  const a = t.c.until('vm', locked, 30_000);
+  t.c.apply([{ vmId: 'vm', fields: { session: '"Active"' } }]);
+  t.c.apply([{ vmId: 'other', fields: { session: '"Locked"' } }]);
+  t.time.advance(29_000);
+  t.c.apply([{ vmId: 'vm', fields: { session: '"Locked"' } }]);
+  assert.equal(await a, true, 'the update that locked the session ended the wait');
+  assert.equal(t.time.pendingTimers, 0);
+  assert.equal(await t.c.until('vm', locked, 30_000), true, 'already true: at once');
+
+  const b = t.c.until('vm', (v) => v.get('session') === 'LoggedOff', 30_000);
+  t.time.advance(30_000);
+  assert.equal(await b, false, 'timed out');
+
+  const ac = new AbortController();
+  const c = t.c.until('vm', (v) => v.get('session') === 'LoggedOff', 30_000, ac.signal);
+  ac.abort();
+  assert.equal(await c, false, 'aborted');
+  const d = t.c.until('vm', (v) => v.get('session') === 'LoggedOff', 30_000);
+  t.c.detach('vm');
+  assert.equal(await d, false, 'the channel went');
+  assert.equal(t.time.pendingTimers, 0);
+  assert.equal(await t.c.until('nope', () => true, 30_000), false, 'no channel: false');
+});
+
+void test('an after_* event with connectWaitMs waits for the channel to connect, then goes out (sent without waiting when connected)', async () => {
+  const t = setup();
+  const sent = t.c.lifecycleEvent('vm', 'after_migration', { connectWaitMs: 10_000 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(t.transport.sent.length, 0, 'not sent into a channel that is not connected yet');
+  t.c.apply([{ vmId: 'vm', connected: true }]);
+  await sent;
+  assert.deepEqual(t.transport.sent.map((c) => c.name === 'lifecycle-event' && c.args.type), ['after_migration']);
+  // Never connecting: sent anyway after the wait (the session says whether it could go out).
+  const u = setup();
+  const late = u.c.lifecycleEvent('vm', 'after_hibernation', { connectWaitMs: 10_000 });
+  await new Promise((r) => setImmediate(r));
+  u.time.advance(10_000);
+  await late;
+  assert.equal(u.transport.sent.length, 1);
+});

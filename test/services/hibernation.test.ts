@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { MigratingVm, MigrationLibvirt, MigrationVms, ShortOp } from '../../src/services/migration/migration-ports.js';
-import { Hibernation, type HibernationGuest, type MemoryVolumeStorage } from '../../src/services/migration/hibernation.js';
+import { Hibernation, type MemoryVolumeStorage } from '../../src/services/migration/hibernation.js';
+import type { MigrationGuest } from '../../src/services/migration/migration-ports.js';
+import type { SendReply } from '../../src/guest/channel-protocol.js';
+import { GuestAgents } from '../../src/guest/guest-agents.js';
+import { OvirtChannels, type ChannelTransport } from '../../src/guest/ovirt-channels.js';
+import type { OvirtCommand } from '../../src/guest/ovirt-protocol.js';
 import { MigrationService } from '../../src/services/migration/migration-service.js';
 import { MigrationSlots } from '../../src/services/migration/slots.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
@@ -23,7 +28,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 30; i++) await Promise.resolve();
 };
 
-function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: MigrationSlots; writeFails?: boolean } = {}) {
+function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: MigrationSlots; writeFails?: boolean; lockingAgent?: boolean } = {}) {
   const time = new ManualTime(1000);
   const changes: VmStatusChange[] = [];
   const vm: MigratingVm = {
@@ -59,17 +64,35 @@ function harness(o: { initial?: (typeof VmStatus)['UP' | 'PAUSED']; slots?: Migr
     },
     read: () => Promise.reject(new Error('not read here')),
   };
-  const guest: HibernationGuest = {
+  // The real oVirt agent side (GuestAgents over OvirtChannels) with a transport that records what is sent
+  // and an agent the test speaks for through channel updates (lockingAgent), or a scripted one that
+  // confirms everything at once.
+  const sent: OvirtCommand[] = [];
+  const transport: ChannelTransport = {
+    add: () => undefined, remove: () => undefined, reboot: () => undefined, describe: () => Promise.resolve(undefined),
+    send: (_v, cmd): Promise<SendReply> => { sent.push(cmd); steps.push(cmd.name === 'lifecycle-event' ? `${cmd.args.type} (channel)` : cmd.name); return Promise.resolve({ ok: true }); },
+  };
+  const channels = new OvirtChannels({ transport, clock: time, timers: time, log: pino({ level: 'silent' }) });
+  channels.attach(UUID, '/run/ovirt.sock');
+  channels.apply([{ vmId: UUID, connected: true, lastMessageAt: time.now(), apiVersion: 3, fields: { session: '"Active"' } }]);
+  const agents = new GuestAgents({ clock: time, channels, log: pino({ level: 'silent' }) });
+  const guest: MigrationGuest = o.lockingAgent === true ? {
+    ovirtResponsive: (id) => agents.ovirtResponsive(id),
+    desktopLock: (id) => agents.desktopLock(id),
+    sessionLocked: (id, ms, signal) => agents.sessionLocked(id, ms, signal),
+    lifecycleEvent: (id, type, opts) => channels.lifecycleEvent(id, type, opts),
+  } : {
     ovirtResponsive: () => true,
     desktopLock: () => { steps.push('desktopLock'); return Promise.resolve(true); },
+    sessionLocked: () => { steps.push('session locked'); return Promise.resolve(true); },
     lifecycleEvent: (_id, type, opts) => { steps.push(`${type} wait=${opts.waitMs}`); return Promise.resolve(true); },
   };
   const slots = o.slots ?? new MigrationSlots('outgoing', 2);
   const start = (): Hibernation => new Hibernation({
-    vm, vms, libvirt, storage, guest, slots, volumes: parseHibernationHandle(HANDLE), guestEventWaitMs: 10_000,
+    vm, vms, libvirt, storage, guest, slots, volumes: parseHibernationHandle(HANDLE), guestEventWaitMs: 10_000, desktopLockWaitMs: 30_000,
     clock: time, timers: time, log: pino({ level: 'silent' }), publish: () => undefined,
   });
-  return { vm, changes, steps, written, slots, start, finishSave: (err?: Error) => finishSave(err) };
+  return { time, vm, changes, steps, written, slots, channels, sent, start, finishSave: (err?: Error) => finishSave(err) };
 }
 
 void test('slot, before_hibernation, pause, save into the memory volume, parameters into the configuration volume, then Down (5)', async () => {
@@ -83,7 +106,7 @@ void test('slot, before_hibernation, pause, save into the memory volume, paramet
   h.finishSave();
   await hib.done;
   assert.deepEqual(h.steps, [
-    'desktopLock', 'before_hibernation wait=10000', 'libvirt.suspend',
+    'desktopLock', 'session locked', 'before_hibernation wait=10000', 'libvirt.suspend',
     'prepare 5a7e0000-0000-4000-8000-000000000001', 'save /vol/5a7e0000-0000-4000-8000-000000000002', 'teardown 5a7e0000-0000-4000-8000-000000000001',
     'prepare 5a7e0000-0000-4000-8000-000000000003', 'write /vol/5a7e0000-0000-4000-8000-000000000004', 'teardown 5a7e0000-0000-4000-8000-000000000003',
   ]);
@@ -162,7 +185,7 @@ void test('MigrationService: VM.hibernate refused while the VM powers down (100)
   const common = {
     vms, clock: time, timers: time, log: pino({ level: 'silent' }), publish: () => undefined, connectPeer: () => Promise.reject(new Error('no peer')),
     libvirt: { call: () => Promise.resolve(null), migrate: () => Promise.reject(new Error('x')), save: () => new Promise<null>(() => undefined), restore: () => Promise.reject(new Error('x')), saveImageXml: () => Promise.reject(new Error('x')), onEvent: () => () => undefined } as unknown as MigrationLibvirt,
-    config: { maxOutgoing: 2, maxIncoming: 2, managementPort: 54321, maxBandwidth: 52, downtime: 500, downtimeSteps: 5, duriTemplate: 'qemu+tcp://{host}/system', ssl: false, monitorIntervalMs: 0, retryTimeoutMs: 1000, destinationTimeoutMs: 1000 },
+    config: { maxOutgoing: 2, maxIncoming: 2, managementPort: 54321, maxBandwidth: 52, downtime: 500, downtimeSteps: 5, duriTemplate: 'qemu+tcp://{host}/system', ssl: false, monitorIntervalMs: 0, retryTimeoutMs: 1000, destinationTimeoutMs: 1000, guestEventWaitMs: 10_000 },
   };
   const storage: MemoryVolumeStorage = { prepare: () => Promise.resolve('/vol'), teardown: () => Promise.resolve(), write: () => Promise.resolve(), read: () => Promise.resolve(Buffer.alloc(0)) };
   const code = (f: () => unknown): number | undefined => {
@@ -187,4 +210,66 @@ void test('MigrationService: VM.hibernate refused while the VM powers down (100)
   await settle();
   assert.equal((svc.health()['hibernations'] as Record<string, unknown>[])[0]?.['phase'], 'saving');
   assert.equal((svc.health()['active'] as Record<string, number>)['hibernations'], 1);
+});
+
+void test('desktop lock: the VM is paused only once the agent reports the session Locked (vdsm waits up to 30 s)', async () => {
+  const h = harness({ lockingAgent: true });
+  const hib = h.start();
+  await settle();
+  assert.equal(hib.phase, 'locking-desktop');
+  assert.deepEqual(h.steps, ['lock-screen'], 'the lock asked for, nothing paused yet');
+  h.time.advance(29_000);
+  await settle();
+  assert.equal(hib.phase, 'locking-desktop', 'still waiting for the agent');
+  h.channels.apply([{ vmId: UUID, lastMessageAt: h.time.now(), fields: { session: '"Locked"' } }]);
+  await settle();
+  assert.deepEqual(h.steps, ['lock-screen', 'before_hibernation (channel)'], 'then the guest hears before_hibernation and is waited for');
+  const event = h.sent.at(-1) as Extract<OvirtCommand, { name: 'lifecycle-event' }>;
+  h.channels.apply([{ vmId: UUID, completions: [event.args.reply_id!] }]);
+  await settle();
+  assert.deepEqual(h.steps.slice(0, 3), ['lock-screen', 'before_hibernation (channel)', 'libvirt.suspend']);
+  assert.equal(hib.phase, 'saving');
+  h.finishSave();
+  await hib.done;
+  assert.equal(h.vm.state.status, VmStatus.DOWN);
+});
+
+void test('desktop lock: a guest that never locks is hibernated after 30 s anyway; a cancel during the wait stops it (47)', async () => {
+  const h = harness({ lockingAgent: true });
+  const hib = h.start();
+  await settle();
+  h.time.advance(29_999);
+  await settle();
+  assert.ok(!h.steps.includes('libvirt.suspend'));
+  h.time.advance(1);
+  await settle();
+  assert.deepEqual(h.steps, ['lock-screen', 'before_hibernation (channel)'], 'on once the 30 s passed');
+  h.time.advance(10_000); // the guest does not confirm before_hibernation either
+  await settle();
+  assert.ok(h.steps.includes('libvirt.suspend'));
+  h.finishSave();
+  await hib.done;
+  assert.equal(hib.phase, 'succeeded');
+
+  const c = harness({ lockingAgent: true });
+  const cancelled = c.start();
+  await settle();
+  assert.equal(cancelled.phase, 'locking-desktop');
+  await cancelled.cancel();
+  await cancelled.done;
+  assert.deepEqual(cancelled.stats().status, { code: 47, message: 'Migration canceled' });
+  assert.equal(c.vm.state.status, VmStatus.UP);
+  assert.ok(!c.steps.includes('libvirt.suspend'));
+  assert.equal(c.time.pendingTimers, 0, 'no wait left behind');
+});
+
+void test('desktop lock: no responsive oVirt agent, nothing asked and nothing waited for', async () => {
+  const h = harness({ lockingAgent: true });
+  h.time.advance(200_000); // the agent's last message is past the 120 s responsiveness window
+  const hib = h.start();
+  await settle();
+  assert.equal(hib.phase, 'saving');
+  assert.ok(!h.sent.some((c) => c.name === 'lock-screen'));
+  h.finishSave();
+  await hib.done;
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { JobOperation, JobType, type JobStats } from '../../src/contracts/migration-ops.js';
 import { Errors, vdsmError } from '../../src/errors.js';
-import type { MigratingVm, MigrationLibvirt, MigrationVms, PeerAgent, ShortOp } from '../../src/services/migration/migration-ports.js';
+import type { MigratingVm, MigrationGuest, MigrationLibvirt, MigrationVms, PeerAgent, ShortOp } from '../../src/services/migration/migration-ports.js';
 import { DOWNTIME_REPORT_GRACE_MS, OutgoingMigration } from '../../src/services/migration/outgoing.js';
 import { MigrationSlots } from '../../src/services/migration/slots.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
@@ -26,7 +26,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 };
 
-function harness(o: { createAnswers?: (Error | undefined)[]; outgoingLimit?: number } = {}) {
+function harness(o: { createAnswers?: (Error | undefined)[]; outgoingLimit?: number; enableGuestEvents?: boolean } = {}) {
   const time = new ManualTime(1000);
   const changes: VmStatusChange[] = [];
   const vm: MigratingVm = {
@@ -77,10 +77,22 @@ function harness(o: { createAnswers?: (Error | undefined)[]; outgoingLimit?: num
   };
   const published: Record<string, unknown>[] = [];
   const slots = new MigrationSlots('outgoing', 2);
+  // The guest's lifecycle events, in the same list as the destination's calls (their order matters).
+  let confirmGuest!: (ok: boolean) => void;
+  const guest: MigrationGuest = {
+    ovirtResponsive: () => true,
+    desktopLock: () => Promise.resolve(true),
+    sessionLocked: () => Promise.resolve(true),
+    lifecycleEvent: (_id, type, opts) => {
+      peerCalls.push(`guest ${type}${opts.failure === true ? ' failure' : ''}${opts.waitMs !== undefined ? ` wait=${opts.waitMs}` : ''}`);
+      return type.startsWith('before_') ? new Promise((r) => (confirmGuest = r)) : Promise.resolve(true);
+    },
+  };
   const start = (): OutgoingMigration => new OutgoingMigration({
     vm, vms, libvirt, clock: time, timers: time, log: pino({ level: 'silent' }),
     publish: (method, params) => published.push({ method, ...(params[UUID] as object) }),
-    request: parseMigrateRequest({ dst: '10.0.0.2', ...(o.outgoingLimit !== undefined ? { outgoingLimit: o.outgoingLimit } : {}), convergenceSchedule: { init: [], stalling: [] } }, { managementPort: 54321, maxBandwidth: 52, downtime: 500, downtimeSteps: 5 }),
+    request: parseMigrateRequest({ dst: '10.0.0.2', ...(o.outgoingLimit !== undefined ? { outgoingLimit: o.outgoingLimit } : {}), ...(o.enableGuestEvents !== undefined ? { enableGuestEvents: o.enableGuestEvents } : {}), convergenceSchedule: { init: [], stalling: [] } }, { managementPort: 54321, maxBandwidth: 52, downtime: 500, downtimeSteps: 5 }),
+    guest, guestEventWaitMs: 10_000,
     connectPeer: () => Promise.resolve(peer), slots, duriTemplate: 'qemu+tcp://{host}/session', ssl: false, monitorIntervalMs: 1000, retryTimeoutMs: 10_000,
   });
   return {
@@ -89,6 +101,7 @@ function harness(o: { createAnswers?: (Error | undefined)[]; outgoingLimit?: num
     setAbort: (e: Error | undefined) => (abortAnswer = e),
     setState: (s: { state: number; reason: number } | Error) => (stateAnswer = s),
     finishCall: (err?: Error) => finishCall(err),
+    confirmGuest: (ok: boolean) => confirmGuest(ok),
   };
 }
 
@@ -201,4 +214,41 @@ void test("the engine's outgoingLimit bounds concurrent migrations: the second w
   h.finishCall(libvirtError('OPERATION_ABORTED', 78));
   await first.done;
   assert.equal(h.slots.taken, 0);
+});
+
+void test('enableGuestEvents: before_migration once a slot is held and before the destination is asked, waited for; once only across a busy destination\'s retries', async () => {
+  const h = harness({ enableGuestEvents: true, createAnswers: [vdsmError(Errors.MIGRATE_LIMIT)] });
+  const m = h.start();
+  await settle();
+  assert.deepEqual(h.peerCalls, ['ping', 'guest before_migration wait=10000'], 'the destination is not asked until the guest answered');
+  assert.equal(h.slots.describe().taken, 1);
+  h.confirmGuest(true);
+  await settle();
+  assert.deepEqual(h.peerCalls, ['ping', 'guest before_migration wait=10000', 'migrationCreate']);
+  h.time.advance(10_000); // the busy destination's retry
+  await settle();
+  assert.deepEqual(h.peerCalls, ['ping', 'guest before_migration wait=10000', 'migrationCreate', 'migrationCreate'], 'not told twice');
+  h.finishCall(libvirtError('OPERATION_FAILED', 9));
+  await m.done;
+  assert.equal(h.vm.state.status, VmStatus.UP);
+  assert.deepEqual(h.peerCalls.slice(-3), ['destroy', 'close', 'guest after_migration failure'], 'a failed migration: the guest learns it stays');
+});
+
+void test('enableGuestEvents: a cancel while the guest is asked ends the migration (47); without enableGuestEvents nothing is sent to the guest', async () => {
+  const h = harness({ enableGuestEvents: true });
+  const m = h.start();
+  await settle();
+  assert.equal(h.peerCalls.at(-1), 'guest before_migration wait=10000');
+  await m.cancel();
+  await m.done;
+  assert.deepEqual(m.stats().status, { code: 47, message: 'Migration canceled' });
+  assert.ok(!h.peerCalls.includes('migrationCreate'));
+  assert.equal(h.slots.describe().taken, 0);
+
+  const q = harness();
+  const quiet = q.start();
+  await settle();
+  q.finishCall(libvirtError('OPERATION_FAILED', 9));
+  await quiet.done;
+  assert.ok(!q.peerCalls.some((c) => c.startsWith('guest')), q.peerCalls.join());
 });

@@ -13,7 +13,7 @@ import { MIGRATION_IN_PROGRESS, statusOf, type MigrationStats, type StatusCode }
 import { pickGuestInfo } from '../../virt/migration/migration-request.js';
 import { ExitCode, exitInfo, VmExitReason } from '../../virt/exit-reasons.js';
 import { VmStatus, type VmStatusName } from '../../virt/vm-state.js';
-import type { MigratingVm, MigrationCommon, MigrationVms } from './migration-ports.js';
+import type { MigratingVm, MigrationCommon, MigrationGuest, MigrationVms } from './migration-ports.js';
 import { BlockingCall } from './blocking-call.js';
 import type { MigrationSlots } from './slots.js';
 
@@ -25,13 +25,6 @@ export interface MemoryVolumeStorage {
   read(path: string, maxBytes: number): Promise<Buffer>;
 }
 
-/** What hibernation asks of the guest agents (GuestAgents and its oVirt channels). */
-export interface HibernationGuest {
-  ovirtResponsive(vmId: string): boolean;
-  desktopLock(vmId: string): Promise<unknown>;
-  lifecycleEvent(vmId: string, type: 'before_hibernation' | 'after_hibernation', opts: { failure?: boolean; waitMs?: number }): Promise<boolean>;
-}
-
 export interface HibernationOptions extends MigrationCommon {
   vm: MigratingVm;
   vms: MigrationVms;
@@ -39,12 +32,14 @@ export interface HibernationOptions extends MigrationCommon {
   storage: MemoryVolumeStorage;
   /** The outgoing migration slots (vdsm counts a hibernation as an outgoing migration). */
   slots: MigrationSlots;
-  guest?: HibernationGuest;
-  /** How long before_hibernation waits for the guest's reply (vdsm's guest_lifecycle_event_reply_timeout). */
+  guest?: MigrationGuest;
+  /** How long before_hibernation waits for the guest's reply ([vars] guest_lifecycle_event_reply_timeout). */
   guestEventWaitMs: number;
+  /** How long a responsive oVirt agent gets to lock the desktop before the VM is paused (vdsm: 30 s). */
+  desktopLockWaitMs: number;
 }
 
-export type HibernationPhase = 'preparing' | 'waiting-slot' | 'saving' | 'writing-params' | 'succeeded' | 'failed';
+export type HibernationPhase = 'preparing' | 'locking-desktop' | 'waiting-slot' | 'saving' | 'writing-params' | 'succeeded' | 'failed';
 
 /** vdsm's status message once the VM is saved. */
 export const SAVE_STATE_DONE: StatusCode = Object.freeze({ code: 0, message: 'SaveState done' });
@@ -113,7 +108,8 @@ export class Hibernation {
     let paused = false;
     try {
       const params = await this.#machineParams();
-      this.#lockDesktop();
+      await this.#lockDesktop();
+      this.#throwIfCancelled();
       this.#phase = 'waiting-slot';
       await o.slots.acquire(this.#cancel.signal);
       this.#holdsSlot = true;
@@ -160,11 +156,25 @@ export class Hibernation {
     };
   }
 
-  /** As vdsm: ask a responsive oVirt agent to lock the desktop before the guest sleeps (not waited for). */
-  #lockDesktop(): void {
-    const g = this.#o.guest;
+  /**
+   * As vdsm: a responsive oVirt agent is asked to lock the desktop, and the hibernation waits (up to
+   * desktopLockWaitMs) until the agent reports the session Locked or LoggedOff, so nobody finds an open
+   * desktop when the VM comes back. Without a responsive agent nothing is sent or waited for.
+   */
+  async #lockDesktop(): Promise<void> {
+    const o = this.#o;
+    const g = o.guest;
     if (g === undefined || !g.ovirtResponsive(this.vmId)) return;
-    void g.desktopLock(this.vmId).catch((err: unknown) => this.#o.log.info({ vmId: this.vmId, err: errorMessage(err) }, 'desktop lock before hibernation not sent'));
+    this.#phase = 'locking-desktop';
+    const sent = await g.desktopLock(this.vmId).then(() => true, (err: unknown) => {
+      o.log.info({ vmId: this.vmId, err: errorMessage(err) }, 'desktop lock before hibernation not sent');
+      return false;
+    });
+    if (!sent) return;
+    const t0 = o.clock.now();
+    const locked = await g.sessionLocked(this.vmId, o.desktopLockWaitMs, this.#cancel.signal);
+    if (locked) o.log.info({ vmId: this.vmId, ms: Math.round(o.clock.now() - t0) }, 'desktop locked before hibernation');
+    else if (!this.#cancelRequested) o.log.warn({ vmId: this.vmId, waitedMs: o.desktopLockWaitMs }, 'the guest did not lock its desktop in time; hibernating without the desktop lock');
   }
 
   /** The memory volume prepared, libvirt's save into it (blocking, on the migration Executor), torn down after. */

@@ -7,7 +7,7 @@
 import { errorMessage } from '../../errors.js';
 import { ExitCode, exitInfo, VmExitReason } from '../../virt/exit-reasons.js';
 import { LifecycleEvent, ResumedDetail, SuspendedDetail, VmStatus } from '../../virt/vm-state.js';
-import type { MigratingVm, MigrationCommon, MigrationVms } from './migration-ports.js';
+import type { MigratingVm, MigrationCommon, MigrationGuest, MigrationVms } from './migration-ports.js';
 
 export interface IncomingOptions extends Omit<MigrationCommon, 'publish' | 'libvirt'> {
   vm: MigratingVm;
@@ -18,6 +18,8 @@ export interface IncomingOptions extends Omit<MigrationCommon, 'publish' | 'libv
   destinationTimeoutMs: number;
   /** vdsm's deliberate pause between libvirt's event and Up (1 s). */
   upDelayMs: number;
+  /** Set when the source's engine asked for guest events: the guest hears after_migration once the VM is Up here. */
+  guestEvents?: { guest: MigrationGuest; connectWaitMs: number };
 }
 
 export type IncomingPhase = 'waiting' | 'arriving' | 'up' | 'failed';
@@ -73,6 +75,14 @@ export class IncomingMigration {
     o.vm.state.incomingMigrationFinished(paused);
     o.log.info({ vmId: this.vmId, paused, ms: Math.round(o.clock.now() - this.startedAt) }, 'incoming migration finished');
     this.#end('up');
+    const events = o.guestEvents;
+    // The channel to this host's agent is opened as the VM arrives: waited for, so the event is not lost.
+    if (events !== undefined) {
+      void events.guest.lifecycleEvent(this.vmId, 'after_migration', { connectWaitMs: events.connectWaitMs }).then(
+        (sent) => o.log.info({ vmId: this.vmId, sent }, 'after_migration to the oVirt guest agent'),
+        () => undefined,
+      );
+    }
   }
 
   #timedOut(): void {

@@ -77,3 +77,22 @@ export interface MigrationCommon {
   /** A JSON-RPC notification to the engine. */
   publish: (method: string, params: Record<string, unknown>) => void;
 }
+
+/** vdsm's lifecycle events to the oVirt guest agent around a migration or hibernation. */
+export type GuestLifecycleEvent = 'before_migration' | 'after_migration' | 'before_hibernation' | 'after_hibernation';
+
+/** What migrations and hibernations ask of the guest agents (GuestAgents and its oVirt channels). */
+export interface MigrationGuest {
+  ovirtResponsive(vmId: string): boolean;
+  desktopLock(vmId: string): Promise<unknown>;
+  /**
+   * Resolves true once the oVirt agent reports the guest's session Locked or LoggedOff, false after
+   * `waitMs` (or when `signal` aborts). Event-driven: the agent's own report ends the wait.
+   */
+  sessionLocked(vmId: string, waitMs: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Send a lifecycle event; a before_* event with `waitMs` waits for the guest's completion; with
+   * `connectWaitMs`, a channel not connected yet is waited for first. true when the guest confirmed.
+   */
+  lifecycleEvent(vmId: string, type: GuestLifecycleEvent, opts: { failure?: boolean; waitMs?: number; connectWaitMs?: number }): Promise<boolean>;
+}

@@ -10,9 +10,9 @@ import type { GuestInfo } from '../../virt/vm-report.js';
 import { eventTime } from '../../runtime/clock.js';
 import { canTransition, VmStatus } from '../../virt/vm-state.js';
 import { IncomingMigration } from './incoming.js';
-import type { MigratingVm, MigrationCommon, MigrationVms, PeerConnector } from './migration-ports.js';
+import type { MigratingVm, MigrationCommon, MigrationGuest, MigrationVms, PeerConnector } from './migration-ports.js';
 import { OutgoingMigration } from './outgoing.js';
-import { Hibernation, type HibernationGuest, type MemoryVolumeStorage } from './hibernation.js';
+import { Hibernation, type MemoryVolumeStorage } from './hibernation.js';
 import { HibernationHandleError, parseHibernationHandle } from '../../virt/migration/hibernation-volumes.js';
 import { MigrationSlots } from './slots.js';
 
@@ -29,6 +29,11 @@ export interface MigrationConfig extends MigrateDefaults {
   destinationTimeoutMs: number;
   /** vdsm's pause between the destination's RESUMED/MIGRATED and Up (1 s). */
   upDelayMs?: number;
+  /**
+   * [vars] guest_lifecycle_event_reply_timeout: how long a before_* lifecycle event waits for the guest's
+   * reply, and an after_migration on the destination for the agent's channel to connect.
+   */
+  guestEventWaitMs: number;
 }
 
 export interface MigrationServiceOptions extends MigrationCommon {
@@ -37,12 +42,12 @@ export interface MigrationServiceOptions extends MigrationCommon {
   config: MigrationConfig;
   /** Hibernation's memory and configuration volumes; without storage, VM.hibernate is refused. */
   storage?: MemoryVolumeStorage;
-  /** The guest agents, told before hibernation. */
-  guest?: HibernationGuest;
+  /** The guest agents: lifecycle events around migrations and hibernation, the desktop lock before a hibernation. */
+  guest?: MigrationGuest;
 }
 
-/** vdsm's guest_lifecycle_event_reply_timeout: how long before_hibernation waits for the guest (10 s). */
-export const GUEST_EVENT_REPLY_TIMEOUT_MS = 10_000;
+/** vdsm's fixed wait for a responsive oVirt agent to lock the desktop before a hibernation. */
+export const DESKTOP_LOCK_WAIT_MS = 30_000;
 
 /** VM.migrationCreate's answer (vdsm: the new VM's short status, migrationPort always 0). */
 export interface MigrationCreated {
@@ -125,6 +130,7 @@ export class MigrationService {
     const out = new OutgoingMigration({
       ...this.#common(), vm, vms: this.#o.vms, request, connectPeer: this.#o.connectPeer, slots: this.outgoingSlots,
       duriTemplate: c.duriTemplate, ssl: c.ssl, monitorIntervalMs: c.monitorIntervalMs, retryTimeoutMs: c.retryTimeoutMs,
+      ...(this.#o.guest !== undefined ? { guest: this.#o.guest } : {}), guestEventWaitMs: c.guestEventWaitMs,
     });
     this.#outgoing.set(vm.vmId, out);
     this.#hibernations.delete(vm.vmId);
@@ -154,7 +160,7 @@ export class MigrationService {
     this.#prune();
     const h = new Hibernation({
       ...this.#common(), vm, vms: this.#o.vms, volumes, storage: this.#o.storage, slots: this.outgoingSlots,
-      ...(this.#o.guest !== undefined ? { guest: this.#o.guest } : {}), guestEventWaitMs: GUEST_EVENT_REPLY_TIMEOUT_MS,
+      ...(this.#o.guest !== undefined ? { guest: this.#o.guest } : {}), guestEventWaitMs: this.#o.config.guestEventWaitMs, desktopLockWaitMs: DESKTOP_LOCK_WAIT_MS,
     });
     this.#hibernations.set(vm.vmId, h);
     this.#outgoing.delete(vm.vmId);
@@ -233,6 +239,7 @@ export class MigrationService {
     this.#incoming.set(vm.vmId, new IncomingMigration({
       ...this.#common(), vm, vms: this.#o.vms, release: () => this.incomingSlots.release(),
       destinationTimeoutMs: this.#o.config.destinationTimeoutMs, upDelayMs: this.#o.config.upDelayMs ?? 1000,
+      ...(params['enableGuestEvents'] === true && this.#o.guest !== undefined ? { guestEvents: { guest: this.#o.guest, connectWaitMs: this.#o.config.guestEventWaitMs } } : {}),
     }));
     this.#o.log.info({ vmId: vm.vmId, incomingLimit }, 'migration destination VM created');
     return { migrationPort: 0, params: { vmId: vm.vmId, status: vm.state.status, statusTime: String(eventTime(this.#o.clock)), xml: vm.xml } };

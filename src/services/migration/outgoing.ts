@@ -18,7 +18,7 @@ import {
 import { libvirtMigrateParams, migrationFlags, migrationUris, pickGuestInfo, type MigrateRequest } from '../../virt/migration/migration-request.js';
 import { ExitCode, exitInfo, VmExitReason } from '../../virt/exit-reasons.js';
 import { LifecycleEvent, StoppedDetail, SuspendedDetail, VmStatus, type VmStatusName } from '../../virt/vm-state.js';
-import type { MigratingVm, MigrationCommon, MigrationVms, PeerAgent, PeerConnector } from './migration-ports.js';
+import type { MigratingVm, MigrationCommon, MigrationGuest, MigrationVms, PeerAgent, PeerConnector } from './migration-ports.js';
 import { BlockingCall } from './blocking-call.js';
 import type { MigrationSlots } from './slots.js';
 
@@ -35,6 +35,10 @@ export interface OutgoingOptions extends MigrationCommon {
   monitorIntervalMs: number;
   /** [vars] migration_retry_timeout: wait before asking a busy destination again. */
   retryTimeoutMs: number;
+  /** The guest agents: told before the migration and after a failed one when the engine asks (enableGuestEvents). */
+  guest?: MigrationGuest;
+  /** How long before_migration waits for the guest's reply ([vars] guest_lifecycle_event_reply_timeout). */
+  guestEventWaitMs?: number;
 }
 
 export type OutgoingPhase = 'preparing' | 'waiting-slot' | 'creating' | 'retry-wait' | 'migrating' | 'succeeded' | 'failed';
@@ -66,6 +70,7 @@ export class OutgoingMigration {
   #peer: PeerAgent | undefined;
   #createdOnDestination = false;
   #holdsSlot = false;
+  #guestTold = false;
   #monitor: ConvergenceMonitor;
   #monitorTimer: unknown;
   #tickInFlight = false;
@@ -236,6 +241,7 @@ export class OutgoingMigration {
       await o.slots.acquire(this.#cancel.signal);
       this.#holdsSlot = true;
       this.#throwIfCancelled();
+      await this.#tellGuestBefore();
       this.#phase = 'creating';
       const t0 = o.clock.now();
       try {
@@ -256,6 +262,19 @@ export class OutgoingMigration {
         this.#status = MIGRATION_IN_PROGRESS;
       }
     }
+  }
+
+  /**
+   * vdsm's order: with a slot held and before the destination is asked, the oVirt guest agent hears
+   * before_migration (when the engine asked for guest events) and gets [vars]
+   * guest_lifecycle_event_reply_timeout to confirm; once per migration, not again on a busy destination's retry.
+   */
+  async #tellGuestBefore(): Promise<void> {
+    const o = this.#o;
+    if (this.#guestTold || !this.request.enableGuestEvents || o.guest === undefined) return;
+    this.#guestTold = true;
+    const confirmed = await this.#cancellable(o.guest.lifecycleEvent(this.vmId, 'before_migration', { waitMs: o.guestEventWaitMs ?? 0 }).catch(() => false));
+    o.log.info({ vmId: this.vmId, confirmed }, 'before_migration to the oVirt guest agent');
   }
 
   #startCall(duri: string, params: Record<string, string | number>, flags: number): void {
@@ -323,7 +342,16 @@ export class OutgoingMigration {
     this.#peer?.close();
     this.#phase = 'failed';
     this.#endedAt = o.clock.now();
-    if (!o.vm.state.isDown) o.vm.state.migrationFailed(this.#priorStatus === VmStatus.PAUSED ? VmStatus.PAUSED : VmStatus.UP);
+    if (!o.vm.state.isDown) {
+      o.vm.state.migrationFailed(this.#priorStatus === VmStatus.PAUSED ? VmStatus.PAUSED : VmStatus.UP);
+      // vdsm's after_migration_failure: the guest that heard before_migration learns it stays here.
+      if (this.#guestTold && o.guest !== undefined) {
+        void o.guest.lifecycleEvent(this.vmId, 'after_migration', { failure: true }).then(
+          (sent) => o.log.info({ vmId: this.vmId, sent }, 'after_migration (failure) to the oVirt guest agent'),
+          () => undefined,
+        );
+      }
+    }
   }
 
   // ---- the monitor ------------------------------------------------------------------------------
