@@ -717,6 +717,12 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       'results.json also has the slowest 5 % of replies broken down (`tail_*`: until queued, inside GC pauses, with a sample arriving, ' +
       'and `tail_runqueue_ms`: the agent\'s main thread runnable but waiting on a run queue, from /proc schedstat read every ~1 ms ' +
       'by a side thread, so up to ~2 ms of the neighbouring time counts in).',
+    '* **timelines** (results.json `tail_timeline`, `all_timeline`, `slowest_timelines`; bench/sampling-tail.ts): per timed reply, ' +
+      'until queued and writing; in the write, the chunks handed (turns of the loop), time inside the socket\'s write calls, ' +
+      'write call → its callback (the kernel\'s send buffer full: the client reads slower than the agent writes) and callback → ' +
+      'next chunk (waiting for a turn); in each phase the GC pauses, a sample being handled, background report-rebuild slices ' +
+      '(VmReportCache.refresh), run-queue wait and the main thread\'s voluntary / involuntary context switches (/proc status; ' +
+      'the side thread runs at nice +10).',
     '* **ping2 during getAllVmStats** (head-of-line blocking): Host.ping2 sequentially on a second connection, first alone, ' +
       'then while a third connection (a worker thread of the client that frames the replies without decoding them, so the ' +
       'pinger\'s loop is not held by a JSON.parse) asks for getAllVmStats back to back; the difference is what the big reply ' +
