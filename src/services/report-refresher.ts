@@ -6,8 +6,11 @@
 //
 // Staleness bound: a read during a walk serves, for a VM the walk has not reached yet, the text built
 // before the change: the previous sample's values, whole. So a read may show the previous sample for as
-// long as one walk takes. A change that arrives during a walk restarts it from the start, so a finished
-// walk has seen every change made before it finished. State changes are not deferred: the report cache
+// long as one walk takes. A change that arrives during a walk makes the walk go once around every item
+// again from where it is (not from the first item: changes coming faster than a walk would then starve
+// the last ones), so a finished walk has seen every change made before it finished, and every item is
+// refreshed within one walk's length of any change. While big replies leave back to back (no idle
+// turn between them), the walk advances one slice per maxDeferMs. State changes are not deferred: the report cache
 // checks a VM's state on every read (virt/vm-report-cache.ts).
 //
 // While the server still has replies to send, the walk waits (at most maxDeferMs): a multi-MB reply is
@@ -135,35 +138,54 @@ export class ReportRefresher<T> {
   }
 
   async #run(): Promise<void> {
+    let items: readonly T[] = [];
+    /** Next item to refresh, and how many are left in this walk. */
+    let at = 0;
+    let left = 0;
+    this.#again = true;
+    this.#lastSlice = this.#now();
+    // A walk starts, or a change arrived during one: from where the walk is, once around every item
+    // (those refreshed before the change come again at the end). Restarting from the first item would
+    // let changes that come faster than a walk takes keep the last items unrefreshed.
+    const restartIfChanged = (): void => {
+      if (!this.#again) return;
+      this.#again = false;
+      this.#walks++;
+      this.#lastStart = this.#o.clock.now();
+      items = this.#o.items();
+      at = items.length === 0 ? 0 : at % items.length;
+      left = items.length;
+      this.#total = items.length;
+      this.#position = 0;
+    };
     try {
-      do {
-        this.#again = false;
-        this.#walks++;
-        this.#lastStart = this.#o.clock.now();
-        this.#lastSlice = this.#now();
-        const items = this.#o.items();
-        this.#total = items.length;
-        this.#position = 0;
-        while (this.#position < items.length && !this.#again) {
-          await this.#yield();
-          if (this.#holds > 0 && !this.#closed) {
-            // A read holds the walk. Its release comes before its reply is queued (the reply is framed
-            // and handed to the connection a few promise steps later): look again only after a turn of
-            // the loop, when busy() sees that reply, so no slice lands between the read and its first byte.
-            await new Promise<void>((resolve) => (this.#unpark = resolve));
-            continue;
-          }
-          if (this.#deferred()) {
-            await (this.#o.pause ?? oneMs)();
-            continue;
-          }
-          if (this.#again) break;
-          const start = this.#now();
-          do this.#refreshOne(items[this.#position++]!);
-          while (this.#position < items.length && this.#now() - start < (this.#o.sliceMs ?? 1));
-          this.#lastSlice = this.#now();
+      while (!this.#closed) {
+        restartIfChanged();
+        if (left === 0) break;
+        await this.#yield();
+        if (this.#holds > 0 && !this.#closed) {
+          // A read holds the walk. Its release comes before its reply is queued (the reply is framed
+          // and handed to the connection a few promise steps later): look again only after a turn of
+          // the loop, when busy() sees that reply, so no slice lands between the read and its first byte.
+          await new Promise<void>((resolve) => (this.#unpark = resolve));
+          continue;
         }
-      } while (this.#again && !this.#closed);
+        if (this.#deferred()) {
+          await (this.#o.pause ?? oneMs)();
+          continue;
+        }
+        if (this.#closed) break;
+        restartIfChanged();
+        if (left === 0) break;
+        const start = this.#now();
+        do {
+          this.#refreshOne(items[at]!);
+          at = (at + 1) % items.length;
+          left--;
+          this.#position++;
+        } while (left > 0 && this.#now() - start < (this.#o.sliceMs ?? 1));
+        this.#lastSlice = this.#now();
+      }
     } finally {
       this.#running = false;
       const idle = this.#idle;

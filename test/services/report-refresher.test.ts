@@ -80,7 +80,7 @@ function gate(): { yieldToLoop: () => Promise<void>; open: () => void; waiting: 
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-void test('a held walk runs no slice until the read releases it; a change mid-walk restarts it; close() stops it', async () => {
+void test('a held walk runs no slice until the read releases it; a change mid-walk makes it go once around again; close() stops it', async () => {
   const done: number[] = [];
   const g = gate();
   let tick = 0;
@@ -110,7 +110,7 @@ void test('a held walk runs no slice until the read releases it; a change mid-wa
     g.open();
     await turn();
   }
-  assert.deepEqual(done.slice(3), items, 'the restarted walk went over every item');
+  assert.deepEqual(done.slice(3), [...items.slice(3), ...items.slice(0, 3)], 'after the change the walk went once around every item from where it was');
   assert.equal(r.describe().running, false);
 
   r.schedule();
@@ -207,4 +207,28 @@ void test('a read\'s release is not followed by a slice before its reply is queu
   });
   await r.idle();
   assert.deepEqual(firstRefresh, [{ queued: true, sent: true }], 'the first slice after the read ran once its reply was queued and sent');
+});
+
+void test('changes coming faster than a walk takes do not keep the last items from being refreshed', async () => {
+  const done: number[] = [];
+  const g = gate();
+  let tick = 0;
+  const items = Array.from({ length: 10 }, (_, i) => i);
+  // 3 items per slice (each refresh reads the slice clock once more); a change after every slice.
+  const r = new ReportRefresher({ items: () => items, refresh: (i) => done.push(i), clock: new ManualTime(0), yieldToLoop: g.yieldToLoop, now: () => tick++, sliceMs: 3 });
+  r.schedule();
+  let slices = 0;
+  while (!items.every((i) => done.includes(i))) {
+    assert.ok(slices < 8, `every item refreshed within a walk's length of slices (after ${slices}: ${done.join(',')})`);
+    g.open();
+    await turn();
+    slices++;
+    r.schedule();
+  }
+  assert.equal(slices, 4, 'ten items at three per slice');
+  while (r.describe().running) {
+    g.open();
+    await turn();
+  }
+  r.close();
 });
