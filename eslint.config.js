@@ -55,7 +55,7 @@ function layers() {
   const rule = (files, ...patterns) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns: [nodePrefix, srcToWorkers, ...patterns] }] } });
   return [
     rule(['src/contracts/**/*.ts'], { regex: '^\\.\\./', message: 'src/contracts/ imports nothing outside itself (types and constants only).' }),
-    rule(['src/{runtime,libvirt,virt,host,observability,config,network,guest}/**/*.ts'], above('services', 'api', 'rpc', 'app', 'bin')),
+    rule(['src/{runtime,libvirt,virt,host,observability,config,network,guest,hooks}/**/*.ts'], above('services', 'api', 'rpc', 'app', 'bin')),
     rule(['src/api/**/*.ts'], above('services', 'rpc', 'app', 'bin')),
     // supervdsm (the privileged helper's protocol, server, functions and vdsmd's client) sits beside api:
     // its functions declare parameters with api's schema language; services and app use its client.

@@ -67,6 +67,8 @@ export interface MigrationPort {
   changeParams(vmId: string, params: { maxBandwidth?: number }): Promise<ApiResult<'VM.migrateChangeParams'>>;
   status(vmId: string): ApiResult<'VM.getMigrationStatus'>;
   migrationCreate(vmId: string, params: Record<string, unknown>, incomingLimit: number | undefined): ApiResult<'VM.migrationCreate'>;
+  /** before_vm_migrate_destination hook scripts, run before migrationCreate (rejects with 78 when one fails). */
+  beforeIncoming?(vmId: string, params: Record<string, unknown>): Promise<void>;
 }
 
 /** Host networking (NetworkService and the host monitor's interface counters). */

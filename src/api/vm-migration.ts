@@ -104,8 +104,11 @@ export const apiMethods: ApiMethodsFactory<VmMigrationApiDeps> = (deps) => {
         { name: 'incomingLimit', type: s.int(), optional: true, description: 'Incoming migrations allowed at once.' },
       ],
       result: s.named('MigrationCreated', s.object({ migrationPort: s.int(), params: s.object({ vmId: s.string(), status: s.string(), statusTime: s.string(), xml: s.string() }) })),
-      resultDescription: '`{migrationPort: 0, params: {vmId, status: "Migration Destination", statusTime, xml}}`; error 4 if the VM exists, 82 when no incoming slot is free (12 when the caller sent no incomingLimit), 9 for unusable XML.',
-      handler: ({ vmID: id, params, incomingLimit }) => deps.migrations.migrationCreate(id as string, params as Record<string, unknown>, incomingLimit as number | undefined),
+      resultDescription: '`{migrationPort: 0, params: {vmId, status: "Migration Destination", statusTime, xml}}`; error 4 if the VM exists, 82 when no incoming slot is free (12 when the caller sent no incomingLimit), 9 for unusable XML, 78 when a before_vm_migrate_destination hook script fails (docs/hooks.md).',
+      handler: async ({ vmID: id, params, incomingLimit }) => {
+        await deps.migrations.beforeIncoming?.(id as string, params as Record<string, unknown>);
+        return deps.migrations.migrationCreate(id as string, params as Record<string, unknown>, incomingLimit as number | undefined);
+      },
     },
   ];
   return methods;

@@ -46,6 +46,8 @@ import { MemoryRestorer } from '../services/migration/restore.js';
 import { MigrationSlots } from '../services/migration/slots.js';
 import { Recovery } from '../services/recovery.js';
 import { VmHostResources } from '../services/vm-host-resources.js';
+import { HOOKING_PYTHON_DIR, HookRunner } from '../hooks/hook-runner.js';
+import { VmHooks } from '../hooks/vm-hooks.js';
 import { VmManager } from '../services/vm-manager.js';
 import { VmRecordStore } from '../services/vm-records.js';
 import { VmSampling } from '../services/vm-sampling.js';
@@ -102,6 +104,8 @@ export class Agent {
   readonly observability: Observability;
   /** The privileged helper (supervdsmd), or a stand-in that refuses when [supervdsm] enable is false. */
   readonly supervdsm: Supervdsm;
+  /** vdsm's hook scripts ([vars] hooks_dir), run at the VM's and the agent's hook points. */
+  readonly hooks: VmHooks;
   #svdsmClient: SupervdsmClient | undefined;
   #svdsmMetricsOff: (() => void) | undefined;
   #o: AgentOptions;
@@ -193,6 +197,7 @@ export class Agent {
       onGuestStatus: (vmId, up, cause) => this.vms.guestStatusChanged(vmId, up, cause),
     });
     const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
+    this.hooks = new VmHooks(new HookRunner({ hooksDir: cfg.vars.hooks_dir, timeoutMs: cfg.vars.hook_timeout * 1000, pythonPath: HOOKING_PYTHON_DIR, log: logs.get('hooks'), clock, timers }), logs.get('hooks'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
     this.vms = new VmManager({
       replyBuffers: this.replyBuffers,
@@ -214,6 +219,7 @@ export class Agent {
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       guestEventWaitMs: cfg.vars.guest_lifecycle_event_reply_timeout * 1000,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
+      scriptHooks: this.hooks,
       hostHooks: new VmHostResources({
         supervdsm: this.supervdsm,
         log: logs.get('virt.vm'),
@@ -305,6 +311,8 @@ export class Agent {
       vmCounts: () => this.vms.vmCounts(),
       sampleIntervalMs: cfg.vars.host_sample_stats_interval * 1000,
       runDir: cfg.vars.run_dir,
+      hooksDir: cfg.vars.hooks_dir,
+      capsHooks: this.hooks,
       capabilities: {
         reservedMemMiB: cfg.vars.host_mem_reserve + cfg.vars.extra_mem_reserve,
         guestOverheadMiB: cfg.vars.guest_ram_overhead,
@@ -381,6 +389,8 @@ export class Agent {
 
   async #start(): Promise<void> {
     const cfg = this.config;
+    // As vdsm, before anything is served; failures are logged only.
+    await this.hooks.agent('before_vdsm_start');
     this.#svdsmClient?.start();
     if (this.#svdsmClient !== undefined) this.#svdsmMetricsOff = reportSupervdsmFigures(() => this.supervdsm.health());
     this.scheduler.start();
@@ -499,6 +509,7 @@ export class Agent {
       scheduler: this.scheduler.stats(),
       vms: this.vms.container.counts(),
       migrations: this.migrations.health(),
+      hooks: this.hooks.health(),
       sampling: this.sampling.state(),
       ...(this.storage ? { storage: this.storage.state() } : {}),
       host: this.host.state(),
@@ -569,6 +580,8 @@ export class Agent {
     this.#svdsmMetricsOff?.();
     const [a, b, c, d, e] = await Promise.all([this.periodic.stop({ graceMs }), this.jsonrpc.stop({ graceMs }), this.migration.stop({ graceMs }), this.guest.stop(graceMs), this.storage?.stop(graceMs) ?? { stuckThreads: 0 }]);
     this.scheduler.close();
+    // As vdsm, once everything stopped; failures are logged only ([vars] hook_timeout bounds each script).
+    await this.hooks.agent('after_vdsm_stop');
     return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads + d.stuckThreads + e.stuckThreads };
   }
 }

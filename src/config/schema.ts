@@ -57,6 +57,8 @@ export const schema = {
     vds_responsiveness_timeout: int(60, `Time, in ${SECONDS}, after which the host is considered unresponsive.`, { min: 0, compat: true }),
     run_dir: str('/run/vdsm', 'Run-time directory: lock file, sockets, the runtime drop-in directory vdsm.conf.d/.', { ours: true, check: absolutePath }),
     state_dir: str('/var/lib/vdsm', 'Directory for state kept across restarts.', { ours: true, check: absolutePath }),
+    hooks_dir: str('/usr/libexec/vdsm/hooks', 'Directory of the hook scripts: one sub-directory per hook point (before_vm_start, after_vm_destroy, ...), whose executable files run in name order (vdsm\'s fixed P_VDSM_HOOKS).', { ours: true, check: absolutePath }),
+    hook_timeout: float(60, `Time limit, in ${SECONDS}, of one hook script: past it the script's process group is killed and the script counts as failed with exit code 2 (vdsm waits for ever).`, { ours: true, min: 0.001 }),
     guest_wait_timeout: int(60, `Time, in ${SECONDS}, a started VM stays Powering up without word from a guest agent before it is reported Up (vdsm's fixed 60 s).`, { ours: true, min: 0 }),
     fake_nics: str('dummy_*,veth_*', 'Comma-separated fnmatch patterns of virtual devices that host networking reports and uses as NICs (veth pairs and dummies of test and lab hosts).'),
     net_resolv_conf: str('/etc/resolv.conf', 'File setupNetworks writes the nameservers of the default route network to (vdsm writes /etc/resolv.conf).', { ours: true, check: absolutePath }),

@@ -135,8 +135,8 @@ export interface CapabilitiesRawFacts {
   vdsmId?: MaybeText;
   /** /sys/class/dmi/id exists: the host has DMI data (product_uuid then needs root, i.e. supervdsm). */
   dmiPresent: boolean;
-  /** Names of executable hook scripts per hook directory (vdsm's hooks.installed()). */
-  hooks: Record<string, string[]>;
+  /** Executable hook scripts per hook point, each with vdsm's checksum (sha256 of its content; vdsm's hooks.installed()). */
+  hooks: Record<string, Record<string, { checksum: string }>>;
 }
 
 export interface CapabilitiesFactsArgs {

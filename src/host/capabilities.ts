@@ -138,7 +138,7 @@ export function buildCapabilities(input: CapabilitiesInput): HostCapabilities & 
     clusterLevels: clusterLevels(libvirtVersion, qemuVersion),
     ...net,
     ovnConfigured: false,
-    hooks: hooksReport(facts.hooks),
+    hooks: facts.hooks,
     operatingSystem: operatingSystem(facts),
     uuid: hostUuid(facts, o.hostUuid),
     packages2: packages2({
@@ -189,12 +189,3 @@ export function buildCapabilities(input: CapabilitiesInput): HostCapabilities & 
   };
 }
 
-/** vdsm's hooks.installed(): {hook: {script: {checksum}}}; we report names with an empty checksum. */
-function hooksReport(hooks: Record<string, string[]>): Record<string, Record<string, { checksum: string }>> {
-  const out: Record<string, Record<string, { checksum: string }>> = {};
-  for (const [hook, scripts] of Object.entries(hooks)) {
-    out[hook] = {};
-    for (const s of scripts) (out[hook] as Record<string, { checksum: string }>)[s] = { checksum: '' };
-  }
-  return out;
-}

@@ -57,6 +57,10 @@ export interface HostServiceOptions {
   /** vdsm monitors the temp dir, /var/log and the run dir. */
   monitoredPaths?: string[];
   runDir: string;
+  /** [vars] hooks_dir: the hook scripts getCapabilities lists with their checksums (default /usr/libexec/vdsm/hooks). */
+  hooksDir?: string;
+  /** vdsm's before_get_caps / after_get_caps hook scripts around getCapabilities (src/hooks/). */
+  capsHooks?: { json<T>(point: 'before_get_caps' | 'after_get_caps', value: T): Promise<T> };
   capabilities: CapabilitiesOptions;
   callTimeoutMs: number;
   /** The DMI half of Host.getHardwareInfo, read by the privileged helper (supervdsm's dmidecode). */
@@ -188,8 +192,9 @@ export class HostService {
    * reported as lastClientIface, as vdsm's bridge adds it.
    */
   async capabilities(call: { localAddress?: string } = {}): Promise<HostCapabilities> {
+    await this.#o.capsHooks?.json('before_get_caps', {});
     const [raw, lv, net] = await Promise.all([
-      this.#call('host.capabilitiesFacts', {}),
+      this.#call('host.capabilitiesFacts', this.#o.hooksDir !== undefined ? { hooksDir: this.#o.hooksDir } : {}),
       this.#libvirtFactsOnce(),
       this.#o.network?.caps(),
     ]);
@@ -206,7 +211,7 @@ export class HostService {
     if (net !== undefined) Object.assign(caps, net);
     this.#interfaces = interfacesOf(caps);
     caps['lastClientIface'] = deviceByAddress(facts.ifaddrs, call.localAddress);
-    return caps;
+    return this.#o.capsHooks !== undefined ? this.#o.capsHooks.json('after_get_caps', caps) : caps;
   }
 
   /** Domain types libvirt offers for the host's architecture (kvm, qemu, test ...), per connection. */

@@ -26,6 +26,7 @@ import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { PowerDown, powerDownMethods } from './power-down.js';
 import type { VmHostHooks } from './vm-host-resources.js';
+import type { VmHookPoint, VmHooks, VmHookSubject } from '../hooks/vm-hooks.js';
 import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
@@ -125,6 +126,8 @@ export interface VmManagerOptions {
   guestWaitTimeoutMs?: number;
   /** Host-side preparation that needs root (hugepages, channel sockets), through supervdsm. */
   hostHooks?: VmHostHooks;
+  /** vdsm's hook scripts (src/hooks/): before_vm_start may rewrite the XML or fail the start. */
+  scriptHooks?: Pick<VmHooks, 'run'>;
   /** Rewrites the engine's domain XML before libvirt starts it (fake KVM: the domain type). */
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
@@ -344,6 +347,8 @@ export class VmManager {
    */
   async destroy(vmId: string): Promise<true> {
     const vm = this.container.require(vmId);
+    // vdsm's before_vm_destroy, for a VM that still runs; its failures are only logged.
+    if (!vm.state.isDown) await this.runHook('before_vm_destroy', vm);
     const record = this.#o.records.get(vm.vmId);
     await this.#o.records.remove(vm.vmId);
     vm.powerdown?.cancel();
@@ -386,7 +391,27 @@ export class VmManager {
     this.#o.statsCache.remove(vm.vmId);
     this.#o.guest?.detach(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
+    await this.runHook('after_vm_destroy', vm);
     return true;
+  }
+
+  /**
+   * Run a hook point's scripts for a VM whose failures only get logged (the after_* points,
+   * before_vm_destroy): never rejects. Raising points go through `scriptHooks.run` themselves.
+   */
+  async runHook(point: VmHookPoint, vm: VmHookSubject, params?: Record<string, string>): Promise<void> {
+    if (this.#o.scriptHooks === undefined) return;
+    try {
+      await this.#o.scriptHooks.run(point, vm, params);
+    } catch (err) {
+      this.#o.log.warn({ vmId: vm.vmId, hook: point, err: errorMessage(err) }, 'hook point failed');
+    }
+  }
+
+  /** Run a hook point whose failure fails the operation (hookError, code 78): resolves to the scripts' XML. */
+  async runFailingHook(point: VmHookPoint, vm: VmHookSubject, params?: Record<string, string>): Promise<string> {
+    if (this.#o.scriptHooks === undefined) return vm.xml;
+    return this.#o.scriptHooks.run(point, vm, params);
   }
 
   /**
@@ -462,19 +487,23 @@ export class VmManager {
 
   async pause(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
+    await this.runFailingHook('before_vm_pause', vm);
     await this.#call('libvirt.suspend', { uuid: vm.vmId });
     vm.state.paused();
+    await this.runHook('after_vm_pause', vm);
     return { vmList: {} };
   }
 
   async cont(vmId: string): Promise<{ vmList: Record<string, never> }> {
     const vm = this.#requireRunning(vmId);
+    await this.runFailingHook('before_vm_cont', vm);
     try {
       await this.#call('libvirt.resume', { uuid: vm.vmId });
     } catch (err) {
       throw wrapError(Errors.UNEXPECTED, err);
     }
     vm.state.resumed();
+    await this.runHook('after_vm_cont', vm);
     return { vmList: {} };
   }
 
@@ -764,13 +793,16 @@ export class VmManager {
     try {
       // Disks on storage volumes: prepared now, and the record keeps the XML that points at them.
       if (await this.#prepareDrives(vm)) await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
-      const xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
+      let xml = this.#o.prepareXml !== undefined ? await this.#o.prepareXml(vm.xml) : vm.xml;
+      // The scripts' XML is what libvirt starts; a failed script fails the launch (hookError), as vdsm.
+      if (this.#o.scriptHooks !== undefined) xml = await this.#o.scriptHooks.run('before_vm_start', { vmId: vm.vmId, xml, domain: vm.domain });
       await this.#o.hostHooks?.beforeLaunch(vm);
       await this.#call('libvirt.createXML', { xml, flags: 0 });
       await this.#adoptRunningDomain(vm);
       vm.state.launched();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM launched');
+      await this.runHook('after_vm_start', vm);
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM launch failed');
       await this.#teardownDrives(vm);
@@ -797,6 +829,9 @@ export class VmManager {
     try {
       if (await this.#prepareDrives(vm)) await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
       await this.#o.hostHooks?.beforeLaunch(vm);
+      // As vdsm: before_vm_start too (its XML unused), then before_vm_dehibernate; a failed script fails the restore.
+      await this.runFailingHook('before_vm_start', vm);
+      await this.runFailingHook('before_vm_dehibernate', vm, { FROM_SNAPSHOT: 'False' });
       await this.#o.restorer!.restore(vm.vmId, volumes);
       restored = true;
       if (vm.state.isDown) {
@@ -811,6 +846,7 @@ export class VmManager {
       vm.state.restored();
       this.#o.hostHooks?.started(vm);
       this.#o.log.info({ vmId: vm.vmId, name: vm.domain.name }, 'VM restored from hibernation');
+      void this.runHook('after_vm_dehibernate', vm, { FROM_SNAPSHOT: 'False' });
       void this.#o.guest?.channels.lifecycleEvent(vm.vmId, 'after_hibernation', { connectWaitMs: this.#o.guestEventWaitMs ?? 0 }).then(
         (sent) => this.#o.log.info({ vmId: vm.vmId, sent }, 'after_hibernation to the oVirt guest agent'),
         () => undefined,

@@ -49,6 +49,8 @@ export interface OvirtVmMetadata {
   values: Record<string, OvirtMetadataValue>;
   /** <ovirt-vm:device> entries: their attributes plus simple children. */
   devices: Record<string, OvirtMetadataValue>[];
+  /** <ovirt-vm:custom>: the VM's custom properties (hook scripts get them as environment variables). */
+  custom?: Record<string, OvirtMetadataValue>;
 }
 
 export interface DomainInfo {
@@ -135,7 +137,11 @@ function parseOvirtMetadata(metadata: XNode | undefined): OvirtVmMetadata | unde
       simpleValues(d, nsPrefix, entry);
       return entry;
     });
-    return { values, devices };
+    const customNode = child(vm, `${nsPrefix}custom`);
+    if (customNode === undefined) return { values, devices };
+    const custom: Record<string, OvirtMetadataValue> = {};
+    simpleValues(customNode, nsPrefix, custom);
+    return { values, devices, custom };
   }
   return undefined;
 }

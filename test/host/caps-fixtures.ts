@@ -69,7 +69,7 @@ export function bigHostFacts(): CapabilitiesRawFacts {
     machineId: '3d1219c7c4c5404aaa1f6d2a48adfda4',
     productUuid: '4C4C4544-0042-3610-8048-B4C04F4E4D32',
     dmiPresent: true,
-    hooks: { before_vm_start: ['50_hostedengine'] },
+    hooks: { before_vm_start: { '50_hostedengine': { checksum: '' } } },
   };
 }
 

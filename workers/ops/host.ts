@@ -9,6 +9,7 @@ import type {
   IfAddress, MaybeText, NetDeviceFacts, NodeSysFacts,
 } from '../../src/contracts/host-facts.js';
 import type { AreaOps } from '../../src/contracts/operations.js';
+import { hookInventory } from '../../src/contracts/hook-scripts.js';
 
 async function text(path: string): Promise<MaybeText> {
   try {
@@ -182,15 +183,6 @@ function plainIfaddrs(): Record<string, IfAddress[]> {
   return out;
 }
 
-async function hookScripts(dir: string): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const hook of await list(dir)) {
-    const scripts = await list(join(dir, hook));
-    if (scripts.length > 0) out[hook] = scripts;
-  }
-  return out;
-}
-
 export async function readCapabilitiesFacts(args: CapabilitiesFactsArgs = {}): Promise<CapabilitiesRawFacts> {
   const root = args.root ?? '/';
   const p = (rel: string): string => join(root, rel);
@@ -264,7 +256,7 @@ export async function readCapabilitiesFacts(args: CapabilitiesFactsArgs = {}): P
     productUuid: await trimmed(p('sys/class/dmi/id/product_uuid')),
     vdsmId: await trimmed(p('etc/vdsm/vdsm.id')),
     dmiPresent: await exists(p('sys/class/dmi/id')),
-    hooks: await hookScripts(args.hooksDir ?? p('usr/libexec/vdsm/hooks')),
+    hooks: await hookInventory(args.hooksDir ?? p('usr/libexec/vdsm/hooks')),
   };
 }
 

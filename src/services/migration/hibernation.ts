@@ -118,6 +118,8 @@ export class Hibernation {
       const confirmed = await o.guest?.lifecycleEvent(this.vmId, 'before_hibernation', { waitMs: o.guestEventWaitMs }).catch(() => false);
       o.log.info({ vmId: this.vmId, confirmed: confirmed ?? false }, 'before_hibernation to the oVirt guest agent');
       this.#throwIfCancelled();
+      // vdsm's before_vm_hibernate: a failed script fails the hibernation, the VM goes on running.
+      await o.vms.runFailingHook?.('before_vm_hibernate', { vmId: this.vmId, xml: params['_srcDomXML'] as string, domain: vm.domain });
       // A VM the user paused is saved as it is (libvirt refuses to pause it twice on some drivers).
       if (this.#priorStatus !== VmStatus.PAUSED) {
         await o.libvirt.call('libvirt.suspend', { uuid: this.vmId });
@@ -137,6 +139,7 @@ export class Hibernation {
       this.#endedAt = o.clock.now();
       if (!vm.state.saveSucceeded() && !vm.state.isDown) vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.SAVE_STATE_SUCCEEDED), 'hibernated');
       o.log.info({ vmId: this.vmId, handle: formatHibernationHandle(this.volumes), ms: Math.round(this.#endedAt - this.startedAt) }, 'VM hibernated');
+      void o.vms.runHook?.('after_vm_hibernate', vm);
     } catch (err) {
       await this.#recover(err, paused);
     }

@@ -75,6 +75,7 @@ export class IncomingMigration {
     o.vm.state.incomingMigrationFinished(paused);
     o.log.info({ vmId: this.vmId, paused, ms: Math.round(o.clock.now() - this.startedAt) }, 'incoming migration finished');
     this.#end('up');
+    void o.vms.runHook?.('after_vm_migrate_destination', o.vm);
     const events = o.guestEvents;
     // The channel to this host's agent is opened as the VM arrives: waited for, so the event is not lost.
     if (events !== undefined) {

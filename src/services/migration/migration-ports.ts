@@ -1,6 +1,7 @@
 // What the migration service needs from the rest of the agent, as narrow interfaces: libvirt calls on
 // the right Executor, the destination agent over its own JSON-RPC client, and the VMs. The composition
 // root (src/app/agent.ts) provides them; tests give real ones or say why not.
+import type { VmHookPoint, VmHookSubject } from '../../hooks/vm-hooks.js';
 import type { Logger } from 'pino';
 import type { DomainEvent } from '../../contracts/libvirt-types.js';
 import type { OpArgs, OpResult } from '../../contracts/operations.js';
@@ -65,6 +66,10 @@ export interface MigrationVms {
   addIncoming(domain: DomainInfo, xml: string, o: { elapsedTimeOffsetS?: number; guest?: GuestInfo }): MigratingVm;
   /** The incoming domain runs here now: take libvirt's live XML and QEMU's pid. */
   adoptIncomingDomain(vm: MigratingVm): Promise<void>;
+  /** vdsm's hook scripts whose failures are only logged (src/hooks/); never rejects. */
+  runHook?(point: VmHookPoint, vm: VmHookSubject): Promise<void>;
+  /** vdsm's hook scripts whose failure fails the operation (hookError, 78). */
+  runFailingHook?(point: VmHookPoint, vm: VmHookSubject): Promise<string>;
   /** Every status change of every VM. */
   onStatusChange(cb: (vm: MigratingVm, change: VmStatusChange) => void): () => void;
 }

@@ -206,6 +206,23 @@ export class MigrationService {
     return out?.active ? out.stats().progress : undefined;
   }
 
+  /**
+   * VM.migrationCreate's before_vm_migrate_destination hook scripts, on the source's XML, before the
+   * destination's record is made: a failed script refuses the migration (hookError, 78), as in vdsm.
+   */
+  async beforeIncoming(vmId: string, params: Record<string, unknown>): Promise<void> {
+    const xml = params['_srcDomXML'];
+    // An existing VM or a missing XML: migrationCreate answers with its own error, no script runs.
+    if (this.#o.vms.runFailingHook === undefined || typeof xml !== 'string' || this.#o.vms.get(vmId) !== undefined) return;
+    let domain: DomainInfo;
+    try {
+      domain = parseDomainXml(xml);
+    } catch {
+      return; // migrationCreate answers unusable XML with its own error
+    }
+    await this.#o.vms.runFailingHook('before_vm_migrate_destination', { vmId, xml, domain });
+  }
+
   /** VM.migrationCreate (from the source agent): the destination's VM record, no libvirt call. */
   migrationCreate(vmId: string, params: Record<string, unknown>, incomingLimit: number | undefined): MigrationCreated {
     if (this.#o.vms.get(vmId) !== undefined) throw vdsmError(Errors.VM_EXISTS);

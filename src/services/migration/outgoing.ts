@@ -191,6 +191,8 @@ export class OutgoingMigration {
     const vm = o.vm;
     try {
       const machineParams = await this.#machineParams();
+      // vdsm's before_vm_migrate_source: a failed script fails the migration before the destination hears of it.
+      await o.vms.runFailingHook?.('before_vm_migrate_source', { vmId: this.vmId, xml: machineParams['_srcDomXML'] as string, domain: vm.domain });
       this.#peer = await o.connectPeer(this.request.dstHost, this.request.dstPort);
       await this.#cancellable(this.#peer.ping());
       await this.#createOnDestination(machineParams);
@@ -323,6 +325,7 @@ export class OutgoingMigration {
     if (o.vm.state.migrationSucceeded()) o.log.info({ vmId: this.vmId, how, ms: Math.round(this.#endedAt - this.startedAt), downtime: this.#downtime }, 'migration succeeded');
     else if (!o.vm.state.isDown) o.vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.MIGRATION_SUCCEEDED), 'migrated');
     this.#peer?.close();
+    void o.vms.runHook?.('after_vm_migrate_source', o.vm);
   }
 
   /** vdsm's _recover: the error status, the destination's VM destroyed, the VM back as it was. */
