@@ -39,6 +39,9 @@ import { barChart } from './lib/svg-chart.js';
 import { round, summarize } from './lib/stats.js';
 import { syntheticRecord, syntheticKeyCount, type SyntheticVm } from './sampling-records.js';
 import { encodeBulkStats } from '../src/contracts/bulk-stats-codec.js';
+import { NICE_DEFAULT } from '../src/runtime/executor/executor-options.js';
+import { niceThisThread } from '../src/native-sys.js';
+import { describeTimeline, meanTimeline, overlap, replyTimeline, schedBetween, SpanRecorder, type OutputTimeline, type ReplyTimeline } from './sampling-tail.js';
 
 type RecordsKind = 'test-driver' | 'synthetic-qemu';
 
@@ -94,6 +97,14 @@ interface CaseResult {
   tail_with_sample: number | null;
   /** Of tail_agent_ms: the agent's main thread waiting on a run queue (runnable, another process on the core). */
   tail_runqueue_ms: number | null;
+  /**
+   * The slowest 5 % and all timed replies, phase by phase (bench/sampling-tail.ts): until queued and
+   * writing, the write's turns, socket and turn waits, chunks the kernel did not take at once, and GC,
+   * sample arrival, background rebuild slices and run-queue wait inside each phase; and the 10 slowest.
+   */
+  tail_timeline: ReplyTimeline | null;
+  all_timeline: ReplyTimeline | null;
+  slowest_timelines: ReplyTimeline[];
   /** Host.ping2 on another connection, alone and while getAllVmStats runs back to back (head-of-line). */
   ping2_alone_p99_ms: number;
   ping2_during_getallvmstats_p50_ms: number;
@@ -123,6 +134,9 @@ interface SynthInit { vms: SyntheticVm[] }
 
 if (!isMainThread && (workerData as { synth?: SynthInit } | null)?.synth !== undefined) {
   const { vms } = (workerData as { synth: SynthInit }).synth;
+  // At the niceness of the sampling Executor's workers, whose work it stands in for (they run at
+  // NICE_DEFAULT above the main thread so that it wins the CPU).
+  niceThisThread(NICE_DEFAULT);
   // One request per sampling cycle: the cycle number advances every counter.
   // Encoded and transferred as workers/ops/sampling.ts sends libvirt's records (bulk-stats-codec.ts).
   parentPort!.on('message', (cycle: number) => {
@@ -251,16 +265,28 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
 // ---- run-queue sampler (worker thread of the case child) ---------------------------------------
 
 // Every ~1 ms: the agent main thread's time on a CPU and waiting on a run queue (/proc schedstat, ns),
+// with its context switches (SCHED_STRIDE numbers per sample, bench/sampling-tail.ts),
 // so a slow reply's time can be split into the agent running and the agent runnable but not running
 // (the machine's other processes had the cores).
 if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.schedstat !== undefined) {
   const { pid } = (workerData as { schedstat: { pid: number } }).schedstat;
-  const { readFileSync } = await import('node:fs');
+  // A measuring thread in the agent's process: it yields to the agent it measures (each sample carries its own time).
+  niceThisThread(10);
+  const { openSync, readSync } = await import('node:fs');
   const samples: number[] = [];
-  const file = `/proc/${pid}/task/${pid}/schedstat`;
+  // One descriptor, re-read from offset 0 into one buffer: a read costs one syscall, not open/read/close
+  // and strings (this thread shares the cores with the agent it watches).
+  // Also the thread's context switches (/proc status): voluntary ones are the thread blocking (sleeping
+  // in the kernel), involuntary ones the scheduler taking the core away.
+  const fd = openSync(`/proc/${pid}/task/${pid}/schedstat`, 'r');
+  const statusFd = openSync(`/proc/${pid}/task/${pid}/status`, 'r');
+  const buf = Buffer.alloc(4096);
+  const switches = /voluntary_ctxt_switches:\s*(\d+)\s+nonvoluntary_ctxt_switches:\s*(\d+)/;
   const timer = setInterval(() => {
-    const [run, wait] = readFileSync(file, 'latin1').split(' ');
-    samples.push(performance.timeOrigin + performance.now(), Number(run) / 1e6, Number(wait) / 1e6);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const [run, wait] = buf.toString('latin1', 0, n).split(' ');
+    const m = switches.exec(buf.toString('latin1', 0, readSync(statusFd, buf, 0, buf.length, 0)));
+    samples.push(performance.timeOrigin + performance.now(), Number(run) / 1e6, Number(wait) / 1e6, Number(m?.[1] ?? 0), Number(m?.[2] ?? 0));
   }, 1);
   parentPort!.once('message', () => {
     clearInterval(timer);
@@ -321,7 +347,7 @@ async function floorBodies(port: number): Promise<Record<string, string>> {
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
 
-async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string): Promise<void> {
+async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string, noSchedstat: boolean): Promise<void> {
   const pino = (await import('pino')).default;
   const { Agent } = await import('../src/app/agent.js');
   const { loadConfig, PROFILES } = await import('../src/config/index.js');
@@ -329,6 +355,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   const { createRootLogger, LogManager } = await import('../src/observability/logging.js');
   const { StatsCache } = await import('../src/virt/stats-cache.js');
   const { VmManager } = await import('../src/services/vm-manager.js');
+  const { VmReportCache } = await import('../src/virt/vm-report-cache.js');
 
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-bench-sampling-'));
   const uri = await writeNodeXml(join(dir, 'fixture'), { domains: vms, cpus: 32, memoryKiB: 1024 * 1024 * 1024 });
@@ -360,6 +387,16 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
       putSpans.push([t0, t1]);
     }
   };
+  // The background report rebuild's slices (ReportRefresher calls VmReportCache.refresh per VM).
+  const refreshSpans = new SpanRecorder();
+  const cacheProto = VmReportCache.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const origRefresh = cacheProto['refresh'];
+  if (origRefresh !== undefined) {
+    cacheProto['refresh'] = function timedRefresh(this: unknown, ...a: unknown[]) {
+      const t0 = performance.now();
+      try { return origRefresh.apply(this, a); } finally { refreshSpans.add(t0, performance.now()); }
+    };
+  }
   // Host.getAllVmStats serves VmManager.reportsJson (each VM's report serialised once per change); a
   // build without it (an older checkout, for before/after runs) served VmManager.reports.
   const buildMs: number[] = [];
@@ -376,6 +413,8 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   };
 
   let synth: SyntheticSource | undefined;
+  /** [result arrived, the turn after VmSampling stored it]: each sample's main-thread handling (and what shares its turn). */
+  const sampleSpans: [number, number][] = [];
   let measuring = false;
   const cycleMain: number[] = [];
   const cycleWall: number[] = [];
@@ -391,6 +430,10 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     const source = synth;
     const p = (source === undefined ? real : Promise.all([real, source.next()]).then(([r, s]) => ({ records: s, unresponsive: r.unresponsive }))) as Promise<OpResult<K>>;
     // VmSampling attaches its handler to p after this returns; the immediate runs once it (and put) ran.
+    p.then(() => {
+      const arrived = performance.now();
+      setImmediate(() => sampleSpans.push([arrived, performance.now()]));
+    }, () => undefined);
     p.then(() => setImmediate(() => {
       if (measuring) {
         cycleMain.push(performance.eventLoopUtilization(elu0).active);
@@ -440,11 +483,24 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   };
   diagnostics_channel.subscribe('vdsm:rpc:reply', onReply);
   const handOffs = new Map<number, number>();
+  const timeline: OutputTimeline = { handOffs: new Map(), written: new Map() };
   const onOutput = (m: unknown): void => {
+    const t = performance.now();
+    const e = m as { connectionId: number; buffered?: number; writeMs?: number };
+    handOffs.set(e.connectionId, (handOffs.get(e.connectionId) ?? 0) + 1);
+    let list = timeline.handOffs.get(e.connectionId);
+    if (list === undefined) timeline.handOffs.set(e.connectionId, (list = []));
+    list.push(t, e.buffered ?? 0, e.writeMs ?? 0);
+  };
+  const onWritten = (m: unknown): void => {
+    const t = performance.now();
     const id = (m as { connectionId: number }).connectionId;
-    handOffs.set(id, (handOffs.get(id) ?? 0) + 1);
+    let list = timeline.written.get(id);
+    if (list === undefined) timeline.written.set(id, (list = []));
+    list.push(t);
   };
   diagnostics_channel.subscribe('vdsm:rpc:output', onOutput);
+  diagnostics_channel.subscribe('vdsm:rpc:output-written', onWritten);
   // Collections while the client runs: the agent's reply buffers are external memory V8 counts.
   const gc = { major: 0, majorMs: 0, minor: 0, forced: 0, forcedMs: 0 };
   const gcSpans: [number, number][] = [];
@@ -464,7 +520,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  const sched = new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid } } });
+  const sched = noSchedstat ? undefined : new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid } } });
   const profiler = cpuProfile === '' ? undefined : await startProfile();
   const pool = (agent as { replyBuffers?: { describe(): { acquired: number; reused: number } } }).replyBuffers;
   const pool0 = pool?.describe();
@@ -475,15 +531,16 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   } finally {
     diagnostics_channel.unsubscribe('vdsm:rpc:reply', onReply);
     diagnostics_channel.unsubscribe('vdsm:rpc:output', onOutput);
+    diagnostics_channel.unsubscribe('vdsm:rpc:output-written', onWritten);
     gcObserver.disconnect();
     await floor?.stop();
   }
   if (profiler) await writeFile(`${cpuProfile}.${vms}.cpuprofile`, JSON.stringify(await profiler.stop()));
-  const schedSamples = await new Promise<number[]>((resolve) => {
+  const schedSamples = sched === undefined ? [] : await new Promise<number[]>((resolve) => {
     sched.once('message', resolve);
     sched.postMessage('stop');
   });
-  await sched.terminate();
+  await sched?.terminate();
   const pool1 = pool?.describe();
   // The floor's timed connection is its first (the client's timed calls; its warm-up block comes first).
   const floorTimes = (floor?.replyTimes() ?? []).filter((t) => t.connection === 1).slice(-calls).map((t) => t.ms);
@@ -498,6 +555,13 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   const timedId = timedReplies[0]?.connectionId;
   const timedWrites = timedId !== undefined ? handOffs.get(timedId) : undefined;
   const agentQueue = summarize(timedReplies.map((e) => e.queuedAt - e.receivedAt));
+  const timelines = timedReplies.map((r) => replyTimeline(r, timeline, { gc: gcSpans, put: sampleSpans, refresh: refreshSpans.spans }, schedSamples));
+  const slowestFirst = [...timelines].sort((a, b) => b.agentMs - a.agentMs);
+  const tailTimeline = meanTimeline(slowestFirst.slice(0, Math.max(1, Math.ceil(slowestFirst.length / 20))));
+  const allTimeline = meanTimeline(timelines);
+  if (tailTimeline) progress(`  slowest 5 % (mean): ${describeTimeline(tailTimeline)}`);
+  if (allTimeline) progress(`  all replies (mean): ${describeTimeline(allTimeline)}`);
+  for (const t of slowestFirst.slice(0, 5)) progress(`    ${describeTimeline(t)}`);
   if (client.vms !== vms) throw new Error(`getAllVmStats listed ${client.vms} VMs, expected ${vms}`);
 
   await synth?.close();
@@ -528,6 +592,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     reply_buffers_reused: pool0 && pool1 ? pool1.reused - pool0.reused : null,
     writes_per_reply: timedWrites !== undefined ? round(timedWrites / calls, 1) : null,
     ...tailBreakdown(timedReplies, gcSpans, putSpans, schedSamples),
+    tail_timeline: tailTimeline, all_timeline: allTimeline, slowest_timelines: slowestFirst.slice(0, 10),
     ping2_alone_p99_ms: round(summarize(client.pingAlone).p99, 2),
     ping2_during_getallvmstats_p50_ms: round(summarize(client.pingDuring).p50, 2),
     ping2_during_getallvmstats_p99_ms: round(summarize(client.pingDuring).p99, 2),
@@ -559,29 +624,11 @@ async function startProfile(): Promise<{ stop(): Promise<unknown> }> {
   };
 }
 
-/** Overlap in ms of [a, b] with the spans. */
-function overlap(a: number, b: number, spans: readonly [number, number][]): number {
-  let ms = 0;
-  for (const [s0, s1] of spans) ms += Math.max(0, Math.min(b, s1) - Math.max(a, s0));
-  return ms;
-}
-
 /** What the slowest 5 % of replies (agent side) had inside them (CaseResult tail_*). */
 function tailBreakdown(replies: readonly { receivedAt: number; queuedAt: number; writtenAt: number }[], gcSpans: readonly [number, number][], putSpans: readonly [number, number][], sched: readonly number[]): Pick<CaseResult, 'tail_agent_ms' | 'tail_queue_ms' | 'tail_gc_ms' | 'tail_with_sample' | 'tail_runqueue_ms'> {
   const slow = [...replies].sort((x, y) => (y.writtenAt - y.receivedAt) - (x.writtenAt - x.receivedAt)).slice(0, Math.max(1, Math.ceil(replies.length / 20)));
   if (replies.length === 0) return { tail_agent_ms: null, tail_queue_ms: null, tail_gc_ms: null, tail_with_sample: null, tail_runqueue_ms: null };
-  // Run-queue wait (ms, cumulative) at absolute time t, from the sampler's [time, run, wait] triples.
-  const waitAt = (t: number): number | undefined => {
-    let i = 0;
-    while (i + 3 < sched.length && sched[i + 3]! <= t) i += 3;
-    return sched.length >= 3 && sched[i]! <= t ? sched[i + 2] : undefined;
-  };
-  const origin = performance.timeOrigin;
-  const runqueue = slow.map((r) => {
-    const a = waitAt(origin + r.receivedAt - 1);
-    const b = waitAt(origin + r.writtenAt + 1);
-    return a === undefined || b === undefined ? 0 : b - a;
-  });
+  const runqueue = slow.map((r) => schedBetween(sched, r.receivedAt, r.writtenAt)?.waitMs ?? 0);
   const mean = (f: (r: (typeof slow)[number]) => number): number => round(slow.reduce((n, r) => n + f(r), 0) / slow.length, 2);
   return {
     tail_agent_ms: mean((r) => r.writtenAt - r.receivedAt),
@@ -670,6 +717,12 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       'results.json also has the slowest 5 % of replies broken down (`tail_*`: until queued, inside GC pauses, with a sample arriving, ' +
       'and `tail_runqueue_ms`: the agent\'s main thread runnable but waiting on a run queue, from /proc schedstat read every ~1 ms ' +
       'by a side thread, so up to ~2 ms of the neighbouring time counts in).',
+    '* **timelines** (results.json `tail_timeline`, `all_timeline`, `slowest_timelines`; bench/sampling-tail.ts): per timed reply, ' +
+      'until queued and writing; in the write, the chunks handed (turns of the loop), time inside the socket\'s write calls, ' +
+      'write call → its callback (the kernel\'s send buffer full: the client reads slower than the agent writes) and callback → ' +
+      'next chunk (waiting for a turn); in each phase the GC pauses, a sample being handled, background report-rebuild slices ' +
+      '(VmReportCache.refresh), run-queue wait and the main thread\'s voluntary / involuntary context switches (/proc status; ' +
+      'the side thread runs at nice +10).',
     '* **ping2 during getAllVmStats** (head-of-line blocking): Host.ping2 sequentially on a second connection, first alone, ' +
       'then while a third connection (a worker thread of the client that frames the replies without decoding them, so the ' +
       'pinger\'s loop is not held by a JSON.parse) asks for getAllVmStats back to back; the difference is what the big reply ' +
@@ -703,7 +756,7 @@ async function orchestrate(flags: Flags): Promise<void> {
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -734,6 +787,7 @@ if (isMainThread) {
       calls: 'N: Host.getAllVmStats calls per case, and Host.ping2 calls per head-of-line phase (default 200; --quick 10)',
       'cpu-profile': 'FILE: write a CPU profile of the agent process while the client runs to FILE.<VMs>.cpuprofile (default none)',
       'no-floor': 'no floor server (the same client against a server answering with the agent\'s own bytes)',
+      'no-schedstat': "no run-queue sampler (a side thread of the agent's process reading /proc schedstat every ~1 ms; tail_runqueue_ms and the timelines' runq are then null)",
       'log-level': "LEVEL: the agent's log level (default error)",
     },
     internal: ['case', 'client', 'port', 'floor-port'],
@@ -741,7 +795,7 @@ if (isMainThread) {
   const run = flags.has('client')
     ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.

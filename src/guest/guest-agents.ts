@@ -51,8 +51,9 @@ export class GuestAgents {
    * Per VM, the last merged view, what it was merged from and its JSON: an unchanged view is the same
    * object (the report cache compares by identity). While the sources are the same (the same view at the
    * same update count, the same responsiveness, the same qga fields at the same revision), nothing is merged.
+   * `changes` and `until`: the sources' change count when it was last checked, and when it may age.
    */
-  #last = new Map<string, { json: string; stats: GuestStats; from: readonly unknown[] }>();
+  #last = new Map<string, { json: string; stats: GuestStats; from: readonly unknown[]; changes: number; until: number }>();
 
   constructor(opts: GuestAgentsOptions) {
     this.#o = opts;
@@ -106,20 +107,33 @@ export class GuestAgents {
   /**
    * The guest part of the VM's stats: both agents merged with vdsm's rules. While the merged view stays
    * the same, the same object is returned, so the VM's serialised report is not rebuilt for it.
+   *
+   * getAllVmStats asks for every VM on every read: while neither agent side changed anything (their
+   * change counts) and no data aged (before the view's `until`: the oVirt agent turning unresponsive,
+   * qemu-ga's data of an agent that stopped answering aging out), the last view is returned without
+   * looking at the sources at all.
    */
   stats(vmId: string, memSizeMiB: number): GuestStats {
-    const view = this.#o.channels.view(vmId);
+    const changes = this.#changes();
     const now = this.#o.clock.now();
-    const qga = this.#o.poller?.fields(vmId);
-    const version = this.#o.poller?.caps(vmId).version;
-    const responsive = view?.isResponsive(now, this.#o.channels.responsiveMs);
-    const revision = qga === undefined ? undefined : this.#o.poller?.revision(vmId);
     const last = this.#last.get(vmId);
-    // getAllVmStats asks for every VM on every poll: an unchanged source is not merged and serialised
-    // again (compared field by field: no array per VM per read).
+    if (last !== undefined && last.changes === changes && now < last.until && last.from[0] === memSizeMiB) return last.stats;
+    const channels = this.#o.channels;
+    const poller = this.#o.poller;
+    const view = channels.view(vmId);
+    const qga = poller?.fields(vmId);
+    const version = poller?.caps(vmId).version;
+    const responsive = view?.isResponsive(now, channels.responsiveMs);
+    const revision = qga === undefined ? undefined : poller?.revision(vmId);
+    const until = Math.min(view?.responsiveUntil(now, channels.responsiveMs) ?? Infinity, poller?.fieldsUntil(vmId, now) ?? Infinity);
+    // An unchanged source is not merged and serialised again (compared field by field: no array per VM per read).
     if (last !== undefined) {
       const f = last.from;
-      if (f[0] === memSizeMiB && f[1] === view && f[2] === view?.updates && f[3] === responsive && f[4] === qga && f[5] === revision && f[6] === version) return last.stats;
+      if (f[0] === memSizeMiB && f[1] === view && f[2] === view?.updates && f[3] === responsive && f[4] === qga && f[5] === revision && f[6] === version) {
+        last.changes = changes;
+        last.until = until;
+        return last.stats;
+      }
     }
     const from = [memSizeMiB, view, view?.updates, responsive, qga, revision, version];
     const stats = mergeGuestInfo({
@@ -131,10 +145,17 @@ export class GuestAgents {
     const json = JSON.stringify(stats);
     if (last !== undefined && last.json === json) {
       last.from = from;
+      last.changes = changes;
+      last.until = until;
       return last.stats;
     }
-    this.#last.set(vmId, { json, stats, from });
+    this.#last.set(vmId, { json, stats, from, changes, until });
     return stats;
+  }
+
+  /** Both sides' change counts in one number (each only grows). */
+  #changes(): number {
+    return this.#o.channels.changes + (this.#o.poller?.changes ?? 0);
   }
 
   /**

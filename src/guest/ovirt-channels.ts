@@ -61,6 +61,8 @@ export class OvirtChannels {
   /** Per VM, conditions on its view checked after each update of that VM (until()). */
   #watches = new Map<string, Set<() => void>>();
   #log: DedupLog;
+  /** Moves whenever a view is added, removed or updated (GuestAgents' merged views compare it). */
+  #changes = 0;
 
   constructor(opts: OvirtChannelsOptions) {
     this.#o = opts;
@@ -76,15 +78,26 @@ export class OvirtChannels {
     if (this.#paths.get(vmId) === path) return;
     this.#paths.set(vmId, path);
     this.#views.set(vmId, new OvirtAgentView(vmId, apiVersion ?? 0));
+    this.#changes++;
     this.#o.transport.add(vmId, path, apiVersion);
   }
 
   detach(vmId: string): void {
     if (!this.#paths.delete(vmId)) return;
     this.#views.delete(vmId);
+    this.#changes++;
     this.#o.transport.remove(vmId);
     for (const check of this.#watches.get(vmId) ?? []) check();
     this.#log.forget(`${vmId}:`, 'info', { vmId }, 'ovirt-guest-agent channel closed; occurrences while it was open');
+  }
+
+  /**
+   * A count that moves whenever any view is attached, detached or updated: with the same count, every
+   * view and everything it says is the same (responsiveness aside, which ages with time: see
+   * OvirtAgentView.responsiveUntil).
+   */
+  get changes(): number {
+    return this.#changes;
   }
 
   has(vmId: string): boolean {
@@ -190,6 +203,7 @@ export class OvirtChannels {
       const view = this.#views.get(u.vmId);
       if (view === undefined) continue; // detached meanwhile
       const c = view.apply(u);
+      this.#changes++;
       const vmId = u.vmId;
       const path = this.#paths.get(vmId);
       if (c.connected === true) this.#log.change(`${vmId}:conn`, 'connected', 'info', { vmId, path }, 'ovirt-guest-agent channel connected');

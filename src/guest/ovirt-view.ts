@@ -68,6 +68,11 @@ export class OvirtAgentView {
     return this.#lastMessageAt > 0 && now - this.#lastMessageAt < windowMs;
   }
 
+  /** Until when isResponsive(t, windowMs) keeps its answer at `now` without an update: Infinity unless it is responsive. */
+  responsiveUntil(now: number, windowMs = OVIRT_RESPONSIVE_MS): number {
+    return this.isResponsive(now, windowMs) ? this.#lastMessageAt + windowMs : Infinity;
+  }
+
   apply(u: ChannelUpdate): ViewChange {
     this.#updates++;
     const change: ViewChange = { completions: u.completions ?? [], problems: Object.entries(u.problems ?? {}) as [ProblemKind, ProblemCount][], notes: u.notes ?? [] };

@@ -114,6 +114,16 @@ export class QgaPoller {
     return this.schedule.caps(vmId);
   }
 
+  /** See QgaSchedule.fieldsUntil. */
+  fieldsUntil(vmId: string, now: number): number {
+    return this.schedule.fieldsUntil(vmId, now);
+  }
+
+  /** See QgaSchedule.changes. */
+  get changes(): number {
+    return this.schedule.changes;
+  }
+
   /** See QgaSchedule.revision: what fields() returns changed when this did. */
   revision(vmId: string): number {
     return this.schedule.revision(vmId);

@@ -72,6 +72,8 @@ export class QgaSchedule {
   #o: QgaScheduleOptions;
   #vms = new Map<string, VmState>();
   #probesThisPoll = 0;
+  /** Moves on every change of any VM's state that fields(), caps() or revision() could show. */
+  #changes = 0;
 
   constructor(opts: QgaScheduleOptions) {
     this.#o = opts;
@@ -82,6 +84,7 @@ export class QgaSchedule {
     const s = this.#state(vmId);
     const from = s.channel;
     s.channel = state;
+    this.#changes++;
     if (state === 'connected' && from !== 'connected') {
       s.failures = 0;
       s.retryAt = 0;
@@ -116,6 +119,26 @@ export class QgaSchedule {
     return answering || now - s.lastSuccessAt < this.#o.maxAgeMs ? s.fields : undefined;
   }
 
+  /**
+   * Until when (clock ms) fields(vmId, t) keeps giving what it gives at `now`, if nothing changes (changes
+   * stays the same): the moment data of an agent that stopped answering ages out, else Infinity.
+   */
+  fieldsUntil(vmId: string, now: number): number {
+    const s = this.#vms.get(vmId);
+    if (s?.lastSuccessAt === undefined || (s.channel === 'connected' && s.failures === 0)) return Infinity;
+    const end = s.lastSuccessAt + this.#o.maxAgeMs;
+    return now < end ? end : Infinity;
+  }
+
+  /**
+   * A count that moves whenever any VM's state changes in a way fields(), caps() or revision() could
+   * show (a channel event, a poll taking up a hint, a finished task, a VM added or purged): with the same
+   * count and a time before fieldsUntil(), every VM's answers are the same as before.
+   */
+  get changes(): number {
+    return this.#changes;
+  }
+
   /** Changes whenever the VM's fields do (they are one object updated in place): -1 for an unknown VM. */
   revision(vmId: string): number {
     return this.#vms.get(vmId)?.revision ?? -1;
@@ -136,7 +159,10 @@ export class QgaSchedule {
     for (const vm of vms) {
       const s = this.#state(vm.vmId);
       if (s.hint !== 'unknown') {
-        if (s.channel === 'unknown') s.channel = s.hint;
+        if (s.channel === 'unknown') {
+          s.channel = s.hint;
+          this.#changes++;
+        }
         s.hint = 'unknown';
       }
       if (s.inFlight || !vm.running || s.channel !== 'connected') continue;
@@ -163,6 +189,7 @@ export class QgaSchedule {
     const s = this.#vms.get(vmId);
     if (s === undefined) return {}; // purged meanwhile
     s.inFlight = false;
+    this.#changes++;
     const effect: CompleteEffect = {};
     // A capability check the agent did not answer is not a check: it is asked again after the back-off
     // (vdsm waits the whole qga_info_period, so an agent hung from the start stayed unknown for 5 minutes),
@@ -200,6 +227,7 @@ export class QgaSchedule {
     for (const id of this.#vms.keys()) {
       if (!known.has(id)) {
         this.#vms.delete(id);
+        this.#changes++;
         gone.push(id);
       }
     }
@@ -225,6 +253,7 @@ export class QgaSchedule {
     if (s === undefined) {
       s = { caps: EMPTY_CAPS, lastCheck: {}, lastSuccessAt: undefined, lastFailureAt: undefined, failures: 0, retryAt: 0, channel: 'unknown', hint: 'unknown', inFlight: false, fields: {}, revision: 0 };
       this.#vms.set(vmId, s);
+      this.#changes++;
     }
     return s;
   }

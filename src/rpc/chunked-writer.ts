@@ -38,6 +38,21 @@ export const DIRECT_WRITE_MAX_BYTES = 256 * 1024;
  */
 export const rpcOutputChannel = channel('vdsm:rpc:output');
 
+/**
+ * Published (only when subscribed) when the socket's write callback for a queued chunk ran: the time
+ * from a chunk's hand-off to this event is the socket taking it (the kernel's send buffer full: the peer
+ * reads slower than we write); from this event to the next hand-off is the wait for a turn of the loop.
+ */
+export const rpcOutputWrittenChannel = channel('vdsm:rpc:output-written');
+
+export interface OutputWrittenEvent {
+  connectionId: number;
+  /** Bytes of the chunk whose write completed. */
+  bytes: number;
+  /** Bytes still queued here behind it. */
+  queued: number;
+}
+
 export interface OutputEvent {
   connectionId: number;
   /** Bytes handed in this write. */
@@ -46,6 +61,10 @@ export interface OutputEvent {
   queued: number;
   /** Bytes of this connection handed so far (this write included). */
   handed: number;
+  /** Bytes the socket still buffered right after this hand-off (the kernel did not take them at once). */
+  buffered: number;
+  /** How long the socket's write call took (queued chunks only; 0 for a frame written at once). */
+  writeMs: number;
 }
 
 /** The socket as the writer uses it (net.Socket and tls.TLSSocket are such sinks). */
@@ -205,18 +224,18 @@ export class ChunkedWriter {
     const chunk = this.#take(n);
     this.#inFlight = true;
     this.#handed += n;
-    if (rpcOutputChannel.hasSubscribers) this.#publish(n);
     const done = (err?: Error | null): void => this.#afterWrite(n, err);
-    if (!Array.isArray(chunk)) {
-      this.#sink.write(chunk, done);
-      return;
+    const t0 = rpcOutputChannel.hasSubscribers ? performance.now() : 0;
+    if (!Array.isArray(chunk)) this.#sink.write(chunk, done);
+    else {
+      // Views of several queued buffers (a frame's head and the start of its body, the end of one frame
+      // and the next): one corked write, no copy.
+      this.#sink.cork();
+      for (let i = 0; i < chunk.length - 1; i++) this.#sink.write(chunk[i]!);
+      this.#sink.write(chunk[chunk.length - 1]!, done);
+      this.#sink.uncork();
     }
-    // Views of several queued buffers (a frame's head and the start of its body, the end of one frame
-    // and the next): one corked write, no copy.
-    this.#sink.cork();
-    for (let i = 0; i < chunk.length - 1; i++) this.#sink.write(chunk[i]!);
-    this.#sink.write(chunk[chunk.length - 1]!, done);
-    this.#sink.uncork();
+    if (rpcOutputChannel.hasSubscribers) this.#publish(n, performance.now() - t0);
   }
 
   #afterWrite(bytes: number, err: Error | null | undefined): void {
@@ -228,6 +247,7 @@ export class ChunkedWriter {
       return;
     }
     this.#written += bytes;
+    if (rpcOutputWrittenChannel.hasSubscribers) rpcOutputWrittenChannel.publish({ connectionId: this.#connectionId, bytes, queued: this.#queued } satisfies OutputWrittenEvent);
     this.#settleWaiters();
     // Every byte up to #written had its write callback (queued chunks: this one and the ones before;
     // direct writes come only when nothing is queued, after them).
@@ -314,8 +334,8 @@ export class ChunkedWriter {
     this.#sink.end();
   }
 
-  #publish(bytes: number): void {
-    rpcOutputChannel.publish({ connectionId: this.#connectionId, bytes, queued: this.#queued, handed: this.#handed } satisfies OutputEvent);
+  #publish(bytes: number, writeMs = 0): void {
+    rpcOutputChannel.publish({ connectionId: this.#connectionId, bytes, queued: this.#queued, handed: this.#handed, buffered: this.#sink.writableLength, writeMs } satisfies OutputEvent);
   }
 }
 

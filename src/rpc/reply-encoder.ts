@@ -80,12 +80,24 @@ export async function encodeReply(reply: object | object[], opts: EncodeOptions)
   }
   // A result serialised once per change (RawJson) is spliced in as is: never parsed and stringified again,
   // written straight into the body's buffer.
-  const body = rawReply(reply);
-  if (body !== undefined) {
-    if (body.length <= opts.maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
-    return encodeSliced(tooLargeError((reply as { id?: unknown }).id, body.length, opts.maxBytes), opts);
-  }
+  const raw = encodeRawReply(reply, opts.maxBytes);
+  if (raw !== undefined) return raw;
   return encodeSliced(reply, opts);
+}
+
+/**
+ * The body of a single response whose result is RawJson, synchronously: its bytes with the envelope put
+ * around them (in place when they have room, runtime/raw-json.ts), or, when that does not fit
+ * `maxBytes`, the short "too large" error instead. Undefined for any other reply (encodeReply's work).
+ * The server answers such a reply within the request's own turn: no microtask between the handler and
+ * the write, so the read is acknowledged by the answer itself (no TCP_QUICKACK, quick-ack.ts).
+ */
+export function encodeRawReply(reply: object | object[], maxBytes: number): EncodedReply | undefined {
+  const body = rawReply(reply);
+  if (body === undefined) return undefined;
+  if (body.length <= maxBytes) return { chunks: [body], bytes: body.length, oversized: 0 };
+  const error = Buffer.from(JSON.stringify(tooLargeError((reply as { id?: unknown }).id, body.length, maxBytes)), 'utf8');
+  return { chunks: [error], bytes: error.length, oversized: 1 };
 }
 
 /** Replies up to this many UTF-16 units are encoded in one go, whatever their shape. */

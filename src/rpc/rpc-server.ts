@@ -18,7 +18,7 @@ import { HttpEndpoints } from './http-endpoints.js';
 import { JsonRpcServer, type Reply } from './jsonrpc-server.js';
 import { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './memory-budget.js';
 import { ChunkedWriter } from './chunked-writer.js';
-import { encodeReply, smallReplyBody } from './reply-encoder.js';
+import { encodeRawReply, encodeReply, smallReplyBody, type EncodedReply } from './reply-encoder.js';
 import { publishReplyTiming, rpcReplyChannel, type ReplyTiming } from './reply-events.js';
 import { StompBroker } from './stomp-broker.js';
 import type { StompLimits } from './stomp-parser.js';
@@ -260,20 +260,28 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
         if (timing) publishReplyTiming(timing, ctx.connectionId, small instanceof SplicedBody ? small.byteLength : Buffer.byteLength(small));
         return;
       }
+      // A result serialised beforehand (RawJson, getAllVmStats): its bytes are the body, so the reply
+      // leaves now, in the request's turn, without a microtask (and the read needs no quick ACK).
+      const raw = encodeRawReply(response, maxBytes);
+      if (raw !== undefined) {
+        deliver(raw, ctx, reply, maxBytes, timing);
+        return;
+      }
     } catch (err) {
       failed(err, reply);
       return;
     }
-    encodeReply(response, { maxBytes }).then((encoded) => {
-      if (encoded.oversized > 0) {
-        log.warn({ client: ctx.clientAddress, oversized: encoded.oversized, maxBytes }, 'response too large for the connection; answered with an error');
-        onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
-      }
-      reply(encoded.chunks);
-      // The builder's reference (a pooled RawJson's): the connections that took the reply hold their own.
-      leases?.release(encoded.chunks);
-      if (timing) publishReplyTiming(timing, ctx.connectionId, encoded.bytes);
-    }).catch((err: unknown) => failed(err, reply));
+    encodeReply(response, { maxBytes }).then((encoded) => deliver(encoded, ctx, reply, maxBytes, timing)).catch((err: unknown) => failed(err, reply));
+  };
+  const deliver = (encoded: EncodedReply, ctx: RequestContext, reply: (b: ReplyBody | undefined) => void, maxBytes: number, timing?: ReplyTiming): void => {
+    if (encoded.oversized > 0) {
+      log.warn({ client: ctx.clientAddress, oversized: encoded.oversized, maxBytes }, 'response too large for the connection; answered with an error');
+      onLimit({ limit: 'response-size', action: 'dropped', client: ctx.clientAddress });
+    }
+    reply(encoded.chunks);
+    // The builder's reference (a pooled RawJson's): the connections that took the reply hold their own.
+    leases?.release(encoded.chunks);
+    if (timing) publishReplyTiming(timing, ctx.connectionId, encoded.bytes);
   };
   const failed = (err: unknown, reply: (b: undefined) => void): void => {
     log.error({ err }, 'JSON-RPC dispatch failed');

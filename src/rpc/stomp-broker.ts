@@ -1,6 +1,6 @@
 // vdsm's mini-broker: the subscription registry shared by every STOMP connection of one server, and the
 // routing rules for SEND forwarding, request queues, responses and events. Runtime-free.
-import { Destinations, encodeFrame, knownDestination, encodeMessageParts, encodeMessageSpliced, encodeMessageSplicedText, encodeMessageText, messageHead, SplicedBody, type Frame, type MessageHead, type OutFrame, type ReplyBody } from './stomp-frame.js';
+import { Destinations, encodeFrame, knownDestination, encodeMessagePartsWith, encodeMessageSpliced, encodeMessageSplicedText, encodeMessageText, messageHead, SplicedBody, type Frame, type MessageHead, type OutFrame, type ReplyBody } from './stomp-frame.js';
 
 /** What the broker needs from a connection. */
 export interface BrokerPeer {
@@ -156,12 +156,12 @@ export class StompBroker {
 
   /** The MESSAGE frame of `body` for a subscription (destinations match exactly: the subscription's own). */
   #message(sub: Subscription, body: ReplyBody): OutFrame {
-    if (Array.isArray(body)) return encodeMessageParts(sub.destination, sub.id, body);
     let head = this.#heads.get(sub);
     if (head === undefined) {
       head = messageHead(sub.destination, sub.id);
       this.#heads.set(sub, head);
     }
+    if (Array.isArray(body)) return encodeMessagePartsWith(head, body);
     // Text and spliced bodies are the small replies and events (large replies arrive encoded, in parts).
     if (body instanceof SplicedBody) return sub.peer.encrypted === true ? encodeMessageSpliced(head, body) : encodeMessageSplicedText(head, body);
     return encodeMessageText(head, body);

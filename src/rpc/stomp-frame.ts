@@ -285,6 +285,35 @@ export function encodeMessageParts(destination: string, subscription: string, bo
   return bodyLen <= 64 * 1024 ? [Buffer.concat(parts)] : parts;
 }
 
+/**
+ * encodeMessageParts with the head built beforehand (messageHead, kept per subscription): the same bytes,
+ * without escaping the header values and encoding the head's text again per frame.
+ */
+export function encodeMessagePartsWith(head: MessageHead, body: readonly Buffer[]): Buffer[] {
+  let bodyLen = 0;
+  for (const b of body) bodyLen += b.length;
+  const length = String(bodyLen);
+  const headLen = head.bytes + length.length + 2;
+  if (bodyLen <= 64 * 1024) {
+    // A small frame is cheaper as one buffer than as a corked write of parts.
+    const out = Buffer.allocUnsafe(headLen + bodyLen + 1);
+    head.buffer.copy(out, 0);
+    out.write(length, head.bytes, 'latin1');
+    out[headLen - 2] = 0x0a;
+    out[headLen - 1] = 0x0a;
+    let at = headLen;
+    for (const b of body) at += b.copy(out, at);
+    out[at] = 0;
+    return [out];
+  }
+  const top = Buffer.allocUnsafe(headLen);
+  head.buffer.copy(top, 0);
+  top.write(length, head.bytes, 'latin1');
+  top[headLen - 2] = 0x0a;
+  top[headLen - 1] = 0x0a;
+  return [top, ...body, NUL_BYTE];
+}
+
 /** Decode a body as UTF-8 text. */
 export function bodyText(frame: Frame): string {
   return frame.body.toString('utf8');

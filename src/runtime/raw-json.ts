@@ -58,6 +58,11 @@ export class RawJson {
     return (this.#text ??= this.#buf!.toString('utf8', this.#start, this.#end));
   }
 
+  /** Where its bytes are when assembled from pieces (whole-reply reuse keeps them): buf[start, end). */
+  get region(): { buf: Buffer; start: number; end: number } | undefined {
+    return this.#buf === undefined ? undefined : { buf: this.#buf, start: this.#start, end: this.#end };
+  }
+
   /** Its bytes live in a pooled buffer (reply-buffers.ts): encode() hands them over to the reply. */
   get pooled(): boolean {
     return this.#pooled;
@@ -123,18 +128,40 @@ function copyInto(out: Buffer, b: Buffer, at: number): number {
   return at + n;
 }
 
+/**
+ * Where the holes of templates filled into one JsonPieces landed (runtime/json-template.ts): per hole in
+ * order, its byte offset from the start of the text, its slot, its width in bytes and the value written. A value whose bytes
+ * are not one per character (not ASCII) makes the record unusable (`exact` false): offsets of later holes
+ * could still be computed, but a same-width check by characters could not.
+ */
+export class HoleRecord {
+  readonly offsets: number[] = [];
+  readonly slots: number[] = [];
+  readonly widths: number[] = [];
+  /** The values written (the JSON texts). */
+  readonly values: string[] = [];
+  exact = true;
+
+  get count(): number {
+    return this.offsets.length;
+  }
+}
+
 /** A JSON text assembled from bytes and strings, in order, into one growing buffer (see RawJson.fromPieces). */
 export class JsonPieces {
   #buf: Buffer;
   #at = HEAD_ROOM;
   readonly #pool: ReplyBufferPool | undefined;
+  readonly #holes: HoleRecord | undefined;
 
   /**
    * `capacity`: the expected size in bytes (a previous reply's); the buffer grows when it is exceeded.
    * `pool`: buffers come from it (and a buffer outgrown goes back to it at once: nobody else saw it).
+   * `holes`: where template() writes its values is recorded there.
    */
-  constructor(capacity = 4096, pool?: ReplyBufferPool) {
+  constructor(capacity = 4096, pool?: ReplyBufferPool, holes?: HoleRecord) {
     this.#pool = pool;
+    this.#holes = holes;
     const n = HEAD_ROOM + capacity + TAIL_ROOM;
     this.#buf = pool !== undefined ? pool.acquire(n) : Buffer.allocUnsafe(n);
   }
@@ -161,9 +188,19 @@ export class JsonPieces {
     for (let i = 0; i < slots.length; i++) need += 3 * values[slots[i]!]!.length;
     if (this.#at + need + TAIL_ROOM > this.#buf.length) this.#grow(need);
     const buf = this.#buf;
+    const holes = this.#holes;
     let at = copyInto(buf, parts[0]!, this.#at);
     for (let i = 0; i < slots.length; i++) {
-      at = writeString(buf, values[slots[i]!]!, at);
+      const value = values[slots[i]!]!;
+      const from = at;
+      at = writeString(buf, value, at);
+      if (holes !== undefined) {
+        holes.offsets.push(from - HEAD_ROOM);
+        holes.slots.push(slots[i]!);
+        holes.widths.push(at - from);
+        holes.values.push(value);
+        if (at - from !== value.length) holes.exact = false;
+      }
       at = copyInto(buf, parts[i + 1]!, at);
     }
     this.#at = at;
@@ -198,8 +235,8 @@ export function rawJsonArray(items: readonly string[]): RawJson {
 }
 
 /** A JSON array whose elements each add their pieces through `put` (called once per element, in order). */
-export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void, capacity?: number, pool?: ReplyBufferPool): RawJson {
-  const pieces = new JsonPieces(capacity, pool);
+export function rawJsonArrayOf<T>(elements: readonly T[], put: (element: T, into: JsonPieces) => void, capacity?: number, pool?: ReplyBufferPool, holes?: HoleRecord): RawJson {
+  const pieces = new JsonPieces(capacity, pool, holes);
   pieces.bytes(OPEN);
   for (let i = 0; i < elements.length; i++) {
     if (i > 0) pieces.bytes(COMMA);
@@ -218,6 +255,8 @@ export interface SliceOptions {
   capacity?: number;
   /** Take the buffer from this pool (reply-buffers.ts). */
   pool?: ReplyBufferPool;
+  /** Record where template values land (HoleRecord). */
+  holes?: HoleRecord;
 }
 
 /** Elements between two clock readings: a read is cheap, but not per element of a 1,000-VM list. */
@@ -233,7 +272,7 @@ export async function rawJsonArrayOfSliced<T>(elements: readonly T[], put: (elem
   const now = opts.now ?? (() => performance.now());
   const sliceMs = opts.sliceMs ?? 2;
   const yieldToLoop = opts.yieldToLoop ?? setImmediateYield;
-  const pieces = new JsonPieces(opts.capacity, opts.pool);
+  const pieces = new JsonPieces(opts.capacity, opts.pool, opts.holes);
   pieces.bytes(OPEN);
   let sliceStart = now();
   for (let i = 0; i < elements.length; i++) {

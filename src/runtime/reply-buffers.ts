@@ -131,6 +131,15 @@ export class ReplyBufferPool implements BufferLeases {
     return this.#leases.has(buf.buffer as ArrayBuffer);
   }
 
+  /**
+   * How many holders `buf` (or a view of it) has now: 0 when it is not a pooled buffer handed out. A holder
+   * that keeps a buffer to write into again (a whole reply patched in place, services/whole-reply.ts) may
+   * do so only while it is the one holder: no connection still has any of it to write, no reply refers to it.
+   */
+  holders(buf: Buffer): number {
+    return this.#leases.get(buf.buffer as ArrayBuffer)?.refs ?? 0;
+  }
+
   describe(): ReplyBufferPoolState {
     return {
       acquired: this.#acquired, reused: this.#reused, returned: this.#returned, discarded: this.#discarded,

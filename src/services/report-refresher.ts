@@ -6,12 +6,17 @@
 //
 // Staleness bound: a read during a walk serves, for a VM the walk has not reached yet, the text built
 // before the change: the previous sample's values, whole. So a read may show the previous sample for as
-// long as one walk takes. A change that arrives during a walk restarts it from the start, so a finished
-// walk has seen every change made before it finished. State changes are not deferred: the report cache
+// long as one walk takes. A change that arrives during a walk makes the walk go once around every item
+// again from where it is (not from the first item: changes coming faster than a walk would then starve
+// the last ones), so a finished walk has seen every change made before it finished, and every item is
+// refreshed within one walk's length of any change. While big replies leave back to back (no idle
+// turn between them), the walk advances one slice per maxDeferMs. State changes are not deferred: the report cache
 // checks a VM's state on every read (virt/vm-report-cache.ts).
 //
 // While the server still has replies to send, the walk waits (at most maxDeferMs): a multi-MB reply is
-// written 64 KiB per loop turn, and a slice in each of those turns would add up to tens of ms.
+// written 64 KiB per loop turn, and a slice in each of those turns would add up to tens of ms. Every
+// wait (a read's hold, a pause while busy) is followed by a turn of the loop and all the checks again,
+// so a read's release is never followed by a slice before that read's reply is queued.
 //
 // What starts a walk: a new sample, a replaced domain, pid or drive sizes (the VM manager calls
 // schedule()), and, as a safety net for an input that changes without telling, a read that comes at
@@ -133,26 +138,54 @@ export class ReportRefresher<T> {
   }
 
   async #run(): Promise<void> {
+    let items: readonly T[] = [];
+    /** Next item to refresh, and how many are left in this walk. */
+    let at = 0;
+    let left = 0;
+    this.#again = true;
+    this.#lastSlice = this.#now();
+    // A walk starts, or a change arrived during one: from where the walk is, once around every item
+    // (those refreshed before the change come again at the end). Restarting from the first item would
+    // let changes that come faster than a walk takes keep the last items unrefreshed.
+    const restartIfChanged = (): void => {
+      if (!this.#again) return;
+      this.#again = false;
+      this.#walks++;
+      this.#lastStart = this.#o.clock.now();
+      items = this.#o.items();
+      at = items.length === 0 ? 0 : at % items.length;
+      left = items.length;
+      this.#total = items.length;
+      this.#position = 0;
+    };
     try {
-      do {
-        this.#again = false;
-        this.#walks++;
-        this.#lastStart = this.#o.clock.now();
-        this.#lastSlice = this.#now();
-        const items = this.#o.items();
-        this.#total = items.length;
-        this.#position = 0;
-        while (this.#position < items.length && !this.#again) {
-          await this.#yield();
-          while (this.#holds > 0 && !this.#closed) await new Promise<void>((resolve) => (this.#unpark = resolve));
-          await this.#whileBusy();
-          if (this.#again) break;
-          const start = this.#now();
-          do this.#refreshOne(items[this.#position++]!);
-          while (this.#position < items.length && this.#now() - start < (this.#o.sliceMs ?? 1));
-          this.#lastSlice = this.#now();
+      while (!this.#closed) {
+        restartIfChanged();
+        if (left === 0) break;
+        await this.#yield();
+        if (this.#holds > 0 && !this.#closed) {
+          // A read holds the walk. Its release comes before its reply is queued (the reply is framed
+          // and handed to the connection a few promise steps later): look again only after a turn of
+          // the loop, when busy() sees that reply, so no slice lands between the read and its first byte.
+          await new Promise<void>((resolve) => (this.#unpark = resolve));
+          continue;
         }
-      } while (this.#again && !this.#closed);
+        if (this.#deferred()) {
+          await (this.#o.pause ?? oneMs)();
+          continue;
+        }
+        if (this.#closed) break;
+        restartIfChanged();
+        if (left === 0) break;
+        const start = this.#now();
+        do {
+          this.#refreshOne(items[at]!);
+          at = (at + 1) % items.length;
+          left--;
+          this.#position++;
+        } while (left > 0 && this.#now() - start < (this.#o.sliceMs ?? 1));
+        this.#lastSlice = this.#now();
+      }
     } finally {
       this.#running = false;
       const idle = this.#idle;
@@ -161,11 +194,10 @@ export class ReportRefresher<T> {
     }
   }
 
-  async #whileBusy(): Promise<void> {
+  /** The server still has replies to send and the walk has not waited maxDeferMs since its last slice. */
+  #deferred(): boolean {
     const busy = this.#o.busy;
-    if (busy === undefined) return;
-    const since = this.#lastSlice;
-    while (busy() && !this.#closed && this.#now() - since < (this.#o.maxDeferMs ?? 50)) await (this.#o.pause ?? oneMs)();
+    return busy !== undefined && !this.#closed && busy() && this.#now() - this.#lastSlice < (this.#o.maxDeferMs ?? 50);
   }
 
   #refreshOne(item: T): void {

@@ -21,6 +21,7 @@ import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmCounts, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
 import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
 import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
+import { WholeReply, WholeReplyRecording, type WholeReplySource } from '../virt/whole-reply.js';
 import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
 import { rawJsonArrayOf, rawJsonArrayOfSliced, type JsonPieces, type RawJson } from '../runtime/raw-json.js';
 import type { ReplyBufferPool } from '../runtime/reply-buffers.js';
@@ -185,7 +186,7 @@ export class VmManager {
   /** Each VM's report serialised once per change (Host.getAllVmStats). */
   readonly #reportCache = new VmReportCache();
   /** Per VM, its last elapsedTime and that value's JSON text (read-time slot 1). */
-  readonly #elapsedTexts = new WeakMap<Vm, { value: string; json: string }>();
+  readonly #elapsedTexts = new WeakMap<Vm, { seconds: number; json: string }>();
   /** Each VM's drives for its stats report, kept while its domain, sizes and storage drives are the same. */
   readonly #driveSubjects = new WeakMap<Vm, { domain: DomainInfo; sizes: Vm['driveSizes']; prepared: number; subject: { drives: DriveDevice[] } }>();
   /** Host.getStats' VM counts, kept until a VM is added or removed (container version) or changes status. */
@@ -194,10 +195,19 @@ export class VmManager {
   #lastReplyBytes = 4096;
   /** Rebuilds changed reports in the background, so getAllVmStats reads only fill texts in. */
   readonly #refresher: ReportRefresher<Vm>;
+  /** The last getAllVmStats reply of every VM, kept assembled (with a reply pool only). */
+  readonly #whole: WholeReply<Vm> | undefined;
+  /** What the kept reply asks per VM: the template its text would be filled from now, its read-time values. */
+  readonly #wholeSource: WholeReplySource<Vm>;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
+    this.#whole = opts.replyBuffers !== undefined ? new WholeReply<Vm>(opts.replyBuffers) : undefined;
+    this.#wholeSource = {
+      template: (vm) => (this.#migrationProgress(vm) !== undefined ? undefined : this.#reportCache.usable(vm, vm.state, this.#guestInfo(vm))),
+      readValues: (vm, nowMs, values) => this.#readValues(vm, nowMs, values),
+    };
     this.#refresher = new ReportRefresher<Vm>({
       items: () => this.container.values(),
       refresh: (vm) => {
@@ -227,6 +237,7 @@ export class VmManager {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
     this.#refresher.close();
+    this.#whole?.drop();
     // A VM adopted or created before start() has timers too.
     for (const vm of vms) {
       vm.powerdown?.cancel();
@@ -644,28 +655,43 @@ export class VmManager {
     // monitorResponse differ. `values` is reused: each text copies them as it is filled.
     const now = clockTimes(this.#o.clock);
     const values = slotValues({ statusTime: now.statusTime, elapsedTime: '', monitorResponse: '', sampleTime: now.sampleTime });
-    const put = (vm: Vm, into: JsonPieces): void => {
-      if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
-      else {
-        this.#readValues(vm, now.nowMs, values);
-        if (!this.#reportCache.readInto(vm, vm.state, this.#guestInfo(vm), values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
-      }
-    };
     // Every VM: the buffer starts as big as the last such reply (a few VMs: small, it grows if needed).
     const all = vmIds === undefined || vmIds.length === 0;
-    const capacity = all ? this.#lastReplyBytes : undefined;
     const done = (raw: RawJson): RawJson => {
       if (all) this.#lastReplyBytes = raw.sizeHint + (raw.sizeHint >> 4);
       this.#refresher.afterRead();
       return raw;
     };
+    // Every VM: the last such reply again, with this read's values, when nothing else changed (whole-reply.ts).
+    const whole = all ? this.#whole : undefined;
+    const version = this.container.version;
+    if (whole !== undefined) {
+      const served = whole.serve(vms, version, now.nowMs, values, this.#wholeSource);
+      if (served !== undefined) return done(served);
+    }
+    const rec = whole !== undefined ? new WholeReplyRecording<Vm>() : undefined;
+    const put = (vm: Vm, into: JsonPieces): void => {
+      rec?.begin();
+      if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
+      else {
+        this.#readValues(vm, now.nowMs, values);
+        if (!this.#reportCache.readInto(vm, vm.state, this.#guestInfo(vm), values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
+      }
+      rec?.end(vm, this.#wholeSource.template(vm));
+    };
+    const capacity = all ? this.#lastReplyBytes : undefined;
+    const kept = (raw: RawJson): RawJson => {
+      if (rec !== undefined) whole!.keep(rec, raw, version);
+      return done(raw);
+    };
     // A short list in one go: no promise, the reply leaves in the request's turn.
     // Every VM's reply is big: its buffer comes from the pool (a few VMs' stays a plain small one).
     const pool = all ? this.#o.replyBuffers : undefined;
-    if (vms.length <= SYNC_READ_VMS) return done(rawJsonArrayOf(vms, put, capacity, pool));
+    if (vms.length <= SYNC_READ_VMS) return kept(rawJsonArrayOf(vms, put, capacity, pool, rec?.holes));
     const release = this.#refresher.hold();
     // In slices of ~2 ms, so other connections' requests are answered in between.
-    return rawJsonArrayOfSliced(vms, put, { ...(capacity !== undefined ? { capacity } : {}), ...(pool ? { pool } : {}) }).finally(release).then(done);
+    return rawJsonArrayOfSliced(vms, put, { ...(capacity !== undefined ? { capacity } : {}), ...(pool ? { pool } : {}), ...(rec ? { holes: rec.holes } : {}) })
+      .finally(release).then(kept);
   }
 
   /**
@@ -676,9 +702,10 @@ export class VmManager {
   #readValues(vm: Vm, nowMs: number, values: string[]): void {
     const monitorable = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
     const statsAge = (nowMs - this.#o.statsCache.lastSeen(vm.vmId)) / 1000;
-    const elapsed = elapsedTime(nowMs, vm.state.startedAt);
+    // elapsedTime(nowMs, startedAt) as a number: its text is made only when the second changes.
+    const seconds = Math.max(0, Math.floor((nowMs - vm.state.startedAt) / 1000));
     let text = this.#elapsedTexts.get(vm);
-    if (text === undefined || text.value !== elapsed) this.#elapsedTexts.set(vm, (text = { value: elapsed, json: `"${elapsed}"` }));
+    if (text === undefined || text.seconds !== seconds) this.#elapsedTexts.set(vm, (text = { seconds, json: `"${elapsedTime(nowMs, vm.state.startedAt)}"` }));
     values[1] = text.json;
     values[2] = monitorResponse(monitorable, statsAge, this.#o.monitorReachable?.(vm.vmId), this.#o.vmCommandTimeoutS) === '-1' ? MONITOR_RESPONSE_DOWN : MONITOR_RESPONSE_OK;
   }
@@ -696,8 +723,8 @@ export class VmManager {
     return this.#refresher.idle();
   }
 
-  describeReports(): { cache: ReturnType<VmReportCache['describe']>; refresh: ReturnType<ReportRefresher<Vm>['describe']> } {
-    return { cache: this.#reportCache.describe(), refresh: this.#refresher.describe() };
+  describeReports(): { cache: ReturnType<VmReportCache['describe']>; refresh: ReturnType<ReportRefresher<Vm>['describe']>; whole?: ReturnType<WholeReply<Vm>['describe']> } {
+    return { cache: this.#reportCache.describe(), refresh: this.#refresher.describe(), ...(this.#whole ? { whole: this.#whole.describe() } : {}) };
   }
 
   #select(vmIds?: readonly string[]): Vm[] {

@@ -107,11 +107,22 @@ export class VmReportCache {
    * (never built, built in another state or guest view, or not cut into a template): then buildInto().
    */
   readInto(owner: object, state: StateKey, guest: VmReportInput['guest'], values: readonly string[], into: JsonPieces): boolean {
-    const entry = this.#entries.get(owner);
-    if (entry === undefined || entry.template === undefined || entry.guest !== guest || !sameState(entry.state, state)) return false;
+    const template = this.usable(owner, state, guest);
+    if (template === undefined) return false;
     this.#reads++;
-    entry.template.fillInto(values, into);
+    template.fillInto(values, into);
     return true;
+  }
+
+  /**
+   * The template a read would fill for the VM now (readInto's conditions: built in this state with this
+   * guest view), else undefined. The same template object means the same text around the holes: what a
+   * kept whole reply (services/whole-reply.ts) compares.
+   */
+  usable(owner: object, state: StateKey, guest: VmReportInput['guest']): JsonTemplate | undefined {
+    const entry = this.#entries.get(owner);
+    if (entry === undefined || entry.guest !== guest || !sameState(entry.state, state)) return undefined;
+    return entry.template;
   }
 
   /** Build the VM's text now (readInto said there is none usable) and append it with the read's fields. */

@@ -4,7 +4,7 @@
 // frames'; end() flushes first, destroy() frees the queue at once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChunkedWriter } from '../../src/rpc/chunked-writer.js';
+import { ChunkedWriter, rpcOutputChannel, rpcOutputWrittenChannel, type OutputEvent, type OutputWrittenEvent } from '../../src/rpc/chunked-writer.js';
 import { MemorySink } from './memory-sink.js';
 import { encodeMessageText, encodeMessageWith, messageHead } from '../../src/rpc/stomp-frame.js';
 
@@ -141,4 +141,32 @@ void test('a text frame is handed to the socket as text when nothing is queued, 
   }
   assert.equal(sink.textWrites, 1, 'the queued text frame went out as bytes, in order');
   assert.deepEqual(sink.bytes, Buffer.concat([encodeMessageWith(head, body), big, encodeMessageWith(head, body)]));
+});
+
+void test('observed output (vdsm:rpc:output, vdsm:rpc:output-written): each chunk handed after its write call, what the socket kept, its callback before the next chunk', () => {
+  const { sink, writer, turns } = setup(1000);
+  const seen: (['handed', OutputEvent, number] | ['written', OutputWrittenEvent])[] = [];
+  // At each hand-off, how many writes the socket had already been given: the event follows the write.
+  const onOutput = (m: unknown): void => void seen.push(['handed', m as OutputEvent, sink.writes.length]);
+  const onWritten = (m: unknown): void => void seen.push(['written', m as OutputWrittenEvent]);
+  rpcOutputChannel.subscribe(onOutput);
+  rpcOutputWrittenChannel.subscribe(onWritten);
+  try {
+    writer.write(pattern(2500, 3));
+    while (sink.pending.length > 0) {
+      sink.complete();
+      turns.shift()?.();
+    }
+  } finally {
+    rpcOutputChannel.unsubscribe(onOutput);
+    rpcOutputWrittenChannel.unsubscribe(onWritten);
+  }
+  assert.deepEqual(seen.map((e) => e[0]), ['handed', 'written', 'handed', 'written', 'handed', 'written'], 'a chunk\'s callback comes before the next chunk');
+  const handed = seen.filter((e): e is ['handed', OutputEvent, number] => e[0] === 'handed');
+  assert.deepEqual(handed.map((e) => e[2]), [1, 2, 3], 'published after the socket was given the chunk');
+  assert.deepEqual(handed.map((e) => [e[1].bytes, e[1].queued, e[1].handed]), [[1000, 1500, 1000], [1000, 500, 2000], [500, 0, 2500]]);
+  assert.deepEqual(handed.map((e) => e[1].buffered), [1000, 1000, 500], 'the bytes the socket still held after each write (this sink completes writes only when told)');
+  for (const [, e] of handed) assert.ok(e.writeMs >= 0 && e.connectionId === 1);
+  const written = seen.filter((e): e is ['written', OutputWrittenEvent] => e[0] === 'written');
+  assert.deepEqual(written.map((e) => [e[1].bytes, e[1].queued]), [[1000, 1500], [1000, 500], [500, 0]]);
 });

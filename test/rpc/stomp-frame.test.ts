@@ -1,7 +1,7 @@
 // Frame encoding: `\n` only, content-length on every frame computed from the UTF-8 body, escaping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeFrame, encodeMessage, encodeMessageWith, escapeHeaderValue, HEARTBEAT, messageHead, unescapeHeaderValue } from '../../src/rpc/stomp-frame.js';
+import { encodeFrame, encodeMessage, encodeMessageParts, encodeMessagePartsWith, encodeMessageWith, escapeHeaderValue, HEARTBEAT, messageHead, unescapeHeaderValue } from '../../src/rpc/stomp-frame.js';
 
 const str = (b: Buffer): string => b.toString('utf8');
 
@@ -49,6 +49,20 @@ void test('a MESSAGE head built once per subscription encodes the same bytes as 
     const head = messageHead(destination!, subscription!);
     for (const body of ['', '{"jsonrpc":"2.0","id":"1","result":true}', 'ünïcödé €', 'x'.repeat(10_000)]) {
       assert.deepEqual(encodeMessageWith(head, body), encodeMessage(destination!, subscription!, body), `${destination} ${body.slice(0, 20)}`);
+    }
+  }
+});
+
+void test('a big body in parts with the head built once per subscription: the same bytes as encodeMessageParts and encodeMessage', () => {
+  for (const [destination, subscription] of [['jms.topic.vdsm_responses', 'r'], ['a:b\\c', 'id\nwith\u0001control'], ['réponses', 'ß']]) {
+    const head = messageHead(destination!, subscription!);
+    for (const size of [0, 100, 64 * 1024, 64 * 1024 + 1, 300_000]) {
+      const text = 'é'.repeat(Math.floor(size / 4)) + 'x'.repeat(size - 2 * Math.floor(size / 4));
+      const whole = Buffer.from(text, 'utf8');
+      const parts = [whole.subarray(0, 7), whole.subarray(7, whole.length - 3), whole.subarray(whole.length - 3)];
+      const got = encodeMessagePartsWith(head, parts);
+      assert.deepEqual(got, encodeMessageParts(destination!, subscription!, parts), `${destination} ${size}`);
+      assert.deepEqual(Buffer.concat(got), encodeMessage(destination!, subscription!, text), `${destination} ${size}`);
     }
   }
 });

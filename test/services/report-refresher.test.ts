@@ -80,7 +80,7 @@ function gate(): { yieldToLoop: () => Promise<void>; open: () => void; waiting: 
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-void test('a held walk runs no slice until the read releases it; a change mid-walk restarts it; close() stops it', async () => {
+void test('a held walk runs no slice until the read releases it; a change mid-walk makes it go once around again; close() stops it', async () => {
   const done: number[] = [];
   const g = gate();
   let tick = 0;
@@ -97,6 +97,10 @@ void test('a held walk runs no slice until the read releases it; a change mid-wa
   release();
   release(); // idempotent
   await turn();
+  assert.deepEqual(done, [], 'released: the walk looks again only after a turn of the loop');
+  assert.equal(g.waiting(), 1);
+  g.open();
+  await turn();
   assert.deepEqual(done, [0, 1, 2], 'released: one slice (3 clock readings)');
   r.schedule(); // a change mid-walk
   g.open();
@@ -106,7 +110,7 @@ void test('a held walk runs no slice until the read releases it; a change mid-wa
     g.open();
     await turn();
   }
-  assert.deepEqual(done.slice(3), items, 'the restarted walk went over every item');
+  assert.deepEqual(done.slice(3), [...items.slice(3), ...items.slice(0, 3)], 'after the change the walk went once around every item from where it was');
   assert.equal(r.describe().running, false);
 
   r.schedule();
@@ -164,4 +168,67 @@ void test('while the server has unsent output the walk waits, but never longer t
   // Busy: each slice runs only once 10 ms passed since the previous one (walk start at 0; then 11).
   assert.deepEqual(at, [10, 21, 22, 23]);
   assert.equal(pauses, 10, 'no pause once the output is sent');
+});
+
+void test('a read\'s release is not followed by a slice before its reply is queued (the reply is queued some promise steps later)', async () => {
+  // What rpc-server does after VmManager.reportsJson: the read releases the walk in a finally(), then the
+  // reply goes through a few promise steps (the JSON-RPC layer, framing) before it is handed to the
+  // connection, where busy() (RpcServer.outputQueued) sees it. Real setImmediate turns; the slice clock
+  // and the pause are the test's.
+  let queued = false;
+  let sent = false;
+  const firstRefresh: { queued: boolean; sent: boolean }[] = [];
+  let tick = 0;
+  const r = new ReportRefresher({
+    items: () => [0, 1, 2],
+    refresh: () => {
+      if (firstRefresh.length === 0) firstRefresh.push({ queued, sent });
+      tick++;
+    },
+    clock: new ManualTime(0),
+    now: () => tick,
+    sliceMs: 10,
+    busy: () => queued && !sent,
+    // The first pause is the reply leaving.
+    pause: () => {
+      sent = true;
+      return Promise.resolve();
+    },
+  });
+  r.schedule();
+  const release = r.hold();
+  await turn();
+  await turn();
+  assert.equal(r.describe().holds, 1);
+  assert.equal(r.describe().position, 0, 'held: nothing refreshed');
+  // The read completes: release, then the reply is queued five promise steps later.
+  void Promise.resolve().finally(release).then(() => undefined).then(() => undefined).then(() => undefined).then(() => {
+    queued = true;
+  });
+  await r.idle();
+  assert.deepEqual(firstRefresh, [{ queued: true, sent: true }], 'the first slice after the read ran once its reply was queued and sent');
+});
+
+void test('changes coming faster than a walk takes do not keep the last items from being refreshed', async () => {
+  const done: number[] = [];
+  const g = gate();
+  let tick = 0;
+  const items = Array.from({ length: 10 }, (_, i) => i);
+  // 3 items per slice (each refresh reads the slice clock once more); a change after every slice.
+  const r = new ReportRefresher({ items: () => items, refresh: (i) => done.push(i), clock: new ManualTime(0), yieldToLoop: g.yieldToLoop, now: () => tick++, sliceMs: 3 });
+  r.schedule();
+  let slices = 0;
+  while (!items.every((i) => done.includes(i))) {
+    assert.ok(slices < 8, `every item refreshed within a walk's length of slices (after ${slices}: ${done.join(',')})`);
+    g.open();
+    await turn();
+    slices++;
+    r.schedule();
+  }
+  assert.equal(slices, 4, 'ten items at three per slice');
+  while (r.describe().running) {
+    g.open();
+    await turn();
+  }
+  r.close();
 });

@@ -1,0 +1,267 @@
+// Host.getAllVmStats of every VM, kept whole between reads (issue 17). Each VM's report is kept as a
+// template with holes (vm-report-cache.ts) and a read copies every VM's bytes into one reply buffer and
+// fills the holes: ~80 KB copied and ~250 values written per 55-VM read, although between two samples
+// nothing but the read-time values changes. Here the last full reply is kept assembled, with where each
+// read-time value sits in it (HoleRecord: statusTime and the NICs' sampleTime, the same for every VM of
+// one read; each VM's elapsedTime and monitorResponse), and a read:
+//
+// 1. checks, per VM, that the reply may be served again: the same VMs in the same order (the container's
+//    version and each VM object), and the template each VM's text would be filled from now is the one it
+//    was filled from (the report cache's entry for the VM's current state and guest view: a new sample
+//    rebuilt by the refresher, a status change, a guest-agent change, a migrating VM all fail this);
+// 2. takes each VM's read-time values as an assembly would; a value whose width (bytes) differs from the
+//    kept one (elapsedTime 9 -> 10 s, monitorResponse 0 <-> -1, a statusTime with one more digit) means
+//    an assembly, as does anything in 1;
+// 3. writes the values that changed over the kept ones, in place when the kept buffer has no other
+//    holder (reply-buffers.ts: no connection still has any of it to write, no reply refers to it), else
+//    into a copy (a pooled buffer of the same size) that becomes the kept one.
+//
+// The result is byte for byte what the assembly gives at the same clock: the same fixed bytes (the same
+// templates, in the same order) with the same values in the holes.
+//
+// Buffer lifetime: the kept reply holds one reference of its pooled buffer (released when another reply
+// replaces it); each reply served holds one more, which the server releases once it handed the reply on
+// (rpc-server.ts), as for an assembled reply. Values are the texts of numbers (ASCII): one byte per character.
+import type { JsonTemplate } from '../runtime/json-template.js';
+import { HoleRecord, RawJson } from '../runtime/raw-json.js';
+import type { ReplyBufferPool } from '../runtime/reply-buffers.js';
+
+/** The read-time slots (vm-report-cache.ts): 0 and 3 are the read's, 1 and 2 each VM's. */
+const STATUS_TIME = 0;
+const ELAPSED_TIME = 1;
+const MONITOR_RESPONSE = 2;
+const SAMPLE_TIME = 3;
+
+/** What the kept reply asks of the VM manager per VM on a read. */
+export interface WholeReplySource<V> {
+  /**
+   * The template the VM's text would be filled from now; undefined when there is none that may be served
+   * (never built, built in another state or guest view, a migrating VM serialised on each read).
+   */
+  template(vm: V): JsonTemplate | undefined;
+  /** The VM's read-time values at `nowMs` (the read's clock): values[1] its elapsedTime, values[2] its monitorResponse (JSON texts). */
+  readValues(vm: V, nowMs: number, values: string[]): void;
+}
+
+interface VmPart<V> {
+  vm: V;
+  template: JsonTemplate;
+  elapsed: string;
+  monitor: string;
+  elapsedAt: number[];
+  monitorAt: number[];
+}
+
+interface Kept<V> {
+  buf: Buffer;
+  /** The text is buf[start, end); offsets are from start. */
+  start: number;
+  end: number;
+  /** The container's version it was assembled at (VMs added or removed since: assemble). */
+  version: number;
+  statusTime: string;
+  sampleTime: string;
+  statusAt: number[];
+  sampleAt: number[];
+  vms: VmPart<V>[];
+}
+
+/** What one assembly wrote, VM by VM: recorded by the VM manager's put, handed to keep(). */
+export class WholeReplyRecording<V> {
+  readonly holes = new HoleRecord();
+  readonly vms: { vm: V; template: JsonTemplate; from: number; to: number }[] = [];
+  /** False once a VM was written without a template (serialised as a whole): such a reply is not kept. */
+  usable = true;
+  #from = 0;
+
+  /** A VM's text is about to be written. */
+  begin(): void {
+    this.#from = this.holes.count;
+  }
+
+  /** The VM's text was written, filled from `template` (undefined: serialised whole, not keepable). */
+  end(vm: V, template: JsonTemplate | undefined): void {
+    if (template === undefined) this.usable = false;
+    else this.vms.push({ vm, template, from: this.#from, to: this.holes.count });
+  }
+}
+
+export interface WholeReplyState {
+  /** Reads assembled VM by VM (nothing kept, or the kept reply did not fit), and of them kept. */
+  assembled: number;
+  kept: number;
+  /** Reads served from the kept reply: every value the same, values written in place, into a copy. */
+  reused: number;
+  patched: number;
+  copied: number;
+  /** Size of the kept reply's text (0: none). */
+  bytes: number;
+}
+
+/** Write the ASCII text `s` over bytes of the same width, from its character `from` on (the ones before are there). */
+function putAscii(buf: Buffer, at: number, s: string, from: number): void {
+  for (let i = from; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
+}
+
+/** Where two texts of the same length first differ (clock values differ in their last digits). */
+function firstDifference(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+export class WholeReply<V> {
+  readonly #pool: ReplyBufferPool;
+  #kept: Kept<V> | undefined;
+  /** Per read, each VM's new values (kept between reads: no arrays per read). */
+  #elapsed: string[] = [];
+  #monitor: string[] = [];
+  #state = { assembled: 0, kept: 0, reused: 0, patched: 0, copied: 0 };
+
+  constructor(pool: ReplyBufferPool) {
+    this.#pool = pool;
+  }
+
+  get pool(): ReplyBufferPool {
+    return this.#pool;
+  }
+
+  /**
+   * The kept reply with this read's values, or undefined when the read must be assembled (then record
+   * the assembly and keep() it). `nowMs` and `values`: the read's clock and slot values (slotValues),
+   * [1] and [2] overwritten.
+   */
+  serve(vms: readonly V[], version: number, nowMs: number, values: string[], source: WholeReplySource<V>): RawJson | undefined {
+    const k = this.#kept;
+    if (k === undefined || k.version !== version || k.vms.length !== vms.length) return undefined;
+    const statusTime = values[STATUS_TIME]!;
+    const sampleTime = values[SAMPLE_TIME]!;
+    if ((k.statusAt.length > 0 && statusTime.length !== k.statusTime.length) || (k.sampleAt.length > 0 && sampleTime.length !== k.sampleTime.length)) return undefined;
+    const elapsed = this.#elapsed;
+    const monitor = this.#monitor;
+    let changed = statusTime !== k.statusTime || sampleTime !== k.sampleTime;
+    for (let i = 0; i < vms.length; i++) {
+      const part = k.vms[i]!;
+      const vm = vms[i]!;
+      if (part.vm !== vm || source.template(vm) !== part.template) return undefined;
+      source.readValues(vm, nowMs, values);
+      const e = values[ELAPSED_TIME]!;
+      const m = values[MONITOR_RESPONSE]!;
+      // A VM without such a hole (a Down VM has neither) takes any value.
+      if (e !== part.elapsed && part.elapsedAt.length > 0) {
+        if (e.length !== part.elapsed.length) return undefined;
+        changed = true;
+      }
+      if (m !== part.monitor && part.monitorAt.length > 0) {
+        if (m.length !== part.monitor.length) return undefined;
+        changed = true;
+      }
+      elapsed[i] = e;
+      monitor[i] = m;
+    }
+    let buf = k.buf;
+    if (this.#pool.holders(buf) !== 1) {
+      // Some connection still writes it, or a reply refers to it: never written to; a copy becomes the kept one.
+      const copy = this.#pool.acquire(buf.length);
+      buf.copy(copy, k.start, k.start, k.end);
+      this.#pool.release(buf);
+      k.buf = buf = copy;
+      this.#state.copied++;
+    } else if (changed) this.#state.patched++;
+    else this.#state.reused++;
+    // A copy holds the kept values too: in every case only what differs from them is written.
+    if (statusTime !== k.statusTime) {
+      const from = firstDifference(statusTime, k.statusTime);
+      for (const at of k.statusAt) putAscii(buf, k.start + at, statusTime, from);
+      k.statusTime = statusTime;
+    }
+    if (sampleTime !== k.sampleTime) {
+      const from = firstDifference(sampleTime, k.sampleTime);
+      for (const at of k.sampleAt) putAscii(buf, k.start + at, sampleTime, from);
+      k.sampleTime = sampleTime;
+    }
+    for (let i = 0; i < k.vms.length; i++) {
+      const part = k.vms[i]!;
+      const e = elapsed[i]!;
+      const m = monitor[i]!;
+      if (e !== part.elapsed) {
+        for (const at of part.elapsedAt) putAscii(buf, k.start + at, e, 0);
+        part.elapsed = e;
+      }
+      if (m !== part.monitor) {
+        for (const at of part.monitorAt) putAscii(buf, k.start + at, m, 0);
+        part.monitor = m;
+      }
+    }
+    // The reply's own reference: the server releases it once the reply was handed on.
+    this.#pool.retain(buf);
+    return new RawJson(undefined, buf, k.start, k.end, true);
+  }
+
+  /**
+   * An assembled reply (recorded in `rec`) becomes the kept one, if it can be: every VM filled from a
+   * template, its bytes in a pooled buffer, one statusTime and one sampleTime throughout and one
+   * elapsedTime and monitorResponse per VM. The previous kept reply is let go in any case.
+   */
+  keep(rec: WholeReplyRecording<V>, raw: RawJson, version: number): void {
+    this.#state.assembled++;
+    this.drop();
+    const region = raw.region;
+    const holes = rec.holes;
+    if (!rec.usable || !holes.exact || region === undefined || !raw.pooled || !this.#pool.held(region.buf)) return;
+    const statusAt: number[] = [];
+    const sampleAt: number[] = [];
+    let statusTime: string | undefined;
+    let sampleTime: string | undefined;
+    const vms: VmPart<V>[] = [];
+    for (const v of rec.vms) {
+      const part: VmPart<V> = { vm: v.vm, template: v.template, elapsed: '', monitor: '', elapsedAt: [], monitorAt: [] };
+      for (let h = v.from; h < v.to; h++) {
+        const value = holes.values[h]!;
+        const at = holes.offsets[h]!;
+        switch (holes.slots[h]) {
+          case STATUS_TIME:
+            if ((statusTime ??= value) !== value) return;
+            statusAt.push(at);
+            break;
+          case SAMPLE_TIME:
+            if ((sampleTime ??= value) !== value) return;
+            sampleAt.push(at);
+            break;
+          case ELAPSED_TIME:
+            if (part.elapsedAt.length > 0 && part.elapsed !== value) return;
+            part.elapsed = value;
+            part.elapsedAt.push(at);
+            break;
+          case MONITOR_RESPONSE:
+            if (part.monitorAt.length > 0 && part.monitor !== value) return;
+            part.monitor = value;
+            part.monitorAt.push(at);
+            break;
+          default:
+            return;
+        }
+      }
+      vms.push(part);
+    }
+    // A slot no VM has (no NICs: no sampleTime) is never compared nor written.
+    this.#pool.retain(region.buf);
+    this.#kept = {
+      buf: region.buf, start: region.start, end: region.end, version,
+      statusTime: statusTime ?? '', sampleTime: sampleTime ?? '', statusAt, sampleAt, vms,
+    };
+    this.#state.kept++;
+  }
+
+  /** Let the kept reply go (its buffer returns to the pool once nobody else holds it). */
+  drop(): void {
+    const k = this.#kept;
+    if (k === undefined) return;
+    this.#kept = undefined;
+    this.#pool.release(k.buf);
+  }
+
+  describe(): WholeReplyState {
+    return { ...this.#state, bytes: this.#kept === undefined ? 0 : this.#kept.end - this.#kept.start };
+  }
+}
