@@ -379,5 +379,6 @@ void RegisterHostFunctions(Napi::Env env, Napi::Object exports);
 void RegisterAgentFunctions(Napi::Env env, Napi::Object exports);
 void RegisterEventFunctions(Napi::Env env, Napi::Object exports);
 void RegisterMigrationFunctions(Napi::Env env, Napi::Object exports);
+void RegisterSecretFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace virt

@@ -90,18 +90,25 @@ function objectFromText(s: string): Record<string, unknown> | undefined {
   }
 }
 
-function shown(v: unknown): string {
+/** A parameter whose value is never shown (vdsm's protect_passwords: password, passwd, _X_...). */
+function secretPath(path: string): boolean {
+  const last = path.slice(path.lastIndexOf('.') + 1).replace(/\[\d+\]$/, '');
+  return /^(password|passwd)$/i.test(last) || last.startsWith('_X_');
+}
+
+function shown(v: unknown, path = ''): string {
+  if (secretPath(path)) return '********';
   const s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
 function coerced(path: string, from: unknown, to: string, issues: Issue[]): void {
-  issues.push({ kind: 'coerced', path, text: `Parameter ${path} is not ${to} type: ${jsonType(from)} ${shown(from)} converted` });
+  issues.push({ kind: 'coerced', path, text: `Parameter ${path} is not ${to} type: ${jsonType(from)} ${shown(from, path)} converted` });
 }
 
 function mismatch(path: string, expected: string, value: unknown, issues: Issue[]): void {
   const plain = expected.replace(/\\\|/g, '|');
-  issues.push({ kind: 'mismatch', path, text: `Parameter ${path} is not ${plain} type (got ${jsonType(value)} ${shown(value)})` });
+  issues.push({ kind: 'mismatch', path, text: `Parameter ${path} is not ${plain} type (got ${jsonType(value)} ${shown(value, path)})` });
 }
 
 /** An integer or number parameter: kept when `fits`, read from numeric text (coerced), else a mismatch. */
@@ -141,7 +148,7 @@ export function conform(schema: Schema, value: unknown, path: string, issues: Is
         return value;
       }
       if (schema.enum && !schema.enum.includes(v)) {
-        issues.push({ kind: 'enum', path, text: `Provided value ${shown(v)} not defined in the ${path} enum (${schema.enum.join(', ')})` });
+        issues.push({ kind: 'enum', path, text: `Provided value ${shown(v, path)} not defined in the ${path} enum (${schema.enum.join(', ')})` });
       }
       return v;
     }

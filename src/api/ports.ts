@@ -3,6 +3,7 @@
 // passes the services, which satisfy these structurally; api/ never imports a service class.
 import type { ApiMethodName, ApiMethods } from '../contracts/api-types.js';
 import type { RawJson } from '../runtime/raw-json.js';
+import type { GraphicsTicket } from '../virt/graphics-ticket.js';
 
 /** The result type of API verb `M`, as the method table declares it. */
 export type ApiResult<M extends ApiMethodName> = ApiMethods[M]['result'];
@@ -37,6 +38,12 @@ export interface VmPort {
   shutdown(vmId: string, req: ShutdownRequest): Promise<ApiResult<'VM.shutdown'>>;
   pause(vmId: string): Promise<ApiResult<'VM.pause'>>;
   cont(vmId: string): Promise<ApiResult<'VM.cont'>>;
+  /** The console password on the VM's first graphics device (TICKET when it has none). */
+  /** `hookParams`: the engine's console options, for the set_ticket hook scripts' environment. */
+  setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams?: Record<string, string>): Promise<ApiResult<'VM.setTicket'>>;
+  reset(vmId: string): Promise<ApiResult<'VM.reset'>>;
+  /** Per running VM: its I/O tune policy and each disk's current limits. */
+  ioTunePolicies(): Promise<ApiResult<'Host.getAllVmIoTunePolicies'>>;
   /** Stats objects of these VMs (every VM when empty), from the stats cache. */
   reports(vmIds?: readonly string[]): ApiResult<'Host.getAllVmStats'>;
   /** The same as JSON text, from reports serialised once per change (what Host.getAllVmStats sends); a long list is read in slices. */

@@ -1,9 +1,11 @@
-// The VM namespace: create, destroy, shutdown, pause, cont, getStats, getInfo. Handlers delegate to the
+// The VM namespace: create, destroy, shutdown, pause, cont, setTicket, updateDevice (graphics), reset,
+// getStats, getInfo. Handlers delegate to the
 // VmManager; none calls libvirt on the request path except the lifecycle calls themselves (in workers).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
 import type { VmPort } from './ports.js';
 import { Errors, vdsmError } from '../errors.js';
+import { CONNECTION_ACTIONS, type ConnectionAction } from '../virt/graphics-ticket.js';
 
 export interface VmApiDeps {
   vms: VmPort;
@@ -16,11 +18,23 @@ const numberish = s.union(s.int(), s.number(), s.string());
 const hibernationVolume = s.named('HibernationVolume', s.object({ poolID: s.string(), domainID: s.string(), imageID: s.string(), volumeID: s.string() }));
 
 /** "30", 30 or 30.0 -> 30; absent -> undefined; anything else is a parameter error. */
-function seconds(value: unknown, name: string): number | undefined {
+function seconds(value: unknown, name: string, negativeOk = false): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || n < 0) throw vdsmError(Errors.INVALID_PARAMETER, { [name]: value });
+  if (!Number.isFinite(n) || (n < 0 && !negativeOk)) throw vdsmError(Errors.INVALID_PARAMETER, { [name]: value });
   return n;
+}
+
+/** The engine's console options as hook-script environment: identifier names, string or scalar values. */
+function hookEnv(params: unknown): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return env;
+  for (const [k, v] of Object.entries(params)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || !['string', 'number', 'boolean'].includes(typeof v)) continue;
+    const text = String(v);
+    if (!text.includes('\0')) env[k] = text;
+  }
+  return env;
 }
 
 const vmStats = s.named('VmStats', s.object({
@@ -95,6 +109,61 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       result: s.object({ vmList: s.map(s.any()) }),
       resultDescription: '`{"vmList": {}}` (vdsm); error 16 when libvirt cannot resume it.',
       handler: ({ vmID: id }) => deps.vms.cont(id as string),
+    },
+    {
+      name: 'VM.setTicket',
+      description: "Set the console password on the VM's first graphics device (VNC or SPICE) of the running domain, as the engine does each time a user opens a console. The password is never logged.",
+      params: [
+        vmID,
+        { name: 'password', type: s.string(), description: 'The one-time console password (never logged).' },
+        { name: 'ttl', type: numberish, description: 'Seconds the password is valid; 0 or less: no expiry.' },
+        { name: 'existingConnAction', type: s.enumOf(CONNECTION_ACTIONS), description: 'SPICE only: what happens to a client already connected (libvirt `connected`).' },
+        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options (vncUsername, fips, disconnectAction ...): handed to the set_ticket hook scripts as environment variables, otherwise not acted on (see docs/engine-verbs.md).' },
+      ],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 18 when it has no graphics device or libvirt refuses the update.',
+      handler: ({ vmID: id, password, ttl, existingConnAction, params }) => deps.vms.setTicket(id as string, {
+        password: password as string,
+        ttlS: seconds(ttl, 'ttl', true) ?? 0,
+        existingConnAction: existingConnAction as ConnectionAction,
+      }, undefined, hookEnv(params)),
+    },
+    {
+      name: 'VM.updateDevice',
+      description: "Update a device of the running VM. Served for `deviceType: graphics` (what the engine sends to set a console ticket on the graphics device of `graphicsType`, as VM.setTicket does for the first one); other device types answer error 44.",
+      params: [
+        vmID,
+        { name: 'params', type: s.named('UpdateDeviceParams', s.object({
+          deviceType: s.field(s.string(), 'graphics (interface and the others are not served here).'),
+          graphicsType: s.optional(s.enumOf(['vnc', 'spice']), 'Which graphics device.'),
+          password: s.optional(s.string(), 'The console password (never logged).'),
+          ttl: s.optional(numberish, 'Seconds it is valid; 0 or less: no expiry.'),
+          existingConnAction: s.optional(s.enumOf(CONNECTION_ACTIONS), 'SPICE: what happens to a connected client.'),
+          disconnectAction: s.optional(s.string(), 'Accepted, not acted on.'),
+          params: s.optional(s.map(s.any()), 'Console options: accepted, not acted on.'),
+        })), description: 'The device update; for graphics: graphicsType, password, ttl, existingConnAction, params.' },
+      ],
+      result: s.named('VmShortStatus', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() })),
+      resultDescription: 'vdsm `vmList`: the VM\'s short status. Error 1 unknown VM, 6 down, 44 a device type other than graphics, 56 no graphics device of that type, 18 when libvirt refuses the update.',
+      handler: async ({ vmID: id, params: p }) => {
+        const u = p as Record<string, unknown>;
+        if (u['deviceType'] !== 'graphics') throw vdsmError(Errors.NOT_IMPLEMENTED, `Not implemented: VM.updateDevice for deviceType ${JSON.stringify(u['deviceType'])}`);
+        for (const k of ['graphicsType', 'password', 'ttl', 'params']) if (u[k] === undefined) throw vdsmError(Errors.MISSING_PARAM, `Missing required parameter: params.${k}`);
+        await deps.vms.setTicket(id as string, {
+          password: u['password'] as string,
+          ttlS: seconds(u['ttl'], 'ttl', true) ?? 0,
+          existingConnAction: u['existingConnAction'] as ConnectionAction | undefined,
+        }, u['graphicsType'] as string, hookEnv(u['params']));
+        return deps.vms.info(id as string);
+      },
+    },
+    {
+      name: 'VM.reset',
+      description: 'Hardware reset of the running guest (virDomainReset): no shutdown, the VM stays Up.',
+      params: [vmID],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 90 when libvirt cannot reset it.',
+      handler: ({ vmID: id }) => deps.vms.reset(id as string),
     },
     {
       name: 'VM.getStats',

@@ -7,6 +7,12 @@ import { ArgumentRules } from '../api/argument-rules.js';
 import { MethodTable } from '../api/method-table.js';
 import { apiMethods as hostBasicMethods } from '../api/host-basic.js';
 import { apiMethods as hostMethods } from '../api/host.js';
+import { apiMethods as hostEngineMethods } from '../api/host-engine.js';
+import { multipathDevices } from '../host/multipath-devices.js';
+import { apiMethods as hostFenceMethods } from '../api/host-fence.js';
+import { FenceAgents } from '../host/fence-agent.js';
+import { apiMethods as hostSecretsMethods } from '../api/host-secrets.js';
+import { LibvirtSecrets } from '../services/libvirt-secrets.js';
 import { apiMethods as hostPrivilegedMethods } from '../api/host-privileged.js';
 import { apiMethods as vmMethods } from '../api/vm.js';
 import { apiMethods as storageMethods } from '../api/storage.js';
@@ -91,6 +97,8 @@ export class Agent {
   readonly migration: Executor;
   readonly libvirt: ConnectionManager;
   readonly vms: VmManager;
+  /** libvirt secrets (Host.registerSecrets / unregisterSecrets). */
+  readonly secrets: LibvirtSecrets;
   readonly migrations: MigrationService;
   readonly host: HostService;
   readonly sampling: VmSampling;
@@ -199,6 +207,7 @@ export class Agent {
     const records = new VmRecordStore(cfg.vars.state_dir, logs.get('virt.records'));
     this.hooks = new VmHooks(new HookRunner({ hooksDir: cfg.vars.hooks_dir, timeoutMs: cfg.vars.hook_timeout * 1000, pythonPath: HOOKING_PYTHON_DIR, log: logs.get('hooks'), clock, timers }), logs.get('hooks'));
     const statsCache = new StatsCache(clock, { warn: (m: string) => logs.get('virt.sampling').warn(m) });
+    this.secrets = new LibvirtSecrets({ libvirt: verbsLibvirt, log: logs.get('virt.secret') });
     this.vms = new VmManager({
       replyBuffers: this.replyBuffers,
       libvirt: verbsLibvirt,
@@ -403,6 +412,9 @@ export class Agent {
     const methods = new MethodTable([
       ...hostBasicMethods({ logManager: this.#o.logManager }),
       ...hostMethods({ host: this.host, vms: this.vms, log: this.log }),
+      ...hostEngineMethods({ vms: this.vms, blockDevices: (guids, checkStatus) => multipathDevices(guids, checkStatus) }),
+      ...hostSecretsMethods({ secrets: this.secrets }),
+      ...hostFenceMethods({ fence: new FenceAgents({ dir: cfg.vars.fence_agent_dir, timeoutMs: cfg.vars.fence_timeout * 1000, log: this.log, ...(this.#o.timers ? { timers: this.#o.timers } : {}) }) }),
       ...vmMethods({ vms: this.vms, sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout }),
       ...hostPrivilegedMethods({ supervdsm: this.supervdsm }),
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),
@@ -462,6 +474,8 @@ export class Agent {
       // netConfigDirty in getStats from the first call, not only after a getCapabilities.
       this.network.refresh().catch((err: unknown) => this.log.warn({ err }, 'network configuration unreadable'));
       await this.libvirt.start();
+      // As vdsm: no oVirt secret outlives the agent that registered it (the engine registers them again).
+      await this.secrets.clear();
       this.vms.start();
       this.migrations.start();
       await this.recovery.start();

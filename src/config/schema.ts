@@ -31,6 +31,8 @@ export const schema = {
     vm_watermark_interval: int(2, `Period, in ${SECONDS}, of thin-provisioned drive watermark checks.`, { min: 1, compat: true }),
     sys_shutdown_timeout: int(120, `Time, in ${SECONDS}, a guest gets to shut down when the host shuts down.`, { min: 0 }),
     user_shutdown_timeout: int(30, `Default delay, in ${SECONDS}, the oVirt guest agent gives logged-in users before it shuts the guest down (VM.shutdown without \`delay\`).`, { min: 0 }),
+    fence_agent_dir: str('/usr/sbin', 'Directory of the fence agents Host.fenceNode runs: fence_<agent> (the engine names the agent; only letters, digits, _ and - are accepted).', { check: absolutePath }),
+    fence_timeout: int(60, `Time, in ${SECONDS}, a fence agent run by Host.fenceNode may take; then it is killed with its process group and the call fails.`, { min: 1 }),
     timeout_engine_clear_vms: int(15, `Time, in ${SECONDS}, to wait for the engine to migrate or stop VMs before the agent stops during host shutdown.`, { min: 0, compat: 'no issue owns it yet (host shutdown does not wait for the engine)' }),
     nowait_domain_stats: bool(true, 'Ask libvirt for domain statistics without waiting on a busy domain job lock.'),
     core_dump_enable: bool(true, 'Allow the daemon to write core dumps; false sets its core size limit to 0.'),

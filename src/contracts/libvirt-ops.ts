@@ -2,7 +2,7 @@
 // argument and result types, one call of the binding each. Types and constants only.
 import type {
   BlockInfo, BlockStats, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo, DomainStatsRecord,
-  DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
+  DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, SecretEntry, VcpuInfo,
 } from './libvirt-types.js';
 
 export interface ConnArgs { conn: number }
@@ -57,6 +57,10 @@ export interface LibvirtOpMap {
   'libvirt.getGuestInfo': { args: DomainArgs & Flags & { types?: number }; result: FlatStats };
   'libvirt.agentSetResponseTimeout': { args: DomainArgs & Flags & { timeout: number }; result: null };
   'libvirt.getGuestVcpus': { args: DomainArgs & Flags; result: FlatStats };
+  'libvirt.secretDefineXML': { args: ConnArgs & Flags & { xml: string }; result: string };
+  'libvirt.secretSetValue': { args: ConnArgs & Flags & { uuid: string; value: Uint8Array }; result: null };
+  'libvirt.secretUndefine': { args: ConnArgs & { uuid: string }; result: null };
+  'libvirt.listAllSecrets': { args: ConnArgs & Flags; result: SecretEntry[] };
   'libvirt.threadId': { args: Record<string, never> | undefined; result: number };
   'libvirt.holdConnection': { args: ConnArgs & { ms: number }; result: null };
 }

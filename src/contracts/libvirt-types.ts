@@ -166,3 +166,6 @@ export interface ConnectionClosedEvent {
 export type BindingEvent = DomainEvent | ConnectionClosedEvent;
 
 export type DomainEventName = DomainEvent['event'];
+
+/** A libvirt secret as listAllSecrets reports it; usageType is virSecretUsageType (0 none, 1 volume, 2 ceph, 3 iscsi, 4 tls, 5 vtpm). */
+export interface SecretEntry { uuid: string; usageType: number; usageID: string }

@@ -7,7 +7,8 @@
 // before_vm_hibernate, before_vm_dehibernate, before_vm_pause, before_vm_cont and before_get_caps fail
 // their operation on any failed script (exit 1 too: the remaining scripts still run, then the operation
 // fails). before_vm_start hands the edited XML on and then fails the start if any script failed. Every
-// after_* point, before_vm_destroy and the agent's own before_vdsm_start / after_vdsm_stop only log.
+// after_* point, before_vm_destroy, before_vm_set_ticket and the agent's own before_vdsm_start /
+// after_vdsm_stop only log.
 import { Errors, vdsmError } from '../errors.js';
 import type { Logger } from '../observability/logging.js';
 import type { DomainInfo } from '../virt/domain-xml.js';
@@ -33,6 +34,7 @@ export const VM_HOOK_POINTS = [
   'before_vm_migrate_destination', 'after_vm_migrate_destination',
   'before_vm_pause', 'after_vm_pause',
   'before_vm_cont', 'after_vm_cont',
+  'before_vm_set_ticket', 'after_vm_set_ticket',
 ] as const;
 
 export type VmHookPoint = (typeof VM_HOOK_POINTS)[number];

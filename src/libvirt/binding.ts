@@ -6,7 +6,7 @@ import { loadNativeAddon } from '../native.js';
 import type { NativeCallRow, NativeCallStats } from '../native-calls.js';
 import type {
   BindingEvent, BlockInfo, BlockStats, ConnectionClosedEvent, ConnectionInfo, DomainControlInfo, DomainListEntry, DomainStateInfo,
-  DomainStatsRecord, DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, VcpuInfo,
+  DomainStatsRecord, DomainSummary, FlatStats, InterfaceStats, MemoryStats, NodeInfo, OpenOptions, SecretEntry, VcpuInfo,
 } from '../contracts/libvirt-types.js';
 import type { JobStats, MigrateParams } from '../contracts/migration-ops.js';
 
@@ -61,6 +61,11 @@ export interface VirtBinding {
   getLibVersion(conn: number): number;
   getVersion(conn: number): number;
   libVersion(): number;
+  // secrets (native/virt/secret.cc)
+  secretDefineXML(conn: number, xml: string, flags?: number): string;
+  secretSetValue(conn: number, uuid: string, value: Uint8Array, flags?: number): void;
+  secretUndefine(conn: number, uuid: string): void;
+  listAllSecrets(conn: number, flags?: number): SecretEntry[];
   // guest agent
   qemuAgentCommand(conn: number, uuid: string, command: string, timeout: number, flags?: number): string;
   getGuestInfo(conn: number, uuid: string, types?: number, flags?: number): FlatStats;

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
-import { DestroyFlag, DomainState, StatsGroup } from '../libvirt/constants.js';
+import { DestroyFlag, DomainState, Impact, StatsGroup } from '../libvirt/constants.js';
+import { ticketedGraphics, type GraphicsTicket } from '../virt/graphics-ticket.js';
+import { diskIoTunes, type DiskIoTune } from '../virt/disk-iotune.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
@@ -100,6 +102,12 @@ export interface CreateParams {
   /** ... or the two volumes (newer engines). */
   memoryDumpVolume?: unknown;
   memoryConfVolume?: unknown;
+}
+
+/** One VM's entry in Host.getAllVmIoTunePolicies (vdsm's shape). */
+export interface VmIoTunePolicy {
+  policy: unknown[];
+  current_values: DiskIoTune[];
 }
 
 export interface VmManagerOptions {
@@ -518,6 +526,44 @@ export class VmManager {
     return { vmList: {} };
   }
 
+  /**
+   * VM.setTicket (and VM.updateDevice with deviceType graphics, which names the graphics type): the
+   * console password (and its expiry) on the VM's first graphics device (of that type), through
+   * virDomainUpdateDeviceFlags on the live domain. The password travels only in the device XML handed to
+   * the worker; it is never logged.
+   */
+  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams: Record<string, string> = {}): Promise<true> {
+    const vm = this.#requireRunning(vmId);
+    const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
+    const device = ticketedGraphics(live, ticket, Date.now(), graphicsType);
+    // VM.updateDevice names the graphics type and answers vdsm's updateDevice error when there is none.
+    if (device === undefined) throw graphicsType === undefined ? vdsmError(Errors.TICKET, 'no graphics devices configured') : vdsmError(Errors.UPDATE_DEVICE, `Failed to update device: no ${graphicsType} graphics device`);
+    // The hook scripts get the VM's XML (never the password) and the engine's console options.
+    await this.runHook('before_vm_set_ticket', vm, hookParams);
+    try {
+      await this.#call('libvirt.updateDeviceFlags', { uuid: vm.vmId, xml: device.xml, flags: Impact.LIVE });
+    } catch (err) {
+      if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+      throw wrapError(Errors.TICKET, err);
+    }
+    this.#o.log.info({ vmId: vm.vmId, graphics: device.type, ...(device.validTo !== undefined ? { validTo: device.validTo } : {}) }, 'console ticket set');
+    await this.runHook('after_vm_set_ticket', vm, hookParams);
+    return true;
+  }
+
+  /** VM.reset: a hardware reset of the running guest (virDomainReset); the VM stays Up. */
+  async reset(vmId: string): Promise<true> {
+    const vm = this.#requireRunning(vmId);
+    try {
+      await this.#call('libvirt.reset', { uuid: vm.vmId, flags: 0 });
+    } catch (err) {
+      if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+      throw wrapError(Errors.RESET_FAILED, err);
+    }
+    this.#o.log.info({ vmId: vm.vmId }, 'VM reset');
+    return true;
+  }
+
   /** Record the VM's QEMU pid when it is found; a failed lookup leaves pid 0 in the stats. */
   #findPid(vm: Vm): void {
     this.#o.qemuPid?.(vm.vmId).then((pid) => {
@@ -716,6 +762,25 @@ export class VmManager {
     const vms = this.container.list(vmIds);
     const xmls = await Promise.all(vms.map((vm) => this.liveXml(vm)));
     return Object.fromEntries(vms.map((vm, i) => [vm.vmId, xmls[i]!]));
+  }
+
+  /**
+   * Host.getAllVmIoTunePolicies: per running VM, its I/O tune policy (none is ever set on this host:
+   * VM.setIoTunePolicy is not served, so `policy` is empty) and each disk's current limits from libvirt's
+   * live XML. A VM libvirt cannot describe is left out, as vdsm leaves out a VM whose query fails.
+   */
+  async ioTunePolicies(): Promise<Record<string, VmIoTunePolicy>> {
+    const vms = this.running();
+    const out: Record<string, VmIoTunePolicy> = {};
+    await Promise.all(vms.map(async (vm) => {
+      try {
+        const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
+        out[vm.vmId] = { policy: [], current_values: diskIoTunes(live) };
+      } catch (err) {
+        this.#o.log.debug({ vmId: vm.vmId, err }, 'I/O tune values unavailable');
+      }
+    }));
+    return out;
   }
 
   /**

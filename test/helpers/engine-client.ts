@@ -57,6 +57,13 @@ export class EngineClient {
     return r.result as T;
   }
 
+  /** The JSON-RPC error of a call that must fail; throws when it succeeds. */
+  async callError(method: string, params: Record<string, unknown> = {}, timeoutMs?: number): Promise<RpcError> {
+    const r = await this.request(method, params, timeoutMs);
+    if (!r.error) throw new Error(`${method} succeeded (${JSON.stringify(r.result)}); an error was expected`);
+    return r.error;
+  }
+
   /** Every event (notification) received so far. */
   events(): Record<string, unknown>[] {
     return (this.peer.messages.get(EVENTS) ?? []).map((m) => JSON.parse(m.body) as Record<string, unknown>);
