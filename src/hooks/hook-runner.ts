@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observability/logging.js';
 import { monotonicClock, realTimers, type Clock, type Timers } from '../runtime/clock.js';
 import { hookScripts } from '../contracts/hook-scripts.js';
-import { runScript, type ScriptRun } from './script-process.js';
+import { runScript, type ScriptRun } from '../runtime/script-process.js';
 
 /** Published once per script run: { point, script, rc, signal, timedOut, ms }. */
 export const hookScriptChannel = diagnostics_channel.channel('vdsm:hooks:script');

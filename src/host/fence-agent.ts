@@ -2,12 +2,13 @@
 // as a child process, as vdsm does: its options, the password among them, go on its standard input,
 // never on its command line (where `ps` would show them) nor in any log. The agent name is checked (no
 // path tricks), the child has its own process group and a time limit, after which the group is killed:
-// a hung agent fails the call, never the daemon, whose main thread only waits on pipe and exit events.
-import { spawn } from 'node:child_process';
+// a hung agent fails the call, never the daemon, whose main thread only waits on pipe and exit events
+// (runtime/script-process.ts, the same runner as the hook scripts).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Errors, vdsmError } from '../errors.js';
-import { realTimers, type Timers } from '../runtime/clock.js';
+import type { Timers } from '../runtime/clock.js';
+import { runScript } from '../runtime/script-process.js';
 
 export const FENCE_ACTIONS = ['status', 'on', 'off', 'reboot'] as const;
 export type FenceAction = (typeof FENCE_ACTIONS)[number];
@@ -41,7 +42,7 @@ export interface FenceAgentOptions {
   timers?: Timers;
 }
 
-/** Output kept per stream (agents print a line or two; a runaway one is cut). */
+/** Output kept of each of stdout and stderr (agents print a line or two; a runaway one is cut). */
 const MAX_OUTPUT = 64 * 1024;
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
@@ -93,40 +94,17 @@ export class FenceAgents {
     return { power: 'unknown', operationStatus: 'initiated' };
   }
 
-  #run(req: FenceRequest): Promise<Run> {
+  async #run(req: FenceRequest): Promise<Run> {
     const script = join(this.o.dir, `fence_${req.agent}`);
-    return new Promise<Run>((resolve, reject) => {
-      const child = spawn(script, [], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-      let out = '';
-      let timedOut = false;
-      const keep = (chunk: Buffer): void => {
-        if (out.length < MAX_OUTPUT) out += chunk.toString('utf8').slice(0, MAX_OUTPUT - out.length);
-      };
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
-      const timers = this.o.timers ?? realTimers;
-      const timer = timers.setTimeout(() => {
-        timedOut = true;
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }, this.o.timeoutMs);
-      child.once('spawn', () => this.o.log.info({ agent: req.agent, addr: req.addr, action: req.action, pid: child.pid }, 'fence agent started'));
-      child.once('error', (err: NodeJS.ErrnoException) => {
-        timers.clearTimeout(timer);
-        if (err.code === 'ENOENT' || err.code === 'EACCES') reject(vdsmError(Errors.UNSUPPORTED_FENCE_AGENT, `Unsupported fencing agent: ${script} ${err.code === 'ENOENT' ? 'does not exist' : 'cannot be run'}`));
-        else reject(vdsmError(Errors.FENCE_FAILED, `${script}: ${err.message}`));
-      });
-      child.once('close', (rc, signal) => {
-        timers.clearTimeout(timer);
-        resolve({ rc, signal, out, timedOut });
-      });
-      // An agent that exits without reading its input closes the pipe: not an error of ours.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(FenceAgents.input(req));
-    });
+    const run = await runScript(script, {
+      env: process.env, input: FenceAgents.input(req),
+      onSpawn: (pid) => this.o.log.info({ agent: req.agent, addr: req.addr, action: req.action, pid }, 'fence agent started'),
+      timeoutMs: this.o.timeoutMs, outputLimit: MAX_OUTPUT, ...(this.o.timers ? { timers: this.o.timers } : {}) });
+    if (run.spawnError !== undefined) {
+      if (run.spawnCode === 'ENOENT' || run.spawnCode === 'EACCES') throw vdsmError(Errors.UNSUPPORTED_FENCE_AGENT, `Unsupported fencing agent: ${script} ${run.spawnCode === 'ENOENT' ? 'does not exist' : 'cannot be run'}`);
+      throw vdsmError(Errors.FENCE_FAILED, `${script}: ${run.spawnError}`);
+    }
+    return { rc: run.rc, signal: run.signal, out: run.stdout.text + run.stderr.text, timedOut: run.timedOut };
   }
 }
 

@@ -1,5 +1,6 @@
-// One hook script run as a child process: spawned directly (argv is the script's path alone, never a
-// shell string), in a process group of its own, with the environment the runner built. Its stdout and
+// One script run as a child process (a hook script, a fence agent): spawned directly (argv is the
+// script's path alone, never a shell string), in a process group of its own, with the environment the
+// caller built and, when given, its standard input (a fence agent's options: never on its command line). Its stdout and
 // stderr are read to the end (so the child never blocks on a full pipe) but only the first `outputLimit`
 // bytes of each are kept. Past `timeoutMs` the whole group gets SIGKILL (the script and anything it
 // started that stayed in its group), and the run ends without waiting for the pipes: a grandchild that
@@ -7,13 +8,17 @@
 //
 // Nothing here blocks the event loop: spawn, the pipes and the timer are all asynchronous.
 import { spawn } from 'node:child_process';
-import { realTimers, type Timers } from '../runtime/clock.js';
+import { realTimers, type Timers } from './clock.js';
 
 export interface ScriptRunOptions {
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
   /** Bytes kept of each of stdout and stderr; the rest is read and counted, not kept. */
   outputLimit: number;
+  /** Written to the script's standard input, which is then closed (default: no standard input). */
+  input?: string;
+  /** Called once the child runs, with its pid (for a log line naming it). */
+  onSpawn?: (pid: number) => void;
   timers?: Timers;
 }
 
@@ -32,6 +37,8 @@ export interface ScriptRun {
   timedOut: boolean;
   /** Set when the script could not be started (not a valid executable, no interpreter, EACCES). */
   spawnError?: string;
+  /** The errno code of that failure (ENOENT, EACCES, ...). */
+  spawnCode?: string;
   stdout: BoundedOutput;
   stderr: BoundedOutput;
 }
@@ -80,7 +87,7 @@ export function runScript(script: string, o: ScriptRunOptions): Promise<ScriptRu
     let timedOut = false;
     let exited: { rc: number | null; signal: NodeJS.Signals | null } | undefined;
     let timer: unknown;
-    const child = spawn(script, [], { env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(script, [], { env: o.env, detached: true, stdio: [o.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const finish = (extra: Partial<ScriptRun> = {}): void => {
       if (settled) return;
       settled = true;
@@ -91,7 +98,13 @@ export function runScript(script: string, o: ScriptRunOptions): Promise<ScriptRu
     };
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => finish({ spawnError: e.message }));
+    child.on('error', (e: NodeJS.ErrnoException) => finish({ spawnError: e.message, ...(e.code !== undefined ? { spawnCode: e.code } : {}) }));
+    if (o.onSpawn !== undefined) child.once('spawn', () => o.onSpawn?.(child.pid!));
+    if (o.input !== undefined && child.stdin !== null) {
+      // A script that exits without reading its input closes the pipe: not an error of ours.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(o.input);
+    }
     child.on('exit', (rc, signal) => {
       exited = { rc, signal };
       if (timedOut) finish();
