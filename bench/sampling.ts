@@ -38,14 +38,14 @@
 import type { DispatchOptions } from '../src/contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../src/contracts/operations.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, getPriority, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { runChildCase } from './lib/child-case.js';
-import { clientCpu, cpusOf, onCpu, pinMode, pinProcess, SERVER_CPU, type PinMode } from './lib/placement.js';
+import { clientCpu, cpusOf, cpusOfThread, niceProcess, onCpu, pinMode, pinProcess, SERVER_CPU, type PinMode } from './lib/placement.js';
 import { FLOOR_ID_SLOT, startFloorServer } from './lib/floor-server.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
@@ -54,7 +54,7 @@ import { barChart } from './lib/svg-chart.js';
 import { round, summarize } from './lib/stats.js';
 import { syntheticRecord, syntheticKeyCount, type SyntheticVm } from './sampling-records.js';
 import { NICE_DEFAULT } from '../src/runtime/executor/executor-options.js';
-import { niceThisThread } from '../src/native-sys.js';
+import { niceThisThread, osThreadId } from '../src/native-sys.js';
 import { describeTimeline, meanTimeline, overlap, replyTimeline, schedBetween, SpanRecorder, type OutputTimeline, type ReplyTimeline } from './sampling-tail.js';
 
 type RecordsKind = 'test-driver' | 'synthetic-qemu';
@@ -99,6 +99,8 @@ interface CaseResult {
   /** Reply buffers (runtime/reply-buffers.ts) handed out while the client ran, and of them reused; null on a build without the pool. */
   reply_buffers_acquired: number | null;
   reply_buffers_reused: number | null;
+  /** getAllVmStats reads of every VM while the client ran (every connection): assembled VM by VM (and of them kept), served from the kept reply (reused as is, patched in place, patched in a copy); null on a build without it. */
+  whole_reply: Record<string, number> | null;
   /** Socket writes (hand-offs, vdsm:rpc:output) per timed reply: each is at least one turn of the agent's event loop. */
   writes_per_reply: number | null;
   /**
@@ -143,10 +145,15 @@ interface CaseResult {
   cpus_agent: string;
   cpus_client: string;
   cpus_floor: string | null;
+  /** The run-queue sampler thread (in the agent's process; on the client's CPU with --pin=cross, after the agent's threads were read back). */
+  cpus_sampler: string | null;
   /** The client's V8 GC: `single` (--single-threaded-gc, no helper threads) or `parallel` (Node's default). */
   client_gc: string;
   /** The agent under test: 'checkout' or the other build's dist (VDSM_BENCH_AGENT_DIST). */
   agent_build: string;
+  /** Niceness of every agent and floor thread (--agent-nice; the unit's [vars] vdsm_nice is -5, the dev profile's 0); the client runs at 0. */
+  agent_nice: number;
+  client_nice: number;
 }
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -292,7 +299,7 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
   const agentHol = await hol(port);
   const floorHol = floorPort > 0 ? await hol(floorPort) : undefined;
   client.close();
-  process.stdout.write(`${JSON.stringify({ latencies, floorLatencies, bytes, vms, stompitMs, pingAlone: agentHol.alone, pingDuring: agentHol.during, bulkReplies: agentHol.bulkReplies, floorPingDuring: floorHol?.during ?? [], cpus: cpusOf() })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, floorLatencies, bytes, vms, stompitMs, pingAlone: agentHol.alone, pingDuring: agentHol.during, bulkReplies: agentHol.bulkReplies, floorPingDuring: floorHol?.during ?? [], cpus: cpusOf(), nice: getPriority() })}\n`);
 }
 
 // ---- run-queue sampler (worker thread of the case child) ---------------------------------------
@@ -302,9 +309,13 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
 // so a slow reply's time can be split into the agent running and the agent runnable but not running
 // (the machine's other processes had the cores).
 if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.schedstat !== undefined) {
-  const { pid } = (workerData as { schedstat: { pid: number } }).schedstat;
+  const { pid, cpu } = (workerData as { schedstat: { pid: number; cpu?: number } }).schedstat;
   // A measuring thread in the agent's process: it yields to the agent it measures (each sample carries its own time).
   niceThisThread(10);
+  // Pinned apart (--pin=cross): on the bench's CPU, so its wake-up every ms never takes the agent's core.
+  const tid = osThreadId();
+  if (cpu !== undefined && tid > 0) pinProcess(tid, cpu, false);
+  const myCpus = tid > 0 ? cpusOfThread(pid, tid) : 'unknown';
   const { openSync, readSync } = await import('node:fs');
   const samples: number[] = [];
   // One descriptor, re-read from offset 0 into one buffer: a read costs one syscall, not open/read/close
@@ -323,7 +334,7 @@ if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.sch
   }, 1);
   parentPort!.once('message', () => {
     clearInterval(timer);
-    parentPort!.postMessage(samples);
+    parentPort!.postMessage({ samples, cpus: myCpus });
   });
 }
 
@@ -380,7 +391,10 @@ async function floorBodies(port: number): Promise<Record<string, string>> {
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
 
-async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string, noSchedstat: boolean, pin: PinMode, clientGc: string): Promise<void> {
+async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string, noSchedstat: boolean, pin: PinMode, clientGc: string, agentNice: number): Promise<void> {
+  // The agent's niceness on every thread that exists now (as vdsmd's process settings do at start);
+  // later threads, the floor server and the client inherit it (the client is put back to 0 below).
+  const niced = agentNice !== 0 && niceProcess(agentNice);
   // Every thread of this process (the agent) on the server CPU before the agent starts its threads:
   // they, the synthetic-records thread and the floor server's process inherit it.
   const pinned = pin !== 'off' && pinProcess(process.pid, SERVER_CPU);
@@ -557,17 +571,19 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  const sched = noSchedstat ? undefined : new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid } } });
+  const sched = noSchedstat ? undefined : new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid, ...(pinned && pin === 'cross' ? { cpu: clientCpu(pin) } : {}) } } });
   const profiler = cpuProfile === '' ? undefined : await startProfile();
   const pool = (agent as { replyBuffers?: { describe(): { acquired: number; reused: number } } }).replyBuffers;
   const pool0 = pool?.describe();
+  const wholeOf = (): Record<string, number> | undefined => (agent.vms as unknown as { describeReports?: () => { whole?: Record<string, number> } }).describeReports?.().whole;
+  const whole0 = wholeOf();
   progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process${floor ? ', alternating with the floor server' : ''}`);
-  let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[]; cpus: string };
+  let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[]; cpus: string; nice: number };
   const cpusFloor = floor === undefined ? null : cpusOf(floor.pid);
   try {
     client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`], {
       timeoutMs: 600_000,
-      wrap: pinned ? onCpu(clientCpu(pin)) : [],
+      wrap: [...(pinned ? onCpu(clientCpu(pin)) : []), ...(niced ? ['nice', '-n', String(-agentNice)] : [])],
       execArgv: clientGc === 'single' ? ['--single-threaded-gc'] : [],
     });
   } finally {
@@ -578,12 +594,14 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     await floor?.stop();
   }
   if (profiler) await writeFile(`${cpuProfile}.${vms}.cpuprofile`, JSON.stringify(await profiler.stop()));
-  const schedSamples = sched === undefined ? [] : await new Promise<number[]>((resolve) => {
+  const schedOut = sched === undefined ? undefined : await new Promise<{ samples: number[]; cpus: string }>((resolve) => {
     sched.once('message', resolve);
     sched.postMessage('stop');
   });
+  const schedSamples = schedOut?.samples ?? [];
   await sched?.terminate();
   const pool1 = pool?.describe();
+  const whole1 = wholeOf();
   // The floor's timed connection is its first (the client's timed calls; its warm-up block comes first).
   const floorTimes = (floor?.replyTimes() ?? []).filter((t) => t.connection === 1).slice(-calls).map((t) => t.ms);
   const floorSide = summarize(floorTimes);
@@ -606,7 +624,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   for (const t of slowestFirst.slice(0, 5)) progress(`    ${describeTimeline(t)}`);
   if (client.vms !== vms) throw new Error(`getAllVmStats listed ${client.vms} VMs, expected ${vms}`);
   const cpusAgent = cpusOf();
-  progress(`  placement (--pin=${pinned ? pin : 'off'}): agent threads on CPU ${cpusAgent}, client on ${client.cpus}, floor on ${cpusFloor ?? '-'}; client GC ${clientGc}`);
+  progress(`  placement (--pin=${pinned ? pin : 'off'}): agent threads on CPU ${cpusAgent} (nice ${niced ? agentNice : 0}), client on ${client.cpus}, floor on ${cpusFloor ?? '-'}, run-queue sampler on ${schedOut?.cpus ?? '-'}; client GC ${clientGc}`);
 
   await synth?.close();
   await agent.stop();
@@ -634,6 +652,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     gc_major: gc.major, gc_major_ms: round(gc.majorMs, 1), gc_minor: gc.minor, gc_forced: gc.forced, gc_forced_ms: round(gc.forcedMs, 1),
     reply_buffers_acquired: pool0 && pool1 ? pool1.acquired - pool0.acquired : null,
     reply_buffers_reused: pool0 && pool1 ? pool1.reused - pool0.reused : null,
+    whole_reply: whole0 && whole1 ? Object.fromEntries(['assembled', 'kept', 'reused', 'patched', 'copied'].map((k) => [k, (whole1[k] ?? 0) - (whole0[k] ?? 0)])) : null,
     writes_per_reply: timedWrites !== undefined ? round(timedWrites / calls, 1) : null,
     ...tailBreakdown(timedReplies, gcSpans, putSpans, schedSamples),
     tail_timeline: tailTimeline, all_timeline: allTimeline, slowest_timelines: slowestFirst.slice(0, 10),
@@ -648,8 +667,8 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     response_bytes: client.bytes, bytes_per_vm: Math.round(client.bytes / vms),
     loop_delay_p99_ms: round(histogram.percentile(99) / 1e6, 2), loop_delay_max_ms: round(histogram.max / 1e6, 2),
     load1: round(loadavg()[0] ?? 0, 2),
-    pin: pinned ? pin : 'off', cpus_agent: cpusAgent, cpus_client: client.cpus, cpus_floor: cpusFloor, client_gc: clientGc,
-    agent_build: AGENT_DIST ?? 'checkout',
+    pin: pinned ? pin : 'off', cpus_agent: cpusAgent, cpus_client: client.cpus, cpus_floor: cpusFloor, cpus_sampler: schedOut?.cpus ?? null, client_gc: clientGc,
+    agent_build: AGENT_DIST ?? 'checkout', agent_nice: niced ? agentNice : 0, client_nice: client.nice,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -808,7 +827,7 @@ async function orchestrate(flags: Flags): Promise<void> {
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), `--pin=${pin}`, `--client-gc=${clientGc}`, ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), `--pin=${pin}`, `--client-gc=${clientGc}`, `--agent-nice=${flags.num('agent-nice', 0)}`, ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -842,6 +861,7 @@ if (isMainThread) {
       'no-schedstat': "no run-queue sampler (a side thread of the agent's process reading /proc schedstat every ~1 ms; tail_runqueue_ms and the timelines' runq are then null)",
       'log-level': "LEVEL: the agent's log level (default error)",
       pin: 'cross|same|off: every agent and floor thread on CPU 1 and the client on CPU 0 (cross, the default on 2+ CPUs), the client on CPU 1 too (same), unpinned (off)',
+      'agent-nice': "N: niceness of every agent and floor thread (default 0, the dev profile's; vdsmd's unit and [vars] vdsm_nice default: -5); the client runs at 0",
       'client-gc': "single|parallel: the client's V8 GC without helper threads (single, the default) or Node's default (parallel)",
     },
     internal: ['case', 'client', 'port', 'floor-port'],
@@ -849,7 +869,7 @@ if (isMainThread) {
   const run = flags.has('client')
     ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'), pinMode(flags.str('pin', 'off')), flags.str('client-gc', 'single'))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'), pinMode(flags.str('pin', 'off')), flags.str('client-gc', 'single'), flags.num('agent-nice', 0))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.

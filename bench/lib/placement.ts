@@ -12,7 +12,7 @@
 // started under `taskset -c N` starts every thread there.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, setPriority } from 'node:os';
 
 export type PinMode = 'cross' | 'same' | 'off';
 
@@ -33,9 +33,24 @@ export function clientCpu(mode: PinMode): number | undefined {
  * Put every thread of process `pid` on `cpu` (taskset -a). Returns false where taskset is missing or
  * refused (the run then goes on unpinned, and says so through cpusOf).
  */
-export function pinProcess(pid: number, cpu: number): boolean {
+export function pinProcess(pid: number, cpu: number, allThreads = true): boolean {
   try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    // Without -a: only that task (a thread id pins one thread).
+    execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Set the niceness of every thread of this process that exists now (niceness is per thread on Linux;
+ * threads and processes started later inherit their creator's), as vdsmd does with [vars] vdsm_nice.
+ * False where that is refused (lowering it needs root or CAP_SYS_NICE).
+ */
+export function niceProcess(nice: number): boolean {
+  try {
+    for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), nice);
     return true;
   } catch {
     return false;
@@ -45,6 +60,15 @@ export function pinProcess(pid: number, cpu: number): boolean {
 /** The command prefix that starts a child with every thread on `cpu` (for runChildCase's `wrap`). */
 export function onCpu(cpu: number | undefined): string[] {
   return cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
+}
+
+/** The CPUs thread `tid` of process `pid` may run on (its Cpus_allowed_list). */
+export function cpusOfThread(pid: number, tid: number): string {
+  try {
+    return /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1'))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /**
