@@ -1060,6 +1060,24 @@ export class VmManager {
     vm.xml = live;
   }
 
+  /** A VM that is not Down (NO_VM when unknown, VM_DOWN when down): the device verbs' precondition. */
+  requireRunning(vmId: string): Vm {
+    return this.#requireRunning(vmId);
+  }
+
+  /**
+   * A device was plugged or unplugged (./vm-devices.ts): libvirt's live XML becomes the VM's (its
+   * devices in VM stats, getVMFullList and Host.dumpxmls), the record keeps it for recovery (best
+   * effort, as adopt does) and the disks' sizes are read again.
+   */
+  async devicesChanged(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    void this.#o.records.remember({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: this.#o.records.get(vm.vmId)?.startedAt ?? Date.now() });
+    this.#driveSubjects.delete(vm);
+    await this.refreshDriveSizes([vm]).catch((err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'drive sizes not read after the device change'));
+    this.#refresher.schedule();
+  }
+
   #requireRunning(vmId: string): Vm {
     const vm = this.container.require(vmId);
     if (vm.state.isDown) throw vdsmError(Errors.VM_DOWN, { vmId: vm.vmId });
