@@ -1,0 +1,124 @@
+// Device verbs through the real vdsmd on libvirt's test driver (dev profile, api_strict_mode on):
+// VM.hotplugNic / hotunplugNic, VM.hotplugDisk / hotunplugDisk, VM.changeCD, VM.setBalloonTarget.
+// The test driver refuses virDomainAttachDeviceFlags, DetachDeviceFlags and UpdateDeviceFlags ("this
+// function is not supported by the connection driver"), so here the verbs show what reaches libvirt and
+// what comes back: vdsm's codes with libvirt's reason, the checks before libvirt is asked, the hook
+// points around a refused plug. The plugs themselves are shown on a real QEMU guest in
+// test/realvm/hotplug-real-vm.test.ts. The test driver does set the balloon target.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AgentProcess } from '../helpers/agent-process.js';
+import { EngineClient } from '../helpers/engine-client.js';
+
+type Obj = Record<string, unknown>;
+const UNKNOWN = 'deadbeef-0000-4000-8000-00000000beef';
+const NIC = { macAddr: '00:1a:4a:16:01:99', network: 'ovirtmgmt', nicModel: 'virtio' };
+const NIC_XML = '<hotplug><devices><interface type="bridge"><mac address="00:1a:4a:16:01:98"/><source bridge="ovirtmgmt"/><model type="virtio"/></interface></devices></hotplug>';
+
+void describe('device verbs on the test driver (api_strict_mode on)', () => {
+  let agent: AgentProcess;
+  let engine: EngineClient;
+  let running: string;
+  let dir: string;
+  let hooksDir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vdsm-hotplug-e2e-'));
+    hooksDir = join(dir, 'hooks');
+    // Scripts that record what they were given; before_nic_hotplug refuses a NIC whose XML names the bridge "refused".
+    for (const point of ['before_nic_hotplug', 'after_nic_hotplug_fail', 'after_nic_hotplug', 'before_disk_hotplug']) {
+      await mkdir(join(hooksDir, point), { recursive: true });
+      const refuse = point === 'before_nic_hotplug' ? 'grep -q refused "$_hook_domxml" && { echo "no such network here" >&2; exit 1; }\n' : '';
+      await writeFile(join(hooksDir, point, '50_keep'), `#!/bin/sh\ncat "$_hook_domxml" >> "${hooksDir}/${point}.xml"\necho >> "${hooksDir}/${point}.xml"\n${refuse}exit 0\n`, { mode: 0o755 });
+    }
+    agent = await AgentProcess.start({ args: ['--set', 'devel.api_strict_mode=true', '--set', `vars.hooks_dir=${hooksDir}`] });
+    await agent.whenReady();
+    engine = await EngineClient.connect({ port: agent.port });
+    const vms = await engine.call<Obj[]>('Host.getVMFullList');
+    running = String(vms.find((v) => v['status'] === 'Up')!['vmId']);
+  });
+  after(async () => {
+    engine?.close();
+    await agent?.cleanup();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  const recorded = async (point: string): Promise<string> => readFile(join(hooksDir, `${point}.xml`), 'utf8').catch(() => '');
+
+  void it('hotplugNic: the NIC reaches libvirt (49 with its reason), framed by before_nic_hotplug and after_nic_hotplug_fail', async () => {
+    const e = await engine.callError('VM.hotplugNic', { vmID: running, params: { vmId: running, nic: NIC } });
+    assert.equal(e.code, 49);
+    assert.match(String(e.message), /^Failed to hotplug NIC: .*not supported/);
+    const xml = await engine.callError('VM.hotplugNic', { vmID: running, params: { vmId: running, xml: NIC_XML } });
+    assert.equal(xml.code, 49);
+    // The scripts got the device XML (not the domain's), built from the dictionary and taken from the engine's XML.
+    const before = await recorded('before_nic_hotplug');
+    assert.match(before, /<interface type="bridge"><mac address="00:1a:4a:16:01:99"\/><model type="virtio"\/><source bridge="ovirtmgmt"\/><link state="up"\/><\/interface>/);
+    assert.match(before, /00:1a:4a:16:01:98/);
+    assert.doesNotMatch(before, /<domain/);
+    assert.equal((await recorded('after_nic_hotplug_fail')).split('<interface').length - 1, 2);
+    assert.equal(await recorded('after_nic_hotplug'), '');
+  });
+
+  void it('a failing before_nic_hotplug script refuses the plug (78) with its message', async () => {
+    const e = await engine.callError('VM.hotplugNic', { vmID: running, params: { nic: { ...NIC, network: 'refused' } } });
+    assert.equal(e.code, 78);
+    assert.match(String(e.message), /before_nic_hotplug.*no such network here/);
+  });
+
+  void it('bad device specs are -32602 before anything runs; an unknown VM is 1 for every verb', async () => {
+    for (const params of [{ nic: { network: 'x' } }, { nic: { macAddr: 'nope', network: 'x' } }, { xml: '<hotplug><devices><interface>' }, { xml: '<hotplug><devices/></hotplug>' }, {}]) {
+      assert.equal((await engine.callError('VM.hotplugNic', { vmID: running, params })).code, -32602, JSON.stringify(params));
+    }
+    for (const params of [{ drive: {} }, { drive: { path: '/x', iface: 'floppy-ish' } }, { drive: { path: '/x', domainID: 'nope' } }]) {
+      assert.equal((await engine.callError('VM.hotplugDisk', { vmID: running, params })).code, -32602, JSON.stringify(params));
+    }
+    for (const [method, args] of [
+      ['VM.hotplugNic', { params: { nic: NIC } }], ['VM.hotunplugNic', { params: { nic: NIC } }],
+      ['VM.hotplugDisk', { params: { drive: { path: '/x' } } }], ['VM.hotunplugDisk', { params: { drive: { path: '/x' } } }],
+      ['VM.changeCD', { driveSpec: '/x.iso' }], ['VM.setBalloonTarget', { target: 1024 }],
+    ] as const) assert.equal((await engine.callError(method, { vmID: UNKNOWN, ...args })).code, 1, method);
+  });
+
+  void it('hotunplugNic: an unknown MAC is 50 "NIC not found"; the VM\'s own NIC reaches libvirt (50 with its reason)', async () => {
+    const none = await engine.callError('VM.hotunplugNic', { vmID: running, params: { nic: { macAddr: '00:1a:4a:16:01:97' } } });
+    assert.equal(none.code, 50);
+    assert.match(String(none.message), /NIC not found/);
+    const live = (await engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [running] }))[running]!;
+    const mac = /<mac address='([^']+)'/.exec(live)![1]!;
+    const e = await engine.callError('VM.hotunplugNic', { vmID: running, params: { nic: { macAddr: mac.toUpperCase() } } });
+    assert.equal(e.code, 50);
+    assert.match(String(e.message), /not supported/);
+  });
+
+  void it('hotplugDisk reaches libvirt (45 with its reason); a target the VM has is -32602; hotunplugDisk of no such disk is 46', async () => {
+    const e = await engine.callError('VM.hotplugDisk', { vmID: running, params: { drive: { path: '/var/tmp/none.img', iface: 'virtio', format: 'raw' } } });
+    assert.equal(e.code, 45);
+    assert.match(String(e.message), /^Failed to hotplug disk: .*not supported/);
+    assert.match(await recorded('before_disk_hotplug'), /<disk type="file" device="disk" snapshot="no"><source file="\/var\/tmp\/none.img"\/><target dev="vd[a-z]" bus="virtio"\/>/);
+    const live = (await engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [running] }))[running]!;
+    const target = /<target dev='([^']+)' bus=/.exec(live)![1]!;
+    assert.equal((await engine.callError('VM.hotplugDisk', { vmID: running, params: { drive: { path: '/x', name: target } } })).code, -32602);
+    assert.equal((await engine.callError('VM.hotunplugDisk', { vmID: running, params: { drive: { path: '/not/attached.img' } } })).code, 46);
+  });
+
+  void it('changeCD on a VM without a CD-ROM drive is 41', async () => {
+    const e = await engine.callError('VM.changeCD', { vmID: running, driveSpec: { path: '/var/tmp/x.iso' } });
+    assert.equal(e.code, 41);
+    assert.match(String(e.message), /no CD-ROM/);
+  });
+
+  void it('setBalloonTarget sets the live memory target: libvirt\'s live XML has it; a target above the VM\'s memory or not a number is 53', async () => {
+    const currentKiB = (): Promise<number> => engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [running] }).then((x) => Number(/<currentMemory unit='KiB'>(\d+)</.exec(x[running]!)![1]));
+    const target = (await currentKiB()) - 1024;
+    assert.equal(await engine.call('VM.setBalloonTarget', { vmID: running, target }), true);
+    assert.equal(await currentKiB(), target);
+    assert.equal(await engine.call('VM.setBalloonTarget', { vmID: running, target: String(target + 1024) }), true, 'a numeric string, as older engines send');
+    assert.equal(await currentKiB(), target + 1024);
+    assert.equal((await engine.callError('VM.setBalloonTarget', { vmID: running, target: 1 << 30 })).code, 53);
+    assert.equal((await engine.callError('VM.setBalloonTarget', { vmID: running, target: '12k' })).code, 53);
+  });
+});
