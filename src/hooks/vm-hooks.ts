@@ -4,8 +4,8 @@
 // run through ./hook-runner.ts.
 //
 // vdsm's rules (lib/vdsm/common/hooks.py): before_vm_migrate_source, before_vm_migrate_destination,
-// before_vm_hibernate, before_vm_dehibernate, before_vm_pause, before_vm_cont and before_get_caps fail
-// their operation on any failed script (exit 1 too: the remaining scripts still run, then the operation
+// before_vm_hibernate, before_vm_dehibernate, before_vm_pause, before_vm_cont, before_get_caps and the
+// before_nic/disk_hotplug/hotunplug points fail their operation on any failed script (exit 1 too: the remaining scripts still run, then the operation
 // fails). before_vm_start hands the edited XML on and then fails the start if any script failed. Every
 // after_* point, before_vm_destroy, before_vm_set_ticket and the agent's own before_vdsm_start /
 // after_vdsm_stop only log.
