@@ -16,7 +16,7 @@ import type { Timers } from '../runtime/clock.js';
 import type { VmHookPoint, VmHookSubject } from '../hooks/vm-hooks.js';
 import { VmStatus } from '../virt/vm-state.js';
 import {
-  changedMedium, DeviceSpecError, deviceAlias, diskIdentity, driveXmlFromParams, engineDevice, liveDisk, liveInterface, macOf,
+  changedMedium, DeviceSpecError, deviceAlias, deviceCustom, diskIdentity, driveXmlFromParams, engineDevice, liveDisk, liveInterface, macOf,
   nicXmlFromParams, volumeOf, withSource, type DeviceRequest, type DiskMatch, type DriveSpec, type VmDefinition,
 } from '../virt/device-xml.js';
 import type { Vm, VmDriveStorage } from './vm-manager.js';
@@ -77,22 +77,32 @@ export class VmDevices {
   async hotplugNic(vmId: string, req: DeviceRequest): Promise<VmDefinition> {
     const vm = this.#plugTarget(vmId);
     let xml: string;
+    let custom: Record<string, string>;
     try {
-      xml = req.xml !== undefined ? engineDevice(req.xml as string, 'interface').xml : nicXmlFromParams(dict(req.nic, 'nic')).xml;
+      if (req.xml !== undefined) {
+        const dev = engineDevice(req.xml as string, 'interface');
+        xml = dev.xml;
+        custom = dev.custom ?? {};
+      } else {
+        const nic = dict(req.nic, 'nic');
+        xml = nicXmlFromParams(nic).xml;
+        custom = deviceCustom(nic['custom']);
+      }
     } catch (err) {
       badSpec(err);
     }
     const mac = macOf(xml);
-    xml = await this.#o.vms.runFailingHook('before_nic_hotplug', this.#subject(vm, xml));
+    // As vdsm, the scripts get the NIC's custom properties (a vNIC profile's) in their environment.
+    xml = await this.#o.vms.runFailingHook('before_nic_hotplug', this.#subject(vm, xml), custom);
     this.#o.log.info({ vmId: vm.vmId, mac }, 'hot-plugging a NIC');
     try {
       await this.#call('libvirt.attachDeviceFlags', { uuid: vm.vmId, xml, flags: Impact.LIVE });
     } catch (err) {
-      await this.#o.vms.runHook('after_nic_hotplug_fail', this.#subject(vm, xml));
+      await this.#o.vms.runHook('after_nic_hotplug_fail', this.#subject(vm, xml), custom);
       throw this.#libvirtError(vm, err, Errors.HOTPLUG_NIC);
     }
     await this.#o.vms.devicesChanged(vm);
-    await this.#o.vms.runHook('after_nic_hotplug', this.#subject(vm, xml));
+    await this.#o.vms.runHook('after_nic_hotplug', this.#subject(vm, xml), custom);
     return this.definition(vm);
   }
 

@@ -98,6 +98,33 @@ export interface EngineDevice {
   xml: string;
   /** Its `<ovirt-vm:device>` entry (for a disk: poolID, domainID, imageID, volumeID), when sent. */
   metadata?: DeviceMetadata;
+  /** The device's custom properties (`<ovirt-vm:custom>` of its entry): the hook scripts' environment. */
+  custom?: Record<string, string>;
+}
+
+/** A name the environment can carry: the device's custom properties become variables of that name. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The custom properties of a device (the dictionary's `custom` or the metadata's `<ovirt-vm:custom>`)
+ * as environment strings; names that are no identifiers and values with NUL are left out.
+ */
+export function deviceCustom(custom: unknown): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (typeof custom !== 'object' || custom === null || Array.isArray(custom)) return env;
+  for (const [k, v] of Object.entries(custom)) {
+    if (!ENV_NAME.test(k) || !['string', 'number', 'boolean'].includes(typeof v)) continue;
+    const t = String(v);
+    if (!t.includes('\0')) env[k] = t;
+  }
+  return env;
+}
+
+function customOf(entry: Node | undefined): Record<string, string> | undefined {
+  const c = kids(entry).find((n) => /(^|:)custom$/.test(tagOf(n) ?? ''));
+  if (c === undefined) return undefined;
+  const values = metadataOf(c);
+  return Object.keys(values).length > 0 ? deviceCustom(values) : undefined;
 }
 
 function metadataOf(node: Node): DeviceMetadata {
@@ -129,10 +156,13 @@ export function engineDevice(xml: string, tag: 'interface' | 'disk'): EngineDevi
   const device = found[0]!;
   const metadata = named(kids(root), 'metadata')[0];
   const vm = kids(metadata).find((n) => /(^|:)vm$/.test(tagOf(n) ?? ''));
-  const entries = kids(vm).filter((n) => /(^|:)device$/.test(tagOf(n) ?? '')).map(metadataOf);
+  const nodes = kids(vm).filter((n) => /(^|:)device$/.test(tagOf(n) ?? ''));
+  const entries = nodes.map(metadataOf);
   const target = attrOf(named(kids(device), 'target')[0], 'dev');
-  const meta = tag === 'disk' ? entries.find((m) => m['name'] === target) ?? (entries.length === 1 ? entries[0] : undefined) : entries[0];
-  return { xml: build(device), ...(meta !== undefined ? { metadata: meta } : {}) };
+  const index = tag === 'disk' ? (() => { const i = entries.findIndex((m) => m['name'] === target); return i >= 0 ? i : entries.length === 1 ? 0 : -1; })() : entries.length > 0 ? 0 : -1;
+  const meta = index >= 0 ? entries[index] : undefined;
+  const custom = index >= 0 ? customOf(nodes[index]) : undefined;
+  return { xml: build(device), ...(meta !== undefined ? { metadata: meta } : {}), ...(custom !== undefined ? { custom } : {}) };
 }
 
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;

@@ -32,7 +32,7 @@ void describe('device verbs on the test driver (api_strict_mode on)', () => {
     for (const point of ['before_nic_hotplug', 'after_nic_hotplug_fail', 'after_nic_hotplug', 'before_disk_hotplug']) {
       await mkdir(join(hooksDir, point), { recursive: true });
       const refuse = point === 'before_nic_hotplug' ? 'grep -q refused "$_hook_domxml" && { echo "no such network here" >&2; exit 1; }\n' : '';
-      await writeFile(join(hooksDir, point, '50_keep'), `#!/bin/sh\ncat "$_hook_domxml" >> "${hooksDir}/${point}.xml"\necho >> "${hooksDir}/${point}.xml"\n${refuse}exit 0\n`, { mode: 0o755 });
+      await writeFile(join(hooksDir, point, '50_keep'), `#!/bin/sh\ncat "$_hook_domxml" >> "${hooksDir}/${point}.xml"\necho >> "${hooksDir}/${point}.xml"\necho "vnic_prop=$vnic_prop" >> "${hooksDir}/${point}.env"\n${refuse}exit 0\n`, { mode: 0o755 });
     }
     agent = await AgentProcess.start({ args: ['--set', 'devel.api_strict_mode=true', '--set', `vars.hooks_dir=${hooksDir}`] });
     await agent.whenReady();
@@ -49,7 +49,7 @@ void describe('device verbs on the test driver (api_strict_mode on)', () => {
   const recorded = async (point: string): Promise<string> => readFile(join(hooksDir, `${point}.xml`), 'utf8').catch(() => '');
 
   void it('hotplugNic: the NIC reaches libvirt (49 with its reason), framed by before_nic_hotplug and after_nic_hotplug_fail', async () => {
-    const e = await engine.callError('VM.hotplugNic', { vmID: running, params: { vmId: running, nic: NIC } });
+    const e = await engine.callError('VM.hotplugNic', { vmID: running, params: { vmId: running, nic: { ...NIC, custom: { vnic_prop: 'queues=4' } } } });
     assert.equal(e.code, 49);
     assert.match(String(e.message), /^Failed to hotplug NIC: .*not supported/);
     const xml = await engine.callError('VM.hotplugNic', { vmID: running, params: { vmId: running, xml: NIC_XML } });
@@ -61,6 +61,10 @@ void describe('device verbs on the test driver (api_strict_mode on)', () => {
     assert.doesNotMatch(before, /<domain/);
     assert.equal((await recorded('after_nic_hotplug_fail')).split('<interface').length - 1, 2);
     assert.equal(await recorded('after_nic_hotplug'), '');
+    // The NIC's custom properties reach the scripts' environment (the first call's; the second had none).
+    for (const point of ['before_nic_hotplug', 'after_nic_hotplug_fail']) {
+      assert.deepEqual((await readFile(join(hooksDir, `${point}.env`), 'utf8')).trim().split('\n'), ['vnic_prop=queues=4', 'vnic_prop='], point);
+    }
   });
 
   void it('a failing before_nic_hotplug script refuses the plug (78) with its message', async () => {

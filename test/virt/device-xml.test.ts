@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { attr, child, children, parseXmlTree, text } from '../../src/libvirt/xml-tree.js';
 import {
-  changedMedium, DeviceSpecError, deviceAlias, diskIdentity, driveXmlFromParams, engineDevice, liveDisk, liveInterface, macOf,
+  changedMedium, DeviceSpecError, deviceAlias, deviceCustom, diskIdentity, driveXmlFromParams, engineDevice, liveDisk, liveInterface, macOf,
   nicXmlFromParams, targetName, volumeOf, withSource,
 } from '../../src/virt/device-xml.js';
 
@@ -67,6 +67,14 @@ void describe('the engine\'s device XML', () => {
     assert.equal(attr(child(i, 'filterref'), 'filter'), 'vdsm-no-mac-spoofing');
     assert.equal(deviceAlias(d.xml), 'ua-9');
     assert.equal(d.metadata?.['mac_address'], '00:1a:4a:16:01:52');
+  });
+
+  void it("the device's custom properties (its metadata's <ovirt-vm:custom>, or the dictionary's) as environment strings", () => {
+    const withCustom = HOTPLUG_NIC.replace('<ovirt-vm:custom/>', '<ovirt-vm:custom><ovirt-vm:queues>4</ovirt-vm:queues><ovirt-vm:vnic_id>ab&amp;c</ovirt-vm:vnic_id></ovirt-vm:custom>');
+    assert.deepEqual(engineDevice(withCustom, 'interface').custom, { queues: '4', vnic_id: 'ab&c' });
+    assert.equal(engineDevice(HOTPLUG_NIC, 'interface').custom, undefined);
+    assert.deepEqual(deviceCustom({ ok: 'v', n: 3, 'bad-name': 'x', nul: 'a\0b', obj: {} }), { ok: 'v', n: '3' });
+    assert.deepEqual(deviceCustom('nope'), {});
   });
 
   void it('a disk with its volume in the metadata; withSource points it at the prepared path (escaped)', () => {
