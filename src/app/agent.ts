@@ -24,6 +24,8 @@ import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { apiMethods as vmGuestMethods } from '../api/vm-guest.js';
 import { apiMethods as vmDevicesMethods } from '../api/vm-devices.js';
 import { VmDevices } from '../services/vm-devices.js';
+import { apiMethods as vmTuneMethods } from '../api/vm-tune.js';
+import { VmTune } from '../services/vm-tune.js';
 import { GuestRuntime } from '../guest/guest-runtime.js';
 import { LibvirtClient } from '../libvirt/client.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
@@ -101,6 +103,8 @@ export class Agent {
   readonly vms: VmManager;
   /** Device hot-plug, CD media and the balloon target of running VMs. */
   readonly vmDevices: VmDevices;
+  /** Disk I/O limits and vCPU bandwidth of running VMs. */
+  readonly vmTune: VmTune;
   /** libvirt secrets (Host.registerSecrets / unregisterSecrets). */
   readonly secrets: LibvirtSecrets;
   readonly migrations: MigrationService;
@@ -255,6 +259,7 @@ export class Agent {
       monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });
     this.vmDevices = new VmDevices({ vms: this.vms, libvirt: verbsLibvirt, timers, log: logs.get('virt.vm'), ...(this.storage ? { drives: this.storage.drives } : {}) });
+    this.vmTune = new VmTune({ vms: this.vms, libvirt: verbsLibvirt, log: logs.get('virt.vm') });
     this.migrations = new MigrationService({
       libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }),
       vms: this.vms,
@@ -426,6 +431,7 @@ export class Agent {
       ...vmMigrationMethods({ migrations: this.migrations }),
       ...vmGuestMethods({ vms: this.vms, guest: this.guest.agents }),
       ...vmDevicesMethods({ devices: this.vmDevices }),
+      ...vmTuneMethods({ tune: this.vmTune }),
       ...hostNetworkMethods({
         network: {
           setupNetworks: (n, b, o) => this.network.setupNetworks(n, b, o),

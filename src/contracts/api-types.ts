@@ -320,6 +320,15 @@ export type VmDeviceDefinition = {
   devices: Array<Record<string, unknown>>;
 };
 
+export type VmDiskIoTuneChange = {
+  /** The disk's target (vda). */
+  name?: string;
+  /** Or its source path. */
+  path?: string;
+  /** Limits to change: total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec, write_iops_sec (0 is no limit); the others stay. */
+  ioTune: Record<string, unknown>;
+};
+
 export type VmIoTunePolicy = {
   /** The policy VM.setIoTunePolicy would set; always empty here (that verb is not served). */
   policy: unknown[];
@@ -978,6 +987,30 @@ export interface ApiMethods {
     params: {
       vmID: string;
       target: number | string;
+    };
+    result: boolean;
+  };
+  /** Set the period in µs the vCPU quota applies to (vcpu_period, virDomainSetSchedulerParametersFlags, live). */
+  "VM.setCpuTunePeriod": {
+    params: {
+      vmID: string;
+      period: number | string;
+    };
+    result: boolean;
+  };
+  /** Set the vCPUs' bandwidth quota in µs per period (-1: none), the cgroup cpu controller's vcpu_quota (virDomainSetSchedulerParametersFlags, live); MOM and the engine's CPU limit QoS set it. */
+  "VM.setCpuTuneQuota": {
+    params: {
+      vmID: string;
+      quota: number | string;
+    };
+    result: boolean;
+  };
+  /** Change the I/O limits of disks of the running VM (virDomainSetBlockIoTune, live): each entry's limits are merged over the disk's current ones. Host.getAllVmIoTunePolicies reports them. */
+  "VM.setIoTune": {
+    params: {
+      vmID: string;
+      tunables: VmDiskIoTuneChange[];
     };
     result: boolean;
   };

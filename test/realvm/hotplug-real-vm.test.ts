@@ -112,6 +112,20 @@ void describe('device hot-plug on a real hypervisor (qemu:///session, TCG)', { s
     // VM stats list it once the next bulk-stats sample has it.
     await waitFor(async () => (Object.keys(((await engine.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]!['disks'] ?? {}) as Obj).includes('vda') ? true : undefined), { timeoutMs: GUEST_DEADLINE_MS, intervalMs: 500, what: 'VM stats listing the new disk' });
 
+    // VM.setIoTune on the plugged disk: QEMU's throttling, read back by virsh and Host.getAllVmIoTunePolicies.
+    assert.equal(await engine.call('VM.setIoTune', { vmID: vmId, tunables: [{ name: 'vda', ioTune: { read_bytes_sec: 1048576, write_iops_sec: 200 } }] }, CALL_TIMEOUT_MS), true);
+    // A total limit next to the kept write limit of the same kind: vdsm's rule refuses it, nothing changes.
+    assert.equal((await engine.callError('VM.setIoTune', { vmID: vmId, tunables: [{ path, ioTune: { total_iops_sec: '300' } }] })).code, 64);
+    assert.equal(await engine.call('VM.setIoTune', { vmID: vmId, tunables: [{ path, ioTune: { total_iops_sec: '300', write_iops_sec: 0 } }] }, CALL_TIMEOUT_MS), true, 'merged over the current limits');
+    const tune = await virsh.run(['blkdeviotune', name, 'vda']);
+    for (const [k, v] of [['read_bytes_sec', 1048576], ['write_iops_sec', 0], ['total_iops_sec', 300]] as const) assert.match(tune, new RegExp(`${k}\\s*:\\s*${v}\\b`), tune);
+    const policies = await engine.call<Record<string, { current_values: { name: string; ioTune: Obj }[] }>>('Host.getAllVmIoTunePolicies', {}, CALL_TIMEOUT_MS);
+    assert.deepEqual(policies[vmId]?.current_values.find((d) => d.name === 'vda')?.ioTune, { total_bytes_sec: 0, read_bytes_sec: 1048576, write_bytes_sec: 0, total_iops_sec: 300, read_iops_sec: 0, write_iops_sec: 0 });
+    // The vCPU quota reaches QEMU's driver, which has no cgroups under an unprivileged libvirtd: 62 with its reason.
+    const cpu = await engine.callError('VM.setCpuTuneQuota', { vmID: vmId, quota: 50000 });
+    assert.equal(cpu.code, 62);
+    assert.match(String(cpu.message), /CPU tuning is not available in session mode/);
+
     const u = await engine.call<Obj>('VM.hotunplugDisk', { vmID: vmId, params: { vmId, drive: { path } } }, CALL_TIMEOUT_MS);
     assert.ok(!(u['devices'] as Obj[]).some((d) => d['path'] === path));
     assert.doesNotMatch(await liveXml(), new RegExp(path));
