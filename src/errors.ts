@@ -43,6 +43,7 @@ export const Errors = {
   HOTUNPLUG_NIC: spec('ERR_HOTUNPLUG_NIC', 50, 'Failed to hotunplug NIC'),
   BALLOON: spec('ERR_BALLOON', 53, 'Balloon operation is not available'),
   CPU_TUNE: spec('ERR_CPU_TUNE', 62, 'CpuTune operation is not available'),
+  UPDATE_VM_POLICY: spec('ERR_UPDATE_VM_POLICY', 63, 'Failed to update VM SLA policy'),
   UPDATE_IOTUNE: spec('ERR_UPDATE_IOTUNE', 64, 'Failed to update ioTune values'),
   MIG_CANCEL: spec('ERR_MIG_CANCEL', 47, 'Migration not in progress'),
   MIGRATION_IN_PROGRESS: spec('ERR_MIGRATION_IN_PROGRESS', 51, 'Command not supported during migration'),

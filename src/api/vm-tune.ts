@@ -1,5 +1,5 @@
 // The VM verbs that change a running VM's resource limits: VM.setIoTune, VM.setCpuTuneQuota,
-// VM.setCpuTunePeriod (src/services/vm-tune.ts; docs/engine-verbs.md).
+// VM.setCpuTunePeriod, VM.updateVmPolicy (src/services/vm-tune.ts; docs/engine-verbs.md).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
 
@@ -8,6 +8,7 @@ export interface VmTunePort {
   setIoTune(vmId: string, tunables: unknown): Promise<true>;
   setCpuTuneQuota(vmId: string, quota: unknown): Promise<true>;
   setCpuTunePeriod(vmId: string, period: unknown): Promise<true>;
+  updateVmPolicy(vmId: string, params: unknown): Promise<true>;
 }
 
 export interface VmTuneApiDeps {
@@ -48,6 +49,18 @@ export const apiMethods: ApiMethodsFactory<VmTuneApiDeps> = (deps) => {
       result: s.bool(),
       resultDescription: '`true`. Error 1, 6; 62 not a whole number, negative, or libvirt refused.',
       handler: ({ vmID: id, period }) => deps.tune.setCpuTunePeriod(id as string, period),
+    },
+    {
+      name: 'VM.updateVmPolicy',
+      description: 'Keep the VM\'s SLA policy in its domain metadata (`ovirt-tune:qos`, as vdsm; MOM applies it): `vcpuLimit` (percent) and `ioTune` (per disk: `maximum` and `guaranteed` limits). Host.getAllVmIoTunePolicies reports the I/O part as `policy`.',
+      params: [vmID, { name: 'params', type: s.named('VmPolicyParams', s.object({
+        vmId: s.optional(s.string(), 'The VM UUID (the engine repeats it).'),
+        vcpuLimit: s.optional(s.union(s.int(), s.string()), 'Percent of the host\'s CPU the VM may use.'),
+        ioTune: s.optional(s.array(s.map(s.any())), 'Per disk: name or path, or domainID/poolID/imageID/volumeID; maximum and guaranteed: {total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec, write_iops_sec}.'),
+      })), description: 'The properties to change; those not given stay.' }],
+      result: s.bool(),
+      resultDescription: '`true`. Error 1, 6; 11 an empty policy; 63 a disk that is not found, a value that is not a limit, or libvirt refused the metadata.',
+      handler: ({ vmID: id, params }) => deps.tune.updateVmPolicy(id as string, params),
     },
   ];
   return methods;

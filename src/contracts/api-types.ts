@@ -335,6 +335,15 @@ export type VmIoTunePolicy = {
   current_values: DiskIoTune[];
 };
 
+export type VmPolicyParams = {
+  /** The VM UUID (the engine repeats it). */
+  vmId?: string;
+  /** Percent of the host's CPU the VM may use. */
+  vcpuLimit?: number | string;
+  /** Per disk: name or path, or domainID/poolID/imageID/volumeID; maximum and guaranteed: {total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec, write_iops_sec}. */
+  ioTune?: Array<Record<string, unknown>>;
+};
+
 export type VmShortStatus = {
   vmId: string;
   status: string;
@@ -1044,6 +1053,14 @@ export interface ApiMethods {
       params: UpdateDeviceParams;
     };
     result: VmShortStatus;
+  };
+  /** Keep the VM's SLA policy in its domain metadata (`ovirt-tune:qos`, as vdsm; MOM applies it): `vcpuLimit` (percent) and `ioTune` (per disk: `maximum` and `guaranteed` limits). Host.getAllVmIoTunePolicies reports the I/O part as `policy`. */
+  "VM.updateVmPolicy": {
+    params: {
+      vmID: string;
+      params: VmPolicyParams;
+    };
+    result: boolean;
   };
   /** Copy a volume (its chain collapsed) into a new image with qemu-img convert, as an SPM task with progress (vdsm copyImage). */
   "Volume.copy": {

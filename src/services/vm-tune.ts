@@ -1,15 +1,17 @@
 // Resource limits of a running VM that MOM and the engine change: disk I/O limits (VM.setIoTune,
-// virDomainSetBlockIoTune) and the vCPU bandwidth (VM.setCpuTuneQuota / VM.setCpuTunePeriod,
-// virDomainSetSchedulerParametersFlags: the cgroup cpu controller's vcpu_quota and vcpu_period). One
-// libvirt call each, through the executor, on the live domain; afterwards libvirt's live XML becomes the
-// VM's (Host.getAllVmIoTunePolicies reads the limits from it).
+// virDomainSetBlockIoTune), the vCPU bandwidth (VM.setCpuTuneQuota / VM.setCpuTunePeriod,
+// virDomainSetSchedulerParametersFlags: the cgroup cpu controller's vcpu_quota and vcpu_period) and the
+// SLA policy kept in the domain metadata (VM.updateVmPolicy, virDomainSetMetadata). One libvirt call
+// each, through the executor, on the live domain; afterwards libvirt's live XML becomes the VM's
+// (Host.getAllVmIoTunePolicies reads the limits and the I/O policy from it).
 import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, type ErrorSpec } from '../errors.js';
-import { Impact } from '../libvirt/constants.js';
+import { Impact, MetadataType } from '../libvirt/constants.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { OpResult } from '../contracts/operations.js';
 import { diskIoTunes, IOTUNE_KEYS, type IoTuneKey } from '../virt/disk-iotune.js';
+import { mergeIoTune, parseQos, qosXml, VM_TUNE_PREFIX, VM_TUNE_URI, type IoTunePolicy } from '../virt/vm-qos.js';
 import type { Vm } from './vm-manager.js';
 
 export interface VmTuneHost {
@@ -28,6 +30,10 @@ export interface IoTuneChange {
   name?: unknown;
   path?: unknown;
   ioTune?: unknown;
+}
+
+function policyError(detail: string): Error {
+  return vdsmError(Errors.UPDATE_VM_POLICY, `${Errors.UPDATE_VM_POLICY.message}: ${detail}`);
 }
 
 function ioTuneError(detail: string): Error {
@@ -118,6 +124,70 @@ export class VmTune {
     this.#o.log.info({ vmId: vm.vmId, [field]: n }, 'vCPU tune set');
     await this.#o.vms.devicesChanged(vm);
     return true;
+  }
+
+  /**
+   * VM.updateVmPolicy: the VM's SLA policy kept in its domain metadata, as vdsm keeps it (MOM applies it;
+   * Host.getAllVmIoTunePolicies reports the I/O part): `vcpuLimit` (percent) replaces the one kept;
+   * `ioTune` entries (a disk by name or path, or by its storage volume's ids; `maximum` and `guaranteed`
+   * limits) replace the kept entry of their disk. Nothing is applied to the running VM here.
+   */
+  async updateVmPolicy(vmId: string, params: unknown): Promise<true> {
+    const vm = this.#o.vms.requireRunning(vmId);
+    if (typeof params !== 'object' || params === null || Array.isArray(params) || Object.keys(params).length === 0) {
+      throw vdsmError(Errors.MISSING_PARAM, `${Errors.MISSING_PARAM.message}: updateVmPolicy got an empty policy.`);
+    }
+    const p = params as Record<string, unknown>;
+    const qos = parseQos(await this.#liveXml(vm));
+    if (p['vcpuLimit'] !== undefined) {
+      const limit = String(p['vcpuLimit']);
+      if (!/^\d+$/.test(limit)) throw policyError(`vcpuLimit must be a whole number, got ${JSON.stringify(p['vcpuLimit'])}`);
+      qos.vcpuLimit = limit;
+    }
+    let ioTune = qos.ioTune;
+    if (p['ioTune'] !== undefined) {
+      if (!Array.isArray(p['ioTune'])) throw policyError('ioTune must be a list');
+      const live = diskIoTunes(await this.#liveXml(vm));
+      const updates = (p['ioTune'] as unknown[]).map((entry) => this.#ioTunePolicy(vm, entry, live));
+      ioTune = mergeIoTune(ioTune, updates);
+    }
+    const unknown = Object.keys(p).filter((k) => k !== 'vcpuLimit' && k !== 'ioTune' && k !== 'vmId');
+    if (unknown.length > 0) this.#o.log.warn({ vmId: vm.vmId, keys: unknown }, 'updateVmPolicy got unknown parameters');
+    const metadata = qosXml({ ...(qos.vcpuLimit !== undefined ? { vcpuLimit: qos.vcpuLimit } : {}), ioTune });
+    try {
+      await this.#call('libvirt.setMetadata', { uuid: vm.vmId, type: MetadataType.ELEMENT, metadata, key: VM_TUNE_PREFIX, uri: VM_TUNE_URI, flags: Impact.CURRENT });
+    } catch (err) {
+      throw this.#libvirtError(vm, err, Errors.UPDATE_VM_POLICY);
+    }
+    this.#o.log.info({ vmId: vm.vmId, vcpuLimit: qos.vcpuLimit, ioTune: ioTune.length }, 'VM SLA policy updated');
+    await this.#o.vms.devicesChanged(vm);
+    return true;
+  }
+
+  #ioTunePolicy(vm: Vm, entry: unknown, live: ReturnType<typeof diskIoTunes>): IoTunePolicy {
+    if (typeof entry !== 'object' || entry === null) throw policyError('each ioTune entry must be an object');
+    const e = entry as Record<string, unknown>;
+    let name = typeof e['name'] === 'string' ? e['name'] : '';
+    let path = typeof e['path'] === 'string' ? e['path'] : '';
+    if (name === '' && path === '') {
+      // As vdsm: the disk named by all four ids of its storage volume.
+      const d = vm.storageDrives.find((s) => s.domainID === e['domainID'] && s.poolID === e['poolID'] && s.imageID === e['imageID'] && s.volumeID === e['volumeID']);
+      if (d === undefined) throw policyError(`no drive with the ids ${JSON.stringify({ domainID: e['domainID'], poolID: e['poolID'], imageID: e['imageID'], volumeID: e['volumeID'] })}`);
+      name = d.name;
+      path = live.find((l) => l.name === d.name)?.path ?? d.path;
+    }
+    const values = (v: unknown, what: string): Record<string, number> => {
+      if (v === undefined) return {};
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw policyError(`${what} must be an object`);
+      const out: Record<string, number> = {};
+      for (const [k, raw] of Object.entries(v)) {
+        const n = wholeNumber(raw);
+        if (!(IOTUNE_KEYS as readonly string[]).includes(k) || n === undefined || n < 0) throw policyError(`${what}.${k}: not an I/O limit`);
+        out[k] = n;
+      }
+      return out;
+    };
+    return { name, path, maximum: values(e['maximum'], 'maximum'), guaranteed: values(e['guaranteed'], 'guaranteed') };
   }
 
   async #liveXml(vm: Vm): Promise<string> {

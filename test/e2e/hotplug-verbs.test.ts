@@ -148,4 +148,25 @@ void describe('device verbs on the test driver (api_strict_mode on)', () => {
       assert.equal((await engine.callError(method, { vmID: UNKNOWN, ...args })).code, 1);
     }
   });
+
+  void it('updateVmPolicy keeps vcpuLimit and the disks\' I/O policy in the domain metadata; Host.getAllVmIoTunePolicies reports it; merges by disk', async () => {
+    const live = (): Promise<string> => engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [running] }).then((x) => x[running]!);
+    const xml = await live();
+    const m = /<disk type='file' device='disk'>[\s\S]*?<source file='([^']+)'[\s\S]*?<target dev='([^']+)'/.exec(xml)!;
+    const [path, name] = [m[1]!, m[2]!];
+    assert.equal(await engine.call('VM.updateVmPolicy', { vmID: running, params: { vmId: running, vcpuLimit: '50', ioTune: [{ name, path, maximum: { total_bytes_sec: 1000, read_iops_sec: 10 }, guaranteed: { total_bytes_sec: 100 } }] } }), true);
+    // libvirt puts every element in the ovirt-tune namespace: vdsm's own form, which MOM reads.
+    assert.match(await live(), /<ovirt-tune:qos xmlns:ovirt-tune="http:\/\/ovirt.org\/vm\/tune\/1.0">\s*<ovirt-tune:vcpuLimit>50<\/ovirt-tune:vcpuLimit>\s*<ovirt-tune:ioTune>/);
+    const policy = async (): Promise<unknown> => (await engine.call<Record<string, { policy: unknown[] }>>('Host.getAllVmIoTunePolicies'))[running]?.policy;
+    assert.deepEqual(await policy(), [{ name, path, maximum: { total_bytes_sec: 1000, read_iops_sec: 10 }, guaranteed: { total_bytes_sec: 100 } }]);
+    // A second update of the same disk replaces its entry; vcpuLimit not given stays.
+    assert.equal(await engine.call('VM.updateVmPolicy', { vmID: running, params: { ioTune: [{ name, path, maximum: { write_bytes_sec: 7 } }] } }), true);
+    assert.deepEqual(await policy(), [{ name, path, maximum: { write_bytes_sec: 7 }, guaranteed: {} }]);
+    assert.match(await live(), /<ovirt-tune:vcpuLimit>50<\/ovirt-tune:vcpuLimit>/);
+    assert.equal((await engine.callError('VM.updateVmPolicy', { vmID: running, params: {} })).code, 11);
+    assert.equal((await engine.callError('VM.updateVmPolicy', { vmID: running, params: { ioTune: [{ domainID: 'a', poolID: 'b', imageID: 'c', volumeID: 'd', maximum: {} }] } })).code, 63);
+    assert.equal((await engine.callError('VM.updateVmPolicy', { vmID: running, params: { ioTune: [{ name, path, maximum: { bogus: 1 } }] } })).code, 63);
+    assert.equal((await engine.callError('VM.updateVmPolicy', { vmID: running, params: { vcpuLimit: '50%' } })).code, 63);
+    assert.equal((await engine.callError('VM.updateVmPolicy', { vmID: UNKNOWN, params: { vcpuLimit: 1 } })).code, 1);
+  });
 });
