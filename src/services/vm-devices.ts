@@ -2,7 +2,7 @@
 // balloon target (VM.setBalloonTarget). Each is one libvirt call through the executor (attach, detach,
 // update device, set memory; virDomainAttachDeviceFlags & co. with VIR_DOMAIN_AFFECT_LIVE, as vdsm's
 // attachDevice on its transient domains), framed by vdsm's hook points; afterwards libvirt's live XML
-// becomes the VM's, so VM stats, getVMFullList and Host.dumpxmls show the change. An unplug answers once
+// becomes the VM's, so VM stats and Host.dumpxmls show the change. An unplug answers once
 // the guest released the device (libvirt's DEVICE_REMOVED event), as vdsm waits for it, at most
 // HOTUNPLUG_TIMEOUT_MS. Disks on storage volumes are prepared before the plug and torn down after the
 // unplug, through the same storage as VM.create's disks.
