@@ -219,6 +219,22 @@ export type Secret = {
   description?: string;
 };
 
+export type SnapshotDriveInfo = {
+  /** The storage domain UUID. */
+  domainID: string;
+  /** The image (disk) UUID. */
+  imageID: string;
+  /** The new top volume. */
+  volumeID: string;
+  /** The volume the VM runs on now. */
+  baseVolumeID: string;
+};
+
+export type SnapshotResult = {
+  /** True when this call froze the guest's file systems around the snapshot. */
+  quiesce: boolean;
+};
+
 export type SpmStatus = {
   spmStatus: string;
   spmLver: number;
@@ -823,6 +839,13 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. Bounded by the VM command timeout: an agent that does not answer fails the call, never the daemon. */
+  "VM.freeze": {
+    params: {
+      vmID: string;
+    };
+    result: boolean;
+  };
   /** The short status of the VM. */
   "VM.getInfo": {
     params: {
@@ -928,6 +951,26 @@ export interface ApiMethods {
       reboot?: boolean;
       timeout?: number | number | string;
       force?: boolean;
+    };
+    result: boolean;
+  };
+  /** Live disk-only snapshot: each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID). The guest is frozen through its agent around it unless `frozen`. Answers when libvirt has switched the disks and the VM's records name the new volumes (docs/engine-verbs.md). */
+  "VM.snapshot": {
+    params: {
+      vmID: string;
+      snapDrives: SnapshotDriveInfo[];
+      snapMemory?: string | null;
+      frozen?: boolean;
+      jobUUID?: string | null;
+      timeout?: number | null;
+      freeze_timeout?: number | null;
+    };
+    result: SnapshotResult;
+  };
+  /** Thaw the guest's file systems frozen by VM.freeze (virDomainFSThaw). */
+  "VM.thaw": {
+    params: {
+      vmID: string;
     };
     result: boolean;
   };
