@@ -12,7 +12,7 @@ import { Impact, MetadataType, VirErrorCode } from '../libvirt/constants.js';
 import { isNoDomain, libvirtErrorInfo } from '../libvirt/errors.js';
 import { OVIRT_VM_NS } from '../virt/domain-xml.js';
 import {
-  ovirtVmElement, parseSnapDrives, planSnapshot, runningDrives, snapshotXml, SnapshotRequestError, withDriveVolume,
+  metadataFragment, ovirtVmElement, parseSnapDrives, planSnapshot, runningDrives, snapshotXml, SnapshotRequestError, withDriveVolume,
   type DriveSwitch,
 } from '../virt/live-snapshot.js';
 import type { Vm, VmDriveStorage } from './vm-manager.js';
@@ -156,7 +156,8 @@ export class VmSnapshots {
         if (next === undefined) throw new Error(`no ovirt-vm device ${sw.drive.name} with a volumeID in the metadata`);
         md = next;
       }
-      await this.#o.libvirt.call('libvirt.setMetadata', { uuid: vm.vmId, type: MetadataType.ELEMENT, metadata: md, key: element.prefix.replace(/:$/, '') || 'ovirt-vm', uri: OVIRT_VM_NS, flags: Impact.LIVE });
+      const metadata = metadataFragment({ xml: md, prefix: element.prefix });
+      await this.#o.libvirt.call('libvirt.setMetadata', { uuid: vm.vmId, type: MetadataType.ELEMENT, metadata, key: 'ovirt-vm', uri: OVIRT_VM_NS, flags: Impact.LIVE });
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'the VM\'s metadata could not be moved onto the new volumes');
     }

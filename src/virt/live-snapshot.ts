@@ -161,3 +161,17 @@ export function withDriveVolume(element: { xml: string; prefix: string }, name: 
   }
   return element.xml.replace(device, () => updated);
 }
+
+/**
+ * The <ovirt-vm:vm> element as virDomainSetMetadata takes it: no namespace declaration and no prefixes
+ * (libvirt puts the element and its children into the namespace under the key it is given, and refuses
+ * a fragment that declares that namespace itself).
+ */
+export function metadataFragment(element: { xml: string; prefix: string }): string {
+  let out = element.xml.replace(/^(<[^>]*?)\s+xmlns(?::[\w.-]+)?\s*=\s*(["'])http:\/\/ovirt\.org\/vm\/1\.0\2/, '$1');
+  if (element.prefix !== '') {
+    const p = element.prefix.replace(/[.]/g, '\\.');
+    out = out.replace(new RegExp(`<(\\/?)${p}`, 'g'), '<$1');
+  }
+  return out;
+}
