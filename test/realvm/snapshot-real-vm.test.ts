@@ -123,6 +123,31 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
       engine.call('VM.snapshot', { vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: randomUUID(), baseVolumeID: base }] }, CALL_TIMEOUT_MS),
       (err: { rpc?: { code?: unknown } }) => err.rpc?.code === 48,
     );
+
+    // qemu-ga stopped inside the guest (SIGSTOP, through the guest's oVirt agent): VM.freeze is error 19
+    // once libvirt gives up on the agent, and meanwhile the daemon answers other requests; a snapshot
+    // goes on without the guest's help (quiesce false, as vdsm), onto a further layer.
+    const hc = (message: string): Promise<unknown> => engine.call('VM.desktopSendHcCommand', { vmID: vmId, message });
+    await waitFor(() => hc('refresh').then(() => true, () => undefined), { timeoutMs: BOOT_DEADLINE_MS, intervalMs: 500, what: 'the guest\'s oVirt agent' });
+    await hc('qga-stop');
+    // The guest acts on the command after answering it: wait until qemu-ga no longer answers.
+    await waitFor(() => virsh.agentCommand(name, 'guest-ping', undefined, 2).then(() => undefined, () => true), { timeoutMs: CALL_TIMEOUT_MS, intervalMs: 200, what: 'qemu-ga stopped in the guest' });
+    const order: string[] = [];
+    const freezing = engine.call('VM.freeze', { vmID: vmId }, CALL_TIMEOUT_MS).then(() => order.push('freeze answered'), (err: { rpc?: { code?: unknown } }) => {
+      order.push(`freeze failed ${String(err.rpc?.code)}`);
+    });
+    const listed = engine.call<unknown[]>('Host.getVMList', { onlyUUID: true }).then((ids) => order.push(`list ${ids.length}`));
+    await Promise.all([freezing, listed]);
+    assert.deepEqual(order, ['list 1', 'freeze failed 19'], 'the daemon answered while libvirt waited for the stopped agent');
+    const top2 = randomUUID();
+    const top2Path = await volume(img, top2, top);
+    const res2 = await engine.call<Obj>('VM.snapshot', { vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top2, baseVolumeID: top }] }, CALL_TIMEOUT_MS);
+    assert.deepEqual(res2, { quiesce: false }, 'taken without the guest\'s help');
+    const moved = diskChain(await virsh.dumpxml(name));
+    assert.ok(moved.source !== undefined && await sameFile(moved.source, top2Path), 'on the third layer');
+    await hc('qga-cont');
+    // libvirt never sent the freeze to the stopped agent (its guest-sync went unanswered): the guest is thawed.
+    assert.equal(await virsh.agentCommand(name, 'guest-fsfreeze-status', undefined, 30), 'thawed');
     assert.equal(await engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
   });
 });
