@@ -167,7 +167,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
     },
     {
       name: 'VM.freeze',
-      description: "Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. Bounded by the VM command timeout: an agent that does not answer fails the call, never the daemon.",
+      description: "Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. libvirt gives up on an agent that does not answer (error 19), and the call is in any case bounded by the verbs' 60 s libvirt call limit: it never stalls the daemon.",
       params: [vmID],
       result: s.bool(),
       resultDescription: '`true`; error 1 unknown VM, 6 down, 19 when the guest agent does not respond, 75 when libvirt cannot freeze this guest, 76 for any other failure (libvirt\'s reason in the message).',
@@ -196,7 +196,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
         { name: 'frozen', type: s.bool(), default: false, description: 'True when the engine froze the guest (VM.freeze): no freeze here.' },
         { name: 'jobUUID', type: s.union(s.string(), s.null()), default: null, description: 'Logged with the snapshot; the call answers when the snapshot is done, no job is left to poll.' },
         { name: 'timeout', type: s.union(s.int(), s.null()), default: 30, description: 'Minutes (vdsm aborts a memory snapshot after it): accepted, not used (no memory snapshots).' },
-        { name: 'freeze_timeout', type: s.union(s.int(), s.null()), default: 8, description: 'Minutes: accepted; the freeze and the snapshot are each bounded by the VM command timeout instead.' },
+        { name: 'freeze_timeout', type: s.union(s.int(), s.null()), default: 8, description: 'Minutes: accepted; the freeze, the snapshot and the thaw are each bounded by the verbs\' 60 s libvirt call limit instead.' },
       ],
       result: s.named('SnapshotResult', s.object({ quiesce: s.field(s.bool(), 'True when this call froze the guest\'s file systems around the snapshot.') })),
       resultDescription: '`{quiesce}`; error 1 unknown VM, 6 down, 48 when the snapshot cannot be taken (libvirt\'s or the storage\'s reason in the message; every disk stays on its old volume).',

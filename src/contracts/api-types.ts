@@ -839,7 +839,7 @@ export interface ApiMethods {
     };
     result: boolean;
   };
-  /** Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. Bounded by the VM command timeout: an agent that does not answer fails the call, never the daemon. */
+  /** Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. libvirt gives up on an agent that does not answer (error 19), and the call is in any case bounded by the verbs' 60 s libvirt call limit: it never stalls the daemon. */
   "VM.freeze": {
     params: {
       vmID: string;
