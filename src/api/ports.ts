@@ -47,6 +47,8 @@ export interface VmPort {
   thaw(vmId: string): Promise<true>;
   /** A live disk-only snapshot into the engine's new volumes (48 on failure). */
   snapshot(vmId: string, req: { snapDrives: unknown; snapMemory?: unknown; frozen?: unknown; jobUUID?: unknown }): Promise<{ quiesce: boolean }>;
+  /** Snapshots the engine gave a jobUUID, as Host.getJobs reports virt jobs (every one when `ids` is empty). */
+  snapshotJobs(ids?: readonly string[]): Record<string, unknown>;
   /** Per running VM: its I/O tune policy and each disk's current limits. */
   ioTunePolicies(): Promise<ApiResult<'Host.getAllVmIoTunePolicies'>>;
   /** Stats objects of these VMs (every VM when empty), from the stats cache. */

@@ -194,7 +194,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
         }))), description: 'One entry per disk to snapshot.' },
         { name: 'snapMemory', type: s.union(s.string(), s.null()), default: null, description: 'Memory snapshot volumes: not supported here (error 48).' },
         { name: 'frozen', type: s.bool(), default: false, description: 'True when the engine froze the guest (VM.freeze): no freeze here.' },
-        { name: 'jobUUID', type: s.union(s.string(), s.null()), default: null, description: 'Logged with the snapshot; the call answers when the snapshot is done, no job is left to poll.' },
+        { name: 'jobUUID', type: s.union(s.string(), s.null()), default: null, description: 'The engine\'s id for the snapshot: Host.getJobs reports it as a virt job, finished when this call answers (done, or failed with its error).' },
         { name: 'timeout', type: s.union(s.int(), s.null()), default: 30, description: 'Minutes (vdsm aborts a memory snapshot after it): accepted, not used (no memory snapshots).' },
         { name: 'freeze_timeout', type: s.union(s.int(), s.null()), default: 8, description: 'Minutes: accepted; the freeze, the snapshot and the thaw are each bounded by the verbs\' 60 s libvirt call limit instead.' },
       ],

@@ -428,10 +428,10 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: HardwareInfo;
   };
-  /** Host jobs (vdsm's SDM storage jobs and v2v imports) by type and id. This agent runs neither kind (its storage work is HSM tasks: Host.getAllTasks), so the answer is always empty. */
+  /** Host jobs by type and id: vdsm's SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot calls given a `jobUUID` (finished when VM.snapshot answers: done, or failed with its error). */
   "Host.getJobs": {
     params: {
-      job_type?: "storage" | "v2v";
+      job_type?: "storage" | "v2v" | "virt";
       job_ids?: string[];
     };
     result: Record<string, unknown>;

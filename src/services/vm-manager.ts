@@ -34,7 +34,7 @@ import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
 import { pickGuestInfo } from '../virt/migration/migration-request.js';
-import { VmSnapshots, type SnapshotRequest } from './vm-snapshot.js';
+import { VmSnapshots, type SnapshotJobInfo, type SnapshotRequest } from './vm-snapshot.js';
 
 
 /**
@@ -585,6 +585,11 @@ export class VmManager {
   /** VM.snapshot: a live disk-only snapshot into the engine's new volumes; `{quiesce}`. */
   snapshot(vmId: string, req: SnapshotRequest): Promise<{ quiesce: boolean }> {
     return this.#snapshots.snapshot(vmId, req);
+  }
+
+  /** Host.getJobs' virt jobs: snapshots the engine gave a jobUUID. */
+  snapshotJobs(ids?: readonly string[]): Record<string, SnapshotJobInfo> {
+    return this.#snapshots.jobs(ids);
   }
 
   /**

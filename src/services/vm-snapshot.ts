@@ -25,6 +25,18 @@ export interface SnapshotRequest {
   jobUUID?: unknown;
 }
 
+/** A snapshot with the engine's jobUUID, as Host.getJobs reports it (vdsm's virt job `snapshot_vm`). */
+export interface SnapshotJobInfo {
+  id: string;
+  status: 'running' | 'done' | 'failed';
+  description: 'snapshot_vm';
+  job_type: 'virt';
+  error?: { code: number; message: string };
+}
+
+/** Snapshot jobs kept for Host.getJobs: the most recent ones, so a busy engine cannot grow the map. */
+const KEPT_JOBS = 100;
+
 export interface VmSnapshotsOptions {
   libvirt: Libvirt;
   log: Logger;
@@ -40,6 +52,8 @@ export class VmSnapshots {
   readonly #o: VmSnapshotsOptions;
   /** VMs with a snapshot under way: a second one at the same time is refused (the disks are moving). */
   readonly #busy = new Set<string>();
+  /** Snapshots the engine gave a jobUUID, by it (insertion order: the oldest is dropped first). */
+  readonly #jobs = new Map<string, SnapshotJobInfo>();
 
   constructor(opts: VmSnapshotsOptions) {
     this.#o = opts;
@@ -75,11 +89,38 @@ export class VmSnapshots {
     if (this.#o.drives === undefined) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: this host serves no storage domains');
     if (this.#busy.has(vm.vmId)) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: another snapshot of this VM is under way');
     this.#busy.add(vm.vmId);
+    const jobId = typeof req.jobUUID === 'string' && req.jobUUID !== '' ? req.jobUUID : undefined;
+    if (jobId !== undefined) this.#setJob({ id: jobId, status: 'running', description: 'snapshot_vm', job_type: 'virt' });
     try {
-      return await this.#snapshot(vm, req);
+      const res = await this.#snapshot(vm, req);
+      if (jobId !== undefined) this.#setJob({ id: jobId, status: 'done', description: 'snapshot_vm', job_type: 'virt' });
+      return res;
+    } catch (err) {
+      if (jobId !== undefined) {
+        const code = typeof (err as { vdsmCode?: unknown }).vdsmCode === 'number' ? (err as { vdsmCode: number }).vdsmCode : Errors.SNAPSHOT.vdsmCode;
+        this.#setJob({ id: jobId, status: 'failed', description: 'snapshot_vm', job_type: 'virt', error: { code, message: errorMessage(err) } });
+      }
+      throw err;
     } finally {
       this.#busy.delete(vm.vmId);
     }
+  }
+
+  /**
+   * Host.getJobs' virt jobs: the snapshots the engine gave a jobUUID (every one kept, or those of
+   * `ids`). The snapshot is finished when VM.snapshot answers, so an engine that follows the job sees
+   * it done (or failed, with the error VM.snapshot answered).
+   */
+  jobs(ids: readonly string[] = []): Record<string, SnapshotJobInfo> {
+    const out: Record<string, SnapshotJobInfo> = {};
+    for (const [id, job] of this.#jobs) if (ids.length === 0 || ids.includes(id)) out[id] = { ...job };
+    return out;
+  }
+
+  #setJob(job: SnapshotJobInfo): void {
+    this.#jobs.delete(job.id);
+    this.#jobs.set(job.id, job);
+    while (this.#jobs.size > KEPT_JOBS) this.#jobs.delete(this.#jobs.keys().next().value!);
   }
 
   async #snapshot(vm: Vm, req: SnapshotRequest): Promise<{ quiesce: boolean }> {

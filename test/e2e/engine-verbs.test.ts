@@ -100,6 +100,15 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     assert.equal(m.code, 48);
     assert.match(String(m.message), /memory snapshots/);
     assert.equal((await engine.callError('VM.snapshot', { vmID: running })).code, -32602);
+    // With the engine's jobUUID, Host.getJobs reports the snapshot as vdsm's virt job: failed, with the error answered.
+    const jobUUID = 'a0000000-0000-4000-8000-000000000051';
+    assert.equal((await engine.callError('VM.snapshot', { vmID: running, snapDrives: [drive], jobUUID })).code, 48);
+    const jobs = await engine.call<Record<string, Obj>>('Host.getJobs', { job_ids: [jobUUID] });
+    assert.deepEqual(Object.keys(jobs), [jobUUID]);
+    assert.equal(jobs[jobUUID]!['status'], 'failed');
+    assert.equal(jobs[jobUUID]!['job_type'], 'virt');
+    assert.equal((jobs[jobUUID]!['error'] as Obj)['code'], 48);
+    assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v', job_ids: [jobUUID] }), {});
     assert.equal((await engine.call<Obj>('VM.getInfo', { vmID: running }))['status'], 'Up');
   });
 
@@ -123,8 +132,10 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     for (const d of fixture) assert.deepEqual(d['ioTune'], zero);
   });
 
-  void it("Host.getJobs: {} (this host runs no SDM or v2v jobs), with vdsm's job_type values checked", async () => {
-    assert.deepEqual(await engine.call('Host.getJobs'), {});
+  void it("Host.getJobs: no storage or v2v jobs (this host runs none), with vdsm's job_type values checked", async () => {
+    // Only virt jobs (VM.snapshot calls given a jobUUID) are ever listed.
+    const all = await engine.call<Record<string, Obj>>('Host.getJobs');
+    assert.ok(Object.values(all).every((j) => j['job_type'] === 'virt'), JSON.stringify(all));
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'storage', job_ids: [UNKNOWN] }), {});
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v' }), {});
     assert.equal((await engine.callError('Host.getJobs', { job_type: 'backup' })).code, -32602);

@@ -90,8 +90,10 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     // The engine's flow: a new layer over the current top, then the snapshot.
     const top = randomUUID();
     const topPath = await volume(img, top, base);
-    const res = await engine.call<Obj>('VM.snapshot', { vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top, baseVolumeID: base }], frozen: false }, CALL_TIMEOUT_MS);
+    const jobUUID = randomUUID();
+    const res = await engine.call<Obj>('VM.snapshot', { vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top, baseVolumeID: base }], frozen: false, jobUUID }, CALL_TIMEOUT_MS);
     assert.deepEqual(res, { quiesce: true }, 'this call froze the guest around the snapshot');
+    assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'virt', job_ids: [jobUUID] }), { [jobUUID]: { id: jobUUID, status: 'done', description: 'snapshot_vm', job_type: 'virt' } });
     assert.equal(await virsh.agentCommand(name, 'guest-fsfreeze-status', undefined, 30), 'thawed', 'and thawed it after');
     const live = diskChain(await virsh.dumpxml(name));
     assert.ok(live.source !== undefined && await sameFile(live.source, topPath), `the disk runs on the new volume: ${String(live.source)}`);
