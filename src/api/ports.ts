@@ -46,7 +46,7 @@ export interface VmPort {
   freeze(vmId: string): Promise<true>;
   thaw(vmId: string): Promise<true>;
   /** A live disk-only snapshot into the engine's new volumes (48 on failure). */
-  snapshot(vmId: string, req: { snapDrives: unknown; snapMemory?: unknown; frozen?: unknown; jobUUID?: unknown }): Promise<{ quiesce: boolean }>;
+  snapshot(vmId: string, req: { snapDrives: unknown; snapMemory?: unknown; frozen?: unknown; jobUUID?: unknown; timeout?: unknown }): Promise<{ quiesce: boolean }>;
   /** Snapshots the engine gave a jobUUID, as Host.getJobs reports virt jobs (every one when `ids` is empty). */
   snapshotJobs(ids?: readonly string[]): Record<string, unknown>;
   /** Per running VM: its I/O tune policy and each disk's current limits. */

@@ -35,6 +35,7 @@ import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/s
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
 import { pickGuestInfo } from '../virt/migration/migration-request.js';
 import { VmSnapshots, type SnapshotJobInfo, type SnapshotRequest } from './vm-snapshot.js';
+import type { MemoryVolumeStorage } from './migration/hibernation.js';
 
 
 /**
@@ -142,6 +143,8 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
+  /** The memory and configuration volumes of memory snapshots (VM.snapshot's snapMemory); without them such a snapshot is refused. */
+  memoryVolumes?: Pick<MemoryVolumeStorage, 'prepare' | 'teardown' | 'write'>;
   /** Return from hibernation (VM.create with hiberVolHandle); without it such a create is refused. */
   restorer?: VmRestorer;
   /** Storage for disks given as storage volumes; without it such disks keep the XML's source. */
@@ -225,6 +228,11 @@ export class VmManager {
       libvirt: opts.libvirt, log: opts.log, drives: opts.drives,
       requireRunning: (vmId) => this.#requireRunning(vmId),
       adoptLiveXml: (vm) => this.#adoptChangedDisks(vm),
+      memoryVolumes: opts.memoryVolumes,
+      machineParams: async (vm) => {
+        const report = this.report(vm);
+        return { vmId: vm.vmId, _srcDomXML: await this.liveXml(vm), xml: vm.xml, elapsedTimeOffset: Number(report['elapsedTime'] ?? 0), ...pickGuestInfo(report) };
+      },
     });
   }
 

@@ -15,6 +15,8 @@ import {
   metadataFragment, ovirtVmElement, parseSnapDrives, planSnapshot, runningDrives, snapshotXml, SnapshotRequestError, withDriveVolume,
   type DriveSwitch,
 } from '../virt/live-snapshot.js';
+import { encodeSavedParams, HibernationHandleError, parseHibernationHandle, type HibernationVolumes, type VolumeRef } from '../virt/migration/hibernation-volumes.js';
+import type { MemoryVolumeStorage } from './migration/hibernation.js';
 import type { Vm, VmDriveStorage } from './vm-manager.js';
 
 /** VM.snapshot's parameters as the engine sends them. */
@@ -23,7 +25,12 @@ export interface SnapshotRequest {
   snapMemory?: unknown;
   frozen?: unknown;
   jobUUID?: unknown;
+  /** Minutes a memory snapshot may take (vdsm's default 30). */
+  timeout?: unknown;
 }
+
+/** vdsm's limit on a snapshot job, minutes (VM.snapshot's `timeout` default). */
+const DEFAULT_SNAPSHOT_TIMEOUT_MIN = 30;
 
 /** A snapshot with the engine's jobUUID, as Host.getJobs reports it (vdsm's virt job `snapshot_vm`). */
 export interface SnapshotJobInfo {
@@ -46,6 +53,10 @@ export interface VmSnapshotsOptions {
   requireRunning(vmId: string): Vm;
   /** Take libvirt's live XML as the VM's XML and domain, and record it on disk (best effort). */
   adoptLiveXml(vm: Vm): Promise<void>;
+  /** The memory and configuration volumes of a memory snapshot (absent: memory snapshots are refused). */
+  memoryVolumes?: Pick<MemoryVolumeStorage, 'prepare' | 'teardown' | 'write'> | undefined;
+  /** The VM's parameters for its configuration volume (what hibernation saves: live XML, elapsed time, guest info). */
+  machineParams?: ((vm: Vm) => Promise<Record<string, unknown>>) | undefined;
 }
 
 export class VmSnapshots {
@@ -83,8 +94,17 @@ export class VmSnapshots {
    */
   async snapshot(vmId: string, req: SnapshotRequest): Promise<{ quiesce: boolean }> {
     const vm = this.#o.requireRunning(vmId);
+    let memory: HibernationVolumes | undefined;
     if (req.snapMemory !== undefined && req.snapMemory !== null && req.snapMemory !== '') {
-      throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: memory snapshots (snapMemory) are not supported by this host; take a disk-only snapshot');
+      if (this.#o.memoryVolumes === undefined || this.#o.machineParams === undefined) {
+        throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: memory snapshots (snapMemory) need storage domains, which this host does not serve; take a disk-only snapshot');
+      }
+      try {
+        memory = parseHibernationHandle(req.snapMemory);
+      } catch (err) {
+        if (err instanceof HibernationHandleError) throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: snapMemory: ${err.message}`);
+        throw err;
+      }
     }
     if (this.#o.drives === undefined) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: this host serves no storage domains');
     if (this.#busy.has(vm.vmId)) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: another snapshot of this VM is under way');
@@ -92,7 +112,7 @@ export class VmSnapshots {
     const jobId = typeof req.jobUUID === 'string' && req.jobUUID !== '' ? req.jobUUID : undefined;
     if (jobId !== undefined) this.#setJob({ id: jobId, status: 'running', description: 'snapshot_vm', job_type: 'virt' });
     try {
-      const res = await this.#snapshot(vm, req);
+      const res = await this.#snapshot(vm, req, memory);
       if (jobId !== undefined) this.#setJob({ id: jobId, status: 'done', description: 'snapshot_vm', job_type: 'virt' });
       return res;
     } catch (err) {
@@ -123,16 +143,16 @@ export class VmSnapshots {
     while (this.#jobs.size > KEPT_JOBS) this.#jobs.delete(this.#jobs.keys().next().value!);
   }
 
-  async #snapshot(vm: Vm, req: SnapshotRequest): Promise<{ quiesce: boolean }> {
+  async #snapshot(vm: Vm, req: SnapshotRequest, memory: HibernationVolumes | undefined): Promise<{ quiesce: boolean }> {
     const log = this.#o.log.child({ vmId: vm.vmId, ...(typeof req.jobUUID === 'string' ? { jobUUID: req.jobUUID } : {}) });
     let plan;
     try {
-      plan = planSnapshot(parseSnapDrives(req.snapDrives), runningDrives(vm.domain), { frozen: req.frozen === true || req.frozen === 'true' });
+      plan = planSnapshot(parseSnapDrives(req.snapDrives), runningDrives(vm.domain), { frozen: req.frozen === true || req.frozen === 'true', memory: memory !== undefined });
     } catch (err) {
       if (err instanceof SnapshotRequestError) throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: ${err.message}`);
       throw err;
     }
-    if (plan.switches.length === 0) {
+    if (plan.switches.length === 0 && memory === undefined) {
       log.info('every requested drive already runs on its new volume: nothing to snapshot');
       return { quiesce: false };
     }
@@ -151,6 +171,7 @@ export class VmSnapshots {
     }
     const switching = new Set(targets.map((t) => t.sw.drive.name));
     const others = vm.domain.disks.filter((d) => (d.device === 'disk' || d.device === 'lun') && d.target !== '' && !switching.has(d.target)).map((d) => d.target);
+    if (memory !== undefined) return this.#memorySnapshot(vm, req, memory, targets, others, plan.flags, log);
     const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others);
 
     let quiesce = false;
@@ -178,6 +199,54 @@ export class VmSnapshots {
     log.info('live snapshot completed');
     await this.#moveDriveRecords(vm, targets, log);
     return { quiesce };
+  }
+
+  /**
+   * A snapshot with the guest's memory (vdsm's snapMemory): the VM's parameters written to the
+   * configuration volume (as hibernation writes them, with `restoreFromSnapshot`, so VM.create can bring
+   * the VM back from this snapshot), then libvirt pauses the guest, writes its memory state into the
+   * memory volume, switches the disks and resumes it. That takes as long as the memory takes to write, so
+   * the call gets the snapshot's `timeout` (minutes, vdsm's 30 by default) and its worker is not discarded.
+   * The memory volume is torn down after, as vdsm does.
+   */
+  async #memorySnapshot(vm: Vm, req: SnapshotRequest, memory: HibernationVolumes, targets: { sw: DriveSwitch; path: string }[], others: string[], flags: number, log: Logger): Promise<{ quiesce: boolean }> {
+    const volumes = this.#o.memoryVolumes!;
+    const withVolume = async <T>(v: VolumeRef, f: (path: string) => Promise<T>): Promise<T> => {
+      let path: string;
+      try {
+        path = await volumes.prepare(v);
+      } catch (err) {
+        throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
+      }
+      try {
+        return await f(path);
+      } finally {
+        await volumes.teardown(v).catch((err: unknown) => log.warn({ volume: v.volumeID, err: errorMessage(err) }, 'memory snapshot volume teardown failed'));
+      }
+    };
+    const params = { ...(await this.#o.machineParams!(vm)), restoreFromSnapshot: true };
+    await withVolume(memory.conf, async (path) => {
+      try {
+        await volumes.write(path, encodeSavedParams(params));
+      } catch (err) {
+        throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
+      }
+    });
+    const minutes = typeof req.timeout === 'number' && req.timeout > 0 ? req.timeout : DEFAULT_SNAPSHOT_TIMEOUT_MIN;
+    await withVolume(memory.memory, async (memoryPath) => {
+      const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others, memoryPath);
+      log.info({ drives: targets.map((t) => ({ name: t.sw.drive.name, from: t.sw.drive.volumeID, to: t.sw.newVolumeID })), memory: memoryPath }, 'taking a live snapshot with the memory');
+      try {
+        await this.#o.libvirt.call('libvirt.snapshotCreateXML', { uuid: vm.vmId, xml, flags }, { timeoutMs: minutes * 60_000, discard: false });
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'live snapshot with the memory failed');
+        if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+        throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
+      }
+    });
+    log.info('live snapshot with the memory completed');
+    if (targets.length > 0) await this.#moveDriveRecords(vm, targets, log);
+    return { quiesce: false };
   }
 
   /**

@@ -84,9 +84,9 @@ export interface SnapshotPlan {
  * already on its new one); disk-only external snapshot into the volumes the engine made
  * (REUSE_EXT), kept out of libvirt's snapshot list (NO_METADATA: oVirt keeps its own). As vdsm does,
  * the guest is frozen by a separate call (VM.freeze's) rather than libvirt's QUIESCE flag, unless the
- * engine says it froze the guest itself (`frozen`).
+ * engine says it froze the guest itself (`frozen`) or the memory is saved too (libvirt pauses the guest).
  */
-export function planSnapshot(requests: SnapDriveRequest[], drives: RunningDrive[], o: { frozen: boolean }): SnapshotPlan {
+export function planSnapshot(requests: SnapDriveRequest[], drives: RunningDrive[], o: { frozen: boolean; memory?: boolean }): SnapshotPlan {
   const switches: DriveSwitch[] = [];
   for (const r of requests) {
     const same = (d: RunningDrive): boolean => d.domainID.toLowerCase() === r.domainID && d.imageID.toLowerCase() === r.imageID;
@@ -97,10 +97,13 @@ export function planSnapshot(requests: SnapDriveRequest[], drives: RunningDrive[
     if (switches.some((s) => s.drive.name === drive.name)) throw new SnapshotRequestError(`disk ${drive.name} is named twice in snapDrives`);
     switches.push({ drive, newVolumeID: r.volumeID });
   }
+  // With the memory: libvirt pauses the guest while it writes the memory state, so there is nothing to
+  // freeze, and the snapshot is no longer disk-only.
+  const memory = o.memory === true;
   return {
     switches,
-    freeze: !o.frozen,
-    flags: SnapshotFlag.DISK_ONLY | SnapshotFlag.REUSE_EXT | SnapshotFlag.NO_METADATA,
+    freeze: !o.frozen && !memory,
+    flags: (memory ? 0 : SnapshotFlag.DISK_ONLY) | SnapshotFlag.REUSE_EXT | SnapshotFlag.NO_METADATA,
   };
 }
 
@@ -110,11 +113,13 @@ const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '
  * <domainsnapshot> with one external <disk> per switching drive, its new top file as the source (a qcow2
  * layer whose backing file is the current top). The VM's other disks are listed with snapshot="no": a
  * disk the document leaves out would get libvirt's default for a disk-only snapshot, a new external
- * file of libvirt's naming beside the disk's, which no engine asked for.
+ * file of libvirt's naming beside the disk's, which no engine asked for. With `memoryPath`, the guest's
+ * memory state goes to that file (an external memory snapshot, in libvirt's save-image format).
  */
-export function snapshotXml(disks: readonly { name: string; path: string }[], others: readonly string[] = []): string {
+export function snapshotXml(disks: readonly { name: string; path: string }[], others: readonly string[] = [], memoryPath?: string): string {
   const doc = {
     domainsnapshot: {
+      ...(memoryPath !== undefined ? { memory: { '@_snapshot': 'external', '@_file': memoryPath } } : {}),
       disks: {
         disk: [
           ...disks.map((d) => ({ '@_name': d.name, '@_snapshot': 'external', '@_type': 'file', driver: { '@_type': 'qcow2' }, source: { '@_file': d.path } })),

@@ -88,7 +88,7 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     await agent.waitForLog((l) => l['msg'] === 'guest filesystems thawed' && l['vmId'] === running, 5_000);
   });
 
-  void it('VM.snapshot: an unknown VM is 1; a disk the VM does not run on, or a memory snapshot, is 48; a missing snapDrives -32602', async () => {
+  void it('VM.snapshot: an unknown VM is 1; a disk the VM does not run on, or a malformed snapMemory, is 48; a missing snapDrives -32602', async () => {
     const drive = { domainID: 'a0000000-0000-4000-8000-000000000001', imageID: 'a0000000-0000-4000-8000-000000000002', volumeID: 'a0000000-0000-4000-8000-000000000003', baseVolumeID: 'a0000000-0000-4000-8000-000000000004' };
     assert.equal((await engine.callError('VM.snapshot', { vmID: UNKNOWN, snapDrives: [drive] })).code, 1);
     assert.equal((await engine.callError('VM.freeze', { vmID: UNKNOWN })).code, 1);
@@ -98,7 +98,7 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     assert.match(String(e.message), /^Snapshot failed: /);
     const m = await engine.callError('VM.snapshot', { vmID: running, snapDrives: [drive], snapMemory: 'a,b,c,d,e,f' });
     assert.equal(m.code, 48);
-    assert.match(String(m.message), /memory snapshots/);
+    assert.match(String(m.message), /snapMemory/);
     assert.equal((await engine.callError('VM.snapshot', { vmID: running })).code, -32602);
     // With the engine's jobUUID, Host.getJobs reports the snapshot as vdsm's virt job: failed, with the error answered.
     const jobUUID = 'a0000000-0000-4000-8000-000000000051';

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chown, stat } from 'node:fs/promises';
+import { chown, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -56,9 +56,11 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     await host?.stop();
   });
 
-  /** A qcow2 volume made through the API (over `srcVolUUID` when given), handed to QEMU's user. */
-  async function volume(img: string, vol: string, srcVolUUID?: string): Promise<string> {
-    const task = await createVolume(engine, dc, { imgUUID: img, volUUID: vol, size: 4 << 20, volFormat: 4, preallocate: 2, ...(srcVolUUID !== undefined ? { srcVolUUID } : {}) });
+  /** A qcow2 volume made through the API (over `srcVolUUID` when given; a raw one of `raw` bytes), handed to QEMU's user. */
+  async function volume(img: string, vol: string, srcVolUUID?: string, raw?: { size: number; diskType: string }): Promise<string> {
+    const task = await createVolume(engine, dc, raw !== undefined
+      ? { imgUUID: img, volUUID: vol, size: raw.size, volFormat: 5, preallocate: 2, diskType: raw.diskType }
+      : { imgUUID: img, volUUID: vol, size: 4 << 20, volFormat: 4, preallocate: 2, ...(srcVolUUID !== undefined ? { srcVolUUID } : {}) });
     assert.equal((await waitTaskByAllStatuses(engine, task)).taskResult, 'success');
     assert.equal(await engine.call('Task.clear', { taskID: task }), true);
     const path = join(dc.path, dc.sdUUID, 'images', img, vol);
@@ -150,6 +152,50 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     await hc('qga-cont');
     // libvirt never sent the freeze to the stopped agent (its guest-sync went unanswered): the guest is thawed.
     assert.equal(await virsh.agentCommand(name, 'guest-fsfreeze-status', undefined, 30), 'thawed');
+    assert.equal(await engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
+  });
+
+  void it('VM.snapshot with snapMemory: the memory state in the memory volume, the parameters in the configuration volume, the guest resumed on the new layer', async (t) => {
+    const vmId = randomUUID();
+    const name = `snapm-${vmId.slice(0, 4)}`;
+    const img = randomUUID();
+    const base = randomUUID();
+    await volume(img, base);
+    const xml = withStorageDisk(tinyGuestXml({
+      uuid: vmId, name, kernel: assets.kernel, initrd: assets.initrd, consoleLog: join(lv.runDir, `${name}.log`), disk: { path: 'ENGINE_PATH', format: 'qcow2' },
+    }), dc, img, base);
+    await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml } });
+    await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS);
+    await waitFor(() => virsh.agentCommand(name, 'guest-ping', undefined, 10).then(() => true, () => undefined), { timeoutMs: BOOT_DEADLINE_MS, intervalMs: 500, what: 'qemu-ga in the guest' });
+    const ids = { memImg: randomUUID(), memVol: randomUUID(), confImg: randomUUID(), confVol: randomUUID() };
+    const memPath = await volume(ids.memImg, ids.memVol, undefined, { size: 256 << 20, diskType: 'MEMORY' });
+    const confPath = await volume(ids.confImg, ids.confVol, undefined, { size: 1 << 20, diskType: 'MEMORY' });
+    const top = randomUUID();
+    const topPath = await volume(img, top, base);
+    const t0 = performance.now();
+    const res = await engine.call<Obj>('VM.snapshot', {
+      vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top, baseVolumeID: base }],
+      snapMemory: [dc.sdUUID, dc.spUUID, ids.memImg, ids.memVol, ids.confImg, ids.confVol].join(','),
+    }, CALL_TIMEOUT_MS);
+    t.diagnostic(`VM.snapshot with the memory: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    assert.deepEqual(res, { quiesce: false }, 'libvirt paused the guest instead of a freeze');
+    const head = async (path: string, n: number): Promise<Buffer> => {
+      const fh = await open(path, 'r');
+      try {
+        const b = Buffer.alloc(n);
+        await fh.read(b, 0, n, 0);
+        return b;
+      } finally {
+        await fh.close();
+      }
+    };
+    assert.match((await head(memPath, 16)).toString('latin1'), /^LibvirtQemudSave/, 'libvirt\'s save image in the memory volume');
+    assert.equal((await head(confPath, 2)).toString('hex'), '8002', 'a pickled dict (protocol 2) in the configuration volume');
+    const live = diskChain(await virsh.dumpxml(name));
+    assert.ok(live.source !== undefined && await sameFile(live.source, topPath), 'the disk runs on the new layer');
+    assert.equal((await virsh.run(['domstate', name])).trim(), 'running', 'resumed after the memory was written');
+    assert.deepEqual(await virsh.agentCommand(name, 'guest-ping', undefined, 30), {});
+    assert.equal((await engine.call<Obj>('VM.getInfo', { vmID: vmId }))['status'], 'Up');
     assert.equal(await engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
   });
 });

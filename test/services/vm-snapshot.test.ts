@@ -52,11 +52,11 @@ interface Script {
 }
 
 function setup(script: Script = {}) {
-  const calls: { op: string; args: Record<string, unknown> }[] = [];
+  const calls: { op: string; args: Record<string, unknown>; opts?: Record<string, unknown> }[] = [];
   let switched = false;
   const dispatcher = {
-    dispatch: async <T>(op: string, args: Record<string, unknown>): Promise<T> => {
-      calls.push({ op, args });
+    dispatch: async <T>(op: string, args: Record<string, unknown>, opts?: Record<string, unknown>): Promise<T> => {
+      calls.push({ op, args, ...(opts !== undefined ? { opts } : {}) });
       switch (op) {
         case 'libvirt.fsFreeze': if (script.freeze) throw script.freeze; return 1 as T;
         case 'libvirt.fsThaw': if (script.thaw) throw script.thaw; return 1 as T;
@@ -87,7 +87,14 @@ function setup(script: Script = {}) {
     sizes: () => Promise.resolve({}),
   };
   let adopted = 0;
+  const memoryIo: string[] = [];
   const snaps = new VmSnapshots({
+    memoryVolumes: {
+      prepare: (v) => { memoryIo.push(`prepare ${v.volumeID}`); return Promise.resolve(`/rhev/sd/images/${v.imageID}/${v.volumeID}`); },
+      teardown: (v) => { memoryIo.push(`teardown ${v.volumeID}`); return Promise.resolve(); },
+      write: (path, data) => { memoryIo.push(`write ${path} ${Buffer.from(data).subarray(0, 2).toString('hex')}`); return Promise.resolve(); },
+    },
+    machineParams: () => Promise.resolve({ vmId: VM_ID, _srcDomXML: '<domain/>' }),
     libvirt: new LibvirtClient({ dispatcher, connections: new ConnectionsStub() }),
     log: pino({ level: 'silent' }),
     drives,
@@ -98,7 +105,7 @@ function setup(script: Script = {}) {
     adoptLiveXml: () => { adopted++; return Promise.resolve(); },
   });
   const ops = (): string[] => calls.map((c) => c.op);
-  return { snaps, vm, calls, ops, prepared, adopted: () => adopted };
+  return { snaps, vm, calls, ops, prepared, memoryIo, adopted: () => adopted };
 }
 
 const REQ = { snapDrives: [{ domainID: SD, imageID: IMG, volumeID: TOP, baseVolumeID: BASE }] };
@@ -120,6 +127,20 @@ void describe('VM.snapshot sequence', () => {
     assert.match(String(md['metadata']), new RegExp(`^<vm>\\s*<device name="vda" devtype="disk">[\\s\\S]*<volumeID>${TOP}</volumeID>`));
     assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[TOP, TOP_PATH]]);
     assert.equal(t.adopted(), 1);
+  });
+
+  void it('with the memory: the parameters written to the configuration volume, then one snapshot with the memory file, no freeze', async () => {
+    const t = setup();
+    const [MI, MV, CI, CV] = ['a1', 'a2', 'a3', 'a4'].map((x) => `${x}a1a1a1-0000-4000-8000-00000000${x}${x}`);
+    assert.deepEqual(await t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: [SD, POOL, MI, MV, CI, CV].join(','), timeout: 2 }), { quiesce: false });
+    assert.deepEqual(t.memoryIo, [`prepare ${CV}`, `write /rhev/sd/images/${CI}/${CV} 8002`, `teardown ${CV}`, `prepare ${MV}`, `teardown ${MV}`]);
+    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
+    const snap = t.calls[0]!;
+    assert.equal(snap.args['flags'], SnapshotFlag.REUSE_EXT | SnapshotFlag.NO_METADATA);
+    assert.match(String(snap.args['xml']), new RegExp(`<memory snapshot="external" file="/rhev/sd/images/${MI}/${MV}"/>`));
+    assert.deepEqual(snap.opts, { timeoutMs: 120_000, discard: false }, 'the snapshot\'s own limit, its worker kept');
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP]);
+    await assert.rejects(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: 'a,b' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /snapMemory/.test(err.message));
   });
 
   void it('frozen by the engine: no freeze or thaw here, {quiesce: false}', async () => {
@@ -151,11 +172,11 @@ void describe('VM.snapshot sequence', () => {
     assert.deepEqual(t.ops(), []);
   });
 
-  void it('bad requests are 48 before anything happens; memory snapshots are refused; an unknown VM is the caller\'s error', async () => {
+  void it('bad requests are 48 before anything happens; a malformed snapMemory too; an unknown VM is the caller\'s error', async () => {
     const t = setup();
     await assert.rejects(t.snaps.snapshot(VM_ID, { snapDrives: [{ ...REQ.snapDrives[0], baseVolumeID: TOP, volumeID: BASE.replace('3333-4', '3333-5') }] }), code(48));
     await assert.rejects(t.snaps.snapshot(VM_ID, { snapDrives: 'vda' }), code(48));
-    await assert.rejects(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: 'a,b,c,d,e,f' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /memory snapshots/.test(err.message));
+    await assert.rejects(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: 'a,b,c,d,e,f' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /snapMemory/.test(err.message));
     await assert.rejects(t.snaps.snapshot('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', REQ), code(1));
     assert.deepEqual(t.ops(), []);
     assert.deepEqual(t.prepared, []);

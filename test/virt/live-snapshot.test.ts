@@ -81,6 +81,12 @@ void describe('VM.snapshot: the plan', () => {
     assert.equal(planSnapshot(parseSnapDrives([req()]), drives, { frozen: true }).freeze, false);
   });
 
+  void it('with the memory: not disk-only, and no freeze (libvirt pauses the guest)', () => {
+    const p = planSnapshot(parseSnapDrives([req()]), drives, { frozen: false, memory: true });
+    assert.equal(p.flags, SnapshotFlag.REUSE_EXT | SnapshotFlag.NO_METADATA);
+    assert.equal(p.freeze, false);
+  });
+
   void it('skips a drive already on its new volume, refuses a base volume the VM does not run on', () => {
     const moved = runningDrives(parseDomainXml(domainXml(device('vda', IMG, TOP), fileDisk('vda', `/sd/images/${IMG}/${TOP}`))));
     assert.deepEqual(planSnapshot(parseSnapDrives([req()]), moved, { frozen: false }).switches, []);
@@ -105,6 +111,13 @@ void describe('VM.snapshot: <domainsnapshot>', () => {
     assert.equal(attr(child(disks[0], 'source'), 'file'), '/sd/images/i/v');
     assert.deepEqual([attr(disks[1], 'name'), attr(disks[1], 'snapshot'), child(disks[1], 'source')], ['vdb', 'no', undefined]);
     assert.equal(child(doc, 'memory'), undefined);
+  });
+
+  void it('with a memory file: an external <memory> element naming it (escaped like the rest)', () => {
+    const doc = child(parseXmlTree(snapshotXml([{ name: 'vda', path: '/a' }], [], `/m/'"><disk name="x"/>`)), 'domainsnapshot')!;
+    assert.equal(attr(child(doc, 'memory'), 'snapshot'), 'external');
+    assert.equal(attr(child(doc, 'memory'), 'file'), `/m/'"><disk name="x"/>`);
+    assert.equal(children(child(doc, 'disks'), 'disk').length, 1);
   });
 
   void it('escapes values it did not choose: a path cannot add elements or attributes', () => {
