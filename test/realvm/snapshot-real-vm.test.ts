@@ -68,9 +68,10 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     return path;
   }
 
-  void it('VM.freeze / VM.thaw, then Volume.create and VM.snapshot move the running disk onto the new layer', async () => {
+  /** A guest on a new qcow2 volume named by PDIV, Up and its qemu-ga answering. */
+  async function bootGuest(prefix: string): Promise<{ vmId: string; name: string; img: string; base: string; basePath: string }> {
     const vmId = randomUUID();
-    const name = `snap-${vmId.slice(0, 4)}`;
+    const name = `${prefix}-${vmId.slice(0, 4)}`;
     const img = randomUUID();
     const base = randomUUID();
     const basePath = await volume(img, base);
@@ -80,6 +81,11 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml } });
     await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS);
     await waitFor(() => virsh.agentCommand(name, 'guest-ping', undefined, 10).then(() => true, () => undefined), { timeoutMs: BOOT_DEADLINE_MS, intervalMs: 500, what: 'qemu-ga in the guest' });
+    return { vmId, name, img, base, basePath };
+  }
+
+  void it('VM.freeze / VM.thaw, then Volume.create and VM.snapshot move the running disk onto the new layer', async () => {
+    const { vmId, name, img, base, basePath } = await bootGuest('snap');
     // The guest mounts its disk's ext4 file system before qemu-ga starts: there is something to freeze.
     const fsinfo = await virsh.agentCommand(name, 'guest-get-fsinfo', undefined, 30) as { mountpoint: string; type: string }[];
     assert.ok(fsinfo.some((f) => f.mountpoint === '/data' && f.type === 'ext4'), JSON.stringify(fsinfo));
@@ -156,17 +162,7 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
   });
 
   void it('VM.snapshot with snapMemory: the memory state in the memory volume, the parameters in the configuration volume, the guest resumed on the new layer', async (t) => {
-    const vmId = randomUUID();
-    const name = `snapm-${vmId.slice(0, 4)}`;
-    const img = randomUUID();
-    const base = randomUUID();
-    await volume(img, base);
-    const xml = withStorageDisk(tinyGuestXml({
-      uuid: vmId, name, kernel: assets.kernel, initrd: assets.initrd, consoleLog: join(lv.runDir, `${name}.log`), disk: { path: 'ENGINE_PATH', format: 'qcow2' },
-    }), dc, img, base);
-    await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml } });
-    await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS);
-    await waitFor(() => virsh.agentCommand(name, 'guest-ping', undefined, 10).then(() => true, () => undefined), { timeoutMs: BOOT_DEADLINE_MS, intervalMs: 500, what: 'qemu-ga in the guest' });
+    const { vmId, name, img, base } = await bootGuest('snapm');
     const ids = { memImg: randomUUID(), memVol: randomUUID(), confImg: randomUUID(), confVol: randomUUID() };
     const memPath = await volume(ids.memImg, ids.memVol, undefined, { size: 256 << 20, diskType: 'MEMORY' });
     const confPath = await volume(ids.confImg, ids.confVol, undefined, { size: 1 << 20, diskType: 'MEMORY' });
