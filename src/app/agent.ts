@@ -254,7 +254,7 @@ export class Agent {
       ...(/^qemu/.test(cfg.libvirt.uri) ? {
         qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
       } : {}),
-      ...(this.storage ? { drives: this.storage.drives } : {}),
+      ...(this.storage ? { drives: this.storage.drives, memoryVolumes: this.storage.memoryVolumes } : {}),
       ...(this.storage ? { restorer: new MemoryRestorer({ libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }), storage: this.storage.memoryVolumes, slots: new MigrationSlots('restore', cfg.vars.max_incoming_migrations), log: logs.get('virt.vm') }) } : {}),
       monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });

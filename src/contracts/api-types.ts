@@ -237,6 +237,22 @@ export type Secret = {
   description?: string;
 };
 
+export type SnapshotDriveInfo = {
+  /** The storage domain UUID. */
+  domainID: string;
+  /** The image (disk) UUID. */
+  imageID: string;
+  /** The new top volume. */
+  volumeID: string;
+  /** The volume the VM runs on now. */
+  baseVolumeID: string;
+};
+
+export type SnapshotResult = {
+  /** True when this call froze the guest's file systems around the snapshot. */
+  quiesce: boolean;
+};
+
 export type SpmStatus = {
   spmStatus: string;
   spmLver: number;
@@ -455,10 +471,10 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: HardwareInfo;
   };
-  /** Host jobs (vdsm's SDM storage jobs and v2v imports) by type and id. This agent runs neither kind (its storage work is HSM tasks: Host.getAllTasks), so the answer is always empty. */
+  /** Host jobs by type and id: vdsm's SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot calls given a `jobUUID` (finished when VM.snapshot answers: done, or failed with its error). */
   "Host.getJobs": {
     params: {
-      job_type?: "storage" | "v2v";
+      job_type?: "storage" | "v2v" | "virt";
       job_ids?: string[];
     };
     result: Record<string, unknown>;
@@ -874,6 +890,13 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. libvirt gives up on an agent that does not answer (error 19), and the call is in any case bounded by the verbs' 60 s libvirt call limit: it never stalls the daemon. */
+  "VM.freeze": {
+    params: {
+      vmID: string;
+    };
+    result: boolean;
+  };
   /** The short status of the VM. */
   "VM.getInfo": {
     params: {
@@ -1043,6 +1066,26 @@ export interface ApiMethods {
       reboot?: boolean;
       timeout?: number | number | string;
       force?: boolean;
+    };
+    result: boolean;
+  };
+  /** Live disk-only snapshot: each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID). The guest is frozen through its agent around it unless `frozen`. Answers when libvirt has switched the disks and the VM's records name the new volumes (docs/engine-verbs.md). */
+  "VM.snapshot": {
+    params: {
+      vmID: string;
+      snapDrives: SnapshotDriveInfo[];
+      snapMemory?: string | null;
+      frozen?: boolean;
+      jobUUID?: string | null;
+      timeout?: number | null;
+      freeze_timeout?: number | null;
+    };
+    result: SnapshotResult;
+  };
+  /** Thaw the guest's file systems frozen by VM.freeze (virDomainFSThaw). */
+  "VM.thaw": {
+    params: {
+      vmID: string;
     };
     result: boolean;
   };

@@ -40,6 +40,9 @@ export interface LibvirtOpMap {
   'libvirt.controlInfo': { args: DomainArgs; result: DomainControlInfo };
   'libvirt.getMetadata': { args: DomainArgs & Flags & { type: number; uri?: string | null }; result: string | null };
   'libvirt.setMetadata': { args: DomainArgs & Flags & { type: number; metadata: string | null; key?: string | null; uri?: string | null }; result: null };
+  'libvirt.fsFreeze': { args: DomainArgs & Flags; result: number };
+  'libvirt.fsThaw': { args: DomainArgs & Flags; result: number };
+  'libvirt.snapshotCreateXML': { args: DomainArgs & Flags & { xml: string }; result: string };
   'libvirt.getAllDomainStats': { args: ConnArgs & Flags & { stats: number }; result: DomainStatsRecord[] };
   'libvirt.domainListGetStats': { args: ConnArgs & Flags & { uuids: string[]; stats: number }; result: DomainStatsRecord[] };
   'libvirt.blockInfo': { args: DomainArgs & Flags & { disk: string }; result: BlockInfo };
@@ -74,4 +77,5 @@ export type LibvirtOpResult<K extends LibvirtOpName> = LibvirtOpMap[K]['result']
 /** Operations that belong on the guest-agent connection (a stuck agent must not stall the others). */
 export const AGENT_OPS: ReadonlySet<LibvirtOpName> = new Set<LibvirtOpName>([
   'libvirt.qemuAgentCommand', 'libvirt.getGuestInfo', 'libvirt.agentSetResponseTimeout', 'libvirt.getGuestVcpus',
+  'libvirt.fsFreeze', 'libvirt.fsThaw',
 ]);

@@ -47,6 +47,10 @@ export interface VirtBinding {
   controlInfo(conn: number, uuid: string): DomainControlInfo;
   getMetadata(conn: number, uuid: string, type: number, uri?: Nullable, flags?: number): string | null;
   setMetadata(conn: number, uuid: string, type: number, metadata: Nullable, key: Nullable, uri: Nullable, flags?: number): void;
+  // file-system freeze and disk snapshots (native/virt/snapshot.cc)
+  fsFreeze(conn: number, uuid: string, flags?: number): number;
+  fsThaw(conn: number, uuid: string, flags?: number): number;
+  snapshotCreateXML(conn: number, uuid: string, xml: string, flags?: number): string;
   // stats
   getAllDomainStats(conn: number, stats: number, flags?: number): DomainStatsRecord[];
   domainListGetStats(conn: number, uuids: string[], stats: number, flags?: number): DomainStatsRecord[];

@@ -35,6 +35,8 @@ import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
 import { pickGuestInfo } from '../virt/migration/migration-request.js';
+import { VmSnapshots, type SnapshotJobInfo, type SnapshotRequest } from './vm-snapshot.js';
+import type { MemoryVolumeStorage } from './migration/hibernation.js';
 
 
 /**
@@ -142,6 +144,8 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
+  /** The memory and configuration volumes of memory snapshots (VM.snapshot's snapMemory); without them such a snapshot is refused. */
+  memoryVolumes?: Pick<MemoryVolumeStorage, 'prepare' | 'teardown' | 'write'>;
   /** Return from hibernation (VM.create with hiberVolHandle); without it such a create is refused. */
   restorer?: VmRestorer;
   /** Storage for disks given as storage volumes; without it such disks keep the XML's source. */
@@ -200,6 +204,8 @@ export class VmManager {
   readonly #whole: WholeReply<Vm> | undefined;
   /** What the kept reply asks per VM: the template its text would be filled from now, its read-time values. */
   readonly #wholeSource: WholeReplySource<Vm>;
+  /** VM.freeze, VM.thaw, VM.snapshot (./vm-snapshot.ts). */
+  readonly #snapshots: VmSnapshots;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -218,6 +224,16 @@ export class VmManager {
       ...(opts.outputPending !== undefined ? { busy: opts.outputPending, pause: () => new Promise<void>((resolve) => opts.timers.setTimeout(resolve, 1)) } : {}),
       ...opts.reportSlices,
       onError: (vm, err) => this.#o.log.warn({ vmId: vm.vmId, err }, 'VM stats report refresh failed'),
+    });
+    this.#snapshots = new VmSnapshots({
+      libvirt: opts.libvirt, log: opts.log, drives: opts.drives,
+      requireRunning: (vmId) => this.#requireRunning(vmId),
+      adoptLiveXml: (vm) => this.#adoptChangedDisks(vm),
+      memoryVolumes: opts.memoryVolumes,
+      machineParams: async (vm) => {
+        const report = this.report(vm);
+        return { vmId: vm.vmId, _srcDomXML: await this.liveXml(vm), xml: vm.xml, elapsedTimeOffset: Number(report['elapsedTime'] ?? 0), ...pickGuestInfo(report) };
+      },
     });
   }
 
@@ -563,6 +579,38 @@ export class VmManager {
     }
     this.#o.log.info({ vmId: vm.vmId }, 'VM reset');
     return true;
+  }
+
+  /** VM.freeze: the guest's file systems frozen through its agent (./vm-snapshot.ts). */
+  freeze(vmId: string): Promise<true> {
+    return this.#snapshots.freeze(vmId);
+  }
+
+  /** VM.thaw: the guest's file systems thawed through its agent. */
+  thaw(vmId: string): Promise<true> {
+    return this.#snapshots.thaw(vmId);
+  }
+
+  /** VM.snapshot: a live disk-only snapshot into the engine's new volumes; `{quiesce}`. */
+  snapshot(vmId: string, req: SnapshotRequest): Promise<{ quiesce: boolean }> {
+    return this.#snapshots.snapshot(vmId, req);
+  }
+
+  /** Host.getJobs' virt jobs: snapshots the engine gave a jobUUID. */
+  snapshotJobs(ids?: readonly string[]): Record<string, SnapshotJobInfo> {
+    return this.#snapshots.jobs(ids);
+  }
+
+  /**
+   * libvirt moved the VM's disks (a snapshot): its live XML becomes the VM's XML, the record on disk
+   * follows (so a restart recovers the VM on its new volumes; a write that fails is logged), sizes are read again.
+   */
+  async #adoptChangedDisks(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    const startedAt = this.#o.records.get(vm.vmId)?.startedAt ?? Date.now();
+    await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt })
+      .catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'could not record the VM\'s new volumes'));
+    await this.refreshDriveSizes([vm]);
   }
 
   /** Record the VM's QEMU pid when it is found; a failed lookup leaves pid 0 in the stats. */
