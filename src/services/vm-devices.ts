@@ -55,6 +55,23 @@ function dict(v: unknown, name: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** libvirt's live XML of a running VM, through the executor (NO_VM when the domain is gone). */
+export async function liveDomainXml(libvirt: Libvirt, vm: Vm): Promise<string> {
+  try {
+    return await libvirt.call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
+  } catch (err) {
+    if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+    throw err;
+  }
+}
+
+/** libvirt refusing a device or tuning verb: vdsm's error `which` with libvirt's reason (NO_VM for a domain gone), logged. */
+export function verbError(log: Logger, vm: Vm, err: unknown, which: ErrorSpec): Error {
+  if (isNoDomain(err)) return vdsmError(Errors.NO_VM, { vmId: vm.vmId });
+  log.warn({ vmId: vm.vmId, err: errorMessage(err) }, which.message);
+  return vdsmError(which, `${which.message}: ${errorMessage(err)}`, { cause: err });
+}
+
 export class VmDevices {
   readonly #o: VmDevicesOptions;
   /** Unplugs waiting for libvirt's DEVICE_REMOVED, per VM id then device alias. */
@@ -321,13 +338,8 @@ export class VmDevices {
     return { vmId: vm.vmId, xml, domain: vm.domain };
   }
 
-  async #liveXml(vm: Vm): Promise<string> {
-    try {
-      return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
-    } catch (err) {
-      if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-      throw err;
-    }
+  #liveXml(vm: Vm): Promise<string> {
+    return liveDomainXml(this.#o.libvirt, vm);
   }
 
   /**
@@ -362,9 +374,7 @@ export class VmDevices {
   }
 
   #libvirtError(vm: Vm, err: unknown, which: ErrorSpec): Error {
-    if (isNoDomain(err)) return vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-    this.#o.log.warn({ vmId: vm.vmId, err: errorMessage(err) }, `${which.message}`);
-    return vdsmError(which, `${which.message}: ${errorMessage(err)}`, { cause: err });
+    return verbError(this.#o.log, vm, err, which);
   }
 
   #call<K extends ConnOpName>(op: K, args: CallArgs<K>): Promise<OpResult<K>> {

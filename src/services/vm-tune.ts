@@ -5,14 +5,14 @@
 // each, through the executor, on the live domain; afterwards libvirt's live XML becomes the VM's
 // (Host.getAllVmIoTunePolicies reads the limits and the I/O policy from it).
 import type { Logger } from 'pino';
-import { errorMessage, Errors, vdsmError, type ErrorSpec } from '../errors.js';
+import { Errors, vdsmError, type ErrorSpec } from '../errors.js';
 import { Impact, MetadataType } from '../libvirt/constants.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
-import { isNoDomain } from '../libvirt/errors.js';
 import type { OpResult } from '../contracts/operations.js';
 import { diskIoTunes, IOTUNE_KEYS, type IoTuneKey } from '../virt/disk-iotune.js';
 import { mergeIoTune, parseQos, qosXml, VM_TUNE_PREFIX, VM_TUNE_URI, type IoTunePolicy } from '../virt/vm-qos.js';
 import type { Vm } from './vm-manager.js';
+import { liveDomainXml, verbError } from './vm-devices.js';
 
 export interface VmTuneHost {
   requireRunning(vmId: string): Vm;
@@ -190,19 +190,12 @@ export class VmTune {
     return { name, path, maximum: values(e['maximum'], 'maximum'), guaranteed: values(e['guaranteed'], 'guaranteed') };
   }
 
-  async #liveXml(vm: Vm): Promise<string> {
-    try {
-      return await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
-    } catch (err) {
-      if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-      throw err;
-    }
+  #liveXml(vm: Vm): Promise<string> {
+    return liveDomainXml(this.#o.libvirt, vm);
   }
 
   #libvirtError(vm: Vm, err: unknown, which: ErrorSpec): Error {
-    if (isNoDomain(err)) return vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-    this.#o.log.warn({ vmId: vm.vmId, err: errorMessage(err) }, which.message);
-    return vdsmError(which, `${which.message}: ${errorMessage(err)}`, { cause: err });
+    return verbError(this.#o.log, vm, err, which);
   }
 
   #call<K extends ConnOpName>(op: K, args: CallArgs<K>): Promise<OpResult<K>> {
