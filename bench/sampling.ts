@@ -12,14 +12,16 @@
 // and spawns a STOMP client grandchild (--client) so that client work never runs on the agent's loop.
 // The same file is also the synthetic-records worker thread.
 //
-// Placement (--pin, bench/lib/placement.ts, as bench/rpc.ts): `cross` (the default on 2+ CPUs) puts every
-// thread of the case child (the agent: main thread, Executor workers, the synthetic-records thread, the
-// run-queue sampler) and of the floor server on CPU 1 and starts the client under `taskset -c 0`, so the
-// client's JSON.parse of each 1.8 MB reply and its GC threads never hold the agent's core; `same` puts
-// the client on CPU 1 too; `off` leaves it to the scheduler. Each result line records the CPUs every
-// process's threads were allowed, read back from /proc. The client runs with V8's single-threaded GC
-// (`--client-gc=single`, the default; `parallel` is Node's default): it is the bench's load generator,
-// not the product, and unpinned its GC helper threads take the second core too.
+// Placement (--pin, bench/lib/placement.ts, as bench/rpc.ts): `off` (the default) leaves it to the
+// scheduler; `cross` puts every thread of the case child (the agent: main thread, Executor workers, the
+// synthetic-records thread) and of the floor server on CPU 1 (where vdsmd's cpu_affinity = auto puts
+// vdsmd) and starts the client under `taskset -c 0`, so the client's JSON.parse of each 1.8 MB reply and
+// its GC threads never hold the agent's core (the run-queue sampler goes to CPU 0 too); `same` puts the
+// client on CPU 1 too. Each result line records the CPUs every process's threads were allowed, read back
+// from /proc. `--client-gc=single` runs the client with V8's single-threaded GC (no helper threads).
+// Neither is the default: on the shared 2-CPU machine of session 8 (load1 3.5-7) both made the agent
+// side worse, not better (CHANGELOG, issue 17): pinned, the agent's main thread shares CPU 1 with its
+// own GC, Executor and synthetic-records threads and cannot move to CPU 0 when other sessions load CPU 1.
 //
 // The agent under test is this checkout's, or another build's (VDSM_BENCH_AGENT_DIST=/tmp/start/dist:
 // that build's agent modules, this file's client, floor and placement), so two builds are compared in
@@ -33,7 +35,7 @@
 // the agent's `vdsm:rpc:reply` diagnostics channel, subscribed in the case child.
 //
 //   node dist/bench/sampling.js [--quick] [--vms=200,1000] [--records=test-driver,synthetic-qemu]
-//        [--cycles=30] [--calls=200] [--pin=cross|same|off] [--client-gc=single|parallel]
+//        [--cycles=30] [--calls=200] [--pin=off|cross|same] [--client-gc=parallel|single] [--agent-nice=0]
 //        [--log-level=error] [--out=DIR]
 import type { DispatchOptions } from '../src/contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../src/contracts/operations.js';
@@ -818,8 +820,8 @@ async function orchestrate(flags: Flags): Promise<void> {
   const kinds = flags.list('records', ['test-driver', 'synthetic-qemu']) as RecordsKind[];
   const cycles = flags.num('cycles', quick ? 3 : 30);
   const calls = flags.num('calls', quick ? 10 : 200);
-  const pin = pinMode(flags.str('pin', '') || undefined);
-  const clientGc = flags.str('client-gc', 'single');
+  const pin = pinMode(flags.str('pin', 'off'));
+  const clientGc = flags.str('client-gc', 'parallel');
   if (clientGc !== 'single' && clientGc !== 'parallel') throw new Error(`--client-gc=${clientGc}: expected single or parallel`);
   const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error'), pin, clientGc, agentBuild: AGENT_DIST ?? 'checkout' };
   const results: CaseResult[] = [];
@@ -860,16 +862,16 @@ if (isMainThread) {
       'no-floor': 'no floor server (the same client against a server answering with the agent\'s own bytes)',
       'no-schedstat': "no run-queue sampler (a side thread of the agent's process reading /proc schedstat every ~1 ms; tail_runqueue_ms and the timelines' runq are then null)",
       'log-level': "LEVEL: the agent's log level (default error)",
-      pin: 'cross|same|off: every agent and floor thread on CPU 1 and the client on CPU 0 (cross, the default on 2+ CPUs), the client on CPU 1 too (same), unpinned (off)',
+      pin: 'cross|same|off: every agent and floor thread on CPU 1 and the client on CPU 0 (cross), the client on CPU 1 too (same), unpinned (off, the default)',
       'agent-nice': "N: niceness of every agent and floor thread (default 0, the dev profile's; vdsmd's unit and [vars] vdsm_nice default: -5); the client runs at 0",
-      'client-gc': "single|parallel: the client's V8 GC without helper threads (single, the default) or Node's default (parallel)",
+      'client-gc': "single|parallel: the client's V8 GC without helper threads (single) or Node's default (parallel, the default)",
     },
     internal: ['case', 'client', 'port', 'floor-port'],
   });
   const run = flags.has('client')
     ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'), pinMode(flags.str('pin', 'off')), flags.str('client-gc', 'single'), flags.num('agent-nice', 0))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'), pinMode(flags.str('pin', 'off')), flags.str('client-gc', 'parallel'), flags.num('agent-nice', 0))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.
