@@ -21,8 +21,8 @@ export interface VirtJobsOptions {
   autodeleteDelayS: number;
   /** Finished jobs kept at most (the oldest dropped first). */
   kept?: number;
-  /** Told every change of a job (vdsm's `|jobs|status|<id>` event carries the same info). */
-  onChange?: (job: VirtJobInfo) => void;
+  /** Told when a job finishes (vdsm sends its `|jobs|status|<id>` event then, with the job's info). */
+  onFinished?: (job: VirtJobInfo) => void;
 }
 
 /** Finished jobs kept at most by default. */
@@ -48,7 +48,6 @@ export class VirtJobs {
     if (this.#jobs.has(id)) return false;
     const job: VirtJobInfo = { id, status: 'running', description, job_type: 'virt' };
     this.#jobs.set(id, job);
-    this.#o.onChange?.({ ...job });
     return true;
   }
 
@@ -59,7 +58,7 @@ export class VirtJobs {
     const next: VirtJobInfo = { id, status: error === undefined ? 'done' : 'failed', description: job.description, job_type: 'virt', ...(error !== undefined ? { error } : {}) };
     this.#jobs.delete(id);
     this.#jobs.set(id, next);
-    this.#o.onChange?.({ ...next });
+    this.#o.onFinished?.({ ...next, ...(next.error !== undefined ? { error: { ...next.error } } : {}) });
     if (this.#o.autodeleteDelayS >= 0) {
       this.#deletes.set(id, this.#o.timers.setTimeout(() => this.#forget(id), this.#o.autodeleteDelayS * 1000));
     }

@@ -232,8 +232,8 @@ export class VmManager {
     this.#virtJobs = new VirtJobs({
       timers: opts.timers,
       autodeleteDelayS: opts.jobsAutodeleteDelayS ?? 3600,
-      // vdsm's job event: the engine may follow a job by it instead of polling Host.getJobs.
-      onChange: (job) => opts.publish(`|jobs|status|${job.id}`, { ...job }),
+      // vdsm's event when a job finishes: the engine may follow a job by it instead of polling Host.getJobs.
+      onFinished: (job) => opts.publish(`|jobs|status|${job.id}`, { ...job }),
     });
     this.#snapshots = new VmSnapshots({
       libvirt: opts.libvirt, log: opts.log, drives: opts.drives, clock: opts.clock, timers: opts.timers, jobs: this.#virtJobs,
@@ -610,11 +610,6 @@ export class VmManager {
   /** Host.getJobs' virt jobs: the snapshot jobs (running, or finished within the autodelete delay). */
   snapshotJobs(ids?: readonly string[]): Record<string, VirtJobInfo> {
     return this.#virtJobs.info(ids);
-  }
-
-  /** Settles when every snapshot job under way is finished (tests; a stopping agent). */
-  snapshotsSettled(): Promise<void> {
-    return this.#snapshots.drain();
   }
 
   /**

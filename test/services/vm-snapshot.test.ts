@@ -55,6 +55,8 @@ interface Script {
   onFreeze?: () => void;
   /** Resolves the VM's parameters for the configuration volume (to hold the job before libvirt's call). */
   holdParams?: Promise<void>;
+  /** libvirt had finished the snapshot when the abort came: abortJob changes nothing. */
+  abortTooLate?: boolean;
 }
 
 function setup(script: Script = {}) {
@@ -79,6 +81,7 @@ function setup(script: Script = {}) {
           return '1700000000' as T;
         }
         case 'migration.abortJob':
+          if (script.abortTooLate) throw libvirtError(VirErrorCode.OPERATION_INVALID, 'Requested operation is not valid: no job is active on the domain');
           abortSnapshot?.(libvirtError(78 /* VIR_ERR_OPERATION_ABORTED */, 'operation aborted: snapshot job: canceled by client'));
           return null as T;
         case 'libvirt.xmlDesc': return (switched ? liveXml(BASE, TOP_PATH, BASE_PATH) : liveXml(BASE, BASE_PATH)) as T;
@@ -106,7 +109,7 @@ function setup(script: Script = {}) {
   const memoryIo: string[] = [];
   const time = new ManualTime(1_000_000);
   const events: VirtJobInfo[] = [];
-  const jobs = new VirtJobs({ timers: time, autodeleteDelayS: 3600, onChange: (j) => events.push(j) });
+  const jobs = new VirtJobs({ timers: time, autodeleteDelayS: 3600, onFinished: (j) => events.push(j) });
   const snaps = new VmSnapshots({
     memoryVolumes: {
       prepare: (v) => { memoryIo.push(`prepare ${v.volumeID}`); return Promise.resolve(`/rhev/sd/images/${v.imageID}/${v.volumeID}`); },
@@ -149,7 +152,7 @@ void describe('VM.snapshot as a virt job', () => {
     assert.equal(answer, true);
     assert.deepEqual(atAnswer, { id: 'job-1', status: 'running', description: 'snapshot_vm', job_type: 'virt' });
     assert.deepEqual(job, { id: 'job-1', status: 'done', description: 'snapshot_vm', job_type: 'virt' });
-    assert.deepEqual(t.events.map((e) => e.status), ['running', 'done'], 'a |jobs|status| event per change');
+    assert.deepEqual(t.events, [job], 'one |jobs|status| event, when the job finished (as vdsm)');
     assert.deepEqual(t.prepared, [TOP]);
     assert.deepEqual(t.ops(), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
     const snap = t.calls[1]!.args;
@@ -220,6 +223,19 @@ void describe('VM.snapshot as a virt job', () => {
     assert.equal(t.memoryIo.at(-1), `teardown ${MEM[1]}`);
     // The VM is free for the engine's next attempt.
     assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-next' }), true);
+  });
+
+  void it('an abort that comes too late (libvirt completed the memory snapshot): the records follow the disks, the job is done', async () => {
+    let release!: () => void;
+    const t = setup({ holdSnapshot: new Promise<void>((r) => { release = r; }), abortTooLate: true });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory, timeout: 1, jobUUID: 'job-late-abort' }), true);
+    await t.snapshotReached;
+    t.time.advance(60_000);
+    release();
+    await t.snaps.settled('job-late-abort');
+    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
+    assert.equal(t.jobs.info(['job-late-abort'])['job-late-abort']?.status, 'done');
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP]);
   });
 
   void it('the memory snapshot\'s timeout counts from the job\'s start', async () => {
