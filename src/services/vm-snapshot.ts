@@ -44,6 +44,8 @@ const DEFAULT_FREEZE_TIMEOUT_MIN = 8;
  * libvirt that does not honour the abort.
  */
 const ABORT_GRACE_MS = 60_000;
+/** An abort libvirt refused because its job had not started yet is sent again after this long. */
+const ABORT_RETRY_MS = 1_000;
 
 /** vdsm's description of its snapshot job. */
 export const SNAPSHOT_JOB = 'snapshot_vm';
@@ -261,13 +263,24 @@ export class VmSnapshots {
       log.info({ drives: targets.map((t) => ({ name: t.sw.drive.name, from: t.sw.drive.volumeID, to: t.sw.newVolumeID })), memory: memoryPath }, 'taking a live snapshot with the memory');
       const remainingMs = Math.max(0, startedAt + minutes * 60_000 - this.#o.clock.now());
       let completed = false;
+      let settled = false;
       let aborted = false;
-      const timer = this.#o.timers.setTimeout(() => {
-        if (completed) return;
+      let timer: unknown;
+      const abort = (): void => {
+        if (settled) return;
+        if (!aborted) log.warn({ timeoutMin: minutes }, 'memory snapshot timeout reached: aborting libvirt\'s job');
         aborted = true;
-        log.warn({ timeoutMin: minutes }, 'memory snapshot timeout reached: aborting libvirt\'s job');
-        this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId }).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'libvirt\'s snapshot job could not be aborted'));
-      }, remainingMs);
+        this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId }).catch((err: unknown) => {
+          // No job in libvirt yet (the call still queued or starting): again shortly, as vdsm waits for
+          // libvirt's job to run before it aborts it.
+          if (!settled && libvirtErrorInfo(err)?.virCode === VirErrorCode.OPERATION_INVALID) {
+            timer = this.#o.timers.setTimeout(abort, ABORT_RETRY_MS);
+            return;
+          }
+          log.error({ err: errorMessage(err) }, 'libvirt\'s snapshot job could not be aborted');
+        });
+      };
+      timer = this.#o.timers.setTimeout(abort, remainingMs);
       try {
         await this.#o.libvirt.call('libvirt.snapshotCreateXML', { uuid: vm.vmId, xml, flags }, { timeoutMs: remainingMs + ABORT_GRACE_MS, discard: false });
         completed = true;
@@ -277,11 +290,12 @@ export class VmSnapshots {
         if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
         throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
       } finally {
+        settled = true;
         this.#o.timers.clearTimeout(timer);
       }
       // libvirt finished the snapshot although the abort was sent (too late to stop it): the disks run on
       // the new volumes, so the records follow and the job is done (vdsm would report it failed).
-      if (aborted) log.warn('the abort came too late: libvirt completed the memory snapshot');
+      if (aborted && completed) log.warn('the abort came too late: libvirt completed the memory snapshot');
     });
     log.info('live snapshot with the memory completed');
     if (targets.length > 0) await this.#moveDriveRecords(vm, targets, log);

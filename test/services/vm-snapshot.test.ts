@@ -57,6 +57,8 @@ interface Script {
   holdParams?: Promise<void>;
   /** libvirt had finished the snapshot when the abort came: abortJob changes nothing. */
   abortTooLate?: boolean;
+  /** libvirt's job had not started for the first aborts: so many are refused (OPERATION_INVALID). */
+  abortsBeforeJob?: number;
 }
 
 function setup(script: Script = {}) {
@@ -81,7 +83,7 @@ function setup(script: Script = {}) {
           return '1700000000' as T;
         }
         case 'migration.abortJob':
-          if (script.abortTooLate) throw libvirtError(VirErrorCode.OPERATION_INVALID, 'Requested operation is not valid: no job is active on the domain');
+          if (script.abortTooLate || (script.abortsBeforeJob ?? 0) > calls.filter((c) => c.op === op).length - 1) throw libvirtError(VirErrorCode.OPERATION_INVALID, 'Requested operation is not valid: no job is active on the domain');
           abortSnapshot?.(libvirtError(78 /* VIR_ERR_OPERATION_ABORTED */, 'operation aborted: snapshot job: canceled by client'));
           return null as T;
         case 'libvirt.xmlDesc': return (switched ? liveXml(BASE, TOP_PATH, BASE_PATH) : liveXml(BASE, BASE_PATH)) as T;
@@ -236,6 +238,28 @@ void describe('VM.snapshot as a virt job', () => {
     assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
     assert.equal(t.jobs.info(['job-late-abort'])['job-late-abort']?.status, 'done');
     assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP]);
+  });
+
+  void it('an abort sent before libvirt\'s job runs is sent again a second later, until it takes', async () => {
+    const t = setup({ holdSnapshot: new Promise<void>(() => undefined), abortsBeforeJob: 2 });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory, timeout: 1, jobUUID: 'job-retry' }), true);
+    await t.snapshotReached;
+    const aborts = (): number => t.ops().filter((o) => o === 'migration.abortJob').length;
+    const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r)); };
+    t.time.advance(60_000);
+    await settle();
+    assert.equal(aborts(), 1);
+    t.time.advance(999);
+    await settle();
+    assert.equal(aborts(), 1, 'not before a second');
+    t.time.advance(1);
+    await settle();
+    assert.equal(aborts(), 2);
+    t.time.advance(1_000);
+    await t.snaps.settled('job-retry');
+    assert.equal(aborts(), 3);
+    assert.equal(t.jobs.info(['job-retry'])['job-retry']?.status, 'failed');
+    assert.equal(t.time.pendingTimers, 1, 'no abort timer left behind; only the job\'s autodelete');
   });
 
   void it('the memory snapshot\'s timeout counts from the job\'s start', async () => {
