@@ -8,13 +8,10 @@
 // the agent's own.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
-import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
-import { bringUpLocalDc, createVolume, newDc, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
+import { isVmStatus, type EngineClient } from '../helpers/engine-client.js';
+import { startLocalDcHost, type LocalDcHost } from '../helpers/local-dc-host.js';
+import { createVolume, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
 
 type Obj = Record<string, unknown>;
 
@@ -42,8 +39,7 @@ const domainXml = (uuid: string, dc: LocalDc, img: string, vol: string): string 
 const isJobStatus = (id: string, status: string) => (e: Obj): boolean => e['method'] === `|jobs|status|${id}` && (e['params'] as Obj)['status'] === status;
 
 void describe('VM.snapshot as a virt job (test driver, LOCALFS domain, api_strict_mode on)', () => {
-  let root: string;
-  let agent: AgentProcess;
+  let host: LocalDcHost | undefined;
   let engine: EngineClient;
   let dc: LocalDc;
 
@@ -54,21 +50,12 @@ void describe('VM.snapshot as a virt job (test driver, LOCALFS domain, api_stric
   }
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'vdsm-e2e-snapjob-'));
-    dc = newDc(join(root, 'local_images'));
-    await mkdir(dc.path, { recursive: true });
-    agent = await AgentProcess.start({
-      args: ['--set', 'devel.api_strict_mode=true', '--set', `irs.repository=${join(root, 'rhev', 'data-center')}`, '--set', 'vars.guest_wait_timeout=0', '--set', 'irs.sd_health_check_delay=1'],
-    });
-    engine = await EngineClient.connect({ port: agent.port });
-    await agent.whenReady();
-    await bringUpLocalDc(engine, dc);
+    host = await startLocalDcHost('vdsm-e2e-snapjob-', ['--set', 'devel.api_strict_mode=true']);
+    ({ engine, dc } = host);
   });
 
   after(async () => {
-    engine?.close();
-    await agent?.cleanup();
-    await rm(root, { recursive: true, force: true });
+    await host?.stop();
   });
 
   void it('answers true at once; the engine follows the job until it fails with 48 and libvirt\'s reason; the VM runs on its old volume', async () => {
