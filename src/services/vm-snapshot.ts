@@ -3,8 +3,10 @@
 // disk-only snapshot into volumes the engine created (Volume.create over the current top): the new
 // volumes prepared, the guest frozen, libvirt switches the disks onto them (virDomainSnapshotCreateXML),
 // the guest thawed, and the VM's drive records moved onto the new tops (live metadata, the VM's XML and
-// its record on disk, its storage drives). Every libvirt call goes through the Executor with its timeout,
-// so a guest agent that never answers costs a worker's wait, not the daemon.
+// its record on disk, its storage drives). As with vdsm 4.4+, VM.snapshot answers once the snapshot is
+// started as a virt job (./virt-jobs.ts), which the engine follows with Host.getJobs; a memory snapshot
+// past its timeout has libvirt's job aborted. Every libvirt call goes through the Executor with its
+// timeout, so a guest agent that never answers costs a worker's wait, not the daemon.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError, type VdsmError } from '../errors.js';
