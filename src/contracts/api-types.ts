@@ -107,6 +107,24 @@ export type HostCapabilities = {
 
 export type HostStats = Record<string, unknown>;
 
+export type HotplugDiskParams = {
+  /** The VM UUID (the engine repeats it). */
+  vmId?: string;
+  /** The engine's device XML: `<hotplug><devices><disk .../></devices><metadata>` with the disk's `<ovirt-vm:device>` (poolID, domainID, imageID, volumeID) for a storage volume. */
+  xml?: string;
+  /** The older drive dictionary: path, or poolID/domainID/imageID/volumeID; iface (virtio, scsi, sata, ide), name or index, format (cow, raw), device (disk, lun, cdrom), readonly, serial, shared, propagateErrors, diskType, alias. */
+  drive?: Record<string, unknown>;
+};
+
+export type HotplugNicParams = {
+  /** The VM UUID (the engine repeats it). */
+  vmId?: string;
+  /** The engine's device XML: `<hotplug><devices><interface .../></devices><metadata>...</metadata></hotplug>`. */
+  xml?: string;
+  /** The older NIC dictionary: macAddr, network (the host bridge), nicModel (virtio, e1000, rtl8139; pv is virtio), linkActive, filter, bootOrder, alias. */
+  nic?: Record<string, unknown>;
+};
+
 export type IoTuneValues = {
   total_bytes_sec: number;
   read_bytes_sec: number;
@@ -306,10 +324,35 @@ export type VmCreated = {
   xml: string;
 };
 
+export type VmDeviceDefinition = {
+  vmId: string;
+  status: string;
+  statusTime: string;
+  devices: Array<Record<string, unknown>>;
+};
+
+export type VmDiskIoTuneChange = {
+  /** The disk's target (vda). */
+  name?: string;
+  /** Or its source path. */
+  path?: string;
+  /** Limits to change: total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec, write_iops_sec (0 is no limit); the others stay. */
+  ioTune: Record<string, unknown>;
+};
+
 export type VmIoTunePolicy = {
   /** The policy VM.setIoTunePolicy would set; always empty here (that verb is not served). */
   policy: unknown[];
   current_values: DiskIoTune[];
+};
+
+export type VmPolicyParams = {
+  /** The VM UUID (the engine repeats it). */
+  vmId?: string;
+  /** Percent of the host's CPU the VM may use. */
+  vcpuLimit?: number | string;
+  /** Per disk: name or path, or domainID/poolID/imageID/volumeID; maximum and guaranteed: {total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec, write_iops_sec}. */
+  ioTune?: Array<Record<string, unknown>>;
 };
 
 export type VmShortStatus = {
@@ -766,6 +809,14 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Put a medium in the VM's CD-ROM drive (its first, or the one `driveSpec.name` names), or eject it with an empty path (virDomainUpdateDeviceFlags, live). */
+  "VM.changeCD": {
+    params: {
+      vmID: string;
+      driveSpec: string | Record<string, unknown>;
+    };
+    result: VmDeviceDefinition;
+  };
   /** Resume a paused VM. */
   "VM.cont": {
     params: {
@@ -870,6 +921,38 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Add a disk to the running VM (virDomainAttachDeviceFlags, live). A disk on a storage volume is prepared first (Image.prepare, as VM.create's disks) and torn down again if the plug fails. Either `params.xml` or `params.drive` is required. Hook points before_disk_hotplug (its scripts' XML is what is attached; a failure refuses: 78) and after_disk_hotplug. */
+  "VM.hotplugDisk": {
+    params: {
+      vmID: string;
+      params: HotplugDiskParams;
+    };
+    result: VmDeviceDefinition;
+  };
+  /** Add a network interface to the running VM (virDomainAttachDeviceFlags, live), on the host bridge its network names. Either `params.xml` or `params.nic` is required. Hook points before_nic_hotplug (its scripts' XML is what is attached; a failure refuses the plug: 78), after_nic_hotplug, after_nic_hotplug_fail. */
+  "VM.hotplugNic": {
+    params: {
+      vmID: string;
+      params: HotplugNicParams;
+    };
+    result: VmDeviceDefinition;
+  };
+  /** Remove a disk from the running VM (virDomainDetachDeviceFlags, live): the one the XML names by alias, target, path or serial, or the dictionary by its storage volume, path, name or serial. Answers once the guest released it (at most 30 s), then a prepared volume is torn down. Either `params.xml` or `params.drive` is required. Hook points before_disk_hotunplug (a failure refuses: 78) and after_disk_hotunplug. */
+  "VM.hotunplugDisk": {
+    params: {
+      vmID: string;
+      params: HotplugDiskParams;
+    };
+    result: VmDeviceDefinition;
+  };
+  /** Remove the VM's network interface with the request's MAC address (virDomainDetachDeviceFlags, live); answers once the guest released it (libvirt's DEVICE_REMOVED), at most 30 s. Either `params.xml` or `params.nic` is required. Hook points before_nic_hotunplug (a failure refuses: 78), after_nic_hotunplug, after_nic_hotunplug_fail. */
+  "VM.hotunplugNic": {
+    params: {
+      vmID: string;
+      params: HotplugNicParams;
+    };
+    result: VmDeviceDefinition;
+  };
   /** Live-migrate the VM to another agent (`params.dst`). Answers at once; the VM is Migration Source until it is Down with exitReason 4 (migrated) or back Up; `|virt|VM_migration_status|<vmId>` events carry the progress and, at the end, the downtime. With `mode: "file"` and `hiberVolHandle`: VM.hibernate. */
   "VM.migrate": {
     params: {
@@ -926,6 +1009,38 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Set the memory the guest's balloon driver should leave it, in KiB (virDomainSetMemoryFlags, live). */
+  "VM.setBalloonTarget": {
+    params: {
+      vmID: string;
+      target: number | string;
+    };
+    result: boolean;
+  };
+  /** Set the period in µs the vCPU quota applies to (vcpu_period, virDomainSetSchedulerParametersFlags, live). */
+  "VM.setCpuTunePeriod": {
+    params: {
+      vmID: string;
+      period: number | string;
+    };
+    result: boolean;
+  };
+  /** Set the vCPUs' bandwidth quota in µs per period (-1: none), the cgroup cpu controller's vcpu_quota (virDomainSetSchedulerParametersFlags, live); MOM and the engine's CPU limit QoS set it. */
+  "VM.setCpuTuneQuota": {
+    params: {
+      vmID: string;
+      quota: number | string;
+    };
+    result: boolean;
+  };
+  /** Change the I/O limits of disks of the running VM (virDomainSetBlockIoTune, live): each entry's limits are merged over the disk's current ones. Host.getAllVmIoTunePolicies reports them. */
+  "VM.setIoTune": {
+    params: {
+      vmID: string;
+      tunables: VmDiskIoTuneChange[];
+    };
+    result: boolean;
+  };
   /** Set the console password on the VM's first graphics device (VNC or SPICE) of the running domain, as the engine does each time a user opens a console. The password is never logged. */
   "VM.setTicket": {
     params: {
@@ -976,6 +1091,14 @@ export interface ApiMethods {
       params: UpdateDeviceParams;
     };
     result: VmShortStatus;
+  };
+  /** Keep the VM's SLA policy in its domain metadata (`ovirt-tune:qos`, as vdsm; MOM applies it): `vcpuLimit` (percent) and `ioTune` (per disk: `maximum` and `guaranteed` limits). Host.getAllVmIoTunePolicies reports the I/O part as `policy`. */
+  "VM.updateVmPolicy": {
+    params: {
+      vmID: string;
+      params: VmPolicyParams;
+    };
+    result: boolean;
   };
   /** Copy a volume (its chain collapsed) into a new image with qemu-img convert, as an SPM task with progress (vdsm copyImage). */
   "Volume.copy": {

@@ -33,6 +33,8 @@ export interface LibvirtOpMap {
   'libvirt.setMemoryFlags': { args: DomainArgs & Flags & { memoryKiB: number }; result: null };
   'libvirt.setVcpusFlags': { args: DomainArgs & Flags & { count: number }; result: null };
   'libvirt.setBlockThreshold': { args: DomainArgs & Flags & { dev: string; threshold: number }; result: null };
+  'libvirt.setBlockIoTune': { args: DomainArgs & Flags & { disk: string; params: Record<string, number> }; result: null };
+  'libvirt.setSchedulerParameters': { args: DomainArgs & Flags & { params: Record<string, number> }; result: null };
   'libvirt.xmlDesc': { args: DomainArgs & Flags; result: string };
   'libvirt.state': { args: DomainArgs; result: DomainStateInfo };
   'libvirt.controlInfo': { args: DomainArgs; result: DomainControlInfo };

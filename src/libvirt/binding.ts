@@ -38,6 +38,10 @@ export interface VirtBinding {
   setMemoryFlags(conn: number, uuid: string, memoryKiB: number, flags?: number): void;
   setVcpusFlags(conn: number, uuid: string, count: number, flags?: number): void;
   setBlockThreshold(conn: number, uuid: string, dev: string, threshold: number, flags?: number): void;
+  /** virDomainSetBlockIoTune: each value an unsigned long long (total_bytes_sec, read_iops_sec, ...). */
+  setBlockIoTune(conn: number, uuid: string, disk: string, params: Record<string, number>, flags?: number): void;
+  /** virDomainSetSchedulerParametersFlags: *_quota values long long, the others unsigned long long. */
+  setSchedulerParameters(conn: number, uuid: string, params: Record<string, number>, flags?: number): void;
   xmlDesc(conn: number, uuid: string, flags?: number): string;
   state(conn: number, uuid: string): DomainStateInfo;
   controlInfo(conn: number, uuid: string): DomainControlInfo;

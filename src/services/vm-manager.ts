@@ -9,6 +9,7 @@ import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
 import { DestroyFlag, DomainState, Impact, StatsGroup } from '../libvirt/constants.js';
 import { ticketedGraphics, type GraphicsTicket } from '../virt/graphics-ticket.js';
 import { diskIoTunes, type DiskIoTune } from '../virt/disk-iotune.js';
+import { parseQos } from '../virt/vm-qos.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
@@ -825,9 +826,8 @@ export class VmManager {
   }
 
   /**
-   * Host.getAllVmIoTunePolicies: per running VM, its I/O tune policy (none is ever set on this host:
-   * VM.setIoTunePolicy is not served, so `policy` is empty) and each disk's current limits from libvirt's
-   * live XML. A VM libvirt cannot describe is left out, as vdsm leaves out a VM whose query fails.
+   * Host.getAllVmIoTunePolicies: per running VM, its I/O tune policy (what VM.updateVmPolicy kept in the
+   * domain metadata) and each disk's current limits, both from libvirt's live XML. A VM libvirt cannot describe is left out, as vdsm leaves out a VM whose query fails.
    */
   async ioTunePolicies(): Promise<Record<string, VmIoTunePolicy>> {
     const vms = this.running();
@@ -835,7 +835,7 @@ export class VmManager {
     await Promise.all(vms.map(async (vm) => {
       try {
         const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
-        out[vm.vmId] = { policy: [], current_values: diskIoTunes(live) };
+        out[vm.vmId] = { policy: parseQos(live).ioTune, current_values: diskIoTunes(live) };
       } catch (err) {
         this.#o.log.debug({ vmId: vm.vmId, err }, 'I/O tune values unavailable');
       }
@@ -1118,6 +1118,24 @@ export class VmManager {
     vm.domain = parseDomainXml(live);
     this.#refresher.schedule();
     vm.xml = live;
+  }
+
+  /** A VM that is not Down (NO_VM when unknown, VM_DOWN when down): the device verbs' precondition. */
+  requireRunning(vmId: string): Vm {
+    return this.#requireRunning(vmId);
+  }
+
+  /**
+   * A device was plugged or unplugged (./vm-devices.ts): libvirt's live XML becomes the VM's (its
+   * devices in VM stats, getVMFullList and Host.dumpxmls), the record keeps it for recovery (best
+   * effort, as adopt does) and the disks' sizes are read again.
+   */
+  async devicesChanged(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    void this.#o.records.remember({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: this.#o.records.get(vm.vmId)?.startedAt ?? Date.now() });
+    this.#driveSubjects.delete(vm);
+    await this.refreshDriveSizes([vm]).catch((err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'drive sizes not read after the device change'));
+    this.#refresher.schedule();
   }
 
   #requireRunning(vmId: string): Vm {
