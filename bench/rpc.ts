@@ -15,7 +15,6 @@
 // One JSON line per case on stdout, progress on stderr, report.md and rpc.svg in --out (default
 // results/rpc). Each case runs --repeats times (default 3, --quick 1); the run with the median req/s is
 // reported with every run's figure (the machine is shared; load1 recorded per case).
-import { execFileSync } from 'node:child_process';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { FLOOR_ID_SLOT, startFloorServer, type FloorServer } from './lib/floor-s
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { benchFlags } from './lib/bench-help.js';
+import { clientCpu, pinProcess, SERVER_CPU } from './lib/placement.js';
 import { processCpuMs, threadCpuNs } from './lib/process-sample.js';
 import { percentile, round } from './lib/stats.js';
 import { barChart, type Bar } from './lib/svg-chart.js';
@@ -295,15 +295,12 @@ share of the floor's.`,
  */
 function pinProcesses(mode: string, servers: readonly number[]): string {
   if (mode !== 'cross' && mode !== 'same') return 'off';
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', mode === 'cross' ? '0' : '1', String(process.pid)], { stdio: 'ignore' });
-    for (const pid of servers) execFileSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' });
-    progress(`pinned: load generator on CPU ${mode === 'cross' ? 0 : 1}, servers on CPU 1 (--pin=${mode})`);
+  if (pinProcess(process.pid, clientCpu(mode)!) && servers.every((pid) => pinProcess(pid, SERVER_CPU))) {
+    progress(`pinned: load generator on CPU ${clientCpu(mode)!}, servers on CPU ${SERVER_CPU} (--pin=${mode})`);
     return mode;
-  } catch (err) {
-    progress(`not pinned (taskset: ${(err as Error).message}); req/s of sequential cases will vary with placement`);
-    return 'off';
   }
+  progress('not pinned (taskset missing or refused); req/s of sequential cases will vary with placement');
+  return 'off';
 }
 
 /** Median of the known values (CPU per request is not always readable: a remote agent). */

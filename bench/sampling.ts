@@ -12,6 +12,21 @@
 // and spawns a STOMP client grandchild (--client) so that client work never runs on the agent's loop.
 // The same file is also the synthetic-records worker thread.
 //
+// Placement (--pin, bench/lib/placement.ts, as bench/rpc.ts): `off` (the default) leaves it to the
+// scheduler; `cross` puts every thread of the case child (the agent: main thread, Executor workers, the
+// synthetic-records thread) and of the floor server on CPU 1 (where vdsmd's cpu_affinity = auto puts
+// vdsmd) and starts the client under `taskset -c 0`, so the client's JSON.parse of each 1.8 MB reply and
+// its GC threads never hold the agent's core (the run-queue sampler goes to CPU 0 too); `same` puts the
+// client on CPU 1 too. Each result line records the CPUs every process's threads were allowed, read back
+// from /proc. `--client-gc=single` runs the client with V8's single-threaded GC (no helper threads).
+// Neither is the default: on the shared 2-CPU machine of session 8 (load1 3.5-7) both made the agent
+// side worse, not better (CHANGELOG, issue 17): pinned, the agent's main thread shares CPU 1 with its
+// own GC, Executor and synthetic-records threads and cannot move to CPU 0 when other sessions load CPU 1.
+//
+// The agent under test is this checkout's, or another build's (VDSM_BENCH_AGENT_DIST=/tmp/start/dist:
+// that build's agent modules, this file's client, floor and placement), so two builds are compared in
+// the same placement and with the same load generator.
+//
 // The floor, in the same run: a minimal STOMP server in its own process (bench/lib/floor-server.ts)
 // answering Host.getAllVmStats with the agent's own reply bytes, called by the same client in blocks
 // that alternate with the agent's, so the latency stands next to the least any server could give that
@@ -20,17 +35,19 @@
 // the agent's `vdsm:rpc:reply` diagnostics channel, subscribed in the case child.
 //
 //   node dist/bench/sampling.js [--quick] [--vms=200,1000] [--records=test-driver,synthetic-qemu]
-//        [--cycles=30] [--calls=200] [--log-level=error] [--out=DIR]
+//        [--cycles=30] [--calls=200] [--pin=off|cross|same] [--client-gc=parallel|single] [--agent-nice=0]
+//        [--log-level=error] [--out=DIR]
 import type { DispatchOptions } from '../src/contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../src/contracts/operations.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, getPriority, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { runChildCase } from './lib/child-case.js';
+import { clientCpu, cpusOf, cpusOfThread, niceProcess, onCpu, pinMode, pinProcess, SERVER_CPU, type PinMode } from './lib/placement.js';
 import { FLOOR_ID_SLOT, startFloorServer } from './lib/floor-server.js';
 import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
@@ -38,9 +55,8 @@ import { benchFlags } from './lib/bench-help.js';
 import { barChart } from './lib/svg-chart.js';
 import { round, summarize } from './lib/stats.js';
 import { syntheticRecord, syntheticKeyCount, type SyntheticVm } from './sampling-records.js';
-import { encodeBulkStats } from '../src/contracts/bulk-stats-codec.js';
 import { NICE_DEFAULT } from '../src/runtime/executor/executor-options.js';
-import { niceThisThread } from '../src/native-sys.js';
+import { niceThisThread, osThreadId } from '../src/native-sys.js';
 import { describeTimeline, meanTimeline, overlap, replyTimeline, schedBetween, SpanRecorder, type OutputTimeline, type ReplyTimeline } from './sampling-tail.js';
 
 type RecordsKind = 'test-driver' | 'synthetic-qemu';
@@ -85,6 +101,8 @@ interface CaseResult {
   /** Reply buffers (runtime/reply-buffers.ts) handed out while the client ran, and of them reused; null on a build without the pool. */
   reply_buffers_acquired: number | null;
   reply_buffers_reused: number | null;
+  /** getAllVmStats reads of every VM while the client ran (every connection): assembled VM by VM (and of them kept), served from the kept reply (reused as is, patched in place, patched in a copy); null on a build without it. */
+  whole_reply: Record<string, number> | null;
   /** Socket writes (hand-offs, vdsm:rpc:output) per timed reply: each is at least one turn of the agent's event loop. */
   writes_per_reply: number | null;
   /**
@@ -124,9 +142,31 @@ interface CaseResult {
   loop_delay_max_ms: number;
   /** 1-minute load average at the end of the case (the machine is shared; ELU counts wall time). */
   load1: number;
+  /** Placement asked for (--pin) and the CPUs each process's threads were allowed, read back (e.g. "1"; "0-1" unpinned). */
+  pin: PinMode;
+  cpus_agent: string;
+  cpus_client: string;
+  cpus_floor: string | null;
+  /** The run-queue sampler thread (in the agent's process; on the client's CPU with --pin=cross, after the agent's threads were read back). */
+  cpus_sampler: string | null;
+  /** The client's V8 GC: `single` (--single-threaded-gc, no helper threads) or `parallel` (Node's default). */
+  client_gc: string;
+  /** The agent under test: 'checkout' or the other build's dist (VDSM_BENCH_AGENT_DIST). */
+  agent_build: string;
+  /** Niceness of every agent and floor thread (--agent-nice; the unit's [vars] vdsm_nice is -5, the dev profile's 0); the client runs at 0. */
+  agent_nice: number;
+  client_nice: number;
 }
 
 const SCRIPT = fileURLToPath(import.meta.url);
+
+/** Another build's dist whose agent is measured (its src/ modules), with this file's client, floor and placement. */
+const AGENT_DIST = process.env['VDSM_BENCH_AGENT_DIST'] || undefined;
+
+/** A module of the agent under test: `rel` under dist/ (e.g. 'src/app/agent.js'). */
+function agentModule<T>(rel: string): Promise<T> {
+  return import(AGENT_DIST === undefined ? new URL(`../${rel}`, import.meta.url).href : pathToFileURL(join(AGENT_DIST, rel)).href) as Promise<T>;
+}
 
 // ---- synthetic-records worker thread -----------------------------------------------------------
 
@@ -134,6 +174,8 @@ interface SynthInit { vms: SyntheticVm[] }
 
 if (!isMainThread && (workerData as { synth?: SynthInit } | null)?.synth !== undefined) {
   const { vms } = (workerData as { synth: SynthInit }).synth;
+  // The codec of the agent under test (its decoder reads these records).
+  const { encodeBulkStats } = await agentModule<typeof import('../src/contracts/bulk-stats-codec.js')>('src/contracts/bulk-stats-codec.js');
   // At the niceness of the sampling Executor's workers, whose work it stands in for (they run at
   // NICE_DEFAULT above the main thread so that it wins the CPU).
   niceThisThread(NICE_DEFAULT);
@@ -259,7 +301,7 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
   const agentHol = await hol(port);
   const floorHol = floorPort > 0 ? await hol(floorPort) : undefined;
   client.close();
-  process.stdout.write(`${JSON.stringify({ latencies, floorLatencies, bytes, vms, stompitMs, pingAlone: agentHol.alone, pingDuring: agentHol.during, bulkReplies: agentHol.bulkReplies, floorPingDuring: floorHol?.during ?? [] })}\n`);
+  process.stdout.write(`${JSON.stringify({ latencies, floorLatencies, bytes, vms, stompitMs, pingAlone: agentHol.alone, pingDuring: agentHol.during, bulkReplies: agentHol.bulkReplies, floorPingDuring: floorHol?.during ?? [], cpus: cpusOf(), nice: getPriority() })}\n`);
 }
 
 // ---- run-queue sampler (worker thread of the case child) ---------------------------------------
@@ -269,9 +311,13 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
 // so a slow reply's time can be split into the agent running and the agent runnable but not running
 // (the machine's other processes had the cores).
 if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.schedstat !== undefined) {
-  const { pid } = (workerData as { schedstat: { pid: number } }).schedstat;
+  const { pid, cpu } = (workerData as { schedstat: { pid: number; cpu?: number } }).schedstat;
   // A measuring thread in the agent's process: it yields to the agent it measures (each sample carries its own time).
   niceThisThread(10);
+  // Pinned apart (--pin=cross): on the bench's CPU, so its wake-up every ms never takes the agent's core.
+  const tid = osThreadId();
+  if (cpu !== undefined && tid > 0) pinProcess(tid, cpu, false);
+  const myCpus = tid > 0 ? cpusOfThread(pid, tid) : 'unknown';
   const { openSync, readSync } = await import('node:fs');
   const samples: number[] = [];
   // One descriptor, re-read from offset 0 into one buffer: a read costs one syscall, not open/read/close
@@ -290,7 +336,7 @@ if (!isMainThread && (workerData as { schedstat?: { pid: number } } | null)?.sch
   }, 1);
   parentPort!.once('message', () => {
     clearInterval(timer);
-    parentPort!.postMessage(samples);
+    parentPort!.postMessage({ samples, cpus: myCpus });
   });
 }
 
@@ -347,15 +393,22 @@ async function floorBodies(port: number): Promise<Record<string, string>> {
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
 
-async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string, noSchedstat: boolean): Promise<void> {
+async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string, noSchedstat: boolean, pin: PinMode, clientGc: string, agentNice: number): Promise<void> {
+  // The agent's niceness on every thread that exists now (as vdsmd's process settings do at start);
+  // later threads, the floor server and the client inherit it (the client is put back to 0 below).
+  const niced = agentNice !== 0 && niceProcess(agentNice);
+  // Every thread of this process (the agent) on the server CPU before the agent starts its threads:
+  // they, the synthetic-records thread and the floor server's process inherit it.
+  const pinned = pin !== 'off' && pinProcess(process.pid, SERVER_CPU);
+  if (pin !== 'off' && !pinned) progress('  not pinned (taskset missing or refused): the placement is the scheduler\'s');
   const pino = (await import('pino')).default;
-  const { Agent } = await import('../src/app/agent.js');
-  const { loadConfig, PROFILES } = await import('../src/config/index.js');
-  const { writeNodeXml } = await import('../src/libvirt/fixture.js');
-  const { createRootLogger, LogManager } = await import('../src/observability/logging.js');
-  const { StatsCache } = await import('../src/virt/stats-cache.js');
-  const { VmManager } = await import('../src/services/vm-manager.js');
-  const { VmReportCache } = await import('../src/virt/vm-report-cache.js');
+  const { Agent } = await agentModule<typeof import('../src/app/agent.js')>('src/app/agent.js');
+  const { loadConfig, PROFILES } = await agentModule<typeof import('../src/config/index.js')>('src/config/index.js');
+  const { writeNodeXml } = await agentModule<typeof import('../src/libvirt/fixture.js')>('src/libvirt/fixture.js');
+  const { createRootLogger, LogManager } = await agentModule<typeof import('../src/observability/logging.js')>('src/observability/logging.js');
+  const { StatsCache } = await agentModule<typeof import('../src/virt/stats-cache.js')>('src/virt/stats-cache.js');
+  const { VmManager } = await agentModule<typeof import('../src/services/vm-manager.js')>('src/services/vm-manager.js');
+  const { VmReportCache } = await agentModule<typeof import('../src/virt/vm-report-cache.js')>('src/virt/vm-report-cache.js');
 
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-bench-sampling-'));
   const uri = await writeNodeXml(join(dir, 'fixture'), { domains: vms, cpus: 32, memoryKiB: 1024 * 1024 * 1024 });
@@ -520,14 +573,21 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  const sched = noSchedstat ? undefined : new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid } } });
+  const sched = noSchedstat ? undefined : new Worker(SCRIPT, { workerData: { schedstat: { pid: process.pid, ...(pinned && pin === 'cross' ? { cpu: clientCpu(pin) } : {}) } } });
   const profiler = cpuProfile === '' ? undefined : await startProfile();
   const pool = (agent as { replyBuffers?: { describe(): { acquired: number; reused: number } } }).replyBuffers;
   const pool0 = pool?.describe();
+  const wholeOf = (): Record<string, number> | undefined => (agent.vms as unknown as { describeReports?: () => { whole?: Record<string, number> } }).describeReports?.().whole;
+  const whole0 = wholeOf();
   progress(`  ${cycles} cycles measured; ${calls} getAllVmStats calls from a STOMP client process${floor ? ', alternating with the floor server' : ''}`);
-  let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[] };
+  let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[]; cpus: string; nice: number };
+  const cpusFloor = floor === undefined ? null : cpusOf(floor.pid);
   try {
-    client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`], { timeoutMs: 600_000 });
+    client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`], {
+      timeoutMs: 600_000,
+      wrap: [...(pinned ? onCpu(clientCpu(pin)) : []), ...(niced ? ['nice', '-n', String(-agentNice)] : [])],
+      execArgv: clientGc === 'single' ? ['--single-threaded-gc'] : [],
+    });
   } finally {
     diagnostics_channel.unsubscribe('vdsm:rpc:reply', onReply);
     diagnostics_channel.unsubscribe('vdsm:rpc:output', onOutput);
@@ -536,12 +596,14 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     await floor?.stop();
   }
   if (profiler) await writeFile(`${cpuProfile}.${vms}.cpuprofile`, JSON.stringify(await profiler.stop()));
-  const schedSamples = sched === undefined ? [] : await new Promise<number[]>((resolve) => {
+  const schedOut = sched === undefined ? undefined : await new Promise<{ samples: number[]; cpus: string }>((resolve) => {
     sched.once('message', resolve);
     sched.postMessage('stop');
   });
+  const schedSamples = schedOut?.samples ?? [];
   await sched?.terminate();
   const pool1 = pool?.describe();
+  const whole1 = wholeOf();
   // The floor's timed connection is its first (the client's timed calls; its warm-up block comes first).
   const floorTimes = (floor?.replyTimes() ?? []).filter((t) => t.connection === 1).slice(-calls).map((t) => t.ms);
   const floorSide = summarize(floorTimes);
@@ -563,6 +625,8 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   if (allTimeline) progress(`  all replies (mean): ${describeTimeline(allTimeline)}`);
   for (const t of slowestFirst.slice(0, 5)) progress(`    ${describeTimeline(t)}`);
   if (client.vms !== vms) throw new Error(`getAllVmStats listed ${client.vms} VMs, expected ${vms}`);
+  const cpusAgent = cpusOf();
+  progress(`  placement (--pin=${pinned ? pin : 'off'}): agent threads on CPU ${cpusAgent} (nice ${niced ? agentNice : 0}), client on ${client.cpus}, floor on ${cpusFloor ?? '-'}, run-queue sampler on ${schedOut?.cpus ?? '-'}; client GC ${clientGc}`);
 
   await synth?.close();
   await agent.stop();
@@ -590,6 +654,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     gc_major: gc.major, gc_major_ms: round(gc.majorMs, 1), gc_minor: gc.minor, gc_forced: gc.forced, gc_forced_ms: round(gc.forcedMs, 1),
     reply_buffers_acquired: pool0 && pool1 ? pool1.acquired - pool0.acquired : null,
     reply_buffers_reused: pool0 && pool1 ? pool1.reused - pool0.reused : null,
+    whole_reply: whole0 && whole1 ? Object.fromEntries(['assembled', 'kept', 'reused', 'patched', 'copied'].map((k) => [k, (whole1[k] ?? 0) - (whole0[k] ?? 0)])) : null,
     writes_per_reply: timedWrites !== undefined ? round(timedWrites / calls, 1) : null,
     ...tailBreakdown(timedReplies, gcSpans, putSpans, schedSamples),
     tail_timeline: tailTimeline, all_timeline: allTimeline, slowest_timelines: slowestFirst.slice(0, 10),
@@ -604,6 +669,8 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     response_bytes: client.bytes, bytes_per_vm: Math.round(client.bytes / vms),
     loop_delay_p99_ms: round(histogram.percentile(99) / 1e6, 2), loop_delay_max_ms: round(histogram.max / 1e6, 2),
     load1: round(loadavg()[0] ?? 0, 2),
+    pin: pinned ? pin : 'off', cpus_agent: cpusAgent, cpus_client: client.cpus, cpus_floor: cpusFloor, cpus_sampler: schedOut?.cpus ?? null, client_gc: clientGc,
+    agent_build: AGENT_DIST ?? 'checkout', agent_nice: niced ? agentNice : 0, client_nice: client.nice,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -664,7 +731,10 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
     '# Benchmark `sampling`', '',
     `VM bulk-stats sampling and Host.getAllVmStats through the real agent (in-process Agent on libvirt's test driver, ` +
       `sampling period 1 s instead of 15 s so that a case takes seconds). Node ${String(env['node'])}, ${String(env['cpus'])} CPUs, ` +
-      `load average at start ${String(env['loadavg'])}. Command: \`npm run bench:sampling\` (\`node dist/bench/sampling.js\`).`, '',
+      `load average at start ${String(env['loadavg'])}. Command: \`npm run bench:sampling\` (\`node dist/bench/sampling.js\`).`,
+    `Placement (\`--pin=${String(env['pin'])}\`): ${results.map((r) => `${r.case}: agent threads on CPU ${r.cpus_agent}, client on ${r.cpus_client}, floor on ${r.cpus_floor ?? '-'}`).join('; ')} ` +
+      `(cross: the client's parse of each reply and its GC never hold the agent's core; off: the scheduler's placement). ` +
+      `Client GC: ${String(env['clientGc'])}. Agent build: ${String(env['agentBuild'])}.`, '',
     mdTable(
       ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'floor ms p50 / p99', 'vs floor p50 / p99', 'agent side ms p50 / p99', 'of it to queued p50 / p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'ping2 alone p99 ms', 'ping2 during getAllVmStats p50 / p99 ms', 'floor: ping2 during p50 / p99 ms', 'floor side ms p50 / p99', 'mark-compacts (ms)', 'writes/reply', 'buffers reused', 'load1'],
       results.map((r) => [r.vms, r.records, r.keys_per_record, fmt(r.cycle_main_ms_p50, 2), fmt(r.cycle_main_ms_p99, 2), fmt(r.cache_put_ms_p50, 3),
@@ -750,13 +820,16 @@ async function orchestrate(flags: Flags): Promise<void> {
   const kinds = flags.list('records', ['test-driver', 'synthetic-qemu']) as RecordsKind[];
   const cycles = flags.num('cycles', quick ? 3 : 30);
   const calls = flags.num('calls', quick ? 10 : 200);
-  const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error') };
+  const pin = pinMode(flags.str('pin', 'off'));
+  const clientGc = flags.str('client-gc', 'parallel');
+  if (clientGc !== 'single' && clientGc !== 'parallel') throw new Error(`--client-gc=${clientGc}: expected single or parallel`);
+  const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error'), pin, clientGc, agentBuild: AGENT_DIST ?? 'checkout' };
   const results: CaseResult[] = [];
   let done = 0;
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), `--pin=${pin}`, `--client-gc=${clientGc}`, `--agent-nice=${flags.num('agent-nice', 0)}`, ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -789,13 +862,16 @@ if (isMainThread) {
       'no-floor': 'no floor server (the same client against a server answering with the agent\'s own bytes)',
       'no-schedstat': "no run-queue sampler (a side thread of the agent's process reading /proc schedstat every ~1 ms; tail_runqueue_ms and the timelines' runq are then null)",
       'log-level': "LEVEL: the agent's log level (default error)",
+      pin: 'cross|same|off: every agent and floor thread on CPU 1 and the client on CPU 0 (cross), the client on CPU 1 too (same), unpinned (off, the default)',
+      'agent-nice': "N: niceness of every agent and floor thread (default 0, the dev profile's; vdsmd's unit and [vars] vdsm_nice default: -5); the client runs at 0",
+      'client-gc': "single|parallel: the client's V8 GC without helper threads (single) or Node's default (parallel, the default)",
     },
     internal: ['case', 'client', 'port', 'floor-port'],
   });
   const run = flags.has('client')
     ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'), pinMode(flags.str('pin', 'off')), flags.str('client-gc', 'parallel'), flags.num('agent-nice', 0))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.

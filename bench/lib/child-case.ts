@@ -4,9 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 
-export function runChildCase<T>(script: string, args: readonly string[], opts: { timeoutMs?: number; execArgv?: readonly string[] } = {}): Promise<T> {
+export function runChildCase<T>(script: string, args: readonly string[], opts: { timeoutMs?: number; execArgv?: readonly string[]; wrap?: readonly string[] } = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(opts.execArgv ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // `wrap`: a command the child runs under (e.g. `taskset -c 0`, so every thread starts on that CPU).
+    const argv = [process.execPath, ...(opts.execArgv ?? []), script, ...args];
+    const [cmd, ...rest] = [...(opts.wrap ?? []), ...argv];
+    const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));
