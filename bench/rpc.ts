@@ -129,7 +129,7 @@ interface Run {
   threads: ReturnType<typeof otherThreads> | null; checkParsed: number;
 }
 
-async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: CaseSpec): Promise<Run> {
+async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: CaseSpec, warmupMs: number): Promise<Run> {
   const clients = await Promise.all(Array.from({ length: c.connections }, async () => {
     const cl = new StompRpcClient({ host: t.host, port: t.port, ...(t.tls ? { tls: t.tls } : {}) });
     await cl.connect();
@@ -163,7 +163,13 @@ async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: Case
     return { lat, errors, seconds: (performance.now() - t0) / 1000 };
   };
   try {
-    await measure(Math.max(10, Math.round(c.requests / 10)), false);
+    // Warm-up: a tenth of the requests, and at least warmupMs of calls. A fresh vdsmd still compiles its
+    // hot paths (and collects what start-up left) for about a second, on V8's background threads, which
+    // the pinning puts on its main thread's CPU: measured after 200 calls, the 55-VM getAllVmStats case
+    // showed 34-67 µs per request of the agent's other threads' CPU; after a few seconds of calls, 7.5.
+    const warm = Math.max(10, Math.round(c.requests / 10));
+    const warmUntil = performance.now() + warmupMs;
+    do await measure(warm, false); while (performance.now() < warmUntil);
     const threads0 = t.pid === undefined ? undefined : threadsSched(t.pid);
     const cpu0 = t.pid === undefined ? undefined : threadCpuNs(t.pid);
     const proc0 = t.pid === undefined ? undefined : processCpuMs(t.pid);
@@ -234,6 +240,7 @@ share of the floor's.`,
       transports: 'plain,tls: the transports (default both)',
       verbs: 'ping2,getStats,getAllVmStats: the verbs (default all)',
       patterns: 'seq,8x8: one connection one request at a time, 8 connections x 8 in flight (default both)',
+      'warmup-ms': 'N: each run first calls for at least N ms, unmeasured (default 1000; --quick 0), besides a tenth of its requests',
       generators: 'parse,check: how the load generator takes replies, every case in each named mode (default: parse for every case, check beside it for getAllVmStats); parse = JSON-parsed in full as a real client, check = frame, id and "a result" read from the envelope, the result not materialised',
       pin: 'cross|same|off: load generator on CPU 0 and servers on CPU 1 (cross, the default on 2+ CPUs), all on CPU 1 (same: req/s = 1 / CPU of both sides), unpinned (off)',
       agent: 'HOST:PORT: measure a running agent (its own VMs, no floor) with --insecure or --cert=F --key=F --cacert=F',
@@ -245,6 +252,7 @@ share of the floor's.`,
   const quick = flags.has('quick');
   const repeats = Math.max(1, flags.num('repeats', quick ? 1 : 3));
   const vms = flags.num('vms', 100);
+  const warmupMs = flags.num('warmup-ms', quick ? 0 : 1000);
   const out = outDir(flags, 'rpc');
   const remote = flags.has('agent');
   const agents: BenchAgent[] = [];
@@ -292,8 +300,8 @@ share of the floor's.`,
         const runs: Run[] = [];
         const floorRuns: Run[] = [];
         for (let i = 0; i < repeats; i++) {
-          runs.push(await runOnce(t, c));
-          if (t.floor) floorRuns.push(await runOnce(t.floor, c));
+          runs.push(await runOnce(t, c, warmupMs));
+          if (t.floor) floorRuns.push(await runOnce(t.floor, c, warmupMs));
         }
         const median = (xs: Run[]): Run => [...xs].sort((a, b) => a.reqPerS - b.reqPerS)[Math.floor((xs.length - 1) / 2)]!;
         const mid = median(runs);
@@ -384,8 +392,8 @@ function report(results: CaseResult[], meta: { remote: boolean; repeats: number;
     'envelope bytes and never materialises the result, where the other cases JSON-parse every reply in full as a real client',
     'does (~300 µs for an 82 KB getAllVmStats reply, more than the server\'s whole side). Their floor ran with the same',
     'generator. "wakes/req" is how often the agent\'s main thread was put on a CPU per request, and the same for all its other',
-    'threads together (schedstat), with their CPU µs per request and the busiest of them: on the pinned CPU 1 every such wake-up',
-    'of another thread takes the CPU from the main one.',
+    'threads together (schedstat), with their CPU µs per request and the busiest of them (name, wake-ups and CPU µs per',
+    'request): on the pinned CPU 1 every such wake-up of another thread takes the CPU from the main one.',
     '"cpu µs" is the server\'s main-thread CPU per request (the scheduler\'s own accounting in /proc/PID/task/PID/schedstat,',
     'read before and after the measured requests), "floor cpu µs" the floor\'s, "cpu vs floor" the floor\'s over the agent\'s: it',
     'does not depend on how fast the load generator runs, so it is steadier than req/s on a busy machine. "proc cpu µs" is the',

@@ -80,7 +80,7 @@ export interface OtherThreads {
   cpuUsPerReq: number;
   /** The main thread's runs per request (1 = it slept once per request, as a sequential server must). */
   mainRunsPerReq: number;
-  /** The busiest other threads by runs: "name runs/req". */
+  /** The busiest other threads by runs: "name runs/req cpu-µs/req" (threads of one name summed). */
   top: string[];
 }
 
@@ -88,7 +88,7 @@ export function otherThreads(pid: number, before: Map<number, ThreadSched>, afte
   let runs = 0;
   let cpu = 0;
   let mainRuns = 0;
-  const byName = new Map<string, number>();
+  const byName = new Map<string, { runs: number; cpuNs: number }>();
   for (const [tid, a] of after) {
     const b = before.get(tid) ?? { name: a.name, cpuNs: 0, runs: 0 };
     const dr = a.runs - b.runs;
@@ -98,11 +98,16 @@ export function otherThreads(pid: number, before: Map<number, ThreadSched>, afte
     }
     runs += dr;
     cpu += a.cpuNs - b.cpuNs;
-    if (dr > 0) byName.set(a.name, (byName.get(a.name) ?? 0) + dr);
+    if (dr > 0) {
+      const n = byName.get(a.name) ?? { runs: 0, cpuNs: 0 };
+      n.runs += dr;
+      n.cpuNs += a.cpuNs - b.cpuNs;
+      byName.set(a.name, n);
+    }
   }
   const per = (x: number): number => Math.round((x / requests) * 1000) / 1000;
   return {
     runsPerReq: per(runs), cpuUsPerReq: Math.round((cpu / 1000 / requests) * 100) / 100, mainRunsPerReq: per(mainRuns),
-    top: [...byName].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([n, r]) => `${n} ${per(r)}`),
+    top: [...byName].sort((x, y) => y[1].runs - x[1].runs).slice(0, 4).map(([n, t]) => `${n} ${per(t.runs)} ${(t.cpuNs / 1000 / requests).toFixed(1)}µs`),
   };
 }
