@@ -32,10 +32,15 @@ export class RpcCallError extends Error {
   }
 }
 
+/** Replies up to this size get their whole body buffer at their first chunk (a 1,000-VM getAllVmStats is ~1.9 MB). */
+const EAGER_BODY_BYTES = 4 * 1024 * 1024;
+
 interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() past which it fails with -32605 (Infinity: no time limit). */
+  deadline: number;
+  method: string;
   /** callChecked: resolved with the reply body's size, its result never materialised. */
   checked: boolean;
 }
@@ -51,6 +56,12 @@ export class StompRpcClient {
   #eventListeners: ((method: string, params: unknown) => void)[] = [];
   #closeListeners: ((err?: Error) => void)[] = [];
   #closed = false;
+  /**
+   * One timer for every call's time limit, armed for the earliest deadline: a call does not set and clear a
+   * timer of its own (two timer-list operations per call, a measurable share of a small call's cost).
+   */
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineAt = Infinity;
   /** Pending callChecked calls (while none, no reply is peeked at). */
   #checked = 0;
   /** callChecked replies whose envelope was not recognised, so they were parsed in full. */
@@ -60,7 +71,8 @@ export class StompRpcClient {
   constructor(opts: StompClientOptions) {
     this.#o = opts;
     this.#requestQueue = opts.requestQueue ?? Destinations.REQUESTS;
-    this.#parser = new StompParser({ frame: (f) => this.#onFrame(f), error: (e) => this.#fail(e) });
+    // The server's replies are trusted with their length (this client connects to an agent it chose).
+    this.#parser = new StompParser({ frame: (f) => this.#onFrame(f), error: (e) => this.#fail(e) }, {}, { eagerBodyBytes: EAGER_BODY_BYTES });
   }
 
   onEvent(fn: (method: string, params: unknown) => void): void {
@@ -124,12 +136,9 @@ export class StompRpcClient {
         reject(new Error('not connected'));
         return;
       }
-      const timer = timeoutMs > 0 ? setTimeout(() => {
-        const p = this.#pending.get(id);
-        if (p !== undefined) this.#settle(id, p);
-        reject(new RpcCallError(-32605, `No response for JSON-RPC request: {'method': '${method}'}`));
-      }, timeoutMs) : undefined;
-      this.#pending.set(id, { resolve, reject, timer, checked });
+      const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+      this.#pending.set(id, { resolve, reject, deadline, method, checked });
+      if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
       if (checked) this.#checked++;
       this.sendRaw(JSON.stringify({ jsonrpc: '2.0', method, params, id }));
     });
@@ -209,8 +218,29 @@ export class StompRpcClient {
 
   #settle(id: string, p: Pending): void {
     this.#pending.delete(id);
-    if (p.timer) clearTimeout(p.timer);
     if (p.checked) this.#checked--;
+    // The timer stays armed (it holds the process no longer than the open socket does: #fail clears it).
+  }
+
+  #armDeadline(at: number): void {
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+  }
+
+  /** The earliest deadline came: fail the calls past theirs, arm for the next one. */
+  #expire(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#settle(id, p);
+        p.reject(new RpcCallError(-32605, `No response for JSON-RPC request: {'method': '${p.method}'}`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next < Infinity) this.#armDeadline(next);
   }
 
   #fail(err: Error): void {
@@ -218,10 +248,10 @@ export class StompRpcClient {
     this.#closed = true;
     this.#connected?.reject(err);
     this.#connected = undefined;
-    for (const p of this.#pending.values()) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(err);
-    }
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
     this.#checked = 0;
     this.#socket?.destroy();

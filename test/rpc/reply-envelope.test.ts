@@ -131,3 +131,32 @@ void test('a reply in another form is parsed in full and counted; an error in it
     }
   }
 });
+
+void test('time limits: calls without an answer fail with -32605 (the one timer re-armed for the later one), answered calls never', async () => {
+  // A server that answers nothing but CONNECT.
+  const server = net.createServer((s) => s.on('data', (d: Buffer) => {
+    if (d.toString('latin1').startsWith('CONNECT')) s.write('CONNECTED\nversion:1.2\n\n\0');
+  }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const cl = new StompRpcClient({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+  await cl.connect();
+  try {
+    const order: string[] = [];
+    const long = cl.call('Host.long', {}, 400).catch((e: RpcCallError) => order.push(`long ${e.code}`));
+    const short = cl.callChecked('Host.short', {}, 50).catch((e: RpcCallError) => order.push(`short ${e.code} ${e.message}`));
+    await Promise.all([long, short]);
+    // Usually the short one first; on a stalled machine both may be past their deadline at one sweep.
+    assert.deepEqual(order.sort(), ['long -32605', "short -32605 No response for JSON-RPC request: {'method': 'Host.short'}"]);
+  } finally {
+    cl.close();
+    await new Promise((r) => server.close(r));
+  }
+  // Answered calls leave nothing to fail: a real server, calls far shorter than their limit.
+  const ok = new StompRpcClient({ host: '127.0.0.1', port: fx.port });
+  await ok.connect();
+  try {
+    for (let i = 0; i < 3; i++) assert.equal(await ok.call('Host.ping2', {}, 30_000), true);
+  } finally {
+    ok.close();
+  }
+});
