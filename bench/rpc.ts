@@ -104,6 +104,9 @@ interface CaseResult {
   other_threads: string[];
   /** The same two for the floor (one thread serves; its others are Node's own). */
   floor_other_runs_per_req: number | null;
+  /** The load generator's CPU per request in µs (this process, all threads; median agent run, and floor run). */
+  gen_cpu_us_per_req: number | null;
+  floor_gen_cpu_us_per_req: number | null;
   /** check generator: replies whose envelope was in no recognised form and were parsed in full (0 expected). */
   check_parsed: number;
   /** Where the load generator and the servers ran (--pin): cross (CPU 0 / CPU 1), same (both on CPU 1), off. */
@@ -127,6 +130,8 @@ function cases(quick: boolean): Omit<CaseSpec, 'generator'>[] {
 interface Run {
   reqPerS: number; p50: number; p99: number; errors: number; bytes: number; cpuUs: number | null; procCpuUs: number | null;
   threads: ReturnType<typeof otherThreads> | null; checkParsed: number;
+  /** The load generator's own CPU per request in µs (this process, every thread). */
+  genCpuUs: number;
 }
 
 async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: CaseSpec, warmupMs: number): Promise<Run> {
@@ -170,6 +175,7 @@ async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: Case
     const warm = Math.max(10, Math.round(c.requests / 10));
     const warmUntil = performance.now() + warmupMs;
     do await measure(warm, false); while (performance.now() < warmUntil);
+    const gen0 = process.cpuUsage();
     const threads0 = t.pid === undefined ? undefined : threadsSched(t.pid);
     const cpu0 = t.pid === undefined ? undefined : threadCpuNs(t.pid);
     const proc0 = t.pid === undefined ? undefined : processCpuMs(t.pid);
@@ -177,7 +183,9 @@ async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: Case
     const cpu1 = t.pid === undefined ? undefined : threadCpuNs(t.pid);
     const proc1 = t.pid === undefined ? undefined : processCpuMs(t.pid);
     const threads1 = t.pid === undefined ? undefined : threadsSched(t.pid);
+    const gen = process.cpuUsage(gen0);
     return {
+      genCpuUs: round((gen.user + gen.system) / c.requests, 1),
       threads: threads0 && threads1 ? otherThreads(t.pid!, threads0, threads1, c.requests) : null,
       checkParsed: clients.reduce((a, cl) => a + cl.checkedParsed, 0),
       reqPerS: Math.round(c.requests / seconds), p50: round(percentile(lat, 0.5), 3), p99: round(percentile(lat, 0.99), 3), errors, bytes,
@@ -321,6 +329,7 @@ share of the floor's.`,
           other_cpu_us_per_req: medianOf(runs.map((x) => x.threads?.cpuUsPerReq ?? null)),
           other_threads: mid.threads?.top ?? [],
           floor_other_runs_per_req: medianOf(floorRuns.map((x) => x.threads?.runsPerReq ?? null)),
+          gen_cpu_us_per_req: medianOf(runs.map((x) => x.genCpuUs)), floor_gen_cpu_us_per_req: medianOf(floorRuns.map((x) => x.genCpuUs)),
           check_parsed: [...runs, ...floorRuns].reduce((a, x) => a + x.checkParsed, 0),
           pin, load1: round(loadavg()[0] ?? 0, 2),
         };
@@ -393,18 +402,20 @@ function report(results: CaseResult[], meta: { remote: boolean; repeats: number;
     'does (~300 µs for an 82 KB getAllVmStats reply, more than the server\'s whole side). Their floor ran with the same',
     'generator. "wakes/req" is how often the agent\'s main thread was put on a CPU per request, and the same for all its other',
     'threads together (schedstat), with their CPU µs per request and the busiest of them (name, wake-ups and CPU µs per',
-    'request): on the pinned CPU 1 every such wake-up of another thread takes the CPU from the main one.',
+    'request): on the pinned CPU 1 every such wake-up of another thread takes the CPU from the main one. "generator cpu µs" is',
+    'this process\'s own CPU per request (every thread: its JSON.parse and its GC), against the agent and (in brackets) the floor.',
     '"cpu µs" is the server\'s main-thread CPU per request (the scheduler\'s own accounting in /proc/PID/task/PID/schedstat,',
     'read before and after the measured requests), "floor cpu µs" the floor\'s, "cpu vs floor" the floor\'s over the agent\'s: it',
     'does not depend on how fast the load generator runs, so it is steadier than req/s on a busy machine. "proc cpu µs" is the',
     'agent process\'s CPU per request over all its threads (clock ticks: 10 ms resolution; includes sampling in workers).',
     meta.remote ? 'Against a running agent no floor is run (a local floor is no limit for a remote host).' : '', '',
-    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'floor req/s', 'vs floor', 'cpu µs', 'floor cpu µs', 'cpu vs floor', 'proc cpu µs', 'main wakes/req', 'other threads wakes/req (cpu µs)', 'floor other wakes/req', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
+    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'floor req/s', 'vs floor', 'cpu µs', 'floor cpu µs', 'cpu vs floor', 'proc cpu µs', 'main wakes/req', 'other threads wakes/req (cpu µs)', 'floor other wakes/req', 'generator cpu µs (floor)', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
       results.map((r) => [r.case, r.req_per_s, fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), r.vs_ping2 === null ? '-' : fmt(r.vs_ping2, 3), r.floor_req_per_s ?? '-', r.vs_floor === null ? '-' : fmt(r.vs_floor, 3),
         r.cpu_us_per_req === null ? '-' : fmt(r.cpu_us_per_req, 2), r.floor_cpu_us_per_req === null ? '-' : fmt(r.floor_cpu_us_per_req, 2), r.cpu_vs_floor === null ? '-' : fmt(r.cpu_vs_floor, 3),
         r.proc_cpu_us_per_req === null ? '-' : fmt(r.proc_cpu_us_per_req, 1), r.main_runs_per_req === null ? '-' : fmt(r.main_runs_per_req, 2),
         r.other_runs_per_req === null ? '-' : `${fmt(r.other_runs_per_req, 2)} (${fmt(r.other_cpu_us_per_req ?? 0, 1)})${r.other_threads.length > 0 ? `: ${r.other_threads.join(', ')}` : ''}`,
-        r.floor_other_runs_per_req === null ? '-' : fmt(r.floor_other_runs_per_req, 2), r.check_parsed > 0 ? `${r.errors} (${r.check_parsed} parsed in full)` : r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
+        r.floor_other_runs_per_req === null ? '-' : fmt(r.floor_other_runs_per_req, 2),
+        `${r.gen_cpu_us_per_req === null ? '-' : fmt(r.gen_cpu_us_per_req, 1)} (${r.floor_gen_cpu_us_per_req === null ? '-' : fmt(r.floor_gen_cpu_us_per_req, 1)})`, r.check_parsed > 0 ? `${r.errors} (${r.check_parsed} parsed in full)` : r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
     '', '![requests per second](rpc.svg)', '',
     'For comparison, the real vdsm server on this kind of machine (issue 5): ping2 3,018 req/s p99 0.55 ms sequential, 10,185 req/s pipelined.',
     '',
