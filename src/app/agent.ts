@@ -589,6 +589,9 @@ export class Agent {
     this.#relief?.close();
     this.migrations.close();
     this.vms.close();
+    // As vdsm at shutdown: no oVirt secret outlives the agent (the engine registers them again on
+    // connect). After the RPC server closed, so no registration races it; bounded by the grace period.
+    if (this.libvirt.state === 'connected') await this.#bounded(this.secrets.clear(), graceMs, 'clearing oVirt secrets');
     await this.libvirt.close().catch((err: unknown) => this.log.warn({ err }, 'libvirt close failed'));
     await this.#svdsmClient?.close();
     this.#svdsmMetricsOff?.();
@@ -597,6 +600,19 @@ export class Agent {
     // As vdsm, once everything stopped; failures are logged only ([vars] hook_timeout bounds each script).
     await this.hooks.agent('after_vdsm_stop');
     return { stuckThreads: a.stuckThreads + b.stuckThreads + c.stuckThreads + d.stuckThreads + e.stuckThreads };
+  }
+
+  /** Wait for a best-effort stop step at most `ms`; past it, log and go on (the step may still finish). */
+  async #bounded(step: Promise<void>, ms: number, what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), ms); });
+    try {
+      if (await Promise.race([step.then(() => 'done' as const), late]) === 'late') this.log.warn({ ms }, `${what} did not finish within the stop's grace period; going on`);
+    } catch (err) {
+      this.log.warn({ err }, `${what} failed`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Host.registerSecrets / unregisterSecrets through vdsmd on an unprivileged libvirtd (qemu:///session:
 // libvirt's test driver has no secret driver), checked with virsh, an independent client: the secret's
 // XML (ephemeral, private: libvirt refuses to show the value), replacement on a changed usage id,
-// `clear`, unregister of a missing secret, the oVirt secrets cleared when the agent starts again. That the value itself reaches libvirt is shown by a LUKS disk
+// `clear`, unregister of a missing secret, the oVirt secrets cleared when the agent starts again and when it stops. That the value itself reaches libvirt is shown by a LUKS disk
 // (qemu-img made, this test's passphrase): QEMU starts with it behind the registered secret, and refuses
 // to start once the secret was registered again with another value. Skipped unless scripts/realvm/setup.sh has run; VDSM_REALVM=1 makes it a failure.
 import assert from 'node:assert/strict';
@@ -131,6 +131,18 @@ void describe('Host.registerSecrets / unregisterSecrets on qemu:///session', { s
     await agent.whenReady(60_000);
     engine = await EngineClient.connect({ port: agent.port });
     assert.deepEqual(await secretUuids(), [C]);
+    await virsh.run(['secret-undefine', C]);
+  });
+
+  void it('an agent stopped by SIGTERM removes its oVirt secrets on the way out (as vdsm), not the others', async () => {
+    assert.equal(await engine.call('Host.registerSecrets', { secrets: [{ uuid: B, usageType: 'ceph', usageID: `ovirt/${B}`, password: VALUE }] }), true);
+    const other = join(lv.runDir, 'other-secret-2.xml');
+    await writeFile(other, `<secret ephemeral="yes" private="no"><uuid>${C}</uuid><usage type="ceph"><name>someone-else</name></usage></secret>`);
+    await virsh.run(['secret-define', other]);
+    assert.deepEqual(await secretUuids(), [B, C].sort());
+    engine.close();
+    assert.equal(await agent.stop(), 0, 'a clean stop');
+    assert.deepEqual(await secretUuids(), [C], 'the session libvirtd still runs; only the oVirt secret is gone');
     await virsh.run(['secret-undefine', C]);
   });
 });
