@@ -74,6 +74,68 @@ Napi::Value SetBlockThreshold(const Napi::CallbackInfo& info) {
   return call.env().Undefined();
 }
 
+// A JS object of numbers {name: value} as (name, value) pairs, checked on the JS thread.
+std::vector<std::pair<std::string, double>> NumberParams(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsObject() || info[i].IsArray()) throw ArgError(info.Env(), std::string(name) + " must be an object of numbers");
+  auto o = info[i].As<Napi::Object>();
+  auto keys = o.GetPropertyNames();
+  std::vector<std::pair<std::string, double>> out;
+  for (uint32_t k = 0; k < keys.Length(); k++) {
+    std::string key = keys.Get(k).ToString().Utf8Value();
+    Napi::Value v = o.Get(key);
+    if (!v.IsNumber() || (v.As<Napi::Number>().DoubleValue() < 0 && key.find("quota") == std::string::npos))
+      throw ArgError(info.Env(), std::string(name) + "." + key + " must be a non-negative number");
+    out.emplace_back(key, v.As<Napi::Number>().DoubleValue());
+  }
+  return out;
+}
+
+/** Typed parameters built on the call thread and freed on scope exit. */
+struct TypedParams {
+  virTypedParameterPtr p = nullptr;
+  int n = 0;
+  int max = 0;
+  TypedParams() = default;
+  TypedParams(const TypedParams&) = delete;
+  ~TypedParams() { virTypedParamsFree(p, n); }
+};
+
+// setBlockIoTune(conn, uuid, disk, {total_bytes_sec: n, ...}, flags?): each value an unsigned long long.
+Napi::Value SetBlockIoTune(const Napi::CallbackInfo& info) {
+  DomainCall call(info);
+  std::string disk = call.Str(2, "disk");
+  auto values = NumberParams(info, 3, "params");
+  unsigned int flags = call.Flags(4);
+  if (call.Run("virDomainSetBlockIoTune", [disk, values, flags](virDomainPtr d) {
+        TypedParams t;
+        for (const auto& [k, v] : values)
+          if (virTypedParamsAddULLong(&t.p, &t.n, &t.max, k.c_str(), static_cast<unsigned long long>(v)) < 0) return -1;
+        return virDomainSetBlockIoTune(d, disk.c_str(), t.p, t.n, flags);
+      }) < 0)
+    call.Fail("virDomainSetBlockIoTune");
+  return call.env().Undefined();
+}
+
+// setSchedulerParameters(conn, uuid, {vcpu_quota: n, vcpu_period: n, ...}, flags?): *_quota values are
+// long long (-1 is no limit), the others unsigned long long (periods, cpu_shares).
+Napi::Value SetSchedulerParameters(const Napi::CallbackInfo& info) {
+  DomainCall call(info);
+  auto values = NumberParams(info, 2, "params");
+  unsigned int flags = call.Flags(3);
+  if (call.Run("virDomainSetSchedulerParametersFlags", [values, flags](virDomainPtr d) {
+        TypedParams t;
+        for (const auto& [k, v] : values) {
+          bool quota = k.size() >= 6 && k.compare(k.size() - 6, 6, "_quota") == 0;
+          int rc = quota ? virTypedParamsAddLLong(&t.p, &t.n, &t.max, k.c_str(), static_cast<long long>(v))
+                         : virTypedParamsAddULLong(&t.p, &t.n, &t.max, k.c_str(), static_cast<unsigned long long>(v));
+          if (rc < 0) return -1;
+        }
+        return virDomainSetSchedulerParametersFlags(d, t.p, t.n, flags);
+      }) < 0)
+    call.Fail("virDomainSetSchedulerParametersFlags");
+  return call.env().Undefined();
+}
+
 /** A domain list from virConnectListAllDomains, freed on scope exit (also on a call thread left alone). */
 struct DomainList {
   virDomainPtr* doms = nullptr;
@@ -248,6 +310,8 @@ void RegisterDomainFunctions(Napi::Env env, Napi::Object exports) {
       {"setMemoryFlags", SetMemoryFlags},
       {"setVcpusFlags", SetVcpusFlags},
       {"setBlockThreshold", SetBlockThreshold},
+      {"setBlockIoTune", SetBlockIoTune},
+      {"setSchedulerParameters", SetSchedulerParameters},
       {"xmlDesc", XMLDesc},
       {"state", State},
       {"controlInfo", ControlInfo},

@@ -14,6 +14,7 @@ NAPI_MODULE_INIT() {
   virt::RegisterEventFunctions(e, exp);
   virt::RegisterMigrationFunctions(e, exp);
   virt::RegisterSecretFunctions(e, exp);
+  virt::RegisterSnapshotFunctions(e, exp);
   virt::RegisterOffloadFunctions(e, exp);
   virt::ExportAll(e, exp, {{"eventLoopInfo", virt::EventLoopInfo}, {"errorNames", virt::ErrorNames}});
   return exports;

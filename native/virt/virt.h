@@ -380,5 +380,6 @@ void RegisterAgentFunctions(Napi::Env env, Napi::Object exports);
 void RegisterEventFunctions(Napi::Env env, Napi::Object exports);
 void RegisterMigrationFunctions(Napi::Env env, Napi::Object exports);
 void RegisterSecretFunctions(Napi::Env env, Napi::Object exports);
+void RegisterSnapshotFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace virt

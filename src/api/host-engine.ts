@@ -5,13 +5,13 @@ import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
 import type { ApiResult, VmPort } from './ports.js';
 
 export interface HostEngineDeps {
-  vms: Pick<VmPort, 'ioTunePolicies'>;
+  vms: Pick<VmPort, 'ioTunePolicies' | 'snapshotJobs'>;
   /** The host's multipath block devices (src/host/multipath-devices.ts). */
   blockDevices: (guids: readonly string[], checkStatus: boolean) => Promise<ApiResult<'Host.getDeviceList'>>;
 }
 
-/** vdsm's JobType enum. */
-const JOB_TYPES = ['storage', 'v2v'] as const;
+/** vdsm's job types: its schema's enum (storage, v2v) plus `virt`, the type of its VM jobs (VM.snapshot). */
+const JOB_TYPES = ['storage', 'v2v', 'virt'] as const;
 
 const ioTuneValues = s.named('IoTuneValues', s.object({
   total_bytes_sec: s.int(), read_bytes_sec: s.int(), write_bytes_sec: s.int(),
@@ -37,14 +37,14 @@ export const apiMethods: ApiMethodsFactory<HostEngineDeps> = (deps) => {
     },
     {
       name: 'Host.getJobs',
-      description: 'Host jobs (vdsm\'s SDM storage jobs and v2v imports) by type and id. This agent runs neither kind (its storage work is HSM tasks: Host.getAllTasks), so the answer is always empty.',
+      description: 'Host jobs by type and id: vdsm\'s SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot calls given a `jobUUID` (finished when VM.snapshot answers: done, or failed with its error).',
       params: [
-        { name: 'job_type', type: s.enumOf(JOB_TYPES), optional: true, description: 'Only jobs of this type (storage or v2v).' },
+        { name: 'job_type', type: s.enumOf(JOB_TYPES), optional: true, description: 'Only jobs of this type (storage, v2v or virt).' },
         { name: 'job_ids', type: s.array(s.string()), default: [], description: 'Only these job ids (all when empty).' },
       ],
       result: s.map(s.any()),
-      resultDescription: 'jobId -> job info; `{}`.',
-      handler: () => ({}),
+      resultDescription: 'jobId -> `{id, status, description, job_type}` (and `error: {code, message}` for a failed one); `{}` when there is none.',
+      handler: ({ job_type, job_ids }) => (job_type === undefined || job_type === 'virt' ? deps.vms.snapshotJobs(job_ids as string[]) : {}),
     },
     {
       name: 'Host.getDeviceList',

@@ -42,6 +42,13 @@ export interface VmPort {
   /** `hookParams`: the engine's console options, for the set_ticket hook scripts' environment. */
   setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams?: Record<string, string>): Promise<ApiResult<'VM.setTicket'>>;
   reset(vmId: string): Promise<ApiResult<'VM.reset'>>;
+  /** The guest's file systems frozen / thawed through its agent (19, 75, 76 / 77 on failure). */
+  freeze(vmId: string): Promise<true>;
+  thaw(vmId: string): Promise<true>;
+  /** A live disk-only snapshot into the engine's new volumes (48 on failure). */
+  snapshot(vmId: string, req: { snapDrives: unknown; snapMemory?: unknown; frozen?: unknown; jobUUID?: unknown; timeout?: unknown }): Promise<{ quiesce: boolean }>;
+  /** Snapshots the engine gave a jobUUID, as Host.getJobs reports virt jobs (every one when `ids` is empty). */
+  snapshotJobs(ids?: readonly string[]): Record<string, unknown>;
   /** Per running VM: its I/O tune policy and each disk's current limits. */
   ioTunePolicies(): Promise<ApiResult<'Host.getAllVmIoTunePolicies'>>;
   /** Stats objects of these VMs (every VM when empty), from the stats cache. */

@@ -1,5 +1,5 @@
 // The VM namespace: create, destroy, shutdown, pause, cont, setTicket, updateDevice (graphics), reset,
-// getStats, getInfo. Handlers delegate to the
+// freeze, thaw, snapshot, getStats, getInfo. Handlers delegate to the
 // VmManager; none calls libvirt on the request path except the lifecycle calls themselves (in workers).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
@@ -164,6 +164,43 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
       result: s.bool(),
       resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 90 when libvirt cannot reset it.',
       handler: ({ vmID: id }) => deps.vms.reset(id as string),
+    },
+    {
+      name: 'VM.freeze',
+      description: "Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. libvirt gives up on an agent that does not answer (error 19), and the call is in any case bounded by the verbs' 60 s libvirt call limit: it never stalls the daemon.",
+      params: [vmID],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 unknown VM, 6 down, 19 when the guest agent does not respond, 75 when libvirt cannot freeze this guest, 76 for any other failure (libvirt\'s reason in the message).',
+      handler: ({ vmID: id }) => deps.vms.freeze(id as string),
+    },
+    {
+      name: 'VM.thaw',
+      description: "Thaw the guest's file systems frozen by VM.freeze (virDomainFSThaw).",
+      params: [vmID],
+      result: s.bool(),
+      resultDescription: '`true`; error 1 unknown VM, 6 down, 19 guest agent not responding, 75 not supported, 77 for any other failure.',
+      handler: ({ vmID: id }) => deps.vms.thaw(id as string),
+    },
+    {
+      name: 'VM.snapshot',
+      description: "Live disk-only snapshot: each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID). The guest is frozen through its agent around it unless `frozen`. Answers when libvirt has switched the disks and the VM's records name the new volumes (docs/engine-verbs.md).",
+      params: [
+        vmID,
+        { name: 'snapDrives', type: s.array(s.named('SnapshotDriveInfo', s.object({
+          domainID: s.field(s.string(), 'The storage domain UUID.'),
+          imageID: s.field(s.string(), 'The image (disk) UUID.'),
+          volumeID: s.field(s.string(), 'The new top volume.'),
+          baseVolumeID: s.field(s.string(), 'The volume the VM runs on now.'),
+        }))), description: 'One entry per disk to snapshot.' },
+        { name: 'snapMemory', type: s.union(s.string(), s.null()), default: null, description: 'A snapshot with the memory: `sdUUID,spUUID,memImgUUID,memVolUUID,confImgUUID,confVolUUID` (the memory and configuration volumes, as hibernation\'s handle). libvirt pauses the guest while the memory is written; no freeze.' },
+        { name: 'frozen', type: s.bool(), default: false, description: 'True when the engine froze the guest (VM.freeze): no freeze here.' },
+        { name: 'jobUUID', type: s.union(s.string(), s.null()), default: null, description: 'The engine\'s id for the snapshot: Host.getJobs reports it as a virt job, finished when this call answers (done, or failed with its error).' },
+        { name: 'timeout', type: s.union(s.int(), s.null()), default: 30, description: 'Minutes a snapshot with the memory may take (the libvirt call\'s limit; libvirt\'s job is not aborted after it, vdsm\'s is).' },
+        { name: 'freeze_timeout', type: s.union(s.int(), s.null()), default: 8, description: 'Minutes: accepted; the freeze, the snapshot and the thaw are each bounded by the verbs\' 60 s libvirt call limit instead.' },
+      ],
+      result: s.named('SnapshotResult', s.object({ quiesce: s.field(s.bool(), 'True when this call froze the guest\'s file systems around the snapshot.') })),
+      resultDescription: '`{quiesce}`; error 1 unknown VM, 6 down, 48 when the snapshot cannot be taken (libvirt\'s or the storage\'s reason in the message; every disk stays on its old volume).',
+      handler: ({ vmID: id, snapDrives, snapMemory, frozen, jobUUID, timeout }) => deps.vms.snapshot(id as string, { snapDrives, snapMemory, frozen, jobUUID, timeout }),
     },
     {
       name: 'VM.getStats',

@@ -22,6 +22,10 @@ import { apiMethods as vmMigrationMethods } from '../api/vm-migration.js';
 import type { VdsmConfig } from '../config/index.js';
 import { fakeKvmDomainXml, realArchitecture } from '../host/fake-kvm.js';
 import { apiMethods as vmGuestMethods } from '../api/vm-guest.js';
+import { apiMethods as vmDevicesMethods } from '../api/vm-devices.js';
+import { VmDevices } from '../services/vm-devices.js';
+import { apiMethods as vmTuneMethods } from '../api/vm-tune.js';
+import { VmTune } from '../services/vm-tune.js';
 import { GuestRuntime } from '../guest/guest-runtime.js';
 import { LibvirtClient } from '../libvirt/client.js';
 import { ConnectionManager } from '../libvirt/connection-manager.js';
@@ -97,6 +101,10 @@ export class Agent {
   readonly migration: Executor;
   readonly libvirt: ConnectionManager;
   readonly vms: VmManager;
+  /** Device hot-plug, CD media and the balloon target of running VMs. */
+  readonly vmDevices: VmDevices;
+  /** Disk I/O limits and vCPU bandwidth of running VMs. */
+  readonly vmTune: VmTune;
   /** libvirt secrets (Host.registerSecrets / unregisterSecrets). */
   readonly secrets: LibvirtSecrets;
   readonly migrations: MigrationService;
@@ -246,10 +254,12 @@ export class Agent {
       ...(/^qemu/.test(cfg.libvirt.uri) ? {
         qemuPid: (vmId: string) => this.periodic.dispatch('host.qemuPid', { uuid: vmId }, { timeoutMs: VERB_CALL_TIMEOUT_MS, discard: true }).then((p) => p ?? undefined),
       } : {}),
-      ...(this.storage ? { drives: this.storage.drives } : {}),
+      ...(this.storage ? { drives: this.storage.drives, memoryVolumes: this.storage.memoryVolumes } : {}),
       ...(this.storage ? { restorer: new MemoryRestorer({ libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }), storage: this.storage.memoryVolumes, slots: new MigrationSlots('restore', cfg.vars.max_incoming_migrations), log: logs.get('virt.vm') }) } : {}),
       monitorReachable: (vmId) => this.libvirt.state === 'connected' && !this.sampling.isUnresponsive(vmId),
     });
+    this.vmDevices = new VmDevices({ vms: this.vms, libvirt: verbsLibvirt, timers, log: logs.get('virt.vm'), ...(this.storage ? { drives: this.storage.drives } : {}) });
+    this.vmTune = new VmTune({ vms: this.vms, libvirt: verbsLibvirt, log: logs.get('virt.vm') });
     this.migrations = new MigrationService({
       libvirt: migrationLibvirt({ short: this.periodic, migration: this.migration, connections: this.libvirt }),
       vms: this.vms,
@@ -420,6 +430,8 @@ export class Agent {
       ...(this.storage ? [...storageMethods({ hsm: this.storage.hsm, images: this.storage.images }), ...taskMethods({ hsm: this.storage.hsm, tasks: this.storage.hsm.tasks })] : []),
       ...vmMigrationMethods({ migrations: this.migrations }),
       ...vmGuestMethods({ vms: this.vms, guest: this.guest.agents }),
+      ...vmDevicesMethods({ devices: this.vmDevices }),
+      ...vmTuneMethods({ tune: this.vmTune }),
       ...hostNetworkMethods({
         network: {
           setupNetworks: (n, b, o) => this.network.setupNetworks(n, b, o),

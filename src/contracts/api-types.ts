@@ -107,6 +107,24 @@ export type HostCapabilities = {
 
 export type HostStats = Record<string, unknown>;
 
+export type HotplugDiskParams = {
+  /** The VM UUID (the engine repeats it). */
+  vmId?: string;
+  /** The engine's device XML: `<hotplug><devices><disk .../></devices><metadata>` with the disk's `<ovirt-vm:device>` (poolID, domainID, imageID, volumeID) for a storage volume. */
+  xml?: string;
+  /** The older drive dictionary: path, or poolID/domainID/imageID/volumeID; iface (virtio, scsi, sata, ide), name or index, format (cow, raw), device (disk, lun, cdrom), readonly, serial, shared, propagateErrors, diskType, alias. */
+  drive?: Record<string, unknown>;
+};
+
+export type HotplugNicParams = {
+  /** The VM UUID (the engine repeats it). */
+  vmId?: string;
+  /** The engine's device XML: `<hotplug><devices><interface .../></devices><metadata>...</metadata></hotplug>`. */
+  xml?: string;
+  /** The older NIC dictionary: macAddr, network (the host bridge), nicModel (virtio, e1000, rtl8139; pv is virtio), linkActive, filter, bootOrder, alias. */
+  nic?: Record<string, unknown>;
+};
+
 export type IoTuneValues = {
   total_bytes_sec: number;
   read_bytes_sec: number;
@@ -219,6 +237,22 @@ export type Secret = {
   description?: string;
 };
 
+export type SnapshotDriveInfo = {
+  /** The storage domain UUID. */
+  domainID: string;
+  /** The image (disk) UUID. */
+  imageID: string;
+  /** The new top volume. */
+  volumeID: string;
+  /** The volume the VM runs on now. */
+  baseVolumeID: string;
+};
+
+export type SnapshotResult = {
+  /** True when this call froze the guest's file systems around the snapshot. */
+  quiesce: boolean;
+};
+
 export type SpmStatus = {
   spmStatus: string;
   spmLver: number;
@@ -295,10 +329,35 @@ export type VmCreated = {
   xml: string;
 };
 
+export type VmDeviceDefinition = {
+  vmId: string;
+  status: string;
+  statusTime: string;
+  devices: Array<Record<string, unknown>>;
+};
+
+export type VmDiskIoTuneChange = {
+  /** The disk's target (vda). */
+  name?: string;
+  /** Or its source path. */
+  path?: string;
+  /** Limits to change: total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec, write_iops_sec (0 is no limit); the others stay. */
+  ioTune: Record<string, unknown>;
+};
+
 export type VmIoTunePolicy = {
   /** The policy VM.setIoTunePolicy would set; always empty here (that verb is not served). */
   policy: unknown[];
   current_values: DiskIoTune[];
+};
+
+export type VmPolicyParams = {
+  /** The VM UUID (the engine repeats it). */
+  vmId?: string;
+  /** Percent of the host's CPU the VM may use. */
+  vcpuLimit?: number | string;
+  /** Per disk: name or path, or domainID/poolID/imageID/volumeID; maximum and guaranteed: {total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec, write_iops_sec}. */
+  ioTune?: Array<Record<string, unknown>>;
 };
 
 export type VmShortStatus = {
@@ -412,10 +471,10 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: HardwareInfo;
   };
-  /** Host jobs (vdsm's SDM storage jobs and v2v imports) by type and id. This agent runs neither kind (its storage work is HSM tasks: Host.getAllTasks), so the answer is always empty. */
+  /** Host jobs by type and id: vdsm's SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot calls given a `jobUUID` (finished when VM.snapshot answers: done, or failed with its error). */
   "Host.getJobs": {
     params: {
-      job_type?: "storage" | "v2v";
+      job_type?: "storage" | "v2v" | "virt";
       job_ids?: string[];
     };
     result: Record<string, unknown>;
@@ -755,6 +814,14 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Put a medium in the VM's CD-ROM drive (its first, or the one `driveSpec.name` names), or eject it with an empty path (virDomainUpdateDeviceFlags, live). */
+  "VM.changeCD": {
+    params: {
+      vmID: string;
+      driveSpec: string | Record<string, unknown>;
+    };
+    result: VmDeviceDefinition;
+  };
   /** Resume a paused VM. */
   "VM.cont": {
     params: {
@@ -823,6 +890,13 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Freeze the guest's mounted file systems through its QEMU guest agent (virDomainFSFreeze), e.g. before the engine snapshots disks of several VMs. libvirt gives up on an agent that does not answer (error 19), and the call is in any case bounded by the verbs' 60 s libvirt call limit: it never stalls the daemon. */
+  "VM.freeze": {
+    params: {
+      vmID: string;
+    };
+    result: boolean;
+  };
   /** The short status of the VM. */
   "VM.getInfo": {
     params: {
@@ -851,6 +925,38 @@ export interface ApiMethods {
       hibernationVolHandle: string;
     };
     result: boolean;
+  };
+  /** Add a disk to the running VM (virDomainAttachDeviceFlags, live). A disk on a storage volume is prepared first (Image.prepare, as VM.create's disks) and torn down again if the plug fails. Either `params.xml` or `params.drive` is required. Hook points before_disk_hotplug (its scripts' XML is what is attached; a failure refuses: 78) and after_disk_hotplug. */
+  "VM.hotplugDisk": {
+    params: {
+      vmID: string;
+      params: HotplugDiskParams;
+    };
+    result: VmDeviceDefinition;
+  };
+  /** Add a network interface to the running VM (virDomainAttachDeviceFlags, live), on the host bridge its network names. Either `params.xml` or `params.nic` is required. Hook points before_nic_hotplug (its scripts' XML is what is attached; a failure refuses the plug: 78), after_nic_hotplug, after_nic_hotplug_fail. */
+  "VM.hotplugNic": {
+    params: {
+      vmID: string;
+      params: HotplugNicParams;
+    };
+    result: VmDeviceDefinition;
+  };
+  /** Remove a disk from the running VM (virDomainDetachDeviceFlags, live): the one the XML names by alias, target, path or serial, or the dictionary by its storage volume, path, name or serial. Answers once the guest released it (at most 30 s), then a prepared volume is torn down. Either `params.xml` or `params.drive` is required. Hook points before_disk_hotunplug (a failure refuses: 78) and after_disk_hotunplug. */
+  "VM.hotunplugDisk": {
+    params: {
+      vmID: string;
+      params: HotplugDiskParams;
+    };
+    result: VmDeviceDefinition;
+  };
+  /** Remove the VM's network interface with the request's MAC address (virDomainDetachDeviceFlags, live); answers once the guest released it (libvirt's DEVICE_REMOVED), at most 30 s. Either `params.xml` or `params.nic` is required. Hook points before_nic_hotunplug (a failure refuses: 78), after_nic_hotunplug, after_nic_hotunplug_fail. */
+  "VM.hotunplugNic": {
+    params: {
+      vmID: string;
+      params: HotplugNicParams;
+    };
+    result: VmDeviceDefinition;
   };
   /** Live-migrate the VM to another agent (`params.dst`). Answers at once; the VM is Migration Source until it is Down with exitReason 4 (migrated) or back Up; `|virt|VM_migration_status|<vmId>` events carry the progress and, at the end, the downtime. With `mode: "file"` and `hiberVolHandle`: VM.hibernate. */
   "VM.migrate": {
@@ -908,6 +1014,38 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Set the memory the guest's balloon driver should leave it, in KiB (virDomainSetMemoryFlags, live). */
+  "VM.setBalloonTarget": {
+    params: {
+      vmID: string;
+      target: number | string;
+    };
+    result: boolean;
+  };
+  /** Set the period in µs the vCPU quota applies to (vcpu_period, virDomainSetSchedulerParametersFlags, live). */
+  "VM.setCpuTunePeriod": {
+    params: {
+      vmID: string;
+      period: number | string;
+    };
+    result: boolean;
+  };
+  /** Set the vCPUs' bandwidth quota in µs per period (-1: none), the cgroup cpu controller's vcpu_quota (virDomainSetSchedulerParametersFlags, live); MOM and the engine's CPU limit QoS set it. */
+  "VM.setCpuTuneQuota": {
+    params: {
+      vmID: string;
+      quota: number | string;
+    };
+    result: boolean;
+  };
+  /** Change the I/O limits of disks of the running VM (virDomainSetBlockIoTune, live): each entry's limits are merged over the disk's current ones. Host.getAllVmIoTunePolicies reports them. */
+  "VM.setIoTune": {
+    params: {
+      vmID: string;
+      tunables: VmDiskIoTuneChange[];
+    };
+    result: boolean;
+  };
   /** Set the console password on the VM's first graphics device (VNC or SPICE) of the running domain, as the engine does each time a user opens a console. The password is never logged. */
   "VM.setTicket": {
     params: {
@@ -931,6 +1069,26 @@ export interface ApiMethods {
     };
     result: boolean;
   };
+  /** Live disk-only snapshot: each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID). The guest is frozen through its agent around it unless `frozen`. Answers when libvirt has switched the disks and the VM's records name the new volumes (docs/engine-verbs.md). */
+  "VM.snapshot": {
+    params: {
+      vmID: string;
+      snapDrives: SnapshotDriveInfo[];
+      snapMemory?: string | null;
+      frozen?: boolean;
+      jobUUID?: string | null;
+      timeout?: number | null;
+      freeze_timeout?: number | null;
+    };
+    result: SnapshotResult;
+  };
+  /** Thaw the guest's file systems frozen by VM.freeze (virDomainFSThaw). */
+  "VM.thaw": {
+    params: {
+      vmID: string;
+    };
+    result: boolean;
+  };
   /** Update a device of the running VM. Served for `deviceType: graphics` (what the engine sends to set a console ticket on the graphics device of `graphicsType`, as VM.setTicket does for the first one); other device types answer error 44. */
   "VM.updateDevice": {
     params: {
@@ -938,6 +1096,14 @@ export interface ApiMethods {
       params: UpdateDeviceParams;
     };
     result: VmShortStatus;
+  };
+  /** Keep the VM's SLA policy in its domain metadata (`ovirt-tune:qos`, as vdsm; MOM applies it): `vcpuLimit` (percent) and `ioTune` (per disk: `maximum` and `guaranteed` limits). Host.getAllVmIoTunePolicies reports the I/O part as `policy`. */
+  "VM.updateVmPolicy": {
+    params: {
+      vmID: string;
+      params: VmPolicyParams;
+    };
+    result: boolean;
   };
   /** Copy a volume (its chain collapsed) into a new image with qemu-img convert, as an SPM task with progress (vdsm copyImage). */
   "Volume.copy": {

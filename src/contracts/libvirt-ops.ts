@@ -33,11 +33,16 @@ export interface LibvirtOpMap {
   'libvirt.setMemoryFlags': { args: DomainArgs & Flags & { memoryKiB: number }; result: null };
   'libvirt.setVcpusFlags': { args: DomainArgs & Flags & { count: number }; result: null };
   'libvirt.setBlockThreshold': { args: DomainArgs & Flags & { dev: string; threshold: number }; result: null };
+  'libvirt.setBlockIoTune': { args: DomainArgs & Flags & { disk: string; params: Record<string, number> }; result: null };
+  'libvirt.setSchedulerParameters': { args: DomainArgs & Flags & { params: Record<string, number> }; result: null };
   'libvirt.xmlDesc': { args: DomainArgs & Flags; result: string };
   'libvirt.state': { args: DomainArgs; result: DomainStateInfo };
   'libvirt.controlInfo': { args: DomainArgs; result: DomainControlInfo };
   'libvirt.getMetadata': { args: DomainArgs & Flags & { type: number; uri?: string | null }; result: string | null };
   'libvirt.setMetadata': { args: DomainArgs & Flags & { type: number; metadata: string | null; key?: string | null; uri?: string | null }; result: null };
+  'libvirt.fsFreeze': { args: DomainArgs & Flags; result: number };
+  'libvirt.fsThaw': { args: DomainArgs & Flags; result: number };
+  'libvirt.snapshotCreateXML': { args: DomainArgs & Flags & { xml: string }; result: string };
   'libvirt.getAllDomainStats': { args: ConnArgs & Flags & { stats: number }; result: DomainStatsRecord[] };
   'libvirt.domainListGetStats': { args: ConnArgs & Flags & { uuids: string[]; stats: number }; result: DomainStatsRecord[] };
   'libvirt.blockInfo': { args: DomainArgs & Flags & { disk: string }; result: BlockInfo };
@@ -72,4 +77,5 @@ export type LibvirtOpResult<K extends LibvirtOpName> = LibvirtOpMap[K]['result']
 /** Operations that belong on the guest-agent connection (a stuck agent must not stall the others). */
 export const AGENT_OPS: ReadonlySet<LibvirtOpName> = new Set<LibvirtOpName>([
   'libvirt.qemuAgentCommand', 'libvirt.getGuestInfo', 'libvirt.agentSetResponseTimeout', 'libvirt.getGuestVcpus',
+  'libvirt.fsFreeze', 'libvirt.fsThaw',
 ]);

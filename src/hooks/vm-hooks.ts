@@ -4,8 +4,8 @@
 // run through ./hook-runner.ts.
 //
 // vdsm's rules (lib/vdsm/common/hooks.py): before_vm_migrate_source, before_vm_migrate_destination,
-// before_vm_hibernate, before_vm_dehibernate, before_vm_pause, before_vm_cont and before_get_caps fail
-// their operation on any failed script (exit 1 too: the remaining scripts still run, then the operation
+// before_vm_hibernate, before_vm_dehibernate, before_vm_pause, before_vm_cont, before_get_caps and the
+// before_nic/disk_hotplug/hotunplug points fail their operation on any failed script (exit 1 too: the remaining scripts still run, then the operation
 // fails). before_vm_start hands the edited XML on and then fails the start if any script failed. Every
 // after_* point, before_vm_destroy, before_vm_set_ticket and the agent's own before_vdsm_start /
 // after_vdsm_stop only log.
@@ -23,6 +23,11 @@ const RAISING = new Set([
   'before_vm_dehibernate',
   'before_vm_pause',
   'before_vm_cont',
+  // Device hot-plug (vdsm's hooks.py): a failed script refuses the plug or unplug.
+  'before_nic_hotplug',
+  'before_nic_hotunplug',
+  'before_disk_hotplug',
+  'before_disk_hotunplug',
 ]);
 
 export const VM_HOOK_POINTS = [
@@ -35,6 +40,11 @@ export const VM_HOOK_POINTS = [
   'before_vm_pause', 'after_vm_pause',
   'before_vm_cont', 'after_vm_cont',
   'before_vm_set_ticket', 'after_vm_set_ticket',
+  // The device points get the device's XML, not the domain's (vdsm's nicxml / drivexml).
+  'before_nic_hotplug', 'after_nic_hotplug', 'after_nic_hotplug_fail',
+  'before_nic_hotunplug', 'after_nic_hotunplug', 'after_nic_hotunplug_fail',
+  'before_disk_hotplug', 'after_disk_hotplug',
+  'before_disk_hotunplug', 'after_disk_hotunplug',
 ] as const;
 
 export type VmHookPoint = (typeof VM_HOOK_POINTS)[number];

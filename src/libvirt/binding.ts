@@ -38,11 +38,19 @@ export interface VirtBinding {
   setMemoryFlags(conn: number, uuid: string, memoryKiB: number, flags?: number): void;
   setVcpusFlags(conn: number, uuid: string, count: number, flags?: number): void;
   setBlockThreshold(conn: number, uuid: string, dev: string, threshold: number, flags?: number): void;
+  /** virDomainSetBlockIoTune: each value an unsigned long long (total_bytes_sec, read_iops_sec, ...). */
+  setBlockIoTune(conn: number, uuid: string, disk: string, params: Record<string, number>, flags?: number): void;
+  /** virDomainSetSchedulerParametersFlags: *_quota values long long, the others unsigned long long. */
+  setSchedulerParameters(conn: number, uuid: string, params: Record<string, number>, flags?: number): void;
   xmlDesc(conn: number, uuid: string, flags?: number): string;
   state(conn: number, uuid: string): DomainStateInfo;
   controlInfo(conn: number, uuid: string): DomainControlInfo;
   getMetadata(conn: number, uuid: string, type: number, uri?: Nullable, flags?: number): string | null;
   setMetadata(conn: number, uuid: string, type: number, metadata: Nullable, key: Nullable, uri: Nullable, flags?: number): void;
+  // file-system freeze and disk snapshots (native/virt/snapshot.cc)
+  fsFreeze(conn: number, uuid: string, flags?: number): number;
+  fsThaw(conn: number, uuid: string, flags?: number): number;
+  snapshotCreateXML(conn: number, uuid: string, xml: string, flags?: number): string;
   // stats
   getAllDomainStats(conn: number, stats: number, flags?: number): DomainStatsRecord[];
   domainListGetStats(conn: number, uuids: string[], stats: number, flags?: number): DomainStatsRecord[];

@@ -58,6 +58,12 @@ export const XmlFlag = { SECURE: 1 << 0, INACTIVE: 1 << 1, UPDATE_CPU: 1 << 2, M
 export const MetadataType = { DESCRIPTION: 0, TITLE: 1, ELEMENT: 2 } as const;
 export const Impact = { CURRENT: 0, LIVE: 1 << 0, CONFIG: 1 << 1 } as const;
 
+/** virDomainSnapshotCreateFlags */
+export const SnapshotFlag = {
+  REDEFINE: 1 << 0, CURRENT: 1 << 1, NO_METADATA: 1 << 2, HALT: 1 << 3, DISK_ONLY: 1 << 4, REUSE_EXT: 1 << 5,
+  QUIESCE: 1 << 6, ATOMIC: 1 << 7, LIVE: 1 << 8, VALIDATE: 1 << 9,
+} as const;
+
 /** virDomainGuestInfoTypes */
 export const GuestInfoType = { USERS: 1 << 0, OS: 1 << 1, TIMEZONE: 1 << 2, HOSTNAME: 1 << 3, FILESYSTEM: 1 << 4, DISKS: 1 << 5, INTERFACES: 1 << 6 } as const;
 

@@ -9,6 +9,7 @@ import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
 import { DestroyFlag, DomainState, Impact, StatsGroup } from '../libvirt/constants.js';
 import { ticketedGraphics, type GraphicsTicket } from '../virt/graphics-ticket.js';
 import { diskIoTunes, type DiskIoTune } from '../virt/disk-iotune.js';
+import { parseQos } from '../virt/vm-qos.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { DomainEvent, DomainListEntry } from '../contracts/libvirt-types.js';
@@ -34,6 +35,8 @@ import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
 import { pickGuestInfo } from '../virt/migration/migration-request.js';
+import { VmSnapshots, type SnapshotJobInfo, type SnapshotRequest } from './vm-snapshot.js';
+import type { MemoryVolumeStorage } from './migration/hibernation.js';
 
 
 /**
@@ -141,6 +144,8 @@ export interface VmManagerOptions {
   prepareXml?: (xml: string) => Promise<string>;
   /** Look up a running VM's QEMU pid (in a worker); absent where no QEMU runs (libvirt's test driver). */
   qemuPid?: (vmId: string) => Promise<number | undefined>;
+  /** The memory and configuration volumes of memory snapshots (VM.snapshot's snapMemory); without them such a snapshot is refused. */
+  memoryVolumes?: Pick<MemoryVolumeStorage, 'prepare' | 'teardown' | 'write'>;
   /** Return from hibernation (VM.create with hiberVolHandle); without it such a create is refused. */
   restorer?: VmRestorer;
   /** Storage for disks given as storage volumes; without it such disks keep the XML's source. */
@@ -209,6 +214,8 @@ export class VmManager {
   readonly #whole: WholeReply<Vm> | undefined;
   /** What the kept reply asks per VM: the template its text would be filled from now, its read-time values. */
   readonly #wholeSource: WholeReplySource<Vm>;
+  /** VM.freeze, VM.thaw, VM.snapshot (./vm-snapshot.ts). */
+  readonly #snapshots: VmSnapshots;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -229,6 +236,16 @@ export class VmManager {
       ...(opts.outputPending !== undefined ? { busy: opts.outputPending, pause: () => new Promise<void>((resolve) => opts.timers.setTimeout(resolve, 1)) } : {}),
       ...opts.reportSlices,
       onError: (vm, err) => this.#o.log.warn({ vmId: vm.vmId, err }, 'VM stats report refresh failed'),
+    });
+    this.#snapshots = new VmSnapshots({
+      libvirt: opts.libvirt, log: opts.log, drives: opts.drives,
+      requireRunning: (vmId) => this.#requireRunning(vmId),
+      adoptLiveXml: (vm) => this.#adoptChangedDisks(vm),
+      memoryVolumes: opts.memoryVolumes,
+      machineParams: async (vm) => {
+        const report = this.report(vm);
+        return { vmId: vm.vmId, _srcDomXML: await this.liveXml(vm), xml: vm.xml, elapsedTimeOffset: Number(report['elapsedTime'] ?? 0), ...pickGuestInfo(report) };
+      },
     });
   }
 
@@ -578,6 +595,38 @@ export class VmManager {
     return true;
   }
 
+  /** VM.freeze: the guest's file systems frozen through its agent (./vm-snapshot.ts). */
+  freeze(vmId: string): Promise<true> {
+    return this.#snapshots.freeze(vmId);
+  }
+
+  /** VM.thaw: the guest's file systems thawed through its agent. */
+  thaw(vmId: string): Promise<true> {
+    return this.#snapshots.thaw(vmId);
+  }
+
+  /** VM.snapshot: a live disk-only snapshot into the engine's new volumes; `{quiesce}`. */
+  snapshot(vmId: string, req: SnapshotRequest): Promise<{ quiesce: boolean }> {
+    return this.#snapshots.snapshot(vmId, req);
+  }
+
+  /** Host.getJobs' virt jobs: snapshots the engine gave a jobUUID. */
+  snapshotJobs(ids?: readonly string[]): Record<string, SnapshotJobInfo> {
+    return this.#snapshots.jobs(ids);
+  }
+
+  /**
+   * libvirt moved the VM's disks (a snapshot): its live XML becomes the VM's XML, the record on disk
+   * follows (so a restart recovers the VM on its new volumes; a write that fails is logged), sizes are read again.
+   */
+  async #adoptChangedDisks(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    const startedAt = this.#o.records.get(vm.vmId)?.startedAt ?? Date.now();
+    await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt })
+      .catch((err: unknown) => this.#o.log.error({ vmId: vm.vmId, err: errorMessage(err) }, 'could not record the VM\'s new volumes'));
+    await this.refreshDriveSizes([vm]);
+  }
+
   /** Record the VM's QEMU pid when it is found; a failed lookup leaves pid 0 in the stats. */
   #findPid(vm: Vm): void {
     this.#o.qemuPid?.(vm.vmId).then((pid) => {
@@ -803,9 +852,8 @@ export class VmManager {
   }
 
   /**
-   * Host.getAllVmIoTunePolicies: per running VM, its I/O tune policy (none is ever set on this host:
-   * VM.setIoTunePolicy is not served, so `policy` is empty) and each disk's current limits from libvirt's
-   * live XML. A VM libvirt cannot describe is left out, as vdsm leaves out a VM whose query fails.
+   * Host.getAllVmIoTunePolicies: per running VM, its I/O tune policy (what VM.updateVmPolicy kept in the
+   * domain metadata) and each disk's current limits, both from libvirt's live XML. A VM libvirt cannot describe is left out, as vdsm leaves out a VM whose query fails.
    */
   async ioTunePolicies(): Promise<Record<string, VmIoTunePolicy>> {
     const vms = this.running();
@@ -813,7 +861,7 @@ export class VmManager {
     await Promise.all(vms.map(async (vm) => {
       try {
         const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
-        out[vm.vmId] = { policy: [], current_values: diskIoTunes(live) };
+        out[vm.vmId] = { policy: parseQos(live).ioTune, current_values: diskIoTunes(live) };
       } catch (err) {
         this.#o.log.debug({ vmId: vm.vmId, err }, 'I/O tune values unavailable');
       }
@@ -1099,6 +1147,24 @@ export class VmManager {
     this.#vmChanges++;
     this.#refresher.schedule();
     vm.xml = live;
+  }
+
+  /** A VM that is not Down (NO_VM when unknown, VM_DOWN when down): the device verbs' precondition. */
+  requireRunning(vmId: string): Vm {
+    return this.#requireRunning(vmId);
+  }
+
+  /**
+   * A device was plugged or unplugged (./vm-devices.ts): libvirt's live XML becomes the VM's (its
+   * devices in VM stats, getVMFullList and Host.dumpxmls), the record keeps it for recovery (best
+   * effort, as adopt does) and the disks' sizes are read again.
+   */
+  async devicesChanged(vm: Vm): Promise<void> {
+    await this.#refreshFromLiveXml(vm);
+    void this.#o.records.remember({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: this.#o.records.get(vm.vmId)?.startedAt ?? Date.now() });
+    this.#driveSubjects.delete(vm);
+    await this.refreshDriveSizes([vm]).catch((err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'drive sizes not read after the device change'));
+    this.#refresher.schedule();
   }
 
   #requireRunning(vmId: string): Vm {

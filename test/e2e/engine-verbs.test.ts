@@ -1,6 +1,8 @@
 // Engine verbs through the real vdsmd (dev profile: libvirt's test driver), under api_strict_mode:
 // VM.setTicket and VM.reset as far as the test driver can show them (a reset of a running VM, the errors
-// vdsm gives for an unknown VM and a VM without graphics, the engine's parameters accepted),
+// vdsm gives for an unknown VM and a VM without graphics, the engine's parameters accepted), VM.freeze and
+// VM.thaw (the test driver's agent is canned) and VM.snapshot's refusals (the test driver takes no
+// disk-only external snapshots: test/realvm/snapshot-real-vm.test.ts shows one),
 // Host.getAllVmIoTunePolicies read from libvirt's live XML, Host.getJobs, Host.getDeviceList on a host
 // without multipath (test/host/multipath-devices.test.ts reads a multipath device). The ticket reaching
 // a live VNC device, and a reset rebooting a guest, are shown on a real QEMU guest in
@@ -78,6 +80,38 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     assert.doesNotMatch(String(e.message), /Hidden-55/);
   });
 
+  void it('VM.freeze and VM.thaw through the test driver\'s canned guest agent: true, logged with the file system count', async () => {
+    assert.equal(await engine.call('VM.freeze', { vmID: running }), true);
+    const frozen = await agent.waitForLog((l) => l['msg'] === 'guest filesystems frozen' && l['vmId'] === running, 5_000);
+    assert.equal(typeof frozen['filesystems'], 'number');
+    assert.equal(await engine.call('VM.thaw', { vmID: running }), true);
+    await agent.waitForLog((l) => l['msg'] === 'guest filesystems thawed' && l['vmId'] === running, 5_000);
+  });
+
+  void it('VM.snapshot: an unknown VM is 1; a disk the VM does not run on, or a malformed snapMemory, is 48; a missing snapDrives -32602', async () => {
+    const drive = { domainID: 'a0000000-0000-4000-8000-000000000001', imageID: 'a0000000-0000-4000-8000-000000000002', volumeID: 'a0000000-0000-4000-8000-000000000003', baseVolumeID: 'a0000000-0000-4000-8000-000000000004' };
+    assert.equal((await engine.callError('VM.snapshot', { vmID: UNKNOWN, snapDrives: [drive] })).code, 1);
+    assert.equal((await engine.callError('VM.freeze', { vmID: UNKNOWN })).code, 1);
+    assert.equal((await engine.callError('VM.thaw', { vmID: UNKNOWN })).code, 1);
+    const e = await engine.callError('VM.snapshot', { vmID: running, snapDrives: [drive], frozen: false });
+    assert.equal(e.code, 48);
+    assert.match(String(e.message), /^Snapshot failed: /);
+    const m = await engine.callError('VM.snapshot', { vmID: running, snapDrives: [drive], snapMemory: 'a,b,c,d,e,f' });
+    assert.equal(m.code, 48);
+    assert.match(String(m.message), /snapMemory/);
+    assert.equal((await engine.callError('VM.snapshot', { vmID: running })).code, -32602);
+    // With the engine's jobUUID, Host.getJobs reports the snapshot as vdsm's virt job: failed, with the error answered.
+    const jobUUID = 'a0000000-0000-4000-8000-000000000051';
+    assert.equal((await engine.callError('VM.snapshot', { vmID: running, snapDrives: [drive], jobUUID })).code, 48);
+    const jobs = await engine.call<Record<string, Obj>>('Host.getJobs', { job_ids: [jobUUID] });
+    assert.deepEqual(Object.keys(jobs), [jobUUID]);
+    assert.equal(jobs[jobUUID]!['status'], 'failed');
+    assert.equal(jobs[jobUUID]!['job_type'], 'virt');
+    assert.equal((jobs[jobUUID]!['error'] as Obj)['code'], 48);
+    assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v', job_ids: [jobUUID] }), {});
+    assert.equal((await engine.call<Obj>('VM.getInfo', { vmID: running }))['status'], 'Up');
+  });
+
   void it('Host.getAllVmIoTunePolicies: every running VM, each hard disk with the limits of its live <iotune>, 0 where unset', async () => {
     await engine.call('VM.create', { vmID: TUNED, vmParams: { vmId: TUNED, xml: TUNED_XML } });
     await engine.waitForEvent(isVmStatus(TUNED, 'Powering up'), 30_000);
@@ -98,8 +132,10 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     for (const d of fixture) assert.deepEqual(d['ioTune'], zero);
   });
 
-  void it("Host.getJobs: {} (this host runs no SDM or v2v jobs), with vdsm's job_type values checked", async () => {
-    assert.deepEqual(await engine.call('Host.getJobs'), {});
+  void it("Host.getJobs: no storage or v2v jobs (this host runs none), with vdsm's job_type values checked", async () => {
+    // Only virt jobs (VM.snapshot calls given a jobUUID) are ever listed.
+    const all = await engine.call<Record<string, Obj>>('Host.getJobs');
+    assert.ok(Object.values(all).every((j) => j['job_type'] === 'virt'), JSON.stringify(all));
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'storage', job_ids: [UNKNOWN] }), {});
     assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v' }), {});
     assert.equal((await engine.callError('Host.getJobs', { job_type: 'backup' })).code, -32602);
