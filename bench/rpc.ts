@@ -26,7 +26,7 @@ import { fmt, mdTable } from './lib/markdown.js';
 import { emitCase, Flags, outDir, progress, step } from './lib/output.js';
 import { benchFlags } from './lib/bench-help.js';
 import { clientCpu, pinProcess, SERVER_CPU } from './lib/placement.js';
-import { processCpuMs, threadCpuNs } from './lib/process-sample.js';
+import { otherThreads, processCpuMs, threadCpuNs, threadsSched } from './lib/process-sample.js';
 import { percentile, round } from './lib/stats.js';
 import { barChart, type Bar } from './lib/svg-chart.js';
 
@@ -42,9 +42,20 @@ interface Target {
   floor?: { host: string; port: number; tls: TlsMaterial | undefined; pid: number } | undefined;
 }
 
+/**
+ * How the load generator takes each reply: `parse` as a real client (vdsm-client, the engine) does, the
+ * whole body JSON-parsed into objects (StompRpcClient.call); `check` reads the frame, the envelope's id and
+ * that it is a result from the body's first and last bytes, the result never materialised
+ * (StompRpcClient.callChecked). An 82 KB getAllVmStats reply costs the parse generator ~300 µs, more than
+ * the server's whole side, so a sequential case measures mostly the generator; with `check` the server's
+ * cost shows. The engine parses on another machine, so neither is the engine's view: both are reported.
+ */
+type Generator = 'parse' | 'check';
+
 interface CaseSpec {
   verb: string;
   method: string;
+  generator: Generator;
   pattern: 'seq' | '8x8';
   connections: number;
   inFlight: number;
@@ -55,6 +66,8 @@ interface CaseResult {
   suite: 'rpc';
   case: string;
   method: string;
+  /** The load generator's mode (see Generator): `parse` unless the case name ends in "check". */
+  generator: Generator;
   transport: 'plain' | 'tls';
   tls: boolean;
   vms: number;
@@ -83,12 +96,25 @@ interface CaseResult {
   floor_cpu_us_per_req: number | null;
   /** Floor's main-thread CPU per request over the agent's: the share of the floor's cost (1 = as cheap). */
   cpu_vs_floor: number | null;
+  /** The agent's main thread: times put on a CPU per request (1 = woken once per request, as a sequential server must be). */
+  main_runs_per_req: number | null;
+  /** Every other agent thread together: wake-ups per request, their CPU per request, the busiest (name wake-ups/req). */
+  other_runs_per_req: number | null;
+  other_cpu_us_per_req: number | null;
+  other_threads: string[];
+  /** The same two for the floor (one thread serves; its others are Node's own). */
+  floor_other_runs_per_req: number | null;
+  /** The load generator's CPU per request in µs (this process, all threads; median agent run, and floor run). */
+  gen_cpu_us_per_req: number | null;
+  floor_gen_cpu_us_per_req: number | null;
+  /** check generator: replies whose envelope was in no recognised form and were parsed in full (0 expected). */
+  check_parsed: number;
   /** Where the load generator and the servers ran (--pin): cross (CPU 0 / CPU 1), same (both on CPU 1), off. */
   pin: string;
   load1: number;
 }
 
-function cases(quick: boolean): CaseSpec[] {
+function cases(quick: boolean): Omit<CaseSpec, 'generator'>[] {
   const k = quick ? 0.05 : 1;
   const n = (x: number): number => Math.max(50, Math.round(x * k));
   return [
@@ -101,9 +127,14 @@ function cases(quick: boolean): CaseSpec[] {
   ];
 }
 
-interface Run { reqPerS: number; p50: number; p99: number; errors: number; bytes: number; cpuUs: number | null; procCpuUs: number | null }
+interface Run {
+  reqPerS: number; p50: number; p99: number; errors: number; bytes: number; cpuUs: number | null; procCpuUs: number | null;
+  threads: ReturnType<typeof otherThreads> | null; checkParsed: number;
+  /** The load generator's own CPU per request in µs (this process, every thread). */
+  genCpuUs: number;
+}
 
-async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: CaseSpec): Promise<Run> {
+async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: CaseSpec, warmupMs: number): Promise<Run> {
   const clients = await Promise.all(Array.from({ length: c.connections }, async () => {
     const cl = new StompRpcClient({ host: t.host, port: t.port, ...(t.tls ? { tls: t.tls } : {}) });
     await cl.connect();
@@ -120,8 +151,13 @@ async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: Case
         const i = issued++;
         const s = performance.now();
         try {
-          const r = await cl.call(c.method, {}, 60_000);
-          if (record && bytes === 0) bytes = JSON.stringify(r).length;
+          if (c.generator === 'check') {
+            const size = await cl.callChecked(c.method, {}, 60_000);
+            if (record && bytes === 0) bytes = size;
+          } else {
+            const r = await cl.call(c.method, {}, 60_000);
+            if (record && bytes === 0) bytes = JSON.stringify(r).length;
+          }
         } catch {
           errors++;
         }
@@ -132,13 +168,26 @@ async function runOnce(t: Pick<Target, 'host' | 'port' | 'tls' | 'pid'>, c: Case
     return { lat, errors, seconds: (performance.now() - t0) / 1000 };
   };
   try {
-    await measure(Math.max(10, Math.round(c.requests / 10)), false);
+    // Warm-up: a tenth of the requests, and at least warmupMs of calls. A fresh vdsmd still compiles its
+    // hot paths (and collects what start-up left) for about a second, on V8's background threads, which
+    // the pinning puts on its main thread's CPU: measured after 200 calls, the 55-VM getAllVmStats case
+    // showed 34-67 µs per request of the agent's other threads' CPU; after a few seconds of calls, 7.5.
+    const warm = Math.max(10, Math.round(c.requests / 10));
+    const warmUntil = performance.now() + warmupMs;
+    do await measure(warm, false); while (performance.now() < warmUntil);
+    const gen0 = process.cpuUsage();
+    const threads0 = t.pid === undefined ? undefined : threadsSched(t.pid);
     const cpu0 = t.pid === undefined ? undefined : threadCpuNs(t.pid);
     const proc0 = t.pid === undefined ? undefined : processCpuMs(t.pid);
     const { lat, errors, seconds } = await measure(c.requests, true);
     const cpu1 = t.pid === undefined ? undefined : threadCpuNs(t.pid);
     const proc1 = t.pid === undefined ? undefined : processCpuMs(t.pid);
+    const threads1 = t.pid === undefined ? undefined : threadsSched(t.pid);
+    const gen = process.cpuUsage(gen0);
     return {
+      genCpuUs: round((gen.user + gen.system) / c.requests, 1),
+      threads: threads0 && threads1 ? otherThreads(t.pid!, threads0, threads1, c.requests) : null,
+      checkParsed: clients.reduce((a, cl) => a + cl.checkedParsed, 0),
       reqPerS: Math.round(c.requests / seconds), p50: round(percentile(lat, 0.5), 3), p99: round(percentile(lat, 0.99), 3), errors, bytes,
       cpuUs: cpu0 !== undefined && cpu1 !== undefined ? round((cpu1 - cpu0) / 1000 / c.requests, 2) : null,
       procCpuUs: proc0 !== undefined && proc1 !== undefined ? round((proc1 - proc0) * 1000 / c.requests, 1) : null,
@@ -199,6 +248,8 @@ share of the floor's.`,
       transports: 'plain,tls: the transports (default both)',
       verbs: 'ping2,getStats,getAllVmStats: the verbs (default all)',
       patterns: 'seq,8x8: one connection one request at a time, 8 connections x 8 in flight (default both)',
+      'warmup-ms': 'N: each run first calls for at least N ms, unmeasured (default 1000; --quick 0), besides a tenth of its requests',
+      generators: 'parse,check: how the load generator takes replies, every case in each named mode (default: parse for every case, check beside it for getAllVmStats); parse = JSON-parsed in full as a real client, check = frame, id and "a result" read from the envelope, the result not materialised',
       pin: 'cross|same|off: load generator on CPU 0 and servers on CPU 1 (cross, the default on 2+ CPUs), all on CPU 1 (same: req/s = 1 / CPU of both sides), unpinned (off)',
       agent: 'HOST:PORT: measure a running agent (its own VMs, no floor) with --insecure or --cert=F --key=F --cacert=F',
       insecure: 'with --agent: plain TCP',
@@ -209,6 +260,7 @@ share of the floor's.`,
   const quick = flags.has('quick');
   const repeats = Math.max(1, flags.num('repeats', quick ? 1 : 3));
   const vms = flags.num('vms', 100);
+  const warmupMs = flags.num('warmup-ms', quick ? 0 : 1000);
   const out = outDir(flags, 'rpc');
   const remote = flags.has('agent');
   const agents: BenchAgent[] = [];
@@ -229,7 +281,12 @@ share of the floor's.`,
     }
     const verbs = flags.list('verbs', []);
     const patterns = flags.list('patterns', []);
-    const specs = cases(quick).filter((c) => (verbs.length === 0 || verbs.includes(c.verb)) && (patterns.length === 0 || patterns.includes(c.pattern)));
+    // Every case with the parse generator; the check generator beside it for getAllVmStats (the only verb
+    // whose reply costs the generator more than the server), or for every case named in --generators.
+    const generators = flags.list('generators', []) as Generator[];
+    for (const g of generators) if (g !== 'parse' && g !== 'check') throw new Error(`--generators takes parse,check, got ${g}`);
+    const specs = cases(quick).filter((c) => (verbs.length === 0 || verbs.includes(c.verb)) && (patterns.length === 0 || patterns.includes(c.pattern)))
+      .flatMap((c) => (generators.length > 0 ? generators : c.verb === 'getAllVmStats' ? ['parse', 'check'] as const : ['parse'] as const).map((generator) => ({ ...c, generator })));
     if (specs.length === 0) throw new Error(`no case matches --verbs=${verbs.join(',')} --patterns=${patterns.join(',')}`);
     if (!remote) {
       for (const [i, t] of targets.entries()) {
@@ -246,27 +303,34 @@ share of the floor's.`,
     for (const t of targets) {
       const floor = new Map<string, number>();
       for (const c of specs) {
-        const name = `${c.verb} ${c.pattern} ${t.label}`;
+        const name = `${c.verb} ${c.pattern} ${t.label}${c.generator === 'check' ? ' check' : ''}`;
         step(done++, total, name);
         const runs: Run[] = [];
         const floorRuns: Run[] = [];
         for (let i = 0; i < repeats; i++) {
-          runs.push(await runOnce(t, c));
-          if (t.floor) floorRuns.push(await runOnce(t.floor, c));
+          runs.push(await runOnce(t, c, warmupMs));
+          if (t.floor) floorRuns.push(await runOnce(t.floor, c, warmupMs));
         }
         const median = (xs: Run[]): Run => [...xs].sort((a, b) => a.reqPerS - b.reqPerS)[Math.floor((xs.length - 1) / 2)]!;
         const mid = median(runs);
         const fl = floorRuns.length > 0 ? median(floorRuns) : undefined;
-        if (c.verb === 'ping2') floor.set(c.pattern, mid.reqPerS);
-        const ping = floor.get(c.pattern);
+        if (c.verb === 'ping2') floor.set(`${c.pattern} ${c.generator}`, mid.reqPerS);
+        const ping = floor.get(`${c.pattern} ${c.generator}`);
         const r: CaseResult = {
-          suite: 'rpc', case: name, method: c.method, transport: t.label, tls: t.label === 'tls', vms: t.vms,
+          suite: 'rpc', case: name, method: c.method, generator: c.generator, transport: t.label, tls: t.label === 'tls', vms: t.vms,
           req_per_s: mid.reqPerS, p50_ms: mid.p50, p99_ms: mid.p99, vs_ping2: ping ? round(mid.reqPerS / ping, 3) : null,
           floor_req_per_s: fl?.reqPerS ?? null, floor_p50_ms: fl?.p50 ?? null, vs_floor: fl ? round(mid.reqPerS / fl.reqPerS, 3) : null,
           errors: runs.reduce((a, x) => a + x.errors, 0), requests: c.requests, connections: c.connections, in_flight: c.inFlight,
           response_bytes: mid.bytes, repeats, req_per_s_runs: runs.map((x) => x.reqPerS),
           cpu_us_per_req: medianOf(runs.map((x) => x.cpuUs)), proc_cpu_us_per_req: medianOf(runs.map((x) => x.procCpuUs)),
           floor_cpu_us_per_req: medianOf(floorRuns.map((x) => x.cpuUs)), cpu_vs_floor: null,
+          main_runs_per_req: medianOf(runs.map((x) => x.threads?.mainRunsPerReq ?? null)),
+          other_runs_per_req: medianOf(runs.map((x) => x.threads?.runsPerReq ?? null)),
+          other_cpu_us_per_req: medianOf(runs.map((x) => x.threads?.cpuUsPerReq ?? null)),
+          other_threads: mid.threads?.top ?? [],
+          floor_other_runs_per_req: medianOf(floorRuns.map((x) => x.threads?.runsPerReq ?? null)),
+          gen_cpu_us_per_req: medianOf(runs.map((x) => x.genCpuUs)), floor_gen_cpu_us_per_req: medianOf(floorRuns.map((x) => x.genCpuUs)),
+          check_parsed: [...runs, ...floorRuns].reduce((a, x) => a + x.checkParsed, 0),
           pin, load1: round(loadavg()[0] ?? 0, 2),
         };
         if (r.cpu_us_per_req && r.floor_cpu_us_per_req) r.cpu_vs_floor = round(r.floor_cpu_us_per_req / r.cpu_us_per_req, 3);
@@ -330,15 +394,25 @@ function report(results: CaseResult[], meta: { remote: boolean; repeats: number;
     'own process (bench/lib/floor-server.ts): it answers each SEND with the agent\'s own reply bytes for that verb (captured once,',
     'the request id put in) and does nothing else; agent and floor runs alternate. "vs floor" is the agent\'s req/s over the',
     'floor\'s: the share of the physical limit (load generator, loopback, sockets) the agent reaches.',
+    '"check" cases use the check load generator: it reads each reply\'s frame, its id and that it is a result from the',
+    'envelope bytes and never materialises the result, where the other cases JSON-parse every reply in full as a real client',
+    'does (~300 µs for an 82 KB getAllVmStats reply, more than the server\'s whole side). Their floor ran with the same',
+    'generator. "wakes/req" is how often the agent\'s main thread was put on a CPU per request, and the same for all its other',
+    'threads together (schedstat), with their CPU µs per request and the busiest of them (name, wake-ups and CPU µs per',
+    'request): on the pinned CPU 1 every such wake-up of another thread takes the CPU from the main one. "generator cpu µs" is',
+    'this process\'s own CPU per request (every thread: its JSON.parse and its GC), against the agent and (in brackets) the floor.',
     '"cpu µs" is the server\'s main-thread CPU per request (the scheduler\'s own accounting in /proc/PID/task/PID/schedstat,',
     'read before and after the measured requests), "floor cpu µs" the floor\'s, "cpu vs floor" the floor\'s over the agent\'s: it',
     'does not depend on how fast the load generator runs, so it is steadier than req/s on a busy machine. "proc cpu µs" is the',
     'agent process\'s CPU per request over all its threads (clock ticks: 10 ms resolution; includes sampling in workers).',
     meta.remote ? 'Against a running agent no floor is run (a local floor is no limit for a remote host).' : '', '',
-    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'floor req/s', 'vs floor', 'cpu µs', 'floor cpu µs', 'cpu vs floor', 'proc cpu µs', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
+    mdTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'vs ping2', 'floor req/s', 'vs floor', 'cpu µs', 'floor cpu µs', 'cpu vs floor', 'proc cpu µs', 'main wakes/req', 'other threads wakes/req (cpu µs)', 'floor other wakes/req', 'generator cpu µs (floor)', 'errors', 'requests', 'response bytes', 'load1', 'req/s of every run'],
       results.map((r) => [r.case, r.req_per_s, fmt(r.p50_ms, 3), fmt(r.p99_ms, 3), r.vs_ping2 === null ? '-' : fmt(r.vs_ping2, 3), r.floor_req_per_s ?? '-', r.vs_floor === null ? '-' : fmt(r.vs_floor, 3),
         r.cpu_us_per_req === null ? '-' : fmt(r.cpu_us_per_req, 2), r.floor_cpu_us_per_req === null ? '-' : fmt(r.floor_cpu_us_per_req, 2), r.cpu_vs_floor === null ? '-' : fmt(r.cpu_vs_floor, 3),
-        r.proc_cpu_us_per_req === null ? '-' : fmt(r.proc_cpu_us_per_req, 1), r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
+        r.proc_cpu_us_per_req === null ? '-' : fmt(r.proc_cpu_us_per_req, 1), r.main_runs_per_req === null ? '-' : fmt(r.main_runs_per_req, 2),
+        r.other_runs_per_req === null ? '-' : `${fmt(r.other_runs_per_req, 2)} (${fmt(r.other_cpu_us_per_req ?? 0, 1)})${r.other_threads.length > 0 ? `: ${r.other_threads.join(', ')}` : ''}`,
+        r.floor_other_runs_per_req === null ? '-' : fmt(r.floor_other_runs_per_req, 2),
+        `${r.gen_cpu_us_per_req === null ? '-' : fmt(r.gen_cpu_us_per_req, 1)} (${r.floor_gen_cpu_us_per_req === null ? '-' : fmt(r.floor_gen_cpu_us_per_req, 1)})`, r.check_parsed > 0 ? `${r.errors} (${r.check_parsed} parsed in full)` : r.errors, r.requests, r.response_bytes, fmt(r.load1, 2), r.req_per_s_runs.join(', ')])),
     '', '![requests per second](rpc.svg)', '',
     'For comparison, the real vdsm server on this kind of machine (issue 5): ping2 3,018 req/s p99 0.55 ms sequential, 10,185 req/s pipelined.',
     '',

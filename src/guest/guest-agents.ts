@@ -53,6 +53,7 @@ export class GuestAgents {
    * same update count, the same responsiveness, the same qga fields at the same revision), nothing is merged.
    * `changes` and `until`: the sources' change count when it was last checked, and when it may age.
    */
+  #detaches = 0;
   #last = new Map<string, { json: string; stats: GuestStats; from: readonly unknown[]; changes: number; until: number }>();
 
   constructor(opts: GuestAgentsOptions) {
@@ -82,6 +83,7 @@ export class GuestAgents {
   detach(vmId: string): void {
     this.#o.channels.detach(vmId);
     this.#last.delete(vmId);
+    this.#detaches++;
   }
 
   /** libvirt's AGENT_LIFECYCLE event for the QEMU guest agent channel. */
@@ -151,6 +153,25 @@ export class GuestAgents {
     }
     this.#last.set(vmId, { json, stats, from, changes, until });
     return stats;
+  }
+
+  /**
+   * A number that grows with every change stats() could show (either agent side, a VM detached): while
+   * it stays and the clock is before a VM's untilOf(), stats() of that VM (same memory size) returns the
+   * object it returned last.
+   */
+  get version(): number {
+    return this.#changes() + this.#detaches;
+  }
+
+  /** Clock ms until which the VM's last stats() stands without a change (-Infinity: none yet). */
+  untilOf(vmId: string): number {
+    return this.#last.get(vmId)?.until ?? -Infinity;
+  }
+
+  /** The clock stats() ages its views by. */
+  now(): number {
+    return this.#o.clock.now();
   }
 
   /** Both sides' change counts in one number (each only grows). */

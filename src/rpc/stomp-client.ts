@@ -1,10 +1,12 @@
 // A small JSON-RPC-over-STOMP client (the vdsm-client CLI and the RPC benchmark use it): CONNECT, a private
 // reply destination, pipelined calls matched by id, and event notifications from the event queue.
+import { isAscii } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { Destinations, encodeFrame, type Frame } from './stomp-frame.js';
 import { StompParser } from './stomp-parser.js';
+import { peekResult } from './reply-envelope.js';
 
 export interface StompClientOptions {
   host: string;
@@ -30,10 +32,17 @@ export class RpcCallError extends Error {
   }
 }
 
+/** Replies up to this size get their whole body buffer at their first chunk (a 1,000-VM getAllVmStats is ~1.9 MB). */
+const EAGER_BODY_BYTES = 4 * 1024 * 1024;
+
 interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() past which it fails with -32605 (Infinity: no time limit). */
+  deadline: number;
+  method: string;
+  /** callChecked: resolved with the reply body's size, its result never materialised. */
+  checked: boolean;
 }
 
 export class StompRpcClient {
@@ -47,12 +56,23 @@ export class StompRpcClient {
   #eventListeners: ((method: string, params: unknown) => void)[] = [];
   #closeListeners: ((err?: Error) => void)[] = [];
   #closed = false;
+  /**
+   * One timer for every call's time limit, armed for the earliest deadline: a call does not set and clear a
+   * timer of its own (two timer-list operations per call, a measurable share of a small call's cost).
+   */
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineAt = Infinity;
+  /** Pending callChecked calls (while none, no reply is peeked at). */
+  #checked = 0;
+  /** callChecked replies whose envelope was not recognised, so they were parsed in full. */
+  #checkedParsed = 0;
   readonly #requestQueue: string;
 
   constructor(opts: StompClientOptions) {
     this.#o = opts;
     this.#requestQueue = opts.requestQueue ?? Destinations.REQUESTS;
-    this.#parser = new StompParser({ frame: (f) => this.#onFrame(f), error: (e) => this.#fail(e) });
+    // The server's replies are trusted with their length (this client connects to an agent it chose).
+    this.#parser = new StompParser({ frame: (f) => this.#onFrame(f), error: (e) => this.#fail(e) }, {}, { eagerBodyBytes: EAGER_BODY_BYTES });
   }
 
   onEvent(fn: (method: string, params: unknown) => void): void {
@@ -90,17 +110,36 @@ export class StompRpcClient {
 
   /** Call a method; rejects with RpcCallError for a JSON-RPC error, Error for transport problems. */
   call(method: string, params: unknown = {}, timeoutMs = 60_000): Promise<unknown> {
+    return this.#call(method, params, timeoutMs, false);
+  }
+
+  /**
+   * Call a method and check its answer without materialising the result: resolves with the reply body's
+   * size in bytes once a response with this call's id that is a result arrives, rejects as call() does.
+   * The envelope is read from the body's first and last bytes (reply-envelope.ts); a body in another
+   * form is parsed in full as call() does (counted in checkedParsed). For a load generator that measures
+   * the server: the result's bytes between the envelope are not checked.
+   */
+  callChecked(method: string, params: unknown = {}, timeoutMs = 60_000): Promise<number> {
+    return this.#call(method, params, timeoutMs, true) as Promise<number>;
+  }
+
+  /** callChecked replies that had to be parsed in full (their envelope was in no recognised form). */
+  get checkedParsed(): number {
+    return this.#checkedParsed;
+  }
+
+  #call(method: string, params: unknown, timeoutMs: number, checked: boolean): Promise<unknown> {
     const id = String(this.#nextId++);
     return new Promise((resolve, reject) => {
       if (this.#closed || !this.#socket) {
         reject(new Error('not connected'));
         return;
       }
-      const timer = timeoutMs > 0 ? setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new RpcCallError(-32605, `No response for JSON-RPC request: {'method': '${method}'}`));
-      }, timeoutMs) : undefined;
-      this.#pending.set(id, { resolve, reject, timer });
+      const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+      this.#pending.set(id, { resolve, reject, deadline, method, checked });
+      if (deadline < this.#deadlineAt) this.#armDeadline(deadline);
+      if (checked) this.#checked++;
       this.sendRaw(JSON.stringify({ jsonrpc: '2.0', method, params, id }));
     });
   }
@@ -138,9 +177,20 @@ export class StompRpcClient {
   }
 
   #onMessage(frame: Frame): void {
+    const body = frame.body;
+    if (this.#checked > 0) {
+      const peeked = peekResult(body);
+      const p = peeked === undefined ? undefined : this.#pending.get(peeked.id);
+      if (p?.checked) {
+        this.#settle(peeked!.id, p);
+        p.resolve(body.length);
+        return;
+      }
+    }
     let msg: unknown;
     try {
-      msg = JSON.parse(frame.body.toString('utf8'));
+      // ASCII (a reply without non-ASCII text): latin1 makes the same string without UTF-8 decoding.
+      msg = JSON.parse(body.toString(isAscii(body) ? 'latin1' : 'utf8'));
     } catch {
       return;
     }
@@ -157,11 +207,40 @@ export class StompRpcClient {
         if (this.unmatched.length < 1000) this.unmatched.push(m);
         continue;
       }
-      this.#pending.delete(r.id as string);
-      if (p.timer) clearTimeout(p.timer);
+      this.#settle(r.id as string, p);
       if (r.error) p.reject(new RpcCallError(r.error.code, r.error.message));
-      else p.resolve(r.result);
+      else if (p.checked) {
+        this.#checkedParsed++;
+        p.resolve(body.length);
+      } else p.resolve(r.result);
     }
+  }
+
+  #settle(id: string, p: Pending): void {
+    this.#pending.delete(id);
+    if (p.checked) this.#checked--;
+    // The timer stays armed (it holds the process no longer than the open socket does: #fail clears it).
+  }
+
+  #armDeadline(at: number): void {
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+  }
+
+  /** The earliest deadline came: fail the calls past theirs, arm for the next one. */
+  #expire(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#settle(id, p);
+        p.reject(new RpcCallError(-32605, `No response for JSON-RPC request: {'method': '${p.method}'}`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next < Infinity) this.#armDeadline(next);
   }
 
   #fail(err: Error): void {
@@ -169,11 +248,12 @@ export class StompRpcClient {
     this.#closed = true;
     this.#connected?.reject(err);
     this.#connected = undefined;
-    for (const p of this.#pending.values()) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(err);
-    }
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
+    this.#checked = 0;
     this.#socket?.destroy();
     for (const fn of this.#closeListeners) fn(err);
   }

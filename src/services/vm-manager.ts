@@ -180,6 +180,14 @@ export interface MigrationView {
   progress(vmId: string): number | undefined;
 }
 
+/** VmManager's stamp of the template checks (whole-reply.ts): see #templateStamp. */
+interface TemplateStamp {
+  vms: number;
+  cache: number;
+  guest: number;
+  until: number;
+}
+
 export class VmManager {
   readonly container: VmContainer<Vm>;
   #o: VmManagerOptions;
@@ -201,6 +209,8 @@ export class VmManager {
   #counts: { version: number; counts: VmCounts } | undefined;
   /** Size of the last full getAllVmStats reply (plus a margin): the next one's buffer starts that big. */
   #lastReplyBytes = 4096;
+  /** Grows with every change of a VM's state, domain or carried guest info (the kept reply's stamp). */
+  #vmChanges = 0;
   /** Rebuilds changed reports in the background, so getAllVmStats reads only fill texts in. */
   readonly #refresher: ReportRefresher<Vm>;
   /** The last getAllVmStats reply of every VM, kept assembled (with a reply pool only). */
@@ -219,6 +229,8 @@ export class VmManager {
     this.#wholeSource = {
       template: (vm) => (this.#migrationProgress(vm) !== undefined ? undefined : this.#reportCache.usable(vm, vm.state, this.#guestInfo(vm))),
       readValues: (vm, nowMs, values) => this.#readValues(vm, nowMs, values),
+      stamp: (vms) => this.#templateStamp(vms),
+      holds: (stamp) => this.#templateStampHolds(stamp as TemplateStamp),
     };
     this.#refresher = new ReportRefresher<Vm>({
       items: () => this.container.values(),
@@ -307,6 +319,7 @@ export class VmManager {
     const vm = this.#newVm(domain, vmParams.xml, volumes !== undefined ? VmStatus.RESTORING_STATE : VmStatus.WAIT_FOR_LAUNCH, startedAtWall);
     const savedGuest = saved !== undefined ? pickGuestInfo(saved) : {};
     if (Object.keys(savedGuest).length > 0) vm.guest = savedGuest as GuestInfo;
+    this.#vmChanges++;
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
     try {
       await this.#o.records.put({ vmId: vm.vmId, name: vm.domain.name, xml: vm.xml, startedAt: Date.now() });
@@ -357,6 +370,7 @@ export class VmManager {
     const startedAtWall = Date.now() - Math.max(0, (o.elapsedTimeOffsetS ?? 0) * 1000);
     const vm = this.#newVm(domain, xml, VmStatus.MIGRATION_DESTINATION, startedAtWall);
     vm.guest = o.guest;
+    this.#vmChanges++;
     this.container.add(vm); // VM_EXISTS (code 4) when the id is taken
     this.#o.statsCache.add(vm.vmId);
     // Not awaited (the engine waits for migrationCreate's answer); a record that cannot be written only
@@ -643,6 +657,29 @@ export class VmManager {
     return report;
   }
 
+  /**
+   * What every VM's template check (#wholeSource.template) just saw, as counters: any VM's state (status,
+   * pause code, exit info), domain or carried guest info (#vmChanges), any report cache entry, either guest
+   * agent side, and the earliest guest-view deadline of the VMs (guest views age with time alone). While
+   * all stand, each VM's check gives what it gave. Undefined while a VM carries the guest info of its
+   * source (an incoming migration: it is dropped by the check itself once our agents speak).
+   */
+  #templateStamp(vms: readonly Vm[]): TemplateStamp | undefined {
+    const agents = this.#o.guest;
+    let until = Infinity;
+    for (const vm of vms) {
+      if (vm.state.isDown) continue;
+      if (vm.guest !== undefined) return undefined;
+      if (agents !== undefined) until = Math.min(until, agents.untilOf(vm.vmId));
+    }
+    return { vms: this.#vmChanges, cache: this.#reportCache.changes, guest: agents?.version ?? 0, until };
+  }
+
+  #templateStampHolds(s: TemplateStamp): boolean {
+    const agents = this.#o.guest;
+    return s.vms === this.#vmChanges && s.cache === this.#reportCache.changes && s.guest === (agents?.version ?? 0) && (agents === undefined || agents.now() < s.until);
+  }
+
   /** A migrating VM's progress, percent; it moves with every read, so such a report is never cached. */
   #migrationProgress(vm: Vm): number | undefined {
     return vm.state.status === VmStatus.MIGRATION_SOURCE ? this.#migrations?.progress(vm.vmId) : undefined;
@@ -659,6 +696,7 @@ export class VmManager {
     if (vm.guest !== undefined) {
       if (!agents.speaks(vm.vmId)) return vm.guest;
       vm.guest = undefined;
+      this.#vmChanges++;
     }
     return agents.stats(vm.vmId, Math.floor(vm.domain.memoryKiB / 1024));
   }
@@ -936,6 +974,7 @@ export class VmManager {
         ...(this.#o.guestWaitTimeoutMs !== undefined ? { guestWaitTimeoutMs: this.#o.guestWaitTimeoutMs } : {}),
         ...(startedAtMs !== undefined ? { startedAtMs } : {}),
         onStatusChange: (change) => this.#statusChanged(vm, change),
+        onTouch: () => this.#vmChanges++,
       }),
     };
     return vm;
@@ -1039,6 +1078,7 @@ export class VmManager {
     }
     vm.xml = withDriveSources(vm.xml, paths);
     vm.domain = parseDomainXml(vm.xml);
+    this.#vmChanges++;
     await this.refreshDriveSizes([vm]);
     return true;
   }
@@ -1116,6 +1156,7 @@ export class VmManager {
     const live = await this.liveXml(vm);
     if (live === vm.xml) return;
     vm.domain = parseDomainXml(live);
+    this.#vmChanges++;
     this.#refresher.schedule();
     vm.xml = live;
   }

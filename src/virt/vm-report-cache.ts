@@ -100,6 +100,12 @@ export class VmReportCache {
   readonly #entries = new WeakMap<object, Entry>();
   #builds = 0;
   #reads = 0;
+  /** Entries set or dropped so far: while it stays, usable() of every VM gives what it gave (for the same state and guest). */
+  #changes = 0;
+
+  get changes(): number {
+    return this.#changes;
+  }
 
   /**
    * The read: the VM's last built text, holes filled with `values` (slotValues of the read's times), if
@@ -154,6 +160,7 @@ export class VmReportCache {
 
   #build(owner: object, input: VmReportInput): JsonTemplate | undefined {
     this.#builds++;
+    this.#changes++;
     const report = buildVmStatsReport(input) as Record<string, unknown>;
     const template = JsonTemplate.bytesOf(report, markVolatile(report));
     this.#entries.set(owner, { state: stateKey(input.state), guest: input.guest, inputs: backgroundInputsOf(input), template });
@@ -168,6 +175,7 @@ export class VmReportCache {
 
   /** Drop a VM's entry (its next read rebuilds it), for a change the inputs do not show. */
   invalidate(owner: object): void {
+    this.#changes++;
     this.#entries.delete(owner);
   }
 

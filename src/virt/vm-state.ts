@@ -93,6 +93,8 @@ export interface VmStateOptions {
   clock: Clock;
   timers: Timers;
   onStatusChange?: StatusListener;
+  /** Called on every change of status, pause code or exit info (what a VM's report shows of its state). */
+  onTouch?: () => void;
   log?: StateLog;
   /** WaitForLaunch for VM.create; Migration Destination / Restoring state for incoming VMs; any status on recovery. */
   initial?: VmStatusName;
@@ -117,6 +119,7 @@ export class VmStateMachine {
   readonly #clock: Clock;
   readonly #timers: Timers;
   readonly #listener: StatusListener | undefined;
+  readonly #touch: (() => void) | undefined;
   readonly #log: StateLog | undefined;
   readonly #guestWaitMs: number;
   readonly #startedAt: number;
@@ -134,12 +137,29 @@ export class VmStateMachine {
     this.#clock = opts.clock;
     this.#timers = opts.timers;
     this.#listener = opts.onStatusChange;
+    this.#touch = opts.onTouch;
     this.#log = opts.log;
     this.#guestWaitMs = opts.guestWaitTimeoutMs ?? GUEST_WAIT_TIMEOUT_MS;
     this.#status = opts.initial ?? S.WAIT_FOR_LAUNCH;
     this.#startedAt = opts.startedAtMs ?? opts.clock.now();
     this.#statusTime = eventTime(opts.clock);
     if (this.#status === S.POWERING_UP || this.#status === S.REBOOT_IN_PROGRESS) this.#armGuestTimer();
+  }
+
+  // Every change of what a report shows of the state goes through these (onTouch).
+  #setStatus(v: VmStatusName): void {
+    this.#status = v;
+    this.#touch?.();
+  }
+
+  #setPauseCode(v: string | undefined): void {
+    this.#pauseCode = v;
+    this.#touch?.();
+  }
+
+  #setExitInfo(v: ExitInfo | undefined): void {
+    this.#exitInfo = v;
+    this.#touch?.();
   }
 
   get status(): VmStatusName {
@@ -213,7 +233,7 @@ export class VmStateMachine {
   }
 
   paused(pauseCode = 'NOERR', cause = 'pause'): boolean {
-    this.#pauseCode = pauseCode;
+    this.#setPauseCode(pauseCode);
     return this.#moveTo(S.PAUSED, cause);
   }
 
@@ -252,7 +272,7 @@ export class VmStateMachine {
    */
   incomingMigrationFinished(paused = false): boolean {
     if (this.#status !== S.MIGRATION_DESTINATION) return false;
-    if (paused) this.#pauseCode = 'NOERR';
+    if (paused) this.#setPauseCode('NOERR');
     return this.#moveTo(paused ? S.PAUSED : S.UP, 'migrated');
   }
 
@@ -273,14 +293,14 @@ export class VmStateMachine {
   /** The save failed: the VM runs here again (Up, or Paused when it was paused before). */
   saveFailed(to: typeof S.UP | typeof S.PAUSED = S.UP): boolean {
     if (this.#status !== S.SAVING_STATE) return false;
-    if (to === S.PAUSED) this.#pauseCode = 'NOERR';
+    if (to === S.PAUSED) this.#setPauseCode('NOERR');
     return this.#moveTo(to, 'hibernationFailed');
   }
 
   /** A VM restored from hibernation runs (or is paused, as it was saved): Restoring state -> Up / Paused. */
   restored(paused = false): boolean {
     if (this.#status !== S.RESTORING_STATE) return false;
-    if (paused) this.#pauseCode = 'NOERR';
+    if (paused) this.#setPauseCode('NOERR');
     return this.#moveTo(paused ? S.PAUSED : S.UP, 'restored');
   }
 
@@ -310,7 +330,7 @@ export class VmStateMachine {
         // QEMU starts with its CPUs stopped and libvirt resumes them before STARTED/BOOTED: that first
         // RESUMED means the guest starts booting, not that it is up.
         if (this.#status === S.WAIT_FOR_LAUNCH || this.#status === S.POWERING_UP) return this.#moveTo(S.POWERING_UP, cause);
-        this.#pauseCode = undefined;
+        this.#setPauseCode(undefined);
         return this.#moveTo(S.UP, cause);
       case LifecycleEvent.STOPPED:
         // Migrated away: the migration service reports Down (4) once the downtime report went out.
@@ -322,7 +342,7 @@ export class VmStateMachine {
         // The guest finished its shutdown sequence; STOPPED follows.
         return this.#status === S.DOWN ? false : this.#moveTo(S.POWERING_DOWN, cause);
       case LifecycleEvent.PMSUSPENDED:
-        this.#pauseCode = 'NOERR';
+        this.#setPauseCode('NOERR');
         return this.#moveTo(S.PAUSED, cause);
       case LifecycleEvent.CRASHED:
         // A guest panic; what follows (STOPPED, or a pause) depends on <on_crash>.
@@ -342,16 +362,16 @@ export class VmStateMachine {
       case SuspendedDetail.POSTCOPY:
         return false; // part of a migration, not a user-visible pause
       case SuspendedDetail.IOERROR:
-        this.#pauseCode = 'EIO';
+        this.#setPauseCode('EIO');
         break;
       case SuspendedDetail.API_ERROR:
-        this.#pauseCode = 'EOTHER';
+        this.#setPauseCode('EOTHER');
         break;
       case SuspendedDetail.POSTCOPY_FAILED:
-        this.#pauseCode = 'POSTCOPY';
+        this.#setPauseCode('POSTCOPY');
         break;
       default:
-        this.#pauseCode = 'NOERR';
+        this.#setPauseCode('NOERR');
     }
     return this.#moveTo(S.PAUSED, cause);
   }
@@ -372,7 +392,7 @@ export class VmStateMachine {
 
   #down(info: ExitInfo, cause: string): boolean {
     if (this.#status === S.DOWN) return false; // one Down, one event: later STOPPED/destroy are no-ops
-    this.#exitInfo = info;
+    this.#setExitInfo(info);
     return this.#moveTo(S.DOWN, cause);
   }
 
@@ -383,9 +403,9 @@ export class VmStateMachine {
       this.#log?.warn(`vm ${this.vmId}: ignoring transition ${from} -> ${to} (${cause})`);
       return false;
     }
-    this.#status = to;
+    this.#setStatus(to);
     this.#statusTime = eventTime(this.#clock);
-    if (to !== S.PAUSED) this.#pauseCode = undefined;
+    if (to !== S.PAUSED) this.#setPauseCode(undefined);
     this.#cancelGuestTimer();
     if (to === S.POWERING_UP || to === S.REBOOT_IN_PROGRESS) this.#armGuestTimer();
     const change: VmStatusChange = { vmId: this.vmId, from, to, statusTime: this.#statusTime, cause };

@@ -239,3 +239,44 @@ void test('a head wholly in one chunk (the one-pass path) parses exactly as byte
     for (const lim of limits) assert.deepEqual(transcript([data], lim), transcript(Array.from({ length: data.length }, (_, i) => data.subarray(i, i + 1)), lim), frame);
   }
 });
+
+void test('eagerBodyBytes: the same frames, errors and heart-beats however the input is chunked; a counted body is allocated once', () => {
+  const run = (chunks: Buffer[], eager: number): unknown[] => {
+    const out: unknown[] = [];
+    const parser = new StompParser({
+      frame: (f) => out.push({ command: f.command, headers: { ...f.headers }, body: Buffer.from(f.body).toString('latin1') }),
+      error: (e) => out.push({ error: e.kind }),
+      heartbeat: () => out.push('heartbeat'),
+    }, { maxBodyBytes: 4096 }, { eagerBodyBytes: eager });
+    for (const c of chunks) parser.push(c);
+    out.push({ midFrame: parser.midFrame });
+    return out;
+  };
+  fc.assert(fc.property(fc.oneof(hostileStream, fc.array(validFrame, { maxLength: 6 })), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }), (parts, sizes) => {
+    const data = Buffer.concat(parts);
+    const chunks: Buffer[] = [];
+    for (let pos = 0, i = 0; pos < data.length; i++) {
+      const n = sizes[i % sizes.length]!;
+      chunks.push(data.subarray(pos, pos + n));
+      pos += n;
+    }
+    assert.deepEqual(run(chunks, 1 << 20), run(chunks, 0));
+    assert.deepEqual(run(chunks, 1 << 20), run([data], 0));
+  }), { numRuns: 500 });
+  // A 10,000-byte counted body in 100-byte chunks: held in one buffer of exactly its size from its first chunk.
+  const body = 'x'.repeat(10_000);
+  const frame = encodeFrame('MESSAGE', [['destination', 'd']], body);
+  const frames: Frame[] = [];
+  const parser = new StompParser({ frame: (f) => frames.push(f), error: (e) => assert.fail(e.message) }, {}, { eagerBodyBytes: 1 << 20 });
+  const headEnd = frame.indexOf('\n\n') + 2;
+  parser.push(frame.subarray(0, headEnd + 100));
+  const held = parser.buffered;
+  for (let pos = headEnd + 100; pos < frame.length; pos += 100) parser.push(frame.subarray(pos, pos + 100));
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0]!.body.toString('latin1'), body);
+  assert.ok(held >= 10_000 && held < 10_000 + 200, `held ${held} bytes after the first chunk`);
+  // Without it (a server), memory follows the bytes that arrived.
+  const server = new StompParser({ frame: () => {}, error: (e) => assert.fail(e.message) });
+  server.push(frame.subarray(0, headEnd + 100));
+  assert.ok(server.buffered < 5000, `a server held ${server.buffered} bytes after 100 of a 10,000-byte body`);
+});

@@ -58,14 +58,14 @@ class FakeTransport implements ChannelTransport {
   describe(): Promise<undefined> { return Promise.resolve(undefined); }
 }
 
-async function setup(n: number) {
+async function setup(n: number, o: { responsiveMs?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-whole-'));
   const time = new ManualTime(500_000);
   const stats = new StatsCache(time);
   const records = new VmRecordStore(dir);
   // Small buffers pooled too, so a reply of a few VMs is kept.
   const pool = new ReplyBufferPool({ minBytes: 1024 });
-  const channels = new OvirtChannels({ transport: new FakeTransport(), clock: time, timers: time, log: pino({ level: 'silent' }) });
+  const channels = new OvirtChannels({ transport: new FakeTransport(), clock: time, timers: time, log: pino({ level: 'silent' }), ...o });
   const guest = new GuestAgents({ clock: time, channels, log: pino({ level: 'silent' }) });
   const vms = new VmManager({
     libvirt: new LibvirtClient({ dispatcher: { dispatch: () => Promise.reject(new Error('no libvirt call expected')) }, connections: new ConnectionsStub() }),
@@ -148,6 +148,9 @@ void test('the kept reply is served again with each read\'s values, byte for byt
     await t.sampled(2);
     assert.equal((await t.read('first read')).kind, 'assembled');
     assert.equal((await t.read('same clock')).kind, 'reused');
+    const stamped = t.whole().stamped;
+    assert.equal((await t.read('same clock, again')).kind, 'reused');
+    assert.equal(t.whole().stamped, stamped + 1, 'nothing changed: the per-VM checks were skipped');
     t.time.advance(1);
     assert.equal((await t.read('one ms later')).kind, 'patched');
     t.time.advance(1_000);
@@ -351,3 +354,41 @@ for (const chunked of [false, true]) {
     });
   });
 }
+
+void test('the per-VM template checks are skipped only while nothing they look at changed: a pause code alone, a guest view aging with time alone', async () => {
+  // A guest agent counts as responsive for 200 ms after its last message (vdsm: 120 s), so its view ages
+  // within a few reads and no read-time value changes width meanwhile.
+  const t = await setup(3, { responsiveMs: 200 });
+  try {
+    await t.sampled(1);
+    t.time.advance(1_000);
+    await t.sampled(2);
+    const settle = async (what: string): Promise<void> => {
+      await t.read(`${what}: assembled`);
+      assert.equal((await t.read(`${what}: checked`)).kind, 'reused');
+      const n = t.whole().stamped;
+      assert.equal((await t.read(`${what}: stamped`)).kind, 'reused');
+      assert.equal(t.whole().stamped, n + 1, `${what}: the checks were skipped`);
+    };
+    t.channels.attach(t.list[1]!.vmId, '/run/ga.sock');
+    t.channels.apply([{ vmId: t.list[1]!.vmId, lastMessageAt: t.time.now(), guestUp: true, fields: { username: '"alice"' } }]);
+    t.list[0]!.state.paused('NOERR');
+    await settle('VM 0 paused, VM 1 with a guest agent');
+    // The pause code changes, the status does not.
+    assert.equal(t.list[0]!.state.paused('EIO'), false, 'still Paused: no status change');
+    const eio = await t.read('pause code EIO');
+    assert.equal(eio.kind, 'assembled');
+    assert.equal((JSON.parse(eio.body) as Obj[])[0]!['pauseCode'], 'EIO');
+    await settle('after the pause code');
+    assert.equal((JSON.parse((await t.read('agent responsive')).body) as Obj[])[1]!['username'], 'alice');
+    // Nothing but the clock moves: 250 ms later the agent is no longer responsive, and the next read says so.
+    const stamped = t.whole().stamped;
+    t.time.advance(250);
+    const aged = await t.read('guest view aged');
+    assert.equal(aged.kind, 'assembled');
+    assert.equal(t.whole().stamped, stamped);
+    assert.equal((JSON.parse(aged.body) as Obj[])[1]!['username'], 'Unknown');
+  } finally {
+    await t.cleanup();
+  }
+});
