@@ -3,9 +3,10 @@
 // image's run link appears) and each hot-plugged one is recorded in the domain's <ovirt-vm:device>
 // metadata. vdsmd is SIGKILLed and started again on the same state directory: recovery re-adopts the
 // VM, rebuilds its drive records from the live XML's metadata and, once the engine connected the
-// storage pool again, prepares the images again; then
-// VM.hotunplugDisk of vdc tears its image down, and VM.destroy tears down vda's and vdb's, as they do
-// without a restart (agent-storage-vm.test.ts, hotplug-storage-vm.test.ts). Skipped unless
+// storage pool again, prepares the images again; then VM.hotunplugDisk of vdc tears its image down,
+// and VM.destroy tears down vda's and vdb's, as they do without a restart (agent-storage-vm.test.ts,
+// hotplug-storage-vm.test.ts). A VM on a volume that is stopped while the agent is down is reported
+// Down after the restart, and its VM.destroy tears its image down. Skipped unless
 // scripts/realvm/setup.sh has run.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -106,5 +107,52 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
     } finally {
       if (!destroyed) await (engine2 ?? engine).call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS).catch(() => undefined);
     }
+  });
+});
+
+void describe('storage drives of a real guest that stops while the agent is down', { skip, timeout: 300_000 }, () => {
+  let host: StorageHost | undefined;
+  let second: AgentProcess | undefined;
+  let engine2: EngineClient | undefined;
+
+  before(async () => {
+    if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
+    host = await startStorageHost(check.assets, { prefix: '/tmp/vdsm-rv-rd-', callTimeoutMs: CALL_TIMEOUT_MS, args: AGENT_ARGS });
+  });
+  after(async () => {
+    engine2?.close();
+    await second?.kill();
+    await host?.stop();
+  });
+
+  void it('is reported Down after the restart, and VM.destroy tears its image down', async () => {
+    if (!check.ok || host === undefined) throw new Error('no host');
+    const { engine, dc, lv, virsh, root, repo } = host;
+    const img = randomUUID();
+    const vol = randomUUID();
+    const made = await createVolume(engine, dc, { imgUUID: img, volUUID: vol, size: 8 << 20, volFormat: 4, preallocate: 2 });
+    assert.equal((await waitTaskByAllStatuses(engine, made)).taskResult, 'success');
+    assert.equal(await engine.call('Task.clear', { taskID: made }), true);
+    await chown(join(dc.path, dc.sdUUID, 'images', img, vol), lv.owner.uid, lv.owner.gid);
+    const runLink = join(root, 'state', 'run', 'storage', dc.sdUUID, img);
+
+    const vmId = randomUUID();
+    const name = `rd-${vmId.slice(0, 4)}`;
+    const xml = withStorageDisk(tinyGuestXml({ uuid: vmId, name, kernel: check.assets.kernel, initrd: check.assets.initrd, disk: { path: 'ENGINE_PATH', format: 'qcow2' } }), dc, img, vol);
+    await engine.call('VM.create', { vmID: vmId, vmParams: { vmId, xml } }, CALL_TIMEOUT_MS);
+    await engine.waitForEvent(isVmStatus(vmId, 'Up'), BOOT_DEADLINE_MS);
+    assert.ok((await lstat(runLink)).isSymbolicLink(), 'the image is prepared while the VM runs');
+
+    // The agent crashes, and the VM is stopped while it is down.
+    engine.close();
+    await host.agent.kill();
+    await virsh.destroy(name);
+    second = await AgentProcess.start({ stateDir: join(root, 'state'), args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', `irs.repository=${repo}`, ...AGENT_ARGS] });
+    await second.whenReady(CALL_TIMEOUT_MS);
+    engine2 = await EngineClient.connect({ port: second.port });
+    assert.equal((await engine2.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]?.['status'], 'Down', 'the VM is reported Down');
+    assert.ok((await lstat(runLink)).isSymbolicLink(), 'its image is still prepared');
+    assert.equal(await engine2.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
+    await assert.rejects(lstat(runLink), { code: 'ENOENT' }, 'VM.destroy of the Down VM tears its image down after the restart');
   });
 });
