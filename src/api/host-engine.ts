@@ -37,7 +37,7 @@ export const apiMethods: ApiMethodsFactory<HostEngineDeps> = (deps) => {
     },
     {
       name: 'Host.getJobs',
-      description: 'Host jobs by type and id: vdsm\'s SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot calls given a `jobUUID` (finished when VM.snapshot answers: done, or failed with its error).',
+      description: 'Host jobs by type and id: vdsm\'s SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot jobs (running, then done, or failed with error 48 and the reason; forgotten `[jobs] autodelete_delay` seconds after they finish).',
       params: [
         { name: 'job_type', type: s.enumOf(JOB_TYPES), optional: true, description: 'Only jobs of this type (storage, v2v or virt).' },
         { name: 'job_ids', type: s.array(s.string()), default: [], description: 'Only these job ids (all when empty).' },

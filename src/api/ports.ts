@@ -45,9 +45,9 @@ export interface VmPort {
   /** The guest's file systems frozen / thawed through its agent (19, 75, 76 / 77 on failure). */
   freeze(vmId: string): Promise<true>;
   thaw(vmId: string): Promise<true>;
-  /** A live disk-only snapshot into the engine's new volumes (48 on failure). */
-  snapshot(vmId: string, req: { snapDrives: unknown; snapMemory?: unknown; frozen?: unknown; jobUUID?: unknown; timeout?: unknown }): Promise<{ quiesce: boolean }>;
-  /** Snapshots the engine gave a jobUUID, as Host.getJobs reports virt jobs (every one when `ids` is empty). */
+  /** A live snapshot into the engine's new volumes, run as a virt job: `true` once it is started (48 when it cannot be). */
+  snapshot(vmId: string, req: { snapDrives: unknown; snapMemory?: unknown; frozen?: unknown; jobUUID?: unknown; timeout?: unknown; freeze_timeout?: unknown }): true;
+  /** The snapshot jobs, as Host.getJobs reports virt jobs (every one when `ids` is empty). */
   snapshotJobs(ids?: readonly string[]): Record<string, unknown>;
   /** Per running VM: its I/O tune policy and each disk's current limits. */
   ioTunePolicies(): Promise<ApiResult<'Host.getAllVmIoTunePolicies'>>;

@@ -183,7 +183,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
     },
     {
       name: 'VM.snapshot',
-      description: "Live disk-only snapshot: each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID). The guest is frozen through its agent around it unless `frozen`. Answers when libvirt has switched the disks and the VM's records name the new volumes (docs/engine-verbs.md).",
+      description: "Live snapshot, run as vdsm 4.4+ runs it: a virt job (`snapshot_vm`) the engine follows with Host.getJobs. Each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID); the guest is frozen through its agent around it unless `frozen` (or the memory is saved too: libvirt pauses the guest). The call answers once the request is checked and the job started; the job ends `done`, or `failed` with error 48 and the reason (docs/engine-verbs.md).",
       params: [
         vmID,
         { name: 'snapDrives', type: s.array(s.named('SnapshotDriveInfo', s.object({
@@ -194,13 +194,13 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
         }))), description: 'One entry per disk to snapshot.' },
         { name: 'snapMemory', type: s.union(s.string(), s.null()), default: null, description: 'A snapshot with the memory: `sdUUID,spUUID,memImgUUID,memVolUUID,confImgUUID,confVolUUID` (the memory and configuration volumes, as hibernation\'s handle). libvirt pauses the guest while the memory is written; no freeze.' },
         { name: 'frozen', type: s.bool(), default: false, description: 'True when the engine froze the guest (VM.freeze): no freeze here.' },
-        { name: 'jobUUID', type: s.union(s.string(), s.null()), default: null, description: 'The engine\'s id for the snapshot: Host.getJobs reports it as a virt job, finished when this call answers (done, or failed with its error).' },
-        { name: 'timeout', type: s.union(s.int(), s.null()), default: 30, description: 'Minutes a snapshot with the memory may take (the libvirt call\'s limit; libvirt\'s job is not aborted after it, vdsm\'s is).' },
-        { name: 'freeze_timeout', type: s.union(s.int(), s.null()), default: 8, description: 'Minutes: accepted; the freeze, the snapshot and the thaw are each bounded by the verbs\' 60 s libvirt call limit instead.' },
+        { name: 'jobUUID', type: s.union(s.string(), s.null()), default: null, description: 'The job\'s id in Host.getJobs (job_type virt); without it the agent makes one (as vdsm, the engine then cannot follow the job). An id still listed is refused (100).' },
+        { name: 'timeout', type: s.union(s.int(), s.null()), default: 30, description: 'Minutes, from the job\'s start, a snapshot with the memory may take: past it libvirt\'s job is aborted (virDomainAbortJob), the guest runs on on its old volumes and the job fails.' },
+        { name: 'freeze_timeout', type: s.union(s.int(), s.null()), default: 8, description: 'Minutes, from the job\'s start, within which a disk-only snapshot must reach libvirt\'s snapshot call (after the freeze); later, the guest is thawed and the job fails.' },
       ],
-      result: s.named('SnapshotResult', s.object({ quiesce: s.field(s.bool(), 'True when this call froze the guest\'s file systems around the snapshot.') })),
-      resultDescription: '`{quiesce}`; error 1 unknown VM, 6 down, 48 when the snapshot cannot be taken (libvirt\'s or the storage\'s reason in the message; every disk stays on its old volume).',
-      handler: ({ vmID: id, snapDrives, snapMemory, frozen, jobUUID, timeout }) => deps.vms.snapshot(id as string, { snapDrives, snapMemory, frozen, jobUUID, timeout }),
+      result: s.bool(),
+      resultDescription: '`true` once the snapshot job is started (vdsm\'s answer); error 1 unknown VM, 6 down, 48 when the request names no drive the VM runs on, has a malformed snapMemory, or another snapshot of the VM is under way, 100 when `jobUUID` is a job still listed. The snapshot\'s own outcome is the job\'s (Host.getJobs).',
+      handler: ({ vmID: id, snapDrives, snapMemory, frozen, jobUUID, timeout, freeze_timeout }) => deps.vms.snapshot(id as string, { snapDrives, snapMemory, frozen, jobUUID, timeout, freeze_timeout }),
     },
     {
       name: 'VM.getStats',

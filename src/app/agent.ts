@@ -232,6 +232,7 @@ export class Agent {
       ...(cfg.addresses.management_ip !== '::' && cfg.addresses.management_ip !== '0.0.0.0' ? { displayIp: cfg.addresses.management_ip } : {}),
       sysShutdownTimeoutS: cfg.vars.sys_shutdown_timeout,
       userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
+      jobsAutodeleteDelayS: cfg.jobs.autodelete_delay,
       guest: this.guest.agents,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       guestEventWaitMs: cfg.vars.guest_lifecycle_event_reply_timeout * 1000,

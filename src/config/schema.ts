@@ -157,7 +157,7 @@ export const schema = {
     tuning_policy: str('01-parameters', 'Name of the MOM policy holding tuning parameters.', { compat: true }),
   },
   jobs: {
-    autodelete_delay: int(3600, `Time, in ${SECONDS}, after which finished jobs are forgotten; negative keeps them.`, { compat: true }),
+    autodelete_delay: int(3600, `Time, in ${SECONDS}, after which finished virt jobs (VM.snapshot's) are forgotten by Host.getJobs; negative keeps them (the 100 most recent).`),
   },
   sanlock: {
     io_timeout: int(10, `sanlock I/O timeout, in ${SECONDS}.`, { min: 1, compat: true }),

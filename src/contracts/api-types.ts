@@ -248,11 +248,6 @@ export type SnapshotDriveInfo = {
   baseVolumeID: string;
 };
 
-export type SnapshotResult = {
-  /** True when this call froze the guest's file systems around the snapshot. */
-  quiesce: boolean;
-};
-
 export type SpmStatus = {
   spmStatus: string;
   spmLver: number;
@@ -471,7 +466,7 @@ export interface ApiMethods {
     params: Record<string, never>;
     result: HardwareInfo;
   };
-  /** Host jobs by type and id: vdsm's SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot calls given a `jobUUID` (finished when VM.snapshot answers: done, or failed with its error). */
+  /** Host jobs by type and id: vdsm's SDM storage jobs and v2v imports, which this agent never runs (its storage work is HSM tasks: Host.getAllTasks), and virt jobs: the VM.snapshot jobs (running, then done, or failed with error 48 and the reason; forgotten `[jobs] autodelete_delay` seconds after they finish). */
   "Host.getJobs": {
     params: {
       job_type?: "storage" | "v2v" | "virt";
@@ -1069,7 +1064,7 @@ export interface ApiMethods {
     };
     result: boolean;
   };
-  /** Live disk-only snapshot: each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID). The guest is frozen through its agent around it unless `frozen`. Answers when libvirt has switched the disks and the VM's records name the new volumes (docs/engine-verbs.md). */
+  /** Live snapshot, run as vdsm 4.4+ runs it: a virt job (`snapshot_vm`) the engine follows with Host.getJobs. Each disk in `snapDrives` moves from `baseVolumeID` onto `volumeID`, a qcow2 volume the engine created over it (Volume.create with srcVolUUID); the guest is frozen through its agent around it unless `frozen` (or the memory is saved too: libvirt pauses the guest). The call answers once the request is checked and the job started; the job ends `done`, or `failed` with error 48 and the reason (docs/engine-verbs.md). */
   "VM.snapshot": {
     params: {
       vmID: string;
@@ -1080,7 +1075,7 @@ export interface ApiMethods {
       timeout?: number | null;
       freeze_timeout?: number | null;
     };
-    result: SnapshotResult;
+    result: boolean;
   };
   /** Thaw the guest's file systems frozen by VM.freeze (virDomainFSThaw). */
   "VM.thaw": {

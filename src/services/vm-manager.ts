@@ -36,7 +36,8 @@ import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/s
 import { DriveRepreparation, recordedDrives } from './recovered-drives.js';
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
 import { pickGuestInfo } from '../virt/migration/migration-request.js';
-import { VmSnapshots, type SnapshotJobInfo, type SnapshotRequest } from './vm-snapshot.js';
+import { VmSnapshots, type SnapshotRequest } from './vm-snapshot.js';
+import { VirtJobs, type VirtJobInfo } from './virt-jobs.js';
 import type { MemoryVolumeStorage } from './migration/hibernation.js';
 
 
@@ -151,6 +152,8 @@ export interface VmManagerOptions {
   qemuPid?: (vmId: string) => Promise<number | undefined>;
   /** The memory and configuration volumes of memory snapshots (VM.snapshot's snapMemory); without them such a snapshot is refused. */
   memoryVolumes?: Pick<MemoryVolumeStorage, 'prepare' | 'teardown' | 'write'>;
+  /** [jobs] autodelete_delay: seconds a finished virt job (a snapshot) stays in Host.getJobs (default 3600). */
+  jobsAutodeleteDelayS?: number;
   /** Return from hibernation (VM.create with hiberVolHandle); without it such a create is refused. */
   restorer?: VmRestorer;
   /** Storage for disks given as storage volumes; without it such disks keep the XML's source. */
@@ -211,6 +214,8 @@ export class VmManager {
   readonly #wholeSource: WholeReplySource<Vm>;
   /** VM.freeze, VM.thaw, VM.snapshot (./vm-snapshot.ts). */
   readonly #snapshots: VmSnapshots;
+  /** The host's virt jobs (VM.snapshot's), for Host.getJobs. */
+  readonly #virtJobs: VirtJobs;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
@@ -230,8 +235,14 @@ export class VmManager {
       ...opts.reportSlices,
       onError: (vm, err) => this.#o.log.warn({ vmId: vm.vmId, err }, 'VM stats report refresh failed'),
     });
+    this.#virtJobs = new VirtJobs({
+      timers: opts.timers,
+      autodeleteDelayS: opts.jobsAutodeleteDelayS ?? 3600,
+      // vdsm's event when a job finishes: the engine may follow a job by it instead of polling Host.getJobs.
+      onFinished: (job) => opts.publish(`|jobs|status|${job.id}`, { ...job }),
+    });
     this.#snapshots = new VmSnapshots({
-      libvirt: opts.libvirt, log: opts.log, drives: opts.drives,
+      libvirt: opts.libvirt, log: opts.log, drives: opts.drives, clock: opts.clock, timers: opts.timers, jobs: this.#virtJobs,
       requireRunning: (vmId) => this.#requireRunning(vmId),
       adoptLiveXml: (vm) => this.#adoptChangedDisks(vm),
       memoryVolumes: opts.memoryVolumes,
@@ -259,6 +270,7 @@ export class VmManager {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
     this.#refresher.close();
+    this.#virtJobs.close();
     this.#whole?.drop();
     // A VM adopted or created before start() has timers too.
     for (const vm of vms) {
@@ -599,14 +611,14 @@ export class VmManager {
     return this.#snapshots.thaw(vmId);
   }
 
-  /** VM.snapshot: a live disk-only snapshot into the engine's new volumes; `{quiesce}`. */
-  snapshot(vmId: string, req: SnapshotRequest): Promise<{ quiesce: boolean }> {
+  /** VM.snapshot: checked, then run as the virt job `snapshot_vm` in the background; `true` at once. */
+  snapshot(vmId: string, req: SnapshotRequest): true {
     return this.#snapshots.snapshot(vmId, req);
   }
 
-  /** Host.getJobs' virt jobs: snapshots the engine gave a jobUUID. */
-  snapshotJobs(ids?: readonly string[]): Record<string, SnapshotJobInfo> {
-    return this.#snapshots.jobs(ids);
+  /** Host.getJobs' virt jobs: the snapshot jobs (running, or finished within the autodelete delay). */
+  snapshotJobs(ids?: readonly string[]): Record<string, VirtJobInfo> {
+    return this.#virtJobs.info(ids);
   }
 
   /**

@@ -3,8 +3,11 @@
 // disk-only snapshot into volumes the engine created (Volume.create over the current top): the new
 // volumes prepared, the guest frozen, libvirt switches the disks onto them (virDomainSnapshotCreateXML),
 // the guest thawed, and the VM's drive records moved onto the new tops (live metadata, the VM's XML and
-// its record on disk, its storage drives). Every libvirt call goes through the Executor with its timeout,
-// so a guest agent that never answers costs a worker's wait, not the daemon.
+// its record on disk, its storage drives). As with vdsm 4.4+, VM.snapshot answers once the snapshot is
+// started as a virt job (./virt-jobs.ts), which the engine follows with Host.getJobs; a memory snapshot
+// past its timeout has libvirt's job aborted. Every libvirt call goes through the Executor with its
+// timeout, so a guest agent that never answers costs a worker's wait, not the daemon.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError, type VdsmError } from '../errors.js';
 import type { Libvirt } from '../libvirt/client.js';
@@ -13,11 +16,13 @@ import { isNoDomain, libvirtErrorInfo } from '../libvirt/errors.js';
 import { OVIRT_VM_NS } from '../virt/domain-xml.js';
 import {
   metadataFragment, ovirtVmElement, parseSnapDrives, planSnapshot, runningDrives, snapshotXml, SnapshotRequestError, withDriveVolume,
-  type DriveSwitch,
+  type DriveSwitch, type SnapshotPlan,
 } from '../virt/live-snapshot.js';
+import type { Clock, Timers } from '../runtime/clock.js';
 import { encodeSavedParams, HibernationHandleError, parseHibernationHandle, type HibernationVolumes, type VolumeRef } from '../virt/migration/hibernation-volumes.js';
 import type { MemoryVolumeStorage } from './migration/hibernation.js';
 import type { Vm, VmDriveStorage } from './vm-manager.js';
+import type { VirtJobs } from './virt-jobs.js';
 
 /** VM.snapshot's parameters as the engine sends them. */
 export interface SnapshotRequest {
@@ -25,24 +30,27 @@ export interface SnapshotRequest {
   snapMemory?: unknown;
   frozen?: unknown;
   jobUUID?: unknown;
-  /** Minutes a memory snapshot may take (vdsm's default 30). */
+  /** Minutes a memory snapshot may take (vdsm's default 30); past it libvirt's job is aborted. */
   timeout?: unknown;
+  /** Minutes from the job's start to the snapshot of a disk-only one (vdsm's default 8). */
+  freeze_timeout?: unknown;
 }
 
 /** vdsm's limit on a snapshot job, minutes (VM.snapshot's `timeout` default). */
 const DEFAULT_SNAPSHOT_TIMEOUT_MIN = 30;
+/** vdsm's limit from a disk-only snapshot job's start to libvirt's snapshot call, minutes (`freeze_timeout`). */
+const DEFAULT_FREEZE_TIMEOUT_MIN = 8;
+/**
+ * The memory snapshot's libvirt call is given this much beyond the snapshot's timeout: at the timeout
+ * libvirt's job is aborted and the call returns; the executor's own limit is only the backstop for a
+ * libvirt that does not honour the abort.
+ */
+const ABORT_GRACE_MS = 60_000;
+/** An abort libvirt refused because its job had not started yet is sent again after this long. */
+const ABORT_RETRY_MS = 1_000;
 
-/** A snapshot with the engine's jobUUID, as Host.getJobs reports it (vdsm's virt job `snapshot_vm`). */
-export interface SnapshotJobInfo {
-  id: string;
-  status: 'running' | 'done' | 'failed';
-  description: 'snapshot_vm';
-  job_type: 'virt';
-  error?: { code: number; message: string };
-}
-
-/** Snapshot jobs kept for Host.getJobs: the most recent ones, so a busy engine cannot grow the map. */
-const KEPT_JOBS = 100;
+/** vdsm's description of its snapshot job. */
+export const SNAPSHOT_JOB = 'snapshot_vm';
 
 export interface VmSnapshotsOptions {
   libvirt: Libvirt;
@@ -57,14 +65,19 @@ export interface VmSnapshotsOptions {
   memoryVolumes?: Pick<MemoryVolumeStorage, 'prepare' | 'teardown' | 'write'> | undefined;
   /** The VM's parameters for its configuration volume (what hibernation saves: live XML, elapsed time, guest info). */
   machineParams?: ((vm: Vm) => Promise<Record<string, unknown>>) | undefined;
+  /** The snapshot's timeouts count on it; the abort at the memory snapshot's timeout is its timer. */
+  clock: Clock;
+  timers: Timers;
+  /** The host's virt jobs (Host.getJobs): each snapshot is one. */
+  jobs: VirtJobs;
 }
 
 export class VmSnapshots {
   readonly #o: VmSnapshotsOptions;
   /** VMs with a snapshot under way: a second one at the same time is refused (the disks are moving). */
   readonly #busy = new Set<string>();
-  /** Snapshots the engine gave a jobUUID, by it (insertion order: the oldest is dropped first). */
-  readonly #jobs = new Map<string, SnapshotJobInfo>();
+  /** The snapshots under way, by job id: settled when the job is finished (tests, shutdown). */
+  readonly #running = new Map<string, Promise<void>>();
 
   constructor(opts: VmSnapshotsOptions) {
     this.#o = opts;
@@ -87,12 +100,14 @@ export class VmSnapshots {
   }
 
   /**
-   * VM.snapshot. Resolves with `quiesce`: whether the guest's file systems were frozen by this call
-   * (false when the engine froze them itself, or when the agent could not freeze them: the snapshot is
-   * then crash-consistent, as with vdsm). Any failure before libvirt switched the disks is error 48 and
-   * leaves every drive on its old volume.
+   * VM.snapshot, as vdsm 4.4+ runs it: what can be checked at once is (unknown VM 1, a request that
+   * names no drive the VM runs on or a malformed snapMemory 48, another snapshot of the VM under way 48,
+   * a job id still listed 100), then the snapshot is registered as the virt job `snapshot_vm` (the
+   * engine's `jobUUID`, or an id of our own), runs in the background and the call answers `true` at once.
+   * Host.getJobs shows the job running, then done, or failed with error 48 and the reason; a failure
+   * before libvirt switched the disks leaves every drive on its old volume.
    */
-  async snapshot(vmId: string, req: SnapshotRequest): Promise<{ quiesce: boolean }> {
+  snapshot(vmId: string, req: SnapshotRequest): true {
     const vm = this.#o.requireRunning(vmId);
     let memory: HibernationVolumes | undefined;
     if (req.snapMemory !== undefined && req.snapMemory !== null && req.snapMemory !== '') {
@@ -107,54 +122,56 @@ export class VmSnapshots {
       }
     }
     if (this.#o.drives === undefined) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: this host serves no storage domains');
-    if (this.#busy.has(vm.vmId)) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: another snapshot of this VM is under way');
-    this.#busy.add(vm.vmId);
-    const jobId = typeof req.jobUUID === 'string' && req.jobUUID !== '' ? req.jobUUID : undefined;
-    if (jobId !== undefined) this.#setJob({ id: jobId, status: 'running', description: 'snapshot_vm', job_type: 'virt' });
-    try {
-      const res = await this.#snapshot(vm, req, memory);
-      if (jobId !== undefined) this.#setJob({ id: jobId, status: 'done', description: 'snapshot_vm', job_type: 'virt' });
-      return res;
-    } catch (err) {
-      if (jobId !== undefined) {
-        const code = typeof (err as { vdsmCode?: unknown }).vdsmCode === 'number' ? (err as { vdsmCode: number }).vdsmCode : Errors.SNAPSHOT.vdsmCode;
-        this.#setJob({ id: jobId, status: 'failed', description: 'snapshot_vm', job_type: 'virt', error: { code, message: errorMessage(err) } });
-      }
-      throw err;
-    } finally {
-      this.#busy.delete(vm.vmId);
-    }
-  }
-
-  /**
-   * Host.getJobs' virt jobs: the snapshots the engine gave a jobUUID (every one kept, or those of
-   * `ids`). The snapshot is finished when VM.snapshot answers, so an engine that follows the job sees
-   * it done (or failed, with the error VM.snapshot answered).
-   */
-  jobs(ids: readonly string[] = []): Record<string, SnapshotJobInfo> {
-    const out: Record<string, SnapshotJobInfo> = {};
-    for (const [id, job] of this.#jobs) if (ids.length === 0 || ids.includes(id)) out[id] = { ...job };
-    return out;
-  }
-
-  #setJob(job: SnapshotJobInfo): void {
-    this.#jobs.delete(job.id);
-    this.#jobs.set(job.id, job);
-    while (this.#jobs.size > KEPT_JOBS) this.#jobs.delete(this.#jobs.keys().next().value!);
-  }
-
-  async #snapshot(vm: Vm, req: SnapshotRequest, memory: HibernationVolumes | undefined): Promise<{ quiesce: boolean }> {
-    const log = this.#o.log.child({ vmId: vm.vmId, ...(typeof req.jobUUID === 'string' ? { jobUUID: req.jobUUID } : {}) });
-    let plan;
+    let plan: SnapshotPlan;
     try {
       plan = planSnapshot(parseSnapDrives(req.snapDrives), runningDrives(vm.domain), { frozen: req.frozen === true || req.frozen === 'true', memory: memory !== undefined });
     } catch (err) {
       if (err instanceof SnapshotRequestError) throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: ${err.message}`);
       throw err;
     }
+    if (this.#busy.has(vm.vmId)) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: another snapshot of this VM is under way');
+    const jobId = typeof req.jobUUID === 'string' && req.jobUUID !== '' ? req.jobUUID : randomUUID();
+    // vdsm refuses a job id it still lists (its JobExistsError reaches the engine as a general error).
+    if (!this.#o.jobs.start(jobId, SNAPSHOT_JOB)) throw vdsmError(Errors.GENERAL, `General Exception: Job '${jobId}' exists`);
+    this.#busy.add(vm.vmId);
+    const startedAt = this.#o.clock.now();
+    const log = this.#o.log.child({ vmId: vm.vmId, jobUUID: jobId });
+    log.info({ memory: memory !== undefined, drives: plan.switches.length }, 'snapshot job started');
+    const run = this.#snapshot(vm, req, plan, memory, startedAt, log).then(
+      (quiesce) => {
+        log.info({ quiesce }, 'snapshot job done');
+        this.#o.jobs.finish(jobId);
+      },
+      (err: unknown) => {
+        // As vdsm: whatever went wrong, the job fails with 48 (the reason kept in the message).
+        const own = (err as { vdsmCode?: unknown }).vdsmCode === Errors.SNAPSHOT.vdsmCode;
+        const message = own ? errorMessage(err) : `${Errors.SNAPSHOT.message}: ${errorMessage(err)}`;
+        log.error({ err: errorMessage(err) }, 'snapshot job failed');
+        this.#o.jobs.finish(jobId, { code: Errors.SNAPSHOT.vdsmCode, message });
+      },
+    ).finally(() => {
+      this.#busy.delete(vm.vmId);
+      this.#running.delete(jobId);
+    });
+    this.#running.set(jobId, run);
+    return true;
+  }
+
+  /** Settles when snapshot job `jobId` is finished (undefined when none of that id runs). */
+  settled(jobId: string): Promise<void> | undefined {
+    return this.#running.get(jobId);
+  }
+
+  /** Settles when every snapshot under way is finished. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.#running.values()]);
+  }
+
+  /** The snapshot job's work; resolves with whether this job froze the guest (logged: vdsm's answer no longer carries it). */
+  async #snapshot(vm: Vm, req: SnapshotRequest, plan: SnapshotPlan, memory: HibernationVolumes | undefined, startedAt: number, log: Logger): Promise<boolean> {
     if (plan.switches.length === 0 && memory === undefined) {
       log.info('every requested drive already runs on its new volume: nothing to snapshot');
-      return { quiesce: false };
+      return false;
     }
     // The new volumes prepared (their image is the one the VM runs on, already prepared): each path is
     // the new top's file. A volume that does not exist or cannot be used fails here, nothing switched.
@@ -171,7 +188,7 @@ export class VmSnapshots {
     }
     const switching = new Set(targets.map((t) => t.sw.drive.name));
     const others = vm.domain.disks.filter((d) => (d.device === 'disk' || d.device === 'lun') && d.target !== '' && !switching.has(d.target)).map((d) => d.target);
-    if (memory !== undefined) return this.#memorySnapshot(vm, req, memory, targets, others, plan.flags, log);
+    if (memory !== undefined) return this.#memorySnapshot(vm, req, memory, targets, others, plan.flags, startedAt, log);
     const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others);
 
     let quiesce = false;
@@ -184,6 +201,14 @@ export class VmSnapshots {
         // As vdsm: the snapshot goes on without the guest's help (crash-consistent), and the answer says so.
         log.warn({ err: errorMessage(err) }, 'guest filesystems could not be frozen; the snapshot is taken without quiescing');
       }
+    }
+    // vdsm's freeze_timeout: a disk-only snapshot not taken within it from the job's start is not taken
+    // (the guest would have been frozen, or the engine waiting, far too long).
+    const freezeMinutes = typeof req.freeze_timeout === 'number' && req.freeze_timeout > 0 ? req.freeze_timeout : DEFAULT_FREEZE_TIMEOUT_MIN;
+    const elapsedMs = this.#o.clock.now() - startedAt;
+    if (elapsedMs > freezeMinutes * 60_000) {
+      if (plan.freeze) await this.#thawAfterSnapshot(vm, log);
+      throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: ${Math.round(elapsedMs / 1000)} s passed before the snapshot could be taken, past its freeze_timeout of ${freezeMinutes} min`);
     }
     log.info({ drives: targets.map((t) => ({ name: t.sw.drive.name, from: t.sw.drive.volumeID, to: t.sw.newVolumeID })), quiesce }, 'taking a live snapshot');
     try {
@@ -198,18 +223,20 @@ export class VmSnapshots {
     if (plan.freeze) await this.#thawAfterSnapshot(vm, log);
     log.info('live snapshot completed');
     await this.#moveDriveRecords(vm, targets, log);
-    return { quiesce };
+    return quiesce;
   }
 
   /**
    * A snapshot with the guest's memory (vdsm's snapMemory): the VM's parameters written to the
    * configuration volume (as hibernation writes them, with `restoreFromSnapshot`, so VM.create can bring
    * the VM back from this snapshot), then libvirt pauses the guest, writes its memory state into the
-   * memory volume, switches the disks and resumes it. That takes as long as the memory takes to write, so
-   * the call gets the snapshot's `timeout` (minutes, vdsm's 30 by default) and its worker is not discarded.
+   * memory volume, switches the disks and resumes it. That takes as long as the memory takes to write: the
+   * snapshot's `timeout` (minutes from the job's start, vdsm's 30 by default) is its limit. Past it libvirt's
+   * job is aborted (virDomainAbortJob, on another executor than the snapshot call's), libvirt resumes the
+   * guest, the disks stay where they were and the job fails. The call's worker is not discarded.
    * The memory volume is torn down after, as vdsm does.
    */
-  async #memorySnapshot(vm: Vm, req: SnapshotRequest, memory: HibernationVolumes, targets: { sw: DriveSwitch; path: string }[], others: string[], flags: number, log: Logger): Promise<{ quiesce: boolean }> {
+  async #memorySnapshot(vm: Vm, req: SnapshotRequest, memory: HibernationVolumes, targets: { sw: DriveSwitch; path: string }[], others: string[], flags: number, startedAt: number, log: Logger): Promise<boolean> {
     const volumes = this.#o.memoryVolumes!;
     const withVolume = async <T>(v: VolumeRef, f: (path: string) => Promise<T>): Promise<T> => {
       let path: string;
@@ -236,17 +263,45 @@ export class VmSnapshots {
     await withVolume(memory.memory, async (memoryPath) => {
       const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others, memoryPath);
       log.info({ drives: targets.map((t) => ({ name: t.sw.drive.name, from: t.sw.drive.volumeID, to: t.sw.newVolumeID })), memory: memoryPath }, 'taking a live snapshot with the memory');
+      const remainingMs = Math.max(0, startedAt + minutes * 60_000 - this.#o.clock.now());
+      let completed = false;
+      let settled = false;
+      let aborted = false;
+      let timer: unknown;
+      const abort = (): void => {
+        if (settled) return;
+        if (!aborted) log.warn({ timeoutMin: minutes }, 'memory snapshot timeout reached: aborting libvirt\'s job');
+        aborted = true;
+        this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId }).catch((err: unknown) => {
+          // No job in libvirt yet (the call still queued or starting): again shortly, as vdsm waits for
+          // libvirt's job to run before it aborts it.
+          if (!settled && libvirtErrorInfo(err)?.virCode === VirErrorCode.OPERATION_INVALID) {
+            timer = this.#o.timers.setTimeout(abort, ABORT_RETRY_MS);
+            return;
+          }
+          log.error({ err: errorMessage(err) }, 'libvirt\'s snapshot job could not be aborted');
+        });
+      };
+      timer = this.#o.timers.setTimeout(abort, remainingMs);
       try {
-        await this.#o.libvirt.call('libvirt.snapshotCreateXML', { uuid: vm.vmId, xml, flags }, { timeoutMs: minutes * 60_000, discard: false });
+        await this.#o.libvirt.call('libvirt.snapshotCreateXML', { uuid: vm.vmId, xml, flags }, { timeoutMs: remainingMs + ABORT_GRACE_MS, discard: false });
+        completed = true;
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'live snapshot with the memory failed');
+        if (aborted) throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: the memory snapshot outlived its timeout of ${minutes} min and libvirt's job was aborted (${errorMessage(err)})`);
         if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
         throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
+      } finally {
+        settled = true;
+        this.#o.timers.clearTimeout(timer);
       }
+      // libvirt finished the snapshot although the abort was sent (too late to stop it): the disks run on
+      // the new volumes, so the records follow and the job is done (vdsm would report it failed).
+      if (aborted && completed) log.warn('the abort came too late: libvirt completed the memory snapshot');
     });
     log.info('live snapshot with the memory completed');
     if (targets.length > 0) await this.#moveDriveRecords(vm, targets, log);
-    return { quiesce: false };
+    return false;
   }
 
   /**

@@ -100,15 +100,10 @@ void describe('engine verbs on the test driver (api_strict_mode on)', () => {
     assert.equal(m.code, 48);
     assert.match(String(m.message), /snapMemory/);
     assert.equal((await engine.callError('VM.snapshot', { vmID: running })).code, -32602);
-    // With the engine's jobUUID, Host.getJobs reports the snapshot as vdsm's virt job: failed, with the error answered.
+    // A request refused at once starts no job (test/e2e/snapshot-job.test.ts follows one that starts).
     const jobUUID = 'a0000000-0000-4000-8000-000000000051';
     assert.equal((await engine.callError('VM.snapshot', { vmID: running, snapDrives: [drive], jobUUID })).code, 48);
-    const jobs = await engine.call<Record<string, Obj>>('Host.getJobs', { job_ids: [jobUUID] });
-    assert.deepEqual(Object.keys(jobs), [jobUUID]);
-    assert.equal(jobs[jobUUID]!['status'], 'failed');
-    assert.equal(jobs[jobUUID]!['job_type'], 'virt');
-    assert.equal((jobs[jobUUID]!['error'] as Obj)['code'], 48);
-    assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'v2v', job_ids: [jobUUID] }), {});
+    assert.deepEqual(await engine.call('Host.getJobs', { job_ids: [jobUUID] }), {});
     assert.equal((await engine.call<Obj>('VM.getInfo', { vmID: running }))['status'], 'Up');
   });
 

@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import type { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
-import { bringUpLocalDc, createVolume, newDc, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
+import { startLocalDcHost, type LocalDcHost } from '../helpers/local-dc-host.js';
+import { createVolume, waitTaskByAllStatuses, type LocalDc } from '../helpers/storage-engine.js';
 
 const run = promisify(execFile);
 type Obj = Record<string, unknown>;
@@ -46,7 +46,6 @@ function health(port: number): Promise<Obj> {
 // Both argument modes: vdsm's (departures logged and converted) and [devel] api_strict_mode, where a
 // call the method table does not declare answers -32602: the engine's exact calls must pass both.
 for (const strict of [false, true]) void describe(`hibernation and restore through VM.hibernate / VM.create (test driver, LOCALFS domain, api_strict_mode=${strict})`, () => {
-  let root: string;
   let agent: AgentProcess;
   let engine: EngineClient;
   let dc: LocalDc;
@@ -72,22 +71,14 @@ for (const strict of [false, true]) void describe(`hibernation and restore throu
     await engine.waitForEvent(isVmStatus(vmId, 'Up'));
   }
 
+  let host: LocalDcHost | undefined;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'vdsm-e2e-hiber-'));
-    dc = newDc(join(root, 'local_images'));
-    await run('mkdir', ['-p', dc.path]);
-    agent = await AgentProcess.start({
-      args: ['--set', `devel.api_strict_mode=${strict}`, '--set', `irs.repository=${join(root, 'rhev', 'data-center')}`, '--set', 'vars.guest_wait_timeout=0', '--set', 'irs.sd_health_check_delay=1'],
-    });
-    engine = await EngineClient.connect({ port: agent.port });
-    await agent.whenReady();
-    await bringUpLocalDc(engine, dc);
+    host = await startLocalDcHost('vdsm-e2e-hiber-', ['--set', `devel.api_strict_mode=${strict}`]);
+    ({ agent, engine, dc } = host);
   });
 
   after(async () => {
-    engine?.close();
-    await agent?.cleanup();
-    await rm(root, { recursive: true, force: true });
+    await host?.stop();
   });
 
   const VM1 = randomUUID();

@@ -2,11 +2,12 @@
 // TCG) with a local data center made by the engine's calls, the guest's disk a qcow2 volume named by
 // PDIV (the guest mounts an ext4 file system on it). VM.freeze freezes that file system through the
 // guest's qemu-ga (guest-fsfreeze-status says so) and VM.thaw thaws it; then, as the engine does,
-// Volume.create makes a new qcow2 layer over the current top and VM.snapshot moves the running disk onto
-// it: libvirt's live XML has the new file with the old one as its backing store, qemu-img agrees, the
-// guest keeps running, Host.dumpxmls' metadata names the new volume. A snapshot into a volume that does
-// not exist is error 48 and the disk stays where it was. Skipped unless scripts/realvm/setup.sh has run;
-// VDSM_REALVM=1 makes missing pieces a failure.
+// Volume.create makes a new qcow2 layer over the current top and VM.snapshot (answered at once, its job
+// followed with Host.getJobs until done) moves the running disk onto it: libvirt's live XML has the new
+// file with the old one as its backing store, qemu-img agrees, the guest keeps running, Host.dumpxmls'
+// metadata names the new volume. A snapshot into a volume that does not exist is a job failed with 48
+// and the disk stays where it was. Skipped unless scripts/realvm/setup.sh has run; VDSM_REALVM=1 makes
+// missing pieces a failure.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -84,6 +85,23 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     return { vmId, name, img, base, basePath };
   }
 
+  /**
+   * VM.snapshot as the engine calls it: with a jobUUID, answered `true` at once, then Host.getJobs until
+   * the job is no longer running (waiting on that condition). The finished job, and whether it froze the
+   * guest (its log line: vdsm's answer no longer carries `quiesce`).
+   */
+  async function snapshotJob(params: Obj): Promise<{ job: Obj; quiesce: unknown }> {
+    const jobUUID = randomUUID();
+    assert.equal(await engine.call('VM.snapshot', { ...params, jobUUID }, CALL_TIMEOUT_MS), true);
+    const job = await waitFor(async () => {
+      const j = (await engine.call<Record<string, Obj>>('Host.getJobs', { job_type: 'virt', job_ids: [jobUUID] }))[jobUUID];
+      assert.ok(j !== undefined, 'the job is listed from the answer on');
+      return j['status'] !== 'running' ? j : undefined;
+    }, { timeoutMs: 4 * CALL_TIMEOUT_MS, intervalMs: 100, what: `snapshot job ${jobUUID}` });
+    const line = job['status'] === 'done' ? await host!.agent.waitForLog((l) => l['msg'] === 'snapshot job done' && l['jobUUID'] === jobUUID, CALL_TIMEOUT_MS) : undefined;
+    return { job, quiesce: line?.['quiesce'] };
+  }
+
   void it('VM.freeze / VM.thaw, then Volume.create and VM.snapshot move the running disk onto the new layer', async () => {
     const { vmId, name, img, base, basePath } = await bootGuest('snap');
     // The guest mounts its disk's ext4 file system before qemu-ga starts: there is something to freeze.
@@ -98,10 +116,9 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     // The engine's flow: a new layer over the current top, then the snapshot.
     const top = randomUUID();
     const topPath = await volume(img, top, base);
-    const jobUUID = randomUUID();
-    const res = await engine.call<Obj>('VM.snapshot', { vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top, baseVolumeID: base }], frozen: false, jobUUID }, CALL_TIMEOUT_MS);
-    assert.deepEqual(res, { quiesce: true }, 'this call froze the guest around the snapshot');
-    assert.deepEqual(await engine.call('Host.getJobs', { job_type: 'virt', job_ids: [jobUUID] }), { [jobUUID]: { id: jobUUID, status: 'done', description: 'snapshot_vm', job_type: 'virt' } });
+    const first = await snapshotJob({ vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top, baseVolumeID: base }], frozen: false });
+    assert.deepEqual(first.job, { id: first.job['id'], status: 'done', description: 'snapshot_vm', job_type: 'virt' });
+    assert.equal(first.quiesce, true, 'the job froze the guest around the snapshot');
     assert.equal(await virsh.agentCommand(name, 'guest-fsfreeze-status', undefined, 30), 'thawed', 'and thawed it after');
     const live = diskChain(await virsh.dumpxml(name));
     assert.ok(live.source !== undefined && await sameFile(live.source, topPath), `the disk runs on the new volume: ${String(live.source)}`);
@@ -119,12 +136,11 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     assert.match(dumped, new RegExp(`<ovirt-vm:volumeID>${top}</ovirt-vm:volumeID>`));
     assert.doesNotMatch(dumped, new RegExp(`<ovirt-vm:volumeID>${base}</ovirt-vm:volumeID>`));
 
-    // A snapshot into a volume the engine never made: 48, and the disk stays on its top.
+    // A snapshot into a volume the engine never made: the job fails with 48, and the disk stays on its top.
     const missing = randomUUID();
-    await assert.rejects(
-      engine.call('VM.snapshot', { vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: missing, baseVolumeID: top }], frozen: false }, CALL_TIMEOUT_MS),
-      (err: { rpc?: { code?: unknown } }) => err.rpc?.code === 48,
-    );
+    const lost = await snapshotJob({ vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: missing, baseVolumeID: top }], frozen: false });
+    assert.equal(lost.job['status'], 'failed');
+    assert.equal((lost.job['error'] as Obj)['code'], 48);
     const after = diskChain(await virsh.dumpxml(name));
     assert.ok(after.source !== undefined && await sameFile(after.source, topPath), 'still on the new volume');
     assert.match((await engine.call<Record<string, string>>('Host.dumpxmls', { vmList: [vmId] }))[vmId]!, new RegExp(`<ovirt-vm:volumeID>${top}</ovirt-vm:volumeID>`));
@@ -151,8 +167,9 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     assert.deepEqual(order, ['list 1', 'freeze failed 19'], 'the daemon answered while libvirt waited for the stopped agent');
     const top2 = randomUUID();
     const top2Path = await volume(img, top2, top);
-    const res2 = await engine.call<Obj>('VM.snapshot', { vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top2, baseVolumeID: top }] }, CALL_TIMEOUT_MS);
-    assert.deepEqual(res2, { quiesce: false }, 'taken without the guest\'s help');
+    const third = await snapshotJob({ vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top2, baseVolumeID: top }] });
+    assert.equal(third.job['status'], 'done');
+    assert.equal(third.quiesce, false, 'taken without the guest\'s help');
     const moved = diskChain(await virsh.dumpxml(name));
     assert.ok(moved.source !== undefined && await sameFile(moved.source, top2Path), 'on the third layer');
     await hc('qga-cont');
@@ -169,12 +186,12 @@ void describe('vdsmd freezes, thaws and live-snapshots a real guest', { skip, ti
     const top = randomUUID();
     const topPath = await volume(img, top, base);
     const t0 = performance.now();
-    const res = await engine.call<Obj>('VM.snapshot', {
+    const { job } = await snapshotJob({
       vmID: vmId, snapDrives: [{ domainID: dc.sdUUID, imageID: img, volumeID: top, baseVolumeID: base }],
       snapMemory: [dc.sdUUID, dc.spUUID, ids.memImg, ids.memVol, ids.confImg, ids.confVol].join(','),
-    }, CALL_TIMEOUT_MS);
-    t.diagnostic(`VM.snapshot with the memory: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-    assert.deepEqual(res, { quiesce: false }, 'libvirt paused the guest instead of a freeze');
+    });
+    t.diagnostic(`VM.snapshot job with the memory: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    assert.equal(job['status'], 'done', JSON.stringify(job));
     const head = async (path: string, n: number): Promise<Buffer> => {
       const fh = await open(path, 'r');
       try {

@@ -11,6 +11,8 @@ import { LibvirtClient } from '../../src/libvirt/client.js';
 import { SnapshotFlag, VirErrorCode } from '../../src/libvirt/constants.js';
 import type { Vm, VmDriveStorage } from '../../src/services/vm-manager.js';
 import { VmSnapshots } from '../../src/services/vm-snapshot.js';
+import { VirtJobs, type VirtJobInfo } from '../../src/services/virt-jobs.js';
+import { ManualTime } from '../support/manual-time.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { ConnectionsStub } from '../support/connections-stub.js';
 
@@ -49,22 +51,41 @@ interface Script {
   prepare?: Error;
   /** Resolves the snapshot call (to hold it while a second request comes). */
   holdSnapshot?: Promise<void>;
+  /** Runs when the guest is being frozen (to move the hand-driven clock meanwhile). */
+  onFreeze?: () => void;
+  /** Resolves the VM's parameters for the configuration volume (to hold the job before libvirt's call). */
+  holdParams?: Promise<void>;
+  /** libvirt had finished the snapshot when the abort came: abortJob changes nothing. */
+  abortTooLate?: boolean;
+  /** libvirt's job had not started for the first aborts: so many are refused (OPERATION_INVALID). */
+  abortsBeforeJob?: number;
 }
 
 function setup(script: Script = {}) {
   const calls: { op: string; args: Record<string, unknown>; opts?: Record<string, unknown> }[] = [];
   let switched = false;
+  // libvirt's behaviour on virDomainAbortJob during a memory snapshot: the snapshot call fails, aborted.
+  let abortSnapshot: ((err: Error) => void) | undefined;
+  let snapshotCalled!: () => void;
+  const snapshotReached = new Promise<void>((r) => { snapshotCalled = r; });
   const dispatcher = {
     dispatch: async <T>(op: string, args: Record<string, unknown>, opts?: Record<string, unknown>): Promise<T> => {
       calls.push({ op, args, ...(opts !== undefined ? { opts } : {}) });
       switch (op) {
-        case 'libvirt.fsFreeze': if (script.freeze) throw script.freeze; return 1 as T;
+        case 'libvirt.fsFreeze': script.onFreeze?.(); if (script.freeze) throw script.freeze; return 1 as T;
         case 'libvirt.fsThaw': if (script.thaw) throw script.thaw; return 1 as T;
-        case 'libvirt.snapshotCreateXML':
-          await script.holdSnapshot;
+        case 'libvirt.snapshotCreateXML': {
+          const aborted = new Promise<never>((_, reject) => { abortSnapshot = reject; });
+          snapshotCalled();
+          await Promise.race([script.holdSnapshot, aborted]);
           if (script.snapshot) throw script.snapshot;
           switched = true;
           return '1700000000' as T;
+        }
+        case 'migration.abortJob':
+          if (script.abortTooLate || (script.abortsBeforeJob ?? 0) > calls.filter((c) => c.op === op).length - 1) throw libvirtError(VirErrorCode.OPERATION_INVALID, 'Requested operation is not valid: no job is active on the domain');
+          abortSnapshot?.(libvirtError(78 /* VIR_ERR_OPERATION_ABORTED */, 'operation aborted: snapshot job: canceled by client'));
+          return null as T;
         case 'libvirt.xmlDesc': return (switched ? liveXml(BASE, TOP_PATH, BASE_PATH) : liveXml(BASE, BASE_PATH)) as T;
         case 'libvirt.setMetadata': return null as T;
         default: throw new Error(`unexpected ${op}`);
@@ -88,13 +109,16 @@ function setup(script: Script = {}) {
   };
   let adopted = 0;
   const memoryIo: string[] = [];
+  const time = new ManualTime(1_000_000);
+  const events: VirtJobInfo[] = [];
+  const jobs = new VirtJobs({ timers: time, autodeleteDelayS: 3600, onFinished: (j) => events.push(j) });
   const snaps = new VmSnapshots({
     memoryVolumes: {
       prepare: (v) => { memoryIo.push(`prepare ${v.volumeID}`); return Promise.resolve(`/rhev/sd/images/${v.imageID}/${v.volumeID}`); },
       teardown: (v) => { memoryIo.push(`teardown ${v.volumeID}`); return Promise.resolve(); },
       write: (path, data) => { memoryIo.push(`write ${path} ${Buffer.from(data).subarray(0, 2).toString('hex')}`); return Promise.resolve(); },
     },
-    machineParams: () => Promise.resolve({ vmId: VM_ID, _srcDomXML: '<domain/>' }),
+    machineParams: async () => { await script.holdParams; return { vmId: VM_ID, _srcDomXML: '<domain/>' }; },
     libvirt: new LibvirtClient({ dispatcher, connections: new ConnectionsStub() }),
     log: pino({ level: 'silent' }),
     drives,
@@ -103,18 +127,34 @@ function setup(script: Script = {}) {
       return vm;
     },
     adoptLiveXml: () => { adopted++; return Promise.resolve(); },
+    clock: time,
+    timers: time,
+    jobs,
   });
   const ops = (): string[] => calls.map((c) => c.op);
-  return { snaps, vm, calls, ops, prepared, memoryIo, adopted: () => adopted };
+  /** VM.snapshot as the engine calls it: the answer, the job as Host.getJobs shows it then, and once finished. */
+  const run = async (req: Record<string, unknown> & { snapDrives: unknown }, jobUUID = `job-${Math.random()}`) => {
+    const answer = snaps.snapshot(VM_ID, { ...req, jobUUID });
+    const atAnswer = jobs.info([jobUUID])[jobUUID];
+    await snaps.settled(jobUUID);
+    return { answer, atAnswer, job: jobs.info([jobUUID])[jobUUID]! };
+  };
+  return { snaps, jobs, events, time, vm, calls, ops, prepared, memoryIo, run, snapshotReached, adopted: () => adopted };
 }
 
 const REQ = { snapDrives: [{ domainID: SD, imageID: IMG, volumeID: TOP, baseVolumeID: BASE }] };
 const code = (n: number) => (err: { vdsmCode?: unknown }): boolean => err.vdsmCode === n;
+const MEM = ['a1', 'a2', 'a3', 'a4'].map((x) => `${x}a1a1a1-0000-4000-8000-00000000${x}${x}`);
+const snapMemory = [SD, POOL, ...MEM].join(',');
 
-void describe('VM.snapshot sequence', () => {
-  void it('freeze, snapshot into the prepared new volume, thaw, then the records move: {quiesce: true}', async () => {
+void describe('VM.snapshot as a virt job', () => {
+  void it('answers true with the job running; freeze, snapshot into the prepared new volume, thaw, the records move; then done', async () => {
     const t = setup();
-    assert.deepEqual(await t.snaps.snapshot(VM_ID, { ...REQ, frozen: false }), { quiesce: true });
+    const { answer, atAnswer, job } = await t.run({ ...REQ, frozen: false }, 'job-1');
+    assert.equal(answer, true);
+    assert.deepEqual(atAnswer, { id: 'job-1', status: 'running', description: 'snapshot_vm', job_type: 'virt' });
+    assert.deepEqual(job, { id: 'job-1', status: 'done', description: 'snapshot_vm', job_type: 'virt' });
+    assert.deepEqual(t.events, [job], 'one |jobs|status| event, when the job finished (as vdsm)');
     assert.deepEqual(t.prepared, [TOP]);
     assert.deepEqual(t.ops(), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
     const snap = t.calls[1]!.args;
@@ -129,78 +169,202 @@ void describe('VM.snapshot sequence', () => {
     assert.equal(t.adopted(), 1);
   });
 
+  void it('answers while libvirt still takes the snapshot: Host.getJobs shows it running until libvirt returns', async () => {
+    let release!: () => void;
+    const t = setup({ holdSnapshot: new Promise<void>((r) => { release = r; }) });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-slow' }), true);
+    await t.snapshotReached;
+    assert.equal(t.jobs.info(['job-slow'])['job-slow']?.status, 'running');
+    assert.equal(t.vm.storageDrives[0]!.volumeID, BASE, 'nothing moved while libvirt works');
+    release();
+    await t.snaps.settled('job-slow');
+    assert.equal(t.jobs.info(['job-slow'])['job-slow']?.status, 'done');
+  });
+
+  void it('without a jobUUID: an id of its own, answered at once, listed as a virt job', async () => {
+    const t = setup();
+    assert.equal(t.snaps.snapshot(VM_ID, REQ), true);
+    const [id, ...more] = Object.keys(t.jobs.info());
+    assert.equal(more.length, 0);
+    assert.match(id!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    await t.snaps.drain();
+    assert.equal(t.jobs.info([id!])[id!]?.status, 'done');
+  });
+
   void it('with the memory: the parameters written to the configuration volume, then one snapshot with the memory file, no freeze', async () => {
     const t = setup();
-    const [MI, MV, CI, CV] = ['a1', 'a2', 'a3', 'a4'].map((x) => `${x}a1a1a1-0000-4000-8000-00000000${x}${x}`);
-    assert.deepEqual(await t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: [SD, POOL, MI, MV, CI, CV].join(','), timeout: 2 }), { quiesce: false });
-    assert.deepEqual(t.memoryIo, [`prepare ${CV}`, `write /rhev/sd/images/${CI}/${CV} 8002`, `teardown ${CV}`, `prepare ${MV}`, `teardown ${MV}`]);
+    const { answer, job } = await t.run({ ...REQ, snapMemory, timeout: 2 });
+    assert.equal(answer, true);
+    assert.equal(job.status, 'done');
+    assert.deepEqual(t.memoryIo, [`prepare ${MEM[3]}`, `write /rhev/sd/images/${MEM[2]}/${MEM[3]} 8002`, `teardown ${MEM[3]}`, `prepare ${MEM[1]}`, `teardown ${MEM[1]}`]);
     assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
     const snap = t.calls[0]!;
     assert.equal(snap.args['flags'], SnapshotFlag.REUSE_EXT | SnapshotFlag.NO_METADATA);
-    assert.match(String(snap.args['xml']), new RegExp(`<memory snapshot="external" file="/rhev/sd/images/${MI}/${MV}"/>`));
-    assert.deepEqual(snap.opts, { timeoutMs: 120_000, discard: false }, 'the snapshot\'s own limit, its worker kept');
+    assert.match(String(snap.args['xml']), new RegExp(`<memory snapshot="external" file="/rhev/sd/images/${MEM[0]}/${MEM[1]}"/>`));
+    assert.deepEqual(snap.opts, { timeoutMs: 120_000 + 60_000, discard: false }, 'the snapshot\'s own limit (the abort\'s grace beyond it), its worker kept');
     assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP]);
-    await assert.rejects(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: 'a,b' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /snapMemory/.test(err.message));
+    assert.equal(t.time.pendingTimers, 1, 'the abort timer cleared; only the job\'s autodelete is left');
+    assert.throws(() => t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: 'a,b' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /snapMemory/.test(err.message));
   });
 
-  void it('frozen by the engine: no freeze or thaw here, {quiesce: false}', async () => {
+  void it('a memory snapshot past its timeout: libvirt\'s job aborted, the job failed with 48, nothing moved, the memory volume torn down', async () => {
+    const t = setup({ holdSnapshot: new Promise<void>(() => undefined) });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory, timeout: 1, jobUUID: 'job-mem' }), true);
+    await t.snapshotReached;
+    t.time.advance(59_999);
+    assert.ok(!t.ops().includes('migration.abortJob'), 'not before the timeout');
+    t.time.advance(1);
+    await t.snaps.settled('job-mem');
+    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob']);
+    const job = t.jobs.info(['job-mem'])['job-mem']!;
+    assert.equal(job.status, 'failed');
+    assert.equal(job.error?.code, 48);
+    assert.match(job.error!.message, /^Snapshot failed: the memory snapshot outlived its timeout of 1 min and libvirt's job was aborted \(operation aborted/);
+    assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[BASE, BASE_PATH]]);
+    assert.equal(t.adopted(), 0);
+    assert.equal(t.memoryIo.at(-1), `teardown ${MEM[1]}`);
+    // The VM is free for the engine's next attempt.
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-next' }), true);
+  });
+
+  void it('an abort that comes too late (libvirt completed the memory snapshot): the records follow the disks, the job is done', async () => {
+    let release!: () => void;
+    const t = setup({ holdSnapshot: new Promise<void>((r) => { release = r; }), abortTooLate: true });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory, timeout: 1, jobUUID: 'job-late-abort' }), true);
+    await t.snapshotReached;
+    t.time.advance(60_000);
+    release();
+    await t.snaps.settled('job-late-abort');
+    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
+    assert.equal(t.jobs.info(['job-late-abort'])['job-late-abort']?.status, 'done');
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP]);
+  });
+
+  void it('an abort sent before libvirt\'s job runs is sent again a second later, until it takes', async () => {
+    const t = setup({ holdSnapshot: new Promise<void>(() => undefined), abortsBeforeJob: 2 });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory, timeout: 1, jobUUID: 'job-retry' }), true);
+    await t.snapshotReached;
+    const aborts = (): number => t.ops().filter((o) => o === 'migration.abortJob').length;
+    const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r)); };
+    t.time.advance(60_000);
+    await settle();
+    assert.equal(aborts(), 1);
+    t.time.advance(999);
+    await settle();
+    assert.equal(aborts(), 1, 'not before a second');
+    t.time.advance(1);
+    await settle();
+    assert.equal(aborts(), 2);
+    t.time.advance(1_000);
+    await t.snaps.settled('job-retry');
+    assert.equal(aborts(), 3);
+    assert.equal(t.jobs.info(['job-retry'])['job-retry']?.status, 'failed');
+    assert.equal(t.time.pendingTimers, 1, 'no abort timer left behind; only the job\'s autodelete');
+  });
+
+  void it('the memory snapshot\'s timeout counts from the job\'s start', async () => {
+    let params!: () => void;
+    const t = setup({ holdSnapshot: new Promise<void>(() => undefined), holdParams: new Promise<void>((r) => { params = r; }) });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory, timeout: 1, jobUUID: 'job-late' }), true);
+    // 50 s go by before libvirt is asked: 10 s of the minute are left for it.
+    t.time.advance(50_000);
+    params();
+    await t.snapshotReached;
+    assert.deepEqual(t.calls[0]!.opts, { timeoutMs: 10_000 + 60_000, discard: false });
+    t.time.advance(10_000);
+    await t.snaps.settled('job-late');
+    assert.equal(t.jobs.info(['job-late'])['job-late']?.status, 'failed');
+    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob']);
+  });
+
+  void it('a disk-only snapshot past freeze_timeout after the freeze: thawed, never taken, the job failed with 48', async () => {
+    const time: { t?: ManualTime } = {};
+    const t = setup({ onFreeze: () => time.t!.advance(8 * 60_000 + 1) });
+    time.t = t.time;
+    const { job } = await t.run({ ...REQ, freeze_timeout: 8 }, 'job-ft');
+    assert.equal(job.status, 'failed');
+    assert.match(job.error!.message, /^Snapshot failed: .*freeze_timeout of 8 min/);
+    assert.deepEqual(t.ops(), ['libvirt.fsFreeze', 'libvirt.fsThaw']);
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [BASE]);
+  });
+
+  void it('frozen by the engine: no freeze or thaw here', async () => {
     const t = setup();
-    assert.deepEqual(await t.snaps.snapshot(VM_ID, { ...REQ, frozen: true }), { quiesce: false });
+    assert.equal((await t.run({ ...REQ, frozen: true })).job.status, 'done');
     assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
   });
 
-  void it('a freeze that fails: the snapshot is still taken and the guest still thawed, {quiesce: false}', async () => {
+  void it('a freeze that fails: the snapshot is still taken and the guest still thawed', async () => {
     const t = setup({ freeze: libvirtError(VirErrorCode.AGENT_UNRESPONSIVE, 'Guest agent is not responding') });
-    assert.deepEqual(await t.snaps.snapshot(VM_ID, REQ), { quiesce: false });
+    assert.equal((await t.run(REQ)).job.status, 'done');
     assert.deepEqual(t.ops().slice(0, 3), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw']);
   });
 
-  void it('a snapshot libvirt refuses: 48 with its reason, thawed, nothing of the VM moved', async () => {
+  void it('a snapshot libvirt refuses: the job failed with 48 and libvirt\'s reason, thawed, nothing of the VM moved', async () => {
     const t = setup({ snapshot: libvirtError(VirErrorCode.OPERATION_FAILED, 'operation failed: missing overlay') });
-    await assert.rejects(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-1' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /^Snapshot failed: .*missing overlay/.test(err.message));
+    const { answer, job } = await t.run(REQ, 'job-1');
+    assert.equal(answer, true);
+    assert.equal(job.status, 'failed');
+    assert.equal(job.error?.code, 48);
+    assert.match(job.error!.message, /^Snapshot failed: .*missing overlay/);
     assert.deepEqual(t.ops(), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw']);
     assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[BASE, BASE_PATH]]);
     assert.equal(t.adopted(), 0);
-    const job = t.snaps.jobs(['job-1'])['job-1']!;
-    assert.equal(job.status, 'failed');
-    assert.equal(job.error?.code, 48);
   });
 
-  void it('a new volume that cannot be prepared: 48, the guest never frozen, libvirt never asked', async () => {
+  void it('a new volume that cannot be prepared: the job failed with 48, the guest never frozen, libvirt never asked', async () => {
     const t = setup({ prepare: Object.assign(new Error('Volume does not exist'), { vdsmCode: 201 }) });
-    await assert.rejects(t.snaps.snapshot(VM_ID, REQ), code(48));
+    const { job } = await t.run(REQ);
+    assert.deepEqual(job.error, { code: 48, message: 'Snapshot failed: Volume does not exist' });
     assert.deepEqual(t.ops(), []);
   });
 
-  void it('bad requests are 48 before anything happens; a malformed snapMemory too; an unknown VM is the caller\'s error', async () => {
+  void it('bad requests are refused at once (48; an unknown VM 1) and start no job', () => {
     const t = setup();
-    await assert.rejects(t.snaps.snapshot(VM_ID, { snapDrives: [{ ...REQ.snapDrives[0], baseVolumeID: TOP, volumeID: BASE.replace('3333-4', '3333-5') }] }), code(48));
-    await assert.rejects(t.snaps.snapshot(VM_ID, { snapDrives: 'vda' }), code(48));
-    await assert.rejects(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: 'a,b,c,d,e,f' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /snapMemory/.test(err.message));
-    await assert.rejects(t.snaps.snapshot('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', REQ), code(1));
+    assert.throws(() => t.snaps.snapshot(VM_ID, { snapDrives: [{ ...REQ.snapDrives[0], baseVolumeID: TOP, volumeID: BASE.replace('3333-4', '3333-5') }], jobUUID: 'j1' }), code(48));
+    assert.throws(() => t.snaps.snapshot(VM_ID, { snapDrives: 'vda', jobUUID: 'j2' }), code(48));
+    assert.throws(() => t.snaps.snapshot(VM_ID, { ...REQ, snapMemory: 'a,b,c,d,e,f', jobUUID: 'j3' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /snapMemory/.test(err.message));
+    assert.throws(() => t.snaps.snapshot('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', { ...REQ, jobUUID: 'j4' }), code(1));
+    assert.deepEqual(t.jobs.info(), {});
     assert.deepEqual(t.ops(), []);
     assert.deepEqual(t.prepared, []);
   });
 
-  void it('a second snapshot of the VM while one runs is 48; the first completes', async () => {
+  void it('a second snapshot of the VM while one runs is 48; a job id still listed is 100 (vdsm\'s JobExistsError)', async () => {
     let release!: () => void;
     const t = setup({ holdSnapshot: new Promise<void>((r) => { release = r; }) });
-    const first = t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-a' });
-    await new Promise<void>((r) => setImmediate(r));
-    assert.equal(t.snaps.jobs(['job-a'])['job-a']?.status, 'running');
-    await assert.rejects(t.snaps.snapshot(VM_ID, REQ), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /under way/.test(err.message));
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-a' }), true);
+    assert.throws(() => t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-b' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 48 && /under way/.test(err.message));
+    assert.deepEqual(Object.keys(t.jobs.info()), ['job-a']);
     release();
-    assert.deepEqual(await first, { quiesce: true });
-    assert.deepEqual(t.snaps.jobs(['job-a']), { 'job-a': { id: 'job-a', status: 'done', description: 'snapshot_vm', job_type: 'virt' } });
+    await t.snaps.settled('job-a');
+    assert.deepEqual(t.jobs.info(['job-a']), { 'job-a': { id: 'job-a', status: 'done', description: 'snapshot_vm', job_type: 'virt' } });
+    assert.throws(() => t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-a' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 100 && /Job 'job-a' exists/.test(err.message));
   });
 
-  void it('keeps the 100 most recent jobs', async () => {
-    const t = setup({ prepare: new Error('no volume') });
-    for (let i = 0; i < 105; i++) await t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: `j${i}` }).catch(() => undefined);
-    const ids = Object.keys(t.snaps.jobs());
-    assert.equal(ids.length, 100);
-    assert.equal(ids[0], 'j5');
-    assert.equal(ids.at(-1), 'j104');
+  void it('a finished job is forgotten after [jobs] autodelete_delay', async () => {
+    const t = setup();
+    await t.run(REQ, 'job-x');
+    t.time.advance(3_599_999);
+    assert.ok(t.jobs.has('job-x'));
+    t.time.advance(1);
+    assert.deepEqual(t.jobs.info(), {});
+  });
+});
+
+void describe('VirtJobs', () => {
+  void it('keeps the most recent finished jobs within its bound, never a running one; a negative delay keeps them', () => {
+    const time = new ManualTime();
+    const jobs = new VirtJobs({ timers: time, autodeleteDelayS: -1, kept: 3 });
+    assert.ok(jobs.start('run', 'snapshot_vm'));
+    for (let i = 0; i < 5; i++) {
+      assert.ok(jobs.start(`j${i}`, 'snapshot_vm'));
+      jobs.finish(`j${i}`, i % 2 === 0 ? undefined : { code: 48, message: 'Snapshot failed' });
+    }
+    assert.deepEqual(Object.keys(jobs.info()), ['run', 'j2', 'j3', 'j4']);
+    assert.deepEqual(jobs.info(['j3']), { j3: { id: 'j3', status: 'failed', description: 'snapshot_vm', job_type: 'virt', error: { code: 48, message: 'Snapshot failed' } } });
+    assert.equal(jobs.start('j4', 'snapshot_vm'), false, 'an id still listed');
+    assert.equal(time.pendingTimers, 0);
   });
 });
 
