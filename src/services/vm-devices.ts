@@ -8,13 +8,15 @@
 // unplug, through the same storage as VM.create's disks.
 import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError, type ErrorSpec } from '../errors.js';
-import { Impact } from '../libvirt/constants.js';
+import { Impact, MetadataType } from '../libvirt/constants.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
 import { isNoDomain } from '../libvirt/errors.js';
 import type { OpResult } from '../contracts/operations.js';
 import type { Timers } from '../runtime/clock.js';
 import type { VmHookPoint, VmHookSubject } from '../hooks/vm-hooks.js';
 import { VmStatus } from '../virt/vm-state.js';
+import { OVIRT_VM_NS } from '../virt/domain-xml.js';
+import { withDriveDevice, withoutDriveDevice } from '../virt/drive-metadata.js';
 import {
   changedMedium, DeviceSpecError, deviceAlias, deviceCustom, diskIdentity, driveXmlFromParams, engineDevice, liveDisk, liveInterface, macOf,
   nicXmlFromParams, volumeOf, withSource, type DeviceRequest, type DiskMatch, type DriveSpec, type VmDefinition,
@@ -204,7 +206,12 @@ export class VmDevices {
       await teardown();
       throw this.#libvirtError(vm, err, Errors.HOTPLUG_DISK);
     }
-    if (spec.volume !== undefined && prepared !== undefined) vm.storageDrives.push({ name: spec.target, ...spec.volume, path: prepared });
+    if (spec.volume !== undefined && prepared !== undefined) {
+      const d = { name: spec.target, ...spec.volume, path: prepared };
+      vm.storageDrives.push(d);
+      // As vdsm: the drive's identity in the domain metadata, so a restarted agent still knows its image.
+      await this.#setDriveMetadata(vm, (live) => withDriveDevice(live, d), d.name);
+    }
     await this.#o.vms.devicesChanged(vm);
     await this.#o.vms.runHook('after_disk_hotplug', this.#subject(vm, xml));
     return this.definition(vm);
@@ -236,7 +243,10 @@ export class VmDevices {
     const i = vm.storageDrives.findIndex((d) => d.name === disk.target);
     if (i >= 0) {
       const [d] = vm.storageDrives.splice(i, 1);
+      // A recovered VM: the drive is no longer prepared again, and a prepare in flight ends first.
+      await vm.drivesRecovering?.settled();
       await this.#o.drives?.teardown(d!).catch((err: unknown) => this.#o.log.warn({ vmId: vm.vmId, drive: d!.name, err: errorMessage(err) }, 'image teardown failed'));
+      await this.#setDriveMetadata(vm, (live) => withoutDriveDevice(live, d!.name), d!.name);
     }
     await this.#o.vms.devicesChanged(vm);
     await this.#o.vms.runHook('after_disk_hotunplug', this.#subject(vm, disk.xml));
@@ -336,6 +346,21 @@ export class VmDevices {
   /** The hook scripts get the device's XML (vdsm's nicxml / drivexml) and the VM's custom properties. */
   #subject(vm: Vm, xml: string): VmHookSubject {
     return { vmId: vm.vmId, xml, domain: vm.domain };
+  }
+
+  /**
+   * Rewrite the live ovirt-vm metadata (virDomainSetMetadata, live: the domain is transient) with the
+   * fragment `change` makes of the live XML (undefined: nothing to change). The device is already
+   * plugged or unplugged, so a failure is logged, not returned.
+   */
+  async #setDriveMetadata(vm: Vm, change: (live: string) => string | undefined, drive: string): Promise<void> {
+    try {
+      const metadata = change(await this.#o.libvirt.call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 }));
+      if (metadata === undefined) return;
+      await this.#o.libvirt.call('libvirt.setMetadata', { uuid: vm.vmId, type: MetadataType.ELEMENT, metadata, key: 'ovirt-vm', uri: OVIRT_VM_NS, flags: Impact.LIVE });
+    } catch (err) {
+      this.#o.log.error({ vmId: vm.vmId, drive, err: errorMessage(err) }, 'the drive could not be recorded in (or removed from) the VM\'s metadata');
+    }
   }
 
   #liveXml(vm: Vm): Promise<string> {

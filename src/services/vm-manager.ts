@@ -33,6 +33,7 @@ import type { VmHostHooks } from './vm-host-resources.js';
 import type { VmHookPoint, VmHooks, VmHookSubject } from '../hooks/vm-hooks.js';
 import type { VmRecordStore } from './vm-records.js';
 import { storageDrivesOf, withDriveSources, type PreparedDrive } from '../virt/storage-drives.js';
+import { DriveRepreparation, recordedDrives } from './recovered-drives.js';
 import { HibernationHandleError, hibernationVolumesOf, type HibernationVolumes } from '../virt/migration/hibernation-volumes.js';
 import { pickGuestInfo } from '../virt/migration/migration-request.js';
 import { VmSnapshots, type SnapshotRequest } from './vm-snapshot.js';
@@ -67,6 +68,8 @@ export interface Vm extends VmRecord {
   pid?: number;
   /** Disks on storage domains, prepared before launch (poolID/domainID/imageID/volumeID in the metadata). */
   storageDrives: PreparedDrive[];
+  /** A recovered VM's drives being prepared again (./recovered-drives.ts): a teardown stops it and waits for a prepare in flight. */
+  drivesRecovering?: DriveRepreparation;
   /**
    * Sizes of the VM's file disks by target (VM stats truesize / apparentsize). Replaced, never modified,
    * when a size changes: the cached stats report is rebuilt on a new map.
@@ -87,6 +90,8 @@ export interface VmDriveStorage {
   prepare(drive: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>;
   teardown(drive: PreparedDrive): Promise<void>;
   sizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>>;
+  /** Resolves once a storage pool is connected (at once if one is): a recovered VM's drives are prepared again then. */
+  poolConnected?(): Promise<void>;
 }
 
 /** VM.create from hibernation volumes (the migration area's MemoryRestorer). */
@@ -345,6 +350,7 @@ export class VmManager {
     this.#o.statsCache.add(vm.vmId);
     if (status !== VmStatus.DOWN) this.#findPid(vm);
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
+    this.#recoverDrives(vm, status !== VmStatus.DOWN);
     void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
@@ -358,6 +364,8 @@ export class VmManager {
     const vm = this.#newVm(domain, xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm);
     vm.state.markDown(info, 'recovery'); // its Down event is held until recovery completes
+    // Its images were prepared by the previous process: torn down at VM.destroy, not prepared again.
+    this.#recoverDrives(vm, false);
     return vm;
   }
 
@@ -1083,7 +1091,21 @@ export class VmManager {
     return true;
   }
 
+  /**
+   * A re-adopted VM's storage drives, from its domain XML's metadata; a running one's images are
+   * prepared again in the background (./recovered-drives.ts).
+   */
+  #recoverDrives(vm: Vm, prepare: boolean): void {
+    if (this.#o.drives === undefined) return;
+    vm.storageDrives.push(...recordedDrives(vm.domain));
+    if (vm.storageDrives.length === 0) return;
+    this.#o.log.info({ vmId: vm.vmId, drives: vm.storageDrives.map((d) => d.name) }, 'storage drives of the recovered VM taken from its domain metadata');
+    if (prepare) vm.drivesRecovering = new DriveRepreparation(vm.storageDrives, this.#o.drives, { vmId: vm.vmId, log: this.#o.log });
+  }
+
   async #teardownDrives(vm: Vm): Promise<void> {
+    vm.drivesRecovering?.stop();
+    await vm.drivesRecovering?.settled();
     const drives = vm.storageDrives.splice(0);
     for (const d of drives) {
       await this.#o.drives?.teardown(d).catch((err: unknown) => this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err }, 'image teardown failed'));

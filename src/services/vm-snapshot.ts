@@ -311,6 +311,7 @@ export class VmSnapshots {
    * step that cannot be done is logged, as vdsm does.
    */
   async #moveDriveRecords(vm: Vm, targets: { sw: DriveSwitch; path: string }[], log: Logger): Promise<void> {
+    await vm.drivesRecovering?.settled();
     try {
       const live = await this.#o.libvirt.call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
       const element = ovirtVmElement(live);

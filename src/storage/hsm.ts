@@ -74,6 +74,8 @@ export class Hsm implements HsmContext {
   readonly log: Logger;
   readonly runDir: string;
   #pool: StoragePool | undefined;
+  /** whenPoolConnected() callers waiting for StoragePool.connect. */
+  readonly #poolWaiters: (() => void)[] = [];
   #poolDeps: StoragePoolDeps;
   #mounter: StorageMounter | undefined;
   #nfsMountOptions: string;
@@ -390,7 +392,10 @@ export class Hsm implements HsmContext {
       return this.locks.with(['HsmDomainMonitorLock', spUUID], async () => {
         if (this.#pool !== undefined && this.#pool.spUUID !== spUUID) throw storageError(Errors.SD_CANNOT_CONNECT_MULTIPLE_POOLS, [this.#pool.spUUID]);
         if (this.#pool !== undefined) await this.#pool.update({ hostId, msdUUID, masterVersion, ...(domainMap ? { domainMap } : {}) });
-        else this.#pool = await StoragePool.connect(this.#poolDeps, { spUUID, hostId, msdUUID, masterVersion, ...(domainMap ? { domainMap } : {}) });
+        else {
+          this.#pool = await StoragePool.connect(this.#poolDeps, { spUUID, hostId, msdUUID, masterVersion, ...(domainMap ? { domainMap } : {}) });
+          for (const wake of this.#poolWaiters.splice(0)) wake();
+        }
         return true;
       });
     });
@@ -410,6 +415,12 @@ export class Hsm implements HsmContext {
         return true;
       });
     });
+  }
+
+  /** Resolves once a storage pool is connected (at once when one is): recovered VMs' drives wait for it. */
+  whenPoolConnected(): Promise<void> {
+    if (this.#pool !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#poolWaiters.push(resolve));
   }
 
   getConnectedStoragePoolsList(): string[] {

@@ -104,9 +104,10 @@ export class StorageService {
   }
 
   /** The VM side of storage disks (VmManager's VmDriveStorage). */
-  get drives(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: PreparedDrive): Promise<void>; sizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>> } {
+  get drives(): { prepare(d: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<string>; teardown(d: PreparedDrive): Promise<void>; sizes(paths: string[]): Promise<Record<string, { apparentsize: number; truesize: number }>>; poolConnected(): Promise<void> } {
     return {
       prepare: (d) => this.images.prepareVmDrive(d),
+      poolConnected: () => this.hsm.whenPoolConnected(),
       teardown: (d) => this.#teardownVmImage(d),
       sizes: (paths) => this.images.volumeSizes(paths),
     };
