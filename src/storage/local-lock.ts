@@ -1,7 +1,7 @@
 // The SPM lock of local domains (vdsm's clusterlock.LocalLock): an exclusive, non-blocking flock(2) on
 // the master domain's dom_md/ids, held for as long as this host is SPM, plus the in-memory host id.
 // Node has no flock, and the main thread must not open files on storage anyway, so the lock is held
-// by a child: `flock --exclusive --nonblock <ids> cat`. The lock lives exactly as long as that child;
+// by a child: `flock --exclusive --nonblock --close <ids> cat`. The lock lives exactly as long as that child;
 // the child lives until we close its stdin, or until the agent dies (its stdin then closes, and
 // setpriv's parent-death signal kills it), so a crashed SPM never keeps the pool locked.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -43,7 +43,9 @@ export class LocalLock {
   async acquire(sdUUID: string, idsPath: string): Promise<void> {
     const held = this.#locks.get(sdUUID);
     if (held && held.child.exitCode === null && held.child.signalCode === null) return;
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'flock', '--exclusive', '--nonblock', '--conflict-exit-code', '11', idsPath, 'sh', '-c', 'echo locked; exec cat'], {
+    // --close: the command (cat) does not inherit the locked descriptor, so the lock is held by flock
+    // alone and dies with it (a killed flock frees it at once, whatever its cat does).
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'flock', '--exclusive', '--nonblock', '--close', '--conflict-exit-code', '11', idsPath, 'sh', '-c', 'echo locked; exec cat'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -92,6 +94,11 @@ export class LocalLock {
   async releaseAll(): Promise<void> {
     await Promise.all([...this.#locks.keys()].map((sd) => this.release(sd)));
     this.#hostIds.clear();
+  }
+
+  /** Resolves once the holder of `sdUUID`'s lock has exited (its lock is free then); at once when none. */
+  holderGone(sdUUID: string): Promise<void> {
+    return this.#locks.get(sdUUID)?.exited ?? Promise.resolve();
   }
 
   state(): Record<string, unknown> {
