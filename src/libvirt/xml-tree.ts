@@ -13,6 +13,11 @@ const parser = new XMLParser({
   isArray: (_name, _jpath, _leaf, isAttribute) => !isAttribute,
 });
 
+/** Text or an attribute value (either quote) written into XML by hand. */
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
 export function parseXmlTree(xml: string): XNode {
   return parser.parse(xml) as XNode;
 }

@@ -5,22 +5,15 @@
 // added here (removed again on its unplug), so that after an agent restart the live domain XML alone
 // says which images the VM runs on (./storage-drives.ts storageDrivesOf, src/services/recovered-drives.ts).
 // The functions build the fragment virDomainSetMetadata takes (no namespace declaration, no prefix).
-import { metadataFragment, ovirtVmElement } from './live-snapshot.js';
+import { escapeXml } from '../libvirt/xml-tree.js';
+import { metadataFragment, ovirtDeviceRe, ovirtVmElement } from './live-snapshot.js';
 import type { StorageDrive } from './storage-drives.js';
 
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The <device> element of one storage drive, with the element's prefix (e.g. `ovirt-vm:`). */
 export function driveDeviceXml(prefix: string, d: StorageDrive): string {
   const t = (k: string, v: string): string => `<${prefix}${k}>${escapeXml(v)}</${prefix}${k}>`;
   return `<${prefix}device devtype="disk" name="${escapeXml(d.name)}">${t('poolID', d.poolID)}${t('domainID', d.domainID)}${t('imageID', d.imageID)}${t('volumeID', d.volumeID)}</${prefix}device>`;
-}
-
-/** The <device> elements of the <ovirt-vm:vm> element named `name` (whatever their devtype). */
-function deviceRe(prefix: string, name: string): RegExp {
-  const p = escapeRe(prefix);
-  return new RegExp(`<${p}device\\b[^>]*\\bname\\s*=\\s*(["'])${escapeRe(escapeXml(name))}\\1[^>]*?(?:\\/>|>[\\s\\S]*?<\\/${p}device>)`, 'g');
 }
 
 /**
@@ -31,11 +24,11 @@ export function withDriveDevice(domainXml: string, d: StorageDrive): string {
   const element = ovirtVmElement(domainXml);
   if (element === undefined) return `<vm>${driveDeviceXml('', d)}</vm>`;
   const device = driveDeviceXml(element.prefix, d);
-  const re = deviceRe(element.prefix, d.name);
+  const re = ovirtDeviceRe(element.prefix, d.name);
   let xml: string;
   if (re.test(element.xml)) {
     let first = true;
-    xml = element.xml.replace(deviceRe(element.prefix, d.name), () => {
+    xml = element.xml.replace(ovirtDeviceRe(element.prefix, d.name), () => {
       const out = first ? device : '';
       first = false;
       return out;
@@ -51,6 +44,6 @@ export function withDriveDevice(domainXml: string, d: StorageDrive): string {
 /** The ovirt-vm metadata fragment of `domainXml` without drive `name`; undefined when it has no such device. */
 export function withoutDriveDevice(domainXml: string, name: string): string | undefined {
   const element = ovirtVmElement(domainXml);
-  if (element === undefined || !deviceRe(element.prefix, name).test(element.xml)) return undefined;
-  return metadataFragment({ xml: element.xml.replace(deviceRe(element.prefix, name), ''), prefix: element.prefix });
+  if (element === undefined || !ovirtDeviceRe(element.prefix, name).test(element.xml)) return undefined;
+  return metadataFragment({ xml: element.xml.replace(ovirtDeviceRe(element.prefix, name), ''), prefix: element.prefix });
 }

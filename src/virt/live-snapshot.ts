@@ -4,6 +4,7 @@
 // moved onto its new top volume. Pure: the caller does the libvirt and storage calls.
 import { XMLBuilder } from 'fast-xml-parser';
 import { SnapshotFlag } from '../libvirt/constants.js';
+import { escapeXml } from '../libvirt/xml-tree.js';
 import type { DomainInfo } from './domain-xml.js';
 import { storageDrivesOf, type PreparedDrive } from './storage-drives.js';
 
@@ -131,7 +132,17 @@ export function snapshotXml(disks: readonly { name: string; path: string }[], ot
   return builder.build(doc) as string;
 }
 
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The `<device name="…">` elements (with the metadata's `prefix`, e.g. `ovirt-vm:`) of drive `name` in an
+ * <ovirt-vm:vm> element, self-closing or not; global, so `replace` sees every one.
+ */
+export function ovirtDeviceRe(prefix: string, name: string): RegExp {
+  const p = escapeRe(prefix);
+  return new RegExp(`<${p}device\\b[^>]*\\bname\\s*=\\s*(["'])${escapeRe(escapeXml(name))}\\1[^>]*?(?:\\/>|>[\\s\\S]*?<\\/${p}device>)`, 'g');
+}
 
 /** The <ovirt-vm:vm> element of a domain XML (with its namespace declaration), undefined without one. */
 export function ovirtVmElement(domainXml: string): { xml: string; prefix: string } | undefined {
@@ -147,9 +158,8 @@ export function ovirtVmElement(domainXml: string): { xml: string; prefix: string
  * has no such device.
  */
 export function withDriveVolume(element: { xml: string; prefix: string }, name: string, sw: { domainID: string; imageID: string; volumeID: string; path: string }): string | undefined {
-  const p = element.prefix.replace(/[.]/g, '\\.');
-  const deviceRe = new RegExp(`<${p}device\\b[^>]*\\bname\\s*=\\s*(["'])${name.replace(/[^\w]/g, '\\$&')}\\1[^>]*>[\\s\\S]*?<\\/${p}device>`);
-  const device = deviceRe.exec(element.xml)?.[0];
+  const p = escapeRe(element.prefix);
+  const device = ovirtDeviceRe(element.prefix, name).exec(element.xml)?.[0];
   if (device === undefined) return undefined;
   const chainRe = new RegExp(`<${p}volumeChain\\b[^>]*>[\\s\\S]*?<\\/${p}volumeChain>|<${p}volumeChain\\s*\\/>`);
   const chain = chainRe.exec(device)?.[0];

@@ -3,6 +3,7 @@
 // VM starts, each such image is prepared (Image.prepare) and the disk's <source file> points at the
 // volume, as vdsm's Vm._prepareVolumePath / clientIF.prepareVolumePath do. Afterwards the disks' sizes
 // (truesize, apparentsize in VM stats) come from the volume files.
+import { escapeXml } from '../libvirt/xml-tree.js';
 import type { DomainInfo } from './domain-xml.js';
 
 export interface StorageDrive {
@@ -33,7 +34,6 @@ export function storageDrivesOf(domain: DomainInfo): StorageDrive[] {
   return out;
 }
 
-const escapeAttr = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
 /**
  * Point each listed disk at its prepared volume: <disk type='file'> with <source file='<path>'/>
@@ -44,7 +44,7 @@ export function withDriveSources(xml: string, paths: ReadonlyMap<string, string>
     const target = /<target\b[^>]*\bdev\s*=\s*(['"])([^'"]+)\1/.exec(body)?.[2];
     const path = target === undefined ? undefined : paths.get(target);
     if (path === undefined) return whole;
-    const source = `<source file='${escapeAttr(path)}'/>`;
+    const source = `<source file='${escapeXml(path)}'/>`;
     let newBody = body.replace(/<source\b[^>]*\/>|<source\b[^>]*>[\s\S]*?<\/source>/, source);
     if (newBody === body && !body.includes(source)) newBody = body.replace(/(<target\b)/, `${source}$1`);
     const newAttrs = /\btype\s*=\s*(['"])[^'"]*\1/.test(attrs) ? attrs.replace(/\btype\s*=\s*(['"])[^'"]*\1/, "type='file'") : `${attrs} type='file'`;
