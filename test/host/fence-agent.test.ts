@@ -60,9 +60,16 @@ void describe('fence agent time limit (manual clock)', () => {
     assert.equal(err?.vdsmCode, 1);
     assert.match(err!.message, /fence_stuck did not finish within 60 s and was killed/);
     // The agent is reaped by us; its orphaned child is dead, perhaps a zombie until its new parent reaps it.
-    for (const pid of pids) {
+    // The group's SIGKILL is sent; a child still runnable acts on it when next scheduled, so wait for that
+    // (each /proc read is a turn of the loop; the test's own time limit bounds the wait).
+    const dead = async (pid: number): Promise<string | undefined> => {
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-      assert.ok(stat === undefined || / Z /.test(stat.slice(stat.lastIndexOf(')'))), `pid ${pid} is gone (${stat ?? 'no /proc entry'})`);
+      return stat === undefined || / Z /.test(stat.slice(stat.lastIndexOf(')'))) ? undefined : stat;
+    };
+    for (const pid of pids) {
+      let alive = await dead(pid);
+      while (alive !== undefined && / [RD] /.test(alive.slice(alive.lastIndexOf(')')))) alive = await dead(pid);
+      assert.ok(alive === undefined, `pid ${pid} is gone (${alive ?? ''})`);
     }
     assert.equal(time.pendingTimers, 0);
     assert.ok(!JSON.stringify(lines).includes('pw-unit-3'), 'the password is not logged');
