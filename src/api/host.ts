@@ -75,7 +75,7 @@ export const apiMethods: ApiMethodsFactory<HostApiDeps> = (deps) => {
     },
     {
       name: 'Host.getVMFullList',
-      description: 'The same short objects as getVMList (as in vdsm, despite the name).',
+      description: "The same short objects as getVMList, as vdsm answers it despite the name and its schema's VMFullInfo (vdsm's Vm.status() has had no devices since vm.conf went; the engine reads devices from Host.dumpxmls).",
       params: [vmList],
       result: s.array(shortStatus),
       handler: ({ vmList: ids }) => deps.vms.shortList(ids as string[]),

@@ -1,5 +1,5 @@
 // The VM verbs that change a running VM's devices: VM.hotplugNic / hotunplugNic, VM.hotplugDisk /
-// hotunplugDisk, VM.changeCD and VM.setBalloonTarget (src/services/vm-devices.ts; docs/engine-verbs.md).
+// hotunplugDisk, VM.changeCD, VM.changeFloppy and VM.setBalloonTarget (src/services/vm-devices.ts; docs/engine-verbs.md).
 import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
 import type { DeviceRequest, VmDefinition } from '../virt/device-xml.js';
@@ -11,6 +11,7 @@ export interface VmDevicesPort {
   hotplugDisk(vmId: string, req: DeviceRequest): Promise<VmDefinition>;
   hotunplugDisk(vmId: string, req: DeviceRequest): Promise<VmDefinition>;
   changeCD(vmId: string, driveSpec: unknown): Promise<VmDefinition>;
+  changeFloppy(vmId: string, driveSpec: unknown): Promise<VmDefinition>;
   setBalloonTarget(vmId: string, target: unknown): Promise<true>;
 }
 
@@ -87,6 +88,14 @@ export const apiMethods: ApiMethodsFactory<VmDevicesApiDeps> = (deps) => {
       result: definition,
       resultDescription: 'vdsm\'s `vmList` after the change. Error 1, 6; -32602 a driveSpec that is neither; 41 no CD-ROM drive, a medium on a storage volume (not served), or libvirt refused.',
       handler: ({ vmID: id, driveSpec }) => deps.devices.changeCD(id as string, driveSpec),
+    },
+    {
+      name: 'VM.changeFloppy',
+      description: 'Put a medium in the VM\'s floppy drive (its first, or the one `driveSpec.name` names), or eject it with an empty path (virDomainUpdateDeviceFlags, live): VM.changeCD\'s twin.',
+      params: [vmID, { name: 'driveSpec', type: s.union(s.string(), s.map(s.any())), description: 'The medium: a path, or `{path, name?}`; `""` ejects.' }],
+      result: definition,
+      resultDescription: 'vdsm\'s `vmList` after the change. Error 1, 6; -32602 a driveSpec that is neither; 41 no floppy drive, a medium on a storage volume (not served), or libvirt refused.',
+      handler: ({ vmID: id, driveSpec }) => deps.devices.changeFloppy(id as string, driveSpec),
     },
     {
       name: 'VM.setBalloonTarget',

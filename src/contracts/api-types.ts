@@ -506,7 +506,7 @@ export interface ApiMethods {
     };
     result: Record<string, StorageDomainVitals>;
   };
-  /** The same short objects as getVMList (as in vdsm, despite the name). */
+  /** The same short objects as getVMList, as vdsm answers it despite the name and its schema's VMFullInfo (vdsm's Vm.status() has had no devices since vm.conf went; the engine reads devices from Host.dumpxmls). */
   "Host.getVMFullList": {
     params: {
       vmList?: string[];
@@ -811,6 +811,14 @@ export interface ApiMethods {
   };
   /** Put a medium in the VM's CD-ROM drive (its first, or the one `driveSpec.name` names), or eject it with an empty path (virDomainUpdateDeviceFlags, live). */
   "VM.changeCD": {
+    params: {
+      vmID: string;
+      driveSpec: string | Record<string, unknown>;
+    };
+    result: VmDeviceDefinition;
+  };
+  /** Put a medium in the VM's floppy drive (its first, or the one `driveSpec.name` names), or eject it with an empty path (virDomainUpdateDeviceFlags, live): VM.changeCD's twin. */
+  "VM.changeFloppy": {
     params: {
       vmID: string;
       driveSpec: string | Record<string, unknown>;

@@ -35,6 +35,7 @@ export interface LibvirtOpMap {
   'libvirt.setBlockThreshold': { args: DomainArgs & Flags & { dev: string; threshold: number }; result: null };
   'libvirt.setBlockIoTune': { args: DomainArgs & Flags & { disk: string; params: Record<string, number> }; result: null };
   'libvirt.setSchedulerParameters': { args: DomainArgs & Flags & { params: Record<string, number> }; result: null };
+  'libvirt.schedulerParameters': { args: DomainArgs & Flags; result: Record<string, number> };
   'libvirt.xmlDesc': { args: DomainArgs & Flags; result: string };
   'libvirt.state': { args: DomainArgs; result: DomainStateInfo };
   'libvirt.controlInfo': { args: DomainArgs; result: DomainControlInfo };

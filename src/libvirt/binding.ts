@@ -42,6 +42,8 @@ export interface VirtBinding {
   setBlockIoTune(conn: number, uuid: string, disk: string, params: Record<string, number>, flags?: number): void;
   /** virDomainSetSchedulerParametersFlags: *_quota values long long, the others unsigned long long. */
   setSchedulerParameters(conn: number, uuid: string, params: Record<string, number>, flags?: number): void;
+  /** virDomainGetSchedulerParametersFlags: libvirt's values by name (vcpu_quota, vcpu_period, ... ; the test driver: weight). */
+  schedulerParameters(conn: number, uuid: string, flags?: number): Record<string, number>;
   xmlDesc(conn: number, uuid: string, flags?: number): string;
   state(conn: number, uuid: string): DomainStateInfo;
   controlInfo(conn: number, uuid: string): DomainControlInfo;

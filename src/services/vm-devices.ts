@@ -1,4 +1,4 @@
-// Device changes of a running VM: NIC and disk hot-plug and unplug, CD-ROM media (VM.changeCD) and the
+// Device changes of a running VM: NIC and disk hot-plug and unplug, CD-ROM and floppy media (VM.changeCD, VM.changeFloppy) and the
 // balloon target (VM.setBalloonTarget). Each is one libvirt call through the executor (attach, detach,
 // update device, set memory; virDomainAttachDeviceFlags & co. with VIR_DOMAIN_AFFECT_LIVE, as vdsm's
 // attachDevice on its transient domains), framed by vdsm's hook points; afterwards libvirt's live XML
@@ -258,24 +258,34 @@ export class VmDevices {
    * `name` / iface+index), or none: an empty path ejects. `driveSpec` is a path or `{path}` (a storage
    * volume medium is not served: 41).
    */
-  async changeCD(vmId: string, driveSpec: unknown): Promise<VmDefinition> {
+  changeCD(vmId: string, driveSpec: unknown): Promise<VmDefinition> {
+    return this.#changeMedium(vmId, driveSpec, 'cdrom');
+  }
+
+  /** VM.changeFloppy: the same as changeCD for the VM's floppy drive (vdsm's twin verb, error 41 too). */
+  changeFloppy(vmId: string, driveSpec: unknown): Promise<VmDefinition> {
+    return this.#changeMedium(vmId, driveSpec, 'floppy');
+  }
+
+  async #changeMedium(vmId: string, driveSpec: unknown, device: 'cdrom' | 'floppy'): Promise<VmDefinition> {
     const vm = this.#o.vms.requireRunning(vmId);
+    const what = device === 'cdrom' ? 'CD' : 'floppy';
     let path: string;
     let target: string | undefined;
     if (typeof driveSpec === 'string') path = driveSpec;
     else if (typeof driveSpec === 'object' && driveSpec !== null && !Array.isArray(driveSpec)) {
       const d = driveSpec as Record<string, unknown>;
-      if (d['domainID'] !== undefined || d['imageID'] !== undefined) throw vdsmError(Errors.CHANGE_DISK, `${Errors.CHANGE_DISK.message}: a CD on a storage volume is not served here (give its path)`);
+      if (d['domainID'] !== undefined || d['imageID'] !== undefined) throw vdsmError(Errors.CHANGE_DISK, `${Errors.CHANGE_DISK.message}: a ${what} on a storage volume is not served here (give its path)`);
       path = typeof d['path'] === 'string' ? d['path'] : '';
       if (typeof d['name'] === 'string' && d['name'] !== '') target = d['name'];
     } else throw vdsmError(Errors.INVALID_PARAMS, `${Errors.INVALID_PARAMS.message}: driveSpec: a path or {path} is required`);
     if (path.includes('\0')) throw vdsmError(Errors.INVALID_PARAMS, `${Errors.INVALID_PARAMS.message}: driveSpec: a path cannot hold NUL`);
     const live = await this.#liveXml(vm);
-    const cd = changedMedium(live, 'cdrom', path, target);
-    if (cd === undefined) throw vdsmError(Errors.CHANGE_DISK, `${Errors.CHANGE_DISK.message}: the VM has no CD-ROM drive${target !== undefined ? ` ${target}` : ''}`);
-    this.#o.log.info({ vmId: vm.vmId, drive: cd.target, path: path === '' ? undefined : path }, path === '' ? 'ejecting the CD' : 'changing the CD');
+    const drive = changedMedium(live, device, path, target);
+    if (drive === undefined) throw vdsmError(Errors.CHANGE_DISK, `${Errors.CHANGE_DISK.message}: the VM has no ${device === 'cdrom' ? 'CD-ROM' : 'floppy'} drive${target !== undefined ? ` ${target}` : ''}`);
+    this.#o.log.info({ vmId: vm.vmId, drive: drive.target, path: path === '' ? undefined : path }, path === '' ? `ejecting the ${what}` : `changing the ${what}`);
     try {
-      await this.#call('libvirt.updateDeviceFlags', { uuid: vm.vmId, xml: cd.xml, flags: Impact.LIVE });
+      await this.#call('libvirt.updateDeviceFlags', { uuid: vm.vmId, xml: drive.xml, flags: Impact.LIVE });
     } catch (err) {
       throw this.#libvirtError(vm, err, Errors.CHANGE_DISK);
     }

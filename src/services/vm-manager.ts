@@ -20,7 +20,7 @@ import { parseDomainXml, type DomainInfo } from '../virt/domain-xml.js';
 import { ExitCode, exitInfo, VmExitReason, type ExitInfo } from '../virt/exit-reasons.js';
 import type { StatsCache } from '../virt/stats-cache.js';
 import { VmContainer, normalizeVmId, type VmCounts, type VmRecord, type VmShortStatus } from '../virt/vm-container.js';
-import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEventDetails, type GuestInfo, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
+import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEventDetails, type GuestInfo, type VcpuTune, type VmReportInput, type VmStatsReport } from '../virt/vm-report.js';
 import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
 import { WholeReply, WholeReplyRecording, type WholeReplySource } from '../virt/whole-reply.js';
 import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
@@ -66,6 +66,8 @@ export interface Vm extends VmRecord {
   statsWarned: Set<string>;
   /** The QEMU process id, once found (VM stats `pid`). */
   pid?: number;
+  /** libvirt's scheduler values as last read (VM stats vcpuQuota / vcpuPeriod); replaced, never modified. */
+  vcpuTune?: VcpuTune;
   /** Disks on storage domains, prepared before launch (poolID/domainID/imageID/volumeID in the metadata). */
   storageDrives: PreparedDrive[];
   /** A recovered VM's drives being prepared again (./recovered-drives.ts): a teardown stops it and waits for a prepare in flight. */
@@ -348,7 +350,10 @@ export class VmManager {
     const vm = this.#newVm(domain, xml, status, startedAtWall);
     this.container.add(vm);
     this.#o.statsCache.add(vm.vmId);
-    if (status !== VmStatus.DOWN) this.#findPid(vm);
+    if (status !== VmStatus.DOWN) {
+      this.#findPid(vm);
+      void this.readVcpuTune(vm);
+    }
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
     this.#recoverDrives(vm, status !== VmStatus.DOWN);
     void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
@@ -392,6 +397,7 @@ export class VmManager {
   async adoptIncomingDomain(vm: Vm): Promise<void> {
     await this.#refreshFromLiveXml(vm);
     this.#findPid(vm);
+    void this.readVcpuTune(vm);
     // The live XML names this host's channel sockets: our agents listen from now on.
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
   }
@@ -657,6 +663,23 @@ export class VmManager {
     }, (err: unknown) => this.#o.log.debug({ vmId: vm.vmId, err }, 'QEMU pid lookup failed'));
   }
 
+  /**
+   * Read libvirt's scheduler values into the VM's stats (vcpuQuota / vcpuPeriod), as vdsm does when the
+   * domain is set up and after VM.setCpuTuneQuota / setCpuTunePeriod (libvirt may adjust what was set).
+   * Where they cannot be read (an unprivileged libvirtd has no cgroups) the last values stay, logged.
+   */
+  async readVcpuTune(vm: Vm): Promise<void> {
+    try {
+      const p = await this.#call('libvirt.schedulerParameters', { uuid: vm.vmId, flags: 0 });
+      const tune: VcpuTune = { ...(typeof p['vcpu_quota'] === 'number' ? { vcpu_quota: p['vcpu_quota'] } : {}), ...(typeof p['vcpu_period'] === 'number' ? { vcpu_period: p['vcpu_period'] } : {}) };
+      if (tune.vcpu_quota === vm.vcpuTune?.vcpu_quota && tune.vcpu_period === vm.vcpuTune?.vcpu_period) return;
+      vm.vcpuTune = tune;
+      this.#refresher.schedule();
+    } catch (err) {
+      this.#o.log.debug({ vmId: vm.vmId, err: errorMessage(err) }, 'scheduler parameters not read');
+    }
+  }
+
   /** The stats object the engine reads (Host.getAllVmStats element); never calls libvirt. */
   report(vm: Vm): VmStatsReport {
     const report = buildVmStatsReport(this.#reportInput(vm));
@@ -713,6 +736,7 @@ export class VmManager {
     return {
       state: vm.state.describe(),
       pid: vm.pid,
+      vcpuTune: vm.vcpuTune,
       domain: vm.domain,
       ...(vm.driveSizes.size > 0 ? { subject: this.#driveSubject(vm) } : {}),
       sample: this.#o.statsCache.get(vm.vmId),
@@ -1013,6 +1037,7 @@ export class VmManager {
   async #adoptRunningDomain(vm: Vm): Promise<void> {
     await this.#refreshFromLiveXml(vm);
     this.#findPid(vm);
+    void this.readVcpuTune(vm);
     // The live XML names the channel sockets libvirt picked.
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, vm.domain);
   }

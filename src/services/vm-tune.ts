@@ -17,6 +17,7 @@ import { liveDomainXml, verbError } from './vm-devices.js';
 export interface VmTuneHost {
   requireRunning(vmId: string): Vm;
   devicesChanged(vm: Vm): Promise<void>;
+  readVcpuTune(vm: Vm): Promise<void>;
 }
 
 export interface VmTuneOptions {
@@ -122,6 +123,8 @@ export class VmTune {
       throw this.#libvirtError(vm, err, Errors.CPU_TUNE);
     }
     this.#o.log.info({ vmId: vm.vmId, [field]: n }, 'vCPU tune set');
+    // Read back as vdsm does: VM stats report libvirt's values (vcpuQuota / vcpuPeriod), not the request.
+    await this.#o.vms.readVcpuTune(vm);
     await this.#o.vms.devicesChanged(vm);
     return true;
   }

@@ -12,7 +12,7 @@
 //   is never served, the read rebuilds it. A VM that went Down or Paused is never reported with its
 //   previous status, and guest data (which arrives unannounced, and ages with time) shows at once, as
 //   VM.getStats shows it.
-// - everything else (the sample's records, domain, pid, drive sizes, addresses) is brought
+// - everything else (the sample's records, domain, pid, vCPU tune, drive sizes, addresses) is brought
 //   up to date by refresh(), which the VM manager runs in the background after a new sample or a change
 //   (services/report-refresher.ts). Until refresh() reaches a VM, a read serves the VM's last built text
 //   whole: the previous sample's values, never a mix of two samples inside one VM's object, with the
@@ -49,7 +49,7 @@ function backgroundInputsOf(input: VmReportInput): unknown[] {
   const from = sample?.from;
   return [
     input.domain, from !== undefined ? from.first : sample?.first, from !== undefined ? from.last : sample?.last, sample?.interval,
-    input.guest, input.pid, input.displayIp, input.clientIp, input.subject, input.vmCommandTimeoutS,
+    input.guest, input.pid, input.vcpuTune, input.displayIp, input.clientIp, input.subject, input.vmCommandTimeoutS,
   ];
 }
 

@@ -36,6 +36,11 @@ export interface VmReportInput {
   monitorable?: boolean;
   /** The QEMU process id, when known (0 is reported otherwise, e.g. on libvirt's test driver). */
   pid?: number | undefined;
+  /**
+   * libvirt's scheduler values as last read (virDomainGetSchedulerParameters at start, recovery and after
+   * VM.setCpuTuneQuota / setCpuTunePeriod); replaced, never modified. Absent where they cannot be read.
+   */
+  vcpuTune?: VcpuTune | undefined;
   /** Monotonic clock; statusTime and elapsedTime are taken from it at report time, as vdsm does. */
   clock: Clock;
   log?: StatsLog | undefined;
@@ -45,6 +50,24 @@ export interface VmReportInput {
    * not answer the last sampling): reported as monitorResponse -1, as vdsm does after a libvirt timeout.
    */
   monitorReachable?: boolean;
+}
+
+/** The scheduler values vdsm reports (libvirt's vcpu_quota and vcpu_period, in µs; 0 or absent: none). */
+export interface VcpuTune {
+  readonly vcpu_quota?: number;
+  readonly vcpu_period?: number;
+}
+
+/**
+ * vdsm's vcpuQuota (a string) and vcpuPeriod (a number), each only when libvirt gave it and it is not 0
+ * ("no value" in libvirt's API): a host whose QEMU has cgroups reports -1 and 100000 for a VM without a
+ * limit; libvirt's test driver and an unprivileged libvirtd give neither.
+ */
+export function vcpuTuneStats(t: VcpuTune | undefined): { vcpuQuota?: string; vcpuPeriod?: number } {
+  const out: { vcpuQuota?: string; vcpuPeriod?: number } = {};
+  if (t?.vcpu_quota !== undefined && t.vcpu_quota !== 0) out.vcpuQuota = String(t.vcpu_quota);
+  if (t?.vcpu_period !== undefined && t.vcpu_period !== 0) out.vcpuPeriod = t.vcpu_period;
+  return out;
 }
 
 /** The engine's VM stats object: the keys the method table declares, and the rest vdsm sends. */
@@ -188,6 +211,8 @@ export function buildVmStatsReport(input: VmReportInput): VmStatsReport {
   } else {
     Object.assign(report, { cpuUser: '0.00', cpuSys: '0.00', cpuUsage: '0.00', cpuActual: false, network: {}, displayInfo: [], displayPort: '-1', displaySecurePort: '-1', hash: '0' });
   }
+
+  Object.assign(report, vcpuTuneStats(input.vcpuTune));
 
   const g = input.guest ?? {};
   Object.assign(report, {

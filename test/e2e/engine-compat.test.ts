@@ -132,6 +132,15 @@ void describe('engine and vdsm-client compatibility (issue 11)', () => {
     assert.deepEqual(conversions.map((l) => l['parameter']).sort(), ['force', 'reboot']);
   });
 
+  void it('Host.getVMFullList is vdsm\'s short list (acceptance case 232: vdsm\'s Vm.status() has no devices since vm.conf went; the engine reads devices from Host.dumpxmls)', async () => {
+    const ids = firstVms.map((v) => String(v['vmId']));
+    const all = await engine.call<Obj[]>('Host.getVMFullList');
+    assert.deepEqual(all.map((v) => String(v['vmId'])).sort(), [...ids].sort());
+    for (const v of all) assert.deepEqual(Object.keys(v).sort(), ['status', 'statusTime', 'vmId']);
+    const one = await engine.call<Obj[]>('Host.getVMFullList', { vmList: ids.slice(0, 1) });
+    assert.deepEqual(one.map((v) => v['vmId']), ids.slice(0, 1));
+  });
+
   void it('the stompit peer sees the same argument rules: strings where the schema has booleans and lists are converted', async () => {
     const ids = firstVms.map((v) => String(v['vmId']));
     const short = await engine.call<Obj[]>('Host.getVMList', { onlyUUID: 'false', fullStatus: 'False', vmList: JSON.stringify(ids.slice(0, 1)) });

@@ -1,5 +1,5 @@
 // Device verbs through the real vdsmd on libvirt's test driver (dev profile, api_strict_mode on):
-// VM.hotplugNic / hotunplugNic, VM.hotplugDisk / hotunplugDisk, VM.changeCD, VM.setBalloonTarget.
+// VM.hotplugNic / hotunplugNic, VM.hotplugDisk / hotunplugDisk, VM.changeCD, VM.changeFloppy, VM.setBalloonTarget.
 // The test driver refuses virDomainAttachDeviceFlags, DetachDeviceFlags and UpdateDeviceFlags ("this
 // function is not supported by the connection driver"), so here the verbs show what reaches libvirt and
 // what comes back: vdsm's codes with libvirt's reason, the checks before libvirt is asked, the hook
@@ -11,11 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { EngineClient } from '../helpers/engine-client.js';
+import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 
 type Obj = Record<string, unknown>;
 const UNKNOWN = 'deadbeef-0000-4000-8000-00000000beef';
 const NIC = { macAddr: '00:1a:4a:16:01:99', network: 'ovirtmgmt', nicModel: 'virtio' };
+const FLOPPY_VM = 'a0b1c2d3-0000-4000-8000-0000000f1071';
+const FLOPPY_XML = `<domain type="test"><name>floppy</name><uuid>${FLOPPY_VM}</uuid><memory unit="KiB">65536</memory><vcpu>1</vcpu>
+  <os><type arch="x86_64">hvm</type></os>
+  <devices><disk type="file" device="floppy"><source file="/var/tmp/boot.vfd"/><target dev="fda" bus="fdc"/></disk></devices></domain>`;
 const NIC_XML = '<hotplug><devices><interface type="bridge"><mac address="00:1a:4a:16:01:98"/><source bridge="ovirtmgmt"/><model type="virtio"/></interface></devices></hotplug>';
 
 void describe('device verbs on the test driver (api_strict_mode on)', () => {
@@ -83,7 +87,7 @@ void describe('device verbs on the test driver (api_strict_mode on)', () => {
     for (const [method, args] of [
       ['VM.hotplugNic', { params: { nic: NIC } }], ['VM.hotunplugNic', { params: { nic: NIC } }],
       ['VM.hotplugDisk', { params: { drive: { path: '/x' } } }], ['VM.hotunplugDisk', { params: { drive: { path: '/x' } } }],
-      ['VM.changeCD', { driveSpec: '/x.iso' }], ['VM.setBalloonTarget', { target: 1024 }],
+      ['VM.changeCD', { driveSpec: '/x.iso' }], ['VM.changeFloppy', { driveSpec: '/x.vfd' }], ['VM.setBalloonTarget', { target: 1024 }],
     ] as const) assert.equal((await engine.callError(method, { vmID: UNKNOWN, ...args })).code, 1, method);
   });
 
@@ -113,6 +117,22 @@ void describe('device verbs on the test driver (api_strict_mode on)', () => {
     const e = await engine.callError('VM.changeCD', { vmID: running, driveSpec: { path: '/var/tmp/x.iso' } });
     assert.equal(e.code, 41);
     assert.match(String(e.message), /no CD-ROM/);
+  });
+
+  void it('changeFloppy: the floppy drive reaches libvirt with the new medium (41 with its reason); a VM without one, or a medium on a storage volume, is 41; unknown VM 1', async () => {
+    await engine.call('VM.create', { vmID: FLOPPY_VM, vmParams: { vmId: FLOPPY_VM, xml: FLOPPY_XML } });
+    await engine.waitForEvent(isVmStatus(FLOPPY_VM, 'Powering up'), 30_000);
+    const e = await engine.callError('VM.changeFloppy', { vmID: FLOPPY_VM, driveSpec: '/var/tmp/other.vfd' });
+    assert.equal(e.code, 41);
+    assert.match(String(e.message), /^Failed to change disk image: .*not supported/);
+    assert.equal((await engine.callError('VM.changeFloppy', { vmID: FLOPPY_VM, driveSpec: { path: '' } })).code, 41, 'an eject reaches libvirt too');
+    const none = await engine.callError('VM.changeFloppy', { vmID: running, driveSpec: { path: '/var/tmp/x.vfd' } });
+    assert.equal(none.code, 41);
+    assert.match(String(none.message), /no floppy drive/);
+    assert.equal((await engine.callError('VM.changeFloppy', { vmID: FLOPPY_VM, driveSpec: { domainID: UNKNOWN, imageID: UNKNOWN, volumeID: UNKNOWN, poolID: UNKNOWN } })).code, 41);
+    assert.equal((await engine.callError('VM.changeFloppy', { vmID: FLOPPY_VM, driveSpec: 7 })).code, -32602);
+    assert.equal((await engine.callError('VM.changeFloppy', { vmID: UNKNOWN, driveSpec: '/x.vfd' })).code, 1);
+    assert.equal(await engine.call('VM.destroy', { vmID: FLOPPY_VM }), true);
   });
 
   void it('setBalloonTarget sets the live memory target: libvirt\'s live XML has it; a target above the VM\'s memory or not a number is 53', async () => {

@@ -363,6 +363,9 @@ function checkVmObject(c: Checker, path: string, v: Obj, full: boolean): void {
   for (const k of ['cpuUser', 'cpuSys', 'memUsage', 'elapsedTime', 'monitorResponse', 'timeOffset', 'cpuUsage', 'vcpuCount']) c.fracString(`${path}.${k}`, v[k], false);
   // vdsm-api.yml RunningVmStats: pid, displayPort, displaySecurePort strings of integers
   for (const k of ['pid', 'displayPort', 'displaySecurePort']) if (v[k] !== undefined && !(typeof v[k] === 'string' && INT_STRING_RE.test(v[k]))) c.fail(`${path}.${k}`, 'must be an integer string', v[k]);
+  // vdsm-api.yml RunningVmStats: vcpuQuota a string of an int, vcpuPeriod a long (a JSON integer)
+  if (v['vcpuQuota'] !== undefined && !(typeof v['vcpuQuota'] === 'string' && INT_STRING_RE.test(v['vcpuQuota']))) c.fail(`${path}.vcpuQuota`, 'must be an integer string', v['vcpuQuota']);
+  if (v['vcpuPeriod'] !== undefined && !Number.isSafeInteger(v['vcpuPeriod'])) c.fail(`${path}.vcpuPeriod`, 'must be a JSON integer (long)', v['vcpuPeriod']);
   // VBOB.updateVMDynamicData: VmPauseStatus.valueOf(pauseCode), an unknown name is logged as an error
   if (v['pauseCode'] !== undefined && !PAUSE_CODES.includes(String(v['pauseCode']))) c.fail(`${path}.pauseCode`, `must be one of ${PAUSE_CODES.join(', ')}`, v['pauseCode']);
   if (c.arr(`${path}.displayInfo`, v['displayInfo'], full && v['status'] !== 'Down')) {

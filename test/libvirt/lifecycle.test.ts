@@ -76,6 +76,14 @@ void describe('libvirt binding: lifecycle on the test driver', () => {
     assert.throws(() => virt.setBlockThreshold(conn, uuid, 'vda', 2 ** 30), noSupport);
   });
 
+  void it('reads the scheduler parameters (the test driver keeps only weight: no vcpu_quota / vcpu_period); an unknown UUID is NO_DOMAIN', () => {
+    const uuid = fx.domains[0]!.uuid;
+    const p = virt.schedulerParameters(conn, uuid);
+    assert.deepEqual(Object.keys(p), ['weight']);
+    assert.equal(typeof p['weight'], 'number');
+    assert.throws(() => virt.schedulerParameters(conn, 'deadbeef-0000-4000-8000-00000000beef'), (err: any) => err.virCode === 42);
+  });
+
   void it('sets and reads element metadata (unprefixed XML) and gives null when absent', () => {
     const uuid = fx.domains[0]!.uuid;
     const ns = 'http://ovirt.org/vm/1.0';

@@ -182,4 +182,17 @@ void describe('live devices for unplug and changeCD', () => {
     assert.equal(changedMedium(LIVE, 'cdrom', '/x.iso', 'hdd'), undefined);
     assert.equal(changedMedium(LIVE.replace("device='cdrom'", "device='disk'"), 'cdrom', '/x.iso'), undefined);
   });
+
+  void it('changeFloppy: the floppy drive with a new medium or none, never the CD-ROM', () => {
+    const floppy = "<disk type='file' device='floppy'><source file='/old.vfd'/><target dev='fda' bus='fdc'/><alias name='fdc0-0-0'/></disk>";
+    const live = LIVE.replace('</devices>', `${floppy}</devices>`);
+    const f = changedMedium(live, 'floppy', '/new.vfd')!;
+    assert.equal(f.target, 'fda');
+    const k = el(f.xml, 'disk');
+    assert.equal(attr(k, 'device'), 'floppy');
+    assert.equal(attr(child(k, 'source'), 'file'), '/new.vfd');
+    assert.equal(attr(child(k, 'alias'), 'name'), 'fdc0-0-0');
+    assert.equal(child(el(changedMedium(live, 'floppy', '')!.xml, 'disk'), 'source'), undefined);
+    assert.equal(changedMedium(LIVE, 'floppy', '/new.vfd'), undefined, 'a VM with a CD-ROM but no floppy');
+  });
 });

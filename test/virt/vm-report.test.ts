@@ -154,3 +154,25 @@ void test('the checkers catch what crashes the engine', () => {
   assert.ok(ve.some((x) => x.includes('event.params.extra')));
   assert.ok(checkVmStatusEvent({ ...ev, method: `virt|VM_status|${VM_UUID}` }).some((x) => x.startsWith('event.method')));
 });
+
+void test('vcpuQuota / vcpuPeriod: libvirt\'s scheduler values as vdsm reports them (a string and a long, typed as vdsm-api.yml has them), only when read and not 0', () => {
+  const { time, vm, cache } = running();
+  const input = { state: vm.describe(), domain, sample: cache.get(VM_UUID), clock: time };
+  // QEMU with cgroups, no limit set: libvirt gives quota -1 and the kernel's period.
+  const unlimited = buildVmStatsReport({ ...input, vcpuTune: { vcpu_quota: -1, vcpu_period: 100000 } });
+  assert.equal(unlimited['vcpuQuota'], '-1');
+  assert.equal(unlimited['vcpuPeriod'], 100000);
+  assert.deepEqual(checkVmStats(unlimited), []);
+  const limited = buildVmStatsReport({ ...input, vcpuTune: { vcpu_quota: 50000, vcpu_period: 200000 } });
+  assert.equal(limited['vcpuQuota'], '50000');
+  assert.equal(limited['vcpuPeriod'], 200000);
+  // 0 is libvirt's "no value"; nothing read (the test driver has only weight, an unprivileged libvirtd refuses): no keys.
+  for (const vcpuTune of [{ vcpu_quota: 0, vcpu_period: 0 }, {}, undefined]) {
+    const r = buildVmStatsReport({ ...input, vcpuTune });
+    assert.equal('vcpuQuota' in r, false, JSON.stringify(vcpuTune));
+    assert.equal('vcpuPeriod' in r, false, JSON.stringify(vcpuTune));
+  }
+  // The type rules catch what vdsm-api.yml forbids.
+  assert.equal(checkVmStats({ ...unlimited, vcpuQuota: -1 }).length, 1);
+  assert.equal(checkVmStats({ ...unlimited, vcpuPeriod: '100000' }).length, 1);
+});

@@ -60,6 +60,7 @@ const impls: { [K in LibvirtOpName]: Impl<K> } = {
   'libvirt.setBlockThreshold': (v, a) => v.setBlockThreshold(a.conn, a.uuid, a.dev, a.threshold, a.flags ?? 0),
   'libvirt.setBlockIoTune': (v, a) => v.setBlockIoTune(a.conn, a.uuid, a.disk, a.params, a.flags ?? 0),
   'libvirt.setSchedulerParameters': (v, a) => v.setSchedulerParameters(a.conn, a.uuid, a.params, a.flags ?? 0),
+  'libvirt.schedulerParameters': (v, a) => v.schedulerParameters(a.conn, a.uuid, a.flags ?? 0),
   'libvirt.xmlDesc': (v, a) => v.xmlDesc(a.conn, a.uuid, a.flags ?? 0),
   'libvirt.state': (v, a) => v.state(a.conn, a.uuid),
   'libvirt.controlInfo': (v, a) => v.controlInfo(a.conn, a.uuid),
