@@ -22,6 +22,10 @@
 // schedule()), and, as a safety net for an input that changes without telling, a read that comes at
 // least `revalidateMs` after the last walk started. (Guest agent data, which arrives unannounced, is
 // checked by the read itself: vm-report-cache.ts.)
+//
+// A walk that went round every item with no change pending ends with its owner's after() phase, in the
+// same slices (the VM manager assembles the whole getAllVmStats reply from the rebuilt texts there, so
+// no read after a sample has to: whole-reply.ts).
 import type { Clock } from '../runtime/clock.js';
 
 export interface ReportRefresherOptions<T> {

@@ -759,7 +759,9 @@ export class VmManager {
    * fields (statusTime, elapsedTime, monitorResponse, the NICs' sampleTime) filled in. A VM whose new
    * sample (or domain, pid, drive sizes) the background refresh has not reached yet is served its
    * previous text, whole: a read may show the previous sample for as long as one background rebuild takes
-   * (report-refresher.ts). A VM whose state or guest view changed is rebuilt here: neither is ever stale.
+   * (report-refresher.ts); a read of every VM served from the kept reply, every VM's previous sample until
+   * the walk's after() phase assembled the new one (at most 2 s: whole-reply.ts). A VM whose state or
+   * guest view changed is rebuilt here: neither is ever stale.
    */
   reportsJson(vmIds?: readonly string[]): RawJson | Promise<RawJson> {
     const vms = this.#select(vmIds);
