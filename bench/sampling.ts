@@ -101,7 +101,13 @@ interface CaseResult {
   /** Reply buffers (runtime/reply-buffers.ts) handed out while the client ran, and of them reused; null on a build without the pool. */
   reply_buffers_acquired: number | null;
   reply_buffers_reused: number | null;
-  /** getAllVmStats reads of every VM while the client ran (every connection): assembled VM by VM (and of them kept), served from the kept reply (reused as is, patched in place, patched in a copy); null on a build without it. */
+  /**
+   * getAllVmStats reads of every VM while the client ran (every connection): assembled VM by VM (and of
+   * them and the background ones kept), replies assembled by the refresh walk after a sample (background),
+   * served from the kept reply (reused as is, patched in place, patched in a copy), of those served while
+   * a newer sample waited for its assembly (stale), and assembled because that lasted past 2 s
+   * (staleAssembled); null on a build without it (an older build lacks the newer counters: 0).
+   */
   whole_reply: Record<string, number> | null;
   /** Socket writes (hand-offs, vdsm:rpc:output) per timed reply: each is at least one turn of the agent's event loop. */
   writes_per_reply: number | null;
@@ -654,7 +660,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     gc_major: gc.major, gc_major_ms: round(gc.majorMs, 1), gc_minor: gc.minor, gc_forced: gc.forced, gc_forced_ms: round(gc.forcedMs, 1),
     reply_buffers_acquired: pool0 && pool1 ? pool1.acquired - pool0.acquired : null,
     reply_buffers_reused: pool0 && pool1 ? pool1.reused - pool0.reused : null,
-    whole_reply: whole0 && whole1 ? Object.fromEntries(['assembled', 'kept', 'reused', 'patched', 'copied'].map((k) => [k, (whole1[k] ?? 0) - (whole0[k] ?? 0)])) : null,
+    whole_reply: whole0 && whole1 ? Object.fromEntries(['assembled', 'kept', 'background', 'reused', 'patched', 'copied', 'stale', 'staleAssembled'].map((k) => [k, (whole1[k] ?? 0) - (whole0[k] ?? 0)])) : null,
     writes_per_reply: timedWrites !== undefined ? round(timedWrites / calls, 1) : null,
     ...tailBreakdown(timedReplies, gcSpans, putSpans, schedSamples),
     tail_timeline: tailTimeline, all_timeline: allTimeline, slowest_timelines: slowestFirst.slice(0, 10),

@@ -286,3 +286,34 @@ export async function rawJsonArrayOfSliced<T>(elements: readonly T[], put: (elem
   pieces.bytes(CLOSE);
   return RawJson.fromPieces(pieces);
 }
+
+/**
+ * rawJsonArrayOf as steps for a caller that slices its own work (report-refresher.ts runs them in its
+ * walk's slices): yields after every `every` elements and returns the value. A generator left before
+ * its end (return()) gives its pooled buffer back. Elements are put in order; each sees the moment it
+ * is put.
+ */
+export function* rawJsonArraySteps<T>(
+  elements: readonly T[], put: (element: T, into: JsonPieces) => void,
+  opts: Pick<SliceOptions, 'capacity' | 'pool' | 'holes'> & { every?: number } = {},
+): Generator<void, RawJson, void> {
+  const every = opts.every ?? CHECK_EVERY;
+  const pieces = new JsonPieces(opts.capacity, opts.pool, opts.holes);
+  let finished = false;
+  try {
+    pieces.bytes(OPEN);
+    for (let i = 0; i < elements.length; i++) {
+      if (i > 0) pieces.bytes(COMMA);
+      put(elements[i]!, pieces);
+      if (i % every === every - 1) yield;
+    }
+    pieces.bytes(CLOSE);
+    finished = true;
+    return RawJson.fromPieces(pieces);
+  } finally {
+    if (!finished) {
+      const { buf, pooled } = pieces.take();
+      if (pooled) opts.pool?.release(buf);
+    }
+  }
+}

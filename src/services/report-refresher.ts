@@ -22,6 +22,10 @@
 // schedule()), and, as a safety net for an input that changes without telling, a read that comes at
 // least `revalidateMs` after the last walk started. (Guest agent data, which arrives unannounced, is
 // checked by the read itself: vm-report-cache.ts.)
+//
+// A walk that went round every item with no change pending ends with its owner's after() phase, in the
+// same slices (the VM manager assembles the whole getAllVmStats reply from the rebuilt texts there, so
+// no read after a sample has to: whole-reply.ts).
 import type { Clock } from '../runtime/clock.js';
 
 export interface ReportRefresherOptions<T> {
@@ -50,6 +54,15 @@ export interface ReportRefresherOptions<T> {
   /** Longest wait for busy() (slice clock, default 50 ms). */
   maxDeferMs?: number;
   onError?: (item: T, err: unknown) => void;
+  /**
+   * Work to finish a walk with, once it went around every item with no change pending (the VM manager
+   * assembles the whole getAllVmStats reply from the rebuilt texts, off the read path): its steps run in
+   * the walk's slices, held by reads and deferred while busy like the items. A change arriving before
+   * the last step drops the rest (return() is called, so a generator's finally runs) and the walk goes
+   * again; after() is asked anew at the end of that walk. Undefined: nothing to do this time.
+   */
+  after?: () => Iterator<unknown> | undefined;
+  onAfterError?: (err: unknown) => void;
 }
 
 export interface ReportRefresherState {
@@ -142,6 +155,9 @@ export class ReportRefresher<T> {
     /** Next item to refresh, and how many are left in this walk. */
     let at = 0;
     let left = 0;
+    /** The after() phase of this walk: running, or done. */
+    let after: Iterator<unknown> | undefined;
+    let afterDone = false;
     this.#again = true;
     this.#lastSlice = this.#now();
     // A walk starts, or a change arrived during one: from where the walk is, once around every item
@@ -157,11 +173,23 @@ export class ReportRefresher<T> {
       left = items.length;
       this.#total = items.length;
       this.#position = 0;
+      this.#dropAfter(after);
+      after = undefined;
+      afterDone = false;
+    };
+    /** Nothing left of the walk: start its after() phase, or say the walk is over (false). */
+    const afterPending = (): boolean => {
+      if (afterDone) return false;
+      if (after === undefined) {
+        after = this.#startAfter();
+        if (after === undefined) afterDone = true;
+      }
+      return after !== undefined;
     };
     try {
       while (!this.#closed) {
         restartIfChanged();
-        if (left === 0) break;
+        if (left === 0 && !afterPending()) break;
         await this.#yield();
         if (this.#holds > 0 && !this.#closed) {
           // A read holds the walk. Its release comes before its reply is queued (the reply is framed
@@ -176,17 +204,29 @@ export class ReportRefresher<T> {
         }
         if (this.#closed) break;
         restartIfChanged();
-        if (left === 0) break;
+        if (left === 0 && !afterPending()) break;
         const start = this.#now();
-        do {
-          this.#refreshOne(items[at]!);
-          at = (at + 1) % items.length;
-          left--;
-          this.#position++;
-        } while (left > 0 && this.#now() - start < (this.#o.sliceMs ?? 1));
+        const sliceMs = this.#o.sliceMs ?? 1;
+        if (left > 0) {
+          do {
+            this.#refreshOne(items[at]!);
+            at = (at + 1) % items.length;
+            left--;
+            this.#position++;
+          } while (left > 0 && this.#now() - start < sliceMs);
+        } else if (after !== undefined) {
+          let ended: boolean;
+          do ended = this.#stepAfter(after);
+          while (!ended && this.#now() - start < sliceMs);
+          if (ended) {
+            after = undefined;
+            afterDone = true;
+          }
+        }
         this.#lastSlice = this.#now();
       }
     } finally {
+      this.#dropAfter(after);
       this.#running = false;
       const idle = this.#idle;
       this.#idle = [];
@@ -198,6 +238,35 @@ export class ReportRefresher<T> {
   #deferred(): boolean {
     const busy = this.#o.busy;
     return busy !== undefined && !this.#closed && busy() && this.#now() - this.#lastSlice < (this.#o.maxDeferMs ?? 50);
+  }
+
+  #startAfter(): Iterator<unknown> | undefined {
+    try {
+      return this.#o.after?.();
+    } catch (err) {
+      this.#o.onAfterError?.(err);
+      return undefined;
+    }
+  }
+
+  /** One step of the after() phase; true when the phase ended (its last step, or a step that threw). */
+  #stepAfter(after: Iterator<unknown>): boolean {
+    try {
+      return after.next().done === true;
+    } catch (err) {
+      this.#o.onAfterError?.(err);
+      return true;
+    }
+  }
+
+  /** An after() phase left unfinished (a change came, or the refresher closed): let it clean up. */
+  #dropAfter(after: Iterator<unknown> | undefined): void {
+    if (after === undefined) return;
+    try {
+      after.return?.();
+    } catch (err) {
+      this.#o.onAfterError?.(err);
+    }
   }
 
   #refreshOne(item: T): void {

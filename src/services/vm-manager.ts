@@ -24,7 +24,7 @@ import { buildVmStatsReport, clockTimes, elapsedTime, monitorResponse, statusEve
 import { slotValues, VmReportCache } from '../virt/vm-report-cache.js';
 import { WholeReply, WholeReplyRecording, type WholeReplySource } from '../virt/whole-reply.js';
 import { ReportRefresher, type ReportRefresherOptions } from './report-refresher.js';
-import { rawJsonArrayOf, rawJsonArrayOfSliced, type JsonPieces, type RawJson } from '../runtime/raw-json.js';
+import { rawJsonArrayOf, rawJsonArrayOfSliced, rawJsonArraySteps, type JsonPieces, type RawJson } from '../runtime/raw-json.js';
 import type { ReplyBufferPool } from '../runtime/reply-buffers.js';
 import { VmStateMachine, VmStatus, type VmStatusChange, type VmStatusName } from '../virt/vm-state.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
@@ -187,10 +187,10 @@ export interface MigrationView {
   progress(vmId: string): number | undefined;
 }
 
-/** VmManager's stamp of the template checks (whole-reply.ts): see #templateStamp. */
+/** VmManager's stamp of the view checks (whole-reply.ts): see #templateStamp. */
 interface TemplateStamp {
   vms: number;
-  cache: number;
+  views: number;
   guest: number;
   until: number;
 }
@@ -234,7 +234,8 @@ export class VmManager {
     this.container = new VmContainer<Vm>(opts.clock);
     this.#whole = opts.replyBuffers !== undefined ? new WholeReply<Vm>(opts.replyBuffers) : undefined;
     this.#wholeSource = {
-      template: (vm) => (this.#migrationProgress(vm) !== undefined ? undefined : this.#reportCache.usable(vm, vm.state, this.#guestInfo(vm))),
+      view: (vm) => (this.#migrationProgress(vm) !== undefined ? undefined : this.#reportCache.viewOf(vm, vm.state, this.#guestInfo(vm))),
+      content: () => this.#reportCache.changes,
       readValues: (vm, nowMs, values) => this.#readValues(vm, nowMs, values),
       stamp: (vms) => this.#templateStamp(vms),
       holds: (stamp) => this.#templateStampHolds(stamp as TemplateStamp),
@@ -248,6 +249,10 @@ export class VmManager {
       ...(opts.outputPending !== undefined ? { busy: opts.outputPending, pause: () => new Promise<void>((resolve) => opts.timers.setTimeout(resolve, 1)) } : {}),
       ...opts.reportSlices,
       onError: (vm, err) => this.#o.log.warn({ vmId: vm.vmId, err }, 'VM stats report refresh failed'),
+      // A walk that rebuilt texts ends by assembling the whole reply from them, so the engine's next
+      // getAllVmStats is served kept rather than assembling every VM itself (whole-reply.ts).
+      after: () => this.#reassemble(),
+      onAfterError: (err) => this.#o.log.warn({ err }, 'getAllVmStats reply assembly after a report refresh failed; reads assemble it'),
     });
     this.#virtJobs = new VirtJobs({
       timers: opts.timers,
@@ -689,8 +694,8 @@ export class VmManager {
   }
 
   /**
-   * What every VM's template check (#wholeSource.template) just saw, as counters: any VM's state (status,
-   * pause code, exit info), domain or carried guest info (#vmChanges), any report cache entry, either guest
+   * What every VM's view check (#wholeSource.view) just saw, as counters: any VM's state (status,
+   * pause code, exit info), domain or carried guest info (#vmChanges), any report cache view, either guest
    * agent side, and the earliest guest-view deadline of the VMs (guest views age with time alone). While
    * all stand, each VM's check gives what it gave. Undefined while a VM carries the guest info of its
    * source (an incoming migration: it is dropped by the check itself once our agents speak).
@@ -703,12 +708,12 @@ export class VmManager {
       if (vm.guest !== undefined) return undefined;
       if (agents !== undefined) until = Math.min(until, agents.untilOf(vm.vmId));
     }
-    return { vms: this.#vmChanges, cache: this.#reportCache.changes, guest: agents?.version ?? 0, until };
+    return { vms: this.#vmChanges, views: this.#reportCache.views, guest: agents?.version ?? 0, until };
   }
 
   #templateStampHolds(s: TemplateStamp): boolean {
     const agents = this.#o.guest;
-    return s.vms === this.#vmChanges && s.cache === this.#reportCache.changes && s.guest === (agents?.version ?? 0) && (agents === undefined || agents.now() < s.until);
+    return s.vms === this.#vmChanges && s.views === this.#reportCache.views && s.guest === (agents?.version ?? 0) && (agents === undefined || agents.now() < s.until);
   }
 
   /** A migrating VM's progress, percent; it moves with every read, so such a report is never cached. */
@@ -778,7 +783,9 @@ export class VmManager {
    * fields (statusTime, elapsedTime, monitorResponse, the NICs' sampleTime) filled in. A VM whose new
    * sample (or domain, pid, drive sizes) the background refresh has not reached yet is served its
    * previous text, whole: a read may show the previous sample for as long as one background rebuild takes
-   * (report-refresher.ts). A VM whose state or guest view changed is rebuilt here: neither is ever stale.
+   * (report-refresher.ts); a read of every VM served from the kept reply, every VM's previous sample until
+   * the walk's after() phase assembled the new one (at most 2 s: whole-reply.ts). A VM whose state or
+   * guest view changed is rebuilt here: neither is ever stale.
    */
   reportsJson(vmIds?: readonly string[]): RawJson | Promise<RawJson> {
     const vms = this.#select(vmIds);
@@ -801,18 +808,15 @@ export class VmManager {
       if (served !== undefined) return done(served);
     }
     const rec = whole !== undefined ? new WholeReplyRecording<Vm>() : undefined;
+    // The texts this read rebuilds are in the reply; any other rebuilt meanwhile (a single VM's read
+    // between slices) makes the kept reply stale.
+    let content = this.#reportCache.changes;
     const put = (vm: Vm, into: JsonPieces): void => {
-      rec?.begin();
-      if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
-      else {
-        this.#readValues(vm, now.nowMs, values);
-        if (!this.#reportCache.readInto(vm, vm.state, this.#guestInfo(vm), values, into)) this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
-      }
-      rec?.end(vm, this.#wholeSource.template(vm));
+      if (this.#putReport(vm, now.nowMs, values, into, rec)) content++;
     };
     const capacity = all ? this.#lastReplyBytes : undefined;
     const kept = (raw: RawJson): RawJson => {
-      if (rec !== undefined) whole!.keep(rec, raw, version);
+      if (rec !== undefined) whole!.keep(rec, raw, { version, content });
       return done(raw);
     };
     // A short list in one go: no promise, the reply leaves in the request's turn.
@@ -823,6 +827,53 @@ export class VmManager {
     // In slices of ~2 ms, so other connections' requests are answered in between.
     return rawJsonArrayOfSliced(vms, put, { ...(capacity !== undefined ? { capacity } : {}), ...(pool ? { pool } : {}), ...(rec ? { holes: rec.holes } : {}) })
       .finally(release).then(kept);
+  }
+
+  /**
+   * One VM's text of a getAllVmStats read, with the read's `values` (recorded in `rec` for a kept
+   * reply); true when its text had to be built first (one report cache change).
+   */
+  #putReport(vm: Vm, nowMs: number, values: string[], into: JsonPieces, rec: WholeReplyRecording<Vm> | undefined): boolean {
+    rec?.begin();
+    let built = false;
+    if (this.#migrationProgress(vm) !== undefined) into.text(JSON.stringify(this.report(vm)));
+    else {
+      this.#readValues(vm, nowMs, values);
+      if (!this.#reportCache.readInto(vm, vm.state, this.#guestInfo(vm), values, into)) {
+        this.#reportCache.buildInto(vm, this.#reportInput(vm), into);
+        built = true;
+      }
+    }
+    rec?.end(vm, this.#wholeSource.view(vm));
+    return built;
+  }
+
+  /**
+   * The refresher's after() phase: a walk went round every VM, so assemble the whole getAllVmStats reply
+   * from the texts now, in its slices, and keep it (whole-reply.ts): the next read is served from it
+   * instead of assembling every VM on the engine's path. Nothing when there is no kept reply to serve
+   * (no pool) or the kept one holds the newest texts already. Given up (the buffer goes back) when the
+   * walk goes again or the VMs changed meanwhile.
+   */
+  *#reassemble(): Generator<void, void, void> {
+    const whole = this.#whole;
+    const pool = this.#o.replyBuffers;
+    if (whole === undefined || pool === undefined) return;
+    const version = this.container.version;
+    let content = this.#reportCache.changes;
+    if (whole.holdsNewest(version, content)) return;
+    const vms = this.#select(undefined);
+    const now = clockTimes(this.#o.clock);
+    const values = slotValues({ statusTime: now.statusTime, elapsedTime: '', monitorResponse: '', sampleTime: now.sampleTime });
+    const rec = new WholeReplyRecording<Vm>();
+    const put = (vm: Vm, into: JsonPieces): void => {
+      if (this.#putReport(vm, now.nowMs, values, into, rec)) content++;
+    };
+    const raw = yield* rawJsonArraySteps(vms, put, { capacity: this.#lastReplyBytes, pool, holes: rec.holes });
+    const region = raw.region;
+    if (this.container.version === version) whole.keep(rec, raw, { version, content, background: true });
+    // keep() took a reference of its own: this builder's goes.
+    if (raw.pooled && region !== undefined) pool.release(region.buf);
   }
 
   /**

@@ -90,6 +90,13 @@ export function slotValues(t: Pick<ReportTimes, 'statusTime' | 'elapsedTime' | '
 interface Entry {
   state: StateKey;
   guest: unknown;
+  /**
+   * The state and guest view the text was built in, as one token: the same object across rebuilds that
+   * keep both (a new sample, domain, pid), a new one when either changed. A text built with the same
+   * token may be served in place of the newest one until the background refresh has gone round (a kept
+   * whole reply, whole-reply.ts); one with another token never.
+   */
+  view: object;
   inputs: unknown[];
   /** undefined when the report could not be cut into a template: such a VM is serialised on each read. */
   template: JsonTemplate | undefined;
@@ -102,9 +109,26 @@ export class VmReportCache {
   #reads = 0;
   /** Entries set or dropped so far: while it stays, usable() of every VM gives what it gave (for the same state and guest). */
   #changes = 0;
+  /** View tokens made or dropped so far: while it stays, viewOf() of every VM gives what it gave (for the same state and guest). */
+  #views = 0;
 
   get changes(): number {
     return this.#changes;
+  }
+
+  get views(): number {
+    return this.#views;
+  }
+
+  /**
+   * The token of the state and guest view the VM's last text was built in, if that is its current
+   * `state` and `guest` and the text is a template (usable()'s conditions, whatever sample the text
+   * holds), else undefined.
+   */
+  viewOf(owner: object, state: StateKey, guest: VmReportInput['guest']): object | undefined {
+    const entry = this.#entries.get(owner);
+    if (entry === undefined || entry.template === undefined || entry.guest !== guest || !sameState(entry.state, state)) return undefined;
+    return entry.view;
   }
 
   /**
@@ -163,7 +187,13 @@ export class VmReportCache {
     this.#changes++;
     const report = buildVmStatsReport(input) as Record<string, unknown>;
     const template = JsonTemplate.bytesOf(report, markVolatile(report));
-    this.#entries.set(owner, { state: stateKey(input.state), guest: input.guest, inputs: backgroundInputsOf(input), template });
+    const previous = this.#entries.get(owner);
+    // A text that could not be cut into a template has no view worth keeping: a new token either side of it.
+    const sameView = previous !== undefined && previous.template !== undefined && template !== undefined &&
+      previous.guest === input.guest && sameState(previous.state, input.state);
+    if (!sameView) this.#views++;
+    const view = sameView ? previous.view : {};
+    this.#entries.set(owner, { state: stateKey(input.state), guest: input.guest, view, inputs: backgroundInputsOf(input), template });
     return template;
   }
 
@@ -176,6 +206,7 @@ export class VmReportCache {
   /** Drop a VM's entry (its next read rebuilds it), for a change the inputs do not show. */
   invalidate(owner: object): void {
     this.#changes++;
+    this.#views++;
     this.#entries.delete(owner);
   }
 

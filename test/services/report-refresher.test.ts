@@ -232,3 +232,67 @@ void test('changes coming faster than a walk takes do not keep the last items fr
   }
   r.close();
 });
+
+void test('after(): once a walk went round, its steps run in the walk\'s slices, held by reads; a change mid-phase drops it (its finally runs) and the walk goes again before a new phase', async () => {
+  const done: number[] = [];
+  const steps: string[] = [];
+  const g = gate();
+  let tick = 0;
+  const time = new ManualTime(0);
+  const items = [0, 1, 2, 3];
+  let phases = 0;
+  function* phase(n: number): Generator<void, void, void> {
+    try {
+      for (let i = 0; i < 5; i++) {
+        steps.push(`${n}:${i}`);
+        yield;
+      }
+      steps.push(`${n}:end`);
+    } finally {
+      steps.push(`${n}:finally`);
+    }
+  }
+  const r = new ReportRefresher({ items: () => items, refresh: (i) => done.push(i), clock: time, yieldToLoop: g.yieldToLoop, now: () => tick++, sliceMs: 3, after: () => phase(++phases) });
+  const step = async (): Promise<void> => {
+    g.open();
+    await turn();
+  };
+  r.schedule();
+  await step();
+  await step();
+  assert.deepEqual(done, [0, 1, 2, 3], 'the walk, in two slices');
+  assert.equal(steps.length, 0, 'no step in the walk\'s slices');
+  await step();
+  assert.deepEqual(steps, ['1:0', '1:1', '1:2'], 'the phase began in the next slice, as long as a slice');
+  const release = r.hold();
+  await step();
+  assert.deepEqual(steps.length, 3, 'held by a read');
+  release();
+  await turn();
+  await step();
+  assert.deepEqual(steps.slice(3), ['1:3', '1:4', '1:end', '1:finally'], 'then on to its end');
+  await r.idle();
+  assert.equal(r.describe().running, false, 'walk and phase over');
+
+  // A change during the phase: it is dropped, the walk goes round again, then a new phase runs whole.
+  r.schedule();
+  await step();
+  await step();
+  await step();
+  assert.deepEqual(steps.slice(7), ['2:0', '2:1', '2:2']);
+  r.schedule();
+  await step();
+  assert.deepEqual(steps.slice(10), ['2:finally'], 'dropped, its finally ran');
+  while (r.describe().running) await step();
+  assert.deepEqual(done.slice(4), [0, 1, 2, 3, 0, 1, 2, 3], 'the second walk went round again after the change');
+  assert.deepEqual(steps.slice(11), ['3:0', '3:1', '3:2', '3:3', '3:4', '3:end', '3:finally']);
+  assert.equal(phases, 3);
+
+  // close() mid-phase lets the phase clean up too.
+  r.schedule();
+  while (!steps.includes('4:0')) await step();
+  r.close();
+  g.open();
+  await r.idle();
+  assert.ok(steps.includes('4:finally') && !steps.includes('4:end'), 'closed mid-phase: dropped, finally ran');
+});

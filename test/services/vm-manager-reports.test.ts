@@ -18,6 +18,7 @@ import { StatsCache, type BulkSample } from '../../src/virt/stats-cache.js';
 import { VmStatus } from '../../src/virt/vm-state.js';
 import { ConnectionsStub } from '../support/connections-stub.js';
 import { ManualTime } from '../support/manual-time.js';
+import { SliceGate } from '../support/slice-gate.js';
 import { domainXml } from '../virt/domain-fixtures.js';
 
 type Obj = Record<string, unknown>;
@@ -30,25 +31,6 @@ function record(cpuTime: number): Record<string, number | string> {
 }
 
 const uuid = (i: number): string => `7f9a0a46-2f5b-4d2b-9c37-${String(i).padStart(12, '0')}`;
-
-/** A step-by-step walk: each yield waits until the test lets one more slice run. */
-class Gate {
-  #waiting: (() => void)[] = [];
-  yields = 0;
-  readonly yieldToLoop = (): Promise<void> => {
-    this.yields++;
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  };
-
-  /** Let the walk run its next slice; resolves once that slice ran and the walk waits again (or ended). */
-  async step(vms: VmManager): Promise<void> {
-    const next = this.#waiting.shift();
-    assert.ok(next, 'the walk is waiting at a yield');
-    const before = this.yields;
-    next();
-    while (this.yields === before && vms.describeReports().refresh.running) await new Promise((r) => setImmediate(r));
-  }
-}
 
 interface Setup {
   time: ManualTime;
@@ -147,8 +129,8 @@ void test('read-time fields kept per VM between reads (elapsedTime text, monitor
 });
 
 /** 24 VMs whose walk the test steps (each clock reading of the walk is 1 ms later: slices of 4 ms hold a fixed number of VMs), two samples in and built. */
-async function stepped(): Promise<{ t: Setup; gate: Gate; walkToEnd: () => Promise<void> }> {
-  const gate = new Gate();
+async function stepped(): Promise<{ t: Setup; gate: SliceGate; walkToEnd: () => Promise<void> }> {
+  const gate = new SliceGate();
   let tick = 0;
   const t = await setup(24, { yieldToLoop: gate.yieldToLoop, now: () => tick++, sliceMs: 4 });
   const walkToEnd = async (): Promise<void> => {

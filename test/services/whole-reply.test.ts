@@ -24,7 +24,7 @@ import { encodeRawReply } from '../../src/rpc/reply-encoder.js';
 import { encodeMessagePartsWith, messageHead } from '../../src/rpc/stomp-frame.js';
 import type { RawJson } from '../../src/runtime/raw-json.js';
 import { ReplyBufferPool } from '../../src/runtime/reply-buffers.js';
-import { VmManager, type Vm } from '../../src/services/vm-manager.js';
+import { VmManager, type Vm, type VmManagerOptions } from '../../src/services/vm-manager.js';
 import { VmRecordStore } from '../../src/services/vm-records.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { StatsCache, type BulkSample } from '../../src/virt/stats-cache.js';
@@ -33,6 +33,7 @@ import type { WholeReplyState } from '../../src/virt/whole-reply.js';
 import { ConnectionsStub } from '../support/connections-stub.js';
 import { LazySink } from '../support/lazy-sink.js';
 import { ManualTime } from '../support/manual-time.js';
+import { SliceGate } from '../support/slice-gate.js';
 import { domainXml } from '../virt/domain-fixtures.js';
 
 type Obj = Record<string, unknown>;
@@ -58,19 +59,20 @@ class FakeTransport implements ChannelTransport {
   describe(): Promise<undefined> { return Promise.resolve(undefined); }
 }
 
-async function setup(n: number, o: { responsiveMs?: number } = {}) {
+async function setup(n: number, o: { responsiveMs?: number; reportSlices?: VmManagerOptions['reportSlices'] } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'vdsm-whole-'));
   const time = new ManualTime(500_000);
   const stats = new StatsCache(time);
   const records = new VmRecordStore(dir);
   // Small buffers pooled too, so a reply of a few VMs is kept.
   const pool = new ReplyBufferPool({ minBytes: 1024 });
-  const channels = new OvirtChannels({ transport: new FakeTransport(), clock: time, timers: time, log: pino({ level: 'silent' }), ...o });
+  const channels = new OvirtChannels({ transport: new FakeTransport(), clock: time, timers: time, log: pino({ level: 'silent' }), ...(o.responsiveMs !== undefined ? { responsiveMs: o.responsiveMs } : {}) });
   const guest = new GuestAgents({ clock: time, channels, log: pino({ level: 'silent' }) });
   const vms = new VmManager({
     libvirt: new LibvirtClient({ dispatcher: { dispatch: () => Promise.reject(new Error('no libvirt call expected')) }, connections: new ConnectionsStub() }),
     records, statsCache: stats, clock: time, timers: time, log: pino({ level: 'silent' }), publish: () => undefined,
     sysShutdownTimeoutS: 120, vmCommandTimeoutS: 60, replyBuffers: pool, guest,
+    ...(o.reportSlices !== undefined ? { reportSlices: o.reportSlices } : {}),
   });
   const list: Vm[] = [];
   const add = (i: number): Vm => {
@@ -146,7 +148,9 @@ void test('the kept reply is served again with each read\'s values, byte for byt
     await t.sampled(1);
     t.time.advance(15_000);
     await t.sampled(2);
-    assert.equal((await t.read('first read')).kind, 'assembled');
+    // The walk after each sample assembled the reply: the first read already finds it kept.
+    assert.equal((await t.read('first read')).kind, 'reused');
+    assert.equal(t.whole().assembled, 0);
     assert.equal((await t.read('same clock')).kind, 'reused');
     const stamped = t.whole().stamped;
     assert.equal((await t.read('same clock, again')).kind, 'reused');
@@ -156,13 +160,16 @@ void test('the kept reply is served again with each read\'s values, byte for byt
     t.time.advance(1_000);
     assert.equal((await t.read('one s later: elapsedTime moved')).kind, 'patched');
 
-    // A new sample: until its rebuild reaches the VMs, both paths serve the previous texts; then it shows.
+    // A new sample: until its rebuild reaches the VMs, both paths serve the previous texts; then it shows,
+    // from the reply the walk assembled at its end: no read assembles after a sample.
     t.time.advance(15_000);
     t.put(3);
     assert.equal((await t.read('sample not rebuilt yet', false)).kind, 'patched');
+    const background = t.whole().background;
     t.vms.refreshReports();
     await t.vms.reportsSettled();
-    assert.equal((await t.read('new sample rebuilt')).kind, 'assembled');
+    assert.equal(t.whole().background, background + 1, 'the walk assembled the reply');
+    assert.equal((await t.read('new sample rebuilt')).kind, 'reused');
     assert.equal((await t.read('after the new sample')).kind, 'reused');
 
     // Status changes show on the very next read.
@@ -200,7 +207,7 @@ void test('the kept reply is served again with each read\'s values, byte for byt
     t.add(9);
     await t.sampled(5);
     const added = await t.read('VM added');
-    assert.equal(added.kind, 'assembled');
+    assert.equal(added.kind, 'reused', 'assembled by the walk after the sample');
     assert.equal((JSON.parse(added.body) as Obj[]).length, 5);
     assert.equal((await t.read('after the add')).kind, 'reused');
     t.vms.container.remove(t.list[0]!.vmId);
@@ -388,6 +395,75 @@ void test('the per-VM template checks are skipped only while nothing they look a
     assert.equal(aged.kind, 'assembled');
     assert.equal(t.whole().stamped, stamped);
     assert.equal((JSON.parse(aged.body) as Obj[])[1]!['username'], 'Unknown');
+  } finally {
+    await t.cleanup();
+  }
+});
+
+void test('a new sample: reads during its rebuild serve the kept reply whole (every VM its previous sample), the walk then assembles the new one off the read path; a kept reply stale for longer than 2 s is not served', async () => {
+  // 24 VMs, four per walk slice (the slice clock ticks once per reading): the walk is stepped by the test.
+  const gate = new SliceGate();
+  let tick = 0;
+  const t = await setup(24, { reportSlices: { yieldToLoop: gate.yieldToLoop, now: () => tick++, sliceMs: 4 } });
+  try {
+    const sampled = async (cpu: number): Promise<void> => {
+      t.put(cpu);
+      t.vms.refreshReports();
+      await gate.toEnd(t.vms);
+    };
+    await sampled(1);
+    t.time.advance(500);
+    await sampled(2);
+    const fresh = await t.read('both samples rebuilt');
+    assert.equal(fresh.kind, 'reused', 'served from the reply the walk assembled');
+    assert.equal(t.whole().assembled, 0, 'no read assembled');
+    t.time.advance(100);
+    const old = await t.read('just before the next sample');
+    assert.equal(old.kind, 'patched');
+
+    // Sample 3, its walk one slice in (some VMs rebuilt, most not): a read, at the same clock, is the
+    // previous reply byte for byte, and builds nothing.
+    t.put(3);
+    t.vms.refreshReports();
+    await gate.step(t.vms);
+    const reached = t.vms.describeReports().refresh.position;
+    assert.ok(reached > 0 && reached < t.list.length, `one slice rebuilt some VMs, not all (${reached})`);
+    const { builds } = t.vms.describeReports().cache;
+    const before = t.whole();
+    assert.equal(t.deliver(await t.vms.reportsJson()).body, old.body, 'every VM its previous sample, whole');
+    assert.equal(t.vms.describeReports().cache.builds, builds);
+    assert.equal(t.whole().stale, before.stale + 1);
+    assert.equal(t.whole().assembled, before.assembled);
+    // A state change is never stale: the VM's text is rebuilt by the read, which assembles.
+    t.list[t.list.length - 1]!.state.paused('EIO');
+    const paused = JSON.parse(t.deliver(await t.vms.reportsJson()).body) as Obj[];
+    assert.equal(paused[t.list.length - 1]!['status'], VmStatus.PAUSED);
+    assert.equal(t.whole().assembled, before.assembled + 1);
+    // The walk ends by assembling the reply: the next read shows sample 3 for every VM, without assembling.
+    await gate.toEnd(t.vms);
+    const assembled = t.whole().assembled;
+    const third = await t.read('walk ended: sample 3 everywhere');
+    assert.notEqual(third.kind, 'assembled');
+    assert.equal(t.whole().assembled, assembled);
+    assert.notEqual(third.body, old.body);
+
+    // A walk that does not get to its end (held, here by the test) leaves the kept reply stale: it is
+    // served for 2 s from the first read that found it so, then reads assemble (as they did before).
+    t.put(4);
+    t.vms.refreshReports();
+    await gate.step(t.vms);
+    t.time.advance(10);
+    assert.equal(t.deliver(await t.vms.reportsJson()).body.length, third.body.length);
+    t.time.advance(1_990);
+    const stillKept = t.whole();
+    t.deliver(await t.vms.reportsJson());
+    assert.equal(t.whole().assembled, stillKept.assembled, 'stale for 1,990 ms: still served');
+    t.time.advance(11);
+    const late = await t.read('stale for 2,001 ms', false);
+    assert.equal(late.kind, 'assembled');
+    assert.equal(t.whole().staleAssembled, stillKept.staleAssembled + 1);
+    await gate.toEnd(t.vms);
+    await t.read('walk ended after all');
   } finally {
     await t.cleanup();
   }
