@@ -23,6 +23,11 @@
 // side worse, not better (CHANGELOG, issue 17): pinned, the agent's main thread shares CPU 1 with its
 // own GC, Executor and synthetic-records threads and cannot move to CPU 0 when other sessions load CPU 1.
 //
+// The load generator (--generator): `parse` (the default) JSON-parses every reply whole, as the engine
+// does; `check` reads only each reply's envelope (StompRpcClient.callChecked, bench:rpc's check mode),
+// so the client's ~15 ms parse of 1.8 MB and its GC threads stop sharing the 2 CPUs with the agent:
+// on one machine that is the client's cost, not the agent's (the engine runs on another host).
+//
 // The agent under test is this checkout's, or another build's (VDSM_BENCH_AGENT_DIST=/tmp/start/dist:
 // that build's agent modules, this file's client, floor and placement), so two builds are compared in
 // the same placement and with the same load generator.
@@ -35,7 +40,7 @@
 // the agent's `vdsm:rpc:reply` diagnostics channel, subscribed in the case child.
 //
 //   node dist/bench/sampling.js [--quick] [--vms=200,1000] [--records=test-driver,synthetic-qemu]
-//        [--cycles=30] [--calls=200] [--pin=off|cross|same] [--client-gc=parallel|single] [--agent-nice=0]
+//        [--cycles=30] [--calls=200] [--pin=off|cross|same] [--client-gc=parallel|single] [--generator=parse|check] [--agent-nice=0]
 //        [--log-level=error] [--out=DIR]
 import type { DispatchOptions } from '../src/contracts/dispatcher.js';
 import type { OpArgs, OpName, OpResult } from '../src/contracts/operations.js';
@@ -157,6 +162,8 @@ interface CaseResult {
   cpus_sampler: string | null;
   /** The client's V8 GC: `single` (--single-threaded-gc, no helper threads) or `parallel` (Node's default). */
   client_gc: string;
+  /** How the timed calls take each reply (--generator): parse (JSON.parse of the whole reply) or check (its envelope only). */
+  generator: string;
   /** The agent under test: 'checkout' or the other build's dist (VDSM_BENCH_AGENT_DIST). */
   agent_build: string;
   /** Niceness of every agent and floor thread (--agent-nice; the unit's [vars] vdsm_nice is -5, the dev profile's 0); the client runs at 0. */
@@ -217,7 +224,7 @@ class SyntheticSource {
 
 // ---- STOMP client grandchild --------------------------------------------------------------------
 
-async function clientMain(port: number, floorPort: number, calls: number): Promise<void> {
+async function clientMain(port: number, floorPort: number, calls: number, generator: string): Promise<void> {
   // The exact response size and a shape check through the independent npm `stompit` client (the e2e
   // tests' engine-like peer), then the timed calls through vdsm-node's own client: stompit writes a SEND
   // frame in several pieces without TCP_NODELAY, which adds a delayed-ACK stall (~40 ms) to every call.
@@ -256,7 +263,9 @@ async function clientMain(port: number, floorPort: number, calls: number): Promi
   const timedCalls = async (cl: InstanceType<typeof StompRpcClient>, n: number, into: number[]): Promise<void> => {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      const r = await cl.call('Host.getAllVmStats', {}, 30_000);
+      // check: the reply's envelope read, its result never built (bench:rpc's check generator); the size
+      // and VM count come from one parsed call first.
+      const r = generator === 'check' && bytes > 0 ? await cl.callChecked('Host.getAllVmStats', {}, 30_000) : await cl.call('Host.getAllVmStats', {}, 30_000);
       into.push(performance.now() - t0);
       if (cl === client && bytes === 0) {
         bytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', result: r, id: 'x' }));
@@ -399,7 +408,7 @@ async function floorBodies(port: number): Promise<Record<string, string>> {
 
 // ---- one case (child process): the agent in-process ---------------------------------------------
 
-async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string, noSchedstat: boolean, pin: PinMode, clientGc: string, agentNice: number): Promise<void> {
+async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: number, logLevel: string, noFloor: boolean, cpuProfile: string, noSchedstat: boolean, pin: PinMode, clientGc: string, agentNice: number, generator: string): Promise<void> {
   // The agent's niceness on every thread that exists now (as vdsmd's process settings do at start);
   // later threads, the floor server and the client inherit it (the client is put back to 0 below).
   const niced = agentNice !== 0 && niceProcess(agentNice);
@@ -589,7 +598,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
   let client: { latencies: number[]; floorLatencies: number[]; bytes: number; vms: number; stompitMs: number[]; pingAlone: number[]; pingDuring: number[]; bulkReplies: number; floorPingDuring: number[]; cpus: string; nice: number };
   const cpusFloor = floor === undefined ? null : cpusOf(floor.pid);
   try {
-    client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`], {
+    client = await runChildCase(SCRIPT, ['--client', `--port=${port}`, `--floor-port=${floor?.port ?? 0}`, `--calls=${calls}`, `--generator=${generator}`], {
       timeoutMs: 600_000,
       wrap: [...(pinned ? onCpu(clientCpu(pin)) : []), ...(niced ? ['nice', '-n', String(-agentNice)] : [])],
       execArgv: clientGc === 'single' ? ['--single-threaded-gc'] : [],
@@ -675,7 +684,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     response_bytes: client.bytes, bytes_per_vm: Math.round(client.bytes / vms),
     loop_delay_p99_ms: round(histogram.percentile(99) / 1e6, 2), loop_delay_max_ms: round(histogram.max / 1e6, 2),
     load1: round(loadavg()[0] ?? 0, 2),
-    pin: pinned ? pin : 'off', cpus_agent: cpusAgent, cpus_client: client.cpus, cpus_floor: cpusFloor, cpus_sampler: schedOut?.cpus ?? null, client_gc: clientGc,
+    pin: pinned ? pin : 'off', cpus_agent: cpusAgent, cpus_client: client.cpus, cpus_floor: cpusFloor, cpus_sampler: schedOut?.cpus ?? null, client_gc: clientGc, generator,
     agent_build: AGENT_DIST ?? 'checkout', agent_nice: niced ? agentNice : 0, client_nice: client.nice,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -740,7 +749,7 @@ function report(results: CaseResult[], env: Record<string, unknown>): string {
       `load average at start ${String(env['loadavg'])}. Command: \`npm run bench:sampling\` (\`node dist/bench/sampling.js\`).`,
     `Placement (\`--pin=${String(env['pin'])}\`): ${results.map((r) => `${r.case}: agent threads on CPU ${r.cpus_agent}, client on ${r.cpus_client}, floor on ${r.cpus_floor ?? '-'}`).join('; ')} ` +
       `(cross: the client's parse of each reply and its GC never hold the agent's core; off: the scheduler's placement). ` +
-      `Client GC: ${String(env['clientGc'])}. Agent build: ${String(env['agentBuild'])}.`, '',
+      `Client GC: ${String(env['clientGc'])}. Load generator: ${String(env['generator'])}. Agent build: ${String(env['agentBuild'])}.`, '',
     mdTable(
       ['VMs', 'records', 'keys/record', 'cycle main ms p50', 'p99', 'StatsCache.put ms p50', 'getAllVmStats ms p50', 'p99', 'floor ms p50 / p99', 'vs floor p50 / p99', 'agent side ms p50 / p99', 'of it to queued p50 / p99', 'report build ms p50', 'response bytes', 'bytes/VM', 'loop delay p99 ms', 'ping2 alone p99 ms', 'ping2 during getAllVmStats p50 / p99 ms', 'floor: ping2 during p50 / p99 ms', 'floor side ms p50 / p99', 'mark-compacts (ms)', 'writes/reply', 'buffers reused', 'load1'],
       results.map((r) => [r.vms, r.records, r.keys_per_record, fmt(r.cycle_main_ms_p50, 2), fmt(r.cycle_main_ms_p99, 2), fmt(r.cache_put_ms_p50, 3),
@@ -829,13 +838,15 @@ async function orchestrate(flags: Flags): Promise<void> {
   const pin = pinMode(flags.str('pin', 'off'));
   const clientGc = flags.str('client-gc', 'parallel');
   if (clientGc !== 'single' && clientGc !== 'parallel') throw new Error(`--client-gc=${clientGc}: expected single or parallel`);
-  const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error'), pin, clientGc, agentBuild: AGENT_DIST ?? 'checkout' };
+  const generator = flags.str('generator', 'parse');
+  if (generator !== 'parse' && generator !== 'check') throw new Error(`--generator=${generator}: expected parse or check`);
+  const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error'), pin, clientGc, generator, agentBuild: AGENT_DIST ?? 'checkout' };
   const results: CaseResult[] = [];
   let done = 0;
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), `--pin=${pin}`, `--client-gc=${clientGc}`, `--agent-nice=${flags.num('agent-nice', 0)}`, ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), `--pin=${pin}`, `--client-gc=${clientGc}`, `--generator=${generator}`, `--agent-nice=${flags.num('agent-nice', 0)}`, ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -871,13 +882,14 @@ if (isMainThread) {
       pin: 'cross|same|off: every agent and floor thread on CPU 1 and the client on CPU 0 (cross), the client on CPU 1 too (same), unpinned (off, the default)',
       'agent-nice': "N: niceness of every agent and floor thread (default 0, the dev profile's; vdsmd's unit and [vars] vdsm_nice default: -5); the client runs at 0",
       'client-gc': "single|parallel: the client's V8 GC without helper threads (single) or Node's default (parallel, the default)",
+      generator: "parse|check: the timed getAllVmStats calls JSON-parse each reply whole as the engine does (parse, the default), or read only its envelope (check: bench:rpc's check generator), so the client's ~15 ms parse of 1.8 MB and its GC do not share the 2 CPUs with the agent",
     },
     internal: ['case', 'client', 'port', 'floor-port'],
   });
   const run = flags.has('client')
-    ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200))
+    ? clientMain(flags.num('port', 0), flags.num('floor-port', 0), flags.num('calls', 200), flags.str('generator', 'parse'))
     : flags.has('case')
-      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'), pinMode(flags.str('pin', 'off')), flags.str('client-gc', 'parallel'), flags.num('agent-nice', 0))
+      ? caseMain(flags.num('vms', 200), flags.str('records', 'test-driver') as RecordsKind, flags.num('cycles', 20), flags.num('calls', 200), flags.str('log-level', 'error'), flags.has('no-floor'), flags.str('cpu-profile', ''), flags.has('no-schedstat'), pinMode(flags.str('pin', 'off')), flags.str('client-gc', 'parallel'), flags.num('agent-nice', 0), flags.str('generator', 'parse'))
       : orchestrate(flags);
   run.then(() => {
     // The case child holds pino's stderr stream and STOMP sockets; exit explicitly once done.
