@@ -244,6 +244,11 @@ export class VmManager {
     this.#console = new ConsoleWatch({
       timers: opts.timers,
       log: opts.log,
+      // VM stats carry the console client's address (vdsm's clientIp): the report is built again.
+      clientChanged: () => {
+        this.#vmChanges++;
+        this.#refresher.schedule();
+      },
       actions: {
         // As vdsm: the lock and the logoff go to the oVirt guest agent; a reboot or shutdown is VM.shutdown
         // with the users' delay and the system timeout, forced at the end.
@@ -802,6 +807,7 @@ export class VmManager {
       // An incoming domain is libvirt's until it runs here: no stats are expected from it.
       monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
+      clientIp: this.#console.clientIp(vm.vmId),
     };
   }
 

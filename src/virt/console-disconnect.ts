@@ -39,6 +39,8 @@ export interface ConsoleWatchOptions {
   timers: ConsoleTimers;
   log: { info(fields: Record<string, unknown>, msg: string): void; warn(fields: Record<string, unknown>, msg: string): void; debug(fields: Record<string, unknown>, msg: string): void };
   graceMs?: number;
+  /** The VM's console client changed (VM stats' clientIp). */
+  clientChanged?: (vmId: string) => void;
 }
 
 interface ConsoleState {
@@ -94,8 +96,10 @@ export class ConsoleWatch {
     if (phase === GraphicsPhase.INITIALIZE) {
       if (ip === '') return;
       const s = this.#state(vmId);
+      const changed = s.clientIp !== ip;
       s.clientIp = ip;
       s.clientPort = port;
+      if (changed) this.#o.clientChanged?.(vmId);
       return;
     }
     if (phase !== GraphicsPhase.DISCONNECT) return;
@@ -106,6 +110,7 @@ export class ConsoleWatch {
       return;
     }
     s.clientIp = '';
+    this.#o.clientChanged?.(vmId);
     if (s.timer !== undefined) this.#o.timers.clearTimeout(s.timer);
     s.timer = this.#o.timers.setTimeout(() => {
       s.timer = undefined;

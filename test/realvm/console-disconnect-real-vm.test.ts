@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,9 +40,17 @@ void describe('console disconnect actions on a real hypervisor (VNC client, libv
     ...(disconnectAction !== undefined ? { disconnectAction } : {}),
   });
   /** A viewer session: log in with the ticket, set up, go away; then the agent's handling of its disconnect. */
-  const viewerSession = async (password: string, action: string): Promise<void> => {
+  const viewerSession = async (password: string, action: string, whileConnected?: () => Promise<void>): Promise<void> => {
     const seen = agent.lines.length;
-    assert.equal(await vncLogin(port, password, { init: true }), 'ok');
+    let sock: Socket | undefined;
+    assert.equal(await vncLogin(port, password, { init: true, ...(whileConnected !== undefined ? { keep: (s: Socket) => { sock = s; } } : {}) }), 'ok');
+    if (whileConnected !== undefined) {
+      try {
+        await whileConnected();
+      } finally {
+        sock?.destroy();
+      }
+    }
     await agent.waitForLog((l) => l['msg'] === 'console disconnected: acting on it' && l['vmId'] === vmId && l['disconnectAction'] === action && agent.lines.indexOf(l) >= seen, 20_000);
   };
 
@@ -78,9 +87,14 @@ void describe('console disconnect actions on a real hypervisor (VNC client, libv
     assert.equal(await guestSaid(/ovirt-guest-agent: lock-screen/), 0, 'no lock-screen instead');
   });
 
-  void it('VM.setTicket: the screen is locked when the viewer leaves (vdsm resets the action to LOCK_SCREEN)', async () => {
+  void it("VM.setTicket: the screen is locked when the viewer leaves (vdsm resets the action to LOCK_SCREEN); VM stats show the viewer's address while it is there", async () => {
     assert.equal(await engine.call('VM.setTicket', { vmID: vmId, password: 'two', ttl: 120, existingConnAction: 'keep', params: { vncUsername: 'vnc-console', fips: 'false' } }, CALL_TIMEOUT_MS), true);
-    await viewerSession('two', 'LOCK_SCREEN');
+    const clientIp = async (): Promise<unknown> => (await engine.call<Record<string, unknown>[]>('VM.getStats', { vmID: vmId }))[0]!['clientIp'];
+    assert.equal(await clientIp(), '');
+    await viewerSession('two', 'LOCK_SCREEN', async () => {
+      await waitFor(async () => ((await clientIp()) === '127.0.0.1' ? true : undefined), { timeoutMs: 10_000, intervalMs: 100, what: 'clientIp of the connected viewer' });
+    });
+    assert.equal(await clientIp(), '', 'the viewer left');
     await waitFor(async () => ((await guestSaid(/ovirt-guest-agent: lock-screen/)) === 1 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100, what: 'the guest receiving lock-screen' });
   });
 

@@ -38,10 +38,12 @@ function vncResponse(password: string, challenge: Buffer): Buffer {
 /**
  * Log in to a VNC server as a viewer would (RFB 3.8): 'none' when it asks for no password, 'ok' or
  * 'failed' for VNC authentication with `password`; with `init`, also the client/server init a viewer
- * does before it shows the screen. The connection is closed at the end.
+ * does before it shows the screen. The connection is closed at the end, unless `keep` takes it (then
+ * the caller closes it).
  */
-export async function vncLogin(port: number, password: string, opts: { init?: boolean } = {}): Promise<'none' | 'ok' | 'failed'> {
+export async function vncLogin(port: number, password: string, opts: { init?: boolean; keep?: (sock: Socket) => void } = {}): Promise<'none' | 'ok' | 'failed'> {
   const sock = connect({ host: '127.0.0.1', port });
+  let kept = false;
   try {
     const r = new SocketReader(sock);
     assert.match((await r.read(12)).toString('latin1'), /^RFB 003\.00\d\n$/);
@@ -61,9 +63,13 @@ export async function vncLogin(port: number, password: string, opts: { init?: bo
       sock.write(Buffer.from([1]));
       const nameLength = (await r.read(24)).readUInt32BE(20);
       await r.read(nameLength);
+      if (opts.keep !== undefined) {
+        opts.keep(sock);
+        kept = true;
+      }
     }
     return ok ? 'ok' : 'failed';
   } finally {
-    sock.destroy();
+    if (!kept) sock.destroy();
   }
 }
