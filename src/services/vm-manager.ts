@@ -7,7 +7,8 @@ import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
 import { DestroyFlag, DomainState, Impact, StatsGroup } from '../libvirt/constants.js';
-import { ticketedGraphics, type GraphicsTicket } from '../virt/graphics-ticket.js';
+import { ticketedGraphics, vncSaslStep, type ConsoleOptions, type GraphicsTicket } from '../virt/graphics-ticket.js';
+import { ConsoleWatch } from '../virt/console-disconnect.js';
 import { diskIoTunes, type DiskIoTune } from '../virt/disk-iotune.js';
 import { parseQos } from '../virt/vm-qos.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
@@ -146,6 +147,11 @@ export interface VmManagerOptions {
   guestWaitTimeoutMs?: number;
   /** Host-side preparation that needs root (hugepages, channel sockets), through supervdsm. */
   hostHooks?: VmHostHooks;
+  /**
+   * QEMU's SASL database of VNC passwords (saslpasswd2 through supervdsm): VM.setTicket with fips sets the
+   * ticket for vncUsername there. Absent: a fips ticket is refused (error 100) and nothing is removed.
+   */
+  vncPasswords?: { set(user: string, password: string): Promise<unknown>; remove(user: string): Promise<unknown> };
   /** vdsm's hook scripts (src/hooks/): before_vm_start may rewrite the XML or fail the start. */
   scriptHooks?: Pick<VmHooks, 'run'>;
   /** Rewrites the engine's domain XML before libvirt starts it (fake KVM: the domain type). */
@@ -228,11 +234,36 @@ export class VmManager {
   readonly #snapshots: VmSnapshots;
   /** The host's virt jobs (VM.snapshot's), for Host.getJobs. */
   readonly #virtJobs: VirtJobs;
+  /** Console clients and what to do in the guest when they disconnect (VM.setTicket's disconnect action). */
+  readonly #console: ConsoleWatch;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
     this.#whole = opts.replyBuffers !== undefined ? new WholeReply<Vm>(opts.replyBuffers) : undefined;
+    this.#console = new ConsoleWatch({
+      timers: opts.timers,
+      log: opts.log,
+      // VM stats carry the console client's address (vdsm's clientIp): the report is built again.
+      clientChanged: () => {
+        this.#vmChanges++;
+        this.#refresher.schedule();
+      },
+      actions: {
+        // As vdsm: the lock and the logoff go to the oVirt guest agent; a reboot or shutdown is VM.shutdown
+        // with the users' delay and the system timeout, forced at the end.
+        lockScreen: (vmId) => opts.guest?.desktopLock(vmId) ?? Promise.reject(new Error('no guest agents')),
+        logoff: (vmId) => opts.guest?.desktopLogoff(vmId) ?? Promise.reject(new Error('no guest agents')),
+        powerDown: (vmId, reboot) => this.shutdown(vmId, {
+          delayS: opts.userShutdownTimeoutS ?? 30, timeoutS: opts.sysShutdownTimeoutS, reboot, force: true,
+          message: reboot ? 'Scheduled reboot on disconnect' : 'Scheduled shutdown on disconnect',
+        }),
+        isGone: (vmId) => {
+          const vm = this.container.get(vmId);
+          return vm === undefined || vm.state.isDown;
+        },
+      },
+    });
     this.#wholeSource = {
       view: (vm) => (this.#migrationProgress(vm) !== undefined ? undefined : this.#reportCache.viewOf(vm, vm.state, this.#guestInfo(vm))),
       content: () => this.#reportCache.changes,
@@ -290,6 +321,7 @@ export class VmManager {
     });
     this.#refresher.close();
     this.#virtJobs.close();
+    this.#console.close();
     this.#whole?.drop();
     // A VM adopted or created before start() has timers too.
     for (const vm of vms) {
@@ -592,14 +624,16 @@ export class VmManager {
    * VM.setTicket (and VM.updateDevice with deviceType graphics, which names the graphics type): the
    * console password (and its expiry) on the VM's first graphics device (of that type), through
    * virDomainUpdateDeviceFlags on the live domain. The password travels only in the device XML handed to
-   * the worker; it is never logged.
+   * the worker; it is never logged. `console`: for VNC, fips / vncUsername (the ticket in QEMU's SASL
+   * database, or the user's entry removed); once the ticket is set, its disconnect action applies.
    */
-  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams: Record<string, string> = {}): Promise<true> {
+  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams: Record<string, string> = {}, console: ConsoleOptions = {}): Promise<true> {
     const vm = this.#requireRunning(vmId);
     const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
     const device = ticketedGraphics(live, ticket, Date.now(), graphicsType);
     // VM.updateDevice names the graphics type and answers vdsm's updateDevice error when there is none.
     if (device === undefined) throw graphicsType === undefined ? vdsmError(Errors.TICKET, 'no graphics devices configured') : vdsmError(Errors.UPDATE_DEVICE, `Failed to update device: no ${graphicsType} graphics device`);
+    if (device.type === 'vnc') await this.#vncSasl(vm, console, ticket.password);
     // The hook scripts get the VM's XML (never the password) and the engine's console options.
     await this.runHook('before_vm_set_ticket', vm, hookParams);
     try {
@@ -608,9 +642,29 @@ export class VmManager {
       if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
       throw wrapError(Errors.TICKET, err);
     }
-    this.#o.log.info({ vmId: vm.vmId, graphics: device.type, ...(device.validTo !== undefined ? { validTo: device.validTo } : {}) }, 'console ticket set');
+    this.#console.setAction(vm.vmId, console.disconnectAction);
+    this.#o.log.info({ vmId: vm.vmId, graphics: device.type, disconnectAction: this.#console.action(vm.vmId), ...(device.validTo !== undefined ? { validTo: device.validTo } : {}) }, 'console ticket set');
     await this.runHook('after_vm_set_ticket', vm, hookParams);
     return true;
+  }
+
+  /** A VNC ticket's SASL side (vdsm's saslpasswd2 calls): the password set for fips, else the user removed. */
+  async #vncSasl(vm: Vm, console: ConsoleOptions, password: string): Promise<void> {
+    const step = vncSaslStep(console);
+    if (step === undefined) return;
+    if ('error' in step) throw vdsmError(step.error === 'missing-param' ? Errors.MISSING_PARAM : Errors.GENERAL, step.message);
+    const db = this.#o.vncPasswords;
+    if (db === undefined) {
+      if (step.op === 'set') throw vdsmError(Errors.GENERAL, 'fips: no SASL database for VNC passwords ([supervdsm] enable is false)');
+      return;
+    }
+    try {
+      if (step.op === 'set') await db.set(step.user, password);
+      else await db.remove(step.user);
+    } catch (err) {
+      throw vdsmError(Errors.GENERAL, `VNC SASL password ${step.op === 'set' ? 'not set' : 'not removed'} for ${step.user}: ${errorMessage(err)}`);
+    }
+    this.#o.log.info({ vmId: vm.vmId, vncUsername: step.user, sasl: step.op }, step.op === 'set' ? 'VNC SASL password set' : 'VNC SASL user removed');
   }
 
   /** VM.reset: a hardware reset of the running guest (virDomainReset); the VM stays Up. */
@@ -753,6 +807,7 @@ export class VmManager {
       // An incoming domain is libvirt's until it runs here: no stats are expected from it.
       monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
+      clientIp: this.#console.clientIp(vm.vmId),
     };
   }
 
@@ -1289,7 +1344,10 @@ export class VmManager {
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
     this.#counts = undefined;
-    if (change.to === VmStatus.DOWN) this.#o.guest?.detach(vm.vmId);
+    if (change.to === VmStatus.DOWN) {
+      this.#o.guest?.detach(vm.vmId);
+      this.#console.forget(vm.vmId);
+    }
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
@@ -1316,6 +1374,10 @@ export class VmManager {
       case 'reboot':
         vm.state.rebooting();
         this.#o.guest?.reboot(vm.vmId);
+        break;
+      case 'graphics':
+        this.#o.log.debug({ vmId: vm.vmId, phase: e.phase, remote: e.remote, authScheme: e.authScheme }, 'graphics event');
+        this.#console.onGraphics(vm.vmId, e.phase, e.remote);
         break;
       case 'agent-lifecycle':
         this.#o.guest?.agentLifecycle(vm.vmId, e.state, e.reason);
