@@ -99,14 +99,16 @@ const isPrepared = async (runLink: string): Promise<boolean> => lstat(runLink).t
 
 void describe('storage drives of a real guest across an agent crash', { skip, timeout: 400_000 }, () => {
   let life: Life | undefined;
-  /** The second case's volume, made while the first agent is the SPM (after a restart it is not). */
+  /** The later cases' volumes, made while the first agent is the SPM (after a restart it is not). */
   let downVolume: Awaited<ReturnType<typeof newVolume>> | undefined;
+  let hangVolumes: Awaited<ReturnType<typeof newVolume>>[] = [];
 
   before(async () => {
     if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
     const host = await startStorageHost(check.assets, { prefix: '/tmp/vdsm-rv-rs-', callTimeoutMs: CALL_TIMEOUT_MS, args: AGENT_ARGS });
     life = { host, agent: host.agent, engine: host.engine };
     downVolume = await newVolume(life);
+    hangVolumes = [await newVolume(life), await newVolume(life)];
   });
   after(async () => {
     life?.engine.close();
@@ -178,7 +180,11 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
     if (!check.ok || life === undefined) throw new Error('no host');
     const l = life;
     const { dc } = l.host;
-    const [a, b] = [await newVolume(l), await newVolume(l)];
+    const [a, b] = hangVolumes;
+    if (a === undefined || b === undefined) throw new Error('no volumes');
+    // The previous case restarted the agent: the engine connects the storage again before VM.create.
+    await connectStorage(l.engine, dc);
+    await connectPool(l.engine, dc);
     const { vmId } = await startVm(l, a, 'rh');
     const meta = `${b.path}.meta`;
     let fifo = false;
