@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
-import { DestroyFlag, DomainState, Impact, StatsGroup } from '../libvirt/constants.js';
+import { DestroyFlag, DomainState, Impact, LifecycleEvent, StatsGroup } from '../libvirt/constants.js';
 import { ticketedGraphics, vncSaslStep, type ConsoleOptions, type GraphicsTicket } from '../virt/graphics-ticket.js';
 import { ConsoleWatch } from '../virt/console-disconnect.js';
 import { diskIoTunes, type DiskIoTune } from '../virt/disk-iotune.js';
@@ -71,8 +71,13 @@ export interface Vm extends VmRecord {
   vcpuTune?: VcpuTune;
   /** Disks on storage domains, prepared before launch (poolID/domainID/imageID/volumeID in the metadata). */
   storageDrives: PreparedDrive[];
-  /** A recovered VM's drives being prepared again (./recovered-drives.ts): a teardown stops it and waits for a prepare in flight. */
+  /** A recovered VM's drives being prepared again (./recovered-drives.ts): a teardown stops it (never waits for a prepare in flight). */
   drivesRecovering?: DriveRepreparation;
+  /**
+   * The VM's images released: set by the first release (the domain stopped, VM.destroy, a failed
+   * launch), which tears every prepared image down once; later ones await the same promise.
+   */
+  drivesReleased?: Promise<void>;
   /**
    * Sizes of the VM's file disks by target (VM stats truesize / apparentsize). Replaced, never modified,
    * when a size changes: the cached stats report is rebuilt on a new map.
@@ -206,6 +211,8 @@ export class VmManager {
   #o: VmManagerOptions;
   readonly #life = new Lifecycle('VM manager');
   #unsubscribe: (() => void)[] = [];
+  /** Per VM, libvirt events that came while its images are released on its domain's stop: applied after, in order. */
+  readonly #heldEvents = new WeakMap<Vm, DomainEvent[]>();
   /** Sequence of libvirt state events applied, and per VM the last one: a resync never undoes a newer event. */
   #eventSeq = 0;
   #lastEvent = new Map<string, number>();
@@ -393,6 +400,7 @@ export class VmManager {
     }
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
     this.#recoverDrives(vm, status !== VmStatus.DOWN);
+    if (status === VmStatus.DOWN && vm.storageDrives.length > 0) void this.#releaseDrives(vm);
     void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
@@ -406,8 +414,10 @@ export class VmManager {
     const vm = this.#newVm(domain, xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm);
     vm.state.markDown(info, 'recovery'); // its Down event is held until recovery completes
-    // Its images were prepared by the previous process: torn down at VM.destroy, not prepared again.
+    // Its images were prepared by the previous process: not prepared again, and released now as for any
+    // VM whose domain stopped (VM.destroy then does not tear them down again).
     this.#recoverDrives(vm, false);
+    if (vm.storageDrives.length > 0) void this.#releaseDrives(vm);
     return vm;
   }
 
@@ -493,12 +503,16 @@ export class VmManager {
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
+      // As vdsm's releaseVm: the images are torn down before the VM is reported Down. A prepare still in
+      // flight (a launch, a recovered VM's) is not waited for: it tears its image down when it returns.
+      await this.#releaseDrives(vm);
       vm.state.destroyed();
     } else {
       // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
     }
-    await this.#teardownDrives(vm);
+    // Released when its domain stopped already (the same promise): nothing is torn down twice.
+    await this.#releaseDrives(vm);
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
@@ -595,6 +609,7 @@ export class VmManager {
     } catch (err) {
       if (!isNoDomain(err)) throw err;
     }
+    await this.#releaseDrives(vm);
     vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.ADMIN_SHUTDOWN), 'forcedShutdown');
   }
 
@@ -1126,6 +1141,8 @@ export class VmManager {
       // The scripts' XML is what libvirt starts; a failed script fails the launch (hookError), as vdsm.
       if (this.#o.scriptHooks !== undefined) xml = await this.#o.scriptHooks.run('before_vm_start', { vmId: vm.vmId, xml, domain: vm.domain });
       await this.#o.hostHooks?.beforeLaunch(vm);
+      // VM.destroy came while the launch waited (vdsm's DestroyedOnStartupError): no domain is started.
+      if (vm.drivesReleased !== undefined || vm.state.isDown) throw new Error('the VM was destroyed while it was starting');
       await this.#call('libvirt.createXML', { xml, flags: 0 });
       await this.#adoptRunningDomain(vm);
       vm.state.launched();
@@ -1134,7 +1151,7 @@ export class VmManager {
       await this.runHook('after_vm_start', vm);
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM launch failed');
-      await this.#teardownDrives(vm);
+      await this.#releaseDrives(vm);
       vm.state.launchFailed(errorMessage(err));
     }
   }
@@ -1167,7 +1184,7 @@ export class VmManager {
       if (vm.state.isDown) {
         // VM.destroy came while libvirt restored it: the domain that came back goes too.
         await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the domain restored after VM.destroy'));
-        await this.#teardownDrives(vm);
+        await this.#releaseDrives(vm);
         return;
       }
       await this.#adoptRunningDomain(vm);
@@ -1186,7 +1203,7 @@ export class VmManager {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM restore from hibernation failed');
       if (!vm.state.isDown) vm.state.markDown(exitInfo(ExitCode.ERROR, VmExitReason.GENERIC_ERROR, `Wake up from hibernation failed:${errorMessage(err)}`), 'restoreFailed');
       if (restored) await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the half-restored domain'));
-      await this.#teardownDrives(vm);
+      await this.#releaseDrives(vm);
     }
   }
 
@@ -1210,7 +1227,14 @@ export class VmManager {
     if (wanted.length === 0 || this.#o.drives === undefined) return false;
     const paths = new Map<string, string>();
     for (const d of wanted) {
-      const path = await this.#o.drives.prepare(d);
+      let path: string;
+      try {
+        path = await this.#o.drives.prepare(d);
+      } finally {
+        // VM.destroy did not wait for this prepare (it may hang on its storage): its image goes now.
+        if (vm.drivesReleased !== undefined) await this.#teardownAbandoned(vm, { ...d, path: '' });
+      }
+      if (vm.drivesReleased !== undefined) throw new Error('the VM was destroyed while its storage drives were prepared');
       vm.storageDrives.push({ ...d, path });
       paths.set(d.name, path);
       this.#o.log.info({ vmId: vm.vmId, drive: d.name, path }, 'storage volume prepared for the VM');
@@ -1234,12 +1258,39 @@ export class VmManager {
     if (prepare) vm.drivesRecovering = new DriveRepreparation(vm.storageDrives, this.#o.drives, { vmId: vm.vmId, log: this.#o.log });
   }
 
+  /**
+   * Release the VM's images once (vdsm's releaseVm: its domain stopped, VM.destroy, a failed launch):
+   * every later call gets the first one's promise, so nothing is torn down twice. Never rejects.
+   */
+  #releaseDrives(vm: Vm): Promise<void> {
+    vm.drivesReleased ??= this.#teardownDrives(vm);
+    return vm.drivesReleased;
+  }
+
+  /**
+   * A recovered VM's re-preparation is stopped, not waited for (a prepare in flight tears its own image
+   * down when it returns: ./recovered-drives.ts); each prepared image is torn down.
+   */
   async #teardownDrives(vm: Vm): Promise<void> {
     vm.drivesRecovering?.stop();
-    await vm.drivesRecovering?.settled();
     const drives = vm.storageDrives.splice(0);
     for (const d of drives) {
-      await this.#o.drives?.teardown(d).catch((err: unknown) => this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err }, 'image teardown failed'));
+      try {
+        await this.#o.drives?.teardown(d);
+        this.#o.log.info({ vmId: vm.vmId, drive: d.name, domainID: d.domainID, imageID: d.imageID }, 'storage volume of the VM torn down');
+      } catch (err) {
+        this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err }, 'image teardown failed');
+      }
+    }
+  }
+
+  /** A drive whose prepare returned after the VM's images were released: torn down (whatever the prepare's outcome). */
+  async #teardownAbandoned(vm: Vm, d: PreparedDrive): Promise<void> {
+    try {
+      await this.#o.drives?.teardown(d);
+      this.#o.log.info({ vmId: vm.vmId, drive: d.name, domainID: d.domainID, imageID: d.imageID }, 'storage volume prepared after the VM was destroyed: torn down');
+    } catch (err) {
+      this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err }, 'image teardown failed');
     }
   }
 
@@ -1347,6 +1398,8 @@ export class VmManager {
     if (change.to === VmStatus.DOWN) {
       this.#o.guest?.detach(vm.vmId);
       this.#console.forget(vm.vmId);
+      // Down without a stop event first (migrated away, hibernated, found stopped by a resync): released now.
+      if (vm.storageDrives.length > 0 && vm.drivesReleased === undefined) void this.#releaseDrives(vm);
     }
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
@@ -1367,6 +1420,27 @@ export class VmManager {
       return;
     }
     if (e.event === 'lifecycle' || e.event === 'reboot') this.#lastEvent.set(vm.vmId, ++this.#eventSeq);
+    const held = this.#heldEvents.get(vm);
+    if (held !== undefined) {
+      held.push(e);
+      return;
+    }
+    if (e.event === 'lifecycle' && e.type === LifecycleEvent.STOPPED && vm.state.stopMeansDown(e.detail) && (vm.storageDrives.length > 0 || vm.drivesReleased !== undefined)) {
+      // As vdsm's _onQemuDeath: the VM's images are released first, then it is reported Down, so an
+      // engine that sees Down (and runs the VM again, here or elsewhere) never races our teardown. The
+      // VM's later events wait behind it, in order. Each teardown is bounded by the storage timeout.
+      const queue = [e];
+      this.#heldEvents.set(vm, queue);
+      void this.#releaseDrives(vm).then(() => {
+        this.#heldEvents.delete(vm);
+        for (const q of queue) this.#applyEvent(vm, q);
+      });
+      return;
+    }
+    this.#applyEvent(vm, e);
+  }
+
+  #applyEvent(vm: Vm, e: DomainEvent): void {
     switch (e.event) {
       case 'lifecycle':
         vm.state.onLifecycleEvent(e.type, e.detail);
