@@ -351,6 +351,8 @@ export class VmManager {
     if (status !== VmStatus.DOWN) this.#findPid(vm);
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
     this.#recoverDrives(vm, status !== VmStatus.DOWN);
+    // A snapshot job the previous agent left running (its state in the domain's metadata): listed and ended here.
+    if (status !== VmStatus.DOWN) this.#snapshots.recover(vm, xml);
     void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
