@@ -31,7 +31,7 @@ void describe('snapshot job metadata', () => {
   });
 
   void it('a domain without ovirt-vm metadata gets an element holding only the job', () => {
-    assert.match(withSnapshotJob(domain(''), record)!, /^<vm><snapshot_job>\{"jobUUID":"job-1"/);
+    assert.match(withSnapshotJob(domain(''), record)!, /^<vm><snapshot_job>\{&quot;jobUUID&quot;:&quot;job-1&quot;/);
     assert.equal(snapshotJobOf(domain('')), undefined);
   });
 
