@@ -345,10 +345,12 @@ export class VmSnapshots {
         if (settled) return;
         const first = !st.record.abort;
         if (first) log.warn({ timeoutMin: minutes }, 'memory snapshot timeout reached: aborting libvirt\'s job');
-        // As vdsm: the abort is marked (and recorded) before libvirt is asked, so whatever libvirt does
-        // next, the job is failed.
+        // As vdsm: the abort is marked before libvirt is asked, so whatever libvirt does next, the job is
+        // failed. The mark's metadata write is not waited for: libvirt holds a modify job such as
+        // virDomainSetMetadata until the snapshot's own job ends, and the abort must not wait for that.
         st.record.abort = true;
-        (first ? this.#persist(vm, st, log) : Promise.resolve()).then(() => this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId })).catch((err: unknown) => {
+        if (first) void this.#persist(vm, st, log);
+        this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId }).catch((err: unknown) => {
           // No job in libvirt yet (the call still queued or starting): again shortly, as vdsm waits for
           // libvirt's job to run before it aborts it.
           if (!settled && libvirtErrorInfo(err)?.virCode === VirErrorCode.OPERATION_INVALID) {
@@ -397,7 +399,8 @@ export class VmSnapshots {
         if (ended) return;
         log.warn({ timeoutMin: r.timeout / 60 }, 'memory snapshot timeout reached after the agent\'s restart: aborting libvirt\'s job');
         r.abort = true;
-        this.#persist(vm, st, log).then(() => this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId }))
+        void this.#persist(vm, st, log); // not waited for (see #memorySnapshot)
+        this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId })
           .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'libvirt\'s snapshot job could not be aborted'));
       };
       timer = this.#o.timers.setTimeout(abort, Math.max(0, (r.startTime + r.timeout) * 1000 - this.#o.clock.now()));

@@ -84,6 +84,7 @@ function setup(script: Script = {}) {
   let md = script.md ?? ovirtVm(BASE);
   const jobRecords: (Record<string, unknown> | undefined)[] = [];
   let statsCalls = 0;
+  let snapshotRunning: Promise<void> | undefined;
   // libvirt's behaviour on virDomainAbortJob during a memory snapshot: the snapshot call fails, aborted.
   let abortSnapshot: ((err: Error) => void) | undefined;
   let snapshotCalled!: () => void;
@@ -96,11 +97,17 @@ function setup(script: Script = {}) {
         case 'libvirt.fsThaw': if (script.thaw) throw script.thaw; return 1 as T;
         case 'libvirt.snapshotCreateXML': {
           const aborted = new Promise<never>((_, reject) => { abortSnapshot = reject; });
+          let ended!: () => void;
+          snapshotRunning = new Promise<void>((r) => { ended = r; });
           snapshotCalled();
-          await Promise.race([script.holdSnapshot, aborted]);
-          if (script.snapshot) throw script.snapshot;
-          switched = true;
-          return '1700000000' as T;
+          try {
+            await Promise.race([script.holdSnapshot, aborted]);
+            if (script.snapshot) throw script.snapshot;
+            switched = true;
+            return '1700000000' as T;
+          } finally {
+            ended();
+          }
         }
         case 'migration.abortJob':
           if (script.abortTooLate || (script.abortsBeforeJob ?? 0) > calls.filter((c) => c.op === op).length - 1) throw libvirtError(VirErrorCode.OPERATION_INVALID, 'Requested operation is not valid: no job is active on the domain');
@@ -108,10 +115,13 @@ function setup(script: Script = {}) {
           return null as T;
         case 'libvirt.xmlDesc': return (switched ? liveXml(BASE, TOP_PATH, BASE_PATH, md) : liveXml(BASE, BASE_PATH, undefined, md)) as T;
         case 'libvirt.setMetadata': {
+          // As libvirt: a modify job such as this one waits for the snapshot's own job to end.
+          const entry = calls.at(-1)!;
+          await snapshotRunning;
           const next = prefixed(String(args['metadata']));
           // A write that changes only the snapshot job's record is shown as `job-md` (../ops).
           if (withoutJob(next) === withoutJob(md)) {
-            calls.at(-1)!.op = 'job-md';
+            entry.op = 'job-md';
             jobRecords.push(jobRecordOf(String(args['metadata'])));
           }
           md = next;
@@ -250,8 +260,9 @@ void describe('VM.snapshot as a virt job', () => {
     assert.ok(!t.ops().includes('migration.abortJob'), 'not before the timeout');
     t.time.advance(1);
     await t.snaps.settled('job-mem');
-    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'job-md', 'migration.abortJob', 'job-md']);
-    assert.deepEqual(t.jobRecords.map((r) => r === undefined ? 'removed' : `abort=${String(r['abort'])}`), ['abort=false', 'abort=false', 'abort=true', 'removed'], 'the abort recorded before libvirt is asked');
+    // The abort is not held by the record's write, which libvirt runs once the snapshot's job ended.
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'migration.abortJob', 'job-md', 'job-md']);
+    assert.deepEqual(t.jobRecords.map((r) => r === undefined ? 'removed' : `abort=${String(r['abort'])}`), ['abort=false', 'abort=false', 'abort=true', 'removed'], 'the abort recorded');
     const job = t.jobs.info(['job-mem'])['job-mem']!;
     assert.equal(job.status, 'failed');
     assert.equal(job.error?.code, 48);
@@ -271,7 +282,7 @@ void describe('VM.snapshot as a virt job', () => {
     t.time.advance(60_000);
     release();
     await t.snaps.settled('job-late-abort');
-    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'job-md', 'migration.abortJob', 'libvirt.setMetadata', 'job-md']);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'migration.abortJob', 'job-md', 'libvirt.setMetadata', 'job-md']);
     const job = t.jobs.info(['job-late-abort'])['job-late-abort']!;
     assert.equal(job.status, 'failed');
     assert.equal(job.error?.code, 48);
@@ -316,7 +327,7 @@ void describe('VM.snapshot as a virt job', () => {
     t.time.advance(10_000);
     await t.snaps.settled('job-late');
     assert.equal(t.jobs.info(['job-late'])['job-late']?.status, 'failed');
-    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'job-md', 'migration.abortJob', 'job-md']);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'migration.abortJob', 'job-md', 'job-md']);
   });
 
   void it('a disk-only snapshot past freeze_timeout after the freeze: thawed, never taken, the job failed with 48', async () => {
@@ -435,7 +446,7 @@ void describe('a snapshot job recovered after an agent restart (its state in the
     assert.equal(t.time.pendingTimers, 1, 'the abort timer cleared; only the job\'s autodelete is left');
   });
 
-  void it('a memory snapshot still running at its timeout (counted from the first start): aborted (recorded first), then failed with 48 even though libvirt switched the disks', async () => {
+  void it('a memory snapshot still running at its timeout (counted from the first start): aborted (and recorded), then failed with 48 even though libvirt switched the disks', async () => {
     const t = recovering({ md: recordedJob({ memoryParams: MEMORY_PARAMS }), switched: true, jobTypes: [2, 2, 2, 2, 2, 2, 2, 0] });
     await settle();
     t.time.advance(29_999);
@@ -443,7 +454,7 @@ void describe('a snapshot job recovered after an agent restart (its state in the
     assert.ok(!t.ops().includes('migration.abortJob'), 'not before the timeout');
     t.time.advance(1);
     await settle();
-    assert.deepEqual(t.ops().slice(-2), ['job-md', 'migration.abortJob']);
+    assert.deepEqual(t.ops().slice(-2), ['migration.abortJob', 'job-md']);
     assert.equal(t.jobRecords[0]?.['abort'], true);
     for (let i = 0; i < 6 && t.jobs.info(['job-r'])['job-r']?.status === 'running'; i++) {
       t.time.advance(10_000);
