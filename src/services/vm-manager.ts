@@ -282,6 +282,7 @@ export class VmManager {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
     this.#refresher.close();
+    this.#snapshots.close();
     this.#virtJobs.close();
     this.#whole?.drop();
     // A VM adopted or created before start() has timers too.

@@ -93,6 +93,8 @@ export class VmSnapshots {
   readonly #busy = new Set<string>();
   /** The snapshots under way, by job id: settled when the job is finished (tests, shutdown). */
   readonly #running = new Map<string, Promise<void>>();
+  /** The agent stops: a job ending now (its libvirt calls cut short) leaves its record for the next agent. */
+  #closed = false;
 
   constructor(opts: VmSnapshotsOptions) {
     this.#o = opts;
@@ -198,13 +200,20 @@ export class VmSnapshots {
   /** The job's end: its record removed from the metadata, then the job reported done or failed (48). */
   #track(vm: Vm, st: JobState, work: Promise<boolean | void>, log: Logger): void {
     const jobId = st.record.jobUUID;
+    const leftToNext = (): boolean => {
+      if (!this.#closed) return false;
+      log.warn('the agent stops: the snapshot job is left in the VM\'s metadata for the next agent');
+      return true;
+    };
     const run = work.then(
       async (quiesce) => {
+        if (leftToNext()) return;
         await this.#clearRecord(vm, st, log);
         log.info(typeof quiesce === 'boolean' ? { quiesce } : {}, 'snapshot job done');
         this.#o.jobs.finish(jobId);
       },
       async (err: unknown) => {
+        if (leftToNext()) return;
         await this.#clearRecord(vm, st, log);
         // As vdsm: whatever went wrong, the job fails with 48 (the reason kept in the message).
         const own = (err as { vdsmCode?: unknown }).vdsmCode === Errors.SNAPSHOT.vdsmCode;
@@ -217,6 +226,15 @@ export class VmSnapshots {
       this.#running.delete(jobId);
     });
     this.#running.set(jobId, run);
+  }
+
+  /**
+   * The agent stops: jobs still under way keep their record in the VM's metadata, so the next agent
+   * recovers them (libvirt may well complete the snapshot meanwhile) instead of this one failing them
+   * because its own calls were cut short. Idempotent.
+   */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Settles when snapshot job `jobId` is finished (undefined when none of that id runs). */

@@ -396,6 +396,19 @@ void describe('VM.snapshot as a virt job', () => {
     assert.throws(() => t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-a' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 100 && /Job 'job-a' exists/.test(err.message));
   });
 
+  void it('the agent stops mid-job: the job, cut short, keeps its record in the metadata for the next agent and is not reported', async () => {
+    let release!: () => void;
+    const t = setup({ holdSnapshot: new Promise<void>((r) => { release = r; }), snapshot: libvirtError(VirErrorCode.OPERATION_FAILED, 'the connection closed') });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-stop' }), true);
+    await t.snapshotReached;
+    t.snaps.close();
+    release();
+    await t.snaps.settled('job-stop');
+    assert.match(t.md(), /<ovirt-vm:snapshot_job>.*job-stop.*newDrives/, 'the record stays');
+    assert.deepEqual(t.events, [], 'no |jobs|status| event');
+    assert.equal(t.jobs.info(['job-stop'])['job-stop']?.status, 'running');
+  });
+
   void it('a finished job is forgotten after [jobs] autodelete_delay', async () => {
     const t = setup();
     await t.run(REQ, 'job-x');
