@@ -15,6 +15,9 @@
 //   the job's behalf (its log line; qemu-ga, still stopped, cannot answer that either: after this
 //   restart libvirt never heard from it again, even once the guest was told to resume it, so the
 //   guest's own freeze state is not read back here; test/services/vm-snapshot.test.ts has the thaw).
+// - the same wait for the freeze, but vdsmd stopped (SIGTERM): the stopping agent does not end the job
+//   its calls were cut short (no `snapshot job failed`), the record stays, and the next agent ends the
+//   job as the disk says (done on the new volume, else failed 48).
 // Volumes are made before any restart (a restarted agent is no longer the SPM). Skipped unless
 // scripts/realvm/setup.sh has run.
 import assert from 'node:assert/strict';
@@ -48,6 +51,8 @@ void describe('live snapshot jobs across an agent crash (real guests)', { skip, 
   const mem = { img: randomUUID(), layers: [] as { vol: string; path: string }[], memImg: randomUUID(), memVol: randomUUID(), confImg: randomUUID(), confVol: randomUUID() };
   /** Case 2: an image with its base and the new layer. */
   const disk = { img: randomUUID(), base: { vol: '', path: '' }, top: { vol: '', path: '' } };
+  /** Case 3: the same for the stop. */
+  const stopped = { img: randomUUID(), base: { vol: '', path: '' }, top: { vol: '', path: '' } };
 
   /** A new volume made through the API (qcow2 over `src`, or raw MEMORY of `rawSize` bytes), handed to QEMU's user. */
   async function volume(img: string, o: { src?: string; rawSize?: number; vol?: string } = {}): Promise<{ vol: string; path: string }> {
@@ -74,6 +79,8 @@ void describe('live snapshot jobs across an agent crash (real guests)', { skip, 
     await volume(mem.confImg, { rawSize: 1 << 20, vol: mem.confVol });
     disk.base = await volume(disk.img);
     disk.top = await volume(disk.img, { src: disk.base.vol });
+    stopped.base = await volume(stopped.img);
+    stopped.top = await volume(stopped.img, { src: stopped.base.vol });
   });
   after(async () => {
     engine?.close();
@@ -81,10 +88,11 @@ void describe('live snapshot jobs across an agent crash (real guests)', { skip, 
     await host?.stop();
   });
 
-  /** SIGKILL the agent (a crash); a new one on the same state directory, the storage connected again as the engine does. */
-  async function crashAndRestart(): Promise<void> {
+  /** SIGKILL the agent (a crash), or SIGTERM (a stop); a new one on the same state directory, the storage connected again as the engine does. */
+  async function crashAndRestart(how: 'kill' | 'stop' = 'kill'): Promise<void> {
     const { lv, root, repo, dc } = host!;
-    await agent!.kill();
+    if (how === 'kill') await agent!.kill();
+    else await agent!.stop();
     engine!.close();
     agent = await AgentProcess.start({ stateDir: join(root, 'state'), args: ['--set', `libvirt.uri=${lv.uri('qemu')}`, '--set', `irs.repository=${repo}`] });
     await agent.whenReady(CALL_TIMEOUT_MS);
@@ -117,7 +125,7 @@ void describe('live snapshot jobs across an agent crash (real guests)', { skip, 
     return { first: String(first['status']), job };
   }
 
-  void it('SIGKILL while libvirt writes a memory snapshot: the restarted agent lists the job running, then done on the new layer', async (t) => {
+  void it('SIGKILL while libvirt writes a memory snapshot: the restarted agent lists the job and ends it done on the new layer', async (t) => {
     const { dc, virsh } = host!;
     const { vmId, name } = await bootGuest('snaprs', mem.img, mem.layers[0]!.vol);
     let landed = false;
@@ -187,6 +195,32 @@ void describe('live snapshot jobs across an agent crash (real guests)', { skip, 
     assert.match(String(thaw['msg']), /^guest filesystems (could not be )?thawed after the snapshot/);
     const src = diskSource(await virsh.dumpxml(name));
     assert.ok(src !== undefined && await sameFile(src, disk.base.path), 'the disk stays on its volume');
+    assert.doesNotMatch(await virsh.run(['metadata', name, OVIRT_VM_NS]), /snapshot_job/, 'the job\'s record is removed');
+    assert.equal(await engine!.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
+  });
+
+  void it('vdsmd stopped (SIGTERM) while the job waits for the guest\'s freeze: the job, cut short, stays recorded; the next agent lists it and ends it as the disk says', async (t) => {
+    const { dc, virsh } = host!;
+    const { vmId, name } = await bootGuest('snaprt', stopped.img, stopped.base.vol);
+    const hc = (message: string): Promise<unknown> => engine!.call('VM.desktopSendHcCommand', { vmID: vmId, message });
+    await waitFor(() => hc('refresh').then(() => true, () => undefined), { timeoutMs: BOOT_DEADLINE_MS, intervalMs: 500, what: 'the guest\'s oVirt agent' });
+    await hc('qga-stop');
+    await waitFor(() => virsh.agentCommand(name, 'guest-ping', undefined, 2).then(() => undefined, () => true), { timeoutMs: CALL_TIMEOUT_MS, intervalMs: 200, what: 'qemu-ga stopped in the guest' });
+    const jobUUID = randomUUID();
+    assert.equal(await engine!.call('VM.snapshot', { vmID: vmId, jobUUID, frozen: false, snapDrives: [{ domainID: dc.sdUUID, imageID: stopped.img, volumeID: stopped.top.vol, baseVolumeID: stopped.base.vol }] }, CALL_TIMEOUT_MS), true);
+    await waitFor(async () => ((await virsh.run(['metadata', name, OVIRT_VM_NS])).includes('newDrives') ? true : undefined), { timeoutMs: CALL_TIMEOUT_MS, intervalMs: 20, what: 'the job\'s volumes in the metadata' });
+    const previous = agent!;
+    await crashAndRestart('stop');
+    t.diagnostic(`the stopping agent: ${previous.lines.filter((l) => l['jobUUID'] === jobUUID).map((l) => String(l['msg'])).slice(-3).join(' / ')}`);
+    assert.ok(!previous.lines.some((l) => l['jobUUID'] === jobUUID && /^snapshot job (done|failed)$/.test(String(l['msg']))), 'the stopping agent did not end the job');
+    const { job } = await endedJob(jobUUID);
+    // Whether libvirt took the snapshot before the stop cut the job short depends on when the stop came;
+    // the job says what the disk says.
+    const src = diskSource(await virsh.dumpxml(name));
+    const onTop = src !== undefined && await sameFile(src, stopped.top.path);
+    t.diagnostic(`after the stop the disk runs on the ${onTop ? 'new' : 'old'} volume; the job ${String(job['status'])}`);
+    if (onTop) assert.deepEqual(job, { id: jobUUID, status: 'done', description: 'snapshot_vm', job_type: 'virt' });
+    else assert.deepEqual(job['error'], { code: 48, message: 'Snapshot failed: after the agent\'s restart, disk vda does not run on its new volume' });
     assert.doesNotMatch(await virsh.run(['metadata', name, OVIRT_VM_NS]), /snapshot_job/, 'the job\'s record is removed');
     assert.equal(await engine!.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
   });
