@@ -6,9 +6,8 @@
 // its record on disk, its storage drives). As with vdsm 4.4+, VM.snapshot answers once the snapshot is
 // started as a virt job (./virt-jobs.ts), which the engine follows with Host.getJobs; a memory snapshot
 // past its timeout has libvirt's job aborted (and the job fails, even when libvirt completes the snapshot
-// anyway). The job's state is kept in the VM's domain metadata (../virt/snapshot-job-metadata.ts) while it
-// runs, so an agent restarted mid-job recovers it (recover): listed again, ended as vdsm ends it, the guest
-// thawed. Every libvirt call goes through the Executor with its timeout, so a guest agent that never
+// anyway). The job's state is kept in the VM's domain metadata (./snapshot-job-state.ts) while it runs, so
+// an agent restarted mid-job recovers it (recover): listed again, ended as vdsm ends it, the guest thawed. Every libvirt call goes through the Executor with its timeout, so a guest agent that never
 // answers costs a worker's wait, not the daemon.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -16,9 +15,9 @@ import { errorMessage, Errors, vdsmError, wrapError, type VdsmError } from '../e
 import type { Libvirt } from '../libvirt/client.js';
 import { Impact, MetadataType, VirErrorCode } from '../libvirt/constants.js';
 import { isNoDomain, libvirtErrorInfo } from '../libvirt/errors.js';
-import { JobType } from '../contracts/migration-ops.js';
-import { OVIRT_VM_NS, parseDomainXml } from '../virt/domain-xml.js';
-import { snapshotJobOf, withSnapshotJob, type SnapshotJobDrive, type SnapshotJobRecord } from '../virt/snapshot-job-metadata.js';
+import { OVIRT_VM_NS } from '../virt/domain-xml.js';
+import { snapshotJobOf, type SnapshotJobDrive } from '../virt/snapshot-job-metadata.js';
+import { finishRecoveredJob, RecordedJob } from './snapshot-job-state.js';
 import {
   metadataFragment, ovirtVmElement, parseSnapDrives, planSnapshot, runningDrives, snapshotXml, SnapshotRequestError, withDriveVolume,
   type DriveSwitch, type SnapshotPlan,
@@ -53,16 +52,6 @@ const DEFAULT_FREEZE_TIMEOUT_MIN = 8;
 const ABORT_GRACE_MS = 60_000;
 /** An abort libvirt refused because its job had not started yet is sent again after this long. */
 const ABORT_RETRY_MS = 1_000;
-/** A recovered job looks at libvirt's job this often until it is gone (vdsm's interval). */
-export const RECOVERY_POLL_MS = 10_000;
-
-/** A job under way: its persisted state, the chain of its metadata writes (in order, one at a time). */
-interface JobState {
-  record: SnapshotJobRecord;
-  writes: Promise<void>;
-  /** Some state reached the metadata: it is removed when the job ends. */
-  written: boolean;
-}
 
 /** vdsm's description of its snapshot job. */
 export const SNAPSHOT_JOB = 'snapshot_vm';
@@ -153,15 +142,11 @@ export class VmSnapshots {
     this.#busy.add(vm.vmId);
     const minutes = typeof req.timeout === 'number' && req.timeout > 0 ? req.timeout : DEFAULT_SNAPSHOT_TIMEOUT_MIN;
     const freezeMinutes = typeof req.freeze_timeout === 'number' && req.freeze_timeout > 0 ? req.freeze_timeout : DEFAULT_FREEZE_TIMEOUT_MIN;
-    const st: JobState = {
-      record: {
-        jobUUID: jobId, startTime: this.#o.clock.now() / 1000, timeout: minutes * 60, freezeTimeout: freezeMinutes * 60,
-        abort: false, completed: false, frozen: req.frozen === true || req.frozen === 'true', freeze: plan.freeze, memoryParams: memory ?? null,
-      },
-      writes: Promise.resolve(),
-      written: false,
-    };
     const log = this.#o.log.child({ vmId: vm.vmId, jobUUID: jobId });
+    const st = new RecordedJob(vm.vmId, {
+      jobUUID: jobId, startTime: this.#o.clock.now() / 1000, timeout: minutes * 60, freezeTimeout: freezeMinutes * 60,
+      abort: false, completed: false, frozen: req.frozen === true || req.frozen === 'true', freeze: plan.freeze, memoryParams: memory ?? null,
+    }, { libvirt: this.#o.libvirt, log });
     log.info({ memory: memory !== undefined, drives: plan.switches.length }, 'snapshot job started');
     this.#track(vm, st, this.#snapshot(vm, st, plan, memory, log), log);
     return true;
@@ -182,7 +167,7 @@ export class VmSnapshots {
     if (found === undefined) return;
     if ('error' in found) {
       this.#o.log.error({ vmId: vm.vmId, err: found.error }, 'the VM\'s metadata records a snapshot job this agent cannot resume; the record is removed');
-      void this.#writeMetadata(vm, undefined, this.#o.log.child({ vmId: vm.vmId }));
+      void RecordedJob.remove(vm.vmId, { libvirt: this.#o.libvirt, log: this.#o.log.child({ vmId: vm.vmId }) });
       return;
     }
     const record = found.record;
@@ -193,12 +178,17 @@ export class VmSnapshots {
     }
     this.#busy.add(vm.vmId);
     log.info({ memory: record.memoryParams !== null, abort: record.abort, completed: record.completed, recorded: record.newDrives !== undefined }, 'snapshot job recovered from the VM\'s metadata');
-    const st: JobState = { record, writes: Promise.resolve(), written: true };
-    this.#track(vm, st, this.#recovered(vm, st, log), log);
+    const st = new RecordedJob(vm.vmId, record, { libvirt: this.#o.libvirt, log, recovered: true });
+    this.#track(vm, st, finishRecoveredJob(vm.vmId, st, {
+      libvirt: this.#o.libvirt, clock: this.#o.clock, timers: this.#o.timers, log,
+      teardownMemory: this.#o.memoryVolumes !== undefined ? (v) => this.#o.memoryVolumes!.teardown(v) : undefined,
+      thaw: () => this.#thawAfterSnapshot(vm, log),
+      moveDriveRecords: (targets) => this.#moveDriveRecords(vm, targets, log),
+    }), log);
   }
 
   /** The job's end: its record removed from the metadata, then the job reported done or failed (48). */
-  #track(vm: Vm, st: JobState, work: Promise<boolean | void>, log: Logger): void {
+  #track(vm: Vm, st: RecordedJob, work: Promise<boolean | void>, log: Logger): void {
     const jobId = st.record.jobUUID;
     const leftToNext = (): boolean => {
       if (!this.#closed) return false;
@@ -208,13 +198,13 @@ export class VmSnapshots {
     const run = work.then(
       async (quiesce) => {
         if (leftToNext()) return;
-        await this.#clearRecord(vm, st, log);
+        await st.clear();
         log.info(typeof quiesce === 'boolean' ? { quiesce } : {}, 'snapshot job done');
         this.#o.jobs.finish(jobId);
       },
       async (err: unknown) => {
         if (leftToNext()) return;
-        await this.#clearRecord(vm, st, log);
+        await st.clear();
         // As vdsm: whatever went wrong, the job fails with 48 (the reason kept in the message).
         const own = (err as { vdsmCode?: unknown }).vdsmCode === Errors.SNAPSHOT.vdsmCode;
         const message = own ? errorMessage(err) : `${Errors.SNAPSHOT.message}: ${errorMessage(err)}`;
@@ -248,13 +238,13 @@ export class VmSnapshots {
   }
 
   /** The snapshot job's work; resolves with whether this job froze the guest (logged: vdsm's answer no longer carries it). */
-  async #snapshot(vm: Vm, st: JobState, plan: SnapshotPlan, memory: HibernationVolumes | undefined, log: Logger): Promise<boolean> {
+  async #snapshot(vm: Vm, st: RecordedJob, plan: SnapshotPlan, memory: HibernationVolumes | undefined, log: Logger): Promise<boolean> {
     if (plan.switches.length === 0 && memory === undefined) {
       log.info('every requested drive already runs on its new volume: nothing to snapshot');
       return false;
     }
     // What a restarted agent needs to find the job (vdsm writes it before anything is prepared).
-    await this.#persist(vm, st, log);
+    await st.persist();
     // The new volumes prepared (their image is the one the VM runs on, already prepared): each path is
     // the new top's file. A volume that does not exist or cannot be used fails here, nothing switched.
     const targets: { sw: DriveSwitch; path: string }[] = [];
@@ -275,7 +265,7 @@ export class VmSnapshots {
     const others = vm.domain.disks.filter((d) => (d.device === 'disk' || d.device === 'lun') && d.target !== '' && !switching.has(d.target)).map((d) => d.target);
     if (memory !== undefined) return this.#memorySnapshot(vm, st, memory, targets, others, plan.flags, log);
     st.record.memoryVolPath = null;
-    await this.#persist(vm, st, log);
+    await st.persist();
     const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others);
 
     let quiesce = false;
@@ -309,7 +299,7 @@ export class VmSnapshots {
     if (plan.freeze) await this.#thawAfterSnapshot(vm, log);
     log.info('live snapshot completed');
     st.record.completed = true;
-    await this.#persist(vm, st, log);
+    await st.persist();
     await this.#moveDriveRecords(vm, targets, log);
     return quiesce;
   }
@@ -326,7 +316,7 @@ export class VmSnapshots {
    * (its abort mark wins over libvirt's completion); the disks did move then, so the records follow them.
    * The call's worker is not discarded. The memory volume is torn down after, as vdsm does.
    */
-  async #memorySnapshot(vm: Vm, st: JobState, memory: HibernationVolumes, targets: { sw: DriveSwitch; path: string }[], others: string[], flags: number, log: Logger): Promise<boolean> {
+  async #memorySnapshot(vm: Vm, st: RecordedJob, memory: HibernationVolumes, targets: { sw: DriveSwitch; path: string }[], others: string[], flags: number, log: Logger): Promise<boolean> {
     const volumes = this.#o.memoryVolumes!;
     const withVolume = async <T>(v: VolumeRef, f: (path: string) => Promise<T>): Promise<T> => {
       let path: string;
@@ -353,7 +343,7 @@ export class VmSnapshots {
     let lateAbort = false;
     await withVolume(memory.memory, async (memoryPath) => {
       st.record.memoryVolPath = memoryPath;
-      await this.#persist(vm, st, log);
+      await st.persist();
       const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others, memoryPath);
       log.info({ drives: targets.map((t) => ({ name: t.sw.drive.name, from: t.sw.drive.volumeID, to: t.sw.newVolumeID })), memory: memoryPath }, 'taking a live snapshot with the memory');
       const remainingMs = Math.max(0, (st.record.startTime + st.record.timeout) * 1000 - this.#o.clock.now());
@@ -367,7 +357,7 @@ export class VmSnapshots {
         // failed. The mark's metadata write is not waited for: libvirt holds a modify job such as
         // virDomainSetMetadata until the snapshot's own job ends, and the abort must not wait for that.
         st.record.abort = true;
-        if (first) void this.#persist(vm, st, log);
+        if (first) void st.persist();
         this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId }).catch((err: unknown) => {
           // No job in libvirt yet (the call still queued or starting): again shortly, as vdsm waits for
           // libvirt's job to run before it aborts it.
@@ -395,7 +385,7 @@ export class VmSnapshots {
         lateAbort = true;
       } else {
         st.record.completed = true;
-        await this.#persist(vm, st, log);
+        await st.persist();
       }
     });
     log.info('live snapshot with the memory completed');
@@ -404,106 +394,6 @@ export class VmSnapshots {
       throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: the memory snapshot outlived its timeout of ${minutes} min; libvirt completed it after the abort was sent (the disks run on the new volumes)`);
     }
     return false;
-  }
-
-  /** The recovered job's work (./recover): resolves when it is done, rejects when it failed. */
-  async #recovered(vm: Vm, st: JobState, log: Logger): Promise<void> {
-    const r = st.record;
-    let ended = false;
-    let timer: unknown;
-    if (r.memoryParams !== null && !r.abort && !r.completed) {
-      // vdsm's abort thread resumes too: the timeout still counts from the job's first start.
-      const abort = (): void => {
-        if (ended) return;
-        log.warn({ timeoutMin: r.timeout / 60 }, 'memory snapshot timeout reached after the agent\'s restart: aborting libvirt\'s job');
-        r.abort = true;
-        void this.#persist(vm, st, log); // not waited for (see #memorySnapshot)
-        this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId })
-          .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'libvirt\'s snapshot job could not be aborted'));
-      };
-      timer = this.#o.timers.setTimeout(abort, Math.max(0, (r.startTime + r.timeout) * 1000 - this.#o.clock.now()));
-    }
-    try {
-      await this.#libvirtJobGone(vm, log);
-    } finally {
-      ended = true;
-      this.#o.timers.clearTimeout(timer);
-    }
-    if (!r.abort && !r.completed) {
-      r.completed = true;
-      await this.#persist(vm, st, log);
-    }
-    try {
-      if (r.abort) throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: the memory snapshot outlived its timeout of ${r.timeout / 60} min and libvirt's job was aborted`);
-      if (r.newDrives === undefined) throw vdsmError(Errors.SNAPSHOT, 'Snapshot failed: the agent stopped before the job recorded its new volumes; its outcome cannot be judged');
-      // Judged from the domain's disks, as vdsm judges it: done when every drive runs on its new volume.
-      const live = await this.#o.libvirt.call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
-      const disks = parseDomainXml(live).disks;
-      const stayed = r.newDrives.filter((d) => {
-        const path = disks.find((x) => x.target === d.name)?.path;
-        return path === undefined || (path !== d.path && !path.endsWith(`/${d.volumeID}`));
-      });
-      if (r.newDrives.length === 0 || stayed.length > 0) {
-        throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: after the agent's restart, ${stayed.length > 0 ? `disk ${stayed.map((d) => d.name).join(', ')} does not run on its new volume` : 'the job moved no disk'}`);
-      }
-      if (r.freeze) await this.#thawAfterSnapshot(vm, log);
-      log.info('the recovered snapshot job completed: the disks run on the new volumes');
-      await this.#moveDriveRecords(vm, r.newDrives.map((d) => ({
-        sw: { drive: { name: d.name, poolID: d.poolID, domainID: d.domainID, imageID: d.imageID, volumeID: d.baseVolumeID, path: '', type: 'file' }, newVolumeID: d.volumeID },
-        path: d.path,
-      })), log);
-    } catch (err) {
-      // The guest is never left frozen by a job that ended while this agent was down.
-      if (r.freeze) await this.#thawAfterSnapshot(vm, log);
-      if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
-      throw err;
-    } finally {
-      if (r.memoryParams !== null) {
-        await this.#o.memoryVolumes?.teardown(r.memoryParams.memory).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'memory snapshot volume teardown failed'));
-      }
-    }
-  }
-
-  /** Resolves once libvirt runs no job on the domain (vdsm's check of the job stats, every 10 s). */
-  async #libvirtJobGone(vm: Vm, log: Logger): Promise<void> {
-    for (;;) {
-      try {
-        const stats = await this.#o.libvirt.call('migration.jobStats', { uuid: vm.vmId, flags: 0 });
-        if (stats.type === JobType.NONE || stats.type === JobType.COMPLETED) return;
-        log.info({ type: stats.type }, 'the recovered snapshot job is still running in libvirt');
-      } catch (err) {
-        if (isNoDomain(err)) throw err;
-        log.warn({ err: errorMessage(err) }, 'libvirt\'s job of the recovered snapshot could not be read; trying again');
-      }
-      await new Promise<void>((resolve) => this.#o.timers.setTimeout(resolve, RECOVERY_POLL_MS));
-    }
-  }
-
-  /** The job's state written to the VM's metadata, after any write before it (a failed write is logged). */
-  #persist(vm: Vm, st: JobState, log: Logger): Promise<void> {
-    st.written = true;
-    const record = structuredClone(st.record);
-    st.writes = st.writes.then(() => this.#writeMetadata(vm, record, log));
-    return st.writes;
-  }
-
-  /** The job's record removed from the metadata (when anything of it was written). */
-  async #clearRecord(vm: Vm, st: JobState, log: Logger): Promise<void> {
-    if (!st.written) return;
-    st.writes = st.writes.then(() => this.#writeMetadata(vm, undefined, log));
-    await st.writes;
-  }
-
-  async #writeMetadata(vm: Vm, record: SnapshotJobRecord | undefined, log: Logger): Promise<void> {
-    try {
-      const live = await this.#o.libvirt.call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
-      const metadata = withSnapshotJob(live, record);
-      if (metadata === undefined) return;
-      await this.#o.libvirt.call('libvirt.setMetadata', { uuid: vm.vmId, type: MetadataType.ELEMENT, metadata, key: 'ovirt-vm', uri: OVIRT_VM_NS, flags: Impact.LIVE });
-    } catch (err) {
-      // As vdsm: the job goes on; only a restart of this agent meanwhile would miss what was not written.
-      log.error({ err: errorMessage(err) }, 'the snapshot job\'s state could not be written to the VM\'s metadata');
-    }
   }
 
   /**
