@@ -327,6 +327,7 @@ export class VmManager {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
     this.#refresher.close();
+    this.#snapshots.close();
     this.#virtJobs.close();
     this.#console.close();
     this.#whole?.drop();
@@ -401,6 +402,8 @@ export class VmManager {
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
     this.#recoverDrives(vm, status !== VmStatus.DOWN);
     if (status === VmStatus.DOWN && vm.storageDrives.length > 0) void this.#releaseDrives(vm);
+    // A snapshot job the previous agent left running (its state in the domain's metadata): listed and ended here.
+    if (status !== VmStatus.DOWN) this.#snapshots.recover(vm, xml);
     void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
