@@ -3,7 +3,7 @@
 // passes the services, which satisfy these structurally; api/ never imports a service class.
 import type { ApiMethodName, ApiMethods } from '../contracts/api-types.js';
 import type { RawJson } from '../runtime/raw-json.js';
-import type { GraphicsTicket } from '../virt/graphics-ticket.js';
+import type { ConsoleOptions, GraphicsTicket } from '../virt/graphics-ticket.js';
 
 /** The result type of API verb `M`, as the method table declares it. */
 export type ApiResult<M extends ApiMethodName> = ApiMethods[M]['result'];
@@ -40,7 +40,8 @@ export interface VmPort {
   cont(vmId: string): Promise<ApiResult<'VM.cont'>>;
   /** The console password on the VM's first graphics device (TICKET when it has none). */
   /** `hookParams`: the engine's console options, for the set_ticket hook scripts' environment. */
-  setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams?: Record<string, string>): Promise<ApiResult<'VM.setTicket'>>;
+  /** `console`: VNC's fips / vncUsername (QEMU's SASL database) and the disconnect action. */
+  setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams?: Record<string, string>, console?: ConsoleOptions): Promise<ApiResult<'VM.setTicket'>>;
   reset(vmId: string): Promise<ApiResult<'VM.reset'>>;
   /** The guest's file systems frozen / thawed through its agent (19, 75, 76 / 77 on failure). */
   freeze(vmId: string): Promise<true>;

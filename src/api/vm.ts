@@ -5,7 +5,7 @@ import { s } from './schema.js';
 import type { ApiMethodsFactory, MethodSpec } from './method-table.js';
 import type { VmPort } from './ports.js';
 import { Errors, vdsmError } from '../errors.js';
-import { CONNECTION_ACTIONS, type ConnectionAction } from '../virt/graphics-ticket.js';
+import { CONNECTION_ACTIONS, type ConnectionAction, type ConsoleOptions } from '../virt/graphics-ticket.js';
 
 export interface VmApiDeps {
   vms: VmPort;
@@ -35,6 +35,12 @@ function hookEnv(params: unknown): Record<string, string> {
     if (!text.includes('\0')) env[k] = text;
   }
   return env;
+}
+
+/** The console options that act on the host: VNC's fips / vncUsername from the params map, the disconnect action. */
+function consoleOptions(params: unknown, disconnectAction: string | undefined): ConsoleOptions {
+  const p = typeof params === 'object' && params !== null && !Array.isArray(params) ? params as Record<string, unknown> : {};
+  return { disconnectAction, vncUsername: typeof p['vncUsername'] === 'string' ? p['vncUsername'] : undefined, fips: p['fips'] };
 }
 
 const vmStats = s.named('VmStats', s.object({
@@ -118,15 +124,15 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
         { name: 'password', type: s.string(), description: 'The one-time console password (never logged).' },
         { name: 'ttl', type: numberish, description: 'Seconds the password is valid; 0 or less: no expiry.' },
         { name: 'existingConnAction', type: s.enumOf(CONNECTION_ACTIONS), description: 'SPICE only: what happens to a client already connected (libvirt `connected`).' },
-        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options (vncUsername, fips, disconnectAction ...): handed to the set_ticket hook scripts as environment variables, otherwise not acted on (see docs/engine-verbs.md).' },
+        { name: 'params', type: s.map(s.any()), description: 'The engine\'s console options, handed to the set_ticket hook scripts as environment variables. For VNC: `fips` ("true" / "false") with `vncUsername`: with fips the password is also set for vncUsername in QEMU\'s SASL database (saslpasswd2 through supervdsm), otherwise that user is removed from it. As in vdsm, `disconnectAction` is read by VM.updateDevice only: after VM.setTicket the guest\'s screen is locked when the console client disconnects (see docs/engine-verbs.md).' },
       ],
       result: s.bool(),
-      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 18 when it has no graphics device or libvirt refuses the update.',
+      resultDescription: '`true`; error 1 for an unknown VM, 6 when it is down, 18 when it has no graphics device or libvirt refuses the update, 11 for a fips other than "true" / "false", 100 for fips without vncUsername or when the SASL password cannot be set.',
       handler: ({ vmID: id, password, ttl, existingConnAction, params }) => deps.vms.setTicket(id as string, {
         password: password as string,
         ttlS: seconds(ttl, 'ttl', true) ?? 0,
         existingConnAction: existingConnAction as ConnectionAction,
-      }, undefined, hookEnv(params)),
+      }, undefined, hookEnv(params), consoleOptions(params, undefined)),
     },
     {
       name: 'VM.updateDevice',
@@ -139,8 +145,8 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
           password: s.optional(s.string(), 'The console password (never logged).'),
           ttl: s.optional(numberish, 'Seconds it is valid; 0 or less: no expiry.'),
           existingConnAction: s.optional(s.enumOf(CONNECTION_ACTIONS), 'SPICE: what happens to a connected client.'),
-          disconnectAction: s.optional(s.string(), 'Accepted, not acted on.'),
-          params: s.optional(s.map(s.any()), 'Console options: accepted, not acted on.'),
+          disconnectAction: s.optional(s.string(), 'What happens in the guest when the console client disconnects (2 s later, unless it reconnected): LOCK_SCREEN (the default) or LOGOUT through the oVirt guest agent, REBOOT or SHUTDOWN (VM.shutdown, forced at the end), NONE.'),
+          params: s.optional(s.map(s.any()), 'Console options as VM.setTicket\'s (hook environment; fips and vncUsername for VNC).'),
         })), description: 'The device update; for graphics: graphicsType, password, ttl, existingConnAction, params.' },
       ],
       result: s.named('VmShortStatus', s.object({ vmId: s.string(), status: s.string(), statusTime: s.string() })),
@@ -153,7 +159,7 @@ export const apiMethods: ApiMethodsFactory<VmApiDeps> = (deps) => {
           password: u['password'] as string,
           ttlS: seconds(u['ttl'], 'ttl', true) ?? 0,
           existingConnAction: u['existingConnAction'] as ConnectionAction | undefined,
-        }, u['graphicsType'] as string, hookEnv(u['params']));
+        }, u['graphicsType'] as string, hookEnv(u['params']), consoleOptions(u['params'], u['disconnectAction'] as string | undefined));
         return deps.vms.info(id as string);
       },
     },

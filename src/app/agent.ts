@@ -238,6 +238,13 @@ export class Agent {
       guestEventWaitMs: cfg.vars.guest_lifecycle_event_reply_timeout * 1000,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,
       scriptHooks: this.hooks,
+      // VNC tickets with fips: saslpasswd2 on QEMU's SASL database ([supervdsm] sasl_vnc_db) in the helper.
+      ...(this.supervdsm.enabled ? {
+        vncPasswords: {
+          set: (user: string, password: string) => this.supervdsm.call('saslSetPassword', { db: 'vnc', user, password }),
+          remove: (user: string) => this.supervdsm.call('saslRemovePassword', { db: 'vnc', user }),
+        },
+      } : {}),
       hostHooks: new VmHostResources({
         supervdsm: this.supervdsm,
         log: logs.get('virt.vm'),

@@ -311,9 +311,9 @@ export type UpdateDeviceParams = {
   ttl?: number | number | string;
   /** SPICE: what happens to a connected client. */
   existingConnAction?: "disconnect" | "keep" | "fail";
-  /** Accepted, not acted on. */
+  /** What happens in the guest when the console client disconnects (2 s later, unless it reconnected): LOCK_SCREEN (the default) or LOGOUT through the oVirt guest agent, REBOOT or SHUTDOWN (VM.shutdown, forced at the end), NONE. */
   disconnectAction?: string;
-  /** Console options: accepted, not acted on. */
+  /** Console options as VM.setTicket's (hook environment; fips and vncUsername for VNC). */
   params?: Record<string, unknown>;
 };
 

@@ -7,8 +7,10 @@
 // recovered VM's preparePaths, failures logged), that waits for the engine to connect the pool (an
 // event, not a poll), runs in the background and never holds recovery or the main thread: a drive that
 // cannot be prepared is logged and the VM stays recovered; its record keeps the path the XML names, so
-// its teardown is still tried when the VM ends. A teardown first stops the re-preparation and waits for
-// a prepare in flight, so a prepare finishing late never undoes it.
+// its teardown is still tried when the VM ends. A teardown (the VM ends, a drive is unplugged) never
+// waits for a prepare in flight, which may hang on its storage: it stops the re-preparation, and a
+// prepare that returns after its drive was released tears that image down again, so it does not stay
+// prepared.
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import type { DomainInfo } from '../virt/domain-xml.js';
@@ -29,7 +31,7 @@ export interface RecoveredDrivesOptions {
 /** The background re-preparation of one recovered VM's drives. */
 export class DriveRepreparation {
   readonly #drives: readonly PreparedDrive[];
-  readonly #storage: Pick<VmDriveStorage, 'prepare' | 'poolConnected'>;
+  readonly #storage: Pick<VmDriveStorage, 'prepare' | 'teardown' | 'poolConnected'>;
   readonly #o: RecoveredDrivesOptions;
   #stopped = false;
   #wakeStop: (() => void) | undefined;
@@ -39,7 +41,7 @@ export class DriveRepreparation {
   readonly done: Promise<void>;
 
   /** `drives`: the VM's live list of drives; one removed from it meanwhile (unplugged) is not prepared. */
-  constructor(drives: readonly PreparedDrive[], storage: Pick<VmDriveStorage, 'prepare' | 'poolConnected'>, o: RecoveredDrivesOptions) {
+  constructor(drives: readonly PreparedDrive[], storage: Pick<VmDriveStorage, 'prepare' | 'teardown' | 'poolConnected'>, o: RecoveredDrivesOptions) {
     this.#drives = drives;
     this.#storage = storage;
     this.#o = o;
@@ -52,7 +54,7 @@ export class DriveRepreparation {
     this.#wakeStop?.();
   }
 
-  /** Resolves once no prepare is in flight: a teardown after it is not undone. */
+  /** Resolves once no prepare is in flight (a snapshot moving a drive waits for it). */
   async settled(): Promise<void> {
     await this.#inFlight;
   }
@@ -70,12 +72,29 @@ export class DriveRepreparation {
       this.#inFlight = prepare.catch(() => undefined);
       try {
         const path = await prepare;
+        if (await this.#released(d)) continue;
         if (d.path === '') d.path = path;
         else if (path !== d.path) this.#o.log.warn({ vmId: this.#o.vmId, drive: d.name, path, was: d.path }, 'recovered drive prepared at another path than the VM runs on');
         this.#o.log.info({ vmId: this.#o.vmId, drive: d.name, path }, 'storage volume of the recovered VM prepared again');
       } catch (err) {
+        if (await this.#released(d)) continue;
         this.#o.log.warn({ vmId: this.#o.vmId, drive: d.name, domainID: d.domainID, imageID: d.imageID, err: errorMessage(err) }, 'storage volume of the recovered VM could not be prepared again; the VM stays recovered and its teardown is still tried when it ends');
       }
     }
+  }
+
+  /**
+   * After a prepare of `d` returned: when the VM ended or the drive was unplugged meanwhile, its
+   * teardown already ran (it does not wait for this prepare), so the image is torn down again here.
+   */
+  async #released(d: PreparedDrive): Promise<boolean> {
+    if (!this.#stopped && this.#drives.includes(d)) return false;
+    try {
+      await this.#storage.teardown(d);
+      this.#o.log.info({ vmId: this.#o.vmId, drive: d.name, domainID: d.domainID, imageID: d.imageID }, 'storage volume prepared after its drive was released: torn down');
+    } catch (err) {
+      this.#o.log.warn({ vmId: this.#o.vmId, drive: d.name, err: errorMessage(err) }, 'image teardown failed');
+    }
+    return true;
   }
 }

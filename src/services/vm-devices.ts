@@ -243,8 +243,8 @@ export class VmDevices {
     const i = vm.storageDrives.findIndex((d) => d.name === disk.target);
     if (i >= 0) {
       const [d] = vm.storageDrives.splice(i, 1);
-      // A recovered VM: the drive is no longer prepared again, and a prepare in flight ends first.
-      await vm.drivesRecovering?.settled();
+      // A recovered VM: the drive is no longer prepared again; a prepare of it still in flight (which may
+      // hang on its storage) is not waited for, it tears the image down again when it returns.
       await this.#o.drives?.teardown(d!).catch((err: unknown) => this.#o.log.warn({ vmId: vm.vmId, drive: d!.name, err: errorMessage(err) }, 'image teardown failed'));
       await this.#setDriveMetadata(vm, (live) => withoutDriveDevice(live, d!.name), d!.name);
     }

@@ -6,8 +6,9 @@ import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
-import { DestroyFlag, DomainState, Impact, StatsGroup } from '../libvirt/constants.js';
-import { ticketedGraphics, type GraphicsTicket } from '../virt/graphics-ticket.js';
+import { DestroyFlag, DomainState, Impact, LifecycleEvent, StatsGroup } from '../libvirt/constants.js';
+import { ticketedGraphics, vncSaslStep, type ConsoleOptions, type GraphicsTicket } from '../virt/graphics-ticket.js';
+import { ConsoleWatch } from '../virt/console-disconnect.js';
 import { diskIoTunes, type DiskIoTune } from '../virt/disk-iotune.js';
 import { parseQos } from '../virt/vm-qos.js';
 import type { CallArgs, ConnOpName, Libvirt } from '../libvirt/client.js';
@@ -70,8 +71,13 @@ export interface Vm extends VmRecord {
   vcpuTune?: VcpuTune;
   /** Disks on storage domains, prepared before launch (poolID/domainID/imageID/volumeID in the metadata). */
   storageDrives: PreparedDrive[];
-  /** A recovered VM's drives being prepared again (./recovered-drives.ts): a teardown stops it and waits for a prepare in flight. */
+  /** A recovered VM's drives being prepared again (./recovered-drives.ts): a teardown stops it (never waits for a prepare in flight). */
   drivesRecovering?: DriveRepreparation;
+  /**
+   * The VM's images released: set by the first release (the domain stopped, VM.destroy, a failed
+   * launch), which tears every prepared image down once; later ones await the same promise.
+   */
+  drivesReleased?: Promise<void>;
   /**
    * Sizes of the VM's file disks by target (VM stats truesize / apparentsize). Replaced, never modified,
    * when a size changes: the cached stats report is rebuilt on a new map.
@@ -146,6 +152,11 @@ export interface VmManagerOptions {
   guestWaitTimeoutMs?: number;
   /** Host-side preparation that needs root (hugepages, channel sockets), through supervdsm. */
   hostHooks?: VmHostHooks;
+  /**
+   * QEMU's SASL database of VNC passwords (saslpasswd2 through supervdsm): VM.setTicket with fips sets the
+   * ticket for vncUsername there. Absent: a fips ticket is refused (error 100) and nothing is removed.
+   */
+  vncPasswords?: { set(user: string, password: string): Promise<unknown>; remove(user: string): Promise<unknown> };
   /** vdsm's hook scripts (src/hooks/): before_vm_start may rewrite the XML or fail the start. */
   scriptHooks?: Pick<VmHooks, 'run'>;
   /** Rewrites the engine's domain XML before libvirt starts it (fake KVM: the domain type). */
@@ -200,6 +211,8 @@ export class VmManager {
   #o: VmManagerOptions;
   readonly #life = new Lifecycle('VM manager');
   #unsubscribe: (() => void)[] = [];
+  /** Per VM, libvirt events that came while its images are released on its domain's stop: applied after, in order. */
+  readonly #heldEvents = new WeakMap<Vm, DomainEvent[]>();
   /** Sequence of libvirt state events applied, and per VM the last one: a resync never undoes a newer event. */
   #eventSeq = 0;
   #lastEvent = new Map<string, number>();
@@ -228,11 +241,36 @@ export class VmManager {
   readonly #snapshots: VmSnapshots;
   /** The host's virt jobs (VM.snapshot's), for Host.getJobs. */
   readonly #virtJobs: VirtJobs;
+  /** Console clients and what to do in the guest when they disconnect (VM.setTicket's disconnect action). */
+  readonly #console: ConsoleWatch;
 
   constructor(opts: VmManagerOptions) {
     this.#o = opts;
     this.container = new VmContainer<Vm>(opts.clock);
     this.#whole = opts.replyBuffers !== undefined ? new WholeReply<Vm>(opts.replyBuffers) : undefined;
+    this.#console = new ConsoleWatch({
+      timers: opts.timers,
+      log: opts.log,
+      // VM stats carry the console client's address (vdsm's clientIp): the report is built again.
+      clientChanged: () => {
+        this.#vmChanges++;
+        this.#refresher.schedule();
+      },
+      actions: {
+        // As vdsm: the lock and the logoff go to the oVirt guest agent; a reboot or shutdown is VM.shutdown
+        // with the users' delay and the system timeout, forced at the end.
+        lockScreen: (vmId) => opts.guest?.desktopLock(vmId) ?? Promise.reject(new Error('no guest agents')),
+        logoff: (vmId) => opts.guest?.desktopLogoff(vmId) ?? Promise.reject(new Error('no guest agents')),
+        powerDown: (vmId, reboot) => this.shutdown(vmId, {
+          delayS: opts.userShutdownTimeoutS ?? 30, timeoutS: opts.sysShutdownTimeoutS, reboot, force: true,
+          message: reboot ? 'Scheduled reboot on disconnect' : 'Scheduled shutdown on disconnect',
+        }),
+        isGone: (vmId) => {
+          const vm = this.container.get(vmId);
+          return vm === undefined || vm.state.isDown;
+        },
+      },
+    });
     this.#wholeSource = {
       view: (vm) => (this.#migrationProgress(vm) !== undefined ? undefined : this.#reportCache.viewOf(vm, vm.state, this.#guestInfo(vm))),
       content: () => this.#reportCache.changes,
@@ -289,7 +327,9 @@ export class VmManager {
       for (const off of this.#unsubscribe.splice(0)) off();
     });
     this.#refresher.close();
+    this.#snapshots.close();
     this.#virtJobs.close();
+    this.#console.close();
     this.#whole?.drop();
     // A VM adopted or created before start() has timers too.
     for (const vm of vms) {
@@ -361,6 +401,9 @@ export class VmManager {
     }
     if (!vm.state.isDown) this.#o.guest?.attach(vm.vmId, domain);
     this.#recoverDrives(vm, status !== VmStatus.DOWN);
+    if (status === VmStatus.DOWN && vm.storageDrives.length > 0) void this.#releaseDrives(vm);
+    // A snapshot job the previous agent left running (its state in the domain's metadata): listed and ended here.
+    if (status !== VmStatus.DOWN) this.#snapshots.recover(vm, xml);
     void this.#o.records.remember({ vmId: vm.vmId, name: domain.name, xml, startedAt: startedAtWall ?? Date.now() });
     // vdsm tells the engine about every recovered VM; the event is held until recovery completes.
     const details = this.report(vm);
@@ -374,8 +417,10 @@ export class VmManager {
     const vm = this.#newVm(domain, xml, VmStatus.WAIT_FOR_LAUNCH);
     this.container.add(vm);
     vm.state.markDown(info, 'recovery'); // its Down event is held until recovery completes
-    // Its images were prepared by the previous process: torn down at VM.destroy, not prepared again.
+    // Its images were prepared by the previous process: not prepared again, and released now as for any
+    // VM whose domain stopped (VM.destroy then does not tear them down again).
     this.#recoverDrives(vm, false);
+    if (vm.storageDrives.length > 0) void this.#releaseDrives(vm);
     return vm;
   }
 
@@ -461,12 +506,16 @@ export class VmManager {
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
+      // As vdsm's releaseVm: the images are torn down before the VM is reported Down. A prepare still in
+      // flight (a launch, a recovered VM's) is not waited for: it tears its image down when it returns.
+      await this.#releaseDrives(vm);
       vm.state.destroyed();
     } else {
       // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
     }
-    await this.#teardownDrives(vm);
+    // Released when its domain stopped already (the same promise): nothing is torn down twice.
+    await this.#releaseDrives(vm);
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
@@ -563,6 +612,7 @@ export class VmManager {
     } catch (err) {
       if (!isNoDomain(err)) throw err;
     }
+    await this.#releaseDrives(vm);
     vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.ADMIN_SHUTDOWN), 'forcedShutdown');
   }
 
@@ -592,14 +642,16 @@ export class VmManager {
    * VM.setTicket (and VM.updateDevice with deviceType graphics, which names the graphics type): the
    * console password (and its expiry) on the VM's first graphics device (of that type), through
    * virDomainUpdateDeviceFlags on the live domain. The password travels only in the device XML handed to
-   * the worker; it is never logged.
+   * the worker; it is never logged. `console`: for VNC, fips / vncUsername (the ticket in QEMU's SASL
+   * database, or the user's entry removed); once the ticket is set, its disconnect action applies.
    */
-  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams: Record<string, string> = {}): Promise<true> {
+  async setTicket(vmId: string, ticket: GraphicsTicket, graphicsType?: string, hookParams: Record<string, string> = {}, console: ConsoleOptions = {}): Promise<true> {
     const vm = this.#requireRunning(vmId);
     const live = await this.#call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
     const device = ticketedGraphics(live, ticket, Date.now(), graphicsType);
     // VM.updateDevice names the graphics type and answers vdsm's updateDevice error when there is none.
     if (device === undefined) throw graphicsType === undefined ? vdsmError(Errors.TICKET, 'no graphics devices configured') : vdsmError(Errors.UPDATE_DEVICE, `Failed to update device: no ${graphicsType} graphics device`);
+    if (device.type === 'vnc') await this.#vncSasl(vm, console, ticket.password);
     // The hook scripts get the VM's XML (never the password) and the engine's console options.
     await this.runHook('before_vm_set_ticket', vm, hookParams);
     try {
@@ -608,9 +660,29 @@ export class VmManager {
       if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
       throw wrapError(Errors.TICKET, err);
     }
-    this.#o.log.info({ vmId: vm.vmId, graphics: device.type, ...(device.validTo !== undefined ? { validTo: device.validTo } : {}) }, 'console ticket set');
+    this.#console.setAction(vm.vmId, console.disconnectAction);
+    this.#o.log.info({ vmId: vm.vmId, graphics: device.type, disconnectAction: this.#console.action(vm.vmId), ...(device.validTo !== undefined ? { validTo: device.validTo } : {}) }, 'console ticket set');
     await this.runHook('after_vm_set_ticket', vm, hookParams);
     return true;
+  }
+
+  /** A VNC ticket's SASL side (vdsm's saslpasswd2 calls): the password set for fips, else the user removed. */
+  async #vncSasl(vm: Vm, console: ConsoleOptions, password: string): Promise<void> {
+    const step = vncSaslStep(console);
+    if (step === undefined) return;
+    if ('error' in step) throw vdsmError(step.error === 'missing-param' ? Errors.MISSING_PARAM : Errors.GENERAL, step.message);
+    const db = this.#o.vncPasswords;
+    if (db === undefined) {
+      if (step.op === 'set') throw vdsmError(Errors.GENERAL, 'fips: no SASL database for VNC passwords ([supervdsm] enable is false)');
+      return;
+    }
+    try {
+      if (step.op === 'set') await db.set(step.user, password);
+      else await db.remove(step.user);
+    } catch (err) {
+      throw vdsmError(Errors.GENERAL, `VNC SASL password ${step.op === 'set' ? 'not set' : 'not removed'} for ${step.user}: ${errorMessage(err)}`);
+    }
+    this.#o.log.info({ vmId: vm.vmId, vncUsername: step.user, sasl: step.op }, step.op === 'set' ? 'VNC SASL password set' : 'VNC SASL user removed');
   }
 
   /** VM.reset: a hardware reset of the running guest (virDomainReset); the VM stays Up. */
@@ -753,6 +825,7 @@ export class VmManager {
       // An incoming domain is libvirt's until it runs here: no stats are expected from it.
       monitorable: vm.state.status !== VmStatus.MIGRATION_DESTINATION,
       ...(this.#o.displayIp !== undefined ? { displayIp: this.#o.displayIp } : {}),
+      clientIp: this.#console.clientIp(vm.vmId),
     };
   }
 
@@ -1071,6 +1144,8 @@ export class VmManager {
       // The scripts' XML is what libvirt starts; a failed script fails the launch (hookError), as vdsm.
       if (this.#o.scriptHooks !== undefined) xml = await this.#o.scriptHooks.run('before_vm_start', { vmId: vm.vmId, xml, domain: vm.domain });
       await this.#o.hostHooks?.beforeLaunch(vm);
+      // VM.destroy came while the launch waited (vdsm's DestroyedOnStartupError): no domain is started.
+      if (vm.drivesReleased !== undefined || vm.state.isDown) throw new Error('the VM was destroyed while it was starting');
       await this.#call('libvirt.createXML', { xml, flags: 0 });
       await this.#adoptRunningDomain(vm);
       vm.state.launched();
@@ -1079,7 +1154,7 @@ export class VmManager {
       await this.runHook('after_vm_start', vm);
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM launch failed');
-      await this.#teardownDrives(vm);
+      await this.#releaseDrives(vm);
       vm.state.launchFailed(errorMessage(err));
     }
   }
@@ -1112,7 +1187,7 @@ export class VmManager {
       if (vm.state.isDown) {
         // VM.destroy came while libvirt restored it: the domain that came back goes too.
         await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the domain restored after VM.destroy'));
-        await this.#teardownDrives(vm);
+        await this.#releaseDrives(vm);
         return;
       }
       await this.#adoptRunningDomain(vm);
@@ -1131,7 +1206,7 @@ export class VmManager {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM restore from hibernation failed');
       if (!vm.state.isDown) vm.state.markDown(exitInfo(ExitCode.ERROR, VmExitReason.GENERIC_ERROR, `Wake up from hibernation failed:${errorMessage(err)}`), 'restoreFailed');
       if (restored) await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 }).catch((e: unknown) => this.#o.log.warn({ vmId: vm.vmId, err: e }, 'could not destroy the half-restored domain'));
-      await this.#teardownDrives(vm);
+      await this.#releaseDrives(vm);
     }
   }
 
@@ -1155,7 +1230,14 @@ export class VmManager {
     if (wanted.length === 0 || this.#o.drives === undefined) return false;
     const paths = new Map<string, string>();
     for (const d of wanted) {
-      const path = await this.#o.drives.prepare(d);
+      let path: string;
+      try {
+        path = await this.#o.drives.prepare(d);
+      } finally {
+        // VM.destroy did not wait for this prepare (it may hang on its storage): its image goes now.
+        if (vm.drivesReleased !== undefined) await this.#teardownAbandoned(vm, { ...d, path: '' });
+      }
+      if (vm.drivesReleased !== undefined) throw new Error('the VM was destroyed while its storage drives were prepared');
       vm.storageDrives.push({ ...d, path });
       paths.set(d.name, path);
       this.#o.log.info({ vmId: vm.vmId, drive: d.name, path }, 'storage volume prepared for the VM');
@@ -1179,12 +1261,39 @@ export class VmManager {
     if (prepare) vm.drivesRecovering = new DriveRepreparation(vm.storageDrives, this.#o.drives, { vmId: vm.vmId, log: this.#o.log });
   }
 
+  /**
+   * Release the VM's images once (vdsm's releaseVm: its domain stopped, VM.destroy, a failed launch):
+   * every later call gets the first one's promise, so nothing is torn down twice. Never rejects.
+   */
+  #releaseDrives(vm: Vm): Promise<void> {
+    vm.drivesReleased ??= this.#teardownDrives(vm);
+    return vm.drivesReleased;
+  }
+
+  /**
+   * A recovered VM's re-preparation is stopped, not waited for (a prepare in flight tears its own image
+   * down when it returns: ./recovered-drives.ts); each prepared image is torn down.
+   */
   async #teardownDrives(vm: Vm): Promise<void> {
     vm.drivesRecovering?.stop();
-    await vm.drivesRecovering?.settled();
     const drives = vm.storageDrives.splice(0);
     for (const d of drives) {
-      await this.#o.drives?.teardown(d).catch((err: unknown) => this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err }, 'image teardown failed'));
+      try {
+        await this.#o.drives?.teardown(d);
+        this.#o.log.info({ vmId: vm.vmId, drive: d.name, domainID: d.domainID, imageID: d.imageID }, 'storage volume of the VM torn down');
+      } catch (err) {
+        this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err }, 'image teardown failed');
+      }
+    }
+  }
+
+  /** A drive whose prepare returned after the VM's images were released: torn down (whatever the prepare's outcome). */
+  async #teardownAbandoned(vm: Vm, d: PreparedDrive): Promise<void> {
+    try {
+      await this.#o.drives?.teardown(d);
+      this.#o.log.info({ vmId: vm.vmId, drive: d.name, domainID: d.domainID, imageID: d.imageID }, 'storage volume prepared after the VM was destroyed: torn down');
+    } catch (err) {
+      this.#o.log.warn({ vmId: vm.vmId, drive: d.name, err }, 'image teardown failed');
     }
   }
 
@@ -1289,7 +1398,12 @@ export class VmManager {
 
   #statusChanged(vm: Vm, change: VmStatusChange): void {
     this.#counts = undefined;
-    if (change.to === VmStatus.DOWN) this.#o.guest?.detach(vm.vmId);
+    if (change.to === VmStatus.DOWN) {
+      this.#o.guest?.detach(vm.vmId);
+      this.#console.forget(vm.vmId);
+      // Down without a stop event first (migrated away, hibernated, found stopped by a resync): released now.
+      if (vm.storageDrives.length > 0 && vm.drivesReleased === undefined) void this.#releaseDrives(vm);
+    }
     const details = statusEventDetails(change, change.to === VmStatus.DOWN ? undefined : this.report(vm));
     this.#o.log.info({ vmId: vm.vmId, from: change.from, to: change.to, cause: change.cause }, 'VM status changed');
     this.#o.publish(`|virt|VM_status|${vm.vmId}`, { [vm.vmId]: details });
@@ -1309,6 +1423,27 @@ export class VmManager {
       return;
     }
     if (e.event === 'lifecycle' || e.event === 'reboot') this.#lastEvent.set(vm.vmId, ++this.#eventSeq);
+    const held = this.#heldEvents.get(vm);
+    if (held !== undefined) {
+      held.push(e);
+      return;
+    }
+    if (e.event === 'lifecycle' && e.type === LifecycleEvent.STOPPED && vm.state.stopMeansDown(e.detail) && (vm.storageDrives.length > 0 || vm.drivesReleased !== undefined)) {
+      // As vdsm's _onQemuDeath: the VM's images are released first, then it is reported Down, so an
+      // engine that sees Down (and runs the VM again, here or elsewhere) never races our teardown. The
+      // VM's later events wait behind it, in order. Each teardown is bounded by the storage timeout.
+      const queue = [e];
+      this.#heldEvents.set(vm, queue);
+      void this.#releaseDrives(vm).then(() => {
+        this.#heldEvents.delete(vm);
+        for (const q of queue) this.#applyEvent(vm, q);
+      });
+      return;
+    }
+    this.#applyEvent(vm, e);
+  }
+
+  #applyEvent(vm: Vm, e: DomainEvent): void {
     switch (e.event) {
       case 'lifecycle':
         vm.state.onLifecycleEvent(e.type, e.detail);
@@ -1316,6 +1451,10 @@ export class VmManager {
       case 'reboot':
         vm.state.rebooting();
         this.#o.guest?.reboot(vm.vmId);
+        break;
+      case 'graphics':
+        this.#o.log.debug({ vmId: vm.vmId, phase: e.phase, remote: e.remote, authScheme: e.authScheme }, 'graphics event');
+        this.#console.onGraphics(vm.vmId, e.phase, e.remote);
         break;
       case 'agent-lifecycle':
         this.#o.guest?.agentLifecycle(vm.vmId, e.state, e.reason);

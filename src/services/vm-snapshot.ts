@@ -5,8 +5,10 @@
 // the guest thawed, and the VM's drive records moved onto the new tops (live metadata, the VM's XML and
 // its record on disk, its storage drives). As with vdsm 4.4+, VM.snapshot answers once the snapshot is
 // started as a virt job (./virt-jobs.ts), which the engine follows with Host.getJobs; a memory snapshot
-// past its timeout has libvirt's job aborted. Every libvirt call goes through the Executor with its
-// timeout, so a guest agent that never answers costs a worker's wait, not the daemon.
+// past its timeout has libvirt's job aborted (and the job fails, even when libvirt completes the snapshot
+// anyway). The job's state is kept in the VM's domain metadata (./snapshot-job-state.ts) while it runs, so
+// an agent restarted mid-job recovers it (recover): listed again, ended as vdsm ends it, the guest thawed. Every libvirt call goes through the Executor with its timeout, so a guest agent that never
+// answers costs a worker's wait, not the daemon.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError, type VdsmError } from '../errors.js';
@@ -14,6 +16,8 @@ import type { Libvirt } from '../libvirt/client.js';
 import { Impact, MetadataType, VirErrorCode } from '../libvirt/constants.js';
 import { isNoDomain, libvirtErrorInfo } from '../libvirt/errors.js';
 import { OVIRT_VM_NS } from '../virt/domain-xml.js';
+import { snapshotJobOf, type SnapshotJobDrive } from '../virt/snapshot-job-metadata.js';
+import { finishRecoveredJob, RecordedJob } from './snapshot-job-state.js';
 import {
   metadataFragment, ovirtVmElement, parseSnapDrives, planSnapshot, runningDrives, snapshotXml, SnapshotRequestError, withDriveVolume,
   type DriveSwitch, type SnapshotPlan,
@@ -78,6 +82,8 @@ export class VmSnapshots {
   readonly #busy = new Set<string>();
   /** The snapshots under way, by job id: settled when the job is finished (tests, shutdown). */
   readonly #running = new Map<string, Promise<void>>();
+  /** The agent stops: a job ending now (its libvirt calls cut short) leaves its record for the next agent. */
+  #closed = false;
 
   constructor(opts: VmSnapshotsOptions) {
     this.#o = opts;
@@ -134,15 +140,71 @@ export class VmSnapshots {
     // vdsm refuses a job id it still lists (its JobExistsError reaches the engine as a general error).
     if (!this.#o.jobs.start(jobId, SNAPSHOT_JOB)) throw vdsmError(Errors.GENERAL, `General Exception: Job '${jobId}' exists`);
     this.#busy.add(vm.vmId);
-    const startedAt = this.#o.clock.now();
+    const minutes = typeof req.timeout === 'number' && req.timeout > 0 ? req.timeout : DEFAULT_SNAPSHOT_TIMEOUT_MIN;
+    const freezeMinutes = typeof req.freeze_timeout === 'number' && req.freeze_timeout > 0 ? req.freeze_timeout : DEFAULT_FREEZE_TIMEOUT_MIN;
     const log = this.#o.log.child({ vmId: vm.vmId, jobUUID: jobId });
+    const st = new RecordedJob(vm.vmId, {
+      jobUUID: jobId, startTime: this.#o.clock.now() / 1000, timeout: minutes * 60, freezeTimeout: freezeMinutes * 60,
+      abort: false, completed: false, frozen: req.frozen === true || req.frozen === 'true', freeze: plan.freeze, memoryParams: memory ?? null,
+    }, { libvirt: this.#o.libvirt, log });
     log.info({ memory: memory !== undefined, drives: plan.switches.length }, 'snapshot job started');
-    const run = this.#snapshot(vm, req, plan, memory, startedAt, log).then(
-      (quiesce) => {
-        log.info({ quiesce }, 'snapshot job done');
+    this.#track(vm, st, this.#snapshot(vm, st, plan, memory, log), log);
+    return true;
+  }
+
+  /**
+   * After an agent restart, the snapshot job `xml`'s metadata records (the VM's live domain XML; nothing
+   * when it records none): listed again in Host.getJobs as running, and ended as vdsm ends it. A memory
+   * snapshot whose libvirt job still runs is followed until libvirt's job is gone (aborted at its timeout,
+   * counted from the job's first start); then the job is done when every disk it moves runs on its new
+   * volume, and failed (48) when libvirt's job was aborted, when the disks did not move, or when the
+   * previous agent stopped before it recorded the volumes (its state cannot be judged). Either way the
+   * guest is thawed when the job froze it, the memory volume torn down, the metadata's job removed and
+   * the `|jobs|status|` event sent.
+   */
+  recover(vm: Vm, xml: string): void {
+    const found = snapshotJobOf(xml);
+    if (found === undefined) return;
+    if ('error' in found) {
+      this.#o.log.error({ vmId: vm.vmId, err: found.error }, 'the VM\'s metadata records a snapshot job this agent cannot resume; the record is removed');
+      void RecordedJob.remove(vm.vmId, { libvirt: this.#o.libvirt, log: this.#o.log.child({ vmId: vm.vmId }) });
+      return;
+    }
+    const record = found.record;
+    const log = this.#o.log.child({ vmId: vm.vmId, jobUUID: record.jobUUID });
+    if (!this.#o.jobs.start(record.jobUUID, SNAPSHOT_JOB)) {
+      log.error('the snapshot job recorded in the VM\'s metadata is already listed; not recovered twice');
+      return;
+    }
+    this.#busy.add(vm.vmId);
+    log.info({ memory: record.memoryParams !== null, abort: record.abort, completed: record.completed, recorded: record.newDrives !== undefined }, 'snapshot job recovered from the VM\'s metadata');
+    const st = new RecordedJob(vm.vmId, record, { libvirt: this.#o.libvirt, log, recovered: true });
+    this.#track(vm, st, finishRecoveredJob(vm.vmId, st, {
+      libvirt: this.#o.libvirt, clock: this.#o.clock, timers: this.#o.timers, log,
+      teardownMemory: this.#o.memoryVolumes !== undefined ? (v) => this.#o.memoryVolumes!.teardown(v) : undefined,
+      thaw: () => this.#thawAfterSnapshot(vm, log),
+      moveDriveRecords: (targets) => this.#moveDriveRecords(vm, targets, log),
+    }), log);
+  }
+
+  /** The job's end: its record removed from the metadata, then the job reported done or failed (48). */
+  #track(vm: Vm, st: RecordedJob, work: Promise<boolean | void>, log: Logger): void {
+    const jobId = st.record.jobUUID;
+    const leftToNext = (): boolean => {
+      if (!this.#closed) return false;
+      log.warn('the agent stops: the snapshot job is left in the VM\'s metadata for the next agent');
+      return true;
+    };
+    const run = work.then(
+      async (quiesce) => {
+        if (leftToNext()) return;
+        await st.clear();
+        log.info(typeof quiesce === 'boolean' ? { quiesce } : {}, 'snapshot job done');
         this.#o.jobs.finish(jobId);
       },
-      (err: unknown) => {
+      async (err: unknown) => {
+        if (leftToNext()) return;
+        await st.clear();
         // As vdsm: whatever went wrong, the job fails with 48 (the reason kept in the message).
         const own = (err as { vdsmCode?: unknown }).vdsmCode === Errors.SNAPSHOT.vdsmCode;
         const message = own ? errorMessage(err) : `${Errors.SNAPSHOT.message}: ${errorMessage(err)}`;
@@ -154,7 +216,15 @@ export class VmSnapshots {
       this.#running.delete(jobId);
     });
     this.#running.set(jobId, run);
-    return true;
+  }
+
+  /**
+   * The agent stops: jobs still under way keep their record in the VM's metadata, so the next agent
+   * recovers them (libvirt may well complete the snapshot meanwhile) instead of this one failing them
+   * because its own calls were cut short. Idempotent.
+   */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Settles when snapshot job `jobId` is finished (undefined when none of that id runs). */
@@ -168,11 +238,13 @@ export class VmSnapshots {
   }
 
   /** The snapshot job's work; resolves with whether this job froze the guest (logged: vdsm's answer no longer carries it). */
-  async #snapshot(vm: Vm, req: SnapshotRequest, plan: SnapshotPlan, memory: HibernationVolumes | undefined, startedAt: number, log: Logger): Promise<boolean> {
+  async #snapshot(vm: Vm, st: RecordedJob, plan: SnapshotPlan, memory: HibernationVolumes | undefined, log: Logger): Promise<boolean> {
     if (plan.switches.length === 0 && memory === undefined) {
       log.info('every requested drive already runs on its new volume: nothing to snapshot');
       return false;
     }
+    // What a restarted agent needs to find the job (vdsm writes it before anything is prepared).
+    await st.persist();
     // The new volumes prepared (their image is the one the VM runs on, already prepared): each path is
     // the new top's file. A volume that does not exist or cannot be used fails here, nothing switched.
     const targets: { sw: DriveSwitch; path: string }[] = [];
@@ -186,9 +258,14 @@ export class VmSnapshots {
         throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
       }
     }
+    st.record.newDrives = targets.map(({ sw, path }): SnapshotJobDrive => ({
+      name: sw.drive.name, poolID: sw.drive.poolID, domainID: sw.drive.domainID, imageID: sw.drive.imageID, baseVolumeID: sw.drive.volumeID, volumeID: sw.newVolumeID, path,
+    }));
     const switching = new Set(targets.map((t) => t.sw.drive.name));
     const others = vm.domain.disks.filter((d) => (d.device === 'disk' || d.device === 'lun') && d.target !== '' && !switching.has(d.target)).map((d) => d.target);
-    if (memory !== undefined) return this.#memorySnapshot(vm, req, memory, targets, others, plan.flags, startedAt, log);
+    if (memory !== undefined) return this.#memorySnapshot(vm, st, memory, targets, others, plan.flags, log);
+    st.record.memoryVolPath = null;
+    await st.persist();
     const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others);
 
     let quiesce = false;
@@ -204,11 +281,10 @@ export class VmSnapshots {
     }
     // vdsm's freeze_timeout: a disk-only snapshot not taken within it from the job's start is not taken
     // (the guest would have been frozen, or the engine waiting, far too long).
-    const freezeMinutes = typeof req.freeze_timeout === 'number' && req.freeze_timeout > 0 ? req.freeze_timeout : DEFAULT_FREEZE_TIMEOUT_MIN;
-    const elapsedMs = this.#o.clock.now() - startedAt;
-    if (elapsedMs > freezeMinutes * 60_000) {
+    const elapsedMs = this.#o.clock.now() - st.record.startTime * 1000;
+    if (elapsedMs > st.record.freezeTimeout * 1000) {
       if (plan.freeze) await this.#thawAfterSnapshot(vm, log);
-      throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: ${Math.round(elapsedMs / 1000)} s passed before the snapshot could be taken, past its freeze_timeout of ${freezeMinutes} min`);
+      throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: ${Math.round(elapsedMs / 1000)} s passed before the snapshot could be taken, past its freeze_timeout of ${st.record.freezeTimeout / 60} min`);
     }
     log.info({ drives: targets.map((t) => ({ name: t.sw.drive.name, from: t.sw.drive.volumeID, to: t.sw.newVolumeID })), quiesce }, 'taking a live snapshot');
     try {
@@ -222,6 +298,8 @@ export class VmSnapshots {
     // Thawed whether or not the freeze answered: a guest may have frozen and failed to say so.
     if (plan.freeze) await this.#thawAfterSnapshot(vm, log);
     log.info('live snapshot completed');
+    st.record.completed = true;
+    await st.persist();
     await this.#moveDriveRecords(vm, targets, log);
     return quiesce;
   }
@@ -231,12 +309,14 @@ export class VmSnapshots {
    * configuration volume (as hibernation writes them, with `restoreFromSnapshot`, so VM.create can bring
    * the VM back from this snapshot), then libvirt pauses the guest, writes its memory state into the
    * memory volume, switches the disks and resumes it. That takes as long as the memory takes to write: the
-   * snapshot's `timeout` (minutes from the job's start, vdsm's 30 by default) is its limit. Past it libvirt's
-   * job is aborted (virDomainAbortJob, on another executor than the snapshot call's), libvirt resumes the
-   * guest, the disks stay where they were and the job fails. The call's worker is not discarded.
-   * The memory volume is torn down after, as vdsm does.
+   * snapshot's `timeout` (minutes from the job's start, vdsm's 30 by default) is its limit. Past it the
+   * job is marked aborted (in the metadata too) and libvirt's job aborted (virDomainAbortJob, on another
+   * executor than the snapshot call's): libvirt resumes the guest, the disks stay where they were and the
+   * job fails. An abort that comes too late to stop libvirt fails the job all the same, as vdsm's does
+   * (its abort mark wins over libvirt's completion); the disks did move then, so the records follow them.
+   * The call's worker is not discarded. The memory volume is torn down after, as vdsm does.
    */
-  async #memorySnapshot(vm: Vm, req: SnapshotRequest, memory: HibernationVolumes, targets: { sw: DriveSwitch; path: string }[], others: string[], flags: number, startedAt: number, log: Logger): Promise<boolean> {
+  async #memorySnapshot(vm: Vm, st: RecordedJob, memory: HibernationVolumes, targets: { sw: DriveSwitch; path: string }[], others: string[], flags: number, log: Logger): Promise<boolean> {
     const volumes = this.#o.memoryVolumes!;
     const withVolume = async <T>(v: VolumeRef, f: (path: string) => Promise<T>): Promise<T> => {
       let path: string;
@@ -259,19 +339,25 @@ export class VmSnapshots {
         throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
       }
     });
-    const minutes = typeof req.timeout === 'number' && req.timeout > 0 ? req.timeout : DEFAULT_SNAPSHOT_TIMEOUT_MIN;
+    const minutes = st.record.timeout / 60;
+    let lateAbort = false;
     await withVolume(memory.memory, async (memoryPath) => {
+      st.record.memoryVolPath = memoryPath;
+      await st.persist();
       const xml = snapshotXml(targets.map((t) => ({ name: t.sw.drive.name, path: t.path })), others, memoryPath);
       log.info({ drives: targets.map((t) => ({ name: t.sw.drive.name, from: t.sw.drive.volumeID, to: t.sw.newVolumeID })), memory: memoryPath }, 'taking a live snapshot with the memory');
-      const remainingMs = Math.max(0, startedAt + minutes * 60_000 - this.#o.clock.now());
-      let completed = false;
+      const remainingMs = Math.max(0, (st.record.startTime + st.record.timeout) * 1000 - this.#o.clock.now());
       let settled = false;
-      let aborted = false;
       let timer: unknown;
       const abort = (): void => {
         if (settled) return;
-        if (!aborted) log.warn({ timeoutMin: minutes }, 'memory snapshot timeout reached: aborting libvirt\'s job');
-        aborted = true;
+        const first = !st.record.abort;
+        if (first) log.warn({ timeoutMin: minutes }, 'memory snapshot timeout reached: aborting libvirt\'s job');
+        // As vdsm: the abort is marked before libvirt is asked, so whatever libvirt does next, the job is
+        // failed. The mark's metadata write is not waited for: libvirt holds a modify job such as
+        // virDomainSetMetadata until the snapshot's own job ends, and the abort must not wait for that.
+        st.record.abort = true;
+        if (first) void st.persist();
         this.#o.libvirt.call('migration.abortJob', { uuid: vm.vmId }).catch((err: unknown) => {
           // No job in libvirt yet (the call still queued or starting): again shortly, as vdsm waits for
           // libvirt's job to run before it aborts it.
@@ -285,22 +371,28 @@ export class VmSnapshots {
       timer = this.#o.timers.setTimeout(abort, remainingMs);
       try {
         await this.#o.libvirt.call('libvirt.snapshotCreateXML', { uuid: vm.vmId, xml, flags }, { timeoutMs: remainingMs + ABORT_GRACE_MS, discard: false });
-        completed = true;
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'live snapshot with the memory failed');
-        if (aborted) throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: the memory snapshot outlived its timeout of ${minutes} min and libvirt's job was aborted (${errorMessage(err)})`);
+        if (st.record.abort) throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: the memory snapshot outlived its timeout of ${minutes} min and libvirt's job was aborted (${errorMessage(err)})`);
         if (isNoDomain(err)) throw vdsmError(Errors.NO_VM, { vmId: vm.vmId });
         throw wrapError(Errors.SNAPSHOT, err, { vmId: vm.vmId });
       } finally {
         settled = true;
         this.#o.timers.clearTimeout(timer);
       }
-      // libvirt finished the snapshot although the abort was sent (too late to stop it): the disks run on
-      // the new volumes, so the records follow and the job is done (vdsm would report it failed).
-      if (aborted && completed) log.warn('the abort came too late: libvirt completed the memory snapshot');
+      if (st.record.abort) {
+        log.warn('the abort came too late: libvirt completed the memory snapshot; the job fails, as vdsm\'s does');
+        lateAbort = true;
+      } else {
+        st.record.completed = true;
+        await st.persist();
+      }
     });
     log.info('live snapshot with the memory completed');
     if (targets.length > 0) await this.#moveDriveRecords(vm, targets, log);
+    if (lateAbort) {
+      throw vdsmError(Errors.SNAPSHOT, `Snapshot failed: the memory snapshot outlived its timeout of ${minutes} min; libvirt completed it after the abort was sent (the disks run on the new volumes)`);
+    }
     return false;
   }
 

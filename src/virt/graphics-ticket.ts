@@ -78,3 +78,34 @@ export function ticketedGraphics(domainXml: string, ticket: GraphicsTicket, nowM
   const xml = builder.build([{ graphics: graphics['graphics'], ':@': attrs }]) as string;
   return { type, xml, ...(validTo !== undefined ? { validTo } : {}) };
 }
+
+/** The engine's console options that act on the host (vdsm's setTicket params and updateDevice's disconnectAction). */
+export interface ConsoleOptions {
+  /** What happens in the guest when the console client disconnects (./console-disconnect.ts); LOCK_SCREEN when absent. */
+  disconnectAction?: string | undefined;
+  /** params.vncUsername: the SASL user of the VNC console. */
+  vncUsername?: string | undefined;
+  /** params.fips: "true" / "false" (or absent). */
+  fips?: unknown;
+}
+
+/** What a VNC ticket does to QEMU's SASL password database (vdsm's saslpasswd2 use in setTicket). */
+export type VncSaslStep = { op: 'set'; user: string } | { op: 'remove'; user: string } | undefined;
+
+/**
+ * vdsm's check of params.fips for a VNC ticket and what follows from it: with fips "true" the ticket's
+ * password is set for vncUsername in QEMU's SASL database (VNC with SASL, as a FIPS host needs), otherwise
+ * vncUsername's entry is removed (none when there is no user to remove). Throws a message and whether it
+ * is vdsm's MissingParameter (a bad fips value) or a GeneralException (fips without vncUsername).
+ */
+export function vncSaslStep(opts: ConsoleOptions): VncSaslStep | { error: 'missing-param' | 'general'; message: string } {
+  if (opts.fips !== undefined && opts.fips !== 'true' && opts.fips !== 'false') {
+    return { error: 'missing-param', message: 'fips param should either be "true", "false" or non-existent' };
+  }
+  const user = typeof opts.vncUsername === 'string' ? opts.vncUsername : '';
+  if (opts.fips === 'true') {
+    if (user === '') return { error: 'general', message: 'FIPS mode requires vncUsername' };
+    return { op: 'set', user };
+  }
+  return user === '' ? undefined : { op: 'remove', user };
+}

@@ -311,6 +311,16 @@ export class VmStateMachine {
 
   // --- libvirt lifecycle events ---
 
+  /** Whether libvirt's STOPPED event with `detail` makes this VM Down now (false while it is already Down). */
+  stopMeansDown(detail: number): boolean {
+    if (this.#status === S.DOWN) return false;
+    // Migrated away: the migration service reports Down (4) once the downtime report went out.
+    if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE && this.#destroyReason === undefined) return false;
+    // Saved: the hibernation reports Down (5) once the VM's parameters are on storage too.
+    if (detail === StoppedDetail.SAVED && this.#status === S.SAVING_STATE && this.#destroyReason === undefined) return false;
+    return true;
+  }
+
   onLifecycleEvent(event: number, detail: number): boolean {
     const cause = `libvirt:${event}/${detail}`;
     switch (event) {
@@ -333,11 +343,7 @@ export class VmStateMachine {
         this.#setPauseCode(undefined);
         return this.#moveTo(S.UP, cause);
       case LifecycleEvent.STOPPED:
-        // Migrated away: the migration service reports Down (4) once the downtime report went out.
-        if (detail === StoppedDetail.MIGRATED && this.#status === S.MIGRATION_SOURCE && this.#destroyReason === undefined) return false;
-        // Saved: the hibernation reports Down (5) once the VM's parameters are on storage too.
-        if (detail === StoppedDetail.SAVED && this.#status === S.SAVING_STATE && this.#destroyReason === undefined) return false;
-        return this.#down(this.#stopReason(detail), cause);
+        return this.stopMeansDown(detail) ? this.#down(this.#stopReason(detail), cause) : false;
       case LifecycleEvent.SHUTDOWN:
         // The guest finished its shutdown sequence; STOPPED follows.
         return this.#status === S.DOWN ? false : this.#moveTo(S.POWERING_DOWN, cause);

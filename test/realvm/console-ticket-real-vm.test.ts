@@ -7,76 +7,20 @@
 // (its /init writes "init started" to the serial console log at each boot) while the VM stays Up.
 // Skipped unless scripts/realvm/setup.sh has run; VDSM_REALVM=1 makes missing pieces a failure.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureRealVmAssets, realVmSkip, startSessionLibvirtd, tinyGuestXml, Virsh, waitFor, type SessionLibvirtd } from '../support/realvm/index.js';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { vncLogin } from '../support/vnc-client.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 
 const check = await ensureRealVmAssets();
 const skip = realVmSkip(check);
 const CALL_TIMEOUT_MS = 60_000;
 const BOOT_DEADLINE_MS = 90_000;
-
-/** Reads exact byte counts from a socket, waiting on its data events. */
-class SocketReader {
-  #buf = Buffer.alloc(0);
-  constructor(private readonly sock: Socket) {}
-  async read(n: number): Promise<Buffer> {
-    while (this.#buf.length < n) {
-      const [chunk] = (await once(this.sock, 'data')) as [Buffer];
-      this.#buf = Buffer.concat([this.#buf, chunk]);
-    }
-    const out = this.#buf.subarray(0, n);
-    this.#buf = this.#buf.subarray(n);
-    return out;
-  }
-}
-
-/** The RFB VNC-authentication response: the challenge DES-encrypted with the password (8 bytes, zero padded, each byte's bits reversed). */
-function vncResponse(password: string, challenge: Buffer): Buffer {
-  const key = Buffer.alloc(8);
-  Buffer.from(password, 'latin1').copy(key, 0, 0, 8);
-  for (let i = 0; i < 8; i++) {
-    const b = key[i]!;
-    let r = 0;
-    for (let bit = 0; bit < 8; bit++) r |= ((b >> bit) & 1) << (7 - bit);
-    key[i] = r;
-  }
-  // Triple DES with three equal keys is single DES (OpenSSL 3 keeps plain DES in its legacy provider only).
-  const cipher = createCipheriv('des-ede3-ecb', Buffer.concat([key, key, key]), null).setAutoPadding(false);
-  return Buffer.concat([cipher.update(challenge), cipher.final()]);
-}
-
-/**
- * Log in to a VNC server as a viewer would (RFB 3.8): 'none' when it asks for no password, 'ok' or
- * 'failed' for VNC authentication with `password`.
- */
-async function vncLogin(port: number, password: string): Promise<'none' | 'ok' | 'failed'> {
-  const sock = connect({ host: '127.0.0.1', port });
-  try {
-    const r = new SocketReader(sock);
-    assert.match((await r.read(12)).toString('latin1'), /^RFB 003\.00\d\n$/);
-    sock.write('RFB 003.008\n');
-    const count = (await r.read(1))[0]!;
-    assert.ok(count > 0, 'the server offers a security type');
-    const types = [...(await r.read(count))];
-    if (!types.includes(2)) {
-      assert.ok(types.includes(1), `security types ${types.join(',')}`);
-      return 'none';
-    }
-    sock.write(Buffer.from([2]));
-    sock.write(vncResponse(password, await r.read(16)));
-    return (await r.read(4)).readUInt32BE(0) === 0 ? 'ok' : 'failed';
-  } finally {
-    sock.destroy();
-  }
-}
 
 void describe('VM.setTicket and VM.reset on a real hypervisor (qemu:///session, TCG, VNC)', { skip, timeout: 240_000 }, () => {
   let lv: SessionLibvirtd;

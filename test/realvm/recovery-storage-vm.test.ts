@@ -6,11 +6,18 @@
 // storage pool again, prepares the images again; then VM.hotunplugDisk of vdc tears its image down,
 // and VM.destroy tears down vda's and vdb's, as they do without a restart (agent-storage-vm.test.ts,
 // hotplug-storage-vm.test.ts). A VM on a volume that is stopped while the agent is down is reported
-// Down after the restart, and its VM.destroy tears its image down. Skipped unless
+// Down after the restart, with its image torn down (the release of a VM whose domain stopped). A
+// recovered VM whose re-preparation hangs (a drive's metadata file replaced by a FIFO nobody writes, a
+// real block in open()) still answers VM.hotunplugDisk of that drive and VM.destroy within their
+// bounds; its QEMU killed, its images are torn down before it is reported Down (as vdsm's
+// _onQemuDeath -> releaseVm), VM.destroy does not tear them down again (an image the engine prepared
+// again stays prepared), and the hung prepare, once it returns, tears its image down. Skipped unless
 // scripts/realvm/setup.sh has run.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chown, lstat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chown, lstat, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, withStorageDisk, type StorageHost } from '../support/realvm/index.js';
@@ -23,13 +30,17 @@ const check = await ensureRealVmAssets();
 const skip = realVmSkip(check);
 const BOOT_DEADLINE_MS = 90_000;
 const CALL_TIMEOUT_MS = 60_000;
-const AGENT_ARGS = ['--set', 'vars.fake_kvm_support=false'];
+// The hung prepare stays hung for the whole case (the storage timeout would end it after 60 s).
+const AGENT_ARGS = ['--set', 'vars.fake_kvm_support=false', '--set', 'irs.process_pool_timeout=600'];
+/** What a hot-unplug or destroy may take while a prepare of the VM's image hangs. */
+const HANG_BOUND_MS = 20_000;
+const run = promisify(execFile);
 
 /** The storage host, and the agent and engine connection of its current life. */
 interface Life { host: StorageHost; agent: AgentProcess; engine: EngineClient }
 
 /** A new 8 MiB qcow2 volume in its own image, QEMU's to open; `runLink` exists while it is prepared. */
-async function newVolume(life: Life): Promise<{ img: string; vol: string; runLink: string }> {
+async function newVolume(life: Life): Promise<{ img: string; vol: string; path: string; runLink: string }> {
   const { dc, lv, root } = life.host;
   const img = randomUUID();
   const vol = randomUUID();
@@ -37,7 +48,7 @@ async function newVolume(life: Life): Promise<{ img: string; vol: string; runLin
   assert.equal((await waitTaskByAllStatuses(life.engine, made)).taskResult, 'success');
   assert.equal(await life.engine.call('Task.clear', { taskID: made }), true);
   await chown(join(dc.path, dc.sdUUID, 'images', img, vol), lv.owner.uid, lv.owner.gid);
-  return { img, vol, runLink: join(root, 'state', 'run', 'storage', dc.sdUUID, img) };
+  return { img, vol, path: join(dc.path, dc.sdUUID, 'images', img, vol), runLink: join(root, 'state', 'run', 'storage', dc.sdUUID, img) };
 }
 
 /** VM.create of the tiny guest on volume `v` (its vda), Up. */
@@ -62,6 +73,25 @@ async function crashAndRestart(life: Life, meanwhile: () => Promise<void> = asyn
   life.engine = await EngineClient.connect({ port: life.agent.port });
 }
 
+/** Resolves once a thread of process `pid` is blocked opening a FIFO (wchan fifo_open, or wait_for_partner on newer kernels). */
+async function blockedOnFifo(pid: number, timeoutMs = CALL_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      const wchan = await readFile(`/proc/${pid}/task/${tid}/wchan`, 'utf8').catch(() => '');
+      if (wchan === 'fifo_open' || wchan === 'wait_for_partner') return;
+    }
+    if (Date.now() > deadline) throw new Error(`no thread of ${pid} blocked opening a FIFO in ${timeoutMs} ms`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The hot-plug request of volume `v` as vdsm's engine sends it (XML with the drive's metadata). */
+function plugXml(dc: StorageHost['dc'], dev: string, v: { img: string; vol: string }): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><hotplug><devices><disk snapshot="no" type="file" device="disk"><target dev="${dev}" bus="virtio"/><source file="/rhev/data-center/${dc.spUUID}/${dc.sdUUID}/images/${v.img}/${v.vol}"/><driver name="qemu" io="threads" type="qcow2" error_policy="stop" cache="none"/><alias name="ua-${v.img}"/><serial>${v.img}</serial></disk></devices>`
+    + `<metadata xmlns:ovirt-vm="http://ovirt.org/vm/1.0"><ovirt-vm:vm><ovirt-vm:device devtype="disk" name="${dev}"><ovirt-vm:poolID>${dc.spUUID}</ovirt-vm:poolID><ovirt-vm:volumeID>${v.vol}</ovirt-vm:volumeID><ovirt-vm:imageID>${v.img}</ovirt-vm:imageID><ovirt-vm:domainID>${dc.sdUUID}</ovirt-vm:domainID></ovirt-vm:device></ovirt-vm:vm></metadata></hotplug>`;
+}
+
 const isPrepared = async (runLink: string): Promise<boolean> => lstat(runLink).then((st) => st.isSymbolicLink(), (err: NodeJS.ErrnoException) => {
   if (err.code === 'ENOENT') return false;
   throw err;
@@ -69,14 +99,16 @@ const isPrepared = async (runLink: string): Promise<boolean> => lstat(runLink).t
 
 void describe('storage drives of a real guest across an agent crash', { skip, timeout: 400_000 }, () => {
   let life: Life | undefined;
-  /** The second case's volume, made while the first agent is the SPM (after a restart it is not). */
+  /** The later cases' volumes, made while the first agent is the SPM (after a restart it is not). */
   let downVolume: Awaited<ReturnType<typeof newVolume>> | undefined;
+  let hangVolumes: Awaited<ReturnType<typeof newVolume>>[] = [];
 
   before(async () => {
     if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
     const host = await startStorageHost(check.assets, { prefix: '/tmp/vdsm-rv-rs-', callTimeoutMs: CALL_TIMEOUT_MS, args: AGENT_ARGS });
     life = { host, agent: host.agent, engine: host.engine };
     downVolume = await newVolume(life);
+    hangVolumes = [await newVolume(life), await newVolume(life)];
   });
   after(async () => {
     life?.engine.close();
@@ -93,9 +125,7 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
     let destroyed = false;
     try {
       for (const [dev, v] of [['vdb', b], ['vdc', c]] as const) {
-        const plug = `<?xml version="1.0" encoding="UTF-8"?><hotplug><devices><disk snapshot="no" type="file" device="disk"><target dev="${dev}" bus="virtio"/><source file="/rhev/data-center/${dc.spUUID}/${dc.sdUUID}/images/${v.img}/${v.vol}"/><driver name="qemu" io="threads" type="qcow2" error_policy="stop" cache="none"/><alias name="ua-${v.img}"/><serial>${v.img}</serial></disk></devices>`
-          + `<metadata xmlns:ovirt-vm="http://ovirt.org/vm/1.0"><ovirt-vm:vm><ovirt-vm:device devtype="disk" name="${dev}"><ovirt-vm:poolID>${dc.spUUID}</ovirt-vm:poolID><ovirt-vm:volumeID>${v.vol}</ovirt-vm:volumeID><ovirt-vm:imageID>${v.img}</ovirt-vm:imageID><ovirt-vm:domainID>${dc.sdUUID}</ovirt-vm:domainID></ovirt-vm:device></ovirt-vm:vm></metadata></hotplug>`;
-        await l.engine.call('VM.hotplugDisk', { vmID: vmId, params: { vmId, xml: plug } }, CALL_TIMEOUT_MS);
+        await l.engine.call('VM.hotplugDisk', { vmID: vmId, params: { vmId, xml: plugXml(dc, dev, v) } }, CALL_TIMEOUT_MS);
       }
       for (const v of [a, b, c]) assert.ok(await isPrepared(v.runLink), 'every image is prepared while the VM runs');
       // The hot-plugged drives are in the domain's own metadata now (libvirt keeps it across our restart).
@@ -132,7 +162,7 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
     }
   });
 
-  void it('a VM stopped while the agent is down is reported Down after the restart, and VM.destroy tears its image down', async () => {
+  void it('a VM stopped while the agent is down is reported Down after the restart with its image torn down; VM.destroy answers', async () => {
     if (!check.ok || life === undefined || downVolume === undefined) throw new Error('no host');
     const l = life;
     const v = downVolume;
@@ -140,8 +170,76 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
     assert.ok(await isPrepared(v.runLink), 'the image is prepared while the VM runs');
     await crashAndRestart(l, () => l.host.virsh.destroy(name));
     assert.equal((await l.engine.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]?.['status'], 'Down', 'the VM is reported Down');
-    assert.ok(await isPrepared(v.runLink), 'its image is still prepared');
+    // Released as any VM whose domain stopped, in the background of recovery (no pool needed for it).
+    await l.agent.waitForLog((ln) => ln['vmId'] === vmId && ln['msg'] === 'storage volume of the VM torn down', CALL_TIMEOUT_MS);
+    assert.equal(await isPrepared(v.runLink), false, 'the Down VM\'s image is torn down after the restart');
     assert.equal(await l.engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS), true);
-    assert.equal(await isPrepared(v.runLink), false, 'VM.destroy of the Down VM tears its image down after the restart');
+  });
+
+  void it('a recovered VM whose re-preparation hangs: hot-unplug and destroy answer; its QEMU killed, images torn down before Down, once; the hung prepare\'s image torn down when it returns', async () => {
+    if (!check.ok || life === undefined) throw new Error('no host');
+    const l = life;
+    const { dc } = l.host;
+    const [a, b] = hangVolumes;
+    if (a === undefined || b === undefined) throw new Error('no volumes');
+    // The previous case restarted the agent: the engine connects the storage again before VM.create.
+    await connectStorage(l.engine, dc);
+    await connectPool(l.engine, dc);
+    const { vmId } = await startVm(l, a, 'rh');
+    const meta = `${b.path}.meta`;
+    let fifo = false;
+    let destroyed = false;
+    try {
+      await l.engine.call('VM.hotplugDisk', { vmID: vmId, params: { vmId, xml: plugXml(dc, 'vdb', b) } }, CALL_TIMEOUT_MS);
+      assert.ok(await isPrepared(a.runLink) && await isPrepared(b.runLink));
+      // While the agent is down, vdb's volume metadata becomes a FIFO nobody writes: preparing it again hangs.
+      const content = await readFile(meta);
+      await crashAndRestart(l, async () => {
+        await rename(meta, `${meta}.real`);
+        await run('mkfifo', [meta]);
+        fifo = true;
+      });
+      await connectStorage(l.engine, dc);
+      await connectPool(l.engine, dc);
+      await blockedOnFifo(l.agent.pid);
+
+      // Hot-unplug of the drive whose prepare hangs: answered, its image torn down.
+      let t0 = Date.now();
+      await l.engine.call('VM.hotunplugDisk', { vmID: vmId, params: { vmId, xml: `<hotunplug><devices><disk><alias name="ua-${b.img}"/></disk></devices></hotunplug>` } }, HANG_BOUND_MS);
+      assert.ok(Date.now() - t0 < HANG_BOUND_MS, 'VM.hotunplugDisk does not wait for the hung prepare');
+      assert.equal(await isPrepared(b.runLink), false, 'the unplugged image is torn down');
+
+      // QEMU dies: the images are torn down by the time the VM is reported Down.
+      const pid = Number((await l.engine.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]?.['pid']);
+      assert.ok(pid > 0, 'the recovered VM\'s QEMU pid is known');
+      const from = l.engine.events().length;
+      process.kill(pid, 'SIGKILL');
+      await l.engine.waitForEvent(isVmStatus(vmId, 'Down'), CALL_TIMEOUT_MS, from);
+      assert.equal(await isPrepared(a.runLink), false, 'the image is torn down before the VM is reported Down');
+
+      // The engine prepares the image again; VM.destroy of the Down VM leaves it (no second teardown),
+      // and answers while vdb's prepare still hangs.
+      const image = { storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: a.img, volumeID: a.vol };
+      await l.engine.call('Image.prepare', image, CALL_TIMEOUT_MS);
+      t0 = Date.now();
+      assert.equal(await l.engine.call('VM.destroy', { vmID: vmId }, HANG_BOUND_MS), true);
+      destroyed = true;
+      assert.ok(Date.now() - t0 < HANG_BOUND_MS, 'VM.destroy does not wait for the hung prepare');
+      assert.ok(await isPrepared(a.runLink), 'VM.destroy does not tear the Down VM\'s image down a second time');
+      await l.engine.call('Image.teardown', image, CALL_TIMEOUT_MS);
+
+      // The storage answers at last: the prepare that hung makes its run link, and tears it down again.
+      const fh = await open(meta, 'w');
+      await fh.write(content);
+      await fh.close();
+      await l.agent.waitForLog((ln) => ln['vmId'] === vmId && ln['msg'] === 'storage volume prepared after its drive was released: torn down', CALL_TIMEOUT_MS);
+      assert.equal(await isPrepared(b.runLink), false, 'the image the hung prepare made is torn down');
+    } finally {
+      if (fifo) {
+        await unlink(meta).catch(() => undefined);
+        await rename(`${meta}.real`, meta);
+      }
+      if (!destroyed) await l.engine.call('VM.destroy', { vmID: vmId }, CALL_TIMEOUT_MS).catch(() => undefined);
+    }
   });
 });

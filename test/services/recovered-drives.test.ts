@@ -1,7 +1,8 @@
 // The background re-preparation of a recovered VM's drives (src/services/recovered-drives.ts): it waits
 // for a connected storage pool, prepares each drive still in the VM's list, keeps the VM's path when a
-// prepare fails, and stops (ending a wait for the pool) when the VM is destroyed, with a prepare in
-// flight finished before settled() resolves. The storage side here is a stand-in that records calls and
+// prepare fails, and stops (ending a wait for the pool) when the VM is destroyed; a prepare in flight
+// when its drive is released (the VM ends, the drive is unplugged) tears the image down again when it
+// returns, so nothing has to wait for it. The storage side here is a stand-in that records calls and
 // answers when the test says (the real storage layer is exercised by test/realvm/recovery-storage-vm).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -24,10 +25,12 @@ function deferred<T>(): Deferred<T> {
 function storage() {
   const pool = deferred<void>();
   const calls: { name: string; answer: Deferred<string> }[] = [];
+  const teardowns: string[] = [];
   let notify: (() => void) | undefined;
   return {
     pool,
     calls,
+    teardowns,
     /** Resolves once `n` prepares were asked for. */
     async prepares(n: number): Promise<void> {
       while (calls.length < n) await new Promise<void>((r) => { notify = r; });
@@ -39,6 +42,10 @@ function storage() {
         calls.push({ name: d.imageID.slice(4), answer });
         notify?.();
         return answer.promise;
+      },
+      teardown: (d: { imageID: string }): Promise<void> => {
+        teardowns.push(d.imageID.slice(4));
+        return Promise.resolve();
       },
     },
   };
@@ -84,7 +91,7 @@ void describe('re-preparing a recovered VM\'s drives', () => {
     assert.equal(s.calls.length, 0);
   });
 
-  void it('settled() waits for the prepare in flight, and stop() keeps the next one from starting', async () => {
+  void it('a prepare that returns after the VM was released tears its image down again; no prepare starts after stop()', async () => {
     const s = storage();
     const r = new DriveRepreparation([drive('vda'), drive('vdb')], s.api, { vmId: 'vm', log });
     s.pool.resolve();
@@ -98,5 +105,20 @@ void describe('re-preparing a recovered VM\'s drives', () => {
     await waiting;
     await r.done;
     assert.deepEqual(s.calls.map((c) => c.name), ['vda'], 'no prepare starts after stop()');
+    assert.deepEqual(s.teardowns, ['vda'], 'the image prepared after the release is torn down');
+  });
+
+  void it('a prepare that returns (or fails) after its drive was unplugged tears that image down; the others are kept', async () => {
+    const s = storage();
+    const drives = [drive('vda'), drive('vdb')];
+    const r = new DriveRepreparation(drives, s.api, { vmId: 'vm', log });
+    s.pool.resolve();
+    await s.prepares(1);
+    drives.splice(0, 1); // vda unplugged while its prepare hangs
+    s.calls[0]!.answer.reject(new Error('storage timeout'));
+    await s.prepares(2);
+    s.calls[1]!.answer.resolve('/run/vdb');
+    await r.done;
+    assert.deepEqual(s.teardowns, ['vda']);
   });
 });

@@ -15,6 +15,7 @@ import { VirtJobs, type VirtJobInfo } from '../../src/services/virt-jobs.js';
 import { ManualTime } from '../support/manual-time.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
 import { ConnectionsStub } from '../support/connections-stub.js';
+import { escapeXml } from '../../src/libvirt/xml-tree.js';
 
 const VM_ID = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const SD = '11111111-1111-4111-8111-111111111111';
@@ -25,17 +26,18 @@ const POOL = '77777777-7777-4777-8777-777777777777';
 const BASE_PATH = `/rhev/sd/images/${IMG}/${BASE}`;
 const TOP_PATH = `/rhev/sd/images/${IMG}/${TOP}`;
 
-const liveXml = (vol: string, path: string, backing?: string): string => `<domain type='qemu' id='1'>
-  <name>g</name><uuid>${VM_ID}</uuid><memory>131072</memory>
-  <metadata>
-    <ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0">
+const ovirtVm = (vol: string, extra = ''): string => `<ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0">
       <ovirt-vm:device name="vda" devtype="disk">
         <ovirt-vm:poolID>${POOL}</ovirt-vm:poolID>
         <ovirt-vm:domainID>${SD}</ovirt-vm:domainID>
         <ovirt-vm:imageID>${IMG}</ovirt-vm:imageID>
         <ovirt-vm:volumeID>${vol}</ovirt-vm:volumeID>
-      </ovirt-vm:device>
-    </ovirt-vm:vm>
+      </ovirt-vm:device>${extra}
+    </ovirt-vm:vm>`;
+const liveXml = (vol: string, path: string, backing?: string, md = ovirtVm(vol)): string => `<domain type='qemu' id='1'>
+  <name>g</name><uuid>${VM_ID}</uuid><memory>131072</memory>
+  <metadata>
+    ${md}
   </metadata>
   <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${path}'/>${backing !== undefined ? `<backingStore type='file'><source file='${backing}'/></backingStore>` : ''}<target dev='vda' bus='virtio'/></disk>
     <disk type='file' device='disk'><source file='/scratch.img'/><target dev='vdb' bus='virtio'/></disk></devices>
@@ -59,11 +61,30 @@ interface Script {
   abortTooLate?: boolean;
   /** libvirt's job had not started for the first aborts: so many are refused (OPERATION_INVALID). */
   abortsBeforeJob?: number;
+  /** The domain's ovirt-vm metadata at the start (a recovered job's record in it). */
+  md?: string;
+  /** The disks already run on the new volume (a snapshot libvirt completed while the agent was down). */
+  switched?: boolean;
+  /** virDomainGetJobStats' job types, one per call (the last one repeats; NONE without any). */
+  jobTypes?: number[];
 }
+
+/** The snapshot job records written to the metadata, in order (undefined: the record removed). */
+const jobRecordOf = (fragment: string): Record<string, unknown> | undefined => {
+  const m = /<snapshot_job>([\s\S]*?)<\/snapshot_job>/.exec(fragment);
+  return m === null ? undefined : JSON.parse(m[1]!.replace(/&quot;/g, '"').replace(/&apos;/g, '\'').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as Record<string, unknown>;
+};
+/** A fragment virDomainSetMetadata takes, as libvirt gives it back under the ovirt-vm key. */
+const prefixed = (fragment: string): string => fragment.replace(/<(\/?)([\w.-]+)/g, '<$1ovirt-vm:$2').replace(/^<ovirt-vm:vm/, '<ovirt-vm:vm xmlns:ovirt-vm="http://ovirt.org/vm/1.0"');
+const withoutJob = (md: string): string => md.replace(/<(?:ovirt-vm:)?snapshot_job>[\s\S]*?<\/(?:ovirt-vm:)?snapshot_job>/, '').replace(/\s+/g, '');
 
 function setup(script: Script = {}) {
   const calls: { op: string; args: Record<string, unknown>; opts?: Record<string, unknown> }[] = [];
-  let switched = false;
+  let switched = script.switched === true;
+  let md = script.md ?? ovirtVm(BASE);
+  const jobRecords: (Record<string, unknown> | undefined)[] = [];
+  let statsCalls = 0;
+  let snapshotRunning: Promise<void> | undefined;
   // libvirt's behaviour on virDomainAbortJob during a memory snapshot: the snapshot call fails, aborted.
   let abortSnapshot: ((err: Error) => void) | undefined;
   let snapshotCalled!: () => void;
@@ -76,18 +97,40 @@ function setup(script: Script = {}) {
         case 'libvirt.fsThaw': if (script.thaw) throw script.thaw; return 1 as T;
         case 'libvirt.snapshotCreateXML': {
           const aborted = new Promise<never>((_, reject) => { abortSnapshot = reject; });
+          let ended!: () => void;
+          snapshotRunning = new Promise<void>((r) => { ended = r; });
           snapshotCalled();
-          await Promise.race([script.holdSnapshot, aborted]);
-          if (script.snapshot) throw script.snapshot;
-          switched = true;
-          return '1700000000' as T;
+          try {
+            await Promise.race([script.holdSnapshot, aborted]);
+            if (script.snapshot) throw script.snapshot;
+            switched = true;
+            return '1700000000' as T;
+          } finally {
+            ended();
+          }
         }
         case 'migration.abortJob':
           if (script.abortTooLate || (script.abortsBeforeJob ?? 0) > calls.filter((c) => c.op === op).length - 1) throw libvirtError(VirErrorCode.OPERATION_INVALID, 'Requested operation is not valid: no job is active on the domain');
           abortSnapshot?.(libvirtError(78 /* VIR_ERR_OPERATION_ABORTED */, 'operation aborted: snapshot job: canceled by client'));
           return null as T;
-        case 'libvirt.xmlDesc': return (switched ? liveXml(BASE, TOP_PATH, BASE_PATH) : liveXml(BASE, BASE_PATH)) as T;
-        case 'libvirt.setMetadata': return null as T;
+        case 'libvirt.xmlDesc': return (switched ? liveXml(BASE, TOP_PATH, BASE_PATH, md) : liveXml(BASE, BASE_PATH, undefined, md)) as T;
+        case 'libvirt.setMetadata': {
+          // As libvirt: a modify job such as this one waits for the snapshot's own job to end.
+          const entry = calls.at(-1)!;
+          await snapshotRunning;
+          const next = prefixed(String(args['metadata']));
+          // A write that changes only the snapshot job's record is shown as `job-md` (../ops).
+          if (withoutJob(next) === withoutJob(md)) {
+            entry.op = 'job-md';
+            jobRecords.push(jobRecordOf(String(args['metadata'])));
+          }
+          md = next;
+          return null as T;
+        }
+        case 'migration.jobStats': {
+          const types = script.jobTypes ?? [0];
+          return { type: types[Math.min(statsCalls++, types.length - 1)] } as T;
+        }
         default: throw new Error(`unexpected ${op}`);
       }
     },
@@ -131,7 +174,8 @@ function setup(script: Script = {}) {
     timers: time,
     jobs,
   });
-  const ops = (): string[] => calls.map((c) => c.op);
+  /** libvirt's calls in order, without the XML reads (each metadata write reads the live XML first). */
+  const ops = (): string[] => calls.map((c) => c.op).filter((op) => op !== 'libvirt.xmlDesc');
   /** VM.snapshot as the engine calls it: the answer, the job as Host.getJobs shows it then, and once finished. */
   const run = async (req: Record<string, unknown> & { snapDrives: unknown }, jobUUID = `job-${Math.random()}`) => {
     const answer = snaps.snapshot(VM_ID, { ...req, jobUUID });
@@ -139,7 +183,7 @@ function setup(script: Script = {}) {
     await snaps.settled(jobUUID);
     return { answer, atAnswer, job: jobs.info([jobUUID])[jobUUID]! };
   };
-  return { snaps, jobs, events, time, vm, calls, ops, prepared, memoryIo, run, snapshotReached, adopted: () => adopted };
+  return { snaps, jobs, events, time, vm, calls, ops, prepared, memoryIo, run, snapshotReached, adopted: () => adopted, jobRecords, md: () => md };
 }
 
 const REQ = { snapDrives: [{ domainID: SD, imageID: IMG, volumeID: TOP, baseVolumeID: BASE }] };
@@ -156,12 +200,13 @@ void describe('VM.snapshot as a virt job', () => {
     assert.deepEqual(job, { id: 'job-1', status: 'done', description: 'snapshot_vm', job_type: 'virt' });
     assert.deepEqual(t.events, [job], 'one |jobs|status| event, when the job finished (as vdsm)');
     assert.deepEqual(t.prepared, [TOP]);
-    assert.deepEqual(t.ops(), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
-    const snap = t.calls[1]!.args;
+    // The job's record written when it starts, once the volumes are prepared, when libvirt completed, and removed at its end.
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw', 'job-md', 'libvirt.setMetadata', 'job-md']);
+    const snap = t.calls.find((c) => c.op === 'libvirt.snapshotCreateXML')!.args;
     assert.equal(snap['flags'], SnapshotFlag.DISK_ONLY | SnapshotFlag.REUSE_EXT | SnapshotFlag.NO_METADATA);
     assert.match(String(snap['xml']), new RegExp(`<disk name="vda" snapshot="external" type="file"><driver type="qcow2"/><source file="${TOP_PATH}"/></disk>`));
     assert.match(String(snap['xml']), /<disk name="vdb" snapshot="no"/);
-    const md = t.calls[4]!.args;
+    const md = t.calls.find((c) => c.op === 'libvirt.setMetadata')!.args;
     assert.equal(md['key'], 'ovirt-vm');
     assert.equal(md['uri'], 'http://ovirt.org/vm/1.0');
     assert.match(String(md['metadata']), new RegExp(`^<vm>\\s*<device name="vda" devtype="disk">[\\s\\S]*<volumeID>${TOP}</volumeID>`));
@@ -197,8 +242,8 @@ void describe('VM.snapshot as a virt job', () => {
     assert.equal(answer, true);
     assert.equal(job.status, 'done');
     assert.deepEqual(t.memoryIo, [`prepare ${MEM[3]}`, `write /rhev/sd/images/${MEM[2]}/${MEM[3]} 8002`, `teardown ${MEM[3]}`, `prepare ${MEM[1]}`, `teardown ${MEM[1]}`]);
-    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
-    const snap = t.calls[0]!;
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'job-md', 'libvirt.setMetadata', 'job-md']);
+    const snap = t.calls.find((c) => c.op === 'libvirt.snapshotCreateXML')!;
     assert.equal(snap.args['flags'], SnapshotFlag.REUSE_EXT | SnapshotFlag.NO_METADATA);
     assert.match(String(snap.args['xml']), new RegExp(`<memory snapshot="external" file="/rhev/sd/images/${MEM[0]}/${MEM[1]}"/>`));
     assert.deepEqual(snap.opts, { timeoutMs: 120_000 + 60_000, discard: false }, 'the snapshot\'s own limit (the abort\'s grace beyond it), its worker kept');
@@ -215,7 +260,9 @@ void describe('VM.snapshot as a virt job', () => {
     assert.ok(!t.ops().includes('migration.abortJob'), 'not before the timeout');
     t.time.advance(1);
     await t.snaps.settled('job-mem');
-    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob']);
+    // The abort is not held by the record's write, which libvirt runs once the snapshot's job ended.
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'migration.abortJob', 'job-md', 'job-md']);
+    assert.deepEqual(t.jobRecords.map((r) => r === undefined ? 'removed' : `abort=${String(r['abort'])}`), ['abort=false', 'abort=false', 'abort=true', 'removed'], 'the abort recorded');
     const job = t.jobs.info(['job-mem'])['job-mem']!;
     assert.equal(job.status, 'failed');
     assert.equal(job.error?.code, 48);
@@ -227,7 +274,7 @@ void describe('VM.snapshot as a virt job', () => {
     assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-next' }), true);
   });
 
-  void it('an abort that comes too late (libvirt completed the memory snapshot): the records follow the disks, the job is done', async () => {
+  void it('an abort that comes too late (libvirt completed the memory snapshot): the job fails with 48 as vdsm\'s does; the records follow the disks', async () => {
     let release!: () => void;
     const t = setup({ holdSnapshot: new Promise<void>((r) => { release = r; }), abortTooLate: true });
     assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, snapMemory, timeout: 1, jobUUID: 'job-late-abort' }), true);
@@ -235,9 +282,15 @@ void describe('VM.snapshot as a virt job', () => {
     t.time.advance(60_000);
     release();
     await t.snaps.settled('job-late-abort');
-    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
-    assert.equal(t.jobs.info(['job-late-abort'])['job-late-abort']?.status, 'done');
-    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP]);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'migration.abortJob', 'job-md', 'libvirt.setMetadata', 'job-md']);
+    const job = t.jobs.info(['job-late-abort'])['job-late-abort']!;
+    assert.equal(job.status, 'failed');
+    assert.equal(job.error?.code, 48);
+    assert.match(job.error!.message, /^Snapshot failed: the memory snapshot outlived its timeout of 1 min; libvirt completed it after the abort was sent/);
+    assert.deepEqual(t.events.map((e) => e.status), ['failed']);
+    assert.equal(t.jobRecords.some((r) => r?.['completed'] === true), false, 'never recorded completed once aborted');
+    assert.equal(t.jobRecords.at(-1), undefined, 'the record removed');
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP], 'libvirt moved the disks: the records follow them');
   });
 
   void it('an abort sent before libvirt\'s job runs is sent again a second later, until it takes', async () => {
@@ -270,11 +323,11 @@ void describe('VM.snapshot as a virt job', () => {
     t.time.advance(50_000);
     params();
     await t.snapshotReached;
-    assert.deepEqual(t.calls[0]!.opts, { timeoutMs: 10_000 + 60_000, discard: false });
+    assert.deepEqual(t.calls.find((c) => c.op === 'libvirt.snapshotCreateXML')!.opts, { timeoutMs: 10_000 + 60_000, discard: false });
     t.time.advance(10_000);
     await t.snaps.settled('job-late');
     assert.equal(t.jobs.info(['job-late'])['job-late']?.status, 'failed');
-    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'migration.abortJob']);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'migration.abortJob', 'job-md', 'job-md']);
   });
 
   void it('a disk-only snapshot past freeze_timeout after the freeze: thawed, never taken, the job failed with 48', async () => {
@@ -284,20 +337,20 @@ void describe('VM.snapshot as a virt job', () => {
     const { job } = await t.run({ ...REQ, freeze_timeout: 8 }, 'job-ft');
     assert.equal(job.status, 'failed');
     assert.match(job.error!.message, /^Snapshot failed: .*freeze_timeout of 8 min/);
-    assert.deepEqual(t.ops(), ['libvirt.fsFreeze', 'libvirt.fsThaw']);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.fsFreeze', 'libvirt.fsThaw', 'job-md']);
     assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [BASE]);
   });
 
   void it('frozen by the engine: no freeze or thaw here', async () => {
     const t = setup();
     assert.equal((await t.run({ ...REQ, frozen: true })).job.status, 'done');
-    assert.deepEqual(t.ops(), ['libvirt.snapshotCreateXML', 'libvirt.xmlDesc', 'libvirt.setMetadata']);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.snapshotCreateXML', 'job-md', 'libvirt.setMetadata', 'job-md']);
   });
 
   void it('a freeze that fails: the snapshot is still taken and the guest still thawed', async () => {
     const t = setup({ freeze: libvirtError(VirErrorCode.AGENT_UNRESPONSIVE, 'Guest agent is not responding') });
     assert.equal((await t.run(REQ)).job.status, 'done');
-    assert.deepEqual(t.ops().slice(0, 3), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw']);
+    assert.deepEqual(t.ops().slice(2, 5), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw']);
   });
 
   void it('a snapshot libvirt refuses: the job failed with 48 and libvirt\'s reason, thawed, nothing of the VM moved', async () => {
@@ -307,7 +360,7 @@ void describe('VM.snapshot as a virt job', () => {
     assert.equal(job.status, 'failed');
     assert.equal(job.error?.code, 48);
     assert.match(job.error!.message, /^Snapshot failed: .*missing overlay/);
-    assert.deepEqual(t.ops(), ['libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw']);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw', 'job-md']);
     assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[BASE, BASE_PATH]]);
     assert.equal(t.adopted(), 0);
   });
@@ -316,7 +369,8 @@ void describe('VM.snapshot as a virt job', () => {
     const t = setup({ prepare: Object.assign(new Error('Volume does not exist'), { vdsmCode: 201 }) });
     const { job } = await t.run(REQ);
     assert.deepEqual(job.error, { code: 48, message: 'Snapshot failed: Volume does not exist' });
-    assert.deepEqual(t.ops(), []);
+    assert.deepEqual(t.ops(), ['job-md', 'job-md'], 'the record written at the start, removed at the end');
+    assert.doesNotMatch(t.md(), /snapshot_job/);
   });
 
   void it('bad requests are refused at once (48; an unknown VM 1) and start no job', () => {
@@ -342,6 +396,19 @@ void describe('VM.snapshot as a virt job', () => {
     assert.throws(() => t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-a' }), (err: Error & { vdsmCode?: number }) => err.vdsmCode === 100 && /Job 'job-a' exists/.test(err.message));
   });
 
+  void it('the agent stops mid-job: the job, cut short, keeps its record in the metadata for the next agent and is not reported', async () => {
+    let release!: () => void;
+    const t = setup({ holdSnapshot: new Promise<void>((r) => { release = r; }), snapshot: libvirtError(VirErrorCode.OPERATION_FAILED, 'the connection closed') });
+    assert.equal(t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-stop' }), true);
+    await t.snapshotReached;
+    t.snaps.close();
+    release();
+    await t.snaps.settled('job-stop');
+    assert.match(t.md(), /<ovirt-vm:snapshot_job>.*job-stop.*newDrives/, 'the record stays');
+    assert.deepEqual(t.events, [], 'no |jobs|status| event');
+    assert.equal(t.jobs.info(['job-stop'])['job-stop']?.status, 'running');
+  });
+
   void it('a finished job is forgotten after [jobs] autodelete_delay', async () => {
     const t = setup();
     await t.run(REQ, 'job-x');
@@ -349,6 +416,113 @@ void describe('VM.snapshot as a virt job', () => {
     assert.ok(t.jobs.has('job-x'));
     t.time.advance(1);
     assert.deepEqual(t.jobs.info(), {});
+  });
+});
+
+/** The metadata of a VM whose snapshot job the previous agent left: the record as vdsm keeps it. */
+const recordedJob = (r: Record<string, unknown>): string => ovirtVm(BASE, `<ovirt-vm:snapshot_job>${escapeXml(JSON.stringify({
+  jobUUID: 'job-r', startTime: 970, timeout: 60, freezeTimeout: 480, abort: false, completed: false, frozen: false, freeze: false, memoryParams: null,
+  newDrives: [{ name: 'vda', poolID: POOL, domainID: SD, imageID: IMG, baseVolumeID: BASE, volumeID: TOP, path: TOP_PATH }], memoryVolPath: null, ...r,
+}))}</ovirt-vm:snapshot_job>`);
+const MEMORY_PARAMS = { memory: { domainID: SD, poolID: POOL, imageID: MEM[0], volumeID: MEM[1] }, conf: { domainID: SD, poolID: POOL, imageID: MEM[2], volumeID: MEM[3] } };
+/** Lets the job's promise chain run (no time passes). */
+const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r)); };
+
+void describe('a snapshot job recovered after an agent restart (its state in the domain metadata)', () => {
+  /** An agent starting on a VM whose metadata records a snapshot job: it recovers the job. */
+  const recovering = (script: Script) => {
+    const t = setup(script);
+    t.snaps.recover(t.vm, liveXml(BASE, script.switched === true ? TOP_PATH : BASE_PATH, undefined, t.md()));
+    return t;
+  };
+
+  void it('a memory snapshot libvirt still takes: listed running, followed until libvirt\'s job is gone, then done; the records move, the memory volume is torn down', async () => {
+    const t = recovering({ md: recordedJob({ memoryParams: MEMORY_PARAMS, memoryVolPath: '/m' }), switched: true, jobTypes: [2, 2, 0] });
+    assert.deepEqual(t.jobs.info(), { 'job-r': { id: 'job-r', status: 'running', description: 'snapshot_vm', job_type: 'virt' } });
+    assert.throws(() => t.snaps.snapshot(VM_ID, { ...REQ, jobUUID: 'job-other' }), code(48), 'the VM is busy with the recovered job');
+    await settle();
+    assert.deepEqual(t.ops(), ['migration.jobStats']);
+    t.time.advance(10_000);
+    await settle();
+    assert.deepEqual(t.ops(), ['migration.jobStats', 'migration.jobStats']);
+    assert.equal(t.jobs.info(['job-r'])['job-r']?.status, 'running');
+    t.time.advance(10_000);
+    await t.snaps.settled('job-r');
+    assert.deepEqual(t.ops(), ['migration.jobStats', 'migration.jobStats', 'migration.jobStats', 'job-md', 'libvirt.setMetadata', 'job-md']);
+    assert.equal(t.jobRecords[0]?.['completed'], true);
+    assert.equal(t.jobRecords[1], undefined, 'the record removed when the job ends');
+    assert.doesNotMatch(t.md(), /snapshot_job/);
+    assert.match(t.md(), new RegExp(`<ovirt-vm:volumeID>${TOP}</ovirt-vm:volumeID>`), 'the metadata names the new volume');
+    assert.deepEqual(t.events, [{ id: 'job-r', status: 'done', description: 'snapshot_vm', job_type: 'virt' }]);
+    assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[TOP, TOP_PATH]]);
+    assert.deepEqual(t.memoryIo, [`teardown ${MEM[1]}`]);
+    assert.equal(t.time.pendingTimers, 1, 'the abort timer cleared; only the job\'s autodelete is left');
+  });
+
+  void it('a memory snapshot still running at its timeout (counted from the first start): aborted (and recorded), then failed with 48 even though libvirt switched the disks', async () => {
+    const t = recovering({ md: recordedJob({ memoryParams: MEMORY_PARAMS }), switched: true, jobTypes: [2, 2, 2, 2, 2, 2, 2, 0] });
+    await settle();
+    t.time.advance(29_999);
+    await settle();
+    assert.ok(!t.ops().includes('migration.abortJob'), 'not before the timeout');
+    t.time.advance(1);
+    await settle();
+    assert.deepEqual(t.ops().slice(-2), ['migration.abortJob', 'job-md']);
+    assert.equal(t.jobRecords[0]?.['abort'], true);
+    for (let i = 0; i < 6 && t.jobs.info(['job-r'])['job-r']?.status === 'running'; i++) {
+      t.time.advance(10_000);
+      await settle();
+    }
+    await t.snaps.settled('job-r');
+    const job = t.jobs.info(['job-r'])['job-r']!;
+    assert.equal(job.status, 'failed');
+    assert.equal(job.error?.code, 48);
+    assert.match(job.error!.message, /^Snapshot failed: the memory snapshot outlived its timeout of 1 min and libvirt's job was aborted/);
+    assert.equal(t.jobRecords.at(-1), undefined, 'the record removed');
+    assert.deepEqual(t.memoryIo, [`teardown ${MEM[1]}`]);
+  });
+
+  void it('a disk-only snapshot libvirt completed while the agent was down: the guest thawed, the records move, done', async () => {
+    const t = recovering({ md: recordedJob({ freeze: true }), switched: true });
+    await t.snaps.settled('job-r');
+    assert.deepEqual(t.ops(), ['migration.jobStats', 'job-md', 'libvirt.fsThaw', 'libvirt.setMetadata', 'job-md']);
+    assert.equal(t.jobs.info(['job-r'])['job-r']?.status, 'done');
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [TOP]);
+    assert.equal(t.adopted(), 1);
+  });
+
+  void it('a snapshot that did not happen while the agent was down (the disks on their old volumes): the guest thawed, failed with 48, nothing moved', async () => {
+    const t = recovering({ md: recordedJob({ freeze: true }) });
+    await t.snaps.settled('job-r');
+    assert.deepEqual(t.ops(), ['migration.jobStats', 'job-md', 'libvirt.fsThaw', 'job-md']);
+    const job = t.jobs.info(['job-r'])['job-r']!;
+    assert.equal(job.status, 'failed');
+    assert.deepEqual(job.error, { code: 48, message: 'Snapshot failed: after the agent\'s restart, disk vda does not run on its new volume' });
+    assert.deepEqual(t.events.map((e) => e.status), ['failed']);
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [BASE]);
+    assert.doesNotMatch(t.md(), /snapshot_job/);
+  });
+
+  void it('a job stopped before it recorded its volumes cannot be judged: thawed, failed with 48', async () => {
+    // Written when the job started, before its volumes were prepared: no newDrives yet.
+    const md = recordedJob({ freeze: true }).replace(/,&quot;newDrives&quot;:\[.*?\],&quot;memoryVolPath&quot;:null/, '');
+    assert.doesNotMatch(md, /newDrives/);
+    const t = recovering({ md, switched: true });
+    await t.snaps.settled('job-r');
+    assert.deepEqual(t.ops(), ['migration.jobStats', 'job-md', 'libvirt.fsThaw', 'job-md']);
+    assert.match(t.jobs.info(['job-r'])['job-r']!.error!.message, /cannot be judged/);
+    assert.deepEqual(t.vm.storageDrives.map((d) => d.volumeID), [BASE]);
+  });
+
+  void it('a record that is not a job this agent can resume is removed; no job is listed; no record, nothing happens', async () => {
+    const t = recovering({ md: ovirtVm(BASE, '<ovirt-vm:snapshot_job>{not json</ovirt-vm:snapshot_job>') });
+    await settle();
+    assert.deepEqual(t.jobs.info(), {});
+    assert.doesNotMatch(t.md(), /snapshot_job/);
+    const none = recovering({});
+    await settle();
+    assert.deepEqual(none.jobs.info(), {});
+    assert.deepEqual(none.ops(), []);
   });
 });
 
