@@ -166,6 +166,8 @@ interface CaseResult {
   generator: string;
   /** The agent under test: 'checkout' or the other build's dist (VDSM_BENCH_AGENT_DIST). */
   agent_build: string;
+  /** Node options of the agent's process (--agent-node-options; '' for Node's defaults). */
+  agent_node_options: string;
   /** Niceness of every agent and floor thread (--agent-nice; the unit's [vars] vdsm_nice is -5, the dev profile's 0); the client runs at 0. */
   agent_nice: number;
   client_nice: number;
@@ -685,7 +687,7 @@ async function caseMain(vms: number, kind: RecordsKind, cycles: number, calls: n
     loop_delay_p99_ms: round(histogram.percentile(99) / 1e6, 2), loop_delay_max_ms: round(histogram.max / 1e6, 2),
     load1: round(loadavg()[0] ?? 0, 2),
     pin: pinned ? pin : 'off', cpus_agent: cpusAgent, cpus_client: client.cpus, cpus_floor: cpusFloor, cpus_sampler: schedOut?.cpus ?? null, client_gc: clientGc, generator,
-    agent_build: AGENT_DIST ?? 'checkout', agent_nice: niced ? agentNice : 0, client_nice: client.nice,
+    agent_build: AGENT_DIST ?? 'checkout', agent_node_options: process.execArgv.join(' '), agent_nice: niced ? agentNice : 0, client_nice: client.nice,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -838,15 +840,17 @@ async function orchestrate(flags: Flags): Promise<void> {
   const pin = pinMode(flags.str('pin', 'off'));
   const clientGc = flags.str('client-gc', 'parallel');
   if (clientGc !== 'single' && clientGc !== 'parallel') throw new Error(`--client-gc=${clientGc}: expected single or parallel`);
+  // Node/V8 options of the agent's process (the case child) only: not the client's, not the floor's.
+  const agentNodeOptions = flags.str('agent-node-options', '').split(/\s+/).filter((o) => o !== '');
   const generator = flags.str('generator', 'parse');
   if (generator !== 'parse' && generator !== 'check') throw new Error(`--generator=${generator}: expected parse or check`);
-  const env = { node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error'), pin, clientGc, generator, agentBuild: AGENT_DIST ?? 'checkout' };
+  const env = { agentNodeOptions: agentNodeOptions.join(' '), node: process.version, cpus: cpus().length, loadavg: loadavg().map((v) => v.toFixed(2)).join(' '), cycles, calls, logLevel: flags.str('log-level', 'error'), pin, clientGc, generator, agentBuild: AGENT_DIST ?? 'checkout' };
   const results: CaseResult[] = [];
   let done = 0;
   for (const n of counts) {
     for (const kind of kinds) {
       step(done++, counts.length * kinds.length, `${n} VMs, ${kind} records`);
-      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), `--pin=${pin}`, `--client-gc=${clientGc}`, `--generator=${generator}`, `--agent-nice=${flags.num('agent-nice', 0)}`, ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000 });
+      const r = await runChildCase<CaseResult>(SCRIPT, ['--case', `--vms=${n}`, `--records=${kind}`, `--cycles=${cycles}`, `--calls=${calls}`, `--log-level=${flags.str('log-level', 'error')}`, ...(flags.has('no-floor') ? ['--no-floor'] : []), ...(flags.has('no-schedstat') ? ['--no-schedstat'] : []), `--pin=${pin}`, `--client-gc=${clientGc}`, `--generator=${generator}`, `--agent-nice=${flags.num('agent-nice', 0)}`, ...(flags.str('cpu-profile', '') !== '' ? [`--cpu-profile=${flags.str('cpu-profile', '')}`] : [])], { timeoutMs: 900_000, execArgv: agentNodeOptions });
       emitCase(r as unknown as Record<string, unknown>);
       results.push(r);
     }
@@ -882,6 +886,7 @@ if (isMainThread) {
       pin: 'cross|same|off: every agent and floor thread on CPU 1 and the client on CPU 0 (cross), the client on CPU 1 too (same), unpinned (off, the default)',
       'agent-nice': "N: niceness of every agent and floor thread (default 0, the dev profile's; vdsmd's unit and [vars] vdsm_nice default: -5); the client runs at 0",
       'client-gc': "single|parallel: the client's V8 GC without helper threads (single) or Node's default (parallel, the default)",
+      'agent-node-options': "OPTIONS: node options for the agent's process only, e.g. '--max-semi-space-size=64' (default none; the client and the floor keep Node's defaults)",
       generator: "parse|check: the timed getAllVmStats calls JSON-parse each reply whole as the engine does (parse, the default), or read only its envelope (check: bench:rpc's check generator), so the client's ~15 ms parse of 1.8 MB and its GC do not share the 2 CPUs with the agent",
     },
     internal: ['case', 'client', 'port', 'floor-port'],
