@@ -10,13 +10,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { lstat, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 import { startLocalDcHost, type LocalDcHost } from '../helpers/local-dc-host.js';
 import { createVolume, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
+import { blockedOnFifo } from '../support/fifo-wait.js';
 
 const run = promisify(execFile);
 type Obj = Record<string, unknown>;
@@ -27,22 +28,6 @@ const isPrepared = async (runLink: string): Promise<boolean> => lstat(runLink).t
   if (err.code === 'ENOENT') return false;
   throw err;
 });
-
-/**
- * Resolves once a thread of process `pid` is blocked opening a FIFO (its wchan is fifo_open, or wait_for_partner on newer kernels). Probing
- * the FIFO itself would not do: opening it for writing lets the blocked reader go on, with nothing to read.
- */
-async function blockedOnFifo(pid: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const tid of await readdir(`/proc/${pid}/task`)) {
-      const wchan = await readFile(`/proc/${pid}/task/${tid}/wchan`, 'utf8').catch(() => '');
-      if (wchan === 'fifo_open' || wchan === 'wait_for_partner') return;
-    }
-    if (Date.now() > deadline) throw new Error(`no thread of ${pid} blocked opening a FIFO in ${timeoutMs} ms`);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
 
 void describe('storage drives of a VM that goes Down (test driver, LOCALFS domain)', { timeout: 120_000 }, () => {
   let host: LocalDcHost | undefined;
@@ -132,7 +117,7 @@ void describe('storage drives of a VM that goes Down (test driver, LOCALFS domai
     try {
       const created = await engine.call<Obj>('VM.create', { vmID: vmId, vmParams: { vmId, xml: vmXml(vmId, v) } });
       assert.equal(created['status'], 'WaitForLaunch');
-      await blockedOnFifo(agent.pid);
+      await blockedOnFifo(agent.pid, 15_000);
 
       const t0 = Date.now();
       assert.equal(await engine.call('VM.destroy', { vmID: vmId }, DESTROY_BOUND_MS), true);

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { chown, lstat, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { chown, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +24,7 @@ import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, withSto
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 import { connectPool, connectStorage, createVolume, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
+import { blockedOnFifo } from '../support/fifo-wait.js';
 
 type Obj = Record<string, unknown>;
 const check = await ensureRealVmAssets();
@@ -73,18 +74,6 @@ async function crashAndRestart(life: Life, meanwhile: () => Promise<void> = asyn
   life.engine = await EngineClient.connect({ port: life.agent.port });
 }
 
-/** Resolves once a thread of process `pid` is blocked opening a FIFO (wchan fifo_open, or wait_for_partner on newer kernels). */
-async function blockedOnFifo(pid: number, timeoutMs = CALL_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const tid of await readdir(`/proc/${pid}/task`)) {
-      const wchan = await readFile(`/proc/${pid}/task/${tid}/wchan`, 'utf8').catch(() => '');
-      if (wchan === 'fifo_open' || wchan === 'wait_for_partner') return;
-    }
-    if (Date.now() > deadline) throw new Error(`no thread of ${pid} blocked opening a FIFO in ${timeoutMs} ms`);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
 
 /** The hot-plug request of volume `v` as vdsm's engine sends it (XML with the drive's metadata). */
 function plugXml(dc: StorageHost['dc'], dev: string, v: { img: string; vol: string }): string {
@@ -201,7 +190,7 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
       });
       await connectStorage(l.engine, dc);
       await connectPool(l.engine, dc);
-      await blockedOnFifo(l.agent.pid);
+      await blockedOnFifo(l.agent.pid, CALL_TIMEOUT_MS);
 
       // Hot-unplug of the drive whose prepare hangs: answered, its image torn down.
       let t0 = Date.now();
