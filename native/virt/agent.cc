@@ -1,4 +1,4 @@
-// Guest-agent calls through libvirt (libvirt-qemu's qemuAgentCommand, getGuestInfo, getGuestVcpus, the
+// Guest-agent calls through libvirt (libvirt-qemu's qemuAgentCommand, getGuestInfo, getGuestVcpus, setTime, the
 // agent response timeout). Callers give these a connection of their own: a stuck agent stalled other calls on a shared
 // connection in the lab.
 #include "virt.h"
@@ -68,6 +68,19 @@ Napi::Value AgentSetResponseTimeout(const Napi::CallbackInfo& info) {
   return call.env().Undefined();
 }
 
+// setTime(conn, uuid, seconds, nseconds, flags?): virDomainSetTime, the guest's clock set through the QEMU
+// guest agent (guest-set-time inside libvirtd, bounded by the agent response timeout). Seconds since the
+// epoch as a double: an int would end in 2038.
+Napi::Value SetTime(const Napi::CallbackInfo& info) {
+  DomainCall call(info);
+  long long seconds = static_cast<long long>(call.Num(2, "seconds"));
+  unsigned int nseconds = static_cast<unsigned int>(call.Int(3, "nseconds"));
+  unsigned int flags = call.Flags(4);
+  if (call.Run("virDomainSetTime", [seconds, nseconds, flags](virDomainPtr d) { return virDomainSetTime(d, seconds, nseconds, flags); }) < 0)
+    call.Fail("virDomainSetTime");
+  return call.env().Undefined();
+}
+
 }  // namespace
 
 void RegisterAgentFunctions(Napi::Env env, Napi::Object exports) {
@@ -76,6 +89,7 @@ void RegisterAgentFunctions(Napi::Env env, Napi::Object exports) {
       {"getGuestInfo", GetGuestInfo},
       {"agentSetResponseTimeout", AgentSetResponseTimeout},
       {"getGuestVcpus", GetGuestVcpus},
+      {"setTime", SetTime},
   });
 }
 

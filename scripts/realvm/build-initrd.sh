@@ -64,6 +64,10 @@ exit 0
 EOF
 chmod 755 "$ROOT/sbin/shutdown"
 
+# qemu-ga's guest-set-time refuses (unsupported) without /sbin/hwclock, before it sets any time; busybox
+# has the applet, so the agent's time sync (virDomainSetTime) can set this guest's clock.
+ln -s ../bin/busybox "$ROOT/sbin/hwclock"
+
 # The ACPI power button (virsh shutdown --mode acpi) powers the guest off too; busybox acpid runs
 # CONFDIR/PWRF/00000080 for it.
 mkdir -p "$ROOT/etc/acpi/PWRF"

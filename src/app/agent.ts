@@ -234,6 +234,7 @@ export class Agent {
       userShutdownTimeoutS: cfg.vars.user_shutdown_timeout,
       jobsAutodeleteDelayS: cfg.jobs.autodelete_delay,
       guest: this.guest.agents,
+      timeSync: this.guest.timeSync,
       vmCommandTimeoutS: cfg.vars.vm_command_timeout,
       guestEventWaitMs: cfg.vars.guest_lifecycle_event_reply_timeout * 1000,
       guestWaitTimeoutMs: cfg.vars.guest_wait_timeout * 1000,

@@ -50,6 +50,8 @@ export const schema = {
     migration_monitor_interval: int(10, `Period, in ${SECONDS}, of migration progress checks (job statistics, VM_migration_status events, the convergence schedule); 0 disables them.`, { min: 0 }),
     migration_retry_timeout: int(10, `Time, in ${SECONDS}, before asking a destination with no free incoming slot again.`, { min: 0 }),
     migration_destination_timeout: int(21600, `Time, in ${SECONDS}, a migration destination waits for the migration to finish before the VM is Down (migration failed).`, { min: 0 }),
+    time_sync_cont_enable: bool(false, 'Set the guest\'s clock to the host\'s (virDomainSetTime through the QEMU guest agent, best effort) after VM.cont resumes a paused VM. A VM restored from hibernation has its clock set whatever this says.'),
+    time_sync_snapshot_enable: bool(false, 'Set the guest\'s clock to the host\'s (virDomainSetTime through the QEMU guest agent, best effort) at the end of a snapshot job (VM.snapshot), which may have paused the guest while its memory was written.'),
     guest_lifecycle_event_reply_timeout: int(10, `Time, in ${SECONDS}, a migration or hibernation waits for the oVirt guest agent to confirm before_migration / before_hibernation (engines that ask for guest events), and a migrated VM's new channel to connect before after_migration is sent.`, { min: 0 }),
     migration_create_timeout: int(600, `Time, in ${SECONDS}, allowed for creating the VM on a migration destination (VM.migrationCreate).`, { min: 0 }),
     hotunplug_timeout: int(30, `Time, in ${SECONDS}, to wait for a guest to release a hot-unplugged device.`, { min: 0, compat: true }),

@@ -117,9 +117,19 @@ export interface QgaPollArgs {
   tasks: QgaTask[];
 }
 
-/** Operation name -> { args, result } of workers/ops/guest.ts: one result per task, in order. */
+/** The guest's clock set to a time (virDomainSetTime through the agent): seconds since the epoch and nanoseconds. */
+export interface SetTimeArgs {
+  /** The guest-agent libvirt connection. */
+  conn: number;
+  uuid: string;
+  seconds: number;
+  nseconds: number;
+}
+
+/** Operation name -> { args, result } of workers/ops/guest.ts: qgaPoll's one result per task, in order. */
 export interface GuestOps {
   'guest.qgaPoll': { args: QgaPollArgs; result: QgaTaskResult[] };
+  'guest.setTime': { args: SetTimeArgs; result: null };
 }
 
 /** The guest part of a VM's stats (both agents merged, src/guest/guest-info.ts), in the engine's keys and types. */

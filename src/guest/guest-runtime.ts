@@ -19,6 +19,7 @@ import { DEFAULT_READ_BUDGET } from './channel-listener.js';
 import type { ChannelWorkerConfig } from './channel-protocol.js';
 import { ChannelThread } from './channel-thread.js';
 import { GuestAgents, hasQemuGaChannel } from './guest-agents.js';
+import { GuestTimeSync } from './guest-time-sync.js';
 import { MAX_MESSAGE_BYTES } from './line-framer.js';
 import { OvirtChannels } from './ovirt-channels.js';
 import { QgaPoller } from './qga-poller.js';
@@ -44,6 +45,8 @@ export interface GuestRuntimeOptions {
   vms: () => Iterable<GuestVm>;
   /** A guest agent's word on the guest changed (the VM manager moves the status and tells the engine). */
   onGuestStatus: (vmId: string, up: boolean, cause: string) => void;
+  /** The host's wall clock for the time sync, ms since the epoch (Date.now by default). */
+  wallClock?: () => number;
 }
 
 /** Statuses in which the guest's CPUs run, so its agent can answer. */
@@ -58,6 +61,8 @@ export class GuestRuntime {
   readonly executor: Executor;
   readonly thread: ChannelThread;
   readonly poller: QgaPoller | undefined;
+  /** The guest's clock set after it stood still (restore, VM.cont, snapshots). */
+  readonly timeSync: GuestTimeSync;
   #o: GuestRuntimeOptions;
   readonly #life = new Lifecycle<{ stuckThreads: number }>('guest agents');
   #polling = false;
@@ -141,6 +146,22 @@ export class GuestRuntime {
       onFirstCaps: (vmId) => opts.onGuestStatus(vmId, true, 'qemuGuestAgentUp'),
     }) : undefined;
     this.agents = new GuestAgents({ clock: opts.clock, channels, poller: this.poller, log });
+    // The time sync runs on this executor too (an agent that does not answer parks its task here), with
+    // or without the poller: the executor starts with the first sync once the runtime runs.
+    const onDemand: Dispatcher = {
+      dispatch: <K extends OpName>(op: K, args: OpArgs<K>, o?: DispatchOptions): Promise<OpResult<K>> => {
+        if (!executor.running && this.#life.running) executor.start();
+        return executor.dispatch(op, args, o);
+      },
+    };
+    this.timeSync = new GuestTimeSync({
+      libvirt: new LibvirtClient({ dispatcher: onDemand, connections: opts.connections }),
+      log: opts.log('virt.guestagent.time'),
+      ...(opts.wallClock !== undefined ? { wallClock: opts.wallClock } : {}),
+      onCont: cfg.vars.time_sync_cont_enable,
+      onSnapshot: cfg.vars.time_sync_snapshot_enable,
+      timeoutMs: cfg.guest_agent.qga_task_timeout * 1000,
+    });
   }
 
   /** The vmchannels thread (channels of recovered VMs attach before polling starts). */

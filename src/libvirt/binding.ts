@@ -81,6 +81,8 @@ export interface VirtBinding {
   getGuestInfo(conn: number, uuid: string, types?: number, flags?: number): FlatStats;
   agentSetResponseTimeout(conn: number, uuid: string, timeout: number, flags?: number): void;
   getGuestVcpus(conn: number, uuid: string, flags?: number): FlatStats;
+  /** virDomainSetTime: the guest's clock through the QEMU guest agent (seconds since the epoch, nanoseconds). */
+  setTime(conn: number, uuid: string, seconds: number, nseconds: number, flags?: number): void;
   // migration (native/virt/migration.cc); migrateToURI3 blocks for the whole migration
   migrateToURI3(conn: number, uuid: string, dconnuri: string, params: MigrateParams, flags?: number): void;
   jobStats(conn: number, uuid: string, flags?: number): JobStats;

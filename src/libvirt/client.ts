@@ -9,8 +9,8 @@ import { AGENT_OPS } from '../contracts/libvirt-ops.js';
 import type { OpArgs, OpName, OpResult } from '../contracts/operations.js';
 import { mapLibvirtError } from './errors.js';
 
-/** Operations on the guest-agent connection: libvirt's agent calls and the QEMU guest agent poller's batches. */
-const ON_AGENT_CONN: ReadonlySet<OpName> = new Set<OpName>([...AGENT_OPS, 'guest.qgaPoll', 'test.qgaPoll']);
+/** Operations on the guest-agent connection: libvirt's agent calls, the QEMU guest agent poller's batches, the guest time sync. */
+const ON_AGENT_CONN: ReadonlySet<OpName> = new Set<OpName>([...AGENT_OPS, 'guest.qgaPoll', 'guest.setTime', 'test.qgaPoll']);
 
 /** What the client needs from the ConnectionManager. */
 export interface ConnectionSource {

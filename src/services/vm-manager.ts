@@ -5,6 +5,7 @@ import type { VmCreated } from '../contracts/api-types.js';
 import type { Logger } from 'pino';
 import { errorMessage, Errors, vdsmError, wrapError } from '../errors.js';
 import type { GuestAgents } from '../guest/guest-agents.js';
+import type { GuestTimeSync, TimeSyncReason } from '../guest/guest-time-sync.js';
 import { QEMU_GA_CHANNEL_NAME } from '../guest/ovirt-protocol.js';
 import { DestroyFlag, DomainState, Impact, LifecycleEvent, StatsGroup } from '../libvirt/constants.js';
 import { ticketedGraphics, vncSaslStep, type ConsoleOptions, type GraphicsTicket } from '../virt/graphics-ticket.js';
@@ -50,8 +51,6 @@ const SYNC_READ_VMS = 64;
 /** monitorResponse's two JSON texts (vm-report.ts monitorResponse): a read fills one in per VM. */
 const MONITOR_RESPONSE_OK = '"0"';
 const MONITOR_RESPONSE_DOWN = '"-1"';
-/** How long the QEMU guest agent may take to set the guest's clock after a restore (seconds). */
-const GUEST_TIME_SYNC_TIMEOUT_S = 10;
 
 export interface Vm extends VmRecord {
   readonly vmId: string;
@@ -145,6 +144,8 @@ export interface VmManagerOptions {
   userShutdownTimeoutS?: number;
   /** Both guest agents (absent in tests that do not need them). */
   guest?: GuestAgents;
+  /** The guest's clock set after it stood still (src/guest/guest-time-sync.ts; absent: never set). */
+  timeSync?: Pick<GuestTimeSync, 'sync'>;
   /** [vars] vm_command_timeout, seconds. */
   vmCommandTimeoutS: number;
   /** [vars] guest_lifecycle_event_reply_timeout, ms: how long after_hibernation waits for a restored VM's channel to connect. */
@@ -301,6 +302,7 @@ export class VmManager {
     this.#snapshots = new VmSnapshots({
       libvirt: opts.libvirt, log: opts.log, drives: opts.drives, clock: opts.clock, timers: opts.timers, jobs: this.#virtJobs,
       requireRunning: (vmId) => this.#requireRunning(vmId),
+      syncGuestTime: (vm) => this.#syncGuestTime(vm, 'snapshot'),
       adoptLiveXml: (vm) => this.#adoptChangedDisks(vm),
       memoryVolumes: opts.memoryVolumes,
       machineParams: async (vm) => {
@@ -634,6 +636,8 @@ export class VmManager {
       throw wrapError(Errors.UNEXPECTED, err);
     }
     vm.state.resumed();
+    // Not waited for (vdsm sets the time before answering): an agent that does not answer must not hold VM.cont.
+    this.#syncGuestTime(vm, 'cont');
     await this.runHook('after_vm_cont', vm);
     return { vmList: {} };
   }
@@ -1201,7 +1205,7 @@ export class VmManager {
         (sent) => this.#o.log.info({ vmId: vm.vmId, sent }, 'after_hibernation to the oVirt guest agent'),
         () => undefined,
       );
-      void this.#syncGuestTime(vm);
+      this.#syncGuestTime(vm, 'restore');
     } catch (err) {
       this.#o.log.error({ vmId: vm.vmId, err }, 'VM restore from hibernation failed');
       if (!vm.state.isDown) vm.state.markDown(exitInfo(ExitCode.ERROR, VmExitReason.GENERIC_ERROR, `Wake up from hibernation failed:${errorMessage(err)}`), 'restoreFailed');
@@ -1211,17 +1215,13 @@ export class VmManager {
   }
 
   /**
-   * The guest's clock stood still while it was hibernated: set it to the host's through the QEMU guest
-   * agent, as vdsm does after a restore. Best effort (no agent, an agent that cannot set the time): logged.
+   * The guest's clock stood still (hibernated, paused, its memory written by a snapshot): set it to the
+   * host's through the QEMU guest agent when `reason` asks for it ([vars] time_sync_*), as vdsm's
+   * syncGuestTime. Runs on the guest-agent executor, not waited for; failures are logged there.
    */
-  async #syncGuestTime(vm: Vm): Promise<void> {
-    const command = JSON.stringify({ execute: 'guest-set-time', arguments: { time: Date.now() * 1_000_000 } });
-    try {
-      await this.#call('libvirt.qemuAgentCommand', { uuid: vm.vmId, command, timeout: GUEST_TIME_SYNC_TIMEOUT_S, flags: 0 });
-      this.#o.log.info({ vmId: vm.vmId }, 'guest time synchronised after the restore');
-    } catch (err) {
-      this.#o.log.info({ vmId: vm.vmId, err: errorMessage(err) }, 'guest time not synchronised after the restore');
-    }
+  #syncGuestTime(vm: Vm, reason: TimeSyncReason): void {
+    // sync() never rejects: it logs what went wrong.
+    void this.#o.timeSync?.sync(vm.vmId, reason);
   }
 
   /** Prepare the disks that name storage volumes and point the XML at them (vdsm's prepareVolumePath). */

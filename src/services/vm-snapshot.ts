@@ -74,6 +74,8 @@ export interface VmSnapshotsOptions {
   timers: Timers;
   /** The host's virt jobs (Host.getJobs): each snapshot is one. */
   jobs: VirtJobs;
+  /** At a job's end, done or failed (vdsm's finalize): the guest's clock, if [vars] time_sync_snapshot_enable. */
+  syncGuestTime?: (vm: Vm) => void;
 }
 
 export class VmSnapshots {
@@ -214,6 +216,7 @@ export class VmSnapshots {
     ).finally(() => {
       this.#busy.delete(vm.vmId);
       this.#running.delete(jobId);
+      if (!this.#closed) this.#o.syncGuestTime?.(vm);
     });
     this.#running.set(jobId, run);
   }

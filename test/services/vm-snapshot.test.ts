@@ -151,6 +151,8 @@ function setup(script: Script = {}) {
     sizes: () => Promise.resolve({}),
   };
   let adopted = 0;
+  /** The time syncs asked for: the VM and the jobs' statuses at that moment. */
+  const synced: string[] = [];
   const memoryIo: string[] = [];
   const time = new ManualTime(1_000_000);
   const events: VirtJobInfo[] = [];
@@ -173,6 +175,8 @@ function setup(script: Script = {}) {
     clock: time,
     timers: time,
     jobs,
+    // vdsm's finalize: the time sync is asked for at every job's end (it decides by its key).
+    syncGuestTime: (v) => synced.push(`${v.vmId} ${Object.values(jobs.info()).map((j) => j.status).join(',')}`),
   });
   /** libvirt's calls in order, without the XML reads (each metadata write reads the live XML first). */
   const ops = (): string[] => calls.map((c) => c.op).filter((op) => op !== 'libvirt.xmlDesc');
@@ -183,7 +187,7 @@ function setup(script: Script = {}) {
     await snaps.settled(jobUUID);
     return { answer, atAnswer, job: jobs.info([jobUUID])[jobUUID]! };
   };
-  return { snaps, jobs, events, time, vm, calls, ops, prepared, memoryIo, run, snapshotReached, adopted: () => adopted, jobRecords, md: () => md };
+  return { snaps, jobs, events, time, vm, calls, ops, prepared, memoryIo, run, snapshotReached, adopted: () => adopted, jobRecords, md: () => md, synced };
 }
 
 const REQ = { snapDrives: [{ domainID: SD, imageID: IMG, volumeID: TOP, baseVolumeID: BASE }] };
@@ -212,6 +216,15 @@ void describe('VM.snapshot as a virt job', () => {
     assert.match(String(md['metadata']), new RegExp(`^<vm>\\s*<device name="vda" devtype="disk">[\\s\\S]*<volumeID>${TOP}</volumeID>`));
     assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[TOP, TOP_PATH]]);
     assert.equal(t.adopted(), 1);
+  });
+
+  void it('asks for the guest time sync once at the job\'s end, done or failed (vdsm\'s finalize; time_sync_snapshot_enable decides)', async () => {
+    const ok = setup();
+    await ok.run({ ...REQ, frozen: false }, 'job-sync');
+    assert.deepEqual(ok.synced, [`${VM_ID} done`]);
+    const failed = setup({ snapshot: libvirtError(VirErrorCode.OPERATION_FAILED, 'snapshot refused') });
+    await failed.run({ ...REQ, frozen: false }, 'job-sync-failed');
+    assert.deepEqual(failed.synced, [`${VM_ID} failed`]);
   });
 
   void it('answers while libvirt still takes the snapshot: Host.getJobs shows it running until libvirt returns', async () => {

@@ -1,4 +1,4 @@
-// The QEMU guest agent poller's per-VM task: the agent queries for one domain on the guest-agent libvirt
+// The QEMU guest agent poller's per-VM task and the guest time sync's setTime: the agent queries for one domain on the guest-agent libvirt
 // connection (workers/guest/qga-runner.ts), bound to libvirt's calls (through the asynchronous entry, as
 // every libvirt op in a worker). Runs only in workers.
 import { toTransferableLibvirtError } from '../../src/libvirt/binding.js';
@@ -35,4 +35,15 @@ const qgaPoll: OpImpl<'guest.qgaPoll'> = async (a, ctx) => {
   return out;
 };
 
-export const ops: AreaOps<'guest'> = { 'guest.qgaPoll': qgaPoll };
+// The guest's clock after it stood still (src/virt/guest-time-sync.ts): on this executor, so an agent
+// that does not answer parks this task, never a verb's.
+const setTime: OpImpl<'guest.setTime'> = async (a, ctx) => {
+  try {
+    await virtCall(ctx, (v) => v.setTime(a.conn, a.uuid, a.seconds, a.nseconds, 0));
+    return null;
+  } catch (err) {
+    throw toTransferableLibvirtError(err);
+  }
+};
+
+export const ops: AreaOps<'guest'> = { 'guest.qgaPoll': qgaPoll, 'guest.setTime': setTime };
