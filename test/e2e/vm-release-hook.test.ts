@@ -63,6 +63,8 @@ void describe('the release of a VM whose domain stops: Powering down, images, af
       `[ "$vmId" = "${vmId}" ] || exit 0`,
       `if [ -L "${runLink}" ]; then image=prepared; else image=released; fi`,
       `echo "$vmId $macspoof $image" >> ${marks}`,
+      // Made once the line is written: the test reads the marks only then.
+      `touch ${marks}.held`,
       `read go < ${fifo}`,
     ].join('\n'));
 
@@ -102,7 +104,7 @@ void describe('the release of a VM whose domain stops: Powering down, images, af
     const shutdown = engine.request('VM.shutdown', { vmID: vmId, delay: '0', message: 'bye', timeout: '1', force: true });
     // The hook runs before Down: a Down first fails the case at once.
     await Promise.race([
-      fileAppears(marks),
+      fileAppears(`${marks}.held`),
       engine.waitForEvent(isVmStatus(vmId, 'Down'), 60_000, from).then(() => { throw new Error('reported Down before after_vm_destroy ran'); }),
     ]);
     assert.deepEqual((await readFile(marks, 'utf8')).trim().split('\n'), [`${vmId} true released`], 'after_vm_destroy runs once the image is torn down, with vmId and the custom properties');
