@@ -10,7 +10,8 @@
 // its teardown is still tried when the VM ends. A teardown (the VM ends, a drive is unplugged) never
 // waits for a prepare in flight, which may hang on its storage: it stops the re-preparation, and a
 // prepare that returns after its drive was released tears that image down again, so it does not stay
-// prepared.
+// prepared. Nothing else waits for it either: a snapshot that moves a drive meanwhile keeps its new
+// volume's path (vdsm's snapshot does not wait for the recovery's preparePaths).
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import type { DomainInfo } from '../virt/domain-xml.js';
@@ -36,7 +37,6 @@ export class DriveRepreparation {
   #stopped = false;
   #wakeStop: (() => void) | undefined;
   readonly #stop = new Promise<void>((resolve) => { this.#wakeStop = resolve; });
-  #inFlight: Promise<unknown> = Promise.resolve();
   /** Resolves once every drive was prepared, failed or skipped (never rejects). */
   readonly done: Promise<void>;
 
@@ -54,11 +54,6 @@ export class DriveRepreparation {
     this.#wakeStop?.();
   }
 
-  /** Resolves once no prepare is in flight (a snapshot moving a drive waits for it). */
-  async settled(): Promise<void> {
-    await this.#inFlight;
-  }
-
   async #run(): Promise<void> {
     if (this.#storage.poolConnected !== undefined) {
       const waiting = this.#storage.poolConnected();
@@ -68,11 +63,16 @@ export class DriveRepreparation {
     for (const d of [...this.#drives]) {
       if (this.#stopped) return;
       if (!this.#drives.includes(d)) continue;
-      const prepare = this.#storage.prepare(d);
-      this.#inFlight = prepare.catch(() => undefined);
+      // A snapshot may move the drive onto its new volume while this prepare runs (it does not wait for
+      // it, as vdsm's does not wait for preparePaths): the image is the same, the snapshot's path stays.
+      const volumeID = d.volumeID;
       try {
-        const path = await prepare;
+        const path = await this.#storage.prepare(d);
         if (await this.#released(d)) continue;
+        if (d.volumeID !== volumeID) {
+          this.#o.log.info({ vmId: this.#o.vmId, drive: d.name, volumeID: d.volumeID, path: d.path }, 'storage volume of the recovered VM prepared again; the drive moved to a new volume meanwhile (a snapshot), whose path stays');
+          continue;
+        }
         if (d.path === '') d.path = path;
         else if (path !== d.path) this.#o.log.warn({ vmId: this.#o.vmId, drive: d.name, path, was: d.path }, 'recovered drive prepared at another path than the VM runs on');
         this.#o.log.info({ vmId: this.#o.vmId, drive: d.name, path }, 'storage volume of the recovered VM prepared again');

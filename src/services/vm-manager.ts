@@ -78,6 +78,12 @@ export interface Vm extends VmRecord {
    */
   drivesReleased?: Promise<void>;
   /**
+   * The VM released as vdsm's releaseVm does, once per VM life (its domain stopped, VM.destroy, a forced
+   * power-off): its images torn down (drivesReleased), then the after_vm_destroy hook; later calls await
+   * the same promise, so the hook never runs twice.
+   */
+  released?: Promise<void>;
+  /**
    * Sizes of the VM's file disks by target (VM stats truesize / apparentsize). Replaced, never modified,
    * when a size changes: the cached stats report is rebuilt on a new map.
    */
@@ -485,6 +491,9 @@ export class VmManager {
       // hung incoming QEMU would make last 10 s before the forced destroy's own.
       const graceful = vm.state.status !== VmStatus.MIGRATION_DESTINATION;
       vm.state.destroyRequested();
+      // As vdsm's releaseVm: Powering down (no event) before the domain is destroyed, until Down. A
+      // destroy libvirt refuses leaves it so, as vdsm's does.
+      vm.state.releasing();
       try {
         await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: graceful ? DestroyFlag.GRACEFUL : DestroyFlag.DEFAULT });
       } catch (err) {
@@ -508,22 +517,24 @@ export class VmManager {
       }
       // A persistent (defined) domain is undefined as well, as vdsm does; a transient one is gone.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
-      // As vdsm's releaseVm: the images are torn down before the VM is reported Down. A prepare still in
-      // flight (a launch, a recovered VM's) is not waited for: it tears its image down when it returns.
-      await this.#releaseDrives(vm);
+      // As vdsm's releaseVm: the images are torn down and after_vm_destroy has run before the VM is
+      // reported Down. A prepare still in flight (a launch, a recovered VM's) is not waited for: it tears
+      // its image down when it returns.
+      await this.#releaseVm(vm);
       vm.state.destroyed();
     } else {
       // Down already: a persistent domain migrated away (PERSIST_DEST) or shut down leaves its definition.
       await this.#call('libvirt.undefine', { uuid: vm.vmId, flags: 0 }).catch(() => undefined);
     }
-    // Released when its domain stopped already (the same promise): nothing is torn down twice.
-    await this.#releaseDrives(vm);
+    // Released when its domain stopped already (the same promise): nothing is torn down twice and
+    // after_vm_destroy does not run again. A VM that went Down otherwise (migrated away, hibernated, a
+    // failed launch) had its images released then; its after_vm_destroy runs here, as vdsm's.
+    await this.#releaseVm(vm);
     this.container.remove(vm.vmId);
     this.#lastEvent.delete(vm.vmId);
     this.#o.statsCache.remove(vm.vmId);
     this.#o.guest?.detach(vm.vmId);
     await this.#o.hostHooks?.destroyed(vm);
-    await this.runHook('after_vm_destroy', vm);
     return true;
   }
 
@@ -609,12 +620,17 @@ export class VmManager {
 
   /** Forced power-off that keeps the VM in the container as Down (VM.shutdown with force). */
   async destroyDomainOnly(vm: Vm): Promise<void> {
+    // As vdsm's forced shutdown (doDestroy): the STOPPED event this causes is ours, an admin shutdown
+    // whichever of it and this call ends first; Powering down (no event) until Down.
+    vm.state.destroyRequested(VmExitReason.ADMIN_SHUTDOWN);
+    vm.state.releasing();
     try {
       await this.#call('libvirt.destroy', { uuid: vm.vmId, flags: 0 });
     } catch (err) {
       if (!isNoDomain(err)) throw err;
     }
-    await this.#releaseDrives(vm);
+    // vdsm's forced shutdown destroys the VM through releaseVm: its after_vm_destroy runs now, not again at VM.destroy.
+    await this.#releaseVm(vm);
     vm.state.markDown(exitInfo(ExitCode.NORMAL, VmExitReason.ADMIN_SHUTDOWN), 'forcedShutdown');
   }
 
@@ -1271,6 +1287,19 @@ export class VmManager {
   }
 
   /**
+   * vdsm's releaseVm, once per VM life: a VM not Down reads Powering down (no event), its images are
+   * released (the same promise as #releaseDrives), then the after_vm_destroy hook runs with the VM's XML
+   * and custom properties, as at VM.destroy. Never rejects (the hook's failures are logged).
+   */
+  #releaseVm(vm: Vm): Promise<void> {
+    if (vm.released === undefined) {
+      vm.state.releasing();
+      vm.released = this.#releaseDrives(vm).then(() => this.runHook('after_vm_destroy', vm));
+    }
+    return vm.released;
+  }
+
+  /**
    * A recovered VM's re-preparation is stopped, not waited for (a prepare in flight tears its own image
    * down when it returns: ./recovered-drives.ts); each prepared image is torn down.
    */
@@ -1428,13 +1457,14 @@ export class VmManager {
       held.push(e);
       return;
     }
-    if (e.event === 'lifecycle' && e.type === LifecycleEvent.STOPPED && vm.state.stopMeansDown(e.detail) && (vm.storageDrives.length > 0 || vm.drivesReleased !== undefined)) {
-      // As vdsm's _onQemuDeath: the VM's images are released first, then it is reported Down, so an
-      // engine that sees Down (and runs the VM again, here or elsewhere) never races our teardown. The
-      // VM's later events wait behind it, in order. Each teardown is bounded by the storage timeout.
+    if (e.event === 'lifecycle' && e.type === LifecycleEvent.STOPPED && vm.state.stopMeansDown(e.detail)) {
+      // As vdsm's _onQemuDeath -> releaseVm: the VM reads Powering down, its images are released and
+      // after_vm_destroy runs, then it is reported Down, so an engine that sees Down (and runs the VM
+      // again, here or elsewhere) never races our teardown. The VM's later events wait behind it, in
+      // order. Each teardown is bounded by the storage timeout, the hook by [vars] hook_timeout.
       const queue = [e];
       this.#heldEvents.set(vm, queue);
-      void this.#releaseDrives(vm).then(() => {
+      void this.#releaseVm(vm).then(() => {
         this.#heldEvents.delete(vm);
         for (const q of queue) this.#applyEvent(vm, q);
       });

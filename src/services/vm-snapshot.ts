@@ -403,10 +403,11 @@ export class VmSnapshots {
    * libvirt runs the disks on the new tops now: the live metadata names the new volumes (so a restart
    * of this agent, a migration and Host.dumpxmls see them), the VM's XML and record follow libvirt's
    * live XML, and the storage drives (teardown, sizes) point at the new files. Too late to fail: each
-   * step that cannot be done is logged, as vdsm does.
+   * step that cannot be done is logged, as vdsm does. A recovered VM's re-preparation still in flight is
+   * not waited for (a prepare hung on its storage would hold the job for ever; vdsm's snapshot does not
+   * wait for the recovery's preparePaths either): it leaves a drive moved meanwhile on its new volume.
    */
   async #moveDriveRecords(vm: Vm, targets: { sw: DriveSwitch; path: string }[], log: Logger): Promise<void> {
-    await vm.drivesRecovering?.settled();
     try {
       const live = await this.#o.libvirt.call('libvirt.xmlDesc', { uuid: vm.vmId, flags: 0 });
       const element = ovirtVmElement(live);

@@ -130,6 +130,8 @@ export class VmStateMachine {
   #shutdownReason: VmExitReasonCode | undefined;
   #destroyReason: VmExitReasonCode | undefined;
   #crashed = false;
+  /** The status the VM had when its release began (Powering down hides it; the exit reason needs it). */
+  #statusBeforeRelease: VmStatusName | undefined;
   #guestTimer: unknown;
 
   constructor(vmId: string, opts: VmStateOptions) {
@@ -225,6 +227,23 @@ export class VmStateMachine {
   /** VM.destroy started: a STOPPED event from now on is our own doing. */
   destroyRequested(reason: VmExitReasonCode = VmExitReason.ADMIN_SHUTDOWN): void {
     this.#destroyReason = reason;
+  }
+
+  /**
+   * The VM's resources are being released (vdsm's releaseVm: VM.destroy, or its domain stopped): it
+   * reads Powering down until it is Down, as vdsm's does. vdsm sets that status without an event, so no
+   * listener hears it (the reports show it); a VM already Down stays so, and a paused one reads Paused
+   * (vdsm shows a VM whose guest CPUs are stopped as Paused). Returns whether the status changed.
+   */
+  releasing(): boolean {
+    if (this.#status === S.DOWN || this.#status === S.PAUSED || this.#status === S.POWERING_DOWN) return false;
+    this.#statusBeforeRelease = this.#status;
+    this.#cancelGuestTimer();
+    this.#setPauseCode(undefined);
+    this.#setStatus(S.POWERING_DOWN);
+    this.#statusTime = eventTime(this.#clock);
+    this.#log?.debug?.(`vm ${this.vmId}: ${this.#statusBeforeRelease} -> ${S.POWERING_DOWN} (release, no event)`);
+    return true;
   }
 
   /** The domain is gone after our destroy (whichever of this and the STOPPED event comes first wins). */
@@ -386,7 +405,7 @@ export class VmStateMachine {
   #stopReason(detail: number): ExitInfo {
     if (this.#destroyReason !== undefined) return exitInfo(ExitCode.NORMAL, this.#destroyReason);
     // The incoming domain went away before it ran here (the source aborted, QEMU failed).
-    if (this.#status === S.MIGRATION_DESTINATION) return exitInfo(ExitCode.ERROR, VmExitReason.MIGRATION_FAILED);
+    if ((this.#statusBeforeRelease ?? this.#status) === S.MIGRATION_DESTINATION) return exitInfo(ExitCode.ERROR, VmExitReason.MIGRATION_FAILED);
     if (this.#shutdownReason !== undefined && (detail === StoppedDetail.SHUTDOWN || detail === StoppedDetail.DESTROYED)) {
       return exitInfo(ExitCode.NORMAL, this.#shutdownReason);
     }

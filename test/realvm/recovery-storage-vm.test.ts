@@ -9,14 +9,17 @@
 // Down after the restart, with its image torn down (the release of a VM whose domain stopped). A
 // recovered VM whose re-preparation hangs (a drive's metadata file replaced by a FIFO nobody writes, a
 // real block in open()) still answers VM.hotunplugDisk of that drive and VM.destroy within their
-// bounds; its QEMU killed, its images are torn down before it is reported Down (as vdsm's
-// _onQemuDeath -> releaseVm), VM.destroy does not tear them down again (an image the engine prepared
-// again stays prepared), and the hung prepare, once it returns, tears its image down. Skipped unless
+// bounds; its QEMU killed, it reads Powering down (no event) while its images are torn down and then
+// the after_vm_destroy hook runs (held on a FIFO the test writes), and only then is it reported Down (as
+// vdsm's _onQemuDeath -> releaseVm); VM.destroy neither tears the images down again (an image the engine
+// prepared again stays prepared) nor runs the hook again, and the hung prepare, once it returns, tears
+// its image down. Skipped unless
 // scripts/realvm/setup.sh has run.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { chown, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chown, lstat, mkdtemp, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,6 +28,7 @@ import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 import { connectPool, connectStorage, createVolume, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
 import { blockedOnFifo } from '../support/fifo-wait.js';
+import { fileAppears, writeHookScript } from '../support/hook-scripts.js';
 
 type Obj = Record<string, unknown>;
 const check = await ensureRealVmAssets();
@@ -91,9 +95,13 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
   /** The later cases' volumes, made while the first agent is the SPM (after a restart it is not). */
   let downVolume: Awaited<ReturnType<typeof newVolume>> | undefined;
   let hangVolumes: Awaited<ReturnType<typeof newVolume>>[] = [];
+  /** The hook scripts' directory (every life of the agent runs them) and their marks. */
+  let hooksRoot: string | undefined;
 
   before(async () => {
     if (!check.ok) throw new Error(`VDSM_REALVM=1 but the real-VM tier is not set up: missing ${check.missing.join(', ')}; ${check.hint}`);
+    hooksRoot = await mkdtemp(join(tmpdir(), 'vdsm-rv-rs-hooks-'));
+    AGENT_ARGS.push('--set', `vars.hooks_dir=${join(hooksRoot, 'hooks')}`);
     const host = await startStorageHost(check.assets, { prefix: '/tmp/vdsm-rv-rs-', callTimeoutMs: CALL_TIMEOUT_MS, args: AGENT_ARGS });
     life = { host, agent: host.agent, engine: host.engine };
     downVolume = await newVolume(life);
@@ -103,6 +111,7 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
     life?.engine.close();
     await life?.agent.kill();
     await life?.host.stop();
+    if (hooksRoot !== undefined) await rm(hooksRoot, { recursive: true, force: true });
   });
 
   void it('after SIGKILL and a restart, hot-unplug and VM.destroy tear down the volumes prepared before it', async () => {
@@ -198,11 +207,34 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
       assert.ok(Date.now() - t0 < HANG_BOUND_MS, 'VM.hotunplugDisk does not wait for the hung prepare');
       assert.equal(await isPrepared(b.runLink), false, 'the unplugged image is torn down');
 
-      // QEMU dies: the images are torn down by the time the VM is reported Down.
+      // QEMU dies: Powering down (no event) while the images are torn down and after_vm_destroy runs
+      // (held on a FIFO until the test writes it), then Down.
+      const marks = join(hooksRoot!, 'after-destroy');
+      const go = join(hooksRoot!, 'go');
+      await run('mkfifo', [go]);
+      await writeHookScript(join(hooksRoot!, 'hooks'), 'after_vm_destroy', '10_mark', [
+        `[ "$vmId" = "${vmId}" ] || exit 0`,
+        `if [ -L "${a.runLink}" ]; then image=prepared; else image=released; fi`,
+        `echo "$vmId $image" >> ${marks}`,
+        // Made once the line is written: the test reads the marks only then.
+        `touch ${marks}.held`,
+        `read go < ${go}`,
+      ].join('\n'));
       const pid = Number((await l.engine.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]?.['pid']);
       assert.ok(pid > 0, 'the recovered VM\'s QEMU pid is known');
       const from = l.engine.events().length;
       process.kill(pid, 'SIGKILL');
+      await Promise.race([
+        fileAppears(`${marks}.held`),
+        l.engine.waitForEvent(isVmStatus(vmId, 'Down'), CALL_TIMEOUT_MS, from).then(() => { throw new Error('reported Down before after_vm_destroy ran'); }),
+      ]);
+      assert.deepEqual((await readFile(marks, 'utf8')).trim().split('\n'), [`${vmId} released`], 'after_vm_destroy runs once the image is torn down');
+      assert.equal((await l.engine.call<Obj[]>('VM.getStats', { vmID: vmId }))[0]?.['status'], 'Powering down', 'the VM reads Powering down while it is released');
+      const statuses = l.engine.events().slice(from).map((e) => (e['params'] as Record<string, Obj> | undefined)?.[vmId]?.['status']).filter((st) => st !== undefined);
+      assert.deepEqual(statuses, [], 'no VM_status event while the hook runs: neither Powering down nor Down');
+      const writer = await open(go, 'w');
+      await writer.write('go\n');
+      await writer.close();
       await l.engine.waitForEvent(isVmStatus(vmId, 'Down'), CALL_TIMEOUT_MS, from);
       assert.equal(await isPrepared(a.runLink), false, 'the image is torn down before the VM is reported Down');
 
@@ -215,6 +247,7 @@ void describe('storage drives of a real guest across an agent crash', { skip, ti
       destroyed = true;
       assert.ok(Date.now() - t0 < HANG_BOUND_MS, 'VM.destroy does not wait for the hung prepare');
       assert.ok(await isPrepared(a.runLink), 'VM.destroy does not tear the Down VM\'s image down a second time');
+      assert.deepEqual((await readFile(marks, 'utf8')).trim().split('\n'), [`${vmId} released`], 'VM.destroy does not run after_vm_destroy again');
       await l.engine.call('Image.teardown', image, CALL_TIMEOUT_MS);
 
       // The storage answers at last: the prepare that hung makes its run link, and tears it down again.

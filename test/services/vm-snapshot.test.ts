@@ -11,6 +11,7 @@ import { LibvirtClient } from '../../src/libvirt/client.js';
 import { SnapshotFlag, VirErrorCode } from '../../src/libvirt/constants.js';
 import type { Vm, VmDriveStorage } from '../../src/services/vm-manager.js';
 import { VmSnapshots } from '../../src/services/vm-snapshot.js';
+import { DriveRepreparation } from '../../src/services/recovered-drives.js';
 import { VirtJobs, type VirtJobInfo } from '../../src/services/virt-jobs.js';
 import { ManualTime } from '../support/manual-time.js';
 import { parseDomainXml } from '../../src/virt/domain-xml.js';
@@ -376,6 +377,27 @@ void describe('VM.snapshot as a virt job', () => {
     assert.deepEqual(t.ops(), ['job-md', 'job-md', 'libvirt.fsFreeze', 'libvirt.snapshotCreateXML', 'libvirt.fsThaw', 'job-md']);
     assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[BASE, BASE_PATH]]);
     assert.equal(t.adopted(), 0);
+  });
+
+  // Without this, the job waited for the re-preparation and never ended (the case's timeout fails it).
+  void it('a recovered VM whose re-preparation hangs on its storage: the job ends done, the records move, and the late prepare leaves the new volume\'s path', { timeout: 10_000 }, async () => {
+    const t = setup();
+    // The storage of the re-preparation: a stand-in whose prepare answers only when the test says (a real
+    // hang is test/realvm/recovery-storage-vm's FIFO).
+    let answer!: (path: string) => void;
+    const asked: string[] = [];
+    const hung = {
+      prepare: (d: { volumeID: string }) => { asked.push(d.volumeID); return new Promise<string>((resolve) => { answer = resolve; }); },
+      teardown: () => Promise.resolve(),
+    };
+    t.vm.drivesRecovering = new DriveRepreparation(t.vm.storageDrives, hung, { vmId: VM_ID, log: pino({ level: 'silent' }) });
+    assert.deepEqual(asked, [BASE], 'the prepare of the drive\'s old volume is in flight');
+    const { job } = await t.run({ ...REQ, frozen: false }, 'job-hung');
+    assert.equal(job.status, 'done');
+    assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[TOP, TOP_PATH]]);
+    answer(BASE_PATH);
+    await t.vm.drivesRecovering.done;
+    assert.deepEqual(t.vm.storageDrives.map((d) => [d.volumeID, d.path]), [[TOP, TOP_PATH]], 'the drive stays on the snapshot\'s volume');
   });
 
   void it('a new volume that cannot be prepared: the job failed with 48, the guest never frozen, libvirt never asked', async () => {

@@ -234,3 +234,29 @@ void test('describe() and close(): state as JSON, timers cancelled', () => {
   assert.doesNotThrow(() => JSON.stringify(d));
   assert.equal(new VmStateMachine('vm-2', { clock: time, timers: time, initial: S.UP, startedAtMs: 42 }).startedAt, 42);
 });
+
+void test('the release (vdsm\'s releaseVm): Powering down with no callback, then one Down from it; a paused VM stays Paused, a Down one Down', () => {
+  const { vm, changes } = setup(S.UP);
+  assert.equal(vm.releasing(), true);
+  assert.equal(vm.status, S.POWERING_DOWN);
+  assert.equal(changes.length, 0, 'vdsm sets Powering down without an event');
+  assert.equal(vm.releasing(), false, 'once');
+  vm.onLifecycleEvent(E.STOPPED, StoppedDetail.FAILED);
+  assert.deepEqual(path(changes), [S.DOWN]);
+  assert.equal(changes[0]?.from, S.POWERING_DOWN);
+  assert.equal(vm.exitInfo?.exitReason, VmExitReason.LOST_QEMU_CONNECTION);
+  assert.equal(vm.releasing(), false, 'a Down VM stays Down');
+  assert.equal(vm.status, S.DOWN);
+
+  const paused = setup(S.PAUSED);
+  assert.equal(paused.vm.releasing(), false, 'vdsm shows a VM whose guest CPUs are stopped as Paused');
+  assert.equal(paused.vm.status, S.PAUSED);
+});
+
+void test('an incoming VM released when its domain stops keeps the failed migration as its exit reason', () => {
+  const { vm, changes } = setup(S.MIGRATION_DESTINATION);
+  assert.equal(vm.releasing(), true);
+  vm.onLifecycleEvent(E.STOPPED, StoppedDetail.FAILED);
+  assert.deepEqual(path(changes), [S.DOWN]);
+  assert.equal(vm.exitInfo?.exitReason, VmExitReason.MIGRATION_FAILED);
+});
