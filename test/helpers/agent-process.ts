@@ -1,6 +1,7 @@
 // Runs vdsmd as a child process (the real program, as systemd would) on a free port with its own state
 // directory, and reads its JSON log lines to learn the port and when it is ready.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,16 @@ export interface AgentProcessOptions {
   netns?: string;
 }
 
+/**
+ * State directories made here, removed when the test process exits: a test may stop an agent with
+ * stop() or kill() and start another on the same directory (agent.stateDir), so nothing is removed
+ * before then (cleanup() removes its own at once).
+ */
+const ownedDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export class AgentProcess extends JsonLineProcess {
   readonly stateDir: string;
   port = 0;
@@ -44,6 +55,7 @@ export class AgentProcess extends JsonLineProcess {
   static async start(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
     const ownsDir = opts.stateDir === undefined;
     const stateDir = opts.stateDir ?? await mkdtemp(join(tmpdir(), 'vdsm-agent-'));
+    if (ownsDir) ownedDirs.add(stateDir);
     if (opts.asUser !== undefined) await chown(stateDir, opts.asUser.uid, opts.asUser.gid);
     const args = [
       VDSMD, '--profile', opts.profile ?? 'dev',
@@ -74,6 +86,9 @@ export class AgentProcess extends JsonLineProcess {
 
   async cleanup(): Promise<void> {
     await this.kill();
-    if (this.#ownsDir) await rm(this.stateDir, { recursive: true, force: true });
+    if (this.#ownsDir) {
+      await rm(this.stateDir, { recursive: true, force: true });
+      ownedDirs.delete(this.stateDir);
+    }
   }
 }
