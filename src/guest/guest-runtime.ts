@@ -110,17 +110,19 @@ export class GuestRuntime {
     });
     late.channels = channels;
     // The executor's threads start with the first task: a host without VMs (or without qemu-ga) pays none.
+    // The poller's tasks start it only while polling; a time sync whenever the runtime runs.
     const executor = this.executor;
-    const lazy: Dispatcher & { state(): unknown } = {
+    const startingOnFirstTask = (why: string, allowed: () => boolean): Dispatcher & { state(): unknown } => ({
       dispatch: <K extends OpName>(op: K, args: OpArgs<K>, o?: DispatchOptions): Promise<OpResult<K>> => {
-        if (!executor.running && this.#polling && this.#life.running) {
-          this.#o.log('virt.guestagent').info({ workers: cfg.guest_agent.periodic_workers }, 'Starting the qgapoller executor: the first VM with a QEMU guest agent');
+        if (!executor.running && allowed() && this.#life.running) {
+          this.#o.log('virt.guestagent').info({ workers: cfg.guest_agent.periodic_workers }, `Starting the qgapoller executor: ${why}`);
           executor.start();
         }
         return executor.dispatch(op, args, o);
       },
       state: () => executor.state(),
-    };
+    });
+    const lazy = startingOnFirstTask('the first VM with a QEMU guest agent', () => this.#polling);
     this.poller = cfg.guest_agent.enable_qga_poller ? new QgaPoller({
       libvirt: new LibvirtClient({ dispatcher: lazy, connections: opts.connections }),
       executor: lazy,
@@ -147,15 +149,9 @@ export class GuestRuntime {
     }) : undefined;
     this.agents = new GuestAgents({ clock: opts.clock, channels, poller: this.poller, log });
     // The time sync runs on this executor too (an agent that does not answer parks its task here), with
-    // or without the poller: the executor starts with the first sync once the runtime runs.
-    const onDemand: Dispatcher = {
-      dispatch: <K extends OpName>(op: K, args: OpArgs<K>, o?: DispatchOptions): Promise<OpResult<K>> => {
-        if (!executor.running && this.#life.running) executor.start();
-        return executor.dispatch(op, args, o);
-      },
-    };
+    // or without the poller.
     this.timeSync = new GuestTimeSync({
-      libvirt: new LibvirtClient({ dispatcher: onDemand, connections: opts.connections }),
+      libvirt: new LibvirtClient({ dispatcher: startingOnFirstTask('the first guest time sync', () => true), connections: opts.connections }),
       log: opts.log('virt.guestagent.time'),
       ...(opts.wallClock !== undefined ? { wallClock: opts.wallClock } : {}),
       onCont: cfg.vars.time_sync_cont_enable,

@@ -884,8 +884,7 @@ export class VmManager {
     const vms = this.#select(vmIds);
     // The fields that move with the clock, taken once for the read; per VM only elapsedTime and
     // monitorResponse differ. `values` is reused: each text copies them as it is filled.
-    const now = clockTimes(this.#o.clock);
-    const values = slotValues({ statusTime: now.statusTime, elapsedTime: '', monitorResponse: '', sampleTime: now.sampleTime });
+    const { nowMs, values } = this.#readTimes();
     // Every VM: the buffer starts as big as the last such reply (a few VMs: small, it grows if needed).
     const all = vmIds === undefined || vmIds.length === 0;
     const done = (raw: RawJson): RawJson => {
@@ -897,7 +896,7 @@ export class VmManager {
     const whole = all ? this.#whole : undefined;
     const version = this.container.version;
     if (whole !== undefined) {
-      const served = whole.serve(vms, version, now.nowMs, values, this.#wholeSource);
+      const served = whole.serve(vms, version, nowMs, values, this.#wholeSource);
       if (served !== undefined) return done(served);
     }
     const rec = whole !== undefined ? new WholeReplyRecording<Vm>() : undefined;
@@ -905,7 +904,7 @@ export class VmManager {
     // between slices) makes the kept reply stale.
     let content = this.#reportCache.changes;
     const put = (vm: Vm, into: JsonPieces): void => {
-      if (this.#putReport(vm, now.nowMs, values, into, rec)) content++;
+      if (this.#putReport(vm, nowMs, values, into, rec)) content++;
     };
     const capacity = all ? this.#lastReplyBytes : undefined;
     const kept = (raw: RawJson): RawJson => {
@@ -920,6 +919,15 @@ export class VmManager {
     // In slices of ~2 ms, so other connections' requests are answered in between.
     return rawJsonArrayOfSliced(vms, put, { ...(capacity !== undefined ? { capacity } : {}), ...(pool ? { pool } : {}), ...(rec ? { holes: rec.holes } : {}) })
       .finally(release).then(kept);
+  }
+
+  /**
+   * The clock of one getAllVmStats read (or background assembly), taken once: its ms and the hole values
+   * (slot 0 statusTime and 3 sampleTime are the read's; 1 and 2 are each VM's, written per VM).
+   */
+  #readTimes(): { nowMs: number; values: string[] } {
+    const now = clockTimes(this.#o.clock);
+    return { nowMs: now.nowMs, values: slotValues({ statusTime: now.statusTime, elapsedTime: '', monitorResponse: '', sampleTime: now.sampleTime }) };
   }
 
   /**
@@ -956,11 +964,10 @@ export class VmManager {
     let content = this.#reportCache.changes;
     if (whole.holdsNewest(version, content)) return;
     const vms = this.#select(undefined);
-    const now = clockTimes(this.#o.clock);
-    const values = slotValues({ statusTime: now.statusTime, elapsedTime: '', monitorResponse: '', sampleTime: now.sampleTime });
+    const { nowMs, values } = this.#readTimes();
     const rec = new WholeReplyRecording<Vm>();
     const put = (vm: Vm, into: JsonPieces): void => {
-      if (this.#putReport(vm, now.nowMs, values, into, rec)) content++;
+      if (this.#putReport(vm, nowMs, values, into, rec)) content++;
     };
     const raw = yield* rawJsonArraySteps(vms, put, { capacity: this.#lastReplyBytes, pool, holes: rec.holes });
     const region = raw.region;

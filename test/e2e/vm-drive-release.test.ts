@@ -10,24 +10,19 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { lstat, open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 import { startLocalDcHost, type LocalDcHost } from '../helpers/local-dc-host.js';
-import { createVolume, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
+import { createVolume, isPrepared, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
 import { blockedOnFifo } from '../support/fifo-wait.js';
 
 const run = promisify(execFile);
 type Obj = Record<string, unknown>;
 /** How long VM.destroy may take while a prepare of its image hangs (it answers in milliseconds). */
 const DESTROY_BOUND_MS = 5_000;
-
-const isPrepared = async (runLink: string): Promise<boolean> => lstat(runLink).then((st) => st.isSymbolicLink(), (err: NodeJS.ErrnoException) => {
-  if (err.code === 'ENOENT') return false;
-  throw err;
-});
 
 void describe('storage drives of a VM that goes Down (test driver, LOCALFS domain)', { timeout: 120_000 }, () => {
   let host: LocalDcHost | undefined;

@@ -10,23 +10,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
 import { startLocalDcHost, type LocalDcHost } from '../helpers/local-dc-host.js';
-import { createVolume, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
+import { createVolume, isPrepared, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
 import { fileAppears, writeHookScript } from '../support/hook-scripts.js';
 
 const run = promisify(execFile);
 type Obj = Record<string, unknown>;
-
-const isPrepared = async (runLink: string): Promise<boolean> => lstat(runLink).then((st) => st.isSymbolicLink(), (err: NodeJS.ErrnoException) => {
-  if (err.code === 'ENOENT') return false;
-  throw err;
-});
 
 void describe('the release of a VM whose domain stops: Powering down, images, after_vm_destroy, then Down', { timeout: 120_000 }, () => {
   let host: LocalDcHost | undefined;

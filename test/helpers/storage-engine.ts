@@ -3,6 +3,7 @@
 // the other way round, `connection` for the path. Shared by the storage e2e tests.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import type { EngineClient } from './engine-client.js';
 
 export const BLANK = '00000000-0000-0000-0000-000000000000';
@@ -98,5 +99,13 @@ export async function createVolume(engine: EngineClient, dc: LocalDc, v: { imgUU
     volumeID: v.volUUID, storagepoolID: dc.spUUID, storagedomainID: dc.sdUUID, imageID: v.imgUUID, size: String(v.size),
     volFormat: v.volFormat, preallocate: v.preallocate, diskType: v.diskType ?? 'DATA',
     desc: JSON.stringify({ DiskAlias: 'e2e', DiskDescription: '' }), srcImgUUID: v.srcVolUUID ? v.imgUUID : BLANK, srcVolUUID: v.srcVolUUID ?? BLANK,
+  });
+}
+
+/** Whether an image is prepared: its run link (/run/vdsm/storage/<sd>/<img>) exists as a symlink. */
+export async function isPrepared(runLink: string): Promise<boolean> {
+  return lstat(runLink).then((st) => st.isSymbolicLink(), (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return false;
+    throw err;
   });
 }

@@ -18,7 +18,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { chown, lstat, mkdtemp, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { chown, mkdtemp, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ import { after, before, describe, it } from 'node:test';
 import { ensureRealVmAssets, realVmSkip, startStorageHost, tinyGuestXml, withStorageDisk, type StorageHost } from '../support/realvm/index.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { EngineClient, isVmStatus } from '../helpers/engine-client.js';
-import { connectPool, connectStorage, createVolume, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
+import { connectPool, connectStorage, createVolume, isPrepared, waitTaskByAllStatuses } from '../helpers/storage-engine.js';
 import { blockedOnFifo } from '../support/fifo-wait.js';
 import { fileAppears, writeHookScript } from '../support/hook-scripts.js';
 
@@ -84,11 +84,6 @@ function plugXml(dc: StorageHost['dc'], dev: string, v: { img: string; vol: stri
   return `<?xml version="1.0" encoding="UTF-8"?><hotplug><devices><disk snapshot="no" type="file" device="disk"><target dev="${dev}" bus="virtio"/><source file="/rhev/data-center/${dc.spUUID}/${dc.sdUUID}/images/${v.img}/${v.vol}"/><driver name="qemu" io="threads" type="qcow2" error_policy="stop" cache="none"/><alias name="ua-${v.img}"/><serial>${v.img}</serial></disk></devices>`
     + `<metadata xmlns:ovirt-vm="http://ovirt.org/vm/1.0"><ovirt-vm:vm><ovirt-vm:device devtype="disk" name="${dev}"><ovirt-vm:poolID>${dc.spUUID}</ovirt-vm:poolID><ovirt-vm:volumeID>${v.vol}</ovirt-vm:volumeID><ovirt-vm:imageID>${v.img}</ovirt-vm:imageID><ovirt-vm:domainID>${dc.sdUUID}</ovirt-vm:domainID></ovirt-vm:device></ovirt-vm:vm></metadata></hotplug>`;
 }
-
-const isPrepared = async (runLink: string): Promise<boolean> => lstat(runLink).then((st) => st.isSymbolicLink(), (err: NodeJS.ErrnoException) => {
-  if (err.code === 'ENOENT') return false;
-  throw err;
-});
 
 void describe('storage drives of a real guest across an agent crash', { skip, timeout: 400_000 }, () => {
   let life: Life | undefined;
